@@ -1,0 +1,2 @@
+export { ERROR_CODES, type ErrorCode } from './codes.js';
+export { MailsluiceError, isMailsluiceError, toMailsluiceError, type MailsluiceErrorOptions } from './mailsluice-error.js';

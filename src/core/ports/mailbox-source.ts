@@ -1,0 +1,56 @@
+/**
+ * The mailbox-source port: lists and streams messages and applies server-side actions.
+ * It does not parse, route or store (ARCHITECTURE.md).
+ */
+
+/** A message on the server that may be taken. */
+export interface Candidate {
+  /** Stable identity on the server: `imap:<mailbox>:<uidvalidity>:<uid>` or `pop3:<uidl>`. */
+  key: string;
+  /** IMAP UID, when the protocol has one. */
+  uid?: number;
+  /** POP3 UIDL, when the protocol has one. */
+  uidl?: string;
+  /** Size the server announces, in bytes (0 when unknown). */
+  size: number;
+}
+
+/** What a session learned on open. */
+export interface SourceSession {
+  /** The mailbox drained (IMAP) or "" (POP3). */
+  mailbox: string;
+  /** IMAP UIDVALIDITY of the mailbox, 0 when not applicable. */
+  uidValidity: number;
+  /** Messages in the mailbox when it was opened. */
+  exists: number;
+  /** Server capabilities, upper-case. */
+  capabilities: string[];
+}
+
+/** One fetched message: its body must be read to the end before the next is yielded. */
+export interface FetchedMessage {
+  candidate: Candidate;
+  /** The raw bytes exactly as the server sent them, in chunks. */
+  body: AsyncIterable<Uint8Array>;
+}
+
+/** What the connection does on the server with a message after it is committed. */
+export type ServerActionKind = 'delete-and-expunge' | 'delete' | 'mark-seen' | 'move' | 'leave';
+
+/** An adapter for one mailbox of one connection; a fresh instance per connect. */
+export interface MailboxSource {
+  /** Connects, authenticates and opens the mailbox. */
+  open(signal?: AbortSignal): Promise<SourceSession>;
+  /** Lists at most `limit` messages that may be taken, oldest first, skipping `exclude` keys. */
+  listCandidates(limit: number): Promise<Candidate[]>;
+  /** Streams the raw bytes of the given messages in order; one vanished message is skipped. */
+  fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage>;
+  /** Applies the delete policy to committed messages (flag, expunge, move, DELE, …). */
+  applyServerAction(candidates: Candidate[]): Promise<void>;
+  /** Ends the cycle's deletions (IMAP: expunge pending; POP3: QUIT commits DELE). */
+  flush(): Promise<void>;
+  /** Waits until the server signals new mail (IDLE) or `ms` pass; resolves early on abort. */
+  waitForChange(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Closes the connection; safe to call twice. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,14 @@
+import type { MessageAttributes } from '../message/attributes.js';
+
+/** The outcome of parsing one raw message. */
+export type ParseOutcome =
+  | { ok: true; attributes: MessageAttributes }
+  | { ok: false; code: 'PARSE_FAILED' | 'PARSE_LIMIT_EXCEEDED' | 'PARSE_TIMEOUT'; reason: string; partial?: Partial<MessageAttributes> };
+
+/** Turns raw bytes into message attributes, within the limits of `core/message/limits.ts`. */
+export interface MessageParser {
+  /** Parses one message; never throws for bad mail, it reports an unparsable outcome instead. */
+  parse(raw: Buffer): Promise<ParseOutcome>;
+  /** Stops worker threads. */
+  close(): Promise<void>;
+}
