@@ -1,0 +1,275 @@
+/**
+ * The one configuration loader: YAML text → schema → cross-field checks → secrets resolved →
+ * deep-frozen {@link Config}. Every problem is collected with its key path, so `config check`
+ * can print them all at once.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { MailsluiceError } from '../core/errors/index.js';
+import { configSchema, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
+
+/** One problem found in a configuration file. */
+export interface ConfigProblem {
+  /** Dotted key path, e.g. `connections[0].host`; "" for the whole file. */
+  path: string;
+  message: string;
+}
+
+
+/** TLS options with secrets resolved. */
+export interface TlsConfig {
+  verify: boolean;
+  ca?: string;
+  clientCert?: string;
+  clientKey?: string;
+  pfx?: string;
+  passphrase?: string;
+  minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  servername?: string;
+}
+
+/** Auth settings with secrets resolved. */
+export interface AuthConfig {
+  type: 'none' | 'basic' | 'ntlm' | 'xoauth2';
+  username?: string;
+  password?: string;
+  accessToken?: string;
+  domain?: string;
+  disablePlain: boolean;
+}
+
+/** A connection ready to use: ports filled in for its protocol, secrets resolved. */
+export interface ConnectionConfig extends Omit<ConnectionInput, 'port' | 'tlsPort' | 'tls' | 'auth'> {
+  port: number;
+  tlsPort: number;
+  tls: TlsConfig;
+  auth: AuthConfig;
+}
+
+/** The validated, frozen configuration. */
+export interface Config {
+  /** Absolute path of the file it came from ("" when built from an object). */
+  file: string;
+  /** Absolute data directory. */
+  dataDir: string;
+  buses: number;
+  connections: ConnectionConfig[];
+  routes: RouteConfig[];
+  /** Things that are valid but worth telling the operator. */
+  warnings: ConfigProblem[];
+}
+
+const DEFAULT_PORTS: Record<ConnectionInput['protocol'], { port: number; tlsPort: number }> = {
+  imap: { port: 143, tlsPort: 993 },
+  pop3: { port: 110, tlsPort: 995 },
+  ews: { port: 80, tlsPort: 443 },
+};
+
+/** Protocols that have a source adapter in this build. */
+export const SUPPORTED_PROTOCOLS: ReadonlySet<string> = new Set(['imap']);
+
+function pathOf(parts: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const p of parts) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  return out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
+  const base = pathOf(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => ({ path: base ? `${base}.${k}` : k, message: `unknown key "${k}"${base ? ` in ${base}` : ''}` }));
+  }
+  if (issue.code === 'invalid_value') {
+    return [{ path: base, message: `must be one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` }];
+  }
+  if (issue.code === 'invalid_union') {
+    // Report the branch that got furthest, rather than "invalid input".
+    const branches = issue.errors.map((errs) => errs.flatMap((e) => describeIssue({ ...e, path: [...issue.path, ...e.path] } as z.core.$ZodIssue)));
+    const best = branches.sort((a, b) => a.length - b.length)[0];
+    if (best && best.length > 0 && !best.every((p) => p.message.startsWith('expected'))) return best;
+    return [{ path: base, message: issue.message === 'Invalid input' ? 'has the wrong form' : issue.message }];
+  }
+  if (issue.code === 'invalid_type') {
+    const got = (issue as { input?: unknown }).input;
+    return [{ path: base, message: got === undefined ? `is required (${issue.expected})` : `must be ${issue.expected}, got ${describeValue(got)}` }];
+  }
+  return [{ path: base, message: issue.message }];
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  return `${typeof v} ${typeof v === 'object' ? '' : JSON.stringify(v)}`.trim();
+}
+
+function resolveSecret(value: unknown, path: string, baseDir: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null && 'env' in value) {
+    const name = (value as { env: string }).env;
+    const got = env[name];
+    if (got === undefined) problems.push({ path, message: `environment variable ${name} is not set` });
+    return got;
+  }
+  if (typeof value === 'object' && value !== null && 'file' in value) {
+    const file = (value as { file: string }).file;
+    const full = isAbsolute(file) ? file : resolve(baseDir, file);
+    try {
+      return readFileSync(full, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push({ path, message: `cannot read secret file ${full}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}
+
+function crossChecks(input: ConfigInput, problems: ConfigProblem[], warnings: ConfigProblem[]): void {
+  const seen = new Map<string, number>();
+  input.connections.forEach((c, i) => {
+    const at = `connections[${i}]`;
+    if (seen.has(c.name)) problems.push({ path: `${at}.name`, message: `duplicate connection name "${c.name}" (also connections[${seen.get(c.name)}])` });
+    seen.set(c.name, i);
+    if (c.deletePolicy === 'move' && !c.moveTo) problems.push({ path: `${at}.moveTo`, message: 'is required when deletePolicy is move' });
+    if (c.deletePolicy !== 'move' && c.moveTo) problems.push({ path: `${at}.moveTo`, message: 'only applies with deletePolicy: move' });
+    if (c.protocol === 'pop3') {
+      for (const k of ['unseenOnly', 'idle', 'partialFetch'] as const) {
+        if (c[k]) problems.push({ path: `${at}.${k}`, message: `does not apply to POP3 connections (IMAP only)` });
+      }
+      if (c.deletePolicy === 'mark-seen' || c.deletePolicy === 'move') problems.push({ path: `${at}.deletePolicy`, message: `${c.deletePolicy} is not possible over POP3 (use delete-and-expunge, delete or leave)` });
+    }
+    if (c.protocol === 'ews' && !c.ews) problems.push({ path: `${at}.ews`, message: 'is required for protocol ews (url, version)' });
+    if (c.auth.type === 'basic' && (!c.auth.username || c.auth.password === undefined)) problems.push({ path: `${at}.auth`, message: 'basic auth needs username and password' });
+    if (c.auth.type === 'xoauth2' && (!c.auth.username || c.auth.accessToken === undefined)) problems.push({ path: `${at}.auth`, message: 'xoauth2 needs username and accessToken' });
+    if (c.tls.pfx && (c.tls.clientCert || c.tls.clientKey)) problems.push({ path: `${at}.tls.pfx`, message: 'give either pfx or clientCert/clientKey, not both' });
+    if (Boolean(c.tls.clientCert) !== Boolean(c.tls.clientKey)) problems.push({ path: `${at}.tls`, message: 'clientCert and clientKey go together' });
+    if (!SUPPORTED_PROTOCOLS.has(c.protocol) && c.enabled) {
+      warnings.push({ path: `${at}.protocol`, message: `protocol ${c.protocol} has no source adapter in this build yet; the connection will report SOURCE_UNSUPPORTED_PROTOCOL` });
+    }
+  });
+  const routeNames = new Set<string>();
+  input.routes.forEach((r, i) => {
+    const at = `routes[${i}]`;
+    if (routeNames.has(r.name)) problems.push({ path: `${at}.name`, message: `duplicate route name "${r.name}"` });
+    routeNames.add(r.name);
+    if (!seen.has(r.connection)) problems.push({ path: `${at}.connection`, message: `no connection named "${r.connection}"` });
+    if (r.bus >= input.buses) problems.push({ path: `${at}.bus`, message: `must be below buses (${input.buses}): 0..${input.buses - 1}` });
+    if (r.scenario.some((a) => a.action !== 'archive')) {
+      warnings.push({ path: `${at}.scenario`, message: 'route actions other than archive are validated but not executed in this build yet; messages are archived only' });
+    }
+  });
+}
+
+/** Options for {@link parseConfig}. */
+export interface ParseConfigOptions {
+  /** The file the text came from, for relative paths and messages. */
+  file?: string;
+  /** Environment for `{ env }` secrets; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Validates configuration text. Returns every problem at once; throws nothing for bad input.
+ */
+export function checkConfigText(text: string, options: ParseConfigOptions = {}): { config?: Config; problems: ConfigProblem[]; warnings: ConfigProblem[] } {
+  const file = options.file ? resolve(options.file) : '';
+  const baseDir = file ? dirname(file) : process.cwd();
+  const env = options.env ?? process.env;
+  const problems: ConfigProblem[] = [];
+  const warnings: ConfigProblem[] = [];
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  for (const e of doc.errors) problems.push({ path: '', message: `YAML: ${e.message.split('\n')[0]}` });
+  if (problems.length) return { problems, warnings };
+  const raw: unknown = doc.toJS() ?? {};
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(...describeIssue(issue));
+    return { problems: dedupe(problems), warnings };
+  }
+  const input = parsed.data;
+  crossChecks(input, problems, warnings);
+  const connections: ConnectionConfig[] = input.connections.map((c, i) => {
+    const at = `connections[${i}]`;
+    const defaults = DEFAULT_PORTS[c.protocol];
+    const tls: TlsConfig = {
+      verify: c.tls.verify,
+      minVersion: c.tls.minVersion,
+      ...opt('ca', resolveSecret(c.tls.ca, `${at}.tls.ca`, baseDir, env, problems)),
+      ...opt('clientCert', resolveSecret(c.tls.clientCert, `${at}.tls.clientCert`, baseDir, env, problems)),
+      ...opt('clientKey', resolveSecret(c.tls.clientKey, `${at}.tls.clientKey`, baseDir, env, problems)),
+      ...opt('pfx', resolveSecret(c.tls.pfx, `${at}.tls.pfx`, baseDir, env, problems)),
+      ...opt('passphrase', resolveSecret(c.tls.passphrase, `${at}.tls.passphrase`, baseDir, env, problems)),
+      ...opt('servername', c.tls.servername),
+    };
+    const auth: AuthConfig = {
+      type: c.auth.type,
+      disablePlain: c.auth.disablePlain,
+      ...opt('username', c.auth.username),
+      ...opt('domain', c.auth.domain),
+      ...opt('password', resolveSecret(c.auth.password, `${at}.auth.password`, baseDir, env, problems)),
+      ...opt('accessToken', resolveSecret(c.auth.accessToken, `${at}.auth.accessToken`, baseDir, env, problems)),
+    };
+    return { ...c, port: c.port ?? defaults.port, tlsPort: c.tlsPort ?? defaults.tlsPort, tls, auth };
+  });
+  const routes = input.routes.map((r, i) => {
+    if (r.scenario.some((a) => 'secret' in a && a.secret !== undefined)) {
+      return { ...r, scenario: r.scenario.map((a, j) => ('secret' in a && a.secret !== undefined ? { ...a, secret: resolveSecret(a.secret, `routes[${i}].scenario[${j}].secret`, baseDir, env, problems) ?? '' } : a)) };
+    }
+    return r;
+  }) as RouteConfig[];
+  if (problems.length) return { problems, warnings };
+  const dataDir = isAbsolute(input.dataDir) ? input.dataDir : resolve(baseDir, input.dataDir);
+  const config: Config = { file, dataDir, buses: input.buses, connections, routes, warnings };
+  return { config: deepFreeze(config), problems, warnings };
+}
+
+function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${p.path}\u0000${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** Formats problems one per line, `path: message`. */
+export function formatProblems(problems: ConfigProblem[]): string {
+  return problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('\n');
+}
+
+/**
+ * Loads and validates a configuration file; throws CONFIG_NOT_FOUND or CONFIG_INVALID (with every
+ * problem in `details.problems`).
+ */
+export function loadConfig(file: string, options: Omit<ParseConfigOptions, 'file'> = {}): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new MailsluiceError('CONFIG_NOT_FOUND', `cannot read configuration file ${resolve(file)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  const { config, problems } = checkConfigText(text, { ...options, file });
+  if (!config) {
+    throw new MailsluiceError('CONFIG_INVALID', `${resolve(file)} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${formatProblems(problems)}`, {
+      details: { problems },
+    });
+  }
+  return config;
+}
+

@@ -1,0 +1,185 @@
+/**
+ * The one configuration schema (SPEC "Configuration file"). Defaults sit next to their keys;
+ * `docs/configuration.md` is generated from this file and a test keeps the two equal.
+ */
+import { z } from 'zod';
+
+/** System names: Latin letters, digits and `_` only (SPEC "Connection settings"). */
+const systemName = z
+  .string()
+  .regex(/^[A-Za-z0-9_]+$/, 'must use only Latin letters, digits and _ (e.g. journal_main)')
+  .max(64, 'must be at most 64 characters')
+  .meta({ description: 'System name: Latin letters, digits and _ only; unique.' });
+
+/** A secret: a literal, or read from the environment or a file at load time. */
+const secret = z
+  .union([
+    z.string(),
+    z.strictObject({ env: z.string().min(1) }),
+    z.strictObject({ file: z.string().min(1) }),
+  ])
+  .meta({ description: 'A literal string, { env: NAME } or { file: PATH }.' });
+
+const hostName = z
+  .string()
+  .min(1, 'must not be empty')
+  .superRefine((h, ctx) => {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(h)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a bare host name without a protocol prefix (write mail.example.com, not imap://mail.example.com; choose TLS with security: tls)',
+      });
+    } else if (/[\s/]/.test(h)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a host name or IP address without spaces, paths or slashes' });
+    }
+  })
+  .meta({ description: 'Server address without protocol prefix.' });
+
+const port = z.number().int('must be a whole number').min(1).max(65535);
+const nonNegativeInt = z.number().int('must be a whole number').min(0);
+
+const tlsOptions = z
+  .strictObject({
+    verify: z.boolean().default(true).meta({ description: 'Reject server certificates that fail verification.' }),
+    ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust instead of the system store (literal, { env } or { file }).' }),
+    clientCert: secret.optional().meta({ description: 'PEM client certificate for TLS client authentication.' }),
+    clientKey: secret.optional().meta({ description: 'PEM private key of clientCert.' }),
+    pfx: secret.optional().meta({ description: 'PFX/PKCS#12 bundle (base64 literal or { file }) instead of clientCert/clientKey.' }),
+    passphrase: secret.optional().meta({ description: 'Passphrase of clientKey or pfx.' }),
+    minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).default('TLSv1.2').meta({ description: 'Lowest TLS version accepted.' }),
+    servername: z.string().optional().meta({ description: 'Name to verify the certificate against when it differs from host.' }),
+  })
+  .default({ verify: true, minVersion: 'TLSv1.2' });
+
+const auth = z
+  .strictObject({
+    type: z.enum(['none', 'basic', 'ntlm', 'xoauth2']).default('basic').meta({ description: 'none | basic (LOGIN / SASL PLAIN) | ntlm | xoauth2.' }),
+    username: z.string().optional().meta({ description: 'user, DOMAIN\\user, dom\\juser\\J.User or an address; passed through intact.' }),
+    password: secret.optional().meta({ description: 'Password (basic, ntlm).' }),
+    accessToken: secret.optional().meta({ description: 'OAuth2 access token (xoauth2).' }),
+    domain: z.string().optional().meta({ description: 'Windows domain (ntlm).' }),
+    disablePlain: z.boolean().default(false).meta({ description: 'Never use SASL PLAIN; log in with LOGIN instead (Exchange bug).' }),
+  })
+  .default({ type: 'basic', disablePlain: false });
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time HH:MM (00:00 to 23:59)');
+const day = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+
+const schedule = z
+  .union([
+    z.literal('any-time'),
+    z.strictObject({
+      timezone: z
+        .string()
+        .refine((tz) => isTimeZone(tz), { message: 'must be an IANA time zone such as Europe/Moscow or UTC' })
+        .meta({ description: 'IANA time zone of the windows.' }),
+      windows: z
+        .array(
+          z.strictObject({
+            days: z.array(day).min(1).meta({ description: 'Days the window opens on: mon..sun.' }),
+            from: hhmm.meta({ description: 'Opening time HH:MM.' }),
+            to: hhmm.meta({ description: 'Closing time HH:MM; earlier than from means the window runs past midnight.' }),
+          }),
+        )
+        .min(1),
+    }),
+  ])
+  .default('any-time')
+  .meta({ description: "'any-time', or { timezone, windows: [{ days, from, to }] } outside which the connection idles." });
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One mailbox connection (SPEC "Connection settings"). */
+export const connectionSchema = z.strictObject({
+  name: systemName,
+  protocol: z.enum(['imap', 'pop3', 'ews']).meta({ description: 'imap | pop3 | ews.' }),
+  enabled: z.boolean().default(true).meta({ description: 'A disabled connection keeps its config and is not polled.' }),
+  description: z.string().default('').meta({ description: 'Free text.' }),
+  logging: z.enum(['full', 'errors', 'off']).default('errors').meta({ description: 'Per-connection file log: full (every message), errors, off.' }),
+  host: hostName,
+  port: port.optional().meta({ description: 'Plain/STARTTLS port; default 143 (IMAP) or 110 (POP3).' }),
+  tlsPort: port.optional().meta({ description: 'Implicit TLS port used with security: tls; default 993 (IMAP) or 995 (POP3).' }),
+  security: z
+    .enum(['none', 'starttls-if-available', 'starttls', 'tls'])
+    .default('starttls-if-available')
+    .meta({ description: 'none | starttls-if-available | starttls (required) | tls (implicit, on tlsPort).' }),
+  tls: tlsOptions,
+  auth,
+  mailbox: z.string().min(1).default('INBOX').meta({ description: 'IMAP folder to drain.' }),
+  pollIntervalMs: nonNegativeInt.default(1000).meta({ description: 'Pause between polling cycles when IDLE is off; 0 polls continuously.' }),
+  maxMessagesPerCycle: z.number().int('must be a whole number').min(1).max(100000).default(500).meta({ description: 'At most this many messages taken per cycle.' }),
+  unseenOnly: z.boolean().default(false).meta({ description: 'IMAP: take only messages without \\Seen.' }),
+  idle: z.boolean().default(false).meta({ description: 'IMAP: wait for IDLE push between cycles (re-armed periodically, with a safety poll).' }),
+  partialFetch: z.boolean().default(false).meta({ description: 'IMAP: fetch every message in chunks (BODY.PEEK[]<offset.length>); large messages are always chunked.' }),
+  deletePolicy: z
+    .enum(['delete-and-expunge', 'delete', 'mark-seen', 'move', 'leave'])
+    .default('delete-and-expunge')
+    .meta({ description: 'What happens on the server after the archive commit.' }),
+  moveTo: z.string().min(1).optional().meta({ description: 'Target folder for deletePolicy: move.' }),
+  expungeEvery: nonNegativeInt.default(0).meta({ description: 'Expunge after every N messages flagged deleted; 0 = at the end of each cycle.' }),
+  connectTimeoutMs: nonNegativeInt.default(30000).meta({ description: 'Connect timeout; 0 waits forever. Default 30000 (SPEC allows a sane non-zero default).' }),
+  dataTimeoutMs: nonNegativeInt.default(0).meta({ description: 'Drop the connection when nothing arrives for this long; 0 = none.' }),
+  schedule,
+  testRecipients: z.array(z.string().email()).default([]).meta({ description: 'Addresses for an end-to-end connection test.' }),
+  ews: z
+    .strictObject({
+      url: z.string().min(1).meta({ description: 'EWS URL without protocol prefix.' }),
+      version: z.enum(['2007SP1', '2010', '2010SP1', '2010SP2', '2013', '2013SP1', '2016']).default('2016'),
+    })
+    .optional()
+    .meta({ description: 'Exchange Web Services settings (protocol: ews).' }),
+});
+
+const filter = z
+  .strictObject({
+    from: z.string().optional(),
+    to: z.string().optional(),
+    subject: z.string().optional(),
+    header: z.strictObject({ name: z.string().min(1), value: z.string() }).optional(),
+    minSize: nonNegativeInt.optional(),
+    maxSize: nonNegativeInt.optional(),
+    hasAttachment: z.boolean().optional(),
+    match: z.enum(['contains', 'regex']).default('contains'),
+  })
+  .meta({ description: 'Optional conditions; all given must hold.' });
+
+const action = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('archive') }),
+  z.strictObject({ action: z.literal('webhook'), url: z.string().url('must be an http(s) URL'), secret: secret.optional(), maxAttempts: z.number().int().min(1).default(10) }),
+  z.strictObject({ action: z.literal('script'), module: z.string().min(1), timeoutMs: z.number().int().min(1).default(30000) }),
+  z.strictObject({ action: z.literal('publish'), subject: z.string().min(1) }),
+  z.strictObject({ action: z.literal('forward'), to: z.array(z.string().email()).min(1), relay: z.string().min(1) }),
+]);
+
+/** One route (SPEC "Route settings"). */
+export const routeSchema = z.strictObject({
+  name: systemName,
+  connection: systemName.meta({ description: 'System name of the connection this route takes messages from.' }),
+  enabled: z.boolean().default(true),
+  description: z.string().default(''),
+  bus: z.number().int().min(0).default(0).meta({ description: 'Bus number (0..buses-1).' }),
+  filter: filter.optional(),
+  scenario: z.array(action).min(1).meta({ description: 'Ordered actions: archive, webhook, script, publish, forward.' }),
+});
+
+/** The whole configuration file. */
+export const configSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./data').meta({ description: 'Archive, database and logs (embedded mode); relative to the config file.' }),
+  buses: z.number().int().min(1).max(64).default(4).meta({ description: 'Number of buses (lanes).' }),
+  connections: z.array(connectionSchema).default([]),
+  routes: z.array(routeSchema).default([]),
+});
+
+/** A connection as written in the file, after defaults. */
+export type ConnectionInput = z.infer<typeof connectionSchema>;
+/** A route after defaults. */
+export type RouteConfig = z.infer<typeof routeSchema>;
+/** The parsed file, before secrets are resolved. */
+export type ConfigInput = z.infer<typeof configSchema>;
