@@ -41,14 +41,20 @@ export type ServerActionKind = 'delete-and-expunge' | 'delete' | 'mark-seen' | '
 export interface MailboxSource {
   /** Connects, authenticates and opens the mailbox. */
   open(signal?: AbortSignal): Promise<SourceSession>;
-  /** Lists at most `limit` messages that may be taken, oldest first, skipping `exclude` keys. */
-  listCandidates(limit: number): Promise<Candidate[]>;
+  /**
+   * Lists at most `limit` messages that may be taken, oldest first. `after` is the watermark of
+   * this mailbox (every UID up to it was committed); sources without UIDs ignore it.
+   */
+  listCandidates(limit: number, after?: { uidValidity: number; lastUid: number }): Promise<Candidate[]>;
   /** Streams the raw bytes of the given messages in order; one vanished message is skipped. */
   fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage>;
-  /** Applies the delete policy to committed messages (flag, expunge, move, DELE, …). */
-  applyServerAction(candidates: Candidate[]): Promise<void>;
-  /** Ends the cycle's deletions (IMAP: expunge pending; POP3: QUIT commits DELE). */
-  flush(): Promise<void>;
+  /**
+   * Applies the delete policy to committed messages (flag, expunge, move, DELE, …) and returns
+   * those whose action is complete on the server; the rest complete at a later call or `flush`.
+   */
+  applyServerAction(candidates: Candidate[]): Promise<Candidate[]>;
+  /** Completes deferred actions (IMAP: UID EXPUNGE; POP3: QUIT) and returns the candidates completed. */
+  flush(): Promise<Candidate[]>;
   /** Waits until the server signals new mail (IDLE) or `ms` pass; resolves early on abort. */
   waitForChange(ms: number, signal?: AbortSignal): Promise<void>;
   /** Closes the connection; safe to call twice. */

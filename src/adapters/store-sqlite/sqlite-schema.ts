@@ -1,0 +1,68 @@
+/**
+ * Schema migrations of the embedded store, applied in order; `user_version` records how many
+ * ran. A migration is never edited once released: add a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE blobs (
+    sha256 TEXT PRIMARY KEY,
+    ref TEXT NOT NULL,
+    stored_size INTEGER NOT NULL,
+    size INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- One row per connection and content hash: the same bytes taken again (a UIDVALIDITY reset,
+  -- a POP3 server that renumbered) are recognised and never archived twice.
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    connection TEXT NOT NULL,
+    sha256 TEXT NOT NULL REFERENCES blobs(sha256),
+    size INTEGER NOT NULL,
+    mailbox TEXT NOT NULL,
+    uid_validity INTEGER NOT NULL,
+    uid INTEGER,
+    uidl TEXT,
+    taken_at INTEGER NOT NULL,
+    parse_state INTEGER NOT NULL DEFAULT 0, -- 0 waiting, 1 parsed, 2 unparsable
+    parse_error TEXT,
+    from_addr TEXT,
+    to_addrs TEXT,
+    subject TEXT,
+    date TEXT,
+    message_id TEXT,
+    has_attachments INTEGER,
+    attributes TEXT,
+    UNIQUE (connection, sha256)
+  );
+  CREATE INDEX messages_unparsed ON messages(id) WHERE parse_state = 0;
+  CREATE INDEX messages_date ON messages(date);
+
+  -- Every server identity a message was taken under; action_state 0 = server action pending,
+  -- 1 = done, 2 = superseded (UIDVALIDITY changed before the action ran).
+  CREATE TABLE source_keys (
+    connection TEXT NOT NULL,
+    source_key TEXT NOT NULL,
+    message_id INTEGER NOT NULL REFERENCES messages(id),
+    mailbox TEXT NOT NULL,
+    uid_validity INTEGER NOT NULL,
+    uid INTEGER,
+    uidl TEXT,
+    action_state INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (connection, source_key)
+  ) WITHOUT ROWID;
+  CREATE INDEX source_keys_pending ON source_keys(connection, mailbox, uid_validity) WHERE action_state = 0;
+
+  CREATE TABLE mailbox_state (
+    connection TEXT NOT NULL,
+    mailbox TEXT NOT NULL,
+    uid_validity INTEGER NOT NULL,
+    last_uid INTEGER NOT NULL,
+    PRIMARY KEY (connection, mailbox)
+  ) WITHOUT ROWID;
+
+  CREATE VIRTUAL TABLE messages_fts USING fts5(
+    subject, addresses, body, attachments,
+    content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
+  );
+  `,
+];

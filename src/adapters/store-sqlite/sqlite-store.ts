@@ -1,0 +1,298 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { MessageAttributes, Address } from '../../core/message/attributes.js';
+import type { ParseOutcome } from '../../core/ports/message-parser.js';
+import type {
+  ArchiveStats,
+  ExportItem,
+  MailboxWatermark,
+  MessageStore,
+  PendingAction,
+  SearchHit,
+  SearchQuery,
+  TakenRecord,
+  UnparsedMessage,
+} from '../../core/ports/message-store.js';
+import { MIGRATIONS } from './sqlite-schema.js';
+import { mapSqliteError } from './sqlite-error-map.js';
+import type { SqliteStoreOptions } from './sqlite-store-config.js';
+
+type Stmt = Database.Statement<unknown[], unknown>;
+
+function formatAddress(a: Address | null | undefined): string {
+  if (!a) return '';
+  return a.Name ? `${a.Name} <${a.Address}>` : a.Address;
+}
+
+/** Quotes user text for FTS5 so operators can type anything without syntax errors. */
+function ftsQuery(text: string): string {
+  const terms = text.match(/"[^"]*"|\S+/g) ?? [];
+  return terms
+    .map((t) => (t.startsWith('"') ? t : `"${t.replace(/"/g, '""')}"`))
+    .join(' ');
+}
+
+/**
+ * The embedded metadata store on SQLite: WAL with `synchronous=FULL`, so a commit that returned
+ * survives a power cut (ARCHITECTURE "Known sharp edges").
+ */
+export class SqliteStore implements MessageStore {
+  private readonly db: Database.Database;
+  private readonly stmts: Record<string, Stmt> = {};
+
+  constructor(options: SqliteStoreOptions) {
+    try {
+      if (!options.readonly) mkdirSync(dirname(options.file), { recursive: true });
+      this.db = new Database(options.file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      this.db.pragma('busy_timeout = 10000');
+      if (!options.readonly) {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = FULL');
+        this.db.pragma('foreign_keys = ON');
+        this.migrate();
+      }
+    } catch (err) {
+      throw mapSqliteError(err, `opening ${options.file}`);
+    }
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let i = version; i < MIGRATIONS.length; i++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[i]!);
+        this.db.pragma(`user_version = ${i + 1}`);
+      })();
+    }
+  }
+
+  private stmt(sql: string): Stmt {
+    let s = this.stmts[sql];
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts[sql] = s;
+    }
+    return s;
+  }
+
+  hasBlob(sha256: string): boolean {
+    return this.stmt('SELECT 1 FROM blobs WHERE sha256 = ?').get(sha256) !== undefined;
+  }
+
+  async lookupTaken(connection: string, keys: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const s = this.stmt('SELECT 1 FROM source_keys WHERE connection = ? AND source_key = ?');
+    for (const k of keys) if (s.get(connection, k) !== undefined) found.add(k);
+    return found;
+  }
+
+  async commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void> {
+    const insBlob = this.stmt('INSERT OR IGNORE INTO blobs (sha256, ref, stored_size, size) VALUES (?, ?, ?, ?)');
+    const insMsg = this.stmt(
+      `INSERT INTO messages (connection, sha256, size, mailbox, uid_validity, uid, uidl, taken_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connection, sha256) DO NOTHING`,
+    );
+    const getMsg = this.stmt('SELECT id FROM messages WHERE connection = ? AND sha256 = ?');
+    const insKey = this.stmt(
+      `INSERT OR IGNORE INTO source_keys (connection, source_key, message_id, mailbox, uid_validity, uid, uidl, action_state)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 0)`,
+    );
+    const upWm = this.stmt(
+      `INSERT INTO mailbox_state (connection, mailbox, uid_validity, last_uid) VALUES (?, ?, ?, ?)
+       ON CONFLICT (connection, mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid`,
+    );
+    try {
+      this.db.transaction(() => {
+        for (const r of records) {
+          if (r.blob) insBlob.run(r.sha256, r.blob.ref, r.blob.storedSize, r.size);
+          insMsg.run(r.connection, r.sha256, r.size, r.mailbox, r.uidValidity, r.uid, r.uidl, r.takenAt);
+          const row = getMsg.get(r.connection, r.sha256) as { id: number };
+          insKey.run(r.connection, r.sourceKey, row.id, r.mailbox, r.uidValidity, r.uid, r.uidl);
+        }
+        if (watermark) upWm.run(watermark.connection, watermark.mailbox, watermark.uidValidity, watermark.lastUid);
+      })();
+    } catch (err) {
+      throw mapSqliteError(err, `committing ${records.length} messages`);
+    }
+  }
+
+  async markActionDone(connection: string, keys: string[]): Promise<void> {
+    const s = this.stmt('UPDATE source_keys SET action_state = 1 WHERE connection = ? AND source_key = ?');
+    try {
+      this.db.transaction(() => {
+        for (const k of keys) s.run(connection, k);
+      })();
+    } catch (err) {
+      throw mapSqliteError(err, 'recording server actions');
+    }
+  }
+
+  async pendingActions(connection: string, mailbox: string, uidValidity: number): Promise<PendingAction[]> {
+    const rows = this.stmt(
+      `SELECT source_key AS sourceKey, uid, uidl FROM source_keys
+       WHERE connection = ? AND mailbox = ? AND uid_validity = ? AND action_state = 0 ORDER BY uid, uidl`,
+    ).all(connection, mailbox, uidValidity) as PendingAction[];
+    return rows;
+  }
+
+  async supersedePending(connection: string, mailbox: string, currentUidValidity: number): Promise<number> {
+    const r = this.stmt(
+      'UPDATE source_keys SET action_state = 2 WHERE connection = ? AND mailbox = ? AND uid_validity <> ? AND action_state = 0',
+    ).run(connection, mailbox, currentUidValidity);
+    return r.changes;
+  }
+
+  async getWatermark(connection: string, mailbox: string): Promise<MailboxWatermark | null> {
+    const row = this.stmt('SELECT uid_validity AS uidValidity, last_uid AS lastUid FROM mailbox_state WHERE connection = ? AND mailbox = ?').get(
+      connection,
+      mailbox,
+    ) as MailboxWatermark | undefined;
+    return row ?? null;
+  }
+
+  async listUnparsed(limit: number, afterId = 0): Promise<UnparsedMessage[]> {
+    const rows = this.stmt(
+      `SELECT m.id, m.sha256, m.size, b.ref, b.stored_size AS storedSize FROM messages m JOIN blobs b ON b.sha256 = m.sha256
+       WHERE m.parse_state = 0 AND m.id > ? ORDER BY m.id LIMIT ?`,
+    ).all(afterId, limit) as Array<{ id: number; sha256: string; size: number; ref: string; storedSize: number }>;
+    return rows.map((r) => ({ id: r.id, sha256: r.sha256, size: r.size, blob: { ref: r.ref, storedSize: r.storedSize } }));
+  }
+
+  async saveParsed(results: Array<{ id: number; outcome: ParseOutcome }>): Promise<void> {
+    const upOk = this.stmt(
+      `UPDATE messages SET parse_state = ?, parse_error = ?, from_addr = ?, to_addrs = ?, subject = ?, date = ?, message_id = ?,
+       has_attachments = ?, attributes = ? WHERE id = ?`,
+    );
+    const insFts = this.stmt('INSERT INTO messages_fts (rowid, subject, addresses, body, attachments) VALUES (?, ?, ?, ?, ?)');
+    try {
+      this.db.transaction(() => {
+        for (const { id, outcome } of results) {
+          const a: Partial<MessageAttributes> = outcome.ok ? outcome.attributes : (outcome.partial ?? {});
+          const to = [...(a.To ?? []), ...(a.Cc ?? []), ...(a.Bcc ?? [])].map(formatAddress).join(', ');
+          const from = formatAddress(a.From);
+          const attachments = a.Attachments ?? [];
+          // Bodies go to the index only; the row keeps the rest so search results need no re-parse.
+          const { TextBody, HtmlBody, ...rest } = a;
+          upOk.run(
+            outcome.ok ? 1 : 2,
+            outcome.ok ? null : `${outcome.code}: ${outcome.reason}`,
+            from,
+            to,
+            a.Subject ?? '',
+            a.ReceivedDate ?? null,
+            a.GlobalMessageId ?? '',
+            attachments.length > 0 ? 1 : 0,
+            JSON.stringify(rest),
+            id,
+          );
+          const body = TextBody || (HtmlBody ? HtmlBody.replace(/<[^>]*>/g, ' ') : '');
+          insFts.run(id, a.Subject ?? '', `${from} ${to}`, body, attachments.map((x) => x.Name).join(' '));
+        }
+      })();
+    } catch (err) {
+      throw mapSqliteError(err, `saving ${results.length} parse results`);
+    }
+  }
+
+  async stats(): Promise<ArchiveStats> {
+    const m = this.stmt(
+      `SELECT COUNT(*) AS messages, COALESCE(SUM(size), 0) AS bytes,
+       SUM(parse_state = 0) AS unparsed, SUM(parse_state = 2) AS unparsable FROM messages`,
+    ).get() as { messages: number; bytes: number; unparsed: number | null; unparsable: number | null };
+    const b = this.stmt('SELECT COUNT(*) AS blobs, COALESCE(SUM(stored_size), 0) AS storedBytes FROM blobs').get() as { blobs: number; storedBytes: number };
+    const per = this.stmt('SELECT connection, COUNT(*) AS messages, COALESCE(SUM(size), 0) AS bytes FROM messages GROUP BY connection').all() as Array<{
+      connection: string;
+      messages: number;
+      bytes: number;
+    }>;
+    const pending = this.stmt('SELECT connection, COUNT(*) AS n FROM source_keys WHERE action_state = 0 GROUP BY connection').all() as Array<{
+      connection: string;
+      n: number;
+    }>;
+    const connections: ArchiveStats['connections'] = {};
+    for (const p of per) connections[p.connection] = { messages: p.messages, bytes: p.bytes, pendingActions: 0 };
+    for (const p of pending) (connections[p.connection] ??= { messages: 0, bytes: 0, pendingActions: 0 }).pendingActions = p.n;
+    return {
+      messages: m.messages,
+      bytes: m.bytes,
+      blobs: b.blobs,
+      storedBytes: b.storedBytes,
+      unparsed: m.unparsed ?? 0,
+      unparsable: m.unparsable ?? 0,
+      connections,
+    };
+  }
+
+  async search(q: SearchQuery): Promise<SearchHit[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    let from = 'messages m';
+    if (q.text && q.text.trim()) {
+      from = 'messages_fts f JOIN messages m ON m.id = f.rowid';
+      where.push('messages_fts MATCH ?');
+      args.push(ftsQuery(q.text));
+    }
+    if (q.from) {
+      where.push("m.from_addr LIKE ? ESCAPE '\\'");
+      args.push(`%${q.from.replace(/[\\%_]/g, '\\$&')}%`);
+    }
+    if (q.to) {
+      where.push("m.to_addrs LIKE ? ESCAPE '\\'");
+      args.push(`%${q.to.replace(/[\\%_]/g, '\\$&')}%`);
+    }
+    if (q.connection) {
+      where.push('m.connection = ?');
+      args.push(q.connection);
+    }
+    if (q.since) {
+      where.push('m.date >= ?');
+      args.push(q.since);
+    }
+    if (q.before) {
+      where.push('m.date < ?');
+      args.push(q.before);
+    }
+    if (q.hasAttachment !== undefined) {
+      where.push('m.has_attachments = ?');
+      args.push(q.hasAttachment ? 1 : 0);
+    }
+    const sql = `SELECT m.id, m.sha256, m.connection, COALESCE(m.from_addr, '') AS "from", COALESCE(m.subject, '') AS subject, m.date, m.size
+      FROM ${from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.id DESC LIMIT ?`;
+    args.push(q.limit ?? 100);
+    try {
+      return this.db.prepare(sql).all(...args) as SearchHit[];
+    } catch (err) {
+      throw mapSqliteError(err, 'searching');
+    }
+  }
+
+  async *listForExport(connection?: string): AsyncIterable<ExportItem> {
+    const s = this.db.prepare(
+      `SELECT m.id, m.sha256, m.size, m.taken_at AS takenAt, m.connection, b.ref, b.stored_size AS storedSize
+       FROM messages m JOIN blobs b ON b.sha256 = m.sha256 ${connection ? 'WHERE m.connection = ?' : ''} ORDER BY m.id`,
+    );
+    const rows = (connection ? s.iterate(connection) : s.iterate()) as IterableIterator<{
+      id: number;
+      sha256: string;
+      size: number;
+      takenAt: number;
+      connection: string;
+      ref: string;
+      storedSize: number;
+    }>;
+    // Materialise in pages: an open iterator would block writers on this connection.
+    const page: ExportItem[] = [];
+    for (const r of rows) page.push({ id: r.id, sha256: r.sha256, size: r.size, takenAt: r.takenAt, connection: r.connection, blob: { ref: r.ref, storedSize: r.storedSize } });
+    for (const item of page) yield item;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Opens (and migrates) the embedded store. */
+export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}

@@ -1,0 +1,117 @@
+import type { BlobLocation } from './blob-store.js';
+import type { ParseOutcome } from './message-parser.js';
+
+/** One message taken from a server, ready to commit. */
+export interface TakenRecord {
+  connection: string;
+  /** The candidate key (`imap:<mailbox>:<uidvalidity>:<uid>` / `pop3:<uidl>`). */
+  sourceKey: string;
+  mailbox: string;
+  uidValidity: number;
+  uid: number | null;
+  uidl: string | null;
+  sha256: string;
+  size: number;
+  /** Where the raw bytes were written; null when the blob already existed. */
+  blob: BlobLocation | null;
+  /** Milliseconds since the epoch. */
+  takenAt: number;
+}
+
+/** A committed message whose server action has not been confirmed yet. */
+export interface PendingAction {
+  sourceKey: string;
+  uid: number | null;
+  uidl: string | null;
+}
+
+/** A watermark: every UID up to `lastUid` of `uidValidity` was committed or had vanished. */
+export interface MailboxWatermark {
+  uidValidity: number;
+  lastUid: number;
+}
+
+/** A committed message waiting for the parse stage. */
+export interface UnparsedMessage {
+  id: number;
+  sha256: string;
+  size: number;
+  blob: BlobLocation;
+}
+
+/** Counts for `stats`. */
+export interface ArchiveStats {
+  messages: number;
+  bytes: number;
+  blobs: number;
+  storedBytes: number;
+  unparsed: number;
+  unparsable: number;
+  connections: Record<string, { messages: number; bytes: number; pendingActions: number }>;
+}
+
+/** One search hit. */
+export interface SearchHit {
+  id: number;
+  sha256: string;
+  connection: string;
+  from: string;
+  subject: string;
+  date: string | null;
+  size: number;
+}
+
+/** Search filters beyond the full-text query. */
+export interface SearchQuery {
+  text?: string;
+  from?: string;
+  to?: string;
+  connection?: string;
+  since?: string;
+  before?: string;
+  hasAttachment?: boolean;
+  limit?: number;
+}
+
+/** An archived message for export. */
+export interface ExportItem {
+  id: number;
+  sha256: string;
+  size: number;
+  blob: BlobLocation;
+  takenAt: number;
+  connection: string;
+}
+
+/** Metadata, dedup state, the parse queue and the search index of the archive. */
+export interface MessageStore {
+  /** Whether a blob with this hash is stored (for single-instance storage); synchronous because the blob writer asks mid-stream. */
+  hasBlob(sha256: string): boolean;
+  /** Which of `keys` were committed already for the connection. */
+  lookupTaken(connection: string, keys: string[]): Promise<Set<string>>;
+  /**
+   * Commits a batch in one transaction: blobs, messages (one per connection and content hash),
+   * source keys with their pending server action, the parse queue and the watermark.
+   */
+  commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void>;
+  /** Records that the server action of these keys is done. */
+  markActionDone(connection: string, keys: string[]): Promise<void>;
+  /** Committed keys of this mailbox whose server action is not confirmed, oldest first. */
+  pendingActions(connection: string, mailbox: string, uidValidity: number): Promise<PendingAction[]>;
+  /** Marks pending actions of an older UIDVALIDITY as superseded (the messages got new UIDs). */
+  supersedePending(connection: string, mailbox: string, currentUidValidity: number): Promise<number>;
+  /** The watermark of a mailbox, or null when nothing was taken from it yet. */
+  getWatermark(connection: string, mailbox: string): Promise<MailboxWatermark | null>;
+  /** Messages waiting to be parsed, by id, after `afterId`. */
+  listUnparsed(limit: number, afterId?: number): Promise<UnparsedMessage[]>;
+  /** Stores parse outcomes and indexes them in one transaction. */
+  saveParsed(results: Array<{ id: number; outcome: ParseOutcome }>): Promise<void>;
+  /** Counts for `stats`. */
+  stats(): Promise<ArchiveStats>;
+  /** Full-text and field search. */
+  search(query: SearchQuery): Promise<SearchHit[]>;
+  /** Every archived message, oldest first, for export. */
+  listForExport(connection?: string): AsyncIterable<ExportItem>;
+  /** Closes the database. */
+  close(): Promise<void>;
+}
