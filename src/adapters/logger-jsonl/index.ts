@@ -1,0 +1,1 @@
+export { JsonlLogger, connectionLogLevel, type LogLevel, type LogSink } from './jsonl-logger.js';

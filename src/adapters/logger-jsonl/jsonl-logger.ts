@@ -1,0 +1,78 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from '../../core/ports/logger.js';
+
+/** Levels in order of severity. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Where one logger writes and from which level. */
+export interface LogSink {
+  /** Lowest level written. */
+  level: LogLevel;
+  /** A file (JSON lines), or a writable such as process.stderr. */
+  file?: string;
+  stream?: { write(s: string): unknown };
+}
+
+const SECRET_KEYS = /pass(word)?|secret|token|authorization|cookie|key$/i;
+
+function scrub(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) out[k] = SECRET_KEYS.test(k) ? '[redacted]' : v;
+  return out;
+}
+
+/**
+ * Structured JSON-lines logging to any number of sinks (stderr, a connection's own log file).
+ * Secret-looking fields are redacted as a last line of defence; callers must not pass secrets.
+ */
+export class JsonlLogger implements Logger {
+  constructor(
+    private readonly sinks: LogSink[],
+    private readonly base: Record<string, unknown> = {},
+  ) {
+    for (const s of sinks) if (s.file) mkdirSync(dirname(s.file), { recursive: true });
+  }
+
+  private write(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
+    const rec = JSON.stringify({ time: new Date().toISOString(), level, msg, ...this.base, ...(fields ? scrub(fields) : {}) }) + '\n';
+    for (const s of this.sinks) {
+      if (RANK[level] < RANK[s.level]) continue;
+      if (s.file) {
+        try {
+          // Synchronous append keeps the order and survives a crash right after; logs are low-volume.
+          appendFileSync(s.file, rec);
+        } catch {
+          // A log that cannot be written must not stop the drain.
+        }
+      } else s.stream?.write(rec);
+    }
+  }
+
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.write('debug', msg, fields);
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.write('info', msg, fields);
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.write('warn', msg, fields);
+  }
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.write('error', msg, fields);
+  }
+  child(fields: Record<string, unknown>): Logger {
+    return new JsonlLogger(this.sinks, { ...this.base, ...fields });
+  }
+
+  /** A logger writing to these sinks in addition to this one's. */
+  with(extra: LogSink[], fields: Record<string, unknown> = {}): JsonlLogger {
+    return new JsonlLogger([...this.sinks, ...extra], { ...this.base, ...fields });
+  }
+}
+
+/** The level of a connection's own log file for its `logging` setting, or null for off. */
+export function connectionLogLevel(logging: 'full' | 'errors' | 'off'): LogLevel | null {
+  return logging === 'full' ? 'debug' : logging === 'errors' ? 'warn' : null;
+}

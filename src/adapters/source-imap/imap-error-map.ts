@@ -1,0 +1,72 @@
+import { MailsluiceError } from '../../core/errors/index.js';
+
+const TLS_UNTRUSTED = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_UNTRUSTED',
+  'CERT_REVOKED',
+]);
+
+/** Where the failure happened, for the sentence. */
+export interface ImapErrorContext {
+  host: string;
+  port: number;
+  mailbox?: string;
+  username?: string;
+}
+
+/**
+ * Turns whatever imapflow or the socket threw into a catalogue error with a sentence an
+ * operator can act on. imapflow's errors stop here.
+ */
+export function mapImapError(err: unknown, ctx: ImapErrorContext): MailsluiceError {
+  if (err instanceof MailsluiceError) return err;
+  const e = (err ?? {}) as {
+    code?: string;
+    message?: string;
+    authenticationFailed?: boolean;
+    tlsFailed?: boolean;
+    responseText?: string;
+    serverResponseCode?: string;
+    responseStatus?: string;
+  };
+  const code = e.code ?? '';
+  const where = `${ctx.host}:${ctx.port}`;
+  const text = e.responseText || e.message || String(err);
+  if (e.authenticationFailed || code === 'AUTHENTICATIONFAILED' || e.serverResponseCode === 'AUTHENTICATIONFAILED') {
+    return new MailsluiceError('SOURCE_AUTH_REJECTED', `${where} rejected the login of ${JSON.stringify(ctx.username ?? '')}: ${text}`, { cause: err });
+  }
+  if (TLS_UNTRUSTED.has(code)) {
+    return new MailsluiceError('SOURCE_TLS_UNTRUSTED', `the certificate of ${where} is not trusted (${code}): ${e.message ?? ''}; give the CA in tls.ca or, for testing only, set tls.verify: false`, { cause: err });
+  }
+  if (e.tlsFailed) {
+    if (/does not support STARTTLS/i.test(e.message ?? '')) {
+      return new MailsluiceError('SOURCE_STARTTLS_UNAVAILABLE', `${where} does not offer STARTTLS, and security is starttls (required)`, { cause: err });
+    }
+    return new MailsluiceError('SOURCE_TLS_FAILED', `TLS with ${where} failed: ${text}`, { cause: err });
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new MailsluiceError('SOURCE_DNS_FAILED', `cannot resolve host ${ctx.host} (${code})`, { cause: err });
+  if (code === 'ECONNREFUSED') return new MailsluiceError('SOURCE_CONNECT_REFUSED', `${where} refused the connection (nothing listens there?)`, { cause: err });
+  if (code === 'CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return new MailsluiceError('SOURCE_CONNECT_TIMEOUT', `no connection to ${where} within the connect timeout`, { cause: err });
+  if (code === 'GREETING_TIMEOUT') return new MailsluiceError('SOURCE_GREETING_INVALID', `${where} sent no IMAP greeting in time`, { cause: err });
+  if (code === 'ETIMEOUT') return new MailsluiceError('SOURCE_DATA_TIMEOUT', `nothing arrived from ${where} within the no-data timeout; connection dropped`, { cause: err });
+  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /SSL|TLS/.test(code)) {
+    return new MailsluiceError('SOURCE_TLS_FAILED', `TLS with ${where} failed (${code}): ${e.message ?? ''}`, { cause: err });
+  }
+  if (code === 'NoConnection' || code === 'EConnectionClosed' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ClosedAfterConnectText' || code === 'ClosedAfterConnectTLS') {
+    return new MailsluiceError('SOURCE_NETWORK', `connection to ${where} was closed: ${text}`, { cause: err });
+  }
+  if (code === 'NONEXISTENT' || e.serverResponseCode === 'NONEXISTENT' || (code === 'NotFound' && ctx.mailbox)) {
+    return new MailsluiceError('SOURCE_MAILBOX_NOT_FOUND', `mailbox ${JSON.stringify(ctx.mailbox ?? '')} does not exist on ${where}`, { cause: err });
+  }
+  if (code.startsWith('Parser') || code === 'InvalidResponse' || code === 'UnexpectedTag' || code === 'MissingTag' || e.responseStatus === 'NO' || e.responseStatus === 'BAD') {
+    return new MailsluiceError('SOURCE_PROTOCOL', `${where}: ${text}`, { cause: err });
+  }
+  return new MailsluiceError('SOURCE_NETWORK', `IMAP error with ${where}: ${text}${code ? ` (${code})` : ''}`, { cause: err });
+}

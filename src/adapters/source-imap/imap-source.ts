@@ -1,0 +1,350 @@
+import { ImapFlow, type ImapFlowOptions } from 'imapflow';
+import type { Candidate, FetchedMessage, MailboxSource, SourceSession } from '../../core/ports/mailbox-source.js';
+import type { Logger } from '../../core/ports/logger.js';
+import { MailsluiceError } from '../../core/errors/index.js';
+import { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
+import { mapImapError } from './imap-error-map.js';
+
+/** Compresses sorted UIDs into an IMAP sequence set ("1:5,7,9:12"). */
+export function toSequenceSet(uids: readonly number[]): string {
+  const sorted = [...uids].sort((a, b) => a - b);
+  const parts: string[] = [];
+  let start = sorted[0];
+  let prev = start;
+  for (let i = 1; i <= sorted.length; i++) {
+    const u = sorted[i];
+    if (u !== undefined && prev !== undefined && u === prev + 1) {
+      prev = u;
+      continue;
+    }
+    if (start !== undefined && prev !== undefined) parts.push(start === prev ? String(start) : `${start}:${prev}`);
+    start = u;
+    prev = u;
+  }
+  return parts.join(',');
+}
+
+async function* single(buf: Uint8Array): AsyncIterable<Uint8Array> {
+  yield buf;
+}
+
+/** Builds imapflow's options from the connection settings. */
+export function imapFlowOptions(cfg: ImapSourceConfig): ImapFlowOptions {
+  const implicitTls = cfg.security === 'tls';
+  const tls: Record<string, unknown> = {
+    rejectUnauthorized: cfg.tls.verify,
+    minVersion: cfg.tls.minVersion,
+  };
+  if (cfg.tls.ca) tls.ca = cfg.tls.ca;
+  if (cfg.tls.clientCert) tls.cert = cfg.tls.clientCert;
+  if (cfg.tls.clientKey) tls.key = cfg.tls.clientKey;
+  if (cfg.tls.pfx) tls.pfx = Buffer.from(cfg.tls.pfx, 'base64');
+  if (cfg.tls.passphrase) tls.passphrase = cfg.tls.passphrase;
+  if (cfg.tls.servername) tls.servername = cfg.tls.servername;
+  const options: ImapFlowOptions = {
+    host: cfg.host,
+    port: implicitTls ? cfg.tlsPort : cfg.port,
+    secure: implicitTls,
+    // imapflow: true = STARTTLS required, false = never, undefined = when offered.
+    doSTARTTLS: cfg.security === 'starttls' ? true : cfg.security === 'none' ? false : undefined,
+    tls,
+    logger: false,
+    connectionTimeout: cfg.connectTimeoutMs || IMAP_TUNING.noTimeoutMs,
+    greetingTimeout: cfg.connectTimeoutMs || IMAP_TUNING.noTimeoutMs,
+    socketTimeout: cfg.dataTimeoutMs || IMAP_TUNING.noTimeoutMs,
+    disableAutoIdle: !cfg.idle,
+    maxIdleTime: IMAP_TUNING.idleRearmMs,
+    autoIdleDelay: IMAP_TUNING.autoIdleDelayMs,
+    clientInfo: { name: 'mailsluice' },
+  } as ImapFlowOptions;
+  if (cfg.auth.type !== 'none') {
+    const auth: Record<string, unknown> = { user: cfg.auth.username ?? '' };
+    if (cfg.auth.type === 'xoauth2') auth.accessToken = cfg.auth.accessToken;
+    else auth.pass = cfg.auth.password ?? '';
+    // "Disable plain auth": the IMAP LOGIN command instead of AUTHENTICATE PLAIN (Exchange bug).
+    if (cfg.auth.disablePlain) auth.loginMethod = 'LOGIN';
+    (options as { auth?: unknown }).auth = auth;
+  }
+  return options;
+}
+
+/**
+ * The IMAP mailbox source on imapflow. A fresh instance per connect: imapflow cannot reconnect a
+ * closed client (ARCHITECTURE "Known sharp edges"), so the supervisor builds a new one.
+ */
+export class ImapSource implements MailboxSource {
+  private client: ImapFlow | null = null;
+  private session: SourceSession | null = null;
+  private readonly ctx: { host: string; port: number; mailbox: string; username?: string };
+  /** Flagged \Deleted, waiting for UID EXPUNGE (expungeEvery). */
+  private pendingExpunge: Candidate[] = [];
+  private warnedNoUidplus = false;
+  private changed = false;
+  private closed = false;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly cfg: ImapSourceConfig,
+    private readonly logger: Logger,
+  ) {
+    this.ctx = {
+      host: cfg.host,
+      port: cfg.security === 'tls' ? cfg.tlsPort : cfg.port,
+      mailbox: cfg.mailbox,
+      ...(cfg.auth.username !== undefined ? { username: cfg.auth.username } : {}),
+    };
+  }
+
+  /** The underlying client, for the step-by-step connection test. */
+  get imapClient(): ImapFlow | null {
+    return this.client;
+  }
+
+  private get c(): ImapFlow {
+    if (!this.client || this.closed) throw new MailsluiceError('SOURCE_NETWORK', `connection to ${this.ctx.host}:${this.ctx.port} is not open`);
+    return this.client;
+  }
+
+  private wrap(err: unknown): MailsluiceError {
+    return mapImapError(err, this.ctx);
+  }
+
+  private hasCap(name: string): boolean {
+    return this.client?.capabilities.has(name) ?? false;
+  }
+
+  /** Connects and authenticates without opening the mailbox (used by test-connection). */
+  async connect(): Promise<void> {
+    const client = new ImapFlow(imapFlowOptions(this.cfg));
+    this.client = client;
+    // An 'error' without a listener would crash the process; the next command reports it instead.
+    client.on('error', (err: unknown) => this.logger.debug('imap client error', { error: String((err as Error)?.message ?? err) }));
+    client.on('exists', () => this.signal());
+    client.on('close', () => {
+      this.closed = true;
+      this.signal();
+    });
+    try {
+      await client.connect();
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  async open(): Promise<SourceSession> {
+    if (!this.client) await this.connect();
+    let mb;
+    try {
+      mb = await this.c.mailboxOpen(this.cfg.mailbox);
+    } catch (err) {
+      const e = err as { serverResponseCode?: string; responseText?: string };
+      if (e.serverResponseCode === 'NONEXISTENT' || /doesn't exist|does not exist|unknown mailbox|not found/i.test(e.responseText ?? '')) {
+        throw new MailsluiceError('SOURCE_MAILBOX_NOT_FOUND', `mailbox ${JSON.stringify(this.cfg.mailbox)} does not exist on ${this.ctx.host}:${this.ctx.port}`, { cause: err });
+      }
+      throw this.wrap(err);
+    }
+    this.session = {
+      mailbox: this.cfg.mailbox,
+      uidValidity: Number(mb.uidValidity),
+      exists: mb.exists,
+      capabilities: [...this.c.capabilities.keys()].map((k) => k.toUpperCase()),
+    };
+    if (this.cfg.deletePolicy === 'delete-and-expunge' && !this.hasCap('UIDPLUS')) {
+      this.logger.warn('server lacks UIDPLUS: messages are flagged \\Deleted but never expunged, because a plain EXPUNGE could remove messages mailsluice did not archive');
+      this.warnedNoUidplus = true;
+    }
+    return this.session;
+  }
+
+  private key(uid: number): string {
+    return `imap:${this.cfg.mailbox}:${this.session?.uidValidity ?? 0}:${uid}`;
+  }
+
+  async listCandidates(limit: number, after?: { uidValidity: number; lastUid: number }): Promise<Candidate[]> {
+    const lastUid = after && after.uidValidity === this.session?.uidValidity ? after.lastUid : 0;
+    const query: Record<string, unknown> = { uid: `${lastUid + 1}:*`, deleted: false };
+    if (this.cfg.unseenOnly) query.seen = false;
+    let uids: number[];
+    try {
+      const found = await this.c.search(query, { uid: true });
+      uids = (found || []).filter((u) => u > lastUid).sort((a, b) => a - b).slice(0, limit);
+    } catch (err) {
+      throw this.wrap(err);
+    }
+    if (uids.length === 0) return [];
+    const sizes = new Map<number, number>();
+    try {
+      for await (const m of this.c.fetch(toSequenceSet(uids), { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
+    } catch (err) {
+      throw this.wrap(err);
+    }
+    // A UID the size FETCH did not return was expunged meanwhile: not a candidate.
+    return uids.filter((u) => sizes.has(u)).map((uid) => ({ key: this.key(uid), uid, size: sizes.get(uid) ?? 0 }));
+  }
+
+  async *fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage> {
+    const chunked = (c: Candidate): boolean => this.cfg.partialFetch || c.size > IMAP_TUNING.chunkedAboveBytes;
+    const bulk = candidates.filter((c) => !chunked(c));
+    const large = candidates.filter(chunked);
+    // Bulk FETCH in groups bounded by announced bytes.
+    let group: Candidate[] = [];
+    let groupBytes = 0;
+    const groups: Candidate[][] = [];
+    for (const c of bulk) {
+      group.push(c);
+      groupBytes += c.size;
+      if (groupBytes >= IMAP_TUNING.bulkFetchBytes) {
+        groups.push(group);
+        group = [];
+        groupBytes = 0;
+      }
+    }
+    if (group.length) groups.push(group);
+    for (const g of groups) {
+      const byUid = new Map(g.map((c) => [c.uid!, c]));
+      try {
+        for await (const m of this.c.fetch(toSequenceSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
+          const cand = byUid.get(m.uid);
+          if (!cand || !m.source) continue;
+          yield { candidate: cand, body: single(m.source) };
+        }
+      } catch (err) {
+        throw this.wrap(err);
+      }
+    }
+    for (const c of large) {
+      let dl;
+      try {
+        dl = await this.c.download(String(c.uid), undefined, { uid: true, chunkSize: IMAP_TUNING.chunkBytes });
+      } catch (err) {
+        throw this.wrap(err);
+      }
+      if (!dl || !dl.content) continue; // vanished
+      yield { candidate: c, body: this.guard(dl.content as AsyncIterable<Uint8Array>) };
+    }
+  }
+
+  private async *guard(stream: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+    try {
+      for await (const chunk of stream) yield chunk;
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  async applyServerAction(candidates: Candidate[]): Promise<Candidate[]> {
+    if (candidates.length === 0) return [];
+    const set = toSequenceSet(candidates.map((c) => c.uid!));
+    try {
+      switch (this.cfg.deletePolicy) {
+        case 'leave':
+          return candidates;
+        case 'mark-seen':
+          await this.c.messageFlagsAdd(set, ['\\Seen'], { uid: true });
+          return candidates;
+        case 'delete':
+          await this.c.messageFlagsAdd(set, ['\\Deleted'], { uid: true });
+          return candidates;
+        case 'move': {
+          if (!this.hasCap('MOVE') && !this.hasCap('UIDPLUS')) {
+            // imapflow's COPY fallback ends in a plain EXPUNGE; refuse rather than remove others' mail.
+            await this.c.messageCopy(set, this.cfg.moveTo!, { uid: true });
+            await this.c.messageFlagsAdd(set, ['\\Deleted'], { uid: true });
+            this.logger.warn('server has neither MOVE nor UIDPLUS: messages copied and flagged \\Deleted, not expunged');
+            return candidates;
+          }
+          const ok = await this.c.messageMove(set, this.cfg.moveTo!, { uid: true });
+          if (!ok) throw new MailsluiceError('SOURCE_PROTOCOL', `moving messages to ${JSON.stringify(this.cfg.moveTo)} failed on ${this.ctx.host}`);
+          return candidates;
+        }
+        case 'delete-and-expunge': {
+          if (!this.hasCap('UIDPLUS')) {
+            await this.c.messageFlagsAdd(set, ['\\Deleted'], { uid: true });
+            if (!this.warnedNoUidplus) this.logger.warn('server lacks UIDPLUS: flagged \\Deleted only');
+            this.warnedNoUidplus = true;
+            return candidates;
+          }
+          this.pendingExpunge.push(...candidates);
+          const n = this.cfg.expungeEvery;
+          if (n === 0) return []; // expunged at the end of the cycle (flush)
+          const done: Candidate[] = [];
+          while (this.pendingExpunge.length >= n) done.push(...(await this.expunge(this.pendingExpunge.splice(0, n))));
+          // What stays pending is flagged now, so the count "flagged deleted" is what N bounds.
+          if (this.pendingExpunge.length) await this.c.messageFlagsAdd(toSequenceSet(this.pendingExpunge.map((c) => c.uid!)), ['\\Deleted'], { uid: true });
+          return done;
+        }
+      }
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  /** Flags and UID EXPUNGEs exactly these messages (UIDPLUS), never a plain EXPUNGE. */
+  private async expunge(cands: Candidate[]): Promise<Candidate[]> {
+    if (cands.length === 0) return [];
+    const ok = await this.c.messageDelete(toSequenceSet(cands.map((c) => c.uid!)), { uid: true });
+    if (!ok) throw new MailsluiceError('SOURCE_PROTOCOL', `UID EXPUNGE failed on ${this.ctx.host}:${this.ctx.port}`);
+    return cands;
+  }
+
+  async flush(): Promise<Candidate[]> {
+    const pending = this.pendingExpunge;
+    this.pendingExpunge = [];
+    try {
+      return await this.expunge(pending);
+    } catch (err) {
+      this.pendingExpunge = pending;
+      throw this.wrap(err);
+    }
+  }
+
+  private signal(): void {
+    this.changed = true;
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  async waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+    const wait = this.cfg.idle ? Math.min(ms, IMAP_TUNING.idleSafetyPollMs) : ms;
+    if (this.changed || this.closed || signal?.aborted) {
+      this.changed = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, wait);
+      this.wake = done;
+      signal?.addEventListener('abort', done, { once: true });
+    });
+    this.changed = false;
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.client = null;
+    if (!this.closed) {
+      this.closed = true;
+      const timer = setTimeout(() => client.close(), 5000);
+      try {
+        await client.logout();
+      } catch {
+        // already gone: nothing to tell the server
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    client.close();
+  }
+}
+
+/** Creates an IMAP source for one connection. */
+export function createImapSource(cfg: ImapSourceConfig, logger: Logger): ImapSource {
+  return new ImapSource(cfg, logger);
+}

@@ -1,0 +1,3 @@
+export { ImapSource, createImapSource, imapFlowOptions, toSequenceSet } from './imap-source.js';
+export { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
+export { mapImapError } from './imap-error-map.js';

@@ -1,0 +1,93 @@
+/**
+ * The parse-and-index stage: follows the committed rows (the parse queue), reads each raw blob
+ * back, parses it off the main thread and writes attributes and the full-text index in groups.
+ * It is off the drain's critical path, so a burst empties the mailbox first and this catches up.
+ */
+import type { BlobStore } from '../ports/blob-store.js';
+import type { MessageParser, ParseOutcome } from '../ports/message-parser.js';
+import type { MessageStore, UnparsedMessage } from '../ports/message-store.js';
+import type { Logger } from '../ports/logger.js';
+import type { Clock } from '../ports/clock.js';
+
+/** What the index stage needs. */
+export interface IndexDeps {
+  store: MessageStore;
+  blobs: BlobStore;
+  parser: MessageParser;
+  logger: Logger;
+  clock: Clock;
+  /** Parses in flight at once (keep every worker busy). */
+  concurrency: number;
+  /** Results saved per transaction. */
+  saveEvery?: number;
+}
+
+/** Totals of an index run. */
+export interface IndexTotals {
+  parsed: number;
+  unparsable: number;
+  bytes: number;
+}
+
+/**
+ * Indexes until `stop()` says so and nothing is waiting. `stop` is polled whenever the queue is
+ * empty, so a drain can say "no more will come" and the stage finishes what is left.
+ */
+export async function runIndexStage(deps: IndexDeps, stop: () => boolean, signal?: AbortSignal): Promise<IndexTotals> {
+  const totals: IndexTotals = { parsed: 0, unparsable: 0, bytes: 0 };
+  const saveEvery = deps.saveEvery ?? 200;
+  let afterId = 0;
+  let results: Array<{ id: number; outcome: ParseOutcome }> = [];
+  const flush = async (): Promise<void> => {
+    if (results.length === 0) return;
+    const r = results;
+    results = [];
+    await deps.store.saveParsed(r);
+  };
+  const one = async (m: UnparsedMessage): Promise<void> => {
+    let outcome: ParseOutcome;
+    try {
+      const raw = await deps.blobs.read(m.blob, m.sha256);
+      outcome = await deps.parser.parse(raw);
+    } catch (err) {
+      // A blob that cannot be read is an archive fault, not a mail fault: leave it queued.
+      deps.logger.error('cannot read a blob for parsing; it stays queued', { id: m.id, sha256: m.sha256, error: String((err as Error).message ?? err) });
+      return;
+    }
+    if (outcome.ok) totals.parsed++;
+    else {
+      totals.unparsable++;
+      deps.logger.warn('message archived raw but unparsable', { id: m.id, sha256: m.sha256, code: outcome.code, reason: outcome.reason });
+    }
+    totals.bytes += m.size;
+    results.push({ id: m.id, outcome });
+    if (results.length >= saveEvery) await flush();
+  };
+  for (;;) {
+    if (signal?.aborted) break;
+    const page = await deps.store.listUnparsed(deps.concurrency * 8, afterId);
+    if (page.length === 0) {
+      await flush();
+      if (stop()) {
+        // One more look: rows committed between the last page and stop() turning true.
+        const late = await deps.store.listUnparsed(1, afterId);
+        if (late.length === 0) break;
+        continue;
+      }
+      await deps.clock.sleep(50, signal);
+      continue;
+    }
+    afterId = page[page.length - 1]!.id;
+    // Keep `concurrency` parses in flight across the page.
+    let next = 0;
+    const workers = Array.from({ length: Math.min(deps.concurrency, page.length) }, async () => {
+      while (next < page.length) {
+        const m = page[next++]!;
+        await one(m);
+      }
+    });
+    await Promise.all(workers);
+  }
+  await flush();
+  return totals;
+}
