@@ -1,0 +1,13 @@
+/**
+ * The postal-mime parser adapter: the MessageParser port implemented with postal-mime in a
+ * pool of worker threads. See README.md and docs/adr/0002-message-parser.md.
+ */
+export { createPostalMimeParser } from './postal-mime-parser.js';
+export {
+  defaultWorkerCount,
+  resolvePostalMimeParserConfig,
+  type PostalMimeParserConfig,
+  type PostalMimeParserOptions,
+} from './postal-mime-parser-config.js';
+export { mapPostalMimeError, mapWorkerError, type MappedParseError, type ParseFailureCode } from './postal-mime-error-map.js';
+export { parseToOutcome, parseHeadersOnly, extensionOf } from './postal-mime-attributes.js';

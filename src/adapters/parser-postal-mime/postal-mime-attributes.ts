@@ -1,0 +1,250 @@
+/**
+ * Raw bytes → {@link MessageAttributes}, with postal-mime doing the MIME work. This module is
+ * what each worker thread runs; it is also importable in-process (tests, `inspect` on one file)
+ * because it holds no thread state. Every failure becomes a {@link ParseOutcome}, never a throw.
+ */
+import { createHash } from 'node:crypto';
+import PostalMime, { decodeWords } from 'postal-mime';
+import type { Address as PmAddress, Email, Header } from 'postal-mime';
+import type { Address, Attachment, CustomHeader, MessageAttributes } from '../../core/message/attributes.js';
+import type { ParseLimits } from '../../core/message/limits.js';
+import type { ParseOutcome } from '../../core/ports/message-parser.js';
+import { mapPostalMimeError } from './postal-mime-error-map.js';
+import { extractBase64Runs, restoreContent, type FastPathInput } from './base64-fast-path.js';
+
+/**
+ * Base64 runs at least this long are decoded natively (see base64-fast-path.ts). Below it the
+ * saving does not pay for the scan; 64 KB of base64 is a ~48 KB attachment.
+ */
+const FAST_PATH_MIN_BYTES = 64 * 1024;
+
+/**
+ * The part of postal-mime's internal MIME node we read to count parts, measure depth and tell
+ * a real text/html part from the HTML postal-mime renders out of text/plain. Declared here
+ * because postal-mime does not publish it; a shape check at run time guards an upgrade.
+ */
+interface MimeNodeView {
+  childNodes: MimeNodeView[];
+  contentType: { parsed: { value: string } };
+  contentDisposition: { parsed: { value: string } };
+}
+
+/** Parses one message within `limits`. Never throws. */
+export async function parseToOutcome(raw: Uint8Array, limits: ParseLimits): Promise<ParseOutcome> {
+  if (raw.byteLength > limits.maxFullParseBytes) {
+    return {
+      ok: false,
+      code: 'PARSE_LIMIT_EXCEEDED',
+      reason: `message is ${raw.byteLength} bytes, over the full-parse limit of ${limits.maxFullParseBytes}; only headers were read`,
+      partial: await parseHeadersOnly(raw, limits),
+    };
+  }
+  const fast = extractBase64Runs(raw, FAST_PATH_MIN_BYTES);
+  if (fast) {
+    const outcome = await parseFull(raw, limits, fast);
+    if (outcome !== 'retry') return outcome;
+  }
+  const outcome = await parseFull(raw, limits, undefined);
+  // Without the fast path there is nothing to retry; 'retry' cannot come back here.
+  return outcome === 'retry' ? { ok: false, code: 'PARSE_FAILED', reason: 'internal: fast path retry without fast path' } : outcome;
+}
+
+/**
+ * One full parse. With `fast`, postal-mime parses the token-substituted bytes; 'retry' means
+ * a token did not come back exactly once and the caller must parse the original bytes instead.
+ */
+async function parseFull(raw: Uint8Array, limits: ParseLimits, fast: FastPathInput | undefined): Promise<ParseOutcome | 'retry'> {
+  let email: Email;
+  let root: MimeNodeView | undefined;
+  try {
+    const parser = new PostalMime({
+      // Every message/rfc822 part stays an attachment: HtmlBody/TextBody are the message's own
+      // body, and an attached (forwarded, bounced, journaled) message is archived as one file.
+      forceRfc822Attachments: true,
+      attachmentEncoding: 'arraybuffer',
+      maxNestingDepth: limits.maxMimeDepth,
+      maxHeadersSize: limits.maxHeaderBytes,
+    });
+    email = await parser.parse(fast ? fast.raw : raw);
+    root = asMimeNode((parser as unknown as { root?: unknown }).root);
+  } catch (err) {
+    if (fast) return 'retry';
+    const mapped = mapPostalMimeError(err);
+    return { ok: false, code: mapped.code, reason: mapped.reason, partial: await parseHeadersOnly(raw, limits) };
+  }
+
+  try {
+    const stats = root ? walk(root) : { parts: 1, hasHtml: email.html !== undefined };
+    const head = headerAttributes(email);
+    if (stats.parts > limits.maxParts) {
+      return { ok: false, code: 'PARSE_LIMIT_EXCEEDED', reason: `message has ${stats.parts} MIME parts, over the limit of ${limits.maxParts}`, partial: head };
+    }
+    if (email.attachments.length > limits.maxAttachments) {
+      return {
+        ok: false,
+        code: 'PARSE_LIMIT_EXCEEDED',
+        reason: `message has ${email.attachments.length} attachments, over the limit of ${limits.maxAttachments}`,
+        partial: head,
+      };
+    }
+    const used: number[] = [];
+    const attachments = email.attachments.map((a) => toAttachment(a, fast, used));
+    if (fast && fast.runs.some((_, i) => used[i] !== 1)) return 'retry';
+    const attributes: MessageAttributes = {
+      ...head,
+      TextBody: truncate(email.text ?? '', limits.maxBodyChars),
+      // postal-mime renders HTML out of text/plain when a message has no HTML part; that is
+      // not the sender's HTML, so HtmlBody stays empty then (TextBody does keep the text
+      // rendered from HTML-only mail, because the index needs searchable text).
+      HtmlBody: stats.hasHtml ? truncate(email.html ?? '', limits.maxBodyChars) : '',
+      Attachments: attachments,
+    };
+    return { ok: true, attributes };
+  } catch (err) {
+    const mapped = mapPostalMimeError(err);
+    return { ok: false, code: mapped.code, reason: mapped.reason, partial: await parseHeadersOnly(raw, limits) };
+  }
+}
+
+/**
+ * The header-only fast pass: reads just the top-level header block (bounded by
+ * `maxHeaderBytes`) so a message over a limit, or one the full parse choked on, still yields
+ * its addresses, subject, ids and headers for the index. Returns undefined when even that fails.
+ */
+export async function parseHeadersOnly(raw: Uint8Array, limits: ParseLimits): Promise<Partial<MessageAttributes> | undefined> {
+  try {
+    const head = raw.subarray(0, headerBlockEnd(raw, limits.maxHeaderBytes));
+    // A blank line after the headers tells postal-mime the body starts (and is empty), and
+    // Content-Type is not needed, so the body is never decoded.
+    const withBlank = new Uint8Array(head.byteLength + 4);
+    withBlank.set(head, 0);
+    withBlank.set([13, 10, 13, 10], head.byteLength);
+    const email = await PostalMime.parse(withBlank, { maxHeadersSize: limits.maxHeaderBytes + 8, maxNestingDepth: 1, forceRfc822Attachments: true });
+    return headerAttributes(email);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Offset of the end of the top-level header block, cut at a line end within `max` bytes. */
+function headerBlockEnd(raw: Uint8Array, max: number): number {
+  const limit = Math.min(raw.byteLength, max);
+  for (let i = 0; i < limit; i++) {
+    if (raw[i] !== 10) continue;
+    // "\n\n" or "\n\r\n" ends the header block.
+    if (raw[i + 1] === 10) return i + 1;
+    if (raw[i + 1] === 13 && raw[i + 2] === 10) return i + 1;
+  }
+  if (limit === raw.byteLength) return limit;
+  // Too big: keep whole lines only, so no header is cut mid-value.
+  const lastNl = raw.subarray(0, limit).lastIndexOf(10);
+  return lastNl > 0 ? lastNl + 1 : limit;
+}
+
+/** The attributes that come from the top-level header block alone. */
+function headerAttributes(email: Email): Omit<MessageAttributes, 'TextBody' | 'HtmlBody' | 'Attachments'> {
+  const from = email.from ? flatten([email.from])[0] ?? null : null;
+  return {
+    From: from,
+    To: flatten(email.to ?? []),
+    Cc: flatten(email.cc ?? []),
+    Bcc: flatten(email.bcc ?? []),
+    Subject: email.subject ?? '',
+    ReceivedDate: toIsoDate(email.date),
+    GlobalMessageId: msgIds(email.messageId)[0] ?? '',
+    InReplyTo: msgIds(email.inReplyTo)[0] ?? '',
+    References: msgIds(email.references),
+    CustomHeaders: customHeaders(email.headers),
+  };
+}
+
+/** Groups are flattened into their members, since routes filter on addresses, not groups. */
+function flatten(list: PmAddress[]): Address[] {
+  const out: Address[] = [];
+  for (const a of list) {
+    if (a.group) for (const m of a.group) out.push({ Name: m.name ?? '', Address: m.address ?? '' });
+    else out.push({ Name: a.name ?? '', Address: a.address ?? '' });
+  }
+  return out;
+}
+
+/**
+ * The ids of a Message-ID/In-Reply-To/References value without angle brackets. A value with no
+ * bracketed id (some mailers omit them) is split on white space instead, so the id survives.
+ */
+function msgIds(value: string | undefined): string[] {
+  if (!value) return [];
+  const bracketed = value.match(/<[^<>]*>/g);
+  if (bracketed) return bracketed.map((s) => s.slice(1, -1).trim()).filter((s) => s.length > 0);
+  return value.split(/[\s,]+/).filter((s) => s.length > 0);
+}
+
+/** postal-mime gives ISO for a parsable Date header and the raw text otherwise. */
+function toIsoDate(value: string | undefined): string | null {
+  if (!value) return null;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? null : new Date(t).toISOString();
+}
+
+function customHeaders(headers: Header[]): CustomHeader[] {
+  const byKey = new Map<string, CustomHeader>();
+  for (const h of headers) {
+    // Only RFC 2047 words are decoded; a value with none is kept as written (fast path).
+    const value = h.value.includes('=?') ? decodeWords(h.value) : h.value;
+    const seen = byKey.get(h.key);
+    if (seen) seen.ListValues.push(value);
+    else byKey.set(h.key, { Name: h.originalKey, Value: value, ListValues: [value] });
+  }
+  return [...byKey.values()];
+}
+
+function toAttachment(a: Email['attachments'][number], fast: FastPathInput | undefined, used: number[]): Attachment {
+  const content = typeof a.content === 'string' ? Buffer.from(a.content, a.encoding === 'base64' ? 'base64' : 'utf8') : a.content;
+  const bytes = content instanceof ArrayBuffer ? new Uint8Array(content) : content;
+  const { pieces, size } = fast ? restoreContent(bytes, fast, used) : { pieces: [bytes], size: bytes.byteLength };
+  const hash = createHash('sha256');
+  for (const p of pieces) hash.update(p);
+  const name = a.filename ?? '';
+  return {
+    Name: name,
+    Extension: extensionOf(name),
+    ContentType: a.mimeType,
+    Size: size,
+    Sha256: hash.digest('hex'),
+  };
+}
+
+/** Lowercase extension without the dot; "" for none, a dot-file or an implausible suffix. */
+export function extensionOf(name: string): string {
+  const base = name.slice(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1).trim();
+  const dot = base.lastIndexOf('.');
+  if (dot <= 0 || dot === base.length - 1) return '';
+  const ext = base.slice(dot + 1).toLowerCase();
+  // "report.final draft" is not an extension; real ones are short and have no spaces.
+  return ext.length <= 16 && !/\s/.test(ext) ? ext : '';
+}
+
+function truncate(s: string, max: number): string {
+  return s.length > max ? s.slice(0, max) : s;
+}
+
+function asMimeNode(v: unknown): MimeNodeView | undefined {
+  const n = v as Partial<MimeNodeView> | undefined;
+  return n && Array.isArray(n.childNodes) && typeof n.contentType?.parsed?.value === 'string' ? (n as MimeNodeView) : undefined;
+}
+
+/** Counts parts and finds whether the message itself has a real text/html body part. */
+function walk(root: MimeNodeView): { parts: number; hasHtml: boolean } {
+  let parts = 0;
+  let hasHtml = false;
+  // Iterative, because the tree can be as deep as maxMimeDepth and recursion depth is cheap
+  // to avoid here.
+  const stack: MimeNodeView[] = [root];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    parts++;
+    if (n.contentType.parsed.value === 'text/html' && n.contentDisposition.parsed.value !== 'attachment') hasHtml = true;
+    for (const c of n.childNodes) stack.push(c);
+  }
+  return { parts, hasHtml };
+}
