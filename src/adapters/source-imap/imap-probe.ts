@@ -1,0 +1,211 @@
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
+import tls from 'node:tls';
+import { MailsluiceError } from '../../core/errors/index.js';
+import type { Logger } from '../../core/ports/logger.js';
+import type { ImapSourceConfig } from './imap-source-config.js';
+import { mapImapError } from './imap-error-map.js';
+import { ImapSource } from './imap-source.js';
+
+/** One step of a connection test. */
+export interface ProbeStep {
+  step: 'resolve' | 'connect' | 'tls' | 'greeting' | 'capabilities' | 'auth' | 'mailbox' | 'count';
+  ok: boolean;
+  detail: string;
+  code?: string;
+  ms: number;
+}
+
+/** The whole test. */
+export interface ProbeResult {
+  ok: boolean;
+  steps: ProbeStep[];
+  messages?: number;
+}
+
+/** Reads CRLF-terminated lines from a socket. */
+class LineReader {
+  private buf = '';
+  private waiters: Array<(line: string) => void> = [];
+  private lines: string[] = [];
+  private failure: Error | null = null;
+  private failWaiters: Array<(err: Error) => void> = [];
+
+  constructor(private sock: net.Socket) {
+    this.attach(sock);
+  }
+
+  attach(sock: net.Socket): void {
+    this.sock = sock;
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      this.buf += d;
+      let i: number;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, i).replace(/\r$/, '');
+        this.buf = this.buf.slice(i + 1);
+        const w = this.waiters.shift();
+        this.failWaiters.shift();
+        if (w) w(line);
+        else this.lines.push(line);
+      }
+    });
+    const fail = (err: Error): void => {
+      this.failure = err;
+      for (const f of this.failWaiters.splice(0)) f(err);
+      this.waiters = [];
+    };
+    sock.on('error', fail);
+    sock.on('close', () => fail(Object.assign(new Error('connection closed by the server'), { code: 'ECONNRESET' })));
+  }
+
+  next(timeoutMs: number): Promise<string> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(Object.assign(new Error('timed out waiting for the server'), { code: 'GREETING_TIMEOUT' })), timeoutMs);
+      this.waiters.push((line) => {
+        clearTimeout(t);
+        resolve(line);
+      });
+      this.failWaiters.push((err) => {
+        clearTimeout(t);
+        reject(err);
+      });
+    });
+  }
+
+  /** Reads until the tagged response of `tag`, returning the untagged lines and the tagged one. */
+  async tagged(tag: string, timeoutMs: number): Promise<{ untagged: string[]; status: string }> {
+    const untagged: string[] = [];
+    for (;;) {
+      const line = await this.next(timeoutMs);
+      if (line.startsWith(`${tag} `)) return { untagged, status: line.slice(tag.length + 1) };
+      untagged.push(line);
+    }
+  }
+}
+
+function tlsOptions(cfg: ImapSourceConfig): tls.ConnectionOptions {
+  const o: tls.ConnectionOptions = {
+    rejectUnauthorized: cfg.tls.verify,
+    minVersion: cfg.tls.minVersion,
+    servername: cfg.tls.servername ?? (net.isIP(cfg.host) ? '' : cfg.host),
+  };
+  if (cfg.tls.ca) o.ca = cfg.tls.ca;
+  if (cfg.tls.clientCert) o.cert = cfg.tls.clientCert;
+  if (cfg.tls.clientKey) o.key = cfg.tls.clientKey;
+  if (cfg.tls.pfx) o.pfx = Buffer.from(cfg.tls.pfx, 'base64');
+  if (cfg.tls.passphrase) o.passphrase = cfg.tls.passphrase;
+  return o;
+}
+
+function describeCert(sock: tls.TLSSocket): string {
+  const c = sock.getPeerCertificate();
+  const subject = c && c.subject ? (c.subject.CN ?? '') : '';
+  return `${sock.getProtocol() ?? 'TLS'}, certificate ${subject ? `CN=${subject}` : '(no subject)'}${sock.authorized ? ', verified' : ', NOT verified (tls.verify is false)'}`;
+}
+
+/**
+ * The step-by-step IMAP connection test (SPEC "test connection"): resolve, connect, TLS,
+ * greeting, capabilities on a raw socket, then auth, mailbox and count through the real source,
+ * so what passes here is what the drain will do.
+ */
+export async function probeImap(cfg: ImapSourceConfig, logger: Logger): Promise<ProbeResult> {
+  const steps: ProbeStep[] = [];
+  const port = cfg.security === 'tls' ? cfg.tlsPort : cfg.port;
+  const timeout = cfg.connectTimeoutMs || 30000;
+  const ctx = { host: cfg.host, port, mailbox: cfg.mailbox, ...(cfg.auth.username !== undefined ? { username: cfg.auth.username } : {}) };
+  const run = async <T>(step: ProbeStep['step'], fn: () => Promise<{ value: T; detail: string }>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      const { value, detail } = await fn();
+      steps.push({ step, ok: true, detail, ms: Date.now() - t0 });
+      return value;
+    } catch (err) {
+      const e = mapImapError(err, ctx);
+      steps.push({ step, ok: false, detail: e.message, code: e.code, ms: Date.now() - t0 });
+      throw e;
+    }
+  };
+  let sock: net.Socket | null = null;
+  try {
+    const addr = await run('resolve', async () => {
+      const a = await lookup(cfg.host);
+      return { value: a.address, detail: `${cfg.host} is ${a.address}` };
+    });
+    sock = await run('connect', () =>
+      new Promise<{ value: net.Socket; detail: string }>((resolve, reject) => {
+        const s = net.connect({ host: addr, port });
+        const t = setTimeout(() => {
+          s.destroy();
+          reject(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' }));
+        }, timeout);
+        s.once('connect', () => {
+          clearTimeout(t);
+          resolve({ value: s, detail: `TCP connection to ${addr}:${port}` });
+        });
+        s.once('error', (err) => {
+          clearTimeout(t);
+          reject(err);
+        });
+      }),
+    );
+    const upgrade = (raw: net.Socket): Promise<{ value: tls.TLSSocket; detail: string }> =>
+      new Promise((resolve, reject) => {
+        raw.removeAllListeners('data');
+        const s = tls.connect({ ...tlsOptions(cfg), socket: raw });
+        s.once('secureConnect', () => resolve({ value: s, detail: describeCert(s) }));
+        s.once('error', reject);
+      });
+    if (cfg.security === 'tls') sock = await run('tls', () => upgrade(sock!));
+    const reader = new LineReader(sock);
+    await run('greeting', async () => {
+      const g = await reader.next(timeout);
+      if (!/^\* (OK|PREAUTH)\b/i.test(g)) throw new MailsluiceError('SOURCE_GREETING_INVALID', `${cfg.host}:${port} did not greet as an IMAP server: ${JSON.stringify(g.slice(0, 80))}`);
+      return { value: g, detail: g.slice(0, 120) };
+    });
+    const caps = await run('capabilities', async () => {
+      sock!.write('A1 CAPABILITY\r\n');
+      const r = await reader.tagged('A1', timeout);
+      const line = r.untagged.find((l) => /^\* CAPABILITY /i.test(l)) ?? '';
+      const list = line.replace(/^\* CAPABILITY /i, '').split(' ').filter(Boolean).map((x) => x.toUpperCase());
+      return { value: list, detail: list.join(' ') };
+    });
+    if (cfg.security === 'starttls' || cfg.security === 'starttls-if-available') {
+      if (caps.includes('STARTTLS')) {
+        sock.write('A2 STARTTLS\r\n');
+        await reader.tagged('A2', timeout);
+        sock = await run('tls', () => upgrade(sock!));
+      } else if (cfg.security === 'starttls') {
+        await run('tls', async () => {
+          throw new MailsluiceError('SOURCE_STARTTLS_UNAVAILABLE', `${cfg.host}:${port} does not offer STARTTLS, and security is starttls (required)`);
+        });
+      } else {
+        steps.push({ step: 'tls', ok: true, detail: 'server offers no STARTTLS; continuing unencrypted (security: starttls-if-available)', ms: 0 });
+      }
+    }
+    sock.destroy();
+    sock = null;
+    const source = new ImapSource(cfg, logger);
+    try {
+      await run('auth', async () => {
+        await source.connect();
+        return { value: undefined, detail: cfg.auth.type === 'none' ? 'no authentication (auth: none)' : `logged in as ${JSON.stringify(cfg.auth.username ?? '')}` };
+      });
+      const session = await run('mailbox', async () => {
+        const s = await source.open();
+        return { value: s, detail: `opened ${JSON.stringify(cfg.mailbox)} (UIDVALIDITY ${s.uidValidity})` };
+      });
+      await run('count', async () => ({ value: undefined, detail: `${session.exists} message${session.exists === 1 ? '' : 's'} in the mailbox` }));
+      return { ok: true, steps, messages: session.exists };
+    } finally {
+      await source.close();
+    }
+  } catch {
+    return { ok: false, steps };
+  } finally {
+    sock?.destroy();
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The `drain` use case: every selected connection drained until nothing is left to take, while
+ * the index stage parses behind it; returns when both are done.
+ */
+import { randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js';
+import { MailsluiceError } from '../core/errors/index.js';
+import { ConnectionRunner, type ConnectionStatus } from './connection-runner.js';
+import type { EmbeddedApp } from './embedded.js';
+
+/** The summary `drain --json` prints. */
+export interface DrainSummary {
+  connections: Record<string, { taken: number; bytes: number; actioned: number; cycles: number; state: string; error?: { code: string; message: string } }>;
+  taken: number;
+  bytes: number;
+  parsed: number;
+  unparsable: number;
+  /** Milliseconds until every mailbox was empty (all taken messages committed and actioned). */
+  mailboxEmptyMs: number;
+  /** Milliseconds until everything was parsed and indexed. */
+  indexedMs: number;
+}
+
+/** Options of {@link drainAll}. */
+export interface DrainOptions {
+  connection?: string;
+  onProgress?: (s: { statuses: ConnectionStatus[]; index: IndexTotals }) => void;
+  signal?: AbortSignal;
+}
+
+/** Drains the selected enabled connections once; rejects with the first connection's final error. */
+export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Promise<DrainSummary> {
+  const started = app.clock.now();
+  const selected = app.config.connections.filter((c) => (options.connection ? c.name === options.connection : c.enabled));
+  if (options.connection && selected.length === 0) {
+    throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${options.connection}" in ${app.config.file || 'the configuration'}`);
+  }
+  const runners = selected.map(
+    (c) =>
+      new ConnectionRunner({
+        config: c,
+        createSource: app.createSource,
+        store: app.store,
+        blobStore: app.blobs,
+        clock: app.clock,
+        random: () => randomInt(0, 1_000_000) / 1_000_000,
+        logger: app.connectionLogger(c),
+      }),
+  );
+  let drainDone = false;
+  let emptyAt = started;
+  const parser = app.parser();
+  const index: IndexTotals = { parsed: 0, unparsable: 0, bytes: 0 };
+  const indexing = runIndexStage(
+    { store: app.store, blobs: app.blobs, parser, logger: app.logger, clock: app.clock, concurrency: Math.max(2, availableParallelism()) * 2 },
+    () => drainDone,
+    options.signal,
+  );
+  const ticker = options.onProgress ? setInterval(() => options.onProgress!({ statuses: runners.map((r) => r.status), index }), 500) : null;
+  const results = await Promise.allSettled(runners.map((r) => r.run({ once: true, ...(options.signal ? { signal: options.signal } : {}) })));
+  emptyAt = app.clock.now();
+  drainDone = true;
+  const totals = await indexing;
+  if (ticker) clearInterval(ticker);
+  Object.assign(index, totals);
+  const summary: DrainSummary = {
+    connections: {},
+    taken: 0,
+    bytes: 0,
+    parsed: totals.parsed,
+    unparsable: totals.unparsable,
+    mailboxEmptyMs: emptyAt - started,
+    indexedMs: app.clock.now() - started,
+  };
+  for (const r of runners) {
+    const s = r.status;
+    summary.connections[s.name] = {
+      taken: s.taken,
+      bytes: s.bytes,
+      actioned: s.actioned,
+      cycles: s.cycles,
+      state: s.state,
+      ...(s.lastError && s.state === 'error' ? { error: { code: s.lastError.code, message: s.lastError.message } } : {}),
+    };
+    summary.taken += s.taken;
+    summary.bytes += s.bytes;
+  }
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    const err = failed.reason as MailsluiceError;
+    (err as { summary?: DrainSummary }).summary = summary;
+    throw err;
+  }
+  return summary;
+}

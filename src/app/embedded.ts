@@ -1,0 +1,71 @@
+/**
+ * The embedded composition root: SQLite + pack files in the data directory, nothing else to
+ * install. The only module that knows both the core and the concrete adapters.
+ */
+import { join } from 'node:path';
+import type { BlobStore } from '../core/ports/blob-store.js';
+import type { MessageParser } from '../core/ports/message-parser.js';
+import type { Logger } from '../core/ports/logger.js';
+import { createFsBlobStore } from '../adapters/blob-fs/index.js';
+import { createSqliteStore, type SqliteStore } from '../adapters/store-sqlite/index.js';
+import { createPostalMimeParser } from '../adapters/parser-postal-mime/index.js';
+import { JsonlLogger, connectionLogLevel, type LogSink } from '../adapters/logger-jsonl/index.js';
+import { systemClock } from '../adapters/clock-system/index.js';
+import type { Config, ConnectionConfig } from '../config/loader.js';
+import { createSource } from './source-factory.js';
+
+/** Everything a command needs, built once. */
+export interface EmbeddedApp {
+  config: Config;
+  store: SqliteStore;
+  blobs: BlobStore;
+  logger: JsonlLogger;
+  /** The parser is started lazily: commands that do not parse never start worker threads. */
+  parser(): MessageParser;
+  connectionLogger(c: ConnectionConfig): Logger;
+  connectionLogFile(name: string): string;
+  createSource: typeof createSource;
+  clock: typeof systemClock;
+  close(): Promise<void>;
+}
+
+/** Paths inside the data directory. */
+export function dataPaths(dataDir: string): { db: string; blobs: string; logs: string } {
+  return { db: join(dataDir, 'archive.db'), blobs: join(dataDir, 'blobs'), logs: join(dataDir, 'logs') };
+}
+
+/** Options of {@link createEmbeddedApp}. */
+export interface EmbeddedOptions {
+  /** Where the service's own log goes besides connection logs (default stderr at warn). */
+  stderrLevel?: 'debug' | 'info' | 'warn' | 'error';
+  readonly?: boolean;
+}
+
+/** Builds the embedded app for a validated config. */
+export async function createEmbeddedApp(config: Config, options: EmbeddedOptions = {}): Promise<EmbeddedApp> {
+  const paths = dataPaths(config.dataDir);
+  const store = createSqliteStore({ file: paths.db, ...(options.readonly ? { readonly: true } : {}) });
+  const blobs = await createFsBlobStore({ directory: paths.blobs });
+  const logger = new JsonlLogger([{ level: options.stderrLevel ?? 'warn', stream: process.stderr }]);
+  let parser: MessageParser | null = null;
+  const logFile = (name: string): string => join(paths.logs, `${name}.log`);
+  return {
+    config,
+    store,
+    blobs,
+    logger,
+    parser: () => (parser ??= createPostalMimeParser()),
+    connectionLogFile: logFile,
+    connectionLogger(c) {
+      const level = connectionLogLevel(c.logging);
+      const extra: LogSink[] = level ? [{ level, file: logFile(c.name) }] : [];
+      return logger.with(extra, { connection: c.name });
+    },
+    createSource,
+    clock: systemClock,
+    async close() {
+      await parser?.close();
+      await store.close();
+    },
+  };
+}

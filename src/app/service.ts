@@ -1,0 +1,43 @@
+/**
+ * The long-running service (`mailsluice start`): a runner per enabled connection and the index
+ * stage, until SIGINT/SIGTERM. Failure stays per connection; an unhandled rejection ends the
+ * process (ARCHITECTURE convention 5), which the supervisor of the host restarts.
+ */
+import { randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { runIndexStage } from '../core/archive/index-stage.js';
+import { ConnectionRunner } from './connection-runner.js';
+import type { EmbeddedApp } from './embedded.js';
+
+/** Runs until a termination signal; resolves after a clean stop. */
+export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promise<void> {
+  const ac = new AbortController();
+  const stop = (): void => ac.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  signal?.addEventListener('abort', stop, { once: true });
+  const enabled = app.config.connections.filter((c) => c.enabled);
+  app.logger.info('mailsluice started', { connections: enabled.map((c) => c.name), dataDir: app.config.dataDir });
+  const runners = enabled.map(
+    (c) =>
+      new ConnectionRunner({
+        config: c,
+        createSource: app.createSource,
+        store: app.store,
+        blobStore: app.blobs,
+        clock: app.clock,
+        random: () => randomInt(0, 1_000_000) / 1_000_000,
+        logger: app.connectionLogger(c),
+      }),
+  );
+  const indexing = runIndexStage(
+    { store: app.store, blobs: app.blobs, parser: app.parser(), logger: app.logger, clock: app.clock, concurrency: Math.max(2, availableParallelism()) * 2 },
+    () => ac.signal.aborted,
+    ac.signal,
+  );
+  await Promise.all(runners.map((r) => r.run({ once: false, signal: ac.signal })));
+  await indexing;
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  app.logger.info('mailsluice stopped');
+}
