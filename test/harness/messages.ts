@@ -1,0 +1,89 @@
+/**
+ * Generated test mail: realistic journal traffic (mostly 4–30 KB text/HTML, some with
+ * 200 KB–2 MB attachments), CRLF line endings, every message unique.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+
+const WORDS = 'the quarterly report shows revenue growth across all regions while costs remained stable and the board approved'.split(' ');
+
+function text(bytes: number, seed: number): string {
+  const lines: string[] = [];
+  let n = 0;
+  let i = seed;
+  while (n < bytes) {
+    let line = '';
+    while (line.length < 70) line += WORDS[(i++ * 7919) % WORDS.length] + ' ';
+    lines.push(line.trimEnd());
+    n += line.length + 2;
+  }
+  return lines.join('\r\n');
+}
+
+function base64Lines(buf: Buffer): string {
+  return buf.toString('base64').replace(/.{76}/g, '$&\r\n');
+}
+
+/** Options for {@link makeMessage}. */
+export interface MakeMessageOptions {
+  /** Approximate body size in bytes (text). */
+  bodyBytes?: number;
+  /** Attachment size in bytes (random binary, base64-encoded), 0 for none. */
+  attachmentBytes?: number;
+  /** Extra tag in the subject. */
+  tag?: string;
+}
+
+/** One unique message as CRLF bytes. */
+export function makeMessage(i: number, opts: MakeMessageOptions = {}): Buffer {
+  const body = text(opts.bodyBytes ?? 4000, i);
+  const id = `${i}.${randomBytes(6).toString('hex')}@test.mailsluice.invalid`;
+  const head = [
+    `From: "Sender ${i}" <sender${i}@example.test>`,
+    `To: recipient${i % 17}@example.test, "Team" <team@example.test>`,
+    `Subject: Report ${i}${opts.tag ? ` ${opts.tag}` : ''}`,
+    `Date: ${new Date(Date.UTC(2026, 0, 1) + i * 60000).toUTCString().replace('GMT', '+0000')}`,
+    `Message-ID: <${id}>`,
+    'MIME-Version: 1.0',
+  ];
+  if (!opts.attachmentBytes) {
+    return Buffer.from([...head, 'Content-Type: text/plain; charset=utf-8', '', body, ''].join('\r\n'));
+  }
+  const b = `b${i}x${randomBytes(4).toString('hex')}`;
+  const att = randomBytes(opts.attachmentBytes);
+  return Buffer.from(
+    [
+      ...head,
+      `Content-Type: multipart/mixed; boundary="${b}"`,
+      '',
+      `--${b}`,
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      body,
+      `--${b}`,
+      `Content-Type: application/pdf; name="report-${i}.pdf"`,
+      'Content-Transfer-Encoding: base64',
+      `Content-Disposition: attachment; filename="report-${i}.pdf"`,
+      '',
+      base64Lines(att),
+      `--${b}--`,
+      '',
+    ].join('\r\n'),
+  );
+}
+
+/**
+ * A journal-like mix: sizes 4–30 KB, and every `attachmentEvery`-th message with a
+ * 200 KB–2 MB attachment.
+ */
+export function* journalMix(count: number, attachmentEvery = 20, start = 0): Iterable<Buffer> {
+  for (let i = start; i < start + count; i++) {
+    const bodyBytes = 4000 + ((i * 2654435761) % 26000);
+    const attachmentBytes = attachmentEvery > 0 && i % attachmentEvery === attachmentEvery - 1 ? 200_000 + ((i * 40503) % 1_800_000) : 0;
+    yield makeMessage(i, { bodyBytes, attachmentBytes });
+  }
+}
+
+/** Hex SHA-256. */
+export function sha256(buf: Buffer | Uint8Array): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
