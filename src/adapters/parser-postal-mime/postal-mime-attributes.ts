@@ -25,8 +25,11 @@ const FAST_PATH_MIN_BYTES = 64 * 1024;
  */
 interface MimeNodeView {
   childNodes: MimeNodeView[];
-  contentType: { parsed: { value: string } };
-  contentDisposition: { parsed: { value: string } };
+  parentNode?: MimeNodeView;
+  contentType: { parsed: { value: string; params: Record<string, string> } };
+  contentDisposition: { parsed: { value: string; params: Record<string, string> } };
+  contentTransferEncoding?: { value: string };
+  content: ArrayBuffer | null;
 }
 
 /** Parses one message within `limits`. Never throws. */
@@ -65,7 +68,20 @@ async function parseFull(raw: Uint8Array, limits: ParseLimits, fast: FastPathInp
       maxNestingDepth: limits.maxMimeDepth,
       maxHeadersSize: limits.maxHeaderBytes,
     });
-    email = await parser.parse(fast ? fast.raw : raw);
+    // A text part that names a file is an attached file shown inline (a .txt or .html the
+    // sender attached), not the message text: it belongs in Attachments, as most mail clients
+    // and the other parsers' suites treat it. The top-level part of a single-part message
+    // stays the body whatever it is called.
+    const base = parser as unknown as { isInlineTextNode?: (n: MimeNodeView) => boolean };
+    const inherited = base.isInlineTextNode;
+    if (typeof inherited === 'function') {
+      base.isInlineTextNode = function (this: unknown, n: MimeNodeView): boolean {
+        const named = Boolean(n.contentDisposition?.parsed?.params?.filename || n.contentType?.parsed?.params?.name);
+        if (named && n.parentNode) return false;
+        return inherited.call(this, n);
+      };
+    }
+    email = await parser.parse(fixHeaderCharset(fast ? fast.raw : raw));
     root = asMimeNode((parser as unknown as { root?: unknown }).root);
   } catch (err) {
     if (fast) return 'retry';
@@ -88,7 +104,8 @@ async function parseFull(raw: Uint8Array, limits: ParseLimits, fast: FastPathInp
       };
     }
     const used: number[] = [];
-    const attachments = email.attachments.map((a) => toAttachment(a, fast, used));
+    const nodes = root ? nodesByContent(root) : new Map<ArrayBuffer, MimeNodeView>();
+    const attachments = email.attachments.map((a) => toAttachment(a, fast, used, nodes));
     if (fast && fast.runs.some((_, i) => used[i] !== 1)) return 'retry';
     const attributes: MessageAttributes = {
       ...head,
@@ -116,9 +133,10 @@ export async function parseHeadersOnly(raw: Uint8Array, limits: ParseLimits): Pr
     const head = raw.subarray(0, headerBlockEnd(raw, limits.maxHeaderBytes));
     // A blank line after the headers tells postal-mime the body starts (and is empty), and
     // Content-Type is not needed, so the body is never decoded.
-    const withBlank = new Uint8Array(head.byteLength + 4);
-    withBlank.set(head, 0);
-    withBlank.set([13, 10, 13, 10], head.byteLength);
+    const fixed = fixHeaderCharset(head);
+    const withBlank = new Uint8Array(fixed.byteLength + 4);
+    withBlank.set(fixed, 0);
+    withBlank.set([13, 10, 13, 10], fixed.byteLength);
     const email = await PostalMime.parse(withBlank, { maxHeadersSize: limits.maxHeaderBytes + 8, maxNestingDepth: 1, forceRfc822Attachments: true });
     return headerAttributes(email);
   } catch {
@@ -198,9 +216,17 @@ function customHeaders(headers: Header[]): CustomHeader[] {
   return [...byKey.values()];
 }
 
-function toAttachment(a: Email['attachments'][number], fast: FastPathInput | undefined, used: number[]): Attachment {
+function toAttachment(a: Email['attachments'][number], fast: FastPathInput | undefined, used: number[], nodes: Map<ArrayBuffer, MimeNodeView>): Attachment {
   const content = typeof a.content === 'string' ? Buffer.from(a.content, a.encoding === 'base64' ? 'base64' : 'utf8') : a.content;
-  const bytes = content instanceof ArrayBuffer ? new Uint8Array(content) : content;
+  let bytes = content instanceof ArrayBuffer ? new Uint8Array(content) : content;
+  // postal-mime ends every line of a 7bit/8bit/binary part with LF, including the last one,
+  // whose line break belongs to the boundary (RFC 2046 5.1.1); drop it so Size and Sha256
+  // are those of the file that was attached.
+  const node = content instanceof ArrayBuffer ? nodes.get(content) : undefined;
+  const cte = node?.contentTransferEncoding?.value.toLowerCase() ?? '';
+  if (node && !cte.includes('base64') && !cte.includes('quoted-printable') && bytes.byteLength > 0 && bytes[bytes.byteLength - 1] === 10) {
+    bytes = bytes.subarray(0, bytes.byteLength - 1);
+  }
   const { pieces, size } = fast ? restoreContent(bytes, fast, used) : { pieces: [bytes], size: bytes.byteLength };
   const hash = createHash('sha256');
   for (const p of pieces) hash.update(p);
@@ -226,6 +252,66 @@ export function extensionOf(name: string): string {
 
 function truncate(s: string, max: number): string {
   return s.length > max ? s.slice(0, max) : s;
+}
+
+/** Leaf nodes by their decoded content buffer, which postal-mime hands on as the attachment's. */
+function nodesByContent(root: MimeNodeView): Map<ArrayBuffer, MimeNodeView> {
+  const map = new Map<ArrayBuffer, MimeNodeView>();
+  const stack: MimeNodeView[] = [root];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (n.content) map.set(n.content, n);
+    for (const c of n.childNodes) stack.push(c);
+  }
+  return map;
+}
+
+const ENCODED_Q_WORD = /=\?[^?\s]+\?[qQ]\?[^?]*\?=/g;
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+const win1252 = new TextDecoder('windows-1252');
+
+/**
+ * Raw 8-bit header text that is not UTF-8 (Outlook and old mailers write Latin-1/cp1252
+ * names and subjects unencoded) is re-encoded from windows-1252 to UTF-8; postal-mime reads
+ * header bytes as UTF-8 and would turn every such character into U+FFFD. Only the top-level
+ * header block is touched, and only when it is not valid UTF-8.
+ */
+function fixHeaderCharset(raw: Uint8Array): Uint8Array {
+  const end = headerBlockEnd(raw, raw.byteLength);
+  const head = raw.subarray(0, end);
+  let high = false;
+  for (let i = 0; i < head.byteLength; i++) {
+    if (head[i]! >= 0x80) {
+      high = true;
+      break;
+    }
+  }
+  if (!high) return raw;
+  // Line by line: one header may be Latin-1 while the next is proper UTF-8.
+  const out: Uint8Array[] = [];
+  let changed = false;
+  let start = 0;
+  while (start < head.byteLength) {
+    const nl = head.indexOf(10, start);
+    const stop = nl < 0 ? head.byteLength : nl + 1;
+    const line = head.subarray(start, stop);
+    try {
+      utf8Strict.decode(line);
+      out.push(line);
+    } catch {
+      // Raw 8-bit bytes inside a Q encoded word belong to the word's own charset: escape
+      // them (=XX) so the word decodes as declared; the rest of the line is cp1252.
+      const escaped = Buffer.from(line).toString('latin1').replace(ENCODED_Q_WORD, (w) =>
+        w.replace(/[\x80-\xff]/g, (c) => '=' + c.charCodeAt(0).toString(16).toUpperCase()),
+      );
+      out.push(Buffer.from(win1252.decode(Buffer.from(escaped, 'latin1')), 'utf8'));
+      changed = true;
+    }
+    start = stop;
+  }
+  if (!changed) return raw;
+  out.push(raw.subarray(end));
+  return Buffer.concat(out);
 }
 
 function asMimeNode(v: unknown): MimeNodeView | undefined {
