@@ -1,0 +1,279 @@
+/**
+ * Unit tests of the parser adapter on small hand-written messages: the attribute mapping
+ * (the attribute names are a contract), the limits, and hostile input. All go through the
+ * worker pool as built, since that is what the pipeline uses.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { createPostalMimeParser, mapPostalMimeError, parseToOutcome } from '../../src/adapters/parser-postal-mime/index.js';
+import { DEFAULT_PARSE_LIMITS } from '../../src/core/message/limits.js';
+import type { MessageAttributes } from '../../src/core/message/attributes.js';
+
+const parser = createPostalMimeParser({ workers: 2 });
+after(() => parser.close());
+
+const crlf = (lines: string[]): Buffer => Buffer.from(lines.join('\r\n'), 'utf8');
+
+async function attrs(raw: Buffer): Promise<MessageAttributes> {
+  const o = await parser.parse(raw);
+  assert.ok(o.ok, o.ok ? '' : `${o.code}: ${o.reason}`);
+  return o.attributes;
+}
+
+test('maps addresses, ids, date, subject and repeated headers', async () => {
+  const a = await attrs(
+    crlf([
+      'Received: from a by b; Tue, 3 Mar 2026 10:00:00 +0100',
+      'From: =?UTF-8?B?SsO8cmdlbiBNw7xsbGVy?= <jm@example.com>',
+      'To: Team: ann@example.com, "Bob B" <bob@example.com>;, carol@example.com',
+      'Cc: <dave@example.com>',
+      'Subject: =?ISO-8859-1?Q?Gr=FC=DFe?= aus',
+      ' Berlin',
+      'Date: Tue, 3 Mar 2026 10:15:00 +0100',
+      'Message-ID: <abc.123@example.com>',
+      'In-Reply-To: <prev@example.com>',
+      'References: <root@example.com>',
+      ' <prev@example.com>',
+      'Received: from c by d; Tue, 3 Mar 2026 09:59:00 +0100',
+      'X-Tag: =?UTF-8?Q?caf=C3=A9?=',
+      'x-tag: second',
+      '',
+      'Hello',
+    ]),
+  );
+  assert.deepEqual(a.From, { Name: 'Jürgen Müller', Address: 'jm@example.com' });
+  // The group is flattened into its members.
+  assert.deepEqual(a.To.map((x) => x.Address), ['ann@example.com', 'bob@example.com', 'carol@example.com']);
+  assert.equal(a.To[1]!.Name, 'Bob B');
+  assert.deepEqual(a.Cc.map((x) => x.Address), ['dave@example.com']);
+  assert.deepEqual(a.Bcc, []);
+  assert.equal(a.Subject, 'Grüße aus Berlin');
+  assert.equal(a.ReceivedDate, '2026-03-03T09:15:00.000Z');
+  assert.equal(a.GlobalMessageId, 'abc.123@example.com');
+  assert.equal(a.InReplyTo, 'prev@example.com');
+  assert.deepEqual(a.References, ['root@example.com', 'prev@example.com']);
+  assert.match(a.TextBody, /^Hello/);
+  assert.equal(a.HtmlBody, '');
+  const names = a.CustomHeaders.map((h) => h.Name);
+  // Every header once, in order of first appearance, named as first written.
+  assert.deepEqual(names.slice(0, 3), ['Received', 'From', 'To']);
+  assert.equal(names.filter((n) => n.toLowerCase() === 'received').length, 1);
+  const received = a.CustomHeaders.find((h) => h.Name === 'Received')!;
+  assert.equal(received.ListValues.length, 2);
+  assert.equal(received.Value, received.ListValues[0]);
+  const tag = a.CustomHeaders.find((h) => h.Name === 'X-Tag')!;
+  assert.deepEqual(tag, { Name: 'X-Tag', Value: 'café', ListValues: ['café', 'second'] });
+  const subject = a.CustomHeaders.find((h) => h.Name === 'Subject')!;
+  assert.equal(subject.Value, 'Grüße aus Berlin', 'values are unfolded and RFC 2047 decoded');
+});
+
+test('no From, no Date, no Message-ID give null and empty values', async () => {
+  const a = await attrs(crlf(['To: x@example.com', 'Subject: hi', '', 'body']));
+  assert.equal(a.From, null);
+  assert.equal(a.ReceivedDate, null);
+  assert.equal(a.GlobalMessageId, '');
+  assert.equal(a.InReplyTo, '');
+  assert.deepEqual(a.References, []);
+});
+
+test('attachments carry name, lowercase extension, type, decoded size and sha256', async () => {
+  const pdf = randomBytes(200_000); // large enough for the base64 fast path
+  const png = randomBytes(1000);
+  const b64 = (b: Buffer): string => (b.toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
+  const a = await attrs(
+    crlf([
+      'From: a@example.com',
+      'Content-Type: multipart/mixed; boundary="b1"',
+      '',
+      '--b1',
+      'Content-Type: multipart/alternative; boundary="b2"',
+      '',
+      '--b2',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'plain body',
+      '--b2',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      '<p>html body</p>',
+      '--b2--',
+      '--b1',
+      'Content-Type: application/pdf; name="Report.PDF"',
+      'Content-Transfer-Encoding: base64',
+      'Content-Disposition: attachment; filename="Report.PDF"',
+      '',
+      b64(pdf),
+      '--b1',
+      'Content-Type: image/png',
+      'Content-Transfer-Encoding: base64',
+      "Content-Disposition: attachment; filename*=UTF-8''%C3%BCber%20bild.png",
+      '',
+      b64(png),
+      '--b1',
+      'Content-Type: application/octet-stream',
+      'Content-Disposition: attachment; filename="README"',
+      '',
+      'plain bytes',
+      '--b1--',
+      '',
+    ]),
+  );
+  const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+  assert.equal(a.TextBody.trim(), 'plain body');
+  assert.equal(a.HtmlBody.trim(), '<p>html body</p>');
+  assert.deepEqual(a.Attachments, [
+    { Name: 'Report.PDF', Extension: 'pdf', ContentType: 'application/pdf', Size: pdf.length, Sha256: sha(pdf) },
+    { Name: 'über bild.png', Extension: 'png', ContentType: 'image/png', Size: png.length, Sha256: sha(png) },
+    { Name: 'README', Extension: '', ContentType: 'application/octet-stream', Size: 11, Sha256: sha(Buffer.from('plain bytes')) },
+  ]);
+});
+
+test('the base64 fast path gives the same attributes as a plain parse', async () => {
+  const data = randomBytes(300_001);
+  const raw = crlf([
+    'From: a@example.com',
+    'Content-Type: multipart/mixed; boundary=x',
+    '',
+    '--x',
+    'Content-Type: text/plain',
+    '',
+    'hi',
+    '--x',
+    'Content-Type: application/zip; name=a.zip',
+    'Content-Transfer-Encoding: base64',
+    '',
+    (data.toString('base64').match(/.{1,76}/g) ?? []).join('\r\n'),
+    '--x--',
+    '',
+  ]);
+  const fast = await parseToOutcome(raw, DEFAULT_PARSE_LIMITS);
+  assert.ok(fast.ok);
+  assert.equal(fast.attributes.Attachments[0]!.Sha256, createHash('sha256').update(data).digest('hex'));
+  assert.equal(fast.attributes.Attachments[0]!.Size, data.length);
+  assert.equal(fast.attributes.TextBody.trim(), 'hi');
+});
+
+test('an attached message/rfc822 is one attachment; its bodies do not leak into ours', async () => {
+  const a = await attrs(
+    crlf([
+      'From: outer@example.com',
+      'Subject: Fwd: inner',
+      'Content-Type: multipart/mixed; boundary="o"',
+      '',
+      '--o',
+      'Content-Type: text/plain',
+      '',
+      'outer text',
+      '--o',
+      'Content-Type: message/rfc822',
+      'Content-Disposition: inline',
+      '',
+      'From: inner@example.com',
+      'Subject: inner',
+      'Content-Type: multipart/alternative; boundary="i"',
+      '',
+      '--i',
+      'Content-Type: text/plain',
+      '',
+      'inner text',
+      '--i',
+      'Content-Type: text/html',
+      '',
+      '<b>inner html</b>',
+      '--i--',
+      '--o--',
+      '',
+    ]),
+  );
+  assert.equal(a.Subject, 'Fwd: inner');
+  assert.equal(a.From?.Address, 'outer@example.com');
+  assert.equal(a.TextBody.trim(), 'outer text');
+  assert.doesNotMatch(a.TextBody, /inner text/);
+  assert.equal(a.HtmlBody, '');
+  assert.equal(a.Attachments.length, 1);
+  assert.equal(a.Attachments[0]!.ContentType, 'message/rfc822');
+  assert.ok(a.Attachments[0]!.Size > 50);
+});
+
+test('8-bit Latin-1 headers are read as cp1252, not replacement characters', async () => {
+  const raw = Buffer.concat([Buffer.from('From: '), Buffer.from('J\xfcrgen <j@example.com>\r\nSubject: Fr\xf6sche\r\n\r\nx', 'latin1')]);
+  const a = await attrs(raw);
+  assert.equal(a.From?.Name, 'Jürgen');
+  assert.equal(a.Subject, 'Frösche');
+});
+
+test('unparsable and hostile input gives outcomes, never throws', async () => {
+  const inputs: Buffer[] = [
+    Buffer.alloc(0),
+    Buffer.from('\0\0\0\0\0'),
+    randomBytes(50_000),
+    crlf(['Content-Type: multipart/mixed; boundary=z', '', '--z', 'Content-Type: text/plain', '', 'never closed']),
+    crlf(['Content-Type: application/pdf', 'Content-Transfer-Encoding: base64', '', '!!!not base64 at all===@@@', '']),
+    Buffer.from('From: a@b\r\nSubject: nul \0 inside\r\n\r\nbody \0 nul'),
+  ];
+  for (const raw of inputs) {
+    const o = await parser.parse(raw);
+    assert.ok(o.ok || ['PARSE_FAILED', 'PARSE_LIMIT_EXCEEDED'].includes(o.code));
+  }
+});
+
+test('a message over the full-parse size limit is PARSE_LIMIT_EXCEEDED with its headers', async () => {
+  const small = createPostalMimeParser({ workers: 1, limits: { maxFullParseBytes: 10_000 } });
+  try {
+    const raw = crlf(['From: big@example.com', 'Subject: big one', 'Message-ID: <big@example.com>', '', 'x'.repeat(20_000)]);
+    const o = await small.parse(raw);
+    assert.equal(o.ok, false);
+    if (o.ok) return;
+    assert.equal(o.code, 'PARSE_LIMIT_EXCEEDED');
+    assert.equal(o.partial?.Subject, 'big one');
+    assert.equal(o.partial?.From?.Address, 'big@example.com');
+    assert.equal(o.partial?.GlobalMessageId, 'big@example.com');
+  } finally {
+    await small.close();
+  }
+});
+
+test('deep nesting, a huge header and 10,000 parts hit limits and do not hang', async () => {
+  let deep = 'From: a@b\r\nContent-Type: multipart/mixed; boundary=d0\r\n\r\n';
+  for (let i = 1; i < 2000; i++) deep += `--d${i - 1}\r\nContent-Type: multipart/mixed; boundary=d${i}\r\n\r\n`;
+  const huge = Buffer.from('From: a@b\r\nX-Huge: ' + 'a'.repeat(3 * 1024 * 1024) + '\r\n\r\nbody');
+  let many = 'From: a@b\r\nSubject: many\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n';
+  for (let i = 0; i < 10_000; i++) many += '--m\r\nContent-Type: application/octet-stream\r\n\r\nx\r\n';
+  many += '--m--\r\n';
+  const start = Date.now();
+  for (const raw of [Buffer.from(deep), huge, Buffer.from(many)]) {
+    const o = await parser.parse(raw);
+    assert.equal(o.ok, false);
+    if (!o.ok) assert.equal(o.code, 'PARSE_LIMIT_EXCEEDED', o.reason);
+  }
+  const manyOutcome = await parser.parse(Buffer.from(many));
+  assert.ok(!manyOutcome.ok && manyOutcome.partial?.Subject === 'many', 'partial headers of the 10,000-part message');
+  assert.ok(Date.now() - start < 20_000, 'pathological input must not take long');
+});
+
+test('a parse over the time limit is PARSE_TIMEOUT and the pool keeps working', async () => {
+  const slow = createPostalMimeParser({ workers: 1, limits: { parseTimeoutMs: 1 } });
+  try {
+    const big = crlf(['From: a@b', 'Content-Type: text/plain', '', 'word '.repeat(2_000_000)]);
+    const o = await slow.parse(big);
+    assert.equal(o.ok, false);
+    if (!o.ok) assert.equal(o.code, 'PARSE_TIMEOUT');
+  } finally {
+    await slow.close();
+  }
+  // The shared pool is unaffected and a fresh one parses normally after a timeout.
+  const again = createPostalMimeParser({ workers: 1, limits: { parseTimeoutMs: 1 } });
+  try {
+    await again.parse(crlf(['From: a@b', '', 'word '.repeat(2_000_000)]));
+  } finally {
+    await again.close();
+  }
+  assert.ok((await parser.parse(crlf(['From: a@b', '', 'ok']))).ok);
+});
+
+test('the error map recognises postal-mime limit errors by their wording', () => {
+  assert.equal(mapPostalMimeError(new Error('Maximum MIME nesting depth of 50 levels exceeded')).code, 'PARSE_LIMIT_EXCEEDED');
+  assert.equal(mapPostalMimeError(new Error('Maximum header size of 2097152 bytes exceeded')).code, 'PARSE_LIMIT_EXCEEDED');
+  assert.equal(mapPostalMimeError(new Error('something else')).code, 'PARSE_FAILED');
+});
