@@ -1,0 +1,694 @@
+/**
+ * The embedded raw-message store: content-addressed blobs in append-only pack files with group
+ * commit (docs/adr/0001-blob-layout.md says why, with measurements).
+ *
+ * - Each writer appends to a pack of its own, created when it first writes, so concurrent
+ *   connections never interleave and never share a file position.
+ * - `put` hashes and compresses the body as it streams; nothing is fsynced per message.
+ * - `sync` is the group commit: one fdatasync of the writer's pack, plus one fsync of the
+ *   directory if the writer created a pack since the last sync.
+ * - A writer never appends to a pack that existed before it, so a torn record left by a crash
+ *   is always at the very end of a pack nobody writes to any more; it is never referenced (the
+ *   metadata commit comes after `sync`) and is skipped by {@link scanPack}.
+ *
+ * Blob refs have the form `pack-<id>:<offset>:<storedSize>`, e.g. `pack-00000003:16:2210`:
+ * the pack file `pack-00000003.mspack` in the store directory, the byte offset of the record
+ * header in it, and the length of the stored (compressed) payload that follows the 64-byte header.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pipeline as pipelineCb } from 'node:stream';
+import type { Transform } from 'node:stream';
+import { promisify } from 'node:util';
+import {
+  brotliCompress,
+  brotliDecompress,
+  constants as zc,
+  crc32,
+  createBrotliCompress,
+  createBrotliDecompress,
+  createDeflateRaw,
+  createInflateRaw,
+  deflateRaw,
+  inflateRaw,
+} from 'node:zlib';
+import { MailsluiceError } from '../../core/errors/index.js';
+import type { BlobLocation, BlobStore, BlobWriter, PutResult } from '../../core/ports/blob-store.js';
+import { resolveFsBlobStoreConfig } from './fs-blob-store-config.js';
+import type { FsBlobStoreConfig, FsBlobStoreOptions } from './fs-blob-store-config.js';
+import { mapFsError } from './fs-error-map.js';
+import {
+  PACK_HEADER_SIZE,
+  RECORD_HEADER_SIZE,
+  decodeRecordHeader,
+  encodePackHeader,
+  encodeRecordHeader,
+} from './pack-format.js';
+import type { CodecName, RecordHeader } from './pack-format.js';
+
+const brotliCompressAsync = promisify(brotliCompress);
+const brotliDecompressAsync = promisify(brotliDecompress);
+const deflateRawAsync = promisify(deflateRaw);
+const inflateRawAsync = promisify(inflateRaw);
+
+const PACK_FILE = /^pack-(\d{8,})\.mspack$/;
+const REF = /^pack-(\d{8,}):(\d+):(\d+)$/;
+/** Coalesce compressor output into writes of about this size: fewer syscalls, bounded memory. */
+const WRITE_COALESCE_BYTES = 1024 * 1024;
+/** Read size when streaming a blob back. */
+const READ_CHUNK_BYTES = 256 * 1024;
+
+/** A parsed blob ref. */
+export interface FsBlobRef {
+  /** Pack number. */
+  packId: number;
+  /** Offset of the record header in the pack. */
+  offset: number;
+  /** Length of the stored payload. */
+  storedSize: number;
+}
+
+/** Formats a pack id as its name inside refs and file names (`pack-00000007`). */
+export function packName(packId: number): string {
+  return `pack-${String(packId).padStart(8, '0')}`;
+}
+
+/** Builds the ref string stored in the metadata database for a record. */
+export function formatFsBlobRef(ref: FsBlobRef): string {
+  return `${packName(ref.packId)}:${ref.offset}:${ref.storedSize}`;
+}
+
+/** Parses a ref; a string that is not one gives STORE_NOT_FOUND (no blob can live there). */
+export function parseFsBlobRef(ref: string): FsBlobRef {
+  const m = REF.exec(ref);
+  const packId = Number(m?.[1]);
+  const offset = Number(m?.[2]);
+  const storedSize = Number(m?.[3]);
+  if (!m || !Number.isSafeInteger(packId) || !Number.isSafeInteger(offset) || !Number.isSafeInteger(storedSize) || offset < PACK_HEADER_SIZE) {
+    throw new MailsluiceError('STORE_NOT_FOUND', `"${ref}" is not a blob ref of the file-system store (pack-<id>:<offset>:<storedSize>)`);
+  }
+  return { packId, offset, storedSize };
+}
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+function corrupt(message: string, cause?: unknown): MailsluiceError {
+  return new MailsluiceError('STORE_CORRUPT', message, cause === undefined ? {} : { cause });
+}
+
+async function compressWhole(codec: CodecName, level: number, raw: Buffer): Promise<Buffer> {
+  // The async zlib API runs on the libuv threadpool, so the event loop keeps serving sockets.
+  if (codec === 'brotli') {
+    return brotliCompressAsync(raw, {
+      params: { [zc.BROTLI_PARAM_QUALITY]: level, [zc.BROTLI_PARAM_SIZE_HINT]: raw.length, [zc.BROTLI_PARAM_MODE]: zc.BROTLI_MODE_TEXT },
+    });
+  }
+  if (codec === 'deflate-raw') return deflateRawAsync(raw, { level });
+  return raw;
+}
+
+function compressorStream(codec: CodecName, level: number): Transform | null {
+  if (codec === 'brotli') return createBrotliCompress({ params: { [zc.BROTLI_PARAM_QUALITY]: level, [zc.BROTLI_PARAM_MODE]: zc.BROTLI_MODE_TEXT } });
+  if (codec === 'deflate-raw') return createDeflateRaw({ level });
+  return null;
+}
+
+function decompressorStream(codec: CodecName): Transform | null {
+  if (codec === 'brotli') return createBrotliDecompress();
+  if (codec === 'deflate-raw') return createInflateRaw();
+  return null;
+}
+
+/** Writes every byte of `buffers` at `position`, looping over short writes. */
+async function writeFully(fh: FileHandle, buffers: Buffer[], position: number): Promise<number> {
+  let total = 0;
+  let pending = buffers.filter((b) => b.length > 0);
+  while (pending.length > 0) {
+    const { bytesWritten } = await fh.writev(pending, position + total);
+    if (bytesWritten === 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+    total += bytesWritten;
+    let skip = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const b of pending) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        rest.push(skip > 0 ? b.subarray(skip) : b);
+        skip = 0;
+      }
+    }
+    pending = rest;
+  }
+  return total;
+}
+
+/** Reads exactly `length` bytes at `position`, or fewer only at end of file. */
+async function readFully(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<number> {
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Opens (creating if needed) a file-system blob store. The directory's own entry is fsynced
+ * when it is created, so the first batch does not depend on an unsynced mkdir.
+ */
+export async function createFsBlobStore(options: FsBlobStoreOptions): Promise<FsBlobStore> {
+  const config = resolveFsBlobStoreConfig({ ...options, directory: resolve(options.directory) });
+  let created: string | undefined;
+  try {
+    created = await mkdir(config.directory, { recursive: true });
+    if (created !== undefined) await fsyncDirectory(dirname(created));
+  } catch (err) {
+    throw mapFsError(err, 'creating', config.directory);
+  }
+  let maxId = 0;
+  try {
+    for (const name of await readdir(config.directory)) {
+      const m = PACK_FILE.exec(name);
+      if (m) maxId = Math.max(maxId, Number(m[1]));
+    }
+  } catch (err) {
+    throw mapFsError(err, 'reading', config.directory);
+  }
+  return new FsBlobStore(config, maxId + 1);
+}
+
+/** The file-system {@link BlobStore}; build it with {@link createFsBlobStore}. */
+export class FsBlobStore implements BlobStore {
+  /** The resolved configuration. */
+  readonly config: FsBlobStoreConfig;
+  #nextPackId: number;
+
+  /** Use {@link createFsBlobStore}, which prepares the directory. */
+  constructor(config: FsBlobStoreConfig, nextPackId: number) {
+    this.config = config;
+    this.#nextPackId = nextPackId;
+  }
+
+  /** Path of a pack file. */
+  packPath(packId: number): string {
+    return join(this.config.directory, `${packName(packId)}.mspack`);
+  }
+
+  /** Paths of all pack files, oldest first (for scans and index rebuilds). */
+  async listPacks(): Promise<string[]> {
+    const names = await readdir(this.config.directory);
+    return names
+      .filter((n) => PACK_FILE.test(n))
+      .sort()
+      .map((n) => join(this.config.directory, n));
+  }
+
+  /** Opens a writer; its pack file is created when it first writes. */
+  async openWriter(): Promise<BlobWriter> {
+    return new FsBlobWriter(this);
+  }
+
+  /**
+   * Creates a new, empty pack exclusively ('wx'), so two writers, or two processes sharing
+   * the directory by mistake, can never end up appending to the same file.
+   * @internal used by writers
+   */
+  async createPack(): Promise<{ packId: number; path: string; fh: FileHandle }> {
+    for (;;) {
+      const packId = this.#nextPackId++;
+      const path = this.packPath(packId);
+      let fh: FileHandle;
+      try {
+        fh = await open(path, 'wx', 0o640);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'EEXIST') continue;
+        throw mapFsError(err, 'creating', path);
+      }
+      try {
+        await writeFully(fh, [encodePackHeader()], 0);
+      } catch (err) {
+        await fh.close().catch(() => undefined);
+        throw mapFsError(err, 'writing', path);
+      }
+      return { packId, path, fh };
+    }
+  }
+
+  /** Reads one record's header and payload, checking everything but the raw hash. */
+  async #readRecord(location: BlobLocation): Promise<{ header: RecordHeader; payload: Buffer; path: string }> {
+    const ref = parseFsBlobRef(location.ref);
+    const path = this.packPath(ref.packId);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      throw mapFsError(err, 'reading', path);
+    }
+    try {
+      await checkExtent(fh, ref, path);
+      const buf = Buffer.allocUnsafe(RECORD_HEADER_SIZE + ref.storedSize);
+      let got: number;
+      try {
+        got = await readFully(fh, buf, buf.length, ref.offset);
+      } catch (err) {
+        throw mapFsError(err, 'reading', path);
+      }
+      const header = checkHeader(buf.subarray(0, got), ref, path);
+      if (got < buf.length) throw corrupt(`record at offset ${ref.offset} of ${path} is cut short (${got} of ${buf.length} bytes)`);
+      const payload = buf.subarray(RECORD_HEADER_SIZE);
+      if (crc32(payload) >>> 0 !== header.payloadCrc) throw corrupt(`payload checksum of record at offset ${ref.offset} of ${path} does not match`);
+      return { header, payload, path };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Reads a whole blob and verifies its SHA-256; STORE_CORRUPT when anything does not match. */
+  async read(location: BlobLocation, sha256: string): Promise<Buffer> {
+    const { header, payload, path } = await this.#readRecord(location);
+    const want = sha256.toLowerCase();
+    if (header.sha256 !== want) throw corrupt(`record at ${location.ref} in ${path} holds blob ${header.sha256}, not ${want}`);
+    let raw: Buffer;
+    try {
+      // maxOutputLength stops a corrupted header from inflating without bound.
+      const maxOutputLength = Math.max(1, header.rawSize);
+      raw =
+        header.codec === 'brotli'
+          ? await brotliDecompressAsync(payload, { maxOutputLength })
+          : header.codec === 'deflate-raw'
+            ? await inflateRawAsync(payload, { maxOutputLength })
+            : payload;
+    } catch (err) {
+      throw corrupt(`blob ${want} at ${location.ref} in ${path} does not decompress`, err);
+    }
+    if (raw.length !== header.rawSize) throw corrupt(`blob ${want} at ${location.ref} in ${path} is ${raw.length} bytes, expected ${header.rawSize}`);
+    const actual = createHash('sha256').update(raw).digest('hex');
+    if (actual !== want) throw corrupt(`blob at ${location.ref} in ${path} hashes to ${actual}, expected ${want}`);
+    return raw;
+  }
+
+  /**
+   * Streams a blob back decompressed, in bounded memory. Integrity is checked as it flows: a
+   * mismatch (payload CRC, size or SHA-256 against the record header) rejects the iteration with
+   * STORE_CORRUPT at the end, so a consumer must not treat the bytes as good before it finishes.
+   */
+  stream(location: BlobLocation): AsyncIterable<Uint8Array> {
+    return this.#stream(location);
+  }
+
+  async *#stream(location: BlobLocation): AsyncGenerator<Uint8Array> {
+    const ref = parseFsBlobRef(location.ref);
+    const path = this.packPath(ref.packId);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      throw mapFsError(err, 'reading', path);
+    }
+    try {
+      await checkExtent(fh, ref, path);
+      const hbuf = Buffer.alloc(RECORD_HEADER_SIZE);
+      let got: number;
+      try {
+        got = await readFully(fh, hbuf, RECORD_HEADER_SIZE, ref.offset);
+      } catch (err) {
+        throw mapFsError(err, 'reading', path);
+      }
+      const header = checkHeader(hbuf.subarray(0, got), ref, path);
+      let crc = 0;
+      const fileChunks = async function* (): AsyncGenerator<Buffer> {
+        const end = ref.offset + RECORD_HEADER_SIZE + ref.storedSize;
+        for (let pos = ref.offset + RECORD_HEADER_SIZE; pos < end; ) {
+          const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, end - pos));
+          let n: number;
+          try {
+            n = await readFully(fh, buf, buf.length, pos);
+          } catch (err) {
+            throw mapFsError(err, 'reading', path);
+          }
+          if (n < buf.length) throw corrupt(`record at offset ${ref.offset} of ${path} is cut short`);
+          crc = crc32(buf, crc);
+          pos += n;
+          yield buf;
+        }
+      };
+      const hash = createHash('sha256');
+      let size = 0;
+      const decompressor = decompressorStream(header.codec);
+      let source: AsyncIterable<Buffer>;
+      let pipeError: unknown;
+      if (decompressor) {
+        source = pipelineCb(Readable.from(fileChunks()), decompressor, (err) => {
+          if (err) pipeError = err;
+        });
+      } else {
+        source = fileChunks();
+      }
+      try {
+        for await (const chunk of source) {
+          size += chunk.length;
+          if (size > header.rawSize) throw corrupt(`blob at ${location.ref} in ${path} is longer than its recorded ${header.rawSize} bytes`);
+          hash.update(chunk);
+          yield chunk;
+        }
+      } catch (err) {
+        if (err instanceof MailsluiceError) throw err;
+        throw corrupt(`blob at ${location.ref} in ${path} does not decompress`, err);
+      } finally {
+        if (decompressor && !decompressor.destroyed) decompressor.destroy();
+      }
+      if (pipeError) throw corrupt(`blob at ${location.ref} in ${path} does not decompress`, pipeError);
+      if (crc >>> 0 !== header.payloadCrc) throw corrupt(`payload checksum of record at offset ${ref.offset} of ${path} does not match`);
+      if (size !== header.rawSize) throw corrupt(`blob at ${location.ref} in ${path} is ${size} bytes, expected ${header.rawSize}`);
+      const actual = hash.digest('hex');
+      if (actual !== header.sha256) throw corrupt(`blob at ${location.ref} in ${path} hashes to ${actual}, expected ${header.sha256}`);
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+/** Rejects a ref that points past the end of its pack before anything is allocated for it. */
+async function checkExtent(fh: FileHandle, ref: FsBlobRef, path: string): Promise<void> {
+  let size: number;
+  try {
+    size = (await fh.stat()).size;
+  } catch (err) {
+    throw mapFsError(err, 'reading', path);
+  }
+  if (ref.offset + RECORD_HEADER_SIZE + ref.storedSize > size) {
+    throw corrupt(`record at offset ${ref.offset} of ${path} (${ref.storedSize} stored bytes) runs past the end of the pack (${size} bytes)`);
+  }
+}
+
+function checkHeader(buf: Buffer, ref: FsBlobRef, path: string): RecordHeader {
+  const header = decodeRecordHeader(buf);
+  if (typeof header === 'string') throw corrupt(`${header} at offset ${ref.offset} of ${path}`);
+  if (header.storedSize !== ref.storedSize) {
+    throw corrupt(`record at offset ${ref.offset} of ${path} stores ${header.storedSize} bytes, the ref says ${ref.storedSize}`);
+  }
+  return header;
+}
+
+/** The pack a writer is appending to. */
+interface OpenPack {
+  packId: number;
+  path: string;
+  fh: FileHandle;
+  /** Where the next record goes; always the file's logical end. */
+  pos: number;
+}
+
+/**
+ * A writer: owns at most one open pack at a time and appends records to it. After any write or
+ * sync failure it refuses further work (fsync errors may have discarded dirty pages, so nothing
+ * written since the last good sync can be trusted); close it and open a new one.
+ */
+class FsBlobWriter implements BlobWriter {
+  readonly #store: FsBlobStore;
+  #pack: OpenPack | null = null;
+  /** A pack was created since the last sync, so the directory must be fsynced too. */
+  #newPack = false;
+  #dirty = false;
+  /** Shas this writer has put since it was opened (dedup within uncommitted batches). */
+  readonly #seen = new Set<string>();
+  #failed: MailsluiceError | null = null;
+  #closed = false;
+  /** Serialises appends, syncs and close; compression of small bodies runs outside it. */
+  #lock: Promise<unknown> = Promise.resolve();
+
+  constructor(store: FsBlobStore) {
+    this.#store = store;
+  }
+
+  #withLock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn, fn);
+    this.#lock = run.catch(() => undefined);
+    return run;
+  }
+
+  #assertUsable(): void {
+    if (this.#closed) throw new MailsluiceError('STORE_WRITE_FAILED', 'blob writer is closed', { retryable: false });
+    if (this.#failed) {
+      throw new MailsluiceError('STORE_WRITE_FAILED', `blob writer is unusable after an earlier failure: ${this.#failed.message}`, { cause: this.#failed });
+    }
+  }
+
+  #fail(err: unknown, operation: 'writing' | 'creating' | 'syncing', path: string): MailsluiceError {
+    const mapped = mapFsError(err, operation, path);
+    this.#failed ??= mapped;
+    return mapped;
+  }
+
+  /** Returns the pack to append to, rolling to a new one at the size limit. Call under the lock. */
+  async #currentPack(): Promise<OpenPack> {
+    const pack = this.#pack;
+    if (pack && pack.pos < this.#store.config.packRollBytes) return pack;
+    if (pack) {
+      // Make the full pack durable now, so that sync() only ever has one pack to flush.
+      try {
+        await pack.fh.datasync();
+        await pack.fh.close();
+      } catch (err) {
+        throw this.#fail(err, 'syncing', pack.path);
+      }
+      this.#pack = null;
+    }
+    let created;
+    try {
+      created = await this.#store.createPack();
+    } catch (err) {
+      this.#failed ??= err as MailsluiceError;
+      throw err;
+    }
+    this.#pack = { ...created, pos: PACK_HEADER_SIZE };
+    this.#newPack = true;
+    return this.#pack;
+  }
+
+  /** Streams one blob in; see {@link BlobWriter.put}. */
+  async put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean): Promise<PutResult> {
+    this.#assertUsable();
+    const { streamThresholdBytes } = this.#store.config;
+    const it = body[Symbol.asyncIterator]();
+    const hash = createHash('sha256');
+    const head: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    // Buffer up to the threshold: most mail ends here and gets one compress call and one write.
+    while (size <= streamThresholdBytes) {
+      const r = await it.next();
+      if (r.done) {
+        done = true;
+        break;
+      }
+      const chunk = asBuffer(r.value);
+      hash.update(chunk);
+      head.push(chunk);
+      size += chunk.length;
+    }
+    return done ? this.#putWhole(Buffer.concat(head, size), hash.digest('hex'), known) : this.#putStream(head, size, hash, it, known);
+  }
+
+  async #putWhole(raw: Buffer, sha256: string, known: (sha256: string) => boolean): Promise<PutResult> {
+    if (this.#seen.has(sha256) || known(sha256)) return { sha256, size: raw.length, location: null };
+    // Claimed before compressing, so a concurrent put of the same bytes dedups against this one.
+    // Any failure from here on marks the writer failed, so that dedup can never point at bytes
+    // that did not make it to disk.
+    this.#seen.add(sha256);
+    const { codec, level } = this.#store.config.compression;
+    let stored: Buffer;
+    let storedCodec: CodecName = codec;
+    try {
+      stored = await compressWhole(codec, level, raw);
+    } catch (err) {
+      this.#failed ??= new MailsluiceError('STORE_WRITE_FAILED', `compressing blob ${sha256} failed`, { cause: err });
+      throw this.#failed;
+    }
+    if (stored.length >= raw.length && codec !== 'none') {
+      // Already-compressed content: keeping it raw saves space and decompression on read.
+      stored = raw;
+      storedCodec = 'none';
+    }
+    const header = encodeRecordHeader({ codec: storedCodec, rawSize: raw.length, storedSize: stored.length, sha256, payloadCrc: crc32(stored) });
+    return this.#withLock(async () => {
+      this.#assertUsable();
+      const pack = await this.#currentPack();
+      const offset = pack.pos;
+      try {
+        pack.pos += await writeFully(pack.fh, [header, stored], offset);
+      } catch (err) {
+        throw this.#fail(err, 'writing', pack.path);
+      }
+      this.#dirty = true;
+      return { sha256, size: raw.length, location: { ref: formatFsBlobRef({ packId: pack.packId, offset, storedSize: stored.length }), storedSize: stored.length } };
+    });
+  }
+
+  async #putStream(
+    head: Buffer[],
+    headSize: number,
+    hash: ReturnType<typeof createHash>,
+    it: AsyncIterator<Uint8Array>,
+    known: (sha256: string) => boolean,
+  ): Promise<PutResult> {
+    let bodyFailed = false;
+    let knownFailed = false;
+    let bodyDone = false;
+    let size = headSize;
+    const source = async function* (): AsyncGenerator<Buffer> {
+      try {
+        for (const c of head) yield c;
+        head.length = 0; // let the buffered head be collected as soon as it is compressed
+        for (;;) {
+          let r: IteratorResult<Uint8Array>;
+          try {
+            r = await it.next();
+          } catch (err) {
+            bodyFailed = true;
+            throw err;
+          }
+          if (r.done) break;
+          const chunk = asBuffer(r.value);
+          hash.update(chunk);
+          size += chunk.length;
+          yield chunk;
+        }
+        bodyDone = true;
+      } finally {
+        // Release the source (e.g. abort a fetch) when the store side failed first.
+        if (!bodyDone && !bodyFailed) await it.return?.();
+      }
+    };
+    return this.#withLock(async () => {
+      this.#assertUsable();
+      const pack = await this.#currentPack();
+      const start = pack.pos;
+      // The header goes in last, over a hole: until then the record reads as torn (zero magic).
+      let pos = start + RECORD_HEADER_SIZE;
+      let crc = 0;
+      const { codec, level } = this.#store.config.compression;
+      const sink = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
+        let pending: Buffer[] = [];
+        let pendingLen = 0;
+        const flush = async (): Promise<void> => {
+          if (pendingLen === 0) return;
+          try {
+            pos += await writeFully(pack.fh, pending, pos);
+          } catch (err) {
+            throw this.#fail(err, 'writing', pack.path);
+          }
+          pending = [];
+          pendingLen = 0;
+        };
+        for await (const c of chunks) {
+          crc = crc32(c, crc);
+          pending.push(c);
+          pendingLen += c.length;
+          if (pendingLen >= WRITE_COALESCE_BYTES) await flush();
+        }
+        await flush();
+      };
+      try {
+        const compressor = compressorStream(codec, level);
+        if (compressor) await pipeline(Readable.from(source()), compressor, sink);
+        else await sink(source());
+        const sha256 = hash.digest('hex');
+        let isKnown: boolean;
+        try {
+          isKnown = this.#seen.has(sha256) || known(sha256);
+        } catch (err) {
+          knownFailed = true;
+          throw err;
+        }
+        if (isKnown) {
+          await this.#rewind(pack, start);
+          return { sha256, size, location: null };
+        }
+        const storedSize = pos - start - RECORD_HEADER_SIZE;
+        const header = encodeRecordHeader({ codec, rawSize: size, storedSize, sha256, payloadCrc: crc });
+        try {
+          await writeFully(pack.fh, [header], start);
+        } catch (err) {
+          throw this.#fail(err, 'writing', pack.path);
+        }
+        pack.pos = pos;
+        this.#seen.add(sha256);
+        this.#dirty = true;
+        return { sha256, size, location: { ref: formatFsBlobRef({ packId: pack.packId, offset: start, storedSize }), storedSize } };
+      } catch (err) {
+        if (this.#failed) throw err instanceof MailsluiceError ? err : this.#failed;
+        // Not a store failure so far: drop the partial record and keep the writer usable.
+        await this.#rewind(pack, start);
+        // The body (the mailbox source) or the caller's `known` failed: their error, passed on unchanged.
+        if (bodyFailed || knownFailed) throw err;
+        // Anything else (a compressor error) is the store's.
+        throw this.#fail(err, 'writing', pack.path);
+      }
+    });
+  }
+
+  /** Cuts a record that must not stay (dedup or failed body) off the end of the pack. */
+  async #rewind(pack: OpenPack, start: number): Promise<void> {
+    try {
+      await pack.fh.truncate(start);
+    } catch (err) {
+      throw this.#fail(err, 'writing', pack.path);
+    }
+    pack.pos = start;
+  }
+
+  /** Group commit; see {@link BlobWriter.sync}. */
+  sync(): Promise<void> {
+    return this.#withLock(async () => {
+      this.#assertUsable();
+      const pack = this.#pack;
+      if (pack && this.#dirty) {
+        try {
+          // fdatasync also persists the file size, which is all the metadata appended data needs.
+          await pack.fh.datasync();
+        } catch (err) {
+          throw this.#fail(err, 'syncing', pack.path);
+        }
+      }
+      if (this.#newPack) {
+        // A new file is reachable after a power cut only once its directory entry is on disk.
+        try {
+          await fsyncDirectory(this.#store.config.directory);
+        } catch (err) {
+          throw this.#fail(err, 'syncing', this.#store.config.directory);
+        }
+      }
+      this.#dirty = false;
+      this.#newPack = false;
+    });
+  }
+
+  /** Closes the pack file (removing it if it holds no record); does not sync. Idempotent. */
+  close(): Promise<void> {
+    return this.#withLock(async () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      const pack = this.#pack;
+      this.#pack = null;
+      if (!pack) return;
+      await pack.fh.close().catch(() => undefined);
+      if (pack.pos === PACK_HEADER_SIZE && !this.#failed) await unlink(pack.path).catch(() => undefined);
+    });
+  }
+}
