@@ -1,6 +1,6 @@
 /** Where a blob lives; opaque outside the blob adapter except for persistence. */
 export interface BlobLocation {
-  /** Adapter-specific locator (e.g. "pack-000001:4096:2210"). */
+  /** Adapter-specific locator (e.g. "pack-00000001:4096:2210"). */
   ref: string;
   /** Bytes as stored (compressed). */
   storedSize: number;
@@ -12,17 +12,27 @@ export interface PutResult {
   sha256: string;
   /** Raw size in bytes. */
   size: number;
-  /** Where it was written, or null when the writer found it already stored (dedup). */
+  /**
+   * Where it was written, or null when it was not written again (dedup): `known(sha256)` said it
+   * is already stored, or this writer already put the same bytes since it was opened (the earlier
+   * put's result carries the location and must be committed with, or before, this one).
+   */
   location: BlobLocation | null;
 }
 
-/** A writer for a batch: writes are durable only after `sync()` resolves. */
+/**
+ * A writer for a batch: writes are durable only after `sync()` resolves. After a write or sync
+ * failure (STORE_WRITE_FAILED) a writer refuses all further work: close it and open a new one.
+ */
 export interface BlobWriter {
-  /** Streams one blob in; `known(sha)` says whether it is already stored, so it is not kept twice. */
+  /**
+   * Streams one blob in; `known(sha)` says whether it is already stored, so it is not kept twice.
+   * If `body` throws, its error is passed on unchanged and nothing of the blob is kept.
+   */
   put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean): Promise<PutResult>;
-  /** Makes every blob put so far durable (data and directory entries fsynced). */
+  /** Makes every blob whose put has resolved durable (data and directory entries fsynced). */
   sync(): Promise<void>;
-  /** Releases the writer's files. */
+  /** Releases the writer's files; does not sync (unsynced puts may be lost). */
   close(): Promise<void>;
 }
 
@@ -30,8 +40,8 @@ export interface BlobWriter {
 export interface BlobStore {
   /** Opens a writer that owns its own append target, so writers never interleave. */
   openWriter(): Promise<BlobWriter>;
-  /** Reads a whole blob back, verifying its hash. */
+  /** Reads a whole blob back, verifying its hash (STORE_CORRUPT on mismatch, STORE_NOT_FOUND if absent). */
   read(location: BlobLocation, sha256: string): Promise<Buffer>;
-  /** Streams a blob back (for export of large messages). */
+  /** Streams a blob back in bounded memory (for export of large messages); an integrity failure rejects the iteration at its end. */
   stream(location: BlobLocation): AsyncIterable<Uint8Array>;
 }
