@@ -33,7 +33,7 @@ function setup(uids: number[], opts: { failAfter?: number } = {}) {
         const body = server.get(c.uid!);
         if (!body) continue;
         events.push(`fetch ${c.uid}`);
-        yield { candidate: c, body: (async function* () { yield body; })() };
+        yield { candidate: c, body: (async function* () { yield body; })(), buffered: true };
       }
     },
     async applyServerAction(cands) {
@@ -132,7 +132,7 @@ test('a fetch error commits what was received, acts on nothing, and the next cyc
   const recovered = await recoverPendingActions(t.session, t2deps);
   assert.equal(recovered, 3);
   (t.deps.source as { fetch: MailboxSource['fetch'] }).fetch = async function* (cands) {
-    for (const c of cands) yield { candidate: c, body: (async function* () { yield Buffer.from(`message ${c.uid}\r\n`); })() };
+    for (const c of cands) yield { candidate: c, body: (async function* () { yield Buffer.from(`message ${c.uid}\r\n`); })(), buffered: true };
   };
   const r = await runDrainCycle(t.session, t.deps);
   assert.equal(r.taken, 2);
@@ -144,7 +144,7 @@ test('the watermark stops below a message that was listed but not committed', as
   const t = setup([1, 2, 3]);
   // The server returns 1 and 3 but not 2 (a fetch that skipped it): 2 must be listed again.
   (t.deps.source as { fetch: MailboxSource['fetch'] }).fetch = async function* (cands) {
-    for (const c of cands) if (c.uid !== 2) yield { candidate: c, body: (async function* () { yield Buffer.from(`m ${c.uid}`); })() };
+    for (const c of cands) if (c.uid !== 2) yield { candidate: c, body: (async function* () { yield Buffer.from(`m ${c.uid}`); })(), buffered: false };
   };
   await runDrainCycle(t.session, t.deps);
   assert.equal(t.watermark()?.lastUid, 1);

@@ -206,7 +206,7 @@ export class ImapSource implements MailboxSource {
         for await (const m of this.c.fetch(toSequenceSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
           const cand = byUid.get(m.uid);
           if (!cand || !m.source) continue;
-          yield { candidate: cand, body: single(m.source) };
+          yield { candidate: cand, body: single(m.source), buffered: true };
         }
       } catch (err) {
         throw this.wrap(err);
@@ -220,7 +220,7 @@ export class ImapSource implements MailboxSource {
         throw this.wrap(err);
       }
       if (!dl || !dl.content) continue; // vanished
-      yield { candidate: c, body: this.guard(dl.content as AsyncIterable<Uint8Array>) };
+      yield { candidate: c, body: this.guard(dl.content as AsyncIterable<Uint8Array>), buffered: false };
     }
   }
 

@@ -7,7 +7,7 @@
  * No I/O here: the source, blob writer, store and clock are ports.
  */
 import type { BlobWriter } from '../ports/blob-store.js';
-import type { Candidate, MailboxSource, SourceSession } from '../ports/mailbox-source.js';
+import type { Candidate, FetchedMessage, MailboxSource, SourceSession } from '../ports/mailbox-source.js';
 import type { MessageStore, TakenRecord } from '../ports/message-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
@@ -47,6 +47,8 @@ export interface CycleResult {
 const DEFAULT_COMMIT_MESSAGES = 500;
 // Bounds what a crash can make us fetch again, and how much a batch holds in the WAL.
 const DEFAULT_COMMIT_BYTES = 64 * 1024 * 1024;
+// Buffered messages stored concurrently: enough to keep the threadpool (4 threads) busy.
+const MAX_PUTS_IN_FLIGHT = 4;
 
 /**
  * Finishes server actions that were committed but not confirmed before a crash or disconnect,
@@ -119,30 +121,61 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
 
   const fetchedKeys = new Set<string>();
   let fetchError: unknown;
+  // Hashing and compressing run on the threadpool; keeping a few buffered messages in flight
+  // overlaps that work with the fetch (ADR 0001: compression CPU, not the disk, sets the rate).
+  const inflight = new Set<Promise<void>>();
+  let putError: unknown;
+  const store1 = async (m: FetchedMessage): Promise<void> => {
+    const put = await blobs.put(m.body, (sha) => inBatch.has(sha) || store.hasBlob(sha));
+    inBatch.add(put.sha256);
+    fetchedKeys.add(m.candidate.key);
+    batch.push({
+      connection,
+      sourceKey: m.candidate.key,
+      mailbox: session.mailbox,
+      uidValidity: session.uidValidity,
+      uid: m.candidate.uid ?? null,
+      uidl: m.candidate.uidl ?? null,
+      sha256: put.sha256,
+      size: put.size,
+      blob: put.location,
+      takenAt: clock.now(),
+    });
+    result.taken++;
+    result.bytes += put.size;
+    batchBytes += put.size;
+  };
+  const settle = async (): Promise<void> => {
+    await Promise.all(inflight);
+    if (putError !== undefined) throw putError;
+  };
   try {
     for await (const m of source.fetch(toFetch)) {
-      const put = await blobs.put(m.body, (sha) => inBatch.has(sha) || store.hasBlob(sha));
-      inBatch.add(put.sha256);
-      fetchedKeys.add(m.candidate.key);
-      batch.push({
-        connection,
-        sourceKey: m.candidate.key,
-        mailbox: session.mailbox,
-        uidValidity: session.uidValidity,
-        uid: m.candidate.uid ?? null,
-        uidl: m.candidate.uidl ?? null,
-        sha256: put.sha256,
-        size: put.size,
-        blob: put.location,
-        takenAt: clock.now(),
-      });
-      result.taken++;
-      result.bytes += put.size;
-      batchBytes += put.size;
-      if (batch.length >= commitMessages || batchBytes >= commitBytes) await commit();
+      if (!m.buffered) {
+        await settle();
+        await store1(m);
+      } else {
+        const p: Promise<void> = store1(m).then(
+          () => void inflight.delete(p),
+          (err: unknown) => {
+            inflight.delete(p);
+            putError ??= err;
+          },
+        );
+        inflight.add(p);
+        if (inflight.size >= MAX_PUTS_IN_FLIGHT) await Promise.race(inflight);
+        if (putError !== undefined) throw putError;
+      }
+      if (batch.length >= commitMessages || batchBytes >= commitBytes) {
+        await settle();
+        await commit();
+      }
     }
+    await settle();
   } catch (err) {
     fetchError = err;
+    // Puts still running belong to fully received messages: let them finish so they commit.
+    await Promise.allSettled(inflight);
   }
   await commit();
   if (fetchError === undefined) {

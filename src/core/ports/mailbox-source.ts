@@ -32,6 +32,11 @@ export interface FetchedMessage {
   candidate: Candidate;
   /** The raw bytes exactly as the server sent them, in chunks. */
   body: AsyncIterable<Uint8Array>;
+  /**
+   * True when the body is already whole in memory, so it may be stored while later messages are
+   * fetched; a streamed body (false) must be consumed before the next message is asked for.
+   */
+  buffered: boolean;
 }
 
 /** What the connection does on the server with a message after it is committed. */
