@@ -3,6 +3,7 @@
  * never blocks the main thread (which runs the mailbox clients, the store and the buses) and
  * a hung or crashed parse costs one worker, not the process.
  */
+import { parseHeadersOnly } from './postal-mime-attributes.js';
 import { Worker } from 'node:worker_threads';
 import type { MessageParser, ParseOutcome } from '../../core/ports/message-parser.js';
 import { resolvePostalMimeParserConfig, type PostalMimeParserConfig, type PostalMimeParserOptions } from './postal-mime-parser-config.js';
@@ -42,10 +43,11 @@ class PostalMimeParser implements MessageParser {
     this.#config = config;
   }
 
-  parse(raw: Buffer): Promise<ParseOutcome> {
+  parse(raw: Buffer, totalSize?: number): Promise<ParseOutcome> {
     if (this.#closed) {
       return Promise.resolve({ ok: false, code: 'PARSE_FAILED', reason: 'parser is closed' });
     }
+    if (totalSize !== undefined && totalSize > raw.byteLength) return this.#headersOfPrefix(raw, totalSize);
     return new Promise<ParseOutcome>((resolve) => {
       // A Buffer that owns its whole ArrayBuffer may be transferred (zero copy) when the caller
       // allowed it; otherwise one copy into a fresh ArrayBuffer, which is then transferred so
@@ -56,6 +58,20 @@ class PostalMimeParser implements MessageParser {
       this.#queue.push({ id: this.#nextId++, raw: bytes, transfer: true, resolve });
       this.#pump();
     });
+  }
+
+  /**
+   * A message over the full-parse limit arrives as its first bytes only, so the whole message
+   * never sits in memory; its headers are cheap enough to read on this thread.
+   */
+  async #headersOfPrefix(prefix: Buffer, totalSize: number): Promise<ParseOutcome> {
+    const partial = await parseHeadersOnly(prefix, this.#config.limits);
+    return {
+      ok: false,
+      code: 'PARSE_LIMIT_EXCEEDED',
+      reason: `message is ${totalSize} bytes, over the full-parse limit of ${this.#config.limits.maxFullParseBytes}; only headers were read`,
+      ...(partial ? { partial } : {}),
+    };
   }
 
   async close(): Promise<void> {

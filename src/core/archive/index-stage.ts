@@ -8,6 +8,19 @@ import type { MessageParser, ParseOutcome } from '../ports/message-parser.js';
 import type { MessageStore, UnparsedMessage } from '../ports/message-store.js';
 import type { Logger } from '../ports/logger.js';
 import type { Clock } from '../ports/clock.js';
+import { MAX_FULL_PARSE_BYTES, MAX_HEADER_BYTES } from '../message/limits.js';
+
+/** The first `max` bytes of a stream (at least; whole chunks), closing it early. */
+async function readPrefix(stream: AsyncIterable<Uint8Array>, max: number): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    chunks.push(c);
+    n += c.byteLength;
+    if (n >= max) break;
+  }
+  return Buffer.concat(chunks);
+}
 
 /** What the index stage needs. */
 export interface IndexDeps {
@@ -47,8 +60,12 @@ export async function runIndexStage(deps: IndexDeps, stop: () => boolean, signal
   const one = async (m: UnparsedMessage): Promise<void> => {
     let outcome: ParseOutcome;
     try {
-      const raw = await deps.blobs.read(m.blob, m.sha256);
-      outcome = await deps.parser.parse(raw);
+      if (m.size > MAX_FULL_PARSE_BYTES) {
+        // Only the head: a message over the full-parse limit must never sit whole in memory.
+        outcome = await deps.parser.parse(await readPrefix(deps.blobs.stream(m.blob), MAX_HEADER_BYTES), m.size);
+      } else {
+        outcome = await deps.parser.parse(await deps.blobs.read(m.blob, m.sha256));
+      }
     } catch (err) {
       // A blob that cannot be read is an archive fault, not a mail fault: leave it queued.
       deps.logger.error('cannot read a blob for parsing; it stays queued', { id: m.id, sha256: m.sha256, error: String((err as Error).message ?? err) });

@@ -7,8 +7,12 @@ export type ParseOutcome =
 
 /** Turns raw bytes into message attributes, within the limits of `core/message/limits.ts`. */
 export interface MessageParser {
-  /** Parses one message; never throws for bad mail, it reports an unparsable outcome instead. */
-  parse(raw: Buffer): Promise<ParseOutcome>;
+  /**
+   * Parses one message; never throws for bad mail, it reports an unparsable outcome instead.
+   * When `totalSize` is larger than `raw`, `raw` is only the message's first bytes (a message over
+   * the full-parse limit): the parser reads its headers and reports PARSE_LIMIT_EXCEEDED.
+   */
+  parse(raw: Buffer, totalSize?: number): Promise<ParseOutcome>;
   /** Stops worker threads. */
   close(): Promise<void>;
 }
