@@ -1,0 +1,143 @@
+/**
+ * The dependency rule, enforced rather than hoped for (ARCHITECTURE "The shape: ports and
+ * adapters"): the core imports only other core files, so it has no I/O and runs deterministically
+ * under test; and only the composition roots, the CLI and the config loader read the environment.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { REPO_ROOT } from '../harness/cli.js';
+
+const SRC = join(REPO_ROOT, 'src');
+const CORE = join(SRC, 'core');
+
+function tsFiles(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) tsFiles(path, out);
+    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) out.push(path);
+  }
+  return out;
+}
+
+function rel(path: string): string {
+  return relative(REPO_ROOT, path).split(sep).join('/');
+}
+
+/** Blanks comments, keeping line numbers, so prose about imports or the environment never matches. */
+function stripComments(text: string): string {
+  return text
+    .replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, ' '))
+    .replace(/(^|[\s;{}])\/\/.*$/gm, '$1');
+}
+
+/** Every module specifier a file names: static imports and re-exports (also `import type`), side-effect imports, `import()` and `require()`. */
+export function importSpecifiers(source: string): Array<{ specifier: string; line: number }> {
+  const text = stripComments(source);
+  const found: Array<{ specifier: string; line: number }> = [];
+  const patterns = [
+    /\b(?:import|export)\s+(?:type\s+)?[^'";]*?\bfrom\s*(['"])([^'"]+)\1/g,
+    /\bimport\s*(['"])([^'"]+)\1/g,
+    /\bimport\s*\(\s*(['"])([^'"]+)\1\s*\)/g,
+    /\brequire\s*\(\s*(['"])([^'"]+)\1\s*\)/g,
+  ];
+  for (const re of patterns) {
+    for (const m of text.matchAll(re)) {
+      found.push({ specifier: m[2]!, line: text.slice(0, m.index).split('\n').length });
+    }
+  }
+  return found;
+}
+
+/** Why a core file may not import `specifier`, or null when it may. */
+function coreImportViolation(file: string, specifier: string): string | null {
+  if (specifier.startsWith('node:')) return `a Node built-in (${specifier}): I/O belongs in an adapter behind a port`;
+  if (!specifier.startsWith('.')) return `a package or bare built-in (${specifier}): the core has no third-party imports`;
+  const target = resolve(dirname(file), specifier);
+  if (target === CORE || target.startsWith(CORE + sep)) return null;
+  const area = relative(SRC, target).split(sep)[0];
+  return `${area === '..' || area === undefined ? 'a file outside src' : `src/${area}/`} (${specifier}): the core may only import core files`;
+}
+
+test('src/core imports only src/core: no adapters, app, api, cli, config, node: modules or packages', () => {
+  const files = tsFiles(CORE);
+  assert.ok(files.length > 0, 'src/core has files');
+  const violations: string[] = [];
+  for (const file of files) {
+    for (const { specifier, line } of importSpecifiers(readFileSync(file, 'utf8'))) {
+      const why = coreImportViolation(file, specifier);
+      if (why) violations.push(`${rel(file)}:${line} imports ${why}`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+/**
+ * Time, randomness and the process come in through ports (Clock, a random function), so the core
+ * gives the same result for the same inputs. `new Date(x)` of a given instant is fine.
+ */
+const NONDETERMINISTIC: Array<[RegExp, string]> = [
+  [/\bDate\.now\s*\(/, 'Date.now(): take the time from the Clock port'],
+  [/\bnew\s+Date\s*\(\s*\)/, 'new Date(): take the time from the Clock port'],
+  [/\bMath\.random\s*\(/, 'Math.random(): take randomness from a port'],
+  [/\bprocess\s*[.[]/, 'process: the core knows nothing of the process it runs in'],
+  [/\b(setTimeout|setInterval|setImmediate)\s*\(/, 'timers: sleep through the Clock port'],
+  [/\bconsole\s*\./, 'console: log through the Logger port'],
+];
+
+test('src/core reads no clock, randomness, process or console directly', () => {
+  const violations: string[] = [];
+  for (const file of tsFiles(CORE)) {
+    stripComments(readFileSync(file, 'utf8'))
+      .split('\n')
+      .forEach((text, i) => {
+        for (const [re, why] of NONDETERMINISTIC) if (re.test(text)) violations.push(`${rel(file)}:${i + 1} uses ${why}`);
+      });
+  }
+  assert.deepEqual(violations, []);
+});
+
+/** Where reading the environment is allowed: the config loader, the CLI and the composition roots. */
+const ENV_READERS = ['src/config/', 'src/cli/', 'src/app/'];
+const ENV_ACCESS = /\bprocess\s*(?:\.\s*env\b|\[\s*['"`]env['"`]\s*\])|\}\s*=\s*process\s*[;\n]/;
+
+test('only src/config, src/cli and src/app read process.env', () => {
+  const violations: string[] = [];
+  for (const file of tsFiles(SRC)) {
+    const name = rel(file);
+    if (ENV_READERS.some((dir) => name.startsWith(dir))) continue;
+    stripComments(readFileSync(file, 'utf8'))
+      .split('\n')
+      .forEach((text, i) => {
+        if (ENV_ACCESS.test(text)) violations.push(`${name}:${i + 1}: ${text.trim()}`);
+      });
+  }
+  assert.deepEqual(violations, [], 'pass settings in from the config or the composition root instead of reading the environment');
+});
+
+test('the import scanner sees every form of import', () => {
+  const src = [
+    "import { a } from './a.js';",
+    "import type { B } from '../b.js';",
+    'import {\n  c,\n  d,\n} from "node:fs";',
+    "export { e } from './e.js';",
+    "export * from 'zod';",
+    "import './side-effect.js';",
+    "const f = await import('node:os');",
+    "// import { g } from 'not-real';",
+    "/* import { h } from 'nor-this'; */",
+    "const s = 'comes from the environment';",
+  ].join('\n');
+  assert.deepEqual(
+    importSpecifiers(src).map((x) => x.specifier).sort(),
+    ['../b.js', './a.js', './e.js', './side-effect.js', 'node:fs', 'node:os', 'zod'].sort(),
+  );
+  assert.match(coreImportViolation(join(CORE, 'archive', 'x.ts'), '../../adapters/blob-fs/index.js') ?? '', /src\/adapters\//);
+  assert.match(coreImportViolation(join(CORE, 'archive', 'x.ts'), '../../config/loader.js') ?? '', /src\/config\//);
+  assert.equal(coreImportViolation(join(CORE, 'archive', 'x.ts'), '../ports/clock.js'), null);
+  assert.ok(ENV_ACCESS.test('const home = process.env.HOME;'));
+  assert.ok(ENV_ACCESS.test("const e = process['env'];"));
+  assert.ok(ENV_ACCESS.test('const { env } = process;'));
+  assert.ok(!ENV_ACCESS.test('const environment = options.env;'));
+});
