@@ -1,0 +1,48 @@
+/**
+ * IMAP settings, part 3: TLS client certificates against a Dovecot that requires one
+ * (`ssl_verify_client_cert` + `auth_ssl_require_client_cert`).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
+import { makeWorkspace, runCli, imapConnection } from '../harness/cli.js';
+import { makeMessage } from '../harness/messages.js';
+
+let dovecot: DovecotInstance;
+before(async () => {
+  dovecot = await startDovecot({ requireClientCert: true, extraConfig: 'auth_failure_delay = 0' });
+});
+after(async () => {
+  await dovecot?.stop();
+});
+
+for (const security of ['tls', 'starttls'] as const) {
+  test(`${security}: without a client certificate the login fails and nothing is deleted; with clientCert/clientKey it drains`, async () => {
+    const user = await dovecot.createUser();
+    await dovecot.deliverMany(user.username, [makeMessage(1), makeMessage(2)]);
+    const ws = makeWorkspace({ connections: [imapConnection(dovecot, user, { security })] });
+    try {
+      const without = await runCli(['drain'], ws);
+      assert.notEqual(without.code, 0, 'a client certificate is required');
+      const lines = without.stderr.split('\n').filter((l) => l.startsWith('mailsluice: '));
+      assert.equal(lines.length, 1, without.stderr);
+      assert.match(lines[0]!, /^mailsluice: SOURCE_(AUTH_REJECTED|TLS_FAILED|AUTH_UNSUPPORTED): /);
+      assert.equal(await dovecot.messageCount(user.username), 2);
+
+      ws.writeConfig({
+        connections: [
+          imapConnection(dovecot, user, {
+            security,
+            tls: { verify: true, ca: { file: dovecot.caCertPath }, clientCert: { file: dovecot.clientCertPath }, clientKey: { file: dovecot.clientKeyPath } },
+          }),
+        ],
+      });
+      const withCert = await runCli(['drain', '--json'], ws);
+      assert.equal(withCert.code, 0, withCert.stderr);
+      assert.equal((JSON.parse(withCert.stdout.trim()) as { taken: number }).taken, 2);
+      assert.equal(await dovecot.messageCount(user.username), 0);
+    } finally {
+      ws.cleanup();
+    }
+  });
+}
