@@ -1,0 +1,169 @@
+/**
+ * The command line is a published surface: `--help` is pinned by a golden file, and errors
+ * follow SPEC's contract (non-zero exit, one line naming the problem; `config check` prints every
+ * problem of the file at once, each with its key path).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkConfigText } from '../../src/config/loader.js';
+import { BIN, REPO_ROOT } from '../harness/cli.js';
+
+const GOLDEN = join(REPO_ROOT, 'test', 'golden', 'help.txt');
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real binary; `env` replaces nothing but adds to a copy of this process's environment. */
+function cli(args: string[], cwd: string = REPO_ROOT, env: Record<string, string | undefined> = {}): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A temp directory for one test, removed afterwards whatever happens. */
+function withTempDir(fn: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'mailsluice-cli-test-'));
+  try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function lines(s: string): string[] {
+  return s.split('\n').filter((l) => l !== '');
+}
+
+const VALID = `dataDir: ./data
+connections:
+  - name: journal
+    protocol: imap
+    host: mail.example.com
+    auth: { type: basic, username: journal, password: { file: ./journal-password.txt } }
+routes:
+  - name: archive_all
+    connection: journal
+    scenario:
+      - action: archive
+`;
+
+test('--help prints the golden text', () => {
+  const r = cli(['--help']);
+  assert.equal(r.status, 0);
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout, readFileSync(GOLDEN, 'utf8'), 'the --help output changed: if on purpose, run `node bin/mailsluice.js --help > test/golden/help.txt` and commit it');
+});
+
+test('--help after a command prints the same text', () => {
+  const r = cli(['drain', '--help']);
+  assert.equal(r.status, 0);
+  assert.equal(r.stdout, readFileSync(GOLDEN, 'utf8'));
+});
+
+test('an unknown command exits 2 with one line on stderr naming it', () => {
+  const r = cli(['frobnicate']);
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, '');
+  const err = lines(r.stderr);
+  assert.equal(err.length, 1, `one line, got: ${r.stderr}`);
+  assert.match(err[0]!, /CLI_USAGE/);
+  assert.match(err[0]!, /frobnicate/);
+});
+
+test('an unknown option exits 2 with one line on stderr naming it', () => {
+  const r = cli(['stats', '--colour', 'red']);
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, '');
+  const err = lines(r.stderr);
+  assert.equal(err.length, 1, `one line, got: ${r.stderr}`);
+  assert.match(err[0]!, /CLI_USAGE/);
+  assert.match(err[0]!, /--colour/);
+});
+
+test('an unknown option with --json also prints the error as JSON on stdout', () => {
+  const r = cli(['stats', '--json', '--colour']);
+  assert.equal(r.status, 2);
+  const out = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+  assert.equal(out.error.code, 'CLI_USAGE');
+  assert.match(out.error.message, /--colour/);
+  assert.equal(lines(r.stderr).length, 1);
+});
+
+test('config check of a missing file exits 1 with one line naming CONFIG_NOT_FOUND', () => {
+  withTempDir((dir) => {
+    const r = cli(['config', 'check', '--config', join(dir, 'nope.yaml')], dir);
+    assert.equal(r.status, 1);
+    const err = lines(r.stderr);
+    assert.equal(err.length, 1, r.stderr);
+    assert.match(err[0]!, /CONFIG_NOT_FOUND/);
+    assert.ok(err[0]!.includes('nope.yaml'));
+  });
+});
+
+test('config check prints every problem of a file at once, each with its key path, and exits 1', () => {
+  withTempDir((dir) => {
+    const file = join(dir, 'mailsluice.yaml');
+    writeFileSync(
+      file,
+      `dataDir: ./data
+colour: blue
+connections:
+  - name: journal-1
+    protocol: imap
+    host: imap://mail.example.com
+    port: 99999
+    pollIntervalMs: fast
+    auth: { type: basic, username: journal, password: { env: MAILSLUICE_TEST_UNSET_PASSWORD } }
+`,
+    );
+    const r = cli(['config', 'check', '--config', file], dir, { MAILSLUICE_TEST_UNSET_PASSWORD: undefined });
+    assert.equal(r.status, 1);
+    const out = r.stderr;
+    const expect: Array<[string, RegExp]> = [
+      ['colour', /unknown key/],
+      ['connections[0].name', /Latin letters, digits and _/],
+      ['connections[0].host', /protocol prefix/],
+      ['connections[0].port', /65535/],
+      ['connections[0].pollIntervalMs', /number/],
+      ['connections[0].auth.password', /MAILSLUICE_TEST_UNSET_PASSWORD/],
+    ];
+    const missing = expect.filter(([path, re]) => !lines(out).some((l) => l.startsWith(`${path}: `) && re.test(l))).map(([path]) => path);
+    assert.deepEqual(missing, [], `every problem is reported with its key path; got:\n${out}`);
+  });
+});
+
+test('config check of a valid file exits 0, resolving a { file } secret', () => {
+  withTempDir((dir) => {
+    const file = join(dir, 'mailsluice.yaml');
+    writeFileSync(file, VALID);
+    writeFileSync(join(dir, 'journal-password.txt'), 's3cret\n');
+    const r = cli(['config', 'check', '--config', file], dir);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /OK \(1 connection, 1 route\)/);
+    const json = cli(['config', 'check', '--json', '--config', file], dir);
+    assert.equal(json.status, 0);
+    assert.deepEqual((JSON.parse(json.stdout) as { ok: boolean; problems: unknown[] }).problems, []);
+    // The secret's value: the file's content relative to the config file, one trailing newline removed.
+    const { config } = checkConfigText(VALID, { file });
+    assert.equal(config?.connections[0]?.auth.password, 's3cret');
+  });
+});
+
+test('config check reports a { file } secret that cannot be read, with its key path', () => {
+  withTempDir((dir) => {
+    const file = join(dir, 'mailsluice.yaml');
+    writeFileSync(file, VALID);
+    const r = cli(['config', 'check', '--config', file], dir);
+    assert.equal(r.status, 1);
+    assert.ok(
+      lines(r.stderr).some((l) => l.startsWith('connections[0].auth.password: ') && l.includes('journal-password.txt')),
+      r.stderr,
+    );
+  });
+});
