@@ -1,0 +1,41 @@
+import { before, after } from 'node:test';
+import { ImapFlow } from 'imapflow';
+import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
+import { createImapSource } from '../../src/adapters/source-imap/index.js';
+import { JsonlLogger } from '../../src/adapters/logger-jsonl/index.js';
+import { checkConfigText } from '../../src/config/loader.js';
+import { stringify } from 'yaml';
+import { imapConnection } from '../harness/cli.js';
+import { runMailboxSourceContract } from './mailbox-source.contract.js';
+
+let dovecot: DovecotInstance;
+before(async () => {
+  dovecot = await startDovecot();
+});
+after(async () => {
+  await dovecot?.stop();
+});
+
+runMailboxSourceContract('imap (Dovecot)', async (raws) => {
+  const user = await dovecot.createUser();
+  await dovecot.loadMaildir(user.username, raws);
+  const { config, problems } = checkConfigText(stringify({ connections: [imapConnection(dovecot, user)] }));
+  if (!config) throw new Error(JSON.stringify(problems));
+  const conn = config.connections[0]!;
+  const other = async <T>(fn: (c: ImapFlow) => Promise<T>): Promise<T> => {
+    const c = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, doSTARTTLS: false, auth: { user: user.username, pass: user.password }, logger: false });
+    await c.connect();
+    await c.mailboxOpen('INBOX');
+    try {
+      return await fn(c);
+    } finally {
+      await c.logout();
+    }
+  };
+  return {
+    source: () => createImapSource(conn, new JsonlLogger([])),
+    count: () => dovecot.messageCount(user.username),
+    deliver: (more) => dovecot.loadMaildir(user.username, more),
+    removeBehind: (index) => other(async (c) => void (await c.messageDelete(String(index + 1)))),
+  };
+});

@@ -1,0 +1,97 @@
+/**
+ * What every mailbox source must do, whatever the protocol: the contract suite of the
+ * MailboxSource port. Each adapter runs it against a real server (IMAP and, later, POP3 on
+ * Dovecot).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MailboxSource } from '../../src/core/ports/mailbox-source.js';
+import { makeMessage, sha256 } from '../harness/messages.js';
+
+/** A fresh mailbox with the given messages and a way to open a source on it. */
+export interface SourceFixture {
+  /** Opens a new source on the mailbox (delete policy delete-and-expunge). */
+  source(): MailboxSource;
+  /** Messages now in the mailbox, counted independently of the adapter. */
+  count(): Promise<number>;
+  /** Delivers more messages. */
+  deliver(raws: Buffer[]): Promise<void>;
+  /** Removes one message behind the adapter's back (another client). */
+  removeBehind(index: number): Promise<void>;
+}
+
+async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+/** Registers the contract tests; `make` creates a fixture holding `raws` in a fresh mailbox. */
+export function runMailboxSourceContract(name: string, make: (raws: Buffer[]) => Promise<SourceFixture>): void {
+  test(`${name}: lists every message oldest first with its size, and streams the exact bytes`, async () => {
+    const raws = [makeMessage(1), makeMessage(2, { attachmentBytes: 50_000 }), makeMessage(3, { bodyBytes: 100 })];
+    const fx = await make(raws);
+    const src = fx.source();
+    try {
+      const session = await src.open();
+      assert.equal(session.exists, 3);
+      const cands = await src.listCandidates(100);
+      assert.equal(cands.length, 3);
+      assert.deepEqual(cands.map((c) => c.size), raws.map((r) => r.length));
+      assert.equal(new Set(cands.map((c) => c.key)).size, 3, 'keys are distinct');
+      const got: string[] = [];
+      for await (const m of src.fetch(cands)) got.push(sha256(await readAll(m.body)));
+      assert.deepEqual(got, raws.map(sha256));
+    } finally {
+      await src.close();
+      await src.close(); // closing twice is safe
+    }
+  });
+
+  test(`${name}: limit caps the listing, and keys stay stable across sessions`, async () => {
+    const raws = Array.from({ length: 7 }, (_, i) => makeMessage(i));
+    const fx = await make(raws);
+    const a = fx.source();
+    await a.open();
+    const first = await a.listCandidates(5);
+    assert.equal(first.length, 5);
+    await a.close();
+    const b = fx.source();
+    await b.open();
+    const again = await b.listCandidates(100);
+    await b.close();
+    assert.deepEqual(again.slice(0, 5).map((c) => c.key), first.map((c) => c.key));
+  });
+
+  test(`${name}: the server action plus flush removes exactly the messages given`, async () => {
+    const raws = Array.from({ length: 6 }, (_, i) => makeMessage(i));
+    const fx = await make(raws);
+    const src = fx.source();
+    try {
+      await src.open();
+      const cands = await src.listCandidates(100);
+      for await (const m of src.fetch(cands.slice(0, 4))) await readAll(m.body);
+      const done = [...(await src.applyServerAction(cands.slice(0, 4))), ...(await src.flush())];
+      assert.deepEqual(done.map((c) => c.key).sort(), cands.slice(0, 4).map((c) => c.key).sort());
+    } finally {
+      await src.close();
+    }
+    assert.equal(await fx.count(), 2);
+  });
+
+  test(`${name}: a message removed by someone else is skipped, not an error`, async () => {
+    const raws = Array.from({ length: 3 }, (_, i) => makeMessage(i));
+    const fx = await make(raws);
+    const src = fx.source();
+    try {
+      await src.open();
+      const cands = await src.listCandidates(100);
+      await fx.removeBehind(1);
+      const got: string[] = [];
+      for await (const m of src.fetch(cands)) got.push(sha256(await readAll(m.body)));
+      assert.deepEqual(got, [sha256(raws[0]!), sha256(raws[2]!)]);
+    } finally {
+      await src.close();
+    }
+  });
+}
