@@ -82,6 +82,8 @@ export class ImapSource implements MailboxSource {
   private changed = false;
   private closed = false;
   private wake: (() => void) | null = null;
+  /** The last error imapflow emitted (e.g. its socket timeout), to name the cause of a closed connection. */
+  private lastClientError: unknown;
 
   constructor(
     private readonly cfg: ImapSourceConfig,
@@ -106,6 +108,13 @@ export class ImapSource implements MailboxSource {
   }
 
   private wrap(err: unknown): MailsluiceError {
+    // imapflow reports a socket timeout (or TLS/socket error) through its 'error' event and then
+    // fails the running command with a generic "Connection not available"; name the real cause
+    // (e.g. SOURCE_DATA_TIMEOUT) instead of a bare SOURCE_NETWORK.
+    const code = (err as { code?: string } | null)?.code;
+    if (this.lastClientError !== undefined && (code === 'NoConnection' || code === 'EConnectionClosed')) {
+      return mapImapError(this.lastClientError, this.ctx);
+    }
     return mapImapError(err, this.ctx);
   }
 
@@ -118,7 +127,10 @@ export class ImapSource implements MailboxSource {
     const client = new ImapFlow(imapFlowOptions(this.cfg));
     this.client = client;
     // An 'error' without a listener would crash the process; the next command reports it instead.
-    client.on('error', (err: unknown) => this.logger.debug('imap client error', { error: String((err as Error)?.message ?? err) }));
+    client.on('error', (err: unknown) => {
+      this.lastClientError = err;
+      this.logger.debug('imap client error', { error: String((err as Error)?.message ?? err) });
+    });
     client.on('exists', () => this.signal());
     client.on('close', () => {
       this.closed = true;
