@@ -9,7 +9,7 @@ import type { MessageStore } from '../core/ports/message-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
 import { recoverPendingActions, runDrainCycle } from '../core/archive/drain-cycle.js';
-import { backoffDelay } from '../core/connection/backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF } from '../core/connection/backoff.js';
 import { msUntilOpen } from '../core/connection/schedule.js';
 import { toMailsluiceError, type MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionConfig } from '../config/loader.js';
@@ -90,7 +90,11 @@ export class ConnectionRunner {
           throw e;
         }
         this.status.state = 'backoff';
-        await clock.sleep(backoffDelay(this.status.failures, this.deps.random()), signal);
+        // A non-retryable error (rejected credentials, untrusted certificate, missing mailbox) waits
+        // the longest back-off at once: retrying fast could lock the account and cannot help.
+        const delay = e.retryable ? backoffDelay(this.status.failures, this.deps.random()) : DEFAULT_BACKOFF.maxMs;
+        logger.warn('retrying the connection later', { inMs: delay, retryable: e.retryable });
+        await clock.sleep(delay, signal);
       }
     }
     this.status.state = 'stopped';
@@ -105,7 +109,19 @@ export class ConnectionRunner {
     try {
       const session = await source.open(options.signal);
       writer = await this.deps.blobStore.openWriter();
-      const deps = { connection: config.name, source, store, blobs: writer, clock, logger, maxMessagesPerCycle: config.maxMessagesPerCycle };
+      const deps = {
+        connection: config.name,
+        source,
+        store,
+        blobs: writer,
+        clock,
+        logger,
+        maxMessagesPerCycle: config.maxMessagesPerCycle,
+        onCommit: (messages: number, bytes: number) => {
+          this.status.taken += messages;
+          this.status.bytes += bytes;
+        },
+      };
       const recovered = await recoverPendingActions(session, deps);
       this.status.actioned += recovered;
       while (!options.signal?.aborted) {
@@ -114,8 +130,6 @@ export class ConnectionRunner {
         this.status.lastPollAt = clock.now();
         const r = await runDrainCycle(session, deps);
         this.status.cycles++;
-        this.status.taken += r.taken;
-        this.status.bytes += r.bytes;
         this.status.actioned += r.actioned;
         if (r.taken > 0) logger.info('cycle committed', { taken: r.taken, bytes: r.bytes, actioned: r.actioned, vanished: r.vanished });
         this.deps.onCycle?.(this.status);

@@ -52,16 +52,23 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   let emptyAt = started;
   const parser = app.parser();
   const index: IndexTotals = { parsed: 0, unparsable: 0, bytes: 0 };
+  // Settled, never rejected: an index failure is reported after the runners stop, not as an
+  // unhandled rejection while they are still draining.
   const indexing = runIndexStage(
     { store: app.store, blobs: app.blobs, parser, logger: app.logger, clock: app.clock, concurrency: Math.max(2, availableParallelism()) * 2 },
     () => drainDone,
     options.signal,
+  ).then(
+    (totals) => ({ totals, error: undefined as unknown }),
+    (error: unknown) => ({ totals: { parsed: 0, unparsable: 0, bytes: 0 }, error }),
   );
   const ticker = options.onProgress ? setInterval(() => options.onProgress!({ statuses: runners.map((r) => r.status), index }), 500) : null;
   const results = await Promise.allSettled(runners.map((r) => r.run({ once: true, ...(options.signal ? { signal: options.signal } : {}) })));
   emptyAt = app.clock.now();
   drainDone = true;
-  const totals = await indexing;
+  const indexed = await indexing;
+  if (indexed.error !== undefined) throw indexed.error;
+  const totals = indexed.totals;
   if (ticker) clearInterval(ticker);
   Object.assign(index, totals);
   const summary: DrainSummary = {

@@ -30,14 +30,21 @@ export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promis
         logger: app.connectionLogger(c),
       }),
   );
+  let indexError: unknown;
   const indexing = runIndexStage(
     { store: app.store, blobs: app.blobs, parser: app.parser(), logger: app.logger, clock: app.clock, concurrency: Math.max(2, availableParallelism()) * 2 },
     () => ac.signal.aborted,
     ac.signal,
-  );
+  ).catch((err: unknown) => {
+    // The archive itself is failing (e.g. the database): stop everything and exit non-zero.
+    app.logger.error('index stage failed; stopping', { error: String((err as Error)?.message ?? err) });
+    indexError = err;
+    ac.abort();
+  });
   await Promise.all(runners.map((r) => r.run({ once: false, signal: ac.signal })));
   await indexing;
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
+  if (indexError !== undefined) throw indexError;
   app.logger.info('mailsluice stopped');
 }

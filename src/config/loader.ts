@@ -85,11 +85,14 @@ function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
     return [{ path: base, message: `must be one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` }];
   }
   if (issue.code === 'invalid_union') {
-    // Report the branch that got furthest, rather than "invalid input".
-    const branches = issue.errors.map((errs) => errs.flatMap((e) => describeIssue({ ...e, path: [...issue.path, ...e.path] } as z.core.$ZodIssue)));
-    const best = branches.sort((a, b) => a.length - b.length)[0];
-    if (best && best.length > 0 && !best.every((p) => p.message.startsWith('expected'))) return best;
-    return [{ path: base, message: issue.message === 'Invalid input' ? 'has the wrong form' : issue.message }];
+    // Report the branch that got furthest (a branch whose only issue is a wrong type at the top
+    // did not match at all), rather than zod's "invalid input".
+    const candidates = issue.errors
+      .filter((errs) => errs.length > 0 && !errs.every((e) => e.code === 'invalid_type' && e.path.length === 0))
+      .sort((a, b) => a.length - b.length);
+    const best = candidates[0];
+    if (best) return best.flatMap((e) => describeIssue({ ...e, path: [...issue.path, ...e.path] } as z.core.$ZodIssue));
+    return [{ path: base, message: 'has the wrong form' }];
   }
   if (issue.code === 'invalid_type') {
     const got = (issue as { input?: unknown }).input;
@@ -125,6 +128,22 @@ function resolveSecret(value: unknown, path: string, baseDir: string, env: NodeJ
     }
   }
   return undefined;
+}
+
+/** Resolves every `{ env }` / `{ file }` object found anywhere in raw input, for its problems only. */
+function scanSecrets(value: unknown, path: string, baseDir: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): void {
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => scanSecrets(v, `${path}[${i}]`, baseDir, env, problems));
+    return;
+  }
+  if (!value || typeof value !== 'object') return;
+  const keys = Object.keys(value);
+  const v = value as Record<string, unknown>;
+  if (keys.length === 1 && (typeof v.env === 'string' || typeof v.file === 'string')) {
+    resolveSecret(value, path, baseDir, env, problems);
+    return;
+  }
+  for (const k of keys) scanSecrets(v[k], path ? `${path}.${k}` : k, baseDir, env, problems);
 }
 
 function deepFreeze<T>(value: T): T {
@@ -195,6 +214,8 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(...describeIssue(issue));
+    // Secrets are checked even when the shape is wrong, so one run lists every problem.
+    scanSecrets(raw, '', baseDir, env, problems);
     return { problems: dedupe(problems), warnings };
   }
   const input = parsed.data;

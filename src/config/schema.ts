@@ -35,8 +35,8 @@ const hostName = z
   })
   .meta({ description: 'Server address without protocol prefix.' });
 
-const port = z.number().int('must be a whole number').min(1).max(65535);
-const nonNegativeInt = z.number().int('must be a whole number').min(0);
+const port = z.number().int('must be a whole number').min(1, 'must be a port number from 1 to 65535').max(65535, 'must be a port number from 1 to 65535');
+const nonNegativeInt = z.number().int('must be a whole number').min(0, 'must be 0 or more');
 
 const tlsOptions = z
   .strictObject({
@@ -117,6 +117,13 @@ export const connectionSchema = z.strictObject({
   maxMessagesPerCycle: z.number().int('must be a whole number').min(1).max(100000).default(500).meta({ description: 'At most this many messages taken per cycle.' }),
   unseenOnly: z.boolean().default(false).meta({ description: 'IMAP: take only messages without \\Seen.' }),
   idle: z.boolean().default(false).meta({ description: 'IMAP: wait for IDLE push between cycles (re-armed periodically, with a safety poll).' }),
+  idleSafetyPollMs: z
+    .number()
+    .int('must be a whole number')
+    .min(1000, 'must be at least 1000')
+    .max(29 * 60 * 1000, 'must be under 29 minutes')
+    .default(60000)
+    .meta({ description: 'IMAP with idle: poll this often anyway, because servers are known to stop sending IDLE notifications silently.' }),
   partialFetch: z.boolean().default(false).meta({ description: 'IMAP: fetch every message in chunks (BODY.PEEK[]<offset.length>); large messages are always chunked.' }),
   deletePolicy: z
     .enum(['delete-and-expunge', 'delete', 'mark-seen', 'move', 'leave'])
@@ -131,7 +138,7 @@ export const connectionSchema = z.strictObject({
   ews: z
     .strictObject({
       url: z.string().min(1).meta({ description: 'EWS URL without protocol prefix.' }),
-      version: z.enum(['2007SP1', '2010', '2010SP1', '2010SP2', '2013', '2013SP1', '2016']).default('2016'),
+      version: z.enum(['2007SP1', '2010', '2010SP1', '2010SP2', '2013', '2013SP1', '2016']).default('2016').meta({ description: 'Exchange version: 2007SP1, 2010, 2010SP1, 2010SP2, 2013, 2013SP1 or 2016.' }),
     })
     .optional()
     .meta({ description: 'Exchange Web Services settings (protocol: ews).' }),
@@ -139,33 +146,52 @@ export const connectionSchema = z.strictObject({
 
 const filter = z
   .strictObject({
-    from: z.string().optional(),
-    to: z.string().optional(),
-    subject: z.string().optional(),
-    header: z.strictObject({ name: z.string().min(1), value: z.string() }).optional(),
-    minSize: nonNegativeInt.optional(),
-    maxSize: nonNegativeInt.optional(),
-    hasAttachment: z.boolean().optional(),
-    match: z.enum(['contains', 'regex']).default('contains'),
+    from: z.string().optional().meta({ description: 'Condition on the From address and name.' }),
+    to: z.string().optional().meta({ description: 'Condition on any To/Cc/Bcc address.' }),
+    subject: z.string().optional().meta({ description: 'Condition on the subject.' }),
+    header: z
+      .strictObject({ name: z.string().min(1).meta({ description: 'Header name.' }), value: z.string().meta({ description: 'Condition on its value.' }) })
+      .optional()
+      .meta({ description: 'Condition on one header.' }),
+    minSize: nonNegativeInt.optional().meta({ description: 'Raw size at least this many bytes.' }),
+    maxSize: nonNegativeInt.optional().meta({ description: 'Raw size at most this many bytes.' }),
+    hasAttachment: z.boolean().optional().meta({ description: 'Whether the message must (true) or must not (false) have attachments.' }),
+    match: z.enum(['contains', 'regex']).default('contains').meta({ description: 'How the text conditions match: contains (case-insensitive) or regex.' }),
   })
   .meta({ description: 'Optional conditions; all given must hold.' });
 
 const action = z.discriminatedUnion('action', [
-  z.strictObject({ action: z.literal('archive') }),
-  z.strictObject({ action: z.literal('webhook'), url: z.string().url('must be an http(s) URL'), secret: secret.optional(), maxAttempts: z.number().int().min(1).default(10) }),
-  z.strictObject({ action: z.literal('script'), module: z.string().min(1), timeoutMs: z.number().int().min(1).default(30000) }),
-  z.strictObject({ action: z.literal('publish'), subject: z.string().min(1) }),
-  z.strictObject({ action: z.literal('forward'), to: z.array(z.string().email()).min(1), relay: z.string().min(1) }),
+  z.strictObject({ action: z.literal('archive').meta({ description: 'Keep in the archive (every message is archived anyway).' }) }),
+  z.strictObject({
+    action: z.literal('webhook').meta({ description: 'HTTP POST of the message attributes, signed, retried, dead-lettered.' }),
+    url: z.string().url('must be an http(s) URL').meta({ description: 'Receiver URL.' }),
+    secret: secret.optional().meta({ description: 'HMAC-SHA256 signing secret.' }),
+    maxAttempts: z.number().int().min(1).default(10).meta({ description: 'Attempts before the delivery is dead-lettered.' }),
+  }),
+  z.strictObject({
+    action: z.literal('script').meta({ description: 'A user JS/TS module exporting handle(message, ctx).' }),
+    module: z.string().min(1).meta({ description: 'Path of the module.' }),
+    timeoutMs: z.number().int().min(1).default(30000).meta({ description: 'Time limit per message.' }),
+  }),
+  z.strictObject({
+    action: z.literal('publish').meta({ description: 'Publish to a broker subject.' }),
+    subject: z.string().min(1).meta({ description: 'Broker subject or exchange.' }),
+  }),
+  z.strictObject({
+    action: z.literal('forward').meta({ description: 'Re-send the original message through an SMTP relay.' }),
+    to: z.array(z.string().email()).min(1).meta({ description: 'Recipients.' }),
+    relay: z.string().min(1).meta({ description: 'SMTP relay host[:port].' }),
+  }),
 ]);
 
 /** One route (SPEC "Route settings"). */
 export const routeSchema = z.strictObject({
   name: systemName,
   connection: systemName.meta({ description: 'System name of the connection this route takes messages from.' }),
-  enabled: z.boolean().default(true),
-  description: z.string().default(''),
+  enabled: z.boolean().default(true).meta({ description: 'A disabled route takes no messages.' }),
+  description: z.string().default('').meta({ description: 'Free text.' }),
   bus: z.number().int().min(0).default(0).meta({ description: 'Bus number (0..buses-1).' }),
-  filter: filter.optional(),
+  filter: filter.optional().meta({ description: 'Only messages matching every given condition take this route.' }),
   scenario: z.array(action).min(1).meta({ description: 'Ordered actions: archive, webhook, script, publish, forward.' }),
 });
 
@@ -173,8 +199,8 @@ export const routeSchema = z.strictObject({
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data').meta({ description: 'Archive, database and logs (embedded mode); relative to the config file.' }),
   buses: z.number().int().min(1).max(64).default(4).meta({ description: 'Number of buses (lanes).' }),
-  connections: z.array(connectionSchema).default([]),
-  routes: z.array(routeSchema).default([]),
+  connections: z.array(connectionSchema).default([]).meta({ description: 'Mailbox connections (SPEC "Connection settings").' }),
+  routes: z.array(routeSchema).default([]).meta({ description: 'Routes (SPEC "Route settings"); executed from issue 4 on, validated now.' }),
 });
 
 /** A connection as written in the file, after defaults. */

@@ -110,21 +110,6 @@ const ALLOWED: Array<{ file: string; line: string; why: string }> = [
     line: 'POSTAL_MIME_LIMIT.test(message)',
     why: 'postal-mime throws plain Errors without a code; its two limit errors can only be told apart by wording. Confined to the adapter error map and pinned by a unit test there.',
   },
-  {
-    file: 'src/adapters/source-imap/imap-error-map.ts',
-    line: '/does not support STARTTLS/i.test(e.message',
-    why: "imapflow's _failSTARTTLS throws a plain Error with only tlsFailed set, no code; confined to the adapter error map. (Could be told apart by tlsFailed without an errno code instead.)",
-  },
-  {
-    file: 'src/config/loader.ts',
-    line: "p.message.startsWith('expected')",
-    why: 'TOLERATED, TO FIX: picks which union branch to report by the wording of zod issues; only the text of a config problem depends on it, no error handling. Should use issue codes.',
-  },
-  {
-    file: 'src/config/loader.ts',
-    line: "issue.message === 'Invalid input'",
-    why: "TOLERATED, TO FIX: replaces zod's default union message with a clearer one; cosmetic. Should test for a custom message differently (e.g. by issue code and absence of a custom error).",
-  },
 ];
 
 test('no source file branches on an error message', () => {

@@ -4,9 +4,8 @@
  * when the server silently stops notifying (the proxy drops every untagged `* N EXISTS` once the
  * client IDLEs), the safety poll must still archive it.
  *
- * The safety poll is IMAP_TUNING.idleSafetyPollMs (60 s), and no setting or environment variable
- * shortens it (the dependency rule keeps process.env out of adapters), so the silent-server test
- * waits for the real thing; it runs concurrently with the other test.
+ * The silent-server test sets the connection's idleSafetyPollMs to 10 s (default 60 s), so it
+ * shows within seconds that the safety poll, not a notification, archived the message.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -100,7 +99,7 @@ describe('idle', { concurrency: true }, () => {
       dropServerLine: (line, conn) => conn.clientLines.some((l) => /^IDLE$/i.test(commandOf(l))) && /^\* \d+ EXISTS$/i.test(line),
     });
     proxies.push(proxy);
-    const ws = makeWorkspace({ connections: [imapConnection({ host: proxy.host, imapPort: proxy.port, imapsPort: dovecot.imapsPort, caCertPath: dovecot.caCertPath }, user, { security: 'none', idle: true, pollIntervalMs: 600_000 })] });
+    const ws = makeWorkspace({ connections: [imapConnection({ host: proxy.host, imapPort: proxy.port, imapsPort: dovecot.imapsPort, caCertPath: dovecot.caCertPath }, user, { security: 'none', idle: true, pollIntervalMs: 600_000, idleSafetyPollMs: 10_000 })] });
     const svc = await startService(ws);
     try {
       await untilEmpty(user, 20_000, svc.child, svc.stderr);
@@ -110,8 +109,8 @@ describe('idle', { concurrency: true }, () => {
       await new Promise((r) => setTimeout(r, 3000));
       assert.ok(proxy.connections.some((c) => c.dropped.length > 0), 'the proxy must have swallowed an EXISTS');
       assert.equal(await dovecot.messageCount(user.username), 1, 'without the notification nothing happens at once');
-      // The safety poll (60 s) finds it; allow some slack on a busy machine.
-      await untilEmpty(user, 75_000, svc.child, svc.stderr);
+      // The safety poll (10 s) finds it; allow some slack on a busy machine.
+      await untilEmpty(user, 20_000, svc.child, svc.stderr);
       assert.equal(await svc.stop(), 0, svc.stderr());
       assert.equal(await archived(ws), 2);
     } finally {

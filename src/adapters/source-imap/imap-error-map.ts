@@ -46,7 +46,9 @@ export function mapImapError(err: unknown, ctx: ImapErrorContext): MailsluiceErr
     return new MailsluiceError('SOURCE_TLS_UNTRUSTED', `the certificate of ${where} is not trusted (${code}): ${e.message ?? ''}; give the CA in tls.ca or, for testing only, set tls.verify: false`, { cause: err });
   }
   if (e.tlsFailed) {
-    if (/does not support STARTTLS/i.test(e.message ?? '')) {
+    // imapflow marks a required-but-missing STARTTLS with tlsFailed and no socket error code;
+    // a failed handshake carries OpenSSL's code.
+    if (!code) {
       return new MailsluiceError('SOURCE_STARTTLS_UNAVAILABLE', `${where} does not offer STARTTLS, and security is starttls (required)`, { cause: err });
     }
     return new MailsluiceError('SOURCE_TLS_FAILED', `TLS with ${where} failed: ${text}`, { cause: err });

@@ -13,6 +13,7 @@ export type ImapSourceConfig = Pick<
   | 'mailbox'
   | 'unseenOnly'
   | 'idle'
+  | 'idleSafetyPollMs'
   | 'partialFetch'
   | 'deletePolicy'
   | 'moveTo'
@@ -28,8 +29,6 @@ export const IMAP_TUNING = {
    * notifying silently long before; 5 minutes is well under the 29-minute ceiling.
    */
   idleRearmMs: 5 * 60 * 1000,
-  /** Safety poll while idling: a server that stops notifying never stalls archiving for longer. */
-  idleSafetyPollMs: 60 * 1000,
   /** Start IDLE this soon after the last command, so a new message is seen within about a second. */
   autoIdleDelayMs: 100,
   /** Messages larger than this are always fetched in chunks, so none sits whole in memory. */

@@ -318,7 +318,8 @@ export class ImapSource implements MailboxSource {
   }
 
   async waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
-    const wait = this.cfg.idle ? Math.min(ms, IMAP_TUNING.idleSafetyPollMs) : ms;
+    // The safety poll: a server that stops notifying never stalls archiving for longer than this.
+    const wait = this.cfg.idle ? Math.min(ms, this.cfg.idleSafetyPollMs) : ms;
     if (this.changed || this.closed || signal?.aborted) {
       this.changed = false;
       return;

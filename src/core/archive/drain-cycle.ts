@@ -26,6 +26,8 @@ export interface DrainDeps {
   commitEveryMessages?: number;
   /** …or this many raw bytes, whichever comes first. */
   commitEveryBytes?: number;
+  /** Told after every commit, so progress counts what is durable even if the cycle then fails. */
+  onCommit?: (messages: number, bytes: number) => void;
 }
 
 /** What one cycle did. */
@@ -114,6 +116,7 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
     await blobs.sync();
     await store.commitTaken(batch, { connection, mailbox: session.mailbox, ...watermarkAfter(listed, committed, batch, session.uidValidity, after.lastUid) });
     for (const r of batch) committed.add(r.sourceKey);
+    deps.onCommit?.(batch.length, batch.reduce((n, r) => n + r.size, 0));
     batch = [];
     batchBytes = 0;
     inBatch.clear();
