@@ -1,0 +1,555 @@
+/**
+ * `npm run bench`: the drain benchmark of issue 2, section 8 (method and figures in
+ * docs/benchmark.md).
+ *
+ * In one run, against a private Dovecot started and stopped here (loopback only, Maildirs on
+ * tmpfs), for each data set (small, mixed, huge) and each on a freshly loaded identical mailbox
+ * (a fresh user per measurement, bulk-loaded with loadMaildir and opened once before timing so
+ * Dovecot's index build is outside every timing), it measures:
+ * 1. the raw limit: our own minimal client (bench/raw-imap-client.ts), fetch-only and
+ *    fetch + flag + UID EXPUNGE per 500;
+ * 2. mbsync (isync from Debian, default FSync) copying the mailbox into a local Maildir;
+ * 3. `mailsluice drain --json` with delete-and-expunge;
+ * and prints a table, the ratios the project is judged by, and writes bench/results/latest.json.
+ *
+ * Every tool runs as a child process so that its peak RSS and CPU time are its own, and so that
+ * this process's hundreds of MB of generated messages (and their garbage collection) never sit
+ * in a measured process. mailsluice's data directory and mbsync's Maildir are on the same disk
+ * (os.tmpdir()), so both pay the same fsync costs.
+ *
+ * Options: --only small,mixed,huge  --small N  --mixed N  --skip-mbsync  --profile DIR
+ * (--profile passes --cpu-prof to the mailsluice children and keeps the .cpuprofile files).
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startDovecot, type DovecotInstance, type TestUser } from '../test/harness/dovecot.js';
+import { makeMessage, journalMix } from '../test/harness/messages.js';
+import { makeWorkspace, imapConnection, runCli, BIN, REPO_ROOT } from '../test/harness/cli.js';
+import { RawImapClient, type RawDrainResult } from './raw-imap-client.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The compiled preload that reports a Node child's peak RSS and CPU on exit. */
+const PROBE = pathToFileURL(join(HERE, 'rss-probe.js')).href;
+const SELF = fileURLToPath(import.meta.url);
+/** Raw-client batch size: the project's default maxMessagesPerCycle and the issue's "per 500". */
+const BATCH = 500;
+/** How often a child's /proc status is sampled (fallback for RSS, and CPU for mbsync). */
+const SAMPLE_MS = 20;
+const MB = 1_000_000;
+
+/** Targets from issue 2 "What good looks like". */
+const TARGETS = {
+  rawOverMailboxEmpty: 0.4,
+  mbsyncOverMailsluice: 3,
+  smallIndexedMsgsPerS: 1800,
+  mixedIndexedMBps: 60,
+  hugePeakRssMB: 250,
+} as const;
+
+type DataSetName = 'small' | 'mixed' | 'huge';
+
+/** One measured row of the table. */
+interface Row {
+  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed';
+  messages: number;
+  bytes: number;
+  seconds: number;
+  msgsPerS: number;
+  mbPerS: number;
+  /** Peak RSS of the tool's process in MB (10^6 bytes), null when not measured. */
+  peakRssMB: number | null;
+  /** User + system CPU seconds of the tool's process (all its threads). */
+  cpuSeconds: number | null;
+  /** CPU seconds the whole machine was busy during the run (both cores; Dovecot is most of the rest). */
+  machineCpuSeconds: number | null;
+  /** Wall time of the child process from spawn to exit (start-up and shut-down included). */
+  processSeconds?: number;
+  /** Share of the machine's CPU (all cores × process wall time) the hypervisor stole during the run. */
+  stealShare?: number;
+  note?: string;
+}
+
+interface DataSetResult {
+  name: DataSetName;
+  messages: number;
+  bytes: number;
+  rows: Row[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child mode: the raw client runs in its own process so its RSS and CPU are its own.
+
+interface RawChildInput {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  mode: 'fetch' | 'drain';
+}
+
+async function rawChild(input: RawChildInput): Promise<void> {
+  const t0 = performance.now();
+  const c = await RawImapClient.open(input);
+  const r: RawDrainResult = input.mode === 'fetch' ? await c.fetchAll() : await c.drain(BATCH);
+  const totalMs = performance.now() - t0;
+  await c.close();
+  process.stdout.write(JSON.stringify({ ...r, totalMs }) + '\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring children.
+
+interface ChildOutcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+  peakRssKb: number;
+  cpuMs: number | null;
+  machineCpuMs: number;
+  /** Hypervisor steal during the run, in ms over all cores. */
+  stealMs: number;
+}
+
+/**
+ * CPU time of the whole machine (all cores) from /proc/stat, in ms: `busy` is user, nice,
+ * system, irq and softirq; `steal` is time the hypervisor gave our vCPUs to someone else, which
+ * is not our work but slows every figure down (this VM shares its host).
+ */
+function machineCpu(): { busyMs: number; stealMs: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal; USER_HZ is 100 on Linux.
+  const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0);
+  return { busyMs: busy * 10, stealMs: (f[7] ?? 0) * 10 };
+}
+
+function readProc(pid: number, comm: string | null): { hwmKb: number; cpuMs: number } | null {
+  try {
+    // Between fork and exec the child is still a copy of this process (and its hundreds of MB
+    // of messages): only sample once it runs the program we meant.
+    if (comm !== null && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm) return null;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpuMs = (Number(rest[11]) + Number(rest[12])) * 10; // utime, stime
+    return { hwmKb: hwm?.[1] ? Number(hwm[1]) : 0, cpuMs };
+  } catch {
+    return null; // exited between samples
+  }
+}
+
+/**
+ * Runs a child to completion. Peak RSS: for Node children the exact VmHWM the preloaded probe
+ * writes on exit; for others (mbsync) VmHWM sampled every 20 ms, which misses only growth in the
+ * last interval before exit (VmHWM is the kernel's own high-water mark, so no spike between
+ * samples is lost, unlike sampling VmRSS).
+ */
+function runChild(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; probe?: boolean }): Promise<ChildOutcome> {
+  const probeFile = opts.probe ? join(mkdtempSync(join(tmpdir(), 'mailsluice-probe-')), 'probe.json') : null;
+  const env = { ...process.env, ...opts.env, ...(probeFile ? { MAILSLUICE_BENCH_PROBE: probeFile } : {}) };
+  const cpu0 = machineCpu();
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let sampledKb = 0;
+  let sampledCpu = 0;
+  const timer = setInterval(() => {
+    if (child.pid === undefined) return;
+    const p = readProc(child.pid, opts.probe ? null : basename(cmd).slice(0, 15));
+    if (p) {
+      sampledKb = Math.max(sampledKb, p.hwmKb);
+      sampledCpu = Math.max(sampledCpu, p.cpuMs);
+    }
+  }, SAMPLE_MS);
+  return new Promise((resolvePromise, reject) => {
+    child.on('error', (err) => {
+      clearInterval(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      const wallMs = performance.now() - t0;
+      const cpu1 = machineCpu();
+      const machineCpuMs = cpu1.busyMs - cpu0.busyMs;
+      const stealMs = cpu1.stealMs - cpu0.stealMs;
+      clearInterval(timer);
+      let peakRssKb = sampledKb;
+      let cpuMs: number | null = sampledCpu || null;
+      if (probeFile) {
+        try {
+          const p = JSON.parse(readFileSync(probeFile, 'utf8')) as { vmHwmKb: number; userCpuMs: number; systemCpuMs: number };
+          // Exact, and never polluted by a sample taken before exec.
+          peakRssKb = p.vmHwmKb;
+          cpuMs = p.userCpuMs + p.systemCpuMs;
+        } catch {
+          // the child died before its exit hook: keep the sampled figures
+        }
+        rmSync(dirname(probeFile), { recursive: true, force: true });
+      }
+      resolvePromise({ code, stdout, stderr, wallMs, peakRssKb, cpuMs, machineCpuMs, stealMs });
+    });
+  });
+}
+
+function row(tool: Row['tool'], messages: number, bytes: number, ms: number, o: ChildOutcome | null, extra: Partial<Row> = {}): Row {
+  const seconds = ms / 1000;
+  return {
+    tool,
+    messages,
+    bytes,
+    seconds,
+    msgsPerS: messages / seconds,
+    mbPerS: bytes / MB / seconds,
+    peakRssMB: o ? (o.peakRssKb * 1024) / MB : null,
+    cpuSeconds: o?.cpuMs != null ? o.cpuMs / 1000 : null,
+    machineCpuSeconds: o ? o.machineCpuMs / 1000 : null,
+    ...(o ? { processSeconds: o.wallMs / 1000, stealShare: o.stealMs / (o.wallMs * availableParallelism()) } : {}),
+    ...extra,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The three tools.
+
+/** A fresh user holding exactly `messages`, opened once so Dovecot's index exists before timing. */
+async function freshMailbox(d: DovecotInstance, messages: Buffer[]): Promise<TestUser> {
+  const user = await d.createUser();
+  await d.loadMaildir(user.username, messages);
+  // The first SELECT makes Dovecot scan the Maildir and build dovecot.index/uidlist; that is a
+  // property of our bulk loading, not of any client, so it happens here, outside every timing.
+  const warm = await RawImapClient.open({ host: d.host, port: d.imapPort, username: user.username, password: user.password });
+  await warm.close();
+  const n = await d.messageCount(user.username);
+  if (n !== messages.length) throw new Error(`loaded ${messages.length} messages but the mailbox holds ${n}`);
+  return user;
+}
+
+async function runRaw(d: DovecotInstance, user: TestUser, mode: 'fetch' | 'drain', expect: { messages: number; bytes: number }): Promise<{ res: RawDrainResult & { totalMs: number }; o: ChildOutcome }> {
+  const input: RawChildInput = { host: d.host, port: d.imapPort, username: user.username, password: user.password, mode };
+  const o = await runChild(process.execPath, ['--import', PROBE, SELF, '--raw-child'], { env: { MAILSLUICE_BENCH_RAW: JSON.stringify(input) }, probe: true });
+  if (o.code !== 0) throw new Error(`raw client (${mode}) failed: ${o.stderr.trim()}`);
+  const res = JSON.parse(o.stdout.trim()) as RawDrainResult & { totalMs: number };
+  if (res.messages !== expect.messages || res.bytes !== expect.bytes) {
+    throw new Error(`raw client (${mode}) received ${res.messages} messages / ${res.bytes} bytes, expected ${expect.messages} / ${expect.bytes}`);
+  }
+  if (mode === 'drain') {
+    const left = await d.messageCount(user.username);
+    if (left !== 0) throw new Error(`raw drain left ${left} messages on the server`);
+  }
+  return { res, o };
+}
+
+function countFiles(dir: string): number {
+  let n = 0;
+  for (const sub of ['cur', 'new']) {
+    const p = join(dir, sub);
+    if (existsSync(p)) n += readdirSync(p).length;
+  }
+  return n;
+}
+
+async function runMbsync(d: DovecotInstance, user: TestUser, expectMessages: number): Promise<ChildOutcome> {
+  const dir = mkdtempSync(join(tmpdir(), 'mailsluice-bench-mbsync-'));
+  try {
+    const local = join(dir, 'mail');
+    mkdirSync(local);
+    const rc = join(dir, 'mbsyncrc');
+    const q = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`;
+    // Defaults everywhere except what is needed to reach our private server: FSync stays on
+    // (isync's default), as the comparison in issue 2 asks.
+    writeFileSync(
+      rc,
+      [
+        'IMAPAccount bench',
+        `Host ${d.host}`,
+        `Port ${d.imapPort}`,
+        `User ${q(user.username)}`,
+        `Pass ${q(user.password)}`,
+        'SSLType None',
+        'AuthMechs LOGIN',
+        '',
+        'IMAPStore bench-far',
+        'Account bench',
+        '',
+        'MaildirStore bench-near',
+        `Path ${local}/`,
+        `Inbox ${local}/INBOX`,
+        '',
+        'Channel bench',
+        'Far :bench-far:',
+        'Near :bench-near:',
+        'Patterns INBOX',
+        'Sync Pull',
+        'Create Near',
+        'SyncState *',
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    const o = await runChild('mbsync', ['-c', rc, '-q', 'bench'], { cwd: dir });
+    if (o.code !== 0) throw new Error(`mbsync failed (exit ${o.code}): ${o.stderr.trim()}`);
+    const got = countFiles(join(local, 'INBOX'));
+    if (got !== expectMessages) throw new Error(`mbsync copied ${got} messages, expected ${expectMessages}`);
+    return o;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface DrainJson {
+  taken: number;
+  bytes: number;
+  parsed: number;
+  unparsable: number;
+  mailboxEmptyMs: number;
+  indexedMs: number;
+}
+
+async function runMailsluice(d: DovecotInstance, user: TestUser, expect: { messages: number; bytes: number }, profileDir: string | null, label: string): Promise<{ summary: DrainJson; o: ChildOutcome }> {
+  // Plain IMAP like the other two tools (TLS would measure OpenSSL, not the drain); otherwise
+  // the shipped defaults: maxMessagesPerCycle 500, expungeEvery 0 (= per cycle), full fetch.
+  const ws = makeWorkspace({ connections: [imapConnection(d, user, { security: 'none', deletePolicy: 'delete-and-expunge' })] });
+  try {
+    const nodeFlags = ['--import', PROBE];
+    // One directory per run: Node names each thread's profile itself (main and every parser worker).
+    if (profileDir) nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${join(profileDir, `${label}-${Date.now()}`)}`);
+    const o = await runChild(process.execPath, [...nodeFlags, BIN, 'drain', '--json', '--config', ws.configPath], { cwd: ws.dir, probe: true });
+    if (o.code !== 0) throw new Error(`mailsluice drain failed (exit ${o.code}): ${o.stderr.trim()}`);
+    const summary = JSON.parse(o.stdout.trim().split('\n').pop() ?? '') as DrainJson;
+    if (summary.taken !== expect.messages || summary.bytes !== expect.bytes) {
+      throw new Error(`mailsluice took ${summary.taken} messages / ${summary.bytes} bytes, expected ${expect.messages} / ${expect.bytes}`);
+    }
+    if (summary.parsed + summary.unparsable !== expect.messages) throw new Error(`mailsluice indexed ${summary.parsed}+${summary.unparsable} of ${expect.messages}`);
+    const left = await d.messageCount(user.username);
+    if (left !== 0) throw new Error(`mailsluice left ${left} messages on the server`);
+    const stats = await runCli(['stats', '--json'], ws);
+    const archived = (JSON.parse(stats.stdout) as { messages: number }).messages;
+    if (archived !== expect.messages) throw new Error(`the archive holds ${archived} messages, expected ${expect.messages}`);
+    return { summary, o };
+  } finally {
+    ws.cleanup();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data sets.
+
+function generate(name: DataSetName, counts: { small: number; mixed: number }): Buffer[] {
+  switch (name) {
+    case 'small':
+      // ~4.3 KB each: 4,000 bytes of text plus headers.
+      return Array.from({ length: counts.small }, (_, i) => makeMessage(i, { bodyBytes: 4000 }));
+    case 'mixed':
+      // 4–30 KB text, every 20th message with a 200 KB–2 MB attachment (base64).
+      return [...journalMix(counts.mixed, 20)];
+    case 'huge': {
+      // One ~100 MB message (73 MB of binary is ~100 MB in base64 with line breaks) among ten
+      // small ones, in the middle so the drain has work on both sides of it.
+      const out = Array.from({ length: 10 }, (_, i) => makeMessage(i, { bodyBytes: 4000 }));
+      out.splice(5, 0, makeMessage(10, { bodyBytes: 4000, attachmentBytes: 73_000_000 }));
+      return out;
+    }
+  }
+}
+
+async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbsync: boolean; profileDir: string | null }): Promise<DataSetResult> {
+  const bytes = messages.reduce((n, b) => n + b.length, 0);
+  const expect = { messages: messages.length, bytes };
+  const result: DataSetResult = { name, messages: messages.length, bytes, rows: [] };
+  log(`[${name}] ${messages.length} messages, ${(bytes / MB).toFixed(1)} MB: starting Dovecot`);
+  // One Dovecot per data set: its tmpfs directory (four copies of the mailbox) goes with it.
+  const d = await startDovecot();
+  try {
+    let user = await freshMailbox(d, messages);
+    log(`[${name}] raw fetch-only`);
+    const f = await runRaw(d, user, 'fetch', expect);
+    result.rows.push(row('raw-fetch-only', f.res.messages, f.res.bytes, f.res.fetchMs, f.o, { note: 'one UID FETCH 1:* BODY.PEEK[]; login/select excluded' }));
+
+    user = await freshMailbox(d, messages);
+    log(`[${name}] raw fetch + flag + UID EXPUNGE per ${BATCH}`);
+    const r = await runRaw(d, user, 'drain', expect);
+    result.rows.push(
+      row('raw-fetch-flag-expunge', r.res.messages, r.res.bytes, r.res.totalMs, r.o, {
+        note: `per ${BATCH} UIDs: UID FETCH, then UID STORE +FLAGS.SILENT (\\Deleted) and UID EXPUNGE; connect to last expunge; fetch ${(r.res.fetchMs / 1000).toFixed(2)} s, store+expunge ${(r.res.deleteMs / 1000).toFixed(2)} s`,
+      }),
+    );
+
+    if (!opts.skipMbsync) {
+      user = await freshMailbox(d, messages);
+      log(`[${name}] mbsync`);
+      const m = await runMbsync(d, user, messages.length);
+      result.rows.push(row('mbsync', messages.length, bytes, m.wallMs, m, { note: 'process wall time; peak RSS sampled (VmHWM)' }));
+    }
+
+    user = await freshMailbox(d, messages);
+    log(`[${name}] mailsluice drain`);
+    const s = await runMailsluice(d, user, expect, opts.profileDir, name);
+    result.rows.push(row('mailsluice-mailbox-empty', s.summary.taken, s.summary.bytes, s.summary.mailboxEmptyMs, s.o, { note: 'drain --json mailboxEmptyMs' }));
+    result.rows.push(row('mailsluice-indexed', s.summary.taken, s.summary.bytes, s.summary.indexedMs, s.o, { note: 'drain --json indexedMs' }));
+  } finally {
+    await d.stop();
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report.
+
+function log(s: string): void {
+  process.stderr.write(`${s}\n`);
+}
+
+const LABELS: Record<Row['tool'], string> = {
+  'raw-fetch-only': 'raw fetch-only',
+  'raw-fetch-flag-expunge': 'raw fetch+flag+expunge',
+  mbsync: 'mbsync',
+  'mailsluice-mailbox-empty': 'mailsluice (mailbox empty)',
+  'mailsluice-indexed': 'mailsluice (indexed)',
+};
+
+function table(ds: DataSetResult): string {
+  const head = ['', 'msgs/s', 'MB/s', 'seconds', 'peak RSS MB', 'CPU s', 'machine CPU s', 'steal'];
+  const lines = ds.rows.map((r) => [
+    LABELS[r.tool],
+    r.msgsPerS.toFixed(0),
+    r.mbPerS.toFixed(1),
+    r.seconds.toFixed(2),
+    r.peakRssMB === null ? '-' : r.peakRssMB.toFixed(0),
+    r.cpuSeconds === null ? '-' : r.cpuSeconds.toFixed(2),
+    r.machineCpuSeconds === null ? '-' : r.machineCpuSeconds.toFixed(2),
+    r.stealShare === undefined ? '-' : `${(r.stealShare * 100).toFixed(0)}%`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [`${ds.name}: ${ds.messages} messages, ${(ds.bytes / MB).toFixed(1)} MB`, fmt(head), ...lines.map(fmt)].join('\n');
+}
+
+interface Ratio {
+  name: string;
+  value: number;
+  target: string;
+  pass: boolean;
+}
+
+function ratios(results: DataSetResult[]): Ratio[] {
+  const out: Ratio[] = [];
+  const get = (ds: DataSetResult, t: Row['tool']): Row | undefined => ds.rows.find((r) => r.tool === t);
+  for (const ds of results) {
+    const empty = get(ds, 'mailsluice-mailbox-empty');
+    const indexed = get(ds, 'mailsluice-indexed');
+    const raw = get(ds, 'raw-fetch-flag-expunge');
+    const mb = get(ds, 'mbsync');
+    if (ds.name !== 'huge' && raw && empty) {
+      const v = raw.seconds / empty.seconds;
+      out.push({ name: `${ds.name}: raw(fetch+flag+expunge) time / mailsluice mailbox-empty time`, value: v, target: `>= ${TARGETS.rawOverMailboxEmpty}`, pass: v >= TARGETS.rawOverMailboxEmpty });
+    }
+    if (ds.name !== 'huge' && mb && empty && indexed) {
+      const v = mb.seconds / empty.seconds;
+      out.push({ name: `${ds.name}: mbsync time / mailsluice mailbox-empty time`, value: v, target: `>= ${TARGETS.mbsyncOverMailsluice}`, pass: v >= TARGETS.mbsyncOverMailsluice });
+      const w = mb.seconds / indexed.seconds;
+      out.push({ name: `${ds.name}: mbsync time / mailsluice indexed time`, value: w, target: `>= ${TARGETS.mbsyncOverMailsluice}`, pass: w >= TARGETS.mbsyncOverMailsluice });
+    }
+    if (ds.name === 'small' && indexed) {
+      out.push({ name: 'small: fully processed (indexed) msgs/s', value: indexed.msgsPerS, target: `>= ${TARGETS.smallIndexedMsgsPerS}`, pass: indexed.msgsPerS >= TARGETS.smallIndexedMsgsPerS });
+    }
+    if (ds.name === 'mixed' && indexed) {
+      out.push({ name: 'mixed: fully processed (indexed) MB/s', value: indexed.mbPerS, target: `>= ${TARGETS.mixedIndexedMBps}`, pass: indexed.mbPerS >= TARGETS.mixedIndexedMBps });
+    }
+    if (ds.name === 'huge' && empty?.peakRssMB != null) {
+      out.push({ name: 'huge: mailsluice peak RSS MB', value: empty.peakRssMB, target: `< ${TARGETS.hugePeakRssMB}`, pass: empty.peakRssMB < TARGETS.hugePeakRssMB });
+    }
+  }
+  return out;
+}
+
+function version(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0] ?? '';
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      small: { type: 'string' },
+      mixed: { type: 'string' },
+      'skip-mbsync': { type: 'boolean' },
+      profile: { type: 'string' },
+      'raw-child': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values['raw-child']) {
+    await rawChild(JSON.parse(process.env.MAILSLUICE_BENCH_RAW ?? '{}') as RawChildInput);
+    return;
+  }
+  const count = (v: string | undefined, def: number, name: string): number => {
+    if (v === undefined) return def;
+    if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name} must be a positive whole number, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed') };
+  const all: DataSetName[] = ['small', 'mixed', 'huge'];
+  const only = values.only ? values.only.split(',').map((s) => s.trim()) : all;
+  for (const o of only) if (!all.includes(o as DataSetName)) throw new Error(`--only: unknown data set ${JSON.stringify(o)} (allowed: ${all.join(', ')})`);
+  const skipMbsync = values['skip-mbsync'] === true;
+  if (!skipMbsync && version('mbsync', ['-v']) === 'unknown') throw new Error('mbsync is not installed (apt-get install -y isync), or pass --skip-mbsync');
+  const profileDir = values.profile ? resolve(values.profile) : null;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+
+  const started = new Date();
+  const results: DataSetResult[] = [];
+  for (const name of all.filter((n) => only.includes(n))) {
+    const messages = generate(name, counts);
+    results.push(await runDataSet(name, messages, { skipMbsync, profileDir }));
+    log(table(results[results.length - 1]!));
+  }
+
+  const rs = ratios(results);
+  const out: string[] = [''];
+  for (const ds of results) out.push(table(ds), '');
+  out.push('Ratios (issue 2 "What good looks like"):');
+  const w = Math.max(...rs.map((r) => r.name.length));
+  for (const r of rs) out.push(`  ${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(8)}  target ${r.target.padEnd(7)}  ${r.pass ? 'PASS' : 'FAIL'}`);
+  out.push(
+    '',
+    'MB = 10^6 bytes as served by IMAP. raw fetch-only: the one FETCH command; raw fetch+flag+expunge: connect to the',
+    'last UID EXPUNGE; mailsluice: the drain summary (start of the drain to the last expunge / the last index write,',
+    'process start-up excluded); mbsync: process wall time.',
+    'CPU s: the tool process (all threads); machine CPU s: busy time of all cores during the process (Dovecot, the kernel',
+    'and anything else running); steal: share of all cores taken by the hypervisor for other guests during the process.',
+  );
+  const stolen = results.flatMap((ds) => ds.rows).some((r) => (r.stealShare ?? 0) > 0.1);
+  if (stolen) out.push('WARNING: the hypervisor stole more than 10% of the CPU during some runs; those figures are pessimistic.');
+  process.stdout.write(out.join('\n') + '\n');
+
+  const json = {
+    date: started.toISOString(),
+    machine: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown', memoryMB: Math.round(totalmem() / MB), node: process.version },
+    versions: { dovecot: version('dovecot', ['--version']), mbsync: skipMbsync ? 'skipped' : version('mbsync', ['-v']), commit: version('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD']) },
+    options: { counts, only, skipMbsync, batch: BATCH },
+    dataSets: results,
+    ratios: rs,
+  };
+  const dir = join(REPO_ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
+  log(`results written to ${join(dir, 'latest.json')}`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
