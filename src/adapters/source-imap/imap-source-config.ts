@@ -31,12 +31,18 @@ export const IMAP_TUNING = {
   idleRearmMs: 5 * 60 * 1000,
   /** Start IDLE this soon after the last command, so a new message is seen within about a second. */
   autoIdleDelayMs: 100,
-  /** Messages larger than this are always fetched in chunks, so none sits whole in memory. */
-  chunkedAboveBytes: 4 * 1024 * 1024,
+  /**
+   * Messages larger than this are always fetched in chunks, so none sits whole in memory; found
+   * with one `UID SEARCH ... LARGER`, which spares a size FETCH of every message.
+   */
+  chunkedAboveBytes: 1024 * 1024,
   /** Chunk size of partial fetches (BODY.PEEK[]<offset.length>). */
   chunkBytes: 1024 * 1024,
-  /** One bulk FETCH carries at most this many announced bytes, bounding what can pile up unread. */
-  bulkFetchBytes: 32 * 1024 * 1024,
+  /**
+   * One bulk FETCH carries at most this many messages: imapflow reads ahead without back-pressure,
+   * so this (times chunkedAboveBytes) bounds what can pile up unread in memory.
+   */
+  bulkFetchMessages: 100,
   /** setTimeout's ceiling, used where the operator asked for "no timeout" (0). */
   noTimeoutMs: 2_147_483_647,
 } as const;

@@ -24,6 +24,15 @@ export function toSequenceSet(uids: readonly number[]): string {
   return parts.join(',');
 }
 
+/** A candidate the listing found over the chunking threshold (or partialFetch is on). */
+type LargeCandidate = Candidate & { large?: boolean };
+
+/**
+ * UID-addressed STOREs with .SILENT: the server then sends no FETCH FLAGS line per message,
+ * which imapflow would otherwise parse (a measurable share of the drain's CPU).
+ */
+const SILENT = { uid: true, silent: true } as { uid: true };
+
 async function* single(buf: Uint8Array): AsyncIterable<Uint8Array> {
   yield buf;
 }
@@ -177,42 +186,28 @@ export class ImapSource implements MailboxSource {
     const query: Record<string, unknown> = { uid: `${lastUid + 1}:*`, deleted: false };
     if (this.cfg.unseenOnly) query.seen = false;
     let uids: number[];
+    const large = new Set<number>();
     try {
       const found = await this.c.search(query, { uid: true });
+      // "n:*" always includes the highest UID, even one below n (RFC 3501), hence the filter.
       uids = (found || []).filter((u) => u > lastUid).sort((a, b) => a - b).slice(0, limit);
+      if (uids.length > 0 && !this.cfg.partialFetch) {
+        const big = await this.c.search({ uid: toSequenceSet(uids), larger: IMAP_TUNING.chunkedAboveBytes }, { uid: true });
+        for (const u of big || []) large.add(u);
+      }
     } catch (err) {
       throw this.wrap(err);
     }
-    if (uids.length === 0) return [];
-    const sizes = new Map<number, number>();
-    try {
-      for await (const m of this.c.fetch(toSequenceSet(uids), { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
-    } catch (err) {
-      throw this.wrap(err);
-    }
-    // A UID the size FETCH did not return was expunged meanwhile: not a candidate.
-    return uids.filter((u) => sizes.has(u)).map((uid) => ({ key: this.key(uid), uid, size: sizes.get(uid) ?? 0 }));
+    // Sizes are not asked for: the chunked/bulk choice only needs "large or not", and the stored
+    // size is measured from the bytes themselves.
+    return uids.map((uid) => ({ key: this.key(uid), uid, size: 0, ...(large.has(uid) || this.cfg.partialFetch ? { large: true } : {}) }));
   }
 
   async *fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage> {
-    const chunked = (c: Candidate): boolean => this.cfg.partialFetch || c.size > IMAP_TUNING.chunkedAboveBytes;
-    const bulk = candidates.filter((c) => !chunked(c));
-    const large = candidates.filter(chunked);
-    // Bulk FETCH in groups bounded by announced bytes.
-    let group: Candidate[] = [];
-    let groupBytes = 0;
-    const groups: Candidate[][] = [];
-    for (const c of bulk) {
-      group.push(c);
-      groupBytes += c.size;
-      if (groupBytes >= IMAP_TUNING.bulkFetchBytes) {
-        groups.push(group);
-        group = [];
-        groupBytes = 0;
-      }
-    }
-    if (group.length) groups.push(group);
-    for (const g of groups) {
+    const bulk = candidates.filter((c) => !(c as LargeCandidate).large);
+    const large = candidates.filter((c) => (c as LargeCandidate).large);
+    for (let i = 0; i < bulk.length; i += IMAP_TUNING.bulkFetchMessages) {
+      const g = bulk.slice(i, i + IMAP_TUNING.bulkFetchMessages);
       const byUid = new Map(g.map((c) => [c.uid!, c]));
       try {
         for await (const m of this.c.fetch(toSequenceSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
@@ -252,16 +247,16 @@ export class ImapSource implements MailboxSource {
         case 'leave':
           return candidates;
         case 'mark-seen':
-          await this.c.messageFlagsAdd(set, ['\\Seen'], { uid: true });
+          await this.c.messageFlagsAdd(set, ['\\Seen'], SILENT);
           return candidates;
         case 'delete':
-          await this.c.messageFlagsAdd(set, ['\\Deleted'], { uid: true });
+          await this.c.messageFlagsAdd(set, ['\\Deleted'], SILENT);
           return candidates;
         case 'move': {
           if (!this.hasCap('MOVE') && !this.hasCap('UIDPLUS')) {
             // imapflow's COPY fallback ends in a plain EXPUNGE; refuse rather than remove others' mail.
             await this.c.messageCopy(set, this.cfg.moveTo!, { uid: true });
-            await this.c.messageFlagsAdd(set, ['\\Deleted'], { uid: true });
+            await this.c.messageFlagsAdd(set, ['\\Deleted'], SILENT);
             this.logger.warn('server has neither MOVE nor UIDPLUS: messages copied and flagged \\Deleted, not expunged');
             return candidates;
           }
@@ -271,7 +266,7 @@ export class ImapSource implements MailboxSource {
         }
         case 'delete-and-expunge': {
           if (!this.hasCap('UIDPLUS')) {
-            await this.c.messageFlagsAdd(set, ['\\Deleted'], { uid: true });
+            await this.c.messageFlagsAdd(set, ['\\Deleted'], SILENT);
             if (!this.warnedNoUidplus) this.logger.warn('server lacks UIDPLUS: flagged \\Deleted only');
             this.warnedNoUidplus = true;
             return candidates;
@@ -282,7 +277,7 @@ export class ImapSource implements MailboxSource {
           const done: Candidate[] = [];
           while (this.pendingExpunge.length >= n) done.push(...(await this.expunge(this.pendingExpunge.splice(0, n))));
           // What stays pending is flagged now, so the count "flagged deleted" is what N bounds.
-          if (this.pendingExpunge.length) await this.c.messageFlagsAdd(toSequenceSet(this.pendingExpunge.map((c) => c.uid!)), ['\\Deleted'], { uid: true });
+          if (this.pendingExpunge.length) await this.c.messageFlagsAdd(toSequenceSet(this.pendingExpunge.map((c) => c.uid!)), ['\\Deleted'], SILENT);
           return done;
         }
       }
@@ -294,7 +289,7 @@ export class ImapSource implements MailboxSource {
   /** Flags and UID EXPUNGEs exactly these messages (UIDPLUS), never a plain EXPUNGE. */
   private async expunge(cands: Candidate[]): Promise<Candidate[]> {
     if (cands.length === 0) return [];
-    const ok = await this.c.messageDelete(toSequenceSet(cands.map((c) => c.uid!)), { uid: true });
+    const ok = await this.c.messageDelete(toSequenceSet(cands.map((c) => c.uid!)), SILENT);
     if (!ok) throw new MailsluiceError('SOURCE_PROTOCOL', `UID EXPUNGE failed on ${this.ctx.host}:${this.ctx.port}`);
     return cands;
   }

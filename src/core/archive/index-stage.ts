@@ -22,6 +22,9 @@ async function readPrefix(stream: AsyncIterable<Uint8Array>, max: number): Promi
   return Buffer.concat(chunks);
 }
 
+/** Longest the stage yields to a busy drain before it indexes one page anyway. */
+const DEFAULT_MAX_PAUSE_MS = 10_000;
+
 /** What the index stage needs. */
 export interface IndexDeps {
   store: MessageStore;
@@ -33,6 +36,13 @@ export interface IndexDeps {
   concurrency: number;
   /** Results saved per transaction. */
   saveEvery?: number;
+  /**
+   * True while a drain is moving mail: the stage then yields the CPU to the critical path, but
+   * for at most `maxPauseMs`; after that it indexes alongside until the drain goes quiet, so a
+   * mailbox that never goes quiet is still indexed.
+   */
+  busy?: () => boolean;
+  maxPauseMs?: number;
 }
 
 /** Totals of an index run. */
@@ -80,8 +90,18 @@ export async function runIndexStage(deps: IndexDeps, stop: () => boolean, signal
     results.push({ id: m.id, outcome });
     if (results.length >= saveEvery) await flush();
   };
+  let pausedSince: number | null = null;
   for (;;) {
     if (signal?.aborted) break;
+    if (deps.busy?.()) {
+      const now = deps.clock.now();
+      pausedSince ??= now;
+      if (now - pausedSince < (deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS)) {
+        await deps.clock.sleep(20, signal);
+        continue;
+      }
+      // Busy for longer than maxPauseMs: index alongside until the drain next goes quiet.
+    } else pausedSince = null;
     const page = await deps.store.listUnparsed(deps.concurrency * 8, afterId);
     if (page.length === 0) {
       await flush();
