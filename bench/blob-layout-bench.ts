@@ -4,11 +4,18 @@
  *
  * Run: `npx tsc -p tsconfig.json && node dist/bench/blob-layout-bench.js [--batches N] [--dir PATH]`
  *
+ * `--store-only` measures only the store as built, as the drain uses it (up to 4 buffered puts in
+ * flight, bodies above 256 KiB streamed alone, one sync per 500 messages) and reports the main
+ * thread's CPU per message next to the rate, since the main thread bounds the drain
+ * (docs/benchmark.md). `--store-module PATH` runs the same against another build of the adapter
+ * (e.g. the previous commit's) for an A/B; `--repeat N` repeats each row.
+ *
  * Every batch is 500 messages and ends with whatever makes the whole batch durable, because the
  * pipeline commits metadata only after that point: throughput per batch is what bounds the drain rate.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, open, rename, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +23,8 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createFsBlobStore } from '../src/adapters/blob-fs/index.js';
+import type { FsBlobStoreOptions } from '../src/adapters/blob-fs/index.js';
+import type { BlobStore } from '../src/core/ports/blob-store.js';
 import {
   brotliCompress,
   constants as zc,
@@ -149,6 +158,10 @@ interface Row {
   msgPerS: number;
   rawMBPerS: number;
   ratio?: number;
+  mainCpuUsPerMsg?: number;
+  eluActiveUsPerMsg?: number;
+  elu?: number;
+  processCpuUsPerMsg?: number;
 }
 
 const rows: Row[] = [];
@@ -342,9 +355,102 @@ async function benchStore(root: string, batches: Buffer[][], mix: string, writer
   record(`FsBlobStore (brotli-1), ${writers} writer(s), ${inflight} put(s) in flight each`, mix, batches.length * BATCH, raw, performance.now() - t0, stored / raw);
 }
 
+/** CPU time of the main thread alone (Linux /proc; 10 ms ticks), in µs. */
+function mainThreadCpuUs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
+async function* chunksOf(b: Buffer, size: number): AsyncGenerator<Uint8Array> {
+  for (let p = 0; p < b.length; p += size) yield b.subarray(p, p + size);
+}
+
+type StoreFactory = (options: FsBlobStoreOptions) => Promise<BlobStore>;
+
+/**
+ * The store as the drain uses it: buffered bodies (≤ 256 KiB, one chunk, as the IMAP source
+ * delivers them) with up to 4 puts in flight, larger bodies streamed in 64 KiB chunks after
+ * the in-flight puts settle, and sync every 500 messages. Bodies are made unique and built
+ * before the clock starts, so only the store's work is measured.
+ */
+async function benchDrainLike(
+  root: string,
+  batches: Buffer[][],
+  mix: string,
+  label: string,
+  make: StoreFactory,
+  options: Omit<FsBlobStoreOptions, 'directory'>,
+  maxInflight = 4,
+): Promise<void> {
+  const dir = join(root, `drainlike-${mix}-${rows.length}`);
+  const store = await make({ directory: dir, ...options });
+  const bodies = batches.map((batch, b) => batch.map((m, i) => Buffer.concat([m, Buffer.from(`${b}/${i}`)])));
+  const writer = await store.openWriter();
+  // warm up (worker start, first pack) outside the clock
+  await writer.put(oneChunk(Buffer.from(`warm-up ${label}`)), () => false);
+  await writer.sync();
+  globalThis.gc?.();
+  let raw = 0;
+  let stored = 0;
+  const cpu0 = mainThreadCpuUs();
+  const proc0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
+  const t0 = performance.now();
+  for (const batch of bodies) {
+    const inflight = new Set<Promise<void>>();
+    for (const body of batch) {
+      raw += body.length;
+      if (body.length > 256 * 1024) {
+        await Promise.all(inflight);
+        const r = await writer.put(chunksOf(body, 65536), () => false);
+        stored += r.location?.storedSize ?? 0;
+        continue;
+      }
+      const p: Promise<void> = writer.put(oneChunk(body), () => false).then((r) => {
+        stored += r.location?.storedSize ?? 0;
+        inflight.delete(p);
+      });
+      inflight.add(p);
+      if (inflight.size >= maxInflight) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+    await writer.sync();
+  }
+  const ms = performance.now() - t0;
+  const elu = performance.eventLoopUtilization(elu0);
+  const proc = process.cpuUsage(proc0);
+  const mainUs = mainThreadCpuUs() - cpu0;
+  await writer.close();
+  const n = bodies.length * BATCH;
+  record(`drain-like, ${label}`, mix, n, raw, ms, stored / raw);
+  const extra = {
+    mainCpuUsPerMsg: Math.round(mainUs / n),
+    eluActiveUsPerMsg: Math.round((elu.active * 1000) / n),
+    elu: Math.round(elu.utilization * 100) / 100,
+    processCpuUsPerMsg: Math.round((proc.user + proc.system) / n),
+  };
+  Object.assign(rows[rows.length - 1] as Row, extra);
+  console.log(
+    `${''.padEnd(58)}        main thread ${extra.mainCpuUsPerMsg} µs/msg (ELU active ${extra.eluActiveUsPerMsg} µs/msg, ${extra.elu}), process ${extra.processCpuUsPerMsg} µs/msg`,
+  );
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const nBatches = Number(args[args.indexOf('--batches') + 1] ?? 4) || 4;
+  const storeOnly = args.includes('--store-only');
+  const nBatchesArg = args.includes('--batches') ? Number(args[args.indexOf('--batches') + 1]) : NaN;
+  const nBatches = Number.isInteger(nBatchesArg) && nBatchesArg > 0 ? nBatchesArg : 4;
+  const inflight = args.includes('--inflight') ? Number(args[args.indexOf('--inflight') + 1]) || 4 : 4;
+  const repeat = args.includes('--repeat') ? Number(args[args.indexOf('--repeat') + 1]) || 1 : 1;
+  const storeModule = args.includes('--store-module') ? (args[args.indexOf('--store-module') + 1] as string) : null;
+  const make: StoreFactory = storeModule
+    ? ((await import(new URL(storeModule, `file://${process.cwd()}/`).href)) as { createFsBlobStore: StoreFactory }).createFsBlobStore
+    : createFsBlobStore;
   const base = args.includes('--dir') ? (args[args.indexOf('--dir') + 1] as string) : tmpdir();
   const root = await mkdtemp(join(base, 'mailsluice-blob-bench-'));
   console.log(`node ${process.version}, UV_THREADPOOL_SIZE=${process.env['UV_THREADPOOL_SIZE'] ?? '4 (default)'}, dir ${root}`);
@@ -354,10 +460,24 @@ async function main(): Promise<void> {
       const batches = Array.from({ length: nBatches }, (_, i) => makeBatch(mix, 1000 + i));
       const total = batches.reduce((a, b) => a + sum(b), 0);
       console.log(`--- mix ${mix}: ${(total / 1e6).toFixed(1)} MB raw, mean ${(total / nBatches / BATCH / 1024).toFixed(1)} KB/message`);
-      if (!args.includes('--store-only')) await benchCompression(batches, mix);
+      if (storeOnly) {
+        // small messages: more of them, so the 10 ms CPU ticks resolve a few µs per message
+        const set = mix === 'small' && !Number.isInteger(nBatchesArg) ? Array.from({ length: 10 }, (_, i) => makeBatch(mix, 1000 + i)) : batches;
+        const variants: [string, Omit<FsBlobStoreOptions, 'directory'>][] = storeModule
+          ? [[`store from ${storeModule}`, {}]]
+          : [
+              ['default (1 compression thread)', {}],
+              ['compressionThreads 0 (inline)', { compressionThreads: 0 }],
+              ['compressionThreads 2', { compressionThreads: 2 }],
+            ];
+        for (let r = 0; r < repeat; r++) for (const [label, options] of variants) await benchDrainLike(root, set, mix, `${label}, ${inflight} in flight`, make, options, inflight);
+        if (!args.includes('--drain-like-only')) for (const [writers, inflight] of [[1, 1], [1, 4], [2, 1], [2, 4]] as const) await benchStore(root, batches, mix, writers, inflight);
+        continue;
+      }
+      await benchCompression(batches, mix);
       const deflated = await Promise.all(batches.map((b) => Promise.all(b.map((m) => deflateRawAsync(m, { level: 1 })))));
       const incompressible = batches.map((b) => b.map((m) => randomBytes(m.length)));
-      for (const [label, payloads] of args.includes('--store-only') ? [] : [
+      for (const [label, payloads] of [
         ['deflated-1 payloads', deflated],
         ['uncompressed payloads', incompressible],
       ] as const) {
@@ -367,7 +487,6 @@ async function main(): Promise<void> {
         await benchFiles(root, batches, payloads, true, mix, label);
       }
       for (const [writers, inflight] of [[1, 1], [1, 4], [2, 1], [2, 4]] as const) await benchStore(root, batches, mix, writers, inflight);
-      if (args.includes('--store-only')) continue;
       for (const codec of CODECS.filter((c) => ['none', 'deflateRaw-1', 'brotli-0', 'brotli-1'].includes(c.name))) {
         await benchEndToEnd(root, batches, mix, codec, 1);
         await benchEndToEnd(root, batches, mix, codec, 2);

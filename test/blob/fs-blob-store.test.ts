@@ -69,6 +69,22 @@ runBlobStoreContract('fs', async () => {
   };
 });
 
+// The same contract with hashing and compression on the calling thread instead of the worker.
+runBlobStoreContract('fs (compressionThreads 0)', async () => {
+  const dir = await freshDir();
+  const options: FsBlobStoreOptions = { directory: dir, compressionThreads: 0 };
+  const store = await createFsBlobStore(options);
+  return {
+    store,
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+    reopen: () => createFsBlobStore(options),
+    corrupt: (location) => flipByte(store, location),
+    tearTail: async () => {
+      await tearNewestPack(dir);
+    },
+  };
+});
+
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await freshDir();
   try {
@@ -288,4 +304,30 @@ test('fs: a stream abandoned early releases its file', () =>
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal((await readdir('/proc/self/fd')).length, fdsBefore);
+  }));
+
+test('fs: many buffered puts in flight land contiguously in one pack, identical with and without the worker', () =>
+  withDir(async (dir) => {
+    const refs: string[][] = [];
+    for (const compressionThreads of [1, 0]) {
+      const sub = join(dir, String(compressionThreads));
+      const store = await createFsBlobStore({ directory: sub, compressionThreads });
+      const w = await store.openWriter();
+      // > 1 MiB of records, so the write buffer is written out while puts continue
+      const blobs = Array.from({ length: 300 }, (_, i) => mailLike(4000 + ((i * 7919) % 26_000), 500 + i));
+      const results = await Promise.all(blobs.map((b) => w.put(chunked(b, [1 << 20]), never)));
+      await w.sync();
+      refs.push(results.map((r) => r.location?.ref ?? ''));
+      const [pack] = await packFiles(sub);
+      assert.ok(pack);
+      const scan = await scanPack(pack);
+      assert.deepEqual({ records: scan.records, tornTail: scan.tornTail }, { records: 300, tornTail: null });
+      assert.equal(scan.validEnd, (await stat(pack)).size, 'sync wrote every buffered record');
+      for (const [i, r] of results.entries()) {
+        assert.ok(r.location);
+        assert.ok((await store.read(r.location, r.sha256)).equals(blobs[i] as Buffer));
+      }
+      await w.close();
+    }
+    assert.deepEqual(refs[0], refs[1], 'same records, same offsets');
   }));

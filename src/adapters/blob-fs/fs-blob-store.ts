@@ -25,7 +25,6 @@ import { pipeline as pipelineCb } from 'node:stream';
 import type { Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import {
-  brotliCompress,
   brotliDecompress,
   constants as zc,
   crc32,
@@ -33,7 +32,6 @@ import {
   createBrotliDecompress,
   createDeflateRaw,
   createInflateRaw,
-  deflateRaw,
   inflateRaw,
 } from 'node:zlib';
 import { MailsluiceError } from '../../core/errors/index.js';
@@ -41,6 +39,8 @@ import type { BlobLocation, BlobStore, BlobWriter, PutResult } from '../../core/
 import { resolveFsBlobStoreConfig } from './fs-blob-store-config.js';
 import type { FsBlobStoreConfig, FsBlobStoreOptions } from './fs-blob-store-config.js';
 import { mapFsError } from './fs-error-map.js';
+import { compressInline, compressPool } from './compress-pool.js';
+import type { CompressedRecord } from './compress-pool.js';
 import {
   PACK_HEADER_SIZE,
   RECORD_HEADER_SIZE,
@@ -50,15 +50,18 @@ import {
 } from './pack-format.js';
 import type { CodecName, RecordHeader } from './pack-format.js';
 
-const brotliCompressAsync = promisify(brotliCompress);
 const brotliDecompressAsync = promisify(brotliDecompress);
-const deflateRawAsync = promisify(deflateRaw);
 const inflateRawAsync = promisify(inflateRaw);
 
 const PACK_FILE = /^pack-(\d{8,})\.mspack$/;
 const REF = /^pack-(\d{8,}):(\d+):(\d+)$/;
 /** Coalesce compressor output into writes of about this size: fewer syscalls, bounded memory. */
 const WRITE_COALESCE_BYTES = 1024 * 1024;
+/**
+ * Records of buffered puts are copied into a write buffer of this size and written with one
+ * write when it fills or at sync, instead of one threadpool write per message (ADR 0001).
+ */
+const STAGE_BYTES = 1024 * 1024;
 /** Read size when streaming a blob back. */
 const READ_CHUNK_BYTES = 256 * 1024;
 
@@ -100,17 +103,6 @@ function asBuffer(chunk: Uint8Array): Buffer {
 
 function corrupt(message: string, cause?: unknown): MailsluiceError {
   return new MailsluiceError('STORE_CORRUPT', message, cause === undefined ? {} : { cause });
-}
-
-async function compressWhole(codec: CodecName, level: number, raw: Buffer): Promise<Buffer> {
-  // The async zlib API runs on the libuv threadpool, so the event loop keeps serving sockets.
-  if (codec === 'brotli') {
-    return brotliCompressAsync(raw, {
-      params: { [zc.BROTLI_PARAM_QUALITY]: level, [zc.BROTLI_PARAM_SIZE_HINT]: raw.length, [zc.BROTLI_PARAM_MODE]: zc.BROTLI_MODE_TEXT },
-    });
-  }
-  if (codec === 'deflate-raw') return deflateRawAsync(raw, { level });
-  return raw;
 }
 
 function compressorStream(codec: CodecName, level: number): Transform | null {
@@ -197,6 +189,8 @@ export class FsBlobStore implements BlobStore {
   /** The resolved configuration. */
   readonly config: FsBlobStoreConfig;
   #nextPackId: number;
+  /** Packs with a writer that may hold records not yet written (its write buffer). */
+  readonly #liveWriters = new Map<number, FsBlobWriter>();
 
   /** Use {@link createFsBlobStore}, which prepares the directory. */
   constructor(config: FsBlobStoreConfig, nextPackId: number) {
@@ -249,9 +243,21 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  /** @internal a writer appends to `packId` (or stopped, with `null`). */
+  setLiveWriter(packId: number, writer: FsBlobWriter | null): void {
+    if (writer) this.#liveWriters.set(packId, writer);
+    else this.#liveWriters.delete(packId);
+  }
+
+  /** A put is readable before sync: write out the buffered records of the pack's writer first. */
+  async #writeOutBuffered(packId: number): Promise<void> {
+    await this.#liveWriters.get(packId)?.writeOutBuffered();
+  }
+
   /** Reads one record's header and payload, checking everything but the raw hash. */
   async #readRecord(location: BlobLocation): Promise<{ header: RecordHeader; payload: Buffer; path: string }> {
     const ref = parseFsBlobRef(location.ref);
+    await this.#writeOutBuffered(ref.packId);
     const path = this.packPath(ref.packId);
     let fh: FileHandle;
     try {
@@ -313,6 +319,7 @@ export class FsBlobStore implements BlobStore {
 
   async *#stream(location: BlobLocation): AsyncGenerator<Uint8Array> {
     const ref = parseFsBlobRef(location.ref);
+    await this.#writeOutBuffered(ref.packId);
     const path = this.packPath(ref.packId);
     let fh: FileHandle;
     try {
@@ -410,7 +417,7 @@ interface OpenPack {
   packId: number;
   path: string;
   fh: FileHandle;
-  /** Where the next record goes; always the file's logical end. */
+  /** Where the next record goes: the pack's logical end, buffered records included. */
   pos: number;
 }
 
@@ -418,6 +425,11 @@ interface OpenPack {
  * A writer: owns at most one open pack at a time and appends records to it. After any write or
  * sync failure it refuses further work (fsync errors may have discarded dirty pages, so nothing
  * written since the last good sync can be trusted); close it and open a new one.
+ *
+ * Buffered puts are hashed and compressed off the main thread ({@link compressPool}) and their
+ * finished records are copied into a write buffer (`#stage`) that is written with one write
+ * when it passes {@link STAGE_BYTES}, before a streamed put, a pack roll, a read of the pack, a
+ * sync or a close. `sync` therefore still covers every put that has resolved.
  */
 class FsBlobWriter implements BlobWriter {
   readonly #store: FsBlobStore;
@@ -431,6 +443,12 @@ class FsBlobWriter implements BlobWriter {
   #closed = false;
   /** Serialises appends, syncs and close; compression of small bodies runs outside it. */
   #lock: Promise<unknown> = Promise.resolve();
+  /** Records not yet written, for the pack's bytes from `#stageStart` on. */
+  #stage: Buffer | null = null;
+  #stageLen = 0;
+  #stageStart = 0;
+  /** The write of the previous stage, if still running (at most one: bounded memory). */
+  #writing: Promise<void> | null = null;
 
   constructor(store: FsBlobStore) {
     this.#store = store;
@@ -455,18 +473,56 @@ class FsBlobWriter implements BlobWriter {
     return mapped;
   }
 
+  /** Starts writing the stage (after the previous stage's write, which it waits for). Call under the lock. */
+  async #startStageWrite(pack: OpenPack): Promise<void> {
+    if (this.#writing) await this.#writing;
+    if (this.#stageLen === 0 || !this.#stage) return;
+    const buf = this.#stage.subarray(0, this.#stageLen);
+    const at = this.#stageStart;
+    this.#stage = null;
+    this.#stageLen = 0;
+    const writing = writeFully(pack.fh, [buf], at).then(
+      () => {
+        if (this.#writing === writing) this.#writing = null;
+      },
+      (err: unknown) => {
+        if (this.#writing === writing) this.#writing = null;
+        throw this.#fail(err, 'writing', pack.path);
+      },
+    );
+    writing.catch(() => undefined); // surfaced by the next put/sync through #failed
+    this.#writing = writing;
+  }
+
+  /** Writes out every buffered record and waits for it. Call under the lock. */
+  async #writeStage(pack: OpenPack): Promise<void> {
+    await this.#startStageWrite(pack);
+    if (this.#writing) await this.#writing;
+  }
+
+  /** @internal lets a read of this writer's pack see records not yet written. */
+  async writeOutBuffered(): Promise<void> {
+    if (this.#stageLen === 0 && !this.#writing) return;
+    await this.#withLock(async () => {
+      const pack = this.#pack;
+      if (pack && !this.#failed) await this.#writeStage(pack);
+    });
+  }
+
   /** Returns the pack to append to, rolling to a new one at the size limit. Call under the lock. */
   async #currentPack(): Promise<OpenPack> {
     const pack = this.#pack;
     if (pack && pack.pos < this.#store.config.packRollBytes) return pack;
     if (pack) {
       // Make the full pack durable now, so that sync() only ever has one pack to flush.
+      await this.#writeStage(pack);
       try {
         await pack.fh.datasync();
         await pack.fh.close();
       } catch (err) {
         throw this.#fail(err, 'syncing', pack.path);
       }
+      this.#store.setLiveWriter(pack.packId, null);
       this.#pack = null;
     }
     let created;
@@ -477,6 +533,7 @@ class FsBlobWriter implements BlobWriter {
       throw err;
     }
     this.#pack = { ...created, pos: PACK_HEADER_SIZE };
+    this.#store.setLiveWriter(created.packId, this);
     this.#newPack = true;
     return this.#pack;
   }
@@ -486,11 +543,10 @@ class FsBlobWriter implements BlobWriter {
     this.#assertUsable();
     const { streamThresholdBytes } = this.#store.config;
     const it = body[Symbol.asyncIterator]();
-    const hash = createHash('sha256');
     const head: Buffer[] = [];
     let size = 0;
     let done = false;
-    // Buffer up to the threshold: most mail ends here and gets one compress call and one write.
+    // Buffer up to the threshold: most mail ends here and is hashed and compressed in one job.
     while (size <= streamThresholdBytes) {
       const r = await it.next();
       if (r.done) {
@@ -498,45 +554,59 @@ class FsBlobWriter implements BlobWriter {
         break;
       }
       const chunk = asBuffer(r.value);
-      hash.update(chunk);
       head.push(chunk);
       size += chunk.length;
     }
-    return done ? this.#putWhole(Buffer.concat(head, size), hash.digest('hex'), known) : this.#putStream(head, size, hash, it, known);
+    if (done) return this.#putWhole(head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, size), known);
+    const hash = createHash('sha256');
+    for (const c of head) hash.update(c);
+    return this.#putStream(head, size, hash, it, known);
   }
 
-  async #putWhole(raw: Buffer, sha256: string, known: (sha256: string) => boolean): Promise<PutResult> {
-    if (this.#seen.has(sha256) || known(sha256)) return { sha256, size: raw.length, location: null };
-    // Claimed before compressing, so a concurrent put of the same bytes dedups against this one.
-    // Any failure from here on marks the writer failed, so that dedup can never point at bytes
-    // that did not make it to disk.
-    this.#seen.add(sha256);
-    const { codec, level } = this.#store.config.compression;
-    let stored: Buffer;
-    let storedCodec: CodecName = codec;
+  async #putWhole(raw: Buffer, known: (sha256: string) => boolean): Promise<PutResult> {
+    const { compression, compressionThreads } = this.#store.config;
+    let rec: CompressedRecord;
     try {
-      stored = await compressWhole(codec, level, raw);
+      rec =
+        compressionThreads === 0
+          ? compressInline(raw, compression.codec, compression.level)
+          : await compressPool(compressionThreads).compress(raw, compression.codec, compression.level);
     } catch (err) {
-      this.#failed ??= new MailsluiceError('STORE_WRITE_FAILED', `compressing blob ${sha256} failed`, { cause: err });
+      this.#failed ??= new MailsluiceError('STORE_WRITE_FAILED', 'hashing and compressing a blob failed', { cause: err });
       throw this.#failed;
     }
-    if (stored.length >= raw.length && codec !== 'none') {
-      // Already-compressed content: keeping it raw saves space and decompression on read.
-      stored = raw;
-      storedCodec = 'none';
-    }
-    const header = encodeRecordHeader({ codec: storedCodec, rawSize: raw.length, storedSize: stored.length, sha256, payloadCrc: crc32(stored) });
+    const { sha256, size } = rec;
+    this.#assertUsable();
+    if (this.#seen.has(sha256) || known(sha256)) return { sha256, size, location: null };
+    // Claimed now, synchronously with the check, so a concurrent put of the same bytes dedups
+    // against this one. Any failure from here on marks the writer failed, so that dedup can
+    // never point at bytes that did not make it to disk.
+    this.#seen.add(sha256);
     return this.#withLock(async () => {
       this.#assertUsable();
       const pack = await this.#currentPack();
       const offset = pack.pos;
-      try {
-        pack.pos += await writeFully(pack.fh, [header, stored], offset);
-      } catch (err) {
-        throw this.#fail(err, 'writing', pack.path);
+      const record = rec.record;
+      if (this.#stageLen > 0 && this.#stageLen + record.length > STAGE_BYTES) await this.#startStageWrite(pack);
+      if (record.length > STAGE_BYTES) {
+        // Too big to buffer (a large streamThresholdBytes): written on its own, in order.
+        await this.#writeStage(pack);
+        try {
+          await writeFully(pack.fh, [record], offset);
+        } catch (err) {
+          throw this.#fail(err, 'writing', pack.path);
+        }
+      } else {
+        if (this.#stageLen === 0) {
+          this.#stage ??= Buffer.allocUnsafeSlow(STAGE_BYTES);
+          this.#stageStart = offset;
+        }
+        record.copy(this.#stage as Buffer, this.#stageLen);
+        this.#stageLen += record.length;
       }
+      pack.pos += record.length;
       this.#dirty = true;
-      return { sha256, size: raw.length, location: { ref: formatFsBlobRef({ packId: pack.packId, offset, storedSize: stored.length }), storedSize: stored.length } };
+      return { sha256, size, location: { ref: formatFsBlobRef({ packId: pack.packId, offset, storedSize: rec.storedSize }), storedSize: rec.storedSize } };
     });
   }
 
@@ -578,6 +648,8 @@ class FsBlobWriter implements BlobWriter {
     return this.#withLock(async () => {
       this.#assertUsable();
       const pack = await this.#currentPack();
+      // Buffered records first: the streamed record is written in place and may be cut off again.
+      await this.#writeStage(pack);
       const start = pack.pos;
       // The header goes in last, over a hole: until then the record reads as torn (zero magic).
       let pos = start + RECORD_HEADER_SIZE;
@@ -659,6 +731,7 @@ class FsBlobWriter implements BlobWriter {
       this.#assertUsable();
       const pack = this.#pack;
       if (pack && this.#dirty) {
+        await this.#writeStage(pack);
         try {
           // fdatasync also persists the file size, which is all the metadata appended data needs.
           await pack.fh.datasync();
@@ -687,6 +760,11 @@ class FsBlobWriter implements BlobWriter {
       const pack = this.#pack;
       this.#pack = null;
       if (!pack) return;
+      // Not a sync, but what was put stays readable (and a failure here is reported by no one:
+      // unsynced puts may be lost).
+      if (!this.#failed) await this.#writeStage(pack).catch(() => undefined);
+      else await this.#writing?.catch(() => undefined);
+      this.#store.setLiveWriter(pack.packId, null);
       await pack.fh.close().catch(() => undefined);
       if (pack.pos === PACK_HEADER_SIZE && !this.#failed) await unlink(pack.path).catch(() => undefined);
     });

@@ -1,0 +1,99 @@
+/**
+ * The blob store's compression thread: hashes and compresses buffered (small) bodies off the
+ * main thread and returns finished records (64-byte header + payload), so the main thread only
+ * copies them into its write buffer. Jobs arrive in batches (every put started in one turn of
+ * the event loop), so one message round trip serves several puts (docs/adr/0001-blob-layout.md,
+ * "Main-thread cost").
+ *
+ * Runs as a `worker_threads` worker started by `compress-pool.ts`; no state between batches.
+ */
+import { hash } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import { brotliCompressSync, constants as zc, crc32, deflateRawSync } from 'node:zlib';
+import { RECORD_HEADER_SIZE, encodeRecordHeader } from './pack-format.js';
+import type { CodecName } from './pack-format.js';
+
+/** One body to hash and compress; `body` owns its ArrayBuffer (transferred). */
+export interface CompressJob {
+  id: number;
+  body: Uint8Array;
+}
+
+/** A batch sent to the worker. */
+export interface CompressBatch {
+  codec: CodecName;
+  level: number;
+  jobs: CompressJob[];
+}
+
+/** Where one finished record sits in the reply's `data`. */
+export interface CompressResult {
+  id: number;
+  sha256: string;
+  size: number;
+  /** Offset of the record (header + payload) in `data`. */
+  offset: number;
+  /** Record length: header + stored payload. */
+  length: number;
+}
+
+/** The worker's reply to one batch: all records back to back in one transferred buffer. */
+export type CompressReply = { results: CompressResult[]; data: Uint8Array } | { error: string; ids: number[] };
+
+function compress(codec: CodecName, level: number, raw: Uint8Array): Uint8Array {
+  if (codec === 'brotli') {
+    return brotliCompressSync(raw, {
+      params: { [zc.BROTLI_PARAM_QUALITY]: level, [zc.BROTLI_PARAM_SIZE_HINT]: raw.length, [zc.BROTLI_PARAM_MODE]: zc.BROTLI_MODE_TEXT },
+    });
+  }
+  if (codec === 'deflate-raw') return deflateRawSync(raw, { level });
+  return raw;
+}
+
+/** Hashes and compresses a batch; exported for tests and the benchmark. */
+export function compressBatch(batch: CompressBatch): { results: CompressResult[]; data: Uint8Array } {
+  const parts: { id: number; sha256: string; size: number; header: Buffer; payload: Uint8Array }[] = [];
+  let total = 0;
+  for (const { id, body } of batch.jobs) {
+    const sha256 = hash('sha256', body, 'hex');
+    let payload = compress(batch.codec, batch.level, body);
+    let codec = batch.codec;
+    if (codec !== 'none' && payload.length >= body.length) {
+      // Already-compressed content: keeping it raw saves space and decompression on read.
+      payload = body;
+      codec = 'none';
+    }
+    const header = encodeRecordHeader({ codec, rawSize: body.length, storedSize: payload.length, sha256, payloadCrc: crc32(payload) });
+    parts.push({ id, sha256, size: body.length, header, payload });
+    total += RECORD_HEADER_SIZE + payload.length;
+  }
+  // One buffer of its own, so it can be transferred (not copied) back to the main thread.
+  const data = new Uint8Array(new ArrayBuffer(total));
+  const results: CompressResult[] = [];
+  let at = 0;
+  for (const p of parts) {
+    data.set(p.header, at);
+    data.set(p.payload, at + RECORD_HEADER_SIZE);
+    const length = RECORD_HEADER_SIZE + p.payload.length;
+    results.push({ id: p.id, sha256: p.sha256, size: p.size, offset: at, length });
+    at += length;
+  }
+  return { results, data };
+}
+
+/** Marks the worker this module is meant to serve (it may also be imported inside other workers). */
+export const COMPRESS_WORKER_MARK = 'mailsluice-blob-compress';
+
+if (parentPort && (workerData as { role?: string } | undefined)?.role === COMPRESS_WORKER_MARK) {
+  const port = parentPort;
+  port.on('message', (batch: CompressBatch) => {
+    let reply: CompressReply;
+    try {
+      reply = compressBatch(batch);
+    } catch (err) {
+      reply = { error: err instanceof Error ? err.message : String(err), ids: batch.jobs.map((j) => j.id) };
+    }
+    if ('data' in reply) port.postMessage(reply, [reply.data.buffer as ArrayBuffer]);
+    else port.postMessage(reply);
+  });
+}
