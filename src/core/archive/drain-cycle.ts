@@ -49,8 +49,9 @@ export interface CycleResult {
 const DEFAULT_COMMIT_MESSAGES = 500;
 // Bounds what a crash can make us fetch again, and how much a batch holds in the WAL.
 const DEFAULT_COMMIT_BYTES = 64 * 1024 * 1024;
-// Buffered messages stored concurrently: enough to keep the threadpool (4 threads) busy.
-const MAX_PUTS_IN_FLIGHT = 4;
+// Buffered messages stored concurrently: the blob writer batches the puts started together into one
+// job for its compression thread, so more in flight means fewer, larger hand-offs (ADR 0001).
+const MAX_PUTS_IN_FLIGHT = 16;
 
 /**
  * Finishes server actions that were committed but not confirmed before a crash or disconnect,
@@ -124,8 +125,8 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
 
   const fetchedKeys = new Set<string>();
   let fetchError: unknown;
-  // Hashing and compressing run on the threadpool; keeping a few buffered messages in flight
-  // overlaps that work with the fetch (ADR 0001: compression CPU, not the disk, sets the rate).
+  // Hashing and compressing run off the main thread; keeping buffered messages in flight overlaps
+  // that work with the fetch (ADR 0001: compression CPU, not the disk, sets the rate).
   const inflight = new Set<Promise<void>>();
   let putError: unknown;
   const store1 = async (m: FetchedMessage): Promise<void> => {
