@@ -4,13 +4,17 @@
  * the attributes need (headers, bodies, decoded attachments hashed with SHA-256), then the
  * throughput of the adapter as built (worker pool, full attribute mapping).
  *
- * Run: `npx tsc -p tsconfig.json && node dist/bench/parser-bench.js [--seconds N] [--workers N]`
+ * Run: `npx tsc -p tsconfig.json && node dist/bench/parser-bench.js [--seconds N] [--workers N]
+ * [--only candidates|pool] [--write-corpus FILE]`. `--only pool` measures just the adapter as
+ * built (1 worker, then `--workers`); `--write-corpus` saves the seeded 4 KB and mix corpora as
+ * JSON (base64) for a profiling harness and exits.
  *
  * The corpus is generated, not read from disk, so the numbers measure parsing only; it is
  * seeded so two runs parse the same bytes.
  */
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { simpleParser, MailParser } from 'mailparser';
 import PostalMime from 'postal-mime';
@@ -23,7 +27,13 @@ function argNum(name: string, dflt: number): number {
   return Number.isFinite(v) && v > 0 ? v : dflt;
 }
 const SECONDS = argNum('--seconds', 3);
-const WORKERS = argNum('--workers', Math.max(1, availableParallelism() - 1));
+const WORKERS = argNum('--workers', availableParallelism());
+function argStr(name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+const ONLY = argStr('--only');
+const WRITE_CORPUS = argStr('--write-corpus');
 
 /** Deterministic PRNG (mulberry32) so every run parses the same corpus. */
 function rng(seed: number): () => number {
@@ -213,6 +223,7 @@ async function measurePool(label: string, corpus: Buffer[], workers: number): Pr
     let done = 0;
     let bytes = 0;
     let failed = 0;
+    const cpu0 = process.cpuUsage();
     const start = performance.now();
     const deadline = start + SECONDS * 1000;
     // Keep a bounded number of messages in flight, as the pipeline does.
@@ -230,7 +241,14 @@ async function measurePool(label: string, corpus: Buffer[], workers: number): Pr
       }),
     );
     const secs = (performance.now() - start) / 1000;
-    console.log(`${label.padEnd(34)} ${(done / secs).toFixed(0).padStart(7)} msg/s ${(bytes / secs / 1e6).toFixed(1).padStart(7)} MB/s  (${workers} workers, ${failed} failed)`);
+    // CPU of the whole process (main thread, workers, GC threads) per message: steadier than
+    // wall-clock rates on a shared machine, and what bounds the rate when the cores are free.
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSecs = (cpu.user + cpu.system) / 1e6;
+    console.log(
+      `${label.padEnd(34)} ${(done / secs).toFixed(0).padStart(7)} msg/s ${(bytes / secs / 1e6).toFixed(1).padStart(7)} MB/s  ` +
+        `(${workers} workers, ${failed} failed; ${((cpuSecs / done) * 1e6).toFixed(0)} µs CPU/msg, ${(cpuSecs / secs).toFixed(2)} cores busy)`,
+    );
   } finally {
     await parser.close();
   }
@@ -244,6 +262,11 @@ async function main(): Promise<void> {
   // The "mix" the throughput target names: mostly small mail, every 20th with attachments.
   const mix = small.slice(0, 240).flatMap((m, i) => (i % 20 === 0 ? [m, big[(i / 20) % big.length]!] : [m]));
   const avg = (c: Buffer[]): string => (c.reduce((s, b) => s + b.length, 0) / c.length / 1024).toFixed(1) + ' KB';
+  if (WRITE_CORPUS) {
+    const b64 = (c: Buffer[]): string[] => c.map((m) => m.toString('base64'));
+    writeFileSync(WRITE_CORPUS, JSON.stringify({ tiny: b64(tiny), mix: b64(mix) }));
+    return;
+  }
   console.log(`node ${process.version}, ${availableParallelism()} CPUs, ${SECONDS}s per measurement`);
   console.log(`corpora: 4KB ${tiny.length} msgs avg ${avg(tiny)}; 4-30KB ${small.length} avg ${avg(small)}; attachments ${big.length} avg ${avg(big)}; mix ${mix.length} avg ${avg(mix)}\n`);
 
@@ -253,11 +276,13 @@ async function main(): Promise<void> {
     ['200 KB-2 MB base64 attachments', big],
     ['mix (1 in 20 with attachments)', mix],
   ] as const) {
+    if (ONLY === 'pool') break;
     console.log(`-- ${label}, one thread`);
     for (const name of Object.keys(candidates)) await measure(name, candidates[name]!, corpus);
     console.log();
   }
 
+  if (ONLY === 'candidates') return;
   console.log('-- adapter as built (worker pool, full attribute mapping incl. SHA-256)');
   await measurePool('pool, small 4 KB', tiny, 1);
   await measurePool('pool, small 4 KB', tiny, WORKERS);

@@ -56,10 +56,15 @@ export function extractBase64Runs(raw: Uint8Array, minBytes: number): FastPathIn
   let last = 0;
   let firstBlank = true;
   let from = 0;
+  // The next "\n\n" and "\n\r\n" at or after `from`, each searched again only once `from`
+  // has passed it: a CRLF message has no "\n\n", and searching for it from every blank line
+  // rescanned the whole rest of the message each time (a visible share of a big message).
+  let lf = -2;
+  let crlf = -2;
   for (;;) {
     // A blank line: "\n\n" or "\n\r\n"; the body starts after it.
-    const lf = buf.indexOf('\n\n', from, 'latin1');
-    const crlf = buf.indexOf('\n\r\n', from, 'latin1');
+    if (lf !== -1 && lf < from) lf = buf.indexOf('\n\n', from, 'latin1');
+    if (crlf !== -1 && crlf < from) crlf = buf.indexOf('\n\r\n', from, 'latin1');
     if (lf < 0 && crlf < 0) break;
     const blank = lf >= 0 && (crlf < 0 || lf < crlf) ? lf : crlf;
     const bodyStart = blank + (blank === lf ? 2 : 3);

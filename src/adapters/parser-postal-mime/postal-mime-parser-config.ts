@@ -7,8 +7,11 @@ import { DEFAULT_PARSE_LIMITS, type ParseLimits } from '../../core/message/limit
 /** What a caller may set when creating the parser; everything is optional. */
 export interface PostalMimeParserOptions {
   /**
-   * Worker threads parsing in parallel. Default: one per CPU minus one, at least one, because
-   * the main thread runs the mailbox clients, the store and the bus and must not be starved.
+   * Worker threads parsing in parallel. Default: one per CPU (`availableParallelism()`). The
+   * drain's critical path is protected by pausing the index queue while a mailbox drains
+   * (the index stage's `busy` hook), not by keeping the pool small: once the mailboxes are
+   * drained, parsing gets every core. Idle workers cost memory only (each has its own heap,
+   * see `workerHeapMb`).
    */
   workers?: number;
   /** Overrides of individual limits; the rest come from `DEFAULT_PARSE_LIMITS`. */
@@ -35,9 +38,9 @@ export interface PostalMimeParserConfig {
   readonly transferRaw: boolean;
 }
 
-/** The default worker count: `max(1, availableParallelism() - 1)`. */
+/** The default worker count: `availableParallelism()` (at least one). */
 export function defaultWorkerCount(): number {
-  return Math.max(1, availableParallelism() - 1);
+  return Math.max(1, availableParallelism());
 }
 
 /** Applies defaults and rejects nonsense (non-positive or non-integer counts and limits). */

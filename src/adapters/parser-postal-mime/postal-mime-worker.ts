@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { ParseLimits } from '../../core/message/limits.js';
 import type { ParseOutcome } from '../../core/ports/message-parser.js';
 import { parseToOutcome } from './postal-mime-attributes.js';
+import { installWorkerBlob } from './worker-blob.js';
 
 /** A job sent to the worker. `raw` arrives as a transferred ArrayBuffer view. */
 export interface WorkerRequest {
@@ -26,6 +27,9 @@ export interface WorkerInit {
 
 const port = parentPort;
 if (port) {
+  // postal-mime joins every part's chunks through the global Blob; in this thread that is a
+  // plain in-memory join (worker-blob.ts explains why this is safe and how it is guarded).
+  installWorkerBlob();
   const { limits } = workerData as WorkerInit;
   port.on('message', (req: WorkerRequest) => {
     // parseToOutcome never rejects; the catch is a last line so a bug answers the job
