@@ -23,16 +23,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pipeline as pipelineCb } from 'node:stream';
 import type { Transform } from 'node:stream';
-import { promisify } from 'node:util';
 import {
-  brotliDecompress,
   constants as zc,
   crc32,
   createBrotliCompress,
   createBrotliDecompress,
   createDeflateRaw,
   createInflateRaw,
-  inflateRaw,
 } from 'node:zlib';
 import { MailsluiceError } from '../../core/errors/index.js';
 import type { BlobLocation, BlobStore, BlobWriter, PutResult } from '../../core/ports/blob-store.js';
@@ -49,9 +46,14 @@ import {
   encodeRecordHeader,
 } from './pack-format.js';
 import type { CodecName, RecordHeader } from './pack-format.js';
+import { PackReadError, PackReader } from './pack-reader.js';
+import type { ReadFailure } from './pack-reader.js';
+import { readPool } from './read-pool.js';
 
-const brotliDecompressAsync = promisify(brotliDecompress);
-const inflateRawAsync = promisify(inflateRaw);
+function isReadFailure(x: unknown): x is ReadFailure {
+  return typeof x === 'object' && x !== null && ((x as ReadFailure).kind === 'fs' || (x as ReadFailure).kind === 'corrupt') && typeof (x as ReadFailure).message === 'string';
+}
+
 
 const PACK_FILE = /^pack-(\d{8,})\.mspack$/;
 const REF = /^pack-(\d{8,}):(\d+):(\d+)$/;
@@ -191,6 +193,8 @@ export class FsBlobStore implements BlobStore {
   #nextPackId: number;
   /** Packs with a writer that may hold records not yet written (its write buffer). */
   readonly #liveWriters = new Map<number, FsBlobWriter>();
+  /** Descriptor cache for reads on this thread (`compressionThreads: 0`). */
+  readonly #inlineReader = new PackReader();
 
   /** Use {@link createFsBlobStore}, which prepares the directory. */
   constructor(config: FsBlobStoreConfig, nextPackId: number) {
@@ -254,58 +258,37 @@ export class FsBlobStore implements BlobStore {
     await this.#liveWriters.get(packId)?.writeOutBuffered();
   }
 
-  /** Reads one record's header and payload, checking everything but the raw hash. */
-  async #readRecord(location: BlobLocation): Promise<{ header: RecordHeader; payload: Buffer; path: string }> {
+  /**
+   * Reads a whole blob and verifies it (record header, payload CRC, size, SHA-256); STORE_CORRUPT
+   * when anything does not match. The pack read, the checks and the decompression run on the read
+   * worker ({@link readPool}) with descriptors kept open, so the main thread only hands over the
+   * ref; with `compressionThreads: 0` the same is done synchronously here.
+   */
+  async read(location: BlobLocation, sha256: string): Promise<Buffer> {
     const ref = parseFsBlobRef(location.ref);
     await this.#writeOutBuffered(ref.packId);
     const path = this.packPath(ref.packId);
-    let fh: FileHandle;
+    const job = { path, offset: ref.offset, storedSize: ref.storedSize, sha256: sha256.toLowerCase(), ref: location.ref };
     try {
-      fh = await open(path, 'r');
-    } catch (err) {
-      throw mapFsError(err, 'reading', path);
-    }
-    try {
-      await checkExtent(fh, ref, path);
-      const buf = Buffer.allocUnsafe(RECORD_HEADER_SIZE + ref.storedSize);
-      let got: number;
-      try {
-        got = await readFully(fh, buf, buf.length, ref.offset);
-      } catch (err) {
-        throw mapFsError(err, 'reading', path);
+      if (this.config.compressionThreads === 0) {
+        const raw = this.#inlineReader.read({ ...job, id: 0 });
+        return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
       }
-      const header = checkHeader(buf.subarray(0, got), ref, path);
-      if (got < buf.length) throw corrupt(`record at offset ${ref.offset} of ${path} is cut short (${got} of ${buf.length} bytes)`);
-      const payload = buf.subarray(RECORD_HEADER_SIZE);
-      if (crc32(payload) >>> 0 !== header.payloadCrc) throw corrupt(`payload checksum of record at offset ${ref.offset} of ${path} does not match`);
-      return { header, payload, path };
-    } finally {
-      await fh.close();
+      return await readPool().read(job);
+    } catch (err) {
+      const failure: ReadFailure | undefined = err instanceof PackReadError ? err.failure : isReadFailure(err) ? err : undefined;
+      if (!failure) throw corrupt(`blob ${job.sha256} at ${location.ref} in ${path} cannot be read`, err);
+      if (failure.kind === 'corrupt') throw corrupt(failure.message);
+      throw mapFsError(Object.assign(new Error(failure.message), failure.code === undefined ? {} : { code: failure.code }), 'reading', path);
     }
   }
 
-  /** Reads a whole blob and verifies its SHA-256; STORE_CORRUPT when anything does not match. */
-  async read(location: BlobLocation, sha256: string): Promise<Buffer> {
-    const { header, payload, path } = await this.#readRecord(location);
-    const want = sha256.toLowerCase();
-    if (header.sha256 !== want) throw corrupt(`record at ${location.ref} in ${path} holds blob ${header.sha256}, not ${want}`);
-    let raw: Buffer;
-    try {
-      // maxOutputLength stops a corrupted header from inflating without bound.
-      const maxOutputLength = Math.max(1, header.rawSize);
-      raw =
-        header.codec === 'brotli'
-          ? await brotliDecompressAsync(payload, { maxOutputLength })
-          : header.codec === 'deflate-raw'
-            ? await inflateRawAsync(payload, { maxOutputLength })
-            : payload;
-    } catch (err) {
-      throw corrupt(`blob ${want} at ${location.ref} in ${path} does not decompress`, err);
-    }
-    if (raw.length !== header.rawSize) throw corrupt(`blob ${want} at ${location.ref} in ${path} is ${raw.length} bytes, expected ${header.rawSize}`);
-    const actual = createHash('sha256').update(raw).digest('hex');
-    if (actual !== want) throw corrupt(`blob at ${location.ref} in ${path} hashes to ${actual}, expected ${want}`);
-    return raw;
+  /**
+   * Closes the pack descriptors this store keeps open for reads (they also close by themselves
+   * after a few seconds without reads). The store stays usable: a later read opens them again.
+   */
+  async close(): Promise<void> {
+    this.#inlineReader.closeAll();
   }
 
   /**
