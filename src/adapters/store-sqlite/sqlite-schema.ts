@@ -59,7 +59,22 @@ export const MIGRATIONS: readonly string[] = [
     last_uid INTEGER NOT NULL,
     PRIMARY KEY (connection, mailbox)
   ) WITHOUT ROWID;
+  `,
+  // 1: blobs staged raw on the drain's critical path (refs 'stage-…', STAGING_REF_PREFIX in
+  // core/ports/blob-store.ts) are found by the compress stage through this partial index; it
+  // holds only staged rows, so commits of compressed blobs do not pay for it.
+  `
+  CREATE INDEX blobs_staged ON blobs(ref) WHERE ref LIKE 'stage-%';
+  `,
+];
 
+/**
+ * The full-text index lives in its own database file (`search.db`), written by its own thread:
+ * tokenising a body costs ~150 µs per small message, which must not run on the main thread, and
+ * a separate file means those writes never wait for (or hold up) the drain's commits.
+ */
+export const SEARCH_MIGRATIONS: readonly string[] = [
+  `
   CREATE VIRTUAL TABLE messages_fts USING fts5(
     subject, addresses, body, attachments,
     content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'

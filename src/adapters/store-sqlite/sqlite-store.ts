@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { MessageAttributes, Address } from '../../core/message/attributes.js';
 import type { ParseOutcome } from '../../core/ports/message-parser.js';
 import type {
@@ -13,8 +14,12 @@ import type {
   SearchQuery,
   TakenRecord,
   UnparsedMessage,
+  StoredBlob,
+  BlobMove,
 } from '../../core/ports/message-store.js';
+import { STAGING_REF_PREFIX } from '../../core/ports/blob-store.js';
 import { MIGRATIONS } from './sqlite-schema.js';
+import { openSearchDb, type FtsRequest, type FtsResponse, type FtsRow } from './fts-writer-worker.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import type { SqliteStoreOptions } from './sqlite-store-config.js';
 
@@ -40,18 +45,26 @@ function ftsQuery(text: string): string {
 export class SqliteStore implements MessageStore {
   private readonly db: Database.Database;
   private readonly stmts: Record<string, Stmt> = {};
+  private readonly searchFile: string;
+  private fts: Worker | null = null;
+  private ftsNext = 1;
+  private readonly ftsWaiting = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
 
   constructor(options: SqliteStoreOptions) {
     try {
       if (!options.readonly) mkdirSync(dirname(options.file), { recursive: true });
       this.db = new Database(options.file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
       this.db.pragma('busy_timeout = 10000');
+      this.searchFile = join(dirname(options.file), 'search.db');
       if (!options.readonly) {
         this.db.pragma('journal_mode = WAL');
         this.db.pragma('synchronous = FULL');
         this.db.pragma('foreign_keys = ON');
         this.migrate();
+        openSearchDb(this.searchFile).close();
       }
+      // Queries join the index in search.db with the messages here.
+      if (!options.readonly || existsSync(this.searchFile)) this.db.prepare('ATTACH DATABASE ? AS s').run(this.searchFile);
     } catch (err) {
       throw mapSqliteError(err, `opening ${options.file}`);
     }
@@ -104,8 +117,10 @@ export class SqliteStore implements MessageStore {
     );
     try {
       this.db.transaction(() => {
+        // Blobs first: with puts running concurrently, a duplicate's record (blob null) can come
+        // before the record that stored the bytes.
+        for (const r of records) if (r.blob) insBlob.run(r.sha256, r.blob.ref, r.blob.storedSize, r.size);
         for (const r of records) {
-          if (r.blob) insBlob.run(r.sha256, r.blob.ref, r.blob.storedSize, r.size);
           insMsg.run(r.connection, r.sha256, r.size, r.mailbox, r.uidValidity, r.uid, r.uidl, r.takenAt);
           const row = getMsg.get(r.connection, r.sha256) as { id: number };
           insKey.run(r.connection, r.sourceKey, row.id, r.mailbox, r.uidValidity, r.uid, r.uidl);
@@ -159,36 +174,74 @@ export class SqliteStore implements MessageStore {
     return rows.map((r) => ({ id: r.id, sha256: r.sha256, size: r.size, blob: { ref: r.ref, storedSize: r.storedSize } }));
   }
 
+  /** The index writer thread, started on first use so read-only commands never start it. */
+  private ftsWriter(): Worker {
+    if (this.fts) return this.fts;
+    const w = new Worker(new URL('./fts-writer-worker.js', import.meta.url), { workerData: { ftsWriter: true, file: this.searchFile } });
+    w.on('message', (r: FtsResponse) => {
+      const waiter = this.ftsWaiting.get(r.id);
+      this.ftsWaiting.delete(r.id);
+      if (!waiter) return;
+      if (r.error) waiter.reject(mapSqliteError(Object.assign(new Error(r.error.message), { code: r.error.code }), 'writing the search index'));
+      else waiter.resolve();
+    });
+    const failAll = (err: unknown): void => {
+      for (const w2 of this.ftsWaiting.values()) w2.reject(mapSqliteError(err, 'writing the search index'));
+      this.ftsWaiting.clear();
+      this.fts = null;
+    };
+    w.on('error', failAll);
+    w.on('exit', (code) => {
+      if (this.ftsWaiting.size) failAll(new Error(`search index writer exited with code ${code}`));
+      this.fts = null;
+    });
+    this.fts = w;
+    return w;
+  }
+
+  private writeIndex(rows: FtsRow[]): Promise<void> {
+    const id = this.ftsNext++;
+    return new Promise<void>((resolve, reject) => {
+      this.ftsWaiting.set(id, { resolve, reject });
+      this.ftsWriter().postMessage({ id, rows } satisfies FtsRequest);
+    });
+  }
+
   async saveParsed(results: Array<{ id: number; outcome: ParseOutcome }>): Promise<void> {
     const upOk = this.stmt(
       `UPDATE messages SET parse_state = ?, parse_error = ?, from_addr = ?, to_addrs = ?, subject = ?, date = ?, message_id = ?,
        has_attachments = ?, attributes = ? WHERE id = ?`,
     );
-    const insFts = this.stmt('INSERT INTO messages_fts (rowid, subject, addresses, body, attachments) VALUES (?, ?, ?, ?, ?)');
+    const rows: unknown[][] = [];
+    const fts: FtsRow[] = [];
+    for (const { id, outcome } of results) {
+      const a: Partial<MessageAttributes> = outcome.ok ? outcome.attributes : (outcome.partial ?? {});
+      const to = [...(a.To ?? []), ...(a.Cc ?? []), ...(a.Bcc ?? [])].map(formatAddress).join(', ');
+      const from = formatAddress(a.From);
+      const attachments = a.Attachments ?? [];
+      // Bodies go to the index only; the row keeps the rest so search results need no re-parse.
+      const { TextBody, HtmlBody, ...rest } = a;
+      rows.push([
+        outcome.ok ? 1 : 2,
+        outcome.ok ? null : `${outcome.code}: ${outcome.reason}`,
+        from,
+        to,
+        a.Subject ?? '',
+        a.ReceivedDate ?? null,
+        a.GlobalMessageId ?? '',
+        attachments.length > 0 ? 1 : 0,
+        JSON.stringify(rest),
+        id,
+      ]);
+      const body = TextBody || (HtmlBody ? HtmlBody.replace(/<[^>]*>/g, ' ') : '');
+      fts.push([id, a.Subject ?? '', `${from} ${to}`, body, attachments.map((x) => x.Name).join(' ')]);
+    }
+    // Index first, then mark parsed: a crash in between re-parses and replaces the index row,
+    // never leaves a message marked parsed but missing from search.
+    await this.writeIndex(fts);
     try {
       this.db.transaction(() => {
-        for (const { id, outcome } of results) {
-          const a: Partial<MessageAttributes> = outcome.ok ? outcome.attributes : (outcome.partial ?? {});
-          const to = [...(a.To ?? []), ...(a.Cc ?? []), ...(a.Bcc ?? [])].map(formatAddress).join(', ');
-          const from = formatAddress(a.From);
-          const attachments = a.Attachments ?? [];
-          // Bodies go to the index only; the row keeps the rest so search results need no re-parse.
-          const { TextBody, HtmlBody, ...rest } = a;
-          upOk.run(
-            outcome.ok ? 1 : 2,
-            outcome.ok ? null : `${outcome.code}: ${outcome.reason}`,
-            from,
-            to,
-            a.Subject ?? '',
-            a.ReceivedDate ?? null,
-            a.GlobalMessageId ?? '',
-            attachments.length > 0 ? 1 : 0,
-            JSON.stringify(rest),
-            id,
-          );
-          const body = TextBody || (HtmlBody ? HtmlBody.replace(/<[^>]*>/g, ' ') : '');
-          insFts.run(id, a.Subject ?? '', `${from} ${to}`, body, attachments.map((x) => x.Name).join(' '));
-        }
+        for (const r of rows) upOk.run(...r);
       })();
     } catch (err) {
       throw mapSqliteError(err, `saving ${results.length} parse results`);
@@ -229,8 +282,8 @@ export class SqliteStore implements MessageStore {
     const args: unknown[] = [];
     let from = 'messages m';
     if (q.text && q.text.trim()) {
-      from = 'messages_fts f JOIN messages m ON m.id = f.rowid';
-      where.push('messages_fts MATCH ?');
+      from = 's.messages_fts f JOIN messages m ON m.id = f.rowid';
+      where.push('f.messages_fts MATCH ?');
       args.push(ftsQuery(q.text));
     }
     if (q.from) {
@@ -287,7 +340,52 @@ export class SqliteStore implements MessageStore {
     for (const item of page) yield item;
   }
 
+  // The compress stage (core/archive/compress-stage.ts). Every query on staged refs repeats the
+  // partial index's condition, `ref LIKE 'stage-%'`, so SQLite uses blobs_staged.
+
+  async listStagedBlobs(limit: number, afterRef = ''): Promise<StoredBlob[]> {
+    try {
+      const rows = this.stmt(
+        `SELECT sha256, size, ref, stored_size AS storedSize FROM blobs WHERE ref LIKE 'stage-%' AND ref > ? ORDER BY ref LIMIT ?`,
+      ).all(afterRef, limit) as Array<{ sha256: string; size: number; ref: string; storedSize: number }>;
+      return rows.map((r) => ({ sha256: r.sha256, size: r.size, blob: { ref: r.ref, storedSize: r.storedSize } }));
+    } catch (err) {
+      throw mapSqliteError(err, 'listing staged blobs');
+    }
+  }
+
+  async relocateBlobs(moves: BlobMove[]): Promise<number> {
+    const up = this.stmt('UPDATE blobs SET ref = ?, stored_size = ? WHERE sha256 = ? AND ref = ?');
+    try {
+      return this.db.transaction(() => {
+        let moved = 0;
+        for (const m of moves) moved += up.run(m.to.ref, m.to.storedSize, m.sha256, m.from.ref).changes;
+        return moved;
+      })();
+    } catch (err) {
+      throw mapSqliteError(err, `relocating ${moves.length} blobs`);
+    }
+  }
+
+  async countBlobRefs(refPrefix: string): Promise<number> {
+    // Refs compare as text: every ref starting with the prefix sorts in [prefix, prefix + U+FFFF).
+    const sql = refPrefix.startsWith(STAGING_REF_PREFIX)
+      ? `SELECT COUNT(*) AS n FROM blobs WHERE ref LIKE 'stage-%' AND ref >= ? AND ref < ?`
+      : 'SELECT COUNT(*) AS n FROM blobs WHERE ref >= ? AND ref < ?';
+    try {
+      return (this.stmt(sql).get(refPrefix, `${refPrefix}\uffff`) as { n: number }).n;
+    } catch (err) {
+      throw mapSqliteError(err, 'counting blob refs');
+    }
+  }
+
   async close(): Promise<void> {
+    const w = this.fts;
+    if (w) {
+      const exited = new Promise((resolve) => w.once('exit', resolve));
+      w.postMessage('close');
+      await exited;
+    }
     if (this.db.open) this.db.close();
   }
 }

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSqliteStore } from '../../src/adapters/store-sqlite/index.js';
+import type { TakenRecord } from '../../src/core/ports/message-store.js';
+
+const rec = (i: number, sha: string, blob: boolean): TakenRecord => ({
+  connection: 'c',
+  sourceKey: `imap:INBOX:1:${i}`,
+  mailbox: 'INBOX',
+  uidValidity: 1,
+  uid: i,
+  uidl: null,
+  sha256: sha,
+  size: 10,
+  blob: blob ? { ref: `pack-00000001:${i}:10`, storedSize: 10 } : null,
+  takenAt: 0,
+});
+
+test('a duplicate that finished storing before its original commits in the same batch', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-store-'));
+  const store = createSqliteStore({ file: join(dir, 'archive.db') });
+  try {
+    const sha = 'a'.repeat(64);
+    await store.commitTaken([rec(2, sha, false), rec(1, sha, true)]);
+    const s = await store.stats();
+    assert.equal(s.messages, 1, 'identical bytes from one connection are one message');
+    assert.equal(s.blobs, 1);
+    assert.deepEqual(await store.lookupTaken('c', ['imap:INBOX:1:1', 'imap:INBOX:1:2', 'imap:INBOX:1:3']), new Set(['imap:INBOX:1:1', 'imap:INBOX:1:2']));
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('parse results are searchable, and a message parsed again replaces its index row', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-store-'));
+  const store = createSqliteStore({ file: join(dir, 'archive.db') });
+  try {
+    await store.commitTaken([rec(1, 'b'.repeat(64), true)]);
+    const [m] = await store.listUnparsed(10);
+    const attrs = {
+      From: { Name: 'Ann', Address: 'ann@example.test' },
+      To: [],
+      Cc: [],
+      Bcc: [],
+      Subject: 'Quarterly figures',
+      ReceivedDate: null,
+      GlobalMessageId: 'x@y',
+      InReplyTo: '',
+      References: [],
+      TextBody: 'revenue grew',
+      HtmlBody: '',
+      Attachments: [],
+      CustomHeaders: [],
+    };
+    await store.saveParsed([{ id: m!.id, outcome: { ok: true, attributes: attrs } }]);
+    await store.saveParsed([{ id: m!.id, outcome: { ok: true, attributes: attrs } }]);
+    assert.equal((await store.search({ text: 'revenue' })).length, 1);
+    assert.equal((await store.search({ text: 'quarterly', from: 'ann@' })).length, 1);
+    assert.equal((await store.search({ text: 'nothing-like-this' })).length, 0);
+    assert.equal((await store.listUnparsed(10)).length, 0);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
