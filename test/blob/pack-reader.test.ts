@@ -41,7 +41,7 @@ for (const compressionThreads of [1, 0]) {
       assert.ok(ra.location);
       assert.ok((await store.read(ra.location, ra.sha256)).equals(a));
       // Same pack, written after the descriptor and its size were cached.
-      const b = mailLike(600_000, 2);
+      const b = mailLike(200_000, 2);
       const rb = await w.put(chunked(b), never);
       await w.sync();
       assert.ok(rb.location);

@@ -20,6 +20,7 @@ function setup(uids: number[], opts: { failAfter?: number } = {}) {
   const session: SourceSession = { mailbox: 'INBOX', uidValidity: 7, exists: uids.length, capabilities: [] };
   const key = (u: number): string => `imap:INBOX:7:${u}`;
   const source: MailboxSource = {
+    concurrentActions: false,
     async open() {
       return session;
     },
@@ -59,6 +60,9 @@ function setup(uids: number[], opts: { failAfter?: number } = {}) {
     },
     async sync() {
       events.push('sync');
+    },
+    async recompress() {
+      throw new Error('not used by the drain cycle');
     },
     async close() {},
   };

@@ -31,6 +31,12 @@ export interface FsBlobStoreOptions {
    * work synchronously on the calling thread instead. Default 1.
    */
   compressionThreads?: number;
+  /**
+   * Bodies over `streamThresholdBytes` are streamed raw (codec none) into a staging pack per
+   * writer, hashed but not compressed, and rewritten compressed later by the compress stage
+   * (`BlobWriter.recompress`). Default true; false compresses them on the way in, as before.
+   */
+  stageLargeBodies?: boolean;
 }
 
 /** Options with every default applied; deep-frozen. */
@@ -40,6 +46,7 @@ export interface FsBlobStoreConfig {
   readonly packRollBytes: number;
   readonly streamThresholdBytes: number;
   readonly compressionThreads: number;
+  readonly stageLargeBodies: boolean;
 }
 
 /**
@@ -84,9 +91,12 @@ export function resolveFsBlobStoreConfig(options: FsBlobStoreOptions): FsBlobSto
   }
   const compressionThreads = options.compressionThreads ?? DEFAULT_COMPRESSION_THREADS;
   if (!Number.isInteger(compressionThreads) || compressionThreads < 0 || compressionThreads > 16) throw invalid('compressionThreads must be an integer between 0 and 16');
+  const stageLargeBodies = options.stageLargeBodies ?? true;
+  if (typeof stageLargeBodies !== 'boolean') throw invalid('stageLargeBodies must be true or false');
   return Object.freeze({
     directory: options.directory,
     compressionThreads,
+    stageLargeBodies,
     compression: Object.freeze({ codec, level }),
     packRollBytes,
     streamThresholdBytes,

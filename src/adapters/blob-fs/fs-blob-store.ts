@@ -32,7 +32,7 @@ import {
   createInflateRaw,
 } from 'node:zlib';
 import { MailsluiceError } from '../../core/errors/index.js';
-import type { BlobLocation, BlobStore, BlobWriter, PutResult } from '../../core/ports/blob-store.js';
+import type { BlobLocation, BlobStore, BlobWriter, PutResult, StagingContainer } from '../../core/ports/blob-store.js';
 import { resolveFsBlobStoreConfig } from './fs-blob-store-config.js';
 import type { FsBlobStoreConfig, FsBlobStoreOptions } from './fs-blob-store-config.js';
 import { mapFsError } from './fs-error-map.js';
@@ -50,13 +50,10 @@ import { PackReadError, PackReader } from './pack-reader.js';
 import type { ReadFailure } from './pack-reader.js';
 import { readPool } from './read-pool.js';
 
-function isReadFailure(x: unknown): x is ReadFailure {
-  return typeof x === 'object' && x !== null && ((x as ReadFailure).kind === 'fs' || (x as ReadFailure).kind === 'corrupt') && typeof (x as ReadFailure).message === 'string';
-}
 
-
-const PACK_FILE = /^pack-(\d{8,})\.mspack$/;
-const REF = /^pack-(\d{8,}):(\d+):(\d+)$/;
+const PACK_FILE = /^(pack|stage)-(\d{8,})\.mspack$/;
+const REF = /^(pack|stage)-(\d{8,}):(\d+):(\d+)$/;
+const STAGING_PREFIX = /^stage-(\d{8,}):$/;
 /** Coalesce compressor output into writes of about this size: fewer syscalls, bounded memory. */
 const WRITE_COALESCE_BYTES = 1024 * 1024;
 /**
@@ -71,32 +68,34 @@ const READ_CHUNK_BYTES = 256 * 1024;
 export interface FsBlobRef {
   /** Pack number. */
   packId: number;
+  /** A staging pack (`stage-<id>`: large bodies stored raw until the compress stage rewrites them). */
+  staging?: boolean;
   /** Offset of the record header in the pack. */
   offset: number;
   /** Length of the stored payload. */
   storedSize: number;
 }
 
-/** Formats a pack id as its name inside refs and file names (`pack-00000007`). */
-export function packName(packId: number): string {
-  return `pack-${String(packId).padStart(8, '0')}`;
+/** Formats a pack id as its name inside refs and file names (`pack-00000007`, `stage-00000008`). */
+export function packName(packId: number, staging = false): string {
+  return `${staging ? 'stage' : 'pack'}-${String(packId).padStart(8, '0')}`;
 }
 
 /** Builds the ref string stored in the metadata database for a record. */
 export function formatFsBlobRef(ref: FsBlobRef): string {
-  return `${packName(ref.packId)}:${ref.offset}:${ref.storedSize}`;
+  return `${packName(ref.packId, ref.staging === true)}:${ref.offset}:${ref.storedSize}`;
 }
 
 /** Parses a ref; a string that is not one gives STORE_NOT_FOUND (no blob can live there). */
 export function parseFsBlobRef(ref: string): FsBlobRef {
   const m = REF.exec(ref);
-  const packId = Number(m?.[1]);
-  const offset = Number(m?.[2]);
-  const storedSize = Number(m?.[3]);
+  const packId = Number(m?.[2]);
+  const offset = Number(m?.[3]);
+  const storedSize = Number(m?.[4]);
   if (!m || !Number.isSafeInteger(packId) || !Number.isSafeInteger(offset) || !Number.isSafeInteger(storedSize) || offset < PACK_HEADER_SIZE) {
-    throw new MailsluiceError('STORE_NOT_FOUND', `"${ref}" is not a blob ref of the file-system store (pack-<id>:<offset>:<storedSize>)`);
+    throw new MailsluiceError('STORE_NOT_FOUND', `"${ref}" is not a blob ref of the file-system store ((pack|stage)-<id>:<offset>:<storedSize>)`);
   }
-  return { packId, offset, storedSize };
+  return m[1] === 'stage' ? { packId, staging: true, offset, storedSize } : { packId, offset, storedSize };
 }
 
 function asBuffer(chunk: Uint8Array): Buffer {
@@ -178,7 +177,7 @@ export async function createFsBlobStore(options: FsBlobStoreOptions): Promise<Fs
   try {
     for (const name of await readdir(config.directory)) {
       const m = PACK_FILE.exec(name);
-      if (m) maxId = Math.max(maxId, Number(m[1]));
+      if (m) maxId = Math.max(maxId, Number(m[2]));
     }
   } catch (err) {
     throw mapFsError(err, 'reading', config.directory);
@@ -193,6 +192,8 @@ export class FsBlobStore implements BlobStore {
   #nextPackId: number;
   /** Packs with a writer that may hold records not yet written (its write buffer). */
   readonly #liveWriters = new Map<number, FsBlobWriter>();
+  /** Staging packs of writers not closed yet: records in them may still be committed. */
+  readonly #openStaging = new Set<number>();
   /** Descriptor cache for reads on this thread (`compressionThreads: 0`). */
   readonly #inlineReader = new PackReader();
 
@@ -202,18 +203,69 @@ export class FsBlobStore implements BlobStore {
     this.#nextPackId = nextPackId;
   }
 
-  /** Path of a pack file. */
-  packPath(packId: number): string {
-    return join(this.config.directory, `${packName(packId)}.mspack`);
+  /** Path of a pack file (a staging pack with `staging`). */
+  packPath(packId: number, staging = false): string {
+    return join(this.config.directory, `${packName(packId, staging)}.mspack`);
   }
 
-  /** Paths of all pack files, oldest first (for scans and index rebuilds). */
+  /** Paths of all pack files, staging packs included, oldest first (for scans and index rebuilds). */
   async listPacks(): Promise<string[]> {
     const names = await readdir(this.config.directory);
+    const id = (n: string): number => Number(PACK_FILE.exec(n)?.[2]);
     return names
       .filter((n) => PACK_FILE.test(n))
-      .sort()
+      .sort((a, b) => id(a) - id(b))
       .map((n) => join(this.config.directory, n));
+  }
+
+  /** The staging packs in the directory; `open` while a writer of this store may still commit records in them. */
+  async listStagingContainers(): Promise<StagingContainer[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.config.directory);
+    } catch (err) {
+      throw mapFsError(err, 'reading', this.config.directory);
+    }
+    const out: StagingContainer[] = [];
+    for (const n of names) {
+      const m = PACK_FILE.exec(n);
+      if (!m || m[1] !== 'stage') continue;
+      const packId = Number(m[2]);
+      out.push({ refPrefix: `${packName(packId, true)}:`, open: this.#openStaging.has(packId) });
+    }
+    return out.sort((a, b) => (a.refPrefix < b.refPrefix ? -1 : 1));
+  }
+
+  /**
+   * Deletes a staging pack and fsyncs the directory. The caller has checked that no committed
+   * row references it; a pack a writer of this store may still commit records in is refused.
+   */
+  async deleteStagingContainer(refPrefix: string): Promise<void> {
+    const m = STAGING_PREFIX.exec(refPrefix);
+    if (!m) throw new MailsluiceError('STORE_NOT_FOUND', `"${refPrefix}" is not a staging pack of the file-system store (stage-<id>:)`);
+    const packId = Number(m[1]);
+    if (this.#openStaging.has(packId)) {
+      throw new MailsluiceError('STORE_WRITE_FAILED', `staging pack ${packName(packId, true)} still belongs to an open writer; not deleted`, { retryable: true });
+    }
+    const path = this.packPath(packId, true);
+    this.#inlineReader.evict(path);
+    readPool().evict(path);
+    try {
+      await unlink(path);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOENT') throw mapFsError(err, 'writing', path);
+    }
+    try {
+      await fsyncDirectory(this.config.directory);
+    } catch (err) {
+      throw mapFsError(err, 'syncing', this.config.directory);
+    }
+  }
+
+  /** @internal a writer created a staging pack (open) or was closed (`false`). */
+  setStagingOpen(packId: number, open: boolean): void {
+    if (open) this.#openStaging.add(packId);
+    else this.#openStaging.delete(packId);
   }
 
   /** Opens a writer; its pack file is created when it first writes. */
@@ -226,10 +278,10 @@ export class FsBlobStore implements BlobStore {
    * the directory by mistake, can never end up appending to the same file.
    * @internal used by writers
    */
-  async createPack(): Promise<{ packId: number; path: string; fh: FileHandle }> {
+  async createPack(staging = false): Promise<{ packId: number; path: string; fh: FileHandle }> {
     for (;;) {
       const packId = this.#nextPackId++;
-      const path = this.packPath(packId);
+      const path = this.packPath(packId, staging);
       let fh: FileHandle;
       try {
         fh = await open(path, 'wx', 0o640);
@@ -266,8 +318,8 @@ export class FsBlobStore implements BlobStore {
    */
   async read(location: BlobLocation, sha256: string): Promise<Buffer> {
     const ref = parseFsBlobRef(location.ref);
-    await this.#writeOutBuffered(ref.packId);
-    const path = this.packPath(ref.packId);
+    if (!ref.staging) await this.#writeOutBuffered(ref.packId);
+    const path = this.packPath(ref.packId, ref.staging === true);
     const job = { path, offset: ref.offset, storedSize: ref.storedSize, sha256: sha256.toLowerCase(), ref: location.ref };
     try {
       if (this.config.compressionThreads === 0) {
@@ -276,7 +328,7 @@ export class FsBlobStore implements BlobStore {
       }
       return await readPool().read(job);
     } catch (err) {
-      const failure: ReadFailure | undefined = err instanceof PackReadError ? err.failure : isReadFailure(err) ? err : undefined;
+      const failure: ReadFailure | undefined = err instanceof PackReadError ? err.failure : undefined;
       if (!failure) throw corrupt(`blob ${job.sha256} at ${location.ref} in ${path} cannot be read`, err);
       if (failure.kind === 'corrupt') throw corrupt(failure.message);
       throw mapFsError(Object.assign(new Error(failure.message), failure.code === undefined ? {} : { code: failure.code }), 'reading', path);
@@ -302,8 +354,8 @@ export class FsBlobStore implements BlobStore {
 
   async *#stream(location: BlobLocation): AsyncGenerator<Uint8Array> {
     const ref = parseFsBlobRef(location.ref);
-    await this.#writeOutBuffered(ref.packId);
-    const path = this.packPath(ref.packId);
+    if (!ref.staging) await this.#writeOutBuffered(ref.packId);
+    const path = this.packPath(ref.packId, ref.staging === true);
     let fh: FileHandle;
     try {
       fh = await open(path, 'r');
@@ -432,6 +484,11 @@ class FsBlobWriter implements BlobWriter {
   #stageStart = 0;
   /** The write of the previous stage, if still running (at most one: bounded memory). */
   #writing: Promise<void> | null = null;
+  /** The staging pack large bodies are streamed to raw (ADR 0001, "Deferred compression"). */
+  #stagingPack: OpenPack | null = null;
+  #stagingDirty = false;
+  /** Every staging pack this writer created: its records may be committed until the writer closes. */
+  readonly #stagingIds: number[] = [];
 
   constructor(store: FsBlobStore) {
     this.#store = store;
@@ -521,6 +578,34 @@ class FsBlobWriter implements BlobWriter {
     return this.#pack;
   }
 
+  /** Returns the staging pack to stream raw bodies to, rolling like {@link #currentPack}. Call under the lock. */
+  async #currentStagingPack(): Promise<OpenPack> {
+    const pack = this.#stagingPack;
+    if (pack && pack.pos < this.#store.config.packRollBytes) return pack;
+    if (pack) {
+      try {
+        await pack.fh.datasync();
+        await pack.fh.close();
+      } catch (err) {
+        throw this.#fail(err, 'syncing', pack.path);
+      }
+      // Still registered as open: records in it may not be committed yet.
+      this.#stagingPack = null;
+    }
+    let created;
+    try {
+      created = await this.#store.createPack(true);
+    } catch (err) {
+      this.#failed ??= err as MailsluiceError;
+      throw err;
+    }
+    this.#store.setStagingOpen(created.packId, true);
+    this.#stagingIds.push(created.packId);
+    this.#stagingPack = { ...created, pos: PACK_HEADER_SIZE };
+    this.#newPack = true;
+    return this.#stagingPack;
+  }
+
   /** Streams one blob in; see {@link BlobWriter.put}. */
   async put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean): Promise<PutResult> {
     this.#assertUsable();
@@ -543,7 +628,31 @@ class FsBlobWriter implements BlobWriter {
     if (done) return this.#putWhole(head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, size), known);
     const hash = createHash('sha256');
     for (const c of head) hash.update(c);
-    return this.#putStream(head, size, hash, it, known);
+    return this.#putStream(head, size, hash, it, known, { staging: this.#store.config.stageLargeBodies });
+  }
+
+  /** See {@link BlobWriter.recompress}: into this writer's normal pack, verified against `sha256`. */
+  async recompress(location: BlobLocation, sha256: string): Promise<BlobLocation> {
+    this.#assertUsable();
+    const want = sha256.toLowerCase();
+    const once = async (codec: CodecName | undefined): Promise<PutResult> =>
+      this.#putStream([], 0, createHash('sha256'), this.#store.stream(location)[Symbol.asyncIterator](), () => false, { staging: false, expectSha: want, codec });
+    let r = await once(undefined);
+    if (r.location && r.location.storedSize >= r.size && this.#store.config.compression.codec !== 'none') {
+      // Not smaller (already-compressed content): keep it raw, but in a normal pack.
+      const rewound = await this.#withLock(async () => {
+        const pack = this.#pack;
+        if (!pack || !r.location || this.#failed) return false;
+        const ref = parseFsBlobRef(r.location.ref);
+        // Only if nothing was appended after it meanwhile; otherwise the bigger copy stays.
+        if (ref.packId !== pack.packId || pack.pos !== ref.offset + RECORD_HEADER_SIZE + ref.storedSize || this.#stageLen > 0) return false;
+        await this.#rewind(pack, ref.offset);
+        return true;
+      });
+      if (rewound) r = await once('none');
+    }
+    if (!r.location) throw new MailsluiceError('INTERNAL', `recompressing blob ${want} wrote nothing`);
+    return r.location;
   }
 
   async #putWhole(raw: Buffer, known: (sha256: string) => boolean): Promise<PutResult> {
@@ -599,6 +708,7 @@ class FsBlobWriter implements BlobWriter {
     hash: ReturnType<typeof createHash>,
     it: AsyncIterator<Uint8Array>,
     known: (sha256: string) => boolean,
+    mode: { staging: boolean; expectSha?: string; codec?: CodecName | undefined },
   ): Promise<PutResult> {
     let bodyFailed = false;
     let knownFailed = false;
@@ -630,14 +740,20 @@ class FsBlobWriter implements BlobWriter {
     };
     return this.#withLock(async () => {
       this.#assertUsable();
-      const pack = await this.#currentPack();
-      // Buffered records first: the streamed record is written in place and may be cut off again.
-      await this.#writeStage(pack);
+      let pack: OpenPack;
+      if (mode.staging) pack = await this.#currentStagingPack();
+      else {
+        pack = await this.#currentPack();
+        // Buffered records first: the streamed record is written in place and may be cut off again.
+        await this.#writeStage(pack);
+      }
       const start = pack.pos;
       // The header goes in last, over a hole: until then the record reads as torn (zero magic).
       let pos = start + RECORD_HEADER_SIZE;
       let crc = 0;
-      const { codec, level } = this.#store.config.compression;
+      // Staged: raw, no compression CPU on the critical path (the compress stage does it later).
+      const codec: CodecName = mode.staging ? 'none' : (mode.codec ?? this.#store.config.compression.codec);
+      const { level } = this.#store.config.compression;
       const sink = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
         let pending: Buffer[] = [];
         let pendingLen = 0;
@@ -664,9 +780,13 @@ class FsBlobWriter implements BlobWriter {
         if (compressor) await pipeline(Readable.from(source()), compressor, sink);
         else await sink(source());
         const sha256 = hash.digest('hex');
+        if (mode.expectSha !== undefined && sha256 !== mode.expectSha) {
+          bodyFailed = true;
+          throw corrupt(`blob read back for recompression hashes to ${sha256}, expected ${mode.expectSha}`);
+        }
         let isKnown: boolean;
         try {
-          isKnown = this.#seen.has(sha256) || known(sha256);
+          isKnown = (mode.expectSha === undefined && this.#seen.has(sha256)) || known(sha256);
         } catch (err) {
           knownFailed = true;
           throw err;
@@ -683,9 +803,11 @@ class FsBlobWriter implements BlobWriter {
           throw this.#fail(err, 'writing', pack.path);
         }
         pack.pos = pos;
-        this.#seen.add(sha256);
-        this.#dirty = true;
-        return { sha256, size, location: { ref: formatFsBlobRef({ packId: pack.packId, offset: start, storedSize }), storedSize } };
+        if (mode.expectSha === undefined) this.#seen.add(sha256);
+        if (mode.staging) this.#stagingDirty = true;
+        else this.#dirty = true;
+        const ref = formatFsBlobRef({ packId: pack.packId, ...(mode.staging ? { staging: true } : {}), offset: start, storedSize });
+        return { sha256, size, location: { ref, storedSize } };
       } catch (err) {
         if (this.#failed) throw err instanceof MailsluiceError ? err : this.#failed;
         // Not a store failure so far: drop the partial record and keep the writer usable.
@@ -713,15 +835,31 @@ class FsBlobWriter implements BlobWriter {
     return this.#withLock(async () => {
       this.#assertUsable();
       const pack = this.#pack;
+      const staging = this.#stagingPack;
+      const flushes: Promise<void>[] = [];
       if (pack && this.#dirty) {
-        await this.#writeStage(pack);
-        try {
-          // fdatasync also persists the file size, which is all the metadata appended data needs.
-          await pack.fh.datasync();
-        } catch (err) {
-          throw this.#fail(err, 'syncing', pack.path);
-        }
+        flushes.push(
+          (async () => {
+            await this.#writeStage(pack);
+            try {
+              // fdatasync also persists the file size, which is all the metadata appended data needs.
+              await pack.fh.datasync();
+            } catch (err) {
+              throw this.#fail(err, 'syncing', pack.path);
+            }
+          })(),
+        );
       }
+      if (staging && this.#stagingDirty) {
+        flushes.push(
+          staging.fh.datasync().catch((err: unknown) => {
+            throw this.#fail(err, 'syncing', staging.path);
+          }),
+        );
+      }
+      const settled = await Promise.allSettled(flushes);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       if (this.#newPack) {
         // A new file is reachable after a power cut only once its directory entry is on disk.
         try {
@@ -731,6 +869,7 @@ class FsBlobWriter implements BlobWriter {
         }
       }
       this.#dirty = false;
+      this.#stagingDirty = false;
       this.#newPack = false;
     });
   }
@@ -740,6 +879,15 @@ class FsBlobWriter implements BlobWriter {
     return this.#withLock(async () => {
       if (this.#closed) return;
       this.#closed = true;
+      const staging = this.#stagingPack;
+      this.#stagingPack = null;
+      if (staging) {
+        await staging.fh.close().catch(() => undefined);
+        if (staging.pos === PACK_HEADER_SIZE && !this.#failed) await unlink(staging.path).catch(() => undefined);
+      }
+      // Whatever of its records was not committed by now never will be: the compress stage may
+      // delete these packs once no committed row references them.
+      for (const id of this.#stagingIds) this.#store.setStagingOpen(id, false);
       const pack = this.#pack;
       this.#pack = null;
       if (!pack) return;

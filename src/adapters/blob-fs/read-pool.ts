@@ -10,6 +10,7 @@
  * descriptors first) after {@link IDLE_EXIT_MS} without reads.
  */
 import { Worker } from 'node:worker_threads';
+import { PackReadError } from './pack-reader.js';
 import type { ReadFailure, ReadJob } from './pack-reader.js';
 import { READ_WORKER_MARK } from './read-worker.js';
 import type { ReadReply, ReadRequest } from './read-worker.js';
@@ -19,7 +20,7 @@ const WORKER_URL = new URL('./read-worker.js', import.meta.url);
 
 interface Waiter {
   resolve: (raw: Buffer) => void;
-  reject: (failure: ReadFailure) => void;
+  reject: (err: PackReadError) => void;
 }
 
 /** See the module comment. */
@@ -31,7 +32,7 @@ export class ReadPool {
   #idleTimer: NodeJS.Timeout | null = null;
   #nextId = 1;
 
-  /** Reads one blob; rejects with a {@link ReadFailure} (plain data) on any failure. */
+  /** Reads one blob; rejects with a {@link PackReadError} on any failure. */
   read(job: Omit<ReadJob, 'id'>): Promise<Buffer> {
     const id = this.#nextId++;
     return new Promise<Buffer>((resolve, reject) => {
@@ -84,7 +85,7 @@ export class ReadPool {
       this.#waiting.delete(r.id);
       if (!w) continue;
       if ('raw' in r) w.resolve(Buffer.from(r.raw.buffer, r.raw.byteOffset, r.raw.byteLength));
-      else w.reject(r.failure);
+      else w.reject(new PackReadError(r.failure));
     }
     if (this.#waiting.size === 0) this.#idle();
   }
@@ -109,7 +110,7 @@ export class ReadPool {
     for (const id of ids) {
       const w = this.#waiting.get(id);
       this.#waiting.delete(id);
-      w?.reject(failure);
+      w?.reject(new PackReadError(failure));
     }
   }
 

@@ -1,3 +1,19 @@
+/**
+ * Refs that start with this live in a **staging** container: written on the drain's critical path
+ * without compression (large bodies), to be rewritten compressed by the compress stage
+ * (`core/archive/compress-stage.ts`) and their container deleted once nothing references it.
+ * Every BlobStore that stages uses this prefix, so a MessageStore can index exactly those refs.
+ */
+export const STAGING_REF_PREFIX = 'stage-';
+
+/** A staging container (file, object prefix) that exists in the store. */
+export interface StagingContainer {
+  /** Every ref in the container starts with this (e.g. "stage-00000004:"). */
+  refPrefix: string;
+  /** A writer may still append to it or has records in it not committed yet: never delete it. */
+  open: boolean;
+}
+
 /** Where a blob lives; opaque outside the blob adapter except for persistence. */
 export interface BlobLocation {
   /** Adapter-specific locator (e.g. "pack-00000001:4096:2210"). */
@@ -32,6 +48,13 @@ export interface BlobWriter {
   put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean): Promise<PutResult>;
   /** Makes every blob whose put has resolved durable (data and directory entries fsynced). */
   sync(): Promise<void>;
+  /**
+   * Writes a compressed copy of a stored blob (normally a staged one) into this writer's own
+   * (never staging) container, streaming in bounded memory and verifying the source on the way
+   * (STORE_CORRUPT / STORE_NOT_FOUND for the source; nothing of the copy is kept then). Durable
+   * only after `sync()`; the caller then points the metadata at the returned location.
+   */
+  recompress(location: BlobLocation, sha256: string): Promise<BlobLocation>;
   /** Releases the writer's files; does not sync (unsynced puts may be lost). */
   close(): Promise<void>;
 }
@@ -44,4 +67,11 @@ export interface BlobStore {
   read(location: BlobLocation, sha256: string): Promise<Buffer>;
   /** Streams a blob back in bounded memory (for export of large messages); an integrity failure rejects the iteration at its end. */
   stream(location: BlobLocation): AsyncIterable<Uint8Array>;
+  /** The staging containers that exist (see {@link STAGING_REF_PREFIX}). */
+  listStagingContainers(): Promise<StagingContainer[]>;
+  /**
+   * Deletes a staging container durably. The caller must have checked (with a metadata query)
+   * that no committed blob references it; an `open` container is refused (STORE_WRITE_FAILED).
+   */
+  deleteStagingContainer(refPrefix: string): Promise<void>;
 }

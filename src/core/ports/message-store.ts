@@ -83,6 +83,20 @@ export interface ExportItem {
   connection: string;
 }
 
+/** A committed blob and where it is stored. */
+export interface StoredBlob {
+  sha256: string;
+  size: number;
+  blob: BlobLocation;
+}
+
+/** A blob rewritten elsewhere: its row moves from `from` to `to`, only if it still says `from`. */
+export interface BlobMove {
+  sha256: string;
+  from: BlobLocation;
+  to: BlobLocation;
+}
+
 /** Metadata, dedup state, the parse queue and the search index of the archive. */
 export interface MessageStore {
   /** Whether a blob with this hash is stored (for single-instance storage); synchronous because the blob writer asks mid-stream. */
@@ -112,6 +126,18 @@ export interface MessageStore {
   search(query: SearchQuery): Promise<SearchHit[]>;
   /** Every archived message, oldest first, for export. */
   listForExport(connection?: string): AsyncIterable<ExportItem>;
+  /**
+   * Committed blobs whose ref starts with `STAGING_REF_PREFIX` (core/ports/blob-store.ts), in ref
+   * order, after `afterRef` (exclusive).
+   */
+  listStagedBlobs(limit: number, afterRef?: string): Promise<StoredBlob[]>;
+  /**
+   * Points blob rows at their new locations, all in one transaction; a row whose ref is no
+   * longer `from` is left alone. Returns how many rows moved.
+   */
+  relocateBlobs(moves: BlobMove[]): Promise<number>;
+  /** How many committed blob rows reference a ref starting with `refPrefix` (a staging container's). */
+  countBlobRefs(refPrefix: string): Promise<number>;
   /** Closes the database. */
   close(): Promise<void>;
 }
