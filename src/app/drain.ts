@@ -5,6 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js';
+import { collectStaging, runCompressStage, type CompressTotals } from '../core/archive/compress-stage.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import { ConnectionRunner, type ConnectionStatus } from './connection-runner.js';
 import type { EmbeddedApp } from './embedded.js';
@@ -18,8 +19,13 @@ export interface DrainSummary {
   unparsable: number;
   /** Milliseconds until every mailbox was empty (all taken messages committed and actioned). */
   mailboxEmptyMs: number;
-  /** Milliseconds until everything was parsed and indexed. */
+  /** Milliseconds until everything was parsed and indexed (and large bodies stored compressed). */
   indexedMs: number;
+  /**
+   * Deferred compression, after the mailboxes were empty: large bodies staged raw by this (or an
+   * earlier) drain, rewritten compressed; emptied staging containers deleted.
+   */
+  compressed: { blobs: number; rawBytes: number; stagedBytes: number; storedBytes: number; containersDeleted: number; failed: number; ms: number };
 }
 
 /** Options of {@link drainAll}. */
@@ -66,8 +72,21 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   const results = await Promise.allSettled(runners.map((r) => r.run({ once: true, ...(options.signal ? { signal: options.signal } : {}) })));
   emptyAt = app.clock.now();
   drainDone = true;
+  // Off the critical path: the mailboxes are empty, every writer of the drain is closed. It runs
+  // beside the rest of indexing; staging containers are deleted only once indexing is done, so
+  // no read of the index stage can hold a ref into a deleted container.
+  const compressDeps = { store: app.store, blobs: app.blobs, logger: app.logger, clock: app.clock };
+  const compressing = runCompressStage({ ...compressDeps, deleteGraceMs: Number.POSITIVE_INFINITY }, () => true, options.signal).then(
+    (totals) => ({ totals, error: undefined as unknown }),
+    (error: unknown) => ({ totals: undefined as CompressTotals | undefined, error }),
+  );
   const indexed = await indexing;
+  const compressedRun = await compressing;
   if (indexed.error !== undefined) throw indexed.error;
+  if (compressedRun.error !== undefined) throw compressedRun.error;
+  const compressTotals = compressedRun.totals as CompressTotals;
+  if (!options.signal?.aborted) compressTotals.containersDeleted += await collectStaging(compressDeps, 0);
+  const compressedAt = app.clock.now();
   const totals = indexed.totals;
   if (ticker) clearInterval(ticker);
   Object.assign(index, totals);
@@ -78,7 +97,8 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
     parsed: totals.parsed,
     unparsable: totals.unparsable,
     mailboxEmptyMs: emptyAt - started,
-    indexedMs: app.clock.now() - started,
+    indexedMs: compressedAt - started,
+    compressed: { ...compressTotals, ms: compressedAt - emptyAt },
   };
   for (const r of runners) {
     const s = r.status;

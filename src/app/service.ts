@@ -6,6 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { runIndexStage } from '../core/archive/index-stage.js';
+import { runCompressStage } from '../core/archive/compress-stage.js';
 import { ConnectionRunner } from './connection-runner.js';
 import type { EmbeddedApp } from './embedded.js';
 
@@ -41,8 +42,19 @@ export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promis
     indexError = err;
     ac.abort();
   });
+  // Deferred compression of large bodies, low priority: it waits while a connection is draining.
+  const compressing = runCompressStage(
+    { store: app.store, blobs: app.blobs, logger: app.logger, clock: app.clock, busy: () => runners.some((r) => r.status.state === 'draining') },
+    () => ac.signal.aborted,
+    ac.signal,
+  ).catch((err: unknown) => {
+    app.logger.error('compress stage failed; stopping', { error: String((err as Error)?.message ?? err) });
+    indexError ??= err;
+    ac.abort();
+  });
   await Promise.all(runners.map((r) => r.run({ once: false, signal: ac.signal })));
   await indexing;
+  await compressing;
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   if (indexError !== undefined) throw indexError;

@@ -1,0 +1,218 @@
+/**
+ * The compress stage: deferred compression of large bodies. The drain stores bodies above the
+ * blob store's stream threshold raw in staging containers (no compression CPU on the critical
+ * path, ADR 0001 "Deferred compression"); this stage, off the critical path, rewrites each
+ * committed staged blob compressed through a writer of its own, makes the copies durable, moves
+ * the blob rows to them in one transaction, and deletes a staging container once a query shows
+ * that no row references it any more.
+ *
+ * Crash safety, step by step: the compressed copy is unreferenced until the row moves (a crash
+ * before leaves the staged copy referenced, and the work is redone); the row moves only after
+ * the copy is synced, and only if it still points at the staged copy; a staging container is
+ * deleted only after the move is committed and a query finds no row left in it (a crash before
+ * leaves garbage that a later run deletes). No blob is ever unreadable or lost.
+ *
+ * No I/O here: the store, blob store and clock are ports.
+ */
+import type { BlobLocation, BlobStore, BlobWriter } from '../ports/blob-store.js';
+import type { BlobMove, MessageStore, StoredBlob } from '../ports/message-store.js';
+import type { Logger } from '../ports/logger.js';
+import type { Clock } from '../ports/clock.js';
+import { isMailsluiceError } from '../errors/index.js';
+
+/** What the compress stage needs. */
+export interface CompressDeps {
+  store: MessageStore;
+  blobs: BlobStore;
+  logger: Logger;
+  clock: Clock;
+  /** Raw bytes recompressed per sync + metadata transaction. Default 64 MiB. */
+  batchBytes?: number;
+  /**
+   * A staging container is deleted only after it has been seen unreferenced for this long, so a
+   * reader that listed a row before it moved (the index stage, an export) still finds the staged
+   * copy. Default 60 s; 0 when no reader can hold an old ref (drain, after indexing).
+   */
+  deleteGraceMs?: number;
+  /** How long to wait when nothing is staged before looking again. Default 5 s. */
+  idleMs?: number;
+  /** True while a drain is moving mail: the stage then waits (low priority), but for at most `maxPauseMs`. */
+  busy?: () => boolean;
+  /** Default 60 s. */
+  maxPauseMs?: number;
+}
+
+/** Totals of a compress run. */
+export interface CompressTotals {
+  /** Blobs rewritten compressed and moved. */
+  blobs: number;
+  /** Their raw size. */
+  rawBytes: number;
+  /** Bytes they took staged, and now take compressed. */
+  stagedBytes: number;
+  storedBytes: number;
+  /** Staging containers deleted. */
+  containersDeleted: number;
+  /** Staged blobs that could not be read (left staged, logged). */
+  failed: number;
+}
+
+const DEFAULT_BATCH_BYTES = 64 * 1024 * 1024;
+const DEFAULT_GRACE_MS = 60_000;
+const DEFAULT_IDLE_MS = 5_000;
+const DEFAULT_MAX_PAUSE_MS = 60_000;
+const PAGE = 64;
+
+/** An empty totals record. */
+export function emptyCompressTotals(): CompressTotals {
+  return { blobs: 0, rawBytes: 0, stagedBytes: 0, storedBytes: 0, containersDeleted: 0, failed: 0 };
+}
+
+/**
+ * Deletes the staging containers that no writer holds open and that a query shows no committed
+ * blob references, once each has been seen unreferenced for `graceMs` (`unreferencedSince`
+ * remembers that between calls). Returns how many were deleted.
+ */
+export async function collectStaging(
+  deps: Pick<CompressDeps, 'store' | 'blobs' | 'logger' | 'clock'>,
+  graceMs: number,
+  unreferencedSince: Map<string, number> = new Map(),
+): Promise<number> {
+  let deleted = 0;
+  const containers = await deps.blobs.listStagingContainers();
+  const present = new Set(containers.map((c) => c.refPrefix));
+  for (const k of unreferencedSince.keys()) if (!present.has(k)) unreferencedSince.delete(k);
+  for (const c of containers) {
+    if (c.open) {
+      unreferencedSince.delete(c.refPrefix);
+      continue;
+    }
+    // Never by assumption: the rows say whether anything still lives there.
+    const refs = await deps.store.countBlobRefs(c.refPrefix);
+    if (refs > 0) {
+      unreferencedSince.delete(c.refPrefix);
+      continue;
+    }
+    const now = deps.clock.now();
+    const since = unreferencedSince.get(c.refPrefix) ?? now;
+    unreferencedSince.set(c.refPrefix, since);
+    if (now - since < graceMs) continue;
+    await deps.blobs.deleteStagingContainer(c.refPrefix);
+    unreferencedSince.delete(c.refPrefix);
+    deleted++;
+    deps.logger.info('staging container deleted: every blob in it is stored compressed', { container: c.refPrefix.replace(/:$/, '') });
+  }
+  return deleted;
+}
+
+/**
+ * Recompresses staged blobs until `stop()` says so and nothing is staged (checked whenever a
+ * pass finds nothing), deleting emptied staging containers after `deleteGraceMs`. With
+ * `stop = () => true` it makes one full pass and returns (drain).
+ */
+export async function runCompressStage(deps: CompressDeps, stop: () => boolean, signal?: AbortSignal): Promise<CompressTotals> {
+  const totals = emptyCompressTotals();
+  const batchBytes = deps.batchBytes ?? DEFAULT_BATCH_BYTES;
+  const graceMs = deps.deleteGraceMs ?? DEFAULT_GRACE_MS;
+  const unreferencedSince = new Map<string, number>();
+  /** Blobs that failed to read in this process: not retried on every pass (they stay staged). */
+  const unreadable = new Set<string>();
+  let writer: BlobWriter | null = null;
+  let moves: Array<BlobMove & { size: number; stagedSize: number }> = [];
+  let pendingBytes = 0;
+
+  const commit = async (): Promise<void> => {
+    if (moves.length === 0 || !writer) return;
+    // Durable before any row points at the copies.
+    await writer.sync();
+    const batch = moves;
+    moves = [];
+    pendingBytes = 0;
+    const moved = await deps.store.relocateBlobs(batch.map(({ sha256, from, to }) => ({ sha256, from, to })));
+    if (moved === batch.length) {
+      for (const m of batch) {
+        totals.blobs++;
+        totals.rawBytes += m.size;
+        totals.stagedBytes += m.stagedSize;
+        totals.storedBytes += m.to.storedSize;
+      }
+    } else {
+      // A row changed meanwhile (another stage moved it): its copy is left unreferenced.
+      totals.blobs += moved;
+      deps.logger.warn('some staged blobs had moved before their compressed copy was committed; those copies are unused', { expected: batch.length, moved });
+    }
+  };
+  const closeWriter = async (): Promise<void> => {
+    const w = writer;
+    writer = null;
+    await w?.close();
+  };
+
+  let pausedSince: number | null = null;
+  let afterRef: string | undefined;
+  let passWorked = false;
+  try {
+    for (;;) {
+      if (signal?.aborted) break;
+      if (deps.busy?.()) {
+        const now = deps.clock.now();
+        pausedSince ??= now;
+        if (now - pausedSince < (deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS)) {
+          await commit();
+          await deps.clock.sleep(200, signal).catch(() => undefined);
+          continue;
+        }
+        // Busy for longer than maxPauseMs: compress alongside until the drain next goes quiet.
+      } else pausedSince = null;
+      const page = await deps.store.listStagedBlobs(PAGE, afterRef);
+      if (page.length > 0) {
+        afterRef = page[page.length - 1]!.blob.ref;
+        const todo = page.filter((b) => !unreadable.has(b.sha256));
+        if (todo.length > 0) {
+          passWorked = true;
+          await work(todo);
+        }
+        continue;
+      }
+      // End of a pass over the staged rows.
+      await commit();
+      afterRef = undefined;
+      if (passWorked) {
+        // Look again from the start: rows committed meanwhile may sort before the cursor.
+        passWorked = false;
+        continue;
+      }
+      await closeWriter();
+      totals.containersDeleted += await collectStaging(deps, graceMs, unreferencedSince);
+      if (stop()) break;
+      await deps.clock.sleep(deps.idleMs ?? DEFAULT_IDLE_MS, signal).catch(() => undefined);
+    }
+    await commit();
+  } finally {
+    await closeWriter();
+  }
+  return totals;
+
+  async function work(page: StoredBlob[]): Promise<void> {
+    for (const b of page) {
+      if (signal?.aborted) return;
+      writer ??= await deps.blobs.openWriter();
+      let to: BlobLocation;
+      try {
+        to = await writer.recompress(b.blob, b.sha256);
+      } catch (err) {
+        if (isMailsluiceError(err, 'STORE_CORRUPT') || isMailsluiceError(err, 'STORE_NOT_FOUND')) {
+          // The staged copy itself cannot be read: leave it where it is, for an operator to see.
+          unreadable.add(b.sha256);
+          totals.failed++;
+          deps.logger.error('cannot read a staged blob to compress it; it stays staged', { sha256: b.sha256, ref: b.blob.ref, error: (err as Error).message });
+          continue;
+        }
+        throw err;
+      }
+      moves.push({ sha256: b.sha256, from: b.blob, to, size: b.size, stagedSize: b.blob.storedSize });
+      pendingBytes += b.size;
+      if (pendingBytes >= batchBytes) await commit();
+    }
+  }
+}
