@@ -8,7 +8,7 @@ import type { MailboxSource } from '../core/ports/mailbox-source.js';
 import type { MessageStore } from '../core/ports/message-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
-import { recoverPendingActions, runDrainCycle } from '../core/archive/drain-cycle.js';
+import { recoverPendingActions, runDrainCycle, ServerActionPipeline } from '../core/archive/drain-cycle.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../core/connection/backoff.js';
 import { msUntilOpen } from '../core/connection/schedule.js';
 import { toMailsluiceError, type MailsluiceError } from '../core/errors/index.js';
@@ -106,6 +106,7 @@ export class ConnectionRunner {
     this.status.state = 'connecting';
     const source = this.deps.createSource(config, logger);
     let writer: BlobWriter | null = null;
+    let actions: ServerActionPipeline | null = null;
     try {
       const session = await source.open(options.signal);
       writer = await this.deps.blobStore.openWriter();
@@ -121,6 +122,7 @@ export class ConnectionRunner {
           this.status.taken += messages;
           this.status.bytes += bytes;
         },
+        ...(source.concurrentActions ? { actions: (actions = new ServerActionPipeline({ source, store, connection: config.name })) } : {}),
       };
       const recovered = await recoverPendingActions(session, deps);
       this.status.actioned += recovered;
@@ -137,12 +139,22 @@ export class ConnectionRunner {
         this.status.failures = 0;
         // More may be waiting: no pause. A cycle that moved nothing (everything vanished) waits.
         if (r.taken > 0 || r.actioned > 0) continue;
+        // Nothing new: the mailbox is empty once the queued server actions are confirmed. A cycle
+        // that listed only already-committed messages queued their actions: look again after them.
+        if (actions) {
+          const n = await actions.settle();
+          this.status.actioned += n;
+          if (n > 0 && r.listed > 0) continue;
+        }
         if (options.once) return true;
         this.status.state = 'waiting';
         await source.waitForChange(config.idle ? Number.MAX_SAFE_INTEGER : config.pollIntervalMs, options.signal);
       }
       return false;
     } finally {
+      // Let queued actions finish (or fail) before the connections close; what they did not
+      // confirm stays pending and the next session's recovery finishes it.
+      if (actions) this.status.actioned += await actions.settle().catch(() => 0);
       await writer?.close().catch(() => undefined);
       await source.close().catch(() => undefined);
     }

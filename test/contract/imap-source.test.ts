@@ -35,7 +35,8 @@ runMailboxSourceContract('imap (Dovecot)', async (raws) => {
   return {
     source: () => createImapSource(conn, new JsonlLogger([])),
     count: () => dovecot.messageCount(user.username),
-    deliver: (more) => dovecot.loadMaildir(user.username, more),
+    // LMTP, as real mail arrives: loadMaildir is only for a mailbox no session has open yet.
+    deliver: (more) => dovecot.deliverMany(user.username, more),
     removeBehind: (index) => other(async (c) => void (await c.messageDelete(String(index + 1)))),
   };
 });

@@ -80,6 +80,27 @@ export function runMailboxSourceContract(name: string, make: (raws: Buffer[]) =>
     assert.equal(await fx.count(), 2);
   });
 
+  test(`${name}: mail that arrives during a session is taken and removed like the rest`, async () => {
+    const fx = await make([makeMessage(1)]);
+    const src = fx.source();
+    const round = async (): Promise<number> => {
+      const cands = await src.listCandidates(100);
+      for await (const m of src.fetch(cands)) await readAll(m.body);
+      const done = [...(await src.applyServerAction(cands)), ...(await src.flush())];
+      return done.length;
+    };
+    try {
+      await src.open();
+      assert.equal(await round(), 1);
+      await fx.deliver([makeMessage(2), makeMessage(3)]);
+      assert.equal(await round(), 2);
+    } finally {
+      await src.close();
+    }
+    // "Done" must mean gone: an action reported complete that did nothing would strand mail.
+    assert.equal(await fx.count(), 0);
+  });
+
   test(`${name}: a message removed by someone else is skipped, not an error`, async () => {
     const raws = Array.from({ length: 3 }, (_, i) => makeMessage(i));
     const fx = await make(raws);

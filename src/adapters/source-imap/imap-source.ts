@@ -82,7 +82,12 @@ export function imapFlowOptions(cfg: ImapSourceConfig): ImapFlowOptions {
  * closed client (ARCHITECTURE "Known sharp edges"), so the supervisor builds a new one.
  */
 export class ImapSource implements MailboxSource {
+  /** Server actions run on a second session, so the server's expunge work overlaps the next fetch. */
+  readonly concurrentActions = true;
   private client: ImapFlow | null = null;
+  /** The second session (same mailbox) that runs STORE / UID EXPUNGE / MOVE. */
+  private actionClient: ImapFlow | null = null;
+  private actionClientOpening: Promise<ImapFlow> | null = null;
   private session: SourceSession | null = null;
   private readonly ctx: { host: string; port: number; mailbox: string; username?: string };
   /** Flagged \Deleted, waiting for UID EXPUNGE (expungeEvery). */
@@ -114,6 +119,40 @@ export class ImapSource implements MailboxSource {
   private get c(): ImapFlow {
     if (!this.client || this.closed) throw new MailsluiceError('SOURCE_NETWORK', `connection to ${this.ctx.host}:${this.ctx.port} is not open`);
     return this.client;
+  }
+
+  /** The action session, opened on first use with the same settings and mailbox. */
+  private async act(): Promise<ImapFlow> {
+    if (this.actionClient?.usable) {
+      // A session acts only on the messages in its own view, and a message that arrived since
+      // its last command is not in it yet: without this NOOP, STORE/UID EXPUNGE of such a UID
+      // would answer OK and do nothing.
+      await this.actionClient.noop();
+      return this.actionClient;
+    }
+    this.actionClientOpening ??= (async () => {
+      const client = new ImapFlow({ ...imapFlowOptions(this.cfg), disableAutoIdle: true });
+      client.on('error', (err: unknown) => {
+        this.lastClientError = err;
+        this.logger.debug('imap action client error', { error: String((err as Error)?.message ?? err) });
+      });
+      try {
+        await client.connect();
+        const mb = await client.mailboxOpen(this.cfg.mailbox);
+        // UIDs are only meaningful under the UIDVALIDITY the candidates were listed with.
+        if (this.session && Number(mb.uidValidity) !== this.session.uidValidity) {
+          throw new MailsluiceError('SOURCE_PROTOCOL', `UIDVALIDITY of ${JSON.stringify(this.cfg.mailbox)} changed during the session; server actions postponed to the next session`);
+        }
+      } catch (err) {
+        client.close();
+        throw err;
+      }
+      this.actionClient = client;
+      return client;
+    })().finally(() => {
+      this.actionClientOpening = null;
+    });
+    return this.actionClientOpening;
   }
 
   private wrap(err: unknown): MailsluiceError {
@@ -188,6 +227,9 @@ export class ImapSource implements MailboxSource {
     let uids: number[];
     const large = new Set<number>();
     try {
+      // A session searches its own view of the mailbox; NOOP brings in what arrived since the
+      // last command, so a cycle sees the mailbox as it is now.
+      await this.c.noop();
       const found = await this.c.search(query, { uid: true });
       // "n:*" always includes the highest UID, even one below n (RFC 3501), hence the filter.
       uids = (found || []).filter((u) => u > lastUid).sort((a, b) => a - b).slice(0, limit);
@@ -243,30 +285,30 @@ export class ImapSource implements MailboxSource {
     if (candidates.length === 0) return [];
     const set = toSequenceSet(candidates.map((c) => c.uid!));
     try {
+      if (this.cfg.deletePolicy === 'leave') return candidates;
+      const a = await this.act();
       switch (this.cfg.deletePolicy) {
-        case 'leave':
-          return candidates;
         case 'mark-seen':
-          await this.c.messageFlagsAdd(set, ['\\Seen'], SILENT);
+          await a.messageFlagsAdd(set, ['\\Seen'], SILENT);
           return candidates;
         case 'delete':
-          await this.c.messageFlagsAdd(set, ['\\Deleted'], SILENT);
+          await a.messageFlagsAdd(set, ['\\Deleted'], SILENT);
           return candidates;
         case 'move': {
           if (!this.hasCap('MOVE') && !this.hasCap('UIDPLUS')) {
             // imapflow's COPY fallback ends in a plain EXPUNGE; refuse rather than remove others' mail.
-            await this.c.messageCopy(set, this.cfg.moveTo!, { uid: true });
-            await this.c.messageFlagsAdd(set, ['\\Deleted'], SILENT);
+            await a.messageCopy(set, this.cfg.moveTo!, { uid: true });
+            await a.messageFlagsAdd(set, ['\\Deleted'], SILENT);
             this.logger.warn('server has neither MOVE nor UIDPLUS: messages copied and flagged \\Deleted, not expunged');
             return candidates;
           }
-          const ok = await this.c.messageMove(set, this.cfg.moveTo!, { uid: true });
+          const ok = await a.messageMove(set, this.cfg.moveTo!, { uid: true });
           if (!ok) throw new MailsluiceError('SOURCE_PROTOCOL', `moving messages to ${JSON.stringify(this.cfg.moveTo)} failed on ${this.ctx.host}`);
           return candidates;
         }
         case 'delete-and-expunge': {
           if (!this.hasCap('UIDPLUS')) {
-            await this.c.messageFlagsAdd(set, ['\\Deleted'], SILENT);
+            await a.messageFlagsAdd(set, ['\\Deleted'], SILENT);
             if (!this.warnedNoUidplus) this.logger.warn('server lacks UIDPLUS: flagged \\Deleted only');
             this.warnedNoUidplus = true;
             return candidates;
@@ -275,9 +317,9 @@ export class ImapSource implements MailboxSource {
           const n = this.cfg.expungeEvery;
           if (n === 0) return []; // expunged at the end of the cycle (flush)
           const done: Candidate[] = [];
-          while (this.pendingExpunge.length >= n) done.push(...(await this.expunge(this.pendingExpunge.splice(0, n))));
+          while (this.pendingExpunge.length >= n) done.push(...(await this.expunge(a, this.pendingExpunge.splice(0, n))));
           // What stays pending is flagged now, so the count "flagged deleted" is what N bounds.
-          if (this.pendingExpunge.length) await this.c.messageFlagsAdd(toSequenceSet(this.pendingExpunge.map((c) => c.uid!)), ['\\Deleted'], SILENT);
+          if (this.pendingExpunge.length) await a.messageFlagsAdd(toSequenceSet(this.pendingExpunge.map((c) => c.uid!)), ['\\Deleted'], SILENT);
           return done;
         }
       }
@@ -287,18 +329,19 @@ export class ImapSource implements MailboxSource {
   }
 
   /** Flags and UID EXPUNGEs exactly these messages (UIDPLUS), never a plain EXPUNGE. */
-  private async expunge(cands: Candidate[]): Promise<Candidate[]> {
+  private async expunge(a: ImapFlow, cands: Candidate[]): Promise<Candidate[]> {
     if (cands.length === 0) return [];
-    const ok = await this.c.messageDelete(toSequenceSet(cands.map((c) => c.uid!)), SILENT);
+    const ok = await a.messageDelete(toSequenceSet(cands.map((c) => c.uid!)), SILENT);
     if (!ok) throw new MailsluiceError('SOURCE_PROTOCOL', `UID EXPUNGE failed on ${this.ctx.host}:${this.ctx.port}`);
     return cands;
   }
 
   async flush(): Promise<Candidate[]> {
     const pending = this.pendingExpunge;
+    if (pending.length === 0) return [];
     this.pendingExpunge = [];
     try {
-      return await this.expunge(pending);
+      return await this.expunge(await this.act(), pending);
     } catch (err) {
       this.pendingExpunge = pending;
       throw this.wrap(err);
@@ -334,6 +377,14 @@ export class ImapSource implements MailboxSource {
   }
 
   async close(): Promise<void> {
+    const action = this.actionClient;
+    this.actionClient = null;
+    if (action) {
+      const t = setTimeout(() => action.close(), 5000);
+      await action.logout().catch(() => undefined);
+      clearTimeout(t);
+      action.close();
+    }
     const client = this.client;
     if (!client) return;
     this.client = null;

@@ -28,6 +28,59 @@ export interface DrainDeps {
   commitEveryBytes?: number;
   /** Told after every commit, so progress counts what is durable even if the cycle then fails. */
   onCommit?: (messages: number, bytes: number) => void;
+  /**
+   * When given (sources with `concurrentActions`), server actions are queued here and run behind
+   * the next cycle's fetch instead of being awaited by this cycle.
+   */
+  actions?: ServerActionPipeline;
+}
+
+/**
+ * Runs server actions one batch at a time, in order, behind the drain: the cycle that committed
+ * a batch returns at once and the next cycle's fetch overlaps the server's expunge work. A batch
+ * is marked done only after the server confirmed it; a failure is kept and thrown by the next
+ * `check` or `settle`, and what was not confirmed is finished by the next session's recovery.
+ */
+export class ServerActionPipeline {
+  private tail: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private failed = false;
+  private completed = 0;
+
+  constructor(private readonly deps: Pick<DrainDeps, 'source' | 'store' | 'connection'>) {}
+
+  /** Queues the server action of committed candidates. */
+  submit(candidates: Candidate[]): void {
+    this.check();
+    const { source, store, connection } = this.deps;
+    this.tail = this.tail.then(async () => {
+      if (this.failed) return;
+      try {
+        const done = await source.applyServerAction(candidates);
+        await store.markActionDone(connection, done.map((c) => c.key));
+        const flushed = await source.flush();
+        await store.markActionDone(connection, flushed.map((c) => c.key));
+        this.completed += done.length + flushed.length;
+      } catch (err) {
+        this.failed = true;
+        this.failure = err;
+      }
+    });
+  }
+
+  /** Throws the failure of an earlier batch, if any. */
+  check(): void {
+    if (this.failed) throw this.failure;
+  }
+
+  /** Waits for every queued batch; returns how many actions completed since the last call. */
+  async settle(): Promise<number> {
+    await this.tail;
+    this.check();
+    const n = this.completed;
+    this.completed = 0;
+    return n;
+  }
 }
 
 /** What one cycle did. */
@@ -96,6 +149,7 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
   const commitMessages = deps.commitEveryMessages ?? DEFAULT_COMMIT_MESSAGES;
   const commitBytes = deps.commitEveryBytes ?? DEFAULT_COMMIT_BYTES;
 
+  deps.actions?.check();
   const watermark = await store.getWatermark(connection, session.mailbox);
   const after = watermark && watermark.uidValidity === session.uidValidity ? watermark : { uidValidity: session.uidValidity, lastUid: 0 };
   const listed = await source.listCandidates(deps.maxMessagesPerCycle, after);
@@ -193,6 +247,11 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
     throw fetchError;
   }
 
+  if (deps.actions) {
+    // Counted when the pipeline settles; the next cycle's fetch overlaps the server's work.
+    if (actionable.length) deps.actions.submit(actionable);
+    return result;
+  }
   const completed = await source.applyServerAction(actionable);
   await store.markActionDone(connection, completed.map((c) => c.key));
   const flushed = await source.flush();

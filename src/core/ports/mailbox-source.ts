@@ -44,6 +44,12 @@ export type ServerActionKind = 'delete-and-expunge' | 'delete' | 'mark-seen' | '
 
 /** An adapter for one mailbox of one connection; a fresh instance per connect. */
 export interface MailboxSource {
+  /**
+   * True when `applyServerAction`/`flush` may run while the next `listCandidates`/`fetch` is
+   * under way (IMAP: on a second session), so the server's expunge work overlaps the next fetch.
+   * False for protocols that are strictly one command at a time (POP3).
+   */
+  readonly concurrentActions: boolean;
   /** Connects, authenticates and opens the mailbox. */
   open(signal?: AbortSignal): Promise<SourceSession>;
   /**
