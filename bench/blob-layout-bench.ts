@@ -13,6 +13,7 @@
  * Every batch is 500 messages and ends with whatever makes the whole batch durable, because the
  * pipeline commits metadata only after that point: throughput per batch is what bounds the drain rate.
  */
+import { seededRandom } from '../test/harness/random.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, open, rename, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -39,16 +40,7 @@ const brotliAsync = promisify(brotliCompress);
 const BATCH = 500;
 
 /** A deterministic PRNG so every run measures the same messages. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const WORDS = (
   'the of and to in is that for it as was with be by on not he this are or his from at which but have an they ' +

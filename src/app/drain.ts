@@ -2,12 +2,12 @@
  * The `drain` use case: every selected connection drained until nothing is left to take, while
  * the index stage parses behind it; returns when both are done.
  */
-import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js';
 import { collectStaging, runCompressStage, type CompressTotals } from '../core/archive/compress-stage.js';
 import { MailsluiceError } from '../core/errors/index.js';
-import { ConnectionRunner, type ConnectionStatus } from './connection-runner.js';
+import { createRunners } from './runners.js';
+import type { ConnectionStatus } from './connection-runner.js';
 import type { EmbeddedApp } from './embedded.js';
 
 /** The summary `drain --json` prints. */
@@ -42,18 +42,7 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   if (options.connection && selected.length === 0) {
     throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${options.connection}" in ${app.config.file || 'the configuration'}`);
   }
-  const runners = selected.map(
-    (c) =>
-      new ConnectionRunner({
-        config: c,
-        createSource: app.createSource,
-        store: app.store,
-        blobStore: app.blobs,
-        clock: app.clock,
-        random: () => randomInt(0, 1_000_000) / 1_000_000,
-        logger: app.connectionLogger(c),
-      }),
-  );
+  const runners = createRunners(app, selected);
   let drainDone = false;
   let emptyAt = started;
   const parser = app.parser();

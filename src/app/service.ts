@@ -3,11 +3,10 @@
  * stage, until SIGINT/SIGTERM. Failure stays per connection; an unhandled rejection ends the
  * process (ARCHITECTURE convention 5), which the supervisor of the host restarts.
  */
-import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { runIndexStage } from '../core/archive/index-stage.js';
 import { runCompressStage } from '../core/archive/compress-stage.js';
-import { ConnectionRunner } from './connection-runner.js';
+import { createRunners } from './runners.js';
 import type { EmbeddedApp } from './embedded.js';
 
 /** Runs until a termination signal; resolves after a clean stop. */
@@ -19,18 +18,7 @@ export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promis
   signal?.addEventListener('abort', stop, { once: true });
   const enabled = app.config.connections.filter((c) => c.enabled);
   app.logger.info('mailsluice started', { connections: enabled.map((c) => c.name), dataDir: app.config.dataDir });
-  const runners = enabled.map(
-    (c) =>
-      new ConnectionRunner({
-        config: c,
-        createSource: app.createSource,
-        store: app.store,
-        blobStore: app.blobs,
-        clock: app.clock,
-        random: () => randomInt(0, 1_000_000) / 1_000_000,
-        logger: app.connectionLogger(c),
-      }),
-  );
+  const runners = createRunners(app, enabled);
   let indexError: unknown;
   const indexing = runIndexStage(
     { store: app.store, blobs: app.blobs, parser: app.parser(), logger: app.logger, clock: app.clock, concurrency: Math.max(2, availableParallelism()) * 2, busy: () => runners.some((r) => r.status.state === 'draining') },

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
 import { makeWorkspace, runCli, spawnCli, imapConnection } from '../harness/cli.js';
 import { journalMix, sha256 } from '../harness/messages.js';
+import { seededRandom } from '../harness/random.js';
 
 let dovecot: DovecotInstance;
 before(async () => {
@@ -20,17 +21,6 @@ after(async () => {
   await dovecot?.stop();
 });
 
-/** A small seeded PRNG so a failing run can be replayed with CRASH_SEED. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const COUNT = Number(process.env.CRASH_MESSAGES ?? 3000);
 const KILLS = Number(process.env.CRASH_KILLS ?? 12);
@@ -41,7 +31,7 @@ for (const variant of [
 ]) {
   test(`SIGKILL at random moments loses and doubles nothing (${variant.name})`, async () => {
     const seed = Number(process.env.CRASH_SEED ?? Date.now() % 100000);
-    const random = rng(seed);
+    const random = seededRandom(seed);
     const user = await dovecot.createUser();
     const originals = [...journalMix(COUNT, 100)];
     await dovecot.loadMaildir(user.username, originals);

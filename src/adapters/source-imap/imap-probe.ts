@@ -31,12 +31,11 @@ class LineReader {
   private failure: Error | null = null;
   private failWaiters: Array<(err: Error) => void> = [];
 
-  constructor(private sock: net.Socket) {
+  constructor(sock: net.Socket) {
     this.attach(sock);
   }
 
   attach(sock: net.Socket): void {
-    this.sock = sock;
     sock.setEncoding('latin1');
     sock.on('data', (d: string) => {
       this.buf += d;

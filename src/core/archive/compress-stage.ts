@@ -14,6 +14,7 @@
  *
  * No I/O here: the store, blob store and clock are ports.
  */
+import { YieldToDrain } from './yield-to-drain.js';
 import type { BlobLocation, BlobStore, BlobWriter } from '../ports/blob-store.js';
 import type { BlobMove, MessageStore, StoredBlob } from '../ports/message-store.js';
 import type { Logger } from '../ports/logger.js';
@@ -148,22 +149,17 @@ export async function runCompressStage(deps: CompressDeps, stop: () => boolean, 
     await w?.close();
   };
 
-  let pausedSince: number | null = null;
+  const yielding = new YieldToDrain(deps.clock, deps.busy, deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS);
   let afterRef: string | undefined;
   let passWorked = false;
   try {
     for (;;) {
       if (signal?.aborted) break;
-      if (deps.busy?.()) {
-        const now = deps.clock.now();
-        pausedSince ??= now;
-        if (now - pausedSince < (deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS)) {
-          await commit();
-          await deps.clock.sleep(200, signal).catch(() => undefined);
-          continue;
-        }
-        // Busy for longer than maxPauseMs: compress alongside until the drain next goes quiet.
-      } else pausedSince = null;
+      if (yielding.shouldWait()) {
+        await commit();
+        await deps.clock.sleep(200, signal).catch(() => undefined);
+        continue;
+      }
       const page = await deps.store.listStagedBlobs(PAGE, afterRef);
       if (page.length > 0) {
         afterRef = page[page.length - 1]!.blob.ref;

@@ -9,6 +9,7 @@ import type { MessageStore, UnparsedMessage } from '../ports/message-store.js';
 import type { Logger } from '../ports/logger.js';
 import type { Clock } from '../ports/clock.js';
 import { MAX_FULL_PARSE_BYTES, MAX_HEADER_BYTES } from '../message/limits.js';
+import { YieldToDrain } from './yield-to-drain.js';
 
 /** The first `max` bytes of a stream (at least; whole chunks), closing it early. */
 async function readPrefix(stream: AsyncIterable<Uint8Array>, max: number): Promise<Buffer> {
@@ -90,18 +91,13 @@ export async function runIndexStage(deps: IndexDeps, stop: () => boolean, signal
     results.push({ id: m.id, outcome });
     if (results.length >= saveEvery) await flush();
   };
-  let pausedSince: number | null = null;
+  const yielding = new YieldToDrain(deps.clock, deps.busy, deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS);
   for (;;) {
     if (signal?.aborted) break;
-    if (deps.busy?.()) {
-      const now = deps.clock.now();
-      pausedSince ??= now;
-      if (now - pausedSince < (deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS)) {
-        await deps.clock.sleep(20, signal);
-        continue;
-      }
-      // Busy for longer than maxPauseMs: index alongside until the drain next goes quiet.
-    } else pausedSince = null;
+    if (yielding.shouldWait()) {
+      await deps.clock.sleep(20, signal);
+      continue;
+    }
     const page = await deps.store.listUnparsed(deps.concurrency * 8, afterId);
     if (page.length === 0) {
       await flush();
