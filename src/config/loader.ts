@@ -223,14 +223,17 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   const connections: ConnectionConfig[] = input.connections.map((c, i) => {
     const at = `connections[${i}]`;
     const defaults = DEFAULT_PORTS[c.protocol];
+    // A disabled connection is never opened, so a secret it cannot resolve yet (the sample file's
+    // JOURNAL_PASSWORD) is worth a warning, not a refusal to start.
+    const secretProblems = c.enabled ? problems : warnings;
     const tls: TlsConfig = {
       verify: c.tls.verify,
       minVersion: c.tls.minVersion,
-      ...opt('ca', resolveSecret(c.tls.ca, `${at}.tls.ca`, baseDir, env, problems)),
-      ...opt('clientCert', resolveSecret(c.tls.clientCert, `${at}.tls.clientCert`, baseDir, env, problems)),
-      ...opt('clientKey', resolveSecret(c.tls.clientKey, `${at}.tls.clientKey`, baseDir, env, problems)),
-      ...opt('pfx', resolveSecret(c.tls.pfx, `${at}.tls.pfx`, baseDir, env, problems)),
-      ...opt('passphrase', resolveSecret(c.tls.passphrase, `${at}.tls.passphrase`, baseDir, env, problems)),
+      ...opt('ca', resolveSecret(c.tls.ca, `${at}.tls.ca`, baseDir, env, secretProblems)),
+      ...opt('clientCert', resolveSecret(c.tls.clientCert, `${at}.tls.clientCert`, baseDir, env, secretProblems)),
+      ...opt('clientKey', resolveSecret(c.tls.clientKey, `${at}.tls.clientKey`, baseDir, env, secretProblems)),
+      ...opt('pfx', resolveSecret(c.tls.pfx, `${at}.tls.pfx`, baseDir, env, secretProblems)),
+      ...opt('passphrase', resolveSecret(c.tls.passphrase, `${at}.tls.passphrase`, baseDir, env, secretProblems)),
       ...opt('servername', c.tls.servername),
     };
     const auth: AuthConfig = {
@@ -238,8 +241,8 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
       disablePlain: c.auth.disablePlain,
       ...opt('username', c.auth.username),
       ...opt('domain', c.auth.domain),
-      ...opt('password', resolveSecret(c.auth.password, `${at}.auth.password`, baseDir, env, problems)),
-      ...opt('accessToken', resolveSecret(c.auth.accessToken, `${at}.auth.accessToken`, baseDir, env, problems)),
+      ...opt('password', resolveSecret(c.auth.password, `${at}.auth.password`, baseDir, env, secretProblems)),
+      ...opt('accessToken', resolveSecret(c.auth.accessToken, `${at}.auth.accessToken`, baseDir, env, secretProblems)),
     };
     return { ...c, port: c.port ?? defaults.port, tlsPort: c.tlsPort ?? defaults.tlsPort, tls, auth };
   });
