@@ -347,3 +347,44 @@ test('fs: many buffered puts in flight land contiguously in one pack, identical 
     }
     assert.deepEqual(refs[0], refs[1], 'same records, same offsets');
   }));
+
+async function* whole(data: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield data;
+}
+
+test('fs: a large body that arrives whole is hashed off-thread and staged raw; dedup, interleaving and read-back as for streamed ones', () =>
+  withDir(async (dir) => {
+    const store = await createFsBlobStore({ directory: dir });
+    const w = await store.openWriter();
+    const bigs = [1, 2, 3, 4, 5, 6].map((i) => mailLike(300_000 + i * 250_000, 10 + i));
+    const smalls = [1, 2, 3].map((i) => mailLike(8_000 + i, 20 + i));
+    // Whole bodies over the threshold, small ones and a streamed one, all in flight together.
+    const streamed = mailLike(1_500_000, 30);
+    const puts = await Promise.all([
+      ...bigs.map((b) => w.put(whole(b), never)),
+      ...smalls.map((b) => w.put(whole(b), never)),
+      w.put(chunked(streamed), never),
+      w.put(whole(bigs[0]!), never), // the same bytes twice in one batch: one record
+    ]);
+    await w.sync();
+    const all = [...bigs, ...smalls, streamed];
+    for (const [i, body] of all.entries()) {
+      const p = puts[i]!;
+      assert.equal(p.sha256, sha(body));
+      assert.equal(p.size, body.length);
+      assert.ok(p.location);
+      if (body.length > 256 * 1024) assert.match(p.location.ref, /^stage-/);
+      else assert.match(p.location.ref, /^pack-/);
+      assert.ok((await store.read(p.location, p.sha256)).equals(body));
+    }
+    assert.equal(puts[all.length]!.location, null, 'a duplicate is not written again');
+    assert.equal((await w.put(whole(bigs[1]!), (s) => s === sha(bigs[1]!))).location, null, 'known to the caller: not written');
+    let records = 0;
+    for (const p of await packFiles(dir)) {
+      const scan = await scanPack(p);
+      assert.equal(scan.tornTail, null);
+      records += scan.records;
+    }
+    assert.equal(records, all.length);
+    await w.close();
+  }));

@@ -489,6 +489,8 @@ class FsBlobWriter implements BlobWriter {
   #stagingDirty = false;
   /** Every staging pack this writer created: its records may be committed until the writer closes. */
   readonly #stagingIds: number[] = [];
+  /** Writes of whole staged records in flight (each at an offset reserved under the lock). */
+  readonly #stagingWrites = new Set<Promise<void>>();
 
   constructor(store: FsBlobStore) {
     this.#store = store;
@@ -583,6 +585,8 @@ class FsBlobWriter implements BlobWriter {
     const pack = this.#stagingPack;
     if (pack && pack.pos < this.#store.config.packRollBytes) return pack;
     if (pack) {
+      await this.#stagingWritesDone();
+      if (this.#failed) throw this.#failed;
       try {
         await pack.fh.datasync();
         await pack.fh.close();
@@ -626,6 +630,16 @@ class FsBlobWriter implements BlobWriter {
       size += chunk.length;
     }
     if (done) return this.#putWhole(head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, size), known);
+    const { stageLargeBodies, compressionThreads } = this.#store.config;
+    if (stageLargeBodies && compressionThreads > 0 && head.length === 1) {
+      // One chunk over the threshold: a body fetched whole (bulk). If it ends here, hashing and
+      // checksumming it run on the compression thread and the main thread only copies it.
+      const r = await it.next();
+      if (r.done) return this.#putWholeStaged(head[0] as Buffer, known);
+      const chunk = asBuffer(r.value);
+      head.push(chunk);
+      size += chunk.length;
+    }
     const hash = createHash('sha256');
     for (const c of head) hash.update(c);
     return this.#putStream(head, size, hash, it, known, { staging: this.#store.config.stageLargeBodies });
@@ -700,6 +714,53 @@ class FsBlobWriter implements BlobWriter {
       this.#dirty = true;
       return { sha256, size, location: { ref: formatFsBlobRef({ packId: pack.packId, offset, storedSize: rec.storedSize }), storedSize: rec.storedSize } };
     });
+  }
+
+  /**
+   * A large body already whole in memory, staged raw (ADR 0001, "Deferred compression"): SHA-256
+   * and CRC-32 are computed on the compression thread, which returns the finished record; the
+   * write goes to the staging pack at a reserved offset outside the lock, and the put resolves
+   * once it is written (readable), like every put.
+   */
+  async #putWholeStaged(raw: Buffer, known: (sha256: string) => boolean): Promise<PutResult> {
+    let rec: CompressedRecord;
+    try {
+      rec = await compressPool(this.#store.config.compressionThreads).compress(raw, 'none', 0);
+    } catch (err) {
+      this.#failed ??= new MailsluiceError('STORE_WRITE_FAILED', 'hashing a blob failed', { cause: err });
+      throw this.#failed;
+    }
+    const { sha256, size } = rec;
+    this.#assertUsable();
+    if (this.#seen.has(sha256) || known(sha256)) return { sha256, size, location: null };
+    this.#seen.add(sha256);
+    const { pack, offset, writing } = await this.#withLock(async () => {
+      this.#assertUsable();
+      const pack = await this.#currentStagingPack();
+      const offset = pack.pos;
+      pack.pos += rec.record.length;
+      this.#stagingDirty = true;
+      const writing = writeFully(pack.fh, [rec.record], offset).then(
+        () => undefined,
+        (err: unknown) => {
+          throw this.#fail(err, 'writing', pack.path);
+        },
+      );
+      const tracked = writing.then(
+        () => void this.#stagingWrites.delete(tracked),
+        () => void this.#stagingWrites.delete(tracked),
+      );
+      this.#stagingWrites.add(tracked);
+      return { pack, offset, writing };
+    });
+    await writing;
+    const ref = formatFsBlobRef({ packId: pack.packId, staging: true, offset, storedSize: rec.storedSize });
+    return { sha256, size, location: { ref, storedSize: rec.storedSize } };
+  }
+
+  /** Waits for the staged writes started outside the lock (before a sync, roll, rewind or close). */
+  async #stagingWritesDone(): Promise<void> {
+    while (this.#stagingWrites.size > 0) await Promise.allSettled([...this.#stagingWrites]);
   }
 
   async #putStream(
@@ -822,6 +883,7 @@ class FsBlobWriter implements BlobWriter {
 
   /** Cuts a record that must not stay (dedup or failed body) off the end of the pack. */
   async #rewind(pack: OpenPack, start: number): Promise<void> {
+    if (pack === this.#stagingPack) await this.#stagingWritesDone();
     try {
       await pack.fh.truncate(start);
     } catch (err) {
@@ -852,9 +914,15 @@ class FsBlobWriter implements BlobWriter {
       }
       if (staging && this.#stagingDirty) {
         flushes.push(
-          staging.fh.datasync().catch((err: unknown) => {
-            throw this.#fail(err, 'syncing', staging.path);
-          }),
+          (async () => {
+            await this.#stagingWritesDone();
+            if (this.#failed) throw this.#failed;
+            try {
+              await staging.fh.datasync();
+            } catch (err) {
+              throw this.#fail(err, 'syncing', staging.path);
+            }
+          })(),
         );
       }
       const settled = await Promise.allSettled(flushes);
@@ -882,6 +950,7 @@ class FsBlobWriter implements BlobWriter {
       const staging = this.#stagingPack;
       this.#stagingPack = null;
       if (staging) {
+        await this.#stagingWritesDone();
         await staging.fh.close().catch(() => undefined);
         if (staging.pos === PACK_HEADER_SIZE && !this.#failed) await unlink(staging.path).catch(() => undefined);
       }

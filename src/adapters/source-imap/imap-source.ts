@@ -24,8 +24,11 @@ export function toSequenceSet(uids: readonly number[]): string {
   return parts.join(',');
 }
 
-/** A candidate the listing found over the chunking threshold (or partialFetch is on). */
-type LargeCandidate = Candidate & { large?: boolean };
+/**
+ * A candidate the listing found over the chunking threshold (or partialFetch is on): `large`;
+ * or between the medium and the chunking threshold: `medium` (bulk, in smaller groups).
+ */
+type LargeCandidate = Candidate & { large?: boolean; medium?: boolean };
 
 /**
  * UID-addressed STOREs with .SILENT: the server then sends no FETCH FLAGS line per message,
@@ -226,6 +229,7 @@ export class ImapSource implements MailboxSource {
     if (this.cfg.unseenOnly) query.seen = false;
     let uids: number[];
     const large = new Set<number>();
+    const medium = new Set<number>();
     try {
       // A session searches its own view of the mailbox; NOOP brings in what arrived since the
       // last command, so a cycle sees the mailbox as it is now.
@@ -234,33 +238,32 @@ export class ImapSource implements MailboxSource {
       // "n:*" always includes the highest UID, even one below n (RFC 3501), hence the filter.
       uids = (found || []).filter((u) => u > lastUid).sort((a, b) => a - b).slice(0, limit);
       if (uids.length > 0 && !this.cfg.partialFetch) {
-        const big = await this.c.search({ uid: toSequenceSet(uids), larger: IMAP_TUNING.chunkedAboveBytes }, { uid: true });
-        for (const u of big || []) large.add(u);
+        const over = await this.c.search({ uid: toSequenceSet(uids), larger: IMAP_TUNING.mediumAboveBytes }, { uid: true });
+        if (over && over.length > 0) {
+          const big = await this.c.search({ uid: toSequenceSet(over), larger: IMAP_TUNING.chunkedAboveBytes }, { uid: true });
+          for (const u of big || []) large.add(u);
+          for (const u of over) if (!large.has(u)) medium.add(u);
+        }
       }
     } catch (err) {
       throw this.wrap(err);
     }
     // Sizes are not asked for: the chunked/bulk choice only needs "large or not", and the stored
     // size is measured from the bytes themselves.
-    return uids.map((uid) => ({ key: this.key(uid), uid, size: 0, ...(large.has(uid) || this.cfg.partialFetch ? { large: true } : {}) }));
+    return uids.map((uid) => ({
+      key: this.key(uid),
+      uid,
+      size: 0,
+      ...(large.has(uid) || this.cfg.partialFetch ? { large: true } : medium.has(uid) ? { medium: true } : {}),
+    }));
   }
 
   async *fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage> {
-    const bulk = candidates.filter((c) => !(c as LargeCandidate).large);
+    const bulk = candidates.filter((c) => !(c as LargeCandidate).large && !(c as LargeCandidate).medium);
+    const medium = candidates.filter((c) => (c as LargeCandidate).medium && !(c as LargeCandidate).large);
     const large = candidates.filter((c) => (c as LargeCandidate).large);
-    for (let i = 0; i < bulk.length; i += IMAP_TUNING.bulkFetchMessages) {
-      const g = bulk.slice(i, i + IMAP_TUNING.bulkFetchMessages);
-      const byUid = new Map(g.map((c) => [c.uid!, c]));
-      try {
-        for await (const m of this.c.fetch(toSequenceSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
-          const cand = byUid.get(m.uid);
-          if (!cand || !m.source) continue;
-          yield { candidate: cand, body: single(m.source), buffered: true };
-        }
-      } catch (err) {
-        throw this.wrap(err);
-      }
-    }
+    yield* this.bulkFetch(bulk, IMAP_TUNING.bulkFetchMessages);
+    yield* this.bulkFetch(medium, IMAP_TUNING.mediumFetchMessages);
     for (const c of large) {
       let dl;
       try {
@@ -270,6 +273,23 @@ export class ImapSource implements MailboxSource {
       }
       if (!dl || !dl.content) continue; // vanished
       yield { candidate: c, body: this.guard(dl.content as AsyncIterable<Uint8Array>), buffered: false };
+    }
+  }
+
+  /** Whole messages in `UID FETCH BODY.PEEK[]` commands of at most `per` messages each. */
+  private async *bulkFetch(cands: Candidate[], per: number): AsyncIterable<FetchedMessage> {
+    for (let i = 0; i < cands.length; i += per) {
+      const g = cands.slice(i, i + per);
+      const byUid = new Map(g.map((c) => [c.uid!, c]));
+      try {
+        for await (const m of this.c.fetch(toSequenceSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
+          const cand = byUid.get(m.uid);
+          if (!cand || !m.source) continue;
+          yield { candidate: cand, body: single(m.source), buffered: true, bytes: m.source.length };
+        }
+      } catch (err) {
+        throw this.wrap(err);
+      }
     }
   }
 

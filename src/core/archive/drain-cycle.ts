@@ -105,6 +105,9 @@ const DEFAULT_COMMIT_BYTES = 64 * 1024 * 1024;
 // Buffered messages stored concurrently: the blob writer batches the puts started together into one
 // job for its compression thread, so more in flight means fewer, larger hand-offs (ADR 0001).
 const MAX_PUTS_IN_FLIGHT = 16;
+// …and at most this many of their bytes (when the source tells them): bodies of a few MiB fetched
+// in bulk are hashed on the blob writer's thread too, and each holds copies while in flight.
+const MAX_PUT_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 
 /**
  * Finishes server actions that were committed but not confirmed before a crash or disconnect,
@@ -182,6 +185,7 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
   // Hashing and compressing run off the main thread; keeping buffered messages in flight overlaps
   // that work with the fetch (ADR 0001: compression CPU, not the disk, sets the rate).
   const inflight = new Set<Promise<void>>();
+  let inflightBytes = 0;
   let putError: unknown;
   const store1 = async (m: FetchedMessage): Promise<void> => {
     const put = await blobs.put(m.body, (sha) => inBatch.has(sha) || store.hasBlob(sha));
@@ -213,15 +217,21 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
         await settle();
         await store1(m);
       } else {
+        const bytes = m.bytes ?? 0;
+        inflightBytes += bytes;
         const p: Promise<void> = store1(m).then(
-          () => void inflight.delete(p),
+          () => {
+            inflight.delete(p);
+            inflightBytes -= bytes;
+          },
           (err: unknown) => {
             inflight.delete(p);
+            inflightBytes -= bytes;
             putError ??= err;
           },
         );
         inflight.add(p);
-        if (inflight.size >= MAX_PUTS_IN_FLIGHT) await Promise.race(inflight);
+        while (inflight.size >= MAX_PUTS_IN_FLIGHT || (inflightBytes > MAX_PUT_BYTES_IN_FLIGHT && inflight.size > 0)) await Promise.race(inflight);
         if (putError !== undefined) throw putError;
       }
       if (batch.length >= commitMessages || batchBytes >= commitBytes) {

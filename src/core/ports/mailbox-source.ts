@@ -37,6 +37,11 @@ export interface FetchedMessage {
    * fetched; a streamed body (false) must be consumed before the next message is asked for.
    */
   buffered: boolean;
+  /**
+   * The body's length in bytes when it is whole in memory (`buffered`), so the drain can bound
+   * the bytes it holds in flight; optional (unknown for streamed bodies).
+   */
+  bytes?: number;
 }
 
 /** What the connection does on the server with a message after it is committed. */
