@@ -50,7 +50,7 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   // Settled, never rejected: an index failure is reported after the runners stop, not as an
   // unhandled rejection while they are still draining.
   const indexing = runIndexStage(
-    { store: app.store, blobs: app.blobs, parser, logger: app.logger, clock: app.clock, concurrency: Math.max(2, availableParallelism()) * 2, busy: () => runners.some((r) => r.status.state === 'draining') },
+    { store: app.store, blobs: app.blobs, parser, logger: app.logger, clock: app.clock, concurrency: Math.max(2, availableParallelism()) * 8, busy: () => runners.some((r) => r.status.state === 'draining') },
     () => drainDone,
     options.signal,
   ).then(

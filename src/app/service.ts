@@ -21,7 +21,7 @@ export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promis
   const runners = createRunners(app, enabled);
   let indexError: unknown;
   const indexing = runIndexStage(
-    { store: app.store, blobs: app.blobs, parser: app.parser(), logger: app.logger, clock: app.clock, concurrency: Math.max(2, availableParallelism()) * 2, busy: () => runners.some((r) => r.status.state === 'draining') },
+    { store: app.store, blobs: app.blobs, parser: app.parser(), logger: app.logger, clock: app.clock, concurrency: Math.max(2, availableParallelism()) * 8, busy: () => runners.some((r) => r.status.state === 'draining') },
     () => ac.signal.aborted,
     ac.signal,
   ).catch((err: unknown) => {

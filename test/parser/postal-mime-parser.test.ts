@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createPostalMimeParser, mapPostalMimeError, parseToOutcome } from '../../src/adapters/parser-postal-mime/index.js';
 import { DEFAULT_PARSE_LIMITS } from '../../src/core/message/limits.js';
 import type { MessageAttributes } from '../../src/core/message/attributes.js';
+import { toParsedRecord } from '../../src/core/ports/message-store.js';
 
 const parser = createPostalMimeParser({ workers: 2 });
 after(() => parser.close());
@@ -276,4 +277,27 @@ test('the error map recognises postal-mime limit errors by their wording', () =>
   assert.equal(mapPostalMimeError(new Error('Maximum MIME nesting depth of 50 levels exceeded')).code, 'PARSE_LIMIT_EXCEEDED');
   assert.equal(mapPostalMimeError(new Error('Maximum header size of 2097152 bytes exceeded')).code, 'PARSE_LIMIT_EXCEEDED');
   assert.equal(mapPostalMimeError(new Error('something else')).code, 'PARSE_FAILED');
+});
+
+test('parseToRecord answers toParsedRecord(parse()) and keeps per-job time limits with jobs queued per worker', async () => {
+  const msgs = Array.from({ length: 40 }, (_, i) =>
+    crlf([`From: "Sender ${i}" <s${i}@example.com>`, `To: r${i}@example.com`, `Subject: n${i}`, 'Content-Type: text/html', '', `<p>body ${i}</p>`]),
+  );
+  const [records, outcomes] = await Promise.all([Promise.all(msgs.map((m) => parser.parseToRecord!(m))), Promise.all(msgs.map((m) => parser.parse(m)))]);
+  for (let i = 0; i < msgs.length; i++) assert.deepEqual(records[i], toParsedRecord(outcomes[i]!));
+  assert.equal(records[3]!.from, 'Sender 3 <s3@example.com>');
+  assert.match(records[3]!.body, /body 3/);
+  // One worker, a hung message between good ones: only the hung one times out, the others
+  // queued behind it on the same worker are parsed by its replacement.
+  const slow = createPostalMimeParser({ workers: 1, limits: { parseTimeoutMs: 300 } });
+  try {
+    assert.ok((await slow.parseToRecord!(msgs[0]!)).ok); // the worker is up before the clock matters
+    const hung = crlf(['From: a@b', '', ...Array.from({ length: 2_000_000 }, () => 'word word word')]);
+    const jobs = [msgs[0]!, hung, msgs[1]!, msgs[2]!].map((m) => slow.parseToRecord!(m));
+    const got = await Promise.all(jobs);
+    assert.deepEqual(got.map((r) => r.ok), [true, false, true, true]);
+    assert.equal(got[1]!.error?.code, 'PARSE_TIMEOUT');
+  } finally {
+    await slow.close();
+  }
 });

@@ -6,6 +6,7 @@
 import { parseHeadersOnly } from './postal-mime-attributes.js';
 import { Worker } from 'node:worker_threads';
 import type { MessageParser, ParseOutcome } from '../../core/ports/message-parser.js';
+import { toParsedRecord, type ParsedRecord } from '../../core/ports/message-store.js';
 import { resolvePostalMimeParserConfig, type PostalMimeParserConfig, type PostalMimeParserOptions } from './postal-mime-parser-config.js';
 import { mapWorkerError, type MappedParseError } from './postal-mime-error-map.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './postal-mime-worker.js';
@@ -13,15 +14,39 @@ import type { WorkerInit, WorkerRequest, WorkerResponse } from './postal-mime-wo
 interface Job {
   id: number;
   raw: Uint8Array;
+  /** Whether `raw.buffer` goes to the worker as a transfer (large) or a structured-clone copy. */
   transfer: boolean;
-  resolve: (o: ParseOutcome) => void;
+  /** Answer in record form (built in the worker) rather than as the outcome. */
+  record: boolean;
+  /** Takes the worker's answer, or a failure outcome of the pool (time limit, crash, close). */
+  resolve: (o: ParseOutcome | ParsedRecord) => void;
 }
 
 interface Slot {
   worker: Worker;
-  job: Job | undefined;
+  /** Jobs handed to this worker, in the order it parses them; the first is being parsed. */
+  jobs: Job[];
+  /** Raw bytes of `jobs`. */
+  bytes: number;
+  /** Time limit of the first job, re-armed as each answer arrives. */
   timer: NodeJS.Timeout | undefined;
 }
+
+/**
+ * Jobs handed to one worker at once. A worker answers one job and takes the next from its own
+ * queue without waiting for a round trip through the main thread; the main thread, in turn,
+ * hands over several jobs in one message.
+ */
+const JOBS_PER_WORKER = 4;
+/** A second job goes to a busy worker only while its queued bytes stay under this. */
+const QUEUED_BYTES_PER_WORKER = 1024 * 1024;
+/**
+ * Up to this size the bytes are copied by structured clone: for small messages a copy is
+ * several times cheaper than detaching and transferring an ArrayBuffer.
+ */
+const CLONE_MAX_BYTES = 64 * 1024;
+
+const CLOSED: ParseOutcome = { ok: false, code: 'PARSE_FAILED', reason: 'parser is closed' };
 
 /**
  * Creates the parser. Workers start lazily on the first parse and are replaced when one times
@@ -34,9 +59,9 @@ export function createPostalMimeParser(options: PostalMimeParserOptions = {}): M
 class PostalMimeParser implements MessageParser {
   readonly #config: PostalMimeParserConfig;
   readonly #slots = new Set<Slot>();
-  readonly #idle: Slot[] = [];
   readonly #queue: Job[] = [];
   #nextId = 1;
+  #pumpScheduled = false;
   #closed = false;
 
   constructor(config: PostalMimeParserConfig) {
@@ -44,20 +69,33 @@ class PostalMimeParser implements MessageParser {
   }
 
   parse(raw: Buffer, totalSize?: number): Promise<ParseOutcome> {
-    if (this.#closed) {
-      return Promise.resolve({ ok: false, code: 'PARSE_FAILED', reason: 'parser is closed' });
-    }
+    if (this.#closed) return Promise.resolve(CLOSED);
     if (totalSize !== undefined && totalSize > raw.byteLength) return this.#headersOfPrefix(raw, totalSize);
-    return new Promise<ParseOutcome>((resolve) => {
-      // A Buffer that owns its whole ArrayBuffer may be transferred (zero copy) when the caller
-      // allowed it; otherwise one copy into a fresh ArrayBuffer, which is then transferred so
-      // structured clone does not copy it a second time. Pooled small Buffers share a slab
-      // with other Buffers and must never be transferred.
-      const owns = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer;
-      const bytes = this.#config.transferRaw && owns ? raw : new Uint8Array(raw);
-      this.#queue.push({ id: this.#nextId++, raw: bytes, transfer: true, resolve });
-      this.#pump();
-    });
+    return new Promise<ParseOutcome>((resolve) => this.#enqueue(raw, false, resolve as (o: ParseOutcome | ParsedRecord) => void));
+  }
+
+  parseToRecord(raw: Buffer, totalSize?: number): Promise<ParsedRecord> {
+    if (this.#closed) return Promise.resolve(toParsedRecord(CLOSED));
+    if (totalSize !== undefined && totalSize > raw.byteLength) return this.#headersOfPrefix(raw, totalSize).then(toParsedRecord);
+    return new Promise<ParsedRecord>((resolve) => this.#enqueue(raw, true, (o) => resolve('record' in o ? o : toParsedRecord(o))));
+  }
+
+  #enqueue(raw: Buffer, record: boolean, resolve: (o: ParseOutcome | ParsedRecord) => void): void {
+    // A Buffer that owns its whole ArrayBuffer is sent as it is: cloned when small, or
+    // transferred (zero copy) when large and the caller allowed it. Otherwise one copy into a
+    // fresh ArrayBuffer, so a pooled Buffer's slab is never cloned whole or transferred.
+    const owns = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer;
+    const small = raw.byteLength <= CLONE_MAX_BYTES;
+    const bytes = owns && (small || this.#config.transferRaw) ? raw : new Uint8Array(raw);
+    this.#queue.push({ id: this.#nextId++, raw: bytes, transfer: !small, record, resolve });
+    if (!this.#pumpScheduled) {
+      // Jobs queued in the same turn go out together, one message per worker.
+      this.#pumpScheduled = true;
+      queueMicrotask(() => {
+        this.#pumpScheduled = false;
+        this.#pump();
+      });
+    }
   }
 
   /**
@@ -79,35 +117,65 @@ class PostalMimeParser implements MessageParser {
     for (const job of this.#queue.splice(0)) job.resolve({ ok: false, code: 'PARSE_FAILED', reason: 'parser closed before the message was parsed' });
     const slots = [...this.#slots];
     this.#slots.clear();
-    this.#idle.length = 0;
     await Promise.all(
       slots.map(async (slot) => {
-        this.#finish(slot, { ok: false, code: 'PARSE_FAILED', reason: 'parser closed while the message was being parsed' });
+        this.#failAll(slot, { ok: false, code: 'PARSE_FAILED', reason: 'parser closed while the message was being parsed' });
         slot.worker.removeAllListeners();
         await slot.worker.terminate();
       }),
     );
   }
 
-  /** Hands queued jobs to idle workers, starting workers up to the configured count. */
+  /**
+   * Hands queued jobs to workers: first to idle ones (starting workers up to the configured
+   * count), then a few more to busy ones, so a worker never waits for the main thread between
+   * two messages. Each worker gets its share in one message.
+   */
   #pump(): void {
-    while (this.#queue.length > 0) {
-      let slot = this.#idle.pop();
-      if (!slot) {
-        if (this.#slots.size >= this.#config.workers) return;
-        slot = this.#spawn();
-      }
-      const job = this.#queue.shift()!;
-      this.#dispatch(slot, job);
+    if (this.#closed) return;
+    let idle = 0;
+    for (const s2 of this.#slots) if (s2.jobs.length === 0) idle++;
+    while (this.#queue.length > idle && this.#slots.size < this.#config.workers) {
+      this.#spawn();
+      idle++;
     }
+    const slots = [...this.#slots];
+    for (let depth = 1; depth <= JOBS_PER_WORKER && this.#queue.length > 0; depth++) {
+      for (const slot of slots) {
+        if (this.#queue.length === 0) break;
+        if (slot.jobs.length >= depth) continue;
+        const job = this.#queue[0]!;
+        if (slot.jobs.length > 0 && slot.bytes + job.raw.byteLength > QUEUED_BYTES_PER_WORKER) continue;
+        this.#queue.shift();
+        this.#assign(slot, job);
+      }
+    }
+    for (const slot of slots) this.#send(slot);
   }
 
-  #dispatch(slot: Slot, job: Job): void {
-    slot.job = job;
+  /** Jobs assigned by the current pump and not yet posted, per slot. */
+  readonly #outbox = new Map<Slot, Job[]>();
+
+  #assign(slot: Slot, job: Job): void {
+    slot.jobs.push(job);
+    slot.bytes += job.raw.byteLength;
+    const out = this.#outbox.get(slot);
+    if (out) out.push(job);
+    else this.#outbox.set(slot, [job]);
+    if (!slot.timer) this.#arm(slot);
+  }
+
+  #send(slot: Slot): void {
+    const out = this.#outbox.get(slot);
+    if (!out) return;
+    this.#outbox.delete(slot);
     slot.worker.ref();
+    const msg: WorkerRequest = { jobs: out.map((j) => ({ id: j.id, raw: j.raw, record: j.record })) };
+    slot.worker.postMessage(msg, out.flatMap((j) => (j.transfer ? [j.raw.buffer as ArrayBuffer] : [])));
+  }
+
+  #arm(slot: Slot): void {
     slot.timer = setTimeout(() => this.#timeout(slot), this.#config.limits.parseTimeoutMs);
-    const msg: WorkerRequest = { id: job.id, raw: job.raw };
-    slot.worker.postMessage(msg, job.transfer ? [job.raw.buffer as ArrayBuffer] : []);
   }
 
   #spawn(): Slot {
@@ -119,11 +187,13 @@ class PostalMimeParser implements MessageParser {
       stdout: true,
       stderr: true,
     });
-    const slot: Slot = { worker, job: undefined, timer: undefined };
+    const slot: Slot = { worker, jobs: [], bytes: 0, timer: undefined };
     worker.on('message', (res: WorkerResponse) => {
-      if (slot.job?.id !== res.id) return;
-      this.#finish(slot, res.outcome);
-      this.#release(slot);
+      // The worker answers in the order it was given its jobs.
+      if (slot.jobs[0]?.id !== res.id) return;
+      this.#finishFirst(slot, res.outcome ?? res.record);
+      if (slot.jobs.length === 0) slot.worker.unref();
+      if (this.#queue.length > 0) this.#pump();
     });
     worker.on('error', (err) => this.#replace(slot, mapWorkerError(err)));
     worker.on('exit', (code) => this.#replace(slot, { code: 'PARSE_FAILED', reason: `parser worker exited with code ${code}` }));
@@ -135,40 +205,53 @@ class PostalMimeParser implements MessageParser {
     return slot;
   }
 
-  /** Resolves the slot's job, if any, and clears its timer. */
-  #finish(slot: Slot, outcome: ParseOutcome): void {
+  /** Resolves the job being parsed and starts the next one's time limit. */
+  #finishFirst(slot: Slot, outcome: ParseOutcome | ParsedRecord): void {
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = undefined;
-    const job = slot.job;
-    slot.job = undefined;
+    const job = slot.jobs.shift();
+    if (job) slot.bytes -= job.raw.byteLength;
+    if (slot.jobs.length > 0) this.#arm(slot);
     job?.resolve(outcome);
   }
 
-  #release(slot: Slot): void {
-    if (!this.#slots.has(slot)) return;
-    slot.worker.unref();
-    this.#idle.push(slot);
-    this.#pump();
+  /** Fails the job being parsed; the others queued on this worker go back to the front of the queue. */
+  #failAll(slot: Slot, outcome: ParseOutcome): void {
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = undefined;
+    const [first, ...rest] = slot.jobs;
+    slot.jobs = [];
+    slot.bytes = 0;
+    this.#outbox.delete(slot);
+    if (this.#closed) {
+      for (const j of rest) j.resolve(outcome);
+    } else {
+      // Never parsed: they get another worker. Transferred bytes went with the dead worker's
+      // message only if it was posted; a transferred buffer is detached, so such a job fails.
+      for (const j of rest.reverse()) {
+        if (j.transfer && j.raw.byteLength === 0) j.resolve({ ok: false, code: 'PARSE_FAILED', reason: 'parser worker died before the message was parsed' });
+        else this.#queue.unshift(j);
+      }
+    }
+    first?.resolve(outcome);
   }
 
   #timeout(slot: Slot): void {
     const ms = this.#config.limits.parseTimeoutMs;
-    this.#finish(slot, { ok: false, code: 'PARSE_TIMEOUT', reason: `parsing took longer than ${ms} ms; the parser worker was replaced` });
+    this.#failAll(slot, { ok: false, code: 'PARSE_TIMEOUT', reason: `parsing took longer than ${ms} ms; the parser worker was replaced` });
     this.#discard(slot);
   }
 
-  /** A worker died (error or exit): its job fails, and the pool carries on without it. */
+  /** A worker died (error or exit): its current job fails, and the pool carries on without it. */
   #replace(slot: Slot, failure: MappedParseError): void {
     if (!this.#slots.has(slot)) return;
-    this.#finish(slot, { ok: false, code: failure.code, reason: failure.reason });
+    this.#failAll(slot, { ok: false, code: failure.code, reason: failure.reason });
     this.#discard(slot);
   }
 
   /** Drops a worker; the next pump starts a fresh one if jobs are waiting. */
   #discard(slot: Slot): void {
     this.#slots.delete(slot);
-    const i = this.#idle.indexOf(slot);
-    if (i >= 0) this.#idle.splice(i, 1);
     slot.worker.removeAllListeners('message');
     slot.worker.removeAllListeners('exit');
     // Keep an error listener: terminate() can still emit one, and an unhandled 'error' event

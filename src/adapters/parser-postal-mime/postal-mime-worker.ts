@@ -5,20 +5,22 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ParseLimits } from '../../core/message/limits.js';
 import type { ParseOutcome } from '../../core/ports/message-parser.js';
+import { toParsedRecord, type ParsedRecord } from '../../core/ports/message-store.js';
 import { parseToOutcome } from './postal-mime-attributes.js';
 import { installWorkerBlob } from './worker-blob.js';
 
-/** A job sent to the worker. `raw` arrives as a transferred ArrayBuffer view. */
+/** Jobs sent to the worker in one message; it parses them in order. */
 export interface WorkerRequest {
-  id: number;
-  raw: Uint8Array;
+  /** `raw` arrives as a copy (small) or a transferred ArrayBuffer view (large). */
+  jobs: Array<{ id: number; raw: Uint8Array; record: boolean }>;
 }
 
-/** The worker's answer to one job. */
-export interface WorkerResponse {
-  id: number;
-  outcome: ParseOutcome;
-}
+/**
+ * The worker's answer to one job, posted as soon as that job is parsed: the outcome, or for a
+ * `record` job the record the store saves (flat strings: cheaper to clone than the attribute
+ * tree, and formatted here rather than on the main thread).
+ */
+export type WorkerResponse = { id: number; outcome: ParseOutcome; record?: undefined } | { id: number; outcome?: undefined; record: ParsedRecord };
 
 /** Data the pool hands each worker at start. */
 export interface WorkerInit {
@@ -31,11 +33,23 @@ if (port) {
   // plain in-memory join (worker-blob.ts explains why this is safe and how it is guarded).
   installWorkerBlob();
   const { limits } = workerData as WorkerInit;
+  // One job at a time, in the order given: the pool times each job from the previous answer.
+  const queue: WorkerRequest['jobs'] = [];
+  let running = false;
+  const run = async (): Promise<void> => {
+    running = true;
+    for (let job = queue.shift(); job; job = queue.shift()) {
+      // parseToOutcome never rejects; the catch is a last line so a bug answers the job
+      // instead of leaving it to the time limit.
+      const outcome = await parseToOutcome(job.raw, limits).catch(
+        (err: unknown): ParseOutcome => ({ ok: false, code: 'PARSE_FAILED', reason: `parser bug: ${String(err)}` }),
+      );
+      port.postMessage((job.record ? { id: job.id, record: toParsedRecord(outcome) } : { id: job.id, outcome }) satisfies WorkerResponse);
+    }
+    running = false;
+  };
   port.on('message', (req: WorkerRequest) => {
-    // parseToOutcome never rejects; the catch is a last line so a bug answers the job
-    // instead of leaving it to the time limit.
-    void parseToOutcome(req.raw, limits)
-      .catch((err: unknown): ParseOutcome => ({ ok: false, code: 'PARSE_FAILED', reason: `parser bug: ${String(err)}` }))
-      .then((outcome) => port.postMessage({ id: req.id, outcome } satisfies WorkerResponse));
+    queue.push(...req.jobs);
+    if (!running) void run();
   });
 }

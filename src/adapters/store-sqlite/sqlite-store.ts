@@ -2,7 +2,6 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { MessageAttributes, Address } from '../../core/message/attributes.js';
 import type { ParseOutcome } from '../../core/ports/message-parser.js';
 import type {
   ArchiveStats,
@@ -16,7 +15,9 @@ import type {
   UnparsedMessage,
   StoredBlob,
   BlobMove,
+  ParsedRecord,
 } from '../../core/ports/message-store.js';
+import { toParsedRecord } from '../../core/ports/message-store.js';
 import { STAGING_REF_PREFIX } from '../../core/ports/blob-store.js';
 import { MIGRATIONS } from './sqlite-schema.js';
 import { openSearchDb, type FtsRequest, type FtsResponse, type FtsRow } from './fts-writer-worker.js';
@@ -24,11 +25,6 @@ import { mapSqliteError } from './sqlite-error-map.js';
 import type { SqliteStoreOptions } from './sqlite-store-config.js';
 
 type Stmt = Database.Statement<unknown[], unknown>;
-
-function formatAddress(a: Address | null | undefined): string {
-  if (!a) return '';
-  return a.Name ? `${a.Name} <${a.Address}>` : a.Address;
-}
 
 /** Quotes user text for FTS5 so operators can type anything without syntax errors. */
 function ftsQuery(text: string): string {
@@ -207,41 +203,39 @@ export class SqliteStore implements MessageStore {
     });
   }
 
-  async saveParsed(results: Array<{ id: number; outcome: ParseOutcome }>): Promise<void> {
+  async saveParsed(results: Array<{ id: number; outcome: ParseOutcome | ParsedRecord }>): Promise<void> {
     const upOk = this.stmt(
       `UPDATE messages SET parse_state = ?, parse_error = ?, from_addr = ?, to_addrs = ?, subject = ?, date = ?, message_id = ?,
        has_attachments = ?, attributes = ? WHERE id = ?`,
     );
-    const rows: unknown[][] = [];
-    const fts: FtsRow[] = [];
-    for (const { id, outcome } of results) {
-      const a: Partial<MessageAttributes> = outcome.ok ? outcome.attributes : (outcome.partial ?? {});
-      const to = [...(a.To ?? []), ...(a.Cc ?? []), ...(a.Bcc ?? [])].map(formatAddress).join(', ');
-      const from = formatAddress(a.From);
-      const attachments = a.Attachments ?? [];
-      // Bodies go to the index only; the row keeps the rest so search results need no re-parse.
-      const { TextBody, HtmlBody, ...rest } = a;
-      rows.push([
-        outcome.ok ? 1 : 2,
-        outcome.ok ? null : `${outcome.code}: ${outcome.reason}`,
-        from,
-        to,
-        a.Subject ?? '',
-        a.ReceivedDate ?? null,
-        a.GlobalMessageId ?? '',
-        attachments.length > 0 ? 1 : 0,
-        JSON.stringify(rest),
-        id,
-      ]);
-      const body = TextBody || (HtmlBody ? HtmlBody.replace(/<[^>]*>/g, ' ') : '');
-      fts.push([id, a.Subject ?? '', `${from} ${to}`, body, attachments.map((x) => x.Name).join(' ')]);
+    const records: ParsedRecord[] = new Array<ParsedRecord>(results.length);
+    const fts: FtsRow[] = new Array<FtsRow>(results.length);
+    for (let i = 0; i < results.length; i++) {
+      const { id, outcome } = results[i]!;
+      const r = 'record' in outcome ? outcome : toParsedRecord(outcome);
+      records[i] = r;
+      fts[i] = [id, r.subject, `${r.from} ${r.to}`, r.body, r.attachmentNames];
     }
     // Index first, then mark parsed: a crash in between re-parses and replaces the index row,
     // never leaves a message marked parsed but missing from search.
     await this.writeIndex(fts);
     try {
       this.db.transaction(() => {
-        for (const r of rows) upOk.run(...r);
+        for (let i = 0; i < results.length; i++) {
+          const r = records[i]!;
+          upOk.run(
+            r.ok ? 1 : 2,
+            r.error ? `${r.error.code}: ${r.error.reason}` : null,
+            r.from,
+            r.to,
+            r.subject,
+            r.date,
+            r.messageId,
+            r.hasAttachments ? 1 : 0,
+            r.attributesJson,
+            results[i]!.id,
+          );
+        }
       })();
     } catch (err) {
       throw mapSqliteError(err, `saving ${results.length} parse results`);

@@ -5,7 +5,7 @@
  */
 import type { BlobStore } from '../ports/blob-store.js';
 import type { MessageParser, ParseOutcome } from '../ports/message-parser.js';
-import type { MessageStore, UnparsedMessage } from '../ports/message-store.js';
+import type { MessageStore, ParsedRecord, UnparsedMessage } from '../ports/message-store.js';
 import type { Logger } from '../ports/logger.js';
 import type { Clock } from '../ports/clock.js';
 import { MAX_FULL_PARSE_BYTES, MAX_HEADER_BYTES } from '../message/limits.js';
@@ -33,7 +33,10 @@ export interface IndexDeps {
   parser: MessageParser;
   logger: Logger;
   clock: Clock;
-  /** Parses in flight at once (keep every worker busy). */
+  /**
+   * Messages in flight at once (read back, queued at the parser or being parsed). Enough to
+   * keep every parser worker fed while blob reads and result hand-offs are on their way.
+   */
   concurrency: number;
   /** Results saved per transaction. */
   saveEvery?: number;
@@ -53,29 +56,63 @@ export interface IndexTotals {
   bytes: number;
 }
 
+/** Saves in flight at once: one being written while the next group fills. */
+const MAX_SAVES_IN_FLIGHT = 2;
+
 /**
  * Indexes until `stop()` says so and nothing is waiting. `stop` is polled whenever the queue is
  * empty, so a drain can say "no more will come" and the stage finishes what is left.
+ *
+ * A pipeline, not pages in lock-step: `concurrency` lanes each take the next queued message,
+ * read it, parse it and add its outcome to the current group; a full group is saved in the
+ * background (at most {@link MAX_SAVES_IN_FLIGHT} at once) while the lanes go on, so no parser
+ * waits for a slow message of the same page, a page query or a save.
  */
 export async function runIndexStage(deps: IndexDeps, stop: () => boolean, signal?: AbortSignal): Promise<IndexTotals> {
   const totals: IndexTotals = { parsed: 0, unparsable: 0, bytes: 0 };
   const saveEvery = deps.saveEvery ?? 200;
+  const pageSize = Math.max(deps.concurrency * 8, saveEvery);
   let afterId = 0;
-  let results: Array<{ id: number; outcome: ParseOutcome }> = [];
+  let results: Array<{ id: number; outcome: ParseOutcome | ParsedRecord }> = [];
+  const saves: Array<Promise<void>> = [];
+  let saveError: { error: unknown } | undefined;
+
+  /** Starts saving the current group; waits only while too many saves are in flight. */
   const flush = async (): Promise<void> => {
-    if (results.length === 0) return;
-    const r = results;
-    results = [];
-    await deps.store.saveParsed(r);
+    if (results.length > 0) {
+      const r = results;
+      results = [];
+      const p = deps.store.saveParsed(r).catch((error: unknown) => {
+        saveError ??= { error };
+      });
+      saves.push(p);
+      void p.then(() => {
+        const i = saves.indexOf(p);
+        if (i >= 0) saves.splice(i, 1);
+      });
+    }
+    while (saves.length >= MAX_SAVES_IN_FLIGHT) await saves[0];
+    if (saveError) throw saveError.error;
   };
+  /** Flushes and waits until every save started so far is done. */
+  const settle = async (): Promise<void> => {
+    await flush();
+    while (saves.length > 0) await saves[0];
+    if (saveError) throw saveError.error;
+  };
+
+  // The record form when the parser offers it: built on the parser's thread, not this one.
+  const parse = deps.parser.parseToRecord
+    ? deps.parser.parseToRecord.bind(deps.parser)
+    : (raw: Buffer, totalSize?: number): Promise<ParseOutcome> => deps.parser.parse(raw, totalSize);
   const one = async (m: UnparsedMessage): Promise<void> => {
-    let outcome: ParseOutcome;
+    let outcome: ParseOutcome | ParsedRecord;
     try {
       if (m.size > MAX_FULL_PARSE_BYTES) {
         // Only the head: a message over the full-parse limit must never sit whole in memory.
-        outcome = await deps.parser.parse(await readPrefix(deps.blobs.stream(m.blob), MAX_HEADER_BYTES), m.size);
+        outcome = await parse(await readPrefix(deps.blobs.stream(m.blob), MAX_HEADER_BYTES), m.size);
       } else {
-        outcome = await deps.parser.parse(await deps.blobs.read(m.blob, m.sha256));
+        outcome = await parse(await deps.blobs.read(m.blob, m.sha256));
       }
     } catch (err) {
       // A blob that cannot be read is an archive fault, not a mail fault: leave it queued.
@@ -85,42 +122,80 @@ export async function runIndexStage(deps: IndexDeps, stop: () => boolean, signal
     if (outcome.ok) totals.parsed++;
     else {
       totals.unparsable++;
-      deps.logger.warn('message archived raw but unparsable', { id: m.id, sha256: m.sha256, code: outcome.code, reason: outcome.reason });
+      const why = 'record' in outcome ? outcome.error : outcome;
+      deps.logger.warn('message archived raw but unparsable', { id: m.id, sha256: m.sha256, code: why?.code, reason: why?.reason });
     }
     totals.bytes += m.size;
     results.push({ id: m.id, outcome });
     if (results.length >= saveEvery) await flush();
   };
+
+  // The queue, read a page at a time by whichever lane finds it empty.
+  let page: UnparsedMessage[] = [];
+  let at = 0;
+  let done = false;
+  let refilling: Promise<void> | null = null;
   const yielding = new YieldToDrain(deps.clock, deps.busy, deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS);
-  for (;;) {
-    if (signal?.aborted) break;
-    if (yielding.shouldWait()) {
-      await deps.clock.sleep(20, signal);
-      continue;
-    }
-    const page = await deps.store.listUnparsed(deps.concurrency * 8, afterId);
-    if (page.length === 0) {
+  const refill = async (): Promise<void> => {
+    for (;;) {
+      if (signal?.aborted) {
+        done = true;
+        return;
+      }
+      if (yielding.shouldWait()) {
+        await deps.clock.sleep(20, signal);
+        continue;
+      }
+      const next = await deps.store.listUnparsed(pageSize, afterId);
+      if (next.length > 0) {
+        page = next;
+        at = 0;
+        afterId = next[next.length - 1]!.id;
+        return;
+      }
+      // Nothing waiting: what is parsed so far goes to the index now, not when a group fills.
       await flush();
       if (stop()) {
         // One more look: rows committed between the last page and stop() turning true.
         const late = await deps.store.listUnparsed(1, afterId);
-        if (late.length === 0) break;
+        if (late.length === 0) {
+          done = true;
+          return;
+        }
         continue;
       }
       await deps.clock.sleep(50, signal);
-      continue;
     }
-    afterId = page[page.length - 1]!.id;
-    // Keep `concurrency` parses in flight across the page.
-    let next = 0;
-    const workers = Array.from({ length: Math.min(deps.concurrency, page.length) }, async () => {
-      while (next < page.length) {
-        const m = page[next++]!;
-        await one(m);
+  };
+  const take = async (): Promise<UnparsedMessage | undefined> => {
+    for (;;) {
+      if (signal?.aborted || done) return undefined;
+      if (at < page.length) {
+        // Between pages the stage also yields to a drain that started meanwhile (the service).
+        if (at % deps.concurrency === 0 && yielding.shouldWait()) {
+          refilling ??= (async () => {
+            while (!signal?.aborted && yielding.shouldWait()) await deps.clock.sleep(20, signal);
+          })().finally(() => (refilling = null));
+          await refilling;
+          continue;
+        }
+        return page[at++];
       }
-    });
-    await Promise.all(workers);
-  }
-  await flush();
+      refilling ??= refill().finally(() => (refilling = null));
+      await refilling;
+    }
+  };
+  const lanes = Array.from({ length: Math.max(1, deps.concurrency) }, async () => {
+    try {
+      for (let m = await take(); m; m = await take()) await one(m);
+    } catch (err) {
+      done = true; // a failed save stops every lane; the error is thrown below
+      throw err;
+    }
+  });
+  const settled = await Promise.allSettled(lanes);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  await settle();
+  if (failed) throw failed.reason;
   return totals;
 }

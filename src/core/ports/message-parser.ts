@@ -1,4 +1,5 @@
 import type { MessageAttributes } from '../message/attributes.js';
+import type { ParsedRecord } from './message-store.js';
 
 /** The outcome of parsing one raw message. */
 export type ParseOutcome =
@@ -13,6 +14,11 @@ export interface MessageParser {
    * the full-parse limit): the parser reads its headers and reports PARSE_LIMIT_EXCEEDED.
    */
   parse(raw: Buffer, totalSize?: number): Promise<ParseOutcome>;
+  /**
+   * Optional: as {@link parse}, but answers with the outcome already in the form the store saves
+   * (`toParsedRecord(outcome)`, core/ports/message-store.ts), built where the parse ran.
+   */
+  parseToRecord?(raw: Buffer, totalSize?: number): Promise<ParsedRecord>;
   /** Stops worker threads. */
   close(): Promise<void>;
 }

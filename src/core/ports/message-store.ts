@@ -1,4 +1,5 @@
 import type { BlobLocation } from './blob-store.js';
+import type { Address, MessageAttributes } from '../message/attributes.js';
 import type { ParseOutcome } from './message-parser.js';
 
 /** One message taken from a server, ready to commit. */
@@ -37,6 +38,61 @@ export interface UnparsedMessage {
   sha256: string;
   size: number;
   blob: BlobLocation;
+}
+
+/**
+ * A parse outcome in the flat form the store saves: its search columns, the attributes without
+ * bodies as JSON, and the text of its full-text row. A parser may build it where it parsed (a
+ * worker thread, {@link MessageParser.parseToRecord}) so the thread that writes the database
+ * neither receives the whole attribute tree nor formats it.
+ */
+export interface ParsedRecord {
+  /** Always true: tells a record from a {@link ParseOutcome}. */
+  record: true;
+  ok: boolean;
+  /** Why the message is unparsable; null when `ok`. */
+  error: { code: string; reason: string } | null;
+  from: string;
+  /** To, Cc and Bcc, formatted and joined. */
+  to: string;
+  subject: string;
+  date: string | null;
+  messageId: string;
+  hasAttachments: boolean;
+  /** The attributes (partial ones for an unparsable message) without TextBody and HtmlBody, as JSON. */
+  attributesJson: string;
+  /** The text the full-text index gets for the body. */
+  body: string;
+  /** Attachment names, space-separated. */
+  attachmentNames: string;
+}
+
+function formatAddress(a: Address | null | undefined): string {
+  if (!a) return '';
+  return a.Name ? `${a.Name} <${a.Address}>` : a.Address;
+}
+
+/** The one mapping from a parse outcome to the record the store saves (pure; runs on any thread). */
+export function toParsedRecord(outcome: ParseOutcome): ParsedRecord {
+  const a: Partial<MessageAttributes> = outcome.ok ? outcome.attributes : (outcome.partial ?? {});
+  const to = [...(a.To ?? []), ...(a.Cc ?? []), ...(a.Bcc ?? [])].map(formatAddress).join(', ');
+  const attachments = a.Attachments ?? [];
+  // Bodies go to the index only; the row keeps the rest so search results need no re-parse.
+  const { TextBody, HtmlBody, ...rest } = a;
+  return {
+    record: true,
+    ok: outcome.ok,
+    error: outcome.ok ? null : { code: outcome.code, reason: outcome.reason },
+    from: formatAddress(a.From),
+    to,
+    subject: a.Subject ?? '',
+    date: a.ReceivedDate ?? null,
+    messageId: a.GlobalMessageId ?? '',
+    hasAttachments: attachments.length > 0,
+    attributesJson: JSON.stringify(rest),
+    body: TextBody || (HtmlBody ? HtmlBody.replace(/<[^>]*>/g, ' ') : ''),
+    attachmentNames: attachments.map((x) => x.Name).join(' '),
+  };
 }
 
 /** Counts for `stats`. */
@@ -118,8 +174,11 @@ export interface MessageStore {
   getWatermark(connection: string, mailbox: string): Promise<MailboxWatermark | null>;
   /** Messages waiting to be parsed, by id, after `afterId`. */
   listUnparsed(limit: number, afterId?: number): Promise<UnparsedMessage[]>;
-  /** Stores parse outcomes and indexes them in one transaction. */
-  saveParsed(results: Array<{ id: number; outcome: ParseOutcome }>): Promise<void>;
+  /**
+   * Stores parse outcomes (as they are, or already in record form) and indexes them: the
+   * full-text rows are durable before the messages are marked parsed.
+   */
+  saveParsed(results: Array<{ id: number; outcome: ParseOutcome | ParsedRecord }>): Promise<void>;
   /** Counts for `stats`. */
   stats(): Promise<ArchiveStats>;
   /** Full-text and field search. */
