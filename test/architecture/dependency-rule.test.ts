@@ -5,25 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { REPO_ROOT } from '../harness/cli.js';
+import { SRC, repoRelative, tsFiles } from '../harness/source-files.js';
 
-const SRC = join(REPO_ROOT, 'src');
 const CORE = join(SRC, 'core');
 
-function tsFiles(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) tsFiles(path, out);
-    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
-}
-
-function rel(path: string): string {
-  return relative(REPO_ROOT, path).split(sep).join('/');
-}
+const rel = repoRelative;
 
 /** Blanks comments, keeping line numbers, so prose about imports or the environment never matches. */
 function stripComments(text: string): string {

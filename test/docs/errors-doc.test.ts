@@ -4,9 +4,10 @@
  * the same way). And since code paths branch on `code`, never on wording, no source file may
  * compare an error's message.
  */
+import { SRC, tsFiles } from '../harness/source-files.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { ERROR_CODES } from '../../src/core/errors/index.js';
 import { REPO_ROOT } from '../harness/cli.js';
@@ -67,17 +68,6 @@ test('docs/errors.md gives each code the catalogue retryable flag and summary, a
 
 // ---------------------------------------------------------------------------------------------
 // No control flow on error messages.
-
-const SRC = join(REPO_ROOT, 'src');
-
-function tsFiles(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) tsFiles(path, out);
-    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
-}
 
 /** Blanks comments (keeping line numbers), so a comment that talks about messages never matches. */
 function stripComments(text: string): string {
