@@ -100,7 +100,7 @@ export class SqliteStore implements MessageStore {
     const insBlob = this.stmt('INSERT OR IGNORE INTO blobs (sha256, ref, stored_size, size) VALUES (?, ?, ?, ?)');
     const insMsg = this.stmt(
       `INSERT INTO messages (connection, sha256, size, mailbox, uid_validity, uid, uidl, taken_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connection, sha256) DO NOTHING`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connection, sha256) DO NOTHING RETURNING id`,
     );
     const getMsg = this.stmt('SELECT id FROM messages WHERE connection = ? AND sha256 = ?');
     const insKey = this.stmt(
@@ -117,8 +117,10 @@ export class SqliteStore implements MessageStore {
         // before the record that stored the bytes.
         for (const r of records) if (r.blob) insBlob.run(r.sha256, r.blob.ref, r.blob.storedSize, r.size);
         for (const r of records) {
-          insMsg.run(r.connection, r.sha256, r.size, r.mailbox, r.uidValidity, r.uid, r.uidl, r.takenAt);
-          const row = getMsg.get(r.connection, r.sha256) as { id: number };
+          // RETURNING gives the new id in the same step; only a content-hash duplicate (no row
+          // inserted) needs the lookup.
+          const row = (insMsg.get(r.connection, r.sha256, r.size, r.mailbox, r.uidValidity, r.uid, r.uidl, r.takenAt) ??
+            getMsg.get(r.connection, r.sha256)) as { id: number };
           insKey.run(r.connection, r.sourceKey, row.id, r.mailbox, r.uidValidity, r.uid, r.uidl);
         }
         if (watermark) upWm.run(watermark.connection, watermark.mailbox, watermark.uidValidity, watermark.lastUid);
