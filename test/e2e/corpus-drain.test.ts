@@ -6,11 +6,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { ImapFlow } from 'imapflow';
 import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
+import { assertArchiveHolds } from '../harness/archive.js';
 import { makeWorkspace, runCli, imapConnection, REPO_ROOT } from '../harness/cli.js';
 import { sha256 } from '../harness/messages.js';
 
@@ -72,12 +73,7 @@ test('the whole corpus drains without a crash or a lost message', async () => {
     } finally {
       db.close();
     }
-    const out = join(ws.dir, 'export');
-    const ex = await runCli(['export', '--out', out], ws);
-    assert.equal(ex.code, 0, ex.stderr);
-    const files = readdirSync(out);
-    assert.equal(files.length, served.size);
-    for (const f of files) assert.ok(readFileSync(join(out, f)).equals(served.get(f.slice(0, -4))!), `${f} differs from what the server served`);
+    await assertArchiveHolds(ws, served, 'from what the server served');
   } finally {
     ws.cleanup();
   }

@@ -1,9 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { startDovecot, type DovecotInstance, type TestUser } from '../harness/dovecot.js';
+import { assertArchiveHolds } from '../harness/archive.js';
 import { makeWorkspace, runCli, imapConnection } from '../harness/cli.js';
 import { journalMix, sha256 } from '../harness/messages.js';
 
@@ -45,15 +44,7 @@ test('drain moves every message into the archive byte for byte and empties the m
     assert.equal(stats.messages, 60);
     assert.equal(stats.bytes, [...onServer.values()].reduce((n, b) => n + b.length, 0));
 
-    const out = join(ws.dir, 'export');
-    const ex = await runCli(['export', '--out', out], ws);
-    assert.equal(ex.code, 0, ex.stderr);
-    const files = readdirSync(out).sort();
-    assert.deepEqual(files, [...onServer.keys()].map((h) => `${h}.eml`).sort());
-    for (const f of files) {
-      const bytes = readFileSync(join(out, f));
-      assert.ok(bytes.equals(onServer.get(f.replace('.eml', ''))!), `${f} differs from what the server served`);
-    }
+    await assertArchiveHolds(ws, onServer, 'from what the server served');
 
     const again = await runCli(['drain', '--json'], ws);
     assert.equal(again.code, 0, again.stderr);
