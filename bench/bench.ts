@@ -29,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { startDovecot, type DovecotInstance, type TestUser } from '../test/harness/dovecot.js';
 import { makeMessage, journalMix } from '../test/harness/messages.js';
 import { makeWorkspace, imapConnection, runCli, BIN, REPO_ROOT } from '../test/harness/cli.js';
+import type { DrainSummary } from '../src/app/drain.js';
 import { RawImapClient, type RawDrainResult } from './raw-imap-client.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -305,14 +306,8 @@ async function runMbsync(d: DovecotInstance, user: TestUser, expectMessages: num
   }
 }
 
-interface DrainJson {
-  taken: number;
-  bytes: number;
-  parsed: number;
-  unparsable: number;
-  mailboxEmptyMs: number;
-  indexedMs: number;
-}
+/** What `mailsluice drain --json` prints: the CLI's own summary type. */
+type DrainJson = DrainSummary;
 
 async function runMailsluice(d: DovecotInstance, user: TestUser, expect: { messages: number; bytes: number }, profileDir: string | null, label: string): Promise<{ summary: DrainJson; o: ChildOutcome }> {
   // Plain IMAP like the other two tools (TLS would measure OpenSSL, not the drain); otherwise
