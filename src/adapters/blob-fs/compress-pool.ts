@@ -7,6 +7,7 @@
  * One pool per thread count, shared by every store in the process; workers start on first use,
  * never keep the process alive while idle (unref'd), and exit after {@link IDLE_EXIT_MS} idle.
  */
+import { IdleExit } from './idle-exit.js';
 import { Worker } from 'node:worker_threads';
 import type { CodecName } from './pack-format.js';
 import { COMPRESS_WORKER_MARK, compressBatch } from './compress-worker.js';
@@ -33,7 +34,7 @@ interface Waiter {
 class Lane {
   #worker: Worker | null = null;
   readonly #waiting = new Map<number, Waiter>();
-  #idleTimer: NodeJS.Timeout | null = null;
+  readonly #idleExit = new IdleExit(IDLE_EXIT_MS);
 
   get outstanding(): number {
     return this.#waiting.size;
@@ -42,11 +43,7 @@ class Lane {
   send(batch: CompressBatch, waiters: Map<number, Waiter>): void {
     const worker = this.#worker ?? this.#start();
     for (const [id, w] of waiters) this.#waiting.set(id, w);
-    if (this.#idleTimer) {
-      clearTimeout(this.#idleTimer);
-      this.#idleTimer = null;
-    }
-    worker.ref(); // an awaited compression must keep the process alive
+    this.#idleExit.busy(worker); // an awaited compression must keep the process alive
     worker.postMessage(
       batch,
       batch.jobs.map((j) => j.body.buffer as ArrayBuffer),
@@ -83,15 +80,14 @@ class Lane {
   #idle(): void {
     const worker = this.#worker;
     if (!worker) return;
-    worker.unref();
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = null;
-      if (this.#waiting.size === 0 && this.#worker === worker) {
+    this.#idleExit.idle(
+      worker,
+      () => this.#waiting.size === 0 && this.#worker === worker,
+      () => {
         this.#worker = null;
         void worker.terminate();
-      }
-    }, IDLE_EXIT_MS);
-    this.#idleTimer.unref();
+      },
+    );
   }
 
   #die(worker: Worker, err: Error): void {

@@ -9,6 +9,7 @@
  * first use, does not keep the process alive while idle, and shuts down (closing its pack
  * descriptors first) after {@link IDLE_EXIT_MS} without reads.
  */
+import { IdleExit } from './idle-exit.js';
 import { Worker } from 'node:worker_threads';
 import { PackReadError } from './pack-reader.js';
 import type { ReadFailure, ReadJob } from './pack-reader.js';
@@ -29,7 +30,7 @@ export class ReadPool {
   readonly #waiting = new Map<number, Waiter>();
   #queue: ReadJob[] = [];
   #scheduled = false;
-  #idleTimer: NodeJS.Timeout | null = null;
+  readonly #idleExit = new IdleExit(IDLE_EXIT_MS);
   #nextId = 1;
 
   /** Reads one blob; rejects with a {@link PackReadError} on any failure. */
@@ -62,11 +63,7 @@ export class ReadPool {
       this.#failAll(jobs.map((j) => j.id), err);
       return;
     }
-    if (this.#idleTimer) {
-      clearTimeout(this.#idleTimer);
-      this.#idleTimer = null;
-    }
-    worker.ref(); // an awaited read must keep the process alive
+    this.#idleExit.busy(worker); // an awaited read must keep the process alive
     worker.postMessage({ kind: 'read', jobs } satisfies ReadRequest);
   }
 
@@ -93,16 +90,15 @@ export class ReadPool {
   #idle(): void {
     const worker = this.#worker;
     if (!worker) return;
-    worker.unref();
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = null;
-      if (this.#waiting.size === 0 && this.#queue.length === 0 && this.#worker === worker) {
+    this.#idleExit.idle(
+      worker,
+      () => this.#waiting.size === 0 && this.#queue.length === 0 && this.#worker === worker,
+      () => {
         this.#worker = null;
         // The worker closes its descriptors and ends itself; a later read starts a new one.
         worker.postMessage({ kind: 'shutdown' } satisfies ReadRequest);
-      }
-    }, IDLE_EXIT_MS);
-    this.#idleTimer.unref();
+      },
+    );
   }
 
   #failAll(ids: number[], err: unknown): void {
