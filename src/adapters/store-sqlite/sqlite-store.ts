@@ -26,6 +26,9 @@ import type { SqliteStoreOptions } from './sqlite-store-config.js';
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
+/** Rows per export page. */
+const EXPORT_PAGE = 1000;
+
 /** Quotes user text for FTS5 so operators can type anything without syntax errors. */
 function ftsQuery(text: string): string {
   const terms = text.match(/"[^"]*"|\S+/g) ?? [];
@@ -319,21 +322,25 @@ export class SqliteStore implements MessageStore {
   async *listForExport(connection?: string): AsyncIterable<ExportItem> {
     const s = this.db.prepare(
       `SELECT m.id, m.sha256, m.size, m.taken_at AS takenAt, m.connection, b.ref, b.stored_size AS storedSize
-       FROM messages m JOIN blobs b ON b.sha256 = m.sha256 ${connection ? 'WHERE m.connection = ?' : ''} ORDER BY m.id`,
+       FROM messages m JOIN blobs b ON b.sha256 = m.sha256
+       WHERE m.id > ? ${connection ? 'AND m.connection = ?' : ''} ORDER BY m.id LIMIT ${EXPORT_PAGE}`,
     );
-    const rows = (connection ? s.iterate(connection) : s.iterate()) as IterableIterator<{
-      id: number;
-      sha256: string;
-      size: number;
-      takenAt: number;
-      connection: string;
-      ref: string;
-      storedSize: number;
-    }>;
-    // Materialise in pages: an open iterator would block writers on this connection.
-    const page: ExportItem[] = [];
-    for (const r of rows) page.push({ id: r.id, sha256: r.sha256, size: r.size, takenAt: r.takenAt, connection: r.connection, blob: { ref: r.ref, storedSize: r.storedSize } });
-    for (const item of page) yield item;
+    // Keyset pages: memory stays bounded for any archive, and no statement stays open across a
+    // yield (an open cursor would hold the connection while the caller writes files).
+    for (let after = 0; ; ) {
+      const rows = (connection ? s.all(after, connection) : s.all(after)) as Array<{
+        id: number;
+        sha256: string;
+        size: number;
+        takenAt: number;
+        connection: string;
+        ref: string;
+        storedSize: number;
+      }>;
+      for (const r of rows) yield { id: r.id, sha256: r.sha256, size: r.size, takenAt: r.takenAt, connection: r.connection, blob: { ref: r.ref, storedSize: r.storedSize } };
+      if (rows.length < EXPORT_PAGE) return;
+      after = rows[rows.length - 1]!.id;
+    }
   }
 
   // The compress stage (core/archive/compress-stage.ts). Every query on staged refs repeats the
