@@ -54,36 +54,28 @@ async function tearNewestPack(dir: string): Promise<string> {
   return newest;
 }
 
-runBlobStoreContract('fs', async () => {
-  const dir = await freshDir();
-  const options: FsBlobStoreOptions = { directory: dir };
-  const store = await createFsBlobStore(options);
-  return {
-    store,
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-    reopen: () => createFsBlobStore(options),
-    corrupt: (location) => flipByte(store, location),
-    tearTail: async () => {
-      await tearNewestPack(dir);
-    },
+/** A fresh directory and store per contract test; `extra` picks the variant. */
+function fsStoreFixture(extra: Partial<FsBlobStoreOptions> = {}) {
+  return async () => {
+    const dir = await freshDir();
+    const options: FsBlobStoreOptions = { directory: dir, ...extra };
+    const store = await createFsBlobStore(options);
+    return {
+      store,
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+      reopen: () => createFsBlobStore(options),
+      corrupt: (location: BlobLocation) => flipByte(store, location),
+      tearTail: async () => {
+        await tearNewestPack(dir);
+      },
+    };
   };
-});
+}
+
+runBlobStoreContract('fs', fsStoreFixture());
 
 // The same contract with hashing and compression on the calling thread instead of the worker.
-runBlobStoreContract('fs (compressionThreads 0)', async () => {
-  const dir = await freshDir();
-  const options: FsBlobStoreOptions = { directory: dir, compressionThreads: 0 };
-  const store = await createFsBlobStore(options);
-  return {
-    store,
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-    reopen: () => createFsBlobStore(options),
-    corrupt: (location) => flipByte(store, location),
-    tearTail: async () => {
-      await tearNewestPack(dir);
-    },
-  };
-});
+runBlobStoreContract('fs (compressionThreads 0)', fsStoreFixture({ compressionThreads: 0 }));
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await freshDir();
