@@ -28,14 +28,20 @@ function scrub(fields: Record<string, unknown>): Record<string, unknown> {
  * Secret-looking fields are redacted as a last line of defence; callers must not pass secrets.
  */
 export class JsonlLogger implements Logger {
+  /** The lowest level any sink takes: below it a call costs nothing (the drain logs per message). */
+  private readonly floor: number;
+
   constructor(
     private readonly sinks: LogSink[],
     private readonly base: Record<string, unknown> = {},
   ) {
     for (const s of sinks) if (s.file) mkdirSync(dirname(s.file), { recursive: true });
+    this.floor = Math.min(...sinks.map((s) => RANK[s.level]), RANK.error + 1);
   }
 
+
   private write(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
+    if (RANK[level] < this.floor) return;
     const rec = JSON.stringify({ time: new Date().toISOString(), level, msg, ...this.base, ...(fields ? scrub(fields) : {}) }) + '\n';
     for (const s of this.sinks) {
       if (RANK[level] < RANK[s.level]) continue;

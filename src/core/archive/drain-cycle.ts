@@ -173,7 +173,11 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
     // Blob bytes must be durable before the rows that reference them (SPEC "Guarantees").
     await blobs.sync();
     await store.commitTaken(batch, { connection, mailbox: session.mailbox, ...watermarkAfter(listed, committed, batch, session.uidValidity, after.lastUid) });
-    for (const r of batch) committed.add(r.sourceKey);
+    for (const r of batch) {
+      committed.add(r.sourceKey);
+      // The connection's `full` log: every message handled (other levels drop this at no cost).
+      logger.debug('message archived', { key: r.sourceKey, sha256: r.sha256, size: r.size, stored: r.blob !== null });
+    }
     deps.onCommit?.(batch.length, batch.reduce((n, r) => n + r.size, 0));
     batch = [];
     batchBytes = 0;

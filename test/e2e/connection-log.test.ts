@@ -1,0 +1,33 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
+import { makeWorkspace, runCli, imapConnection } from '../harness/cli.js';
+import { journalMix } from '../harness/messages.js';
+
+let dovecot: DovecotInstance;
+before(async () => {
+  dovecot = await startDovecot();
+});
+after(async () => {
+  await dovecot?.stop();
+});
+
+for (const [logging, perMessage] of [
+  ['full', true],
+  ['errors', false],
+] as const) {
+  test(`logging: ${logging} ${perMessage ? 'records every message handled' : 'records no routine message'}; \`logs\` prints it`, async () => {
+    const user = await dovecot.createUser();
+    await dovecot.loadMaildir(user.username, journalMix(7, 0));
+    const ws = makeWorkspace({ connections: [imapConnection(dovecot, user, { logging })] });
+    try {
+      assert.equal((await runCli(['drain'], ws)).code, 0);
+      const r = await runCli(['logs', 'journal', '--json'], ws);
+      assert.equal(r.code, 0, r.stderr);
+      const archived = r.stdout.split('\n').filter((l) => l.includes('"message archived"'));
+      assert.equal(archived.length, perMessage ? 7 : 0);
+    } finally {
+      ws.cleanup();
+    }
+  });
+}
