@@ -74,6 +74,9 @@ function setup(uids: number[], opts: { failAfter?: number } = {}) {
     async lookupTaken(_c, keys) {
       return new Set(keys.filter((k) => committed.has(k)));
     },
+    async lookupSettled(_c, keys) {
+      return new Set(keys.filter((k) => committed.has(k) && done.has(k)));
+    },
     async commitTaken(records, watermark) {
       events.push(`commit ${records.map((r) => r.uid).join(',')} wm=${watermark?.lastUid}`);
       for (const r of records) {

@@ -29,6 +29,10 @@ test('a duplicate that finished storing before its original commits in the same 
     assert.equal(s.messages, 1, 'identical bytes from one connection are one message');
     assert.equal(s.blobs, 1);
     assert.deepEqual(await store.lookupTaken('c', ['imap:INBOX:1:1', 'imap:INBOX:1:2', 'imap:INBOX:1:3']), new Set(['imap:INBOX:1:1', 'imap:INBOX:1:2']));
+    // Settled means "needs nothing more on the server": pending actions are not settled.
+    assert.deepEqual(await store.lookupSettled('c', ['imap:INBOX:1:1', 'imap:INBOX:1:2']), new Set());
+    await store.markActionDone('c', ['imap:INBOX:1:2']);
+    assert.deepEqual(await store.lookupSettled('c', ['imap:INBOX:1:1', 'imap:INBOX:1:2', 'imap:INBOX:1:3']), new Set(['imap:INBOX:1:2']));
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -99,6 +99,13 @@ export class SqliteStore implements MessageStore {
     return found;
   }
 
+  async lookupSettled(connection: string, keys: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const s = this.stmt('SELECT 1 FROM source_keys WHERE connection = ? AND source_key = ? AND action_state <> 0');
+    for (const k of keys) if (s.get(connection, k) !== undefined) found.add(k);
+    return found;
+  }
+
   async commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void> {
     const insBlob = this.stmt('INSERT OR IGNORE INTO blobs (sha256, ref, stored_size, size) VALUES (?, ?, ?, ?)');
     const insMsg = this.stmt(

@@ -155,7 +155,7 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
   deps.actions?.check();
   const watermark = await store.getWatermark(connection, session.mailbox);
   const after = watermark && watermark.uidValidity === session.uidValidity ? watermark : { uidValidity: session.uidValidity, lastUid: 0 };
-  const listed = await source.listCandidates(deps.maxMessagesPerCycle, after);
+  const listed = await source.listCandidates(deps.maxMessagesPerCycle, after, (keys) => store.lookupSettled(connection, keys));
   const result: CycleResult = { listed: listed.length, taken: 0, bytes: 0, actioned: 0, vanished: 0, full: listed.length >= deps.maxMessagesPerCycle };
   if (listed.length === 0) return result;
 

@@ -59,9 +59,11 @@ export interface MailboxSource {
   open(signal?: AbortSignal): Promise<SourceSession>;
   /**
    * Lists at most `limit` messages that may be taken, oldest first. `after` is the watermark of
-   * this mailbox (every UID up to it was committed); sources without UIDs ignore it.
+   * this mailbox (every UID up to it was committed); sources without UIDs ignore it and instead
+   * ask `settled` which keys were taken and actioned already (POP3 `leave` keeps every message on
+   * the server, so without it the limit would fill with old mail forever).
    */
-  listCandidates(limit: number, after?: { uidValidity: number; lastUid: number }): Promise<Candidate[]>;
+  listCandidates(limit: number, after?: { uidValidity: number; lastUid: number }, settled?: (keys: string[]) => Promise<Set<string>>): Promise<Candidate[]>;
   /** Streams the raw bytes of the given messages in order; one vanished message is skipped. */
   fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage>;
   /**

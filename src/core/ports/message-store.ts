@@ -159,6 +159,8 @@ export interface MessageStore {
   hasBlob(sha256: string): boolean;
   /** Which of `keys` were committed already for the connection. */
   lookupTaken(connection: string, keys: string[]): Promise<Set<string>>;
+  /** Which of `keys` were committed already and need no server action any more (done or superseded). */
+  lookupSettled(connection: string, keys: string[]): Promise<Set<string>>;
   /**
    * Commits a batch in one transaction: blobs, messages (one per connection and content hash),
    * source keys with their pending server action, the parse queue and the watermark.
