@@ -38,6 +38,8 @@ export interface AuthConfig {
   accessToken?: string;
   domain?: string;
   disablePlain: boolean;
+  /** POP3: APOP instead of USER/PASS or SASL. */
+  apop: boolean;
 }
 
 /** A connection ready to use: ports filled in for its protocol, secrets resolved. */
@@ -68,7 +70,7 @@ const DEFAULT_PORTS: Record<ConnectionInput['protocol'], { port: number; tlsPort
 };
 
 /** Protocols that have a source adapter in this build. */
-export const SUPPORTED_PROTOCOLS: ReadonlySet<string> = new Set(['imap']);
+export const SUPPORTED_PROTOCOLS: ReadonlySet<string> = new Set(['imap', 'pop3']);
 
 function pathOf(parts: ReadonlyArray<PropertyKey>): string {
   let out = '';
@@ -168,6 +170,9 @@ function crossChecks(input: ConfigInput, problems: ConfigProblem[], warnings: Co
       }
       if (c.deletePolicy === 'mark-seen' || c.deletePolicy === 'move') problems.push({ path: `${at}.deletePolicy`, message: `${c.deletePolicy} is not possible over POP3 (use delete-and-expunge, delete or leave)` });
     }
+    if (c.auth.apop && c.protocol !== 'pop3') problems.push({ path: `${at}.auth.apop`, message: `APOP is a POP3 login; it does not apply to protocol ${c.protocol}` });
+    if (c.auth.apop && c.auth.type !== 'basic') problems.push({ path: `${at}.auth.apop`, message: 'APOP needs auth type basic (username and password)' });
+    if (c.protocol === 'pop3' && c.mailbox !== 'INBOX') problems.push({ path: `${at}.mailbox`, message: 'POP3 has one mailbox per login; mailbox does not apply to POP3 connections' });
     if (c.protocol === 'ews' && !c.ews) problems.push({ path: `${at}.ews`, message: 'is required for protocol ews (url, version)' });
     if (c.auth.type === 'basic' && (!c.auth.username || c.auth.password === undefined)) problems.push({ path: `${at}.auth`, message: 'basic auth needs username and password' });
     if (c.auth.type === 'xoauth2' && (!c.auth.username || c.auth.accessToken === undefined)) problems.push({ path: `${at}.auth`, message: 'xoauth2 needs username and accessToken' });
@@ -239,6 +244,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     const auth: AuthConfig = {
       type: c.auth.type,
       disablePlain: c.auth.disablePlain,
+      apop: c.auth.apop,
       ...opt('username', c.auth.username),
       ...opt('domain', c.auth.domain),
       ...opt('password', resolveSecret(c.auth.password, `${at}.auth.password`, baseDir, env, secretProblems)),

@@ -59,8 +59,9 @@ const auth = z
     accessToken: secret.optional().meta({ description: 'OAuth2 access token (xoauth2).' }),
     domain: z.string().optional().meta({ description: 'Windows domain (ntlm).' }),
     disablePlain: z.boolean().default(false).meta({ description: 'Never use SASL PLAIN; log in with LOGIN instead (Exchange bug).' }),
+    apop: z.boolean().default(false).meta({ description: 'POP3: log in with APOP (an MD5 digest; the password never crosses the wire). The server must offer it in its greeting.' }),
   })
-  .default({ type: 'basic', disablePlain: false });
+  .default({ type: 'basic', disablePlain: false, apop: false });
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time HH:MM (00:00 to 23:59)');
 const day = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);

@@ -138,6 +138,41 @@ connections:
   });
 });
 
+test('config check names the IMAP-only settings a POP3 connection sets, and APOP outside POP3', () => {
+  withTempDir((dir) => {
+    const file = join(dir, 'mailsluice.yaml');
+    writeFileSync(
+      file,
+      `connections:
+  - name: pop
+    protocol: pop3
+    host: mail.example.com
+    unseenOnly: true
+    idle: true
+    partialFetch: true
+    deletePolicy: move
+    moveTo: Archive
+    auth: { type: basic, username: journal, password: x }
+  - name: imap
+    protocol: imap
+    host: mail.example.com
+    auth: { type: basic, username: journal, password: x, apop: true }
+`,
+    );
+    const r = cli(['config', 'check', '--config', file], dir);
+    assert.equal(r.status, 1);
+    const expect: Array<[string, RegExp]> = [
+      ['connections[0].unseenOnly', /does not apply to POP3/],
+      ['connections[0].idle', /does not apply to POP3/],
+      ['connections[0].partialFetch', /does not apply to POP3/],
+      ['connections[0].deletePolicy', /not possible over POP3/],
+      ['connections[1].auth.apop', /POP3/],
+    ];
+    const missing = expect.filter(([path, re]) => !lines(r.stderr).some((l) => l.startsWith(`${path}: `) && re.test(l))).map(([path]) => path);
+    assert.deepEqual(missing, [], `got:\n${r.stderr}`);
+  });
+});
+
 test('config check of a valid file exits 0, resolving a { file } secret', () => {
   withTempDir((dir) => {
     const file = join(dir, 'mailsluice.yaml');

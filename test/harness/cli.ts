@@ -86,3 +86,23 @@ export function imapConnection(
     ...extra,
   };
 }
+
+/** A POP3 connection entry for a test Dovecot user (STLS required, verified against the test CA). */
+export function pop3Connection(
+  d: { host: string; pop3Port: number; pop3sPort: number; caCertPath: string },
+  user: { username: string; password: string },
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    name: 'journal',
+    protocol: 'pop3',
+    host: d.host,
+    port: d.pop3Port,
+    tlsPort: d.pop3sPort,
+    security: 'starttls',
+    tls: { verify: true, ca: { file: d.caCertPath } },
+    auth: { type: 'basic', username: user.username, password: user.password },
+    pollIntervalMs: 50,
+    ...extra,
+  };
+}

@@ -50,6 +50,15 @@ export interface ImapProxyOptions {
     /** Only the first this many connections stall (default 1), so a reconnect succeeds. */
     connections?: number;
   };
+  /**
+   * Cut the connection instead of forwarding a matching client line (plaintext sessions only):
+   * e.g. a POP3 QUIT that never reaches the server, as when the network fails at that moment.
+   */
+  cut?: {
+    clientLine: RegExp;
+    /** Only the first this many connections that send such a line are cut (default 1). */
+    connections?: number;
+  };
 }
 
 /** A running proxy. */
@@ -75,6 +84,7 @@ export async function startImapProxy(opts: ImapProxyOptions): Promise<ImapProxy>
   const targetHost = opts.targetHost ?? '127.0.0.1';
   const connections: ProxyConnection[] = [];
   const sockets = new Set<Socket>();
+  let cuts = 0;
   const server: Server = createServer((client) => {
     const conn: ProxyConnection = { id: connections.length + 1, clientLines: [], tls: false, dropped: [], serverBytes: 0, stalled: false, closed: false };
     connections.push(conn);
@@ -102,6 +112,7 @@ export async function startImapProxy(opts: ImapProxyOptions): Promise<ImapProxy>
     };
 
     client.on('data', (chunk: Buffer) => {
+      let cutNow = false;
       if (!conn.tls) {
         // A TLS record starts with 0x16 (handshake); no IMAP command line does.
         if (pendingClient.length === 0 && chunk[0] === 0x16) conn.tls = true;
@@ -113,6 +124,7 @@ export async function startImapProxy(opts: ImapProxyOptions): Promise<ImapProxy>
             pendingClient = pendingClient.subarray(nl + 1);
             conn.clientLines.push(line);
             if (stallHere && stallBudget === null && opts.stall!.afterClientLine.test(line)) stallBudget = opts.stall!.afterBytes;
+            if (opts.cut && cuts < (opts.cut.connections ?? 1) && opts.cut.clientLine.test(line)) cutNow = true;
           }
           // The TLS handshake may follow STARTTLS in the same chunk (it does not, in practice).
           if (pendingClient.length && pendingClient[0] === 0x16) {
@@ -120,6 +132,11 @@ export async function startImapProxy(opts: ImapProxyOptions): Promise<ImapProxy>
             pendingClient = Buffer.alloc(0);
           }
         }
+      }
+      if (cutNow) {
+        cuts++;
+        finish();
+        return;
       }
       upstream.write(chunk);
     });

@@ -1,0 +1,277 @@
+import type { Candidate, FetchedMessage, MailboxSource, SourceSession } from '../../core/ports/mailbox-source.js';
+import type { Logger } from '../../core/ports/logger.js';
+import { MailsluiceError } from '../../core/errors/index.js';
+import type { ConnectionConfig } from '../../config/loader.js';
+import { Pop3Client, type Pop3ClientOptions } from './pop3-client.js';
+
+/** The POP3 source needs the connection's settings, as validated by the one schema. */
+export type Pop3SourceConfig = Pick<
+  ConnectionConfig,
+  'name' | 'host' | 'port' | 'tlsPort' | 'security' | 'tls' | 'auth' | 'deletePolicy' | 'expungeEvery' | 'connectTimeoutMs' | 'dataTimeoutMs'
+>;
+
+/** Tunables with their reasons; not operator settings. */
+export const POP3_TUNING = {
+  /**
+   * A message LIST announces at most this big is read whole and handed over `buffered`, so the
+   * blob writer hashes and compresses it while the next RETR runs; a bigger one is streamed to
+   * the blob store chunk by chunk and never sits whole in memory (a 100 MB message included).
+   */
+  bufferUpToBytes: 1024 * 1024,
+  /** UIDL keys asked of the archive per round when skipping what was taken already (`leave`). */
+  settledLookupBatch: 1000,
+  /** How long QUIT may take when closing before the socket is simply dropped. */
+  quitTimeoutMs: 5000,
+} as const;
+
+/** One message of the current session's listing. */
+interface Listed {
+  msgno: number;
+  uidl: string;
+  size: number;
+}
+
+/** Builds the POP3 client's options from the connection settings. */
+export function pop3ClientOptions(cfg: Pop3SourceConfig): Pop3ClientOptions {
+  const tls: Pop3ClientOptions['tls'] = { rejectUnauthorized: cfg.tls.verify, minVersion: cfg.tls.minVersion };
+  if (cfg.tls.ca) tls.ca = cfg.tls.ca;
+  if (cfg.tls.clientCert) tls.cert = cfg.tls.clientCert;
+  if (cfg.tls.clientKey) tls.key = cfg.tls.clientKey;
+  if (cfg.tls.pfx) tls.pfx = Buffer.from(cfg.tls.pfx, 'base64');
+  if (cfg.tls.passphrase) tls.passphrase = cfg.tls.passphrase;
+  if (cfg.tls.servername) tls.servername = cfg.tls.servername;
+  if (cfg.auth.type !== 'none' && cfg.auth.type !== 'basic') {
+    throw new MailsluiceError('SOURCE_AUTH_UNSUPPORTED', `connection ${cfg.name}: auth ${cfg.auth.type} is not available over POP3 in this build (use basic or none)`);
+  }
+  return {
+    host: cfg.host,
+    port: cfg.security === 'tls' ? cfg.tlsPort : cfg.port,
+    security: cfg.security,
+    tls,
+    auth: {
+      type: cfg.auth.type,
+      ...(cfg.auth.username !== undefined ? { username: cfg.auth.username } : {}),
+      ...(cfg.auth.password !== undefined ? { password: cfg.auth.password } : {}),
+      disablePlain: cfg.auth.disablePlain,
+      apop: cfg.auth.apop,
+    },
+    connectTimeoutMs: cfg.connectTimeoutMs,
+    dataTimeoutMs: cfg.dataTimeoutMs,
+  };
+}
+
+async function* single(buf: Uint8Array): AsyncIterable<Uint8Array> {
+  yield buf;
+}
+
+/**
+ * The POP3 mailbox source. POP3 differs from IMAP in ways the drain must respect:
+ * - a session sees the maildrop as it was at login, so every listing after the first of a
+ *   session starts a new session;
+ * - DELE only marks; the server removes the messages at QUIT, and a session that ends any other
+ *   way (crash, cut) removes nothing. So a deletion is "done" only after QUIT's +OK, and
+ *   `expungeEvery: N` means "QUIT after N deletions and log in again".
+ * Keys are `pop3:<UIDL>`; UIDL is required, because message numbers change between sessions.
+ */
+export class Pop3Source implements MailboxSource {
+  /** POP3 is one command at a time on one session: actions cannot overlap the next fetch. */
+  readonly concurrentActions = false;
+  private client: Pop3Client | null = null;
+  /** The session's listing, by UIDL, as of its login. */
+  private byUidl = new Map<string, Listed>();
+  /** Whether the current session's snapshot was handed out already (then the next listing logs in anew). */
+  private listedThisSession = false;
+  /** DELE'd in this session: removed by the server at QUIT, restored if the session dies first. */
+  private deleted: Candidate[] = [];
+  private closed = false;
+  private readonly where: string;
+
+  constructor(
+    private readonly cfg: Pop3SourceConfig,
+    private readonly logger: Logger,
+  ) {
+    this.where = `${cfg.host}:${cfg.security === 'tls' ? cfg.tlsPort : cfg.port}`;
+  }
+
+  private async connect(signal?: AbortSignal): Promise<Pop3Client> {
+    const client = await Pop3Client.connect(pop3ClientOptions(this.cfg), signal);
+    try {
+      const [ids, sizes] = [await client.uidl(), await client.list()];
+      const size = new Map(sizes.map((s) => [s.msgno, s.size]));
+      this.byUidl = new Map();
+      for (const { msgno, uidl } of ids) {
+        if (this.byUidl.has(uidl)) {
+          // Two messages under one UIDL would share one archive key: the second would be taken
+          // for the first and deleted unarchived. Refuse rather than risk it.
+          throw new MailsluiceError('SOURCE_PROTOCOL', `POP3 server ${this.where} lists UIDL ${JSON.stringify(uidl)} for two messages; unique ids are required to drain safely`);
+        }
+        this.byUidl.set(uidl, { msgno, uidl, size: size.get(msgno) ?? 0 });
+      }
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    this.client = client;
+    this.listedThisSession = false;
+    this.deleted = [];
+    return client;
+  }
+
+  /** The open session, logging in again when the last one ended (QUIT) or went idle. */
+  private async session(): Promise<Pop3Client> {
+    if (this.closed) throw new MailsluiceError('SOURCE_NETWORK', `connection to ${this.where} is closed`);
+    return this.client ?? (await this.connect());
+  }
+
+  async open(signal?: AbortSignal): Promise<SourceSession> {
+    const client = await this.connect(signal);
+    return { mailbox: '', uidValidity: 0, exists: this.byUidl.size, capabilities: client.capabilities };
+  }
+
+  async listCandidates(limit: number, _after?: { uidValidity: number; lastUid: number }, settled?: (keys: string[]) => Promise<Set<string>>): Promise<Candidate[]> {
+    // A POP3 session never sees mail that arrived after its login: look with a fresh one.
+    if (this.client && this.listedThisSession) await this.endSession();
+    await this.session();
+    this.listedThisSession = true;
+    const all = [...this.byUidl.values()].sort((a, b) => a.msgno - b.msgno);
+    const out: Candidate[] = [];
+    for (let i = 0; i < all.length && out.length < limit; i += POP3_TUNING.settledLookupBatch) {
+      const chunk = all.slice(i, i + POP3_TUNING.settledLookupBatch).map((m) => ({ key: `pop3:${m.uidl}`, uidl: m.uidl, size: m.size }));
+      // Without a watermark, what `leave` kept on the server would fill every listing forever.
+      const skip = settled ? await settled(chunk.map((c) => c.key)) : new Set<string>();
+      for (const c of chunk) {
+        if (skip.has(c.key)) continue;
+        out.push(c);
+        if (out.length >= limit) break;
+      }
+    }
+    return out;
+  }
+
+  async *fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage> {
+    const client = await this.session();
+    for (const c of candidates) {
+      const m = c.uidl !== undefined ? this.byUidl.get(c.uidl) : undefined;
+      if (!m) continue; // not in this session's maildrop: vanished
+      if (m.size <= POP3_TUNING.bufferUpToBytes) {
+        const chunks: Uint8Array[] = [];
+        let n = 0;
+        try {
+          for await (const chunk of client.retr(m.msgno)) {
+            chunks.push(chunk);
+            n += chunk.length;
+          }
+        } catch (err) {
+          if (isVanished(err)) continue;
+          throw err;
+        }
+        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
+        yield { candidate: c, body: single(body), buffered: true, bytes: n };
+      } else {
+        yield { candidate: c, body: client.retr(m.msgno), buffered: false };
+      }
+    }
+  }
+
+  async applyServerAction(candidates: Candidate[]): Promise<Candidate[]> {
+    if (candidates.length === 0) return [];
+    switch (this.cfg.deletePolicy) {
+      case 'leave':
+        // Remembered by UIDL in the archive; nothing to do on the server.
+        return candidates;
+      case 'delete':
+      case 'delete-and-expunge':
+        break;
+      default:
+        // The config check refuses these for POP3; reaching here is a bug, not an operator error.
+        throw new MailsluiceError('INTERNAL', `deletePolicy ${this.cfg.deletePolicy} is not possible over POP3`);
+    }
+    const done: Candidate[] = [];
+    for (const c of candidates) {
+      const client = await this.session();
+      const m = c.uidl !== undefined ? this.byUidl.get(c.uidl) : undefined;
+      if (!m) {
+        // Not in the maildrop any more (an earlier QUIT removed it, or another client did): done.
+        done.push(c);
+        continue;
+      }
+      try {
+        await client.dele(m.msgno);
+      } catch (err) {
+        if (!isVanished(err)) throw err;
+        done.push(c);
+        continue;
+      }
+      this.byUidl.delete(m.uidl);
+      this.deleted.push(c);
+      // Deletions ride on the session until QUIT: N bounds how many a dropped session can undo.
+      if (this.cfg.expungeEvery > 0 && this.deleted.length >= this.cfg.expungeEvery) done.push(...(await this.endSession()));
+    }
+    return done;
+  }
+
+  async flush(): Promise<Candidate[]> {
+    if (this.deleted.length === 0) return [];
+    return this.endSession();
+  }
+
+  /**
+   * Ends the session with QUIT (the server then removes what was DELE'd) and returns the
+   * deletions it committed; the next command logs in again. A QUIT that fails commits nothing
+   * the archive relies on: those messages stay pending and the next session deletes them.
+   */
+  private async endSession(): Promise<Candidate[]> {
+    const client = this.client;
+    const deleted = this.deleted;
+    this.client = null;
+    this.deleted = [];
+    this.byUidl = new Map();
+    if (!client) return [];
+    await client.quit();
+    if (deleted.length) this.logger.debug('POP3 session ended; deletions committed', { count: deleted.length });
+    return deleted;
+  }
+
+  async waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+    // No push in POP3. Do not hold the maildrop (many servers lock it for the session) while idle.
+    if (this.client && this.deleted.length === 0) await this.endSession().catch(() => undefined);
+    if (signal?.aborted) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(ms, 2_147_483_647));
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const client = this.client;
+    this.client = null;
+    if (!client) return;
+    // Deletions not yet confirmed are still pending in the archive; QUIT may commit them (the next
+    // session then finds them gone and records them done) or not: either way nothing is lost.
+    const timer = setTimeout(() => client.close(), POP3_TUNING.quitTimeoutMs);
+    try {
+      await client.quit();
+    } catch {
+      // already gone: the server rolls back, the next session's recovery deletes again
+    } finally {
+      clearTimeout(timer);
+      client.close();
+    }
+  }
+}
+
+function isVanished(err: unknown): boolean {
+  return err instanceof MailsluiceError && err.code === 'SOURCE_MESSAGE_VANISHED';
+}
+
+/** Creates a POP3 source for one connection. */
+export function createPop3Source(cfg: Pop3SourceConfig, logger: Logger): Pop3Source {
+  return new Pop3Source(cfg, logger);
+}
