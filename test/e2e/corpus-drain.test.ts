@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { ImapFlow } from 'imapflow';
 import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
 import { assertArchiveHolds } from '../harness/archive.js';
-import { makeWorkspace, runCli, imapConnection, REPO_ROOT } from '../harness/cli.js';
+import { makeWorkspace, runCli, imapConnection, pop3Connection, REPO_ROOT } from '../harness/cli.js';
 import { sha256 } from '../harness/messages.js';
 
 const CORPUS = resolve(REPO_ROOT, '..', 'shared', 'corpus');
@@ -26,12 +26,14 @@ after(async () => {
   await dovecot?.stop();
 });
 
+const CRLF = Buffer.from('\r\n');
+
 /** Wire format: IMAP serves CRLF, so LF-only files are converted (corpus/README.md). */
 function toCrlf(b: Buffer): Buffer {
   return Buffer.from(b.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
 }
 
-test('the whole corpus drains without a crash or a lost message', async () => {
+for (const protocol of ['imap', 'pop3'] as const) test(`the whole corpus drains over ${protocol} without a crash or a lost message`, async () => {
   const manifest = JSON.parse(readFileSync(join(CORPUS, 'manifest.json'), 'utf8')) as { items: Array<{ file: string }> };
   const raws = manifest.items.map((i) => toCrlf(readFileSync(join(CORPUS, i.file))));
   const user = await dovecot.createUser();
@@ -50,7 +52,8 @@ test('the whole corpus drains without a crash or a lost message', async () => {
   await client.logout();
   assert.equal(count, raws.length);
 
-  const ws = makeWorkspace({ connections: [imapConnection(dovecot, user, { maxMessagesPerCycle: 500 })] });
+  const conn = protocol === 'imap' ? imapConnection(dovecot, user, { maxMessagesPerCycle: 500 }) : pop3Connection(dovecot, user, { maxMessagesPerCycle: 500 });
+  const ws = makeWorkspace({ connections: [conn] });
   try {
     const r = await runCli(['drain', '--json'], ws);
     assert.equal(r.code, 0, r.stderr);
@@ -69,11 +72,17 @@ test('the whole corpus drains without a crash or a lost message', async () => {
       // Identical bytes from one connection are one archived message (single instance).
       assert.equal(msgs.n, served.size);
       assert.equal(msgs.waiting, 0, 'every message parsed or marked unparsable');
-      console.log(`corpus drain: ${raws.length} taken, ${msgs.n} distinct archived, ${msgs.ok} parsed, ${msgs.bad} unparsable (summary ${JSON.stringify(summary)})`);
+      console.log(`corpus drain (${protocol}): ${raws.length} taken, ${msgs.n} distinct archived, ${msgs.ok} parsed, ${msgs.bad} unparsable (summary ${JSON.stringify(summary)})`);
     } finally {
       db.close();
     }
-    await assertArchiveHolds(ws, served, 'from what the server served');
+    // POP3 frames a message as lines: one that does not end in CRLF gets one from the server
+    // before the terminating "." (RFC 1939 section 3). And Dovecot's POP3 serves the stored bytes
+    // as they are, where its IMAP replaces NUL bytes: so over POP3 the archive must hold the
+    // loaded files themselves, each ending in CRLF.
+    const expected =
+      protocol === 'imap' ? served : new Map(raws.map((b) => (b.subarray(-2).equals(CRLF) ? b : Buffer.concat([b, CRLF]))).map((b) => [sha256(b), b]));
+    await assertArchiveHolds(ws, expected, `from what the server served over ${protocol}`);
   } finally {
     ws.cleanup();
   }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
 import { assertArchiveHolds } from '../harness/archive.js';
-import { makeWorkspace, runCli, spawnCli, imapConnection } from '../harness/cli.js';
+import { makeWorkspace, runCli, spawnCli, imapConnection, pop3Connection } from '../harness/cli.js';
 import { journalMix, sha256 } from '../harness/messages.js';
 import { seededRandom } from '../harness/random.js';
 
@@ -25,9 +25,15 @@ after(async () => {
 const COUNT = Number(process.env.CRASH_MESSAGES ?? 3000);
 const KILLS = Number(process.env.CRASH_KILLS ?? 12);
 
+type User = { username: string; password: string };
 for (const variant of [
-  { name: 'delete-and-expunge', extra: { deletePolicy: 'delete-and-expunge', maxMessagesPerCycle: 200 } },
-  { name: 'delete-and-expunge, expungeEvery 50, partial fetch', extra: { deletePolicy: 'delete-and-expunge', expungeEvery: 50, maxMessagesPerCycle: 300, partialFetch: true } },
+  { name: 'imap, delete-and-expunge', connection: (u: User) => imapConnection(dovecot, u, { deletePolicy: 'delete-and-expunge', maxMessagesPerCycle: 200 }) },
+  {
+    name: 'imap, delete-and-expunge, expungeEvery 50, partial fetch',
+    connection: (u: User) => imapConnection(dovecot, u, { deletePolicy: 'delete-and-expunge', expungeEvery: 50, maxMessagesPerCycle: 300, partialFetch: true }),
+  },
+  // POP3 removes DELE'd messages only at QUIT: kills land between DELE and QUIT too.
+  { name: 'pop3, delete, expungeEvery 50', connection: (u: User) => pop3Connection(dovecot, u, { deletePolicy: 'delete', expungeEvery: 50, maxMessagesPerCycle: 300 }) },
 ]) {
   test(`SIGKILL at random moments loses and doubles nothing (${variant.name})`, async () => {
     const seed = Number(process.env.CRASH_SEED ?? Date.now() % 100000);
@@ -37,7 +43,7 @@ for (const variant of [
     await dovecot.loadMaildir(user.username, originals);
     const expected = new Map(originals.map((b) => [sha256(b), b]));
     assert.equal(expected.size, COUNT);
-    const ws = makeWorkspace({ connections: [imapConnection(dovecot, user, variant.extra)] });
+    const ws = makeWorkspace({ connections: [variant.connection(user)] });
     try {
       let killed = 0;
       for (let i = 0; i < KILLS; i++) {
