@@ -17,7 +17,10 @@
  * in a measured process. mailsluice's data directory and mbsync's Maildir are on the same disk
  * (os.tmpdir()), so both pay the same fsync costs.
  *
- * Options: --only small,mixed,huge  --small N  --mixed N  --skip-mbsync  --profile DIR  --dovecot-dir DIR
+ * 4. (data set pop3, issue 3) the same small messages over POP3: a raw POP3 client of our own
+ *    (RETR + DELE per message, QUIT at the end) against `mailsluice drain` with protocol pop3.
+ *
+ * Options: --only small,mixed,huge,pop3  --small N  --mixed N  --pop3 N  --skip-mbsync  --profile DIR  --dovecot-dir DIR
  * (--profile passes --cpu-prof to the mailsluice children and keeps the .cpuprofile files).
  */
 import { spawn, execFileSync } from 'node:child_process';
@@ -26,11 +29,12 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startDovecot, type DovecotInstance, type TestUser } from '../test/harness/dovecot.js';
+import { aptInstall, startDovecot, type DovecotInstance, type TestUser } from '../test/harness/dovecot.js';
 import { makeMessage, journalMix } from '../test/harness/messages.js';
-import { makeWorkspace, imapConnection, runCli, BIN, REPO_ROOT } from '../test/harness/cli.js';
+import { makeWorkspace, imapConnection, pop3Connection, runCli, BIN, REPO_ROOT } from '../test/harness/cli.js';
 import type { DrainSummary } from '../src/app/drain.js';
 import { RawImapClient, type RawDrainResult } from './raw-imap-client.js';
+import { rawPop3Drain, type RawPop3Result } from './raw-pop3-client.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The compiled preload that reports a Node child's peak RSS and CPU on exit. */
@@ -49,13 +53,15 @@ const TARGETS = {
   smallIndexedMsgsPerS: 1800,
   mixedIndexedMBps: 60,
   hugePeakRssMB: 250,
+  /** Issue 3: POP3 drain at least this share of the raw POP3 message rate (small messages). */
+  pop3OverRaw: 0.6,
 } as const;
 
-type DataSetName = 'small' | 'mixed' | 'huge';
+type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3';
 
 /** One measured row of the table. */
 interface Row {
-  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed';
+  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed';
   messages: number;
   bytes: number;
   seconds: number;
@@ -89,10 +95,17 @@ interface RawChildInput {
   port: number;
   username: string;
   password: string;
-  mode: 'fetch' | 'drain';
+  mode: 'fetch' | 'drain' | 'pop3';
+  /** pop3 mode: messages in the maildrop. */
+  count?: number;
 }
 
 async function rawChild(input: RawChildInput): Promise<void> {
+  if (input.mode === 'pop3') {
+    const r: RawPop3Result = await rawPop3Drain({ ...input, count: input.count ?? 0 });
+    process.stdout.write(JSON.stringify(r) + '\n');
+    return;
+  }
   const t0 = performance.now();
   const c = await RawImapClient.open(input);
   const r: RawDrainResult = input.mode === 'fetch' ? await c.fetchAll() : await c.drain(BATCH);
@@ -249,6 +262,16 @@ async function runRaw(d: DovecotInstance, user: TestUser, mode: 'fetch' | 'drain
   return { res, o };
 }
 
+async function runRawPop3(d: DovecotInstance, user: TestUser, expect: { messages: number }): Promise<{ res: RawPop3Result; o: ChildOutcome }> {
+  const input: RawChildInput = { host: d.host, port: d.pop3Port, username: user.username, password: user.password, mode: 'pop3', count: expect.messages };
+  const o = await runChild(process.execPath, ['--import', PROBE, SELF, '--raw-child'], { env: { MAILSLUICE_BENCH_RAW: JSON.stringify(input) }, probe: true });
+  if (o.code !== 0) throw new Error(`raw POP3 client failed: ${o.stderr.trim()}`);
+  const res = JSON.parse(o.stdout.trim()) as RawPop3Result;
+  const left = await d.messageCount(user.username);
+  if (left !== 0) throw new Error(`raw POP3 drain left ${left} messages on the server`);
+  return { res, o };
+}
+
 function countFiles(dir: string): number {
   let n = 0;
   for (const sub of ['cur', 'new']) {
@@ -310,9 +333,11 @@ async function runMbsync(d: DovecotInstance, user: TestUser, expectMessages: num
 type DrainJson = DrainSummary;
 
 async function runMailsluice(d: DovecotInstance, user: TestUser, expect: { messages: number; bytes: number }, profileDir: string | null, label: string): Promise<{ summary: DrainJson; o: ChildOutcome }> {
-  // Plain IMAP like the other two tools (TLS would measure OpenSSL, not the drain); otherwise
+  // Plain IMAP/POP3 like the other tools (TLS would measure OpenSSL, not the drain); otherwise
   // the shipped defaults: maxMessagesPerCycle 500, expungeEvery 0 (= per cycle), full fetch.
-  const ws = makeWorkspace({ connections: [imapConnection(d, user, { security: 'none', deletePolicy: 'delete-and-expunge' })] });
+  const plain = { security: 'none', deletePolicy: 'delete-and-expunge' };
+  const conn = label === 'pop3' ? pop3Connection(d, user, plain) : imapConnection(d, user, plain);
+  const ws = makeWorkspace({ connections: [conn] });
   try {
     const nodeFlags = ['--import', PROBE];
     // One directory per run: Node names each thread's profile itself (main and every parser worker).
@@ -338,11 +363,14 @@ async function runMailsluice(d: DovecotInstance, user: TestUser, expect: { messa
 // ---------------------------------------------------------------------------------------------
 // Data sets.
 
-function generate(name: DataSetName, counts: { small: number; mixed: number }): Buffer[] {
+function generate(name: DataSetName, counts: { small: number; mixed: number; pop3: number }): Buffer[] {
   switch (name) {
     case 'small':
       // ~4.3 KB each: 4,000 bytes of text plus headers.
       return Array.from({ length: counts.small }, (_, i) => makeMessage(i, { bodyBytes: 4000 }));
+    case 'pop3':
+      // The small set again, drained over POP3 (issue 3 compares on small messages).
+      return Array.from({ length: counts.pop3 }, (_, i) => makeMessage(i, { bodyBytes: 4000 }));
     case 'mixed':
       // 4–30 KB text, every 20th message with a 200 KB–2 MB attachment (base64).
       return [...journalMix(counts.mixed, 20)];
@@ -368,6 +396,17 @@ async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbs
   const d = await startDovecot({ parentDir: dovecotDir });
   try {
     let user = await freshMailbox(d, messages);
+    if (name === 'pop3') {
+      log(`[${name}] raw POP3 RETR + DELE`);
+      const p = await runRawPop3(d, user, expect);
+      result.rows.push(row('raw-pop3-retr-dele', p.res.messages, bytes, p.res.totalMs, p.o, { note: 'USER/PASS, RETR + DELE per message, QUIT; connect to QUIT +OK' }));
+      user = await freshMailbox(d, messages);
+      log(`[${name}] mailsluice drain (pop3)`);
+      const s = await runMailsluice(d, user, expect, opts.profileDir, name);
+      result.rows.push(row('mailsluice-mailbox-empty', s.summary.taken, s.summary.bytes, s.summary.mailboxEmptyMs, s.o, { note: 'drain --json mailboxEmptyMs' }));
+      result.rows.push(row('mailsluice-indexed', s.summary.taken, s.summary.bytes, s.summary.indexedMs, s.o, { note: 'drain --json indexedMs' }));
+      return result;
+    }
     log(`[${name}] raw fetch-only`);
     const f = await runRaw(d, user, 'fetch', expect);
     result.rows.push(row('raw-fetch-only', f.res.messages, f.res.bytes, f.res.fetchMs, f.o, { note: 'one UID FETCH 1:* BODY.PEEK[]; login/select excluded' }));
@@ -409,6 +448,7 @@ function log(s: string): void {
 const LABELS: Record<Row['tool'], string> = {
   'raw-fetch-only': 'raw fetch-only',
   'raw-fetch-flag-expunge': 'raw fetch+flag+expunge',
+  'raw-pop3-retr-dele': 'raw POP3 RETR+DELE',
   mbsync: 'mbsync',
   'mailsluice-mailbox-empty': 'mailsluice (mailbox empty)',
   'mailsluice-indexed': 'mailsluice (indexed)',
@@ -446,6 +486,11 @@ function ratios(results: DataSetResult[]): Ratio[] {
     const indexed = get(ds, 'mailsluice-indexed');
     const raw = get(ds, 'raw-fetch-flag-expunge');
     const mb = get(ds, 'mbsync');
+    const rawPop3 = get(ds, 'raw-pop3-retr-dele');
+    if (ds.name === 'pop3' && rawPop3 && empty) {
+      const v = empty.msgsPerS / rawPop3.msgsPerS;
+      out.push({ name: 'pop3: mailsluice mailbox-empty rate / raw POP3 rate', value: v, target: `>= ${TARGETS.pop3OverRaw}`, pass: v >= TARGETS.pop3OverRaw });
+    }
     if (ds.name !== 'huge' && raw && empty) {
       const v = raw.seconds / empty.seconds;
       out.push({ name: `${ds.name}: raw(fetch+flag+expunge) time / mailsluice mailbox-empty time`, value: v, target: `>= ${TARGETS.rawOverMailboxEmpty}`, pass: v >= TARGETS.rawOverMailboxEmpty });
@@ -483,6 +528,7 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       small: { type: 'string' },
       mixed: { type: 'string' },
+      pop3: { type: 'string' },
       'skip-mbsync': { type: 'boolean' },
       profile: { type: 'string' },
       'raw-child': { type: 'boolean' },
@@ -499,12 +545,18 @@ async function main(): Promise<void> {
     if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name} must be a positive whole number, got ${JSON.stringify(v)}`);
     return Number(v);
   };
-  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed') };
-  const all: DataSetName[] = ['small', 'mixed', 'huge'];
+  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3') };
+  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3'];
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : all;
   for (const o of only) if (!all.includes(o as DataSetName)) throw new Error(`--only: unknown data set ${JSON.stringify(o)} (allowed: ${all.join(', ')})`);
   const skipMbsync = values['skip-mbsync'] === true;
-  if (!skipMbsync && version('mbsync', ['-v']) === 'unknown') throw new Error('mbsync is not installed (apt-get install -y isync), or pass --skip-mbsync');
+  if (!skipMbsync && version('mbsync', ['-v']) === 'unknown') {
+    // A fresh machine: install isync as the test harness installs Dovecot, or say why not.
+    if (process.getuid?.() !== 0) throw new Error('mbsync is not installed and this is not root: apt-get install -y isync, or pass --skip-mbsync');
+    log('mbsync is missing: installing isync with apt-get');
+    await aptInstall(['isync']);
+    if (version('mbsync', ['-v']) === 'unknown') throw new Error('mbsync is still missing after installing isync; pass --skip-mbsync to run without it');
+  }
   const profileDir = values.profile ? resolve(values.profile) : null;
   // Dovecot keeps its mail on this machine's disk by default, as a real server does, and as the
   // issue's reference figures (~8,000 small msgs/s raw fetch+flag+expunge) were measured; on
@@ -523,7 +575,7 @@ async function main(): Promise<void> {
   const rs = ratios(results);
   const out: string[] = [''];
   for (const ds of results) out.push(table(ds), '');
-  out.push('Ratios (issue 2 "What good looks like"):');
+  out.push('Ratios (issues 2 and 3, "What good looks like"):');
   const w = Math.max(...rs.map((r) => r.name.length));
   for (const r of rs) out.push(`  ${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(8)}  target ${r.target.padEnd(7)}  ${r.pass ? 'PASS' : 'FAIL'}`);
   out.push(

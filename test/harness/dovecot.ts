@@ -68,7 +68,8 @@ async function hasOpenssl(): Promise<boolean> {
   }
 }
 
-async function aptInstall(packages: string[]): Promise<void> {
+/** Installs Debian packages (apt-get update, then install); for the bench's isync too. */
+export async function aptInstall(packages: string[]): Promise<void> {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   // Output goes to our stderr so a slow or failing install is visible in the test log.
   for (const args of [['update'], ['install', '-y', ...packages]]) {
