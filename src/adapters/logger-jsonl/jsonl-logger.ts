@@ -16,10 +16,16 @@ export interface LogSink {
 }
 
 const SECRET_KEYS = /pass(word)?|secret|token|authorization|cookie|key$/i;
+/**
+ * Field names that match {@link SECRET_KEYS} but never hold a secret: `key` is a message's source
+ * key (`imap:<mailbox>:<uidvalidity>:<uid>`, `pop3:<uidl>`), which names the message an operator
+ * has to find ("message archived", "message could not be archived").
+ */
+const NOT_SECRET = new Set(['key']);
 
 function scrub(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) out[k] = SECRET_KEYS.test(k) ? '[redacted]' : v;
+  for (const [k, v] of Object.entries(fields)) out[k] = SECRET_KEYS.test(k) && !NOT_SECRET.has(k) ? '[redacted]' : v;
   return out;
 }
 
