@@ -368,6 +368,23 @@ export class ImapSource implements MailboxSource {
     }
   }
 
+  /**
+   * Flags messages that could not be archived `\Seen` (`UID STORE +FLAGS.SILENT (\Seen)` on the
+   * action session), so the `unseenOnly` listing skips them from now on. imapflow answers a
+   * refused or failed STORE with `false`, not an error: that is turned into one here, since a
+   * message left unflagged would be offered again.
+   */
+  async markFailed(candidates: Candidate[]): Promise<void> {
+    if (candidates.length === 0) return;
+    let ok: boolean;
+    try {
+      ok = await (await this.act()).messageFlagsAdd(toSequenceSet(candidates.map((c) => c.uid!)), ['\\Seen'], SILENT);
+    } catch (err) {
+      throw this.wrap(err);
+    }
+    if (!ok) throw new MailsluiceError('SOURCE_PROTOCOL', `flagging ${candidates.length} message${candidates.length === 1 ? '' : 's'} \\Seen failed on ${this.ctx.host}:${this.ctx.port}`);
+  }
+
   private signal(): void {
     this.changed = true;
     const w = this.wake;

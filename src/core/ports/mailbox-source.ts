@@ -73,6 +73,13 @@ export interface MailboxSource {
   applyServerAction(candidates: Candidate[]): Promise<Candidate[]>;
   /** Completes deferred actions (IMAP: UID EXPUNGE; POP3: QUIT) and returns the candidates completed. */
   flush(): Promise<Candidate[]>;
+  /**
+   * Flags messages that could not be archived so that this source's listing no longer offers
+   * them (IMAP with `unseenOnly`: `\Seen`), instead of offering them again every cycle. They stay
+   * on the server and get no server action. Optional: a source whose listing cannot skip
+   * messages by a flag (POP3) leaves it out, and a failure to archive then fails the cycle.
+   */
+  markFailed?(candidates: Candidate[]): Promise<void>;
   /** Waits until the server signals new mail (IDLE) or `ms` pass; resolves early on abort. */
   waitForChange(ms: number, signal?: AbortSignal): Promise<void>;
   /** Closes the connection; safe to call twice. */
