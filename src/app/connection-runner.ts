@@ -8,7 +8,7 @@ import type { MailboxSource } from '../core/ports/mailbox-source.js';
 import type { MessageStore } from '../core/ports/message-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
-import { recoverPendingActions, runDrainCycle, ServerActionPipeline } from '../core/archive/drain-cycle.js';
+import { recoverPendingActions, runDrainCycle, ServerActionPipeline, type DrainDeps } from '../core/archive/drain-cycle.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../core/connection/backoff.js';
 import { msUntilOpen } from '../core/connection/schedule.js';
 import { toMailsluiceError, type MailsluiceError } from '../core/errors/index.js';
@@ -22,6 +22,8 @@ export interface ConnectionStatus {
   taken: number;
   bytes: number;
   actioned: number;
+  /** Messages that could not be archived and were set aside, flagged on the server (`unseenOnly`). */
+  failed: number;
   cycles: number;
   failures: number;
   lastError: { code: string; message: string; at: number } | null;
@@ -54,7 +56,7 @@ export class ConnectionRunner {
   readonly status: ConnectionStatus;
 
   constructor(private readonly deps: ConnectionRunnerDeps) {
-    this.status = { name: deps.config.name, state: 'starting', lastPollAt: null, taken: 0, bytes: 0, actioned: 0, cycles: 0, failures: 0, lastError: null };
+    this.status = { name: deps.config.name, state: 'starting', lastPollAt: null, taken: 0, bytes: 0, actioned: 0, failed: 0, cycles: 0, failures: 0, lastError: null };
   }
 
   /** Runs; with `once`, resolves when the mailbox is drained and rejects on a final error. */
@@ -110,7 +112,7 @@ export class ConnectionRunner {
     try {
       const session = await source.open(options.signal);
       writer = await this.deps.blobStore.openWriter();
-      const deps = {
+      const deps: DrainDeps = {
         connection: config.name,
         source,
         store,
@@ -121,6 +123,21 @@ export class ConnectionRunner {
         onCommit: (messages: number, bytes: number) => {
           this.status.taken += messages;
           this.status.bytes += bytes;
+        },
+        // SPEC "unseen only": a message that fails to archive is flagged \Seen and reported, so it
+        // is not retried forever; without unseenOnly nothing could skip it, so it is retried.
+        onArchiveFailure: config.unseenOnly ? 'flag-seen' : 'retry',
+        renewBlobs: async () => {
+          const failed = writer;
+          writer = null;
+          await failed?.close().catch(() => undefined);
+          writer = await this.deps.blobStore.openWriter();
+          deps.blobs = writer;
+          return writer;
+        },
+        archiveFailures: { inARow: 0 },
+        onFailed: (messages: number) => {
+          this.status.failed += messages;
         },
         ...(source.concurrentActions ? { actions: (actions = new ServerActionPipeline({ source, store, connection: config.name })) } : {}),
       };
@@ -133,12 +150,14 @@ export class ConnectionRunner {
         const r = await runDrainCycle(session, deps);
         this.status.cycles++;
         this.status.actioned += r.actioned;
-        if (r.taken > 0) logger.info('cycle committed', { taken: r.taken, bytes: r.bytes, actioned: r.actioned, vanished: r.vanished });
+        if (r.taken > 0 || r.failed > 0) logger.info('cycle committed', { taken: r.taken, bytes: r.bytes, actioned: r.actioned, vanished: r.vanished, failed: r.failed });
         this.deps.onCycle?.(this.status);
         // A failed first attempt cleared; what stays is the state.
         this.status.failures = 0;
         // More may be waiting: no pause. A cycle that moved nothing (everything vanished) waits.
-        if (r.taken > 0 || r.actioned > 0) continue;
+        // One that set messages aside looks again at once: mail stored beside them was not
+        // committed and is listed again, and the flagged ones no longer are.
+        if (r.taken > 0 || r.actioned > 0 || r.failed > 0) continue;
         // Nothing new: the mailbox is empty once the queued server actions are confirmed. A cycle
         // that listed only already-committed messages queued their actions: look again after them.
         if (actions) {

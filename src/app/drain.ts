@@ -12,9 +12,15 @@ import type { EmbeddedApp } from './embedded.js';
 
 /** The summary `drain --json` prints. */
 export interface DrainSummary {
-  connections: Record<string, { taken: number; bytes: number; actioned: number; cycles: number; state: string; error?: { code: string; message: string } }>;
+  /**
+   * Per connection; `failed`: messages that could not be archived and were set aside, left on the
+   * server flagged `\Seen` (only with `unseenOnly`; see docs/pipeline.md, stages 5 and 6).
+   */
+  connections: Record<string, { taken: number; bytes: number; actioned: number; failed: number; cycles: number; state: string; error?: { code: string; message: string } }>;
   taken: number;
   bytes: number;
+  /** Messages set aside over all connections; when not 0, `drain` exits non-zero (MESSAGES_NOT_ARCHIVED). */
+  failed: number;
   parsed: number;
   unparsable: number;
   /** Milliseconds until every mailbox was empty (all taken messages committed and actioned). */
@@ -83,6 +89,7 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
     connections: {},
     taken: 0,
     bytes: 0,
+    failed: 0,
     parsed: totals.parsed,
     unparsable: totals.unparsable,
     mailboxEmptyMs: emptyAt - started,
@@ -95,12 +102,14 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
       taken: s.taken,
       bytes: s.bytes,
       actioned: s.actioned,
+      failed: s.failed,
       cycles: s.cycles,
       state: s.state,
       ...(s.lastError && s.state === 'error' ? { error: { code: s.lastError.code, message: s.lastError.message } } : {}),
     };
     summary.taken += s.taken;
     summary.bytes += s.bytes;
+    summary.failed += s.failed;
   }
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {

@@ -75,8 +75,25 @@ export async function cmdDrain(args: ParsedArgs, io: Io): Promise<number> {
     if (progress) io.err('\n');
     if (args.options.json) io.out(JSON.stringify(summary) + '\n');
     else {
-      for (const [name, c] of Object.entries(summary.connections)) io.out(`${name}: ${c.taken} messages taken (${mb(c.bytes)}), ${c.actioned} removed/actioned on the server\n`);
+      for (const [name, c] of Object.entries(summary.connections)) {
+        const failed = c.failed > 0 ? `, ${c.failed} could not be archived (left on the server flagged \\Seen)` : '';
+        io.out(`${name}: ${c.taken} messages taken (${mb(c.bytes)}), ${c.actioned} removed/actioned on the server${failed}\n`);
+      }
       io.out(`parsed ${summary.parsed}, unparsable ${summary.unparsable}; mailbox empty after ${(summary.mailboxEmptyMs / 1000).toFixed(2)} s, indexed after ${(summary.indexedMs / 1000).toFixed(2)} s\n`);
+    }
+    if (summary.failed > 0) {
+      // Everything else was done and the summary is printed; the exit status and one line say
+      // that not everything could be archived (SPEC: "unseen only" … "and reported").
+      const which = Object.entries(summary.connections)
+        .filter(([, c]) => c.failed > 0)
+        .map(([name, c]) => `${name}: ${c.failed}`)
+        .join(', ');
+      const e = new MailsluiceError(
+        'MESSAGES_NOT_ARCHIVED',
+        `${summary.failed} message${summary.failed === 1 ? '' : 's'} could not be archived (${which}); left on the server flagged \\Seen and not taken again; the connection log names each (mailsluice logs NAME)`,
+      );
+      io.err(`mailsluice: ${e.code}: ${e.message}\n`);
+      return 1;
     }
     return 0;
   });

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { runDrainCycle, recoverPendingActions, type DrainDeps } from '../../src/core/archive/drain-cycle.js';
+import { runDrainCycle, recoverPendingActions, type CycleResult, type DrainDeps } from '../../src/core/archive/drain-cycle.js';
+import { MailsluiceError, isMailsluiceError } from '../../src/core/errors/index.js';
 import type { Candidate, FetchedMessage, MailboxSource, SourceSession } from '../../src/core/ports/mailbox-source.js';
 import type { BlobWriter, PutResult } from '../../src/core/ports/blob-store.js';
 import type { MessageStore, TakenRecord, MailboxWatermark, PendingAction } from '../../src/core/ports/message-store.js';
@@ -155,4 +156,234 @@ test('the watermark stops below a message that was listed but not committed', as
   };
   await runDrainCycle(t.session, t.deps);
   assert.equal(t.watermark()?.lastUid, 1);
+});
+
+// ---------------------------------------------------------------------------------------------
+// unseenOnly (SPEC "Connection settings"): a message that fails to archive is flagged \Seen so
+// the listing skips it, reported, and neither deleted nor retried forever.
+
+interface UnseenOptions {
+  /** Whether the put of this message fails on writer number `writer` (1 = the session's first). */
+  failPut?: (uid: number, writer: number) => boolean;
+  /** Whether the metadata commit of a batch holding these UIDs fails. */
+  failCommit?: (uids: number[]) => boolean;
+  /** Whether flagging fails. */
+  failFlag?: boolean;
+  /** Yield bodies as streamed (each put awaited before the next message) instead of buffered. */
+  streamed?: boolean;
+  /** Break off the body of this message mid-stream (a source error, not the archive's). */
+  cutBody?: number;
+  onArchiveFailure?: 'retry' | 'flag-seen';
+}
+
+/** The fakes of {@link setup} with \Seen flags, an unseen-only listing, failing puts and commits, and writers that refuse all work after a failure. */
+function setupUnseen(uids: number[], opts: UnseenOptions = {}) {
+  const t = setup(uids);
+  const seen = new Set<number>();
+  const errors: Array<{ msg: string; fields: Record<string, unknown> }> = [];
+  const logger: Logger = {
+    debug() {},
+    info() {},
+    warn() {},
+    error(msg, fields = {}) {
+      errors.push({ msg, fields });
+    },
+    child: () => logger,
+  };
+  let writers = 0;
+  const writer = (): BlobWriter => {
+    const no = ++writers;
+    let failed: MailsluiceError | null = null;
+    return {
+      async put(body): Promise<PutResult> {
+        if (failed) throw new MailsluiceError('STORE_WRITE_FAILED', `blob writer is unusable after an earlier failure: ${failed.message}`);
+        const chunks: Buffer[] = [];
+        for await (const c of body) chunks.push(Buffer.from(c));
+        const raw = Buffer.concat(chunks);
+        const uid = Number(/^message (\d+)/.exec(raw.toString())?.[1]);
+        if (opts.failPut?.(uid, no)) {
+          failed = new MailsluiceError('STORE_WRITE_FAILED', `file too large for the file system writing pack-${no}`);
+          throw failed;
+        }
+        const sha256 = createHash('sha256').update(raw).digest('hex');
+        t.events.push(`put ${uid} w${no}`);
+        return { sha256, size: raw.length, location: { ref: sha256, storedSize: raw.length } };
+      },
+      async sync() {
+        if (failed) throw new MailsluiceError('STORE_WRITE_FAILED', 'blob writer is unusable after an earlier failure');
+        t.events.push(`sync w${no}`);
+      },
+      async recompress() {
+        throw new Error('not used by the drain cycle');
+      },
+      async close() {
+        t.events.push(`close w${no}`);
+      },
+    };
+  };
+  const source = t.deps.source as MailboxSource;
+  const list = source.listCandidates.bind(source);
+  source.listCandidates = async (limit, after) => (await list(Number.MAX_SAFE_INTEGER, after)).filter((c) => !seen.has(c.uid!)).slice(0, limit);
+  source.fetch = async function* (cands) {
+    for (const c of cands) {
+      const body = t.server.get(c.uid!);
+      if (!body) continue;
+      t.events.push(`fetch ${c.uid}`);
+      const cut = opts.cutBody === c.uid;
+      yield {
+        candidate: c,
+        body: (async function* () {
+          yield body;
+          if (cut) throw new MailsluiceError('SOURCE_NETWORK', 'connection cut mid-message');
+        })(),
+        buffered: !opts.streamed,
+      };
+    }
+  };
+  source.markFailed = async (cands) => {
+    t.events.push(`flag ${cands.map((c) => c.uid).join(',')}`);
+    if (opts.failFlag) throw new MailsluiceError('SOURCE_PROTOCOL', 'flagging 1 message \\Seen failed on 127.0.0.1:143');
+    for (const c of cands) seen.add(c.uid!);
+  };
+  const store = t.deps.store;
+  const commitTaken = store.commitTaken.bind(store);
+  store.commitTaken = async (records, watermark) => {
+    if (records.length > 0 && opts.failCommit?.(records.map((r) => r.uid!))) {
+      t.events.push(`commit failed ${records.map((r) => r.uid).join(',')}`);
+      throw new MailsluiceError('STORE_WRITE_FAILED', 'database or disk is full committing 2 messages');
+    }
+    return commitTaken(records, watermark);
+  };
+  let failedCount = 0;
+  const deps: DrainDeps = {
+    ...t.deps,
+    logger,
+    blobs: writer(),
+    commitEveryMessages: 100,
+    onArchiveFailure: opts.onArchiveFailure ?? 'flag-seen',
+    archiveFailures: { inARow: 0 },
+    onFailed: (n) => (failedCount += n),
+  };
+  deps.renewBlobs = async () => {
+    await deps.blobs.close();
+    deps.blobs = writer();
+    return deps.blobs;
+  };
+  /** Runs cycles as the connection runner does until one finds nothing to do. */
+  const drain = async (): Promise<CycleResult[]> => {
+    const results: CycleResult[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await runDrainCycle(t.session, deps);
+      results.push(r);
+      if (r.taken === 0 && r.actioned === 0 && r.failed === 0) return results;
+    }
+    throw new Error(`no end after 20 cycles: ${t.events.join(' | ')}`);
+  };
+  return { ...t, deps, seen, errors, drain, failedCount: () => failedCount, writers: () => writers };
+}
+
+test('unseenOnly: a message whose put fails is flagged \\Seen, reported, never deleted; the rest of the listing goes to a fresh writer', async () => {
+  const t = setupUnseen([1, 2, 3, 4, 5, 6], { streamed: true, failPut: (uid) => uid === 3 });
+  const first = await runDrainCycle(t.session, t.deps);
+  // 1 and 2 were stored on the writer that failed on 3 and cannot be synced: fetched again later.
+  assert.deepEqual({ taken: first.taken, failed: first.failed }, { taken: 3, failed: 1 });
+  assert.deepEqual([...t.committed.values()].map((r) => r.uid), [4, 5, 6]);
+  assert.ok(t.events.includes('put 4 w2'), `the rest goes to a fresh writer: ${t.events.join(' | ')}`);
+  assert.ok(t.events.includes('close w1'), 'the failed writer is closed');
+  const flag = t.events.indexOf('flag 3');
+  assert.ok(flag > t.events.lastIndexOf('commit 4,5,6 wm=0') && flag < t.events.indexOf('action 4,5,6'), `flagged at the end of the cycle: ${t.events.join(' | ')}`);
+
+  const rest = await t.drain();
+  assert.deepEqual(rest.map((r) => [r.taken, r.failed]), [[2, 0], [0, 0]]);
+  assert.deepEqual([...t.committed.values()].map((r) => r.uid).sort(), [1, 2, 4, 5, 6]);
+  assert.deepEqual([...t.server.keys()], [3], 'the failed message is still on the server');
+  assert.deepEqual([...t.seen], [3]);
+  assert.ok(!t.events.some((e) => e.startsWith('action') && e.split(' ')[1]!.split(',').includes('3')), 'no server action for it');
+  assert.equal(t.events.filter((e) => e.startsWith('flag')).length, 1, 'flagged once, never tried again');
+  assert.equal(t.failedCount(), 1);
+  assert.deepEqual(t.errors, [
+    {
+      msg: 'message could not be archived; left on the server flagged \\Seen',
+      fields: { key: 'imap:INBOX:7:3', code: 'STORE_WRITE_FAILED', error: 'file too large for the file system writing pack-1' },
+    },
+  ]);
+});
+
+test('unseenOnly: buffered puts in flight on the failed writer are fetched again, only the one that failed is flagged', async () => {
+  const t = setupUnseen([1, 2, 3, 4, 5, 6], { failPut: (uid, writer) => uid === 2 && writer === 1 });
+  const results = await t.drain();
+  assert.equal(results.reduce((n, r) => n + r.failed, 0), 1);
+  assert.deepEqual([...t.seen], [2]);
+  assert.deepEqual([...t.committed.values()].map((r) => r.uid).sort(), [1, 3, 4, 5, 6]);
+  assert.deepEqual([...t.server.keys()], [2]);
+});
+
+test('unseenOnly: a batch whose commit fails is set aside whole, the cycle goes on, and the watermark passes it once flagged', async () => {
+  const t = setupUnseen([1, 2, 3, 4, 5, 6], { streamed: true, failCommit: (uids) => uids.includes(3) });
+  t.deps.commitEveryMessages = 2;
+  const r = await runDrainCycle(t.session, t.deps);
+  assert.deepEqual({ taken: r.taken, failed: r.failed }, { taken: 4, failed: 2 });
+  assert.deepEqual([...t.seen].sort(), [3, 4]);
+  assert.deepEqual([...t.server.keys()], [3, 4]);
+  // After {5,6} the watermark stays at 2 (3 and 4 are not committed); flagged, they are passed.
+  assert.ok(t.events.includes('commit 5,6 wm=2'), t.events.join(' | '));
+  assert.equal(t.watermark()?.lastUid, 6);
+  assert.deepEqual(
+    t.errors.map((e) => [e.fields.key, e.fields.code]),
+    [
+      ['imap:INBOX:7:3', 'STORE_WRITE_FAILED'],
+      ['imap:INBOX:7:4', 'STORE_WRITE_FAILED'],
+    ],
+  );
+  assert.deepEqual((await t.drain()).map((x) => x.taken), [0]);
+});
+
+test('unseenOnly: two failures with nothing committed between them stop taking: both flagged, the rest untouched, the cycle fails', async () => {
+  // Disk full: every put fails. Flagging the whole mailbox at full speed is not what an operator wants.
+  const t = setupUnseen([1, 2, 3, 4, 5, 6], { streamed: true, failPut: () => true });
+  await assert.rejects(runDrainCycle(t.session, t.deps), (err) => isMailsluiceError(err, 'STORE_WRITE_FAILED'));
+  assert.deepEqual([...t.seen].sort(), [1, 2]);
+  assert.equal(t.failedCount(), 2, 'counted although the cycle failed');
+  assert.equal(t.committed.size, 0);
+  assert.equal(t.server.size, 6);
+  assert.ok(!t.events.includes('fetch 3'), `stopped taking: ${t.events.join(' | ')}`);
+});
+
+test('unseenOnly: the failures in a row are counted across the cycles of a session', async () => {
+  // The metadata store is full: each cycle's one batch fails at its commit.
+  const t = setupUnseen([1, 2, 3, 4, 5, 6], { streamed: true, failCommit: () => true });
+  t.deps.maxMessagesPerCycle = 2;
+  const first = await runDrainCycle(t.session, t.deps);
+  assert.equal(first.failed, 2);
+  await assert.rejects(runDrainCycle(t.session, t.deps), (err) => isMailsluiceError(err, 'STORE_WRITE_FAILED'));
+  assert.deepEqual([...t.seen].sort(), [1, 2, 3, 4]);
+  assert.equal(t.failedCount(), 4);
+  assert.equal(t.server.size, 6);
+});
+
+test('unseenOnly: when flagging fails, nothing counts as set aside and the cycle fails, so the messages are tried again', async () => {
+  const t = setupUnseen([1, 2, 3], { streamed: true, failPut: (uid) => uid === 2, failFlag: true });
+  await assert.rejects(runDrainCycle(t.session, t.deps), (err) => isMailsluiceError(err, 'SOURCE_PROTOCOL'));
+  assert.equal(t.seen.size, 0);
+  assert.equal(t.failedCount(), 0);
+  assert.equal(t.server.size, 3);
+  assert.equal(t.errors.length, 1);
+  assert.match(t.errors[0]!.msg, /flagging them \\Seen failed too: they stay unseen and are tried again/);
+  assert.deepEqual(t.errors[0]!.fields.keys, ['imap:INBOX:7:2']);
+});
+
+test('unseenOnly: a body that breaks off is the fetch failing, not the archive: nothing is flagged', async () => {
+  const t = setupUnseen([1, 2, 3], { streamed: true, cutBody: 2 });
+  await assert.rejects(runDrainCycle(t.session, t.deps), (err) => isMailsluiceError(err, 'SOURCE_NETWORK'));
+  assert.equal(t.seen.size, 0);
+  assert.deepEqual([...t.committed.values()].map((r) => r.uid), [1], 'what was received before is committed');
+});
+
+test('without unseenOnly a failure to archive fails the cycle as before, and nothing is flagged', async () => {
+  const t = setupUnseen([1, 2, 3], { streamed: true, failPut: (uid) => uid === 2, onArchiveFailure: 'retry' });
+  await assert.rejects(runDrainCycle(t.session, t.deps), (err) => isMailsluiceError(err, 'STORE_WRITE_FAILED'));
+  assert.equal(t.seen.size, 0);
+  assert.ok(!t.events.some((e) => e.startsWith('flag')));
+  assert.equal(t.committed.size, 0);
+  assert.equal(t.server.size, 3);
 });

@@ -6,11 +6,12 @@
  *
  * No I/O here: the source, blob writer, store and clock are ports.
  */
-import type { BlobWriter } from '../ports/blob-store.js';
+import type { BlobWriter, PutResult } from '../ports/blob-store.js';
 import type { Candidate, FetchedMessage, MailboxSource, SourceSession } from '../ports/mailbox-source.js';
 import type { MessageStore, TakenRecord } from '../ports/message-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
+import { toMailsluiceError } from '../errors/index.js';
 
 /** What a drain cycle needs. */
 export interface DrainDeps {
@@ -33,6 +34,34 @@ export interface DrainDeps {
    * the next cycle's fetch instead of being awaited by this cycle.
    */
   actions?: ServerActionPipeline;
+  /**
+   * What a failure to archive a message does: its `blobs.put` failing, or the commit (blob sync
+   * or metadata transaction) of the batch it is in.
+   * - `retry` (the default): the cycle fails; the runner backs off and reconnects, and every
+   *   message not committed is fetched again, for as long as the archive keeps failing.
+   * - `flag-seen` (IMAP `unseenOnly`, SPEC "Connection settings"): those messages are *set aside*.
+   *   At the end of the cycle `source.markFailed` flags them (`\Seen`) so the listing skips them
+   *   from then on; they get no server action (nothing is deleted), each is logged as an error
+   *   and they are counted (`CycleResult.failed`, `onFailed`). The cycle goes on with the rest of
+   *   the listing on a fresh writer from `renewBlobs`. A second failure with nothing committed
+   *   since the first (`archiveFailures`) means the archive itself is failing (disk full), not
+   *   one message: the cycle then stops taking, flags what failed and fails, so the runner backs
+   *   off instead of flagging the whole mailbox. A source without `markFailed` gets `retry`.
+   */
+  onArchiveFailure?: 'retry' | 'flag-seen';
+  /**
+   * With `flag-seen`: closes the current blob writer (after a failure it refuses all further
+   * work) and returns a fresh one, which must also be `blobs` for the session's later cycles.
+   * Without it, the cycle stops taking at the first failure.
+   */
+  renewBlobs?: () => Promise<BlobWriter>;
+  /**
+   * With `flag-seen`: archive failures of this session with nothing committed since, kept across
+   * its cycles (one object per session); without it, counted per cycle.
+   */
+  archiveFailures?: { inARow: number };
+  /** Told how many messages were set aside (flagged), so the status counts them even if the cycle then fails. */
+  onFailed?: (messages: number) => void;
 }
 
 /**
@@ -95,6 +124,11 @@ export interface CycleResult {
   actioned: number;
   /** Listed messages that disappeared before they could be fetched. */
   vanished: number;
+  /**
+   * Messages that could not be archived and were set aside (`onArchiveFailure: 'flag-seen'`):
+   * flagged on the server, not deleted, not offered again.
+   */
+  failed: number;
   /** Whether the listing was cut at maxMessagesPerCycle (so more may be waiting). */
   full: boolean;
 }
@@ -142,21 +176,45 @@ export async function recoverPendingActions(session: SourceSession, deps: DrainD
   return done + flushed.length;
 }
 
+/** Thrown inside a cycle to stop taking after an archive failure (`flag-seen`); carries the error. */
+class StopTaking {
+  constructor(
+    readonly error: unknown,
+    readonly reason: string,
+  ) {}
+}
+
+/** Passes a message body through, telling whether the source's side of it failed. */
+async function* watchSource(body: AsyncIterable<Uint8Array>, failed: () => void): AsyncIterable<Uint8Array> {
+  try {
+    for await (const chunk of body) yield chunk;
+  } catch (err) {
+    failed();
+    throw err;
+  }
+}
+
 /**
  * Runs one cycle. Messages are committed in groups as they stream in; server actions run only
  * after the fetch ends (IMAP cannot take commands inside a FETCH) and only for committed ones.
  * On a fetch error, what was fully received is still committed before the error propagates.
+ * A failure to archive fails the cycle, or, with `onArchiveFailure: 'flag-seen'`, sets the
+ * messages concerned aside (see {@link DrainDeps.onArchiveFailure}).
  */
 export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Promise<CycleResult> {
-  const { store, source, blobs, connection, clock, logger } = deps;
+  const { store, source, connection, clock, logger } = deps;
+  let blobs = deps.blobs;
   const commitMessages = deps.commitEveryMessages ?? DEFAULT_COMMIT_MESSAGES;
   const commitBytes = deps.commitEveryBytes ?? DEFAULT_COMMIT_BYTES;
+  // SPEC "unseen only": a message that fails to archive is flagged and reported, not retried forever.
+  const setAside = deps.onArchiveFailure === 'flag-seen' && source.markFailed !== undefined;
+  const archiveFailures = deps.archiveFailures ?? { inARow: 0 };
 
   deps.actions?.check();
   const watermark = await store.getWatermark(connection, session.mailbox);
   const after = watermark && watermark.uidValidity === session.uidValidity ? watermark : { uidValidity: session.uidValidity, lastUid: 0 };
   const listed = await source.listCandidates(deps.maxMessagesPerCycle, after, (keys) => store.lookupSettled(connection, keys));
-  const result: CycleResult = { listed: listed.length, taken: 0, bytes: 0, actioned: 0, vanished: 0, full: listed.length >= deps.maxMessagesPerCycle };
+  const result: CycleResult = { listed: listed.length, taken: 0, bytes: 0, actioned: 0, vanished: 0, failed: 0, full: listed.length >= deps.maxMessagesPerCycle };
   if (listed.length === 0) return result;
 
   // Committed before (e.g. the server action was lost with the connection): act, don't refetch.
@@ -164,37 +222,121 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
   const toFetch = listed.filter((c) => !already.has(c.key));
   const committed = new Set<string>(already);
   const actionable: Candidate[] = listed.filter((c) => already.has(c.key));
+  /** The watermark as this cycle last wrote it. */
+  let mark = after.lastUid;
 
   let batch: TakenRecord[] = [];
+  let batchCandidates: Candidate[] = [];
   let batchBytes = 0;
   const inBatch = new Set<string>();
+  const dropBatch = (): number => {
+    const n = batch.length;
+    batch = [];
+    batchCandidates = [];
+    batchBytes = 0;
+    inBatch.clear();
+    return n;
+  };
   const commit = async (): Promise<void> => {
     if (batch.length === 0) return;
     // Blob bytes must be durable before the rows that reference them (SPEC "Guarantees").
     await blobs.sync();
-    await store.commitTaken(batch, { connection, mailbox: session.mailbox, ...watermarkAfter(listed, committed, batch, session.uidValidity, after.lastUid) });
+    const wm = watermarkAfter(listed, committed, batch, session.uidValidity, after.lastUid);
+    await store.commitTaken(batch, { connection, mailbox: session.mailbox, ...wm });
+    mark = wm.lastUid;
+    let bytes = 0;
     for (const r of batch) {
       committed.add(r.sourceKey);
+      bytes += r.size;
       // The connection's `full` log: every message handled (other levels drop this at no cost).
       logger.debug('message archived', { key: r.sourceKey, sha256: r.sha256, size: r.size, stored: r.blob !== null });
     }
-    deps.onCommit?.(batch.length, batch.reduce((n, r) => n + r.size, 0));
-    batch = [];
-    batchBytes = 0;
-    inBatch.clear();
+    result.taken += batch.length;
+    result.bytes += bytes;
+    deps.onCommit?.(batch.length, bytes);
+    archiveFailures.inARow = 0;
+    dropBatch();
+  };
+
+  // Archive failures (`flag-seen` only): the messages set aside, and the writer they failed on.
+  const failures: Array<{ candidate: Candidate; code: string; message: string }> = [];
+  /** The first put that failed on the current writer (which then refuses all further work). */
+  let putFailure: { candidate: Candidate; error: unknown } | null = null;
+  /** Stored on a writer that failed before their batch was committed: fetched again next cycle. */
+  let refetch = 0;
+  const blame = (cands: readonly Candidate[], err: unknown): void => {
+    const e = toMailsluiceError(err);
+    for (const c of cands) failures.push({ candidate: c, code: e.code, message: e.message });
+  };
+  /**
+   * After a failure the writer refuses all further work (and after a failed metadata commit its
+   * single-instance memory names bytes no row references), so the rest goes to a fresh one; a
+   * second failure with nothing committed since the first stops taking.
+   */
+  const replaceWriter = async (err: unknown): Promise<void> => {
+    archiveFailures.inARow++;
+    if (archiveFailures.inARow > 1) throw new StopTaking(err, 'archiving failed again with nothing committed since: the archive itself is failing, not one message');
+    if (!deps.renewBlobs) throw new StopTaking(err, 'archiving failed and no fresh blob writer can be had');
+    try {
+      blobs = await deps.renewBlobs();
+    } catch (renewError) {
+      throw new StopTaking(renewError, 'archiving failed and opening a fresh blob writer failed too');
+    }
+  };
+
+  /**
+   * Sets the failed messages aside: flags them so the listing skips them, reports each, and lets
+   * the watermark pass them. If the flagging fails they were not archived and stay unflagged:
+   * logged, and the error fails the cycle (the runner backs off; they are tried again).
+   */
+  const flagFailures = async (): Promise<void> => {
+    const cands = failures.map((f) => f.candidate);
+    try {
+      await source.markFailed!(cands);
+    } catch (err) {
+      const e = toMailsluiceError(err);
+      logger.error('messages could not be archived, and flagging them \\Seen failed too: they stay unseen and are tried again', {
+        keys: cands.map((c) => c.key),
+        code: e.code,
+        error: e.message,
+        archiveError: failures[0]!.message,
+      });
+      throw err;
+    }
+    for (const f of failures) logger.error('message could not be archived; left on the server flagged \\Seen', { key: f.candidate.key, code: f.code, error: f.message });
+    result.failed = failures.length;
+    deps.onFailed?.(failures.length);
+    // Flagged, they are no longer listed, so the watermark may pass them; left below them, it would
+    // make the listing offer committed mail above them again (with `leave`, every cycle).
+    const wm = watermarkAfter(listed, new Set([...committed, ...cands.map((c) => c.key)]), [], session.uidValidity, after.lastUid);
+    if (wm.lastUid > mark) {
+      await store.commitTaken([], { connection, mailbox: session.mailbox, ...wm });
+      mark = wm.lastUid;
+    }
   };
 
   const fetchedKeys = new Set<string>();
   let fetchError: unknown;
+  let stop: StopTaking | undefined;
   // Hashing and compressing run off the main thread; keeping buffered messages in flight overlaps
   // that work with the fetch (ADR 0001: compression CPU, not the disk, sets the rate).
   const inflight = new Set<Promise<void>>();
   let inflightBytes = 0;
   let putError: unknown;
   const store1 = async (m: FetchedMessage): Promise<void> => {
-    const put = await blobs.put(m.body, (sha) => inBatch.has(sha) || store.hasBlob(sha));
+    let sourceFailed = false;
+    const body = setAside ? watchSource(m.body, () => (sourceFailed = true)) : m.body;
+    let put: PutResult;
+    try {
+      put = await blobs.put(body, (sha) => inBatch.has(sha) || store.hasBlob(sha));
+    } catch (err) {
+      // The body breaking off is the fetch's failure, not the archive's.
+      if (!setAside || sourceFailed) throw err;
+      if (putFailure === null) putFailure = { candidate: m.candidate, error: err };
+      else refetch++; // refused because an earlier put broke the writer
+      return;
+    }
     inBatch.add(put.sha256);
-    fetchedKeys.add(m.candidate.key);
     batch.push({
       connection,
       sourceKey: m.candidate.key,
@@ -207,16 +349,41 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
       blob: put.location,
       takenAt: clock.now(),
     });
-    result.taken++;
-    result.bytes += put.size;
+    batchCandidates.push(m.candidate);
     batchBytes += put.size;
   };
   const settle = async (): Promise<void> => {
     await Promise.all(inflight);
     if (putError !== undefined) throw putError;
   };
+  /**
+   * A put failed (`flag-seen`): that message is set aside; the rest of its batch was stored on the
+   * failed writer, cannot be synced any more, and stays on the server to be fetched again.
+   */
+  const afterPutFailure = async (goOn: boolean): Promise<void> => {
+    if (putFailure === null) return;
+    await Promise.allSettled(inflight);
+    const f = putFailure;
+    putFailure = null;
+    blame([f.candidate], f.error);
+    refetch += dropBatch();
+    if (goOn) await replaceWriter(f.error);
+  };
+  /** Commits the batch; with `flag-seen`, a batch that cannot be committed is set aside instead. */
+  const commitBatch = async (goOn: boolean): Promise<void> => {
+    if (!setAside) return commit();
+    await afterPutFailure(goOn);
+    try {
+      await commit();
+    } catch (err) {
+      blame(batchCandidates, err);
+      dropBatch();
+      if (goOn) await replaceWriter(err);
+    }
+  };
   try {
     for await (const m of source.fetch(toFetch)) {
+      fetchedKeys.add(m.candidate.key);
       if (!m.buffered) {
         await settle();
         await store1(m);
@@ -238,27 +405,51 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
         while (inflight.size >= MAX_PUTS_IN_FLIGHT || (inflightBytes > MAX_PUT_BYTES_IN_FLIGHT && inflight.size > 0)) await Promise.race(inflight);
         if (putError !== undefined) throw putError;
       }
+      if (putFailure !== null) await afterPutFailure(true);
       if (batch.length >= commitMessages || batchBytes >= commitBytes) {
         await settle();
-        await commit();
+        await commitBatch(true);
       }
     }
     await settle();
   } catch (err) {
-    fetchError = err;
+    if (err instanceof StopTaking) stop = err;
+    else fetchError = err;
     // Puts still running belong to fully received messages: let them finish so they commit.
     await Promise.allSettled(inflight);
   }
-  await commit();
-  if (fetchError === undefined) {
+  if (stop === undefined) {
+    try {
+      // After a fetch error the cycle ends: no fresh writer for what is left.
+      await commitBatch(fetchError === undefined);
+    } catch (err) {
+      if (!(err instanceof StopTaking)) throw err;
+      stop = err;
+    }
+  }
+  if (fetchError === undefined && stop === undefined) {
     result.vanished = toFetch.length - fetchedKeys.size;
     if (result.vanished > 0) logger.info('messages vanished from the server before they were fetched', { count: result.vanished });
   }
   for (const c of toFetch) if (committed.has(c.key)) actionable.push(c);
+  if (refetch > 0) logger.info('messages stored beside one that failed to archive were not committed; they stay on the server and are fetched again', { count: refetch });
+  if (failures.length > 0) {
+    try {
+      await flagFailures();
+    } catch (err) {
+      // Logged; the cycle's own error, if any, is the one to report.
+      if (fetchError === undefined && stop === undefined) throw err;
+    }
+  }
   if (fetchError !== undefined) {
     // The committed ones are safe; their server action runs on the next session's recovery.
     logger.warn('fetch failed; committed what was fully received', { committed: result.taken });
     throw fetchError;
+  }
+  if (stop !== undefined) {
+    // As after a fetch error: the committed ones get their server action in the next session's recovery.
+    logger.warn(`${stop.reason}; stopped taking for this session`, { committed: result.taken, setAside: result.failed });
+    throw stop.error;
   }
 
   if (deps.actions) {
