@@ -61,7 +61,7 @@ type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3';
 
 /** One measured row of the table. */
 interface Row {
-  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed';
+  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed';
   messages: number;
   bytes: number;
   seconds: number;
@@ -98,6 +98,8 @@ interface RawChildInput {
   mode: 'fetch' | 'drain' | 'pop3';
   /** pop3 mode: messages in the maildrop. */
   count?: number;
+  /** pop3 mode: QUIT and log in again after this many deletions (0: one session). */
+  batch?: number;
 }
 
 async function rawChild(input: RawChildInput): Promise<void> {
@@ -262,8 +264,8 @@ async function runRaw(d: DovecotInstance, user: TestUser, mode: 'fetch' | 'drain
   return { res, o };
 }
 
-async function runRawPop3(d: DovecotInstance, user: TestUser, expect: { messages: number }): Promise<{ res: RawPop3Result; o: ChildOutcome }> {
-  const input: RawChildInput = { host: d.host, port: d.pop3Port, username: user.username, password: user.password, mode: 'pop3', count: expect.messages };
+async function runRawPop3(d: DovecotInstance, user: TestUser, expect: { messages: number }, batch: number): Promise<{ res: RawPop3Result; o: ChildOutcome }> {
+  const input: RawChildInput = { host: d.host, port: d.pop3Port, username: user.username, password: user.password, mode: 'pop3', count: expect.messages, batch };
   const o = await runChild(process.execPath, ['--import', PROBE, SELF, '--raw-child'], { env: { MAILSLUICE_BENCH_RAW: JSON.stringify(input) }, probe: true });
   if (o.code !== 0) throw new Error(`raw POP3 client failed: ${o.stderr.trim()}`);
   const res = JSON.parse(o.stdout.trim()) as RawPop3Result;
@@ -397,9 +399,14 @@ async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbs
   try {
     let user = await freshMailbox(d, messages);
     if (name === 'pop3') {
-      log(`[${name}] raw POP3 RETR + DELE`);
-      const p = await runRawPop3(d, user, expect);
-      result.rows.push(row('raw-pop3-retr-dele', p.res.messages, bytes, p.res.totalMs, p.o, { note: 'USER/PASS, RETR + DELE per message, QUIT; connect to QUIT +OK' }));
+      // Two ways a minimal client can drain; the faster one is the limit the ratio uses.
+      log(`[${name}] raw POP3 RETR + DELE, QUIT per ${BATCH}`);
+      const p = await runRawPop3(d, user, expect, BATCH);
+      result.rows.push(row('raw-pop3-retr-dele', p.res.messages, bytes, p.res.totalMs, p.o, { note: `USER/PASS, RETR + DELE per message, QUIT and log in again per ${BATCH}; connect to the last QUIT +OK` }));
+      user = await freshMailbox(d, messages);
+      log(`[${name}] raw POP3 RETR + DELE, one session`);
+      const q = await runRawPop3(d, user, expect, 0);
+      result.rows.push(row('raw-pop3-one-session', q.res.messages, bytes, q.res.totalMs, q.o, { note: 'USER/PASS, RETR + DELE per message, one QUIT at the end; connect to QUIT +OK' }));
       user = await freshMailbox(d, messages);
       log(`[${name}] mailsluice drain (pop3)`);
       const s = await runMailsluice(d, user, expect, opts.profileDir, name);
@@ -448,7 +455,8 @@ function log(s: string): void {
 const LABELS: Record<Row['tool'], string> = {
   'raw-fetch-only': 'raw fetch-only',
   'raw-fetch-flag-expunge': 'raw fetch+flag+expunge',
-  'raw-pop3-retr-dele': 'raw POP3 RETR+DELE',
+  'raw-pop3-retr-dele': 'raw POP3 RETR+DELE /500',
+  'raw-pop3-one-session': 'raw POP3 RETR+DELE 1 session',
   mbsync: 'mbsync',
   'mailsluice-mailbox-empty': 'mailsluice (mailbox empty)',
   'mailsluice-indexed': 'mailsluice (indexed)',
@@ -486,10 +494,10 @@ function ratios(results: DataSetResult[]): Ratio[] {
     const indexed = get(ds, 'mailsluice-indexed');
     const raw = get(ds, 'raw-fetch-flag-expunge');
     const mb = get(ds, 'mbsync');
-    const rawPop3 = get(ds, 'raw-pop3-retr-dele');
+    const rawPop3 = [get(ds, 'raw-pop3-retr-dele'), get(ds, 'raw-pop3-one-session')].filter((r): r is Row => r !== undefined).sort((a, b) => b.msgsPerS - a.msgsPerS)[0];
     if (ds.name === 'pop3' && rawPop3 && empty) {
       const v = empty.msgsPerS / rawPop3.msgsPerS;
-      out.push({ name: 'pop3: mailsluice mailbox-empty rate / raw POP3 rate', value: v, target: `>= ${TARGETS.pop3OverRaw}`, pass: v >= TARGETS.pop3OverRaw });
+      out.push({ name: 'pop3: mailsluice mailbox-empty rate / faster raw POP3 rate', value: v, target: `>= ${TARGETS.pop3OverRaw}`, pass: v >= TARGETS.pop3OverRaw });
     }
     if (ds.name !== 'huge' && raw && empty) {
       const v = raw.seconds / empty.seconds;

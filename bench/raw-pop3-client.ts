@@ -4,8 +4,8 @@
  *
  * It does the least a POP3 drain can do: USER/PASS, then for every message RETR (the bytes are
  * counted and dropped: only the end marker CRLF.CRLF is looked for, across read boundaries) and
- * DELE, one command at a time as RFC 1939 clients do, and one QUIT at the end (where the server
- * removes what was deleted). Memory stays at the socket's read buffer whatever the message size.
+ * DELE, one command at a time as RFC 1939 clients do, and QUIT (where the server removes what
+ * was deleted) after every 500 or once at the end, whichever the bench asks for. Memory stays at the socket's read buffer whatever the message size.
  */
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -114,9 +114,8 @@ class RawPop3 {
   }
 }
 
-/** Logs in and RETRs + DELEs messages 1..count one command at a time, then QUITs. */
-export async function rawPop3Drain(opts: { host: string; port: number; username: string; password: string; count: number }): Promise<RawPop3Result> {
-  const started = performance.now();
+/** One logged-in session. */
+async function login(opts: { host: string; port: number; username: string; password: string }): Promise<{ client: RawPop3; socket: Socket }> {
   let client: RawPop3 | null = null;
   const socket = connect({
     host: opts.host,
@@ -135,13 +134,29 @@ export async function rawPop3Drain(opts: { host: string; port: number; username:
   await greeting;
   await client.send(`USER ${opts.username}`);
   await client.send(`PASS ${opts.password}`);
+  return { client, socket };
+}
+
+/**
+ * Logs in and RETRs + DELEs the messages one command at a time; QUIT after every `batch`
+ * deletions (where the server removes them) and log in again, like the IMAP raw client's
+ * expunge per 500. `batch` 0: one session, one QUIT at the end.
+ */
+export async function rawPop3Drain(opts: { host: string; port: number; username: string; password: string; count: number; batch?: number }): Promise<RawPop3Result> {
+  const started = performance.now();
+  const batch = opts.batch && opts.batch > 0 ? opts.batch : opts.count;
   let bytes = 0;
-  for (let i = 1; i <= opts.count; i++) {
-    bytes += await client.send(`RETR ${i}`, true);
-    await client.send(`DELE ${i}`);
+  for (let done = 0; done < opts.count; ) {
+    const { client, socket } = await login(opts);
+    // Each session numbers what is left from 1.
+    const n = Math.min(batch, opts.count - done);
+    for (let i = 1; i <= n; i++) {
+      bytes += await client.send(`RETR ${i}`, true);
+      await client.send(`DELE ${i}`);
+    }
+    await client.send('QUIT');
+    socket.destroy();
+    done += n;
   }
-  await client.send('QUIT');
-  const totalMs = performance.now() - started;
-  socket.destroy();
-  return { messages: opts.count, bytes, totalMs };
+  return { messages: opts.count, bytes, totalMs: performance.now() - started };
 }

@@ -85,6 +85,14 @@ export const POP3_LIMITS = {
    * which would stop and restart reading after every read; this keeps a read or two in flight.
    */
   socketHighWaterMark: 64 * 1024,
+  /**
+   * RETRs kept ahead of the one being read when the server offers PIPELINING ({@link
+   * Pop3Client.retrMany}): enough to hide the round trip behind handing a small message over,
+   * few enough that the messages in flight stay small (callers use it for messages up to 1 MiB).
+   */
+  retrWindow: 8,
+  /** DELE commands per write when the server offers PIPELINING: a few KB of commands. */
+  deleWindow: 250,
 } as const;
 
 const LF = 0x0a;
@@ -893,6 +901,115 @@ export class Pop3Client {
       this.streaming = null;
       release();
     }
+  }
+
+  /**
+   * Whether the server announced PIPELINING (RFC 2449): the client may then send commands before
+   * the answers to earlier ones arrive, which spares a round trip per message.
+   */
+  get pipelining(): boolean {
+    return this.caps.includes('PIPELINING');
+  }
+
+  /**
+   * RETR of many messages the caller knows to be small, each yielded whole (dot-unstuffed) in
+   * order; a message answered -ERR (gone) is yielded with `body: null`. With PIPELINING up to
+   * `window` RETRs are kept ahead of the one being read, so the server sends the next message
+   * while this one is handed over; without it, one at a time. Memory: at most `window` messages
+   * in flight. Stopping early reads and discards the answers still due, so the session stays
+   * usable (and this session's deletions survive).
+   */
+  retrMany(msgnos: readonly number[], window = POP3_LIMITS.retrWindow): AsyncIterable<{ msgno: number; body: Buffer | null; text?: string }> {
+    return { [Symbol.asyncIterator]: () => this.retrManyGen(msgnos, window) };
+  }
+
+  private async *retrManyGen(msgnos: readonly number[], window: number): AsyncGenerator<{ msgno: number; body: Buffer | null; text?: string }, void, undefined> {
+    if (this.streaming !== null) {
+      throw new MailsluiceError('INTERNAL', `Pop3Client: RETR of ${msgnos.length} messages was started while the RETR ${this.streaming} stream is still open`);
+    }
+    if (msgnos.length === 0) return;
+    const before = this.lock;
+    let release!: () => void;
+    this.lock = new Promise<void>((r) => (release = r));
+    this.streaming = msgnos[0]!;
+    const ahead = this.pipelining ? Math.max(1, window) : 1;
+    let sent = 0;
+    let read = 0;
+    const sendUpTo = (k: number): void => {
+      let out = '';
+      for (; sent < Math.min(k, msgnos.length); sent++) out += `RETR ${msgnos[sent]}\r\n`;
+      if (out) this.wire.write(out);
+    };
+    /** Reads the answer to the next RETR sent; `keep` false discards the body. */
+    const readOne = async (keep: boolean): Promise<{ msgno: number; body: Buffer | null; text?: string }> => {
+      const msgno = msgnos[read]!;
+      this.streaming = msgno;
+      const st = await this.status(`RETR ${msgno}`);
+      read++;
+      if (!st.ok) return { msgno, body: null, text: st.text };
+      const decoder = new DotDecoder();
+      const parts: Buffer[] = [];
+      let size = 0;
+      const emit = keep
+        ? (part: Buffer): void => {
+            parts.push(part);
+            size += part.length;
+          }
+        : (): void => undefined;
+      const what = `the rest of message ${msgno} (RETR)`;
+      for (;;) {
+        const rest = decoder.feed(this.wire.take() ?? (await this.wire.chunk(what)), emit);
+        if (rest !== null) {
+          this.wire.unread(rest);
+          break;
+        }
+      }
+      return { msgno, body: keep ? (parts.length === 1 ? parts[0]! : Buffer.concat(parts, size)) : null };
+    };
+    try {
+      await before;
+      this.usable();
+      sendUpTo(ahead);
+      while (read < msgnos.length) {
+        const m = await readOne(true);
+        // Keep the window full before handing this one over: the server works while we do.
+        sendUpTo(read + ahead);
+        yield m;
+      }
+    } finally {
+      if (read < sent && !this.wire.failure) {
+        // Stopped early: the answers to RETRs already sent must be read, or the next command
+        // would read them as its own.
+        try {
+          while (read < sent) await readOne(false);
+        } catch {
+          // the session is failed; the next command reports it
+        }
+      }
+      this.streaming = null;
+      release();
+    }
+  }
+
+  /**
+   * DELE of many messages; with PIPELINING the commands go out in groups of
+   * {@link POP3_LIMITS.deleWindow} per write and their answers are read after. Returns the
+   * messages the server refused (-ERR), with its text; the rest are marked deleted.
+   */
+  deleMany(msgnos: readonly number[]): Promise<Array<{ msgno: number; text: string }>> {
+    return this.exclusive('DELE', async () => {
+      const refused: Array<{ msgno: number; text: string }> = [];
+      const group = this.pipelining ? POP3_LIMITS.deleWindow : 1;
+      for (let i = 0; i < msgnos.length; i += group) {
+        const g = msgnos.slice(i, i + group);
+        this.wire.write(g.map((n) => `DELE ${n}\r\n`).join(''));
+        for (const n of g) {
+          const st = await this.status(`DELE ${n}`);
+          if (!st.ok) refused.push({ msgno: n, text: st.text });
+        }
+      }
+      return refused;
+    });
   }
 
   /** DELE: marks a message deleted; the server removes it only at a successful {@link quit}. */

@@ -150,25 +150,38 @@ export class Pop3Source implements MailboxSource {
 
   async *fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage> {
     const client = await this.session();
+    const present: Array<{ c: Candidate; m: Listed }> = [];
     for (const c of candidates) {
       const m = c.uidl !== undefined ? this.byUidl.get(c.uidl) : undefined;
-      if (!m) continue; // not in this session's maildrop: vanished
-      if (m.size <= POP3_TUNING.bufferUpToBytes) {
-        const chunks: Uint8Array[] = [];
-        let n = 0;
+      if (m) present.push({ c, m }); // otherwise not in this session's maildrop: vanished
+    }
+    // In listing order: runs of small messages pipelined and handed over whole, large ones streamed.
+    for (let i = 0; i < present.length; ) {
+      const { c, m } = present[i]!;
+      if (m.size > POP3_TUNING.bufferUpToBytes) {
+        i++;
+        // The first chunk is read here, so a message gone since the listing (-ERR) is skipped
+        // like any vanished one instead of failing the blob write that would consume it.
+        const it = client.retr(m.msgno)[Symbol.asyncIterator]();
+        let first: IteratorResult<Uint8Array>;
         try {
-          for await (const chunk of client.retr(m.msgno)) {
-            chunks.push(chunk);
-            n += chunk.length;
-          }
+          first = await it.next();
         } catch (err) {
           if (isVanished(err)) continue;
           throw err;
         }
-        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
-        yield { candidate: c, body: single(body), buffered: true, bytes: n };
-      } else {
-        yield { candidate: c, body: client.retr(m.msgno), buffered: false };
+        yield { candidate: c, body: resume(first, it), buffered: false };
+        continue;
+      }
+      let j = i;
+      while (j < present.length && present[j]!.m.size <= POP3_TUNING.bufferUpToBytes) j++;
+      const run = present.slice(i, j);
+      i = j;
+      let k = 0;
+      for await (const got of client.retrMany(run.map((r) => r.m.msgno))) {
+        const { c: cand } = run[k++]!;
+        if (got.body === null) continue; // -ERR: gone since the listing
+        yield { candidate: cand, body: single(got.body), buffered: true, bytes: got.body.length };
       }
     }
   }
@@ -187,24 +200,32 @@ export class Pop3Source implements MailboxSource {
         throw new MailsluiceError('INTERNAL', `deletePolicy ${this.cfg.deletePolicy} is not possible over POP3`);
     }
     const done: Candidate[] = [];
-    for (const c of candidates) {
-      const client = await this.session();
-      const m = c.uidl !== undefined ? this.byUidl.get(c.uidl) : undefined;
-      if (!m) {
-        // Not in the maildrop any more (an earlier QUIT removed it, or another client did): done.
-        done.push(c);
-        continue;
-      }
-      try {
-        await client.dele(m.msgno);
-      } catch (err) {
-        if (!isVanished(err)) throw err;
-        done.push(c);
-        continue;
-      }
-      this.byUidl.delete(m.uidl);
-      this.deleted.push(c);
+    let todo = candidates;
+    while (todo.length > 0) {
       // Deletions ride on the session until QUIT: N bounds how many a dropped session can undo.
+      const room = this.cfg.expungeEvery > 0 ? Math.max(1, this.cfg.expungeEvery - this.deleted.length) : todo.length;
+      const now = todo.slice(0, room);
+      todo = todo.slice(room);
+      const client = await this.session();
+      const byMsgno = new Map<number, Candidate>();
+      for (const c of now) {
+        const m = c.uidl !== undefined ? this.byUidl.get(c.uidl) : undefined;
+        // Not in the maildrop any more (an earlier QUIT removed it, or another client did): done.
+        if (!m) done.push(c);
+        else byMsgno.set(m.msgno, c);
+      }
+      const refused = new Map((await client.deleMany([...byMsgno.keys()])).map((r) => [r.msgno, r.text]));
+      for (const [msgno, c] of byMsgno) {
+        this.byUidl.delete(c.uidl!);
+        const why = refused.get(msgno);
+        if (why === undefined) {
+          this.deleted.push(c);
+          continue;
+        }
+        // Stays pending: the next session's recovery tries again. Never reported done while it is
+        // still on the server, or `delete` would leave it there for good.
+        this.logger.warn('POP3 server refused DELE; the message stays on the server and is retried next session', { key: c.key, reply: why });
+      }
       if (this.cfg.expungeEvery > 0 && this.deleted.length >= this.cfg.expungeEvery) done.push(...(await this.endSession()));
     }
     return done;
@@ -264,6 +285,20 @@ export class Pop3Source implements MailboxSource {
       clearTimeout(timer);
       client.close();
     }
+  }
+}
+
+/** The rest of a stream whose first step was taken already. */
+async function* resume(first: IteratorResult<Uint8Array>, it: AsyncIterator<Uint8Array>): AsyncIterable<Uint8Array> {
+  let r = first;
+  try {
+    while (!r.done) {
+      yield r.value;
+      r = await it.next();
+    }
+  } finally {
+    // Stopped early: let the client read and drop the rest, so the session stays usable.
+    if (!r.done) await it.return?.();
   }
 }
 
