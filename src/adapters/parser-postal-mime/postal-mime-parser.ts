@@ -30,6 +30,12 @@ interface Slot {
   bytes: number;
   /** Time limit of the first job, re-armed as each answer arrives. */
   timer: NodeJS.Timeout | undefined;
+  /**
+   * Whether the thread has loaded its modules. A new thread can take hundreds of milliseconds to
+   * start on a busy machine; counting that against the first job's parse time limit would fail
+   * good messages queued behind a replaced worker.
+   */
+  ready: boolean;
 }
 
 /**
@@ -162,7 +168,7 @@ class PostalMimeParser implements MessageParser {
     const out = this.#outbox.get(slot);
     if (out) out.push(job);
     else this.#outbox.set(slot, [job]);
-    if (!slot.timer) this.#arm(slot);
+    if (!slot.timer && slot.ready) this.#arm(slot);
   }
 
   #send(slot: Slot): void {
@@ -187,8 +193,13 @@ class PostalMimeParser implements MessageParser {
       stdout: true,
       stderr: true,
     });
-    const slot: Slot = { worker, jobs: [], bytes: 0, timer: undefined };
+    const slot: Slot = { worker, jobs: [], bytes: 0, timer: undefined, ready: false };
     worker.on('message', (res: WorkerResponse) => {
+      if ('ready' in res) {
+        slot.ready = true;
+        if (slot.jobs.length > 0 && !slot.timer) this.#arm(slot);
+        return;
+      }
       // The worker answers in the order it was given its jobs.
       if (slot.jobs[0]?.id !== res.id) return;
       this.#finishFirst(slot, res.outcome ?? res.record);

@@ -20,7 +20,11 @@ export interface WorkerRequest {
  * `record` job the record the store saves (flat strings: cheaper to clone than the attribute
  * tree, and formatted here rather than on the main thread).
  */
-export type WorkerResponse = { id: number; outcome: ParseOutcome; record?: undefined } | { id: number; outcome?: undefined; record: ParsedRecord };
+export type WorkerResponse =
+  | { id: number; outcome: ParseOutcome; record?: undefined }
+  | { id: number; outcome?: undefined; record: ParsedRecord }
+  /** Sent once the thread has loaded its modules: parse time limits start counting from here. */
+  | { ready: true };
 
 /** Data the pool hands each worker at start. */
 export interface WorkerInit {
@@ -52,4 +56,5 @@ if (port) {
     queue.push(...req.jobs);
     if (!running) void run();
   });
+  port.postMessage({ ready: true } satisfies WorkerResponse);
 }
