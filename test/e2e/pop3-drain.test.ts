@@ -142,6 +142,7 @@ describe('pop3 security and login', () => {
       [{ auth: { type: 'basic', apop: true } }, 'APOP'],
     ] as const) {
       const user = await userWith([makeMessage(1)]);
+      const served = await onServer(user);
       const p = await proxy();
       const conn = pop3Connection(dovecot, user, { port: p.port, security: 'none' });
       const auth = { ...(conn.auth as Record<string, unknown>), ...((extra as { auth?: object }).auth ?? {}) };
@@ -154,6 +155,7 @@ describe('pop3 security and login', () => {
         if (expectVerb !== 'AUTH PLAIN') assert.ok(!lines.some((l) => l.startsWith('AUTH PLAIN')), 'no SASL PLAIN');
         if (expectVerb === 'APOP') assert.ok(!lines.some((l) => l.includes(user.password.toUpperCase())), 'APOP never sends the password');
         assert.equal(await dovecot.messageCount(user.username), 0);
+        await assertArchiveHolds(ws, served, expectVerb);
       } finally {
         ws.cleanup();
       }
@@ -173,10 +175,13 @@ describe('pop3 security and login', () => {
     } finally {
       ws.cleanup();
     }
-    const user2 = await userWith([makeMessage(3)]);
+    const user2 = await userWith([makeMessage(3), makeMessage(4, { bodyBytes: 100 })]);
+    const served2 = await onServer(user2);
     const ws2 = makeWorkspace({ connections: [pop3Connection(dovecot, user2, { port: 1, security: 'tls' })] });
     try {
-      assert.equal((await drain(ws2)).taken, 1, 'implicit TLS uses tlsPort, not port (port 1 would refuse)');
+      assert.equal((await drain(ws2)).taken, 2, 'implicit TLS uses tlsPort, not port (port 1 would refuse)');
+      assert.equal(await dovecot.messageCount(user2.username), 0);
+      await assertArchiveHolds(ws2, served2, 'pop3s');
     } finally {
       ws2.cleanup();
     }

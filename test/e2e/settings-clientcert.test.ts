@@ -1,11 +1,11 @@
 /**
- * IMAP settings, part 3: TLS client certificates against a Dovecot that requires one
- * (`ssl_verify_client_cert` + `auth_ssl_require_client_cert`).
+ * TLS client certificates against a Dovecot that requires one (`ssl_verify_client_cert` +
+ * `auth_ssl_require_client_cert`), over IMAP and POP3 alike.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
-import { makeWorkspace, runCli, imapConnection } from '../harness/cli.js';
+import { makeWorkspace, runCli, imapConnection, pop3Connection } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 
 let dovecot: DovecotInstance;
@@ -16,11 +16,15 @@ after(async () => {
   await dovecot?.stop();
 });
 
-for (const security of ['tls', 'starttls'] as const) {
-  test(`${security}: without a client certificate the login fails and nothing is deleted; with clientCert/clientKey it drains`, async () => {
+const variants = [
+  ['imap', imapConnection],
+  ['pop3', pop3Connection],
+] as const;
+for (const [protocol, connection] of variants) for (const security of ['tls', 'starttls'] as const) {
+  test(`${protocol} ${security}: without a client certificate the login fails and nothing is deleted; with clientCert/clientKey it drains`, async () => {
     const user = await dovecot.createUser();
     await dovecot.deliverMany(user.username, [makeMessage(1), makeMessage(2)]);
-    const ws = makeWorkspace({ connections: [imapConnection(dovecot, user, { security })] });
+    const ws = makeWorkspace({ connections: [connection(dovecot, user, { security })] });
     try {
       const without = await runCli(['drain'], ws);
       assert.notEqual(without.code, 0, 'a client certificate is required');
@@ -31,7 +35,7 @@ for (const security of ['tls', 'starttls'] as const) {
 
       ws.writeConfig({
         connections: [
-          imapConnection(dovecot, user, {
+          connection(dovecot, user, {
             security,
             tls: { verify: true, ca: { file: dovecot.caCertPath }, clientCert: { file: dovecot.clientCertPath }, clientKey: { file: dovecot.clientKeyPath } },
           }),
