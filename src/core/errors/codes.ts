@@ -34,6 +34,16 @@ export const ERROR_CODES = {
   CLI_USAGE: { retryable: false, summary: 'The command line was not understood.' },
   INPUT_NOT_FOUND: { retryable: false, summary: 'A file named on the command line does not exist or cannot be read.' },
   INTERNAL: { retryable: false, summary: 'An unexpected internal error; the cause is attached.' },
+  ACTION_SCRIPT_INVALID: { retryable: false, summary: 'The script module cannot be used: it is missing, of an unsupported file type, fails to load, or exports no handle function.' },
+  ACTION_SCRIPT_FAILED: { retryable: true, summary: "The script's handle threw or its promise rejected." },
+  ACTION_SCRIPT_TIMEOUT: { retryable: true, summary: 'The script did not finish within its time limit, or the attempt was aborted; its worker was stopped and a fresh one takes the next message.' },
+  ACTION_SCRIPT_CRASHED: { retryable: true, summary: "The script's worker thread died (out of memory or exited); a fresh worker takes the next message." },
+  ACTION_SCRIPT_BAD_RESPONSE: { retryable: false, summary: 'The script returned a value that is not a valid response ({ addFlags?: string[], moveTo?: string }).' },
+  ACTION_FORWARD_CONNECTION_FAILED: { retryable: true, summary: 'The forward relay could not be reached or the connection to it failed (DNS, refused, timeout, cut, TLS handshake, protocol).' },
+  ACTION_FORWARD_TLS_UNTRUSTED: { retryable: false, summary: "The forward relay's certificate failed verification." },
+  ACTION_FORWARD_AUTH_REJECTED: { retryable: false, summary: 'The forward relay rejected the credentials.' },
+  ACTION_FORWARD_DEFERRED: { retryable: true, summary: 'The forward relay refused the message for now (4xx reply); it is sent again later.' },
+  ACTION_FORWARD_REJECTED: { retryable: false, summary: 'The forward relay rejected the message, the sender or a recipient permanently (5xx reply).' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 
 /** A stable error code from the catalogue. */
