@@ -1,17 +1,6 @@
 import { MailsluiceError } from '../../core/errors/index.js';
+import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
 
-const TLS_UNTRUSTED = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'CERT_UNTRUSTED',
-  'CERT_REVOKED',
-]);
 
 /** Where the failure happened, for the sentence. */
 export interface ImapErrorContext {
@@ -42,7 +31,7 @@ export function mapImapError(err: unknown, ctx: ImapErrorContext): MailsluiceErr
   if (e.authenticationFailed || code === 'AUTHENTICATIONFAILED' || e.serverResponseCode === 'AUTHENTICATIONFAILED') {
     return new MailsluiceError('SOURCE_AUTH_REJECTED', `${where} rejected the login of ${JSON.stringify(ctx.username ?? '')}: ${text}`, { cause: err });
   }
-  if (TLS_UNTRUSTED.has(code)) {
+  if (TLS_UNTRUSTED_CODES.has(code)) {
     return new MailsluiceError('SOURCE_TLS_UNTRUSTED', `the certificate of ${where} is not trusted (${code}): ${e.message ?? ''}; give the CA in tls.ca or, for testing only, set tls.verify: false`, { cause: err });
   }
   if (e.tlsFailed) {

@@ -1,22 +1,6 @@
 import { MailsluiceError } from '../../core/errors/index.js';
+import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
 
-/**
- * OpenSSL verification codes that mean "this certificate is not to be trusted" rather than "the
- * handshake broke": the operator's fix is a CA (tls.ca) or a correct host name, not a retry.
- * The same set as the IMAP adapter's, so both protocols name a bad certificate alike.
- */
-const TLS_UNTRUSTED = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'CERT_UNTRUSTED',
-  'CERT_REVOKED',
-]);
 
 /** Where a POP3 failure happened, for the sentence. */
 export interface Pop3ErrorContext {
@@ -55,7 +39,7 @@ export function mapPop3Error(err: unknown, ctx: Pop3ErrorContext, phase: Pop3Pha
   const code = typeof rawCode === 'string' ? rawCode : '';
   const message = err instanceof Error ? err.message : String(err);
   const where = pop3Where(ctx);
-  if (TLS_UNTRUSTED.has(code)) {
+  if (TLS_UNTRUSTED_CODES.has(code)) {
     return new MailsluiceError(
       'SOURCE_TLS_UNTRUSTED',
       `the certificate of POP3 server ${where} is not trusted (${code}): ${message}; give the CA in tls.ca or, for testing only, set tls.verify: false`,
