@@ -1,7 +1,7 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ImapFlow } from 'imapflow';
-import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { createImapSource } from '../../src/adapters/source-imap/index.js';
 import { JsonlLogger } from '../../src/adapters/logger-jsonl/index.js';
 import { checkConfigText } from '../../src/config/loader.js';
@@ -11,13 +11,7 @@ import { makeMessage } from '../harness/messages.js';
 import { serverMessages } from '../harness/imap-proxy.js';
 import { runMailboxSourceContract } from './mailbox-source.contract.js';
 
-let dovecot: DovecotInstance;
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = dovecotPerFile();
 
 runMailboxSourceContract('imap (Dovecot)', async (raws) => {
   const user = await dovecot.createUser();

@@ -1,5 +1,4 @@
-import { before, after } from 'node:test';
-import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { createPop3Source } from '../../src/adapters/source-pop3/index.js';
 import { JsonlLogger } from '../../src/adapters/logger-jsonl/index.js';
 import { checkConfigText } from '../../src/config/loader.js';
@@ -8,13 +7,7 @@ import { pop3Connection } from '../harness/cli.js';
 import { withImap } from '../harness/imap-proxy.js';
 import { runMailboxSourceContract } from './mailbox-source.contract.js';
 
-let dovecot: DovecotInstance;
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = dovecotPerFile();
 
 runMailboxSourceContract('pop3 (Dovecot)', async (raws) => {
   const user = await dovecot.createUser();

@@ -1,16 +1,10 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { makeWorkspace, runCli, imapConnection } from '../harness/cli.js';
 import { journalMix } from '../harness/messages.js';
 
-let dovecot: DovecotInstance;
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = dovecotPerFile();
 
 for (const [logging, perMessage] of [
   ['full', true],

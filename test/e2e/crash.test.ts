@@ -3,23 +3,17 @@
  * at random moments, many times, then run to the end. Afterwards every message is in the archive
  * exactly once, byte for byte, and the mailbox is empty.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { assertArchiveHolds } from '../harness/archive.js';
 import { makeWorkspace, runCli, spawnCli, imapConnection, pop3Connection } from '../harness/cli.js';
 import { journalMix, sha256 } from '../harness/messages.js';
 import { seededRandom } from '../harness/random.js';
 
-let dovecot: DovecotInstance;
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = dovecotPerFile();
 
 
 const COUNT = Number(process.env.CRASH_MESSAGES ?? 3000);

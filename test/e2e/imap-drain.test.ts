@@ -1,18 +1,13 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ImapFlow } from 'imapflow';
-import { startDovecot, type DovecotInstance, type TestUser } from '../harness/dovecot.js';
+import { type TestUser } from '../harness/dovecot.js';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { assertArchiveHolds } from '../harness/archive.js';
 import { makeWorkspace, runCli, imapConnection } from '../harness/cli.js';
 import { journalMix, sha256 } from '../harness/messages.js';
 
-let dovecot: DovecotInstance;
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = dovecotPerFile();
 
 /** Reads every message of INBOX as the server serves it, independently of mailsluice. */
 async function serverMessages(user: TestUser): Promise<Map<string, Buffer>> {

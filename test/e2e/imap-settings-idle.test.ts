@@ -7,24 +7,17 @@
  * The silent-server test sets the connection's idleSafetyPollMs to 10 s (default 60 s), so it
  * shows within seconds that the safety poll, not a notification, archived the message.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
-import { startDovecot, type DovecotInstance, type TestUser } from '../harness/dovecot.js';
+import { type TestUser } from '../harness/dovecot.js';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { makeWorkspace, runCli, spawnCli, imapConnection, type Workspace } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
-import { startImapProxy, commandOf, type ImapProxy } from '../harness/imap-proxy.js';
+import { commandOf } from '../harness/imap-proxy.js';
 
-let dovecot: DovecotInstance;
-const proxies: ImapProxy[] = [];
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  for (const p of proxies) await p.close();
-  await dovecot?.stop();
-});
+const dovecot = dovecotPerFile();
 
 /** Resolves with the ms it took until the user's INBOX is empty; rejects after `limitMs`. */
 async function untilEmpty(user: TestUser, limitMs: number, child: ChildProcess, stderr: () => string): Promise<number> {
@@ -67,8 +60,7 @@ describe('idle', { concurrency: true }, () => {
   test('idle: a new message is archived within ~2 s although the poll interval is 10 minutes; SIGTERM exits 0', async () => {
     const user = await dovecot.createUser();
     await dovecot.deliver(user.username, makeMessage(1, { tag: 'first' }));
-    const proxy = await startImapProxy({ targetPort: dovecot.imapPort });
-    proxies.push(proxy);
+    const proxy = await dovecot.proxy({ targetPort: dovecot.imapPort });
     const ws = makeWorkspace({ connections: [imapConnection({ host: proxy.host, imapPort: proxy.port, imapsPort: dovecot.imapsPort, caCertPath: dovecot.caCertPath }, user, { security: 'none', idle: true, pollIntervalMs: 600_000 })] });
     const svc = await startService(ws);
     try {
@@ -94,11 +86,10 @@ describe('idle', { concurrency: true }, () => {
     const user = await dovecot.createUser();
     await dovecot.deliver(user.username, makeMessage(1, { tag: 'first' }));
     // Once the client has sent IDLE on a connection, every untagged EXISTS is swallowed.
-    const proxy = await startImapProxy({
+    const proxy = await dovecot.proxy({
       targetPort: dovecot.imapPort,
       dropServerLine: (line, conn) => conn.clientLines.some((l) => /^IDLE$/i.test(commandOf(l))) && /^\* \d+ EXISTS$/i.test(line),
     });
-    proxies.push(proxy);
     const ws = makeWorkspace({ connections: [imapConnection({ host: proxy.host, imapPort: proxy.port, imapsPort: dovecot.imapsPort, caCertPath: dovecot.caCertPath }, user, { security: 'none', idle: true, pollIntervalMs: 600_000, idleSafetyPollMs: 10_000 })] });
     const svc = await startService(ws);
     try {

@@ -3,25 +3,18 @@
  * remove messages that another client flagged \Deleted and mailsluice never archived, so
  * mailsluice must only flag, never expunge, and say so in the log.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDovecot, type DovecotInstance, type TestUser } from '../harness/dovecot.js';
+import { type TestUser } from '../harness/dovecot.js';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { makeWorkspace, runCli, imapConnection, type Workspace } from '../harness/cli.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
-import { startImapProxy, serverMessages, withImap, commandOf, type ImapProxy } from '../harness/imap-proxy.js';
+import { serverMessages, withImap, commandOf, type ImapProxy } from '../harness/imap-proxy.js';
 
 // Dovecot's usual post-login capabilities minus UIDPLUS and MOVE.
 const CAPS = 'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT THREAD=REFERENCES MULTIAPPEND UNSELECT CHILDREN NAMESPACE LIST-EXTENDED I18NLEVEL=1 ESEARCH SEARCHRES WITHIN LIST-STATUS LITERAL+ SPECIAL-USE';
 
-let dovecot: DovecotInstance;
-const proxies: ImapProxy[] = [];
-before(async () => {
-  dovecot = await startDovecot({ imapCapability: CAPS });
-});
-after(async () => {
-  for (const p of proxies) await p.close();
-  await dovecot?.stop();
-});
+const dovecot = dovecotPerFile({ imapCapability: CAPS });
 
 /** 5 messages; UID 3 flagged \Deleted by "another client" before mailsluice runs. */
 async function mailboxWithForeignDeleted(): Promise<{ user: TestUser; raws: Buffer[] }> {
@@ -36,8 +29,7 @@ async function mailboxWithForeignDeleted(): Promise<{ user: TestUser; raws: Buff
 }
 
 async function setup(user: TestUser, extra: Record<string, unknown>): Promise<{ ws: Workspace; proxy: ImapProxy }> {
-  const proxy = await startImapProxy({ targetPort: dovecot.imapPort });
-  proxies.push(proxy);
+  const proxy = await dovecot.proxy({ targetPort: dovecot.imapPort });
   const ws = makeWorkspace({
     connections: [imapConnection({ host: proxy.host, imapPort: proxy.port, imapsPort: dovecot.imapsPort, caCertPath: dovecot.caCertPath }, user, { security: 'none', logging: 'full', ...extra })],
   });

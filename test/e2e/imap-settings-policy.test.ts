@@ -4,26 +4,19 @@
  * folders, counts) is read with imapflow or doveadm directly; the commands mailsluice sent are
  * read from the proxy.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startDovecot, type DovecotInstance, type TestUser } from '../harness/dovecot.js';
+import { type TestUser } from '../harness/dovecot.js';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { makeWorkspace, runCli, imapConnection, type Workspace } from '../harness/cli.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
-import { startImapProxy, serverMessages, withImap, commandOf, type ImapProxy } from '../harness/imap-proxy.js';
+import { serverMessages, withImap, commandOf, type ImapProxy } from '../harness/imap-proxy.js';
 
 const execFileP = promisify(execFile);
 
-let dovecot: DovecotInstance;
-const proxies: ImapProxy[] = [];
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  for (const p of proxies) await p.close();
-  await dovecot?.stop();
-});
+const dovecot = dovecotPerFile();
 
 function messages(n: number, tag: string, start = 0): Buffer[] {
   return Array.from({ length: n }, (_, i) => makeMessage(start + i, { bodyBytes: 1500, tag }));
@@ -38,8 +31,7 @@ async function userWith(n: number, tag = 'policy'): Promise<{ user: TestUser; ra
 
 /** A workspace whose connection goes through a fresh recording proxy (security none, so commands are readable). */
 async function setup(user: TestUser, extra: Record<string, unknown> = {}): Promise<{ ws: Workspace; proxy: ImapProxy }> {
-  const proxy = await startImapProxy({ targetPort: dovecot.imapPort });
-  proxies.push(proxy);
+  const proxy = await dovecot.proxy({ targetPort: dovecot.imapPort });
   const ws = makeWorkspace({ connections: [imapConnection({ host: proxy.host, imapPort: proxy.port, imapsPort: dovecot.imapsPort, caCertPath: dovecot.caCertPath }, user, { security: 'none', ...extra })] });
   return { ws, proxy };
 }

@@ -5,27 +5,18 @@
  * shows what went over the wire (TLS or not, LOGIN or AUTHENTICATE PLAIN), and the server state
  * is read independently of mailsluice.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDovecot, type DovecotInstance, type TestUser } from '../harness/dovecot.js';
+import { type TestUser } from '../harness/dovecot.js';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { makeWorkspace, runCli, imapConnection, type CliResult, type Workspace } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
-import { startImapProxy, closedPort, commandOf, type ImapProxy } from '../harness/imap-proxy.js';
+import { closedPort, commandOf, type ImapProxy } from '../harness/imap-proxy.js';
 
-let dovecot: DovecotInstance;
-const proxies: ImapProxy[] = [];
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  for (const p of proxies) await p.close();
-  await dovecot?.stop();
-});
+const dovecot = dovecotPerFile();
 
 async function proxy(targetPort: number): Promise<ImapProxy> {
-  const p = await startImapProxy({ targetPort });
-  proxies.push(p);
-  return p;
+  return dovecot.proxy({ targetPort });
 }
 
 /** A user with `n` messages in INBOX. */
@@ -289,7 +280,7 @@ describe('test-connection', { concurrency: true }, () => {
   test('a closed port fails at connect with SOURCE_CONNECT_REFUSED', async () => {
     const user = await dovecot.createUser();
     const port = await closedPort();
-    const ws = makeWorkspace({ connections: [imapConnection({ ...dovecot, host: dovecot.host, imapPort: port, imapsPort: port, caCertPath: dovecot.caCertPath }, user)] });
+    const ws = makeWorkspace({ connections: [imapConnection({ host: dovecot.host, imapPort: port, imapsPort: port, caCertPath: dovecot.caCertPath }, user)] });
     try {
       const json = await runCli(['test-connection', 'journal', '--json'], ws);
       assert.notEqual(json.code, 0);

@@ -4,28 +4,19 @@
  * `expungeEvery` as QUIT-and-log-in-again, and each security and login variant shown on the wire
  * by a recording proxy (plaintext sessions) or by the server's own TLS port.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDovecot, type DovecotInstance, type TestUser } from '../harness/dovecot.js';
+import { type TestUser } from '../harness/dovecot.js';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { makeWorkspace, runCli, pop3Connection, type CliResult, type Workspace } from '../harness/cli.js';
 import { assertArchiveHolds } from '../harness/archive.js';
 import { makeMessage, journalMix, sha256 } from '../harness/messages.js';
-import { startImapProxy, serverMessages, type ImapProxy } from '../harness/imap-proxy.js';
+import { serverMessages, type ImapProxy } from '../harness/imap-proxy.js';
 
-let dovecot: DovecotInstance;
-const proxies: ImapProxy[] = [];
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  for (const p of proxies) await p.close();
-  await dovecot?.stop();
-});
+const dovecot = dovecotPerFile();
 
 async function proxy(): Promise<ImapProxy> {
-  const p = await startImapProxy({ targetPort: dovecot.pop3Port });
-  proxies.push(p);
-  return p;
+  return dovecot.proxy({ targetPort: dovecot.pop3Port });
 }
 
 async function userWith(raws: Buffer[]): Promise<TestUser> {
@@ -115,8 +106,7 @@ test('pop3 deletions whose QUIT never arrives are rolled back by the server, and
   const user = await userWith(raws);
   const served = await onServer(user);
   // The first QUIT is cut on its way: the server sees a dropped session and restores every DELE.
-  const p = await startImapProxy({ targetPort: dovecot.pop3Port, cut: { clientLine: /^QUIT$/i } });
-  proxies.push(p);
+  const p = await dovecot.proxy({ targetPort: dovecot.pop3Port, cut: { clientLine: /^QUIT$/i } });
   const ws = makeWorkspace({ connections: [pop3Connection(dovecot, user, { port: p.port, security: 'none', deletePolicy: 'delete' })] });
   try {
     const { taken } = await drain(ws);

@@ -2,19 +2,13 @@
  * TLS client certificates against a Dovecot that requires one (`ssl_verify_client_cert` +
  * `auth_ssl_require_client_cert`), over IMAP and POP3 alike.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { makeWorkspace, runCli, imapConnection, pop3Connection } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 
-let dovecot: DovecotInstance;
-before(async () => {
-  dovecot = await startDovecot({ requireClientCert: true, extraConfig: 'auth_failure_delay = 0' });
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = dovecotPerFile({ requireClientCert: true, extraConfig: 'auth_failure_delay = 0' });
 
 const variants = [
   ['imap', imapConnection],

@@ -5,10 +5,11 @@
  * records what the client sent, so a test can tell AUTH PLAIN from USER/PASS or see the STLS; the
  * server state is read with doveadm, independently of the client.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDovecot, type DovecotInstance, type TestUser } from '../harness/dovecot.js';
-import { startImapProxy, type ImapProxy, type ImapProxyOptions } from '../harness/imap-proxy.js';
+import { type TestUser } from '../harness/dovecot.js';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
+import { type ImapProxy, type ImapProxyOptions } from '../harness/imap-proxy.js';
 import { makeMessage } from '../harness/messages.js';
 import { Pop3Client, type Pop3ClientOptions } from '../../src/adapters/source-pop3/pop3-client.js';
 import { MailsluiceError, type ErrorCode } from '../../src/core/errors/index.js';
@@ -16,20 +17,10 @@ import { MailsluiceError, type ErrorCode } from '../../src/core/errors/index.js'
 /** What Dovecot's LMTP puts in front of every delivered message (see the harness). */
 const LMTP_PREFIX = 'Return-Path: <>\r\n';
 
-let dovecot: DovecotInstance;
-const proxies: ImapProxy[] = [];
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  for (const p of proxies) await p.close();
-  await dovecot?.stop();
-});
+const dovecot = dovecotPerFile();
 
 async function proxy(opts: Partial<ImapProxyOptions> = {}): Promise<ImapProxy> {
-  const p = await startImapProxy({ targetPort: dovecot.pop3Port, ...opts });
-  proxies.push(p);
-  return p;
+  return dovecot.proxy({ targetPort: dovecot.pop3Port, ...opts });
 }
 
 /** A user with a Windows-style name, so every mechanism is also tested with backslashes. */

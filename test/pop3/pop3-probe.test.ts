@@ -3,24 +3,17 @@
  * each security mode, and for each kind of failure the failing step with its code, a sentence,
  * and no later step. The probe must change nothing on the server and never log the password.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDovecot, type DovecotInstance, type TestUser } from '../harness/dovecot.js';
-import { startImapProxy, closedPort, type ImapProxy } from '../harness/imap-proxy.js';
+import { type TestUser } from '../harness/dovecot.js';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
+import { closedPort } from '../harness/imap-proxy.js';
 import { makeMessage } from '../harness/messages.js';
 import { probePop3 } from '../../src/adapters/source-pop3/pop3-probe.js';
 import { checkConfigText, type ConnectionConfig } from '../../src/config/loader.js';
 import type { Logger } from '../../src/core/ports/logger.js';
 
-let dovecot: DovecotInstance;
-const proxies: ImapProxy[] = [];
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  for (const p of proxies) await p.close();
-  await dovecot?.stop();
-});
+const dovecot = dovecotPerFile();
 
 /** A logger that keeps every record, so a test can look for secrets in it. */
 function recordingLogger(records: string[] = []): Logger & { records: string[] } {
@@ -143,8 +136,7 @@ describe('probePop3', { concurrency: true }, () => {
 
   test('starttls against a server without STLS: the TLS step fails with SOURCE_STARTTLS_UNAVAILABLE', async () => {
     const u = await userWith(0);
-    const p = await startImapProxy({ targetPort: dovecot.pop3Port, dropServerLine: (l) => l === 'STLS' });
-    proxies.push(p);
+    const p = await dovecot.proxy({ targetPort: dovecot.pop3Port, dropServerLine: (l) => l === 'STLS' });
     const r = await probePop3(connection(u, { port: p.port }), recordingLogger());
     assert.equal(r.ok, false);
     assert.deepEqual(names(r.steps), ['resolve', 'connect', 'greeting', 'capabilities', 'tls FAILED']);
