@@ -1,0 +1,385 @@
+/**
+ * The `script` scenario action: the operator's module runs in worker threads with a heap limit
+ * and a time limit per message, so a throwing, hanging or memory-hungry script costs one
+ * attempt and one worker, never the service.
+ *
+ * A worker is kept across calls while it is healthy (loading a module costs tens of
+ * milliseconds, more than most scripts take to run) and replaced after a timeout or crash.
+ * Calls queue and go to the first idle worker, up to `workers` at once (default 1).
+ */
+import { Worker } from 'node:worker_threads';
+import { stat } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { MessageAttributes } from '../../core/message/attributes.js';
+import type { ActionOutcome, DeliveryContext, ScenarioAction } from '../../core/ports/scenario-action.js';
+import type { Logger } from '../../core/ports/logger.js';
+import { toMailsluiceError, type MailsluiceError } from '../../core/errors/index.js';
+import { resolveScriptActionConfig, SCRIPT_TUNING, type ScriptActionConfig, type ScriptActionOptions } from './script-action-config.js';
+import type { FromScriptWorker, ScriptContextData, ScriptWorkerInit, ToScriptWorker } from './script-worker.js';
+import { validateScriptResponse } from './script-response.js';
+import * as map from './script-error-map.js';
+
+/** Module types every supported Node imports. */
+const JS_EXTENSIONS = new Set(['.js', '.mjs', '.cjs']);
+/** TypeScript module types, importable only where Node strips types itself. */
+const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
+
+/**
+ * Whether this Node imports `.ts` files natively (`process.features.typescript`, Node 22.10+:
+ * "strip" or "transform" when on, false when off; absent on Node 20).
+ */
+function nodeStripsTypes(): boolean {
+  const features = process.features as unknown as Record<string, unknown>;
+  return Boolean(features['typescript']);
+}
+
+interface Call {
+  readonly id: number;
+  readonly message: MessageAttributes;
+  readonly ctx: DeliveryContext;
+  /** Resolves run()'s promise; only the first outcome counts. */
+  readonly settle: (o: ActionOutcome) => void;
+  /** Set when the script's own ctx.readRaw() failed during this call. */
+  rawError: MailsluiceError | undefined;
+  /** Removes the abort listener from ctx.signal. */
+  detach: () => void;
+}
+
+interface Slot {
+  /** Undefined while the module file is being checked, before the thread starts. */
+  worker: Worker | undefined;
+  state: 'starting' | 'idle' | 'busy' | 'gone';
+  call: Call | undefined;
+  /** The call's time limit, or the start time limit while starting. */
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Creates the `script` action of one route. Nothing starts until the first `run`; `close()`
+ * stops the workers. Throws `CONFIG_INVALID` only for options that cannot be right (a relative
+ * module path, a non-positive time limit); everything about the module file itself (missing,
+ * wrong type, no `handle`) is reported by `run` as a failed attempt, so fixing the file takes
+ * effect without restarting the service.
+ */
+export function createScriptAction(options: ScriptActionOptions): ScenarioAction {
+  return new ScriptAction(resolveScriptActionConfig(options), options.logger);
+}
+
+class ScriptAction implements ScenarioAction {
+  readonly kind = 'script' as const;
+  readonly #config: ScriptActionConfig;
+  readonly #logger: Logger | undefined;
+  readonly #slots = new Set<Slot>();
+  readonly #queue: Call[] = [];
+  #nextId = 1;
+  #closed = false;
+
+  constructor(config: ScriptActionConfig, logger: Logger | undefined) {
+    this.#config = config;
+    this.#logger = logger?.child({ route: config.route, module: config.module });
+  }
+
+  run(message: MessageAttributes, ctx: DeliveryContext): Promise<ActionOutcome> {
+    if (this.#closed) return Promise.resolve({ ok: false, error: map.actionClosed(this.#config) });
+    if (ctx.signal.aborted) return Promise.resolve({ ok: false, error: map.scriptAborted(this.#config, false) });
+    return new Promise<ActionOutcome>((resolve) => {
+      let done = false;
+      const call: Call = {
+        id: this.#nextId++,
+        message,
+        ctx,
+        rawError: undefined,
+        settle: (o) => {
+          if (done) return;
+          done = true;
+          call.detach();
+          resolve(o);
+        },
+        detach: () => ctx.signal.removeEventListener('abort', onAbort),
+      };
+      const onAbort = (): void => this.#abort(call);
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      this.#queue.push(call);
+      this.#pump();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const call of this.#queue.splice(0)) call.settle({ ok: false, error: map.actionClosed(this.#config) });
+    const slots = [...this.#slots];
+    this.#slots.clear();
+    await Promise.all(
+      slots.map(async (slot) => {
+        const call = slot.call;
+        this.#retire(slot);
+        call?.settle({ ok: false, error: map.scriptAborted(this.#config, true) });
+        await slot.worker?.terminate();
+      }),
+    );
+  }
+
+  /** Hands queued calls to idle workers and starts workers (up to the limit) for the rest. */
+  #pump(): void {
+    if (this.#closed) return;
+    for (const slot of this.#slots) {
+      if (this.#queue.length === 0) break;
+      if (slot.state === 'idle') this.#assign(slot, this.#queue.shift()!);
+    }
+    let starting = 0;
+    for (const slot of this.#slots) if (slot.state === 'starting') starting++;
+    while (this.#queue.length > starting && this.#slots.size < this.#config.workers) {
+      this.#spawn();
+      starting++;
+    }
+  }
+
+  #assign(slot: Slot, call: Call): void {
+    const worker = slot.worker!;
+    slot.state = 'busy';
+    slot.call = call;
+    const c = call.ctx;
+    const ctx: ScriptContextData = {
+      route: c.route,
+      connection: c.connection,
+      deliveryId: c.deliveryId,
+      idempotencyKey: c.idempotencyKey,
+      step: c.step,
+      attempt: c.attempt,
+    };
+    // A busy worker keeps the process alive (the caller awaits its answer); an idle one does not.
+    worker.ref();
+    try {
+      worker.postMessage({ type: 'run', callId: call.id, message: call.message, ctx } satisfies ToScriptWorker);
+    } catch (err) {
+      // Attributes are plain data, so this is a bug of ours rather than the script's.
+      slot.state = 'idle';
+      slot.call = undefined;
+      worker.unref();
+      call.settle({ ok: false, error: toMailsluiceError(err) });
+      return;
+    }
+    slot.timer = setTimeout(() => this.#timeout(slot), this.#config.timeoutMs);
+  }
+
+  #spawn(): void {
+    const slot: Slot = { worker: undefined, state: 'starting', call: undefined, timer: undefined };
+    this.#slots.add(slot);
+    void this.#start(slot);
+  }
+
+  /** Checks the module file, then starts a thread that loads it. */
+  async #start(slot: Slot): Promise<void> {
+    const c = this.#config;
+    const ext = extname(c.module).toLowerCase();
+    if (!JS_EXTENSIONS.has(ext) && !(TS_EXTENSIONS.has(ext) && nodeStripsTypes())) {
+      this.#startFailed(slot, () => map.moduleTypeUnsupported(c, ext, process.versions.node));
+      return;
+    }
+    try {
+      const st = await stat(c.module);
+      if (!st.isFile()) throw new Error('not a regular file');
+    } catch (err) {
+      this.#startFailed(slot, () => map.moduleMissing(c, err));
+      return;
+    }
+    if (slot.state === 'gone') return;
+    const init: ScriptWorkerInit = { moduleUrl: pathToFileURL(c.module).href, maxErrorTextChars: SCRIPT_TUNING.maxErrorTextChars };
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL('./script-worker.js', import.meta.url), {
+        workerData: init,
+        resourceLimits: { maxOldGenerationSizeMb: c.memoryMb },
+        env: { ...c.env },
+        // The script's console output is piped here (logged or dropped), never mixed into the
+        // service's stdout, which carries the structured log.
+        stdout: true,
+        stderr: true,
+      });
+    } catch (err) {
+      this.#startFailed(slot, () => map.workerDied(c, err, undefined, 'load'));
+      return;
+    }
+    slot.worker = worker;
+    this.#pipeOutput(worker);
+    worker.on('message', (msg: FromScriptWorker) => this.#onMessage(slot, msg));
+    worker.on('error', (err) => this.#died(slot, err, undefined));
+    worker.on('exit', (code) => this.#died(slot, undefined, code));
+    slot.timer = setTimeout(() => {
+      this.#retire(slot);
+      void worker.terminate();
+      this.#startFailed(slot, () => map.loadTimedOut(c));
+    }, c.startTimeoutMs);
+  }
+
+  /**
+   * A worker could not be started or load the module. Every queued call fails with the same
+   * reason: they were waiting for this module as it is on disk now, and a broken module would
+   * otherwise cost a thread start per queued message. Workers already running keep going.
+   */
+  #startFailed(slot: Slot, error: () => MailsluiceError): void {
+    this.#retire(slot);
+    for (const call of this.#queue.splice(0)) call.settle({ ok: false, error: error() });
+  }
+
+  #onMessage(slot: Slot, msg: FromScriptWorker): void {
+    if (slot.state === 'gone' || typeof msg !== 'object' || msg === null) return;
+    const c = this.#config;
+    switch (msg.type) {
+      case 'ready':
+        if (slot.state !== 'starting') return;
+        clearTimeout(slot.timer);
+        slot.timer = undefined;
+        slot.state = 'idle';
+        slot.worker?.unref();
+        this.#pump();
+        return;
+      case 'load-failed': {
+        if (slot.state !== 'starting') return;
+        const worker = slot.worker;
+        this.#startFailed(slot, () =>
+          msg.reason === 'no-handle' ? map.handleMissing(c, msg.exportNames ?? []) : map.moduleLoadThrew(c, msg.error ?? { name: 'Error', text: 'unknown' }),
+        );
+        void worker?.terminate();
+        return;
+      }
+      case 'read-raw':
+        this.#serveRaw(slot, msg.callId, msg.reqId);
+        return;
+      case 'done': {
+        const call = slot.call;
+        // Only the call this worker is running may answer; anything else is stale or forged.
+        if (slot.state !== 'busy' || !call || call.id !== msg.callId) return;
+        clearTimeout(slot.timer);
+        slot.timer = undefined;
+        slot.state = 'idle';
+        slot.call = undefined;
+        slot.worker?.unref();
+        call.settle(this.#outcomeOf(msg, call));
+        this.#pump();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #outcomeOf(msg: Extract<FromScriptWorker, { type: 'done' }>, call: Call): ActionOutcome {
+    const c = this.#config;
+    if (!msg.ok) {
+      return { ok: false, error: msg.reason === 'uncloneable' ? map.responseUncloneable(c, msg.error) : map.scriptThrew(c, msg.error, call.rawError) };
+    }
+    const check = validateScriptResponse(msg.response);
+    if (!check.ok) return { ok: false, error: map.badResponse(c, check.problem) };
+    return check.response ? { ok: true, response: check.response } : { ok: true };
+  }
+
+  /**
+   * Answers the script's ctx.readRaw() with the real DeliveryContext.readRaw() of the call the
+   * worker is running now, and of no other: the bytes go back as a transfer (no second copy).
+   */
+  #serveRaw(slot: Slot, callId: number, reqId: number): void {
+    const call = slot.call;
+    const worker = slot.worker;
+    if (slot.state !== 'busy' || !call || call.id !== callId || !worker) return;
+    const reply = (msg: ToScriptWorker, transfer?: ArrayBuffer[]): void => {
+      // The call may have timed out while the archive was read: its worker is gone then.
+      if (slot.call !== call || slot.state !== 'busy') return;
+      worker.postMessage(msg, transfer);
+    };
+    call.ctx.readRaw().then(
+      (raw) => {
+        // Transfer only an ArrayBuffer the Buffer has to itself; a pooled slab is copied out.
+        const owns = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer;
+        const bytes = owns ? new Uint8Array(raw.buffer, 0, raw.byteLength) : new Uint8Array(raw);
+        reply({ type: 'raw', callId, reqId, bytes }, [bytes.buffer as ArrayBuffer]);
+      },
+      (err: unknown) => {
+        const e = toMailsluiceError(err);
+        call.rawError = e;
+        reply({ type: 'raw-failed', callId, reqId, text: `reading the raw message failed: ${e.message}`, code: e.code });
+      },
+    );
+  }
+
+  #timeout(slot: Slot): void {
+    const call = slot.call;
+    const worker = slot.worker;
+    this.#retire(slot);
+    // terminate() stops even a synchronous endless loop: V8 interrupts the thread.
+    void worker?.terminate();
+    call?.settle({ ok: false, error: map.scriptTimedOut(this.#config) });
+    this.#pump();
+  }
+
+  /** ctx.signal fired: a queued call is dropped, a running one stops its worker. */
+  #abort(call: Call): void {
+    const i = this.#queue.indexOf(call);
+    if (i >= 0) {
+      this.#queue.splice(i, 1);
+      call.settle({ ok: false, error: map.scriptAborted(this.#config, false) });
+      return;
+    }
+    for (const slot of this.#slots) {
+      if (slot.call !== call) continue;
+      const worker = slot.worker;
+      this.#retire(slot);
+      void worker?.terminate();
+      call.settle({ ok: false, error: map.scriptAborted(this.#config, true) });
+      this.#pump();
+      return;
+    }
+  }
+
+  /** The thread died on its own: out of memory, an uncaught exception, process.exit(). */
+  #died(slot: Slot, err: unknown, exitCode: number | undefined): void {
+    if (slot.state === 'gone') return;
+    const { state, call } = slot;
+    this.#retire(slot);
+    const c = this.#config;
+    if (state === 'starting') this.#startFailed(slot, () => map.workerDied(c, err, exitCode, 'load'));
+    else if (call) call.settle({ ok: false, error: map.workerDied(c, err, exitCode, 'call') });
+    // An idle worker that died (a late timer of an earlier message) is simply not reused.
+    this.#pump();
+  }
+
+  /** Takes a slot out of service for good; the caller terminates its thread if needed. */
+  #retire(slot: Slot): void {
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    slot.state = 'gone';
+    slot.call = undefined;
+    this.#slots.delete(slot);
+  }
+
+  /** Forwards the script's console output, line by line, to the logger (or drops it). */
+  #pipeOutput(worker: Worker): void {
+    const logger = this.#logger;
+    for (const [stream, level] of [
+      [worker.stdout, 'info'],
+      [worker.stderr, 'warn'],
+    ] as const) {
+      if (!logger) {
+        // Drained so a chatty script cannot fill the pipe and block its thread.
+        stream.resume();
+        continue;
+      }
+      let pending = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        pending += chunk;
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        if (pending.length > SCRIPT_TUNING.maxOutputLineChars) {
+          lines.push(pending);
+          pending = '';
+        }
+        for (const line of lines) {
+          const text = line.length > SCRIPT_TUNING.maxOutputLineChars ? `${line.slice(0, SCRIPT_TUNING.maxOutputLineChars)}…` : line;
+          logger[level]('script output', { stream: level === 'info' ? 'stdout' : 'stderr', line: text });
+        }
+      });
+    }
+  }
+}
