@@ -66,6 +66,32 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX blobs_staged ON blobs(ref) WHERE ref LIKE 'stage-%';
   `,
+  // 2: the buses (docs/adr/0006-outbox-and-buses.md). One row per message and route that takes
+  // it, inserted in the transaction that saves the message's parse result; id
+  // '<connection>.<route>.<message id>'. state: pending → done | dead (dead → pending on replay).
+  // step: the next scenario action to run; attempts: tries of that step. lease_until: claimed by
+  // a dispatcher until then (embedded mode clears every claim at start).
+  `
+  CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id),
+    connection TEXT NOT NULL,
+    route TEXT NOT NULL,
+    bus INTEGER NOT NULL,
+    step INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'dead')),
+    lease_until INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    response TEXT,
+    created_at INTEGER NOT NULL,
+    done_at INTEGER
+  ) WITHOUT ROWID;
+  -- A lane's claim: the first pending delivery of each (connection, route) pair of a bus.
+  CREATE INDEX deliveries_lane ON deliveries(bus, connection, route, message_id) WHERE state = 'pending';
+  CREATE INDEX deliveries_route ON deliveries(route, state, message_id);
+  `,
 ];
 
 /**

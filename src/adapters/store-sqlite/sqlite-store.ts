@@ -23,6 +23,8 @@ import { MIGRATIONS } from './sqlite-schema.js';
 import { openSearchDb, type FtsRequest, type FtsResponse, type FtsRow } from './fts-writer-worker.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import type { SqliteStoreOptions } from './sqlite-store-config.js';
+import type { NewDelivery } from '../../core/routing/route-matcher.js';
+import { SqliteBus } from './sqlite-bus.js';
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
@@ -48,6 +50,7 @@ export class SqliteStore implements MessageStore {
   private fts: Worker | null = null;
   private ftsNext = 1;
   private readonly ftsWaiting = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  private busInstance: SqliteBus | null = null;
 
   constructor(options: SqliteStoreOptions) {
     try {
@@ -176,10 +179,18 @@ export class SqliteStore implements MessageStore {
 
   async listUnparsed(limit: number, afterId = 0): Promise<UnparsedMessage[]> {
     const rows = this.stmt(
-      `SELECT m.id, m.sha256, m.size, b.ref, b.stored_size AS storedSize FROM messages m JOIN blobs b ON b.sha256 = m.sha256
+      `SELECT m.id, m.connection, m.sha256, m.size, b.ref, b.stored_size AS storedSize FROM messages m JOIN blobs b ON b.sha256 = m.sha256
        WHERE m.parse_state = 0 AND m.id > ? ORDER BY m.id LIMIT ?`,
-    ).all(afterId, limit) as Array<{ id: number; sha256: string; size: number; ref: string; storedSize: number }>;
-    return rows.map((r) => ({ id: r.id, sha256: r.sha256, size: r.size, blob: { ref: r.ref, storedSize: r.storedSize } }));
+    ).all(afterId, limit) as Array<{ id: number; connection: string; sha256: string; size: number; ref: string; storedSize: number }>;
+    return rows.map((r) => ({ id: r.id, connection: r.connection, sha256: r.sha256, size: r.size, blob: { ref: r.ref, storedSize: r.storedSize } }));
+  }
+
+  /**
+   * The bus of this database (`MessageBus`): same file, same connection, so the deliveries that
+   * saveParsed queues and the dispatcher's progress live in one transactional store.
+   */
+  bus(): SqliteBus {
+    return (this.busInstance ??= new SqliteBus(this.db));
   }
 
   /** The index writer thread, started on first use so read-only commands never start it. */
@@ -215,7 +226,10 @@ export class SqliteStore implements MessageStore {
     });
   }
 
-  async saveParsed(results: Array<{ id: number; outcome: ParseOutcome | ParsedRecord }>): Promise<void> {
+  async saveParsed(results: Array<{ id: number; outcome: ParseOutcome | ParsedRecord; deliveries?: NewDelivery[] }>): Promise<void> {
+    const insDelivery = this.stmt(
+      `INSERT OR IGNORE INTO deliveries (id, message_id, connection, route, bus, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
     const upOk = this.stmt(
       `UPDATE messages SET parse_state = ?, parse_error = ?, from_addr = ?, to_addrs = ?, subject = ?, date = ?, message_id = ?,
        has_attachments = ?, attributes = ? WHERE id = ?`,
@@ -247,6 +261,9 @@ export class SqliteStore implements MessageStore {
             r.attributesJson,
             results[i]!.id,
           );
+          // The outbox: the routes that take the message are queued in the transaction that
+          // marks it parsed, so it is never parsed without being queued, nor queued twice.
+          for (const d of results[i]!.deliveries ?? []) insDelivery.run(d.id, d.messageId, d.connection, d.route, d.bus, d.createdAt, d.createdAt);
         }
       })();
     } catch (err) {

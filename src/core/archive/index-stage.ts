@@ -10,6 +10,8 @@ import type { Logger } from '../ports/logger.js';
 import type { Clock } from '../ports/clock.js';
 import { MAX_FULL_PARSE_BYTES, MAX_HEADER_BYTES } from '../message/limits.js';
 import { YieldToDrain } from './yield-to-drain.js';
+import type { NewDelivery, RouteMatcher } from '../routing/route-matcher.js';
+import type { MessageAttributes } from '../message/attributes.js';
 
 /** The first `max` bytes of a stream (at least; whole chunks), closing it early. */
 async function readPrefix(stream: AsyncIterable<Uint8Array>, max: number): Promise<Buffer> {
@@ -47,6 +49,11 @@ export interface IndexDeps {
    */
   busy?: () => boolean;
   maxPauseMs?: number;
+  /**
+   * The routes: each saved parse result queues one delivery per route of its connection whose
+   * filter matches, in the same transaction (the outbox). Absent: nothing is routed.
+   */
+  routes?: RouteMatcher;
 }
 
 /** Totals of an index run. */
@@ -73,7 +80,7 @@ export async function runIndexStage(deps: IndexDeps, stop: () => boolean, signal
   const saveEvery = deps.saveEvery ?? 200;
   const pageSize = Math.max(deps.concurrency * 8, saveEvery);
   let afterId = 0;
-  let results: Array<{ id: number; outcome: ParseOutcome | ParsedRecord }> = [];
+  let results: Array<{ id: number; outcome: ParseOutcome | ParsedRecord; deliveries?: NewDelivery[] }> = [];
   const saves: Array<Promise<void>> = [];
   let saveError: { error: unknown } | undefined;
 
@@ -126,7 +133,17 @@ export async function runIndexStage(deps: IndexDeps, stop: () => boolean, signal
       deps.logger.warn('message archived raw but unparsable', { id: m.id, sha256: m.sha256, code: why?.code, reason: why?.reason });
     }
     totals.bytes += m.size;
-    results.push({ id: m.id, outcome });
+    // Routing needs the attributes, and they exist only now: the routes that take the message
+    // are decided here and queued with the parse result (an unparsable message is routed on
+    // what could be read of it).
+    const routes = deps.routes;
+    if (routes?.has(m.connection)) {
+      const o = outcome;
+      const attributes = (): Partial<MessageAttributes> =>
+        'record' in o ? (JSON.parse(o.attributesJson) as Partial<MessageAttributes>) : o.ok ? o.attributes : (o.partial ?? {});
+      const deliveries = routes.match({ id: m.id, connection: m.connection, size: m.size, attributes }, deps.clock.now());
+      results.push(deliveries.length > 0 ? { id: m.id, outcome, deliveries } : { id: m.id, outcome });
+    } else results.push({ id: m.id, outcome });
     if (results.length >= saveEvery) await flush();
   };
 

@@ -1,6 +1,7 @@
 import type { BlobLocation } from './blob-store.js';
 import type { Address, MessageAttributes } from '../message/attributes.js';
 import type { ParseOutcome } from './message-parser.js';
+import type { NewDelivery } from '../routing/route-matcher.js';
 
 /** One message taken from a server, ready to commit. */
 export interface TakenRecord {
@@ -35,6 +36,8 @@ export interface MailboxWatermark {
 /** A committed message waiting for the parse stage. */
 export interface UnparsedMessage {
   id: number;
+  /** The connection that took it: routing picks that connection's routes. */
+  connection: string;
   sha256: string;
   size: number;
   blob: BlobLocation;
@@ -178,9 +181,11 @@ export interface MessageStore {
   listUnparsed(limit: number, afterId?: number): Promise<UnparsedMessage[]>;
   /**
    * Stores parse outcomes (as they are, or already in record form) and indexes them: the
-   * full-text rows are durable before the messages are marked parsed.
+   * full-text rows are durable before the messages are marked parsed. The `deliveries` of each
+   * message (the routes that take it) are queued in the same transaction that marks it parsed:
+   * the outbox (docs/adr/0006-outbox-and-buses.md). A delivery whose id exists is not queued again.
    */
-  saveParsed(results: Array<{ id: number; outcome: ParseOutcome | ParsedRecord }>): Promise<void>;
+  saveParsed(results: Array<{ id: number; outcome: ParseOutcome | ParsedRecord; deliveries?: NewDelivery[] }>): Promise<void>;
   /** Counts for `stats`. */
   stats(): Promise<ArchiveStats>;
   /** Full-text and field search. */

@@ -1,0 +1,239 @@
+/**
+ * `MessageBus` on the embedded SQLite database: the `deliveries` table of `archive.db`, on the
+ * store's own connection (the store queues deliveries in the transaction that saves a parse
+ * result; this class claims them and records their progress). WAL with `synchronous=FULL`, as
+ * the store: a delivery recorded done survives a power cut, so it is not sent again.
+ */
+import type Database from 'better-sqlite3';
+import type {
+  ClaimedDelivery,
+  DeliveryCounts,
+  DeliveryPair,
+  DeliveryQuery,
+  DeliveryRecord,
+  DeliveryState,
+  MessageBus,
+} from '../../core/ports/message-bus.js';
+import type { ServerResponse } from '../../core/ports/scenario-action.js';
+import { mapSqliteError } from './sqlite-error-map.js';
+
+type Stmt = Database.Statement<unknown[], unknown>;
+
+interface Row {
+  id: string;
+  message_id: number;
+  connection: string;
+  route: string;
+  bus: number;
+  step: number;
+  attempts: number;
+  next_at: number;
+  state: DeliveryState;
+  last_error: string | null;
+  response: string | null;
+  created_at: number;
+  done_at: number | null;
+}
+
+interface ClaimRow extends Row {
+  sha256: string;
+  size: number;
+  mailbox: string;
+  uid_validity: number;
+  uid: number | null;
+  uidl: string | null;
+  parse_state: number;
+  attributes: string | null;
+  ref: string;
+  stored_size: number;
+}
+
+function toRecord(r: Row): DeliveryRecord {
+  return {
+    id: r.id,
+    messageId: r.message_id,
+    connection: r.connection,
+    route: r.route,
+    bus: r.bus,
+    step: r.step,
+    attempts: r.attempts,
+    nextAt: r.next_at,
+    state: r.state,
+    lastError: r.last_error,
+    response: r.response ? (JSON.parse(r.response) as ServerResponse) : null,
+    createdAt: r.created_at,
+    doneAt: r.done_at,
+  };
+}
+
+const COLUMNS = 'd.id, d.message_id, d.connection, d.route, d.bus, d.step, d.attempts, d.next_at, d.state, d.last_error, d.response, d.created_at, d.done_at';
+
+/** The deliveries of one `archive.db`. */
+export class SqliteBus implements MessageBus {
+  private readonly stmts: Record<string, Stmt> = {};
+
+  constructor(private readonly db: Database.Database) {}
+
+  private stmt(sql: string): Stmt {
+    let s = this.stmts[sql];
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts[sql] = s;
+    }
+    return s;
+  }
+
+  private run<T>(doing: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw mapSqliteError(err, doing);
+    }
+  }
+
+  async releaseAll(): Promise<number> {
+    return this.run('releasing claimed deliveries', () => this.stmt("UPDATE deliveries SET lease_until = 0 WHERE state = 'pending' AND lease_until <> 0").run().changes);
+  }
+
+  async duePairs(bus: number, now: number, limit: number): Promise<DeliveryPair[]> {
+    // The head of each pair (lowest pending message id), from the partial index; a pair whose
+    // head waits for its retry or is claimed is not due, whatever stands behind it.
+    return this.run('finding due deliveries', () =>
+      this.stmt(
+        `SELECT d.connection, d.route FROM
+           (SELECT connection, route, MIN(message_id) AS mid FROM deliveries WHERE bus = ? AND state = 'pending' GROUP BY connection, route) h
+         JOIN deliveries d ON d.bus = ? AND d.state = 'pending' AND d.connection = h.connection AND d.route = h.route AND d.message_id = h.mid
+         WHERE d.next_at <= ? AND d.lease_until <= ? ORDER BY d.next_at LIMIT ?`,
+      ).all(bus, bus, now, now, limit) as DeliveryPair[],
+    );
+  }
+
+  async claim(bus: number, pair: DeliveryPair, limit: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
+    const select = this.stmt(
+      `SELECT ${COLUMNS}, m.sha256, m.size, m.mailbox, m.uid_validity, m.uid, m.uidl, m.parse_state, m.attributes, b.ref, b.stored_size
+       FROM deliveries d JOIN messages m ON m.id = d.message_id JOIN blobs b ON b.sha256 = m.sha256
+       WHERE d.bus = ? AND d.state = 'pending' AND d.connection = ? AND d.route = ? ORDER BY d.message_id LIMIT ?`,
+    );
+    const lease = this.stmt('UPDATE deliveries SET lease_until = ? WHERE id = ?');
+    return this.run('claiming deliveries', () =>
+      this.db.transaction(() => {
+        const rows = select.all(bus, pair.connection, pair.route, limit) as ClaimRow[];
+        for (const r of rows) lease.run(leaseUntil, r.id);
+        return rows.map((r) => ({
+          ...toRecord(r),
+          message: {
+            sha256: r.sha256,
+            size: r.size,
+            blob: { ref: r.ref, storedSize: r.stored_size },
+            attributesJson: r.attributes,
+            parsed: r.parse_state === 1,
+            mailbox: r.mailbox,
+            uidValidity: r.uid_validity,
+            uid: r.uid,
+            uidl: r.uidl,
+          },
+        }));
+      })(),
+    );
+  }
+
+  async release(ids: string[]): Promise<void> {
+    const s = this.stmt('UPDATE deliveries SET lease_until = 0 WHERE id = ?');
+    this.run('releasing deliveries', () =>
+      this.db.transaction(() => {
+        for (const id of ids) s.run(id);
+      })(),
+    );
+  }
+
+  async stepDone(id: string, nextStep: number): Promise<void> {
+    this.run('recording a delivery step', () => this.stmt('UPDATE deliveries SET step = ?, attempts = 0, last_error = NULL WHERE id = ?').run(nextStep, id));
+  }
+
+  async done(id: string, at: number, response: ServerResponse | null): Promise<void> {
+    this.run('recording a delivery done', () =>
+      this.stmt("UPDATE deliveries SET state = 'done', done_at = ?, lease_until = 0, last_error = NULL, response = ? WHERE id = ?").run(
+        at,
+        response ? JSON.stringify(response) : null,
+        id,
+      ),
+    );
+  }
+
+  async retryLater(id: string, step: number, attempts: number, nextAt: number, error: string): Promise<void> {
+    this.run('scheduling a delivery retry', () =>
+      this.stmt('UPDATE deliveries SET step = ?, attempts = ?, next_at = ?, last_error = ?, lease_until = 0 WHERE id = ?').run(step, attempts, nextAt, error, id),
+    );
+  }
+
+  async deadLetter(id: string, step: number, attempts: number, at: number, error: string, response: ServerResponse | null): Promise<void> {
+    this.run('dead-lettering a delivery', () =>
+      this.stmt("UPDATE deliveries SET state = 'dead', step = ?, attempts = ?, done_at = ?, last_error = ?, response = ?, lease_until = 0 WHERE id = ?").run(
+        step,
+        attempts,
+        at,
+        error,
+        response ? JSON.stringify(response) : null,
+        id,
+      ),
+    );
+  }
+
+  async list(q: DeliveryQuery): Promise<DeliveryRecord[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.state) {
+      where.push('d.state = ?');
+      args.push(q.state);
+    }
+    if (q.route) {
+      where.push('d.route = ?');
+      args.push(q.route);
+    }
+    if (q.connection) {
+      where.push('d.connection = ?');
+      args.push(q.connection);
+    }
+    args.push(q.limit ?? 1000);
+    const sql = `SELECT ${COLUMNS} FROM deliveries d ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at, d.message_id, d.route LIMIT ?`;
+    return this.run('listing deliveries', () => (this.db.prepare(sql).all(...args) as Row[]).map(toRecord));
+  }
+
+  async replay(selection: { ids: string[] } | { allDead: true; route?: string }, now: number): Promise<string[]> {
+    const set = "SET state = 'pending', attempts = 0, next_at = ?, lease_until = 0, done_at = NULL, response = NULL";
+    return this.run('replaying dead deliveries', () =>
+      this.db.transaction(() => {
+        if ('ids' in selection) {
+          const s = this.stmt(`UPDATE deliveries ${set} WHERE id = ? AND state = 'dead' RETURNING id`);
+          return selection.ids.flatMap((id) => (s.all(now, id) as Array<{ id: string }>).map((r) => r.id));
+        }
+        const rows = selection.route
+          ? (this.stmt(`UPDATE deliveries ${set} WHERE state = 'dead' AND route = ? RETURNING id`).all(now, selection.route) as Array<{ id: string }>)
+          : (this.stmt(`UPDATE deliveries ${set} WHERE state = 'dead' RETURNING id`).all(now) as Array<{ id: string }>);
+        return rows.map((r) => r.id);
+      })(),
+    );
+  }
+
+  async nextDue(bus: number, routes: readonly string[]): Promise<number | null> {
+    if (routes.length === 0) return null;
+    const sql = `SELECT MIN(next_at) AS n FROM deliveries WHERE bus = ? AND state = 'pending' AND route IN (${routes.map(() => '?').join(', ')})`;
+    return this.run('finding the next due delivery', () => (this.stmt(sql).get(bus, ...routes) as { n: number | null }).n);
+  }
+
+  async counts(): Promise<DeliveryCounts> {
+    const rows = this.run(
+      'counting deliveries',
+      () => this.stmt('SELECT route, state, COUNT(*) AS n FROM deliveries GROUP BY route, state').all() as Array<{ route: string; state: DeliveryState; n: number }>,
+    );
+    const out: DeliveryCounts = {};
+    for (const r of rows) (out[r.route] ??= { pending: 0, done: 0, dead: 0 })[r.state] = r.n;
+    return out;
+  }
+
+  /** Whether a delivery with this id exists (for the CLI's messages). */
+  async exists(id: string): Promise<DeliveryState | null> {
+    const r = this.stmt('SELECT state FROM deliveries WHERE id = ?').get(id) as { state: DeliveryState } | undefined;
+    return r?.state ?? null;
+  }
+}
