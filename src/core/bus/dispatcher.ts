@@ -1,0 +1,327 @@
+/**
+ * The dispatcher: works through the deliveries of every bus (docs/pipeline.md, "route" and
+ * "deliver"). Each bus is a lane of its own, with its own claim loop and its own concurrency, so a
+ * slow or failing route on one bus never delays another. Within a lane, the unit of order is the
+ * (connection, route) pair: a pair has at most one delivery in flight, lowest message id first,
+ * and a delivery that fails holds back its own pair only (head-of-line per pair) until it is done
+ * or dead. No I/O of its own: the bus, the blob store, the parser and the actions are ports; time
+ * and randomness come from the Clock and a random function.
+ */
+import type { BlobStore } from '../ports/blob-store.js';
+import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
+import type { MessageParser } from '../ports/message-parser.js';
+import type { ClaimedDelivery, DeliveryPair, MessageBus } from '../ports/message-bus.js';
+import type { ActionOutcome, DeliveryContext, ScenarioAction, ServerResponse } from '../ports/scenario-action.js';
+import type { MessageAttributes } from '../message/attributes.js';
+import { MAX_FULL_PARSE_BYTES } from '../message/limits.js';
+import { backoffDelay, type BackoffPolicy } from '../connection/backoff.js';
+import { MailsluiceError, toMailsluiceError } from '../errors/index.js';
+
+/** One configured action of a route, ready to run, with its attempt budget. */
+export interface RouteStep {
+  action: ScenarioAction;
+  /** Attempts of this step before the delivery is dead-lettered (a non-retryable error: at once). */
+  maxAttempts: number;
+}
+
+/** A route as the dispatcher runs it. */
+export interface RouteRuntime {
+  name: string;
+  connection: string;
+  bus: number;
+  steps: RouteStep[];
+  /** Applied by the connection after the scenario succeeded (unless an action returned one). */
+  response?: ServerResponse | undefined;
+  /** Applied by the connection after the delivery was dead-lettered. */
+  errorResponse?: ServerResponse | undefined;
+}
+
+/** Tunables of the dispatcher; defaults in {@link DISPATCH_DEFAULTS}. */
+export interface DispatchTuning {
+  /** Deliveries (pairs) in flight per bus. */
+  concurrency: number;
+  /** Retry back-off: exponential with jitter between these bounds. */
+  backoff: BackoffPolicy;
+  /** Deliveries of one pair claimed at a time (one query, then worked through in order). */
+  claimBatch: number;
+  /** How long a claim holds; embedded mode releases every claim at start anyway. */
+  leaseMs: number;
+  /** How often an idle lane looks for due deliveries. */
+  pollMs: number;
+}
+
+/** Defaults, each with its reason. */
+export const DISPATCH_DEFAULTS: DispatchTuning = {
+  concurrency: 4,
+  // 1 s doubling to 5 minutes, as for connections: a receiver that is down is not hammered.
+  backoff: { baseMs: 1000, maxMs: 5 * 60 * 1000 },
+  // One claim query per 32 deliveries of a pair keeps the database out of the per-message cost.
+  claimBatch: 32,
+  // Longer than any one attempt may take (webhook timeouts are seconds to a minute).
+  leaseMs: 10 * 60 * 1000,
+  // An idle lane notices a newly queued message within this (the p99 latency target is 1 s).
+  pollMs: 25,
+};
+
+/** What the dispatcher needs. */
+export interface DispatcherDeps {
+  bus: MessageBus;
+  blobs: BlobStore;
+  /** Re-parses a message for its bodies (TextBody, HtmlBody are not stored with the attributes). */
+  parser?: MessageParser;
+  routes: readonly RouteRuntime[];
+  clock: Clock;
+  /** In [0, 1), for back-off jitter. */
+  random: () => number;
+  logger: Logger;
+  tuning?: Partial<DispatchTuning>;
+}
+
+/** Per route, what one run of the dispatcher did. */
+export interface DispatchTotals {
+  routes: Record<string, { delivered: number; dead: number; retries: number }>;
+}
+
+/** How a run ends. */
+export interface DispatchRunOptions {
+  /**
+   * `drain`: return once `finished()` (no more deliveries will be queued) and no lane has a
+   * delivery in flight or due within `retryHorizonMs`. Without it, run until `signal` aborts.
+   */
+  untilIdle?: { finished: () => boolean; retryHorizonMs: number };
+  signal?: AbortSignal;
+}
+
+type Result = 'done' | 'dead' | 'retry' | 'aborted';
+
+/** Runs the lanes of every bus that has a route; resolves when the run ends. */
+export async function runDispatcher(deps: DispatcherDeps, options: DispatchRunOptions = {}): Promise<DispatchTotals> {
+  const tuning: DispatchTuning = { ...DISPATCH_DEFAULTS, ...deps.tuning };
+  const totals: DispatchTotals = { routes: {} };
+  for (const r of deps.routes) totals.routes[r.name] = { delivered: 0, dead: 0, retries: 0 };
+  const routeOf = new Map(deps.routes.map((r) => [pairKey(r.connection, r.name), r]));
+  const buses = [...new Set(deps.routes.map((r) => r.bus))].sort((a, b) => a - b);
+  const released = await deps.bus.releaseAll();
+  if (released > 0) deps.logger.info('deliveries claimed by an earlier run are due again', { released });
+  const lanes = buses.map((bus) => new Lane(bus, deps, tuning, routeOf, totals, options));
+  await Promise.all(lanes.map((l) => l.run()));
+  return totals;
+}
+
+function pairKey(connection: string, route: string): string {
+  return `${connection}\u0000${route}`;
+}
+
+/** One bus: its own claim loop and its own concurrency. */
+class Lane {
+  private readonly active = new Map<string, Promise<void>>();
+  private readonly warned = new Set<string>();
+  private failure: unknown;
+
+  constructor(
+    private readonly bus: number,
+    private readonly deps: DispatcherDeps,
+    private readonly tuning: DispatchTuning,
+    private readonly routeOf: Map<string, RouteRuntime>,
+    private readonly totals: DispatchTotals,
+    private readonly options: DispatchRunOptions,
+  ) {}
+
+  async run(): Promise<void> {
+    const { clock, bus } = this.deps;
+    const signal = this.options.signal;
+    while (!signal?.aborted) {
+      if (this.failure !== undefined) break;
+      let started = 0;
+      if (this.active.size < this.tuning.concurrency) {
+        const pairs = await bus.duePairs(this.bus, clock.now(), this.tuning.concurrency * 4);
+        for (const p of pairs) {
+          if (this.active.size >= this.tuning.concurrency) break;
+          const key = pairKey(p.connection, p.route);
+          if (this.active.has(key)) continue;
+          const route = this.routeOf.get(key);
+          if (!route || route.bus !== this.bus) {
+            // Queued for a route that is no longer configured (or moved to another bus, or
+            // disabled): left pending, listed by `deliveries list`, taken up if it comes back.
+            if (!this.warned.has(key)) {
+              this.warned.add(key);
+              this.deps.logger.warn('deliveries wait for a route that is not configured on this bus', { bus: this.bus, connection: p.connection, route: p.route });
+            }
+            continue;
+          }
+          const work = this.workPair(p, route)
+            .catch((err: unknown) => {
+              // A failing bus (the database) stops the lane; the error ends the run.
+              this.failure ??= err;
+            })
+            .finally(() => this.active.delete(key));
+          this.active.set(key, work);
+          started++;
+        }
+      }
+      if (started > 0) continue;
+      if (this.active.size === 0 && this.options.untilIdle && (await this.idleEnough())) break;
+      // Wait for a worker to finish or the poll interval, whichever first.
+      await Promise.race([clock.sleep(this.tuning.pollMs, signal), ...this.active.values()]);
+    }
+    await Promise.allSettled([...this.active.values()]);
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** `drain`: nothing more will be queued and nothing of this bus is due soon. */
+  private async idleEnough(): Promise<boolean> {
+    const u = this.options.untilIdle!;
+    if (!u.finished()) return false;
+    const routes = [...this.routeOf.values()].filter((r) => r.bus === this.bus).map((r) => r.name);
+    const next = await this.deps.bus.nextDue(this.bus, routes);
+    return next === null || next > this.deps.clock.now() + u.retryHorizonMs;
+  }
+
+  /** Works through one pair in message order until it is empty, blocked or the run stops. */
+  private async workPair(pair: DeliveryPair, route: RouteRuntime): Promise<void> {
+    const { bus, clock } = this.deps;
+    const signal = this.options.signal;
+    for (;;) {
+      const claimed = await bus.claim(this.bus, pair, this.tuning.claimBatch, clock.now() + this.tuning.leaseMs);
+      let i = 0;
+      let blocked = false;
+      try {
+        for (; i < claimed.length && !signal?.aborted; i++) {
+          const d = claimed[i]!;
+          // The head of the pair is waiting for its retry: everything behind it waits too.
+          if (d.nextAt > clock.now()) {
+            blocked = true;
+            break;
+          }
+          const r = await this.deliver(d, route);
+          if (r === 'aborted') break; // released below, unrecorded: tried again next run
+          if (r === 'retry') {
+            i++;
+            blocked = true;
+            break;
+          }
+        }
+      } finally {
+        const rest = claimed.slice(i).map((d) => d.id);
+        if (rest.length > 0) await bus.release(rest);
+      }
+      if (blocked || signal?.aborted || claimed.length < this.tuning.claimBatch) return;
+    }
+  }
+
+  /** Runs a delivery's scenario from its recorded step; records each step and the end. */
+  private async deliver(d: ClaimedDelivery, route: RouteRuntime): Promise<Result> {
+    const { bus, clock, logger } = this.deps;
+    const count = (this.totals.routes[route.name] ??= { delivered: 0, dead: 0, retries: 0 });
+    let raw: Promise<Buffer> | undefined;
+    const readRaw = (): Promise<Buffer> => (raw ??= this.deps.blobs.read(d.message.blob, d.message.sha256));
+    let message: MessageAttributes;
+    try {
+      message = await this.buildMessage(d, route, readRaw);
+    } catch (err) {
+      return this.fail(d, route, d.step, d.attempts + 1, toMailsluiceError(err), count);
+    }
+    let response: ServerResponse | null = null;
+    for (let step = d.step; step < route.steps.length; step++) {
+      const { action } = route.steps[step]!;
+      const attempt = step === d.step ? d.attempts + 1 : 1;
+      const ac = new AbortController();
+      const stop = (): void => ac.abort();
+      this.options.signal?.addEventListener('abort', stop, { once: true });
+      const ctx: DeliveryContext = {
+        route: route.name,
+        connection: route.connection,
+        deliveryId: d.id,
+        idempotencyKey: `${d.id}.${step}`,
+        step,
+        attempt,
+        readRaw,
+        signal: ac.signal,
+      };
+      let outcome: ActionOutcome;
+      try {
+        outcome = await action.run(message, ctx);
+      } catch (err) {
+        // The port says an action returns its failures; one that throws is treated the same.
+        outcome = { ok: false, error: toMailsluiceError(err) };
+      } finally {
+        this.options.signal?.removeEventListener('abort', stop);
+      }
+      // Stopped mid-attempt: nothing recorded, the delivery is released and runs again later.
+      if (!outcome.ok && this.options.signal?.aborted) return 'aborted';
+      if (!outcome.ok) return this.fail(d, route, step, attempt, outcome.error, count);
+      if (outcome.response) response = outcome.response;
+      if (step + 1 < route.steps.length) await bus.stepDone(d.id, step + 1);
+    }
+    await bus.done(d.id, clock.now(), response ?? route.response ?? null);
+    count.delivered++;
+    logger.debug('delivered', { delivery: d.id, route: route.name });
+    return 'done';
+  }
+
+  /** A failed attempt: retry later with back-off, or dead-letter (budget spent, or not retryable). */
+  private async fail(d: ClaimedDelivery, route: RouteRuntime, step: number, attempt: number, error: MailsluiceError, count: { dead: number; retries: number }): Promise<Result> {
+    const { bus, clock, logger } = this.deps;
+    const max = route.steps[step]?.maxAttempts ?? 1;
+    const text = `${error.code}: ${error.message}`;
+    if (error.retryable && attempt < max) {
+      const retryAfter = typeof error.details?.retryAfterMs === 'number' ? Math.min(error.details.retryAfterMs, this.tuning.backoff.maxMs) : 0;
+      const delay = Math.max(backoffDelay(attempt, this.deps.random(), this.tuning.backoff), retryAfter);
+      await bus.retryLater(d.id, step, attempt, clock.now() + delay, text);
+      count.retries++;
+      logger.warn('delivery failed; retrying later', { delivery: d.id, route: route.name, step, attempt, code: error.code, error: error.message, inMs: delay });
+      return 'retry';
+    }
+    await bus.deadLetter(d.id, step, attempt, clock.now(), text, route.errorResponse ?? null);
+    count.dead++;
+    logger.error('delivery dead-lettered', { delivery: d.id, route: route.name, step, attempts: attempt, code: error.code, error: error.message });
+    return 'dead';
+  }
+
+  /**
+   * The attributes a scenario sees: the saved ones (those routing used), with `Source` and
+   * `ArchiveId`, and the bodies from a re-parse when an action needs more than the archive.
+   */
+  private async buildMessage(d: ClaimedDelivery, route: RouteRuntime, readRaw: () => Promise<Buffer>): Promise<MessageAttributes> {
+    const m = d.message;
+    let saved: Partial<MessageAttributes> = {};
+    if (m.attributesJson) {
+      try {
+        saved = JSON.parse(m.attributesJson) as Partial<MessageAttributes>;
+      } catch (err) {
+        throw new MailsluiceError('STORE_CORRUPT', `the saved attributes of message ${d.messageId} are not valid JSON`, { cause: err });
+      }
+    }
+    const message: MessageAttributes = {
+      From: null,
+      To: [],
+      Cc: [],
+      Bcc: [],
+      Subject: '',
+      ReceivedDate: null,
+      GlobalMessageId: '',
+      InReplyTo: '',
+      References: [],
+      TextBody: '',
+      HtmlBody: '',
+      Attachments: [],
+      CustomHeaders: [],
+      ...saved,
+      Source:
+        m.uidl !== null
+          ? { Connection: d.connection, Uidl: m.uidl }
+          : { Connection: d.connection, Mailbox: m.mailbox, UidValidity: m.uidValidity, ...(m.uid !== null ? { Uid: m.uid } : {}) },
+      ArchiveId: m.sha256,
+    };
+    const needsBodies = route.steps.some((s) => s.action.kind !== 'archive');
+    if (needsBodies && this.deps.parser && m.parsed && m.size <= MAX_FULL_PARSE_BYTES) {
+      const o = await this.deps.parser.parse(await readRaw());
+      if (o.ok) {
+        message.TextBody = o.attributes.TextBody;
+        message.HtmlBody = o.attributes.HtmlBody;
+      }
+    }
+    return message;
+  }
+}
