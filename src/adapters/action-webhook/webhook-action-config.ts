@@ -1,0 +1,69 @@
+/**
+ * Options of the `webhook` scenario action, their defaults and the tunables behind them, each
+ * with its reason.
+ */
+import { MailsluiceError } from '../../core/errors/index.js';
+
+/** Options of {@link createWebhookAction} (what a route's `webhook` step configures). */
+export interface WebhookActionOptions {
+  /** The receiver, http:// or https://. */
+  url: string;
+  /** HMAC-SHA256 key: with it every request carries `X-Mailsluice-Signature: sha256=<hex>`. */
+  secret?: string | undefined;
+  /** Time limit of one request, from connect to the answer's last byte. Default 30 s. */
+  timeoutMs?: number | undefined;
+  /** Attachments up to this size (decoded bytes) go inline as base64. Default 256 KiB. */
+  inlineAttachmentsUpTo?: number | undefined;
+  /** Extra request headers (Authorization, …); the ones mailsluice sets cannot be replaced. */
+  headers?: Readonly<Record<string, string>> | undefined;
+}
+
+/** {@link WebhookActionOptions} validated, with defaults filled in. */
+export interface WebhookActionConfig {
+  readonly url: URL;
+  readonly secret: string | undefined;
+  readonly timeoutMs: number;
+  readonly inlineAttachmentsUpTo: number;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** Internal tunables, each with why it has this value. */
+export const WEBHOOK_TUNING = {
+  /** A receiver that has not answered in 30 s is not coming back for this request. */
+  defaultTimeoutMs: 30_000,
+  /**
+   * 256 KiB inline keeps a typical request under half a megabyte of JSON (base64 adds a third),
+   * which every HTTP framework accepts by default; larger files are sent as references.
+   */
+  defaultInlineAttachmentsUpTo: 256 * 1024,
+  /** Of a refusing receiver's answer, this much text goes into the error sentence. */
+  maxErrorBodyChars: 300,
+  /** Attachments inside attached messages (a journal report's original) are looked for this deep. */
+  maxNestedMessages: 3,
+} as const;
+
+/** Headers the action sets itself (lower case). */
+export const RESERVED_HEADERS: ReadonlySet<string> = new Set(['content-type', 'content-length', 'idempotency-key', 'x-mailsluice-signature', 'x-mailsluice-attempt', 'host']);
+
+/** Validates options and fills in defaults; throws `CONFIG_INVALID` for a wiring mistake. */
+export function resolveWebhookActionConfig(options: WebhookActionOptions): WebhookActionConfig {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new MailsluiceError('CONFIG_INVALID', `webhook url ${JSON.stringify(options.url)} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new MailsluiceError('CONFIG_INVALID', `webhook url must be http(s), not ${url.protocol}`);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(options.headers ?? {})) {
+    if (RESERVED_HEADERS.has(k.toLowerCase())) throw new MailsluiceError('CONFIG_INVALID', `webhook header ${k} is set by mailsluice itself`);
+    headers[k] = v;
+  }
+  return Object.freeze({
+    url,
+    secret: options.secret || undefined,
+    timeoutMs: options.timeoutMs ?? WEBHOOK_TUNING.defaultTimeoutMs,
+    inlineAttachmentsUpTo: options.inlineAttachmentsUpTo ?? WEBHOOK_TUNING.defaultInlineAttachmentsUpTo,
+    headers: Object.freeze(headers),
+  });
+}
