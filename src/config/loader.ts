@@ -9,6 +9,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { MailsluiceError } from '../core/errors/index.js';
 import { configSchema, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
+import { filterProblems } from '../core/routing/route-filter.js';
 
 /** One problem found in a configuration file. */
 export interface ConfigProblem {
@@ -57,6 +58,10 @@ export interface Config {
   /** Absolute data directory. */
   dataDir: string;
   buses: number;
+  /** Deliveries in flight per bus. */
+  busConcurrency: number;
+  /** Back-off between attempts of a failed delivery. */
+  deliveryRetry: { baseMs: number; maxMs: number };
   connections: ConnectionConfig[];
   routes: RouteConfig[];
   /** Things that are valid but worth telling the operator. */
@@ -156,6 +161,9 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Headers a webhook sets itself; a configured header may not replace them. */
+const RESERVED_WEBHOOK_HEADERS: ReadonlySet<string> = new Set(['content-type', 'content-length', 'idempotency-key', 'x-mailsluice-signature', 'x-mailsluice-attempt', 'host']);
+
 function crossChecks(input: ConfigInput, problems: ConfigProblem[], warnings: ConfigProblem[]): void {
   const seen = new Map<string, number>();
   input.connections.forEach((c, i) => {
@@ -189,10 +197,32 @@ function crossChecks(input: ConfigInput, problems: ConfigProblem[], warnings: Co
     routeNames.add(r.name);
     if (!seen.has(r.connection)) problems.push({ path: `${at}.connection`, message: `no connection named "${r.connection}"` });
     if (r.bus >= input.buses) problems.push({ path: `${at}.bus`, message: `must be below buses (${input.buses}): 0..${input.buses - 1}` });
-    if (r.scenario.some((a) => a.action !== 'archive')) {
-      warnings.push({ path: `${at}.scenario`, message: 'route actions other than archive are validated but not executed in this build yet; messages are archived only' });
+    for (const [key, message] of filterProblems(r.filter)) problems.push({ path: `${at}.filter.${key}`, message });
+    r.scenario.forEach((a, j) => {
+      const ap = `${at}.scenario[${j}]`;
+      if (a.action === 'publish') {
+        // Refused rather than dead-lettering every message: embedded mode has no broker.
+        (r.enabled ? problems : warnings).push({ path: `${ap}.action`, message: 'publish needs a message broker (scale-out mode with NATS JetStream), which embedded mode does not have; remove the action or disable the route' });
+      }
+      if (a.action === 'webhook' && a.headers) {
+        for (const name of Object.keys(a.headers)) {
+          if (RESERVED_WEBHOOK_HEADERS.has(name.toLowerCase())) problems.push({ path: `${ap}.headers.${name}`, message: `is set by mailsluice itself and cannot be configured` });
+        }
+      }
+    });
+    const conn = input.connections.find((c) => c.name === r.connection);
+    for (const key of ['response', 'errorResponse'] as const) {
+      const resp = r[key];
+      if (!resp || !conn) continue;
+      if (conn.protocol === 'pop3') problems.push({ path: `${at}.${key}`, message: `connection ${conn.name} is POP3, which has no flags or folders to apply a response with` });
+      else if (conn.deletePolicy === 'delete-and-expunge' || conn.deletePolicy === 'move') {
+        warnings.push({ path: `${at}.${key}`, message: `connection ${conn.name} has deletePolicy ${conn.deletePolicy}: the message has left the mailbox before the scenario runs, so the response cannot be applied (use leave, mark-seen or delete)` });
+      } else {
+        warnings.push({ path: `${at}.${key}`, message: 'is recorded on each delivery (mailsluice deliveries list) but not yet applied on the server in this build' });
+      }
     }
   });
+  if (input.deliveryRetry.maxMs < input.deliveryRetry.baseMs) problems.push({ path: 'deliveryRetry.maxMs', message: `must be at least baseMs (${input.deliveryRetry.baseMs})` });
 }
 
 /** Options for {@link parseConfig}. */
@@ -253,14 +283,36 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     return { ...c, port: c.port ?? defaults.port, tlsPort: c.tlsPort ?? defaults.tlsPort, tls, auth };
   });
   const routes = input.routes.map((r, i) => {
-    if (r.scenario.some((a) => 'secret' in a && a.secret !== undefined)) {
-      return { ...r, scenario: r.scenario.map((a, j) => ('secret' in a && a.secret !== undefined ? { ...a, secret: resolveSecret(a.secret, `routes[${i}].scenario[${j}].secret`, baseDir, env, problems) ?? '' } : a)) };
-    }
-    return r;
+    // Secrets of a disabled route are warnings, as for connections: it never runs.
+    const secretProblems = r.enabled ? problems : warnings;
+    return {
+      ...r,
+      scenario: r.scenario.map((a, j) => {
+        const ap = `routes[${i}].scenario[${j}]`;
+        // A script's module is relative to the configuration file, like every other path.
+        if (a.action === 'script') return { ...a, module: isAbsolute(a.module) ? a.module : resolve(baseDir, a.module) };
+        if (a.action === 'forward') {
+          return {
+            ...a,
+            ...(a.auth ? { auth: { user: a.auth.user, pass: resolveSecret(a.auth.pass, `${ap}.auth.pass`, baseDir, env, secretProblems) ?? '' } } : {}),
+            ...(a.tls?.ca !== undefined ? { tls: { ...a.tls, ca: resolveSecret(a.tls.ca, `${ap}.tls.ca`, baseDir, env, secretProblems) ?? '' } } : {}),
+          };
+        }
+        if (a.action !== 'webhook') return a;
+        const headers = a.headers
+          ? Object.fromEntries(Object.entries(a.headers).map(([k, v]) => [k, resolveSecret(v, `${ap}.headers.${k}`, baseDir, env, secretProblems) ?? '']))
+          : undefined;
+        return {
+          ...a,
+          ...(a.secret !== undefined ? { secret: resolveSecret(a.secret, `${ap}.secret`, baseDir, env, secretProblems) ?? '' } : {}),
+          ...(headers ? { headers } : {}),
+        };
+      }),
+    };
   }) as RouteConfig[];
   if (problems.length) return { problems, warnings };
   const dataDir = isAbsolute(input.dataDir) ? input.dataDir : resolve(baseDir, input.dataDir);
-  const config: Config = { file, dataDir, buses: input.buses, connections, routes, warnings };
+  const config: Config = { file, dataDir, buses: input.buses, busConcurrency: input.busConcurrency, deliveryRetry: input.deliveryRetry, connections, routes, warnings };
   return { config: deepFreeze(config), problems, warnings };
 }
 

@@ -161,29 +161,79 @@ const filter = z
   })
   .meta({ description: 'Optional conditions; all given must hold.' });
 
+const maxAttempts = z
+  .number()
+  .int('must be a whole number')
+  .min(1, 'must be at least 1')
+  .max(1000, 'must be at most 1000')
+  .default(10)
+  .meta({ description: 'Attempts of this action per message before the delivery is dead-lettered (a non-retryable failure dead-letters at once).' });
+
 const action = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('archive').meta({ description: 'Keep in the archive (every message is archived anyway).' }) }),
   z.strictObject({
     action: z.literal('webhook').meta({ description: 'HTTP POST of the message attributes, signed, retried, dead-lettered.' }),
-    url: z.string().url('must be an http(s) URL').meta({ description: 'Receiver URL.' }),
-    secret: secret.optional().meta({ description: 'HMAC-SHA256 signing secret.' }),
-    maxAttempts: z.number().int().min(1).default(10).meta({ description: 'Attempts before the delivery is dead-lettered.' }),
+    url: z.string().url('must be an http(s) URL').regex(/^https?:\/\//i, 'must be an http(s) URL').meta({ description: 'Receiver URL.' }),
+    secret: secret.optional().meta({ description: 'HMAC-SHA256 signing secret: X-Mailsluice-Signature: sha256=<hex HMAC of the raw body>.' }),
+    maxAttempts,
+    timeoutMs: z.number().int('must be a whole number').min(1).max(600000).default(30000).meta({ description: 'Time limit of one request (connect to last byte of the answer); over it the attempt failed and is retried.' }),
+    inlineAttachmentsUpTo: nonNegativeInt
+      .default(262144)
+      .meta({ description: 'Attachments up to this many bytes (decoded) are sent inline as base64 Content; larger ones as a reference { Reference: { ArchiveId, Sha256 } }. 0 sends none inline.' }),
+    headers: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a valid HTTP header name'),
+        z.union([z.string().regex(/^[^\r\n]*$/, 'must be one line'), z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })]),
+      )
+      .optional()
+      .meta({ description: 'Extra request headers (e.g. Authorization), each a literal, { env: NAME } or { file: PATH }; they cannot replace the signature, idempotency or content-type headers.' }),
   }),
   z.strictObject({
-    action: z.literal('script').meta({ description: 'A user JS/TS module exporting handle(message, ctx).' }),
-    module: z.string().min(1).meta({ description: 'Path of the module.' }),
+    action: z.literal('script').meta({ description: 'A user JS/TS module exporting handle(message, ctx), run in a worker thread.' }),
+    module: z.string().min(1).meta({ description: 'Path of the module (relative to the configuration file).' }),
     timeoutMs: z.number().int().min(1).default(30000).meta({ description: 'Time limit per message.' }),
+    memoryMb: z.number().int('must be a whole number').min(16, 'must be at least 16').max(16384).default(128).meta({ description: 'Heap limit of the worker thread, in MB.' }),
+    maxAttempts,
   }),
   z.strictObject({
-    action: z.literal('publish').meta({ description: 'Publish to a broker subject.' }),
+    action: z.literal('publish').meta({ description: 'Publish to a broker subject (scale-out mode; refused in embedded mode, which has no broker).' }),
     subject: z.string().min(1).meta({ description: 'Broker subject or exchange.' }),
+    maxAttempts,
   }),
   z.strictObject({
     action: z.literal('forward').meta({ description: 'Re-send the original message through an SMTP relay.' }),
-    to: z.array(z.string().email()).min(1).meta({ description: 'Recipients.' }),
-    relay: z.string().min(1).meta({ description: 'SMTP relay host[:port].' }),
+    to: z.array(z.string().email()).min(1).meta({ description: 'Envelope recipients (RCPT TO).' }),
+    relay: z.string().min(1).meta({ description: 'SMTP relay host, host:port or [ipv6]:port (port default 25, 465 with secure, 24 with lmtp).' }),
+    from: z.string().optional().meta({ description: 'Envelope sender (MAIL FROM); default the null sender <>, so bounces never loop back.' }),
+    secure: z.boolean().default(false).meta({ description: 'Implicit TLS from the first byte (port 465); otherwise STARTTLS when the relay offers it.' }),
+    lmtp: z.boolean().default(false).meta({ description: 'Speak LMTP instead of SMTP.' }),
+    auth: z
+      .strictObject({ user: z.string().min(1).meta({ description: 'SMTP AUTH user.' }), pass: secret.meta({ description: 'SMTP AUTH password.' }) })
+      .optional()
+      .meta({ description: 'SMTP AUTH credentials.' }),
+    tls: z
+      .strictObject({
+        verify: z.boolean().default(true).meta({ description: 'Reject relay certificates that fail verification.' }),
+        ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust.' }),
+        servername: z.string().optional().meta({ description: 'Name to verify the certificate against.' }),
+      })
+      .optional()
+      .meta({ description: 'TLS settings towards the relay.' }),
+    timeoutMs: z.number().int('must be a whole number').min(1).default(60000).meta({ description: 'Time limit for connecting, the greeting and any silence of the relay.' }),
+    maxAttempts,
   }),
 ]);
+
+const serverResponse = z
+  .strictObject({
+    addFlags: z
+      .array(z.string().regex(/^\\?[A-Za-z0-9$_.-]+$/, 'must be an IMAP flag such as \\Seen or $Processed'))
+      .min(1)
+      .optional()
+      .meta({ description: 'IMAP flags to add to the message on the server.' }),
+    moveTo: z.string().min(1).optional().meta({ description: 'IMAP folder to move the message to.' }),
+  })
+  .meta({ description: 'What the connection does with the message on the server afterwards (IMAP; the message must still be there: deletePolicy leave, mark-seen or delete).' });
 
 /** One route (SPEC "Route settings"). */
 export const routeSchema = z.strictObject({
@@ -194,14 +244,30 @@ export const routeSchema = z.strictObject({
   bus: z.number().int().min(0).default(0).meta({ description: 'Bus number (0..buses-1).' }),
   filter: filter.optional().meta({ description: 'Only messages matching every given condition take this route.' }),
   scenario: z.array(action).min(1).meta({ description: 'Ordered actions: archive, webhook, script, publish, forward.' }),
+  response: serverResponse.optional().meta({ description: 'Applied on the server after the scenario succeeded (a script may return its own).' }),
+  errorResponse: serverResponse.optional().meta({ description: 'Applied on the server after the delivery was dead-lettered.' }),
 });
 
 /** The whole configuration file. */
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data').meta({ description: 'Archive, database and logs (embedded mode); relative to the config file.' }),
   buses: z.number().int().min(1).max(64).default(4).meta({ description: 'Number of buses (lanes).' }),
+  busConcurrency: z
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(256)
+    .default(4)
+    .meta({ description: 'Deliveries in flight per bus. Each (connection, route) pair has at most one in flight, to keep mailbox order; this bounds how many pairs of one bus run at once.' }),
+  deliveryRetry: z
+    .strictObject({
+      baseMs: z.number().int('must be a whole number').min(1).default(1000).meta({ description: 'First retry delay; it doubles with every failed attempt (with jitter).' }),
+      maxMs: z.number().int('must be a whole number').min(1).default(300000).meta({ description: 'Longest retry delay.' }),
+    })
+    .default({ baseMs: 1000, maxMs: 300000 })
+    .meta({ description: 'Back-off between attempts of a failed delivery (exponential with jitter). A Retry-After answer of a webhook receiver is honoured up to maxMs.' }),
   connections: z.array(connectionSchema).default([]).meta({ description: 'Mailbox connections (SPEC "Connection settings").' }),
-  routes: z.array(routeSchema).default([]).meta({ description: 'Routes (SPEC "Route settings"); executed from issue 4 on, validated now.' }),
+  routes: z.array(routeSchema).default([]).meta({ description: 'Routes (SPEC "Route settings"): which messages of a connection go to which scenario, on which bus.' }),
 });
 
 /** A connection as written in the file, after defaults. */
