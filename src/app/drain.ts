@@ -6,6 +6,9 @@ import { availableParallelism } from 'node:os';
 import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js';
 import { collectStaging, runCompressStage, type CompressTotals } from '../core/archive/compress-stage.js';
 import { MailsluiceError } from '../core/errors/index.js';
+import { RouteMatcher } from '../core/routing/route-matcher.js';
+import { runDispatcher, type DispatchTotals } from '../core/bus/dispatcher.js';
+import { closeRouteRuntimes, createRouteRuntimes } from './action-factory.js';
 import { createRunners } from './runners.js';
 import type { ConnectionStatus } from './connection-runner.js';
 import type { EmbeddedApp } from './embedded.js';
@@ -32,7 +35,23 @@ export interface DrainSummary {
    * earlier) drain, rewritten compressed; emptied staging containers deleted.
    */
   compressed: { blobs: number; rawBytes: number; stagedBytes: number; storedBytes: number; containersDeleted: number; failed: number; ms: number };
+  /**
+   * Per route of the drained connections: deliveries `delivered` (every step done) and `dead`
+   * (dead-lettered) by this drain, `retries` (failed attempts it scheduled again), and `failed`:
+   * deliveries still pending when it exited, waiting for a retry later than
+   * {@link DRAIN_RETRY_HORIZON_MS} (the next drain or the service takes them up).
+   */
+  routes: Record<string, { delivered: number; dead: number; retries: number; failed: number }>;
+  /** Milliseconds until every delivery was done, dead or left for later. */
+  deliveredMs: number;
 }
+
+/**
+ * `drain` keeps going while a failed delivery's retry is due within this; one due later is left
+ * pending (counted `failed`) and the command exits. With the default back-off (1 s doubling) that
+ * is about five retries.
+ */
+export const DRAIN_RETRY_HORIZON_MS = 30_000;
 
 /** Options of {@link drainAll}. */
 export interface DrainOptions {
@@ -49,19 +68,52 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
     throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${options.connection}" in ${app.config.file || 'the configuration'}`);
   }
   const runners = createRunners(app, selected);
+  const names = new Set(selected.map((c) => c.name));
+  const routes = createRouteRuntimes(
+    app.config.routes.filter((r) => names.has(r.connection)),
+    app.logger,
+  );
   let drainDone = false;
+  let indexDone = false;
   let emptyAt = started;
   const parser = app.parser();
   const index: IndexTotals = { parsed: 0, unparsable: 0, bytes: 0 };
   // Settled, never rejected: an index failure is reported after the runners stop, not as an
   // unhandled rejection while they are still draining.
   const indexing = runIndexStage(
-    { store: app.store, blobs: app.blobs, parser, logger: app.logger, clock: app.clock, concurrency: Math.max(2, availableParallelism()) * 8, busy: () => runners.some((r) => r.status.state === 'draining') },
+    {
+      store: app.store,
+      blobs: app.blobs,
+      parser,
+      logger: app.logger,
+      clock: app.clock,
+      concurrency: Math.max(2, availableParallelism()) * 8,
+      busy: () => runners.some((r) => r.status.state === 'draining'),
+      routes: new RouteMatcher(app.config.routes),
+    },
     () => drainDone,
     options.signal,
-  ).then(
+  ).finally(() => (indexDone = true)).then(
     (totals) => ({ totals, error: undefined as unknown }),
     (error: unknown) => ({ totals: { parsed: 0, unparsable: 0, bytes: 0 }, error }),
+  );
+  // Dispatch follows the index stage from the start, off the critical path; it ends once
+  // indexing is done (nothing more will be queued) and nothing is due soon.
+  const dispatching = runDispatcher(
+    {
+      bus: app.bus,
+      blobs: app.blobs,
+      parser,
+      routes,
+      clock: app.clock,
+      random: app.random,
+      logger: app.logger,
+      tuning: { concurrency: app.config.busConcurrency, backoff: app.config.deliveryRetry },
+    },
+    { untilIdle: { finished: () => indexDone, retryHorizonMs: DRAIN_RETRY_HORIZON_MS }, ...(options.signal ? { signal: options.signal } : {}) },
+  ).then(
+    (totals) => ({ totals, error: undefined as unknown }),
+    (error: unknown) => ({ totals: { routes: {} } as DispatchTotals, error }),
   );
   const ticker = options.onProgress ? setInterval(() => options.onProgress!({ statuses: runners.map((r) => r.status), index }), 500) : null;
   const results = await Promise.allSettled(runners.map((r) => r.run({ once: true, ...(options.signal ? { signal: options.signal } : {}) })));
@@ -77,7 +129,11 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   );
   const indexed = await indexing;
   const compressedRun = await compressing;
+  const dispatched = await dispatching;
+  const deliveredAt = app.clock.now();
+  await closeRouteRuntimes(routes);
   if (indexed.error !== undefined) throw indexed.error;
+  if (dispatched.error !== undefined) throw dispatched.error;
   if (compressedRun.error !== undefined) throw compressedRun.error;
   const compressTotals = compressedRun.totals as CompressTotals;
   if (!options.signal?.aborted) compressTotals.containersDeleted += await collectStaging(compressDeps, 0);
@@ -95,7 +151,14 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
     mailboxEmptyMs: emptyAt - started,
     indexedMs: compressedAt - started,
     compressed: { ...compressTotals, ms: compressedAt - emptyAt },
+    routes: {},
+    deliveredMs: deliveredAt - started,
   };
+  const counts = await app.bus.counts();
+  for (const r of routes) {
+    const t = dispatched.totals.routes[r.name] ?? { delivered: 0, dead: 0, retries: 0 };
+    summary.routes[r.name] = { ...t, failed: counts[r.name]?.pending ?? 0 };
+  }
   for (const r of runners) {
     const s = r.status;
     summary.connections[s.name] = {

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import type { BlobStore } from '../core/ports/blob-store.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
 import type { Logger } from '../core/ports/logger.js';
+import type { MessageBus } from '../core/ports/message-bus.js';
+import { randomInt } from 'node:crypto';
 import { createFsBlobStore } from '../adapters/blob-fs/index.js';
 import { createSqliteStore, type SqliteStore } from '../adapters/store-sqlite/index.js';
 import { createPostalMimeParser } from '../adapters/parser-postal-mime/index.js';
@@ -19,6 +21,10 @@ export interface EmbeddedApp {
   config: Config;
   store: SqliteStore;
   blobs: BlobStore;
+  /** The buses: the `deliveries` table of the same database. */
+  bus: MessageBus;
+  /** In [0, 1), for back-off jitter. */
+  random: () => number;
   logger: JsonlLogger;
   /** The parser is started lazily: commands that do not parse never start worker threads. */
   parser(): MessageParser;
@@ -53,6 +59,8 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     config,
     store,
     blobs,
+    bus: store.bus(),
+    random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,
     parser: () => (parser ??= createPostalMimeParser()),
     connectionLogFile: logFile,

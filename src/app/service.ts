@@ -7,6 +7,9 @@ import { availableParallelism } from 'node:os';
 import { runIndexStage } from '../core/archive/index-stage.js';
 import { runCompressStage } from '../core/archive/compress-stage.js';
 import { createRunners } from './runners.js';
+import { RouteMatcher } from '../core/routing/route-matcher.js';
+import { runDispatcher } from '../core/bus/dispatcher.js';
+import { closeRouteRuntimes, createRouteRuntimes } from './action-factory.js';
 import type { EmbeddedApp } from './embedded.js';
 
 /** Runs until a termination signal; resolves after a clean stop. */
@@ -18,10 +21,20 @@ export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promis
   signal?.addEventListener('abort', stop, { once: true });
   const enabled = app.config.connections.filter((c) => c.enabled);
   app.logger.info('mailsluice started', { connections: enabled.map((c) => c.name), dataDir: app.config.dataDir });
+  const routes = createRouteRuntimes(app.config.routes, app.logger);
   const runners = createRunners(app, enabled);
   let indexError: unknown;
   const indexing = runIndexStage(
-    { store: app.store, blobs: app.blobs, parser: app.parser(), logger: app.logger, clock: app.clock, concurrency: Math.max(2, availableParallelism()) * 8, busy: () => runners.some((r) => r.status.state === 'draining') },
+    {
+      store: app.store,
+      blobs: app.blobs,
+      parser: app.parser(),
+      logger: app.logger,
+      clock: app.clock,
+      concurrency: Math.max(2, availableParallelism()) * 8,
+      busy: () => runners.some((r) => r.status.state === 'draining'),
+      routes: new RouteMatcher(app.config.routes),
+    },
     () => ac.signal.aborted,
     ac.signal,
   ).catch((err: unknown) => {
@@ -40,9 +53,30 @@ export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promis
     indexError ??= err;
     ac.abort();
   });
+  // The buses: every lane until the stop; an attempt in flight is aborted and, not recorded done,
+  // runs again after the restart (at least once).
+  const dispatching = runDispatcher(
+    {
+      bus: app.bus,
+      blobs: app.blobs,
+      parser: app.parser(),
+      routes,
+      clock: app.clock,
+      random: app.random,
+      logger: app.logger,
+      tuning: { concurrency: app.config.busConcurrency, backoff: app.config.deliveryRetry },
+    },
+    { signal: ac.signal },
+  ).catch((err: unknown) => {
+    app.logger.error('dispatcher failed; stopping', { error: String((err as Error)?.message ?? err) });
+    indexError ??= err;
+    ac.abort();
+  });
   await Promise.all(runners.map((r) => r.run({ once: false, signal: ac.signal })));
   await indexing;
   await compressing;
+  await dispatching;
+  await closeRouteRuntimes(routes);
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   if (indexError !== undefined) throw indexError;

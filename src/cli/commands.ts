@@ -80,6 +80,11 @@ export async function cmdDrain(args: ParsedArgs, io: Io): Promise<number> {
         io.out(`${name}: ${c.taken} messages taken (${mb(c.bytes)}), ${c.actioned} removed/actioned on the server${failed}\n`);
       }
       io.out(`parsed ${summary.parsed}, unparsable ${summary.unparsable}; mailbox empty after ${(summary.mailboxEmptyMs / 1000).toFixed(2)} s, indexed after ${(summary.indexedMs / 1000).toFixed(2)} s\n`);
+      for (const [name, r] of Object.entries(summary.routes)) {
+        const later = r.failed > 0 ? `, ${r.failed} waiting for a retry` : '';
+        const dead = r.dead > 0 ? `, ${r.dead} dead-lettered (mailsluice deliveries list --state dead)` : '';
+        io.out(`route ${name}: ${r.delivered} delivered${dead}${later}\n`);
+      }
     }
     if (summary.failed > 0) {
       // Everything else was done and the summary is printed; the exit status and one line say
@@ -167,10 +172,12 @@ export async function cmdInspect(args: ParsedArgs, io: Io): Promise<number> {
 export async function cmdStats(args: ParsedArgs, io: Io): Promise<number> {
   return withApp(args, async (app) => {
     const s = await app.store.stats();
-    if (args.options.json) io.out(JSON.stringify(s) + '\n');
+    const deliveries = await app.bus.counts();
+    if (args.options.json) io.out(JSON.stringify({ ...s, deliveries }) + '\n');
     else {
       io.out(`${s.messages} messages, ${mb(s.bytes)} raw, ${s.blobs} blobs, ${mb(s.storedBytes)} stored; ${s.unparsed} waiting to be parsed, ${s.unparsable} unparsable\n`);
       for (const [name, c] of Object.entries(s.connections)) io.out(`  ${name}: ${c.messages} messages, ${mb(c.bytes)}, ${c.pendingActions} server actions pending\n`);
+      for (const [name, d] of Object.entries(deliveries)) io.out(`  route ${name}: ${d.done} delivered, ${d.pending} pending, ${d.dead} dead\n`);
     }
     return 0;
   });
@@ -269,4 +276,55 @@ export async function cmdLogs(args: ParsedArgs, io: Io): Promise<number> {
       }
     }
   return 0;
+}
+
+const DELIVERY_STATES = ['pending', 'done', 'dead'] as const;
+
+/** `mailsluice deliveries list [--state S] [--route R] [--connection C] [--limit N]` */
+export async function cmdDeliveriesList(args: ParsedArgs, io: Io): Promise<number> {
+  const o = args.options;
+  const state = o.state;
+  if (state !== undefined && !DELIVERY_STATES.includes(state as (typeof DELIVERY_STATES)[number])) {
+    throw new MailsluiceError('CLI_USAGE', `--state must be one of ${DELIVERY_STATES.join(', ')}, not ${String(state)}`);
+  }
+  const limit = typeof o.limit === 'string' ? Number(o.limit) : 1000;
+  if (!Number.isInteger(limit) || limit < 1) throw new MailsluiceError('CLI_USAGE', '--limit must be a positive whole number');
+  return withApp(args, async (app) => {
+    const rows = await app.bus.list({
+      ...(typeof state === 'string' ? { state: state as (typeof DELIVERY_STATES)[number] } : {}),
+      ...(typeof o.route === 'string' ? { route: o.route } : {}),
+      ...(typeof o.connection === 'string' ? { connection: o.connection } : {}),
+      limit,
+    });
+    if (o.json) for (const d of rows) io.out(JSON.stringify(d) + '\n');
+    else {
+      for (const d of rows) {
+        const when = d.state === 'pending' ? `next ${new Date(d.nextAt).toISOString()}` : d.doneAt !== null ? new Date(d.doneAt).toISOString() : '';
+        io.out(`${d.id}  ${d.state.padEnd(7)}  bus ${d.bus}  step ${d.step}  attempts ${d.attempts}  ${when}${d.lastError ? `  ${d.lastError}` : ''}\n`);
+      }
+      io.out(`${rows.length} deliver${rows.length === 1 ? 'y' : 'ies'}\n`);
+    }
+    return 0;
+  });
+}
+
+/** `mailsluice deliveries retry ID... | --all-dead [--route R]` */
+export async function cmdDeliveriesRetry(args: ParsedArgs, io: Io): Promise<number> {
+  const all = args.options['all-dead'] === true;
+  if (all === args.positionals.length > 0) {
+    throw new MailsluiceError('CLI_USAGE', 'deliveries retry needs delivery ids or --all-dead (not both): mailsluice deliveries retry ID... | --all-dead [--route NAME]');
+  }
+  if (!all && typeof args.options.route === 'string') throw new MailsluiceError('CLI_USAGE', '--route goes with --all-dead');
+  return withApp(args, async (app) => {
+    const ids = await app.bus.replay(all ? { allDead: true, ...(typeof args.options.route === 'string' ? { route: args.options.route } : {}) } : { ids: args.positionals }, app.clock.now());
+    const missing = all ? [] : args.positionals.filter((id) => !ids.includes(id));
+    if (args.options.json) io.out(JSON.stringify({ replayed: ids, notDead: missing }) + '\n');
+    else io.out(`${ids.length} dead deliver${ids.length === 1 ? 'y' : 'ies'} queued again; the service (or the next drain) delivers ${ids.length === 1 ? 'it' : 'them'}\n`);
+    if (missing.length > 0) {
+      const e = new MailsluiceError('DELIVERY_NOT_FOUND', `no dead delivery ${missing.join(', ')} (mailsluice deliveries list --state dead shows the ids)`);
+      io.err(`mailsluice: ${e.code}: ${e.message}\n`);
+      return 1;
+    }
+    return 0;
+  });
 }

@@ -14,7 +14,8 @@ Usage: mailsluice <command> [options]
 
 Commands:
   start                     run the service: every enabled connection
-  drain [--connection NAME] drain until nothing is left to take, index, then exit
+  drain [--connection NAME] drain until nothing is left to take, index, run the
+                            routes, then exit
   test-connection NAME      step-by-step connection test
   inspect FILE...           parse messages and print their attributes
   stats                     archive counts
@@ -22,6 +23,9 @@ Commands:
                             (--from, --to, --since, --before, --connection, --has-attachment, --limit)
   export --out DIR          write archived messages (--format eml|mbox, --connection NAME)
   logs NAME                 print a connection's own log
+  deliveries list           deliveries of messages to routes
+                            (--state pending|done|dead, --route NAME, --connection, --limit)
+  deliveries retry ID...    queue dead deliveries again (or --all-dead [--route NAME])
   config check              validate the configuration and print every problem
 
 Options for every command:
@@ -31,8 +35,8 @@ Options for every command:
 `;
 
 const KNOWN = {
-  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit'],
-  flags: ['json', 'help', 'has-attachment'],
+  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route'],
+  flags: ['json', 'help', 'has-attachment', 'all-dead'],
 } as const;
 
 const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => Promise<number>> = {
@@ -61,6 +65,11 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     if (command === 'config') {
       if (rest[0] !== 'check') throw new MailsluiceError('CLI_USAGE', `unknown command "config ${rest[0] ?? ''}": did you mean "config check"?`);
       return await c.cmdConfigCheck({ ...args, positionals: rest.slice(1) }, io);
+    }
+    if (command === 'deliveries') {
+      const sub = rest[0] === 'list' ? c.cmdDeliveriesList : rest[0] === 'retry' ? c.cmdDeliveriesRetry : undefined;
+      if (!sub) throw new MailsluiceError('CLI_USAGE', `unknown command "deliveries ${rest[0] ?? ''}": use "deliveries list" or "deliveries retry"`);
+      return await sub({ ...args, positionals: rest.slice(1) }, io);
     }
     const fn = COMMANDS[command];
     if (!fn) throw new MailsluiceError('CLI_USAGE', `unknown command "${command}"; run mailsluice --help`);

@@ -1,0 +1,84 @@
+/**
+ * Route configuration → the routes the dispatcher runs: each scenario step becomes a
+ * `ScenarioAction` adapter with its attempt budget. The one place that knows which adapter
+ * serves which action.
+ */
+import type { Logger } from '../core/ports/logger.js';
+import type { ScenarioAction } from '../core/ports/scenario-action.js';
+import type { RouteRuntime } from '../core/bus/dispatcher.js';
+import { archiveAction } from '../core/scenario/archive-action.js';
+import { MailsluiceError } from '../core/errors/index.js';
+import { createWebhookAction } from '../adapters/action-webhook/index.js';
+import { createForwardAction } from '../adapters/action-forward/index.js';
+import { createScriptAction } from '../adapters/action-script/index.js';
+import type { RouteConfig } from '../config/schema.js';
+
+type ActionConfig = RouteConfig['scenario'][number];
+
+/** A literal after the loader resolved `{ env }` / `{ file }`; the schema's type still allows the objects. */
+function resolved(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function createAction(route: RouteConfig, a: ActionConfig, logger: Logger): ScenarioAction {
+  switch (a.action) {
+    case 'archive':
+      return archiveAction;
+    case 'webhook':
+      return createWebhookAction({
+        url: a.url,
+        secret: resolved(a.secret),
+        timeoutMs: a.timeoutMs,
+        inlineAttachmentsUpTo: a.inlineAttachmentsUpTo,
+        ...(a.headers ? { headers: Object.fromEntries(Object.entries(a.headers).map(([k, v]) => [k, resolved(v) ?? ''])) } : {}),
+      });
+    case 'forward':
+      return createForwardAction({
+        route: route.name,
+        to: [...a.to],
+        relay: a.relay,
+        secure: a.secure,
+        lmtp: a.lmtp,
+        timeoutMs: a.timeoutMs,
+        ...(a.from !== undefined ? { from: a.from } : {}),
+        ...(a.auth ? { auth: { user: a.auth.user, pass: resolved(a.auth.pass) ?? '' } } : {}),
+        ...(a.tls ? { tls: { verify: a.tls.verify, ...(resolved(a.tls.ca) ? { ca: resolved(a.tls.ca)! } : {}), ...(a.tls.servername ? { servername: a.tls.servername } : {}) } } : {}),
+      });
+    case 'script':
+      // The loader made `module` absolute (relative to the configuration file).
+      return createScriptAction({ route: route.name, module: a.module, timeoutMs: a.timeoutMs, memoryMb: a.memoryMb, logger });
+    case 'publish':
+      throw new MailsluiceError('ACTION_UNAVAILABLE', `route ${route.name}: publish needs a message broker (scale-out mode), which embedded mode does not have`);
+  }
+}
+
+/** The enabled routes, ready to run. Throws for an action that cannot run here. */
+export function createRouteRuntimes(routes: readonly RouteConfig[], logger: Logger): RouteRuntime[] {
+  const out: RouteRuntime[] = [];
+  try {
+    for (const r of routes) {
+      if (!r.enabled) continue;
+      const runtime: RouteRuntime = {
+        name: r.name,
+        connection: r.connection,
+        bus: r.bus,
+        steps: [],
+        ...(r.response ? { response: { ...r.response, ...(r.response.addFlags ? { addFlags: [...r.response.addFlags] } : {}) } } : {}),
+        ...(r.errorResponse ? { errorResponse: { ...r.errorResponse, ...(r.errorResponse.addFlags ? { addFlags: [...r.errorResponse.addFlags] } : {}) } } : {}),
+      };
+      out.push(runtime);
+      for (const a of r.scenario) runtime.steps.push({ action: createAction(r, a, logger.child({ route: r.name })), maxAttempts: 'maxAttempts' in a ? a.maxAttempts : 1 });
+    }
+  } catch (err) {
+    void closeRouteRuntimes(out);
+    throw err;
+  }
+  return out;
+}
+
+/** Releases what the actions hold (worker threads, SMTP pools). */
+export async function closeRouteRuntimes(routes: readonly RouteRuntime[]): Promise<void> {
+  const seen = new Set<ScenarioAction>();
+  for (const r of routes) for (const s of r.steps) if (!seen.has(s.action)) seen.add(s.action);
+  await Promise.allSettled([...seen].map((a) => a.close?.()));
+}
