@@ -40,10 +40,12 @@ export interface MessageSource {
   Uidl?: string;
 }
 
-/** The journal envelope of an unwrapped Exchange journal report. */
+/** The journal envelope of an unwrapped Exchange journal report (core/message/journal-report.ts). */
 export interface JournalEnvelope {
   Sender: string;
   Recipients: Array<{ Address: string; Kind: 'To' | 'Cc' | 'Bcc' | 'Recipient'; Expanded?: string; Forwarded?: string }>;
+  /** The envelope's `On-Behalf-Of` (the mailbox the sender sent for), when it has one. */
+  OnBehalfOf?: string;
 }
 
 /** The attribute set of one parsed message. */

@@ -1,10 +1,21 @@
 import type { MessageAttributes } from '../message/attributes.js';
+import type { JournalUnwrap } from '../message/journal-report.js';
 import type { ParsedRecord } from './message-store.js';
 
-/** The outcome of parsing one raw message. */
+/**
+ * The outcome of parsing one raw message. `journal` is present only for an Exchange journal
+ * report: whether it was unwrapped (the attributes are then the original's), where the original
+ * lies in the raw bytes, and why it was not unwrapped when it was not.
+ */
 export type ParseOutcome =
-  | { ok: true; attributes: MessageAttributes }
-  | { ok: false; code: 'PARSE_FAILED' | 'PARSE_LIMIT_EXCEEDED' | 'PARSE_TIMEOUT'; reason: string; partial?: Partial<MessageAttributes> };
+  | { ok: true; attributes: MessageAttributes; journal?: JournalUnwrap }
+  | {
+      ok: false;
+      code: 'PARSE_FAILED' | 'PARSE_LIMIT_EXCEEDED' | 'PARSE_TIMEOUT';
+      reason: string;
+      partial?: Partial<MessageAttributes>;
+      journal?: JournalUnwrap;
+    };
 
 /** Turns raw bytes into message attributes, within the limits of `core/message/limits.ts`. */
 export interface MessageParser {
