@@ -10,4 +10,5 @@ export {
   type PostalMimeParserOptions,
 } from './postal-mime-parser-config.js';
 export { mapPostalMimeError, mapWorkerError, type MappedParseError, type ParseFailureCode } from './postal-mime-error-map.js';
-export { parseToOutcome, parseHeadersOnly, extensionOf } from './postal-mime-attributes.js';
+export { parseToOutcome, parseOversized, parseHeadersOnly, extensionOf, type ParseToOutcomeOptions } from './postal-mime-attributes.js';
+export { readJournalReport, type JournalReportParts } from './journal-unwrap.js';

@@ -7,11 +7,13 @@ import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import PostalMime, { decodeWords } from 'postal-mime';
 import type { Address as PmAddress, Email, Header } from 'postal-mime';
-import type { Address, Attachment, CustomHeader, MessageAttributes } from '../../core/message/attributes.js';
+import type { Address, Attachment, CustomHeader, JournalEnvelope, MessageAttributes } from '../../core/message/attributes.js';
+import { journalBcc, type JournalUnwrap } from '../../core/message/journal-report.js';
 import type { ParseLimits } from '../../core/message/limits.js';
 import type { ParseOutcome } from '../../core/ports/message-parser.js';
 import { mapPostalMimeError } from './postal-mime-error-map.js';
 import { extractBase64Runs, restoreContent, type FastPathInput } from './base64-fast-path.js';
+import { readJournalReport, type JournalReportParts } from './journal-unwrap.js';
 
 /**
  * Base64 runs at least this long are decoded natively (see base64-fast-path.ts). Below it the
@@ -33,16 +35,119 @@ interface MimeNodeView {
   content: ArrayBuffer | null;
 }
 
-/** Parses one message within `limits`. Never throws. */
-export async function parseToOutcome(raw: Uint8Array, limits: ParseLimits): Promise<ParseOutcome> {
-  if (raw.byteLength > limits.maxFullParseBytes) {
-    return {
-      ok: false,
-      code: 'PARSE_LIMIT_EXCEEDED',
-      reason: `message is ${raw.byteLength} bytes, over the full-parse limit of ${limits.maxFullParseBytes}; only headers were read`,
-      partial: await parseHeadersOnly(raw, limits),
-    };
+/** Options of {@link parseToOutcome}. */
+export interface ParseToOutcomeOptions {
+  /**
+   * Unwrap Exchange journal reports (default true). False for the original inside a report, so a
+   * report journaled again is not unwrapped twice.
+   */
+  unwrapJournal?: boolean;
+}
+
+/**
+ * Parses one message within `limits`. Never throws. An Exchange journal report is unwrapped: the
+ * attributes are the original message's, with `Journal` (the envelope) and `Bcc` (from the
+ * envelope, core/message/journal-report.ts `journalBcc`), and the outcome's `journal` says so; a
+ * report that cannot be unwrapped is parsed as the message it is, with the reason in `journal`.
+ */
+export async function parseToOutcome(raw: Uint8Array, limits: ParseLimits, options: ParseToOutcomeOptions = {}): Promise<ParseOutcome> {
+  if (raw.byteLength > limits.maxFullParseBytes) return parseOversized(raw, raw.byteLength, limits, options);
+  const report = options.unwrapJournal === false ? undefined : readJournalReport(raw, limits.maxHeaderBytes);
+  if (report) return parseJournalReport(raw, limits, report);
+  return parseMessage(raw, limits);
+}
+
+/**
+ * The outcome of a message over the full-parse limit, of which `raw` may be only the first bytes
+ * (`totalSize` is the whole size): PARSE_LIMIT_EXCEEDED with the headers as `partial`. For a
+ * journal report, `partial` holds the original's headers, `Journal` and `Bcc` when the bytes
+ * reach that far, so the index still shows who wrote to whom.
+ */
+export async function parseOversized(raw: Uint8Array, totalSize: number, limits: ParseLimits, options: ParseToOutcomeOptions = {}): Promise<ParseOutcome> {
+  const reason = `message is ${totalSize} bytes, over the full-parse limit of ${limits.maxFullParseBytes}; only headers were read`;
+  const report = options.unwrapJournal === false ? undefined : readJournalReport(raw, limits.maxHeaderBytes);
+  if (report) {
+    const envelope = report.envelope?.recognised ? report.envelope : undefined;
+    const head = report.original && envelope ? await parseHeadersOnly(report.original.bytes, limits) : undefined;
+    if (head && envelope) {
+      // The range only holds when the whole message was at hand; a prefix says nothing of its end.
+      const range = raw.byteLength >= totalSize ? (report.original?.range ?? null) : null;
+      const partial = unwrappedAttributes(head, envelope.envelope);
+      const journal: JournalUnwrap = { unwrapped: true, original: range, envelope: envelope.envelope, notes: journalNotes(report, head.GlobalMessageId ?? '') };
+      return { ok: false, code: 'PARSE_LIMIT_EXCEEDED', reason, partial, journal };
+    }
+    const partial = await parseHeadersOnly(raw, limits);
+    return { ok: false, code: 'PARSE_LIMIT_EXCEEDED', reason, ...(partial ? { partial } : {}), journal: notUnwrapped(report, 'the original was not found in the bytes read') };
   }
+  const partial = await parseHeadersOnly(raw, limits);
+  return { ok: false, code: 'PARSE_LIMIT_EXCEEDED', reason, ...(partial ? { partial } : {}) };
+}
+
+/**
+ * A journal report: the original parsed as the message (its own journal reports not unwrapped),
+ * with the envelope on top. Whenever that is not possible the report itself is parsed, so a
+ * report is never worse off than any other message for being one.
+ */
+async function parseJournalReport(raw: Uint8Array, limits: ParseLimits, report: JournalReportParts): Promise<ParseOutcome> {
+  const envelope = report.envelope;
+  if (!report.original) return withJournal(await parseMessage(raw, limits), notUnwrapped(report, 'the report itself was parsed'));
+  if (!envelope?.recognised) {
+    return withJournal(await parseMessage(raw, limits), notUnwrapped(report, 'the envelope names no sender and no recipient; the report itself was parsed'));
+  }
+  const inner = await parseToOutcome(report.original.bytes, limits, { unwrapJournal: false });
+  if (!inner.ok) {
+    return withJournal(
+      await parseMessage(raw, limits),
+      notUnwrapped(report, `the original could not be parsed (${inner.code}: ${inner.reason}); the report itself was parsed`),
+    );
+  }
+  const attributes = unwrappedAttributes(inner.attributes, envelope.envelope);
+  return {
+    ok: true,
+    attributes,
+    // A copy, so a consumer that edits the attributes' Journal does not edit this one too.
+    journal: { unwrapped: true, original: report.original.range, envelope: structuredClone(envelope.envelope), notes: journalNotes(report, attributes.GlobalMessageId) },
+  };
+}
+
+/**
+ * The original's attributes with the envelope on top: `Journal`, `Bcc` by the rule of
+ * `journalBcc`, and `From` from the envelope's sender when the original has no From header (the
+ * envelope's sender is what Exchange routed it from).
+ */
+function unwrappedAttributes<A extends Partial<MessageAttributes>>(original: A, envelope: JournalEnvelope): A & Pick<MessageAttributes, 'Bcc' | 'Journal'> {
+  const out: A & Pick<MessageAttributes, 'Bcc' | 'Journal'> = {
+    ...original,
+    Bcc: journalBcc(envelope, { To: original.To ?? [], Cc: original.Cc ?? [], Bcc: original.Bcc ?? [] }),
+    Journal: envelope,
+  };
+  if (!original.From && envelope.Sender) out.From = { Name: '', Address: envelope.Sender };
+  return out;
+}
+
+/** What an unwrapped report's notes say: the reader's notes, envelope problems, a Message-Id mismatch. */
+function journalNotes(report: JournalReportParts, originalMessageId: string): string[] {
+  const notes = [...report.notes, ...(report.envelope?.problems ?? []).map((p) => `envelope: ${p}`)];
+  const envelopeId = report.envelope?.messageId ?? '';
+  // Exchange writes the original's Message-ID into the envelope; a difference means the report
+  // was put together by something else, which the operator may want to know.
+  if (envelopeId && originalMessageId && envelopeId !== originalMessageId) {
+    notes.push(`the envelope's Message-Id <${envelopeId}> is not the original's <${originalMessageId}>`);
+  }
+  return notes;
+}
+
+function notUnwrapped(report: JournalReportParts, sentence: string): JournalUnwrap {
+  const envelope = report.envelope?.recognised ? report.envelope.envelope : null;
+  return { unwrapped: false, original: null, envelope, notes: [...report.notes, ...(report.envelope?.problems ?? []).map((p) => `envelope: ${p}`), sentence] };
+}
+
+function withJournal(outcome: ParseOutcome, journal: JournalUnwrap): ParseOutcome {
+  return { ...outcome, journal };
+}
+
+/** One message as it is: the base64 fast path when it applies, else (or on a surprise) a plain parse. */
+async function parseMessage(raw: Uint8Array, limits: ParseLimits): Promise<ParseOutcome> {
   const fast = extractBase64Runs(raw, FAST_PATH_MIN_BYTES);
   if (fast) {
     const outcome = await parseFull(raw, limits, fast);

@@ -3,7 +3,7 @@
  * never blocks the main thread (which runs the mailbox clients, the store and the buses) and
  * a hung or crashed parse costs one worker, not the process.
  */
-import { parseHeadersOnly } from './postal-mime-attributes.js';
+import { parseOversized } from './postal-mime-attributes.js';
 import { Worker } from 'node:worker_threads';
 import type { MessageParser, ParseOutcome } from '../../core/ports/message-parser.js';
 import { toParsedRecord, type ParsedRecord } from '../../core/ports/message-store.js';
@@ -108,14 +108,8 @@ class PostalMimeParser implements MessageParser {
    * A message over the full-parse limit arrives as its first bytes only, so the whole message
    * never sits in memory; its headers are cheap enough to read on this thread.
    */
-  async #headersOfPrefix(prefix: Buffer, totalSize: number): Promise<ParseOutcome> {
-    const partial = await parseHeadersOnly(prefix, this.#config.limits);
-    return {
-      ok: false,
-      code: 'PARSE_LIMIT_EXCEEDED',
-      reason: `message is ${totalSize} bytes, over the full-parse limit of ${this.#config.limits.maxFullParseBytes}; only headers were read`,
-      ...(partial ? { partial } : {}),
-    };
+  #headersOfPrefix(prefix: Buffer, totalSize: number): Promise<ParseOutcome> {
+    return parseOversized(prefix, totalSize, this.#config.limits);
   }
 
   async close(): Promise<void> {
