@@ -66,6 +66,14 @@ function toRecord(r: Row): DeliveryRecord {
   };
 }
 
+/**
+ * Mailbox order across the parse stage: the index stage parses in parallel and saves in groups,
+ * so message N+1 can be routed (its deliveries queued) before message N. A delivery is therefore
+ * claimable only below the connection's first message still waiting to be parsed, whose
+ * deliveries are not known yet (`messages_unparsed` is a partial index on exactly those rows).
+ */
+const PARSE_BARRIER = `COALESCE((SELECT MIN(u.id) FROM messages u WHERE u.parse_state = 0 AND u.connection = d.connection), 9223372036854775807)`;
+
 const COLUMNS = 'd.id, d.message_id, d.connection, d.route, d.bus, d.step, d.attempts, d.next_at, d.state, d.last_error, d.response, d.created_at, d.done_at';
 
 /** The deliveries of one `archive.db`. */
@@ -103,7 +111,7 @@ export class SqliteBus implements MessageBus {
         `SELECT d.connection, d.route FROM
            (SELECT connection, route, MIN(message_id) AS mid FROM deliveries WHERE bus = ? AND state = 'pending' GROUP BY connection, route) h
          JOIN deliveries d ON d.bus = ? AND d.state = 'pending' AND d.connection = h.connection AND d.route = h.route AND d.message_id = h.mid
-         WHERE d.next_at <= ? AND d.lease_until <= ? ORDER BY d.next_at LIMIT ?`,
+         WHERE d.next_at <= ? AND d.lease_until <= ? AND d.message_id < ${PARSE_BARRIER} ORDER BY d.next_at LIMIT ?`,
       ).all(bus, bus, now, now, limit) as DeliveryPair[],
     );
   }
@@ -112,7 +120,8 @@ export class SqliteBus implements MessageBus {
     const select = this.stmt(
       `SELECT ${COLUMNS}, m.sha256, m.size, m.mailbox, m.uid_validity, m.uid, m.uidl, m.parse_state, m.attributes, b.ref, b.stored_size
        FROM deliveries d JOIN messages m ON m.id = d.message_id JOIN blobs b ON b.sha256 = m.sha256
-       WHERE d.bus = ? AND d.state = 'pending' AND d.connection = ? AND d.route = ? ORDER BY d.message_id LIMIT ?`,
+       WHERE d.bus = ? AND d.state = 'pending' AND d.connection = ? AND d.route = ? AND d.message_id < ${PARSE_BARRIER}
+       ORDER BY d.message_id LIMIT ?`,
     );
     const lease = this.stmt('UPDATE deliveries SET lease_until = ? WHERE id = ?');
     return this.run('claiming deliveries', () =>

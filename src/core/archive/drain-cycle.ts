@@ -224,6 +224,8 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
   const actionable: Candidate[] = listed.filter((c) => already.has(c.key));
   /** The watermark as this cycle last wrote it. */
   let mark = after.lastUid;
+  /** Listing (mailbox) order: a batch is committed in it, whatever order its puts finished in. */
+  const position = new Map(listed.map((c, i) => [c.key, i]));
 
   let batch: TakenRecord[] = [];
   let batchCandidates: Candidate[] = [];
@@ -242,6 +244,9 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
     // Blob bytes must be durable before the rows that reference them (SPEC "Guarantees").
     await blobs.sync();
     const wm = watermarkAfter(listed, committed, batch, session.uidValidity, after.lastUid);
+    // Message ids then follow mailbox order, which routes keep (docs/adr/0006-outbox-and-buses.md):
+    // puts run concurrently and finish in any order.
+    batch.sort((a, b) => position.get(a.sourceKey)! - position.get(b.sourceKey)!);
     await store.commitTaken(batch, { connection, mailbox: session.mailbox, ...wm });
     mark = wm.lastUid;
     let bytes = 0;

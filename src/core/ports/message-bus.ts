@@ -82,12 +82,15 @@ export interface MessageBus {
   releaseAll(): Promise<number>;
   /**
    * Pairs of `bus` whose first pending delivery (lowest message id) is due at `now` and not
-   * claimed: the only deliveries a lane may start, so each pair keeps mailbox order.
+   * claimed: the only deliveries a lane may start, so each pair keeps mailbox order. A delivery
+   * counts only once every earlier message of its connection has been routed (parsed): until
+   * then an earlier message's deliveries may still be queued ahead of it.
    */
   duePairs(bus: number, now: number, limit: number): Promise<DeliveryPair[]>;
   /**
    * Claims up to `limit` pending deliveries of one pair, lowest message id first, whether due or
-   * not (the caller stops at the first that is not), until `leaseUntil`.
+   * not (the caller stops at the first that is not), until `leaseUntil`; none behind a message of
+   * the connection that is not routed yet (see {@link duePairs}).
    */
   claim(bus: number, pair: DeliveryPair, limit: number, leaseUntil: number): Promise<ClaimedDelivery[]>;
   /** Gives claimed deliveries back unchanged. */
