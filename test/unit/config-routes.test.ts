@@ -1,0 +1,126 @@
+/**
+ * `config check` on routes: every problem with its key path, and the warnings an operator needs
+ * (responses a connection cannot apply).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkConfigText } from '../../src/config/loader.js';
+
+const CONN = (name: string, extra = '') => `  - name: ${name}
+    protocol: imap
+    host: mail.example.com
+    auth: { type: basic, username: u, password: p }
+${extra}`;
+
+test('route problems are named with their key path', () => {
+  const text = `busConcurrency: 0
+deliveryRetry: { baseMs: 500, maxMs: 100 }
+connections:
+${CONN('j')}${CONN('p', '    protocol: pop3\n')}
+routes:
+  - name: bad_regex
+    connection: j
+    filter: { match: regex, subject: "(", header: { name: X-A, value: "[" } }
+    scenario: [{ action: archive }]
+  - name: pub
+    connection: j
+    scenario: [{ action: publish, subject: mail.in }]
+  - name: hdr
+    connection: j
+    scenario: [{ action: webhook, url: "http://127.0.0.1:9/x", headers: { Idempotency-Key: x }, inlineAttachmentsUpTo: -1 }]
+  - name: ftp
+    connection: j
+    scenario: [{ action: webhook, url: "ftp://127.0.0.1/x" }]
+`;
+  // Shape problems first (the loader checks across keys once the shape is right) …
+  const shape = checkConfigText(text.replace('    protocol: pop3\n', '')).problems.map((p) => p.path);
+  assert.deepEqual(shape.sort(), ['busConcurrency', 'routes[2].scenario[0].inlineAttachmentsUpTo', 'routes[3].scenario[0].url'].sort());
+  // … then the rest.
+  const fixed = text
+    .replace('busConcurrency: 0', 'busConcurrency: 2')
+    .replace('deliveryRetry: { baseMs: 500, maxMs: 100 }', '')
+    .replace(', headers: { Idempotency-Key: x }, inlineAttachmentsUpTo: -1', '')
+    .replace('ftp://', 'http://')
+    .replace('    protocol: pop3\n', '');
+  const { problems } = checkConfigText(fixed);
+  assert.deepEqual(problems.map((p) => p.path).sort(), ['routes[0].filter.header.value', 'routes[0].filter.subject', 'routes[1].scenario[0].action'], JSON.stringify(problems));
+  assert.match(problems.find((p) => p.path === 'routes[1].scenario[0].action')!.message, /broker/);
+});
+
+test('cross-key problems: reserved headers, back-off bounds, responses on POP3; warnings for responses that cannot apply', () => {
+  const text = `deliveryRetry: { baseMs: 500, maxMs: 100 }
+connections:
+  - name: j
+    protocol: imap
+    host: mail.example.com
+    auth: { type: basic, username: u, password: p }
+  - name: k
+    protocol: imap
+    host: mail.example.com
+    deletePolicy: leave
+    auth: { type: basic, username: u, password: p }
+  - name: p
+    protocol: pop3
+    host: mail.example.com
+    auth: { type: basic, username: u, password: p }
+routes:
+  - name: hdr
+    connection: j
+    response: { addFlags: ["\\\\Seen"] }
+    scenario: [{ action: webhook, url: "http://127.0.0.1:9/x", headers: { Idempotency-Key: x } }]
+  - name: kept
+    connection: k
+    errorResponse: { moveTo: Failed }
+    scenario: [{ action: archive }]
+  - name: pop
+    connection: p
+    response: { moveTo: Done }
+    scenario: [{ action: archive }]
+`;
+  const { problems, warnings } = checkConfigText(text);
+  assert.deepEqual(
+    problems.map((p) => p.path).sort(),
+    ['deliveryRetry.maxMs', 'routes[0].scenario[0].headers.Idempotency-Key', 'routes[2].response'].sort(),
+    JSON.stringify(problems),
+  );
+  assert.match(warnings.find((w) => w.path === 'routes[0].response')?.message ?? '', /delete-and-expunge/);
+  assert.match(warnings.find((w) => w.path === 'routes[1].errorResponse')?.message ?? '', /not yet applied/);
+});
+
+test('a valid route config loads: defaults filled, webhook secrets and header secrets resolved, script paths made absolute', () => {
+  const text = `connections:
+  - name: j
+    protocol: imap
+    host: mail.example.com
+    auth: { type: basic, username: u, password: p }
+routes:
+  - name: hook
+    connection: j
+    bus: 3
+    filter: { from: "@example.com" }
+    scenario:
+      - action: webhook
+        url: "https://hooks.example.com/in"
+        secret: { env: HOOK_SECRET }
+        headers: { Authorization: { env: HOOK_AUTH } }
+  - name: scr
+    connection: j
+    scenario: [{ action: script, module: ./handlers/x.mjs }]
+`;
+  const { config, problems, warnings } = checkConfigText(text, { file: '/etc/mailsluice/m.yaml', env: { HOOK_SECRET: 's3', HOOK_AUTH: 'Bearer a' } });
+  assert.deepEqual(problems, []);
+  assert.deepEqual(warnings, []);
+  assert.equal(config!.busConcurrency, 4);
+  assert.deepEqual(config!.deliveryRetry, { baseMs: 1000, maxMs: 300000 });
+  const hook = config!.routes[0]!.scenario[0]!;
+  assert.ok(hook.action === 'webhook');
+  assert.equal(hook.secret, 's3');
+  assert.deepEqual(hook.headers, { Authorization: 'Bearer a' });
+  assert.equal(hook.maxAttempts, 10);
+  assert.equal(hook.inlineAttachmentsUpTo, 262144);
+  const scr = config!.routes[1]!.scenario[0]!;
+  assert.ok(scr.action === 'script');
+  assert.equal(scr.module, '/etc/mailsluice/handlers/x.mjs');
+  const missing = checkConfigText(text, { file: '/etc/mailsluice/m.yaml', env: {} });
+  assert.deepEqual(missing.problems.map((p) => p.path).sort(), ['routes[0].scenario[0].headers.Authorization', 'routes[0].scenario[0].secret']);
+});
