@@ -6,6 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
 import { makeWorkspace, runCli, spawnCli, imapConnection } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
@@ -249,6 +251,40 @@ test('a 400 is dead-lettered at once, a 503 after maxAttempts; both listed, and 
   } finally {
     await refusing.close();
     await failing.close();
+    ws.cleanup();
+  }
+});
+
+test('a script route runs the module (path relative to the config) and its response is recorded on the delivery', async () => {
+  const user = await dovecot.createUser();
+  await dovecot.loadMaildir(user.username, Array.from({ length: 3 }, (_, i) => makeMessage(i, { bodyBytes: 500 })));
+  const ws = makeWorkspace();
+  writeFileSync(
+    join(ws.dir, 'tag.mjs'),
+    `export async function handle(message, ctx) {
+       if (!ctx.idempotencyKey.endsWith('.0')) throw new Error('unexpected key ' + ctx.idempotencyKey);
+       return message.Subject.startsWith('Report 1') ? { addFlags: ['$Tagged'], moveTo: 'Tagged' } : undefined;
+     }\n`,
+  );
+  ws.writeConfig({
+    connections: [imapConnection(dovecot, user, { deletePolicy: 'leave' })],
+    routes: [{ name: 'tag', connection: 'journal', response: { addFlags: ['$Routed'] }, scenario: [{ action: 'script', module: './tag.mjs', timeoutMs: 5000 }] }],
+  });
+  try {
+    const r = await runCli(['drain', '--json'], ws);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { routes: Record<string, { delivered: number }> }).routes.tag!.delivered, 3);
+    const list = await runCli(['deliveries', 'list', '--json'], ws);
+    const rows = list.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; state: string; response: unknown; messageId: number });
+    assert.deepEqual(
+      rows.map((x) => [x.state, x.response]),
+      [
+        ['done', { addFlags: ['$Routed'] }],
+        ['done', { addFlags: ['$Tagged'], moveTo: 'Tagged' }],
+        ['done', { addFlags: ['$Routed'] }],
+      ],
+    );
+  } finally {
     ws.cleanup();
   }
 });

@@ -204,7 +204,7 @@ export class SqliteBus implements MessageBus {
       args.push(q.connection);
     }
     args.push(q.limit ?? 1000);
-    const sql = `SELECT ${COLUMNS} FROM deliveries d ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at, d.message_id, d.route LIMIT ?`;
+    const sql = `SELECT ${COLUMNS} FROM deliveries d ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.message_id, d.route LIMIT ?`;
     return this.run('listing deliveries', () => (this.db.prepare(sql).all(...args) as Row[]).map(toRecord));
   }
 

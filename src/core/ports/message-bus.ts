@@ -66,7 +66,7 @@ export interface DeliveryQuery {
   state?: DeliveryState;
   route?: string;
   connection?: string;
-  /** At most this many, oldest first (default 1000). */
+  /** At most this many, in message order (default 1000). */
   limit?: number;
 }
 
@@ -103,7 +103,7 @@ export interface MessageBus {
   retryLater(id: string, step: number, attempts: number, nextAt: number, error: string): Promise<void>;
   /** Moves a delivery to the dead letters (kept, listed, replayable). */
   deadLetter(id: string, step: number, attempts: number, at: number, error: string, response: ServerResponse | null): Promise<void>;
-  /** Deliveries by state, route and connection, oldest first. */
+  /** Deliveries by state, route and connection, in message (mailbox) order. */
   list(query: DeliveryQuery): Promise<DeliveryRecord[]>;
   /**
    * Dead letters back to pending, due at `now`, attempts reset (the failed step runs again, not
