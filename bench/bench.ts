@@ -20,7 +20,10 @@
  * 4. (data set pop3, issue 3) the same small messages over POP3: a raw POP3 client of our own
  *    (RETR + DELE per message, QUIT at the end) against `mailsluice drain` with protocol pop3.
  *
- * Options: --only small,mixed,huge,pop3  --small N  --mixed N  --pop3 N  --skip-mbsync  --profile DIR  --dovecot-dir DIR
+ * 5. (data set webhook, issue 4) the small messages drained archive-only and with one webhook route
+ *    to a loopback receiver, and the arrival-to-webhook latency of a service with IDLE (webhook-run.ts).
+ *
+ * Options: --only small,mixed,huge,pop3,webhook  --small N  --mixed N  --pop3 N  --webhook N  --skip-mbsync  --profile DIR  --dovecot-dir DIR
  * (--profile passes --cpu-prof to the mailsluice children and keeps the .cpuprofile files).
  */
 import { spawn, execFileSync } from 'node:child_process';
@@ -35,6 +38,7 @@ import { makeWorkspace, imapConnection, pop3Connection, runCli, BIN, REPO_ROOT }
 import type { DrainSummary } from '../src/app/drain.js';
 import { RawImapClient, type RawDrainResult } from './raw-imap-client.js';
 import { rawPop3Drain, type RawPop3Result } from './raw-pop3-client.js';
+import { measureLatency, messageIdOf, startReceiver, webhookRoute } from './webhook-run.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The compiled preload that reports a Node child's peak RSS and CPU on exit. */
@@ -55,13 +59,17 @@ const TARGETS = {
   hugePeakRssMB: 250,
   /** Issue 3: POP3 drain at least this share of the raw POP3 message rate (small messages). */
   pop3OverRaw: 0.6,
+  /** Issue 4: archive + one webhook route at least this share of the archive-only drain rate. */
+  webhookOverArchive: 0.8,
+  /** Issue 4: p99 from arrival in the mailbox (IDLE on) to webhook delivery, ms. */
+  webhookP99Ms: 1000,
 } as const;
 
-type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3';
+type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook';
 
 /** One measured row of the table. */
 interface Row {
-  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed';
+  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook';
   messages: number;
   bytes: number;
   seconds: number;
@@ -85,6 +93,8 @@ interface DataSetResult {
   messages: number;
   bytes: number;
   rows: Row[];
+  /** webhook set: arrival-to-webhook latency of the service with IDLE, ms. */
+  latency?: { p50: number; p99: number; max: number; delivered: number; gapMs: number };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -334,12 +344,19 @@ async function runMbsync(d: DovecotInstance, user: TestUser, expectMessages: num
 /** What `mailsluice drain --json` prints: the CLI's own summary type. */
 type DrainJson = DrainSummary;
 
-async function runMailsluice(d: DovecotInstance, user: TestUser, expect: { messages: number; bytes: number }, profileDir: string | null, label: string): Promise<{ summary: DrainJson; o: ChildOutcome }> {
+async function runMailsluice(
+  d: DovecotInstance,
+  user: TestUser,
+  expect: { messages: number; bytes: number },
+  profileDir: string | null,
+  label: string,
+  routes: Array<Record<string, unknown>> = [],
+): Promise<{ summary: DrainJson; o: ChildOutcome }> {
   // Plain IMAP/POP3 like the other tools (TLS would measure OpenSSL, not the drain); otherwise
   // the shipped defaults: maxMessagesPerCycle 500, expungeEvery 0 (= per cycle), full fetch.
   const plain = { security: 'none', deletePolicy: 'delete-and-expunge' };
   const conn = label === 'pop3' ? pop3Connection(d, user, plain) : imapConnection(d, user, plain);
-  const ws = makeWorkspace({ connections: [conn] });
+  const ws = makeWorkspace({ connections: [conn], routes });
   try {
     const nodeFlags = ['--import', PROBE];
     // One directory per run: Node names each thread's profile itself (main and every parser worker).
@@ -365,7 +382,7 @@ async function runMailsluice(d: DovecotInstance, user: TestUser, expect: { messa
 // ---------------------------------------------------------------------------------------------
 // Data sets.
 
-function generate(name: DataSetName, counts: { small: number; mixed: number; pop3: number }): Buffer[] {
+function generate(name: DataSetName, counts: { small: number; mixed: number; pop3: number; webhook: number }): Buffer[] {
   switch (name) {
     case 'small':
       // ~4.3 KB each: 4,000 bytes of text plus headers.
@@ -373,6 +390,8 @@ function generate(name: DataSetName, counts: { small: number; mixed: number; pop
     case 'pop3':
       // The small set again, drained over POP3 (issue 3 compares on small messages).
       return Array.from({ length: counts.pop3 }, (_, i) => makeMessage(i, { bodyBytes: 4000 }));
+    case 'webhook':
+      return Array.from({ length: counts.webhook }, (_, i) => makeMessage(i, { bodyBytes: 4000 }));
     case 'mixed':
       // 4–30 KB text, every 20th message with a 200 KB–2 MB attachment (base64).
       return [...journalMix(counts.mixed, 20)];
@@ -398,6 +417,29 @@ async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbs
   const d = await startDovecot({ parentDir: dovecotDir });
   try {
     let user = await freshMailbox(d, messages);
+    if (name === 'webhook') {
+      log(`[${name}] mailsluice drain, archive only`);
+      const a = await runMailsluice(d, user, expect, opts.profileDir, 'archive-only');
+      result.rows.push(row('mailsluice-drain-archive-only', a.summary.taken, a.summary.bytes, a.o.wallMs, a.o, { note: 'drain process wall time (start-up included)' }));
+      user = await freshMailbox(d, messages);
+      log(`[${name}] mailsluice drain, one webhook route`);
+      const receiver = await startReceiver();
+      try {
+        const w = await runMailsluice(d, user, expect, opts.profileDir, 'webhook', [webhookRoute(receiver.url)]);
+        const missing = messages.filter((m) => !receiver.arrivals.has(messageIdOf(m))).length;
+        if (missing > 0) throw new Error(`the webhook receiver is missing ${missing} of ${messages.length} messages after drain exited`);
+        result.rows.push(
+          row('mailsluice-drain-webhook', w.summary.taken, w.summary.bytes, w.o.wallMs, w.o, { note: `drain process wall time until every route is processed; ${receiver.requests} requests for ${messages.length} messages` }),
+        );
+      } finally {
+        await receiver.close();
+      }
+      const latencyUser = await d.createUser();
+      const gapMs = 50;
+      log(`[${name}] latency: 200 messages ${gapMs} ms apart to a service with IDLE and a webhook route`);
+      result.latency = { ...(await measureLatency(d, latencyUser, 200, gapMs)), gapMs };
+      return result;
+    }
     if (name === 'pop3') {
       // Two ways a minimal client can drain; the faster one is the limit the ratio uses.
       log(`[${name}] raw POP3 RETR + DELE, QUIT per ${BATCH}`);
@@ -457,6 +499,8 @@ const LABELS: Record<Row['tool'], string> = {
   'raw-fetch-flag-expunge': 'raw fetch+flag+expunge',
   'raw-pop3-retr-dele': 'raw POP3 RETR+DELE /500',
   'raw-pop3-one-session': 'raw POP3 RETR+DELE 1 session',
+  'mailsluice-drain-archive-only': 'mailsluice drain, archive only',
+  'mailsluice-drain-webhook': 'mailsluice drain + webhook',
   mbsync: 'mbsync',
   'mailsluice-mailbox-empty': 'mailsluice (mailbox empty)',
   'mailsluice-indexed': 'mailsluice (indexed)',
@@ -476,7 +520,10 @@ function table(ds: DataSetResult): string {
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [`${ds.name}: ${ds.messages} messages, ${(ds.bytes / MB).toFixed(1)} MB`, fmt(head), ...lines.map(fmt)].join('\n');
+  const latency = ds.latency
+    ? [`arrival → webhook latency (IDLE, ${ds.latency.delivered} messages ${ds.latency.gapMs} ms apart): p50 ${ds.latency.p50.toFixed(0)} ms, p99 ${ds.latency.p99.toFixed(0)} ms, max ${ds.latency.max.toFixed(0)} ms`]
+    : [];
+  return [`${ds.name}: ${ds.messages} messages, ${(ds.bytes / MB).toFixed(1)} MB`, fmt(head), ...lines.map(fmt), ...latency].join('\n');
 }
 
 interface Ratio {
@@ -494,6 +541,15 @@ function ratios(results: DataSetResult[]): Ratio[] {
     const indexed = get(ds, 'mailsluice-indexed');
     const raw = get(ds, 'raw-fetch-flag-expunge');
     const mb = get(ds, 'mbsync');
+    const archiveOnly = get(ds, 'mailsluice-drain-archive-only');
+    const withHook = get(ds, 'mailsluice-drain-webhook');
+    if (archiveOnly && withHook) {
+      const v = withHook.msgsPerS / archiveOnly.msgsPerS;
+      out.push({ name: 'webhook: archive+webhook drain rate / archive-only drain rate', value: v, target: `>= ${TARGETS.webhookOverArchive}`, pass: v >= TARGETS.webhookOverArchive });
+    }
+    if (ds.latency) {
+      out.push({ name: 'webhook: arrival to webhook p99 ms (IDLE)', value: ds.latency.p99, target: `< ${TARGETS.webhookP99Ms}`, pass: ds.latency.p99 < TARGETS.webhookP99Ms });
+    }
     const rawPop3 = [get(ds, 'raw-pop3-retr-dele'), get(ds, 'raw-pop3-one-session')].filter((r): r is Row => r !== undefined).sort((a, b) => b.msgsPerS - a.msgsPerS)[0];
     if (ds.name === 'pop3' && rawPop3 && empty) {
       const v = empty.msgsPerS / rawPop3.msgsPerS;
@@ -537,6 +593,7 @@ async function main(): Promise<void> {
       small: { type: 'string' },
       mixed: { type: 'string' },
       pop3: { type: 'string' },
+      webhook: { type: 'string' },
       'skip-mbsync': { type: 'boolean' },
       profile: { type: 'string' },
       'raw-child': { type: 'boolean' },
@@ -553,8 +610,8 @@ async function main(): Promise<void> {
     if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name} must be a positive whole number, got ${JSON.stringify(v)}`);
     return Number(v);
   };
-  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3') };
-  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3'];
+  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3'), webhook: count(values.webhook, 5_000, 'webhook') };
+  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'webhook'];
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : all;
   for (const o of only) if (!all.includes(o as DataSetName)) throw new Error(`--only: unknown data set ${JSON.stringify(o)} (allowed: ${all.join(', ')})`);
   const skipMbsync = values['skip-mbsync'] === true;
@@ -583,7 +640,7 @@ async function main(): Promise<void> {
   const rs = ratios(results);
   const out: string[] = [''];
   for (const ds of results) out.push(table(ds), '');
-  out.push('Ratios (issues 2 and 3, "What good looks like"):');
+  out.push('Ratios (issues 2, 3 and 4, "What good looks like"):');
   const w = Math.max(...rs.map((r) => r.name.length));
   for (const r of rs) out.push(`  ${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(8)}  target ${r.target.padEnd(7)}  ${r.pass ? 'PASS' : 'FAIL'}`);
   out.push(
