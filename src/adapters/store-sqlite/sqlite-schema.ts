@@ -92,6 +92,17 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX deliveries_lane ON deliveries(bus, connection, route, message_id) WHERE state = 'pending';
   CREATE INDEX deliveries_route ON deliveries(route, state, message_id);
   `,
+  // 3: bifurcated Exchange journal reports (docs/journal-reports.md, "Bifurcation"). Set by
+  // saveParsed for an unwrapped report only: journal_original is the original's Message-ID,
+  // journal_sender the envelope's Sender (lowercase), the key under which reports of one original
+  // merge; merged_into points a later report at the first one (the primary), which carries the
+  // merged envelope. The partial index holds journal rows only, so other mail does not pay for it.
+  `
+  ALTER TABLE messages ADD COLUMN journal_original TEXT;
+  ALTER TABLE messages ADD COLUMN journal_sender TEXT;
+  ALTER TABLE messages ADD COLUMN merged_into INTEGER REFERENCES messages(id);
+  CREATE INDEX messages_journal ON messages(connection, journal_original) WHERE journal_original IS NOT NULL;
+  `,
 ];
 
 /**

@@ -17,19 +17,44 @@ import type {
   BlobMove,
   ParsedRecord,
 } from '../../core/ports/message-store.js';
-import { toParsedRecord } from '../../core/ports/message-store.js';
+import { recipientsText, toParsedRecord } from '../../core/ports/message-store.js';
 import { STAGING_REF_PREFIX } from '../../core/ports/blob-store.js';
 import { MIGRATIONS } from './sqlite-schema.js';
 import { openSearchDb, type FtsRequest, type FtsResponse, type FtsRow } from './fts-writer-worker.js';
 import { mapSqliteError } from './sqlite-error-map.js';
-import type { SqliteStoreOptions } from './sqlite-store-config.js';
-import type { NewDelivery } from '../../core/routing/route-matcher.js';
+import { MailsluiceError } from '../../core/errors/index.js';
+import { DEFAULT_JOURNAL_SETTLE_MS, type SqliteStoreOptions } from './sqlite-store-config.js';
+import { deliveryIdOf, type NewDelivery } from '../../core/routing/route-matcher.js';
+import { journalBcc, mergeJournalEnvelopes } from '../../core/message/journal-report.js';
+import type { MessageAttributes } from '../../core/message/attributes.js';
 import { SqliteBus } from './sqlite-bus.js';
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
 /** Rows per export page. */
 const EXPORT_PAGE = 1000;
+
+/**
+ * Merges another report's envelope into a message's attributes (docs/journal-reports.md,
+ * "Bifurcation"): `Journal` becomes the union of both envelopes (`into`'s recipients first), `Bcc`
+ * is recomputed by the Bcc rule over the merged envelope and `into`'s To/Cc (its Bcc is kept: it
+ * is a subset). Returns the new attributes, or null when nothing changes (merged already).
+ */
+function mergeJournalInto(into: Partial<MessageAttributes>, from: Partial<MessageAttributes>): Partial<MessageAttributes> | null {
+  if (!into.Journal || !from.Journal) return null;
+  const journal = mergeJournalEnvelopes(into.Journal, from.Journal);
+  const bcc = journalBcc(journal, { To: into.To ?? [], Cc: into.Cc ?? [], Bcc: into.Bcc ?? [] });
+  if (JSON.stringify(journal) === JSON.stringify(into.Journal) && JSON.stringify(bcc) === JSON.stringify(into.Bcc ?? [])) return null;
+  return { ...into, Bcc: bcc, Journal: journal };
+}
+
+function parseAttributes(json: string | null, id: number): Partial<MessageAttributes> {
+  try {
+    return json ? (JSON.parse(json) as Partial<MessageAttributes>) : {};
+  } catch (err) {
+    throw new MailsluiceError('STORE_CORRUPT', `the saved attributes of message ${id} are not valid JSON`, { cause: err });
+  }
+}
 
 /** Quotes user text for FTS5 so operators can type anything without syntax errors. */
 function ftsQuery(text: string): string {
@@ -51,8 +76,12 @@ export class SqliteStore implements MessageStore {
   private ftsNext = 1;
   private readonly ftsWaiting = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
   private busInstance: SqliteBus | null = null;
+  private readonly journalSettleMs: number;
+  /** Whether the journal columns exist (false only for an older database opened read-only). */
+  private readonly journalColumns: boolean;
 
   constructor(options: SqliteStoreOptions) {
+    this.journalSettleMs = Math.max(0, options.journalSettleMs ?? DEFAULT_JOURNAL_SETTLE_MS);
     try {
       if (!options.readonly) mkdirSync(dirname(options.file), { recursive: true });
       this.db = new Database(options.file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
@@ -65,6 +94,8 @@ export class SqliteStore implements MessageStore {
         this.migrate();
         openSearchDb(this.searchFile).close();
       }
+      // An older database opened read-only is not migrated: search and stats then do without.
+      this.journalColumns = (this.db.pragma('table_info(messages)') as Array<{ name: string }>).some((c) => c.name === 'merged_into');
       // Queries join the index in search.db with the messages here.
       if (!options.readonly || existsSync(this.searchFile)) this.db.prepare('ATTACH DATABASE ? AS s').run(this.searchFile);
     } catch (err) {
@@ -232,8 +263,21 @@ export class SqliteStore implements MessageStore {
     );
     const upOk = this.stmt(
       `UPDATE messages SET parse_state = ?, parse_error = ?, from_addr = ?, to_addrs = ?, subject = ?, date = ?, message_id = ?,
-       has_attachments = ?, attributes = ? WHERE id = ?`,
+       has_attachments = ?, attributes = ?, journal_original = ?, journal_sender = ? WHERE id = ?`,
     );
+    // Bifurcation (docs/journal-reports.md): the message itself as saved so far, and the first
+    // saved report of the same original, found through the partial index messages_journal.
+    const getSelf = this.stmt('SELECT connection, parse_state AS state, attributes, journal_original AS original, merged_into AS mergedInto FROM messages WHERE id = ?');
+    const findPrimary = this.stmt(
+      `SELECT id FROM messages WHERE connection = ? AND journal_original = ? AND journal_sender = ? AND merged_into IS NULL AND id <> ?
+       ORDER BY id LIMIT 1`,
+    );
+    const getPrimary = this.stmt('SELECT from_addr AS fromAddr, subject, attributes FROM messages WHERE id = ?');
+    const upPrimary = this.stmt('UPDATE messages SET to_addrs = ?, attributes = ? WHERE id = ?');
+    const setMerged = this.stmt('UPDATE messages SET merged_into = ? WHERE id = ?');
+    // More mail of the connection still waiting to be parsed (from messages_unparsed): one of
+    // them may be another report of the same original.
+    const waiting = this.stmt('SELECT 1 FROM messages WHERE parse_state = 0 AND id > ? AND connection = ? LIMIT 1');
     const records: ParsedRecord[] = new Array<ParsedRecord>(results.length);
     const fts: FtsRow[] = new Array<FtsRow>(results.length);
     for (let i = 0; i < results.length; i++) {
@@ -245,10 +289,33 @@ export class SqliteStore implements MessageStore {
     // Index first, then mark parsed: a crash in between re-parses and replaces the index row,
     // never leaves a message marked parsed but missing from search.
     await this.writeIndex(fts);
+    // In id order, so of two reports of one original in the same group the earlier becomes the
+    // primary, whatever order their parses finished in.
+    const order = results.map((_, i) => i).sort((a, b) => results[a]!.id - results[b]!.id);
+    const settle = this.journalSettleMs;
+    let reindex: FtsRow[] = [];
     try {
-      this.db.transaction(() => {
-        for (let i = 0; i < results.length; i++) {
-          const r = records[i]!;
+      // IMMEDIATE: the primary is looked up and updated in one write transaction, so no other
+      // writer can save a report of the same original in between.
+      reindex = this.db.transaction(() => {
+        const rows = new Map<number, FtsRow>();
+        // Deliveries are inserted once the whole group is saved, so a report is held only for
+        // mail still waiting after this group, not for a sibling this group merges anyway.
+        const queue: Array<{ id: number; connection: string | null; deliveries: NewDelivery[] }> = [];
+        for (const i of order) {
+          const { id, deliveries } = results[i]!;
+          let r = records[i]!;
+          const key = r.journal;
+          const self = key ? (getSelf.get(id) as { connection: string; state: number; attributes: string | null; original: string | null; mergedInto: number | null } | undefined) : undefined;
+          const primary = self ? (self.mergedInto ?? (findPrimary.get(self.connection, key!.originalId, key!.sender, id) as { id: number } | undefined)?.id) : undefined;
+          if (self && primary === undefined && self.state !== 0 && self.original === key!.originalId) {
+            // A primary parsed again: the new result, with what its siblings merged into it kept.
+            const merged = mergeJournalInto(parseAttributes(r.attributesJson, id), parseAttributes(self.attributes, id));
+            if (merged) {
+              r = { ...r, to: recipientsText(merged), attributesJson: JSON.stringify(merged) };
+              rows.set(id, [id, r.subject, `${r.from} ${r.to}`, r.body, r.attachmentNames]);
+            }
+          }
           upOk.run(
             r.ok ? 1 : 2,
             r.error ? `${r.error.code}: ${r.error.reason}` : null,
@@ -259,36 +326,68 @@ export class SqliteStore implements MessageStore {
             r.messageId,
             r.hasAttachments ? 1 : 0,
             r.attributesJson,
-            results[i]!.id,
+            key?.originalId ?? null,
+            key?.sender ?? null,
+            id,
           );
-          // The outbox: the routes that take the message are queued in the transaction that
-          // marks it parsed, so it is never parsed without being queued, nor queued twice.
-          for (const d of results[i]!.deliveries ?? []) insDelivery.run(d.id, d.messageId, d.connection, d.route, d.bus, d.createdAt, d.createdAt);
+          if (primary === undefined) {
+            if (deliveries?.length) queue.push({ id, connection: self?.connection ?? null, deliveries });
+            continue;
+          }
+          // A sibling: merged into the primary, marked, and never handed to routes itself.
+          setMerged.run(primary, id);
+          const p = getPrimary.get(primary) as { fromAddr: string | null; subject: string | null; attributes: string | null };
+          const merged = mergeJournalInto(parseAttributes(p.attributes, primary), parseAttributes(r.attributesJson, id));
+          if (merged) {
+            const to = recipientsText(merged);
+            upPrimary.run(to, JSON.stringify(merged), primary);
+            // The primary's index row gets the merged recipients. Its body is not stored here; the
+            // sibling carries the same original, so its text stands in (when it was fully parsed).
+            if (r.ok) rows.set(primary, [primary, p.subject ?? r.subject, `${p.fromAddr ?? ''} ${to}`, r.body, r.attachmentNames]);
+          }
+          // A route the sibling matched but the primary did not (a filter on a recipient only the
+          // sibling's envelope lists) takes the primary now; one it has already is left alone.
+          const moved = (deliveries ?? []).map((d) => ({ ...d, id: deliveryIdOf(d.connection, d.route, primary), messageId: primary }));
+          if (moved.length > 0) queue.push({ id, connection: self!.connection, deliveries: moved });
         }
-      })();
+        // The outbox: the routes that take a message are queued in the transaction that marks it
+        // parsed, so it is never parsed without being queued, nor queued twice. A journal report's
+        // (connection set) wait `settle` while more of its connection's mail waits to be parsed.
+        for (const q of queue) {
+          const hold = q.connection !== null && settle > 0 && waiting.get(q.id, q.connection) !== undefined ? settle : 0;
+          for (const d of q.deliveries) insDelivery.run(d.id, d.messageId, d.connection, d.route, d.bus, d.createdAt + hold, d.createdAt);
+        }
+        return [...rows.values()];
+      }).immediate();
     } catch (err) {
       throw mapSqliteError(err, `saving ${results.length} parse results`);
     }
+    // Posted before anything else can be (the transaction and this call run in one turn), so the
+    // index writer applies merges in commit order. A crash before it lands leaves the primary's
+    // index row with its own recipients; search still finds the others through the sibling's row.
+    if (reindex.length > 0) await this.writeIndex(reindex);
   }
 
   async stats(): Promise<ArchiveStats> {
+    const merged = this.journalColumns ? 'SUM(merged_into IS NOT NULL)' : '0';
     const m = this.stmt(
       `SELECT COUNT(*) AS messages, COALESCE(SUM(size), 0) AS bytes,
-       SUM(parse_state = 0) AS unparsed, SUM(parse_state = 2) AS unparsable FROM messages`,
-    ).get() as { messages: number; bytes: number; unparsed: number | null; unparsable: number | null };
+       SUM(parse_state = 0) AS unparsed, SUM(parse_state = 2) AS unparsable, ${merged} AS journalMerged FROM messages`,
+    ).get() as { messages: number; bytes: number; unparsed: number | null; unparsable: number | null; journalMerged: number | null };
     const b = this.stmt('SELECT COUNT(*) AS blobs, COALESCE(SUM(stored_size), 0) AS storedBytes FROM blobs').get() as { blobs: number; storedBytes: number };
-    const per = this.stmt('SELECT connection, COUNT(*) AS messages, COALESCE(SUM(size), 0) AS bytes FROM messages GROUP BY connection').all() as Array<{
+    const per = this.stmt(`SELECT connection, COUNT(*) AS messages, COALESCE(SUM(size), 0) AS bytes, ${merged} AS journalMerged FROM messages GROUP BY connection`).all() as Array<{
       connection: string;
       messages: number;
       bytes: number;
+      journalMerged: number;
     }>;
     const pending = this.stmt('SELECT connection, COUNT(*) AS n FROM source_keys WHERE action_state = 0 GROUP BY connection').all() as Array<{
       connection: string;
       n: number;
     }>;
     const connections: ArchiveStats['connections'] = {};
-    for (const p of per) connections[p.connection] = { messages: p.messages, bytes: p.bytes, pendingActions: 0 };
-    for (const p of pending) (connections[p.connection] ??= { messages: 0, bytes: 0, pendingActions: 0 }).pendingActions = p.n;
+    for (const p of per) connections[p.connection] = { messages: p.messages, bytes: p.bytes, pendingActions: 0, journalMerged: p.journalMerged };
+    for (const p of pending) (connections[p.connection] ??= { messages: 0, bytes: 0, pendingActions: 0, journalMerged: 0 }).pendingActions = p.n;
     return {
       messages: m.messages,
       bytes: m.bytes,
@@ -296,6 +395,7 @@ export class SqliteStore implements MessageStore {
       storedBytes: b.storedBytes,
       unparsed: m.unparsed ?? 0,
       unparsable: m.unparsable ?? 0,
+      journalMerged: m.journalMerged ?? 0,
       connections,
     };
   }
@@ -304,8 +404,13 @@ export class SqliteStore implements MessageStore {
     const where: string[] = [];
     const args: unknown[] = [];
     let from = 'messages m';
+    // A journal report merged into another report of the same original is not listed; a text
+    // match on its index row (its share of the recipients) lists the primary instead.
+    if (this.journalColumns) where.push('m.merged_into IS NULL');
     if (q.text && q.text.trim()) {
-      from = 's.messages_fts f JOIN messages m ON m.id = f.rowid';
+      from = this.journalColumns
+        ? 's.messages_fts f JOIN messages h ON h.id = f.rowid JOIN messages m ON m.id = COALESCE(h.merged_into, h.id)'
+        : 's.messages_fts f JOIN messages m ON m.id = f.rowid';
       where.push('f.messages_fts MATCH ?');
       args.push(ftsQuery(q.text));
     }
@@ -333,7 +438,7 @@ export class SqliteStore implements MessageStore {
       where.push('m.has_attachments = ?');
       args.push(q.hasAttachment ? 1 : 0);
     }
-    const sql = `SELECT m.id, m.sha256, m.connection, COALESCE(m.from_addr, '') AS "from", COALESCE(m.subject, '') AS subject, m.date, m.size
+    const sql = `SELECT DISTINCT m.id, m.sha256, m.connection, COALESCE(m.from_addr, '') AS "from", COALESCE(m.subject, '') AS subject, m.date, m.size
       FROM ${from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.id DESC LIMIT ?`;
     args.push(q.limit ?? 100);
     try {

@@ -68,6 +68,14 @@ export interface ParsedRecord {
   body: string;
   /** Attachment names, space-separated. */
   attachmentNames: string;
+  /**
+   * Set for an unwrapped Exchange journal report only (its attributes carry `Journal`) whose
+   * original has a Message-ID: the key under which several reports of one original (bifurcation)
+   * merge onto one archived message in the store (docs/journal-reports.md, "Bifurcation").
+   * `originalId` is the original's `GlobalMessageId` (compared as is), `sender` the envelope's
+   * `Sender`, trimmed and lowercased ("" when the envelope names none).
+   */
+  journal?: { originalId: string; sender: string };
 }
 
 function formatAddress(a: Address | null | undefined): string {
@@ -75,13 +83,30 @@ function formatAddress(a: Address | null | undefined): string {
   return a.Name ? `${a.Name} <${a.Address}>` : a.Address;
 }
 
+/** The `to` search column of a message: To, Cc and Bcc, formatted and joined. */
+export function recipientsText(a: Pick<Partial<MessageAttributes>, 'To' | 'Cc' | 'Bcc'>): string {
+  return [...(a.To ?? []), ...(a.Cc ?? []), ...(a.Bcc ?? [])].map(formatAddress).join(', ');
+}
+
+/**
+ * The bifurcation key of a parse result ({@link ParsedRecord.journal}): present when the
+ * attributes carry `Journal` (the report was unwrapped; a partial outcome over the size limit
+ * may carry it too) and the original has a Message-ID. A report that was not unwrapped has no
+ * `Journal` attribute, so it never merges; an original without a Message-ID never merges either.
+ */
+export function journalKeyOf(a: Partial<MessageAttributes>): { originalId: string; sender: string } | undefined {
+  if (!a.Journal || typeof a.GlobalMessageId !== 'string' || a.GlobalMessageId === '') return undefined;
+  return { originalId: a.GlobalMessageId, sender: (a.Journal.Sender ?? '').trim().toLowerCase() };
+}
+
 /** The one mapping from a parse outcome to the record the store saves (pure; runs on any thread). */
 export function toParsedRecord(outcome: ParseOutcome): ParsedRecord {
   const a: Partial<MessageAttributes> = outcome.ok ? outcome.attributes : (outcome.partial ?? {});
-  const to = [...(a.To ?? []), ...(a.Cc ?? []), ...(a.Bcc ?? [])].map(formatAddress).join(', ');
+  const to = recipientsText(a);
   const attachments = a.Attachments ?? [];
   // Bodies go to the index only; the row keeps the rest so search results need no re-parse.
   const { TextBody, HtmlBody, ...rest } = a;
+  const journal = outcome.journal?.unwrapped === false ? undefined : journalKeyOf(a);
   return {
     record: true,
     ok: outcome.ok,
@@ -95,18 +120,30 @@ export function toParsedRecord(outcome: ParseOutcome): ParsedRecord {
     attributesJson: JSON.stringify(rest),
     body: TextBody || (HtmlBody ? HtmlBody.replace(/<[^>]*>/g, ' ') : ''),
     attachmentNames: attachments.map((x) => x.Name).join(' '),
+    ...(journal ? { journal } : {}),
   };
 }
 
 /** Counts for `stats`. */
 export interface ArchiveStats {
+  /**
+   * Messages taken from mailboxes (SPEC: "a journal report and its unwrapped original count
+   * once"). Every journal report counts, also one merged into another report of the same
+   * original (bifurcation): it was taken from the mailbox and is archived raw.
+   */
   messages: number;
   bytes: number;
   blobs: number;
   storedBytes: number;
   unparsed: number;
   unparsable: number;
-  connections: Record<string, { messages: number; bytes: number; pendingActions: number }>;
+  /**
+   * Of `messages`, the journal reports merged into an earlier report of the same original
+   * (docs/journal-reports.md, "Bifurcation"): `messages - journalMerged` distinct messages are
+   * listed by search and handed to routes.
+   */
+  journalMerged: number;
+  connections: Record<string, { messages: number; bytes: number; pendingActions: number; journalMerged: number }>;
 }
 
 /** One search hit. */
@@ -184,6 +221,13 @@ export interface MessageStore {
    * full-text rows are durable before the messages are marked parsed. The `deliveries` of each
    * message (the routes that take it) are queued in the same transaction that marks it parsed:
    * the outbox (docs/adr/0006-outbox-and-buses.md). A delivery whose id exists is not queued again.
+   *
+   * Unwrapped journal reports of one original (same connection, original Message-ID and envelope
+   * Sender; {@link ParsedRecord.journal}) become one message, in the same transaction: the first
+   * saved is the primary; a later one's envelope is merged into the primary's `Journal` and `Bcc`,
+   * and it is marked merged (kept raw, exported, counted in `stats.messages`, not listed by
+   * search). It queues no delivery of its own; a route it matched that the primary has no
+   * delivery for is queued for the primary. docs/journal-reports.md, "Bifurcation".
    */
   saveParsed(results: Array<{ id: number; outcome: ParseOutcome | ParsedRecord; deliveries?: NewDelivery[] }>): Promise<void>;
   /** Counts for `stats`. */
