@@ -15,6 +15,7 @@ import type {
   MessageBus,
 } from '../../core/ports/message-bus.js';
 import type { ServerResponse } from '../../core/ports/scenario-action.js';
+import type { PendingResponse, ResponseLedger, ResponseRecord, ResponseResult } from '../../core/ports/response-ledger.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 
 type Stmt = Database.Statement<unknown[], unknown>;
@@ -76,8 +77,16 @@ const PARSE_BARRIER = `COALESCE((SELECT MIN(u.id) FROM messages u WHERE u.parse_
 
 const COLUMNS = 'd.id, d.message_id, d.connection, d.route, d.bus, d.step, d.attempts, d.next_at, d.state, d.last_error, d.response, d.created_at, d.done_at';
 
+/** Where a delivery's server response stands (`deliveries list`). */
+export interface ResponseStatus {
+  /** null while it waits to be applied. */
+  result: ResponseResult | null;
+  note: string | null;
+  at: number | null;
+}
+
 /** The deliveries of one `archive.db`. */
-export class SqliteBus implements MessageBus {
+export class SqliteBus implements MessageBus, ResponseLedger {
   private readonly stmts: Record<string, Stmt> = {};
 
   constructor(private readonly db: Database.Database) {}
@@ -209,7 +218,8 @@ export class SqliteBus implements MessageBus {
   }
 
   async replay(selection: { ids: string[] } | { allDead: true; route?: string }, now: number): Promise<string[]> {
-    const set = "SET state = 'pending', attempts = 0, next_at = ?, lease_until = 0, done_at = NULL, response = NULL";
+    // The response goes with its result: the replayed delivery ends with a response of its own.
+    const set = "SET state = 'pending', attempts = 0, next_at = ?, lease_until = 0, done_at = NULL, response = NULL, response_result = NULL, response_note = NULL, response_at = NULL";
     return this.run('replaying dead deliveries', () =>
       this.db.transaction(() => {
         if ('ids' in selection) {
@@ -237,6 +247,55 @@ export class SqliteBus implements MessageBus {
     );
     const out: DeliveryCounts = {};
     for (const r of rows) (out[r.route] ??= { pending: 0, done: 0, dead: 0 })[r.state] = r.n;
+    return out;
+  }
+
+  async pendingResponses(connection: string, limit: number): Promise<PendingResponse[]> {
+    // Served by the partial index deliveries_responses (same WHERE terms); the message row gives
+    // the source key the message was first taken under.
+    const rows = this.run(
+      'finding server responses to apply',
+      () =>
+        this.stmt(
+          `SELECT d.id, d.message_id, d.state, d.response, m.mailbox, m.uid_validity, m.uid
+           FROM deliveries d JOIN messages m ON m.id = d.message_id
+           WHERE d.connection = ? AND d.response IS NOT NULL AND d.response_result IS NULL
+           ORDER BY d.message_id, d.id LIMIT ?`,
+        ).all(connection, limit) as Array<{ id: string; message_id: number; state: DeliveryState; response: string; mailbox: string; uid_validity: number; uid: number | null }>,
+    );
+    // A pending delivery has no response (done and deadLetter set it, replay clears it).
+    return rows
+      .filter((r) => r.state !== 'pending')
+      .map((r) => ({
+        deliveryId: r.id,
+        messageId: r.message_id,
+        state: r.state as 'done' | 'dead',
+        response: JSON.parse(r.response) as ServerResponse,
+        mailbox: r.mailbox,
+        uidValidity: r.uid_validity,
+        uid: r.uid,
+      }));
+  }
+
+  async recordResponses(records: ResponseRecord[], at: number): Promise<void> {
+    const s = this.stmt('UPDATE deliveries SET response_result = ?, response_note = ?, response_at = ? WHERE id = ? AND response IS NOT NULL');
+    this.run('recording applied server responses', () =>
+      this.db.transaction(() => {
+        for (const r of records) s.run(r.result, r.note, at, r.deliveryId);
+      })(),
+    );
+  }
+
+  /** Where the server responses of these deliveries stand (ids without a response are left out). */
+  async responseStatuses(ids: readonly string[]): Promise<Map<string, ResponseStatus>> {
+    const s = this.stmt('SELECT response_result, response_note, response_at FROM deliveries WHERE id = ? AND response IS NOT NULL');
+    const out = new Map<string, ResponseStatus>();
+    this.run('reading server response results', () => {
+      for (const id of ids) {
+        const r = s.get(id) as { response_result: ResponseResult | null; response_note: string | null; response_at: number | null } | undefined;
+        if (r) out.set(id, { result: r.response_result, note: r.response_note, at: r.response_at });
+      }
+    });
     return out;
   }
 

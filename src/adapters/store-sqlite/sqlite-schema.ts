@@ -103,6 +103,18 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE messages ADD COLUMN merged_into INTEGER REFERENCES messages(id);
   CREATE INDEX messages_journal ON messages(connection, journal_original) WHERE journal_original IS NOT NULL;
   `,
+  // Server responses applied by the connection (core/archive/apply-responses.ts). A finished
+  // delivery with a `response` is pending until `response_result` is set: 'applied',
+  // 'not-applicable' (the message is no longer there under its UID) or 'failed' (the server
+  // refused), with `response_note` saying why and `response_at` when. A replay clears all three
+  // with the response. The partial index holds only the pending ones, so the runner's look
+  // before every cycle costs nothing when there are none.
+  `
+  ALTER TABLE deliveries ADD COLUMN response_result TEXT CHECK (response_result IN ('applied', 'not-applicable', 'failed'));
+  ALTER TABLE deliveries ADD COLUMN response_note TEXT;
+  ALTER TABLE deliveries ADD COLUMN response_at INTEGER;
+  CREATE INDEX deliveries_responses ON deliveries(connection, message_id) WHERE response IS NOT NULL AND response_result IS NULL;
+  `,
 ];
 
 /**

@@ -2,6 +2,7 @@
  * The mailbox-source port: lists and streams messages and applies server-side actions.
  * It does not parse, route or store (ARCHITECTURE.md).
  */
+import type { ServerResponse } from './scenario-action.js';
 
 /** A message on the server that may be taken. */
 export interface Candidate {
@@ -44,6 +45,28 @@ export interface FetchedMessage {
   bytes?: number;
 }
 
+/** One scenario response to apply to one message of the open mailbox (IMAP). */
+export interface ResponseRequest {
+  /** The caller's handle for it (the delivery id), echoed in its outcome. */
+  id: string;
+  /** The message's UID, under the UIDVALIDITY of this session. */
+  uid: number;
+  response: ServerResponse;
+}
+
+/** How applying one response ended. */
+export interface ResponseOutcome {
+  id: string;
+  /**
+   * `applied`: done on the server. `not-applicable`: the message is not in the mailbox (any
+   * more), so there is nothing to apply it to. `failed`: the server refused it (a folder that does
+   * not exist, a flag the mailbox does not accept).
+   */
+  outcome: 'applied' | 'not-applicable' | 'failed';
+  /** Why, for `not-applicable` and `failed`. */
+  reason?: string;
+}
+
 /** What the connection does on the server with a message after it is committed. */
 export type ServerActionKind = 'delete-and-expunge' | 'delete' | 'mark-seen' | 'move' | 'leave';
 
@@ -80,6 +103,15 @@ export interface MailboxSource {
    * messages by a flag (POP3) leaves it out, and a failure to archive then fails the cycle.
    */
   markFailed?(candidates: Candidate[]): Promise<void>;
+  /**
+   * Applies scenario responses (flags to add, a folder to move to) to messages still in the
+   * mailbox, as UID sets grouped by identical flags and by folder: every flag first, then the
+   * moves. Returns one outcome per request. A message that is not there (any more) is
+   * `not-applicable`, a refusal of the server `failed`; it throws only when the session fails, and
+   * the caller then tries them all again later (adding flags is idempotent; a message moved
+   * already is gone, so not applicable). Optional: POP3 has no flags or folders.
+   */
+  applyResponses?(requests: ResponseRequest[]): Promise<ResponseOutcome[]>;
   /** Waits until the server signals new mail (IDLE) or `ms` pass; resolves early on abort. */
   waitForChange(ms: number, signal?: AbortSignal): Promise<void>;
   /** Closes the connection; safe to call twice. */
