@@ -1,5 +1,5 @@
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
-import type { Candidate, FetchedMessage, MailboxSource, SourceSession } from '../../core/ports/mailbox-source.js';
+import type { Candidate, FetchedMessage, MailboxSource, ResponseOutcome, ResponseRequest, SourceSession } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
@@ -101,6 +101,11 @@ export class ImapSource implements MailboxSource {
   private wake: (() => void) | null = null;
   /** The last error imapflow emitted (e.g. its socket timeout), to name the cause of a closed connection. */
   private lastClientError: unknown;
+  /**
+   * The last command the action session's server refused (NO/BAD): imapflow answers a refused
+   * STORE/COPY/MOVE with `false` and logs the reason, so the logger below keeps it to name it.
+   */
+  private lastRefusal: { responseStatus?: string; responseText?: string; serverResponseCode?: string } | undefined;
 
   constructor(
     private readonly cfg: ImapSourceConfig,
@@ -134,7 +139,13 @@ export class ImapSource implements MailboxSource {
       return this.actionClient;
     }
     this.actionClientOpening ??= (async () => {
-      const client = new ImapFlow({ ...imapFlowOptions(this.cfg), disableAutoIdle: true });
+      // Only warn/error/fatal reach this logger (imapflow skips levels without a method): a refused
+      // command is logged at warn with its error, whose server text names why.
+      const keepRefusal = (entry: unknown): void => {
+        const err = (entry as { err?: { responseStatus?: string } } | null)?.err;
+        if (err && (err.responseStatus === 'NO' || err.responseStatus === 'BAD')) this.lastRefusal = err;
+      };
+      const client = new ImapFlow({ ...imapFlowOptions(this.cfg), disableAutoIdle: true, logger: { warn: keepRefusal, error: keepRefusal, fatal: keepRefusal } as unknown as ImapFlowOptions['logger'] });
       client.on('error', (err: unknown) => {
         this.lastClientError = err;
         this.logger.debug('imap action client error', { error: String((err as Error)?.message ?? err) });
@@ -315,15 +326,8 @@ export class ImapSource implements MailboxSource {
           await a.messageFlagsAdd(set, ['\\Deleted'], SILENT);
           return candidates;
         case 'move': {
-          if (!this.hasCap('MOVE') && !this.hasCap('UIDPLUS')) {
-            // imapflow's COPY fallback ends in a plain EXPUNGE; refuse rather than remove others' mail.
-            await a.messageCopy(set, this.cfg.moveTo!, { uid: true });
-            await a.messageFlagsAdd(set, ['\\Deleted'], SILENT);
-            this.logger.warn('server has neither MOVE nor UIDPLUS: messages copied and flagged \\Deleted, not expunged');
-            return candidates;
-          }
-          const ok = await a.messageMove(set, this.cfg.moveTo!, { uid: true });
-          if (!ok) throw new MailsluiceError('SOURCE_PROTOCOL', `moving messages to ${JSON.stringify(this.cfg.moveTo)} failed on ${this.ctx.host}`);
+          const refused = await this.moveUids(a, set, this.cfg.moveTo!);
+          if (refused !== null) throw new MailsluiceError('SOURCE_PROTOCOL', `moving messages to ${JSON.stringify(this.cfg.moveTo)} failed on ${this.ctx.host}: ${refused}`);
           return candidates;
         }
         case 'delete-and-expunge': {
@@ -346,6 +350,130 @@ export class ImapSource implements MailboxSource {
     } catch (err) {
       throw this.wrap(err);
     }
+  }
+
+  /**
+   * Moves messages to `folder`: `UID MOVE`; without MOVE, imapflow's COPY, flag `\Deleted` and
+   * `UID EXPUNGE` (under UIDPLUS); without either, COPY and flag `\Deleted` only, since the
+   * fallback would end in a plain EXPUNGE that removes others' mail. Returns null when done, else
+   * the server's reason (nothing was removed from this mailbox then).
+   */
+  private async moveUids(a: ImapFlow, set: string, folder: string): Promise<string | null> {
+    this.lastRefusal = undefined;
+    if (!this.hasCap('MOVE') && !this.hasCap('UIDPLUS')) {
+      if (!(await a.messageCopy(set, folder, { uid: true }))) return this.refusal(`UID COPY to ${JSON.stringify(folder)}`);
+      await a.messageFlagsAdd(set, ['\\Deleted'], SILENT);
+      this.logger.warn('server has neither MOVE nor UIDPLUS: messages copied and flagged \\Deleted, not expunged');
+      return null;
+    }
+    if (!(await a.messageMove(set, folder, { uid: true }))) return this.refusal(`UID MOVE to ${JSON.stringify(folder)}`);
+    return null;
+  }
+
+  /** The reason of the last refused command, as a sentence. */
+  private refusal(command: string): string {
+    const r = this.lastRefusal;
+    this.lastRefusal = undefined;
+    if (!r) return `${command} was refused by ${this.ctx.host}`;
+    const code = r.serverResponseCode ? ` [${r.serverResponseCode}]` : '';
+    return `${command} was refused by ${this.ctx.host}: ${r.responseStatus ?? 'NO'}${code} ${r.responseText ?? ''}`.trimEnd();
+  }
+
+  /**
+   * Applies scenario responses on the action session. One `UID FETCH (FLAGS)` finds which
+   * messages are still here; then one `UID STORE +FLAGS.SILENT` per distinct set of flags, and
+   * one move per folder (after the flags, so a moved message carries them). A message the
+   * connection's delete policy flagged `\Deleted` has that flag taken off just before its move,
+   * so it does not arrive in the folder marked for removal (put back if the move is refused).
+   * Flags the mailbox does not accept (PERMANENTFLAGS) fail rather than being dropped silently.
+   */
+  async applyResponses(requests: ResponseRequest[]): Promise<ResponseOutcome[]> {
+    if (requests.length === 0) return [];
+    const failures = new Map<string, string[]>();
+    const fail = (ids: readonly string[], reason: string): void => {
+      for (const id of ids) failures.set(id, [...(failures.get(id) ?? []), reason]);
+    };
+    const notApplicable = new Map<string, string>();
+    const mailbox = JSON.stringify(this.cfg.mailbox);
+    try {
+      const a = await this.act();
+      const flagsOf = new Map<number, Set<string>>();
+      const uids = [...new Set(requests.map((r) => r.uid))];
+      for (const m of await a.fetchAll(toSequenceSet(uids), { uid: true, flags: true }, { uid: true })) flagsOf.set(m.uid, m.flags ?? new Set<string>());
+      const present = requests.filter((r) => {
+        if (flagsOf.has(r.uid)) return true;
+        notApplicable.set(r.id, `UID ${r.uid} is no longer in ${mailbox}`);
+        return false;
+      });
+
+      // Flags, grouped by identical (normalised) sets.
+      const permanent = a.mailbox && typeof a.mailbox === 'object' ? a.mailbox.permanentFlags : undefined;
+      // \Recent belongs to the server (RFC 3501): no client can set it, whatever PERMANENTFLAGS say.
+      const accepted = (flag: string): boolean =>
+        flag.toLowerCase() !== '\\recent' && (!permanent || permanent.has('\\*') || [...permanent].some((p) => p.toLowerCase() === flag.toLowerCase()));
+      const flagGroups = new Map<string, { flags: string[]; requests: ResponseRequest[] }>();
+      for (const r of present) {
+        const flags = [...new Set(r.response.addFlags ?? [])].sort();
+        if (flags.length === 0) continue;
+        const key = JSON.stringify(flags);
+        const g = flagGroups.get(key) ?? { flags, requests: [] };
+        g.requests.push(r);
+        flagGroups.set(key, g);
+      }
+      for (const g of flagGroups.values()) {
+        const ids = g.requests.map((r) => r.id);
+        const refusedFlags = g.flags.filter((f) => !accepted(f));
+        if (refusedFlags.length > 0) {
+          fail(ids, `${mailbox} does not accept the flag${refusedFlags.length === 1 ? '' : 's'} ${refusedFlags.join(' ')} (not in its PERMANENTFLAGS, or \\Recent, which only the server sets)`);
+          continue;
+        }
+        this.lastRefusal = undefined;
+        if (!(await a.messageFlagsAdd(toSequenceSet([...new Set(g.requests.map((r) => r.uid))]), g.flags, SILENT))) {
+          fail(ids, this.refusal(`UID STORE +FLAGS (${g.flags.join(' ')})`));
+        }
+      }
+
+      // Moves, grouped by folder, in the order of their first request; a message moved by one
+      // is gone for the next.
+      const moved = new Map<number, string>();
+      const moveGroups = new Map<string, ResponseRequest[]>();
+      for (const r of present) {
+        if (r.response.moveTo === undefined) continue;
+        moveGroups.set(r.response.moveTo, [...(moveGroups.get(r.response.moveTo) ?? []), r]);
+      }
+      for (const [folder, group] of moveGroups) {
+        const here = group.filter((r) => {
+          const to = moved.get(r.uid);
+          if (to === undefined) return true;
+          notApplicable.set(r.id, `UID ${r.uid} was moved to ${JSON.stringify(to)} by another response`);
+          return false;
+        });
+        if (here.length === 0) continue;
+        const set = toSequenceSet([...new Set(here.map((r) => r.uid))]);
+        const keepsDeleted = (r: ResponseRequest): boolean => (r.response.addFlags ?? []).some((f) => f.toLowerCase() === '\\deleted');
+        const unflag = [...new Set(here.filter((r) => !keepsDeleted(r) && [...flagsOf.get(r.uid)!].some((f) => f.toLowerCase() === '\\deleted')).map((r) => r.uid))];
+        if (unflag.length > 0) await a.messageFlagsRemove(toSequenceSet(unflag), ['\\Deleted'], SILENT);
+        const refused = await this.moveUids(a, set, folder);
+        if (refused === null) {
+          for (const r of here) moved.set(r.uid, folder);
+          continue;
+        }
+        fail(
+          here.map((r) => r.id),
+          refused,
+        );
+        if (unflag.length > 0) await a.messageFlagsAdd(toSequenceSet(unflag), ['\\Deleted'], SILENT);
+      }
+    } catch (err) {
+      throw this.wrap(err);
+    }
+    return requests.map((r): ResponseOutcome => {
+      const na = notApplicable.get(r.id);
+      if (na !== undefined) return { id: r.id, outcome: 'not-applicable', reason: na };
+      const f = failures.get(r.id);
+      if (f !== undefined) return { id: r.id, outcome: 'failed', reason: f.join('; ') };
+      return { id: r.id, outcome: 'applied' };
+    });
   }
 
   /** Flags and UID EXPUNGEs exactly these messages (UIDPLUS), never a plain EXPUNGE. */
