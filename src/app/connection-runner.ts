@@ -1,14 +1,17 @@
 /**
  * Runs one connection: a fresh source per connect, pending actions finished first, then drain
- * cycles; between cycles it waits (IDLE or poll interval) and outside the schedule it idles.
- * Failures are contained here: own back-off with jitter, own error state.
+ * cycles, each after the server responses of finished deliveries are applied; between cycles it
+ * waits (IDLE or poll interval, cut short by {@link ConnectionRunner.wake}) and outside the
+ * schedule it idles. Failures are contained here: own back-off with jitter, own error state.
  */
 import type { BlobStore, BlobWriter } from '../core/ports/blob-store.js';
-import type { MailboxSource } from '../core/ports/mailbox-source.js';
+import type { MailboxSource, SourceSession } from '../core/ports/mailbox-source.js';
 import type { MessageStore } from '../core/ports/message-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
+import type { ResponseLedger } from '../core/ports/response-ledger.js';
 import { recoverPendingActions, runDrainCycle, ServerActionPipeline, type DrainDeps } from '../core/archive/drain-cycle.js';
+import { addResponseTotals, applyPendingResponses, type ResponseTotals } from '../core/archive/apply-responses.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../core/connection/backoff.js';
 import { msUntilOpen } from '../core/connection/schedule.js';
 import { toMailsluiceError, type MailsluiceError } from '../core/errors/index.js';
@@ -25,6 +28,8 @@ export interface ConnectionStatus {
   /** Messages that could not be archived and were set aside, flagged on the server (`unseenOnly`). */
   failed: number;
   cycles: number;
+  /** Server responses of finished deliveries: applied, not applicable (message gone), failed (refused). */
+  responses: ResponseTotals;
   failures: number;
   lastError: { code: string; message: string; at: number } | null;
 }
@@ -40,6 +45,8 @@ export interface ConnectionRunnerDeps {
   logger: Logger;
   /** Progress callback after each cycle. */
   onCycle?: (status: ConnectionStatus) => void;
+  /** The responses of finished deliveries to apply on the server; without it none are applied. */
+  responses?: ResponseLedger;
 }
 
 /** Options of a run. */
@@ -54,9 +61,91 @@ export interface RunOptions {
 /** Drives one connection until stopped (service) or empty (`drain`). */
 export class ConnectionRunner {
   readonly status: ConnectionStatus;
+  /** Set by {@link wake}: a response is waiting, so the next wait is skipped. */
+  private responsesDue = false;
+  /** Aborts the wait under way (set while waiting). */
+  private waker: AbortController | null = null;
+  /** After applying responses failed: not before this (ms since the epoch), and how often in a row. */
+  private responsesRetryAt = 0;
+  private responseFailures = 0;
 
   constructor(private readonly deps: ConnectionRunnerDeps) {
-    this.status = { name: deps.config.name, state: 'starting', lastPollAt: null, taken: 0, bytes: 0, actioned: 0, failed: 0, cycles: 0, failures: 0, lastError: null };
+    this.status = {
+      name: deps.config.name,
+      state: 'starting',
+      lastPollAt: null,
+      taken: 0,
+      bytes: 0,
+      actioned: 0,
+      failed: 0,
+      cycles: 0,
+      responses: { applied: 0, notApplicable: 0, failed: 0 },
+      failures: 0,
+      lastError: null,
+    };
+  }
+
+  /**
+   * A delivery of this connection finished with a server response: the wait between cycles
+   * (poll interval, IDLE) ends now, or the next one is skipped, so the next cycle applies it.
+   */
+  wake(): void {
+    this.responsesDue = true;
+    this.waker?.abort();
+  }
+
+  /**
+   * Applies the pending responses of this connection on its open session. A failure does not
+   * fail the cycle: archiving must not wait for responses. It is logged, the responses stay
+   * pending, and they are tried again after a back-off (a dead session fails the cycle anyway).
+   */
+  private async applyResponses(session: SourceSession, source: MailboxSource): Promise<void> {
+    const { config, clock, logger } = this.deps;
+    const ledger = this.deps.responses;
+    this.responsesDue = false;
+    if (!ledger || clock.now() < this.responsesRetryAt) return;
+    try {
+      const t = await applyPendingResponses(session, { connection: config.name, source, ledger, clock, logger });
+      addResponseTotals(this.status.responses, t);
+      if (t.applied + t.notApplicable + t.failed > 0) logger.info('server responses applied', { ...t });
+      this.responseFailures = 0;
+      this.responsesRetryAt = 0;
+    } catch (err) {
+      const e = toMailsluiceError(err);
+      this.responseFailures++;
+      const inMs = backoffDelay(this.responseFailures, this.deps.random());
+      this.responsesRetryAt = clock.now() + inMs;
+      this.status.lastError = { code: e.code, message: e.message, at: clock.now() };
+      logger.error('applying server responses failed; they stay pending and are tried again', { code: e.code, error: e.message, inMs });
+    }
+  }
+
+  /**
+   * Applies the pending responses of this connection on a session of its own, once (`drain`, after
+   * its dispatch ended: deliveries finished after the connection's last cycle). Does nothing when
+   * none are pending or the schedule is closed; a failure is logged and leaves them pending for the
+   * next drain or the service.
+   */
+  async applyResponsesNow(signal?: AbortSignal): Promise<void> {
+    const { config, clock, logger } = this.deps;
+    const ledger = this.deps.responses;
+    if (!ledger || signal?.aborted || (await ledger.pendingResponses(config.name, 1)).length === 0) return;
+    if (msUntilOpen(config.schedule, clock.now()) > 0) {
+      logger.info('outside the schedule window; server responses left for later');
+      return;
+    }
+    const source = this.deps.createSource(config, logger);
+    try {
+      const session = await source.open(signal);
+      this.responsesRetryAt = 0;
+      await this.applyResponses(session, source);
+    } catch (err) {
+      const e = toMailsluiceError(err);
+      this.status.lastError = { code: e.code, message: e.message, at: clock.now() };
+      logger.error('connecting to apply server responses failed; they stay pending', { code: e.code, error: e.message });
+    } finally {
+      await source.close().catch(() => undefined);
+    }
   }
 
   /** Runs; with `once`, resolves when the mailbox is drained and rejects on a final error. */
@@ -100,6 +189,21 @@ export class ConnectionRunner {
       }
     }
     this.status.state = 'stopped';
+  }
+
+  /** The source's wait, ended early by the stop signal or by {@link wake}. */
+  private async waitForChange(source: MailboxSource, ms: number, stop?: AbortSignal): Promise<void> {
+    const wake = new AbortController();
+    const onStop = (): void => wake.abort();
+    stop?.addEventListener('abort', onStop, { once: true });
+    if (stop?.aborted) wake.abort();
+    this.waker = wake;
+    try {
+      await source.waitForChange(ms, wake.signal);
+    } finally {
+      this.waker = null;
+      stop?.removeEventListener('abort', onStop);
+    }
   }
 
   /** One connected session; returns true when the mailbox had nothing left to take. */
@@ -147,6 +251,7 @@ export class ConnectionRunner {
         if (msUntilOpen(config.schedule, clock.now()) > 0) return false;
         this.status.state = 'draining';
         this.status.lastPollAt = clock.now();
+        await this.applyResponses(session, source);
         const r = await runDrainCycle(session, deps);
         this.status.cycles++;
         this.status.actioned += r.actioned;
@@ -166,8 +271,9 @@ export class ConnectionRunner {
           if (n > 0 && r.listed > 0) continue;
         }
         if (options.once) return true;
+        if (this.responsesDue) continue;
         this.status.state = 'waiting';
-        await source.waitForChange(config.idle ? Number.MAX_SAFE_INTEGER : config.pollIntervalMs, options.signal);
+        await this.waitForChange(source, config.idle ? Number.MAX_SAFE_INTEGER : config.pollIntervalMs, options.signal);
       }
       return false;
     } finally {

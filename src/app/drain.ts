@@ -9,6 +9,7 @@ import { MailsluiceError } from '../core/errors/index.js';
 import { RouteMatcher } from '../core/routing/route-matcher.js';
 import { runDispatcher, type DispatchTotals } from '../core/bus/dispatcher.js';
 import { closeRouteRuntimes, createRouteRuntimes } from './action-factory.js';
+import { wakeOnResponse } from './response-wake.js';
 import { createRunners } from './runners.js';
 import type { ConnectionStatus } from './connection-runner.js';
 import type { EmbeddedApp } from './embedded.js';
@@ -19,7 +20,24 @@ export interface DrainSummary {
    * Per connection; `failed`: messages that could not be archived and were set aside, left on the
    * server flagged `\Seen` (only with `unseenOnly`; see docs/pipeline.md, stages 5 and 6).
    */
-  connections: Record<string, { taken: number; bytes: number; actioned: number; failed: number; cycles: number; state: string; error?: { code: string; message: string } }>;
+  connections: Record<
+    string,
+    {
+      taken: number;
+      bytes: number;
+      actioned: number;
+      failed: number;
+      cycles: number;
+      state: string;
+      /**
+       * Server responses of finished deliveries this drain applied (flags, moves), found not
+       * applicable (the message was no longer in the mailbox under its UID), or that failed
+       * (refused by the server); see docs/pipeline.md, stage 13.
+       */
+      responses: { applied: number; notApplicable: number; failed: number };
+      error?: { code: string; message: string };
+    }
+  >;
   taken: number;
   bytes: number;
   /** Messages set aside over all connections; when not 0, `drain` exits non-zero (MESSAGES_NOT_ARCHIVED). */
@@ -68,6 +86,7 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
     throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${options.connection}" in ${app.config.file || 'the configuration'}`);
   }
   const runners = createRunners(app, selected);
+  const runnerOf = new Map(runners.map((r) => [r.status.name, r]));
   const names = new Set(selected.map((c) => c.name));
   const routes = createRouteRuntimes(
     app.config.routes.filter((r) => names.has(r.connection)),
@@ -101,7 +120,8 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   // indexing is done (nothing more will be queued) and nothing is due soon.
   const dispatching = runDispatcher(
     {
-      bus: app.bus,
+      // A delivery that ends with a server response wakes its connection (applied before its next cycle).
+      bus: wakeOnResponse(app.bus, (connection) => runnerOf.get(connection)?.wake()),
       blobs: app.blobs,
       parser,
       routes,
@@ -132,6 +152,9 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   const dispatched = await dispatching;
   const deliveredAt = app.clock.now();
   await closeRouteRuntimes(routes);
+  // Deliveries that finished after their connection's last cycle: their server responses are
+  // applied now, on a session of their own, so a drain leaves none behind that it could apply.
+  if (dispatched.error === undefined) await Promise.all(runners.map((r) => r.applyResponsesNow(options.signal)));
   if (indexed.error !== undefined) throw indexed.error;
   if (dispatched.error !== undefined) throw dispatched.error;
   if (compressedRun.error !== undefined) throw compressedRun.error;
@@ -168,6 +191,7 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
       failed: s.failed,
       cycles: s.cycles,
       state: s.state,
+      responses: { ...s.responses },
       ...(s.lastError && s.state === 'error' ? { error: { code: s.lastError.code, message: s.lastError.message } } : {}),
     };
     summary.taken += s.taken;

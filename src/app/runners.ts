@@ -15,6 +15,8 @@ export function createRunners(app: EmbeddedApp, connections: readonly Connection
         clock: app.clock,
         random: () => randomInt(0, 1_000_000) / 1_000_000,
         logger: app.connectionLogger(c),
+        // The responses of finished deliveries, applied by the connection (the deliveries table).
+        responses: app.store.bus(),
       }),
   );
 }

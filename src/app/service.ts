@@ -10,6 +10,7 @@ import { createRunners } from './runners.js';
 import { RouteMatcher } from '../core/routing/route-matcher.js';
 import { runDispatcher } from '../core/bus/dispatcher.js';
 import { closeRouteRuntimes, createRouteRuntimes } from './action-factory.js';
+import { wakeOnResponse } from './response-wake.js';
 import type { EmbeddedApp } from './embedded.js';
 
 /** Runs until a termination signal; resolves after a clean stop. */
@@ -23,6 +24,7 @@ export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promis
   app.logger.info('mailsluice started', { connections: enabled.map((c) => c.name), dataDir: app.config.dataDir });
   const routes = createRouteRuntimes(app.config.routes, app.logger);
   const runners = createRunners(app, enabled);
+  const runnerOf = new Map(runners.map((r) => [r.status.name, r]));
   let indexError: unknown;
   const indexing = runIndexStage(
     {
@@ -54,10 +56,11 @@ export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promis
     ac.abort();
   });
   // The buses: every lane until the stop; an attempt in flight is aborted and, not recorded done,
-  // runs again after the restart (at least once).
+  // runs again after the restart (at least once). A delivery that ends with a server response
+  // wakes its connection's runner, which applies it before its next cycle.
   const dispatching = runDispatcher(
     {
-      bus: app.bus,
+      bus: wakeOnResponse(app.bus, (connection) => runnerOf.get(connection)?.wake()),
       blobs: app.blobs,
       parser: app.parser(),
       routes,
