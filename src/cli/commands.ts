@@ -78,6 +78,11 @@ export async function cmdDrain(args: ParsedArgs, io: Io): Promise<number> {
       for (const [name, c] of Object.entries(summary.connections)) {
         const failed = c.failed > 0 ? `, ${c.failed} could not be archived (left on the server flagged \\Seen)` : '';
         io.out(`${name}: ${c.taken} messages taken (${mb(c.bytes)}), ${c.actioned} removed/actioned on the server${failed}\n`);
+        const r = c.responses;
+        if (r.applied + r.notApplicable + r.failed > 0) {
+          const refused = r.failed > 0 ? `, ${r.failed} refused by the server (mailsluice deliveries list shows why)` : '';
+          io.out(`${name}: ${r.applied} route responses applied on the server, ${r.notApplicable} not applicable (message no longer there)${refused}\n`);
+        }
       }
       io.out(`parsed ${summary.parsed}, unparsable ${summary.unparsable}; mailbox empty after ${(summary.mailboxEmptyMs / 1000).toFixed(2)} s, indexed after ${(summary.indexedMs / 1000).toFixed(2)} s\n`);
       for (const [name, r] of Object.entries(summary.routes)) {
@@ -296,11 +301,19 @@ export async function cmdDeliveriesList(args: ParsedArgs, io: Io): Promise<numbe
       ...(typeof o.connection === 'string' ? { connection: o.connection } : {}),
       limit,
     });
-    if (o.json) for (const d of rows) io.out(JSON.stringify(d) + '\n');
-    else {
+    // Where each server response stands: applied by the connection, waiting, not applicable, failed.
+    const responses = await app.store.bus().responseStatuses(rows.filter((d) => d.response !== null).map((d) => d.id));
+    if (o.json) {
+      for (const d of rows) {
+        const r = responses.get(d.id);
+        io.out(JSON.stringify(r ? { ...d, responseResult: r.result ?? 'pending', responseNote: r.note, responseAt: r.at } : d) + '\n');
+      }
+    } else {
       for (const d of rows) {
         const when = d.state === 'pending' ? `next ${new Date(d.nextAt).toISOString()}` : d.doneAt !== null ? new Date(d.doneAt).toISOString() : '';
-        io.out(`${d.id}  ${d.state.padEnd(7)}  bus ${d.bus}  step ${d.step}  attempts ${d.attempts}  ${when}${d.lastError ? `  ${d.lastError}` : ''}\n`);
+        const r = responses.get(d.id);
+        const resp = r ? `  response ${r.result ?? 'pending'}${r.note ? ` (${r.note})` : ''}` : '';
+        io.out(`${d.id}  ${d.state.padEnd(7)}  bus ${d.bus}  step ${d.step}  attempts ${d.attempts}  ${when}${d.lastError ? `  ${d.lastError}` : ''}${resp}\n`);
       }
       io.out(`${rows.length} deliver${rows.length === 1 ? 'y' : 'ies'}\n`);
     }

@@ -217,8 +217,6 @@ function crossChecks(input: ConfigInput, problems: ConfigProblem[], warnings: Co
       if (conn.protocol === 'pop3') problems.push({ path: `${at}.${key}`, message: `connection ${conn.name} is POP3, which has no flags or folders to apply a response with` });
       else if (conn.deletePolicy === 'delete-and-expunge' || conn.deletePolicy === 'move') {
         warnings.push({ path: `${at}.${key}`, message: `connection ${conn.name} has deletePolicy ${conn.deletePolicy}: the message has left the mailbox before the scenario runs, so the response cannot be applied (use leave, mark-seen or delete)` });
-      } else {
-        warnings.push({ path: `${at}.${key}`, message: 'is recorded on each delivery (mailsluice deliveries list) but not yet applied on the server in this build' });
       }
     }
   });
