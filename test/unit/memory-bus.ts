@@ -72,6 +72,7 @@ export class MemoryBus implements MessageBus {
         size: 100,
         blob: { ref: `ref-${r.messageId}`, storedSize: 100 },
         attributesJson: JSON.stringify({ Subject: `message ${r.messageId}` }),
+        bodiesJson: null,
         parsed: true,
         mailbox: 'INBOX',
         uidValidity: 7,
@@ -87,6 +88,10 @@ export class MemoryBus implements MessageBus {
 
   async stepDone(id: string, nextStep: number): Promise<void> {
     Object.assign(this.get(id), { step: nextStep, attempts: 0, lastError: null });
+  }
+
+  async doneMany(records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null }>): Promise<void> {
+    for (const r of records) await this.done(r.id, r.at, r.response);
   }
 
   async done(id: string, at: number, response: ServerResponse | null): Promise<void> {

@@ -45,6 +45,7 @@ interface ClaimRow extends Row {
   uidl: string | null;
   parse_state: number;
   attributes: string | null;
+  bodies: string | null;
   ref: string;
   stored_size: number;
 }
@@ -127,7 +128,7 @@ export class SqliteBus implements MessageBus, ResponseLedger {
 
   async claim(bus: number, pair: DeliveryPair, limit: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
     const select = this.stmt(
-      `SELECT ${COLUMNS}, m.sha256, m.size, m.mailbox, m.uid_validity, m.uid, m.uidl, m.parse_state, m.attributes, b.ref, b.stored_size
+      `SELECT ${COLUMNS}, m.sha256, m.size, m.mailbox, m.uid_validity, m.uid, m.uidl, m.parse_state, m.attributes, m.bodies, b.ref, b.stored_size
        FROM deliveries d JOIN messages m ON m.id = d.message_id JOIN blobs b ON b.sha256 = m.sha256
        WHERE d.bus = ? AND d.state = 'pending' AND d.connection = ? AND d.route = ? AND d.message_id < ${PARSE_BARRIER}
        ORDER BY d.message_id LIMIT ?`,
@@ -144,6 +145,7 @@ export class SqliteBus implements MessageBus, ResponseLedger {
             size: r.size,
             blob: { ref: r.ref, storedSize: r.stored_size },
             attributesJson: r.attributes,
+            bodiesJson: r.bodies,
             parsed: r.parse_state === 1,
             mailbox: r.mailbox,
             uidValidity: r.uid_validity,
@@ -166,6 +168,16 @@ export class SqliteBus implements MessageBus, ResponseLedger {
 
   async stepDone(id: string, nextStep: number): Promise<void> {
     this.run('recording a delivery step', () => this.stmt('UPDATE deliveries SET step = ?, attempts = 0, last_error = NULL WHERE id = ?').run(nextStep, id));
+  }
+
+  async doneMany(records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null }>): Promise<void> {
+    if (records.length === 0) return;
+    const s = this.stmt("UPDATE deliveries SET state = 'done', done_at = ?, lease_until = 0, last_error = NULL, response = ? WHERE id = ?");
+    this.run('recording deliveries done', () =>
+      this.db.transaction(() => {
+        for (const r of records) s.run(r.at, r.response ? JSON.stringify(r.response) : null, r.id);
+      })(),
+    );
   }
 
   async done(id: string, at: number, response: ServerResponse | null): Promise<void> {

@@ -49,6 +49,10 @@ export interface DispatchTuning {
   leaseMs: number;
   /** How often an idle lane looks for due deliveries. */
   pollMs: number;
+  /** Longest a delivery done waits to be recorded with others (one fsync per batch). */
+  doneFlushMs: number;
+  /** Deliveries of a pair whose message is prepared ahead of the one being sent. */
+  prepareAhead: number;
 }
 
 /** Defaults, each with its reason. */
@@ -62,6 +66,11 @@ export const DISPATCH_DEFAULTS: DispatchTuning = {
   leaseMs: 10 * 60 * 1000,
   // An idle lane notices a newly queued message within this (the p99 latency target is 1 s).
   pollMs: 25,
+  // One fsync per delivery held one route to ~300 deliveries/s on this VM; batching the writes
+  // bounds what a crash re-sends (same keys) to what finished in the last 100 ms.
+  doneFlushMs: 100,
+  // Enough to keep both parser threads busy while one send is in flight; each holds one message.
+  prepareAhead: 8,
 };
 
 /** What the dispatcher needs. */
@@ -94,6 +103,12 @@ export interface DispatchRunOptions {
 }
 
 type Result = 'done' | 'dead' | 'retry' | 'aborted';
+
+/** A delivery's message, being built ahead of its send. */
+type Prepared = { readRaw: () => Promise<Buffer>; message: Promise<MessageAttributes> };
+
+/** A delivery done, waiting to be recorded with others. */
+type DoneRecord = { id: string; at: number; response: ServerResponse | null };
 
 /** Runs the lanes of every bus that has a route; resolves when the run ends. */
 export async function runDispatcher(deps: DispatcherDeps, options: DispatchRunOptions = {}): Promise<DispatchTotals> {
@@ -182,19 +197,41 @@ class Lane {
   private async workPair(pair: DeliveryPair, route: RouteRuntime): Promise<void> {
     const { bus, clock } = this.deps;
     const signal = this.options.signal;
+    // Deliveries done but not yet recorded: written together (one fsync) before the pair is
+    // claimed again, after a batch, or when the oldest has waited `doneFlushMs`. A crash before
+    // the write sends them again under the same keys: at least once, as promised.
+    const finished: DoneRecord[] = [];
+    let oldest = 0;
+    const flush = async (): Promise<void> => {
+      if (finished.length === 0) return;
+      const batch = finished.splice(0);
+      await bus.doneMany(batch);
+      const count = (this.totals.routes[route.name] ??= { delivered: 0, dead: 0, retries: 0 });
+      count.delivered += batch.length;
+    };
     for (;;) {
       const claimed = await bus.claim(this.bus, pair, this.tuning.claimBatch, clock.now() + this.tuning.leaseMs);
+      // Messages are prepared (blob read, re-parse for the bodies) a few ahead of the one being
+      // sent: the sends stay strictly in mailbox order, but their preparation, which waits on the
+      // read and parser threads, overlaps the previous send instead of adding to it.
+      const prepared = new Map<number, Prepared>();
+      const prepare = (upTo: number): void => {
+        for (let k = 0; k < claimed.length && k <= upTo; k++) if (!prepared.has(k)) prepared.set(k, this.prepare(claimed[k]!, route));
+      };
       let i = 0;
       let blocked = false;
       try {
         for (; i < claimed.length && !signal?.aborted; i++) {
+          if (finished.length > 0 && clock.now() - oldest >= this.tuning.doneFlushMs) await flush();
           const d = claimed[i]!;
           // The head of the pair is waiting for its retry: everything behind it waits too.
           if (d.nextAt > clock.now()) {
             blocked = true;
             break;
           }
-          const r = await this.deliver(d, route);
+          prepare(i + this.tuning.prepareAhead);
+          const r = await this.deliver(d, route, finished, prepared.get(i)!);
+          if (r === 'done' && finished.length === 1) oldest = clock.now();
           if (r === 'aborted') break; // released below, unrecorded: tried again next run
           if (r === 'retry') {
             i++;
@@ -203,6 +240,7 @@ class Lane {
           }
         }
       } finally {
+        await flush();
         const rest = claimed.slice(i).map((d) => d.id);
         if (rest.length > 0) await bus.release(rest);
       }
@@ -211,14 +249,23 @@ class Lane {
   }
 
   /** Runs a delivery's scenario from its recorded step; records each step and the end. */
-  private async deliver(d: ClaimedDelivery, route: RouteRuntime): Promise<Result> {
-    const { bus, clock, logger } = this.deps;
-    const count = (this.totals.routes[route.name] ??= { delivered: 0, dead: 0, retries: 0 });
+  /** Starts building what a delivery's scenario sees; a failure is kept for `deliver` to record. */
+  private prepare(d: ClaimedDelivery, route: RouteRuntime): Prepared {
     let raw: Promise<Buffer> | undefined;
     const readRaw = (): Promise<Buffer> => (raw ??= this.deps.blobs.read(d.message.blob, d.message.sha256));
+    const message = this.buildMessage(d, route, readRaw);
+    // Prepared ahead, it may never be awaited (the pair blocks on a retry first): not unhandled.
+    message.catch(() => undefined);
+    return { readRaw, message };
+  }
+
+  private async deliver(d: ClaimedDelivery, route: RouteRuntime, finished: DoneRecord[], prepared: Prepared): Promise<Result> {
+    const { bus, clock, logger } = this.deps;
+    const count = (this.totals.routes[route.name] ??= { delivered: 0, dead: 0, retries: 0 });
+    const readRaw = prepared.readRaw;
     let message: MessageAttributes;
     try {
-      message = await this.buildMessage(d, route, readRaw);
+      message = await prepared.message;
     } catch (err) {
       return this.fail(d, route, d.step, d.attempts + 1, toMailsluiceError(err), count);
     }
@@ -254,8 +301,7 @@ class Lane {
       if (outcome.response) response = outcome.response;
       if (step + 1 < route.steps.length) await bus.stepDone(d.id, step + 1);
     }
-    await bus.done(d.id, clock.now(), response ?? route.response ?? null);
-    count.delivered++;
+    finished.push({ id: d.id, at: clock.now(), response: response ?? route.response ?? null });
     logger.debug('delivered', { delivery: d.id, route: route.name });
     return 'done';
   }
@@ -315,6 +361,16 @@ class Lane {
       ArchiveId: m.sha256,
     };
     const needsBodies = route.steps.some((s) => s.action.kind !== 'archive');
+    if (needsBodies && m.bodiesJson) {
+      try {
+        const b = JSON.parse(m.bodiesJson) as { TextBody?: string; HtmlBody?: string };
+        message.TextBody = b.TextBody ?? '';
+        message.HtmlBody = b.HtmlBody ?? '';
+        return message;
+      } catch {
+        // unreadable: parse the raw message again below, as for rows saved without bodies
+      }
+    }
     if (needsBodies && this.deps.parser && m.parsed && m.size <= MAX_FULL_PARSE_BYTES) {
       const o = await this.deps.parser.parse(await readRaw());
       if (o.ok) {

@@ -41,6 +41,8 @@ export interface DeliveryMessage {
   blob: BlobLocation;
   /** The saved attributes (without bodies) as JSON; null when none were saved. */
   attributesJson: string | null;
+  /** `{ TextBody, HtmlBody }` as JSON when the store kept them (routed messages), else null. */
+  bodiesJson: string | null;
   /** Whether the parse was complete (false: unparsable, attributes partial). */
   parsed: boolean;
   /** Where it was taken: IMAP mailbox, UIDVALIDITY and UID, or POP3 UIDL. */
@@ -99,6 +101,11 @@ export interface MessageBus {
   stepDone(id: string, nextStep: number): Promise<void>;
   /** Records the delivery done (every step succeeded), with the response to apply, if any. */
   done(id: string, at: number, response: ServerResponse | null): Promise<void>;
+  /**
+   * Records several deliveries done in one durable write: one fsync for a batch instead of one per
+   * delivery (the dispatcher flushes before it claims again, so nothing done is claimed twice).
+   */
+  doneMany(records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null }>): Promise<void>;
   /** Records a failed attempt of `step` and when to try again; releases the claim. */
   retryLater(id: string, step: number, attempts: number, nextAt: number, error: string): Promise<void>;
   /** Moves a delivery to the dead letters (kept, listed, replayable). */

@@ -69,6 +69,11 @@ export interface ParsedRecord {
   /** Attachment names, space-separated. */
   attachmentNames: string;
   /**
+   * `{ TextBody, HtmlBody }` as JSON, kept by the store only for a message that routes take, so
+   * the dispatcher hands the bodies to a scenario without parsing the message a second time.
+   */
+  bodiesJson?: string;
+  /**
    * Set for an unwrapped Exchange journal report only (its attributes carry `Journal`) whose
    * original has a Message-ID: the key under which several reports of one original (bifurcation)
    * merge onto one archived message in the store (docs/journal-reports.md, "Bifurcation").
@@ -120,6 +125,7 @@ export function toParsedRecord(outcome: ParseOutcome): ParsedRecord {
     attributesJson: JSON.stringify(rest),
     body: TextBody || (HtmlBody ? HtmlBody.replace(/<[^>]*>/g, ' ') : ''),
     attachmentNames: attachments.map((x) => x.Name).join(' '),
+    bodiesJson: JSON.stringify({ TextBody: TextBody ?? '', HtmlBody: HtmlBody ?? '' }),
     ...(journal ? { journal } : {}),
   };
 }
