@@ -9,6 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { inspect } from 'node:util';
+import type { DeliveryContext } from '../../core/ports/scenario-action.js';
 
 /** Data the parent hands each worker at start. */
 export interface ScriptWorkerInit {
@@ -19,14 +20,7 @@ export interface ScriptWorkerInit {
 }
 
 /** The plain-data fields of the `ctx` a script receives (readRaw is added on this side). */
-export interface ScriptContextData {
-  route: string;
-  connection: string;
-  deliveryId: string;
-  idempotencyKey: string;
-  step: number;
-  attempt: number;
-}
+export type ScriptContextData = Pick<DeliveryContext, 'route' | 'connection' | 'deliveryId' | 'idempotencyKey' | 'step' | 'attempt'>;
 
 /** What the script threw (or what failed), as plain data. */
 export interface ThrownInfo {
