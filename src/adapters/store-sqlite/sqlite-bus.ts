@@ -92,6 +92,12 @@ export class SqliteBus implements MessageBus, ResponseLedger {
 
   constructor(private readonly db: Database.Database) {}
 
+  /**
+   * Every statement comes from here and lives as long as the connection, never left to the
+   * garbage collector: better-sqlite3 12 on Node 24.19+ aborts the process when an idle GC
+   * finalizes a Statement (its ObjectWrap destructor runs without a JS context; see
+   * docs/dependencies.md). The few dynamic SQL texts (search, list filters) are bounded.
+   */
   private stmt(sql: string): Stmt {
     let s = this.stmts[sql];
     if (!s) {
@@ -226,7 +232,7 @@ export class SqliteBus implements MessageBus, ResponseLedger {
     }
     args.push(q.limit ?? 1000);
     const sql = `SELECT ${COLUMNS} FROM deliveries d ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.message_id, d.route LIMIT ?`;
-    return this.run('listing deliveries', () => (this.db.prepare(sql).all(...args) as Row[]).map(toRecord));
+    return this.run('listing deliveries', () => (this.stmt(sql).all(...args) as Row[]).map(toRecord));
   }
 
   async replay(selection: { ids: string[] } | { allDead: true; route?: string }, now: number): Promise<string[]> {

@@ -113,6 +113,12 @@ export class SqliteStore implements MessageStore {
     }
   }
 
+  /**
+   * Every statement comes from here and lives as long as the connection, never left to the
+   * garbage collector: better-sqlite3 12 on Node 24.19+ aborts the process when an idle GC
+   * finalizes a Statement (its ObjectWrap destructor runs without a JS context; see
+   * docs/dependencies.md). The few dynamic SQL texts (search, list filters) are bounded.
+   */
   private stmt(sql: string): Stmt {
     let s = this.stmts[sql];
     if (!s) {
@@ -447,14 +453,14 @@ export class SqliteStore implements MessageStore {
       FROM ${from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.id DESC LIMIT ?`;
     args.push(q.limit ?? 100);
     try {
-      return this.db.prepare(sql).all(...args) as SearchHit[];
+      return this.stmt(sql).all(...args) as SearchHit[];
     } catch (err) {
       throw mapSqliteError(err, 'searching');
     }
   }
 
   async *listForExport(connection?: string): AsyncIterable<ExportItem> {
-    const s = this.db.prepare(
+    const s = this.stmt(
       `SELECT m.id, m.sha256, m.size, m.taken_at AS takenAt, m.connection, b.ref, b.stored_size AS storedSize
        FROM messages m JOIN blobs b ON b.sha256 = m.sha256
        WHERE m.id > ? ${connection ? 'AND m.connection = ?' : ''} ORDER BY m.id LIMIT ${EXPORT_PAGE}`,
