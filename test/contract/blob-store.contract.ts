@@ -288,6 +288,8 @@ export function runBlobStoreContract(name: string, make: () => Promise<BlobStore
     peak = Math.max(peak, process.memoryUsage().rss);
     const extraMB = (peak - base) / 1024 / 1024;
     t.diagnostic(`peak RSS growth for a 100 MB body: ${extraMB.toFixed(1)} MB`);
-    assert.ok(extraMB < 40, `peak RSS grew by ${extraMB.toFixed(1)} MB for a 100 MB body`);
+    // Whole in memory would be over 100 MB; a streamed body costs buffers and garbage the GC has
+    // not caught up with yet: ~20-36 MB on Node 20, up to ~48 MB on Node 24.
+    assert.ok(extraMB < 64, `peak RSS grew by ${extraMB.toFixed(1)} MB for a 100 MB body`);
   });
 }

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Blob as NativeBlob } from 'node:buffer';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { EOL } from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +62,11 @@ test('JoinedBlob gives the same bytes, size, type, text, slices and stream as th
   await same(() => [new Float64Array([Math.PI]).subarray(0, 1), new Uint8Array(new SharedArrayBuffer(4)).fill(7)]);
   await same(() => [42, null, undefined, { toString: () => 'obj' }, true, [1, 2]]);
   await same((C) => [new C(['inner ', buf]), 'outer', new C([new C(['deep'])]).slice(1)]);
-  await same(() => ['a\nb\r\nc\rd'], { endings: 'native' });
+  // Node before 24 left a lone CR alone under endings: 'native'; the File API (and JoinedBlob)
+  // converts it too. Compared with the native Blob where that follows the spec, else with it.
+  if ((await new NativeBlob(['\r'], { endings: 'native' }).text()) === EOL) await same(() => ['a\nb\r\nc\rd'], { endings: 'native' });
+  else assert.equal(await new JoinedBlob(['a\nb\r\nc\rd'], { endings: 'native' }).text(), `a${EOL}b${EOL}c${EOL}d`);
+  await same(() => ['a\nb\r\nc'], { endings: 'native' });
   await same(() => ['a\nb\r\nc', buf], { endings: 'transparent' });
   for (const type of ['application/octet-stream', 'Text/HTML; Charset=UTF-8', 'bad\u00e9', 'tab\there', '', 'x\u007fy']) await same(() => ['x'], { type });
   await same(() => ['x'], null);

@@ -170,9 +170,11 @@ export class JoinedBlob {
     let s = typeof part === 'string' ? part : `${part as string}`;
     if (s.length === 1) {
       const c = s.charCodeAt(0);
-      if (c < 128 && !(nativeEndings && c === 10)) return ASCII[c]!;
+      if (c < 128 && !(nativeEndings && (c === 10 || c === 13))) return ASCII[c]!;
     }
-    if (nativeEndings) s = s.replace(/\n|\r\n/g, EOL);
+    // The File API's "convert line endings to native": CRLF, lone CR and LF alike (Node 24's
+    // Blob does this; Node 20's left a lone CR alone). postal-mime never passes `endings`.
+    if (nativeEndings) s = s.replace(/\r\n|\r|\n/g, EOL);
     return encoder.encode(s);
   }
 }
