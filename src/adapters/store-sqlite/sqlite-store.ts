@@ -530,8 +530,17 @@ export class SqliteStore implements MessageStore {
       await exited;
     }
     if (this.db.open) this.db.close();
+    // Closed statements are still ObjectWraps: kept reachable so no GC ever finalizes one (Node
+    // 24.19+ aborts there with better-sqlite3 12, see stmt()). A few dozen per store opened.
+    RETAINED_STATEMENTS.push(this.stmts, this.busInstance);
   }
 }
+
+/**
+ * Statements of closed stores, never released: a process opens a store a handful of times
+ * (tests: a few hundred), so this is small; letting the GC have them can abort the process.
+ */
+const RETAINED_STATEMENTS: unknown[] = [];
 
 /** Opens (and migrates) the embedded store. */
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
