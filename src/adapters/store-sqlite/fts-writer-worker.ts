@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { SEARCH_MIGRATIONS } from './sqlite-schema.js';
+import { pragma, retain, userVersion } from './sqlite-retain.js';
 
 /** One row of the index: rowid = messages.id. */
 export type FtsRow = [rowid: number, subject: string, addresses: string, body: string, attachments: string];
@@ -22,16 +23,16 @@ export interface FtsResponse {
 /** Opens (and migrates) the search database; shared with the store's read path. */
 export function openSearchDb(file: string): Database.Database {
   const db = new Database(file);
-  db.pragma('busy_timeout = 10000');
-  db.pragma('journal_mode = WAL');
+  pragma(db, 'busy_timeout = 10000');
+  pragma(db, 'journal_mode = WAL');
   // A row written here is only marked parsed in archive.db after this commit returned; FULL
   // keeps that order true across a power cut.
-  db.pragma('synchronous = FULL');
-  const version = db.pragma('user_version', { simple: true }) as number;
+  pragma(db, 'synchronous = FULL');
+  const version = userVersion(db);
   for (let i = version; i < SEARCH_MIGRATIONS.length; i++) {
     db.transaction(() => {
       db.exec(SEARCH_MIGRATIONS[i]!);
-      db.pragma(`user_version = ${i + 1}`);
+      pragma(db, `user_version = ${i + 1}`);
     })();
   }
   return db;
@@ -42,7 +43,7 @@ if (parentPort && (workerData as { ftsWriter?: boolean } | undefined)?.ftsWriter
   const db = openSearchDb((workerData as { file: string }).file);
   // REPLACE: a message parsed again after a crash (marked parsed only after this commit) must
   // not fail on its own earlier row.
-  const ins = db.prepare('INSERT OR REPLACE INTO messages_fts (rowid, subject, addresses, body, attachments) VALUES (?, ?, ?, ?, ?)');
+  const ins = retain(db.prepare('INSERT OR REPLACE INTO messages_fts (rowid, subject, addresses, body, attachments) VALUES (?, ?, ?, ?, ?)'));
   const write = db.transaction((rows: FtsRow[]) => {
     for (const r of rows) ins.run(...r);
   });

@@ -22,6 +22,7 @@ import { STAGING_REF_PREFIX } from '../../core/ports/blob-store.js';
 import { MIGRATIONS } from './sqlite-schema.js';
 import { openSearchDb, type FtsRequest, type FtsResponse, type FtsRow } from './fts-writer-worker.js';
 import { mapSqliteError } from './sqlite-error-map.js';
+import { pragma, retain, userVersion } from './sqlite-retain.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { DEFAULT_JOURNAL_SETTLE_MS, type SqliteStoreOptions } from './sqlite-store-config.js';
 import { deliveryIdOf, type NewDelivery } from '../../core/routing/route-matcher.js';
@@ -85,30 +86,30 @@ export class SqliteStore implements MessageStore {
     try {
       if (!options.readonly) mkdirSync(dirname(options.file), { recursive: true });
       this.db = new Database(options.file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-      this.db.pragma('busy_timeout = 10000');
+      pragma(this.db, 'busy_timeout = 10000');
       this.searchFile = join(dirname(options.file), 'search.db');
       if (!options.readonly) {
-        this.db.pragma('journal_mode = WAL');
-        this.db.pragma('synchronous = FULL');
-        this.db.pragma('foreign_keys = ON');
+        pragma(this.db, 'journal_mode = WAL');
+        pragma(this.db, 'synchronous = FULL');
+        pragma(this.db, 'foreign_keys = ON');
         this.migrate();
         openSearchDb(this.searchFile).close();
       }
       // An older database opened read-only is not migrated: search and stats then do without.
-      this.journalColumns = (this.db.pragma('table_info(messages)') as Array<{ name: string }>).some((c) => c.name === 'merged_into');
+      this.journalColumns = (pragma(this.db, 'table_info(messages)') as Array<{ name: string }>).some((c) => c.name === 'merged_into');
       // Queries join the index in search.db with the messages here.
-      if (!options.readonly || existsSync(this.searchFile)) this.db.prepare('ATTACH DATABASE ? AS s').run(this.searchFile);
+      if (!options.readonly || existsSync(this.searchFile)) retain(this.db.prepare('ATTACH DATABASE ? AS s')).run(this.searchFile);
     } catch (err) {
       throw mapSqliteError(err, `opening ${options.file}`);
     }
   }
 
   private migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number;
+    const version = userVersion(this.db);
     for (let i = version; i < MIGRATIONS.length; i++) {
       this.db.transaction(() => {
         this.db.exec(MIGRATIONS[i]!);
-        this.db.pragma(`user_version = ${i + 1}`);
+        pragma(this.db, `user_version = ${i + 1}`);
       })();
     }
   }
@@ -530,17 +531,10 @@ export class SqliteStore implements MessageStore {
       await exited;
     }
     if (this.db.open) this.db.close();
-    // Closed statements are still ObjectWraps: kept reachable so no GC ever finalizes one (Node
-    // 24.19+ aborts there with better-sqlite3 12, see stmt()). A few dozen per store opened.
-    RETAINED_STATEMENTS.push(this.stmts, this.busInstance);
+    // Closed statements are still ObjectWraps: kept reachable so no GC ever finalizes one.
+    retain([this.db, this.stmts, this.busInstance]);
   }
 }
-
-/**
- * Statements of closed stores, never released: a process opens a store a handful of times
- * (tests: a few hundred), so this is small; letting the GC have them can abort the process.
- */
-const RETAINED_STATEMENTS: unknown[] = [];
 
 /** Opens (and migrates) the embedded store. */
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
