@@ -18,7 +18,13 @@ export function retain<T>(value: T): T {
 
 /** Runs `PRAGMA <sql>` and returns its rows, without leaving a statement to the collector. */
 export function pragma(db: Database.Database, sql: string): unknown[] {
-  return retain(db.prepare(`PRAGMA ${sql}`)).all();
+  const s = retain(db.prepare(`PRAGMA ${sql}`));
+  // Setting pragmas (user_version = N, foreign_keys = ON) return nothing, and all() refuses those.
+  if (!s.reader) {
+    s.run();
+    return [];
+  }
+  return s.all();
 }
 
 /** `PRAGMA user_version` as a number. */
