@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import '../harness/sqlite-keep.js';
 import { ImapFlow } from 'imapflow';
 import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
 import { assertArchiveHolds } from '../harness/archive.js';

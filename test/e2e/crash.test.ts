@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import '../harness/sqlite-keep.js';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { assertArchiveHolds } from '../harness/archive.js';
 import { makeWorkspace, runCli, spawnCli, imapConnection, pop3Connection } from '../harness/cli.js';

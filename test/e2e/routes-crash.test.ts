@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import '../harness/sqlite-keep.js';
 import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
 import { makeWorkspace, runCli, spawnCli, imapConnection } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import '../harness/sqlite-keep.js';
 import { createSqliteStore, type SqliteStore } from '../../src/adapters/store-sqlite/index.js';
 import { parseToOutcome } from '../../src/adapters/parser-postal-mime/index.js';
 import { DEFAULT_PARSE_LIMITS } from '../../src/core/message/limits.js';
