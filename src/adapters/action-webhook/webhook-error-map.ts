@@ -1,5 +1,5 @@
 /**
- * The receiver's answers and fetch's (undici's) errors → catalogue codes. The only place they are
+ * The receiver's answers and node:http's errors → catalogue codes. The only place they are
  * looked at. Retryable: the network, a timeout, 408, 429 and 5xx (the receiver may well accept
  * the same request later). Not retryable: any other 4xx, and a redirect (a POST is not
  * re-sent elsewhere behind the operator's back): those go to the dead letters at once.
@@ -35,7 +35,7 @@ export function mapWebhookError(err: unknown, why: { timedOut: boolean; stopped:
   if (err instanceof MailsluiceError) return err;
   if (why.timedOut) return new MailsluiceError('ACTION_TIMEOUT', `the receiver did not answer within ${why.timeoutMs} ms`, { cause: err });
   if (why.stopped) return new MailsluiceError('ACTION_TIMEOUT', 'the attempt was stopped (the service is stopping)', { cause: err });
-  // undici puts the socket's error in `cause`: ECONNREFUSED, ECONNRESET, ENOTFOUND, …
+  // The socket's error code (ECONNREFUSED, ECONNRESET, ENOTFOUND, …), on the error or its cause.
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code ?? (err as { code?: string }).code;
   const text = code ? `${code}${cause?.message ? ` (${cause.message})` : ''}` : err instanceof Error ? err.message : String(err);
