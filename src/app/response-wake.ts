@@ -36,12 +36,8 @@ export function wakeOnResponse(bus: MessageBus, wake: (connection: string) => vo
         };
       }
       if (prop === 'doneMany') {
-        // Several done in one write (a batching dispatcher): typed loosely, so this wrapper does
-        // not depend on which recording methods the port has.
-        const many: unknown = Reflect.get(target, prop, target);
-        if (typeof many !== 'function') return many;
-        return async (records: ReadonlyArray<{ id: string; response: ServerResponse | null }>, ...rest: unknown[]): Promise<void> => {
-          await (many as (...a: unknown[]) => Promise<void>).call(target, records, ...rest);
+        return async (records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null }>): Promise<void> => {
+          await target.doneMany(records);
           for (const c of new Set(records.filter((r) => r.response).map((r) => deliveryConnection(r.id)))) wake(c);
         };
       }
