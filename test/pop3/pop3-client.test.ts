@@ -11,8 +11,8 @@ import { type TestUser } from '../harness/dovecot.js';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { type ImapProxy, type ImapProxyOptions } from '../harness/imap-proxy.js';
 import { makeMessage } from '../harness/messages.js';
+import { rejectsWith } from '../harness/errors.js';
 import { Pop3Client, type Pop3ClientOptions } from '../../src/adapters/source-pop3/pop3-client.js';
-import { MailsluiceError, type ErrorCode } from '../../src/core/errors/index.js';
 
 /** What Dovecot's LMTP puts in front of every delivered message (see the harness). */
 const LMTP_PREFIX = 'Return-Path: <>\r\n';
@@ -44,18 +44,6 @@ function options(u: TestUser, over: Omit<Partial<Pop3ClientOptions>, 'auth'> & {
   };
 }
 
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode, re?: RegExp): Promise<MailsluiceError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof MailsluiceError, `expected a MailsluiceError ${code}, got ${caught instanceof Error ? caught.stack : String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (re) assert.match(caught.message, re);
-  return caught;
-}
 
 async function retrieve(c: Pop3Client, msgno: number): Promise<Buffer> {
   const parts: Buffer[] = [];

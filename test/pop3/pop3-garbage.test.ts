@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { Pop3Client, type Pop3ClientOptions } from '../../src/adapters/source-pop3/pop3-client.js';
 import { MailsluiceError, type ErrorCode } from '../../src/core/errors/index.js';
 import { closedPort } from '../harness/imap-proxy.js';
+import { rejectsWith as rejectsWithCode } from '../harness/errors.js';
 
 const PASSWORD = 'pw-Secret-4711';
 
@@ -63,15 +64,15 @@ class Peer {
     return l;
   }
 
-  /** Greets, answers CAPA (USER, UIDL) and accepts USER/PASS. */
-  async login(greeting = '+OK scripted POP3 ready'): Promise<void> {
-    this.send(`${greeting}\r\n`);
+  /** Greets, answers CAPA (USER, UIDL unless told otherwise), takes USER and answers PASS. */
+  async login(o: { greeting?: string; capa?: string[]; passReply?: string } = {}): Promise<void> {
+    this.send(`${o.greeting ?? '+OK scripted POP3 ready'}\r\n`);
     await this.expect(/^CAPA$/);
-    this.send('+OK\r\nUSER\r\nUIDL\r\n.\r\n');
+    this.send(`+OK\r\n${(o.capa ?? ['USER', 'UIDL']).map((c) => `${c}\r\n`).join('')}.\r\n`);
     await this.expect(/^USER /);
     this.send('+OK\r\n');
     await this.expect(/^PASS /);
-    this.send('+OK logged in\r\n');
+    this.send(`${o.passReply ?? '+OK logged in'}\r\n`);
   }
 
   close(): void {
@@ -128,19 +129,9 @@ function options(port: number, over: Partial<Pop3ClientOptions> = {}): Pop3Clien
   };
 }
 
-/** Asserts `p` rejects with a MailsluiceError of `code` whose message matches `re`; returns it. */
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode, re?: RegExp): Promise<MailsluiceError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof MailsluiceError, `expected a MailsluiceError ${code}, got ${caught instanceof Error ? caught.stack : String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (re) assert.match(caught.message, re);
-  assert.ok(!caught.message.includes(PASSWORD), 'the password never appears in an error');
-  return caught;
+/** The harness's assertion, plus: the password never appears in an error. */
+function rejectsWith(p: Promise<unknown>, code: ErrorCode, re?: RegExp): Promise<MailsluiceError> {
+  return rejectsWithCode(p, code, re, { never: PASSWORD });
 }
 
 async function drain(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
@@ -237,13 +228,7 @@ describe('login', { concurrency: true, timeout: 10_000 }, () => {
 
   test('USER answered -ERR is SOURCE_AUTH_REJECTED with the server text, never the password', async () => {
     const s = await scripted(async (p) => {
-      p.send('+OK\r\n');
-      await p.expect(/^CAPA$/);
-      p.send('+OK\r\nUSER\r\n.\r\n');
-      await p.expect(/^USER /);
-      p.send('+OK\r\n');
-      await p.expect(/^PASS /);
-      p.send('-ERR [AUTH] Authentication failed.\r\n');
+      await p.login({ greeting: '+OK', capa: ['USER'], passReply: '-ERR [AUTH] Authentication failed.' });
     });
     const e = await rejectsWith(Pop3Client.connect(options(s.port)), 'SOURCE_AUTH_REJECTED', /rejected the login of "journal" \(USER\/PASS\): "\[AUTH\] Authentication failed\."/);
     assert.equal(e.retryable, false);
@@ -252,13 +237,7 @@ describe('login', { concurrency: true, timeout: 10_000 }, () => {
 
   test('[IN-USE] on login is SOURCE_AUTH_REJECTED marked retryable', async () => {
     const s = await scripted(async (p) => {
-      p.send('+OK\r\n');
-      await p.expect(/^CAPA$/);
-      p.send('+OK\r\nUSER\r\n.\r\n');
-      await p.expect(/^USER /);
-      p.send('+OK\r\n');
-      await p.expect(/^PASS /);
-      p.send('-ERR [IN-USE] Mailbox is locked by another POP3 session\r\n');
+      await p.login({ greeting: '+OK', capa: ['USER'], passReply: '-ERR [IN-USE] Mailbox is locked by another POP3 session' });
     });
     const e = await rejectsWith(Pop3Client.connect(options(s.port)), 'SOURCE_AUTH_REJECTED', /IN-USE/);
     assert.equal(e.retryable, true);
@@ -451,13 +430,7 @@ describe('session', { concurrency: true, timeout: 10_000 }, () => {
 
   test('a server without UIDL is a clear SOURCE_PROTOCOL that says why UIDL matters', async () => {
     const s = await scripted(async (p) => {
-      p.send('+OK\r\n');
-      await p.expect(/^CAPA$/);
-      p.send('+OK\r\nUSER\r\nTOP\r\n.\r\n');
-      await p.expect(/^USER /);
-      p.send('+OK\r\n');
-      await p.expect(/^PASS /);
-      p.send('+OK\r\n');
+      await p.login({ greeting: '+OK', capa: ['USER', 'TOP'], passReply: '+OK' });
       await p.expect(/^UIDL$/);
       p.send('-ERR unknown command\r\n');
       await p.expect(/^NOOP$/);
