@@ -12,7 +12,8 @@
  * It is deliberately the least work a drain can do, so mailsluice's time can be compared with
  * the server's own cost (fetching, flagging, expunging) and nothing else.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { connectRaw } from './raw-socket.js';
 import { once } from 'node:events';
 
 /** What a command's tagged completion carried, plus what streamed past while it ran. */
@@ -48,12 +49,6 @@ export interface RawDrainResult {
 }
 
 const CRLF = 0x0a;
-/**
- * The one receive buffer every read lands in (node:net `onread`): the socket never allocates a
- * fresh Buffer per read, so a 100 MB literal streams through 256 KB of memory and leaves no
- * garbage behind for the collector to catch up with.
- */
-const READ_BUFFER_BYTES = 256 * 1024;
 /** A line longer than this without a literal means the stream is not IMAP; stop instead of growing. */
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
@@ -95,18 +90,8 @@ export class RawImapClient {
   /** Connects, waits for the greeting, logs in with LOGIN and selects the mailbox. */
   static async open(opts: { host: string; port: number; username: string; password: string; mailbox?: string }): Promise<RawImapClient> {
     let client: RawImapClient | null = null;
-    const socket = connect({
-      host: opts.host,
-      port: opts.port,
-      onread: {
-        buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
-        // The bytes are valid only during this call: onData copies what it keeps (line tails).
-        callback: (n: number, buf: Uint8Array) => {
-          client?.onData(Buffer.from(buf.buffer, buf.byteOffset, n));
-          return true;
-        },
-      },
-    });
+    // onData copies what it keeps (line tails): the bytes are valid only during the call.
+    const socket = connectRaw(opts.host, opts.port, (chunk) => client?.onData(chunk));
     client = new RawImapClient(socket);
     const greeted = new Promise<string>((resolve) => (client.greeting = resolve));
     await once(socket, 'connect');

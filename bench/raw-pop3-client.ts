@@ -7,7 +7,8 @@
  * DELE, one command at a time as RFC 1939 clients do, and QUIT (where the server removes what
  * was deleted) after every 500 or once at the end, whichever the bench asks for. Memory stays at the socket's read buffer whatever the message size.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { connectRaw } from './raw-socket.js';
 import { once } from 'node:events';
 
 /** Counts of a {@link rawPop3Drain} run. */
@@ -20,7 +21,6 @@ export interface RawPop3Result {
 }
 
 const END = Buffer.from('\r\n.\r\n');
-const READ_BUFFER_BYTES = 256 * 1024;
 
 type Waiter = { multi: boolean; resolve: (bytes: number) => void; reject: (e: Error) => void };
 
@@ -117,17 +117,7 @@ class RawPop3 {
 /** One logged-in session. */
 async function login(opts: { host: string; port: number; username: string; password: string }): Promise<{ client: RawPop3; socket: Socket }> {
   let client: RawPop3 | null = null;
-  const socket = connect({
-    host: opts.host,
-    port: opts.port,
-    onread: {
-      buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
-      callback: (n: number, buf: Uint8Array) => {
-        client?.onData(Buffer.from(buf.buffer, buf.byteOffset, n));
-        return true;
-      },
-    },
-  });
+  const socket = connectRaw(opts.host, opts.port, (chunk) => client?.onData(chunk));
   client = new RawPop3(socket);
   const greeting = client.send(null);
   await once(socket, 'connect');
