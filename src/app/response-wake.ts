@@ -2,7 +2,7 @@
  * Wakes a connection runner when one of its deliveries finishes with a server response, so the
  * response is applied at once rather than after the runner's wait (poll interval, or the IDLE
  * safety poll: IDLE hears of new mail, not of finished deliveries). The dispatcher records a
- * finished delivery through the bus (`done`, `doneMany`, `deadLetter`); this wraps the bus it is
+ * finished delivery through the bus (`doneMany`, `deadLetter`); this wraps the bus it is
  * given.
  * Without the wake a response is still applied, by the first cycle after the wait.
  */
@@ -16,19 +16,13 @@ export function deliveryConnection(id: string): string {
 }
 
 /**
- * `bus`, with `wake(connection)` called after a delivery is recorded done (`done`, `doneMany`) or
+ * `bus`, with `wake(connection)` called after a delivery is recorded done (`doneMany`) or
  * dead (`deadLetter`) with a response. Every other method passes through unchanged; a recording
  * method added to the port later must be added here too, or its responses wait for the poll.
  */
 export function wakeOnResponse(bus: MessageBus, wake: (connection: string) => void): MessageBus {
   return new Proxy(bus, {
     get(target, prop) {
-      if (prop === 'done') {
-        return async (id: string, at: number, response: ServerResponse | null): Promise<void> => {
-          await target.done(id, at, response);
-          if (response) wake(deliveryConnection(id));
-        };
-      }
       if (prop === 'deadLetter') {
         return async (id: string, step: number, attempts: number, at: number, error: string, response: ServerResponse | null): Promise<void> => {
           await target.deadLetter(id, step, attempts, at, error, response);

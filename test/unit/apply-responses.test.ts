@@ -130,8 +130,8 @@ test('sqlite: a finished delivery with a response is pending until recorded; rec
     const [a, b, c] = msgs.map((m) => `c.r.${m.id}`) as [string, string, string];
     let bus = store.bus();
     assert.deepEqual(await bus.pendingResponses('c', 10), [], 'pending deliveries have no response yet');
-    await bus.done(a, 5, { addFlags: ['$P'] });
-    await bus.done(b, 5, null);
+    await bus.doneMany([{ id: a, at: 5, response: { addFlags: ['$P'] } }]);
+    await bus.doneMany([{ id: b, at: 5, response: null }]);
     await bus.deadLetter(c, 0, 1, 6, 'ACTION_REJECTED: 400', { moveTo: 'Failed' });
     const p = await bus.pendingResponses('c', 10);
     assert.deepEqual(
@@ -163,7 +163,7 @@ test('sqlite: a finished delivery with a response is pending until recorded; rec
     // Replayed and done again: the new response is pending again.
     assert.deepEqual(await bus.replay({ ids: [c] }, 10), [c]);
     assert.deepEqual(await bus.pendingResponses('c', 10), []);
-    await bus.done(c, 11, { addFlags: ['$Later'] });
+    await bus.doneMany([{ id: c, at: 11, response: { addFlags: ['$Later'] } }]);
     assert.deepEqual((await bus.pendingResponses('c', 10)).map((x) => [x.deliveryId, x.response]), [[c, { addFlags: ['$Later'] }]]);
   } finally {
     await store.close();

@@ -242,7 +242,7 @@ test('a primary already delivered is not delivered again when a late report merg
     await h.store.saveParsed([h.result(a!, 'c', await parsed('bifurcation-a.eml'))]);
     const [d] = h.deliveries();
     assert.equal(d!.next_at, d!.created_at, 'journalSettleMs 0: due at once');
-    await h.store.bus().done(d!.id, NOW + 10, null);
+    await h.store.bus().doneMany([{ id: d!.id, at: NOW + 10, response: null }]);
     await h.store.saveParsed([h.result(b!, 'c', await parsed('bifurcation-b.eml'))]);
     assertMerged(h, a!, b!);
     const after = h.deliveries();

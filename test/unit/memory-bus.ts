@@ -91,11 +91,7 @@ export class MemoryBus implements MessageBus {
   }
 
   async doneMany(records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null }>): Promise<void> {
-    for (const r of records) await this.done(r.id, r.at, r.response);
-  }
-
-  async done(id: string, at: number, response: ServerResponse | null): Promise<void> {
-    Object.assign(this.get(id), { state: 'done', doneAt: at, leaseUntil: 0, response });
+    for (const r of records) Object.assign(this.get(r.id), { state: 'done', doneAt: r.at, leaseUntil: 0, response: r.response });
   }
 
   async retryLater(id: string, step: number, attempts: number, nextAt: number, error: string): Promise<void> {

@@ -186,16 +186,6 @@ export class SqliteBus implements MessageBus, ResponseLedger {
     );
   }
 
-  async done(id: string, at: number, response: ServerResponse | null): Promise<void> {
-    this.run('recording a delivery done', () =>
-      this.stmt("UPDATE deliveries SET state = 'done', done_at = ?, lease_until = 0, last_error = NULL, response = ? WHERE id = ?").run(
-        at,
-        response ? JSON.stringify(response) : null,
-        id,
-      ),
-    );
-  }
-
   async retryLater(id: string, step: number, attempts: number, nextAt: number, error: string): Promise<void> {
     this.run('scheduling a delivery retry', () =>
       this.stmt('UPDATE deliveries SET step = ?, attempts = ?, next_at = ?, last_error = ?, lease_until = 0 WHERE id = ?').run(step, attempts, nextAt, error, id),

@@ -99,11 +99,10 @@ export interface MessageBus {
   release(ids: string[]): Promise<void>;
   /** Records that `step` succeeded and the delivery continues at `nextStep` (attempts reset). */
   stepDone(id: string, nextStep: number): Promise<void>;
-  /** Records the delivery done (every step succeeded), with the response to apply, if any. */
-  done(id: string, at: number, response: ServerResponse | null): Promise<void>;
   /**
-   * Records several deliveries done in one durable write: one fsync for a batch instead of one per
-   * delivery (the dispatcher flushes before it claims again, so nothing done is claimed twice).
+   * Records deliveries done (every step succeeded), each with the response to apply, if any, in
+   * one durable write: one fsync for a batch instead of one per delivery (the dispatcher flushes
+   * before it claims again, so nothing done is claimed twice).
    */
   doneMany(records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null }>): Promise<void>;
   /** Records a failed attempt of `step` and when to try again; releases the claim. */
