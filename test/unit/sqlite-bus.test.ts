@@ -1,0 +1,97 @@
+/**
+ * The SQLite bus's choice of what is due (store-sqlite/sqlite-bus.ts, `duePairs`): one head per
+ * (connection, route) pair of a bus, lowest pending message first; a head that waits for its
+ * retry, is claimed, or stands at or above its connection's parse barrier makes its whole pair
+ * not due; the oldest due first.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSqliteStore } from '../../src/adapters/store-sqlite/index.js';
+import type { TakenRecord } from '../../src/core/ports/message-store.js';
+import type { MessageAttributes } from '../../src/core/message/attributes.js';
+
+const attrs = { From: null, To: [], Cc: [], Bcc: [], Subject: 's', ReceivedDate: null, GlobalMessageId: '', InReplyTo: '', References: [], TextBody: '', HtmlBody: '', Attachments: [], CustomHeaders: [] } as unknown as MessageAttributes;
+
+function taken(connection: string, i: number): TakenRecord {
+  return {
+    connection,
+    sourceKey: `imap:INBOX:7:${i}`,
+    mailbox: 'INBOX',
+    uidValidity: 7,
+    uid: i,
+    uidl: null,
+    sha256: `${connection}${i}`.padStart(64, '0'),
+    size: 10,
+    blob: { ref: `pack-00000001:${i}:10`, storedSize: 10 },
+    takenAt: 0,
+  };
+}
+
+test('sqlite bus: one head per pair and bus; retry-waiting, claimed and unparsed heads hold their pair back', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-bus-'));
+  const store = createSqliteStore({ file: join(dir, 'archive.db') });
+  try {
+    // Connection a: 6 messages; b: 4, of which the third stays unparsed (the barrier).
+    await store.commitTaken([1, 2, 3, 4, 5, 6].map((i) => taken('a', i)));
+    await store.commitTaken([1, 2, 3, 4].map((i) => taken('b', i)));
+    const all = await store.listUnparsed(100);
+    const of = (c: string): number[] => all.filter((m) => m.connection === c).map((m) => m.id);
+    const [a, b] = [of('a'), of('b')];
+    const routesOf: Record<string, Array<{ route: string; bus: number }>> = {
+      a: [
+        { route: 'r1', bus: 0 },
+        { route: 'r2', bus: 0 },
+        { route: 'r3', bus: 1 },
+      ],
+      b: [{ route: 'r1', bus: 0 }],
+    };
+    const parsedIds = all.filter((m) => !(m.connection === 'b' && m.id === b[2])).map((m) => m.id);
+    await store.saveParsed(
+      all
+        .filter((m) => parsedIds.includes(m.id))
+        .map((m) => ({
+          id: m.id,
+          outcome: { ok: true as const, attributes: attrs },
+          deliveries: routesOf[m.connection]!.map(({ route, bus }) => ({ id: `${m.connection}.${route}.${m.id}`, messageId: m.id, connection: m.connection, route, bus, createdAt: m.id })),
+        })),
+    );
+    const bus = store.bus();
+    const key = (p: { connection: string; route: string }): string => `${p.connection}.${p.route}`;
+    const due = async (n: number, now = 100): Promise<string[]> => (await bus.duePairs(n, now, 10)).map(key).sort();
+
+    assert.deepEqual(await due(0), ['a.r1', 'a.r2', 'b.r1']);
+    assert.deepEqual(await due(1), ['a.r3']);
+    assert.deepEqual(await due(2), []);
+
+    // a.r1's head waits for a retry at 500: the pair is not due until then, whatever is behind it.
+    await bus.retryLater(`a.r1.${a[0]}`, 0, 1, 500, 'ACTION_UNAVAILABLE: 503');
+    assert.deepEqual(await due(0), ['a.r2', 'b.r1']);
+    assert.deepEqual(await due(0, 500), ['a.r1', 'a.r2', 'b.r1']);
+
+    // a.r2 claimed (leased): not due while the lease holds.
+    const claimed = await bus.claim(0, { connection: 'a', route: 'r2' }, 2, 1000);
+    assert.deepEqual(claimed.map((d) => d.messageId), [a[0], a[1]]);
+    assert.deepEqual(await due(0), ['b.r1']);
+
+    // b.r1: its first two deliveries done, the head is now behind the unparsed third message.
+    await bus.doneMany([
+      { id: `b.r1.${b[0]}`, at: 1, response: null },
+      { id: `b.r1.${b[1]}`, at: 1, response: null },
+    ]);
+    assert.deepEqual(await due(0), []);
+    const claimB = await bus.claim(0, { connection: 'b', route: 'r1' }, 10, 1000);
+    assert.deepEqual(claimB, [], 'nothing of b is claimable at or above the barrier');
+
+    // The oldest head first, within the limit.
+    await bus.release(claimed.map((d) => d.id));
+    const ordered = await bus.duePairs(0, 600, 1);
+    assert.equal(ordered.length, 1);
+    assert.equal(key(ordered[0]!), 'a.r2', 'next_at 0 comes before a.r1 waiting until 500');
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
