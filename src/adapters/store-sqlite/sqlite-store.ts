@@ -110,7 +110,7 @@ export class SqliteStore implements MessageStore {
       this.db.transaction(() => {
         this.db.exec(MIGRATIONS[i]!);
         pragma(this.db, `user_version = ${i + 1}`);
-      })();
+      }).immediate();
     }
   }
 
@@ -175,7 +175,7 @@ export class SqliteStore implements MessageStore {
           insKey.run(r.connection, r.sourceKey, row.id, r.mailbox, r.uidValidity, r.uid, r.uidl);
         }
         if (watermark) upWm.run(watermark.connection, watermark.mailbox, watermark.uidValidity, watermark.lastUid);
-      })();
+      }).immediate();
     } catch (err) {
       throw mapSqliteError(err, `committing ${records.length} messages`);
     }
@@ -186,7 +186,7 @@ export class SqliteStore implements MessageStore {
     try {
       this.db.transaction(() => {
         for (const k of keys) s.run(connection, k);
-      })();
+      }).immediate();
     } catch (err) {
       throw mapSqliteError(err, 'recording server actions');
     }
@@ -505,7 +505,7 @@ export class SqliteStore implements MessageStore {
         let moved = 0;
         for (const m of moves) moved += up.run(m.to.ref, m.to.storedSize, m.sha256, m.from.ref).changes;
         return moved;
-      })();
+      }).immediate();
     } catch (err) {
       throw mapSqliteError(err, `relocating ${moves.length} blobs`);
     }
