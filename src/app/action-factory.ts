@@ -48,8 +48,21 @@ function createAction(route: RouteConfig, a: ActionConfig, logger: Logger): Scen
       // The loader made `module` absolute (relative to the configuration file).
       return createScriptAction({ route: route.name, module: a.module, timeoutMs: a.timeoutMs, memoryMb: a.memoryMb, logger });
     case 'publish':
-      throw new MailsluiceError('ACTION_UNAVAILABLE', `route ${route.name}: publish needs a message broker (scale-out mode), which embedded mode does not have`);
+      throw publishUnavailable(route);
   }
+}
+
+function publishUnavailable(route: RouteConfig): MailsluiceError {
+  return new MailsluiceError('ACTION_UNAVAILABLE', `route ${route.name}: publish needs a message broker (scale-out mode), which embedded mode does not have`);
+}
+
+/**
+ * Throws, as {@link createRouteRuntimes} would, for an enabled route with an action that cannot
+ * run here, without building any action: a command refuses such a configuration before it
+ * starts, while the actions themselves are built on the dispatcher's thread.
+ */
+export function assertRoutesRunnable(routes: readonly RouteConfig[]): void {
+  for (const r of routes) if (r.enabled && r.scenario.some((a) => a.action === 'publish')) throw publishUnavailable(r);
 }
 
 /** The enabled routes, ready to run. Throws for an action that cannot run here. */

@@ -7,9 +7,9 @@ import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js'
 import { collectStaging, runCompressStage, type CompressTotals } from '../core/archive/compress-stage.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import { RouteMatcher } from '../core/routing/route-matcher.js';
-import { runDispatcher, type DispatchTotals } from '../core/bus/dispatcher.js';
-import { closeRouteRuntimes, createRouteRuntimes } from './action-factory.js';
-import { wakeOnResponse } from './response-wake.js';
+import type { DispatchTotals } from '../core/bus/dispatcher.js';
+import { assertRoutesRunnable } from './action-factory.js';
+import { startDispatchThread } from './dispatch-thread.js';
 import { createRunners } from './runners.js';
 import type { ConnectionStatus } from './connection-runner.js';
 import type { EmbeddedApp } from './embedded.js';
@@ -46,7 +46,10 @@ export interface DrainSummary {
   unparsable: number;
   /** Milliseconds until every mailbox was empty (all taken messages committed and actioned). */
   mailboxEmptyMs: number;
-  /** Milliseconds until everything was parsed and indexed (and large bodies stored compressed). */
+  /**
+   * Milliseconds until everything was parsed and indexed and large bodies were stored compressed;
+   * the deliveries are not waited for here (`deliveredMs`).
+   */
   indexedMs: number;
   /**
    * Deferred compression, after the mailboxes were empty: large bodies staged raw by this (or an
@@ -88,12 +91,9 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   const runners = createRunners(app, selected);
   const runnerOf = new Map(runners.map((r) => [r.status.name, r]));
   const names = new Set(selected.map((c) => c.name));
-  const routes = createRouteRuntimes(
-    app.config.routes.filter((r) => names.has(r.connection)),
-    app.logger,
-  );
+  const routes = app.config.routes.filter((r) => names.has(r.connection) && r.enabled);
+  assertRoutesRunnable(routes);
   let drainDone = false;
-  let indexDone = false;
   let emptyAt = started;
   const parser = app.parser();
   const index: IndexTotals = { parsed: 0, unparsable: 0, bytes: 0 };
@@ -112,26 +112,22 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
     },
     () => drainDone,
     options.signal,
-  ).finally(() => (indexDone = true)).then(
+  ).then(
     (totals) => ({ totals, error: undefined as unknown }),
     (error: unknown) => ({ totals: { parsed: 0, unparsable: 0, bytes: 0 }, error }),
   );
-  // Dispatch follows the index stage from the start, off the critical path; it ends once
-  // indexing is done (nothing more will be queued) and nothing is due soon.
-  const dispatching = runDispatcher(
-    {
-      // A delivery that ends with a server response wakes its connection (applied before its next cycle).
-      bus: wakeOnResponse(app.bus, (connection) => runnerOf.get(connection)?.wake()),
-      blobs: app.blobs,
-      parser,
-      routes,
-      clock: app.clock,
-      random: app.random,
-      logger: app.logger,
-      tuning: { concurrency: app.config.busConcurrency, backoff: app.config.deliveryRetry },
-    },
-    { untilIdle: { finished: () => indexDone, retryHorizonMs: DRAIN_RETRY_HORIZON_MS }, ...(options.signal ? { signal: options.signal } : {}) },
-  ).then(
+  // Dispatch follows the index stage from the start, off the critical path and on a thread of
+  // its own (ADR 0007); it ends once indexing is done (nothing more will be queued) and nothing
+  // is due soon. A delivery that ends with a server response wakes its connection.
+  const thread =
+    routes.length > 0
+      ? startDispatchThread(app, { routes, onWake: (connection) => runnerOf.get(connection)?.wake(), untilIdle: { retryHorizonMs: DRAIN_RETRY_HORIZON_MS } })
+      : null;
+  if (thread) {
+    void indexing.then(() => thread.finish());
+    options.signal?.addEventListener('abort', () => thread.abort(), { once: true });
+  }
+  const dispatching = (thread ? thread.result : Promise.resolve<DispatchTotals>({ routes: {} })).then(
     (totals) => ({ totals, error: undefined as unknown }),
     (error: unknown) => ({ totals: { routes: {} } as DispatchTotals, error }),
   );
@@ -149,9 +145,10 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   );
   const indexed = await indexing;
   const compressedRun = await compressing;
+  // Fully processed: parsed, indexed and stored compressed (the deliveries are timed apart).
+  const processedAt = app.clock.now();
   const dispatched = await dispatching;
   const deliveredAt = app.clock.now();
-  await closeRouteRuntimes(routes);
   // Deliveries that finished after their connection's last cycle: their server responses are
   // applied now, on a session of their own, so a drain leaves none behind that it could apply.
   if (dispatched.error === undefined) await Promise.all(runners.map((r) => r.applyResponsesNow(options.signal)));
@@ -159,8 +156,8 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   if (dispatched.error !== undefined) throw dispatched.error;
   if (compressedRun.error !== undefined) throw compressedRun.error;
   const compressTotals = compressedRun.totals as CompressTotals;
+  // After the dispatch: a delivery may still read a blob through a ref into a staging container.
   if (!options.signal?.aborted) compressTotals.containersDeleted += await collectStaging(compressDeps, 0);
-  const compressedAt = app.clock.now();
   const totals = indexed.totals;
   if (ticker) clearInterval(ticker);
   Object.assign(index, totals);
@@ -172,8 +169,8 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
     parsed: totals.parsed,
     unparsable: totals.unparsable,
     mailboxEmptyMs: emptyAt - started,
-    indexedMs: compressedAt - started,
-    compressed: { ...compressTotals, ms: compressedAt - emptyAt },
+    indexedMs: processedAt - started,
+    compressed: { ...compressTotals, ms: processedAt - emptyAt },
     routes: {},
     deliveredMs: deliveredAt - started,
   };

@@ -26,6 +26,8 @@ export interface EmbeddedApp {
   /** In [0, 1), for back-off jitter. */
   random: () => number;
   logger: JsonlLogger;
+  /** The level of the service's own log on stderr (threads with a logger of their own use it too). */
+  stderrLevel: 'debug' | 'info' | 'warn' | 'error';
   /** The parser is started lazily: commands that do not parse never start worker threads. */
   parser(): MessageParser;
   connectionLogger(c: ConnectionConfig): Logger;
@@ -52,7 +54,8 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   const paths = dataPaths(config.dataDir);
   const store = createSqliteStore({ file: paths.db, ...(options.readonly ? { readonly: true } : {}) });
   const blobs = await createFsBlobStore({ directory: paths.blobs });
-  const logger = new JsonlLogger([{ level: options.stderrLevel ?? 'warn', stream: process.stderr }]);
+  const stderrLevel = options.stderrLevel ?? 'warn';
+  const logger = new JsonlLogger([{ level: stderrLevel, stream: process.stderr }]);
   let parser: MessageParser | null = null;
   const logFile = (name: string): string => join(paths.logs, `${name}.log`);
   return {
@@ -62,6 +65,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     bus: store.bus(),
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,
+    stderrLevel,
     parser: () => (parser ??= createPostalMimeParser()),
     connectionLogFile: logFile,
     connectionLogger(c) {

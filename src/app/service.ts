@@ -8,9 +8,8 @@ import { runIndexStage } from '../core/archive/index-stage.js';
 import { runCompressStage } from '../core/archive/compress-stage.js';
 import { createRunners } from './runners.js';
 import { RouteMatcher } from '../core/routing/route-matcher.js';
-import { runDispatcher } from '../core/bus/dispatcher.js';
-import { closeRouteRuntimes, createRouteRuntimes } from './action-factory.js';
-import { wakeOnResponse } from './response-wake.js';
+import { assertRoutesRunnable } from './action-factory.js';
+import { startDispatchThread } from './dispatch-thread.js';
 import type { EmbeddedApp } from './embedded.js';
 
 /** Runs until a termination signal; resolves after a clean stop. */
@@ -22,7 +21,8 @@ export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promis
   signal?.addEventListener('abort', stop, { once: true });
   const enabled = app.config.connections.filter((c) => c.enabled);
   app.logger.info('mailsluice started', { connections: enabled.map((c) => c.name), dataDir: app.config.dataDir });
-  const routes = createRouteRuntimes(app.config.routes, app.logger);
+  const routes = app.config.routes.filter((r) => r.enabled);
+  assertRoutesRunnable(routes);
   const runners = createRunners(app, enabled);
   const runnerOf = new Map(runners.map((r) => [r.status.name, r]));
   let indexError: unknown;
@@ -55,22 +55,13 @@ export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promis
     indexError ??= err;
     ac.abort();
   });
-  // The buses: every lane until the stop; an attempt in flight is aborted and, not recorded done,
-  // runs again after the restart (at least once). A delivery that ends with a server response
-  // wakes its connection's runner, which applies it before its next cycle.
-  const dispatching = runDispatcher(
-    {
-      bus: wakeOnResponse(app.bus, (connection) => runnerOf.get(connection)?.wake()),
-      blobs: app.blobs,
-      parser: app.parser(),
-      routes,
-      clock: app.clock,
-      random: app.random,
-      logger: app.logger,
-      tuning: { concurrency: app.config.busConcurrency, backoff: app.config.deliveryRetry },
-    },
-    { signal: ac.signal },
-  ).catch((err: unknown) => {
+  // The buses, on the dispatcher's own thread (ADR 0007): every lane until the stop; an attempt
+  // in flight is aborted and, not recorded done, runs again after the restart (at least once). A
+  // delivery that ends with a server response wakes its connection's runner, which applies it
+  // before its next cycle.
+  const thread = routes.length > 0 ? startDispatchThread(app, { routes, onWake: (connection) => runnerOf.get(connection)?.wake() }) : null;
+  if (thread) ac.signal.addEventListener('abort', () => thread.abort(), { once: true });
+  const dispatching = thread?.result.catch((err: unknown) => {
     app.logger.error('dispatcher failed; stopping', { error: String((err as Error)?.message ?? err) });
     indexError ??= err;
     ac.abort();
@@ -79,7 +70,6 @@ export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promis
   await indexing;
   await compressing;
   await dispatching;
-  await closeRouteRuntimes(routes);
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   if (indexError !== undefined) throw indexError;

@@ -1,0 +1,94 @@
+/**
+ * Runs the dispatcher on a thread of its own (ADR 0007). On the main thread, every delivery's
+ * HTTP round trip waited behind the index stage's synchronous SQLite transactions and the
+ * drain's own work, and its JavaScript (request, signature, claim) took main-thread time the
+ * index stage needed: one webhook route halved a drain's rate. On its own thread the dispatcher
+ * has an event loop that is idle between its own round trips.
+ *
+ * `drain` and `start` use this; the core dispatcher (`core/bus/dispatcher.ts`) is unchanged and
+ * still runs in-process in the unit tests.
+ */
+import { Worker } from 'node:worker_threads';
+import { MailsluiceError } from '../core/errors/index.js';
+import type { ErrorCode } from '../core/errors/index.js';
+import type { DispatchTotals, DispatchTuning } from '../core/bus/dispatcher.js';
+import type { RouteConfig } from '../config/schema.js';
+import { dataPaths, type EmbeddedApp } from './embedded.js';
+
+/** What the worker is started with (structured-cloned: plain data only). */
+export interface DispatchWorkerData {
+  dbFile: string;
+  blobsDir: string;
+  /** The enabled routes to run, as configured (secrets already resolved by the loader). */
+  routes: RouteConfig[];
+  tuning: Partial<DispatchTuning>;
+  stderrLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** `drain`: end once told `finish` and nothing is due within the horizon; absent: until `abort`. */
+  untilIdle?: { retryHorizonMs: number };
+}
+
+/** Main thread → worker. */
+export type ToDispatchWorker = { type: 'finish' } | { type: 'abort' };
+
+/** Worker → main thread. */
+export type FromDispatchWorker =
+  | { type: 'wake'; connection: string }
+  | { type: 'done'; totals: DispatchTotals }
+  | { type: 'failed'; error: { code: ErrorCode; message: string; details?: Record<string, unknown> } };
+
+/** A running dispatcher thread. */
+export interface DispatchThread {
+  /** Settles when the thread has ended: its totals, or the error that ended it. */
+  result: Promise<DispatchTotals>;
+  /** `drain`: nothing more will be queued; the thread ends once nothing is due soon. */
+  finish(): void;
+  /** Stops the thread: an attempt in flight is aborted and runs again on the next run. */
+  abort(): void;
+}
+
+/** Options of {@link startDispatchThread}. */
+export interface DispatchThreadOptions {
+  routes: readonly RouteConfig[];
+  /** Called when a delivery of `connection` ended with a server response to apply. */
+  onWake: (connection: string) => void;
+  untilIdle?: { retryHorizonMs: number };
+}
+
+/** Starts the dispatcher thread for `routes` (only enabled ones run). */
+export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOptions): DispatchThread {
+  const paths = dataPaths(app.config.dataDir);
+  const data: DispatchWorkerData = {
+    dbFile: paths.db,
+    blobsDir: paths.blobs,
+    routes: options.routes.filter((r) => r.enabled) as RouteConfig[],
+    tuning: { concurrency: app.config.busConcurrency, backoff: app.config.deliveryRetry },
+    stderrLevel: app.stderrLevel,
+    ...(options.untilIdle ? { untilIdle: options.untilIdle } : {}),
+  };
+  const worker = new Worker(new URL('./dispatch-worker.js', import.meta.url), { workerData: data });
+  let settled = false;
+  let outcome: { totals: DispatchTotals } | { error: MailsluiceError } | undefined;
+  const result = new Promise<DispatchTotals>((resolve, reject) => {
+    const end = (): void => {
+      if (settled) return;
+      settled = true;
+      if (outcome && 'totals' in outcome) resolve(outcome.totals);
+      else reject(outcome?.error ?? new MailsluiceError('INTERNAL', 'the dispatcher thread exited before it finished'));
+    };
+    worker.on('message', (m: FromDispatchWorker) => {
+      if (m.type === 'wake') options.onWake(m.connection);
+      else if (m.type === 'done') outcome ??= { totals: m.totals };
+      else if (m.type === 'failed') outcome ??= { error: new MailsluiceError(m.error.code, m.error.message, m.error.details ? { details: m.error.details } : {}) };
+    });
+    worker.on('error', (err) => {
+      outcome ??= { error: new MailsluiceError('INTERNAL', `the dispatcher thread failed: ${err.message}`, { cause: err }) };
+    });
+    // Settled on exit, not on `done`: by then the thread has closed its database connection and
+    // its log lines have reached stderr.
+    worker.on('exit', end);
+  });
+  const send = (m: ToDispatchWorker): void => {
+    if (!settled) worker.postMessage(m);
+  };
+  return { result, finish: () => send({ type: 'finish' }), abort: () => send({ type: 'abort' }) };
+}

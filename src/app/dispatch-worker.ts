@@ -1,0 +1,83 @@
+/**
+ * The dispatcher's own thread (ADR 0007): a composition root of its own, started by
+ * `dispatch-thread.ts`. It opens the same `archive.db` on a connection of its own (WAL: the
+ * drain's and the index stage's transactions go on beside it), reads blobs through a blob store
+ * of its own, builds the route runtimes from the configuration it is handed, and runs the core
+ * dispatcher until the main thread says the run is over.
+ *
+ * Messages: in, `finish` (drain: nothing more will be queued) and `abort`; out, `wake` (a
+ * delivery ended with a server response for this connection) and finally `done` with the totals
+ * or `failed` with the error.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { randomInt } from 'node:crypto';
+import { runDispatcher } from '../core/bus/dispatcher.js';
+import { toMailsluiceError } from '../core/errors/index.js';
+import type { MessageParser } from '../core/ports/message-parser.js';
+import { createSqliteStore } from '../adapters/store-sqlite/index.js';
+import { createFsBlobStore } from '../adapters/blob-fs/index.js';
+import { createPostalMimeParser } from '../adapters/parser-postal-mime/index.js';
+import { JsonlLogger } from '../adapters/logger-jsonl/index.js';
+import { systemClock } from '../adapters/clock-system/index.js';
+import { closeRouteRuntimes, createRouteRuntimes } from './action-factory.js';
+import { wakeOnResponse } from './response-wake.js';
+import type { DispatchWorkerData, FromDispatchWorker, ToDispatchWorker } from './dispatch-thread.js';
+
+const port = parentPort;
+if (!port) throw new Error('dispatch-worker.js runs only as a worker thread');
+const input = workerData as DispatchWorkerData;
+const post = (m: FromDispatchWorker): void => port.postMessage(m);
+
+let finished = false;
+const ac = new AbortController();
+port.on('message', (m: ToDispatchWorker) => {
+  if (m.type === 'finish') finished = true;
+  else if (m.type === 'abort') ac.abort();
+});
+
+async function main(): Promise<void> {
+  const logger = new JsonlLogger([{ level: input.stderrLevel, stream: process.stderr }]);
+  const store = createSqliteStore({ file: input.dbFile });
+  let started: MessageParser | null = null;
+  // Only for rows saved without their bodies (older archives): started on first use.
+  const parser: MessageParser = {
+    parse: (raw, totalSize) => (started ??= createPostalMimeParser()).parse(raw, totalSize),
+    close: async () => started?.close(),
+  };
+  try {
+    const blobs = await createFsBlobStore({ directory: input.blobsDir });
+    const routes = createRouteRuntimes(input.routes, logger);
+    try {
+      const totals = await runDispatcher(
+        {
+          bus: wakeOnResponse(store.bus(), (connection) => post({ type: 'wake', connection })),
+          blobs,
+          parser,
+          routes,
+          clock: systemClock,
+          random: () => randomInt(0, 1_000_000) / 1_000_000,
+          logger,
+          tuning: input.tuning,
+        },
+        {
+          ...(input.untilIdle ? { untilIdle: { finished: () => finished, retryHorizonMs: input.untilIdle.retryHorizonMs } } : {}),
+          signal: ac.signal,
+        },
+      );
+      post({ type: 'done', totals });
+    } finally {
+      await closeRouteRuntimes(routes);
+    }
+  } finally {
+    await parser.close();
+    await store.close();
+  }
+}
+
+main()
+  .catch((err: unknown) => {
+    const e = toMailsluiceError(err);
+    post({ type: 'failed', error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } });
+  })
+  // Nothing more to hear from the main thread: the thread ends once its last handles close.
+  .finally(() => port.unref());
