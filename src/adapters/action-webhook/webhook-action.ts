@@ -62,16 +62,37 @@ function readAnswer(res: IncomingMessage, max: number): Promise<Answer> {
   });
 }
 
+/** Why a POST was cut off by the action itself. */
+class WebhookInterrupted extends Error {
+  constructor(readonly why: 'timeout' | 'stopped') {
+    super(why === 'timeout' ? 'the request timed out' : 'the run was stopped');
+  }
+}
+
 /** See the module comment. */
 export class WebhookAction implements ScenarioAction {
   readonly kind = 'webhook' as const;
 
-  private readonly url: URL;
   private readonly agent: http.Agent;
+  /** The request options every POST shares, worked out once from the URL. */
+  private readonly target: http.RequestOptions;
+  private readonly send: typeof http.request;
 
   constructor(private readonly config: WebhookActionConfig) {
-    this.url = new URL(config.url);
-    this.agent = this.url.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    const url = new URL(config.url);
+    const tls = url.protocol === 'https:';
+    this.agent = tls ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    this.send = tls ? https.request : http.request;
+    this.target = {
+      method: 'POST',
+      agent: this.agent,
+      protocol: url.protocol,
+      // An IPv6 literal comes bracketed in a URL, never in a host option.
+      hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+      port: url.port === '' ? (tls ? 443 : 80) : Number(url.port),
+      path: `${url.pathname}${url.search}`,
+      ...(url.username ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` } : {}),
+    };
   }
 
   /** Closes the kept-alive connections to the receiver. */
@@ -79,14 +100,33 @@ export class WebhookAction implements ScenarioAction {
     this.agent.destroy();
   }
 
-  private post(body: Buffer, headers: Record<string, string>, signal: AbortSignal): Promise<Answer> {
-    const send = this.url.protocol === 'https:' ? https.request : http.request;
+  /**
+   * One POST. The deadline is one timer and the stop one listener, not `AbortSignal.timeout` +
+   * `AbortSignal.any` per request: those cost more CPU than the loopback round trip they guard,
+   * and one route's deliveries are strictly sequential (ADR 0006), so per-request overhead is the
+   * route's rate. Rejects with `WebhookInterrupted` when the deadline or the stop ended it.
+   */
+  private post(body: Buffer, headers: Record<string, string>, stop: AbortSignal): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      const req = send(this.url, { method: 'POST', agent: this.agent, headers: { ...headers, 'Content-Length': String(body.length) }, signal }, (res) => {
-        readAnswer(res, WEBHOOK_TUNING.maxErrorBodyChars).then(resolve, reject);
+      const req = this.send({ ...this.target, headers: { ...headers, 'Content-Length': String(body.length) } }, (res) => {
+        readAnswer(res, WEBHOOK_TUNING.maxErrorBodyChars).then(finish(resolve), finish(reject));
       });
-      req.on('error', reject);
-      req.end(body);
+      const interrupt = (why: 'timeout' | 'stopped'): void => {
+        req.destroy(new WebhookInterrupted(why));
+      };
+      const timer = setTimeout(() => interrupt('timeout'), this.config.timeoutMs);
+      const onStop = (): void => interrupt('stopped');
+      stop.addEventListener('abort', onStop, { once: true });
+      function finish<T>(fn: (v: T) => void): (v: T) => void {
+        return (v) => {
+          clearTimeout(timer);
+          stop.removeEventListener('abort', onStop);
+          fn(v);
+        };
+      }
+      req.on('error', finish(reject));
+      if (stop.aborted) interrupt('stopped');
+      else req.end(body);
     });
   }
 
@@ -105,15 +145,14 @@ export class WebhookAction implements ScenarioAction {
       'X-Mailsluice-Attempt': String(ctx.attempt),
     };
     if (this.config.secret) headers['X-Mailsluice-Signature'] = signBody(body, this.config.secret);
-    const timeout = AbortSignal.timeout(this.config.timeoutMs);
-    const signal = AbortSignal.any([ctx.signal, timeout]);
     try {
       // Redirects are not followed (node:http never does): a 3xx is an answer like any other.
-      const a = await this.post(body, headers, signal);
+      const a = await this.post(body, headers, ctx.signal);
       if (a.status >= 200 && a.status < 300) return { ok: true };
       return { ok: false, error: mapWebhookStatus(a.status, a.retryAfter, a.text, Date.now()) };
     } catch (err) {
-      return { ok: false, error: mapWebhookError(err, { timedOut: timeout.aborted, stopped: ctx.signal.aborted, timeoutMs: this.config.timeoutMs }) };
+      const why = err instanceof WebhookInterrupted ? err.why : null;
+      return { ok: false, error: mapWebhookError(err, { timedOut: why === 'timeout', stopped: why === 'stopped' || ctx.signal.aborted, timeoutMs: this.config.timeoutMs }) };
     }
   }
 
