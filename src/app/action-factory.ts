@@ -30,6 +30,7 @@ function createAction(route: RouteConfig, a: ActionConfig, logger: Logger): Scen
         secret: resolved(a.secret),
         timeoutMs: a.timeoutMs,
         inlineAttachmentsUpTo: a.inlineAttachmentsUpTo,
+        pipeline: a.pipeline,
         ...(a.headers ? { headers: Object.fromEntries(Object.entries(a.headers).map(([k, v]) => [k, resolved(v) ?? ''])) } : {}),
       });
     case 'forward':

@@ -187,6 +187,16 @@ const action = z.discriminatedUnion('action', [
       )
       .optional()
       .meta({ description: 'Extra request headers (e.g. Authorization), each a literal, { env: NAME } or { file: PATH }; they cannot replace the signature, idempotency or content-type headers.' }),
+    pipeline: z
+      .number()
+      .int('must be a whole number')
+      .min(1)
+      .max(64)
+      .default(8)
+      .meta({
+        description:
+          'Requests on their way at once, pipelined (HTTP/1.1) on one connection: they leave and arrive in mailbox order. A failed one is retried after up to pipeline - 1 later messages were sent; 1 sends one at a time, so the receiver gets mailbox order even across retries.',
+      }),
   }),
   z.strictObject({
     action: z.literal('script').meta({ description: 'A user JS/TS module exporting handle(message, ctx), run in a worker thread.' }),

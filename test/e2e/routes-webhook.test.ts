@@ -152,7 +152,7 @@ test('every message reaches every matching route once per key, signed, with SPEC
   }
 });
 
-test('a receiver that is down, then answers 503, gets everything once it is back, in order, one key per message', async () => {
+test('pipeline 1: a receiver that is down, then answers 503, gets everything once it is back, in order even across retries, one key per message', async () => {
   const user = await dovecot.createUser();
   await dovecot.loadMaildir(user.username, Array.from({ length: 20 }, (_, i) => makeMessage(i, { bodyBytes: 2000 })));
   const recv = await startWebhookReceiver({ secret: 's' });
@@ -160,7 +160,7 @@ test('a receiver that is down, then answers 503, gets everything once it is back
   const ws = makeWorkspace({
     connections: [imapConnection(dovecot, user, { idle: true })],
     deliveryRetry: FAST_RETRY,
-    routes: [{ name: 'hook', connection: 'journal', scenario: [{ action: 'webhook', url: recv.url, secret: 's', maxAttempts: 1000 }] }],
+    routes: [{ name: 'hook', connection: 'journal', scenario: [{ action: 'webhook', url: recv.url, secret: 's', maxAttempts: 1000, pipeline: 1 }] }],
   });
   const child = spawnCli(['start'], ws);
   let stderr = '';
@@ -191,6 +191,48 @@ test('a receiver that is down, then answers 503, gets everything once it is back
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+    await recv.close();
+    ws.cleanup();
+  }
+});
+
+test('pipelined (pipeline 4): first attempts arrive in mailbox order, a retry is overtaken by 1 to pipeline - 1 later messages, each accepted once per key', async () => {
+  const user = await dovecot.createUser();
+  const N = 60;
+  await dovecot.loadMaildir(user.username, Array.from({ length: N }, (_, i) => makeMessage(i, { bodyBytes: 1500 })));
+  const recv = await startWebhookReceiver({ secret: 's' });
+  // The first attempt of two messages fails; and every answer waits a little, so several
+  // requests are on their way at once.
+  const failFirst = new Set([7, 30]);
+  recv.answer((q) => (q.attempt === 1 && failFirst.has(num(q)) ? { status: 503, delayMs: 2 } : { status: 200, delayMs: 2 }));
+  const ws = makeWorkspace({
+    connections: [imapConnection(dovecot, user)],
+    deliveryRetry: FAST_RETRY,
+    routes: [{ name: 'hook', connection: 'journal', scenario: [{ action: 'webhook', url: recv.url, secret: 's', pipeline: 4 }] }],
+  });
+  try {
+    const r = await runCli(['drain', '--json'], ws);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as { routes: Record<string, { delivered: number; retries: number }> };
+    assert.equal(summary.routes.hook!.delivered, N);
+    assert.equal(summary.routes.hook!.retries, 2);
+    assert.equal(new Set(recv.accepted().map(num)).size, N);
+    for (const [n, k] of keysPerMessage(recv.requests)) assert.equal(k.size, 1, `message ${n} was sent under ${[...k].join(', ')}`);
+    assert.ok(recv.requests.every((q) => q.signatureOk));
+    // Every first attempt in mailbox (UID) order, as the receiver read them off the connection.
+    const first = recv.requests.filter((q) => q.attempt === 1).map((q) => q.body.message.Source.Uid!);
+    assert.equal(first.length, N);
+    assert.deepEqual(first, [...first].sort((a, b) => a - b));
+    // A retried message arrives after the later ones already on their way (so there were some:
+    // the window is used), at most pipeline - 1 = 3 of them.
+    const uids = recv.requests.map((q) => q.body.message.Source.Uid!);
+    for (const q of recv.requests.filter((x) => x.attempt === 2)) {
+      const uid = q.body.message.Source.Uid!;
+      const at = recv.requests.indexOf(q);
+      const overtaken = new Set(uids.slice(0, at).filter((u) => u > uid));
+      assert.ok(overtaken.size >= 1 && overtaken.size <= 3, `UID ${uid} was retried after ${overtaken.size} later messages: ${[...overtaken].join(',')}`);
+    }
+  } finally {
     await recv.close();
     ws.cleanup();
   }

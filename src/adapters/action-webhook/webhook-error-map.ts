@@ -35,6 +35,8 @@ export function mapWebhookError(err: unknown, why: { timedOut: boolean; stopped:
   if (err instanceof MailsluiceError) return err;
   if (why.timedOut) return new MailsluiceError('ACTION_TIMEOUT', `the receiver did not answer within ${why.timeoutMs} ms`, { cause: err });
   if (why.stopped) return new MailsluiceError('ACTION_TIMEOUT', 'the attempt was stopped (the service is stopping)', { cause: err });
+  // An answer that is not HTTP/1.x as it should be (http-pipeline.ts): retried, it may be a glitch.
+  if ((err as { why?: string }).why === 'protocol') return new MailsluiceError('ACTION_NETWORK', `the receiver's answer could not be read: ${(err as Error).message}`, { cause: err });
   // The socket's error code (ECONNREFUSED, ECONNRESET, ENOTFOUND, …), on the error or its cause.
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code ?? (err as { code?: string }).code;

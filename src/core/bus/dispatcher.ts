@@ -2,9 +2,10 @@
  * The dispatcher: works through the deliveries of every bus (docs/pipeline.md, "route" and
  * "deliver"). Each bus is a lane of its own, with its own claim loop and its own concurrency, so a
  * slow or failing route on one bus never delays another. Within a lane, the unit of order is the
- * (connection, route) pair: a pair has at most one delivery in flight, lowest message id first,
- * and a delivery that fails holds back its own pair only (head-of-line per pair) until it is done
- * or dead. No I/O of its own: the bus, the blob store, the parser and the actions are ports; time
+ * (connection, route) pair: its deliveries are started lowest message id first, one at a time or,
+ * for a route whose one action keeps call order with several in flight (a pipelined webhook), up
+ * to that many at once (ADR 0008); a delivery that fails holds back its own pair only
+ * (head-of-line per pair) until it is done or dead. No I/O of its own: the bus, the blob store, the parser and the actions are ports; time
  * and randomness come from the Clock and a random function.
  */
 import type { BlobStore } from '../ports/blob-store.js';
@@ -214,39 +215,58 @@ class Lane {
       const count = (this.totals.routes[route.name] ??= { delivered: 0, dead: 0, retries: 0 });
       count.delivered += batch.length;
     };
+    // Deliveries on their way at once: one, unless the route is a single action that keeps call
+    // order with several in flight (a pipelined webhook). A failure is then overtaken by at most
+    // `window - 1` later messages already sent (ADR 0008).
+    const only = route.steps.length === 1 ? route.steps[0]!.action : undefined;
+    const window = Math.max(1, Math.floor(only?.inOrder ?? 1));
     for (;;) {
       const claimed = await bus.claim(this.bus, pair, this.tuning.claimBatch, clock.now() + this.tuning.leaseMs);
       // Messages are prepared (blob read, re-parse for the bodies) a few ahead of the one being
-      // sent: the sends stay strictly in mailbox order, but their preparation, which waits on the
-      // read and parser threads, overlaps the previous send instead of adding to it.
+      // sent: the sends stay in mailbox order, but their preparation, which waits on the read
+      // and parser threads, overlaps the previous send instead of adding to it.
       const prepared = new Map<number, Prepared>();
       const prepare = (upTo: number): void => {
         for (let k = 0; k < claimed.length && k <= upTo; k++) if (!prepared.has(k)) prepared.set(k, this.prepare(claimed[k]!, route));
       };
-      let i = 0;
+      // Started deliveries, oldest first; `next` is the first not started.
+      const flying: Array<{ d: ClaimedDelivery; result: Promise<Result> }> = [];
+      const unrecorded: string[] = [];
+      let next = 0;
       let blocked = false;
       try {
-        for (; i < claimed.length && !signal?.aborted; i++) {
-          if (finished.length > 0 && clock.now() - oldest >= this.tuning.doneFlushMs) await flush();
-          const d = claimed[i]!;
-          // The head of the pair is waiting for its retry: everything behind it waits too.
-          if (d.nextAt > clock.now()) {
-            blocked = true;
-            break;
+        for (;;) {
+          while (!blocked && flying.length < window && next < claimed.length && !signal?.aborted) {
+            if (finished.length > 0 && clock.now() - oldest >= this.tuning.doneFlushMs) await flush();
+            const d = claimed[next]!;
+            // The head of the pair is waiting for its retry: everything behind it waits too.
+            if (d.nextAt > clock.now()) {
+              blocked = true;
+              break;
+            }
+            prepare(next + Math.max(this.tuning.prepareAhead, window));
+            const p = prepared.get(next)!;
+            // Built before its turn: with several in flight, each action call is made only after
+            // the previous one's, which is the order an in-order action puts them on the wire.
+            await p.message.catch(() => undefined);
+            flying.push({ d, result: this.deliver(d, route, finished, p) });
+            next++;
           }
-          prepare(i + this.tuning.prepareAhead);
-          const r = await this.deliver(d, route, finished, prepared.get(i)!);
+          const head = flying.shift();
+          if (!head) break;
+          const r = await head.result;
           if (r === 'done' && finished.length === 1) oldest = clock.now();
-          if (r === 'aborted') break; // released below, unrecorded: tried again next run
-          if (r === 'retry') {
-            i++;
-            blocked = true;
-            break;
-          }
+          // Stopped: released below, unrecorded, tried again next run.
+          if (r === 'aborted') unrecorded.push(head.d.id);
+          // A retry holds the pair back; deliveries already on their way behind it finish first.
+          if (r === 'retry') blocked = true;
         }
       } finally {
+        // Normally empty here; after an unexpected error, their outcomes are awaited so nothing
+        // is recorded after the claim was released.
+        for (const f of flying.splice(0)) if ((await f.result.catch(() => 'aborted' as const)) === 'aborted') unrecorded.push(f.d.id);
         await flush();
-        const rest = claimed.slice(i).map((d) => d.id);
+        const rest = [...unrecorded, ...claimed.slice(next).map((d) => d.id)];
         if (rest.length > 0) await bus.release(rest);
       }
       if (blocked || signal?.aborted || claimed.length < this.tuning.claimBatch) return;

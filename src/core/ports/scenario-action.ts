@@ -41,6 +41,12 @@ export type ActionOutcome = { ok: true; response?: ServerResponse } | { ok: fals
 /** One configured action of one route, ready to run. */
 export interface ScenarioAction {
   readonly kind: 'archive' | 'webhook' | 'script' | 'publish' | 'forward';
+  /**
+   * Calls of `run` that may be in flight at once and still reach their destination in call
+   * order (a webhook pipelined on one connection). Absent or 1: the dispatcher awaits each
+   * call before the next, the only way an action without this promise keeps mailbox order.
+   */
+  readonly inOrder?: number;
   /** Runs the action for one message; never throws for an expected failure (returns it). */
   run(message: MessageAttributes, ctx: DeliveryContext): Promise<ActionOutcome>;
   /** Releases what the action holds (worker threads, connection pools). */
