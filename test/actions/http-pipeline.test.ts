@@ -64,7 +64,7 @@ test('requests leave in reservation order on one connection, at most `window` un
     const slots = Array.from({ length: 24 }, () => p.reserve());
     // Filled in reverse: the first reserved still goes first.
     const answers: Array<Promise<PipelineAnswer>> = [];
-    for (let i = slots.length - 1; i >= 0; i--) answers[i] = slots[i]!.send(request(i), Date.now() + 10_000, never);
+    for (let i = slots.length - 1; i >= 0; i--) answers[i] = slots[i]!.send(request(i), 10_000, never);
     const got = await Promise.all(answers);
     assert.deepEqual(
       got.map((a) => a.status),
@@ -96,10 +96,10 @@ test('a slot filled late holds back the ones reserved after it; a cancelled slot
     const a = p.reserve();
     const gone = p.reserve();
     const b = p.reserve();
-    const bAnswer = b.send(request(2), Date.now() + 5000, never);
+    const bAnswer = b.send(request(2), 5000, never);
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(seen, [], 'nothing leaves before the first slot is filled');
-    const aAnswer = a.send(request(1), Date.now() + 5000, never);
+    const aAnswer = a.send(request(1), 5000, never);
     await new Promise((r) => setTimeout(r, 20));
     gone.cancel();
     assert.deepEqual((await Promise.all([aAnswer, bAnswer])).map((x) => x.status), [204, 204]);
@@ -138,7 +138,7 @@ test('error bodies: Content-Length and chunked, cut to maxBodyChars; Retry-After
   const port = await listen(server);
   const p = new HttpPipeline({ tls: false, host: '127.0.0.1', port }, { window: 4, maxBodyChars: 20 });
   try {
-    const got = await Promise.all(answers.map((_, i) => p.reserve().send(request(i), Date.now() + 5000, never)));
+    const got = await Promise.all(answers.map((_, i) => p.reserve().send(request(i), 5000, never)));
     assert.deepEqual(got, [
       { status: 503, retryAfter: '7', text: 'busy, later' },
       { status: 400, retryAfter: null, text: 'hello world' },
@@ -176,7 +176,7 @@ test('Connection: close after the first answer: the requests written behind it g
   const port = await listen(server);
   const p = new HttpPipeline({ tls: false, host: '127.0.0.1', port }, { window: 8, maxBodyChars: 20 });
   try {
-    const got = await Promise.all(Array.from({ length: 6 }, (_, i) => p.reserve().send(request(i), Date.now() + 5000, never)));
+    const got = await Promise.all(Array.from({ length: 6 }, (_, i) => p.reserve().send(request(i), 5000, never)));
     assert.deepEqual(got.map((a) => a.status), [200, 200, 200, 200, 200, 200]);
     assert.deepEqual(processed, [0, 1, 2, 3, 4, 5], 'each processed once, in order');
     assert.equal(connections, 6);
@@ -194,7 +194,7 @@ test('HTTP/1.0 without a length: the body ends with the connection', async () =>
   const port = await listen(server);
   const p = new HttpPipeline({ tls: false, host: '127.0.0.1', port }, { window: 4, maxBodyChars: 100 });
   try {
-    assert.deepEqual(await p.reserve().send(request(1), Date.now() + 5000, never), { status: 502, retryAfter: null, text: 'upstream down' });
+    assert.deepEqual(await p.reserve().send(request(1), 5000, never), { status: 502, retryAfter: null, text: 'upstream down' });
   } finally {
     p.close();
     await close(server, sockets);
@@ -214,21 +214,21 @@ test('a dropped connection fails every request on it (network); a refused port f
   const port = await listen(server);
   const p = new HttpPipeline({ tls: false, host: '127.0.0.1', port }, { window: 4, maxBodyChars: 100 });
   try {
-    const results = await Promise.allSettled([0, 1, 2].map((i) => p.reserve().send(request(i), Date.now() + 5000, never)));
+    const results = await Promise.allSettled([0, 1, 2].map((i) => p.reserve().send(request(i), 5000, never)));
     for (const r of results) {
       assert.equal(r.status, 'rejected');
       assert.ok((r as PromiseRejectedResult).reason instanceof PipelineError);
       assert.equal(((r as PromiseRejectedResult).reason as PipelineError).why, 'network');
     }
     drop = false;
-    assert.equal((await p.reserve().send(request(3), Date.now() + 5000, never)).status, 200);
+    assert.equal((await p.reserve().send(request(3), 5000, never)).status, 200);
   } finally {
     p.close();
     await close(server, sockets);
   }
   const refused = new HttpPipeline({ tls: false, host: '127.0.0.1', port }, { window: 4, maxBodyChars: 100 });
   const t0 = Date.now();
-  await assert.rejects(refused.reserve().send(request(1), Date.now() + 5000, never), (e: PipelineError) => e.why === 'network' && /ECONNREFUSED/.test(e.message));
+  await assert.rejects(refused.reserve().send(request(1), 5000, never), (e: PipelineError) => e.why === 'network' && /ECONNREFUSED/.test(e.message));
   assert.ok(Date.now() - t0 < 2000, 'not retried in a loop until the deadline');
   refused.close();
 });
@@ -246,14 +246,14 @@ test('a deadline that passes fails the request as timeout and ends its connectio
   const p = new HttpPipeline({ tls: false, host: '127.0.0.1', port }, { window: 4, maxBodyChars: 100 });
   try {
     const t0 = Date.now();
-    await assert.rejects(p.reserve().send(request(1), Date.now() + 150, never), (e: PipelineError) => e.why === 'timeout');
+    await assert.rejects(p.reserve().send(request(1), 150, never), (e: PipelineError) => e.why === 'timeout');
     assert.ok(Date.now() - t0 < 1500);
     const ac = new AbortController();
-    const stopped = p.reserve().send(request(2), Date.now() + 10_000, ac.signal);
+    const stopped = p.reserve().send(request(2), 10_000, ac.signal);
     setTimeout(() => ac.abort(), 50);
     await assert.rejects(stopped, (e: PipelineError) => e.why === 'stopped');
     answer = true;
-    assert.equal((await p.reserve().send(request(3), Date.now() + 5000, never)).status, 200);
+    assert.equal((await p.reserve().send(request(3), 5000, never)).status, 200);
   } finally {
     p.close();
     await close(server, sockets);
@@ -266,7 +266,52 @@ test('garbage instead of HTTP is a protocol error, not a hang', async () => {
   const port = await listen(server);
   const p = new HttpPipeline({ tls: false, host: '127.0.0.1', port }, { window: 4, maxBodyChars: 100 });
   try {
-    await assert.rejects(p.reserve().send(request(1), Date.now() + 5000, never), (e: PipelineError) => e.why === 'protocol' && /HTTP\/1\.x/.test(e.message));
+    await assert.rejects(p.reserve().send(request(1), 5000, never), (e: PipelineError) => e.why === 'protocol' && /HTTP\/1\.x/.test(e.message));
+  } finally {
+    p.close();
+    await close(server, sockets);
+  }
+});
+
+test('time limits count progress: a server answering pipelined requests one after another is not blamed for the queue', async () => {
+  // A raw server that handles one request at a time, 150 ms each (as a serial upstream would).
+  const server = createNetServer((s) => {
+    let buf = '';
+    let busy = Promise.resolve();
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const len = Number(/Content-Length: (\d+)/.exec(buf.slice(0, end))![1]);
+        if (buf.length < end + 4 + len) return;
+        buf = buf.slice(end + 4 + len);
+        busy = busy.then(() => new Promise<void>((r) => setTimeout(() => (s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), r()), 150)));
+      }
+    });
+  });
+  const sockets = track(server);
+  const port = await listen(server);
+  const p = new HttpPipeline({ tls: false, host: '127.0.0.1', port }, { window: 4, maxBodyChars: 100 });
+  try {
+    // 4 × 150 ms in a row, each limited to 250 ms: met, since each is answered 150 ms after the one before.
+    const got = await Promise.all([0, 1, 2, 3].map((i) => p.reserve().send(request(i), 250, never)));
+    assert.deepEqual(got.map((a) => a.status), [200, 200, 200, 200]);
+  } finally {
+    p.close();
+    await close(server, sockets);
+  }
+});
+
+test('a connection that never completes (a TLS handshake nobody answers) times out instead of hanging', async () => {
+  const server = createNetServer(() => undefined);
+  const sockets = track(server);
+  const port = await listen(server);
+  const p = new HttpPipeline({ tls: true, host: '127.0.0.1', port }, { window: 4, maxBodyChars: 100 });
+  try {
+    const t0 = Date.now();
+    await assert.rejects(p.reserve().send(request(1), 200, never), (e: PipelineError) => e.why === 'timeout' && /connection/.test(e.message));
+    assert.ok(Date.now() - t0 < 2000);
   } finally {
     p.close();
     await close(server, sockets);

@@ -15,7 +15,11 @@
  *   connection after it; requests already written behind it were not processed (the server must
  *   not, RFC 9112 §9.6), so they are written again, in order, on a new connection, and from then
  *   on this pipeline sends one request at a time (the server does not keep connections).
- * - A connection that breaks or a deadline that passes fails every request written on it and not
+ * - Time limits count the receiver's progress, not the queue: a request's `timeoutMs` runs from
+ *   when it is the oldest unanswered one on the connection (a server that handles pipelined
+ *   requests one after another is not blamed for the wait behind slow ones), and from the start
+ *   of a connection attempt for the request that opened it.
+ * - A connection that breaks or a time limit that passes fails every request written on it and not
  *   answered: whether the server processed them is unknown, so they are failed attempts retried
  *   later under the same idempotency key (at least once).
  * - No redirects, no proxies, no request bodies streamed: a webhook body is built whole.
@@ -60,10 +64,11 @@ export interface PipelineOptions {
 /** A reserved place in the send order. */
 export interface PipelineSlot {
   /**
-   * Sends `bytes` (a whole request) in this slot's turn; resolves with its answer. `deadline` is
-   * `Date.now()`-based; `stop` aborts the request (and, being in flight, its connection).
+   * Sends `bytes` (a whole request) in this slot's turn; resolves with its answer, or rejects
+   * after `timeoutMs` without progress (see the module comment); `stop` aborts the request (and,
+   * being on the wire, its connection).
    */
-  send(bytes: Buffer, deadline: number, stop: AbortSignal): Promise<PipelineAnswer>;
+  send(bytes: Buffer, timeoutMs: number, stop: AbortSignal): Promise<PipelineAnswer>;
   /** Gives the slot up without sending (the body could not be built). */
   cancel(): void;
 }
@@ -76,7 +81,7 @@ interface Request {
   cancelled: boolean;
   resolve: (a: PipelineAnswer) => void;
   reject: (e: PipelineError) => void;
-  timer: NodeJS.Timeout | null;
+  timeoutMs: number;
   stop: AbortSignal | null;
   onStop: (() => void) | null;
   settled: boolean;
@@ -111,6 +116,9 @@ export class HttpPipeline {
   /** The server closes after each answer: one request at a time from then on. */
   #oneAtATime = false;
   #closed = false;
+  /** The time limit of the oldest unanswered request, or of the connection attempt. */
+  #timer: NodeJS.Timeout | null = null;
+  #timed: Request | null = null;
 
   constructor(target: PipelineTarget, options: PipelineOptions) {
     this.#target = target;
@@ -119,10 +127,10 @@ export class HttpPipeline {
 
   /** A place in the send order, taken now (call order = wire order). */
   reserve(): PipelineSlot {
-    const req: Request = { bytes: null, cancelled: false, resolve: () => undefined, reject: () => undefined, timer: null, stop: null, onStop: null, settled: false };
+    const req: Request = { bytes: null, cancelled: false, resolve: () => undefined, reject: () => undefined, timeoutMs: 0, stop: null, onStop: null, settled: false };
     this.#waiting.push(req);
     return {
-      send: (bytes, deadline, stop) =>
+      send: (bytes, timeoutMs, stop) =>
         new Promise<PipelineAnswer>((resolve, reject) => {
           req.resolve = resolve;
           req.reject = reject;
@@ -132,7 +140,7 @@ export class HttpPipeline {
           req.stop = stop;
           req.onStop = () => this.#abortRequest(req, new PipelineError('stopped', 'the attempt was stopped'));
           stop.addEventListener('abort', req.onStop, { once: true });
-          req.timer = setTimeout(() => this.#abortRequest(req, new PipelineError('timeout', 'the receiver did not answer in time')), Math.max(0, deadline - Date.now()));
+          req.timeoutMs = timeoutMs;
           this.#pump();
         }),
       cancel: () => {
@@ -145,6 +153,8 @@ export class HttpPipeline {
   /** Fails what is pending and closes the connection. */
   close(): void {
     this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
     this.#breakConnection(new PipelineError('stopped', 'the webhook action is closed'));
     for (const r of this.#waiting.splice(0)) this.#fail(r, new PipelineError('stopped', 'the webhook action is closed'));
   }
@@ -175,6 +185,28 @@ export class HttpPipeline {
       socket.write(next.bytes);
     }
     process.nextTick(() => socket.uncork());
+    this.#arm();
+  }
+
+  /**
+   * Keeps one timer on what the receiver owes next: the oldest unanswered request, or while
+   * connecting, the request waiting first. A new timer only when that request changed.
+   */
+  #arm(): void {
+    const owed = this.#inFlight[0] ?? (this.#socket && !this.#connected ? this.#waiting.find((r) => r.bytes !== null && !r.settled) : undefined) ?? null;
+    if (owed === this.#timed) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timed = owed;
+    if (!owed) return;
+    const connecting = this.#inFlight.length === 0;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#timed = null;
+      const error = new PipelineError('timeout', connecting ? 'the receiver did not accept the connection in time' : 'the receiver did not answer in time');
+      if (connecting) this.#breakConnection(error);
+      else this.#abortRequest(owed, error);
+    }, owed.timeoutMs);
   }
 
   #connect(): void {
@@ -185,6 +217,7 @@ export class HttpPipeline {
     this.#buffer = Buffer.alloc(0);
     this.#reading = null;
     socket.setNoDelay(true);
+    this.#arm();
     socket.once(this.#target.tls ? 'secureConnect' : 'connect', () => {
       if (this.#socket !== socket) return;
       this.#connected = true;
@@ -225,11 +258,9 @@ export class HttpPipeline {
     this.#reading = null;
     socket?.destroy();
     for (const r of this.#inFlight.splice(0)) this.#fail(r, error);
-    if (!socket) return;
-    if (!wasConnected) {
-      for (const r of this.#waiting) if (r.bytes !== null) this.#fail(r, error);
-      return;
-    }
+    if (!wasConnected) for (const r of this.#waiting) if (r.bytes !== null) this.#fail(r, error);
+    this.#arm();
+    if (!socket || !wasConnected) return;
     if (this.#waiting.length > 0 && !this.#closed) setImmediate(() => this.#pump());
   }
 
@@ -247,7 +278,10 @@ export class HttpPipeline {
     const i = this.#waiting.indexOf(req);
     if (i >= 0) this.#waiting.splice(i, 1);
     if (this.#waiting.length === 0 && this.#inFlight.length === 0 && this.#socket && !this.#connected) this.#breakConnection(error);
-    else this.#pump();
+    else {
+      this.#arm();
+      this.#pump();
+    }
   }
 
   #fail(req: Request, error: PipelineError): void {
@@ -258,7 +292,6 @@ export class HttpPipeline {
 
   #settle(req: Request): void {
     req.settled = true;
-    if (req.timer) clearTimeout(req.timer);
     if (req.stop && req.onStop) req.stop.removeEventListener('abort', req.onStop);
   }
 
@@ -361,10 +394,12 @@ export class HttpPipeline {
       this.#socket = null;
       this.#connected = false;
       socket?.destroy();
+      this.#arm();
       if (this.#waiting.length > 0) this.#pump();
       return;
     }
     if (this.#inFlight.length === 0 && this.#waiting.length === 0) this.#buffer = Buffer.alloc(0);
+    this.#arm();
     this.#pump();
   }
 }

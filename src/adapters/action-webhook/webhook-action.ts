@@ -88,7 +88,7 @@ export class WebhookAction implements ScenarioAction {
     const request = Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), body]);
     try {
       // Redirects are not followed: a 3xx is an answer like any other.
-      const a = await slot.send(request, Date.now() + this.config.timeoutMs, ctx.signal);
+      const a = await slot.send(request, this.config.timeoutMs, ctx.signal);
       if (a.status >= 200 && a.status < 300) return { ok: true };
       return { ok: false, error: mapWebhookStatus(a.status, a.retryAfter, a.text, Date.now()) };
     } catch (err) {
