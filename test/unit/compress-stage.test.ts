@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { collectStaging, runCompressStage } from '../../src/core/archive/compress-stage.js';
 import { STAGING_REF_PREFIX } from '../../src/core/ports/blob-store.js';
-import { openArchive, realClock, seed, seedMessage, sha256, silent, verifyAll, type Archive } from './compress-fixture.js';
+import { markParsed, openArchive, realClock, seed, seedMessage, sha256, silent, verifyAll, type Archive } from './compress-fixture.js';
 
 async function withArchive(fn: (a: Archive) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'mailsluice-compress-test-'));
@@ -32,6 +32,7 @@ const deps = (a: Archive) => ({ store: a.store, blobs: a.blobs, logger: silent, 
 test('compress stage: staged blobs are rewritten compressed, byte-identical, and the staging pack is deleted', () =>
   withArchive(async (a) => {
     const expected = await seed(a, 12);
+    await markParsed(a);
     const staged = await a.store.listStagedBlobs(100);
     assert.equal(staged.length, 4, 'every third message is large and staged');
     assert.ok(staged.every((b) => b.blob.ref.startsWith(STAGING_REF_PREFIX) && b.blob.storedSize === b.size), 'staged raw');
@@ -61,6 +62,7 @@ test('compress stage: staged blobs are rewritten compressed, byte-identical, and
 test('compress stage: a staging pack of a writer still open is never deleted, and its later commits stay readable', () =>
   withArchive(async (a) => {
     const expected = await seed(a, 3); // message 0 staged by a closed writer
+    await markParsed(a);
     const w = await a.blobs.openWriter();
     const raw = seedMessage(30); // large: staged by the open writer, synced, not committed yet
     const put = await w.put((async function* () { yield raw; })(), () => false);
@@ -74,6 +76,7 @@ test('compress stage: a staging pack of a writer still open is never deleted, an
     await a.store.commitTaken([{ connection: 'c', sourceKey: 'imap:INBOX:1:31', mailbox: 'INBOX', uidValidity: 1, uid: 31, uidl: null, sha256: put.sha256, size: put.size, blob: put.location, takenAt: 0 }]);
     expected.set(put.sha256, raw);
     assert.deepEqual(await verifyAll(a, expected), []);
+    await markParsed(a);
     await runCompressStage({ ...deps(a), deleteGraceMs: 0 }, () => true);
     assert.equal((await stagingFiles(a)).length, 1, 'still held by the open writer');
     await w.close();
@@ -85,6 +88,7 @@ test('compress stage: a staging pack of a writer still open is never deleted, an
 test('compress stage: a crash between the compressed copy and the ref update, or before the delete, loses nothing', () =>
   withArchive(async (a) => {
     const expected = await seed(a, 9);
+    await markParsed(a);
     const staged = await a.store.listStagedBlobs(100);
     assert.equal(staged.length, 3);
     // Step 1 only: compressed copies written and synced, then "crash" (no ref update).
@@ -115,6 +119,7 @@ test('compress stage: a crash between the compressed copy and the ref update, or
 test('compress stage: the grace period keeps an emptied staging pack for readers holding old refs', () =>
   withArchive(async (a) => {
     const expected = await seed(a, 3);
+    await markParsed(a);
     const [old] = await a.store.listStagedBlobs(1);
     assert.ok(old);
     let now = 1_000_000;
@@ -136,6 +141,7 @@ test('compress stage: SIGKILL at any point of a run loses nothing, and the next 
     try {
       let a = await openArchive(dir);
       const expected = await seed(a, 18); // 6 staged blobs
+      await markParsed(a);
       await a.close();
       // Kill after the n-th relocation line (plus a random few ms, to land anywhere in the next blob).
       const p = spawn(process.execPath, [child, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -162,3 +168,80 @@ test('compress stage: SIGKILL at any point of a run loses nothing, and the next 
     }
   }
 });
+
+test('compress stage: a staged blob is taken only once every message referencing it is parsed, and a drain waits for that', () =>
+  withArchive(async (a) => {
+    const expected = await seed(a, 6); // messages 0 and 3 large, staged
+    const staged = await a.store.listStagedBlobs(100);
+    assert.equal(staged.length, 2);
+    const [first, second] = staged.map((b) => b.sha256) as [string, string];
+    // The first blob is taken again by another connection (dedup: no new blob), not parsed yet there.
+    await a.store.commitTaken([{ connection: 'd', sourceKey: 'imap:INBOX:1:1', mailbox: 'INBOX', uidValidity: 1, uid: 1, uidl: null, sha256: first, size: expected.get(first)!.length, blob: null, takenAt: 0 }]);
+    // Everything of connection c parsed except the second staged blob's message.
+    await markParsed(a, (m) => m.connection === 'c' && m.sha256 !== second);
+    assert.deepEqual(await a.store.listStagedBlobs(100, '', { parsedOnly: true }), [], 'each staged blob has a message waiting');
+    assert.deepEqual(await a.store.stagedParseBacklog(), { stagedBlobs: 2, unparsedMessages: 2 });
+
+    // Every relocation is checked against the parse queue at the moment it happens.
+    const relocated: string[] = [];
+    const early: string[] = [];
+    const store = new Proxy(a.store, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'relocateBlobs') {
+          return async (...args: Parameters<typeof target.relocateBlobs>) => {
+            const waiting = new Set((await target.listUnparsed(100_000)).map((m) => m.sha256));
+            for (const m of args[0]) {
+              relocated.push(m.sha256);
+              if (waiting.has(m.sha256)) early.push(m.sha256);
+            }
+            return target.relocateBlobs(...args);
+          };
+        }
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    let finished = false;
+    const run = runCompressStage({ ...deps(a), store, deleteGraceMs: 0, parsePollMs: 10, parseWaitMs: 60_000 }, () => true).finally(() => (finished = true));
+    const until = async (what: () => boolean, label: string): Promise<void> => {
+      for (const t0 = Date.now(); !what(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() - t0 > 10_000) assert.fail(label);
+    };
+
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(relocated, [], 'nothing taken while every staged blob has a message waiting');
+    assert.equal(finished, false, 'the drain\'s stage keeps going while staged blobs wait for the parse stage');
+
+    await markParsed(a, (m) => m.connection === 'd');
+    await until(() => relocated.length === 1, 'the first blob is taken once its last message is parsed');
+    assert.deepEqual(relocated, [first]);
+    assert.equal((await a.store.listStagedBlobs(100)).length, 1, 'the second blob is still staged');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(finished, false);
+
+    await markParsed(a);
+    const totals = await run;
+    assert.deepEqual(relocated, [first, second]);
+    assert.deepEqual(early, [], 'no blob moved while a message referencing it waited to be parsed');
+    assert.equal(totals.blobs, 2);
+    assert.equal(totals.containersDeleted, 1);
+    assert.deepEqual(await a.store.listStagedBlobs(100), []);
+    assert.deepEqual(await stagingFiles(a), []);
+    assert.deepEqual(await verifyAll(a, expected), []);
+  }));
+
+test('compress stage: when parsing does not move for parseWaitMs, staged blobs are taken unparsed once, and a drain ends', () =>
+  withArchive(async (a) => {
+    const expected = await seed(a, 6); // two staged blobs, no message parsed (a failed index stage)
+    let now = 1_000_000;
+    const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
+    const warnings: string[] = [];
+    const logger = { ...silent, warn: (msg: string) => void warnings.push(msg) };
+    const totals = await runCompressStage({ ...deps(a), clock, logger, deleteGraceMs: 0, parseWaitMs: 30_000 }, () => true);
+    assert.ok(now - 1_000_000 >= 30_000, `waited ${now - 1_000_000} ms for the parse stage first`);
+    assert.ok(now - 1_000_000 < 31_000, `then stopped waiting (${now - 1_000_000} ms)`);
+    assert.equal(totals.blobs, 2);
+    assert.equal(totals.containersDeleted, 1);
+    assert.equal(warnings.length, 1, warnings.join('; '));
+    assert.deepEqual(await a.store.listStagedBlobs(100), []);
+    assert.deepEqual(await verifyAll(a, expected), []);
+  }));

@@ -487,14 +487,30 @@ export class SqliteStore implements MessageStore {
   // The compress stage (core/archive/compress-stage.ts). Every query on staged refs repeats the
   // partial index's condition, `ref LIKE 'stage-%'`, so SQLite uses blobs_staged.
 
-  async listStagedBlobs(limit: number, afterRef = ''): Promise<StoredBlob[]> {
+  async listStagedBlobs(limit: number, afterRef = '', options: { parsedOnly?: boolean } = {}): Promise<StoredBlob[]> {
+    // parsedOnly: the subquery reads the unparsed messages through the partial index
+    // messages_unparsed once per call (SQLite keeps its result as an ephemeral index), not the
+    // whole messages table.
+    const sql = options.parsedOnly
+      ? `SELECT sha256, size, ref, stored_size AS storedSize FROM blobs WHERE ref LIKE 'stage-%' AND ref > ?
+         AND sha256 NOT IN (SELECT sha256 FROM messages WHERE parse_state = 0) ORDER BY ref LIMIT ?`
+      : `SELECT sha256, size, ref, stored_size AS storedSize FROM blobs WHERE ref LIKE 'stage-%' AND ref > ? ORDER BY ref LIMIT ?`;
     try {
-      const rows = this.stmt(
-        `SELECT sha256, size, ref, stored_size AS storedSize FROM blobs WHERE ref LIKE 'stage-%' AND ref > ? ORDER BY ref LIMIT ?`,
-      ).all(afterRef, limit) as Array<{ sha256: string; size: number; ref: string; storedSize: number }>;
+      const rows = this.stmt(sql).all(afterRef, limit) as Array<{ sha256: string; size: number; ref: string; storedSize: number }>;
       return rows.map((r) => ({ sha256: r.sha256, size: r.size, blob: { ref: r.ref, storedSize: r.storedSize } }));
     } catch (err) {
       throw mapSqliteError(err, 'listing staged blobs');
+    }
+  }
+
+  async stagedParseBacklog(): Promise<{ stagedBlobs: number; unparsedMessages: number }> {
+    try {
+      return this.stmt(
+        `SELECT (SELECT COUNT(*) FROM blobs WHERE ref LIKE 'stage-%' AND sha256 IN (SELECT sha256 FROM messages WHERE parse_state = 0)) AS stagedBlobs,
+                (SELECT COUNT(*) FROM messages WHERE parse_state = 0) AS unparsedMessages`,
+      ).get() as { stagedBlobs: number; unparsedMessages: number };
+    } catch (err) {
+      throw mapSqliteError(err, 'counting staged blobs waiting for the parse stage');
     }
   }
 

@@ -12,6 +12,13 @@
  * deleted only after the move is committed and a query finds no row left in it (a crash before
  * leaves garbage that a later run deletes). No blob is ever unreadable or lost.
  *
+ * Behind the parse stage: a staged blob is taken only once every message that references it is
+ * parsed, so the index stage reads the raw staged copy (no decompression) and the compression
+ * follows the parsing instead of racing it for the CPU. This is an order of work, not a guard:
+ * the steps above are safe whatever a reader holds, and when parsing makes no progress for
+ * `parseWaitMs` (a blob the parse stage cannot read, a failed index stage) the stage takes
+ * the remaining staged blobs anyway, as before.
+ *
  * No I/O here: the store, blob store and clock are ports.
  */
 import { YieldToDrain } from './yield-to-drain.js';
@@ -37,6 +44,17 @@ export interface CompressDeps {
   deleteGraceMs?: number;
   /** How long to wait when nothing is staged before looking again. Default 5 s. */
   idleMs?: number;
+  /**
+   * Once `stop()` is true, how often to look again while staged blobs wait for their messages to
+   * be parsed. Default 100 ms.
+   */
+  parsePollMs?: number;
+  /**
+   * How long staged blobs wait for their messages to be parsed while no message at all gets
+   * parsed; then they are taken unparsed (one pass). Longer than a parse may take
+   * (`PARSE_TIMEOUT_MS`) plus the index stage's pause for a busy drain. Default 30 s.
+   */
+  parseWaitMs?: number;
   /** True while a drain is moving mail: the stage then waits (low priority), but for at most `maxPauseMs`. */
   busy?: () => boolean;
   /** Default 60 s. */
@@ -62,6 +80,8 @@ const DEFAULT_BATCH_BYTES = 64 * 1024 * 1024;
 const DEFAULT_GRACE_MS = 60_000;
 const DEFAULT_IDLE_MS = 5_000;
 const DEFAULT_MAX_PAUSE_MS = 60_000;
+const DEFAULT_PARSE_POLL_MS = 100;
+const DEFAULT_PARSE_WAIT_MS = 30_000;
 const PAGE = 64;
 
 /** An empty totals record. */
@@ -108,8 +128,10 @@ export async function collectStaging(
 
 /**
  * Recompresses staged blobs until `stop()` says so and nothing is staged (checked whenever a
- * pass finds nothing), deleting emptied staging containers after `deleteGraceMs`. With
- * `stop = () => true` it makes one full pass and returns (drain).
+ * pass finds nothing), deleting emptied staging containers after `deleteGraceMs`. A staged blob
+ * is taken once its messages are parsed; with `stop = () => true` (drain) the stage returns once
+ * a pass finds nothing to take and no staged blob waits for a parse (or, parsing having stalled
+ * for `parseWaitMs`, after one pass that takes them unparsed).
  */
 export async function runCompressStage(deps: CompressDeps, stop: () => boolean, signal?: AbortSignal): Promise<CompressTotals> {
   const totals = emptyCompressTotals();
@@ -152,6 +174,16 @@ export async function runCompressStage(deps: CompressDeps, stop: () => boolean, 
   const yielding = new YieldToDrain(deps.clock, deps.busy, deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS);
   let afterRef: string | undefined;
   let passWorked = false;
+  const parseWaitMs = deps.parseWaitMs ?? DEFAULT_PARSE_WAIT_MS;
+  /** A pass that takes staged blobs whether or not their messages are parsed (parsing stalled). */
+  let takeUnparsed = false;
+  /**
+   * The unparsed count last seen while blobs waited for a parse, since when it has not changed,
+   * and whether they were taken unparsed since (once per stall, not again until parsing moves).
+   */
+  let lastUnparsed = -1;
+  let unchangedSince = 0;
+  let tookUnparsedInStall = false;
   try {
     for (;;) {
       if (signal?.aborted) break;
@@ -160,7 +192,7 @@ export async function runCompressStage(deps: CompressDeps, stop: () => boolean, 
         await deps.clock.sleep(200, signal).catch(() => undefined);
         continue;
       }
-      const page = await deps.store.listStagedBlobs(PAGE, afterRef);
+      const page = await deps.store.listStagedBlobs(PAGE, afterRef, { parsedOnly: !takeUnparsed });
       if (page.length > 0) {
         afterRef = page[page.length - 1]!.blob.ref;
         const todo = page.filter((b) => !unreadable.has(b.sha256));
@@ -178,10 +210,34 @@ export async function runCompressStage(deps: CompressDeps, stop: () => boolean, 
         passWorked = false;
         continue;
       }
-      await closeWriter();
       totals.containersDeleted += await collectStaging(deps, graceMs, unreferencedSince);
-      if (stop()) break;
-      await deps.clock.sleep(deps.idleMs ?? DEFAULT_IDLE_MS, signal).catch(() => undefined);
+      const tookUnparsed = takeUnparsed;
+      takeUnparsed = false;
+      const backlog = tookUnparsed ? undefined : await deps.store.stagedParseBacklog();
+      if (!backlog || backlog.stagedBlobs === 0) {
+        await closeWriter();
+        if (stop()) break;
+        await deps.clock.sleep(deps.idleMs ?? DEFAULT_IDLE_MS, signal).catch(() => undefined);
+        continue;
+      }
+      // Staged blobs wait for the parse stage (the writer stays open for them: one pack, not one
+      // per look). It is moving while the unparsed count changes.
+      const now = deps.clock.now();
+      if (backlog.unparsedMessages !== lastUnparsed) {
+        lastUnparsed = backlog.unparsedMessages;
+        unchangedSince = now;
+        tookUnparsedInStall = false;
+      } else if (!tookUnparsedInStall && now - unchangedSince >= parseWaitMs) {
+        deps.logger.warn('parsing has not moved for a while; compressing staged blobs whose messages are not parsed yet', {
+          stagedBlobs: backlog.stagedBlobs,
+          unparsedMessages: backlog.unparsedMessages,
+          waitedMs: now - unchangedSince,
+        });
+        takeUnparsed = true;
+        tookUnparsedInStall = true;
+        continue;
+      }
+      await deps.clock.sleep(stop() ? (deps.parsePollMs ?? DEFAULT_PARSE_POLL_MS) : (deps.idleMs ?? DEFAULT_IDLE_MS), signal).catch(() => undefined);
     }
     await commit();
   } finally {

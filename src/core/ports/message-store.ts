@@ -244,9 +244,16 @@ export interface MessageStore {
   listForExport(connection?: string): AsyncIterable<ExportItem>;
   /**
    * Committed blobs whose ref starts with `STAGING_REF_PREFIX` (core/ports/blob-store.ts), in ref
-   * order, after `afterRef` (exclusive).
+   * order, after `afterRef` (exclusive). With `parsedOnly`, only those that no message waiting for
+   * the parse stage references (every message row of the blob has `parse_state` ≠ 0).
    */
-  listStagedBlobs(limit: number, afterRef?: string): Promise<StoredBlob[]>;
+  listStagedBlobs(limit: number, afterRef?: string, options?: { parsedOnly?: boolean }): Promise<StoredBlob[]>;
+  /**
+   * The compress stage's view of the parse stage: `stagedBlobs`, committed staged blobs that a
+   * message waiting to be parsed references (what `parsedOnly` leaves out), and
+   * `unparsedMessages`, every message waiting to be parsed (its changes tell that parsing moves).
+   */
+  stagedParseBacklog(): Promise<{ stagedBlobs: number; unparsedMessages: number }>;
   /**
    * Points blob rows at their new locations, all in one transaction; a row whose ref is no
    * longer `from` is left alone. Returns how many rows moved.
