@@ -288,6 +288,16 @@ test('a 400 is dead-lettered at once, a 503 after maxAttempts; both listed, and 
     assert.equal(s2.routes.flaky!.delivered, 4);
     // The replay used the same keys as the first tries.
     for (const recv of [refusing, failing]) for (const [, k] of keysPerMessage(recv.requests)) assert.equal(k.size, 1);
+    // The saved bodies were dropped once nothing was pending; the replay parsed the message again
+    // for them, so the receiver gets the same text as on the first tries.
+    for (const recv of [refusing, failing]) {
+      const byKey = new Map<string, Set<string>>();
+      for (const q of recv.requests) byKey.set(q.key, (byKey.get(q.key) ?? new Set()).add(String(q.body.message.TextBody)));
+      for (const [key, texts] of byKey) {
+        assert.equal(texts.size, 1, `${key} was sent with different bodies: ${[...texts].map((t) => t.slice(0, 40)).join(' | ')}`);
+        assert.ok([...texts][0]!.length > 0, `${key} was sent without its TextBody`);
+      }
+    }
     const left = await runCli(['deliveries', 'list', '--state', 'dead', '--json'], ws);
     assert.equal(left.stdout.trim(), '');
   } finally {

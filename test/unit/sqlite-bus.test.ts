@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import '../harness/sqlite-keep.js';
 import { createSqliteStore } from '../../src/adapters/store-sqlite/index.js';
 import type { TakenRecord } from '../../src/core/ports/message-store.js';
 import type { MessageAttributes } from '../../src/core/message/attributes.js';
@@ -92,6 +94,53 @@ test('sqlite bus: one head per pair and bus; retry-waiting, claimed and unparsed
     assert.equal(key(ordered[0]!), 'a.r2', 'next_at 0 comes before a.r1 waiting until 500');
   } finally {
     await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sqlite bus: a message keeps its saved bodies while a delivery of it is pending, and drops them once none is', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-bus-'));
+  const file = join(dir, 'archive.db');
+  const store = createSqliteStore({ file });
+  try {
+    await store.commitTaken([1, 2].map((i) => taken('a', i)));
+    const [m1, m2] = await store.listUnparsed(10);
+    const withBodies = { ...attrs, TextBody: 'the text', HtmlBody: '<p>the text</p>' } as MessageAttributes;
+    await store.saveParsed(
+      [m1!, m2!].map((m) => ({
+        id: m.id,
+        outcome: { ok: true as const, attributes: withBodies },
+        deliveries: ['r1', 'r2'].map((route) => ({ id: `a.${route}.${m.id}`, messageId: m.id, connection: 'a', route, bus: 0, createdAt: 0 })),
+      })),
+    );
+    const bus = store.bus();
+    const bodiesOf = async (id: number): Promise<string | null> => {
+      const [d] = await bus.claim(0, { connection: 'a', route: 'r2' }, 10, 0).then((c) => c.filter((x) => x.messageId === id));
+      return d?.message.bodiesJson ?? null;
+    };
+    assert.match((await bodiesOf(m1!.id))!, /the text/);
+    // Message 1: r1 done, r2 still pending: kept. Then r2 dead: none pending, dropped.
+    await bus.doneMany([{ id: `a.r1.${m1!.id}`, at: 1, response: null }]);
+    assert.match((await bodiesOf(m1!.id))!, /the text/, 'a delivery is still pending');
+    await bus.deadLetter(`a.r2.${m1!.id}`, 0, 1, 2, 'ACTION_REJECTED: 400', null);
+    // Message 2: both done in one batch.
+    await bus.doneMany([
+      { id: `a.r1.${m2!.id}`, at: 3, response: null },
+      { id: `a.r2.${m2!.id}`, at: 3, response: null },
+    ]);
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    try {
+      const rows = db.prepare('SELECT id, bodies FROM messages ORDER BY id').all() as Array<{ id: number; bodies: string | null }>;
+      assert.deepEqual(rows, [
+        { id: m1!.id, bodies: null },
+        { id: m2!.id, bodies: null },
+      ]);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await store.close().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 });

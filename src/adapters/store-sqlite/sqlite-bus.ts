@@ -209,9 +209,24 @@ export class SqliteBus implements MessageBus, ResponseLedger {
     const s = this.stmt("UPDATE deliveries SET state = 'done', done_at = ?, lease_until = 0, last_error = NULL, response = ? WHERE id = ?");
     this.run('recording deliveries done', () =>
       this.db.transaction(() => {
-        for (const r of records) s.run(r.at, r.response ? JSON.stringify(r.response) : null, r.id);
+        for (const r of records) {
+          s.run(r.at, r.response ? JSON.stringify(r.response) : null, r.id);
+          this.releaseBodies(r.id);
+        }
       }).immediate(),
     );
+  }
+
+  /**
+   * Drops the bodies saved for delivery `id`'s message once none of its deliveries is pending: they
+   * were kept only so that no route re-parses the message (the full-text index has the text). A
+   * replayed dead letter or a route added later re-parses it through the parser port.
+   */
+  private releaseBodies(id: string): void {
+    this.stmt(
+      `UPDATE messages SET bodies = NULL WHERE id = (SELECT message_id FROM deliveries WHERE id = ?) AND bodies IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.message_id = messages.id AND p.state = 'pending')`,
+    ).run(id);
   }
 
   async retryLater(id: string, step: number, attempts: number, nextAt: number, error: string): Promise<void> {
@@ -221,15 +236,12 @@ export class SqliteBus implements MessageBus, ResponseLedger {
   }
 
   async deadLetter(id: string, step: number, attempts: number, at: number, error: string, response: ServerResponse | null): Promise<void> {
+    const dead = this.stmt("UPDATE deliveries SET state = 'dead', step = ?, attempts = ?, done_at = ?, last_error = ?, response = ?, lease_until = 0 WHERE id = ?");
     this.run('dead-lettering a delivery', () =>
-      this.stmt("UPDATE deliveries SET state = 'dead', step = ?, attempts = ?, done_at = ?, last_error = ?, response = ?, lease_until = 0 WHERE id = ?").run(
-        step,
-        attempts,
-        at,
-        error,
-        response ? JSON.stringify(response) : null,
-        id,
-      ),
+      this.db.transaction(() => {
+        dead.run(step, attempts, at, error, response ? JSON.stringify(response) : null, id);
+        this.releaseBodies(id);
+      }).immediate(),
     );
   }
 

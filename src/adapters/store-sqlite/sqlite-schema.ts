@@ -127,6 +127,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE messages ADD COLUMN bodies TEXT;
   `,
+  // A message's saved bodies are dropped once none of its deliveries is pending (sqlite-bus.ts):
+  // the question "any pending delivery of this message?" needs an index by message.
+  `
+  CREATE INDEX deliveries_pending_by_message ON deliveries(message_id) WHERE state = 'pending';
+  `,
 ];
 
 /**
