@@ -17,6 +17,23 @@ function request(id: number, path = '/hook'): Buffer {
   return Buffer.from(`POST ${path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 'latin1');
 }
 
+/** Calls `fn` with the body of every complete request (head + Content-Length body) read from `s`. */
+function onEachRequest(s: Socket, fn: (body: string) => void): void {
+  let buf = '';
+  s.on('data', (d: Buffer) => {
+    buf += d.toString('latin1');
+    for (;;) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const len = Number(/Content-Length: (\d+)/.exec(buf.slice(0, end))![1]);
+      if (buf.length < end + 4 + len) return;
+      const body = buf.slice(end + 4, end + 4 + len);
+      buf = buf.slice(end + 4 + len);
+      fn(body);
+    }
+  });
+}
+
 async function listen(server: Server | ReturnType<typeof createHttpServer>): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return (server.address() as AddressInfo).port;
@@ -120,19 +137,7 @@ test('error bodies: Content-Length and chunked, cut to maxBodyChars; Retry-After
   ];
   const server = createNetServer((s) => {
     let n = 0;
-    let buf = '';
-    s.on('data', (d: Buffer) => {
-      buf += d.toString('latin1');
-      // Each request is head + a {"id":N} body: answer per complete request.
-      for (;;) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const len = Number(/Content-Length: (\d+)/.exec(buf.slice(0, end))![1]);
-        if (buf.length < end + 4 + len) return;
-        buf = buf.slice(end + 4 + len);
-        s.write(answers[n++]!);
-      }
-    });
+    onEachRequest(s, () => s.write(answers[n++]!));
   });
   const sockets = track(server);
   const port = await listen(server);
@@ -158,17 +163,11 @@ test('Connection: close after the first answer: the requests written behind it g
   let connections = 0;
   const server = createNetServer((s) => {
     connections++;
-    let buf = '';
     let done = false;
-    s.on('data', (d: Buffer) => {
-      buf += d.toString('latin1');
+    onEachRequest(s, (body) => {
       if (done) return;
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const len = Number(/Content-Length: (\d+)/.exec(buf.slice(0, end))![1]);
-      if (buf.length < end + 4 + len) return;
       done = true;
-      processed.push((JSON.parse(buf.slice(end + 4, end + 4 + len)) as { id: number }).id);
+      processed.push((JSON.parse(body) as { id: number }).id);
       s.end('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok');
     });
   });
@@ -276,18 +275,9 @@ test('garbage instead of HTTP is a protocol error, not a hang', async () => {
 test('time limits count progress: a server answering pipelined requests one after another is not blamed for the queue', async () => {
   // A raw server that handles one request at a time, 150 ms each (as a serial upstream would).
   const server = createNetServer((s) => {
-    let buf = '';
     let busy = Promise.resolve();
-    s.on('data', (d: Buffer) => {
-      buf += d.toString('latin1');
-      for (;;) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const len = Number(/Content-Length: (\d+)/.exec(buf.slice(0, end))![1]);
-        if (buf.length < end + 4 + len) return;
-        buf = buf.slice(end + 4 + len);
-        busy = busy.then(() => new Promise<void>((r) => setTimeout(() => (s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), r()), 150)));
-      }
+    onEachRequest(s, () => {
+      busy = busy.then(() => new Promise<void>((r) => setTimeout(() => (s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), r()), 150)));
     });
   });
   const sockets = track(server);
