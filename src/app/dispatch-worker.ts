@@ -37,7 +37,11 @@ port.on('message', (m: ToDispatchWorker) => {
 
 async function main(): Promise<void> {
   const logger = new JsonlLogger([{ level: input.stderrLevel, stream: process.stderr }]);
-  const store = createSqliteStore({ file: input.dbFile });
+  // No fsync per commit on this connection: what it records (claims, steps, done, retries) may be
+  // lost on a power cut without breaking at least once (a delivery not recorded done is sent
+  // again under the same key), and its commits no longer hold the write lock the drain's and the
+  // index stage's commits wait for (ADR 0007).
+  const store = createSqliteStore({ file: input.dbFile, synchronous: 'normal' });
   let started: MessageParser | null = null;
   // Only for rows saved without their bodies (older archives): started on first use.
   const parser: MessageParser = {

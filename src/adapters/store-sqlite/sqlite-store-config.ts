@@ -12,6 +12,14 @@ export interface SqliteStoreOptions {
    * saved with nothing waiting behind it, and all other mail, is due at once.
    */
   journalSettleMs?: number;
+  /**
+   * SQLite's `synchronous` for this connection. `full` (default): every commit is on disk when it
+   * returns. `normal`: in WAL mode a commit is safe from a process crash at once and from a power
+   * cut once the next full commit (another connection's) syncs the log; only for a connection
+   * whose writes may be lost on a power cut without breaking a promise (the dispatcher's: a
+   * delivery not recorded done is sent again under the same key, ADR 0007).
+   */
+  synchronous?: 'full' | 'normal';
 }
 
 /**

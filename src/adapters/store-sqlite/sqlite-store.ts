@@ -90,7 +90,7 @@ export class SqliteStore implements MessageStore {
       this.searchFile = join(dirname(options.file), 'search.db');
       if (!options.readonly) {
         pragma(this.db, 'journal_mode = WAL');
-        pragma(this.db, 'synchronous = FULL');
+        pragma(this.db, options.synchronous === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
         pragma(this.db, 'foreign_keys = ON');
         this.migrate();
         openSearchDb(this.searchFile).close();
