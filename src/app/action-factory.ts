@@ -31,6 +31,7 @@ function createAction(route: RouteConfig, a: ActionConfig, logger: Logger): Scen
         timeoutMs: a.timeoutMs,
         inlineAttachmentsUpTo: a.inlineAttachmentsUpTo,
         pipeline: a.pipeline,
+        ...(a.tls ? { tls: { verify: a.tls.verify, ca: resolved(a.tls.ca), servername: a.tls.servername } } : {}),
         ...(a.headers ? { headers: Object.fromEntries(Object.entries(a.headers).map(([k, v]) => [k, resolved(v) ?? ''])) } : {}),
       });
     case 'forward':

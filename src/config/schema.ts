@@ -169,6 +169,18 @@ const maxAttempts = z
   .default(10)
   .meta({ description: 'Attempts of this action per message before the delivery is dead-lettered (a non-retryable failure dead-letters at once).' });
 
+/** TLS towards a route action's peer (a forward relay, a webhook receiver). */
+function peerTls(peer: string) {
+  return z
+    .strictObject({
+      verify: z.boolean().default(true).meta({ description: `Reject ${peer} certificates that fail verification.` }),
+      ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust.' }),
+      servername: z.string().optional().meta({ description: 'Name to verify the certificate against.' }),
+    })
+    .optional()
+    .meta({ description: `TLS settings towards the ${peer}.` });
+}
+
 const action = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('archive').meta({ description: 'Keep in the archive (every message is archived anyway).' }) }),
   z.strictObject({
@@ -197,6 +209,7 @@ const action = z.discriminatedUnion('action', [
         description:
           'Requests on their way at once, pipelined (HTTP/1.1) on one connection: they leave and arrive in mailbox order. A failed one is retried after up to pipeline - 1 later messages were sent; 1 sends one at a time, so the receiver gets mailbox order even across retries.',
       }),
+    tls: peerTls('receiver (https URLs)'),
   }),
   z.strictObject({
     action: z.literal('script').meta({ description: 'A user JS/TS module exporting handle(message, ctx), run in a worker thread.' }),
@@ -221,14 +234,7 @@ const action = z.discriminatedUnion('action', [
       .strictObject({ user: z.string().min(1).meta({ description: 'SMTP AUTH user.' }), pass: secret.meta({ description: 'SMTP AUTH password.' }) })
       .optional()
       .meta({ description: 'SMTP AUTH credentials.' }),
-    tls: z
-      .strictObject({
-        verify: z.boolean().default(true).meta({ description: 'Reject relay certificates that fail verification.' }),
-        ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust.' }),
-        servername: z.string().optional().meta({ description: 'Name to verify the certificate against.' }),
-      })
-      .optional()
-      .meta({ description: 'TLS settings towards the relay.' }),
+    tls: peerTls('relay'),
     timeoutMs: z.number().int('must be a whole number').min(1).default(60000).meta({ description: 'Time limit for connecting, the greeting and any silence of the relay.' }),
     maxAttempts,
   }),

@@ -241,7 +241,7 @@ async function pickFreePorts(count: number): Promise<number[]> {
   }
 }
 
-interface Certificates {
+export interface Certificates {
   caCertPath: string;
   caKeyPath: string;
   serverCertPath: string;
@@ -265,7 +265,7 @@ async function openssl(args: string[], cwd: string): Promise<void> {
  * and DH parameters. EC P-256 keys and the RFC 7919 ffdhe2048 group keep this well under a
  * second; generating fresh DH primes would take minutes.
  */
-async function makeCertificates(dir: string): Promise<Certificates> {
+export async function makeCertificates(dir: string): Promise<Certificates> {
   const c: Certificates = {
     caCertPath: join(dir, 'ca.pem'),
     caKeyPath: join(dir, 'ca.key'),

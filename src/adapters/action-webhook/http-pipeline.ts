@@ -32,6 +32,10 @@ export interface PipelineTarget {
   tls: boolean;
   host: string;
   port: number;
+  /** With `tls`: verification (default on), CA(s) to trust instead of the system's, name to verify. */
+  verify?: boolean;
+  ca?: string | undefined;
+  servername?: string | undefined;
 }
 
 /** The receiver's answer to one request. */
@@ -210,8 +214,10 @@ export class HttpPipeline {
   }
 
   #connect(): void {
-    const { host, port } = this.#target;
-    const socket = this.#target.tls ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host }) : net.connect({ host, port });
+    const { host, port, verify, ca, servername } = this.#target;
+    const socket = this.#target.tls
+      ? tls.connect({ host, port, servername: servername ?? (net.isIP(host) ? undefined : host), rejectUnauthorized: verify !== false, ...(ca ? { ca } : {}) })
+      : net.connect({ host, port });
     this.#socket = socket;
     this.#connected = false;
     this.#buffer = Buffer.alloc(0);

@@ -21,6 +21,8 @@ export interface WebhookActionOptions {
    * time, so a retried message is also received before every later one. Default 8.
    */
   pipeline?: number | undefined;
+  /** TLS towards an https receiver: verification (on by default), CA(s) to trust, name to verify. */
+  tls?: { verify?: boolean; ca?: string | undefined; servername?: string | undefined } | undefined;
 }
 
 /** {@link WebhookActionOptions} validated, with defaults filled in. */
@@ -31,6 +33,7 @@ export interface WebhookActionConfig {
   readonly inlineAttachmentsUpTo: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly pipeline: number;
+  readonly tls: { readonly verify: boolean; readonly ca: string | undefined; readonly servername: string | undefined };
 }
 
 /** Internal tunables, each with why it has this value. */
@@ -85,5 +88,6 @@ export function resolveWebhookActionConfig(options: WebhookActionOptions): Webho
     inlineAttachmentsUpTo: options.inlineAttachmentsUpTo ?? WEBHOOK_TUNING.defaultInlineAttachmentsUpTo,
     headers: Object.freeze(headers),
     pipeline,
+    tls: Object.freeze({ verify: options.tls?.verify ?? true, ca: options.tls?.ca || undefined, servername: options.tls?.servername || undefined }),
   });
 }

@@ -57,6 +57,9 @@ export class WebhookAction implements ScenarioAction {
         // An IPv6 literal comes bracketed in a URL, never in a connect option.
         host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
         port: url.port === '' ? (tls ? 443 : 80) : Number(url.port),
+        verify: config.tls.verify,
+        ca: config.tls.ca,
+        servername: config.tls.servername,
       },
       { window: config.pipeline, maxBodyChars: WEBHOOK_TUNING.maxErrorBodyChars },
     );

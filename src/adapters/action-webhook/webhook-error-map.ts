@@ -4,6 +4,7 @@
  * the same request later). Not retryable: any other 4xx, and a redirect (a POST is not
  * re-sent elsewhere behind the operator's back): those go to the dead letters at once.
  */
+import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 
 /** The error for a non-2xx answer. `retryAfter` is the header's text; `now` parses its date form. */
@@ -40,6 +41,9 @@ export function mapWebhookError(err: unknown, why: { timedOut: boolean; stopped:
   // The socket's error code (ECONNREFUSED, ECONNRESET, ENOTFOUND, …), on the error or its cause.
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code ?? (err as { code?: string }).code;
+  if (code && TLS_UNTRUSTED_CODES.has(code)) {
+    return new MailsluiceError('ACTION_TLS_UNTRUSTED', `the receiver's certificate failed verification: ${code}${cause?.message ? ` (${cause.message})` : ''}`, { cause: err, details: { errno: code } });
+  }
   const text = code ? `${code}${cause?.message ? ` (${cause.message})` : ''}` : err instanceof Error ? err.message : String(err);
   return new MailsluiceError('ACTION_NETWORK', `the receiver could not be reached: ${text}`, { cause: err, details: code ? { errno: code } : {} });
 }

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   ACTION_TIMEOUT: { retryable: true, summary: 'A scenario action got no complete answer within its time limit; the delivery is retried with back-off.' },
   ACTION_RECEIVER_ERROR: { retryable: true, summary: 'A webhook receiver answered 408, 429 or 5xx; the delivery is retried with back-off.' },
   ACTION_REJECTED: { retryable: false, summary: 'A webhook receiver refused the delivery (a 4xx other than 408 and 429, or a redirect); it is dead-lettered.' },
+  ACTION_TLS_UNTRUSTED: { retryable: false, summary: "A webhook receiver's certificate failed verification (self-signed, expired, wrong host or unknown CA)." },
   ACTION_UNAVAILABLE: { retryable: false, summary: 'A scenario action cannot run in this build or deployment (no broker for publish, no adapter).' },
   DELIVERY_NOT_FOUND: { retryable: false, summary: 'No delivery with that id exists, or it is not dead.' },
   CLI_USAGE: { retryable: false, summary: 'The command line was not understood.' },
