@@ -208,12 +208,28 @@ class Lane {
     // the write sends them again under the same keys: at least once, as promised.
     const finished: DoneRecord[] = [];
     let oldest = 0;
-    const flush = async (): Promise<void> => {
-      if (finished.length === 0) return;
-      const batch = finished.splice(0);
-      await bus.doneMany(batch);
-      const count = (this.totals.routes[route.name] ??= { delivered: 0, dead: 0, retries: 0 });
-      count.delivered += batch.length;
+    // Writes run one after another behind the sends: a send does not wait for a write (the
+    // database may be busy with the drain's commit); the pair waits for them only before it
+    // claims again or stops, and a failed write fails the pair there.
+    let writing: Promise<void> = Promise.resolve();
+    let writeError: { error: unknown } | undefined;
+    const flush = async (background = false): Promise<void> => {
+      if (finished.length > 0) {
+        const batch = finished.splice(0);
+        writing = writing.then(async () => {
+          if (writeError) return;
+          try {
+            await bus.doneMany(batch);
+            const count = (this.totals.routes[route.name] ??= { delivered: 0, dead: 0, retries: 0 });
+            count.delivered += batch.length;
+          } catch (error) {
+            writeError = { error };
+          }
+        });
+      }
+      if (background) return;
+      await writing;
+      if (writeError) throw writeError.error;
     };
     // Deliveries on their way at once: one, unless the route is a single action that keeps call
     // order with several in flight (a pipelined webhook). A failure is then overtaken by at most
@@ -237,7 +253,7 @@ class Lane {
       try {
         for (;;) {
           while (!blocked && flying.length < window && next < claimed.length && !signal?.aborted) {
-            if (finished.length > 0 && clock.now() - oldest >= this.tuning.doneFlushMs) await flush();
+            if (finished.length > 0 && clock.now() - oldest >= this.tuning.doneFlushMs) void flush(true);
             const d = claimed[next]!;
             // The head of the pair is waiting for its retry: everything behind it waits too.
             if (d.nextAt > clock.now()) {
