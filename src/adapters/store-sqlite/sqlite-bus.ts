@@ -22,6 +22,7 @@ import type {
 import type { ServerResponse } from '../../core/ports/scenario-action.js';
 import type { PendingResponse, ResponseLedger, ResponseRecord, ResponseResult } from '../../core/ports/response-ledger.js';
 import { mapSqliteError } from './sqlite-error-map.js';
+import { SqlWhere } from './sql-where.js';
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
@@ -74,12 +75,14 @@ function toRecord(r: Row): DeliveryRecord {
 }
 
 /**
- * Mailbox order across the parse stage: the index stage parses in parallel and saves in groups,
+ * The parse barrier of `connection` (an SQL expression: a column or `?`). Mailbox order across the parse stage: the index stage parses in parallel and saves in groups,
  * so message N+1 can be routed (its deliveries queued) before message N. A delivery is therefore
  * claimable only below the connection's first message still waiting to be parsed, whose
- * deliveries are not known yet (`messages_unparsed` is a partial index on exactly those rows).
+ * deliveries are not known yet (`messages_unparsed_by_connection` is a partial index on exactly those rows).
  */
-const PARSE_BARRIER = `COALESCE((SELECT MIN(u.id) FROM messages u WHERE u.parse_state = 0 AND u.connection = d.connection), 9223372036854775807)`;
+function parseBarrier(connection: string): string {
+  return `COALESCE((SELECT MIN(u.id) FROM messages u WHERE u.parse_state = 0 AND u.connection = ${connection}), 9223372036854775807)`;
+}
 
 const COLUMNS = 'd.id, d.message_id, d.connection, d.route, d.bus, d.step, d.attempts, d.next_at, d.state, d.last_error, d.response, d.created_at, d.done_at';
 
@@ -143,7 +146,7 @@ export class SqliteBus implements MessageBus, ResponseLedger {
       after === null
         ? (nextConnection.get(bus, '') as Head | undefined)
         : ((sameConnection.get(bus, after.connection, after.route) ?? nextConnection.get(bus, after.connection)) as Head | undefined);
-    const barrier = this.stmt(`SELECT ${PARSE_BARRIER.replace('d.connection', '?')} AS b`);
+    const barrier = this.stmt(`SELECT ${parseBarrier('?')} AS b`);
     return this.run('finding due deliveries', () => {
       const due: Array<DeliveryPair & { nextAt: number }> = [];
       let after: Head | null = null;
@@ -164,7 +167,7 @@ export class SqliteBus implements MessageBus, ResponseLedger {
     const select = this.stmt(
       `SELECT ${COLUMNS}, m.sha256, m.size, m.mailbox, m.uid_validity, m.uid, m.uidl, m.parse_state, m.attributes, m.bodies, b.ref, b.stored_size
        FROM deliveries d JOIN messages m ON m.id = d.message_id JOIN blobs b ON b.sha256 = m.sha256
-       WHERE d.bus = ? AND d.state = 'pending' AND d.connection = ? AND d.route = ? AND d.message_id < ${PARSE_BARRIER}
+       WHERE d.bus = ? AND d.state = 'pending' AND d.connection = ? AND d.route = ? AND d.message_id < ${parseBarrier('d.connection')}
        ORDER BY d.message_id LIMIT ?`,
     );
     const lease = this.stmt('UPDATE deliveries SET lease_until = ? WHERE id = ?');
@@ -246,23 +249,9 @@ export class SqliteBus implements MessageBus, ResponseLedger {
   }
 
   async list(q: DeliveryQuery): Promise<DeliveryRecord[]> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.state) {
-      where.push('d.state = ?');
-      args.push(q.state);
-    }
-    if (q.route) {
-      where.push('d.route = ?');
-      args.push(q.route);
-    }
-    if (q.connection) {
-      where.push('d.connection = ?');
-      args.push(q.connection);
-    }
-    args.push(q.limit ?? 1000);
-    const sql = `SELECT ${COLUMNS} FROM deliveries d ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.message_id, d.route LIMIT ?`;
-    return this.run('listing deliveries', () => (this.stmt(sql).all(...args) as Row[]).map(toRecord));
+    const where = new SqlWhere().when('d.state = ?', q.state).when('d.route = ?', q.route).when('d.connection = ?', q.connection);
+    const sql = `SELECT ${COLUMNS} FROM deliveries d ${where.clause()} ORDER BY d.message_id, d.route LIMIT ?`;
+    return this.run('listing deliveries', () => (this.stmt(sql).all(...where.args, q.limit ?? 1000) as Row[]).map(toRecord));
   }
 
   async replay(selection: { ids: string[] } | { allDead: true; route?: string }, now: number): Promise<string[]> {

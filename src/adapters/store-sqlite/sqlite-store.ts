@@ -22,6 +22,7 @@ import { STAGING_REF_PREFIX } from '../../core/ports/blob-store.js';
 import { MIGRATIONS } from './sqlite-schema.js';
 import { openSearchDb, type FtsRequest, type FtsResponse, type FtsRow } from './fts-writer-worker.js';
 import { mapSqliteError } from './sqlite-error-map.js';
+import { SqlWhere } from './sql-where.js';
 import { pragma, retain, userVersion } from './sqlite-retain.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { DEFAULT_JOURNAL_SETTLE_MS, type SqliteStoreOptions } from './sqlite-store-config.js';
@@ -413,46 +414,28 @@ export class SqliteStore implements MessageStore {
   }
 
   async search(q: SearchQuery): Promise<SearchHit[]> {
-    const where: string[] = [];
-    const args: unknown[] = [];
+    const where = new SqlWhere();
     let from = 'messages m';
     // A journal report merged into another report of the same original is not listed; a text
     // match on its index row (its share of the recipients) lists the primary instead.
-    if (this.journalColumns) where.push('m.merged_into IS NULL');
+    if (this.journalColumns) where.always('m.merged_into IS NULL');
     if (q.text && q.text.trim()) {
       from = this.journalColumns
         ? 's.messages_fts f JOIN messages h ON h.id = f.rowid JOIN messages m ON m.id = COALESCE(h.merged_into, h.id)'
         : 's.messages_fts f JOIN messages m ON m.id = f.rowid';
-      where.push('f.messages_fts MATCH ?');
-      args.push(ftsQuery(q.text));
+      where.when('f.messages_fts MATCH ?', ftsQuery(q.text));
     }
-    if (q.from) {
-      where.push("m.from_addr LIKE ? ESCAPE '\\'");
-      args.push(`%${q.from.replace(/[\\%_]/g, '\\$&')}%`);
-    }
-    if (q.to) {
-      where.push("m.to_addrs LIKE ? ESCAPE '\\'");
-      args.push(`%${q.to.replace(/[\\%_]/g, '\\$&')}%`);
-    }
-    if (q.connection) {
-      where.push('m.connection = ?');
-      args.push(q.connection);
-    }
-    if (q.since) {
-      where.push('m.date >= ?');
-      args.push(q.since);
-    }
-    if (q.before) {
-      where.push('m.date < ?');
-      args.push(q.before);
-    }
-    if (q.hasAttachment !== undefined) {
-      where.push('m.has_attachments = ?');
-      args.push(q.hasAttachment ? 1 : 0);
-    }
+    const like = (v: string | undefined): string | undefined => (v ? `%${v.replace(/[\\%_]/g, '\\$&')}%` : undefined);
+    where
+      .when("m.from_addr LIKE ? ESCAPE '\\'", like(q.from))
+      .when("m.to_addrs LIKE ? ESCAPE '\\'", like(q.to))
+      .when('m.connection = ?', q.connection)
+      .when('m.date >= ?', q.since)
+      .when('m.date < ?', q.before)
+      .when('m.has_attachments = ?', q.hasAttachment === undefined ? undefined : q.hasAttachment ? 1 : 0);
     const sql = `SELECT DISTINCT m.id, m.sha256, m.connection, COALESCE(m.from_addr, '') AS "from", COALESCE(m.subject, '') AS subject, m.date, m.size
-      FROM ${from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.id DESC LIMIT ?`;
-    args.push(q.limit ?? 100);
+      FROM ${from} ${where.clause()} ORDER BY m.id DESC LIMIT ?`;
+    const args = [...where.args, q.limit ?? 100];
     try {
       return this.stmt(sql).all(...args) as SearchHit[];
     } catch (err) {
