@@ -411,13 +411,10 @@ function generate(name: DataSetName, counts: { small: number; mixed: number; pop
   }
 }
 
-/** Archive-only and webhook drains of the webhook set, alternating (--webhook-rounds). */
-let WEBHOOK_ROUNDS = 3;
-
 /** Where each benchmark Dovecot keeps its mail (--dovecot-dir). */
 let dovecotDir = '';
 
-async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbsync: boolean; profileDir: string | null }): Promise<DataSetResult> {
+async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbsync: boolean; profileDir: string | null; webhookRounds: number }): Promise<DataSetResult> {
   const bytes = messages.reduce((n, b) => n + b.length, 0);
   const expect = { messages: messages.length, bytes };
   const result: DataSetResult = { name, messages: messages.length, bytes, rows: [] };
@@ -430,16 +427,16 @@ async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbs
       // Alternating rounds, the median of each kind: on this shared 2-core VM one pair of drains
       // gave ratios from 0.69 to 0.94 within minutes, a single pair says little.
       const runs: { archive: Array<{ r: Row; ms: number }>; hook: Array<{ r: Row; ms: number }> } = { archive: [], hook: [] };
-      for (let round = 1; round <= WEBHOOK_ROUNDS; round++) {
+      for (let round = 1; round <= opts.webhookRounds; round++) {
         if (round > 1) user = await freshMailbox(d, messages);
-        log(`[${name}] round ${round}/${WEBHOOK_ROUNDS}: mailsluice drain, archive only`);
+        log(`[${name}] round ${round}/${opts.webhookRounds}: mailsluice drain, archive only`);
         const a = await runMailsluice(d, user, expect, opts.profileDir, 'archive-only');
         runs.archive.push({
           ms: a.o.wallMs,
           r: row('mailsluice-drain-archive-only', a.summary.taken, a.summary.bytes, a.o.wallMs, a.o, { note: `drain process wall time (start-up included); ${phases(a.summary)}` }),
         });
         user = await freshMailbox(d, messages);
-        log(`[${name}] round ${round}/${WEBHOOK_ROUNDS}: mailsluice drain, one webhook route`);
+        log(`[${name}] round ${round}/${opts.webhookRounds}: mailsluice drain, one webhook route`);
         const receiver = await startReceiver();
         try {
           const w = await runMailsluice(d, user, expect, opts.profileDir, 'webhook', [webhookRoute(receiver.url)]);
@@ -638,7 +635,8 @@ async function main(): Promise<void> {
     return Number(v);
   };
   const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3'), webhook: count(values.webhook, 5_000, 'webhook') };
-  WEBHOOK_ROUNDS = count(values['webhook-rounds'], 3, 'webhook-rounds');
+  // Archive-only and webhook drains of the webhook set alternate this many times.
+  const webhookRounds = count(values['webhook-rounds'], 3, 'webhook-rounds');
   const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'webhook'];
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : all;
   for (const o of only) if (!all.includes(o as DataSetName)) throw new Error(`--only: unknown data set ${JSON.stringify(o)} (allowed: ${all.join(', ')})`);
@@ -661,7 +659,7 @@ async function main(): Promise<void> {
   const results: DataSetResult[] = [];
   for (const name of all.filter((n) => only.includes(n))) {
     const messages = generate(name, counts);
-    results.push(await runDataSet(name, messages, { skipMbsync, profileDir }));
+    results.push(await runDataSet(name, messages, { skipMbsync, profileDir, webhookRounds }));
     log(table(results[results.length - 1]!));
   }
 
