@@ -57,6 +57,8 @@ export const IMAP_TUNING = {
   bulkFetchMessages: 100,
   /** The same for messages between mediumAboveBytes and chunkedAboveBytes: at most 64 MiB. */
   mediumFetchMessages: 16,
+  /** How long LOGOUT may take when closing before the socket is simply dropped (as POP3's QUIT). */
+  logoutTimeoutMs: 5000,
   /** setTimeout's ceiling, used where the operator asked for "no timeout" (0). */
   noTimeoutMs: 2_147_483_647,
 } as const;

@@ -555,7 +555,7 @@ export class ImapSource implements MailboxSource {
     this.client = null;
     if (!this.closed) {
       this.closed = true;
-      const timer = setTimeout(() => client.close(), 5000);
+      const timer = setTimeout(() => client.close(), IMAP_TUNING.logoutTimeoutMs);
       try {
         await client.logout();
       } catch {
