@@ -19,7 +19,7 @@ import { dataPaths, type EmbeddedApp } from './embedded.js';
 export interface DispatchWorkerData {
   dbFile: string;
   blobsDir: string;
-  /** The enabled routes to run, as configured (secrets already resolved by the loader). */
+  /** The routes to run, as configured (secrets already resolved by the loader). */
   routes: RouteConfig[];
   tuning: Partial<DispatchTuning>;
   stderrLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -54,13 +54,13 @@ export interface DispatchThreadOptions {
   untilIdle?: { retryHorizonMs: number };
 }
 
-/** Starts the dispatcher thread for `routes` (only enabled ones run). */
+/** Starts the dispatcher thread for `routes` (the caller passes the enabled ones). */
 export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOptions): DispatchThread {
   const paths = dataPaths(app.config.dataDir);
   const data: DispatchWorkerData = {
     dbFile: paths.db,
     blobsDir: paths.blobs,
-    routes: options.routes.filter((r) => r.enabled) as RouteConfig[],
+    routes: [...options.routes],
     tuning: { concurrency: app.config.busConcurrency, backoff: app.config.deliveryRetry },
     stderrLevel: app.stderrLevel,
     ...(options.untilIdle ? { untilIdle: options.untilIdle } : {}),

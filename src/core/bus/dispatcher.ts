@@ -5,8 +5,9 @@
  * (connection, route) pair: its deliveries are started lowest message id first, one at a time or,
  * for a route whose one action keeps call order with several in flight (a pipelined webhook), up
  * to that many at once (ADR 0008); a delivery that fails holds back its own pair only
- * (head-of-line per pair) until it is done or dead. No I/O of its own: the bus, the blob store, the parser and the actions are ports; time
- * and randomness come from the Clock and a random function.
+ * (head-of-line per pair) until it is done or dead. No I/O of its own: the bus, the blob store,
+ * the parser and the actions are ports; time and randomness come from the Clock and a random
+ * function.
  */
 import type { BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
@@ -50,7 +51,7 @@ export interface DispatchTuning {
   leaseMs: number;
   /** How often an idle lane looks for due deliveries. */
   pollMs: number;
-  /** Longest a delivery done waits to be recorded with others (one fsync per batch). */
+  /** Longest a delivery done waits to be recorded with others (one transaction per batch). */
   doneFlushMs: number;
   /** Deliveries of a pair whose message is prepared ahead of the one being sent. */
   prepareAhead: number;
@@ -61,16 +62,17 @@ export const DISPATCH_DEFAULTS: DispatchTuning = {
   concurrency: 4,
   // 1 s doubling to 5 minutes, as for connections: a receiver that is down is not hammered.
   backoff: { baseMs: 1000, maxMs: 5 * 60 * 1000 },
-  // One claim per 128 deliveries of a pair: each claim is a write transaction, and with the
-  // dispatcher on its own connection (ADR 0007) it may wait for the drain's or the index
-  // stage's commit; 32 at a time, those waits were a visible share of one route's rate.
+  // One claim per 128 deliveries of a pair: each claim is a write transaction, and on the
+  // dispatcher's own connection (ADR 0007) it may wait for the drain's or the index stage's
+  // commit; with a pipelined route 32 went by in a few milliseconds.
   claimBatch: 128,
   // Longer than any one attempt may take (webhook timeouts are seconds to a minute).
   leaseMs: 10 * 60 * 1000,
   // An idle lane notices a newly queued message within this (the p99 latency target is 1 s).
   pollMs: 25,
-  // One fsync per delivery held one route to ~300 deliveries/s on this VM; batching the writes
-  // bounds what a crash re-sends (same keys) to what finished in the last 100 ms.
+  // One transaction (then with its fsync) per delivery held one route to ~300 deliveries/s on
+  // this VM; batching the writes bounds what a crash re-sends (same keys) to what finished in
+  // the last 100 ms.
   doneFlushMs: 100,
   // Enough to keep both parser threads busy while one send is in flight; each holds one message.
   prepareAhead: 8,
@@ -203,8 +205,8 @@ class Lane {
   private async workPair(pair: DeliveryPair, route: RouteRuntime): Promise<void> {
     const { bus, clock } = this.deps;
     const signal = this.options.signal;
-    // Deliveries done but not yet recorded: written together (one fsync) before the pair is
-    // claimed again, after a batch, or when the oldest has waited `doneFlushMs`. A crash before
+    // Deliveries done but not yet recorded: written together (one transaction) before the pair
+    // is claimed again or stops, or when the oldest has waited `doneFlushMs`. A crash before
     // the write sends them again under the same keys: at least once, as promised.
     const finished: DoneRecord[] = [];
     let oldest = 0;
