@@ -1,5 +1,6 @@
 import { MailsluiceError } from '../../core/errors/index.js';
 import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
+import { ImapCommandError } from './imap-wire.js';
 
 
 /** Where the failure happened, for the sentence. */
@@ -11,11 +12,12 @@ export interface ImapErrorContext {
 }
 
 /**
- * Turns whatever imapflow or the socket threw into a catalogue error with a sentence an
+ * Turns whatever imapflow, ImapWire or the socket threw into a catalogue error with a sentence an
  * operator can act on. imapflow's errors stop here.
  */
 export function mapImapError(err: unknown, ctx: ImapErrorContext): MailsluiceError {
   if (err instanceof MailsluiceError) return err;
+  if (err instanceof ImapCommandError) return new MailsluiceError('SOURCE_PROTOCOL', `${ctx.host}:${ctx.port}: ${err.message}`, { cause: err });
   const e = (err ?? {}) as {
     code?: string;
     message?: string;

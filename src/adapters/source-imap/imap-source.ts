@@ -1,4 +1,5 @@
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
+import { ImapCommandError, ImapWire, flagList, quoteMailbox } from './imap-wire.js';
 import type { Candidate, FetchedMessage, MailboxSource, ResponseOutcome, ResponseRequest, SourceSession } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { MailsluiceError } from '../../core/errors/index.js';
@@ -23,18 +24,6 @@ export function toSequenceSet(uids: readonly number[]): string {
   }
   return parts.join(',');
 }
-
-/**
- * A candidate the listing found over the chunking threshold (or partialFetch is on): `large`;
- * or between the medium and the chunking threshold: `medium` (bulk, in smaller groups).
- */
-type LargeCandidate = Candidate & { large?: boolean; medium?: boolean };
-
-/**
- * UID-addressed STOREs with .SILENT: the server then sends no FETCH FLAGS line per message,
- * which imapflow would otherwise parse (a measurable share of the drain's CPU).
- */
-const SILENT = { uid: true, silent: true } as { uid: true };
 
 async function* single(buf: Uint8Array): AsyncIterable<Uint8Array> {
   yield buf;
@@ -64,9 +53,11 @@ export function imapFlowOptions(cfg: ImapSourceConfig): ImapFlowOptions {
     connectionTimeout: cfg.connectTimeoutMs || IMAP_TUNING.noTimeoutMs,
     greetingTimeout: cfg.connectTimeoutMs || IMAP_TUNING.noTimeoutMs,
     socketTimeout: cfg.dataTimeoutMs || IMAP_TUNING.noTimeoutMs,
-    disableAutoIdle: !cfg.idle,
-    maxIdleTime: IMAP_TUNING.idleRearmMs,
-    autoIdleDelay: IMAP_TUNING.autoIdleDelayMs,
+    // imapflow only opens the session; ImapWire drives it after SELECT (ADR 0009), so imapflow
+    // must not IDLE, compress or ENABLE extensions that would change the answers ImapWire reads.
+    disableAutoIdle: true,
+    disableCompression: true,
+    disableAutoEnable: true,
     clientInfo: { name: 'mailsluice' },
   } as ImapFlowOptions;
   if (cfg.auth.type !== 'none') {
@@ -80,18 +71,32 @@ export function imapFlowOptions(cfg: ImapSourceConfig): ImapFlowOptions {
   return options;
 }
 
+/** The session an action or drain runs on: ImapWire over a socket imapflow opened and SELECTed. */
+interface OpenedSession {
+  wire: ImapWire;
+  uidValidity: number;
+  exists: number;
+  /** The mailbox's PERMANENTFLAGS (undefined when the server sent none). */
+  permanentFlags: Set<string> | undefined;
+}
+
 /**
- * The IMAP mailbox source on imapflow. A fresh instance per connect: imapflow cannot reconnect a
- * closed client (ARCHITECTURE "Known sharp edges"), so the supervisor builds a new one.
+ * The IMAP mailbox source. imapflow connects, negotiates TLS, authenticates and SELECTs; the
+ * session is then driven by {@link ImapWire} (ADR 0009). A fresh instance per connect: a closed
+ * session is never reused, and the supervisor builds a new source (ARCHITECTURE "Known sharp
+ * edges").
  */
 export class ImapSource implements MailboxSource {
   /** Server actions run on a second session, so the server's expunge work overlaps the next fetch. */
   readonly concurrentActions = true;
+  /** imapflow, from connect until the mailbox is open and the socket handed to the wire. */
   private client: ImapFlow | null = null;
+  private main: OpenedSession | null = null;
   /** The second session (same mailbox) that runs STORE / UID EXPUNGE / MOVE. */
-  private actionClient: ImapFlow | null = null;
-  private actionClientOpening: Promise<ImapFlow> | null = null;
+  private action: OpenedSession | null = null;
+  private actionOpening: Promise<OpenedSession> | null = null;
   private session: SourceSession | null = null;
+  private capabilities = new Set<string>();
   private readonly ctx: { host: string; port: number; mailbox: string; username?: string };
   /** Flagged \Deleted, waiting for UID EXPUNGE (expungeEvery). */
   private pendingExpunge: Candidate[] = [];
@@ -101,11 +106,6 @@ export class ImapSource implements MailboxSource {
   private wake: (() => void) | null = null;
   /** The last error imapflow emitted (e.g. its socket timeout), to name the cause of a closed connection. */
   private lastClientError: unknown;
-  /**
-   * The last command the action session's server refused (NO/BAD): imapflow answers a refused
-   * STORE/COPY/MOVE with `false` and logs the reason, so the logger below keeps it to name it.
-   */
-  private lastRefusal: { responseStatus?: string; responseText?: string; serverResponseCode?: string } | undefined;
 
   constructor(
     private readonly cfg: ImapSourceConfig,
@@ -119,54 +119,13 @@ export class ImapSource implements MailboxSource {
     };
   }
 
-  /** The underlying client, for the step-by-step connection test. */
-  get imapClient(): ImapFlow | null {
-    return this.client;
+  private get where(): string {
+    return `${this.ctx.host}:${this.ctx.port}`;
   }
 
-  private get c(): ImapFlow {
-    if (!this.client || this.closed) throw new MailsluiceError('SOURCE_NETWORK', `connection to ${this.ctx.host}:${this.ctx.port} is not open`);
-    return this.client;
-  }
-
-  /** The action session, opened on first use with the same settings and mailbox. */
-  private async act(): Promise<ImapFlow> {
-    if (this.actionClient?.usable) {
-      // A session acts only on the messages in its own view, and a message that arrived since
-      // its last command is not in it yet: without this NOOP, STORE/UID EXPUNGE of such a UID
-      // would answer OK and do nothing.
-      await this.actionClient.noop();
-      return this.actionClient;
-    }
-    this.actionClientOpening ??= (async () => {
-      // Only warn/error/fatal reach this logger (imapflow skips levels without a method): a refused
-      // command is logged at warn with its error, whose server text names why.
-      const keepRefusal = (entry: unknown): void => {
-        const err = (entry as { err?: { responseStatus?: string } } | null)?.err;
-        if (err && (err.responseStatus === 'NO' || err.responseStatus === 'BAD')) this.lastRefusal = err;
-      };
-      const client = new ImapFlow({ ...imapFlowOptions(this.cfg), disableAutoIdle: true, logger: { warn: keepRefusal, error: keepRefusal, fatal: keepRefusal } as unknown as ImapFlowOptions['logger'] });
-      client.on('error', (err: unknown) => {
-        this.lastClientError = err;
-        this.logger.debug('imap action client error', { error: String((err as Error)?.message ?? err) });
-      });
-      try {
-        await client.connect();
-        const mb = await client.mailboxOpen(this.cfg.mailbox);
-        // UIDs are only meaningful under the UIDVALIDITY the candidates were listed with.
-        if (this.session && Number(mb.uidValidity) !== this.session.uidValidity) {
-          throw new MailsluiceError('SOURCE_PROTOCOL', `UIDVALIDITY of ${JSON.stringify(this.cfg.mailbox)} changed during the session; server actions postponed to the next session`);
-        }
-      } catch (err) {
-        client.close();
-        throw err;
-      }
-      this.actionClient = client;
-      return client;
-    })().finally(() => {
-      this.actionClientOpening = null;
-    });
-    return this.actionClientOpening;
+  private get w(): ImapWire {
+    if (!this.main || this.closed || !this.main.wire.usable) throw new MailsluiceError('SOURCE_NETWORK', `connection to ${this.where} is not open`);
+    return this.main.wire;
   }
 
   private wrap(err: unknown): MailsluiceError {
@@ -174,54 +133,84 @@ export class ImapSource implements MailboxSource {
     // fails the running command with a generic "Connection not available"; name the real cause
     // (e.g. SOURCE_DATA_TIMEOUT) instead of a bare SOURCE_NETWORK.
     const code = (err as { code?: string } | null)?.code;
-    if (this.lastClientError !== undefined && (code === 'NoConnection' || code === 'EConnectionClosed')) {
+    if (this.lastClientError !== undefined && (code === 'NoConnection' || code === 'EConnectionClosed') && !(err instanceof Error && err.name === 'ImapConnectionError')) {
       return mapImapError(this.lastClientError, this.ctx);
     }
     return mapImapError(err, this.ctx);
   }
 
   private hasCap(name: string): boolean {
-    return this.client?.capabilities.has(name) ?? false;
+    return this.capabilities.has(name);
   }
 
-  /** Connects and authenticates without opening the mailbox (used by test-connection). */
-  async connect(): Promise<void> {
-    const client = new ImapFlow(imapFlowOptions(this.cfg));
-    this.client = client;
+  /** A new imapflow client with this connection's settings; its errors are kept to name a later failure. */
+  private newClient(logger?: ImapFlowOptions['logger']): ImapFlow {
+    const client = new ImapFlow({ ...imapFlowOptions(this.cfg), ...(logger ? { logger } : {}) });
     // An 'error' without a listener would crash the process; the next command reports it instead.
     client.on('error', (err: unknown) => {
       this.lastClientError = err;
       this.logger.debug('imap client error', { error: String((err as Error)?.message ?? err) });
     });
-    client.on('exists', () => this.signal());
-    client.on('close', () => {
-      this.closed = true;
-      this.signal();
-    });
+    return client;
+  }
+
+  /**
+   * SELECTs the mailbox on a connected imapflow client and hands its socket to a new ImapWire.
+   * The client is spent afterwards (imapflow marks it unusable and detaches its handlers).
+   */
+  private async select(client: ImapFlow): Promise<OpenedSession> {
+    let mb;
+    try {
+      mb = await client.mailboxOpen(this.cfg.mailbox);
+    } catch (err) {
+      const e = err as { serverResponseCode?: string; responseText?: string };
+      if (e.serverResponseCode === 'NONEXISTENT' || /doesn't exist|does not exist|unknown mailbox|not found/i.test(e.responseText ?? '')) {
+        throw new MailsluiceError('SOURCE_MAILBOX_NOT_FOUND', `mailbox ${JSON.stringify(this.cfg.mailbox)} does not exist on ${this.where}`, { cause: err });
+      }
+      throw this.wrap(err);
+    }
+    const { readSocket, writeSocket } = client.unbind();
+    const wire = new ImapWire(readSocket, { dataTimeoutMs: this.cfg.dataTimeoutMs, where: this.where }, writeSocket);
+    return { wire, uidValidity: Number(mb.uidValidity), exists: mb.exists, permanentFlags: mb.permanentFlags };
+  }
+
+  /** Connects and authenticates without opening the mailbox (used by test-connection). */
+  async connect(): Promise<void> {
+    const client = this.newClient();
+    this.client = client;
     try {
       await client.connect();
     } catch (err) {
+      client.close();
+      this.client = null;
       throw this.wrap(err);
     }
+    this.capabilities = new Set([...client.capabilities.keys()].map((k) => k.toUpperCase()));
   }
 
   async open(): Promise<SourceSession> {
     if (!this.client) await this.connect();
-    let mb;
+    const client = this.client!;
+    let opened: OpenedSession;
     try {
-      mb = await this.c.mailboxOpen(this.cfg.mailbox);
+      opened = await this.select(client);
     } catch (err) {
-      const e = err as { serverResponseCode?: string; responseText?: string };
-      if (e.serverResponseCode === 'NONEXISTENT' || /doesn't exist|does not exist|unknown mailbox|not found/i.test(e.responseText ?? '')) {
-        throw new MailsluiceError('SOURCE_MAILBOX_NOT_FOUND', `mailbox ${JSON.stringify(this.cfg.mailbox)} does not exist on ${this.ctx.host}:${this.ctx.port}`, { cause: err });
-      }
-      throw this.wrap(err);
+      client.close();
+      throw err;
+    } finally {
+      this.client = null;
     }
+    this.main = opened;
+    opened.wire.onExists = () => this.signal();
+    opened.wire.onClose = () => {
+      this.closed = true;
+      this.signal();
+    };
     this.session = {
       mailbox: this.cfg.mailbox,
-      uidValidity: Number(mb.uidValidity),
-      exists: mb.exists,
-      capabilities: [...this.c.capabilities.keys()].map((k) => k.toUpperCase()),
+      uidValidity: opened.uidValidity,
+      exists: opened.exists,
+      capabilities: [...this.capabilities],
     };
     if (this.cfg.deletePolicy === 'delete-and-expunge' && !this.hasCap('UIDPLUS')) {
       this.logger.warn('server lacks UIDPLUS: messages are flagged \\Deleted but never expunged, because a plain EXPUNGE could remove messages mailsluice did not archive');
@@ -230,77 +219,115 @@ export class ImapSource implements MailboxSource {
     return this.session;
   }
 
+  /** The action session, opened on first use with the same settings and mailbox. */
+  private async act(): Promise<OpenedSession> {
+    if (this.action?.wire.usable) return this.action;
+    this.actionOpening ??= (async () => {
+      const client = this.newClient();
+      let opened: OpenedSession;
+      try {
+        await client.connect();
+        opened = await this.select(client);
+      } catch (err) {
+        client.close();
+        throw err;
+      }
+      // UIDs are only meaningful under the UIDVALIDITY the candidates were listed with.
+      if (this.session && opened.uidValidity !== this.session.uidValidity) {
+        opened.wire.destroy();
+        throw new MailsluiceError('SOURCE_PROTOCOL', `UIDVALIDITY of ${JSON.stringify(this.cfg.mailbox)} changed during the session; server actions postponed to the next session`);
+      }
+      this.action = opened;
+      return opened;
+    })().finally(() => {
+      this.actionOpening = null;
+    });
+    return this.actionOpening;
+  }
+
+  /**
+   * Runs commands on the action session after a NOOP: a session acts only on the messages in its
+   * own view, and a message that arrived since its last command is not in it yet; without the
+   * NOOP, STORE / UID EXPUNGE of such a UID would answer OK and do nothing.
+   */
+  private async onAction(commands: string[]): Promise<void> {
+    const a = await this.act();
+    await a.wire.sequence(['NOOP', ...commands]);
+  }
+
   private key(uid: number): string {
     return `imap:${this.cfg.mailbox}:${this.session?.uidValidity ?? 0}:${uid}`;
   }
 
   async listCandidates(limit: number, after?: { uidValidity: number; lastUid: number }): Promise<Candidate[]> {
     const lastUid = after && after.uidValidity === this.session?.uidValidity ? after.lastUid : 0;
-    const query: Record<string, unknown> = { uid: `${lastUid + 1}:*`, deleted: false };
-    if (this.cfg.unseenOnly) query.seen = false;
-    let uids: number[];
-    const large = new Set<number>();
-    const medium = new Set<number>();
+    let found: number[];
     try {
-      // A session searches its own view of the mailbox; NOOP brings in what arrived since the
-      // last command, so a cycle sees the mailbox as it is now.
-      await this.c.noop();
-      const found = await this.c.search(query, { uid: true });
-      // "n:*" always includes the highest UID, even one below n (RFC 3501), hence the filter.
-      uids = (found || []).filter((u) => u > lastUid).sort((a, b) => a - b).slice(0, limit);
-      if (uids.length > 0 && !this.cfg.partialFetch) {
-        const over = await this.c.search({ uid: toSequenceSet(uids), larger: IMAP_TUNING.mediumAboveBytes }, { uid: true });
-        if (over && over.length > 0) {
-          const big = await this.c.search({ uid: toSequenceSet(over), larger: IMAP_TUNING.chunkedAboveBytes }, { uid: true });
-          for (const u of big || []) large.add(u);
-          for (const u of over) if (!large.has(u)) medium.add(u);
+      // NOOP first: a session searches its own view of the mailbox, and NOOP brings in what
+      // arrived since the last command, so a cycle sees the mailbox as it is now.
+      const [, search] = await this.w.sequence(['NOOP', `UID SEARCH UID ${lastUid + 1}:* UNDELETED${this.cfg.unseenOnly ? ' UNSEEN' : ''}`]);
+      found = search!.search ?? [];
+    } catch (err) {
+      throw this.wrap(err);
+    }
+    // "n:*" always includes the highest UID, even one below n (RFC 3501), hence the filter.
+    const uids = found.filter((u) => u > lastUid).sort((a, b) => a - b).slice(0, limit);
+    // Sizes are not asked for: a large body streams through the bulk FETCH (ImapWire), and the
+    // stored size is measured from the bytes themselves.
+    return uids.map((uid) => ({ key: this.key(uid), uid, size: 0 }));
+  }
+
+  async *fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage> {
+    if (candidates.length === 0) return;
+    if (this.cfg.partialFetch) {
+      for (const c of candidates) {
+        const first = await this.chunk(c.uid!, 0);
+        if (first === null) continue; // vanished
+        yield { candidate: c, body: this.chunks(c.uid!, first), buffered: false };
+      }
+      return;
+    }
+    const byUid = new Map(candidates.map((c) => [c.uid!, c]));
+    try {
+      // One FETCH for the whole cycle; bodies over the chunking threshold stream through with
+      // back-pressure, so none sits whole in memory and no size needs asking first.
+      for await (const m of this.w.fetch(toSequenceSet([...byUid.keys()]), { streamAbove: IMAP_TUNING.chunkedAboveBytes })) {
+        const cand = byUid.get(m.uid);
+        byUid.delete(m.uid);
+        if (!cand) {
+          // Not asked for, or sent twice: let a streaming body pass unread.
+          if (m.stream) await m.stream[Symbol.asyncIterator]().return?.();
+          continue;
         }
+        if (m.body) yield { candidate: cand, body: single(m.body), buffered: true, bytes: m.body.length };
+        else yield { candidate: cand, body: this.guard(m.stream), buffered: false };
       }
     } catch (err) {
       throw this.wrap(err);
     }
-    // Sizes are not asked for: the chunked/bulk choice only needs "large or not", and the stored
-    // size is measured from the bytes themselves.
-    return uids.map((uid) => ({
-      key: this.key(uid),
-      uid,
-      size: 0,
-      ...(large.has(uid) || this.cfg.partialFetch ? { large: true } : medium.has(uid) ? { medium: true } : {}),
-    }));
   }
 
-  async *fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage> {
-    const bulk = candidates.filter((c) => !(c as LargeCandidate).large && !(c as LargeCandidate).medium);
-    const medium = candidates.filter((c) => (c as LargeCandidate).medium && !(c as LargeCandidate).large);
-    const large = candidates.filter((c) => (c as LargeCandidate).large);
-    yield* this.bulkFetch(bulk, IMAP_TUNING.bulkFetchMessages);
-    yield* this.bulkFetch(medium, IMAP_TUNING.mediumFetchMessages);
-    for (const c of large) {
-      let dl;
-      try {
-        dl = await this.c.download(String(c.uid), undefined, { uid: true, chunkSize: IMAP_TUNING.chunkBytes });
-      } catch (err) {
-        throw this.wrap(err);
+  /** One `BODY.PEEK[]<offset.length>` chunk of a message; null when the message is gone. */
+  private async chunk(uid: number, offset: number): Promise<Buffer | null> {
+    try {
+      for await (const m of this.w.fetch(String(uid), { streamAbove: Number.POSITIVE_INFINITY, partial: { offset, length: IMAP_TUNING.chunkBytes } })) {
+        if (m.uid === uid && m.body) return m.body;
       }
-      if (!dl || !dl.content) continue; // vanished
-      yield { candidate: c, body: this.guard(dl.content as AsyncIterable<Uint8Array>), buffered: false };
+    } catch (err) {
+      throw this.wrap(err);
     }
+    return null;
   }
 
-  /** Whole messages in `UID FETCH BODY.PEEK[]` commands of at most `per` messages each. */
-  private async *bulkFetch(cands: Candidate[], per: number): AsyncIterable<FetchedMessage> {
-    for (let i = 0; i < cands.length; i += per) {
-      const g = cands.slice(i, i + per);
-      const byUid = new Map(g.map((c) => [c.uid!, c]));
-      try {
-        for await (const m of this.c.fetch(toSequenceSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
-          const cand = byUid.get(m.uid);
-          if (!cand || !m.source) continue;
-          yield { candidate: cand, body: single(m.source), buffered: true, bytes: m.source.length };
-        }
-      } catch (err) {
-        throw this.wrap(err);
-      }
+  /** A message in chunks of {@link IMAP_TUNING.chunkBytes}, one round trip each, starting with `first`. */
+  private async *chunks(uid: number, first: Buffer): AsyncIterable<Uint8Array> {
+    let body: Buffer | null = first;
+    let offset = 0;
+    while (body !== null) {
+      if (body.length > 0) yield body;
+      if (body.length < IMAP_TUNING.chunkBytes) return;
+      offset += body.length;
+      body = await this.chunk(uid, offset);
     }
   }
 
@@ -316,23 +343,23 @@ export class ImapSource implements MailboxSource {
     if (candidates.length === 0) return [];
     const set = toSequenceSet(candidates.map((c) => c.uid!));
     try {
-      if (this.cfg.deletePolicy === 'leave') return candidates;
-      const a = await this.act();
       switch (this.cfg.deletePolicy) {
+        case 'leave':
+          return candidates;
         case 'mark-seen':
-          await a.messageFlagsAdd(set, ['\\Seen'], SILENT);
+          await this.onAction([`UID STORE ${set} +FLAGS.SILENT (\\Seen)`]);
           return candidates;
         case 'delete':
-          await a.messageFlagsAdd(set, ['\\Deleted'], SILENT);
+          await this.onAction([`UID STORE ${set} +FLAGS.SILENT (\\Deleted)`]);
           return candidates;
         case 'move': {
-          const refused = await this.moveUids(a, set, this.cfg.moveTo!);
+          const refused = await this.moveUids(set, this.cfg.moveTo!);
           if (refused !== null) throw new MailsluiceError('SOURCE_PROTOCOL', `moving messages to ${JSON.stringify(this.cfg.moveTo)} failed on ${this.ctx.host}: ${refused}`);
           return candidates;
         }
         case 'delete-and-expunge': {
           if (!this.hasCap('UIDPLUS')) {
-            await a.messageFlagsAdd(set, ['\\Deleted'], SILENT);
+            await this.onAction([`UID STORE ${set} +FLAGS.SILENT (\\Deleted)`]);
             if (!this.warnedNoUidplus) this.logger.warn('server lacks UIDPLUS: flagged \\Deleted only');
             this.warnedNoUidplus = true;
             return candidates;
@@ -341,9 +368,9 @@ export class ImapSource implements MailboxSource {
           const n = this.cfg.expungeEvery;
           if (n === 0) return []; // expunged at the end of the cycle (flush)
           const done: Candidate[] = [];
-          while (this.pendingExpunge.length >= n) done.push(...(await this.expunge(a, this.pendingExpunge.splice(0, n))));
+          while (this.pendingExpunge.length >= n) done.push(...(await this.expunge(this.pendingExpunge.splice(0, n))));
           // What stays pending is flagged now, so the count "flagged deleted" is what N bounds.
-          if (this.pendingExpunge.length) await a.messageFlagsAdd(toSequenceSet(this.pendingExpunge.map((c) => c.uid!)), ['\\Deleted'], SILENT);
+          if (this.pendingExpunge.length) await this.onAction([`UID STORE ${toSequenceSet(this.pendingExpunge.map((c) => c.uid!))} +FLAGS.SILENT (\\Deleted)`]);
           return done;
         }
       }
@@ -353,30 +380,28 @@ export class ImapSource implements MailboxSource {
   }
 
   /**
-   * Moves messages to `folder`: `UID MOVE`; without MOVE, imapflow's COPY, flag `\Deleted` and
-   * `UID EXPUNGE` (under UIDPLUS); without either, COPY and flag `\Deleted` only, since the
-   * fallback would end in a plain EXPUNGE that removes others' mail. Returns null when done, else
-   * the server's reason (nothing was removed from this mailbox then).
+   * Moves messages to `folder`: `UID MOVE`; without MOVE, `UID COPY`, flag `\Deleted` and
+   * `UID EXPUNGE` (under UIDPLUS); without either, COPY and flag `\Deleted` only, since a plain
+   * EXPUNGE would remove others' mail. Returns null when done, else the server's reason (nothing
+   * was removed from this mailbox then).
    */
-  private async moveUids(a: ImapFlow, set: string, folder: string): Promise<string | null> {
-    this.lastRefusal = undefined;
-    if (!this.hasCap('MOVE') && !this.hasCap('UIDPLUS')) {
-      if (!(await a.messageCopy(set, folder, { uid: true }))) return this.refusal(`UID COPY to ${JSON.stringify(folder)}`);
-      await a.messageFlagsAdd(set, ['\\Deleted'], SILENT);
-      this.logger.warn('server has neither MOVE nor UIDPLUS: messages copied and flagged \\Deleted, not expunged');
-      return null;
+  private async moveUids(set: string, folder: string): Promise<string | null> {
+    const target = quoteMailbox(folder);
+    const verb = this.hasCap('MOVE') ? 'MOVE' : 'COPY';
+    try {
+      await this.onAction([`UID ${verb} ${set} ${target}`]);
+      if (verb === 'MOVE') return null;
+    } catch (err) {
+      if (err instanceof ImapCommandError) return refusal(err, `UID ${verb} to ${JSON.stringify(folder)}`, this.ctx.host);
+      throw err;
     }
-    if (!(await a.messageMove(set, folder, { uid: true }))) return this.refusal(`UID MOVE to ${JSON.stringify(folder)}`);
+    if (this.hasCap('UIDPLUS')) {
+      await this.onAction([`UID STORE ${set} +FLAGS.SILENT (\\Deleted)`, `UID EXPUNGE ${set}`]);
+    } else {
+      await this.onAction([`UID STORE ${set} +FLAGS.SILENT (\\Deleted)`]);
+      this.logger.warn('server has neither MOVE nor UIDPLUS: messages copied and flagged \\Deleted, not expunged');
+    }
     return null;
-  }
-
-  /** The reason of the last refused command, as a sentence. */
-  private refusal(command: string): string {
-    const r = this.lastRefusal;
-    this.lastRefusal = undefined;
-    if (!r) return `${command} was refused by ${this.ctx.host}`;
-    const code = r.serverResponseCode ? ` [${r.serverResponseCode}]` : '';
-    return `${command} was refused by ${this.ctx.host}: ${r.responseStatus ?? 'NO'}${code} ${r.responseText ?? ''}`.trimEnd();
   }
 
   /**
@@ -397,9 +422,9 @@ export class ImapSource implements MailboxSource {
     const mailbox = JSON.stringify(this.cfg.mailbox);
     try {
       const a = await this.act();
-      const flagsOf = new Map<number, Set<string>>();
       const uids = [...new Set(requests.map((r) => r.uid))];
-      for (const m of await a.fetchAll(toSequenceSet(uids), { uid: true, flags: true }, { uid: true })) flagsOf.set(m.uid, m.flags ?? new Set<string>());
+      const [, fetched] = await a.wire.sequence(['NOOP', `UID FETCH ${toSequenceSet(uids)} (UID FLAGS)`]);
+      const flagsOf = fetched!.flags ?? new Map<number, string[]>();
       const present = requests.filter((r) => {
         if (flagsOf.has(r.uid)) return true;
         notApplicable.set(r.id, `UID ${r.uid} is no longer in ${mailbox}`);
@@ -407,7 +432,7 @@ export class ImapSource implements MailboxSource {
       });
 
       // Flags, grouped by identical (normalised) sets.
-      const permanent = a.mailbox && typeof a.mailbox === 'object' ? a.mailbox.permanentFlags : undefined;
+      const permanent = a.permanentFlags;
       // \Recent belongs to the server (RFC 3501): no client can set it, whatever PERMANENTFLAGS say.
       const accepted = (flag: string): boolean =>
         flag.toLowerCase() !== '\\recent' && (!permanent || permanent.has('\\*') || [...permanent].some((p) => p.toLowerCase() === flag.toLowerCase()));
@@ -427,9 +452,11 @@ export class ImapSource implements MailboxSource {
           fail(ids, `${mailbox} does not accept the flag${refusedFlags.length === 1 ? '' : 's'} ${refusedFlags.join(' ')} (not in its PERMANENTFLAGS, or \\Recent, which only the server sets)`);
           continue;
         }
-        this.lastRefusal = undefined;
-        if (!(await a.messageFlagsAdd(toSequenceSet([...new Set(g.requests.map((r) => r.uid))]), g.flags, SILENT))) {
-          fail(ids, this.refusal(`UID STORE +FLAGS (${g.flags.join(' ')})`));
+        try {
+          await a.wire.run(`UID STORE ${toSequenceSet([...new Set(g.requests.map((r) => r.uid))])} +FLAGS.SILENT ${flagList(g.flags)}`);
+        } catch (err) {
+          if (!(err instanceof ImapCommandError)) throw err;
+          fail(ids, refusal(err, `UID STORE +FLAGS ${flagList(g.flags)}`, this.ctx.host));
         }
       }
 
@@ -451,9 +478,9 @@ export class ImapSource implements MailboxSource {
         if (here.length === 0) continue;
         const set = toSequenceSet([...new Set(here.map((r) => r.uid))]);
         const keepsDeleted = (r: ResponseRequest): boolean => (r.response.addFlags ?? []).some((f) => f.toLowerCase() === '\\deleted');
-        const unflag = [...new Set(here.filter((r) => !keepsDeleted(r) && [...flagsOf.get(r.uid)!].some((f) => f.toLowerCase() === '\\deleted')).map((r) => r.uid))];
-        if (unflag.length > 0) await a.messageFlagsRemove(toSequenceSet(unflag), ['\\Deleted'], SILENT);
-        const refused = await this.moveUids(a, set, folder);
+        const unflag = [...new Set(here.filter((r) => !keepsDeleted(r) && flagsOf.get(r.uid)!.some((f) => f.toLowerCase() === '\\deleted')).map((r) => r.uid))];
+        if (unflag.length > 0) await a.wire.run(`UID STORE ${toSequenceSet(unflag)} -FLAGS.SILENT (\\Deleted)`);
+        const refused = await this.moveUids(set, folder);
         if (refused === null) {
           for (const r of here) moved.set(r.uid, folder);
           continue;
@@ -462,7 +489,7 @@ export class ImapSource implements MailboxSource {
           here.map((r) => r.id),
           refused,
         );
-        if (unflag.length > 0) await a.messageFlagsAdd(toSequenceSet(unflag), ['\\Deleted'], SILENT);
+        if (unflag.length > 0) await a.wire.run(`UID STORE ${toSequenceSet(unflag)} +FLAGS.SILENT (\\Deleted)`);
       }
     } catch (err) {
       throw this.wrap(err);
@@ -476,11 +503,11 @@ export class ImapSource implements MailboxSource {
     });
   }
 
-  /** Flags and UID EXPUNGEs exactly these messages (UIDPLUS), never a plain EXPUNGE. */
-  private async expunge(a: ImapFlow, cands: Candidate[]): Promise<Candidate[]> {
+  /** Flags and UID EXPUNGEs exactly these messages (UIDPLUS), never a plain EXPUNGE; one round trip. */
+  private async expunge(cands: Candidate[]): Promise<Candidate[]> {
     if (cands.length === 0) return [];
-    const ok = await a.messageDelete(toSequenceSet(cands.map((c) => c.uid!)), SILENT);
-    if (!ok) throw new MailsluiceError('SOURCE_PROTOCOL', `UID EXPUNGE failed on ${this.ctx.host}:${this.ctx.port}`);
+    const set = toSequenceSet(cands.map((c) => c.uid!));
+    await this.onAction([`UID STORE ${set} +FLAGS.SILENT (\\Deleted)`, `UID EXPUNGE ${set}`]);
     return cands;
   }
 
@@ -489,7 +516,7 @@ export class ImapSource implements MailboxSource {
     if (pending.length === 0) return [];
     this.pendingExpunge = [];
     try {
-      return await this.expunge(await this.act(), pending);
+      return await this.expunge(pending);
     } catch (err) {
       this.pendingExpunge = pending;
       throw this.wrap(err);
@@ -498,19 +525,19 @@ export class ImapSource implements MailboxSource {
 
   /**
    * Flags messages that could not be archived `\Seen` (`UID STORE +FLAGS.SILENT (\Seen)` on the
-   * action session), so the `unseenOnly` listing skips them from now on. imapflow answers a
-   * refused or failed STORE with `false`, not an error: that is turned into one here, since a
-   * message left unflagged would be offered again.
+   * action session), so the `unseenOnly` listing skips them from now on. A refused STORE is an
+   * error: a message left unflagged would be offered again.
    */
   async markFailed(candidates: Candidate[]): Promise<void> {
     if (candidates.length === 0) return;
-    let ok: boolean;
     try {
-      ok = await (await this.act()).messageFlagsAdd(toSequenceSet(candidates.map((c) => c.uid!)), ['\\Seen'], SILENT);
+      await this.onAction([`UID STORE ${toSequenceSet(candidates.map((c) => c.uid!))} +FLAGS.SILENT (\\Seen)`]);
     } catch (err) {
+      if (err instanceof ImapCommandError) {
+        throw new MailsluiceError('SOURCE_PROTOCOL', `flagging ${candidates.length} message${candidates.length === 1 ? '' : 's'} \\Seen failed on ${this.where}: ${err.responseText}`, { cause: err });
+      }
       throw this.wrap(err);
     }
-    if (!ok) throw new MailsluiceError('SOURCE_PROTOCOL', `flagging ${candidates.length} message${candidates.length === 1 ? '' : 's'} \\Seen failed on ${this.ctx.host}:${this.ctx.port}`);
   }
 
   private signal(): void {
@@ -520,52 +547,65 @@ export class ImapSource implements MailboxSource {
     w?.();
   }
 
+  /**
+   * Waits for new mail: with `idle` (and the server's IDLE), in IDLE, re-armed every
+   * {@link IMAP_TUNING.idleRearmMs} and never longer than the safety poll, because servers are
+   * known to stop notifying silently; otherwise (or if IDLE is refused) for `ms`.
+   */
   async waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
-    // The safety poll: a server that stops notifying never stalls archiving for longer than this.
     const wait = this.cfg.idle ? Math.min(ms, this.cfg.idleSafetyPollMs) : ms;
-    if (this.changed || this.closed || signal?.aborted) {
-      this.changed = false;
-      return;
+    const until = Date.now() + wait;
+    while (!this.changed && !this.closed && !signal?.aborted) {
+      const left = until - Date.now();
+      if (left <= 0) break;
+      let idling: { stop: () => Promise<void> } | null = null;
+      if (this.cfg.idle && this.hasCap('IDLE') && this.main?.wire.usable) {
+        try {
+          idling = await this.main.wire.idle();
+        } catch (err) {
+          // Refused or the session broke: sleep instead; the next command reports a broken session.
+          this.logger.debug('IDLE failed; polling instead', { error: String((err as Error)?.message ?? err) });
+        }
+      }
+      await this.sleep(idling ? Math.min(left, IMAP_TUNING.idleRearmMs) : left, signal);
+      if (idling) await idling.stop().catch(() => undefined);
     }
-    await new Promise<void>((resolve) => {
+    this.changed = false;
+  }
+
+  /** Sleeps `ms`, cut short by new mail, a closed session or `signal`. */
+  private sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.changed || this.closed || signal?.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', done);
         this.wake = null;
         resolve();
       };
-      const timer = setTimeout(done, wait);
+      const timer = setTimeout(done, ms);
       this.wake = done;
       signal?.addEventListener('abort', done, { once: true });
     });
-    this.changed = false;
   }
 
   async close(): Promise<void> {
-    const action = this.actionClient;
-    this.actionClient = null;
-    if (action) {
-      const t = setTimeout(() => action.close(), 5000);
-      await action.logout().catch(() => undefined);
-      clearTimeout(t);
-      action.close();
-    }
+    this.closed = true;
+    const action = this.action;
+    this.action = null;
+    const main = this.main;
+    this.main = null;
     const client = this.client;
-    if (!client) return;
     this.client = null;
-    if (!this.closed) {
-      this.closed = true;
-      const timer = setTimeout(() => client.close(), IMAP_TUNING.logoutTimeoutMs);
-      try {
-        await client.logout();
-      } catch {
-        // already gone: nothing to tell the server
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    client.close();
+    client?.close();
+    await Promise.all([action?.wire.logout(IMAP_TUNING.logoutTimeoutMs), main?.wire.logout(IMAP_TUNING.logoutTimeoutMs)]);
   }
+}
+
+/** A refused command's reason, as a sentence; `what` names the command as the operator knows it. */
+function refusal(err: ImapCommandError, what: string, host: string): string {
+  const code = err.serverResponseCode ? ` [${err.serverResponseCode}]` : '';
+  return `${what} was refused by ${host}: ${err.responseStatus}${code} ${err.responseText}`.trimEnd();
 }
 
 /** Creates an IMAP source for one connection. */
