@@ -9,16 +9,18 @@
  */
 import { IdleExit } from './idle-exit.js';
 import { Worker } from 'node:worker_threads';
-import type { CodecName } from './pack-format.js';
+import { RECORD_HEADER_SIZE, type CodecName } from './pack-format.js';
 import { COMPRESS_WORKER_MARK, compressBatch } from './compress-worker.js';
-import type { CompressBatch, CompressJob, CompressReply } from './compress-worker.js';
+import type { CompressBatch, CompressJob, CompressReply, CompressResult } from './compress-worker.js';
 
 /** A finished record from the pool. */
 export interface CompressedRecord {
   sha256: string;
   size: number;
-  /** Header + payload, ready to append. */
-  record: Buffer;
+  /** Header then payload, ready to append (one buffer, or two when a large raw payload came back as is). */
+  parts: Buffer[];
+  /** Their total length. */
+  length: number;
   /** Payload length (the ref's storedSize). */
   storedSize: number;
 }
@@ -67,11 +69,10 @@ class Lane {
         w?.reject(new Error(reply.error));
       }
     } else {
-      const data = Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.byteLength);
       for (const r of reply.results) {
         const w = this.#waiting.get(r.id);
         this.#waiting.delete(r.id);
-        w?.resolve({ sha256: r.sha256, size: r.size, record: data.subarray(r.offset, r.offset + r.length), storedSize: r.length - 64 });
+        w?.resolve(toRecord(r, reply.data, reply.payloads));
       }
     }
     if (this.#waiting.size === 0) this.#idle();
@@ -111,14 +112,19 @@ export class CompressPool {
     this.#lanes = Array.from({ length: threads }, () => new Lane());
   }
 
-  /** Hashes and compresses `raw` (copied first, so the caller keeps its buffer). */
-  compress(raw: Uint8Array, codec: CodecName, level: number): Promise<CompressedRecord> {
+  /**
+   * Hashes and compresses `raw`. It is copied first, so the caller keeps its buffer, unless
+   * `owned` says the caller gives it away and it spans its whole ArrayBuffer: then it moves to the
+   * worker as it is (and is detached here), which spares copying large bodies.
+   */
+  compress(raw: Uint8Array, codec: CodecName, level: number, owned = false): Promise<CompressedRecord> {
     if (this.#queueCodec && (this.#queueCodec.codec !== codec || this.#queueCodec.level !== level)) this.#dispatch();
     this.#queueCodec = { codec, level };
     const id = this.#nextId++;
-    // A copy in an ArrayBuffer of its own: transferring it moves no bytes and never detaches
-    // the caller's (possibly pooled or shared) buffer.
-    const body = new Uint8Array(raw);
+    // Otherwise a copy in an ArrayBuffer of its own: transferring it moves no bytes and never
+    // detaches the caller's (possibly pooled or shared) buffer.
+    const whole = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer;
+    const body = owned && whole ? raw : new Uint8Array(raw);
     return new Promise<CompressedRecord>((resolve, reject) => {
       this.#queue.push({ id, body });
       this.#queueWaiters.set(id, { resolve, reject });
@@ -162,9 +168,17 @@ export function compressPool(threads: number): CompressPool {
 
 /** The same work done synchronously on the calling thread (`compressionThreads: 0`). */
 export function compressInline(raw: Uint8Array, codec: CodecName, level: number): CompressedRecord {
-  const { results, data } = compressBatch({ codec, level, jobs: [{ id: 0, body: raw }] });
+  const { results, data, payloads } = compressBatch({ codec, level, jobs: [{ id: 0, body: raw }] });
   const r = results[0];
   if (!r) throw new Error('compression produced no record');
-  const record = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return { sha256: r.sha256, size: r.size, record, storedSize: r.length - 64 };
+  return toRecord(r, data, payloads);
+}
+
+/** A worker result as the record to append: its header (and payload) from `data`, or its payload as it came back. */
+function toRecord(r: CompressResult, data: Uint8Array, payloads: Uint8Array[]): CompressedRecord {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const base = { sha256: r.sha256, size: r.size, length: r.length, storedSize: r.length - RECORD_HEADER_SIZE };
+  if (r.payload === undefined) return { ...base, parts: [buf.subarray(r.offset, r.offset + r.length)] };
+  const p = payloads[r.payload]!;
+  return { ...base, parts: [buf.subarray(r.offset, r.offset + RECORD_HEADER_SIZE), Buffer.from(p.buffer, p.byteOffset, p.byteLength)] };
 }

@@ -26,19 +26,31 @@ export interface CompressBatch {
   jobs: CompressJob[];
 }
 
-/** Where one finished record sits in the reply's `data`. */
+/** Where one finished record sits in the reply's `data` (and `payloads`). */
 export interface CompressResult {
   id: number;
   sha256: string;
   size: number;
-  /** Offset of the record (header + payload) in `data`. */
+  /** Offset of the record (header + payload, or only the header when `payload` is set) in `data`. */
   offset: number;
   /** Record length: header + stored payload. */
   length: number;
+  /**
+   * Index in `payloads` when the stored payload is the job's own body, sent back as it came
+   * (transferred) instead of copied into `data`: a large body stored raw.
+   */
+  payload?: number;
 }
 
-/** The worker's reply to one batch: all records back to back in one transferred buffer. */
-export type CompressReply = { results: CompressResult[]; data: Uint8Array } | { error: string; ids: number[] };
+/** The worker's reply to one batch: the records back to back in one transferred buffer, large raw payloads beside it. */
+export type CompressReply = { results: CompressResult[]; data: Uint8Array; payloads: Uint8Array[] } | { error: string; ids: number[] };
+
+/**
+ * A raw payload at least this large goes back as its own transferred buffer rather than being
+ * copied into the reply: copying the large bodies of a drain (staged raw) doubled their memory
+ * traffic and the garbage the main thread collects.
+ */
+const RETURN_AS_IS_BYTES = 64 * 1024;
 
 function compress(codec: CodecName, level: number, raw: Uint8Array): Uint8Array {
   if (codec === 'brotli') {
@@ -51,8 +63,9 @@ function compress(codec: CodecName, level: number, raw: Uint8Array): Uint8Array 
 }
 
 /** Hashes and compresses a batch; exported for tests and the benchmark. */
-export function compressBatch(batch: CompressBatch): { results: CompressResult[]; data: Uint8Array } {
-  const parts: { id: number; sha256: string; size: number; header: Buffer; payload: Uint8Array }[] = [];
+export function compressBatch(batch: CompressBatch): { results: CompressResult[]; data: Uint8Array; payloads: Uint8Array[] } {
+  const parts: { id: number; sha256: string; size: number; header: Buffer; payload: Uint8Array; asIs: boolean }[] = [];
+  const payloads: Uint8Array[] = [];
   let total = 0;
   for (const { id, body } of batch.jobs) {
     const sha256 = hash('sha256', body, 'hex');
@@ -64,8 +77,9 @@ export function compressBatch(batch: CompressBatch): { results: CompressResult[]
       codec = 'none';
     }
     const header = encodeRecordHeader({ codec, rawSize: body.length, storedSize: payload.length, sha256, payloadCrc: crc32(payload) });
-    parts.push({ id, sha256, size: body.length, header, payload });
-    total += RECORD_HEADER_SIZE + payload.length;
+    const asIs = payload === body && body.byteLength >= RETURN_AS_IS_BYTES && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+    parts.push({ id, sha256, size: body.length, header, payload, asIs });
+    total += RECORD_HEADER_SIZE + (asIs ? 0 : payload.length);
   }
   // One buffer of its own, so it can be transferred (not copied) back to the main thread.
   const data = new Uint8Array(new ArrayBuffer(total));
@@ -73,12 +87,18 @@ export function compressBatch(batch: CompressBatch): { results: CompressResult[]
   let at = 0;
   for (const p of parts) {
     data.set(p.header, at);
-    data.set(p.payload, at + RECORD_HEADER_SIZE);
     const length = RECORD_HEADER_SIZE + p.payload.length;
-    results.push({ id: p.id, sha256: p.sha256, size: p.size, offset: at, length });
-    at += length;
+    if (p.asIs) {
+      results.push({ id: p.id, sha256: p.sha256, size: p.size, offset: at, length, payload: payloads.length });
+      payloads.push(p.payload);
+      at += RECORD_HEADER_SIZE;
+    } else {
+      data.set(p.payload, at + RECORD_HEADER_SIZE);
+      results.push({ id: p.id, sha256: p.sha256, size: p.size, offset: at, length });
+      at += length;
+    }
   }
-  return { results, data };
+  return { results, data, payloads };
 }
 
 /** Marks the worker this module is meant to serve (it may also be imported inside other workers). */
@@ -93,7 +113,7 @@ if (parentPort && (workerData as { role?: string } | undefined)?.role === COMPRE
     } catch (err) {
       reply = { error: err instanceof Error ? err.message : String(err), ids: batch.jobs.map((j) => j.id) };
     }
-    if ('data' in reply) port.postMessage(reply, [reply.data.buffer as ArrayBuffer]);
+    if ('data' in reply) port.postMessage(reply, [reply.data.buffer as ArrayBuffer, ...reply.payloads.map((b) => b.buffer as ArrayBuffer)]);
     else port.postMessage(reply);
   });
 }

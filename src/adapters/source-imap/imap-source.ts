@@ -299,7 +299,8 @@ export class ImapSource implements MailboxSource {
           if (m.stream) await m.stream[Symbol.asyncIterator]().return?.();
           continue;
         }
-        if (m.body) yield { candidate: cand, body: single(m.body), buffered: true, bytes: m.body.length };
+        // A body the wire assembled (not a view into a socket chunk) is the message's own memory.
+        if (m.body) yield { candidate: cand, body: single(m.body), buffered: true, bytes: m.body.length, owned: m.body.byteLength === m.body.buffer.byteLength };
         else yield { candidate: cand, body: this.guard(m.stream), buffered: false };
       }
     } catch (err) {

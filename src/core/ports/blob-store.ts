@@ -44,8 +44,10 @@ export interface BlobWriter {
   /**
    * Streams one blob in; `known(sha)` says whether it is already stored, so it is not kept twice.
    * If `body` throws, its error is passed on unchanged and nothing of the blob is kept.
+   * `owned`: the chunks are the caller's to give away and it never reads them again, so the
+   * writer may hand their memory to another thread instead of copying it (it is then detached).
    */
-  put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean): Promise<PutResult>;
+  put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean, options?: { owned?: boolean }): Promise<PutResult>;
   /** Makes every blob whose put has resolved durable (data and directory entries fsynced). */
   sync(): Promise<void>;
   /**

@@ -43,6 +43,11 @@ export interface FetchedMessage {
    * the bytes it holds in flight; optional (unknown for streamed bodies).
    */
   bytes?: number;
+  /**
+   * True when the body's memory belongs to this message alone (not a view into a shared read
+   * buffer), so the store may take it over instead of copying it (`BlobWriter.put`'s `owned`).
+   */
+  owned?: boolean;
 }
 
 /** One scenario response to apply to one message of the open mailbox (IMAP). */
