@@ -79,11 +79,14 @@ export class SqliteStore implements MessageStore {
   private readonly ftsWaiting = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
   private busInstance: SqliteBus | null = null;
   private readonly journalSettleMs: number;
+  /** This connection's `synchronous` setting. */
+  private readonly synchronous: 'full' | 'normal';
   /** Whether the journal columns exist (false only for an older database opened read-only). */
   private readonly journalColumns: boolean;
 
   constructor(options: SqliteStoreOptions) {
     this.journalSettleMs = Math.max(0, options.journalSettleMs ?? DEFAULT_JOURNAL_SETTLE_MS);
+    this.synchronous = options.synchronous ?? 'full';
     try {
       if (!options.readonly) mkdirSync(dirname(options.file), { recursive: true });
       this.db = new Database(options.file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
@@ -91,7 +94,7 @@ export class SqliteStore implements MessageStore {
       this.searchFile = join(dirname(options.file), 'search.db');
       if (!options.readonly) {
         pragma(this.db, 'journal_mode = WAL');
-        pragma(this.db, options.synchronous === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
+        pragma(this.db, this.synchronous === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
         pragma(this.db, 'foreign_keys = ON');
         this.migrate();
         openSearchDb(this.searchFile).close();
@@ -134,46 +137,60 @@ export class SqliteStore implements MessageStore {
     return this.stmt('SELECT 1 FROM blobs WHERE sha256 = ?').get(sha256) !== undefined;
   }
 
+  // One statement per call, the keys as a JSON array: a statement per key cost the drain ~6 µs
+  // each in calls into the binding, 500 per cycle.
   async lookupTaken(connection: string, keys: string[]): Promise<Set<string>> {
-    const found = new Set<string>();
-    const s = this.stmt('SELECT 1 FROM source_keys WHERE connection = ? AND source_key = ?');
-    for (const k of keys) if (s.get(connection, k) !== undefined) found.add(k);
-    return found;
+    if (keys.length === 0) return new Set();
+    const rows = this.stmt('SELECT source_key FROM source_keys WHERE connection = ? AND source_key IN (SELECT value FROM json_each(?))')
+      .pluck()
+      .all(connection, JSON.stringify(keys)) as string[];
+    return new Set(rows);
   }
 
   async lookupSettled(connection: string, keys: string[]): Promise<Set<string>> {
-    const found = new Set<string>();
-    const s = this.stmt('SELECT 1 FROM source_keys WHERE connection = ? AND source_key = ? AND action_state <> 0');
-    for (const k of keys) if (s.get(connection, k) !== undefined) found.add(k);
-    return found;
+    if (keys.length === 0) return new Set();
+    const rows = this.stmt('SELECT source_key FROM source_keys WHERE connection = ? AND source_key IN (SELECT value FROM json_each(?)) AND action_state <> 0')
+      .pluck()
+      .all(connection, JSON.stringify(keys)) as string[];
+    return new Set(rows);
   }
 
+  /**
+   * One transaction per batch, and one statement per table, the rows as a JSON array: a statement
+   * per row and table cost the drain ~8 µs each in calls into the binding, three per message.
+   * `json_each` keeps the array's order, so message ids follow the batch's (mailbox) order.
+   */
   async commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void> {
-    const insBlob = this.stmt('INSERT OR IGNORE INTO blobs (sha256, ref, stored_size, size) VALUES (?, ?, ?, ?)');
-    const insMsg = this.stmt(
-      `INSERT INTO messages (connection, sha256, size, mailbox, uid_validity, uid, uidl, taken_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connection, sha256) DO NOTHING RETURNING id`,
+    // Blobs first: with puts running concurrently, a duplicate's record (blob null) can come
+    // before the record that stored the bytes.
+    const insBlobs = this.stmt(
+      `INSERT OR IGNORE INTO blobs (sha256, ref, stored_size, size)
+       SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`,
     );
-    const getMsg = this.stmt('SELECT id FROM messages WHERE connection = ? AND sha256 = ?');
-    const insKey = this.stmt(
+    // A content-hash duplicate (same connection and bytes) inserts no row; its key points at the first.
+    const insMsgs = this.stmt(
+      `INSERT INTO messages (connection, sha256, size, mailbox, uid_validity, uid, uidl, taken_at)
+       SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7 FROM json_each(?) WHERE true
+       ON CONFLICT (connection, sha256) DO NOTHING`,
+    );
+    const insKeys = this.stmt(
       `INSERT OR IGNORE INTO source_keys (connection, source_key, message_id, mailbox, uid_validity, uid, uidl, action_state)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 0)`,
+       SELECT value->>0, value->>8, (SELECT id FROM messages m WHERE m.connection = value->>0 AND m.sha256 = value->>1),
+              value->>3, value->>4, value->>5, value->>6, 0
+       FROM json_each(?)`,
     );
     const upWm = this.stmt(
       `INSERT INTO mailbox_state (connection, mailbox, uid_validity, last_uid) VALUES (?, ?, ?, ?)
        ON CONFLICT (connection, mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid`,
     );
+    const blobs = JSON.stringify(records.filter((r) => r.blob).map((r) => [r.sha256, r.blob!.ref, r.blob!.storedSize, r.size]));
+    const rows = JSON.stringify(records.map((r) => [r.connection, r.sha256, r.size, r.mailbox, r.uidValidity, r.uid, r.uidl, r.takenAt, r.sourceKey]));
     try {
       this.db.transaction(() => {
-        // Blobs first: with puts running concurrently, a duplicate's record (blob null) can come
-        // before the record that stored the bytes.
-        for (const r of records) if (r.blob) insBlob.run(r.sha256, r.blob.ref, r.blob.storedSize, r.size);
-        for (const r of records) {
-          // RETURNING gives the new id in the same step; only a content-hash duplicate (no row
-          // inserted) needs the lookup.
-          const row = (insMsg.get(r.connection, r.sha256, r.size, r.mailbox, r.uidValidity, r.uid, r.uidl, r.takenAt) ??
-            getMsg.get(r.connection, r.sha256)) as { id: number };
-          insKey.run(r.connection, r.sourceKey, row.id, r.mailbox, r.uidValidity, r.uid, r.uidl);
+        if (records.length > 0) {
+          insBlobs.run(blobs);
+          insMsgs.run(rows);
+          insKeys.run(rows);
         }
         if (watermark) upWm.run(watermark.connection, watermark.mailbox, watermark.uidValidity, watermark.lastUid);
       }).immediate();
@@ -182,12 +199,23 @@ export class SqliteStore implements MessageStore {
     }
   }
 
+  /**
+   * Recorded without waiting for the disk (`synchronous = NORMAL` for this transaction): losing
+   * it in a power cut only means the action is done again at the next session's recovery, which
+   * is harmless (flagging or expunging a UID twice changes nothing), while an fsync per cycle
+   * held the drain's main thread. The next FULL commit's fsync of the WAL persists it anyway.
+   */
   async markActionDone(connection: string, keys: string[]): Promise<void> {
-    const s = this.stmt('UPDATE source_keys SET action_state = 1 WHERE connection = ? AND source_key = ?');
+    if (keys.length === 0) return;
+    const s = this.stmt('UPDATE source_keys SET action_state = 1 WHERE connection = ? AND source_key IN (SELECT value FROM json_each(?))');
+    const full = this.synchronous === 'full';
     try {
-      this.db.transaction(() => {
-        for (const k of keys) s.run(connection, k);
-      }).immediate();
+      if (full) this.stmt('PRAGMA synchronous = NORMAL').run();
+      try {
+        this.db.transaction(() => s.run(connection, JSON.stringify(keys))).immediate();
+      } finally {
+        if (full) this.stmt('PRAGMA synchronous = FULL').run();
+      }
     } catch (err) {
       throw mapSqliteError(err, 'recording server actions');
     }
