@@ -125,7 +125,7 @@ export const connectionSchema = z.strictObject({
     .max(29 * 60 * 1000, 'must be under 29 minutes')
     .default(60000)
     .meta({ description: 'IMAP with idle: poll this often anyway, because servers are known to stop sending IDLE notifications silently.' }),
-  partialFetch: z.boolean().default(false).meta({ description: 'IMAP: fetch every message in chunks (BODY.PEEK[]<offset.length>); large messages are always chunked.' }),
+  partialFetch: z.boolean().default(false).meta({ description: 'IMAP: fetch every message in chunks (BODY.PEEK[]<offset.length>), one round trip each; off, a cycle is one bulk FETCH and a body over 4 MiB streams through it (never whole in memory either way).' }),
   deletePolicy: z
     .enum(['delete-and-expunge', 'delete', 'mark-seen', 'move', 'leave'])
     .default('delete-and-expunge')
