@@ -66,7 +66,10 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,
     stderrLevel,
-    parser: () => (parser ??= createPostalMimeParser()),
+    // The index stage's parser: the bytes it parses were read back from the archive for this
+    // parse only, so a large one moves to the worker instead of being copied (~0.4 s of the main
+    // thread's time on the mixed set's 278 MB).
+    parser: () => (parser ??= createPostalMimeParser({ transferRaw: true })),
     connectionLogFile: logFile,
     connectionLogger(c) {
       const level = connectionLogLevel(c.logging);

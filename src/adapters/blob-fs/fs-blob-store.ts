@@ -316,11 +316,11 @@ export class FsBlobStore implements BlobStore {
    * worker ({@link readPool}) with descriptors kept open, so the main thread only hands over the
    * ref; with `compressionThreads: 0` the same is done synchronously here.
    */
-  async read(location: BlobLocation, sha256: string): Promise<Buffer> {
+  async read(location: BlobLocation, sha256: string, options?: { check?: 'hash' | 'checksum' }): Promise<Buffer> {
     const ref = parseFsBlobRef(location.ref);
     if (!ref.staging) await this.#writeOutBuffered(ref.packId);
     const path = this.packPath(ref.packId, ref.staging === true);
-    const job = { path, offset: ref.offset, storedSize: ref.storedSize, sha256: sha256.toLowerCase(), ref: location.ref };
+    const job = { path, offset: ref.offset, storedSize: ref.storedSize, sha256: sha256.toLowerCase(), ref: location.ref, hash: options?.check !== 'checksum' };
     try {
       if (this.config.compressionThreads === 0) {
         const raw = this.#inlineReader.read({ ...job, id: 0 });

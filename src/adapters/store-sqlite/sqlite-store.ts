@@ -252,6 +252,11 @@ export class SqliteStore implements MessageStore {
     return rows.map((r) => ({ id: r.id, connection: r.connection, sha256: r.sha256, size: r.size, blob: { ref: r.ref, storedSize: r.storedSize } }));
   }
 
+  async countUnparsed(): Promise<number> {
+    // The partial index messages_unparsed holds exactly these rows.
+    return this.stmt('SELECT COUNT(*) FROM messages WHERE parse_state = 0').pluck().get() as number;
+  }
+
   /**
    * The bus of this database (`MessageBus`): same file, same connection, so the deliveries that
    * saveParsed queues and the dispatcher's progress live in one transactional store.

@@ -119,7 +119,9 @@ export async function runIndexStage(deps: IndexDeps, stop: () => boolean, signal
         // Only the head: a message over the full-parse limit must never sit whole in memory.
         outcome = await parse(await readPrefix(deps.blobs.stream(m.blob), MAX_HEADER_BYTES), m.size);
       } else {
-        outcome = await parse(await deps.blobs.read(m.blob, m.sha256));
+        // Checksum, not hash: the record's header names this blob and its CRC-32 catches a torn
+        // or corrupted copy; hashing all bytes again cost ~0.3 s per 278 MB of mail here.
+        outcome = await parse(await deps.blobs.read(m.blob, m.sha256, { check: 'checksum' }));
       }
     } catch (err) {
       // A blob that cannot be read is an archive fault, not a mail fault: leave it queued.

@@ -65,8 +65,13 @@ export interface BlobWriter {
 export interface BlobStore {
   /** Opens a writer that owns its own append target, so writers never interleave. */
   openWriter(): Promise<BlobWriter>;
-  /** Reads a whole blob back, verifying its hash (STORE_CORRUPT on mismatch, STORE_NOT_FOUND if absent). */
-  read(location: BlobLocation, sha256: string): Promise<Buffer>;
+  /**
+   * Reads a whole blob back, verifying its hash (STORE_CORRUPT on mismatch, STORE_NOT_FOUND if
+   * absent). `check: 'checksum'` verifies what the store keeps beside the bytes (that the record
+   * holds this blob, and its checksum) without hashing the bytes again: for a reader that only
+   * needs torn or corrupted storage caught, such as the index stage reading what was just written.
+   */
+  read(location: BlobLocation, sha256: string, options?: { check?: 'hash' | 'checksum' }): Promise<Buffer>;
   /** Streams a blob back in bounded memory (for export of large messages); an integrity failure rejects the iteration at its end. */
   stream(location: BlobLocation): AsyncIterable<Uint8Array>;
   /** The staging containers that exist (see {@link STAGING_REF_PREFIX}). */

@@ -222,6 +222,8 @@ export interface MessageStore {
   getWatermark(connection: string, mailbox: string): Promise<MailboxWatermark | null>;
   /** Messages waiting to be parsed, by id, after `afterId`. */
   listUnparsed(limit: number, afterId?: number): Promise<UnparsedMessage[]>;
+  /** How many messages wait to be parsed (cheap enough to ask every few hundred milliseconds). */
+  countUnparsed(): Promise<number>;
   /**
    * Stores parse outcomes (as they are, or already in record form) and indexes them: the
    * full-text rows are durable before the messages are marked parsed. The `deliveries` of each
