@@ -46,10 +46,7 @@ class Lane {
     const worker = this.#worker ?? this.#start();
     for (const [id, w] of waiters) this.#waiting.set(id, w);
     this.#idleExit.busy(worker); // an awaited compression must keep the process alive
-    worker.postMessage(
-      batch,
-      batch.jobs.map((j) => j.body.buffer as ArrayBuffer),
-    );
+    worker.postMessage(batch, [...new Set(batch.jobs.flatMap((j) => j.body.map((p) => p.buffer as ArrayBuffer)))]);
   }
 
   #start(): Worker {
@@ -117,14 +114,16 @@ export class CompressPool {
    * `owned` says the caller gives it away and it spans its whole ArrayBuffer: then it moves to the
    * worker as it is (and is detached here), which spares copying large bodies.
    */
-  compress(raw: Uint8Array, codec: CodecName, level: number, owned = false): Promise<CompressedRecord> {
+  compress(raw: Uint8Array | readonly Uint8Array[], codec: CodecName, level: number, owned = false): Promise<CompressedRecord> {
     if (this.#queueCodec && (this.#queueCodec.codec !== codec || this.#queueCodec.level !== level)) this.#dispatch();
     this.#queueCodec = { codec, level };
     const id = this.#nextId++;
     // Otherwise a copy in an ArrayBuffer of its own: transferring it moves no bytes and never
     // detaches the caller's (possibly pooled or shared) buffer.
-    const whole = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer;
-    const body = owned && whole ? raw : new Uint8Array(raw);
+    const body = (raw instanceof Uint8Array ? [raw] : raw).map((p) => {
+      const whole = p.byteOffset === 0 && p.byteLength === p.buffer.byteLength && p.buffer instanceof ArrayBuffer;
+      return owned && whole ? p : new Uint8Array(p);
+    });
     return new Promise<CompressedRecord>((resolve, reject) => {
       this.#queue.push({ id, body });
       this.#queueWaiters.set(id, { resolve, reject });
@@ -168,7 +167,7 @@ export function compressPool(threads: number): CompressPool {
 
 /** The same work done synchronously on the calling thread (`compressionThreads: 0`). */
 export function compressInline(raw: Uint8Array, codec: CodecName, level: number): CompressedRecord {
-  const { results, data, payloads } = compressBatch({ codec, level, jobs: [{ id: 0, body: raw }] });
+  const { results, data, payloads } = compressBatch({ codec, level, jobs: [{ id: 0, body: [raw] }] });
   const r = results[0];
   if (!r) throw new Error('compression produced no record');
   return toRecord(r, data, payloads);
@@ -179,6 +178,6 @@ function toRecord(r: CompressResult, data: Uint8Array, payloads: Uint8Array[]): 
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const base = { sha256: r.sha256, size: r.size, length: r.length, storedSize: r.length - RECORD_HEADER_SIZE };
   if (r.payload === undefined) return { ...base, parts: [buf.subarray(r.offset, r.offset + r.length)] };
-  const p = payloads[r.payload]!;
-  return { ...base, parts: [buf.subarray(r.offset, r.offset + RECORD_HEADER_SIZE), Buffer.from(p.buffer, p.byteOffset, p.byteLength)] };
+  const pieces = r.payload.map((i) => payloads[i]!).map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+  return { ...base, parts: [buf.subarray(r.offset, r.offset + RECORD_HEADER_SIZE), ...pieces] };
 }

@@ -7,16 +7,16 @@
  *
  * Runs as a `worker_threads` worker started by `compress-pool.ts`; no state between batches.
  */
-import { hash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { brotliCompressSync, constants as zc, crc32, deflateRawSync } from 'node:zlib';
 import { RECORD_HEADER_SIZE, encodeRecordHeader } from './pack-format.js';
 import type { CodecName } from './pack-format.js';
 
-/** One body to hash and compress; `body` owns its ArrayBuffer (transferred). */
+/** One body to hash and compress, in one or more pieces that each own their ArrayBuffer (transferred). */
 export interface CompressJob {
   id: number;
-  body: Uint8Array;
+  body: Uint8Array[];
 }
 
 /** A batch sent to the worker. */
@@ -36,10 +36,10 @@ export interface CompressResult {
   /** Record length: header + stored payload. */
   length: number;
   /**
-   * Index in `payloads` when the stored payload is the job's own body, sent back as it came
-   * (transferred) instead of copied into `data`: a large body stored raw.
+   * Indexes in `payloads` when the stored payload is the job's own body, its pieces sent back as
+   * they came (transferred) instead of copied into `data`: a large body stored raw.
    */
-  payload?: number;
+  payload?: number[];
 }
 
 /** The worker's reply to one batch: the records back to back in one transferred buffer, large raw payloads beside it. */
@@ -64,22 +64,38 @@ function compress(codec: CodecName, level: number, raw: Uint8Array): Uint8Array 
 
 /** Hashes and compresses a batch; exported for tests and the benchmark. */
 export function compressBatch(batch: CompressBatch): { results: CompressResult[]; data: Uint8Array; payloads: Uint8Array[] } {
-  const parts: { id: number; sha256: string; size: number; header: Buffer; payload: Uint8Array; asIs: boolean }[] = [];
+  const parts: { id: number; sha256: string; size: number; header: Buffer; payload: Uint8Array[]; storedSize: number; asIs: boolean }[] = [];
   const payloads: Uint8Array[] = [];
   let total = 0;
-  for (const { id, body } of batch.jobs) {
-    const sha256 = hash('sha256', body, 'hex');
-    let payload = compress(batch.codec, batch.level, body);
-    let codec = batch.codec;
-    if (codec !== 'none' && payload.length >= body.length) {
-      // Already-compressed content: keeping it raw saves space and decompression on read.
-      payload = body;
-      codec = 'none';
+  for (const { id, body: pieces } of batch.jobs) {
+    let size = 0;
+    for (const p of pieces) size += p.byteLength;
+    let sha256: string;
+    if (pieces.length === 1) sha256 = hash('sha256', pieces[0]!, 'hex');
+    else {
+      const h = createHash('sha256');
+      for (const p of pieces) h.update(p);
+      sha256 = h.digest('hex');
     }
-    const header = encodeRecordHeader({ codec, rawSize: body.length, storedSize: payload.length, sha256, payloadCrc: crc32(payload) });
-    const asIs = payload === body && body.byteLength >= RETURN_AS_IS_BYTES && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
-    parts.push({ id, sha256, size: body.length, header, payload, asIs });
-    total += RECORD_HEADER_SIZE + (asIs ? 0 : payload.length);
+    let codec = batch.codec;
+    let payload: Uint8Array[] = pieces;
+    if (codec !== 'none') {
+      const body = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, size);
+      const packed = compress(codec, batch.level, body);
+      // Already-compressed content: keeping it raw saves space and decompression on read.
+      if (packed.length >= size) codec = 'none';
+      else payload = [packed];
+    }
+    let storedSize = 0;
+    let crc = 0;
+    for (const p of payload) {
+      storedSize += p.byteLength;
+      crc = crc32(p, crc);
+    }
+    const header = encodeRecordHeader({ codec, rawSize: size, storedSize, sha256, payloadCrc: crc });
+    const asIs = payload === pieces && size >= RETURN_AS_IS_BYTES && pieces.every((p) => p.byteOffset === 0 && p.byteLength === p.buffer.byteLength);
+    parts.push({ id, sha256, size, header, payload, storedSize, asIs });
+    total += RECORD_HEADER_SIZE + (asIs ? 0 : storedSize);
   }
   // One buffer of its own, so it can be transferred (not copied) back to the main thread.
   const data = new Uint8Array(new ArrayBuffer(total));
@@ -87,13 +103,17 @@ export function compressBatch(batch: CompressBatch): { results: CompressResult[]
   let at = 0;
   for (const p of parts) {
     data.set(p.header, at);
-    const length = RECORD_HEADER_SIZE + p.payload.length;
+    const length = RECORD_HEADER_SIZE + p.storedSize;
     if (p.asIs) {
-      results.push({ id: p.id, sha256: p.sha256, size: p.size, offset: at, length, payload: payloads.length });
-      payloads.push(p.payload);
+      results.push({ id: p.id, sha256: p.sha256, size: p.size, offset: at, length, payload: p.payload.map((_, i) => payloads.length + i) });
+      payloads.push(...p.payload);
       at += RECORD_HEADER_SIZE;
     } else {
-      data.set(p.payload, at + RECORD_HEADER_SIZE);
+      let w = at + RECORD_HEADER_SIZE;
+      for (const piece of p.payload) {
+        data.set(piece, w);
+        w += piece.byteLength;
+      }
       results.push({ id: p.id, sha256: p.sha256, size: p.size, offset: at, length });
       at += length;
     }
@@ -113,7 +133,7 @@ if (parentPort && (workerData as { role?: string } | undefined)?.role === COMPRE
     } catch (err) {
       reply = { error: err instanceof Error ? err.message : String(err), ids: batch.jobs.map((j) => j.id) };
     }
-    if ('data' in reply) port.postMessage(reply, [reply.data.buffer as ArrayBuffer, ...reply.payloads.map((b) => b.buffer as ArrayBuffer)]);
+    if ('data' in reply) port.postMessage(reply, [reply.data.buffer as ArrayBuffer, ...new Set(reply.payloads.map((b) => b.buffer as ArrayBuffer))]);
     else port.postMessage(reply);
   });
 }

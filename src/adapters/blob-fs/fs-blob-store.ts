@@ -646,15 +646,17 @@ class FsBlobWriter implements BlobWriter {
   }
 
   /** Streams one blob in; see {@link BlobWriter.put}. */
-  async put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean, options?: { owned?: boolean }): Promise<PutResult> {
+  async put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean, options?: { owned?: boolean; buffered?: boolean }): Promise<PutResult> {
     this.#assertUsable();
-    const { streamThresholdBytes } = this.#store.config;
+    const { streamThresholdBytes, stageLargeBodies, compressionThreads } = this.#store.config;
     const it = body[Symbol.asyncIterator]();
     const head: Buffer[] = [];
     let size = 0;
     let done = false;
-    // Buffer up to the threshold: most mail ends here and is hashed and compressed in one job.
-    while (size <= streamThresholdBytes) {
+    // Buffer up to the threshold: most mail ends here and is hashed and compressed in one job. A
+    // body the caller has whole in memory is taken whole, in the pieces it came in.
+    const whole = options?.buffered === true;
+    while (whole || size <= streamThresholdBytes) {
       const r = await it.next();
       if (r.done) {
         done = true;
@@ -664,17 +666,21 @@ class FsBlobWriter implements BlobWriter {
       head.push(chunk);
       size += chunk.length;
     }
-    const owned = options?.owned === true && head.length === 1;
-    if (done) return this.#putWhole(head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, size), known, owned);
-    const { stageLargeBodies, compressionThreads } = this.#store.config;
-    if (stageLargeBodies && compressionThreads > 0 && head.length === 1) {
-      // One chunk over the threshold: a body fetched whole (bulk). If it ends here, hashing and
-      // checksumming it run on the compression thread and the main thread only copies it.
-      const r = await it.next();
-      if (r.done) return this.#putWholeStaged(head[0] as Buffer, known, owned);
-      const chunk = asBuffer(r.value);
-      head.push(chunk);
-      size += chunk.length;
+    const owned = options?.owned === true;
+    if (done && size <= streamThresholdBytes) return this.#putWhole(head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, size), known, owned && head.length === 1);
+    if (stageLargeBodies && compressionThreads > 0 && (whole || head.length === 1)) {
+      // A large body fetched whole (bulk): if it ends here, hashing and checksumming it run on
+      // the compression thread, and its pieces go there and back without being copied when owned.
+      if (!done) {
+        const r = await it.next();
+        if (r.done) done = true;
+        else {
+          const chunk = asBuffer(r.value);
+          head.push(chunk);
+          size += chunk.length;
+        }
+      }
+      if (done) return this.#putWholeStaged(head, known, owned);
     }
     const hash = createHash('sha256');
     for (const c of head) hash.update(c);
@@ -760,7 +766,7 @@ class FsBlobWriter implements BlobWriter {
    * write goes to the staging pack at a reserved offset outside the lock, and the put resolves
    * once it is written (readable), like every put.
    */
-  async #putWholeStaged(raw: Buffer, known: (sha256: string) => boolean, owned: boolean): Promise<PutResult> {
+  async #putWholeStaged(raw: Buffer[], known: (sha256: string) => boolean, owned: boolean): Promise<PutResult> {
     let rec: CompressedRecord;
     try {
       rec = await compressPool(this.#store.config.compressionThreads).compress(raw, 'none', 0, owned);

@@ -10,8 +10,25 @@ export interface ImapQuoted {
   readonly quoted: string;
 }
 
+/**
+ * A literal that arrived over several socket reads, kept as the pieces it came in rather than
+ * copied into one buffer: each piece owns its memory (a whole socket chunk, or a copy of the
+ * literal's part of an edge chunk), so a consumer may hand them to another thread as they are.
+ */
+export class LiteralParts {
+  constructor(
+    readonly parts: Buffer[],
+    readonly length: number,
+  ) {}
+
+  /** The literal as one buffer (a copy). */
+  toBuffer(): Buffer {
+    return Buffer.concat(this.parts, this.length);
+  }
+}
+
 /** One value in a response: an atom (numbers, NIL, flags, `BODY[]<0>` included), a quoted string, a literal's bytes or a parenthesised list. */
-export type ImapToken = string | ImapQuoted | Buffer | ImapToken[];
+export type ImapToken = string | ImapQuoted | Buffer | LiteralParts | ImapToken[];
 
 /** A protocol violation by the server: the error map reports it as SOURCE_PROTOCOL. */
 export class ImapParseError extends Error {
@@ -31,7 +48,7 @@ const LITERAL_MARK = '\u0000';
  * literals' bytes come in order from `literals`. Brackets inside an atom (`BODY[HEADER.FIELDS
  * (A B)]<0>`) belong to the atom, as RFC 3501's `section` grammar has it.
  */
-export function tokenize(text: string, literals: readonly Buffer[] = []): ImapToken[] {
+export function tokenize(text: string, literals: ReadonlyArray<Buffer | LiteralParts> = []): ImapToken[] {
   const root: ImapToken[] = [];
   const stack: ImapToken[][] = [root];
   let lit = 0;

@@ -25,8 +25,13 @@ export function toSequenceSet(uids: readonly number[]): string {
   return parts.join(',');
 }
 
-async function* single(buf: Uint8Array): AsyncIterable<Uint8Array> {
-  yield buf;
+async function* pieces(parts: readonly Uint8Array[]): AsyncIterable<Uint8Array> {
+  for (const p of parts) yield p;
+}
+
+/** Whether a buffer spans the whole of its memory (not a view into a larger, shared one). */
+function ownsMemory(b: Uint8Array): boolean {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
 }
 
 /** Builds imapflow's options from the connection settings. */
@@ -299,8 +304,9 @@ export class ImapSource implements MailboxSource {
           if (m.stream) await m.stream[Symbol.asyncIterator]().return?.();
           continue;
         }
-        // A body the wire assembled (not a view into a socket chunk) is the message's own memory.
-        if (m.body) yield { candidate: cand, body: single(m.body), buffered: true, bytes: m.body.length, owned: m.body.byteLength === m.body.buffer.byteLength };
+        // Pieces that span their whole memory (socket chunks that were all literal, copies of the
+        // edges) are the message's own; a small body is a view into a socket chunk.
+        if (m.parts) yield { candidate: cand, body: pieces(m.parts), buffered: true, bytes: m.size, owned: m.parts.every(ownsMemory) };
         else yield { candidate: cand, body: this.guard(m.stream), buffered: false };
       }
     } catch (err) {
@@ -312,7 +318,7 @@ export class ImapSource implements MailboxSource {
   private async chunk(uid: number, offset: number): Promise<Buffer | null> {
     try {
       for await (const m of this.w.fetch(String(uid), { streamAbove: Number.POSITIVE_INFINITY, partial: { offset, length: IMAP_TUNING.chunkBytes } })) {
-        if (m.uid === uid && m.body) return m.body;
+        if (m.uid === uid && m.parts) return m.parts.length === 1 ? m.parts[0]! : Buffer.concat(m.parts, m.size);
       }
     } catch (err) {
       throw this.wrap(err);

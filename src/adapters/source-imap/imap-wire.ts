@@ -16,6 +16,7 @@
 import type { Readable, Writable } from 'node:stream';
 import {
   ImapParseError,
+  LiteralParts,
   LITERAL_MARK,
   expandSequenceSet,
   parseSearchNumbers,
@@ -63,10 +64,13 @@ export interface TaggedResult {
   flags?: Map<number, string[]>;
 }
 
-/** One message of a FETCH: whole in memory, or streaming (above the fetch's `streamAbove`). */
+/**
+ * One message of a FETCH: whole in memory (`parts`: one buffer, or the pieces it arrived in, see
+ * {@link LiteralParts}), or streaming (above the fetch's `streamAbove`).
+ */
 export type WireMessage =
-  | { uid: number; body: Buffer; offset?: number; stream?: undefined; size: number }
-  | { uid: number; body?: undefined; offset?: number; stream: AsyncIterable<Buffer>; size: number };
+  | { uid: number; parts: Buffer[]; offset?: number; stream?: undefined; size: number }
+  | { uid: number; parts?: undefined; offset?: number; stream: AsyncIterable<Buffer>; size: number };
 
 /** Options of the loop. */
 export interface ImapWireOptions {
@@ -193,11 +197,18 @@ interface Pending {
 /** A literal being read. */
 interface LiteralState {
   left: number;
-  /** Whole-literal buffer being filled (not streaming). */
-  buf: Buffer | null;
-  off: number;
+  size: number;
+  /** The pieces read so far (not streaming). */
+  parts: Buffer[];
   /** Streaming to the consumer instead. */
   stream: Pipe<Buffer> | null;
+}
+
+/** A copy of `b` in memory of its own (never Node's shared pool), so it can be handed on whole. */
+function ownCopy(b: Buffer): Buffer {
+  const c = Buffer.allocUnsafeSlow(b.length);
+  b.copy(c);
+  return c;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -240,7 +251,7 @@ export class ImapWire {
   private carry: Buffer[] = [];
   private carryLen = 0;
   private text = '';
-  private literals: Buffer[] = [];
+  private literals: Array<Buffer | LiteralParts> = [];
   private lit: LiteralState | null = null;
   /** The stream a BODY[] literal of the response being read went to, if it streamed. */
   private streamedUid = -1;
@@ -341,7 +352,7 @@ export class ImapWire {
    */
   fetch(uidSet: string, opts: { streamAbove: number; partial?: { offset: number; length: number } }): AsyncIterable<WireMessage> {
     const pipe = new Pipe<WireMessage>(
-      (m) => (m.body ? m.body.length : 0),
+      (m) => (m.parts ? m.size : 0),
       (bytes) => this.release(bytes),
       () => this.release(0),
     );
@@ -441,9 +452,11 @@ export class ImapWire {
         const take = Math.min(lit.left, len - pos);
         if (lit.stream) {
           this.hold(lit.stream.push(chunk.subarray(pos, pos + take)));
-        } else if (lit.buf) {
-          chunk.copy(lit.buf, lit.off, pos, pos + take);
-          lit.off += take;
+        } else {
+          // A chunk that is all literal is kept as it is (each socket read is a buffer of its
+          // own); only the edges, shared with other data, are copied. Copying whole literals
+          // into one buffer had cost the mixed set's drain ~0.3 s of its main thread.
+          lit.parts.push(pos === 0 && take === len && chunk.byteLength === chunk.buffer.byteLength ? chunk : ownCopy(chunk.subarray(pos, pos + take)));
         }
         pos += take;
         lit.left -= take;
@@ -452,7 +465,7 @@ export class ImapWire {
           if (lit.stream) {
             lit.stream.end();
             this.literals.push(EMPTY);
-          } else this.literals.push(lit.buf ?? EMPTY);
+          } else this.literals.push(lit.parts.length === 1 ? lit.parts[0]! : new LiteralParts(lit.parts, lit.size));
         }
         continue;
       }
@@ -491,7 +504,7 @@ export class ImapWire {
       this.text += head + LITERAL_MARK;
       const stream = this.streamTarget(this.text, n);
       if (stream) {
-        this.lit = { left: n, buf: null, off: 0, stream };
+        this.lit = { left: n, size: n, parts: [], stream };
       } else if (n === 0) {
         this.literals.push(EMPTY);
       } else if (n > this.maxBufferedLiteral) {
@@ -501,7 +514,7 @@ export class ImapWire {
         this.literals.push(chunk.subarray(pos, pos + n));
         pos += n;
       } else {
-        this.lit = { left: n, buf: Buffer.allocUnsafeSlow(n), off: 0, stream: null };
+        this.lit = { left: n, size: n, parts: [], stream: null };
       }
     }
   }
@@ -532,7 +545,7 @@ export class ImapWire {
     return stream;
   }
 
-  private onResponse(text: string, literals: Buffer[]): void {
+  private onResponse(text: string, literals: Array<Buffer | LiteralParts>): void {
     const c0 = text.charCodeAt(0);
     if (c0 === 42 && text.charCodeAt(1) === 32) {
       this.onUntagged(text.slice(2), literals);
@@ -560,7 +573,7 @@ export class ImapWire {
     else p.reject(new ImapCommandError(p.command, status));
   }
 
-  private onUntagged(rest: string, literals: Buffer[]): void {
+  private onUntagged(rest: string, literals: Array<Buffer | LiteralParts>): void {
     const c0 = rest.charCodeAt(0);
     if (c0 >= 48 && c0 <= 57) {
       const sp = rest.indexOf(' ');
@@ -601,7 +614,7 @@ export class ImapWire {
     }
   }
 
-  private onFetch(listText: string, literals: Buffer[]): void {
+  private onFetch(listText: string, literals: Array<Buffer | LiteralParts>): void {
     const streamed = this.streamedUid;
     this.streamedUid = -1;
     const front = this.front();
@@ -611,7 +624,8 @@ export class ImapWire {
     const list = tokens[0];
     if (!Array.isArray(list)) throw new ImapParseError(`${this.options.where} sent a FETCH response without its list: ${JSON.stringify(listText.slice(0, 120))}`);
     let uid = -1;
-    let body: Buffer | null = null;
+    let body: Buffer[] | null = null;
+    let size = 0;
     let offset: number | undefined;
     let flags: string[] | null = null;
     for (let i = 0; i + 1 < list.length; i += 2) {
@@ -625,15 +639,19 @@ export class ImapWire {
         const m = /^BODY\[\](?:<(\d+)>)?$/.exec(upper);
         if (!m) continue;
         if (m[1] !== undefined) offset = Number(m[1]);
-        if (Buffer.isBuffer(value)) body = value;
-        else if (typeof value === 'object' && !Array.isArray(value)) body = Buffer.from(value.quoted, 'latin1');
+        if (Buffer.isBuffer(value)) [body, size] = [[value], value.length];
+        else if (value instanceof LiteralParts) [body, size] = [value.parts, value.length];
+        else if (typeof value === 'object' && !Array.isArray(value)) {
+          const b = Buffer.from(value.quoted, 'latin1');
+          [body, size] = [[b], b.length];
+        }
         // NIL: Dovecot's answer for a message another session expunged meanwhile (no body: skipped).
       }
     }
     if (front?.flags && flags && Number.isInteger(uid) && uid > 0) front.flags.set(uid, flags);
     if (!sink || streamed >= 0 || body === null) return; // streamed already, or a FETCH of flags only
     if (!Number.isInteger(uid) || uid <= 0) throw new ImapParseError(`${this.options.where} sent a FETCH body without a UID`);
-    this.hold(sink.pipe.push({ uid, body, size: body.length, ...(offset !== undefined ? { offset } : {}) }));
+    this.hold(sink.pipe.push({ uid, parts: body, size, ...(offset !== undefined ? { offset } : {}) }));
   }
 }
 

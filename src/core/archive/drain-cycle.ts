@@ -335,7 +335,7 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
     const body = setAside ? watchSource(m.body, () => (sourceFailed = true)) : m.body;
     let put: PutResult;
     try {
-      put = await blobs.put(body, (sha) => inBatch.has(sha) || store.hasBlob(sha), m.owned ? { owned: true } : undefined);
+      put = await blobs.put(body, (sha) => inBatch.has(sha) || store.hasBlob(sha), { owned: m.owned === true, buffered: m.buffered });
     } catch (err) {
       // The body breaking off is the fetch's failure, not the archive's.
       if (!setAside || sourceFailed) throw err;

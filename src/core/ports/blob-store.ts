@@ -46,8 +46,9 @@ export interface BlobWriter {
    * If `body` throws, its error is passed on unchanged and nothing of the blob is kept.
    * `owned`: the chunks are the caller's to give away and it never reads them again, so the
    * writer may hand their memory to another thread instead of copying it (it is then detached).
+   * `buffered`: every chunk is in memory already, so the writer may take them all at once.
    */
-  put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean, options?: { owned?: boolean }): Promise<PutResult>;
+  put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean, options?: { owned?: boolean; buffered?: boolean }): Promise<PutResult>;
   /** Makes every blob whose put has resolved durable (data and directory entries fsynced). */
   sync(): Promise<void>;
   /**
