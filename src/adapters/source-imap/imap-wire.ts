@@ -178,6 +178,11 @@ interface FetchSink {
   pipe: Pipe<WireMessage>;
   /** Literals of BODY[] larger than this stream through; smaller ones come whole. */
   streamAbove: number;
+  /**
+   * The body last handed out as a stream. A consumer that stops iterating reads it no further,
+   * so it is cancelled with the pipe; left open, it would hold the socket paused for good.
+   */
+  body?: Pipe<Buffer>;
 }
 
 interface Pending {
@@ -354,10 +359,14 @@ export class ImapWire {
     const pipe = new Pipe<WireMessage>(
       (m) => (m.parts ? m.size : 0),
       (bytes) => this.release(bytes),
-      () => this.release(0),
+      () => {
+        sink.body?.cancel();
+        this.release(0);
+      },
     );
+    const sink: FetchSink = { pipe, streamAbove: opts.streamAbove };
     const section = opts.partial ? `BODY.PEEK[]<${opts.partial.offset}.${opts.partial.length}>` : 'BODY.PEEK[]';
-    this.run(`UID FETCH ${uidSet} (UID ${section})`, { fetch: { pipe, streamAbove: opts.streamAbove } }).then(
+    this.run(`UID FETCH ${uidSet} (UID ${section})`, { fetch: sink }).then(
       () => pipe.end(),
       (err: unknown) => pipe.end(err),
     );
@@ -369,14 +378,23 @@ export class ImapWire {
     let accepted!: () => void;
     const started = new Promise<void>((resolve) => (accepted = resolve));
     const done = this.run('IDLE', { idle: true, onContinue: () => accepted() });
+    let settled = false;
+    done.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     // A refusal (or a closed session) settles `done` before any continuation.
     await Promise.race([started, done]);
     let stopped = false;
     return {
       done,
       stop: async () => {
-        if (!stopped && this.usable) {
+        // After the server ended IDLE itself, a DONE would reach it as a command (answered BAD).
+        if (!stopped && !settled && this.usable) {
           stopped = true;
+          // Silence after DONE is no longer idling: a server that never answers it must time out.
+          for (const p of this.pending.values()) p.idle = false;
+          this.refreshTimer();
           this.writeSocket.write('DONE\r\n');
         }
         await done;
@@ -473,9 +491,12 @@ export class ImapWire {
       if (lf < 0) {
         this.carry.push(chunk.subarray(pos));
         this.carryLen += len - pos;
-        if (this.carryLen > this.maxLine) throw new ImapParseError(`${this.options.where} sent a response line longer than ${this.maxLine} bytes`);
+        if (this.text.length + this.carryLen > this.maxLine) throw new ImapParseError(`${this.options.where} sent a response line longer than ${this.maxLine} bytes`);
         return;
       }
+      // The same bound whether the line came in one read or several, and for the text between
+      // a response's literals (a response that never ends must not grow without limit).
+      if (this.text.length + this.carryLen + (lf - pos) > this.maxLine) throw new ImapParseError(`${this.options.where} sent a response line longer than ${this.maxLine} bytes`);
       let end = lf;
       if (end > pos && chunk[end - 1] === 13) end--;
       let line: string;
@@ -542,6 +563,9 @@ export class ImapWire {
     this.streamedUid = uid;
     const offset = item[2] !== undefined ? Number(item[2]) : undefined;
     this.hold(sink.pipe.push({ uid, stream, size, ...(offset !== undefined ? { offset } : {}) }));
+    sink.body = stream;
+    // The consumer stopped iterating before this body came: no one will read it.
+    if (sink.pipe.cancelled) stream.cancel();
     return stream;
   }
 
