@@ -29,6 +29,18 @@ async function* pieces(parts: readonly Uint8Array[]): AsyncIterable<Uint8Array> 
   for (const p of parts) yield p;
 }
 
+/** The index of the first element of ascending `sorted` above `value`. */
+function firstAbove(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Whether a buffer spans the whole of its memory (not a view into a larger, shared one). */
 function ownsMemory(b: Uint8Array): boolean {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
@@ -105,6 +117,8 @@ export class ImapSource implements MailboxSource {
   private readonly ctx: { host: string; port: number; mailbox: string; username?: string };
   /** Flagged \Deleted, waiting for UID EXPUNGE (expungeEvery). */
   private pendingExpunge: Candidate[] = [];
+  /** What the last listing's SEARCH found, ascending; later cycles take from it (see listCandidates). */
+  private searched: number[] = [];
   private warnedNoUidplus = false;
   private changed = false;
   private closed = false;
@@ -264,19 +278,32 @@ export class ImapSource implements MailboxSource {
     return `imap:${this.cfg.mailbox}:${this.session?.uidValidity ?? 0}:${uid}`;
   }
 
+  /**
+   * The oldest `limit` messages above the watermark. One `UID SEARCH` serves many cycles: a
+   * cycle takes the next UIDs of the last search that lie above the watermark (everything at or
+   * below it is committed), and a new `NOOP` + `UID SEARCH` runs only when fewer than `limit`
+   * are left, so new mail is seen as soon as the backlog is taken. A UID searched but expunged
+   * since is simply not returned by the fetch; one committed above a watermark held back by a
+   * failure is recognised by its source key (the cycle acts on it instead of fetching it).
+   */
   async listCandidates(limit: number, after?: { uidValidity: number; lastUid: number }): Promise<Candidate[]> {
     const lastUid = after && after.uidValidity === this.session?.uidValidity ? after.lastUid : 0;
-    let found: number[];
-    try {
-      // NOOP first: a session searches its own view of the mailbox, and NOOP brings in what
-      // arrived since the last command, so a cycle sees the mailbox as it is now.
-      const [, search] = await this.w.sequence(['NOOP', `UID SEARCH UID ${lastUid + 1}:* UNDELETED${this.cfg.unseenOnly ? ' UNSEEN' : ''}`]);
-      found = search!.search ?? [];
-    } catch (err) {
-      throw this.wrap(err);
+    let from = firstAbove(this.searched, lastUid);
+    if (this.searched.length - from < limit) {
+      let found: number[];
+      try {
+        // NOOP first: a session searches its own view of the mailbox, and NOOP brings in what
+        // arrived since the last command, so the search sees the mailbox as it is now.
+        const [, search] = await this.w.sequence(['NOOP', `UID SEARCH UID ${lastUid + 1}:* UNDELETED${this.cfg.unseenOnly ? ' UNSEEN' : ''}`]);
+        found = search!.search ?? [];
+      } catch (err) {
+        throw this.wrap(err);
+      }
+      // "n:*" always includes the highest UID, even one below n (RFC 3501), hence the filter.
+      this.searched = found.filter((u) => u > lastUid).sort((a, b) => a - b);
+      from = 0;
     }
-    // "n:*" always includes the highest UID, even one below n (RFC 3501), hence the filter.
-    const uids = found.filter((u) => u > lastUid).sort((a, b) => a - b).slice(0, limit);
+    const uids = this.searched.slice(from, from + limit);
     // Sizes are not asked for: a large body streams through the bulk FETCH (ImapWire), and the
     // stored size is measured from the bytes themselves.
     return uids.map((uid) => ({ key: this.key(uid), uid, size: 0 }));
