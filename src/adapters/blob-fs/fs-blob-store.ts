@@ -270,6 +270,7 @@ export class FsBlobStore implements BlobStore {
 
   /** Opens a writer; its pack file is created when it first writes. */
   async openWriter(): Promise<BlobWriter> {
+    if (this.config.compressionThreads > 0) compressPool(this.config.compressionThreads).warm();
     return new FsBlobWriter(this);
   }
 
