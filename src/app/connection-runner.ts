@@ -227,6 +227,7 @@ export class ConnectionRunner {
         onCommit: (messages: number, bytes: number) => {
           this.status.taken += messages;
           this.status.bytes += bytes;
+          if (messages > 0) logger.info('batch committed', { taken: messages, bytes });
         },
         // SPEC "unseen only": a message that fails to archive is flagged \Seen and reported, so it
         // is not retried forever; without unseenOnly nothing could skip it, so it is retried.
@@ -255,14 +256,16 @@ export class ConnectionRunner {
         const r = await runDrainCycle(session, deps);
         this.status.cycles++;
         this.status.actioned += r.actioned;
-        if (r.taken > 0 || r.failed > 0) logger.info('cycle committed', { taken: r.taken, bytes: r.bytes, actioned: r.actioned, vanished: r.vanished, failed: r.failed });
+        // Each commit is logged as it lands ('batch committed'; a cycle's last one may land after
+        // the cycle returned, see CycleResult.queued); what else the cycle did, here.
+        if (r.failed > 0 || r.vanished > 0) logger.info('cycle ended', { listed: r.listed, actioned: r.actioned, vanished: r.vanished, failed: r.failed });
         this.deps.onCycle?.(this.status);
         // A failed first attempt cleared; what stays is the state.
         this.status.failures = 0;
         // More may be waiting: no pause. A cycle that moved nothing (everything vanished) waits.
         // One that set messages aside looks again at once: mail stored beside them was not
         // committed and is listed again, and the flagged ones no longer are.
-        if (r.taken > 0 || r.actioned > 0 || r.failed > 0) continue;
+        if (r.taken > 0 || r.queued > 0 || r.actioned > 0 || r.failed > 0) continue;
         // Nothing new: the mailbox is empty once the queued server actions are confirmed. A cycle
         // that listed only already-committed messages queued their actions: look again after them.
         if (actions) {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { runDrainCycle, recoverPendingActions, type CycleResult, type DrainDeps } from '../../src/core/archive/drain-cycle.js';
+import { runDrainCycle, recoverPendingActions, ServerActionPipeline, type CycleResult, type DrainDeps } from '../../src/core/archive/drain-cycle.js';
 import { MailsluiceError, isMailsluiceError } from '../../src/core/errors/index.js';
 import type { Candidate, FetchedMessage, MailboxSource, SourceSession } from '../../src/core/ports/mailbox-source.js';
 import type { BlobWriter, PutResult } from '../../src/core/ports/blob-store.js';
@@ -386,4 +386,61 @@ test('without unseenOnly a failure to archive fails the cycle as before, and not
   assert.ok(!t.events.some((e) => e.startsWith('flag')));
   assert.equal(t.committed.size, 0);
   assert.equal(t.server.size, 3);
+});
+
+test('with a pipeline, a cycle hands over its last commit: the next cycle lists above it, actions follow their commits, all in order', async () => {
+  const t = setup([1, 2, 3, 4, 5, 6]);
+  // The server's expunge is the slow part: commits must not wait for the actions of earlier batches.
+  let releaseActions!: () => void;
+  const actionsHeld = new Promise<void>((resolve) => (releaseActions = resolve));
+  const apply = t.deps.source.applyServerAction.bind(t.deps.source);
+  t.deps.source = { ...t.deps.source, concurrentActions: true, applyServerAction: async (c) => (await actionsHeld, apply(c)) };
+  t.deps.maxMessagesPerCycle = 3;
+  t.deps.commitEveryMessages = 100;
+  t.deps.actions = new ServerActionPipeline(t.deps);
+  const first = await runDrainCycle(t.session, t.deps);
+  assert.deepEqual([first.listed, first.queued, first.taken], [3, 3, 0], 'the first cycle returns before its commit');
+  const second = await runDrainCycle(t.session, t.deps);
+  assert.equal(second.listed, 3, 'the second cycle lists above the queued commit, not messages 1-3 again');
+  assert.deepEqual(t.events.filter((e) => e.startsWith('fetch')), ['fetch 1', 'fetch 2', 'fetch 3', 'fetch 4', 'fetch 5', 'fetch 6']);
+  // Both commits land while the first batch's action is still held by the server.
+  for (let i = 0; i < 20 && t.events.filter((e) => e.startsWith('commit')).length < 2; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(t.events.filter((e) => e.startsWith('commit')), ['commit 1,2,3 wm=3', 'commit 4,5,6 wm=6']);
+  assert.equal(t.events.filter((e) => e.startsWith('action')).length, 0);
+  releaseActions();
+  assert.equal(await t.deps.actions.settle(), 6);
+  const order = t.events.filter((e) => /^(sync|commit|action)/.test(e));
+  assert.ok(order.indexOf('action 1,2,3') > order.indexOf('commit 1,2,3 wm=3') && order.indexOf('action 4,5,6') > order.indexOf('action 1,2,3'), order.join(' | '));
+  assert.ok(order.indexOf('sync') < order.indexOf('commit 1,2,3 wm=3'), 'blobs synced before the first commit');
+  assert.equal(t.server.size, 0);
+  assert.deepEqual(t.watermark(), { uidValidity: 7, lastUid: 6 });
+});
+
+test('with a pipeline, a failed handed-over commit stops the commits behind it and fails the next cycle; nothing is actioned uncommitted', async () => {
+  const t = setup([1, 2, 3, 4, 5, 6]);
+  t.deps.source = { ...t.deps.source, concurrentActions: true };
+  t.deps.maxMessagesPerCycle = 3;
+  t.deps.commitEveryMessages = 100;
+  const commit = t.deps.store.commitTaken.bind(t.deps.store);
+  let calls = 0;
+  t.deps.store = {
+    ...t.deps.store,
+    commitTaken: async (records, wm) => {
+      if (calls++ === 0) throw new MailsluiceError('STORE_WRITE_FAILED', 'disk full');
+      return commit(records, wm);
+    },
+  } as MessageStore;
+  t.deps.actions = new ServerActionPipeline(t.deps);
+  await runDrainCycle(t.session, t.deps);
+  const second = runDrainCycle(t.session, t.deps).catch((err: unknown) => err);
+  const outcome = await second;
+  // The second cycle either failed at its start (the first commit failed already) or queued its
+  // commit behind the failed one, where it is dropped: either way nothing of it is committed.
+  const settled = await t.deps.actions.settle().then(() => null, (err: unknown) => err);
+  const err = outcome instanceof Error ? outcome : settled;
+  assert.ok(isMailsluiceError(err, 'STORE_WRITE_FAILED'), String(err));
+  assert.deepEqual(t.events.filter((e) => e.startsWith('commit')), [], 'nothing committed behind the failure');
+  assert.deepEqual(t.events.filter((e) => e.startsWith('action')), [], 'no server action for what was not committed');
+  assert.equal(t.server.size, 6, 'every message is still on the server');
+  assert.equal(t.watermark(), null);
 });
