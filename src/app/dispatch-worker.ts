@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   // lost on a power cut without breaking at least once (a delivery not recorded done is sent
   // again under the same key), and its commits no longer hold the write lock the drain's and the
   // index stage's commits wait for (ADR 0007).
-  const store = createSqliteStore({ file: input.dbFile, synchronous: 'normal' });
+  const store = createSqliteStore({ file: input.dbFile, synchronous: 'normal', waitForLocks: 'yield' });
   let started: MessageParser | null = null;
   // Only for rows saved without their bodies (older archives): started on first use.
   const parser: MessageParser = {

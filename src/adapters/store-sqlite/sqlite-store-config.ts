@@ -20,6 +20,12 @@ export interface SqliteStoreOptions {
    * delivery not recorded done is sent again under the same key, ADR 0007).
    */
   synchronous?: 'full' | 'normal';
+  /**
+   * How this connection's bus waits for a write lock another connection holds: `block` (default,
+   * SQLite's 10 s busy timeout: the thread sleeps) or `yield` (short asynchronous waits, so the
+   * thread does its other work meanwhile; for the dispatcher's thread, see `SqliteBus`).
+   */
+  waitForLocks?: 'block' | 'yield';
 }
 
 /**

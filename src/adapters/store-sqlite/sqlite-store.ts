@@ -81,6 +81,7 @@ export class SqliteStore implements MessageStore {
   private readonly journalSettleMs: number;
   /** This connection's `synchronous` setting. */
   private readonly synchronous: 'full' | 'normal';
+  private readonly waitForLocks: 'block' | 'yield';
   /** Whether the journal columns exist (false only for an older database opened read-only). */
   private readonly journalColumns: boolean;
 
@@ -90,7 +91,9 @@ export class SqliteStore implements MessageStore {
     try {
       if (!options.readonly) mkdirSync(dirname(options.file), { recursive: true });
       this.db = new Database(options.file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-      pragma(this.db, 'busy_timeout = 10000');
+      this.waitForLocks = options.waitForLocks ?? 'block';
+      // `yield`: no busy timeout; the bus retries asynchronously (SqliteBus).
+      pragma(this.db, this.waitForLocks === 'yield' ? 'busy_timeout = 0' : 'busy_timeout = 10000');
       this.searchFile = join(dirname(options.file), 'search.db');
       if (!options.readonly) {
         pragma(this.db, 'journal_mode = WAL');
@@ -208,16 +211,26 @@ export class SqliteStore implements MessageStore {
   async markActionDone(connection: string, keys: string[]): Promise<void> {
     if (keys.length === 0) return;
     const s = this.stmt('UPDATE source_keys SET action_state = 1 WHERE connection = ? AND source_key IN (SELECT value FROM json_each(?))');
-    const full = this.synchronous === 'full';
     try {
-      if (full) this.stmt('PRAGMA synchronous = NORMAL').run();
-      try {
-        this.db.transaction(() => s.run(connection, JSON.stringify(keys))).immediate();
-      } finally {
-        if (full) this.stmt('PRAGMA synchronous = FULL').run();
-      }
+      this.withoutFsync(() => this.db.transaction(() => s.run(connection, JSON.stringify(keys))).immediate());
     } catch (err) {
       throw mapSqliteError(err, 'recording server actions');
+    }
+  }
+
+  /**
+   * Runs `fn` (a transaction) under `synchronous = NORMAL`: its commit is not fsynced, and the next
+   * FULL commit's fsync of the WAL persists it (the WAL is replayed in order, so no later commit
+   * survives a power cut without it). For writes a power cut may undo because they are redone
+   * anyway; an fsync each also held the write lock, which the dispatcher's thread waits for.
+   */
+  private withoutFsync<T>(fn: () => T): T {
+    if (this.synchronous !== 'full') return fn();
+    this.stmt('PRAGMA synchronous = NORMAL').run();
+    try {
+      return fn();
+    } finally {
+      this.stmt('PRAGMA synchronous = FULL').run();
     }
   }
 
@@ -262,7 +275,7 @@ export class SqliteStore implements MessageStore {
    * saveParsed queues and the dispatcher's progress live in one transactional store.
    */
   bus(): SqliteBus {
-    return (this.busInstance ??= new SqliteBus(this.db));
+    return (this.busInstance ??= new SqliteBus(this.db, this.waitForLocks));
   }
 
   /** The index writer thread, started on first use so read-only commands never start it. */
@@ -339,7 +352,9 @@ export class SqliteStore implements MessageStore {
     try {
       // IMMEDIATE: the primary is looked up and updated in one write transaction, so no other
       // writer can save a report of the same original in between.
-      reindex = this.db.transaction(() => {
+      // Without an fsync of its own: a parse result lost in a power cut is parsed again, and its
+      // deliveries (ids derived from message and route) are queued again with it.
+      reindex = this.withoutFsync(() => this.db.transaction(() => {
         const rows = new Map<number, FtsRow>();
         // Deliveries are inserted once the whole group is saved, so a report is held only for
         // mail still waiting after this group, not for a sibling this group merges anyway.
@@ -404,7 +419,7 @@ export class SqliteStore implements MessageStore {
           for (const d of q.deliveries) insDelivery.run(d.id, d.messageId, d.connection, d.route, d.bus, d.createdAt + hold, d.createdAt);
         }
         return [...rows.values()];
-      }).immediate();
+      }).immediate());
     } catch (err) {
       throw mapSqliteError(err, `saving ${results.length} parse results`);
     }
