@@ -29,8 +29,15 @@ export const IMAP_TUNING = {
    * notifying silently long before; 5 minutes is well under the 29-minute ceiling.
    */
   idleRearmMs: 5 * 60 * 1000,
-  /** Start IDLE this soon after the last command, so a new message is seen within about a second. */
-  autoIdleDelayMs: 100,
+  /**
+   * With `idle`, after a listing that found mail the source polls every {@link lingerPollMs} for
+   * this long before it IDLEs again: Dovecot sends an IDLE notification 500 ms after the change
+   * that caused it (NOTIFY_DELAY_MSECS in its mailbox-watch.c), so mail arriving in a burst, as a
+   * journal mailbox's does, would otherwise wait half a second each time the burst pauses.
+   */
+  idleLingerMs: 1000,
+  /** The poll interval while lingering (see {@link idleLingerMs}). */
+  lingerPollMs: 50,
   /**
    * Messages larger than this are fetched in smaller bulk groups ({@link mediumFetchMessages}),
    * found with one `UID SEARCH ... LARGER`, which spares a size FETCH of every message.

@@ -119,6 +119,8 @@ export class ImapSource implements MailboxSource {
   private pendingExpunge: Candidate[] = [];
   /** What the last listing's SEARCH found, ascending; later cycles take from it (see listCandidates). */
   private searched: number[] = [];
+  /** When a listing last found mail (see IMAP_TUNING.idleLingerMs). */
+  private lastFoundAt = 0;
   private warnedNoUidplus = false;
   private changed = false;
   private closed = false;
@@ -304,6 +306,7 @@ export class ImapSource implements MailboxSource {
       from = 0;
     }
     const uids = this.searched.slice(from, from + limit);
+    if (uids.length > 0) this.lastFoundAt = Date.now();
     // Sizes are not asked for: a large body streams through the bulk FETCH (ImapWire), and the
     // stored size is measured from the bytes themselves.
     return uids.map((uid) => ({ key: this.key(uid), uid, size: 0 }));
@@ -584,9 +587,15 @@ export class ImapSource implements MailboxSource {
   /**
    * Waits for new mail: with `idle` (and the server's IDLE), in IDLE, re-armed every
    * {@link IMAP_TUNING.idleRearmMs} and never longer than the safety poll, because servers are
-   * known to stop notifying silently; otherwise (or if IDLE is refused) for `ms`.
+   * known to stop notifying silently; otherwise (or if IDLE is refused) for `ms`. Right after a
+   * listing found mail, `idle` polls briefly instead ({@link IMAP_TUNING.idleLingerMs}).
    */
   async waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.cfg.idle && Date.now() - this.lastFoundAt < IMAP_TUNING.idleLingerMs) {
+      await this.sleep(Math.min(ms, IMAP_TUNING.lingerPollMs), signal);
+      this.changed = false;
+      return;
+    }
     const wait = this.cfg.idle ? Math.min(ms, this.cfg.idleSafetyPollMs) : ms;
     const until = Date.now() + wait;
     while (!this.changed && !this.closed && !signal?.aborted) {
