@@ -257,6 +257,10 @@ async function freshMailbox(d: DovecotInstance, messages: Buffer[]): Promise<Tes
   await warm.close();
   const n = await d.messageCount(user.username);
   if (n !== messages.length) throw new Error(`loaded ${messages.length} messages but the mailbox holds ${n}`);
+  // Loading wrote the whole set to disk moments ago: flush it now, or the kernel writes it back
+  // while the next tool runs, and every fsync that tool makes (mbsync's, mailsluice's; the raw
+  // client makes none) waits behind our own fixture's writeback.
+  execFileSync('sync');
   return user;
 }
 
