@@ -61,6 +61,42 @@ test('src/core imports only src/core: no adapters, app, api, cli, config, node: 
   assert.deepEqual(violations, []);
 });
 
+/** Run-time imports (not `import type` / `export type`) of a file, with their lines. */
+function runtimeSpecifiers(source: string): Array<{ specifier: string; line: number }> {
+  const text = stripComments(source);
+  const found: Array<{ specifier: string; line: number }> = [];
+  for (const m of text.matchAll(/\b(?:import|export)\s+(type\s+)?[^'";]*?\bfrom\s*(['"])([^'"]+)\2/g)) {
+    if (!m[1]) found.push({ specifier: m[3]!, line: text.slice(0, m.index).split('\n').length });
+  }
+  for (const m of text.matchAll(/\bimport\s*(?:\(\s*)?(['"])([^'"]+)\1/g)) found.push({ specifier: m[2]!, line: text.slice(0, m.index).split('\n').length });
+  return found;
+}
+
+/**
+ * An adapter wraps one technology and is wired to others only by a composition root: at run time
+ * it imports no other adapter (the shared TLS verification codes excepted), and neither it nor
+ * the HTTP API imports the composition roots or the CLI. The API gets the adapters it serves from
+ * (store, blobs, attachment finder) handed in, so it imports none either.
+ */
+test('adapters and the API import no other adapter, app or cli at run time', () => {
+  const ADAPTERS = join(SRC, 'adapters');
+  const API = join(SRC, 'api');
+  const SHARED = new Set(['tls-node']);
+  const violations: string[] = [];
+  for (const file of [...tsFiles(ADAPTERS), ...tsFiles(API)]) {
+    const own = relative(SRC, file).split(sep);
+    for (const { specifier, line } of runtimeSpecifiers(readFileSync(file, 'utf8'))) {
+      if (!specifier.startsWith('.')) continue;
+      const target = relative(SRC, resolve(dirname(file), specifier)).split(sep);
+      const where = `${rel(file)}:${line} imports ${specifier}`;
+      if (target[0] === 'app' || target[0] === 'cli') violations.push(`${where}: composition roots and the CLI import adapters, not the other way`);
+      else if (target[0] === 'adapters' && own[0] === 'api') violations.push(`${where}: the API is handed what it reads by the composition root`);
+      else if (target[0] === 'adapters' && own[0] === 'adapters' && target[1] !== own[1] && !SHARED.has(target[1]!)) violations.push(`${where}: an adapter does not import another adapter; let the composition root hand it over`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
 /**
  * Time, randomness and the process come in through ports (Clock, a random function), so the core
  * gives the same result for the same inputs. `new Date(x)` of a given instant is fine.
@@ -124,6 +160,10 @@ test('the import scanner sees every form of import', () => {
   assert.match(coreImportViolation(join(CORE, 'archive', 'x.ts'), '../../adapters/blob-fs/index.js') ?? '', /src\/adapters\//);
   assert.match(coreImportViolation(join(CORE, 'archive', 'x.ts'), '../../config/loader.js') ?? '', /src\/config\//);
   assert.equal(coreImportViolation(join(CORE, 'archive', 'x.ts'), '../ports/clock.js'), null);
+  assert.deepEqual(
+    runtimeSpecifiers("import type { A } from '../a.js';\nimport { B } from '../b.js';\nexport type { C } from '../c.js';\nimport '../d.js';").map((x) => x.specifier),
+    ['../b.js', '../d.js'],
+  );
   assert.ok(ENV_ACCESS.test('const home = process.env.HOME;'));
   assert.ok(ENV_ACCESS.test("const e = process['env'];"));
   assert.ok(ENV_ACCESS.test('const { env } = process;'));

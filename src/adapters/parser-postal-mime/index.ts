@@ -12,3 +12,4 @@ export {
 export { mapPostalMimeError, mapWorkerError, type MappedParseError, type ParseFailureCode } from './postal-mime-error-map.js';
 export { parseToOutcome, parseOversized, parseHeadersOnly, extensionOf, type ParseToOutcomeOptions } from './postal-mime-attributes.js';
 export { readJournalReport, type JournalReportParts } from './journal-unwrap.js';
+export { findAttachmentContents, postalMimeAttachmentFinder, MAX_NESTED_MESSAGES } from './attachment-finder.js';
