@@ -8,7 +8,7 @@ import type { ScenarioAction } from '../core/ports/scenario-action.js';
 import type { RouteRuntime } from '../core/bus/dispatcher.js';
 import { archiveAction } from '../core/scenario/archive-action.js';
 import { MailsluiceError } from '../core/errors/index.js';
-import { createWebhookAction } from '../adapters/action-webhook/index.js';
+import { createWebhookAction, type WebhookActionDeps } from '../adapters/action-webhook/index.js';
 import { createForwardAction } from '../adapters/action-forward/index.js';
 import { createScriptAction } from '../adapters/action-script/index.js';
 import type { RouteConfig } from '../config/schema.js';
@@ -20,20 +20,23 @@ function resolved(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function createAction(route: RouteConfig, a: ActionConfig, logger: Logger): ScenarioAction {
+function createAction(route: RouteConfig, a: ActionConfig, logger: Logger, deps: WebhookActionDeps): ScenarioAction {
   switch (a.action) {
     case 'archive':
       return archiveAction;
     case 'webhook':
-      return createWebhookAction({
-        url: a.url,
-        secret: resolved(a.secret),
-        timeoutMs: a.timeoutMs,
-        inlineAttachmentsUpTo: a.inlineAttachmentsUpTo,
-        pipeline: a.pipeline,
-        ...(a.tls ? { tls: { verify: a.tls.verify, ca: resolved(a.tls.ca), servername: a.tls.servername } } : {}),
-        ...(a.headers ? { headers: Object.fromEntries(Object.entries(a.headers).map(([k, v]) => [k, resolved(v) ?? ''])) } : {}),
-      });
+      return createWebhookAction(
+        {
+          url: a.url,
+          secret: resolved(a.secret),
+          timeoutMs: a.timeoutMs,
+          inlineAttachmentsUpTo: a.inlineAttachmentsUpTo,
+          pipeline: a.pipeline,
+          ...(a.tls ? { tls: { verify: a.tls.verify, ca: resolved(a.tls.ca), servername: a.tls.servername } } : {}),
+          ...(a.headers ? { headers: Object.fromEntries(Object.entries(a.headers).map(([k, v]) => [k, resolved(v) ?? ''])) } : {}),
+        },
+        deps,
+      );
     case 'forward':
       return createForwardAction({
         route: route.name,
@@ -67,8 +70,11 @@ export function assertRoutesRunnable(routes: readonly RouteConfig[]): void {
   for (const r of routes) if (r.enabled && r.scenario.some((a) => a.action === 'publish')) throw publishUnavailable(r);
 }
 
-/** The enabled routes, ready to run. Throws for an action that cannot run here. */
-export function createRouteRuntimes(routes: readonly RouteConfig[], logger: Logger): RouteRuntime[] {
+/**
+ * The enabled routes, ready to run. Throws for an action that cannot run here. `webhook`: how
+ * webhooks find attachment bytes to inline and sign reference URLs (the caller's adapters).
+ */
+export function createRouteRuntimes(routes: readonly RouteConfig[], logger: Logger, webhook: WebhookActionDeps = {}): RouteRuntime[] {
   const out: RouteRuntime[] = [];
   try {
     for (const r of routes) {
@@ -82,7 +88,7 @@ export function createRouteRuntimes(routes: readonly RouteConfig[], logger: Logg
         ...(r.errorResponse ? { errorResponse: { ...r.errorResponse, ...(r.errorResponse.addFlags ? { addFlags: [...r.errorResponse.addFlags] } : {}) } } : {}),
       };
       out.push(runtime);
-      for (const a of r.scenario) runtime.steps.push({ action: createAction(r, a, logger.child({ route: r.name })), maxAttempts: 'maxAttempts' in a ? a.maxAttempts : 1 });
+      for (const a of r.scenario) runtime.steps.push({ action: createAction(r, a, logger.child({ route: r.name }), webhook), maxAttempts: 'maxAttempts' in a ? a.maxAttempts : 1 });
     }
   } catch (err) {
     void closeRouteRuntimes(out);

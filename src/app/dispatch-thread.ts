@@ -14,6 +14,7 @@ import type { ErrorCode } from '../core/errors/index.js';
 import type { DispatchTotals, DispatchTuning } from '../core/bus/dispatcher.js';
 import type { RouteConfig } from '../config/schema.js';
 import { dataPaths, type EmbeddedApp } from './embedded.js';
+import type { UrlSigning } from './api.js';
 
 /** What the worker is started with (structured-cloned: plain data only). */
 export interface DispatchWorkerData {
@@ -25,6 +26,8 @@ export interface DispatchWorkerData {
   stderrLevel: 'debug' | 'info' | 'warn' | 'error';
   /** `drain`: end once told `finish` and nothing is due within the horizon; absent: until `abort`. */
   untilIdle?: { retryHorizonMs: number };
+  /** With the API running: webhook references carry a URL signed with this. */
+  urlSigning?: UrlSigning;
 }
 
 /** Main thread → worker. */
@@ -52,6 +55,8 @@ export interface DispatchThreadOptions {
   /** Called when a delivery of `connection` ended with a server response to apply. */
   onWake: (connection: string) => void;
   untilIdle?: { retryHorizonMs: number };
+  /** The running API's URL key and settings (`app/api.ts`); absent without an API. */
+  urlSigning?: UrlSigning | undefined;
 }
 
 /** Starts the dispatcher thread for `routes` (the caller passes the enabled ones). */
@@ -64,6 +69,7 @@ export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOpt
     tuning: { concurrency: app.config.busConcurrency, backoff: app.config.deliveryRetry },
     stderrLevel: app.stderrLevel,
     ...(options.untilIdle ? { untilIdle: options.untilIdle } : {}),
+    ...(options.urlSigning ? { urlSigning: options.urlSigning } : {}),
   };
   const worker = new Worker(new URL('./dispatch-worker.js', import.meta.url), { workerData: data });
   let settled = false;

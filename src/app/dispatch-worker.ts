@@ -16,7 +16,8 @@ import { toMailsluiceError } from '../core/errors/index.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
 import { createSqliteStore } from '../adapters/store-sqlite/index.js';
 import { createFsBlobStore } from '../adapters/blob-fs/index.js';
-import { createPostalMimeParser } from '../adapters/parser-postal-mime/index.js';
+import { createPostalMimeParser, postalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
+import { createUrlSigner } from '../api/index.js';
 import { JsonlLogger } from '../adapters/logger-jsonl/index.js';
 import { systemClock } from '../adapters/clock-system/index.js';
 import { closeRouteRuntimes, createRouteRuntimes } from './action-factory.js';
@@ -50,7 +51,12 @@ async function main(): Promise<void> {
   };
   try {
     const blobs = await createFsBlobStore({ directory: input.blobsDir });
-    const routes = createRouteRuntimes(input.routes, logger);
+    // The API's key came from the main thread, which serves the URLs signed with it.
+    const signer = input.urlSigning ? createUrlSigner(input.urlSigning.key, input.urlSigning) : null;
+    const routes = createRouteRuntimes(input.routes, logger, {
+      attachments: postalMimeAttachmentFinder,
+      ...(signer ? { referenceUrl: (archiveId: string, sha256: string) => signer.attachmentUrl(archiveId, sha256, systemClock.now()) } : {}),
+    });
     try {
       const totals = await runDispatcher(
         {

@@ -1,6 +1,7 @@
 /**
  * The `drain` use case: every selected connection drained until nothing is left to take, while
- * the index stage parses behind it; returns when both are done.
+ * the index stage parses behind it and the dispatcher runs the routes (with the HTTP API serving
+ * attachment references while a webhook route runs); returns when all are done.
  */
 import { availableParallelism } from 'node:os';
 import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js';
@@ -13,6 +14,9 @@ import { startDispatchThread } from './dispatch-thread.js';
 import { createRunners } from './runners.js';
 import type { ConnectionStatus } from './connection-runner.js';
 import type { EmbeddedApp } from './embedded.js';
+import { startApi, type RunningApi } from './api.js';
+import type { ConnectionConfig } from '../config/loader.js';
+import type { RouteConfig } from '../config/schema.js';
 
 /** The summary `drain --json` prints. */
 export interface DrainSummary {
@@ -90,11 +94,27 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   if (options.connection && selected.length === 0) {
     throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${options.connection}" in ${app.config.file || 'the configuration'}`);
   }
-  const runners = createRunners(app, selected);
-  const runnerOf = new Map(runners.map((r) => [r.status.name, r]));
   const names = new Set(selected.map((c) => c.name));
   const routes = app.config.routes.filter((r) => names.has(r.connection) && r.enabled);
   assertRoutesRunnable(routes);
+  // The API runs while the drain does when a webhook route may hand out attachment references
+  // for it to serve; a drain without one has nothing to serve and takes no port. Started first:
+  // a port in use stops the drain before it takes anything.
+  const api = routes.some((r) => r.scenario.some((a) => a.action === 'webhook')) ? await startApi(app) : null;
+  try {
+    return await drainSelected(app, options, { started, selected, routes, api });
+  } finally {
+    await api?.close();
+  }
+}
+
+async function drainSelected(
+  app: EmbeddedApp,
+  options: DrainOptions,
+  { started, selected, routes, api }: { started: number; selected: ConnectionConfig[]; routes: RouteConfig[]; api: RunningApi | null },
+): Promise<DrainSummary> {
+  const runners = createRunners(app, selected);
+  const runnerOf = new Map(runners.map((r) => [r.status.name, r]));
   let drainDone = false;
   let emptyAt = started;
   const parser = app.parser();
@@ -123,7 +143,12 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   // is due soon. A delivery that ends with a server response wakes its connection.
   const thread =
     routes.length > 0
-      ? startDispatchThread(app, { routes, onWake: (connection) => runnerOf.get(connection)?.wake(), untilIdle: { retryHorizonMs: DRAIN_RETRY_HORIZON_MS } })
+      ? startDispatchThread(app, {
+          routes,
+          onWake: (connection) => runnerOf.get(connection)?.wake(),
+          untilIdle: { retryHorizonMs: DRAIN_RETRY_HORIZON_MS },
+          urlSigning: api?.urlSigning,
+        })
       : null;
   if (thread) {
     void indexing.then(() => thread.finish());

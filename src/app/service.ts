@@ -1,7 +1,8 @@
 /**
- * The long-running service (`mailsluice start`): a runner per enabled connection and the index
- * stage, until SIGINT/SIGTERM. Failure stays per connection; an unhandled rejection ends the
- * process (ARCHITECTURE convention 5), which the supervisor of the host restarts.
+ * The long-running service (`mailsluice start`): the HTTP API, a runner per enabled connection,
+ * the index and compress stages and the dispatcher, until SIGINT/SIGTERM. Failure stays per
+ * connection; an unhandled rejection ends the process (ARCHITECTURE convention 5), which the
+ * supervisor of the host restarts.
  */
 import { availableParallelism } from 'node:os';
 import { runIndexStage } from '../core/archive/index-stage.js';
@@ -11,18 +12,30 @@ import { RouteMatcher } from '../core/routing/route-matcher.js';
 import { assertRoutesRunnable } from './action-factory.js';
 import { startDispatchThread } from './dispatch-thread.js';
 import type { EmbeddedApp } from './embedded.js';
+import { startApi, type RunningApi } from './api.js';
+import type { RouteConfig } from '../config/schema.js';
 
 /** Runs until a termination signal; resolves after a clean stop. */
 export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promise<void> {
+  const routes = app.config.routes.filter((r) => r.enabled);
+  assertRoutesRunnable(routes);
+  // The API first: a port in use stops the service before it takes anything.
+  const api = await startApi(app);
+  try {
+    await serve(app, routes, api, signal);
+  } finally {
+    await api?.close();
+  }
+}
+
+async function serve(app: EmbeddedApp, routes: RouteConfig[], api: RunningApi | null, signal?: AbortSignal): Promise<void> {
   const ac = new AbortController();
   const stop = (): void => ac.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   signal?.addEventListener('abort', stop, { once: true });
   const enabled = app.config.connections.filter((c) => c.enabled);
-  app.logger.info('mailsluice started', { connections: enabled.map((c) => c.name), dataDir: app.config.dataDir });
-  const routes = app.config.routes.filter((r) => r.enabled);
-  assertRoutesRunnable(routes);
+  app.logger.info('mailsluice started', { connections: enabled.map((c) => c.name), dataDir: app.config.dataDir, ...(api ? { api: api.address } : {}) });
   const runners = createRunners(app, enabled);
   const runnerOf = new Map(runners.map((r) => [r.status.name, r]));
   let indexError: unknown;
@@ -59,7 +72,7 @@ export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promis
   // in flight is aborted and, not recorded done, runs again after the restart (at least once). A
   // delivery that ends with a server response wakes its connection's runner, which applies it
   // before its next cycle.
-  const thread = routes.length > 0 ? startDispatchThread(app, { routes, onWake: (connection) => runnerOf.get(connection)?.wake() }) : null;
+  const thread = routes.length > 0 ? startDispatchThread(app, { routes, onWake: (connection) => runnerOf.get(connection)?.wake(), urlSigning: api?.urlSigning }) : null;
   if (thread) ac.signal.addEventListener('abort', () => thread.abort(), { once: true });
   const dispatching = thread?.result.catch((err: unknown) => {
     app.logger.error('dispatcher failed; stopping', { error: String((err as Error)?.message ?? err) });

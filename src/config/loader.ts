@@ -8,7 +8,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { MailsluiceError } from '../core/errors/index.js';
-import { configSchema, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
+import { configSchema, type ApiInput, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
+import { formatListenAddress, isWildcardHost, parseListenAddress, parsePublicUrl, type ListenAddress } from './api-address.js';
 import { filterProblems } from '../core/routing/route-filter.js';
 
 /** One problem found in a configuration file. */
@@ -51,6 +52,17 @@ export interface ConnectionConfig extends Omit<ConnectionInput, 'port' | 'tlsPor
   auth: AuthConfig;
 }
 
+/** The `api` section ready to use: the listen address parsed, the public URL derived when not given. */
+export interface ApiConfig {
+  enabled: boolean;
+  /** Where the API listens (IPv6 host without brackets). */
+  listen: ListenAddress;
+  /** How receivers reach it: the base of signed attachment URLs, without a trailing slash. */
+  publicUrl: string;
+  /** How long a signed attachment URL stays valid after it was made. */
+  referenceTtlSeconds: number;
+}
+
 /** The validated, frozen configuration. */
 export interface Config {
   /** Absolute path of the file it came from ("" when built from an object). */
@@ -64,6 +76,8 @@ export interface Config {
   deliveryRetry: { baseMs: number; maxMs: number };
   connections: ConnectionConfig[];
   routes: RouteConfig[];
+  /** The HTTP API. */
+  api: ApiConfig;
   /** Things that are valid but worth telling the operator. */
   warnings: ConfigProblem[];
 }
@@ -221,6 +235,23 @@ function crossChecks(input: ConfigInput, problems: ConfigProblem[], warnings: Co
     }
   });
   if (input.deliveryRetry.maxMs < input.deliveryRetry.baseMs) problems.push({ path: 'deliveryRetry.maxMs', message: `must be at least baseMs (${input.deliveryRetry.baseMs})` });
+  const listen = parseListenAddress(input.api.listen);
+  if (input.api.enabled && typeof listen !== 'string' && isWildcardHost(listen.host) && input.api.publicUrl === undefined) {
+    // A wildcard is no address a receiver can be sent to: the signed URLs need one it can reach.
+    problems.push({ path: 'api.publicUrl', message: `is required when api.listen (${input.api.listen}) listens on every interface: give the URL receivers reach the API by, e.g. http://mailsluice.example.com:${listen.port}` });
+  }
+}
+
+/** The `api` section with its listen address parsed and `publicUrl` derived (the schema checked both). */
+function apiConfig(a: ApiInput): ApiConfig {
+  const listen = parseListenAddress(a.listen) as ListenAddress;
+  const given = a.publicUrl === undefined ? undefined : parsePublicUrl(a.publicUrl);
+  return {
+    enabled: a.enabled,
+    listen,
+    publicUrl: typeof given === 'string' ? given : `http://${formatListenAddress(listen)}`,
+    referenceTtlSeconds: a.referenceTtlSeconds,
+  };
 }
 
 /** Options for {@link parseConfig}. */
@@ -310,7 +341,17 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   }) as RouteConfig[];
   if (problems.length) return { problems, warnings };
   const dataDir = isAbsolute(input.dataDir) ? input.dataDir : resolve(baseDir, input.dataDir);
-  const config: Config = { file, dataDir, buses: input.buses, busConcurrency: input.busConcurrency, deliveryRetry: input.deliveryRetry, connections, routes, warnings };
+  const config: Config = {
+    file,
+    dataDir,
+    buses: input.buses,
+    busConcurrency: input.busConcurrency,
+    deliveryRetry: input.deliveryRetry,
+    connections,
+    routes,
+    api: apiConfig(input.api),
+    warnings,
+  };
   return { config: deepFreeze(config), problems, warnings };
 }
 

@@ -236,7 +236,8 @@ Rules that involve several keys are checked after the schema (see \`src/config/l
 \`auth.type: basic\` needs \`username\` and \`password\`, \`xoauth2\` needs \`username\` and
 \`accessToken\`; \`tls.pfx\` excludes \`tls.clientCert\`/\`tls.clientKey\`, which go together;
 connection and route names are unique; \`routes[].connection\` names a configured connection;
-\`routes[].bus\` is below \`buses\`. When \`port\`/\`tlsPort\` are left out they default to the
+\`routes[].bus\` is below \`buses\`; \`api.publicUrl\` is required when \`api.listen\` listens on every
+interface (\`0.0.0.0\`, \`[::]\`). When \`port\`/\`tlsPort\` are left out they default to the
 protocol's (IMAP 143/993, POP3 110/995).
 
 ## Minimal example

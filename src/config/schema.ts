@@ -3,6 +3,7 @@
  * `docs/configuration.md` is generated from this file and a test keeps the two equal.
  */
 import { z } from 'zod';
+import { parseListenAddress, parsePublicUrl } from './api-address.js';
 
 /** System names: Latin letters, digits and `_` only (SPEC "Connection settings"). */
 const systemName = z
@@ -191,7 +192,7 @@ const action = z.discriminatedUnion('action', [
     timeoutMs: z.number().int('must be a whole number').min(1).max(600000).default(30000).meta({ description: 'Time limit of one request (connect to last byte of the answer); over it the attempt failed and is retried.' }),
     inlineAttachmentsUpTo: nonNegativeInt
       .default(262144)
-      .meta({ description: 'Attachments up to this many bytes (decoded) are sent inline as base64 Content; larger ones as a reference { Reference: { ArchiveId, Sha256 } }. 0 sends none inline.' }),
+      .meta({ description: 'Attachments up to this many bytes (decoded) are sent inline as base64 Content; larger ones as a reference { Reference: { ArchiveId, Sha256, Url } }, Url being a signed URL of the API that serves the bytes (absent when api.enabled is false). 0 sends none inline.' }),
     headers: z
       .record(
         z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a valid HTTP header name'),
@@ -264,6 +265,52 @@ export const routeSchema = z.strictObject({
   errorResponse: serverResponse.optional().meta({ description: 'Applied on the server after the delivery was dead-lettered.' }),
 });
 
+/** Default of `api.listen`: loopback only, so nothing is reachable from elsewhere until the operator says so. */
+export const DEFAULT_API_LISTEN = '127.0.0.1:8025';
+
+/** The HTTP API (SPEC "Interfaces"): what it serves now is in `src/api/README.md`. */
+const api = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .meta({
+        description:
+          'Serve the HTTP API: while `start` runs, and while `drain` runs a webhook route (whose attachment references it serves). false: no API, and webhook references carry no Url.',
+      }),
+    listen: z
+      .string()
+      .default(DEFAULT_API_LISTEN)
+      .superRefine((text, ctx) => {
+        const parsed = parseListenAddress(text);
+        if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+      })
+      .meta({ description: 'Address the API listens on: host:port, [ipv6]:port. Loopback by default; 0.0.0.0:PORT or [::]:PORT listens on every interface (then publicUrl is required).' }),
+    publicUrl: z
+      .string()
+      .superRefine((text, ctx) => {
+        const parsed = parsePublicUrl(text);
+        if (typeof parsed !== 'string') ctx.addIssue({ code: 'custom', message: parsed.problem });
+      })
+      .optional()
+      .meta({
+        description:
+          'How webhook receivers reach the API: the base of the signed attachment URLs, http(s)://host[:port][/prefix]. Default http://<listen>. A path prefix is for a reverse proxy that strips it before passing the request on.',
+      }),
+    referenceTtlSeconds: z
+      .number()
+      .int('must be a whole number')
+      .min(60, 'must be at least 60 (seconds)')
+      .max(31536000, 'must be at most 31536000 (one year)')
+      .default(604800)
+      .meta({ description: 'How long a signed attachment URL stays valid after the webhook request that carries it was made (a retried request carries a fresh URL). Default 7 days.' }),
+  })
+  .default({ enabled: true, listen: DEFAULT_API_LISTEN, referenceTtlSeconds: 604800 })
+  .meta({
+    description:
+      'The HTTP API: attachment references as signed URLs (GET /api/v1/messages/{archiveId}/attachments/{sha256}), GET /healthz, the OpenAPI document (GET /api/v1/openapi.json). The URL signing key is api-url.key in dataDir.',
+  });
+
 /** The whole configuration file. */
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data').meta({ description: 'Archive, database and logs (embedded mode); relative to the config file.' }),
@@ -284,10 +331,13 @@ export const configSchema = z.strictObject({
     .meta({ description: 'Back-off between attempts of a failed delivery (exponential with jitter). A Retry-After answer of a webhook receiver is honoured up to maxMs.' }),
   connections: z.array(connectionSchema).default([]).meta({ description: 'Mailbox connections (SPEC "Connection settings").' }),
   routes: z.array(routeSchema).default([]).meta({ description: 'Routes (SPEC "Route settings"): which messages of a connection go to which scenario, on which bus.' }),
+  api,
 });
 
 /** A connection as written in the file, after defaults. */
 export type ConnectionInput = z.infer<typeof connectionSchema>;
+/** The `api` section after defaults, before the loader derives `publicUrl`. */
+export type ApiInput = z.infer<typeof api>;
 /** A route after defaults. */
 export type RouteConfig = z.infer<typeof routeSchema>;
 /** The parsed file, before secrets are resolved. */

@@ -23,7 +23,12 @@ export interface Workspace {
   cleanup(): void;
 }
 
-/** Makes a temp workspace; `config` is written as YAML (dataDir defaults to ./data). */
+/**
+ * Makes a temp workspace; `config` is written as YAML (dataDir defaults to ./data). The HTTP API
+ * is off unless the config has an `api` section: its default address is one fixed port, which
+ * test files running side by side (and the benchmark) would fight over; a test of the API gives
+ * it a free port of its own.
+ */
 export function makeWorkspace(config?: Record<string, unknown>): Workspace {
   const dir = mkdtempSync(join(tmpdir(), 'mailsluice-test-'));
   const ws: Workspace = {
@@ -31,7 +36,7 @@ export function makeWorkspace(config?: Record<string, unknown>): Workspace {
     configPath: join(dir, 'mailsluice.yaml'),
     dataDir: join(dir, 'data'),
     writeConfig(c) {
-      writeFileSync(ws.configPath, stringify({ dataDir: './data', ...c }));
+      writeFileSync(ws.configPath, stringify({ dataDir: './data', api: { enabled: false }, ...c }));
     },
     cleanup() {
       rmSync(dir, { recursive: true, force: true });

@@ -30,6 +30,9 @@ export interface ReceivedRequest {
 /** What to answer: a status, after an optional delay; 'drop' closes the socket without answering. */
 export type Answer = { status: number; delayMs?: number; headers?: Record<string, string> } | 'drop';
 
+/** How the receiver decides; a promise makes it answer once that settles (work before answering). */
+export type Decide = (req: ReceivedRequest, index: number) => Answer | Promise<Answer>;
+
 /** A running receiver. */
 export interface WebhookReceiver {
   readonly url: string;
@@ -38,7 +41,7 @@ export interface WebhookReceiver {
   /** Requests answered 2xx. */
   accepted(): ReceivedRequest[];
   /** Changes how it answers from now on. */
-  answer(fn: (req: ReceivedRequest, index: number) => Answer): void;
+  answer(fn: Decide): void;
   /** Stops listening (connection refused) until {@link up}. */
   down(): Promise<void>;
   up(): Promise<void>;
@@ -55,9 +58,23 @@ function verify(raw: Buffer, header: string | string[] | undefined, secret: stri
 /** Starts a receiver on a free loopback port (or `port`). */
 export async function startWebhookReceiver(options: { secret?: string; port?: number } = {}): Promise<WebhookReceiver> {
   const requests: ReceivedRequest[] = [];
-  let decide: (req: ReceivedRequest, index: number) => Answer = () => ({ status: 200 });
+  let decide: Decide = () => ({ status: 200 });
   const sockets = new Set<Socket>();
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const respond = (r: ReceivedRequest, a: Answer): void => {
+      if (a === 'drop') {
+        r.status = -1;
+        req.socket.destroy();
+        return;
+      }
+      r.status = a.status;
+      const send = (): void => {
+        res.writeHead(a.status, { 'content-type': 'text/plain', ...a.headers });
+        res.end(a.status < 300 ? 'ok' : `status ${a.status}`);
+      };
+      if (a.delayMs) setTimeout(send, a.delayMs);
+      else send();
+    };
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -74,19 +91,11 @@ export async function startWebhookReceiver(options: { secret?: string; port?: nu
       };
       const index = requests.length;
       requests.push(r);
-      const a = decide(r, index);
-      if (a === 'drop') {
-        r.status = -1;
-        req.socket.destroy();
-        return;
-      }
-      r.status = a.status;
-      const send = (): void => {
-        res.writeHead(a.status, { 'content-type': 'text/plain', ...a.headers });
-        res.end(a.status < 300 ? 'ok' : `status ${a.status}`);
-      };
-      if (a.delayMs) setTimeout(send, a.delayMs);
-      else send();
+      const decided = decide(r, index);
+      // A plain answer goes out in this same turn, as it always did; only a promise waits.
+      // A promise that rejects answers 500 (the test's work failed: mailsluice retries).
+      if (decided instanceof Promise) decided.then((a) => respond(r, a), () => respond(r, { status: 500 }));
+      else respond(r, decided);
     });
   };
   let server: Server | null = null;

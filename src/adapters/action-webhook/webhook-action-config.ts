@@ -47,8 +47,6 @@ export const WEBHOOK_TUNING = {
   defaultInlineAttachmentsUpTo: 256 * 1024,
   /** Of a refusing receiver's answer, this much text goes into the error sentence. */
   maxErrorBodyChars: 300,
-  /** Attachments inside attached messages (a journal report's original) are looked for this deep. */
-  maxNestedMessages: 3,
   /**
    * Eight requests on their way keep a route's rate near the receiver's own on loopback and over
    * a network's round trip, while a failure is overtaken by at most seven later messages.

@@ -13,13 +13,35 @@ import type { Attachment, MessageAttributes } from '../../core/message/attribute
 import { toMailsluiceError } from '../../core/errors/index.js';
 import { resolveWebhookActionConfig, WEBHOOK_TUNING, type WebhookActionConfig, type WebhookActionOptions } from './webhook-action-config.js';
 import { mapWebhookError, mapWebhookStatus } from './webhook-error-map.js';
-import { findAttachmentContents } from './webhook-attachments.js';
+import type { AttachmentFinder } from '../../core/ports/attachment-finder.js';
 import { HttpPipeline, PipelineError } from './http-pipeline.js';
+
+/**
+ * A reference into the archive: the message (`ArchiveId`, the SHA-256 of its raw bytes) and the
+ * attachment (its SHA-256), and, when the API is configured, `Url`: a signed URL that serves the
+ * attachment's bytes until it expires.
+ */
+export interface AttachmentReference {
+  ArchiveId: string;
+  Sha256: string;
+  Url?: string;
+}
 
 /** An attachment as sent: its bytes inline, or a reference into the archive. */
 export type WebhookAttachment = Omit<Attachment, 'Content'> & {
-  Content: string | { Reference: { ArchiveId: string; Sha256: string } };
+  Content: string | { Reference: AttachmentReference };
 };
+
+/**
+ * What the composition root hands a webhook action besides its settings: how to find attachment
+ * bytes to inline (without it every attachment goes as a reference), and how to make the signed
+ * URL of a reference (without it a reference carries no `Url`).
+ */
+export interface WebhookActionDeps {
+  attachments?: AttachmentFinder | undefined;
+  /** The signed URL of one attachment, valid from the moment it is made. */
+  referenceUrl?: ((archiveId: string, sha256: string) => string) | undefined;
+}
 
 /** The request body. */
 export interface WebhookBody {
@@ -47,7 +69,10 @@ export class WebhookAction implements ScenarioAction {
   /** The request line and the headers every POST shares, worked out once from the URL. */
   private readonly head: string;
 
-  constructor(private readonly config: WebhookActionConfig) {
+  constructor(
+    private readonly config: WebhookActionConfig,
+    private readonly deps: WebhookActionDeps = {},
+  ) {
     const url = config.url;
     const tls = url.protocol === 'https:';
     this.inOrder = config.pipeline;
@@ -103,18 +128,28 @@ export class WebhookAction implements ScenarioAction {
   /** The request body; attachments inline up to the limit, the rest as references. */
   private async body(message: MessageAttributes, ctx: DeliveryContext): Promise<WebhookBody> {
     const limit = this.config.inlineAttachmentsUpTo;
+    const finder = this.deps.attachments;
     const small = new Set(message.Attachments.filter((a) => a.Size <= limit).map((a) => a.Sha256));
-    const contents = small.size > 0 ? await findAttachmentContents(await ctx.readRaw(), small) : new Map<string, Buffer>();
+    const contents = finder && small.size > 0 ? await finder.find(await ctx.readRaw(), small) : new Map<string, Uint8Array>();
     const archiveId = message.ArchiveId ?? '';
+    const referenceUrl = this.deps.referenceUrl;
     const attachments: WebhookAttachment[] = message.Attachments.map((a) => {
       const bytes = a.Size <= limit ? contents.get(a.Sha256) : undefined;
-      return { ...a, Content: bytes ? bytes.toString('base64') : { Reference: { ArchiveId: archiveId, Sha256: a.Sha256 } } };
+      if (bytes) return { ...a, Content: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
+      // The URL is signed now, so it expires a fixed time after this attempt: a retry carries a
+      // fresh one and the body differs between attempts. That is fine: a receiver deduplicates by
+      // the Idempotency-Key, which stays the same.
+      const reference: AttachmentReference = { ArchiveId: archiveId, Sha256: a.Sha256, ...(referenceUrl && archiveId ? { Url: referenceUrl(archiveId, a.Sha256) } : {}) };
+      return { ...a, Content: { Reference: reference } };
     });
     return { route: ctx.route, connection: ctx.connection, deliveryId: ctx.deliveryId, message: { ...message, Attachments: attachments } };
   }
 }
 
-/** Creates a webhook action; throws `CONFIG_INVALID` for options that cannot work. */
-export function createWebhookAction(options: WebhookActionOptions): WebhookAction {
-  return new WebhookAction(resolveWebhookActionConfig(options));
+/**
+ * Creates a webhook action; throws `CONFIG_INVALID` for options that cannot work. `deps` come from
+ * the composition root ({@link WebhookActionDeps}).
+ */
+export function createWebhookAction(options: WebhookActionOptions, deps: WebhookActionDeps = {}): WebhookAction {
+  return new WebhookAction(resolveWebhookActionConfig(options), deps);
 }

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ParseOutcome } from '../../core/ports/message-parser.js';
 import type {
+  ArchivedMessage,
   ArchiveStats,
   ExportItem,
   MailboxWatermark,
@@ -512,6 +513,31 @@ export class SqliteStore implements MessageStore {
       for (const r of rows) yield { id: r.id, sha256: r.sha256, size: r.size, takenAt: r.takenAt, connection: r.connection, blob: { ref: r.ref, storedSize: r.storedSize } };
       if (rows.length < EXPORT_PAGE) return;
       after = rows[rows.length - 1]!.id;
+    }
+  }
+
+  async findArchived(sha256: string): Promise<ArchivedMessage | null> {
+    try {
+      const b = this.stmt('SELECT ref, stored_size AS storedSize, size FROM blobs WHERE sha256 = ?').get(sha256) as { ref: string; storedSize: number; size: number } | undefined;
+      if (!b) return null;
+      // The messages of a blob are found through UNIQUE(connection, sha256), one connection at a
+      // time: the connections are walked by a skip scan (each next one found by the index), so
+      // this costs a few index lookups per connection, not a scan of the table, and the drain's
+      // commits pay for no index by sha256 alone. A parsed row is preferred.
+      const m = this.stmt(
+        `WITH RECURSIVE conns(name) AS (
+           SELECT MIN(connection) FROM messages
+           UNION ALL
+           SELECT (SELECT MIN(connection) FROM messages WHERE connection > conns.name) FROM conns WHERE conns.name IS NOT NULL
+         )
+         SELECT m.id, m.parse_state AS parseState, m.attributes FROM conns JOIN messages m ON m.connection = conns.name AND m.sha256 = ?
+         ORDER BY m.parse_state = 0, m.id LIMIT 1`,
+      ).get(sha256) as { id: number; parseState: number; attributes: string | null } | undefined;
+      if (!m) return null;
+      const attributes = m.parseState === 0 ? null : parseAttributes(m.attributes, m.id);
+      return { sha256, size: b.size, blob: { ref: b.ref, storedSize: b.storedSize }, attachments: attributes ? (attributes.Attachments ?? []) : null };
+    } catch (err) {
+      throw mapSqliteError(err, `looking up archived message ${sha256}`);
     }
   }
 

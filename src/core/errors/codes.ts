@@ -51,6 +51,12 @@ export const ERROR_CODES = {
   ACTION_FORWARD_AUTH_REJECTED: { retryable: false, summary: 'The forward relay rejected the credentials.' },
   ACTION_FORWARD_DEFERRED: { retryable: true, summary: 'The forward relay refused the message for now (4xx reply); it is sent again later.' },
   ACTION_FORWARD_REJECTED: { retryable: false, summary: 'The forward relay rejected the message, the sender or a recipient permanently (5xx reply).' },
+  API_LISTEN_FAILED: { retryable: false, summary: 'The HTTP API could not listen on its configured address (in use, not a local address, or not permitted).' },
+  API_URL_KEY_UNUSABLE: { retryable: false, summary: 'The key that signs attachment URLs (api-url.key in the data directory) cannot be read or created, or is not 32 bytes.' },
+  API_BAD_REQUEST: { retryable: false, summary: 'An API request names something malformed (an id that is not 64 lowercase hex digits); answered 400.' },
+  API_FORBIDDEN: { retryable: false, summary: 'An API request carries no valid signature, or its signed URL has expired; answered 403.' },
+  API_NOT_FOUND: { retryable: false, summary: 'An API request names a path, archived message or attachment that does not exist; answered 404.' },
+  API_METHOD_NOT_ALLOWED: { retryable: false, summary: 'An API request uses a method the path does not accept; answered 405.' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 
 /** A stable error code from the catalogue. */

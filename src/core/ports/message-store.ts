@@ -1,5 +1,5 @@
 import type { BlobLocation } from './blob-store.js';
-import type { Address, MessageAttributes } from '../message/attributes.js';
+import type { Address, Attachment, MessageAttributes } from '../message/attributes.js';
 import type { ParseOutcome } from './message-parser.js';
 import type { NewDelivery } from '../routing/route-matcher.js';
 
@@ -192,6 +192,17 @@ export interface StoredBlob {
   blob: BlobLocation;
 }
 
+/** An archived message found by its `ArchiveId`, for serving what it holds. */
+export interface ArchivedMessage {
+  /** The SHA-256 of its raw bytes: its `ArchiveId`. */
+  sha256: string;
+  /** Raw size in bytes. */
+  size: number;
+  blob: BlobLocation;
+  /** The attachments its parse found (name, type, size, SHA-256); null while it waits to be parsed. */
+  attachments: Attachment[] | null;
+}
+
 /** A blob rewritten elsewhere: its row moves from `from` to `to`, only if it still says `from`. */
 export interface BlobMove {
   sha256: string;
@@ -242,6 +253,11 @@ export interface MessageStore {
   stats(): Promise<ArchiveStats>;
   /** Full-text and field search. */
   search(query: SearchQuery): Promise<SearchHit[]>;
+  /**
+   * The archived message whose raw bytes have this SHA-256 (its `ArchiveId`), or null. The same
+   * bytes taken by several connections are one blob; their parsed attributes are the same.
+   */
+  findArchived(sha256: string): Promise<ArchivedMessage | null>;
   /** Every archived message, oldest first, for export. */
   listForExport(connection?: string): AsyncIterable<ExportItem>;
   /**

@@ -1,0 +1,45 @@
+/**
+ * Options of the API server and the tunables behind them, each with its reason.
+ */
+import type { Logger } from '../core/ports/logger.js';
+import type { MessageStore } from '../core/ports/message-store.js';
+import type { BlobStore } from '../core/ports/blob-store.js';
+import type { AttachmentFinder } from '../core/ports/attachment-finder.js';
+import type { UrlSigner } from './signed-url.js';
+
+/** What the API reads and how it checks URLs; handed over by the composition root. */
+export interface ApiDeps {
+  /** Archived messages by `ArchiveId`. */
+  archive: Pick<MessageStore, 'findArchived'>;
+  /** Raw messages. */
+  blobs: Pick<BlobStore, 'read'>;
+  /** Attachment bytes in a raw message. */
+  attachments: AttachmentFinder;
+  signer: UrlSigner;
+  /** Milliseconds since the epoch (URL expiry). */
+  now: () => number;
+  logger: Logger;
+}
+
+/** Where {@link startApiServer} listens. */
+export interface ApiServerOptions {
+  /** Host to bind (IPv6 without brackets). */
+  host: string;
+  port: number;
+}
+
+/** Internal tunables, each with why it has this value. */
+export const API_TUNING = {
+  /**
+   * Attachment requests worked on at once; more wait their turn. Each holds its raw message and
+   * the decoded attachment in memory and parses on the thread that also runs the drain, so a
+   * burst of receivers fetching large files must not multiply either.
+   */
+  maxConcurrentAttachmentReads: 2,
+  /** A client that has not sent its request head within this is not going to (slowloris). */
+  headersTimeoutMs: 10_000,
+  /** The whole request, head and (ignored) body. Answers are not bounded by it. */
+  requestTimeoutMs: 30_000,
+  /** An idle kept-alive connection is closed after this. */
+  keepAliveTimeoutMs: 5_000,
+} as const;

@@ -1,0 +1,39 @@
+/**
+ * The one place that turns an error into an HTTP answer: catalogue code → status, and the JSON
+ * body `{ code, message }` every error answer of the API has. Handlers throw `MailsluiceError`s
+ * as everywhere else; they never pick a status for an error themselves.
+ */
+import type { ErrorCode, MailsluiceError } from '../core/errors/index.js';
+import type { ApiResponse } from './router.js';
+
+/** Codes with a status of their own; any other code is a failure of ours (5xx). */
+export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = {
+  API_BAD_REQUEST: 400,
+  API_FORBIDDEN: 403,
+  API_NOT_FOUND: 404,
+  API_METHOD_NOT_ALLOWED: 405,
+};
+
+/** The HTTP status of an error: its own, else 503 when trying again later may work, else 500. */
+export function httpStatusOf(err: MailsluiceError): number {
+  return ERROR_STATUS[err.code] ?? (err.retryable ? 503 : 500);
+}
+
+/** The JSON body of an error answer. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/** The answer for an error; `details.allow` becomes the `Allow` header of a 405. */
+export function errorResponse(err: MailsluiceError): ApiResponse {
+  const status = httpStatusOf(err);
+  // A 5xx carries its code and no sentence: the sentence may name files of the data directory,
+  // which are the operator's business (the service log has it), not a receiver's.
+  const message = status >= 500 ? `the archive could not answer this request (${err.code}); the service log has the details` : err.message;
+  const body: ErrorBody = { code: err.code, message };
+  const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' };
+  const allow = err.details?.allow;
+  if (status === 405 && typeof allow === 'string') headers.Allow = allow;
+  return { status, headers, body: JSON.stringify(body) };
+}

@@ -1,0 +1,50 @@
+/**
+ * The HTTP API of a running command (`start`; `drain` while it runs a webhook route), wired to
+ * the embedded archive: the store finds messages, the blob store reads them, the postal-mime
+ * adapter finds attachment bytes. Also what the dispatcher thread needs to sign the URLs of
+ * webhook references for it (`UrlSigning`): the same key, so the URLs it makes verify here.
+ */
+import { postalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
+import { createUrlSigner, loadOrCreateUrlKey, startApiServer, URL_KEY_FILE } from '../api/index.js';
+import type { EmbeddedApp } from './embedded.js';
+
+/** How the dispatcher thread signs attachment URLs (structured-cloned into it: plain data). */
+export interface UrlSigning {
+  key: Uint8Array;
+  publicUrl: string;
+  ttlSeconds: number;
+}
+
+/** A started API. */
+export interface RunningApi {
+  /** Where it listens, `host:port`. */
+  address: string;
+  urlSigning: UrlSigning;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the API when the configuration enables it (null otherwise), after making sure the URL
+ * key exists. Throws `API_LISTEN_FAILED` (naming the address) or `API_URL_KEY_UNUSABLE`: the
+ * command stops before it takes anything.
+ */
+export async function startApi(app: EmbeddedApp): Promise<RunningApi | null> {
+  const settings = app.config.api;
+  if (!settings.enabled) return null;
+  const { key, created } = await loadOrCreateUrlKey(app.config.dataDir);
+  if (created) app.logger.info('made the key that signs attachment URLs', { file: URL_KEY_FILE, dataDir: app.config.dataDir });
+  const urlSigning: UrlSigning = { key, publicUrl: settings.publicUrl, ttlSeconds: settings.referenceTtlSeconds };
+  const server = await startApiServer(
+    {
+      archive: app.store,
+      blobs: app.blobs,
+      attachments: postalMimeAttachmentFinder,
+      signer: createUrlSigner(key, urlSigning),
+      now: () => app.clock.now(),
+      logger: app.logger.child({ component: 'api' }),
+    },
+    settings.listen,
+  );
+  app.logger.info('api listening', { address: server.address, publicUrl: settings.publicUrl });
+  return { address: server.address, urlSigning, close: () => server.close() };
+}
