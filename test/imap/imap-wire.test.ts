@@ -13,7 +13,7 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { once } from 'node:events';
 import { PassThrough, Writable } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
-import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
@@ -27,6 +27,7 @@ import {
 } from '../../src/adapters/source-imap/imap-wire.js';
 import { ImapParseError, LITERAL_MARK, tokenize, parseStatus, parseSearchNumbers, expandSequenceSet } from '../../src/adapters/source-imap/imap-response.js';
 import { seededRandom } from '../harness/random.js';
+import { ScriptedPeer } from '../harness/scripted-peer.js';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -35,107 +36,14 @@ const MiB = 1024 * 1024;
 // The scripted server.
 
 /** The server side of one scripted connection. */
-class Peer {
-  private buf = '';
-  private readonly lines: string[] = [];
-  private readonly waiters: Array<(line: string | null) => void> = [];
-  private ended = false;
-  /** Every line the client sent, in order (latin1, CRLF stripped). */
-  readonly received: string[] = [];
-
-  constructor(readonly sock: Socket) {
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      this.buf += d;
-      let nl: number;
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, nl).replace(/\r$/, '');
-        this.buf = this.buf.slice(nl + 1);
-        this.received.push(line);
-        const w = this.waiters.shift();
-        if (w) w(line);
-        else this.lines.push(line);
-      }
-    });
-    sock.on('error', () => undefined);
-    sock.on('close', () => {
-      this.ended = true;
-      for (const w of this.waiters.splice(0)) w(null);
-    });
-  }
-
-  get closed(): boolean {
-    return this.ended;
-  }
-
-  send(data: string | Buffer): void {
-    this.sock.write(data);
-  }
-
-  /** Writes respecting the socket's back-pressure (so the server itself holds little memory). */
-  async write(data: Buffer): Promise<void> {
-    if (this.sock.write(data)) return;
-    await new Promise<void>((resolve, reject) => {
-      const done = (): void => {
-        this.sock.off('drain', done);
-        this.sock.off('close', closed);
-        resolve();
-      };
-      const closed = (): void => {
-        this.sock.off('drain', done);
-        reject(new Error('client went away during a write'));
-      };
-      this.sock.once('drain', done);
-      this.sock.once('close', closed);
-    });
-  }
-
-  /** One byte per TCP write (Nagle off), yielding to the event loop between bytes. */
-  async sendBytewise(data: string | Buffer): Promise<void> {
-    const b = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
-    this.sock.setNoDelay(true);
-    for (let i = 0; i < b.length; i++) {
-      this.sock.write(b.subarray(i, i + 1));
-      await tick();
-    }
-  }
-
-  /** Each piece its own TCP write, with a pause after it so the client reads it on its own. */
-  async sendPieces(pieces: Array<string | Buffer>, pauseMs = 15): Promise<void> {
-    this.sock.setNoDelay(true);
-    for (const p of pieces) {
-      this.sock.write(p);
-      await sleep(pauseMs);
-    }
-  }
-
-  /** The next line from the client, or null when it hung up. */
-  next(): Promise<string | null> {
-    const l = this.lines.shift();
-    if (l !== undefined) return Promise.resolve(l);
-    if (this.ended) return Promise.resolve(null);
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  /** Waits for a line matching `re` and fails the script otherwise. */
-  async expect(re: RegExp): Promise<string> {
-    const l = await this.next();
-    if (l === null || !re.test(l)) throw new Error(`scripted server expected ${re} but got ${JSON.stringify(l)}`);
-    return l;
-  }
-
+class Peer extends ScriptedPeer {
   /** Waits for a tagged command whose text (after the tag) matches `re`. */
   async command(re: RegExp): Promise<{ tag: string; text: string }> {
     const l = await this.next();
     const m = l === null ? null : /^(\S+) (.*)$/.exec(l);
     if (!m || !re.test(m[2]!)) throw new Error(`scripted server expected a command ${re} but got ${JSON.stringify(l)}`);
     return { tag: m[1]!, text: m[2]! };
-  }
-
-  close(): void {
-    this.sock.end();
-  }
-}
+  }}
 
 interface Session {
   wire: ImapWire;

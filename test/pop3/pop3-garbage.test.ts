@@ -12,58 +12,12 @@ import { Pop3Client, type Pop3ClientOptions } from '../../src/adapters/source-po
 import { MailsluiceError, type ErrorCode } from '../../src/core/errors/index.js';
 import { closedPort } from '../harness/imap-proxy.js';
 import { rejectsWith as rejectsWithCode } from '../harness/errors.js';
+import { ScriptedPeer } from '../harness/scripted-peer.js';
 
 const PASSWORD = 'pw-Secret-4711';
 
 /** The server side of one scripted connection. */
-class Peer {
-  private buf = '';
-  private readonly lines: string[] = [];
-  private readonly waiters: Array<(line: string | null) => void> = [];
-  private ended = false;
-  /** Every line the client sent, in order. */
-  readonly received: string[] = [];
-
-  constructor(readonly sock: Socket) {
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      this.buf += d;
-      let nl: number;
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, nl).replace(/\r$/, '');
-        this.buf = this.buf.slice(nl + 1);
-        this.received.push(line);
-        const w = this.waiters.shift();
-        if (w) w(line);
-        else this.lines.push(line);
-      }
-    });
-    sock.on('error', () => undefined);
-    sock.on('close', () => {
-      this.ended = true;
-      for (const w of this.waiters.splice(0)) w(null);
-    });
-  }
-
-  send(data: string | Buffer): void {
-    this.sock.write(data);
-  }
-
-  /** The next line from the client, or null when it hung up. */
-  next(): Promise<string | null> {
-    const l = this.lines.shift();
-    if (l !== undefined) return Promise.resolve(l);
-    if (this.ended) return Promise.resolve(null);
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  /** Waits for a client line matching `re` and fails the script otherwise. */
-  async expect(re: RegExp): Promise<string> {
-    const l = await this.next();
-    if (l === null || !re.test(l)) throw new Error(`scripted server expected ${re} but got ${JSON.stringify(l)}`);
-    return l;
-  }
-
+class Peer extends ScriptedPeer {
   /** Greets, answers CAPA (USER, UIDL unless told otherwise), takes USER and answers PASS. */
   async login(o: { greeting?: string; capa?: string[]; passReply?: string } = {}): Promise<void> {
     this.send(`${o.greeting ?? '+OK scripted POP3 ready'}\r\n`);
@@ -75,9 +29,6 @@ class Peer {
     this.send(`${o.passReply ?? '+OK logged in'}\r\n`);
   }
 
-  close(): void {
-    this.sock.end();
-  }
 }
 
 interface Scripted {
