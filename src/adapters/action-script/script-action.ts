@@ -12,6 +12,7 @@ import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MessageAttributes } from '../../core/message/attributes.js';
+import { ownsItsMemory } from '../../core/ports/blob-store.js';
 import type { ActionOutcome, DeliveryContext, ScenarioAction } from '../../core/ports/scenario-action.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { toMailsluiceError, type MailsluiceError } from '../../core/errors/index.js';
@@ -291,7 +292,7 @@ class ScriptAction implements ScenarioAction {
     call.ctx.readRaw().then(
       (raw) => {
         // Transfer only an ArrayBuffer the Buffer has to itself; a pooled slab is copied out.
-        const owns = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer;
+        const owns = ownsItsMemory(raw);
         const bytes = owns ? new Uint8Array(raw.buffer, 0, raw.byteLength) : new Uint8Array(raw);
         reply({ type: 'raw', callId, reqId, bytes }, [bytes.buffer as ArrayBuffer]);
       },

@@ -8,6 +8,7 @@
  * never keep the process alive while idle (unref'd), and exit after {@link IDLE_EXIT_MS} idle.
  */
 import { IdleExit } from './idle-exit.js';
+import { ownsItsMemory } from '../../core/ports/blob-store.js';
 import { Worker } from 'node:worker_threads';
 import { RECORD_HEADER_SIZE, type CodecName } from './pack-format.js';
 import { COMPRESS_WORKER_MARK, compressBatch } from './compress-worker.js';
@@ -135,10 +136,7 @@ export class CompressPool {
     const id = this.#nextId++;
     // Otherwise a copy in an ArrayBuffer of its own: transferring it moves no bytes and never
     // detaches the caller's (possibly pooled or shared) buffer.
-    const body = (raw instanceof Uint8Array ? [raw] : raw).map((p) => {
-      const whole = p.byteOffset === 0 && p.byteLength === p.buffer.byteLength && p.buffer instanceof ArrayBuffer;
-      return owned && whole ? p : new Uint8Array(p);
-    });
+    const body = (raw instanceof Uint8Array ? [raw] : raw).map((p) => (owned && ownsItsMemory(p) ? p : new Uint8Array(p)));
     return new Promise<CompressedRecord>((resolve, reject) => {
       this.#queue.push({ id, body });
       this.#queueWaiters.set(id, { resolve, reject });

@@ -12,6 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { brotliCompressSync, constants as zc, crc32, deflateRawSync } from 'node:zlib';
 import { RECORD_HEADER_SIZE, encodeRecordHeader } from './pack-format.js';
 import type { CodecName } from './pack-format.js';
+import { ownsItsMemory } from '../../core/ports/blob-store.js';
 
 /** One body to hash and compress, in one or more pieces that each own their ArrayBuffer (transferred). */
 export interface CompressJob {
@@ -93,7 +94,7 @@ export function compressBatch(batch: CompressBatch): { results: CompressResult[]
       crc = crc32(p, crc);
     }
     const header = encodeRecordHeader({ codec, rawSize: size, storedSize, sha256, payloadCrc: crc });
-    const asIs = payload === pieces && size >= RETURN_AS_IS_BYTES && pieces.every((p) => p.byteOffset === 0 && p.byteLength === p.buffer.byteLength);
+    const asIs = payload === pieces && size >= RETURN_AS_IS_BYTES && pieces.every(ownsItsMemory);
     parts.push({ id, sha256, size, header, payload, storedSize, asIs });
     total += RECORD_HEADER_SIZE + (asIs ? 0 : storedSize);
   }

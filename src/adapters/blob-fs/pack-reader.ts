@@ -13,6 +13,7 @@ import { closeSync, fstatSync, openSync, readvSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { brotliDecompressSync, crc32, inflateRawSync } from 'node:zlib';
 import { RECORD_HEADER_SIZE, decodeRecordHeader } from './pack-format.js';
+import { ownsItsMemory } from '../../core/ports/blob-store.js';
 
 /** One whole-blob read. */
 export interface ReadJob {
@@ -73,7 +74,7 @@ function corrupt(message: string): PackReadError {
 
 /** A byte array that owns its whole ArrayBuffer (transferable without detaching anything else). */
 function owned(b: Uint8Array): Uint8Array {
-  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer ? b : new Uint8Array(b);
+  return ownsItsMemory(b) ? b : new Uint8Array(b);
 }
 
 /** See the module comment. */

@@ -7,6 +7,7 @@ import { parseOversized } from './postal-mime-attributes.js';
 import { Worker } from 'node:worker_threads';
 import type { MessageParser, ParseOutcome } from '../../core/ports/message-parser.js';
 import { toParsedRecord, type ParsedRecord } from '../../core/ports/message-store.js';
+import { ownsItsMemory } from '../../core/ports/blob-store.js';
 import { resolvePostalMimeParserConfig, type PostalMimeParserConfig, type PostalMimeParserOptions } from './postal-mime-parser-config.js';
 import { mapWorkerError, type MappedParseError } from './postal-mime-error-map.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './postal-mime-worker.js';
@@ -90,7 +91,7 @@ class PostalMimeParser implements MessageParser {
     // A Buffer that owns its whole ArrayBuffer is sent as it is: cloned when small, or
     // transferred (zero copy) when large and the caller allowed it. Otherwise one copy into a
     // fresh ArrayBuffer, so a pooled Buffer's slab is never cloned whole or transferred.
-    const owns = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer;
+    const owns = ownsItsMemory(raw);
     const small = raw.byteLength <= CLONE_MAX_BYTES;
     const bytes = owns && (small || this.#config.transferRaw) ? raw : new Uint8Array(raw);
     this.#queue.push({ id: this.#nextId++, raw: bytes, transfer: !small, record, resolve });

@@ -3,6 +3,7 @@ import { ImapCommandError, ImapWire, flagList, quoteMailbox } from './imap-wire.
 import type { Candidate, FetchedMessage, MailboxSource, ResponseOutcome, ResponseRequest, SourceSession } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { MailsluiceError } from '../../core/errors/index.js';
+import { ownsItsMemory } from '../../core/ports/blob-store.js';
 import { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
 import { mapImapError } from './imap-error-map.js';
 
@@ -41,10 +42,6 @@ function firstAbove(sorted: readonly number[], value: number): number {
   return lo;
 }
 
-/** Whether a buffer spans the whole of its memory (not a view into a larger, shared one). */
-function ownsMemory(b: Uint8Array): boolean {
-  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
-}
 
 /** Builds imapflow's options from the connection settings. */
 export function imapFlowOptions(cfg: ImapSourceConfig): ImapFlowOptions {
@@ -336,7 +333,7 @@ export class ImapSource implements MailboxSource {
         }
         // Pieces that span their whole memory (socket chunks that were all literal, copies of the
         // edges) are the message's own; a small body is a view into a socket chunk.
-        if (m.parts) yield { candidate: cand, body: pieces(m.parts), buffered: true, bytes: m.size, owned: m.parts.every(ownsMemory) };
+        if (m.parts) yield { candidate: cand, body: pieces(m.parts), buffered: true, bytes: m.size, owned: m.parts.every(ownsItsMemory) };
         else yield { candidate: cand, body: this.guard(m.stream), buffered: false };
       }
     } catch (err) {

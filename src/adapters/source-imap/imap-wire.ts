@@ -14,6 +14,7 @@
  * bodies and flags) belongs to the one command waiting.
  */
 import type { Readable, Writable } from 'node:stream';
+import { ownsItsMemory } from '../../core/ports/blob-store.js';
 import {
   ImapParseError,
   LiteralParts,
@@ -474,7 +475,7 @@ export class ImapWire {
           // A chunk that is all literal is kept as it is (each socket read is a buffer of its
           // own); only the edges, shared with other data, are copied. Copying whole literals
           // into one buffer had cost the mixed set's drain ~0.3 s of its main thread.
-          lit.parts.push(pos === 0 && take === len && chunk.byteLength === chunk.buffer.byteLength ? chunk : ownCopy(chunk.subarray(pos, pos + take)));
+          lit.parts.push(pos === 0 && take === len && ownsItsMemory(chunk) ? chunk : ownCopy(chunk.subarray(pos, pos + take)));
         }
         pos += take;
         lit.left -= take;

@@ -6,6 +6,16 @@
  */
 export const STAGING_REF_PREFIX = 'stage-';
 
+/**
+ * Whether `b` spans the whole of an ordinary `ArrayBuffer` of its own (not a view into a larger
+ * or pooled one, nor shared memory): such bytes can be transferred to another thread without
+ * detaching anyone else's, which is what `BlobWriter.put`'s `owned` and the thread hand-offs of
+ * the blob store and the parser rely on.
+ */
+export function ownsItsMemory(b: Uint8Array): boolean {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer;
+}
+
 /** A staging container (file, object prefix) that exists in the store. */
 export interface StagingContainer {
   /** Every ref in the container starts with this (e.g. "stage-00000004:"). */
