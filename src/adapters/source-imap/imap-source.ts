@@ -1,5 +1,5 @@
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
-import { ImapCommandError, ImapWire, flagList, quoteMailbox } from './imap-wire.js';
+import { ImapCommandError, ImapConnectionError, ImapWire, flagList, quoteMailbox } from './imap-wire.js';
 import type { Candidate, FetchedMessage, MailboxSource, ResponseOutcome, ResponseRequest, SourceSession } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { MailsluiceError } from '../../core/errors/index.js';
@@ -151,7 +151,7 @@ export class ImapSource implements MailboxSource {
     // fails the running command with a generic "Connection not available"; name the real cause
     // (e.g. SOURCE_DATA_TIMEOUT) instead of a bare SOURCE_NETWORK.
     const code = (err as { code?: string } | null)?.code;
-    if (this.lastClientError !== undefined && (code === 'NoConnection' || code === 'EConnectionClosed') && !(err instanceof Error && err.name === 'ImapConnectionError')) {
+    if (this.lastClientError !== undefined && (code === 'NoConnection' || code === 'EConnectionClosed') && !(err instanceof ImapConnectionError)) {
       return mapImapError(this.lastClientError, this.ctx);
     }
     return mapImapError(err, this.ctx);
@@ -323,7 +323,7 @@ export class ImapSource implements MailboxSource {
     try {
       // One FETCH for the whole cycle; bodies over the chunking threshold stream through with
       // back-pressure, so none sits whole in memory and no size needs asking first.
-      for await (const m of this.w.fetch(toSequenceSet([...byUid.keys()]), { streamAbove: IMAP_TUNING.chunkedAboveBytes })) {
+      for await (const m of this.w.fetch(toSequenceSet([...byUid.keys()]), { streamAbove: IMAP_TUNING.streamAboveBytes })) {
         const cand = byUid.get(m.uid);
         byUid.delete(m.uid);
         if (!cand) {

@@ -387,6 +387,11 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
   // cycle lists and fetches. Measured on the drain's critical path: ~35 ms per cycle of 500 (the
   // puts still in flight, the blob sync and the metadata transaction).
   const deferFinal = deps.actions !== undefined && !setAside;
+  /** Listed, not fetched, and the fetch ended without an error: gone from the server meanwhile. */
+  const countVanished = (): void => {
+    result.vanished = toFetch.length - fetchedKeys.size;
+    if (result.vanished > 0) logger.info('messages vanished from the server before they were fetched', { count: result.vanished });
+  };
   let fetchError: unknown;
   let stop: StopTaking | undefined;
   // Hashing and compressing run off the main thread; keeping buffered messages in flight overlaps
@@ -490,8 +495,7 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
     await Promise.allSettled(inflight);
   }
   if (deferFinal && fetchError === undefined && stop === undefined) {
-    result.vanished = toFetch.length - fetchedKeys.size;
-    if (result.vanished > 0) logger.info('messages vanished from the server before they were fetched', { count: result.vanished });
+    countVanished();
     result.queued = fetchedKeys.size;
     // Every listed message is fetched (its put still running, maybe) or gone, so the next cycle
     // lists above the last one; if this commit fails, the pipeline stops and so does the session.
@@ -517,8 +521,7 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
     }
   }
   if (fetchError === undefined && stop === undefined) {
-    result.vanished = toFetch.length - fetchedKeys.size;
-    if (result.vanished > 0) logger.info('messages vanished from the server before they were fetched', { count: result.vanished });
+    countVanished();
   }
   for (const c of toFetch) if (committed.has(c.key)) actionable.push(c);
   if (refetch > 0) logger.info('messages stored beside one that failed to archive were not committed; they stay on the server and are fetched again', { count: refetch });
