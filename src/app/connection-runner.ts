@@ -10,7 +10,7 @@ import type { MessageStore } from '../core/ports/message-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { ResponseLedger } from '../core/ports/response-ledger.js';
-import { recoverPendingActions, runDrainCycle, ServerActionPipeline, type DrainDeps } from '../core/archive/drain-cycle.js';
+import { recoverPendingActions, runDrainCycle, BatchPipeline, type DrainDeps } from '../core/archive/drain-cycle.js';
 import { addResponseTotals, applyPendingResponses, type ResponseTotals } from '../core/archive/apply-responses.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../core/connection/backoff.js';
 import { msUntilOpen } from '../core/connection/schedule.js';
@@ -212,7 +212,7 @@ export class ConnectionRunner {
     this.status.state = 'connecting';
     const source = this.deps.createSource(config, logger);
     let writer: BlobWriter | null = null;
-    let actions: ServerActionPipeline | null = null;
+    let actions: BatchPipeline | null = null;
     try {
       const session = await source.open(options.signal);
       writer = await this.deps.blobStore.openWriter();
@@ -244,7 +244,7 @@ export class ConnectionRunner {
         onFailed: (messages: number) => {
           this.status.failed += messages;
         },
-        ...(source.concurrentActions ? { actions: (actions = new ServerActionPipeline({ source, store, connection: config.name })) } : {}),
+        ...(source.concurrentActions ? { actions: (actions = new BatchPipeline({ source, store, connection: config.name })) } : {}),
       };
       const recovered = await recoverPendingActions(session, deps);
       this.status.actioned += recovered;

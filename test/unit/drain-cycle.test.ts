@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { runDrainCycle, recoverPendingActions, ServerActionPipeline, type CycleResult, type DrainDeps } from '../../src/core/archive/drain-cycle.js';
+import { runDrainCycle, recoverPendingActions, BatchPipeline, type CycleResult, type DrainDeps } from '../../src/core/archive/drain-cycle.js';
 import { MailsluiceError, isMailsluiceError } from '../../src/core/errors/index.js';
 import type { Candidate, FetchedMessage, MailboxSource, SourceSession } from '../../src/core/ports/mailbox-source.js';
 import type { BlobWriter, PutResult } from '../../src/core/ports/blob-store.js';
@@ -397,7 +397,7 @@ test('with a pipeline, a cycle hands over its last commit: the next cycle lists 
   t.deps.source = { ...t.deps.source, concurrentActions: true, applyServerAction: async (c) => (await actionsHeld, apply(c)) };
   t.deps.maxMessagesPerCycle = 3;
   t.deps.commitEveryMessages = 100;
-  t.deps.actions = new ServerActionPipeline(t.deps);
+  t.deps.actions = new BatchPipeline(t.deps);
   const first = await runDrainCycle(t.session, t.deps);
   assert.deepEqual([first.listed, first.queued, first.taken], [3, 3, 0], 'the first cycle returns before its commit');
   const second = await runDrainCycle(t.session, t.deps);
@@ -430,7 +430,7 @@ test('with a pipeline, a failed handed-over commit stops the commits behind it a
       return commit(records, wm);
     },
   } as MessageStore;
-  t.deps.actions = new ServerActionPipeline(t.deps);
+  t.deps.actions = new BatchPipeline(t.deps);
   await runDrainCycle(t.session, t.deps);
   const second = runDrainCycle(t.session, t.deps).catch((err: unknown) => err);
   const outcome = await second;

@@ -30,10 +30,10 @@ export interface DrainDeps {
   /** Told after every commit, so progress counts what is durable even if the cycle then fails. */
   onCommit?: (messages: number, bytes: number) => void;
   /**
-   * When given (sources with `concurrentActions`), server actions are queued here and run behind
-   * the next cycle's fetch instead of being awaited by this cycle.
+   * When given (sources with `concurrentActions`), a cycle's last commit and its server actions
+   * are queued here and run behind the next cycle's fetch instead of being awaited by this cycle.
    */
-  actions?: ServerActionPipeline;
+  actions?: BatchPipeline;
   /**
    * What a failure to archive a message does: its `blobs.put` failing, or the commit (blob sync
    * or metadata transaction) of the batch it is in.
@@ -65,7 +65,8 @@ export interface DrainDeps {
 }
 
 /**
- * Runs a cycle's last commit and server actions one batch at a time, in order, behind the drain:
+ * The batches of a connection's session behind its drain (so named since it queues commits as
+ * well as server actions): runs a cycle's last commit and server actions one batch at a time, in order, behind the drain:
  * the cycle hands over its final group commit and returns at once, so the next cycle lists and
  * fetches while the batch is synced, committed and then expunged on the server. A batch's action
  * runs only after its commit, and is marked done only after the server confirmed it; a failure
@@ -73,7 +74,7 @@ export interface DrainDeps {
  * an uncommitted message), is kept and thrown by the next `check` or `settle`, and what was
  * committed but not confirmed is finished by the next session's recovery.
  */
-export class ServerActionPipeline {
+export class BatchPipeline {
   /** Commits, one after another. */
   private commits: Promise<void> = Promise.resolve();
   /** Server actions, one batch after another, each also after its own commit. */
@@ -94,7 +95,7 @@ export class ServerActionPipeline {
   /**
    * Queues a cycle's final commit (which returns the candidates it made actionable) and then
    * their server action. `through` is the watermark the commit writes if it succeeds: the next
-   * cycle lists above it ({@link ServerActionPipeline.queuedWatermark}) rather than above the
+   * cycle lists above it ({@link BatchPipeline.queuedWatermark}) rather than above the
    * stored one, or it would list the same messages again.
    */
   submitCommit(commit: () => Promise<Candidate[]>, through: { uidValidity: number; lastUid: number }): void {
@@ -117,7 +118,7 @@ export class ServerActionPipeline {
     this.queue(committed);
   }
 
-  /** The watermark of the commits still queued, if any (see {@link ServerActionPipeline.submitCommit}). */
+  /** The watermark of the commits still queued, if any (see {@link BatchPipeline.submitCommit}). */
   queuedWatermark(): { uidValidity: number; lastUid: number } | null {
     return this.pending && { uidValidity: this.pending.uidValidity, lastUid: this.pending.lastUid };
   }
@@ -183,7 +184,7 @@ export interface CycleResult {
   full: boolean;
   /**
    * Messages fetched whose (final) commit the cycle handed to the server-action pipeline instead
-   * of waiting for it (see {@link ServerActionPipeline.submitCommit}); `taken` and `bytes` count
+   * of waiting for it (see {@link BatchPipeline.submitCommit}); `taken` and `bytes` count
    * them once committed, through `onCommit`.
    */
   queued: number;
