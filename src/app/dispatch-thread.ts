@@ -8,13 +8,15 @@
  * `drain` and `start` use this; the core dispatcher (`core/bus/dispatcher.ts`) is unchanged and
  * still runs in-process in the unit tests.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { ErrorCode } from '../core/errors/index.js';
 import type { DispatchTotals, DispatchTuning } from '../core/bus/dispatcher.js';
 import type { RouteConfig } from '../config/schema.js';
 import { dataPaths, type EmbeddedApp } from './embedded.js';
 import type { UrlSigning } from './api.js';
+import type { BodiesSink } from '../core/ports/bodies-handoff.js';
+import { bodiesSink } from './bodies-channel.js';
 
 /** What the worker is started with (structured-cloned: plain data only). */
 export interface DispatchWorkerData {
@@ -28,6 +30,8 @@ export interface DispatchWorkerData {
   untilIdle?: { retryHorizonMs: number };
   /** With the API running: webhook references carry a URL signed with this. */
   urlSigning?: UrlSigning;
+  /** The bodies hand-off's receiving end (ADR 0011). */
+  bodiesPort: MessagePort;
 }
 
 /** Main thread → worker. */
@@ -47,6 +51,8 @@ export interface DispatchThread {
   finish(): void;
   /** Stops the thread: an attempt in flight is aborted and runs again on the next run. */
   abort(): void;
+  /** Where the index stage hands over the bodies of routed messages (ADR 0011). */
+  bodies: BodiesSink;
 }
 
 /** Options of {@link startDispatchThread}. */
@@ -62,6 +68,7 @@ export interface DispatchThreadOptions {
 /** Starts the dispatcher thread for `routes` (the caller passes the enabled ones). */
 export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOptions): DispatchThread {
   const paths = dataPaths(app.config.dataDir);
+  const channel = new MessageChannel();
   const data: DispatchWorkerData = {
     dbFile: paths.db,
     blobsDir: paths.blobs,
@@ -70,8 +77,11 @@ export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOpt
     stderrLevel: app.stderrLevel,
     ...(options.untilIdle ? { untilIdle: options.untilIdle } : {}),
     ...(options.urlSigning ? { urlSigning: options.urlSigning } : {}),
+    bodiesPort: channel.port2,
   };
-  const worker = new Worker(new URL('./dispatch-worker.js', import.meta.url), { workerData: data });
+  const worker = new Worker(new URL('./dispatch-worker.js', import.meta.url), { workerData: data, transferList: [channel.port2] });
+  // Posting to a thread that ended is a no-op, and the port must not keep this one alive.
+  channel.port1.unref();
   let settled = false;
   let outcome: { totals: DispatchTotals } | { error: MailsluiceError } | undefined;
   const result = new Promise<DispatchTotals>((resolve, reject) => {
@@ -96,5 +106,6 @@ export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOpt
   const send = (m: ToDispatchWorker): void => {
     if (!settled) worker.postMessage(m);
   };
-  return { result, finish: () => send({ type: 'finish' }), abort: () => send({ type: 'abort' }) };
+  void result.catch(() => undefined).finally(() => channel.port1.close());
+  return { result, finish: () => send({ type: 'finish' }), abort: () => send({ type: 'abort' }), bodies: bodiesSink(channel.port1) };
 }

@@ -22,6 +22,7 @@ import { JsonlLogger } from '../adapters/logger-jsonl/index.js';
 import { systemClock } from '../adapters/clock-system/index.js';
 import { closeRouteRuntimes, createRouteRuntimes } from './action-factory.js';
 import { wakeOnResponse } from './response-wake.js';
+import { BodiesCache } from './bodies-channel.js';
 import type { DispatchWorkerData, FromDispatchWorker, ToDispatchWorker } from './dispatch-thread.js';
 
 const port = parentPort;
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
   // again under the same key), and its commits no longer hold the write lock the drain's and the
   // index stage's commits wait for (ADR 0007).
   const store = createSqliteStore({ file: input.dbFile, synchronous: 'normal', waitForLocks: 'yield' });
+  const bodies = new BodiesCache(input.bodiesPort);
   let started: MessageParser | null = null;
   // Only for rows saved without their bodies (older archives): started on first use.
   const parser: MessageParser = {
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
           bus: wakeOnResponse(store.bus(), (connection) => post({ type: 'wake', connection })),
           blobs,
           parser,
+          bodies,
           routes,
           clock: systemClock,
           random: () => randomInt(0, 1_000_000) / 1_000_000,
@@ -79,6 +82,7 @@ async function main(): Promise<void> {
       await closeRouteRuntimes(routes);
     }
   } finally {
+    bodies.close();
     await parser.close();
     await store.close();
   }

@@ -119,6 +119,19 @@ async function drainSelected(
   let emptyAt = started;
   const parser = app.parser();
   const index: IndexTotals = { parsed: 0, unparsable: 0, bytes: 0 };
+  // Dispatch follows the index stage from the start, off the critical path and on a thread of
+  // its own (ADR 0007), handed the bodies it needs in memory (ADR 0011); it ends once indexing is
+  // done (nothing more will be queued) and nothing is due soon. A delivery that ends with a
+  // server response wakes its connection.
+  const thread =
+    routes.length > 0
+      ? startDispatchThread(app, {
+          routes,
+          onWake: (connection) => runnerOf.get(connection)?.wake(),
+          untilIdle: { retryHorizonMs: DRAIN_RETRY_HORIZON_MS },
+          urlSigning: api?.urlSigning,
+        })
+      : null;
   // Settled, never rejected: an index failure is reported after the runners stop, not as an
   // unhandled rejection while they are still draining.
   const indexing = runIndexStage(
@@ -131,6 +144,7 @@ async function drainSelected(
       concurrency: Math.max(2, availableParallelism()) * 8,
       busy: () => runners.some((r) => r.status.state === 'draining'),
       routes: new RouteMatcher(app.config.routes),
+      ...(thread ? { bodies: thread.bodies } : {}),
     },
     () => drainDone,
     options.signal,
@@ -138,18 +152,6 @@ async function drainSelected(
     (totals) => ({ totals, error: undefined as unknown }),
     (error: unknown) => ({ totals: { parsed: 0, unparsable: 0, bytes: 0 }, error }),
   );
-  // Dispatch follows the index stage from the start, off the critical path and on a thread of
-  // its own (ADR 0007); it ends once indexing is done (nothing more will be queued) and nothing
-  // is due soon. A delivery that ends with a server response wakes its connection.
-  const thread =
-    routes.length > 0
-      ? startDispatchThread(app, {
-          routes,
-          onWake: (connection) => runnerOf.get(connection)?.wake(),
-          untilIdle: { retryHorizonMs: DRAIN_RETRY_HORIZON_MS },
-          urlSigning: api?.urlSigning,
-        })
-      : null;
   if (thread) {
     void indexing.then(() => thread.finish());
     options.signal?.addEventListener('abort', () => thread.abort(), { once: true });

@@ -39,6 +39,11 @@ async function serve(app: EmbeddedApp, routes: RouteConfig[], api: RunningApi | 
   const runners = createRunners(app, enabled);
   const runnerOf = new Map(runners.map((r) => [r.status.name, r]));
   let indexError: unknown;
+  // The buses, on the dispatcher's own thread (ADR 0007): every lane until the stop; an attempt
+  // in flight is aborted and, not recorded done, runs again after the restart (at least once). A
+  // delivery that ends with a server response wakes its connection's runner, which applies it
+  // before its next cycle. The index stage hands it the bodies it needs in memory (ADR 0011).
+  const thread = routes.length > 0 ? startDispatchThread(app, { routes, onWake: (connection) => runnerOf.get(connection)?.wake(), urlSigning: api?.urlSigning }) : null;
   const indexing = runIndexStage(
     {
       store: app.store,
@@ -49,6 +54,7 @@ async function serve(app: EmbeddedApp, routes: RouteConfig[], api: RunningApi | 
       concurrency: Math.max(2, availableParallelism()) * 8,
       busy: () => runners.some((r) => r.status.state === 'draining'),
       routes: new RouteMatcher(app.config.routes),
+      ...(thread ? { bodies: thread.bodies } : {}),
     },
     () => ac.signal.aborted,
     ac.signal,
@@ -68,11 +74,6 @@ async function serve(app: EmbeddedApp, routes: RouteConfig[], api: RunningApi | 
     indexError ??= err;
     ac.abort();
   });
-  // The buses, on the dispatcher's own thread (ADR 0007): every lane until the stop; an attempt
-  // in flight is aborted and, not recorded done, runs again after the restart (at least once). A
-  // delivery that ends with a server response wakes its connection's runner, which applies it
-  // before its next cycle.
-  const thread = routes.length > 0 ? startDispatchThread(app, { routes, onWake: (connection) => runnerOf.get(connection)?.wake(), urlSigning: api?.urlSigning }) : null;
   if (thread) ac.signal.addEventListener('abort', () => thread.abort(), { once: true });
   const dispatching = thread?.result.catch((err: unknown) => {
     app.logger.error('dispatcher failed; stopping', { error: String((err as Error)?.message ?? err) });

@@ -68,11 +68,12 @@ export interface PipelineOptions {
 /** A reserved place in the send order. */
 export interface PipelineSlot {
   /**
-   * Sends `bytes` (a whole request) in this slot's turn; resolves with its answer, or rejects
+   * Sends `bytes` (a whole request, or its pieces in order, a string piece as UTF-8: head and body
+   * need no copy into one buffer) in this slot's turn; resolves with its answer, or rejects
    * after `timeoutMs` without progress (see the module comment); `stop` aborts the request (and,
    * being on the wire, its connection).
    */
-  send(bytes: Buffer, timeoutMs: number, stop: AbortSignal): Promise<PipelineAnswer>;
+  send(bytes: Buffer | ReadonlyArray<Buffer | string>, timeoutMs: number, stop: AbortSignal): Promise<PipelineAnswer>;
   /** Gives the slot up without sending (the body could not be built). */
   cancel(): void;
 }
@@ -81,7 +82,7 @@ export interface PipelineSlot {
 const MAX_HEAD_BYTES = 64 * 1024;
 
 interface Request {
-  bytes: Buffer | null;
+  bytes: Buffer | ReadonlyArray<Buffer | string> | null;
   cancelled: boolean;
   resolve: (a: PipelineAnswer) => void;
   reject: (e: PipelineError) => void;
@@ -202,7 +203,8 @@ export class HttpPipeline {
       if (next.bytes === null) break;
       this.#waiting.shift();
       this.#inFlight.push(next);
-      socket.write(next.bytes);
+      if (Array.isArray(next.bytes)) for (const piece of next.bytes) socket.write(piece as Buffer | string);
+      else socket.write(next.bytes as Buffer);
     }
     process.nextTick(() => socket.uncork());
     this.#arm();

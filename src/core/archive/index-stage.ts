@@ -12,6 +12,7 @@ import { MAX_FULL_PARSE_BYTES, MAX_HEADER_BYTES } from '../message/limits.js';
 import { YieldToDrain } from './yield-to-drain.js';
 import type { NewDelivery, RouteMatcher } from '../routing/route-matcher.js';
 import type { MessageAttributes } from '../message/attributes.js';
+import type { BodiesSink, HandedBodies } from '../ports/bodies-handoff.js';
 
 /** The first `max` bytes of a stream (at least; whole chunks), closing it early. */
 async function readPrefix(stream: AsyncIterable<Uint8Array>, max: number): Promise<Buffer> {
@@ -54,6 +55,12 @@ export interface IndexDeps {
    * filter matches, in the same transaction (the outbox). Absent: nothing is routed.
    */
   routes?: RouteMatcher;
+  /**
+   * The dispatcher's in-memory hand-off (ADR 0011): the bodies of a message that routes take go
+   * there, before its deliveries are saved, instead of into the store. Absent: the store keeps
+   * them for the dispatcher.
+   */
+  bodies?: BodiesSink;
 }
 
 /** Totals of an index run. */
@@ -61,6 +68,22 @@ export interface IndexTotals {
   parsed: number;
   unparsable: number;
   bytes: number;
+}
+
+/**
+ * Moves the bodies of routed records in `results` to `sink` (in place). Handed over before the
+ * save that makes their deliveries visible, so the dispatcher can find them when it claims them.
+ */
+function handOverBodies(results: Array<{ id: number; outcome: ParseOutcome | ParsedRecord; deliveries?: NewDelivery[] }>, sink: BodiesSink): void {
+  const entries: HandedBodies[] = [];
+  for (const r of results) {
+    const o = r.outcome;
+    if (!r.deliveries || r.deliveries.length === 0 || !('record' in o) || o.bodiesJson === undefined) continue;
+    entries.push({ messageId: r.id, bodiesJson: o.bodiesJson, uses: r.deliveries.length });
+    const { bodiesJson: _handed, ...kept } = o;
+    r.outcome = kept;
+  }
+  if (entries.length > 0) sink.handOver(entries);
 }
 
 /** Saves in flight at once: one being written while the next group fills. */
@@ -89,6 +112,7 @@ export async function runIndexStage(deps: IndexDeps, stop: () => boolean, signal
     if (results.length > 0) {
       const r = results;
       results = [];
+      if (deps.bodies) handOverBodies(r, deps.bodies);
       const p = deps.store.saveParsed(r).catch((error: unknown) => {
         saveError ??= { error };
       });

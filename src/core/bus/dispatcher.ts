@@ -16,6 +16,7 @@ import type { MessageParser } from '../ports/message-parser.js';
 import type { ClaimedDelivery, DeliveryPair, MessageBus } from '../ports/message-bus.js';
 import type { ActionOutcome, DeliveryContext, ScenarioAction, ServerResponse } from '../ports/scenario-action.js';
 import type { MessageAttributes } from '../message/attributes.js';
+import type { BodiesSource } from '../ports/bodies-handoff.js';
 import { MAX_FULL_PARSE_BYTES } from '../message/limits.js';
 import { backoffDelay, type BackoffPolicy } from '../connection/backoff.js';
 import { MailsluiceError, toMailsluiceError } from '../errors/index.js';
@@ -84,6 +85,8 @@ export interface DispatcherDeps {
   blobs: BlobStore;
   /** Re-parses a message for its bodies (TextBody, HtmlBody are not stored with the attributes). */
   parser?: MessageParser;
+  /** Bodies the index stage handed over in memory (ADR 0011); looked up before a re-parse. */
+  bodies?: BodiesSource;
   routes: readonly RouteRuntime[];
   clock: Clock;
   /** In [0, 1), for back-off jitter. */
@@ -400,9 +403,10 @@ class Lane {
       ArchiveId: m.sha256,
     };
     const needsBodies = route.steps.some((s) => s.action.kind !== 'archive');
-    if (needsBodies && m.bodiesJson) {
+    const bodiesJson = needsBodies ? (m.bodiesJson ?? this.deps.bodies?.take(d.messageId)) : undefined;
+    if (bodiesJson) {
       try {
-        const b = JSON.parse(m.bodiesJson) as { TextBody?: string; HtmlBody?: string };
+        const b = JSON.parse(bodiesJson) as { TextBody?: string; HtmlBody?: string };
         message.TextBody = b.TextBody ?? '';
         message.HtmlBody = b.HtmlBody ?? '';
         return message;
