@@ -3,15 +3,13 @@
  * the index stage parses behind it and the dispatcher runs the routes (with the HTTP API serving
  * attachment references while a webhook route runs); returns when all are done.
  */
-import { availableParallelism } from 'node:os';
 import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js';
 import { collectStaging, runCompressStage, type CompressTotals } from '../core/archive/compress-stage.js';
 import { MailsluiceError } from '../core/errors/index.js';
-import { RouteMatcher } from '../core/routing/route-matcher.js';
 import type { DispatchTotals } from '../core/bus/dispatcher.js';
 import { assertRoutesRunnable } from './action-factory.js';
 import { startDispatchThread } from './dispatch-thread.js';
-import { createRunners } from './runners.js';
+import { createRunners, indexStageDeps } from './runners.js';
 import type { ConnectionStatus } from './connection-runner.js';
 import type { EmbeddedApp } from './embedded.js';
 import { startApi, type RunningApi } from './api.js';
@@ -135,17 +133,7 @@ async function drainSelected(
   // Settled, never rejected: an index failure is reported after the runners stop, not as an
   // unhandled rejection while they are still draining.
   const indexing = runIndexStage(
-    {
-      store: app.store,
-      blobs: app.blobs,
-      parser,
-      logger: app.logger,
-      clock: app.clock,
-      concurrency: Math.max(2, availableParallelism()) * 8,
-      busy: () => runners.some((r) => r.status.state === 'draining'),
-      routes: new RouteMatcher(app.config.routes),
-      ...(thread ? { bodies: thread.bodies } : {}),
-    },
+    indexStageDeps(app, parser, runners, thread?.bodies),
     () => drainDone,
     options.signal,
   ).then(

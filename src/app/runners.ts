@@ -1,5 +1,10 @@
 import { randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { ConnectionConfig } from '../config/loader.js';
+import type { IndexDeps } from '../core/archive/index-stage.js';
+import type { MessageParser } from '../core/ports/message-parser.js';
+import type { BodiesSink } from '../core/ports/bodies-handoff.js';
+import { RouteMatcher } from '../core/routing/route-matcher.js';
 import { ConnectionRunner } from './connection-runner.js';
 import type { EmbeddedApp } from './embedded.js';
 
@@ -19,4 +24,23 @@ export function createRunners(app: EmbeddedApp, connections: readonly Connection
         responses: app.store.bus(),
       }),
   );
+}
+
+/**
+ * The index stage as `drain` and `start` run it: the app's store, blobs and logs, enough messages
+ * in flight to keep every parser thread fed, yielding while any of `runners` drains, routing by
+ * the configured routes and, with a dispatcher thread, handing it the bodies (ADR 0011).
+ */
+export function indexStageDeps(app: EmbeddedApp, parser: MessageParser, runners: readonly ConnectionRunner[], bodies: BodiesSink | undefined): IndexDeps {
+  return {
+    store: app.store,
+    blobs: app.blobs,
+    parser,
+    logger: app.logger,
+    clock: app.clock,
+    concurrency: Math.max(2, availableParallelism()) * 8,
+    busy: () => runners.some((r) => r.status.state === 'draining'),
+    routes: new RouteMatcher(app.config.routes),
+    ...(bodies ? { bodies } : {}),
+  };
 }

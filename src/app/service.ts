@@ -4,11 +4,9 @@
  * connection; an unhandled rejection ends the process (ARCHITECTURE convention 5), which the
  * supervisor of the host restarts.
  */
-import { availableParallelism } from 'node:os';
 import { runIndexStage } from '../core/archive/index-stage.js';
 import { runCompressStage } from '../core/archive/compress-stage.js';
-import { createRunners } from './runners.js';
-import { RouteMatcher } from '../core/routing/route-matcher.js';
+import { createRunners, indexStageDeps } from './runners.js';
 import { assertRoutesRunnable } from './action-factory.js';
 import { startDispatchThread } from './dispatch-thread.js';
 import type { EmbeddedApp } from './embedded.js';
@@ -45,17 +43,7 @@ async function serve(app: EmbeddedApp, routes: RouteConfig[], api: RunningApi | 
   // before its next cycle. The index stage hands it the bodies it needs in memory (ADR 0011).
   const thread = routes.length > 0 ? startDispatchThread(app, { routes, onWake: (connection) => runnerOf.get(connection)?.wake(), urlSigning: api?.urlSigning }) : null;
   const indexing = runIndexStage(
-    {
-      store: app.store,
-      blobs: app.blobs,
-      parser: app.parser(),
-      logger: app.logger,
-      clock: app.clock,
-      concurrency: Math.max(2, availableParallelism()) * 8,
-      busy: () => runners.some((r) => r.status.state === 'draining'),
-      routes: new RouteMatcher(app.config.routes),
-      ...(thread ? { bodies: thread.bodies } : {}),
-    },
+    indexStageDeps(app, app.parser(), runners, thread?.bodies),
     () => ac.signal.aborted,
     ac.signal,
   ).catch((err: unknown) => {
