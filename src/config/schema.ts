@@ -205,7 +205,7 @@ const action = z.discriminatedUnion('action', [
       .int('must be a whole number')
       .min(1)
       .max(64)
-      .default(8)
+      .default(32)
       .meta({
         description:
           'Requests on their way at once, pipelined (HTTP/1.1) on one connection: they leave and arrive in mailbox order. A failed one is retried after up to pipeline - 1 later messages were sent; 1 sends one at a time, so the receiver gets mailbox order even across retries.',
