@@ -4,7 +4,7 @@
  * adapter finds attachment bytes. Also what the dispatcher thread needs to sign the URLs of
  * webhook references for it (`UrlSigning`): the same key, so the URLs it makes verify here.
  */
-import { postalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
+import { createPostalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner, loadOrCreateUrlKey, startApiServer, URL_KEY_FILE } from '../api/index.js';
 import type { EmbeddedApp } from './embedded.js';
 
@@ -34,17 +34,30 @@ export async function startApi(app: EmbeddedApp): Promise<RunningApi | null> {
   const { key, created } = await loadOrCreateUrlKey(app.config.dataDir);
   if (created) app.logger.info('made the key that signs attachment URLs', { file: URL_KEY_FILE, dataDir: app.config.dataDir });
   const urlSigning: UrlSigning = { key, publicUrl: settings.publicUrl, ttlSeconds: settings.referenceTtlSeconds };
+  // Off this thread, which is the drain's: a 50 MB message taken apart here would stall every
+  // mailbox client for the length of the parse.
+  const attachments = createPostalMimeAttachmentFinder();
   const server = await startApiServer(
     {
       archive: app.store,
       blobs: app.blobs,
-      attachments: postalMimeAttachmentFinder,
+      attachments,
       signer: createUrlSigner(key, urlSigning),
       now: () => app.clock.now(),
       logger: app.logger.child({ component: 'api' }),
     },
     settings.listen,
-  );
+  ).catch(async (err: unknown) => {
+    await attachments.close();
+    throw err;
+  });
   app.logger.info('api listening', { address: server.address, publicUrl: settings.publicUrl });
-  return { address: server.address, urlSigning, close: () => server.close() };
+  return {
+    address: server.address,
+    urlSigning,
+    close: async () => {
+      await server.close();
+      await attachments.close();
+    },
+  };
 }

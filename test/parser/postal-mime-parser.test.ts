@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createPostalMimeParser, mapPostalMimeError, parseToOutcome } from '../../src/adapters/parser-postal-mime/index.js';
+import { createPostalMimeAttachmentFinder, createPostalMimeParser, mapPostalMimeError, parseToOutcome } from '../../src/adapters/parser-postal-mime/index.js';
 import { DEFAULT_PARSE_LIMITS } from '../../src/core/message/limits.js';
 import type { MessageAttributes } from '../../src/core/message/attributes.js';
 import { toParsedRecord } from '../../src/core/ports/message-store.js';
@@ -297,6 +297,34 @@ test('parseToRecord answers toParsedRecord(parse()) and keeps per-job time limit
     const got = await Promise.all(jobs);
     assert.deepEqual(got.map((r) => r.ok), [true, false, true, true]);
     assert.equal(got[1]!.error?.code, 'PARSE_TIMEOUT');
+  } finally {
+    await slow.close();
+  }
+});
+
+test('the pooled attachment finder hands back the bytes the parse hashed, off the calling thread, under the time limit', async () => {
+  const { makeMessage } = await import('../harness/messages.js');
+  const raw = makeMessage(7, { bodyBytes: 2000, attachmentBytes: 300_000 });
+  const o = await parser.parse(raw);
+  assert.ok(o.ok && o.attributes.Attachments.length === 1, 'the fixture has one attachment');
+  const listed = o.ok ? o.attributes.Attachments[0]! : undefined;
+  const finder = createPostalMimeAttachmentFinder();
+  try {
+    const found = await finder.find(raw, new Set([listed!.Sha256, 'f'.repeat(64)]));
+    assert.deepEqual([...found.keys()], [listed!.Sha256], 'the listed one is found, an unknown hash is not');
+    const bytes = found.get(listed!.Sha256)!;
+    assert.equal(bytes.byteLength, listed!.Size);
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), listed!.Sha256);
+    assert.equal(raw.byteLength > 0, true, 'the caller keeps its bytes (copied, not transferred)');
+  } finally {
+    await finder.close();
+  }
+  // A message that takes longer than the limit is an error with the parser's code, not a hang
+  // and not "nothing found".
+  const slow = createPostalMimeAttachmentFinder({ limits: { parseTimeoutMs: 1 } });
+  try {
+    const big = makeMessage(8, { bodyBytes: 2000, attachmentBytes: 8_000_000 });
+    await assert.rejects(slow.find(big, new Set(['0'.repeat(64)])), (err: { code?: string }) => err.code === 'PARSE_TIMEOUT');
   } finally {
     await slow.close();
   }

@@ -6,8 +6,10 @@
  * attachments) and the API (attachment references), each handed it by its composition root, so
  * neither adapter imports another.
  *
- * It parses in the calling thread (the dispatcher's, or the API's on the main thread), only for a
- * message some attachment is wanted of.
+ * `postalMimeAttachmentFinder` parses in the calling thread (the webhook action's: the dispatcher's
+ * own); the API, whose thread is the drain's, uses the same search as a `find` job of a parser
+ * worker (`createPostalMimeAttachmentFinder` in postal-mime-parser.ts). Only for a message some
+ * attachment is wanted of.
  */
 import { createHash } from 'node:crypto';
 import PostalMime from 'postal-mime';

@@ -2,7 +2,7 @@
  * The postal-mime parser adapter: the MessageParser port implemented with postal-mime in a
  * pool of worker threads. See README.md and docs/adr/0002-message-parser.md.
  */
-export { createPostalMimeParser } from './postal-mime-parser.js';
+export { createPostalMimeParser, createPostalMimeAttachmentFinder, type PooledAttachmentFinder } from './postal-mime-parser.js';
 export {
   defaultWorkerCount,
   resolvePostalMimeParserConfig,

@@ -11,6 +11,13 @@ import { ownsItsMemory } from '../../core/ports/blob-store.js';
 import { resolvePostalMimeParserConfig, type PostalMimeParserConfig, type PostalMimeParserOptions } from './postal-mime-parser-config.js';
 import { mapWorkerError, type MappedParseError } from './postal-mime-error-map.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './postal-mime-worker.js';
+import type { AttachmentFinder } from '../../core/ports/attachment-finder.js';
+import { MailsluiceError } from '../../core/errors/index.js';
+
+/** What a `find` job answers: the attachments found, by SHA-256. */
+type Found = { found: Map<string, Uint8Array> };
+/** Any answer of a job, or a failure outcome of the pool (time limit, crash, close). */
+type Answer = ParseOutcome | ParsedRecord | Found;
 
 interface Job {
   id: number;
@@ -19,8 +26,10 @@ interface Job {
   transfer: boolean;
   /** Answer in record form (built in the worker) rather than as the outcome. */
   record: boolean;
+  /** Not a parse: the attachments with these SHA-256 hashes are wanted. */
+  find?: string[];
   /** Takes the worker's answer, or a failure outcome of the pool (time limit, crash, close). */
-  resolve: (o: ParseOutcome | ParsedRecord) => void;
+  resolve: (o: Answer) => void;
 }
 
 interface Slot {
@@ -63,6 +72,22 @@ export function createPostalMimeParser(options: PostalMimeParserOptions = {}): M
   return new PostalMimeParser(resolvePostalMimeParserConfig(options));
 }
 
+/** An attachment finder with worker threads of its own, to close when done with. */
+export interface PooledAttachmentFinder extends AttachmentFinder {
+  close(): Promise<void>;
+}
+
+/**
+ * The `AttachmentFinder` port on a pool of parser workers of its own (default one thread, started
+ * on the first request): for the API, whose thread is the drain's, so a large or hostile message
+ * is taken apart elsewhere and under the parse time limit (ADR 0010's revision). The webhook
+ * action, already on the dispatcher's thread, uses `postalMimeAttachmentFinder` in-thread.
+ */
+export function createPostalMimeAttachmentFinder(options: PostalMimeParserOptions = {}): PooledAttachmentFinder {
+  const pool = new PostalMimeParser(resolvePostalMimeParserConfig({ workers: 1, ...options }));
+  return { find: (raw, wanted) => pool.findAttachments(raw, wanted), close: () => pool.close() };
+}
+
 class PostalMimeParser implements MessageParser {
   readonly #config: PostalMimeParserConfig;
   readonly #slots = new Set<Slot>();
@@ -78,23 +103,40 @@ class PostalMimeParser implements MessageParser {
   parse(raw: Buffer, totalSize?: number): Promise<ParseOutcome> {
     if (this.#closed) return Promise.resolve(CLOSED);
     if (totalSize !== undefined && totalSize > raw.byteLength) return this.#headersOfPrefix(raw, totalSize);
-    return new Promise<ParseOutcome>((resolve) => this.#enqueue(raw, false, resolve as (o: ParseOutcome | ParsedRecord) => void));
+    return new Promise<ParseOutcome>((resolve) => this.#enqueue(raw, false, resolve as (o: Answer) => void));
   }
 
   parseToRecord(raw: Buffer, totalSize?: number): Promise<ParsedRecord> {
     if (this.#closed) return Promise.resolve(toParsedRecord(CLOSED));
     if (totalSize !== undefined && totalSize > raw.byteLength) return this.#headersOfPrefix(raw, totalSize).then(toParsedRecord);
-    return new Promise<ParsedRecord>((resolve) => this.#enqueue(raw, true, (o) => resolve('record' in o ? o : toParsedRecord(o))));
+    return new Promise<ParsedRecord>((resolve) => this.#enqueue(raw, true, (o) => resolve('record' in o ? o : toParsedRecord(o as ParseOutcome))));
   }
 
-  #enqueue(raw: Buffer, record: boolean, resolve: (o: ParseOutcome | ParsedRecord) => void): void {
+  /**
+   * The decoded bytes of the attachments of `raw` whose SHA-256 is in `wanted`, found in a worker
+   * under the parse time limit. Missing from the map: not found. Throws (the pool's failure code:
+   * PARSE_TIMEOUT, PARSE_FAILED, PARSE_LIMIT_EXCEEDED) when the worker could not answer.
+   */
+  findAttachments(raw: Uint8Array, wanted: ReadonlySet<string>): Promise<Map<string, Uint8Array>> {
+    if (wanted.size === 0) return Promise.resolve(new Map());
+    if (this.#closed) return Promise.reject(new MailsluiceError('PARSE_FAILED', 'the attachment finder is closed'));
+    return new Promise<Map<string, Uint8Array>>((resolve, reject) =>
+      this.#enqueue(raw, false, (o) => {
+        if ('found' in o) resolve(o.found);
+        else if (!o.ok && !('record' in o)) reject(new MailsluiceError(o.code, `finding attachments failed: ${o.reason}`));
+        else reject(new MailsluiceError('INTERNAL', 'the parser worker answered a find job with a parse'));
+      }, [...wanted]),
+    );
+  }
+
+  #enqueue(raw: Uint8Array, record: boolean, resolve: (o: Answer) => void, find?: string[]): void {
     // A Buffer that owns its whole ArrayBuffer is sent as it is: cloned when small, or
     // transferred (zero copy) when large and the caller allowed it. Otherwise one copy into a
     // fresh ArrayBuffer, so a pooled Buffer's slab is never cloned whole or transferred.
     const owns = ownsItsMemory(raw);
     const small = raw.byteLength <= CLONE_MAX_BYTES;
     const bytes = owns && (small || this.#config.transferRaw) ? raw : new Uint8Array(raw);
-    this.#queue.push({ id: this.#nextId++, raw: bytes, transfer: !small, record, resolve });
+    this.#queue.push({ id: this.#nextId++, raw: bytes, transfer: !small, record, resolve, ...(find ? { find } : {}) });
     if (!this.#pumpScheduled) {
       // Jobs queued in the same turn go out together, one message per worker.
       this.#pumpScheduled = true;
@@ -171,7 +213,7 @@ class PostalMimeParser implements MessageParser {
     if (!out) return;
     this.#outbox.delete(slot);
     slot.worker.ref();
-    const msg: WorkerRequest = { jobs: out.map((j) => ({ id: j.id, raw: j.raw, record: j.record })) };
+    const msg: WorkerRequest = { jobs: out.map((j) => ({ id: j.id, raw: j.raw, record: j.record, ...(j.find ? { find: j.find } : {}) })) };
     slot.worker.postMessage(msg, out.flatMap((j) => (j.transfer ? [j.raw.buffer as ArrayBuffer] : [])));
   }
 
@@ -197,7 +239,7 @@ class PostalMimeParser implements MessageParser {
       }
       // The worker answers in the order it was given its jobs.
       if (slot.jobs[0]?.id !== res.id) return;
-      this.#finishFirst(slot, res.outcome ?? res.record);
+      this.#finishFirst(slot, res.outcome ?? res.record ?? { found: new Map(res.found) });
       if (slot.jobs.length === 0) slot.worker.unref();
       if (this.#queue.length > 0) this.#pump();
     });
@@ -212,7 +254,7 @@ class PostalMimeParser implements MessageParser {
   }
 
   /** Resolves the job being parsed and starts the next one's time limit. */
-  #finishFirst(slot: Slot, outcome: ParseOutcome | ParsedRecord): void {
+  #finishFirst(slot: Slot, outcome: Answer): void {
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = undefined;
     const job = slot.jobs.shift();

@@ -8,11 +8,16 @@ import type { ParseOutcome } from '../../core/ports/message-parser.js';
 import { toParsedRecord, type ParsedRecord } from '../../core/ports/message-store.js';
 import { parseToOutcome } from './postal-mime-attributes.js';
 import { installWorkerBlob } from './worker-blob.js';
+import { findAttachmentContents } from './attachment-finder.js';
+import { ownsItsMemory } from '../../core/ports/blob-store.js';
 
 /** Jobs sent to the worker in one message; it parses them in order. */
 export interface WorkerRequest {
-  /** `raw` arrives as a copy (small) or a transferred ArrayBuffer view (large). */
-  jobs: Array<{ id: number; raw: Uint8Array; record: boolean }>;
+  /**
+   * `raw` arrives as a copy (small) or a transferred ArrayBuffer view (large). A job with `find`
+   * is not a parse: it asks for the decoded bytes of the attachments with these SHA-256 hashes.
+   */
+  jobs: Array<{ id: number; raw: Uint8Array; record: boolean; find?: string[] }>;
 }
 
 /**
@@ -23,6 +28,8 @@ export interface WorkerRequest {
 export type WorkerResponse =
   | { id: number; outcome: ParseOutcome; record?: undefined }
   | { id: number; outcome?: undefined; record: ParsedRecord }
+  /** A `find` job's answer: the attachments found, by hash, their bytes transferred. */
+  | { id: number; outcome?: undefined; record?: undefined; found: Array<[sha256: string, bytes: Uint8Array]> }
   /** Sent once the thread has loaded its modules: parse time limits start counting from here. */
   | { ready: true };
 
@@ -43,6 +50,14 @@ if (port) {
   const run = async (): Promise<void> => {
     running = true;
     for (let job = queue.shift(); job; job = queue.shift()) {
+      if (job.find) {
+        // findAttachmentContents never rejects for bad mail; a bug answers with nothing found.
+        const found = await findAttachmentContents(job.raw, new Set(job.find)).catch(() => new Map<string, Uint8Array>());
+        // Each answer owns its bytes, so they move to the pool's thread without a copy.
+        const pairs = [...found].map(([h, b]): [string, Uint8Array] => [h, ownsItsMemory(b) ? b : new Uint8Array(b)]);
+        port.postMessage({ id: job.id, found: pairs } satisfies WorkerResponse, pairs.map(([, b]) => b.buffer as ArrayBuffer));
+        continue;
+      }
       // parseToOutcome never rejects; the catch is a last line so a bug answers the job
       // instead of leaving it to the time limit.
       const outcome = await parseToOutcome(job.raw, limits).catch(
