@@ -46,7 +46,8 @@ async function main(): Promise<void> {
   const store = createSqliteStore({ file: input.dbFile, synchronous: 'normal', waitForLocks: 'yield' });
   const bodies = new BodiesCache(input.bodiesPort);
   let started: MessageParser | null = null;
-  // Only for rows saved without their bodies (older archives): started on first use.
+  // Only for a message whose bodies were neither handed over (a restart, an entry dropped, a
+  // replayed dead letter) nor saved: started on first use.
   const parser: MessageParser = {
     parse: (raw, totalSize) => (started ??= createPostalMimeParser()).parse(raw, totalSize),
     close: async () => started?.close(),

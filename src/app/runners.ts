@@ -1,3 +1,7 @@
+/**
+ * The per-run wiring `drain` and `start` share: one runner per connection, and the index stage
+ * that follows them.
+ */
 import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { ConnectionConfig } from '../config/loader.js';

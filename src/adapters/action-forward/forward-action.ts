@@ -27,8 +27,8 @@ export function createForwardAction(options: ForwardActionOptions): ScenarioActi
 class ForwardAction implements ScenarioAction {
   readonly kind = 'forward' as const;
   readonly #config: ForwardActionConfig;
-  #transport: Transporter | undefined;
-  #transportLoading: Promise<Transporter> | undefined;
+  /** The pooled transport, made on the first send (a failed attempt is made again by the next). */
+  #transport: Promise<Transporter> | undefined;
   #closed = false;
 
   constructor(config: ForwardActionConfig) {
@@ -65,12 +65,10 @@ class ForwardAction implements ScenarioAction {
 
   async close(): Promise<void> {
     this.#closed = true;
-    // A transport still being made is closed as soon as it exists.
-    const loading = this.#transportLoading;
-    this.#transportLoading = undefined;
-    this.#transport?.close();
+    const transport = this.#transport;
     this.#transport = undefined;
-    if (loading) (await loading.catch(() => undefined))?.close();
+    // Closed as soon as it exists, if it was still being made.
+    (await transport?.catch(() => undefined))?.close();
   }
 
   /**
@@ -79,18 +77,14 @@ class ForwardAction implements ScenarioAction {
    * thread and again on the dispatcher's) for a route kind most configurations never use.
    */
   #transporter(): Promise<Transporter> {
-    if (this.#transport) return Promise.resolve(this.#transport);
-    this.#transportLoading ??= import('nodemailer').then(({ createTransport }) => {
-      const t = this.#make(createTransport);
-      if (this.#transportLoading) this.#transport = t;
-      return t;
-    });
-    const loading = this.#transportLoading;
-    // A failed import is tried again by the next send.
-    loading.catch(() => {
-      if (this.#transportLoading === loading) this.#transportLoading = undefined;
-    });
-    return loading;
+    if (!this.#transport) {
+      const made = import('nodemailer').then(({ createTransport }) => this.#make(createTransport));
+      made.catch(() => {
+        if (this.#transport === made) this.#transport = undefined;
+      });
+      this.#transport = made;
+    }
+    return this.#transport;
   }
 
   #make(createTransport: typeof import('nodemailer').createTransport): Transporter {

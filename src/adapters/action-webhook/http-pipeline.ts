@@ -68,12 +68,12 @@ export interface PipelineOptions {
 /** A reserved place in the send order. */
 export interface PipelineSlot {
   /**
-   * Sends `bytes` (a whole request, or its pieces in order, a string piece as UTF-8: head and body
-   * need no copy into one buffer) in this slot's turn; resolves with its answer, or rejects
+   * Sends `bytes` (a whole request, or its pieces in order: head and body need no copy into one
+   * buffer) in this slot's turn; resolves with its answer, or rejects
    * after `timeoutMs` without progress (see the module comment); `stop` aborts the request (and,
    * being on the wire, its connection).
    */
-  send(bytes: Buffer | ReadonlyArray<Buffer | string>, timeoutMs: number, stop: AbortSignal): Promise<PipelineAnswer>;
+  send(bytes: Buffer | readonly Buffer[], timeoutMs: number, stop: AbortSignal): Promise<PipelineAnswer>;
   /** Gives the slot up without sending (the body could not be built). */
   cancel(): void;
 }
@@ -82,7 +82,7 @@ export interface PipelineSlot {
 const MAX_HEAD_BYTES = 64 * 1024;
 
 interface Request {
-  bytes: Buffer | ReadonlyArray<Buffer | string> | null;
+  bytes: Buffer | readonly Buffer[] | null;
   cancelled: boolean;
   resolve: (a: PipelineAnswer) => void;
   reject: (e: PipelineError) => void;
@@ -203,8 +203,7 @@ export class HttpPipeline {
       if (next.bytes === null) break;
       this.#waiting.shift();
       this.#inFlight.push(next);
-      if (Array.isArray(next.bytes)) for (const piece of next.bytes) socket.write(piece as Buffer | string);
-      else socket.write(next.bytes as Buffer);
+      for (const piece of Buffer.isBuffer(next.bytes) ? [next.bytes] : next.bytes) socket.write(piece);
     }
     process.nextTick(() => socket.uncork());
     this.#arm();

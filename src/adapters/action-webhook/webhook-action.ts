@@ -52,8 +52,7 @@ export interface WebhookBody {
 }
 
 /** HMAC-SHA256 of `body` with `secret`, as the `X-Mailsluice-Signature` header carries it. */
-export function signBody(body: Uint8Array | string, secret: string): string {
-  // A string is signed as its UTF-8 bytes: the bytes it goes on the wire as.
+export function signBody(body: Uint8Array, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
@@ -104,21 +103,19 @@ export class WebhookAction implements ScenarioAction {
     // The place in the send order is taken now, before anything is awaited: calls reach the
     // receiver in the order they were made even when one waits for an attachment read.
     const slot = this.pipeline.reserve();
-    // The body stays a string to the socket, which encodes it as UTF-8 as it writes: a Buffer of
-    // it (over 4 KiB, so never from Node's pool) was an allocation per request and a share of the
-    // dispatcher thread's garbage collection.
-    let body: string;
+    let body: Buffer;
     try {
-      body = JSON.stringify(await this.body(message, ctx));
+      body = Buffer.from(JSON.stringify(await this.body(message, ctx)), 'utf8');
     } catch (err) {
       slot.cancel();
       // Reading the raw message back failed: the archive's code (STORE_*) decides the retry.
       return { ok: false, error: toMailsluiceError(err) };
     }
-    let head = `${this.head}Content-Length: ${Buffer.byteLength(body, 'utf8')}\r\nIdempotency-Key: ${ctx.idempotencyKey}\r\nX-Mailsluice-Attempt: ${ctx.attempt}\r\n`;
+    let head = `${this.head}Content-Length: ${body.length}\r\nIdempotency-Key: ${ctx.idempotencyKey}\r\nX-Mailsluice-Attempt: ${ctx.attempt}\r\n`;
     if (this.config.secret) head += `X-Mailsluice-Signature: ${signBody(body, this.config.secret)}\r\n`;
     try {
-      // Redirects are not followed: a 3xx is an answer like any other.
+      // Redirects are not followed: a 3xx is an answer like any other. Head and body go as two
+      // pieces of one write, not copied into one buffer first.
       const a = await slot.send([Buffer.from(`${head}\r\n`, 'latin1'), body], this.config.timeoutMs, ctx.signal);
       if (a.status >= 200 && a.status < 300) return { ok: true };
       return { ok: false, error: mapWebhookStatus(a.status, a.retryAfter, a.text, Date.now()) };
