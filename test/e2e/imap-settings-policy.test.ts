@@ -208,6 +208,31 @@ describe('batching', { concurrency: true }, () => {
       ws.cleanup();
     }
   });
+
+  test('unseenOnly with 2,500 scattered unseen UIDs: every command line stays under 8 KB, and every unseen message is taken', async () => {
+    // Every other message seen: the unseen UIDs are 1,3,5,…,4999, a sequence set of ~12,000
+    // characters that cannot be shortened, so fetch and expunge must split it.
+    const { user } = await userWith(5000, 'scatter');
+    const seen = Array.from({ length: 2500 }, (_, i) => 2 * (i + 1));
+    await withImap(dovecot, user, 'INBOX', async (c) => {
+      for (let i = 0; i < seen.length; i += 500) await c.messageFlagsAdd(seen.slice(i, i + 500).join(','), ['\\Seen'], { uid: true });
+    });
+    const { ws, proxy } = await setup(user, { unseenOnly: true, maxMessagesPerCycle: 5000 });
+    try {
+      assert.equal((await drain(ws)).taken, 2500);
+      const longest = Math.max(...proxy.clientLines().map((l) => Buffer.byteLength(l)));
+      assert.ok(longest <= 8192, `longest command line ${longest} bytes`);
+      const fetched = uidCommandSets(proxy, /^FETCH$/i).filter((set) => set.includes(','));
+      assert.ok(fetched.length >= 2, `the body fetch was split: ${fetched.length} FETCH commands with scattered sets`);
+      assert.equal(fetched.reduce((n, set) => n + setSize(set), 0), 2500);
+      assert.ok(uidCommandSets(proxy, /^EXPUNGE$/i).length >= 2, 'the UID EXPUNGE was split');
+      const left = await serverMessages(dovecot, user);
+      assert.deepEqual(left.map((m) => m.uid), seen);
+      assert.equal(await archived(ws), 2500);
+    } finally {
+      ws.cleanup();
+    }
+  });
 });
 
 describe('mailbox', { concurrency: true }, () => {

@@ -416,6 +416,36 @@ test('with a pipeline, a cycle hands over its last commit: the next cycle lists 
   assert.deepEqual(t.watermark(), { uidValidity: 7, lastUid: 6 });
 });
 
+test('with a pipeline, batches committed while the server acts on one are acted on together next, in order, each only after its commit', async () => {
+  const t = setup([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  let releaseActions!: () => void;
+  const actionsHeld = new Promise<void>((resolve) => (releaseActions = resolve));
+  const apply = t.deps.source.applyServerAction.bind(t.deps.source);
+  const calls: number[][] = [];
+  t.deps.source = {
+    ...t.deps.source,
+    concurrentActions: true,
+    applyServerAction: async (c) => {
+      calls.push(c.map((x) => x.uid!));
+      await actionsHeld;
+      return apply(c);
+    },
+  };
+  t.deps.maxMessagesPerCycle = 3;
+  t.deps.commitEveryMessages = 100;
+  t.deps.actions = new BatchPipeline(t.deps);
+  for (let i = 0; i < 3; i++) await runDrainCycle(t.session, t.deps);
+  for (let i = 0; i < 20 && t.events.filter((e) => e.startsWith('commit')).length < 3; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(calls, [[1, 2, 3]], 'the first batch went as soon as it was committed, alone');
+  releaseActions();
+  assert.equal(await t.deps.actions.settle(), 9);
+  assert.deepEqual(calls, [[1, 2, 3], [4, 5, 6, 7, 8, 9]], 'the two batches committed meanwhile went as one action');
+  const order = t.events.filter((e) => /^(commit|action)/.test(e));
+  assert.deepEqual(order, ['commit 1,2,3 wm=3', 'commit 4,5,6 wm=6', 'commit 7,8,9 wm=9', 'action 1,2,3', 'action 4,5,6,7,8,9']);
+  assert.equal(t.server.size, 0);
+  assert.equal(t.done.size, 9);
+});
+
 test('with a pipeline, a failed handed-over commit stops the commits behind it and fails the next cycle; nothing is actioned uncommitted', async () => {
   const t = setup([1, 2, 3, 4, 5, 6]);
   t.deps.source = { ...t.deps.source, concurrentActions: true };

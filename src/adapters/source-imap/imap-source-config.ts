@@ -50,6 +50,12 @@ export const IMAP_TUNING = {
    * test/e2e/imap-settings-fetch.test.ts (a 10 MB message in at least 10 chunks).
    */
   chunkBytes: 1024 * 1024,
+  /**
+   * Longest UID sequence set one command carries; a longer one is split over several commands
+   * (`toSequenceSets`). Leaves room for the tag and the rest of a STORE line within the 8,192
+   * octets RFC 7162 section 4 advises; Dovecot's own limit (imap_max_line_length) is 64 KiB.
+   */
+  maxSequenceSetChars: 7000,
   /** How long LOGOUT may take when closing before the socket is simply dropped (as POP3's QUIT). */
   logoutTimeoutMs: 5000,
   /** setTimeout's ceiling, used where the operator asked for "no timeout" (0). */

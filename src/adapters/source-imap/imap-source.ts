@@ -9,6 +9,31 @@ import { mapImapError } from './imap-error-map.js';
 
 /** Compresses sorted UIDs into an IMAP sequence set ("1:5,7,9:12"). */
 export function toSequenceSet(uids: readonly number[]): string {
+  return sequenceRanges(uids).join(',');
+}
+
+/**
+ * `uids` as IMAP sequence sets of at most `maxChars` characters each, ascending. A command line
+ * must stay short enough for any server (RFC 7162 section 4 advises clients to keep lines within
+ * 8,192 octets), and the set of scattered UIDs (`unseenOnly` skipping seen mail, or batches merged
+ * behind a slow expunge) can be far longer than its count suggests.
+ */
+export function toSequenceSets(uids: readonly number[], maxChars: number = IMAP_TUNING.maxSequenceSetChars): string[] {
+  const sets: string[] = [];
+  let current = '';
+  for (const r of sequenceRanges(uids)) {
+    if (current !== '' && current.length + 1 + r.length > maxChars) {
+      sets.push(current);
+      current = '';
+    }
+    current = current === '' ? r : `${current},${r}`;
+  }
+  if (current !== '') sets.push(current);
+  return sets;
+}
+
+/** Ascending `n` and `n:m` ranges of `uids`. */
+function sequenceRanges(uids: readonly number[]): string[] {
   const sorted = [...uids].sort((a, b) => a - b);
   const parts: string[] = [];
   let start = sorted[0];
@@ -23,7 +48,7 @@ export function toSequenceSet(uids: readonly number[]): string {
     start = u;
     prev = u;
   }
-  return parts.join(',');
+  return parts;
 }
 
 async function* pieces(parts: readonly Uint8Array[]): AsyncIterable<Uint8Array> {
@@ -237,6 +262,18 @@ export class ImapSource implements MailboxSource {
     return this.session;
   }
 
+  /**
+   * Starts opening the action session while the first messages are fetched and committed: the
+   * server action is a drain's slowest stage (Dovecot's expunge), and opening the session on its
+   * first use held the first UID EXPUNGE back by a login and SELECT (130–180 ms on loopback) for
+   * every drain. Only once mail is found, so an idle connection holds one session, not two. A
+   * failure here is left for the first real use to report (act() tries again).
+   */
+  private openActionEarly(): void {
+    if (this.cfg.deletePolicy === 'leave' || this.action?.wire.usable || this.actionOpening) return;
+    this.act().catch((err: unknown) => this.logger.debug('action session not opened early', { error: String((err as Error)?.message ?? err) }));
+  }
+
   /** The action session, opened on first use with the same settings and mailbox. */
   private async act(): Promise<OpenedSession> {
     if (this.action?.wire.usable) return this.action;
@@ -249,6 +286,11 @@ export class ImapSource implements MailboxSource {
       } catch (err) {
         client.close();
         throw err;
+      }
+      // Opened early (openActionEarly) and the source closed meanwhile: nothing may use it now.
+      if (this.closed) {
+        await opened.wire.logout(IMAP_TUNING.logoutTimeoutMs);
+        throw new MailsluiceError('SOURCE_NETWORK', `connection to ${this.where} was closed while its action session opened`);
       }
       // UIDs are only meaningful under the UIDVALIDITY the candidates were listed with.
       if (this.session && opened.uidValidity !== this.session.uidValidity) {
@@ -303,7 +345,10 @@ export class ImapSource implements MailboxSource {
       from = 0;
     }
     const uids = this.searched.slice(from, from + limit);
-    if (uids.length > 0) this.lastFoundAt = Date.now();
+    if (uids.length > 0) {
+      this.lastFoundAt = Date.now();
+      this.openActionEarly();
+    }
     // Sizes are not asked for: a large body streams through the bulk FETCH (ImapWire), and the
     // stored size is measured from the bytes themselves.
     return uids.map((uid) => ({ key: this.key(uid), uid, size: 0 }));
@@ -321,20 +366,22 @@ export class ImapSource implements MailboxSource {
     }
     const byUid = new Map(candidates.map((c) => [c.uid!, c]));
     try {
-      // One FETCH for the whole cycle; bodies over the chunking threshold stream through with
+      // One FETCH for the whole cycle (unless its UIDs are too scattered for one line); bodies over the chunking threshold stream through with
       // back-pressure, so none sits whole in memory and no size needs asking first.
-      for await (const m of this.w.fetch(toSequenceSet([...byUid.keys()]), { streamAbove: IMAP_TUNING.streamAboveBytes })) {
-        const cand = byUid.get(m.uid);
-        byUid.delete(m.uid);
-        if (!cand) {
-          // Not asked for, or sent twice: let a streaming body pass unread.
-          if (m.stream) await m.stream[Symbol.asyncIterator]().return?.();
-          continue;
+      for (const set of toSequenceSets([...byUid.keys()])) {
+        for await (const m of this.w.fetch(set, { streamAbove: IMAP_TUNING.streamAboveBytes })) {
+          const cand = byUid.get(m.uid);
+          byUid.delete(m.uid);
+          if (!cand) {
+            // Not asked for, or sent twice: let a streaming body pass unread.
+            if (m.stream) await m.stream[Symbol.asyncIterator]().return?.();
+            continue;
+          }
+          // Pieces that span their whole memory (socket chunks that were all literal, copies of the
+          // edges) are the message's own; a small body is a view into a socket chunk.
+          if (m.parts) yield { candidate: cand, body: pieces(m.parts), buffered: true, bytes: m.size, owned: m.parts.every(ownsItsMemory) };
+          else yield { candidate: cand, body: this.guard(m.stream), buffered: false };
         }
-        // Pieces that span their whole memory (socket chunks that were all literal, copies of the
-        // edges) are the message's own; a small body is a view into a socket chunk.
-        if (m.parts) yield { candidate: cand, body: pieces(m.parts), buffered: true, bytes: m.size, owned: m.parts.every(ownsItsMemory) };
-        else yield { candidate: cand, body: this.guard(m.stream), buffered: false };
       }
     } catch (err) {
       throw this.wrap(err);
@@ -375,25 +422,27 @@ export class ImapSource implements MailboxSource {
 
   async applyServerAction(candidates: Candidate[]): Promise<Candidate[]> {
     if (candidates.length === 0) return [];
-    const set = toSequenceSet(candidates.map((c) => c.uid!));
+    const sets = toSequenceSets(candidates.map((c) => c.uid!));
     try {
       switch (this.cfg.deletePolicy) {
         case 'leave':
           return candidates;
         case 'mark-seen':
-          await this.onAction([`UID STORE ${set} +FLAGS.SILENT (\\Seen)`]);
+          await this.onAction(sets.map((set) => `UID STORE ${set} +FLAGS.SILENT (\\Seen)`));
           return candidates;
         case 'delete':
-          await this.onAction([`UID STORE ${set} +FLAGS.SILENT (\\Deleted)`]);
+          await this.onAction(sets.map((set) => `UID STORE ${set} +FLAGS.SILENT (\\Deleted)`));
           return candidates;
         case 'move': {
-          const refused = await this.moveUids(set, this.cfg.moveTo!);
-          if (refused !== null) throw new MailsluiceError('SOURCE_PROTOCOL', `moving messages to ${JSON.stringify(this.cfg.moveTo)} failed on ${this.ctx.host}: ${refused}`);
+          for (const set of sets) {
+            const refused = await this.moveUids(set, this.cfg.moveTo!);
+            if (refused !== null) throw new MailsluiceError('SOURCE_PROTOCOL', `moving messages to ${JSON.stringify(this.cfg.moveTo)} failed on ${this.ctx.host}: ${refused}`);
+          }
           return candidates;
         }
         case 'delete-and-expunge': {
           if (!this.hasCap('UIDPLUS')) {
-            await this.onAction([`UID STORE ${set} +FLAGS.SILENT (\\Deleted)`]);
+            await this.onAction(sets.map((set) => `UID STORE ${set} +FLAGS.SILENT (\\Deleted)`));
             if (!this.warnedNoUidplus) this.logger.warn('server lacks UIDPLUS: flagged \\Deleted only');
             this.warnedNoUidplus = true;
             return candidates;
@@ -404,7 +453,7 @@ export class ImapSource implements MailboxSource {
           const done: Candidate[] = [];
           while (this.pendingExpunge.length >= n) done.push(...(await this.expunge(this.pendingExpunge.splice(0, n))));
           // What stays pending is flagged now, so the count "flagged deleted" is what N bounds.
-          if (this.pendingExpunge.length) await this.onAction([`UID STORE ${toSequenceSet(this.pendingExpunge.map((c) => c.uid!))} +FLAGS.SILENT (\\Deleted)`]);
+          if (this.pendingExpunge.length) await this.onAction(toSequenceSets(this.pendingExpunge.map((c) => c.uid!)).map((set) => `UID STORE ${set} +FLAGS.SILENT (\\Deleted)`));
           return done;
         }
       }
@@ -537,11 +586,10 @@ export class ImapSource implements MailboxSource {
     });
   }
 
-  /** Flags and UID EXPUNGEs exactly these messages (UIDPLUS), never a plain EXPUNGE; one round trip. */
+  /** Flags and UID EXPUNGEs exactly these messages (UIDPLUS), never a plain EXPUNGE. */
   private async expunge(cands: Candidate[]): Promise<Candidate[]> {
     if (cands.length === 0) return [];
-    const set = toSequenceSet(cands.map((c) => c.uid!));
-    await this.onAction([`UID STORE ${set} +FLAGS.SILENT (\\Deleted)`, `UID EXPUNGE ${set}`]);
+    await this.onAction(toSequenceSets(cands.map((c) => c.uid!)).flatMap((set) => [`UID STORE ${set} +FLAGS.SILENT (\\Deleted)`, `UID EXPUNGE ${set}`]));
     return cands;
   }
 
@@ -565,7 +613,7 @@ export class ImapSource implements MailboxSource {
   async markFailed(candidates: Candidate[]): Promise<void> {
     if (candidates.length === 0) return;
     try {
-      await this.onAction([`UID STORE ${toSequenceSet(candidates.map((c) => c.uid!))} +FLAGS.SILENT (\\Seen)`]);
+      await this.onAction(toSequenceSets(candidates.map((c) => c.uid!)).map((set) => `UID STORE ${set} +FLAGS.SILENT (\\Seen)`));
     } catch (err) {
       if (err instanceof ImapCommandError) {
         throw new MailsluiceError('SOURCE_PROTOCOL', `flagging ${candidates.length} message${candidates.length === 1 ? '' : 's'} \\Seen failed on ${this.where}: ${err.responseText}`, { cause: err });
@@ -638,7 +686,9 @@ export class ImapSource implements MailboxSource {
     const client = this.client;
     this.client = null;
     client?.close();
-    await Promise.all([action?.wire.logout(IMAP_TUNING.logoutTimeoutMs), main?.wire.logout(IMAP_TUNING.logoutTimeoutMs)]);
+    // An action session still opening logs itself out when it sees `closed` (act()).
+    const opening = this.actionOpening?.catch(() => undefined);
+    await Promise.all([action?.wire.logout(IMAP_TUNING.logoutTimeoutMs), main?.wire.logout(IMAP_TUNING.logoutTimeoutMs), opening]);
   }
 }
 

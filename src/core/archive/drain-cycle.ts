@@ -64,9 +64,25 @@ export interface DrainDeps {
   onFailed?: (messages: number) => void;
 }
 
+/** A batch queued for its server action, and whether its commit has finished. */
+interface QueuedBatch {
+  ready: Promise<void>;
+  settled: boolean;
+  candidates: Candidate[];
+}
+
+/**
+ * Most candidates one server action takes when queued batches are merged
+ * ({@link BatchPipeline}). Measured with 20,000 small messages on a disk-backed Dovecot: flag +
+ * UID EXPUNGE in commands of 500 took 2.7–3.0 s, of 5,000 2.0–2.2 s; larger commands gain little
+ * more and a crash leaves more to redo.
+ */
+const MAX_MERGED_ACTION = 5000;
+
 /**
  * The batches of a connection's session behind its drain (so named since it queues commits as
- * well as server actions): runs a cycle's last commit and server actions one batch at a time, in order, behind the drain:
+ * well as server actions): runs a cycle's last commit and server actions in order, behind the drain
+ * (batches committed while the server acted on an earlier one are acted on together):
  * the cycle hands over its final group commit and returns at once, so the next cycle lists and
  * fetches while the batch is synced, committed and then expunged on the server. A batch's action
  * runs only after its commit, and is marked done only after the server confirmed it; a failure
@@ -77,7 +93,11 @@ export interface DrainDeps {
 export class BatchPipeline {
   /** Commits, one after another. */
   private commits: Promise<void> = Promise.resolve();
-  /** Server actions, one batch after another, each also after its own commit. */
+  /** Batches waiting for their server action, in order, each also waiting for its own commit. */
+  private readonly waiting: QueuedBatch[] = [];
+  /** Whether {@link BatchPipeline.runActions} is working through `waiting`. */
+  private running = false;
+  /** The run of server actions in progress, or a settled promise. */
   private tail: Promise<void> = Promise.resolve();
   private failure: unknown;
   private failed = false;
@@ -131,10 +151,37 @@ export class BatchPipeline {
 
   private queue(ready: Promise<Candidate[]>): void {
     this.check();
+    const entry: QueuedBatch = { settled: false, candidates: [], ready: Promise.resolve() };
+    entry.ready = ready.then((c) => {
+      entry.settled = true;
+      entry.candidates = c;
+    });
+    this.waiting.push(entry);
+    if (!this.running) {
+      this.running = true;
+      this.tail = this.runActions().finally(() => {
+        this.running = false;
+      });
+    }
+  }
+
+  /**
+   * Applies the queued batches in order. The batches behind the first that are already committed
+   * when it starts go with it as one server action (at most {@link MAX_MERGED_ACTION}): while the
+   * server expunges one batch, the drain commits several more, and Dovecot's STORE + UID EXPUNGE
+   * costs about 17 ms a command besides its per-message work, so a backlog is cleared in fewer,
+   * larger commands. Nothing waits for a merge: a batch is never held back for a later one.
+   */
+  private async runActions(): Promise<void> {
     const { source, store, connection } = this.deps;
-    this.tail = this.tail.then(async () => {
-      const candidates = await ready;
-      if (this.failed || candidates.length === 0) return;
+    while (this.waiting.length > 0) {
+      await this.waiting[0]!.ready;
+      const candidates: Candidate[] = [];
+      for (let next = this.waiting[0]; next?.settled && (candidates.length === 0 || candidates.length + next.candidates.length <= MAX_MERGED_ACTION); next = this.waiting[0]) {
+        this.waiting.shift();
+        for (const c of next.candidates) candidates.push(c);
+      }
+      if (this.failed || candidates.length === 0) continue;
       try {
         const done = await source.applyServerAction(candidates);
         await store.markActionDone(connection, done.map((c) => c.key));
@@ -144,7 +191,7 @@ export class BatchPipeline {
       } catch (err) {
         this.fail(err);
       }
-    });
+    }
   }
 
   /** Throws the failure of an earlier batch, if any. */
