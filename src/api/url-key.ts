@@ -9,6 +9,7 @@ import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MailsluiceError } from '../core/errors/index.js';
 import { URL_KEY_BYTES } from './signed-url.js';
+import { fsyncDirectory } from '../adapters/fs-node/fsync-directory.js';
 
 /** The key file's name in the data directory. */
 export const URL_KEY_FILE = 'api-url.key';
@@ -23,16 +24,6 @@ async function readKey(file: string): Promise<Buffer> {
     throw new MailsluiceError('API_URL_KEY_UNUSABLE', `${file} holds ${key.length} bytes, not the ${URL_KEY_BYTES} of a URL signing key: restore it, or delete it to make a new one (URLs signed with the old one then stop working)`);
   }
   return key;
-}
-
-/** fsync of a directory, so a new entry in it survives a power cut. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /**
@@ -67,7 +58,7 @@ export async function loadOrCreateUrlKey(dataDir: string): Promise<{ key: Buffer
       if (errnoOf(err) !== 'EEXIST') throw err;
       created = false; // another process made it first: use that one
     }
-    await syncDir(dataDir);
+    await fsyncDirectory(dataDir);
   } catch (err) {
     throw new MailsluiceError('API_URL_KEY_UNUSABLE', `cannot create ${file} (${errnoOf(err)})`, { cause: err });
   } finally {

@@ -49,6 +49,7 @@ import type { CodecName, RecordHeader } from './pack-format.js';
 import { PackReadError, PackReader } from './pack-reader.js';
 import type { ReadFailure } from './pack-reader.js';
 import { readPool } from './read-pool.js';
+import { fsyncDirectory } from '../fs-node/fsync-directory.js';
 
 
 const PACK_FILE = /^(pack|stage)-(\d{8,})\.mspack$/;
@@ -149,15 +150,6 @@ async function readFully(fh: FileHandle, buf: Buffer, length: number, position: 
     got += bytesRead;
   }
   return got;
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /**
