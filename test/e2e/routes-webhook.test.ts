@@ -288,8 +288,8 @@ test('a 400 is dead-lettered at once, a 503 after maxAttempts; both listed, and 
     assert.equal(s2.routes.flaky!.delivered, 4);
     // The replay used the same keys as the first tries.
     for (const recv of [refusing, failing]) for (const [, k] of keysPerMessage(recv.requests)) assert.equal(k.size, 1);
-    // The saved bodies were dropped once nothing was pending; the replay parsed the message again
-    // for them, so the receiver gets the same text as on the first tries.
+    // The archive keeps no bodies and the hand-off was used up by the first tries: the replay
+    // parsed the message again for them, so the receiver gets the same text as on the first tries.
     for (const recv of [refusing, failing]) {
       const byKey = new Map<string, Set<string>>();
       for (const q of recv.requests) byKey.set(q.key, (byKey.get(q.key) ?? new Set()).add(String(q.body.message.TextBody)));

@@ -72,7 +72,6 @@ export class MemoryBus implements MessageBus {
         size: 100,
         blob: { ref: `ref-${r.messageId}`, storedSize: 100 },
         attributesJson: JSON.stringify({ Subject: `message ${r.messageId}` }),
-        bodiesJson: null,
         parsed: true,
         mailbox: 'INBOX',
         uidValidity: 7,

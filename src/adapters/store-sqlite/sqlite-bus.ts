@@ -51,7 +51,6 @@ interface ClaimRow extends Row {
   uidl: string | null;
   parse_state: number;
   attributes: string | null;
-  bodies: string | null;
   ref: string;
   stored_size: number;
 }
@@ -186,7 +185,7 @@ export class SqliteBus implements MessageBus, ResponseLedger {
 
   async claim(bus: number, pair: DeliveryPair, limit: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
     const select = this.stmt(
-      `SELECT ${COLUMNS}, m.sha256, m.size, m.mailbox, m.uid_validity, m.uid, m.uidl, m.parse_state, m.attributes, m.bodies, b.ref, b.stored_size
+      `SELECT ${COLUMNS}, m.sha256, m.size, m.mailbox, m.uid_validity, m.uid, m.uidl, m.parse_state, m.attributes, b.ref, b.stored_size
        FROM deliveries d JOIN messages m ON m.id = d.message_id JOIN blobs b ON b.sha256 = m.sha256
        WHERE d.bus = ? AND d.state = 'pending' AND d.connection = ? AND d.route = ? AND d.message_id < ${parseBarrier('d.connection')}
        ORDER BY d.message_id LIMIT ?`,
@@ -204,7 +203,6 @@ export class SqliteBus implements MessageBus, ResponseLedger {
             size: r.size,
             blob: { ref: r.ref, storedSize: r.stored_size },
             attributesJson: r.attributes,
-            bodiesJson: r.bodies,
             parsed: r.parse_state === 1,
             mailbox: r.mailbox,
             uidValidity: r.uid_validity,
@@ -231,32 +229,14 @@ export class SqliteBus implements MessageBus, ResponseLedger {
 
   async doneMany(records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null }>): Promise<void> {
     if (records.length === 0) return;
-    // One statement for the batch (rows as a JSON array): a statement per delivery, and another
-    // per message for its bodies, were ~40% of the dispatcher thread's SQLite time.
+    // One statement for the batch (rows as a JSON array): a statement per delivery was most of the
+    // dispatcher thread's SQLite time.
     const s = this.stmt(
       `UPDATE deliveries SET state = 'done', done_at = j.value->>1, lease_until = 0, last_error = NULL, response = j.value->>2
        FROM json_each(?) j WHERE deliveries.id = j.value->>0`,
     );
     const rows = JSON.stringify(records.map((r) => [r.id, r.at, r.response ? JSON.stringify(r.response) : null]));
-    await this.run('recording deliveries done', () =>
-      this.db.transaction(() => {
-        s.run(rows);
-        this.releaseBodies(JSON.stringify(records.map((r) => r.id)));
-      }).immediate(),
-    );
-  }
-
-  /**
-   * Drops the bodies saved for the messages of deliveries `ids` (a JSON array) once none of a
-   * message's deliveries is pending: they were kept only so that no route re-parses the message
-   * (the full-text index has the text). A replayed dead letter or a route added later re-parses
-   * it through the parser port.
-   */
-  private releaseBodies(ids: string): void {
-    this.stmt(
-      `UPDATE messages SET bodies = NULL WHERE id IN (SELECT message_id FROM deliveries WHERE id IN (SELECT value FROM json_each(?))) AND bodies IS NOT NULL
-         AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.message_id = messages.id AND p.state = 'pending')`,
-    ).run(ids);
+    await this.run('recording deliveries done', () => this.db.transaction(() => s.run(rows)).immediate());
   }
 
   async retryLater(id: string, step: number, attempts: number, nextAt: number, error: string): Promise<void> {
@@ -267,12 +247,7 @@ export class SqliteBus implements MessageBus, ResponseLedger {
 
   async deadLetter(id: string, step: number, attempts: number, at: number, error: string, response: ServerResponse | null): Promise<void> {
     const dead = this.stmt("UPDATE deliveries SET state = 'dead', step = ?, attempts = ?, done_at = ?, last_error = ?, response = ?, lease_until = 0 WHERE id = ?");
-    await this.run('dead-lettering a delivery', () =>
-      this.db.transaction(() => {
-        dead.run(step, attempts, at, error, response ? JSON.stringify(response) : null, id);
-        this.releaseBodies(JSON.stringify([id]));
-      }).immediate(),
-    );
+    await this.run('dead-lettering a delivery', () => dead.run(step, attempts, at, error, response ? JSON.stringify(response) : null, id));
   }
 
   async list(q: DeliveryQuery): Promise<DeliveryRecord[]> {

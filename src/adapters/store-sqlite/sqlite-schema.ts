@@ -132,6 +132,14 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX deliveries_pending_by_message ON deliveries(message_id) WHERE state = 'pending';
   `,
+  // Since ADR 0011 the dispatcher thread is handed the bodies in memory (or parses the message
+  // again), so nothing writes or reads messages.bodies any more: what an older version left there
+  // goes, and so does the index that only served dropping it. The column stays: dropping it
+  // would rewrite the whole messages table at the first start after an upgrade.
+  `
+  UPDATE messages SET bodies = NULL WHERE bodies IS NOT NULL;
+  DROP INDEX IF EXISTS deliveries_pending_by_message;
+  `,
 ];
 
 /**

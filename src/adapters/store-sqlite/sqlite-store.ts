@@ -330,7 +330,6 @@ export class SqliteStore implements MessageStore {
     const getPrimary = this.stmt('SELECT from_addr AS fromAddr, subject, attributes FROM messages WHERE id = ?');
     const upPrimary = this.stmt('UPDATE messages SET to_addrs = ?, attributes = ? WHERE id = ?');
     const setMerged = this.stmt('UPDATE messages SET merged_into = ? WHERE id = ?');
-    const setBodies = this.stmt('UPDATE messages SET bodies = ? WHERE id = ?');
     // More mail of the connection still waiting to be parsed (from messages_unparsed): one of
     // them may be another report of the same original.
     const waiting = this.stmt('SELECT 1 FROM messages WHERE parse_state = 0 AND id > ? AND connection = ? LIMIT 1');
@@ -389,11 +388,7 @@ export class SqliteStore implements MessageStore {
             id,
           );
           if (primary === undefined) {
-            if (deliveries?.length) {
-              queue.push({ id, connection: self?.connection ?? null, deliveries });
-              // Routes take it: keep the bodies, so dispatch does not parse the message again.
-              if (r.bodiesJson !== undefined) setBodies.run(r.bodiesJson, id);
-            }
+            if (deliveries?.length) queue.push({ id, connection: self?.connection ?? null, deliveries });
             continue;
           }
           // A sibling: merged into the primary, marked, and never handed to routes itself.

@@ -57,8 +57,8 @@ export interface IndexDeps {
   routes?: RouteMatcher;
   /**
    * The dispatcher's in-memory hand-off (ADR 0011): the bodies of a message that routes take go
-   * there, before its deliveries are saved, instead of into the store. Absent: the store keeps
-   * them for the dispatcher.
+   * there, before its deliveries are saved. Absent (no dispatcher thread): the dispatcher, when
+   * one runs, parses the message again for them.
    */
   bodies?: BodiesSink;
 }

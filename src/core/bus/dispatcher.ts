@@ -403,7 +403,7 @@ class Lane {
       ArchiveId: m.sha256,
     };
     const needsBodies = route.steps.some((s) => s.action.kind !== 'archive');
-    const bodiesJson = needsBodies ? (m.bodiesJson ?? this.deps.bodies?.take(d.messageId)) : undefined;
+    const bodiesJson = needsBodies ? this.deps.bodies?.take(d.messageId) : undefined;
     if (bodiesJson) {
       try {
         const b = JSON.parse(bodiesJson) as { TextBody?: string; HtmlBody?: string };
@@ -411,7 +411,7 @@ class Lane {
         message.HtmlBody = b.HtmlBody ?? '';
         return message;
       } catch {
-        // unreadable: parse the raw message again below, as for rows saved without bodies
+        // unreadable: parse the raw message again below, as for a message not handed over
       }
     }
     if (needsBodies && this.deps.parser && m.parsed && m.size <= MAX_FULL_PARSE_BYTES) {

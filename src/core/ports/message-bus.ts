@@ -41,8 +41,6 @@ export interface DeliveryMessage {
   blob: BlobLocation;
   /** The saved attributes (without bodies) as JSON; null when none were saved. */
   attributesJson: string | null;
-  /** `{ TextBody, HtmlBody }` as JSON when the store kept them (routed messages), else null. */
-  bodiesJson: string | null;
   /** Whether the parse was complete (false: unparsable, attributes partial). */
   parsed: boolean;
   /** Where it was taken: IMAP mailbox, UIDVALIDITY and UID, or POP3 UIDL. */

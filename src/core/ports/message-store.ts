@@ -69,8 +69,8 @@ export interface ParsedRecord {
   /** Attachment names, space-separated. */
   attachmentNames: string;
   /**
-   * `{ TextBody, HtmlBody }` as JSON, kept by the store only for a message that routes take, so
-   * the dispatcher hands the bodies to a scenario without parsing the message a second time.
+   * `{ TextBody, HtmlBody }` as JSON, for the index stage to hand to the dispatcher in memory
+   * when routes take the message (ADR 0011); the store does not keep it.
    */
   bodiesJson?: string;
   /**
