@@ -178,12 +178,61 @@ function deepFreeze<T>(value: T): T {
 /** Headers a webhook sets itself; a configured header may not replace them. */
 const RESERVED_WEBHOOK_HEADERS: ReadonlySet<string> = new Set(['content-type', 'content-length', 'idempotency-key', 'x-mailsluice-signature', 'x-mailsluice-attempt', 'host']);
 
-function crossChecks(input: ConfigInput, problems: ConfigProblem[], warnings: ConfigProblem[]): void {
+/**
+ * What the checks across fields see: the file after defaults, or, when its shape is wrong, the
+ * parts that are valid on their own (each connection and route that validates alone, `null` for
+ * one that does not, keeping the positions; each top-level setting that validates, else absent),
+ * so that `config check` lists these problems together with the shape's in one run.
+ */
+interface CrossInput {
+  connections: ReadonlyArray<ConnectionInput | null>;
+  /** Every connection's name as written, also of connections that did not validate. */
+  connectionNames: ReadonlyArray<string | undefined>;
+  routes: ReadonlyArray<RouteConfig | null>;
+  buses?: number;
+  deliveryRetry?: ConfigInput['deliveryRetry'];
+  api?: ConfigInput['api'];
+}
+
+function crossInput(input: ConfigInput): CrossInput {
+  return { ...input, connectionNames: input.connections.map((c) => c.name) };
+}
+
+/** The parts of a file that failed validation that are valid on their own (see {@link CrossInput}). */
+function validParts(raw: unknown): CrossInput {
+  const obj = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const shape = configSchema.shape;
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+  const one = <T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, v: unknown): T | undefined => {
+    const r = schema.safeParse(v);
+    return r.success ? r.data : undefined;
+  };
+  const connections = list(obj.connections).map((c) => one(shape.connections.unwrap().element, c) ?? null);
+  const routes = list(obj.routes).map((r) => one(shape.routes.unwrap().element, r) ?? null);
+  const parts: CrossInput = {
+    connections,
+    connectionNames: list(obj.connections).map((c) => {
+      const name = c && typeof c === 'object' ? (c as { name?: unknown }).name : undefined;
+      return typeof name === 'string' ? name : undefined;
+    }),
+    routes,
+  };
+  const buses = one(shape.buses, obj.buses);
+  const deliveryRetry = one(shape.deliveryRetry, obj.deliveryRetry);
+  const api = one(shape.api, obj.api);
+  return { ...parts, ...(buses !== undefined ? { buses } : {}), ...(deliveryRetry ? { deliveryRetry } : {}), ...(api ? { api } : {}) };
+}
+
+function crossChecks(input: CrossInput, problems: ConfigProblem[], warnings: ConfigProblem[]): void {
   const seen = new Map<string, number>();
+  input.connectionNames.forEach((name, i) => {
+    if (name === undefined) return;
+    if (seen.has(name)) problems.push({ path: `connections[${i}].name`, message: `duplicate connection name "${name}" (also connections[${seen.get(name)}])` });
+    else seen.set(name, i);
+  });
   input.connections.forEach((c, i) => {
+    if (!c) return;
     const at = `connections[${i}]`;
-    if (seen.has(c.name)) problems.push({ path: `${at}.name`, message: `duplicate connection name "${c.name}" (also connections[${seen.get(c.name)}])` });
-    seen.set(c.name, i);
     if (c.deletePolicy === 'move' && !c.moveTo) problems.push({ path: `${at}.moveTo`, message: 'is required when deletePolicy is move' });
     if (c.deletePolicy !== 'move' && c.moveTo) problems.push({ path: `${at}.moveTo`, message: 'only applies with deletePolicy: move' });
     if (c.protocol === 'pop3') {
@@ -196,6 +245,13 @@ function crossChecks(input: ConfigInput, problems: ConfigProblem[], warnings: Co
     if (c.auth.apop && c.auth.type !== 'basic') problems.push({ path: `${at}.auth.apop`, message: 'APOP needs auth type basic (username and password)' });
     if (c.protocol === 'pop3' && c.mailbox !== 'INBOX') problems.push({ path: `${at}.mailbox`, message: 'POP3 has one mailbox per login; mailbox does not apply to POP3 connections' });
     if (c.protocol === 'ews' && !c.ews) problems.push({ path: `${at}.ews`, message: 'is required for protocol ews (url, version)' });
+    // Refused here rather than at login: a source that cannot do NTLM must not quietly send the
+    // password with PLAIN or LOGIN instead.
+    if (c.auth.type === 'ntlm' && (c.protocol === 'imap' || c.protocol === 'pop3')) {
+      problems.push({ path: `${at}.auth.type`, message: `ntlm is not available for protocol ${c.protocol} in this build (use basic, with a DOMAIN\\user username if the server wants one${c.protocol === 'imap' ? ', or xoauth2' : ''})` });
+    }
+    if (c.auth.type === 'xoauth2' && c.protocol === 'pop3') problems.push({ path: `${at}.auth.type`, message: 'xoauth2 is not available for POP3 in this build (use basic or none)' });
+    if (c.auth.domain !== undefined && c.auth.type !== 'ntlm') problems.push({ path: `${at}.auth.domain`, message: `only applies with auth type ntlm (this connection uses ${c.auth.type}); for basic, write the domain into the username (DOMAIN\\user)` });
     if (c.auth.type === 'basic' && (!c.auth.username || c.auth.password === undefined)) problems.push({ path: `${at}.auth`, message: 'basic auth needs username and password' });
     if (c.auth.type === 'xoauth2' && (!c.auth.username || c.auth.accessToken === undefined)) problems.push({ path: `${at}.auth`, message: 'xoauth2 needs username and accessToken' });
     if (c.tls.pfx && (c.tls.clientCert || c.tls.clientKey)) problems.push({ path: `${at}.tls.pfx`, message: 'give either pfx or clientCert/clientKey, not both' });
@@ -206,11 +262,12 @@ function crossChecks(input: ConfigInput, problems: ConfigProblem[], warnings: Co
   });
   const routeNames = new Set<string>();
   input.routes.forEach((r, i) => {
+    if (!r) return;
     const at = `routes[${i}]`;
     if (routeNames.has(r.name)) problems.push({ path: `${at}.name`, message: `duplicate route name "${r.name}"` });
     routeNames.add(r.name);
     if (!seen.has(r.connection)) problems.push({ path: `${at}.connection`, message: `no connection named "${r.connection}"` });
-    if (r.bus >= input.buses) problems.push({ path: `${at}.bus`, message: `must be below buses (${input.buses}): 0..${input.buses - 1}` });
+    if (input.buses !== undefined && r.bus >= input.buses) problems.push({ path: `${at}.bus`, message: `must be below buses (${input.buses}): 0..${input.buses - 1}` });
     for (const [key, message] of filterProblems(r.filter)) problems.push({ path: `${at}.filter.${key}`, message });
     r.scenario.forEach((a, j) => {
       const ap = `${at}.scenario[${j}]`;
@@ -224,7 +281,7 @@ function crossChecks(input: ConfigInput, problems: ConfigProblem[], warnings: Co
         }
       }
     });
-    const conn = input.connections.find((c) => c.name === r.connection);
+    const conn = input.connections.find((c) => c?.name === r.connection);
     for (const key of ['response', 'errorResponse'] as const) {
       const resp = r[key];
       if (!resp || !conn) continue;
@@ -234,7 +291,8 @@ function crossChecks(input: ConfigInput, problems: ConfigProblem[], warnings: Co
       }
     }
   });
-  if (input.deliveryRetry.maxMs < input.deliveryRetry.baseMs) problems.push({ path: 'deliveryRetry.maxMs', message: `must be at least baseMs (${input.deliveryRetry.baseMs})` });
+  if (input.deliveryRetry && input.deliveryRetry.maxMs < input.deliveryRetry.baseMs) problems.push({ path: 'deliveryRetry.maxMs', message: `must be at least baseMs (${input.deliveryRetry.baseMs})` });
+  if (!input.api) return;
   const listen = parseListenAddress(input.api.listen);
   if (input.api.enabled && typeof listen !== 'string' && isWildcardHost(listen.host) && input.api.publicUrl === undefined) {
     // A wildcard is no address a receiver can be sent to: the signed URLs need one it can reach.
@@ -278,12 +336,14 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(...describeIssue(issue));
-    // Secrets are checked even when the shape is wrong, so one run lists every problem.
+    // Secrets and the checks across fields run even when the shape is wrong, on what is valid,
+    // so one run lists every problem.
     scanSecrets(raw, '', baseDir, env, problems);
+    crossChecks(validParts(raw), problems, warnings);
     return { problems: dedupe(problems), warnings };
   }
   const input = parsed.data;
-  crossChecks(input, problems, warnings);
+  crossChecks(crossInput(input), problems, warnings);
   const connections: ConnectionConfig[] = input.connections.map((c, i) => {
     const at = `connections[${i}]`;
     const defaults = DEFAULT_PORTS[c.protocol];

@@ -230,11 +230,13 @@ camelCase. The file is validated once at start, every problem is reported with i
 - \`Key\` paths use \`[]\` for "every item of the list"; a list of variants (\`routes[].scenario[]\`)
   names the variant a key belongs to in its description.
 
-Rules that involve several keys are checked after the schema (see \`src/config/loader.ts\`):
+Rules that involve several keys are checked after the schema (see \`src/config/loader.ts\`), also
+on the valid parts of a file whose shape is wrong, so \`config check\` lists both kinds at once:
 \`moveTo\` is required with \`deletePolicy: move\` and allowed only then; POP3 connections cannot use
 \`unseenOnly\`, \`idle\`, \`partialFetch\`, \`mark-seen\` or \`move\`; \`protocol: ews\` needs \`ews\`;
 \`auth.type: basic\` needs \`username\` and \`password\`, \`xoauth2\` needs \`username\` and
-\`accessToken\`; \`tls.pfx\` excludes \`tls.clientCert\`/\`tls.clientKey\`, which go together;
+\`accessToken\`; \`ntlm\` is refused for IMAP and POP3, \`xoauth2\` for POP3, and \`auth.domain\` is
+allowed only with \`ntlm\` (nothing is silently sent another way); \`tls.pfx\` excludes \`tls.clientCert\`/\`tls.clientKey\`, which go together;
 connection and route names are unique; \`routes[].connection\` names a configured connection;
 \`routes[].bus\` is below \`buses\`; \`api.publicUrl\` is required when \`api.listen\` listens on every
 interface (\`0.0.0.0\`, \`[::]\`). When \`port\`/\`tlsPort\` are left out they default to the

@@ -120,6 +120,27 @@ connections:
     port: 99999
     pollIntervalMs: fast
     auth: { type: basic, username: journal, password: { env: MAILSLUICE_TEST_UNSET_PASSWORD } }
+  - name: archive
+    protocol: imap
+    host: mail.example.com
+    auth: { type: basic, username: journal, password: x }
+  - name: archive
+    protocol: imap
+    host: mail.example.com
+    deletePolicy: move
+    auth: { type: basic, username: journal, password: x }
+  - name: broken
+    protocol: imap
+    host: mail.example.com
+    port: none
+    auth: { type: basic, username: journal, password: x }
+routes:
+  - name: hook
+    connection: nowhere
+    scenario: [{ action: archive }]
+  - name: first
+    connection: broken
+    scenario: [{ action: archive }]
 `,
     );
     const r = cli(['config', 'check', '--config', file], dir, { MAILSLUICE_TEST_UNSET_PASSWORD: undefined });
@@ -132,9 +153,15 @@ connections:
       ['connections[0].port', /65535/],
       ['connections[0].pollIntervalMs', /number/],
       ['connections[0].auth.password', /MAILSLUICE_TEST_UNSET_PASSWORD/],
+      // The checks across keys, run on the parts that are valid although the file's shape is not.
+      ['connections[2].name', /duplicate connection name "archive" \(also connections\[1\]\)/],
+      ['connections[2].moveTo', /required when deletePolicy is move/],
+      ['routes[0].connection', /no connection named "nowhere"/],
     ];
     const missing = expect.filter(([path, re]) => !lines(out).some((l) => l.startsWith(`${path}: `) && re.test(l))).map(([path]) => path);
     assert.deepEqual(missing, [], `every problem is reported with its key path; got:\n${out}`);
+    // A route naming a connection that is itself invalid is not also told the connection is missing.
+    assert.ok(!lines(out).some((l) => l.startsWith('routes[1].connection')), out);
   });
 });
 
@@ -170,6 +197,39 @@ test('config check names the IMAP-only settings a POP3 connection sets, and APOP
     ];
     const missing = expect.filter(([path, re]) => !lines(r.stderr).some((l) => l.startsWith(`${path}: `) && re.test(l))).map(([path]) => path);
     assert.deepEqual(missing, [], `got:\n${r.stderr}`);
+  });
+});
+
+test('config check refuses auth an IMAP or POP3 login cannot do, instead of sending the password another way', () => {
+  withTempDir((dir) => {
+    const file = join(dir, 'mailsluice.yaml');
+    writeFileSync(
+      file,
+      `connections:
+  - name: imap_ntlm
+    protocol: imap
+    host: mail.example.com
+    auth: { type: ntlm, username: journal, password: x, domain: CORP }
+  - name: pop_oauth
+    protocol: pop3
+    host: mail.example.com
+    auth: { type: xoauth2, username: journal, accessToken: t }
+  - name: imap_domain
+    protocol: imap
+    host: mail.example.com
+    auth: { type: basic, username: journal, password: x, domain: CORP }
+`,
+    );
+    const r = cli(['config', 'check', '--config', file], dir);
+    assert.equal(r.status, 1);
+    const expect: Array<[string, RegExp]> = [
+      ['connections[0].auth.type', /ntlm is not available for protocol imap/],
+      ['connections[1].auth.type', /xoauth2 is not available for POP3/],
+      ['connections[2].auth.domain', /only applies with auth type ntlm/],
+    ];
+    const missing = expect.filter(([path, re]) => !lines(r.stderr).some((l) => l.startsWith(`${path}: `) && re.test(l))).map(([path]) => path);
+    assert.deepEqual(missing, [], `got:\n${r.stderr}`);
+    assert.ok(!lines(r.stderr).some((l) => l.startsWith('connections[0].auth.domain')), 'the domain of an ntlm login is not also refused');
   });
 });
 
