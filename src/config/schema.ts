@@ -121,7 +121,7 @@ export const connectionSchema = z.strictObject({
   pollIntervalMs: nonNegativeInt.default(1000).meta({ description: 'Pause between polling cycles when IDLE is off; 0 polls continuously.' }),
   maxMessagesPerCycle: z.number().int('must be a whole number').min(1).max(100000).default(500).meta({ description: 'At most this many messages taken per cycle.' }),
   unseenOnly: z.boolean().default(false).meta({ description: 'IMAP: take only messages without \\Seen.' }),
-  idle: z.boolean().default(false).meta({ description: 'IMAP: wait for IDLE push between cycles (re-armed periodically, with a safety poll).' }),
+  idle: z.boolean().default(false).meta({ description: 'IMAP: wait for IDLE push between cycles (re-armed periodically, with a safety poll). A server without IDLE is polled every pollIntervalMs, with a warning in the log.' }),
   idleSafetyPollMs: z
     .number()
     .int('must be a whole number')

@@ -1,18 +1,20 @@
 /**
- * IMAP settings, part 5: a server without UIDPLUS (and without MOVE). A plain EXPUNGE would also
- * remove messages that another client flagged \Deleted and mailsluice never archived, so
- * mailsluice must only flag, never expunge, and say so in the log.
+ * IMAP settings, part 5: a server without UIDPLUS (and without MOVE and IDLE). A plain EXPUNGE
+ * would also remove messages that another client flagged \Deleted and mailsluice never archived,
+ * so mailsluice must only flag, never expunge, and say so in the log. And `idle: true` against a
+ * server without IDLE polls at pollIntervalMs, not only at the minute-long safety poll.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { type TestUser } from '../harness/dovecot.js';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { makeWorkspace, runCli, imapConnection, type Workspace } from '../harness/cli.js';
+import { makeWorkspace, runCli, spawnCli, imapConnection, type Workspace } from '../harness/cli.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
 import { serverMessages, withImap, commandOf, type ImapProxy } from '../harness/imap-proxy.js';
 
-// Dovecot's usual post-login capabilities minus UIDPLUS and MOVE.
-const CAPS = 'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT THREAD=REFERENCES MULTIAPPEND UNSELECT CHILDREN NAMESPACE LIST-EXTENDED I18NLEVEL=1 ESEARCH SEARCHRES WITHIN LIST-STATUS LITERAL+ SPECIAL-USE';
+// Dovecot's usual post-login capabilities minus UIDPLUS, MOVE and IDLE.
+const CAPS = 'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT THREAD=REFERENCES MULTIAPPEND UNSELECT CHILDREN NAMESPACE LIST-EXTENDED I18NLEVEL=1 ESEARCH SEARCHRES WITHIN LIST-STATUS LITERAL+ SPECIAL-USE';
 
 const dovecot = dovecotPerFile({ imapCapability: CAPS });
 
@@ -81,6 +83,45 @@ test('move without MOVE or UIDPLUS: copies and flags, never expunges', async () 
     assert.equal(await dovecot.messageCount(user.username), 5, 'INBOX keeps everything (flagged)');
     assertNoExpunge(proxy);
   } finally {
+    ws.cleanup();
+  }
+});
+
+test('idle on a server without IDLE: polls every pollIntervalMs (not the 60 s safety poll), and the log says so', async () => {
+  const user = await dovecot.createUser();
+  await dovecot.deliver(user.username, makeMessage(1, { tag: 'noidle-first' }));
+  const { ws, proxy } = await setup(user, { deletePolicy: 'leave', idle: true, pollIntervalMs: 500, idleSafetyPollMs: 60_000 });
+  const child = spawnCli(['start'], ws);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout!.resume();
+  const archivedNow = async (): Promise<number> => {
+    const r = await runCli(['stats', '--json'], ws);
+    return r.code === 0 ? (JSON.parse(r.stdout) as { messages: number }).messages : -1;
+  };
+  const until = async (n: number, limitMs: number): Promise<number> => {
+    const t0 = Date.now();
+    while (Date.now() - t0 < limitMs) {
+      if (child.exitCode !== null) throw new Error(`the service exited early (${child.exitCode}):\n${err}`);
+      if ((await archivedNow()) === n) return Date.now() - t0;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${n} messages not archived within ${limitMs} ms:\n${err}`);
+  };
+  try {
+    await until(1, 20_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    await dovecot.deliver(user.username, makeMessage(2, { tag: 'noidle-second' }));
+    const ms = await until(2, 15_000);
+    assert.ok(ms < 10_000, `archived after ${ms} ms: the 60 s safety poll, not pollIntervalMs`);
+    assert.deepEqual(proxy.commands(/^IDLE$/i), [], 'no IDLE to a server that does not offer it');
+    assert.match(err, /does not offer IDLE: polling every 500 ms/);
+  } finally {
+    if (child.exitCode === null) {
+      const closed = once(child, 'close');
+      child.kill('SIGTERM');
+      await closed;
+    }
     ws.cleanup();
   }
 });

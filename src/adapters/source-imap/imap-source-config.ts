@@ -14,6 +14,7 @@ export type ImapSourceConfig = Pick<
   | 'unseenOnly'
   | 'idle'
   | 'idleSafetyPollMs'
+  | 'pollIntervalMs'
   | 'partialFetch'
   | 'deletePolicy'
   | 'moveTo'

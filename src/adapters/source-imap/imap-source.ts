@@ -144,6 +144,7 @@ export class ImapSource implements MailboxSource {
   /** When a listing last found mail (see IMAP_TUNING.idleLingerMs). */
   private lastFoundAt = 0;
   private warnedNoUidplus = false;
+  private warnedNoIdle = false;
   private changed = false;
   private closed = false;
   private wake: (() => void) | null = null;
@@ -255,6 +256,10 @@ export class ImapSource implements MailboxSource {
       exists: opened.exists,
       capabilities: [...this.capabilities],
     };
+    if (this.cfg.idle && !this.hasCap('IDLE') && !this.warnedNoIdle) {
+      this.logger.warn(`server does not offer IDLE: polling every ${this.cfg.pollIntervalMs} ms (pollIntervalMs) instead`);
+      this.warnedNoIdle = true;
+    }
     if (this.cfg.deletePolicy === 'delete-and-expunge' && !this.hasCap('UIDPLUS')) {
       this.logger.warn('server lacks UIDPLUS: messages are flagged \\Deleted but never expunged, because a plain EXPUNGE could remove messages mailsluice did not archive');
       this.warnedNoUidplus = true;
@@ -641,7 +646,9 @@ export class ImapSource implements MailboxSource {
       this.changed = false;
       return;
     }
-    const wait = this.cfg.idle ? Math.min(ms, this.cfg.idleSafetyPollMs) : ms;
+    // With IDLE the safety poll bounds the wait; a server without IDLE is polled as if idle were
+    // off (the runner asks for "until a change" when idle is on).
+    const wait = this.cfg.idle ? Math.min(ms, this.hasCap('IDLE') ? this.cfg.idleSafetyPollMs : this.cfg.pollIntervalMs) : ms;
     const until = Date.now() + wait;
     while (!this.changed && !this.closed && !signal?.aborted) {
       const left = until - Date.now();
