@@ -3,7 +3,7 @@
  * as MailsluiceError and printed as one line by main.ts.
  */
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { MailsluiceError } from '../core/errors/index.js';
@@ -223,20 +223,36 @@ export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
     mkdirSync(out, { recursive: true });
     let n = 0;
     const conn = typeof args.options.connection === 'string' ? args.options.connection : undefined;
+    // Each file is written under a temporary name and renamed when whole: a run that fails or is
+    // killed half-way leaves no partial <sha256>.eml, which the next run would take as done.
+    const tmpOf = (path: string): string => `${path}.${process.pid}.tmp`;
+    let last = 0;
+    const progress = (force = false): void => {
+      if (!io.isTty || args.options.json || (!force && Date.now() - last < 250)) return;
+      last = Date.now();
+      io.err(`\rexported ${n} message${n === 1 ? '' : 's'}   `);
+    };
     if (format === 'eml') {
       for await (const item of app.store.listForExport(conn)) {
         const path = join(out, `${item.sha256}.eml`);
         if (existsSync(path)) continue; // same content, same name: already written
-        const fh = await open(path, 'w');
+        const tmp = tmpOf(path);
+        const fh = await open(tmp, 'w');
         try {
           for await (const chunk of app.blobs.stream(item.blob)) await fh.write(chunk);
-        } finally {
+        } catch (err) {
           await fh.close();
+          await unlink(tmp).catch(() => undefined);
+          throw err;
         }
+        await fh.close();
+        await rename(tmp, path);
         n++;
+        progress();
       }
     } else {
-      const ws = createWriteStream(join(out, 'archive.mbox'));
+      const final = join(out, 'archive.mbox');
+      const ws = createWriteStream(tmpOf(final));
       for await (const item of app.store.listForExport(conn)) {
         const raw = await app.blobs.read(item.blob, item.sha256);
         // mboxrd: ">From " quoting is reversible, unlike mboxo.
@@ -244,9 +260,15 @@ export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
         const line = `From mailsluice@localhost ${new Date(item.takenAt).toUTCString().replace(/,/g, '')}\n${text}${text.endsWith('\n') ? '' : '\n'}\n`;
         if (!ws.write(Buffer.from(line, 'latin1'))) await once(ws, 'drain');
         n++;
+        progress();
       }
       ws.end();
       await once(ws, 'finish');
+      await rename(tmpOf(final), final);
+    }
+    if (io.isTty && !args.options.json) {
+      progress(true);
+      io.err('\n');
     }
     if (args.options.json) io.out(JSON.stringify({ exported: n, out: resolve(out), format }) + '\n');
     else io.out(`exported ${n} message${n === 1 ? '' : 's'} to ${resolve(out)} (${format})\n`);
