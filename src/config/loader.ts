@@ -129,7 +129,12 @@ function describeValue(v: unknown): string {
   return `${typeof v} ${typeof v === 'object' ? '' : JSON.stringify(v)}`.trim();
 }
 
-function resolveSecret(value: unknown, path: string, baseDir: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): string | undefined {
+/**
+ * A secret's text: the literal, the environment variable, or the file's content. `binary`: the
+ * secret is bytes carried as base64 (a PFX bundle); a `{ file }` holding the bytes themselves (a
+ * `.pfx` as openssl writes it) is read as bytes and given as base64, one holding base64 text as is.
+ */
+function resolveSecret(value: unknown, path: string, baseDir: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[], binary = false): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string') return value;
   if (typeof value === 'object' && value !== null && 'env' in value) {
@@ -142,7 +147,9 @@ function resolveSecret(value: unknown, path: string, baseDir: string, env: NodeJ
     const file = (value as { file: string }).file;
     const full = isAbsolute(file) ? file : resolve(baseDir, file);
     try {
-      return readFileSync(full, 'utf8').replace(/\r?\n$/, '');
+      const bytes = readFileSync(full);
+      if (binary && !/^[A-Za-z0-9+/=\s]*$/.test(bytes.toString('latin1'))) return bytes.toString('base64');
+      return bytes.toString('utf8').replace(/\r?\n$/, '');
     } catch (err) {
       problems.push({ path, message: `cannot read secret file ${full}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
       return undefined;
@@ -356,7 +363,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
       ...opt('ca', resolveSecret(c.tls.ca, `${at}.tls.ca`, baseDir, env, secretProblems)),
       ...opt('clientCert', resolveSecret(c.tls.clientCert, `${at}.tls.clientCert`, baseDir, env, secretProblems)),
       ...opt('clientKey', resolveSecret(c.tls.clientKey, `${at}.tls.clientKey`, baseDir, env, secretProblems)),
-      ...opt('pfx', resolveSecret(c.tls.pfx, `${at}.tls.pfx`, baseDir, env, secretProblems)),
+      ...opt('pfx', resolveSecret(c.tls.pfx, `${at}.tls.pfx`, baseDir, env, secretProblems, true)),
       ...opt('passphrase', resolveSecret(c.tls.passphrase, `${at}.tls.passphrase`, baseDir, env, secretProblems)),
       ...opt('servername', c.tls.servername),
     };

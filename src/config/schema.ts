@@ -45,7 +45,7 @@ const tlsOptions = z
     ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust instead of the system store (literal, { env } or { file }).' }),
     clientCert: secret.optional().meta({ description: 'PEM client certificate for TLS client authentication.' }),
     clientKey: secret.optional().meta({ description: 'PEM private key of clientCert.' }),
-    pfx: secret.optional().meta({ description: 'PFX/PKCS#12 bundle (base64 literal or { file }) instead of clientCert/clientKey.' }),
+    pfx: secret.optional().meta({ description: 'PFX/PKCS#12 bundle instead of clientCert/clientKey: base64 (literal or { env }), or { file } holding the .pfx itself or its base64.' }),
     passphrase: secret.optional().meta({ description: 'Passphrase of clientKey or pfx.' }),
     minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).default('TLSv1.2').meta({ description: 'Lowest TLS version accepted.' }),
     servername: z.string().optional().meta({ description: 'Name to verify the certificate against when it differs from host.' }),

@@ -4,6 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { makeWorkspace, runCli, imapConnection, pop3Connection } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
@@ -38,6 +40,27 @@ for (const [protocol, connection] of variants) for (const security of ['tls', 's
       const withCert = await runCli(['drain', '--json'], ws);
       assert.equal(withCert.code, 0, withCert.stderr);
       assert.equal((JSON.parse(withCert.stdout.trim()) as { taken: number }).taken, 2);
+      assert.equal(await dovecot.messageCount(user.username), 0);
+    } finally {
+      ws.cleanup();
+    }
+  });
+}
+
+for (const [protocol, connection] of variants) {
+  test(`${protocol} tls: a client certificate as a PKCS#12 bundle (tls.pfx from the .pfx file openssl wrote, with its passphrase) drains`, async () => {
+    const user = await dovecot.createUser();
+    await dovecot.deliverMany(user.username, [makeMessage(1), makeMessage(2)]);
+    const ws = makeWorkspace();
+    try {
+      const pfx = join(ws.dir, 'client.pfx');
+      execFileSync('openssl', ['pkcs12', '-export', '-in', dovecot.clientCertPath, '-inkey', dovecot.clientKeyPath, '-out', pfx, '-passout', 'pass:s3cret']);
+      ws.writeConfig({
+        connections: [connection(dovecot, user, { security: 'tls', tls: { verify: true, ca: { file: dovecot.caCertPath }, pfx: { file: pfx }, passphrase: 's3cret' } })],
+      });
+      const r = await runCli(['drain', '--json'], ws);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout.trim()) as { taken: number }).taken, 2);
       assert.equal(await dovecot.messageCount(user.username), 0);
     } finally {
       ws.cleanup();
