@@ -225,8 +225,9 @@ camelCase. The file is validated once at start, every problem is reported with i
   \`{ file: PATH }\` (the file's content, one trailing newline removed). A variable that is not set
   or a file that cannot be read is reported like any other problem. Secrets are never logged.
 - A **system name** (\`connections[].name\`, \`routes[].name\`) uses Latin letters, digits and \`_\` only.
-- A **host** is a bare name or address: \`imap://mail.example.com\` is rejected; choose TLS with
-  \`security: tls\`.
+- A **host** is a bare name or address: \`imap://mail.example.com\` and \`imap:mail.example.com\` are
+  rejected (choose TLS with \`security: tls\`), so are \`mail.example.com:993\` (the port goes in
+  \`port\`/\`tlsPort\`) and \`[::1]\` (IPv6 is written bare: \`::1\`).
 - \`Key\` paths use \`[]\` for "every item of the list"; a list of variants (\`routes[].scenario[]\`)
   names the variant a key belongs to in its description.
 

@@ -2,6 +2,7 @@
  * The one configuration schema (SPEC "Configuration file"). Defaults sit next to their keys;
  * `docs/configuration.md` is generated from this file and a test keeps the two equal.
  */
+import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseListenAddress, parsePublicUrl } from './api-address.js';
 
@@ -21,6 +22,11 @@ const secret = z
   ])
   .meta({ description: 'A literal string, { env: NAME } or { file: PATH }.' });
 
+/** An IPv6 address as a socket takes it (`::1`, `fe80::1%eth0`), without brackets. */
+function isIpv6Literal(h: string): boolean {
+  return isIPv6(h.replace(/%[\w.-]+$/, ''));
+}
+
 const hostName = z
   .string()
   .min(1, 'must not be empty')
@@ -32,6 +38,19 @@ const hostName = z
       });
     } else if (/[\s/]/.test(h)) {
       ctx.addIssue({ code: 'custom', message: 'must be a host name or IP address without spaces, paths or slashes' });
+    } else if (h.includes(':') && !isIpv6Literal(h)) {
+      // "imap:mail.example.com" (a prefix without //) or "mail.example.com:993" (a port): an IPv6
+      // address is the only host with a colon in it.
+      const port = /^[^:]+:(\d+)$/.exec(h);
+      const bracketed = /^\[(.*)\]$/.exec(h);
+      ctx.addIssue({
+        code: 'custom',
+        message: port
+          ? `must be a host name without a port (write the port in port or tlsPort: host: ${h.slice(0, h.lastIndexOf(':'))}, port: ${port[1]})`
+          : bracketed && isIpv6Literal(bracketed[1]!)
+            ? `an IPv6 address is written without brackets here (host: ${bracketed[1]})`
+            : 'must be a bare host name without a protocol prefix (write mail.example.com, not imap:mail.example.com)',
+      });
     }
   })
   .meta({ description: 'Server address without protocol prefix.' });
