@@ -100,19 +100,30 @@ function pathOf(parts: ReadonlyArray<PropertyKey>): string {
 function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
   const base = pathOf(issue.path);
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => ({ path: base ? `${base}.${k}` : k, message: `unknown key "${k}"${base ? ` in ${base}` : ''}` }));
+    const allowed = keysAt(issue.path);
+    return issue.keys.map((k) => ({ path: base ? `${base}.${k}` : k, message: `unknown key "${k}"${base ? ` in ${base}` : ''}${allowedHint(k, allowed)}` }));
   }
   if (issue.code === 'invalid_value') {
     return [{ path: base, message: `must be one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` }];
   }
   if (issue.code === 'invalid_union') {
-    // Report the branch that got furthest (a branch whose only issue is a wrong type at the top
-    // did not match at all), rather than zod's "invalid input".
+    // A list of variants told apart by one key (a scenario step's `action`): name the choices.
+    const options = (issue as { options?: unknown[] }).options;
+    if (issue.errors.length === 0 && Array.isArray(options)) return [{ path: base, message: `must be one of: ${options.map((v) => JSON.stringify(v)).join(', ')}` }];
+    // Report the branch that got furthest (deepest issue first, then fewest issues; a branch whose
+    // only issue is a wrong type at the top did not match at all), rather than zod's "invalid input".
+    const depth = (errs: readonly z.core.$ZodIssue[]): number => Math.max(...errs.map((e) => e.path.length));
     const candidates = issue.errors
       .filter((errs) => errs.length > 0 && !errs.every((e) => e.code === 'invalid_type' && e.path.length === 0))
-      .sort((a, b) => a.length - b.length);
+      .sort((a, b) => depth(b) - depth(a) || a.length - b.length);
     const best = candidates[0];
     if (best) return best.flatMap((e) => describeIssue({ ...e, path: [...issue.path, ...e.path] } as z.core.$ZodIssue));
+    // No branch matched even the type: say which types would have.
+    const expected = [...new Set(issue.errors.flatMap((errs) => errs.map((e) => (e.code === 'invalid_type' ? e.expected : null))).filter((e): e is string => e !== null))];
+    const got = (issue as { input?: unknown }).input;
+    // string or object: in this schema, a secret.
+    const wanted = expected.includes('string') && expected.includes('object') ? 'a string, { env: NAME } or { file: PATH }' : expected.join(' or ');
+    if (expected.length > 0) return [{ path: base, message: `must be ${wanted}, got ${describeValue(got)}` }];
     return [{ path: base, message: 'has the wrong form' }];
   }
   if (issue.code === 'invalid_type') {
@@ -120,6 +131,50 @@ function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
     return [{ path: base, message: got === undefined ? `is required (${issue.expected})` : `must be ${issue.expected}, got ${describeValue(got)}` }];
   }
   return [{ path: base, message: issue.message }];
+}
+
+/** A zod schema as far as walking it needs (zod 4's `_zod.def`). */
+interface SchemaNode {
+  _zod: { def: { type: string; innerType?: SchemaNode; element?: SchemaNode; shape?: Record<string, SchemaNode> } };
+}
+
+/**
+ * The keys the schema allows at `path` (an object's), or undefined where the path runs through a
+ * list of variants (a scenario step), whose keys depend on the variant.
+ */
+function keysAt(path: ReadonlyArray<PropertyKey>): string[] | undefined {
+  const unwrap = (n: SchemaNode | undefined): SchemaNode | undefined => {
+    while (n && (n._zod.def.type === 'default' || n._zod.def.type === 'optional' || n._zod.def.type === 'nullable')) n = n._zod.def.innerType;
+    return n;
+  };
+  let node = unwrap(configSchema as unknown as SchemaNode);
+  for (const p of path) {
+    if (!node) return undefined;
+    node = unwrap(typeof p === 'number' ? node._zod.def.element : node._zod.def.shape?.[String(p)]);
+  }
+  const shape = node?._zod.def.shape;
+  return shape ? Object.keys(shape) : undefined;
+}
+
+/** " (did you mean …?)" for a near miss (case, a typo or two), else the allowed keys. */
+function allowedHint(key: string, allowed: string[] | undefined): string {
+  if (!allowed || allowed.length === 0) return '';
+  const near = allowed
+    .map((a) => ({ a, d: a.toLowerCase() === key.toLowerCase() ? 0 : editDistance(a.toLowerCase(), key.toLowerCase()) }))
+    .filter((x) => x.d <= Math.max(1, Math.floor(x.a.length / 4)))
+    .sort((x, y) => x.d - y.d)[0];
+  return near ? ` (did you mean "${near.a}"?)` : ` (allowed: ${allowed.join(', ')})`;
+}
+
+/** Levenshtein distance, for the suggestions of unknown keys. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 function describeValue(v: unknown): string {

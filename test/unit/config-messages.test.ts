@@ -1,0 +1,41 @@
+/**
+ * What `config check` says of a wrong key or value: the key path and what is allowed there, a
+ * near miss named, the variant that was meant rather than the first one tried.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkConfigText } from '../../src/config/loader.js';
+
+function messages(text: string): Map<string, string> {
+  return new Map(checkConfigText(text).problems.map((p) => [p.path, p.message]));
+}
+
+const CONN = `connections:
+  - name: j
+    protocol: imap
+    host: mail.example.com
+    auth: { type: basic, username: u, password: p }
+`;
+
+test('an unknown key names the near miss, or else every key allowed there', () => {
+  const m = messages(`colour: blue\n${CONN}    pollintervalms: 5\n    tls: { verfy: true }\n    zzz: 1\n`);
+  assert.match(m.get('connections[0].pollintervalms')!, /did you mean "pollIntervalMs"\?/);
+  assert.match(m.get('connections[0].tls.verfy')!, /did you mean "verify"\?/);
+  assert.match(m.get('connections[0].zzz')!, /allowed: name, protocol, .*deletePolicy/);
+  assert.match(m.get('colour')!, /allowed: dataDir, buses, .*connections, routes, api/);
+});
+
+test('a value of the wrong form says what forms are allowed', () => {
+  const m = messages(`${CONN}    tls: { ca: 5 }
+    schedule: { timezone: UTC, windows: [{ days: [monday], from: "08:00", to: "18:00" }] }
+routes:
+  - name: r
+    connection: j
+    scenario: [{ action: webhok, url: "http://127.0.0.1/x" }]
+`);
+  assert.equal(m.get('connections[0].tls.ca'), 'must be a string, { env: NAME } or { file: PATH }, got number 5');
+  // The weekly-windows form was meant (it got furthest), not "any-time".
+  assert.match(m.get('connections[0].schedule.windows[0].days[0]')!, /must be one of: "mon", "tue"/);
+  assert.ok(![...m.values()].some((v) => /any-time/.test(v)), [...m].join('\n'));
+  assert.match(m.get('routes[0].scenario[0].action')!, /must be one of: "archive", "webhook", "script", "publish", "forward"/);
+});
