@@ -7,6 +7,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { type TestUser } from '../harness/dovecot.js';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { makeWorkspace, runCli, imapConnection, type CliResult, type Workspace } from '../harness/cli.js';
@@ -277,6 +278,24 @@ describe('test-connection', { concurrency: true }, () => {
     }
   });
 
+  test('auth none against a server that needs a login fails at auth, saying a login is needed (no empty user name was sent)', async () => {
+    const user = await userWith(1);
+    const p = await proxy(dovecot.imapPort);
+    const ws = makeWorkspace({ connections: [imapConnection({ host: p.host, imapPort: p.port, imapsPort: dovecot.imapsPort, caCertPath: dovecot.caCertPath }, user, { security: 'none', auth: { type: 'none' } })] });
+    try {
+      const json = await runCli(['test-connection', 'journal', '--json'], ws);
+      assert.notEqual(json.code, 0);
+      const res = JSON.parse(json.stdout.trim()) as ProbeJson;
+      const last = res.steps.at(-1)!;
+      assert.deepEqual([last.step, last.ok, last.code], ['auth', false, 'SOURCE_AUTH_REJECTED']);
+      assert.match(last.detail, /needs a login, but auth\.type is none/);
+      assert.deepEqual(p.commands(/^(LOGIN|AUTHENTICATE)\b/i), [], 'auth none sends no login');
+      assert.equal(await dovecot.messageCount(user.username), 1);
+    } finally {
+      ws.cleanup();
+    }
+  });
+
   test('a closed port fails at connect with SOURCE_CONNECT_REFUSED', async () => {
     const user = await dovecot.createUser();
     const port = await closedPort();
@@ -293,6 +312,34 @@ describe('test-connection', { concurrency: true }, () => {
       assert.match(res.steps[1]!.detail, new RegExp(String(port)));
     } finally {
       ws.cleanup();
+    }
+  });
+
+  test('a server that accepts the connection and never answers the TLS handshake fails at tls within connectTimeoutMs', async () => {
+    const user = await dovecot.createUser();
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => sockets.push(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const ws = makeWorkspace({
+      connections: [imapConnection({ host: '127.0.0.1', imapPort: port, imapsPort: port, caCertPath: dovecot.caCertPath }, user, { security: 'tls', connectTimeoutMs: 1000 })],
+    });
+    try {
+      const t0 = Date.now();
+      const json = await runCli(['test-connection', 'journal', '--json'], ws);
+      assert.ok(Date.now() - t0 < 10_000, `test-connection took ${Date.now() - t0} ms`);
+      assert.notEqual(json.code, 0);
+      const res = JSON.parse(json.stdout.trim()) as ProbeJson;
+      assert.deepEqual(res.steps.map((s) => [s.step, s.ok, s.code]), [
+        ['resolve', true, undefined],
+        ['connect', true, undefined],
+        ['tls', false, 'SOURCE_TLS_FAILED'],
+      ]);
+      assert.match(res.steps[2]!.detail, /did not complete the TLS handshake within 1000 ms/);
+    } finally {
+      ws.cleanup();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 });

@@ -9,6 +9,8 @@ export interface ImapErrorContext {
   port: number;
   mailbox?: string;
   username?: string;
+  /** The connection logs in with `auth: none` (then a refused login means "a login is needed"). */
+  authNone?: boolean;
 }
 
 /**
@@ -31,6 +33,9 @@ export function mapImapError(err: unknown, ctx: ImapErrorContext): MailsluiceErr
   const where = `${ctx.host}:${ctx.port}`;
   const text = e.responseText || e.message || String(err);
   if (e.authenticationFailed || code === 'AUTHENTICATIONFAILED' || e.serverResponseCode === 'AUTHENTICATIONFAILED') {
+    if (ctx.authNone) {
+      return new MailsluiceError('SOURCE_AUTH_REJECTED', `${where} needs a login, but auth.type is none: set auth.type basic with username and password (or xoauth2)`, { cause: err });
+    }
     return new MailsluiceError('SOURCE_AUTH_REJECTED', `${where} rejected the login of ${JSON.stringify(ctx.username ?? '')}: ${text}`, { cause: err });
   }
   if (TLS_UNTRUSTED_CODES.has(code)) {

@@ -115,7 +115,7 @@ export async function probeImap(cfg: ImapSourceConfig, logger: Logger): Promise<
   const steps: ProbeStep[] = [];
   const port = cfg.security === 'tls' ? cfg.tlsPort : cfg.port;
   const timeout = cfg.connectTimeoutMs || 30000;
-  const ctx = { host: cfg.host, port, mailbox: cfg.mailbox, ...(cfg.auth.username !== undefined ? { username: cfg.auth.username } : {}) };
+  const ctx = { host: cfg.host, port, mailbox: cfg.mailbox, ...(cfg.auth.username !== undefined ? { username: cfg.auth.username } : {}), authNone: cfg.auth.type === 'none' };
   const run = async <T>(step: ProbeStep['step'], fn: () => Promise<{ value: T; detail: string }>): Promise<T> => {
     const t0 = Date.now();
     try {
@@ -151,12 +151,24 @@ export async function probeImap(cfg: ImapSourceConfig, logger: Logger): Promise<
         });
       }),
     );
+    // Bounded like the connect: a server that accepts the connection and then says nothing must
+    // fail this step, not hang the test.
     const upgrade = (raw: net.Socket): Promise<{ value: tls.TLSSocket; detail: string }> =>
       new Promise((resolve, reject) => {
         raw.removeAllListeners('data');
         const s = tls.connect({ ...tlsOptions(cfg), socket: raw });
-        s.once('secureConnect', () => resolve({ value: s, detail: describeCert(s) }));
-        s.once('error', reject);
+        const t = setTimeout(() => {
+          s.destroy();
+          reject(new MailsluiceError('SOURCE_TLS_FAILED', `${cfg.host}:${port} did not complete the TLS handshake within ${timeout} ms`));
+        }, timeout);
+        s.once('secureConnect', () => {
+          clearTimeout(t);
+          resolve({ value: s, detail: describeCert(s) });
+        });
+        s.once('error', (err) => {
+          clearTimeout(t);
+          reject(err);
+        });
       });
     if (cfg.security === 'tls') sock = await run('tls', () => upgrade(sock!));
     const reader = new LineReader(sock);
@@ -174,9 +186,14 @@ export async function probeImap(cfg: ImapSourceConfig, logger: Logger): Promise<
     });
     if (cfg.security === 'starttls' || cfg.security === 'starttls-if-available') {
       if (caps.includes('STARTTLS')) {
-        sock.write('A2 STARTTLS\r\n');
-        await reader.tagged('A2', timeout);
-        sock = await run('tls', () => upgrade(sock!));
+        sock = await run('tls', async () => {
+          sock!.write('A2 STARTTLS\r\n');
+          const answer = await reader.tagged('A2', timeout);
+          if (!/^OK\b/i.test(answer.status)) {
+            throw new MailsluiceError('SOURCE_TLS_FAILED', `${cfg.host}:${port} offers STARTTLS but refused it: ${JSON.stringify(answer.status.slice(0, 120))}`);
+          }
+          return upgrade(sock!);
+        });
       } else if (cfg.security === 'starttls') {
         await run('tls', async () => {
           throw new MailsluiceError('SOURCE_STARTTLS_UNAVAILABLE', `${cfg.host}:${port} does not offer STARTTLS, and security is starttls (required)`);

@@ -5,7 +5,7 @@ import type { Logger } from '../../core/ports/logger.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { ownsItsMemory } from '../../core/ports/blob-store.js';
 import { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
-import { mapImapError } from './imap-error-map.js';
+import { mapImapError, type ImapErrorContext } from './imap-error-map.js';
 
 /** Compresses sorted UIDs into an IMAP sequence set ("1:5,7,9:12"). */
 export function toSequenceSet(uids: readonly number[]): string {
@@ -136,7 +136,7 @@ export class ImapSource implements MailboxSource {
   private actionOpening: Promise<OpenedSession> | null = null;
   private session: SourceSession | null = null;
   private capabilities = new Set<string>();
-  private readonly ctx: { host: string; port: number; mailbox: string; username?: string };
+  private readonly ctx: ImapErrorContext & { mailbox: string };
   /** Flagged \Deleted, waiting for UID EXPUNGE (expungeEvery). */
   private pendingExpunge: Candidate[] = [];
   /** What the last listing's SEARCH found, ascending; later cycles take from it (see listCandidates). */
@@ -160,6 +160,7 @@ export class ImapSource implements MailboxSource {
       port: cfg.security === 'tls' ? cfg.tlsPort : cfg.port,
       mailbox: cfg.mailbox,
       ...(cfg.auth.username !== undefined ? { username: cfg.auth.username } : {}),
+      authNone: cfg.auth.type === 'none',
     };
   }
 
