@@ -138,14 +138,20 @@ export async function cmdTestConnection(args: ParsedArgs, io: Io): Promise<numbe
   return result.ok ? 0 : 1;
 }
 
+/** Files `inspect` reads and parses at once: enough to keep the parser's workers busy. */
+const INSPECT_WINDOW = 8;
+
 /** `mailsluice inspect FILE...` */
 export async function cmdInspect(args: ParsedArgs, io: Io): Promise<number> {
   if (args.positionals.length === 0) throw new MailsluiceError('CLI_USAGE', 'inspect needs at least one file: mailsluice inspect FILE...');
   const parser = createPostalMimeParser();
   let status = 0;
   try {
-    // Parse concurrently across the worker pool but print in the order given.
-    const jobs = args.positionals.map(async (file) => {
+    // Parse concurrently across the worker pool but print in the order given; at most
+    // INSPECT_WINDOW files are read or parsed at once, so thousands of files never sit in memory
+    // (or hold file handles) together.
+    const files = args.positionals;
+    const start = async (file: string): Promise<{ file: string; error?: MailsluiceError; outcome?: Awaited<ReturnType<typeof parser.parse>> }> => {
       let raw: Buffer;
       try {
         raw = await readFile(file);
@@ -153,9 +159,13 @@ export async function cmdInspect(args: ParsedArgs, io: Io): Promise<number> {
         return { file, error: new MailsluiceError('INPUT_NOT_FOUND', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`) };
       }
       return { file, outcome: await parser.parse(raw) };
-    });
-    for (const job of jobs) {
-      const r = await job;
+    };
+    const window: Array<ReturnType<typeof start>> = [];
+    let next = 0;
+    while (next < files.length && window.length < INSPECT_WINDOW) window.push(start(files[next++]!));
+    while (window.length > 0) {
+      const r = await window.shift()!;
+      if (next < files.length) window.push(start(files[next++]!));
       if ('error' in r && r.error) {
         status = 1;
         if (args.options.json) io.out(JSON.stringify({ Error: r.error.toJSON() }) + '\n');

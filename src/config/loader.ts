@@ -318,6 +318,9 @@ function crossChecks(input: CrossInput, problems: ConfigProblem[], warnings: Con
     if (c.auth.type === 'xoauth2' && (!c.auth.username || c.auth.accessToken === undefined)) problems.push({ path: `${at}.auth`, message: 'xoauth2 needs username and accessToken' });
     if (c.tls.pfx && (c.tls.clientCert || c.tls.clientKey)) problems.push({ path: `${at}.tls.pfx`, message: 'give either pfx or clientCert/clientKey, not both' });
     if (Boolean(c.tls.clientCert) !== Boolean(c.tls.clientKey)) problems.push({ path: `${at}.tls`, message: 'clientCert and clientKey go together' });
+    if (c.testRecipients.length > 0) {
+      warnings.push({ path: `${at}.testRecipients`, message: 'is not used in this build: test-connection connects, authenticates and opens the mailbox, but sends no probe message (there is no relay setting yet)' });
+    }
     if (!SUPPORTED_PROTOCOLS.has(c.protocol) && c.enabled) {
       warnings.push({ path: `${at}.protocol`, message: `protocol ${c.protocol} has no source adapter in this build yet; the connection will report SOURCE_UNSUPPORTED_PROTOCOL` });
     }

@@ -158,7 +158,7 @@ export const connectionSchema = z.strictObject({
   connectTimeoutMs: nonNegativeInt.default(30000).meta({ description: 'Connect timeout; 0 waits forever. Default 30000 (SPEC allows a sane non-zero default).' }),
   dataTimeoutMs: nonNegativeInt.default(0).meta({ description: 'Drop the connection when nothing arrives for this long; 0 = none.' }),
   schedule,
-  testRecipients: z.array(z.string().email()).default([]).meta({ description: 'Addresses for an end-to-end connection test.' }),
+  testRecipients: z.array(z.string().email()).default([]).meta({ description: 'Addresses for an end-to-end connection test (SPEC). Not used in this build: test-connection sends no probe message; config check warns when it is set.' }),
   ews: z
     .strictObject({
       url: z.string().min(1).meta({ description: 'EWS URL without protocol prefix.' }),

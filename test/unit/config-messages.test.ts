@@ -39,3 +39,9 @@ routes:
   assert.ok(![...m.values()].some((v) => /any-time/.test(v)), [...m].join('\n'));
   assert.match(m.get('routes[0].scenario[0].action')!, /must be one of: "archive", "webhook", "script", "publish", "forward"/);
 });
+
+test('testRecipients, which this build does not use, is a warning that says so, not silently accepted', () => {
+  const r = checkConfigText(`${CONN}    testRecipients: [probe@example.com]\n`);
+  assert.deepEqual(r.problems, []);
+  assert.match(r.warnings.find((w) => w.path === 'connections[0].testRecipients')?.message ?? '', /not used in this build: .*sends no probe message/);
+});
