@@ -512,7 +512,8 @@ export function loadConfig(file: string, options: Omit<ParseConfigOptions, 'file
   }
   const { config, problems } = checkConfigText(text, { ...options, file });
   if (!config) {
-    throw new MailsluiceError('CONFIG_INVALID', `${resolve(file)} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${formatProblems(problems)}`, {
+    // One line (the CLI contract), every problem on it; `config check` prints them one per line.
+    throw new MailsluiceError('CONFIG_INVALID', `${resolve(file)} has ${problems.length} problem${problems.length === 1 ? '' : 's'} (mailsluice config check lists them one per line): ${formatProblems(problems).replace(/\n/g, '; ')}`, {
       details: { problems },
     });
   }

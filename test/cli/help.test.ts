@@ -165,6 +165,20 @@ routes:
   });
 });
 
+test('any other command on an invalid config exits 1 with one line naming CONFIG_INVALID and every problem', () => {
+  withTempDir((dir) => {
+    const file = join(dir, 'mailsluice.yaml');
+    writeFileSync(file, 'connections:\n  - name: a-b\n    protocol: imap\n    host: imap://mail.example.com\n');
+    for (const command of [['drain'], ['stats'], ['search', 'x']]) {
+      const r = cli([...command, '--config', file], dir);
+      assert.equal(r.status, 1, command.join(' '));
+      const err = lines(r.stderr);
+      assert.equal(err.length, 1, r.stderr);
+      assert.match(err[0]!, /^mailsluice: CONFIG_INVALID: .* 2 problems .*connections\[0\]\.name: .*; connections\[0\]\.host: .*protocol prefix/);
+    }
+  });
+});
+
 test('config check names the IMAP-only settings a POP3 connection sets, and APOP outside POP3', () => {
   withTempDir((dir) => {
     const file = join(dir, 'mailsluice.yaml');
