@@ -25,3 +25,23 @@ for (const [logging, perMessage] of [
     }
   });
 }
+
+for (const [logging, expectErrors] of [
+  ['errors', true],
+  ['off', false],
+] as const) {
+  test(`logging: ${logging} ${expectErrors ? 'records' : 'does not record'} a failed login in the connection's log`, async () => {
+    const user = await dovecot.createUser();
+    const ws = makeWorkspace({ connections: [imapConnection(dovecot, { username: user.username, password: 'wrong' }, { logging })] });
+    try {
+      assert.notEqual((await runCli(['drain'], ws)).code, 0, 'the login must fail');
+      const r = await runCli(['logs', 'journal', '--json'], ws);
+      assert.equal(r.code, 0, r.stderr);
+      const records = r.stdout.split('\n').filter((l) => l.trim() !== '');
+      if (expectErrors) assert.ok(records.some((l) => /SOURCE_AUTH_REJECTED/.test(l)), r.stdout);
+      else assert.deepEqual(records, [], 'logging off writes nothing to the connection log');
+    } finally {
+      ws.cleanup();
+    }
+  });
+}

@@ -82,6 +82,34 @@ describe('idle', { concurrency: true }, () => {
     }
   });
 
+  test('pollIntervalMs without idle: a new message waits for the next poll (10 minutes: still there after 3 s; 300 ms: archived at once)', async () => {
+    for (const [pollIntervalMs, archivedSoon] of [
+      [600_000, false],
+      [300, true],
+    ] as const) {
+      const user = await dovecot.createUser();
+      await dovecot.deliver(user.username, makeMessage(1, { tag: 'poll-first' }));
+      const ws = makeWorkspace({ connections: [imapConnection(dovecot, user, { security: 'none', idle: false, pollIntervalMs })] });
+      const svc = await startService(ws);
+      try {
+        await untilEmpty(user, 20_000, svc.child, svc.stderr);
+        await new Promise((r) => setTimeout(r, 500));
+        await dovecot.deliver(user.username, makeMessage(2, { tag: 'poll-second' }));
+        if (archivedSoon) {
+          const ms = await untilEmpty(user, 5000, svc.child, svc.stderr);
+          assert.ok(ms < 3000, `archived after ${ms} ms with pollIntervalMs ${pollIntervalMs}`);
+        } else {
+          await new Promise((r) => setTimeout(r, 3000));
+          assert.equal(await dovecot.messageCount(user.username), 1, 'with a 10-minute poll and no IDLE, nothing takes the new message yet');
+        }
+        assert.equal(await svc.stop(), 0, svc.stderr());
+      } finally {
+        await svc.stop();
+        ws.cleanup();
+      }
+    }
+  });
+
   test('idle with a server that silently stops notifying: the safety poll still archives the message', async () => {
     const user = await dovecot.createUser();
     await dovecot.deliver(user.username, makeMessage(1, { tag: 'first' }));

@@ -145,6 +145,26 @@ describe('security', { concurrency: true }, () => {
     });
   }
 
+  test('tls.servername: the certificate is checked against that name, not the host (a wrong name fails untrusted, the right one drains)', async () => {
+    const user = await userWith(2);
+    const ca = { file: dovecot.caCertPath };
+    // The host is 127.0.0.1, which the test certificate is valid for: only servername can fail it.
+    const wrong = await drainWith(imapConnection(dovecot, user, { security: 'tls', tls: { verify: true, ca, servername: 'mail.example.com' } }));
+    try {
+      assertFailedWith(wrong.r, 'SOURCE_TLS_UNTRUSTED');
+      assert.equal(await dovecot.messageCount(user.username), 2, 'nothing may be deleted');
+    } finally {
+      wrong.ws.cleanup();
+    }
+    const right = await drainWith(imapConnection(dovecot, user, { security: 'tls', tls: { verify: true, ca, servername: 'localhost' } }));
+    try {
+      assert.equal(right.r.code, 0, right.r.stderr);
+      assert.equal(right.taken, 2);
+    } finally {
+      right.ws.cleanup();
+    }
+  });
+
   test('tls.verify: false accepts the untrusted certificate', async () => {
     const user = await userWith(2);
     const { r, ws, taken } = await drainWith(imapConnection(dovecot, user, { security: 'tls', tls: { verify: false } }));
