@@ -95,6 +95,12 @@ test('an unknown option with --json also prints the error as JSON on stdout', ()
   assert.equal(lines(r.stderr).length, 1);
 });
 
+/** Asserts that each `[path, pattern]` is among the `path: message` lines `config check` printed. */
+function assertProblems(stderr: string, expect: Array<[string, RegExp]>): void {
+  const missing = expect.filter(([path, re]) => !lines(stderr).some((l) => l.startsWith(`${path}: `) && re.test(l))).map(([path]) => path);
+  assert.deepEqual(missing, [], `every problem is reported with its key path; got:\n${stderr}`);
+}
+
 test('config check of a missing file exits 1 with one line naming CONFIG_NOT_FOUND', () => {
   withTempDir((dir) => {
     const r = cli(['config', 'check', '--config', join(dir, 'nope.yaml')], dir);
@@ -158,8 +164,7 @@ routes:
       ['connections[2].moveTo', /required when deletePolicy is move/],
       ['routes[0].connection', /no connection named "nowhere"/],
     ];
-    const missing = expect.filter(([path, re]) => !lines(out).some((l) => l.startsWith(`${path}: `) && re.test(l))).map(([path]) => path);
-    assert.deepEqual(missing, [], `every problem is reported with its key path; got:\n${out}`);
+    assertProblems(out, expect);
     // A route naming a connection that is itself invalid is not also told the connection is missing.
     assert.ok(!lines(out).some((l) => l.startsWith('routes[1].connection')), out);
   });
@@ -209,8 +214,7 @@ test('config check names the IMAP-only settings a POP3 connection sets, and APOP
       ['connections[0].deletePolicy', /not possible over POP3/],
       ['connections[1].auth.apop', /POP3/],
     ];
-    const missing = expect.filter(([path, re]) => !lines(r.stderr).some((l) => l.startsWith(`${path}: `) && re.test(l))).map(([path]) => path);
-    assert.deepEqual(missing, [], `got:\n${r.stderr}`);
+    assertProblems(r.stderr, expect);
   });
 });
 
@@ -241,8 +245,7 @@ test('config check refuses auth an IMAP or POP3 login cannot do, instead of send
       ['connections[1].auth.type', /xoauth2 is not available for POP3/],
       ['connections[2].auth.domain', /only applies with auth type ntlm/],
     ];
-    const missing = expect.filter(([path, re]) => !lines(r.stderr).some((l) => l.startsWith(`${path}: `) && re.test(l))).map(([path]) => path);
-    assert.deepEqual(missing, [], `got:\n${r.stderr}`);
+    assertProblems(r.stderr, expect);
     assert.ok(!lines(r.stderr).some((l) => l.startsWith('connections[0].auth.domain')), 'the domain of an ntlm login is not also refused');
   });
 });
