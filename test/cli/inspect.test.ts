@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { makeWorkspace, runCli, REPO_ROOT } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
@@ -51,6 +51,37 @@ test('inspect runs the corpus files and names a missing file without stopping th
     assert.ok('Subject' in lines[0]!);
     assert.equal((lines[1]!.Error as { code: string }).code, 'INPUT_NOT_FOUND');
     assert.ok('Subject' in lines[2]!);
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('the whole shared corpus goes through inspect --json: one attributes object per file, in order, none an error', async () => {
+  const manifest = JSON.parse(readFileSync(join(CORPUS, 'manifest.json'), 'utf8')) as { items: Array<{ file: string }> };
+  const files = manifest.items.map((i) => join(CORPUS, i.file));
+  assert.ok(files.length >= 1799, `${files.length} corpus files`);
+  const ws = makeWorkspace({});
+  try {
+    let unparsable = 0;
+    // In runs of 400 files, well under any command line limit.
+    for (let i = 0; i < files.length; i += 400) {
+      const batch = files.slice(i, i + 400);
+      const r = await runCli(['inspect', '--json', ...batch], ws);
+      assert.equal(r.code, 0, r.stderr.slice(0, 2000));
+      const lines = r.stdout.trim().split('\n');
+      assert.equal(lines.length, batch.length, `one line per file (files ${i}..${i + batch.length - 1})`);
+      lines.forEach((line, k) => {
+        const o = JSON.parse(line) as Record<string, unknown>;
+        assert.ok(!('Error' in o) || o.Unparsable === true, `${batch[k]}: ${line.slice(0, 300)}`);
+        if (o.Unparsable === true) unparsable++;
+        else for (const key of ['From', 'To', 'Subject', 'Attachments', 'CustomHeaders']) assert.ok(key in o, `${batch[k]} lacks ${key}`);
+      });
+      // In order: a file's line is the one inspect prints for that file alone.
+      const probe = batch[batch.length >> 1]!;
+      const alone = await runCli(['inspect', '--json', probe], ws);
+      assert.equal(alone.stdout.trim(), lines[batch.length >> 1], `${probe} printed out of order`);
+    }
+    assert.ok(unparsable < files.length / 100, `${unparsable} corpus files unparsable`);
   } finally {
     ws.cleanup();
   }
