@@ -159,9 +159,7 @@ export class BatchPipeline {
     this.waiting.push(entry);
     if (!this.running) {
       this.running = true;
-      this.tail = this.runActions().finally(() => {
-        this.running = false;
-      });
+      this.tail = this.runActions();
     }
   }
 
@@ -174,23 +172,30 @@ export class BatchPipeline {
    */
   private async runActions(): Promise<void> {
     const { source, store, connection } = this.deps;
-    while (this.waiting.length > 0) {
-      await this.waiting[0]!.ready;
-      const candidates: Candidate[] = [];
-      for (let next = this.waiting[0]; next?.settled && (candidates.length === 0 || candidates.length + next.candidates.length <= MAX_MERGED_ACTION); next = this.waiting[0]) {
-        this.waiting.shift();
-        for (const c of next.candidates) candidates.push(c);
+    // `running` is cleared in the same turn as the loop sees the queue empty: cleared any later
+    // (a `.finally` on this promise), a batch queued in between would find it set, start no run,
+    // and wait unseen by `settle`.
+    try {
+      while (this.waiting.length > 0) {
+        await this.waiting[0]!.ready;
+        const candidates: Candidate[] = [];
+        for (let next = this.waiting[0]; next?.settled && (candidates.length === 0 || candidates.length + next.candidates.length <= MAX_MERGED_ACTION); next = this.waiting[0]) {
+          this.waiting.shift();
+          for (const c of next.candidates) candidates.push(c);
+        }
+        if (this.failed || candidates.length === 0) continue;
+        try {
+          const done = await source.applyServerAction(candidates);
+          await store.markActionDone(connection, done.map((c) => c.key));
+          const flushed = await source.flush();
+          await store.markActionDone(connection, flushed.map((c) => c.key));
+          this.completed += done.length + flushed.length;
+        } catch (err) {
+          this.fail(err);
+        }
       }
-      if (this.failed || candidates.length === 0) continue;
-      try {
-        const done = await source.applyServerAction(candidates);
-        await store.markActionDone(connection, done.map((c) => c.key));
-        const flushed = await source.flush();
-        await store.markActionDone(connection, flushed.map((c) => c.key));
-        this.completed += done.length + flushed.length;
-      } catch (err) {
-        this.fail(err);
-      }
+    } finally {
+      this.running = false;
     }
   }
 
