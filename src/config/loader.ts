@@ -97,10 +97,10 @@ function pathOf(parts: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigProblem[] {
   const base = pathOf(issue.path);
   if (issue.code === 'unrecognized_keys') {
-    const allowed = keysAt(issue.path);
+    const allowed = keysAt(issue.path, raw);
     return issue.keys.map((k) => ({ path: base ? `${base}.${k}` : k, message: `unknown key "${k}"${base ? ` in ${base}` : ''}${allowedHint(k, allowed)}` }));
   }
   if (issue.code === 'invalid_value') {
@@ -117,7 +117,7 @@ function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
       .filter((errs) => errs.length > 0 && !errs.every((e) => e.code === 'invalid_type' && e.path.length === 0))
       .sort((a, b) => depth(b) - depth(a) || a.length - b.length);
     const best = candidates[0];
-    if (best) return best.flatMap((e) => describeIssue({ ...e, path: [...issue.path, ...e.path] } as z.core.$ZodIssue));
+    if (best) return best.flatMap((e) => describeIssue({ ...e, path: [...issue.path, ...e.path] } as z.core.$ZodIssue, raw));
     // No branch matched even the type: say which types would have.
     const expected = [...new Set(issue.errors.flatMap((errs) => errs.map((e) => (e.code === 'invalid_type' ? e.expected : null))).filter((e): e is string => e !== null))];
     const got = (issue as { input?: unknown }).input;
@@ -135,22 +135,33 @@ function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
 
 /** A zod schema as far as walking it needs (zod 4's `_zod.def`). */
 interface SchemaNode {
-  _zod: { def: { type: string; innerType?: SchemaNode; element?: SchemaNode; shape?: Record<string, SchemaNode> } };
+  _zod: { def: { type: string; innerType?: SchemaNode; element?: SchemaNode; shape?: Record<string, SchemaNode>; options?: SchemaNode[]; discriminator?: string } };
+  safeParse(v: unknown): { success: boolean };
 }
 
 /**
- * The keys the schema allows at `path` (an object's), or undefined where the path runs through a
- * list of variants (a scenario step), whose keys depend on the variant.
+ * The keys the schema allows at `path` (an object's). Where the path runs through a list of
+ * variants told apart by one key (a scenario step's `action`), the variant is the one that key
+ * names in `raw`; undefined where none does.
  */
-function keysAt(path: ReadonlyArray<PropertyKey>): string[] | undefined {
-  const unwrap = (n: SchemaNode | undefined): SchemaNode | undefined => {
-    while (n && (n._zod.def.type === 'default' || n._zod.def.type === 'optional' || n._zod.def.type === 'nullable')) n = n._zod.def.innerType;
+function keysAt(path: ReadonlyArray<PropertyKey>, raw: unknown): string[] | undefined {
+  const unwrap = (n: SchemaNode | undefined, value: unknown): SchemaNode | undefined => {
+    while (n) {
+      const def = n._zod.def;
+      if (def.type === 'default' || def.type === 'optional' || def.type === 'nullable') n = def.innerType;
+      else if (def.type === 'union' && def.discriminator && def.options) {
+        const tag = value && typeof value === 'object' ? (value as Record<string, unknown>)[def.discriminator] : undefined;
+        n = def.options.find((o) => o._zod.def.shape?.[def.discriminator!]?.safeParse(tag).success);
+      } else return n;
+    }
     return n;
   };
-  let node = unwrap(configSchema as unknown as SchemaNode);
+  let value = raw;
+  let node = unwrap(configSchema as unknown as SchemaNode, value);
   for (const p of path) {
     if (!node) return undefined;
-    node = unwrap(typeof p === 'number' ? node._zod.def.element : node._zod.def.shape?.[String(p)]);
+    value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p] : undefined;
+    node = unwrap(typeof p === 'number' ? node._zod.def.element : node._zod.def.shape?.[String(p)], value);
   }
   const shape = node?._zod.def.shape;
   return shape ? Object.keys(shape) : undefined;
@@ -400,7 +411,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   const raw: unknown = doc.toJS() ?? {};
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(...describeIssue(issue));
+    for (const issue of parsed.error.issues) problems.push(...describeIssue(issue, raw));
     // Secrets and the checks across fields run even when the shape is wrong, on what is valid,
     // so one run lists every problem.
     scanSecrets(raw, '', baseDir, env, problems);

@@ -25,6 +25,17 @@ test('an unknown key names the near miss, or else every key allowed there', () =
   assert.match(m.get('colour')!, /allowed: dataDir, buses, .*connections, routes, api/);
 });
 
+test('an unknown key in a scenario step is matched against the keys of the action it names', () => {
+  const m = messages(`${CONN}routes:
+  - name: r
+    connection: j
+    scenario: [{ action: webhook, url: "http://127.0.0.1/x", sekret: x }, { action: script, module: /x.mjs, url: "http://127.0.0.1/x" }]
+`);
+  assert.match(m.get('routes[0].scenario[0].sekret')!, /did you mean "secret"\?/);
+  // url belongs to webhook, not to script: the allowed keys are the script step's.
+  assert.match(m.get('routes[0].scenario[1].url')!, /allowed: action, module/);
+});
+
 test('a value of the wrong form says what forms are allowed', () => {
   const m = messages(`${CONN}    tls: { ca: 5 }
     schedule: { timezone: UTC, windows: [{ days: [monday], from: "08:00", to: "18:00" }] }
