@@ -2,9 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createSqliteStore } from '../../src/adapters/store-sqlite/index.js';
 import type { TakenRecord } from '../../src/core/ports/message-store.js';
+
+const execFileP = promisify(execFile);
 
 const rec = (i: number, sha: string, blob: boolean): TakenRecord => ({
   connection: 'c',
@@ -69,5 +74,23 @@ test('parse results are searchable, and a message parsed again replaces its inde
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sqlite store: several processes opening one new archive at the same moment all succeed (each migration runs once)', async () => {
+  const storeModule = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'adapters', 'store-sqlite', 'index.js')).href;
+  const script = `import { createSqliteStore } from ${JSON.stringify(storeModule)};
+const s = createSqliteStore({ file: process.argv[1] });
+await s.close();`;
+  for (let round = 0; round < 5; round++) {
+    const dir = mkdtempSync(join(tmpdir(), 'ms-migrate-'));
+    try {
+      const file = join(dir, 'archive.db');
+      const runs = Array.from({ length: 4 }, () => execFileP(process.execPath, ['--input-type=module', '-e', script, file]).then(() => null, (err: { stderr?: string }) => err.stderr ?? String(err)));
+      const failures = (await Promise.all(runs)).filter((f) => f !== null);
+      assert.deepEqual(failures, [], `round ${round}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 });

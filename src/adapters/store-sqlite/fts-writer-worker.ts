@@ -29,11 +29,13 @@ export function openSearchDb(file: string): Database.Database {
   // keeps that order true across a power cut.
   pragma(db, 'synchronous = FULL');
   const version = userVersion(db);
+  // Re-read inside each write transaction: two processes may open a new search.db together.
   for (let i = version; i < SEARCH_MIGRATIONS.length; i++) {
     db.transaction(() => {
+      if (userVersion(db) > i) return;
       db.exec(SEARCH_MIGRATIONS[i]!);
       pragma(db, `user_version = ${i + 1}`);
-    })();
+    }).immediate();
   }
   return db;
 }

@@ -112,10 +112,15 @@ export class SqliteStore implements MessageStore {
     }
   }
 
+  /**
+   * Another process may open a new or older archive at the same moment (`stats` or `drain` beside
+   * `start`): each step reads the version again inside its write transaction, so a step the other
+   * process ran meanwhile is skipped instead of run twice ("duplicate column name").
+   */
   private migrate(): void {
-    const version = userVersion(this.db);
-    for (let i = version; i < MIGRATIONS.length; i++) {
+    for (let i = userVersion(this.db); i < MIGRATIONS.length; i++) {
       this.db.transaction(() => {
+        if (userVersion(this.db) > i) return;
         this.db.exec(MIGRATIONS[i]!);
         pragma(this.db, `user_version = ${i + 1}`);
       }).immediate();
