@@ -36,7 +36,10 @@ export interface ConnectionStatus {
 
 /** What the runner needs. */
 export interface ConnectionRunnerDeps {
+  /** The connection, with `mailbox` the one folder this runner drains. */
   config: ConnectionConfig;
+  /** The name its status goes by: the connection's, or `<connection>/<folder>` when it drains several folders. */
+  label?: string;
   createSource: (cfg: ConnectionConfig, logger: Logger) => MailboxSource;
   store: MessageStore;
   blobStore: BlobStore;
@@ -71,7 +74,7 @@ export class ConnectionRunner {
 
   constructor(private readonly deps: ConnectionRunnerDeps) {
     this.status = {
-      name: deps.config.name,
+      name: deps.label ?? deps.config.name,
       state: 'starting',
       lastPollAt: null,
       taken: 0,
@@ -83,6 +86,20 @@ export class ConnectionRunner {
       failures: 0,
       lastError: null,
     };
+  }
+
+  /** The name of the connection (shared by the runners of its folders). */
+  get connection(): string {
+    return this.deps.config.name;
+  }
+
+  /**
+   * The responses this runner applies: of its folder only when the connection drains several
+   * (another folder's UIDs mean nothing on this session), else all of the connection's, so that
+   * those of a folder no longer configured are recorded as not applicable.
+   */
+  private folderScope(): { mailbox?: string } {
+    return this.deps.config.folders.length > 1 ? { mailbox: this.deps.config.mailbox } : {};
   }
 
   /**
@@ -105,7 +122,7 @@ export class ConnectionRunner {
     this.responsesDue = false;
     if (!ledger || clock.now() < this.responsesRetryAt) return;
     try {
-      const t = await applyPendingResponses(session, { connection: config.name, source, ledger, clock, logger });
+      const t = await applyPendingResponses(session, { connection: config.name, source, ledger, clock, logger, ...this.folderScope() });
       addResponseTotals(this.status.responses, t);
       if (t.applied + t.notApplicable + t.failed > 0) logger.info('server responses applied', { ...t });
       this.responseFailures = 0;
@@ -129,7 +146,7 @@ export class ConnectionRunner {
   async applyResponsesNow(signal?: AbortSignal): Promise<void> {
     const { config, clock, logger } = this.deps;
     const ledger = this.deps.responses;
-    if (!ledger || signal?.aborted || (await ledger.pendingResponses(config.name, 1)).length === 0) return;
+    if (!ledger || signal?.aborted || (await ledger.pendingResponses(config.name, 1, this.folderScope().mailbox)).length === 0) return;
     if (msUntilOpen(config.schedule, clock.now()) > 0) {
       logger.info('outside the schedule window; server responses left for later');
       return;

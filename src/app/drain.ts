@@ -9,7 +9,7 @@ import { MailsluiceError } from '../core/errors/index.js';
 import type { DispatchTotals } from '../core/bus/dispatcher.js';
 import { assertRoutesRunnable } from './action-factory.js';
 import { startDispatchThread } from './dispatch-thread.js';
-import { createRunners, indexStageDeps } from './runners.js';
+import { createRunners, indexStageDeps, runnersByConnection } from './runners.js';
 import type { ConnectionStatus } from './connection-runner.js';
 import type { EmbeddedApp } from './embedded.js';
 import { startApi, type RunningApi } from './api.js';
@@ -112,7 +112,7 @@ async function drainSelected(
   { started, selected, routes, api }: { started: number; selected: ConnectionConfig[]; routes: RouteConfig[]; api: RunningApi | null },
 ): Promise<DrainSummary> {
   const runners = createRunners(app, selected);
-  const runnerOf = new Map(runners.map((r) => [r.status.name, r]));
+  const runnerOf = runnersByConnection(runners);
   let drainDone = false;
   let emptyAt = started;
   const parser = app.parser();
@@ -125,7 +125,7 @@ async function drainSelected(
     routes.length > 0
       ? startDispatchThread(app, {
           routes,
-          onWake: (connection) => runnerOf.get(connection)?.wake(),
+          onWake: (connection) => runnerOf.get(connection)?.forEach((r) => r.wake()),
           untilIdle: { retryHorizonMs: DRAIN_RETRY_HORIZON_MS },
           urlSigning: api?.urlSigning,
         })

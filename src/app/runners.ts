@@ -12,22 +12,36 @@ import { RouteMatcher } from '../core/routing/route-matcher.js';
 import { ConnectionRunner } from './connection-runner.js';
 import type { EmbeddedApp } from './embedded.js';
 
-/** One runner per connection, wired to the app's store, blob store, clock and logs. */
+/**
+ * One runner per connection and folder (a connection with several folders has a runner, and
+ * sessions, per folder, each with the connection's name in the archive), wired to the app's
+ * store, blob store, clock and logs.
+ */
 export function createRunners(app: EmbeddedApp, connections: readonly ConnectionConfig[]): ConnectionRunner[] {
-  return connections.map(
-    (c) =>
-      new ConnectionRunner({
-        config: c,
-        createSource: app.createSource,
-        store: app.store,
-        blobStore: app.blobs,
-        clock: app.clock,
-        random: () => randomInt(0, 1_000_000) / 1_000_000,
-        logger: app.connectionLogger(c),
-        // The responses of finished deliveries, applied by the connection (the deliveries table).
-        responses: app.store.bus(),
-      }),
+  return connections.flatMap((c) =>
+    c.folders.map(
+      (folder) =>
+        new ConnectionRunner({
+          config: { ...c, mailbox: folder },
+          ...(c.folders.length > 1 ? { label: `${c.name}/${folder}` } : {}),
+          createSource: app.createSource,
+          store: app.store,
+          blobStore: app.blobs,
+          clock: app.clock,
+          random: () => randomInt(0, 1_000_000) / 1_000_000,
+          logger: c.folders.length > 1 ? app.connectionLogger(c).child({ mailbox: folder }) : app.connectionLogger(c),
+          // The responses of finished deliveries, applied by the connection (the deliveries table).
+          responses: app.store.bus(),
+        }),
+    ),
   );
+}
+
+/** The runners of each connection by its name (a connection with several folders has several). */
+export function runnersByConnection(runners: readonly ConnectionRunner[]): Map<string, ConnectionRunner[]> {
+  const out = new Map<string, ConnectionRunner[]>();
+  for (const r of runners) out.set(r.connection, [...(out.get(r.connection) ?? []), r]);
+  return out;
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { runIndexStage } from '../core/archive/index-stage.js';
 import { runCompressStage } from '../core/archive/compress-stage.js';
-import { createRunners, indexStageDeps } from './runners.js';
+import { createRunners, indexStageDeps, runnersByConnection } from './runners.js';
 import { assertRoutesRunnable } from './action-factory.js';
 import { startDispatchThread } from './dispatch-thread.js';
 import type { EmbeddedApp } from './embedded.js';
@@ -35,13 +35,13 @@ async function serve(app: EmbeddedApp, routes: RouteConfig[], api: RunningApi | 
   const enabled = app.config.connections.filter((c) => c.enabled);
   app.logger.info('mailsluice started', { connections: enabled.map((c) => c.name), dataDir: app.config.dataDir, ...(api ? { api: api.address } : {}) });
   const runners = createRunners(app, enabled);
-  const runnerOf = new Map(runners.map((r) => [r.status.name, r]));
+  const runnerOf = runnersByConnection(runners);
   let indexError: unknown;
   // The buses, on the dispatcher's own thread (ADR 0007): every lane until the stop; an attempt
   // in flight is aborted and, not recorded done, runs again after the restart (at least once). A
   // delivery that ends with a server response wakes its connection's runner, which applies it
   // before its next cycle. The index stage hands it the bodies it needs in memory (ADR 0011).
-  const thread = routes.length > 0 ? startDispatchThread(app, { routes, onWake: (connection) => runnerOf.get(connection)?.wake(), urlSigning: api?.urlSigning }) : null;
+  const thread = routes.length > 0 ? startDispatchThread(app, { routes, onWake: (connection) => runnerOf.get(connection)?.forEach((r) => r.wake()), urlSigning: api?.urlSigning }) : null;
   const indexing = runIndexStage(
     indexStageDeps(app, app.parser(), runners, thread?.bodies),
     () => ac.signal.aborted,

@@ -45,7 +45,11 @@ export interface AuthConfig {
 }
 
 /** A connection ready to use: ports filled in for its protocol, secrets resolved. */
-export interface ConnectionConfig extends Omit<ConnectionInput, 'port' | 'tlsPort' | 'tls' | 'auth'> {
+export interface ConnectionConfig extends Omit<ConnectionInput, 'port' | 'tlsPort' | 'tls' | 'auth' | 'mailbox'> {
+  /** The folder drained: the first of `folders` (a runner's copy names its own). */
+  mailbox: string;
+  /** Every folder the connection drains, as configured (`mailbox`: one name or a list). */
+  folders: string[];
   port: number;
   tlsPort: number;
   tls: TlsConfig;
@@ -317,6 +321,10 @@ function crossChecks(input: CrossInput, problems: ConfigProblem[], warnings: Con
     if (c.auth.apop && c.protocol !== 'pop3') problems.push({ path: `${at}.auth.apop`, message: `APOP is a POP3 login; it does not apply to protocol ${c.protocol}` });
     if (c.auth.apop && c.auth.type !== 'basic') problems.push({ path: `${at}.auth.apop`, message: 'APOP needs auth type basic (username and password)' });
     if (c.protocol === 'pop3' && c.mailbox !== 'INBOX') problems.push({ path: `${at}.mailbox`, message: 'POP3 has one mailbox per login; mailbox does not apply to POP3 connections' });
+    if (Array.isArray(c.mailbox)) {
+      const twice = c.mailbox.filter((f, k) => c.mailbox.indexOf(f) !== k);
+      if (twice.length > 0) problems.push({ path: `${at}.mailbox`, message: `names ${JSON.stringify(twice[0])} twice` });
+    }
     if (c.protocol === 'ews' && !c.ews) problems.push({ path: `${at}.ews`, message: 'is required for protocol ews (url, version)' });
     // Refused here rather than at login: a source that cannot do NTLM must not quietly send the
     // password with PLAIN or LOGIN instead.
@@ -445,7 +453,8 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
       ...opt('password', resolveSecret(c.auth.password, `${at}.auth.password`, baseDir, env, secretProblems)),
       ...opt('accessToken', resolveSecret(c.auth.accessToken, `${at}.auth.accessToken`, baseDir, env, secretProblems)),
     };
-    return { ...c, port: c.port ?? defaults.port, tlsPort: c.tlsPort ?? defaults.tlsPort, tls, auth };
+    const folders = typeof c.mailbox === 'string' ? [c.mailbox] : [...c.mailbox];
+    return { ...c, mailbox: folders[0]!, folders, port: c.port ?? defaults.port, tlsPort: c.tlsPort ?? defaults.tlsPort, tls, auth };
   });
   const routes = input.routes.map((r, i) => {
     // Secrets of a disabled route are warnings, as for connections: it never runs.

@@ -136,7 +136,10 @@ export const connectionSchema = z.strictObject({
     .meta({ description: 'none | starttls-if-available | starttls (required) | tls (implicit, on tlsPort).' }),
   tls: tlsOptions,
   auth,
-  mailbox: z.string().min(1).default('INBOX').meta({ description: 'IMAP folder to drain (one per connection in this build: for several folders, configure one connection per folder).' }),
+  mailbox: z
+    .union([z.string().min(1, 'must not be empty'), z.array(z.string().min(1, 'must not be empty')).min(1, 'must name at least one folder')])
+    .default('INBOX')
+    .meta({ description: 'IMAP folder to drain, or a list of folders (SPEC "folder(s)"): each folder is drained by a runner of its own, with its own two sessions, under the connection\'s name (test-connection opens the first).' }),
   pollIntervalMs: nonNegativeInt.default(1000).meta({ description: 'Pause between polling cycles when IDLE is off; 0 polls continuously.' }),
   maxMessagesPerCycle: z.number().int('must be a whole number').min(1).max(100000).default(500).meta({ description: 'At most this many messages taken per cycle.' }),
   unseenOnly: z.boolean().default(false).meta({ description: 'IMAP: take only messages without \\Seen.' }),

@@ -257,6 +257,39 @@ describe('mailbox', { concurrency: true }, () => {
     }
   });
 
+  test('a list of folders: each is drained (same connection in the archive), a copy in both is stored once, both end empty', async () => {
+    const user = await dovecot.createUser();
+    const inbox = messages(3, 'inbox');
+    await dovecot.createMailbox(user.username, 'Journal');
+    // Appended, not delivered: delivery adds headers, and the copy must be the same bytes.
+    const journal = [...messages(2, 'journal', 10), inbox[0]!];
+    await withImap(dovecot, user, 'INBOX', async (c) => {
+      for (const raw of inbox) await c.append('INBOX', raw);
+      for (const raw of journal) await c.append('Journal', raw);
+    });
+    const { ws, proxy } = await setup(user, { mailbox: ['INBOX', 'Journal'] });
+    try {
+      const s = await drain(ws);
+      assert.equal(s.taken, 6, 'every message of both folders is taken');
+      assert.deepEqual(Object.keys(s.connections).sort(), ['journal/INBOX', 'journal/Journal']);
+      assert.equal(s.connections['journal/INBOX']!.taken, 3);
+      assert.equal(s.connections['journal/Journal']!.taken, 3);
+      assert.equal(await dovecot.messageCount(user.username, 'INBOX'), 0);
+      assert.equal(await dovecot.messageCount(user.username, 'Journal'), 0);
+      // Six taken; the byte-identical copy in Journal is the same archived message of the same
+      // connection (content-hash dedup), stored once.
+      const stats = await runCli(['stats', '--json'], ws);
+      const st = JSON.parse(stats.stdout) as { messages: number; blobs: number; connections: Record<string, unknown> };
+      assert.equal(st.messages, 5);
+      assert.equal(st.blobs, 5);
+      assert.deepEqual(Object.keys(st.connections), ['journal'], 'one connection in the archive');
+      assert.ok(proxy.commands(/^SELECT "?Journal"?$/i).length >= 1, 'Journal was selected');
+      assert.equal((await drain(ws)).taken, 0);
+    } finally {
+      ws.cleanup();
+    }
+  });
+
   test('a missing mailbox fails with SOURCE_MAILBOX_NOT_FOUND and touches nothing', async () => {
     const { user } = await userWith(2);
     const { ws } = await setup(user, { mailbox: 'NoSuchFolder' });

@@ -32,8 +32,10 @@ class MemoryLedger implements ResponseLedger {
   /** When false, records are accepted and forgotten (a broken ledger). */
   keeps = true;
   constructor(readonly pending: PendingResponse[]) {}
-  async pendingResponses(connection: string, limit: number): Promise<PendingResponse[]> {
-    return this.pending.filter((p) => p.deliveryId.startsWith(`${connection}.`) && !this.recorded.has(p.deliveryId)).slice(0, limit);
+  async pendingResponses(connection: string, limit: number, mailbox?: string): Promise<PendingResponse[]> {
+    return this.pending
+      .filter((p) => p.deliveryId.startsWith(`${connection}.`) && !this.recorded.has(p.deliveryId) && (mailbox === undefined || p.mailbox === mailbox))
+      .slice(0, limit);
   }
   async recordResponses(records: ResponseRecord[]): Promise<void> {
     if (this.keeps) for (const r of records) this.recorded.set(r.deliveryId, r);
@@ -142,6 +144,9 @@ test('sqlite: a finished delivery with a response is pending until recorded; rec
       ],
     );
     assert.deepEqual(await bus.pendingResponses('other', 10), []);
+    // A connection with several folders asks per folder: another folder's UIDs mean nothing here.
+    assert.deepEqual((await bus.pendingResponses('c', 10, 'INBOX')).map((x) => x.deliveryId), [a, c]);
+    assert.deepEqual(await bus.pendingResponses('c', 10, 'Journal'), []);
     await bus.recordResponses(
       [
         { deliveryId: a, result: 'applied', note: null },

@@ -56,3 +56,11 @@ test('testRecipients, which this build does not use, is a warning that says so, 
   assert.deepEqual(r.problems, []);
   assert.match(r.warnings.find((w) => w.path === 'connections[0].testRecipients')?.message ?? '', /not used in this build: .*sends no probe message/);
 });
+
+test('mailbox: a list of folders is accepted; a folder named twice, an empty list or a list on POP3 is not', () => {
+  assert.deepEqual(checkConfigText(`${CONN}    mailbox: [INBOX, Journal]\n`).problems, []);
+  assert.match(messages(`${CONN}    mailbox: [INBOX, Journal, INBOX]\n`).get('connections[0].mailbox')!, /names "INBOX" twice/);
+  assert.match(messages(`${CONN}    mailbox: []\n`).get('connections[0].mailbox')!, /at least one folder/);
+  const pop = `connections:\n  - name: p\n    protocol: pop3\n    host: mail.example.com\n    mailbox: [INBOX, Journal]\n    auth: { type: basic, username: u, password: p }\n`;
+  assert.match(messages(pop).get('connections[0].mailbox')!, /does not apply to POP3/);
+});

@@ -289,7 +289,7 @@ export class SqliteBus implements MessageBus, ResponseLedger {
     return out;
   }
 
-  async pendingResponses(connection: string, limit: number): Promise<PendingResponse[]> {
+  async pendingResponses(connection: string, limit: number, mailbox?: string): Promise<PendingResponse[]> {
     // Served by the partial index deliveries_responses (same WHERE terms); the message row gives
     // the source key the message was first taken under.
     const rows = await this.run(
@@ -298,9 +298,9 @@ export class SqliteBus implements MessageBus, ResponseLedger {
         this.stmt(
           `SELECT d.id, d.message_id, d.state, d.response, m.mailbox, m.uid_validity, m.uid
            FROM deliveries d JOIN messages m ON m.id = d.message_id
-           WHERE d.connection = ? AND d.response IS NOT NULL AND d.response_result IS NULL
+           WHERE d.connection = ? AND d.response IS NOT NULL AND d.response_result IS NULL AND (? IS NULL OR m.mailbox = ?)
            ORDER BY d.message_id, d.id LIMIT ?`,
-        ).all(connection, limit) as Array<{ id: string; message_id: number; state: DeliveryState; response: string; mailbox: string; uid_validity: number; uid: number | null }>,
+        ).all(connection, mailbox ?? null, mailbox ?? null, limit) as Array<{ id: string; message_id: number; state: DeliveryState; response: string; mailbox: string; uid_validity: number; uid: number | null }>,
     );
     // A pending delivery has no response (done and deadLetter set it, replay clears it).
     return rows

@@ -24,6 +24,8 @@ import { MailsluiceError } from '../errors/index.js';
 /** What applying responses needs. */
 export interface ApplyResponsesDeps {
   connection: string;
+  /** Only the responses of messages taken from this folder (a connection with several folders). */
+  mailbox?: string;
   source: MailboxSource;
   ledger: ResponseLedger;
   clock: Clock;
@@ -71,7 +73,7 @@ export async function applyPendingResponses(session: SourceSession, deps: ApplyR
   const totals: ResponseTotals = { applied: 0, notApplicable: 0, failed: 0 };
   const seen = new Set<string>();
   for (;;) {
-    const pending = await ledger.pendingResponses(connection, batch);
+    const pending = await ledger.pendingResponses(connection, batch, deps.mailbox);
     if (pending.length === 0) return totals;
     const records: ResponseRecord[] = [];
     const requests: ResponseRequest[] = [];

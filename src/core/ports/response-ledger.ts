@@ -36,9 +36,11 @@ export interface ResponseRecord {
 export interface ResponseLedger {
   /**
    * Responses of `connection`'s finished deliveries not applied yet, in message (mailbox) order,
-   * at most `limit`. Cheap when there are none (the runner asks before every cycle).
+   * at most `limit`; with `mailbox`, only of messages taken from that folder (a connection that
+   * drains several folders applies each folder's on a session of that folder). Cheap when there
+   * are none (the runner asks before every cycle).
    */
-  pendingResponses(connection: string, limit: number): Promise<PendingResponse[]>;
+  pendingResponses(connection: string, limit: number, mailbox?: string): Promise<PendingResponse[]>;
   /** Records results durably, in one transaction; a recorded response is no longer pending. */
   recordResponses(records: ResponseRecord[], at: number): Promise<void>;
 }
