@@ -9,6 +9,7 @@ import type { IndexDeps } from '../core/archive/index-stage.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
 import type { BodiesSink } from '../core/ports/bodies-handoff.js';
 import { RouteMatcher } from '../core/routing/route-matcher.js';
+import { re2jsRegexEngine } from '../adapters/regex-re2js/index.js';
 import { ConnectionRunner } from './connection-runner.js';
 import type { EmbeddedApp } from './embedded.js';
 
@@ -58,7 +59,7 @@ export function indexStageDeps(app: EmbeddedApp, parser: MessageParser, runners:
     clock: app.clock,
     concurrency: Math.max(2, availableParallelism()) * 8,
     busy: () => runners.some((r) => r.status.state === 'draining'),
-    routes: new RouteMatcher(app.config.routes),
+    routes: new RouteMatcher(app.config.routes, re2jsRegexEngine),
     ...(bodies ? { bodies } : {}),
   };
 }

@@ -11,6 +11,9 @@ import { MailsluiceError } from '../core/errors/index.js';
 import { configSchema, type ApiInput, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
 import { formatListenAddress, isWildcardHost, parseListenAddress, parsePublicUrl, type ListenAddress } from './api-address.js';
 import { filterProblems } from '../core/routing/route-filter.js';
+// The engine the routes run on, so `config check` refuses exactly the patterns a run could not
+// compile (the one adapter config imports: docs/architecture.md, "The dependency rule").
+import { re2jsRegexEngine } from '../adapters/regex-re2js/index.js';
 
 /** One problem found in a configuration file. */
 export interface ConfigProblem {
@@ -352,7 +355,7 @@ function crossChecks(input: CrossInput, problems: ConfigProblem[], warnings: Con
     routeNames.add(r.name);
     if (!seen.has(r.connection)) problems.push({ path: `${at}.connection`, message: `no connection named "${r.connection}"` });
     if (input.buses !== undefined && r.bus >= input.buses) problems.push({ path: `${at}.bus`, message: `must be below buses (${input.buses}): 0..${input.buses - 1}` });
-    for (const [key, message] of filterProblems(r.filter)) problems.push({ path: `${at}.filter.${key}`, message });
+    for (const [key, message] of filterProblems(r.filter, re2jsRegexEngine)) problems.push({ path: `${at}.filter.${key}`, message });
     r.scenario.forEach((a, j) => {
       const ap = `${at}.scenario[${j}]`;
       if (a.action === 'publish') {

@@ -19,6 +19,7 @@ import type { MessageAttributes } from '../../src/core/message/attributes.js';
 import type { ParseOutcome } from '../../src/core/ports/message-parser.js';
 import { toParsedRecord, type TakenRecord } from '../../src/core/ports/message-store.js';
 import { RouteMatcher, type NewDelivery } from '../../src/core/routing/route-matcher.js';
+import { re2jsRegexEngine } from '../../src/adapters/regex-re2js/index.js';
 import { MIGRATIONS } from '../../src/adapters/store-sqlite/sqlite-schema.js';
 import { REPO_ROOT } from '../harness/cli.js';
 
@@ -31,7 +32,7 @@ const NOW = 1_700_000_000_000;
 const ROUTES = new RouteMatcher([
   { name: 'all', connection: 'c', enabled: true, bus: 0 },
   { name: 'dave', connection: 'c', enabled: true, bus: 1, filter: { match: 'contains', to: 'dave@' } },
-]);
+], re2jsRegexEngine);
 
 interface Harness {
   dir: string;

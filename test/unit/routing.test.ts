@@ -4,8 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileFilter, filterProblems, type FilterSubject } from '../../src/core/routing/route-filter.js';
+import { compileFilter as compileOn, filterProblems as problemsOn, type FilterSubject, type RouteFilter } from '../../src/core/routing/route-filter.js';
 import { RouteMatcher, deliveryIdOf } from '../../src/core/routing/route-matcher.js';
+import { re2jsRegexEngine } from '../../src/adapters/regex-re2js/index.js';
+
+/** The filter functions on the engine the composition roots hand them. */
+const compileFilter = (f: RouteFilter | undefined) => compileOn(f, re2jsRegexEngine);
+const filterProblems = (f: RouteFilter | undefined) => problemsOn(f, re2jsRegexEngine);
 
 const msg: FilterSubject = {
   size: 5000,
@@ -53,7 +58,7 @@ test('the enabled routes of the message connection whose filter matches, each wi
     { name: 'invoices', connection: 'j', enabled: true, bus: 1, filter: { match: 'contains', subject: 'invoice' } },
     { name: 'off', connection: 'j', enabled: false, bus: 0 },
     { name: 'other', connection: 'k', enabled: true, bus: 0 },
-  ]);
+  ], re2jsRegexEngine);
   let parsed = 0;
   const got = m.match({ id: 42, connection: 'j', size: 10, attributes: () => (parsed++, { Subject: 'Monthly report' }) }, 1000);
   assert.deepEqual(

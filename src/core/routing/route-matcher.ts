@@ -4,6 +4,7 @@
  * same transaction (docs/adr/0006-outbox-and-buses.md).
  */
 import type { MessageAttributes } from '../message/attributes.js';
+import type { RegexEngine } from '../ports/regex-engine.js';
 import { compileFilter, type CompiledFilter, type RouteFilter } from './route-filter.js';
 
 /** The part of a configured route that routing reads. */
@@ -41,15 +42,15 @@ export interface RoutableMessage {
   attributes(): Partial<MessageAttributes>;
 }
 
-/** Routes of every connection, compiled once. */
+/** Routes of every connection, compiled once (their regexes on `engine`). */
 export class RouteMatcher {
   private readonly byConnection = new Map<string, Array<{ route: RouteSpec; filter: CompiledFilter }>>();
 
-  constructor(routes: readonly RouteSpec[]) {
+  constructor(routes: readonly RouteSpec[], engine: RegexEngine) {
     for (const r of routes) {
       if (!r.enabled) continue;
       const list = this.byConnection.get(r.connection) ?? [];
-      list.push({ route: r, filter: compileFilter(r.filter) });
+      list.push({ route: r, filter: compileFilter(r.filter, engine) });
       this.byConnection.set(r.connection, list);
     }
   }
