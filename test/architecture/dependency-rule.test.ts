@@ -100,6 +100,29 @@ test('adapters and the API import no other adapter, app or cli at run time', () 
 });
 
 /**
+ * The config loader validates, it does not wire: it imports the core (errors, the pure filter
+ * check) and its own files, and of the adapters only the route regex engine, so that `config
+ * check` refuses exactly the patterns a run could not compile (ADR 0012). That adapter is a pure
+ * function of the pattern (no I/O, no state); every other adapter is the composition roots'.
+ */
+const CONFIG_ADAPTERS = new Set(['regex-re2js']);
+
+test('src/config imports no app, cli, api, and no adapter but the route regex engine', () => {
+  const CONFIG = join(SRC, 'config');
+  const violations: string[] = [];
+  for (const file of tsFiles(CONFIG)) {
+    for (const { specifier, line } of importSpecifiers(readFileSync(file, 'utf8'))) {
+      if (!specifier.startsWith('.')) continue;
+      const target = relative(SRC, resolve(dirname(file), specifier)).split(sep);
+      if (target[0] === 'core' || target[0] === 'config') continue;
+      if (target[0] === 'adapters' && CONFIG_ADAPTERS.has(target[1]!)) continue;
+      violations.push(`${rel(file)}:${line} imports ${specifier}: the config loader validates with the core's checks; wiring adapters is the composition roots' job`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+/**
  * Time, randomness and the process come in through ports (Clock, a random function), so the core
  * gives the same result for the same inputs. `new Date(x)` of a given instant is fine.
  */
