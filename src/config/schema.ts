@@ -188,7 +188,7 @@ const filter = z
       .default('contains')
       .meta({
         description:
-          'How the text conditions match: contains (case-insensitive substring) or regex: RE2 syntax (https://github.com/google/re2/wiki/Syntax), case-insensitive, Unicode-aware (\\p{L}, \\p{Greek}; code points as \\x{e9}), matching anywhere unless anchored with ^ and $, run in time linear in the text. Lookahead, lookbehind and backreferences are not RE2 syntax and config check refuses them, as it refuses a pattern over 1,000 compiled instructions. A regex condition reads at most the first 64 KiB of a message\'s values (all recipients of to together).',
+          'How the text conditions match: contains (case-insensitive substring) or regex: RE2 syntax (https://github.com/google/re2/wiki/Syntax), case-insensitive, Unicode-aware (\\p{L}, \\p{Greek}; code points as \\x{e9}), matching anywhere unless anchored with ^ and $, run in time linear in the text. Lookahead, lookbehind and backreferences are not RE2 syntax and config check refuses them, as it refuses a pattern over 500 compiled instructions (about 500 characters of literals). A regex condition reads at most the first 64 KiB of a message\'s values (all recipients of to together).',
       }),
   })
   .meta({ description: 'Optional conditions; all given must hold.' });
