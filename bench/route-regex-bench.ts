@@ -3,8 +3,7 @@
  * (V8's RegExp) against re2js on the patterns and texts that matter for route filters.
  * `npm run build --silent && node dist/bench/route-regex-bench.js`
  */
-import { compileRe2js } from '../src/adapters/regex-re2js/index.js';
-import { re2jsRegexEngine } from '../src/adapters/regex-re2js/index.js';
+import { compileRe2js, re2jsRegexEngine } from '../src/adapters/regex-re2js/index.js';
 import { compileFilter, MAX_REGEX_TEXT_CHARS } from '../src/core/routing/route-filter.js';
 
 /** Median of `runs` timings of `fn`, in milliseconds. */

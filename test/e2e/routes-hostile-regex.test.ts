@@ -35,7 +35,7 @@ test('a backtracking-prone route regex and a hostile subject: drain ends in seco
   const normal = Array.from({ length: 8 }, (_, i) => makeMessage(i, { bodyBytes: 600, tag: i % 2 ? 'urgent' : undefined }));
   // 2^60 ways to split the a's for a backtracking engine, and then the `!` fails them all.
   const hostile = withSubject(100, `${'a'.repeat(60)}!`);
-  // The same shape at 61 KiB, folded over a thousand lines: every word is a 2^59 trap, and the
+  // The same shape at 60 KiB, folded over a thousand lines: every word is a 2^59 trap, and the
   // whole subject is still within what a condition reads, so the `!` is seen and nothing matches.
   const long = withSubject(101, `${Array.from({ length: 1000 }, () => 'a'.repeat(60)).join('\r\n ')}!`);
   const mail = [normal[0]!, normal[1]!, hostile, ...normal.slice(2, 5), long, ...normal.slice(5)];

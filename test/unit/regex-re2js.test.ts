@@ -5,9 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileRe2js, RE2JS_MAX_PROGRAM } from '../../src/adapters/regex-re2js/index.js';
+import { compileRe2js, re2jsRegexEngine, RE2JS_MAX_PROGRAM } from '../../src/adapters/regex-re2js/index.js';
 import { compileFilter, MAX_REGEX_TEXT_CHARS } from '../../src/core/routing/route-filter.js';
-import { re2jsRegexEngine } from '../../src/adapters/regex-re2js/index.js';
 
 function tester(pattern: string): (text: string) => boolean {
   const re = compileRe2js(pattern);
