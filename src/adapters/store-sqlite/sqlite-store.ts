@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { ensurePrivateFileSync, makePrivateDirSync } from '../fs-node/private-files.js';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ParseOutcome } from '../../core/ports/message-parser.js';
@@ -90,7 +91,11 @@ export class SqliteStore implements MessageStore {
     this.journalSettleMs = Math.max(0, options.journalSettleMs ?? DEFAULT_JOURNAL_SETTLE_MS);
     this.synchronous = options.synchronous ?? 'full';
     try {
-      if (!options.readonly) mkdirSync(dirname(options.file), { recursive: true });
+      if (!options.readonly) {
+        // 0600 before SQLite makes it 0644 (less the umask); its -wal and -shm take this mode.
+        makePrivateDirSync(dirname(options.file));
+        ensurePrivateFileSync(options.file);
+      }
       this.db = new Database(options.file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
       this.waitForLocks = options.waitForLocks ?? 'block';
       // `yield`: no busy timeout; the bus retries asynchronously (SqliteBus).
