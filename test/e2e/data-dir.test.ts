@@ -89,10 +89,11 @@ test('a drain or a second start on the data directory of a running start fails a
       const lines = r.stderr.split('\n').filter((l) => l !== '');
       assert.equal(lines.length, 1, `one line: ${r.stderr}`);
       assert.match(lines[0]!, new RegExp(`^mailsluice: DATA_DIR_LOCKED: data directory .* is in use by another mailsluice process \\(pid ${start.pid}, "start" since `));
-      // "At once": refused while the holder still runs, in the time of a CLI start-up (seconds on
-      // a loaded machine); the lock's own answer is timed below.
+      // "At once": refused while the holder still runs. A whole CLI run is mostly Node starting,
+      // 1 to 11 s on a loaded 2-core machine, so only a hang is bounded here; the lock's own
+      // answer is timed below.
       assert.equal(start.exitCode, null, 'the holder still runs');
-      assert.ok(ms < 15_000, `${command} took ${ms} ms to be refused`);
+      assert.ok(ms < 60_000, `${command} took ${ms} ms to be refused`);
       console.log(`${command} beside start refused in ${ms} ms (whole CLI run)`);
     }
     assert.equal(holderPid(ws), start.pid, `${LOCK_HOLDER_FILE} names the service`);
@@ -124,7 +125,7 @@ test('a drain or a second start on the data directory of a running start fails a
   }
 });
 
-test('stats, search, export, logs and deliveries list run beside a running start and do not disturb it', async () => {
+test('stats, search, export, logs and deliveries list (and deliveries retry) run beside a running start and do not disturb it', async () => {
   const COUNT = 300;
   const receiver = await startWebhookReceiver();
   receiver.answer(() => ({ status: 200, delayMs: 2 }));
@@ -133,7 +134,8 @@ test('stats, search, export, logs and deliveries list run beside a running start
   const err = stderrOf(start);
   try {
     await started(err);
-    const readers = [['stats'], ['search', 'Report'], ['export', '--out', 'exported'], ['logs', 'journal'], ['deliveries', 'list']];
+    // `deliveries retry` writes, through SQLite's own locking, beside the service (ADR 0014).
+    const readers = [['stats'], ['search', 'Report'], ['export', '--out', 'exported'], ['logs', 'journal'], ['deliveries', 'list'], ['deliveries', 'retry', '--all-dead']];
     let rounds = 0;
     // While the service takes and delivers, and once more after it is done.
     for (let done = false; !done; ) {
