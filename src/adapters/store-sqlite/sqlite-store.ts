@@ -108,6 +108,11 @@ export class SqliteStore implements MessageStore {
         this.migrate();
         openSearchDb(this.searchFile).close();
       }
+      // The file exists from the moment a first start or drain creates it (empty, 0600) until
+      // its first migration commits: no archive to read yet.
+      if (options.readonly && userVersion(this.db) === 0) {
+        throw new MailsluiceError('ARCHIVE_NOT_FOUND', `${options.file} holds no archive yet (a first start or drain is creating it; try again in a moment)`);
+      }
       // An older database opened read-only is not migrated: search and stats then do without.
       this.journalColumns = (pragma(this.db, 'table_info(messages)') as Array<{ name: string }>).some((c) => c.name === 'merged_into');
       // Queries join the index in search.db with the messages here.
