@@ -71,3 +71,21 @@ test('tightenTree takes group and other permissions away below a directory, leav
     assert.equal(statSync(join(dir, 'outside')).mode & 0o777, 0o644, 'a link is not followed');
     assert.deepEqual(await tightenTree(data), [], 'nothing left to change');
   }));
+
+test('under umask 022, without the umask belt of start and drain, the store makes archive.db, search.db and their -wal/-shm 0600', () =>
+  withDir(async (dir) => {
+    const previous = process.umask(0o022);
+    try {
+      const store = createSqliteStore({ file: join(dir, 'data', 'archive.db') });
+      try {
+        const modes = Object.fromEntries(
+          ['data', 'data/archive.db', 'data/archive.db-wal', 'data/archive.db-shm', 'data/search.db'].map((p) => [p, (statSync(join(dir, p)).mode & 0o777).toString(8)]),
+        );
+        assert.deepEqual(modes, { data: '700', 'data/archive.db': '600', 'data/archive.db-wal': '600', 'data/archive.db-shm': '600', 'data/search.db': '600' });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      process.umask(previous);
+    }
+  }));
