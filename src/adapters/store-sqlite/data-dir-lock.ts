@@ -56,6 +56,10 @@ export function lockDataDir(dir: string, command: string): DataDirLock {
   let db: Database.Database;
   try {
     ensurePrivateFileSync(file);
+  } catch (err) {
+    throw new MailsluiceError('STORE_WRITE_FAILED', `cannot create the data directory's lock ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err, retryable: false });
+  }
+  try {
     db = retain(new Database(file));
   } catch (err) {
     throw mapSqliteError(err, `opening the data directory's lock ${file}`);
