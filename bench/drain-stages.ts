@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     await warm.close();
     const configPath = join(dir, 'mailsluice.yaml');
     writeFileSync(configPath, stringify({ dataDir: './data', connections: [imapConnection(d, user, { security: 'none', deletePolicy: 'delete-and-expunge' })] }));
-    const app = instrument(await createEmbeddedApp(loadConfig(configPath)));
+    const app = instrument(await createEmbeddedApp(loadConfig(configPath), { holder: 'drain' }));
     const elu0 = performance.eventLoopUtilization();
     if (values.mode === 'together') {
       const s = await drainAll(app);

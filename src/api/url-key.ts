@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { MailsluiceError } from '../core/errors/index.js';
 import { URL_KEY_BYTES } from './signed-url.js';
 import { fsyncDirectory } from '../adapters/fs-node/fsync-directory.js';
+import { PRIVATE_DIR_MODE } from '../adapters/fs-node/private-files.js';
 
 /** The key file's name in the data directory. */
 export const URL_KEY_FILE = 'api-url.key';
@@ -43,7 +44,7 @@ export async function loadOrCreateUrlKey(dataDir: string): Promise<{ key: Buffer
   const tmp = join(dataDir, `${URL_KEY_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let created = true;
   try {
-    await mkdir(dataDir, { recursive: true });
+    await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     // 0600: the key is a credential for every attachment in the archive.
     const fh = await open(tmp, 'wx', 0o600);
     try {

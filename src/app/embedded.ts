@@ -2,6 +2,7 @@
  * The embedded composition root: SQLite + pack files in the data directory, nothing else to
  * install. The only module that knows both the core and the concrete adapters.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobStore } from '../core/ports/blob-store.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
@@ -9,7 +10,9 @@ import type { Logger } from '../core/ports/logger.js';
 import type { MessageBus } from '../core/ports/message-bus.js';
 import { randomInt } from 'node:crypto';
 import { createFsBlobStore } from '../adapters/blob-fs/index.js';
-import { createSqliteStore, type SqliteStore } from '../adapters/store-sqlite/index.js';
+import { createSqliteStore, lockDataDir, type DataDirLock, type SqliteStore } from '../adapters/store-sqlite/index.js';
+import { makePrivateDirSync, tightenTree } from '../adapters/fs-node/private-files.js';
+import { MailsluiceError } from '../core/errors/index.js';
 import { createPostalMimeParser } from '../adapters/parser-postal-mime/index.js';
 import { JsonlLogger, connectionLogLevel, type LogSink } from '../adapters/logger-jsonl/index.js';
 import { systemClock } from '../adapters/clock-system/index.js';
@@ -46,16 +49,78 @@ export function dataPaths(dataDir: string): { db: string; blobs: string; logs: s
 export interface EmbeddedOptions {
   /** Where the service's own log goes besides connection logs (default stderr at warn). */
   stderrLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Open the archive read-only (the reading commands beside a running service). */
   readonly?: boolean;
+  /**
+   * The command that takes from the mailboxes (`start`, `drain`): the app makes the data
+   * directory if there is none, holds its lock for the app's life (a second holder fails with
+   * `DATA_DIR_LOCKED`), and makes it and its files private. Without a holder the archive must
+   * exist already (`ARCHIVE_NOT_FOUND`): nothing is created for a mistyped `dataDir`.
+   */
+  holder?: 'start' | 'drain';
+}
+
+/**
+ * Throws `ARCHIVE_NOT_FOUND` unless `config.dataDir` holds an archive: the commands that only
+ * read it (or write beside its holder) never create one where a mistyped path points.
+ */
+export function assertArchiveExists(config: Config): void {
+  if (existsSync(dataPaths(config.dataDir).db)) return;
+  throw new MailsluiceError(
+    'ARCHIVE_NOT_FOUND',
+    `no archive in ${config.dataDir} (no archive.db there): check dataDir in ${config.file}; an archive is made by the first drain or start`,
+  );
+}
+
+/**
+ * Takes the data directory for `command`: made 0700 if missing, locked for this process, and
+ * tightened (directories 0700, files 0600) when an older version or an operator left it readable
+ * by others, which the log says.
+ */
+async function takeDataDir(dir: string, command: string, logger: Logger): Promise<DataDirLock> {
+  // A belt for whatever a library or a later change creates without a mode of its own; every
+  // file we create is given 0600 explicitly as well (fs-node/private-files.ts).
+  process.umask(0o077);
+  try {
+    makePrivateDirSync(dir);
+  } catch (err) {
+    throw new MailsluiceError('STORE_WRITE_FAILED', `cannot create the data directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  const lock = lockDataDir(dir, command);
+  try {
+    const changed = await tightenTree(dir);
+    if (changed.length > 0) {
+      const first = changed[0]!;
+      logger.warn('data directory was readable by other users; tightened to owner only (directories 0700, files 0600)', {
+        dataDir: dir,
+        changed: changed.length,
+        example: `${first.path} was ${first.from.toString(8).padStart(4, '0')}`,
+      });
+    }
+  } catch (err) {
+    // Files another user owns cannot be changed by us: say so, and run as before.
+    logger.warn('could not tighten the permissions of the data directory', { dataDir: dir, error: (err as NodeJS.ErrnoException).code ?? String(err) });
+  }
+  return lock;
 }
 
 /** Builds the embedded app for a validated config. */
 export async function createEmbeddedApp(config: Config, options: EmbeddedOptions = {}): Promise<EmbeddedApp> {
   const paths = dataPaths(config.dataDir);
-  const store = createSqliteStore({ file: paths.db, ...(options.readonly ? { readonly: true } : {}) });
-  const blobs = await createFsBlobStore({ directory: paths.blobs });
   const stderrLevel = options.stderrLevel ?? 'warn';
   const logger = new JsonlLogger([{ level: stderrLevel, stream: process.stderr }]);
+  let lock: DataDirLock | null = null;
+  if (options.holder) lock = await takeDataDir(config.dataDir, options.holder, logger);
+  else assertArchiveExists(config);
+  let store: SqliteStore;
+  let blobs: BlobStore;
+  try {
+    store = createSqliteStore({ file: paths.db, ...(options.readonly ? { readonly: true } : {}) });
+    blobs = await createFsBlobStore({ directory: paths.blobs });
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   let parser: MessageParser | null = null;
   const logFile = (name: string): string => join(paths.logs, `${name}.log`);
   return {
@@ -79,8 +144,12 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     createSource,
     clock: systemClock,
     async close() {
-      await parser?.close();
-      await store.close();
+      try {
+        await parser?.close();
+        await store.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }

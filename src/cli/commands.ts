@@ -3,17 +3,18 @@
  * as MailsluiceError and printed as one line by main.ts.
  */
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { MailsluiceError } from '../core/errors/index.js';
 import { checkConfigText, formatProblems, loadConfig, type Config } from '../config/loader.js';
-import { createEmbeddedApp, type EmbeddedApp } from '../app/embedded.js';
+import { assertArchiveExists, createEmbeddedApp, type EmbeddedApp } from '../app/embedded.js';
 import { drainAll } from '../app/drain.js';
 import { runService } from '../app/service.js';
 import { testConnection } from '../app/test-connection.js';
 import { createPostalMimeParser } from '../adapters/parser-postal-mime/index.js';
 import type { ParsedArgs } from './args.js';
+import { exportDirMode, parseExportMode } from './export-mode.js';
 
 /** Output streams, injectable for tests. */
 export interface Io {
@@ -26,9 +27,14 @@ function configPath(args: ParsedArgs): string {
   return resolve(typeof args.options.config === 'string' ? args.options.config : './mailsluice.yaml');
 }
 
-async function withApp<T>(args: ParsedArgs, fn: (app: EmbeddedApp, config: Config) => Promise<T>, readonly = false): Promise<T> {
+/**
+ * Runs `fn` with the app. `read` (the default) opens an existing archive read-only, beside a
+ * running service; `write` an existing one read-write through SQLite's own locking (`deliveries
+ * retry`); `drain` takes the data directory for this process (ADR 0014).
+ */
+async function withApp<T>(args: ParsedArgs, fn: (app: EmbeddedApp, config: Config) => Promise<T>, access: 'read' | 'write' | 'drain' = 'read'): Promise<T> {
   const config = loadConfig(configPath(args));
-  const app = await createEmbeddedApp(config, { readonly });
+  const app = await createEmbeddedApp(config, access === 'drain' ? { holder: 'drain' } : { readonly: access === 'read' });
   try {
     return await fn(app, config);
   } finally {
@@ -106,14 +112,14 @@ export async function cmdDrain(args: ParsedArgs, io: Io): Promise<number> {
       return 1;
     }
     return 0;
-  });
+  }, 'drain');
 }
 
 /** `mailsluice start` */
 export async function cmdStart(args: ParsedArgs, io: Io): Promise<number> {
   const config = loadConfig(configPath(args));
   for (const w of config.warnings) io.err(`warning: ${w.path}: ${w.message}\n`);
-  const app = await createEmbeddedApp(config, { stderrLevel: 'info' });
+  const app = await createEmbeddedApp(config, { stderrLevel: 'info', holder: 'start' });
   try {
     await runService(app);
   } finally {
@@ -223,14 +229,15 @@ export async function cmdSearch(args: ParsedArgs, io: Io): Promise<number> {
   });
 }
 
-/** `mailsluice export --out DIR [--format eml|mbox]` */
+/** `mailsluice export --out DIR [--format eml|mbox] [--mode OCTAL]` */
 export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
   const out = args.options.out;
   if (typeof out !== 'string') throw new MailsluiceError('CLI_USAGE', 'export needs --out DIR');
   const format = args.options.format ?? 'eml';
   if (format !== 'eml' && format !== 'mbox') throw new MailsluiceError('CLI_USAGE', `--format must be eml or mbox, not ${String(format)}`);
+  const mode = parseExportMode(args.options.mode);
   return withApp(args, async (app) => {
-    mkdirSync(out, { recursive: true });
+    mkdirSync(out, { recursive: true, mode: exportDirMode(mode) });
     let n = 0;
     const conn = typeof args.options.connection === 'string' ? args.options.connection : undefined;
     // Each file is written under a temporary name and renamed when whole: a run that fails or is
@@ -245,10 +252,14 @@ export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
     if (format === 'eml') {
       for await (const item of app.store.listForExport(conn)) {
         const path = join(out, `${item.sha256}.eml`);
-        if (existsSync(path)) continue; // same content, same name: already written
+        if (existsSync(path)) {
+          await chmod(path, mode); // same content, same name: already written (by an older version, 0644)
+          continue;
+        }
         const tmp = tmpOf(path);
-        const fh = await open(tmp, 'w');
+        const fh = await open(tmp, 'w', mode);
         try {
+          await fh.chmod(mode);
           for await (const chunk of app.blobs.stream(item.blob)) await fh.write(chunk);
         } catch (err) {
           await fh.close();
@@ -262,7 +273,7 @@ export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
       }
     } else {
       const final = join(out, 'archive.mbox');
-      const ws = createWriteStream(tmpOf(final));
+      const ws = createWriteStream(tmpOf(final), { mode });
       for await (const item of app.store.listForExport(conn)) {
         const raw = await app.blobs.read(item.blob, item.sha256);
         // mboxrd: ">From " quoting is reversible, unlike mboxo.
@@ -274,6 +285,7 @@ export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
       }
       ws.end();
       await once(ws, 'finish');
+      await chmod(tmpOf(final), mode);
       await rename(tmpOf(final), final);
     }
     if (io.isTty && !args.options.json) {
@@ -293,6 +305,7 @@ export async function cmdLogs(args: ParsedArgs, io: Io): Promise<number> {
   const config = loadConfig(configPath(args));
   const conn = config.connections.find((c) => c.name === name);
   if (!conn) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
+  assertArchiveExists(config);
   const file = join(config.dataDir, 'logs', `${name}.log`);
   if (conn.logging === 'off') io.err(`note: logging is off for ${name}; showing what an earlier setting wrote, if anything\n`);
   if (!existsSync(file)) {
@@ -371,5 +384,5 @@ export async function cmdDeliveriesRetry(args: ParsedArgs, io: Io): Promise<numb
       return 1;
     }
     return 0;
-  });
+  }, 'write');
 }

@@ -21,7 +21,8 @@ Commands:
   stats                     archive counts
   search QUERY              full-text and field search of the archive
                             (--from, --to, --since, --before, --connection, --has-attachment, --limit)
-  export --out DIR          write archived messages (--format eml|mbox, --connection NAME)
+  export --out DIR          write archived messages (--format eml|mbox, --connection NAME,
+                            --mode OCTAL: file mode, default 600)
   logs NAME                 print a connection's own log
   deliveries list           deliveries of messages to routes
                             (--state pending|done|dead, --route NAME, --connection, --limit)
@@ -35,7 +36,7 @@ Options for every command:
 `;
 
 const KNOWN = {
-  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route'],
+  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode'],
   flags: ['json', 'help', 'has-attachment', 'all-dead'],
 } as const;
 

@@ -344,7 +344,7 @@ const api = z
 
 /** The whole configuration file. */
 export const configSchema = z.strictObject({
-  dataDir: z.string().min(1).default('./data').meta({ description: 'Archive, database and logs (embedded mode); relative to the config file.' }),
+  dataDir: z.string().min(1).default('./data').meta({ description: 'Archive, database and logs (embedded mode); relative to the config file. Created 0700 with 0600 files; one start or drain at a time holds it (lock.db, ADR 0014).' }),
   buses: z.number().int().min(1).max(64).default(4).meta({ description: 'Number of buses (lanes).' }),
   busConcurrency: z
     .number()

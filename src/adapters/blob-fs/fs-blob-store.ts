@@ -50,6 +50,7 @@ import { PackReadError, PackReader } from './pack-reader.js';
 import type { ReadFailure } from './pack-reader.js';
 import { readPool } from './read-pool.js';
 import { fsyncDirectory } from '../fs-node/fsync-directory.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../fs-node/private-files.js';
 
 
 const PACK_FILE = /^(pack|stage)-(\d{8,})\.mspack$/;
@@ -160,7 +161,7 @@ export async function createFsBlobStore(options: FsBlobStoreOptions): Promise<Fs
   const config = resolveFsBlobStoreConfig({ ...options, directory: resolve(options.directory) });
   let created: string | undefined;
   try {
-    created = await mkdir(config.directory, { recursive: true });
+    created = await mkdir(config.directory, { recursive: true, mode: PRIVATE_DIR_MODE });
     if (created !== undefined) await fsyncDirectory(dirname(created));
   } catch (err) {
     throw mapFsError(err, 'creating', config.directory);
@@ -277,7 +278,7 @@ export class FsBlobStore implements BlobStore {
       const path = this.packPath(packId, staging);
       let fh: FileHandle;
       try {
-        fh = await open(path, 'wx', 0o640);
+        fh = await open(path, 'wx', PRIVATE_FILE_MODE);
       } catch (err) {
         if ((err as { code?: string }).code === 'EEXIST') continue;
         throw mapFsError(err, 'creating', path);

@@ -1,4 +1,5 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
+import { makePrivateDirSync, PRIVATE_FILE_MODE } from '../fs-node/private-files.js';
 import { dirname } from 'node:path';
 import type { Logger } from '../../core/ports/logger.js';
 
@@ -41,7 +42,7 @@ export class JsonlLogger implements Logger {
     private readonly sinks: LogSink[],
     private readonly base: Record<string, unknown> = {},
   ) {
-    for (const s of sinks) if (s.file) mkdirSync(dirname(s.file), { recursive: true });
+    for (const s of sinks) if (s.file) makePrivateDirSync(dirname(s.file));
     this.floor = Math.min(...sinks.map((s) => RANK[s.level]), RANK.error + 1);
   }
 
@@ -54,7 +55,7 @@ export class JsonlLogger implements Logger {
       if (s.file) {
         try {
           // Synchronous append keeps the order and survives a crash right after; logs are low-volume.
-          appendFileSync(s.file, rec);
+          appendFileSync(s.file, rec, { mode: PRIVATE_FILE_MODE });
         } catch {
           // A log that cannot be written must not stop the drain.
         }

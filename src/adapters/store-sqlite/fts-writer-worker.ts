@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { SEARCH_MIGRATIONS } from './sqlite-schema.js';
 import { pragma, retain, userVersion } from './sqlite-retain.js';
+import { ensurePrivateFileSync } from '../fs-node/private-files.js';
 
 /** One row of the index: rowid = messages.id. */
 export type FtsRow = [rowid: number, subject: string, addresses: string, body: string, attachments: string];
@@ -22,6 +23,7 @@ export interface FtsResponse {
 
 /** Opens (and migrates) the search database; shared with the store's read path. */
 export function openSearchDb(file: string): Database.Database {
+  ensurePrivateFileSync(file); // 0600, as archive.db (fs-node/private-files.ts)
   const db = new Database(file);
   pragma(db, 'busy_timeout = 10000');
   pragma(db, 'journal_mode = WAL');

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { ensurePrivateFileSync, makePrivateDirSync } from '../fs-node/private-files.js';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ParseOutcome } from '../../core/ports/message-parser.js';
@@ -90,7 +91,11 @@ export class SqliteStore implements MessageStore {
     this.journalSettleMs = Math.max(0, options.journalSettleMs ?? DEFAULT_JOURNAL_SETTLE_MS);
     this.synchronous = options.synchronous ?? 'full';
     try {
-      if (!options.readonly) mkdirSync(dirname(options.file), { recursive: true });
+      if (!options.readonly) {
+        // 0600 before SQLite makes it 0644 (less the umask); its -wal and -shm take this mode.
+        makePrivateDirSync(dirname(options.file));
+        ensurePrivateFileSync(options.file);
+      }
       this.db = new Database(options.file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
       this.waitForLocks = options.waitForLocks ?? 'block';
       // `yield`: no busy timeout; the bus retries asynchronously (SqliteBus).
@@ -102,6 +107,11 @@ export class SqliteStore implements MessageStore {
         pragma(this.db, 'foreign_keys = ON');
         this.migrate();
         openSearchDb(this.searchFile).close();
+      }
+      // The file exists from the moment a first start or drain creates it (empty, 0600) until
+      // its first migration commits: no archive to read yet.
+      if (options.readonly && userVersion(this.db) === 0) {
+        throw new MailsluiceError('ARCHIVE_NOT_FOUND', `${options.file} holds no archive yet (a first start or drain is creating it; try again in a moment)`);
       }
       // An older database opened read-only is not migrated: search and stats then do without.
       this.journalColumns = (pragma(this.db, 'table_info(messages)') as Array<{ name: string }>).some((c) => c.name === 'merged_into');

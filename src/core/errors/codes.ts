@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   STORE_WRITE_FAILED: { retryable: true, summary: 'Writing to the archive failed (disk full, permissions, I/O error); nothing was taken from the server.' },
   STORE_CORRUPT: { retryable: false, summary: 'An archived blob failed its integrity check.' },
   STORE_NOT_FOUND: { retryable: false, summary: 'The requested archived message or blob does not exist.' },
+  ARCHIVE_NOT_FOUND: { retryable: false, summary: 'There is no archive in the configured dataDir (no archive.db): the path is mistyped, or nothing was drained yet. Reading commands create nothing.' },
+  DATA_DIR_LOCKED: { retryable: false, summary: 'Another mailsluice process (start or drain) holds the data directory; the sentence names its pid.' },
   MESSAGES_NOT_ARCHIVED: { retryable: false, summary: 'Some messages could not be archived; with unseenOnly they were left on the server flagged \\Seen and are not taken again.' },
   PARSE_LIMIT_EXCEEDED: { retryable: false, summary: 'A message exceeded a parser limit; it is archived raw and marked unparsable.' },
   PARSE_FAILED: { retryable: false, summary: 'A message could not be parsed; it is archived raw and marked unparsable.' },
