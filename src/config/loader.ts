@@ -132,9 +132,32 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigProblem[] {
   }
   if (issue.code === 'invalid_type') {
     const got = (issue as { input?: unknown }).input;
-    return [{ path: base, message: got === undefined ? `is required (${issue.expected})` : `must be ${issue.expected}, got ${describeValue(got)}` }];
+    // `.int()` fails as a type named "int": say what it means.
+    const expected = issue.expected === 'int' ? 'a whole number' : issue.expected;
+    return [{ path: base, message: got === undefined ? `is required (${expected})` : `must be ${expected}, got ${describeValue(got)}` }];
   }
-  return [{ path: base, message: issue.message }];
+  return [{ path: base, message: rangeInOurWords(issue) ?? issue.message }];
+}
+
+/**
+ * A bound the schema sets without a sentence of its own, said the way the schema's own sentences
+ * say it ("must be at least 1"), not in zod's words ("Too small: expected number to be >=1");
+ * null when the schema wrote the sentence (kept as written) or the issue is not a bound.
+ */
+function rangeInOurWords(issue: z.core.$ZodIssue): string | null {
+  if (!/^(Too small|Too big|Invalid)\b/.test(issue.message)) return null;
+  if (issue.code === 'too_small' || issue.code === 'too_big') {
+    const small = issue.code === 'too_small';
+    const bound = Number(small ? issue.minimum : issue.maximum);
+    const inclusive = issue.inclusive !== false;
+    const unit = issue.origin === 'string' ? ' characters' : issue.origin === 'array' || issue.origin === 'set' ? ' items' : '';
+    if (small && bound === 1 && inclusive && unit !== '') return 'must not be empty';
+    if (unit !== '') return `must have ${small ? 'at least' : 'at most'} ${bound}${unit}`;
+    if (inclusive) return `must be ${small ? 'at least' : 'at most'} ${bound}`;
+    return `must be ${small ? 'more' : 'less'} than ${bound}`;
+  }
+  if (issue.code === 'invalid_format') return issue.format === 'email' ? 'must be an email address' : `must be in ${issue.format} format`;
+  return null;
 }
 
 /** A zod schema as far as walking it needs (zod 4's `_zod.def`). */

@@ -108,6 +108,8 @@ export interface DispatchRunOptions {
    */
   untilIdle?: { finished: () => boolean; retryHorizonMs: number };
   signal?: AbortSignal;
+  /** Counted into as deliveries end (a drain's progress line reads it); returned at the end. */
+  totals?: DispatchTotals;
 }
 
 type Result = 'done' | 'dead' | 'retry' | 'aborted';
@@ -124,8 +126,8 @@ type DoneRecord = { id: string; at: number; response: ServerResponse | null };
 /** Runs the lanes of every bus that has a route; resolves when the run ends. */
 export async function runDispatcher(deps: DispatcherDeps, options: DispatchRunOptions = {}): Promise<DispatchTotals> {
   const tuning: DispatchTuning = { ...DISPATCH_DEFAULTS, ...deps.tuning };
-  const totals: DispatchTotals = { routes: {} };
-  for (const r of deps.routes) totals.routes[r.name] = { delivered: 0, dead: 0, retries: 0 };
+  const totals: DispatchTotals = options.totals ?? { routes: {} };
+  for (const r of deps.routes) totals.routes[r.name] ??= { delivered: 0, dead: 0, retries: 0 };
   const routeOf = new Map(deps.routes.map((r) => [pairKey(r.connection, r.name), r]));
   const buses = [...new Set(deps.routes.map((r) => r.bus))].sort((a, b) => a - b);
   const released = await deps.bus.releaseAll();
