@@ -121,7 +121,12 @@ const NEVER_ABORTED = new AbortController().signal;
 type Prepared = { readRaw: () => Promise<Buffer>; message: Promise<MessageAttributes> };
 
 /** A delivery done, waiting to be recorded with others. */
-type DoneRecord = { id: string; at: number; response: ServerResponse | null };
+/**
+ * A delivery done; `attempts`: those its last step took, the one that succeeded included (the
+ * step's count is reset when a step succeeds, so without it a delivery retried and then done
+ * listed the failures only, or 0 after a later step).
+ */
+type DoneRecord = { id: string; at: number; response: ServerResponse | null; attempts: number };
 
 /** Runs the lanes of every bus that has a route; resolves when the run ends. */
 export async function runDispatcher(deps: DispatcherDeps, options: DispatchRunOptions = {}): Promise<DispatchTotals> {
@@ -318,9 +323,11 @@ class Lane {
       return this.fail(d, route, d.step, d.attempts + 1, toMailsluiceError(err), count);
     }
     let response: ServerResponse | null = null;
+    let attempts = 0;
     for (let step = d.step; step < route.steps.length; step++) {
       const { action } = route.steps[step]!;
       const attempt = step === d.step ? d.attempts + 1 : 1;
+      attempts = attempt;
       const ctx: DeliveryContext = {
         route: route.name,
         connection: route.connection,
@@ -345,7 +352,7 @@ class Lane {
       if (outcome.response) response = outcome.response;
       if (step + 1 < route.steps.length) await bus.stepDone(d.id, step + 1);
     }
-    finished.push({ id: d.id, at: clock.now(), response: response ?? route.response ?? null });
+    finished.push({ id: d.id, at: clock.now(), response: response ?? route.response ?? null, attempts });
     logger.debug('delivered', { delivery: d.id, route: route.name });
     return 'done';
   }
