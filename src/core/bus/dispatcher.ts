@@ -284,6 +284,9 @@ class Lane {
           if (!head) break;
           const r = await head.result;
           if (r === 'done' && finished.length === 1) oldest = clock.now();
+          // Also while a window of sends is answered without a new one starting: the done records
+          // (and the drain's progress, which counts them) do not wait for the whole window.
+          else if (finished.length > 0 && clock.now() - oldest >= this.tuning.doneFlushMs) void flush(true);
           // Stopped: released below, unrecorded, tried again next run.
           if (r === 'aborted') unrecorded.push(head.d.id);
           // A retry holds the pair back; deliveries already on their way behind it finish first.
