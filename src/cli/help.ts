@@ -85,6 +85,8 @@ Options:
   --connection NAME         taken by this connection
   --has-attachment          with at least one attachment
   --limit N                 at most N results, newest first (default 100)
+
+With --json, one hit per line; a list cut at --limit ends with {"more":true,"limit":N}.
 `,
   export: `Usage: mailsluice export --out DIR [--format eml|mbox] [--connection NAME] [options]
 
