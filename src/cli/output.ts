@@ -30,12 +30,6 @@ export class OutputClosed extends Error {
   }
 }
 
-/** Whether an error of a standard stream means its reader went away. */
-function readerGone(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END';
-}
-
 /**
  * Watches one standard stream: a write to a pipe whose reader has gone fails with EPIPE as an
  * `'error'` event (after the write returned); unhandled, Node prints it as a crash. Returns
@@ -43,13 +37,9 @@ function readerGone(err: unknown): boolean {
  */
 function watch(stream: NodeJS.WriteStream): () => boolean {
   let gone = false;
-  stream.on('error', (err) => {
-    if (readerGone(err)) {
-      gone = true;
-      return;
-    }
-    // Anything else on a standard stream (EIO on a vanished terminal, EBADF) is no reason to
-    // stop either: the output cannot be shown, and the work must not be lost over it.
+  // EPIPE, and anything else on a standard stream (EIO on a vanished terminal, EBADF): the output
+  // can no longer be shown, which is no reason to crash or to lose the work under way.
+  stream.on('error', () => {
     gone = true;
   });
   return () => gone || stream.destroyed;
