@@ -40,6 +40,7 @@ export type ToDispatchWorker = { type: 'finish' } | { type: 'abort' };
 /** Worker → main thread. */
 export type FromDispatchWorker =
   | { type: 'wake'; connection: string }
+  | { type: 'progress'; totals: DispatchTotals }
   | { type: 'done'; totals: DispatchTotals }
   | { type: 'failed'; error: { code: ErrorCode; message: string; details?: Record<string, unknown> } };
 
@@ -53,6 +54,8 @@ export interface DispatchThread {
   abort(): void;
   /** Where the index stage hands over the bodies of routed messages (ADR 0011). */
   bodies: BodiesSink;
+  /** The totals so far (the thread reports them twice a second); final once `result` settled. */
+  progress(): DispatchTotals;
 }
 
 /** Options of {@link startDispatchThread}. */
@@ -84,6 +87,7 @@ export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOpt
   channel.port1.unref();
   let settled = false;
   let outcome: { totals: DispatchTotals } | { error: MailsluiceError } | undefined;
+  let sofar: DispatchTotals = { routes: {} };
   const result = new Promise<DispatchTotals>((resolve, reject) => {
     const end = (): void => {
       if (settled) return;
@@ -93,7 +97,11 @@ export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOpt
     };
     worker.on('message', (m: FromDispatchWorker) => {
       if (m.type === 'wake') options.onWake(m.connection);
-      else if (m.type === 'done') outcome ??= { totals: m.totals };
+      else if (m.type === 'progress') sofar = m.totals;
+      else if (m.type === 'done') {
+        outcome ??= { totals: m.totals };
+        sofar = m.totals;
+      }
       else if (m.type === 'failed') outcome ??= { error: new MailsluiceError(m.error.code, m.error.message, m.error.details ? { details: m.error.details } : {}) };
     });
     worker.on('error', (err) => {
@@ -107,5 +115,5 @@ export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOpt
     if (!settled) worker.postMessage(m);
   };
   void result.catch(() => undefined).finally(() => channel.port1.close());
-  return { result, finish: () => send({ type: 'finish' }), abort: () => send({ type: 'abort' }), bodies: bodiesSink(channel.port1) };
+  return { result, finish: () => send({ type: 'finish' }), abort: () => send({ type: 'abort' }), bodies: bodiesSink(channel.port1), progress: () => sofar };
 }

@@ -24,11 +24,15 @@ import { closeRouteRuntimes, createRouteRuntimes } from './action-factory.js';
 import { wakeOnResponse } from './response-wake.js';
 import { BodiesCache } from './bodies-channel.js';
 import type { DispatchWorkerData, FromDispatchWorker, ToDispatchWorker } from './dispatch-thread.js';
+import type { DispatchTotals } from '../core/bus/dispatcher.js';
 
 const port = parentPort;
 if (!port) throw new Error('dispatch-worker.js runs only as a worker thread');
 const input = workerData as DispatchWorkerData;
 const post = (m: FromDispatchWorker): void => port.postMessage(m);
+
+/** How often the totals so far are reported (for `drain`'s progress line, redrawn as often). */
+const PROGRESS_MS = 500;
 
 let finished = false;
 const ac = new AbortController();
@@ -60,6 +64,10 @@ async function main(): Promise<void> {
       attachments: postalMimeAttachmentFinder,
       ...(signer ? { referenceUrl: (archiveId: string, sha256: string) => signer.attachmentUrl(archiveId, sha256, systemClock.now()) } : {}),
     });
+    // Reported as it goes, so a drain's progress line shows deliveries, not only messages taken.
+    const live: DispatchTotals = { routes: {} };
+    const progress = setInterval(() => post({ type: 'progress', totals: live }), PROGRESS_MS);
+    progress.unref();
     try {
       const totals = await runDispatcher(
         {
@@ -76,10 +84,12 @@ async function main(): Promise<void> {
         {
           ...(input.untilIdle ? { untilIdle: { finished: () => finished, retryHorizonMs: input.untilIdle.retryHorizonMs } } : {}),
           signal: ac.signal,
+          totals: live,
         },
       );
       post({ type: 'done', totals });
     } finally {
+      clearInterval(progress);
       await closeRouteRuntimes(routes);
     }
   } finally {

@@ -78,10 +78,21 @@ export interface DrainSummary {
  */
 export const DRAIN_RETRY_HORIZON_MS = 30_000;
 
+/** What a drain has done so far, reported twice a second while it runs. */
+export interface DrainProgress {
+  statuses: ConnectionStatus[];
+  /** Messages parsed (and unparsable) so far. */
+  index: IndexTotals;
+  /** Per route, deliveries so far (none without routes). */
+  deliveries: DispatchTotals['routes'];
+  /** What the drain is waiting for: taking from the servers, parsing, delivering, compressing, applying responses. */
+  stage: 'taking' | 'parsing' | 'delivering' | 'compressing' | 'responses';
+}
+
 /** Options of {@link drainAll}. */
 export interface DrainOptions {
   connection?: string;
-  onProgress?: (s: { statuses: ConnectionStatus[]; index: IndexTotals }) => void;
+  onProgress?: (p: DrainProgress) => void;
   signal?: AbortSignal;
 }
 
@@ -91,6 +102,12 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   const selected = app.config.connections.filter((c) => (options.connection ? c.name === options.connection : c.enabled));
   if (options.connection && selected.length === 0) {
     throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${options.connection}" in ${app.config.file || 'the configuration'}`);
+  }
+  if (selected.length === 0) {
+    throw new MailsluiceError(
+      'NOTHING_TO_DRAIN',
+      `no connection is enabled in ${app.config.file || 'the configuration'}: set enabled: true on one, or name one with --connection NAME`,
+    );
   }
   const names = new Set(selected.map((c) => c.name));
   const routes = app.config.routes.filter((r) => names.has(r.connection) && r.enabled);
@@ -114,7 +131,6 @@ async function drainSelected(
   const runners = createRunners(app, selected);
   const runnerOf = runnersByConnection(runners);
   let drainDone = false;
-  let emptyAt = started;
   const parser = app.parser();
   const index: IndexTotals = { parsed: 0, unparsable: 0, bytes: 0 };
   // Dispatch follows the index stage from the start, off the critical path and on a thread of
@@ -136,6 +152,7 @@ async function drainSelected(
     indexStageDeps(app, parser, runners, thread?.bodies),
     () => drainDone,
     options.signal,
+    index,
   ).then(
     (totals) => ({ totals, error: undefined as unknown }),
     (error: unknown) => ({ totals: { parsed: 0, unparsable: 0, bytes: 0 }, error }),
@@ -148,10 +165,39 @@ async function drainSelected(
     (totals) => ({ totals, error: undefined as unknown }),
     (error: unknown) => ({ totals: { routes: {} } as DispatchTotals, error }),
   );
-  const ticker = options.onProgress ? setInterval(() => options.onProgress!({ statuses: runners.map((r) => r.status), index }), 500) : null;
+  // Until the drain ends, every stage: the line does not stop at "taken" while parsing and the
+  // routes go on behind.
+  let stage: DrainProgress['stage'] = 'taking';
+  const report = (): void => options.onProgress?.({ statuses: runners.map((r) => r.status), index: { ...index }, deliveries: thread?.progress().routes ?? {}, stage });
+  const ticker = options.onProgress ? setInterval(report, 500) : null;
+  try {
+    return await finishDrain(app, options, { started, runners, routes, indexing, dispatching, onStage: (s) => (stage = s), onEmpty: () => (drainDone = true) });
+  } finally {
+    if (ticker) {
+      clearInterval(ticker);
+      report();
+    }
+  }
+}
+
+/** What {@link finishDrain} is handed: the drain's stages, started. */
+interface Started {
+  started: number;
+  runners: ReturnType<typeof createRunners>;
+  routes: RouteConfig[];
+  indexing: Promise<{ totals: IndexTotals; error: unknown }>;
+  dispatching: Promise<{ totals: DispatchTotals; error: unknown }>;
+  onStage: (stage: DrainProgress['stage']) => void;
+  /** Nothing more will be taken: the index stage may finish once its queue is empty. */
+  onEmpty: () => void;
+}
+
+/** Runs the connections once, then waits for every stage behind them and builds the summary. */
+async function finishDrain(app: EmbeddedApp, options: DrainOptions, { started, runners, routes, indexing, dispatching, onStage, onEmpty }: Started): Promise<DrainSummary> {
   const results = await Promise.allSettled(runners.map((r) => r.run({ once: true, ...(options.signal ? { signal: options.signal } : {}) })));
-  emptyAt = app.clock.now();
-  drainDone = true;
+  const emptyAt = app.clock.now();
+  onEmpty();
+  onStage('parsing');
   // Off the critical path: the mailboxes are empty, every writer of the drain is closed. It runs
   // beside the rest of indexing; staging containers are deleted only once indexing is done, so
   // no read of the index stage can hold a ref into a deleted container.
@@ -162,10 +208,13 @@ async function drainSelected(
   );
   const indexed = await indexing;
   const indexedAt = app.clock.now();
+  onStage('compressing');
   const compressedRun = await compressing;
   const processedAt = app.clock.now();
+  onStage('delivering');
   const dispatched = await dispatching;
   const deliveredAt = app.clock.now();
+  onStage('responses');
   // Deliveries that finished after their connection's last cycle: their server responses are
   // applied now, on a session of their own, so a drain leaves none behind that it could apply.
   if (dispatched.error === undefined) await Promise.all(runners.map((r) => r.applyResponsesNow(options.signal)));
@@ -176,8 +225,6 @@ async function drainSelected(
   // After the dispatch: a delivery may still read a blob through a ref into a staging container.
   if (!options.signal?.aborted) compressTotals.containersDeleted += await collectStaging(compressDeps, 0);
   const totals = indexed.totals;
-  if (ticker) clearInterval(ticker);
-  Object.assign(index, totals);
   const summary: DrainSummary = {
     connections: {},
     taken: 0,

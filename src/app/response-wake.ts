@@ -30,7 +30,7 @@ export function wakeOnResponse(bus: MessageBus, wake: (connection: string) => vo
         };
       }
       if (prop === 'doneMany') {
-        return async (records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null }>): Promise<void> => {
+        return async (records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null; attempts?: number }>): Promise<void> => {
           await target.doneMany(records);
           for (const c of new Set(records.filter((r) => r.response).map((r) => deliveryConnection(r.id)))) wake(c);
         };

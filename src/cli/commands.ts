@@ -9,19 +9,17 @@ import { once } from 'node:events';
 import { MailsluiceError } from '../core/errors/index.js';
 import { checkConfigText, formatProblems, loadConfig, type Config } from '../config/loader.js';
 import { assertArchiveExists, createEmbeddedApp, type EmbeddedApp } from '../app/embedded.js';
-import { drainAll } from '../app/drain.js';
+import { drainAll, type DrainProgress } from '../app/drain.js';
+import { parseDateOption } from './dates.js';
+import { drainFailures, formatProgress, formatSummary } from './drain-report.js';
 import { runService } from '../app/service.js';
 import { testConnection } from '../app/test-connection.js';
 import { createPostalMimeParser } from '../adapters/parser-postal-mime/index.js';
 import type { ParsedArgs } from './args.js';
 import { exportDirMode, parseExportMode } from './export-mode.js';
 
-/** Output streams, injectable for tests. */
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  isTty: boolean;
-}
+import { OutputClosed, type Io } from './output.js';
+export type { Io } from './output.js';
 
 function configPath(args: ParsedArgs): string {
   return resolve(typeof args.options.config === 'string' ? args.options.config : './mailsluice.yaml');
@@ -68,50 +66,24 @@ export async function cmdConfigCheck(args: ParsedArgs, io: Io): Promise<number> 
 
 /** `mailsluice drain [--connection NAME]` */
 export async function cmdDrain(args: ParsedArgs, io: Io): Promise<number> {
-  return withApp(args, async (app) => {
-    const progress =
-      io.isTty && !args.options.json
-        ? (s: { statuses: Array<{ name: string; taken: number; bytes: number; state: string }>; index: { parsed: number } }) =>
-            io.err(`\r${s.statuses.map((x) => `${x.name}: ${x.taken} taken (${mb(x.bytes)}) ${x.state}`).join('; ')}   `)
-        : undefined;
+  return withApp(args, async (app, config) => {
+    const progress = io.isTty && !args.options.json ? (p: DrainProgress) => io.err(`\r${formatProgress(p)}\x1b[K`) : undefined;
     const summary = await drainAll(app, {
       ...(typeof args.options.connection === 'string' ? { connection: args.options.connection } : {}),
       ...(progress ? { onProgress: progress } : {}),
     });
     if (progress) io.err('\n');
-    if (args.options.json) io.out(JSON.stringify(summary) + '\n');
-    else {
-      for (const [name, c] of Object.entries(summary.connections)) {
-        const failed = c.failed > 0 ? `, ${c.failed} could not be archived (left on the server flagged \\Seen)` : '';
-        io.out(`${name}: ${c.taken} messages taken (${mb(c.bytes)}), ${c.actioned} removed/actioned on the server${failed}\n`);
-        const r = c.responses;
-        if (r.applied + r.notApplicable + r.failed > 0) {
-          const refused = r.failed > 0 ? `, ${r.failed} refused by the server (mailsluice deliveries list shows why)` : '';
-          io.out(`${name}: ${r.applied} route responses applied on the server, ${r.notApplicable} not applicable (message no longer there)${refused}\n`);
-        }
-      }
-      io.out(`parsed ${summary.parsed}, unparsable ${summary.unparsable}; mailbox empty after ${(summary.mailboxEmptyMs / 1000).toFixed(2)} s, indexed after ${(summary.indexedMs / 1000).toFixed(2)} s\n`);
-      for (const [name, r] of Object.entries(summary.routes)) {
-        const later = r.failed > 0 ? `, ${r.failed} waiting for a retry` : '';
-        const dead = r.dead > 0 ? `, ${r.dead} dead-lettered (mailsluice deliveries list --state dead)` : '';
-        io.out(`route ${name}: ${r.delivered} delivered${dead}${later}\n`);
-      }
+    try {
+      io.out(args.options.json ? JSON.stringify(summary) + '\n' : formatSummary(summary, config.connections));
+    } catch (err) {
+      // Nobody reads the summary any more; the exit status still says whether all was done.
+      if (!(err instanceof OutputClosed)) throw err;
     }
-    if (summary.failed > 0) {
-      // Everything else was done and the summary is printed; the exit status and one line say
-      // that not everything could be archived (SPEC: "unseen only" … "and reported").
-      const which = Object.entries(summary.connections)
-        .filter(([, c]) => c.failed > 0)
-        .map(([name, c]) => `${name}: ${c.failed}`)
-        .join(', ');
-      const e = new MailsluiceError(
-        'MESSAGES_NOT_ARCHIVED',
-        `${summary.failed} message${summary.failed === 1 ? '' : 's'} could not be archived (${which}); left on the server flagged \\Seen and not taken again; the connection log names each (mailsluice logs NAME)`,
-      );
-      io.err(`mailsluice: ${e.code}: ${e.message}\n`);
-      return 1;
-    }
-    return 0;
+    // Everything else was done and the summary is printed; the exit status and a line each say
+    // what was not (SPEC: non-zero on failure).
+    const failures = drainFailures(summary);
+    for (const e of failures) io.err(`mailsluice: ${e.code}: ${e.message}\n`);
+    return failures.length > 0 ? 1 : 0;
   }, 'drain');
 }
 
@@ -206,24 +178,34 @@ export async function cmdStats(args: ParsedArgs, io: Io): Promise<number> {
 
 /** `mailsluice search QUERY` */
 export async function cmdSearch(args: ParsedArgs, io: Io): Promise<number> {
+  const o = args.options;
+  const limit = typeof o.limit === 'string' ? Number(o.limit) : 100;
+  if (!Number.isInteger(limit) || limit < 1) throw new MailsluiceError('CLI_USAGE', '--limit must be a positive whole number');
+  // Read before the archive is opened: a date the command cannot read is an error, not a filter
+  // that silently matches nothing.
+  const since = typeof o.since === 'string' ? parseDateOption('since', o.since) : undefined;
+  const before = typeof o.before === 'string' ? parseDateOption('before', o.before) : undefined;
   return withApp(args, async (app) => {
-    const o = args.options;
-    const limit = typeof o.limit === 'string' ? Number(o.limit) : 100;
-    if (!Number.isInteger(limit) || limit < 1) throw new MailsluiceError('CLI_USAGE', '--limit must be a positive whole number');
-    const hits = await app.store.search({
+    // One more than asked for: whether the list was cut at --limit.
+    const found = await app.store.search({
       text: args.positionals.join(' '),
       ...(typeof o.from === 'string' ? { from: o.from } : {}),
       ...(typeof o.to === 'string' ? { to: o.to } : {}),
       ...(typeof o.connection === 'string' ? { connection: o.connection } : {}),
-      ...(typeof o.since === 'string' ? { since: o.since } : {}),
-      ...(typeof o.before === 'string' ? { before: o.before } : {}),
+      ...(since ? { since } : {}),
+      ...(before ? { before } : {}),
       ...(o['has-attachment'] ? { hasAttachment: true } : {}),
-      limit,
+      limit: limit + 1,
     });
-    if (o.json) for (const h of hits) io.out(JSON.stringify(h) + '\n');
-    else {
+    const more = found.length > limit;
+    const hits = more ? found.slice(0, limit) : found;
+    if (o.json) {
+      for (const h of hits) io.out(JSON.stringify(h) + '\n');
+      // A last line only when the list was cut: every other line is a hit.
+      if (more) io.out(JSON.stringify({ more: true, limit }) + '\n');
+    } else {
       for (const h of hits) io.out(`${h.sha256.slice(0, 12)}  ${(h.date ?? '').slice(0, 19).padEnd(19)}  ${h.from.slice(0, 30).padEnd(30)}  ${h.subject}\n`);
-      io.out(`${hits.length} message${hits.length === 1 ? '' : 's'}\n`);
+      io.out(more ? `first ${limit} messages shown; more match: raise --limit or narrow the search\n` : `${hits.length} message${hits.length === 1 ? '' : 's'}\n`);
     }
     return 0;
   });

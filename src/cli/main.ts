@@ -5,39 +5,14 @@
 import { MailsluiceError, toMailsluiceError } from '../core/errors/index.js';
 import { parseArgs } from './args.js';
 import * as c from './commands.js';
-import type { Io } from './commands.js';
+import { helpFor, version } from './help.js';
+import { OutputClosed, stdio, type Io } from './output.js';
 
-/** The `--help` text; pinned by a golden test. */
-export const HELP = `mailsluice: drains journal mailboxes into a durable, searchable archive
-
-Usage: mailsluice <command> [options]
-
-Commands:
-  start                     run the service: every enabled connection
-  drain [--connection NAME] drain until nothing is left to take, index, run the
-                            routes, then exit
-  test-connection NAME      step-by-step connection test
-  inspect FILE...           parse messages and print their attributes
-  stats                     archive counts
-  search QUERY              full-text and field search of the archive
-                            (--from, --to, --since, --before, --connection, --has-attachment, --limit)
-  export --out DIR          write archived messages (--format eml|mbox, --connection NAME,
-                            --mode OCTAL: file mode, default 600)
-  logs NAME                 print a connection's own log
-  deliveries list           deliveries of messages to routes
-                            (--state pending|done|dead, --route NAME, --connection, --limit)
-  deliveries retry ID...    queue dead deliveries again (or --all-dead [--route NAME])
-  config check              validate the configuration and print every problem
-
-Options for every command:
-  --config FILE             configuration file (default ./mailsluice.yaml)
-  --json                    machine-readable output
-  --help                    this text
-`;
+export { HELP } from './help.js';
 
 const KNOWN = {
   values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode'],
-  flags: ['json', 'help', 'has-attachment', 'all-dead'],
+  flags: ['json', 'help', 'version', 'has-attachment', 'all-dead'],
 } as const;
 
 const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => Promise<number>> = {
@@ -53,14 +28,20 @@ const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => P
 };
 
 /** Runs the CLI and resolves to the exit status. */
-export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
+export async function main(argv: string[], io: Io = stdio()): Promise<number> {
   let json = argv.includes('--json');
   try {
     const args = parseArgs(argv, KNOWN);
     json = args.options.json === true;
     const [command, ...rest] = args.positionals;
+    if (args.options.version) {
+      io.out(json ? JSON.stringify({ version: version() }) + '\n' : `mailsluice ${version()}\n`);
+      return 0;
+    }
     if (args.options.help || !command) {
-      io.out(HELP);
+      // Two-word commands have their own help too (deliveries list, config check).
+      const two = rest[0] && (command === 'deliveries' || command === 'config') ? `${command} ${rest[0]}` : command;
+      io.out(helpFor(two));
       return command || args.options.help ? 0 : 2;
     }
     if (command === 'config') {
@@ -76,15 +57,19 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     if (!fn) throw new MailsluiceError('CLI_USAGE', `unknown command "${command}"; run mailsluice --help`);
     return await fn({ ...args, positionals: rest }, io);
   } catch (err) {
+    // The reader of our output went away (`| head`): it has what it wanted (output.ts).
+    if (err instanceof OutputClosed) return 0;
     const e = toMailsluiceError(err);
-    if (json) io.out(JSON.stringify({ error: e.toJSON() }) + '\n');
+    if (json) {
+      try {
+        io.out(JSON.stringify({ error: e.toJSON() }) + '\n');
+      } catch {
+        // Nobody reads standard output any more; the line on standard error still says it.
+      }
+    }
     // One line: the first line of the message names the problem; config problems follow it.
     io.err(`mailsluice: ${e.code}: ${e.message}\n`);
     if (e.code === 'INTERNAL' && e.cause instanceof Error && process.env.MAILSLUICE_DEBUG) io.err(`${e.cause.stack}\n`);
     return e.code === 'CLI_USAGE' ? 2 : 1;
   }
-}
-
-function defaultIo(): Io {
-  return { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), isTty: Boolean(process.stderr.isTTY) };
 }

@@ -135,9 +135,32 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigProblem[] {
   }
   if (issue.code === 'invalid_type') {
     const got = (issue as { input?: unknown }).input;
-    return [{ path: base, message: got === undefined ? `is required (${issue.expected})` : `must be ${issue.expected}, got ${describeValue(got)}` }];
+    // `.int()` fails as a type named "int": say what it means.
+    const expected = issue.expected === 'int' ? 'a whole number' : issue.expected;
+    return [{ path: base, message: got === undefined ? `is required (${expected})` : `must be ${expected}, got ${describeValue(got)}` }];
   }
   return [{ path: base, message: issue.message }];
+}
+
+/**
+ * A bound the schema sets without a sentence of its own, said the way the schema's own sentences
+ * say it ("must be at least 1"), not in zod's words ("Too small: expected number to be >=1").
+ * Handed to the parse as its error map: zod uses it only where the schema wrote no sentence (a
+ * schema's own message wins), and falls back to its own for what this returns undefined.
+ */
+function rangeInOurWords(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code === 'too_small' || issue.code === 'too_big') {
+    const small = issue.code === 'too_small';
+    const bound = Number(small ? issue.minimum : issue.maximum);
+    const inclusive = issue.inclusive !== false;
+    const unit = issue.origin === 'string' ? ' characters' : issue.origin === 'array' || issue.origin === 'set' ? ' items' : '';
+    if (small && bound === 1 && inclusive && unit !== '') return 'must not be empty';
+    if (unit !== '') return `must have ${small ? 'at least' : 'at most'} ${bound}${unit}`;
+    if (inclusive) return `must be ${small ? 'at least' : 'at most'} ${bound}`;
+    return `must be ${small ? 'more' : 'less'} than ${bound}`;
+  }
+  if (issue.code === 'invalid_format') return issue.format === 'email' ? 'must be an email address' : `must be in ${String(issue.format)} format`;
+  return undefined;
 }
 
 /** A zod schema as far as walking it needs (zod 4's `_zod.def`). */
@@ -420,7 +443,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   for (const e of doc.errors) problems.push({ path: '', message: `YAML: ${e.message.split('\n')[0]}` });
   if (problems.length) return { problems, warnings };
   const raw: unknown = doc.toJS() ?? {};
-  const parsed = configSchema.safeParse(raw, { reportInput: true });
+  const parsed = configSchema.safeParse(raw, { reportInput: true, error: rangeInOurWords });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(...describeIssue(issue, raw));
     // Secrets and the checks across fields run even when the shape is wrong, on what is valid,

@@ -60,10 +60,30 @@ test('--help prints the golden text', () => {
   assert.equal(r.stdout, readFileSync(GOLDEN, 'utf8'), 'the --help output changed: if on purpose, run `node bin/mailsluice.js --help > test/golden/help.txt` and commit it');
 });
 
-test('--help after a command prints the same text', () => {
-  const r = cli(['drain', '--help']);
-  assert.equal(r.status, 0);
-  assert.equal(r.stdout, readFileSync(GOLDEN, 'utf8'));
+test('every command has its own --help: its usage line, exit 0, nothing on stderr', () => {
+  const commands = ['start', 'drain', 'test-connection', 'inspect', 'stats', 'search', 'export', 'logs', 'deliveries list', 'deliveries retry', 'config check'];
+  for (const command of commands) {
+    const r = cli([...command.split(' '), '--help']);
+    assert.equal(r.status, 0, command);
+    assert.equal(r.stderr, '', command);
+    assert.ok(r.stdout.startsWith(`Usage: mailsluice ${command}`), `${command} --help starts with its usage line, got: ${r.stdout.slice(0, 80)}`);
+    assert.notEqual(r.stdout, readFileSync(GOLDEN, 'utf8'), `${command} --help is its own, not the general text`);
+  }
+  // Each command's options are named in its own help.
+  assert.match(cli(['drain', '--help']).stdout, /--connection NAME/);
+  assert.match(cli(['search', '--help']).stdout, /--since DATE/);
+  assert.match(cli(['deliveries', 'list', '--help']).stdout, /--state pending\|done\|dead/);
+});
+
+test('--version prints the package version, alone or after a command', () => {
+  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  for (const args of [['--version'], ['drain', '--version'], ['deliveries', 'list', '--version']]) {
+    const r = cli(args);
+    assert.equal(r.status, 0, args.join(' '));
+    assert.equal(r.stdout, `mailsluice ${version}\n`);
+    assert.equal(r.stderr, '');
+  }
+  assert.deepEqual(JSON.parse(cli(['--version', '--json']).stdout), { version });
 });
 
 test('an unknown command exits 2 with one line on stderr naming it', () => {
@@ -181,6 +201,46 @@ test('any other command on an invalid config exits 1 with one line naming CONFIG
       assert.equal(err.length, 1, r.stderr);
       assert.match(err[0]!, /^mailsluice: CONFIG_INVALID: .* 2 problems .*connections\[0\]\.name: .*; connections\[0\]\.host: .*protocol prefix/);
     }
+  });
+});
+
+test('config check says every range in our words, never zod\'s ("Too small: expected number to be >=1")', () => {
+  withTempDir((dir) => {
+    const file = join(dir, 'mailsluice.yaml');
+    writeFileSync(
+      file,
+      `buses: 0
+connections:
+  - name: journal
+    protocol: imap
+    host: mail.example.com
+    maxMessagesPerCycle: 0
+    moveTo: ""
+    auth: { type: basic, username: journal, password: x }
+routes:
+  - name: hook
+    connection: journal
+    bus: 1.5
+    scenario:
+      - { action: webhook, url: http://127.0.0.1:9/x, timeoutMs: 0 }
+      - { action: script, module: ./s.mjs, timeoutMs: 0 }
+  - name: none
+    connection: journal
+    scenario: []
+`,
+    );
+    const r = cli(['config', 'check', '--config', file], dir);
+    assert.equal(r.status, 1);
+    assertProblems(r.stderr, [
+      ['buses', /^buses: must be at least 1$/],
+      ['connections[0].maxMessagesPerCycle', /: must be at least 1$/],
+      ['connections[0].moveTo', /: must not be empty$/],
+      ['routes[0].bus', /: must be a whole number, got .*1\.5$/],
+      ['routes[0].scenario[0].timeoutMs', /: must be at least 1$/],
+      ['routes[0].scenario[1].timeoutMs', /: must be at least 1$/],
+      ['routes[1].scenario', /: must not be empty$/],
+    ]);
+    assert.doesNotMatch(r.stderr, /Too small|Too big|expected|>=|<=|\bint\b/, r.stderr);
   });
 });
 

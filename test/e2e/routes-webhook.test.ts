@@ -255,7 +255,9 @@ test('a 400 is dead-lettered at once, a 503 after maxAttempts; both listed, and 
   });
   try {
     const r = await runCli(['drain', '--json'], ws);
-    assert.equal(r.code, 0, r.stderr);
+    // Dead letters are a failure of the drain (SPEC: non-zero exit), said in one line.
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^mailsluice: DELIVERIES_DEAD: 8 deliveries were dead-lettered \(refused: 4, flaky: 4\)/m);
     const summary = JSON.parse(r.stdout) as { routes: Record<string, { delivered: number; dead: number; failed: number }> };
     assert.deepEqual(summary.routes.refused, { delivered: 0, dead: 4, retries: 0, failed: 0 });
     assert.deepEqual(summary.routes.flaky, { delivered: 0, dead: 4, retries: 8, failed: 0 });

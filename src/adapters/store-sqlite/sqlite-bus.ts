@@ -227,15 +227,16 @@ export class SqliteBus implements MessageBus, ResponseLedger {
     await this.run('recording a delivery step', () => this.stmt('UPDATE deliveries SET step = ?, attempts = 0, last_error = NULL WHERE id = ?').run(nextStep, id));
   }
 
-  async doneMany(records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null }>): Promise<void> {
+  async doneMany(records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null; attempts?: number }>): Promise<void> {
     if (records.length === 0) return;
     // One statement for the batch (rows as a JSON array): a statement per delivery was most of the
     // dispatcher thread's SQLite time.
     const s = this.stmt(
-      `UPDATE deliveries SET state = 'done', done_at = j.value->>1, lease_until = 0, last_error = NULL, response = j.value->>2
+      `UPDATE deliveries SET state = 'done', done_at = j.value->>1, lease_until = 0, last_error = NULL, response = j.value->>2,
+         attempts = COALESCE(j.value->>3, attempts)
        FROM json_each(?) j WHERE deliveries.id = j.value->>0`,
     );
-    const rows = JSON.stringify(records.map((r) => [r.id, r.at, r.response ? JSON.stringify(r.response) : null]));
+    const rows = JSON.stringify(records.map((r) => [r.id, r.at, r.response ? JSON.stringify(r.response) : null, r.attempts ?? null]));
     await this.run('recording deliveries done', () => this.db.transaction(() => s.run(rows)).immediate());
   }
 

@@ -22,6 +22,7 @@ import type {
 import { recipientsText, toParsedRecord } from '../../core/ports/message-store.js';
 import { STAGING_REF_PREFIX } from '../../core/ports/blob-store.js';
 import { MIGRATIONS } from './sqlite-schema.js';
+import { toFtsQuery } from './fts-query.js';
 import { openSearchDb, type FtsRequest, type FtsResponse, type FtsRow } from './fts-writer-worker.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { SqlWhere } from './sql-where.js';
@@ -58,14 +59,6 @@ function parseAttributes(json: string | null, id: number): Partial<MessageAttrib
   } catch (err) {
     throw new MailsluiceError('STORE_CORRUPT', `the saved attributes of message ${id} are not valid JSON`, { cause: err });
   }
-}
-
-/** Quotes user text for FTS5 so operators can type anything without syntax errors. */
-function ftsQuery(text: string): string {
-  const terms = text.match(/"[^"]*"|\S+/g) ?? [];
-  return terms
-    .map((t) => (t.startsWith('"') ? t : `"${t.replace(/"/g, '""')}"`))
-    .join(' ');
 }
 
 /**
@@ -478,11 +471,13 @@ export class SqliteStore implements MessageStore {
     // A journal report merged into another report of the same original is not listed; a text
     // match on its index row (its share of the recipients) lists the primary instead.
     if (this.journalColumns) where.always('m.merged_into IS NULL');
-    if (q.text && q.text.trim()) {
+    // Translated first: a query FTS5 cannot read is the operator's mistake, named, not a database error.
+    const match = q.text ? toFtsQuery(q.text) : null;
+    if (match) {
       from = this.journalColumns
         ? 's.messages_fts f JOIN messages h ON h.id = f.rowid JOIN messages m ON m.id = COALESCE(h.merged_into, h.id)'
         : 's.messages_fts f JOIN messages m ON m.id = f.rowid';
-      where.when('f.messages_fts MATCH ?', ftsQuery(q.text));
+      where.when('f.messages_fts MATCH ?', match);
     }
     const like = (v: string | undefined): string | undefined => (v ? `%${v.replace(/[\\%_]/g, '\\$&')}%` : undefined);
     where

@@ -98,8 +98,13 @@ const MAX_SAVES_IN_FLIGHT = 2;
  * background (at most {@link MAX_SAVES_IN_FLIGHT} at once) while the lanes go on, so no parser
  * waits for a slow message of the same page, a page query or a save.
  */
-export async function runIndexStage(deps: IndexDeps, stop: () => boolean, signal?: AbortSignal): Promise<IndexTotals> {
-  const totals: IndexTotals = { parsed: 0, unparsable: 0, bytes: 0 };
+export async function runIndexStage(
+  deps: IndexDeps,
+  stop: () => boolean,
+  signal?: AbortSignal,
+  /** Counted into as the stage goes (a drain's progress line reads it); returned at the end. */
+  totals: IndexTotals = { parsed: 0, unparsable: 0, bytes: 0 },
+): Promise<IndexTotals> {
   const saveEvery = deps.saveEvery ?? 200;
   const pageSize = Math.max(deps.concurrency * 8, saveEvery);
   let afterId = 0;

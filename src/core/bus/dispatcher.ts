@@ -108,6 +108,8 @@ export interface DispatchRunOptions {
    */
   untilIdle?: { finished: () => boolean; retryHorizonMs: number };
   signal?: AbortSignal;
+  /** Counted into as deliveries end (a drain's progress line reads it); returned at the end. */
+  totals?: DispatchTotals;
 }
 
 type Result = 'done' | 'dead' | 'retry' | 'aborted';
@@ -119,13 +121,18 @@ const NEVER_ABORTED = new AbortController().signal;
 type Prepared = { readRaw: () => Promise<Buffer>; message: Promise<MessageAttributes> };
 
 /** A delivery done, waiting to be recorded with others. */
-type DoneRecord = { id: string; at: number; response: ServerResponse | null };
+/**
+ * A delivery done; `attempts`: those its last step took, the one that succeeded included (the
+ * step's count is reset when a step succeeds, so without it a delivery retried and then done
+ * listed the failures only, or 0 after a later step).
+ */
+type DoneRecord = { id: string; at: number; response: ServerResponse | null; attempts: number };
 
 /** Runs the lanes of every bus that has a route; resolves when the run ends. */
 export async function runDispatcher(deps: DispatcherDeps, options: DispatchRunOptions = {}): Promise<DispatchTotals> {
   const tuning: DispatchTuning = { ...DISPATCH_DEFAULTS, ...deps.tuning };
-  const totals: DispatchTotals = { routes: {} };
-  for (const r of deps.routes) totals.routes[r.name] = { delivered: 0, dead: 0, retries: 0 };
+  const totals: DispatchTotals = options.totals ?? { routes: {} };
+  for (const r of deps.routes) totals.routes[r.name] ??= { delivered: 0, dead: 0, retries: 0 };
   const routeOf = new Map(deps.routes.map((r) => [pairKey(r.connection, r.name), r]));
   const buses = [...new Set(deps.routes.map((r) => r.bus))].sort((a, b) => a - b);
   const released = await deps.bus.releaseAll();
@@ -277,6 +284,9 @@ class Lane {
           if (!head) break;
           const r = await head.result;
           if (r === 'done' && finished.length === 1) oldest = clock.now();
+          // Also while a window of sends is answered without a new one starting: the done records
+          // (and the drain's progress, which counts them) do not wait for the whole window.
+          else if (finished.length > 0 && clock.now() - oldest >= this.tuning.doneFlushMs) void flush(true);
           // Stopped: released below, unrecorded, tried again next run.
           if (r === 'aborted') unrecorded.push(head.d.id);
           // A retry holds the pair back; deliveries already on their way behind it finish first.
@@ -316,9 +326,11 @@ class Lane {
       return this.fail(d, route, d.step, d.attempts + 1, toMailsluiceError(err), count);
     }
     let response: ServerResponse | null = null;
+    let attempts = 0;
     for (let step = d.step; step < route.steps.length; step++) {
       const { action } = route.steps[step]!;
       const attempt = step === d.step ? d.attempts + 1 : 1;
+      attempts = attempt;
       const ctx: DeliveryContext = {
         route: route.name,
         connection: route.connection,
@@ -343,7 +355,7 @@ class Lane {
       if (outcome.response) response = outcome.response;
       if (step + 1 < route.steps.length) await bus.stepDone(d.id, step + 1);
     }
-    finished.push({ id: d.id, at: clock.now(), response: response ?? route.response ?? null });
+    finished.push({ id: d.id, at: clock.now(), response: response ?? route.response ?? null, attempts });
     logger.debug('delivered', { delivery: d.id, route: route.name });
     return 'done';
   }

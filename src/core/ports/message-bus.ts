@@ -20,7 +20,7 @@ export interface DeliveryRecord {
   bus: number;
   /** Index of the next scenario action to run (the failed one, for a dead letter). */
   step: number;
-  /** Attempts made on `step` so far. */
+  /** Attempts made on `step` so far; once done, the attempts its last step took (the successful one included). */
   attempts: number;
   /** When the delivery is due next (ms since the epoch). */
   nextAt: number;
@@ -102,7 +102,7 @@ export interface MessageBus {
    * one durable write: one fsync for a batch instead of one per delivery (the dispatcher flushes
    * before it claims again, so nothing done is claimed twice).
    */
-  doneMany(records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null }>): Promise<void>;
+  doneMany(records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null; attempts?: number }>): Promise<void>;
   /** Records a failed attempt of `step` and when to try again; releases the claim. */
   retryLater(id: string, step: number, attempts: number, nextAt: number, error: string): Promise<void>;
   /** Moves a delivery to the dead letters (kept, listed, replayable). */

@@ -1,0 +1,136 @@
+/**
+ * The command line's help texts: `mailsluice --help` (pinned by test/golden/help.txt) and one
+ * per command (`mailsluice drain --help`), and the version `--version` prints.
+ */
+import { readFileSync } from 'node:fs';
+
+/** The `--help` text; pinned by a golden test. */
+export const HELP = `mailsluice: drains journal mailboxes into a durable, searchable archive
+
+Usage: mailsluice <command> [options]
+
+Commands:
+  start                     run the service: every enabled connection
+  drain [--connection NAME] drain until nothing is left to take, index, run the
+                            routes, then exit
+  test-connection NAME      step-by-step connection test
+  inspect FILE...           parse messages and print their attributes
+  stats                     archive counts
+  search QUERY              full-text and field search of the archive
+                            (--from, --to, --since, --before, --connection, --has-attachment, --limit)
+  export --out DIR          write archived messages (--format eml|mbox, --connection NAME,
+                            --mode OCTAL: file mode, default 600)
+  logs NAME                 print a connection's own log
+  deliveries list           deliveries of messages to routes
+                            (--state pending|done|dead, --route NAME, --connection, --limit)
+  deliveries retry ID...    queue dead deliveries again (or --all-dead [--route NAME])
+  config check              validate the configuration and print every problem
+
+Options for every command:
+  --config FILE             configuration file (default ./mailsluice.yaml)
+  --json                    machine-readable output
+  --help                    this text, or a command's own (mailsluice drain --help)
+  --version                 the version of mailsluice
+`;
+
+const COMMON = `
+Options for every command:
+  --config FILE             configuration file (default ./mailsluice.yaml)
+  --json                    machine-readable output
+  --help                    this text
+  --version                 the version of mailsluice
+`;
+
+/** Each command's own `--help`: what it does, its arguments and options, what it exits with. */
+const COMMAND_HELP: Record<string, string> = {
+  start: `Usage: mailsluice start [options]
+
+Runs the service: every enabled connection, the routes' buses and the HTTP API, until SIGINT or
+SIGTERM.
+`,
+  drain: `Usage: mailsluice drain [--connection NAME] [options]
+
+Drains every enabled connection (or the one named) until nothing is left to take, parses and
+indexes what it took, runs the routes, then exits with a summary.
+
+Options:
+  --connection NAME         drain this connection only (also a disabled one)
+
+Exits 1 when a message could not be archived, when a delivery was dead-lettered, or when no
+connection is enabled.
+`,
+  'test-connection': `Usage: mailsluice test-connection NAME [options]
+
+Tests a connection step by step: resolve, connect, TLS, greeting, capabilities, login, mailbox,
+count. Exits 1 at the first step that fails.
+`,
+  inspect: `Usage: mailsluice inspect FILE... [options]
+
+Parses message files and prints their attributes (--json: one object per file, one per line,
+in the order given). Nothing is archived.
+`,
+  stats: `Usage: mailsluice stats [options]
+
+Prints the archive's counts: messages, bytes, per connection and per route.
+`,
+  search: `Usage: mailsluice search [QUERY] [options]
+
+Searches the archive. QUERY is words and "quoted phrases", all of which must occur (subject,
+addresses, body, attachment names); a word ending in * matches every word it begins.
+
+Options:
+  --from TEXT               the sender contains TEXT
+  --to TEXT                 a recipient (To, Cc, Bcc) contains TEXT
+  --since DATE              sent on or after DATE (2026-01-31 or 2026-01-31T08:00:00Z)
+  --before DATE             sent before DATE
+  --connection NAME         taken by this connection
+  --has-attachment          with at least one attachment
+  --limit N                 at most N results, newest first (default 100)
+
+With --json, one hit per line; a list cut at --limit ends with {"more":true,"limit":N}.
+`,
+  export: `Usage: mailsluice export --out DIR [--format eml|mbox] [--connection NAME] [--mode OCTAL] [options]
+
+Writes archived messages to DIR: eml (default) as <sha256>.eml, the raw bytes as received;
+mbox as one archive.mbox (mboxrd). Files are written mode 600 (a directory export makes, 700):
+readable by their owner only; --mode 640 asks for another (the owner keeps read and write).
+`,
+  logs: `Usage: mailsluice logs NAME [options]
+
+Prints a connection's own log (--json: the JSON lines as written).
+`,
+  'deliveries list': `Usage: mailsluice deliveries list [options]
+
+Lists the deliveries of archived messages to routes, with their state, attempts and last error.
+
+Options:
+  --state pending|done|dead only deliveries in this state
+  --route NAME              only this route's
+  --connection NAME         only messages of this connection
+  --limit N                 at most N (default 1000)
+`,
+  'deliveries retry': `Usage: mailsluice deliveries retry ID... | --all-dead [--route NAME] [options]
+
+Queues dead deliveries again, under the same idempotency keys; the service (or the next drain)
+delivers them.
+`,
+  'config check': `Usage: mailsluice config check [options]
+
+Validates the configuration file and prints every problem at once, each with its key path.
+Exits 1 when there is one.
+`,
+};
+COMMAND_HELP.run = COMMAND_HELP.start!;
+
+/** The `--help` of `command` (`deliveries list`, `config check`: both words), or the general one. */
+export function helpFor(command: string | undefined): string {
+  const own = command ? COMMAND_HELP[command] : undefined;
+  return own ? own + COMMON : HELP;
+}
+
+/** The version of this build, from its package.json. */
+export function version(): string {
+  // dist/src/cli/help.js → the package root; package.json ships with the package.
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
