@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   ACTION_TLS_UNTRUSTED: { retryable: false, summary: "A webhook receiver's certificate failed verification (self-signed, expired, wrong host or unknown CA)." },
   ACTION_UNAVAILABLE: { retryable: false, summary: 'A scenario action cannot run in this build or deployment (no broker for publish, no adapter).' },
   DELIVERY_NOT_FOUND: { retryable: false, summary: 'No delivery with that id exists, or it is not dead.' },
+  DELIVERY_INTERRUPTED: { retryable: true, summary: 'An attempt never ended: the process running it died (killed, crashed, power cut) before its outcome was recorded; it counts as a failed attempt.' },
   CLI_USAGE: { retryable: false, summary: 'The command line was not understood.' },
   INPUT_NOT_FOUND: { retryable: false, summary: 'A file named on the command line does not exist or cannot be read.' },
   INTERNAL: { retryable: false, summary: 'An unexpected internal error; the cause is attached.' },
