@@ -201,7 +201,7 @@ class ScriptAction implements ScenarioAction {
     // The script's console output is piped here (logged or dropped), never mixed into the
     // service's stdout, which carries the structured log.
     this.#pipeOutput(worker);
-    worker.send({ type: 'init', moduleUrl: pathToFileURL(c.module).href, maxErrorTextChars: SCRIPT_TUNING.maxErrorTextChars, envKeys: Object.keys(c.env) });
+    worker.send({ type: 'init', moduleUrl: pathToFileURL(c.module).href, maxErrorTextChars: SCRIPT_TUNING.maxErrorTextChars });
     slot.timer = setTimeout(() => {
       this.#retire(slot);
       worker.kill();

@@ -18,8 +18,6 @@ export interface ScriptChildInit {
   moduleUrl: string;
   /** Longest piece of a thrown value's text to send back. */
   maxErrorTextChars: number;
-  /** The environment the script may see (what the route gives); anything else is removed. */
-  envKeys: string[];
 }
 
 /** The plain-data fields of the `ctx` a script receives (readRaw is added on this side). */
@@ -85,10 +83,6 @@ export function describeThrown(err: unknown, max: number): ThrownInfo {
 /** Runs the child's side once the service's `init` arrives. */
 function serve(send: (msg: FromScriptChild) => void, init: ScriptChildInit): void {
   const { moduleUrl, maxErrorTextChars } = init;
-  // Node and a shell wrapper may add variables of their own (NODE_CHANNEL_*, PWD): the script
-  // sees exactly the route's env.
-  const keep = new Set(init.envKeys);
-  for (const k of Object.keys(process.env)) if (!keep.has(k)) delete process.env[k];
   const post = (msg: FromScriptChild): void => send(msg);
 
   /** The call being run; a ctx kept from an earlier call must not read this call's message. */
