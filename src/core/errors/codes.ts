@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   SOURCE_UNSUPPORTED_PROTOCOL: { retryable: false, summary: 'The connection protocol has no source adapter in this build.' },
   STORE_WRITE_FAILED: { retryable: true, summary: 'Writing to the archive failed (disk full, permissions, I/O error); nothing was taken from the server.' },
   STORE_CORRUPT: { retryable: false, summary: 'An archived blob failed its integrity check.' },
+  STORE_RESOURCE_EXHAUSTED: { retryable: true, summary: 'The archive could not open or read a file for lack of a resource (too many open files, EMFILE/ENFILE; memory): nothing is wrong with the archive, and the work is tried again.' },
   STORE_NOT_FOUND: { retryable: false, summary: 'The requested archived message or blob does not exist.' },
   MESSAGES_NOT_ARCHIVED: { retryable: false, summary: 'Some messages could not be archived; with unseenOnly they were left on the server flagged \\Seen and are not taken again.' },
   PARSE_LIMIT_EXCEEDED: { retryable: false, summary: 'A message exceeded a parser limit; it is archived raw and marked unparsable.' },
