@@ -231,18 +231,22 @@ export class SqliteBus implements MessageBus, ResponseLedger {
 
   async attemptsStarted(started: readonly string[], finished: readonly string[]): Promise<void> {
     if (started.length === 0 && finished.length === 0) return;
-    const s = this.stmt(`UPDATE deliveries SET started = j.value->>1 FROM json_each(?) j WHERE deliveries.id = j.value->>0`);
-    const rows = JSON.stringify([...finished.map((id) => [id, 0]), ...started.map((id) => [id, 1])]);
+    // By primary key through `IN (json_each)`, as the claim's lease: an UPDATE ... FROM json_each
+    // scanned the whole table per write (~300 µs at 2,000 deliveries).
+    const mark = this.stmt('UPDATE deliveries SET started = ? WHERE id IN (SELECT value FROM json_each(?))');
     await this.run('recording attempts started', () => {
       // In the WAL, not yet fsynced: that survives the process dying, which is what the mark is
-      // for, at the cost of a write instead of a write and an fsync before every action. The next
-      // commit with synchronous=FULL (a claim, a retry, doneMany) syncs it along.
-      // The connection's own setting is put back after (statements cached: see stmt()).
+      // for, without an fsync before every action. The next commit with the connection's own
+      // setting (a claim, a retry, doneMany) makes it durable along with its own rows.
       const level = (this.stmt('PRAGMA synchronous').get() as { synchronous: number }).synchronous;
       this.stmt('PRAGMA synchronous = NORMAL').run();
       try {
-        this.db.transaction(() => s.run(rows)).immediate();
+        this.db.transaction(() => {
+          if (finished.length > 0) mark.run(0, JSON.stringify(finished));
+          if (started.length > 0) mark.run(1, JSON.stringify(started));
+        }).immediate();
       } finally {
+        // The statements are cached (see stmt()); the connection's setting is put back.
         this.stmt(`PRAGMA synchronous = ${level === 3 ? 3 : level === 1 ? 1 : 2}`).run();
       }
     });
