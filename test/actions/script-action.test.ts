@@ -376,3 +376,20 @@ test('a script cannot open more files than its limit: the failure is its own, th
   // This process can still open files.
   assert.ok(createHash('sha256').update(await import('node:fs').then((fs) => fs.readFileSync(mod))).digest('hex'));
 });
+
+test('a module the script user cannot read fails with a sentence that says which user and what to change', { skip: process.getuid?.() !== 0 && 'scripts change user only when the service is root' }, async () => {
+  const { mkdtempSync, writeFileSync: write, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const closed = mkdtempSync(join(tmpdir(), 'mailsluice-closed-')); // 0700, root's alone
+  try {
+    const mod = join(closed, 'private.mjs');
+    write(mod, 'export function handle() {}');
+    const e = failure(await action(mod).run(attributes('x'), deliveryContext(RAW)));
+    assert.equal(e.code, 'ACTION_SCRIPT_INVALID');
+    assert.equal(e.retryable, false);
+    assert.match(e.message, /cannot be read by the user scripts run as \(nobody, uid 65534; the service runs as root\): .*chmod o\+r/);
+  } finally {
+    rmSync(closed, { recursive: true, force: true });
+  }
+});

@@ -17,7 +17,7 @@ import type { Logger } from '../../core/ports/logger.js';
 import { toMailsluiceError, type MailsluiceError } from '../../core/errors/index.js';
 import { resolveScriptActionConfig, SCRIPT_TUNING, type ScriptActionConfig, type ScriptActionOptions } from './script-action-config.js';
 import type { FromScriptChild, ScriptContextData, ToScriptChild } from './script-child.js';
-import { ScriptProcess, type ScriptExit } from './script-process.js';
+import { ScriptProcess, scriptUser, type ScriptExit } from './script-process.js';
 import { validateScriptResponse } from './script-response.js';
 import * as map from './script-error-map.js';
 
@@ -235,7 +235,11 @@ class ScriptAction implements ScenarioAction {
         if (slot.state !== 'starting') return;
         const worker = slot.worker;
         this.#startFailed(slot, () =>
-          msg.reason === 'no-handle' ? map.handleMissing(c, msg.exportNames ?? []) : map.moduleLoadThrew(c, msg.error ?? { name: 'Error', text: 'unknown' }),
+          msg.reason === 'no-handle'
+            ? map.handleMissing(c, msg.exportNames ?? [])
+            : msg.error?.code === 'EACCES' || msg.error?.code === 'EPERM'
+              ? map.moduleUnreadable(c, msg.error, scriptUser())
+              : map.moduleLoadThrew(c, msg.error ?? { name: 'Error', text: 'unknown' }),
         );
         worker?.kill();
         return;

@@ -8,6 +8,8 @@
  * process boundary with its `code` and class intact. It ends itself when the channel closes, so
  * a service that died leaves no script process behind.
  */
+import { accessSync, constants } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import type { DeliveryContext } from '../../core/ports/scenario-action.js';
 
@@ -126,6 +128,9 @@ function serve(send: (msg: FromScriptChild) => void, init: ScriptChildInit): voi
   const start = async (): Promise<void> => {
     let mod: Record<string, unknown>;
     try {
+      // Checked as this process's user first: the module loader reports a directory it may not
+      // enter as "Cannot find module", which would send the operator looking for a missing file.
+      accessSync(fileURLToPath(moduleUrl), constants.R_OK);
       mod = (await import(moduleUrl)) as Record<string, unknown>;
     } catch (err) {
       post({ type: 'load-failed', reason: 'threw', error: describeThrown(err, maxErrorTextChars) });

@@ -6,7 +6,7 @@
 import { MailsluiceError } from '../../core/errors/index.js';
 import type { ScriptActionConfig } from './script-action-config.js';
 import type { ThrownInfo } from './script-child.js';
-import { cpuLimitSeconds, rssLimitMb, type ScriptExit } from './script-process.js';
+import { cpuLimitSeconds, rssLimitMb, type ScriptExit, type ScriptUser } from './script-process.js';
 
 type Who = Pick<ScriptActionConfig, 'module' | 'route' | 'timeoutMs' | 'memoryMb' | 'startTimeoutMs'>;
 
@@ -44,6 +44,20 @@ export function moduleLoadThrew(c: Who, t: ThrownInfo): MailsluiceError {
   return new MailsluiceError('ACTION_SCRIPT_INVALID', `${who(c)} failed to load: ${thrownText(t)}.`, {
     details: base(c, { thrown: t }),
   });
+}
+
+/**
+ * The module (or a file it imports, or a directory above them) cannot be read by the user the
+ * script runs as: when the service is root that is an unprivileged user, which cannot read what
+ * only root may (by design: the data directory and the configuration are root's alone).
+ */
+export function moduleUnreadable(c: Who, t: ThrownInfo, user: ScriptUser | null): MailsluiceError {
+  const as = user ? `the user scripts run as (${user.name}, uid ${user.uid}; the service runs as root)` : 'the user the service runs as';
+  return new MailsluiceError(
+    'ACTION_SCRIPT_INVALID',
+    `${who(c)} cannot be read by ${as}: ${thrownText(t)}; make the module, what it imports and every directory above them readable by that user (chmod o+r on the files, o+x on the directories), outside the data directory.`,
+    { details: base(c, { thrown: t, ...(user ? { runsAs: user.name, uid: user.uid } : {}) }) },
+  );
 }
 
 /** The module loaded but exports no `handle` function. */
