@@ -86,8 +86,7 @@ export const SCRIPT_TUNING = {
   minCpuSeconds: 60,
   /** When the service is root, scripts run as this user (as Dovecot runs its services unprivileged). */
   rootRunsAs: 'nobody',
-  /** /proc reports the resident set in pages and CPU time in clock ticks (Linux: 4 KiB, 100 Hz). */
-  pageBytes: 4096,
+  /** /proc reports CPU time in clock ticks (USER_HZ: 100 on every Linux architecture Node runs on). */
   clockTicks: 100,
   /** After a process exits, its last output (V8's out-of-memory sentence) is awaited this long at most. */
   outputGraceMs: 200,

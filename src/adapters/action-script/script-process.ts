@@ -4,7 +4,7 @@
  * OS limits on open files and CPU time, an empty environment, a temporary working directory of
  * its own, in a process group of its own (so what the script starts dies with it) and, when the
  * service runs as root, as an unprivileged user. Its memory is watched from here: the resident
- * set is read from `/proc/<pid>/stat` every {@link SCRIPT_TUNING.watchMs} and the process group
+ * set is read from `/proc/<pid>/status` every {@link SCRIPT_TUNING.watchMs} and the process group
  * is killed once it passes the limit (an address-space limit would stop V8 itself, which
  * reserves far more than it uses).
  *
@@ -80,18 +80,21 @@ export function rssLimitMb(c: Pick<ScriptActionConfig, 'memoryMb'>): number {
 
 /** Resident set (MiB) and CPU time used (s) of a process, from /proc; null where there is none. */
 function readStat(pid: number): { rssMb: number; cpuSeconds: number } | null {
-  let text: string;
+  let stat: string;
+  let status: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    status = readFileSync(`/proc/${pid}/status`, 'latin1');
   } catch {
     return null;
   }
   // The command name (field 2) is in parentheses and may hold spaces: count after its end.
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // f[0] is field 3 (state): utime is field 14, stime 15, rss (pages) 24.
+  // f[0] is field 3 (state): utime is field 14, stime 15 (clock ticks).
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(f[11]) + Number(f[12]);
-  const pages = Number(f[21]);
-  return { rssMb: (pages * SCRIPT_TUNING.pageBytes) / (1024 * 1024), cpuSeconds: ticks / SCRIPT_TUNING.clockTicks };
+  // VmRSS in kB, whatever the page size (4 KiB on x86-64, up to 64 KiB on some arm64 kernels).
+  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+  return { rssMb: kb / 1024, cpuSeconds: ticks / SCRIPT_TUNING.clockTicks };
 }
 
 /** See the module comment. */
