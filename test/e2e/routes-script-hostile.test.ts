@@ -82,6 +82,41 @@ test('a script that SIGKILLs its own process: dead-lettered after its attempts, 
   }
 });
 
+test('under start, a script that SIGKILLs its own process: dead-lettered after its attempts, the service keeps running and stops normally', async () => {
+  const user = await dovecot.createUser();
+  await dovecot.loadMaildir(user.username, [makeMessage(1, { tag: 'die' }), makeMessage(2)]);
+  const ws = makeWorkspace();
+  likeSystemDirs(ws);
+  const scripts = openDir(ws, 'scripts');
+  writeFileSync(join(scripts, 'suicide.mjs'), "export function handle(m) { if (m.Subject.endsWith('die')) process.kill(process.pid, 'SIGKILL'); }\n");
+  ws.writeConfig({
+    connections: [imapConnection(dovecot, user)],
+    deliveryRetry: { baseMs: 50, maxMs: 100 },
+    routes: [{ name: 'tag', connection: 'journal', scenario: [{ action: 'script', module: './scripts/suicide.mjs', timeoutMs: 10_000, maxAttempts: 3 }] }],
+  });
+  const child = spawnCli(['start'], ws);
+  let stderr = '';
+  child.stdout!.resume();
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  try {
+    let states: string[] = [];
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      states = (await deliveries(ws)).map((d) => d.state).sort();
+      if (states.join() === 'dead,done') break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.deepEqual(states, ['dead', 'done'], stderr);
+    assert.equal(child.exitCode, null, `the service is still running: ${stderr}`);
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited, { code: 0, signal: null }, stderr);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    ws.cleanup();
+  }
+});
+
 test('a message whose handling kills the service is dead-lettered after maxAttempts; it is not run again, the others are delivered', async () => {
   const user = await dovecot.createUser();
   await dovecot.loadMaildir(user.username, [makeMessage(1), makeMessage(2, { tag: 'hang' }), makeMessage(3)]);
