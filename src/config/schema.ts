@@ -244,10 +244,10 @@ const action = z.discriminatedUnion('action', [
     tls: peerTls('receiver (https URLs)'),
   }),
   z.strictObject({
-    action: z.literal('script').meta({ description: 'A user JS/TS module exporting handle(message, ctx), run in a worker thread.' }),
+    action: z.literal('script').meta({ description: 'A user JS/TS module exporting handle(message, ctx), run in a process of its own (limits on open files, CPU time and memory; no environment; as nobody when the service is root).' }),
     module: z.string().min(1).meta({ description: 'Path of the module (relative to the configuration file).' }),
     timeoutMs: z.number().int().min(1).default(30000).meta({ description: 'Time limit per message.' }),
-    memoryMb: z.number().int('must be a whole number').min(16, 'must be at least 16').max(16384).default(128).meta({ description: 'Heap limit of the worker thread, in MB.' }),
+    memoryMb: z.number().int('must be a whole number').min(16, 'must be at least 16').max(16384).default(128).meta({ description: "Memory limit of the script's process, in MB: its JS heap, and with 64 MB added for Node itself its resident set (Buffers included); over it, the process is killed and the attempt fails." }),
     maxAttempts,
   }),
   z.strictObject({

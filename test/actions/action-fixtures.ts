@@ -3,7 +3,7 @@
  * message attributes, and a temporary directory for script modules written by the tests
  * (tsc does not copy .mjs fixtures to dist, so each test writes its module as text).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MessageAttributes } from '../../src/core/message/attributes.js';
@@ -64,6 +64,9 @@ export interface ScriptDir {
 /** Makes a {@link ScriptDir}. */
 export function scriptDir(): ScriptDir {
   const dir = mkdtempSync(join(tmpdir(), 'mailsluice-scripts-'));
+  // Scripts run as an unprivileged user when the tests run as root: like an operator's script
+  // directory, this one is readable by everyone (mkdtemp makes it 0700).
+  chmodSync(dir, 0o755);
   return {
     dir,
     write(name, source) {

@@ -1,6 +1,7 @@
 /**
- * The `script` action against real worker threads: every way a user's module can go wrong is
- * one failed attempt with a clear sentence, and the service (this process) lives on.
+ * The `script` action against real script processes: every way a user's module can go wrong is
+ * one failed attempt with a clear sentence, and the service (this process) lives on; a script
+ * sees nothing of the service (its environment, its files, its user).
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,7 +111,7 @@ test('a script that allocates past its memory limit fails the attempt; this proc
   assert.equal(e.code, 'ACTION_SCRIPT_CRASHED');
   assert.equal(e.retryable, true);
   assert.match(e.message, /ran out of its memory limit of 32 MiB while handling the message/);
-  assert.equal(e.details?.['workerError'], 'ERR_WORKER_OUT_OF_MEMORY');
+  assert.equal(e.details?.['reason'], 'heap');
   assert.deepEqual(await a.run(attributes('light'), deliveryContext(RAW)), { ok: true, response: { moveTo: 'fed' } });
   // The heap of the dead worker is returned: this process did not grow by the script's appetite.
   assert.ok(process.memoryUsage().rss - rssBefore < 256 * 1024 * 1024);
@@ -232,12 +233,12 @@ test('invalid responses are failed attempts that say what is wrong', async () =>
   assert.deepEqual(await a.run(attributes('empty'), deliveryContext(RAW)), { ok: true });
 });
 
-test('a script that ends its thread is a crash of one attempt; the next call gets a new worker', async () => {
+test('a script that ends its process is a crash of one attempt; the next call gets a new process', async () => {
   const mod = dir.write('exits.mjs', "export function handle(m) { if (m.Subject === 'exit') process.exit(3); return { moveTo: 'alive' }; }");
   const a = action(mod);
   const e = failure(await a.run(attributes('exit'), deliveryContext(RAW)));
   assert.equal(e.code, 'ACTION_SCRIPT_CRASHED');
-  assert.match(e.message, /ended its worker thread while handling the message \(exit code 3\)/);
+  assert.match(e.message, /ended its process while handling the message \(exit code 3\)/);
   assert.deepEqual(await a.run(attributes('x'), deliveryContext(RAW)), { ok: true, response: { moveTo: 'alive' } });
 });
 
@@ -262,6 +263,8 @@ test('concurrent calls queue on one worker in order, or run side by side with wo
 test('an aborted attempt stops the script at once; a queued one never starts', async () => {
   const mod = dir.write('abortable.mjs', "export async function handle(m) { if (m.Subject === 'hang') await new Promise(() => {}); return { moveTo: 'ran' }; }");
   const a = action(mod, { timeoutMs: 30_000 });
+  // Started and loaded first, so the abort below meets a running call, not one still queued.
+  assert.deepEqual(await a.run(attributes('warm'), deliveryContext(RAW)), { ok: true, response: { moveTo: 'ran' } });
   const ac = new AbortController();
   const running = a.run(attributes('hang'), deliveryContext(RAW, { signal: ac.signal }));
   const queuedAc = new AbortController();
@@ -323,4 +326,70 @@ test('after close() no call runs; options that cannot be right are refused at cr
   assert.throws(() => createScriptAction({ module: 'relative/script.mjs', timeoutMs: 1000, route: 'r1' }), (e: unknown) => e instanceof MailsluiceError && e.code === 'CONFIG_INVALID' && /absolute path/.test(e.message));
   assert.throws(() => createScriptAction({ module: '/x.mjs', timeoutMs: 0, route: 'r1' }), /timeoutMs must be a positive whole number/);
   assert.throws(() => createScriptAction({ module: '/x.mjs', timeoutMs: 10, memoryMb: 4, route: 'r1' }), /memoryMb must be a whole number of MiB, at least 16/);
+});
+
+test('a script that SIGKILLs its own process fails one attempt (retryable); this process lives and the next call works', async () => {
+  const mod = dir.write('kills-itself.mjs', "export function handle(m) { if (m.Subject === 'die') process.kill(process.pid, 'SIGKILL'); return { moveTo: 'alive' }; }");
+  const a = action(mod);
+  const e = failure(await a.run(attributes('die'), deliveryContext(RAW)));
+  assert.equal(e.code, 'ACTION_SCRIPT_CRASHED');
+  assert.equal(e.retryable, true);
+  assert.match(e.message, /was killed by SIGKILL while handling the message/);
+  assert.deepEqual(await a.run(attributes('x'), deliveryContext(RAW)), { ok: true, response: { moveTo: 'alive' } });
+});
+
+test('Buffers outside the heap count: a script whose resident set passes its limit is killed, the attempt fails, the next call works', async () => {
+  const mod = dir.write(
+    'buffers.mjs',
+    `const keep = [];
+     export async function handle(m) {
+       if (m.Subject === 'hoard') for (let i = 0; i < 400; i++) { keep.push(Buffer.alloc(4 * 1024 * 1024, 1)); await new Promise((r) => setImmediate(r)); }
+       return { moveTo: 'held ' + keep.length };
+     }`,
+  );
+  const a = action(mod, { memoryMb: 32, timeoutMs: 20_000 });
+  const rssBefore = process.memoryUsage().rss;
+  const e = failure(await a.run(attributes('hoard'), deliveryContext(RAW)));
+  assert.equal(e.code, 'ACTION_SCRIPT_CRASHED');
+  assert.equal(e.retryable, true);
+  assert.equal(e.details?.['reason'], 'memory');
+  assert.match(e.message, /used \d+ MiB of memory while handling the message, over its limit of 96 MiB/);
+  assert.deepEqual(await a.run(attributes('x'), deliveryContext(RAW)), { ok: true, response: { moveTo: 'held 0' } });
+  assert.ok(process.memoryUsage().rss - rssBefore < 256 * 1024 * 1024);
+});
+
+test('a script cannot open more files than its limit: the failure is its own, the service is untouched', async () => {
+  const mod = dir.write(
+    'fd-hog.mjs',
+    `import { openSync } from 'node:fs';
+     export function handle() {
+       const fds = [];
+       try { for (let i = 0; i < 100000; i++) fds.push(openSync('/dev/null', 'r')); } catch (e) { return { moveTo: e.code + ' after ' + fds.length }; }
+       return { moveTo: 'unlimited' };
+     }`,
+  );
+  const out = await action(mod).run(attributes('x'), deliveryContext(RAW));
+  assert.equal(out.ok, true);
+  const moveTo = (out as { response: { moveTo: string } }).response.moveTo;
+  assert.match(moveTo, /^EMFILE after \d+$/);
+  assert.ok(Number(moveTo.split(' ')[2]) < 256);
+  // This process can still open files.
+  assert.ok(createHash('sha256').update(await import('node:fs').then((fs) => fs.readFileSync(mod))).digest('hex'));
+});
+
+test('a module the script user cannot read fails with a sentence that says which user and what to change', { skip: process.getuid?.() !== 0 && 'scripts change user only when the service is root' }, async () => {
+  const { mkdtempSync, writeFileSync: write, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const closed = mkdtempSync(join(tmpdir(), 'mailsluice-closed-')); // 0700, root's alone
+  try {
+    const mod = join(closed, 'private.mjs');
+    write(mod, 'export function handle() {}');
+    const e = failure(await action(mod).run(attributes('x'), deliveryContext(RAW)));
+    assert.equal(e.code, 'ACTION_SCRIPT_INVALID');
+    assert.equal(e.retryable, false);
+    assert.match(e.message, /cannot be read by the user scripts run as \(nobody, uid 65534; the service runs as root\): .*chmod o\+r/);
+  } finally {
+    rmSync(closed, { recursive: true, force: true });
+  }
 });

@@ -380,3 +380,35 @@ test('fs: a large body that arrives whole is hashed off-thread and staged raw; d
     assert.equal(records, all.length);
     await w.close();
   }));
+
+test('fs: out of file descriptors (EMFILE, a real RLIMIT_NOFILE) is STORE_RESOURCE_EXHAUSTED, retryable, never STORE_CORRUPT; it works again once descriptors are free', () =>
+  withDir(async (dir) => {
+    const storeUrl = pathToFileURL(fileURLToPath(new URL('../../src/adapters/blob-fs/index.js', import.meta.url))).href;
+    const script = `
+      import { openSync, closeSync } from 'node:fs';
+      import { createFsBlobStore } from ${JSON.stringify(storeUrl)};
+      const store = await createFsBlobStore({ directory: ${JSON.stringify(dir)}, compressionThreads: 0, streamThresholdBytes: 16 * 1024 });
+      const w = await store.openWriter();
+      const raw = Buffer.alloc(200 * 1024, 'staged body ');
+      const put = await w.put((async function* () { yield raw; })(), () => false);
+      await w.sync();
+      const out = { staged: put.location.ref.startsWith('stage-') };
+      const fds = [];
+      try { for (;;) fds.push(openSync('/dev/null', 'r')); } catch (e) { out.exhausted = e.code; }
+      const code = (e) => ({ code: e.code, retryable: e.retryable });
+      try { await store.read(put.location, put.sha256); out.read = 'ok'; } catch (e) { out.read = code(e); }
+      try { for await (const _ of store.stream(put.location)); out.stream = 'ok'; } catch (e) { out.stream = code(e); }
+      try { await w.recompress(put.location, put.sha256); out.recompress = 'ok'; } catch (e) { out.recompress = code(e); }
+      try { await store.listStagingContainers(); out.list = 'ok'; } catch (e) { out.list = code(e); }
+      for (const fd of fds) closeSync(fd);
+      const w2 = await store.openWriter();
+      const moved = await w2.recompress(put.location, put.sha256);
+      await w2.sync();
+      out.after = (await store.read(moved, put.sha256)).equals(raw);
+      console.log(JSON.stringify(out));
+    `;
+    const { stdout } = await promisify(execFile)('bash', ['-c', 'ulimit -n 64 && exec "$0" --input-type=module -e "$1"', process.execPath, script]);
+    const out = JSON.parse(stdout) as Record<string, unknown>;
+    const exhausted = { code: 'STORE_RESOURCE_EXHAUSTED', retryable: true };
+    assert.deepEqual(out, { staged: true, exhausted: 'EMFILE', read: exhausted, stream: exhausted, recompress: exhausted, list: exhausted, after: true });
+  }));

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { type TestUser } from '../harness/dovecot.js';
@@ -168,6 +168,8 @@ test('a dead letter (receiver answers 400) with errorResponse moveTo Failed: the
 test('a script route returning { addFlags: ["$Scripted"] }: the flag is set (deletePolicy mark-seen keeps its \\Seen)', async () => {
   const { user, raws } = await userWith(4);
   const ws = makeWorkspace();
+  // Readable by the user scripts run as when the tests run as root (mkdtemp makes it 0700).
+  chmodSync(ws.dir, 0o755);
   writeFileSync(
     join(ws.dir, 'tag.mjs'),
     `export async function handle(message) {

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
 import { makeWorkspace, runCli, spawnCli, imapConnection } from '../harness/cli.js';
@@ -313,6 +313,8 @@ test('a script route runs the module (path relative to the config) and its respo
   const user = await dovecot.createUser();
   await dovecot.loadMaildir(user.username, Array.from({ length: 3 }, (_, i) => makeMessage(i, { bodyBytes: 500 })));
   const ws = makeWorkspace();
+  // Readable by the user scripts run as when the tests run as root (mkdtemp makes it 0700).
+  chmodSync(ws.dir, 0o755);
   writeFileSync(
     join(ws.dir, 'tag.mjs'),
     `export async function handle(message, ctx) {

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { collectStaging, runCompressStage } from '../../src/core/archive/compress-stage.js';
 import { STAGING_REF_PREFIX } from '../../src/core/ports/blob-store.js';
+import { mapFsError } from '../../src/adapters/blob-fs/index.js';
 import { markParsed, openArchive, realClock, seed, seedMessage, sha256, silent, verifyAll, type Archive } from './compress-fixture.js';
 
 async function withArchive(fn: (a: Archive) => Promise<void>): Promise<void> {
@@ -245,5 +246,52 @@ test('compress stage: when parsing does not move for parseWaitMs, staged blobs a
     assert.equal(totals.containersDeleted, 1);
     assert.equal(warnings.length, 1, warnings.join('; '));
     assert.deepEqual(await a.store.listStagedBlobs(100), []);
+    assert.deepEqual(await verifyAll(a, expected), []);
+  }));
+
+test('compress stage: too many open files (EMFILE) is a resource error that passes, never corruption: the stage waits, tries again and finishes', () =>
+  withArchive(async (a) => {
+    const expected = await seed(a, 6);
+    await markParsed(a);
+    // What the file system says when the process (a script, once) has used up its descriptors.
+    const emfile = (syscall: string, path: string): Error => Object.assign(new Error(`EMFILE: too many open files, ${syscall} '${path}'`), { code: 'EMFILE', syscall, path });
+    let recompressFailures = 1;
+    let listFailures = 1;
+    const blobs = new Proxy(a.blobs, {
+      get(target, prop, receiver) {
+        if (prop === 'openWriter') {
+          return async () => {
+            const w = await target.openWriter();
+            return new Proxy(w, {
+              get(wt, wp) {
+                if (wp === 'recompress') {
+                  return async (loc: { ref: string }, sha: string) => {
+                    if (recompressFailures-- > 0) throw mapFsError(emfile('open', loc.ref), 'reading', loc.ref);
+                    return wt.recompress(loc as never, sha);
+                  };
+                }
+                const v = Reflect.get(wt, wp) as unknown;
+                return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(wt) : v;
+              },
+            });
+          };
+        }
+        if (prop === 'listStagingContainers') {
+          return async () => {
+            if (listFailures-- > 0) throw mapFsError(emfile('scandir', a.dir), 'reading', a.dir);
+            return target.listStagingContainers();
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const warnings: string[] = [];
+    const logger = { ...silent, warn: (msg: string, f?: Record<string, unknown>) => void warnings.push(`${msg} ${String(f?.['code'])}`), error: (msg: string) => void warnings.push(`ERROR ${msg}`) };
+    const totals = await runCompressStage({ ...deps(a), blobs, logger, deleteGraceMs: 0 }, () => true);
+    assert.equal(totals.failed, 0, 'no blob was set aside as unreadable');
+    assert.equal(totals.blobs, 2, 'every staged blob was compressed after all');
+    assert.deepEqual(await a.store.listStagedBlobs(100), []);
+    assert.deepEqual(warnings, ['compress stage failed for now; trying again later STORE_RESOURCE_EXHAUSTED', 'compress stage failed for now; trying again later STORE_RESOURCE_EXHAUSTED']);
     assert.deepEqual(await verifyAll(a, expected), []);
   }));

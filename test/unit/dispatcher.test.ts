@@ -171,3 +171,37 @@ test('a stop mid-attempt records nothing: the delivery runs again, under the sam
   const row = bus.get('j.hook.1');
   assert.deepEqual([row.state, row.attempts, row.leaseUntil], ['pending', 0, 0], 'not counted as an attempt, not dead, claim released');
 });
+
+test('an attempt is recorded started before its action runs; one whose process died counts, and the message is dead-lettered after maxAttempts', async () => {
+  const bus = new MemoryBus();
+  for (let i = 1; i <= 3; i++) bus.add('j', 'hook', 0, i);
+  const seenStarted: boolean[] = [];
+  const action = scripted((c) => {
+    seenStarted.push(bus.get(c.ctx.deliveryId).started);
+    return { ok: true };
+  });
+  // Message 2 "killed its runner" twice before: each run recorded its attempt started and died.
+  Object.assign(bus.get('j.hook.2'), { attempts: 1, started: true });
+  const totals = await run(bus, [{ name: 'hook', connection: 'j', bus: 0, steps: [{ action, maxAttempts: 2 }] }]);
+  assert.deepEqual(seenStarted, [true, true], 'every action ran with its attempt already recorded');
+  assert.deepEqual(action.calls.map((c) => c.subject), ['message 1', 'message 3'], 'the message that killed its runner is not run a third time');
+  const dead = bus.get('j.hook.2');
+  assert.equal(dead.state, 'dead');
+  assert.equal(dead.attempts, 2);
+  assert.match(dead.lastError ?? '', /^DELIVERY_INTERRUPTED: attempt 2 of step 0 never ended/);
+  assert.deepEqual(totals.routes.hook, { delivered: 2, dead: 1, retries: 0 });
+  assert.ok(bus.rows.every((r) => !r.started), 'no mark outlives its outcome');
+});
+
+test('an interrupted attempt with attempts left is retried, and a done delivery is unmarked before the next start', async () => {
+  const bus = new MemoryBus();
+  for (let i = 1; i <= 2; i++) bus.add('j', 'hook', 0, i);
+  bus.get('j.hook.1').started = true;
+  const action = scripted(() => ({ ok: true }));
+  const totals = await run(bus, [{ name: 'hook', connection: 'j', bus: 0, steps: [{ action, maxAttempts: 3 }] }]);
+  assert.deepEqual(totals.routes.hook, { delivered: 2, dead: 0, retries: 1 });
+  assert.equal(action.calls.find((c) => c.subject === 'message 1')?.attempt, 2, 'the interrupted attempt was counted');
+  // Message 2's start write also unmarks message 1 (done, its `done` not written yet).
+  const w = bus.startWrites.find(([started]) => started.includes('j.hook.2'));
+  assert.ok(w && w[1].includes('j.hook.1'), JSON.stringify(bus.startWrites));
+});

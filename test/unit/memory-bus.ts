@@ -7,6 +7,8 @@ import type { ServerResponse } from '../../src/core/ports/scenario-action.js';
 
 interface Row extends DeliveryRecord {
   leaseUntil: number;
+  /** An attempt recorded started and not ended (attemptsStarted). */
+  started: boolean;
 }
 
 /** See the module comment. */
@@ -30,6 +32,7 @@ export class MemoryBus implements MessageBus {
       createdAt: at,
       doneAt: null,
       leaseUntil: 0,
+      started: false,
     });
   }
 
@@ -67,6 +70,7 @@ export class MemoryBus implements MessageBus {
     for (const r of rows) r.leaseUntil = leaseUntil;
     return rows.map((r) => ({
       ...r,
+      interrupted: r.started,
       message: {
         sha256: `sha-${r.messageId}`,
         size: 100,
@@ -82,23 +86,32 @@ export class MemoryBus implements MessageBus {
   }
 
   async release(ids: string[]): Promise<void> {
-    for (const id of ids) this.get(id).leaseUntil = 0;
+    for (const id of ids) Object.assign(this.get(id), { leaseUntil: 0, started: false });
+  }
+
+  /** Every attemptsStarted call, in order: [started, finished]. */
+  readonly startWrites: Array<[string[], string[]]> = [];
+
+  async attemptsStarted(started: readonly string[], finished: readonly string[]): Promise<void> {
+    this.startWrites.push([[...started], [...finished]]);
+    for (const id of finished) this.get(id).started = false;
+    for (const id of started) this.get(id).started = true;
   }
 
   async stepDone(id: string, nextStep: number): Promise<void> {
-    Object.assign(this.get(id), { step: nextStep, attempts: 0, lastError: null });
+    Object.assign(this.get(id), { step: nextStep, attempts: 0, lastError: null, started: false });
   }
 
   async doneMany(records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null }>): Promise<void> {
-    for (const r of records) Object.assign(this.get(r.id), { state: 'done', doneAt: r.at, leaseUntil: 0, response: r.response });
+    for (const r of records) Object.assign(this.get(r.id), { state: 'done', doneAt: r.at, leaseUntil: 0, response: r.response, started: false });
   }
 
   async retryLater(id: string, step: number, attempts: number, nextAt: number, error: string): Promise<void> {
-    Object.assign(this.get(id), { step, attempts, nextAt, lastError: error, leaseUntil: 0 });
+    Object.assign(this.get(id), { step, attempts, nextAt, lastError: error, leaseUntil: 0, started: false });
   }
 
   async deadLetter(id: string, step: number, attempts: number, at: number, error: string, response: ServerResponse | null): Promise<void> {
-    Object.assign(this.get(id), { state: 'dead', step, attempts, doneAt: at, lastError: error, response, leaseUntil: 0 });
+    Object.assign(this.get(id), { state: 'dead', step, attempts, doneAt: at, lastError: error, response, leaseUntil: 0, started: false });
   }
 
   async list(q: DeliveryQuery): Promise<DeliveryRecord[]> {
@@ -107,7 +120,7 @@ export class MemoryBus implements MessageBus {
 
   async replay(selection: { ids: string[] } | { allDead: true; route?: string }, now: number): Promise<string[]> {
     const hit = this.rows.filter((r) => r.state === 'dead' && ('ids' in selection ? selection.ids.includes(r.id) : !selection.route || r.route === selection.route));
-    for (const r of hit) Object.assign(r, { state: 'pending', attempts: 0, nextAt: now, doneAt: null, response: null });
+    for (const r of hit) Object.assign(r, { state: 'pending', attempts: 0, nextAt: now, doneAt: null, response: null, started: false });
     return hit.map((r) => r.id);
   }
 

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { MIGRATIONS } from '../../src/adapters/store-sqlite/sqlite-schema.js';
 import '../harness/sqlite-keep.js';
 import { createSqliteStore } from '../../src/adapters/store-sqlite/index.js';
 import type { TakenRecord } from '../../src/core/ports/message-store.js';
@@ -128,12 +129,14 @@ test('sqlite store: routed messages leave no bodies in archive.db, and opening a
     ]);
 
     // As an archive from before the in-memory hand-off: bodies kept for pending deliveries, with
-    // the index that served dropping them, one migration back.
+    // the index that served dropping them, before the migration that drops them (and without
+    // what later migrations added).
     const old = new Database(file);
-    const version = old.pragma('user_version', { simple: true }) as number;
+    const version = MIGRATIONS.findIndex((m) => m.includes('DROP INDEX IF EXISTS deliveries_pending_by_message'));
     old.exec(`UPDATE messages SET bodies = '{"TextBody":"kept","HtmlBody":""}';
       CREATE INDEX deliveries_pending_by_message ON deliveries(message_id) WHERE state = 'pending';
-      PRAGMA user_version = ${version - 1};`);
+      ALTER TABLE deliveries DROP COLUMN started;
+      PRAGMA user_version = ${version};`);
     old.close();
 
     store = createSqliteStore({ file });
@@ -146,11 +149,47 @@ test('sqlite store: routed messages leave no bodies in archive.db, and opening a
     ]);
     const db = new Database(file, { readonly: true });
     try {
-      assert.equal(db.pragma('user_version', { simple: true }), version);
+      assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
       assert.equal(db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'deliveries_pending_by_message'").pluck().get(), 0);
     } finally {
       db.close();
     }
+  } finally {
+    await store.close().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sqlite bus: an attempt recorded started survives the process and is reported by the next claim until an outcome ends it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-bus-'));
+  const file = join(dir, 'archive.db');
+  let store = createSqliteStore({ file });
+  try {
+    await store.commitTaken([1, 2, 3].map((i) => taken('a', i)));
+    const ms = await store.listUnparsed(10);
+    await store.saveParsed(ms.map((m) => ({ id: m.id, outcome: { ok: true as const, attributes: attrs }, deliveries: [{ id: `a.r.${m.id}`, messageId: m.id, connection: 'a', route: 'r', bus: 0, createdAt: 0 }] })));
+    const [d1, d2, d3] = ms.map((m) => `a.r.${m.id}`);
+    let bus = store.bus();
+    await bus.claim(0, { connection: 'a', route: 'r' }, 10, 1000);
+    await bus.attemptsStarted([d1!, d2!], []);
+    // d1 succeeded (its done not written yet), d3 starts: one write unmarks d1 and marks d3.
+    await bus.attemptsStarted([d3!], [d1!]);
+    // The process dies here: no release, no outcome (closing records neither). A new one opens the archive.
+    await store.close();
+    store = createSqliteStore({ file });
+    bus = store.bus();
+    await bus.releaseAll();
+    const claimed = await bus.claim(0, { connection: 'a', route: 'r' }, 10, 1000);
+    assert.deepEqual(claimed.map((d) => [d.id, d.interrupted]), [[d1, false], [d2, true], [d3, true]]);
+    await bus.retryLater(d2!, 0, 1, 0, 'DELIVERY_INTERRUPTED: x');
+    await bus.deadLetter(d3!, 0, 1, 0, 'DELIVERY_INTERRUPTED: x', null);
+    await bus.replay({ ids: [d3!] }, 0);
+    const again = await bus.claim(0, { connection: 'a', route: 'r' }, 10, 1000);
+    assert.deepEqual(again.map((d) => [d.id, d.interrupted, d.attempts]), [[d1, false, 0], [d2, false, 1], [d3, false, 0]]);
+    // A graceful stop gives the claim back: an attempt that was stopped does not count.
+    await bus.attemptsStarted([d1!], []);
+    await bus.release([d1!]);
+    assert.equal((await bus.claim(0, { connection: 'a', route: 'r' }, 1, 1000))[0]?.interrupted, false);
   } finally {
     await store.close().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });

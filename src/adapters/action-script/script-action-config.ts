@@ -16,12 +16,15 @@ export interface ScriptActionOptions {
   module: string;
   /** Time limit of one call of `handle`, in milliseconds; the worker is stopped when it is up. */
   timeoutMs: number;
-  /** JS heap limit of the worker thread in MiB (`resourceLimits.maxOldGenerationSizeMb`). Default 128. */
+  /**
+   * Memory limit of the script's process in MiB: its JS heap (`--max-old-space-size`), and with
+   * {@link SCRIPT_TUNING.processBaseMb} added, its resident set (Buffers included). Default 128.
+   */
   memoryMb?: number;
   /** The route's system name, for error sentences and logs. */
   route: string;
   /**
-   * Worker threads run at once for this route (each loads the module once). Default 1: calls
+   * Script processes run at once for this route (each loads the module once). Default 1: calls
    * queue and run one at a time, in the order they were made.
    */
   workers?: number;
@@ -46,21 +49,47 @@ export interface ScriptActionConfig {
   readonly route: string;
   readonly workers: number;
   readonly env: Readonly<Record<string, string>>;
-  /** Time a new worker may take to load the module before its calls fail (retryable). */
+  /** Time a new process may take to load the module before its calls fail (retryable). */
   readonly startTimeoutMs: number;
 }
 
 /** Internal tunables, each with why it has this value. */
 export const SCRIPT_TUNING = {
-  /** Default heap of a script worker: room for a parsed message and a small library or two. */
+  /** Default heap of a script process: room for a parsed message and a small library or two. */
   defaultMemoryMb: 128,
   /**
-   * Below this V8 cannot start a thread with the module loader and our glue in it; a smaller
+   * Below this V8 cannot start Node with the module loader and our glue in it; a smaller
    * setting would make every call crash instead of failing clearly at configuration.
    */
   minMemoryMb: 16,
-  /** A few workers per route at most: each holds its own heap of `memoryMb`. */
+  /** A few processes per route at most: each holds its own memory of `memoryMb`. */
   maxWorkers: 16,
+  /**
+   * Added to `memoryMb` for the resident-set limit: what Node itself takes besides the script's
+   * heap (code, the module loader, IPC buffers: ~45 MiB on Node 20), with room to spare.
+   */
+  processBaseMb: 64,
+  /** How often a script process's memory (and CPU time) is read from /proc: the most a script can allocate past its limit is what it allocates in this time. */
+  watchMs: 50,
+  /**
+   * Open files of a script process (RLIMIT_NOFILE, soft and hard): plenty for a script's own
+   * files and sockets, and it cannot reach the service's descriptors, which live in another process.
+   */
+  openFiles: 256,
+  /**
+   * The CPU-time limit (RLIMIT_CPU) of a reused process is `timeoutMs` times this (at least
+   * {@link minCpuSeconds}): a backstop for what escapes the wall-clock limit (a child the script
+   * started spins on). A process past half of it is replaced when idle, so an innocent later call
+   * never meets it.
+   */
+  cpuCallsPerProcess: 20,
+  minCpuSeconds: 60,
+  /** When the service is root, scripts run as this user (as Dovecot runs its services unprivileged). */
+  rootRunsAs: 'nobody',
+  /** /proc reports CPU time in clock ticks (USER_HZ: 100 on every Linux architecture Node runs on). */
+  clockTicks: 100,
+  /** After a process exits, its last output (V8's out-of-memory sentence) is awaited this long at most. */
+  outputGraceMs: 200,
   /**
    * Loading the module is not timed by `timeoutMs` (a cold start on a busy 2-core machine takes
    * hundreds of milliseconds, and would fail the first message); it has this floor instead, so a

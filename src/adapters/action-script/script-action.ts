@@ -1,23 +1,23 @@
 /**
- * The `script` scenario action: the operator's module runs in worker threads with a heap limit
- * and a time limit per message, so a throwing, hanging or memory-hungry script costs one
- * attempt and one worker, never the service.
+ * The `script` scenario action: the operator's module runs in processes of its own
+ * (script-process.ts, ADR 0013) with OS limits, a memory watch and a time limit per message, so
+ * a throwing, hanging, memory-hungry or self-killing script costs one attempt and one process,
+ * never the service.
  *
- * A worker is kept across calls while it is healthy (loading a module costs tens of
- * milliseconds, more than most scripts take to run) and replaced after a timeout or crash.
- * Calls queue and go to the first idle worker, up to `workers` at once (default 1).
+ * A process is kept across calls while it is healthy (starting one and loading a module costs
+ * ~100 ms, more than most scripts take to run) and replaced after a timeout or crash.
+ * Calls queue and go to the first idle process, up to `workers` at once (default 1).
  */
-import { Worker } from 'node:worker_threads';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MessageAttributes } from '../../core/message/attributes.js';
-import { ownsItsMemory } from '../../core/ports/blob-store.js';
 import type { ActionOutcome, DeliveryContext, ScenarioAction } from '../../core/ports/scenario-action.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { toMailsluiceError, type MailsluiceError } from '../../core/errors/index.js';
 import { resolveScriptActionConfig, SCRIPT_TUNING, type ScriptActionConfig, type ScriptActionOptions } from './script-action-config.js';
-import type { FromScriptWorker, ScriptContextData, ScriptWorkerInit, ToScriptWorker } from './script-worker.js';
+import type { FromScriptChild, ScriptContextData, ToScriptChild } from './script-child.js';
+import { ScriptProcess, scriptUser, type ScriptExit } from './script-process.js';
 import { validateScriptResponse } from './script-response.js';
 import * as map from './script-error-map.js';
 
@@ -48,8 +48,8 @@ interface Call {
 }
 
 interface Slot {
-  /** Undefined while the module file is being checked, before the thread starts. */
-  worker: Worker | undefined;
+  /** Undefined while the module file is being checked, before the process starts. */
+  worker: ScriptProcess | undefined;
   state: 'starting' | 'idle' | 'busy' | 'gone';
   call: Call | undefined;
   /** The call's time limit, or the start time limit while starting. */
@@ -116,7 +116,7 @@ class ScriptAction implements ScenarioAction {
         const call = slot.call;
         this.#retire(slot);
         call?.settle({ ok: false, error: map.scriptAborted(this.#config, true) });
-        await slot.worker?.terminate();
+        slot.worker?.kill();
       }),
     );
   }
@@ -149,16 +149,16 @@ class ScriptAction implements ScenarioAction {
       step: c.step,
       attempt: c.attempt,
     };
-    // A busy worker keeps the process alive (the caller awaits its answer); an idle one does not.
-    worker.ref();
+    // A busy worker keeps the service alive (the caller awaits its answer); an idle one does not.
+    worker.hold(true);
     try {
-      worker.postMessage({ type: 'run', callId: call.id, message: call.message, ctx } satisfies ToScriptWorker);
+      if (!worker.send({ type: 'run', callId: call.id, message: call.message, ctx } satisfies ToScriptChild)) throw new Error('the script process is gone');
     } catch (err) {
-      // Attributes are plain data, so this is a bug of ours rather than the script's.
-      slot.state = 'idle';
-      slot.call = undefined;
-      worker.unref();
-      call.settle({ ok: false, error: toMailsluiceError(err) });
+      // The process died between its last answer and this call: the call is its crash.
+      this.#retire(slot);
+      worker.kill();
+      call.settle({ ok: false, error: map.workerDied(this.#config, { message: err instanceof Error ? err.message : String(err) }, 'call') });
+      this.#pump();
       return;
     }
     slot.timer = setTimeout(() => this.#timeout(slot), this.#config.timeoutMs);
@@ -170,7 +170,7 @@ class ScriptAction implements ScenarioAction {
     void this.#start(slot);
   }
 
-  /** Checks the module file, then starts a thread that loads it. */
+  /** Checks the module file, then starts a process that loads it. */
   async #start(slot: Slot): Promise<void> {
     const c = this.#config;
     const ext = extname(c.module).toLowerCase();
@@ -186,30 +186,25 @@ class ScriptAction implements ScenarioAction {
       return;
     }
     if (slot.state === 'gone') return;
-    const init: ScriptWorkerInit = { moduleUrl: pathToFileURL(c.module).href, maxErrorTextChars: SCRIPT_TUNING.maxErrorTextChars };
-    let worker: Worker;
+    let worker: ScriptProcess;
     try {
-      worker = new Worker(new URL('./script-worker.js', import.meta.url), {
-        workerData: init,
-        resourceLimits: { maxOldGenerationSizeMb: c.memoryMb },
-        env: { ...c.env },
-        // The script's console output is piped here (logged or dropped), never mixed into the
-        // service's stdout, which carries the structured log.
-        stdout: true,
-        stderr: true,
-      });
+      worker = new ScriptProcess(
+        c,
+        (msg) => this.#onMessage(slot, msg),
+        (exit) => this.#died(slot, exit),
+      );
     } catch (err) {
-      this.#startFailed(slot, () => map.workerDied(c, err, undefined, 'load'));
+      this.#startFailed(slot, () => map.workerDied(c, { message: err instanceof Error ? err.message : String(err) }, 'load'));
       return;
     }
     slot.worker = worker;
+    // The script's console output is piped here (logged or dropped), never mixed into the
+    // service's stdout, which carries the structured log.
     this.#pipeOutput(worker);
-    worker.on('message', (msg: FromScriptWorker) => this.#onMessage(slot, msg));
-    worker.on('error', (err) => this.#died(slot, err, undefined));
-    worker.on('exit', (code) => this.#died(slot, undefined, code));
+    worker.send({ type: 'init', moduleUrl: pathToFileURL(c.module).href, maxErrorTextChars: SCRIPT_TUNING.maxErrorTextChars });
     slot.timer = setTimeout(() => {
       this.#retire(slot);
-      void worker.terminate();
+      worker.kill();
       this.#startFailed(slot, () => map.loadTimedOut(c));
     }, c.startTimeoutMs);
   }
@@ -224,7 +219,7 @@ class ScriptAction implements ScenarioAction {
     for (const call of this.#queue.splice(0)) call.settle({ ok: false, error: error() });
   }
 
-  #onMessage(slot: Slot, msg: FromScriptWorker): void {
+  #onMessage(slot: Slot, msg: FromScriptChild): void {
     if (slot.state === 'gone' || typeof msg !== 'object' || msg === null) return;
     const c = this.#config;
     switch (msg.type) {
@@ -233,16 +228,20 @@ class ScriptAction implements ScenarioAction {
         clearTimeout(slot.timer);
         slot.timer = undefined;
         slot.state = 'idle';
-        slot.worker?.unref();
+        slot.worker?.hold(false);
         this.#pump();
         return;
       case 'load-failed': {
         if (slot.state !== 'starting') return;
         const worker = slot.worker;
         this.#startFailed(slot, () =>
-          msg.reason === 'no-handle' ? map.handleMissing(c, msg.exportNames ?? []) : map.moduleLoadThrew(c, msg.error ?? { name: 'Error', text: 'unknown' }),
+          msg.reason === 'no-handle'
+            ? map.handleMissing(c, msg.exportNames ?? [])
+            : msg.error?.code === 'EACCES' || msg.error?.code === 'EPERM'
+              ? map.moduleUnreadable(c, msg.error, scriptUser())
+              : map.moduleLoadThrew(c, msg.error ?? { name: 'Error', text: 'unknown' }),
         );
-        void worker?.terminate();
+        worker?.kill();
         return;
       }
       case 'read-raw':
@@ -256,8 +255,14 @@ class ScriptAction implements ScenarioAction {
         slot.timer = undefined;
         slot.state = 'idle';
         slot.call = undefined;
-        slot.worker?.unref();
+        const worker = slot.worker;
+        worker?.hold(false);
         call.settle(this.#outcomeOf(msg, call));
+        // Near its CPU-time limit a process would die in a later, innocent call: replaced now.
+        if (worker?.nearCpuLimit) {
+          this.#retire(slot);
+          worker.kill();
+        }
         this.#pump();
         return;
       }
@@ -266,7 +271,7 @@ class ScriptAction implements ScenarioAction {
     }
   }
 
-  #outcomeOf(msg: Extract<FromScriptWorker, { type: 'done' }>, call: Call): ActionOutcome {
+  #outcomeOf(msg: Extract<FromScriptChild, { type: 'done' }>, call: Call): ActionOutcome {
     const c = this.#config;
     if (!msg.ok) {
       return { ok: false, error: msg.reason === 'uncloneable' ? map.responseUncloneable(c, msg.error) : map.scriptThrew(c, msg.error, call.rawError) };
@@ -278,24 +283,19 @@ class ScriptAction implements ScenarioAction {
 
   /**
    * Answers the script's ctx.readRaw() with the real DeliveryContext.readRaw() of the call the
-   * worker is running now, and of no other: the bytes go back as a transfer (no second copy).
+   * process is running now, and of no other.
    */
   #serveRaw(slot: Slot, callId: number, reqId: number): void {
     const call = slot.call;
     const worker = slot.worker;
     if (slot.state !== 'busy' || !call || call.id !== callId || !worker) return;
-    const reply = (msg: ToScriptWorker, transfer?: ArrayBuffer[]): void => {
-      // The call may have timed out while the archive was read: its worker is gone then.
+    const reply = (msg: ToScriptChild): void => {
+      // The call may have timed out while the archive was read: its process is gone then.
       if (slot.call !== call || slot.state !== 'busy') return;
-      worker.postMessage(msg, transfer);
+      worker.send(msg);
     };
     call.ctx.readRaw().then(
-      (raw) => {
-        // Transfer only an ArrayBuffer the Buffer has to itself; a pooled slab is copied out.
-        const owns = ownsItsMemory(raw);
-        const bytes = owns ? new Uint8Array(raw.buffer, 0, raw.byteLength) : new Uint8Array(raw);
-        reply({ type: 'raw', callId, reqId, bytes }, [bytes.buffer as ArrayBuffer]);
-      },
+      (raw) => reply({ type: 'raw', callId, reqId, bytes: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength) }),
       (err: unknown) => {
         const e = toMailsluiceError(err);
         call.rawError = e;
@@ -308,8 +308,8 @@ class ScriptAction implements ScenarioAction {
     const call = slot.call;
     const worker = slot.worker;
     this.#retire(slot);
-    // terminate() stops even a synchronous endless loop: V8 interrupts the thread.
-    void worker?.terminate();
+    // SIGKILL stops even a synchronous endless loop.
+    worker?.kill();
     call?.settle({ ok: false, error: map.scriptTimedOut(this.#config) });
     this.#pump();
   }
@@ -326,21 +326,24 @@ class ScriptAction implements ScenarioAction {
       if (slot.call !== call) continue;
       const worker = slot.worker;
       this.#retire(slot);
-      void worker?.terminate();
+      worker?.kill();
       call.settle({ ok: false, error: map.scriptAborted(this.#config, true) });
       this.#pump();
       return;
     }
   }
 
-  /** The thread died on its own: out of memory, an uncaught exception, process.exit(). */
-  #died(slot: Slot, err: unknown, exitCode: number | undefined): void {
+  /**
+   * The process ended without being told to: out of memory (its heap, or its resident set as
+   * watched), an uncaught exception, process.exit(), a signal (its own SIGKILL, the CPU limit).
+   */
+  #died(slot: Slot, exit: ScriptExit): void {
     if (slot.state === 'gone') return;
     const { state, call } = slot;
     this.#retire(slot);
     const c = this.#config;
-    if (state === 'starting') this.#startFailed(slot, () => map.workerDied(c, err, exitCode, 'load'));
-    else if (call) call.settle({ ok: false, error: map.workerDied(c, err, exitCode, 'call') });
+    if (state === 'starting') this.#startFailed(slot, () => map.workerDied(c, exit, 'load'));
+    else if (call) call.settle({ ok: false, error: map.workerDied(c, exit, 'call') });
     // An idle worker that died (a late timer of an earlier message) is simply not reused.
     this.#pump();
   }
@@ -355,14 +358,14 @@ class ScriptAction implements ScenarioAction {
   }
 
   /** Forwards the script's console output, line by line, to the logger (or drops it). */
-  #pipeOutput(worker: Worker): void {
+  #pipeOutput(worker: ScriptProcess): void {
     const logger = this.#logger;
     for (const [stream, level] of [
       [worker.stdout, 'info'],
       [worker.stderr, 'warn'],
     ] as const) {
       if (!logger) {
-        // Drained so a chatty script cannot fill the pipe and block its thread.
+        // Drained so a chatty script cannot fill the pipe and block.
         stream.resume();
         continue;
       }

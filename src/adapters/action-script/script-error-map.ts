@@ -5,7 +5,8 @@
  */
 import { MailsluiceError } from '../../core/errors/index.js';
 import type { ScriptActionConfig } from './script-action-config.js';
-import type { ThrownInfo } from './script-worker.js';
+import type { ThrownInfo } from './script-child.js';
+import { cpuLimitSeconds, rssLimitMb, type ScriptExit, type ScriptUser } from './script-process.js';
 
 type Who = Pick<ScriptActionConfig, 'module' | 'route' | 'timeoutMs' | 'memoryMb' | 'startTimeoutMs'>;
 
@@ -45,6 +46,20 @@ export function moduleLoadThrew(c: Who, t: ThrownInfo): MailsluiceError {
   });
 }
 
+/**
+ * The module (or a file it imports, or a directory above them) cannot be read by the user the
+ * script runs as: when the service is root that is an unprivileged user, which cannot read what
+ * only root may (by design: the data directory and the configuration are root's alone).
+ */
+export function moduleUnreadable(c: Who, t: ThrownInfo, user: ScriptUser | null): MailsluiceError {
+  const as = user ? `the user scripts run as (${user.name}, uid ${user.uid}; the service runs as root)` : 'the user the service runs as';
+  return new MailsluiceError(
+    'ACTION_SCRIPT_INVALID',
+    `${who(c)} cannot be read by ${as}: ${thrownText(t)}; make the module, what it imports and every directory above them readable by that user (chmod o+r on the files, o+x on the directories), outside the data directory.`,
+    { details: base(c, { thrown: t, ...(user ? { runsAs: user.name, uid: user.uid } : {}) }) },
+  );
+}
+
 /** The module loaded but exports no `handle` function. */
 export function handleMissing(c: Who, exportNames: string[]): MailsluiceError {
   const has = exportNames.length === 0 ? 'it exports nothing' : `it exports ${exportNames.join(', ')}`;
@@ -55,7 +70,7 @@ export function handleMissing(c: Who, exportNames: string[]): MailsluiceError {
 
 /** Loading the module took longer than the start time limit. */
 export function loadTimedOut(c: Who): MailsluiceError {
-  return new MailsluiceError('ACTION_SCRIPT_TIMEOUT', `${who(c)} did not finish loading within ${c.startTimeoutMs} ms; its worker was stopped.`, {
+  return new MailsluiceError('ACTION_SCRIPT_TIMEOUT', `${who(c)} did not finish loading within ${c.startTimeoutMs} ms; its process was stopped.`, {
     details: base(c, { startTimeoutMs: c.startTimeoutMs }),
   });
 }
@@ -72,7 +87,7 @@ export function scriptThrew(c: Who, t: ThrownInfo, rawError?: MailsluiceError): 
   });
 }
 
-/** handle() returned something that cannot cross the thread boundary (a function, a symbol). */
+/** handle() returned something that cannot cross the process boundary (a function, a symbol). */
 export function responseUncloneable(c: Who, t: ThrownInfo): MailsluiceError {
   return new MailsluiceError('ACTION_SCRIPT_BAD_RESPONSE', `${who(c)} returned a value that cannot be passed back (${t.text}); return plain data.`, {
     details: base(c, { thrown: t }),
@@ -90,7 +105,7 @@ export function badResponse(c: Who, problem: string): MailsluiceError {
 export function scriptTimedOut(c: Who): MailsluiceError {
   return new MailsluiceError(
     'ACTION_SCRIPT_TIMEOUT',
-    `${who(c)} did not finish within its time limit of ${c.timeoutMs} ms; its worker was stopped and a new one takes the next message.`,
+    `${who(c)} did not finish within its time limit of ${c.timeoutMs} ms; its process was stopped and a new one takes the next message.`,
     { details: base(c, { timeoutMs: c.timeoutMs }) },
   );
 }
@@ -104,19 +119,39 @@ export function scriptAborted(c: Who, running: boolean): MailsluiceError {
 }
 
 /**
- * The worker thread died: out of its heap (`ERR_WORKER_OUT_OF_MEMORY`), an uncaught exception
- * outside handle's promise (a throwing timer callback), or the script ended the thread.
+ * The script's process ended without being told to, or could not be started (`message`): out of
+ * its heap (V8's own limit, `--max-old-space-size`), over its resident-set limit (killed by the
+ * memory watch: Buffers live outside the heap), over its CPU-time limit (SIGXCPU), killed by a
+ * signal (its own `process.kill(process.pid, 'SIGKILL')`, the kernel's OOM killer), or it exited.
  */
-export function workerDied(c: Who, err: unknown, exitCode: number | undefined, during: 'call' | 'load'): MailsluiceError {
-  const code = (err as { code?: unknown } | null | undefined)?.code;
+export function workerDied(c: Who, exit: ScriptExit | { message: string }, during: 'call' | 'load'): MailsluiceError {
   const where = during === 'load' ? 'while loading' : 'while handling the message';
   let what: string;
-  if (code === 'ERR_WORKER_OUT_OF_MEMORY') what = `ran out of its memory limit of ${c.memoryMb} MiB ${where}`;
-  else if (err !== undefined) what = `crashed ${where}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
-  else what = `ended its worker thread ${where} (exit code ${String(exitCode)})`;
-  return new MailsluiceError('ACTION_SCRIPT_CRASHED', `${who(c)} ${what}; a new worker takes the next message.`, {
-    ...(err !== undefined ? { cause: err } : {}),
-    details: base(c, { ...(typeof code === 'string' ? { workerError: code } : {}), ...(exitCode !== undefined ? { exitCode } : {}) }),
+  let reason: string;
+  if ('message' in exit) {
+    what = `could not be started ${where}: ${exit.message}`;
+    reason = 'spawn';
+  } else if (exit.rssMb !== undefined) {
+    what = `used ${exit.rssMb} MiB of memory ${where}, over its limit of ${rssLimitMb(c)} MiB (memoryMb ${c.memoryMb} plus ${rssLimitMb(c) - c.memoryMb} MiB for Node itself); its process was killed`;
+    reason = 'memory';
+  } else if (exit.heapExhausted) {
+    what = `ran out of its memory limit of ${c.memoryMb} MiB ${where}`;
+    reason = 'heap';
+  } else if (exit.signal === 'SIGXCPU') {
+    what = `used its CPU-time limit of ${cpuLimitSeconds(c)} s ${where}`;
+    reason = 'cpu';
+  } else if (exit.signal !== null) {
+    what = `was killed by ${exit.signal} ${where} (by the script itself, or the system)`;
+    reason = 'signal';
+  } else {
+    what = `ended its process ${where} (exit code ${String(exit.code)})`;
+    reason = 'exit';
+  }
+  return new MailsluiceError('ACTION_SCRIPT_CRASHED', `${who(c)} ${what}; a new process takes the next message.`, {
+    details: base(c, {
+      reason,
+      ...('message' in exit ? {} : { exitCode: exit.code, signal: exit.signal }),
+    }),
   });
 }
 

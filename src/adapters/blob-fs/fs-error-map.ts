@@ -26,6 +26,12 @@ const PROBLEMS: Record<string, string> = {
 
 /** Transient on the read side: trying again later may succeed. */
 const TRANSIENT = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'ENOMEM', 'EBUSY', 'EINTR']);
+/**
+ * The process or the system ran out of something (descriptors, memory): whatever the operation,
+ * a resource problem that passes, never a fault of the archive's files (a script that exhausted
+ * descriptors once had the compress stage report STORE_CORRUPT and stop the service).
+ */
+const RESOURCE = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN']);
 
 /** The errno code of a Node system error, if it has one. */
 export function errnoCode(err: unknown): string | undefined {
@@ -34,9 +40,10 @@ export function errnoCode(err: unknown): string | undefined {
 }
 
 /**
- * Maps an error from a write, create or fsync to STORE_WRITE_FAILED ("disk full writing /path"),
- * and from a read to STORE_NOT_FOUND (missing file) or STORE_CORRUPT (unreadable file; the
- * catalogue has no read-failure code, and an unreadable blob cannot be served either way).
+ * Maps a lack of resources (EMFILE, ENFILE, ENOMEM, EAGAIN) to STORE_RESOURCE_EXHAUSTED
+ * (retryable) whatever the operation; otherwise an error from a write, create or fsync to
+ * STORE_WRITE_FAILED ("disk full writing /path"), and from a read to STORE_NOT_FOUND (missing
+ * file) or STORE_CORRUPT (unreadable file; an unreadable blob cannot be served either way).
  */
 export function mapFsError(err: unknown, operation: FsOperation, path: string): MailsluiceError {
   if (err instanceof MailsluiceError) return err;
@@ -44,6 +51,7 @@ export function mapFsError(err: unknown, operation: FsOperation, path: string): 
   const problem = (code && PROBLEMS[code]) ?? (code ? `${code}` : err instanceof Error ? err.message : String(err));
   const message = `${problem} ${operation} ${path}`;
   const details = { path, operation, ...(code ? { errno: code } : {}) };
+  if (code !== undefined && RESOURCE.has(code)) return new MailsluiceError('STORE_RESOURCE_EXHAUSTED', `${message}; it is tried again`, { cause: err, details });
   if (operation === 'reading') {
     if (code === 'ENOENT') return new MailsluiceError('STORE_NOT_FOUND', `blob file ${path} does not exist`, { cause: err, details });
     return new MailsluiceError('STORE_CORRUPT', message, { cause: err, details, retryable: code !== undefined && TRANSIENT.has(code) });

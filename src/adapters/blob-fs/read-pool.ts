@@ -102,7 +102,9 @@ export class ReadPool {
   }
 
   #failAll(ids: number[], err: unknown): void {
-    const failure: ReadFailure = { kind: 'fs', message: `blob read worker failed: ${err instanceof Error ? err.message : String(err)}` };
+    // With its errno (EMFILE when no thread could start): mapped as what it is, not as corruption.
+    const code = (err as { code?: unknown } | null)?.code;
+    const failure: ReadFailure = { kind: 'fs', message: `blob read worker failed: ${err instanceof Error ? err.message : String(err)}`, ...(typeof code === 'string' ? { code } : {}) };
     for (const id of ids) {
       const w = this.#waiting.get(id);
       this.#waiting.delete(id);

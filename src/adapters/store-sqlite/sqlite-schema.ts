@@ -140,6 +140,12 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE messages SET bodies = NULL WHERE bodies IS NOT NULL;
   DROP INDEX IF EXISTS deliveries_pending_by_message;
   `,
+  // An attempt recorded started before its action runs (sqlite-bus.ts attemptsStarted), cleared
+  // by every outcome: one still set at the next claim is an attempt whose process died, counted
+  // as failed, so a message that kills its runner is dead-lettered after maxAttempts.
+  `
+  ALTER TABLE deliveries ADD COLUMN started INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /**

@@ -84,6 +84,11 @@ const DEFAULT_MAX_PAUSE_MS = 60_000;
 const DEFAULT_PARSE_POLL_MS = 100;
 const DEFAULT_PARSE_WAIT_MS = 30_000;
 const PAGE = 64;
+/** After a retryable failure (too many open files, a failed writer), the stage waits this long before it tries again; doubled up to {@link MAX_RETRY_MS}. */
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 60_000;
+/** Once `stop()` is true (a drain), the stage gives up after this many failures in a row. */
+const MAX_FAILURES_WHEN_STOPPING = 5;
 
 /** An empty totals record. */
 export function emptyCompressTotals(): CompressTotals {
@@ -203,70 +208,100 @@ export async function runCompressStage(deps: CompressDeps, stop: () => boolean, 
     }
     return now - unchangedSince >= parseWaitMs;
   };
+  /** Consecutive retryable failures, for the wait before the next try. */
+  let failures = 0;
   try {
     for (;;) {
       if (signal?.aborted) break;
-      if (yielding.shouldWait()) {
-        await commit();
-        await deps.clock.sleep(200, signal).catch(() => undefined);
-        continue;
-      }
-      if (afterRef === undefined && !takeUnparsed) {
-        const unparsed = await deps.store.countUnparsed();
-        parsing = unparsed > 0 && !stalled(unparsed);
-        if (behindParse.shouldWait()) {
-          await commit();
-          await deps.clock.sleep(stop() ? (deps.parsePollMs ?? DEFAULT_PARSE_POLL_MS) : 200, signal).catch(() => undefined);
-          continue;
+      try {
+        if (await step()) break;
+        failures = 0;
+      } catch (err) {
+        // A resource that ran out (descriptors, memory) or a writer that failed: nothing is wrong
+        // with the archive. The copies not committed are dropped (their staged originals stay
+        // referenced), the writer is replaced, and the stage tries again after a pause, from the
+        // start: it never stops the service for what passes.
+        if (!isMailsluiceError(err) || !err.retryable) throw err;
+        failures++;
+        moves = [];
+        pendingBytes = 0;
+        afterRef = undefined;
+        await closeWriter().catch(() => undefined);
+        if (stop() && failures >= MAX_FAILURES_WHEN_STOPPING) {
+          // A drain must end: what is staged stays staged (readable), for the next run.
+          deps.logger.error('compress stage gives up for this run; staged blobs stay staged', { code: err.code, error: err.message, failures });
+          break;
         }
+        const waitMs = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(failures - 1, 16));
+        deps.logger.warn('compress stage failed for now; trying again later', { code: err.code, error: err.message, inMs: waitMs });
+        await deps.clock.sleep(waitMs, signal).catch(() => undefined);
       }
-      const page = await deps.store.listStagedBlobs(PAGE, afterRef, { parsedOnly: !takeUnparsed });
-      if (page.length > 0) {
-        afterRef = page[page.length - 1]!.blob.ref;
-        const todo = page.filter((b) => !unreadable.has(b.sha256));
-        if (todo.length > 0) {
-          passWorked = true;
-          await work(todo);
-        }
-        continue;
-      }
-      // End of a pass over the staged rows.
-      await commit();
-      afterRef = undefined;
-      if (passWorked) {
-        // Look again from the start: rows committed meanwhile may sort before the cursor.
-        passWorked = false;
-        continue;
-      }
-      totals.containersDeleted += await collectStaging(deps, graceMs, unreferencedSince);
-      const tookUnparsed = takeUnparsed;
-      takeUnparsed = false;
-      const backlog = tookUnparsed ? undefined : await deps.store.stagedParseBacklog();
-      if (!backlog || backlog.stagedBlobs === 0) {
-        await closeWriter();
-        if (stop()) break;
-        await deps.clock.sleep(deps.idleMs ?? DEFAULT_IDLE_MS, signal).catch(() => undefined);
-        continue;
-      }
-      // Staged blobs wait for the parse stage (the writer stays open for them: one pack, not one
-      // per look). It is moving while the unparsed count changes.
-      if (stalled(backlog.unparsedMessages) && !tookUnparsedInStall) {
-        deps.logger.warn('parsing has not moved for a while; compressing staged blobs whose messages are not parsed yet', {
-          stagedBlobs: backlog.stagedBlobs,
-          unparsedMessages: backlog.unparsedMessages,
-          waitedMs: deps.clock.now() - unchangedSince,
-        });
-        takeUnparsed = true;
-        tookUnparsedInStall = true;
-        continue;
-      }
-      await deps.clock.sleep(stop() ? (deps.parsePollMs ?? DEFAULT_PARSE_POLL_MS) : (deps.idleMs ?? DEFAULT_IDLE_MS), signal).catch(() => undefined);
     }
     await commit();
   } finally {
     await closeWriter();
   }
   return totals;
+
+  /** One turn of the stage's loop; true when it is finished. */
+  async function step(): Promise<boolean> {
+    if (yielding.shouldWait()) {
+      await commit();
+      await deps.clock.sleep(200, signal).catch(() => undefined);
+      return false;
+    }
+    if (afterRef === undefined && !takeUnparsed) {
+      const unparsed = await deps.store.countUnparsed();
+      parsing = unparsed > 0 && !stalled(unparsed);
+      if (behindParse.shouldWait()) {
+        await commit();
+        await deps.clock.sleep(stop() ? (deps.parsePollMs ?? DEFAULT_PARSE_POLL_MS) : 200, signal).catch(() => undefined);
+        return false;
+      }
+    }
+    const page = await deps.store.listStagedBlobs(PAGE, afterRef, { parsedOnly: !takeUnparsed });
+    if (page.length > 0) {
+      afterRef = page[page.length - 1]!.blob.ref;
+      const todo = page.filter((b) => !unreadable.has(b.sha256));
+      if (todo.length > 0) {
+        passWorked = true;
+        await work(todo);
+      }
+      return false;
+    }
+    // End of a pass over the staged rows.
+    await commit();
+    afterRef = undefined;
+    if (passWorked) {
+      // Look again from the start: rows committed meanwhile may sort before the cursor.
+      passWorked = false;
+      return false;
+    }
+    totals.containersDeleted += await collectStaging(deps, graceMs, unreferencedSince);
+    const tookUnparsed = takeUnparsed;
+    takeUnparsed = false;
+    const backlog = tookUnparsed ? undefined : await deps.store.stagedParseBacklog();
+    if (!backlog || backlog.stagedBlobs === 0) {
+      await closeWriter();
+      if (stop()) return true;
+      await deps.clock.sleep(deps.idleMs ?? DEFAULT_IDLE_MS, signal).catch(() => undefined);
+      return false;
+    }
+    // Staged blobs wait for the parse stage (the writer stays open for them: one pack, not one
+    // per look). It is moving while the unparsed count changes.
+    if (stalled(backlog.unparsedMessages) && !tookUnparsedInStall) {
+      deps.logger.warn('parsing has not moved for a while; compressing staged blobs whose messages are not parsed yet', {
+        stagedBlobs: backlog.stagedBlobs,
+        unparsedMessages: backlog.unparsedMessages,
+        waitedMs: deps.clock.now() - unchangedSince,
+      });
+      takeUnparsed = true;
+      tookUnparsedInStall = true;
+      return false;
+    }
+    await deps.clock.sleep(stop() ? (deps.parsePollMs ?? DEFAULT_PARSE_POLL_MS) : (deps.idleMs ?? DEFAULT_IDLE_MS), signal).catch(() => undefined);
+    return false;
+  }
 
   async function work(page: StoredBlob[]): Promise<void> {
     for (const b of page) {

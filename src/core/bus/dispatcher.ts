@@ -128,6 +128,52 @@ type Prepared = { readRaw: () => Promise<Buffer>; message: Promise<MessageAttrib
  */
 type DoneRecord = { id: string; at: number; response: ServerResponse | null; attempts: number };
 
+/**
+ * Records attempts started before their actions run (`MessageBus.attemptsStarted`), so that an
+ * attempt whose process dies is counted at the next claim. Starts asked for in one turn are
+ * written together, and the deliveries finished since the last write are unmarked in the same
+ * write (their `done` is batched for later: a crash before it must not count them as
+ * interrupted). Writes run one at a time, in order, so the actions start in the order asked.
+ */
+class AttemptMarks {
+  private starting: Array<{ id: string; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private finished: string[] = [];
+  private scheduled = false;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly bus: MessageBus) {}
+
+  /** Resolves once the start of an attempt of `id` is recorded. */
+  start(id: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.starting.push({ id, resolve, reject });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      // After the current turn (a microtask), so a window of pipelined sends shares one write.
+      this.chain = this.chain.then(async () => {
+        await Promise.resolve();
+        this.scheduled = false;
+        const batch = this.starting.splice(0);
+        const finished = this.finished.splice(0);
+        try {
+          await this.bus.attemptsStarted(
+            batch.map((b) => b.id),
+            finished,
+          );
+          for (const b of batch) b.resolve();
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      });
+    });
+  }
+
+  /** `id`'s attempt succeeded; its mark goes with the next write (or its `done`). */
+  finish(id: string): void {
+    this.finished.push(id);
+  }
+}
+
 /** Runs the lanes of every bus that has a route; resolves when the run ends. */
 export async function runDispatcher(deps: DispatcherDeps, options: DispatchRunOptions = {}): Promise<DispatchTotals> {
   const tuning: DispatchTuning = { ...DISPATCH_DEFAULTS, ...deps.tuning };
@@ -151,6 +197,7 @@ class Lane {
   private readonly active = new Map<string, Promise<void>>();
   private readonly warned = new Set<string>();
   private failure: unknown;
+  private readonly marks: AttemptMarks;
 
   constructor(
     private readonly bus: number,
@@ -159,7 +206,9 @@ class Lane {
     private readonly routeOf: Map<string, RouteRuntime>,
     private readonly totals: DispatchTotals,
     private readonly options: DispatchRunOptions,
-  ) {}
+  ) {
+    this.marks = new AttemptMarks(deps.bus);
+  }
 
   async run(): Promise<void> {
     const { clock, bus } = this.deps;
@@ -318,6 +367,14 @@ class Lane {
   private async deliver(d: ClaimedDelivery, route: RouteRuntime, finished: DoneRecord[], prepared: Prepared): Promise<Result> {
     const { bus, clock, logger } = this.deps;
     const count = (this.totals.routes[route.name] ??= { delivered: 0, dead: 0, retries: 0 });
+    // Its last attempt never ended: whatever ran it died (maybe because of this very message).
+    if (d.interrupted) {
+      const error = new MailsluiceError(
+        'DELIVERY_INTERRUPTED',
+        `attempt ${d.attempts + 1} of step ${d.step} never ended: the process running it died before its outcome was recorded`,
+      );
+      return this.fail(d, route, d.step, d.attempts + 1, error, count);
+    }
     const readRaw = prepared.readRaw;
     let message: MessageAttributes;
     try {
@@ -343,6 +400,9 @@ class Lane {
         signal: this.options.signal ?? NEVER_ABORTED,
       };
       let outcome: ActionOutcome;
+      // Recorded before the action runs: an action that takes its runner down (a script that
+      // kills the service) is then one counted attempt, not a crash loop at zero attempts.
+      await this.marks.start(d.id);
       try {
         outcome = await action.run(message, ctx);
       } catch (err) {
@@ -355,6 +415,7 @@ class Lane {
       if (outcome.response) response = outcome.response;
       if (step + 1 < route.steps.length) await bus.stepDone(d.id, step + 1);
     }
+    this.marks.finish(d.id);
     finished.push({ id: d.id, at: clock.now(), response: response ?? route.response ?? null, attempts });
     logger.debug('delivered', { delivery: d.id, route: route.name });
     return 'done';

@@ -53,6 +53,13 @@ export interface DeliveryMessage {
 /** A delivery claimed for dispatch, with its message. */
 export interface ClaimedDelivery extends DeliveryRecord {
   message: DeliveryMessage;
+  /**
+   * An attempt of `step` was recorded started ({@link MessageBus.attemptsStarted}) and never
+   * ended: the process running it died (a script that killed its runner, a crash, a kill, a power
+   * cut). It counts as a failed attempt (`DELIVERY_INTERRUPTED`), so a message that kills whatever
+   * runs it is dead-lettered after its `maxAttempts` instead of killing every restart.
+   */
+  interrupted: boolean;
 }
 
 /** A (connection, route) pair of one bus: the unit that keeps mailbox order. */
@@ -93,8 +100,16 @@ export interface MessageBus {
    * the connection that is not routed yet (see {@link duePairs}).
    */
   claim(bus: number, pair: DeliveryPair, limit: number, leaseUntil: number): Promise<ClaimedDelivery[]>;
-  /** Gives claimed deliveries back unchanged. */
+  /** Gives claimed deliveries back unchanged (an attempt recorded started is forgotten: it never ran to an end). */
   release(ids: string[]): Promise<void>;
+  /**
+   * In one write, before the actions run: an attempt of their current step starts for `started`,
+   * and `finished` (deliveries whose attempt succeeded and that wait for {@link doneMany}) are no
+   * longer running one. Durable against the process dying (the next claim reports `interrupted`);
+   * it need not survive a power cut, which costs at most an uncounted attempt. Every other
+   * record of an outcome (retry, dead letter, step done, done, release) ends the mark too.
+   */
+  attemptsStarted(started: readonly string[], finished: readonly string[]): Promise<void>;
   /** Records that `step` succeeded and the delivery continues at `nextStep` (attempts reset). */
   stepDone(id: string, nextStep: number): Promise<void>;
   /**

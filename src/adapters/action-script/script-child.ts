@@ -1,18 +1,21 @@
 /**
- * Worker-thread entry of the `script` action: loads the user's module once, then runs its
- * `handle(message, ctx)` for one message at a time as the parent asks. Runs only as a worker
- * (started by script-action.ts); importing it elsewhere does nothing.
+ * Process entry of the `script` action (ADR 0013): loads the user's module once, then runs its
+ * `handle(message, ctx)` for one message at a time as the service asks over the IPC channel.
+ * Started by script-process.ts only; imported elsewhere (for its types) it does nothing.
  *
- * The parent owns every decision (time limit, validation of the answer, error codes); this side
- * only reports what happened, as plain data, because an Error does not cross the thread
- * boundary with its `code` and class intact.
+ * The service owns every decision (time limit, memory, validation of the answer, error codes);
+ * this side only reports what happened, as plain data, because an Error does not cross the
+ * process boundary with its `code` and class intact. It ends itself when the channel closes, so
+ * a service that died leaves no script process behind.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { accessSync, constants } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import type { DeliveryContext } from '../../core/ports/scenario-action.js';
 
-/** Data the parent hands each worker at start. */
-export interface ScriptWorkerInit {
+/** The first message: what to load. */
+export interface ScriptChildInit {
+  type: 'init';
   /** `file:` URL of the user's module. */
   moduleUrl: string;
   /** Longest piece of a thrown value's text to send back. */
@@ -34,14 +37,15 @@ export interface ThrownInfo {
   stack?: string;
 }
 
-/** Messages the parent sends. */
-export type ToScriptWorker =
+/** Messages the service sends. */
+export type ToScriptChild =
+  | ScriptChildInit
   | { type: 'run'; callId: number; message: unknown; ctx: ScriptContextData }
   | { type: 'raw'; callId: number; reqId: number; bytes: Uint8Array }
   | { type: 'raw-failed'; callId: number; reqId: number; text: string; code?: string };
 
-/** Messages the worker sends. */
-export type FromScriptWorker =
+/** Messages the process sends. */
+export type FromScriptChild =
   /** The module is loaded and exports a handle function; calls may be timed from now. */
   | { type: 'ready' }
   /** Loading the module threw (`threw`) or it exports no handle function (`no-handle`). */
@@ -50,7 +54,7 @@ export type FromScriptWorker =
   | { type: 'read-raw'; callId: number; reqId: number }
   /** handle() returned (or resolved to) `response`. */
   | { type: 'done'; callId: number; ok: true; response: unknown }
-  /** handle() threw or rejected (`threw`), or what it returned cannot cross threads (`uncloneable`). */
+  /** handle() threw or rejected (`threw`), or what it returned cannot be serialized (`uncloneable`). */
   | { type: 'done'; callId: number; ok: false; reason: 'threw' | 'uncloneable'; error: ThrownInfo };
 
 type Handle = (message: unknown, ctx: unknown) => unknown;
@@ -78,10 +82,10 @@ export function describeThrown(err: unknown, max: number): ThrownInfo {
   }
 }
 
-const port = parentPort;
-if (port) {
-  const { moduleUrl, maxErrorTextChars } = workerData as ScriptWorkerInit;
-  const post = (msg: FromScriptWorker, transfer?: ArrayBuffer[]): void => port.postMessage(msg, transfer);
+/** Runs the child's side once the service's `init` arrives. */
+function serve(send: (msg: FromScriptChild) => void, init: ScriptChildInit): void {
+  const { moduleUrl, maxErrorTextChars } = init;
+  const post = (msg: FromScriptChild): void => send(msg);
 
   /** The call being run; a ctx kept from an earlier call must not read this call's message. */
   let current: number | undefined;
@@ -99,7 +103,7 @@ if (port) {
     });
   };
 
-  const run = async (handle: Handle, req: Extract<ToScriptWorker, { type: 'run' }>): Promise<void> => {
+  const run = async (handle: Handle, req: Extract<ToScriptChild, { type: 'run' }>): Promise<void> => {
     const { callId } = req;
     current = callId;
     // A fresh, frozen ctx per call: nothing the script attaches to it survives into the next.
@@ -116,7 +120,7 @@ if (port) {
     try {
       post({ type: 'done', callId, ok: true, response });
     } catch (err) {
-      // A function, a symbol or a class instance with private state cannot be cloned.
+      // A function, a symbol or a class instance with private state cannot be serialized.
       post({ type: 'done', callId, ok: false, reason: 'uncloneable', error: describeThrown(err, maxErrorTextChars) });
     }
   };
@@ -124,6 +128,9 @@ if (port) {
   const start = async (): Promise<void> => {
     let mod: Record<string, unknown>;
     try {
+      // Checked as this process's user first: the module loader reports a directory it may not
+      // enter as "Cannot find module", which would send the operator looking for a missing file.
+      accessSync(fileURLToPath(moduleUrl), constants.R_OK);
       mod = (await import(moduleUrl)) as Record<string, unknown>;
     } catch (err) {
       post({ type: 'load-failed', reason: 'threw', error: describeThrown(err, maxErrorTextChars) });
@@ -139,7 +146,8 @@ if (port) {
       post({ type: 'load-failed', reason: 'no-handle', exportNames: Object.keys(mod).slice(0, 20) });
       return;
     }
-    port.on('message', (msg: ToScriptWorker) => {
+    process.on('message', (msg: ToScriptChild) => {
+      if (msg.type === 'init') return;
       if (msg.type === 'run') {
         void run(handle, msg);
         return;
@@ -153,4 +161,16 @@ if (port) {
     post({ type: 'ready' });
   };
   void start();
+}
+
+/** Set by script-process.ts in the argument list, so importing this module elsewhere does nothing. */
+export const SCRIPT_CHILD_MARK = '--mailsluice-script-child';
+
+if (process.argv.includes(SCRIPT_CHILD_MARK) && typeof process.send === 'function') {
+  const send = process.send.bind(process) as (msg: FromScriptChild) => boolean;
+  // The service is gone (it closed the channel or died): nothing may outlive it.
+  process.on('disconnect', () => process.exit(0));
+  process.once('message', (msg: ToScriptChild) => {
+    if (msg?.type === 'init') serve((m) => void send(m), msg);
+  });
 }
