@@ -71,7 +71,9 @@ test('a script that SIGKILLs its own process: dead-lettered after its attempts, 
   try {
     const r = await runCli(['drain'], ws);
     assert.equal(r.signal, null, `drain was killed: ${r.stderr}`);
-    assert.equal(r.code, 0, r.stderr);
+    // It ends by itself, and says that one delivery was dead-lettered (exit 1, SPEC: non-zero on failure).
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^mailsluice: DELIVERIES_DEAD: 1 delivery was dead-lettered \(tag: 1\)/m);
     const ds = await deliveries(ws);
     assert.deepEqual(ds.map((d) => d.state).sort(), ['dead', 'done', 'done']);
     const dead = ds.find((d) => d.state === 'dead')!;
@@ -157,7 +159,9 @@ test('a message whose handling kills the service is dead-lettered after maxAttem
     await waitFor(() => runs.every((n) => !alive(Number(n.split('-')[2]))), 10_000, 'the script processes to end');
 
     const r = await runCli(['drain'], ws);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.signal, null, `drain was killed: ${r.stderr}`);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^mailsluice: DELIVERIES_DEAD: 1 delivery was dead-lettered \(tag: 1\)/m);
     assert.equal(readdirSync(marks).length, 2, 'the message was not run a third time');
     const ds = await deliveries(ws);
     assert.deepEqual(ds.map((d) => d.state).sort(), ['dead', 'done', 'done']);
