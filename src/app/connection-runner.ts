@@ -10,6 +10,7 @@ import type { MessageStore } from '../core/ports/message-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { ResponseLedger } from '../core/ports/response-ledger.js';
+import type { ByteBudget } from '../core/memory/byte-budget.js';
 import { recoverPendingActions, runDrainCycle, BatchPipeline, type DrainDeps } from '../core/archive/drain-cycle.js';
 import { addResponseTotals, applyPendingResponses, type ResponseTotals } from '../core/archive/apply-responses.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../core/connection/backoff.js';
@@ -50,6 +51,8 @@ export interface ConnectionRunnerDeps {
   onCycle?: (status: ConnectionStatus) => void;
   /** The responses of finished deliveries to apply on the server; without it none are applied. */
   responses?: ResponseLedger;
+  /** The process's budget of message bytes in memory, for the drain's buffered bodies (ADR 0017). */
+  budget?: ByteBudget;
 }
 
 /** Options of a run. */
@@ -261,6 +264,7 @@ export class ConnectionRunner {
         onFailed: (messages: number) => {
           this.status.failed += messages;
         },
+        ...(this.deps.budget ? { budget: this.deps.budget } : {}),
         ...(source.concurrentActions ? { actions: (actions = new BatchPipeline({ source, store, connection: config.name })) } : {}),
       };
       const recovered = await recoverPendingActions(session, deps);
