@@ -15,13 +15,15 @@ import { recoverPendingActions, runDrainCycle, BatchPipeline, type DrainDeps } f
 import { addResponseTotals, applyPendingResponses, type ResponseTotals } from '../core/archive/apply-responses.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../core/connection/backoff.js';
 import { msUntilOpen } from '../core/connection/schedule.js';
+import { DISK_FULL_BACKOFF, isDiskFull } from '../core/archive/disk-full.js';
 import { toMailsluiceError, type MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionConfig } from '../config/loader.js';
 
 /** Live status of a connection (SPEC: state, last poll, messages taken, rate, backlog, last error). */
 export interface ConnectionStatus {
   name: string;
-  state: 'starting' | 'connecting' | 'draining' | 'waiting' | 'outside-schedule' | 'backoff' | 'stopped' | 'error';
+  /** `disk-full`: taking is paused until writing to the archive works again (it is retried). */
+  state: 'starting' | 'connecting' | 'draining' | 'waiting' | 'outside-schedule' | 'backoff' | 'disk-full' | 'stopped' | 'error';
   lastPollAt: number | null;
   taken: number;
   bytes: number;
@@ -74,6 +76,8 @@ export class ConnectionRunner {
   /** After applying responses failed: not before this (ms since the epoch), and how often in a row. */
   private responsesRetryAt = 0;
   private responseFailures = 0;
+  /** Set while taking is paused on a full disk, so the first commit after it says it resumed. */
+  private diskFull = false;
 
   constructor(private readonly deps: ConnectionRunnerDeps) {
     this.status = {
@@ -200,6 +204,16 @@ export class ConnectionRunner {
           this.status.state = 'error';
           throw e;
         }
+        if (isDiskFull(e)) {
+          // Nothing of the batch was committed, so nothing was deleted on the server: wait for
+          // space, looking again at intervals of its own (DISK_FULL_BACKOFF), and go on by itself.
+          this.status.state = 'disk-full';
+          this.diskFull = true;
+          const delay = backoffDelay(this.status.failures, this.deps.random(), DISK_FULL_BACKOFF);
+          logger.warn('the disk is full: taking is paused until space returns; nothing is deleted on the server', { inMs: delay, error: e.message });
+          await clock.sleep(delay, signal);
+          continue;
+        }
         this.status.state = 'backoff';
         // A non-retryable error (rejected credentials, untrusted certificate, missing mailbox) waits
         // the longest back-off at once: retrying fast could lock the account and cannot help.
@@ -248,6 +262,10 @@ export class ConnectionRunner {
           this.status.taken += messages;
           this.status.bytes += bytes;
           if (messages > 0) logger.info('batch committed', { taken: messages, bytes });
+          if (messages > 0 && this.diskFull) {
+            this.diskFull = false;
+            logger.info('the disk has space again: taking resumed');
+          }
         },
         // SPEC "unseen only": a message that fails to archive is flagged \Seen and reported, so it
         // is not retried forever; without unseenOnly nothing could skip it, so it is retried.
