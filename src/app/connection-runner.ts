@@ -78,6 +78,12 @@ export class ConnectionRunner {
   private responseFailures = 0;
   /** Set while taking is paused on a full disk, so the first commit after it says it resumed. */
   private diskFull = false;
+  /**
+   * Archive failures with nothing committed since (`unseenOnly`): per session, but kept across a
+   * pause for a full disk, so the next session's first failure counts as the same disk, not one
+   * more message to set aside (otherwise every retry flagged one more message).
+   */
+  private readonly archiveFailures = { inARow: 0 };
 
   constructor(private readonly deps: ConnectionRunnerDeps) {
     this.status = {
@@ -250,6 +256,8 @@ export class ConnectionRunner {
     try {
       const session = await source.open(options.signal);
       writer = await this.deps.blobStore.openWriter();
+      // A session after a pause for a full disk goes on counting: its first failure is the disk.
+      if (!this.diskFull) this.archiveFailures.inARow = 0;
       const deps: DrainDeps = {
         connection: config.name,
         source,
@@ -278,7 +286,7 @@ export class ConnectionRunner {
           deps.blobs = writer;
           return writer;
         },
-        archiveFailures: { inARow: 0 },
+        archiveFailures: this.archiveFailures,
         onFailed: (messages: number) => {
           this.status.failed += messages;
         },

@@ -13,6 +13,7 @@ import type { MessageStore, TakenRecord } from '../ports/message-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import { toMailsluiceError } from '../errors/index.js';
+import { isDiskFull } from './disk-full.js';
 
 /** What a drain cycle needs. */
 export interface DrainDeps {
@@ -391,6 +392,10 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
   /** Stored on a writer that failed before their batch was committed: fetched again next cycle. */
   let refetch = 0;
   const blame = (cands: readonly Candidate[], err: unknown): void => {
+    // The disk still full since the last failure, with nothing committed between: that is the
+    // archive failing, not these messages. They are not set aside (flagged) but stay unseen and
+    // are taken once space returns; only the first message a full disk refused is set aside.
+    if (archiveFailures.inARow > 0 && isDiskFull(err)) return;
     const e = toMailsluiceError(err);
     for (const c of cands) failures.push({ candidate: c, code: e.code, message: e.message });
   };
