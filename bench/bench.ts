@@ -23,7 +23,10 @@
  * 5. (data set webhook, issue 4) the small messages drained archive-only and with one webhook route
  *    to a loopback receiver, and the arrival-to-webhook latency of a service with IDLE (webhook-run.ts).
  *
- * Options: --only small,mixed,huge,pop3,webhook  --small N  --mixed N  --pop3 N  --webhook N  --webhook-rounds N (default 3)
+ * 6. (data set large, issue 12) ten ~60 MB messages: mailsluice's peak RSS under several large
+ *    messages at once, which the one in-flight byte budget bounds (ADR 0017).
+ *
+ * Options: --only small,mixed,huge,pop3,webhook,large (one set: --only large)  --small N  --mixed N  --pop3 N  --webhook N  --webhook-rounds N (default 3)
  * --skip-mbsync  --profile DIR  --dovecot-dir DIR
  * (--profile passes --cpu-prof to the mailsluice children and keeps the .cpuprofile files).
  */
@@ -58,6 +61,8 @@ const TARGETS = {
   smallIndexedMsgsPerS: 1800,
   mixedIndexedMBps: 60,
   hugePeakRssMB: 250,
+  /** Issue 12: ten ~60 MB messages in one mailbox, peak RSS of the drain. */
+  largePeakRssMB: 300,
   /** Issue 3: POP3 drain at least this share of the raw POP3 message rate (small messages). */
   pop3OverRaw: 0.6,
   /** Issue 4: archive + one webhook route at least this share of the archive-only drain rate. */
@@ -66,7 +71,7 @@ const TARGETS = {
   webhookP99Ms: 1000,
 } as const;
 
-type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook';
+type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook' | 'large';
 
 /** One measured row of the table. */
 interface Row {
@@ -415,6 +420,10 @@ function generate(name: DataSetName, counts: { small: number; mixed: number; pop
       out.splice(5, 0, makeMessage(10, { bodyBytes: 4000, attachmentBytes: 73_000_000 }));
       return out;
     }
+    case 'large':
+      // Ten ~60 MB messages (44 MB of binary in base64), all under the full-parse limit: every
+      // one is read back and parsed whole, which is where memory went before the byte budget.
+      return Array.from({ length: 10 }, (_, i) => makeMessage(i, { bodyBytes: 4000, attachmentBytes: 44_000_000 }));
   }
 }
 
@@ -589,11 +598,12 @@ function ratios(results: DataSetResult[]): Ratio[] {
       const v = empty.msgsPerS / rawPop3.msgsPerS;
       out.push({ name: 'pop3: mailsluice mailbox-empty rate / faster raw POP3 rate', value: v, target: `>= ${TARGETS.pop3OverRaw}`, pass: v >= TARGETS.pop3OverRaw });
     }
-    if (ds.name !== 'huge' && raw && empty) {
+    const sizeSet = ds.name === 'huge' || ds.name === 'large';
+    if (!sizeSet && raw && empty) {
       const v = raw.seconds / empty.seconds;
       out.push({ name: `${ds.name}: raw(fetch+flag+expunge) time / mailsluice mailbox-empty time`, value: v, target: `>= ${TARGETS.rawOverMailboxEmpty}`, pass: v >= TARGETS.rawOverMailboxEmpty });
     }
-    if (ds.name !== 'huge' && mb && empty && indexed) {
+    if (!sizeSet && mb && empty && indexed) {
       const v = mb.seconds / empty.seconds;
       const needed = mb.seconds / TARGETS.mbsyncOverMailsluice;
       // The raw client does only the server's part of a drain (no storing, no fsync): when even it
@@ -614,6 +624,9 @@ function ratios(results: DataSetResult[]): Ratio[] {
     }
     if (ds.name === 'huge' && empty?.peakRssMB != null) {
       out.push({ name: 'huge: mailsluice peak RSS MB', value: empty.peakRssMB, target: `< ${TARGETS.hugePeakRssMB}`, pass: empty.peakRssMB < TARGETS.hugePeakRssMB });
+    }
+    if (ds.name === 'large' && empty?.peakRssMB != null) {
+      out.push({ name: 'large: mailsluice peak RSS MB (ten 60 MB messages)', value: empty.peakRssMB, target: `< ${TARGETS.largePeakRssMB}`, pass: empty.peakRssMB < TARGETS.largePeakRssMB });
     }
   }
   return out;
@@ -656,7 +669,7 @@ async function main(): Promise<void> {
   const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3'), webhook: count(values.webhook, 5_000, 'webhook') };
   // Archive-only and webhook drains of the webhook set alternate this many times.
   const webhookRounds = count(values['webhook-rounds'], 3, 'webhook-rounds');
-  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'webhook'];
+  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'webhook', 'large'];
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : all;
   for (const o of only) if (!all.includes(o as DataSetName)) throw new Error(`--only: unknown data set ${JSON.stringify(o)} (allowed: ${all.join(', ')})`);
   const skipMbsync = values['skip-mbsync'] === true;
@@ -686,7 +699,7 @@ async function main(): Promise<void> {
   const rs = ratios(results);
   const out: string[] = [''];
   for (const ds of results) out.push(table(ds), '');
-  out.push('Ratios (issues 2, 3 and 4, "What good looks like"):');
+  out.push('Ratios (issues 2, 3, 4 and 12, "What good looks like"):');
   const w = Math.max(...rs.map((r) => r.name.length));
   for (const r of rs) {
     out.push(`  ${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(8)}  target ${r.target.padEnd(7)}  ${r.pass ? 'PASS' : 'FAIL'}`);
@@ -714,8 +727,10 @@ async function main(): Promise<void> {
   };
   const dir = join(REPO_ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
-  log(`results written to ${join(dir, 'latest.json')}`);
+  // A run of some sets only (--only) does not replace the full run's figures.
+  const file = only.length === all.length ? 'latest.json' : `latest-${[...only].sort().join('-')}.json`;
+  writeFileSync(join(dir, file), JSON.stringify(json, null, 2) + '\n');
+  log(`results written to ${join(dir, file)}`);
 }
 
 main().catch((err: unknown) => {

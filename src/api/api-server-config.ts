@@ -6,6 +6,7 @@ import type { MessageStore } from '../core/ports/message-store.js';
 import type { BlobStore } from '../core/ports/blob-store.js';
 import type { AttachmentFinder } from '../core/ports/attachment-finder.js';
 import type { UrlSigner } from './signed-url.js';
+import type { ByteBudget } from '../core/memory/byte-budget.js';
 
 /** What the API reads and how it checks URLs; handed over by the composition root. */
 export interface ApiDeps {
@@ -19,6 +20,11 @@ export interface ApiDeps {
   /** Milliseconds since the epoch (URL expiry). */
   now: () => number;
   logger: Logger;
+  /**
+   * The process's one budget of message bytes in memory (ADR 0017): an attachment read holds its
+   * raw message and the decoded attachment, counted here against the same bytes as the drain.
+   */
+  budget?: ByteBudget;
 }
 
 /** Where {@link startApiServer} listens. */
@@ -36,6 +42,14 @@ export const API_TUNING = {
    * burst of receivers fetching large files must not multiply either.
    */
   maxConcurrentAttachmentReads: 2,
+  /**
+   * Attachment requests that may wait for one of those; more are answered 503 with Retry-After
+   * at once. A waiting request holds only its socket, but an unbounded queue let twenty
+   * receivers of 23 MB files keep the service at 872 MB (issue 12); a receiver retries anyway.
+   */
+  maxQueuedAttachmentReads: 8,
+  /** The Retry-After of that 503, seconds: about what two large reads take. */
+  busyRetryAfterSeconds: 2,
   /** A client that has not sent its request head within this is not going to (slowloris). */
   headersTimeoutMs: 10_000,
   /** The whole request, head and (ignored) body. Answers are not bounded by it. */

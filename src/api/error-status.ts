@@ -35,5 +35,7 @@ export function errorResponse(err: MailsluiceError): ApiResponse {
   const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' };
   const allow = err.details?.allow;
   if (status === 405 && typeof allow === 'string') headers.Allow = allow;
+  const retryAfter = err.details?.retryAfterSeconds;
+  if (status === 503 && typeof retryAfter === 'number') headers['Retry-After'] = String(retryAfter);
   return { status, headers, body: JSON.stringify(body) };
 }

@@ -45,6 +45,7 @@ export async function startApi(app: EmbeddedApp): Promise<RunningApi | null> {
       signer: createUrlSigner(key, urlSigning),
       now: () => app.clock.now(),
       logger: app.logger.child({ component: 'api' }),
+      budget: app.budget,
     },
     settings.listen,
   ).catch(async (err: unknown) => {

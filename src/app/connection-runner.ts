@@ -10,17 +10,20 @@ import type { MessageStore } from '../core/ports/message-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { ResponseLedger } from '../core/ports/response-ledger.js';
+import type { ByteBudget } from '../core/memory/byte-budget.js';
 import { recoverPendingActions, runDrainCycle, BatchPipeline, type DrainDeps } from '../core/archive/drain-cycle.js';
 import { addResponseTotals, applyPendingResponses, type ResponseTotals } from '../core/archive/apply-responses.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../core/connection/backoff.js';
 import { msUntilOpen } from '../core/connection/schedule.js';
+import { DISK_FULL_BACKOFF, isDiskFull } from '../core/archive/disk-full.js';
 import { toMailsluiceError, type MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionConfig } from '../config/loader.js';
 
 /** Live status of a connection (SPEC: state, last poll, messages taken, rate, backlog, last error). */
 export interface ConnectionStatus {
   name: string;
-  state: 'starting' | 'connecting' | 'draining' | 'waiting' | 'outside-schedule' | 'backoff' | 'stopped' | 'error';
+  /** `disk-full`: taking is paused until writing to the archive works again (it is retried). */
+  state: 'starting' | 'connecting' | 'draining' | 'waiting' | 'outside-schedule' | 'backoff' | 'disk-full' | 'stopped' | 'error';
   lastPollAt: number | null;
   taken: number;
   bytes: number;
@@ -50,6 +53,8 @@ export interface ConnectionRunnerDeps {
   onCycle?: (status: ConnectionStatus) => void;
   /** The responses of finished deliveries to apply on the server; without it none are applied. */
   responses?: ResponseLedger;
+  /** The process's budget of message bytes in memory, for the drain's buffered bodies (ADR 0017). */
+  budget?: ByteBudget;
 }
 
 /** Options of a run. */
@@ -71,6 +76,14 @@ export class ConnectionRunner {
   /** After applying responses failed: not before this (ms since the epoch), and how often in a row. */
   private responsesRetryAt = 0;
   private responseFailures = 0;
+  /** Set while taking is paused on a full disk, so the first commit after it says it resumed. */
+  private diskFull = false;
+  /**
+   * Archive failures with nothing committed since (`unseenOnly`): per session, but kept across a
+   * pause for a full disk, so the next session's first failure counts as the same disk, not one
+   * more message to set aside (otherwise every retry flagged one more message).
+   */
+  private readonly archiveFailures = { inARow: 0 };
 
   constructor(private readonly deps: ConnectionRunnerDeps) {
     this.status = {
@@ -197,6 +210,16 @@ export class ConnectionRunner {
           this.status.state = 'error';
           throw e;
         }
+        if (isDiskFull(e)) {
+          // Nothing of the batch was committed, so nothing was deleted on the server: wait for
+          // space, looking again at intervals of its own (DISK_FULL_BACKOFF), and go on by itself.
+          this.status.state = 'disk-full';
+          this.diskFull = true;
+          const delay = backoffDelay(this.status.failures, this.deps.random(), DISK_FULL_BACKOFF);
+          logger.warn('the disk is full: taking is paused until space returns; nothing is deleted on the server', { inMs: delay, error: e.message });
+          await clock.sleep(delay, signal);
+          continue;
+        }
         this.status.state = 'backoff';
         // A non-retryable error (rejected credentials, untrusted certificate, missing mailbox) waits
         // the longest back-off at once: retrying fast could lock the account and cannot help.
@@ -233,6 +256,8 @@ export class ConnectionRunner {
     try {
       const session = await source.open(options.signal);
       writer = await this.deps.blobStore.openWriter();
+      // A session after a pause for a full disk goes on counting: its first failure is the disk.
+      if (!this.diskFull) this.archiveFailures.inARow = 0;
       const deps: DrainDeps = {
         connection: config.name,
         source,
@@ -245,6 +270,10 @@ export class ConnectionRunner {
           this.status.taken += messages;
           this.status.bytes += bytes;
           if (messages > 0) logger.info('batch committed', { taken: messages, bytes });
+          if (messages > 0 && this.diskFull) {
+            this.diskFull = false;
+            logger.info('the disk has space again: taking resumed');
+          }
         },
         // SPEC "unseen only": a message that fails to archive is flagged \Seen and reported, so it
         // is not retried forever; without unseenOnly nothing could skip it, so it is retried.
@@ -257,10 +286,11 @@ export class ConnectionRunner {
           deps.blobs = writer;
           return writer;
         },
-        archiveFailures: { inARow: 0 },
+        archiveFailures: this.archiveFailures,
         onFailed: (messages: number) => {
           this.status.failed += messages;
         },
+        ...(this.deps.budget ? { budget: this.deps.budget } : {}),
         ...(source.concurrentActions ? { actions: (actions = new BatchPipeline({ source, store, connection: config.name })) } : {}),
       };
       const recovered = await recoverPendingActions(session, deps);

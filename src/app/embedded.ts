@@ -18,6 +18,7 @@ import { JsonlLogger, connectionLogLevel, type LogSink } from '../adapters/logge
 import { systemClock } from '../adapters/clock-system/index.js';
 import type { Config, ConnectionConfig } from '../config/loader.js';
 import { createSource } from './source-factory.js';
+import { ByteBudget, DEFAULT_IN_FLIGHT_BYTES } from '../core/memory/byte-budget.js';
 
 /** Everything a command needs, built once. */
 export interface EmbeddedApp {
@@ -37,6 +38,11 @@ export interface EmbeddedApp {
   connectionLogFile(name: string): string;
   createSource: typeof createSource;
   clock: typeof systemClock;
+  /**
+   * The one budget of message bytes held in memory at once, shared by the drain's buffered
+   * bodies, the parse and the API's attachment reads (ADR 0017).
+   */
+  budget: ByteBudget;
   close(): Promise<void>;
 }
 
@@ -143,6 +149,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     },
     createSource,
     clock: systemClock,
+    budget: new ByteBudget(DEFAULT_IN_FLIGHT_BYTES),
     async close() {
       try {
         await parser?.close();

@@ -33,6 +33,7 @@ export function createRunners(app: EmbeddedApp, connections: readonly Connection
           logger: c.folders.length > 1 ? app.connectionLogger(c).child({ mailbox: folder }) : app.connectionLogger(c),
           // The responses of finished deliveries, applied by the connection (the deliveries table).
           responses: app.store.bus(),
+          budget: app.budget,
         }),
     ),
   );
@@ -61,5 +62,6 @@ export function indexStageDeps(app: EmbeddedApp, parser: MessageParser, runners:
     busy: () => runners.some((r) => r.status.state === 'draining'),
     routes: new RouteMatcher(app.config.routes, re2jsRegexEngine),
     ...(bodies ? { bodies } : {}),
+    budget: app.budget,
   };
 }

@@ -9,6 +9,7 @@ import { runCompressStage } from '../core/archive/compress-stage.js';
 import { createRunners, indexStageDeps, runnersByConnection } from './runners.js';
 import { assertRoutesRunnable } from './action-factory.js';
 import { startDispatchThread } from './dispatch-thread.js';
+import { runPausingWhileDiskFull } from './disk-full-pause.js';
 import type { EmbeddedApp } from './embedded.js';
 import { startApi, type RunningApi } from './api.js';
 import type { RouteConfig } from '../config/schema.js';
@@ -42,10 +43,11 @@ async function serve(app: EmbeddedApp, routes: RouteConfig[], api: RunningApi | 
   // delivery that ends with a server response wakes its connection's runner, which applies it
   // before its next cycle. The index stage hands it the bodies it needs in memory (ADR 0011).
   const thread = routes.length > 0 ? startDispatchThread(app, { routes, onWake: (connection) => runnerOf.get(connection)?.forEach((r) => r.wake()), urlSigning: api?.urlSigning }) : null;
-  const indexing = runIndexStage(
-    indexStageDeps(app, app.parser(), runners, thread?.bodies),
-    () => ac.signal.aborted,
-    ac.signal,
+  // A full disk pauses a stage and it tries again (disk-full-pause.ts); anything else stops us.
+  const pause = (stage: string) => ({ stage, logger: app.logger, clock: app.clock, random: app.random, signal: ac.signal });
+  const indexing = runPausingWhileDiskFull(
+    () => runIndexStage(indexStageDeps(app, app.parser(), runners, thread?.bodies), () => ac.signal.aborted, ac.signal),
+    pause('index stage'),
   ).catch((err: unknown) => {
     // The archive itself is failing (e.g. the database): stop everything and exit non-zero.
     app.logger.error('index stage failed; stopping', { error: String((err as Error)?.message ?? err) });
@@ -53,10 +55,14 @@ async function serve(app: EmbeddedApp, routes: RouteConfig[], api: RunningApi | 
     ac.abort();
   });
   // Deferred compression of large bodies, low priority: it waits while a connection is draining.
-  const compressing = runCompressStage(
-    { store: app.store, blobs: app.blobs, logger: app.logger, clock: app.clock, busy: () => runners.some((r) => r.status.state === 'draining') },
-    () => ac.signal.aborted,
-    ac.signal,
+  const compressing = runPausingWhileDiskFull(
+    () =>
+      runCompressStage(
+        { store: app.store, blobs: app.blobs, logger: app.logger, clock: app.clock, busy: () => runners.some((r) => r.status.state === 'draining') },
+        () => ac.signal.aborted,
+        ac.signal,
+      ),
+    pause('compress stage'),
   ).catch((err: unknown) => {
     app.logger.error('compress stage failed; stopping', { error: String((err as Error)?.message ?? err) });
     indexError ??= err;

@@ -26,8 +26,10 @@ import {
   type ApiDeps,
   type ApiServer,
   type UrlSigner,
+  API_TUNING,
 } from '../../src/api/index.js';
 import { messageWithAttachments } from '../harness/attachment-mail.js';
+import { ByteBudget, PARSE_CHARGE_FACTOR } from '../../src/core/memory/byte-budget.js';
 
 const KEY = randomBytes(32);
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -214,4 +216,52 @@ test('the store finds an archived message by ArchiveId across connections, and k
   const unparsed = await store.findArchived(sha256(rawUnparsed));
   assert.equal(unparsed?.attachments, null);
   assert.equal(await store.findArchived('0'.repeat(64)), null);
+});
+
+test('attachment reads beyond those running and queued are refused 503 with Retry-After; the rest hold the byte budget one by one', async () => {
+  // A finder that holds every read until told to go: the requests pile up as a burst would.
+  let finding = 0;
+  let mostAtOnce = 0;
+  const gates: Array<() => void> = [];
+  const slowFinder: ApiDeps['attachments'] = {
+    find: async (bytes, wanted) => {
+      finding++;
+      mostAtOnce = Math.max(mostAtOnce, finding);
+      await new Promise<void>((go) => gates.push(go));
+      finding--;
+      return postalMimeAttachmentFinder.find(bytes, wanted);
+    },
+  };
+  // Room for one message's read at a time (raw + decoded, ADR 0017), not two.
+  const budget = new ByteBudget(raw.length * PARSE_CHARGE_FACTOR + 1);
+  const busy = await startApiServer({ ...deps, attachments: slowFinder, budget }, { host: '127.0.0.1', port: 0 });
+  try {
+    const signer = createUrlSigner(KEY, { publicUrl: `http://127.0.0.1:${busy.port}`, ttlSeconds: 600 });
+    const url = signer.attachmentUrl(sha256(raw), sha256(big.bytes), Date.now());
+    const accepted = API_TUNING.maxConcurrentAttachmentReads + API_TUNING.maxQueuedAttachmentReads;
+    const pending = Array.from({ length: accepted }, () => fetch(url));
+    // Let all of them reach the gate before the one too many.
+    while (gates.length < 1) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 200));
+    // Answered at once, not queued behind the others (which wait for the gates below).
+    const refused = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), String(API_TUNING.busyRetryAfterSeconds));
+    assert.equal((await errorOf(refused)).code, 'API_BUSY');
+    // Let them through one after another; every accepted request gets the whole attachment.
+    const answers = Promise.all(pending);
+    const release = setInterval(() => gates.shift()?.(), 5);
+    try {
+      for (const res of await answers) {
+        assert.equal(res.status, 200);
+        assert.ok(Buffer.from(await res.arrayBuffer()).equals(big.bytes));
+      }
+    } finally {
+      clearInterval(release);
+    }
+    assert.equal(mostAtOnce, 1, 'the byte budget let one read hold its message at a time');
+    assert.equal(budget.inUse, 0);
+  } finally {
+    await busy.close();
+  }
 });

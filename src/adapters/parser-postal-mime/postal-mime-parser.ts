@@ -24,6 +24,8 @@ interface Job {
   raw: Uint8Array;
   /** Whether `raw.buffer` goes to the worker as a transfer (large) or a structured-clone copy. */
   transfer: boolean;
+  /** `raw`'s length when queued (a transferred buffer reads 0 afterwards). */
+  size: number;
   /** Answer in record form (built in the worker) rather than as the outcome. */
   record: boolean;
   /** Not a parse: the attachments with these SHA-256 hashes are wanted. */
@@ -46,6 +48,8 @@ interface Slot {
    * good messages queued behind a replaced worker.
    */
   ready: boolean;
+  /** It parsed a large message: it takes no new job and is ended once its jobs are answered. */
+  retiring: boolean;
 }
 
 /**
@@ -61,6 +65,14 @@ const QUEUED_BYTES_PER_WORKER = 1024 * 1024;
  * several times cheaper than detaching and transferring an ArrayBuffer.
  */
 const CLONE_MAX_BYTES = 64 * 1024;
+/**
+ * A worker that answered a job this large is ended and replaced. V8 keeps a thread's heap grown
+ * after a large parse (the pages its garbage took are neither collected nor returned while the
+ * thread idles): ~100 MB stayed resident after each 60 MB message, on top of the next one's
+ * parse (ADR 0017). Starting a thread costs ~100 ms, small beside parsing such a message, and no
+ * message of the usual sizes (the mixed set's largest is 2 MB) gets near it.
+ */
+const RETIRE_AFTER_BYTES = 16 * 1024 * 1024;
 
 const CLOSED: ParseOutcome = { ok: false, code: 'PARSE_FAILED', reason: 'parser is closed' };
 
@@ -136,7 +148,7 @@ class PostalMimeParser implements MessageParser {
     const owns = ownsItsMemory(raw);
     const small = raw.byteLength <= CLONE_MAX_BYTES;
     const bytes = owns && (small || this.#config.transferRaw) ? raw : new Uint8Array(raw);
-    this.#queue.push({ id: this.#nextId++, raw: bytes, transfer: !small, record, resolve, ...(find ? { find } : {}) });
+    this.#queue.push({ id: this.#nextId++, raw: bytes, transfer: !small, size: raw.byteLength, record, resolve, ...(find ? { find } : {}) });
     if (!this.#pumpScheduled) {
       // Jobs queued in the same turn go out together, one message per worker.
       this.#pumpScheduled = true;
@@ -177,12 +189,12 @@ class PostalMimeParser implements MessageParser {
   #pump(): void {
     if (this.#closed) return;
     let idle = 0;
-    for (const s2 of this.#slots) if (s2.jobs.length === 0) idle++;
+    for (const s2 of this.#slots) if (s2.jobs.length === 0 && !s2.retiring) idle++;
     while (this.#queue.length > idle && this.#slots.size < this.#config.workers) {
       this.#spawn();
       idle++;
     }
-    const slots = [...this.#slots];
+    const slots = [...this.#slots].filter((s2) => !s2.retiring);
     for (let depth = 1; depth <= JOBS_PER_WORKER && this.#queue.length > 0; depth++) {
       for (const slot of slots) {
         if (this.#queue.length === 0) break;
@@ -230,7 +242,7 @@ class PostalMimeParser implements MessageParser {
       stdout: true,
       stderr: true,
     });
-    const slot: Slot = { worker, jobs: [], bytes: 0, timer: undefined, ready: false };
+    const slot: Slot = { worker, jobs: [], bytes: 0, timer: undefined, ready: false, retiring: false };
     worker.on('message', (res: WorkerResponse) => {
       if ('ready' in res) {
         slot.ready = true;
@@ -239,7 +251,9 @@ class PostalMimeParser implements MessageParser {
       }
       // The worker answers in the order it was given its jobs.
       if (slot.jobs[0]?.id !== res.id) return;
+      if (slot.jobs[0].size >= RETIRE_AFTER_BYTES) slot.retiring = true;
       this.#finishFirst(slot, res.outcome ?? res.record ?? { found: new Map(res.found) });
+      if (slot.retiring && slot.jobs.length === 0) return this.#discard(slot);
       if (slot.jobs.length === 0) slot.worker.unref();
       if (this.#queue.length > 0) this.#pump();
     });

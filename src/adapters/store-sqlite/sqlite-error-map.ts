@@ -7,7 +7,8 @@ import { MailsluiceError } from '../../core/errors/index.js';
 export function mapSqliteError(err: unknown, doing: string): MailsluiceError {
   if (err instanceof MailsluiceError) return err;
   const code = (err as { code?: string }).code ?? '';
-  if (code === 'SQLITE_FULL') return new MailsluiceError('STORE_WRITE_FAILED', `disk full while ${doing}`, { cause: err });
+  // diskFull: the service pauses and tries again rather than stopping (core/archive/disk-full.ts).
+  if (code === 'SQLITE_FULL') return new MailsluiceError('STORE_WRITE_FAILED', `disk full while ${doing}`, { cause: err, details: { diskFull: true } });
   if (code.startsWith('SQLITE_IOERR')) return new MailsluiceError('STORE_WRITE_FAILED', `I/O error (${code}) while ${doing}`, { cause: err });
   if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM') {
     return new MailsluiceError('STORE_WRITE_FAILED', `cannot write the archive database (${code}) while ${doing}`, { cause: err });

@@ -6,6 +6,7 @@
  * learns nothing about the archive.
  */
 import { MailsluiceError, isMailsluiceError } from '../../core/errors/index.js';
+import { PARSE_CHARGE_FACTOR } from '../../core/memory/byte-budget.js';
 import type { ArchivedMessage } from '../../core/ports/message-store.js';
 import type { ApiRequest, ApiResponse, ApiRoute } from '../router.js';
 import { API_TUNING, type ApiDeps } from '../api-server-config.js';
@@ -13,13 +14,24 @@ import { ATTACHMENT_SAFETY_HEADERS, contentDisposition, safeContentType } from '
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
-/** At most `limit` calls of `run` at once; the rest wait in order. */
+/**
+ * At most `limit` calls of `run` at once; up to `maxWaiting` more wait in order, and beyond
+ * that a call is refused at once (`API_BUSY`, answered 503 with Retry-After).
+ */
 class Gate {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly maxWaiting: number,
+  ) {}
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit && this.waiting.length >= this.maxWaiting) {
+      throw new MailsluiceError('API_BUSY', `${this.running} attachment reads are running and ${this.waiting.length} are waiting; try again shortly`, {
+        details: { retryAfterSeconds: API_TUNING.busyRetryAfterSeconds },
+      });
+    }
     if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.running++;
     try {
@@ -41,16 +53,16 @@ function checkId(name: string, value: string | undefined): string {
 
 /** The attachments resource. */
 export function attachmentRoutes(deps: ApiDeps): ApiRoute[] {
-  const gate = new Gate(API_TUNING.maxConcurrentAttachmentReads);
+  const gate = new Gate(API_TUNING.maxConcurrentAttachmentReads, API_TUNING.maxQueuedAttachmentReads);
 
-  /** The message and the raw bytes of its blob. */
-  const readMessage = async (archiveId: string, sha256: string): Promise<{ raw: Uint8Array; name: string; type: string }> => {
+  /** The message and the attachment's listed name and type. */
+  const findMessage = async (archiveId: string, sha256: string): Promise<{ message: ArchivedMessage; name: string; type: string }> => {
     const message = await deps.archive.findArchived(archiveId);
     const meta = message?.attachments?.find((a) => a.Sha256 === sha256);
     if (!message) throw new MailsluiceError('API_NOT_FOUND', `no archived message ${archiveId}`);
     // Only what the message's parse listed is served: never an arbitrary part found by its hash.
     if (!meta) throw new MailsluiceError('API_NOT_FOUND', `archived message ${archiveId} has no attachment ${sha256}`);
-    return { raw: await read(message, archiveId), name: meta.Name, type: meta.ContentType };
+    return { message, name: meta.Name, type: meta.ContentType };
   };
 
   const read = async (message: ArchivedMessage, archiveId: string): Promise<Uint8Array> => {
@@ -71,8 +83,17 @@ export function attachmentRoutes(deps: ApiDeps): ApiRoute[] {
     const sha256 = checkId('sha256', request.params.sha256);
     deps.signer.verify({ method: request.method, path: request.path, expires: request.query.get('expires'), signature: request.query.get('signature') }, deps.now());
     return gate.run(async () => {
-      const found = await readMessage(archiveId, sha256);
-      const bytes = (await deps.attachments.find(found.raw, new Set([sha256]))).get(sha256);
+      const found = await findMessage(archiveId, sha256);
+      // The raw message and the decoded attachment, against the budget the drain and the parse
+      // share: a burst of downloads waits for them instead of adding to them.
+      const release = await deps.budget?.acquire(found.message.size * PARSE_CHARGE_FACTOR);
+      let bytes: Uint8Array | undefined;
+      try {
+        const raw = await read(found.message, archiveId);
+        bytes = (await deps.attachments.find(raw, new Set([sha256]))).get(sha256);
+      } finally {
+        release?.();
+      }
       if (!bytes) {
         // Listed by the parse but not found again: the finder sees the message differently from
         // the parser that hashed it. A bug, not the receiver's doing.

@@ -6,12 +6,14 @@
  *
  * No I/O here: the source, blob writer, store and clock are ports.
  */
+import type { ByteBudget } from '../memory/byte-budget.js';
 import type { BlobWriter, PutResult } from '../ports/blob-store.js';
 import type { Candidate, FetchedMessage, MailboxSource, SourceSession } from '../ports/mailbox-source.js';
 import type { MessageStore, TakenRecord } from '../ports/message-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import { toMailsluiceError } from '../errors/index.js';
+import { isDiskFull } from './disk-full.js';
 
 /** What a drain cycle needs. */
 export interface DrainDeps {
@@ -62,6 +64,12 @@ export interface DrainDeps {
   archiveFailures?: { inARow: number };
   /** Told how many messages were set aside (flagged), so the status counts them even if the cycle then fails. */
   onFailed?: (messages: number) => void;
+  /**
+   * The process's one budget of message bytes in memory (ADR 0017): a buffered body holds its
+   * bytes from the fetch until the blob writer has stored it (the compression thread's copy
+   * included). Streamed bodies are bounded by the source's back-pressure window instead.
+   */
+  budget?: ByteBudget;
 }
 
 /** A batch queued for its server action, and whether its commit has finished. */
@@ -384,6 +392,10 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
   /** Stored on a writer that failed before their batch was committed: fetched again next cycle. */
   let refetch = 0;
   const blame = (cands: readonly Candidate[], err: unknown): void => {
+    // The disk still full since the last failure, with nothing committed between: that is the
+    // archive failing, not these messages. They are not set aside (flagged) but stay unseen and
+    // are taken once space returns; only the first message a full disk refused is set aside.
+    if (archiveFailures.inARow > 0 && isDiskFull(err)) return;
     const e = toMailsluiceError(err);
     for (const c of cands) failures.push({ candidate: c, code: e.code, message: e.message });
   };
@@ -518,15 +530,20 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
         await store1(m);
       } else {
         const bytes = m.bytes ?? 0;
+        // Synchronous when the budget has room (always, for small mail); else wait for the parse
+        // or an attachment read to let go. What this cycle holds is freed by its own puts.
+        const release = deps.budget ? (deps.budget.tryAcquire(bytes) ?? (await deps.budget.acquire(bytes))) : undefined;
         inflightBytes += bytes;
         const p: Promise<void> = store1(m).then(
           () => {
             inflight.delete(p);
             inflightBytes -= bytes;
+            release?.();
           },
           (err: unknown) => {
             inflight.delete(p);
             inflightBytes -= bytes;
+            release?.();
             putError ??= err;
           },
         );

@@ -13,6 +13,7 @@ import { YieldToDrain } from './yield-to-drain.js';
 import type { NewDelivery, RouteMatcher } from '../routing/route-matcher.js';
 import type { MessageAttributes } from '../message/attributes.js';
 import type { BodiesSink, HandedBodies } from '../ports/bodies-handoff.js';
+import { PARSE_CHARGE_FACTOR, type ByteBudget, type Release } from '../memory/byte-budget.js';
 
 /** The first `max` bytes of a stream (at least; whole chunks), closing it early. */
 async function readPrefix(stream: AsyncIterable<Uint8Array>, max: number): Promise<Buffer> {
@@ -61,6 +62,17 @@ export interface IndexDeps {
    * one runs, parses the message again for them.
    */
   bodies?: BodiesSink;
+  /**
+   * The process's one budget of message bytes in memory (ADR 0017): a message is read and parsed
+   * only once its bytes fit, so the lanes never hold several large messages at once. Absent: no
+   * bound but `concurrency`.
+   */
+  budget?: ByteBudget;
+}
+
+/** What reading and parsing `m` holds in memory, counted against the budget. */
+export function parseCharge(m: Pick<UnparsedMessage, 'size'>): number {
+  return m.size > MAX_FULL_PARSE_BYTES ? MAX_HEADER_BYTES : m.size * PARSE_CHARGE_FACTOR;
 }
 
 /** Totals of an index run. */
@@ -143,6 +155,17 @@ export async function runIndexStage(
     : (raw: Buffer, totalSize?: number): Promise<ParseOutcome> => deps.parser.parse(raw, totalSize);
   const one = async (m: UnparsedMessage): Promise<void> => {
     let outcome: ParseOutcome | ParsedRecord;
+    let release: Release | undefined;
+    if (deps.budget) {
+      const charge = parseCharge(m);
+      try {
+        release = deps.budget.tryAcquire(charge) ?? (await deps.budget.acquire(charge, signal));
+      } catch (err) {
+        // Stopped while waiting: the message stays queued for the next run.
+        if (signal?.aborted) return;
+        throw err;
+      }
+    }
     try {
       if (m.size > MAX_FULL_PARSE_BYTES) {
         // Only the head: a message over the full-parse limit must never sit whole in memory.
@@ -156,6 +179,10 @@ export async function runIndexStage(
       // A blob that cannot be read is an archive fault, not a mail fault: leave it queued.
       deps.logger.error('cannot read a blob for parsing; it stays queued', { id: m.id, sha256: m.sha256, error: String((err as Error).message ?? err) });
       return;
+    } finally {
+      // The raw bytes and the parse's copies are let go here; the outcome kept is bounded by the
+      // parser's limits (body length, attachments listed, not their bytes).
+      release?.();
     }
     if (outcome.ok) totals.parsed++;
     else {

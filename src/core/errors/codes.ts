@@ -64,6 +64,7 @@ export const ERROR_CODES = {
   API_FORBIDDEN: { retryable: false, summary: 'An API request carries no valid signature, or its signed URL has expired; answered 403.' },
   API_NOT_FOUND: { retryable: false, summary: 'An API request names a path, archived message or attachment that does not exist; answered 404.' },
   API_METHOD_NOT_ALLOWED: { retryable: false, summary: 'An API request uses a method the path does not accept; answered 405.' },
+  API_BUSY: { retryable: true, summary: 'Too many attachment requests are already waiting; answered 503 with Retry-After.' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 
 /** A stable error code from the catalogue. */

@@ -1,0 +1,63 @@
+/**
+ * Memory under several large messages (issue 12, item 5): a mailbox of six 60 MB messages
+ * drained by the real CLI stays within a generous bound of peak resident memory. Before the
+ * in-flight byte budget (ADR 0017) this drain peaked at ~760–820 MB: the index stage read and
+ * parsed all six at once, and each parser thread kept ~100 MB after its message. The bound
+ * (400 MB) is far above what the drain now needs (~270 MB) so that a loaded machine does not
+ * make it flaky, and far below what it needed before.
+ *
+ * Peak RSS is the kernel's high-water mark (VmHWM) read by the drain process itself at exit,
+ * through the benchmark's preload (bench/rss-probe.ts): exact, and it covers every thread.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
+import { assertArchiveHolds } from '../harness/archive.js';
+import { BIN, REPO_ROOT, imapConnection, makeWorkspace, type CliResult } from '../harness/cli.js';
+import { makeMessage, sha256 } from '../harness/messages.js';
+
+const dovecot = dovecotPerFile();
+
+/** Generous: before the budget this drain peaked at ~760–820 MB, after it at ~270 MB. */
+const MAX_PEAK_RSS_MB = 400;
+const PROBE = pathToFileURL(join(REPO_ROOT, 'dist', 'bench', 'rss-probe.js')).href;
+
+test('draining six 60 MB messages peaks well under 400 MB and archives all six', async () => {
+  const user = await dovecot.createUser();
+  // 44 MB of binary is ~60 MB as base64 with line breaks.
+  const messages = Array.from({ length: 6 }, (_, i) => makeMessage(i, { bodyBytes: 4000, attachmentBytes: 44_000_000 }));
+  const expected = new Map(messages.map((m) => [sha256(m), m]));
+  await dovecot.loadMaildir(user.username, messages);
+  messages.length = 0;
+  const ws = makeWorkspace({ connections: [imapConnection(dovecot, user, { deletePolicy: 'delete-and-expunge' })] });
+  try {
+    const probeFile = join(ws.dir, 'probe.json');
+    const r = await new Promise<CliResult>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', PROBE, BIN, 'drain', '--json', '--config', ws.configPath], {
+        cwd: ws.dir,
+        env: { ...process.env, MAILSLUICE_BENCH_PROBE: probeFile },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as { taken: number; parsed: number };
+    assert.equal(summary.taken, 6);
+    assert.equal(summary.parsed, 6, 'every message parsed, none set aside as unparsable');
+    assert.equal(await dovecot.messageCount(user.username), 0, 'the mailbox is empty');
+    const peakMB = (JSON.parse(readFileSync(probeFile, 'utf8')) as { vmHwmKb: number }).vmHwmKb / 1024;
+    assert.ok(peakMB < MAX_PEAK_RSS_MB, `the drain peaked at ${peakMB.toFixed(0)} MB resident, over ${MAX_PEAK_RSS_MB} MB`);
+    await assertArchiveHolds(ws, expected);
+  } finally {
+    ws.cleanup();
+  }
+});
