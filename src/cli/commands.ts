@@ -77,7 +77,8 @@ export async function cmdDrain(args: ParsedArgs, io: Io): Promise<number> {
     else {
       for (const [name, c] of Object.entries(summary.connections)) {
         const failed = c.failed > 0 ? `, ${c.failed} could not be archived (left on the server flagged \\Seen)` : '';
-        io.out(`${name}: ${c.taken} messages taken (${mb(c.bytes)}), ${c.actioned} removed/actioned on the server${failed}\n`);
+        const aside = c.setAside > 0 ? `, ${c.setAside} set aside (the connection broke during each, session after session; left on the server)` : '';
+        io.out(`${name}: ${c.taken} messages taken (${mb(c.bytes)}), ${c.actioned} removed/actioned on the server${failed}${aside}\n`);
         const r = c.responses;
         if (r.applied + r.notApplicable + r.failed > 0) {
           const refused = r.failed > 0 ? `, ${r.failed} refused by the server (mailsluice deliveries list shows why)` : '';
@@ -101,6 +102,18 @@ export async function cmdDrain(args: ParsedArgs, io: Io): Promise<number> {
       const e = new MailsluiceError(
         'MESSAGES_NOT_ARCHIVED',
         `${summary.failed} message${summary.failed === 1 ? '' : 's'} could not be archived (${which}); left on the server flagged \\Seen and not taken again; the connection log names each (mailsluice logs NAME)`,
+      );
+      io.err(`mailsluice: ${e.code}: ${e.message}\n`);
+      return 1;
+    }
+    if (summary.setAside > 0) {
+      const which = Object.entries(summary.connections)
+        .filter(([, c]) => c.setAside > 0)
+        .map(([name, c]) => `${name}: ${c.setAside}`)
+        .join(', ');
+      const e = new MailsluiceError(
+        'MESSAGES_NOT_ARCHIVED',
+        `${summary.setAside} message${summary.setAside === 1 ? '' : 's'} could not be fetched whole (${which}): the connection broke during each, session after session; left on the server untouched while the rest of the mailbox was drained; the connection log names each (mailsluice logs NAME)`,
       );
       io.err(`mailsluice: ${e.code}: ${e.message}\n`);
       return 1;

@@ -62,6 +62,13 @@ export interface DrainDeps {
   archiveFailures?: { inARow: number };
   /** Told how many messages were set aside (flagged), so the status counts them even if the cycle then fails. */
   onFailed?: (messages: number) => void;
+  /**
+   * Listed messages not to fetch: set aside by the runner because session after session broke
+   * during their transfer (`core/archive/partial-transfer.ts`, ADR 0015). They stay on the server
+   * with no server action, and the watermark passes them as it passes flagged ones, so the mail
+   * above them is taken and not listed again.
+   */
+  skip?: (key: string) => boolean;
 }
 
 /** A batch queued for its server action, and whether its commit has finished. */
@@ -333,8 +340,10 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
 
   // Committed before (e.g. the server action was lost with the connection): act, don't refetch.
   const already = await store.lookupTaken(connection, listed.map((c) => c.key));
-  const toFetch = listed.filter((c) => !already.has(c.key));
-  const committed = new Set<string>(already);
+  const skipped = new Set(deps.skip ? listed.filter((c) => !already.has(c.key) && deps.skip!(c.key)).map((c) => c.key) : []);
+  const toFetch = listed.filter((c) => !already.has(c.key) && !skipped.has(c.key));
+  // Set-aside messages count as committed for the watermark only: they are neither fetched nor actioned.
+  const committed = new Set<string>([...already, ...skipped]);
   const actionable: Candidate[] = listed.filter((c) => already.has(c.key));
   /** The watermark as this cycle last wrote it. */
   let mark = after.lastUid;
