@@ -204,23 +204,27 @@ describe('a link that resets every few hundred KB', { concurrency: true }, () =>
     }
   });
 
-  test('progress resets the failure count: a drain that commits in every session does not give up after five failures', async () => {
-    // ~3 MB of 100 KB messages over a link resetting every 200–400 KB: a dozen sessions, each
-    // committing a few messages; none completes a cycle.
-    const raws = Array.from({ length: 30 }, (_, i) => makeMessage(i, { attachmentBytes: 75_000 }));
-    const user = await userWith(raws);
-    const served = await onServer(user);
-    const proxy = await proxyTo(dovecot.imapPort, { resetEvery });
-    const ws = imapWorkspace(proxy, user);
-    try {
-      const r = await runWithin(['drain', '--json'], ws, 240_000);
-      assert.equal(r.code, 0, r.stderr);
-      assert.ok(proxy.connections.filter((c) => c.reset).length > 5, `more failed sessions than drain's limit of five: ${proxy.connections.filter((c) => c.reset).length}`);
-      await assertArchiveHolds(ws, served, 'after a dozen broken sessions');
-      assert.equal(await archivedCount(ws), raws.length, 'nothing doubled');
-      assert.equal(await dovecot.messageCount(user.username), 0, 'mailbox empty');
-    } finally {
-      ws.cleanup();
-    }
-  });
+  for (const protocol of ['imap', 'pop3'] as const) {
+    test(`${protocol}: progress resets the failure count: a drain that commits in every session does not give up after five failures`, async () => {
+      // ~3 MB of 100 KB messages over a link resetting every 200–400 KB: a dozen sessions, each
+      // committing a few messages; none completes a cycle. POP3 keeps no bytes of a broken RETR,
+      // so there only commits count as progress.
+      const raws = Array.from({ length: 30 }, (_, i) => makeMessage(i, { attachmentBytes: 75_000 }));
+      const user = await userWith(raws);
+      const served = await onServer(user);
+      const proxy = await proxyTo(protocol === 'imap' ? dovecot.imapPort : dovecot.pop3Port, { resetEvery });
+      const ws = protocol === 'imap' ? imapWorkspace(proxy, user) : pop3Workspace(proxy, user);
+      try {
+        const r = await runWithin(['drain', '--json'], ws, 240_000);
+        assert.equal(r.code, 0, r.stderr);
+        const resets = proxy.connections.filter((c) => c.reset).length;
+        assert.ok(resets > 5, `more failed sessions than drain's limit of five: ${resets}`);
+        await assertArchiveHolds(ws, served, 'after a dozen broken sessions');
+        assert.equal(await archivedCount(ws), raws.length, 'nothing doubled');
+        assert.equal(await dovecot.messageCount(user.username), 0, 'mailbox empty');
+      } finally {
+        ws.cleanup();
+      }
+    });
+  }
 });
