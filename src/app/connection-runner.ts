@@ -264,7 +264,7 @@ export class ConnectionRunner {
         clock,
         logger,
         maxMessagesPerCycle: config.maxMessagesPerCycle,
-        onCommit: (messages: number, bytes: number) => {
+        onCommit: (messages: number, bytes: number, largest: number) => {
           this.status.taken += messages;
           this.status.bytes += bytes;
           if (messages > 0) {
@@ -272,7 +272,7 @@ export class ConnectionRunner {
             // Progress: failures in a row are counted between commits, not between whole cycles
             // (a link that resets every few hundred KB never completes a cycle, yet drains).
             this.status.failures = 0;
-            this.transfers.committed();
+            this.transfers.committed(largest);
           }
         },
         // SPEC "unseen only": a message that fails to archive is flagged \Seen and reported, so it

@@ -70,7 +70,7 @@ async function* rest(wire: ImapWire, target: ResumeTarget, memory: TransferMemor
       }
     }
   } catch (err) {
-    memory.interrupted(key);
+    memory.interrupted(key, size);
     throw err;
   }
   memory.forget(key);

@@ -173,7 +173,7 @@ export class Pop3Source implements MailboxSource {
     try {
       yield* this.fetchAll(candidates, inFlight);
     } catch (err) {
-      if (inFlight.c) this.runtime.transfers?.interrupted(inFlight.c.key);
+      if (inFlight.c) this.runtime.transfers?.interrupted(inFlight.c.key, inFlight.c.size);
       throw err;
     }
   }
@@ -226,7 +226,7 @@ export class Pop3Source implements MailboxSource {
     try {
       for await (const chunk of body) yield chunk;
     } catch (err) {
-      this.runtime.transfers?.interrupted(c.key);
+      this.runtime.transfers?.interrupted(c.key, c.size);
       throw err;
     }
   }

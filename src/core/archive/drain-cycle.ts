@@ -27,8 +27,11 @@ export interface DrainDeps {
   commitEveryMessages?: number;
   /** …or this many raw bytes, whichever comes first. */
   commitEveryBytes?: number;
-  /** Told after every commit, so progress counts what is durable even if the cycle then fails. */
-  onCommit?: (messages: number, bytes: number) => void;
+  /**
+   * Told after every commit, so progress counts what is durable even if the cycle then fails;
+   * `largest` is the size of its largest message (what the link carried whole).
+   */
+  onCommit?: (messages: number, bytes: number, largest: number) => void;
   /**
    * When given (sources with `concurrentActions`), a cycle's last commit and its server actions
    * are queued here and run behind the next cycle's fetch instead of being awaited by this cycle.
@@ -373,15 +376,17 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
     await store.commitTaken(batch, { connection, mailbox: session.mailbox, ...wm });
     mark = wm.lastUid;
     let bytes = 0;
+    let largest = 0;
     for (const r of batch) {
       committed.add(r.sourceKey);
       bytes += r.size;
+      if (r.size > largest) largest = r.size;
       // The connection's `full` log: every message handled (other levels drop this at no cost).
       logger.debug('message archived', { key: r.sourceKey, sha256: r.sha256, size: r.size, stored: r.blob !== null });
     }
     result.taken += batch.length;
     result.bytes += bytes;
-    deps.onCommit?.(batch.length, bytes);
+    deps.onCommit?.(batch.length, bytes, largest);
     archiveFailures.inARow = 0;
     dropBatch();
   };

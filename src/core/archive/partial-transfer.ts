@@ -53,9 +53,12 @@ export class PartialTransfers implements TransferMemory {
   private readonly kept = new Map<string, { parts: Uint8Array[]; bytes: number }>();
   private readonly strikes = new Map<string, number>();
   private readonly aside = new Map<string, SetAsideMessage>();
-  /** The message the current session broke during, if it said so. */
+  /** The message the current session broke during, if it said so, and its size (0: unknown). */
   private interruptedKey: string | null = null;
+  private interruptedSize = 0;
   private progress = false;
+  /** The largest message committed in this run: the link has carried one that size whole. */
+  private largestThrough = 0;
 
   constructor(private readonly policy: PartialTransferPolicy = DEFAULT_PARTIAL_TRANSFER_POLICY) {}
 
@@ -76,8 +79,9 @@ export class PartialTransfers implements TransferMemory {
     return true;
   }
 
-  interrupted(key: string): void {
+  interrupted(key: string, size = 0): void {
     this.interruptedKey = key;
+    this.interruptedSize = size;
   }
 
   forget(key: string): void {
@@ -85,9 +89,10 @@ export class PartialTransfers implements TransferMemory {
     this.strikes.delete(key);
   }
 
-  /** Told by the runner that a batch was committed in the current session. */
-  committed(): void {
+  /** Told by the runner that a batch was committed in the current session, with its largest message's size. */
+  committed(largest = 0): void {
     this.progress = true;
+    this.largestThrough = Math.max(this.largestThrough, largest);
   }
 
   /** Whether a message was set aside in this run: the drain cycle does not fetch it again. */
@@ -104,15 +109,21 @@ export class PartialTransfers implements TransferMemory {
    * Closes the books on a session: one that failed during a message without any progress counts
    * a strike against it, and at `setAsideAfter` strikes in a row the message is set aside; any
    * progress clears the strikes (the link carries mail, so the next attempt may get further).
+   * A message no larger than one the link already carried whole gets no strike: it is not too
+   * large, its sessions were unlucky (a reset also drops what was in flight, so a busy client
+   * can lose a whole small message to one).
    */
   sessionEnded(failed: boolean): SessionOutcome {
     const progressed = this.progress;
     const key = this.interruptedKey;
+    const size = this.interruptedSize;
     this.progress = false;
     this.interruptedKey = null;
+    this.interruptedSize = 0;
     const out: SessionOutcome = { progressed, setAside: [] };
     if (progressed) this.strikes.clear();
     if (!failed || progressed || key === null || this.aside.has(key)) return out;
+    if (size > 0 && size <= this.largestThrough) return out;
     const n = (this.strikes.get(key) ?? 0) + 1;
     this.strikes.set(key, n);
     if (n < this.policy.setAsideAfter) return out;

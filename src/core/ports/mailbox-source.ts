@@ -83,8 +83,8 @@ export interface TransferMemory {
   resumable(key: string): { parts: readonly Uint8Array[]; bytes: number } | undefined;
   /** Appends bytes of `key` just received (memory the caller no longer touches); false when over the bound (all of it dropped). */
   keep(key: string, chunk: Uint8Array): boolean;
-  /** The session broke while `key` was being transferred. */
-  interrupted(key: string): void;
+  /** The session broke while `key` was being transferred; `size` is its size when known (0: unknown). */
+  interrupted(key: string, size?: number): void;
   /** `key` arrived whole, vanished or cannot be resumed: what was kept of it is dropped. */
   forget(key: string): void;
 }
