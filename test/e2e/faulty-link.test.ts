@@ -153,7 +153,7 @@ describe('a link that resets every few hundred KB', { concurrency: true }, () =>
   const big = (): Buffer => makeMessage(1000, { attachmentBytes: 1_600_000 });
   const resetEvery = (id: number): number => 200_000 + ((id * 7919) % 200_000);
 
-  test('IMAP: a 2 MB message first in the mailbox is resumed across sessions and archived byte for byte; everything else too, none doubled', async () => {
+  test('IMAP: a 2 MB message first in the mailbox is resumed across sessions and archived byte for byte; everything else too, none doubled', async (t) => {
     const raws = [big(), ...Array.from({ length: 20 }, (_, i) => makeMessage(i, { bodyBytes: 30_000 }))];
     const user = await userWith(raws);
     const served = await onServer(user);
@@ -166,6 +166,7 @@ describe('a link that resets every few hundred KB', { concurrency: true }, () =>
       assert.ok(proxy.connections.filter((c) => c.reset).length >= 5, 'the link did reset, session after session');
       const resumes = proxy.commands(/^UID FETCH 1 \(UID BODY\.PEEK\[\]<[1-9]\d*\.\d+>\)/i);
       assert.ok(resumes.length >= 2, `UID 1 resumed from an offset: ${JSON.stringify(resumes)}`);
+      t.diagnostic(`${proxy.connections.length} connections, ${proxy.connections.filter((c) => c.reset).length} reset; UID 1 resumed ${resumes.length} times: ${resumes.map((c) => /<(\d+)\./.exec(c)![1]).join(', ')}`);
       await assertArchiveHolds(ws, served, 'after a resetting link');
       assert.equal(await archivedCount(ws), raws.length, 'nothing doubled');
       assert.equal(await dovecot.messageCount(user.username), 0, 'mailbox empty');

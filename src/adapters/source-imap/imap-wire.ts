@@ -292,7 +292,8 @@ export class ImapWire {
     this.maxBufferedLiteral = options.maxBufferedLiteral ?? DEFAULT_MAX_BUFFERED_LITERAL;
     this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE;
     socket.on('data', (chunk: Buffer) => {
-      this.silentMs = 0;
+      // Data after a silent tick: the count starts over, on a full tick (the last one may have been short).
+      if (this.silentMs !== 0) this.refreshTimer();
       try {
         this.onData(chunk);
       } catch (err) {
