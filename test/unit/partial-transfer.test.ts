@@ -65,3 +65,12 @@ test('over maxKeptBytes a message is not kept at all; forget drops it', () => {
   t.forget('j');
   assert.equal(t.resumable('j'), undefined);
 });
+
+test('the bound is over all messages: older records are dropped to keep a newer one', () => {
+  const t = new PartialTransfers({ setAsideAfter: 3, maxKeptBytes: 20 });
+  assert.ok(t.keep('old', bytes(12)));
+  assert.ok(t.keep('new', bytes(6)));
+  assert.ok(t.keep('new', bytes(6)));
+  assert.equal(t.resumable('old'), undefined, 'the oldest record made room');
+  assert.equal(t.resumable('new')?.bytes, 12);
+});

@@ -64,6 +64,8 @@ export function pop3ClientOptions(cfg: Pop3SourceConfig): Pop3ClientOptions {
     },
     connectTimeoutMs: cfg.connectTimeoutMs,
     dataTimeoutMs: cfg.dataTimeoutMs,
+    // The connection test too: a server that goes silent after its greeting must not hang it.
+    silence: { limitMs: POP3_TUNING.silenceLimitMs, warnEveryMs: POP3_TUNING.silenceWarnEveryMs },
   };
 }
 

@@ -18,8 +18,10 @@ export interface PartialTransferPolicy {
    */
   setAsideAfter: number;
   /**
-   * Most bytes kept for one message; a message that would need more is not resumed (its bytes
-   * are dropped), so a huge one costs no more memory than a streamed fetch.
+   * Most bytes kept, for all messages together: a message that would need more on its own is
+   * not resumed (its bytes are dropped), so a huge one costs no more memory than a streamed
+   * fetch; others' records are dropped first, oldest first (a message deleted on the server
+   * meanwhile is never asked for again, and must not hold memory for the rest of the run).
    */
   maxKeptBytes: number;
 }
@@ -51,6 +53,8 @@ export interface SessionOutcome {
 /** One runner's memory of broken transfers (see the module comment). */
 export class PartialTransfers implements TransferMemory {
   private readonly kept = new Map<string, { parts: Uint8Array[]; bytes: number }>();
+  /** Bytes in `kept`, all messages together. */
+  private keptBytes = 0;
   private readonly strikes = new Map<string, number>();
   private readonly aside = new Map<string, SetAsideMessage>();
   /** The message the current session broke during, if it said so, and its size (0: unknown). */
@@ -69,11 +73,16 @@ export class PartialTransfers implements TransferMemory {
   keep(key: string, chunk: Uint8Array): boolean {
     const k = this.kept.get(key) ?? { parts: [], bytes: 0 };
     if (k.bytes + chunk.length > this.policy.maxKeptBytes) {
-      this.kept.delete(key);
+      this.drop(key);
       return false;
+    }
+    for (const other of this.kept.keys()) {
+      if (this.keptBytes + chunk.length <= this.policy.maxKeptBytes) break;
+      if (other !== key) this.drop(other);
     }
     k.parts.push(chunk);
     k.bytes += chunk.length;
+    this.keptBytes += chunk.length;
     this.kept.set(key, k);
     if (chunk.length > 0) this.progress = true;
     return true;
@@ -85,8 +94,13 @@ export class PartialTransfers implements TransferMemory {
   }
 
   forget(key: string): void {
-    this.kept.delete(key);
+    this.drop(key);
     this.strikes.delete(key);
+  }
+
+  private drop(key: string): void {
+    this.keptBytes -= this.kept.get(key)?.bytes ?? 0;
+    this.kept.delete(key);
   }
 
   /** Told by the runner that a batch was committed in the current session, with its largest message's size. */
