@@ -27,7 +27,7 @@ export const ERROR_CODES = {
   STORE_WRITE_FAILED: { retryable: true, summary: 'Writing to the archive failed (disk full, permissions, I/O error); nothing was taken from the server.' },
   STORE_CORRUPT: { retryable: false, summary: 'An archived blob failed its integrity check.' },
   STORE_NOT_FOUND: { retryable: false, summary: 'The requested archived message or blob does not exist.' },
-  MESSAGES_NOT_ARCHIVED: { retryable: false, summary: 'Some messages could not be archived; with unseenOnly they were left on the server flagged \\Seen and are not taken again.' },
+  MESSAGES_NOT_ARCHIVED: { retryable: false, summary: 'Some messages could not be archived: set aside on the server (with unseenOnly flagged \\Seen; or their transfer broke off session after session) and not taken again.' },
   PARSE_LIMIT_EXCEEDED: { retryable: false, summary: 'A message exceeded a parser limit; it is archived raw and marked unparsable.' },
   PARSE_FAILED: { retryable: false, summary: 'A message could not be parsed; it is archived raw and marked unparsable.' },
   PARSE_TIMEOUT: { retryable: false, summary: 'Parsing a message took longer than the parse time limit; it is archived raw and marked unparsable.' },
