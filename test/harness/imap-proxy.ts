@@ -129,11 +129,13 @@ export async function startImapProxy(opts: ImapProxyOptions): Promise<ImapProxy>
         client.write(data.subarray(0, Math.max(0, resetAt - conn.serverBytes)));
         conn.serverBytes = resetAt;
         conn.reset = true;
-        // After the bytes are written: a reset right away could discard them in the kernel.
-        setImmediate(() => {
+        // A little after the bytes are written: a reset drops what the client has not read yet, so
+        // on a loaded machine "every N bytes" would become "every N bytes, minus whatever the
+        // client was slow to read" and a test would measure the machine, not the drain.
+        setTimeout(() => {
           client.resetAndDestroy();
           finish();
-        });
+        }, 250);
         return;
       }
       conn.serverBytes += data.length;
