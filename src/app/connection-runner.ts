@@ -5,7 +5,7 @@
  * schedule it idles. Failures are contained here: own back-off with jitter, own error state.
  */
 import type { BlobStore, BlobWriter } from '../core/ports/blob-store.js';
-import type { MailboxSource, SourceSession } from '../core/ports/mailbox-source.js';
+import type { MailboxSource, SourceRuntime, SourceSession } from '../core/ports/mailbox-source.js';
 import type { MessageStore } from '../core/ports/message-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
@@ -14,6 +14,7 @@ import type { ByteBudget } from '../core/memory/byte-budget.js';
 import { recoverPendingActions, runDrainCycle, BatchPipeline, type DrainDeps } from '../core/archive/drain-cycle.js';
 import { addResponseTotals, applyPendingResponses, type ResponseTotals } from '../core/archive/apply-responses.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../core/connection/backoff.js';
+import { PartialTransfers } from '../core/archive/partial-transfer.js';
 import { msUntilOpen } from '../core/connection/schedule.js';
 import { DISK_FULL_BACKOFF, isDiskFull } from '../core/archive/disk-full.js';
 import { toMailsluiceError, type MailsluiceError } from '../core/errors/index.js';
@@ -30,6 +31,12 @@ export interface ConnectionStatus {
   actioned: number;
   /** Messages that could not be archived and were set aside, flagged on the server (`unseenOnly`). */
   failed: number;
+  /**
+   * Messages set aside because session after session broke during their transfer with no
+   * progress (larger than what the link carries): left on the server, not taken again by this
+   * run (ADR 0015).
+   */
+  setAside: number;
   cycles: number;
   /** Server responses of finished deliveries: applied, not applicable (message gone), failed (refused). */
   responses: ResponseTotals;
@@ -43,7 +50,7 @@ export interface ConnectionRunnerDeps {
   config: ConnectionConfig;
   /** The name its status goes by: the connection's, or `<connection>/<folder>` when it drains several folders. */
   label?: string;
-  createSource: (cfg: ConnectionConfig, logger: Logger) => MailboxSource;
+  createSource: (cfg: ConnectionConfig, logger: Logger, runtime?: SourceRuntime) => MailboxSource;
   store: MessageStore;
   blobStore: BlobStore;
   clock: Clock;
@@ -84,6 +91,8 @@ export class ConnectionRunner {
    * more message to set aside (otherwise every retry flagged one more message).
    */
   private readonly archiveFailures = { inARow: 0 };
+  /** Broken transfers, kept across this runner's sessions (each connect builds a fresh source). */
+  private readonly transfers = new PartialTransfers();
 
   constructor(private readonly deps: ConnectionRunnerDeps) {
     this.status = {
@@ -94,6 +103,7 @@ export class ConnectionRunner {
       bytes: 0,
       actioned: 0,
       failed: 0,
+      setAside: 0,
       cycles: 0,
       responses: { applied: 0, notApplicable: 0, failed: 0 },
       failures: 0,
@@ -196,6 +206,7 @@ export class ConnectionRunner {
       }
       try {
         const drained = await this.session(options);
+        this.transfers.sessionEnded(false);
         this.status.failures = 0;
         if (options.once && drained) {
           this.status.state = 'stopped';
@@ -203,6 +214,18 @@ export class ConnectionRunner {
         }
       } catch (err) {
         const e: MailsluiceError = toMailsluiceError(err);
+        // A session that committed a batch or received more of a message made progress: the
+        // link works, if poorly, so the count of failures in a row (and the back-off) starts over.
+        const ended = this.transfers.sessionEnded(true);
+        if (ended.progressed) this.status.failures = 0;
+        for (const m of ended.setAside) {
+          this.status.setAside++;
+          logger.error('message set aside: the connection broke during its transfer session after session with no progress; it stays on the server and is not taken again by this run', {
+            key: m.key,
+            sessions: m.sessions,
+            bytesReceived: m.bytesKept,
+          });
+        }
         this.status.failures++;
         this.status.lastError = { code: e.code, message: e.message, at: clock.now() };
         logger.error('connection failed', { code: e.code, error: e.message, failures: this.status.failures });
@@ -250,7 +273,7 @@ export class ConnectionRunner {
   private async session(options: RunOptions): Promise<boolean> {
     const { config, store, clock, logger } = this.deps;
     this.status.state = 'connecting';
-    const source = this.deps.createSource(config, logger);
+    const source = this.deps.createSource(config, logger, { transfers: this.transfers });
     let writer: BlobWriter | null = null;
     let actions: BatchPipeline | null = null;
     try {
@@ -266,18 +289,25 @@ export class ConnectionRunner {
         clock,
         logger,
         maxMessagesPerCycle: config.maxMessagesPerCycle,
-        onCommit: (messages: number, bytes: number) => {
+        onCommit: (messages: number, bytes: number, largest: number) => {
           this.status.taken += messages;
           this.status.bytes += bytes;
-          if (messages > 0) logger.info('batch committed', { taken: messages, bytes });
-          if (messages > 0 && this.diskFull) {
-            this.diskFull = false;
-            logger.info('the disk has space again: taking resumed');
+          if (messages > 0) {
+            logger.info('batch committed', { taken: messages, bytes });
+            // Progress: failures in a row are counted between commits, not between whole cycles
+            // (a link that resets every few hundred KB never completes a cycle, yet drains).
+            this.status.failures = 0;
+            this.transfers.committed(largest);
+            if (this.diskFull) {
+              this.diskFull = false;
+              logger.info('the disk has space again: taking resumed');
+            }
           }
         },
         // SPEC "unseen only": a message that fails to archive is flagged \Seen and reported, so it
         // is not retried forever; without unseenOnly nothing could skip it, so it is retried.
         onArchiveFailure: config.unseenOnly ? 'flag-seen' : 'retry',
+        skip: (key: string) => this.transfers.isSetAside(key),
         renewBlobs: async () => {
           const failed = writer;
           writer = null;

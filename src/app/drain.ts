@@ -29,6 +29,11 @@ export interface DrainSummary {
       bytes: number;
       actioned: number;
       failed: number;
+      /**
+       * Messages set aside because session after session broke during their transfer with no
+       * progress (larger than what the link carries): left on the server, untouched (ADR 0015).
+       */
+      setAside: number;
       cycles: number;
       state: string;
       /**
@@ -44,6 +49,8 @@ export interface DrainSummary {
   bytes: number;
   /** Messages set aside over all connections; when not 0, `drain` exits non-zero (MESSAGES_NOT_ARCHIVED). */
   failed: number;
+  /** Messages whose transfer never got through, over all connections (see `connections[].setAside`); also a non-zero exit. */
+  setAside: number;
   parsed: number;
   unparsable: number;
   /** Milliseconds until every mailbox was empty (all taken messages committed and actioned). */
@@ -230,6 +237,7 @@ async function finishDrain(app: EmbeddedApp, options: DrainOptions, { started, r
     taken: 0,
     bytes: 0,
     failed: 0,
+    setAside: 0,
     parsed: totals.parsed,
     unparsable: totals.unparsable,
     mailboxEmptyMs: emptyAt - started,
@@ -250,6 +258,7 @@ async function finishDrain(app: EmbeddedApp, options: DrainOptions, { started, r
       bytes: s.bytes,
       actioned: s.actioned,
       failed: s.failed,
+      setAside: s.setAside,
       cycles: s.cycles,
       state: s.state,
       responses: { ...s.responses },
@@ -258,6 +267,7 @@ async function finishDrain(app: EmbeddedApp, options: DrainOptions, { started, r
     summary.taken += s.taken;
     summary.bytes += s.bytes;
     summary.failed += s.failed;
+    summary.setAside += s.setAside;
   }
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {

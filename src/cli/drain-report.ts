@@ -51,7 +51,8 @@ export function formatSummary(summary: DrainSummary, connections: readonly Conne
   const configOf = (name: string): ConnectionConfig | undefined => connections.find((c) => c.name === name || name.startsWith(`${c.name}/`));
   for (const [name, c] of Object.entries(summary.connections)) {
     const failed = c.failed > 0 ? `, ${c.failed} could not be archived (left on the server flagged \\Seen)` : '';
-    out.push(`${name}: ${plural(c.taken, 'message', 'messages')} taken (${mb(c.bytes)}), ${onServer(c, configOf(name))}${failed}`);
+    const aside = c.setAside > 0 ? `, ${c.setAside} set aside (the connection broke during each, session after session; left on the server)` : '';
+    out.push(`${name}: ${plural(c.taken, 'message', 'messages')} taken (${mb(c.bytes)}), ${onServer(c, configOf(name))}${failed}${aside}`);
     const r = c.responses;
     if (r.applied + r.notApplicable + r.failed > 0) {
       const refused = r.failed > 0 ? `, ${r.failed} refused by the server (mailsluice deliveries list shows why)` : '';
@@ -85,6 +86,18 @@ export function drainFailures(summary: DrainSummary): MailsluiceError[] {
       new MailsluiceError(
         'MESSAGES_NOT_ARCHIVED',
         `${summary.failed} message${summary.failed === 1 ? '' : 's'} could not be archived (${which}); left on the server flagged \\Seen and not taken again; the connection log names each (mailsluice logs NAME)`,
+      ),
+    );
+  }
+  if (summary.setAside > 0) {
+    const which = Object.entries(summary.connections)
+      .filter(([, c]) => c.setAside > 0)
+      .map(([name, c]) => `${name}: ${c.setAside}`)
+      .join(', ');
+    errors.push(
+      new MailsluiceError(
+        'MESSAGES_NOT_ARCHIVED',
+        `${plural(summary.setAside, 'message', 'messages')} could not be fetched whole (${which}): the connection broke during each, session after session; left on the server untouched while the rest of the mailbox was drained; the connection log names each (mailsluice logs NAME)`,
       ),
     );
   }

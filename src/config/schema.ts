@@ -159,7 +159,10 @@ export const connectionSchema = z.strictObject({
   moveTo: z.string().min(1).optional().meta({ description: 'Target folder for deletePolicy: move.' }),
   expungeEvery: nonNegativeInt.default(0).meta({ description: 'Expunge after every N messages flagged deleted; 0 = at the end of each cycle.' }),
   connectTimeoutMs: nonNegativeInt.default(30000).meta({ description: 'Connect timeout; 0 waits forever. Default 30000 (SPEC allows a sane non-zero default).' }),
-  dataTimeoutMs: nonNegativeInt.default(0).meta({ description: 'Drop the connection when nothing arrives for this long; 0 = none.' }),
+  dataTimeoutMs: nonNegativeInt.default(0).meta({
+    description:
+      'Drop the connection when nothing arrives for this long while a command waits for the server. 0 = no limit set here: mailsluice still drops a connection silent for 5 minutes (its internal limit, so a server that stops answering cannot hang a drain) and logs a warning every 30 s of silence before that.',
+  }),
   schedule,
   testRecipients: z.array(z.string().email()).default([]).meta({ description: 'Addresses for an end-to-end connection test (SPEC). Not used in this build: test-connection sends no probe message; config check warns when it is set.' }),
   ews: z

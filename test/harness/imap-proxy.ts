@@ -9,7 +9,10 @@
  *   client IDLEs), imitating a server that silently stops notifying.
  * - `stall` lets at most `afterBytes` more server→client bytes through once the client sent a
  *   matching line, then forwards nothing more while keeping the socket open: a server that hangs
- *   mid-FETCH, for the no-data timeout.
+ *   mid-FETCH, for the no-data timeout; with `halfClose` it then sends FIN (ends its side) and
+ *   forwards nothing more, reading on: a peer that half-closed.
+ * - `resetEvery` resets a connection (TCP RST) once it forwarded about that many server→client
+ *   bytes: a link that breaks every few hundred KB.
  *
  * Only plaintext sessions can be inspected or filtered; a TLS session is passed through as bytes.
  * Also here: {@link startSilentServer}, a listener that accepts and never speaks (connect timeout).
@@ -31,6 +34,8 @@ export interface ProxyConnection {
   serverBytes: number;
   /** True once the proxy started holding back server data (`stall`). */
   stalled: boolean;
+  /** True once the proxy reset the connection (`resetEvery`). */
+  reset: boolean;
   /** True once both sides are closed. */
   closed: boolean;
 }
@@ -43,13 +48,22 @@ export interface ImapProxyOptions {
   dropServerLine?: (line: string, conn: ProxyConnection) => boolean;
   /** Hang a connection mid-response; see the module comment. */
   stall?: {
-    /** A client line that arms the stall, e.g. `/UID FETCH .*BODY\.PEEK\[\]/`. */
-    afterClientLine: RegExp;
+    /** A client line that arms the stall, e.g. `/UID FETCH .*BODY\.PEEK\[\]/` (plaintext sessions). */
+    afterClientLine?: RegExp;
+    /** Or: arm once this many server bytes were forwarded (any session, TLS included). */
+    afterServerBytes?: number;
     /** Server bytes still forwarded after the arming line. */
     afterBytes: number;
     /** Only the first this many connections stall (default 1), so a reconnect succeeds. */
     connections?: number;
+    /** Instead of going silent with the socket open: end our side (FIN) and keep reading. */
+    halfClose?: boolean;
   };
+  /**
+   * Reset each connection (RST to both sides) once it forwarded this many server→client bytes;
+   * a function is asked per connection (by id), so the interval can vary.
+   */
+  resetEvery?: number | ((connId: number) => number);
   /**
    * Cut the connection instead of forwarding a matching client line (plaintext sessions only):
    * e.g. a POP3 QUIT that never reaches the server, as when the network fails at that moment.
@@ -86,7 +100,7 @@ export async function startImapProxy(opts: ImapProxyOptions): Promise<ImapProxy>
   const sockets = new Set<Socket>();
   let cuts = 0;
   const server: Server = createServer((client) => {
-    const conn: ProxyConnection = { id: connections.length + 1, clientLines: [], tls: false, dropped: [], serverBytes: 0, stalled: false, closed: false };
+    const conn: ProxyConnection = { id: connections.length + 1, clientLines: [], tls: false, dropped: [], serverBytes: 0, stalled: false, reset: false, closed: false };
     connections.push(conn);
     const upstream = connect({ host: targetHost, port: opts.targetPort });
     sockets.add(client);
@@ -97,9 +111,13 @@ export async function startImapProxy(opts: ImapProxyOptions): Promise<ImapProxy>
     let pendingServer = Buffer.alloc(0);
     let stallBudget: number | null = null;
     const stallHere = opts.stall !== undefined && conn.id <= (opts.stall.connections ?? 1);
+    const resetAt = typeof opts.resetEvery === 'function' ? opts.resetEvery(conn.id) : opts.resetEvery;
 
     const toClient = (data: Buffer): void => {
-      if (conn.stalled || data.length === 0) return;
+      if (conn.stalled || conn.reset || conn.closed || data.length === 0) return;
+      if (stallHere && stallBudget === null && opts.stall!.afterServerBytes !== undefined && conn.serverBytes + data.length > opts.stall!.afterServerBytes) {
+        stallBudget = Math.max(0, opts.stall!.afterServerBytes - conn.serverBytes) + opts.stall!.afterBytes;
+      }
       if (stallBudget !== null) {
         if (data.length >= stallBudget) {
           data = data.subarray(0, stallBudget);
@@ -107,8 +125,22 @@ export async function startImapProxy(opts: ImapProxyOptions): Promise<ImapProxy>
         }
         stallBudget -= data.length;
       }
+      if (resetAt !== undefined && conn.serverBytes + data.length >= resetAt) {
+        client.write(data.subarray(0, Math.max(0, resetAt - conn.serverBytes)));
+        conn.serverBytes = resetAt;
+        conn.reset = true;
+        // A little after the bytes are written: a reset drops what the client has not read yet, so
+        // on a loaded machine "every N bytes" would become "every N bytes, minus whatever the
+        // client was slow to read" and a test would measure the machine, not the drain.
+        setTimeout(() => {
+          client.resetAndDestroy();
+          finish();
+        }, 250);
+        return;
+      }
       conn.serverBytes += data.length;
       if (data.length) client.write(data);
+      if (conn.stalled && opts.stall?.halfClose) client.end();
     };
 
     client.on('data', (chunk: Buffer) => {
@@ -123,7 +155,7 @@ export async function startImapProxy(opts: ImapProxyOptions): Promise<ImapProxy>
             const line = pendingClient.subarray(0, nl).toString('latin1').replace(/\r$/, '');
             pendingClient = pendingClient.subarray(nl + 1);
             conn.clientLines.push(line);
-            if (stallHere && stallBudget === null && opts.stall!.afterClientLine.test(line)) stallBudget = opts.stall!.afterBytes;
+            if (stallHere && stallBudget === null && opts.stall!.afterClientLine?.test(line)) stallBudget = opts.stall!.afterBytes;
             if (opts.cut && cuts < (opts.cut.connections ?? 1) && opts.cut.clientLine.test(line)) cutNow = true;
           }
           // The TLS handshake may follow STARTTLS in the same chunk (it does not, in practice).
@@ -162,6 +194,7 @@ export async function startImapProxy(opts: ImapProxyOptions): Promise<ImapProxy>
     });
 
     const finish = (): void => {
+      if (conn.closed) return;
       client.destroy();
       upstream.destroy();
       sockets.delete(client);

@@ -1,6 +1,6 @@
 import { MailsluiceError } from '../../core/errors/index.js';
 import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
-import { ImapCommandError } from './imap-wire.js';
+import { ImapCommandError, ImapConnectionError } from './imap-wire.js';
 
 
 /** Where the failure happened, for the sentence. */
@@ -53,7 +53,11 @@ export function mapImapError(err: unknown, ctx: ImapErrorContext): MailsluiceErr
   if (code === 'ECONNREFUSED') return new MailsluiceError('SOURCE_CONNECT_REFUSED', `${where} refused the connection (nothing listens there?)`, { cause: err });
   if (code === 'CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return new MailsluiceError('SOURCE_CONNECT_TIMEOUT', `no connection to ${where} within the connect timeout`, { cause: err });
   if (code === 'GREETING_TIMEOUT') return new MailsluiceError('SOURCE_GREETING_INVALID', `${where} sent no IMAP greeting in time`, { cause: err });
-  if (code === 'ETIMEOUT') return new MailsluiceError('SOURCE_DATA_TIMEOUT', `nothing arrived from ${where} within the no-data timeout; connection dropped`, { cause: err });
+  if (code === 'ETIMEOUT') {
+    // ImapWire's own timeout names the command and which limit ended it (the operator's or the internal one).
+    const why = err instanceof ImapConnectionError ? err.message : `nothing arrived from ${where} within the no-data timeout`;
+    return new MailsluiceError('SOURCE_DATA_TIMEOUT', `${why}; connection dropped`, { cause: err });
+  }
   if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /SSL|TLS/.test(code)) {
     return new MailsluiceError('SOURCE_TLS_FAILED', `TLS with ${where} failed (${code}): ${e.message ?? ''}`, { cause: err });
   }

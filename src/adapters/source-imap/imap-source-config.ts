@@ -1,3 +1,4 @@
+import { SERVER_SILENCE } from '../../core/ports/mailbox-source.js';
 import type { ConnectionConfig } from '../../config/loader.js';
 
 /** The IMAP source needs the connection's settings, as validated by the one schema. */
@@ -57,6 +58,13 @@ export const IMAP_TUNING = {
    * octets RFC 7162 section 4 advises; Dovecot's own limit (imap_max_line_length) is 64 KiB.
    */
   maxSequenceSetChars: 7000,
+  /**
+   * With `dataTimeoutMs` 0: the silence a command may wait through before the session is dropped
+   * (SOURCE_DATA_TIMEOUT), and how often a warning is logged meanwhile (`SERVER_SILENCE` has the
+   * reasons). Lowered for tests through the app (MAILSLUICE_SILENCE_LIMIT_MS / _WARN_MS).
+   */
+  silenceLimitMs: SERVER_SILENCE.limitMs,
+  silenceWarnEveryMs: SERVER_SILENCE.warnEveryMs,
   /** How long LOGOUT may take when closing before the socket is simply dropped (as POP3's QUIT). */
   logoutTimeoutMs: 5000,
   /** setTimeout's ceiling, used where the operator asked for "no timeout" (0). */

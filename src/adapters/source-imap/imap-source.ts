@@ -1,11 +1,12 @@
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { ImapCommandError, ImapConnectionError, ImapWire, flagList, quoteMailbox } from './imap-wire.js';
-import type { Candidate, FetchedMessage, MailboxSource, ResponseOutcome, ResponseRequest, SourceSession } from '../../core/ports/mailbox-source.js';
+import type { Candidate, FetchedMessage, MailboxSource, ResponseOutcome, ResponseRequest, SourceRuntime, SourceSession } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { ownsItsMemory } from '../../core/ports/blob-store.js';
 import { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
 import { mapImapError, type ImapErrorContext } from './imap-error-map.js';
+import { resumeBody } from './imap-resume.js';
 
 /** Compresses sorted UIDs into an IMAP sequence set ("1:5,7,9:12"). */
 export function toSequenceSet(uids: readonly number[]): string {
@@ -69,7 +70,7 @@ function firstAbove(sorted: readonly number[], value: number): number {
 
 
 /** Builds imapflow's options from the connection settings. */
-export function imapFlowOptions(cfg: ImapSourceConfig): ImapFlowOptions {
+export function imapFlowOptions(cfg: ImapSourceConfig, silenceLimitMs: number = IMAP_TUNING.silenceLimitMs): ImapFlowOptions {
   const implicitTls = cfg.security === 'tls';
   const tls: Record<string, unknown> = {
     rejectUnauthorized: cfg.tls.verify,
@@ -91,7 +92,8 @@ export function imapFlowOptions(cfg: ImapSourceConfig): ImapFlowOptions {
     logger: false,
     connectionTimeout: cfg.connectTimeoutMs || IMAP_TUNING.noTimeoutMs,
     greetingTimeout: cfg.connectTimeoutMs || IMAP_TUNING.noTimeoutMs,
-    socketTimeout: cfg.dataTimeoutMs || IMAP_TUNING.noTimeoutMs,
+    // Login and SELECT run under imapflow: the same bound on silence as ImapWire's commands.
+    socketTimeout: cfg.dataTimeoutMs || silenceLimitMs || IMAP_TUNING.noTimeoutMs,
     // imapflow only opens the session; ImapWire drives it after SELECT (ADR 0009), so imapflow
     // must not IDLE, compress or ENABLE extensions that would change the answers ImapWire reads.
     disableAutoIdle: true,
@@ -154,6 +156,7 @@ export class ImapSource implements MailboxSource {
   constructor(
     private readonly cfg: ImapSourceConfig,
     private readonly logger: Logger,
+    private readonly runtime: SourceRuntime = {},
   ) {
     this.ctx = {
       host: cfg.host,
@@ -184,13 +187,18 @@ export class ImapSource implements MailboxSource {
     return mapImapError(err, this.ctx);
   }
 
+  /** The bound on a silent server (with `dataTimeoutMs` 0) and the warning interval. */
+  private get silence(): { limitMs: number; warnEveryMs: number } {
+    return this.runtime.silence ?? { limitMs: IMAP_TUNING.silenceLimitMs, warnEveryMs: IMAP_TUNING.silenceWarnEveryMs };
+  }
+
   private hasCap(name: string): boolean {
     return this.capabilities.has(name);
   }
 
   /** A new imapflow client with this connection's settings; its errors are kept to name a later failure. */
   private newClient(logger?: ImapFlowOptions['logger']): ImapFlow {
-    const client = new ImapFlow({ ...imapFlowOptions(this.cfg), ...(logger ? { logger } : {}) });
+    const client = new ImapFlow({ ...imapFlowOptions(this.cfg, this.silence.limitMs), ...(logger ? { logger } : {}) });
     // An 'error' without a listener would crash the process; the next command reports it instead.
     client.on('error', (err: unknown) => {
       this.lastClientError = err;
@@ -215,7 +223,21 @@ export class ImapSource implements MailboxSource {
       throw this.wrap(err);
     }
     const { readSocket, writeSocket } = client.unbind();
-    const wire = new ImapWire(readSocket, { dataTimeoutMs: this.cfg.dataTimeoutMs, where: this.where }, writeSocket);
+    const { limitMs, warnEveryMs } = this.silence;
+    const wire = new ImapWire(
+      readSocket,
+      {
+        dataTimeoutMs: this.cfg.dataTimeoutMs,
+        where: this.where,
+        silenceLimitMs: limitMs,
+        warnEveryMs,
+        onSilence: (ms, command) => {
+          const verb = /^(UID \S+|\S+)/.exec(command)?.[1] ?? command;
+          this.logger.warn(`no data from the server for ${Math.round(ms / 1000)} s during ${verb}`, { command: verb, silentMs: ms, limitMs: this.cfg.dataTimeoutMs || limitMs });
+        },
+      },
+      writeSocket,
+    );
     return { wire, uidValidity: Number(mb.uidValidity), exists: mb.exists, permanentFlags: mb.permanentFlags };
   }
 
@@ -362,11 +384,33 @@ export class ImapSource implements MailboxSource {
 
   async *fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage> {
     if (candidates.length === 0) return;
+    const memory = this.runtime.transfers;
+    if (memory) {
+      // Messages whose transfer broke off in an earlier session: the rest of each, from where it
+      // stopped (ADR 0015), before the others.
+      const resumed = candidates.filter((c) => memory.resumable(c.key) !== undefined);
+      if (resumed.length > 0) candidates = candidates.filter((c) => memory.resumable(c.key) === undefined);
+      for (const c of resumed) {
+        let body: AsyncIterable<Uint8Array> | null;
+        try {
+          body = await resumeBody(this.w, { uid: c.uid!, key: c.key, where: this.where }, memory);
+        } catch (err) {
+          throw this.wrap(err);
+        }
+        if (body !== null) yield { candidate: c, body: this.guard(body), buffered: false };
+      }
+    }
     if (this.cfg.partialFetch) {
       for (const c of candidates) {
-        const first = await this.chunk(c.uid!, 0);
+        let first: Buffer | null;
+        try {
+          first = await this.chunk(c.uid!, 0);
+        } catch (err) {
+          this.brokeDuring(c);
+          throw err;
+        }
         if (first === null) continue; // vanished
-        yield { candidate: c, body: this.chunks(c.uid!, first), buffered: false };
+        yield { candidate: c, body: this.guard(this.chunks(c.uid!, first), c), buffered: false };
       }
       return;
     }
@@ -386,12 +430,27 @@ export class ImapSource implements MailboxSource {
           // Pieces that span their whole memory (socket chunks that were all literal, copies of the
           // edges) are the message's own; a small body is a view into a socket chunk.
           if (m.parts) yield { candidate: cand, body: pieces(m.parts), buffered: true, bytes: m.size, owned: m.parts.every(ownsItsMemory) };
-          else yield { candidate: cand, body: this.guard(m.stream), buffered: false };
+          else yield { candidate: cand, body: this.guard(m.stream, cand), buffered: false };
         }
       }
     } catch (err) {
+      // The server answers in UID order: the lowest UID not received is the one the session broke during.
+      const next = [...byUid.keys()].sort((a, b) => a - b)[0];
+      if (next !== undefined) this.brokeDuring(byUid.get(next)!);
       throw this.wrap(err);
     }
+  }
+
+  /**
+   * The session broke while `c` was coming: the runner's memory is told, and keeps an (empty)
+   * record of it, so the next session resumes it on its own instead of in the bulk FETCH
+   * (the bytes of a bulk FETCH's literal are not kept: they arrive whole or not at all).
+   */
+  private brokeDuring(c: Candidate): void {
+    const memory = this.runtime.transfers;
+    if (!memory) return;
+    if (memory.resumable(c.key) === undefined) memory.keep(c.key, new Uint8Array(0));
+    memory.interrupted(c.key);
   }
 
   /** One `BODY.PEEK[]<offset.length>` chunk of a message; null when the message is gone. */
@@ -418,10 +477,12 @@ export class ImapSource implements MailboxSource {
     }
   }
 
-  private async *guard(stream: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  /** Maps a body's failure to a catalogue error; with `c`, a failure tells the memory the session broke during it. */
+  private async *guard(stream: AsyncIterable<Uint8Array>, c?: Candidate): AsyncIterable<Uint8Array> {
     try {
       for await (const chunk of stream) yield chunk;
     } catch (err) {
+      if (c) this.brokeDuring(c);
       throw this.wrap(err);
     }
   }
@@ -707,6 +768,6 @@ function refusal(err: ImapCommandError, what: string, host: string): string {
 }
 
 /** Creates an IMAP source for one connection. */
-export function createImapSource(cfg: ImapSourceConfig, logger: Logger): ImapSource {
-  return new ImapSource(cfg, logger);
+export function createImapSource(cfg: ImapSourceConfig, logger: Logger, runtime?: SourceRuntime): ImapSource {
+  return new ImapSource(cfg, logger, runtime);
 }

@@ -63,6 +63,8 @@ export interface TaggedResult {
   search?: number[];
   /** The FLAGS of each UID a `UID FETCH ... FLAGS` answered. */
   flags?: Map<number, string[]>;
+  /** The RFC822.SIZE of each UID a `UID FETCH ... RFC822.SIZE` answered. */
+  sizes?: Map<number, number>;
 }
 
 /**
@@ -75,8 +77,17 @@ export type WireMessage =
 
 /** Options of the loop. */
 export interface ImapWireOptions {
-  /** Drop the session when a command waits this long for data (0: never). IDLE is exempt. */
+  /** Drop the session when a command waits this long for data (0: see `silenceLimitMs`). IDLE is exempt. */
   dataTimeoutMs: number;
+  /**
+   * With `dataTimeoutMs` 0 (no limit the operator set): the silence a command may still wait
+   * through before the session is dropped, so a server that stops answering cannot hang a drain
+   * for good (0 or absent: never).
+   */
+  silenceLimitMs?: number;
+  /** Told every `warnEveryMs` of silence while a command waits (the caller logs it). */
+  onSilence?: (silentMs: number, command: string) => void;
+  warnEveryMs?: number;
   /** Where the session goes, for messages. */
   where: string;
   /**
@@ -194,6 +205,8 @@ interface Pending {
   search?: number[];
   /** `UID FETCH ... (UID FLAGS)`: the flags of each UID. */
   flags?: Map<number, string[]>;
+  /** `UID FETCH ... (UID RFC822.SIZE)`: the size of each UID. */
+  sizes?: Map<number, number>;
   fetch?: FetchSink;
   /** IDLE: resolved by the server's continuation request. */
   onContinue?: () => void;
@@ -261,6 +274,10 @@ export class ImapWire {
   private lit: LiteralState | null = null;
   /** The stream a BODY[] literal of the response being read went to, if it streamed. */
   private streamedUid = -1;
+  /** Silence so far under the command waiting: the sum of the socket idle timeouts since data last came. */
+  private silentMs = 0;
+  /** The idle timeout last armed on the socket. */
+  private armedMs = 0;
 
   /** Told of `* n EXISTS` (new mail in the selected mailbox). */
   onExists: ((count: number) => void) | null = null;
@@ -275,6 +292,8 @@ export class ImapWire {
     this.maxBufferedLiteral = options.maxBufferedLiteral ?? DEFAULT_MAX_BUFFERED_LITERAL;
     this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE;
     socket.on('data', (chunk: Buffer) => {
+      // Data after a silent tick: the count starts over, on a full tick (the last one may have been short).
+      if (this.silentMs !== 0) this.refreshTimer();
       try {
         this.onData(chunk);
       } catch (err) {
@@ -284,9 +303,7 @@ export class ImapWire {
     socket.on('error', (err: Error) => this.fail(err));
     socket.on('end', () => this.fail(this.closed('the server closed the connection')));
     socket.on('close', () => this.fail(this.closed('the connection closed')));
-    socket.on('timeout', () =>
-      this.fail(new ImapConnectionError('ETIMEOUT', `nothing arrived from ${options.where} for ${options.dataTimeoutMs} ms while waiting for the answer to ${this.front()?.command ?? 'a command'}`)),
-    );
+    socket.on('timeout', () => this.onSilentTick());
     if ((writeSocket as unknown) !== socket) writeSocket.on('error', (err: Error) => this.fail(err));
     // imapflow's own socket timeout stays set after the hand-over; ours replaces it.
     (socket as { setTimeout?: (ms: number) => void }).setTimeout?.(0);
@@ -318,7 +335,7 @@ export class ImapWire {
    * effects nor which command an untagged answer belongs to would be certain. A round trip on
    * the drain's few commands per cycle costs far less than that risk.
    */
-  run(command: string, opts: { search?: boolean; flags?: boolean; fetch?: FetchSink; idle?: boolean; onContinue?: () => void } = {}): Promise<TaggedResult> {
+  run(command: string, opts: { search?: boolean; flags?: boolean; sizes?: boolean; fetch?: FetchSink; idle?: boolean; onContinue?: () => void } = {}): Promise<TaggedResult> {
     const result = this.queue.then(() => this.send(command, opts));
     this.queue = result.then(
       () => undefined,
@@ -327,13 +344,14 @@ export class ImapWire {
     return result;
   }
 
-  private send(command: string, opts: { search?: boolean; flags?: boolean; fetch?: FetchSink; idle?: boolean; onContinue?: () => void }): Promise<TaggedResult> {
+  private send(command: string, opts: { search?: boolean; flags?: boolean; sizes?: boolean; fetch?: FetchSink; idle?: boolean; onContinue?: () => void }): Promise<TaggedResult> {
     if (this.closedError) return Promise.reject(this.closedError);
     const tag = `M${this.nextTag++}`;
     return new Promise<TaggedResult>((resolve, reject) => {
       const p: Pending = { tag, command, resolve, reject };
       if (opts.search) p.search = [];
       if (opts.flags) p.flags = new Map();
+      if (opts.sizes) p.sizes = new Map();
       if (opts.fetch) p.fetch = opts.fetch;
       if (opts.idle) p.idle = true;
       if (opts.onContinue) p.onContinue = opts.onContinue;
@@ -433,12 +451,44 @@ export class ImapWire {
     this.onClose?.(err);
   }
 
-  /** The no-data timeout runs while a command (not IDLE) waits and we are not holding the socket back. */
+  /** The silence a command may wait through: the operator's no-data timeout, else the internal limit (0: none). */
+  private get silenceLimit(): number {
+    return this.options.dataTimeoutMs || this.options.silenceLimitMs || 0;
+  }
+
+  /** Arms the socket's idle timeout for the next tick: the next warning or the limit, whichever comes first. */
+  private armSilence(ms: number): void {
+    this.armedMs = ms;
+    (this.socket as { setTimeout?: (ms: number) => void }).setTimeout?.(ms);
+  }
+
+  /**
+   * The silence timer runs while a command (not IDLE) waits and we are not holding the socket
+   * back; it ticks every `warnEveryMs` (a warning) up to the limit (the session is dropped).
+   */
   private refreshTimer(): void {
-    if (!this.options.dataTimeoutMs || this.closedError) return;
+    const limit = this.silenceLimit;
+    if (!limit || this.closedError) return;
     let waiting = false;
     for (const p of this.pending.values()) if (!p.idle) waiting = true;
-    (this.socket as { setTimeout?: (ms: number) => void }).setTimeout?.(waiting && !this.paused ? this.options.dataTimeoutMs : 0);
+    this.silentMs = 0;
+    const warnEvery = this.options.onSilence && this.options.warnEveryMs ? this.options.warnEveryMs : limit;
+    this.armSilence(waiting && !this.paused ? Math.min(limit, warnEvery) : 0);
+  }
+
+  /** The socket was idle for the armed tick while a command waited. */
+  private onSilentTick(): void {
+    if (this.closedError || this.armedMs === 0) return;
+    this.silentMs += this.armedMs;
+    const limit = this.silenceLimit;
+    const command = this.front()?.command ?? 'a command';
+    if (this.silentMs >= limit) {
+      const which = this.options.dataTimeoutMs ? 'dataTimeoutMs' : "mailsluice's internal limit on a silent server (dataTimeoutMs is 0)";
+      this.fail(new ImapConnectionError('ETIMEOUT', `nothing arrived from ${this.options.where} for ${this.silentMs} ms while waiting for the answer to ${command} (${which})`));
+      return;
+    }
+    this.options.onSilence?.(this.silentMs, command);
+    this.armSilence(Math.min(this.options.warnEveryMs || limit, limit - this.silentMs));
   }
 
   private hold(bytes: number): void {
@@ -594,7 +644,7 @@ export class ImapWire {
     if (!p || !status) throw new ImapParseError(`${this.options.where} sent an unexpected response: ${JSON.stringify(text.slice(0, 120))}`);
     this.pending.delete(tag);
     this.refreshTimer();
-    if (status.status === 'OK') p.resolve({ status, ...(p.search ? { search: p.search } : {}), ...(p.flags ? { flags: p.flags } : {}) });
+    if (status.status === 'OK') p.resolve({ status, ...(p.search ? { search: p.search } : {}), ...(p.flags ? { flags: p.flags } : {}), ...(p.sizes ? { sizes: p.sizes } : {}) });
     else p.reject(new ImapCommandError(p.command, status));
   }
 
@@ -644,7 +694,7 @@ export class ImapWire {
     this.streamedUid = -1;
     const front = this.front();
     const sink = front?.fetch;
-    if (!sink && !front?.flags) return; // flag changes of other clients, unasked
+    if (!sink && !front?.flags && !front?.sizes) return; // flag changes of other clients, unasked
     const tokens = tokenize(listText, literals);
     const list = tokens[0];
     if (!Array.isArray(list)) throw new ImapParseError(`${this.options.where} sent a FETCH response without its list: ${JSON.stringify(listText.slice(0, 120))}`);
@@ -653,6 +703,7 @@ export class ImapWire {
     let size = 0;
     let offset: number | undefined;
     let flags: string[] | null = null;
+    let rfc822Size = -1;
     for (let i = 0; i + 1 < list.length; i += 2) {
       const name = list[i];
       if (typeof name !== 'string') continue;
@@ -660,6 +711,7 @@ export class ImapWire {
       const value = list[i + 1]!;
       if (upper === 'UID') uid = Number(value);
       else if (upper === 'FLAGS' && Array.isArray(value)) flags = value.filter((f): f is string => typeof f === 'string');
+      else if (upper === 'RFC822.SIZE') rfc822Size = Number(value);
       else if (upper.startsWith('BODY[]')) {
         const m = /^BODY\[\](?:<(\d+)>)?$/.exec(upper);
         if (!m) continue;
@@ -674,6 +726,7 @@ export class ImapWire {
       }
     }
     if (front?.flags && flags && Number.isInteger(uid) && uid > 0) front.flags.set(uid, flags);
+    if (front?.sizes && Number.isSafeInteger(rfc822Size) && rfc822Size >= 0 && Number.isInteger(uid) && uid > 0) front.sizes.set(uid, rfc822Size);
     if (!sink || streamed >= 0 || body === null) return; // streamed already, or a FETCH of flags only
     if (!Number.isInteger(uid) || uid <= 0) throw new ImapParseError(`${this.options.where} sent a FETCH body without a UID`);
     this.hold(sink.pipe.push({ uid, parts: body, size, ...(offset !== undefined ? { offset } : {}) }));

@@ -57,8 +57,14 @@ export interface Pop3ClientOptions {
   auth: Pop3AuthOptions;
   /** Bounds the TCP connect, an implicit TLS handshake and the wait for the greeting; 0 = none. */
   connectTimeoutMs: number;
-  /** Drop the connection when nothing arrives for this long while waiting on the server; 0 = none. */
+  /** Drop the connection when nothing arrives for this long while waiting on the server; 0 = see `silence`. */
   dataTimeoutMs: number;
+  /**
+   * With `dataTimeoutMs` 0: the silence a wait may still last before the connection is dropped
+   * (`limitMs`, 0 = never), and how often `onSilence` is told meanwhile (also under a
+   * `dataTimeoutMs`). Absent: no limit and no warnings.
+   */
+  silence?: { limitMs: number; warnEveryMs: number; onSilence?: (silentMs: number, waitingFor: string) => void };
   /**
    * Called as each step of {@link Pop3Client.connect} completes, with a sentence for the
    * operator (never a secret): the connection test reports these as its steps.
@@ -190,6 +196,7 @@ class Wire {
   constructor(
     private readonly ctx: Pop3ErrorContext,
     private readonly dataTimeoutMs: number,
+    private readonly silence: Pop3ClientOptions['silence'] = undefined,
   ) {}
 
   private readonly onReadable = (): void => {
@@ -276,9 +283,20 @@ class Wire {
     }
   }
 
-  /** Arms the no-data timeout and the deadline, whichever comes first, for one wait. */
-  private armTimer(what: string, useDataTimeout: boolean): void {
-    let ms = useDataTimeout && this.dataTimeoutMs > 0 ? this.dataTimeoutMs : 0;
+  /**
+   * Arms the no-data timeout (the operator's, else the internal bound on silence) and the
+   * deadline, whichever comes first, for one wait; on the way, `silence.onSilence` is told every
+   * `warnEveryMs`.
+   */
+  private armTimer(what: string, useDataTimeout: boolean, silentMs = 0): void {
+    const limit = useDataTimeout ? this.dataTimeoutMs || this.silence?.limitMs || 0 : 0;
+    const warnEvery = useDataTimeout && this.silence?.onSilence ? this.silence.warnEveryMs : 0;
+    let ms = limit > 0 ? limit - silentMs : 0;
+    let warn = false;
+    if (warnEvery > 0 && (ms === 0 || warnEvery < ms)) {
+      ms = warnEvery;
+      warn = true;
+    }
     let byDeadline = false;
     if (this.deadline) {
       const left = Math.max(1, this.deadline.at - Date.now());
@@ -291,13 +309,18 @@ class Wire {
     const deadline = this.deadline;
     this.timer = setTimeout(() => {
       this.timer = null;
+      if (byDeadline && deadline) {
+        this.fail(deadline.error(what));
+        return;
+      }
+      if (warn) {
+        this.silence!.onSilence!(silentMs + ms, what);
+        this.armTimer(what, useDataTimeout, silentMs + ms);
+        return;
+      }
+      const which = this.dataTimeoutMs > 0 ? 'no-data timeout' : "mailsluice's internal limit on a silent server, dataTimeoutMs being 0";
       this.fail(
-        byDeadline && deadline
-          ? deadline.error(what)
-          : new MailsluiceError(
-              'SOURCE_DATA_TIMEOUT',
-              `nothing arrived from POP3 server ${pop3Where(this.ctx)} for ${this.dataTimeoutMs} ms while waiting for ${what} (no-data timeout); connection dropped`,
-            ),
+        new MailsluiceError('SOURCE_DATA_TIMEOUT', `nothing arrived from POP3 server ${pop3Where(this.ctx)} for ${limit} ms while waiting for ${what} (${which}); connection dropped`),
       );
     }, ms);
   }
@@ -460,7 +483,7 @@ export class Pop3Client {
 
   private constructor(private readonly opts: Pop3ClientOptions) {
     this.ctx = { host: opts.host, port: opts.port };
-    this.wire = new Wire(this.ctx, opts.dataTimeoutMs);
+    this.wire = new Wire(this.ctx, opts.dataTimeoutMs, opts.silence);
   }
 
   /** Upper-cased CAPA lines (e.g. `UIDL`, `SASL PLAIN LOGIN`), as of after TLS; [] when CAPA is unsupported. */

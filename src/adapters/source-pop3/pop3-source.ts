@@ -1,4 +1,4 @@
-import type { Candidate, FetchedMessage, MailboxSource, SourceSession } from '../../core/ports/mailbox-source.js';
+import { SERVER_SILENCE, type Candidate, type FetchedMessage, type MailboxSource, type SourceRuntime, type SourceSession } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import type { ConnectionConfig } from '../../config/loader.js';
@@ -22,6 +22,13 @@ export const POP3_TUNING = {
   settledLookupBatch: 1000,
   /** How long QUIT may take when closing before the socket is simply dropped. */
   quitTimeoutMs: 5000,
+  /**
+   * With `dataTimeoutMs` 0: the silence a command may wait through before the session is dropped
+   * (SOURCE_DATA_TIMEOUT), and how often a warning is logged meanwhile (`SERVER_SILENCE` has the
+   * reasons). Lowered for tests through the app (MAILSLUICE_SILENCE_LIMIT_MS / _WARN_MS).
+   */
+  silenceLimitMs: SERVER_SILENCE.limitMs,
+  silenceWarnEveryMs: SERVER_SILENCE.warnEveryMs,
 } as const;
 
 /** One message of the current session's listing. */
@@ -57,6 +64,8 @@ export function pop3ClientOptions(cfg: Pop3SourceConfig): Pop3ClientOptions {
     },
     connectTimeoutMs: cfg.connectTimeoutMs,
     dataTimeoutMs: cfg.dataTimeoutMs,
+    // The connection test too: a server that goes silent after its greeting must not hang it.
+    silence: { limitMs: POP3_TUNING.silenceLimitMs, warnEveryMs: POP3_TUNING.silenceWarnEveryMs },
   };
 }
 
@@ -89,12 +98,20 @@ export class Pop3Source implements MailboxSource {
   constructor(
     private readonly cfg: Pop3SourceConfig,
     private readonly logger: Logger,
+    private readonly runtime: SourceRuntime = {},
   ) {
     this.where = `${cfg.host}:${cfg.security === 'tls' ? cfg.tlsPort : cfg.port}`;
   }
 
   private async connect(signal?: AbortSignal): Promise<Pop3Client> {
-    const client = await Pop3Client.connect(pop3ClientOptions(this.cfg), signal);
+    const { limitMs, warnEveryMs } = this.runtime.silence ?? { limitMs: POP3_TUNING.silenceLimitMs, warnEveryMs: POP3_TUNING.silenceWarnEveryMs };
+    const silence = {
+      limitMs,
+      warnEveryMs,
+      onSilence: (ms: number, what: string) =>
+        this.logger.warn(`no data from the server for ${Math.round(ms / 1000)} s while waiting for ${what}`, { waitingFor: what, silentMs: ms, limitMs: this.cfg.dataTimeoutMs || limitMs }),
+    };
+    const client = await Pop3Client.connect({ ...pop3ClientOptions(this.cfg), silence }, signal);
     try {
       const [ids, sizes] = [await client.uidl(), await client.list()];
       const size = new Map(sizes.map((s) => [s.msgno, s.size]));
@@ -148,7 +165,22 @@ export class Pop3Source implements MailboxSource {
     return out;
   }
 
+  /**
+   * Streams the messages in listing order. When the session breaks during one, the runner's
+   * memory is told which (POP3 cannot resume a RETR, so the message is retried whole, and set
+   * aside after session after session broke during it: ADR 0015).
+   */
   async *fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage> {
+    const inFlight: { c: Candidate | null } = { c: null };
+    try {
+      yield* this.fetchAll(candidates, inFlight);
+    } catch (err) {
+      if (inFlight.c) this.runtime.transfers?.interrupted(inFlight.c.key, inFlight.c.size);
+      throw err;
+    }
+  }
+
+  private async *fetchAll(candidates: Candidate[], inFlight: { c: Candidate | null }): AsyncIterable<FetchedMessage> {
     const client = await this.session();
     const present: Array<{ c: Candidate; m: Listed }> = [];
     for (const c of candidates) {
@@ -162,6 +194,7 @@ export class Pop3Source implements MailboxSource {
         i++;
         // The first chunk is read here, so a message gone since the listing (-ERR) is skipped
         // like any vanished one instead of failing the blob write that would consume it.
+        inFlight.c = c;
         const it = client.retr(m.msgno)[Symbol.asyncIterator]();
         let first: IteratorResult<Uint8Array>;
         try {
@@ -170,7 +203,8 @@ export class Pop3Source implements MailboxSource {
           if (isVanished(err)) continue;
           throw err;
         }
-        yield { candidate: c, body: resume(first, it), buffered: false };
+        yield { candidate: c, body: this.watch(resume(first, it), c), buffered: false };
+        inFlight.c = null;
         continue;
       }
       let j = i;
@@ -178,11 +212,24 @@ export class Pop3Source implements MailboxSource {
       const run = present.slice(i, j);
       i = j;
       let k = 0;
+      inFlight.c = run[0]!.c;
       for await (const got of client.retrMany(run.map((r) => r.m.msgno))) {
         const { c: cand } = run[k++]!;
+        inFlight.c = run[k]?.c ?? null;
         if (got.body === null) continue; // -ERR: gone since the listing
         yield { candidate: cand, body: single(got.body), buffered: true, bytes: got.body.length };
       }
+    }
+    inFlight.c = null;
+  }
+
+  /** A streamed body whose failure tells the runner's memory the session broke during `c`. */
+  private async *watch(body: AsyncIterable<Uint8Array>, c: Candidate): AsyncIterable<Uint8Array> {
+    try {
+      for await (const chunk of body) yield chunk;
+    } catch (err) {
+      this.runtime.transfers?.interrupted(c.key, c.size);
+      throw err;
     }
   }
 
@@ -307,6 +354,6 @@ function isVanished(err: unknown): boolean {
 }
 
 /** Creates a POP3 source for one connection. */
-export function createPop3Source(cfg: Pop3SourceConfig, logger: Logger): Pop3Source {
-  return new Pop3Source(cfg, logger);
+export function createPop3Source(cfg: Pop3SourceConfig, logger: Logger, runtime?: SourceRuntime): Pop3Source {
+  return new Pop3Source(cfg, logger, runtime);
 }

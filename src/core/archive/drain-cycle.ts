@@ -29,8 +29,11 @@ export interface DrainDeps {
   commitEveryMessages?: number;
   /** …or this many raw bytes, whichever comes first. */
   commitEveryBytes?: number;
-  /** Told after every commit, so progress counts what is durable even if the cycle then fails. */
-  onCommit?: (messages: number, bytes: number) => void;
+  /**
+   * Told after every commit, so progress counts what is durable even if the cycle then fails;
+   * `largest` is the size of its largest message (what the link carried whole).
+   */
+  onCommit?: (messages: number, bytes: number, largest: number) => void;
   /**
    * When given (sources with `concurrentActions`), a cycle's last commit and its server actions
    * are queued here and run behind the next cycle's fetch instead of being awaited by this cycle.
@@ -70,6 +73,13 @@ export interface DrainDeps {
    * included). Streamed bodies are bounded by the source's back-pressure window instead.
    */
   budget?: ByteBudget;
+  /**
+   * Listed messages not to fetch: set aside by the runner because session after session broke
+   * during their transfer (`core/archive/partial-transfer.ts`, ADR 0015). They stay on the server
+   * with no server action, and the watermark passes them as it passes flagged ones, so the mail
+   * above them is taken and not listed again.
+   */
+  skip?: (key: string) => boolean;
 }
 
 /** A batch queued for its server action, and whether its commit has finished. */
@@ -341,8 +351,10 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
 
   // Committed before (e.g. the server action was lost with the connection): act, don't refetch.
   const already = await store.lookupTaken(connection, listed.map((c) => c.key));
-  const toFetch = listed.filter((c) => !already.has(c.key));
-  const committed = new Set<string>(already);
+  const skipped = new Set(deps.skip ? listed.filter((c) => !already.has(c.key) && deps.skip!(c.key)).map((c) => c.key) : []);
+  const toFetch = listed.filter((c) => !already.has(c.key) && !skipped.has(c.key));
+  // Set-aside messages count as committed for the watermark only: they are neither fetched nor actioned.
+  const committed = new Set<string>([...already, ...skipped]);
   const actionable: Candidate[] = listed.filter((c) => already.has(c.key));
   /** The watermark as this cycle last wrote it. */
   let mark = after.lastUid;
@@ -372,15 +384,17 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
     await store.commitTaken(batch, { connection, mailbox: session.mailbox, ...wm });
     mark = wm.lastUid;
     let bytes = 0;
+    let largest = 0;
     for (const r of batch) {
       committed.add(r.sourceKey);
       bytes += r.size;
+      if (r.size > largest) largest = r.size;
       // The connection's `full` log: every message handled (other levels drop this at no cost).
       logger.debug('message archived', { key: r.sourceKey, sha256: r.sha256, size: r.size, stored: r.blob !== null });
     }
     result.taken += batch.length;
     result.bytes += bytes;
-    deps.onCommit?.(batch.length, bytes);
+    deps.onCommit?.(batch.length, bytes, largest);
     archiveFailures.inARow = 0;
     dropBatch();
   };

@@ -30,7 +30,7 @@ export const ERROR_CODES = {
   STORE_NOT_FOUND: { retryable: false, summary: 'The requested archived message or blob does not exist.' },
   ARCHIVE_NOT_FOUND: { retryable: false, summary: 'There is no archive in the configured dataDir (no archive.db): the path is mistyped, or nothing was drained yet. Reading commands create nothing.' },
   DATA_DIR_LOCKED: { retryable: false, summary: 'Another mailsluice process (start or drain) holds the data directory; the sentence names its pid.' },
-  MESSAGES_NOT_ARCHIVED: { retryable: false, summary: 'Some messages could not be archived; with unseenOnly they were left on the server flagged \\Seen and are not taken again.' },
+  MESSAGES_NOT_ARCHIVED: { retryable: false, summary: 'Some messages could not be archived: set aside on the server (with unseenOnly flagged \\Seen; or their transfer broke off session after session) and not taken again.' },
   PARSE_LIMIT_EXCEEDED: { retryable: false, summary: 'A message exceeded a parser limit; it is archived raw and marked unparsable.' },
   PARSE_FAILED: { retryable: false, summary: 'A message could not be parsed; it is archived raw and marked unparsable.' },
   PARSE_TIMEOUT: { retryable: false, summary: 'Parsing a message took longer than the parse time limit; it is archived raw and marked unparsable.' },

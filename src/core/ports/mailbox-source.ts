@@ -72,6 +72,45 @@ export interface ResponseOutcome {
   reason?: string;
 }
 
+/**
+ * What a connection's runner remembers across its sessions about transfers that broke off
+ * (`core/archive/partial-transfer.ts`, ADR 0015), handed to each fresh source: a source that can
+ * resume a message (IMAP) keeps the bytes it received and asks for the rest next time; every
+ * source says which message a session broke during, so one that never gets through is set aside.
+ */
+export interface TransferMemory {
+  /** The bytes of `key` received in earlier sessions, in order, if any were kept. */
+  resumable(key: string): { parts: readonly Uint8Array[]; bytes: number } | undefined;
+  /** Appends bytes of `key` just received (memory the caller no longer touches); false when over the bound (all of it dropped). */
+  keep(key: string, chunk: Uint8Array): boolean;
+  /** The session broke while `key` was being transferred; `size` is its size when known (0: unknown). */
+  interrupted(key: string, size?: number): void;
+  /** `key` arrived whole, vanished or cannot be resumed: what was kept of it is dropped. */
+  forget(key: string): void;
+}
+
+/**
+ * How long a command may wait on a silent server when the operator set no `dataTimeoutMs` (0),
+ * and how often a warning is logged while it waits; the IMAP and POP3 sources' tunables
+ * (`IMAP_TUNING`, `POP3_TUNING`) take these. Five minutes is far beyond any healthy pause of a
+ * server under load (Dovecot answers a FETCH of a 100 MB message in well under a second on a
+ * LAN; a busy Exchange may pause for tens of seconds), yet a connection that went silent for good
+ * (a NAT that dropped its state, a stalled proxy) no longer hangs a drain forever; a warning
+ * every 30 s says what is waiting long before that.
+ */
+export const SERVER_SILENCE = { limitMs: 5 * 60 * 1000, warnEveryMs: 30 * 1000 } as const;
+
+/** What a source gets from the runner that builds it, besides the connection's settings. */
+export interface SourceRuntime {
+  /** The runner's memory of broken transfers (kept across its sessions). */
+  transfers?: TransferMemory;
+  /**
+   * Silence a command may wait through when the operator set no `dataTimeoutMs` (0), and how
+   * often a warning is logged meanwhile; the adapters' own tunables when not given.
+   */
+  silence?: { limitMs: number; warnEveryMs: number };
+}
+
 /** What the connection does on the server with a message after it is committed. */
 export type ServerActionKind = 'delete-and-expunge' | 'delete' | 'mark-seen' | 'move' | 'leave';
 
