@@ -84,9 +84,6 @@ export function assertArchiveExists(config: Config): void {
  * by others, which the log says.
  */
 async function takeDataDir(dir: string, command: string, logger: Logger): Promise<DataDirLock> {
-  // A belt for whatever a library or a later change creates without a mode of its own; every
-  // file we create is given 0600 explicitly as well (fs-node/private-files.ts).
-  process.umask(0o077);
   try {
     makePrivateDirSync(dir);
   } catch (err) {

@@ -30,8 +30,19 @@ function configPath(args: ParsedArgs): string {
  * running service; `write` an existing one read-write through SQLite's own locking (`deliveries
  * retry`); `drain` takes the data directory for this process (ADR 0014).
  */
+/**
+ * `start` and `drain` create with umask 077: a belt for whatever a library or a later change
+ * creates without a mode of its own (every file we create is given 0600 explicitly as well,
+ * fs-node/private-files.ts). Set here, in the process's entry, not in the composition root: the
+ * umask is the whole process's, and an app built in a test must not change it for the test.
+ */
+function holdersUmask(): void {
+  process.umask(0o077);
+}
+
 async function withApp<T>(args: ParsedArgs, fn: (app: EmbeddedApp, config: Config) => Promise<T>, access: 'read' | 'write' | 'drain' = 'read'): Promise<T> {
   const config = loadConfig(configPath(args));
+  if (access === 'drain') holdersUmask();
   const app = await createEmbeddedApp(config, access === 'drain' ? { holder: 'drain' } : { readonly: access === 'read' });
   try {
     return await fn(app, config);
@@ -91,6 +102,7 @@ export async function cmdDrain(args: ParsedArgs, io: Io): Promise<number> {
 export async function cmdStart(args: ParsedArgs, io: Io): Promise<number> {
   const config = loadConfig(configPath(args));
   for (const w of config.warnings) io.err(`warning: ${w.path}: ${w.message}\n`);
+  holdersUmask();
   const app = await createEmbeddedApp(config, { stderrLevel: 'info', holder: 'start' });
   try {
     await runService(app);
