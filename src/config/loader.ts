@@ -253,7 +253,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** Headers a webhook sets itself; a configured header may not replace them. */
-const RESERVED_WEBHOOK_HEADERS: ReadonlySet<string> = new Set(['content-type', 'content-length', 'idempotency-key', 'x-mailsluice-signature', 'x-mailsluice-attempt', 'host']);
+const RESERVED_WEBHOOK_HEADERS: ReadonlySet<string> = new Set(['content-type', 'content-length', 'idempotency-key', 'x-mailsluice-signature', 'x-mailsluice-attempt', 'host', 'webhook-id', 'webhook-timestamp', 'webhook-signature']);
 
 /**
  * What the checks across fields see: the file after defaults, or, when its shape is wrong, the

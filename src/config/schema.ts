@@ -212,7 +212,7 @@ const action = z.discriminatedUnion('action', [
   z.strictObject({
     action: z.literal('webhook').meta({ description: 'HTTP POST of the message attributes, signed, retried, dead-lettered.' }),
     url: z.string().url('must be an http(s) URL').regex(/^https?:\/\//i, 'must be an http(s) URL').meta({ description: 'Receiver URL.' }),
-    secret: secret.optional().meta({ description: 'HMAC-SHA256 signing secret: X-Mailsluice-Signature: sha256=<hex HMAC of the raw body>.' }),
+    secret: secret.optional().meta({ description: 'Signing secret (Standard Webhooks): webhook-signature: v1,<base64 HMAC-SHA256 of "webhook-id.webhook-timestamp.body">; whsec_<base64> is used as the decoded key bytes, any other value as its UTF-8 bytes. Also sent for one release: X-Mailsluice-Signature: sha256=<hex HMAC of the body only> (deprecated: replayable).' }),
     maxAttempts,
     timeoutMs: z.number().int('must be a whole number').min(1).max(600000).default(30000).meta({ description: 'Time limit of one request (connect to last byte of the answer); over it the attempt failed and is retried.' }),
     inlineAttachmentsUpTo: nonNegativeInt
