@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { MailsluiceError } from '../core/errors/index.js';
-import { configSchema, type ApiInput, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
+import { configSchema, isSecretSchema, type ApiInput, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
 import { formatListenAddress, isWildcardHost, parseListenAddress, parsePublicUrl, type ListenAddress } from './api-address.js';
 import { filterProblems } from '../core/routing/route-filter.js';
 
@@ -103,6 +103,8 @@ function pathOf(parts: ReadonlyArray<PropertyKey>): string {
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigProblem[] {
   const base = pathOf(issue.path);
+  // A secret's value is never echoed, whatever its type (a numeric password): its type only.
+  const describeValue = underSecret(issue.path, raw) ? describeType : describeAnyValue;
   if (issue.code === 'unrecognized_keys') {
     const allowed = keysAt(issue.path, raw);
     return issue.keys.map((k) => ({ path: base ? `${base}.${k}` : k, message: `unknown key "${k}"${base ? ` in ${base}` : ''}${allowedHint(k, allowed)}` }));
@@ -144,11 +146,11 @@ interface SchemaNode {
 }
 
 /**
- * The keys the schema allows at `path` (an object's). Where the path runs through a list of
- * variants told apart by one key (a scenario step's `action`), the variant is the one that key
- * names in `raw`; undefined where none does.
+ * The schema nodes along `path`, outermost first. Where the path runs through a list of variants
+ * told apart by one key (a scenario step's `action`), the variant is the one that key names in
+ * `raw`; the walk stops where none does.
  */
-function keysAt(path: ReadonlyArray<PropertyKey>, raw: unknown): string[] | undefined {
+function nodesAlong(path: ReadonlyArray<PropertyKey>, raw: unknown): SchemaNode[] {
   const unwrap = (n: SchemaNode | undefined, value: unknown): SchemaNode | undefined => {
     while (n) {
       const def = n._zod.def;
@@ -160,15 +162,35 @@ function keysAt(path: ReadonlyArray<PropertyKey>, raw: unknown): string[] | unde
     }
     return n;
   };
+  const nodes: SchemaNode[] = [];
   let value = raw;
   let node = unwrap(configSchema as unknown as SchemaNode, value);
   for (const p of path) {
-    if (!node) return undefined;
+    if (!node) return nodes;
+    nodes.push(node);
     value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p] : undefined;
     node = unwrap(typeof p === 'number' ? node._zod.def.element : node._zod.def.shape?.[String(p)], value);
   }
-  const shape = node?._zod.def.shape;
+  if (node) nodes.push(node);
+  return nodes;
+}
+
+/** The keys the schema allows at `path` (an object's); undefined where the path leads nowhere. */
+function keysAt(path: ReadonlyArray<PropertyKey>, raw: unknown): string[] | undefined {
+  const nodes = nodesAlong(path, raw);
+  const shape = nodes.length === path.length + 1 ? nodes[nodes.length - 1]!._zod.def.shape : undefined;
   return shape ? Object.keys(shape) : undefined;
+}
+
+/** Whether `path` is a secret field or inside one (`auth.password`, `auth.password.env`). */
+function underSecret(path: ReadonlyArray<PropertyKey>, raw: unknown): boolean {
+  return nodesAlong(path, raw).some((n) => isSecretSchema(n));
+}
+
+/** A value's type without the value, for secret fields. */
+function describeType(v: unknown): string {
+  const type = v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+  return `${type} (the value is not shown: a secret)`;
 }
 
 /** " (did you mean …?)" for a near miss (case, a typo or two), else the allowed keys. */
@@ -192,7 +214,7 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-function describeValue(v: unknown): string {
+function describeAnyValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;

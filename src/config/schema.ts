@@ -22,6 +22,16 @@ const secret = z
   ])
   .meta({ description: 'A literal string, { env: NAME } or { file: PATH }.' });
 
+/**
+ * Whether a schema node is a secret field (any wrapper of {@link secret}: `.optional()`,
+ * `.meta()` share its definition): the loader never echoes such a field's value in a problem.
+ */
+export function isSecretSchema(node: unknown): boolean {
+  let def = (node as { _zod?: { def?: { type?: string; innerType?: unknown } } } | undefined)?._zod?.def;
+  while (def && (def.type === 'optional' || def.type === 'default' || def.type === 'nullable')) def = (def.innerType as { _zod?: { def?: typeof def } } | undefined)?._zod?.def;
+  return def === secret._zod.def;
+}
+
 /** An IPv6 address as a socket takes it (`::1`, `fe80::1%eth0`), without brackets. */
 function isIpv6Literal(h: string): boolean {
   return isIPv6(h.replace(/%[\w.-]+$/, ''));
