@@ -15,6 +15,7 @@ import { JsonlLogger, connectionLogLevel, type LogSink } from '../adapters/logge
 import { systemClock } from '../adapters/clock-system/index.js';
 import type { Config, ConnectionConfig } from '../config/loader.js';
 import { createSource } from './source-factory.js';
+import { guardTls } from './tls-guard.js';
 
 /** Everything a command needs, built once. */
 export interface EmbeddedApp {
@@ -76,7 +77,8 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
       const extra: LogSink[] = level ? [{ level, file: logFile(c.name) }] : [];
       return logger.with(extra, { connection: c.name });
     },
-    createSource,
+    // Every session guarded against a STARTTLS downgrade, remembered in archive.db (ADR 0016).
+    createSource: (c, l) => guardTls(c, l, store, createSource),
     clock: systemClock,
     async close() {
       await parser?.close();

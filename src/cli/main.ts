@@ -17,6 +17,8 @@ Commands:
   drain [--connection NAME] drain until nothing is left to take, index, run the
                             routes, then exit
   test-connection NAME      step-by-step connection test
+  connection reset-tls NAME forget that the server offered STARTTLS (after it
+                            really stopped; see SOURCE_TLS_DOWNGRADE)
   inspect FILE...           parse messages and print their attributes
   stats                     archive counts
   search QUERY              full-text and field search of the archive
@@ -65,6 +67,10 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     if (command === 'config') {
       if (rest[0] !== 'check') throw new MailsluiceError('CLI_USAGE', `unknown command "config ${rest[0] ?? ''}": did you mean "config check"?`);
       return await c.cmdConfigCheck({ ...args, positionals: rest.slice(1) }, io);
+    }
+    if (command === 'connection') {
+      if (rest[0] !== 'reset-tls') throw new MailsluiceError('CLI_USAGE', `unknown command "connection ${rest[0] ?? ''}": did you mean "connection reset-tls NAME"?`);
+      return await c.cmdConnectionResetTls({ ...args, positionals: rest.slice(1) }, io);
     }
     if (command === 'deliveries') {
       const sub = rest[0] === 'list' ? c.cmdDeliveriesList : rest[0] === 'retry' ? c.cmdDeliveriesRetry : undefined;
