@@ -250,6 +250,19 @@ function resolveSecret(value: unknown, path: string, baseDir: string, env: NodeJ
   return undefined;
 }
 
+/**
+ * A PEM setting written as a literal must be PEM text: a bare path (`ca: /etc/ssl/ca.pem`) would
+ * otherwise be handed to TLS as the certificate itself and fail obscurely at connect time.
+ */
+function pemProblem(value: unknown, path: string, key: string, problems: ConfigProblem[]): void {
+  if (typeof value !== 'string' || /-----BEGIN [A-Z0-9 ]+-----/.test(value)) return;
+  const looksLikePath = /^[~.]?[\\/]|^[A-Za-z]:[\\/]|\.(pem|crt|cer|key)$/i.test(value.trim());
+  problems.push({
+    path,
+    message: `is neither PEM text (-----BEGIN …-----) nor { file } / { env }${looksLikePath ? `: to read it from a file write ${key}: { file: ${value.trim()} }` : `: write the PEM itself, ${key}: { file: /path/to/${key === 'clientKey' ? 'key' : 'cert'}.pem } or ${key}: { env: NAME }`}`,
+  });
+}
+
 /** Resolves every `{ env }` / `{ file }` object found anywhere in raw input, for its problems only. */
 function scanSecrets(value: unknown, path: string, baseDir: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): void {
   if (Array.isArray(value)) {
@@ -359,6 +372,12 @@ function crossChecks(input: CrossInput, problems: ConfigProblem[], warnings: Con
     if (c.auth.type === 'xoauth2' && (!c.auth.username || c.auth.accessToken === undefined)) problems.push({ path: `${at}.auth`, message: 'xoauth2 needs username and accessToken' });
     if (c.tls.pfx && (c.tls.clientCert || c.tls.clientKey)) problems.push({ path: `${at}.tls.pfx`, message: 'give either pfx or clientCert/clientKey, not both' });
     if (Boolean(c.tls.clientCert) !== Boolean(c.tls.clientKey)) problems.push({ path: `${at}.tls`, message: 'clientCert and clientKey go together' });
+    for (const k of ['ca', 'clientCert', 'clientKey'] as const) pemProblem(c.tls[k], `${at}.tls.${k}`, k, problems);
+    // SPEC: port is the plain/STARTTLS port, tlsPort the implicit-TLS one; say which is dialled.
+    if (c.security === 'tls' && c.port !== undefined && c.tlsPort === undefined) {
+      const tlsPort = DEFAULT_PORTS[c.protocol].tlsPort;
+      warnings.push({ path: `${at}.port`, message: `is the plain/STARTTLS port and is not used with security: tls, which dials tlsPort (default ${tlsPort}); if ${c.port} is the server's TLS port, write tlsPort: ${c.port}` });
+    }
     if (c.testRecipients.length > 0) {
       warnings.push({ path: `${at}.testRecipients`, message: 'is not used in this build: test-connection connects, authenticates and opens the mailbox, but sends no probe message (there is no relay setting yet)' });
     }
@@ -381,6 +400,7 @@ function crossChecks(input: CrossInput, problems: ConfigProblem[], warnings: Con
         // Refused rather than dead-lettering every message: embedded mode has no broker.
         (r.enabled ? problems : warnings).push({ path: `${ap}.action`, message: 'publish needs a message broker (scale-out mode with NATS JetStream), which embedded mode does not have; remove the action or disable the route' });
       }
+      if ((a.action === 'webhook' || a.action === 'forward') && a.tls) pemProblem(a.tls.ca, `${ap}.tls.ca`, 'ca', problems);
       if (a.action === 'webhook' && a.headers) {
         for (const name of Object.keys(a.headers)) {
           if (RESERVED_WEBHOOK_HEADERS.has(name.toLowerCase())) problems.push({ path: `${ap}.headers.${name}`, message: `is set by mailsluice itself and cannot be configured` });

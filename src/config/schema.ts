@@ -71,9 +71,9 @@ const nonNegativeInt = z.number().int('must be a whole number').min(0, 'must be 
 const tlsOptions = z
   .strictObject({
     verify: z.boolean().default(true).meta({ description: 'Reject server certificates that fail verification.' }),
-    ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust instead of the system store (literal, { env } or { file }).' }),
-    clientCert: secret.optional().meta({ description: 'PEM client certificate for TLS client authentication.' }),
-    clientKey: secret.optional().meta({ description: 'PEM private key of clientCert.' }),
+    ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust instead of the system store: PEM text, { env } or { file: PATH } (a bare path is refused: write { file: /path/ca.pem }).' }),
+    clientCert: secret.optional().meta({ description: 'PEM client certificate for TLS client authentication (PEM text, { env } or { file }).' }),
+    clientKey: secret.optional().meta({ description: 'PEM private key of clientCert (PEM text, { env } or { file }).' }),
     pfx: secret.optional().meta({ description: 'PFX/PKCS#12 bundle instead of clientCert/clientKey: base64 (literal or { env }), or { file } holding the .pfx itself or its base64.' }),
     passphrase: secret.optional().meta({ description: 'Passphrase of clientKey or pfx.' }),
     minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).default('TLSv1.2').meta({ description: 'Lowest TLS version accepted.' }),
@@ -138,7 +138,7 @@ export const connectionSchema = z.strictObject({
   description: z.string().default('').meta({ description: 'Free text.' }),
   logging: z.enum(['full', 'errors', 'off']).default('errors').meta({ description: 'Per-connection file log: full (every message), errors, off.' }),
   host: hostName,
-  port: port.optional().meta({ description: 'Plain/STARTTLS port; default 143 (IMAP) or 110 (POP3).' }),
+  port: port.optional().meta({ description: 'Plain/STARTTLS port; default 143 (IMAP) or 110 (POP3). Not used with security: tls (config check warns when it is set there without tlsPort).' }),
   tlsPort: port.optional().meta({ description: 'Implicit TLS port used with security: tls; default 993 (IMAP) or 995 (POP3).' }),
   security: z
     .enum(['none', 'starttls-if-available', 'starttls', 'tls'])
@@ -210,7 +210,7 @@ function peerTls(peer: string) {
   return z
     .strictObject({
       verify: z.boolean().default(true).meta({ description: `Reject ${peer} certificates that fail verification.` }),
-      ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust.' }),
+      ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust: PEM text, { env } or { file: PATH } (a bare path is refused).' }),
       servername: z.string().optional().meta({ description: 'Name to verify the certificate against.' }),
     })
     .optional()
