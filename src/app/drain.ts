@@ -38,6 +38,8 @@ export interface DrainSummary {
        */
       responses: { applied: number; notApplicable: number; failed: number };
       error?: { code: string; message: string };
+      /** The connection's credentials crossed unencrypted (ADR 0016). */
+      warning?: string;
     }
   >;
   taken: number;
@@ -207,6 +209,7 @@ async function drainSelected(
       state: s.state,
       responses: { ...s.responses },
       ...(s.lastError && s.state === 'error' ? { error: { code: s.lastError.code, message: s.lastError.message } } : {}),
+      ...(s.plaintextCredentials ? { warning: s.plaintextCredentials } : {}),
     };
     summary.taken += s.taken;
     summary.bytes += s.bytes;

@@ -143,7 +143,7 @@ export const connectionSchema = z.strictObject({
   security: z
     .enum(['none', 'starttls-if-available', 'starttls', 'tls'])
     .default('starttls-if-available')
-    .meta({ description: 'none | starttls-if-available | starttls (required) | tls (implicit, on tlsPort).' }),
+    .meta({ description: 'none (never TLS: the explicit way to accept unencrypted logins) | starttls-if-available (STARTTLS when offered; once a server offered it, a session without it is refused: SOURCE_TLS_DOWNGRADE, reset with mailsluice connection reset-tls NAME) | starttls (required) | tls (implicit, on tlsPort).' }),
   tls: tlsOptions,
   auth,
   mailbox: z

@@ -106,9 +106,12 @@ for (const protocol of ['imap', 'pop3'] as const) {
         assert.equal(t.code, 0, t.stdout + t.stderr);
         assert.match(t.stdout, /WARN .*credentials cross the network unencrypted/);
         await dovecot.deliver(user.username, makeMessage(3));
-        const d = await runCli(['drain'], ws);
+        const d = await runCli(['drain', '--json'], ws);
         assert.equal(d.code, 0, d.stderr);
         assert.match(d.stderr, /credentials cross the network unencrypted/);
+        // The connection's status says so too (the drain's summary carries it).
+        const summary = JSON.parse(d.stdout.trim().split('\n').pop()!) as { connections: Record<string, { warning?: string }> };
+        assert.match(summary.connections.journal?.warning ?? '', /credentials cross the network unencrypted/);
       } finally {
         ws.cleanup();
       }
