@@ -5,12 +5,13 @@
  * every adapter that speaks implicit TLS through node:tls.
  */
 
+/** OpenSSL's codes (as node:tls reports them) for a peer that answered a handshake in plain text. */
+const PLAIN_TEXT_PEER_CODES: ReadonlySet<string> = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST']);
+
 /** Whether a node:tls error means the peer does not speak TLS at all. */
 export function isPlainTextPeer(err: unknown): boolean {
-  const e = (err ?? {}) as { code?: unknown; message?: unknown; reason?: unknown };
-  const code = typeof e.code === 'string' ? e.code : '';
-  const text = `${typeof e.reason === 'string' ? e.reason : ''} ${typeof e.message === 'string' ? e.message : ''}`;
-  return code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'ERR_SSL_HTTP_REQUEST' || /wrong version number|packet length too long|http request/i.test(text);
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && PLAIN_TEXT_PEER_CODES.has(code);
 }
 
 /** The one sentence for {@link isPlainTextPeer}: what is wrong and the two ways to fix it. */
