@@ -4,6 +4,7 @@
  * waits (IDLE or poll interval, cut short by {@link ConnectionRunner.wake}) and outside the
  * schedule it idles. Failures are contained here: own back-off with jitter, own error state.
  */
+import { plaintextCredentialsWarning } from '../core/connection/tls-downgrade.js';
 import type { BlobStore, BlobWriter } from '../core/ports/blob-store.js';
 import type { MailboxSource, SourceRuntime, SourceSession } from '../core/ports/mailbox-source.js';
 import type { MessageStore } from '../core/ports/message-store.js';
@@ -42,6 +43,8 @@ export interface ConnectionStatus {
   responses: ResponseTotals;
   failures: number;
   lastError: { code: string; message: string; at: number } | null;
+  /** Set while the last session's credentials crossed unencrypted (ADR 0016); absent otherwise. */
+  plaintextCredentials?: string;
 }
 
 /** What the runner needs. */
@@ -278,6 +281,9 @@ export class ConnectionRunner {
     let actions: BatchPipeline | null = null;
     try {
       const session = await source.open(options.signal);
+      const plaintext = source.tlsInUse === undefined ? null : plaintextCredentialsWarning(config.name, config.security, config.auth.type, source.tlsInUse);
+      if (plaintext) this.status.plaintextCredentials = plaintext;
+      else delete this.status.plaintextCredentials;
       writer = await this.deps.blobStore.openWriter();
       // A session after a pause for a full disk goes on counting: its first failure is the disk.
       if (!this.diskFull) this.archiveFailures.inARow = 0;

@@ -43,6 +43,8 @@ export interface DrainSummary {
        */
       responses: { applied: number; notApplicable: number; failed: number };
       error?: { code: string; message: string };
+      /** The connection's credentials crossed unencrypted (ADR 0016). */
+      warning?: string;
     }
   >;
   taken: number;
@@ -263,6 +265,7 @@ async function finishDrain(app: EmbeddedApp, options: DrainOptions, { started, r
       state: s.state,
       responses: { ...s.responses },
       ...(s.lastError && s.state === 'error' ? { error: { code: s.lastError.code, message: s.lastError.message } } : {}),
+      ...(s.plaintextCredentials ? { warning: s.plaintextCredentials } : {}),
     };
     summary.taken += s.taken;
     summary.bytes += s.bytes;

@@ -19,6 +19,7 @@ import { systemClock } from '../adapters/clock-system/index.js';
 import type { Config, ConnectionConfig } from '../config/loader.js';
 import { createSource } from './source-factory.js';
 import { ByteBudget, DEFAULT_IN_FLIGHT_BYTES } from '../core/memory/byte-budget.js';
+import { guardTls } from './tls-guard.js';
 
 /** Everything a command needs, built once. */
 export interface EmbeddedApp {
@@ -144,7 +145,8 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
       const extra: LogSink[] = level ? [{ level, file: logFile(c.name) }] : [];
       return logger.with(extra, { connection: c.name });
     },
-    createSource,
+    // Every session guarded against a STARTTLS downgrade, remembered in archive.db (ADR 0016).
+    createSource: (c, l) => guardTls(c, l, store, createSource),
     clock: systemClock,
     budget: new ByteBudget(DEFAULT_IN_FLIGHT_BYTES),
     async close() {

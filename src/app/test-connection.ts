@@ -1,14 +1,35 @@
-import { MailsluiceError } from '../core/errors/index.js';
+import { MailsluiceError, type ErrorCode } from '../core/errors/index.js';
 import { probeImap, type ProbeResult } from '../adapters/source-imap/index.js';
 import { probePop3 } from '../adapters/source-pop3/index.js';
 import { JsonlLogger } from '../adapters/logger-jsonl/index.js';
 import type { ConnectionConfig } from '../config/loader.js';
+import { downgradeRefusal, plaintextCredentialsWarning, sessionSecurity, shouldRememberTls, type TlsMemory } from '../core/connection/tls-downgrade.js';
 
-/** Runs the step-by-step test for a connection's protocol. */
-export async function testConnection(cfg: ConnectionConfig): Promise<ProbeResult> {
+/**
+ * Runs the step-by-step test for a connection's protocol, under the STARTTLS downgrade
+ * protection (ADR 0016) when the archive's memory is given: a server that offered TLS before and
+ * does not now fails with SOURCE_TLS_DOWNGRADE before logging in; a test whose credentials crossed
+ * unencrypted passes with a warning.
+ */
+export async function testConnection(cfg: ConnectionConfig, memory?: TlsMemory): Promise<ProbeResult> {
   const logger = new JsonlLogger([]);
-  if (cfg.protocol === 'imap') return probeImap(cfg, logger);
-  if (cfg.protocol === 'pop3') return probePop3(cfg, logger);
+  const before = memory?.tlsOffered(cfg.name) ?? false;
+  const guarded = { ...cfg, security: sessionSecurity(cfg.security, before) };
+  const probe = cfg.protocol === 'imap' ? probeImap : cfg.protocol === 'pop3' ? probePop3 : null;
+  if (probe) {
+    const result = await probe(guarded, logger);
+    const failed = result.steps.find((s) => !s.ok);
+    if (failed?.code) {
+      const refusal = downgradeRefusal(cfg.name, cfg.security, before, new MailsluiceError(failed.code as ErrorCode, failed.detail));
+      if (refusal instanceof MailsluiceError) Object.assign(failed, { code: refusal.code, detail: refusal.message });
+    }
+    if (result.ok && result.tls !== undefined) {
+      if (memory && shouldRememberTls(cfg.security, before, result.tls)) memory.setTlsOffered(cfg.name, true);
+      const warning = plaintextCredentialsWarning(cfg.name, cfg.security, cfg.auth.type, result.tls);
+      if (warning) result.warnings = [...(result.warnings ?? []), warning];
+    }
+    return result;
+  }
   const e = new MailsluiceError('SOURCE_UNSUPPORTED_PROTOCOL', `protocol ${cfg.protocol} has no source adapter in this build yet`);
   return { ok: false, steps: [{ step: 'connect', ok: false, detail: e.message, code: e.code, ms: 0 }] };
 }

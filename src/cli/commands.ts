@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { MailsluiceError } from '../core/errors/index.js';
 import { checkConfigText, formatProblems, loadConfig, type Config } from '../config/loader.js';
-import { assertArchiveExists, createEmbeddedApp, type EmbeddedApp } from '../app/embedded.js';
+import { assertArchiveExists, createEmbeddedApp, dataPaths, type EmbeddedApp } from '../app/embedded.js';
 import { drainAll, type DrainProgress } from '../app/drain.js';
 import { parseDateOption } from './dates.js';
 import { drainFailures, formatProgress, formatSummary } from './drain-report.js';
@@ -119,13 +119,31 @@ export async function cmdTestConnection(args: ParsedArgs, io: Io): Promise<numbe
   const config = loadConfig(configPath(args));
   const conn = config.connections.find((c) => c.name === name);
   if (!conn) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
-  const result = await testConnection(conn);
+  // The STARTTLS downgrade memory lives in the archive: used when one exists, never created here.
+  const result = existsSync(dataPaths(config.dataDir).db)
+    ? await withApp(args, async (app) => testConnection(conn, app.store))
+    : await testConnection(conn);
   if (args.options.json) io.out(JSON.stringify(result) + '\n');
   else {
     for (const s of result.steps) io.out(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(12)} ${s.detail}${s.code ? ` [${s.code}]` : ''} (${s.ms} ms)\n`);
+    for (const w of result.warnings ?? []) io.out(`WARN ${w}\n`);
     io.out(result.ok ? `connection ${name} works\n` : `connection ${name} failed at ${result.steps.find((s) => !s.ok)?.step}\n`);
   }
   return result.ok ? 0 : 1;
+}
+
+/** `mailsluice connection reset-tls NAME`: forget that the server offered STARTTLS (ADR 0016). */
+export async function cmdConnectionResetTls(args: ParsedArgs, io: Io): Promise<number> {
+  const name = args.positionals[0];
+  if (!name || args.positionals.length > 1) throw new MailsluiceError('CLI_USAGE', 'connection reset-tls needs one connection name: mailsluice connection reset-tls NAME');
+  return withApp(args, async (app, config) => {
+    if (!config.connections.some((c) => c.name === name)) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
+    const had = app.store.tlsOffered(name);
+    app.store.setTlsOffered(name, false);
+    if (args.options.json) io.out(JSON.stringify({ connection: name, forgotten: had }) + '\n');
+    else io.out(had ? `connection ${name}: forgot that its server offered STARTTLS; the next session may log in without TLS if the server offers none\n` : `connection ${name}: nothing remembered (its server never offered STARTTLS to mailsluice)\n`);
+    return 0;
+   }, 'write');
 }
 
 /** Files `inspect` reads and parses at once: enough to keep the parser's workers busy. */

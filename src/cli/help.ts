@@ -14,6 +14,8 @@ Commands:
   drain [--connection NAME] drain until nothing is left to take, index, run the
                             routes, then exit
   test-connection NAME      step-by-step connection test
+  connection reset-tls NAME forget that the server offered STARTTLS (after it
+                            really stopped; see SOURCE_TLS_DOWNGRADE)
   inspect FILE...           parse messages and print their attributes
   stats                     archive counts
   search QUERY              full-text and field search of the archive
@@ -113,6 +115,13 @@ Options:
 
 Queues dead deliveries again, under the same idempotency keys; the service (or the next drain)
 delivers them.
+`,
+  'connection reset-tls': `Usage: mailsluice connection reset-tls NAME [options]
+
+Forgets that connection NAME's server once offered STARTTLS (security: starttls-if-available).
+After that, a session without STARTTLS is refused with SOURCE_TLS_DOWNGRADE before any
+credentials cross, because someone may be stripping it on the way. Run this only when the server
+really stopped offering TLS: the next session logs in without it, and says so in the log.
 `,
   'config check': `Usage: mailsluice config check [options]
 

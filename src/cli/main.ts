@@ -40,13 +40,17 @@ export async function main(argv: string[], io: Io = stdio()): Promise<number> {
     }
     if (args.options.help || !command) {
       // Two-word commands have their own help too (deliveries list, config check).
-      const two = rest[0] && (command === 'deliveries' || command === 'config') ? `${command} ${rest[0]}` : command;
+      const two = rest[0] && (command === 'deliveries' || command === 'config' || command === 'connection') ? `${command} ${rest[0]}` : command;
       io.out(helpFor(two));
       return command || args.options.help ? 0 : 2;
     }
     if (command === 'config') {
       if (rest[0] !== 'check') throw new MailsluiceError('CLI_USAGE', `unknown command "config ${rest[0] ?? ''}": did you mean "config check"?`);
       return await c.cmdConfigCheck({ ...args, positionals: rest.slice(1) }, io);
+    }
+    if (command === 'connection') {
+      if (rest[0] !== 'reset-tls') throw new MailsluiceError('CLI_USAGE', `unknown command "connection ${rest[0] ?? ''}": did you mean "connection reset-tls NAME"?`);
+      return await c.cmdConnectionResetTls({ ...args, positionals: rest.slice(1) }, io);
     }
     if (command === 'deliveries') {
       const sub = rest[0] === 'list' ? c.cmdDeliveriesList : rest[0] === 'retry' ? c.cmdDeliveriesRetry : undefined;

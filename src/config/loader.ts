@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { MailsluiceError } from '../core/errors/index.js';
-import { configSchema, type ApiInput, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
+import { configSchema, isSecretSchema, type ApiInput, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
 import { formatListenAddress, isWildcardHost, parseListenAddress, parsePublicUrl, type ListenAddress } from './api-address.js';
 import { filterProblems } from '../core/routing/route-filter.js';
 // The engine the routes run on, so `config check` refuses exactly the patterns a run could not
@@ -106,6 +106,8 @@ function pathOf(parts: ReadonlyArray<PropertyKey>): string {
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigProblem[] {
   const base = pathOf(issue.path);
+  // A secret's value is never echoed, whatever its type (a numeric password): its type only.
+  const describeValue = underSecret(issue.path, raw) ? describeType : describeAnyValue;
   if (issue.code === 'unrecognized_keys') {
     const allowed = keysAt(issue.path, raw);
     return issue.keys.map((k) => ({ path: base ? `${base}.${k}` : k, message: `unknown key "${k}"${base ? ` in ${base}` : ''}${allowedHint(k, allowed)}` }));
@@ -170,11 +172,11 @@ interface SchemaNode {
 }
 
 /**
- * The keys the schema allows at `path` (an object's). Where the path runs through a list of
- * variants told apart by one key (a scenario step's `action`), the variant is the one that key
- * names in `raw`; undefined where none does.
+ * The schema nodes along `path`, outermost first. Where the path runs through a list of variants
+ * told apart by one key (a scenario step's `action`), the variant is the one that key names in
+ * `raw`; the walk stops where none does.
  */
-function keysAt(path: ReadonlyArray<PropertyKey>, raw: unknown): string[] | undefined {
+function nodesAlong(path: ReadonlyArray<PropertyKey>, raw: unknown): SchemaNode[] {
   const unwrap = (n: SchemaNode | undefined, value: unknown): SchemaNode | undefined => {
     while (n) {
       const def = n._zod.def;
@@ -186,15 +188,35 @@ function keysAt(path: ReadonlyArray<PropertyKey>, raw: unknown): string[] | unde
     }
     return n;
   };
+  const nodes: SchemaNode[] = [];
   let value = raw;
   let node = unwrap(configSchema as unknown as SchemaNode, value);
   for (const p of path) {
-    if (!node) return undefined;
+    if (!node) return nodes;
+    nodes.push(node);
     value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p] : undefined;
     node = unwrap(typeof p === 'number' ? node._zod.def.element : node._zod.def.shape?.[String(p)], value);
   }
-  const shape = node?._zod.def.shape;
+  if (node) nodes.push(node);
+  return nodes;
+}
+
+/** The keys the schema allows at `path` (an object's); undefined where the path leads nowhere. */
+function keysAt(path: ReadonlyArray<PropertyKey>, raw: unknown): string[] | undefined {
+  const nodes = nodesAlong(path, raw);
+  const shape = nodes.length === path.length + 1 ? nodes[nodes.length - 1]!._zod.def.shape : undefined;
   return shape ? Object.keys(shape) : undefined;
+}
+
+/** Whether `path` is a secret field or inside one (`auth.password`, `auth.password.env`). */
+function underSecret(path: ReadonlyArray<PropertyKey>, raw: unknown): boolean {
+  return nodesAlong(path, raw).some((n) => isSecretSchema(n));
+}
+
+/** A value's type without the value, for secret fields. */
+function describeType(v: unknown): string {
+  const type = v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+  return `${type} (the value is not shown: a secret)`;
 }
 
 /** " (did you mean …?)" for a near miss (case, a typo or two), else the allowed keys. */
@@ -218,7 +240,7 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-function describeValue(v: unknown): string {
+function describeAnyValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
@@ -254,6 +276,19 @@ function resolveSecret(value: unknown, path: string, baseDir: string, env: NodeJ
   return undefined;
 }
 
+/**
+ * A PEM setting written as a literal must be PEM text: a bare path (`ca: /etc/ssl/ca.pem`) would
+ * otherwise be handed to TLS as the certificate itself and fail obscurely at connect time.
+ */
+function pemProblem(value: unknown, path: string, key: string, problems: ConfigProblem[]): void {
+  if (typeof value !== 'string' || /-----BEGIN [A-Z0-9 ]+-----/.test(value)) return;
+  const looksLikePath = /^[~.]?[\\/]|^[A-Za-z]:[\\/]|\.(pem|crt|cer|key)$/i.test(value.trim());
+  problems.push({
+    path,
+    message: `is neither PEM text (-----BEGIN …-----) nor { file } / { env }${looksLikePath ? `: to read it from a file write ${key}: { file: ${value.trim()} }` : `: write the PEM itself, ${key}: { file: /path/to/${key === 'clientKey' ? 'key' : 'cert'}.pem } or ${key}: { env: NAME }`}`,
+  });
+}
+
 /** Resolves every `{ env }` / `{ file }` object found anywhere in raw input, for its problems only. */
 function scanSecrets(value: unknown, path: string, baseDir: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): void {
   if (Array.isArray(value)) {
@@ -279,7 +314,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** Headers a webhook sets itself; a configured header may not replace them. */
-const RESERVED_WEBHOOK_HEADERS: ReadonlySet<string> = new Set(['content-type', 'content-length', 'idempotency-key', 'x-mailsluice-signature', 'x-mailsluice-attempt', 'host']);
+const RESERVED_WEBHOOK_HEADERS: ReadonlySet<string> = new Set(['content-type', 'content-length', 'idempotency-key', 'x-mailsluice-signature', 'x-mailsluice-attempt', 'host', 'webhook-id', 'webhook-timestamp', 'webhook-signature']);
 
 /**
  * What the checks across fields see: the file after defaults, or, when its shape is wrong, the
@@ -363,6 +398,12 @@ function crossChecks(input: CrossInput, problems: ConfigProblem[], warnings: Con
     if (c.auth.type === 'xoauth2' && (!c.auth.username || c.auth.accessToken === undefined)) problems.push({ path: `${at}.auth`, message: 'xoauth2 needs username and accessToken' });
     if (c.tls.pfx && (c.tls.clientCert || c.tls.clientKey)) problems.push({ path: `${at}.tls.pfx`, message: 'give either pfx or clientCert/clientKey, not both' });
     if (Boolean(c.tls.clientCert) !== Boolean(c.tls.clientKey)) problems.push({ path: `${at}.tls`, message: 'clientCert and clientKey go together' });
+    for (const k of ['ca', 'clientCert', 'clientKey'] as const) pemProblem(c.tls[k], `${at}.tls.${k}`, k, problems);
+    // SPEC: port is the plain/STARTTLS port, tlsPort the implicit-TLS one; say which is dialled.
+    if (c.security === 'tls' && c.port !== undefined && c.tlsPort === undefined) {
+      const tlsPort = DEFAULT_PORTS[c.protocol].tlsPort;
+      warnings.push({ path: `${at}.port`, message: `is the plain/STARTTLS port and is not used with security: tls, which dials tlsPort (default ${tlsPort}); if ${c.port} is the server's TLS port, write tlsPort: ${c.port}` });
+    }
     if (c.testRecipients.length > 0) {
       warnings.push({ path: `${at}.testRecipients`, message: 'is not used in this build: test-connection connects, authenticates and opens the mailbox, but sends no probe message (there is no relay setting yet)' });
     }
@@ -385,6 +426,7 @@ function crossChecks(input: CrossInput, problems: ConfigProblem[], warnings: Con
         // Refused rather than dead-lettering every message: embedded mode has no broker.
         (r.enabled ? problems : warnings).push({ path: `${ap}.action`, message: 'publish needs a message broker (scale-out mode with NATS JetStream), which embedded mode does not have; remove the action or disable the route' });
       }
+      if ((a.action === 'webhook' || a.action === 'forward') && a.tls) pemProblem(a.tls.ca, `${ap}.tls.ca`, 'ca', problems);
       if (a.action === 'webhook' && a.headers) {
         for (const name of Object.keys(a.headers)) {
           if (RESERVED_WEBHOOK_HEADERS.has(name.toLowerCase())) problems.push({ path: `${ap}.headers.${name}`, message: `is set by mailsluice itself and cannot be configured` });

@@ -22,6 +22,16 @@ const secret = z
   ])
   .meta({ description: 'A literal string, { env: NAME } or { file: PATH }.' });
 
+/**
+ * Whether a schema node is a secret field (any wrapper of {@link secret}: `.optional()`,
+ * `.meta()` share its definition): the loader never echoes such a field's value in a problem.
+ */
+export function isSecretSchema(node: unknown): boolean {
+  let def = (node as { _zod?: { def?: { type?: string; innerType?: unknown } } } | undefined)?._zod?.def;
+  while (def && (def.type === 'optional' || def.type === 'default' || def.type === 'nullable')) def = (def.innerType as { _zod?: { def?: typeof def } } | undefined)?._zod?.def;
+  return def === secret._zod.def;
+}
+
 /** An IPv6 address as a socket takes it (`::1`, `fe80::1%eth0`), without brackets. */
 function isIpv6Literal(h: string): boolean {
   return isIPv6(h.replace(/%[\w.-]+$/, ''));
@@ -61,9 +71,9 @@ const nonNegativeInt = z.number().int('must be a whole number').min(0, 'must be 
 const tlsOptions = z
   .strictObject({
     verify: z.boolean().default(true).meta({ description: 'Reject server certificates that fail verification.' }),
-    ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust instead of the system store (literal, { env } or { file }).' }),
-    clientCert: secret.optional().meta({ description: 'PEM client certificate for TLS client authentication.' }),
-    clientKey: secret.optional().meta({ description: 'PEM private key of clientCert.' }),
+    ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust instead of the system store: PEM text, { env } or { file: PATH } (a bare path is refused: write { file: /path/ca.pem }).' }),
+    clientCert: secret.optional().meta({ description: 'PEM client certificate for TLS client authentication (PEM text, { env } or { file }).' }),
+    clientKey: secret.optional().meta({ description: 'PEM private key of clientCert (PEM text, { env } or { file }).' }),
     pfx: secret.optional().meta({ description: 'PFX/PKCS#12 bundle instead of clientCert/clientKey: base64 (literal or { env }), or { file } holding the .pfx itself or its base64.' }),
     passphrase: secret.optional().meta({ description: 'Passphrase of clientKey or pfx.' }),
     minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).default('TLSv1.2').meta({ description: 'Lowest TLS version accepted.' }),
@@ -128,12 +138,12 @@ export const connectionSchema = z.strictObject({
   description: z.string().default('').meta({ description: 'Free text.' }),
   logging: z.enum(['full', 'errors', 'off']).default('errors').meta({ description: 'Per-connection file log: full (every message), errors, off.' }),
   host: hostName,
-  port: port.optional().meta({ description: 'Plain/STARTTLS port; default 143 (IMAP) or 110 (POP3).' }),
+  port: port.optional().meta({ description: 'Plain/STARTTLS port; default 143 (IMAP) or 110 (POP3). Not used with security: tls (config check warns when it is set there without tlsPort).' }),
   tlsPort: port.optional().meta({ description: 'Implicit TLS port used with security: tls; default 993 (IMAP) or 995 (POP3).' }),
   security: z
     .enum(['none', 'starttls-if-available', 'starttls', 'tls'])
     .default('starttls-if-available')
-    .meta({ description: 'none | starttls-if-available | starttls (required) | tls (implicit, on tlsPort).' }),
+    .meta({ description: 'none (never TLS: the explicit way to accept unencrypted logins) | starttls-if-available (STARTTLS when offered; once a server offered it, a session without it is refused: SOURCE_TLS_DOWNGRADE, reset with mailsluice connection reset-tls NAME) | starttls (required) | tls (implicit, on tlsPort).' }),
   tls: tlsOptions,
   auth,
   mailbox: z
@@ -209,7 +219,7 @@ function peerTls(peer: string) {
   return z
     .strictObject({
       verify: z.boolean().default(true).meta({ description: `Reject ${peer} certificates that fail verification.` }),
-      ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust.' }),
+      ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust: PEM text, { env } or { file: PATH } (a bare path is refused).' }),
       servername: z.string().optional().meta({ description: 'Name to verify the certificate against.' }),
     })
     .optional()
@@ -221,7 +231,7 @@ const action = z.discriminatedUnion('action', [
   z.strictObject({
     action: z.literal('webhook').meta({ description: 'HTTP POST of the message attributes, signed, retried, dead-lettered.' }),
     url: z.string().url('must be an http(s) URL').regex(/^https?:\/\//i, 'must be an http(s) URL').meta({ description: 'Receiver URL.' }),
-    secret: secret.optional().meta({ description: 'HMAC-SHA256 signing secret: X-Mailsluice-Signature: sha256=<hex HMAC of the raw body>.' }),
+    secret: secret.optional().meta({ description: 'Signing secret (Standard Webhooks): webhook-signature: v1,<base64 HMAC-SHA256 of "webhook-id.webhook-timestamp.body">; whsec_<base64> is used as the decoded key bytes, any other value as its UTF-8 bytes. Also sent for one release: X-Mailsluice-Signature: sha256=<hex HMAC of the body only> (deprecated: replayable).' }),
     maxAttempts,
     timeoutMs: z.number().int('must be a whole number').min(1).max(600000).default(30000).meta({ description: 'Time limit of one request (connect to last byte of the answer); over it the attempt failed and is retried.' }),
     inlineAttachmentsUpTo: nonNegativeInt

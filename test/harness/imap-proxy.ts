@@ -7,6 +7,8 @@
  *   prove that a session was, or was not, encrypted, and which IMAP commands were sent.
  * - `dropServerLine` removes chosen server→client lines (e.g. untagged `* N EXISTS` while the
  *   client IDLEs), imitating a server that silently stops notifying.
+ * - `rewriteServerLine` changes server→client lines, e.g. {@link stripStarttls} removes STARTTLS
+ *   (IMAP) and STLS (POP3) from the capabilities, as a downgrading man in the middle does.
  * - `stall` lets at most `afterBytes` more server→client bytes through once the client sent a
  *   matching line, then forwards nothing more while keeping the socket open: a server that hangs
  *   mid-FETCH, for the no-data timeout; with `halfClose` it then sends FIN (ends its side) and
@@ -46,6 +48,8 @@ export interface ImapProxyOptions {
   targetPort: number;
   /** Return true to drop this server→client line (given without CRLF; plaintext sessions only). */
   dropServerLine?: (line: string, conn: ProxyConnection) => boolean;
+  /** Rewrite a server→client line (without CRLF; plaintext sessions only), e.g. {@link stripStarttls}. */
+  rewriteServerLine?: (line: string, conn: ProxyConnection) => string;
   /** Hang a connection mid-response; see the module comment. */
   stall?: {
     /** A client line that arms the stall, e.g. `/UID FETCH .*BODY\.PEEK\[\]/` (plaintext sessions). */
@@ -174,7 +178,7 @@ export async function startImapProxy(opts: ImapProxyOptions): Promise<ImapProxy>
     });
 
     upstream.on('data', (chunk: Buffer) => {
-      if (!opts.dropServerLine || conn.tls) {
+      if ((!opts.dropServerLine && !opts.rewriteServerLine) || conn.tls) {
         toClient(chunk);
         return;
       }
@@ -185,8 +189,11 @@ export async function startImapProxy(opts: ImapProxyOptions): Promise<ImapProxy>
       while ((nl = pendingServer.indexOf(0x0a, start)) >= 0) {
         const lineBuf = pendingServer.subarray(start, nl + 1);
         const line = lineBuf.toString('latin1').replace(/\r?\n$/, '');
-        if (opts.dropServerLine(line, conn)) conn.dropped.push(line);
-        else out.push(lineBuf);
+        if (opts.dropServerLine?.(line, conn)) conn.dropped.push(line);
+        else if (opts.rewriteServerLine) {
+          const to = opts.rewriteServerLine(line, conn);
+          out.push(to === line ? lineBuf : Buffer.from(`${to}\r\n`, 'latin1'));
+        } else out.push(lineBuf);
         start = nl + 1;
       }
       pendingServer = pendingServer.subarray(start);
@@ -226,6 +233,16 @@ export async function startImapProxy(opts: ImapProxyOptions): Promise<ImapProxy>
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * A STARTTLS-stripping man in the middle, for `rewriteServerLine`: removes `STARTTLS` from IMAP
+ * capability lists (greeting and CAPABILITY) and turns POP3's `STLS` CAPA line into a harmless
+ * `X-STRIPPED`, so a client sees a server that never offers TLS.
+ */
+export function stripStarttls(line: string): string {
+  if (/^STLS$/i.test(line)) return 'X-STRIPPED';
+  return /CAPABILITY/i.test(line) ? line.replace(/ STARTTLS\b/gi, '') : line;
 }
 
 /** A listener that accepts connections and never sends a byte. */

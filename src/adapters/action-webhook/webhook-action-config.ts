@@ -8,7 +8,7 @@ import { MailsluiceError } from '../../core/errors/index.js';
 export interface WebhookActionOptions {
   /** The receiver, http:// or https://. */
   url: string;
-  /** HMAC-SHA256 key: with it every request carries `X-Mailsluice-Signature: sha256=<hex>`. */
+  /** Signing secret: with it every request carries `webhook-signature` (Standard Webhooks; `whsec_<base64>` or UTF-8 bytes) and the legacy `X-Mailsluice-Signature: sha256=<hex>`. */
   secret?: string | undefined;
   /** Time limit of one request, from connect to the answer's last byte. Default 30 s. */
   timeoutMs?: number | undefined;

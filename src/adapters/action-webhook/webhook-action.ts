@@ -1,7 +1,8 @@
 /**
  * The `webhook` scenario action: one HTTP POST per attempt of JSON
  * `{ route, connection, deliveryId, message }`, `message` holding the message attributes under
- * SPEC's names, signed with HMAC-SHA256 over the exact body bytes. Sent over one kept-alive
+ * SPEC's names, signed as Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`)
+ * and, for one release, with the legacy body-only HMAC. Sent over one kept-alive
  * connection per action, pipelined (`http-pipeline.ts`, ADR 0008): the POSTs of a route leave in
  * mailbox order and up to `pipeline` of them are on their way at once, so a route is not held
  * to one round trip per message. It never throws: every failure is an outcome the dispatcher
@@ -51,9 +52,32 @@ export interface WebhookBody {
   message: Omit<MessageAttributes, 'Attachments'> & { Attachments: WebhookAttachment[] };
 }
 
-/** HMAC-SHA256 of `body` with `secret`, as the `X-Mailsluice-Signature` header carries it. */
+/**
+ * HMAC-SHA256 of `body` with `secret`, as the legacy `X-Mailsluice-Signature` header carries it.
+ * It covers the body only (no time, no id), so a captured request can be replayed: kept for one
+ * release beside the Standard Webhooks headers ({@link signStandardWebhook}, ADR 0016).
+ */
 export function signBody(body: Uint8Array, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+/**
+ * The key bytes of a Standard Webhooks secret: `whsec_<base64>` is the base64-decoded part (what
+ * the spec's libraries do); any other configured secret is its UTF-8 bytes, so a secret written
+ * for the legacy header keeps working (a receiver's library is then given base64 of those bytes).
+ */
+export function standardWebhookKey(secret: string): Buffer {
+  return secret.startsWith('whsec_') ? Buffer.from(secret.slice(6), 'base64') : Buffer.from(secret, 'utf8');
+}
+
+/**
+ * The `webhook-signature` value of Standard Webhooks (standardwebhooks.com): `v1,<base64 of
+ * HMAC-SHA256 over "<id>.<timestamp>.<body>">`. The id and the time are signed, so a receiver that
+ * checks the timestamp's age and remembers ids refuses a replay.
+ */
+export function signStandardWebhook(id: string, timestampSeconds: number, body: Uint8Array, secret: string): string {
+  const mac = createHmac('sha256', standardWebhookKey(secret)).update(`${id}.${timestampSeconds}.`, 'utf8').update(body).digest('base64');
+  return `v1,${mac}`;
 }
 
 /** See the module comment. */
@@ -111,8 +135,14 @@ export class WebhookAction implements ScenarioAction {
       // Reading the raw message back failed: the archive's code (STORE_*) decides the retry.
       return { ok: false, error: toMailsluiceError(err) };
     }
+    // webhook-id is the idempotency key: the same on every retry, as Standard Webhooks wants.
+    const timestamp = Math.floor(Date.now() / 1000);
     let head = `${this.head}Content-Length: ${body.length}\r\nIdempotency-Key: ${ctx.idempotencyKey}\r\nX-Mailsluice-Attempt: ${ctx.attempt}\r\n`;
-    if (this.config.secret) head += `X-Mailsluice-Signature: ${signBody(body, this.config.secret)}\r\n`;
+    head += `webhook-id: ${ctx.idempotencyKey}\r\nwebhook-timestamp: ${timestamp}\r\n`;
+    if (this.config.secret) {
+      head += `webhook-signature: ${signStandardWebhook(ctx.idempotencyKey, timestamp, body, this.config.secret)}\r\n`;
+      head += `X-Mailsluice-Signature: ${signBody(body, this.config.secret)}\r\n`;
+    }
     try {
       // Redirects are not followed: a 3xx is an answer like any other. Head and body go as two
       // pieces of one write, not copied into one buffer first.

@@ -1,5 +1,6 @@
 import { MailsluiceError } from '../../core/errors/index.js';
 import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
+import { isPlainTextPeer, plainTextPeerSentence } from '../tls-node/tls-plain-port.js';
 import { ImapCommandError, ImapConnectionError } from './imap-wire.js';
 
 
@@ -41,6 +42,7 @@ export function mapImapError(err: unknown, ctx: ImapErrorContext): MailsluiceErr
   if (TLS_UNTRUSTED_CODES.has(code)) {
     return new MailsluiceError('SOURCE_TLS_UNTRUSTED', `the certificate of ${where} is not trusted (${code}): ${e.message ?? ''}; give the CA in tls.ca or, for testing only, set tls.verify: false`, { cause: err });
   }
+  if (isPlainTextPeer(err)) return new MailsluiceError('SOURCE_TLS_FAILED', plainTextPeerSentence(where, ctx.port), { cause: err });
   if (e.tlsFailed) {
     // imapflow marks a required-but-missing STARTTLS with tlsFailed and no socket error code;
     // a failed handshake carries OpenSSL's code.

@@ -21,6 +21,10 @@ export interface ProbeResult {
   ok: boolean;
   steps: ProbeStep[];
   messages?: number;
+  /** Whether the session ran over TLS (implicit or STARTTLS); known once the test logged in. */
+  tls?: boolean;
+  /** Things that work but the operator should know (credentials crossing unencrypted). */
+  warnings?: string[];
 }
 
 /** Reads CRLF-terminated lines from a socket. */
@@ -215,7 +219,7 @@ export async function probeImap(cfg: ImapSourceConfig, logger: Logger): Promise<
         return { value: s, detail: `opened ${JSON.stringify(cfg.mailbox)} (UIDVALIDITY ${s.uidValidity})` };
       });
       await run('count', async () => ({ value: undefined, detail: `${session.exists} message${session.exists === 1 ? '' : 's'} in the mailbox` }));
-      return { ok: true, steps, messages: session.exists };
+      return { ok: true, steps, messages: session.exists, tls: source.tlsInUse === true };
     } finally {
       await source.close();
     }

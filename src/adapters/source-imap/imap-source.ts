@@ -130,6 +130,8 @@ interface OpenedSession {
 export class ImapSource implements MailboxSource {
   /** Server actions run on a second session, so the server's expunge work overlaps the next fetch. */
   readonly concurrentActions = true;
+  /** Whether the main session runs over TLS (known after connect). */
+  tlsInUse: boolean | undefined;
   /** imapflow, from connect until the mailbox is open and the socket handed to the wire. */
   private client: ImapFlow | null = null;
   private main: OpenedSession | null = null;
@@ -253,6 +255,7 @@ export class ImapSource implements MailboxSource {
       throw this.wrap(err);
     }
     this.capabilities = new Set([...client.capabilities.keys()].map((k) => k.toUpperCase()));
+    this.tlsInUse = client.secureConnection;
   }
 
   async open(): Promise<SourceSession> {

@@ -1,5 +1,6 @@
 import { MailsluiceError } from '../../core/errors/index.js';
 import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
+import { isPlainTextPeer, plainTextPeerSentence } from '../tls-node/tls-plain-port.js';
 
 
 /** Where a POP3 failure happened, for the sentence. */
@@ -55,6 +56,7 @@ export function mapPop3Error(err: unknown, ctx: Pop3ErrorContext, phase: Pop3Pha
   if (code === 'ETIMEDOUT' && phase === 'connect') {
     return new MailsluiceError('SOURCE_CONNECT_TIMEOUT', `no connection to POP3 server ${where} within the connect timeout (${code})`, { cause: err });
   }
+  if (isPlainTextPeer(err)) return new MailsluiceError('SOURCE_TLS_FAILED', plainTextPeerSentence(`POP3 server ${where}`, ctx.port), { cause: err });
   if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /SSL|TLS/.test(code)) {
     return new MailsluiceError('SOURCE_TLS_FAILED', `TLS with POP3 server ${where} failed (${code}): ${message}`, { cause: err });
   }

@@ -78,7 +78,7 @@ export async function probePop3(cfg: ConnectionConfig, logger: Logger): Promise<
       return fail('mailbox', err);
     }
     pass('count', `${stat.count} message${stat.count === 1 ? '' : 's'}, ${stat.size} bytes in the mailbox`);
-    return { ok: true, steps, messages: stat.count };
+    return { ok: true, steps, messages: stat.count, tls: client.tlsActive };
   } finally {
     // Nothing was marked deleted, so QUIT only ends the session politely; its outcome does not
     // change the test's result.

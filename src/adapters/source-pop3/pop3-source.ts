@@ -85,6 +85,8 @@ async function* single(buf: Uint8Array): AsyncIterable<Uint8Array> {
 export class Pop3Source implements MailboxSource {
   /** POP3 is one command at a time on one session: actions cannot overlap the next fetch. */
   readonly concurrentActions = false;
+  /** Whether the last session ran over TLS (known after it logged in). */
+  tlsInUse: boolean | undefined;
   private client: Pop3Client | null = null;
   /** The session's listing, by UIDL, as of its login. */
   private byUidl = new Map<string, Listed>();
@@ -112,6 +114,7 @@ export class Pop3Source implements MailboxSource {
         this.logger.warn(`no data from the server for ${Math.round(ms / 1000)} s while waiting for ${what}`, { waitingFor: what, silentMs: ms, limitMs: this.cfg.dataTimeoutMs || limitMs }),
     };
     const client = await Pop3Client.connect({ ...pop3ClientOptions(this.cfg), silence }, signal);
+    this.tlsInUse = client.tlsActive;
     try {
       const [ids, sizes] = [await client.uidl(), await client.list()];
       const size = new Map(sizes.map((s) => [s.msgno, s.size]));

@@ -258,6 +258,22 @@ export class SqliteStore implements MessageStore {
     return r.changes;
   }
 
+  /**
+   * STARTTLS downgrade memory (`TlsMemory`, ADR 0016): a `mailbox_state` row under the mailbox
+   * name "" (no folder is named so; config requires a name), `last_uid` 1 once the server offered
+   * TLS. A row rather than a table: no migration for one flag per connection.
+   */
+  tlsOffered(connection: string): boolean {
+    const row = this.stmt(`SELECT last_uid AS v FROM mailbox_state WHERE connection = ? AND mailbox = ''`).get(connection) as { v: number } | undefined;
+    return row?.v === 1;
+  }
+
+  /** See {@link tlsOffered}; false forgets (the operator's `connection reset-tls`). */
+  setTlsOffered(connection: string, offered: boolean): void {
+    if (offered) this.stmt(`INSERT INTO mailbox_state (connection, mailbox, uid_validity, last_uid) VALUES (?, '', 0, 1) ON CONFLICT (connection, mailbox) DO UPDATE SET last_uid = 1`).run(connection);
+    else this.stmt(`DELETE FROM mailbox_state WHERE connection = ? AND mailbox = ''`).run(connection);
+  }
+
   async getWatermark(connection: string, mailbox: string): Promise<MailboxWatermark | null> {
     const row = this.stmt('SELECT uid_validity AS uidValidity, last_uid AS lastUid FROM mailbox_state WHERE connection = ? AND mailbox = ?').get(
       connection,

@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   SOURCE_TLS_UNTRUSTED: { retryable: false, summary: 'The server certificate failed verification (self-signed, expired, wrong host or unknown CA).' },
   SOURCE_TLS_FAILED: { retryable: true, summary: 'The TLS handshake failed.' },
   SOURCE_STARTTLS_UNAVAILABLE: { retryable: false, summary: 'security is starttls but the server does not offer STARTTLS.' },
+  SOURCE_TLS_DOWNGRADE: { retryable: false, summary: 'The server offered STARTTLS in an earlier session and does not now; the credentials were not sent.' },
   SOURCE_GREETING_INVALID: { retryable: true, summary: 'The server did not answer with a valid protocol greeting.' },
   SOURCE_AUTH_REJECTED: { retryable: false, summary: 'The server rejected the credentials.' },
   SOURCE_AUTH_UNSUPPORTED: { retryable: false, summary: 'The server offers no authentication mechanism mailsluice may use with these settings.' },

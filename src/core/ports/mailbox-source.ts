@@ -122,6 +122,11 @@ export interface MailboxSource {
    * False for protocols that are strictly one command at a time (POP3).
    */
   readonly concurrentActions: boolean;
+  /**
+   * After `open`: whether the session runs over TLS (implicit or STARTTLS), which the STARTTLS
+   * downgrade protection remembers (`core/connection/tls-downgrade.ts`); undefined when unknown.
+   */
+  readonly tlsInUse?: boolean;
   /** Connects, authenticates and opens the mailbox. */
   open(signal?: AbortSignal): Promise<SourceSession>;
   /**
