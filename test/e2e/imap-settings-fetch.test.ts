@@ -125,7 +125,9 @@ describe('timeouts', { concurrency: true }, () => {
       assert.equal(fail.step, 'greeting');
       assert.match(fail.code ?? '', /^SOURCE_(GREETING_INVALID|CONNECT_TIMEOUT)$/);
       assert.ok(fail.ms >= 900 && fail.ms < 3000, `gave up after ${fail.ms} ms`);
-      assert.ok(probeMs < 6000);
+      // The step's own time is the timeout's measure; the whole command (Node's start included,
+      // seconds on a loaded CI machine) only must not hang.
+      assert.ok(probeMs < 20_000, `test-connection took ${probeMs} ms`);
 
       // The drain: with the default (30 s) the first attempt would still be waiting; with 1 s it
       // has given up and reconnected (back-off 0.5–1 s) well within 5 s.
