@@ -71,6 +71,14 @@ export function formatSummary(summary: DrainSummary, connections: readonly Conne
   return out.join('\n') + '\n';
 }
 
+/** `name: N, …` over the entries whose count is not 0. */
+function countsOf<T>(entries: Record<string, T>, count: (t: T) => number): string {
+  return Object.entries(entries)
+    .filter(([, t]) => count(t) > 0)
+    .map(([name, t]) => `${name}: ${count(t)}`)
+    .join(', ');
+}
+
 /**
  * The failures a finished drain exits 1 with, each one line: messages that could not be archived,
  * then deliveries dead-lettered. Everything else was done and the summary printed first.
@@ -78,22 +86,16 @@ export function formatSummary(summary: DrainSummary, connections: readonly Conne
 export function drainFailures(summary: DrainSummary): MailsluiceError[] {
   const errors: MailsluiceError[] = [];
   if (summary.failed > 0) {
-    const which = Object.entries(summary.connections)
-      .filter(([, c]) => c.failed > 0)
-      .map(([name, c]) => `${name}: ${c.failed}`)
-      .join(', ');
+    const which = countsOf(summary.connections, (c) => c.failed);
     errors.push(
       new MailsluiceError(
         'MESSAGES_NOT_ARCHIVED',
-        `${summary.failed} message${summary.failed === 1 ? '' : 's'} could not be archived (${which}); left on the server flagged \\Seen and not taken again; the connection log names each (mailsluice logs NAME)`,
+        `${plural(summary.failed, 'message', 'messages')} could not be archived (${which}); left on the server flagged \\Seen and not taken again; the connection log names each (mailsluice logs NAME)`,
       ),
     );
   }
   if (summary.setAside > 0) {
-    const which = Object.entries(summary.connections)
-      .filter(([, c]) => c.setAside > 0)
-      .map(([name, c]) => `${name}: ${c.setAside}`)
-      .join(', ');
+    const which = countsOf(summary.connections, (c) => c.setAside);
     errors.push(
       new MailsluiceError(
         'MESSAGES_NOT_ARCHIVED',
@@ -101,10 +103,9 @@ export function drainFailures(summary: DrainSummary): MailsluiceError[] {
       ),
     );
   }
-  const dead = Object.entries(summary.routes).filter(([, r]) => r.dead > 0);
-  if (dead.length > 0) {
-    const total = dead.reduce((n, [, r]) => n + r.dead, 0);
-    const which = dead.map(([name, r]) => `${name}: ${r.dead}`).join(', ');
+  const total = Object.values(summary.routes).reduce((n, r) => n + r.dead, 0);
+  if (total > 0) {
+    const which = countsOf(summary.routes, (r) => r.dead);
     errors.push(
       new MailsluiceError(
         'DELIVERIES_DEAD',
