@@ -8,7 +8,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -104,6 +104,8 @@ test('under start, a script that SIGKILLs its own process: dead-lettered after i
   try {
     let states: string[] = [];
     const deadline = Date.now() + 60_000;
+    // The reading commands make no archive (ARCHIVE_NOT_FOUND): wait until start has made it.
+    await waitFor(() => existsSync(join(ws.dataDir, 'archive.db')) && statSync(join(ws.dataDir, 'archive.db')).size > 0, 30_000, 'start to create the archive');
     while (Date.now() < deadline) {
       states = (await deliveries(ws)).map((d) => d.state).sort();
       if (states.join() === 'dead,done') break;
