@@ -146,7 +146,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
       return logger.with(extra, { connection: c.name });
     },
     // Every session guarded against a STARTTLS downgrade, remembered in archive.db (ADR 0016).
-    createSource: (c, l) => guardTls(c, l, store, createSource),
+    createSource: (c, l, runtime) => guardTls(c, l, store, createSource, runtime),
     clock: systemClock,
     budget: new ByteBudget(DEFAULT_IN_FLIGHT_BYTES),
     async close() {

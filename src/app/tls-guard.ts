@@ -4,15 +4,21 @@
  * archive remembers, a refusal is turned into `SOURCE_TLS_DOWNGRADE`, a session that found TLS is
  * remembered, and one whose credentials crossed unencrypted is logged as a warning.
  */
-import type { MailboxSource } from '../core/ports/mailbox-source.js';
+import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.js';
 import type { Logger } from '../core/ports/logger.js';
 import { downgradeRefusal, plaintextCredentialsWarning, sessionSecurity, shouldRememberTls, type TlsMemory } from '../core/connection/tls-downgrade.js';
 import type { ConnectionConfig } from '../config/loader.js';
 
 /** `create`'s source for `cfg`, its `open` guarded against a STARTTLS downgrade. */
-export function guardTls(cfg: ConnectionConfig, logger: Logger, memory: TlsMemory, create: (cfg: ConnectionConfig, logger: Logger) => MailboxSource): MailboxSource {
+export function guardTls(
+  cfg: ConnectionConfig,
+  logger: Logger,
+  memory: TlsMemory,
+  create: (cfg: ConnectionConfig, logger: Logger, runtime?: SourceRuntime) => MailboxSource,
+  runtime?: SourceRuntime,
+): MailboxSource {
   const before = memory.tlsOffered(cfg.name);
-  const source = create({ ...cfg, security: sessionSecurity(cfg.security, before) }, logger);
+  const source = create({ ...cfg, security: sessionSecurity(cfg.security, before) }, logger, runtime);
   const open = source.open.bind(source);
   // The source's own open, wrapped on the instance: the port stays as it is for every adapter.
   source.open = async (signal) => {
