@@ -18,7 +18,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { BIN, imapConnection, makeWorkspace, runCli, spawnCli, type CliResult, type Workspace } from '../harness/cli.js';
+import { BIN, collectCli, imapConnection, makeWorkspace, runCli, spawnCli, type CliResult, type Workspace } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 import { startWebhookReceiver, waitFor, type WebhookReceiver } from '../harness/webhook-receiver.js';
 import { LOCK_HOLDER_FILE, lockDataDir } from '../../src/adapters/store-sqlite/index.js';
@@ -190,16 +190,8 @@ function listTree(dir: string): string[] {
 
 /** Runs the CLI under `umask 022`, as a shell with the usual umask would. */
 function runUnderUmask022(args: string[], ws: Workspace): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const quoted = [process.execPath, BIN, ...args, '--config', ws.configPath].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const child = spawn('/bin/sh', ['-c', `umask 022; exec ${quoted}`], { cwd: ws.dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  const quoted = [process.execPath, BIN, ...args, '--config', ws.configPath].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return collectCli(spawn('/bin/sh', ['-c', `umask 022; exec ${quoted}`], { cwd: ws.dir, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 async function freePort(): Promise<number> {

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
 import { assertArchiveHolds } from '../harness/archive.js';
-import { BIN, makeWorkspace, runCli, imapConnection, type CliResult, type Workspace } from '../harness/cli.js';
+import { BIN, collectCli, makeWorkspace, runCli, imapConnection, type CliResult, type Workspace } from '../harness/cli.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
 import { serverMessages } from '../harness/imap-proxy.js';
 
@@ -34,19 +34,13 @@ after(async () => {
 
 /** Runs the CLI like `runCli`, but with every file it writes limited to `kib` KiB. */
 function runCliLimited(args: string[], ws: Workspace, kib: number): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', `ulimit -f ${kib} && exec "$0" "$@"`, process.execPath, BIN, ...args, '--config', ws.configPath], {
+  return collectCli(
+    spawn('bash', ['-c', `ulimit -f ${kib} && exec "$0" "$@"`, process.execPath, BIN, ...args, '--config', ws.configPath], {
       cwd: ws.dir,
       env: process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+    }),
+  );
 }
 
 interface Summary {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { assertArchiveHolds } from '../harness/archive.js';
-import { BIN, REPO_ROOT, imapConnection, makeWorkspace, type CliResult } from '../harness/cli.js';
+import { BIN, REPO_ROOT, collectCli, imapConnection, makeWorkspace } from '../harness/cli.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
 
 const dovecot = dovecotPerFile();
@@ -36,19 +36,13 @@ test('draining six 60 MB messages peaks well under 400 MB and archives all six',
   const ws = makeWorkspace({ connections: [imapConnection(dovecot, user, { deletePolicy: 'delete-and-expunge' })] });
   try {
     const probeFile = join(ws.dir, 'probe.json');
-    const r = await new Promise<CliResult>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', PROBE, BIN, 'drain', '--json', '--config', ws.configPath], {
+    const r = await collectCli(
+      spawn(process.execPath, ['--import', PROBE, BIN, 'drain', '--json', '--config', ws.configPath], {
         cwd: ws.dir,
         env: { ...process.env, MAILSLUICE_BENCH_PROBE: probeFile },
         stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    });
+      }),
+    );
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as { taken: number; parsed: number };
     assert.equal(summary.taken, 6);

@@ -59,10 +59,9 @@ export function spawnCli(args: string[], ws: Workspace, env: NodeJS.ProcessEnv =
   return spawn(process.execPath, [BIN, ...args, '--config', ws.configPath], { cwd: ws.dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** Runs the CLI to completion. */
-export function runCli(args: string[], ws: Workspace, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/** Waits for a started CLI (however it was spawned) to end, with everything it printed. */
+export function collectCli(child: ChildProcess): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawnCli(args, ws, env);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -70,6 +69,11 @@ export function runCli(args: string[], ws: Workspace, env: NodeJS.ProcessEnv = {
     child.on('error', reject);
     child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
   });
+}
+
+/** Runs the CLI to completion. */
+export function runCli(args: string[], ws: Workspace, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return collectCli(spawnCli(args, ws, env));
 }
 
 /** An IMAP connection entry for a test Dovecot user. */
