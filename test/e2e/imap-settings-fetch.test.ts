@@ -134,6 +134,10 @@ describe('timeouts', { concurrency: true }, () => {
       const child = spawnCli(['drain'], ws);
       let stderr = '';
       child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      // Counted from the drain's first connection, not from its spawn: Node's own start takes
+      // seconds on a loaded CI machine and is not what connectTimeoutMs bounds.
+      const spawned = Date.now();
+      while (silent.accepted() < 2 && Date.now() - spawned < 30_000) await new Promise((r) => setTimeout(r, 20));
       const start = Date.now();
       while (silent.accepted() < 3 && Date.now() - start < 5000) await new Promise((r) => setTimeout(r, 50));
       const attempts = silent.accepted() - 1; // one was the probe
