@@ -22,7 +22,7 @@ import type {
 import type { ServerResponse } from '../../core/ports/scenario-action.js';
 import type { PendingResponse, ResponseLedger, ResponseRecord, ResponseResult } from '../../core/ports/response-ledger.js';
 import { mapSqliteError } from './sqlite-error-map.js';
-import { SqlWhere } from './sql-where.js';
+import { SqlWhere } from '../sqlite-node/sql-where.js';
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
