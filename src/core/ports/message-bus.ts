@@ -75,9 +75,10 @@ export interface DeliveryPair {
  * - A delivery is due only while it heads its (connection, route) pair (lowest pending message
  *   id), its `nextAt` has come, it is not claimed, and every earlier message of its connection has
  *   been routed (parsed): until then an earlier message's deliveries may still be queued ahead.
- * - Every record of an outcome (retry, dead letter, step done, done, release) ends the claim and
- *   the mark {@link MessageBus.attemptsStarted} set; a mark survives the process dying (the next
- *   claim reports `interrupted`), not necessarily a power cut (an uncounted attempt at most).
+ * - Every record of an outcome (retry, dead letter, step done, done, release) ends the mark
+ *   {@link MessageBus.attemptsStarted} set, and all but a step done end the claim too; a mark
+ *   survives the process dying (the next claim reports `interrupted`), not necessarily a power
+ *   cut (an uncounted attempt at most).
  * - `doneMany` is one durable write for a batch: the dispatcher flushes before it claims again,
  *   so nothing done is claimed twice.
  */
