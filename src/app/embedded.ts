@@ -8,9 +8,12 @@ import type { BlobStore } from '../core/ports/blob-store.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { MessageBus } from '../core/ports/message-bus.js';
+import type { DeliveryAdmin } from '../core/ports/delivery-admin.js';
+import type { ResponseLedger } from '../core/ports/response-ledger.js';
 import { randomInt } from 'node:crypto';
 import { createFsBlobStore } from '../adapters/blob-fs/index.js';
 import { createSqliteStore, lockDataDir, type DataDirLock, type SqliteStore } from '../adapters/store-sqlite/index.js';
+import { createSqliteBus, createSqliteResponseLedger } from '../adapters/bus-sqlite/index.js';
 import { makePrivateDirSync, tightenTree } from '../adapters/fs-node/private-files.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import { createPostalMimeParser } from '../adapters/parser-postal-mime/index.js';
@@ -27,7 +30,9 @@ export interface EmbeddedApp {
   store: SqliteStore;
   blobs: BlobStore;
   /** The buses: the `deliveries` table of the same database. */
-  bus: MessageBus;
+  bus: MessageBus & DeliveryAdmin;
+  /** The server responses of finished deliveries (the same table). */
+  responses: ResponseLedger;
   /** In [0, 1), for back-off jitter. */
   random: () => number;
   logger: JsonlLogger;
@@ -131,7 +136,8 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     config,
     store,
     blobs,
-    bus: store.bus(),
+    bus: createSqliteBus(store.connection()),
+    responses: createSqliteResponseLedger(store.connection()),
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,
     stderrLevel,

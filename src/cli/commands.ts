@@ -359,7 +359,7 @@ export async function cmdDeliveriesList(args: ParsedArgs, io: Io): Promise<numbe
       limit,
     });
     // Where each server response stands: applied by the connection, waiting, not applicable, failed.
-    const responses = await app.store.bus().responseStatuses(rows.filter((d) => d.response !== null).map((d) => d.id));
+    const responses = await app.responses.responseStatuses(rows.filter((d) => d.response !== null).map((d) => d.id));
     if (o.json) {
       for (const d of rows) {
         const r = responses.get(d.id);
