@@ -52,7 +52,8 @@ function failed(o: ParseOutcome, code: string): Extract<ParseOutcome, { ok: fals
 /** Registers the contract's tests for one adapter. */
 export function runMessageParserContract(name: string, make: MakeParser): void {
   const withParser = (title: string, fn: (parser: MessageParser, limits: (l: Partial<ParseLimits>) => Promise<MessageParser>) => Promise<void>): void => {
-    test(`${name}: ${title}`, async () => {
+    // A bound, so a parser that hangs fails the test instead of hanging the run.
+    test(`${name}: ${title}`, { timeout: 60_000 }, async () => {
       const made: MessageParser[] = [];
       const build = async (l?: Partial<ParseLimits>): Promise<MessageParser> => {
         const p = await make(l);

@@ -81,7 +81,8 @@ async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<vo
 /** Registers the contract's tests for one adapter; `make` builds a fresh receiver and action per test. */
 export function runScenarioActionContract(name: string, make: () => Promise<ScenarioActionHarness>): void {
   const withAction = (title: string, fn: (h: ScenarioActionHarness, t: TestContext) => Promise<void>): void => {
-    test(`${name}: ${title}`, async (t) => {
+    // A bound, so an adapter that ignores an abort fails the test instead of hanging the run.
+    test(`${name}: ${title}`, { timeout: 60_000 }, async (t) => {
       const h = await make();
       try {
         await fn(h, t);
