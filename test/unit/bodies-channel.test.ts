@@ -12,7 +12,7 @@ import type { BlobStore } from '../../src/core/ports/blob-store.js';
 import { systemClock } from '../../src/adapters/clock-system/index.js';
 import { JsonlLogger } from '../../src/adapters/logger-jsonl/index.js';
 import { MemoryBus } from '../reference/memory-bus.js';
-import { ReferenceAction } from '../reference/reference-action.js';
+import { MemoryAction } from '../reference/memory-action.js';
 
 const bodies = (n: number): string => JSON.stringify({ TextBody: `text of ${n}`, HtmlBody: '' });
 
@@ -71,7 +71,7 @@ test('the dispatcher hands a scenario the bodies handed over, with no parser and
   const { port1, port2 } = new MessageChannel();
   const cache = new BodiesCache(port2);
   bodiesSink(port1).handOver([1, 2, 3].map((i) => ({ messageId: i, bodiesJson: bodies(i), uses: 1 })));
-  const action = new ReferenceAction();
+  const action = new MemoryAction();
   try {
     await runDispatcher(
       {

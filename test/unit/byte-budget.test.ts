@@ -11,7 +11,7 @@ import type { MessageStore, UnparsedMessage } from '../../src/core/ports/message
 import type { BlobStore } from '../../src/core/ports/blob-store.js';
 import type { MessageParser, ParseOutcome } from '../../src/core/ports/message-parser.js';
 import type { Logger } from '../../src/core/ports/logger.js';
-import { createReferenceParser } from '../reference/reference-parser.js';
+import { createMemoryParser } from '../reference/memory-parser.js';
 
 const MB = 1024 * 1024;
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -113,7 +113,7 @@ test('the index stage with a budget parses only what fits at once', async () => 
     },
   } as unknown as BlobStore;
   // The reference parser, with a 5 ms parse and a count of the messages read and not yet parsed.
-  const reference = createReferenceParser();
+  const reference = createMemoryParser();
   const parser: MessageParser = {
     parse: async (raw, totalSize): Promise<ParseOutcome> => {
       await new Promise((r) => setTimeout(r, 5));

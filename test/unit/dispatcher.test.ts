@@ -12,13 +12,13 @@ import { MailsluiceError } from '../../src/core/errors/index.js';
 import { systemClock } from '../../src/adapters/clock-system/index.js';
 import { JsonlLogger } from '../../src/adapters/logger-jsonl/index.js';
 import { MemoryBus } from '../reference/memory-bus.js';
-import { ReferenceAction, type Decide } from '../reference/reference-action.js';
+import { MemoryAction, type Decide } from '../reference/memory-action.js';
 
 const blobs = { read: async () => Buffer.from('raw'), stream: async function* () {} } as unknown as BlobStore;
 const logger = new JsonlLogger([]);
 
 /** The reference action (test/reference), answering each call with `decide(call, calls)` and recording every call. */
-const scripted = (decide: Decide): ReferenceAction => new ReferenceAction({ decide });
+const scripted = (decide: Decide): MemoryAction => new MemoryAction({ decide });
 
 const retryable = (): ActionOutcome => ({ ok: false, error: new MailsluiceError('ACTION_RECEIVER_ERROR', 'the receiver answered 503') });
 const refused = (): ActionOutcome => ({ ok: false, error: new MailsluiceError('ACTION_REJECTED', 'the receiver refused the delivery with 400') });

@@ -18,14 +18,14 @@ import type { Address, CustomHeader, MessageAttributes } from '../../src/core/me
 import { isJournalReport, journalBcc, readJournalEnvelope, type JournalUnwrap } from '../../src/core/message/journal-report.js';
 import type { MessageParser, ParseOutcome } from '../../src/core/ports/message-parser.js';
 
-/** Options of {@link createReferenceParser}. */
-export interface ReferenceParserOptions {
+/** Options of {@link createMemoryParser}. */
+export interface MemoryParserOptions {
   /** Overrides of individual limits; the rest come from `DEFAULT_PARSE_LIMITS`. */
   limits?: Partial<ParseLimits>;
 }
 
 /** The reference parser, with how many parses it answered (for tests that count). */
-export interface ReferenceParser extends MessageParser {
+export interface MemoryParser extends MessageParser {
   readonly parses: number;
 }
 
@@ -37,7 +37,7 @@ const SLICE = 64 * 1024;
 const TIMED_OUT = Symbol('timed out');
 
 /** Creates a reference parser within `limits`. */
-export function createReferenceParser(options: ReferenceParserOptions = {}): ReferenceParser {
+export function createMemoryParser(options: MemoryParserOptions = {}): MemoryParser {
   const limits: ParseLimits = { ...DEFAULT_PARSE_LIMITS, ...options.limits };
   let closed = false;
   let parses = 0;

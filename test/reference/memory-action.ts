@@ -14,7 +14,7 @@ import type { MessageAttributes } from '../../src/core/message/attributes.js';
 import type { ActionOutcome, DeliveryContext, ScenarioAction } from '../../src/core/ports/scenario-action.js';
 
 /** One call of `run`, as the receiver got it. */
-export interface ReferenceCall {
+export interface MemoryActionCall {
   message: MessageAttributes;
   ctx: DeliveryContext;
   /** `ctx.idempotencyKey`. */
@@ -26,10 +26,10 @@ export interface ReferenceCall {
 }
 
 /** How the receiver answers a call; `calls` holds every call so far, this one last. A promise that never settles hangs until the abort. */
-export type Decide = (call: ReferenceCall, calls: readonly ReferenceCall[]) => ActionOutcome | Promise<ActionOutcome>;
+export type Decide = (call: MemoryActionCall, calls: readonly MemoryActionCall[]) => ActionOutcome | Promise<ActionOutcome>;
 
-/** Options of {@link ReferenceAction}. */
-export interface ReferenceActionOptions {
+/** Options of {@link MemoryAction}. */
+export interface MemoryActionOptions {
   /** The kind it reports (default `webhook`: an action that reaches a receiver). */
   kind?: ScenarioAction['kind'];
   /** Calls that may be in flight at once and still arrive in order (the port's `inOrder`); absent: one at a time. */
@@ -47,17 +47,17 @@ export const answerBySubject: Decide = (call) => {
 };
 
 /** The reference action (see the module comment). */
-export class ReferenceAction implements ScenarioAction {
+export class MemoryAction implements ScenarioAction {
   readonly kind: ScenarioAction['kind'];
   readonly inOrder?: number;
   /** Every call that reached the receiver, in call order. */
-  readonly calls: ReferenceCall[] = [];
+  readonly calls: MemoryActionCall[] = [];
   /** The messages accepted, by idempotency key: as a receiver that deduplicates keeps them (a key accepted twice is here once). */
   readonly delivered = new Map<string, MessageAttributes>();
   #decide: Decide;
   #closed = false;
 
-  constructor(options: ReferenceActionOptions = {}) {
+  constructor(options: MemoryActionOptions = {}) {
     this.kind = options.kind ?? 'webhook';
     if (options.inOrder !== undefined) this.inOrder = options.inOrder;
     this.#decide = options.decide ?? answerBySubject;
@@ -71,7 +71,7 @@ export class ReferenceAction implements ScenarioAction {
   async run(message: MessageAttributes, ctx: DeliveryContext): Promise<ActionOutcome> {
     if (this.#closed) return { ok: false, error: new MailsluiceError('ACTION_TIMEOUT', 'the reference action is closed (the service is stopping)') };
     if (ctx.signal.aborted) return aborted();
-    const call: ReferenceCall = { message, ctx, key: ctx.idempotencyKey, attempt: ctx.attempt, subject: message.Subject };
+    const call: MemoryActionCall = { message, ctx, key: ctx.idempotencyKey, attempt: ctx.attempt, subject: message.Subject };
     this.calls.push(call);
     let onAbort: (() => void) | undefined;
     const abort = new Promise<ActionOutcome>((resolve) => {
