@@ -60,6 +60,8 @@ export const POP3_LIMITS = {
   retrWindow: 8,
   /** DELE commands per write when the server offers PIPELINING: a few KB of commands. */
   deleWindow: 250,
+  /** setTimeout's ceiling: a longer wait is checked again when it fires. */
+  maxTimerMs: 2_147_483_647,
 } as const;
 
 /** How the connection is secured; see {@link Pop3ClientOptions.security}. */
