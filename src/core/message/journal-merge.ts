@@ -108,6 +108,8 @@ function readRows(group: readonly SaveItem[], facts: JournalFacts): Map<number, 
     for (const r of list) if (!rows.has(r.id)) rows.set(r.id, { ...r });
   };
   const keyed = group.filter((g) => g.record.journal);
+  // Mail that is no journal report asks for nothing: the plain save stays as cheap as before.
+  if (keyed.length === 0) return rows;
   add(facts.rows(keyed.map((g) => g.id)));
   const asked = new Set<string>();
   for (const g of keyed) {
