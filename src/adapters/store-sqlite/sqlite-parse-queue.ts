@@ -97,10 +97,12 @@ export class SqliteParseQueue implements ParseQueue {
         return rows.map(toJournalRow);
       },
       lastWaiting(connection, except) {
+        // Newest first through messages_unparsed_by_connection: the group's own rows are the
+        // oldest waiting as a rule, so this stops at the first row it reads (MAX() would read all).
         const id = conn
-          .stmt('SELECT MAX(id) FROM messages WHERE parse_state = 0 AND connection = ? AND id NOT IN (SELECT value FROM json_each(?))')
+          .stmt('SELECT id FROM messages WHERE parse_state = 0 AND connection = ? AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT 1')
           .pluck()
-          .get(connection, JSON.stringify(except)) as number | null;
+          .get(connection, JSON.stringify(except)) as number | undefined;
         return id ?? null;
       },
     };
