@@ -14,21 +14,20 @@ export class SqliteDrainLedger implements DrainLedger {
     return this.conn.stmt('SELECT 1 FROM blobs WHERE sha256 = ?').get(sha256) !== undefined;
   }
 
-  // One statement per call, the keys as a JSON array: a statement per key cost the drain ~6 µs
-  // each in calls into the binding, 500 per cycle.
   async lookupTaken(connection: string, keys: string[]): Promise<Set<string>> {
-    if (keys.length === 0) return new Set();
-    const rows = this.conn
-      .stmt('SELECT source_key FROM source_keys WHERE connection = ? AND source_key IN (SELECT value FROM json_each(?))')
-      .pluck()
-      .all(connection, JSON.stringify(keys)) as string[];
-    return new Set(rows);
+    return this.keysWhere('', connection, keys);
   }
 
   async lookupSettled(connection: string, keys: string[]): Promise<Set<string>> {
+    return this.keysWhere(' AND action_state <> 0', connection, keys);
+  }
+
+  // One statement per call, the keys as a JSON array: a statement per key cost the drain ~6 µs
+  // each in calls into the binding, 500 per cycle.
+  private keysWhere(condition: string, connection: string, keys: string[]): Set<string> {
     if (keys.length === 0) return new Set();
     const rows = this.conn
-      .stmt('SELECT source_key FROM source_keys WHERE connection = ? AND source_key IN (SELECT value FROM json_each(?)) AND action_state <> 0')
+      .stmt(`SELECT source_key FROM source_keys WHERE connection = ? AND source_key IN (SELECT value FROM json_each(?))${condition}`)
       .pluck()
       .all(connection, JSON.stringify(keys)) as string[];
     return new Set(rows);
