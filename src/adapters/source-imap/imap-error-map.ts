@@ -1,7 +1,7 @@
 import { MailsluiceError } from '../../core/errors/index.js';
 import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
 import { isPlainTextPeer, plainTextPeerSentence } from '../tls-node/tls-plain-port.js';
-import { ImapCommandError, ImapConnectionError } from './imap-wire.js';
+import { ImapCommandError, ImapConnectionError } from './imap-wire-errors.js';
 
 
 /** Where the failure happened, for the sentence. */

@@ -1,5 +1,7 @@
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
-import { ImapCommandError, ImapConnectionError, ImapWire, flagList, quoteMailbox } from './imap-wire.js';
+import { ImapWire } from './imap-wire.js';
+import { ImapCommandError, ImapConnectionError } from './imap-wire-errors.js';
+import { flagList, quoteMailbox } from './imap-command-text.js';
 import type { Candidate, FetchedMessage, MailboxSource, ResponseOutcome, ResponseRequest, SourceRuntime, SourceSession } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { MailsluiceError } from '../../core/errors/index.js';
