@@ -3,7 +3,6 @@ import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
 import { isPlainTextPeer, plainTextPeerSentence } from '../tls-node/tls-plain-port.js';
 import { ImapCommandError, ImapConnectionError } from './imap-wire-errors.js';
 
-
 /** Where the failure happened, for the sentence. */
 export interface ImapErrorContext {
   host: string;
@@ -73,4 +72,50 @@ export function mapImapError(err: unknown, ctx: ImapErrorContext): MailsluiceErr
     return new MailsluiceError('SOURCE_PROTOCOL', `${where}: ${text}`, { cause: err });
   }
   return new MailsluiceError('SOURCE_NETWORK', `IMAP error with ${where}: ${text}${code ? ` (${code})` : ''}`, { cause: err });
+}
+
+/**
+ * A session's failure named by its real cause. imapflow reports a socket timeout (or TLS/socket
+ * error) through its 'error' event and then fails the running command with a generic
+ * "Connection not available"; given the error it emitted last (`lastClientError`), that one is
+ * mapped (e.g. SOURCE_DATA_TIMEOUT) instead of a bare SOURCE_NETWORK.
+ */
+export function mapSessionError(err: unknown, ctx: ImapErrorContext, lastClientError: unknown): MailsluiceError {
+  const code = (err as { code?: string } | null)?.code;
+  if (lastClientError !== undefined && (code === 'NoConnection' || code === 'EConnectionClosed') && !(err instanceof ImapConnectionError)) {
+    return mapImapError(lastClientError, ctx);
+  }
+  return mapImapError(err, ctx);
+}
+
+/** A failed SELECT: a mailbox the server does not know is SOURCE_MAILBOX_NOT_FOUND, anything else as {@link mapSessionError}. */
+export function mapSelectError(err: unknown, ctx: ImapErrorContext & { mailbox: string }, lastClientError: unknown): MailsluiceError {
+  const e = err as { serverResponseCode?: string; responseText?: string };
+  if (e.serverResponseCode === 'NONEXISTENT' || /doesn't exist|does not exist|unknown mailbox|not found/i.test(e.responseText ?? '')) {
+    return new MailsluiceError('SOURCE_MAILBOX_NOT_FOUND', `mailbox ${JSON.stringify(ctx.mailbox)} does not exist on ${ctx.host}:${ctx.port}`, { cause: err });
+  }
+  return mapSessionError(err, ctx, lastClientError);
+}
+
+/**
+ * Flagging messages that failed to archive `\Seen` failed: a refusal is SOURCE_PROTOCOL with the
+ * server's reason (a message left unflagged would be offered again), anything else as
+ * {@link mapSessionError}.
+ */
+export function mapMarkSeenError(err: unknown, count: number, ctx: ImapErrorContext, lastClientError: unknown): MailsluiceError {
+  if (err instanceof ImapCommandError) {
+    return new MailsluiceError('SOURCE_PROTOCOL', `flagging ${count} message${count === 1 ? '' : 's'} \\Seen failed on ${ctx.host}:${ctx.port}: ${err.responseText}`, { cause: err });
+  }
+  return mapSessionError(err, ctx, lastClientError);
+}
+
+/** A refused command's reason, as a sentence; `what` names the command as the operator knows it. */
+export function refusalReason(err: ImapCommandError, what: string, host: string): string {
+  const code = err.serverResponseCode ? ` [${err.serverResponseCode}]` : '';
+  return `${what} was refused by ${host}: ${err.responseStatus}${code} ${err.responseText}`.trimEnd();
+}
+
+/** The delete policy `move` could not move messages to `folder`; `reason` is the server's ({@link refusalReason}). */
+export function moveRefusedError(folder: string, host: string, reason: string): MailsluiceError {
+  return new MailsluiceError('SOURCE_PROTOCOL', `moving messages to ${JSON.stringify(folder)} failed on ${host}: ${reason}`);
 }
