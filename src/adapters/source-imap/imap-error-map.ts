@@ -2,6 +2,7 @@ import { MailsluiceError } from '../../core/errors/index.js';
 import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
 import { isPlainTextPeer, plainTextPeerSentence } from '../tls-node/tls-plain-port.js';
 import { ImapCommandError, ImapConnectionError } from './imap-wire-errors.js';
+import type { ImapSourceConfig } from './imap-source-config.js';
 
 /** Where the failure happened, for the sentence. */
 export interface ImapErrorContext {
@@ -11,6 +12,22 @@ export interface ImapErrorContext {
   username?: string;
   /** The connection logs in with `auth: none` (then a refused login means "a login is needed"). */
   authNone?: boolean;
+}
+
+/** The context of a connection's failures, from its settings. */
+export function imapErrorContext(cfg: Pick<ImapSourceConfig, 'host' | 'port' | 'tlsPort' | 'security' | 'mailbox' | 'auth'>): ImapErrorContext & { mailbox: string } {
+  return {
+    host: cfg.host,
+    port: cfg.security === 'tls' ? cfg.tlsPort : cfg.port,
+    mailbox: cfg.mailbox,
+    ...(cfg.auth.username !== undefined ? { username: cfg.auth.username } : {}),
+    authNone: cfg.auth.type === 'none',
+  };
+}
+
+/** The server at `where` offers no STARTTLS while the connection requires it. */
+export function starttlsUnavailableError(where: string, cause?: unknown): MailsluiceError {
+  return new MailsluiceError('SOURCE_STARTTLS_UNAVAILABLE', `${where} does not offer STARTTLS, and security is starttls (required)`, { cause });
 }
 
 /**
@@ -45,9 +62,7 @@ export function mapImapError(err: unknown, ctx: ImapErrorContext): MailsluiceErr
   if (e.tlsFailed) {
     // imapflow marks a required-but-missing STARTTLS with tlsFailed and no socket error code;
     // a failed handshake carries OpenSSL's code.
-    if (!code) {
-      return new MailsluiceError('SOURCE_STARTTLS_UNAVAILABLE', `${where} does not offer STARTTLS, and security is starttls (required)`, { cause: err });
-    }
+    if (!code) return starttlsUnavailableError(where, err);
     return new MailsluiceError('SOURCE_TLS_FAILED', `TLS with ${where} failed: ${text}`, { cause: err });
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new MailsluiceError('SOURCE_DNS_FAILED', `cannot resolve host ${ctx.host} (${code})`, { cause: err });

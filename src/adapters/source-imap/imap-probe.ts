@@ -4,8 +4,9 @@ import tls from 'node:tls';
 import { MailsluiceError } from '../../core/errors/index.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { ImapSourceConfig } from './imap-source-config.js';
-import { mapImapError } from './imap-error-map.js';
+import { imapErrorContext, mapImapError, starttlsUnavailableError } from './imap-error-map.js';
 import { ImapSource } from './imap-source.js';
+import { tlsClientOptions } from './imap-session.js';
 
 /** One step of a connection test. */
 export interface ProbeStep {
@@ -90,18 +91,9 @@ class LineReader {
   }
 }
 
+/** The probe's TLS options: the connection's, with the host as server name unless it is an address. */
 function tlsOptions(cfg: ImapSourceConfig): tls.ConnectionOptions {
-  const o: tls.ConnectionOptions = {
-    rejectUnauthorized: cfg.tls.verify,
-    minVersion: cfg.tls.minVersion,
-    servername: cfg.tls.servername ?? (net.isIP(cfg.host) ? '' : cfg.host),
-  };
-  if (cfg.tls.ca) o.ca = cfg.tls.ca;
-  if (cfg.tls.clientCert) o.cert = cfg.tls.clientCert;
-  if (cfg.tls.clientKey) o.key = cfg.tls.clientKey;
-  if (cfg.tls.pfx) o.pfx = Buffer.from(cfg.tls.pfx, 'base64');
-  if (cfg.tls.passphrase) o.passphrase = cfg.tls.passphrase;
-  return o;
+  return { ...tlsClientOptions(cfg), servername: cfg.tls.servername ?? (net.isIP(cfg.host) ? '' : cfg.host) };
 }
 
 function describeCert(sock: tls.TLSSocket): string {
@@ -175,7 +167,7 @@ async function starttlsStep(
   }
   if (cfg.security === 'starttls') {
     await run('tls', async () => {
-      throw new MailsluiceError('SOURCE_STARTTLS_UNAVAILABLE', `${cfg.host}:${port} does not offer STARTTLS, and security is starttls (required)`);
+      throw starttlsUnavailableError(`${cfg.host}:${port}`);
     });
   }
   steps.push({ step: 'tls', ok: true, detail: 'server offers no STARTTLS; continuing unencrypted (security: starttls-if-available)', ms: 0 });
@@ -210,7 +202,7 @@ export async function probeImap(cfg: ImapSourceConfig, logger: Logger): Promise<
   const steps: ProbeStep[] = [];
   const port = cfg.security === 'tls' ? cfg.tlsPort : cfg.port;
   const timeout = cfg.connectTimeoutMs || 30000;
-  const ctx = { host: cfg.host, port, mailbox: cfg.mailbox, ...(cfg.auth.username !== undefined ? { username: cfg.auth.username } : {}), authNone: cfg.auth.type === 'none' };
+  const ctx = imapErrorContext(cfg);
   const run: StepRunner = async (step, fn) => {
     const t0 = Date.now();
     try {

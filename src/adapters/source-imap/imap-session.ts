@@ -3,6 +3,7 @@
  * SELECTs with this connection's settings, then hands its socket to a new {@link ImapWire}. The
  * source opens its main session and its action session this way.
  */
+import type { ConnectionOptions } from 'node:tls';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { SourceRuntime } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
@@ -11,10 +12,13 @@ import { ImapWire } from './imap-wire.js';
 import { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
 import { mapMarkSeenError, mapSelectError, mapSessionError, type ImapErrorContext } from './imap-error-map.js';
 
-/** Builds imapflow's options from the connection settings. */
-export function imapFlowOptions(cfg: ImapSourceConfig, silenceLimitMs: number = IMAP_TUNING.silenceLimitMs): ImapFlowOptions {
-  const implicitTls = cfg.security === 'tls';
-  const tls: Record<string, unknown> = {
+/**
+ * The TLS options of the connection settings: certificate verification, minimum version, the CA
+ * and the client certificate. The server name is the caller's to add (imapflow and the probe
+ * default it differently).
+ */
+export function tlsClientOptions(cfg: Pick<ImapSourceConfig, 'tls'>): ConnectionOptions {
+  const tls: ConnectionOptions = {
     rejectUnauthorized: cfg.tls.verify,
     minVersion: cfg.tls.minVersion,
   };
@@ -23,6 +27,13 @@ export function imapFlowOptions(cfg: ImapSourceConfig, silenceLimitMs: number = 
   if (cfg.tls.clientKey) tls.key = cfg.tls.clientKey;
   if (cfg.tls.pfx) tls.pfx = Buffer.from(cfg.tls.pfx, 'base64');
   if (cfg.tls.passphrase) tls.passphrase = cfg.tls.passphrase;
+  return tls;
+}
+
+/** Builds imapflow's options from the connection settings. */
+export function imapFlowOptions(cfg: ImapSourceConfig, silenceLimitMs: number = IMAP_TUNING.silenceLimitMs): ImapFlowOptions {
+  const implicitTls = cfg.security === 'tls';
+  const tls = tlsClientOptions(cfg);
   if (cfg.tls.servername) tls.servername = cfg.tls.servername;
   const options: ImapFlowOptions = {
     host: cfg.host,

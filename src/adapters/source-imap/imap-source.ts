@@ -6,6 +6,7 @@ import { MailsluiceError } from '../../core/errors/index.js';
 import { ownsItsMemory } from '../../core/ports/blob-store.js';
 import { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
 import { resumeBody } from './imap-resume.js';
+import { imapErrorContext } from './imap-error-map.js';
 import { firstAbove, toSequenceSets } from './imap-sequence-sets.js';
 import { ImapSessionOpener, type OpenedSession } from './imap-session.js';
 import { ImapServerActions } from './imap-server-actions.js';
@@ -52,14 +53,7 @@ export class ImapSource implements MailboxSource {
     private readonly logger: Logger,
     private readonly runtime: SourceRuntime = {},
   ) {
-    const ctx = {
-      host: cfg.host,
-      port: cfg.security === 'tls' ? cfg.tlsPort : cfg.port,
-      mailbox: cfg.mailbox,
-      ...(cfg.auth.username !== undefined ? { username: cfg.auth.username } : {}),
-      authNone: cfg.auth.type === 'none',
-    };
-    this.sessions = new ImapSessionOpener(cfg, logger, runtime, ctx);
+    this.sessions = new ImapSessionOpener(cfg, logger, runtime, imapErrorContext(cfg));
     const hasCap = (name: string): boolean => this.capabilities.has(name);
     this.actions = new ImapServerActions({
       cfg,
