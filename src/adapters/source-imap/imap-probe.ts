@@ -6,7 +6,7 @@ import type { Logger } from '../../core/ports/logger.js';
 import type { ImapSourceConfig } from './imap-source-config.js';
 import { imapErrorContext, mapImapError, starttlsUnavailableError } from './imap-error-map.js';
 import { ImapSource } from './imap-source.js';
-import { tlsClientOptions } from './imap-session.js';
+import { tlsClientOptions } from '../tls-node/tls-client-options.js';
 
 /** One step of a connection test. */
 export interface ProbeStep {
@@ -93,7 +93,7 @@ class LineReader {
 
 /** The probe's TLS options: the connection's, with the host as server name unless it is an address. */
 function tlsOptions(cfg: ImapSourceConfig): tls.ConnectionOptions {
-  return { ...tlsClientOptions(cfg), servername: cfg.tls.servername ?? (net.isIP(cfg.host) ? '' : cfg.host) };
+  return { ...tlsClientOptions(cfg.tls), servername: cfg.tls.servername ?? (net.isIP(cfg.host) ? '' : cfg.host) };
 }
 
 function describeCert(sock: tls.TLSSocket): string {

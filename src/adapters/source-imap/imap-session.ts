@@ -3,38 +3,19 @@
  * SELECTs with this connection's settings, then hands its socket to a new {@link ImapWire}. The
  * source opens its main session and its action session this way.
  */
-import type { ConnectionOptions } from 'node:tls';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { SourceRuntime } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { MailsluiceError } from '../../core/errors/index.js';
 import { ImapWire } from './imap-wire.js';
+import { tlsClientOptions } from '../tls-node/tls-client-options.js';
 import { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
 import { mapMarkSeenError, mapSelectError, mapSessionError, type ImapErrorContext } from './imap-error-map.js';
-
-/**
- * The TLS options of the connection settings: certificate verification, minimum version, the CA
- * and the client certificate. The server name is the caller's to add (imapflow and the probe
- * default it differently).
- */
-export function tlsClientOptions(cfg: Pick<ImapSourceConfig, 'tls'>): ConnectionOptions {
-  const tls: ConnectionOptions = {
-    rejectUnauthorized: cfg.tls.verify,
-    minVersion: cfg.tls.minVersion,
-  };
-  if (cfg.tls.ca) tls.ca = cfg.tls.ca;
-  if (cfg.tls.clientCert) tls.cert = cfg.tls.clientCert;
-  if (cfg.tls.clientKey) tls.key = cfg.tls.clientKey;
-  if (cfg.tls.pfx) tls.pfx = Buffer.from(cfg.tls.pfx, 'base64');
-  if (cfg.tls.passphrase) tls.passphrase = cfg.tls.passphrase;
-  return tls;
-}
 
 /** Builds imapflow's options from the connection settings. */
 export function imapFlowOptions(cfg: ImapSourceConfig, silenceLimitMs: number = IMAP_TUNING.silenceLimitMs): ImapFlowOptions {
   const implicitTls = cfg.security === 'tls';
-  const tls = tlsClientOptions(cfg);
-  if (cfg.tls.servername) tls.servername = cfg.tls.servername;
+  const tls = tlsClientOptions(cfg.tls);
   const options: ImapFlowOptions = {
     host: cfg.host,
     port: implicitTls ? cfg.tlsPort : cfg.port,

@@ -3,6 +3,7 @@
  * the fixed values behind the adapter (`POP3_TUNING`, `POP3_LIMITS`), each with its reason.
  */
 import { MailsluiceError } from '../../core/errors/index.js';
+import { tlsClientOptions } from '../tls-node/tls-client-options.js';
 import { SERVER_SILENCE } from '../../core/ports/mailbox-source.js';
 import type { ConnectionConfig } from '../../config/loader.js';
 
@@ -131,13 +132,7 @@ export interface Pop3ClientOptions {
 
 /** Builds the POP3 client's options from the connection settings. */
 export function pop3ClientOptions(cfg: Pop3SourceConfig): Pop3ClientOptions {
-  const tls: Pop3ClientOptions['tls'] = { rejectUnauthorized: cfg.tls.verify, minVersion: cfg.tls.minVersion };
-  if (cfg.tls.ca) tls.ca = cfg.tls.ca;
-  if (cfg.tls.clientCert) tls.cert = cfg.tls.clientCert;
-  if (cfg.tls.clientKey) tls.key = cfg.tls.clientKey;
-  if (cfg.tls.pfx) tls.pfx = Buffer.from(cfg.tls.pfx, 'base64');
-  if (cfg.tls.passphrase) tls.passphrase = cfg.tls.passphrase;
-  if (cfg.tls.servername) tls.servername = cfg.tls.servername;
+  const tls: Pop3TlsOptions = tlsClientOptions(cfg.tls) as Pop3TlsOptions;
   if (cfg.auth.type !== 'none' && cfg.auth.type !== 'basic') {
     throw new MailsluiceError('SOURCE_AUTH_UNSUPPORTED', `connection ${cfg.name}: auth ${cfg.auth.type} is not available over POP3 in this build (use basic or none)`);
   }
