@@ -10,7 +10,7 @@ import type { DispatchTotals } from '../core/bus/dispatcher.js';
 import { assertRoutesRunnable } from './action-factory.js';
 import { startDispatchThread } from './dispatch-thread.js';
 import { createRunners, indexStageDeps, runnersByConnection } from './runners.js';
-import type { ConnectionStatus } from './connection-runner.js';
+import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { EmbeddedApp } from './embedded.js';
 import { startApi, type RunningApi } from './api.js';
 import type { ConnectionConfig } from '../config/loader.js';
