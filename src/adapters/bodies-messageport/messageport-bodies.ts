@@ -4,7 +4,7 @@
  * say what it promises: best effort, never durable; a body not found is parsed again.
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import type { BodiesSink, BodiesSource, HandedBodies } from '../core/ports/bodies-handoff.js';
+import type { BodiesSink, BodiesSource, HandedBodies } from '../../core/ports/bodies-handoff.js';
 
 /** One posted group: `[messageId, bodiesJson, uses]` per message (flat, cheap to clone). */
 type Wire = Array<[number, string, number]>;

@@ -1,0 +1,1 @@
+export { BodiesCache, bodiesSink } from './messageport-bodies.js';
