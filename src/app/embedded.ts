@@ -8,6 +8,11 @@ import type { BlobStore } from '../core/ports/blob-store.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { MessageBus } from '../core/ports/message-bus.js';
+import type { MessageStore } from '../core/ports/message-store.js';
+import type { ResponseLedger, ResponseResult } from '../core/ports/response-ledger.js';
+import type { Clock } from '../core/ports/clock.js';
+import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.js';
+import type { TlsMemory } from '../core/connection/tls-downgrade.js';
 import { randomInt } from 'node:crypto';
 import { createFsBlobStore } from '../adapters/blob-fs/index.js';
 import { createSqliteStore, lockDataDir, type DataDirLock, type SqliteStore } from '../adapters/store-sqlite/index.js';
@@ -21,24 +26,43 @@ import { createSource } from './source-factory.js';
 import { ByteBudget, DEFAULT_IN_FLIGHT_BYTES } from '../core/memory/byte-budget.js';
 import { guardTls } from './tls-guard.js';
 
-/** Everything a command needs, built once. */
+/**
+ * Where the server responses of deliveries stand, for `deliveries list` (a read beside the
+ * {@link ResponseLedger}, which the connection runners apply them through).
+ */
+export interface ResponseStatusReader {
+  /** Where the response of each of `ids` that has one stands (`result` null while pending); the others are absent. */
+  responseStatuses(ids: readonly string[]): Promise<Map<string, { result: ResponseResult | null; note: string | null; at: number | null }>>;
+}
+
+/** Builds a connection's mailbox source, guarded against a STARTTLS downgrade (ADR 0016). */
+export type SourceMaker = (cfg: ConnectionConfig, logger: Logger, runtime?: SourceRuntime) => MailboxSource;
+
+/**
+ * Everything a command needs, built once, typed by the ports it is used through: a second
+ * composition root (another store or blob backend) builds the same shape from other adapters.
+ */
 export interface EmbeddedApp {
   config: Config;
-  store: SqliteStore;
+  store: MessageStore;
   blobs: BlobStore;
   /** The buses: the `deliveries` table of the same database. */
   bus: MessageBus;
+  /** The responses of finished deliveries, which the connection runners apply (the same table). */
+  responses: ResponseLedger & ResponseStatusReader;
+  /** Per connection, whether its server offered STARTTLS (kept in the archive; ADR 0016). */
+  tls: TlsMemory;
   /** In [0, 1), for back-off jitter. */
   random: () => number;
-  logger: JsonlLogger;
+  logger: Logger;
   /** The level of the service's own log on stderr (threads with a logger of their own use it too). */
   stderrLevel: 'debug' | 'info' | 'warn' | 'error';
   /** The parser is started lazily: commands that do not parse never start worker threads. */
   parser(): MessageParser;
   connectionLogger(c: ConnectionConfig): Logger;
   connectionLogFile(name: string): string;
-  createSource: typeof createSource;
-  clock: typeof systemClock;
+  createSource: SourceMaker;
+  clock: Clock;
   /**
    * The one budget of message bytes held in memory at once, shared by the drain's buffered
    * bodies, the parse and the API's attachment reads (ADR 0017).
@@ -132,6 +156,8 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     store,
     blobs,
     bus: store.bus(),
+    responses: store.bus(),
+    tls: store,
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,
     stderrLevel,

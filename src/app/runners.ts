@@ -35,7 +35,7 @@ export function createRunners(app: EmbeddedApp, connections: readonly Connection
           random: () => randomInt(0, 1_000_000) / 1_000_000,
           logger: c.folders.length > 1 ? app.connectionLogger(c).child({ mailbox: folder }) : app.connectionLogger(c),
           // The responses of finished deliveries, applied by the connection (the deliveries table).
-          responses: app.store.bus(),
+          responses: app.responses,
           budget: app.budget,
         }),
     ),

@@ -121,7 +121,7 @@ export async function cmdTestConnection(args: ParsedArgs, io: Io): Promise<numbe
   if (!conn) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
   // The STARTTLS downgrade memory lives in the archive: used when one exists, never created here.
   const result = existsSync(dataPaths(config.dataDir).db)
-    ? await withApp(args, async (app) => testConnection(conn, app.store))
+    ? await withApp(args, async (app) => testConnection(conn, app.tls))
     : await testConnection(conn);
   if (args.options.json) io.out(JSON.stringify(result) + '\n');
   else {
@@ -138,8 +138,8 @@ export async function cmdConnectionResetTls(args: ParsedArgs, io: Io): Promise<n
   if (!name || args.positionals.length > 1) throw new MailsluiceError('CLI_USAGE', 'connection reset-tls needs one connection name: mailsluice connection reset-tls NAME');
   return withApp(args, async (app, config) => {
     if (!config.connections.some((c) => c.name === name)) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
-    const had = app.store.tlsOffered(name);
-    app.store.setTlsOffered(name, false);
+    const had = app.tls.tlsOffered(name);
+    app.tls.setTlsOffered(name, false);
     if (args.options.json) io.out(JSON.stringify({ connection: name, forgotten: had }) + '\n');
     else io.out(had ? `connection ${name}: forgot that its server offered STARTTLS; the next session may log in without TLS if the server offers none\n` : `connection ${name}: nothing remembered (its server never offered STARTTLS to mailsluice)\n`);
     return 0;
@@ -359,7 +359,7 @@ export async function cmdDeliveriesList(args: ParsedArgs, io: Io): Promise<numbe
       limit,
     });
     // Where each server response stands: applied by the connection, waiting, not applicable, failed.
-    const responses = await app.store.bus().responseStatuses(rows.filter((d) => d.response !== null).map((d) => d.id));
+    const responses = await app.responses.responseStatuses(rows.filter((d) => d.response !== null).map((d) => d.id));
     if (o.json) {
       for (const d of rows) {
         const r = responses.get(d.id);
