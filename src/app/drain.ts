@@ -8,6 +8,7 @@ import { MailsluiceError } from '../core/errors/index.js';
 import { DRAIN_RETRY_HORIZON_MS, runPipeline, type PipelineProgress, type PipelineResult } from './pipeline.js';
 import type { EmbeddedApp } from './embedded.js';
 import type { DeliveryCounts } from '../core/ports/message-bus.js';
+import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { RouteConfig } from '../config/schema.js';
 
 export { DRAIN_RETRY_HORIZON_MS };
@@ -15,29 +16,17 @@ export { DRAIN_RETRY_HORIZON_MS };
 /** The summary `drain --json` prints. */
 export interface DrainSummary {
   /**
-   * Per connection; `failed`: messages that could not be archived and were set aside, left on the
-   * server flagged `\Seen` (only with `unseenOnly`; see docs/pipeline.md, stages 5 and 6).
+   * Per connection, its runner's counts as they ended (see `ConnectionStatus`): `failed`, messages
+   * that could not be archived and were set aside, left on the server flagged `\Seen` (only with
+   * `unseenOnly`; docs/pipeline.md, stages 5 and 6); `setAside`, messages whose transfer broke
+   * session after session with no progress, left on the server untouched (ADR 0015); `responses`,
+   * server responses of finished deliveries this drain applied, found not applicable, or that
+   * failed (docs/pipeline.md, stage 13).
    */
   connections: Record<
     string,
-    {
-      taken: number;
-      bytes: number;
-      actioned: number;
-      failed: number;
-      /**
-       * Messages set aside because session after session broke during their transfer with no
-       * progress (larger than what the link carries): left on the server, untouched (ADR 0015).
-       */
-      setAside: number;
-      cycles: number;
+    Pick<ConnectionStatus, 'taken' | 'bytes' | 'actioned' | 'failed' | 'setAside' | 'cycles' | 'responses'> & {
       state: string;
-      /**
-       * Server responses of finished deliveries this drain applied (flags, moves), found not
-       * applicable (the message was no longer in the mailbox under its UID), or that failed
-       * (refused by the server); see docs/pipeline.md, stage 13.
-       */
-      responses: { applied: number; notApplicable: number; failed: number };
       error?: { code: string; message: string };
       /** The connection's credentials crossed unencrypted (ADR 0016). */
       warning?: string;
