@@ -15,6 +15,7 @@ import { runDispatcher } from '../core/bus/dispatcher.js';
 import { toMailsluiceError } from '../core/errors/index.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
 import { createSqliteStore } from '../adapters/store-sqlite/index.js';
+import { createSqliteBus } from '../adapters/bus-sqlite/index.js';
 import { createFsBlobStore } from '../adapters/blob-fs/index.js';
 import { createPostalMimeParser, postalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner } from '../api/index.js';
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
     try {
       const totals = await runDispatcher(
         {
-          bus: wakeOnResponse(store.bus(), (connection) => post({ type: 'wake', connection })),
+          bus: wakeOnResponse(createSqliteBus(store.connection()), (connection) => post({ type: 'wake', connection })),
           blobs,
           parser,
           bodies,

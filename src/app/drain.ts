@@ -7,7 +7,7 @@
 import { MailsluiceError } from '../core/errors/index.js';
 import { DRAIN_RETRY_HORIZON_MS, runPipeline, type PipelineProgress, type PipelineResult } from './pipeline.js';
 import type { EmbeddedApp } from './embedded.js';
-import type { DeliveryCounts } from '../core/ports/message-bus.js';
+import type { DeliveryCounts } from '../core/ports/delivery-admin.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { RouteConfig } from '../config/schema.js';
 

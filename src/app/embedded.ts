@@ -8,14 +8,16 @@ import type { BlobStore } from '../core/ports/blob-store.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { MessageBus } from '../core/ports/message-bus.js';
+import type { DeliveryAdmin } from '../core/ports/delivery-admin.js';
 import type { MessageStore } from '../core/ports/message-store.js';
-import type { ResponseLedger, ResponseResult } from '../core/ports/response-ledger.js';
+import type { ResponseLedger } from '../core/ports/response-ledger.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.js';
 import type { TlsMemory } from '../core/connection/tls-downgrade.js';
 import { randomInt } from 'node:crypto';
 import { createFsBlobStore } from '../adapters/blob-fs/index.js';
 import { createSqliteStore, lockDataDir, type DataDirLock, type SqliteStore } from '../adapters/store-sqlite/index.js';
+import { createSqliteBus, createSqliteResponseLedger } from '../adapters/bus-sqlite/index.js';
 import { makePrivateDirSync, tightenTree } from '../adapters/fs-node/private-files.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import { createPostalMimeParser } from '../adapters/parser-postal-mime/index.js';
@@ -25,15 +27,6 @@ import type { Config, ConnectionConfig } from '../config/loader.js';
 import { createSource } from './source-factory.js';
 import { ByteBudget, DEFAULT_IN_FLIGHT_BYTES } from '../core/memory/byte-budget.js';
 import { guardTls } from './tls-guard.js';
-
-/**
- * Where the server responses of deliveries stand, for `deliveries list` (a read beside the
- * {@link ResponseLedger}, which the connection runners apply them through).
- */
-export interface ResponseStatusReader {
-  /** Where the response of each of `ids` that has one stands (`result` null while pending); the others are absent. */
-  responseStatuses(ids: readonly string[]): Promise<Map<string, { result: ResponseResult | null; note: string | null; at: number | null }>>;
-}
 
 /** Builds a connection's mailbox source, guarded against a STARTTLS downgrade (ADR 0016). */
 export type SourceMaker = (cfg: ConnectionConfig, logger: Logger, runtime?: SourceRuntime) => MailboxSource;
@@ -47,9 +40,9 @@ export interface EmbeddedApp {
   store: MessageStore;
   blobs: BlobStore;
   /** The buses: the `deliveries` table of the same database. */
-  bus: MessageBus;
-  /** The responses of finished deliveries, which the connection runners apply (the same table). */
-  responses: ResponseLedger & ResponseStatusReader;
+  bus: MessageBus & DeliveryAdmin;
+  /** The server responses of finished deliveries, which the connection runners apply (the same table). */
+  responses: ResponseLedger;
   /** Per connection, whether its server offered STARTTLS (kept in the archive; ADR 0016). */
   tls: TlsMemory;
   /** In [0, 1), for back-off jitter. */
@@ -155,8 +148,8 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     config,
     store,
     blobs,
-    bus: store.bus(),
-    responses: store.bus(),
+    bus: createSqliteBus(store.connection()),
+    responses: createSqliteResponseLedger(store.connection()),
     tls: store,
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,

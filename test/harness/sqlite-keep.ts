@@ -1,11 +1,11 @@
 /**
  * Imported for its effect by tests that read archive.db directly with better-sqlite3: every
  * statement they prepare and every database they close stays reachable, as the store's own do
- * (src/adapters/store-sqlite/sqlite-retain.ts), because on Node 24.19+ a statement finalized by
+ * (src/adapters/sqlite-node/sqlite-retain.ts), because on Node 24.19+ a statement finalized by
  * the garbage collector aborts the test process.
  */
 import Database from 'better-sqlite3';
-import { retain } from '../../src/adapters/store-sqlite/sqlite-retain.js';
+import { retain } from '../../src/adapters/sqlite-node/sqlite-retain.js';
 
 type Proto = { prepare: (...a: unknown[]) => unknown; close: (...a: unknown[]) => unknown };
 const proto = Database.prototype as unknown as Proto;

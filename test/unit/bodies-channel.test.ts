@@ -12,7 +12,7 @@ import type { BlobStore } from '../../src/core/ports/blob-store.js';
 import type { MessageAttributes } from '../../src/core/message/attributes.js';
 import { systemClock } from '../../src/adapters/clock-system/index.js';
 import { JsonlLogger } from '../../src/adapters/logger-jsonl/index.js';
-import { MemoryBus } from './memory-bus.js';
+import { MemoryBus } from '../reference/memory-bus.js';
 
 const bodies = (n: number): string => JSON.stringify({ TextBody: `text of ${n}`, HtmlBody: '' });
 

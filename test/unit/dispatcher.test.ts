@@ -12,7 +12,7 @@ import type { MessageAttributes } from '../../src/core/message/attributes.js';
 import { MailsluiceError } from '../../src/core/errors/index.js';
 import { systemClock } from '../../src/adapters/clock-system/index.js';
 import { JsonlLogger } from '../../src/adapters/logger-jsonl/index.js';
-import { MemoryBus } from './memory-bus.js';
+import { MemoryBus } from '../reference/memory-bus.js';
 
 const blobs = { read: async () => Buffer.from('raw'), stream: async function* () {} } as unknown as BlobStore;
 const logger = new JsonlLogger([]);

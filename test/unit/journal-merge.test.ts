@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import '../harness/sqlite-keep.js';
 import { createSqliteStore, type SqliteStore } from '../../src/adapters/store-sqlite/index.js';
+import { createSqliteBus } from '../../src/adapters/bus-sqlite/index.js';
 import { parseToOutcome } from '../../src/adapters/parser-postal-mime/index.js';
 import { DEFAULT_PARSE_LIMITS } from '../../src/core/message/limits.js';
 import type { MessageAttributes } from '../../src/core/message/attributes.js';
@@ -243,7 +244,7 @@ test('a primary already delivered is not delivered again when a late report merg
     await h.store.saveParsed([h.result(a!, 'c', await parsed('bifurcation-a.eml'))]);
     const [d] = h.deliveries();
     assert.equal(d!.next_at, d!.created_at, 'journalSettleMs 0: due at once');
-    await h.store.bus().doneMany([{ id: d!.id, at: NOW + 10, response: null }]);
+    await createSqliteBus(h.store.connection()).doneMany([{ id: d!.id, at: NOW + 10, response: null }]);
     await h.store.saveParsed([h.result(b!, 'c', await parsed('bifurcation-b.eml'))]);
     assertMerged(h, a!, b!);
     const after = h.deliveries();

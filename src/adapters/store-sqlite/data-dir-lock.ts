@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { ensurePrivateFileSync, PRIVATE_FILE_MODE } from '../fs-node/private-files.js';
 import { mapSqliteError } from './sqlite-error-map.js';
-import { retain } from './sqlite-retain.js';
+import { retain } from '../sqlite-node/sqlite-retain.js';
 
 /** The lock database, empty, in the data directory. */
 export const LOCK_FILE = 'lock.db';

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { SEARCH_MIGRATIONS } from './sqlite-schema.js';
-import { pragma, retain, userVersion } from './sqlite-retain.js';
+import { pragma, retain, userVersion } from '../sqlite-node/sqlite-retain.js';
 import { ensurePrivateFileSync } from '../fs-node/private-files.js';
 
 /** One row of the index: rowid = messages.id. */

@@ -115,7 +115,7 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE deliveries ADD COLUMN response_at INTEGER;
   CREATE INDEX deliveries_responses ON deliveries(connection, message_id) WHERE response IS NOT NULL AND response_result IS NULL;
   `,
-  // The bus's parse barrier (sqlite-bus.ts): the first unparsed message of one connection, asked
+  // The bus's parse barrier (bus-sqlite/sqlite-bus.ts): the first unparsed message of one connection, asked
   // on every claim. Without (connection, id) SQLite walked the connection's whole
   // UNIQUE(connection, sha256) index per pending delivery: 770 ms per claim at 1,600 pending.
   `
@@ -127,7 +127,7 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE messages ADD COLUMN bodies TEXT;
   `,
-  // A message's saved bodies are dropped once none of its deliveries is pending (sqlite-bus.ts):
+  // A message's saved bodies are dropped once none of its deliveries is pending (bus-sqlite/sqlite-bus.ts):
   // the question "any pending delivery of this message?" needs an index by message.
   `
   CREATE INDEX deliveries_pending_by_message ON deliveries(message_id) WHERE state = 'pending';
@@ -140,7 +140,7 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE messages SET bodies = NULL WHERE bodies IS NOT NULL;
   DROP INDEX IF EXISTS deliveries_pending_by_message;
   `,
-  // An attempt recorded started before its action runs (sqlite-bus.ts attemptsStarted), cleared
+  // An attempt recorded started before its action runs (bus-sqlite/sqlite-bus.ts attemptsStarted), cleared
   // by every outcome: one still set at the next claim is an attempt whose process died, counted
   // as failed, so a message that kills its runner is dead-lettered after maxAttempts.
   `

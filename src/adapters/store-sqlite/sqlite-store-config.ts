@@ -23,7 +23,7 @@ export interface SqliteStoreOptions {
   /**
    * How this connection's bus waits for a write lock another connection holds: `block` (default,
    * SQLite's 10 s busy timeout: the thread sleeps) or `yield` (short asynchronous waits, so the
-   * thread does its other work meanwhile; for the dispatcher's thread, see `SqliteBus`).
+   * thread does its other work meanwhile; for the dispatcher's thread, see `bus-sqlite`).
    */
   waitForLocks?: 'block' | 'yield';
 }

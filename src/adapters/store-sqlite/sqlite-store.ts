@@ -25,14 +25,13 @@ import { MIGRATIONS } from './sqlite-schema.js';
 import { toFtsQuery } from './fts-query.js';
 import { openSearchDb, type FtsRequest, type FtsResponse, type FtsRow } from './fts-writer-worker.js';
 import { mapSqliteError } from './sqlite-error-map.js';
-import { SqlWhere } from './sql-where.js';
-import { pragma, retain, userVersion } from './sqlite-retain.js';
+import { SqlWhere } from '../sqlite-node/sql-where.js';
+import { pragma, retain, userVersion } from '../sqlite-node/sqlite-retain.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { DEFAULT_JOURNAL_SETTLE_MS, type SqliteStoreOptions } from './sqlite-store-config.js';
 import { deliveryIdOf, type NewDelivery } from '../../core/routing/route-matcher.js';
 import { journalBcc, mergeJournalEnvelopes } from '../../core/message/journal-report.js';
 import type { MessageAttributes } from '../../core/message/attributes.js';
-import { SqliteBus } from './sqlite-bus.js';
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
@@ -72,7 +71,6 @@ export class SqliteStore implements MessageStore {
   private fts: Worker | null = null;
   private ftsNext = 1;
   private readonly ftsWaiting = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
-  private busInstance: SqliteBus | null = null;
   private readonly journalSettleMs: number;
   /** This connection's `synchronous` setting. */
   private readonly synchronous: 'full' | 'normal';
@@ -91,7 +89,7 @@ export class SqliteStore implements MessageStore {
       }
       this.db = new Database(options.file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
       this.waitForLocks = options.waitForLocks ?? 'block';
-      // `yield`: no busy timeout; the bus retries asynchronously (SqliteBus).
+      // `yield`: no busy timeout; the bus retries asynchronously (bus-sqlite).
       pragma(this.db, this.waitForLocks === 'yield' ? 'busy_timeout = 0' : 'busy_timeout = 10000');
       this.searchFile = join(dirname(options.file), 'search.db');
       if (!options.readonly) {
@@ -296,11 +294,12 @@ export class SqliteStore implements MessageStore {
   }
 
   /**
-   * The bus of this database (`MessageBus`): same file, same connection, so the deliveries that
-   * saveParsed queues and the dispatcher's progress live in one transactional store.
+   * This connection, for the bus and the response ledger of this database (`bus-sqlite`): same
+   * file, same connection, so the deliveries that saveParsed queues and the dispatcher's progress
+   * live in one transactional store, and one thread never waits for a lock it holds itself.
    */
-  bus(): SqliteBus {
-    return (this.busInstance ??= new SqliteBus(this.db, this.waitForLocks));
+  connection(): { db: Database.Database; waitForLocks: 'block' | 'yield' } {
+    return { db: this.db, waitForLocks: this.waitForLocks };
   }
 
   /** The index writer thread, started on first use so read-only commands never start it. */
@@ -626,7 +625,7 @@ export class SqliteStore implements MessageStore {
     }
     if (this.db.open) this.db.close();
     // Closed statements are still ObjectWraps: kept reachable so no GC ever finalizes one.
-    retain([this.db, this.stmts, this.busInstance]);
+    retain([this.db, this.stmts]);
   }
 }
 

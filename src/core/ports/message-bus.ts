@@ -2,7 +2,8 @@
  * The message-bus port: the durable queue of deliveries (a message on a route) that the
  * dispatcher works through, one lane per bus. Deliveries are created by the store in the
  * transaction that saves a message's parse result (the outbox, docs/adr/0006-outbox-and-buses.md);
- * this port claims them, records their progress and lists and replays dead letters.
+ * this port claims them and records their progress; `delivery-admin.ts` lists, counts and replays
+ * them for the operator.
  */
 import type { BlobLocation } from './blob-store.js';
 import type { ServerResponse } from './scenario-action.js';
@@ -68,72 +69,38 @@ export interface DeliveryPair {
   route: string;
 }
 
-/** Filters of {@link MessageBus.list}. */
-export interface DeliveryQuery {
-  state?: DeliveryState;
-  route?: string;
-  connection?: string;
-  /** At most this many, in message order (default 1000). */
-  limit?: number;
-}
-
-/** Counts per route and state, for `stats` and the `drain` summary. */
-export type DeliveryCounts = Record<string, { pending: number; done: number; dead: number }>;
-
-/** The durable queue of deliveries; one implementation per deployment (SQLite embedded). */
+/**
+ * The durable queue of deliveries as the dispatcher works it; one implementation per deployment
+ * (SQLite embedded). What callers rely on, held by `test/contract/message-bus.contract.ts`:
+ * - A delivery is due only while it heads its (connection, route) pair (lowest pending message
+ *   id), its `nextAt` has come, it is not claimed, and every earlier message of its connection has
+ *   been routed (parsed): until then an earlier message's deliveries may still be queued ahead.
+ * - Every record of an outcome (retry, dead letter, step done, done, release) ends the mark
+ *   {@link MessageBus.attemptsStarted} set, and all but a step done end the claim too; a mark
+ *   survives the process dying (the next claim reports `interrupted`), not necessarily a power
+ *   cut (an uncounted attempt at most).
+ * - `doneMany` is one durable write for a batch: the dispatcher flushes before it claims again,
+ *   so nothing done is claimed twice.
+ */
 export interface MessageBus {
-  /**
-   * Releases every claim (embedded mode runs one dispatcher: claims left by a process that died
-   * are stale), so those deliveries are due again. Returns how many were released.
-   */
+  /** Releases every claim left by a process that died (embedded mode runs one dispatcher) and returns how many were released. */
   releaseAll(): Promise<number>;
-  /**
-   * Pairs of `bus` whose first pending delivery (lowest message id) is due at `now` and not
-   * claimed: the only deliveries a lane may start, so each pair keeps mailbox order. A delivery
-   * counts only once every earlier message of its connection has been routed (parsed): until
-   * then an earlier message's deliveries may still be queued ahead of it.
-   */
+  /** The pairs of `bus` whose head is due at `now`, oldest due first, at most `limit`: the only deliveries a lane may start. */
   duePairs(bus: number, now: number, limit: number): Promise<DeliveryPair[]>;
-  /**
-   * Claims up to `limit` pending deliveries of one pair, lowest message id first, whether due or
-   * not (the caller stops at the first that is not), until `leaseUntil`; none behind a message of
-   * the connection that is not routed yet (see {@link duePairs}).
-   */
+  /** Claims up to `limit` pending deliveries of one pair until `leaseUntil`, lowest message id first and due or not (the caller stops at the first that is not), none behind an unrouted message. */
   claim(bus: number, pair: DeliveryPair, limit: number, leaseUntil: number): Promise<ClaimedDelivery[]>;
-  /** Gives claimed deliveries back unchanged (an attempt recorded started is forgotten: it never ran to an end). */
+  /** Gives claimed deliveries back unchanged, forgetting an attempt recorded started (it never ran to an end). */
   release(ids: string[]): Promise<void>;
-  /**
-   * In one write, before the actions run: an attempt of their current step starts for `started`,
-   * and `finished` (deliveries whose attempt succeeded and that wait for {@link doneMany}) are no
-   * longer running one. Durable against the process dying (the next claim reports `interrupted`);
-   * it need not survive a power cut, which costs at most an uncounted attempt. Every other
-   * record of an outcome (retry, dead letter, step done, done, release) ends the mark too.
-   */
+  /** In one write before the actions run, marks an attempt of their current step started for `started` and ended for `finished` (succeeded, waiting for {@link doneMany}). */
   attemptsStarted(started: readonly string[], finished: readonly string[]): Promise<void>;
-  /** Records that `step` succeeded and the delivery continues at `nextStep` (attempts reset). */
+  /** Records that `step` succeeded and the delivery continues at `nextStep`, attempts reset. */
   stepDone(id: string, nextStep: number): Promise<void>;
-  /**
-   * Records deliveries done (every step succeeded), each with the response to apply, if any, in
-   * one durable write: one fsync for a batch instead of one per delivery (the dispatcher flushes
-   * before it claims again, so nothing done is claimed twice).
-   */
+  /** Records deliveries done (every step succeeded), each with the response to apply, if any, in one durable write. */
   doneMany(records: ReadonlyArray<{ id: string; at: number; response: ServerResponse | null; attempts?: number }>): Promise<void>;
-  /** Records a failed attempt of `step` and when to try again; releases the claim. */
+  /** Records a failed attempt of `step` and when to try again, releasing the claim. */
   retryLater(id: string, step: number, attempts: number, nextAt: number, error: string): Promise<void>;
-  /** Moves a delivery to the dead letters (kept, listed, replayable). */
+  /** Moves a delivery to the dead letters (kept, listed, replayable) with the response to apply, if any. */
   deadLetter(id: string, step: number, attempts: number, at: number, error: string, response: ServerResponse | null): Promise<void>;
-  /** Deliveries by state, route and connection, in message (mailbox) order. */
-  list(query: DeliveryQuery): Promise<DeliveryRecord[]>;
-  /**
-   * Dead letters back to pending, due at `now`, attempts reset (the failed step runs again, not
-   * the whole scenario). `ids` or every dead one (of `route`). Returns the ids replayed.
-   */
-  replay(selection: { ids: string[] } | { allDead: true; route?: string }, now: number): Promise<string[]>;
-  /**
-   * Earliest due time of a pending delivery of `bus` on one of `routes` (the configured ones:
-   * deliveries of a route that is gone wait for it and must not keep a `drain` running), or null.
-   */
+  /** The earliest due time of a pending delivery of `bus` on one of the configured `routes` (a gone route's deliveries must not keep a `drain` running), or null. */
   nextDue(bus: number, routes: readonly string[]): Promise<number | null>;
-  /** Counts per route and state. */
-  counts(): Promise<DeliveryCounts>;
 }

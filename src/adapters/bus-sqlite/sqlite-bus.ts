@@ -1,30 +1,21 @@
 /**
- * `MessageBus` on the embedded SQLite database: the `deliveries` table of `archive.db`, on the
- * store's own connection (the store queues deliveries in the transaction that saves a parse
- * result; this class claims them and records their progress). WAL with `synchronous=FULL`, as
- * the store: a delivery recorded done survives a power cut, so it is not sent again.
+ * `MessageBus` and `DeliveryAdmin` on the embedded SQLite database: the `deliveries` table of
+ * `archive.db`, on the store's own connection (the store queues deliveries in the transaction that
+ * saves a parse result; this class claims them, records their progress, lists, counts and replays
+ * them). WAL with the connection's `synchronous` (`FULL` but on the dispatcher's own connection,
+ * ADR 0007): a delivery recorded done survives a power cut, so it is not sent again.
  *
  * Every transaction that reads and then writes begins IMMEDIATE: the dispatcher's thread and the
  * main thread are two connections to one database (ADR 0007), and a deferred transaction whose
  * read snapshot went stale by the other's commit fails at its first write with "database is
  * locked" at once, without the busy timeout helping. The store's transactions do the same.
  */
-import type Database from 'better-sqlite3';
-import type {
-  ClaimedDelivery,
-  DeliveryCounts,
-  DeliveryPair,
-  DeliveryQuery,
-  DeliveryRecord,
-  DeliveryState,
-  MessageBus,
-} from '../../core/ports/message-bus.js';
+import type { ClaimedDelivery, DeliveryPair, DeliveryRecord, DeliveryState, MessageBus } from '../../core/ports/message-bus.js';
+import type { DeliveryAdmin, DeliveryCounts, DeliveryQuery } from '../../core/ports/delivery-admin.js';
 import type { ServerResponse } from '../../core/ports/scenario-action.js';
-import type { PendingResponse, ResponseLedger, ResponseRecord, ResponseResult } from '../../core/ports/response-ledger.js';
-import { mapSqliteError } from './sqlite-error-map.js';
-import { SqlWhere } from './sql-where.js';
-
-type Stmt = Database.Statement<unknown[], unknown>;
+import { SqlWhere } from '../sqlite-node/sql-where.js';
+import { SqliteStatements } from './sqlite-statements.js';
+import type { SqliteBusOptions } from './sqlite-bus-config.js';
 
 interface Row {
   id: string;
@@ -56,9 +47,6 @@ interface ClaimRow extends Row {
   started: number;
 }
 
-/** How long a `yield` bus keeps trying a write whose lock another connection holds (as `block`'s busy timeout). */
-const YIELD_BUSY_TIMEOUT_MS = 10_000;
-
 function toRecord(r: Row): DeliveryRecord {
   return {
     id: r.id,
@@ -89,59 +77,24 @@ function parseBarrier(connection: string): string {
 
 const COLUMNS = 'd.id, d.message_id, d.connection, d.route, d.bus, d.step, d.attempts, d.next_at, d.state, d.last_error, d.response, d.created_at, d.done_at';
 
-/** Where a delivery's server response stands (`deliveries list`). */
-export interface ResponseStatus {
-  /** null while it waits to be applied. */
-  result: ResponseResult | null;
-  note: string | null;
-  at: number | null;
-}
-
 /** The deliveries of one `archive.db`. */
-export class SqliteBus implements MessageBus, ResponseLedger {
-  private readonly stmts: Record<string, Stmt> = {};
+export class SqliteBus implements MessageBus, DeliveryAdmin {
+  private readonly sql: SqliteStatements;
+  private readonly db: SqliteStatements['db'];
+  /** The connection's `PRAGMA synchronous` (1 NORMAL, 2 FULL, 3 EXTRA), read at the first mark write. */
+  private syncLevel: number | undefined;
 
-  /**
-   * @param waitForLocks `block`: a write waits for another connection's lock inside SQLite (its
-   * busy timeout; the thread sleeps). `yield`: the connection has no busy timeout, and the bus
-   * tries again after short asynchronous waits, so its thread serves its other work meanwhile
-   * (the dispatcher's HTTP) instead of sleeping in SQLite's busy handler, whose sleeps of 1, 2, 5,
-   * 10 ms... had kept the dispatcher thread ~0.45 s per 5,000 deliveries waiting for the index
-   * stage's commits.
-   */
-  constructor(
-    private readonly db: Database.Database,
-    private readonly waitForLocks: 'block' | 'yield' = 'block',
-  ) {}
-
-  /**
-   * Every statement comes from here and lives as long as the connection, never left to the
-   * garbage collector: better-sqlite3 12 on Node 24.19+ aborts the process when an idle GC
-   * finalizes a Statement (its ObjectWrap destructor runs without a JS context; see
-   * docs/dependencies.md). The few dynamic SQL texts (search, list filters) are bounded.
-   */
-  private stmt(sql: string): Stmt {
-    let s = this.stmts[sql];
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.stmts[sql] = s;
-    }
-    return s;
+  constructor(options: SqliteBusOptions) {
+    this.sql = new SqliteStatements(options);
+    this.db = options.db;
   }
 
-  private async run<T>(doing: string, fn: () => T): Promise<T> {
-    const deadline = Date.now() + YIELD_BUSY_TIMEOUT_MS;
-    for (let waitMs = 0.25; ; waitMs = Math.min(waitMs * 2, 16)) {
-      try {
-        return fn();
-      } catch (err) {
-        if (this.waitForLocks === 'yield' && (err as { code?: string } | null)?.code === 'SQLITE_BUSY' && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, waitMs));
-          continue;
-        }
-        throw mapSqliteError(err, doing);
-      }
-    }
+  private stmt(sql: string): ReturnType<SqliteStatements['stmt']> {
+    return this.sql.stmt(sql);
+  }
+
+  private run<T>(doing: string, fn: () => T): Promise<T> {
+    return this.sql.run(doing, fn);
   }
 
   async releaseAll(): Promise<number> {
@@ -238,16 +191,23 @@ export class SqliteBus implements MessageBus, ResponseLedger {
       // In the WAL, not yet fsynced: that survives the process dying, which is what the mark is
       // for, without an fsync before every action. The next commit with the connection's own
       // setting (a claim, a retry, doneMany) makes it durable along with its own rows.
-      const level = (this.stmt('PRAGMA synchronous').get() as { synchronous: number }).synchronous;
+      const write = this.db.transaction(() => {
+        if (finished.length > 0) mark.run(0, JSON.stringify(finished));
+        if (started.length > 0) mark.run(1, JSON.stringify(started));
+      });
+      // The dispatcher's own connection is already NORMAL (ADR 0007): no toggling there, three
+      // statements per mark write saved on the path of every delivery.
+      this.syncLevel ??= (this.stmt('PRAGMA synchronous').get() as { synchronous: number }).synchronous;
+      if (this.syncLevel === 1) {
+        write.immediate();
+        return;
+      }
       this.stmt('PRAGMA synchronous = NORMAL').run();
       try {
-        this.db.transaction(() => {
-          if (finished.length > 0) mark.run(0, JSON.stringify(finished));
-          if (started.length > 0) mark.run(1, JSON.stringify(started));
-        }).immediate();
+        write.immediate();
       } finally {
         // The statements are cached (see stmt()); the connection's setting is put back.
-        this.stmt(`PRAGMA synchronous = ${level === 3 ? 3 : level === 1 ? 1 : 2}`).run();
+        this.stmt(`PRAGMA synchronous = ${this.syncLevel === 3 ? 3 : 2}`).run();
       }
     });
   }
@@ -313,60 +273,5 @@ export class SqliteBus implements MessageBus, ResponseLedger {
     const out: DeliveryCounts = {};
     for (const r of rows) (out[r.route] ??= { pending: 0, done: 0, dead: 0 })[r.state] = r.n;
     return out;
-  }
-
-  async pendingResponses(connection: string, limit: number, mailbox?: string): Promise<PendingResponse[]> {
-    // Served by the partial index deliveries_responses (same WHERE terms); the message row gives
-    // the source key the message was first taken under.
-    const rows = await this.run(
-      'finding server responses to apply',
-      () =>
-        this.stmt(
-          `SELECT d.id, d.message_id, d.state, d.response, m.mailbox, m.uid_validity, m.uid
-           FROM deliveries d JOIN messages m ON m.id = d.message_id
-           WHERE d.connection = ? AND d.response IS NOT NULL AND d.response_result IS NULL AND (? IS NULL OR m.mailbox = ?)
-           ORDER BY d.message_id, d.id LIMIT ?`,
-        ).all(connection, mailbox ?? null, mailbox ?? null, limit) as Array<{ id: string; message_id: number; state: DeliveryState; response: string; mailbox: string; uid_validity: number; uid: number | null }>,
-    );
-    // A pending delivery has no response (done and deadLetter set it, replay clears it).
-    return rows
-      .filter((r) => r.state !== 'pending')
-      .map((r) => ({
-        deliveryId: r.id,
-        messageId: r.message_id,
-        state: r.state as 'done' | 'dead',
-        response: JSON.parse(r.response) as ServerResponse,
-        mailbox: r.mailbox,
-        uidValidity: r.uid_validity,
-        uid: r.uid,
-      }));
-  }
-
-  async recordResponses(records: ResponseRecord[], at: number): Promise<void> {
-    const s = this.stmt('UPDATE deliveries SET response_result = ?, response_note = ?, response_at = ? WHERE id = ? AND response IS NOT NULL');
-    await this.run('recording applied server responses', () =>
-      this.db.transaction(() => {
-        for (const r of records) s.run(r.result, r.note, at, r.deliveryId);
-      }).immediate(),
-    );
-  }
-
-  /** Where the server responses of these deliveries stand (ids without a response are left out). */
-  async responseStatuses(ids: readonly string[]): Promise<Map<string, ResponseStatus>> {
-    const s = this.stmt('SELECT response_result, response_note, response_at FROM deliveries WHERE id = ? AND response IS NOT NULL');
-    const out = new Map<string, ResponseStatus>();
-    await this.run('reading server response results', () => {
-      for (const id of ids) {
-        const r = s.get(id) as { response_result: ResponseResult | null; response_note: string | null; response_at: number | null } | undefined;
-        if (r) out.set(id, { result: r.response_result, note: r.response_note, at: r.response_at });
-      }
-    });
-    return out;
-  }
-
-  /** Whether a delivery with this id exists (for the CLI's messages). */
-  async exists(id: string): Promise<DeliveryState | null> {
-    const r = this.stmt('SELECT state FROM deliveries WHERE id = ?').get(id) as { state: DeliveryState } | undefined;
-    return r?.state ?? null;
   }
 }

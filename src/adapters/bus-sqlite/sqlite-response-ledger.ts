@@ -1,0 +1,69 @@
+/**
+ * `ResponseLedger` on the embedded SQLite database: the server responses of finished deliveries
+ * are columns of the `deliveries` table (`response`, set by `doneMany` and `deadLetter`, cleared
+ * by `replay`; `response_result`/`response_note`/`response_at` once applied), on the store's own
+ * connection like the bus. A response is pending while it has no result (the partial index
+ * `deliveries_responses` holds exactly those rows).
+ */
+import type { DeliveryState } from '../../core/ports/message-bus.js';
+import type { ServerResponse } from '../../core/ports/scenario-action.js';
+import type { PendingResponse, ResponseLedger, ResponseRecord, ResponseResult, ResponseStatus } from '../../core/ports/response-ledger.js';
+import { SqliteStatements } from './sqlite-statements.js';
+import type { SqliteBusOptions } from './sqlite-bus-config.js';
+
+/** The server responses of one `archive.db`'s deliveries. */
+export class SqliteResponseLedger implements ResponseLedger {
+  private readonly sql: SqliteStatements;
+
+  constructor(options: SqliteBusOptions) {
+    this.sql = new SqliteStatements(options);
+  }
+
+  async pendingResponses(connection: string, limit: number, mailbox?: string): Promise<PendingResponse[]> {
+    // Served by the partial index deliveries_responses (same WHERE terms); the message row gives
+    // the source key the message was first taken under.
+    const rows = await this.sql.run(
+      'finding server responses to apply',
+      () =>
+        this.sql.stmt(
+          `SELECT d.id, d.message_id, d.state, d.response, m.mailbox, m.uid_validity, m.uid
+           FROM deliveries d JOIN messages m ON m.id = d.message_id
+           WHERE d.connection = ? AND d.response IS NOT NULL AND d.response_result IS NULL AND (? IS NULL OR m.mailbox = ?)
+           ORDER BY d.message_id, d.id LIMIT ?`,
+        ).all(connection, mailbox ?? null, mailbox ?? null, limit) as Array<{ id: string; message_id: number; state: DeliveryState; response: string; mailbox: string; uid_validity: number; uid: number | null }>,
+    );
+    // A pending delivery has no response (done and deadLetter set it, replay clears it).
+    return rows
+      .filter((r) => r.state !== 'pending')
+      .map((r) => ({
+        deliveryId: r.id,
+        messageId: r.message_id,
+        state: r.state as 'done' | 'dead',
+        response: JSON.parse(r.response) as ServerResponse,
+        mailbox: r.mailbox,
+        uidValidity: r.uid_validity,
+        uid: r.uid,
+      }));
+  }
+
+  async recordResponses(records: ResponseRecord[], at: number): Promise<void> {
+    const s = this.sql.stmt('UPDATE deliveries SET response_result = ?, response_note = ?, response_at = ? WHERE id = ? AND response IS NOT NULL');
+    await this.sql.run('recording applied server responses', () =>
+      this.sql.db.transaction(() => {
+        for (const r of records) s.run(r.result, r.note, at, r.deliveryId);
+      }).immediate(),
+    );
+  }
+
+  async responseStatuses(ids: readonly string[]): Promise<Map<string, ResponseStatus>> {
+    const s = this.sql.stmt('SELECT response_result, response_note, response_at FROM deliveries WHERE id = ? AND response IS NOT NULL');
+    const out = new Map<string, ResponseStatus>();
+    await this.sql.run('reading server response results', () => {
+      for (const id of ids) {
+        const r = s.get(id) as { response_result: ResponseResult | null; response_note: string | null; response_at: number | null } | undefined;
+        if (r) out.set(id, { result: r.response_result, note: r.response_note, at: r.response_at });
+      }
+    });
+    return out;
+  }
+}
