@@ -1,9 +1,13 @@
 /**
  * What the scenario-action tests share: a DeliveryContext over given raw bytes, a small set of
- * message attributes, and a temporary directory for script modules written by the tests
- * (tsc does not copy .mjs fixtures to dist, so each test writes its module as text).
+ * message attributes, a temporary directory for script modules written by the tests
+ * (tsc does not copy .mjs fixtures to dist, so each test writes its module as text), and a
+ * scripted SMTP server on loopback (the replies a real relay gives that the harness Dovecot's
+ * LMTP cannot be made to give).
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MessageAttributes } from '../../src/core/message/attributes.js';
@@ -109,4 +113,83 @@ export function trickyMessage(tag: string): Buffer {
     Buffer.from('x'.repeat(900) + '\r\n'),
     Buffer.from('-- \r\nend\r\n'),
   ]);
+}
+
+/** A running {@link scriptedSmtp} server. */
+export interface ScriptedSmtp {
+  port: number;
+  /** Every command line received, and the DATA payloads (dot-unstuffed, without the final dot). */
+  lines: string[];
+  data: Buffer[];
+  close(): Promise<void>;
+}
+
+/** How a {@link scriptedSmtp} server replies; each default is a plain success. */
+export interface ScriptedSmtpReplies {
+  auth?: string;
+  mail?: string;
+  rcpt?: (to: string) => string;
+  /** The reply to a message's end of DATA, or a function of the payload; null: never reply (a relay that hangs). */
+  data?: string | ((payload: Buffer) => string | null);
+}
+
+/** An SMTP server on a free loopback port that answers every command as `reply` says and records what it got. */
+export async function scriptedSmtp(reply: ScriptedSmtpReplies): Promise<ScriptedSmtp> {
+  const lines: string[] = [];
+  const data: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+    let buf = Buffer.alloc(0);
+    let inData = false;
+    s.write('220 scripted ESMTP\r\n');
+    s.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      for (;;) {
+        if (inData) {
+          const end = buf.indexOf('\r\n.\r\n');
+          if (end < 0) return;
+          const payload = Buffer.from(buf.subarray(0, end + 2).toString('latin1').replace(/^\.\./gm, '.'), 'latin1');
+          data.push(payload);
+          buf = buf.subarray(end + 5);
+          inData = false;
+          const answer = typeof reply.data === 'function' ? reply.data(payload) : (reply.data ?? '250 2.0.0 queued');
+          if (answer !== null) s.write(`${answer}\r\n`);
+          continue;
+        }
+        const eol = buf.indexOf('\r\n');
+        if (eol < 0) return;
+        const line = buf.subarray(0, eol).toString('latin1');
+        buf = buf.subarray(eol + 2);
+        lines.push(line);
+        const verb = line.split(' ')[0]!.toUpperCase();
+        if (verb === 'EHLO') s.write('250-scripted\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n');
+        else if (verb === 'AUTH') s.write(`${reply.auth ?? '235 2.7.0 ok'}\r\n`);
+        else if (verb === 'MAIL') s.write(`${reply.mail ?? '250 2.1.0 ok'}\r\n`);
+        else if (verb === 'RCPT') s.write(`${reply.rcpt ? reply.rcpt(/<(.*)>/.exec(line)?.[1] ?? '') : '250 2.1.5 ok'}\r\n`);
+        else if (verb === 'DATA') {
+          inData = true;
+          s.write('354 go ahead\r\n');
+        } else if (verb === 'QUIT') {
+          s.end('221 bye\r\n');
+          return;
+        } else s.write('250 ok\r\n');
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('no port');
+  return {
+    port: addr.port,
+    lines,
+    data,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }

@@ -5,15 +5,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Socket } from 'node:net';
-import { once } from 'node:events';
 import { createForwardAction } from '../../src/adapters/action-forward/index.js';
 import type { ActionOutcome, ScenarioAction } from '../../src/core/ports/scenario-action.js';
 import type { ForwardActionOptions } from '../../src/adapters/action-forward/index.js';
 import { MailsluiceError } from '../../src/core/errors/index.js';
 import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
 import { serverMessages, closedPort, startSilentServer } from '../harness/imap-proxy.js';
-import { attributes, deliveryContext, trickyMessage } from './action-fixtures.js';
+import { attributes, deliveryContext, scriptedSmtp, trickyMessage } from './action-fixtures.js';
 
 let dovecot: DovecotInstance;
 const actions: ScenarioAction[] = [];
@@ -157,73 +155,6 @@ test("the archive's error is returned as it is when the raw message cannot be re
 // ---------------------------------------------------------------------------------------------
 // SMTP mode against a scripted server on loopback: the replies a real relay gives that Dovecot's
 // LMTP cannot be made to give (4xx, 5xx on DATA, AUTH refusals).
-
-interface Scripted {
-  port: number;
-  /** Every command line received, and the DATA payloads (dot-unstuffed, without the final dot). */
-  lines: string[];
-  data: Buffer[];
-  close(): Promise<void>;
-}
-
-async function scriptedSmtp(reply: { auth?: string; mail?: string; rcpt?: (to: string) => string; data?: string }): Promise<Scripted> {
-  const lines: string[] = [];
-  const data: Buffer[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => undefined);
-    let buf = Buffer.alloc(0);
-    let inData = false;
-    s.write('220 scripted ESMTP\r\n');
-    s.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        if (inData) {
-          const end = buf.indexOf('\r\n.\r\n');
-          if (end < 0) return;
-          const payload = buf.subarray(0, end + 2).toString('latin1').replace(/^\.\./gm, '.');
-          data.push(Buffer.from(payload, 'latin1'));
-          buf = buf.subarray(end + 5);
-          inData = false;
-          s.write(`${reply.data ?? '250 2.0.0 queued'}\r\n`);
-          continue;
-        }
-        const eol = buf.indexOf('\r\n');
-        if (eol < 0) return;
-        const line = buf.subarray(0, eol).toString('latin1');
-        buf = buf.subarray(eol + 2);
-        lines.push(line);
-        const verb = line.split(' ')[0]!.toUpperCase();
-        if (verb === 'EHLO') s.write('250-scripted\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n');
-        else if (verb === 'AUTH') s.write(`${reply.auth ?? '235 2.7.0 ok'}\r\n`);
-        else if (verb === 'MAIL') s.write(`${reply.mail ?? '250 2.1.0 ok'}\r\n`);
-        else if (verb === 'RCPT') s.write(`${reply.rcpt ? reply.rcpt(/<(.*)>/.exec(line)?.[1] ?? '') : '250 2.1.5 ok'}\r\n`);
-        else if (verb === 'DATA') {
-          inData = true;
-          s.write('354 go ahead\r\n');
-        } else if (verb === 'QUIT') {
-          s.end('221 bye\r\n');
-          return;
-        } else s.write('250 ok\r\n');
-      }
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const addr = server.address();
-  if (addr === null || typeof addr === 'string') throw new Error('no port');
-  return {
-    port: addr.port,
-    lines,
-    data,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 test('SMTP: the raw bytes go out unchanged, with the envelope given', async () => {
   const smtp = await scriptedSmtp({});

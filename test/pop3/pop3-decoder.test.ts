@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DotDecoder } from '../../src/adapters/source-pop3/pop3-client.js';
+import { DotDecoder } from '../../src/adapters/source-pop3/pop3-wire.js';
 import { seededRandom } from '../harness/random.js';
 
 /** What a POP3 server sends for `body`: lines starting with "." get one more, then ".\r\n". */

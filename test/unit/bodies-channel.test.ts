@@ -9,10 +9,10 @@ import { MessageChannel } from 'node:worker_threads';
 import { BodiesCache, bodiesSink } from '../../src/adapters/bodies-messageport/index.js';
 import { runDispatcher } from '../../src/core/bus/dispatcher.js';
 import type { BlobStore } from '../../src/core/ports/blob-store.js';
-import type { MessageAttributes } from '../../src/core/message/attributes.js';
 import { systemClock } from '../../src/adapters/clock-system/index.js';
 import { JsonlLogger } from '../../src/adapters/logger-jsonl/index.js';
 import { MemoryBus } from '../reference/memory-bus.js';
+import { MemoryAction } from '../reference/memory-action.js';
 
 const bodies = (n: number): string => JSON.stringify({ TextBody: `text of ${n}`, HtmlBody: '' });
 
@@ -71,14 +71,14 @@ test('the dispatcher hands a scenario the bodies handed over, with no parser and
   const { port1, port2 } = new MessageChannel();
   const cache = new BodiesCache(port2);
   bodiesSink(port1).handOver([1, 2, 3].map((i) => ({ messageId: i, bodiesJson: bodies(i), uses: 1 })));
-  const seen: MessageAttributes[] = [];
+  const action = new MemoryAction();
   try {
     await runDispatcher(
       {
         bus,
         blobs: { read: async () => Buffer.from('raw') } as unknown as BlobStore,
         bodies: cache,
-        routes: [{ name: 'hook', connection: 'j', bus: 0, steps: [{ action: { kind: 'webhook', run: async (m) => (seen.push(m), { ok: true }) }, maxAttempts: 1 }] }],
+        routes: [{ name: 'hook', connection: 'j', bus: 0, steps: [{ action, maxAttempts: 1 }] }],
         clock: systemClock,
         random: () => 0.5,
         logger: new JsonlLogger([]),
@@ -91,7 +91,7 @@ test('the dispatcher hands a scenario the bodies handed over, with no parser and
     port1.close();
   }
   assert.deepEqual(
-    seen.map((m) => m.TextBody),
+    action.calls.map((c) => c.message.TextBody),
     ['text of 1', 'text of 2', 'text of 3'],
   );
 });

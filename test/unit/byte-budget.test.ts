@@ -11,6 +11,7 @@ import type { MessageStore, UnparsedMessage } from '../../src/core/ports/message
 import type { BlobStore } from '../../src/core/ports/blob-store.js';
 import type { MessageParser, ParseOutcome } from '../../src/core/ports/message-parser.js';
 import type { Logger } from '../../src/core/ports/logger.js';
+import { createMemoryParser } from '../reference/memory-parser.js';
 
 const MB = 1024 * 1024;
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -111,14 +112,16 @@ test('the index stage with a budget parses only what fits at once', async () => 
       return Buffer.alloc(8);
     },
   } as unknown as BlobStore;
+  // The reference parser, with a 5 ms parse and a count of the messages read and not yet parsed.
+  const reference = createMemoryParser();
   const parser: MessageParser = {
-    parse: async (): Promise<ParseOutcome> => {
+    parse: async (raw, totalSize): Promise<ParseOutcome> => {
       await new Promise((r) => setTimeout(r, 5));
       reading--;
-      return { ok: true, attributes: {} as never };
+      return reference.parse(raw, totalSize);
     },
-    close: async () => undefined,
-  } as unknown as MessageParser;
+    close: () => reference.close(),
+  };
   const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent } as unknown as Logger;
   const budget = new ByteBudget(size * PARSE_CHARGE_FACTOR + 10 * MB);
   const totals = await runIndexStage(
@@ -126,6 +129,7 @@ test('the index stage with a budget parses only what fits at once', async () => 
     () => true,
   );
   assert.equal(totals.parsed, 6);
+  assert.equal(reference.parses, 6, 'the reference parser read each message once');
   assert.equal(mostAtOnce, 1, 'sixteen lanes, one 60 MB message in memory at a time');
   assert.equal(budget.inUse, 0);
   parsed = new Set();

@@ -1,43 +1,24 @@
 /**
- * The dispatcher with fakes (an in-memory bus, scripted actions, the real clock with short
- * back-offs): mailbox order per pair, head-of-line per pair only, steps resumed where they
+ * The dispatcher with fakes (an in-memory bus, the reference action of test/reference answering as
+ * each test scripts it, the real clock with short back-offs): mailbox order per pair, head-of-line per pair only, steps resumed where they
  * failed, dead letters, stable idempotency keys.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runDispatcher, type RouteRuntime } from '../../src/core/bus/dispatcher.js';
-import type { ActionOutcome, DeliveryContext, ScenarioAction } from '../../src/core/ports/scenario-action.js';
+import type { ActionOutcome } from '../../src/core/ports/scenario-action.js';
 import type { BlobStore } from '../../src/core/ports/blob-store.js';
-import type { MessageAttributes } from '../../src/core/message/attributes.js';
 import { MailsluiceError } from '../../src/core/errors/index.js';
 import { systemClock } from '../../src/adapters/clock-system/index.js';
 import { JsonlLogger } from '../../src/adapters/logger-jsonl/index.js';
 import { MemoryBus } from '../reference/memory-bus.js';
+import { MemoryAction, type Decide } from '../reference/memory-action.js';
 
 const blobs = { read: async () => Buffer.from('raw'), stream: async function* () {} } as unknown as BlobStore;
 const logger = new JsonlLogger([]);
 
-interface Call {
-  key: string;
-  attempt: number;
-  subject: string;
-  message: MessageAttributes;
-  ctx: DeliveryContext;
-}
-
-/** An action that records every call and answers with `decide(call)`. */
-function scripted(decide: (c: Call, calls: Call[]) => ActionOutcome | Promise<ActionOutcome>): ScenarioAction & { calls: Call[] } {
-  const calls: Call[] = [];
-  return {
-    kind: 'webhook',
-    calls,
-    async run(message, ctx) {
-      const c = { key: ctx.idempotencyKey, attempt: ctx.attempt, subject: message.Subject, message, ctx };
-      calls.push(c);
-      return decide(c, calls);
-    },
-  };
-}
+/** The reference action (test/reference), answering each call with `decide(call, calls)` and recording every call. */
+const scripted = (decide: Decide): MemoryAction => new MemoryAction({ decide });
 
 const retryable = (): ActionOutcome => ({ ok: false, error: new MailsluiceError('ACTION_RECEIVER_ERROR', 'the receiver answered 503') });
 const refused = (): ActionOutcome => ({ ok: false, error: new MailsluiceError('ACTION_REJECTED', 'the receiver refused the delivery with 400') });
@@ -160,13 +141,11 @@ test('a stop mid-attempt records nothing: the delivery runs again, under the sam
   const bus = new MemoryBus();
   bus.add('j', 'hook', 0, 1);
   const ac = new AbortController();
-  const hanging = scripted(
-    (c) =>
-      new Promise<ActionOutcome>((resolve) => {
-        c.ctx.signal.addEventListener('abort', () => resolve({ ok: false, error: new MailsluiceError('ACTION_TIMEOUT', 'stopped') }));
-        setTimeout(() => ac.abort(), 20);
-      }),
-  );
+  // The reference action ends a held call at the abort, as a retryable failure (ACTION_TIMEOUT).
+  const hanging = scripted(() => {
+    setTimeout(() => ac.abort(), 20);
+    return new Promise<ActionOutcome>(() => undefined);
+  });
   await runDispatcher({ bus, blobs, routes: [{ name: 'hook', connection: 'j', bus: 0, steps: [{ action: hanging, maxAttempts: 1 }] }], clock: systemClock, random: () => 0, logger }, { signal: ac.signal });
   const row = bus.get('j.hook.1');
   assert.deepEqual([row.state, row.attempts, row.leaseUntil], ['pending', 0, 0], 'not counted as an attempt, not dead, claim released');

@@ -1,6 +1,10 @@
+/**
+ * The Clock port on the real time (`Date.now()`) and Node's timers; the core never reads either
+ * directly (test/architecture/dependency-rule.test.ts).
+ */
 import type { Clock } from '../../core/ports/clock.js';
 
-/** The real clock. */
+/** The real clock: `now()` is `Date.now()`, `sleep` a timer that an abort ends at once (it resolves, never rejects). */
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>

@@ -1,29 +1,15 @@
+/**
+ * The Logger port as JSON lines: one object per record, to stderr and to each connection's own
+ * log file, levels per sink, secret-looking fields redacted.
+ */
 import { appendFileSync } from 'node:fs';
 import { makePrivateDirSync, PRIVATE_FILE_MODE } from '../fs-node/private-files.js';
 import { dirname } from 'node:path';
 import type { Logger } from '../../core/ports/logger.js';
+import { LEVEL_RANK as RANK, NOT_SECRET, SECRET_KEYS, type LogLevel, type LogSink } from './jsonl-logger-config.js';
+import { dropUnwritableRecord } from './jsonl-error-map.js';
 
-/** Levels in order of severity. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
-/** Where one logger writes and from which level. */
-export interface LogSink {
-  /** Lowest level written. */
-  level: LogLevel;
-  /** A file (JSON lines), or a writable such as process.stderr. */
-  file?: string;
-  stream?: { write(s: string): unknown };
-}
-
-const SECRET_KEYS = /pass(word)?|secret|token|authorization|cookie|key$/i;
-/**
- * Field names that match {@link SECRET_KEYS} but never hold a secret: `key` is a message's source
- * key (`imap:<mailbox>:<uidvalidity>:<uid>`, `pop3:<uidl>`), which names the message an operator
- * has to find ("message archived", "message could not be archived").
- */
-const NOT_SECRET = new Set(['key']);
-
+/** `fields` with the values of secret-looking names replaced (jsonl-logger-config.ts, `SECRET_KEYS`). */
 function scrub(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) out[k] = SECRET_KEYS.test(k) && !NOT_SECRET.has(k) ? '[redacted]' : v;
@@ -56,8 +42,8 @@ export class JsonlLogger implements Logger {
         try {
           // Synchronous append keeps the order and survives a crash right after; logs are low-volume.
           appendFileSync(s.file, rec, { mode: PRIVATE_FILE_MODE });
-        } catch {
-          // A log that cannot be written must not stop the drain.
+        } catch (err) {
+          dropUnwritableRecord(err);
         }
       } else s.stream?.write(rec);
     }
@@ -83,9 +69,4 @@ export class JsonlLogger implements Logger {
   with(extra: LogSink[], fields: Record<string, unknown> = {}): JsonlLogger {
     return new JsonlLogger([...this.sinks, ...extra], { ...this.base, ...fields });
   }
-}
-
-/** The level of a connection's own log file for its `logging` setting, or null for off. */
-export function connectionLogLevel(logging: 'full' | 'errors' | 'off'): LogLevel | null {
-  return logging === 'full' ? 'debug' : logging === 'errors' ? 'warn' : null;
 }

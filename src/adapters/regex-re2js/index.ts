@@ -1,1 +1,6 @@
-export { re2jsRegexEngine, compileRe2js, RE2JS_MAX_PROGRAM } from './re2js-regex.js';
+/**
+ * The route regex engine: the RegexEngine port on re2js (linear time, no native build).
+ * See README.md and docs/adr/0012-linear-time-route-regexes.md.
+ */
+export { re2jsRegexEngine, compileRe2js } from './re2js-regex.js';
+export { RE2JS_MAX_PROGRAM } from './re2js-regex-config.js';

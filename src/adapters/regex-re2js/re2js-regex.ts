@@ -6,25 +6,13 @@
 import { RE2JS } from 're2js';
 import type { CompiledRegex, RegexEngine } from '../../core/ports/regex-engine.js';
 import { re2jsRefusal } from './re2js-error-map.js';
-
-/**
- * Largest compiled program accepted, in RE2 instructions. Why: linear time is linear in the text
- * with a factor that grows with the program: when a text makes a pattern's DFA outgrow its
- * memory, every character costs work over the live instructions (measured here on 64 KiB:
- * `a[ab]{500}x` ~2 s, `[\p{L}\p{N}]{900}x` ~7 s; ADR 0012). 500 instructions hold what an
- * operator writes by hand (a case-insensitive literal or alternation costs about one per
- * character, fifty keywords ~420) and keep the worst case near the 2 s plateau.
- */
-export const RE2JS_MAX_PROGRAM = 500;
-
-/** The reason every refusal ends with, so it reads as the engine's rule, not a bug. */
-const ENGINE = 'route regexes run on a linear-time engine (RE2 syntax)';
+import { RE2JS_ENGINE_RULE as ENGINE, RE2JS_FLAGS, RE2JS_MAX_PROGRAM } from './re2js-regex-config.js';
 
 /** Compiles with the semantics routes have always had: case-insensitive, Unicode-aware. */
 export function compileRe2js(pattern: string): CompiledRegex {
   let re: RE2JS;
   try {
-    re = RE2JS.compile(pattern, RE2JS.CASE_INSENSITIVE);
+    re = RE2JS.compile(pattern, RE2JS_FLAGS);
   } catch (err) {
     return { ok: false, reason: `${re2jsRefusal(err)}: ${ENGINE}` };
   }

@@ -3,9 +3,9 @@ import { MailsluiceError } from '../../core/errors/index.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { ConnectionConfig } from '../../config/loader.js';
 import type { ProbeResult, ProbeStep } from '../source-imap/imap-probe.js';
-import { Pop3Client, type Pop3ConnectStep } from './pop3-client.js';
+import { Pop3Client } from './pop3-client.js';
 import { mapPop3Error } from './pop3-error-map.js';
-import { pop3ClientOptions } from './pop3-source.js';
+import { pop3ClientOptions, type Pop3ConnectStep } from './pop3-source-config.js';
 
 /** A probe must end even when the operator set "no timeout": this stands in for 0. */
 const PROBE_FALLBACK_TIMEOUT_MS = 30_000;

@@ -1,72 +1,14 @@
-import { SERVER_SILENCE, type Candidate, type FetchedMessage, type MailboxSource, type SourceRuntime, type SourceSession } from '../../core/ports/mailbox-source.js';
+import type { Candidate, FetchedMessage, MailboxSource, SourceRuntime, SourceSession } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { MailsluiceError } from '../../core/errors/index.js';
-import type { ConnectionConfig } from '../../config/loader.js';
-import { Pop3Client, type Pop3ClientOptions } from './pop3-client.js';
-
-/** The POP3 source needs the connection's settings, as validated by the one schema. */
-export type Pop3SourceConfig = Pick<
-  ConnectionConfig,
-  'name' | 'host' | 'port' | 'tlsPort' | 'security' | 'tls' | 'auth' | 'deletePolicy' | 'expungeEvery' | 'connectTimeoutMs' | 'dataTimeoutMs'
->;
-
-/** Tunables with their reasons; not operator settings. */
-export const POP3_TUNING = {
-  /**
-   * A message LIST announces at most this big is read whole and handed over `buffered`, so the
-   * blob writer hashes and compresses it while the next RETR runs; a bigger one is streamed to
-   * the blob store chunk by chunk and never sits whole in memory (a 100 MB message included).
-   */
-  bufferUpToBytes: 1024 * 1024,
-  /** UIDL keys asked of the archive per round when skipping what was taken already (`leave`). */
-  settledLookupBatch: 1000,
-  /** How long QUIT may take when closing before the socket is simply dropped. */
-  quitTimeoutMs: 5000,
-  /**
-   * With `dataTimeoutMs` 0: the silence a command may wait through before the session is dropped
-   * (SOURCE_DATA_TIMEOUT), and how often a warning is logged meanwhile (`SERVER_SILENCE` has the
-   * reasons). Lowered for tests through the app (MAILSLUICE_SILENCE_LIMIT_MS / _WARN_MS).
-   */
-  silenceLimitMs: SERVER_SILENCE.limitMs,
-  silenceWarnEveryMs: SERVER_SILENCE.warnEveryMs,
-} as const;
+import { Pop3Client } from './pop3-client.js';
+import { POP3_TUNING, pop3ClientOptions, type Pop3SourceConfig } from './pop3-source-config.js';
 
 /** One message of the current session's listing. */
 interface Listed {
   msgno: number;
   uidl: string;
   size: number;
-}
-
-/** Builds the POP3 client's options from the connection settings. */
-export function pop3ClientOptions(cfg: Pop3SourceConfig): Pop3ClientOptions {
-  const tls: Pop3ClientOptions['tls'] = { rejectUnauthorized: cfg.tls.verify, minVersion: cfg.tls.minVersion };
-  if (cfg.tls.ca) tls.ca = cfg.tls.ca;
-  if (cfg.tls.clientCert) tls.cert = cfg.tls.clientCert;
-  if (cfg.tls.clientKey) tls.key = cfg.tls.clientKey;
-  if (cfg.tls.pfx) tls.pfx = Buffer.from(cfg.tls.pfx, 'base64');
-  if (cfg.tls.passphrase) tls.passphrase = cfg.tls.passphrase;
-  if (cfg.tls.servername) tls.servername = cfg.tls.servername;
-  if (cfg.auth.type !== 'none' && cfg.auth.type !== 'basic') {
-    throw new MailsluiceError('SOURCE_AUTH_UNSUPPORTED', `connection ${cfg.name}: auth ${cfg.auth.type} is not available over POP3 in this build (use basic or none)`);
-  }
-  return {
-    host: cfg.host,
-    port: cfg.security === 'tls' ? cfg.tlsPort : cfg.port,
-    security: cfg.security,
-    tls,
-    auth: {
-      type: cfg.auth.type,
-      ...(cfg.auth.username !== undefined ? { username: cfg.auth.username } : {}),
-      ...(cfg.auth.password !== undefined ? { password: cfg.auth.password } : {}),
-      disablePlain: cfg.auth.disablePlain,
-      apop: cfg.auth.apop,
-    },
-    connectTimeoutMs: cfg.connectTimeoutMs,
-    dataTimeoutMs: cfg.dataTimeoutMs,
-    // The connection test too: a server that goes silent after its greeting must not hang it.
-    silence: { limitMs: POP3_TUNING.silenceLimitMs, warnEveryMs: POP3_TUNING.silenceWarnEveryMs },
-  };
 }
 
 async function* single(buf: Uint8Array): AsyncIterable<Uint8Array> {

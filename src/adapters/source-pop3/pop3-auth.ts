@@ -1,0 +1,104 @@
+/**
+ * POP3 login: APOP (RFC 1939 §7), SASL PLAIN and LOGIN (AUTH, RFC 5034) and USER/PASS, chosen
+ * from the settings and what CAPA offers. Credentials go to the server and nowhere else: no
+ * sentence made here carries a password.
+ */
+import { createHash } from 'node:crypto';
+import { MailsluiceError } from '../../core/errors/index.js';
+import { pop3ExtraChallenge, pop3LoginRejected, pop3NoApopStamp, pop3NoLogin, pop3Where, type Pop3ErrorContext } from './pop3-error-map.js';
+import type { Pop3AuthOptions } from './pop3-source-config.js';
+import type { Pop3Wire } from './pop3-wire.js';
+
+/** What the login needs of the session so far. */
+export interface Pop3LoginState {
+  ctx: Pop3ErrorContext;
+  /** Upper-cased CAPA lines ([] without CAPA). */
+  caps: readonly string[];
+  /** The greeting line (APOP takes its `<timestamp>`). */
+  greeting: string;
+  /** Whether the session runs over TLS (named when no login is allowed without it). */
+  tlsOn: boolean;
+}
+
+/** The SASL mechanisms a CAPA list offers (`SASL PLAIN LOGIN` → PLAIN, LOGIN). */
+function saslMechanisms(caps: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const c of caps) {
+    const words = c.split(/\s+/);
+    if (words[0] === 'SASL') for (const m of words.slice(1)) if (m) out.add(m);
+  }
+  return out;
+}
+
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+
+/** APOP: the MD5 of the greeting's `<timestamp>` and the password, instead of the password. */
+async function apop(wire: Pop3Wire, s: Pop3LoginState, user: string, pass: string): Promise<void> {
+  const stamp = /<[^<>\s]*>/.exec(s.greeting)?.[0];
+  if (!stamp) throw wire.fail(pop3NoApopStamp(s.ctx, s.greeting));
+  const digest = createHash('md5').update(stamp + pass, 'utf8').digest('hex');
+  wire.write(`APOP ${user} ${digest}\r\n`);
+  const st = await wire.status('APOP');
+  if (!st.ok) throw pop3LoginRejected(s.ctx, 'APOP', user, st.text);
+}
+
+/** One SASL exchange (RFC 5034): answers `+` challenges from `responses` in order. */
+async function sasl(wire: Pop3Wire, ctx: Pop3ErrorContext, mech: string, first: string, responses: string[], user: string): Promise<void> {
+  const label = `AUTH ${mech}`;
+  wire.write(`${first}\r\n`);
+  const queue = [...responses];
+  for (;;) {
+    const line = await wire.line(`the answer to ${label}`);
+    if (line === '+' || line.startsWith('+ ')) {
+      const next = queue.shift();
+      if (next === undefined) throw wire.fail(pop3ExtraChallenge(ctx, label, line));
+      wire.write(`${next}\r\n`);
+      continue;
+    }
+    const st = wire.parseStatus(line, label);
+    if (st.ok) return;
+    throw pop3LoginRejected(ctx, label, user, st.text);
+  }
+}
+
+/** USER then PASS (the password in the clear on this connection). */
+async function userPass(wire: Pop3Wire, ctx: Pop3ErrorContext, user: string, pass: string): Promise<void> {
+  wire.write(`USER ${user}\r\n`);
+  const su = await wire.status('USER');
+  if (!su.ok) throw pop3LoginRejected(ctx, 'USER/PASS', user, su.text);
+  wire.write(`PASS ${pass}\r\n`);
+  const sp = await wire.status('PASS');
+  if (!sp.ok) throw pop3LoginRejected(ctx, 'USER/PASS', user, sp.text);
+}
+
+/**
+ * Logs in per the auth settings: APOP when asked for, else SASL PLAIN (unless disabled), else
+ * SASL LOGIN, else USER/PASS when CAPA allows it. Returns a sentence saying how.
+ */
+export async function pop3Login(wire: Pop3Wire, a: Pop3AuthOptions, s: Pop3LoginState): Promise<string> {
+  if (a.type === 'none') return 'no authentication (auth: none)';
+  const user = a.username;
+  const pass = a.password;
+  if (user === undefined || user === '' || pass === undefined) {
+    throw wire.fail(new MailsluiceError('CONFIG_INVALID', `auth is basic for POP3 server ${pop3Where(s.ctx)} but the username or the password is missing`));
+  }
+  const who = JSON.stringify(user);
+  if (a.apop) {
+    await apop(wire, s, user, pass);
+    return `logged in as ${who} with APOP`;
+  }
+  const mechs = saslMechanisms(s.caps);
+  if (mechs.has('PLAIN') && !a.disablePlain) {
+    await sasl(wire, s.ctx, 'PLAIN', `AUTH PLAIN ${b64(`\0${user}\0${pass}`)}`, [], user);
+    return `logged in as ${who} with AUTH PLAIN`;
+  }
+  if (mechs.has('LOGIN')) {
+    await sasl(wire, s.ctx, 'LOGIN', 'AUTH LOGIN', [b64(user), b64(pass)], user);
+    return `logged in as ${who} with AUTH LOGIN`;
+  }
+  // RFC 2449: a server that supports CAPA lists USER when USER/PASS may be used. Dovecot and
+  // others leave it out on an unencrypted connection when plain-text logins are disabled.
+  if (s.caps.length > 0 && !s.caps.includes('USER')) throw wire.fail(pop3NoLogin(s.ctx, s.caps, a.disablePlain, s.tlsOn));
+  await userPass(wire, s.ctx, user, pass);
+  return `logged in as ${who} with USER/PASS`;
+}
