@@ -2,7 +2,7 @@
  * Options of the API server and the tunables behind them, each with its reason.
  */
 import type { Logger } from '../core/ports/logger.js';
-import type { MessageStore } from '../core/ports/message-store.js';
+import type { ArchiveReader } from '../core/ports/archive-reader.js';
 import type { BlobStore } from '../core/ports/blob-store.js';
 import type { AttachmentFinder } from '../core/ports/attachment-finder.js';
 import type { UrlSigner } from './signed-url.js';
@@ -11,7 +11,7 @@ import type { ByteBudget } from '../core/memory/byte-budget.js';
 /** What the API reads and how it checks URLs; handed over by the composition root. */
 export interface ApiDeps {
   /** Archived messages by `ArchiveId`. */
-  archive: Pick<MessageStore, 'findArchived'>;
+  archive: Pick<ArchiveReader, 'findArchived'>;
   /** Raw messages. */
   blobs: Pick<BlobStore, 'read'>;
   /** Attachment bytes in a raw message. */

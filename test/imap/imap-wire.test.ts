@@ -16,15 +16,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import {
-  ImapWire,
-  ImapCommandError,
-  ImapConnectionError,
-  quoteMailbox,
-  flagList,
-  type ImapWireOptions,
-  type WireMessage,
-} from '../../src/adapters/source-imap/imap-wire.js';
+import { ImapWire, type ImapWireOptions, type WireMessage } from '../../src/adapters/source-imap/imap-wire.js';
+import { ImapCommandError, ImapConnectionError } from '../../src/adapters/source-imap/imap-wire-errors.js';
+import { quoteMailbox, flagList } from '../../src/adapters/source-imap/imap-command-text.js';
 import { ImapParseError, LITERAL_MARK, tokenize, parseStatus, parseSearchNumbers, expandSequenceSet } from '../../src/adapters/source-imap/imap-response.js';
 import { seededRandom } from '../harness/random.js';
 import { ScriptedPeer } from '../harness/scripted-peer.js';

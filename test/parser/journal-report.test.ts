@@ -22,7 +22,7 @@ import {
 import type { JournalEnvelope, MessageAttributes } from '../../src/core/message/attributes.js';
 import { DEFAULT_PARSE_LIMITS } from '../../src/core/message/limits.js';
 import type { ParseOutcome } from '../../src/core/ports/message-parser.js';
-import { toParsedRecord } from '../../src/core/ports/message-store.js';
+import { toParsedRecord } from '../../src/core/message/parsed-record.js';
 import { createPostalMimeParser, parseToOutcome, readJournalReport } from '../../src/adapters/parser-postal-mime/index.js';
 import { makeWorkspace, runCli, REPO_ROOT } from '../harness/cli.js';
 

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createPostalMimeAttachmentFinder, createPostalMimeParser, mapPostalMimeError, parseToOutcome } from '../../src/adapters/parser-postal-mime/index.js';
 import { DEFAULT_PARSE_LIMITS } from '../../src/core/message/limits.js';
 import type { MessageAttributes } from '../../src/core/message/attributes.js';
-import { toParsedRecord } from '../../src/core/ports/message-store.js';
+import { toParsedRecord } from '../../src/core/message/parsed-record.js';
 
 const parser = createPostalMimeParser({ workers: 2 });
 after(() => parser.close());

@@ -12,10 +12,36 @@ import { recoverPendingActions } from '../../src/core/archive/recover-actions.js
 import { MailsluiceError, isMailsluiceError } from '../../src/core/errors/index.js';
 import type { Candidate, FetchedMessage, MailboxSource, SourceSession } from '../../src/core/ports/mailbox-source.js';
 import type { BlobWriter, PutResult } from '../../src/core/ports/blob-store.js';
-import type { MessageStore, TakenRecord, MailboxWatermark, PendingAction } from '../../src/core/ports/message-store.js';
+import type { MailboxWatermark, TakenRecord } from '../../src/core/ports/drain-ledger.js';
+import { MemoryStore } from '../reference/memory-store.js';
 import type { Logger } from '../../src/core/ports/logger.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+
+/** The reference store (test/reference/memory-store.ts), recording its commits and actions as the tests read them. */
+class RecordingStore extends MemoryStore {
+  /** Committed records by source key, in commit order. */
+  readonly committed = new Map<string, TakenRecord>();
+  /** Keys whose server action was recorded done. */
+  readonly done = new Set<string>();
+  wm: MailboxWatermark | null = null;
+
+  constructor(private readonly events: string[]) {
+    super();
+  }
+
+  override async commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void> {
+    this.events.push(`commit ${records.map((r) => r.uid).join(',')} wm=${watermark?.lastUid}`);
+    await super.commitTaken(records, watermark);
+    for (const r of records) this.committed.set(r.sourceKey, r);
+    if (watermark) this.wm = { uidValidity: watermark.uidValidity, lastUid: watermark.lastUid };
+  }
+
+  override async markActionDone(connection: string, keys: string[]): Promise<void> {
+    await super.markActionDone(connection, keys);
+    for (const k of keys) this.done.add(k);
+  }
+}
 
 function setup(uids: number[], opts: { failAfter?: number } = {}) {
   const events: string[] = [];
@@ -51,7 +77,6 @@ function setup(uids: number[], opts: { failAfter?: number } = {}) {
     async waitForChange() {},
     async close() {},
   };
-  const blobs = new Set<string>();
   const writer: BlobWriter = {
     async put(body): Promise<PutResult> {
       const chunks: Buffer[] = [];
@@ -69,49 +94,18 @@ function setup(uids: number[], opts: { failAfter?: number } = {}) {
     },
     async close() {},
   };
-  const committed = new Map<string, TakenRecord>();
-  const done = new Set<string>();
-  let wm: MailboxWatermark | null = null;
-  const store: Partial<MessageStore> = {
-    hasBlob: (sha) => blobs.has(sha),
-    async lookupTaken(_c, keys) {
-      return new Set(keys.filter((k) => committed.has(k)));
-    },
-    async lookupSettled(_c, keys) {
-      return new Set(keys.filter((k) => committed.has(k) && done.has(k)));
-    },
-    async commitTaken(records, watermark) {
-      events.push(`commit ${records.map((r) => r.uid).join(',')} wm=${watermark?.lastUid}`);
-      for (const r of records) {
-        committed.set(r.sourceKey, r);
-        blobs.add(r.sha256);
-      }
-      if (watermark) wm = { uidValidity: watermark.uidValidity, lastUid: watermark.lastUid };
-    },
-    async markActionDone(_c, keys) {
-      for (const k of keys) done.add(k);
-    },
-    async getWatermark() {
-      return wm;
-    },
-    async pendingActions(): Promise<PendingAction[]> {
-      return [...committed.values()].filter((r) => !done.has(r.sourceKey)).map((r) => ({ sourceKey: r.sourceKey, uid: r.uid, uidl: null }));
-    },
-    async supersedePending() {
-      return 0;
-    },
-  };
+  const store = new RecordingStore(events);
   const deps: DrainDeps = {
     connection: 'c',
     source,
-    store: store as MessageStore,
+    store,
     blobs: writer,
     clock: { now: () => 0, sleep: async () => {} },
     logger: silent,
     maxMessagesPerCycle: 100,
     commitEveryMessages: 2,
   };
-  return { events, server, session, deps, committed, done, watermark: () => wm };
+  return { events, server, session, deps, committed: store.committed, done: store.done, watermark: () => store.wm };
 }
 
 test('blobs are synced before each commit and the server action comes after every commit', async () => {
@@ -453,15 +447,13 @@ test('with a pipeline, a failed handed-over commit stops the commits behind it a
   t.deps.source = { ...t.deps.source, concurrentActions: true };
   t.deps.maxMessagesPerCycle = 3;
   t.deps.commitEveryMessages = 100;
-  const commit = t.deps.store.commitTaken.bind(t.deps.store);
+  const store = t.deps.store;
+  const commit = store.commitTaken.bind(store);
   let calls = 0;
-  t.deps.store = {
-    ...t.deps.store,
-    commitTaken: async (records, wm) => {
-      if (calls++ === 0) throw new MailsluiceError('STORE_WRITE_FAILED', 'disk full');
-      return commit(records, wm);
-    },
-  } as MessageStore;
+  store.commitTaken = async (records, wm) => {
+    if (calls++ === 0) throw new MailsluiceError('STORE_WRITE_FAILED', 'disk full');
+    return commit(records, wm);
+  };
   t.deps.actions = new BatchPipeline(t.deps);
   await runDrainCycle(t.session, t.deps);
   const second = runDrainCycle(t.session, t.deps).catch((err: unknown) => err);

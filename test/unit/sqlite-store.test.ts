@@ -7,7 +7,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createSqliteStore } from '../../src/adapters/store-sqlite/index.js';
-import type { TakenRecord } from '../../src/core/ports/message-store.js';
+import type { TakenRecord } from '../../src/core/ports/drain-ledger.js';
+import { attributes } from '../contract/store-harness.js';
 
 const execFileP = promisify(execFile);
 
@@ -50,21 +51,7 @@ test('parse results are searchable, and a message parsed again replaces its inde
   try {
     await store.commitTaken([rec(1, 'b'.repeat(64), true)]);
     const [m] = await store.listUnparsed(10);
-    const attrs = {
-      From: { Name: 'Ann', Address: 'ann@example.test' },
-      To: [],
-      Cc: [],
-      Bcc: [],
-      Subject: 'Quarterly figures',
-      ReceivedDate: null,
-      GlobalMessageId: 'x@y',
-      InReplyTo: '',
-      References: [],
-      TextBody: 'revenue grew',
-      HtmlBody: '',
-      Attachments: [],
-      CustomHeaders: [],
-    };
+    const attrs = attributes({ To: [], ReceivedDate: null, GlobalMessageId: 'x@y' });
     await store.saveParsed([{ id: m!.id, outcome: { ok: true, attributes: attrs } }]);
     await store.saveParsed([{ id: m!.id, outcome: { ok: true, attributes: attrs } }]);
     assert.equal((await store.search({ text: 'revenue' })).length, 1);

@@ -6,7 +6,7 @@
 import { parseOversized } from './postal-mime-attributes.js';
 import { Worker } from 'node:worker_threads';
 import type { MessageParser, ParseOutcome } from '../../core/ports/message-parser.js';
-import { toParsedRecord, type ParsedRecord } from '../../core/ports/message-store.js';
+import { toParsedRecord, type ParsedRecord } from '../../core/message/parsed-record.js';
 import { ownsItsMemory } from '../../core/ports/blob-store.js';
 import { resolvePostalMimeParserConfig, type PostalMimeParserConfig, type PostalMimeParserOptions } from './postal-mime-parser-config.js';
 import { mapWorkerError, type MappedParseError } from './postal-mime-error-map.js';

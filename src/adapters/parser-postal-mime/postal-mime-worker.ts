@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ParseLimits } from '../../core/message/limits.js';
 import type { ParseOutcome } from '../../core/ports/message-parser.js';
-import { toParsedRecord, type ParsedRecord } from '../../core/ports/message-store.js';
+import { toParsedRecord, type ParsedRecord } from '../../core/message/parsed-record.js';
 import { parseToOutcome } from './postal-mime-attributes.js';
 import { installWorkerBlob } from './worker-blob.js';
 import { findAttachmentContents } from './attachment-finder.js';

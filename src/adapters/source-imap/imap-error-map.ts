@@ -1,8 +1,8 @@
 import { MailsluiceError } from '../../core/errors/index.js';
 import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
 import { isPlainTextPeer, plainTextPeerSentence } from '../tls-node/tls-plain-port.js';
-import { ImapCommandError, ImapConnectionError } from './imap-wire.js';
-
+import { ImapCommandError, ImapConnectionError } from './imap-wire-errors.js';
+import type { ImapSourceConfig } from './imap-source-config.js';
 
 /** Where the failure happened, for the sentence. */
 export interface ImapErrorContext {
@@ -12,6 +12,22 @@ export interface ImapErrorContext {
   username?: string;
   /** The connection logs in with `auth: none` (then a refused login means "a login is needed"). */
   authNone?: boolean;
+}
+
+/** The context of a connection's failures, from its settings. */
+export function imapErrorContext(cfg: Pick<ImapSourceConfig, 'host' | 'port' | 'tlsPort' | 'security' | 'mailbox' | 'auth'>): ImapErrorContext & { mailbox: string } {
+  return {
+    host: cfg.host,
+    port: cfg.security === 'tls' ? cfg.tlsPort : cfg.port,
+    mailbox: cfg.mailbox,
+    ...(cfg.auth.username !== undefined ? { username: cfg.auth.username } : {}),
+    authNone: cfg.auth.type === 'none',
+  };
+}
+
+/** The server at `where` offers no STARTTLS while the connection requires it. */
+export function starttlsUnavailableError(where: string, cause?: unknown): MailsluiceError {
+  return new MailsluiceError('SOURCE_STARTTLS_UNAVAILABLE', `${where} does not offer STARTTLS, and security is starttls (required)`, { cause });
 }
 
 /**
@@ -46,9 +62,7 @@ export function mapImapError(err: unknown, ctx: ImapErrorContext): MailsluiceErr
   if (e.tlsFailed) {
     // imapflow marks a required-but-missing STARTTLS with tlsFailed and no socket error code;
     // a failed handshake carries OpenSSL's code.
-    if (!code) {
-      return new MailsluiceError('SOURCE_STARTTLS_UNAVAILABLE', `${where} does not offer STARTTLS, and security is starttls (required)`, { cause: err });
-    }
+    if (!code) return starttlsUnavailableError(where, err);
     return new MailsluiceError('SOURCE_TLS_FAILED', `TLS with ${where} failed: ${text}`, { cause: err });
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new MailsluiceError('SOURCE_DNS_FAILED', `cannot resolve host ${ctx.host} (${code})`, { cause: err });
@@ -73,4 +87,50 @@ export function mapImapError(err: unknown, ctx: ImapErrorContext): MailsluiceErr
     return new MailsluiceError('SOURCE_PROTOCOL', `${where}: ${text}`, { cause: err });
   }
   return new MailsluiceError('SOURCE_NETWORK', `IMAP error with ${where}: ${text}${code ? ` (${code})` : ''}`, { cause: err });
+}
+
+/**
+ * A session's failure named by its real cause. imapflow reports a socket timeout (or TLS/socket
+ * error) through its 'error' event and then fails the running command with a generic
+ * "Connection not available"; given the error it emitted last (`lastClientError`), that one is
+ * mapped (e.g. SOURCE_DATA_TIMEOUT) instead of a bare SOURCE_NETWORK.
+ */
+export function mapSessionError(err: unknown, ctx: ImapErrorContext, lastClientError: unknown): MailsluiceError {
+  const code = (err as { code?: string } | null)?.code;
+  if (lastClientError !== undefined && (code === 'NoConnection' || code === 'EConnectionClosed') && !(err instanceof ImapConnectionError)) {
+    return mapImapError(lastClientError, ctx);
+  }
+  return mapImapError(err, ctx);
+}
+
+/** A failed SELECT: a mailbox the server does not know is SOURCE_MAILBOX_NOT_FOUND, anything else as {@link mapSessionError}. */
+export function mapSelectError(err: unknown, ctx: ImapErrorContext & { mailbox: string }, lastClientError: unknown): MailsluiceError {
+  const e = err as { serverResponseCode?: string; responseText?: string };
+  if (e.serverResponseCode === 'NONEXISTENT' || /doesn't exist|does not exist|unknown mailbox|not found/i.test(e.responseText ?? '')) {
+    return new MailsluiceError('SOURCE_MAILBOX_NOT_FOUND', `mailbox ${JSON.stringify(ctx.mailbox)} does not exist on ${ctx.host}:${ctx.port}`, { cause: err });
+  }
+  return mapSessionError(err, ctx, lastClientError);
+}
+
+/**
+ * Flagging messages that failed to archive `\Seen` failed: a refusal is SOURCE_PROTOCOL with the
+ * server's reason (a message left unflagged would be offered again), anything else as
+ * {@link mapSessionError}.
+ */
+export function mapMarkSeenError(err: unknown, count: number, ctx: ImapErrorContext, lastClientError: unknown): MailsluiceError {
+  if (err instanceof ImapCommandError) {
+    return new MailsluiceError('SOURCE_PROTOCOL', `flagging ${count} message${count === 1 ? '' : 's'} \\Seen failed on ${ctx.host}:${ctx.port}: ${err.responseText}`, { cause: err });
+  }
+  return mapSessionError(err, ctx, lastClientError);
+}
+
+/** A refused command's reason, as a sentence; `what` names the command as the operator knows it. */
+export function refusalReason(err: ImapCommandError, what: string, host: string): string {
+  const code = err.serverResponseCode ? ` [${err.serverResponseCode}]` : '';
+  return `${what} was refused by ${host}: ${err.responseStatus}${code} ${err.responseText}`.trimEnd();
+}
+
+/** The delete policy `move` could not move messages to `folder`; `reason` is the server's ({@link refusalReason}). */
+export function moveRefusedError(folder: string, host: string, reason: string): MailsluiceError {
+  return new MailsluiceError('SOURCE_PROTOCOL', `moving messages to ${JSON.stringify(folder)} failed on ${host}: ${reason}`);
 }

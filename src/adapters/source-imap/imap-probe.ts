@@ -4,8 +4,9 @@ import tls from 'node:tls';
 import { MailsluiceError } from '../../core/errors/index.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { ImapSourceConfig } from './imap-source-config.js';
-import { mapImapError } from './imap-error-map.js';
+import { imapErrorContext, mapImapError, starttlsUnavailableError } from './imap-error-map.js';
 import { ImapSource } from './imap-source.js';
+import { tlsClientOptions } from './imap-session.js';
 
 /** One step of a connection test. */
 export interface ProbeStep {
@@ -90,24 +91,106 @@ class LineReader {
   }
 }
 
+/** The probe's TLS options: the connection's, with the host as server name unless it is an address. */
 function tlsOptions(cfg: ImapSourceConfig): tls.ConnectionOptions {
-  const o: tls.ConnectionOptions = {
-    rejectUnauthorized: cfg.tls.verify,
-    minVersion: cfg.tls.minVersion,
-    servername: cfg.tls.servername ?? (net.isIP(cfg.host) ? '' : cfg.host),
-  };
-  if (cfg.tls.ca) o.ca = cfg.tls.ca;
-  if (cfg.tls.clientCert) o.cert = cfg.tls.clientCert;
-  if (cfg.tls.clientKey) o.key = cfg.tls.clientKey;
-  if (cfg.tls.pfx) o.pfx = Buffer.from(cfg.tls.pfx, 'base64');
-  if (cfg.tls.passphrase) o.passphrase = cfg.tls.passphrase;
-  return o;
+  return { ...tlsClientOptions(cfg), servername: cfg.tls.servername ?? (net.isIP(cfg.host) ? '' : cfg.host) };
 }
 
 function describeCert(sock: tls.TLSSocket): string {
   const c = sock.getPeerCertificate();
   const subject = c && c.subject ? (c.subject.CN ?? '') : '';
   return `${sock.getProtocol() ?? 'TLS'}, certificate ${subject ? `CN=${subject}` : '(no subject)'}${sock.authorized ? ', verified' : ', NOT verified (tls.verify is false)'}`;
+}
+
+/** Runs one step of the probe: records it (with its failure mapped to a catalogue code) and returns its value. */
+type StepRunner = <T>(step: ProbeStep['step'], fn: () => Promise<{ value: T; detail: string }>) => Promise<T>;
+
+/** A TCP connection to `addr:port` within `timeout`. */
+function tcpConnect(addr: string, port: number, timeout: number): Promise<{ value: net.Socket; detail: string }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: addr, port });
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' }));
+    }, timeout);
+    s.once('connect', () => {
+      clearTimeout(t);
+      resolve({ value: s, detail: `TCP connection to ${addr}:${port}` });
+    });
+    s.once('error', (err) => {
+      clearTimeout(t);
+      reject(err);
+    });
+  });
+}
+
+/**
+ * TLS over `raw`, bounded like the connect: a server that accepts the connection and then says
+ * nothing must fail this step, not hang the test.
+ */
+function tlsUpgrade(raw: net.Socket, cfg: ImapSourceConfig, port: number, timeout: number): Promise<{ value: tls.TLSSocket; detail: string }> {
+  return new Promise((resolve, reject) => {
+    raw.removeAllListeners('data');
+    const s = tls.connect({ ...tlsOptions(cfg), socket: raw });
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new MailsluiceError('SOURCE_TLS_FAILED', `${cfg.host}:${port} did not complete the TLS handshake within ${timeout} ms`));
+    }, timeout);
+    s.once('secureConnect', () => {
+      clearTimeout(t);
+      resolve({ value: s, detail: describeCert(s) });
+    });
+    s.once('error', (err) => {
+      clearTimeout(t);
+      reject(err);
+    });
+  });
+}
+
+/** The STARTTLS step (security starttls or starttls-if-available): the socket to go on with. */
+async function starttlsStep(
+  run: StepRunner,
+  steps: ProbeStep[],
+  cfg: ImapSourceConfig,
+  at: { sock: net.Socket; reader: LineReader; caps: string[]; port: number; timeout: number },
+): Promise<net.Socket> {
+  const { sock, reader, caps, port, timeout } = at;
+  if (caps.includes('STARTTLS')) {
+    return run('tls', async () => {
+      sock.write('A2 STARTTLS\r\n');
+      const answer = await reader.tagged('A2', timeout);
+      if (!/^OK\b/i.test(answer.status)) {
+        throw new MailsluiceError('SOURCE_TLS_FAILED', `${cfg.host}:${port} offers STARTTLS but refused it: ${JSON.stringify(answer.status.slice(0, 120))}`);
+      }
+      return tlsUpgrade(sock, cfg, port, timeout);
+    });
+  }
+  if (cfg.security === 'starttls') {
+    await run('tls', async () => {
+      throw starttlsUnavailableError(`${cfg.host}:${port}`);
+    });
+  }
+  steps.push({ step: 'tls', ok: true, detail: 'server offers no STARTTLS; continuing unencrypted (security: starttls-if-available)', ms: 0 });
+  return sock;
+}
+
+/** Auth, mailbox and count through the real source, so what passes here is what the drain will do. */
+async function sourceSteps(run: StepRunner, steps: ProbeStep[], cfg: ImapSourceConfig, logger: Logger): Promise<ProbeResult> {
+  const source = new ImapSource(cfg, logger);
+  try {
+    await run('auth', async () => {
+      await source.connect();
+      return { value: undefined, detail: cfg.auth.type === 'none' ? 'no authentication (auth: none)' : `logged in as ${JSON.stringify(cfg.auth.username ?? '')}` };
+    });
+    const session = await run('mailbox', async () => {
+      const s = await source.open();
+      return { value: s, detail: `opened ${JSON.stringify(cfg.mailbox)} (UIDVALIDITY ${s.uidValidity})` };
+    });
+    await run('count', async () => ({ value: undefined, detail: `${session.exists} message${session.exists === 1 ? '' : 's'} in the mailbox` }));
+    return { ok: true, steps, messages: session.exists, tls: source.tlsInUse === true };
+  } finally {
+    await source.close();
+  }
 }
 
 /**
@@ -119,8 +202,8 @@ export async function probeImap(cfg: ImapSourceConfig, logger: Logger): Promise<
   const steps: ProbeStep[] = [];
   const port = cfg.security === 'tls' ? cfg.tlsPort : cfg.port;
   const timeout = cfg.connectTimeoutMs || 30000;
-  const ctx = { host: cfg.host, port, mailbox: cfg.mailbox, ...(cfg.auth.username !== undefined ? { username: cfg.auth.username } : {}), authNone: cfg.auth.type === 'none' };
-  const run = async <T>(step: ProbeStep['step'], fn: () => Promise<{ value: T; detail: string }>): Promise<T> => {
+  const ctx = imapErrorContext(cfg);
+  const run: StepRunner = async (step, fn) => {
     const t0 = Date.now();
     try {
       const { value, detail } = await fn();
@@ -138,43 +221,8 @@ export async function probeImap(cfg: ImapSourceConfig, logger: Logger): Promise<
       const a = await lookup(cfg.host);
       return { value: a.address, detail: `${cfg.host} is ${a.address}` };
     });
-    sock = await run('connect', () =>
-      new Promise<{ value: net.Socket; detail: string }>((resolve, reject) => {
-        const s = net.connect({ host: addr, port });
-        const t = setTimeout(() => {
-          s.destroy();
-          reject(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' }));
-        }, timeout);
-        s.once('connect', () => {
-          clearTimeout(t);
-          resolve({ value: s, detail: `TCP connection to ${addr}:${port}` });
-        });
-        s.once('error', (err) => {
-          clearTimeout(t);
-          reject(err);
-        });
-      }),
-    );
-    // Bounded like the connect: a server that accepts the connection and then says nothing must
-    // fail this step, not hang the test.
-    const upgrade = (raw: net.Socket): Promise<{ value: tls.TLSSocket; detail: string }> =>
-      new Promise((resolve, reject) => {
-        raw.removeAllListeners('data');
-        const s = tls.connect({ ...tlsOptions(cfg), socket: raw });
-        const t = setTimeout(() => {
-          s.destroy();
-          reject(new MailsluiceError('SOURCE_TLS_FAILED', `${cfg.host}:${port} did not complete the TLS handshake within ${timeout} ms`));
-        }, timeout);
-        s.once('secureConnect', () => {
-          clearTimeout(t);
-          resolve({ value: s, detail: describeCert(s) });
-        });
-        s.once('error', (err) => {
-          clearTimeout(t);
-          reject(err);
-        });
-      });
-    if (cfg.security === 'tls') sock = await run('tls', () => upgrade(sock!));
+    sock = await run('connect', () => tcpConnect(addr, port, timeout));
+    if (cfg.security === 'tls') sock = await run('tls', () => tlsUpgrade(sock!, cfg, port, timeout));
     const reader = new LineReader(sock);
     await run('greeting', async () => {
       const g = await reader.next(timeout);
@@ -188,41 +236,10 @@ export async function probeImap(cfg: ImapSourceConfig, logger: Logger): Promise<
       const list = line.replace(/^\* CAPABILITY /i, '').split(' ').filter(Boolean).map((x) => x.toUpperCase());
       return { value: list, detail: list.join(' ') };
     });
-    if (cfg.security === 'starttls' || cfg.security === 'starttls-if-available') {
-      if (caps.includes('STARTTLS')) {
-        sock = await run('tls', async () => {
-          sock!.write('A2 STARTTLS\r\n');
-          const answer = await reader.tagged('A2', timeout);
-          if (!/^OK\b/i.test(answer.status)) {
-            throw new MailsluiceError('SOURCE_TLS_FAILED', `${cfg.host}:${port} offers STARTTLS but refused it: ${JSON.stringify(answer.status.slice(0, 120))}`);
-          }
-          return upgrade(sock!);
-        });
-      } else if (cfg.security === 'starttls') {
-        await run('tls', async () => {
-          throw new MailsluiceError('SOURCE_STARTTLS_UNAVAILABLE', `${cfg.host}:${port} does not offer STARTTLS, and security is starttls (required)`);
-        });
-      } else {
-        steps.push({ step: 'tls', ok: true, detail: 'server offers no STARTTLS; continuing unencrypted (security: starttls-if-available)', ms: 0 });
-      }
-    }
+    if (cfg.security === 'starttls' || cfg.security === 'starttls-if-available') sock = await starttlsStep(run, steps, cfg, { sock, reader, caps, port, timeout });
     sock.destroy();
     sock = null;
-    const source = new ImapSource(cfg, logger);
-    try {
-      await run('auth', async () => {
-        await source.connect();
-        return { value: undefined, detail: cfg.auth.type === 'none' ? 'no authentication (auth: none)' : `logged in as ${JSON.stringify(cfg.auth.username ?? '')}` };
-      });
-      const session = await run('mailbox', async () => {
-        const s = await source.open();
-        return { value: s, detail: `opened ${JSON.stringify(cfg.mailbox)} (UIDVALIDITY ${s.uidValidity})` };
-      });
-      await run('count', async () => ({ value: undefined, detail: `${session.exists} message${session.exists === 1 ? '' : 's'} in the mailbox` }));
-      return { ok: true, steps, messages: session.exists, tls: source.tlsInUse === true };
-    } finally {
-      await source.close();
-    }
+    return await sourceSteps(run, steps, cfg, logger);
   } catch {
     return { ok: false, steps };
   } finally {

@@ -12,49 +12,18 @@
  *
  * Commands run one at a time (see {@link ImapWire.run}), so untagged data (SEARCH results, FETCH
  * bodies and flags) belongs to the one command waiting.
+ *
+ * This file is the command loop; the bytes become responses in imap-response-reader.ts, FETCH
+ * answers are read in imap-fetch-response.ts, bodies reach their consumer through imap-pipe.ts,
+ * and the no-data timeout is imap-silence.ts.
  */
 import type { Readable, Writable } from 'node:stream';
-import { ownsItsMemory } from '../../core/ports/blob-store.js';
-import {
-  ImapParseError,
-  LiteralParts,
-  LITERAL_MARK,
-  expandSequenceSet,
-  parseSearchNumbers,
-  parseStatus,
-  tokenize,
-  type ImapStatus,
-  type ImapToken,
-} from './imap-response.js';
-
-/** A command the server refused (tagged NO or BAD); the error map turns it into SOURCE_PROTOCOL. */
-export class ImapCommandError extends Error {
-  readonly responseStatus: 'NO' | 'BAD';
-  readonly serverResponseCode: string | undefined;
-  readonly responseText: string;
-  /** The command's verb and arguments (never a secret: this loop sends no credentials). */
-  readonly command: string;
-  constructor(command: string, status: ImapStatus) {
-    super(`${command} was refused: ${status.status}${status.code ? ` [${status.code}]` : ''} ${status.text}`.trimEnd());
-    this.name = 'ImapCommandError';
-    this.responseStatus = status.status === 'BAD' ? 'BAD' : 'NO';
-    this.serverResponseCode = status.code;
-    this.responseText = status.text;
-    this.command = command;
-  }
-}
-
-/** The session ended under a command, or a timeout dropped it; `code` is what the error map reads. */
-export class ImapConnectionError extends Error {
-  constructor(
-    readonly code: 'EConnectionClosed' | 'ETIMEOUT',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'ImapConnectionError';
-  }
-}
+import { ImapParseError, LiteralParts, expandSequenceSet, parseSearchNumbers, parseStatus, tokenize, type ImapStatus, type ImapToken } from './imap-response.js';
+import { ImapCommandError, ImapConnectionError } from './imap-wire-errors.js';
+import { Pipe } from './imap-pipe.js';
+import { ResponseReader } from './imap-response-reader.js';
+import { parseFetchItems, streamableBody } from './imap-fetch-response.js';
+import { SilenceWatch } from './imap-silence.js';
 
 /** How a command ended (tagged OK), with what it collected. */
 export interface TaggedResult {
@@ -105,86 +74,6 @@ const LOW_WATER = 2 * 1024 * 1024;
 const DEFAULT_MAX_BUFFERED_LITERAL = 512 * 1024 * 1024;
 const DEFAULT_MAX_LINE = 16 * 1024 * 1024;
 
-/**
- * A queue between the socket (push) and an async consumer (pull). Its bytes count toward the
- * loop's back-pressure; a consumer that stops early cancels it and later pushes are dropped.
- */
-class Pipe<T> implements AsyncIterable<T> {
-  private items: T[] = [];
-  private head = 0;
-  private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | null = null;
-  private ended = false;
-  private error: unknown = undefined;
-  cancelled = false;
-
-  constructor(
-    private readonly sizeOf: (item: T) => number,
-    private readonly taken: (bytes: number) => void,
-    private readonly onCancel: () => void,
-  ) {}
-
-  /** Adds an item; returns its bytes if they now wait in the queue (0 if handed over or dropped). */
-  push(item: T): number {
-    if (this.cancelled || this.ended) return 0;
-    const w = this.waiter;
-    if (w) {
-      this.waiter = null;
-      w.resolve({ value: item, done: false });
-      return 0;
-    }
-    this.items.push(item);
-    return this.sizeOf(item);
-  }
-
-  end(error?: unknown): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.error = error;
-    const w = this.waiter;
-    if (!w) return;
-    this.waiter = null;
-    if (error !== undefined) w.reject(error);
-    else w.resolve({ value: undefined, done: true });
-  }
-
-  next(): Promise<IteratorResult<T>> {
-    if (this.head < this.items.length) {
-      const item = this.items[this.head]!;
-      this.items[this.head++] = undefined as T;
-      if (this.head === this.items.length) {
-        this.items = [];
-        this.head = 0;
-      }
-      this.taken(this.sizeOf(item));
-      return Promise.resolve({ value: item, done: false });
-    }
-    if (this.ended) return this.error !== undefined ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
-  }
-
-  /** The consumer is gone: what waits is dropped and its bytes released. */
-  cancel(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
-    let bytes = 0;
-    for (let i = this.head; i < this.items.length; i++) bytes += this.sizeOf(this.items[i]!);
-    this.items = [];
-    this.head = 0;
-    if (bytes > 0) this.taken(bytes);
-    this.onCancel();
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<T> {
-    return {
-      next: () => this.next(),
-      return: (): Promise<IteratorResult<T>> => {
-        this.cancel();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-    };
-  }
-}
-
 /** Where FETCH responses of a command go. */
 interface FetchSink {
   pipe: Pipe<WireMessage>;
@@ -213,43 +102,6 @@ interface Pending {
   idle?: boolean;
 }
 
-/** A literal being read. */
-interface LiteralState {
-  left: number;
-  size: number;
-  /** The pieces read so far (not streaming). */
-  parts: Buffer[];
-  /** Streaming to the consumer instead. */
-  stream: Pipe<Buffer> | null;
-}
-
-/** A copy of `b` in memory of its own (never Node's shared pool), so it can be handed on whole. */
-function ownCopy(b: Buffer): Buffer {
-  const c = Buffer.allocUnsafeSlow(b.length);
-  b.copy(c);
-  return c;
-}
-
-const EMPTY = Buffer.alloc(0);
-
-/** The UID of a FETCH response's text so far, or -1. */
-function uidIn(text: string): number {
-  const at = text.indexOf('UID ');
-  if (at < 0) return -1;
-  // "UID" must be an item name: preceded by "(" or " ".
-  const before = text.charCodeAt(at - 1);
-  if (before !== 40 && before !== 32) return -1;
-  let v = 0;
-  let i = at + 4;
-  const start = i;
-  for (; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) break;
-    v = v * 10 + (c - 48);
-  }
-  return i > start ? v : -1;
-}
-
 /**
  * The IMAP command loop over a socket. One instance per session; it never reconnects.
  */
@@ -263,21 +115,12 @@ export class ImapWire {
   private paused = false;
   /** Bytes handed to consumers' queues and not taken yet. */
   private queued = 0;
-  private readonly maxBufferedLiteral: number;
-  private readonly maxLine: number;
-
-  // Response assembly.
-  private carry: Buffer[] = [];
-  private carryLen = 0;
-  private text = '';
-  private literals: Array<Buffer | LiteralParts> = [];
-  private lit: LiteralState | null = null;
+  /** Lines and literals, assembled into responses. */
+  private readonly reader: ResponseReader;
+  /** The no-data timeout. */
+  private readonly silence: SilenceWatch;
   /** The stream a BODY[] literal of the response being read went to, if it streamed. */
   private streamedUid = -1;
-  /** Silence so far under the command waiting: the sum of the socket idle timeouts since data last came. */
-  private silentMs = 0;
-  /** The idle timeout last armed on the socket. */
-  private armedMs = 0;
 
   /** Told of `* n EXISTS` (new mail in the selected mailbox). */
   onExists: ((count: number) => void) | null = null;
@@ -289,13 +132,18 @@ export class ImapWire {
     private readonly options: ImapWireOptions,
     private readonly writeSocket: Writable = socket as unknown as Writable,
   ) {
-    this.maxBufferedLiteral = options.maxBufferedLiteral ?? DEFAULT_MAX_BUFFERED_LITERAL;
-    this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE;
+    this.reader = new ResponseReader(options.where, options.maxLineBytes ?? DEFAULT_MAX_LINE, options.maxBufferedLiteral ?? DEFAULT_MAX_BUFFERED_LITERAL, {
+      response: (text, literals) => this.onResponse(text, literals),
+      streamTo: (textSoFar, size) => this.streamTarget(textSoFar, size),
+      hold: (bytes) => this.hold(bytes),
+      ended: () => this.closedError !== null,
+    });
+    this.silence = new SilenceWatch(socket, options, (err) => this.fail(err));
     socket.on('data', (chunk: Buffer) => {
       // Data after a silent tick: the count starts over, on a full tick (the last one may have been short).
-      if (this.silentMs !== 0) this.refreshTimer();
+      if (this.silence.counting) this.refreshTimer();
       try {
-        this.onData(chunk);
+        this.reader.push(chunk);
       } catch (err) {
         this.fail(err instanceof Error ? err : new Error(String(err)));
       }
@@ -441,8 +289,7 @@ export class ImapWire {
     if (this.closedError) return;
     this.closedError = err;
     (this.socket as { setTimeout?: (ms: number) => void }).setTimeout?.(0);
-    this.lit?.stream?.end(err);
-    this.lit = null;
+    this.reader.abort(err);
     for (const p of this.pending.values()) {
       p.fetch?.pipe.end(err);
       p.reject(err);
@@ -451,44 +298,18 @@ export class ImapWire {
     this.onClose?.(err);
   }
 
-  /** The silence a command may wait through: the operator's no-data timeout, else the internal limit (0: none). */
-  private get silenceLimit(): number {
-    return this.options.dataTimeoutMs || this.options.silenceLimitMs || 0;
-  }
-
-  /** Arms the socket's idle timeout for the next tick: the next warning or the limit, whichever comes first. */
-  private armSilence(ms: number): void {
-    this.armedMs = ms;
-    (this.socket as { setTimeout?: (ms: number) => void }).setTimeout?.(ms);
-  }
-
-  /**
-   * The silence timer runs while a command (not IDLE) waits and we are not holding the socket
-   * back; it ticks every `warnEveryMs` (a warning) up to the limit (the session is dropped).
-   */
+  /** Starts the silence count over: it runs while a command (not IDLE) waits and the socket is not held back. */
   private refreshTimer(): void {
-    const limit = this.silenceLimit;
-    if (!limit || this.closedError) return;
+    if (!this.silence.limit || this.closedError) return;
     let waiting = false;
     for (const p of this.pending.values()) if (!p.idle) waiting = true;
-    this.silentMs = 0;
-    const warnEvery = this.options.onSilence && this.options.warnEveryMs ? this.options.warnEveryMs : limit;
-    this.armSilence(waiting && !this.paused ? Math.min(limit, warnEvery) : 0);
+    this.silence.restart(waiting && !this.paused);
   }
 
   /** The socket was idle for the armed tick while a command waited. */
   private onSilentTick(): void {
-    if (this.closedError || this.armedMs === 0) return;
-    this.silentMs += this.armedMs;
-    const limit = this.silenceLimit;
-    const command = this.front()?.command ?? 'a command';
-    if (this.silentMs >= limit) {
-      const which = this.options.dataTimeoutMs ? 'dataTimeoutMs' : "mailsluice's internal limit on a silent server (dataTimeoutMs is 0)";
-      this.fail(new ImapConnectionError('ETIMEOUT', `nothing arrived from ${this.options.where} for ${this.silentMs} ms while waiting for the answer to ${command} (${which})`));
-      return;
-    }
-    this.options.onSilence?.(this.silentMs, command);
-    this.armSilence(Math.min(this.options.warnEveryMs || limit, limit - this.silentMs));
+    if (this.closedError) return;
+    this.silence.tick(this.front()?.command ?? 'a command');
   }
 
   private hold(bytes: number): void {
@@ -512,85 +333,6 @@ export class ImapWire {
   // ---------------------------------------------------------------------------------------------
   // Reading responses.
 
-  private onData(chunk: Buffer): void {
-    const len = chunk.length;
-    let pos = 0;
-    while (pos < len && !this.closedError) {
-      const lit = this.lit;
-      if (lit) {
-        const take = Math.min(lit.left, len - pos);
-        if (lit.stream) {
-          this.hold(lit.stream.push(chunk.subarray(pos, pos + take)));
-        } else {
-          // A chunk that is all literal is kept as it is (each socket read is a buffer of its
-          // own); only the edges, shared with other data, are copied. Copying whole literals
-          // into one buffer had cost the mixed set's drain ~0.3 s of its main thread.
-          lit.parts.push(pos === 0 && take === len && ownsItsMemory(chunk) ? chunk : ownCopy(chunk.subarray(pos, pos + take)));
-        }
-        pos += take;
-        lit.left -= take;
-        if (lit.left === 0) {
-          this.lit = null;
-          if (lit.stream) {
-            lit.stream.end();
-            this.literals.push(EMPTY);
-          } else this.literals.push(lit.parts.length === 1 ? lit.parts[0]! : new LiteralParts(lit.parts, lit.size));
-        }
-        continue;
-      }
-      const lf = chunk.indexOf(10, pos);
-      if (lf < 0) {
-        this.carry.push(chunk.subarray(pos));
-        this.carryLen += len - pos;
-        if (this.text.length + this.carryLen > this.maxLine) throw new ImapParseError(`${this.options.where} sent a response line longer than ${this.maxLine} bytes`);
-        return;
-      }
-      // The same bound whether the line came in one read or several, and for the text between
-      // a response's literals (a response that never ends must not grow without limit).
-      if (this.text.length + this.carryLen + (lf - pos) > this.maxLine) throw new ImapParseError(`${this.options.where} sent a response line longer than ${this.maxLine} bytes`);
-      let end = lf;
-      if (end > pos && chunk[end - 1] === 13) end--;
-      let line: string;
-      if (this.carryLen > 0) {
-        this.carry.push(chunk.subarray(pos, lf));
-        const joined = Buffer.concat(this.carry);
-        this.carry = [];
-        this.carryLen = 0;
-        const e = joined.length > 0 && joined[joined.length - 1] === 13 ? joined.length - 1 : joined.length;
-        line = joined.toString('utf8', 0, e);
-      } else {
-        line = chunk.toString('utf8', pos, end);
-      }
-      pos = lf + 1;
-      const n = literalSize(line);
-      if (n < 0) {
-        const text = this.text === '' ? line : this.text + line;
-        const literals = this.literals;
-        this.text = '';
-        this.literals = [];
-        this.onResponse(text, literals);
-        continue;
-      }
-      // The line ends in {n}: n bytes of literal follow.
-      const head = line.slice(0, line.lastIndexOf('{')).replace(/~$/, '');
-      this.text += head + LITERAL_MARK;
-      const stream = this.streamTarget(this.text, n);
-      if (stream) {
-        this.lit = { left: n, size: n, parts: [], stream };
-      } else if (n === 0) {
-        this.literals.push(EMPTY);
-      } else if (n > this.maxBufferedLiteral) {
-        throw new ImapParseError(`${this.options.where} announced a literal of ${n} bytes, over the ${this.maxBufferedLiteral} a response may hold`);
-      } else if (pos + n <= len) {
-        // Wholly in this chunk: a view, no copy (the chunk is the socket's own, fresh per read).
-        this.literals.push(chunk.subarray(pos, pos + n));
-        pos += n;
-      } else {
-        this.lit = { left: n, size: n, parts: [], stream: null };
-      }
-    }
-  }
-
   /**
    * Whether the literal that starts now is a FETCH body to stream to the consumer (larger than
    * the command's `streamAbove`, its UID already read): returns the stream, after handing the
@@ -599,21 +341,16 @@ export class ImapWire {
   private streamTarget(textSoFar: string, size: number): Pipe<Buffer> | null {
     if (!textSoFar.startsWith('* ')) return null;
     const sink = this.front()?.fetch;
-    if (!sink || size <= sink.streamAbove || !/^\* \d+ FETCH \(/i.test(textSoFar)) return null;
-    const before = textSoFar.slice(0, -1);
-    const item = /(?:^|[ (])(BODY\[\](?:<(\d+)>)?) $/i.exec(before);
-    if (!item) return null;
-    const uid = uidIn(before);
-    // A server that sends the body before the UID gets it buffered: the consumer needs the UID first.
-    if (uid < 0) return null;
+    if (!sink || size <= sink.streamAbove) return null;
+    const body = streamableBody(textSoFar);
+    if (!body) return null;
     const stream = new Pipe<Buffer>(
       (b) => b.length,
       (bytes) => this.release(bytes),
       () => this.release(0),
     );
-    this.streamedUid = uid;
-    const offset = item[2] !== undefined ? Number(item[2]) : undefined;
-    this.hold(sink.pipe.push({ uid, stream, size, ...(offset !== undefined ? { offset } : {}) }));
+    this.streamedUid = body.uid;
+    this.hold(sink.pipe.push({ uid: body.uid, stream, size, ...(body.offset !== undefined ? { offset: body.offset } : {}) }));
     sink.body = stream;
     // The consumer stopped iterating before this body came: no one will read it.
     if (sink.pipe.cancelled) stream.cancel();
@@ -695,93 +432,11 @@ export class ImapWire {
     const front = this.front();
     const sink = front?.fetch;
     if (!sink && !front?.flags && !front?.sizes) return; // flag changes of other clients, unasked
-    const tokens = tokenize(listText, literals);
-    const list = tokens[0];
-    if (!Array.isArray(list)) throw new ImapParseError(`${this.options.where} sent a FETCH response without its list: ${JSON.stringify(listText.slice(0, 120))}`);
-    let uid = -1;
-    let body: Buffer[] | null = null;
-    let size = 0;
-    let offset: number | undefined;
-    let flags: string[] | null = null;
-    let rfc822Size = -1;
-    for (let i = 0; i + 1 < list.length; i += 2) {
-      const name = list[i];
-      if (typeof name !== 'string') continue;
-      const upper = name.toUpperCase();
-      const value = list[i + 1]!;
-      if (upper === 'UID') uid = Number(value);
-      else if (upper === 'FLAGS' && Array.isArray(value)) flags = value.filter((f): f is string => typeof f === 'string');
-      else if (upper === 'RFC822.SIZE') rfc822Size = Number(value);
-      else if (upper.startsWith('BODY[]')) {
-        const m = /^BODY\[\](?:<(\d+)>)?$/.exec(upper);
-        if (!m) continue;
-        if (m[1] !== undefined) offset = Number(m[1]);
-        if (Buffer.isBuffer(value)) [body, size] = [[value], value.length];
-        else if (value instanceof LiteralParts) [body, size] = [value.parts, value.length];
-        else if (typeof value === 'object' && !Array.isArray(value)) {
-          const b = Buffer.from(value.quoted, 'latin1');
-          [body, size] = [[b], b.length];
-        }
-        // NIL: Dovecot's answer for a message another session expunged meanwhile (no body: skipped).
-      }
-    }
+    const { uid, body, size, offset, flags, rfc822Size } = parseFetchItems(listText, literals, this.options.where);
     if (front?.flags && flags && Number.isInteger(uid) && uid > 0) front.flags.set(uid, flags);
     if (front?.sizes && Number.isSafeInteger(rfc822Size) && rfc822Size >= 0 && Number.isInteger(uid) && uid > 0) front.sizes.set(uid, rfc822Size);
     if (!sink || streamed >= 0 || body === null) return; // streamed already, or a FETCH of flags only
     if (!Number.isInteger(uid) || uid <= 0) throw new ImapParseError(`${this.options.where} sent a FETCH body without a UID`);
     this.hold(sink.pipe.push({ uid, parts: body, size, ...(offset !== undefined ? { offset } : {}) }));
   }
-}
-
-/** The length of the literal a line announces at its end (`{n}`, `{n+}`, `~{n}`), or -1. */
-function literalSize(line: string): number {
-  const last = line.length - 1;
-  if (last < 2 || line.charCodeAt(last) !== 125) return -1;
-  const open = line.lastIndexOf('{', last);
-  if (open < 0) return -1;
-  let end = last;
-  if (line.charCodeAt(end - 1) === 43) end--; // LITERAL+ form
-  if (end <= open + 1 || end - open - 1 > 12) return -1;
-  let v = 0;
-  for (let i = open + 1; i < end; i++) {
-    const c = line.charCodeAt(i);
-    if (c < 48 || c > 57) return -1;
-    v = v * 10 + (c - 48);
-  }
-  return v;
-}
-
-/**
- * A mailbox name as an IMAP astring, in modified UTF-7 (RFC 3501 §5.1.3): printable ASCII
- * as is (`&` as `&-`), anything else as `&<base64 of UTF-16BE with "," for "/">-`.
- */
-export function quoteMailbox(name: string): string {
-  if (/[\r\n\0]/.test(name)) throw new ImapParseError(`a mailbox name cannot hold CR, LF or NUL: ${JSON.stringify(name)}`);
-  let out = '';
-  let i = 0;
-  while (i < name.length) {
-    const c = name.charCodeAt(i);
-    if (c >= 0x20 && c <= 0x7e) {
-      out += c === 0x26 ? '&-' : name[i];
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < name.length && !(name.charCodeAt(j) >= 0x20 && name.charCodeAt(j) <= 0x7e)) j++;
-    const utf16 = Buffer.alloc((j - i) * 2);
-    for (let k = i; k < j; k++) utf16.writeUInt16BE(name.charCodeAt(k), (k - i) * 2);
-    out += `&${utf16.toString('base64').replace(/=+$/, '').replace(/\//g, ',')}-`;
-    i = j;
-  }
-  // An atom when it can be one (as imapflow writes it), else a quoted string (RFC 3501 astring).
-  if (/^[^\s(){%*"\\\]\x00-\x1f\x7f]+$/.test(out)) return out;
-  return `"${out.replace(/[\\"]/g, '\\$&')}"`;
-}
-
-/** A flag list for STORE, refusing anything that is not a flag atom (it would change the command). */
-export function flagList(flags: readonly string[]): string {
-  for (const f of flags) {
-    if (!/^\\?[^\s()"\\{\]%*\x00-\x1f\x7f]+$/.test(f)) throw new ImapParseError(`not an IMAP flag: ${JSON.stringify(f)}`);
-  }
-  return `(${flags.join(' ')})`;
 }

@@ -1,4 +1,6 @@
-export { ImapSource, createImapSource, imapFlowOptions, toSequenceSet, toSequenceSets } from './imap-source.js';
+export { ImapSource, createImapSource } from './imap-source.js';
+export { imapFlowOptions } from './imap-session.js';
+export { toSequenceSet, toSequenceSets } from './imap-sequence-sets.js';
 export { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
 export { mapImapError } from './imap-error-map.js';
 export { probeImap, type ProbeResult, type ProbeStep } from './imap-probe.js';

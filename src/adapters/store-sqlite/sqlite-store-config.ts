@@ -1,3 +1,5 @@
+import { DEFAULT_JOURNAL_SETTLE_MS } from '../../core/message/journal-merge.js';
+
 /** Options of the embedded SQLite metadata store. */
 export interface SqliteStoreOptions {
   /** Path of the database file. */
@@ -28,11 +30,5 @@ export interface SqliteStoreOptions {
   waitForLocks?: 'block' | 'yield';
 }
 
-/**
- * Default of {@link SqliteStoreOptions.journalSettleMs}: ample for the reports of one original
- * taken in the same batch (parsed in parallel, saved in groups milliseconds apart) to merge
- * before dispatch. It applies only while a backlog is being parsed, so the latency of a report
- * arriving in an idle mailbox (issue 4: under 1 s at p99) is not touched. A report arriving after
- * its sibling was dispatched is merged in the archive but not sent again.
- */
-export const DEFAULT_JOURNAL_SETTLE_MS = 500;
+/** Default of {@link SqliteStoreOptions.journalSettleMs}: the core's settle window (core/message/journal-merge.ts). */
+export { DEFAULT_JOURNAL_SETTLE_MS };

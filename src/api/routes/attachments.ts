@@ -7,7 +7,7 @@
  */
 import { MailsluiceError, isMailsluiceError } from '../../core/errors/index.js';
 import { PARSE_CHARGE_FACTOR } from '../../core/memory/byte-budget.js';
-import type { ArchivedMessage } from '../../core/ports/message-store.js';
+import type { ArchivedMessage } from '../../core/ports/archive-reader.js';
 import type { ApiRequest, ApiResponse, ApiRoute } from '../router.js';
 import { API_TUNING, type ApiDeps } from '../api-server-config.js';
 import { ATTACHMENT_SAFETY_HEADERS, contentDisposition, safeContentType } from '../attachment-headers.js';

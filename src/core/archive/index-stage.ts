@@ -4,13 +4,15 @@
  * It is off the drain's critical path, so a burst empties the mailbox first and this catches up.
  */
 import type { BlobStore } from '../ports/blob-store.js';
-import type { MessageParser, ParseOutcome } from '../ports/message-parser.js';
-import type { MessageStore, ParsedRecord, UnparsedMessage } from '../ports/message-store.js';
+import type { MessageParser } from '../ports/message-parser.js';
+import type { ParseQueue, ParseResult, UnparsedMessage } from '../ports/parse-queue.js';
+import type { ParseOutcome } from '../message/parse-outcome.js';
+import type { ParsedRecord } from '../message/parsed-record.js';
 import type { Logger } from '../ports/logger.js';
 import type { Clock } from '../ports/clock.js';
 import { MAX_FULL_PARSE_BYTES, MAX_HEADER_BYTES } from '../message/limits.js';
 import { YieldToDrain } from './yield-to-drain.js';
-import type { NewDelivery, RouteMatcher } from '../routing/route-matcher.js';
+import type { RouteMatcher } from '../routing/route-matcher.js';
 import type { MessageAttributes } from '../message/attributes.js';
 import type { BodiesSink, HandedBodies } from '../ports/bodies-handoff.js';
 import { PARSE_CHARGE_FACTOR, type ByteBudget, type Release } from '../memory/byte-budget.js';
@@ -32,7 +34,8 @@ const DEFAULT_MAX_PAUSE_MS = 10_000;
 
 /** What the index stage needs. */
 export interface IndexDeps {
-  store: MessageStore;
+  /** The parse queue: where the stage reads what waits and saves what it parsed. */
+  store: ParseQueue;
   blobs: BlobStore;
   parser: MessageParser;
   logger: Logger;
@@ -86,7 +89,7 @@ export interface IndexTotals {
  * Moves the bodies of routed records in `results` to `sink` (in place). Handed over before the
  * save that makes their deliveries visible, so the dispatcher can find them when it claims them.
  */
-function handOverBodies(results: Array<{ id: number; outcome: ParseOutcome | ParsedRecord; deliveries?: NewDelivery[] }>, sink: BodiesSink): void {
+function handOverBodies(results: ParseResult[], sink: BodiesSink): void {
   const entries: HandedBodies[] = [];
   for (const r of results) {
     const o = r.outcome;
@@ -120,7 +123,7 @@ export async function runIndexStage(
   const saveEvery = deps.saveEvery ?? 200;
   const pageSize = Math.max(deps.concurrency * 8, saveEvery);
   let afterId = 0;
-  let results: Array<{ id: number; outcome: ParseOutcome | ParsedRecord; deliveries?: NewDelivery[] }> = [];
+  let results: ParseResult[] = [];
   const saves: Array<Promise<void>> = [];
   let saveError: { error: unknown } | undefined;
 

@@ -1,0 +1,152 @@
+/**
+ * Opening an IMAP session (ADR 0009): imapflow connects, negotiates TLS, authenticates and
+ * SELECTs with this connection's settings, then hands its socket to a new {@link ImapWire}. The
+ * source opens its main session and its action session this way.
+ */
+import type { ConnectionOptions } from 'node:tls';
+import { ImapFlow, type ImapFlowOptions } from 'imapflow';
+import type { SourceRuntime } from '../../core/ports/mailbox-source.js';
+import type { Logger } from '../../core/ports/logger.js';
+import type { MailsluiceError } from '../../core/errors/index.js';
+import { ImapWire } from './imap-wire.js';
+import { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
+import { mapMarkSeenError, mapSelectError, mapSessionError, type ImapErrorContext } from './imap-error-map.js';
+
+/**
+ * The TLS options of the connection settings: certificate verification, minimum version, the CA
+ * and the client certificate. The server name is the caller's to add (imapflow and the probe
+ * default it differently).
+ */
+export function tlsClientOptions(cfg: Pick<ImapSourceConfig, 'tls'>): ConnectionOptions {
+  const tls: ConnectionOptions = {
+    rejectUnauthorized: cfg.tls.verify,
+    minVersion: cfg.tls.minVersion,
+  };
+  if (cfg.tls.ca) tls.ca = cfg.tls.ca;
+  if (cfg.tls.clientCert) tls.cert = cfg.tls.clientCert;
+  if (cfg.tls.clientKey) tls.key = cfg.tls.clientKey;
+  if (cfg.tls.pfx) tls.pfx = Buffer.from(cfg.tls.pfx, 'base64');
+  if (cfg.tls.passphrase) tls.passphrase = cfg.tls.passphrase;
+  return tls;
+}
+
+/** Builds imapflow's options from the connection settings. */
+export function imapFlowOptions(cfg: ImapSourceConfig, silenceLimitMs: number = IMAP_TUNING.silenceLimitMs): ImapFlowOptions {
+  const implicitTls = cfg.security === 'tls';
+  const tls = tlsClientOptions(cfg);
+  if (cfg.tls.servername) tls.servername = cfg.tls.servername;
+  const options: ImapFlowOptions = {
+    host: cfg.host,
+    port: implicitTls ? cfg.tlsPort : cfg.port,
+    secure: implicitTls,
+    // imapflow: true = STARTTLS required, false = never, undefined = when offered.
+    doSTARTTLS: cfg.security === 'starttls' ? true : cfg.security === 'none' ? false : undefined,
+    tls,
+    logger: false,
+    connectionTimeout: cfg.connectTimeoutMs || IMAP_TUNING.noTimeoutMs,
+    greetingTimeout: cfg.connectTimeoutMs || IMAP_TUNING.noTimeoutMs,
+    // Login and SELECT run under imapflow: the same bound on silence as ImapWire's commands.
+    socketTimeout: cfg.dataTimeoutMs || silenceLimitMs || IMAP_TUNING.noTimeoutMs,
+    // imapflow only opens the session; ImapWire drives it after SELECT (ADR 0009), so imapflow
+    // must not IDLE, compress or ENABLE extensions that would change the answers ImapWire reads.
+    disableAutoIdle: true,
+    disableCompression: true,
+    disableAutoEnable: true,
+    clientInfo: { name: 'mailsluice' },
+  } as ImapFlowOptions;
+  if (cfg.auth.type !== 'none') {
+    const auth: Record<string, unknown> = { user: cfg.auth.username ?? '' };
+    if (cfg.auth.type === 'xoauth2') auth.accessToken = cfg.auth.accessToken;
+    else auth.pass = cfg.auth.password ?? '';
+    // "Disable plain auth": the IMAP LOGIN command instead of AUTHENTICATE PLAIN (Exchange bug).
+    if (cfg.auth.disablePlain) auth.loginMethod = 'LOGIN';
+    (options as { auth?: unknown }).auth = auth;
+  }
+  return options;
+}
+
+/** The session an action or drain runs on: ImapWire over a socket imapflow opened and SELECTed. */
+export interface OpenedSession {
+  wire: ImapWire;
+  uidValidity: number;
+  exists: number;
+  /** The mailbox's PERMANENTFLAGS (undefined when the server sent none). */
+  permanentFlags: Set<string> | undefined;
+}
+
+/**
+ * Opens the sessions of one source, and maps their failures: it keeps the last error imapflow
+ * emitted (e.g. its socket timeout) to name the cause of a connection closed under a command.
+ */
+export class ImapSessionOpener {
+  /** The last error imapflow emitted, to name the cause of a closed connection. */
+  private lastClientError: unknown;
+
+  constructor(
+    private readonly cfg: ImapSourceConfig,
+    private readonly logger: Logger,
+    private readonly runtime: SourceRuntime,
+    private readonly ctx: ImapErrorContext & { mailbox: string },
+  ) {}
+
+  /** `host:port`, for messages. */
+  get where(): string {
+    return `${this.ctx.host}:${this.ctx.port}`;
+  }
+
+  /** The bound on a silent server (with `dataTimeoutMs` 0) and the warning interval. */
+  get silence(): { limitMs: number; warnEveryMs: number } {
+    return this.runtime.silence ?? { limitMs: IMAP_TUNING.silenceLimitMs, warnEveryMs: IMAP_TUNING.silenceWarnEveryMs };
+  }
+
+  /** Any failure of these sessions as a catalogue error (imapflow's errors stop here). */
+  wrap(err: unknown): MailsluiceError {
+    return mapSessionError(err, this.ctx, this.lastClientError);
+  }
+
+  /** A failure to flag `count` messages `\Seen` that could not be archived, as a catalogue error. */
+  wrapMarkSeen(err: unknown, count: number): MailsluiceError {
+    return mapMarkSeenError(err, count, this.ctx, this.lastClientError);
+  }
+
+  /** A new imapflow client with this connection's settings; its errors are kept to name a later failure. */
+  newClient(logger?: ImapFlowOptions['logger']): ImapFlow {
+    const client = new ImapFlow({ ...imapFlowOptions(this.cfg, this.silence.limitMs), ...(logger ? { logger } : {}) });
+    // An 'error' without a listener would crash the process; the next command reports it instead.
+    client.on('error', (err: unknown) => {
+      this.lastClientError = err;
+      this.logger.debug('imap client error', { error: String((err as Error)?.message ?? err) });
+    });
+    return client;
+  }
+
+  /**
+   * SELECTs the mailbox on a connected imapflow client and hands its socket to a new ImapWire.
+   * The client is spent afterwards (imapflow marks it unusable and detaches its handlers).
+   */
+  async select(client: ImapFlow): Promise<OpenedSession> {
+    let mb;
+    try {
+      mb = await client.mailboxOpen(this.cfg.mailbox);
+    } catch (err) {
+      throw mapSelectError(err, this.ctx, this.lastClientError);
+    }
+    const { readSocket, writeSocket } = client.unbind();
+    const { limitMs, warnEveryMs } = this.silence;
+    const wire = new ImapWire(
+      readSocket,
+      {
+        dataTimeoutMs: this.cfg.dataTimeoutMs,
+        where: this.where,
+        silenceLimitMs: limitMs,
+        warnEveryMs,
+        onSilence: (ms, command) => {
+          const verb = /^(UID \S+|\S+)/.exec(command)?.[1] ?? command;
+          this.logger.warn(`no data from the server for ${Math.round(ms / 1000)} s during ${verb}`, { command: verb, silentMs: ms, limitMs: this.cfg.dataTimeoutMs || limitMs });
+        },
+      },
+      writeSocket,
+    );
+    return { wire, uidValidity: Number(mb.uidValidity), exists: mb.exists, permanentFlags: mb.permanentFlags };
+  }
+}

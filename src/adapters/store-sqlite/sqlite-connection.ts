@@ -1,0 +1,121 @@
+/**
+ * The one connection to `archive.db` the store's roles share (drain ledger, parse queue, search
+ * index, archive reader, and the bus on the same connection): opening and migrating it, the
+ * statement cache, and the transactions that skip their own fsync.
+ */
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ensurePrivateFileSync, makePrivateDirSync } from '../fs-node/private-files.js';
+import { MailsluiceError } from '../../core/errors/index.js';
+import { MIGRATIONS } from './sqlite-schema.js';
+import { openSearchDb } from './fts-writer-worker.js';
+import { mapSqliteError } from './sqlite-error-map.js';
+import { pragma, retain, userVersion } from '../sqlite-node/sqlite-retain.js';
+import type { SqliteStoreOptions } from './sqlite-store-config.js';
+
+/** A prepared statement of the shared connection. */
+export type Stmt = Database.Statement<unknown[], unknown>;
+
+/**
+ * The embedded metadata database: WAL with `synchronous=FULL`, so a commit that returned
+ * survives a power cut (ARCHITECTURE "Known sharp edges").
+ */
+export class SqliteConnection {
+  readonly db: Database.Database;
+  /** `search.db` beside `archive.db`: the full-text index, attached as `s`. */
+  readonly searchFile: string;
+  /** This connection's `synchronous` setting. */
+  readonly synchronous: 'full' | 'normal';
+  readonly waitForLocks: 'block' | 'yield';
+  /** Whether the journal columns exist (false only for an older database opened read-only). */
+  readonly journalColumns: boolean;
+  private readonly stmts: Record<string, Stmt> = {};
+
+  constructor(options: SqliteStoreOptions) {
+    this.synchronous = options.synchronous ?? 'full';
+    try {
+      if (!options.readonly) {
+        // 0600 before SQLite makes it 0644 (less the umask); its -wal and -shm take this mode.
+        makePrivateDirSync(dirname(options.file));
+        ensurePrivateFileSync(options.file);
+      }
+      this.db = new Database(options.file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      this.waitForLocks = options.waitForLocks ?? 'block';
+      // `yield`: no busy timeout; the bus retries asynchronously (SqliteBus).
+      pragma(this.db, this.waitForLocks === 'yield' ? 'busy_timeout = 0' : 'busy_timeout = 10000');
+      this.searchFile = join(dirname(options.file), 'search.db');
+      if (!options.readonly) {
+        pragma(this.db, 'journal_mode = WAL');
+        pragma(this.db, this.synchronous === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
+        pragma(this.db, 'foreign_keys = ON');
+        this.migrate();
+        openSearchDb(this.searchFile).close();
+      }
+      // The file exists from the moment a first start or drain creates it (empty, 0600) until
+      // its first migration commits: no archive to read yet.
+      if (options.readonly && userVersion(this.db) === 0) {
+        throw new MailsluiceError('ARCHIVE_NOT_FOUND', `${options.file} holds no archive yet (a first start or drain is creating it; try again in a moment)`);
+      }
+      // An older database opened read-only is not migrated: search and stats then do without.
+      this.journalColumns = (pragma(this.db, 'table_info(messages)') as Array<{ name: string }>).some((c) => c.name === 'merged_into');
+      // Queries join the index in search.db with the messages here.
+      if (!options.readonly || existsSync(this.searchFile)) retain(this.db.prepare('ATTACH DATABASE ? AS s')).run(this.searchFile);
+    } catch (err) {
+      throw mapSqliteError(err, `opening ${options.file}`);
+    }
+  }
+
+  /**
+   * Another process may open a new or older archive at the same moment (`stats` or `drain` beside
+   * `start`): each step reads the version again inside its write transaction, so a step the other
+   * process ran meanwhile is skipped instead of run twice ("duplicate column name").
+   */
+  private migrate(): void {
+    for (let i = userVersion(this.db); i < MIGRATIONS.length; i++) {
+      this.db.transaction(() => {
+        if (userVersion(this.db) > i) return;
+        this.db.exec(MIGRATIONS[i]!);
+        pragma(this.db, `user_version = ${i + 1}`);
+      }).immediate();
+    }
+  }
+
+  /**
+   * Every statement comes from here and lives as long as the connection, never left to the
+   * garbage collector: better-sqlite3 12 on Node 24.19+ aborts the process when an idle GC
+   * finalizes a Statement (its ObjectWrap destructor runs without a JS context; see
+   * docs/dependencies.md). The few dynamic SQL texts (search, list filters) are bounded.
+   */
+  stmt(sql: string): Stmt {
+    let s = this.stmts[sql];
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts[sql] = s;
+    }
+    return s;
+  }
+
+  /**
+   * Runs `fn` (a transaction) under `synchronous = NORMAL`: its commit is not fsynced, and the next
+   * FULL commit's fsync of the WAL persists it (the WAL is replayed in order, so no later commit
+   * survives a power cut without it). For writes a power cut may undo because they are redone
+   * anyway; an fsync each also held the write lock, which the dispatcher's thread waits for.
+   */
+  withoutFsync<T>(fn: () => T): T {
+    if (this.synchronous !== 'full') return fn();
+    this.stmt('PRAGMA synchronous = NORMAL').run();
+    try {
+      return fn();
+    } finally {
+      this.stmt('PRAGMA synchronous = FULL').run();
+    }
+  }
+
+  /** Closes the database; `keep` (the bus and other holders of statements) stays reachable with it. */
+  close(keep: unknown[] = []): void {
+    if (this.db.open) this.db.close();
+    // Closed statements are still ObjectWraps: kept reachable so no GC ever finalizes one.
+    retain([this.db, this.stmts, ...keep]);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The search index on SQLite (`SearchIndex`): the full-text rows live in `search.db` (FTS5),
+ * written by a worker thread of their own (fts-writer-worker.ts) and read attached to
+ * `archive.db`, joined with the messages' search columns.
+ */
+import { Worker } from 'node:worker_threads';
+import type { SearchHit, SearchIndex, SearchQuery } from '../../core/ports/search-index.js';
+import type { IndexEntry } from '../../core/message/parsed-record.js';
+import type { SqliteConnection } from './sqlite-connection.js';
+import type { FtsRequest, FtsResponse, FtsRow } from './fts-writer-worker.js';
+import { toFtsQuery } from './fts-query.js';
+import { mapSqliteError } from './sqlite-error-map.js';
+import { SqlWhere } from '../sqlite-node/sql-where.js';
+
+/** Searches, and writes the full-text rows through the index writer thread. */
+export class SqliteSearchIndex implements SearchIndex {
+  private fts: Worker | null = null;
+  private ftsNext = 1;
+  private readonly ftsWaiting = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+
+  constructor(private readonly conn: SqliteConnection) {}
+
+  async search(q: SearchQuery): Promise<SearchHit[]> {
+    const journal = this.conn.journalColumns;
+    const where = new SqlWhere();
+    let from = 'messages m';
+    // A journal report merged into another report of the same original is not listed; a text
+    // match on its index row (its share of the recipients) lists the primary instead.
+    if (journal) where.always('m.merged_into IS NULL');
+    // Translated first: a query FTS5 cannot read is the operator's mistake, named, not a database error.
+    const match = q.text ? toFtsQuery(q.text) : null;
+    if (match) {
+      from = journal
+        ? 's.messages_fts f JOIN messages h ON h.id = f.rowid JOIN messages m ON m.id = COALESCE(h.merged_into, h.id)'
+        : 's.messages_fts f JOIN messages m ON m.id = f.rowid';
+      where.when('f.messages_fts MATCH ?', match);
+    }
+    const like = (v: string | undefined): string | undefined => (v ? `%${v.replace(/[\\%_]/g, '\\$&')}%` : undefined);
+    where
+      .when("m.from_addr LIKE ? ESCAPE '\\'", like(q.from))
+      .when("m.to_addrs LIKE ? ESCAPE '\\'", like(q.to))
+      .when('m.connection = ?', q.connection)
+      .when('m.date >= ?', q.since)
+      .when('m.date < ?', q.before)
+      .when('m.has_attachments = ?', q.hasAttachment === undefined ? undefined : q.hasAttachment ? 1 : 0);
+    const sql = `SELECT DISTINCT m.id, m.sha256, m.connection, COALESCE(m.from_addr, '') AS "from", COALESCE(m.subject, '') AS subject, m.date, m.size
+      FROM ${from} ${where.clause()} ORDER BY m.id DESC LIMIT ?`;
+    const args = [...where.args, q.limit ?? 100];
+    try {
+      return this.conn.stmt(sql).all(...args) as SearchHit[];
+    } catch (err) {
+      throw mapSqliteError(err, 'searching');
+    }
+  }
+
+  /** Writes (or replaces) full-text rows; resolves once they are durable in `search.db`. */
+  write(entries: IndexEntry[]): Promise<void> {
+    const rows = entries.map((e): FtsRow => [e.id, e.subject, e.addresses, e.body, e.attachmentNames]);
+    const id = this.ftsNext++;
+    return new Promise<void>((resolve, reject) => {
+      this.ftsWaiting.set(id, { resolve, reject });
+      this.ftsWriter().postMessage({ id, rows } satisfies FtsRequest);
+    });
+  }
+
+  /** Stops the index writer thread, if it was started. */
+  async close(): Promise<void> {
+    const w = this.fts;
+    if (!w) return;
+    const exited = new Promise((resolve) => w.once('exit', resolve));
+    w.postMessage('close');
+    await exited;
+  }
+
+  /** The index writer thread, started on first use so read-only commands never start it. */
+  private ftsWriter(): Worker {
+    if (this.fts) return this.fts;
+    const w = new Worker(new URL('./fts-writer-worker.js', import.meta.url), { workerData: { ftsWriter: true, file: this.conn.searchFile } });
+    w.on('message', (r: FtsResponse) => {
+      const waiter = this.ftsWaiting.get(r.id);
+      this.ftsWaiting.delete(r.id);
+      if (!waiter) return;
+      if (r.error) waiter.reject(mapSqliteError(Object.assign(new Error(r.error.message), { code: r.error.code }), 'writing the search index'));
+      else waiter.resolve();
+    });
+    const failAll = (err: unknown): void => {
+      for (const w2 of this.ftsWaiting.values()) w2.reject(mapSqliteError(err, 'writing the search index'));
+      this.ftsWaiting.clear();
+      this.fts = null;
+    };
+    w.on('error', failAll);
+    w.on('exit', (code) => {
+      if (this.ftsWaiting.size) failAll(new Error(`search index writer exited with code ${code}`));
+      this.fts = null;
+    });
+    this.fts = w;
+    return w;
+  }
+}

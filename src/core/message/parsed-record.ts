@@ -1,0 +1,148 @@
+/**
+ * What is indexed and how: the one mapping from a parse outcome to the flat record a store saves
+ * (its search columns, the attributes without bodies, the text its full-text row gets) and the
+ * key under which bifurcated journal reports merge. Pure, so it runs on any thread (the parser's
+ * workers build records where they parsed) and every store backend saves the same thing.
+ */
+import { MailsluiceError } from '../errors/index.js';
+import type { Address, MessageAttributes } from './attributes.js';
+import type { ParseOutcome } from './parse-outcome.js';
+import type { NewDelivery } from '../routing/route-matcher.js';
+
+/**
+ * The key under which several unwrapped journal reports of one original (bifurcation) merge onto
+ * one archived message (docs/journal-reports.md, "Bifurcation"), within one connection.
+ * `originalId` is the original's `GlobalMessageId` (compared as is), `sender` the envelope's
+ * `Sender`, trimmed and lowercased ("" when the envelope names none).
+ */
+export interface JournalKey {
+  originalId: string;
+  sender: string;
+}
+
+/**
+ * A parse outcome in the flat form a store saves: its search columns, the attributes without
+ * bodies as JSON, and the text of its full-text row. A parser may build it where it parsed (a
+ * worker thread, `MessageParser.parseToRecord`) so the thread that writes the database neither
+ * receives the whole attribute tree nor formats it.
+ */
+export interface ParsedRecord {
+  /** Always true: tells a record from a {@link ParseOutcome}. */
+  record: true;
+  ok: boolean;
+  /** Why the message is unparsable; null when `ok`. */
+  error: { code: string; reason: string } | null;
+  from: string;
+  /** To, Cc and Bcc, formatted and joined. */
+  to: string;
+  subject: string;
+  date: string | null;
+  messageId: string;
+  hasAttachments: boolean;
+  /** The attributes (partial ones for an unparsable message) without TextBody and HtmlBody, as JSON. */
+  attributesJson: string;
+  /** The text the full-text index gets for the body. */
+  body: string;
+  /** Attachment names, space-separated. */
+  attachmentNames: string;
+  /**
+   * `{ TextBody, HtmlBody }` as JSON, for the index stage to hand to the dispatcher in memory
+   * when routes take the message (ADR 0011); the store does not keep it.
+   */
+  bodiesJson?: string;
+  /**
+   * Set for an unwrapped Exchange journal report only (its attributes carry `Journal`) whose
+   * original has a Message-ID: the key its reports merge under ({@link journalKeyOf}).
+   */
+  journal?: JournalKey;
+}
+
+/** One full-text row: what a text search matches a message by. */
+export interface IndexEntry {
+  /** The message's id in the store. */
+  id: number;
+  subject: string;
+  /** Sender and recipients, as the `from` and `to` search columns hold them. */
+  addresses: string;
+  body: string;
+  attachmentNames: string;
+}
+
+function formatAddress(a: Address | null | undefined): string {
+  if (!a) return '';
+  return a.Name ? `${a.Name} <${a.Address}>` : a.Address;
+}
+
+/** The `to` search column of a message: To, Cc and Bcc, formatted and joined. */
+export function recipientsText(a: Pick<Partial<MessageAttributes>, 'To' | 'Cc' | 'Bcc'>): string {
+  return [...(a.To ?? []), ...(a.Cc ?? []), ...(a.Bcc ?? [])].map(formatAddress).join(', ');
+}
+
+/** The text the full-text index gets for a body: the text part, else the HTML part without its tags. */
+export function indexedBodyText(textBody: string | undefined, htmlBody: string | undefined): string {
+  return textBody || (htmlBody ? htmlBody.replace(/<[^>]*>/g, ' ') : '');
+}
+
+/**
+ * The bifurcation key of a parse result ({@link ParsedRecord.journal}): present when the
+ * attributes carry `Journal` (the report was unwrapped; a partial outcome over the size limit
+ * may carry it too) and the original has a Message-ID. A report that was not unwrapped has no
+ * `Journal` attribute, so it never merges; an original without a Message-ID never merges either.
+ */
+export function journalKeyOf(a: Partial<MessageAttributes>): JournalKey | undefined {
+  if (!a.Journal || typeof a.GlobalMessageId !== 'string' || a.GlobalMessageId === '') return undefined;
+  return { originalId: a.GlobalMessageId, sender: (a.Journal.Sender ?? '').trim().toLowerCase() };
+}
+
+/** The one mapping from a parse outcome to the record a store saves (pure; runs on any thread). */
+export function toParsedRecord(outcome: ParseOutcome): ParsedRecord {
+  const a: Partial<MessageAttributes> = outcome.ok ? outcome.attributes : (outcome.partial ?? {});
+  const to = recipientsText(a);
+  const attachments = a.Attachments ?? [];
+  // Bodies go to the index only; the row keeps the rest so search results need no re-parse.
+  const { TextBody, HtmlBody, ...rest } = a;
+  const journal = outcome.journal?.unwrapped === false ? undefined : journalKeyOf(a);
+  return {
+    record: true,
+    ok: outcome.ok,
+    error: outcome.ok ? null : { code: outcome.code, reason: outcome.reason },
+    from: formatAddress(a.From),
+    to,
+    subject: a.Subject ?? '',
+    date: a.ReceivedDate ?? null,
+    messageId: a.GlobalMessageId ?? '',
+    hasAttachments: attachments.length > 0,
+    attributesJson: JSON.stringify(rest),
+    body: indexedBodyText(TextBody, HtmlBody),
+    attachmentNames: attachments.map((x) => x.Name).join(' '),
+    bodiesJson: JSON.stringify({ TextBody: TextBody ?? '', HtmlBody: HtmlBody ?? '' }),
+    ...(journal ? { journal } : {}),
+  };
+}
+
+/** A saved result as its record: a record as it is, an outcome mapped by {@link toParsedRecord}. */
+export function asParsedRecord(outcome: ParseOutcome | ParsedRecord): ParsedRecord {
+  return 'record' in outcome ? outcome : toParsedRecord(outcome);
+}
+
+/** The full-text row of message `id` saved as `r`. */
+export function indexEntryOf(id: number, r: ParsedRecord): IndexEntry {
+  return { id, subject: r.subject, addresses: `${r.from} ${r.to}`, body: r.body, attachmentNames: r.attachmentNames };
+}
+
+/** The attributes a store saved for message `id` (`attributesJson`); `{}` for none, STORE_CORRUPT for JSON that does not read. */
+export function parseSavedAttributes(json: string | null, id: number): Partial<MessageAttributes> {
+  try {
+    return json ? (JSON.parse(json) as Partial<MessageAttributes>) : {};
+  } catch (err) {
+    throw new MailsluiceError('STORE_CORRUPT', `the saved attributes of message ${id} are not valid JSON`, { cause: err });
+  }
+}
+
+/** One parse result handed to the parse queue: the message, its outcome or record, the routes that take it. */
+export interface ParseResult {
+  id: number;
+  outcome: ParseOutcome | ParsedRecord;
+  /** The deliveries its routes queue (the outbox); absent or empty when no route takes it. */
+  deliveries?: NewDelivery[];
+}

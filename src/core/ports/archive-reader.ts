@@ -1,0 +1,56 @@
+/** The archive reader: what `stats`, `export` and the API read of the archive's metadata. */
+import type { Attachment } from '../message/attributes.js';
+import type { BlobLocation } from './blob-store.js';
+
+/** Counts for `stats`. */
+export interface ArchiveStats {
+  /**
+   * Messages taken from mailboxes (SPEC: "a journal report and its unwrapped original count
+   * once"). Every journal report counts, also one merged into another report of the same
+   * original (bifurcation): it was taken from the mailbox and is archived raw.
+   */
+  messages: number;
+  bytes: number;
+  blobs: number;
+  storedBytes: number;
+  unparsed: number;
+  unparsable: number;
+  /**
+   * Of `messages`, the journal reports merged into an earlier report of the same original
+   * (docs/journal-reports.md, "Bifurcation"): `messages - journalMerged` distinct messages are
+   * listed by search and handed to routes.
+   */
+  journalMerged: number;
+  connections: Record<string, { messages: number; bytes: number; pendingActions: number; journalMerged: number }>;
+}
+
+/** An archived message for export. */
+export interface ExportItem {
+  id: number;
+  sha256: string;
+  size: number;
+  blob: BlobLocation;
+  takenAt: number;
+  connection: string;
+}
+
+/** An archived message found by its `ArchiveId`, for serving what it holds. */
+export interface ArchivedMessage {
+  /** The SHA-256 of its raw bytes: its `ArchiveId`. */
+  sha256: string;
+  /** Raw size in bytes. */
+  size: number;
+  blob: BlobLocation;
+  /** The attachments its parse found (name, type, size, SHA-256); null while it waits to be parsed. */
+  attachments: Attachment[] | null;
+}
+
+/** Reads what the archive holds. */
+export interface ArchiveReader {
+  /** The archived message whose raw bytes have this SHA-256 (its `ArchiveId`; the same bytes taken by several connections are one blob), or null. */
+  findArchived(sha256: string): Promise<ArchivedMessage | null>;
+  /** Every archived message (of one connection, when named), oldest first, for export. */
+  listForExport(connection?: string): AsyncIterable<ExportItem>;
+  /** Counts for `stats`. */
+  stats(): Promise<ArchiveStats>;
+}

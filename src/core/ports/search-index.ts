@@ -1,0 +1,36 @@
+/** The search index: archived messages found by text and by their search columns. */
+
+/** One search hit. */
+export interface SearchHit {
+  id: number;
+  sha256: string;
+  connection: string;
+  from: string;
+  subject: string;
+  date: string | null;
+  size: number;
+}
+
+/** Search filters beyond the full-text query. */
+export interface SearchQuery {
+  /** Words, "phrases" and `word*` prefixes, all of which a message's full-text row must match. */
+  text?: string;
+  /** A substring of the sender. */
+  from?: string;
+  /** A substring of the recipients (To, Cc, Bcc). */
+  to?: string;
+  connection?: string;
+  /** ISO 8601: messages dated at or after. */
+  since?: string;
+  /** ISO 8601: messages dated before. */
+  before?: string;
+  hasAttachment?: boolean;
+  /** At most this many hits, newest first; default 100. */
+  limit?: number;
+}
+
+/** Finds archived messages. */
+export interface SearchIndex {
+  /** The messages matching every filter of `query`, newest first; a journal report merged into another is not listed (its primary is). */
+  search(query: SearchQuery): Promise<SearchHit[]>;
+}

@@ -1,0 +1,43 @@
+/**
+ * The store roles' contract suites run against the SQLite adapter (adapters/store-sqlite), each
+ * test on a fresh `archive.db` in a temp directory; the outbox is read from its `deliveries` table.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import '../harness/sqlite-keep.js';
+import { createSqliteStore } from '../../src/adapters/store-sqlite/index.js';
+import type { QueuedDelivery, StoreFactory } from './store-harness.js';
+import { runDrainLedgerContract } from './drain-ledger.contract.js';
+import { runParseQueueContract } from './parse-queue.contract.js';
+import { runSearchIndexContract } from './search-index.contract.js';
+import { runArchiveReaderContract } from './archive-reader.contract.js';
+
+const factory: StoreFactory = async (options = {}) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-store-contract-'));
+  const file = join(dir, 'archive.db');
+  const store = createSqliteStore({ file, ...options });
+  return {
+    store,
+    async deliveries() {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db
+          .prepare('SELECT id, message_id AS messageId, route, next_at AS dueAt, created_at AS createdAt FROM deliveries ORDER BY id')
+          .all() as QueuedDelivery[];
+      } finally {
+        db.close();
+      }
+    },
+    async cleanup() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+runDrainLedgerContract('sqlite', factory);
+runParseQueueContract('sqlite', factory);
+runSearchIndexContract('sqlite', factory);
+runArchiveReaderContract('sqlite', factory);
