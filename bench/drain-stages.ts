@@ -32,7 +32,7 @@ import { imapConnection } from '../test/harness/cli.js';
 import { loadConfig } from '../src/config/loader.js';
 import { createEmbeddedApp, type EmbeddedApp } from '../src/app/embedded.js';
 import { drainAll } from '../src/app/drain.js';
-import { ConnectionRunner } from '../src/app/connection-runner.js';
+import { ConnectionRunner } from '../src/core/connection/connection-runner.js';
 import { runIndexStage } from '../src/core/archive/index-stage.js';
 import { RawImapClient } from './raw-imap-client.js';
 

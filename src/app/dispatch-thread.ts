@@ -16,7 +16,7 @@ import type { RouteConfig } from '../config/schema.js';
 import { dataPaths, type EmbeddedApp } from './embedded.js';
 import type { UrlSigning } from './api.js';
 import type { BodiesSink } from '../core/ports/bodies-handoff.js';
-import { bodiesSink } from './bodies-channel.js';
+import { bodiesSink } from '../adapters/bodies-messageport/index.js';
 
 /** What the worker is started with (structured-cloned: plain data only). */
 export interface DispatchWorkerData {

@@ -23,7 +23,7 @@ import { JsonlLogger } from '../adapters/logger-jsonl/index.js';
 import { systemClock } from '../adapters/clock-system/index.js';
 import { closeRouteRuntimes, createRouteRuntimes } from './action-factory.js';
 import { wakeOnResponse } from './response-wake.js';
-import { BodiesCache } from './bodies-channel.js';
+import { BodiesCache } from '../adapters/bodies-messageport/index.js';
 import type { DispatchWorkerData, FromDispatchWorker, ToDispatchWorker } from './dispatch-thread.js';
 import type { DispatchTotals } from '../core/bus/dispatcher.js';
 

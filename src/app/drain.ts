@@ -1,47 +1,32 @@
 /**
  * The `drain` use case: every selected connection drained until nothing is left to take, while
  * the index stage parses behind it and the dispatcher runs the routes (with the HTTP API serving
- * attachment references while a webhook route runs); returns when all are done.
+ * attachment references while a webhook route runs); returns when all are done. The pipeline
+ * itself is `pipeline.ts`'s, run `once`; this file selects what to drain and sums it up.
  */
-import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js';
-import { collectStaging, runCompressStage, type CompressTotals } from '../core/archive/compress-stage.js';
 import { MailsluiceError } from '../core/errors/index.js';
-import type { DispatchTotals } from '../core/bus/dispatcher.js';
-import { assertRoutesRunnable } from './action-factory.js';
-import { startDispatchThread } from './dispatch-thread.js';
-import { createRunners, indexStageDeps, runnersByConnection } from './runners.js';
-import type { ConnectionStatus } from './connection-runner.js';
+import { DRAIN_RETRY_HORIZON_MS, runPipeline, type PipelineProgress, type PipelineResult } from './pipeline.js';
 import type { EmbeddedApp } from './embedded.js';
-import { startApi, type RunningApi } from './api.js';
-import type { ConnectionConfig } from '../config/loader.js';
+import type { DeliveryCounts } from '../core/ports/delivery-admin.js';
+import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { RouteConfig } from '../config/schema.js';
+
+export { DRAIN_RETRY_HORIZON_MS };
 
 /** The summary `drain --json` prints. */
 export interface DrainSummary {
   /**
-   * Per connection; `failed`: messages that could not be archived and were set aside, left on the
-   * server flagged `\Seen` (only with `unseenOnly`; see docs/pipeline.md, stages 5 and 6).
+   * Per connection, its runner's counts as they ended (see `ConnectionStatus`): `failed`, messages
+   * that could not be archived and were set aside, left on the server flagged `\Seen` (only with
+   * `unseenOnly`; docs/pipeline.md, stages 5 and 6); `setAside`, messages whose transfer broke
+   * session after session with no progress, left on the server untouched (ADR 0015); `responses`,
+   * server responses of finished deliveries this drain applied, found not applicable, or that
+   * failed (docs/pipeline.md, stage 13).
    */
   connections: Record<
     string,
-    {
-      taken: number;
-      bytes: number;
-      actioned: number;
-      failed: number;
-      /**
-       * Messages set aside because session after session broke during their transfer with no
-       * progress (larger than what the link carries): left on the server, untouched (ADR 0015).
-       */
-      setAside: number;
-      cycles: number;
+    Pick<ConnectionStatus, 'taken' | 'bytes' | 'actioned' | 'failed' | 'setAside' | 'cycles' | 'responses'> & {
       state: string;
-      /**
-       * Server responses of finished deliveries this drain applied (flags, moves), found not
-       * applicable (the message was no longer in the mailbox under its UID), or that failed
-       * (refused by the server); see docs/pipeline.md, stage 13.
-       */
-      responses: { applied: number; notApplicable: number; failed: number };
       error?: { code: string; message: string };
       /** The connection's credentials crossed unencrypted (ADR 0016). */
       warning?: string;
@@ -80,23 +65,8 @@ export interface DrainSummary {
   deliveredMs: number;
 }
 
-/**
- * `drain` keeps going while a failed delivery's retry is due within this; one due later is left
- * pending (counted `failed`) and the command exits. With the default back-off (1 s doubling) that
- * is about five retries.
- */
-export const DRAIN_RETRY_HORIZON_MS = 30_000;
-
 /** What a drain has done so far, reported twice a second while it runs. */
-export interface DrainProgress {
-  statuses: ConnectionStatus[];
-  /** Messages parsed (and unparsable) so far. */
-  index: IndexTotals;
-  /** Per route, deliveries so far (none without routes). */
-  deliveries: DispatchTotals['routes'];
-  /** What the drain is waiting for: taking from the servers, parsing, delivering, compressing, applying responses. */
-  stage: 'taking' | 'parsing' | 'delivering' | 'compressing' | 'responses';
-}
+export type DrainProgress = PipelineProgress;
 
 /** Options of {@link drainAll}. */
 export interface DrainOptions {
@@ -107,7 +77,6 @@ export interface DrainOptions {
 
 /** Drains the selected enabled connections once; rejects with the first connection's final error. */
 export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Promise<DrainSummary> {
-  const started = app.clock.now();
   const selected = app.config.connections.filter((c) => (options.connection ? c.name === options.connection : c.enabled));
   if (options.connection && selected.length === 0) {
     throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${options.connection}" in ${app.config.file || 'the configuration'}`);
@@ -120,141 +89,44 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   }
   const names = new Set(selected.map((c) => c.name));
   const routes = app.config.routes.filter((r) => names.has(r.connection) && r.enabled);
-  assertRoutesRunnable(routes);
-  // The API runs while the drain does when a webhook route may hand out attachment references
-  // for it to serve; a drain without one has nothing to serve and takes no port. Started first:
-  // a port in use stops the drain before it takes anything.
-  const api = routes.some((r) => r.scenario.some((a) => a.action === 'webhook')) ? await startApi(app) : null;
-  try {
-    return await drainSelected(app, options, { started, selected, routes, api });
-  } finally {
-    await api?.close();
+  const result = await runPipeline(app, {
+    mode: 'once',
+    connections: selected,
+    routes,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const summary = summarize(result, routes, await app.bus.counts());
+  if (result.failure !== undefined) {
+    const err = result.failure as MailsluiceError;
+    (err as { summary?: DrainSummary }).summary = summary;
+    throw err;
   }
+  return summary;
 }
 
-async function drainSelected(
-  app: EmbeddedApp,
-  options: DrainOptions,
-  { started, selected, routes, api }: { started: number; selected: ConnectionConfig[]; routes: RouteConfig[]; api: RunningApi | null },
-): Promise<DrainSummary> {
-  const runners = createRunners(app, selected);
-  const runnerOf = runnersByConnection(runners);
-  let drainDone = false;
-  const parser = app.parser();
-  const index: IndexTotals = { parsed: 0, unparsable: 0, bytes: 0 };
-  // Dispatch follows the index stage from the start, off the critical path and on a thread of
-  // its own (ADR 0007), handed the bodies it needs in memory (ADR 0011); it ends once indexing is
-  // done (nothing more will be queued) and nothing is due soon. A delivery that ends with a
-  // server response wakes its connection.
-  const thread =
-    routes.length > 0
-      ? startDispatchThread(app, {
-          routes,
-          onWake: (connection) => runnerOf.get(connection)?.forEach((r) => r.wake()),
-          untilIdle: { retryHorizonMs: DRAIN_RETRY_HORIZON_MS },
-          urlSigning: api?.urlSigning,
-        })
-      : null;
-  // Settled, never rejected: an index failure is reported after the runners stop, not as an
-  // unhandled rejection while they are still draining.
-  const indexing = runIndexStage(
-    indexStageDeps(app, parser, runners, thread?.bodies),
-    () => drainDone,
-    options.signal,
-    index,
-  ).then(
-    (totals) => ({ totals, error: undefined as unknown }),
-    (error: unknown) => ({ totals: { parsed: 0, unparsable: 0, bytes: 0 }, error }),
-  );
-  if (thread) {
-    void indexing.then(() => thread.finish());
-    options.signal?.addEventListener('abort', () => thread.abort(), { once: true });
-  }
-  const dispatching = (thread ? thread.result : Promise.resolve<DispatchTotals>({ routes: {} })).then(
-    (totals) => ({ totals, error: undefined as unknown }),
-    (error: unknown) => ({ totals: { routes: {} } as DispatchTotals, error }),
-  );
-  // Until the drain ends, every stage: the line does not stop at "taken" while parsing and the
-  // routes go on behind.
-  let stage: DrainProgress['stage'] = 'taking';
-  const report = (): void => options.onProgress?.({ statuses: runners.map((r) => r.status), index: { ...index }, deliveries: thread?.progress().routes ?? {}, stage });
-  const ticker = options.onProgress ? setInterval(report, 500) : null;
-  try {
-    return await finishDrain(app, options, { started, runners, routes, indexing, dispatching, onStage: (s) => (stage = s), onEmpty: () => (drainDone = true) });
-  } finally {
-    if (ticker) {
-      clearInterval(ticker);
-      report();
-    }
-  }
-}
-
-/** What {@link finishDrain} is handed: the drain's stages, started. */
-interface Started {
-  started: number;
-  runners: ReturnType<typeof createRunners>;
-  routes: RouteConfig[];
-  indexing: Promise<{ totals: IndexTotals; error: unknown }>;
-  dispatching: Promise<{ totals: DispatchTotals; error: unknown }>;
-  onStage: (stage: DrainProgress['stage']) => void;
-  /** Nothing more will be taken: the index stage may finish once its queue is empty. */
-  onEmpty: () => void;
-}
-
-/** Runs the connections once, then waits for every stage behind them and builds the summary. */
-async function finishDrain(app: EmbeddedApp, options: DrainOptions, { started, runners, routes, indexing, dispatching, onStage, onEmpty }: Started): Promise<DrainSummary> {
-  const results = await Promise.allSettled(runners.map((r) => r.run({ once: true, ...(options.signal ? { signal: options.signal } : {}) })));
-  const emptyAt = app.clock.now();
-  onEmpty();
-  onStage('parsing');
-  // Off the critical path: the mailboxes are empty, every writer of the drain is closed. It runs
-  // beside the rest of indexing; staging containers are deleted only once indexing is done, so
-  // no read of the index stage can hold a ref into a deleted container.
-  const compressDeps = { store: app.store, blobs: app.blobs, logger: app.logger, clock: app.clock };
-  const compressing = runCompressStage({ ...compressDeps, deleteGraceMs: Number.POSITIVE_INFINITY }, () => true, options.signal).then(
-    (totals) => ({ totals, error: undefined as unknown }),
-    (error: unknown) => ({ totals: undefined as CompressTotals | undefined, error }),
-  );
-  const indexed = await indexing;
-  const indexedAt = app.clock.now();
-  onStage('compressing');
-  const compressedRun = await compressing;
-  const processedAt = app.clock.now();
-  onStage('delivering');
-  const dispatched = await dispatching;
-  const deliveredAt = app.clock.now();
-  onStage('responses');
-  // Deliveries that finished after their connection's last cycle: their server responses are
-  // applied now, on a session of their own, so a drain leaves none behind that it could apply.
-  if (dispatched.error === undefined) await Promise.all(runners.map((r) => r.applyResponsesNow(options.signal)));
-  if (indexed.error !== undefined) throw indexed.error;
-  if (dispatched.error !== undefined) throw dispatched.error;
-  if (compressedRun.error !== undefined) throw compressedRun.error;
-  const compressTotals = compressedRun.totals as CompressTotals;
-  // After the dispatch: a delivery may still read a blob through a ref into a staging container.
-  if (!options.signal?.aborted) compressTotals.containersDeleted += await collectStaging(compressDeps, 0);
-  const totals = indexed.totals;
+/** The summary of a drain's run: per connection, per route (with the deliveries still pending), and the times. */
+function summarize(result: PipelineResult, routes: readonly RouteConfig[], counts: DeliveryCounts): DrainSummary {
+  const { at, index } = result;
   const summary: DrainSummary = {
     connections: {},
     taken: 0,
     bytes: 0,
     failed: 0,
     setAside: 0,
-    parsed: totals.parsed,
-    unparsable: totals.unparsable,
-    mailboxEmptyMs: emptyAt - started,
-    indexedMs: indexedAt - started,
-    compressed: { ...compressTotals, ms: processedAt - emptyAt },
+    parsed: index.parsed,
+    unparsable: index.unparsable,
+    mailboxEmptyMs: at.empty - at.started,
+    indexedMs: at.indexed - at.started,
+    compressed: { ...result.compressed, ms: at.compressed - at.empty },
     routes: {},
-    deliveredMs: deliveredAt - started,
+    deliveredMs: at.delivered - at.started,
   };
-  const counts = await app.bus.counts();
   for (const r of routes) {
-    const t = dispatched.totals.routes[r.name] ?? { delivered: 0, dead: 0, retries: 0 };
+    const t = result.dispatched.routes[r.name] ?? { delivered: 0, dead: 0, retries: 0 };
     summary.routes[r.name] = { ...t, failed: counts[r.name]?.pending ?? 0 };
   }
-  for (const r of runners) {
-    const s = r.status;
+  for (const s of result.statuses) {
     summary.connections[s.name] = {
       taken: s.taken,
       bytes: s.bytes,
@@ -271,12 +143,6 @@ async function finishDrain(app: EmbeddedApp, options: DrainOptions, { started, r
     summary.bytes += s.bytes;
     summary.failed += s.failed;
     summary.setAside += s.setAside;
-  }
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) {
-    const err = failed.reason as MailsluiceError;
-    (err as { summary?: DrainSummary }).summary = summary;
-    throw err;
   }
   return summary;
 }

@@ -9,7 +9,11 @@ import type { MessageParser } from '../core/ports/message-parser.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { MessageBus } from '../core/ports/message-bus.js';
 import type { DeliveryAdmin } from '../core/ports/delivery-admin.js';
+import type { MessageStore } from '../core/ports/message-store.js';
 import type { ResponseLedger } from '../core/ports/response-ledger.js';
+import type { Clock } from '../core/ports/clock.js';
+import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.js';
+import type { TlsMemory } from '../core/connection/tls-downgrade.js';
 import { randomInt } from 'node:crypto';
 import { createFsBlobStore } from '../adapters/blob-fs/index.js';
 import { createSqliteStore, lockDataDir, type DataDirLock, type SqliteStore } from '../adapters/store-sqlite/index.js';
@@ -24,26 +28,34 @@ import { createSource } from './source-factory.js';
 import { ByteBudget, DEFAULT_IN_FLIGHT_BYTES } from '../core/memory/byte-budget.js';
 import { guardTls } from './tls-guard.js';
 
-/** Everything a command needs, built once. */
+/** Builds a connection's mailbox source, guarded against a STARTTLS downgrade (ADR 0016). */
+export type SourceMaker = (cfg: ConnectionConfig, logger: Logger, runtime?: SourceRuntime) => MailboxSource;
+
+/**
+ * Everything a command needs, built once, typed by the ports it is used through: a second
+ * composition root (another store or blob backend) builds the same shape from other adapters.
+ */
 export interface EmbeddedApp {
   config: Config;
-  store: SqliteStore;
+  store: MessageStore;
   blobs: BlobStore;
   /** The buses: the `deliveries` table of the same database. */
   bus: MessageBus & DeliveryAdmin;
-  /** The server responses of finished deliveries (the same table). */
+  /** The server responses of finished deliveries, which the connection runners apply (the same table). */
   responses: ResponseLedger;
+  /** Per connection, whether its server offered STARTTLS (kept in the archive; ADR 0016). */
+  tls: TlsMemory;
   /** In [0, 1), for back-off jitter. */
   random: () => number;
-  logger: JsonlLogger;
+  logger: Logger;
   /** The level of the service's own log on stderr (threads with a logger of their own use it too). */
   stderrLevel: 'debug' | 'info' | 'warn' | 'error';
   /** The parser is started lazily: commands that do not parse never start worker threads. */
   parser(): MessageParser;
   connectionLogger(c: ConnectionConfig): Logger;
   connectionLogFile(name: string): string;
-  createSource: typeof createSource;
-  clock: typeof systemClock;
+  createSource: SourceMaker;
+  clock: Clock;
   /**
    * The one budget of message bytes held in memory at once, shared by the drain's buffered
    * bodies, the parse and the API's attachment reads (ADR 0017).
@@ -138,6 +150,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     blobs,
     bus: createSqliteBus(store.connection()),
     responses: createSqliteResponseLedger(store.connection()),
+    tls: store,
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,
     stderrLevel,

@@ -10,7 +10,10 @@ import type { MessageParser } from '../core/ports/message-parser.js';
 import type { BodiesSink } from '../core/ports/bodies-handoff.js';
 import { RouteMatcher } from '../core/routing/route-matcher.js';
 import { re2jsRegexEngine } from '../adapters/regex-re2js/index.js';
-import { ConnectionRunner } from './connection-runner.js';
+import { ConnectionRunner } from '../core/connection/connection-runner.js';
+
+/** A runner of a configured connection. */
+export type Runner = ConnectionRunner<ConnectionConfig>;
 import type { EmbeddedApp } from './embedded.js';
 
 /**
@@ -18,7 +21,7 @@ import type { EmbeddedApp } from './embedded.js';
  * sessions, per folder, each with the connection's name in the archive), wired to the app's
  * store, blob store, clock and logs.
  */
-export function createRunners(app: EmbeddedApp, connections: readonly ConnectionConfig[]): ConnectionRunner[] {
+export function createRunners(app: EmbeddedApp, connections: readonly ConnectionConfig[]): Runner[] {
   return connections.flatMap((c) =>
     c.folders.map(
       (folder) =>
@@ -40,8 +43,8 @@ export function createRunners(app: EmbeddedApp, connections: readonly Connection
 }
 
 /** The runners of each connection by its name (a connection with several folders has several). */
-export function runnersByConnection(runners: readonly ConnectionRunner[]): Map<string, ConnectionRunner[]> {
-  const out = new Map<string, ConnectionRunner[]>();
+export function runnersByConnection(runners: readonly Runner[]): Map<string, Runner[]> {
+  const out = new Map<string, Runner[]>();
   for (const r of runners) out.set(r.connection, [...(out.get(r.connection) ?? []), r]);
   return out;
 }
@@ -51,7 +54,7 @@ export function runnersByConnection(runners: readonly ConnectionRunner[]): Map<s
  * in flight to keep every parser thread fed, yielding while any of `runners` drains, routing by
  * the configured routes and, with a dispatcher thread, handing it the bodies (ADR 0011).
  */
-export function indexStageDeps(app: EmbeddedApp, parser: MessageParser, runners: readonly ConnectionRunner[], bodies: BodiesSink | undefined): IndexDeps {
+export function indexStageDeps(app: EmbeddedApp, parser: MessageParser, runners: readonly Runner[], bodies: BodiesSink | undefined): IndexDeps {
   return {
     store: app.store,
     blobs: app.blobs,

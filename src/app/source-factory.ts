@@ -1,8 +1,7 @@
 import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.js';
 import type { Logger } from '../core/ports/logger.js';
 import { MailsluiceError } from '../core/errors/index.js';
-import { createImapSource } from '../adapters/source-imap/index.js';
-import { createPop3Source } from '../adapters/source-pop3/index.js';
+import { sourceEntry } from './source-registry.js';
 import type { ConnectionConfig } from '../config/loader.js';
 
 /**
@@ -17,16 +16,11 @@ function silenceFromEnv(env: NodeJS.ProcessEnv = process.env): SourceRuntime['si
   return { limitMs: limit, warnEveryMs: Number.isSafeInteger(warn) && warn > 0 ? warn : limit };
 }
 
-/** Builds the mailbox source adapter for a connection's protocol. */
+/** Builds the mailbox source adapter for a connection's protocol (the source registry's). */
 export function createSource(cfg: ConnectionConfig, logger: Logger, runtime: SourceRuntime = {}): MailboxSource {
   const silence = runtime.silence ?? silenceFromEnv();
   const rt: SourceRuntime = { ...runtime, ...(silence ? { silence } : {}) };
-  switch (cfg.protocol) {
-    case 'imap':
-      return createImapSource(cfg, logger, rt);
-    case 'pop3':
-      return createPop3Source(cfg, logger, rt);
-    default:
-      throw new MailsluiceError('SOURCE_UNSUPPORTED_PROTOCOL', `connection ${cfg.name}: protocol ${cfg.protocol} has no source adapter in this build yet`);
-  }
+  const entry = sourceEntry(cfg.protocol);
+  if (!entry) throw new MailsluiceError('SOURCE_UNSUPPORTED_PROTOCOL', `connection ${cfg.name}: protocol ${cfg.protocol} has no source adapter in this build yet`);
+  return entry.create(cfg, logger, rt);
 }

@@ -1,6 +1,5 @@
 import { MailsluiceError, type ErrorCode } from '../core/errors/index.js';
-import { probeImap, type ProbeResult } from '../adapters/source-imap/index.js';
-import { probePop3 } from '../adapters/source-pop3/index.js';
+import { sourceEntry, type ProbeResult } from './source-registry.js';
 import { JsonlLogger } from '../adapters/logger-jsonl/index.js';
 import type { ConnectionConfig } from '../config/loader.js';
 import { downgradeRefusal, plaintextCredentialsWarning, sessionSecurity, shouldRememberTls, type TlsMemory } from '../core/connection/tls-downgrade.js';
@@ -15,9 +14,9 @@ export async function testConnection(cfg: ConnectionConfig, memory?: TlsMemory):
   const logger = new JsonlLogger([]);
   const before = memory?.tlsOffered(cfg.name) ?? false;
   const guarded = { ...cfg, security: sessionSecurity(cfg.security, before) };
-  const probe = cfg.protocol === 'imap' ? probeImap : cfg.protocol === 'pop3' ? probePop3 : null;
-  if (probe) {
-    const result = await probe(guarded, logger);
+  const entry = sourceEntry(cfg.protocol);
+  if (entry) {
+    const result = await entry.probe(guarded, logger);
     const failed = result.steps.find((s) => !s.ok);
     if (failed?.code) {
       const refusal = downgradeRefusal(cfg.name, cfg.security, before, new MailsluiceError(failed.code as ErrorCode, failed.detail));

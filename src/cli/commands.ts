@@ -14,7 +14,7 @@ import { parseDateOption } from './dates.js';
 import { drainFailures, formatProgress, formatSummary } from './drain-report.js';
 import { runService } from '../app/service.js';
 import { testConnection } from '../app/test-connection.js';
-import { createPostalMimeParser } from '../adapters/parser-postal-mime/index.js';
+import { inspectFiles } from '../app/inspect.js';
 import type { ParsedArgs } from './args.js';
 import { exportDirMode, parseExportMode } from './export-mode.js';
 
@@ -121,7 +121,7 @@ export async function cmdTestConnection(args: ParsedArgs, io: Io): Promise<numbe
   if (!conn) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
   // The STARTTLS downgrade memory lives in the archive: used when one exists, never created here.
   const result = existsSync(dataPaths(config.dataDir).db)
-    ? await withApp(args, async (app) => testConnection(conn, app.store))
+    ? await withApp(args, async (app) => testConnection(conn, app.tls))
     : await testConnection(conn);
   if (args.options.json) io.out(JSON.stringify(result) + '\n');
   else {
@@ -138,56 +138,30 @@ export async function cmdConnectionResetTls(args: ParsedArgs, io: Io): Promise<n
   if (!name || args.positionals.length > 1) throw new MailsluiceError('CLI_USAGE', 'connection reset-tls needs one connection name: mailsluice connection reset-tls NAME');
   return withApp(args, async (app, config) => {
     if (!config.connections.some((c) => c.name === name)) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
-    const had = app.store.tlsOffered(name);
-    app.store.setTlsOffered(name, false);
+    const had = app.tls.tlsOffered(name);
+    app.tls.setTlsOffered(name, false);
     if (args.options.json) io.out(JSON.stringify({ connection: name, forgotten: had }) + '\n');
     else io.out(had ? `connection ${name}: forgot that its server offered STARTTLS; the next session may log in without TLS if the server offers none\n` : `connection ${name}: nothing remembered (its server never offered STARTTLS to mailsluice)\n`);
     return 0;
    }, 'write');
 }
 
-/** Files `inspect` reads and parses at once: enough to keep the parser's workers busy. */
-const INSPECT_WINDOW = 8;
-
 /** `mailsluice inspect FILE...` */
 export async function cmdInspect(args: ParsedArgs, io: Io): Promise<number> {
   if (args.positionals.length === 0) throw new MailsluiceError('CLI_USAGE', 'inspect needs at least one file: mailsluice inspect FILE...');
-  const parser = createPostalMimeParser();
   let status = 0;
-  try {
-    // Parse concurrently across the worker pool but print in the order given; at most
-    // INSPECT_WINDOW files are read or parsed at once, so thousands of files never sit in memory
-    // (or hold file handles) together.
-    const files = args.positionals;
-    const start = async (file: string): Promise<{ file: string; error?: MailsluiceError; outcome?: Awaited<ReturnType<typeof parser.parse>> }> => {
-      let raw: Buffer;
-      try {
-        raw = await readFile(file);
-      } catch (err) {
-        return { file, error: new MailsluiceError('INPUT_NOT_FOUND', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`) };
-      }
-      return { file, outcome: await parser.parse(raw) };
-    };
-    const window: Array<ReturnType<typeof start>> = [];
-    let next = 0;
-    while (next < files.length && window.length < INSPECT_WINDOW) window.push(start(files[next++]!));
-    while (window.length > 0) {
-      const r = await window.shift()!;
-      if (next < files.length) window.push(start(files[next++]!));
-      if ('error' in r && r.error) {
-        status = 1;
-        if (args.options.json) io.out(JSON.stringify({ Error: r.error.toJSON() }) + '\n');
-        else io.err(`${r.file}: ${r.error.message}\n`);
-        continue;
-      }
-      const o = r.outcome!;
-      const obj = o.ok ? o.attributes : { ...(o.partial ?? {}), Unparsable: true, Error: { code: o.code, message: o.reason } };
-      if (args.options.json) io.out(JSON.stringify(obj) + '\n');
-      else io.out(`== ${r.file}\n${JSON.stringify(obj, null, 2)}\n`);
+  await inspectFiles(args.positionals, (r) => {
+    if ('error' in r) {
+      status = 1;
+      if (args.options.json) io.out(JSON.stringify({ Error: r.error.toJSON() }) + '\n');
+      else io.err(`${r.file}: ${r.error.message}\n`);
+      return;
     }
-  } finally {
-    await parser.close();
-  }
+    const o = r.outcome;
+    const obj = o.ok ? o.attributes : { ...(o.partial ?? {}), Unparsable: true, Error: { code: o.code, message: o.reason } };
+    if (args.options.json) io.out(JSON.stringify(obj) + '\n');
+    else io.out(`== ${r.file}\n${JSON.stringify(obj, null, 2)}\n`);
+  });
   return status;
 }
 

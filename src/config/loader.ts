@@ -9,6 +9,7 @@ import { parseDocument } from 'yaml';
 import { MailsluiceError } from '../core/errors/index.js';
 import { configSchema, type ApiInput, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
 import { describeIssue, rangeInOurWords } from './issue-text.js';
+import { protocolEntry, SUPPORTED_PROTOCOLS } from './protocols.js';
 import { formatListenAddress, isWildcardHost, parseListenAddress, parsePublicUrl, type ListenAddress } from './api-address.js';
 import { filterProblems } from '../core/routing/route-filter.js';
 // The engine the routes run on, so `config check` refuses exactly the patterns a run could not
@@ -89,14 +90,8 @@ export interface Config {
   warnings: ConfigProblem[];
 }
 
-const DEFAULT_PORTS: Record<ConnectionInput['protocol'], { port: number; tlsPort: number }> = {
-  imap: { port: 143, tlsPort: 993 },
-  pop3: { port: 110, tlsPort: 995 },
-  ews: { port: 80, tlsPort: 443 },
-};
-
-/** Protocols that have a source adapter in this build. */
-export const SUPPORTED_PROTOCOLS: ReadonlySet<string> = new Set(['imap', 'pop3']);
+/** Protocols that have a source adapter in this build (the registry's, `config/protocols.ts`). */
+export { SUPPORTED_PROTOCOLS };
 
 /**
  * A secret's text: the literal, the environment variable, or the file's content. `binary`: the
@@ -237,7 +232,8 @@ function crossChecks(input: CrossInput, problems: ConfigProblem[], warnings: Con
       const twice = c.mailbox.filter((f, k) => c.mailbox.indexOf(f) !== k);
       if (twice.length > 0) problems.push({ path: `${at}.mailbox`, message: `names ${JSON.stringify(twice[0])} twice` });
     }
-    if (c.protocol === 'ews' && !c.ews) problems.push({ path: `${at}.ews`, message: 'is required for protocol ews (url, version)' });
+    const section = protocolEntry(c.protocol).section;
+    if (section && !c[section.key]) problems.push({ path: `${at}.${section.key}`, message: `is required for protocol ${c.protocol} (${section.holds})` });
     // Refused here rather than at login: a source that cannot do NTLM must not quietly send the
     // password with PLAIN or LOGIN instead.
     if (c.auth.type === 'ntlm' && (c.protocol === 'imap' || c.protocol === 'pop3')) {
@@ -252,7 +248,7 @@ function crossChecks(input: CrossInput, problems: ConfigProblem[], warnings: Con
     for (const k of ['ca', 'clientCert', 'clientKey'] as const) pemProblem(c.tls[k], `${at}.tls.${k}`, k, problems);
     // SPEC: port is the plain/STARTTLS port, tlsPort the implicit-TLS one; say which is dialled.
     if (c.security === 'tls' && c.port !== undefined && c.tlsPort === undefined) {
-      const tlsPort = DEFAULT_PORTS[c.protocol].tlsPort;
+      const tlsPort = protocolEntry(c.protocol).ports.tlsPort;
       warnings.push({ path: `${at}.port`, message: `is the plain/STARTTLS port and is not used with security: tls, which dials tlsPort (default ${tlsPort}); if ${c.port} is the server's TLS port, write tlsPort: ${c.port}` });
     }
     if (c.testRecipients.length > 0) {
@@ -349,7 +345,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   crossChecks(crossInput(input), problems, warnings);
   const connections: ConnectionConfig[] = input.connections.map((c, i) => {
     const at = `connections[${i}]`;
-    const defaults = DEFAULT_PORTS[c.protocol];
+    const defaults = protocolEntry(c.protocol).ports;
     // A disabled connection is never opened, so a secret it cannot resolve yet (the sample file's
     // JOURNAL_PASSWORD) is worth a warning, not a refusal to start.
     const secretProblems = c.enabled ? problems : warnings;

@@ -5,6 +5,7 @@
 import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseListenAddress, parsePublicUrl } from './api-address.js';
+import { PROTOCOL_NAMES } from './protocols.js';
 
 /** System names: Latin letters, digits and `_` only (SPEC "Connection settings"). */
 const systemName = z
@@ -133,7 +134,7 @@ function isTimeZone(tz: string): boolean {
 /** One mailbox connection (SPEC "Connection settings"). */
 export const connectionSchema = z.strictObject({
   name: systemName,
-  protocol: z.enum(['imap', 'pop3', 'ews']).meta({ description: 'imap | pop3 | ews.' }),
+  protocol: z.enum(PROTOCOL_NAMES).meta({ description: `${PROTOCOL_NAMES.join(' | ')}.` }),
   enabled: z.boolean().default(true).meta({ description: 'A disabled connection keeps its config and is not polled.' }),
   description: z.string().default('').meta({ description: 'Free text.' }),
   logging: z.enum(['full', 'errors', 'off']).default('errors').meta({ description: 'Per-connection file log: full (every message), errors, off.' }),

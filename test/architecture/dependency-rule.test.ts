@@ -124,6 +124,29 @@ test('src/config imports no app, cli, api, and no adapter but the route regex en
 });
 
 /**
+ * The command line parses, calls a use case and prints: it imports the composition roots and use
+ * cases (`src/app/`), the config loader and the core (errors, the types it prints), and no adapter
+ * or the HTTP API, also not for types. What it needs of an adapter (`inspect`'s parser) is an app
+ * use case (`app/inspect.ts`), so the CLI does not change when an adapter is swapped.
+ */
+const CLI_MAY_IMPORT = new Set(['app', 'config', 'core', 'cli']);
+
+test('src/cli imports only app, config, core and its own files: no adapter, no api', () => {
+  const CLI = join(SRC, 'cli');
+  const files = tsFiles(CLI);
+  assert.ok(files.length > 0, 'src/cli has files');
+  const violations: string[] = [];
+  for (const file of files) {
+    for (const { specifier, line } of importSpecifiers(readFileSync(file, 'utf8'))) {
+      if (!specifier.startsWith('.')) continue;
+      const area = relative(SRC, resolve(dirname(file), specifier)).split(sep)[0]!;
+      if (!CLI_MAY_IMPORT.has(area)) violations.push(`${rel(file)}:${line} imports ${specifier}: the CLI reaches adapters through an app use case`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+/**
  * Time, randomness and the process come in through ports (Clock, a random function), so the core
  * gives the same result for the same inputs. `new Date(x)` of a given instant is fine.
  */

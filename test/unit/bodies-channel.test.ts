@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageChannel } from 'node:worker_threads';
-import { BodiesCache, bodiesSink } from '../../src/app/bodies-channel.js';
+import { BodiesCache, bodiesSink } from '../../src/adapters/bodies-messageport/index.js';
 import { runDispatcher } from '../../src/core/bus/dispatcher.js';
 import type { BlobStore } from '../../src/core/ports/blob-store.js';
 import { systemClock } from '../../src/adapters/clock-system/index.js';

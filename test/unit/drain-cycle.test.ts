@@ -6,7 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { runDrainCycle, recoverPendingActions, BatchPipeline, type CycleResult, type DrainDeps } from '../../src/core/archive/drain-cycle.js';
+import { runDrainCycle, type CycleResult, type DrainDeps } from '../../src/core/archive/drain-cycle.js';
+import { BatchPipeline } from '../../src/core/archive/batch-pipeline.js';
+import { recoverPendingActions } from '../../src/core/archive/recover-actions.js';
 import { MailsluiceError, isMailsluiceError } from '../../src/core/errors/index.js';
 import type { Candidate, FetchedMessage, MailboxSource, SourceSession } from '../../src/core/ports/mailbox-source.js';
 import type { BlobWriter, PutResult } from '../../src/core/ports/blob-store.js';

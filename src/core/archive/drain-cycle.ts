@@ -14,6 +14,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import { toMailsluiceError } from '../errors/index.js';
 import { isDiskFull } from './disk-full.js';
+import type { BatchPipeline } from './batch-pipeline.js';
 
 /** What a drain cycle needs. */
 export interface DrainDeps {
@@ -82,157 +83,6 @@ export interface DrainDeps {
   skip?: (key: string) => boolean;
 }
 
-/** A batch queued for its server action, and whether its commit has finished. */
-interface QueuedBatch {
-  ready: Promise<void>;
-  settled: boolean;
-  candidates: Candidate[];
-}
-
-/**
- * Most candidates one server action takes when queued batches are merged
- * ({@link BatchPipeline}). Measured with 20,000 small messages on a disk-backed Dovecot: flag +
- * UID EXPUNGE in commands of 500 took 2.7–3.0 s, of 5,000 2.0–2.2 s; larger commands gain little
- * more and a crash leaves more to redo.
- */
-const MAX_MERGED_ACTION = 5000;
-
-/**
- * The batches of a connection's session behind its drain (so named since it queues commits as
- * well as server actions): runs a cycle's last commit and server actions in order, behind the drain
- * (batches committed while the server acted on an earlier one are acted on together):
- * the cycle hands over its final group commit and returns at once, so the next cycle lists and
- * fetches while the batch is synced, committed and then expunged on the server. A batch's action
- * runs only after its commit, and is marked done only after the server confirmed it; a failure
- * stops everything queued behind it (nothing later is committed, so the watermark never passes
- * an uncommitted message), is kept and thrown by the next `check` or `settle`, and what was
- * committed but not confirmed is finished by the next session's recovery.
- */
-export class BatchPipeline {
-  /** Commits, one after another. */
-  private commits: Promise<void> = Promise.resolve();
-  /** Batches waiting for their server action, in order, each also waiting for its own commit. */
-  private readonly waiting: QueuedBatch[] = [];
-  /** Whether {@link BatchPipeline.runActions} is working through `waiting`. */
-  private running = false;
-  /** The run of server actions in progress, or a settled promise. */
-  private tail: Promise<void> = Promise.resolve();
-  private failure: unknown;
-  private failed = false;
-  private completed = 0;
-  /** The watermark the commits queued so far will have written, while one is queued. */
-  private pending: { uidValidity: number; lastUid: number; commits: number } | null = null;
-
-  constructor(private readonly deps: Pick<DrainDeps, 'source' | 'store' | 'connection'>) {}
-
-  /** Queues the server action of committed candidates. */
-  submit(candidates: Candidate[]): void {
-    this.queue(Promise.resolve(candidates));
-  }
-
-  /**
-   * Queues a cycle's final commit (which returns the candidates it made actionable) and then
-   * their server action. `through` is the watermark the commit writes if it succeeds: the next
-   * cycle lists above it ({@link BatchPipeline.queuedWatermark}) rather than above the
-   * stored one, or it would list the same messages again.
-   */
-  submitCommit(commit: () => Promise<Candidate[]>, through: { uidValidity: number; lastUid: number }): void {
-    this.check();
-    this.pending = { ...through, commits: (this.pending?.commits ?? 0) + 1 };
-    // Commits do not wait for the server actions of earlier batches (the server's expunge is the
-    // slow part); they only follow each other, and stop at the first failure.
-    const committed = this.commits.then(async () => {
-      if (this.failed) return [];
-      try {
-        return await commit();
-      } catch (err) {
-        this.fail(err);
-        return [];
-      } finally {
-        if (this.pending && --this.pending.commits === 0) this.pending = null;
-      }
-    });
-    this.commits = committed.then(() => undefined);
-    this.queue(committed);
-  }
-
-  /** The watermark of the commits still queued, if any (see {@link BatchPipeline.submitCommit}). */
-  queuedWatermark(): { uidValidity: number; lastUid: number } | null {
-    return this.pending && { uidValidity: this.pending.uidValidity, lastUid: this.pending.lastUid };
-  }
-
-  private fail(err: unknown): void {
-    if (this.failed) return;
-    this.failed = true;
-    this.failure = err;
-  }
-
-  private queue(ready: Promise<Candidate[]>): void {
-    this.check();
-    const entry: QueuedBatch = { settled: false, candidates: [], ready: Promise.resolve() };
-    entry.ready = ready.then((c) => {
-      entry.settled = true;
-      entry.candidates = c;
-    });
-    this.waiting.push(entry);
-    if (!this.running) {
-      this.running = true;
-      this.tail = this.runActions();
-    }
-  }
-
-  /**
-   * Applies the queued batches in order. The batches behind the first that are already committed
-   * when it starts go with it as one server action (at most {@link MAX_MERGED_ACTION}): while the
-   * server expunges one batch, the drain commits several more, and Dovecot's STORE + UID EXPUNGE
-   * costs about 17 ms a command besides its per-message work, so a backlog is cleared in fewer,
-   * larger commands. Nothing waits for a merge: a batch is never held back for a later one.
-   */
-  private async runActions(): Promise<void> {
-    const { source, store, connection } = this.deps;
-    // `running` is cleared in the same turn as the loop sees the queue empty: cleared any later
-    // (a `.finally` on this promise), a batch queued in between would find it set, start no run,
-    // and wait unseen by `settle`.
-    try {
-      while (this.waiting.length > 0) {
-        await this.waiting[0]!.ready;
-        const candidates: Candidate[] = [];
-        for (let next = this.waiting[0]; next?.settled && (candidates.length === 0 || candidates.length + next.candidates.length <= MAX_MERGED_ACTION); next = this.waiting[0]) {
-          this.waiting.shift();
-          for (const c of next.candidates) candidates.push(c);
-        }
-        if (this.failed || candidates.length === 0) continue;
-        try {
-          const done = await source.applyServerAction(candidates);
-          await store.markActionDone(connection, done.map((c) => c.key));
-          const flushed = await source.flush();
-          await store.markActionDone(connection, flushed.map((c) => c.key));
-          this.completed += done.length + flushed.length;
-        } catch (err) {
-          this.fail(err);
-        }
-      }
-    } finally {
-      this.running = false;
-    }
-  }
-
-  /** Throws the failure of an earlier batch, if any. */
-  check(): void {
-    if (this.failed) throw this.failure;
-  }
-
-  /** Waits for every queued commit and batch; returns how many actions completed since the last call. */
-  async settle(): Promise<number> {
-    await this.commits;
-    await this.tail;
-    this.check();
-    const n = this.completed;
-    this.completed = 0;
-    return n;
-  }
-}
-
 /** What one cycle did. */
 export interface CycleResult {
   /** Candidates the server listed. */
@@ -272,39 +122,6 @@ const MAX_PUTS_IN_FLIGHT = 64;
 // in bulk are hashed on the blob writer's thread too, and each holds copies while in flight.
 const MAX_PUT_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 
-/**
- * Finishes server actions that were committed but not confirmed before a crash or disconnect,
- * so those messages are removed without being archived again. Returns how many completed.
- */
-export async function recoverPendingActions(session: SourceSession, deps: DrainDeps): Promise<number> {
-  const { store, source, connection, logger } = deps;
-  const superseded = await store.supersedePending(connection, session.mailbox, session.uidValidity);
-  if (superseded > 0) {
-    logger.warn('UIDVALIDITY changed: pending server actions of the old UIDs are superseded; those messages are recognised by content hash', {
-      superseded,
-    });
-  }
-  const pending = await store.pendingActions(connection, session.mailbox, session.uidValidity);
-  if (pending.length === 0) return 0;
-  logger.info('finishing server actions committed before an interruption', { count: pending.length });
-  const candidates: Candidate[] = pending.map((p) => ({
-    key: p.sourceKey,
-    size: 0,
-    ...(p.uid !== null ? { uid: p.uid } : {}),
-    ...(p.uidl !== null ? { uidl: p.uidl } : {}),
-  }));
-  let done = 0;
-  for (let i = 0; i < candidates.length; i += deps.maxMessagesPerCycle) {
-    const chunk = candidates.slice(i, i + deps.maxMessagesPerCycle);
-    const completed = await source.applyServerAction(chunk);
-    await store.markActionDone(connection, completed.map((c) => c.key));
-    done += completed.length;
-  }
-  const flushed = await source.flush();
-  await store.markActionDone(connection, flushed.map((c) => c.key));
-  return done + flushed.length;
-}
-
 /** Thrown inside a cycle to stop taking after an archive failure (`flag-seen`); carries the error. */
 class StopTaking {
   constructor(
@@ -331,111 +148,365 @@ async function* watchSource(body: AsyncIterable<Uint8Array>, failed: () => void)
  * messages concerned aside (see {@link DrainDeps.onArchiveFailure}).
  */
 export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Promise<CycleResult> {
-  const { store, source, connection, clock, logger } = deps;
-  let blobs = deps.blobs;
-  const commitMessages = deps.commitEveryMessages ?? DEFAULT_COMMIT_MESSAGES;
-  const commitBytes = deps.commitEveryBytes ?? DEFAULT_COMMIT_BYTES;
-  // SPEC "unseen only": a message that fails to archive is flagged and reported, not retried forever.
-  const setAside = deps.onArchiveFailure === 'flag-seen' && source.markFailed !== undefined;
-  const archiveFailures = deps.archiveFailures ?? { inARow: 0 };
-
   deps.actions?.check();
-  const watermark = await store.getWatermark(connection, session.mailbox);
-  let after = watermark && watermark.uidValidity === session.uidValidity ? watermark : { uidValidity: session.uidValidity, lastUid: 0 };
-  // A commit still queued will move the watermark on: list above where it will be.
-  const queued = deps.actions?.queuedWatermark();
-  if (queued && queued.uidValidity === after.uidValidity && queued.lastUid > after.lastUid) after = queued;
-  const listed = await source.listCandidates(deps.maxMessagesPerCycle, after, (keys) => store.lookupSettled(connection, keys));
+  const after = await listFrom(session, deps);
+  const listed = await deps.source.listCandidates(deps.maxMessagesPerCycle, after, (keys) => deps.store.lookupSettled(deps.connection, keys));
   const result: CycleResult = { listed: listed.length, taken: 0, bytes: 0, actioned: 0, vanished: 0, failed: 0, full: listed.length >= deps.maxMessagesPerCycle, queued: 0 };
   if (listed.length === 0) return result;
-
   // Committed before (e.g. the server action was lost with the connection): act, don't refetch.
-  const already = await store.lookupTaken(connection, listed.map((c) => c.key));
-  const skipped = new Set(deps.skip ? listed.filter((c) => !already.has(c.key) && deps.skip!(c.key)).map((c) => c.key) : []);
-  const toFetch = listed.filter((c) => !already.has(c.key) && !skipped.has(c.key));
-  // Set-aside messages count as committed for the watermark only: they are neither fetched nor actioned.
-  const committed = new Set<string>([...already, ...skipped]);
-  const actionable: Candidate[] = listed.filter((c) => already.has(c.key));
-  /** The watermark as this cycle last wrote it. */
-  let mark = after.lastUid;
-  /** Listing (mailbox) order: a batch is committed in it, whatever order its puts finished in. */
-  const position = new Map(listed.map((c, i) => [c.key, i]));
+  const already = await deps.store.lookupTaken(deps.connection, listed.map((c) => c.key));
+  const cycle = new Cycle(session, deps, listed, after.lastUid, already, result);
+  const ended = await cycle.fetchAll();
+  if (cycle.deferFinal && ended.fetchError === undefined && ended.stop === undefined) {
+    cycle.queueFinalCommit();
+    return result;
+  }
+  await cycle.finish(ended);
+  return cycle.act();
+}
 
-  let batch: TakenRecord[] = [];
-  let batchCandidates: Candidate[] = [];
-  let batchBytes = 0;
-  const inBatch = new Set<string>();
-  const dropBatch = (): number => {
-    const n = batch.length;
-    batch = [];
-    batchCandidates = [];
-    batchBytes = 0;
-    inBatch.clear();
+/**
+ * The watermark the cycle lists above: the stored one (of the session's UIDVALIDITY), or where a
+ * commit still queued in the pipeline will move it.
+ */
+async function listFrom(session: SourceSession, deps: DrainDeps): Promise<{ uidValidity: number; lastUid: number }> {
+  const watermark = await deps.store.getWatermark(deps.connection, session.mailbox);
+  const after = watermark && watermark.uidValidity === session.uidValidity ? watermark : { uidValidity: session.uidValidity, lastUid: 0 };
+  const queued = deps.actions?.queuedWatermark();
+  return queued && queued.uidValidity === after.uidValidity && queued.lastUid > after.lastUid ? queued : after;
+}
+
+/** How the fetch of a cycle ended: cleanly, with the fetch's error, or stopped after archive failures. */
+interface FetchEnd {
+  fetchError?: unknown;
+  stop?: StopTaking;
+}
+
+/** One cycle's state from the listing on: the batch being filled, the puts in flight, what failed. */
+class Cycle {
+  private blobs: BlobWriter;
+  private readonly commitMessages: number;
+  private readonly commitBytes: number;
+  /** SPEC "unseen only": a message that fails to archive is flagged and reported, not retried forever. */
+  private readonly setAside: boolean;
+  private readonly archiveFailures: { inARow: number };
+  private readonly toFetch: Candidate[];
+  /** Committed (before or by this cycle) or set aside by the runner: what the watermark may pass. */
+  private readonly committed: Set<string>;
+  private readonly actionable: Candidate[];
+  /** The watermark as this cycle last wrote it. */
+  private mark: number;
+  /** Listing (mailbox) order: a batch is committed in it, whatever order its puts finished in. */
+  private readonly position: Map<string, number>;
+  private batch: TakenRecord[] = [];
+  private batchCandidates: Candidate[] = [];
+  private batchBytes = 0;
+  private readonly inBatch = new Set<string>();
+  /** Archive failures (`flag-seen` only): the messages set aside. */
+  private readonly failures: Array<{ candidate: Candidate; code: string; message: string }> = [];
+  /** The first put that failed on the current writer (which then refuses all further work). */
+  private putFailure: { candidate: Candidate; error: unknown } | null = null;
+  /** Stored on a writer that failed before their batch was committed: fetched again next cycle. */
+  private refetch = 0;
+  private readonly fetchedKeys = new Set<string>();
+  // Hashing and compressing run off the main thread; keeping buffered messages in flight overlaps
+  // that work with the fetch (ADR 0001: compression CPU, not the disk, sets the rate).
+  private readonly inflight = new Set<Promise<void>>();
+  private inflightBytes = 0;
+  private putError: unknown;
+  /**
+   * With a pipeline (IMAP's second session) and nothing to set aside, the cycle's last commit is
+   * not waited for: the pipeline syncs and commits it, then acts on the server, while the next
+   * cycle lists and fetches. Measured on the drain's critical path: ~35 ms per cycle of 500 (the
+   * puts still in flight, the blob sync and the metadata transaction).
+   */
+  readonly deferFinal: boolean;
+
+  constructor(
+    private readonly session: SourceSession,
+    private readonly deps: DrainDeps,
+    private readonly listed: Candidate[],
+    private readonly afterUid: number,
+    already: Set<string>,
+    private readonly result: CycleResult,
+  ) {
+    this.blobs = deps.blobs;
+    this.commitMessages = deps.commitEveryMessages ?? DEFAULT_COMMIT_MESSAGES;
+    this.commitBytes = deps.commitEveryBytes ?? DEFAULT_COMMIT_BYTES;
+    this.setAside = deps.onArchiveFailure === 'flag-seen' && deps.source.markFailed !== undefined;
+    this.archiveFailures = deps.archiveFailures ?? { inARow: 0 };
+    const skipped = new Set(deps.skip ? listed.filter((c) => !already.has(c.key) && deps.skip!(c.key)).map((c) => c.key) : []);
+    this.toFetch = listed.filter((c) => !already.has(c.key) && !skipped.has(c.key));
+    // Set-aside messages count as committed for the watermark only: they are neither fetched nor actioned.
+    this.committed = new Set<string>([...already, ...skipped]);
+    this.actionable = listed.filter((c) => already.has(c.key));
+    this.mark = afterUid;
+    this.position = new Map(listed.map((c, i) => [c.key, i]));
+    this.deferFinal = deps.actions !== undefined && !this.setAside;
+  }
+
+  /** Fetches every message to take, storing each and committing in groups; how the fetch ended. */
+  async fetchAll(): Promise<FetchEnd> {
+    try {
+      for await (const m of this.deps.source.fetch(this.toFetch)) {
+        this.fetchedKeys.add(m.candidate.key);
+        if (!m.buffered) {
+          await this.settlePuts();
+          await this.storeOne(m);
+        } else await this.startPut(m);
+        if (this.putFailure !== null) await this.afterPutFailure(true);
+        if (this.batch.length >= this.commitMessages || this.batchBytes >= this.commitBytes) {
+          await this.settlePuts();
+          await this.commitBatch(true);
+        }
+      }
+      if (!this.deferFinal) await this.settlePuts();
+      return {};
+    } catch (err) {
+      // Puts still running belong to fully received messages: let them finish so they commit.
+      await Promise.allSettled(this.inflight);
+      return err instanceof StopTaking ? { stop: err } : { fetchError: err };
+    }
+  }
+
+  /**
+   * Hands the cycle's last commit to the pipeline. Every listed message is fetched (its put still
+   * running, maybe) or gone, so the next cycle lists above the last one; if this commit fails,
+   * the pipeline stops and so does the session.
+   */
+  queueFinalCommit(): void {
+    this.countVanished();
+    this.result.queued = this.fetchedKeys.size;
+    const through = this.listed.reduce((m, c) => Math.max(m, c.uid ?? 0), this.afterUid);
+    this.deps.actions!.submitCommit(
+      async () => {
+        await this.settlePuts();
+        await this.commit();
+        for (const c of this.toFetch) if (this.committed.has(c.key)) this.actionable.push(c);
+        return this.actionable;
+      },
+      { uidValidity: this.session.uidValidity, lastUid: through },
+    );
+  }
+
+  /**
+   * After the fetch: commits the last batch, sets aside what failed, and throws the cycle's error
+   * (the committed messages get their server action in the next session's recovery).
+   */
+  async finish(ended: FetchEnd): Promise<void> {
+    const { logger } = this.deps;
+    let { fetchError, stop } = ended;
+    if (stop === undefined) {
+      try {
+        // After a fetch error the cycle ends: no fresh writer for what is left.
+        await this.commitBatch(fetchError === undefined);
+      } catch (err) {
+        if (!(err instanceof StopTaking)) throw err;
+        stop = err;
+      }
+    }
+    if (fetchError === undefined && stop === undefined) this.countVanished();
+    for (const c of this.toFetch) if (this.committed.has(c.key)) this.actionable.push(c);
+    if (this.refetch > 0) logger.info('messages stored beside one that failed to archive were not committed; they stay on the server and are fetched again', { count: this.refetch });
+    if (this.failures.length > 0) {
+      try {
+        await this.flagFailures();
+      } catch (err) {
+        // Logged; the cycle's own error, if any, is the one to report.
+        if (fetchError === undefined && stop === undefined) throw err;
+      }
+    }
+    if (fetchError !== undefined) {
+      logger.warn('fetch failed; committed what was fully received', { committed: this.result.taken });
+      throw fetchError;
+    }
+    if (stop !== undefined) {
+      logger.warn(`${stop.reason}; stopped taking for this session`, { committed: this.result.taken, setAside: this.result.failed });
+      throw stop.error;
+    }
+  }
+
+  /** The server action of the committed messages: queued in the pipeline, or run and confirmed now. */
+  async act(): Promise<CycleResult> {
+    const { source, store, connection } = this.deps;
+    if (this.deps.actions) {
+      // Counted when the pipeline settles; the next cycle's fetch overlaps the server's work.
+      if (this.actionable.length) this.deps.actions.submit(this.actionable);
+      return this.result;
+    }
+    const completed = await source.applyServerAction(this.actionable);
+    await store.markActionDone(connection, completed.map((c) => c.key));
+    const flushed = await source.flush();
+    await store.markActionDone(connection, flushed.map((c) => c.key));
+    this.result.actioned = completed.length + flushed.length;
+    return this.result;
+  }
+
+  /** Listed, not fetched, and the fetch ended without an error: gone from the server meanwhile. */
+  private countVanished(): void {
+    this.result.vanished = this.toFetch.length - this.fetchedKeys.size;
+    if (this.result.vanished > 0) this.deps.logger.info('messages vanished from the server before they were fetched', { count: this.result.vanished });
+  }
+
+  /**
+   * A buffered message's put, started without waiting for it: it holds its bytes of the budget
+   * (synchronous when there is room; else it waits for the parse or an attachment read to let
+   * go) until stored, and at most {@link MAX_PUTS_IN_FLIGHT} / {@link MAX_PUT_BYTES_IN_FLIGHT} run.
+   */
+  private async startPut(m: FetchedMessage): Promise<void> {
+    const budget = this.deps.budget;
+    const bytes = m.bytes ?? 0;
+    const release = budget ? (budget.tryAcquire(bytes) ?? (await budget.acquire(bytes))) : undefined;
+    this.inflightBytes += bytes;
+    const done = (): void => {
+      this.inflight.delete(p);
+      this.inflightBytes -= bytes;
+      release?.();
+    };
+    const p: Promise<void> = this.storeOne(m).then(done, (err: unknown) => {
+      done();
+      this.putError ??= err;
+    });
+    this.inflight.add(p);
+    while (this.inflight.size >= MAX_PUTS_IN_FLIGHT || (this.inflightBytes > MAX_PUT_BYTES_IN_FLIGHT && this.inflight.size > 0)) await Promise.race(this.inflight);
+    if (this.putError !== undefined) throw this.putError;
+  }
+
+  /** Waits for the puts in flight; throws the first that failed. */
+  private async settlePuts(): Promise<void> {
+    await Promise.all(this.inflight);
+    if (this.putError !== undefined) throw this.putError;
+  }
+
+  /** Stores one message through the blob writer and adds it to the batch. */
+  private async storeOne(m: FetchedMessage): Promise<void> {
+    const { connection, clock, store } = this.deps;
+    let sourceFailed = false;
+    const body = this.setAside ? watchSource(m.body, () => (sourceFailed = true)) : m.body;
+    let put: PutResult;
+    try {
+      put = await this.blobs.put(body, (sha) => this.inBatch.has(sha) || store.hasBlob(sha), { owned: m.owned === true, buffered: m.buffered });
+    } catch (err) {
+      // The body breaking off is the fetch's failure, not the archive's.
+      if (!this.setAside || sourceFailed) throw err;
+      if (this.putFailure === null) this.putFailure = { candidate: m.candidate, error: err };
+      else this.refetch++; // refused because an earlier put broke the writer
+      return;
+    }
+    this.inBatch.add(put.sha256);
+    this.batch.push({
+      connection,
+      sourceKey: m.candidate.key,
+      mailbox: this.session.mailbox,
+      uidValidity: this.session.uidValidity,
+      uid: m.candidate.uid ?? null,
+      uidl: m.candidate.uidl ?? null,
+      sha256: put.sha256,
+      size: put.size,
+      blob: put.location,
+      takenAt: clock.now(),
+    });
+    this.batchCandidates.push(m.candidate);
+    this.batchBytes += put.size;
+  }
+
+  private dropBatch(): number {
+    const n = this.batch.length;
+    this.batch = [];
+    this.batchCandidates = [];
+    this.batchBytes = 0;
+    this.inBatch.clear();
     return n;
-  };
-  const commit = async (): Promise<void> => {
-    if (batch.length === 0) return;
+  }
+
+  /** Group commit: the blob bytes made durable, then the batch's rows and the watermark in one transaction. */
+  private async commit(): Promise<void> {
+    const { store, connection, logger } = this.deps;
+    if (this.batch.length === 0) return;
     // Blob bytes must be durable before the rows that reference them (SPEC "Guarantees").
-    await blobs.sync();
-    const wm = watermarkAfter(listed, committed, batch, session.uidValidity, after.lastUid);
+    await this.blobs.sync();
+    const wm = watermarkAfter(this.listed, this.committed, this.batch, this.session.uidValidity, this.afterUid);
     // Message ids then follow mailbox order, which routes keep (docs/adr/0006-outbox-and-buses.md):
     // puts run concurrently and finish in any order.
-    batch.sort((a, b) => position.get(a.sourceKey)! - position.get(b.sourceKey)!);
-    await store.commitTaken(batch, { connection, mailbox: session.mailbox, ...wm });
-    mark = wm.lastUid;
+    this.batch.sort((a, b) => this.position.get(a.sourceKey)! - this.position.get(b.sourceKey)!);
+    await store.commitTaken(this.batch, { connection, mailbox: this.session.mailbox, ...wm });
+    this.mark = wm.lastUid;
     let bytes = 0;
     let largest = 0;
-    for (const r of batch) {
-      committed.add(r.sourceKey);
+    for (const r of this.batch) {
+      this.committed.add(r.sourceKey);
       bytes += r.size;
       if (r.size > largest) largest = r.size;
       // The connection's `full` log: every message handled (other levels drop this at no cost).
       logger.debug('message archived', { key: r.sourceKey, sha256: r.sha256, size: r.size, stored: r.blob !== null });
     }
-    result.taken += batch.length;
-    result.bytes += bytes;
-    deps.onCommit?.(batch.length, bytes, largest);
-    archiveFailures.inARow = 0;
-    dropBatch();
-  };
+    this.result.taken += this.batch.length;
+    this.result.bytes += bytes;
+    this.deps.onCommit?.(this.batch.length, bytes, largest);
+    this.archiveFailures.inARow = 0;
+    this.dropBatch();
+  }
 
-  // Archive failures (`flag-seen` only): the messages set aside, and the writer they failed on.
-  const failures: Array<{ candidate: Candidate; code: string; message: string }> = [];
-  /** The first put that failed on the current writer (which then refuses all further work). */
-  let putFailure: { candidate: Candidate; error: unknown } | null = null;
-  /** Stored on a writer that failed before their batch was committed: fetched again next cycle. */
-  let refetch = 0;
-  const blame = (cands: readonly Candidate[], err: unknown): void => {
+  /** Commits the batch; with `flag-seen`, a batch that cannot be committed is set aside instead. */
+  private async commitBatch(goOn: boolean): Promise<void> {
+    if (!this.setAside) return this.commit();
+    await this.afterPutFailure(goOn);
+    try {
+      await this.commit();
+    } catch (err) {
+      this.blame(this.batchCandidates, err);
+      this.dropBatch();
+      if (goOn) await this.replaceWriter(err);
+    }
+  }
+
+  /**
+   * A put failed (`flag-seen`): that message is set aside; the rest of its batch was stored on the
+   * failed writer, cannot be synced any more, and stays on the server to be fetched again.
+   */
+  private async afterPutFailure(goOn: boolean): Promise<void> {
+    if (this.putFailure === null) return;
+    await Promise.allSettled(this.inflight);
+    const f = this.putFailure;
+    this.putFailure = null;
+    this.blame([f.candidate], f.error);
+    this.refetch += this.dropBatch();
+    if (goOn) await this.replaceWriter(f.error);
+  }
+
+  private blame(cands: readonly Candidate[], err: unknown): void {
     // The disk still full since the last failure, with nothing committed between: that is the
     // archive failing, not these messages. They are not set aside (flagged) but stay unseen and
     // are taken once space returns; only the first message a full disk refused is set aside.
-    if (archiveFailures.inARow > 0 && isDiskFull(err)) return;
+    if (this.archiveFailures.inARow > 0 && isDiskFull(err)) return;
     const e = toMailsluiceError(err);
-    for (const c of cands) failures.push({ candidate: c, code: e.code, message: e.message });
-  };
+    for (const c of cands) this.failures.push({ candidate: c, code: e.code, message: e.message });
+  }
+
   /**
    * After a failure the writer refuses all further work (and after a failed metadata commit its
    * single-instance memory names bytes no row references), so the rest goes to a fresh one; a
    * second failure with nothing committed since the first stops taking.
    */
-  const replaceWriter = async (err: unknown): Promise<void> => {
-    archiveFailures.inARow++;
-    if (archiveFailures.inARow > 1) throw new StopTaking(err, 'archiving failed again with nothing committed since: the archive itself is failing, not one message');
-    if (!deps.renewBlobs) throw new StopTaking(err, 'archiving failed and no fresh blob writer can be had');
+  private async replaceWriter(err: unknown): Promise<void> {
+    this.archiveFailures.inARow++;
+    if (this.archiveFailures.inARow > 1) throw new StopTaking(err, 'archiving failed again with nothing committed since: the archive itself is failing, not one message');
+    if (!this.deps.renewBlobs) throw new StopTaking(err, 'archiving failed and no fresh blob writer can be had');
     try {
-      blobs = await deps.renewBlobs();
+      this.blobs = await this.deps.renewBlobs();
     } catch (renewError) {
       throw new StopTaking(renewError, 'archiving failed and opening a fresh blob writer failed too');
     }
-  };
+  }
 
   /**
    * Sets the failed messages aside: flags them so the listing skips them, reports each, and lets
    * the watermark pass them. If the flagging fails they were not archived and stay unflagged:
    * logged, and the error fails the cycle (the runner backs off; they are tried again).
    */
-  const flagFailures = async (): Promise<void> => {
-    const cands = failures.map((f) => f.candidate);
+  private async flagFailures(): Promise<void> {
+    const { source, store, connection, logger } = this.deps;
+    const cands = this.failures.map((f) => f.candidate);
     try {
       await source.markFailed!(cands);
     } catch (err) {
@@ -444,201 +515,21 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
         keys: cands.map((c) => c.key),
         code: e.code,
         error: e.message,
-        archiveError: failures[0]!.message,
+        archiveError: this.failures[0]!.message,
       });
       throw err;
     }
-    for (const f of failures) logger.error('message could not be archived; left on the server flagged \\Seen', { key: f.candidate.key, code: f.code, error: f.message });
-    result.failed = failures.length;
-    deps.onFailed?.(failures.length);
+    for (const f of this.failures) logger.error('message could not be archived; left on the server flagged \\Seen', { key: f.candidate.key, code: f.code, error: f.message });
+    this.result.failed = this.failures.length;
+    this.deps.onFailed?.(this.failures.length);
     // Flagged, they are no longer listed, so the watermark may pass them; left below them, it would
     // make the listing offer committed mail above them again (with `leave`, every cycle).
-    const wm = watermarkAfter(listed, new Set([...committed, ...cands.map((c) => c.key)]), [], session.uidValidity, after.lastUid);
-    if (wm.lastUid > mark) {
-      await store.commitTaken([], { connection, mailbox: session.mailbox, ...wm });
-      mark = wm.lastUid;
-    }
-  };
-
-  const fetchedKeys = new Set<string>();
-  // With a pipeline (IMAP's second session) and nothing to set aside, the cycle's last commit is
-  // not waited for: the pipeline syncs and commits it, then acts on the server, while the next
-  // cycle lists and fetches. Measured on the drain's critical path: ~35 ms per cycle of 500 (the
-  // puts still in flight, the blob sync and the metadata transaction).
-  const deferFinal = deps.actions !== undefined && !setAside;
-  /** Listed, not fetched, and the fetch ended without an error: gone from the server meanwhile. */
-  const countVanished = (): void => {
-    result.vanished = toFetch.length - fetchedKeys.size;
-    if (result.vanished > 0) logger.info('messages vanished from the server before they were fetched', { count: result.vanished });
-  };
-  let fetchError: unknown;
-  let stop: StopTaking | undefined;
-  // Hashing and compressing run off the main thread; keeping buffered messages in flight overlaps
-  // that work with the fetch (ADR 0001: compression CPU, not the disk, sets the rate).
-  const inflight = new Set<Promise<void>>();
-  let inflightBytes = 0;
-  let putError: unknown;
-  const store1 = async (m: FetchedMessage): Promise<void> => {
-    let sourceFailed = false;
-    const body = setAside ? watchSource(m.body, () => (sourceFailed = true)) : m.body;
-    let put: PutResult;
-    try {
-      put = await blobs.put(body, (sha) => inBatch.has(sha) || store.hasBlob(sha), { owned: m.owned === true, buffered: m.buffered });
-    } catch (err) {
-      // The body breaking off is the fetch's failure, not the archive's.
-      if (!setAside || sourceFailed) throw err;
-      if (putFailure === null) putFailure = { candidate: m.candidate, error: err };
-      else refetch++; // refused because an earlier put broke the writer
-      return;
-    }
-    inBatch.add(put.sha256);
-    batch.push({
-      connection,
-      sourceKey: m.candidate.key,
-      mailbox: session.mailbox,
-      uidValidity: session.uidValidity,
-      uid: m.candidate.uid ?? null,
-      uidl: m.candidate.uidl ?? null,
-      sha256: put.sha256,
-      size: put.size,
-      blob: put.location,
-      takenAt: clock.now(),
-    });
-    batchCandidates.push(m.candidate);
-    batchBytes += put.size;
-  };
-  const settle = async (): Promise<void> => {
-    await Promise.all(inflight);
-    if (putError !== undefined) throw putError;
-  };
-  /**
-   * A put failed (`flag-seen`): that message is set aside; the rest of its batch was stored on the
-   * failed writer, cannot be synced any more, and stays on the server to be fetched again.
-   */
-  const afterPutFailure = async (goOn: boolean): Promise<void> => {
-    if (putFailure === null) return;
-    await Promise.allSettled(inflight);
-    const f = putFailure;
-    putFailure = null;
-    blame([f.candidate], f.error);
-    refetch += dropBatch();
-    if (goOn) await replaceWriter(f.error);
-  };
-  /** Commits the batch; with `flag-seen`, a batch that cannot be committed is set aside instead. */
-  const commitBatch = async (goOn: boolean): Promise<void> => {
-    if (!setAside) return commit();
-    await afterPutFailure(goOn);
-    try {
-      await commit();
-    } catch (err) {
-      blame(batchCandidates, err);
-      dropBatch();
-      if (goOn) await replaceWriter(err);
-    }
-  };
-  try {
-    for await (const m of source.fetch(toFetch)) {
-      fetchedKeys.add(m.candidate.key);
-      if (!m.buffered) {
-        await settle();
-        await store1(m);
-      } else {
-        const bytes = m.bytes ?? 0;
-        // Synchronous when the budget has room (always, for small mail); else wait for the parse
-        // or an attachment read to let go. What this cycle holds is freed by its own puts.
-        const release = deps.budget ? (deps.budget.tryAcquire(bytes) ?? (await deps.budget.acquire(bytes))) : undefined;
-        inflightBytes += bytes;
-        const p: Promise<void> = store1(m).then(
-          () => {
-            inflight.delete(p);
-            inflightBytes -= bytes;
-            release?.();
-          },
-          (err: unknown) => {
-            inflight.delete(p);
-            inflightBytes -= bytes;
-            release?.();
-            putError ??= err;
-          },
-        );
-        inflight.add(p);
-        while (inflight.size >= MAX_PUTS_IN_FLIGHT || (inflightBytes > MAX_PUT_BYTES_IN_FLIGHT && inflight.size > 0)) await Promise.race(inflight);
-        if (putError !== undefined) throw putError;
-      }
-      if (putFailure !== null) await afterPutFailure(true);
-      if (batch.length >= commitMessages || batchBytes >= commitBytes) {
-        await settle();
-        await commitBatch(true);
-      }
-    }
-    if (!deferFinal) await settle();
-  } catch (err) {
-    if (err instanceof StopTaking) stop = err;
-    else fetchError = err;
-    // Puts still running belong to fully received messages: let them finish so they commit.
-    await Promise.allSettled(inflight);
-  }
-  if (deferFinal && fetchError === undefined && stop === undefined) {
-    countVanished();
-    result.queued = fetchedKeys.size;
-    // Every listed message is fetched (its put still running, maybe) or gone, so the next cycle
-    // lists above the last one; if this commit fails, the pipeline stops and so does the session.
-    const through = listed.reduce((m, c) => Math.max(m, c.uid ?? 0), after.lastUid);
-    deps.actions!.submitCommit(
-      async () => {
-        await settle();
-        await commit();
-        for (const c of toFetch) if (committed.has(c.key)) actionable.push(c);
-        return actionable;
-      },
-      { uidValidity: session.uidValidity, lastUid: through },
-    );
-    return result;
-  }
-  if (stop === undefined) {
-    try {
-      // After a fetch error the cycle ends: no fresh writer for what is left.
-      await commitBatch(fetchError === undefined);
-    } catch (err) {
-      if (!(err instanceof StopTaking)) throw err;
-      stop = err;
+    const wm = watermarkAfter(this.listed, new Set([...this.committed, ...cands.map((c) => c.key)]), [], this.session.uidValidity, this.afterUid);
+    if (wm.lastUid > this.mark) {
+      await store.commitTaken([], { connection, mailbox: this.session.mailbox, ...wm });
+      this.mark = wm.lastUid;
     }
   }
-  if (fetchError === undefined && stop === undefined) {
-    countVanished();
-  }
-  for (const c of toFetch) if (committed.has(c.key)) actionable.push(c);
-  if (refetch > 0) logger.info('messages stored beside one that failed to archive were not committed; they stay on the server and are fetched again', { count: refetch });
-  if (failures.length > 0) {
-    try {
-      await flagFailures();
-    } catch (err) {
-      // Logged; the cycle's own error, if any, is the one to report.
-      if (fetchError === undefined && stop === undefined) throw err;
-    }
-  }
-  if (fetchError !== undefined) {
-    // The committed ones are safe; their server action runs on the next session's recovery.
-    logger.warn('fetch failed; committed what was fully received', { committed: result.taken });
-    throw fetchError;
-  }
-  if (stop !== undefined) {
-    // As after a fetch error: the committed ones get their server action in the next session's recovery.
-    logger.warn(`${stop.reason}; stopped taking for this session`, { committed: result.taken, setAside: result.failed });
-    throw stop.error;
-  }
-
-  if (deps.actions) {
-    // Counted when the pipeline settles; the next cycle's fetch overlaps the server's work.
-    if (actionable.length) deps.actions.submit(actionable);
-    return result;
-  }
-  const completed = await source.applyServerAction(actionable);
-  await store.markActionDone(connection, completed.map((c) => c.key));
-  const flushed = await source.flush();
-  await store.markActionDone(connection, flushed.map((c) => c.key));
-  result.actioned = completed.length + flushed.length;
-  return result;
 }
 
 /**

@@ -4,22 +4,42 @@
  * waits (IDLE or poll interval, cut short by {@link ConnectionRunner.wake}) and outside the
  * schedule it idles. Failures are contained here: own back-off with jitter, own error state.
  */
-import { plaintextCredentialsWarning } from '../core/connection/tls-downgrade.js';
-import type { BlobStore, BlobWriter } from '../core/ports/blob-store.js';
-import type { MailboxSource, SourceRuntime, SourceSession } from '../core/ports/mailbox-source.js';
-import type { MessageStore } from '../core/ports/message-store.js';
-import type { Clock } from '../core/ports/clock.js';
-import type { Logger } from '../core/ports/logger.js';
-import type { ResponseLedger } from '../core/ports/response-ledger.js';
-import type { ByteBudget } from '../core/memory/byte-budget.js';
-import { recoverPendingActions, runDrainCycle, BatchPipeline, type DrainDeps } from '../core/archive/drain-cycle.js';
-import { addResponseTotals, applyPendingResponses, type ResponseTotals } from '../core/archive/apply-responses.js';
-import { backoffDelay, DEFAULT_BACKOFF } from '../core/connection/backoff.js';
-import { PartialTransfers } from '../core/archive/partial-transfer.js';
-import { msUntilOpen } from '../core/connection/schedule.js';
-import { DISK_FULL_BACKOFF, isDiskFull } from '../core/archive/disk-full.js';
-import { toMailsluiceError, type MailsluiceError } from '../core/errors/index.js';
-import type { ConnectionConfig } from '../config/loader.js';
+import { plaintextCredentialsWarning, type SecurityMode } from './tls-downgrade.js';
+import type { BlobStore, BlobWriter } from '../ports/blob-store.js';
+import type { MailboxSource, SourceRuntime, SourceSession } from '../ports/mailbox-source.js';
+import type { MessageStore } from '../ports/message-store.js';
+import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
+import type { ResponseLedger } from '../ports/response-ledger.js';
+import type { ByteBudget } from '../memory/byte-budget.js';
+import { runDrainCycle, type DrainDeps } from '../archive/drain-cycle.js';
+import { BatchPipeline } from '../archive/batch-pipeline.js';
+import { recoverPendingActions } from '../archive/recover-actions.js';
+import { addResponseTotals, applyPendingResponses, type ResponseTotals } from '../archive/apply-responses.js';
+import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { PartialTransfers } from '../archive/partial-transfer.js';
+import { msUntilOpen, type Schedule } from './schedule.js';
+import { DISK_FULL_BACKOFF, isDiskFull } from '../archive/disk-full.js';
+import { toMailsluiceError, type MailsluiceError } from '../errors/index.js';
+
+/**
+ * The settings of a connection the runner reads: the validated configuration's connection
+ * (`config/loader.ts`) has them all, with `mailbox` the one folder this runner drains.
+ */
+export interface RunnerConnection {
+  name: string;
+  /** The folder this runner drains. */
+  mailbox: string;
+  /** Every folder of the connection (its responses are scoped by folder when there are several). */
+  folders: readonly string[];
+  schedule: Schedule;
+  security: SecurityMode;
+  auth: { type: string };
+  maxMessagesPerCycle: number;
+  unseenOnly: boolean;
+  idle: boolean;
+  pollIntervalMs: number;
+}
 
 /** Live status of a connection (SPEC: state, last poll, messages taken, rate, backlog, last error). */
 export interface ConnectionStatus {
@@ -48,12 +68,12 @@ export interface ConnectionStatus {
 }
 
 /** What the runner needs. */
-export interface ConnectionRunnerDeps {
+export interface ConnectionRunnerDeps<C extends RunnerConnection = RunnerConnection> {
   /** The connection, with `mailbox` the one folder this runner drains. */
-  config: ConnectionConfig;
+  config: C;
   /** The name its status goes by: the connection's, or `<connection>/<folder>` when it drains several folders. */
   label?: string;
-  createSource: (cfg: ConnectionConfig, logger: Logger, runtime?: SourceRuntime) => MailboxSource;
+  createSource: (cfg: C, logger: Logger, runtime?: SourceRuntime) => MailboxSource;
   store: MessageStore;
   blobStore: BlobStore;
   clock: Clock;
@@ -77,7 +97,7 @@ export interface RunOptions {
 }
 
 /** Drives one connection until stopped (service) or empty (`drain`). */
-export class ConnectionRunner {
+export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
   readonly status: ConnectionStatus;
   /** Set by {@link wake}: a response is waiting, so the next wait is skipped. */
   private responsesDue = false;
@@ -97,7 +117,7 @@ export class ConnectionRunner {
   /** Broken transfers, kept across this runner's sessions (each connect builds a fresh source). */
   private readonly transfers = new PartialTransfers();
 
-  constructor(private readonly deps: ConnectionRunnerDeps) {
+  constructor(private readonly deps: ConnectionRunnerDeps<C>) {
     this.status = {
       name: deps.label ?? deps.config.name,
       state: 'starting',
@@ -274,100 +294,118 @@ export class ConnectionRunner {
 
   /** One connected session; returns true when the mailbox had nothing left to take. */
   private async session(options: RunOptions): Promise<boolean> {
-    const { config, store, clock, logger } = this.deps;
+    const { config, logger } = this.deps;
     this.status.state = 'connecting';
     const source = this.deps.createSource(config, logger, { transfers: this.transfers });
-    let writer: BlobWriter | null = null;
-    let actions: BatchPipeline | null = null;
+    const held: SessionHeld = { writer: null, actions: null };
     try {
       const session = await source.open(options.signal);
       const plaintext = source.tlsInUse === undefined ? null : plaintextCredentialsWarning(config.name, config.security, config.auth.type, source.tlsInUse);
       if (plaintext) this.status.plaintextCredentials = plaintext;
       else delete this.status.plaintextCredentials;
-      writer = await this.deps.blobStore.openWriter();
+      held.writer = await this.deps.blobStore.openWriter();
       // A session after a pause for a full disk goes on counting: its first failure is the disk.
       if (!this.diskFull) this.archiveFailures.inARow = 0;
-      const deps: DrainDeps = {
-        connection: config.name,
-        source,
-        store,
-        blobs: writer,
-        clock,
-        logger,
-        maxMessagesPerCycle: config.maxMessagesPerCycle,
-        onCommit: (messages: number, bytes: number, largest: number) => {
-          this.status.taken += messages;
-          this.status.bytes += bytes;
-          if (messages > 0) {
-            logger.info('batch committed', { taken: messages, bytes });
-            // Progress: failures in a row are counted between commits, not between whole cycles
-            // (a link that resets every few hundred KB never completes a cycle, yet drains).
-            this.status.failures = 0;
-            this.transfers.committed(largest);
-            if (this.diskFull) {
-              this.diskFull = false;
-              logger.info('the disk has space again: taking resumed');
-            }
-          }
-        },
-        // SPEC "unseen only": a message that fails to archive is flagged \Seen and reported, so it
-        // is not retried forever; without unseenOnly nothing could skip it, so it is retried.
-        onArchiveFailure: config.unseenOnly ? 'flag-seen' : 'retry',
-        skip: (key: string) => this.transfers.isSetAside(key),
-        renewBlobs: async () => {
-          const failed = writer;
-          writer = null;
-          await failed?.close().catch(() => undefined);
-          writer = await this.deps.blobStore.openWriter();
-          deps.blobs = writer;
-          return writer;
-        },
-        archiveFailures: this.archiveFailures,
-        onFailed: (messages: number) => {
-          this.status.failed += messages;
-        },
-        ...(this.deps.budget ? { budget: this.deps.budget } : {}),
-        ...(source.concurrentActions ? { actions: (actions = new BatchPipeline({ source, store, connection: config.name })) } : {}),
-      };
+      const deps = this.drainDeps(source, held);
       const recovered = await recoverPendingActions(session, deps);
       this.status.actioned += recovered;
-      while (!options.signal?.aborted) {
-        if (msUntilOpen(config.schedule, clock.now()) > 0) return false;
-        this.status.state = 'draining';
-        this.status.lastPollAt = clock.now();
-        await this.applyResponses(session, source);
-        const r = await runDrainCycle(session, deps);
-        this.status.cycles++;
-        this.status.actioned += r.actioned;
-        // Each commit is logged as it lands ('batch committed'; a cycle's last one may land after
-        // the cycle returned, see CycleResult.queued); what else the cycle did, here.
-        if (r.failed > 0 || r.vanished > 0) logger.info('cycle ended', { listed: r.listed, actioned: r.actioned, vanished: r.vanished, failed: r.failed });
-        this.deps.onCycle?.(this.status);
-        // A failed first attempt cleared; what stays is the state.
-        this.status.failures = 0;
-        // More may be waiting: no pause. A cycle that moved nothing (everything vanished) waits.
-        // One that set messages aside looks again at once: mail stored beside them was not
-        // committed and is listed again, and the flagged ones no longer are.
-        if (r.taken > 0 || r.queued > 0 || r.actioned > 0 || r.failed > 0) continue;
-        // Nothing new: the mailbox is empty once the queued server actions are confirmed. A cycle
-        // that listed only already-committed messages queued their actions: look again after them.
-        if (actions) {
-          const n = await actions.settle();
-          this.status.actioned += n;
-          if (n > 0 && r.listed > 0) continue;
-        }
-        if (options.once) return true;
-        if (this.responsesDue) continue;
-        this.status.state = 'waiting';
-        await this.waitForChange(source, config.idle ? Number.MAX_SAFE_INTEGER : config.pollIntervalMs, options.signal);
-      }
-      return false;
+      return await this.cycles(session, source, deps, held.actions, options);
     } finally {
       // Let queued actions finish (or fail) before the connections close; what they did not
       // confirm stays pending and the next session's recovery finishes it.
-      if (actions) this.status.actioned += await actions.settle().catch(() => 0);
-      await writer?.close().catch(() => undefined);
+      if (held.actions) this.status.actioned += await held.actions.settle().catch(() => 0);
+      await held.writer?.close().catch(() => undefined);
       await source.close().catch(() => undefined);
     }
   }
+
+  /** What the session's drain cycles are handed: its source and writer, and this runner's counters. */
+  private drainDeps(source: MailboxSource, held: SessionHeld): DrainDeps {
+    const { config, store, clock, logger } = this.deps;
+    const deps: DrainDeps = {
+      connection: config.name,
+      source,
+      store,
+      blobs: held.writer!,
+      clock,
+      logger,
+      maxMessagesPerCycle: config.maxMessagesPerCycle,
+      onCommit: (messages: number, bytes: number, largest: number) => {
+        this.status.taken += messages;
+        this.status.bytes += bytes;
+        if (messages > 0) {
+          logger.info('batch committed', { taken: messages, bytes });
+          // Progress: failures in a row are counted between commits, not between whole cycles
+          // (a link that resets every few hundred KB never completes a cycle, yet drains).
+          this.status.failures = 0;
+          this.transfers.committed(largest);
+          if (this.diskFull) {
+            this.diskFull = false;
+            logger.info('the disk has space again: taking resumed');
+          }
+        }
+      },
+      // SPEC "unseen only": a message that fails to archive is flagged \Seen and reported, so it
+      // is not retried forever; without unseenOnly nothing could skip it, so it is retried.
+      onArchiveFailure: config.unseenOnly ? 'flag-seen' : 'retry',
+      skip: (key: string) => this.transfers.isSetAside(key),
+      renewBlobs: async () => {
+        const failed = held.writer;
+        held.writer = null;
+        await failed?.close().catch(() => undefined);
+        held.writer = await this.deps.blobStore.openWriter();
+        deps.blobs = held.writer;
+        return held.writer;
+      },
+      archiveFailures: this.archiveFailures,
+      onFailed: (messages: number) => {
+        this.status.failed += messages;
+      },
+      ...(this.deps.budget ? { budget: this.deps.budget } : {}),
+      ...(source.concurrentActions ? { actions: (held.actions = new BatchPipeline({ source, store, connection: config.name })) } : {}),
+    };
+    return deps;
+  }
+
+  /** The session's cycles until it is stopped, the schedule closes or (`once`) the mailbox is empty. */
+  private async cycles(session: SourceSession, source: MailboxSource, deps: DrainDeps, actions: BatchPipeline | null, options: RunOptions): Promise<boolean> {
+    const { config, clock, logger } = this.deps;
+    while (!options.signal?.aborted) {
+      if (msUntilOpen(config.schedule, clock.now()) > 0) return false;
+      this.status.state = 'draining';
+      this.status.lastPollAt = clock.now();
+      await this.applyResponses(session, source);
+      const r = await runDrainCycle(session, deps);
+      this.status.cycles++;
+      this.status.actioned += r.actioned;
+      // Each commit is logged as it lands ('batch committed'; a cycle's last one may land after
+      // the cycle returned, see CycleResult.queued); what else the cycle did, here.
+      if (r.failed > 0 || r.vanished > 0) logger.info('cycle ended', { listed: r.listed, actioned: r.actioned, vanished: r.vanished, failed: r.failed });
+      this.deps.onCycle?.(this.status);
+      // A failed first attempt cleared; what stays is the state.
+      this.status.failures = 0;
+      // More may be waiting: no pause. A cycle that moved nothing (everything vanished) waits.
+      // One that set messages aside looks again at once: mail stored beside them was not
+      // committed and is listed again, and the flagged ones no longer are.
+      if (r.taken > 0 || r.queued > 0 || r.actioned > 0 || r.failed > 0) continue;
+      // Nothing new: the mailbox is empty once the queued server actions are confirmed. A cycle
+      // that listed only already-committed messages queued their actions: look again after them.
+      if (actions) {
+        const n = await actions.settle();
+        this.status.actioned += n;
+        if (n > 0 && r.listed > 0) continue;
+      }
+      if (options.once) return true;
+      if (this.responsesDue) continue;
+      this.status.state = 'waiting';
+      await this.waitForChange(source, config.idle ? Number.MAX_SAFE_INTEGER : config.pollIntervalMs, options.signal);
+    }
+    return false;
+  }
+}
+
+/** What a session holds open and closes at its end: the blob writer (renewed after a failure) and the action pipeline. */
+interface SessionHeld {
+  writer: BlobWriter | null;
+  actions: BatchPipeline | null;
 }

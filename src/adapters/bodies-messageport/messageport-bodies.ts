@@ -4,7 +4,8 @@
  * say what it promises: best effort, never durable; a body not found is parsed again.
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import type { BodiesSink, BodiesSource, HandedBodies } from '../core/ports/bodies-handoff.js';
+import type { BodiesSink, BodiesSource, HandedBodies } from '../../core/ports/bodies-handoff.js';
+import { BODIES_CACHE_MAX_CHARS } from './messageport-bodies-config.js';
 
 /** One posted group: `[messageId, bodiesJson, uses]` per message (flat, cheap to clone). */
 type Wire = Array<[number, string, number]>;
@@ -19,13 +20,6 @@ export function bodiesSink(port: MessagePort): BodiesSink {
 }
 
 /**
- * Held at most this many characters of JSON (UTF-16: twice the bytes). A dispatcher far behind
- * (a receiver down for hours) would otherwise keep every body since; the oldest are dropped first
- * and parsed again when their turn comes.
- */
-const DEFAULT_MAX_CHARS = 16 * 1024 * 1024;
-
-/**
  * The dispatcher thread's side: entries as they arrive, dropped after their last use or, oldest
  * first, beyond the size bound. A lookup that misses first takes in what is queued on the port
  * synchronously: the index stage posts before it commits the deliveries, so a delivery the
@@ -38,7 +32,7 @@ export class BodiesCache implements BodiesSource {
 
   constructor(
     private readonly port: MessagePort,
-    private readonly maxChars = DEFAULT_MAX_CHARS,
+    private readonly maxChars = BODIES_CACHE_MAX_CHARS,
   ) {
     port.on('message', (w: Wire) => this.#add(w));
     // Never what keeps the thread alive.

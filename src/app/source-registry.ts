@@ -1,0 +1,34 @@
+/**
+ * The app facet of the source registry (ADR 0020): per protocol that has a source adapter, how
+ * its source is built and how `test-connection` probes it. The config facet
+ * (`config/protocols.ts`) says which protocols exist, their default ports and sections, and which
+ * have a source; this table is typed by that list, so the two cannot disagree. Adding a protocol:
+ * its adapter folder, a row there, a row here.
+ */
+import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.js';
+import type { Logger } from '../core/ports/logger.js';
+import { createImapSource, probeImap, type ProbeResult } from '../adapters/source-imap/index.js';
+import { createPop3Source, probePop3 } from '../adapters/source-pop3/index.js';
+import type { ConnectionConfig } from '../config/loader.js';
+import type { SourceProtocol } from '../config/protocols.js';
+
+export type { ProbeResult };
+
+/** How one protocol's source is built and probed. */
+export interface SourceEntry {
+  /** A fresh source for one session of `cfg` (a runner builds one per connect). */
+  create(cfg: ConnectionConfig, logger: Logger, runtime: SourceRuntime): MailboxSource;
+  /** The step-by-step connection test (resolve, connect, TLS, greeting, auth, mailbox). */
+  probe(cfg: ConnectionConfig, logger: Logger): Promise<ProbeResult>;
+}
+
+/** Every protocol the config facet marks `source: true`, with its adapter. */
+export const SOURCES: Readonly<Record<SourceProtocol, SourceEntry>> = {
+  imap: { create: createImapSource, probe: probeImap },
+  pop3: { create: createPop3Source, probe: probePop3 },
+};
+
+/** The entry of `protocol`, or undefined when this build has no source adapter for it. */
+export function sourceEntry(protocol: string): SourceEntry | undefined {
+  return Object.hasOwn(SOURCES, protocol) ? SOURCES[protocol as SourceProtocol] : undefined;
+}
