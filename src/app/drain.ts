@@ -4,7 +4,7 @@
  * attachment references while a webhook route runs); returns when all are done.
  */
 import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js';
-import { collectStaging, runCompressStage, type CompressTotals } from '../core/archive/compress-stage.js';
+import { createCompressSchedule, type CompressTotals } from '../core/archive/compress-stage.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { DispatchTotals } from '../core/bus/dispatcher.js';
 import { assertRoutesRunnable } from './action-factory.js';
@@ -207,11 +207,11 @@ async function finishDrain(app: EmbeddedApp, options: DrainOptions, { started, r
   const emptyAt = app.clock.now();
   onEmpty();
   onStage('parsing');
-  // Off the critical path: the mailboxes are empty, every writer of the drain is closed. It runs
-  // beside the rest of indexing; staging containers are deleted only once indexing is done, so
-  // no read of the index stage can hold a ref into a deleted container.
-  const compressDeps = { store: app.store, blobs: app.blobs, logger: app.logger, clock: app.clock };
-  const compressing = runCompressStage({ ...compressDeps, deleteGraceMs: Number.POSITIVE_INFINITY }, () => true, options.signal).then(
+  // Off the critical path: the mailboxes are empty, every writer of the drain is closed. The blob
+  // store compresses what was staged behind the rest of indexing (ADR 0018); refs never change,
+  // so readers (the index stage, the dispatcher) are not in its way.
+  const schedule = createCompressSchedule({ clock: app.clock, logger: app.logger, unparsed: () => app.store.countUnparsed(), stopping: () => true });
+  const compressing = app.compactBlobs(schedule, options.signal).then(
     (totals) => ({ totals, error: undefined as unknown }),
     (error: unknown) => ({ totals: undefined as CompressTotals | undefined, error }),
   );
@@ -231,8 +231,6 @@ async function finishDrain(app: EmbeddedApp, options: DrainOptions, { started, r
   if (dispatched.error !== undefined) throw dispatched.error;
   if (compressedRun.error !== undefined) throw compressedRun.error;
   const compressTotals = compressedRun.totals as CompressTotals;
-  // After the dispatch: a delivery may still read a blob through a ref into a staging container.
-  if (!options.signal?.aborted) compressTotals.containersDeleted += await collectStaging(compressDeps, 0);
   const totals = indexed.totals;
   const summary: DrainSummary = {
     connections: {},

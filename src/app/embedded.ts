@@ -9,7 +9,8 @@ import type { MessageParser } from '../core/ports/message-parser.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { MessageBus } from '../core/ports/message-bus.js';
 import { randomInt } from 'node:crypto';
-import { createFsBlobStore } from '../adapters/blob-fs/index.js';
+import { createFsBlobStore, type FsBlobStore } from '../adapters/blob-fs/index.js';
+import type { CompressSchedule, CompressTotals } from '../core/archive/compress-stage.js';
 import { createSqliteStore, lockDataDir, type DataDirLock, type SqliteStore } from '../adapters/store-sqlite/index.js';
 import { makePrivateDirSync, tightenTree } from '../adapters/fs-node/private-files.js';
 import { MailsluiceError } from '../core/errors/index.js';
@@ -26,6 +27,8 @@ export interface EmbeddedApp {
   config: Config;
   store: SqliteStore;
   blobs: BlobStore;
+  /** Deferred compression of what the drain staged raw, done by the blob store itself (ADR 0018). */
+  compactBlobs(schedule: CompressSchedule, signal?: AbortSignal): Promise<CompressTotals>;
   /** The buses: the `deliveries` table of the same database. */
   bus: MessageBus;
   /** In [0, 1), for back-off jitter. */
@@ -117,7 +120,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   if (options.holder) lock = await takeDataDir(config.dataDir, options.holder, logger);
   else assertArchiveExists(config);
   let store: SqliteStore;
-  let blobs: BlobStore;
+  let blobs: FsBlobStore;
   try {
     store = createSqliteStore({ file: paths.db, ...(options.readonly ? { readonly: true } : {}) });
     blobs = await createFsBlobStore({ directory: paths.blobs });
@@ -131,6 +134,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     config,
     store,
     blobs,
+    compactBlobs: (schedule, signal) => blobs.compact(schedule, logger, signal),
     bus: store.bus(),
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,

@@ -5,7 +5,7 @@
  * supervisor of the host restarts.
  */
 import { runIndexStage } from '../core/archive/index-stage.js';
-import { runCompressStage } from '../core/archive/compress-stage.js';
+import { createCompressSchedule } from '../core/archive/compress-stage.js';
 import { createRunners, indexStageDeps, runnersByConnection } from './runners.js';
 import { assertRoutesRunnable } from './action-factory.js';
 import { startDispatchThread } from './dispatch-thread.js';
@@ -54,12 +54,18 @@ async function serve(app: EmbeddedApp, routes: RouteConfig[], api: RunningApi | 
     indexError = err;
     ac.abort();
   });
-  // Deferred compression of large bodies, low priority: it waits while a connection is draining.
+  // Deferred compression of large bodies, by the blob store (ADR 0018), low priority: it waits
+  // while a connection is draining and while messages wait to be parsed.
   const compressing = runPausingWhileDiskFull(
     () =>
-      runCompressStage(
-        { store: app.store, blobs: app.blobs, logger: app.logger, clock: app.clock, busy: () => runners.some((r) => r.status.state === 'draining') },
-        () => ac.signal.aborted,
+      app.compactBlobs(
+        createCompressSchedule({
+          clock: app.clock,
+          logger: app.logger,
+          unparsed: () => app.store.countUnparsed(),
+          busy: () => runners.some((r) => r.status.state === 'draining'),
+          stopping: () => ac.signal.aborted,
+        }),
         ac.signal,
       ),
     pause('compress stage'),

@@ -15,12 +15,9 @@ import type {
   SearchQuery,
   TakenRecord,
   UnparsedMessage,
-  StoredBlob,
-  BlobMove,
   ParsedRecord,
 } from '../../core/ports/message-store.js';
 import { recipientsText, toParsedRecord } from '../../core/ports/message-store.js';
-import { STAGING_REF_PREFIX } from '../../core/ports/blob-store.js';
 import { MIGRATIONS } from './sqlite-schema.js';
 import { toFtsQuery } from './fts-query.js';
 import { openSearchDb, type FtsRequest, type FtsResponse, type FtsRow } from './fts-writer-worker.js';
@@ -559,61 +556,6 @@ export class SqliteStore implements MessageStore {
       return { sha256, size: b.size, blob: { ref: b.ref, storedSize: b.storedSize }, attachments: attributes ? (attributes.Attachments ?? []) : null };
     } catch (err) {
       throw mapSqliteError(err, `looking up archived message ${sha256}`);
-    }
-  }
-
-  // The compress stage (core/archive/compress-stage.ts). Every query on staged refs repeats the
-  // partial index's condition, `ref LIKE 'stage-%'`, so SQLite uses blobs_staged.
-
-  async listStagedBlobs(limit: number, afterRef = '', options: { parsedOnly?: boolean } = {}): Promise<StoredBlob[]> {
-    // parsedOnly: the subquery reads the unparsed messages through the partial index
-    // messages_unparsed once per call (SQLite keeps its result as an ephemeral index), not the
-    // whole messages table.
-    const sql = options.parsedOnly
-      ? `SELECT sha256, size, ref, stored_size AS storedSize FROM blobs WHERE ref LIKE 'stage-%' AND ref > ?
-         AND sha256 NOT IN (SELECT sha256 FROM messages WHERE parse_state = 0) ORDER BY ref LIMIT ?`
-      : `SELECT sha256, size, ref, stored_size AS storedSize FROM blobs WHERE ref LIKE 'stage-%' AND ref > ? ORDER BY ref LIMIT ?`;
-    try {
-      const rows = this.stmt(sql).all(afterRef, limit) as Array<{ sha256: string; size: number; ref: string; storedSize: number }>;
-      return rows.map((r) => ({ sha256: r.sha256, size: r.size, blob: { ref: r.ref, storedSize: r.storedSize } }));
-    } catch (err) {
-      throw mapSqliteError(err, 'listing staged blobs');
-    }
-  }
-
-  async stagedParseBacklog(): Promise<{ stagedBlobs: number; unparsedMessages: number }> {
-    try {
-      return this.stmt(
-        `SELECT (SELECT COUNT(*) FROM blobs WHERE ref LIKE 'stage-%' AND sha256 IN (SELECT sha256 FROM messages WHERE parse_state = 0)) AS stagedBlobs,
-                (SELECT COUNT(*) FROM messages WHERE parse_state = 0) AS unparsedMessages`,
-      ).get() as { stagedBlobs: number; unparsedMessages: number };
-    } catch (err) {
-      throw mapSqliteError(err, 'counting staged blobs waiting for the parse stage');
-    }
-  }
-
-  async relocateBlobs(moves: BlobMove[]): Promise<number> {
-    const up = this.stmt('UPDATE blobs SET ref = ?, stored_size = ? WHERE sha256 = ? AND ref = ?');
-    try {
-      return this.db.transaction(() => {
-        let moved = 0;
-        for (const m of moves) moved += up.run(m.to.ref, m.to.storedSize, m.sha256, m.from.ref).changes;
-        return moved;
-      }).immediate();
-    } catch (err) {
-      throw mapSqliteError(err, `relocating ${moves.length} blobs`);
-    }
-  }
-
-  async countBlobRefs(refPrefix: string): Promise<number> {
-    // Refs compare as text: every ref starting with the prefix sorts in [prefix, prefix + U+FFFF).
-    const sql = refPrefix.startsWith(STAGING_REF_PREFIX)
-      ? `SELECT COUNT(*) AS n FROM blobs WHERE ref LIKE 'stage-%' AND ref >= ? AND ref < ?`
-      : 'SELECT COUNT(*) AS n FROM blobs WHERE ref >= ? AND ref < ?';
-    try {
-      return (this.stmt(sql).get(refPrefix, `${refPrefix}\uffff`) as { n: number }).n;
-    } catch (err) {
-      throw mapSqliteError(err, 'counting blob refs');
     }
   }
 

@@ -185,13 +185,6 @@ export interface ExportItem {
   connection: string;
 }
 
-/** A committed blob and where it is stored. */
-export interface StoredBlob {
-  sha256: string;
-  size: number;
-  blob: BlobLocation;
-}
-
 /** An archived message found by its `ArchiveId`, for serving what it holds. */
 export interface ArchivedMessage {
   /** The SHA-256 of its raw bytes: its `ArchiveId`. */
@@ -201,13 +194,6 @@ export interface ArchivedMessage {
   blob: BlobLocation;
   /** The attachments its parse found (name, type, size, SHA-256); null while it waits to be parsed. */
   attachments: Attachment[] | null;
-}
-
-/** A blob rewritten elsewhere: its row moves from `from` to `to`, only if it still says `from`. */
-export interface BlobMove {
-  sha256: string;
-  from: BlobLocation;
-  to: BlobLocation;
 }
 
 /** Metadata, dedup state, the parse queue and the search index of the archive. */
@@ -260,25 +246,6 @@ export interface MessageStore {
   findArchived(sha256: string): Promise<ArchivedMessage | null>;
   /** Every archived message, oldest first, for export. */
   listForExport(connection?: string): AsyncIterable<ExportItem>;
-  /**
-   * Committed blobs whose ref starts with `STAGING_REF_PREFIX` (core/ports/blob-store.ts), in ref
-   * order, after `afterRef` (exclusive). With `parsedOnly`, only those that no message waiting for
-   * the parse stage references (every message row of the blob has `parse_state` ≠ 0).
-   */
-  listStagedBlobs(limit: number, afterRef?: string, options?: { parsedOnly?: boolean }): Promise<StoredBlob[]>;
-  /**
-   * The compress stage's view of the parse stage: `stagedBlobs`, committed staged blobs that a
-   * message waiting to be parsed references (what `parsedOnly` leaves out), and
-   * `unparsedMessages`, every message waiting to be parsed (its changes tell that parsing moves).
-   */
-  stagedParseBacklog(): Promise<{ stagedBlobs: number; unparsedMessages: number }>;
-  /**
-   * Points blob rows at their new locations, all in one transaction; a row whose ref is no
-   * longer `from` is left alone. Returns how many rows moved.
-   */
-  relocateBlobs(moves: BlobMove[]): Promise<number>;
-  /** How many committed blob rows reference a ref starting with `refPrefix` (a staging container's). */
-  countBlobRefs(refPrefix: string): Promise<number>;
   /** Closes the database. */
   close(): Promise<void>;
 }
