@@ -73,8 +73,10 @@ export class FsBlobStore implements BlobStore, CompactorHost {
   #nextPackId: number;
   /** Packs with a writer that may hold records not yet written (its write buffer). */
   readonly #liveWriters = new Map<number, FsBlobWriter>();
-  /** Staging packs of writers not closed yet: records in them may still be committed. */
+  /** Staging packs a writer still appends to: the compactor leaves them alone. */
   readonly #openStaging = new Set<number>();
+  /** Writers not closed yet (their staging packs may be sealed for the compactor). */
+  readonly #writers = new Set<FsBlobWriter>();
   /** Descriptor cache for reads on this thread (`compressionThreads: 0`). */
   readonly #inlineReader = new PackReader();
   #compacting = false;
@@ -104,7 +106,19 @@ export class FsBlobStore implements BlobStore, CompactorHost {
   /** Opens a writer; its pack file is created when it first writes. */
   async openWriter(): Promise<BlobWriter> {
     if (this.config.compressionThreads > 0) workerPool(this.config.compressionThreads).warm();
-    return new FsBlobWriter(this);
+    const writer = new FsBlobWriter(this);
+    this.#writers.add(writer);
+    return writer;
+  }
+
+  /** @internal a writer closed. */
+  writerClosed(writer: FsBlobWriter): void {
+    this.#writers.delete(writer);
+  }
+
+  /** @internal lets the compactor take the staging packs whose records are all durable (see `FsBlobWriter.sealStaging`). */
+  async sealIdleStaging(): Promise<void> {
+    await Promise.all([...this.#writers].map((w) => w.sealStaging()));
   }
 
   /**
@@ -163,7 +177,7 @@ export class FsBlobStore implements BlobStore, CompactorHost {
     }
   }
 
-  /** @internal a writer's staging pack is closed: the compactor may take it. */
+  /** @internal a writer let its staging pack go: the compactor may take it. */
   setStagingOpen(packId: number, open: boolean): void {
     if (open) this.#openStaging.add(packId);
     else this.#openStaging.delete(packId);

@@ -44,8 +44,10 @@ export interface WriterHost {
   createPack(staging?: boolean): Promise<{ packId: number; path: string; fh: FileHandle }>;
   /** A writer appends to `packId` (or stopped, with `null`): reads of it write the buffer out first. */
   setLiveWriter(packId: number, writer: FsBlobWriter | null): void;
-  /** A writer created a staging pack (open) or was closed (`false`). */
+  /** A writer let its staging pack go (`false`): the compactor may take it. */
   setStagingOpen(packId: number, open: boolean): void;
+  /** A writer closed. */
+  writerClosed(writer: FsBlobWriter): void;
 }
 
 /** A writer of the file-system store; see the module comment. */
@@ -69,8 +71,6 @@ export class FsBlobWriter implements BlobWriter {
   /** The staging pack large bodies are streamed to raw (ADR 0001, "Deferred compression"). */
   #stagingPack: OpenPack | null = null;
   #stagingDirty = false;
-  /** Every staging pack this writer created: its records may be committed until the writer closes. */
-  readonly #stagingIds: number[] = [];
   /** Writes of whole staged records in flight (each at an offset reserved under the lock). */
   readonly #stagingWrites = new Set<Promise<void>>();
 
@@ -158,8 +158,10 @@ export class FsBlobWriter implements BlobWriter {
 
   /**
    * Returns the staging pack to stream raw bodies to, rolling like {@link #currentPack}. The store
-   * registers a staging pack open before creating it, and it stays open (the compactor leaves it
-   * alone) until this writer closes: records in it may be committed until then. Call under the lock.
+   * registers a staging pack open before creating it, and the compactor leaves it alone until this
+   * writer lets it go: when it rolls (synced whole), is sealed ({@link sealStaging}) or the writer
+   * closes. Records in it that are committed later read through the compactor's redirect: every
+   * record it held when let go was durable. Call under the lock.
    */
   async #currentStagingPack(): Promise<OpenPack> {
     const pack = this.#stagingPack;
@@ -167,11 +169,29 @@ export class FsBlobWriter implements BlobWriter {
     if (pack) {
       await this.#finishFull(pack, true);
       this.#stagingPack = null;
+      this.#store.setStagingOpen(pack.packId, false);
     }
     const next = await this.#openNew(true);
-    this.#stagingIds.push(next.packId);
     this.#stagingPack = next;
     return next;
+  }
+
+  /**
+   * Lets the compactor take the staging pack when everything in it is durable (synced since its
+   * last record) and nothing is being written to it: it is closed, and the next large body opens
+   * a new one. Otherwise (records waiting for a sync, a failed writer) does nothing. @internal
+   */
+  async sealStaging(): Promise<void> {
+    if (!this.#stagingPack || this.#stagingDirty || this.#stagingWrites.size > 0) return;
+    await this.#withLock(async () => {
+      const pack = this.#stagingPack;
+      if (!pack || this.#stagingDirty || this.#stagingWrites.size > 0 || this.#failed || this.#closed) return;
+      pack.closing = true;
+      await pack.early?.catch(() => undefined);
+      await pack.fh.close().catch(() => undefined);
+      this.#stagingPack = null;
+      this.#store.setStagingOpen(pack.packId, false);
+    });
   }
 
   /** Streams one blob in; see {@link BlobWriter.put}. */
@@ -508,6 +528,7 @@ export class FsBlobWriter implements BlobWriter {
     return this.#withLock(async () => {
       if (this.#closed) return;
       this.#closed = true;
+      this.#store.writerClosed(this);
       const staging = this.#stagingPack;
       this.#stagingPack = null;
       if (staging) {
@@ -516,10 +537,9 @@ export class FsBlobWriter implements BlobWriter {
         await staging.early?.catch(() => undefined);
         await staging.fh.close().catch(() => undefined);
         if (staging.pos === PACK_HEADER_SIZE && !this.#failed) await unlink(staging.path).catch(() => undefined);
+        // Whatever of its records was not synced by now never will be: the compactor may take it.
+        this.#store.setStagingOpen(staging.packId, false);
       }
-      // Whatever of its records was not committed by now never will be: the compactor may take
-      // these packs now.
-      for (const id of this.#stagingIds) this.#store.setStagingOpen(id, false);
       const pack = this.#pack;
       this.#pack = null;
       if (!pack) return;

@@ -1,9 +1,11 @@
 /**
  * The compactor: blob-fs's deferred compression (ADR 0018, after ADR 0001 "Deferred
  * compression"). The drain streams large bodies raw into staging packs (`stage-<id>.mspack`), so
- * no compression CPU sits on its critical path; once no writer holds a staging pack any more, the
+ * no compression CPU sits on its critical path; once a writer has let a staging pack go, the
  * compactor rewrites every record in it compressed into a normal pack of its own, and the staging
- * pack goes. The metadata never learns of it: rows keep the ref `put` returned, and the store
+ * pack goes. A writer lets its staging pack go when it rolls, when it closes, or when the
+ * compactor seals it (everything in it synced, nothing being written): records committed after
+ * that read through the redirect like the others. The metadata never learns of it: rows keep the ref `put` returned, and the store
  * reads a ref into a compacted staging pack through its redirect record (`staging-redirect.ts`).
  * When to work (after the drain, behind the parse stage, back-off, giving up) is the core's
  * `CompressSchedule`, which the composition root passes in.
@@ -62,6 +64,8 @@ export interface CompactorHost {
   readonly config: FsBlobStoreConfig;
   readonly redirects: Redirects;
   listStagingPacks(): Promise<StagingPack[]>;
+  /** Lets go of the staging packs writers hold whose records are all durable. */
+  sealIdleStaging(): Promise<void>;
   compactionWriter(): FsBlobWriter;
   streamStaged(ref: FsBlobRef): AsyncIterable<Uint8Array>;
   deleteStagingPack(packId: number): Promise<void>;
@@ -87,8 +91,9 @@ export async function runCompactor(host: CompactorHost, schedule: CompressSchedu
   while (!signal?.aborted) {
     try {
       if (!tidied) tidied = await removeTempRedirects(host.config.directory);
-      const todo = (await host.listStagingPacks()).filter((p) => !p.open && !unreadable.has(p.packId));
-      if (todo.length === 0) {
+      const todo = async (): Promise<StagingPack[]> => (await host.listStagingPacks()).filter((p) => !p.open && !unreadable.has(p.packId));
+      // Nothing staged at all, or only what a writer still appends to: nothing to wait for.
+      if ((await host.listStagingPacks()).every((p) => unreadable.has(p.packId))) {
         if (schedule.stopping()) break;
         await sleep(schedule.idleMs);
         continue;
@@ -98,7 +103,15 @@ export async function runCompactor(host: CompactorHost, schedule: CompressSchedu
         await sleep(hold);
         continue;
       }
-      await compactPack(host, todo[0] as StagingPack, { totals, unreadable, logger, signal, onStep: options.onStep });
+      // Only now (not while the drain is busy): a writer's synced staging pack is let go.
+      await host.sealIdleStaging();
+      const next = (await todo())[0];
+      if (!next) {
+        if (schedule.stopping()) break;
+        await sleep(schedule.idleMs);
+        continue;
+      }
+      await compactPack(host, next, { totals, unreadable, logger, signal, onStep: options.onStep });
       failures = 0;
     } catch (err) {
       // A resource that ran out (descriptors, memory) or a writer that failed: nothing is wrong
