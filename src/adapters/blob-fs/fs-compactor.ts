@@ -91,8 +91,7 @@ export async function runCompactor(host: CompactorHost, schedule: CompressSchedu
   while (!signal?.aborted) {
     try {
       if (!tidied) tidied = await removeTempRedirects(host.config.directory);
-      const todo = async (): Promise<StagingPack[]> => (await host.listStagingPacks()).filter((p) => !p.open && !unreadable.has(p.packId));
-      // Nothing staged at all, or only what a writer still appends to: nothing to wait for.
+      // Nothing staged (or only packs that cannot be compacted): nothing to wait for.
       if ((await host.listStagingPacks()).every((p) => unreadable.has(p.packId))) {
         if (schedule.stopping()) break;
         await sleep(schedule.idleMs);
@@ -105,7 +104,7 @@ export async function runCompactor(host: CompactorHost, schedule: CompressSchedu
       }
       // Only now (not while the drain is busy): a writer's synced staging pack is let go.
       await host.sealIdleStaging();
-      const next = (await todo())[0];
+      const next = (await host.listStagingPacks()).find((p) => !p.open && !unreadable.has(p.packId));
       if (!next) {
         if (schedule.stopping()) break;
         await sleep(schedule.idleMs);
