@@ -15,7 +15,8 @@ import type { Clock } from '../core/ports/clock.js';
 import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.js';
 import type { TlsMemory } from '../core/connection/tls-downgrade.js';
 import { randomInt } from 'node:crypto';
-import { createFsBlobStore } from '../adapters/blob-fs/index.js';
+import { createFsBlobStore, type FsBlobStore } from '../adapters/blob-fs/index.js';
+import type { CompressSchedule, CompressTotals } from '../core/archive/compress-stage.js';
 import { createSqliteStore, lockDataDir, type DataDirLock, type SqliteStore } from '../adapters/store-sqlite/index.js';
 import { createSqliteBus, createSqliteResponseLedger } from '../adapters/bus-sqlite/index.js';
 import { makePrivateDirSync, tightenTree } from '../adapters/fs-node/private-files.js';
@@ -39,6 +40,8 @@ export interface EmbeddedApp {
   config: Config;
   store: MessageStore;
   blobs: BlobStore;
+  /** Deferred compression of what the drain staged raw, done by the blob store itself (ADR 0018). */
+  compactBlobs(schedule: CompressSchedule, signal?: AbortSignal): Promise<CompressTotals>;
   /** The buses: the `deliveries` table of the same database. */
   bus: MessageBus & DeliveryAdmin;
   /** The server responses of finished deliveries, which the connection runners apply (the same table). */
@@ -134,7 +137,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   if (options.holder) lock = await takeDataDir(config.dataDir, options.holder, logger);
   else assertArchiveExists(config);
   let store: SqliteStore;
-  let blobs: BlobStore;
+  let blobs: FsBlobStore;
   try {
     store = createSqliteStore({ file: paths.db, ...(options.readonly ? { readonly: true } : {}) });
     blobs = await createFsBlobStore({ directory: paths.blobs });
@@ -148,6 +151,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     config,
     store,
     blobs,
+    compactBlobs: (schedule, signal) => blobs.compact(schedule, logger, signal),
     bus: createSqliteBus(store.connection()),
     responses: createSqliteResponseLedger(store.connection()),
     tls: store,
