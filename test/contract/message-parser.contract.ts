@@ -105,7 +105,10 @@ export function runMessageParserContract(name: string, make: MakeParser): void {
     const names = a.CustomHeaders.map((h) => h.Name);
     assert.deepEqual(names.slice(0, 3), ['Received', 'From', 'To'], 'in order of first appearance');
     assert.equal(names.filter((n) => n.toLowerCase() === 'received').length, 1, 'a repeated header appears once');
-    assert.equal(a.CustomHeaders.find((h) => h.Name === 'Received')!.ListValues.length, 2);
+    const received = a.CustomHeaders.find((h) => h.Name === 'Received')!;
+    assert.equal(received.ListValues.length, 2);
+    assert.equal(received.Value, received.ListValues[0], 'a repeated header\'s Value is its first');
+    assert.equal(a.CustomHeaders.find((h) => h.Name === 'Subject')!.Value, 'Grüße aus Berlin', 'header values unfolded and RFC 2047 decoded');
     assert.deepEqual(a.CustomHeaders.find((h) => h.Name === 'X-Tag'), { Name: 'X-Tag', Value: 'café', ListValues: ['café', 'second'] }, 'named as first written, every value');
   });
 

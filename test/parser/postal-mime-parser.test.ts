@@ -22,61 +22,8 @@ async function attrs(raw: Buffer): Promise<MessageAttributes> {
   return o.attributes;
 }
 
-test('maps addresses, ids, date, subject and repeated headers', async () => {
-  const a = await attrs(
-    crlf([
-      'Received: from a by b; Tue, 3 Mar 2026 10:00:00 +0100',
-      'From: =?UTF-8?B?SsO8cmdlbiBNw7xsbGVy?= <jm@example.com>',
-      'To: Team: ann@example.com, "Bob B" <bob@example.com>;, carol@example.com',
-      'Cc: <dave@example.com>',
-      'Subject: =?ISO-8859-1?Q?Gr=FC=DFe?= aus',
-      ' Berlin',
-      'Date: Tue, 3 Mar 2026 10:15:00 +0100',
-      'Message-ID: <abc.123@example.com>',
-      'In-Reply-To: <prev@example.com>',
-      'References: <root@example.com>',
-      ' <prev@example.com>',
-      'Received: from c by d; Tue, 3 Mar 2026 09:59:00 +0100',
-      'X-Tag: =?UTF-8?Q?caf=C3=A9?=',
-      'x-tag: second',
-      '',
-      'Hello',
-    ]),
-  );
-  assert.deepEqual(a.From, { Name: 'Jürgen Müller', Address: 'jm@example.com' });
-  // The group is flattened into its members.
-  assert.deepEqual(a.To.map((x) => x.Address), ['ann@example.com', 'bob@example.com', 'carol@example.com']);
-  assert.equal(a.To[1]!.Name, 'Bob B');
-  assert.deepEqual(a.Cc.map((x) => x.Address), ['dave@example.com']);
-  assert.deepEqual(a.Bcc, []);
-  assert.equal(a.Subject, 'Grüße aus Berlin');
-  assert.equal(a.ReceivedDate, '2026-03-03T09:15:00.000Z');
-  assert.equal(a.GlobalMessageId, 'abc.123@example.com');
-  assert.equal(a.InReplyTo, 'prev@example.com');
-  assert.deepEqual(a.References, ['root@example.com', 'prev@example.com']);
-  assert.match(a.TextBody, /^Hello/);
-  assert.equal(a.HtmlBody, '');
-  const names = a.CustomHeaders.map((h) => h.Name);
-  // Every header once, in order of first appearance, named as first written.
-  assert.deepEqual(names.slice(0, 3), ['Received', 'From', 'To']);
-  assert.equal(names.filter((n) => n.toLowerCase() === 'received').length, 1);
-  const received = a.CustomHeaders.find((h) => h.Name === 'Received')!;
-  assert.equal(received.ListValues.length, 2);
-  assert.equal(received.Value, received.ListValues[0]);
-  const tag = a.CustomHeaders.find((h) => h.Name === 'X-Tag')!;
-  assert.deepEqual(tag, { Name: 'X-Tag', Value: 'café', ListValues: ['café', 'second'] });
-  const subject = a.CustomHeaders.find((h) => h.Name === 'Subject')!;
-  assert.equal(subject.Value, 'Grüße aus Berlin', 'values are unfolded and RFC 2047 decoded');
-});
-
-test('no From, no Date, no Message-ID give null and empty values', async () => {
-  const a = await attrs(crlf(['To: x@example.com', 'Subject: hi', '', 'body']));
-  assert.equal(a.From, null);
-  assert.equal(a.ReceivedDate, null);
-  assert.equal(a.GlobalMessageId, '');
-  assert.equal(a.InReplyTo, '');
-  assert.deepEqual(a.References, []);
-});
+// Header mapping, absent headers and plain bodies: test/contract/message-parser.contract.ts, run
+// against this parser by test/contract/postal-mime-parser.test.ts.
 
 test('attachments carry name, lowercase extension, type, decoded size and sha256', async () => {
   const pdf = randomBytes(200_000); // large enough for the base64 fast path
