@@ -54,93 +54,90 @@ async function findMessage(deps: ApiDeps, archiveId: string) {
   return message;
 }
 
+const search = createRoute({
+  method: 'get',
+  path: '/api/v1/messages',
+  operationId: 'searchMessages',
+  summary: 'Search the archive (role auditor)',
+  description: `Newest first; every filter given must match. A page holds up to \`limit\` hits and the \`next\` cursor; paging ends at ${MAX_DEPTH} hits (narrow the search to see further).`,
+  security: BEARER,
+  request: { query: SearchParams },
+  responses: {
+    200: jsonAnswer('One page of hits.', SearchPageSchema),
+    400: errorAnswer('A parameter is malformed (API_BAD_REQUEST, naming it), or `text` cannot be read as a query (SEARCH_QUERY_INVALID, naming the character).'),
+    ...ACCESS_ANSWERS,
+  },
+});
+
+const view = createRoute({
+  method: 'get',
+  path: '/api/v1/messages/{archiveId}',
+  operationId: 'getMessage',
+  summary: "One archived message's attributes (role auditor)",
+  security: BEARER,
+  request: { params: idParam },
+  responses: { 200: jsonAnswer('The message.', MessageSchema), 400: errorAnswer('`archiveId` is not 64 lowercase hex digits (API_BAD_REQUEST).'), ...ACCESS_ANSWERS, ...notFound },
+});
+
+const raw = createRoute({
+  method: 'get',
+  path: '/api/v1/messages/{archiveId}/raw',
+  operationId: 'getMessageRaw',
+  summary: 'The raw message, as it was taken (role auditor)',
+  security: BEARER,
+  request: { params: idParam },
+  responses: {
+    200: {
+      description: 'The message as an `.eml` file: exactly the bytes taken from the mailbox (their SHA-256 is the `archiveId`).',
+      content: { 'message/rfc822': { schema: z.string().openapi({ format: 'binary' }) } },
+    },
+    400: errorAnswer('`archiveId` is not 64 lowercase hex digits (API_BAD_REQUEST).'),
+    ...ACCESS_ANSWERS,
+    ...notFound,
+  },
+});
+
+/** One page of a search. */
+async function searchPage(deps: ApiDeps, p: z.infer<typeof SearchParams>): Promise<z.infer<typeof SearchPageSchema>> {
+  const limit = p.limit ?? DEFAULT_LIMIT;
+  const offset = p.cursor === undefined ? 0 : Number(p.cursor);
+  const query: SearchQuery = {
+    ...(p.text !== undefined ? { text: p.text } : {}),
+    ...(p.from !== undefined ? { from: p.from } : {}),
+    ...(p.to !== undefined ? { to: p.to } : {}),
+    ...(p.since !== undefined ? { since: new Date(p.since).toISOString() } : {}),
+    ...(p.before !== undefined ? { before: new Date(p.before).toISOString() } : {}),
+    ...(p.hasAttachment !== undefined ? { hasAttachment: p.hasAttachment === 'true' } : {}),
+    ...(p.connection !== undefined ? { connection: p.connection } : {}),
+  };
+  const end = Math.min(offset + limit, MAX_DEPTH);
+  // One more than the page: whether there is a next one.
+  const hits = offset >= end ? [] : await deps.search.search({ ...query, limit: end + 1 });
+  const page = hits.slice(offset, end);
+  const next = hits.length > end && end < MAX_DEPTH ? String(end) : null;
+  return { hits: page.map((h) => ({ archiveId: h.sha256, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size })), next };
+}
+
+/** What the message view shows of one message. */
+async function messageView(deps: ApiDeps, archiveId: string): Promise<z.infer<typeof MessageSchema>> {
+  const message = await findMessage(deps, archiveId);
+  const now = deps.now();
+  const attachments = (message.attachments ?? []).map((a) => ({
+    name: a.Name,
+    contentType: a.ContentType,
+    size: a.Size,
+    sha256: a.Sha256,
+    url: deps.signer.attachmentUrl(archiveId, a.Sha256, now),
+  }));
+  return { archiveId, size: message.size, parsed: message.attachments !== null, attachments };
+}
+
 /** The messages resource (the attachments below it are `attachments.ts`). */
 export function messageRoutes(app: ApiApp, deps: ApiDeps): void {
-  const auditor = [requireRole(deps.authorize, 'auditor')];
-  const search = createRoute({
-    method: 'get',
-    path: '/api/v1/messages',
-    operationId: 'searchMessages',
-    summary: 'Search the archive (role auditor)',
-    description: `Newest first; every filter given must match. A page holds up to \`limit\` hits and the \`next\` cursor; paging ends at ${MAX_DEPTH} hits (narrow the search to see further).`,
-    security: BEARER,
-    middleware: auditor,
-    request: { query: SearchParams },
-    responses: {
-      200: jsonAnswer('One page of hits.', SearchPageSchema),
-      400: errorAnswer('A parameter is malformed (API_BAD_REQUEST, naming it), or `text` cannot be read as a query (SEARCH_QUERY_INVALID, naming the character).'),
-      ...ACCESS_ANSWERS,
-    },
-  });
-  const view = createRoute({
-    method: 'get',
-    path: '/api/v1/messages/{archiveId}',
-    operationId: 'getMessage',
-    summary: "One archived message's attributes (role auditor)",
-    security: BEARER,
-    middleware: auditor,
-    request: { params: idParam },
-    responses: { 200: jsonAnswer('The message.', MessageSchema), 400: errorAnswer('`archiveId` is not 64 lowercase hex digits (API_BAD_REQUEST).'), ...ACCESS_ANSWERS, ...notFound },
-  });
-  const raw = createRoute({
-    method: 'get',
-    path: '/api/v1/messages/{archiveId}/raw',
-    operationId: 'getMessageRaw',
-    summary: 'The raw message, as it was taken (role auditor)',
-    security: BEARER,
-    middleware: auditor,
-    request: { params: idParam },
-    responses: {
-      200: {
-        description: 'The message as an `.eml` file: exactly the bytes taken from the mailbox (their SHA-256 is the `archiveId`).',
-        content: { 'message/rfc822': { schema: z.string().openapi({ format: 'binary' }) } },
-      },
-      400: errorAnswer('`archiveId` is not 64 lowercase hex digits (API_BAD_REQUEST).'),
-      ...ACCESS_ANSWERS,
-      ...notFound,
-    },
-  });
-
-  app.openapi(search, async (c) => {
-    const p = c.req.valid('query');
-    const limit = p.limit ?? DEFAULT_LIMIT;
-    const offset = p.cursor === undefined ? 0 : Number(p.cursor);
-    const query: SearchQuery = {
-      ...(p.text !== undefined ? { text: p.text } : {}),
-      ...(p.from !== undefined ? { from: p.from } : {}),
-      ...(p.to !== undefined ? { to: p.to } : {}),
-      ...(p.since !== undefined ? { since: new Date(p.since).toISOString() } : {}),
-      ...(p.before !== undefined ? { before: new Date(p.before).toISOString() } : {}),
-      ...(p.hasAttachment !== undefined ? { hasAttachment: p.hasAttachment === 'true' } : {}),
-      ...(p.connection !== undefined ? { connection: p.connection } : {}),
-    };
-    const end = Math.min(offset + limit, MAX_DEPTH);
-    // One more than the page: whether there is a next one.
-    const hits = offset >= end ? [] : await deps.search.search({ ...query, limit: end + 1 });
-    const page = hits.slice(offset, end);
-    const next = hits.length > end && end < MAX_DEPTH ? String(end) : null;
-    return c.json(
-      { hits: page.map((h) => ({ archiveId: h.sha256, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size })), next },
-      200,
-      JSON_HEADERS,
-    );
-  });
-
-  app.openapi(view, async (c) => {
-    const { archiveId } = c.req.valid('param');
-    const message = await findMessage(deps, archiveId);
-    const now = deps.now();
-    const attachments = (message.attachments ?? []).map((a) => ({
-      name: a.Name,
-      contentType: a.ContentType,
-      size: a.Size,
-      sha256: a.Sha256,
-      url: deps.signer.attachmentUrl(archiveId, a.Sha256, now),
-    }));
-    return c.json({ archiveId, size: message.size, parsed: message.attachments !== null, attachments }, 200, JSON_HEADERS);
-  });
-
-  app.openapi(raw, async (c) => {
+  const auditor = { middleware: [requireRole(deps.authorize, 'auditor')] };
+  app.openapi({ ...search, ...auditor }, async (c) => c.json(await searchPage(deps, c.req.valid('query')), 200, JSON_HEADERS));
+  app.openapi({ ...view, ...auditor }, async (c) => c.json(await messageView(deps, c.req.valid('param').archiveId), 200, JSON_HEADERS));
+  app.openapi({ ...raw, ...auditor }, async (c) => {
     const { archiveId } = c.req.valid('param');
     const message = await findMessage(deps, archiveId);
     // The whole message in memory: counted against the budget the drain shares (ADR 0017).
