@@ -39,9 +39,10 @@ export function apiRoutes(deps: ApiDeps): Array<{ method: string; path: string }
 export async function startApiServer(deps: ApiDeps, options: ApiServerOptions): Promise<ApiServer> {
   const app = createApiApp(deps);
   const log = deps.logger;
-  // The process's own Request and Response stay Node's: the adapter may not swap them globally.
+  // The adapter's default: it installs its lightweight Request and Response (subclasses of
+  // Node's) as the globals, which answer without building a web stream for every body; without
+  // them a request costs about half as much again (ADR 0021).
   const listener = getRequestListener(app.fetch, {
-    overrideGlobalObjects: false,
     errorHandler: (err) => {
       // Only writing the answer can fail here (the client went away): nothing to tell anyone.
       log.debug('api answer not sent', { error: String((err as Error)?.message ?? err) });

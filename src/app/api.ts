@@ -5,7 +5,9 @@
  * webhook references for it (`UrlSigning`): the same key, so the URLs it makes verify here.
  */
 import { createPostalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
-import { createUrlSigner, loadOrCreateUrlKey, startApiServer, URL_KEY_FILE, type Authorize, type ConnectionSettings } from '../api/index.js';
+import { createUrlSigner } from '../api/signed-url.js';
+import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
+import type { Authorize, ConnectionSettings } from '../api/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { ConnectionConfig } from '../config/loader.js';
 import type { EmbeddedApp } from './embedded.js';
@@ -59,6 +61,9 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
   const urlSigning: UrlSigning = { key, publicUrl: settings.publicUrl, ttlSeconds: settings.referenceTtlSeconds };
   // Off this thread, which is the drain's: a 50 MB message taken apart here would stall every
   // mailbox client for the length of the parse.
+  // Loaded only when an API starts: the framework and its schemas cost about 0.1 s of start-up
+  // that a drain without the API (or any other command) need not pay (ADR 0021).
+  const { startApiServer } = await import('../api/api-server.js');
   const attachments = createPostalMimeAttachmentFinder();
   const configured = app.config.connections.map(connectionSettings);
   const server = await startApiServer(
