@@ -23,10 +23,12 @@ export const BEARER = [{ bearer: [] as string[] }];
 /** Middleware admitting principals holding `role` (or a role above it). */
 export function requireRole(authorize: Authorize | undefined, role: Role): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
+    // The route's template, not the path: the path is the client's and not yet validated.
+    const path = c.req.routePath.replace(/:(\w+)/g, '{$1}');
     const principal = authorize ? await authorize({ headers: c.req.header() }) : null;
-    if (!principal) throw new MailsluiceError('API_UNAUTHORIZED', `${c.req.path} needs credentials (role ${role} or above): send Authorization: Bearer <token>`);
+    if (!principal) throw new MailsluiceError('API_UNAUTHORIZED', `${path} needs credentials (role ${role} or above): send Authorization: Bearer <token>`);
     if (!roleAllows(principal, role)) {
-      throw new MailsluiceError('API_FORBIDDEN', `${c.req.path} needs the ${role} role (or above); ${principal.name} has the ${principal.role} role`);
+      throw new MailsluiceError('API_FORBIDDEN', `${path} needs the ${role} role (or above); ${principal.name} has the ${principal.role} role`);
     }
     c.set('principal', principal);
     await next();

@@ -251,3 +251,12 @@ test('a message view lists its attachments with working signed links; /raw is ex
   assert.equal(malformed.status, 400);
   assert.match((await json<{ message: string }>(malformed)).message, /^archiveId must be a SHA-256/);
 });
+
+test('a refusal names the route, never echoes the path it was asked', async () => {
+  const long = 'x'.repeat(5000);
+  const res = await get(`/api/v1/connections/${long}/status`);
+  assert.equal(res.status, 401);
+  const body = await json<{ message: string }>(res);
+  assert.match(body.message, /^\/api\/v1\/connections\/\{name\}\/status needs credentials/);
+  assert.ok(!body.message.includes(long));
+});

@@ -61,7 +61,7 @@ export const ERROR_CODES = {
   ACTION_FORWARD_REJECTED: { retryable: false, summary: 'The forward relay rejected the message, the sender or a recipient permanently (5xx reply).' },
   API_LISTEN_FAILED: { retryable: false, summary: 'The HTTP API could not listen on its configured address (in use, not a local address, or not permitted).' },
   API_URL_KEY_UNUSABLE: { retryable: false, summary: 'The key that signs attachment URLs (api-url.key in the data directory) cannot be read or created, or is not 32 bytes.' },
-  API_BAD_REQUEST: { retryable: false, summary: 'An API request names something malformed (an id that is not 64 lowercase hex digits); answered 400.' },
+  API_BAD_REQUEST: { retryable: false, summary: 'An API request names something malformed (an id that is not 64 lowercase hex digits, a parameter its schema refuses, named in the sentence); answered 400.' },
   API_FORBIDDEN: { retryable: false, summary: 'An API request carries no valid signature, or its signed URL has expired, or its credentials lack the role the path needs; answered 403.' },
   API_UNAUTHORIZED: { retryable: false, summary: 'An API request to a path that needs credentials carries none, or none that are valid; answered 401.' },
   API_NOT_FOUND: { retryable: false, summary: 'An API request names a path, archived message or attachment that does not exist; answered 404.' },
