@@ -10,6 +10,7 @@ import type { ByteBudget } from '../core/memory/byte-budget.js';
 import type { SearchIndex } from '../core/ports/search-index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { Authorize } from './access.js';
+import type { MessageParser } from '../core/ports/message-parser.js';
 
 /** A connection's settings as the API shows them: never a secret, in any form. */
 export interface ConnectionSettings {
@@ -49,6 +50,8 @@ export interface ApiDeps {
   /** Attachment bytes in a raw message. */
   attachments: AttachmentFinder;
   signer: UrlSigner;
+  /** Reads a message's headers and bodies again for the message view (the index keeps no text); absent: the view has none. */
+  parser?: Pick<MessageParser, 'parse'>;
   /** Milliseconds since the epoch (URL expiry). */
   now: () => number;
   logger: Logger;

@@ -138,11 +138,40 @@ export const SearchPageSchema = z
   })
   .openapi('SearchPage');
 
+const AddressSchema = z.object({ name: z.string(), address: z.string() }).openapi('Address');
+
+/** What a fresh parse of the raw message shows (the index keeps no text, so it is read again). */
+export const MessageContentSchema = z
+  .object({
+    from: AddressSchema.nullable(),
+    to: z.array(AddressSchema),
+    cc: z.array(AddressSchema),
+    bcc: z.array(AddressSchema),
+    subject: z.string(),
+    date: z.string().nullable().openapi({ description: 'ISO 8601 from the Date header; null when it has none that can be read.' }),
+    messageId: z.string().openapi({ description: 'The Message-ID without angle brackets; "" when absent.' }),
+    inReplyTo: z.string(),
+    references: z.array(z.string()),
+    textBody: z.string(),
+    htmlBody: z.string().openapi({ description: 'As the mail has it: never render it unsandboxed.' }),
+    journal: z
+      .object({
+        sender: z.string(),
+        recipients: z.array(z.object({ address: z.string(), kind: z.string() })),
+        onBehalfOf: z.string().optional(),
+      })
+      .nullable()
+      .openapi({ description: 'The envelope of an unwrapped Exchange journal report; null for other mail.' }),
+    parseError: z.string().nullable().openapi({ description: 'The catalogue code when the message could be read only in part (PARSE_LIMIT_EXCEEDED, …); the fields are then what could be read.' }),
+  })
+  .openapi('MessageContent');
+
 export const MessageSchema = z
   .object({
     archiveId: z.string(),
     size: z.number().int(),
     parsed: z.boolean().openapi({ description: 'False while the message waits to be parsed (attachments are then unknown).' }),
     attachments: z.array(AttachmentInfoSchema),
+    content: MessageContentSchema.nullable().openapi({ description: 'Headers and bodies, from a fresh parse of the raw message; null where this API has no parser.' }),
   })
   .openapi('Message');

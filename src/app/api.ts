@@ -75,6 +75,8 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
       blobs: app.blobs,
       attachments,
       signer: createUrlSigner(key, urlSigning),
+      // Asked for only when a message is viewed: the parser's threads start on first use.
+      parser: { parse: (raw, totalSize) => app.parser().parse(raw, totalSize) },
       now: () => app.clock.now(),
       logger: app.logger.child({ component: 'api' }),
       budget: app.budget,

@@ -13,7 +13,8 @@ import { imapConnection, makeWorkspace, runCli, type Workspace } from '../harnes
 import { makeMessage, sha256 } from '../harness/messages.js';
 import { createSqliteStore, type SqliteStore } from '../../src/adapters/store-sqlite/index.js';
 import { createFsBlobStore } from '../../src/adapters/blob-fs/index.js';
-import { postalMimeAttachmentFinder } from '../../src/adapters/parser-postal-mime/index.js';
+import { parseToOutcome, postalMimeAttachmentFinder } from '../../src/adapters/parser-postal-mime/index.js';
+import { DEFAULT_PARSE_LIMITS } from '../../src/core/message/limits.js';
 import { JsonlLogger } from '../../src/adapters/logger-jsonl/index.js';
 import { loadConfig } from '../../src/config/loader.js';
 import { connectionSettings } from '../../src/app/api.js';
@@ -83,6 +84,7 @@ dovecotPerFile({}, async (dovecot) => {
         return m ? (TOKENS[m[1]!] ?? null) : null;
       },
       attachments: postalMimeAttachmentFinder,
+      parser: { parse: (raw) => parseToOutcome(raw, DEFAULT_PARSE_LIMITS) },
       signer: createUrlSigner(randomBytes(32), { publicUrl: 'http://unused.invalid', ttlSeconds: 600 }),
       now: () => Date.now(),
       logger: new JsonlLogger([]),
@@ -226,13 +228,26 @@ test('search filters as mailsluice search does, pages with a cursor, and refuses
 
 test('a message view lists its attachments with working signed links; /raw is exactly the archived .eml', async () => {
   const id = sha256(mails[1]!);
-  const view = await json<{ archiveId: string; size: number; parsed: boolean; attachments: Array<{ name: string; sha256: string; url: string }> }>(
-    await get(`/api/v1/messages/${id}`, 'auditor-token'),
-  );
+  type View = {
+    archiveId: string;
+    size: number;
+    parsed: boolean;
+    attachments: Array<{ name: string; sha256: string; url: string }>;
+    content: { from: { address: string }; to: Array<{ address: string }>; subject: string; messageId: string; textBody: string; journal: unknown; parseError: string | null };
+  };
+  const view = await json<View>(await get(`/api/v1/messages/${id}`, 'auditor-token'));
   assert.equal(view.archiveId, id);
   assert.equal(view.size, mails[1]!.length);
   assert.equal(view.parsed, true);
   assert.deepEqual(view.attachments.map((a) => a.name), ['report-2.pdf']);
+  // Headers and bodies, read again from the raw message.
+  assert.equal(view.content.subject, 'Report 2 holiday rota');
+  assert.equal(view.content.from.address, 'sender2@example.test');
+  assert.deepEqual(view.content.to.map((a) => a.address), ['recipient2@example.test', 'team@example.test']);
+  assert.match(view.content.messageId, /^2\.[0-9a-f]+@test\.mailsluice\.invalid$/);
+  assert.ok(view.content.textBody.length > 1000, 'the text body');
+  assert.equal(view.content.journal, null);
+  assert.equal(view.content.parseError, null);
   const link = new URL(view.attachments[0]!.url);
   const bytes = Buffer.from(await (await fetch(`${base}${link.pathname}${link.search}`)).arrayBuffer());
   assert.equal(sha256(bytes), view.attachments[0]!.sha256, 'the link serves the attachment, without credentials');

@@ -13,6 +13,7 @@ import { BEARER, requireRole } from '../access.js';
 import { ATTACHMENT_SAFETY_HEADERS } from '../attachment-headers.js';
 import { ACCESS_ANSWERS, errorAnswer, hexSha256, jsonAnswer, MessageSchema, SearchPageSchema } from '../schemas.js';
 import { readRaw } from './read-raw.js';
+import { messageContent } from './message-content.js';
 
 /** Hits per page unless `limit` says otherwise, and the most it may say. */
 const DEFAULT_LIMIT = 50;
@@ -129,7 +130,7 @@ async function messageView(deps: ApiDeps, archiveId: string): Promise<z.infer<ty
     sha256: a.Sha256,
     url: deps.signer.attachmentUrl(archiveId, a.Sha256, now),
   }));
-  return { archiveId, size: message.size, parsed: message.attachments !== null, attachments };
+  return { archiveId, size: message.size, parsed: message.attachments !== null, attachments, content: await messageContent(deps, message, archiveId) };
 }
 
 /** The messages resource (the attachments below it are `attachments.ts`). */
