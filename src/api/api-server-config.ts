@@ -7,16 +7,51 @@ import type { BlobStore } from '../core/ports/blob-store.js';
 import type { AttachmentFinder } from '../core/ports/attachment-finder.js';
 import type { UrlSigner } from './signed-url.js';
 import type { ByteBudget } from '../core/memory/byte-budget.js';
+import type { SearchIndex } from '../core/ports/search-index.js';
+import type { ConnectionStatus } from '../core/connection/connection-runner.js';
+import type { Authorize } from './access.js';
+import type { MessageParser } from '../core/ports/message-parser.js';
+
+/** A connection's settings as the API shows them: never a secret, in any form. */
+export interface ConnectionSettings {
+  name: string;
+  enabled: boolean;
+  protocol: string;
+  host: string;
+  port: number;
+  security: string;
+  folders: string[];
+  auth: { type: string; username?: string };
+}
+
+/** The configured connections and what their runners report now. */
+export interface ConnectionsView {
+  /** Every configured connection, enabled or not, in the configuration's order. */
+  configured(): readonly ConnectionSettings[];
+  /** The live status of every running runner (one per connection and folder; none outside `start` or `drain`). */
+  statuses(): readonly ConnectionStatus[];
+}
 
 /** What the API reads and how it checks URLs; handed over by the composition root. */
 export interface ApiDeps {
   /** Archived messages by `ArchiveId`. */
-  archive: Pick<ArchiveReader, 'findArchived'>;
+  archive: Pick<ArchiveReader, 'findArchived' | 'stats'>;
+  /** Archived messages by their search columns and text. */
+  search: SearchIndex;
+  connections: ConnectionsView;
+  /**
+   * Who made a request: every path but `/healthz`, `/readyz`, the OpenAPI document and signed
+   * URLs needs a principal with the role the path names (`access.ts`). Absent: those paths
+   * answer 401 to everyone.
+   */
+  authorize?: Authorize;
   /** Raw messages. */
   blobs: Pick<BlobStore, 'read'>;
   /** Attachment bytes in a raw message. */
   attachments: AttachmentFinder;
   signer: UrlSigner;
+  /** Reads a message's headers and bodies again for the message view (the index keeps no text); absent: the view has none. */
+  parser?: Pick<MessageParser, 'parse'>;
   /** Milliseconds since the epoch (URL expiry). */
   now: () => number;
   logger: Logger;

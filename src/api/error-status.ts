@@ -4,11 +4,12 @@
  * as everywhere else; they never pick a status for an error themselves.
  */
 import type { ErrorCode, MailsluiceError } from '../core/errors/index.js';
-import type { ApiResponse } from './router.js';
 
 /** Codes with a status of their own; any other code is a failure of ours (5xx). */
 export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = {
   API_BAD_REQUEST: 400,
+  SEARCH_QUERY_INVALID: 400,
+  API_UNAUTHORIZED: 401,
   API_FORBIDDEN: 403,
   API_NOT_FOUND: 404,
   API_METHOD_NOT_ALLOWED: 405,
@@ -25,8 +26,15 @@ export interface ErrorBody {
   message: string;
 }
 
+/** An error answer before it is sent. */
+export interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
 /** The answer for an error; `details.allow` becomes the `Allow` header of a 405. */
-export function errorResponse(err: MailsluiceError): ApiResponse {
+export function errorResponse(err: MailsluiceError): ErrorAnswer {
   const status = httpStatusOf(err);
   // A 5xx carries its code and no sentence: the sentence may name files of the data directory,
   // which are the operator's business (the service log has it), not a receiver's.
@@ -37,5 +45,6 @@ export function errorResponse(err: MailsluiceError): ApiResponse {
   if (status === 405 && typeof allow === 'string') headers.Allow = allow;
   const retryAfter = err.details?.retryAfterSeconds;
   if (status === 503 && typeof retryAfter === 'number') headers['Retry-After'] = String(retryAfter);
+  if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
   return { status, headers, body: JSON.stringify(body) };
 }

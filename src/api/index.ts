@@ -1,13 +1,16 @@
 /**
- * The HTTP API adapter: `node:http` server, routes per resource, error → status in one file, the
- * OpenAPI document, and the signed URLs of attachment references. See README.md.
+ * The HTTP API adapter: a Hono application whose zod schemas validate requests, type handlers and
+ * make the OpenAPI document (ADR 0021), behind a `node:http` server; routes per resource, the
+ * role each needs, error → status in one file, and the signed URLs of attachment references.
+ * See README.md.
  */
 export { startApiServer, apiRoutes, type ApiServer } from './api-server.js';
-export { API_TUNING, type ApiDeps, type ApiServerOptions } from './api-server-config.js';
+export { API_TUNING, type ApiDeps, type ApiServerOptions, type ConnectionSettings, type ConnectionsView } from './api-server-config.js';
+export { type Authorize, type AuthorizeRequest } from './access.js';
 export { createUrlSigner, urlSignature, attachmentPath, URL_KEY_BYTES, type UrlSigner, type UrlSignerOptions, type SignedRequest } from './signed-url.js';
 export { loadOrCreateUrlKey, URL_KEY_FILE } from './url-key.js';
-export { ERROR_STATUS, httpStatusOf, errorResponse, type ErrorBody } from './error-status.js';
+export { ERROR_STATUS, httpStatusOf, errorResponse, type ErrorBody, type ErrorAnswer } from './error-status.js';
 export { mapListenError } from './api-error-map.js';
 export { contentDisposition, safeContentType } from './attachment-headers.js';
-export { OPENAPI_DOCUMENT } from './openapi.js';
-export { Router, json, type ApiRequest, type ApiResponse, type ApiRoute } from './router.js';
+export { openApiDocument } from './openapi.js';
+export { createApiApp, type ApiApp } from './api-app.js';

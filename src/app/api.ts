@@ -5,7 +5,11 @@
  * webhook references for it (`UrlSigning`): the same key, so the URLs it makes verify here.
  */
 import { createPostalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
-import { createUrlSigner, loadOrCreateUrlKey, startApiServer, URL_KEY_FILE } from '../api/index.js';
+import { createUrlSigner } from '../api/signed-url.js';
+import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
+import type { Authorize, ConnectionSettings } from '../api/index.js';
+import type { ConnectionStatus } from '../core/connection/connection-runner.js';
+import type { ConnectionConfig } from '../config/loader.js';
 import type { EmbeddedApp } from './embedded.js';
 
 /** How the dispatcher thread signs attachment URLs (structured-cloned into it: plain data). */
@@ -23,12 +27,33 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+/** What the API runs beside: the live status of the command's runners (none until they exist). */
+export interface ApiContext {
+  statuses: () => readonly ConnectionStatus[];
+  /** Who makes a request (issue 14's tokens); absent, every path that needs credentials answers 401. */
+  authorize?: Authorize;
+}
+
+/** A connection as the API shows it: a whitelist, so a secret added to the config later never leaks. */
+export function connectionSettings(c: ConnectionConfig): ConnectionSettings {
+  return {
+    name: c.name,
+    enabled: c.enabled,
+    protocol: c.protocol,
+    host: c.host ?? '',
+    port: c.security === 'tls' ? c.tlsPort : c.port,
+    security: c.security,
+    folders: [...c.folders],
+    auth: { type: c.auth.type, ...(c.auth.username !== undefined ? { username: c.auth.username } : {}) },
+  };
+}
+
 /**
  * Starts the API when the configuration enables it (null otherwise), after making sure the URL
  * key exists. Throws `API_LISTEN_FAILED` (naming the address) or `API_URL_KEY_UNUSABLE`: the
  * command stops before it takes anything.
  */
-export async function startApi(app: EmbeddedApp): Promise<RunningApi | null> {
+export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<RunningApi | null> {
   const settings = app.config.api;
   if (!settings.enabled) return null;
   const { key, created } = await loadOrCreateUrlKey(app.config.dataDir);
@@ -36,13 +61,22 @@ export async function startApi(app: EmbeddedApp): Promise<RunningApi | null> {
   const urlSigning: UrlSigning = { key, publicUrl: settings.publicUrl, ttlSeconds: settings.referenceTtlSeconds };
   // Off this thread, which is the drain's: a 50 MB message taken apart here would stall every
   // mailbox client for the length of the parse.
+  // Loaded only when an API starts: the framework and its schemas cost about 0.1 s of start-up
+  // that a drain without the API (or any other command) need not pay (ADR 0021).
+  const { startApiServer } = await import('../api/api-server.js');
   const attachments = createPostalMimeAttachmentFinder();
+  const configured = app.config.connections.map(connectionSettings);
   const server = await startApiServer(
     {
       archive: app.store,
+      search: app.store,
+      connections: { configured: () => configured, statuses: context.statuses },
+      ...(context.authorize ? { authorize: context.authorize } : {}),
       blobs: app.blobs,
       attachments,
       signer: createUrlSigner(key, urlSigning),
+      // Asked for only when a message is viewed: the parser's threads start on first use.
+      parser: { parse: (raw, totalSize) => app.parser().parse(raw, totalSize) },
       now: () => app.clock.now(),
       logger: app.logger.child({ component: 'api' }),
       budget: app.budget,

@@ -18,7 +18,7 @@ import { createSqliteStore } from '../adapters/store-sqlite/index.js';
 import { createSqliteBus } from '../adapters/bus-sqlite/index.js';
 import { createFsBlobStore } from '../adapters/blob-fs/index.js';
 import { createPostalMimeParser, postalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
-import { createUrlSigner } from '../api/index.js';
+import { createUrlSigner } from '../api/signed-url.js';
 import { JsonlLogger } from '../adapters/logger-jsonl/index.js';
 import { systemClock } from '../adapters/clock-system/index.js';
 import { closeRouteRuntimes, createRouteRuntimes } from './action-factory.js';

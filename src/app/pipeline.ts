@@ -74,9 +74,11 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
   const started = app.clock.now();
   assertRoutesRunnable(options.routes);
   const needsApi = options.mode === 'continuous' || options.routes.some((r) => r.scenario.some((a) => a.action === 'webhook'));
-  const api = needsApi ? await startApi(app) : null;
+  let run: PipelineRun | null = null;
+  const api = needsApi ? await startApi(app, { statuses: () => run?.statuses() ?? [] }) : null;
   try {
-    return await new PipelineRun(app, options, api, started).run();
+    run = new PipelineRun(app, options, api, started);
+    return await run.run();
   } finally {
     await api?.close();
   }
@@ -150,6 +152,11 @@ class PipelineRun {
         report();
       }
     }
+  }
+
+  /** What every runner reports now (the API's connection status). */
+  statuses(): ConnectionStatus[] {
+    return this.runners.map((r) => r.status);
   }
 
   private progress(): PipelineProgress {

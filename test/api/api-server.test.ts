@@ -20,7 +20,7 @@ import type { BlobStore } from '../../src/core/ports/blob-store.js';
 import {
   attachmentPath,
   createUrlSigner,
-  OPENAPI_DOCUMENT,
+  openApiDocument,
   startApiServer,
   urlSignature,
   type ApiDeps,
@@ -77,6 +77,8 @@ before(async () => {
   await archive(rawUnparsed, 2, { parse: false });
   deps = {
     archive: store,
+    search: store,
+    connections: { configured: () => [], statuses: () => [] },
     blobs,
     attachments: postalMimeAttachmentFinder,
     signer: createUrlSigner(KEY, { publicUrl: 'http://unused.invalid', ttlSeconds: 600 }),
@@ -192,7 +194,7 @@ test('GET /healthz and the OpenAPI document', async () => {
   assert.deepEqual(await health.json(), { ok: true });
   const doc = await fetch(`${base}/api/v1/openapi.json`);
   assert.equal(doc.status, 200);
-  assert.deepEqual(await doc.json(), JSON.parse(JSON.stringify(OPENAPI_DOCUMENT)));
+  assert.deepEqual(await doc.json(), JSON.parse(JSON.stringify(openApiDocument())));
 });
 
 test('a second server on the same port fails with API_LISTEN_FAILED naming the address', async () => {

@@ -157,7 +157,7 @@ test('a port in use stops drain with API_LISTEN_FAILED naming the address, befor
   }
 });
 
-test('start: references stay fetchable while the service runs (the receiver fetches after answering); /healthz; the API closes on SIGTERM', async () => {
+test('start: references stay fetchable while the service runs (the receiver fetches after answering); /healthz, /readyz with the live runner state; management paths need credentials; the API closes on SIGTERM', async () => {
   const user = await dovecot.createUser();
   const raw = messageWithAttachments('Fetched later', [big]);
   await dovecot.loadMaildir(user.username, [raw]);
@@ -181,6 +181,15 @@ test('start: references stay fetchable while the service runs (the receiver fetc
     assert.ok(got.body.equals(big.bytes));
     const health = await get(`http://127.0.0.1:${port}/healthz`);
     assert.deepEqual([health.status, JSON.parse(health.body.toString('utf8'))], [200, { ok: true }]);
+    // The runner's own state, live: it has taken the message and waits for the next poll.
+    const ready = await get(`http://127.0.0.1:${port}/readyz`);
+    const readyBody = JSON.parse(ready.body.toString('utf8')) as { ready: boolean; connections: Array<{ name: string; state: string | null }> };
+    assert.equal(ready.status, 200);
+    assert.equal(readyBody.ready, true);
+    assert.deepEqual(readyBody.connections.map((c) => c.name), ['journal']);
+    assert.ok(['waiting', 'draining', 'connecting'].includes(readyBody.connections[0]!.state ?? ''), `state ${readyBody.connections[0]!.state}`);
+    // No tokens exist yet: closed, not open.
+    assert.deepEqual([(await get(`http://127.0.0.1:${port}/api/v1/connections`)).status, (await get(`http://127.0.0.1:${port}/api/v1/connections`)).code], [401, 'API_UNAUTHORIZED']);
     assert.match(stderr, new RegExp(`"msg":"api listening".*"address":"127\\.0\\.0\\.1:${port}"`));
   } finally {
     child.kill('SIGTERM');

@@ -5,14 +5,15 @@
  * signature (403), the signature before anything is looked up (404), so a URL nobody signed
  * learns nothing about the archive.
  */
-import { MailsluiceError, isMailsluiceError } from '../../core/errors/index.js';
+import { MailsluiceError } from '../../core/errors/index.js';
+import { readRaw } from './read-raw.js';
 import { PARSE_CHARGE_FACTOR } from '../../core/memory/byte-budget.js';
 import type { ArchivedMessage } from '../../core/ports/archive-reader.js';
-import type { ApiRequest, ApiResponse, ApiRoute } from '../router.js';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { ApiApp } from '../api-app.js';
+import { errorAnswer, hexSha256 } from '../schemas.js';
 import { API_TUNING, type ApiDeps } from '../api-server-config.js';
 import { ATTACHMENT_SAFETY_HEADERS, contentDisposition, safeContentType } from '../attachment-headers.js';
-
-const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
 /**
  * At most `limit` calls of `run` at once; up to `maxWaiting` more wait in order, and beyond
@@ -44,15 +45,43 @@ class Gate {
   }
 }
 
-function checkId(name: string, value: string | undefined): string {
-  if (value === undefined || !HEX_SHA256.test(value)) {
-    throw new MailsluiceError('API_BAD_REQUEST', `${name} must be a SHA-256 in 64 lowercase hex digits, not ${JSON.stringify((value ?? '').slice(0, 80))}`);
-  }
-  return value;
-}
+const route = createRoute({
+  method: 'get',
+  path: '/api/v1/messages/{archiveId}/attachments/{sha256}',
+  operationId: 'getAttachment',
+  summary: 'The bytes of one attachment of an archived message',
+  description:
+    'Served only under a signed URL, as a webhook request gives it in `Attachments[].Content.Reference.Url`: use it as it is. The signature covers the method, the path and `expires`; a URL changed in any part, or past its expiry, is refused with 403 (also one without `expires` or `signature`: they are checked after the ids, so they are optional to the schema). HEAD answers the same headers without the body.',
+  request: {
+    params: z.object({
+      archiveId: hexSha256.openapi({ param: { description: 'The archived message: the SHA-256 of its raw bytes (`ArchiveId`).' } }),
+      sha256: hexSha256.openapi({ param: { description: 'The attachment: the SHA-256 of its decoded bytes (`Attachments[].Sha256`).' } }),
+    }),
+    query: z.object({
+      expires: z.string().optional().openapi({ param: { description: 'When the URL stops working, in seconds since the epoch.' }, type: 'integer', format: 'int64', minimum: 0 }),
+      signature: z.string().optional().openapi({ param: { description: "Hex HMAC-SHA256 of the method, path and expiry with the installation's URL key." }, pattern: '^[0-9a-f]{64}$' }),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'The decoded bytes of the attachment; their SHA-256 is the `sha256` of the path.',
+      headers: {
+        'Content-Type': { description: "The attachment's type (`Attachments[].ContentType`), or application/octet-stream.", schema: { type: 'string' } },
+        'Content-Length': { description: "The attachment's size in bytes (`Attachments[].Size`).", schema: { type: 'integer' } },
+        'Content-Disposition': { description: '`attachment` with the file name (`Attachments[].Name`): `filename` in ASCII, `filename*` in UTF-8 (RFC 6266, RFC 8187).', schema: { type: 'string' } },
+      },
+      content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+    },
+    400: errorAnswer('`archiveId` or `sha256` is not 64 lowercase hex digits (API_BAD_REQUEST).'),
+    403: errorAnswer('The signature is missing, malformed or does not match, or the URL has expired (API_FORBIDDEN).'),
+    404: errorAnswer('No archived message with this `archiveId`, or it has no attachment with this `sha256` (API_NOT_FOUND).'),
+    500: errorAnswer('The archive could not serve the attachment; the code names why, the service log has the details.'),
+    503: errorAnswer('Too many attachment reads are running and waiting (API_BUSY); try again after `Retry-After` seconds.'),
+  },
+});
 
 /** The attachments resource. */
-export function attachmentRoutes(deps: ApiDeps): ApiRoute[] {
+export function attachmentRoutes(app: ApiApp, deps: ApiDeps): void {
   const gate = new Gate(API_TUNING.maxConcurrentAttachmentReads, API_TUNING.maxQueuedAttachmentReads);
 
   /** The message and the attachment's listed name and type. */
@@ -65,23 +94,14 @@ export function attachmentRoutes(deps: ApiDeps): ApiRoute[] {
     return { message, name: meta.Name, type: meta.ContentType };
   };
 
-  const read = async (message: ArchivedMessage, archiveId: string): Promise<Uint8Array> => {
-    try {
-      return await deps.blobs.read(message.blob, message.sha256);
-    } catch (err) {
-      // The compress stage may have moved the blob (and deleted its staging copy) since it was
-      // looked up: look again once.
-      if (!isMailsluiceError(err, 'STORE_NOT_FOUND')) throw err;
-      const again = await deps.archive.findArchived(archiveId);
-      if (!again || again.blob.ref === message.blob.ref) throw err;
-      return deps.blobs.read(again.blob, again.sha256);
-    }
-  };
-
-  const handle = async (request: ApiRequest): Promise<ApiResponse> => {
-    const archiveId = checkId('archiveId', request.params.archiveId);
-    const sha256 = checkId('sha256', request.params.sha256);
-    deps.signer.verify({ method: request.method, path: request.path, expires: request.query.get('expires'), signature: request.query.get('signature') }, deps.now());
+  // The ids were checked by the schema (400) before this runs; the signature is checked before
+  // anything is looked up.
+  app.openapi(route, async (c) => {
+    const { archiveId, sha256 } = c.req.valid('param');
+    const query = c.req.valid('query');
+    // The path as received (undecoded), which is what was signed.
+    const path = new URL(c.req.url).pathname;
+    deps.signer.verify({ method: c.req.method, path, expires: query.expires ?? null, signature: query.signature ?? null }, deps.now());
     return gate.run(async () => {
       const found = await findMessage(archiveId, sha256);
       // The raw message and the decoded attachment, against the budget the drain and the parse
@@ -89,7 +109,7 @@ export function attachmentRoutes(deps: ApiDeps): ApiRoute[] {
       const release = await deps.budget?.acquire(found.message.size * PARSE_CHARGE_FACTOR);
       let bytes: Uint8Array | undefined;
       try {
-        const raw = await read(found.message, archiveId);
+        const raw = await readRaw(deps, found.message, archiveId);
         bytes = (await deps.attachments.find(raw, new Set([sha256]))).get(sha256);
       } finally {
         release?.();
@@ -99,18 +119,12 @@ export function attachmentRoutes(deps: ApiDeps): ApiRoute[] {
         // the parser that hashed it. A bug, not the receiver's doing.
         throw new MailsluiceError('INTERNAL', `attachment ${sha256} is listed for archived message ${archiveId} but was not found again in its raw bytes`);
       }
-      return {
-        status: 200,
-        headers: {
-          'Content-Type': safeContentType(found.type),
-          'Content-Length': String(bytes.byteLength),
-          'Content-Disposition': contentDisposition(found.name),
-          ...ATTACHMENT_SAFETY_HEADERS,
-        },
-        body: bytes,
-      };
+      return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+        'Content-Type': safeContentType(found.type),
+        'Content-Length': String(bytes.byteLength),
+        'Content-Disposition': contentDisposition(found.name),
+        ...ATTACHMENT_SAFETY_HEADERS,
+      });
     });
-  };
-
-  return [{ method: 'GET', path: '/api/v1/messages/{archiveId}/attachments/{sha256}', handle }];
+  });
 }

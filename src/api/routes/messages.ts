@@ -1,0 +1,159 @@
+/**
+ * The archive (auditor): `GET /api/v1/messages` searches it with the filters of `mailsluice
+ * search`, paged with a cursor; `GET /api/v1/messages/{archiveId}` is one message's attributes
+ * (its attachments with signed download links), `/raw` its `.eml`.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { MailsluiceError } from '../../core/errors/index.js';
+import type { SearchQuery } from '../../core/ports/search-index.js';
+import type { ApiApp } from '../api-app.js';
+import { JSON_HEADERS } from '../api-app.js';
+import type { ApiDeps } from '../api-server-config.js';
+import { BEARER, requireRole } from '../access.js';
+import { ATTACHMENT_SAFETY_HEADERS } from '../attachment-headers.js';
+import { ACCESS_ANSWERS, errorAnswer, hexSha256, jsonAnswer, MessageSchema, SearchPageSchema } from '../schemas.js';
+import { readRaw } from './read-raw.js';
+import { messageContent } from './message-content.js';
+
+/** Hits per page unless `limit` says otherwise, and the most it may say. */
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 500;
+/**
+ * How deep paging goes. The cursor is an offset into the newest-first hits, each page searched
+ * again up to its end, so the cost of a page grows with its depth: past this, narrow the search.
+ */
+const MAX_DEPTH = 10_000;
+
+const isoDate = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), { error: 'must be an ISO 8601 date or date-time' })
+  .openapi({ example: '2026-01-31' });
+
+const SearchParams = z.object({
+  text: z.string().max(1000).optional().openapi({ param: { description: 'Words, "quoted phrases" and `word*` prefixes, all of which must occur.' } }),
+  from: z.string().max(500).optional().openapi({ param: { description: 'A part of the sender.' } }),
+  to: z.string().max(500).optional().openapi({ param: { description: 'A part of a recipient (To, Cc, Bcc).' } }),
+  since: isoDate.optional().openapi({ param: { description: 'Messages dated at or after.' } }),
+  before: isoDate.optional().openapi({ param: { description: 'Messages dated before.' } }),
+  hasAttachment: z.enum(['true', 'false']).optional().openapi({ param: { description: 'Only messages with (true) or without (false) attachments.' } }),
+  connection: z.string().max(200).optional().openapi({ param: { description: 'Only messages taken by this connection.' } }),
+  cursor: z
+    .string()
+    .regex(/^[0-9]{1,6}$/, { error: 'must be the `next` of an earlier page, as it was given' })
+    .optional()
+    .openapi({ param: { description: 'The `next` of the page before; absent for the first page.' } }),
+  limit: z.coerce.number().int().min(1).max(MAX_LIMIT).optional().openapi({ param: { description: `Hits per page (default ${DEFAULT_LIMIT}).` }, type: 'integer' }),
+});
+
+const idParam = z.object({ archiveId: hexSha256.openapi({ param: { description: 'The archived message: the SHA-256 of its raw bytes (`ArchiveId`).' } }) });
+
+const notFound = { 404: errorAnswer('No archived message with this `archiveId` (API_NOT_FOUND).') };
+
+async function findMessage(deps: ApiDeps, archiveId: string) {
+  const message = await deps.archive.findArchived(archiveId);
+  if (!message) throw new MailsluiceError('API_NOT_FOUND', `no archived message ${archiveId}`);
+  return message;
+}
+
+const search = createRoute({
+  method: 'get',
+  path: '/api/v1/messages',
+  operationId: 'searchMessages',
+  summary: 'Search the archive (role auditor)',
+  description: `Newest first; every filter given must match. A page holds up to \`limit\` hits and the \`next\` cursor; paging ends at ${MAX_DEPTH} hits (narrow the search to see further).`,
+  security: BEARER,
+  request: { query: SearchParams },
+  responses: {
+    200: jsonAnswer('One page of hits.', SearchPageSchema),
+    400: errorAnswer('A parameter is malformed (API_BAD_REQUEST, naming it), or `text` cannot be read as a query (SEARCH_QUERY_INVALID, naming the character).'),
+    ...ACCESS_ANSWERS,
+  },
+});
+
+const view = createRoute({
+  method: 'get',
+  path: '/api/v1/messages/{archiveId}',
+  operationId: 'getMessage',
+  summary: "One archived message's attributes (role auditor)",
+  security: BEARER,
+  request: { params: idParam },
+  responses: { 200: jsonAnswer('The message.', MessageSchema), 400: errorAnswer('`archiveId` is not 64 lowercase hex digits (API_BAD_REQUEST).'), ...ACCESS_ANSWERS, ...notFound },
+});
+
+const raw = createRoute({
+  method: 'get',
+  path: '/api/v1/messages/{archiveId}/raw',
+  operationId: 'getMessageRaw',
+  summary: 'The raw message, as it was taken (role auditor)',
+  security: BEARER,
+  request: { params: idParam },
+  responses: {
+    200: {
+      description: 'The message as an `.eml` file: exactly the bytes taken from the mailbox (their SHA-256 is the `archiveId`).',
+      content: { 'message/rfc822': { schema: z.string().openapi({ format: 'binary' }) } },
+    },
+    400: errorAnswer('`archiveId` is not 64 lowercase hex digits (API_BAD_REQUEST).'),
+    ...ACCESS_ANSWERS,
+    ...notFound,
+  },
+});
+
+/** One page of a search. */
+async function searchPage(deps: ApiDeps, p: z.infer<typeof SearchParams>): Promise<z.infer<typeof SearchPageSchema>> {
+  const limit = p.limit ?? DEFAULT_LIMIT;
+  const offset = p.cursor === undefined ? 0 : Number(p.cursor);
+  const query: SearchQuery = {
+    ...(p.text !== undefined ? { text: p.text } : {}),
+    ...(p.from !== undefined ? { from: p.from } : {}),
+    ...(p.to !== undefined ? { to: p.to } : {}),
+    ...(p.since !== undefined ? { since: new Date(p.since).toISOString() } : {}),
+    ...(p.before !== undefined ? { before: new Date(p.before).toISOString() } : {}),
+    ...(p.hasAttachment !== undefined ? { hasAttachment: p.hasAttachment === 'true' } : {}),
+    ...(p.connection !== undefined ? { connection: p.connection } : {}),
+  };
+  const end = Math.min(offset + limit, MAX_DEPTH);
+  // One more than the page: whether there is a next one.
+  const hits = offset >= end ? [] : await deps.search.search({ ...query, limit: end + 1 });
+  const page = hits.slice(offset, end);
+  const next = hits.length > end && end < MAX_DEPTH ? String(end) : null;
+  return { hits: page.map((h) => ({ archiveId: h.sha256, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size })), next };
+}
+
+/** What the message view shows of one message. */
+async function messageView(deps: ApiDeps, archiveId: string): Promise<z.infer<typeof MessageSchema>> {
+  const message = await findMessage(deps, archiveId);
+  const now = deps.now();
+  const attachments = (message.attachments ?? []).map((a) => ({
+    name: a.Name,
+    contentType: a.ContentType,
+    size: a.Size,
+    sha256: a.Sha256,
+    url: deps.signer.attachmentUrl(archiveId, a.Sha256, now),
+  }));
+  return { archiveId, size: message.size, parsed: message.attachments !== null, attachments, content: await messageContent(deps, message, archiveId) };
+}
+
+/** The messages resource (the attachments below it are `attachments.ts`). */
+export function messageRoutes(app: ApiApp, deps: ApiDeps): void {
+  const auditor = { middleware: [requireRole(deps.authorize, 'auditor')] };
+  app.openapi({ ...search, ...auditor }, async (c) => c.json(await searchPage(deps, c.req.valid('query')), 200, JSON_HEADERS));
+  app.openapi({ ...view, ...auditor }, async (c) => c.json(await messageView(deps, c.req.valid('param').archiveId), 200, JSON_HEADERS));
+  app.openapi({ ...raw, ...auditor }, async (c) => {
+    const { archiveId } = c.req.valid('param');
+    const message = await findMessage(deps, archiveId);
+    // The whole message in memory: counted against the budget the drain shares (ADR 0017).
+    const release = await deps.budget?.acquire(message.size);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readRaw(deps, message, archiveId);
+    } finally {
+      release?.();
+    }
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+      ...ATTACHMENT_SAFETY_HEADERS,
+      'Content-Type': 'message/rfc822',
+      'Content-Length': String(bytes.byteLength),
+      'Content-Disposition': `attachment; filename="${archiveId}.eml"`,
+    });
+  });
+}

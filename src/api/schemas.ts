@@ -1,0 +1,177 @@
+/**
+ * The schemas the API's requests and answers share. Each one validates what comes in, types the
+ * handlers, and is the OpenAPI document's description of it (`openapi.ts`): they cannot drift.
+ */
+import { z } from '@hono/zod-openapi';
+
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+
+/** A SHA-256 in 64 lowercase hex digits (an `ArchiveId`, an attachment's `Sha256`). */
+export const hexSha256 = z
+  .string()
+  .regex(HEX_SHA256, { error: 'must be a SHA-256 in 64 lowercase hex digits' })
+  .openapi({ example: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' });
+
+/** Every error answer. */
+export const ErrorSchema = z
+  .object({
+    code: z.string().openapi({ description: 'A stable code from the error catalogue (docs/errors.md), e.g. API_FORBIDDEN.', example: 'API_FORBIDDEN' }),
+    message: z.string().openapi({ description: 'What went wrong, in one sentence.' }),
+  })
+  .openapi('Error');
+
+/** An error answer of the document: `description` says when, and with which code. */
+export function errorAnswer(description: string) {
+  return { description, content: { 'application/json': { schema: ErrorSchema } } } as const;
+}
+
+/** A JSON answer of the document. */
+export function jsonAnswer<T extends z.ZodType>(description: string, schema: T) {
+  return { description, content: { 'application/json': { schema } } } as const;
+}
+
+/** The 401 and 403 of every path that needs credentials. */
+export const ACCESS_ANSWERS = {
+  401: errorAnswer('No credentials, or none that are valid (API_UNAUTHORIZED).'),
+  403: errorAnswer('The credentials lack the role this path needs (API_FORBIDDEN).'),
+} as const;
+
+export const HealthSchema = z.object({ ok: z.literal(true) }).openapi('Health');
+
+/** A connection's live state, as its runner (one per folder) reports it. */
+export const ConnectionStateSchema = z
+  .enum(['starting', 'connecting', 'draining', 'waiting', 'outside-schedule', 'backoff', 'disk-full', 'stopped', 'error'])
+  .openapi({ description: 'What the runner does now; `error`: it stopped on an error that retrying does not cure.' });
+
+const LastErrorSchema = z
+  .object({ code: z.string(), message: z.string(), at: z.string().openapi({ format: 'date-time' }) })
+  .nullable()
+  .openapi({ description: 'The last error of a cycle, with its catalogue code and when; null when none since the start.' });
+
+/** One folder's runner. */
+export const FolderStatusSchema = z
+  .object({
+    folder: z.string(),
+    state: ConnectionStateSchema,
+    lastPollAt: z.string().nullable().openapi({ format: 'date-time', description: 'When a cycle last began.' }),
+    taken: z.number().int().openapi({ description: 'Messages taken since the service started.' }),
+    bytes: z.number().int().openapi({ description: 'Their raw bytes.' }),
+    failed: z.number().int(),
+    cycles: z.number().int(),
+    failures: z.number().int().openapi({ description: 'Cycles that ended with an error since the start.' }),
+    lastError: LastErrorSchema,
+  })
+  .openapi('FolderStatus');
+
+export const ConnectionStatusSchema = z
+  .object({
+    name: z.string(),
+    enabled: z.boolean(),
+    state: ConnectionStateSchema.nullable().openapi({ description: "The state of its first folder's runner; null when no runner runs it (disabled, or not in this command)." }),
+    taken: z.number().int().openapi({ description: 'Messages taken since the archive began.' }),
+    bytes: z.number().int().openapi({ description: 'Their raw bytes.' }),
+    pendingActions: z.number().int().openapi({ description: 'Server actions (delete, move, flag) not yet applied.' }),
+    folders: z.array(FolderStatusSchema),
+  })
+  .openapi('ConnectionStatus');
+
+/** A connection's settings, without a secret in any form. */
+export const ConnectionSchema = z
+  .object({
+    name: z.string(),
+    enabled: z.boolean(),
+    protocol: z.string(),
+    host: z.string(),
+    port: z.number().int(),
+    security: z.string(),
+    folders: z.array(z.string()),
+    auth: z.object({ type: z.string(), username: z.string().optional() }).openapi({ description: 'How it logs in; passwords, tokens and keys never leave the service.' }),
+  })
+  .openapi('Connection');
+
+export const ReadySchema = z
+  .object({
+    ready: z.boolean(),
+    archive: z.object({ readable: z.boolean(), code: z.string().optional() }),
+    connections: z.array(z.object({ name: z.string(), state: ConnectionStateSchema.nullable() })),
+  })
+  .openapi('Ready');
+
+export const StatsSchema = z
+  .object({
+    messages: z.number().int(),
+    bytes: z.number().int(),
+    blobs: z.number().int(),
+    storedBytes: z.number().int(),
+    unparsed: z.number().int(),
+    unparsable: z.number().int(),
+    journalMerged: z.number().int(),
+    connections: z.record(z.string(), z.object({ messages: z.number().int(), bytes: z.number().int(), pendingActions: z.number().int(), journalMerged: z.number().int() })),
+  })
+  .openapi('Stats');
+
+export const AttachmentInfoSchema = z
+  .object({
+    name: z.string(),
+    contentType: z.string(),
+    size: z.number().int(),
+    sha256: z.string(),
+    url: z.string().openapi({ description: 'A signed URL of its bytes (GET /api/v1/messages/{archiveId}/attachments/{sha256}), valid for `api.referenceTtlSeconds`.' }),
+  })
+  .openapi('AttachmentInfo');
+
+export const SearchHitSchema = z
+  .object({
+    archiveId: z.string(),
+    connection: z.string(),
+    from: z.string(),
+    subject: z.string(),
+    date: z.string().nullable(),
+    size: z.number().int(),
+  })
+  .openapi('SearchHit');
+
+export const SearchPageSchema = z
+  .object({
+    hits: z.array(SearchHitSchema),
+    next: z.string().nullable().openapi({ description: 'The `cursor` of the next page; null on the last.' }),
+  })
+  .openapi('SearchPage');
+
+const AddressSchema = z.object({ name: z.string(), address: z.string() }).openapi('Address');
+
+/** What a fresh parse of the raw message shows (the index keeps no text, so it is read again). */
+export const MessageContentSchema = z
+  .object({
+    from: AddressSchema.nullable(),
+    to: z.array(AddressSchema),
+    cc: z.array(AddressSchema),
+    bcc: z.array(AddressSchema),
+    subject: z.string(),
+    date: z.string().nullable().openapi({ description: 'ISO 8601 from the Date header; null when it has none that can be read.' }),
+    messageId: z.string().openapi({ description: 'The Message-ID without angle brackets; "" when absent.' }),
+    inReplyTo: z.string(),
+    references: z.array(z.string()),
+    textBody: z.string(),
+    htmlBody: z.string().openapi({ description: 'As the mail has it: never render it unsandboxed.' }),
+    journal: z
+      .object({
+        sender: z.string(),
+        recipients: z.array(z.object({ address: z.string(), kind: z.string() })),
+        onBehalfOf: z.string().optional(),
+      })
+      .nullable()
+      .openapi({ description: 'The envelope of an unwrapped Exchange journal report; null for other mail.' }),
+    parseError: z.string().nullable().openapi({ description: 'The catalogue code when the message could be read only in part (PARSE_LIMIT_EXCEEDED, …); the fields are then what could be read.' }),
+  })
+  .openapi('MessageContent');
+
+export const MessageSchema = z
+  .object({
+    archiveId: z.string(),
+    size: z.number().int(),
+    parsed: z.boolean().openapi({ description: 'False while the message waits to be parsed (attachments are then unknown).' }),
+    attachments: z.array(AttachmentInfoSchema),
+    content: MessageContentSchema.nullable().openapi({ description: 'Headers and bodies, from a fresh parse of the raw message; null where this API has no parser.' }),
+  })
+  .openapi('Message');
