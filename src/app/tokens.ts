@@ -27,11 +27,16 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-/** Makes a token named `name` with `role`, stores its hash and answers the token (never stored). */
-export async function createToken(tokens: TokenStore, clock: Clock, name: string, role: string): Promise<CreatedToken> {
+/** Throws `CLI_USAGE` unless `name` can name a token and `role` is a role. */
+export function assertTokenRequest(name: string, role: string): asserts role is Role {
   const problem = tokenNameProblem(name);
   if (problem) throw new MailsluiceError('CLI_USAGE', problem);
   if (!isRole(role)) throw new MailsluiceError('CLI_USAGE', `--role must be admin, auditor or viewer, not ${role}`);
+}
+
+/** Makes a token named `name` with `role`, stores its hash and answers the token (never stored). */
+export async function createToken(tokens: TokenStore, clock: Clock, name: string, role: string): Promise<CreatedToken> {
+  assertTokenRequest(name, role);
   const token = TOKEN_PREFIX + randomBytes(TOKEN_SECRET_BYTES).toString('base64url');
   const createdAt = clock.now();
   await tokens.addToken({ name, role, hash: hashToken(token), createdAt });

@@ -4,7 +4,7 @@
  * never the token).
  */
 import { MailsluiceError } from '../core/errors/index.js';
-import { createToken } from '../app/tokens.js';
+import { assertTokenRequest, createToken } from '../app/tokens.js';
 import { recordCliAction } from '../app/audit.js';
 import { withApp } from './commands.js';
 import type { ParsedArgs } from './args.js';
@@ -18,6 +18,9 @@ export async function cmdTokenCreate(args: ParsedArgs, io: Io): Promise<number> 
   if (typeof name !== 'string' || typeof role !== 'string') {
     throw new MailsluiceError('CLI_USAGE', 'token create needs --name NAME and --role admin|auditor|viewer');
   }
+  // A malformed request is refused before anything is opened or recorded; a refused one (the
+  // name is taken) is recorded as the attempt it was.
+  assertTokenRequest(name, role);
   return withApp(args, async (app) => {
     await recordCliAction(app, 'token.create', { name, role });
     const created = await createToken(app.tokens, app.clock, name, role);
