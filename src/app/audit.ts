@@ -2,11 +2,11 @@
  * The audit log as the commands use it (issue 14, item 4; ADR 0022): recording an action before
  * it reads or changes anything, naming the OS user for the command line, and verifying the chain.
  */
-import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
 import type { Clock } from '../core/ports/clock.js';
 import type { AuditLog, AuditRecord } from '../core/ports/audit-log.js';
 import { ChainVerifier, type ChainProblem } from '../core/audit/audit-chain.js';
+import { sha256Hex } from './tokens.js';
 
 /** What the command line records as `origin`. */
 export const CLI_ORIGIN = 'cli';
@@ -42,7 +42,7 @@ export type AuditVerdict = { ok: true; records: number; head: string } | ({ ok: 
 
 /** Walks the whole chain and the head the store kept; names the first bad record. */
 export async function verifyAuditLog(audit: AuditLog): Promise<AuditVerdict> {
-  const v = new ChainVerifier((text) => createHash('sha256').update(text, 'utf8').digest('hex'));
+  const v = new ChainVerifier(sha256Hex);
   for await (const r of audit.readAll()) {
     const problem = v.next(r);
     if (problem) return { ok: false, verified: v.verified, ...problem };
@@ -55,4 +55,15 @@ export async function verifyAuditLog(audit: AuditLog): Promise<AuditVerdict> {
 /** Records a command-line action: the OS user, from `cli` (see {@link recordAction}). */
 export function recordCliAction(app: { audit: AuditLog; clock: Clock }, action: string, detail: Record<string, unknown>): Promise<AuditRecord> {
   return recordAction(app.audit, app.clock, cliUser(), CLI_ORIGIN, action, detail);
+}
+
+/** A record as the command line's `--json` (and the API) shows it: the time in ISO 8601, the detail as an object. */
+export function auditRecordJson(r: AuditRecord): Record<string, unknown> {
+  let detail: unknown;
+  try {
+    detail = JSON.parse(r.detail);
+  } catch {
+    detail = r.detail; // altered into text that is no JSON: shown as it is (verify names it)
+  }
+  return { seq: r.seq, at: new Date(r.at).toISOString(), who: r.who, origin: r.origin, action: r.action, detail, prevHash: r.prevHash, hash: r.hash };
 }

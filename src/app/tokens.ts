@@ -22,9 +22,14 @@ export interface CreatedToken {
   created: string;
 }
 
+/** SHA-256 of a UTF-8 string as 64 lowercase hex digits (the core's `Sha256Hex`). */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
 /** The SHA-256 of a token, as the store keeps it. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return sha256Hex(token);
 }
 
 /** Throws `CLI_USAGE` unless `name` can name a token and `role` is a role. */

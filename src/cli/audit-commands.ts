@@ -1,22 +1,10 @@
 /** `mailsluice audit list|verify` (issue 14, items 4 and 9; ADR 0022). */
 import { MailsluiceError } from '../core/errors/index.js';
-import { verifyAuditLog } from '../app/audit.js';
-import type { AuditRecord } from '../core/ports/audit-log.js';
+import { auditRecordJson, verifyAuditLog } from '../app/audit.js';
 import { withApp } from './commands.js';
 import { parseDateOption } from './dates.js';
 import type { ParsedArgs } from './args.js';
 import type { Io } from './output.js';
-
-/** A record as `audit list --json` prints it: the time in ISO 8601, the detail as an object. */
-function recordJson(r: AuditRecord): Record<string, unknown> {
-  let detail: unknown;
-  try {
-    detail = JSON.parse(r.detail);
-  } catch {
-    detail = r.detail; // altered into something that is no JSON: shown as it is (verify names it)
-  }
-  return { seq: r.seq, at: new Date(r.at).toISOString(), who: r.who, origin: r.origin, action: r.action, detail, prevHash: r.prevHash, hash: r.hash };
-}
 
 /** `mailsluice audit list [--since DATE] [--until DATE] [--who NAME] [--limit N] [--json]` */
 export async function cmdAuditList(args: ParsedArgs, io: Io): Promise<number> {
@@ -33,7 +21,7 @@ export async function cmdAuditList(args: ParsedArgs, io: Io): Promise<number> {
       ...(typeof o.who === 'string' ? { who: o.who } : {}),
       ...(limit !== undefined ? { limit } : {}),
     });
-    if (o.json) for (const r of records) io.out(JSON.stringify(recordJson(r)) + '\n');
+    if (o.json) for (const r of records) io.out(JSON.stringify(auditRecordJson(r)) + '\n');
     else {
       for (const r of records) io.out(`${String(r.seq).padStart(6)}  ${new Date(r.at).toISOString()}  ${r.who}  ${r.origin}  ${r.action}  ${r.detail}\n`);
       io.out(`${records.length} record${records.length === 1 ? '' : 's'}\n`);
