@@ -172,3 +172,18 @@ test('a field altered or a record deleted in archive.db with SQLite directly: au
     }
   }
 });
+
+test('commands appending at once make one unbroken chain', async () => {
+  const ws = await workspace();
+  try {
+    const runs = await Promise.all(['a', 'b', 'c', 'd'].map((q) => runCli(['search', q], ws)));
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const v = await runCli(['audit', 'verify'], ws);
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /^audit log intact: 4 records/);
+    const texts = lines((await runCli(['audit', 'list', '--json'], ws)).stdout).map((l) => (JSON.parse(l) as { detail: { text: string } }).detail.text);
+    assert.deepEqual(texts.sort(), ['a', 'b', 'c', 'd']);
+  } finally {
+    ws.cleanup();
+  }
+});
