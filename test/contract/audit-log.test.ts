@@ -14,6 +14,9 @@ import '../harness/sqlite-keep.js';
 import { createSqliteStore } from '../../src/adapters/store-sqlite/index.js';
 import { MemoryAuditLog } from '../reference/memory-audit-log.js';
 import { runAuditLogContract } from './audit-log.contract.js';
+import { MIGRATIONS } from '../../src/adapters/store-sqlite/sqlite-schema.js';
+import { verifyAuditLog } from '../../src/app/audit.js';
+import { GENESIS_HASH } from '../../src/core/audit/audit-chain.js';
 
 const COLUMN: Record<string, string> = { at: 'at', who: 'who', origin: 'origin', action: 'action', detail: 'detail', prevHash: 'prev_hash', hash: 'hash' };
 
@@ -99,6 +102,29 @@ test('sqlite audit log: readAll pages through more records than one page holds',
     assert.equal(n, 1005);
   } finally {
     await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sqlite: an archive from before the tokens and the audit log, opened read-only, has no tokens and an empty, intact log', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-audit-older-'));
+  const file = join(dir, 'archive.db');
+  try {
+    await createSqliteStore({ file }).close();
+    const db = new Database(file);
+    db.exec(`DROP TABLE api_tokens; DROP TABLE audit_log; DROP TABLE audit_head; PRAGMA user_version = ${MIGRATIONS.length - 1};`);
+    db.close();
+    const store = createSqliteStore({ file, readonly: true });
+    try {
+      assert.deepEqual(await store.audit.list(), []);
+      assert.equal(await store.audit.head(), null);
+      assert.deepEqual(await verifyAuditLog(store.audit), { ok: true, records: 0, head: GENESIS_HASH });
+      assert.deepEqual(await store.tokens.listTokens(), []);
+      assert.equal(await store.tokens.findTokenByHash('a'.repeat(64)), null);
+    } finally {
+      await store.close();
+    }
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

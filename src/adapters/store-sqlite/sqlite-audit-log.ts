@@ -41,6 +41,7 @@ export class SqliteAuditLog implements AuditLog {
 
   async list(filter: AuditFilter = {}): Promise<AuditRecord[]> {
     try {
+      if (!this.conn.hasTable('audit_log')) return []; // an older archive opened read-only
       // One fixed text: every bound is always bound, an absent one to a value that passes all.
       return this.conn
         .stmt(`SELECT ${COLUMNS} FROM audit_log WHERE at >= ? AND at < ? AND (? IS NULL OR who = ?) ORDER BY seq LIMIT ?`)
@@ -51,6 +52,7 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   async *readAll(): AsyncIterable<AuditRecord> {
+    if (!this.conn.hasTable('audit_log')) return;
     let after = Number.MIN_SAFE_INTEGER;
     for (;;) {
       let page: AuditRecord[];
@@ -67,6 +69,7 @@ export class SqliteAuditLog implements AuditLog {
 
   async head(): Promise<ChainHead | null> {
     try {
+      if (!this.conn.hasTable('audit_head')) return null;
       return (this.conn.stmt('SELECT seq, hash FROM audit_head WHERE id = 1').get() as ChainHead | undefined) ?? null;
     } catch (err) {
       throw mapSqliteError(err, 'reading the audit log head');

@@ -24,6 +24,7 @@ export class SqliteTokenStore implements TokenStore {
 
   async listTokens(): Promise<TokenInfo[]> {
     try {
+      if (!this.conn.hasTable('api_tokens')) return []; // an older archive opened read-only
       return this.conn.stmt(`SELECT ${COLUMNS} FROM api_tokens ORDER BY name`).all() as TokenInfo[];
     } catch (err) {
       throw mapSqliteError(err, 'listing tokens');
@@ -32,6 +33,7 @@ export class SqliteTokenStore implements TokenStore {
 
   async findTokenByHash(hash: string): Promise<StoredToken | null> {
     try {
+      if (!this.conn.hasTable('api_tokens')) return null;
       return (this.conn.stmt(`SELECT ${COLUMNS}, hash FROM api_tokens WHERE hash = ?`).get(hash) as StoredToken | undefined) ?? null;
     } catch (err) {
       throw mapSqliteError(err, 'looking up a token');
