@@ -19,7 +19,8 @@ import type { AuditLog } from '../core/ports/audit-log.js';
 import type { Principal } from '../core/access/principal.js';
 import { verifyToken } from './tokens.js';
 import { randomInt } from 'node:crypto';
-import { createFsBlobStore } from '../adapters/blob-fs/index.js';
+import { createFsBlobStore, type FsBlobStore } from '../adapters/blob-fs/index.js';
+import type { CompressSchedule, CompressTotals } from '../core/archive/compress-stage.js';
 import { createSqliteStore, lockDataDir, type DataDirLock, type SqliteStore } from '../adapters/store-sqlite/index.js';
 import { createSqliteBus, createSqliteResponseLedger } from '../adapters/bus-sqlite/index.js';
 import { makePrivateDirSync, tightenTree } from '../adapters/fs-node/private-files.js';
@@ -43,6 +44,8 @@ export interface EmbeddedApp {
   config: Config;
   store: MessageStore;
   blobs: BlobStore;
+  /** Deferred compression of what the drain staged raw, done by the blob store itself (ADR 0018). */
+  compactBlobs(schedule: CompressSchedule, signal?: AbortSignal): Promise<CompressTotals>;
   /** The buses: the `deliveries` table of the same database. */
   bus: MessageBus & DeliveryAdmin;
   /** The server responses of finished deliveries, which the connection runners apply (the same table). */
@@ -144,7 +147,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   if (options.holder) lock = await takeDataDir(config.dataDir, options.holder, logger);
   else assertArchiveExists(config);
   let store: SqliteStore;
-  let blobs: BlobStore;
+  let blobs: FsBlobStore;
   try {
     store = createSqliteStore({ file: paths.db, ...(options.readonly ? { readonly: true } : {}) });
     blobs = await createFsBlobStore({ directory: paths.blobs });
@@ -158,6 +161,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     config,
     store,
     blobs,
+    compactBlobs: (schedule, signal) => blobs.compact(schedule, logger, signal),
     bus: createSqliteBus(store.connection()),
     responses: createSqliteResponseLedger(store.connection()),
     tls: store,

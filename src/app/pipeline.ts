@@ -7,7 +7,7 @@
  * pauses the background stages on a full disk, and stops everything when one of them fails.
  */
 import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js';
-import { collectStaging, emptyCompressTotals, runCompressStage, type CompressDeps, type CompressTotals } from '../core/archive/compress-stage.js';
+import { createCompressSchedule, emptyCompressTotals, type CompressTotals } from '../core/archive/compress-stage.js';
 import type { DispatchTotals } from '../core/bus/dispatcher.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { ConnectionConfig } from '../config/loader.js';
@@ -163,25 +163,21 @@ class PipelineRun {
     return runIndexStage(indexStageDeps(app, app.parser(), this.runners, this.thread?.bodies), done, this.ac.signal, this.index);
   }
 
-  private compressDeps(): CompressDeps {
-    return { store: this.app.store, blobs: this.app.blobs, logger: this.app.logger, clock: this.app.clock };
-  }
-
   /**
-   * Deferred compression of large bodies. `continuous`: low priority from the start, waiting
-   * while a connection is draining. `once`: off the critical path once the mailboxes are empty
-   * and every writer of the drain is closed, beside the rest of indexing; staging containers are
-   * deleted only after the dispatch ({@link finishCompressing}), so no read holds a ref into one.
+   * Deferred compression of large bodies, by the blob store (ADR 0018) on the core's schedule:
+   * behind the parse stage always. `continuous`: low priority from the start, waiting while a
+   * connection is draining, until the stop. `once`: once the mailboxes are empty, beside the rest
+   * of indexing, until nothing is left staged. Refs never change, so no reader is disturbed.
    */
   private compress(): Promise<CompressTotals> {
-    const busy = (): boolean => this.runners.some((r) => r.status.state === 'draining');
-    if (this.once) return runCompressStage({ ...this.compressDeps(), deleteGraceMs: Number.POSITIVE_INFINITY }, () => true, this.ac.signal);
-    return runCompressStage({ ...this.compressDeps(), busy }, () => this.ac.signal.aborted, this.ac.signal);
-  }
-
-  /** `once`, after the dispatch: a delivery may have read a blob through a ref into a staging container until then. */
-  private async finishCompressing(totals: CompressTotals): Promise<void> {
-    if (!this.ac.signal.aborted) totals.containersDeleted += await collectStaging(this.compressDeps(), 0);
+    const { app } = this;
+    const schedule = createCompressSchedule({
+      clock: app.clock,
+      logger: app.logger,
+      unparsed: () => app.store.countUnparsed(),
+      ...(this.once ? { stopping: () => true } : { busy: () => this.runners.some((r) => r.status.state === 'draining'), stopping: () => this.ac.signal.aborted }),
+    });
+    return app.compactBlobs(schedule, this.ac.signal);
   }
 
   /** `continuous`: a stage that fails stops everything (the archive itself is failing), and the run then throws its error. */
@@ -252,7 +248,6 @@ class PipelineRun {
     if (!indexed.ok) throw indexed.error;
     if (!dispatched.ok) throw dispatched.error;
     if (!compressed.ok) throw compressed.error;
-    await this.finishCompressing(compressed.value);
     const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     return {
       statuses: this.runners.map((r) => r.status),

@@ -1,6 +1,6 @@
 /**
  * The in-memory reference adapter of the store's roles: `DrainLedger`, `ParseQueue`,
- * `SearchIndex` and `ArchiveReader` (and, while it exists, the `BlobCatalogue` leftover) over
+ * `SearchIndex` and `ArchiveReader` over
  * plain maps. It passes the same contract suites as the SQLite adapter (test/contract/), so unit
  * tests use it wherever they need a store, and it shows what a second backend must do: every
  * decision (what is indexed, the journal merge) comes from the core, the adapter only keeps rows.
@@ -9,8 +9,8 @@ import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '
 import type { ParseQueue, ParseResult, UnparsedMessage } from '../../src/core/ports/parse-queue.js';
 import type { SearchHit, SearchIndex, SearchQuery } from '../../src/core/ports/search-index.js';
 import type { ArchivedMessage, ArchiveReader, ArchiveStats, ExportItem } from '../../src/core/ports/archive-reader.js';
-import type { BlobCatalogue, BlobMove, MessageStore, StoredBlob } from '../../src/core/ports/message-store.js';
-import { STAGING_REF_PREFIX, type BlobLocation } from '../../src/core/ports/blob-store.js';
+import type { MessageStore } from '../../src/core/ports/message-store.js';
+import type { BlobLocation } from '../../src/core/ports/blob-store.js';
 import { asParsedRecord, indexEntryOf, parseSavedAttributes, type IndexEntry, type JournalKey } from '../../src/core/message/parsed-record.js';
 import { DEFAULT_JOURNAL_SETTLE_MS, planSave, type JournalFacts, type JournalRow, type PlannedDelivery } from '../../src/core/message/journal-merge.js';
 
@@ -82,7 +82,7 @@ function matches(doc: string[], t: Term): boolean {
 const contains = (hay: string | null, needle: string | undefined): boolean => needle === undefined || needle === '' || (hay ?? '').toLowerCase().includes(needle.toLowerCase());
 
 /** Every store role in memory, synchronous underneath: each call is one "transaction". */
-export class MemoryStore implements DrainLedger, ParseQueue, SearchIndex, ArchiveReader, BlobCatalogue {
+export class MemoryStore implements DrainLedger, ParseQueue, SearchIndex, ArchiveReader {
   private readonly blobs = new Map<string, { size: number; blob: BlobLocation }>();
   private readonly messages = new Map<number, MessageRow>();
   private readonly byHash = new Map<string, number>();
@@ -307,40 +307,6 @@ export class MemoryStore implements DrainLedger, ParseQueue, SearchIndex, Archiv
     }
     for (const k of this.keys.values()) if (k.actionState === 0) per(k.connection).pendingActions++;
     return s;
-  }
-
-  // BlobCatalogue: the compress stage's leftover, to go with the staging methods.
-
-  async listStagedBlobs(limit: number, afterRef = '', options: { parsedOnly?: boolean } = {}): Promise<StoredBlob[]> {
-    const waiting = new Set([...this.messages.values()].filter((m) => m.parseState === 0).map((m) => m.sha256));
-    return [...this.blobs.entries()]
-      .filter(([sha, b]) => b.blob.ref.startsWith(STAGING_REF_PREFIX) && b.blob.ref > afterRef && !(options.parsedOnly && waiting.has(sha)))
-      .sort(([, a], [, b]) => (a.blob.ref < b.blob.ref ? -1 : a.blob.ref > b.blob.ref ? 1 : 0))
-      .slice(0, limit)
-      .map(([sha256, b]) => ({ sha256, size: b.size, blob: { ...b.blob } }));
-  }
-
-  async stagedParseBacklog(): Promise<{ stagedBlobs: number; unparsedMessages: number }> {
-    const waiting = [...this.messages.values()].filter((m) => m.parseState === 0);
-    const hashes = new Set(waiting.map((m) => m.sha256));
-    const stagedBlobs = [...this.blobs.entries()].filter(([sha, b]) => b.blob.ref.startsWith(STAGING_REF_PREFIX) && hashes.has(sha)).length;
-    return { stagedBlobs, unparsedMessages: waiting.length };
-  }
-
-  async relocateBlobs(moves: BlobMove[]): Promise<number> {
-    let moved = 0;
-    for (const m of moves) {
-      const b = this.blobs.get(m.sha256);
-      if (b && b.blob.ref === m.from.ref) {
-        b.blob = { ...m.to };
-        moved++;
-      }
-    }
-    return moved;
-  }
-
-  async countBlobRefs(refPrefix: string): Promise<number> {
-    return [...this.blobs.values()].filter((b) => b.blob.ref.startsWith(refPrefix)).length;
   }
 
   async close(): Promise<void> {}

@@ -89,9 +89,6 @@ function setup(uids: number[], opts: { failAfter?: number } = {}) {
     async sync() {
       events.push('sync');
     },
-    async recompress() {
-      throw new Error('not used by the drain cycle');
-    },
     async close() {},
   };
   const store = new RecordingStore(events);
@@ -208,9 +205,6 @@ function setupUnseen(uids: number[], opts: UnseenOptions = {}) {
       async sync() {
         if (failed) throw new MailsluiceError('STORE_WRITE_FAILED', 'blob writer is unusable after an earlier failure');
         t.events.push(`sync w${no}`);
-      },
-      async recompress() {
-        throw new Error('not used by the drain cycle');
       },
       async close() {
         t.events.push(`close w${no}`);

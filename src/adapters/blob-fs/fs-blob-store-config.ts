@@ -33,8 +33,8 @@ export interface FsBlobStoreOptions {
   compressionThreads?: number;
   /**
    * Bodies over `streamThresholdBytes` are streamed raw (codec none) into a staging pack per
-   * writer, hashed but not compressed, and rewritten compressed later by the compress stage
-   * (`BlobWriter.recompress`). Default true; false compresses them on the way in, as before.
+   * writer, hashed but not compressed, and rewritten compressed later by the store's compactor
+   * (`FsBlobStore.compact`, ADR 0018). Default true; false compresses them on the way in.
    */
   stageLargeBodies?: boolean;
 }

@@ -3,7 +3,7 @@
  * CRC-32, decompression with a bound, raw size, SHA-256), over pack file descriptors kept open
  * in a small LRU with the pack sizes they were last seen at.
  *
- * Runs on the read worker thread (`read-worker.ts`), where blocking is fine, or on the calling
+ * Runs on the read lane of the helper threads (`blob-worker.ts`), where blocking is fine, or on the calling
  * thread with `compressionThreads: 0`. A read costs one pread instead of open, fstat, read and
  * close: the size is re-read (fstat) only when a ref points past the size last seen, which is how
  * records appended since are found. Descriptors close themselves after {@link IDLE_CLOSE_MS}

@@ -3,23 +3,22 @@ import type { MailboxWatermark, PendingAction, TakenRecord } from '../../core/po
 import type { ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
 import type { SearchHit, SearchQuery } from '../../core/ports/search-index.js';
 import type { ArchivedMessage, ArchiveStats, ExportItem } from '../../core/ports/archive-reader.js';
-import type { BlobMove, MessageStore, StoredBlob } from '../../core/ports/message-store.js';
-import { STAGING_REF_PREFIX } from '../../core/ports/blob-store.js';
+import type { MessageStore } from '../../core/ports/message-store.js';
 import { DEFAULT_JOURNAL_SETTLE_MS, type SqliteStoreOptions } from './sqlite-store-config.js';
-import { SqliteConnection, type Stmt } from './sqlite-connection.js';
+import { SqliteConnection } from './sqlite-connection.js';
 import { SqliteDrainLedger } from './sqlite-drain-ledger.js';
 import { SqliteParseQueue } from './sqlite-parse-queue.js';
 import { SqliteSearchIndex } from './sqlite-search-index.js';
 import { SqliteArchiveReader } from './sqlite-archive-reader.js';
 import { SqliteTokenStore } from './sqlite-token-store.js';
 import { SqliteAuditLog } from './sqlite-audit-log.js';
-import { mapSqliteError } from './sqlite-error-map.js';
 
 /**
  * The embedded metadata store on SQLite, every role over one connection to `archive.db` (WAL,
  * `synchronous=FULL`: a commit that returned survives a power cut): the drain ledger, the parse
- * queue, the search index, the archive reader, the API tokens, the audit log (each in its own file, `sqlite-<role>.ts`), the
- * blob catalogue, the connection the bus shares (`connection()`, for `bus-sqlite`) and the STARTTLS memory. A stage is handed the role it uses.
+ * queue, the search index, the archive reader, the API tokens, the audit log (each in its own
+ * file, `sqlite-<role>.ts`), the connection the bus shares (`connection()`, for `bus-sqlite`) and
+ * the STARTTLS memory. A stage is handed the role it uses.
  */
 export class SqliteStore implements MessageStore {
   readonly ledger: SqliteDrainLedger;
@@ -41,10 +40,6 @@ export class SqliteStore implements MessageStore {
     this.reader = new SqliteArchiveReader(this.conn);
     this.tokens = new SqliteTokenStore(this.conn);
     this.audit = new SqliteAuditLog(this.conn);
-  }
-
-  private stmt(sql: string): Stmt {
-    return this.conn.stmt(sql);
   }
 
   hasBlob(sha256: string): boolean {
@@ -124,61 +119,6 @@ export class SqliteStore implements MessageStore {
 
   findArchived(sha256: string): Promise<ArchivedMessage | null> {
     return this.reader.findArchived(sha256);
-  }
-
-  // The compress stage (core/archive/compress-stage.ts). Every query on staged refs repeats the
-  // partial index's condition, `ref LIKE 'stage-%'`, so SQLite uses blobs_staged.
-
-  async listStagedBlobs(limit: number, afterRef = '', options: { parsedOnly?: boolean } = {}): Promise<StoredBlob[]> {
-    // parsedOnly: the subquery reads the unparsed messages through the partial index
-    // messages_unparsed once per call (SQLite keeps its result as an ephemeral index), not the
-    // whole messages table.
-    const sql = options.parsedOnly
-      ? `SELECT sha256, size, ref, stored_size AS storedSize FROM blobs WHERE ref LIKE 'stage-%' AND ref > ?
-         AND sha256 NOT IN (SELECT sha256 FROM messages WHERE parse_state = 0) ORDER BY ref LIMIT ?`
-      : `SELECT sha256, size, ref, stored_size AS storedSize FROM blobs WHERE ref LIKE 'stage-%' AND ref > ? ORDER BY ref LIMIT ?`;
-    try {
-      const rows = this.stmt(sql).all(afterRef, limit) as Array<{ sha256: string; size: number; ref: string; storedSize: number }>;
-      return rows.map((r) => ({ sha256: r.sha256, size: r.size, blob: { ref: r.ref, storedSize: r.storedSize } }));
-    } catch (err) {
-      throw mapSqliteError(err, 'listing staged blobs');
-    }
-  }
-
-  async stagedParseBacklog(): Promise<{ stagedBlobs: number; unparsedMessages: number }> {
-    try {
-      return this.stmt(
-        `SELECT (SELECT COUNT(*) FROM blobs WHERE ref LIKE 'stage-%' AND sha256 IN (SELECT sha256 FROM messages WHERE parse_state = 0)) AS stagedBlobs,
-                (SELECT COUNT(*) FROM messages WHERE parse_state = 0) AS unparsedMessages`,
-      ).get() as { stagedBlobs: number; unparsedMessages: number };
-    } catch (err) {
-      throw mapSqliteError(err, 'counting staged blobs waiting for the parse stage');
-    }
-  }
-
-  async relocateBlobs(moves: BlobMove[]): Promise<number> {
-    const up = this.stmt('UPDATE blobs SET ref = ?, stored_size = ? WHERE sha256 = ? AND ref = ?');
-    try {
-      return this.db.transaction(() => {
-        let moved = 0;
-        for (const m of moves) moved += up.run(m.to.ref, m.to.storedSize, m.sha256, m.from.ref).changes;
-        return moved;
-      }).immediate();
-    } catch (err) {
-      throw mapSqliteError(err, `relocating ${moves.length} blobs`);
-    }
-  }
-
-  async countBlobRefs(refPrefix: string): Promise<number> {
-    // Refs compare as text: every ref starting with the prefix sorts in [prefix, prefix + U+FFFF).
-    const sql = refPrefix.startsWith(STAGING_REF_PREFIX)
-      ? `SELECT COUNT(*) AS n FROM blobs WHERE ref LIKE 'stage-%' AND ref >= ? AND ref < ?`
-      : 'SELECT COUNT(*) AS n FROM blobs WHERE ref >= ? AND ref < ?';
-    try {
-      return (this.stmt(sql).get(refPrefix, `${refPrefix}\uffff`) as { n: number }).n;
-    } catch (err) {
-      throw mapSqliteError(err, 'counting blob refs');
-    }
   }
 
   async close(): Promise<void> {

@@ -105,6 +105,193 @@ function handOverBodies(results: ParseResult[], sink: BodiesSink): void {
 const MAX_SAVES_IN_FLIGHT = 2;
 
 /**
+ * The results waiting to be saved, and the saves under way: a full group is saved in the
+ * background while the lanes go on, at most {@link MAX_SAVES_IN_FLIGHT} at once; the first failed
+ * save is thrown to whichever lane adds or flushes next.
+ */
+class SaveGroups {
+  private results: ParseResult[] = [];
+  private readonly saves: Array<Promise<void>> = [];
+  private saveError: { error: unknown } | undefined;
+
+  constructor(private readonly deps: Pick<IndexDeps, 'store' | 'bodies'>, private readonly saveEvery: number) {}
+
+  /** Adds one result; saves the group once it is full. */
+  async add(result: ParseResult): Promise<void> {
+    this.results.push(result);
+    if (this.results.length >= this.saveEvery) await this.flush();
+  }
+
+  /** Starts saving the current group; waits only while too many saves are in flight. */
+  async flush(): Promise<void> {
+    if (this.results.length > 0) {
+      const r = this.results;
+      this.results = [];
+      if (this.deps.bodies) handOverBodies(r, this.deps.bodies);
+      const p = this.deps.store.saveParsed(r).catch((error: unknown) => {
+        this.saveError ??= { error };
+      });
+      this.saves.push(p);
+      void p.then(() => {
+        const i = this.saves.indexOf(p);
+        if (i >= 0) this.saves.splice(i, 1);
+      });
+    }
+    while (this.saves.length >= MAX_SAVES_IN_FLIGHT) await this.saves[0];
+    if (this.saveError) throw this.saveError.error;
+  }
+
+  /** Flushes and waits until every save started so far is done. */
+  async settle(): Promise<void> {
+    await this.flush();
+    while (this.saves.length > 0) await this.saves[0];
+    if (this.saveError) throw this.saveError.error;
+  }
+}
+
+/**
+ * The parse queue read a page at a time by whichever lane finds the page used up; yields to a
+ * busy drain between pages and every `concurrency` messages; ends once `stop()` says so and one
+ * more look finds nothing.
+ */
+class UnparsedQueue {
+  private page: UnparsedMessage[] = [];
+  private at = 0;
+  private afterId = 0;
+  private refilling: Promise<void> | null = null;
+  private readonly yielding: YieldToDrain;
+  /** True once no lane should take another message (stopped, aborted or a lane failed). */
+  done = false;
+
+  constructor(
+    private readonly deps: IndexDeps,
+    private readonly stop: () => boolean,
+    private readonly signal: AbortSignal | undefined,
+    private readonly pageSize: number,
+    /** Called when the queue is empty: what is parsed so far goes to the index now. */
+    private readonly onEmpty: () => Promise<void>,
+  ) {
+    this.yielding = new YieldToDrain(deps.clock, deps.busy, deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS);
+  }
+
+  /** The next message to parse, or undefined when the stage is to end. */
+  async take(): Promise<UnparsedMessage | undefined> {
+    for (;;) {
+      if (this.signal?.aborted || this.done) return undefined;
+      if (this.at < this.page.length) {
+        // Between pages the stage also yields to a drain that started meanwhile (the service).
+        if (this.at % this.deps.concurrency === 0 && this.yielding.shouldWait()) {
+          this.refilling ??= this.waitWhileBusy().finally(() => (this.refilling = null));
+          await this.refilling;
+          continue;
+        }
+        return this.page[this.at++];
+      }
+      this.refilling ??= this.refill().finally(() => (this.refilling = null));
+      await this.refilling;
+    }
+  }
+
+  private async waitWhileBusy(): Promise<void> {
+    while (!this.signal?.aborted && this.yielding.shouldWait()) await this.deps.clock.sleep(20, this.signal);
+  }
+
+  private async refill(): Promise<void> {
+    for (;;) {
+      if (this.signal?.aborted) {
+        this.done = true;
+        return;
+      }
+      if (this.yielding.shouldWait()) {
+        await this.deps.clock.sleep(20, this.signal);
+        continue;
+      }
+      const next = await this.deps.store.listUnparsed(this.pageSize, this.afterId);
+      if (next.length > 0) {
+        this.page = next;
+        this.at = 0;
+        this.afterId = next[next.length - 1]!.id;
+        return;
+      }
+      await this.onEmpty();
+      if (this.stop()) {
+        // One more look: rows committed between the last page and stop() turning true.
+        const late = await this.deps.store.listUnparsed(1, this.afterId);
+        if (late.length === 0) {
+          this.done = true;
+          return;
+        }
+        continue;
+      }
+      await this.deps.clock.sleep(50, this.signal);
+    }
+  }
+}
+
+type Parse = (raw: Buffer, totalSize?: number) => Promise<ParseOutcome | ParsedRecord>;
+
+/**
+ * Reads `m` back and parses it, holding its charge of the byte budget meanwhile; undefined when
+ * it was not parsed (stopped while waiting for the budget, or its blob could not be read: it
+ * stays queued either way).
+ */
+async function readAndParse(deps: IndexDeps, parse: Parse, m: UnparsedMessage, signal?: AbortSignal): Promise<ParseOutcome | ParsedRecord | undefined> {
+  let release: Release | undefined;
+  if (deps.budget) {
+    const charge = parseCharge(m);
+    try {
+      release = deps.budget.tryAcquire(charge) ?? (await deps.budget.acquire(charge, signal));
+    } catch (err) {
+      // Stopped while waiting: the message stays queued for the next run.
+      if (signal?.aborted) return undefined;
+      throw err;
+    }
+  }
+  try {
+    if (m.size > MAX_FULL_PARSE_BYTES) {
+      // Only the head: a message over the full-parse limit must never sit whole in memory.
+      return await parse(await readPrefix(deps.blobs.stream(m.blob), MAX_HEADER_BYTES), m.size);
+    }
+    // Checksum, not hash: the record's header names this blob and its CRC-32 catches a torn
+    // or corrupted copy; hashing all bytes again cost ~0.3 s per 278 MB of mail here.
+    return await parse(await deps.blobs.read(m.blob, m.sha256, { check: 'checksum' }));
+  } catch (err) {
+    // A blob that cannot be read is an archive fault, not a mail fault: leave it queued.
+    deps.logger.error('cannot read a blob for parsing; it stays queued', { id: m.id, sha256: m.sha256, error: String((err as Error).message ?? err) });
+    return undefined;
+  } finally {
+    // The raw bytes and the parse's copies are let go here; the outcome kept is bounded by the
+    // parser's limits (body length, attachments listed, not their bytes).
+    release?.();
+  }
+}
+
+/**
+ * `m`'s parse result with the deliveries of the routes that take it. Routing needs the
+ * attributes, and they exist only now: the routes are decided here and queued with the parse
+ * result (an unparsable message is routed on what could be read of it).
+ */
+function routed(deps: IndexDeps, m: UnparsedMessage, outcome: ParseOutcome | ParsedRecord): ParseResult {
+  const routes = deps.routes;
+  if (!routes?.has(m.connection)) return { id: m.id, outcome };
+  const attributes = (): Partial<MessageAttributes> =>
+    'record' in outcome ? (JSON.parse(outcome.attributesJson) as Partial<MessageAttributes>) : outcome.ok ? outcome.attributes : (outcome.partial ?? {});
+  const deliveries = routes.match({ id: m.id, connection: m.connection, size: m.size, attributes }, deps.clock.now());
+  return deliveries.length > 0 ? { id: m.id, outcome, deliveries } : { id: m.id, outcome };
+}
+
+/** Counts `outcome` into `totals`, logging an unparsable message. */
+function count(deps: IndexDeps, totals: IndexTotals, m: UnparsedMessage, outcome: ParseOutcome | ParsedRecord): void {
+  if (outcome.ok) totals.parsed++;
+  else {
+    totals.unparsable++;
+    const why = 'record' in outcome ? outcome.error : outcome;
+    deps.logger.warn('message archived raw but unparsable', { id: m.id, sha256: m.sha256, code: why?.code, reason: why?.reason });
+  }
+  totals.bytes += m.size;
+}
+
+/**
  * Indexes until `stop()` says so and nothing is waiting. `stop` is polled whenever the queue is
  * empty, so a drain can say "no more will come" and the stage finishes what is left.
  *
@@ -121,159 +308,28 @@ export async function runIndexStage(
   totals: IndexTotals = { parsed: 0, unparsable: 0, bytes: 0 },
 ): Promise<IndexTotals> {
   const saveEvery = deps.saveEvery ?? 200;
-  const pageSize = Math.max(deps.concurrency * 8, saveEvery);
-  let afterId = 0;
-  let results: ParseResult[] = [];
-  const saves: Array<Promise<void>> = [];
-  let saveError: { error: unknown } | undefined;
-
-  /** Starts saving the current group; waits only while too many saves are in flight. */
-  const flush = async (): Promise<void> => {
-    if (results.length > 0) {
-      const r = results;
-      results = [];
-      if (deps.bodies) handOverBodies(r, deps.bodies);
-      const p = deps.store.saveParsed(r).catch((error: unknown) => {
-        saveError ??= { error };
-      });
-      saves.push(p);
-      void p.then(() => {
-        const i = saves.indexOf(p);
-        if (i >= 0) saves.splice(i, 1);
-      });
-    }
-    while (saves.length >= MAX_SAVES_IN_FLIGHT) await saves[0];
-    if (saveError) throw saveError.error;
-  };
-  /** Flushes and waits until every save started so far is done. */
-  const settle = async (): Promise<void> => {
-    await flush();
-    while (saves.length > 0) await saves[0];
-    if (saveError) throw saveError.error;
-  };
-
+  const groups = new SaveGroups(deps, saveEvery);
+  const queue = new UnparsedQueue(deps, stop, signal, Math.max(deps.concurrency * 8, saveEvery), () => groups.flush());
   // The record form when the parser offers it: built on the parser's thread, not this one.
-  const parse = deps.parser.parseToRecord
+  const parse: Parse = deps.parser.parseToRecord
     ? deps.parser.parseToRecord.bind(deps.parser)
-    : (raw: Buffer, totalSize?: number): Promise<ParseOutcome> => deps.parser.parse(raw, totalSize);
-  const one = async (m: UnparsedMessage): Promise<void> => {
-    let outcome: ParseOutcome | ParsedRecord;
-    let release: Release | undefined;
-    if (deps.budget) {
-      const charge = parseCharge(m);
-      try {
-        release = deps.budget.tryAcquire(charge) ?? (await deps.budget.acquire(charge, signal));
-      } catch (err) {
-        // Stopped while waiting: the message stays queued for the next run.
-        if (signal?.aborted) return;
-        throw err;
-      }
-    }
-    try {
-      if (m.size > MAX_FULL_PARSE_BYTES) {
-        // Only the head: a message over the full-parse limit must never sit whole in memory.
-        outcome = await parse(await readPrefix(deps.blobs.stream(m.blob), MAX_HEADER_BYTES), m.size);
-      } else {
-        // Checksum, not hash: the record's header names this blob and its CRC-32 catches a torn
-        // or corrupted copy; hashing all bytes again cost ~0.3 s per 278 MB of mail here.
-        outcome = await parse(await deps.blobs.read(m.blob, m.sha256, { check: 'checksum' }));
-      }
-    } catch (err) {
-      // A blob that cannot be read is an archive fault, not a mail fault: leave it queued.
-      deps.logger.error('cannot read a blob for parsing; it stays queued', { id: m.id, sha256: m.sha256, error: String((err as Error).message ?? err) });
-      return;
-    } finally {
-      // The raw bytes and the parse's copies are let go here; the outcome kept is bounded by the
-      // parser's limits (body length, attachments listed, not their bytes).
-      release?.();
-    }
-    if (outcome.ok) totals.parsed++;
-    else {
-      totals.unparsable++;
-      const why = 'record' in outcome ? outcome.error : outcome;
-      deps.logger.warn('message archived raw but unparsable', { id: m.id, sha256: m.sha256, code: why?.code, reason: why?.reason });
-    }
-    totals.bytes += m.size;
-    // Routing needs the attributes, and they exist only now: the routes that take the message
-    // are decided here and queued with the parse result (an unparsable message is routed on
-    // what could be read of it).
-    const routes = deps.routes;
-    if (routes?.has(m.connection)) {
-      const o = outcome;
-      const attributes = (): Partial<MessageAttributes> =>
-        'record' in o ? (JSON.parse(o.attributesJson) as Partial<MessageAttributes>) : o.ok ? o.attributes : (o.partial ?? {});
-      const deliveries = routes.match({ id: m.id, connection: m.connection, size: m.size, attributes }, deps.clock.now());
-      results.push(deliveries.length > 0 ? { id: m.id, outcome, deliveries } : { id: m.id, outcome });
-    } else results.push({ id: m.id, outcome });
-    if (results.length >= saveEvery) await flush();
-  };
-
-  // The queue, read a page at a time by whichever lane finds it empty.
-  let page: UnparsedMessage[] = [];
-  let at = 0;
-  let done = false;
-  let refilling: Promise<void> | null = null;
-  const yielding = new YieldToDrain(deps.clock, deps.busy, deps.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS);
-  const refill = async (): Promise<void> => {
-    for (;;) {
-      if (signal?.aborted) {
-        done = true;
-        return;
-      }
-      if (yielding.shouldWait()) {
-        await deps.clock.sleep(20, signal);
-        continue;
-      }
-      const next = await deps.store.listUnparsed(pageSize, afterId);
-      if (next.length > 0) {
-        page = next;
-        at = 0;
-        afterId = next[next.length - 1]!.id;
-        return;
-      }
-      // Nothing waiting: what is parsed so far goes to the index now, not when a group fills.
-      await flush();
-      if (stop()) {
-        // One more look: rows committed between the last page and stop() turning true.
-        const late = await deps.store.listUnparsed(1, afterId);
-        if (late.length === 0) {
-          done = true;
-          return;
-        }
-        continue;
-      }
-      await deps.clock.sleep(50, signal);
-    }
-  };
-  const take = async (): Promise<UnparsedMessage | undefined> => {
-    for (;;) {
-      if (signal?.aborted || done) return undefined;
-      if (at < page.length) {
-        // Between pages the stage also yields to a drain that started meanwhile (the service).
-        if (at % deps.concurrency === 0 && yielding.shouldWait()) {
-          refilling ??= (async () => {
-            while (!signal?.aborted && yielding.shouldWait()) await deps.clock.sleep(20, signal);
-          })().finally(() => (refilling = null));
-          await refilling;
-          continue;
-        }
-        return page[at++];
-      }
-      refilling ??= refill().finally(() => (refilling = null));
-      await refilling;
-    }
-  };
+    : (raw, totalSize) => deps.parser.parse(raw, totalSize);
   const lanes = Array.from({ length: Math.max(1, deps.concurrency) }, async () => {
     try {
-      for (let m = await take(); m; m = await take()) await one(m);
+      for (let m = await queue.take(); m; m = await queue.take()) {
+        const outcome = await readAndParse(deps, parse, m, signal);
+        if (!outcome) continue;
+        count(deps, totals, m, outcome);
+        await groups.add(routed(deps, m, outcome));
+      }
     } catch (err) {
-      done = true; // a failed save stops every lane; the error is thrown below
+      queue.done = true; // a failed save stops every lane; the error is thrown below
       throw err;
     }
   });
   const settled = await Promise.allSettled(lanes);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  await settle();
+  await groups.settle();
   if (failed) throw failed.reason;
   return totals;
 }

@@ -1,12 +1,4 @@
 /**
- * Refs that start with this live in a **staging** container: written on the drain's critical path
- * without compression (large bodies), to be rewritten compressed by the compress stage
- * (`core/archive/compress-stage.ts`) and their container deleted once nothing references it.
- * Every BlobStore that stages uses this prefix, so a MessageStore can index exactly those refs.
- */
-export const STAGING_REF_PREFIX = 'stage-';
-
-/**
  * Whether `b` spans the whole of an ordinary `ArrayBuffer` of its own (not a view into a larger
  * or pooled one, nor shared memory): such bytes can be transferred to another thread without
  * detaching anyone else's, which is what `BlobWriter.put`'s `owned` and the thread hand-offs of
@@ -16,15 +8,12 @@ export function ownsItsMemory(b: Uint8Array): boolean {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer;
 }
 
-/** A staging container (file, object prefix) that exists in the store. */
-export interface StagingContainer {
-  /** Every ref in the container starts with this (e.g. "stage-00000004:"). */
-  refPrefix: string;
-  /** A writer may still append to it or has records in it not committed yet: never delete it. */
-  open: boolean;
-}
-
-/** Where a blob lives; opaque outside the blob adapter except for persistence. */
+/**
+ * Where a blob lives; opaque outside the blob adapter except for persistence. The location `put`
+ * returns stays valid for as long as the blob is kept, whatever the store does with its bytes
+ * later (an adapter that moves them, such as blob-fs compressing large bodies after the drain,
+ * keeps resolving the old location).
+ */
 export interface BlobLocation {
   /** Adapter-specific locator (e.g. "pack-00000001:4096:2210"). */
   ref: string;
@@ -61,13 +50,6 @@ export interface BlobWriter {
   put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean, options?: { owned?: boolean; buffered?: boolean }): Promise<PutResult>;
   /** Makes every blob whose put has resolved durable (data and directory entries fsynced). */
   sync(): Promise<void>;
-  /**
-   * Writes a compressed copy of a stored blob (normally a staged one) into this writer's own
-   * (never staging) container, streaming in bounded memory and verifying the source on the way
-   * (STORE_CORRUPT / STORE_NOT_FOUND for the source; nothing of the copy is kept then). Durable
-   * only after `sync()`; the caller then points the metadata at the returned location.
-   */
-  recompress(location: BlobLocation, sha256: string): Promise<BlobLocation>;
   /** Releases the writer's files; does not sync (unsynced puts may be lost). */
   close(): Promise<void>;
 }
@@ -85,11 +67,4 @@ export interface BlobStore {
   read(location: BlobLocation, sha256: string, options?: { check?: 'hash' | 'checksum' }): Promise<Buffer>;
   /** Streams a blob back in bounded memory (for export of large messages); an integrity failure rejects the iteration at its end. */
   stream(location: BlobLocation): AsyncIterable<Uint8Array>;
-  /** The staging containers that exist (see {@link STAGING_REF_PREFIX}). */
-  listStagingContainers(): Promise<StagingContainer[]>;
-  /**
-   * Deletes a staging container durably. The caller must have checked (with a metadata query)
-   * that no committed blob references it; an `open` container is refused (STORE_WRITE_FAILED).
-   */
-  deleteStagingContainer(refPrefix: string): Promise<void>;
 }

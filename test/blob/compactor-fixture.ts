@@ -1,10 +1,12 @@
 /**
- * Shared by the compress stage's tests and its crash child: a real pack-file blob store and a real
- * SQLite store in one directory, seeded through the drain's own ports (put, sync, commitTaken).
+ * Shared by the compactor's tests and its crash child: a real pack-file blob store and a real
+ * SQLite store in one directory, seeded through the drain's own ports (put, sync, commitTaken),
+ * and the compactor run as `drain` runs it (the core's schedule, stopping when nothing is left).
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { createFsBlobStore, type FsBlobStore } from '../../src/adapters/blob-fs/index.js';
+import { createFsBlobStore, type CompactorOptions, type FsBlobStore } from '../../src/adapters/blob-fs/index.js';
+import { createCompressSchedule, type CompressScheduleDeps, type CompressTotals } from '../../src/core/archive/compress-stage.js';
 import { createSqliteStore, type SqliteStore } from '../../src/adapters/store-sqlite/index.js';
 import type { Clock } from '../../src/core/ports/clock.js';
 import type { Logger } from '../../src/core/ports/logger.js';
@@ -105,7 +107,7 @@ export async function verifyAll(a: Archive, expected: Map<string, Buffer>): Prom
 
 /**
  * Saves a parse result for every message still waiting to be parsed (or only those `which`
- * picks), as the index stage would: the compress stage takes a staged blob only after that.
+ * picks), as the index stage would: the compactor waits for that.
  * Returns the ids marked.
  */
 export async function markParsed(a: Archive, which: (m: UnparsedMessage) => boolean = () => true): Promise<number[]> {
@@ -113,4 +115,22 @@ export async function markParsed(a: Archive, which: (m: UnparsedMessage) => bool
   const attributes = { From: null, To: [], Cc: [], Bcc: [], Subject: 's', ReceivedDate: null, GlobalMessageId: '', InReplyTo: '', References: [], TextBody: '', HtmlBody: '', Attachments: [], CustomHeaders: [] };
   if (waiting.length > 0) await a.store.saveParsed(waiting.map((m) => ({ id: m.id, outcome: { ok: true as const, attributes: attributes as never } })));
   return waiting.map((m) => m.id);
+}
+
+/** Runs the compactor over `a` as a drain does: until nothing staged is left. */
+export function compact(
+  a: Archive,
+  opts: Partial<CompressScheduleDeps> & { signal?: AbortSignal; blobs?: FsBlobStore } & CompactorOptions = {},
+): Promise<CompressTotals> {
+  const { signal, blobs = a.blobs, onStep, ...deps } = opts;
+  const logger = deps.logger ?? silent;
+  const schedule = createCompressSchedule({ clock: realClock, logger, unparsed: () => a.store.countUnparsed(), stopping: () => true, ...deps });
+  return blobs.compact(schedule, logger, signal, onStep ? { onStep } : {});
+}
+
+/** The committed rows whose ref is still the staged one the drain's put returned. */
+export async function stagedRows(a: Archive): Promise<Array<{ sha256: string; size: number; ref: string; storedSize: number }>> {
+  const out = [];
+  for await (const item of a.store.listForExport()) if (item.blob.ref.startsWith('stage-')) out.push({ sha256: item.sha256, size: item.size, ...item.blob });
+  return out;
 }

@@ -1,11 +1,16 @@
 /**
- * The blob store's compression thread: hashes and compresses buffered (small) bodies off the
- * main thread and returns finished records (64-byte header + payload), so the main thread only
- * copies them into its write buffer. Jobs arrive in batches (every put started in one turn of
- * the event loop), so one message round trip serves several puts (docs/adr/0001-blob-layout.md,
- * "Main-thread cost").
+ * The blob store's helper thread, one script for both of its jobs (`worker-pool.ts` runs it):
  *
- * Runs as a `worker_threads` worker started by `compress-pool.ts`; no state between batches.
+ * - **compress**: hashes and compresses buffered bodies off the main thread and returns finished
+ *   records (64-byte header + payload), so the main thread only copies them into its write
+ *   buffer. Jobs arrive in batches (every put started in one turn of the event loop), so one
+ *   message round trip serves several puts (docs/adr/0001-blob-layout.md, "Main-thread cost").
+ * - **read**: reads whole records from packs (descriptors kept open), checks CRC-32, decompresses
+ *   and verifies SHA-256, and returns each raw blob in an ArrayBuffer of its own (transferred, so
+ *   a parser can take it on without a copy).
+ *
+ * A thread never keeps state between batches except its pack descriptors, which it closes when
+ * told to shut down (descriptors are the process's, not the thread's).
  */
 import { createHash, hash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -13,6 +18,8 @@ import { brotliCompressSync, constants as zc, crc32, deflateRawSync } from 'node
 import { RECORD_HEADER_SIZE, encodeRecordHeader } from './pack-format.js';
 import type { CodecName } from './pack-format.js';
 import { ownsItsMemory } from '../../core/ports/blob-store.js';
+import { PackReadError, PackReader } from './pack-reader.js';
+import type { ReadFailure, ReadJob } from './pack-reader.js';
 
 /** One body to hash and compress, in one or more pieces that each own their ArrayBuffer (transferred). */
 export interface CompressJob {
@@ -42,9 +49,6 @@ export interface CompressResult {
    */
   payload?: number[];
 }
-
-/** The worker's reply to one batch: the records back to back in one transferred buffer, large raw payloads beside it. */
-export type CompressReply = { results: CompressResult[]; data: Uint8Array; payloads: Uint8Array[] } | { error: string; ids: number[] };
 
 /**
  * A raw payload at least this large goes back as its own transferred buffer rather than being
@@ -122,19 +126,60 @@ export function compressBatch(batch: CompressBatch): { results: CompressResult[]
   return { results, data, payloads };
 }
 
-/** Marks the worker this module is meant to serve (it may also be imported inside other workers). */
-export const COMPRESS_WORKER_MARK = 'mailsluice-blob-compress';
-
-if (parentPort && (workerData as { role?: string } | undefined)?.role === COMPRESS_WORKER_MARK) {
-  const port = parentPort;
-  port.on('message', (batch: CompressBatch) => {
-    let reply: CompressReply;
+/** Reads a batch with `reader`; never throws (failures are per job). */
+export function readBatch(reader: PackReader, jobs: ReadJob[]): ReadResult[] {
+  return jobs.map((job) => {
     try {
-      reply = compressBatch(batch);
+      return { id: job.id, raw: reader.read(job) };
     } catch (err) {
-      reply = { error: err instanceof Error ? err.message : String(err), ids: batch.jobs.map((j) => j.id) };
+      const failure: ReadFailure = err instanceof PackReadError ? err.failure : { kind: 'corrupt', message: err instanceof Error ? err.message : String(err) };
+      return { id: job.id, failure };
     }
-    if ('data' in reply) port.postMessage(reply, [reply.data.buffer as ArrayBuffer, ...new Set(reply.payloads.map((b) => b.buffer as ArrayBuffer))]);
-    else port.postMessage(reply);
+  });
+}
+
+/** Messages to the thread. */
+export type BlobWorkerRequest =
+  | { kind: 'compress'; batch: CompressBatch }
+  | { kind: 'read'; jobs: ReadJob[] }
+  | { kind: 'evict'; path: string }
+  | { kind: 'shutdown' };
+
+/** One read job's outcome. */
+export type ReadResult = { id: number; raw: Uint8Array } | { id: number; failure: ReadFailure };
+
+/** The thread's reply to one batch. */
+export type BlobWorkerReply =
+  | { kind: 'compressed'; results: CompressResult[]; data: Uint8Array; payloads: Uint8Array[] }
+  | { kind: 'failed'; error: string; ids: number[] }
+  | { kind: 'read'; results: ReadResult[] };
+
+/** Marks the worker this module is meant to serve (it may also be imported inside other workers). */
+export const BLOB_WORKER_MARK = 'mailsluice-blob-worker';
+
+if (parentPort && (workerData as { role?: string } | undefined)?.role === BLOB_WORKER_MARK) {
+  const port = parentPort;
+  const reader = new PackReader();
+  port.on('message', (msg: BlobWorkerRequest) => {
+    if (msg.kind === 'compress') {
+      let done: ReturnType<typeof compressBatch>;
+      try {
+        done = compressBatch(msg.batch);
+      } catch (err) {
+        port.postMessage({ kind: 'failed', error: err instanceof Error ? err.message : String(err), ids: msg.batch.jobs.map((j) => j.id) } satisfies BlobWorkerReply);
+        return;
+      }
+      const transfer = [done.data.buffer as ArrayBuffer, ...new Set(done.payloads.map((b) => b.buffer as ArrayBuffer))];
+      port.postMessage({ kind: 'compressed', ...done } satisfies BlobWorkerReply, transfer);
+    } else if (msg.kind === 'read') {
+      const results = readBatch(reader, msg.jobs);
+      const transfer = results.flatMap((r) => ('raw' in r ? [r.raw.buffer as ArrayBuffer] : []));
+      port.postMessage({ kind: 'read', results } satisfies BlobWorkerReply, transfer);
+    } else if (msg.kind === 'evict') {
+      reader.evict(msg.path);
+    } else {
+      reader.closeAll();
+      port.close();
+    }
   });
 }
