@@ -30,8 +30,18 @@ export interface RunningApi {
 /** What the API runs beside: the live status of the command's runners (none until they exist). */
 export interface ApiContext {
   statuses: () => readonly ConnectionStatus[];
-  /** Who makes a request (issue 14's tokens); absent, every path that needs credentials answers 401. */
+  /** Who makes a request; absent, the archive's API tokens (`Authorization: Bearer msl_…`) decide. */
   authorize?: Authorize;
+}
+
+/** The API tokens of the archive (`mailsluice token create`) as the API's authorizer: `Authorization: Bearer <token>`. */
+export function bearerTokens(app: Pick<EmbeddedApp, 'verifyToken'>): Authorize {
+  return async (req) => {
+    const header = req.headers['authorization'];
+    const value = Array.isArray(header) ? header[0] : header;
+    if (!value || !/^Bearer\s+\S/i.test(value)) return null;
+    return app.verifyToken(value);
+  };
 }
 
 /** A connection as the API shows it: a whitelist, so a secret added to the config later never leaks. */
@@ -71,7 +81,7 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
       archive: app.store,
       search: app.store,
       connections: { configured: () => configured, statuses: context.statuses },
-      ...(context.authorize ? { authorize: context.authorize } : {}),
+      authorize: context.authorize ?? bearerTokens(app),
       blobs: app.blobs,
       attachments,
       signer: createUrlSigner(key, urlSigning),

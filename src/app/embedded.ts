@@ -14,6 +14,10 @@ import type { ResponseLedger } from '../core/ports/response-ledger.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.js';
 import type { TlsMemory } from '../core/connection/tls-downgrade.js';
+import type { TokenStore } from '../core/ports/token-store.js';
+import type { AuditLog } from '../core/ports/audit-log.js';
+import type { Principal } from '../core/access/principal.js';
+import { verifyToken } from './tokens.js';
 import { randomInt } from 'node:crypto';
 import { createFsBlobStore, type FsBlobStore } from '../adapters/blob-fs/index.js';
 import type { CompressSchedule, CompressTotals } from '../core/archive/compress-stage.js';
@@ -48,6 +52,12 @@ export interface EmbeddedApp {
   responses: ResponseLedger;
   /** Per connection, whether its server offered STARTTLS (kept in the archive; ADR 0016). */
   tls: TlsMemory;
+  /** The API tokens, kept as hashes (ADR 0022). */
+  tokens: TokenStore;
+  /** The append-only, hash-chained audit log (ADR 0022). */
+  audit: AuditLog;
+  /** The principal an `Authorization` header's bearer token stands for, or null (unknown, revoked, malformed). */
+  verifyToken(bearer: string): Promise<Principal | null>;
   /** In [0, 1), for back-off jitter. */
   random: () => number;
   logger: Logger;
@@ -155,6 +165,9 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     bus: createSqliteBus(store.connection()),
     responses: createSqliteResponseLedger(store.connection()),
     tls: store,
+    tokens: store.tokens,
+    audit: store.audit,
+    verifyToken: (bearer) => verifyToken(store.tokens, systemClock, bearer),
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,
     stderrLevel,

@@ -17,11 +17,13 @@ import { testConnection } from '../app/test-connection.js';
 import { inspectFiles } from '../app/inspect.js';
 import type { ParsedArgs } from './args.js';
 import { exportDirMode, parseExportMode } from './export-mode.js';
+import { recordCliAction } from '../app/audit.js';
 
 import { OutputClosed, type Io } from './output.js';
 export type { Io } from './output.js';
 
-function configPath(args: ParsedArgs): string {
+/** The configuration file a command reads (`--config`, default ./mailsluice.yaml). */
+export function configPath(args: ParsedArgs): string {
   return resolve(typeof args.options.config === 'string' ? args.options.config : './mailsluice.yaml');
 }
 
@@ -40,7 +42,7 @@ function holdersUmask(): void {
   process.umask(0o077);
 }
 
-async function withApp<T>(args: ParsedArgs, fn: (app: EmbeddedApp, config: Config) => Promise<T>, access: 'read' | 'write' | 'drain' = 'read'): Promise<T> {
+export async function withApp<T>(args: ParsedArgs, fn: (app: EmbeddedApp, config: Config) => Promise<T>, access: 'read' | 'write' | 'drain' = 'read'): Promise<T> {
   const config = loadConfig(configPath(args));
   if (access === 'drain') holdersUmask();
   const app = await createEmbeddedApp(config, access === 'drain' ? { holder: 'drain' } : { readonly: access === 'read' });
@@ -189,18 +191,20 @@ export async function cmdSearch(args: ParsedArgs, io: Io): Promise<number> {
   // that silently matches nothing.
   const since = typeof o.since === 'string' ? parseDateOption('since', o.since) : undefined;
   const before = typeof o.before === 'string' ? parseDateOption('before', o.before) : undefined;
+  const query = {
+    text: args.positionals.join(' '),
+    ...(typeof o.from === 'string' ? { from: o.from } : {}),
+    ...(typeof o.to === 'string' ? { to: o.to } : {}),
+    ...(typeof o.connection === 'string' ? { connection: o.connection } : {}),
+    ...(since ? { since } : {}),
+    ...(before ? { before } : {}),
+    ...(o['has-attachment'] ? { hasAttachment: true } : {}),
+  };
+  // Read-write: the search is recorded in the audit log before it runs (ADR 0022).
   return withApp(args, async (app) => {
+    await recordCliAction(app, 'archive.search', { ...query, limit });
     // One more than asked for: whether the list was cut at --limit.
-    const found = await app.store.search({
-      text: args.positionals.join(' '),
-      ...(typeof o.from === 'string' ? { from: o.from } : {}),
-      ...(typeof o.to === 'string' ? { to: o.to } : {}),
-      ...(typeof o.connection === 'string' ? { connection: o.connection } : {}),
-      ...(since ? { since } : {}),
-      ...(before ? { before } : {}),
-      ...(o['has-attachment'] ? { hasAttachment: true } : {}),
-      limit: limit + 1,
-    });
+    const found = await app.store.search({ ...query, limit: limit + 1 });
     const more = found.length > limit;
     const hits = more ? found.slice(0, limit) : found;
     if (o.json) {
@@ -212,7 +216,7 @@ export async function cmdSearch(args: ParsedArgs, io: Io): Promise<number> {
       io.out(more ? `first ${limit} messages shown; more match: raise --limit or narrow the search\n` : `${hits.length} message${hits.length === 1 ? '' : 's'}\n`);
     }
     return 0;
-  });
+  }, 'write');
 }
 
 /** `mailsluice export --out DIR [--format eml|mbox] [--mode OCTAL]` */
@@ -222,10 +226,12 @@ export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
   const format = args.options.format ?? 'eml';
   if (format !== 'eml' && format !== 'mbox') throw new MailsluiceError('CLI_USAGE', `--format must be eml or mbox, not ${String(format)}`);
   const mode = parseExportMode(args.options.mode);
+  const conn = typeof args.options.connection === 'string' ? args.options.connection : undefined;
+  // Read-write: the export is recorded in the audit log before it runs (ADR 0022).
   return withApp(args, async (app) => {
+    await recordCliAction(app, 'archive.export', { out: resolve(out), format, ...(conn ? { connection: conn } : {}) });
     mkdirSync(out, { recursive: true, mode: exportDirMode(mode) });
     let n = 0;
-    const conn = typeof args.options.connection === 'string' ? args.options.connection : undefined;
     // Each file is written under a temporary name and renamed when whole: a run that fails or is
     // killed half-way leaves no partial <sha256>.eml, which the next run would take as done.
     const tmpOf = (path: string): string => `${path}.${process.pid}.tmp`;
@@ -281,7 +287,7 @@ export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
     if (args.options.json) io.out(JSON.stringify({ exported: n, out: resolve(out), format }) + '\n');
     else io.out(`exported ${n} message${n === 1 ? '' : 's'} to ${resolve(out)} (${format})\n`);
     return 0;
-  });
+  }, 'write');
 }
 
 /** `mailsluice logs NAME` */

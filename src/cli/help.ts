@@ -27,6 +27,14 @@ Commands:
                             (--state pending|done|dead, --route NAME, --connection, --limit)
   deliveries retry ID...    queue dead deliveries again (or --all-dead [--route NAME])
   config check              validate the configuration and print every problem
+  token create --name NAME --role admin|auditor|viewer
+                            make an API token; printed once, stored as a hash
+  token list                API tokens: name, role, created, last used
+  token revoke NAME         the token stops working at once
+  audit list                who searched, exported or changed settings
+                            (--since, --until, --who, --limit)
+  audit verify              check the audit log's hash chain; exit 1 naming
+                            the first removed or altered record
 
 Options for every command:
   --config FILE             configuration file (default ./mailsluice.yaml)
@@ -122,6 +130,38 @@ Forgets that connection NAME's server once offered STARTTLS (security: starttls-
 After that, a session without STARTTLS is refused with SOURCE_TLS_DOWNGRADE before any
 credentials cross, because someone may be stripping it on the way. Run this only when the server
 really stopped offering TLS: the next session logs in without it, and says so in the log.
+`,
+  'token create': `Usage: mailsluice token create --name NAME --role admin|auditor|viewer [options]
+
+Makes an API token for the HTTP API (Authorization: Bearer msl_...) and prints it once: only its
+SHA-256 is stored, so it cannot be shown again. viewer sees status and stats; auditor also
+searches, views and exports the archive and reads the audit log; admin also changes the
+configuration. With --json: {"token","name","role","created"}. Recorded in the audit log.
+`,
+  'token list': `Usage: mailsluice token list [options]
+
+Lists the API tokens: name, role, when made, when last used (to the minute). Never a token.
+`,
+  'token revoke': `Usage: mailsluice token revoke NAME [options]
+
+Removes token NAME: a request that carries it is refused from then on. Recorded in the audit log.
+`,
+  'audit list': `Usage: mailsluice audit list [--since DATE] [--until DATE] [--who NAME] [--limit N] [options]
+
+Lists the audit log, oldest first: who (a token's name, or the OS user at the command line),
+when, from where (cli or a remote address), what (the query, the message, the fields changed).
+
+Options:
+  --since DATE              at or after DATE (2026-01-31 or 2026-01-31T08:00:00Z)
+  --until DATE              before DATE
+  --who NAME                only this token's or user's records
+  --limit N                 at most N records
+`,
+  'audit verify': `Usage: mailsluice audit verify [options]
+
+Walks the audit log's hash chain (each record carries the SHA-256 of the one before). Exits 0
+when every record holds; otherwise exits 1 with AUDIT_CHAIN_BROKEN naming the first removed or
+altered record by its sequence number.
 `,
   'config check': `Usage: mailsluice config check [options]
 

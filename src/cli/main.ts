@@ -5,13 +5,15 @@
 import { MailsluiceError, toMailsluiceError } from '../core/errors/index.js';
 import { parseArgs } from './args.js';
 import * as c from './commands.js';
+import { cmdTokenCreate, cmdTokenList, cmdTokenRevoke } from './token-commands.js';
+import { cmdAuditList, cmdAuditVerify } from './audit-commands.js';
 import { helpFor, version } from './help.js';
 import { OutputClosed, stdio, type Io } from './output.js';
 
 export { HELP } from './help.js';
 
 const KNOWN = {
-  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode'],
+  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who'],
   flags: ['json', 'help', 'version', 'has-attachment', 'all-dead'],
 } as const;
 
@@ -27,6 +29,12 @@ const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => P
   logs: c.cmdLogs,
 };
 
+/** Two-word commands whose second word picks the command (`token create`, `audit verify`). */
+const GROUPS: Record<string, Record<string, (typeof COMMANDS)[string]>> = {
+  token: { create: cmdTokenCreate, list: cmdTokenList, revoke: cmdTokenRevoke },
+  audit: { list: cmdAuditList, verify: cmdAuditVerify },
+};
+
 /** Runs the CLI and resolves to the exit status. */
 export async function main(argv: string[], io: Io = stdio()): Promise<number> {
   let json = argv.includes('--json');
@@ -40,7 +48,7 @@ export async function main(argv: string[], io: Io = stdio()): Promise<number> {
     }
     if (args.options.help || !command) {
       // Two-word commands have their own help too (deliveries list, config check).
-      const two = rest[0] && (command === 'deliveries' || command === 'config' || command === 'connection') ? `${command} ${rest[0]}` : command;
+      const two = rest[0] && (command === 'deliveries' || command === 'config' || command === 'connection' || command === 'token' || command === 'audit') ? `${command} ${rest[0]}` : command;
       io.out(helpFor(two));
       return command || args.options.help ? 0 : 2;
     }
@@ -55,6 +63,12 @@ export async function main(argv: string[], io: Io = stdio()): Promise<number> {
     if (command === 'deliveries') {
       const sub = rest[0] === 'list' ? c.cmdDeliveriesList : rest[0] === 'retry' ? c.cmdDeliveriesRetry : undefined;
       if (!sub) throw new MailsluiceError('CLI_USAGE', `unknown command "deliveries ${rest[0] ?? ''}": use "deliveries list" or "deliveries retry"`);
+      return await sub({ ...args, positionals: rest.slice(1) }, io);
+    }
+    const group = GROUPS[command];
+    if (group) {
+      const sub = rest[0] ? group[rest[0]] : undefined;
+      if (!sub) throw new MailsluiceError('CLI_USAGE', `unknown command "${command} ${rest[0] ?? ''}": use ${Object.keys(group).map((s) => `"${command} ${s}"`).join(', ')}`);
       return await sub({ ...args, positionals: rest.slice(1) }, io);
     }
     const fn = COMMANDS[command];

@@ -18,24 +18,12 @@ import { imapConnection, makeWorkspace, runCli, spawnCli } from '../harness/cli.
 import { startWebhookReceiver, waitFor, type ReceivedRequest } from '../harness/webhook-receiver.js';
 import { messageWithAttachments } from '../harness/attachment-mail.js';
 import { urlSignature, attachmentPath, URL_KEY_FILE } from '../../src/api/index.js';
+import { freePort } from '../harness/free-port.js';
 
 const dovecot = dovecotPerFile();
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-/**
- * A loopback port free right now, found as the harness finds Dovecot's: bind port 0, read it,
- * let go. The API must be configured with a fixed address (its URLs name it), so 0 cannot be
- * passed on; another process could take the port in between, which on a test machine it does not.
- */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 type Reference = { ArchiveId: string; Sha256: string; Url?: string };
 

@@ -15,7 +15,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { BIN, collectCli, imapConnection, makeWorkspace, runCli, spawnCli, type CliResult, type Workspace } from '../harness/cli.js';
@@ -23,6 +22,7 @@ import { makeMessage } from '../harness/messages.js';
 import { startWebhookReceiver, waitFor, type WebhookReceiver } from '../harness/webhook-receiver.js';
 import { LOCK_HOLDER_FILE, lockDataDir } from '../../src/adapters/store-sqlite/index.js';
 import { isMailsluiceError } from '../../src/core/errors/index.js';
+import { freePort } from '../harness/free-port.js';
 
 const dovecot = dovecotPerFile();
 
@@ -194,14 +194,6 @@ function runUnderUmask022(args: string[], ws: Workspace): Promise<CliResult> {
   return collectCli(spawn('/bin/sh', ['-c', `umask 022; exec ${quoted}`], { cwd: ws.dir, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 test('under umask 022 the data directory and exports are readable by their owner only; an older 0755 data directory is tightened', async () => {
   const receiver = await startWebhookReceiver();

@@ -9,13 +9,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
 import { imapConnection, makeWorkspace, runCli, spawnCli, type Workspace } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 import { startWebhookReceiver, waitFor } from '../harness/webhook-receiver.js';
+import { freePort } from '../harness/free-port.js';
 
 let dovecot: DovecotInstance;
 before(async () => {
@@ -184,14 +183,6 @@ function alive(pid: number): boolean {
   }
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 test("a script sees none of the service's secrets: environment, config file, { file } secret, api-url.key, root", { skip: !isRoot && 'needs root: a script runs as another user only when the service is root' }, async () => {
   const user = await dovecot.createUser();

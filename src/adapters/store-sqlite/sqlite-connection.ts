@@ -31,6 +31,7 @@ export class SqliteConnection {
   /** Whether the journal columns exist (false only for an older database opened read-only). */
   readonly journalColumns: boolean;
   private readonly stmts: Record<string, Stmt> = {};
+  private readonly tables = new Set<string>();
 
   constructor(options: SqliteStoreOptions) {
     this.synchronous = options.synchronous ?? 'full';
@@ -110,6 +111,17 @@ export class SqliteConnection {
     } finally {
       this.stmt('PRAGMA synchronous = FULL').run();
     }
+  }
+
+  /**
+   * Whether table `name` exists: an older archive opened read-only is not migrated, and its
+   * readers answer "nothing yet" for what a later migration adds. A table found stays found.
+   */
+  hasTable(name: string): boolean {
+    if (this.tables.has(name)) return true;
+    const found = this.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+    if (found) this.tables.add(name);
+    return found;
   }
 
   /** Closes the database; `keep` (the bus and other holders of statements) stays reachable with it. */

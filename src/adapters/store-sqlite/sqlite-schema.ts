@@ -146,6 +146,39 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE deliveries ADD COLUMN started INTEGER NOT NULL DEFAULT 0;
   `,
+  // API tokens and the audit log (docs/adr/0022-tokens-and-audit-chain.md). A token is kept as
+  // the SHA-256 of its secret only, found by that hash. The audit log is append-only: the triggers
+  // refuse every UPDATE and DELETE, whoever asks (the port has no way to ask); the hash chain
+  // (core/audit/audit-chain.ts) finds a change made after dropping them. audit_head keeps the
+  // last record's place, written in the append's transaction, so a removed last record is found.
+  // IF NOT EXISTS: a test (or an operator) that winds user_version back runs this again.
+  `
+  CREATE TABLE IF NOT EXISTS api_tokens (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'auditor', 'admin')),
+    hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    who TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log(at);
+  CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+  );
+  `,
 ];
 
 /**

@@ -10,18 +10,25 @@ import { SqliteDrainLedger } from './sqlite-drain-ledger.js';
 import { SqliteParseQueue } from './sqlite-parse-queue.js';
 import { SqliteSearchIndex } from './sqlite-search-index.js';
 import { SqliteArchiveReader } from './sqlite-archive-reader.js';
+import { SqliteTokenStore } from './sqlite-token-store.js';
+import { SqliteAuditLog } from './sqlite-audit-log.js';
 
 /**
  * The embedded metadata store on SQLite, every role over one connection to `archive.db` (WAL,
  * `synchronous=FULL`: a commit that returned survives a power cut): the drain ledger, the parse
- * queue, the search index, the archive reader (each in its own file, `sqlite-<role>.ts`), the
- * connection the bus shares (`connection()`, for `bus-sqlite`) and the STARTTLS memory. A stage is handed the role it uses.
+ * queue, the search index, the archive reader, the API tokens, the audit log (each in its own
+ * file, `sqlite-<role>.ts`), the connection the bus shares (`connection()`, for `bus-sqlite`) and
+ * the STARTTLS memory. A stage is handed the role it uses.
  */
 export class SqliteStore implements MessageStore {
   readonly ledger: SqliteDrainLedger;
   readonly parseQueue: SqliteParseQueue;
   readonly searchIndex: SqliteSearchIndex;
   readonly reader: SqliteArchiveReader;
+  /** The API tokens (`TokenStore`). */
+  readonly tokens: SqliteTokenStore;
+  /** The audit log (`AuditLog`). */
+  readonly audit: SqliteAuditLog;
   private readonly conn: SqliteConnection;
   private readonly db: Database.Database;
   constructor(options: SqliteStoreOptions) {
@@ -31,6 +38,8 @@ export class SqliteStore implements MessageStore {
     this.searchIndex = new SqliteSearchIndex(this.conn);
     this.parseQueue = new SqliteParseQueue(this.conn, this.searchIndex, Math.max(0, options.journalSettleMs ?? DEFAULT_JOURNAL_SETTLE_MS));
     this.reader = new SqliteArchiveReader(this.conn);
+    this.tokens = new SqliteTokenStore(this.conn);
+    this.audit = new SqliteAuditLog(this.conn);
   }
 
   hasBlob(sha256: string): boolean {

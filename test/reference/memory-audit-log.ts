@@ -1,0 +1,43 @@
+/**
+ * The in-memory reference adapter of `AuditLog`: an array of sealed records and the head, sealed
+ * by the core's chain rule as the SQLite adapter does. `records` is open so the contract suite can
+ * tamper with it the way someone with the database file could. Held to
+ * `test/contract/audit-log.contract.ts`.
+ */
+import { createHash } from 'node:crypto';
+import type { AuditEntry, AuditFilter, AuditLog, AuditRecord, ChainHead } from '../../src/core/ports/audit-log.js';
+import { sealRecord } from '../../src/core/audit/audit-chain.js';
+
+const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** See the module comment. */
+export class MemoryAuditLog implements AuditLog {
+  /** The records, in sequence order (open for tampering by tests). */
+  readonly records: AuditRecord[] = [];
+  /** The last record's place (open for tampering by tests). */
+  headRow: ChainHead | null = null;
+
+  async append(entry: AuditEntry): Promise<AuditRecord> {
+    const last = this.records.at(-1) ?? null;
+    const from = this.headRow && (!last || this.headRow.seq >= last.seq) ? this.headRow : last;
+    const r = sealRecord(from, entry, sha256);
+    this.records.push(r);
+    this.headRow = { seq: r.seq, hash: r.hash };
+    return { ...r };
+  }
+
+  async list(filter: AuditFilter = {}): Promise<AuditRecord[]> {
+    const out = this.records.filter(
+      (r) => (filter.since === undefined || r.at >= filter.since) && (filter.until === undefined || r.at < filter.until) && (filter.who === undefined || r.who === filter.who),
+    );
+    return (filter.limit === undefined ? out : out.slice(0, filter.limit)).map((r) => ({ ...r }));
+  }
+
+  async *readAll(): AsyncIterable<AuditRecord> {
+    for (const r of [...this.records]) yield { ...r };
+  }
+
+  async head(): Promise<ChainHead | null> {
+    return this.headRow ? { ...this.headRow } : null;
+  }
+}
