@@ -174,6 +174,48 @@ class AttemptMarks {
   }
 }
 
+/**
+ * The deliveries of one pair done but not yet recorded: written together (one transaction) before
+ * the pair is claimed again or stops, or when the oldest has waited `doneFlushMs`. A crash before
+ * the write sends them again under the same keys: at least once, as promised. Writes run one after
+ * another behind the sends: a send does not wait for a write (the database may be busy with the
+ * drain's commit); the pair waits for them only before it claims again or stops, and a failed
+ * write fails the pair there.
+ */
+class DoneWriter {
+  /** Done, not yet written; the pair's deliveries push here. */
+  readonly finished: DoneRecord[] = [];
+  /** When the oldest of {@link finished} was done. */
+  oldest = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private writeError: { error: unknown } | undefined;
+
+  constructor(
+    private readonly bus: MessageBus,
+    /** Counts what was written into the run's totals. */
+    private readonly counted: (n: number) => void,
+  ) {}
+
+  /** Writes what is done; `background`: does not wait for it (nor report its failure yet). */
+  async flush(background = false): Promise<void> {
+    if (this.finished.length > 0) {
+      const batch = this.finished.splice(0);
+      this.writing = this.writing.then(async () => {
+        if (this.writeError) return;
+        try {
+          await this.bus.doneMany(batch);
+          this.counted(batch.length);
+        } catch (error) {
+          this.writeError = { error };
+        }
+      });
+    }
+    if (background) return;
+    await this.writing;
+    if (this.writeError) throw this.writeError.error;
+  }
+}
+
 /** Runs the lanes of every bus that has a route; resolves when the run ends. */
 export async function runDispatcher(deps: DispatcherDeps, options: DispatchRunOptions = {}): Promise<DispatchTotals> {
   const tuning: DispatchTuning = { ...DISPATCH_DEFAULTS, ...deps.tuning };
@@ -264,33 +306,10 @@ class Lane {
   private async workPair(pair: DeliveryPair, route: RouteRuntime): Promise<void> {
     const { bus, clock } = this.deps;
     const signal = this.options.signal;
-    // Deliveries done but not yet recorded: written together (one transaction) before the pair
-    // is claimed again or stops, or when the oldest has waited `doneFlushMs`. A crash before
-    // the write sends them again under the same keys: at least once, as promised.
-    const finished: DoneRecord[] = [];
-    let oldest = 0;
-    // Writes run one after another behind the sends: a send does not wait for a write (the
-    // database may be busy with the drain's commit); the pair waits for them only before it
-    // claims again or stops, and a failed write fails the pair there.
-    let writing: Promise<void> = Promise.resolve();
-    let writeError: { error: unknown } | undefined;
-    const flush = async (background = false): Promise<void> => {
-      if (finished.length > 0) {
-        const batch = finished.splice(0);
-        writing = writing.then(async () => {
-          if (writeError) return;
-          try {
-            await bus.doneMany(batch);
-            const count = (this.totals.routes[route.name] ??= { delivered: 0, dead: 0, retries: 0 });
-            count.delivered += batch.length;
-          } catch (error) {
-            writeError = { error };
-          }
-        });
-      }
-      if (background) return;
-      await writing;
-      if (writeError) throw writeError.error;
+    const done = new DoneWriter(bus, (n) => ((this.totals.routes[route.name] ??= { delivered: 0, dead: 0, retries: 0 }).delivered += n));
+    const finished = done.finished;
+    const dueFlush = (): void => {
+      if (finished.length > 0 && clock.now() - done.oldest >= this.tuning.doneFlushMs) void done.flush(true);
     };
     // Deliveries on their way at once: one, unless the route is a single action that keeps call
     // order with several in flight (a pipelined webhook). A failure is then overtaken by at most
@@ -314,7 +333,7 @@ class Lane {
       try {
         for (;;) {
           while (!blocked && flying.length < window && next < claimed.length && !signal?.aborted) {
-            if (finished.length > 0 && clock.now() - oldest >= this.tuning.doneFlushMs) void flush(true);
+            dueFlush();
             const d = claimed[next]!;
             // The head of the pair is waiting for its retry: everything behind it waits too.
             if (d.nextAt > clock.now()) {
@@ -332,10 +351,10 @@ class Lane {
           const head = flying.shift();
           if (!head) break;
           const r = await head.result;
-          if (r === 'done' && finished.length === 1) oldest = clock.now();
+          if (r === 'done' && finished.length === 1) done.oldest = clock.now();
           // Also while a window of sends is answered without a new one starting: the done records
           // (and the drain's progress, which counts them) do not wait for the whole window.
-          else if (finished.length > 0 && clock.now() - oldest >= this.tuning.doneFlushMs) void flush(true);
+          else dueFlush();
           // Stopped: released below, unrecorded, tried again next run.
           if (r === 'aborted') unrecorded.push(head.d.id);
           // A retry holds the pair back; deliveries already on their way behind it finish first.
@@ -345,7 +364,7 @@ class Lane {
         // Normally empty here; after an unexpected error, their outcomes are awaited so nothing
         // is recorded after the claim was released.
         for (const f of flying.splice(0)) if ((await f.result.catch(() => 'aborted' as const)) === 'aborted') unrecorded.push(f.d.id);
-        await flush();
+        await done.flush();
         const rest = [...unrecorded, ...claimed.slice(next).map((d) => d.id)];
         if (rest.length > 0) await bus.release(rest);
       }
