@@ -10,10 +10,12 @@ import { runDrainCycle, type CycleResult, type DrainDeps } from '../../src/core/
 import { BatchPipeline } from '../../src/core/archive/batch-pipeline.js';
 import { recoverPendingActions } from '../../src/core/archive/recover-actions.js';
 import { MailsluiceError, isMailsluiceError } from '../../src/core/errors/index.js';
-import type { Candidate, FetchedMessage, MailboxSource, SourceSession } from '../../src/core/ports/mailbox-source.js';
+import type { Candidate, MailboxSource, SourceSession } from '../../src/core/ports/mailbox-source.js';
 import type { BlobWriter, PutResult } from '../../src/core/ports/blob-store.js';
 import type { MailboxWatermark, TakenRecord } from '../../src/core/ports/drain-ledger.js';
 import { MemoryStore } from '../reference/memory-store.js';
+import { MemoryMailbox, MemorySource } from '../reference/memory-source.js';
+import { MemoryBlobStore } from '../reference/memory-blob-store.js';
 import type { Logger } from '../../src/core/ports/logger.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
@@ -45,51 +47,33 @@ class RecordingStore extends MemoryStore {
 
 function setup(uids: number[], opts: { failAfter?: number } = {}) {
   const events: string[] = [];
-  const server = new Map(uids.map((u) => [u, Buffer.from(`message ${u}\r\n`)]));
+  // The reference source and blob store (test/reference/), watched through their hooks.
+  const mailbox = new MemoryMailbox();
+  for (const u of uids) mailbox.messages.set(u, Buffer.from(`message ${u}\r\n`));
+  const server = mailbox.messages;
   const session: SourceSession = { mailbox: 'INBOX', uidValidity: 7, exists: uids.length, capabilities: [] };
-  const key = (u: number): string => `imap:INBOX:7:${u}`;
-  const source: MailboxSource = {
-    concurrentActions: false,
-    async open() {
-      return session;
+  let n = 0;
+  const source = new MemorySource(mailbox, {
+    beforeFetch() {
+      if (opts.failAfter !== undefined && n++ >= opts.failAfter) throw new Error('connection cut');
     },
-    async listCandidates(limit, after) {
-      return [...server.keys()].filter((u) => u > (after?.lastUid ?? 0)).sort((a, b) => a - b).slice(0, limit).map((uid) => ({ key: key(uid), uid, size: 10 }));
-    },
-    async *fetch(cands: Candidate[]): AsyncIterable<FetchedMessage> {
-      let n = 0;
-      for (const c of cands) {
-        if (opts.failAfter !== undefined && n++ >= opts.failAfter) throw new Error('connection cut');
-        const body = server.get(c.uid!);
-        if (!body) continue;
-        events.push(`fetch ${c.uid}`);
-        yield { candidate: c, body: (async function* () { yield body; })(), buffered: true };
-      }
-    },
-    async applyServerAction(cands) {
-      events.push(`action ${cands.map((c) => c.uid).join(',')}`);
-      for (const c of cands) server.delete(c.uid!);
-      return cands;
-    },
-    async flush() {
-      return [];
-    },
-    async waitForChange() {},
-    async close() {},
-  };
+    onYield: (c) => events.push(`fetch ${c.uid}`),
+    onAction: (cands) => events.push(`action ${cands.map((c) => c.uid).join(',')}`),
+  });
+  // The cycle is handed a session as the runner hands it one; the source is open.
+  void source.open();
+  const inner = new MemoryBlobStore().writer();
   const writer: BlobWriter = {
-    async put(body): Promise<PutResult> {
-      const chunks: Buffer[] = [];
-      for await (const c of body) chunks.push(Buffer.from(c));
-      const raw = Buffer.concat(chunks);
-      const sha256 = createHash('sha256').update(raw).digest('hex');
-      events.push(`put ${sha256.slice(0, 6)}`);
-      return { sha256, size: raw.length, location: { ref: sha256, storedSize: raw.length } };
+    async put(body, known): Promise<PutResult> {
+      const r = await inner.put(body, known);
+      events.push(`put ${r.sha256.slice(0, 6)}`);
+      return r;
     },
     async sync() {
+      await inner.sync();
       events.push('sync');
     },
-    async close() {},
+    close: () => inner.close(),
   };
   const store = new RecordingStore(events);
   const deps: DrainDeps = {
@@ -384,7 +368,7 @@ test('with a pipeline, a cycle hands over its last commit: the next cycle lists 
   let releaseActions!: () => void;
   const actionsHeld = new Promise<void>((resolve) => (releaseActions = resolve));
   const apply = t.deps.source.applyServerAction.bind(t.deps.source);
-  t.deps.source = { ...t.deps.source, concurrentActions: true, applyServerAction: async (c) => (await actionsHeld, apply(c)) };
+  Object.assign(t.deps.source, { concurrentActions: true, applyServerAction: async (c: Candidate[]) => (await actionsHeld, apply(c)) });
   t.deps.maxMessagesPerCycle = 3;
   t.deps.commitEveryMessages = 100;
   t.deps.actions = new BatchPipeline(t.deps);
@@ -412,15 +396,14 @@ test('with a pipeline, batches committed while the server acts on one are acted 
   const actionsHeld = new Promise<void>((resolve) => (releaseActions = resolve));
   const apply = t.deps.source.applyServerAction.bind(t.deps.source);
   const calls: number[][] = [];
-  t.deps.source = {
-    ...t.deps.source,
+  Object.assign(t.deps.source, {
     concurrentActions: true,
-    applyServerAction: async (c) => {
+    applyServerAction: async (c: Candidate[]) => {
       calls.push(c.map((x) => x.uid!));
       await actionsHeld;
       return apply(c);
     },
-  };
+  });
   t.deps.maxMessagesPerCycle = 3;
   t.deps.commitEveryMessages = 100;
   t.deps.actions = new BatchPipeline(t.deps);
@@ -438,7 +421,7 @@ test('with a pipeline, batches committed while the server acts on one are acted 
 
 test('with a pipeline, a failed handed-over commit stops the commits behind it and fails the next cycle; nothing is actioned uncommitted', async () => {
   const t = setup([1, 2, 3, 4, 5, 6]);
-  t.deps.source = { ...t.deps.source, concurrentActions: true };
+  Object.assign(t.deps.source, { concurrentActions: true });
   t.deps.maxMessagesPerCycle = 3;
   t.deps.commitEveryMessages = 100;
   const store = t.deps.store;
