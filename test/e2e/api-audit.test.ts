@@ -140,6 +140,10 @@ test('start: search, view and raw by an auditor are audited with the token name 
     ]);
     const ops = await runCli(['audit', 'list', '--who', 'ops', '--json'], ws);
     assert.equal(ops.stdout.trim(), '', 'the viewer read nothing');
+    // connections status reads the archive beside the service: what the drain took.
+    const status = await runCli(['connections', 'status', '--json'], ws);
+    assert.equal(status.code, 0, status.stderr);
+    assert.deepEqual(JSON.parse(status.stdout) as unknown, { name: 'journal', enabled: true, state: null, taken: 3, bytes: (JSON.parse(status.stdout) as { bytes: number }).bytes, pendingActions: 0, folders: [] });
   } finally {
     if (child) {
       child.kill('SIGTERM');
