@@ -11,6 +11,35 @@ import type { SearchIndex } from '../core/ports/search-index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { Authorize } from './access.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
+import type { AuditFilter } from '../core/ports/audit-log.js';
+import type { DeliveryAdmin } from '../core/ports/delivery-admin.js';
+import type { z } from '@hono/zod-openapi';
+import type { AuditRecordSchema, AuditVerdictSchema, RouteSchema } from './schemas.js';
+
+/** A route's settings as the API shows them: never a secret, in any form. */
+export type RouteSettings = z.infer<typeof RouteSchema>;
+
+/**
+ * Records an action on the audit log before it is done: who (the token's name), from where (the
+ * remote address), what. A rejection refuses the request (an action that cannot be recorded is
+ * not done).
+ */
+export type RecordAction = (who: string, origin: string, action: string, detail: Record<string, unknown>) => Promise<void>;
+
+/** The audit log as the API reads it. */
+export interface AuditView {
+  /** The records matching `filter` in sequence order, as `audit list --json` shows them. */
+  list(filter: AuditFilter): Promise<Array<z.infer<typeof AuditRecordSchema>>>;
+  /** Walks the whole chain: intact, or the first bad record. */
+  verify(): Promise<z.infer<typeof AuditVerdictSchema>>;
+}
+
+/** The configured routes and their deliveries. */
+export interface RoutesView {
+  /** Every configured route, in the configuration's order. */
+  configured(): readonly RouteSettings[];
+  deliveries: Pick<DeliveryAdmin, 'list' | 'replay'>;
+}
 
 /** A connection's settings as the API shows them: never a secret, in any form. */
 export interface ConnectionSettings {
@@ -39,6 +68,15 @@ export interface ApiDeps {
   /** Archived messages by their search columns and text. */
   search: SearchIndex;
   connections: ConnectionsView;
+  /** The routes resource; absent, it lists none. */
+  routes?: RoutesView;
+  /**
+   * Records reads of archived content and changes (`RecordAction`). Absent (an API built for a
+   * test), nothing is recorded; every composition root that serves an archive hands one over.
+   */
+  record?: RecordAction;
+  /** The audit log for `GET /api/v1/audit`; absent, those paths answer 404. */
+  audit?: AuditView;
   /**
    * Who made a request: every path but `/healthz`, `/readyz`, the OpenAPI document and signed
    * URLs needs a principal with the role the path names (`access.ts`). Absent: those paths

@@ -175,3 +175,101 @@ export const MessageSchema = z
     content: MessageContentSchema.nullable().openapi({ description: 'Headers and bodies, from a fresh parse of the raw message; null where this API has no parser.' }),
   })
   .openapi('Message');
+
+/** One record of the audit log, as `mailsluice audit list --json` shows it. */
+export const AuditRecordSchema = z
+  .object({
+    seq: z.number().int().openapi({ description: 'Sequence number: 1, 2, 3… with no gap.' }),
+    at: z.string().openapi({ format: 'date-time' }),
+    who: z.string().openapi({ description: 'The token name (API) or the OS user (command line).' }),
+    origin: z.string().openapi({ description: 'Where from: `cli`, or the remote address of an API request.' }),
+    action: z.string().openapi({ example: 'archive.search' }),
+    detail: z.unknown().openapi({ description: 'What: the query, the message id, the ids retried; never a secret.' }),
+    prevHash: z.string(),
+    hash: z.string(),
+  })
+  .openapi('AuditRecord');
+
+export const AuditPageSchema = z
+  .object({
+    records: z.array(AuditRecordSchema),
+    next: z.string().nullable().openapi({ description: 'The `cursor` of the next page; null on the last.' }),
+  })
+  .openapi('AuditPage');
+
+export const AuditVerdictSchema = z
+  .object({
+    ok: z.boolean().openapi({ description: 'True when every record and the head hold.' }),
+    records: z.number().int().optional().openapi({ description: 'Records verified (ok).' }),
+    head: z.string().optional().openapi({ description: "The last record's hash (ok)." }),
+    verified: z.number().int().optional().openapi({ description: 'Records that held before the first bad one (not ok).' }),
+    seq: z.number().int().optional().openapi({ description: 'The first bad record (not ok).' }),
+    problem: z.string().optional().openapi({ description: 'What is wrong with it (not ok).' }),
+  })
+  .openapi('AuditVerdict');
+
+const ServerResponseSchema = z.object({ addFlags: z.array(z.string()).optional(), moveTo: z.string().optional() }).openapi('ServerResponse');
+
+/** One scenario action, without a secret in any form. */
+export const RouteActionSchema = z
+  .object({
+    action: z.string().openapi({ description: 'archive, webhook, script, publish or forward.' }),
+    url: z.string().optional().openapi({ description: 'webhook: the receiver, without any user or password it carries.' }),
+    signed: z.boolean().optional().openapi({ description: 'webhook: whether requests are signed (the secret is never shown).' }),
+    headers: z.array(z.string()).optional().openapi({ description: 'webhook: the names of its extra headers (their values may be credentials).' }),
+    pipeline: z.number().int().optional(),
+    inlineAttachmentsUpTo: z.number().int().optional(),
+    module: z.string().optional().openapi({ description: 'script: its module.' }),
+    memoryMb: z.number().int().optional(),
+    subject: z.string().optional().openapi({ description: 'publish: the subject.' }),
+    to: z.array(z.string()).optional().openapi({ description: 'forward: the envelope recipients.' }),
+    relay: z.string().optional(),
+    from: z.string().optional(),
+    secure: z.boolean().optional(),
+    lmtp: z.boolean().optional(),
+    authUser: z.string().optional().openapi({ description: 'forward: the SMTP AUTH user (the password is never shown).' }),
+    timeoutMs: z.number().int().optional(),
+    maxAttempts: z.number().int().optional(),
+  })
+  .openapi('RouteAction');
+
+/** A configured route. */
+export const RouteSchema = z
+  .object({
+    name: z.string(),
+    connection: z.string(),
+    enabled: z.boolean(),
+    description: z.string(),
+    bus: z.number().int(),
+    filter: z.record(z.string(), z.unknown()).nullable().openapi({ description: 'Its conditions as configured; null: every message.' }),
+    scenario: z.array(RouteActionSchema),
+    response: ServerResponseSchema.nullable(),
+    errorResponse: ServerResponseSchema.nullable(),
+  })
+  .openapi('Route');
+
+export const DeliveryStateSchema = z.enum(['pending', 'done', 'dead']);
+
+/** One delivery of a message on a route. */
+export const DeliverySchema = z
+  .object({
+    id: z.string().openapi({ description: '`<connection>.<route>.<message id>`.' }),
+    connection: z.string(),
+    route: z.string(),
+    bus: z.number().int(),
+    state: DeliveryStateSchema,
+    step: z.number().int().openapi({ description: 'The scenario action it is at (the failed one, for a dead letter).' }),
+    attempts: z.number().int(),
+    lastError: z.string().nullable().openapi({ description: 'The last failure, `CODE: sentence`; null when none.' }),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+    nextAt: z.string().openapi({ format: 'date-time', description: 'When it is due next (pending).' }),
+    doneAt: z.string().nullable().openapi({ format: 'date-time', description: 'When it was delivered or dead-lettered.' }),
+  })
+  .openapi('Delivery');
+
+export const DeliveryPageSchema = z
+  .object({
+    deliveries: z.array(DeliverySchema),
+    next: z.string().nullable().openapi({ description: 'The `cursor` of the next page; null on the last.' }),
+  })
+  .openapi('DeliveryPage');

@@ -7,10 +7,12 @@
 import { createPostalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner } from '../api/signed-url.js';
 import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
-import type { Authorize, ConnectionSettings } from '../api/index.js';
+import type { Authorize, ConnectionSettings, RecordAction, RouteSettings } from '../api/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { ConnectionConfig } from '../config/loader.js';
+import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
+import { auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
 
 /** How the dispatcher thread signs attachment URLs (structured-cloned into it: plain data). */
 export interface UrlSigning {
@@ -58,6 +60,75 @@ export function connectionSettings(c: ConnectionConfig): ConnectionSettings {
   };
 }
 
+/** A receiver URL as the API shows it: without a user, password or query (any may be a credential). */
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+  } catch {
+    return '';
+  }
+}
+
+type RouteAction = RouteConfig['scenario'][number];
+
+/** One action as the API shows it: a whitelist per kind, so a secret added later never leaks. */
+function actionSettings(a: RouteAction): RouteSettings['scenario'][number] {
+  switch (a.action) {
+    case 'archive':
+      return { action: a.action };
+    case 'webhook':
+      return {
+        action: a.action,
+        url: shownUrl(a.url),
+        signed: a.secret !== undefined,
+        headers: Object.keys(a.headers ?? {}),
+        pipeline: a.pipeline,
+        inlineAttachmentsUpTo: a.inlineAttachmentsUpTo,
+        timeoutMs: a.timeoutMs,
+        maxAttempts: a.maxAttempts,
+      };
+    case 'script':
+      return { action: a.action, module: a.module, memoryMb: a.memoryMb, timeoutMs: a.timeoutMs, maxAttempts: a.maxAttempts };
+    case 'publish':
+      return { action: a.action, subject: a.subject, maxAttempts: a.maxAttempts };
+    case 'forward':
+      return {
+        action: a.action,
+        to: [...a.to],
+        relay: a.relay,
+        ...(a.from !== undefined ? { from: a.from } : {}),
+        secure: a.secure,
+        lmtp: a.lmtp,
+        ...(a.auth ? { authUser: a.auth.user } : {}),
+        timeoutMs: a.timeoutMs,
+        maxAttempts: a.maxAttempts,
+      };
+  }
+}
+
+/** A route as the API shows it: never a secret (webhook `secret` and header values, SMTP passwords). */
+export function routeSettings(r: RouteConfig): RouteSettings {
+  return {
+    name: r.name,
+    connection: r.connection,
+    enabled: r.enabled,
+    description: r.description,
+    bus: r.bus,
+    filter: r.filter ? { ...r.filter } : null,
+    scenario: r.scenario.map(actionSettings),
+    response: r.response ? structuredClone(r.response) : null,
+    errorResponse: r.errorResponse ? structuredClone(r.errorResponse) : null,
+  };
+}
+
+/** The audit log as the API's recorder: the token's name and the remote address; a failure refuses the request. */
+function apiRecorder(app: Pick<EmbeddedApp, 'audit' | 'clock'>): RecordAction {
+  return async (who, origin, action, detail) => {
+    await recordAction(app.audit, app.clock, who, origin, action, detail);
+  };
+}
+
 /**
  * Starts the API when the configuration enables it (null otherwise), after making sure the URL
  * key exists. Throws `API_LISTEN_FAILED` (naming the address) or `API_URL_KEY_UNUSABLE`: the
@@ -76,11 +147,18 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
   const { startApiServer } = await import('../api/api-server.js');
   const attachments = createPostalMimeAttachmentFinder();
   const configured = app.config.connections.map(connectionSettings);
+  const routes = app.config.routes.map(routeSettings);
   const server = await startApiServer(
     {
       archive: app.store,
       search: app.store,
       connections: { configured: () => configured, statuses: context.statuses },
+      routes: { configured: () => routes, deliveries: app.bus },
+      record: apiRecorder(app),
+      audit: {
+        list: async (filter) => (await app.audit.list(filter)).map(auditRecordJson),
+        verify: () => verifyAuditLog(app.audit),
+      },
       authorize: context.authorize ?? bearerTokens(app),
       blobs: app.blobs,
       attachments,

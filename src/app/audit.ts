@@ -57,8 +57,22 @@ export function recordCliAction(app: { audit: AuditLog; clock: Clock }, action: 
   return recordAction(app.audit, app.clock, cliUser(), CLI_ORIGIN, action, detail);
 }
 
+/** A record as the command line's `--json` and the API show it. */
+export interface AuditRecordJson {
+  seq: number;
+  /** ISO 8601. */
+  at: string;
+  who: string;
+  origin: string;
+  action: string;
+  /** The detail as an object (as text when it was altered into something that is no JSON). */
+  detail: unknown;
+  prevHash: string;
+  hash: string;
+}
+
 /** A record as the command line's `--json` (and the API) shows it: the time in ISO 8601, the detail as an object. */
-export function auditRecordJson(r: AuditRecord): Record<string, unknown> {
+export function auditRecordJson(r: AuditRecord): AuditRecordJson {
   let detail: unknown;
   try {
     detail = JSON.parse(r.detail);

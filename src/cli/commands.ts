@@ -366,6 +366,8 @@ export async function cmdDeliveriesRetry(args: ParsedArgs, io: Io): Promise<numb
   }
   if (!all && typeof args.options.route === 'string') throw new MailsluiceError('CLI_USAGE', '--route goes with --all-dead');
   return withApp(args, async (app) => {
+    // Recorded as the API's retry is, before anything is put back.
+    await recordCliAction(app, 'deliveries.retry', all ? { allDead: true, ...(typeof args.options.route === 'string' ? { route: args.options.route } : {}) } : { ids: args.positionals });
     const ids = await app.bus.replay(all ? { allDead: true, ...(typeof args.options.route === 'string' ? { route: args.options.route } : {}) } : { ids: args.positionals }, app.clock.now());
     const missing = all ? [] : args.positionals.filter((id) => !ids.includes(id));
     if (args.options.json) io.out(JSON.stringify({ replayed: ids, notDead: missing }) + '\n');

@@ -14,6 +14,8 @@ Commands:
   drain [--connection NAME] drain until nothing is left to take, index, run the
                             routes, then exit
   test-connection NAME      step-by-step connection test
+  connections list          the configured connections (never a secret)
+  connections status [NAME] messages and bytes each has in the archive
   connection reset-tls NAME forget that the server offered STARTTLS (after it
                             really stopped; see SOURCE_TLS_DOWNGRADE)
   inspect FILE...           parse messages and print their attributes
@@ -162,6 +164,20 @@ Options:
 Walks the audit log's hash chain (each record carries the SHA-256 of the one before). Exits 0
 when every record holds; otherwise exits 1 with AUDIT_CHAIN_BROKEN naming the first removed or
 altered record by its sequence number.
+`,
+  'connections list': `Usage: mailsluice connections list [options]
+
+Lists the configured connections as the API shows them: name, enabled, protocol, host, port,
+security, folders, auth type and user; never a password, token or key. With --json: one JSON
+object per line.
+`,
+  'connections status': `Usage: mailsluice connections status [NAME] [options]
+
+Per connection (or NAME): messages and bytes taken since the archive began, server actions
+pending, read from the configuration and the archive (beside a running service too). With
+--json: one object per line, shaped as GET /api/v1/connections/{name}/status with no runner
+(state null, no folders). A running service's live state (runner state, last poll, last
+error) is not read from its API yet: ask GET /api/v1/connections/{name}/status.
 `,
   'config check': `Usage: mailsluice config check [options]
 

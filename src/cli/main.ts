@@ -7,6 +7,7 @@ import { parseArgs } from './args.js';
 import * as c from './commands.js';
 import { cmdTokenCreate, cmdTokenList, cmdTokenRevoke } from './token-commands.js';
 import { cmdAuditList, cmdAuditVerify } from './audit-commands.js';
+import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
 import { helpFor, version } from './help.js';
 import { OutputClosed, stdio, type Io } from './output.js';
 
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => P
 const GROUPS: Record<string, Record<string, (typeof COMMANDS)[string]>> = {
   token: { create: cmdTokenCreate, list: cmdTokenList, revoke: cmdTokenRevoke },
   audit: { list: cmdAuditList, verify: cmdAuditVerify },
+  connections: { list: cmdConnectionsList, status: cmdConnectionsStatus },
 };
 
 /** Runs the CLI and resolves to the exit status. */
@@ -48,7 +50,7 @@ export async function main(argv: string[], io: Io = stdio()): Promise<number> {
     }
     if (args.options.help || !command) {
       // Two-word commands have their own help too (deliveries list, config check).
-      const two = rest[0] && (command === 'deliveries' || command === 'config' || command === 'connection' || command === 'token' || command === 'audit') ? `${command} ${rest[0]}` : command;
+      const two = rest[0] && (command === 'deliveries' || command === 'config' || command === 'connection' || command === 'token' || command === 'audit' || command === 'connections') ? `${command} ${rest[0]}` : command;
       io.out(helpFor(two));
       return command || args.options.help ? 0 : 2;
     }

@@ -61,7 +61,7 @@ test('--help prints the golden text', () => {
 });
 
 test('every command has its own --help: its usage line, exit 0, nothing on stderr', () => {
-  const commands = ['start', 'drain', 'test-connection', 'inspect', 'stats', 'search', 'export', 'logs', 'deliveries list', 'deliveries retry', 'config check', 'token create', 'token list', 'token revoke', 'audit list', 'audit verify'];
+  const commands = ['start', 'drain', 'test-connection', 'inspect', 'stats', 'search', 'export', 'logs', 'deliveries list', 'deliveries retry', 'config check', 'token create', 'token list', 'token revoke', 'audit list', 'audit verify', 'connections list', 'connections status'];
   for (const command of commands) {
     const r = cli([...command.split(' '), '--help']);
     assert.equal(r.status, 0, command);

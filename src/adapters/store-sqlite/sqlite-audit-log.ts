@@ -44,8 +44,8 @@ export class SqliteAuditLog implements AuditLog {
       if (!this.conn.hasTable('audit_log')) return []; // an older archive opened read-only
       // One fixed text: every bound is always bound, an absent one to a value that passes all.
       return this.conn
-        .stmt(`SELECT ${COLUMNS} FROM audit_log WHERE at >= ? AND at < ? AND (? IS NULL OR who = ?) ORDER BY seq LIMIT ?`)
-        .all(filter.since ?? Number.MIN_SAFE_INTEGER, filter.until ?? Number.MAX_SAFE_INTEGER, filter.who ?? null, filter.who ?? null, filter.limit ?? -1) as AuditRecord[];
+        .stmt(`SELECT ${COLUMNS} FROM audit_log WHERE seq > ? AND at >= ? AND at < ? AND (? IS NULL OR who = ?) ORDER BY seq LIMIT ?`)
+        .all(filter.afterSeq ?? Number.MIN_SAFE_INTEGER, filter.since ?? Number.MIN_SAFE_INTEGER, filter.until ?? Number.MAX_SAFE_INTEGER, filter.who ?? null, filter.who ?? null, filter.limit ?? -1) as AuditRecord[];
     } catch (err) {
       throw mapSqliteError(err, 'listing the audit log');
     }

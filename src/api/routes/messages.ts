@@ -14,6 +14,7 @@ import { ATTACHMENT_SAFETY_HEADERS } from '../attachment-headers.js';
 import { ACCESS_ANSWERS, errorAnswer, hexSha256, jsonAnswer, MessageSchema, SearchPageSchema } from '../schemas.js';
 import { readRaw } from './read-raw.js';
 import { messageContent } from './message-content.js';
+import { recordRequest } from '../audit-request.js';
 
 /** Hits per page unless `limit` says otherwise, and the most it may say. */
 const DEFAULT_LIMIT = 50;
@@ -136,10 +137,20 @@ async function messageView(deps: ApiDeps, archiveId: string): Promise<z.infer<ty
 /** The messages resource (the attachments below it are `attachments.ts`). */
 export function messageRoutes(app: ApiApp, deps: ApiDeps): void {
   const auditor = { middleware: [requireRole(deps.authorize, 'auditor')] };
-  app.openapi({ ...search, ...auditor }, async (c) => c.json(await searchPage(deps, c.req.valid('query')), 200, JSON_HEADERS));
-  app.openapi({ ...view, ...auditor }, async (c) => c.json(await messageView(deps, c.req.valid('param').archiveId), 200, JSON_HEADERS));
+  // Each read is recorded before the archive is read (action names as at the command line).
+  app.openapi({ ...search, ...auditor }, async (c) => {
+    const query = c.req.valid('query');
+    await recordRequest(c, deps, 'archive.search', { ...query });
+    return c.json(await searchPage(deps, query), 200, JSON_HEADERS);
+  });
+  app.openapi({ ...view, ...auditor }, async (c) => {
+    const { archiveId } = c.req.valid('param');
+    await recordRequest(c, deps, 'archive.view', { archiveId });
+    return c.json(await messageView(deps, archiveId), 200, JSON_HEADERS);
+  });
   app.openapi({ ...raw, ...auditor }, async (c) => {
     const { archiveId } = c.req.valid('param');
+    await recordRequest(c, deps, 'archive.raw', { archiveId });
     const message = await findMessage(deps, archiveId);
     // The whole message in memory: counted against the budget the drain shares (ADR 0017).
     const release = await deps.budget?.acquire(message.size);

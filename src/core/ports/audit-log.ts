@@ -16,6 +16,8 @@ export interface AuditFilter {
   until?: number;
   /** Only this principal's (a token name or an OS user). */
   who?: string;
+  /** Only records after this sequence number (a page's cursor). */
+  afterSeq?: number;
   /** At most this many, the oldest first. */
   limit?: number;
 }

@@ -1,0 +1,48 @@
+/**
+ * `mailsluice connections list|status` (issue 14, item 9): the configured connections without a
+ * secret, and what the archive holds of each. Read from the configuration and the archive (read
+ * only, beside a running service too); a running service's live state (its runners, last poll,
+ * last error) is for now only in its API (`GET /api/v1/connections/{name}/status`).
+ */
+import { MailsluiceError } from '../core/errors/index.js';
+import { loadConfig } from '../config/loader.js';
+import { connectionSettings } from '../app/api.js';
+import { configPath, withApp } from './commands.js';
+import type { ParsedArgs } from './args.js';
+import type { Io } from './output.js';
+
+/** `mailsluice connections list [--json]`: one line (a JSON object with --json) per connection, as `GET /api/v1/connections` shows it. */
+export async function cmdConnectionsList(args: ParsedArgs, io: Io): Promise<number> {
+  if (args.positionals.length > 0) throw new MailsluiceError('CLI_USAGE', 'connections list takes no arguments');
+  const connections = loadConfig(configPath(args)).connections.map(connectionSettings);
+  for (const c of connections) {
+    if (args.options.json) io.out(JSON.stringify(c) + '\n');
+    else {
+      const user = c.auth.username !== undefined ? ` as ${c.auth.username}` : '';
+      io.out(`${c.name.padEnd(24)}  ${c.enabled ? 'enabled ' : 'disabled'}  ${c.protocol} ${c.host}:${c.port} ${c.security}  ${c.folders.join(', ')}  auth ${c.auth.type}${user}\n`);
+    }
+  }
+  if (!args.options.json) io.out(`${connections.length} connection${connections.length === 1 ? '' : 's'}\n`);
+  return 0;
+}
+
+/**
+ * `mailsluice connections status [NAME] [--json]`: per connection what the archive holds, in the
+ * shape of `GET /api/v1/connections/{name}/status` with no runner (`state` null, no folders).
+ */
+export async function cmdConnectionsStatus(args: ParsedArgs, io: Io): Promise<number> {
+  if (args.positionals.length > 1) throw new MailsluiceError('CLI_USAGE', 'connections status takes at most one connection name: mailsluice connections status [NAME]');
+  const name = args.positionals[0];
+  return withApp(args, async (app, config) => {
+    const wanted = name === undefined ? config.connections : config.connections.filter((c) => c.name === name);
+    if (wanted.length === 0 && name !== undefined) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
+    const held = (await app.store.stats()).connections;
+    for (const c of wanted) {
+      const h = held[c.name];
+      const status = { name: c.name, enabled: c.enabled, state: null, taken: h?.messages ?? 0, bytes: h?.bytes ?? 0, pendingActions: h?.pendingActions ?? 0, folders: [] };
+      if (args.options.json) io.out(JSON.stringify(status) + '\n');
+      else io.out(`${c.name.padEnd(24)}  ${c.enabled ? 'enabled ' : 'disabled'}  ${status.taken} messages taken, ${(status.bytes / 1048576).toFixed(1)} MB, ${status.pendingActions} server actions pending\n`);
+    }
+    return 0;
+  });
+}

@@ -1,0 +1,155 @@
+/**
+ * Issue 14, item 4, over HTTP: every read of archived content through the API (search, message
+ * view, raw `.eml`) is on the audit log before it is answered, with the token's name, the remote
+ * address and what was asked; `GET /api/v1/audit` (paged, filtered) and `/audit/verify` show it
+ * to an auditor, `mailsluice audit list` beside the running service too; a read that cannot be
+ * recorded is refused.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
+import { imapConnection, makeWorkspace, runCli, spawnCli, type Workspace } from '../harness/cli.js';
+import { freePort } from '../harness/free-port.js';
+import { makeMessage } from '../harness/messages.js';
+import { createApiApp, type ApiDeps } from '../../src/api/index.js';
+import { MailsluiceError } from '../../src/core/errors/index.js';
+
+const dovecot = dovecotPerFile();
+
+type Body = Record<string, unknown>;
+
+async function call(url: string, token?: string): Promise<{ status: number; body: Body; raw: string }> {
+  const res = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  const raw = await res.text();
+  let body: Body = {};
+  try {
+    body = JSON.parse(raw) as Body;
+  } catch {
+    // the raw .eml
+  }
+  return { status: res.status, body, raw };
+}
+
+async function createToken(ws: Workspace, name: string, role: string): Promise<string> {
+  const r = await runCli(['token', 'create', '--name', name, '--role', role, '--json'], ws);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { token: string }).token;
+}
+
+type AuditRecord = { seq: number; who: string; origin: string; action: string; detail: Record<string, unknown> };
+
+test('a read that cannot be recorded is refused before the archive is read', async () => {
+  let reads = 0;
+  const deps = {
+    authorize: async () => ({ name: 'legal', role: 'auditor' }),
+    record: async () => {
+      throw new MailsluiceError('STORE_WRITE_FAILED', 'the audit log cannot be written (disk full)');
+    },
+    search: { search: async () => (reads++, []) },
+    archive: { findArchived: async () => (reads++, null), stats: async () => ({}) },
+    now: () => Date.now(),
+    logger: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } },
+  } as unknown as ApiDeps;
+  const app = createApiApp(deps);
+  for (const path of ['/api/v1/messages?text=x', `/api/v1/messages/${'a'.repeat(64)}`, `/api/v1/messages/${'a'.repeat(64)}/raw`]) {
+    const res = await app.request(path);
+    const body = (await res.json()) as Body;
+    assert.deepEqual([res.status, body.code], [503, 'STORE_WRITE_FAILED'], path);
+  }
+  assert.equal(reads, 0, 'nothing was read');
+});
+
+test('start: search, view and raw by an auditor are audited with the token name and address; the audit API pages, filters and verifies; a viewer is refused', async () => {
+  const user = await dovecot.createUser();
+  await dovecot.loadMaildir(user.username, [0, 1, 2].map((i) => makeMessage(i, { tag: i === 1 ? 'zanzibar' : undefined, bodyBytes: 500 })));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const ws = makeWorkspace({ connections: [imapConnection(dovecot, user)], api: { listen: `127.0.0.1:${port}` } });
+  let child: ReturnType<typeof spawnCli> | undefined;
+  let stderr = '';
+  try {
+    const drained = await runCli(['drain'], ws);
+    assert.equal(drained.code, 0, drained.stderr);
+    const viewer = await createToken(ws, 'ops', 'viewer');
+    const auditor = await createToken(ws, 'legal', 'auditor');
+    child = spawnCli(['start'], ws);
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const until = Date.now() + 30_000;
+    while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) {
+      assert.ok(Date.now() < until, `/readyz never answered 200 (stderr: ${stderr})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    const hits = await call(`${base}/api/v1/messages?text=zanzibar`, auditor);
+    assert.equal(hits.status, 200);
+    const archiveId = (hits.body.hits as Array<{ archiveId: string }>)[0]!.archiveId;
+    assert.equal((await call(`${base}/api/v1/messages/${archiveId}`, auditor)).status, 200);
+    const raw = await call(`${base}/api/v1/messages/${archiveId}/raw`, auditor);
+    assert.equal(raw.status, 200);
+    assert.match(raw.raw, /zanzibar/);
+
+    const listed = await call(`${base}/api/v1/audit?who=legal`, auditor);
+    assert.equal(listed.status, 200, listed.raw);
+    const reads = (listed.body.records as AuditRecord[]).map((r) => [r.who, r.origin, r.action, r.detail.text ?? r.detail.archiveId]);
+    assert.deepEqual(reads, [
+      ['legal', '127.0.0.1', 'archive.search', 'zanzibar'],
+      ['legal', '127.0.0.1', 'archive.view', archiveId],
+      ['legal', '127.0.0.1', 'archive.raw', archiveId],
+    ]);
+    assert.equal(listed.body.next, null);
+
+    // Paged one at a time: the same records, in order, each page pointing at the next.
+    const paged: AuditRecord[] = [];
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const page = await call(`${base}/api/v1/audit?who=legal&limit=1${cursor ? `&cursor=${cursor}` : ''}`, auditor);
+      assert.equal(page.status, 200, page.raw);
+      paged.push(...(page.body.records as AuditRecord[]));
+      cursor = page.body.next as string | null;
+    }
+    assert.deepEqual(paged.map((r) => r.action), ['archive.search', 'archive.view', 'archive.raw']);
+    const none = await call(`${base}/api/v1/audit?since=2999-01-01`, auditor);
+    assert.deepEqual(none.body.records, []);
+    const bad = await call(`${base}/api/v1/audit?since=yesterday`, auditor);
+    assert.deepEqual([bad.status, bad.body.code], [400, 'API_BAD_REQUEST']);
+    assert.match(String(bad.body.message), /since/);
+
+    const verdict = await call(`${base}/api/v1/audit/verify`, auditor);
+    assert.equal(verdict.status, 200);
+    assert.equal(verdict.body.ok, true);
+    assert.ok((verdict.body.records as number) >= 5, 'the tokens made and the three reads');
+
+    for (const path of ['/api/v1/audit', '/api/v1/audit/verify']) {
+      const refused = await call(`${base}${path}`, viewer);
+      assert.deepEqual([refused.status, refused.body.code], [403, 'API_FORBIDDEN'], path);
+      const anonymous = await call(`${base}${path}`);
+      assert.deepEqual([anonymous.status, anonymous.body.code], [401, 'API_UNAUTHORIZED'], path);
+    }
+    // A viewer's refused search is no read, and not recorded as one.
+    assert.equal((await call(`${base}/api/v1/messages`, viewer)).status, 403);
+
+    // The command line, beside the running service, shows the same records.
+    const cli = await runCli(['audit', 'list', '--who', 'legal', '--json'], ws);
+    assert.equal(cli.code, 0, cli.stderr);
+    const lines = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
+    assert.deepEqual(lines.map((r) => [r.who, r.action]), [
+      ['legal', 'archive.search'],
+      ['legal', 'archive.view'],
+      ['legal', 'archive.raw'],
+    ]);
+    const ops = await runCli(['audit', 'list', '--who', 'ops', '--json'], ws);
+    assert.equal(ops.stdout.trim(), '', 'the viewer read nothing');
+    // connections status reads the archive beside the service: what the drain took.
+    const status = await runCli(['connections', 'status', '--json'], ws);
+    assert.equal(status.code, 0, status.stderr);
+    assert.deepEqual(JSON.parse(status.stdout) as unknown, { name: 'journal', enabled: true, state: null, taken: 3, bytes: (JSON.parse(status.stdout) as { bytes: number }).bytes, pendingActions: 0, folders: [] });
+  } finally {
+    if (child) {
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0, stderr);
+    }
+    ws.cleanup();
+  }
+});
