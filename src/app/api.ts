@@ -7,10 +7,12 @@
 import { createPostalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner } from '../api/signed-url.js';
 import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
-import type { Authorize, ConnectionSettings } from '../api/index.js';
+import type { Authorize, ConnectionActions, ConnectionSettings } from '../api/index.js';
+import { MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { ConnectionConfig } from '../config/loader.js';
 import type { EmbeddedApp } from './embedded.js';
+import { testConnection } from './test-connection.js';
 
 /** How the dispatcher thread signs attachment URLs (structured-cloned into it: plain data). */
 export interface UrlSigning {
@@ -30,6 +32,8 @@ export interface RunningApi {
 /** What the API runs beside: the live status of the command's runners (none until they exist). */
 export interface ApiContext {
   statuses: () => readonly ConnectionStatus[];
+  /** Starts a cycle of a connection's runners now (`PipelineRun.runNow`); absent: none run here. */
+  runNow?: (connection: string) => number;
   /** Who makes a request; absent, the archive's API tokens (`Authorization: Bearer msl_…`) decide. */
   authorize?: Authorize;
 }
@@ -59,6 +63,23 @@ export function connectionSettings(c: ConnectionConfig): ConnectionSettings {
 }
 
 /**
+ * The connection actions over the app: the test with the stored credentials under the archive's
+ * STARTTLS downgrade memory (as `mailsluice test-connection`), run-now through the command's
+ * runners, the connection's own log file.
+ */
+export function connectionActions(app: EmbeddedApp, context: ApiContext): ConnectionActions {
+  return {
+    test: (name, onStep) => {
+      const conn = app.config.connections.find((c) => c.name === name);
+      if (!conn) return Promise.reject(new MailsluiceError('API_NOT_FOUND', `no connection ${JSON.stringify(name)}`));
+      return testConnection(conn, app.tls, onStep);
+    },
+    runNow: (name) => context.runNow?.(name) ?? 0,
+    logFile: (name) => app.connectionLogFile(name),
+  };
+}
+
+/**
  * Starts the API when the configuration enables it (null otherwise), after making sure the URL
  * key exists. Throws `API_LISTEN_FAILED` (naming the address) or `API_URL_KEY_UNUSABLE`: the
  * command stops before it takes anything.
@@ -81,6 +102,7 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
       archive: app.store,
       search: app.store,
       connections: { configured: () => configured, statuses: context.statuses },
+      actions: connectionActions(app, context),
       authorize: context.authorize ?? bearerTokens(app),
       blobs: app.blobs,
       attachments,
