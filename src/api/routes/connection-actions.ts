@@ -5,8 +5,7 @@
  * `POST …/run` (admin) starts a cycle now, outside the schedule window too; `GET …/log` (viewer)
  * pages the connection's own log newest first, `GET …/log/download` streams the file.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
 import { ERROR_CODES, MailsluiceError, type ErrorCode } from '../../core/errors/index.js';
@@ -210,24 +209,26 @@ export function connectionActionRoutes(app: ApiApp, deps: ApiDeps): void {
     const { name } = c.req.valid('param');
     findConnection(deps, name);
     const file = actionsOf(deps, "a connection's log").logFile(name);
-    const size = await stat(file).then(
-      (s) => s.size,
-      (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return 0;
-        throw err;
-      },
-    );
+    // Opened before it is measured: a log rotated meanwhile is still read whole from this handle.
+    const fh = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    });
+    const size = fh ? (await fh.stat()).size : 0;
     // Up to the size at the request, so Content-Length holds while records are appended.
-    const body = size > 0 ? (Readable.toWeb(createReadStream(file, { start: 0, end: size - 1 })) as ReadableStream<Uint8Array>) : null;
-    // `as never`: the typings take every `application/…json` content for a JSON answer, and
-    // JSON lines streamed as bytes are not one.
-    return new Response(body, { status: 200, headers: {
+    let body: ReadableStream<Uint8Array> | null = null;
+    if (fh && size > 0) body = Readable.toWeb(fh.createReadStream({ start: 0, end: size - 1 })) as ReadableStream<Uint8Array>;
+    else await fh?.close();
+    const headers = {
       'Content-Type': 'application/x-ndjson; charset=utf-8',
       'Content-Length': String(size),
       // System names are Latin letters, digits and _ only: nothing to escape.
       'Content-Disposition': `attachment; filename="${name}.log"`,
       'Cache-Control': 'no-store',
       'X-Content-Type-Options': 'nosniff',
-    } }) as never;
+    };
+    // `as never`: the typings allow an `application/…json` content only a typed JSON answer, and
+    // JSON lines streamed as bytes are not one.
+    return new Response(body, { status: 200, headers }) as never;
   });
 }
