@@ -96,7 +96,14 @@ test('start: test streams its steps, run-now takes at once, the log pages and do
     const streamed = await fetch(`${base}/api/v1/connections/journal/test`, { method: 'POST', ...as(admin) });
     assert.equal(streamed.status, 200);
     assert.match(streamed.headers.get('content-type') ?? '', /^text\/event-stream/);
-    const events = parseEvents(await streamed.text());
+    // Read as it comes: the first step arrives in an earlier read than the result.
+    const reads: string[] = [];
+    const reader = streamed.body!.pipeThrough(new TextDecoderStream()).getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) reads.push(r.value);
+    const firstStepRead = reads.findIndex((t) => t.includes('event: step'));
+    const doneRead = reads.findIndex((t) => t.includes('event: done'));
+    assert.ok(firstStepRead >= 0 && firstStepRead < doneRead, `steps streamed before the end (${reads.length} reads)`);
+    const events = parseEvents(reads.join(''));
     const steps = events.filter((e) => e.event === 'step').map((e) => e.data as Step);
     assert.deepEqual(
       steps.map((s) => s.step),
