@@ -14,6 +14,7 @@ import { healthRoutes } from './routes/health.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { statsRoutes } from './routes/stats.js';
 import { connectionRoutes } from './routes/connections.js';
+import { connectionActionRoutes } from './routes/connection-actions.js';
 import { messageRoutes } from './routes/messages.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { auditRoutes } from './routes/audit.js';
@@ -97,6 +98,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   attachmentRoutes(app, deps);
   statsRoutes(app, deps);
   connectionRoutes(app, deps);
+  connectionActionRoutes(app, deps);
   messageRoutes(app, deps);
   mailRoutes(app, deps);
   auditRoutes(app, deps);

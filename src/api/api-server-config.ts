@@ -61,6 +61,35 @@ export interface ConnectionsView {
   statuses(): readonly ConnectionStatus[];
 }
 
+/** One step of a connection test, as it completes. */
+export interface ConnectionTestStep {
+  step: string;
+  ok: boolean;
+  detail: string;
+  /** On failure, the catalogue code. */
+  code?: string;
+  ms: number;
+}
+
+/** A whole connection test (what `mailsluice test-connection --json` prints). */
+export interface ConnectionTestResult {
+  ok: boolean;
+  steps: ConnectionTestStep[];
+  messages?: number;
+  tls?: boolean;
+  warnings?: string[];
+}
+
+/** What an operator does to a configured connection (`routes/connection-actions.ts`). */
+export interface ConnectionActions {
+  /** Runs the step-by-step test of `name` with its stored credentials, telling `onStep` each step as it completes. */
+  test(name: string, onStep: (step: ConnectionTestStep) => void): Promise<ConnectionTestResult>;
+  /** Starts a cycle of every runner of `name` at once, outside its schedule window too; how many runners were woken. */
+  runNow(name: string): number;
+  /** The path of `name`'s own JSON-lines log (it may not exist yet). */
+  logFile(name: string): string;
+}
+
 /** What the API reads and how it checks URLs; handed over by the composition root. */
 export interface ApiDeps {
   /** Archived messages by `ArchiveId`. */
@@ -77,6 +106,8 @@ export interface ApiDeps {
   record?: RecordAction;
   /** The audit log for `GET /api/v1/audit`; absent, those paths answer 404. */
   audit?: AuditView;
+  /** Test, run now, log; absent: those paths answer 404 (`drain` serves no actions). */
+  actions?: ConnectionActions;
   /**
    * Who made a request: every path but `/healthz`, `/readyz`, the OpenAPI document and signed
    * URLs needs a principal with the role the path names (`access.ts`). Absent: those paths

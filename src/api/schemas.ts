@@ -273,3 +273,48 @@ export const DeliveryPageSchema = z
     next: z.string().nullable().openapi({ description: 'The `cursor` of the next page; null on the last.' }),
   })
   .openapi('DeliveryPage');
+
+/** One step of a connection test (`POST /api/v1/connections/{name}/test`). */
+export const ConnectionTestStepSchema = z
+  .object({
+    step: z.string().openapi({ description: 'resolve, connect, tls, greeting, capabilities, auth, mailbox or count, in this order.', example: 'auth' }),
+    ok: z.boolean(),
+    ms: z.number().int().openapi({ description: 'How long the step took.' }),
+    detail: z.string().openapi({ description: 'What the step found, or on failure why it failed, in one sentence.' }),
+    code: z.string().optional().openapi({ description: 'On failure: the catalogue code (docs/errors.md).', example: 'SOURCE_AUTH_REJECTED' }),
+    summary: z.string().optional().openapi({ description: "On failure: the catalogue's sentence for the code." }),
+  })
+  .openapi('ConnectionTestStep');
+
+/** A whole connection test: what `mailsluice test-connection NAME --json` prints. */
+export const ConnectionTestSchema = z
+  .object({
+    ok: z.boolean().openapi({ description: 'Every step passed.' }),
+    steps: z.array(ConnectionTestStepSchema).openapi({ description: 'The steps run, in order; the test stops at the first that fails.' }),
+    messages: z.number().int().optional().openapi({ description: 'Messages in the mailbox, when the test got that far.' }),
+    tls: z.boolean().optional().openapi({ description: 'Whether the session ran over TLS.' }),
+    warnings: z.array(z.string()).openapi({ description: 'What works but the operator should know (credentials crossing unencrypted).' }),
+  })
+  .openapi('ConnectionTest');
+
+/** The answer to "run now". */
+export const RunNowSchema = z
+  .object({
+    name: z.string(),
+    runners: z.number().int().openapi({ description: 'The runners woken (one per folder).' }),
+    status: ConnectionStatusSchema,
+  })
+  .openapi('RunNow');
+
+/** One record of a connection's JSON-lines log, as written. */
+export const LogRecordSchema = z
+  .record(z.string(), z.unknown())
+  .openapi('LogRecord', { description: 'A record as the log file holds it: `time`, `level`, `msg`, then its fields (secrets are written as [redacted]). A line that is not JSON is `{ "line": … }`.' });
+
+/** A page of a connection's log, newest first. */
+export const LogPageSchema = z
+  .object({
+    records: z.array(LogRecordSchema).openapi({ description: 'Newest first.' }),
+    next: z.string().nullable().openapi({ description: 'The `cursor` of the next (older) page: the byte offset in the file where this page began; null at the start of the file.' }),
+  })
+  .openapi('LogPage');

@@ -7,12 +7,14 @@
 import { createPostalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner } from '../api/signed-url.js';
 import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
-import type { Authorize, ConnectionSettings, RecordAction, RouteSettings } from '../api/index.js';
+import type { Authorize, ConnectionActions, ConnectionSettings, RecordAction, RouteSettings } from '../api/index.js';
+import { MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { ConnectionConfig } from '../config/loader.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
 import { auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
+import { testConnection } from './test-connection.js';
 
 /** How the dispatcher thread signs attachment URLs (structured-cloned into it: plain data). */
 export interface UrlSigning {
@@ -32,6 +34,8 @@ export interface RunningApi {
 /** What the API runs beside: the live status of the command's runners (none until they exist). */
 export interface ApiContext {
   statuses: () => readonly ConnectionStatus[];
+  /** Starts a cycle of a connection's runners now (`PipelineRun.runNow`); absent: none run here. */
+  runNow?: (connection: string) => number;
   /** Who makes a request; absent, the archive's API tokens (`Authorization: Bearer msl_…`) decide. */
   authorize?: Authorize;
 }
@@ -130,6 +134,23 @@ function apiRecorder(app: Pick<EmbeddedApp, 'audit' | 'clock'>): RecordAction {
 }
 
 /**
+ * The connection actions over the app: the test with the stored credentials under the archive's
+ * STARTTLS downgrade memory (as `mailsluice test-connection`), run-now through the command's
+ * runners, the connection's own log file.
+ */
+export function connectionActions(app: EmbeddedApp, context: ApiContext): ConnectionActions {
+  return {
+    test: (name, onStep) => {
+      const conn = app.config.connections.find((c) => c.name === name);
+      if (!conn) return Promise.reject(new MailsluiceError('API_NOT_FOUND', `no connection ${JSON.stringify(name)}`));
+      return testConnection(conn, app.tls, onStep);
+    },
+    runNow: (name) => context.runNow?.(name) ?? 0,
+    logFile: (name) => app.connectionLogFile(name),
+  };
+}
+
+/**
  * Starts the API when the configuration enables it (null otherwise), after making sure the URL
  * key exists. Throws `API_LISTEN_FAILED` (naming the address) or `API_URL_KEY_UNUSABLE`: the
  * command stops before it takes anything.
@@ -159,6 +180,7 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
         list: async (filter) => (await app.audit.list(filter)).map(auditRecordJson),
         verify: () => verifyAuditLog(app.audit),
       },
+      actions: connectionActions(app, context),
       authorize: context.authorize ?? bearerTokens(app),
       blobs: app.blobs,
       attachments,

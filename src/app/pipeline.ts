@@ -75,7 +75,7 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
   assertRoutesRunnable(options.routes);
   const needsApi = options.mode === 'continuous' || options.routes.some((r) => r.scenario.some((a) => a.action === 'webhook'));
   let run: PipelineRun | null = null;
-  const api = needsApi ? await startApi(app, { statuses: () => run?.statuses() ?? [] }) : null;
+  const api = needsApi ? await startApi(app, { statuses: () => run?.statuses() ?? [], runNow: (name) => run?.runNow(name) ?? 0 }) : null;
   try {
     run = new PipelineRun(app, options, api, started);
     return await run.run();
@@ -157,6 +157,17 @@ class PipelineRun {
   /** What every runner reports now (the API's connection status). */
   statuses(): ConnectionStatus[] {
     return this.runners.map((r) => r.status);
+  }
+
+  /**
+   * Starts a cycle of every runner of `connection` at once (the API's "run now"), outside its
+   * schedule window too; how many runners there are (none: it is not run by this command).
+   */
+  runNow(connection: string): number {
+    const runners = this.runners.filter((r) => r.connection === connection);
+    for (const r of runners) r.runNow();
+    if (runners.length > 0) this.app.logger.info('cycle asked for now', { connection, runners: runners.length });
+    return runners.length;
   }
 
   private progress(): PipelineProgress {

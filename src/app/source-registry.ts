@@ -7,19 +7,19 @@
  */
 import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.js';
 import type { Logger } from '../core/ports/logger.js';
-import { createImapSource, probeImap, type ProbeResult } from '../adapters/source-imap/index.js';
+import { createImapSource, probeImap, type ProbeResult, type ProbeStep, type ProbeStepListener } from '../adapters/source-imap/index.js';
 import { createPop3Source, probePop3 } from '../adapters/source-pop3/index.js';
 import type { ConnectionConfig } from '../config/loader.js';
 import type { SourceProtocol } from '../config/protocols.js';
 
-export type { ProbeResult };
+export type { ProbeResult, ProbeStep, ProbeStepListener };
 
 /** How one protocol's source is built and probed. */
 export interface SourceEntry {
   /** A fresh source for one session of `cfg` (a runner builds one per connect). */
   create(cfg: ConnectionConfig, logger: Logger, runtime: SourceRuntime): MailboxSource;
-  /** The step-by-step connection test (resolve, connect, TLS, greeting, auth, mailbox). */
-  probe(cfg: ConnectionConfig, logger: Logger): Promise<ProbeResult>;
+  /** The step-by-step connection test (resolve, connect, TLS, greeting, auth, mailbox), each step told to `onStep` as it completes. */
+  probe(cfg: ConnectionConfig, logger: Logger, onStep?: ProbeStepListener): Promise<ProbeResult>;
 }
 
 /** Every protocol the config facet marks `source: true`, with its adapter. */

@@ -102,6 +102,9 @@ function describeCert(sock: tls.TLSSocket): string {
   return `${sock.getProtocol() ?? 'TLS'}, certificate ${subject ? `CN=${subject}` : '(no subject)'}${sock.authorized ? ', verified' : ', NOT verified (tls.verify is false)'}`;
 }
 
+/** Told of each step of a probe as it completes, in order (the API streams them). */
+export type ProbeStepListener = (step: ProbeStep) => void;
+
 /** Runs one step of the probe: records it (with its failure mapped to a catalogue code) and returns its value. */
 type StepRunner = <T>(step: ProbeStep['step'], fn: () => Promise<{ value: T; detail: string }>) => Promise<T>;
 
@@ -150,7 +153,7 @@ function tlsUpgrade(raw: net.Socket, cfg: ImapSourceConfig, port: number, timeou
 /** The STARTTLS step (security starttls or starttls-if-available): the socket to go on with. */
 async function starttlsStep(
   run: StepRunner,
-  steps: ProbeStep[],
+  record: (s: ProbeStep) => void,
   cfg: ImapSourceConfig,
   at: { sock: net.Socket; reader: LineReader; caps: string[]; port: number; timeout: number },
 ): Promise<net.Socket> {
@@ -170,7 +173,7 @@ async function starttlsStep(
       throw starttlsUnavailableError(`${cfg.host}:${port}`);
     });
   }
-  steps.push({ step: 'tls', ok: true, detail: 'server offers no STARTTLS; continuing unencrypted (security: starttls-if-available)', ms: 0 });
+  record({ step: 'tls', ok: true, detail: 'server offers no STARTTLS; continuing unencrypted (security: starttls-if-available)', ms: 0 });
   return sock;
 }
 
@@ -198,8 +201,12 @@ async function sourceSteps(run: StepRunner, steps: ProbeStep[], cfg: ImapSourceC
  * greeting, capabilities on a raw socket, then auth, mailbox and count through the real source,
  * so what passes here is what the drain will do.
  */
-export async function probeImap(cfg: ImapSourceConfig, logger: Logger): Promise<ProbeResult> {
+export async function probeImap(cfg: ImapSourceConfig, logger: Logger, onStep?: ProbeStepListener): Promise<ProbeResult> {
   const steps: ProbeStep[] = [];
+  const record = (s: ProbeStep): void => {
+    steps.push(s);
+    onStep?.(s);
+  };
   const port = cfg.security === 'tls' ? cfg.tlsPort : cfg.port;
   const timeout = cfg.connectTimeoutMs || 30000;
   const ctx = imapErrorContext(cfg);
@@ -207,11 +214,11 @@ export async function probeImap(cfg: ImapSourceConfig, logger: Logger): Promise<
     const t0 = Date.now();
     try {
       const { value, detail } = await fn();
-      steps.push({ step, ok: true, detail, ms: Date.now() - t0 });
+      record({ step, ok: true, detail, ms: Date.now() - t0 });
       return value;
     } catch (err) {
       const e = mapImapError(err, ctx);
-      steps.push({ step, ok: false, detail: e.message, code: e.code, ms: Date.now() - t0 });
+      record({ step, ok: false, detail: e.message, code: e.code, ms: Date.now() - t0 });
       throw e;
     }
   };
@@ -236,7 +243,7 @@ export async function probeImap(cfg: ImapSourceConfig, logger: Logger): Promise<
       const list = line.replace(/^\* CAPABILITY /i, '').split(' ').filter(Boolean).map((x) => x.toUpperCase());
       return { value: list, detail: list.join(' ') };
     });
-    if (cfg.security === 'starttls' || cfg.security === 'starttls-if-available') sock = await starttlsStep(run, steps, cfg, { sock, reader, caps, port, timeout });
+    if (cfg.security === 'starttls' || cfg.security === 'starttls-if-available') sock = await starttlsStep(run, record, cfg, { sock, reader, caps, port, timeout });
     sock.destroy();
     sock = null;
     return await sourceSteps(run, steps, cfg, logger);

@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { MailsluiceError } from '../../core/errors/index.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { ConnectionConfig } from '../../config/loader.js';
-import type { ProbeResult, ProbeStep } from '../source-imap/imap-probe.js';
+import type { ProbeResult, ProbeStep, ProbeStepListener } from '../source-imap/imap-probe.js';
 import { Pop3Client } from './pop3-client.js';
 import { mapPop3Error } from './pop3-error-map.js';
 import { pop3ClientOptions, type Pop3ConnectStep } from './pop3-source-config.js';
@@ -23,21 +23,25 @@ function connectSteps(security: ConnectionConfig['security']): Pop3ConnectStep[]
  * the same client and options as the drain, so what passes here is what the drain will do. The
  * session ends with QUIT and deletes nothing.
  */
-export async function probePop3(cfg: ConnectionConfig, logger: Logger): Promise<ProbeResult> {
+export async function probePop3(cfg: ConnectionConfig, logger: Logger, onStep?: ProbeStepListener): Promise<ProbeResult> {
   const steps: ProbeStep[] = [];
+  const record = (s: ProbeStep): void => {
+    steps.push(s);
+    onStep?.(s);
+  };
   const port = cfg.security === 'tls' ? cfg.tlsPort : cfg.port;
   const ctx = { host: cfg.host, port };
   const log = logger.child({ probe: 'pop3', host: cfg.host, port });
   let t0 = Date.now();
   const pass = (step: ProbeStep['step'], detail: string): void => {
     const now = Date.now();
-    steps.push({ step, ok: true, detail, ms: now - t0 });
+    record({ step, ok: true, detail, ms: now - t0 });
     log.debug('connection test step passed', { step, detail });
     t0 = now;
   };
   const fail = (step: ProbeStep['step'], err: unknown): ProbeResult => {
     const e = mapPop3Error(err, ctx);
-    steps.push({ step, ok: false, detail: e.message, code: e.code, ms: Date.now() - t0 });
+    record({ step, ok: false, detail: e.message, code: e.code, ms: Date.now() - t0 });
     log.warn('connection test step failed', { step, code: e.code, detail: e.message });
     return { ok: false, steps };
   };

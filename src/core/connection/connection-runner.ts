@@ -103,6 +103,10 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
   private responsesDue = false;
   /** Aborts the wait under way (set while waiting). */
   private waker: AbortController | null = null;
+  /** Set by {@link runNow}: the next cycle starts at once, inside the schedule window or not. */
+  private runNowDue = false;
+  /** Aborts a pause between sessions (outside the schedule, back-off): only {@link runNow} cuts those short. */
+  private pauseWaker: AbortController | null = null;
   /** After applying responses failed: not before this (ms since the epoch), and how often in a row. */
   private responsesRetryAt = 0;
   private responseFailures = 0;
@@ -155,6 +159,38 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
   wake(): void {
     this.responsesDue = true;
     this.waker?.abort();
+  }
+
+  /**
+   * An operator asked for a cycle now (the API's "run now"): the wait between cycles ends, a
+   * back-off or a pause outside the schedule window is cut short, and one cycle runs even
+   * outside the window; after it the schedule rules again.
+   */
+  runNow(): void {
+    this.runNowDue = true;
+    this.waker?.abort();
+    this.pauseWaker?.abort();
+  }
+
+  /** Whether a cycle may start now: the schedule is open, or a {@link runNow} is due. */
+  private mayRun(): boolean {
+    return this.runNowDue || msUntilOpen(this.deps.config.schedule, this.deps.clock.now()) <= 0;
+  }
+
+  /** Sleeps between sessions, ended early by the stop signal or by {@link runNow}. */
+  private async pause(ms: number, stop?: AbortSignal): Promise<void> {
+    if (this.runNowDue) return;
+    const wake = new AbortController();
+    const onStop = (): void => wake.abort();
+    stop?.addEventListener('abort', onStop, { once: true });
+    if (stop?.aborted) wake.abort();
+    this.pauseWaker = wake;
+    try {
+      await this.deps.clock.sleep(ms, wake.signal);
+    } finally {
+      this.pauseWaker = null;
+      stop?.removeEventListener('abort', onStop);
+    }
   }
 
   /**
@@ -216,7 +252,7 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
     const { config, clock, logger } = this.deps;
     const signal = options.signal;
     while (!signal?.aborted) {
-      const wait = msUntilOpen(config.schedule, clock.now());
+      const wait = this.runNowDue ? 0 : msUntilOpen(config.schedule, clock.now());
       if (wait > 0) {
         if (options.once) {
           logger.info('outside the schedule window; drain skipped');
@@ -224,7 +260,7 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
           return;
         }
         this.status.state = 'outside-schedule';
-        await clock.sleep(Math.min(wait, 60_000), signal);
+        await this.pause(Math.min(wait, 60_000), signal);
         continue;
       }
       try {
@@ -237,6 +273,8 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
         }
       } catch (err) {
         const e: MailsluiceError = toMailsluiceError(err);
+        // A run-now whose session failed is spent: its back-off is not to be skipped over and over.
+        this.runNowDue = false;
         // A session that committed a batch or received more of a message made progress: the
         // link works, if poorly, so the count of failures in a row (and the back-off) starts over.
         const ended = this.transfers.sessionEnded(true);
@@ -271,7 +309,7 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
         // the longest back-off at once: retrying fast could lock the account and cannot help.
         const delay = e.retryable ? backoffDelay(this.status.failures, this.deps.random()) : DEFAULT_BACKOFF.maxMs;
         logger.warn('retrying the connection later', { inMs: delay, retryable: e.retryable });
-        await clock.sleep(delay, signal);
+        await this.pause(delay, signal);
       }
     }
     this.status.state = 'stopped';
@@ -371,7 +409,8 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
   private async cycles(session: SourceSession, source: MailboxSource, deps: DrainDeps, actions: BatchPipeline | null, options: RunOptions): Promise<boolean> {
     const { config, clock, logger } = this.deps;
     while (!options.signal?.aborted) {
-      if (msUntilOpen(config.schedule, clock.now()) > 0) return false;
+      if (!this.mayRun()) return false;
+      this.runNowDue = false;
       this.status.state = 'draining';
       this.status.lastPollAt = clock.now();
       await this.applyResponses(session, source);
@@ -396,7 +435,7 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
         if (n > 0 && r.listed > 0) continue;
       }
       if (options.once) return true;
-      if (this.responsesDue) continue;
+      if (this.responsesDue || this.runNowDue) continue;
       this.status.state = 'waiting';
       await this.waitForChange(source, config.idle ? Number.MAX_SAFE_INTEGER : config.pollIntervalMs, options.signal);
     }

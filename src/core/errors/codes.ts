@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   CONFIG_NOT_FOUND: { retryable: false, summary: 'The configuration file does not exist or cannot be read.' },
   CONFIG_SECRET_UNRESOLVED: { retryable: false, summary: 'A secret given as { env } or { file } could not be resolved.' },
   CONNECTION_UNKNOWN: { retryable: false, summary: 'No connection with that system name is configured.' },
+  CONNECTION_DISABLED: { retryable: false, summary: 'The connection is disabled (enabled: false), so it has no runner to start a cycle on; answered 409 by the API.' },
   SOURCE_DNS_FAILED: { retryable: true, summary: 'The server host name could not be resolved.' },
   SOURCE_CONNECT_REFUSED: { retryable: true, summary: 'The server refused the TCP connection (nothing listens on that port).' },
   SOURCE_CONNECT_TIMEOUT: { retryable: true, summary: 'The connection was not established within the connect timeout.' },
