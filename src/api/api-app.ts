@@ -16,6 +16,7 @@ import { statsRoutes } from './routes/stats.js';
 import { connectionRoutes } from './routes/connections.js';
 import { messageRoutes } from './routes/messages.js';
 import { openApiRoutes } from './routes/openapi.js';
+import { metricsRoutes } from './routes/metrics.js';
 
 /** What a request carries from one middleware to the next. */
 export type ApiEnv = { Variables: { principal: Principal } };
@@ -96,6 +97,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   statsRoutes(app, deps);
   connectionRoutes(app, deps);
   messageRoutes(app, deps);
+  metricsRoutes(app, deps);
   const table = pathTable(app);
   app.notFound((c) => notServed(c, table));
   return app;

@@ -11,6 +11,7 @@ import type { SearchIndex } from '../core/ports/search-index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { Authorize } from './access.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
+import type { Metrics } from '../core/ports/metrics.js';
 
 /** A connection's settings as the API shows them: never a secret, in any form. */
 export interface ConnectionSettings {
@@ -60,6 +61,10 @@ export interface ApiDeps {
    * raw message and the decoded attachment, counted here against the same bytes as the drain.
    */
   budget?: ByteBudget;
+  /** What `GET /metrics` serves; absent (no pipeline runs), that path answers 404. */
+  metrics?: Pick<Metrics, 'render'>;
+  /** `api.metricsOpen`: `GET /metrics` without credentials, for a scraper. Default false (role viewer). */
+  metricsOpen?: boolean;
 }
 
 /** Where {@link startApiServer} listens. */

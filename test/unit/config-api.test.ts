@@ -18,7 +18,7 @@ function problems(api: string): string[] {
 test('without an api section the API is on, on loopback port 8025, with a derived public URL and a 7-day TTL', () => {
   const { config, problems: p } = checkConfigText('connections: []\n');
   assert.deepEqual(p, []);
-  assert.deepEqual(config!.api, { enabled: true, listen: { host: '127.0.0.1', port: 8025 }, publicUrl: 'http://127.0.0.1:8025', referenceTtlSeconds: 604800 });
+  assert.deepEqual(config!.api, { enabled: true, listen: { host: '127.0.0.1', port: 8025 }, publicUrl: 'http://127.0.0.1:8025', referenceTtlSeconds: 604800, metricsOpen: false });
   assert.ok(Object.isFrozen(config!.api.listen));
 });
 
