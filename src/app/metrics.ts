@@ -1,6 +1,8 @@
 /**
  * The service's metrics wired to what it runs: the runners' live status, the dispatcher thread's
  * counts and latencies, and the archive's counts, read by the Prometheus adapter at scrape time.
+ * The archive's counts scan whole tables, so they are read on a thread of their own
+ * (`metrics-reader.ts`), never on the drain's.
  *
  * Two figures the runners do not keep are counted here as the runners record them: failures by
  * code, and when the last successful cycle ended. Both are caught on the runner's status object
@@ -9,7 +11,8 @@
  */
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { Metrics, RouteReading, RunnerReading } from '../core/ports/metrics.js';
-import type { EmbeddedApp } from './embedded.js';
+import { dataPaths, type EmbeddedApp } from './embedded.js';
+import { createMetricsReader } from './metrics-reader.js';
 import type { Runner } from './runners.js';
 
 /** What a runner's status does not keep: its failures by code and its last successful cycle. */
@@ -53,6 +56,8 @@ export interface RunMetrics {
   attachRunners(runners: readonly Runner[]): void;
   /** Starts reading the dispatcher's counts since the process started. */
   attachRoutes(routes: () => Readonly<Record<string, RouteReading>>): void;
+  /** Ends the archive reader's thread (after the API closed). */
+  close(): Promise<void>;
 }
 
 /**
@@ -73,12 +78,14 @@ export async function createRunMetrics(app: EmbeddedApp): Promise<RunMetrics> {
     errors: t.errors,
     lastSuccessAt: t.lastSuccessAt,
   });
+  const reader = createMetricsReader(dataPaths(app.config.dataDir).db);
+  // The adapter asks for the three in one scrape; they share one read of the reader thread.
   const metrics = createPrometheusMetrics({
     runners: () => runners.map(reading),
     routes: () => routes(),
-    archive: () => app.store.stats(),
-    unparsed: () => app.store.countUnparsed(),
-    deliveries: () => app.bus.counts(),
+    archive: async () => (await reader.read()).archive,
+    unparsed: async () => (await reader.read()).unparsed,
+    deliveries: async () => (await reader.read()).deliveries,
     now,
   });
   return {
@@ -89,5 +96,6 @@ export async function createRunMetrics(app: EmbeddedApp): Promise<RunMetrics> {
     attachRoutes(read) {
       routes = read;
     },
+    close: () => reader.close(),
   };
 }

@@ -84,6 +84,7 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
     return await run.run();
   } finally {
     await api?.close();
+    await metrics?.close();
   }
 }
 

@@ -360,7 +360,7 @@ const api = z
   .default({ enabled: true, listen: DEFAULT_API_LISTEN, referenceTtlSeconds: 604800, metricsOpen: false })
   .meta({
     description:
-      'The HTTP API: attachment references as signed URLs (GET /api/v1/messages/{archiveId}/attachments/{sha256}), GET /healthz, the OpenAPI document (GET /api/v1/openapi.json). The URL signing key is api-url.key in dataDir.',
+      'The HTTP API: attachment references as signed URLs (GET /api/v1/messages/{archiveId}/attachments/{sha256}), GET /healthz, GET /metrics (Prometheus), the OpenAPI document (GET /api/v1/openapi.json). The URL signing key is api-url.key in dataDir.',
   });
 
 /** The whole configuration file. */

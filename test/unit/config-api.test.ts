@@ -51,7 +51,7 @@ test('bad addresses are problems that say what to write', () => {
   assert.deepEqual(problems('{ publicUrl: "https://mail.example.com/?x=1" }'), ['api.publicUrl: must not have a query (?…) or fragment (#…): the signed URLs are built by appending a path to it']);
   assert.deepEqual(problems('{ referenceTtlSeconds: 10 }'), ['api.referenceTtlSeconds: must be at least 60 (seconds)']);
   assert.deepEqual(problems('{ referenceTtlSeconds: "600" }'), ['api.referenceTtlSeconds: must be number, got the string "600"']);
-  assert.deepEqual(problems('{ port: 8025 }'), ['api.port: unknown key "port" in api (allowed: enabled, listen, publicUrl, referenceTtlSeconds)']);
+  assert.deepEqual(problems('{ port: 8025 }'), ['api.port: unknown key "port" in api (allowed: enabled, listen, publicUrl, referenceTtlSeconds, metricsOpen)']);
 });
 
 test('a wildcard listen address needs publicUrl (unless the API is off)', () => {
