@@ -2,15 +2,18 @@
  * Issue 14's metrics contract, end to end: a real `start` drains a real Dovecot mailbox and
  * delivers through a webhook route to a real receiver; `GET /metrics` then speaks the
  * Prometheus text format (checked line by line), shows the messages taken by the connection
- * (`connection="journal"`), the parse backlog at 0 and the route's deliveries and latencies;
+ * (`connection="journal"`), the parse backlog at 0, the route's deliveries and latencies, and
+ * the failures by code of a connection whose password is wrong;
  * without a token it is 401, unless `api.metricsOpen` opens it, and after a restart the taken
  * count (since the archive began) stays.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection, makeWorkspace, runCli, spawnCli, type Workspace } from '../harness/cli.js';
+import { imapConnection, makeWorkspace, REPO_ROOT, runCli, spawnCli, type Workspace } from '../harness/cli.js';
 import { freePort } from '../harness/free-port.js';
 import { makeMessage } from '../harness/messages.js';
 import { startWebhookReceiver } from '../harness/webhook-receiver.js';
@@ -102,6 +105,8 @@ test('start: /metrics shows the N messages taken, the parse backlog at 0, the M 
     assert.equal(made.code, 0, made.stderr);
     const token = await createToken(ws, 'prometheus');
     await dovecot.loadMaildir(user.username, Array.from({ length: N }, (_, i) => makeMessage(i, { bodyBytes: 800 })));
+    // Beside it, a connection whose password is wrong: its failures are counted by code.
+    ws.writeConfig({ ...config, connections: [...config.connections, imapConnection(dovecot, { ...user, password: 'wrong' }, { name: 'broken' })] });
     service = await startService(ws, base);
 
     // Until the drain, the parse and the deliveries are through.
@@ -139,6 +144,10 @@ test('start: /metrics shows the N messages taken, the parse backlog at 0, the M 
     assert.equal((last.get('mailsluice_connection_state{connection="journal",state="waiting"}') ?? 0) + (last.get('mailsluice_connection_state{connection="journal",state="draining"}') ?? 0), 1, 'one runner, waiting or draining');
     assert.ok((last.get('mailsluice_connection_last_success_age_seconds{connection="journal"}') ?? -1) >= 0, 'seconds since the last successful cycle');
     assert.ok([...last.keys()].some((k) => k.startsWith('mailsluice_process_cpu_seconds_total')), 'process metrics');
+    const brokenErrors = [...last].filter(([k]) => k.startsWith('mailsluice_connection_errors_total{connection="broken",code="'));
+    assert.ok(brokenErrors.length > 0 && brokenErrors.every(([, n]) => n >= 1), `the broken connection's failures by code:\n${text}`);
+    assert.equal([...last.keys()].filter((k) => k.startsWith('mailsluice_connection_errors_total{connection="journal"')).length, 0, 'no failure of journal');
+    assert.equal(last.get('mailsluice_connection_last_success_age_seconds{connection="broken"}'), undefined, 'broken never had a successful cycle');
 
     // The latencies come from the dispatcher thread in batches, twice a second.
     const latencyDeadline = Date.now() + 10_000;
@@ -150,6 +159,12 @@ test('start: /metrics shows the N messages taken, the parse backlog at 0, the M 
     }
     assert.equal(last.get('mailsluice_route_delivery_latency_seconds_bucket{le="+Inf",route="hook"}'), N, text);
     assert.equal(last.get('mailsluice_route_deliveries_done_total{route="hook"}'), N);
+
+    // The sample dashboard asks only for series the service has.
+    const dashboard = readFileSync(join(REPO_ROOT, 'docs', 'grafana-dashboard.json'), 'utf8');
+    const served = new Set([...last.keys()].map((k) => k.replace(/\{.*$/, '')));
+    const asked = [...new Set([...dashboard.matchAll(/mailsluice_[a-z0-9_]+/g)].map((m) => m[0]))];
+    assert.deepEqual(asked.filter((n) => !served.has(n)), [], 'series of docs/grafana-dashboard.json missing from /metrics');
 
     const started = process.hrtime.bigint();
     const timed = await scrape(base, token);
