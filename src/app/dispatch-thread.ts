@@ -33,6 +33,8 @@ export interface DispatchWorkerData {
   urlSigning?: UrlSigning;
   /** The bodies hand-off's receiving end (ADR 0011). */
   bodiesPort: MessagePort;
+  /** Report delivery latencies (`latency` messages): only when someone listens (the metrics). */
+  latency: boolean;
 }
 
 /** Main thread → worker. */
@@ -86,6 +88,7 @@ export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOpt
     ...(options.untilIdle ? { untilIdle: options.untilIdle } : {}),
     ...(options.urlSigning ? { urlSigning: options.urlSigning } : {}),
     bodiesPort: channel.port2,
+    latency: options.onLatency !== undefined,
   };
   const worker = new Worker(new URL('./dispatch-worker.js', import.meta.url), { workerData: data, transferList: [channel.port2] });
   // Posting to a thread that ended is a no-op, and the port must not keep this one alive.

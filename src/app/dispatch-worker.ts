@@ -69,9 +69,10 @@ async function main(): Promise<void> {
     // Reported as it goes, so a drain's progress line shows deliveries, not only messages taken.
     const live: DispatchTotals = { routes: {} };
     // Latencies for the metrics' histogram, in the same beat as the totals (dispatch-latency.ts).
-    const latency = tapLatency(createSqliteBus(store.connection()));
+    const bus = createSqliteBus(store.connection());
+    const latency = input.latency ? tapLatency(bus) : null;
     const flushLatency = (): void => {
-      const samples = latency.take();
+      const samples = latency?.take();
       if (samples) post({ type: 'latency', samples });
     };
     const progress = setInterval(() => {
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
     try {
       const totals = await runDispatcher(
         {
-          bus: wakeOnResponse(latency.bus, (connection) => post({ type: 'wake', connection })),
+          bus: wakeOnResponse(latency?.bus ?? bus, (connection) => post({ type: 'wake', connection })),
           blobs,
           parser,
           bodies,
