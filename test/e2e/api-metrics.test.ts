@@ -192,3 +192,54 @@ test('start: /metrics shows the N messages taken, the parse backlog at 0, the M 
     ws.cleanup();
   }
 });
+
+test('the adapter: a connection or route gone from the source is gone from the text; concurrent scrapes each get whole text', async () => {
+  const { createPrometheusMetrics } = await import('../../src/adapters/metrics-prometheus/index.js');
+  let names = ['a', 'b'];
+  const metrics = createPrometheusMetrics(
+    {
+      runners: () => names.map((connection) => ({ connection, state: 'waiting', taken: 2, bytes: 20, errors: { SOURCE_AUTH_FAILED: 1 }, lastSuccessAt: 1_000 })),
+      routes: () => ({}),
+      archive: async () => ({ messages: 4, bytes: 40, blobs: 4, storedBytes: 30, unparsed: 0, unparsable: 0, journalMerged: 0, connections: Object.fromEntries(names.map((n) => [n, { messages: 2, bytes: 20, pendingActions: 0, journalMerged: 0 }])) }),
+      unparsed: async () => 3,
+      deliveries: async () => ({}),
+      now: () => 11_000,
+    },
+    { processMetrics: false },
+  );
+  const [one, two] = await Promise.all([metrics.render(), metrics.render()]);
+  for (const r of [one, two]) {
+    const s = parseExposition(r.text);
+    assert.equal(s.get('mailsluice_connection_messages_taken_total{connection="b"}'), 2);
+    assert.equal(s.get('mailsluice_connection_errors_total{connection="a",code="SOURCE_AUTH_FAILED"}'), 1);
+    assert.equal(s.get('mailsluice_connection_last_success_age_seconds{connection="a"}'), 10);
+    assert.equal(s.get('mailsluice_parse_backlog_messages'), 3);
+  }
+  names = ['a'];
+  const after = parseExposition((await metrics.render()).text);
+  assert.equal([...after.keys()].filter((k) => k.includes('connection="b"')).length, 0, 'b is gone');
+  assert.equal(after.get('mailsluice_connection_messages_taken_total{connection="a"}'), 2, 'counters are set, not added up, scrape after scrape');
+});
+
+test('the dispatcher thread notes latencies from queued to done, per route, and forgets what was retried', async () => {
+  const { tapLatency } = await import('../../src/app/dispatch-latency.js');
+  type Bus = Parameters<typeof tapLatency>[0];
+  const claimed = [
+    { id: 'journal.hook.1', route: 'hook', createdAt: 1_000 },
+    { id: 'journal.hook.2', route: 'hook', createdAt: 2_000 },
+    { id: 'journal.other.3', route: 'other', createdAt: 1_000 },
+  ];
+  const bus = { claim: async () => claimed, doneMany: async () => undefined, retryLater: async () => undefined, nextDue: async () => 42 } as unknown as Bus;
+  const tap = tapLatency(bus);
+  assert.equal(tap.take(), null);
+  await tap.bus.claim(1, {} as never, 10, 0);
+  await tap.bus.retryLater('journal.other.3', 0, 1, 9_000, 'ACTION_NETWORK: refused');
+  await tap.bus.doneMany([
+    { id: 'journal.hook.1', at: 1_500, response: null },
+    { id: 'journal.hook.2', at: 4_000, response: null },
+    { id: 'journal.other.3', at: 5_000, response: null },
+  ]);
+  assert.deepEqual(tap.take(), { hook: [0.5, 2] });
+  assert.equal(tap.take(), null, 'a batch is taken once');
+  assert.equal(await tap.bus.nextDue(1, []), 42, 'other methods pass through');
+});
