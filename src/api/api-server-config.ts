@@ -41,8 +41,9 @@ export interface ApiDeps {
   search: SearchIndex;
   connections: ConnectionsView;
   /**
-   * Who made a request: every path but `/healthz`, `/readyz`, the OpenAPI document and signed
-   * URLs needs a principal with the role the path names (`access.ts`). Absent: those paths
+   * Who made a request: every path but `/healthz`, `/readyz`, the OpenAPI document, signed
+   * URLs and (with `metricsOpen`) `/metrics` needs a principal with the role the path names
+   * (`access.ts`). Absent: those paths
    * answer 401 to everyone.
    */
   authorize?: Authorize;
