@@ -19,6 +19,7 @@ import { messageRoutes } from './routes/messages.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { auditRoutes } from './routes/audit.js';
 import { mailRoutes } from './routes/mail-routes.js';
+import { metricsRoutes } from './routes/metrics.js';
 
 /** What a request carries from one middleware to the next. */
 export type ApiEnv = { Variables: { principal: Principal } };
@@ -102,6 +103,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   messageRoutes(app, deps);
   mailRoutes(app, deps);
   auditRoutes(app, deps);
+  metricsRoutes(app, deps);
   const table = pathTable(app);
   app.notFound((c) => notServed(c, table));
   return app;

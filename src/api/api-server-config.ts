@@ -11,6 +11,7 @@ import type { SearchIndex } from '../core/ports/search-index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { Authorize } from './access.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
+import type { Metrics } from '../core/ports/metrics.js';
 import type { AuditFilter } from '../core/ports/audit-log.js';
 import type { DeliveryAdmin } from '../core/ports/delivery-admin.js';
 import type { z } from '@hono/zod-openapi';
@@ -109,8 +110,9 @@ export interface ApiDeps {
   /** Test, run now, log; absent: those paths answer 404 (`drain` serves no actions). */
   actions?: ConnectionActions;
   /**
-   * Who made a request: every path but `/healthz`, `/readyz`, the OpenAPI document and signed
-   * URLs needs a principal with the role the path names (`access.ts`). Absent: those paths
+   * Who made a request: every path but `/healthz`, `/readyz`, the OpenAPI document, signed
+   * URLs and (with `metricsOpen`) `/metrics` needs a principal with the role the path names
+   * (`access.ts`). Absent: those paths
    * answer 401 to everyone.
    */
   authorize?: Authorize;
@@ -129,6 +131,10 @@ export interface ApiDeps {
    * raw message and the decoded attachment, counted here against the same bytes as the drain.
    */
   budget?: ByteBudget;
+  /** What `GET /metrics` serves; absent (no pipeline runs), that path answers 404. */
+  metrics?: Pick<Metrics, 'render'>;
+  /** `api.metricsOpen`: `GET /metrics` without credentials, for a scraper. Default false (role viewer). */
+  metricsOpen?: boolean;
 }
 
 /** Where {@link startApiServer} listens. */

@@ -15,6 +15,7 @@ import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
 import { auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
 import { testConnection } from './test-connection.js';
+import type { Metrics } from '../core/ports/metrics.js';
 
 /** How the dispatcher thread signs attachment URLs (structured-cloned into it: plain data). */
 export interface UrlSigning {
@@ -38,6 +39,8 @@ export interface ApiContext {
   runNow?: (connection: string) => number;
   /** Who makes a request; absent, the archive's API tokens (`Authorization: Bearer msl_…`) decide. */
   authorize?: Authorize;
+  /** The metrics `GET /metrics` serves (`app/metrics.ts`); absent, it answers 404. */
+  metrics?: Metrics;
 }
 
 /** The API tokens of the archive (`mailsluice token create`) as the API's authorizer: `Authorization: Bearer <token>`. */
@@ -190,6 +193,8 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
       now: () => app.clock.now(),
       logger: app.logger.child({ component: 'api' }),
       budget: app.budget,
+      ...(context.metrics ? { metrics: context.metrics } : {}),
+      metricsOpen: settings.metricsOpen,
     },
     settings.listen,
   ).catch(async (err: unknown) => {

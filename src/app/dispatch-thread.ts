@@ -17,6 +17,7 @@ import { dataPaths, type EmbeddedApp } from './embedded.js';
 import type { UrlSigning } from './api.js';
 import type { BodiesSink } from '../core/ports/bodies-handoff.js';
 import { bodiesSink } from '../adapters/bodies-messageport/index.js';
+import type { LatencyBatch } from './dispatch-latency.js';
 
 /** What the worker is started with (structured-cloned: plain data only). */
 export interface DispatchWorkerData {
@@ -32,6 +33,8 @@ export interface DispatchWorkerData {
   urlSigning?: UrlSigning;
   /** The bodies hand-off's receiving end (ADR 0011). */
   bodiesPort: MessagePort;
+  /** Report delivery latencies (`latency` messages): only when someone listens (the metrics). */
+  latency: boolean;
 }
 
 /** Main thread → worker. */
@@ -41,6 +44,8 @@ export type ToDispatchWorker = { type: 'finish' } | { type: 'abort' };
 export type FromDispatchWorker =
   | { type: 'wake'; connection: string }
   | { type: 'progress'; totals: DispatchTotals }
+  /** Delivery latencies (seconds per route) observed since the last batch. */
+  | { type: 'latency'; samples: LatencyBatch }
   | { type: 'done'; totals: DispatchTotals }
   | { type: 'failed'; error: { code: ErrorCode; message: string; details?: Record<string, unknown> } };
 
@@ -66,6 +71,8 @@ export interface DispatchThreadOptions {
   untilIdle?: { retryHorizonMs: number };
   /** The running API's URL key and settings (`app/api.ts`); absent without an API. */
   urlSigning?: UrlSigning | undefined;
+  /** Called with the delivery latencies of a route (seconds) as the thread reports them, in batches. */
+  onLatency?: ((route: string, seconds: readonly number[]) => void) | undefined;
 }
 
 /** Starts the dispatcher thread for `routes` (the caller passes the enabled ones). */
@@ -81,6 +88,7 @@ export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOpt
     ...(options.untilIdle ? { untilIdle: options.untilIdle } : {}),
     ...(options.urlSigning ? { urlSigning: options.urlSigning } : {}),
     bodiesPort: channel.port2,
+    latency: options.onLatency !== undefined,
   };
   const worker = new Worker(new URL('./dispatch-worker.js', import.meta.url), { workerData: data, transferList: [channel.port2] });
   // Posting to a thread that ended is a no-op, and the port must not keep this one alive.
@@ -98,6 +106,7 @@ export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOpt
     worker.on('message', (m: FromDispatchWorker) => {
       if (m.type === 'wake') options.onWake(m.connection);
       else if (m.type === 'progress') sofar = m.totals;
+      else if (m.type === 'latency') for (const [route, seconds] of Object.entries(m.samples)) options.onLatency?.(route, seconds);
       else if (m.type === 'done') {
         outcome ??= { totals: m.totals };
         sofar = m.totals;

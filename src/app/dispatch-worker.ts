@@ -6,8 +6,8 @@
  * dispatcher until the main thread says the run is over.
  *
  * Messages: in, `finish` (drain: nothing more will be queued) and `abort`; out, `wake` (a
- * delivery ended with a server response for this connection) and finally `done` with the totals
- * or `failed` with the error.
+ * delivery ended with a server response for this connection), `progress` and `latency` (twice a
+ * second) and finally `done` with the totals or `failed` with the error.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { randomInt } from 'node:crypto';
@@ -26,6 +26,7 @@ import { wakeOnResponse } from './response-wake.js';
 import { BodiesCache } from '../adapters/bodies-messageport/index.js';
 import type { DispatchWorkerData, FromDispatchWorker, ToDispatchWorker } from './dispatch-thread.js';
 import type { DispatchTotals } from '../core/bus/dispatcher.js';
+import { tapLatency } from './dispatch-latency.js';
 
 const port = parentPort;
 if (!port) throw new Error('dispatch-worker.js runs only as a worker thread');
@@ -67,12 +68,22 @@ async function main(): Promise<void> {
     });
     // Reported as it goes, so a drain's progress line shows deliveries, not only messages taken.
     const live: DispatchTotals = { routes: {} };
-    const progress = setInterval(() => post({ type: 'progress', totals: live }), PROGRESS_MS);
+    // Latencies for the metrics' histogram, in the same beat as the totals (dispatch-latency.ts).
+    const bus = createSqliteBus(store.connection());
+    const latency = input.latency ? tapLatency(bus) : null;
+    const flushLatency = (): void => {
+      const samples = latency?.take();
+      if (samples) post({ type: 'latency', samples });
+    };
+    const progress = setInterval(() => {
+      post({ type: 'progress', totals: live });
+      flushLatency();
+    }, PROGRESS_MS);
     progress.unref();
     try {
       const totals = await runDispatcher(
         {
-          bus: wakeOnResponse(createSqliteBus(store.connection()), (connection) => post({ type: 'wake', connection })),
+          bus: wakeOnResponse(latency?.bus ?? bus, (connection) => post({ type: 'wake', connection })),
           blobs,
           parser,
           bodies,
@@ -88,6 +99,7 @@ async function main(): Promise<void> {
           totals: live,
         },
       );
+      flushLatency();
       post({ type: 'done', totals });
     } finally {
       clearInterval(progress);

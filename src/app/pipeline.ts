@@ -17,6 +17,7 @@ import { startDispatchThread, type DispatchThread } from './dispatch-thread.js';
 import { runPausingWhileDiskFull } from './disk-full-pause.js';
 import { createRunners, indexStageDeps, runnersByConnection, type Runner } from './runners.js';
 import { startApi, type RunningApi } from './api.js';
+import { createRunMetrics, type RunMetrics } from './metrics.js';
 import type { EmbeddedApp } from './embedded.js';
 
 /** `once`: the `drain` command, until every mailbox is empty; `continuous`: the service, until stopped. */
@@ -75,12 +76,17 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
   assertRoutesRunnable(options.routes);
   const needsApi = options.mode === 'continuous' || options.routes.some((r) => r.scenario.some((a) => a.action === 'webhook'));
   let run: PipelineRun | null = null;
-  const api = needsApi ? await startApi(app, { statuses: () => run?.statuses() ?? [], runNow: (name) => run?.runNow(name) ?? 0 }) : null;
+  // Read at scrape time only (`GET /metrics`), so only beside an API.
+  const metrics = needsApi && app.config.api.enabled ? await createRunMetrics(app) : null;
+  const api = needsApi
+    ? await startApi(app, { statuses: () => run?.statuses() ?? [], runNow: (name) => run?.runNow(name) ?? 0, ...(metrics ? { metrics: metrics.metrics } : {}) })
+    : null;
   try {
-    run = new PipelineRun(app, options, api, started);
+    run = new PipelineRun(app, options, api, started, metrics);
     return await run.run();
   } finally {
     await api?.close();
+    await metrics?.close();
   }
 }
 
@@ -113,6 +119,7 @@ class PipelineRun {
     private readonly options: PipelineOptions,
     api: RunningApi | null,
     private readonly started: number,
+    metrics: RunMetrics | null,
   ) {
     this.once = options.mode === 'once';
     const signal = options.signal;
@@ -122,6 +129,7 @@ class PipelineRun {
       app.logger.info('mailsluice started', { connections: options.connections.map((c) => c.name), dataDir: app.config.dataDir, ...(api ? { api: api.address } : {}) });
     }
     this.runners = createRunners(app, options.connections);
+    metrics?.attachRunners(this.runners);
     const runnerOf = runnersByConnection(this.runners);
     // The buses, on the dispatcher's own thread (ADR 0007), handed the bodies it needs in memory
     // (ADR 0011). A delivery that ends with a server response wakes its connection's runner,
@@ -135,8 +143,10 @@ class PipelineRun {
             onWake: (connection) => runnerOf.get(connection)?.forEach((r) => r.wake()),
             ...(this.once ? { untilIdle: { retryHorizonMs: DRAIN_RETRY_HORIZON_MS } } : {}),
             urlSigning: api?.urlSigning,
+            onLatency: metrics ? (route, seconds) => metrics.metrics.observeDeliveryLatencies(route, seconds) : undefined,
           })
         : null;
+    metrics?.attachRoutes(() => this.thread?.progress().routes ?? {});
     this.ac.signal.addEventListener('abort', () => this.thread?.abort(), { once: true });
   }
 

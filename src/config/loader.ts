@@ -66,6 +66,8 @@ export interface ApiConfig {
   publicUrl: string;
   /** How long a signed attachment URL stays valid after it was made. */
   referenceTtlSeconds: number;
+  /** `GET /metrics` without credentials (for a scraper). */
+  metricsOpen: boolean;
 }
 
 /** The validated, frozen configuration. */
@@ -153,6 +155,7 @@ function apiConfig(a: ApiInput): ApiConfig {
     listen,
     publicUrl: typeof given === 'string' ? given : `http://${formatListenAddress(listen)}`,
     referenceTtlSeconds: a.referenceTtlSeconds,
+    metricsOpen: a.metricsOpen,
   };
 }
 

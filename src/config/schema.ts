@@ -349,11 +349,18 @@ const api = z
       .max(31536000, 'must be at most 31536000 (one year)')
       .default(604800)
       .meta({ description: 'How long a signed attachment URL stays valid after the webhook request that carries it was made (a retried request carries a fresh URL). Default 7 days.' }),
+    metricsOpen: z
+      .boolean()
+      .default(false)
+      .meta({
+        description:
+          'Serve GET /metrics (Prometheus text format) without credentials, for a scraper that sends no token. Default false: it needs an API token of any role (Authorization: Bearer). The series show connection and route names and counts, never message content.',
+      }),
   })
-  .default({ enabled: true, listen: DEFAULT_API_LISTEN, referenceTtlSeconds: 604800 })
+  .default({ enabled: true, listen: DEFAULT_API_LISTEN, referenceTtlSeconds: 604800, metricsOpen: false })
   .meta({
     description:
-      'The HTTP API: attachment references as signed URLs (GET /api/v1/messages/{archiveId}/attachments/{sha256}), GET /healthz, the OpenAPI document (GET /api/v1/openapi.json). The URL signing key is api-url.key in dataDir.',
+      'The HTTP API: attachment references as signed URLs (GET /api/v1/messages/{archiveId}/attachments/{sha256}), GET /healthz, GET /metrics (Prometheus), the OpenAPI document (GET /api/v1/openapi.json). The URL signing key is api-url.key in dataDir.',
   });
 
 /** The whole configuration file. */

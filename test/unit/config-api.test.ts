@@ -18,7 +18,7 @@ function problems(api: string): string[] {
 test('without an api section the API is on, on loopback port 8025, with a derived public URL and a 7-day TTL', () => {
   const { config, problems: p } = checkConfigText('connections: []\n');
   assert.deepEqual(p, []);
-  assert.deepEqual(config!.api, { enabled: true, listen: { host: '127.0.0.1', port: 8025 }, publicUrl: 'http://127.0.0.1:8025', referenceTtlSeconds: 604800 });
+  assert.deepEqual(config!.api, { enabled: true, listen: { host: '127.0.0.1', port: 8025 }, publicUrl: 'http://127.0.0.1:8025', referenceTtlSeconds: 604800, metricsOpen: false });
   assert.ok(Object.isFrozen(config!.api.listen));
 });
 
@@ -51,7 +51,7 @@ test('bad addresses are problems that say what to write', () => {
   assert.deepEqual(problems('{ publicUrl: "https://mail.example.com/?x=1" }'), ['api.publicUrl: must not have a query (?…) or fragment (#…): the signed URLs are built by appending a path to it']);
   assert.deepEqual(problems('{ referenceTtlSeconds: 10 }'), ['api.referenceTtlSeconds: must be at least 60 (seconds)']);
   assert.deepEqual(problems('{ referenceTtlSeconds: "600" }'), ['api.referenceTtlSeconds: must be number, got the string "600"']);
-  assert.deepEqual(problems('{ port: 8025 }'), ['api.port: unknown key "port" in api (allowed: enabled, listen, publicUrl, referenceTtlSeconds)']);
+  assert.deepEqual(problems('{ port: 8025 }'), ['api.port: unknown key "port" in api (allowed: enabled, listen, publicUrl, referenceTtlSeconds, metricsOpen)']);
 });
 
 test('a wildcard listen address needs publicUrl (unless the API is off)', () => {
