@@ -67,12 +67,15 @@ test('a script that SIGKILLs its own process: dead-lettered after its attempts, 
     deliveryRetry: { baseMs: 50, maxMs: 100 },
     routes: [{ name: 'tag', connection: 'journal', scenario: [{ action: 'script', module: './scripts/suicide.mjs', timeoutMs: 10_000, maxAttempts: 2 }] }],
   });
+  // The scripts' working directories go in a temporary directory of the test's own, to be counted.
+  const tmp = openDir(ws, 'tmp');
   try {
-    const r = await runCli(['drain'], ws);
+    const r = await runCli(['drain'], ws, { TMPDIR: tmp });
     assert.equal(r.signal, null, `drain was killed: ${r.stderr}`);
     // It ends by itself, and says that one delivery was dead-lettered (exit 1, SPEC: non-zero on failure).
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^mailsluice: DELIVERIES_DEAD: 1 delivery was dead-lettered \(tag: 1\)/m);
+    assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('mailsluice-script-')), [], 'no script working directory is left after drain exits');
     const ds = await deliveries(ws);
     assert.deepEqual(ds.map((d) => d.state).sort(), ['dead', 'done', 'done']);
     const dead = ds.find((d) => d.state === 'dead')!;
@@ -143,10 +146,13 @@ test('a message whose handling kills the service is dead-lettered after maxAttem
     deliveryRetry: { baseMs: 50, maxMs: 100 },
     routes: [{ name: 'tag', connection: 'journal', scenario: [{ action: 'script', module: './scripts/hang.mjs', timeoutMs: 120_000, maxAttempts: 2 }] }],
   });
+  // The scripts' working directories in a directory of the test's own: a killed service leaves
+  // its own behind, which the next one that runs a script removes.
+  const tmp = openDir(ws, 'tmp');
   try {
     for (let run = 1; run <= 2; run++) {
       // Once as the service, once as a drain.
-      const child = spawnCli([run === 1 ? 'start' : 'drain'], ws);
+      const child = spawnCli([run === 1 ? 'start' : 'drain'], ws, { TMPDIR: tmp });
       child.stdout!.resume();
       child.stderr!.resume();
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
@@ -159,11 +165,14 @@ test('a message whose handling kills the service is dead-lettered after maxAttem
     // The script processes of the killed services did not outlive them.
     await waitFor(() => runs.every((n) => !alive(Number(n.split('-')[2]))), 10_000, 'the script processes to end');
 
-    const r = await runCli(['drain'], ws);
+    // The second run removed what the first, killed, left; its own is left by its own death.
+    assert.equal(readdirSync(tmp).filter((f) => f.startsWith('mailsluice-script-')).length, 1, 'the killed drain left its script directory');
+    const r = await runCli(['drain'], ws, { TMPDIR: tmp });
     assert.equal(r.signal, null, `drain was killed: ${r.stderr}`);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^mailsluice: DELIVERIES_DEAD: 1 delivery was dead-lettered \(tag: 1\)/m);
     assert.equal(readdirSync(marks).length, 2, 'the message was not run a third time');
+    assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('mailsluice-script-')), [], 'the killed services\' script directories were removed, and this drain left none');
     const ds = await deliveries(ws);
     assert.deepEqual(ds.map((d) => d.state).sort(), ['dead', 'done', 'done']);
     const dead = ds.find((d) => d.state === 'dead')!;

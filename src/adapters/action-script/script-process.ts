@@ -12,7 +12,7 @@
  * thread boundary before.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -97,6 +97,70 @@ function readStat(pid: number): { rssMb: number; cpuSeconds: number } | null {
   return { rssMb: kb / 1024, cpuSeconds: ticks / SCRIPT_TUNING.clockTicks };
 }
 
+/**
+ * Working directories of script processes not yet removed. A `drain` exits as soon as its work is
+ * done, before a process's grace timer (unref'd) would remove its directory: whatever is left is
+ * removed as the service exits, so no run leaves `mailsluice-script-*` directories behind.
+ */
+const liveDirs = new Set<string>();
+let exitHook = false;
+
+function removeDir(dir: string): void {
+  liveDirs.delete(dir);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Directories a service killed outright (SIGKILL, a power cut) left behind: named with its pid
+ * (`mailsluice-script-<pid>-…`), removed by the next service that starts a script once that pid
+ * is gone. A live pid's are never touched (another service on this machine), nor names without one.
+ */
+function sweepOrphans(): void {
+  if (swept) return;
+  swept = true;
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^mailsluice-script-(\d+)-/.exec(name)?.[1] ?? NaN);
+    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    try {
+      rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    } catch {
+      // someone else's to clean (another user's directory): left alone
+    }
+  }
+}
+let swept = false;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, as another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function keepDir(dir: string): void {
+  liveDirs.add(dir);
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const d of [...liveDirs]) {
+      try {
+        removeDir(d);
+      } catch {
+        // best effort at exit: a directory that cannot be removed is left, not a crash
+      }
+    }
+  });
+}
+
 /** See the module comment. */
 export class ScriptProcess {
   readonly #child: ChildProcess;
@@ -121,7 +185,9 @@ export class ScriptProcess {
     this.#cpuSeconds = cpuLimitSeconds(c);
     // A working directory of its own: relative paths in the script never land in the service's
     // directory (which may be the data directory), and whatever it writes goes away with it.
-    this.#dir = mkdtempSync(join(tmpdir(), 'mailsluice-script-'));
+    sweepOrphans();
+    this.#dir = mkdtempSync(join(tmpdir(), `mailsluice-script-${process.pid}-`));
+    keepDir(this.#dir);
     if (user) chownSync(this.#dir, user.uid, user.gid);
     const node = [
       process.execPath,
@@ -240,7 +306,7 @@ export class ScriptProcess {
     const e = this.#exit;
     if (!e || this.#reported) return;
     this.#reported = true;
-    rmSync(this.#dir, { recursive: true, force: true });
+    removeDir(this.#dir);
     onExit({ ...e, heapExhausted: this.#heapExhausted, ...(this.#killedForRss !== undefined ? { rssMb: this.#killedForRss } : {}) });
   }
 }
