@@ -6,6 +6,7 @@
  * each after the runners stopped; `continuous` (`start`) runs every stage until the stop signal,
  * pauses the background stages on a full disk, and stops everything when one of them fails.
  */
+import { setMaxListeners } from 'node:events';
 import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js';
 import { createCompressSchedule, emptyCompressTotals, type CompressTotals } from '../core/archive/compress-stage.js';
 import type { DispatchTotals } from '../core/bus/dispatcher.js';
@@ -122,6 +123,10 @@ class PipelineRun {
     metrics: RunMetrics | null,
   ) {
     this.once = options.mode === 'once';
+    // Every runner, index lane waiting for the byte budget and sleeping stage listens to this one
+    // signal at once (each removes its listener when done): more than Node's default of 10 is the
+    // design, not a leak, and the warning would only alarm an operator reading the log.
+    setMaxListeners(0, this.ac.signal);
     const signal = options.signal;
     if (signal?.aborted) this.ac.abort();
     else signal?.addEventListener('abort', () => this.ac.abort(), { once: true });
