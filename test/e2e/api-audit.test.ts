@@ -9,33 +9,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection, makeWorkspace, runCli, spawnCli, type Workspace } from '../harness/cli.js';
+import { imapConnection, makeWorkspace, runCli, spawnCli } from '../harness/cli.js';
 import { freePort } from '../harness/free-port.js';
 import { makeMessage } from '../harness/messages.js';
 import { createApiApp, type ApiDeps } from '../../src/api/index.js';
 import { MailsluiceError } from '../../src/core/errors/index.js';
+import { callApi, createToken, waitReady, type Body } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
-type Body = Record<string, unknown>;
-
-async function call(url: string, token?: string): Promise<{ status: number; body: Body; raw: string }> {
-  const res = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
-  const raw = await res.text();
-  let body: Body = {};
-  try {
-    body = JSON.parse(raw) as Body;
-  } catch {
-    // the raw .eml
-  }
-  return { status: res.status, body, raw };
-}
-
-async function createToken(ws: Workspace, name: string, role: string): Promise<string> {
-  const r = await runCli(['token', 'create', '--name', name, '--role', role, '--json'], ws);
-  assert.equal(r.code, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { token: string }).token;
-}
 
 type AuditRecord = { seq: number; who: string; origin: string; action: string; detail: Record<string, unknown> };
 
@@ -75,21 +57,17 @@ test('start: search, view and raw by an auditor are audited with the token name 
     const auditor = await createToken(ws, 'legal', 'auditor');
     child = spawnCli(['start'], ws);
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const until = Date.now() + 30_000;
-    while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) {
-      assert.ok(Date.now() < until, `/readyz never answered 200 (stderr: ${stderr})`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitReady(base, () => stderr);
 
-    const hits = await call(`${base}/api/v1/messages?text=zanzibar`, auditor);
+    const hits = await callApi(`${base}/api/v1/messages?text=zanzibar`, auditor);
     assert.equal(hits.status, 200);
     const archiveId = (hits.body.hits as Array<{ archiveId: string }>)[0]!.archiveId;
-    assert.equal((await call(`${base}/api/v1/messages/${archiveId}`, auditor)).status, 200);
-    const raw = await call(`${base}/api/v1/messages/${archiveId}/raw`, auditor);
+    assert.equal((await callApi(`${base}/api/v1/messages/${archiveId}`, auditor)).status, 200);
+    const raw = await callApi(`${base}/api/v1/messages/${archiveId}/raw`, auditor);
     assert.equal(raw.status, 200);
     assert.match(raw.raw, /zanzibar/);
 
-    const listed = await call(`${base}/api/v1/audit?who=legal`, auditor);
+    const listed = await callApi(`${base}/api/v1/audit?who=legal`, auditor);
     assert.equal(listed.status, 200, listed.raw);
     const reads = (listed.body.records as AuditRecord[]).map((r) => [r.who, r.origin, r.action, r.detail.text ?? r.detail.archiveId]);
     assert.deepEqual(reads, [
@@ -103,31 +81,31 @@ test('start: search, view and raw by an auditor are audited with the token name 
     const paged: AuditRecord[] = [];
     let cursor: string | null = '';
     while (cursor !== null) {
-      const page = await call(`${base}/api/v1/audit?who=legal&limit=1${cursor ? `&cursor=${cursor}` : ''}`, auditor);
+      const page = await callApi(`${base}/api/v1/audit?who=legal&limit=1${cursor ? `&cursor=${cursor}` : ''}`, auditor);
       assert.equal(page.status, 200, page.raw);
       paged.push(...(page.body.records as AuditRecord[]));
       cursor = page.body.next as string | null;
     }
     assert.deepEqual(paged.map((r) => r.action), ['archive.search', 'archive.view', 'archive.raw']);
-    const none = await call(`${base}/api/v1/audit?since=2999-01-01`, auditor);
+    const none = await callApi(`${base}/api/v1/audit?since=2999-01-01`, auditor);
     assert.deepEqual(none.body.records, []);
-    const bad = await call(`${base}/api/v1/audit?since=yesterday`, auditor);
+    const bad = await callApi(`${base}/api/v1/audit?since=yesterday`, auditor);
     assert.deepEqual([bad.status, bad.body.code], [400, 'API_BAD_REQUEST']);
     assert.match(String(bad.body.message), /since/);
 
-    const verdict = await call(`${base}/api/v1/audit/verify`, auditor);
+    const verdict = await callApi(`${base}/api/v1/audit/verify`, auditor);
     assert.equal(verdict.status, 200);
     assert.equal(verdict.body.ok, true);
     assert.ok((verdict.body.records as number) >= 5, 'the tokens made and the three reads');
 
     for (const path of ['/api/v1/audit', '/api/v1/audit/verify']) {
-      const refused = await call(`${base}${path}`, viewer);
+      const refused = await callApi(`${base}${path}`, viewer);
       assert.deepEqual([refused.status, refused.body.code], [403, 'API_FORBIDDEN'], path);
-      const anonymous = await call(`${base}${path}`);
+      const anonymous = await callApi(`${base}${path}`);
       assert.deepEqual([anonymous.status, anonymous.body.code], [401, 'API_UNAUTHORIZED'], path);
     }
     // A viewer's refused search is no read, and not recorded as one.
-    assert.equal((await call(`${base}/api/v1/messages`, viewer)).status, 403);
+    assert.equal((await callApi(`${base}/api/v1/messages`, viewer)).status, 403);
 
     // The command line, beside the running service, shows the same records.
     const cli = await runCli(['audit', 'list', '--who', 'legal', '--json'], ws);

@@ -12,19 +12,14 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection, makeWorkspace, runCli, spawnCli, type Workspace } from '../harness/cli.js';
+import { imapConnection, makeWorkspace, runCli, spawnCli } from '../harness/cli.js';
 import { freePort } from '../harness/free-port.js';
 import { makeMessage } from '../harness/messages.js';
+import { createToken } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
 const HOUR = 3_600_000;
-
-async function createToken(ws: Workspace, name: string, role: string): Promise<string> {
-  const r = await runCli(['token', 'create', '--name', name, '--role', role, '--json'], ws);
-  assert.equal(r.code, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { token: string }).token;
-}
 
 type Step = { step: string; ok: boolean; ms: number; detail: string; code?: string; summary?: string };
 type Done = { ok: boolean; steps: Step[]; warnings: string[] };

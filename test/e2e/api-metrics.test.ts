@@ -9,14 +9,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection, makeWorkspace, REPO_ROOT, runCli, spawnCli, type Workspace } from '../harness/cli.js';
+import { imapConnection, makeWorkspace, REPO_ROOT, runCli } from '../harness/cli.js';
 import { freePort } from '../harness/free-port.js';
 import { makeMessage } from '../harness/messages.js';
 import { startWebhookReceiver } from '../harness/webhook-receiver.js';
+import { createToken, startService } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
@@ -54,36 +54,9 @@ function parseExposition(text: string): Map<string, number> {
   return samples;
 }
 
-async function createToken(ws: Workspace, name: string): Promise<string> {
-  const r = await runCli(['token', 'create', '--name', name, '--role', 'viewer', '--json'], ws);
-  assert.equal(r.code, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { token: string }).token;
-}
-
 async function scrape(base: string, token?: string): Promise<{ status: number; type: string | null; text: string }> {
   const res = await fetch(`${base}/metrics`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
-}
-
-/** Starts `start` and waits for its /readyz. */
-async function startService(ws: Workspace, base: string): Promise<{ child: ReturnType<typeof spawnCli>; stop: () => Promise<void>; stderr: () => string }> {
-  const child = spawnCli(['start'], ws);
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const until = Date.now() + 30_000;
-  while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) {
-    assert.ok(Date.now() < until, `/readyz never answered 200 (stderr: ${stderr})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    child,
-    stderr: () => stderr,
-    stop: async () => {
-      child.kill('SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
-      assert.equal(code, 0, stderr);
-    },
-  };
 }
 
 test('start: /metrics shows the N messages taken, the parse backlog at 0, the M deliveries of a webhook route; 401 without a token unless metricsOpen', async () => {
@@ -103,7 +76,7 @@ test('start: /metrics shows the N messages taken, the parse backlog at 0, the M 
     // The archive made by a drain of the empty mailbox, so a token can be made before `start`.
     const made = await runCli(['drain'], ws);
     assert.equal(made.code, 0, made.stderr);
-    const token = await createToken(ws, 'prometheus');
+    const token = await createToken(ws, 'prometheus', 'viewer');
     await dovecot.loadMaildir(user.username, Array.from({ length: N }, (_, i) => makeMessage(i, { bodyBytes: 800 })));
     // Beside it, a connection whose password is wrong: its failures are counted by code.
     ws.writeConfig({ ...config, connections: [...config.connections, imapConnection(dovecot, { ...user, password: 'wrong' }, { name: 'broken' })] });

@@ -7,28 +7,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection, makeWorkspace, runCli, spawnCli, type Workspace } from '../harness/cli.js';
+import { imapConnection, makeWorkspace, runCli, spawnCli } from '../harness/cli.js';
 import { freePort } from '../harness/free-port.js';
 import { makeMessage } from '../harness/messages.js';
 import { startWebhookReceiver, waitFor } from '../harness/webhook-receiver.js';
+import { callApi, createToken, waitReady, type Body } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
-type Body = Record<string, unknown>;
-
-async function call(url: string, token?: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: Body; raw: string }> {
-  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(url, { method: init.method ?? 'GET', headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
-  const raw = await res.text();
-  return { status: res.status, body: JSON.parse(raw) as Body, raw };
-}
-
-async function createToken(ws: Workspace, name: string, role: string): Promise<string> {
-  const r = await runCli(['token', 'create', '--name', name, '--role', role, '--json'], ws);
-  assert.equal(r.code, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { token: string }).token;
-}
 
 type Delivery = { id: string; state: string; attempts: number; lastError: string | null; doneAt: string | null };
 
@@ -67,14 +53,10 @@ test('start: routes without secrets; dead deliveries listed; an admin retry is d
     const admin = await createToken(ws, 'deployer', 'admin');
     child = spawnCli(['start'], ws);
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const until = Date.now() + 30_000;
-    while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) {
-      assert.ok(Date.now() < until, `/readyz never answered 200 (stderr: ${stderr})`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitReady(base, () => stderr);
 
     // The routes, as configured, never with a secret.
-    const routes = await call(`${base}/api/v1/routes`, viewer);
+    const routes = await callApi(`${base}/api/v1/routes`, viewer);
     assert.equal(routes.status, 200);
     for (const secret of ['topsecret', 'headersecret', 'smtppass', 'hookpass', 'querysecret']) assert.ok(!routes.raw.includes(secret), `${secret} shown: ${routes.raw}`);
     const list = routes.body.routes as Array<Body & { scenario: Body[] }>;
@@ -83,45 +65,45 @@ test('start: routes without secrets; dead deliveries listed; an admin retry is d
     assert.deepEqual(list[0]!.scenario[1]!.headers, ['X-Api-Key']);
     assert.equal(list[0]!.scenario[1]!.url, `${receiver.url}?…`);
     assert.equal(list[1]!.scenario[0]!.authUser, 'smtpuser');
-    const one = await call(`${base}/api/v1/routes/relay`, viewer);
+    const one = await callApi(`${base}/api/v1/routes/relay`, viewer);
     assert.deepEqual([one.status, one.body.name, one.body.filter], [200, 'relay', { subject: 'never', match: 'contains' }]);
-    assert.equal((await call(`${base}/api/v1/routes`)).status, 401);
-    const unknown = await call(`${base}/api/v1/routes/nope/deliveries`, viewer);
+    assert.equal((await callApi(`${base}/api/v1/routes`)).status, 401);
+    const unknown = await callApi(`${base}/api/v1/routes/nope/deliveries`, viewer);
     assert.deepEqual([unknown.status, unknown.body.code], [404, 'API_NOT_FOUND']);
 
     // The dead letters of the refusing receiver.
-    const dead = await call(`${base}/api/v1/routes/hook/deliveries?state=dead`, viewer);
+    const dead = await callApi(`${base}/api/v1/routes/hook/deliveries?state=dead`, viewer);
     assert.equal(dead.status, 200, dead.raw);
     const rows = dead.body.deliveries as Delivery[];
     assert.equal(rows.length, 3);
     assert.ok(rows.every((d) => d.state === 'dead' && d.attempts === 1 && /^ACTION_REJECTED/.test(d.lastError ?? '') && d.doneAt !== null), dead.raw);
-    const paged = await call(`${base}/api/v1/routes/hook/deliveries?state=dead&limit=2`, viewer);
+    const paged = await callApi(`${base}/api/v1/routes/hook/deliveries?state=dead&limit=2`, viewer);
     assert.deepEqual([(paged.body.deliveries as unknown[]).length, paged.body.next], [2, '2']);
-    const rest = await call(`${base}/api/v1/routes/hook/deliveries?state=dead&limit=2&cursor=2`, viewer);
+    const rest = await callApi(`${base}/api/v1/routes/hook/deliveries?state=dead&limit=2&cursor=2`, viewer);
     assert.deepEqual([(rest.body.deliveries as Delivery[]).map((d) => d.id), rest.body.next], [[rows[2]!.id], null]);
-    const badState = await call(`${base}/api/v1/routes/hook/deliveries?state=lost`, viewer);
+    const badState = await callApi(`${base}/api/v1/routes/hook/deliveries?state=lost`, viewer);
     assert.deepEqual([badState.status, badState.body.code], [400, 'API_BAD_REQUEST']);
     assert.match(String(badState.body.message), /state/);
 
     // Retry: admin only; an unknown route is 404; a malformed body 400 naming the field.
     for (const token of [viewer, auditor]) {
-      const refused = await call(`${base}/api/v1/routes/hook/deliveries/retry`, token, { method: 'POST', body: {} });
+      const refused = await callApi(`${base}/api/v1/routes/hook/deliveries/retry`, token, { method: 'POST', body: {} });
       assert.deepEqual([refused.status, refused.body.code], [403, 'API_FORBIDDEN']);
     }
-    const noRoute = await call(`${base}/api/v1/routes/nope/deliveries/retry`, admin, { method: 'POST', body: {} });
+    const noRoute = await callApi(`${base}/api/v1/routes/nope/deliveries/retry`, admin, { method: 'POST', body: {} });
     assert.deepEqual([noRoute.status, noRoute.body.code], [404, 'API_NOT_FOUND']);
-    const badBody = await call(`${base}/api/v1/routes/hook/deliveries/retry`, admin, { method: 'POST', body: { ids: 'all' } });
+    const badBody = await callApi(`${base}/api/v1/routes/hook/deliveries/retry`, admin, { method: 'POST', body: { ids: 'all' } });
     assert.deepEqual([badBody.status, badBody.body.code], [400, 'API_BAD_REQUEST']);
     assert.match(String(badBody.body.message), /ids/);
     assert.equal(receiver.requests.length, 3, 'nothing was retried by the refusals');
 
     // Fixed receiver: one by id (and one that is not a dead delivery of this route), then the rest.
     receiver.answer(() => ({ status: 200 }));
-    const byId = await call(`${base}/api/v1/routes/hook/deliveries/retry`, admin, { method: 'POST', body: { ids: [rows[0]!.id, 'journal.relay.1'] } });
+    const byId = await callApi(`${base}/api/v1/routes/hook/deliveries/retry`, admin, { method: 'POST', body: { ids: [rows[0]!.id, 'journal.relay.1'] } });
     assert.equal(byId.status, 200, byId.raw);
     assert.deepEqual(byId.body, { replayed: 1, ids: [rows[0]!.id], notDead: ['journal.relay.1'] });
     await waitFor(() => receiver.accepted().length === 1, 15_000, 'the replayed delivery');
-    const all = await call(`${base}/api/v1/routes/hook/deliveries/retry`, admin, { method: 'POST' });
+    const all = await callApi(`${base}/api/v1/routes/hook/deliveries/retry`, admin, { method: 'POST' });
     assert.equal(all.status, 200, all.raw);
     assert.equal(all.body.replayed, 2);
     await waitFor(() => receiver.accepted().length >= 3, 15_000, 'the other two');
@@ -132,14 +114,14 @@ test('start: routes without secrets; dead deliveries listed; an admin retry is d
     let done: Delivery[] = [];
     const deadline = Date.now() + 10_000;
     while (done.length < 3 && Date.now() < deadline) {
-      done = (await call(`${base}/api/v1/routes/hook/deliveries?state=done`, viewer)).body.deliveries as Delivery[];
+      done = (await callApi(`${base}/api/v1/routes/hook/deliveries?state=done`, viewer)).body.deliveries as Delivery[];
       if (done.length < 3) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(done.length, 3, 'recorded done');
-    assert.deepEqual((await call(`${base}/api/v1/routes/hook/deliveries?state=dead`, viewer)).body.deliveries, []);
+    assert.deepEqual((await callApi(`${base}/api/v1/routes/hook/deliveries?state=dead`, viewer)).body.deliveries, []);
 
     // The retries are on the audit log, by the admin's token.
-    const audit = await call(`${base}/api/v1/audit?who=deployer`, auditor);
+    const audit = await callApi(`${base}/api/v1/audit?who=deployer`, auditor);
     assert.deepEqual(
       (audit.body.records as Array<{ action: string; detail: Body }>).map((r) => [r.action, r.detail.allDead ?? r.detail.ids]),
       [

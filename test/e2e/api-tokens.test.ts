@@ -7,24 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection, makeWorkspace, runCli, spawnCli, type Workspace } from '../harness/cli.js';
+import { imapConnection, makeWorkspace, runCli, spawnCli } from '../harness/cli.js';
 import { freePort } from '../harness/free-port.js';
 import { makeMessage } from '../harness/messages.js';
+import { callApi, createToken, waitReady } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
-
-async function call(url: string, token?: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-async function createToken(ws: Workspace, name: string, role: string): Promise<string> {
-  const r = await runCli(['token', 'create', '--name', name, '--role', role, '--json'], ws);
-  assert.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { token: string; name: string; role: string };
-  assert.deepEqual([out.name, out.role], [name, role]);
-  return out.token;
-}
 
 test('start: tokens from `token create` open the API by role; none is 401, too low a role 403, a revoked one 401', async () => {
   const user = await dovecot.createUser();
@@ -43,33 +31,29 @@ test('start: tokens from `token create` open the API by role; none is 401, too l
 
     child = spawnCli(['start'], ws);
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const until = Date.now() + 30_000;
-    while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) {
-      assert.ok(Date.now() < until, `/readyz never answered 200 (stderr: ${stderr})`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitReady(base, () => stderr);
 
-    const anonymous = await call(`${base}/api/v1/connections`);
+    const anonymous = await callApi(`${base}/api/v1/connections`);
     assert.deepEqual([anonymous.status, anonymous.body.code], [401, 'API_UNAUTHORIZED']);
-    const forged = await call(`${base}/api/v1/connections`, `msl_${'A'.repeat(43)}`);
+    const forged = await callApi(`${base}/api/v1/connections`, `msl_${'A'.repeat(43)}`);
     assert.deepEqual([forged.status, forged.body.code], [401, 'API_UNAUTHORIZED']);
 
-    const list = await call(`${base}/api/v1/connections`, viewer);
+    const list = await callApi(`${base}/api/v1/connections`, viewer);
     assert.equal(list.status, 200);
     assert.deepEqual((list.body.connections as Array<{ name: string }>).map((c) => c.name), ['journal']);
-    const status = await call(`${base}/api/v1/connections/journal/status`, viewer);
+    const status = await callApi(`${base}/api/v1/connections/journal/status`, viewer);
     assert.deepEqual([status.status, status.body.taken], [200, 3], 'taken since the archive began');
 
-    const refused = await call(`${base}/api/v1/messages`, viewer);
+    const refused = await callApi(`${base}/api/v1/messages`, viewer);
     assert.deepEqual([refused.status, refused.body.code], [403, 'API_FORBIDDEN'], 'a viewer cannot search');
-    const hits = await call(`${base}/api/v1/messages`, auditor);
+    const hits = await callApi(`${base}/api/v1/messages`, auditor);
     assert.equal(hits.status, 200);
     assert.equal((hits.body.hits as unknown[]).length, 3);
 
     // Revoked beside the running service: the next request is refused.
     const revoked = await runCli(['token', 'revoke', 'ops'], ws);
     assert.equal(revoked.code, 0, revoked.stderr);
-    const after = await call(`${base}/api/v1/connections`, viewer);
+    const after = await callApi(`${base}/api/v1/connections`, viewer);
     assert.deepEqual([after.status, after.body.code], [401, 'API_UNAUTHORIZED']);
   } finally {
     if (child) {

@@ -1,0 +1,76 @@
+/**
+ * Talking to a running service's management API as an operator's script would: a token from
+ * `mailsluice token create`, JSON requests with `Authorization: Bearer`, and waiting for `start`
+ * to be ready. Shared by the API's end-to-end tests.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { runCli, spawnCli, type Workspace } from './cli.js';
+
+/** A JSON answer's body. */
+export type Body = Record<string, unknown>;
+
+/** One request; `body` is sent as JSON. Answers the status, the parsed body and its text. */
+export async function callApi(url: string, token?: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: Body; raw: string }> {
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(url, { method: init.method ?? 'GET', headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
+  const raw = await res.text();
+  let body: Body = {};
+  try {
+    body = JSON.parse(raw) as Body;
+  } catch {
+    // not JSON (a raw message, the metrics text): `raw` has it
+  }
+  return { status: res.status, body, raw };
+}
+
+/** A new API token with `role`, made with the CLI on the workspace's archive (which must exist). */
+export async function createToken(ws: Workspace, name: string, role: 'viewer' | 'auditor' | 'admin'): Promise<string> {
+  const r = await runCli(['token', 'create', '--name', name, '--role', role, '--json'], ws);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { token: string; name: string; role: string };
+  assert.deepEqual([out.name, out.role], [name, role]);
+  return out.token;
+}
+
+/** Waits until `/readyz` at `base` answers 200, failing with the service's stderr after 30 s. */
+export async function waitReady(base: string, stderr: () => string): Promise<void> {
+  const until = Date.now() + 30_000;
+  while ((await fetch(`${base}/readyz`).catch(() => null))?.status !== 200) {
+    assert.ok(Date.now() < until, `/readyz never answered 200 (stderr: ${stderr()})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A running `start`: its process, what it wrote to stderr, and a stop that expects exit 0. */
+export interface RunningService {
+  child: ReturnType<typeof spawnCli>;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `start` on the workspace and waits for its `/readyz`. */
+export async function startService(ws: Workspace, base: string, env: NodeJS.ProcessEnv = {}): Promise<RunningService> {
+  const child = spawnCli(['start'], ws, env);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const service: RunningService = {
+    child,
+    stderr: () => stderr,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const [code] = (await once(child, 'exit')) as [number | null];
+        assert.equal(code, 0, stderr);
+      }
+    },
+  };
+  try {
+    await waitReady(base, () => stderr);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return service;
+}
