@@ -178,7 +178,8 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     connectionLogFile: logFile,
     connectionLogger(c) {
       const level = connectionLogLevel(c.logging);
-      const extra: LogSink[] = level ? [{ level, file: logFile(c.name) }] : [];
+      const rotation = { maxBytes: Math.round(config.logging.maxFileMb * 1024 * 1024), keep: config.logging.keepFiles };
+      const extra: LogSink[] = level ? [{ level, file: logFile(c.name), rotation }] : [];
       return logger.with(extra, { connection: c.name });
     },
     // Every session guarded against a STARTTLS downgrade, remembered in archive.db (ADR 0016).

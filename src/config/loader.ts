@@ -85,6 +85,8 @@ export interface Config {
   routes: RouteConfig[];
   /** The HTTP API. */
   api: ApiConfig;
+  /** Per-connection log files: the size cap of each, and how many rotated files are kept. */
+  logging: { maxFileMb: number; keepFiles: number };
   /** Things that are valid but worth telling the operator. */
   warnings: ConfigProblem[];
 }
@@ -273,6 +275,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     connections,
     routes,
     api: apiConfig(input.api),
+    logging: input.logging,
     warnings,
   };
   return { config: deepFreeze(config), problems, warnings };

@@ -384,6 +384,13 @@ export const configSchema = z.strictObject({
   connections: z.array(connectionSchema).default([]).meta({ description: 'Mailbox connections (SPEC "Connection settings").' }),
   routes: z.array(routeSchema).default([]).meta({ description: 'Routes (SPEC "Route settings"): which messages of a connection go to which scenario, on which bus.' }),
   api,
+  logging: z
+    .strictObject({
+      maxFileMb: z.number().positive('must be above 0').max(1_000_000).default(50).meta({ description: 'Size cap of each per-connection log file (dataDir/logs/<name>.log), in MiB: a record that would take it past the cap first rotates it to <name>.log.1 (the older ones move up by one).' }),
+      keepFiles: z.number().int('must be a whole number').min(0).max(1000).default(5).meta({ description: 'Rotated files kept per connection log (<name>.log.1 … <name>.log.N, .1 the newest); the oldest beyond N is deleted. 0 keeps none: a full file is started afresh.' }),
+    })
+    .default({ maxFileMb: 50, keepFiles: 5 })
+    .meta({ description: 'Per-connection log files: size cap and rotation.' }),
 });
 
 /** A connection as written in the file, after defaults. */

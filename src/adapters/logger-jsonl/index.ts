@@ -4,3 +4,4 @@
  */
 export { JsonlLogger } from './jsonl-logger.js';
 export { connectionLogLevel, type LogLevel, type LogSink } from './jsonl-logger-config.js';
+export { appendWithRotation, type RotationPolicy } from './log-rotation.js';

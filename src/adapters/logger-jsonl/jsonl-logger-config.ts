@@ -2,6 +2,7 @@
  * What the JSON-lines logger is configured with (its sinks and their levels) and the fixed rules
  * behind it (level order, which field names are taken for secrets), each with its reason.
  */
+import type { RotationPolicy } from './log-rotation.js';
 
 /** Levels in order of severity. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -15,6 +16,8 @@ export interface LogSink {
   level: LogLevel;
   /** A file (JSON lines), or a writable such as process.stderr. */
   file?: string;
+  /** A file's size cap and rotated files kept (log-rotation.ts); none: the file grows unbounded. */
+  rotation?: RotationPolicy;
   stream?: { write(s: string): unknown };
 }
 

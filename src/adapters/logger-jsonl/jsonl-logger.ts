@@ -2,8 +2,8 @@
  * The Logger port as JSON lines: one object per record, to stderr and to each connection's own
  * log file, levels per sink, secret-looking fields redacted.
  */
-import { appendFileSync } from 'node:fs';
-import { makePrivateDirSync, PRIVATE_FILE_MODE } from '../fs-node/private-files.js';
+import { makePrivateDirSync } from '../fs-node/private-files.js';
+import { appendWithRotation } from './log-rotation.js';
 import { dirname } from 'node:path';
 import type { Logger } from '../../core/ports/logger.js';
 import { LEVEL_RANK as RANK, NOT_SECRET, SECRET_KEYS, type LogLevel, type LogSink } from './jsonl-logger-config.js';
@@ -40,8 +40,7 @@ export class JsonlLogger implements Logger {
       if (RANK[level] < RANK[s.level]) continue;
       if (s.file) {
         try {
-          // Synchronous append keeps the order and survives a crash right after; logs are low-volume.
-          appendFileSync(s.file, rec, { mode: PRIVATE_FILE_MODE });
+          appendWithRotation(s.file, rec, s.rotation);
         } catch (err) {
           dropUnwritableRecord(err);
         }

@@ -5,7 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { SEARCH_MIGRATIONS } from './sqlite-schema.js';
-import { pragma, retain, userVersion } from '../sqlite-node/sqlite-retain.js';
+import { pragma, retain } from '../sqlite-node/sqlite-retain.js';
+import { migrateWithBackup } from './sqlite-upgrade.js';
 import { ensurePrivateFileSync } from '../fs-node/private-files.js';
 
 /** One row of the index: rowid = messages.id. */
@@ -30,14 +31,11 @@ export function openSearchDb(file: string): Database.Database {
   // A row written here is only marked parsed in archive.db after this commit returned; FULL
   // keeps that order true across a power cut.
   pragma(db, 'synchronous = FULL');
-  const version = userVersion(db);
-  // Re-read inside each write transaction: two processes may open a new search.db together.
-  for (let i = version; i < SEARCH_MIGRATIONS.length; i++) {
-    db.transaction(() => {
-      if (userVersion(db) > i) return;
-      db.exec(SEARCH_MIGRATIONS[i]!);
-      pragma(db, `user_version = ${i + 1}`);
-    }).immediate();
+  try {
+    migrateWithBackup(db, file, SEARCH_MIGRATIONS);
+  } catch (err) {
+    db.close();
+    throw err;
   }
   return db;
 }

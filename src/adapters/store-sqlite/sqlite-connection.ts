@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { ensurePrivateFileSync, makePrivateDirSync } from '../fs-node/private-files.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { MIGRATIONS } from './sqlite-schema.js';
+import { migrateWithBackup, refuseNewerSchema } from './sqlite-upgrade.js';
 import { openSearchDb } from './fts-writer-worker.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { pragma, retain, userVersion } from '../sqlite-node/sqlite-retain.js';
@@ -50,11 +51,12 @@ export class SqliteConnection {
         pragma(this.db, 'journal_mode = WAL');
         pragma(this.db, this.synchronous === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
         pragma(this.db, 'foreign_keys = ON');
-        this.migrate();
+        migrateWithBackup(this.db, options.file, MIGRATIONS);
         openSearchDb(this.searchFile).close();
       }
       // The file exists from the moment a first start or drain creates it (empty, 0600) until
       // its first migration commits: no archive to read yet.
+      if (options.readonly) refuseNewerSchema(this.db, options.file, MIGRATIONS.length);
       if (options.readonly && userVersion(this.db) === 0) {
         throw new MailsluiceError('ARCHIVE_NOT_FOUND', `${options.file} holds no archive yet (a first start or drain is creating it; try again in a moment)`);
       }
@@ -64,21 +66,6 @@ export class SqliteConnection {
       if (!options.readonly || existsSync(this.searchFile)) retain(this.db.prepare('ATTACH DATABASE ? AS s')).run(this.searchFile);
     } catch (err) {
       throw mapSqliteError(err, `opening ${options.file}`);
-    }
-  }
-
-  /**
-   * Another process may open a new or older archive at the same moment (`stats` or `drain` beside
-   * `start`): each step reads the version again inside its write transaction, so a step the other
-   * process ran meanwhile is skipped instead of run twice ("duplicate column name").
-   */
-  private migrate(): void {
-    for (let i = userVersion(this.db); i < MIGRATIONS.length; i++) {
-      this.db.transaction(() => {
-        if (userVersion(this.db) > i) return;
-        this.db.exec(MIGRATIONS[i]!);
-        pragma(this.db, `user_version = ${i + 1}`);
-      }).immediate();
     }
   }
 

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   STORE_RESOURCE_EXHAUSTED: { retryable: true, summary: 'The archive could not open or read a file for lack of a resource (too many open files, EMFILE/ENFILE; memory): nothing is wrong with the archive, and the work is tried again.' },
   STORE_NOT_FOUND: { retryable: false, summary: 'The requested archived message or blob does not exist.' },
   ARCHIVE_NOT_FOUND: { retryable: false, summary: 'There is no archive in the configured dataDir (no archive.db): the path is mistyped, or nothing was drained yet. Reading commands create nothing.' },
+  ARCHIVE_TOO_NEW: { retryable: false, summary: 'The archive (archive.db or search.db) was migrated by a newer mailsluice to a schema version this build does not know; nothing was read or taken.' },
   DATA_DIR_LOCKED: { retryable: false, summary: 'Another mailsluice process (start or drain) holds the data directory; the sentence names its pid.' },
   MESSAGES_NOT_ARCHIVED: { retryable: false, summary: 'Some messages could not be archived: set aside on the server (with unseenOnly flagged \\Seen; or their transfer broke off session after session) and not taken again.' },
   PARSE_LIMIT_EXCEEDED: { retryable: false, summary: 'A message exceeded a parser limit; it is archived raw and marked unparsable.' },
