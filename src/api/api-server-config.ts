@@ -174,4 +174,9 @@ export const API_TUNING = {
    * no one reads beyond "many" (issue 14).
    */
   searchTotalCap: 10_000,
+  /**
+   * The most messages one export holds. The export streams their bytes, but lists the hits
+   * (about 200 bytes each) before it starts: 100,000 of them is some 20 MB held while it runs.
+   */
+  exportMaxMessages: 100_000,
 } as const;

@@ -31,7 +31,8 @@ const isoDate = z
   .refine((s) => !Number.isNaN(Date.parse(s)), { error: 'must be an ISO 8601 date or date-time' })
   .openapi({ example: '2026-01-31' });
 
-const SearchParams = z.object({
+/** The search filters and paging of `GET /api/v1/messages` (the export takes its filters). */
+export const SearchParams = z.object({
   text: z.string().max(1000).optional().openapi({ param: { description: 'Words, "quoted phrases" and `word*` prefixes, all of which must occur.' } }),
   from: z.string().max(500).optional().openapi({ param: { description: 'A part of the sender.' } }),
   to: z.string().max(500).optional().openapi({ param: { description: 'A part of a recipient (To, Cc, Bcc).' } }),
@@ -51,7 +52,7 @@ const idParam = z.object({ archiveId: hexSha256.openapi({ param: { description: 
 
 const notFound = { 404: errorAnswer('No archived message with this `archiveId` (API_NOT_FOUND).') };
 
-async function findMessage(deps: ApiDeps, archiveId: string) {
+export async function findMessage(deps: ApiDeps, archiveId: string) {
   const message = await deps.archive.findArchived(archiveId);
   if (!message) throw new MailsluiceError('API_NOT_FOUND', `no archived message ${archiveId}`);
   return message;
@@ -101,7 +102,7 @@ const raw = createRoute({
 });
 
 /** The search filters of `p` as the index takes them (no limit). */
-function searchQuery(p: z.infer<typeof SearchParams>): SearchQuery {
+export function searchQuery(p: Omit<z.infer<typeof SearchParams>, 'cursor' | 'limit'>): SearchQuery {
   return {
     ...(p.text !== undefined ? { text: p.text } : {}),
     ...(p.from !== undefined ? { from: p.from } : {}),
