@@ -122,7 +122,9 @@ export function exportRoutes(app: ApiApp, deps: ApiDeps): void {
     const max = API_TUNING.exportMaxMessages;
     const hits = await deps.search.search({ ...query, limit: max + 1 });
     if (hits.length > max) throw new MailsluiceError('API_BAD_REQUEST', `the search matches more than ${max} messages; narrow it (since/before, connection) and export in parts`);
-    const stream = format === 'mbox' ? Readable.from(mbox(deps, hits)) : zip(deps, hits);
+    // Byte mode with a mark of 1: the generator is asked for the next message only once the one
+    // before has been handed on (object mode would read 16 messages ahead, outside the budget).
+    const stream = format === 'mbox' ? Readable.from(mbox(deps, hits), { objectMode: false, highWaterMark: 1 }) : zip(deps, hits);
     stream.on('error', (err) => deps.logger.warn('export stopped: a message could not be read', { error: err.message }));
     const name = `mailsluice-export.${format === 'mbox' ? 'mbox' : 'zip'}`;
     return c.body(Readable.toWeb(stream) as ReadableStream<Uint8Array>, 200, {
