@@ -16,6 +16,7 @@ import { statsRoutes } from './routes/stats.js';
 import { connectionRoutes } from './routes/connections.js';
 import { connectionActionRoutes } from './routes/connection-actions.js';
 import { messageRoutes } from './routes/messages.js';
+import { exportRoutes } from './routes/export.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { auditRoutes } from './routes/audit.js';
 import { mailRoutes } from './routes/mail-routes.js';
@@ -100,6 +101,8 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   statsRoutes(app, deps);
   connectionRoutes(app, deps);
   connectionActionRoutes(app, deps);
+  // Before the messages: `export` would otherwise be read as an `archiveId` (and refused).
+  exportRoutes(app, deps);
   messageRoutes(app, deps);
   mailRoutes(app, deps);
   auditRoutes(app, deps);

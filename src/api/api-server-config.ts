@@ -135,6 +135,8 @@ export interface ApiDeps {
   metrics?: Pick<Metrics, 'render'>;
   /** `api.metricsOpen`: `GET /metrics` without credentials, for a scraper. Default false (role viewer). */
   metricsOpen?: boolean;
+  /** Where a search's `total` stops being exact; default `API_TUNING.searchTotalCap` (a test gives a small one). */
+  searchTotalCap?: number;
 }
 
 /** Where {@link startApiServer} listens. */
@@ -166,4 +168,15 @@ export const API_TUNING = {
   requestTimeoutMs: 30_000,
   /** An idle kept-alive connection is closed after this. */
   keepAliveTimeoutMs: 5_000,
+  /**
+   * A search's `total` is exact up to this, then says `more`: counting every match of a broad
+   * query over millions of messages would cost a full scan of the index per page, for a number
+   * no one reads beyond "many" (issue 14).
+   */
+  searchTotalCap: 10_000,
+  /**
+   * The most messages one export holds. The export streams their bytes, but lists the hits
+   * (about 200 bytes each) before it starts: 100,000 of them is some 20 MB held while it runs.
+   */
+  exportMaxMessages: 100_000,
 } as const;

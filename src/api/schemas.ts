@@ -128,12 +128,18 @@ export const SearchHitSchema = z
     subject: z.string(),
     date: z.string().nullable(),
     size: z.number().int(),
+    excerpt: z.string().openapi({
+      description:
+        'About 200 characters of the text body (or the HTML body without tags) around the first word of `text` it holds, each matched word marked «…», `…` where text was cut; the beginning of the text when `text` is absent or matched only headers; "" when the message cannot be read again.',
+    }),
   })
   .openapi('SearchHit');
 
 export const SearchPageSchema = z
   .object({
     hits: z.array(SearchHitSchema),
+    total: z.number().int().openapi({ description: 'How many messages match in all: exact up to 10,000, then 10,000 with `more`.' }),
+    more: z.boolean().openapi({ description: 'True when more messages match than `total` says.' }),
     next: z.string().nullable().openapi({ description: 'The `cursor` of the next page; null on the last.' }),
   })
   .openapi('SearchPage');

@@ -74,6 +74,17 @@ export function runSearchIndexContract(name: string, factory: StoreFactory): voi
       assert.deepEqual(hit, { id: m.lunch, sha256: taken('c', 2).sha256, connection: 'c', from: 'Bob <bob@example.test>', subject: 'Lunch on Friday?', date: '2024-03-08T12:00:00.000Z', size: taken('c', 2).size });
     }));
 
+  test(`${name} search index: count is what search lists without its limit, stopped at the limit given`, () =>
+    withStore(factory, async (h) => {
+      await fill(h);
+      assert.equal(await h.store.count({}), 4);
+      assert.equal(await h.store.count({ limit: 2 }), 2, 'counted no further than the limit');
+      assert.equal(await h.store.count({ limit: 10 }), 4);
+      assert.equal(await h.store.count({ text: 'agenda' }), 1);
+      assert.equal(await h.store.count({ from: 'bob@', hasAttachment: false }), 1);
+      assert.equal(await h.store.count({ text: 'nothing-like-this' }), 0);
+    }));
+
   test(`${name} search index: a message parsed again replaces its full-text row`, () =>
     withStore(factory, async (h) => {
       const [a] = await commitAndList(h, [taken('c', 1)]);

@@ -241,6 +241,18 @@ export class MemoryStore implements DrainLedger, ParseQueue, SearchIndex, Archiv
   // SearchIndex
 
   async search(q: SearchQuery): Promise<SearchHit[]> {
+    return this.matching(q)
+      .slice(0, q.limit ?? 100)
+      .map((m) => ({ id: m.id, sha256: m.sha256, connection: m.connection, from: m.from ?? '', subject: m.subject ?? '', date: m.date, size: m.size }));
+  }
+
+  async count(q: SearchQuery): Promise<number> {
+    const n = this.matching(q).length;
+    return q.limit === undefined ? n : Math.min(n, q.limit);
+  }
+
+  /** Every message `q` matches (its limit aside), newest first. */
+  private matching(q: SearchQuery): MessageRow[] {
     const want = q.text ? terms(q.text) : [];
     let candidates: MessageRow[];
     if (want.length > 0) {
@@ -264,9 +276,7 @@ export class MemoryStore implements DrainLedger, ParseQueue, SearchIndex, Archiv
           (q.before === undefined || (m.date !== null && m.date < q.before)) &&
           (q.hasAttachment === undefined || (m.parseState !== 0 && m.hasAttachments === q.hasAttachment)),
       )
-      .sort((a, b) => b.id - a.id)
-      .slice(0, q.limit ?? 100)
-      .map((m) => ({ id: m.id, sha256: m.sha256, connection: m.connection, from: m.from ?? '', subject: m.subject ?? '', date: m.date, size: m.size }));
+      .sort((a, b) => b.id - a.id);
   }
 
   // ArchiveReader

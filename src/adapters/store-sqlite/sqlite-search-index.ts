@@ -21,6 +21,29 @@ export class SqliteSearchIndex implements SearchIndex {
   constructor(private readonly conn: SqliteConnection) {}
 
   async search(q: SearchQuery): Promise<SearchHit[]> {
+    const { from, where } = this.filter(q);
+    const sql = `SELECT DISTINCT m.id, m.sha256, m.connection, COALESCE(m.from_addr, '') AS "from", COALESCE(m.subject, '') AS subject, m.date, m.size
+      FROM ${from} ${where.clause()} ORDER BY m.id DESC LIMIT ?`;
+    try {
+      return this.conn.stmt(sql).all(...where.args, q.limit ?? 100) as SearchHit[];
+    } catch (err) {
+      throw mapSqliteError(err, 'searching');
+    }
+  }
+
+  async count(q: SearchQuery): Promise<number> {
+    const { from, where } = this.filter(q);
+    // The inner LIMIT lets SQLite stop at the cap instead of counting every match.
+    const sql = `SELECT COUNT(*) AS n FROM (SELECT DISTINCT m.id FROM ${from} ${where.clause()} LIMIT ?)`;
+    try {
+      return (this.conn.stmt(sql).get(...where.args, q.limit ?? -1) as { n: number }).n;
+    } catch (err) {
+      throw mapSqliteError(err, 'counting search hits');
+    }
+  }
+
+  /** The tables and conditions of `q`, shared by `search` and `count`. */
+  private filter(q: SearchQuery): { from: string; where: SqlWhere } {
     const journal = this.conn.journalColumns;
     const where = new SqlWhere();
     let from = 'messages m';
@@ -43,14 +66,7 @@ export class SqliteSearchIndex implements SearchIndex {
       .when('m.date >= ?', q.since)
       .when('m.date < ?', q.before)
       .when('m.has_attachments = ?', q.hasAttachment === undefined ? undefined : q.hasAttachment ? 1 : 0);
-    const sql = `SELECT DISTINCT m.id, m.sha256, m.connection, COALESCE(m.from_addr, '') AS "from", COALESCE(m.subject, '') AS subject, m.date, m.size
-      FROM ${from} ${where.clause()} ORDER BY m.id DESC LIMIT ?`;
-    const args = [...where.args, q.limit ?? 100];
-    try {
-      return this.conn.stmt(sql).all(...args) as SearchHit[];
-    } catch (err) {
-      throw mapSqliteError(err, 'searching');
-    }
+    return { from, where };
   }
 
   /** Writes (or replaces) full-text rows; resolves once they are durable in `search.db`. */

@@ -109,6 +109,10 @@ export class SqliteStore implements MessageStore {
     return this.searchIndex.search(q);
   }
 
+  count(q: SearchQuery): Promise<number> {
+    return this.searchIndex.count(q);
+  }
+
   stats(): Promise<ArchiveStats> {
     return this.reader.stats();
   }

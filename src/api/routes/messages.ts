@@ -8,13 +8,14 @@ import { MailsluiceError } from '../../core/errors/index.js';
 import type { SearchQuery } from '../../core/ports/search-index.js';
 import type { ApiApp } from '../api-app.js';
 import { JSON_HEADERS } from '../api-app.js';
-import type { ApiDeps } from '../api-server-config.js';
+import { API_TUNING, type ApiDeps } from '../api-server-config.js';
 import { BEARER, requireRole } from '../access.js';
 import { ATTACHMENT_SAFETY_HEADERS } from '../attachment-headers.js';
 import { ACCESS_ANSWERS, errorAnswer, hexSha256, jsonAnswer, MessageSchema, SearchPageSchema } from '../schemas.js';
 import { readRaw } from './read-raw.js';
 import { messageContent } from './message-content.js';
 import { recordRequest } from '../audit-request.js';
+import { excerpt, plainText, queryWords } from './excerpt.js';
 
 /** Hits per page unless `limit` says otherwise, and the most it may say. */
 const DEFAULT_LIMIT = 50;
@@ -30,7 +31,8 @@ const isoDate = z
   .refine((s) => !Number.isNaN(Date.parse(s)), { error: 'must be an ISO 8601 date or date-time' })
   .openapi({ example: '2026-01-31' });
 
-const SearchParams = z.object({
+/** The search filters and paging of `GET /api/v1/messages` (the export takes its filters). */
+export const SearchParams = z.object({
   text: z.string().max(1000).optional().openapi({ param: { description: 'Words, "quoted phrases" and `word*` prefixes, all of which must occur.' } }),
   from: z.string().max(500).optional().openapi({ param: { description: 'A part of the sender.' } }),
   to: z.string().max(500).optional().openapi({ param: { description: 'A part of a recipient (To, Cc, Bcc).' } }),
@@ -50,7 +52,7 @@ const idParam = z.object({ archiveId: hexSha256.openapi({ param: { description: 
 
 const notFound = { 404: errorAnswer('No archived message with this `archiveId` (API_NOT_FOUND).') };
 
-async function findMessage(deps: ApiDeps, archiveId: string) {
+export async function findMessage(deps: ApiDeps, archiveId: string) {
   const message = await deps.archive.findArchived(archiveId);
   if (!message) throw new MailsluiceError('API_NOT_FOUND', `no archived message ${archiveId}`);
   return message;
@@ -61,7 +63,7 @@ const search = createRoute({
   path: '/api/v1/messages',
   operationId: 'searchMessages',
   summary: 'Search the archive (role auditor)',
-  description: `Newest first; every filter given must match. A page holds up to \`limit\` hits and the \`next\` cursor; paging ends at ${MAX_DEPTH} hits (narrow the search to see further).`,
+  description: `Newest first; every filter given must match. A page holds up to \`limit\` hits, the \`total\` of matches (exact up to ${API_TUNING.searchTotalCap}, then \`more\`) and the \`next\` cursor; paging ends at ${MAX_DEPTH} hits (narrow the search to see further). Each hit has an \`excerpt\` of its text, cut from the message read again (the index keeps no text), the words of \`text\` marked «…».`,
   security: BEARER,
   request: { query: SearchParams },
   responses: {
@@ -99,11 +101,9 @@ const raw = createRoute({
   },
 });
 
-/** One page of a search. */
-async function searchPage(deps: ApiDeps, p: z.infer<typeof SearchParams>): Promise<z.infer<typeof SearchPageSchema>> {
-  const limit = p.limit ?? DEFAULT_LIMIT;
-  const offset = p.cursor === undefined ? 0 : Number(p.cursor);
-  const query: SearchQuery = {
+/** The search filters of `p` as the index takes them (no limit). */
+export function searchQuery(p: Omit<z.infer<typeof SearchParams>, 'cursor' | 'limit'>): SearchQuery {
+  return {
     ...(p.text !== undefined ? { text: p.text } : {}),
     ...(p.from !== undefined ? { from: p.from } : {}),
     ...(p.to !== undefined ? { to: p.to } : {}),
@@ -112,12 +112,47 @@ async function searchPage(deps: ApiDeps, p: z.infer<typeof SearchParams>): Promi
     ...(p.hasAttachment !== undefined ? { hasAttachment: p.hasAttachment === 'true' } : {}),
     ...(p.connection !== undefined ? { connection: p.connection } : {}),
   };
+}
+
+/**
+ * The excerpt of the message `sha256` for the query words `words`: its text re-read from the
+ * archive (held against the byte budget while parsed, as the message view is); "" when it
+ * is gone or cannot be parsed to any text.
+ */
+async function hitExcerpt(deps: ApiDeps, sha256: string, words: ReturnType<typeof queryWords>): Promise<string> {
+  try {
+    const message = await deps.archive.findArchived(sha256);
+    if (!message) return '';
+    const content = await messageContent(deps, message, sha256);
+    return content ? excerpt(plainText(content.textBody, content.htmlBody), words) : '';
+  } catch (err) {
+    // One unreadable message does not fail the page: its hit shows no excerpt, and the log says why.
+    deps.logger.warn('search excerpt: the message could not be read again', { archiveId: sha256, error: err instanceof Error ? err.message : String(err) });
+    return '';
+  }
+}
+
+/** One page of a search. */
+async function searchPage(deps: ApiDeps, p: z.infer<typeof SearchParams>): Promise<z.infer<typeof SearchPageSchema>> {
+  const limit = p.limit ?? DEFAULT_LIMIT;
+  const offset = p.cursor === undefined ? 0 : Number(p.cursor);
+  const query = searchQuery(p);
   const end = Math.min(offset + limit, MAX_DEPTH);
   // One more than the page: whether there is a next one.
   const hits = offset >= end ? [] : await deps.search.search({ ...query, limit: end + 1 });
   const page = hits.slice(offset, end);
   const next = hits.length > end && end < MAX_DEPTH ? String(end) : null;
-  return { hits: page.map((h) => ({ archiveId: h.sha256, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size })), next };
+  // Counted one past the cap: whether there are more than it says.
+  const cap = deps.searchTotalCap ?? API_TUNING.searchTotalCap;
+  const counted = await deps.search.count({ ...query, limit: cap + 1 });
+  const words = queryWords(p.text);
+  // One message at a time: each is parsed again, and a page of them at once would hold them all.
+  const shown = [];
+  for (const h of page) {
+    const text = await hitExcerpt(deps, h.sha256, words);
+    shown.push({ archiveId: h.sha256, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size, excerpt: text });
+  }
+  return { hits: shown, total: Math.min(counted, cap), more: counted > cap, next };
 }
 
 /** What the message view shows of one message. */

@@ -33,4 +33,6 @@ export interface SearchQuery {
 export interface SearchIndex {
   /** The messages matching every filter of `query`, newest first; a journal report merged into another is not listed (its primary is). */
   search(query: SearchQuery): Promise<SearchHit[]>;
+  /** How many messages `search` would list without a limit, counted no further than `query.limit` when given (so a broad query stops early). */
+  count(query: SearchQuery): Promise<number>;
 }
