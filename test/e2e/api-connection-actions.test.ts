@@ -157,6 +157,16 @@ test('start: test streams its steps, run-now takes at once, the log pages and do
     }
     assert.equal((await fetch(`${base}/api/v1/connections/journal/log`, { method: 'POST' })).status, 405);
 
+    // Tests and runs are on the audit log under the admin token's name; refused ones are not.
+    const audit = await runCli(['audit', 'list', '--json'], ws);
+    assert.equal(audit.code, 0, audit.stderr);
+    const acts = audit.stdout.trim().split('\n').map((l) => JSON.parse(l) as { who: string; action: string; detail: { connection?: string } }).filter((r) => r.action.startsWith('connection.'));
+    assert.ok(acts.length > 0 && acts.every((r) => r.who === 'root'), JSON.stringify(acts));
+    assert.ok(acts.some((r) => r.action === 'connection.test' && r.detail.connection === 'journal'), 'a test is audited');
+    assert.ok(acts.some((r) => r.action === 'connection.run' && r.detail.connection === 'night'), 'a run is audited');
+    assert.ok(!acts.some((r) => r.action === 'connection.run' && (r.detail.connection === 'locked' || r.detail.connection === 'nobody')), 'refused runs are not');
+    assert.ok(!acts.some((r) => r.detail.connection === 'nobody'), 'nor requests for a connection that does not exist');
+
     // The log, newest first, in pages that follow one another.
     const page = async (q: string) => {
       const r = await fetch(`${base}/api/v1/connections/journal/log${q}`, as(viewer));

@@ -13,6 +13,7 @@ import type { ApiApp } from '../api-app.js';
 import { JSON_HEADERS } from '../api-app.js';
 import type { ApiDeps, ConnectionActions, ConnectionSettings, ConnectionTestStep } from '../api-server-config.js';
 import { BEARER, requireRole } from '../access.js';
+import { recordRequest } from '../audit-request.js';
 import { ACCESS_ANSWERS, ConnectionTestSchema, ConnectionTestStepSchema, errorAnswer, jsonAnswer, LogPageSchema, RunNowSchema } from '../schemas.js';
 import { connectionStatuses } from './connections.js';
 import { LOG_LEVELS, readLogPage } from '../log-reader.js';
@@ -185,6 +186,8 @@ export function connectionActionRoutes(app: ApiApp, deps: ApiDeps): void {
     const { name } = c.req.valid('param');
     findConnection(deps, name);
     const actions = actionsOf(deps, 'testing a connection');
+    // It logs in with the stored credentials: who did so is on the audit log first.
+    await recordRequest(c, deps, 'connection.test', { connection: name });
     if (!wantsWhole(c.req.valid('query').wait, c.req.header('accept'))) return streamTest(actions, name);
     const r = await actions.test(name, () => undefined);
     return c.json({ ...r, steps: r.steps.map(stepBody), warnings: r.warnings ?? [] }, 200, JSON_HEADERS);
@@ -193,6 +196,7 @@ export function connectionActionRoutes(app: ApiApp, deps: ApiDeps): void {
     const { name } = c.req.valid('param');
     const conn = findConnection(deps, name);
     if (!conn.enabled) throw new MailsluiceError('CONNECTION_DISABLED', `connection ${name} is disabled: enable it before asking it for a cycle`);
+    await recordRequest(c, deps, 'connection.run', { connection: name });
     const runners = actionsOf(deps, 'running a connection now').runNow(name);
     const status = (await connectionStatuses(deps, true)).find((s) => s.name === name)!;
     return c.json({ name, runners, status }, 202, JSON_HEADERS);
