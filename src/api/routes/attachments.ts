@@ -6,7 +6,6 @@
  * learns nothing about the archive.
  */
 import { MailsluiceError } from '../../core/errors/index.js';
-import { readRaw } from './read-raw.js';
 import { PARSE_CHARGE_FACTOR } from '../../core/memory/byte-budget.js';
 import type { ArchivedMessage } from '../../core/ports/archive-reader.js';
 import { createRoute, z } from '@hono/zod-openapi';
@@ -109,7 +108,7 @@ export function attachmentRoutes(app: ApiApp, deps: ApiDeps): void {
       const release = await deps.budget?.acquire(found.message.size * PARSE_CHARGE_FACTOR);
       let bytes: Uint8Array | undefined;
       try {
-        const raw = await readRaw(deps, found.message, archiveId);
+        const raw = await deps.blobs.read(found.message.blob, found.message.sha256);
         bytes = (await deps.attachments.find(raw, new Set([sha256]))).get(sha256);
       } finally {
         release?.();

@@ -21,7 +21,6 @@ import { ATTACHMENT_SAFETY_HEADERS } from '../attachment-headers.js';
 import { ACCESS_ANSWERS, errorAnswer } from '../schemas.js';
 import { recordRequest } from '../audit-request.js';
 import { findMessage, SearchParams, searchQuery } from './messages.js';
-import { readRaw } from './read-raw.js';
 
 const ExportParams = SearchParams.omit({ cursor: true, limit: true }).extend({
   format: z.enum(['mbox', 'zip']).openapi({ param: { description: '`mbox` (mboxrd) or `zip` (`<sha256>.eml` files and `manifest.json`).' } }),
@@ -52,7 +51,8 @@ const exportRoute = createRoute({
 async function rawOf(deps: ApiDeps, hit: SearchHit): Promise<{ bytes: Buffer; release: () => void }> {
   const release = (await deps.budget?.acquire(hit.size)) ?? ((): void => {});
   try {
-    const raw = await readRaw(deps, await findMessage(deps, hit.sha256), hit.sha256);
+    const message = await findMessage(deps, hit.sha256);
+    const raw = await deps.blobs.read(message.blob, message.sha256);
     return { bytes: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), release };
   } catch (err) {
     release();

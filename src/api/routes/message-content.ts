@@ -5,7 +5,6 @@ import type { ArchivedMessage } from '../../core/ports/archive-reader.js';
 import type { z } from '@hono/zod-openapi';
 import type { ApiDeps } from '../api-server-config.js';
 import type { MessageContentSchema } from '../schemas.js';
-import { readRaw } from './read-raw.js';
 
 type MessageContent = z.infer<typeof MessageContentSchema>;
 
@@ -39,7 +38,7 @@ export async function messageContent(deps: ApiDeps, message: ArchivedMessage, ar
   if (!parser) return null;
   const release = await deps.budget?.acquire(message.size * PARSE_CHARGE_FACTOR);
   try {
-    const raw = await readRaw(deps, message, archiveId);
+    const raw = await deps.blobs.read(message.blob, message.sha256);
     const outcome = await parser.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), message.size);
     return outcome.ok ? contentOf(outcome.attributes, null) : contentOf(outcome.partial ?? {}, outcome.code);
   } finally {

@@ -12,7 +12,6 @@ import { API_TUNING, type ApiDeps } from '../api-server-config.js';
 import { BEARER, requireRole } from '../access.js';
 import { ATTACHMENT_SAFETY_HEADERS } from '../attachment-headers.js';
 import { ACCESS_ANSWERS, errorAnswer, hexSha256, jsonAnswer, MessageSchema, SearchPageSchema } from '../schemas.js';
-import { readRaw } from './read-raw.js';
 import { messageContent } from './message-content.js';
 import { recordRequest } from '../audit-request.js';
 import { excerpt, plainText, queryWords } from './excerpt.js';
@@ -191,7 +190,7 @@ export function messageRoutes(app: ApiApp, deps: ApiDeps): void {
     const release = await deps.budget?.acquire(message.size);
     let bytes: Uint8Array;
     try {
-      bytes = await readRaw(deps, message, archiveId);
+      bytes = await deps.blobs.read(message.blob, message.sha256);
     } finally {
       release?.();
     }
