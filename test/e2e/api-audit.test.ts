@@ -7,14 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection, makeWorkspace, runCli, spawnCli } from '../harness/cli.js';
+import { imapConnection, makeWorkspace, runCli } from '../harness/cli.js';
 import { freePort } from '../harness/free-port.js';
 import { makeMessage } from '../harness/messages.js';
 import { createApiApp, type ApiDeps } from '../../src/api/index.js';
 import { MailsluiceError } from '../../src/core/errors/index.js';
-import { callApi, createToken, waitReady, type Body } from '../harness/api-client.js';
+import { callApi, createToken, type Body, startService, type RunningService } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
@@ -48,16 +47,13 @@ test('start: search, view and raw by an auditor are audited with the token name 
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const ws = makeWorkspace({ connections: [imapConnection(dovecot, user)], api: { listen: `127.0.0.1:${port}` } });
-  let child: ReturnType<typeof spawnCli> | undefined;
-  let stderr = '';
+  let service: RunningService | undefined;
   try {
     const drained = await runCli(['drain'], ws);
     assert.equal(drained.code, 0, drained.stderr);
     const viewer = await createToken(ws, 'ops', 'viewer');
     const auditor = await createToken(ws, 'legal', 'auditor');
-    child = spawnCli(['start'], ws);
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitReady(base, () => stderr);
+    service = await startService(ws, base);
 
     const hits = await callApi(`${base}/api/v1/messages?text=zanzibar`, auditor);
     assert.equal(hits.status, 200);
@@ -123,11 +119,7 @@ test('start: search, view and raw by an auditor are audited with the token name 
     assert.equal(status.code, 0, status.stderr);
     assert.deepEqual(JSON.parse(status.stdout) as unknown, { name: 'journal', enabled: true, state: null, taken: 3, bytes: (JSON.parse(status.stdout) as { bytes: number }).bytes, pendingActions: 0, folders: [] });
   } finally {
-    if (child) {
-      child.kill('SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
-      assert.equal(code, 0, stderr);
-    }
+    await service?.stop();
     ws.cleanup();
   }
 });

@@ -8,14 +8,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection, makeWorkspace, runCli, spawnCli } from '../harness/cli.js';
+import { imapConnection, makeWorkspace, runCli } from '../harness/cli.js';
 import { freePort } from '../harness/free-port.js';
 import { makeMessage } from '../harness/messages.js';
-import { createToken } from '../harness/api-client.js';
+import { createToken, startService, type RunningService } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
@@ -72,8 +71,7 @@ test('start: test streams its steps, run-now takes at once, the log pages and do
     ],
     api: { listen: `127.0.0.1:${port}` },
   });
-  let child: ReturnType<typeof spawnCli> | undefined;
-  let stderr = '';
+  let service: RunningService | undefined;
   try {
     // Makes the archive (tokens live in it) and takes the two messages there.
     const drained = await runCli(['drain'], ws);
@@ -82,9 +80,7 @@ test('start: test streams its steps, run-now takes at once, the log pages and do
     const viewer = await createToken(ws, 'ops', 'viewer');
     const as = (token: string, extra: Record<string, string> = {}) => ({ headers: { authorization: `Bearer ${token}`, ...extra } });
 
-    child = spawnCli(['start'], ws);
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await until('/readyz 200', async () => (await fetch(`${base}/readyz`).catch(() => null))?.status === 200, 30_000);
+    service = await startService(ws, base);
     await until('the first cycle', async () => (await status(base, 'journal', viewer)).taken === 2, 30_000);
 
     // The test, streamed: every step in order as an event, then `done`.
@@ -199,11 +195,7 @@ test('start: test streams its steps, run-now takes at once, the log pages and do
     const empty = await fetch(`${base}/api/v1/connections/locked/log/download`, as(viewer));
     assert.deepEqual([empty.status, empty.headers.get('content-length'), empty.headers.get('content-disposition')], [200, '0', 'attachment; filename="locked.log"']);
   } finally {
-    if (child) {
-      child.kill('SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
-      assert.equal(code, 0, stderr);
-    }
+    await service?.stop();
     ws.cleanup();
   }
 });

@@ -5,13 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection, makeWorkspace, runCli, spawnCli } from '../harness/cli.js';
+import { imapConnection, makeWorkspace, runCli } from '../harness/cli.js';
 import { freePort } from '../harness/free-port.js';
 import { makeMessage } from '../harness/messages.js';
 import { startWebhookReceiver, waitFor } from '../harness/webhook-receiver.js';
-import { callApi, createToken, waitReady, type Body } from '../harness/api-client.js';
+import { callApi, createToken, type Body, startService, type RunningService } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
@@ -41,8 +40,7 @@ test('start: routes without secrets; dead deliveries listed; an admin retry is d
       },
     ],
   });
-  let child: ReturnType<typeof spawnCli> | undefined;
-  let stderr = '';
+  let service: RunningService | undefined;
   try {
     const drained = await runCli(['drain'], ws);
     assert.equal(drained.code, 1, 'dead letters fail the drain');
@@ -51,9 +49,7 @@ test('start: routes without secrets; dead deliveries listed; an admin retry is d
     const viewer = await createToken(ws, 'ops', 'viewer');
     const auditor = await createToken(ws, 'legal', 'auditor');
     const admin = await createToken(ws, 'deployer', 'admin');
-    child = spawnCli(['start'], ws);
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitReady(base, () => stderr);
+    service = await startService(ws, base);
 
     // The routes, as configured, never with a secret.
     const routes = await callApi(`${base}/api/v1/routes`, viewer);
@@ -130,11 +126,7 @@ test('start: routes without secrets; dead deliveries listed; an admin retry is d
       ],
     );
   } finally {
-    if (child) {
-      child.kill('SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
-      assert.equal(code, 0, stderr);
-    }
+    await service?.stop();
     await receiver.close();
     ws.cleanup();
   }

@@ -5,12 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection, makeWorkspace, runCli, spawnCli } from '../harness/cli.js';
+import { imapConnection, makeWorkspace, runCli } from '../harness/cli.js';
 import { freePort } from '../harness/free-port.js';
 import { makeMessage } from '../harness/messages.js';
-import { callApi, createToken, waitReady } from '../harness/api-client.js';
+import { callApi, createToken, startService, type RunningService } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
@@ -20,8 +19,7 @@ test('start: tokens from `token create` open the API by role; none is 401, too l
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const ws = makeWorkspace({ connections: [imapConnection(dovecot, user)], api: { listen: `127.0.0.1:${port}` } });
-  let child: ReturnType<typeof spawnCli> | undefined;
-  let stderr = '';
+  let service: RunningService | undefined;
   try {
     const drained = await runCli(['drain'], ws);
     assert.equal(drained.code, 0, drained.stderr);
@@ -29,9 +27,7 @@ test('start: tokens from `token create` open the API by role; none is 401, too l
     const auditor = await createToken(ws, 'legal', 'auditor');
     assert.match(viewer, /^msl_/);
 
-    child = spawnCli(['start'], ws);
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitReady(base, () => stderr);
+    service = await startService(ws, base);
 
     const anonymous = await callApi(`${base}/api/v1/connections`);
     assert.deepEqual([anonymous.status, anonymous.body.code], [401, 'API_UNAUTHORIZED']);
@@ -56,11 +52,7 @@ test('start: tokens from `token create` open the API by role; none is 401, too l
     const after = await callApi(`${base}/api/v1/connections`, viewer);
     assert.deepEqual([after.status, after.body.code], [401, 'API_UNAUTHORIZED']);
   } finally {
-    if (child) {
-      child.kill('SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
-      assert.equal(code, 0, stderr);
-    }
+    await service?.stop();
     ws.cleanup();
   }
 });
