@@ -12,12 +12,11 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection, makeWorkspace, runCli } from '../harness/cli.js';
-import { freePort } from '../harness/free-port.js';
+import { imapConnection } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 import { createApiApp, type ApiDeps } from '../../src/api/index.js';
 import type { SearchQuery } from '../../src/core/ports/search-index.js';
-import { callApi, createToken, startService, type Body } from '../harness/api-client.js';
+import { callApi, createToken, startService, type Body, drainedWithApi } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
@@ -49,11 +48,7 @@ test('start: a search answers its total and, per hit, an excerpt around the matc
     plainMessage(2, 'Travel', `Flights to zanzibar are booked.\r\n${filler}`),
     makeMessage(3, { bodyBytes: 500 }),
   ]);
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const ws = makeWorkspace({ connections: [imapConnection(dovecot, user)], api: { listen: `127.0.0.1:${port}` } });
-  const drained = await runCli(['drain'], ws);
-  assert.equal(drained.code, 0, drained.stderr);
+  const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)] });
   const auditor = await createToken(ws, 'legal', 'auditor');
   const service = await startService(ws, base);
   try {
@@ -124,11 +119,7 @@ test('start: an auditor exports a search as mbox and as zip, byte for byte, audi
     makeMessage(3, { bodyBytes: 300, attachmentBytes: 2000 }),
     makeMessage(4, { bodyBytes: 300, tag: 'leftout' }),
   ]);
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const ws = makeWorkspace({ connections: [imapConnection(dovecot, user)], api: { listen: `127.0.0.1:${port}` } });
-  const drained = await runCli(['drain'], ws);
-  assert.equal(drained.code, 0, drained.stderr);
+  const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)] });
   const auditor = await createToken(ws, 'legal', 'auditor');
   const viewer = await createToken(ws, 'ops', 'viewer');
   const service = await startService(ws, base);

@@ -8,12 +8,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection, makeWorkspace, runCli } from '../harness/cli.js';
-import { freePort } from '../harness/free-port.js';
+import { imapConnection, runCli } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 import { createApiApp, type ApiDeps } from '../../src/api/index.js';
 import { MailsluiceError } from '../../src/core/errors/index.js';
-import { callApi, createToken, type Body, startService, type RunningService } from '../harness/api-client.js';
+import { callApi, createToken, type Body, startService, type RunningService, drainedWithApi } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
@@ -44,13 +43,9 @@ test('a read that cannot be recorded is refused before the archive is read', asy
 test('start: search, view and raw by an auditor are audited with the token name and address; the audit API pages, filters and verifies; a viewer is refused', async () => {
   const user = await dovecot.createUser();
   await dovecot.loadMaildir(user.username, [0, 1, 2].map((i) => makeMessage(i, { tag: i === 1 ? 'zanzibar' : undefined, bodyBytes: 500 })));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const ws = makeWorkspace({ connections: [imapConnection(dovecot, user)], api: { listen: `127.0.0.1:${port}` } });
+  const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)] });
   let service: RunningService | undefined;
   try {
-    const drained = await runCli(['drain'], ws);
-    assert.equal(drained.code, 0, drained.stderr);
     const viewer = await createToken(ws, 'ops', 'viewer');
     const auditor = await createToken(ws, 'legal', 'auditor');
     service = await startService(ws, base);

@@ -6,23 +6,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection, makeWorkspace, runCli } from '../harness/cli.js';
-import { freePort } from '../harness/free-port.js';
+import { imapConnection, runCli } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
-import { callApi, createToken, startService, type RunningService } from '../harness/api-client.js';
+import { callApi, createToken, startService, type RunningService, drainedWithApi } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
 test('start: tokens from `token create` open the API by role; none is 401, too low a role 403, a revoked one 401', async () => {
   const user = await dovecot.createUser();
   await dovecot.loadMaildir(user.username, [0, 1, 2].map((i) => makeMessage(i, { bodyBytes: 500 })));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const ws = makeWorkspace({ connections: [imapConnection(dovecot, user)], api: { listen: `127.0.0.1:${port}` } });
+  const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)] });
   let service: RunningService | undefined;
   try {
-    const drained = await runCli(['drain'], ws);
-    assert.equal(drained.code, 0, drained.stderr);
     const viewer = await createToken(ws, 'ops', 'viewer');
     const auditor = await createToken(ws, 'legal', 'auditor');
     assert.match(viewer, /^msl_/);

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { runCli, spawnCli, type Workspace } from './cli.js';
+import { makeWorkspace, runCli, spawnCli, type Workspace } from './cli.js';
+import { freePort } from './free-port.js';
 
 /** A JSON answer's body. */
 export type Body = Record<string, unknown>;
@@ -73,4 +74,16 @@ export async function startService(ws: Workspace, base: string, env: NodeJS.Proc
     throw err;
   }
   return service;
+}
+
+/**
+ * A workspace whose configuration serves the API on a free loopback port, drained once (so its
+ * archive exists: tokens live in it); `drainCode` is the exit the drain must end with.
+ */
+export async function drainedWithApi(config: Record<string, unknown>, drainCode = 0): Promise<{ ws: Workspace; base: string; drained: Awaited<ReturnType<typeof runCli>> }> {
+  const port = await freePort();
+  const ws = makeWorkspace({ ...config, api: { listen: `127.0.0.1:${port}`, ...((config.api as object | undefined) ?? {}) } });
+  const drained = await runCli(['drain'], ws);
+  assert.equal(drained.code, drainCode, drained.stderr);
+  return { ws, base: `http://127.0.0.1:${port}`, drained };
 }
