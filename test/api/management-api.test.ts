@@ -49,6 +49,8 @@ function status(state: ConnectionStatus['state']): ConnectionStatus {
     name: 'journal',
     state,
     lastPollAt: Date.UTC(2026, 0, 1),
+    errorsByCode: {},
+    lastSuccessAt: null,
     taken: 3,
     bytes: 100,
     actioned: 0,

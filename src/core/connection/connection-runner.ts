@@ -63,6 +63,10 @@ export interface ConnectionStatus {
   responses: ResponseTotals;
   failures: number;
   lastError: { code: string; message: string; at: number } | null;
+  /** Every failure recorded since the runner started, by catalogue code (the metrics' errors). */
+  errorsByCode: Record<string, number>;
+  /** When the last cycle that completed ended (ms since the epoch); null before the first. */
+  lastSuccessAt: number | null;
   /** Set while the last session's credentials crossed unencrypted (ADR 0016); absent otherwise. */
   plaintextCredentials?: string;
 }
@@ -135,6 +139,8 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
       responses: { applied: 0, notApplicable: 0, failed: 0 },
       failures: 0,
       lastError: null,
+      errorsByCode: {},
+      lastSuccessAt: null,
     };
   }
 
@@ -170,6 +176,12 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
     this.runNowDue = true;
     this.waker?.abort();
     this.pauseWaker?.abort();
+  }
+
+  /** A failure as the status shows it: the last error, and one more of its code. */
+  private recordFailure(e: { code: string; message: string }): void {
+    this.status.lastError = { code: e.code, message: e.message, at: this.deps.clock.now() };
+    this.status.errorsByCode[e.code] = (this.status.errorsByCode[e.code] ?? 0) + 1;
   }
 
   /** Whether a cycle may start now: the schedule is open, or a {@link runNow} is due. */
@@ -214,7 +226,7 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
       this.responseFailures++;
       const inMs = backoffDelay(this.responseFailures, this.deps.random());
       this.responsesRetryAt = clock.now() + inMs;
-      this.status.lastError = { code: e.code, message: e.message, at: clock.now() };
+      this.recordFailure(e);
       logger.error('applying server responses failed; they stay pending and are tried again', { code: e.code, error: e.message, inMs });
     }
   }
@@ -240,7 +252,7 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
       await this.applyResponses(session, source);
     } catch (err) {
       const e = toMailsluiceError(err);
-      this.status.lastError = { code: e.code, message: e.message, at: clock.now() };
+      this.recordFailure(e);
       logger.error('connecting to apply server responses failed; they stay pending', { code: e.code, error: e.message });
     } finally {
       await source.close().catch(() => undefined);
@@ -288,7 +300,7 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
           });
         }
         this.status.failures++;
-        this.status.lastError = { code: e.code, message: e.message, at: clock.now() };
+        this.recordFailure(e);
         logger.error('connection failed', { code: e.code, error: e.message, failures: this.status.failures });
         if (options.once && (!e.retryable || this.status.failures >= (options.maxFailures ?? 5))) {
           this.status.state = 'error';
@@ -416,6 +428,7 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
       await this.applyResponses(session, source);
       const r = await runDrainCycle(session, deps);
       this.status.cycles++;
+      this.status.lastSuccessAt = clock.now();
       this.status.actioned += r.actioned;
       // Each commit is logged as it lands ('batch committed'; a cycle's last one may land after
       // the cycle returned, see CycleResult.queued); what else the cycle did, here.
