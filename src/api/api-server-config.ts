@@ -81,6 +81,23 @@ export interface ConnectionTestResult {
   warnings?: string[];
 }
 
+/**
+ * What applying the configuration file again did (SIGHUP, the file changing, or an edit through
+ * the API): only the runners of changed connections restart (issue 14, item 2).
+ */
+export interface ReloadReport {
+  /** Connections whose runners started: new ones, or ones enabled. */
+  started: string[];
+  /** Connections whose settings changed: their runners stopped after their in-flight batch committed and started again. */
+  restarted: string[];
+  /** Connections removed or disabled: their runners stopped after their in-flight batch committed. */
+  stopped: string[];
+  /** Whether the routes changed (the matcher and the dispatcher took the new ones). */
+  routesChanged: boolean;
+  /** Settings that changed but apply only at the next start (`dataDir`, `api.listen`, `buses`, …), as config paths. */
+  waitingForRestart: string[];
+}
+
 /** What an operator does to a configured connection (`routes/connection-actions.ts`). */
 export interface ConnectionActions {
   /** Runs the step-by-step test of `name` with its stored credentials, telling `onStep` each step as it completes. */

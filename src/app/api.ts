@@ -7,7 +7,7 @@
 import { createPostalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner } from '../api/signed-url.js';
 import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
-import type { Authorize, ConnectionActions, ConnectionSettings, RecordAction, RouteSettings } from '../api/index.js';
+import type { Authorize, ConnectionActions, ConnectionSettings, RecordAction, ReloadReport, RouteSettings } from '../api/index.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { ConnectionConfig } from '../config/loader.js';
@@ -41,6 +41,12 @@ export interface ApiContext {
   authorize?: Authorize;
   /** The metrics `GET /metrics` serves (`app/metrics.ts`); absent, it answers 404. */
   metrics?: Metrics;
+  /**
+   * Applies the configuration file as it is now to the running pipeline (`PipelineRun.reload`):
+   * what an edit through the API calls after writing the file. Absent: nothing runs here to
+   * apply it to (the edit is saved and waits for the next start).
+   */
+  reload?: () => Promise<ReloadReport>;
 }
 
 /** The API tokens of the archive (`mailsluice token create`) as the API's authorizer: `Authorization: Bearer <token>`. */

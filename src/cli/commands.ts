@@ -7,7 +7,8 @@ import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { MailsluiceError } from '../core/errors/index.js';
-import { checkConfigText, formatProblems, loadConfig, type Config } from '../config/loader.js';
+import { checkConfigText, formatProblems, type Config } from '../config/loader.js';
+import { readServiceConfig } from '../app/config-file.js';
 import { assertArchiveExists, createEmbeddedApp, dataPaths, type EmbeddedApp } from '../app/embedded.js';
 import { drainAll, type DrainProgress } from '../app/drain.js';
 import { parseDateOption } from './dates.js';
@@ -43,7 +44,7 @@ function holdersUmask(): void {
 }
 
 export async function withApp<T>(args: ParsedArgs, fn: (app: EmbeddedApp, config: Config) => Promise<T>, access: 'read' | 'write' | 'drain' = 'read'): Promise<T> {
-  const config = loadConfig(configPath(args));
+  const config = readServiceConfig(configPath(args));
   if (access === 'drain') holdersUmask();
   const app = await createEmbeddedApp(config, access === 'drain' ? { holder: 'drain' } : { readonly: access === 'read' });
   try {
@@ -102,7 +103,7 @@ export async function cmdDrain(args: ParsedArgs, io: Io): Promise<number> {
 
 /** `mailsluice start` */
 export async function cmdStart(args: ParsedArgs, io: Io): Promise<number> {
-  const config = loadConfig(configPath(args));
+  const config = readServiceConfig(configPath(args));
   for (const w of config.warnings) io.err(`warning: ${w.path}: ${w.message}\n`);
   holdersUmask();
   const app = await createEmbeddedApp(config, { stderrLevel: 'info', holder: 'start' });
@@ -118,7 +119,7 @@ export async function cmdStart(args: ParsedArgs, io: Io): Promise<number> {
 export async function cmdTestConnection(args: ParsedArgs, io: Io): Promise<number> {
   const name = args.positionals[0];
   if (!name) throw new MailsluiceError('CLI_USAGE', 'test-connection needs the connection name: mailsluice test-connection NAME');
-  const config = loadConfig(configPath(args));
+  const config = readServiceConfig(configPath(args));
   const conn = config.connections.find((c) => c.name === name);
   if (!conn) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
   // The STARTTLS downgrade memory lives in the archive: used when one exists, never created here.
@@ -294,7 +295,7 @@ export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
 export async function cmdLogs(args: ParsedArgs, io: Io): Promise<number> {
   const name = args.positionals[0];
   if (!name) throw new MailsluiceError('CLI_USAGE', 'logs needs the connection name: mailsluice logs NAME');
-  const config = loadConfig(configPath(args));
+  const config = readServiceConfig(configPath(args));
   const conn = config.connections.find((c) => c.name === name);
   if (!conn) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
   assertArchiveExists(config);

@@ -5,7 +5,7 @@
  * last error) is for now only in its API (`GET /api/v1/connections/{name}/status`).
  */
 import { MailsluiceError } from '../core/errors/index.js';
-import { loadConfig } from '../config/loader.js';
+import { readServiceConfig } from '../app/config-file.js';
 import { connectionSettings } from '../app/api.js';
 import { configPath, withApp } from './commands.js';
 import type { ParsedArgs } from './args.js';
@@ -14,7 +14,7 @@ import type { Io } from './output.js';
 /** `mailsluice connections list [--json]`: one line (a JSON object with --json) per connection, as `GET /api/v1/connections` shows it. */
 export async function cmdConnectionsList(args: ParsedArgs, io: Io): Promise<number> {
   if (args.positionals.length > 0) throw new MailsluiceError('CLI_USAGE', 'connections list takes no arguments');
-  const connections = loadConfig(configPath(args)).connections.map(connectionSettings);
+  const connections = readServiceConfig(configPath(args)).connections.map(connectionSettings);
   for (const c of connections) {
     if (args.options.json) io.out(JSON.stringify(c) + '\n');
     else {
