@@ -26,7 +26,11 @@
  * 6. (data set large, issue 12) ten ~60 MB messages: mailsluice's peak RSS under several large
  *    messages at once, which the one in-flight byte budget bounds (ADR 0017).
  *
- * Options: --only small,mixed,huge,pop3,webhook,large (one set: --only large)  --small N  --mixed N  --pop3 N  --webhook N  --webhook-rounds N (default 3)
+ * 7. (data set polled, issue 14) the small messages drained by `mailsluice start`, alternately with nobody
+ *    calling its API and with a client asking for status and /metrics every second (api-polled-run.ts).
+ *
+ * Options: --only small,mixed,huge,pop3,webhook,large,polled (one set: --only large)  --small N  --mixed N  --pop3 N  --webhook N  --polled N
+ * --webhook-rounds N (default 3, also the polled set's rounds)
  * --skip-mbsync  --profile DIR  --dovecot-dir DIR
  * (--profile passes --cpu-prof to the mailsluice children and keeps the .cpuprofile files).
  */
@@ -43,6 +47,7 @@ import type { DrainSummary } from '../src/app/drain.js';
 import { RawImapClient, type RawDrainResult } from './raw-imap-client.js';
 import { rawPop3Drain, type RawPop3Result } from './raw-pop3-client.js';
 import { measureLatency, messageIdOf, startReceiver, webhookRoute } from './webhook-run.js';
+import { runStartDrain, type PolledRun } from './api-polled-run.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The compiled preload that reports a Node child's peak RSS and CPU on exit. */
@@ -69,13 +74,15 @@ const TARGETS = {
   webhookOverArchive: 0.8,
   /** Issue 4: p99 from arrival in the mailbox (IDLE on) to webhook delivery, ms. */
   webhookP99Ms: 1000,
+  /** Issue 14: `start` drained while a client polls status and metrics every second, at least this share of the rate without it ("within noise"). */
+  polledOverQuiet: 0.95,
 } as const;
 
-type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook' | 'large';
+type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook' | 'large' | 'polled';
 
 /** One measured row of the table. */
 interface Row {
-  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook';
+  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled';
   messages: number;
   bytes: number;
   seconds: number;
@@ -400,7 +407,7 @@ async function runMailsluice(
 // ---------------------------------------------------------------------------------------------
 // Data sets.
 
-function generate(name: DataSetName, counts: { small: number; mixed: number; pop3: number; webhook: number }): Buffer[] {
+function generate(name: DataSetName, counts: { small: number; mixed: number; pop3: number; webhook: number; polled: number }): Buffer[] {
   switch (name) {
     case 'small':
       // ~4.3 KB each: 4,000 bytes of text plus headers.
@@ -410,6 +417,8 @@ function generate(name: DataSetName, counts: { small: number; mixed: number; pop
       return Array.from({ length: counts.pop3 }, (_, i) => makeMessage(i, { bodyBytes: 4000 }));
     case 'webhook':
       return Array.from({ length: counts.webhook }, (_, i) => makeMessage(i, { bodyBytes: 4000 }));
+    case 'polled':
+      return Array.from({ length: counts.polled }, (_, i) => makeMessage(i, { bodyBytes: 4000 }));
     case 'mixed':
       // 4–30 KB text, every 20th message with a 200 KB–2 MB attachment (base64).
       return [...journalMix(counts.mixed, 20)];
@@ -481,6 +490,10 @@ async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbs
       result.latency = { ...(await measureLatency(d, latencyUser, 200, gapMs)), gapMs };
       return result;
     }
+    if (name === 'polled') {
+      result.rows.push(...(await polledRounds(d, messages, expect, opts.webhookRounds)));
+      return result;
+    }
     if (name === 'pop3') {
       // Two ways a minimal client can drain; the faster one is the limit the ratio uses.
       log(`[${name}] raw POP3 RETR + DELE, QUIT per ${BATCH}`);
@@ -528,6 +541,35 @@ async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbs
   return result;
 }
 
+/**
+ * The polled set: `start` without and with a client polling the API, alternating, the median of
+ * each kind (a single pair says little on this shared machine, as for the webhook set).
+ */
+async function polledRounds(d: DovecotInstance, messages: Buffer[], expect: { messages: number; bytes: number }, rounds: number): Promise<Row[]> {
+  const runs: { quiet: PolledRun[]; polled: PolledRun[] } = { quiet: [], polled: [] };
+  for (let round = 1; round <= rounds; round++) {
+    for (const poll of [false, true]) {
+      log(`[polled] round ${round}/${rounds}: mailsluice start, ${poll ? 'a client polling status and /metrics every second' : 'nobody calling the API'}`);
+      (poll ? runs.polled : runs.quiet).push(await runStartDrain(d, messages, poll));
+    }
+  }
+  const median = (xs: PolledRun[]): PolledRun => [...xs].sort((a, b) => a.emptyMs - b.emptyMs)[Math.floor(xs.length / 2)]!;
+  const all = (xs: PolledRun[]): string => xs.map((x) => (x.emptyMs / 1000).toFixed(2)).join(', ');
+  const asRow = (tool: Row['tool'], r: PolledRun, xs: PolledRun[], what: string): Row => ({
+    ...row(tool, expect.messages, expect.bytes, r.emptyMs, null),
+    peakRssMB: r.peakRssMB,
+    cpuSeconds: r.cpuSeconds,
+    note: `start: spawn to an empty Maildir; ${what}; median of ${xs.length} alternating rounds (s: ${all(xs)})`,
+  });
+  const q = median(runs.quiet);
+  const p = median(runs.polled);
+  const polls = p.polls;
+  const pollNote = polls
+    ? `${polls.pairs} status+metrics pairs, ${polls.failures} failed once up; status p50 ${polls.statusP50Ms.toFixed(1)} ms p99 ${polls.statusP99Ms.toFixed(1)} ms, metrics p50 ${polls.metricsP50Ms.toFixed(1)} ms p99 ${polls.metricsP99Ms.toFixed(1)} ms`
+    : 'no poll figures';
+  return [asRow('mailsluice-start-quiet', q, runs.quiet, 'nobody calls the API'), asRow('mailsluice-start-polled', p, runs.polled, pollNote)];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report.
 
@@ -542,6 +584,8 @@ const LABELS: Record<Row['tool'], string> = {
   'raw-pop3-one-session': 'raw POP3 RETR+DELE 1 session',
   'mailsluice-drain-archive-only': 'mailsluice drain, archive only',
   'mailsluice-drain-webhook': 'mailsluice drain + webhook',
+  'mailsluice-start-quiet': 'mailsluice start, API idle',
+  'mailsluice-start-polled': 'mailsluice start, API polled 1/s',
   mbsync: 'mbsync',
   'mailsluice-mailbox-empty': 'mailsluice (mailbox empty)',
   'mailsluice-indexed': 'mailsluice (indexed)',
@@ -589,6 +633,12 @@ function ratios(results: DataSetResult[]): Ratio[] {
     if (archiveOnly && withHook) {
       const v = withHook.msgsPerS / archiveOnly.msgsPerS;
       out.push({ name: 'webhook: archive+webhook drain rate / archive-only drain rate', value: v, target: `>= ${TARGETS.webhookOverArchive}`, pass: v >= TARGETS.webhookOverArchive });
+    }
+    const quiet = get(ds, 'mailsluice-start-quiet');
+    const polled = get(ds, 'mailsluice-start-polled');
+    if (quiet && polled) {
+      const v = polled.msgsPerS / quiet.msgsPerS;
+      out.push({ name: 'polled: start rate with a client polling status+metrics 1/s / without', value: v, target: `>= ${TARGETS.polledOverQuiet}`, pass: v >= TARGETS.polledOverQuiet, ...(polled.note ? { note: polled.note.split('; ')[1] ?? '' } : {}) });
     }
     if (ds.latency) {
       out.push({ name: 'webhook: arrival to webhook p99 ms (IDLE)', value: ds.latency.p99, target: `< ${TARGETS.webhookP99Ms}`, pass: ds.latency.p99 < TARGETS.webhookP99Ms });
@@ -648,6 +698,7 @@ async function main(): Promise<void> {
       mixed: { type: 'string' },
       pop3: { type: 'string' },
       webhook: { type: 'string' },
+      polled: { type: 'string' },
       'webhook-rounds': { type: 'string' },
       'skip-mbsync': { type: 'boolean' },
       profile: { type: 'string' },
@@ -666,10 +717,10 @@ async function main(): Promise<void> {
     if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name} must be a positive whole number, got ${JSON.stringify(v)}`);
     return Number(v);
   };
-  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3'), webhook: count(values.webhook, 5_000, 'webhook') };
+  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3'), webhook: count(values.webhook, 5_000, 'webhook'), polled: count(values.polled, 20_000, 'polled') };
   // Archive-only and webhook drains of the webhook set alternate this many times.
   const webhookRounds = count(values['webhook-rounds'], 3, 'webhook-rounds');
-  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'webhook', 'large'];
+  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'webhook', 'large', 'polled'];
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : all;
   for (const o of only) if (!all.includes(o as DataSetName)) throw new Error(`--only: unknown data set ${JSON.stringify(o)} (allowed: ${all.join(', ')})`);
   const skipMbsync = values['skip-mbsync'] === true;
@@ -699,7 +750,7 @@ async function main(): Promise<void> {
   const rs = ratios(results);
   const out: string[] = [''];
   for (const ds of results) out.push(table(ds), '');
-  out.push('Ratios (issues 2, 3, 4 and 12, "What good looks like"):');
+  out.push('Ratios (issues 2, 3, 4, 12 and 14, "What good looks like"):');
   const w = Math.max(...rs.map((r) => r.name.length));
   for (const r of rs) {
     out.push(`  ${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(8)}  target ${r.target.padEnd(7)}  ${r.pass ? 'PASS' : 'FAIL'}`);

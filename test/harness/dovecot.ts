@@ -201,6 +201,8 @@ export interface DovecotInstance {
    * `RETR` and `RFC822.SIZE` match the bytes exactly when they use CRLF line endings.
    */
   loadMaildir(username: string, raws: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<void>;
+  /** Where the user's INBOX Maildir is on disk (the bench watches its files to see the mailbox empty without a client of its own). */
+  maildirOf(username: string): string;
   /** Number of messages in a mailbox (INBOX by default), read with doveadm, independent of the code under test. */
   messageCount(username: string, mailbox?: string): Promise<number>;
   /** Creates a mailbox (folder) for the user with doveadm. */
@@ -754,6 +756,11 @@ class DovecotServer implements DovecotInstance {
     } finally {
       socket.destroy();
     }
+  }
+
+  maildirOf(username: string): string {
+    this.requireUser(username);
+    return this.maildir(username);
   }
 
   private maildir(username: string): string {
