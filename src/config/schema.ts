@@ -395,7 +395,7 @@ const alertChannel = z.discriminatedUnion('type', [
       })
       .meta({ description: 'The relay the mail goes through.' }),
     from: z.string().email().meta({ description: 'Sender address (From and MAIL FROM).' }),
-    to: z.array(z.string().min(1)).min(1, 'must name at least one recipient').meta({ description: 'Recipients.' }),
+    to: z.array(z.string().min(1)).min(1, 'must name at least one recipient').meta({ description: 'Recipients: addresses (over LMTP, a local user name without a domain is accepted too).' }),
     timeoutMs: z.number().int('must be a whole number').min(1).max(600000).default(30000).meta({ description: 'Time limit for connecting, the greeting and any silence of the relay.' }),
   }),
 ]);

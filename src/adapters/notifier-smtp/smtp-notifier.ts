@@ -66,7 +66,9 @@ class SmtpNotifier implements AlertNotifier {
     const mail = alertMail(n);
     let info: { rejected?: unknown };
     try {
-      info = (await transport.sendMail({ from: this.o.from, to: [...this.o.to], subject: mail.subject, text: mail.text, headers: { 'Auto-Submitted': 'auto-generated' } })) as typeof info;
+      // The envelope given as is: over LMTP a recipient may be a local user name without a domain,
+      // which the To header's address parser would drop.
+      info = (await transport.sendMail({ envelope: { from: this.o.from, to: [...this.o.to] }, from: this.o.from, to: [...this.o.to], subject: mail.subject, text: mail.text, headers: { 'Auto-Submitted': 'auto-generated' } })) as typeof info;
     } catch (err) {
       throw mapSmtpNotifyError(this.o.name, this.where, err);
     } finally {
