@@ -52,6 +52,21 @@ test('connection-failing: fires once after minutes of failure, reminds every res
   assert.deepEqual([s.state, s.since], ['ok', T0 + 74 * MIN]);
 });
 
+test('a channel that keeps failing does not hold back the reminders of one that works', () => {
+  const book = new AlertBook([{ name: 'dead', kind: 'dead-letters', enabled: true, channels: ['hook', 'mail'] }], 10 * MIN);
+  const dead = { deadLetters: { r: 1 } };
+  book.check(dead, T0);
+  book.sent('dead', 'hook', T0);
+  book.sent('dead', 'mail', T0, { code: 'ALERT_SEND_FAILED', message: 'down' });
+  for (let m = 1; m < 10; m++) {
+    const owed = book.check(dead, T0 + m * MIN);
+    assert.deepEqual(owed.map((x) => [x.notification.event, x.channels]), [['firing', ['mail']]], `minute ${m}: the failed channel is tried again`);
+    book.sent('dead', 'mail', T0 + m * MIN, { code: 'ALERT_SEND_FAILED', message: 'down' });
+  }
+  const reminder = book.check(dead, T0 + 10 * MIN);
+  assert.deepEqual(reminder.map((x) => [x.notification.event, x.channels]), [['reminder', ['hook', 'mail']]]);
+});
+
 test('a rule for one connection ignores the others; a runner per folder counts under its connection', () => {
   const book = new AlertBook([{ ...failing, connection: 'journal', minutes: 0.05 }], MIN);
   const err = { code: 'SOURCE_NETWORK', message: 'cut', at: T0 + MIN };

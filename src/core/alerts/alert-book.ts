@@ -90,7 +90,7 @@ export class AlertBook {
       } else if (!found.holds && e.state === 'unknown') {
         e.state = 'ok';
         e.since = now;
-      } else if (found.holds && e.owed === null && e.lastSentAt !== null && now - e.lastSentAt >= this.resendMs) {
+      } else if (found.holds && this.reminderDue(e, now)) {
         this.owe(e, 'reminder', now);
       }
     }
@@ -132,6 +132,16 @@ export class AlertBook {
       lastError: e.lastError,
       owed: e.owed ? [...e.owed.channels] : [],
     }));
+  }
+
+  /**
+   * A reminder is due a resend interval after the last send that got through; a notification
+   * still owed to a failing channel is replaced by it once that is itself an interval old, so
+   * the channels that work are reminded even while another keeps failing.
+   */
+  private reminderDue(e: Entry, now: number): boolean {
+    if (e.lastSentAt === null || now - e.lastSentAt < this.resendMs) return false;
+    return e.owed === null || now - e.owed.notification.at >= this.resendMs;
   }
 
   /** Owes every channel of `e` a notification of `event` (replacing one still owed: the newest news wins). */
