@@ -21,6 +21,7 @@ import { openApiRoutes } from './routes/openapi.js';
 import { auditRoutes } from './routes/audit.js';
 import { mailRoutes } from './routes/mail-routes.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { alertRoutes } from './routes/alerts.js';
 
 /** What a request carries from one middleware to the next. */
 export type ApiEnv = { Variables: { principal: Principal } };
@@ -107,6 +108,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   mailRoutes(app, deps);
   auditRoutes(app, deps);
   metricsRoutes(app, deps);
+  alertRoutes(app, deps);
   const table = pathTable(app);
   app.notFound((c) => notServed(c, table));
   return app;

@@ -14,6 +14,7 @@ import type { MessageParser } from '../core/ports/message-parser.js';
 import type { Metrics } from '../core/ports/metrics.js';
 import type { AuditFilter } from '../core/ports/audit-log.js';
 import type { DeliveryAdmin } from '../core/ports/delivery-admin.js';
+import type { AlertState } from '../core/alerts/index.js';
 import type { z } from '@hono/zod-openapi';
 import type { AuditRecordSchema, AuditVerdictSchema, RouteSchema } from './schemas.js';
 
@@ -108,6 +109,20 @@ export interface ConnectionActions {
   logFile(name: string): string;
 }
 
+/** What a test notification of an alert rule did, per channel. */
+export interface AlertTestResult {
+  rule: string;
+  results: Array<{ channel: string; ok: boolean; code?: string; message?: string }>;
+}
+
+/** The alerts of the running service (`app/alerts.ts`): the rules' state and a test send. */
+export interface AlertsView {
+  /** Every configured rule with its state, in the configuration's order. */
+  states(): readonly AlertState[];
+  /** Sends a test notification of `rule` to its channels now; undefined when no rule has that name. */
+  test(rule: string): Promise<AlertTestResult | undefined>;
+}
+
 /** What the API reads and how it checks URLs; handed over by the composition root. */
 export interface ApiDeps {
   /** Archived messages by `ArchiveId`. */
@@ -152,6 +167,8 @@ export interface ApiDeps {
   metrics?: Pick<Metrics, 'render'>;
   /** `api.metricsOpen`: `GET /metrics` without credentials, for a scraper. Default false (role viewer). */
   metricsOpen?: boolean;
+  /** The alerts of `start`; absent (no rules, or no service), the list is empty and a test answers 404. */
+  alerts?: AlertsView;
   /** Where a search's `total` stops being exact; default `API_TUNING.searchTotalCap` (a test gives a small one). */
   searchTotalCap?: number;
 }

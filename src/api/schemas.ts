@@ -324,3 +324,32 @@ export const LogPageSchema = z
     next: z.string().nullable().openapi({ description: 'The `cursor` of the next (older) page: the byte offset in the file where this page began; null at the start of the file.' }),
   })
   .openapi('LogPage');
+
+/** One alert rule with its state (issue 14, item 6). */
+export const AlertSchema = z
+  .object({
+    rule: z.string().openapi({ description: "The rule's name (`alerts.rules[].name`)." }),
+    kind: z.enum(['connection-failing', 'connection-silent', 'dead-letters', 'disk-space', 'certificate-expiry', 'audit-chain-broken']),
+    enabled: z.boolean().openapi({ description: 'A disabled rule is not checked (it can still be tested).' }),
+    channels: z.array(z.string()).openapi({ description: 'The channels its notifications go to.' }),
+    state: z.enum(['ok', 'firing', 'unknown']).openapi({ description: '`unknown`: not checked yet, or its reading failed every time so far.' }),
+    since: z.string().nullable().openapi({ format: 'date-time', description: 'Since when it is in this state.' }),
+    summary: z.string().nullable().openapi({ description: 'What the last check found, in one sentence.' }),
+    lastSentAt: z.string().nullable().openapi({ format: 'date-time', description: 'When a notification of it last reached a channel.' }),
+    lastError: z
+      .object({ channel: z.string(), code: z.string(), message: z.string(), at: z.string().openapi({ format: 'date-time' }) })
+      .nullable()
+      .openapi({ description: 'The last send that failed: the channel, the catalogue code (ALERT_SEND_FAILED) and why.' }),
+    owed: z.array(z.string()).openapi({ description: 'Channels its current notification has not reached yet; tried again at the next check.' }),
+  })
+  .openapi('Alert');
+
+/** What a test notification did, per channel. */
+export const AlertTestSchema = z
+  .object({
+    rule: z.string(),
+    results: z
+      .array(z.object({ channel: z.string(), ok: z.boolean(), code: z.string().optional().openapi({ description: 'On failure: the catalogue code.' }), message: z.string().optional().openapi({ description: 'On failure: why.' }) }))
+      .openapi({ description: "One per channel of the rule, in the rule's order." }),
+  })
+  .openapi('AlertTest');

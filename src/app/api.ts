@@ -7,7 +7,7 @@
 import { createPostalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner } from '../api/signed-url.js';
 import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
-import type { Authorize, ConnectionActions, ConnectionSettings, RecordAction, ReloadReport, RouteSettings } from '../api/index.js';
+import type { AlertsView, Authorize, ConnectionActions, ConnectionSettings, RecordAction, ReloadReport, RouteSettings } from '../api/index.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { ConnectionConfig } from '../config/loader.js';
@@ -47,6 +47,8 @@ export interface ApiContext {
    * apply it to (the edit is saved and waits for the next start).
    */
   reload?: () => Promise<ReloadReport>;
+  /** The alerts of `start` (`alerts.ts`); absent, none are listed. */
+  alerts?: AlertsView;
 }
 
 /** The API tokens of the archive (`mailsluice token create`) as the API's authorizer: `Authorization: Bearer <token>`. */
@@ -201,6 +203,7 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
       budget: app.budget,
       ...(context.metrics ? { metrics: context.metrics } : {}),
       metricsOpen: settings.metricsOpen,
+      ...(context.alerts ? { alerts: context.alerts } : {}),
     },
     settings.listen,
   ).catch(async (err: unknown) => {

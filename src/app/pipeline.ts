@@ -19,6 +19,7 @@ import { runPausingWhileDiskFull } from './disk-full-pause.js';
 import { createRunners, indexStageDeps, runnersByConnection, type Runner } from './runners.js';
 import { startApi, type RunningApi } from './api.js';
 import { createRunMetrics, type RunMetrics } from './metrics.js';
+import { createAlerting, type Alerting } from './alerts.js';
 import type { EmbeddedApp } from './embedded.js';
 
 /** `once`: the `drain` command, until every mailbox is empty; `continuous`: the service, until stopped. */
@@ -79,15 +80,21 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
   let run: PipelineRun | null = null;
   // Read at scrape time only (`GET /metrics`), so only beside an API.
   const metrics = needsApi && app.config.api.enabled ? await createRunMetrics(app) : null;
-  const api = needsApi
-    ? await startApi(app, { statuses: () => run?.statuses() ?? [], runNow: (name) => run?.runNow(name) ?? 0, ...(metrics ? { metrics: metrics.metrics } : {}) })
-    : null;
+  // The service's alerts (`start` only): checked beside the stages, listed and tested through the API.
+  const alerting = options.mode === 'continuous' ? createAlerting(app, () => run?.runnerReadings() ?? []) : null;
   try {
-    run = new PipelineRun(app, options, api, started, metrics);
-    return await run.run();
+    const api = needsApi
+      ? await startApi(app, { statuses: () => run?.statuses() ?? [], runNow: (name) => run?.runNow(name) ?? 0, ...(metrics ? { metrics: metrics.metrics } : {}), ...(alerting ? { alerts: alerting.view } : {}) })
+      : null;
+    try {
+      run = new PipelineRun(app, options, api, started, metrics, alerting);
+      return await run.run();
+    } finally {
+      await api?.close();
+      await metrics?.close();
+    }
   } finally {
-    await api?.close();
-    await metrics?.close();
+    await alerting?.close();
   }
 }
 
@@ -121,6 +128,7 @@ class PipelineRun {
     api: RunningApi | null,
     private readonly started: number,
     metrics: RunMetrics | null,
+    private readonly alerting: Alerting | null = null,
   ) {
     this.once = options.mode === 'once';
     // Every runner, index lane waiting for the byte budget and sleeping stage listens to this one
@@ -172,6 +180,11 @@ class PipelineRun {
   /** What every runner reports now (the API's connection status). */
   statuses(): ConnectionStatus[] {
     return this.runners.map((r) => r.status);
+  }
+
+  /** Every runner's status with its connection's name (the alerts' reading). */
+  runnerReadings(): Array<{ connection: string; status: ConnectionStatus }> {
+    return this.runners.map((r) => ({ connection: r.connection, status: r.status }));
   }
 
   /**
@@ -235,7 +248,10 @@ class PipelineRun {
     const indexing = this.pausing('index stage', () => this.indexOnce());
     const compressing = this.pausing('compress stage', () => this.compress());
     const dispatching = this.thread ? this.stopOnFailure('dispatcher', this.thread.result) : undefined;
+    // Low priority beside the stages; never rejects, ends with the stop.
+    const alerting = this.alerting?.run(this.ac.signal);
     await Promise.all(this.runners.map((r) => r.run({ once: false, signal: this.ac.signal })));
+    await alerting;
     await indexing;
     await compressing;
     await dispatching;

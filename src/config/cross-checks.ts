@@ -43,6 +43,7 @@ export interface CrossInput {
   buses?: number;
   deliveryRetry?: ConfigInput['deliveryRetry'];
   api?: ConfigInput['api'];
+  alerts?: ConfigInput['alerts'];
 }
 
 /** The cross-check input of a file whose shape is valid. */
@@ -72,7 +73,8 @@ export function validParts(raw: unknown): CrossInput {
   const buses = one(shape.buses, obj.buses);
   const deliveryRetry = one(shape.deliveryRetry, obj.deliveryRetry);
   const api = one(shape.api, obj.api);
-  return { ...parts, ...(buses !== undefined ? { buses } : {}), ...(deliveryRetry ? { deliveryRetry } : {}), ...(api ? { api } : {}) };
+  const alerts = one(shape.alerts, obj.alerts);
+  return { ...parts, ...(buses !== undefined ? { buses } : {}), ...(deliveryRetry ? { deliveryRetry } : {}), ...(api ? { api } : {}), ...(alerts ? { alerts } : {}) };
 }
 
 type Problems = { problems: ConfigProblem[]; warnings: ConfigProblem[] };
@@ -103,6 +105,30 @@ export function crossChecks(input: CrossInput, problems: ConfigProblem[], warnin
   });
   if (input.deliveryRetry && input.deliveryRetry.maxMs < input.deliveryRetry.baseMs) problems.push({ path: 'deliveryRetry.maxMs', message: `must be at least baseMs (${input.deliveryRetry.baseMs})` });
   if (input.api) apiChecks(input.api, problems);
+  if (input.alerts) alertChecks(input.alerts, input, routeNames, out);
+}
+
+/** Alert rules name channels, connections and routes that exist; names are unique; a relay's TLS CA is PEM. */
+function alertChecks(alerts: NonNullable<CrossInput['alerts']>, input: CrossInput, routeNames: ReadonlySet<string>, { problems, warnings }: Problems): void {
+  const channels = new Set<string>();
+  alerts.channels.forEach((ch, i) => {
+    if (channels.has(ch.name)) problems.push({ path: `alerts.channels[${i}].name`, message: `duplicate channel name "${ch.name}"` });
+    channels.add(ch.name);
+    if (ch.type === 'email' && ch.relay.tls) pemProblem(ch.relay.tls.ca, `alerts.channels[${i}].relay.tls.ca`, 'ca', problems);
+    if (ch.type === 'email' && ch.relay.security === 'none' && ch.relay.auth) warnings.push({ path: `alerts.channels[${i}].relay.auth`, message: 'is sent unencrypted with security: none' });
+  });
+  const connections = new Set(input.connectionNames.filter((n): n is string => n !== undefined));
+  const rules = new Set<string>();
+  alerts.rules.forEach((r, i) => {
+    const at = `alerts.rules[${i}]`;
+    if (rules.has(r.name)) problems.push({ path: `${at}.name`, message: `duplicate rule name "${r.name}"` });
+    rules.add(r.name);
+    r.channels.forEach((c, j) => {
+      if (!channels.has(c)) problems.push({ path: `${at}.channels[${j}]`, message: `no alert channel named "${c}" (alerts.channels)` });
+    });
+    if ('connection' in r && r.connection !== undefined && !connections.has(r.connection)) problems.push({ path: `${at}.connection`, message: `no connection named "${r.connection}"` });
+    if (r.kind === 'dead-letters' && r.route !== undefined && !routeNames.has(r.route)) problems.push({ path: `${at}.route`, message: `no route named "${r.route}"` });
+  });
 }
 
 /** A connection's settings that only apply together, or only to some protocols. */

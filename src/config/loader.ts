@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { MailsluiceError } from '../core/errors/index.js';
-import { configSchema, type ApiInput, type ConnectionInput, type RouteConfig } from './schema.js';
+import { configSchema, type AlertChannelInput, type AlertRuleConfig, type AlertsInput, type ApiInput, type ConnectionInput, type RouteConfig } from './schema.js';
 import { describeIssue, rangeInOurWords } from './issue-text.js';
 import { protocolEntry, SUPPORTED_PROTOCOLS } from './protocols.js';
 import { formatListenAddress, parseListenAddress, parsePublicUrl, type ListenAddress } from './api-address.js';
@@ -70,6 +70,25 @@ export interface ApiConfig {
   metricsOpen: boolean;
 }
 
+type WebhookChannelInput = Extract<AlertChannelInput, { type: 'webhook' }>;
+type EmailChannelInput = Extract<AlertChannelInput, { type: 'email' }>;
+type RelayInput = EmailChannelInput['relay'];
+
+/** An alert channel with its secrets (webhook `secret`, relay `auth.pass`, `tls.ca`) read. */
+export type AlertChannelConfig =
+  | (Omit<WebhookChannelInput, 'secret'> & { secret?: string })
+  | (Omit<EmailChannelInput, 'relay'> & {
+      relay: Omit<RelayInput, 'auth' | 'tls'> & { auth?: { user: string; pass: string }; tls?: { verify: boolean; ca?: string; servername?: string } };
+    });
+
+/** The `alerts` section ready to use. */
+export interface AlertsConfig {
+  checkSeconds: number;
+  resendMinutes: number;
+  channels: AlertChannelConfig[];
+  rules: AlertRuleConfig[];
+}
+
 /** The validated, frozen configuration. */
 export interface Config {
   /** Absolute path of the file it came from ("" when built from an object). */
@@ -87,6 +106,8 @@ export interface Config {
   api: ApiConfig;
   /** Per-connection log files: the size cap of each, and how many rotated files are kept. */
   logging: { maxFileMb: number; keepFiles: number };
+  /** Alert rules and the channels they are sent to. */
+  alerts: AlertsConfig;
   /** Things that are valid but worth telling the operator. */
   warnings: ConfigProblem[];
 }
@@ -237,6 +258,25 @@ function resolveRoute(r: RouteConfig, at: string, { baseDir, env, problems, warn
   } as RouteConfig;
 }
 
+/** The alert channels with their secrets read. */
+function resolveAlerts(a: AlertsInput, { baseDir, env, problems }: Resolving): AlertsConfig {
+  const channels = a.channels.map((ch, i): AlertChannelConfig => {
+    const at = `alerts.channels[${i}]`;
+    const read = (value: unknown, key: string): string => resolveSecret(value, `${at}.${key}`, baseDir, env, problems) ?? '';
+    if (ch.type === 'webhook') return { ...ch, ...(ch.secret !== undefined ? { secret: read(ch.secret, 'secret') } : {}) } as AlertChannelConfig;
+    const relay = ch.relay;
+    return {
+      ...ch,
+      relay: {
+        ...relay,
+        ...(relay.auth ? { auth: { user: relay.auth.user, pass: read(relay.auth.pass, 'relay.auth.pass') } } : {}),
+        ...(relay.tls ? { tls: { ...relay.tls, ...(relay.tls.ca !== undefined ? { ca: read(relay.tls.ca, 'relay.tls.ca') } : {}) } } : {}),
+      },
+    } as AlertChannelConfig;
+  });
+  return { checkSeconds: a.checkSeconds, resendMinutes: a.resendMinutes, channels, rules: a.rules };
+}
+
 /**
  * Validates configuration text. Returns every problem at once; throws nothing for bad input.
  */
@@ -264,6 +304,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   const ctx: Resolving = { baseDir, env, problems, warnings };
   const connections = input.connections.map((c, i) => resolveConnection(c, `connections[${i}]`, ctx));
   const routes = input.routes.map((r, i) => resolveRoute(r, `routes[${i}]`, ctx));
+  const alerts = resolveAlerts(input.alerts, ctx);
   if (problems.length) return { problems, warnings };
   const dataDir = isAbsolute(input.dataDir) ? input.dataDir : resolve(baseDir, input.dataDir);
   const config: Config = {
@@ -276,6 +317,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     routes,
     api: apiConfig(input.api),
     logging: input.logging,
+    alerts,
     warnings,
   };
   return { config: deepFreeze(config), problems, warnings };

@@ -6,6 +6,7 @@ export {
   WebhookAction,
   createWebhookAction,
   signBody,
+  signStandardWebhook,
   type WebhookBody,
   type WebhookAttachment,
   type AttachmentReference,

@@ -12,6 +12,7 @@ import { ImapSessionOpener, type OpenedSession } from './imap-session.js';
 import { ImapServerActions } from './imap-server-actions.js';
 import { applyResponses } from './imap-responses.js';
 import { ChangeWaiter } from './imap-wait.js';
+import { peerCertificateExpiry } from '../tls-node/tls-peer-certificate.js';
 
 /** A body that arrived whole, as the pieces it came in. */
 async function* pieces(parts: readonly Uint8Array[]): AsyncIterable<Uint8Array> {
@@ -29,6 +30,8 @@ export class ImapSource implements MailboxSource {
   readonly concurrentActions = true;
   /** Whether the main session runs over TLS (known after connect). */
   tlsInUse: boolean | undefined;
+  /** When the server's certificate expires (known after a TLS connect). */
+  certificateExpiresAt: number | undefined;
   /** imapflow, from connect until the mailbox is open and the socket handed to the wire. */
   private client: ImapFlow | null = null;
   private main: OpenedSession | null = null;
@@ -97,6 +100,8 @@ export class ImapSource implements MailboxSource {
     }
     this.capabilities = new Set([...client.capabilities.keys()].map((k) => k.toUpperCase()));
     this.tlsInUse = client.secureConnection;
+    // After STARTTLS imapflow's `socket` is the upgraded TLS socket.
+    this.certificateExpiresAt = peerCertificateExpiry((client as unknown as { socket?: unknown }).socket);
   }
 
   async open(): Promise<SourceSession> {

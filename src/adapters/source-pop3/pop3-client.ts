@@ -29,6 +29,7 @@ import {
 } from './pop3-error-map.js';
 import { POP3_LIMITS, type Pop3ClientOptions, type Pop3ConnectStep } from './pop3-source-config.js';
 import { Pop3Wire } from './pop3-wire.js';
+import { peerCertificateExpiry } from '../tls-node/tls-peer-certificate.js';
 
 export type { Pop3AuthOptions, Pop3ClientOptions, Pop3ConnectStep, Pop3Security, Pop3Silence, Pop3TlsOptions } from './pop3-source-config.js';
 
@@ -94,6 +95,11 @@ export class Pop3Client {
   /** True when the session runs over TLS (implicit or after STLS). */
   get tlsActive(): boolean {
     return this.tlsOn;
+  }
+
+  /** When the server's certificate expires (ms since the epoch); undefined without TLS. */
+  get certificateExpiresAt(): number | undefined {
+    return this.tlsOn ? peerCertificateExpiry(this.wire.socket) : undefined;
   }
 
   /**

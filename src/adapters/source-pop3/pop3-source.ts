@@ -29,6 +29,8 @@ export class Pop3Source implements MailboxSource {
   readonly concurrentActions = false;
   /** Whether the last session ran over TLS (known after it logged in). */
   tlsInUse: boolean | undefined;
+  /** When the server's certificate expires (known after a TLS login). */
+  certificateExpiresAt: number | undefined;
   private client: Pop3Client | null = null;
   /** The session's listing, by UIDL, as of its login. */
   private byUidl = new Map<string, Listed>();
@@ -57,6 +59,7 @@ export class Pop3Source implements MailboxSource {
     };
     const client = await Pop3Client.connect({ ...pop3ClientOptions(this.cfg), silence }, signal);
     this.tlsInUse = client.tlsActive;
+    this.certificateExpiresAt = client.certificateExpiresAt;
     try {
       const [ids, sizes] = [await client.uidl(), await client.list()];
       const size = new Map(sizes.map((s) => [s.msgno, s.size]));

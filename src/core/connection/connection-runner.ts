@@ -69,6 +69,8 @@ export interface ConnectionStatus {
   lastSuccessAt: number | null;
   /** Set while the last session's credentials crossed unencrypted (ADR 0016); absent otherwise. */
   plaintextCredentials?: string;
+  /** When the server certificate of the last TLS session expires (ms since the epoch); absent without TLS. */
+  certificateExpiresAt?: number;
 }
 
 /** What the runner needs. */
@@ -353,6 +355,8 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
       const plaintext = source.tlsInUse === undefined ? null : plaintextCredentialsWarning(config.name, config.security, config.auth.type, source.tlsInUse);
       if (plaintext) this.status.plaintextCredentials = plaintext;
       else delete this.status.plaintextCredentials;
+      if (source.certificateExpiresAt !== undefined) this.status.certificateExpiresAt = source.certificateExpiresAt;
+      else delete this.status.certificateExpiresAt;
       held.writer = await this.deps.blobStore.openWriter();
       // A session after a pause for a full disk goes on counting: its first failure is the disk.
       if (!this.diskFull) this.archiveFailures.inARow = 0;

@@ -127,6 +127,11 @@ export interface MailboxSource {
    * downgrade protection remembers (`core/connection/tls-downgrade.ts`); undefined when unknown.
    */
   readonly tlsInUse?: boolean;
+  /**
+   * After `open` over TLS: when the certificate the server presented expires (ms since the
+   * epoch), for the `certificate-expiry` alert; undefined without TLS or when unknown.
+   */
+  readonly certificateExpiresAt?: number;
   /** Connects, authenticates and opens the mailbox. */
   open(signal?: AbortSignal): Promise<SourceSession>;
   /**

@@ -1,0 +1,152 @@
+/**
+ * The alerts' state between checks (issue 14, item 6), pure: per rule whether it fires and
+ * since when, when it was last sent and the last send error, and which channels are still owed
+ * its current notification. A check decides what to send: `firing` when a condition starts,
+ * `reminder` every resend interval while it holds, `resolved` when it ends. A channel whose send
+ * failed stays owed and is tried again at the next check; a send never blocks a check.
+ */
+import { checkRule, RunnerMemory, type AlertReadings, type AlertRule } from './alert-conditions.js';
+
+/** Why a notification is sent. */
+export type AlertEvent = 'firing' | 'reminder' | 'resolved' | 'test';
+
+/** One notification of one rule, to its channels. */
+export interface AlertNotification {
+  rule: string;
+  kind: AlertRule['kind'];
+  event: AlertEvent;
+  /** What holds (or held), in one sentence. */
+  summary: string;
+  /** Since when the rule fires (firing, reminder) or fired (resolved); ms since the epoch. */
+  since: number | null;
+  /** When the notification was made (ms since the epoch). */
+  at: number;
+}
+
+/** A notification owed to some channels. */
+export interface AlertSend {
+  notification: AlertNotification;
+  channels: string[];
+}
+
+/** A rule's state as the API lists it. */
+export interface AlertState {
+  rule: string;
+  kind: AlertRule['kind'];
+  enabled: boolean;
+  channels: string[];
+  /** `unknown`: not checked yet (or its reading failed every time so far). */
+  state: 'ok' | 'firing' | 'unknown';
+  /** Since when it is in this state (ms since the epoch); null while unknown. */
+  since: number | null;
+  summary: string | null;
+  /** When a notification of it last reached a channel. */
+  lastSentAt: number | null;
+  lastError: { channel: string; code: string; message: string; at: number } | null;
+  /** Channels still owed its current notification (retried at the next check). */
+  owed: string[];
+}
+
+interface Entry {
+  rule: AlertRule;
+  state: 'ok' | 'firing' | 'unknown';
+  since: number | null;
+  summary: string | null;
+  lastSentAt: number | null;
+  lastError: AlertState['lastError'];
+  owed: { notification: AlertNotification; channels: Set<string> } | null;
+}
+
+/** The state of every rule, and what each check owes the channels. */
+export class AlertBook {
+  private readonly entries: Entry[];
+  private readonly memory = new RunnerMemory();
+
+  /** `resendMs`: a notification of a rule that still fires is sent again after this. */
+  constructor(rules: readonly AlertRule[], private readonly resendMs: number) {
+    this.entries = rules.map((rule) => ({ rule, state: 'unknown', since: null, summary: null, lastSentAt: null, lastError: null, owed: null }));
+  }
+
+  /**
+   * Checks every enabled rule against `readings` at `now` and returns what is owed now: new
+   * firings and resolutions, reminders that are due, and earlier sends that failed.
+   */
+  check(readings: AlertReadings, now: number): AlertSend[] {
+    if (readings.runners) this.memory.observe(readings.runners, now);
+    for (const e of this.entries) {
+      if (!e.rule.enabled) continue;
+      const found = checkRule(e.rule, readings, this.memory, now);
+      if (!found) continue;
+      e.summary = found.summary;
+      if (found.holds && e.state !== 'firing') {
+        e.state = 'firing';
+        e.since = now;
+        this.owe(e, 'firing', now);
+      } else if (!found.holds && e.state === 'firing') {
+        const since = e.since;
+        e.state = 'ok';
+        e.since = now;
+        this.owe(e, 'resolved', now, since);
+      } else if (!found.holds && e.state === 'unknown') {
+        e.state = 'ok';
+        e.since = now;
+      } else if (found.holds && this.reminderDue(e, now)) {
+        this.owe(e, 'reminder', now);
+      }
+    }
+    return this.entries.filter((e) => e.owed && e.owed.channels.size > 0).map((e) => ({ notification: e.owed!.notification, channels: [...e.owed!.channels] }));
+  }
+
+  /** Records a send of `rule`'s owed notification to `channel`: done, or failed with the error (kept owed). */
+  sent(rule: string, channel: string, at: number, error?: { code: string; message: string }): void {
+    const e = this.entries.find((x) => x.rule.name === rule);
+    if (!e) return;
+    if (error) {
+      e.lastError = { channel, code: error.code, message: error.message, at };
+      return;
+    }
+    e.lastSentAt = at;
+    e.owed?.channels.delete(channel);
+    if (e.owed?.channels.size === 0) e.owed = null;
+  }
+
+  /** A test notification of `rule` (its current summary, or a sentence saying it is a test); undefined for an unknown rule. */
+  test(rule: string, at: number): AlertSend | undefined {
+    const e = this.entries.find((x) => x.rule.name === rule);
+    if (!e) return undefined;
+    const summary = `test of alert rule ${rule} (${e.rule.kind}); now: ${e.summary ?? 'not checked yet'}`;
+    return { notification: { rule, kind: e.rule.kind, event: 'test', summary, since: e.since, at }, channels: [...e.rule.channels] };
+  }
+
+  /** Every rule's state, in the configuration's order. */
+  states(): AlertState[] {
+    return this.entries.map((e) => ({
+      rule: e.rule.name,
+      kind: e.rule.kind,
+      enabled: e.rule.enabled,
+      channels: [...e.rule.channels],
+      state: e.state,
+      since: e.since,
+      summary: e.summary,
+      lastSentAt: e.lastSentAt,
+      lastError: e.lastError,
+      owed: e.owed ? [...e.owed.channels] : [],
+    }));
+  }
+
+  /**
+   * A reminder is due a resend interval after the last send that got through; a notification
+   * still owed to a failing channel is replaced by it once that is itself an interval old, so
+   * the channels that work are reminded even while another keeps failing.
+   */
+  private reminderDue(e: Entry, now: number): boolean {
+    if (e.lastSentAt === null || now - e.lastSentAt < this.resendMs) return false;
+    return e.owed === null || now - e.owed.notification.at >= this.resendMs;
+  }
+
+  /** Owes every channel of `e` a notification of `event` (replacing one still owed: the newest news wins). */
+  private owe(e: Entry, event: AlertEvent, now: number, since: number | null = e.since): void {
+    const summary = event === 'resolved' ? `resolved: ${e.summary ?? ''}` : e.summary ?? '';
+    e.owed = { notification: { rule: e.rule.name, kind: e.rule.kind, event, summary, since, at: now }, channels: new Set(e.rule.channels) };
+  }
+}
