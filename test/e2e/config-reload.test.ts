@@ -9,6 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { imapConnection, makeWorkspace, runCli, type Workspace } from '../harness/cli.js';
 import { freePort } from '../harness/free-port.js';
@@ -41,6 +42,11 @@ function records(service: RunningService, msg: string): Array<Record<string, unk
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>)
     .filter((r) => r['msg'] === msg);
+}
+
+/** How many times `username` logged in to the test Dovecot, by its own log (independent of ours). */
+function logins(username: string): number {
+  return readFileSync(dovecot.logPath, 'utf8').split('\n').filter((l) => l.includes('Login: user=<' + username + '>')).length;
 }
 
 /** Waits for the `n`th `configuration applied` record and returns it. */
@@ -77,6 +83,8 @@ test('start: SIGHUP restarts only the edited connection, a connection added to t
     const a0 = await until('alpha connected', async () => ((await status('alpha')).folders[0]?.state === 'waiting' ? (await status('alpha')).folders[0] : undefined), 20_000);
     const b0 = await until('beta polled', async () => ((await status('beta')).folders[0]?.cycles ?? 0) >= 3 && (await status('beta')).folders[0], 20_000);
     assert.equal(b0.sessions, 1);
+    const betaLogins = logins(beta.username);
+    assert.ok(betaLogins >= 2, `the drain and the service logged in as beta (${betaLogins})`);
 
     // alpha polls once an hour: a message delivered now would wait. Its interval is edited in
     // the file and the service told with SIGHUP.
@@ -93,11 +101,13 @@ test('start: SIGHUP restarts only the edited connection, a connection added to t
     // The new runner polls every 200 ms: a message delivered now is taken within seconds.
     await dovecot.deliver(alpha.username, makeMessage(1));
     await until('alpha took the message at its new interval', async () => (await status('alpha')).taken === 1, 5_000);
-    assert.equal(await dovecot.messageCount(alpha.username), 0);
+    // Deleted on the server by the action session, just after the commit.
+    await until('deleted from alpha', async () => (await dovecot.messageCount(alpha.username)) === 0, 5_000);
     // beta was not touched: the same runner (started when it was) on the same session, still polling.
     const b1 = (await status('beta')).folders[0]!;
     assert.equal(b1.startedAt, b0.startedAt, "beta's runner is the one that started with the service");
     assert.equal(b1.sessions, 1, 'beta logged in once: its session was not reconnected');
+    assert.equal(logins(beta.username), betaLogins, "Dovecot saw no new login of beta's");
     assert.ok(b1.cycles > b0.cycles);
 
     // The file watch saw the same write: applied again, nothing changes.
@@ -112,7 +122,7 @@ test('start: SIGHUP restarts only the edited connection, a connection added to t
     const third = await applied(service, 3);
     assert.deepEqual([third['started'], third['restarted'], third['stopped']], [['gamma'], [], []]);
     await until('gamma drained', async () => (await status('gamma')).taken === 3, 20_000);
-    assert.equal(await dovecot.messageCount(gamma.username), 0, 'gone from the server');
+    await until('gone from the server', async () => (await dovecot.messageCount(gamma.username)) === 0, 5_000);
     const listed = await callApi(`${base}/api/v1/connections`, token);
     assert.deepEqual((listed.body['connections'] as Array<{ name: string }>).map((c) => c.name), ['alpha', 'beta', 'gamma']);
 
@@ -134,6 +144,7 @@ test('start: SIGHUP restarts only the edited connection, a connection added to t
     await dovecot.deliver(beta.username, makeMessage(2));
     await until('beta drained on', async () => (await status('beta')).taken === 1, 10_000);
     const b2 = (await status('beta')).folders[0]!;
+    // (Dovecot now sees one more login of beta's: the session that deletes what was taken, ADR 0004.)
     assert.deepEqual([b2.startedAt, b2.sessions], [b0.startedAt, 1]);
     assert.equal(records(service, 'configuration applied').length, 4, 'nothing was applied');
     assert.equal((await callApi(`${base}/healthz`)).status, 200);
