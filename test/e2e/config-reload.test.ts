@@ -201,3 +201,41 @@ test('start: a changed route delivers what is taken after it; a new api.listen w
     ws.cleanup();
   }
 });
+
+test('start: a connection restarted again and again while it drains loses nothing and takes nothing twice', async () => {
+  const { ws, base, token, config, alpha } = await setup();
+  const total = 3000;
+  await dovecot.loadMaildir(alpha.username, Array.from({ length: total }, (_, i) => makeMessage(i, { bodyBytes: 500 })));
+  const connections = config['connections'] as Array<Record<string, unknown>>;
+  const withAlpha = (extra: Record<string, unknown>): Record<string, unknown> => ({ ...config, connections: [{ ...connections[0], maxMessagesPerCycle: 5, ...extra }, connections[1]] });
+  // Small cycles, so the drain is under way at each reload.
+  ws.writeConfig(withAlpha({ pollIntervalMs: 100 }));
+  const taken = async (): Promise<number> => ((await callApi(`${base}/api/v1/connections/alpha/status`, token)).body as unknown as Status).taken;
+  let service: RunningService | undefined;
+  try {
+    service = await startService(ws, base);
+    const seen: number[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const before = await until(`alpha draining before reload ${i}`, async () => {
+        const n = await taken();
+        return n > (seen.at(-1) ?? 0) && n < total ? n : undefined;
+      }, 20_000);
+      seen.push(before);
+      ws.writeConfig(withAlpha({ pollIntervalMs: 100 + i }));
+      service.child.kill('SIGHUP');
+      const r = await applied(service, 2 * i - 1);
+      assert.deepEqual(r['restarted'], ['alpha']);
+      // The file watch's own reload of the same write finds nothing more to do.
+      assert.deepEqual((await applied(service, 2 * i))['restarted'], []);
+    }
+    assert.ok(seen[2]! < total, `the reloads came while alpha was draining (${seen.join(', ')} of ${total})`);
+    await until('every message archived', async () => (await taken()) === total, 60_000);
+    await until('the mailbox emptied', async () => (await dovecot.messageCount(alpha.username)) === 0, 10_000);
+    // Nothing archived twice: the archive holds exactly the messages delivered.
+    const stats = await callApi(`${base}/api/v1/stats`, token);
+    assert.equal(stats.body['messages'], total, stats.raw);
+  } finally {
+    await service?.stop();
+    ws.cleanup();
+  }
+});
