@@ -4,7 +4,9 @@
  * started and ended in one order. The mode is what differs: `once` (`drain`) takes until every
  * mailbox is empty and then waits for each stage behind in turn, reporting the first failure of
  * each after the runners stopped; `continuous` (`start`) runs every stage until the stop signal,
- * pauses the background stages on a full disk, and stops everything when one of them fails.
+ * pauses the background stages on a full disk, and stops everything when one of them fails; it
+ * also applies the configuration file again when asked (`reload`, ADR 0024): only the changed
+ * connections' runners restart, and changed routes get a new dispatcher thread.
  */
 import { once as eventOnce, setMaxListeners } from 'node:events';
 import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js';
