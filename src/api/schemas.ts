@@ -60,6 +60,8 @@ export const FolderStatusSchema = z
     cycles: z.number().int(),
     failures: z.number().int().openapi({ description: 'Cycles that ended with an error since the start.' }),
     lastError: LastErrorSchema,
+    startedAt: z.string().openapi({ format: 'date-time', description: 'When this runner started: applying a changed configuration restarts only the runners of changed connections.' }),
+    sessions: z.number().int().openapi({ description: 'Sessions (logins) this runner opened since it started.' }),
   })
   .openapi('FolderStatus');
 

@@ -178,14 +178,13 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
   // that a drain without the API (or any other command) need not pay (ADR 0021).
   const { startApiServer } = await import('../api/api-server.js');
   const attachments = createPostalMimeAttachmentFinder();
-  const configured = app.config.connections.map(connectionSettings);
-  const routes = app.config.routes.map(routeSettings);
   const server = await startApiServer(
     {
       archive: app.store,
       search: app.store,
-      connections: { configured: () => configured, statuses: context.statuses },
-      routes: { configured: () => routes, deliveries: app.bus },
+      // Read when asked: a reload (ADR 0024) changes the configuration under the running API.
+      connections: { configured: () => app.config.connections.map(connectionSettings), statuses: context.statuses },
+      routes: { configured: () => app.config.routes.map(routeSettings), deliveries: app.bus },
       record: apiRecorder(app),
       audit: {
         list: async (filter) => (await app.audit.list(filter)).map(auditRecordJson),

@@ -41,7 +41,14 @@ export type SourceMaker = (cfg: ConnectionConfig, logger: Logger, runtime?: Sour
  * composition root (another store or blob backend) builds the same shape from other adapters.
  */
 export interface EmbeddedApp {
-  config: Config;
+  /**
+   * The configuration running now: the file as read at the start, and after each time it was
+   * applied again (`PipelineRun.reload`) the one applied, with the settings that wait for a
+   * restart still at their running values. Read it when it is used, not once.
+   */
+  readonly config: Config;
+  /** Makes `next` the running configuration (`PipelineRun.reload`, after it applied it). */
+  setConfig(next: Config): void;
   store: MessageStore;
   blobs: BlobStore;
   /** Deferred compression of what the drain staged raw, done by the blob store itself (ADR 0018). */
@@ -157,8 +164,14 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   }
   let parser: MessageParser | null = null;
   const logFile = (name: string): string => join(paths.logs, `${name}.log`);
+  let running = config;
   return {
-    config,
+    get config() {
+      return running;
+    },
+    setConfig(next) {
+      running = next;
+    },
     store,
     blobs,
     compactBlobs: (schedule, signal) => blobs.compact(schedule, logger, signal),

@@ -14,8 +14,8 @@ import type { Runner } from './runners.js';
 /** The metrics of a pipeline run, with the run's parts attached once they exist. */
 export interface RunMetrics {
   metrics: Metrics;
-  /** Starts reading `runners`. */
-  attachRunners(runners: readonly Runner[]): void;
+  /** Starts reading the runners `runners()` lists at each scrape (a reload changes them). */
+  attachRunners(runners: () => readonly Runner[]): void;
   /** Starts reading the dispatcher's counts since the process started. */
   attachRoutes(routes: () => Readonly<Record<string, RouteReading>>): void;
   /** Ends the archive reader's thread (after the API closed). */
@@ -29,7 +29,7 @@ export interface RunMetrics {
  */
 export async function createRunMetrics(app: EmbeddedApp): Promise<RunMetrics> {
   const { createPrometheusMetrics } = await import('../adapters/metrics-prometheus/index.js');
-  let runners: readonly Runner[] = [];
+  let runners: () => readonly Runner[] = () => [];
   let routes: () => Readonly<Record<string, RouteReading>> = () => ({});
   const now = (): number => app.clock.now();
   const reading = (runner: Runner): RunnerReading => ({
@@ -43,7 +43,7 @@ export async function createRunMetrics(app: EmbeddedApp): Promise<RunMetrics> {
   const reader = createMetricsReader(dataPaths(app.config.dataDir).db);
   // The adapter asks for the three in one scrape; they share one read of the reader thread.
   const metrics = createPrometheusMetrics({
-    runners: () => runners.map(reading),
+    runners: () => runners().map(reading),
     routes: () => routes(),
     archive: async () => (await reader.read()).archive,
     unparsed: async () => (await reader.read()).unparsed,

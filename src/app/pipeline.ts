@@ -4,20 +4,29 @@
  * started and ended in one order. The mode is what differs: `once` (`drain`) takes until every
  * mailbox is empty and then waits for each stage behind in turn, reporting the first failure of
  * each after the runners stopped; `continuous` (`start`) runs every stage until the stop signal,
- * pauses the background stages on a full disk, and stops everything when one of them fails.
+ * pauses the background stages on a full disk, and stops everything when one of them fails; it
+ * also applies the configuration file again when asked (`reload`, ADR 0024): only the changed
+ * connections' runners restart, and changed routes get a new dispatcher thread.
  */
-import { setMaxListeners } from 'node:events';
+import { once as eventOnce, setMaxListeners } from 'node:events';
 import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js';
 import { createCompressSchedule, emptyCompressTotals, type CompressTotals } from '../core/archive/compress-stage.js';
 import type { DispatchTotals } from '../core/bus/dispatcher.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
+import type { BodiesSink } from '../core/ports/bodies-handoff.js';
+import type { RouteMatcher } from '../core/routing/route-matcher.js';
+import { MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionConfig } from '../config/loader.js';
 import type { RouteConfig } from '../config/schema.js';
+import type { ReloadReport } from '../api/index.js';
 import { assertRoutesRunnable } from './action-factory.js';
 import { startDispatchThread, type DispatchThread } from './dispatch-thread.js';
 import { runPausingWhileDiskFull } from './disk-full-pause.js';
-import { createRunners, indexStageDeps, runnersByConnection, type Runner } from './runners.js';
-import { startApi, type RunningApi } from './api.js';
+import { indexStageDeps, routeMatcher } from './runners.js';
+import { ConnectionRuns } from './connection-runs.js';
+import { readServiceConfig } from './config-file.js';
+import { planReload } from './reload-plan.js';
+import { startApi, type RunningApi, type UrlSigning } from './api.js';
 import { createRunMetrics, type RunMetrics } from './metrics.js';
 import { createAlerting, type Alerting } from './alerts.js';
 import type { EmbeddedApp } from './embedded.js';
@@ -54,6 +63,17 @@ export interface PipelineOptions {
   routes: readonly RouteConfig[];
   signal?: AbortSignal;
   onProgress?: (p: PipelineProgress) => void;
+  /**
+   * `continuous`: told the running pipeline once it exists, so the caller can apply the
+   * configuration file again (SIGHUP, the file changing; `service.ts`).
+   */
+  onRunning?: (run: RunningPipeline) => void;
+}
+
+/** What a caller may do to a running `continuous` pipeline. */
+export interface RunningPipeline {
+  /** Applies the configuration file as it is now ({@link PipelineRun.reload}). */
+  reload(): Promise<ReloadReport>;
 }
 
 /** What a run did (`drain` builds its summary from it). */
@@ -82,12 +102,20 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
   const metrics = needsApi && app.config.api.enabled ? await createRunMetrics(app) : null;
   // The service's alerts (`start` only): checked beside the stages, listed and tested through the API.
   const alerting = options.mode === 'continuous' ? createAlerting(app, () => run?.runnerReadings() ?? []) : null;
+  const reload = (): Promise<ReloadReport> => (run ? run.reload() : Promise.reject(new MailsluiceError('INTERNAL', 'the service is still starting: nothing runs yet to apply the configuration to')));
   try {
     const api = needsApi
-      ? await startApi(app, { statuses: () => run?.statuses() ?? [], runNow: (name) => run?.runNow(name) ?? 0, ...(metrics ? { metrics: metrics.metrics } : {}), ...(alerting ? { alerts: alerting.view } : {}) })
+      ? await startApi(app, {
+          statuses: () => run?.statuses() ?? [],
+          runNow: (name) => run?.runNow(name) ?? 0,
+          ...(options.mode === 'continuous' ? { reload } : {}),
+          ...(metrics ? { metrics: metrics.metrics } : {}),
+          ...(alerting ? { alerts: alerting.view } : {}),
+        })
       : null;
     try {
       run = new PipelineRun(app, options, api, started, metrics, alerting);
+      if (options.mode === 'continuous') options.onRunning?.({ reload });
       return await run.run();
     } finally {
       await api?.close();
@@ -108,11 +136,30 @@ function settle<T>(p: Promise<T>): Promise<Settled<T>> {
   );
 }
 
+/** The totals of `a` and `b` added, per route (the dispatcher threads a reload ended, and the one running). */
+function addTotals(a: DispatchTotals, b: DispatchTotals): DispatchTotals {
+  const routes: DispatchTotals['routes'] = { ...a.routes };
+  for (const [name, t] of Object.entries(b.routes)) {
+    const was = routes[name];
+    routes[name] = was ? { delivered: was.delivered + t.delivered, dead: was.dead + t.dead, retries: was.retries + t.retries } : { ...t };
+  }
+  return { routes };
+}
+
 /** One run of the pipeline, from its runners' start to the last stage's end. */
 class PipelineRun {
   private readonly once: boolean;
-  private readonly runners: Runner[];
-  private readonly thread: DispatchThread | null;
+  /** The runners, by connection: a reload stops and starts those of changed connections only. */
+  private readonly conns: ConnectionRuns;
+  /** The dispatcher thread running the enabled routes (none without any); a reload may replace it. */
+  private thread: DispatchThread | null;
+  /** The totals of dispatcher threads a reload ended, so the counts go on across them. */
+  private endedTotals: DispatchTotals = { routes: {} };
+  /** `continuous`: each dispatcher thread's end, a failure stopping the run. */
+  private readonly dispatching: Array<Promise<void>> = [];
+  /** Which routes take a parsed message (the index stage reads it for every message; a reload swaps it). */
+  private matcher: RouteMatcher;
+  private readonly urlSigning: UrlSigning | undefined;
   private readonly index: IndexTotals = { parsed: 0, unparsable: 0, bytes: 0 };
   /** The run's own stop: the caller's signal, or (`continuous`) a background stage failing. */
   private readonly ac = new AbortController();
@@ -121,13 +168,19 @@ class PipelineRun {
   /** `once`: false once every runner ended, so the index stage may finish when its queue is empty. */
   private taking = true;
   private stage: PipelineStage = 'taking';
+  /** The reloads asked for, one after the other: the last one's end. */
+  private reloadTail: Promise<unknown> = Promise.resolve();
+  /** A reload asked for and not begun yet: a request meanwhile joins it (it reads the file when it begins). */
+  private reloadPending: Promise<ReloadReport> | null = null;
+  /** The settings last reported waiting for a restart, so the warning is not repeated at every reload. */
+  private waitingWarned = '';
 
   constructor(
     private readonly app: EmbeddedApp,
     private readonly options: PipelineOptions,
     api: RunningApi | null,
     private readonly started: number,
-    metrics: RunMetrics | null,
+    private readonly metrics: RunMetrics | null,
     private readonly alerting: Alerting | null = null,
   ) {
     this.once = options.mode === 'once';
@@ -141,26 +194,44 @@ class PipelineRun {
     if (!this.once) {
       app.logger.info('mailsluice started', { connections: options.connections.map((c) => c.name), dataDir: app.config.dataDir, ...(api ? { api: api.address } : {}) });
     }
-    this.runners = createRunners(app, options.connections);
-    metrics?.attachRunners(this.runners);
-    const runnerOf = runnersByConnection(this.runners);
-    // The buses, on the dispatcher's own thread (ADR 0007), handed the bodies it needs in memory
-    // (ADR 0011). A delivery that ends with a server response wakes its connection's runner,
-    // which applies it before its next cycle. `once`: it ends once indexing is done (nothing more
-    // will be queued) and nothing is due soon; `continuous`: at the stop, an attempt in flight is
-    // aborted and, not recorded done, runs again after the restart (at least once).
-    this.thread =
-      options.routes.length > 0
-        ? startDispatchThread(app, {
-            routes: options.routes,
-            onWake: (connection) => runnerOf.get(connection)?.forEach((r) => r.wake()),
-            ...(this.once ? { untilIdle: { retryHorizonMs: DRAIN_RETRY_HORIZON_MS } } : {}),
-            urlSigning: api?.urlSigning,
-            onLatency: metrics ? (route, seconds) => metrics.metrics.observeDeliveryLatencies(route, seconds) : undefined,
-          })
-        : null;
-    metrics?.attachRoutes(() => this.thread?.progress().routes ?? {});
+    this.conns = new ConnectionRuns(app, this.ac.signal, (connection, err) => {
+      app.logger.error('a connection runner failed; stopping', { connection, error: String((err as Error)?.message ?? err) });
+      this.failure ??= err;
+      this.ac.abort();
+    });
+    for (const c of options.connections) this.conns.add(c);
+    metrics?.attachRunners(() => this.conns.all());
+    this.matcher = routeMatcher(app.config.routes);
+    this.urlSigning = api?.urlSigning;
+    this.thread = options.routes.length > 0 ? this.startThread(options.routes) : null;
+    metrics?.attachRoutes(() => this.dispatchTotals().routes);
     this.ac.signal.addEventListener('abort', () => this.thread?.abort(), { once: true });
+  }
+
+  /**
+   * The buses, on the dispatcher's own thread (ADR 0007), handed the bodies it needs in memory
+   * (ADR 0011). A delivery that ends with a server response wakes its connection's runners (those
+   * running now), which apply it before their next cycle. `once`: it ends once indexing is done
+   * (nothing more will be queued) and nothing is due soon; `continuous`: at the stop (or a
+   * reload's restart of it), an attempt in flight is aborted and, not recorded done, runs again
+   * on the next thread (at least once).
+   */
+  private startThread(routes: readonly RouteConfig[]): DispatchThread {
+    const metrics = this.metrics;
+    const thread = startDispatchThread(this.app, {
+      routes,
+      onWake: (connection) => this.conns.of(connection).forEach((r) => r.wake()),
+      ...(this.once ? { untilIdle: { retryHorizonMs: DRAIN_RETRY_HORIZON_MS } } : {}),
+      urlSigning: this.urlSigning,
+      onLatency: metrics ? (route, seconds) => metrics.metrics.observeDeliveryLatencies(route, seconds) : undefined,
+    });
+    if (!this.once) this.dispatching.push(this.stopOnFailure('dispatcher', thread.result));
+    return thread;
+  }
+
+  /** Deliveries per route since the run began, across the dispatcher threads a reload replaced. */
+  private dispatchTotals(): DispatchTotals {
+    return this.thread ? addTotals(this.endedTotals, this.thread.progress()) : this.endedTotals;
   }
 
   /** Runs every stage to its end; the progress reported until then. */
@@ -179,12 +250,12 @@ class PipelineRun {
 
   /** What every runner reports now (the API's connection status). */
   statuses(): ConnectionStatus[] {
-    return this.runners.map((r) => r.status);
+    return this.conns.all().map((r) => r.status);
   }
 
   /** Every runner's status with its connection's name (the alerts' reading). */
   runnerReadings(): Array<{ connection: string; status: ConnectionStatus }> {
-    return this.runners.map((r) => ({ connection: r.connection, status: r.status }));
+    return this.conns.all().map((r) => ({ connection: r.connection, status: r.status }));
   }
 
   /**
@@ -192,21 +263,109 @@ class PipelineRun {
    * schedule window too; how many runners there are (none: it is not run by this command).
    */
   runNow(connection: string): number {
-    const runners = this.runners.filter((r) => r.connection === connection);
+    const runners = this.conns.of(connection);
     for (const r of runners) r.runNow();
     if (runners.length > 0) this.app.logger.info('cycle asked for now', { connection, runners: runners.length });
     return runners.length;
   }
 
+  /**
+   * `continuous`: applies the configuration file as it is now (ADR 0024). One at a time: a reload
+   * asked for while one runs runs after it (requests meanwhile share it, since it reads the file
+   * when it begins). A file that does not validate changes nothing: the error, naming every
+   * problem, is logged and thrown (`CONFIG_INVALID`).
+   */
+  reload(): Promise<ReloadReport> {
+    if (this.reloadPending) return this.reloadPending;
+    const next = this.reloadTail.then(() => {
+      this.reloadPending = null;
+      return this.applyFile();
+    });
+    this.reloadPending = next;
+    this.reloadTail = next.catch(() => undefined);
+    return next;
+  }
+
+  /** One reload: the file read, planned against the running configuration, applied. */
+  private async applyFile(): Promise<ReloadReport> {
+    const { app } = this;
+    // Stopping: nothing is started any more; the file applies at the next start.
+    if (this.ac.signal.aborted) return { started: [], restarted: [], stopped: [], routesChanged: false, waitingForRestart: [] };
+    let plan: ReturnType<typeof planReload>;
+    try {
+      const next = readServiceConfig(app.config.file);
+      assertRoutesRunnable(next.routes);
+      plan = planReload(app.config, next);
+    } catch (err) {
+      const e = err as MailsluiceError;
+      app.logger.error('configuration not applied: the running one stays', { file: app.config.file, code: e.code, error: e.message, ...(e.details ? { details: e.details } : {}) });
+      throw err;
+    }
+    app.setConfig(plan.applied);
+    // New messages are routed by the new routes from here on; the thread delivers by them below.
+    if (plan.routesChanged) this.matcher = routeMatcher(plan.applied.routes);
+    await Promise.all([
+      plan.dispatcherChanged ? this.restartThread(plan.applied.routes.filter((r) => r.enabled)) : undefined,
+      ...plan.stop.map((name) => this.conns.stop(name)),
+      // The old runners end (their cycle under way committed) before the new ones log in: two
+      // sessions of one connection never overlap.
+      ...plan.restart.map(async (c) => {
+        await this.conns.stop(c.name);
+        this.startConnection(c);
+      }),
+      ...plan.start.map((c) => this.startConnection(c)),
+    ]);
+    const report: ReloadReport = {
+      started: plan.start.map((c) => c.name),
+      restarted: plan.restart.map((c) => c.name),
+      stopped: plan.stop,
+      routesChanged: plan.routesChanged,
+      waitingForRestart: plan.waitingForRestart,
+    };
+    const waiting = plan.waitingForRestart.join(',');
+    if (waiting && waiting !== this.waitingWarned) {
+      app.logger.warn('configuration changed where only a restart applies it: the service runs on as before there until restarted', { waitingForRestart: plan.waitingForRestart });
+    }
+    this.waitingWarned = waiting;
+    app.logger.info('configuration applied', { ...report });
+    return report;
+  }
+
+  /** Starts the runners of `c`, unless the run is stopping. */
+  private startConnection(c: ConnectionConfig): void {
+    if (!this.ac.signal.aborted) this.conns.start(c);
+  }
+
+  /**
+   * Ends the dispatcher thread (an attempt in flight is aborted and runs again on the next one,
+   * at least once, as at a stop) and starts one for `routes` (none: no thread). Deliveries queued
+   * for a route no longer configured stay queued, untouched, until a route of that name returns.
+   */
+  private async restartThread(routes: readonly RouteConfig[]): Promise<void> {
+    const old = this.thread;
+    if (old) {
+      old.abort();
+      // A failure of the old thread is its own stopOnFailure's: it stops the run.
+      const totals = await old.result.catch(() => old.progress());
+      this.endedTotals = addTotals(this.endedTotals, totals);
+      this.thread = null;
+    }
+    if (routes.length > 0 && !this.ac.signal.aborted) this.thread = this.startThread(routes);
+  }
+
   private progress(): PipelineProgress {
-    return { statuses: this.runners.map((r) => r.status), index: { ...this.index }, deliveries: this.thread?.progress().routes ?? {}, stage: this.stage };
+    return { statuses: this.statuses(), index: { ...this.index }, deliveries: this.dispatchTotals().routes, stage: this.stage };
   }
 
   /** The index stage, following the committed rows from the start. */
   private indexOnce(): Promise<IndexTotals> {
     const app = this.app;
     const done = this.once ? () => !this.taking : () => this.ac.signal.aborted;
-    return runIndexStage(indexStageDeps(app, app.parser(), this.runners, this.thread?.bodies), done, this.ac.signal, this.index);
+    const busy = (): boolean => this.conns.all().some((r) => r.status.state === 'draining');
+    // `continuous`: the bodies go to the thread running now (a reload may replace it; what one
+    // misses it builds again from the raw message, ADR 0011).
+    const bodies: BodiesSink | undefined = this.once ? this.thread?.bodies : { handOver: (entries) => this.thread?.bodies.handOver(entries) };
+    return runIndexStage(indexStageDeps(app, app.parser(), busy, () => this.matcher, bodies), done, this.ac.signal, this.index);
   }
 
   /**
@@ -221,7 +380,7 @@ class PipelineRun {
       clock: app.clock,
       logger: app.logger,
       unparsed: () => app.store.countUnparsed(),
-      ...(this.once ? { stopping: () => true } : { busy: () => this.runners.some((r) => r.status.state === 'draining'), stopping: () => this.ac.signal.aborted }),
+      ...(this.once ? { stopping: () => true } : { busy: () => this.conns.all().some((r) => r.status.state === 'draining'), stopping: () => this.ac.signal.aborted }),
     });
     return app.compactBlobs(schedule, this.ac.signal);
   }
@@ -247,21 +406,24 @@ class PipelineRun {
   private async runContinuous(): Promise<PipelineResult> {
     const indexing = this.pausing('index stage', () => this.indexOnce());
     const compressing = this.pausing('compress stage', () => this.compress());
-    const dispatching = this.thread ? this.stopOnFailure('dispatcher', this.thread.result) : undefined;
     // Low priority beside the stages; never rejects, ends with the stop.
     const alerting = this.alerting?.run(this.ac.signal);
-    await Promise.all(this.runners.map((r) => r.run({ once: false, signal: this.ac.signal })));
+    for (const name of this.conns.names()) this.conns.run(name);
+    if (!this.ac.signal.aborted) await eventOnce(this.ac.signal, 'abort');
+    // A reload under way ends first (it starts nothing once the run is stopping).
+    await this.reloadTail;
+    await this.conns.settled();
     await alerting;
     await indexing;
     await compressing;
-    await dispatching;
+    await Promise.all(this.dispatching);
     if (this.failure !== undefined) throw this.failure;
     const now = this.app.clock.now();
     return {
-      statuses: this.runners.map((r) => r.status),
+      statuses: this.statuses(),
       index: { ...this.index },
       compressed: emptyCompressTotals(),
-      dispatched: this.thread?.progress() ?? { routes: {} },
+      dispatched: this.dispatchTotals(),
       at: { started: this.started, empty: now, indexed: now, compressed: now, delivered: now },
     };
   }
@@ -277,7 +439,7 @@ class PipelineRun {
     const thread = this.thread;
     if (thread) void indexing.then(() => thread.finish());
     const dispatching = settle(thread ? thread.result : Promise.resolve<DispatchTotals>({ routes: {} }));
-    const runs = await Promise.allSettled(this.runners.map((r) => r.run({ once: true, signal: this.ac.signal })));
+    const runs = await Promise.allSettled(this.conns.all().map((r) => r.run({ once: true, signal: this.ac.signal })));
     const empty = app.clock.now();
     this.taking = false;
     this.stage = 'parsing';
@@ -293,13 +455,13 @@ class PipelineRun {
     this.stage = 'responses';
     // Deliveries that finished after their connection's last cycle: their server responses are
     // applied now, on a session of their own, so a drain leaves none behind that it could apply.
-    if (dispatched.ok) await Promise.all(this.runners.map((r) => r.applyResponsesNow(this.ac.signal)));
+    if (dispatched.ok) await Promise.all(this.conns.all().map((r) => r.applyResponsesNow(this.ac.signal)));
     if (!indexed.ok) throw indexed.error;
     if (!dispatched.ok) throw dispatched.error;
     if (!compressed.ok) throw compressed.error;
     const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     return {
-      statuses: this.runners.map((r) => r.status),
+      statuses: this.statuses(),
       ...(failed ? { failure: failed.reason } : {}),
       index: indexed.value,
       compressed: compressed.value,

@@ -42,19 +42,18 @@ export function createRunners(app: EmbeddedApp, connections: readonly Connection
   );
 }
 
-/** The runners of each connection by its name (a connection with several folders has several). */
-export function runnersByConnection(runners: readonly Runner[]): Map<string, Runner[]> {
-  const out = new Map<string, Runner[]>();
-  for (const r of runners) out.set(r.connection, [...(out.get(r.connection) ?? []), r]);
-  return out;
+/** The routes of `config` as the index stage matches them (their regexes compiled once). */
+export function routeMatcher(routes: ConstructorParameters<typeof RouteMatcher>[0]): RouteMatcher {
+  return new RouteMatcher(routes, re2jsRegexEngine);
 }
 
 /**
  * The index stage as `drain` and `start` run it: the app's store, blobs and logs, enough messages
- * in flight to keep every parser thread fed, yielding while any of `runners` drains, routing by
- * the configured routes and, with a dispatcher thread, handing it the bodies (ADR 0011).
+ * in flight to keep every parser thread fed, yielding while any runner drains (`busy`), routing by
+ * `routes()` (read for every message: a reload swaps the matcher, ADR 0024) and, with a
+ * dispatcher thread, handing it the bodies (ADR 0011).
  */
-export function indexStageDeps(app: EmbeddedApp, parser: MessageParser, runners: readonly Runner[], bodies: BodiesSink | undefined): IndexDeps {
+export function indexStageDeps(app: EmbeddedApp, parser: MessageParser, busy: () => boolean, routes: () => RouteMatcher, bodies: BodiesSink | undefined): IndexDeps {
   return {
     store: app.store,
     blobs: app.blobs,
@@ -62,8 +61,10 @@ export function indexStageDeps(app: EmbeddedApp, parser: MessageParser, runners:
     logger: app.logger,
     clock: app.clock,
     concurrency: Math.max(2, availableParallelism()) * 8,
-    busy: () => runners.some((r) => r.status.state === 'draining'),
-    routes: new RouteMatcher(app.config.routes, re2jsRegexEngine),
+    busy,
+    get routes() {
+      return routes();
+    },
     ...(bodies ? { bodies } : {}),
     budget: app.budget,
   };

@@ -59,6 +59,11 @@ const COMMAND_HELP: Record<string, string> = {
 
 Runs the service: every enabled connection, the routes' buses and the HTTP API, until SIGINT or
 SIGTERM.
+
+SIGHUP, or the configuration file changing, applies the file again without a restart: only the
+changed connections' runners restart, the routes apply to what is taken next; dataDir, buses,
+api and logging wait for a restart (the log says which). A file that does not validate changes
+nothing (the log names its problems).
 `,
   drain: `Usage: mailsluice drain [--connection NAME] [options]
 

@@ -215,8 +215,11 @@ const INTRO = `# Configuration reference
      run \`npm run build && node dist/src/config/write-reference.js\`. A test fails when this file is stale. -->
 
 mailsluice reads one YAML file (default \`./mailsluice.yaml\`, or \`--config FILE\`). Keys are
-camelCase. The file is validated once at start, every problem is reported with its key path
-(\`mailsluice config check\` prints them all), and the result is frozen.
+camelCase. The file is validated at start, every problem is reported with its key path
+(\`mailsluice config check\` prints them all), and the result is frozen. A running \`start\` applies
+it again on SIGHUP and when it changes on disk: connections and routes apply live (only the
+changed connections' runners restart), \`dataDir\`, \`buses\`, \`api\` and \`logging\` wait for a
+restart, and a file that does not validate changes nothing (docs/pipeline.md, ADR 0024).
 
 - **Unknown keys are an error** naming the key and its path, so a typo never silently does nothing.
 - **Numbers are parsed strictly**: \`port: "993"\` is an error, not a port.

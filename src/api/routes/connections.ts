@@ -31,6 +31,8 @@ function folderStatus(c: ConnectionSettings, s: ConnectionStatus): ConnectionSta
     cycles: s.cycles,
     failures: s.failures,
     lastError: s.lastError ? { code: s.lastError.code, message: s.lastError.message, at: new Date(s.lastError.at).toISOString() } : null,
+    startedAt: new Date(s.startedAt).toISOString(),
+    sessions: s.sessions,
   };
 }
 

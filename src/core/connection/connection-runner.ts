@@ -67,6 +67,13 @@ export interface ConnectionStatus {
   errorsByCode: Record<string, number>;
   /** When the last cycle that completed ended (ms since the epoch); null before the first. */
   lastSuccessAt: number | null;
+  /**
+   * When this runner was made (ms since the epoch): a configuration applied again restarts only
+   * the runners of changed connections, and this is how an operator tells which did.
+   */
+  startedAt: number;
+  /** Sessions this runner opened (logged in) since it started. */
+  sessions: number;
   /** Set while the last session's credentials crossed unencrypted (ADR 0016); absent otherwise. */
   plaintextCredentials?: string;
   /** When the server certificate of the last TLS session expires (ms since the epoch); absent without TLS. */
@@ -143,6 +150,8 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
       lastError: null,
       errorsByCode: {},
       lastSuccessAt: null,
+      startedAt: deps.clock.now(),
+      sessions: 0,
     };
   }
 
@@ -352,6 +361,7 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
     const held: SessionHeld = { writer: null, actions: null };
     try {
       const session = await source.open(options.signal);
+      this.status.sessions++;
       const plaintext = source.tlsInUse === undefined ? null : plaintextCredentialsWarning(config.name, config.security, config.auth.type, source.tlsInUse);
       if (plaintext) this.status.plaintextCredentials = plaintext;
       else delete this.status.plaintextCredentials;
