@@ -15,6 +15,7 @@ import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
 import { auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
 import { testConnection } from './test-connection.js';
+import { apiCredentials } from './api-credentials.js';
 import type { Metrics } from '../core/ports/metrics.js';
 
 /** How the dispatcher thread signs attachment URLs (structured-cloned into it: plain data). */
@@ -37,7 +38,7 @@ export interface ApiContext {
   statuses: () => readonly ConnectionStatus[];
   /** Starts a cycle of a connection's runners now (`PipelineRun.runNow`); absent: none run here. */
   runNow?: (connection: string) => number;
-  /** Who makes a request; absent, the archive's API tokens (`Authorization: Bearer msl_…`) decide. */
+  /** Who makes a request; absent, the archive's API tokens (`Authorization: Bearer msl_…`, or the console's session cookie: `api-credentials.ts`) decide. */
   authorize?: Authorize;
   /** The metrics `GET /metrics` serves (`app/metrics.ts`); absent, it answers 404. */
   metrics?: Metrics;
@@ -47,16 +48,6 @@ export interface ApiContext {
    * apply it to (the edit is saved and waits for the next start).
    */
   reload?: () => Promise<ReloadReport>;
-}
-
-/** The API tokens of the archive (`mailsluice token create`) as the API's authorizer: `Authorization: Bearer <token>`. */
-export function bearerTokens(app: Pick<EmbeddedApp, 'verifyToken'>): Authorize {
-  return async (req) => {
-    const header = req.headers['authorization'];
-    const value = Array.isArray(header) ? header[0] : header;
-    if (!value || !/^Bearer\s+\S/i.test(value)) return null;
-    return app.verifyToken(value);
-  };
 }
 
 /** A connection as the API shows it: a whitelist, so a secret added to the config later never leaks. */
@@ -177,6 +168,7 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
   const { startApiServer } = await import('../api/api-server.js');
   const attachments = createPostalMimeAttachmentFinder();
   const configured = app.config.connections.map(connectionSettings);
+  const credentials = apiCredentials(app, settings.publicUrl.startsWith('https:'));
   const routes = app.config.routes.map(routeSettings);
   const server = await startApiServer(
     {
@@ -190,7 +182,8 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
         verify: () => verifyAuditLog(app.audit),
       },
       actions: connectionActions(app, context),
-      authorize: context.authorize ?? bearerTokens(app),
+      authorize: context.authorize ?? credentials.authorize,
+      sessions: credentials.sessions,
       blobs: app.blobs,
       attachments,
       signer: createUrlSigner(key, urlSigning),
