@@ -189,6 +189,8 @@ export interface ApiServerOptions {
   /** Host to bind (IPv6 without brackets). */
   host: string;
   port: number;
+  /** HTTPS with this certificate chain and key (PEM text); absent, plain HTTP. */
+  tls?: { cert: string; key: string };
 }
 
 /** Internal tunables, each with why it has this value. */

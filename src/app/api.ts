@@ -11,6 +11,7 @@ import type { Authorize, ConnectionActions, ConnectionSettings, RecordAction, Re
 import { MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { ConnectionConfig } from '../config/loader.js';
+import { isLoopbackHost } from '../config/api-address.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
 import { auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
@@ -195,12 +196,16 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
       ...(context.metrics ? { metrics: context.metrics } : {}),
       metricsOpen: settings.metricsOpen,
     },
-    settings.listen,
+    { ...settings.listen, ...(settings.tls ? { tls: settings.tls } : {}) },
   ).catch(async (err: unknown) => {
     await attachments.close();
     throw err;
   });
-  app.logger.info('api listening', { address: server.address, publicUrl: settings.publicUrl });
+  app.logger.info('api listening', { address: server.address, publicUrl: settings.publicUrl, tls: settings.tls !== undefined });
+  if (!settings.tls && !isLoopbackHost(settings.listen.host)) {
+    // config check refuses this without api.insecure: it was asked for, and is said at every start.
+    app.logger.warn('api listens beyond loopback without TLS (api.insecure): API tokens and session cookies cross the network in clear; give api.tls, or keep it behind a TLS-terminating proxy on a trusted link', { address: server.address });
+  }
   return {
     address: server.address,
     urlSigning,
