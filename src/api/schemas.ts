@@ -60,6 +60,8 @@ export const FolderStatusSchema = z
     cycles: z.number().int(),
     failures: z.number().int().openapi({ description: 'Cycles that ended with an error since the start.' }),
     lastError: LastErrorSchema,
+    backlog: z.number().int().openapi({ description: "Messages the folder's last listing found on the server not yet taken, counted down as they are committed; 0 once it is empty. At most the connection's maxMessagesPerCycle." }),
+    rateLastMinute: z.number().openapi({ description: 'Messages taken per second over the last minute.' }),
   })
   .openapi('FolderStatus');
 
@@ -71,6 +73,8 @@ export const ConnectionStatusSchema = z
     taken: z.number().int().openapi({ description: 'Messages taken since the archive began.' }),
     bytes: z.number().int().openapi({ description: 'Their raw bytes.' }),
     pendingActions: z.number().int().openapi({ description: 'Server actions (delete, move, flag) not yet applied.' }),
+    backlog: z.number().int().openapi({ description: 'Messages on the server not yet taken, as the last listings of its folders found them (the sum of the folders\' backlog).' }),
+    rateLastMinute: z.number().openapi({ description: 'Messages taken per second over the last minute (all its folders).' }),
     folders: z.array(FolderStatusSchema),
   })
   .openapi('ConnectionStatus');

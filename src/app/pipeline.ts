@@ -171,7 +171,7 @@ class PipelineRun {
 
   /** What every runner reports now (the API's connection status). */
   statuses(): ConnectionStatus[] {
-    return this.runners.map((r) => r.status);
+    return this.runners.map((r) => r.snapshot());
   }
 
   /**

@@ -51,6 +51,8 @@ function status(state: ConnectionStatus['state']): ConnectionStatus {
     lastPollAt: Date.UTC(2026, 0, 1),
     errorsByCode: {},
     lastSuccessAt: null,
+    backlog: 0,
+    rateLastMinute: 0,
     taken: 3,
     bytes: 100,
     actioned: 0,

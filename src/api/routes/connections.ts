@@ -31,6 +31,8 @@ function folderStatus(c: ConnectionSettings, s: ConnectionStatus): ConnectionSta
     cycles: s.cycles,
     failures: s.failures,
     lastError: s.lastError ? { code: s.lastError.code, message: s.lastError.message, at: new Date(s.lastError.at).toISOString() } : null,
+    backlog: s.backlog,
+    rateLastMinute: s.rateLastMinute,
   };
 }
 
@@ -44,7 +46,9 @@ export async function connectionStatuses(deps: ApiDeps, counted: boolean): Promi
   return deps.connections.configured().map((c) => {
     const folders = runnersOf(c.name, statuses).map((s) => folderStatus(c, s));
     const held = perConnection[c.name];
-    return { name: c.name, enabled: c.enabled, state: folders[0]?.state ?? null, taken: held?.messages ?? 0, bytes: held?.bytes ?? 0, pendingActions: held?.pendingActions ?? 0, folders };
+    const backlog = folders.reduce((n, f) => n + f.backlog, 0);
+    const rateLastMinute = Math.round(folders.reduce((n, f) => n + f.rateLastMinute, 0) * 100) / 100;
+    return { name: c.name, enabled: c.enabled, state: folders[0]?.state ?? null, taken: held?.messages ?? 0, bytes: held?.bytes ?? 0, pendingActions: held?.pendingActions ?? 0, backlog, rateLastMinute, folders };
   });
 }
 
