@@ -325,6 +325,6 @@ export const LogRecordSchema = z
 export const LogPageSchema = z
   .object({
     records: z.array(LogRecordSchema).openapi({ description: 'Newest first.' }),
-    next: z.string().nullable().openapi({ description: 'The `cursor` of the next (older) page: the byte offset in the file where this page began; null at the start of the file.' }),
+    next: z.string().nullable().openapi({ description: 'The `cursor` of the next (older) page: the byte offset where this page began in the current file, or `<n>:<offset>` in rotated file n; null at the start of the oldest kept file.' }),
   })
   .openapi('LogPage');
