@@ -30,10 +30,11 @@ export function jsonAnswer<T extends z.ZodType>(description: string, schema: T) 
   return { description, content: { 'application/json': { schema } } } as const;
 }
 
-/** The 401 and 403 of every path that needs credentials. */
+/** The 401, 403 and 429 of every path that needs credentials. */
 export const ACCESS_ANSWERS = {
   401: errorAnswer('No credentials, or none that are valid (API_UNAUTHORIZED).'),
-  403: errorAnswer('The credentials lack the role this path needs (API_FORBIDDEN).'),
+  403: errorAnswer('The credentials lack the role this path needs (API_FORBIDDEN), or a POST, PUT, PATCH or DELETE made with the session cookie lacks its X-CSRF-Token (API_CSRF_REJECTED).'),
+  429: errorAnswer('Too many failed sign-ins or unknown tokens from this address within a minute (API_RATE_LIMITED); try again after `Retry-After` seconds.'),
 } as const;
 
 export const HealthSchema = z.object({ ok: z.literal(true) }).openapi('Health');
