@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionRunner, type RunnerConnection } from '../../src/core/connection/connection-runner.js';
 import { RateWindow } from '../../src/core/connection/rate-window.js';
+import { runDrainCycle, type DrainDeps } from '../../src/core/archive/drain-cycle.js';
 import type { Logger } from '../../src/core/ports/logger.js';
 import { MemoryStore } from '../reference/memory-store.js';
 import { MemoryMailbox, MemorySource } from '../reference/memory-source.js';
@@ -61,24 +62,36 @@ test('the backlog is what the listing found not yet taken, counted down by commi
   assert.equal(runner.snapshot().rateLastMinute, 0, 'a minute after the last commit');
 });
 
-test('the backlog counts down as each commit lands within a cycle', async () => {
-  const mailbox = new MemoryMailbox(Array.from({ length: 6 }, (_, i) => Buffer.from(`Subject: ${i}\r\n\r\n${'x'.repeat(100)}\r\n`)));
-  const seen: number[] = [];
-  let runner: ConnectionRunner | undefined;
-  runner = new ConnectionRunner({
-    config: { ...connection, maxMessagesPerCycle: 100 },
-    createSource: () => new MemorySource(mailbox, { beforeFetch: () => seen.push(runner!.status.backlog) }),
-    store: new MemoryStore(),
-    blobStore: new MemoryBlobStore(),
+test('the cycle tells onListed what it is to take: not what was taken before, nor what is set aside; 0 for an empty listing', async () => {
+  const mailbox = new MemoryMailbox(Array.from({ length: 8 }, (_, i) => Buffer.from(`Subject: ${i}\r\n\r\nbody\r\n`)));
+  const store = new MemoryStore();
+  const source = new MemorySource(mailbox);
+  const session = await source.open();
+  const told: number[] = [];
+  const commits: number[] = [];
+  const deps: DrainDeps = {
+    connection: 'journal',
+    source,
+    store,
+    blobs: await new MemoryBlobStore().openWriter(),
     clock: { now: () => 0, sleep: async () => {} },
-    random: () => 0.5,
     logger: silent,
-  });
-  await runner.run({ once: true });
-  assert.equal(seen[0], 6, 'the listing found 6');
-  assert.equal(seen.length, 6);
-  assert.ok(seen.every((b, i) => i === 0 || b <= seen[i - 1]!), `never rising within the cycle: ${seen.join(',')}`);
-  assert.equal(runner.status.backlog, 0);
+    maxMessagesPerCycle: 100,
+    commitEveryMessages: 2,
+    onListed: (n) => told.push(n),
+    onCommit: (n) => commits.push(n),
+    // UID 3 broke off session after session (ADR 0015): set aside, not to be taken.
+    skip: (key) => key === mailbox.key(3),
+  };
+  // UIDs 1 and 2 were taken before (their server action was lost): acted on, not taken again.
+  await store.commitTaken([1, 2].map((uid) => ({ connection: 'journal', sourceKey: mailbox.key(uid), mailbox: 'INBOX', uidValidity: 7, uid, uidl: null, sha256: String(uid).padStart(64, '0'), size: 10, blob: { ref: `r${uid}`, storedSize: 10 }, takenAt: 0 })));
+  await runDrainCycle(session, deps);
+  assert.deepEqual(told, [5], '8 listed, 2 taken before, 1 set aside');
+  assert.equal(commits.reduce((a, b) => a + b, 0), 5, 'what was to be taken is committed: the runner counts its backlog down to 0 by these');
+  assert.ok(commits.length > 1, `in more than one batch, so the backlog falls during the cycle: ${commits.join(', ')}`);
+  mailbox.messages.clear();
+  await runDrainCycle(session, deps);
+  assert.deepEqual(told, [5, 0], 'an empty listing says 0');
 });
 
 test('RateWindow: one-second buckets over a ring of sixty', () => {
