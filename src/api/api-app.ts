@@ -22,6 +22,7 @@ import { auditRoutes } from './routes/audit.js';
 import { mailRoutes } from './routes/mail-routes.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { alertRoutes } from './routes/alerts.js';
+import { sessionRoutes } from './routes/session.js';
 
 /** What a request carries from one middleware to the next. */
 export type ApiEnv = { Variables: { principal: Principal } };
@@ -96,8 +97,15 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     scheme: 'bearer',
     description: 'An API token; the role it was made with decides which paths it may use.',
   });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'session', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'mailsluice_session',
+    description: 'The console session cookie (POST /api/v1/session); every POST, PUT, PATCH and DELETE made with it must carry its CSRF token in X-CSRF-Token.',
+  });
   healthRoutes(app, deps);
   openApiRoutes(app);
+  sessionRoutes(app, deps);
   attachmentRoutes(app, deps);
   statsRoutes(app, deps);
   connectionRoutes(app, deps);

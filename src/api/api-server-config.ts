@@ -10,6 +10,7 @@ import type { ByteBudget } from '../core/memory/byte-budget.js';
 import type { SearchIndex } from '../core/ports/search-index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { Authorize } from './access.js';
+import type { Principal } from '../core/access/index.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
 import type { Metrics } from '../core/ports/metrics.js';
 import type { AuditFilter } from '../core/ports/audit-log.js';
@@ -123,6 +124,31 @@ export interface AlertsView {
   test(rule: string): Promise<AlertTestResult | undefined>;
 }
 
+/** A console session as the API answers it (`routes/session.ts`). */
+export interface OpenSession {
+  /** The cookie's value. */
+  id: string;
+  csrfToken: string;
+  principal: Principal;
+  /** When it ends unless used again, milliseconds since the epoch. */
+  expiresAt: number;
+}
+
+/** The console's sessions (ADR 0028): signing in with a token, who is signed in, signing out. */
+export interface SessionAccess {
+  /**
+   * Opens a session for the API token `token`; throws `API_UNAUTHORIZED` for a token the archive
+   * does not know and `API_RATE_LIMITED` when `remoteAddress` failed too often.
+   */
+  signIn(token: string, remoteAddress: string): Promise<OpenSession>;
+  /** The open session named `id` (its token not revoked), or null. */
+  current(id: string): Promise<OpenSession | null>;
+  /** Ends session `id`; whether there was one. */
+  signOut(id: string): boolean;
+  /** Whether the cookie is marked `Secure` (the API is reached over TLS). */
+  secureCookie: boolean;
+}
+
 /** What the API reads and how it checks URLs; handed over by the composition root. */
 export interface ApiDeps {
   /** Archived messages by `ArchiveId`. */
@@ -148,6 +174,8 @@ export interface ApiDeps {
    * answer 401 to everyone.
    */
   authorize?: Authorize;
+  /** The console's sessions (`/api/v1/session`); absent, those paths answer 404. */
+  sessions?: SessionAccess;
   /** Raw messages. */
   blobs: Pick<BlobStore, 'read'>;
   /** Attachment bytes in a raw message. */
@@ -178,6 +206,8 @@ export interface ApiServerOptions {
   /** Host to bind (IPv6 without brackets). */
   host: string;
   port: number;
+  /** HTTPS with this certificate chain and key (PEM text); absent, plain HTTP. */
+  tls?: { cert: string; key: string };
 }
 
 /** Internal tunables, each with why it has this value. */

@@ -4,12 +4,14 @@
  * stay ours. Nothing listens until {@link startApiServer} is called (by a composition root in
  * `src/app/`).
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { mapListenError } from './api-error-map.js';
 import { API_TUNING, type ApiDeps, type ApiServerOptions } from './api-server-config.js';
 import { createApiApp } from './api-app.js';
+import { MailsluiceError } from '../core/errors/index.js';
 
 /** A listening API server. */
 export interface ApiServer {
@@ -35,6 +37,18 @@ export function apiRoutes(deps: ApiDeps): Array<{ method: string; path: string }
   return [...seen.values()];
 }
 
+/**
+ * An HTTPS server with the configured certificate and key (`api.tls`); a certificate or key
+ * that TLS cannot use (not PEM, not matching) is `API_LISTEN_FAILED` naming `api.tls`.
+ */
+function httpsServer(tls: { cert: string; key: string }, handle: (req: IncomingMessage, res: ServerResponse) => void, wanted: string) {
+  try {
+    return createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handle);
+  } catch (err) {
+    throw new MailsluiceError('API_LISTEN_FAILED', `cannot serve HTTPS on ${wanted}: api.tls.cert and api.tls.key are not a usable certificate and key (${(err as Error).message})`, { cause: err });
+  }
+}
+
 /** Starts listening; throws `API_LISTEN_FAILED` naming the address when it cannot. */
 export async function startApiServer(deps: ApiDeps, options: ApiServerOptions): Promise<ApiServer> {
   const app = createApiApp(deps);
@@ -48,7 +62,8 @@ export async function startApiServer(deps: ApiDeps, options: ApiServerOptions): 
       log.debug('api answer not sent', { error: String((err as Error)?.message ?? err) });
     },
   });
-  const server = createServer((req, res) => void listener(req, res));
+  const handle = (req: IncomingMessage, res: ServerResponse): void => void listener(req, res);
+  const server = options.tls ? httpsServer(options.tls, handle, hostPort(options.host, options.port)) : createServer(handle);
   server.headersTimeout = API_TUNING.headersTimeoutMs;
   server.requestTimeout = API_TUNING.requestTimeoutMs;
   server.keepAliveTimeout = API_TUNING.keepAliveTimeoutMs;

@@ -11,9 +11,11 @@ export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = {
   SEARCH_QUERY_INVALID: 400,
   API_UNAUTHORIZED: 401,
   API_FORBIDDEN: 403,
+  API_CSRF_REJECTED: 403,
   API_NOT_FOUND: 404,
   API_METHOD_NOT_ALLOWED: 405,
   CONNECTION_DISABLED: 409,
+  API_RATE_LIMITED: 429,
 };
 
 /** The HTTP status of an error: its own, else 503 when trying again later may work, else 500. */
@@ -45,7 +47,7 @@ export function errorResponse(err: MailsluiceError): ErrorAnswer {
   const allow = err.details?.allow;
   if (status === 405 && typeof allow === 'string') headers.Allow = allow;
   const retryAfter = err.details?.retryAfterSeconds;
-  if (status === 503 && typeof retryAfter === 'number') headers['Retry-After'] = String(retryAfter);
+  if ((status === 503 || status === 429) && typeof retryAfter === 'number') headers['Retry-After'] = String(retryAfter);
   if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
   return { status, headers, body: JSON.stringify(body) };
 }

@@ -5,9 +5,10 @@
  * See README.md.
  */
 export { startApiServer, apiRoutes, type ApiServer } from './api-server.js';
-export { API_TUNING, type ApiDeps, type ApiServerOptions, type ConnectionSettings, type ConnectionsView, type RouteSettings, type RoutesView, type RecordAction, type AuditView, type ConnectionActions, type ConnectionTestStep, type ConnectionTestResult, type ReloadReport, type AlertsView, type AlertTestResult } from './api-server-config.js';
+export { API_TUNING, type ApiDeps, type ApiServerOptions, type ConnectionSettings, type ConnectionsView, type RouteSettings, type RoutesView, type RecordAction, type AuditView, type ConnectionActions, type ConnectionTestStep, type ConnectionTestResult, type ReloadReport, type AlertsView, type AlertTestResult, type SessionAccess, type OpenSession } from './api-server-config.js';
 export { type Authorize, type AuthorizeRequest } from './access.js';
 export { createUrlSigner, urlSignature, attachmentPath, URL_KEY_BYTES, type UrlSigner, type UrlSignerOptions, type SignedRequest } from './signed-url.js';
+export { SESSION_COOKIE, CSRF_HEADER, STATE_CHANGING, sessionIdFrom, sessionCookie, clearedSessionCookie } from './session-cookie.js';
 export { loadOrCreateUrlKey, URL_KEY_FILE } from './url-key.js';
 export { ERROR_STATUS, httpStatusOf, errorResponse, type ErrorBody, type ErrorAnswer } from './error-status.js';
 export { mapListenError } from './api-error-map.js';

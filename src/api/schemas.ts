@@ -30,10 +30,11 @@ export function jsonAnswer<T extends z.ZodType>(description: string, schema: T) 
   return { description, content: { 'application/json': { schema } } } as const;
 }
 
-/** The 401 and 403 of every path that needs credentials. */
+/** The 401, 403 and 429 of every path that needs credentials. */
 export const ACCESS_ANSWERS = {
   401: errorAnswer('No credentials, or none that are valid (API_UNAUTHORIZED).'),
-  403: errorAnswer('The credentials lack the role this path needs (API_FORBIDDEN).'),
+  403: errorAnswer('The credentials lack the role this path needs (API_FORBIDDEN), or a POST, PUT, PATCH or DELETE made with the session cookie lacks its X-CSRF-Token (API_CSRF_REJECTED).'),
+  429: errorAnswer('Too many failed sign-ins or unknown tokens from this address within a minute (API_RATE_LIMITED); try again after `Retry-After` seconds.'),
 } as const;
 
 export const HealthSchema = z.object({ ok: z.literal(true) }).openapi('Health');
@@ -62,6 +63,8 @@ export const FolderStatusSchema = z
     lastError: LastErrorSchema,
     startedAt: z.string().openapi({ format: 'date-time', description: 'When this runner started: applying a changed configuration restarts only the runners of changed connections.' }),
     sessions: z.number().int().openapi({ description: 'Sessions (logins) this runner opened since it started.' }),
+    backlog: z.number().int().openapi({ description: "Messages the folder's last listing found on the server not yet taken, counted down as they are committed; 0 once it is empty. At most the connection's maxMessagesPerCycle." }),
+    rateLastMinute: z.number().openapi({ description: 'Messages taken per second over the last minute.' }),
   })
   .openapi('FolderStatus');
 
@@ -73,6 +76,8 @@ export const ConnectionStatusSchema = z
     taken: z.number().int().openapi({ description: 'Messages taken since the archive began.' }),
     bytes: z.number().int().openapi({ description: 'Their raw bytes.' }),
     pendingActions: z.number().int().openapi({ description: 'Server actions (delete, move, flag) not yet applied.' }),
+    backlog: z.number().int().openapi({ description: 'Messages on the server not yet taken, as the last listings of its folders found them (the sum of the folders\' backlog).' }),
+    rateLastMinute: z.number().openapi({ description: 'Messages taken per second over the last minute (all its folders).' }),
     folders: z.array(FolderStatusSchema),
   })
   .openapi('ConnectionStatus');
@@ -323,7 +328,7 @@ export const LogRecordSchema = z
 export const LogPageSchema = z
   .object({
     records: z.array(LogRecordSchema).openapi({ description: 'Newest first.' }),
-    next: z.string().nullable().openapi({ description: 'The `cursor` of the next (older) page: the byte offset in the file where this page began; null at the start of the file.' }),
+    next: z.string().nullable().openapi({ description: 'The `cursor` of the next (older) page: the byte offset where this page began in the current file, or `<n>:<offset>` in rotated file n; null at the start of the oldest kept file.' }),
   })
   .openapi('LogPage');
 

@@ -11,10 +11,12 @@ import type { AlertsView, Authorize, ConnectionActions, ConnectionSettings, Reco
 import { MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { ConnectionConfig } from '../config/loader.js';
+import { isLoopbackHost } from '../config/api-address.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
 import { auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
 import { testConnection } from './test-connection.js';
+import { apiCredentials } from './api-credentials.js';
 import type { Metrics } from '../core/ports/metrics.js';
 
 /** How the dispatcher thread signs attachment URLs (structured-cloned into it: plain data). */
@@ -37,7 +39,7 @@ export interface ApiContext {
   statuses: () => readonly ConnectionStatus[];
   /** Starts a cycle of a connection's runners now (`PipelineRun.runNow`); absent: none run here. */
   runNow?: (connection: string) => number;
-  /** Who makes a request; absent, the archive's API tokens (`Authorization: Bearer msl_…`) decide. */
+  /** Who makes a request; absent, the archive's API tokens (`Authorization: Bearer msl_…`, or the console's session cookie: `api-credentials.ts`) decide. */
   authorize?: Authorize;
   /** The metrics `GET /metrics` serves (`app/metrics.ts`); absent, it answers 404. */
   metrics?: Metrics;
@@ -49,16 +51,6 @@ export interface ApiContext {
   reload?: () => Promise<ReloadReport>;
   /** The alerts of `start` (`alerts.ts`); absent, none are listed. */
   alerts?: AlertsView;
-}
-
-/** The API tokens of the archive (`mailsluice token create`) as the API's authorizer: `Authorization: Bearer <token>`. */
-export function bearerTokens(app: Pick<EmbeddedApp, 'verifyToken'>): Authorize {
-  return async (req) => {
-    const header = req.headers['authorization'];
-    const value = Array.isArray(header) ? header[0] : header;
-    if (!value || !/^Bearer\s+\S/i.test(value)) return null;
-    return app.verifyToken(value);
-  };
 }
 
 /** A connection as the API shows it: a whitelist, so a secret added to the config later never leaks. */
@@ -178,6 +170,7 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
   // that a drain without the API (or any other command) need not pay (ADR 0021).
   const { startApiServer } = await import('../api/api-server.js');
   const attachments = createPostalMimeAttachmentFinder();
+  const credentials = apiCredentials(app, settings.publicUrl.startsWith('https:'));
   const server = await startApiServer(
     {
       archive: app.store,
@@ -191,7 +184,8 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
         verify: () => verifyAuditLog(app.audit),
       },
       actions: connectionActions(app, context),
-      authorize: context.authorize ?? bearerTokens(app),
+      authorize: context.authorize ?? credentials.authorize,
+      sessions: credentials.sessions,
       blobs: app.blobs,
       attachments,
       signer: createUrlSigner(key, urlSigning),
@@ -204,12 +198,16 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
       metricsOpen: settings.metricsOpen,
       ...(context.alerts ? { alerts: context.alerts } : {}),
     },
-    settings.listen,
+    { ...settings.listen, ...(settings.tls ? { tls: settings.tls } : {}) },
   ).catch(async (err: unknown) => {
     await attachments.close();
     throw err;
   });
-  app.logger.info('api listening', { address: server.address, publicUrl: settings.publicUrl });
+  app.logger.info('api listening', { address: server.address, publicUrl: settings.publicUrl, tls: settings.tls !== undefined });
+  if (!settings.tls && !isLoopbackHost(settings.listen.host)) {
+    // config check refuses this without api.insecure: it was asked for, and is said at every start.
+    app.logger.warn('api listens beyond loopback without TLS (api.insecure): API tokens and session cookies cross the network in clear; give api.tls, or keep it behind a TLS-terminating proxy on a trusted link', { address: server.address });
+  }
   return {
     address: server.address,
     urlSigning,

@@ -39,6 +39,7 @@ export async function createRunMetrics(app: EmbeddedApp): Promise<RunMetrics> {
     bytes: runner.status.bytes,
     errors: runner.status.errorsByCode,
     lastSuccessAt: runner.status.lastSuccessAt,
+    backlog: runner.status.backlog,
   });
   const reader = createMetricsReader(dataPaths(app.config.dataDir).db);
   // The adapter asks for the three in one scrape; they share one read of the reader thread.

@@ -250,7 +250,7 @@ class PipelineRun {
 
   /** What every runner reports now (the API's connection status). */
   statuses(): ConnectionStatus[] {
-    return this.conns.all().map((r) => r.status);
+    return this.conns.all().map((r) => r.snapshot());
   }
 
   /** Every runner's status with its connection's name (the alerts' reading). */

@@ -301,12 +301,29 @@ export async function cmdLogs(args: ParsedArgs, io: Io): Promise<number> {
   assertArchiveExists(config);
   const file = join(config.dataDir, 'logs', `${name}.log`);
   if (conn.logging === 'off') io.err(`note: logging is off for ${name}; showing what an earlier setting wrote, if anything\n`);
-  if (!existsSync(file)) {
+  // The rotated files (`<name>.log.1` the newest … `.N`, logging.keepFiles) first, oldest first:
+  // the whole kept log in the order it was written.
+  let rotated = 0;
+  while (rotated < 1000 && existsSync(`${file}.${rotated + 1}`)) rotated++;
+  const files = [...Array.from({ length: rotated }, (_, i) => `${file}.${rotated - i}`), ...(existsSync(file) ? [file] : [])];
+  if (files.length === 0) {
     io.err(`no log written yet for ${name} (${file})\n`);
     return 0;
   }
-  const text = await readFile(file, 'utf8');
-  if (args.options.json) io.out(text);
+  for (const f of files) {
+    const text = await readFile(f, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      // Rotated away (and deleted past keepFiles) since it was listed: nothing to show of it.
+      if (err.code === 'ENOENT') return '';
+      throw err;
+    });
+    printLog(text, Boolean(args.options.json), io);
+  }
+  return 0;
+}
+
+/** One log file's records: as they are (`--json`), or one readable line each. */
+function printLog(text: string, json: boolean, io: Io): void {
+  if (json) io.out(text);
   else
     for (const line of text.split('\n')) {
       if (!line) continue;
@@ -318,7 +335,6 @@ export async function cmdLogs(args: ParsedArgs, io: Io): Promise<number> {
         io.out(line + '\n');
       }
     }
-  return 0;
 }
 
 const DELIVERY_STATES = ['pending', 'done', 'dead'] as const;

@@ -114,7 +114,9 @@ readable by their owner only; --mode 640 asks for another (the owner keeps read 
 `,
   logs: `Usage: mailsluice logs NAME [options]
 
-Prints a connection's own log (--json: the JSON lines as written).
+Prints a connection's own log, the whole kept log: its rotated files
+(dataDir/logs/NAME.log.N … .1, logging.keepFiles) oldest first, then the current
+one (--json: the JSON lines as written).
 `,
   'deliveries list': `Usage: mailsluice deliveries list [options]
 

@@ -23,6 +23,20 @@ export function isWildcardHost(host: string): boolean {
 }
 
 /**
+ * Whether a listen host is reachable from this machine only: `localhost`, 127.0.0.0/8 or `::1`
+ * (also as an IPv4-mapped address). Anything else, a wildcard or a host name included, may be
+ * reached from the network and needs TLS or an explicit `insecure` (ADR 0028).
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  // The URL parser writes an IPv4-mapped address in hex: ::ffff:127.0.0.1 is ::ffff:7f00:1.
+  if (/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(h)) return true;
+  const v4 = /^(?:::ffff:)?(\d+)\.\d+\.\d+\.\d+$/.exec(h);
+  return v4 !== null && v4[1] === '127';
+}
+
+/**
  * Parses `host:port` (`[ipv6]:port`). Returns the address, or the sentence that says what is
  * wrong: written into `config check`'s output after the key path, so it names the fix.
  */

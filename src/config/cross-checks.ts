@@ -6,7 +6,7 @@
  */
 import { configSchema, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
 import { protocolEntry, SUPPORTED_PROTOCOLS } from './protocols.js';
-import { isWildcardHost, parseListenAddress } from './api-address.js';
+import { isLoopbackHost, isWildcardHost, parseListenAddress } from './api-address.js';
 import type { ConfigProblem } from './loader.js';
 import { filterProblems } from '../core/routing/route-filter.js';
 // The engine the routes run on, so `config check` refuses exactly the patterns a run could not
@@ -22,7 +22,7 @@ function pemProblem(value: unknown, path: string, key: string, problems: ConfigP
   const looksLikePath = /^[~.]?[\\/]|^[A-Za-z]:[\\/]|\.(pem|crt|cer|key)$/i.test(value.trim());
   problems.push({
     path,
-    message: `is neither PEM text (-----BEGIN …-----) nor { file } / { env }${looksLikePath ? `: to read it from a file write ${key}: { file: ${value.trim()} }` : `: write the PEM itself, ${key}: { file: /path/to/${key === 'clientKey' ? 'key' : 'cert'}.pem } or ${key}: { env: NAME }`}`,
+    message: `is neither PEM text (-----BEGIN …-----) nor { file } / { env }${looksLikePath ? `: to read it from a file write ${key}: { file: ${value.trim()} }` : `: write the PEM itself, ${key}: { file: /path/to/${key === 'clientKey' || key === 'key' ? 'key' : 'cert'}.pem } or ${key}: { env: NAME }`}`,
   });
 }
 
@@ -211,9 +211,23 @@ function routeChecks(r: RouteConfig, at: string, input: CrossInput, { problems, 
   }
 }
 
-/** The API's addresses: a wildcard listen needs a public URL receivers can reach. */
+/**
+ * The API's addresses: a wildcard listen needs a public URL receivers can reach; an address
+ * beyond loopback needs TLS or an explicit `insecure` (tokens and cookies would cross the
+ * network in clear); the TLS certificate and key given as PEM.
+ */
 function apiChecks(api: NonNullable<CrossInput['api']>, problems: ConfigProblem[]): void {
   const listen = parseListenAddress(api.listen);
+  if (api.tls) {
+    pemProblem(api.tls.cert, 'api.tls.cert', 'cert', problems);
+    pemProblem(api.tls.key, 'api.tls.key', 'key', problems);
+  }
+  if (api.enabled && typeof listen !== 'string' && !isLoopbackHost(listen.host) && !api.tls && !api.insecure) {
+    problems.push({
+      path: 'api.listen',
+      message: `${api.listen} is reachable beyond this machine, where API tokens and session cookies would cross the network in clear: give api.tls { cert, key } to serve HTTPS, or set api.insecure: true (only behind a TLS-terminating proxy on a trusted link), or listen on 127.0.0.1`,
+    });
+  }
   if (api.enabled && typeof listen !== 'string' && isWildcardHost(listen.host) && api.publicUrl === undefined) {
     // A wildcard is no address a receiver can be sent to: the signed URLs need one it can reach.
     problems.push({ path: 'api.publicUrl', message: `is required when api.listen (${api.listen}) listens on every interface: give the URL receivers reach the API by, e.g. http://mailsluice.example.com:${listen.port}` });

@@ -68,6 +68,10 @@ export interface ApiConfig {
   referenceTtlSeconds: number;
   /** `GET /metrics` without credentials (for a scraper). */
   metricsOpen: boolean;
+  /** HTTPS: the server's certificate chain and key as PEM text; absent, plain HTTP. */
+  tls?: { cert: string; key: string };
+  /** Plain HTTP beyond loopback was asked for explicitly (the service warns at start). */
+  insecure: boolean;
 }
 
 type WebhookChannelInput = Extract<AlertChannelInput, { type: 'webhook' }>;
@@ -170,15 +174,22 @@ function deepFreeze<T>(value: T): T {
 
 
 /** The `api` section with its listen address parsed and `publicUrl` derived (the schema checked both). */
-function apiConfig(a: ApiInput): ApiConfig {
+function apiConfig(a: ApiInput, ctx: Resolving): ApiConfig {
   const listen = parseListenAddress(a.listen) as ListenAddress;
   const given = a.publicUrl === undefined ? undefined : parsePublicUrl(a.publicUrl);
+  // Read only when the API runs: a disabled API's certificate need not exist.
+  const secretProblems = a.enabled ? ctx.problems : ctx.warnings;
+  const tls = a.tls
+    ? { cert: resolveSecret(a.tls.cert, 'api.tls.cert', ctx.baseDir, ctx.env, secretProblems) ?? '', key: resolveSecret(a.tls.key, 'api.tls.key', ctx.baseDir, ctx.env, secretProblems) ?? '' }
+    : undefined;
   return {
     enabled: a.enabled,
     listen,
-    publicUrl: typeof given === 'string' ? given : `http://${formatListenAddress(listen)}`,
+    publicUrl: typeof given === 'string' ? given : `${tls ? 'https' : 'http'}://${formatListenAddress(listen)}`,
     referenceTtlSeconds: a.referenceTtlSeconds,
     metricsOpen: a.metricsOpen,
+    ...(tls ? { tls } : {}),
+    insecure: a.insecure,
   };
 }
 
@@ -305,6 +316,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   const connections = input.connections.map((c, i) => resolveConnection(c, `connections[${i}]`, ctx));
   const routes = input.routes.map((r, i) => resolveRoute(r, `routes[${i}]`, ctx));
   const alerts = resolveAlerts(input.alerts, ctx);
+  const api = apiConfig(input.api, ctx);
   if (problems.length) return { problems, warnings };
   const dataDir = isAbsolute(input.dataDir) ? input.dataDir : resolve(baseDir, input.dataDir);
   const config: Config = {
@@ -315,7 +327,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     deliveryRetry: input.deliveryRetry,
     connections,
     routes,
-    api: apiConfig(input.api),
+    api,
     logging: input.logging,
     alerts,
     warnings,

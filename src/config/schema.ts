@@ -330,7 +330,24 @@ const api = z
         const parsed = parseListenAddress(text);
         if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
       })
-      .meta({ description: 'Address the API listens on: host:port, [ipv6]:port. Loopback by default; 0.0.0.0:PORT or [::]:PORT listens on every interface (then publicUrl is required).' }),
+      .meta({
+        description:
+          'Address the API listens on: host:port, [ipv6]:port. Loopback by default; 0.0.0.0:PORT or [::]:PORT listens on every interface (then publicUrl is required). Any address beyond loopback needs api.tls, or api.insecure: true.',
+      }),
+    tls: z
+      .strictObject({
+        cert: secret.meta({ description: 'PEM server certificate (with its chain): PEM text, { file: PATH } or { env: NAME }.' }),
+        key: secret.meta({ description: 'PEM private key of cert: PEM text, { file: PATH } or { env: NAME }.' }),
+      })
+      .optional()
+      .meta({ description: 'Serve the API over HTTPS with this certificate and key (then publicUrl defaults to https://<listen> and the console cookie is Secure). Required to listen beyond loopback unless api.insecure is true.' }),
+    insecure: z
+      .boolean()
+      .default(false)
+      .meta({
+        description:
+          'Listen beyond loopback over plain HTTP (no api.tls): tokens and session cookies then cross the network in clear, so only behind a TLS-terminating proxy on a trusted link. The service logs a warning at every start.',
+      }),
     publicUrl: z
       .string()
       .superRefine((text, ctx) => {
@@ -357,7 +374,7 @@ const api = z
           'Serve GET /metrics (Prometheus text format) without credentials, for a scraper that sends no token. Default false: it needs an API token of any role (Authorization: Bearer). The series show connection and route names and counts, never message content.',
       }),
   })
-  .default({ enabled: true, listen: DEFAULT_API_LISTEN, referenceTtlSeconds: 604800, metricsOpen: false })
+  .default({ enabled: true, listen: DEFAULT_API_LISTEN, insecure: false, referenceTtlSeconds: 604800, metricsOpen: false })
   .meta({
     description:
       'The HTTP API: attachment references as signed URLs (GET /api/v1/messages/{archiveId}/attachments/{sha256}), GET /healthz, GET /metrics (Prometheus), the OpenAPI document (GET /api/v1/openapi.json). The URL signing key is api-url.key in dataDir.',

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readLogPage, type LogPageRequest } from '../../src/api/log-reader.js';
+import { KEPT_LOG_CURSOR, openKeptLog, readKeptLogPage, readLogPage, type LogPageRequest } from '../../src/api/log-reader.js';
 
 function withDir(fn: (dir: string) => Promise<void>): () => Promise<void> {
   return async () => {
@@ -101,5 +101,43 @@ test(
       records.map((r) => r.msg),
       ['record 0'],
     );
+  }),
+);
+
+test(
+  'the kept log: pages go on from the current file into the rotated ones, newest first, every record once; the download is all of them oldest first',
+  withDir(async (dir) => {
+    const file = join(dir, 'journal.log');
+    // 250 records written in order over four files: .3 (oldest) … .1, then the current file.
+    const lines = Array.from({ length: 250 }, (_, i) => record(i) + '\n');
+    writeFileSync(`${file}.3`, lines.slice(0, 50).join(''));
+    writeFileSync(`${file}.2`, lines.slice(50, 120).join(''));
+    writeFileSync(`${file}.1`, lines.slice(120, 200).join(''));
+    writeFileSync(file, lines.slice(200).join(''));
+    writeFileSync(`${file}.5`, 'an orphan past a gap is not part of the kept log\n');
+    for (const limit of [1, 7, 50, 80, 1000]) {
+      const seen: unknown[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      for (;;) {
+        const page = await readKeptLogPage(file, { limit, ...(cursor !== undefined ? { cursor } : {}) });
+        pages++;
+        assert.ok(page.records.length === limit || page.next === null, `a full page unless it is the last (limit ${limit})`);
+        seen.push(...page.records.map((r) => r.msg));
+        if (page.next === null) break;
+        assert.match(page.next, KEPT_LOG_CURSOR);
+        cursor = page.next;
+      }
+      assert.deepEqual(seen, Array.from({ length: 250 }, (_, i) => `record ${249 - i}`), `limit ${limit}`);
+      assert.equal(pages, Math.ceil(250 / limit), `no empty page (limit ${limit})`);
+    }
+    const fromEnd = await readKeptLogPage(file, { limit: 3, cursor: '2:' });
+    assert.equal(fromEnd.records[0]!.msg, 'record 119', '`<n>:` is the end of rotated file n');
+    const kept = await openKeptLog(file);
+    assert.equal(kept.size, Buffer.byteLength(lines.join('')));
+    const text = Buffer.from(await new Response(kept.stream).arrayBuffer()).toString('utf8');
+    assert.equal(text, lines.join(''), 'oldest first, byte for byte');
+    const none = await openKeptLog(join(dir, 'nothing.log'));
+    assert.deepEqual([none.size, none.stream], [0, null]);
   }),
 );

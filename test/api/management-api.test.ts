@@ -53,6 +53,8 @@ function status(state: ConnectionStatus['state']): ConnectionStatus {
     lastSuccessAt: null,
     startedAt: Date.UTC(2026, 0, 1),
     sessions: 1,
+    backlog: 0,
+    rateLastMinute: 0,
     taken: 3,
     bytes: 100,
     actioned: 0,

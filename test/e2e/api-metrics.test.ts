@@ -16,7 +16,7 @@ import { imapConnection, makeWorkspace, REPO_ROOT, runCli } from '../harness/cli
 import { freePort } from '../harness/free-port.js';
 import { makeMessage } from '../harness/messages.js';
 import { startWebhookReceiver } from '../harness/webhook-receiver.js';
-import { createToken, startService } from '../harness/api-client.js';
+import { callApi, createToken, startService } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
@@ -80,6 +80,7 @@ test('start: /metrics shows the N messages taken, the parse backlog at 0, the M 
     await dovecot.loadMaildir(user.username, Array.from({ length: N }, (_, i) => makeMessage(i, { bodyBytes: 800 })));
     // Beside it, a connection whose password is wrong: its failures are counted by code.
     ws.writeConfig({ ...config, connections: [...config.connections, imapConnection(dovecot, { ...user, password: 'wrong' }, { name: 'broken' })] });
+    const startedAt = Date.now();
     service = await startService(ws, base);
 
     // Until the drain, the parse and the deliveries are through.
@@ -97,6 +98,13 @@ test('start: /metrics shows the N messages taken, the parse backlog at 0, the M 
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(recv.accepted().length, N, 'the receiver accepted every delivery');
+    // The status of the drained connection: nothing left on the server, N taken within the minute.
+    const status = await callApi(`${base}/api/v1/connections/journal/status`, token);
+    assert.equal(status.status, 200, status.raw);
+    assert.equal(status.body.backlog, 0, 'the mailbox is empty');
+    // All N were taken since the start; within a minute of it the rate counts them all.
+    if (Date.now() - startedAt < 55_000) assert.equal(status.body.rateLastMinute, Math.round((N / 60) * 100) / 100, `${N} messages taken within the last minute`);
+    assert.deepEqual((status.body.folders as Array<{ backlog: number }>).map((f) => f.backlog), [0]);
 
     // A few lines exactly as Prometheus reads them.
     const lines = new Set(text.split('\n'));
@@ -106,6 +114,8 @@ test('start: /metrics shows the N messages taken, the parse backlog at 0, the M 
       `mailsluice_connection_run_messages_taken_total{connection="journal"} ${N}`,
       '# TYPE mailsluice_parse_backlog_messages gauge',
       'mailsluice_parse_backlog_messages 0',
+      '# TYPE mailsluice_connection_backlog gauge',
+      'mailsluice_connection_backlog{connection="journal"} 0',
       `mailsluice_archive_messages ${N}`,
       `mailsluice_route_deliveries{route="hook",state="dead"} 0`,
       '# TYPE mailsluice_route_delivery_latency_seconds histogram',
@@ -171,7 +181,7 @@ test('the adapter: a connection or route gone from the source is gone from the t
   let names = ['a', 'b'];
   const metrics = createPrometheusMetrics(
     {
-      runners: () => names.map((connection) => ({ connection, state: 'waiting', taken: 2, bytes: 20, errors: { SOURCE_AUTH_FAILED: 1 }, lastSuccessAt: 1_000 })),
+      runners: () => names.flatMap((connection) => [0, 1].map((folder) => ({ connection, state: 'waiting', taken: 1, bytes: 10, errors: { SOURCE_AUTH_FAILED: folder }, lastSuccessAt: 1_000, backlog: 3 + folder }))),
       routes: () => ({}),
       archive: async () => ({ messages: 4, bytes: 40, blobs: 4, storedBytes: 30, unparsed: 0, unparsable: 0, journalMerged: 0, connections: Object.fromEntries(names.map((n) => [n, { messages: 2, bytes: 20, pendingActions: 0, journalMerged: 0 }])) }),
       unparsed: async () => 3,
@@ -187,6 +197,7 @@ test('the adapter: a connection or route gone from the source is gone from the t
     assert.equal(s.get('mailsluice_connection_errors_total{connection="a",code="SOURCE_AUTH_FAILED"}'), 1);
     assert.equal(s.get('mailsluice_connection_last_success_age_seconds{connection="a"}'), 10);
     assert.equal(s.get('mailsluice_parse_backlog_messages'), 3);
+    assert.equal(s.get('mailsluice_connection_backlog{connection="a"}'), 7, "the backlog of a connection's runners (folders) summed");
   }
   names = ['a'];
   const after = parseExposition((await metrics.render()).text);

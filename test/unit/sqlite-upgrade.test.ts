@@ -2,17 +2,19 @@
  * Issue 14, item 7: the store's upgrades. A newer archive is refused (`ARCHIVE_TOO_NEW`, writable
  * or read-only); an archive with data that has a migration to take is first copied to
  * `dataDir/backups` (0600, directory 0700), and the copy opens and holds the rows; a fresh
- * archive makes no copy; a copy that cannot be made refuses the migration.
+ * archive makes no copy; a copy that cannot be made refuses the migration; the last three copies
+ * of each file are kept.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import '../harness/sqlite-keep.js';
 import { MIGRATIONS } from '../../src/adapters/store-sqlite/sqlite-schema.js';
 import { createSqliteStore } from '../../src/adapters/store-sqlite/index.js';
+import { pruneBackups } from '../../src/adapters/store-sqlite/sqlite-upgrade.js';
 import { isMailsluiceError } from '../../src/core/errors/index.js';
 import type { TakenRecord } from '../../src/core/ports/message-store.js';
 
@@ -105,4 +107,23 @@ test('a backup that cannot be written refuses the migration with STORE_WRITE_FAI
     assert.equal(db.pragma('user_version', { simple: true }), old, 'the migration was not run');
     db.close();
   });
+});
+
+test('the pre-migration backups are pruned to the last three per file, oldest first; other files in backups/ are left alone', async () => {
+  await withArchive(async (dir, file) => {
+    const backups = join(dir, 'backups');
+    mkdirSync(backups, { mode: 0o700 });
+    // Four older upgrades of the archive, one of search.db, and an operator's own file.
+    const older = ['archive-v1-20240101T000000Z.db', 'archive-v2-20250101T000000Z.db', 'archive-v2-20250101T000000Z-2.db', 'archive-v3-20260101T000000Z.db'];
+    for (const name of [...older, 'search-v1-20240101T000000Z.db', 'archive-before-my-test.db']) writeFileSync(join(backups, name), 'x');
+    const old = MIGRATIONS.length - 1;
+    setVersion(file, old);
+    const store = createSqliteStore({ file });
+    await store.close();
+    const left = readdirSync(backups).sort();
+    const made = left.filter((n) => new RegExp(`^archive-v${old}-\\d{8}T\\d{6}Z\\.db$`).test(n));
+    assert.equal(made.length, 1, left.join());
+    assert.deepEqual(left, ['archive-before-my-test.db', 'archive-v2-20250101T000000Z-2.db', 'archive-v3-20260101T000000Z.db', made[0]!, 'search-v1-20240101T000000Z.db'].sort());
+  });
+  assert.deepEqual(pruneBackups(join(tmpdir(), 'no-such-dir', 'archive.db')), [], 'no backups directory: nothing to do');
 });

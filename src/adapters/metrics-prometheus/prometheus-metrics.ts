@@ -37,6 +37,7 @@ function declare(register: Registry) {
     state: g('connection_state', 'How many of the connection\'s runners (one per folder) are in each state.', ['connection', 'state']),
     sinceSuccess: g('connection_last_success_age_seconds', 'Seconds since a runner of the connection last ended a cycle successfully (absent before the first).', ['connection']),
     lastSuccess: g('connection_last_success_timestamp_seconds', 'When a runner of the connection last ended a cycle successfully, Unix seconds (absent before the first).', ['connection']),
+    backlog: g('connection_backlog', 'Messages the last listing of the connection\'s runners found on the server not yet taken, counted down as they are committed (0 once the mailbox is empty; at most maxMessagesPerCycle per runner).', ['connection']),
     pendingActions: g('connection_pending_server_actions', 'Server actions (move, delete) queued for the connection and not yet confirmed.', ['connection']),
     deliveries: g('route_deliveries', 'Deliveries the route\'s bus holds, by state (pending, done, dead).', ['route', 'state']),
     delivered: c('route_deliveries_done_total', 'Deliveries the route completed since the process started.', ['route']),
@@ -81,6 +82,7 @@ function setConnections(s: Series, r: Reading): void {
     const sum = (f: (x: RunnerReading) => number): number => runners.reduce((n, x) => n + f(x), 0);
     setCounter(s.runTaken, { connection }, sum((x) => x.taken));
     setCounter(s.runBytes, { connection }, sum((x) => x.bytes));
+    s.backlog.set({ connection }, sum((x) => x.backlog));
     const codes = new Map<string, number>();
     for (const x of runners) for (const [code, n] of Object.entries(x.errors)) codes.set(code, (codes.get(code) ?? 0) + n);
     for (const [code, n] of codes) setCounter(s.errors, { connection, code }, n);

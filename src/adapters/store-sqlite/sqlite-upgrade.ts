@@ -1,10 +1,11 @@
 /**
  * Upgrades of the store's database files (issue 14, item 7): a build refuses a file a newer build
  * migrated further than it knows, and a migration of a file that already holds data starts with a
- * copy of it, so a migration that goes wrong (or a downgrade) can be undone by hand.
+ * copy of it, so a migration that goes wrong (or a downgrade) can be undone by hand; the last
+ * {@link BACKUPS_KEPT} copies of each file are kept, older ones deleted.
  */
 import type Database from 'better-sqlite3';
-import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { ensurePrivateFileSync, makePrivateDirSync, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../fs-node/private-files.js';
@@ -18,6 +19,49 @@ export function refuseNewerSchema(db: Database.Database, file: string, known: nu
     'ARCHIVE_TOO_NEW',
     `${file} has schema version ${version} but this mailsluice knows versions up to ${known}: a newer mailsluice wrote it; run that newer mailsluice (nothing was changed)`,
   );
+}
+
+/**
+ * Pre-migration backups kept per database file (`archive`, `search`): each is a whole copy of
+ * the archive's metadata, so an upgrade path that crosses many migrations (or a service that is
+ * upgraded every week) would otherwise fill the disk with copies nobody needs beyond the last
+ * few. Three: the last upgrade, and the two before it in case a problem shows only later.
+ */
+export const BACKUPS_KEPT = 3;
+
+/** `<stem>-v<version>-<stamp>[-n].db`: a backup of `stem` by this module, with its time and tie-break. */
+function backupOrder(stem: string, name: string): [string, number] | null {
+  const m = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-v\\d+-(\\d{8}T\\d{6}Z)(?:-(\\d+))?\\.db$`).exec(name);
+  return m ? [m[1]!, Number(m[2] ?? 1)] : null;
+}
+
+/**
+ * Deletes the backups of `file` beyond the newest `keep`, oldest first. Best effort: a backup
+ * that cannot be deleted only costs space, never the migration it was made for.
+ */
+export function pruneBackups(file: string, keep = BACKUPS_KEPT): string[] {
+  const dir = join(dirname(file), 'backups');
+  const stem = basename(file).replace(/\.db$/, '');
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const ours = names
+    .map((name) => ({ name, order: backupOrder(stem, name) }))
+    .filter((b): b is { name: string; order: [string, number] } => b.order !== null)
+    .sort((a, b) => (a.order[0] === b.order[0] ? a.order[1] - b.order[1] : a.order[0] < b.order[0] ? -1 : 1));
+  const removed: string[] = [];
+  for (const b of ours.slice(0, Math.max(0, ours.length - keep))) {
+    try {
+      rmSync(join(dir, b.name), { force: true });
+      removed.push(b.name);
+    } catch {
+      // kept: see above
+    }
+  }
+  return removed;
 }
 
 /** The backup's name: `<stem>-v<old>-<UTC timestamp>.db` in `dataDir/backups`. */
@@ -62,6 +106,8 @@ function backupBeforeMigration(db: Database.Database, file: string, version: num
     // Retained: a statement left to the GC aborts the process (sqlite-node/sqlite-retain.ts).
     retain(db.prepare('VACUUM INTO ?')).run(path);
     chmodSync(path, PRIVATE_FILE_MODE);
+    // Only once the new copy is whole: the older ones beyond the last few go.
+    pruneBackups(file);
     return path;
   } catch (err) {
     try {

@@ -3,10 +3,9 @@
  * `POST /api/v1/connections/{name}/test` (admin: it logs in with the stored credentials) streams
  * the steps of `test-connection` as server-sent events, or answers the whole result as JSON;
  * `POST …/run` (admin) starts a cycle now, outside the schedule window too; `GET …/log` (viewer)
- * pages the connection's own log newest first, `GET …/log/download` streams the file.
+ * pages the connection's own log newest first, `GET …/log/download` streams it whole (rotated
+ * files oldest first, then the current one).
  */
-import { open } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
 import { ERROR_CODES, MailsluiceError, type ErrorCode } from '../../core/errors/index.js';
 import type { ApiApp } from '../api-app.js';
@@ -16,7 +15,7 @@ import { BEARER, requireRole } from '../access.js';
 import { recordRequest } from '../audit-request.js';
 import { ACCESS_ANSWERS, ConnectionTestSchema, ConnectionTestStepSchema, errorAnswer, jsonAnswer, LogPageSchema, RunNowSchema } from '../schemas.js';
 import { connectionStatuses } from './connections.js';
-import { LOG_LEVELS, readLogPage } from '../log-reader.js';
+import { KEPT_LOG_CURSOR, LOG_LEVELS, openKeptLog, readKeptLogPage } from '../log-reader.js';
 
 /** Log records per page unless `limit` says otherwise, and the most it may say. */
 const DEFAULT_LOG_LIMIT = 100;
@@ -94,14 +93,14 @@ const log = createRoute({
   operationId: 'getConnectionLog',
   summary: "A connection's own log, newest first (role viewer)",
   description:
-    'The JSON-lines log of the connection (`logging: full | errors | off`; `dataDir/logs/<name>.log`), newest record first. `next` is a byte offset into the file: pass it as `cursor` for the older records; records appended meanwhile do not shift the pages. A page may hold fewer than `limit` records when a `level` filter is rare (8 MiB are scanned per page); go on with `next` until it is null. A log not written yet is empty.',
+    'The JSON-lines log of the connection (`logging: full | errors | off`; `dataDir/logs/<name>.log`, then its rotated files `<name>.log.1` … `.N`), newest record first. `next` is a byte offset into the file (`<n>:<offset>` in rotated file n): pass it as `cursor` for the older records; records appended meanwhile do not shift the pages. A page may hold fewer than `limit` records when a `level` filter is rare (8 MiB are scanned per page); go on with `next` until it is null. A log not written yet is empty.',
   security: BEARER,
   request: {
     params: nameParam,
     query: z.object({
       cursor: z
         .string()
-        .regex(/^[0-9]{1,15}$/, { error: 'must be the `next` of an earlier page, as it was given' })
+        .regex(KEPT_LOG_CURSOR, { error: 'must be the `next` of an earlier page, as it was given' })
         .optional()
         .openapi({ param: { description: 'The `next` of the page before; absent for the newest records.' } }),
       limit: z.coerce.number().int().min(1).max(MAX_LOG_LIMIT).optional().openapi({ param: { description: `Records per page (default ${DEFAULT_LOG_LIMIT}).` }, type: 'integer' }),
@@ -116,15 +115,15 @@ const download = createRoute({
   path: '/api/v1/connections/{name}/log/download',
   operationId: 'downloadConnectionLog',
   summary: "A connection's own log as a file (role viewer)",
-  description: 'The log file as it is on disk (JSON lines), streamed, as an attachment named `<name>.log`; empty when none was written yet.',
+  description: 'The whole kept log (JSON lines): its rotated files oldest first, then the current file, streamed as one attachment named `<name>.log`; empty when none was written yet.',
   security: BEARER,
   request: { params: nameParam },
   responses: {
     200: {
-      description: 'The file, byte for byte as of the request (records appended while it streams are not included).',
+      description: 'The files, byte for byte as of the request (records appended while it streams are not included).',
       headers: {
         'Content-Disposition': { description: '`attachment; filename="<name>.log"`.', schema: { type: 'string' } },
-        'Content-Length': { description: 'The size of the file when the request came.', schema: { type: 'integer' } },
+        'Content-Length': { description: 'The size of the files when the request came.', schema: { type: 'integer' } },
       },
       content: { 'application/x-ndjson': { schema: z.string().openapi({ format: 'binary' }) } },
     },
@@ -206,23 +205,15 @@ export function connectionActionRoutes(app: ApiApp, deps: ApiDeps): void {
     findConnection(deps, name);
     const q = c.req.valid('query');
     const file = actionsOf(deps, "a connection's log").logFile(name);
-    const page = await readLogPage(file, { limit: q.limit ?? DEFAULT_LOG_LIMIT, ...(q.cursor !== undefined ? { before: Number(q.cursor) } : {}), ...(q.level ? { level: q.level } : {}) });
+    const page = await readKeptLogPage(file, { limit: q.limit ?? DEFAULT_LOG_LIMIT, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}), ...(q.level ? { level: q.level } : {}) });
     return c.json(page, 200, JSON_HEADERS);
   });
   app.openapi({ ...download, middleware: [viewer] }, async (c) => {
     const { name } = c.req.valid('param');
     findConnection(deps, name);
     const file = actionsOf(deps, "a connection's log").logFile(name);
-    // Opened before it is measured: a log rotated meanwhile is still read whole from this handle.
-    const fh = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return null;
-      throw err;
-    });
-    const size = fh ? (await fh.stat()).size : 0;
-    // Up to the size at the request, so Content-Length holds while records are appended.
-    let body: ReadableStream<Uint8Array> | null = null;
-    if (fh && size > 0) body = Readable.toWeb(fh.createReadStream({ start: 0, end: size - 1 })) as ReadableStream<Uint8Array>;
-    else await fh?.close();
+    // The rotated files oldest first, then the current one, each opened before it is measured.
+    const { size, stream: body } = await openKeptLog(file);
     const headers = {
       'Content-Type': 'application/x-ndjson; charset=utf-8',
       'Content-Length': String(size),

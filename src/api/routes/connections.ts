@@ -33,6 +33,8 @@ function folderStatus(c: ConnectionSettings, s: ConnectionStatus): ConnectionSta
     lastError: s.lastError ? { code: s.lastError.code, message: s.lastError.message, at: new Date(s.lastError.at).toISOString() } : null,
     startedAt: new Date(s.startedAt).toISOString(),
     sessions: s.sessions,
+    backlog: s.backlog,
+    rateLastMinute: s.rateLastMinute,
   };
 }
 
@@ -46,7 +48,9 @@ export async function connectionStatuses(deps: ApiDeps, counted: boolean): Promi
   return deps.connections.configured().map((c) => {
     const folders = runnersOf(c.name, statuses).map((s) => folderStatus(c, s));
     const held = perConnection[c.name];
-    return { name: c.name, enabled: c.enabled, state: folders[0]?.state ?? null, taken: held?.messages ?? 0, bytes: held?.bytes ?? 0, pendingActions: held?.pendingActions ?? 0, folders };
+    const backlog = folders.reduce((n, f) => n + f.backlog, 0);
+    const rateLastMinute = Math.round(folders.reduce((n, f) => n + f.rateLastMinute, 0) * 100) / 100;
+    return { name: c.name, enabled: c.enabled, state: folders[0]?.state ?? null, taken: held?.messages ?? 0, bytes: held?.bytes ?? 0, pendingActions: held?.pendingActions ?? 0, backlog, rateLastMinute, folders };
   });
 }
 

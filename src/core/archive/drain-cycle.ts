@@ -36,6 +36,13 @@ export interface DrainDeps {
    */
   onCommit?: (messages: number, bytes: number, largest: number) => void;
   /**
+   * Told after every listing how many of the messages it found on the server this cycle is to
+   * take (not taken before, not set aside): the connection's backlog, which the runner counts
+   * down as they are committed or set aside. At most `maxMessagesPerCycle`: a listing cut there
+   * does not count what lies beyond it.
+   */
+  onListed?: (toTake: number) => void;
+  /**
    * When given (sources with `concurrentActions`), a cycle's last commit and its server actions
    * are queued here and run behind the next cycle's fetch instead of being awaited by this cycle.
    */
@@ -152,10 +159,14 @@ export async function runDrainCycle(session: SourceSession, deps: DrainDeps): Pr
   const after = await listFrom(session, deps);
   const listed = await deps.source.listCandidates(deps.maxMessagesPerCycle, after, (keys) => deps.store.lookupSettled(deps.connection, keys));
   const result: CycleResult = { listed: listed.length, taken: 0, bytes: 0, actioned: 0, vanished: 0, failed: 0, full: listed.length >= deps.maxMessagesPerCycle, queued: 0 };
-  if (listed.length === 0) return result;
+  if (listed.length === 0) {
+    deps.onListed?.(0);
+    return result;
+  }
   // Committed before (e.g. the server action was lost with the connection): act, don't refetch.
   const already = await deps.store.lookupTaken(deps.connection, listed.map((c) => c.key));
   const cycle = new Cycle(session, deps, listed, after.lastUid, already, result);
+  deps.onListed?.(cycle.toTake);
   const ended = await cycle.fetchAll();
   if (cycle.deferFinal && ended.fetchError === undefined && ended.stop === undefined) {
     cycle.queueFinalCommit();
@@ -191,6 +202,10 @@ class Cycle {
   private readonly setAside: boolean;
   private readonly archiveFailures: { inARow: number };
   private readonly toFetch: Candidate[];
+  /** How many messages this cycle is to take (the backlog its listing found). */
+  get toTake(): number {
+    return this.toFetch.length;
+  }
   /** Committed (before or by this cycle) or set aside by the runner: what the watermark may pass. */
   private readonly committed: Set<string>;
   private readonly actionable: Candidate[];

@@ -19,6 +19,7 @@ import { addResponseTotals, applyPendingResponses, type ResponseTotals } from '.
 import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { PartialTransfers } from '../archive/partial-transfer.js';
 import { msUntilOpen, type Schedule } from './schedule.js';
+import { RateWindow } from './rate-window.js';
 import { DISK_FULL_BACKOFF, isDiskFull } from '../archive/disk-full.js';
 import { toMailsluiceError, type MailsluiceError } from '../errors/index.js';
 
@@ -74,6 +75,14 @@ export interface ConnectionStatus {
   startedAt: number;
   /** Sessions this runner opened (logged in) since it started. */
   sessions: number;
+  /**
+   * Messages the last listing found on the server not yet taken, counted down as they are
+   * committed (or set aside); 0 once a listing finds the mailbox empty. At most the cycle's
+   * `maxMessagesPerCycle`: a larger mailbox shows that much until its listings find fewer.
+   */
+  backlog: number;
+  /** Messages committed per second over the last minute (as of {@link ConnectionRunner.snapshot}). */
+  rateLastMinute: number;
   /** Set while the last session's credentials crossed unencrypted (ADR 0016); absent otherwise. */
   plaintextCredentials?: string;
   /** When the server certificate of the last TLS session expires (ms since the epoch); absent without TLS. */
@@ -133,6 +142,8 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
   private readonly archiveFailures = { inARow: 0 };
   /** Broken transfers, kept across this runner's sessions (each connect builds a fresh source). */
   private readonly transfers = new PartialTransfers();
+  /** Messages committed in the last minute, for the status's rate. */
+  private readonly rate = new RateWindow();
 
   constructor(private readonly deps: ConnectionRunnerDeps<C>) {
     this.status = {
@@ -147,12 +158,20 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
       cycles: 0,
       responses: { applied: 0, notApplicable: 0, failed: 0 },
       failures: 0,
+      backlog: 0,
+      rateLastMinute: 0,
       lastError: null,
       errorsByCode: {},
       lastSuccessAt: null,
       startedAt: deps.clock.now(),
       sessions: 0,
     };
+  }
+
+  /** The live status with its rate brought up to now (the rate falls while nothing is committed). */
+  snapshot(): ConnectionStatus {
+    this.status.rateLastMinute = this.rate.perSecond(this.deps.clock.now());
+    return this.status;
   }
 
   /** The name of the connection (shared by the runners of its folders). */
@@ -397,6 +416,8 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
       onCommit: (messages: number, bytes: number, largest: number) => {
         this.status.taken += messages;
         this.status.bytes += bytes;
+        this.status.backlog = Math.max(0, this.status.backlog - messages);
+        if (messages > 0) this.rate.add(clock.now(), messages);
         if (messages > 0) {
           logger.info('batch committed', { taken: messages, bytes });
           // Progress: failures in a row are counted between commits, not between whole cycles
@@ -424,6 +445,10 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
       archiveFailures: this.archiveFailures,
       onFailed: (messages: number) => {
         this.status.failed += messages;
+        this.status.backlog = Math.max(0, this.status.backlog - messages);
+      },
+      onListed: (toTake: number) => {
+        this.status.backlog = toTake;
       },
       ...(this.deps.budget ? { budget: this.deps.budget } : {}),
       ...(source.concurrentActions ? { actions: (held.actions = new BatchPipeline({ source, store, connection: config.name })) } : {}),

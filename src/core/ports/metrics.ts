@@ -20,6 +20,8 @@ export interface RunnerReading {
   errors: Readonly<Record<string, number>>;
   /** When its last successful cycle ended (ms since the epoch), null before the first. */
   lastSuccessAt: number | null;
+  /** Messages its last listing found on the server not yet taken (`ConnectionStatus.backlog`). */
+  backlog: number;
 }
 
 /** A route's deliveries since the process started, as the dispatcher counts them. */
