@@ -21,6 +21,7 @@ import { openApiRoutes } from './routes/openapi.js';
 import { auditRoutes } from './routes/audit.js';
 import { mailRoutes } from './routes/mail-routes.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { configEditRoutes } from './routes/config-edits.js';
 
 /** What a request carries from one middleware to the next. */
 export type ApiEnv = { Variables: { principal: Principal } };
@@ -105,6 +106,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   exportRoutes(app, deps);
   messageRoutes(app, deps);
   mailRoutes(app, deps);
+  configEditRoutes(app, deps);
   auditRoutes(app, deps);
   metricsRoutes(app, deps);
   const table = pathTable(app);
