@@ -51,7 +51,7 @@ export interface ConnectionSettings {
   port: number;
   security: string;
   folders: string[];
-  auth: { type: string; username?: string; passwordSet?: boolean };
+  auth: { type: string; username?: string; credentialSet?: boolean };
 }
 
 /** The configured connections and what their runners report now. */

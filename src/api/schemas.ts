@@ -86,7 +86,7 @@ export const ConnectionSchema = z
     security: z.string(),
     folders: z.array(z.string()),
     auth: z
-      .object({ type: z.string(), username: z.string().optional(), passwordSet: z.boolean().optional().openapi({ description: 'Whether a password (or access token) is configured; its value is never shown.' }) })
+      .object({ type: z.string(), username: z.string().optional(), credentialSet: z.boolean().optional().openapi({ description: 'Whether a password (or access token) is configured; its value is never shown.' }) })
       .openapi({ description: 'How it logs in; passwords, tokens and keys never leave the service.' }),
   })
   .openapi('Connection');

@@ -97,7 +97,7 @@ test('start: a connection created over the API keeps its password out of the fil
     assert.equal(created.status, 201, created.raw);
     const conn = created.body.connection as Body;
     assert.equal(conn.name, 'added');
-    assert.deepEqual(conn.auth, { type: 'basic', username: user.username, passwordSet: true });
+    assert.deepEqual(conn.auth, { type: 'basic', username: user.username, credentialSet: true });
     assert.ok(!created.raw.includes(user.password), 'the answer never carries the password');
     assert.equal(created.body.applied, false, 'no live apply in this build: saved for the next start');
     assert.deepEqual(created.body.changed, ['name', 'protocol', 'host', 'port', 'tlsPort', 'security', 'tls', 'auth', 'pollIntervalMs']);
