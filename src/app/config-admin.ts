@@ -13,9 +13,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { Logger } from '../core/ports/logger.js';
-import type { ConfigAdmin, ConfigChange, ConfigEditResult, ConfigKind, ReloadReport } from '../api/index.js';
+import type { ConfigAdmin, ConfigEditResult, ConfigKind, ReloadReport } from '../api/index.js';
 import type { Config, ConfigProblem, OpenSecrets } from '../config/loader.js';
-import { editConfigText, referencedSecrets, type EditedText } from '../config/config-edit.js';
+import { editConfigText, referencedSecrets, type ConfigEdit, type EditedText } from '../config/config-edit.js';
 import { writeFileAtomic } from '../adapters/fs-node/atomic-write.js';
 import { checkServiceConfigText, openSecretsForReading, openSecretStore } from './config-file.js';
 
@@ -66,91 +66,103 @@ function withPending(pending: Record<string, string>): OpenSecrets {
   };
 }
 
+/** What the admin knows of the file: the version it last read or wrote, and the configuration it holds. */
+interface Known {
+  etag: string;
+  config: Config;
+}
+
+/** Applies the file to the running service; a failure leaves the edit saved, to apply at the next start. */
+async function applyLive(options: ConfigAdminOptions): Promise<ReloadReport | null> {
+  if (!options.reload) return null;
+  try {
+    return await options.reload();
+  } catch (err) {
+    options.logger.error('configuration saved but not applied', { error: err instanceof Error ? err.message : String(err) });
+    return null;
+  }
+}
+
+/** Removes the stored secrets of the entry edited that the file no longer refers to (a deleted connection's password). */
+async function forgetUnused(options: ConfigAdminOptions, env: NodeJS.ProcessEnv, kind: ConfigKind, name: string, text: string, config: Config): Promise<void> {
+  try {
+    const store = openSecretStore(config, env);
+    const used = referencedSecrets(text);
+    for (const n of store.names()) if (n.startsWith(`${kind}.${name}.`) && !used.has(n)) await store.delete(n);
+  } catch (err) {
+    // The edit is saved; an unused value left behind is harmless and goes with the next edit.
+    options.logger.warn('could not remove unused secrets', { kind, name, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/**
+ * One edit, on the file as it is on disk now: version checked, text edited, validated with the
+ * values about to be stored, secrets stored, file replaced, unused secrets removed, applied.
+ */
+async function applyEdit(file: string, options: ConfigAdminOptions, env: NodeJS.ProcessEnv, edit: ConfigEdit, ifMatch: string | undefined): Promise<{ known: Known; result: ConfigEditResult }> {
+  const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+    throw new MailsluiceError('CONFIG_NOT_FOUND', `cannot read configuration file ${file}: ${err.code ?? String(err)}`, { cause: err });
+  });
+  const etag = configVersion(bytes);
+  if (ifMatch !== undefined && !matches(ifMatch, etag)) {
+    throw new MailsluiceError('CONFIG_CONFLICT', `the configuration file changed since version ${ifMatch.slice(0, 80)} was read (it is now "${etag}"): read it again and repeat the edit on what it holds now`, { details: { etag } });
+  }
+  const edited = editConfigText(bytes.toString('utf8'), edit);
+  const checked = checkServiceConfigText(edited.text, file, withPending(edited.secrets));
+  if (!checked.config) throw apiProblem(checked.problems, edited, edit.kind);
+  // Secrets first: a file that refers to a secret not stored yet would not load.
+  const names = Object.keys(edited.secrets);
+  if (names.length > 0) {
+    const store = openSecretStore(checked.config, env);
+    for (const name of names) await store.set(name, edited.secrets[name]!);
+  }
+  const mode = (await stat(file)).mode & 0o7777;
+  await writeFileAtomic(file, edited.text, mode).catch((err: NodeJS.ErrnoException) => {
+    throw new MailsluiceError('CONFIG_WRITE_FAILED', `cannot write configuration file ${file}: ${err.code ?? String(err)}`, { cause: err });
+  });
+  const newEtag = configVersion(edited.text);
+  await forgetUnused(options, env, edit.kind, edited.name, edited.text, checked.config);
+  options.logger.info('configuration edited', { kind: edit.kind, name: edited.name, op: edit.op, changed: edited.changed, etag: newEtag });
+  const reload = await applyLive(options);
+  return {
+    known: { etag: newEtag, config: checked.config },
+    result: { etag: newEtag, name: edited.name, changed: edited.changed, applied: reload !== null, reload },
+  };
+}
+
 /** Builds the admin of the configuration file `initial.file`. */
 export function createConfigAdmin(options: ConfigAdminOptions): ConfigFileAdmin {
   const file = options.initial.file;
   const env = options.env ?? process.env;
-  let known = { etag: configVersion(readFileSync(file)), config: options.initial };
+  let known: Known = { etag: configVersion(readFileSync(file)), config: options.initial };
   let queue: Promise<unknown> = Promise.resolve();
-
-  const current = (): Config => {
-    let bytes: Buffer;
+  const readNow = (): Buffer | null => {
     try {
-      bytes = readFileSync(file);
+      return readFileSync(file);
     } catch {
-      return known.config;
-    }
-    const etag = configVersion(bytes);
-    if (etag === known.etag) return known.config;
-    const { config } = checkServiceConfigText(bytes.toString('utf8'), file);
-    // A file made invalid by hand: the service runs on the last valid one, and shows it.
-    if (config) known = { etag, config };
-    return known.config;
-  };
-
-  const apply = async (kind: ConfigKind, change: ConfigChange, ifMatch: string | undefined): Promise<ConfigEditResult> => {
-    const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
-      throw new MailsluiceError('CONFIG_NOT_FOUND', `cannot read configuration file ${file}: ${err.code ?? String(err)}`, { cause: err });
-    });
-    const etag = configVersion(bytes);
-    if (ifMatch !== undefined && !matches(ifMatch, etag)) {
-      throw new MailsluiceError('CONFIG_CONFLICT', `the configuration file changed since version ${ifMatch.slice(0, 80)} was read (it is now "${etag}"): read it again and repeat the edit on what it holds now`, { details: { etag } });
-    }
-    const edited = editConfigText(bytes.toString('utf8'), { kind, ...change } as Parameters<typeof editConfigText>[1]);
-    const checked = checkServiceConfigText(edited.text, file, withPending(edited.secrets));
-    if (!checked.config) throw apiProblem(checked.problems, edited, kind);
-    // Secrets first: a file that refers to a secret not stored yet would not load.
-    const names = Object.keys(edited.secrets);
-    if (names.length > 0) {
-      const store = openSecretStore(checked.config, env);
-      for (const name of names) await store.set(name, edited.secrets[name]!);
-    }
-    const mode = (await stat(file)).mode & 0o7777;
-    await writeFileAtomic(file, edited.text, mode).catch((err: NodeJS.ErrnoException) => {
-      throw new MailsluiceError('CONFIG_WRITE_FAILED', `cannot write configuration file ${file}: ${err.code ?? String(err)}`, { cause: err });
-    });
-    const newEtag = configVersion(edited.text);
-    known = { etag: newEtag, config: checked.config };
-    await forgetUnused(kind, edited.name, edited.text, checked.config);
-    options.logger.info('configuration edited', { kind, name: edited.name, op: change.op, changed: edited.changed, etag: newEtag });
-    const reload = await applyLive();
-    return { etag: newEtag, name: edited.name, changed: edited.changed, applied: reload !== null, reload };
-  };
-
-  /** Applies the file to the running service; a failure leaves the edit saved, to apply at the next start. */
-  const applyLive = async (): Promise<ReloadReport | null> => {
-    if (!options.reload) return null;
-    try {
-      return await options.reload();
-    } catch (err) {
-      options.logger.error('configuration saved but not applied', { error: err instanceof Error ? err.message : String(err) });
       return null;
     }
   };
-
-  /** Removes the stored secrets of the entry edited that the file no longer refers to (a deleted connection's password). */
-  const forgetUnused = async (kind: ConfigKind, name: string, text: string, config: Config): Promise<void> => {
-    try {
-      const store = openSecretStore(config, env);
-      const used = referencedSecrets(text);
-      for (const n of store.names()) if (n.startsWith(`${kind}.${name}.`) && !used.has(n)) await store.delete(n);
-    } catch (err) {
-      // The edit is saved; an unused value left behind is harmless and goes with the next edit.
-      options.logger.warn('could not remove unused secrets', { kind, name, error: err instanceof Error ? err.message : String(err) });
-    }
-  };
-
   return {
-    current,
+    current() {
+      const bytes = readNow();
+      const etag = bytes ? configVersion(bytes) : known.etag;
+      if (!bytes || etag === known.etag) return known.config;
+      const { config } = checkServiceConfigText(bytes.toString('utf8'), file);
+      // A file made invalid by hand: the service runs on the last valid one, and shows it.
+      if (config) known = { etag, config };
+      return known.config;
+    },
     etag: () => {
-      try {
-        return configVersion(readFileSync(file));
-      } catch {
-        return known.etag;
-      }
+      const bytes = readNow();
+      return bytes ? configVersion(bytes) : known.etag;
     },
     edit(kind, change, ifMatch) {
-      const run = queue.then(() => apply(kind, change, ifMatch));
+      const run = queue.then(async () => {
+        const done = await applyEdit(file, options, env, { kind, ...change } as ConfigEdit, ifMatch);
+        known = done.known;
+        return done.result;
+      });
       queue = run.catch(() => undefined);
       return run;
     },

@@ -147,13 +147,16 @@ interface SecretSources {
   env: NodeJS.ProcessEnv;
   /** The store, opened once on first use: its lookup, or why it cannot be opened. */
   store: () => StoredSecrets | { unavailable: string };
+  /** Where "the store cannot be opened" goes instead of the problems, when that is only a warning. */
+  unavailableTo?: ConfigProblem[];
 }
 
 /** A `{ secret: NAME }`'s value from the secret store; a problem at `path` naming the secret when it is not there or cannot be read. */
 function storedSecret(name: string, path: string, where: SecretSources, problems: ConfigProblem[]): string | undefined {
   const store = where.store();
   if ('unavailable' in store) {
-    problems.push({ path, message: `secret ${JSON.stringify(name)} cannot be read: ${store.unavailable}` });
+    if (where.unavailableTo) where.unavailableTo.push({ path, message: `secret ${JSON.stringify(name)} was not checked: ${store.unavailable}` });
+    else problems.push({ path, message: `secret ${JSON.stringify(name)} cannot be read: ${store.unavailable}` });
     return undefined;
   }
   try {
@@ -227,6 +230,13 @@ export interface ParseConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Opens the secret store for `{ secret }` values; absent, each such value is a problem. */
   secrets?: OpenSecrets;
+  /**
+   * Where a `{ secret }` goes when the store cannot be opened here at all (`config check` run
+   * where the data directory or the key is not at hand): `problem` (the default: the service
+   * cannot start without it) or `warning` (it could not be checked). A store that opens but lacks
+   * the value, or does not decrypt it, is a problem either way.
+   */
+  storeUnavailable?: 'problem' | 'warning';
 }
 
 /** Where secrets are read from, and where their problems go. */
@@ -310,7 +320,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   for (const e of doc.errors) problems.push({ path: '', message: `YAML: ${e.message.split('\n')[0]}` });
   if (problems.length) return { problems, warnings };
   const raw: unknown = doc.toJS() ?? {};
-  const where = secretSources(raw, baseDir, env, options.secrets);
+  const where: SecretSources = { ...secretSources(raw, baseDir, env, options.secrets), ...(options.storeUnavailable === 'warning' ? { unavailableTo: warnings } : {}) };
   const parsed = configSchema.safeParse(raw, { reportInput: true, error: rangeInOurWords });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(...describeIssue(issue, raw));

@@ -14,7 +14,8 @@ import { parse } from 'yaml';
 import { editConfigText, referencedSecrets } from '../../src/config/config-edit.js';
 import { checkConfigText } from '../../src/config/loader.js';
 import { createConfigAdmin, configVersion } from '../../src/app/config-admin.js';
-import { readServiceConfig } from '../../src/app/config-file.js';
+import { checkConfigFileText, openSecretStore, readServiceConfig } from '../../src/app/config-file.js';
+import { randomBytes } from 'node:crypto';
 import { MailsluiceError } from '../../src/core/errors/index.js';
 import type { Logger } from '../../src/core/ports/logger.js';
 
@@ -165,6 +166,25 @@ test('the admin: two edits at once against one version: one is written, the othe
   }
 });
 
+test('config check: a store that opens but lacks the value, or holds it under another key, is a problem; the service refuses it alike', async () => {
+  const { dir, file } = tempConfig('dataDir: ./data\nconnections:\n  - name: a\n    protocol: imap\n    host: h\n    auth: { type: basic, username: u, password: { secret: connection.a.auth.password } }\n');
+  try {
+    const store = openSecretStore({ dataDir: join(dir, 'data'), secretsKey: null });
+    await store.set('connection.other.auth.password', 'x');
+    const lacking = checkConfigFileText(readFileSync(file, 'utf8'), file);
+    assert.match(lacking.problems[0]!.message, /is not in the secret store/);
+    await store.set('connection.a.auth.password', 'right');
+    assert.deepEqual(checkConfigFileText(readFileSync(file, 'utf8'), file).problems, []);
+    assert.equal(readServiceConfig(file).connections[0]!.auth.password, 'right');
+    writeFileSync(join(dir, 'data', 'secrets.key'), randomBytes(32).toString('base64'));
+    const wrongKey = checkConfigFileText(readFileSync(file, 'utf8'), file);
+    assert.match(wrongKey.problems[0]?.message ?? '', /connection\.a\.auth\.password.*does not decrypt under the configured key/);
+    assert.throws(() => readServiceConfig(file), /does not decrypt/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the loader: a { secret } not in the store, or a store under another key, is a problem naming the path and the secret', () => {
   const { dir, file } = tempConfig('dataDir: ./data\nconnections:\n  - name: a\n    protocol: imap\n    host: h\n    auth: { type: basic, username: u, password: { secret: connection.a.auth.password } }\n');
   try {
@@ -179,6 +199,11 @@ test('the loader: a { secret } not in the store, or a store under another key, i
     assert.equal(err?.code, 'CONFIG_INVALID');
     assert.match(err!.message, /connections\[0\]\.auth\.password: secret "connection\.a\.auth\.password" is not in the secret store/);
     assert.match(checkConfigText(readFileSync(file, 'utf8'), { file }).problems[0]!.message, /no secret store is available/);
+
+    // config check away from the data directory (no store here): a warning, not a failure.
+    const away = checkConfigFileText(readFileSync(file, 'utf8'), file);
+    assert.deepEqual(away.problems, []);
+    assert.match(away.warnings.map((w) => `${w.path}: ${w.message}`).join('\n'), /connections\[0\]\.auth\.password: secret "connection\.a\.auth\.password" was not checked: there is no secret store here/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -19,7 +19,7 @@ export function unreadable(what: string, err: unknown): MailsluiceError {
 
 /** A value that does not decrypt: a wrong key or a tampered file (GCM's tag refused it). */
 export function undecryptable(name: string, file: string): MailsluiceError {
-  return new MailsluiceError('SECRETS_UNREADABLE', `secret ${JSON.stringify(name)} in ${file} does not decrypt under the configured key (secretsKey): a wrong key, or the file was altered`);
+  return new MailsluiceError('SECRETS_UNREADABLE', `secret ${JSON.stringify(name)} in ${file} does not decrypt under the configured key (secretsKey): a wrong key, or the file was altered`, { details: { reason: 'undecryptable' } });
 }
 
 /** A failure to store into `file`. */
