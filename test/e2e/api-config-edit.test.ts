@@ -254,7 +254,31 @@ test('start: routes are created, changed, enabled, disabled and deleted over the
     await bad('POST', '/routes/off/enable', undefined, 'scenario[0].secret', /MAILSLUICE_TEST_UNSET_SECRET is not set/);
     await send(url('/routes/hook/disable'), admin, 'POST');
     assert.equal((await send(url('/routes/off'), admin, 'DELETE')).status, 200);
-    // A disable cannot make a file invalid; an unknown name is a 404 for each.
+    // A disable (or a route's delete) cannot make a file invalid: a malformed name is their 400.
+    const long = 'x'.repeat(201);
+    for (const [m, p] of [['POST', `/connections/${long}/disable`], ['POST', `/routes/${long}/disable`], ['DELETE', `/routes/${long}`], ['POST', `/routes/${long}/enable`]] as const) await bad(m, p, undefined, 'name', /./);
+    // Every write needs an admin: no token 401, a viewer 403, and nothing is written.
+    const before = readFileSync(ws.configPath, 'utf8');
+    const writes: Array<[string, string, unknown]> = [
+      ['POST', '/connections', { name: 'z' }],
+      ['PATCH', '/connections/seed', { pollIntervalMs: 1000 }],
+      ['DELETE', '/connections/seed', undefined],
+      ['POST', '/connections/seed/enable', undefined],
+      ['POST', '/connections/seed/disable', undefined],
+      ['POST', '/routes', { name: 'z' }],
+      ['PATCH', '/routes/hook', { bus: 1 }],
+      ['DELETE', '/routes/hook', undefined],
+      ['POST', '/routes/hook/enable', undefined],
+      ['POST', '/routes/hook/disable', undefined],
+    ];
+    for (const [m, p, body] of writes) {
+      assert.equal((await send(url(p), undefined, m, body)).status, 401, `${m} ${p} without a token`);
+      const v = await send(url(p), viewer, m, body);
+      assert.equal(v.status, 403, `${m} ${p} as a viewer`);
+      assert.equal(v.body.code, 'API_FORBIDDEN');
+    }
+    assert.equal(readFileSync(ws.configPath, 'utf8'), before);
+    // An unknown name is a 404 for each.
     for (const p of ['/connections/nope/disable', '/routes/nope/disable', '/routes/nope/enable', '/connections/nope/enable']) assert.equal((await send(url(p), admin, 'POST')).status, 404, p);
     assert.equal((await send(url('/routes/nope'), admin, 'PATCH', { bus: 1 })).status, 404);
 
