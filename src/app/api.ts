@@ -48,6 +48,12 @@ export interface ApiContext {
    * apply it to (the edit is saved and waits for the next start).
    */
   reload?: () => Promise<ReloadReport>;
+  /**
+   * Whether the API edits the configuration file (`start`); false or absent (a `drain` serving
+   * attachment references), the edit paths answer 404: a one-shot command would save an edit it
+   * never applies.
+   */
+  editable?: boolean;
 }
 
 /** The API tokens of the archive (`mailsluice token create`) as the API's authorizer: `Authorization: Bearer <token>`. */
@@ -189,7 +195,7 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
   const attachments = createPostalMimeAttachmentFinder();
   // What the API shows is the configuration in the file now (after an edit, SIGHUP or a change
   // by hand), not the one the command started with.
-  const admin = isEditableFile(app.config.file)
+  const admin = context.editable && isEditableFile(app.config.file)
     ? createConfigAdmin({ initial: app.config, logger: app.logger.child({ component: 'config' }), ...(context.reload ? { reload: context.reload } : {}) })
     : null;
   const shown = memoByConfig(() => admin?.current() ?? app.config);

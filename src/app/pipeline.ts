@@ -80,7 +80,7 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
   // Read at scrape time only (`GET /metrics`), so only beside an API.
   const metrics = needsApi && app.config.api.enabled ? await createRunMetrics(app) : null;
   const api = needsApi
-    ? await startApi(app, { statuses: () => run?.statuses() ?? [], runNow: (name) => run?.runNow(name) ?? 0, ...(metrics ? { metrics: metrics.metrics } : {}) })
+    ? await startApi(app, { statuses: () => run?.statuses() ?? [], runNow: (name) => run?.runNow(name) ?? 0, editable: options.mode === 'continuous', ...(metrics ? { metrics: metrics.metrics } : {}) })
     : null;
   try {
     run = new PipelineRun(app, options, api, started, metrics);
