@@ -23,6 +23,7 @@ import { mailRoutes } from './routes/mail-routes.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { alertRoutes } from './routes/alerts.js';
 import { sessionRoutes } from './routes/session.js';
+import { configEditRoutes } from './routes/config-edits.js';
 
 /** What a request carries from one middleware to the next. */
 export type ApiEnv = { Variables: { principal: Principal } };
@@ -114,6 +115,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   exportRoutes(app, deps);
   messageRoutes(app, deps);
   mailRoutes(app, deps);
+  configEditRoutes(app, deps);
   auditRoutes(app, deps);
   metricsRoutes(app, deps);
   alertRoutes(app, deps);

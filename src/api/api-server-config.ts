@@ -53,7 +53,7 @@ export interface ConnectionSettings {
   port: number;
   security: string;
   folders: string[];
-  auth: { type: string; username?: string };
+  auth: { type: string; username?: string; credentialSet?: boolean };
 }
 
 /** The configured connections and what their runners report now. */
@@ -98,6 +98,51 @@ export interface ReloadReport {
   routesChanged: boolean;
   /** Settings that changed but apply only at the next start (`dataDir`, `api.listen`, `buses`, …), as config paths. */
   waitingForRestart: string[];
+}
+
+/** What a configuration edit works on: `connections[]` or `routes[]` of the file, by name. */
+export type ConfigKind = 'connection' | 'route';
+
+/**
+ * One edit of a connection or route, in the YAML's shape as JSON. `patch` is a JSON merge patch
+ * (RFC 7386): objects merge, `null` removes a key, anything else (arrays too) replaces.
+ */
+export type ConfigChange =
+  | { op: 'add'; value: Record<string, unknown> }
+  | { op: 'patch'; name: string; patch: Record<string, unknown> }
+  | { op: 'remove'; name: string }
+  | { op: 'enable'; name: string; enabled: boolean };
+
+/** What an edit did: the file's new version, and what applying it to the running service did. */
+export interface ConfigEditResult {
+  /** The new version of the file (its SHA-256, the `ETag`). */
+  etag: string;
+  /** The name of the connection or route edited. */
+  name: string;
+  /** The keys the edit set or removed, dotted; never a value. */
+  changed: string[];
+  /** Whether the running service applied it; false: saved, and waiting for the next start. */
+  applied: boolean;
+  /** What applying it did; null when nothing runs here to apply it to. */
+  reload: ReloadReport | null;
+}
+
+/**
+ * The configuration file as the API edits it (ADR 0023), implemented by the composition root
+ * (`app/config-admin.ts`) so the API holds no file and no secret store. Each edit is validated
+ * as `config check` validates, written atomically, and applied live; edits run one at a time,
+ * each on the file as it is on disk at that moment.
+ */
+export interface ConfigAdmin {
+  /** The version (SHA-256 of the bytes, 64 hex digits) of the file as it is now. */
+  etag(): string;
+  /**
+   * Applies `change` to the `kind` named. `ifMatch`: the version it was made against (an
+   * `If-Match` header as sent, `*` for any); another one throws `CONFIG_CONFLICT`. A result
+   * that is no valid configuration throws `API_BAD_REQUEST` naming the field, in `config
+   * check`'s sentence; a name taken `CONFIG_EXISTS`, one unknown `API_NOT_FOUND`.
+   */
+  edit(kind: ConfigKind, change: ConfigChange, ifMatch: string | undefined): Promise<ConfigEditResult>;
 }
 
 /** What an operator does to a configured connection (`routes/connection-actions.ts`). */
@@ -163,6 +208,8 @@ export interface ApiDeps {
    * test), nothing is recorded; every composition root that serves an archive hands one over.
    */
   record?: RecordAction;
+  /** Edits of the configuration file (create, update, delete, enable, disable); absent, those paths answer 404. */
+  config?: ConfigAdmin;
   /** The audit log for `GET /api/v1/audit`; absent, those paths answer 404. */
   audit?: AuditView;
   /** Test, run now, log; absent: those paths answer 404 (`drain` serves no actions). */

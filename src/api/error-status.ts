@@ -16,6 +16,10 @@ export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = {
   API_METHOD_NOT_ALLOWED: 405,
   CONNECTION_DISABLED: 409,
   API_RATE_LIMITED: 429,
+  CONFIG_CONFLICT: 409,
+  CONFIG_EXISTS: 409,
+  // An edit of a file made unreadable by hand: the state on disk, not the request, is at fault.
+  CONFIG_INVALID: 409,
 };
 
 /** The HTTP status of an error: its own, else 503 when trying again later may work, else 500. */

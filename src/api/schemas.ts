@@ -92,7 +92,9 @@ export const ConnectionSchema = z
     port: z.number().int(),
     security: z.string(),
     folders: z.array(z.string()),
-    auth: z.object({ type: z.string(), username: z.string().optional() }).openapi({ description: 'How it logs in; passwords, tokens and keys never leave the service.' }),
+    auth: z
+      .object({ type: z.string(), username: z.string().optional(), credentialSet: z.boolean().optional().openapi({ description: 'Whether a password (or access token) is configured; its value is never shown.' }) })
+      .openapi({ description: 'How it logs in; passwords, tokens and keys never leave the service.' }),
   })
   .openapi('Connection');
 
@@ -360,3 +362,47 @@ export const AlertTestSchema = z
       .openapi({ description: "One per channel of the rule, in the rule's order." }),
   })
   .openapi('AlertTest');
+/** What applying the configuration file again did (`ReloadReport`). */
+export const ReloadReportSchema = z
+  .object({
+    started: z.array(z.string()).openapi({ description: 'Connections whose runners started (new, or enabled).' }),
+    restarted: z.array(z.string()).openapi({ description: 'Connections whose settings changed: their runners stopped after the in-flight batch committed, and started again.' }),
+    stopped: z.array(z.string()).openapi({ description: 'Connections removed or disabled: their runners stopped after the in-flight batch committed.' }),
+    routesChanged: z.boolean(),
+    waitingForRestart: z.array(z.string()).openapi({ description: 'Settings saved that apply only at the next start (dataDir, api.listen, buses, …), as config paths.' }),
+  })
+  .openapi('ReloadReport');
+
+/** What every configuration edit answers besides the object edited. */
+const ConfigWriteFields = {
+  etag: z.string().openapi({ description: 'The new version of the configuration file (SHA-256 of its bytes), also the ETag header: send it as If-Match with the next edit.' }),
+  changed: z.array(z.string()).openapi({ description: 'The keys the edit set or removed, dotted (never a value).' }),
+  applied: z.boolean().openapi({ description: 'Whether the running service applied the edit; false: it is saved and waits for the next start.' }),
+  reload: ReloadReportSchema.nullable().openapi({ description: 'What applying it did; null when nothing runs here to apply it to.' }),
+};
+
+/** The answer of a write to a connection. */
+export const ConnectionWriteSchema = z.object({ connection: ConnectionSchema, ...ConfigWriteFields }).openapi('ConnectionWrite');
+/** The answer of a write to a route. */
+export const RouteWriteSchema = z.object({ route: RouteSchema, ...ConfigWriteFields }).openapi('RouteWrite');
+/** The answer of a deletion. */
+export const ConfigDeleteSchema = z.object({ deleted: z.string(), ...ConfigWriteFields }).openapi('ConfigDelete');
+
+/** The configuration file's version. */
+export const ConfigVersionSchema = z
+  .object({ etag: z.string().openapi({ description: 'SHA-256 of the file as it is now (64 hex digits); the ETag header carries it quoted.' }) })
+  .openapi('ConfigVersion');
+
+/** One connection or route in the YAML's shape, as JSON (docs/configuration.md); checked as `config check` checks the file. */
+export const ConfigObjectSchema = z
+  .record(z.string(), z.unknown())
+  .openapi({
+    description:
+      'One entry in the configuration file\'s shape, as JSON (the keys of docs/configuration.md). Secrets (passwords, tokens, signing secrets, header values) given as text go to the encrypted secret store and the file holds { secret: NAME }; they are never shown again.',
+    example: { name: 'journal', protocol: 'imap', host: 'mail.example.com', security: 'tls', auth: { type: 'basic', username: 'journal@example.com', password: '…' } },
+  });
+
+/** A JSON merge patch (RFC 7386) of one connection or route. */
+export const ConfigPatchSchema = z
+  .record(z.string(), z.unknown())
+  .openapi({ description: 'A JSON merge patch of the entry in the file\'s shape: only the keys given change, objects merge, null removes a key, arrays are replaced whole. name cannot change.', example: { pollIntervalMs: 30000 } });

@@ -10,8 +10,9 @@ import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
 import type { AlertsView, Authorize, ConnectionActions, ConnectionSettings, RecordAction, ReloadReport, RouteSettings } from '../api/index.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
-import type { ConnectionConfig } from '../config/loader.js';
+import type { Config, ConnectionConfig } from '../config/loader.js';
 import { isLoopbackHost } from '../config/api-address.js';
+import { createConfigAdmin, isEditableFile } from './config-admin.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
 import { auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
@@ -51,6 +52,12 @@ export interface ApiContext {
   reload?: () => Promise<ReloadReport>;
   /** The alerts of `start` (`alerts.ts`); absent, none are listed. */
   alerts?: AlertsView;
+  /**
+   * Whether the API edits the configuration file (`start`); false or absent (a `drain` serving
+   * attachment references), the edit paths answer 404: a one-shot command would save an edit it
+   * never applies.
+   */
+  editable?: boolean;
 }
 
 /** A connection as the API shows it: a whitelist, so a secret added to the config later never leaks. */
@@ -63,7 +70,7 @@ export function connectionSettings(c: ConnectionConfig): ConnectionSettings {
     port: c.security === 'tls' ? c.tlsPort : c.port,
     security: c.security,
     folders: [...c.folders],
-    auth: { type: c.auth.type, ...(c.auth.username !== undefined ? { username: c.auth.username } : {}) },
+    auth: { type: c.auth.type, ...(c.auth.username !== undefined ? { username: c.auth.username } : {}), credentialSet: c.auth.password !== undefined || c.auth.accessToken !== undefined },
   };
 }
 
@@ -141,15 +148,25 @@ function apiRecorder(app: Pick<EmbeddedApp, 'audit' | 'clock'>): RecordAction {
  * STARTTLS downgrade memory (as `mailsluice test-connection`), run-now through the command's
  * runners, the connection's own log file.
  */
-export function connectionActions(app: EmbeddedApp, context: ApiContext): ConnectionActions {
+export function connectionActions(app: EmbeddedApp, context: ApiContext, configNow: () => Config = () => app.config): ConnectionActions {
   return {
     test: (name, onStep) => {
-      const conn = app.config.connections.find((c) => c.name === name);
+      const conn = configNow().connections.find((c) => c.name === name);
       if (!conn) return Promise.reject(new MailsluiceError('API_NOT_FOUND', `no connection ${JSON.stringify(name)}`));
       return testConnection(conn, app.tls, onStep);
     },
     runNow: (name) => context.runNow?.(name) ?? 0,
     logFile: (name) => app.connectionLogFile(name),
+  };
+}
+
+/** The connections and routes as the API shows them, mapped again only when the configuration read is another one. */
+function memoByConfig(read: () => Config): () => { connections: ConnectionSettings[]; routes: RouteSettings[] } {
+  let last: { config: Config; connections: ConnectionSettings[]; routes: RouteSettings[] } | undefined;
+  return () => {
+    const config = read();
+    if (last?.config !== config) last = { config, connections: config.connections.map(connectionSettings), routes: config.routes.map(routeSettings) };
+    return last;
   };
 }
 
@@ -171,19 +188,25 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
   const { startApiServer } = await import('../api/api-server.js');
   const attachments = createPostalMimeAttachmentFinder();
   const credentials = apiCredentials(app, settings.publicUrl.startsWith('https:'));
+  // What the API shows is the configuration in the file now (after an edit, SIGHUP or a change
+  // by hand), not the one the command started with.
+  const admin = context.editable && isEditableFile(app.config.file)
+    ? createConfigAdmin({ initial: app.config, logger: app.logger.child({ component: 'config' }), ...(context.reload ? { reload: context.reload } : {}) })
+    : null;
+  const shown = memoByConfig(() => admin?.current() ?? app.config);
   const server = await startApiServer(
     {
       archive: app.store,
       search: app.store,
-      // Read when asked: a reload (ADR 0024) changes the configuration under the running API.
-      connections: { configured: () => app.config.connections.map(connectionSettings), statuses: context.statuses },
-      routes: { configured: () => app.config.routes.map(routeSettings), deliveries: app.bus },
+      connections: { configured: () => shown().connections, statuses: context.statuses },
+      routes: { configured: () => shown().routes, deliveries: app.bus },
+      ...(admin ? { config: admin } : {}),
       record: apiRecorder(app),
       audit: {
         list: async (filter) => (await app.audit.list(filter)).map(auditRecordJson),
         verify: () => verifyAuditLog(app.audit),
       },
-      actions: connectionActions(app, context),
+      actions: connectionActions(app, context, () => admin?.current() ?? app.config),
       authorize: context.authorize ?? credentials.authorize,
       sessions: credentials.sessions,
       blobs: app.blobs,

@@ -108,6 +108,7 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
       ? await startApi(app, {
           statuses: () => run?.statuses() ?? [],
           runNow: (name) => run?.runNow(name) ?? 0,
+          editable: options.mode === 'continuous',
           ...(options.mode === 'continuous' ? { reload } : {}),
           ...(metrics ? { metrics: metrics.metrics } : {}),
           ...(alerting ? { alerts: alerting.view } : {}),

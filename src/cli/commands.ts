@@ -7,8 +7,8 @@ import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { MailsluiceError } from '../core/errors/index.js';
-import { checkConfigText, formatProblems, type Config } from '../config/loader.js';
-import { readServiceConfig } from '../app/config-file.js';
+import { formatProblems, type Config } from '../config/loader.js';
+import { checkConfigFileText, readServiceConfig } from '../app/config-file.js';
 import { assertArchiveExists, createEmbeddedApp, dataPaths, type EmbeddedApp } from '../app/embedded.js';
 import { drainAll, type DrainProgress } from '../app/drain.js';
 import { parseDateOption } from './dates.js';
@@ -67,7 +67,7 @@ export async function cmdConfigCheck(args: ParsedArgs, io: Io): Promise<number> 
   } catch (err) {
     throw new MailsluiceError('CONFIG_NOT_FOUND', `cannot read configuration file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  const { config, problems, warnings } = checkConfigText(text, { file });
+  const { config, problems, warnings } = checkConfigFileText(text, file);
   if (args.options.json) {
     io.out(JSON.stringify({ ok: !!config, file, problems, warnings }) + '\n');
   } else {

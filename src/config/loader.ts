@@ -112,9 +112,25 @@ export interface Config {
   logging: { maxFileMb: number; keepFiles: number };
   /** Alert rules and the channels they are sent to. */
   alerts: AlertsConfig;
+  /** The secret store's key as configured (a file made absolute), or null: `dataDir/secrets.key`. */
+  secretsKey: SecretsKeySetting | null;
   /** Things that are valid but worth telling the operator. */
   warnings: ConfigProblem[];
 }
+
+/** Where the secret store's key is: a file (absolute) or an environment variable. */
+export type SecretsKeySetting = { file: string } | { env: string };
+
+/** The secret store as the loader reads it: a value by name, undefined when none is stored (it may throw, with a sentence, when it cannot be read). */
+export interface StoredSecrets {
+  get(name: string): string | undefined;
+}
+
+/**
+ * Opens the secret store a configuration refers to, from its data directory and key setting
+ * (the composition root's: the loader wires no adapter). Asked only when a `{ secret }` is met.
+ */
+export type OpenSecrets = (where: { dataDir: string; secretsKey: SecretsKeySetting | null; env: NodeJS.ProcessEnv }) => StoredSecrets;
 
 /** Protocols that have a source adapter in this build (the registry's, `config/protocols.ts`). */
 export { SUPPORTED_PROTOCOLS };
@@ -124,9 +140,11 @@ export { SUPPORTED_PROTOCOLS };
  * secret is bytes carried as base64 (a PFX bundle); a `{ file }` holding the bytes themselves (a
  * `.pfx` as openssl writes it) is read as bytes and given as base64, one holding base64 text as is.
  */
-function resolveSecret(value: unknown, path: string, baseDir: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[], binary = false): string | undefined {
+function resolveSecret(value: unknown, path: string, where: SecretSources, problems: ConfigProblem[], binary = false): string | undefined {
+  const { baseDir, env } = where;
   if (value === undefined) return undefined;
   if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null && 'secret' in value) return storedSecret((value as { secret: string }).secret, path, where, problems);
   if (typeof value === 'object' && value !== null && 'env' in value) {
     const name = (value as { env: string }).env;
     const got = env[name];
@@ -148,20 +166,63 @@ function resolveSecret(value: unknown, path: string, baseDir: string, env: NodeJ
   return undefined;
 }
 
-/** Resolves every `{ env }` / `{ file }` object found anywhere in raw input, for its problems only. */
-function scanSecrets(value: unknown, path: string, baseDir: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): void {
+/** Where secrets are read from: the config file's directory, the environment, the secret store (opened on first use). */
+interface SecretSources {
+  baseDir: string;
+  env: NodeJS.ProcessEnv;
+  /** The store, opened once on first use: its lookup, or why it cannot be opened. */
+  store: () => StoredSecrets | { unavailable: string };
+  /** Where "the store cannot be opened" goes instead of the problems, when that is only a warning. */
+  unavailableTo?: ConfigProblem[];
+}
+
+/** A `{ secret: NAME }`'s value from the secret store; a problem at `path` naming the secret when it is not there or cannot be read. */
+function storedSecret(name: string, path: string, where: SecretSources, problems: ConfigProblem[]): string | undefined {
+  const store = where.store();
+  if ('unavailable' in store) {
+    if (where.unavailableTo) where.unavailableTo.push({ path, message: `secret ${JSON.stringify(name)} was not checked: ${store.unavailable}` });
+    else problems.push({ path, message: `secret ${JSON.stringify(name)} cannot be read: ${store.unavailable}` });
+    return undefined;
+  }
+  try {
+    const value = store.get(name);
+    if (value === undefined) problems.push({ path, message: `secret ${JSON.stringify(name)} is not in the secret store (secrets.enc in dataDir); enter it again through the API` });
+    return value;
+  } catch (err) {
+    problems.push({ path, message: `secret ${JSON.stringify(name)} cannot be read: ${err instanceof Error ? err.message : String(err)}` });
+    return undefined;
+  }
+}
+
+/** The secret store of a configuration, opened at most once, on first use. */
+function lazyStore(open: OpenSecrets | undefined, where: Parameters<OpenSecrets>[0]): SecretSources['store'] {
+  let got: StoredSecrets | { unavailable: string } | undefined;
+  return () => {
+    if (got) return got;
+    if (!open) return (got = { unavailable: 'no secret store is available to this reader' });
+    try {
+      got = open(where);
+    } catch (err) {
+      got = { unavailable: err instanceof Error ? err.message : String(err) };
+    }
+    return got;
+  };
+}
+
+/** Resolves every `{ env }` / `{ file }` / `{ secret }` object found anywhere in raw input, for its problems only. */
+function scanSecrets(value: unknown, path: string, where: SecretSources, problems: ConfigProblem[]): void {
   if (Array.isArray(value)) {
-    value.forEach((v, i) => scanSecrets(v, `${path}[${i}]`, baseDir, env, problems));
+    value.forEach((v, i) => scanSecrets(v, `${path}[${i}]`, where, problems));
     return;
   }
   if (!value || typeof value !== 'object') return;
   const keys = Object.keys(value);
   const v = value as Record<string, unknown>;
-  if (keys.length === 1 && (typeof v.env === 'string' || typeof v.file === 'string')) {
-    resolveSecret(value, path, baseDir, env, problems);
+  if (keys.length === 1 && (typeof v.env === 'string' || typeof v.file === 'string' || typeof v.secret === 'string')) {
+    resolveSecret(value, path, where, problems);
     return;
   }
-  for (const k of keys) scanSecrets(v[k], path ? `${path}.${k}` : k, baseDir, env, problems);
+  for (const k of keys) scanSecrets(v[k], path ? `${path}.${k}` : k, where, problems);
 }
 
 function deepFreeze<T>(value: T): T {
@@ -180,7 +241,7 @@ function apiConfig(a: ApiInput, ctx: Resolving): ApiConfig {
   // Read only when the API runs: a disabled API's certificate need not exist.
   const secretProblems = a.enabled ? ctx.problems : ctx.warnings;
   const tls = a.tls
-    ? { cert: resolveSecret(a.tls.cert, 'api.tls.cert', ctx.baseDir, ctx.env, secretProblems) ?? '', key: resolveSecret(a.tls.key, 'api.tls.key', ctx.baseDir, ctx.env, secretProblems) ?? '' }
+    ? { cert: resolveSecret(a.tls.cert, 'api.tls.cert', ctx.where, secretProblems) ?? '', key: resolveSecret(a.tls.key, 'api.tls.key', ctx.where, secretProblems) ?? '' }
     : undefined;
   return {
     enabled: a.enabled,
@@ -199,23 +260,31 @@ export interface ParseConfigOptions {
   file?: string;
   /** Environment for `{ env }` secrets; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Opens the secret store for `{ secret }` values; absent, each such value is a problem. */
+  secrets?: OpenSecrets;
+  /**
+   * Where a `{ secret }` goes when the store cannot be opened here at all (`config check` run
+   * where the data directory or the key is not at hand): `problem` (the default: the service
+   * cannot start without it) or `warning` (it could not be checked). A store that opens but lacks
+   * the value, or does not decrypt it, is a problem either way.
+   */
+  storeUnavailable?: 'problem' | 'warning';
 }
 
 /** Where secrets are read from, and where their problems go. */
 interface Resolving {
-  baseDir: string;
-  env: NodeJS.ProcessEnv;
+  where: SecretSources;
   problems: ConfigProblem[];
   warnings: ConfigProblem[];
 }
 
 /** A connection with its ports filled in for its protocol and its secrets read. */
-function resolveConnection(c: ConnectionInput, at: string, { baseDir, env, problems, warnings }: Resolving): ConnectionConfig {
+function resolveConnection(c: ConnectionInput, at: string, { where, problems, warnings }: Resolving): ConnectionConfig {
   const defaults = protocolEntry(c.protocol).ports;
   // A disabled connection is never opened, so a secret it cannot resolve yet (the sample file's
   // JOURNAL_PASSWORD) is worth a warning, not a refusal to start.
   const secretProblems = c.enabled ? problems : warnings;
-  const secret = (value: unknown, key: string, binary = false): string | undefined => resolveSecret(value, `${at}.${key}`, baseDir, env, secretProblems, binary);
+  const secret = (value: unknown, key: string, binary = false): string | undefined => resolveSecret(value, `${at}.${key}`, where, secretProblems, binary);
   const tls: TlsConfig = {
     verify: c.tls.verify,
     minVersion: c.tls.minVersion,
@@ -240,7 +309,8 @@ function resolveConnection(c: ConnectionInput, at: string, { baseDir, env, probl
 }
 
 /** A route with its scenario's secrets read and a script's module made absolute. */
-function resolveRoute(r: RouteConfig, at: string, { baseDir, env, problems, warnings }: Resolving): RouteConfig {
+function resolveRoute(r: RouteConfig, at: string, { where, problems, warnings }: Resolving): RouteConfig {
+  const { baseDir } = where;
   // Secrets of a disabled route are warnings, as for connections: it never runs.
   const secretProblems = r.enabled ? problems : warnings;
   return {
@@ -252,17 +322,17 @@ function resolveRoute(r: RouteConfig, at: string, { baseDir, env, problems, warn
       if (a.action === 'forward') {
         return {
           ...a,
-          ...(a.auth ? { auth: { user: a.auth.user, pass: resolveSecret(a.auth.pass, `${ap}.auth.pass`, baseDir, env, secretProblems) ?? '' } } : {}),
-          ...(a.tls?.ca !== undefined ? { tls: { ...a.tls, ca: resolveSecret(a.tls.ca, `${ap}.tls.ca`, baseDir, env, secretProblems) ?? '' } } : {}),
+          ...(a.auth ? { auth: { user: a.auth.user, pass: resolveSecret(a.auth.pass, `${ap}.auth.pass`, where, secretProblems) ?? '' } } : {}),
+          ...(a.tls?.ca !== undefined ? { tls: { ...a.tls, ca: resolveSecret(a.tls.ca, `${ap}.tls.ca`, where, secretProblems) ?? '' } } : {}),
         };
       }
       if (a.action !== 'webhook') return a;
       const headers = a.headers
-        ? Object.fromEntries(Object.entries(a.headers).map(([k, v]) => [k, resolveSecret(v, `${ap}.headers.${k}`, baseDir, env, secretProblems) ?? '']))
+        ? Object.fromEntries(Object.entries(a.headers).map(([k, v]) => [k, resolveSecret(v, `${ap}.headers.${k}`, where, secretProblems) ?? '']))
         : undefined;
       return {
         ...a,
-        ...(a.secret !== undefined ? { secret: resolveSecret(a.secret, `${ap}.secret`, baseDir, env, secretProblems) ?? '' } : {}),
+        ...(a.secret !== undefined ? { secret: resolveSecret(a.secret, `${ap}.secret`, where, secretProblems) ?? '' } : {}),
         ...(headers ? { headers } : {}),
       };
     }),
@@ -270,10 +340,10 @@ function resolveRoute(r: RouteConfig, at: string, { baseDir, env, problems, warn
 }
 
 /** The alert channels with their secrets read. */
-function resolveAlerts(a: AlertsInput, { baseDir, env, problems }: Resolving): AlertsConfig {
+function resolveAlerts(a: AlertsInput, { where, problems }: Resolving): AlertsConfig {
   const channels = a.channels.map((ch, i): AlertChannelConfig => {
     const at = `alerts.channels[${i}]`;
-    const read = (value: unknown, key: string): string => resolveSecret(value, `${at}.${key}`, baseDir, env, problems) ?? '';
+    const read = (value: unknown, key: string): string => resolveSecret(value, `${at}.${key}`, where, problems) ?? '';
     if (ch.type === 'webhook') return { ...ch, ...(ch.secret !== undefined ? { secret: read(ch.secret, 'secret') } : {}) } as AlertChannelConfig;
     const relay = ch.relay;
     return {
@@ -301,18 +371,19 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   for (const e of doc.errors) problems.push({ path: '', message: `YAML: ${e.message.split('\n')[0]}` });
   if (problems.length) return { problems, warnings };
   const raw: unknown = doc.toJS() ?? {};
+  const where: SecretSources = { ...secretSources(raw, baseDir, env, options.secrets), ...(options.storeUnavailable === 'warning' ? { unavailableTo: warnings } : {}) };
   const parsed = configSchema.safeParse(raw, { reportInput: true, error: rangeInOurWords });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(...describeIssue(issue, raw));
     // Secrets and the checks across fields run even when the shape is wrong, on what is valid,
     // so one run lists every problem.
-    scanSecrets(raw, '', baseDir, env, problems);
+    scanSecrets(raw, '', where, problems);
     crossChecks(validParts(raw), problems, warnings);
     return { problems: dedupe(problems), warnings };
   }
   const input = parsed.data;
   crossChecks(crossInput(input), problems, warnings);
-  const ctx: Resolving = { baseDir, env, problems, warnings };
+  const ctx: Resolving = { where, problems, warnings };
   const connections = input.connections.map((c, i) => resolveConnection(c, `connections[${i}]`, ctx));
   const routes = input.routes.map((r, i) => resolveRoute(r, `routes[${i}]`, ctx));
   const alerts = resolveAlerts(input.alerts, ctx);
@@ -330,9 +401,27 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     api,
     logging: input.logging,
     alerts,
+    secretsKey: secretsKeySetting(input.secretsKey, baseDir),
     warnings,
   };
   return { config: deepFreeze(config), problems, warnings };
+}
+
+/** `secretsKey` as configured, a file made absolute (relative to the configuration file). */
+function secretsKeySetting(value: unknown, baseDir: string): SecretsKeySetting | null {
+  if (!value || typeof value !== 'object') return null;
+  const v = value as Record<string, unknown>;
+  if (typeof v.file === 'string') return { file: isAbsolute(v.file) ? v.file : resolve(baseDir, v.file) };
+  if (typeof v.env === 'string') return { env: v.env };
+  return null;
+}
+
+/** Where a configuration's secrets come from; its store is found from `dataDir` and `secretsKey` as written (read even when other parts are wrong). */
+function secretSources(raw: unknown, baseDir: string, env: NodeJS.ProcessEnv, open: OpenSecrets | undefined): SecretSources {
+  const r = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const written = typeof r.dataDir === 'string' && r.dataDir !== '' ? r.dataDir : './data';
+  const dataDir = isAbsolute(written) ? written : resolve(baseDir, written);
+  return { baseDir, env, store: lazyStore(open, { dataDir, secretsKey: secretsKeySetting(r.secretsKey, baseDir), env }) };
 }
 
 function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

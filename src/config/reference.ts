@@ -92,12 +92,12 @@ function literal(value: unknown): string {
   return code(JSON.stringify(value));
 }
 
-/** A secret is `string | { env } | { file }`: shown as one word, explained in the intro. */
+/** A secret is `string | { env } | { file } | { secret }`: shown as one word, explained in the intro. */
 function isSecret(s: JsonSchema): boolean {
   const branches = s.anyOf;
-  if (!branches || branches.length !== 3) return false;
+  if (!branches || branches.length !== 4) return false;
   const keys = branches.map((b) => (b.type === 'object' ? Object.keys(b.properties ?? {}).join(',') : b.type));
-  return keys[0] === 'string' && keys[1] === 'env' && keys[2] === 'file';
+  return keys[0] === 'string' && keys[1] === 'env' && keys[2] === 'file' && keys[3] === 'secret';
 }
 
 /** For a tagged union (objects told apart by one constant key, e.g. `action`): the key and its values. */
@@ -224,9 +224,12 @@ restart, and a file that does not validate changes nothing (docs/pipeline.md, AD
 - **Unknown keys are an error** naming the key and its path, so a typo never silently does nothing.
 - **Numbers are parsed strictly**: \`port: "993"\` is an error, not a port.
 - **Relative paths** (\`dataDir\`, \`{ file: PATH }\` secrets) are relative to the configuration file.
-- A **secret** is a literal string, \`{ env: NAME }\` (read from the environment variable NAME) or
-  \`{ file: PATH }\` (the file's content, one trailing newline removed). A variable that is not set
-  or a file that cannot be read is reported like any other problem. Secrets are never logged.
+- A **secret** is a literal string, \`{ env: NAME }\` (read from the environment variable NAME),
+  \`{ file: PATH }\` (the file's content, one trailing newline removed) or \`{ secret: NAME }\` (a
+  value of the encrypted secret store \`dataDir/secrets.enc\`, under the key \`secretsKey\`: what a
+  secret entered through the API becomes, so the file never holds it in clear; ADR 0023). A
+  variable that is not set, a file that cannot be read, or a stored secret that is missing or does
+  not decrypt is reported like any other problem. Secrets are never logged.
 - A **system name** (\`connections[].name\`, \`routes[].name\`) uses Latin letters, digits and \`_\` only.
 - A **host** is a bare name or address: \`imap://mail.example.com\` and \`imap:mail.example.com\` are
   rejected (choose TLS with \`security: tls\`), so are \`mail.example.com:993\` (the port goes in

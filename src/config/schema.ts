@@ -14,14 +14,18 @@ const systemName = z
   .max(64, 'must be at most 64 characters')
   .meta({ description: 'System name: Latin letters, digits and _ only; unique.' });
 
-/** A secret: a literal, or read from the environment or a file at load time. */
+/**
+ * A secret: a literal, or read from the environment, a file, or the encrypted secret store in
+ * dataDir (what a secret entered through the API becomes; ADR 0023) at load time.
+ */
 const secret = z
   .union([
     z.string(),
     z.strictObject({ env: z.string().min(1) }),
     z.strictObject({ file: z.string().min(1) }),
+    z.strictObject({ secret: z.string().min(1).max(300) }),
   ])
-  .meta({ description: 'A literal string, { env: NAME } or { file: PATH }.' });
+  .meta({ description: 'A literal string, { env: NAME }, { file: PATH } or { secret: NAME } (a value of the encrypted secret store in dataDir, which a secret entered through the API becomes).' });
 
 /**
  * Whether a schema node is a secret field (any wrapper of {@link secret}: `.optional()`,
@@ -494,6 +498,13 @@ export const configSchema = z.strictObject({
   connections: z.array(connectionSchema).default([]).meta({ description: 'Mailbox connections (SPEC "Connection settings").' }),
   routes: z.array(routeSchema).default([]).meta({ description: 'Routes (SPEC "Route settings"): which messages of a connection go to which scenario, on which bus.' }),
   api,
+  secretsKey: z
+    .union([z.strictObject({ file: z.string().min(1) }), z.strictObject({ env: z.string().min(1) })])
+    .optional()
+    .meta({
+      description:
+        'The key of the secret store (dataDir/secrets.enc, AES-256-GCM): 32 bytes, raw or base64, in a file ({ file: PATH }, relative to the config file) or an environment variable ({ env: NAME }). Keep it outside dataDir so a copy of the data directory does not carry its key. Absent: dataDir/secrets.key, made 0600 when the first secret is stored.',
+    }),
   logging: z
     .strictObject({
       maxFileMb: z.number().positive('must be above 0').max(1_000_000).default(50).meta({ description: 'Size cap of each per-connection log file (dataDir/logs/<name>.log), in MiB: a record that would take it past the cap first rotates it to <name>.log.1 (the older ones move up by one).' }),

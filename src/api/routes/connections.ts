@@ -9,6 +9,7 @@ import type { ApiApp } from '../api-app.js';
 import { JSON_HEADERS } from '../api-app.js';
 import type { ApiDeps, ConnectionSettings } from '../api-server-config.js';
 import { BEARER, requireRole } from '../access.js';
+import { versionHeaders } from './config-edits.js';
 import { ACCESS_ANSWERS, ConnectionSchema, ConnectionStatusSchema, errorAnswer, jsonAnswer } from '../schemas.js';
 
 type ConnectionStatusBody = z.infer<typeof ConnectionStatusSchema>;
@@ -95,8 +96,8 @@ export function connectionRoutes(app: ApiApp, deps: ApiDeps): void {
     request: { params: nameParam },
     responses: { 200: jsonAnswer('What its runners (one per folder) report now, and what the archive holds of it.', ConnectionStatusSchema), ...ACCESS_ANSWERS, ...notFound },
   });
-  app.openapi(list, (c) => c.json({ connections: [...deps.connections.configured()] }, 200, JSON_HEADERS));
-  app.openapi(one, (c) => c.json(find(deps.connections.configured(), c.req.valid('param').name), 200, JSON_HEADERS));
+  app.openapi(list, (c) => c.json({ connections: [...deps.connections.configured()] }, 200, versionHeaders(deps)));
+  app.openapi(one, (c) => c.json(find(deps.connections.configured(), c.req.valid('param').name), 200, versionHeaders(deps)));
   app.openapi(status, async (c) => {
     const { name } = c.req.valid('param');
     find(deps.connections.configured(), name);

@@ -12,6 +12,7 @@ import { JSON_HEADERS } from '../api-app.js';
 import type { ApiDeps, RouteSettings, RoutesView } from '../api-server-config.js';
 import { BEARER, requireRole } from '../access.js';
 import { recordRequest } from '../audit-request.js';
+import { versionHeaders } from './config-edits.js';
 import { ACCESS_ANSWERS, DeliveryPageSchema, DeliveryStateSchema, errorAnswer, jsonAnswer, RouteSchema } from '../schemas.js';
 
 /** Deliveries per page unless `limit` says otherwise, and the most it may say. */
@@ -119,8 +120,8 @@ export function mailRoutes(app: ApiApp, deps: ApiDeps): void {
     request: { params: nameParam, body: { content: { 'application/json': { schema: RetryBody } }, required: false } },
     responses: { 200: jsonAnswer('What was put back.', RetryAnswer), 400: errorAnswer('The body is malformed (API_BAD_REQUEST, naming the field).'), ...ACCESS_ANSWERS, ...notFound },
   });
-  app.openapi(list, (c) => c.json({ routes: [...routesOf(deps).configured()] }, 200, JSON_HEADERS));
-  app.openapi(one, (c) => c.json(find(routesOf(deps).configured(), c.req.valid('param').name), 200, JSON_HEADERS));
+  app.openapi(list, (c) => c.json({ routes: [...routesOf(deps).configured()] }, 200, versionHeaders(deps)));
+  app.openapi(one, (c) => c.json(find(routesOf(deps).configured(), c.req.valid('param').name), 200, versionHeaders(deps)));
   app.openapi(deliveries, async (c) => {
     const routes = routesOf(deps);
     const route = find(routes.configured(), c.req.valid('param').name);

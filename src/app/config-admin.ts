@@ -1,0 +1,179 @@
+/**
+ * The configuration file as the API edits it (issue 14, item 2; ADR 0023): the `ConfigAdmin` the
+ * API is handed. One edit at a time (an in-process queue), each on the file as it is on disk at
+ * that moment, against the version the client read (`If-Match`): two edits never lose one
+ * another. An edit is made on the YAML text (`config/config-edit.ts`, comments and order kept),
+ * validated by the loader every command uses (`config check`'s sentences), its secrets stored
+ * encrypted first, then the file replaced atomically (same mode) and applied to the running
+ * service through `reload`. What the API shows is read through {@link ConfigFileAdmin.current}:
+ * the file as it is now, parsed again only when its bytes change.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { MailsluiceError } from '../core/errors/index.js';
+import type { Logger } from '../core/ports/logger.js';
+import type { ConfigAdmin, ConfigEditResult, ConfigKind, ReloadReport } from '../api/index.js';
+import type { Config, ConfigProblem, OpenSecrets } from '../config/loader.js';
+import { editConfigText, referencedSecrets, type ConfigEdit, type EditedText } from '../config/config-edit.js';
+import { writeFileAtomic } from '../adapters/fs-node/atomic-write.js';
+import { checkServiceConfigText, openSecretsForReading, openSecretStore } from './config-file.js';
+
+/** SHA-256 of the file's bytes, 64 hex digits: its version. */
+export function configVersion(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** `ConfigAdmin`, and the configuration as it is now for the API's GETs. */
+export interface ConfigFileAdmin extends ConfigAdmin {
+  /** The configuration in the file now (the last valid one, if it was since made invalid by hand). */
+  current(): Config;
+}
+
+/** Options of {@link createConfigAdmin}. */
+export interface ConfigAdminOptions {
+  /** The configuration as the command loaded it. */
+  initial: Config;
+  /** Applies the file as it is now to the running pipeline; absent, an edit waits for the next start. */
+  reload?: () => Promise<ReloadReport>;
+  logger: Logger;
+  /** Environment for `{ env }` values and `secretsKey: { env }`; default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Whether an `If-Match` header names `etag` (quoted or not, weak or not, one of a list, or `*`). */
+function matches(ifMatch: string, etag: string): boolean {
+  return ifMatch.split(',').some((t) => {
+    const tag = t.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+    return tag === '*' || tag === etag;
+  });
+}
+
+/** A problem of the edited text as the API names it: the path inside the entry edited (`port`, not `connections[2].port`). */
+function apiProblem(problems: ConfigProblem[], edited: EditedText, kind: ConfigKind): MailsluiceError {
+  const own = problems.find((p) => p.path === edited.at || p.path.startsWith(`${edited.at}.`) || p.path.startsWith(`${edited.at}[`)) ?? problems[0]!;
+  const field = own.path === edited.at ? kind : own.path.startsWith(`${edited.at}.`) ? own.path.slice(edited.at.length + 1) : own.path || kind;
+  return new MailsluiceError('API_BAD_REQUEST', `${field}: ${own.message}`, { details: { field, path: own.path, problems } });
+}
+
+/** The secret store for validation: the values the edit is about to store first, then the store on disk. */
+function withPending(pending: Record<string, string>): OpenSecrets {
+  return (where) => {
+    let stored: ReturnType<OpenSecrets> | undefined;
+    return {
+      get: (name) => (Object.hasOwn(pending, name) ? pending[name] : (stored ??= openSecretsForReading(where)).get(name)),
+    };
+  };
+}
+
+/** What the admin knows of the file: the version it last read or wrote, and the configuration it holds. */
+interface Known {
+  etag: string;
+  config: Config;
+}
+
+/** Applies the file to the running service; a failure leaves the edit saved, to apply at the next start. */
+async function applyLive(options: ConfigAdminOptions): Promise<ReloadReport | null> {
+  if (!options.reload) return null;
+  try {
+    return await options.reload();
+  } catch (err) {
+    options.logger.error('configuration saved but not applied', { error: err instanceof Error ? err.message : String(err) });
+    return null;
+  }
+}
+
+/** Removes the stored secrets of the entry edited that the file no longer refers to (a deleted connection's password). */
+async function forgetUnused(options: ConfigAdminOptions, env: NodeJS.ProcessEnv, kind: ConfigKind, name: string, text: string, config: Config): Promise<void> {
+  try {
+    const store = openSecretStore(config, env);
+    const used = referencedSecrets(text);
+    for (const n of store.names()) if (n.startsWith(`${kind}.${name}.`) && !used.has(n)) await store.delete(n);
+  } catch (err) {
+    // The edit is saved; an unused value left behind is harmless and goes with the next edit.
+    options.logger.warn('could not remove unused secrets', { kind, name, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/**
+ * One edit, on the file as it is on disk now: version checked, text edited, validated with the
+ * values about to be stored, secrets stored, file replaced, unused secrets removed, applied.
+ */
+async function applyEdit(file: string, options: ConfigAdminOptions, env: NodeJS.ProcessEnv, edit: ConfigEdit, ifMatch: string | undefined): Promise<{ known: Known; result: ConfigEditResult }> {
+  const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+    throw new MailsluiceError('CONFIG_NOT_FOUND', `cannot read configuration file ${file}: ${err.code ?? String(err)}`, { cause: err });
+  });
+  const etag = configVersion(bytes);
+  if (ifMatch !== undefined && !matches(ifMatch, etag)) {
+    throw new MailsluiceError('CONFIG_CONFLICT', `the configuration file changed since version ${ifMatch.slice(0, 80)} was read (it is now "${etag}"): read it again and repeat the edit on what it holds now`, { details: { etag } });
+  }
+  const edited = editConfigText(bytes.toString('utf8'), edit);
+  const checked = checkServiceConfigText(edited.text, file, withPending(edited.secrets));
+  if (!checked.config) throw apiProblem(checked.problems, edited, edit.kind);
+  // Secrets first: a file that refers to a secret not stored yet would not load.
+  const names = Object.keys(edited.secrets);
+  if (names.length > 0) {
+    const store = openSecretStore(checked.config, env);
+    for (const name of names) await store.set(name, edited.secrets[name]!);
+  }
+  const mode = (await stat(file)).mode & 0o7777;
+  await writeFileAtomic(file, edited.text, mode).catch((err: NodeJS.ErrnoException) => {
+    throw new MailsluiceError('CONFIG_WRITE_FAILED', `cannot write configuration file ${file}: ${err.code ?? String(err)}`, { cause: err });
+  });
+  const newEtag = configVersion(edited.text);
+  await forgetUnused(options, env, edit.kind, edited.name, edited.text, checked.config);
+  options.logger.info('configuration edited', { kind: edit.kind, name: edited.name, op: edit.op, changed: edited.changed, etag: newEtag });
+  const reload = await applyLive(options);
+  return {
+    known: { etag: newEtag, config: checked.config },
+    result: { etag: newEtag, name: edited.name, changed: edited.changed, applied: reload !== null, reload },
+  };
+}
+
+/** Builds the admin of the configuration file `initial.file`. */
+export function createConfigAdmin(options: ConfigAdminOptions): ConfigFileAdmin {
+  const file = options.initial.file;
+  const env = options.env ?? process.env;
+  let known: Known = { etag: configVersion(readFileSync(file)), config: options.initial };
+  let queue: Promise<unknown> = Promise.resolve();
+  const readNow = (): Buffer | null => {
+    try {
+      return readFileSync(file);
+    } catch {
+      return null;
+    }
+  };
+  return {
+    current() {
+      const bytes = readNow();
+      const etag = bytes ? configVersion(bytes) : known.etag;
+      if (!bytes || etag === known.etag) return known.config;
+      const { config } = checkServiceConfigText(bytes.toString('utf8'), file);
+      // A file made invalid by hand: the service runs on the last valid one, and shows it.
+      if (config) known = { etag, config };
+      return known.config;
+    },
+    etag: () => {
+      const bytes = readNow();
+      return bytes ? configVersion(bytes) : known.etag;
+    },
+    edit(kind, change, ifMatch) {
+      const run = queue.then(async () => {
+        const done = await applyEdit(file, options, env, { kind, ...change } as ConfigEdit, ifMatch);
+        known = done.known;
+        return done.result;
+      });
+      queue = run.catch(() => undefined);
+      return run;
+    },
+  };
+}
+
+/** Whether a file exists (the service's own configuration file, which an API may edit). */
+export function isEditableFile(file: string): boolean {
+  try {
+    return file !== '' && statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
