@@ -57,12 +57,20 @@ function commentedConfig(ws: Workspace, port: number, seed: Record<string, unkno
 
 const COMMENTS = ['# mailsluice — journal archive (kept in git; no passwords here)', '# the archive', '# loopback only', '# mailboxes', '# an empty mailbox, so the first drain makes the archive', '# nothing routed yet'];
 
+/** The first folder's runner of `name`: when it started and how many sessions it opened. */
+async function runnerOf(base: string, token: string, name: string): Promise<{ startedAt: string; sessions: number }> {
+  const r = await callApi(`${base}/api/v1/connections/${name}/status`, token);
+  assert.equal(r.status, 200, r.raw);
+  const f = (r.body.folders as Array<{ startedAt: string; sessions: number }>)[0]!;
+  return { startedAt: f.startedAt, sessions: f.sessions };
+}
+
 async function takenOf(base: string, token: string, name: string): Promise<number> {
   const r = await callApi(`${base}/api/v1/connections/${name}/status`, token);
   return r.status === 200 ? (r.body.taken as number) : -1;
 }
 
-test('start: a connection created over the API keeps its password out of the file, survives a restart and drains; patch, enable, disable, delete, conflicts, roles', async () => {
+test('start: a connection created over the API drains at once, keeps its password out of the file and survives a restart; a poll interval patched restarts its runner alone; enable, disable, delete, conflicts, roles', async () => {
   const user = await dovecot.createUser();
   const empty = await dovecot.createUser();
   await dovecot.loadMaildir(user.username, [0, 1, 2].map((i) => makeMessage(i, { bodyBytes: 300 })));
@@ -99,7 +107,9 @@ test('start: a connection created over the API keeps its password out of the fil
     assert.equal(conn.name, 'added');
     assert.deepEqual(conn.auth, { type: 'basic', username: user.username, credentialSet: true });
     assert.ok(!created.raw.includes(user.password), 'the answer never carries the password');
-    assert.equal(created.body.applied, false, 'no live apply in this build: saved for the next start');
+    assert.equal(created.body.applied, true, created.raw);
+    assert.deepEqual((created.body.reload as Body).started, ['added'], 'applied live: its runner started');
+    assert.deepEqual((created.body.reload as Body).restarted, [], 'no other runner touched');
     assert.deepEqual(created.body.changed, ['name', 'protocol', 'host', 'port', 'tlsPort', 'security', 'tls', 'auth', 'pollIntervalMs']);
     const etag1 = created.body.etag as string;
     assert.equal(created.etag, `"${etag1}"`);
@@ -127,14 +137,27 @@ test('start: a connection created over the API keeps its password out of the fil
     assert.equal(stale.body.code, 'CONFIG_CONFLICT');
     assert.equal(readFileSync(ws.configPath, 'utf8'), text);
 
-    // After a restart the secret resolves from the store: the connection drains its mailbox.
+    // Without a restart the secret resolves from the store: the connection drains its mailbox.
+    const drainedBy = async (what: string): Promise<void> => {
+      const start = Date.now();
+      while ((await takenOf(base, viewer, 'added')) < 3) {
+        assert.ok(Date.now() - start < 30_000, `the created connection did not drain ${what}: ${service!.stderr()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    await drainedBy('without a restart');
+    assert.equal(await dovecot.messageCount(user.username), 0, 'gone from the server');
+    // And after a restart too (the secret in the store, the file the one truth).
     await service.stop();
     service = await startService(ws, base);
-    const start = Date.now();
-    while ((await takenOf(base, viewer, 'added')) < 3) {
-      assert.ok(Date.now() - start < 30_000, `the created connection did not drain: ${service.stderr()}`);
-      await new Promise((r) => setTimeout(r, 200));
+    await drainedBy('after a restart');
+    // Seed's first session (it then waits an hour): measured once it is open.
+    let seedBefore = await runnerOf(base, viewer, 'seed');
+    for (const until = Date.now() + 15_000; seedBefore.sessions < 1; seedBefore = await runnerOf(base, viewer, 'seed')) {
+      assert.ok(Date.now() < until, `seed never opened a session: ${service.stderr()}`);
+      await new Promise((r) => setTimeout(r, 100));
     }
+    const addedBefore = await runnerOf(base, viewer, 'added');
 
     // Two edits against one version: one is written, the other is a conflict.
     const [a, b] = await Promise.all([
@@ -147,6 +170,11 @@ test('start: a connection created over the API keeps its password out of the fil
     assert.match(text, new RegExp(`pollIntervalMs: ${winner}\\n`));
     assert.ok(!text.includes(`pollIntervalMs: ${winner === 11_000 ? 22_000 : 11_000}`));
     const etag2 = (a.status === 200 ? a : b).body.etag as string;
+    // The poll interval applied live: the edited connection's runner is a new one, the other's is not.
+    assert.deepEqual(((a.status === 200 ? a : b).body.reload as Body).restarted, ['added']);
+    const addedAfter = await runnerOf(base, viewer, 'added');
+    assert.ok(Date.parse(addedAfter.startedAt) > Date.parse(addedBefore.startedAt), `added's runner restarted (${addedBefore.startedAt} → ${addedAfter.startedAt})`);
+    assert.deepEqual(await runnerOf(base, viewer, 'seed'), seedBefore, "seed's runner untouched: same start, no new session");
 
     // Patch: only the keys given; a changed password goes to the store again.
     const patched = await send(`${base}/api/v1/connections/added`, admin, 'PATCH', { mailbox: 'INBOX', auth: { password: 'a-new-secret' } }, etag2);
