@@ -21,6 +21,7 @@ import { openApiRoutes } from './routes/openapi.js';
 import { auditRoutes } from './routes/audit.js';
 import { mailRoutes } from './routes/mail-routes.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { tokenRoutes } from './routes/tokens.js';
 
 /** What a request carries from one middleware to the next. */
 export type ApiEnv = { Variables: { principal: Principal } };
@@ -106,6 +107,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   messageRoutes(app, deps);
   mailRoutes(app, deps);
   auditRoutes(app, deps);
+  tokenRoutes(app, deps);
   metricsRoutes(app, deps);
   const table = pathTable(app);
   app.notFound((c) => notServed(c, table));

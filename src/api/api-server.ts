@@ -4,7 +4,7 @@
  * stay ours. Nothing listens until {@link startApiServer} is called (by a composition root in
  * `src/app/`).
  */
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { mapListenError } from './api-error-map.js';
@@ -35,8 +35,11 @@ export function apiRoutes(deps: ApiDeps): Array<{ method: string; path: string }
   return [...seen.values()];
 }
 
-/** Starts listening; throws `API_LISTEN_FAILED` naming the address when it cannot. */
-export async function startApiServer(deps: ApiDeps, options: ApiServerOptions): Promise<ApiServer> {
+/**
+ * The application over `deps` behind a `node:http` server with our timeouts, not yet listening:
+ * the TCP API's and the control socket's (`control-server.ts`) alike.
+ */
+export function createNodeServer(deps: ApiDeps): Server {
   const app = createApiApp(deps);
   const log = deps.logger;
   // The adapter's default: it installs its lightweight Request and Response (subclasses of
@@ -52,7 +55,13 @@ export async function startApiServer(deps: ApiDeps, options: ApiServerOptions): 
   server.headersTimeout = API_TUNING.headersTimeoutMs;
   server.requestTimeout = API_TUNING.requestTimeoutMs;
   server.keepAliveTimeout = API_TUNING.keepAliveTimeoutMs;
+  return server;
+}
 
+/** Starts listening; throws `API_LISTEN_FAILED` naming the address when it cannot. */
+export async function startApiServer(deps: ApiDeps, options: ApiServerOptions): Promise<ApiServer> {
+  const server = createNodeServer(deps);
+  const log = deps.logger;
   const wanted = hostPort(options.host, options.port);
   await new Promise<void>((resolve, reject) => {
     const failed = (err: Error): void => reject(mapListenError(err, wanted));

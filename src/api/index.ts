@@ -5,7 +5,7 @@
  * See README.md.
  */
 export { startApiServer, apiRoutes, type ApiServer } from './api-server.js';
-export { API_TUNING, type ApiDeps, type ApiServerOptions, type ConnectionSettings, type ConnectionsView, type RouteSettings, type RoutesView, type RecordAction, type AuditView, type ConnectionActions, type ConnectionTestStep, type ConnectionTestResult, type ReloadReport } from './api-server-config.js';
+export { API_TUNING, type ApiDeps, type ApiServerOptions, type ConnectionSettings, type ConnectionsView, type RouteSettings, type RoutesView, type RecordAction, type AuditView, type ConnectionActions, type TokensAdmin, type ConnectionTestStep, type ConnectionTestResult, type ReloadReport } from './api-server-config.js';
 export { type Authorize, type AuthorizeRequest } from './access.js';
 export { createUrlSigner, urlSignature, attachmentPath, URL_KEY_BYTES, type UrlSigner, type UrlSignerOptions, type SignedRequest } from './signed-url.js';
 export { loadOrCreateUrlKey, URL_KEY_FILE } from './url-key.js';

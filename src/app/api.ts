@@ -7,7 +7,7 @@
 import { createPostalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner } from '../api/signed-url.js';
 import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
-import type { Authorize, ConnectionActions, ConnectionSettings, RecordAction, ReloadReport, RouteSettings } from '../api/index.js';
+import type { ApiDeps, Authorize, ConnectionActions, ConnectionSettings, RecordAction, ReloadReport, RouteSettings, TokensAdmin } from '../api/index.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { ConnectionConfig } from '../config/loader.js';
@@ -15,6 +15,7 @@ import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
 import { auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
 import { testConnection } from './test-connection.js';
+import { createToken } from './tokens.js';
 import type { Metrics } from '../core/ports/metrics.js';
 
 /** How the dispatcher thread signs attachment URLs (structured-cloned into it: plain data). */
@@ -159,6 +160,68 @@ export function connectionActions(app: EmbeddedApp, context: ApiContext): Connec
   };
 }
 
+/** The parts of {@link apiDeps} a server owns: its attachment finder, closed with it. */
+export interface ApiParts {
+  deps: ApiDeps;
+  close(): Promise<void>;
+}
+
+/** The API tokens of the archive as the admin's `/api/v1/tokens` manages them (as `mailsluice token`). */
+function tokensAdmin(app: Pick<EmbeddedApp, 'tokens' | 'clock'>): TokensAdmin {
+  return {
+    create: (name, role) => createToken(app.tokens, app.clock, name, role),
+    list: () => app.tokens.listTokens(),
+    revoke: (name) => app.tokens.revokeToken(name),
+  };
+}
+
+/**
+ * What the API application serves from, over the app: the TCP API's and the control socket's
+ * (`control-socket.ts`), which differ only in who a caller is (`authorize`) and how a record
+ * names where it came from (`record`).
+ */
+export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigning, overrides: Pick<ApiDeps, 'authorize' | 'record'> = {}): ApiParts {
+  // Off this thread, which is the drain's: a 50 MB message taken apart here would stall every
+  // mailbox client for the length of the parse.
+  const attachments = createPostalMimeAttachmentFinder();
+  const configured = app.config.connections.map(connectionSettings);
+  const routes = app.config.routes.map(routeSettings);
+  const settings = app.config.api;
+  const deps: ApiDeps = {
+    archive: app.store,
+    search: app.store,
+    connections: { configured: () => configured, statuses: context.statuses },
+    routes: { configured: () => routes, deliveries: app.bus },
+    record: overrides.record ?? apiRecorder(app),
+    audit: {
+      list: async (filter) => (await app.audit.list(filter)).map(auditRecordJson),
+      verify: () => verifyAuditLog(app.audit),
+    },
+    tokens: tokensAdmin(app),
+    actions: connectionActions(app, context),
+    authorize: overrides.authorize ?? context.authorize ?? bearerTokens(app),
+    blobs: app.blobs,
+    attachments,
+    signer: createUrlSigner(signing.key, signing),
+    // Asked for only when a message is viewed: the parser's threads start on first use.
+    parser: { parse: (raw, totalSize) => app.parser().parse(raw, totalSize) },
+    now: () => app.clock.now(),
+    logger: app.logger.child({ component: 'api' }),
+    budget: app.budget,
+    ...(context.metrics ? { metrics: context.metrics } : {}),
+    metricsOpen: settings.metricsOpen,
+  };
+  return { deps, close: () => attachments.close() };
+}
+
+/** The key that signs attachment URLs, made on first use (the log says so), and how URLs are made. */
+export async function urlSigningOf(app: EmbeddedApp): Promise<UrlSigning> {
+  const settings = app.config.api;
+  const { key, created } = await loadOrCreateUrlKey(app.config.dataDir);
+  if (created) app.logger.info('made the key that signs attachment URLs', { file: URL_KEY_FILE, dataDir: app.config.dataDir });
+  return { key, publicUrl: settings.publicUrl, ttlSeconds: settings.referenceTtlSeconds };
+}
+
 /**
  * Starts the API when the configuration enables it (null otherwise), after making sure the URL
  * key exists. Throws `API_LISTEN_FAILED` (naming the address) or `API_URL_KEY_UNUSABLE`: the
@@ -167,44 +230,13 @@ export function connectionActions(app: EmbeddedApp, context: ApiContext): Connec
 export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<RunningApi | null> {
   const settings = app.config.api;
   if (!settings.enabled) return null;
-  const { key, created } = await loadOrCreateUrlKey(app.config.dataDir);
-  if (created) app.logger.info('made the key that signs attachment URLs', { file: URL_KEY_FILE, dataDir: app.config.dataDir });
-  const urlSigning: UrlSigning = { key, publicUrl: settings.publicUrl, ttlSeconds: settings.referenceTtlSeconds };
-  // Off this thread, which is the drain's: a 50 MB message taken apart here would stall every
-  // mailbox client for the length of the parse.
+  const urlSigning = await urlSigningOf(app);
   // Loaded only when an API starts: the framework and its schemas cost about 0.1 s of start-up
   // that a drain without the API (or any other command) need not pay (ADR 0021).
   const { startApiServer } = await import('../api/api-server.js');
-  const attachments = createPostalMimeAttachmentFinder();
-  const configured = app.config.connections.map(connectionSettings);
-  const routes = app.config.routes.map(routeSettings);
-  const server = await startApiServer(
-    {
-      archive: app.store,
-      search: app.store,
-      connections: { configured: () => configured, statuses: context.statuses },
-      routes: { configured: () => routes, deliveries: app.bus },
-      record: apiRecorder(app),
-      audit: {
-        list: async (filter) => (await app.audit.list(filter)).map(auditRecordJson),
-        verify: () => verifyAuditLog(app.audit),
-      },
-      actions: connectionActions(app, context),
-      authorize: context.authorize ?? bearerTokens(app),
-      blobs: app.blobs,
-      attachments,
-      signer: createUrlSigner(key, urlSigning),
-      // Asked for only when a message is viewed: the parser's threads start on first use.
-      parser: { parse: (raw, totalSize) => app.parser().parse(raw, totalSize) },
-      now: () => app.clock.now(),
-      logger: app.logger.child({ component: 'api' }),
-      budget: app.budget,
-      ...(context.metrics ? { metrics: context.metrics } : {}),
-      metricsOpen: settings.metricsOpen,
-    },
-    settings.listen,
-  ).catch(async (err: unknown) => {
-    await attachments.close();
+  const parts = apiDeps(app, context, urlSigning);
+  const server = await startApiServer(parts.deps, settings.listen).catch(async (err: unknown) => {
+    await parts.close();
     throw err;
   });
   app.logger.info('api listening', { address: server.address, publicUrl: settings.publicUrl });
@@ -213,7 +245,7 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
     urlSigning,
     close: async () => {
       await server.close();
-      await attachments.close();
+      await parts.close();
     },
   };
 }

@@ -17,7 +17,8 @@ import { assertRoutesRunnable } from './action-factory.js';
 import { startDispatchThread, type DispatchThread } from './dispatch-thread.js';
 import { runPausingWhileDiskFull } from './disk-full-pause.js';
 import { createRunners, indexStageDeps, runnersByConnection, type Runner } from './runners.js';
-import { startApi, type RunningApi } from './api.js';
+import { startApi, type ApiContext, type RunningApi } from './api.js';
+import { startControlSocket } from './control-socket.js';
 import { createRunMetrics, type RunMetrics } from './metrics.js';
 import type { EmbeddedApp } from './embedded.js';
 
@@ -79,13 +80,21 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
   let run: PipelineRun | null = null;
   // Read at scrape time only (`GET /metrics`), so only beside an API.
   const metrics = needsApi && app.config.api.enabled ? await createRunMetrics(app) : null;
+  const context: ApiContext = { statuses: () => run?.statuses() ?? [], runNow: (name) => run?.runNow(name) ?? 0, ...(metrics ? { metrics: metrics.metrics } : {}) };
+  // The service's commands' way in (ADR 0025): `continuous` only, whatever `api.enabled` says;
+  // before the TCP API, so a client that saw `/readyz` answer finds the socket too.
+  const control = options.mode === 'continuous' ? await startControlSocket(app, context) : null;
   const api = needsApi
-    ? await startApi(app, { statuses: () => run?.statuses() ?? [], runNow: (name) => run?.runNow(name) ?? 0, ...(metrics ? { metrics: metrics.metrics } : {}) })
+    ? await startApi(app, context).catch(async (err: unknown) => {
+        await control?.close();
+        throw err;
+      })
     : null;
   try {
     run = new PipelineRun(app, options, api, started, metrics);
     return await run.run();
   } finally {
+    await control?.close();
     await api?.close();
     await metrics?.close();
   }

@@ -19,6 +19,9 @@ import { inspectFiles } from '../app/inspect.js';
 import type { ParsedArgs } from './args.js';
 import { exportDirMode, parseExportMode } from './export-mode.js';
 import { recordCliAction } from '../app/audit.js';
+import { connectService, type ControlClient } from '../app/control-client.js';
+import { exportThroughService, logThroughService, searchThroughService } from '../app/service-commands.js';
+import type { SearchHit } from '../core/ports/search-index.js';
 
 import { OutputClosed, type Io } from './output.js';
 export type { Io } from './output.js';
@@ -52,6 +55,15 @@ export async function withApp<T>(args: ParsedArgs, fn: (app: EmbeddedApp, config
   } finally {
     await app.close();
   }
+}
+
+/**
+ * The running service this command is sent to through its control socket (ADR 0025), or null
+ * when none serves one and the command does the work itself. `CONTROL_SOCKET_UNREACHABLE` when a
+ * live service holds the data directory but its socket does not answer.
+ */
+export async function runningService(args: ParsedArgs): Promise<ControlClient | null> {
+  return connectService(readServiceConfig(configPath(args)).dataDir);
 }
 
 function mb(bytes: number): string {
@@ -201,23 +213,31 @@ export async function cmdSearch(args: ParsedArgs, io: Io): Promise<number> {
     ...(before ? { before } : {}),
     ...(o['has-attachment'] ? { hasAttachment: true } : {}),
   };
-  // Read-write: the search is recorded in the audit log before it runs (ADR 0022).
-  return withApp(args, async (app) => {
-    await recordCliAction(app, 'archive.search', { ...query, limit });
-    // One more than asked for: whether the list was cut at --limit.
-    const found = await app.store.search({ ...query, limit: limit + 1 });
-    const more = found.length > limit;
-    const hits = more ? found.slice(0, limit) : found;
-    if (o.json) {
-      for (const h of hits) io.out(JSON.stringify(h) + '\n');
-      // A last line only when the list was cut: every other line is a hit.
-      if (more) io.out(JSON.stringify({ more: true, limit }) + '\n');
-    } else {
-      for (const h of hits) io.out(`${h.sha256.slice(0, 12)}  ${(h.date ?? '').slice(0, 19).padEnd(19)}  ${h.from.slice(0, 30).padEnd(30)}  ${h.subject}\n`);
-      io.out(more ? `first ${limit} messages shown; more match: raise --limit or narrow the search\n` : `${hits.length} message${hits.length === 1 ? '' : 's'}\n`);
-    }
-    return 0;
-  }, 'write');
+  // One more than asked for: whether the list was cut at --limit.
+  const service = await runningService(args);
+  // Through the service, which records it; else recorded here before it runs (ADR 0022).
+  const found = service
+    ? await searchThroughService(service, query, limit + 1)
+    : await withApp(args, async (app) => {
+        await recordCliAction(app, 'archive.search', { ...query, limit });
+        return app.store.search({ ...query, limit: limit + 1 });
+      }, 'write');
+  printHits(found, limit, o.json === true, io);
+  return 0;
+}
+
+/** What `search` prints of `found` (at most `limit` shown; one more says the list was cut). */
+function printHits(found: SearchHit[], limit: number, json: boolean, io: Io): void {
+  const more = found.length > limit;
+  const hits = more ? found.slice(0, limit) : found;
+  if (json) {
+    for (const h of hits) io.out(JSON.stringify(h) + '\n');
+    // A last line only when the list was cut: every other line is a hit.
+    if (more) io.out(JSON.stringify({ more: true, limit }) + '\n');
+  } else {
+    for (const h of hits) io.out(`${h.sha256.slice(0, 12)}  ${(h.date ?? '').slice(0, 19).padEnd(19)}  ${h.from.slice(0, 30).padEnd(30)}  ${h.subject}\n`);
+    io.out(more ? `first ${limit} messages shown; more match: raise --limit or narrow the search\n` : `${hits.length} message${hits.length === 1 ? '' : 's'}\n`);
+  }
 }
 
 /** `mailsluice export --out DIR [--format eml|mbox] [--mode OCTAL]` */
@@ -228,6 +248,14 @@ export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
   if (format !== 'eml' && format !== 'mbox') throw new MailsluiceError('CLI_USAGE', `--format must be eml or mbox, not ${String(format)}`);
   const mode = parseExportMode(args.options.mode);
   const conn = typeof args.options.connection === 'string' ? args.options.connection : undefined;
+  const service = await runningService(args);
+  if (service) {
+    // The service reads and records it; the files are written here, as below.
+    mkdirSync(out, { recursive: true, mode: exportDirMode(mode) });
+    const { written } = await exportThroughService(service, out, format, mode, conn);
+    printExported(written, out, format, args.options.json === true, io);
+    return 0;
+  }
   // Read-write: the export is recorded in the audit log before it runs (ADR 0022).
   return withApp(args, async (app) => {
     await recordCliAction(app, 'archive.export', { out: resolve(out), format, ...(conn ? { connection: conn } : {}) });
@@ -285,10 +313,14 @@ export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
       progress(true);
       io.err('\n');
     }
-    if (args.options.json) io.out(JSON.stringify({ exported: n, out: resolve(out), format }) + '\n');
-    else io.out(`exported ${n} message${n === 1 ? '' : 's'} to ${resolve(out)} (${format})\n`);
+    printExported(n, out, format, args.options.json === true, io);
     return 0;
   }, 'write');
+}
+
+function printExported(n: number, out: string, format: string, json: boolean, io: Io): void {
+  if (json) io.out(JSON.stringify({ exported: n, out: resolve(out), format }) + '\n');
+  else io.out(`exported ${n} message${n === 1 ? '' : 's'} to ${resolve(out)} (${format})\n`);
 }
 
 /** `mailsluice logs NAME` */
@@ -301,11 +333,12 @@ export async function cmdLogs(args: ParsedArgs, io: Io): Promise<number> {
   assertArchiveExists(config);
   const file = join(config.dataDir, 'logs', `${name}.log`);
   if (conn.logging === 'off') io.err(`note: logging is off for ${name}; showing what an earlier setting wrote, if anything\n`);
-  if (!existsSync(file)) {
+  const service = await connectService(config.dataDir);
+  const text = service ? await logThroughService(service, name) : existsSync(file) ? await readFile(file, 'utf8') : '';
+  if (!text) {
     io.err(`no log written yet for ${name} (${file})\n`);
     return 0;
   }
-  const text = await readFile(file, 'utf8');
   if (args.options.json) io.out(text);
   else
     for (const line of text.split('\n')) {

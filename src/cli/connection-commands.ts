@@ -7,14 +7,17 @@
 import { MailsluiceError } from '../core/errors/index.js';
 import { readServiceConfig } from '../app/config-file.js';
 import { connectionSettings } from '../app/api.js';
-import { configPath, withApp } from './commands.js';
+import { configPath, runningService, withApp } from './commands.js';
+import { connectionsThroughService } from '../app/service-commands.js';
 import type { ParsedArgs } from './args.js';
 import type { Io } from './output.js';
 
-/** `mailsluice connections list [--json]`: one line (a JSON object with --json) per connection, as `GET /api/v1/connections` shows it. */
+/** `mailsluice connections list [--json]`: one line (a JSON object with --json) per connection, as `GET /api/v1/connections` shows it (through a running service's control socket when one runs). */
 export async function cmdConnectionsList(args: ParsedArgs, io: Io): Promise<number> {
   if (args.positionals.length > 0) throw new MailsluiceError('CLI_USAGE', 'connections list takes no arguments');
-  const connections = readServiceConfig(configPath(args)).connections.map(connectionSettings);
+  // A running service's own view (ADR 0025), else the configuration file's: the same shape.
+  const service = await runningService(args);
+  const connections = service ? await connectionsThroughService(service) : readServiceConfig(configPath(args)).connections.map(connectionSettings);
   for (const c of connections) {
     if (args.options.json) io.out(JSON.stringify(c) + '\n');
     else {

@@ -69,6 +69,7 @@ export const ERROR_CODES = {
   API_NOT_FOUND: { retryable: false, summary: 'An API request names a path, archived message or attachment that does not exist; answered 404.' },
   API_METHOD_NOT_ALLOWED: { retryable: false, summary: 'An API request uses a method the path does not accept; answered 405.' },
   API_BUSY: { retryable: true, summary: 'Too many attachment requests are already waiting; answered 503 with Retry-After.' },
+  CONTROL_SOCKET_UNREACHABLE: { retryable: true, summary: "A mailsluice service holds the data directory but its control socket (control.sock) does not answer; the sentence names the socket." },
   TOKEN_EXISTS: { retryable: false, summary: 'An API token with that name exists already; names are unique.' },
   TOKEN_NOT_FOUND: { retryable: false, summary: 'No API token with that name exists (never made, or revoked).' },
   AUDIT_CHAIN_BROKEN: { retryable: false, summary: 'The audit log has a record that was removed or altered; the sentence names the first bad record by its sequence number.' },
