@@ -1,8 +1,10 @@
 /**
  * `mailsluice connections list|status` (issue 14, item 9): the configured connections without a
- * secret, and what the archive holds of each. Read from the configuration and the archive (read
- * only, beside a running service too); a running service's live state (its runners, last poll,
- * last error) is for now only in its API (`GET /api/v1/connections/{name}/status`).
+ * secret, and what the archive holds of each. `list` asks a running service through its control
+ * socket (its own view, ADR 0025), else reads the configuration; `status` reads the archive (read
+ * only, beside a running service too; its `--json` is the archive's figures with no runner), and
+ * a running service's live state (its runners, last poll, last error) is its API's
+ * (`GET /api/v1/connections/{name}/status`).
  */
 import { MailsluiceError } from '../core/errors/index.js';
 import { readServiceConfig } from '../app/config-file.js';
