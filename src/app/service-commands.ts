@@ -213,3 +213,42 @@ async function unpack(zipPath: string, out: string, mode: number): Promise<numbe
   }
   return n;
 }
+
+/** What `deliveries retry` asks for: dead deliveries by id, or every dead one (of a route). */
+export type RetryRequest = { ids: string[] } | { allDead: true; route?: string };
+
+/** A delivery id's route (`<connection>.<route>.<message id>`; system names hold no dot), or null. */
+function routeOf(id: string): string | null {
+  return /^[A-Za-z0-9_]+\.([A-Za-z0-9_]+)\.[0-9]+$/.exec(id)?.[1] ?? null;
+}
+
+/**
+ * Puts dead deliveries back to pending through the service's `POST
+ * /api/v1/routes/{name}/deliveries/retry`, one request (and one audit record) per route; answers
+ * the ids replayed. A route the service does not know replays nothing (its deliveries stay as
+ * they are: no dispatcher of this service would deliver them).
+ */
+export async function retryThroughService(service: ControlClient, req: RetryRequest): Promise<string[]> {
+  const retry = async (route: string, ids?: string[]): Promise<string[]> => {
+    try {
+      const r = await service.json<{ ids: string[] }>('POST', `/api/v1/routes/${encodeURIComponent(route)}/deliveries/retry`, undefined, ids ? { ids } : undefined);
+      return r.ids;
+    } catch (err) {
+      if (err instanceof MailsluiceError && err.code === 'API_NOT_FOUND') return [];
+      throw err;
+    }
+  };
+  const replayed: string[] = [];
+  if ('ids' in req) {
+    const byRoute = new Map<string, string[]>();
+    for (const id of req.ids) {
+      const route = routeOf(id);
+      if (route !== null) byRoute.set(route, [...(byRoute.get(route) ?? []), id]);
+    }
+    for (const [route, ids] of byRoute) replayed.push(...(await retry(route, ids)));
+    return replayed;
+  }
+  const routes = req.route !== undefined ? [req.route] : (await service.json<{ routes: Array<{ name: string }> }>('GET', '/api/v1/routes')).routes.map((r) => r.name);
+  for (const route of routes) replayed.push(...(await retry(route)));
+  return replayed;
+}

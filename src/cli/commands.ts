@@ -20,7 +20,7 @@ import type { ParsedArgs } from './args.js';
 import { exportDirMode, parseExportMode } from './export-mode.js';
 import { recordCliAction } from '../app/audit.js';
 import { connectService, type ControlClient } from '../app/control-client.js';
-import { exportThroughService, logThroughService, searchThroughService } from '../app/service-commands.js';
+import { exportThroughService, logThroughService, retryThroughService, searchThroughService, type RetryRequest } from '../app/service-commands.js';
 import type { SearchHit } from '../core/ports/search-index.js';
 
 import { OutputClosed, type Io } from './output.js';
@@ -399,18 +399,23 @@ export async function cmdDeliveriesRetry(args: ParsedArgs, io: Io): Promise<numb
     throw new MailsluiceError('CLI_USAGE', 'deliveries retry needs delivery ids or --all-dead (not both): mailsluice deliveries retry ID... | --all-dead [--route NAME]');
   }
   if (!all && typeof args.options.route === 'string') throw new MailsluiceError('CLI_USAGE', '--route goes with --all-dead');
-  return withApp(args, async (app) => {
-    // Recorded as the API's retry is, before anything is put back.
-    await recordCliAction(app, 'deliveries.retry', all ? { allDead: true, ...(typeof args.options.route === 'string' ? { route: args.options.route } : {}) } : { ids: args.positionals });
-    const ids = await app.bus.replay(all ? { allDead: true, ...(typeof args.options.route === 'string' ? { route: args.options.route } : {}) } : { ids: args.positionals }, app.clock.now());
-    const missing = all ? [] : args.positionals.filter((id) => !ids.includes(id));
-    if (args.options.json) io.out(JSON.stringify({ replayed: ids, notDead: missing }) + '\n');
-    else io.out(`${ids.length} dead deliver${ids.length === 1 ? 'y' : 'ies'} queued again; the service (or the next drain) delivers ${ids.length === 1 ? 'it' : 'them'}\n`);
-    if (missing.length > 0) {
-      const e = new MailsluiceError('DELIVERY_NOT_FOUND', `no dead delivery ${missing.join(', ')} (mailsluice deliveries list --state dead shows the ids)`);
-      io.err(`mailsluice: ${e.code}: ${e.message}\n`);
-      return 1;
-    }
-    return 0;
-  }, 'write');
+  const request: RetryRequest = all ? { allDead: true, ...(typeof args.options.route === 'string' ? { route: args.options.route } : {}) } : { ids: args.positionals };
+  const service = await runningService(args);
+  // Through a running service, which records it per route (ADR 0025); else recorded here as the
+  // API's retry is, before anything is put back.
+  const ids = service
+    ? await retryThroughService(service, request)
+    : await withApp(args, async (app) => {
+        await recordCliAction(app, 'deliveries.retry', request);
+        return app.bus.replay(request, app.clock.now());
+      }, 'write');
+  const missing = all ? [] : args.positionals.filter((id) => !ids.includes(id));
+  if (args.options.json) io.out(JSON.stringify({ replayed: ids, notDead: missing }) + '\n');
+  else io.out(`${ids.length} dead deliver${ids.length === 1 ? 'y' : 'ies'} queued again; the service (or the next drain) delivers ${ids.length === 1 ? 'it' : 'them'}\n`);
+  if (missing.length > 0) {
+    const e = new MailsluiceError('DELIVERY_NOT_FOUND', `no dead delivery ${missing.join(', ')} (mailsluice deliveries list --state dead shows the ids)`);
+    io.err(`mailsluice: ${e.code}: ${e.message}\n`);
+    return 1;
+  }
+  return 0;
 }

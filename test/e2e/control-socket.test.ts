@@ -4,7 +4,7 @@
  * what the archive holds (the export byte for byte) and are on the audit log as the local OS user
  * through the control socket; `token create` works while the service runs and its token opens the
  * TCP API; `audit verify`, `audit list`, `logs` and `connections list` print what they print
- * without a service. The socket is 0600, gone after a clean stop, replaced after a SIGKILL, served
+ * without a service; `deliveries retry` is recorded by the service, which then delivers. The socket is 0600, gone after a clean stop, replaced after a SIGKILL, served
  * with the TCP API off; a socket nobody answers while the service lives is a clear error.
  */
 import { test } from 'node:test';
@@ -20,6 +20,7 @@ import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { imapConnection, makeWorkspace, runCli, spawnCli, type Workspace } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 import { callApi, startService, type RunningService, drainedWithApi } from '../harness/api-client.js';
+import { startWebhookReceiver, waitFor } from '../harness/webhook-receiver.js';
 
 const dovecot = dovecotPerFile();
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -201,6 +202,40 @@ test('with the TCP API off: the socket serves; a SIGKILLed service leaves it, th
     ]);
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    ws.cleanup();
+  }
+});
+
+test('beside start: deliveries retry goes through the control socket; the service records it and delivers the dead letters', async () => {
+  const user = await dovecot.createUser();
+  await dovecot.loadMaildir(user.username, [0, 1, 2].map((i) => makeMessage(i, { bodyBytes: 500 })));
+  const receiver = await startWebhookReceiver();
+  receiver.answer(() => ({ status: 400 }));
+  const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)], routes: [{ name: 'hook', connection: 'journal', scenario: [{ action: 'webhook', url: receiver.url }] }] }, 1);
+  let service: RunningService | undefined;
+  try {
+    assert.equal(receiver.requests.length, 3, 'each refused once: dead letters');
+    service = await startService(ws, base);
+    receiver.answer(() => ({ status: 204 }));
+
+    const unknown = await runCli(['deliveries', 'retry', 'journal.hook.999'], ws);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^mailsluice: DELIVERY_NOT_FOUND: no dead delivery journal\.hook\.999/m);
+    const retried = await runCli(['deliveries', 'retry', '--all-dead', '--json'], ws);
+    assert.equal(retried.code, 0, retried.stderr);
+    const answer = JSON.parse(retried.stdout) as { replayed: string[]; notDead: string[] };
+    assert.equal(answer.replayed.length, 3);
+    assert.deepEqual(answer.notDead, []);
+    await waitFor(() => receiver.accepted().length >= 3, 30_000, 'the service delivers the replayed dead letters');
+
+    const records = (await auditRecords(ws)).filter((r) => r.action === 'deliveries.retry');
+    assert.deepEqual(records.map((r) => [r.who, r.origin, r.detail]), [
+      [LOCAL, 'control socket', { route: 'hook', ids: ['journal.hook.999'] }],
+      [LOCAL, 'control socket', { route: 'hook', allDead: true }],
+    ]);
+  } finally {
+    await service?.stop();
+    await receiver.close();
     ws.cleanup();
   }
 });
