@@ -59,9 +59,9 @@ const COMMAND_HELP: Record<string, string> = {
 
 Runs the service: every enabled connection, the routes' buses and the HTTP API, until SIGINT or
 SIGTERM. It also listens on DATADIR/control.sock (mode 600, with api.enabled false too): while
-it runs, token, audit, search, export, logs and connections list are sent to it there, and it
-does and audits them (as local:<OS user>, from "control socket"); with no service running they
-work on the archive directly.
+it runs, token, audit, search, export, logs, connections list and deliveries retry are sent to
+it there, and it does and audits them (as local:<OS user>, from "control socket"); with no
+service running they work on the archive directly.
 `,
   drain: `Usage: mailsluice drain [--connection NAME] [options]
 
