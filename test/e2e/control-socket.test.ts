@@ -132,6 +132,42 @@ test('beside start: search, export, token, audit, logs and connections go throug
     ]);
     assert.ok(!records.some((r) => r.origin === 'cli' && r.action.startsWith('archive.')), 'no read was done by the command itself');
 
+    // The tokens resource over TCP, by role: what `token` does through the socket.
+    const boss = await runCli(['token', 'create', '--name', 'boss', '--role', 'admin', '--json'], ws);
+    assert.equal(boss.code, 0, boss.stderr);
+    const admin = (JSON.parse(boss.stdout) as { token: string }).token;
+    assert.deepEqual((await callApi(`${base}/api/v1/tokens`)).status, 401);
+    const asAuditor = await callApi(`${base}/api/v1/tokens`, token);
+    assert.deepEqual([asAuditor.status, asAuditor.body.code], [403, 'API_FORBIDDEN']);
+    const listedTcp = await callApi(`${base}/api/v1/tokens`, admin);
+    assert.equal(listedTcp.status, 200, listedTcp.raw);
+    assert.deepEqual((listedTcp.body.tokens as Array<{ name: string; role: string }>).map((t) => [t.name, t.role]), [['boss', 'admin'], ['ci', 'auditor']]);
+    assert.ok(!listedTcp.raw.includes('msl_'), 'never a token');
+    const badName = await callApi(`${base}/api/v1/tokens`, admin, { method: 'POST', body: { name: 'no spaces', role: 'viewer' } });
+    assert.deepEqual([badName.status, badName.body.code], [400, 'API_BAD_REQUEST']);
+    assert.match(String(badName.body.message), /^name/);
+    const badRole = await callApi(`${base}/api/v1/tokens`, admin, { method: 'POST', body: { name: 'x', role: 'root' } });
+    assert.deepEqual([badRole.status, badRole.body.code], [400, 'API_BAD_REQUEST']);
+    assert.match(String(badRole.body.message), /^role/);
+    const dup = await callApi(`${base}/api/v1/tokens`, admin, { method: 'POST', body: { name: 'ci', role: 'viewer' } });
+    assert.deepEqual([dup.status, dup.body.code], [409, 'TOKEN_EXISTS']);
+    const made = await callApi(`${base}/api/v1/tokens`, admin, { method: 'POST', body: { name: 'dash', role: 'viewer' } });
+    assert.equal(made.status, 201, made.raw);
+    assert.deepEqual([made.body.name, made.body.role], ['dash', 'viewer']);
+    assert.equal((await callApi(`${base}/api/v1/stats`, made.body.token as string)).status, 200, 'the new token works');
+    const gone = await callApi(`${base}/api/v1/tokens/nobody`, admin, { method: 'DELETE' });
+    assert.deepEqual([gone.status, gone.body.code], [404, 'TOKEN_NOT_FOUND']);
+    const dropped = await callApi(`${base}/api/v1/tokens/dash`, admin, { method: 'DELETE' });
+    assert.deepEqual([dropped.status, dropped.body], [200, { revoked: 'dash' }]);
+    assert.equal((await callApi(`${base}/api/v1/stats`, made.body.token as string)).status, 401);
+    const byBoss = (await auditRecords(ws)).filter((r) => r.who === 'boss').map((r) => [r.origin, r.action, r.detail.name]);
+    assert.deepEqual(byBoss, [
+      ['127.0.0.1', 'token.create', 'ci'],
+      ['127.0.0.1', 'token.create', 'dash'],
+      ['127.0.0.1', 'token.revoke', 'nobody'],
+      ['127.0.0.1', 'token.revoke', 'dash'],
+    ]);
+
     // Revoked through the socket: the TCP API refuses the token at once.
     const revoked = await runCli(['token', 'revoke', 'ci'], ws);
     assert.equal(revoked.code, 0, revoked.stderr);
