@@ -24,6 +24,8 @@ import { metricsRoutes } from './routes/metrics.js';
 import { alertRoutes } from './routes/alerts.js';
 import { sessionRoutes } from './routes/session.js';
 import { configEditRoutes } from './routes/config-edits.js';
+import { tokenRoutes } from './routes/tokens.js';
+
 
 /** What a request carries from one middleware to the next. */
 export type ApiEnv = { Variables: { principal: Principal } };
@@ -117,6 +119,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   mailRoutes(app, deps);
   configEditRoutes(app, deps);
   auditRoutes(app, deps);
+  tokenRoutes(app, deps);
   metricsRoutes(app, deps);
   alertRoutes(app, deps);
   const table = pathTable(app);

@@ -16,6 +16,9 @@ import type { Metrics } from '../core/ports/metrics.js';
 import type { AuditFilter } from '../core/ports/audit-log.js';
 import type { DeliveryAdmin } from '../core/ports/delivery-admin.js';
 import type { AlertState } from '../core/alerts/index.js';
+import type { TokenInfo } from '../core/ports/token-store.js';
+import type { Role } from '../core/access/index.js';
+
 import type { z } from '@hono/zod-openapi';
 import type { AuditRecordSchema, AuditVerdictSchema, RouteSchema } from './schemas.js';
 
@@ -35,6 +38,16 @@ export interface AuditView {
   list(filter: AuditFilter): Promise<Array<z.infer<typeof AuditRecordSchema>>>;
   /** Walks the whole chain: intact, or the first bad record. */
   verify(): Promise<z.infer<typeof AuditVerdictSchema>>;
+}
+
+/** API tokens as the admin manages them (`routes/tokens.ts`, `mailsluice token …`). */
+export interface TokensAdmin {
+  /** Makes a token; throws `TOKEN_EXISTS` when the name is taken. The answer holds the token, once. */
+  create(name: string, role: Role): Promise<{ token: string; name: string; role: Role; created: string }>;
+  /** Every token, ordered by name; never a token or its hash. */
+  list(): Promise<TokenInfo[]>;
+  /** Revokes `name`; whether there was one. */
+  revoke(name: string): Promise<boolean>;
 }
 
 /** The configured routes and their deliveries. */
@@ -210,6 +223,9 @@ export interface ApiDeps {
   record?: RecordAction;
   /** Edits of the configuration file (create, update, delete, enable, disable); absent, those paths answer 404. */
   config?: ConfigAdmin;
+  /** API tokens for `/api/v1/tokens`; absent, those paths answer 404. */
+  tokens?: TokensAdmin;
+
   /** The audit log for `GET /api/v1/audit`; absent, those paths answer 404. */
   audit?: AuditView;
   /** Test, run now, log; absent: those paths answer 404 (`drain` serves no actions). */

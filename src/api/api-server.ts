@@ -4,7 +4,7 @@
  * stay ours. Nothing listens until {@link startApiServer} is called (by a composition root in
  * `src/app/`).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
@@ -41,7 +41,7 @@ export function apiRoutes(deps: ApiDeps): Array<{ method: string; path: string }
  * An HTTPS server with the configured certificate and key (`api.tls`); a certificate or key
  * that TLS cannot use (not PEM, not matching) is `API_LISTEN_FAILED` naming `api.tls`.
  */
-function httpsServer(tls: { cert: string; key: string }, handle: (req: IncomingMessage, res: ServerResponse) => void, wanted: string) {
+function httpsServer(tls: { cert: string; key: string }, handle: (req: IncomingMessage, res: ServerResponse) => void, wanted: string): Server {
   try {
     return createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handle);
   } catch (err) {
@@ -49,8 +49,11 @@ function httpsServer(tls: { cert: string; key: string }, handle: (req: IncomingM
   }
 }
 
-/** Starts listening; throws `API_LISTEN_FAILED` naming the address when it cannot. */
-export async function startApiServer(deps: ApiDeps, options: ApiServerOptions): Promise<ApiServer> {
+/**
+ * The application over `deps` behind a `node:http` server (or `node:https` with `tls`, for the
+ * TCP API only) with our timeouts, not yet listening: the TCP API's and the control socket's (`control-server.ts`) alike.
+ */
+export function createNodeServer(deps: ApiDeps, tls?: { cert: string; key: string; wanted: string }): Server {
   const app = createApiApp(deps);
   const log = deps.logger;
   // The adapter's default: it installs its lightweight Request and Response (subclasses of
@@ -63,12 +66,18 @@ export async function startApiServer(deps: ApiDeps, options: ApiServerOptions): 
     },
   });
   const handle = (req: IncomingMessage, res: ServerResponse): void => void listener(req, res);
-  const server = options.tls ? httpsServer(options.tls, handle, hostPort(options.host, options.port)) : createServer(handle);
+  const server = tls ? httpsServer(tls, handle, tls.wanted) : createServer(handle);
   server.headersTimeout = API_TUNING.headersTimeoutMs;
   server.requestTimeout = API_TUNING.requestTimeoutMs;
   server.keepAliveTimeout = API_TUNING.keepAliveTimeoutMs;
+  return server;
+}
 
+/** Starts listening; throws `API_LISTEN_FAILED` naming the address when it cannot. */
+export async function startApiServer(deps: ApiDeps, options: ApiServerOptions): Promise<ApiServer> {
   const wanted = hostPort(options.host, options.port);
+  const server = createNodeServer(deps, options.tls ? { ...options.tls, wanted } : undefined);
+  const log = deps.logger;
   await new Promise<void>((resolve, reject) => {
     const failed = (err: Error): void => reject(mapListenError(err, wanted));
     server.once('error', failed);

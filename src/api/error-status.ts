@@ -20,6 +20,8 @@ export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = {
   CONFIG_EXISTS: 409,
   // An edit of a file made unreadable by hand: the state on disk, not the request, is at fault.
   CONFIG_INVALID: 409,
+  TOKEN_NOT_FOUND: 404,
+  TOKEN_EXISTS: 409,
 };
 
 /** The HTTP status of an error: its own, else 503 when trying again later may work, else 500. */

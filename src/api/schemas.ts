@@ -131,6 +131,7 @@ export const AttachmentInfoSchema = z
 
 export const SearchHitSchema = z
   .object({
+    id: z.number().int().openapi({ description: "The message's row in the archive (as `mailsluice search --json` prints it); `archiveId` is what names it." }),
     archiveId: z.string(),
     connection: z.string(),
     from: z.string(),

@@ -7,17 +7,19 @@
 import { createPostalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner } from '../api/signed-url.js';
 import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
-import type { AlertsView, Authorize, ConnectionActions, ConnectionSettings, RecordAction, ReloadReport, RouteSettings } from '../api/index.js';
+import type { AlertsView, ApiDeps, Authorize, ConnectionActions, ConnectionSettings, RecordAction, ReloadReport, RouteSettings, TokensAdmin } from '../api/index.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { Config, ConnectionConfig } from '../config/loader.js';
 import { isLoopbackHost } from '../config/api-address.js';
-import { createConfigAdmin, isEditableFile } from './config-admin.js';
+import { createConfigAdmin, isEditableFile, type ConfigFileAdmin } from './config-admin.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
 import { auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
 import { testConnection } from './test-connection.js';
-import { apiCredentials } from './api-credentials.js';
+import { apiCredentials, type ApiCredentials } from './api-credentials.js';
+import { createToken } from './tokens.js';
+
 import type { Metrics } from '../core/ports/metrics.js';
 
 /** How the dispatcher thread signs attachment URLs (structured-cloned into it: plain data). */
@@ -170,6 +172,98 @@ function memoByConfig(read: () => Config): () => { connections: ConnectionSettin
   };
 }
 
+/** The parts of {@link apiDeps} a server owns: its attachment finder, closed with it. */
+export interface ApiParts {
+  deps: ApiDeps;
+  close(): Promise<void>;
+}
+
+/** The API tokens of the archive as the admin's `/api/v1/tokens` manages them (as `mailsluice token`). */
+function tokensAdmin(app: Pick<EmbeddedApp, 'tokens' | 'clock'>): TokensAdmin {
+  return {
+    create: (name, role) => createToken(app.tokens, app.clock, name, role),
+    list: () => app.tokens.listTokens(),
+    revoke: (name) => app.tokens.revokeToken(name),
+  };
+}
+
+/** What every server of one running command shares: one editor of the file (one queue of edits), one session table. */
+interface SharedAccess {
+  admin: ConfigFileAdmin | null;
+  credentials: ApiCredentials;
+}
+
+const shared = new WeakMap<EmbeddedApp, SharedAccess>();
+
+/**
+ * The configuration editor and the console's credentials of `app`, made once: the TCP API and
+ * the control socket edit the file through the same queue (two editors would each hold a lock
+ * of their own and race), and a session opened on one is known to the other.
+ */
+function sharedAccess(app: EmbeddedApp, context: ApiContext): SharedAccess {
+  let got = shared.get(app);
+  if (!got) {
+    // What the API shows is the configuration in the file now (after an edit, SIGHUP or a change
+    // by hand), not the one the command started with.
+    const admin = context.editable && isEditableFile(app.config.file)
+      ? createConfigAdmin({ initial: app.config, logger: app.logger.child({ component: 'config' }), ...(context.reload ? { reload: context.reload } : {}) })
+      : null;
+    got = { admin, credentials: apiCredentials(app, app.config.api.publicUrl.startsWith('https:')) };
+    shared.set(app, got);
+  }
+  return got;
+}
+
+/**
+ * What the API application serves from, over the app: the TCP API's and the control socket's
+ * (`control-socket.ts`), which differ only in who a caller is (`authorize`) and how a record
+ * names where it came from (`record`).
+ */
+export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigning, overrides: Pick<ApiDeps, 'authorize' | 'record'> = {}): ApiParts {
+  // Off this thread, which is the drain's: a 50 MB message taken apart here would stall every
+  // mailbox client for the length of the parse.
+  const attachments = createPostalMimeAttachmentFinder();
+  const { admin, credentials } = sharedAccess(app, context);
+  const shown = memoByConfig(() => admin?.current() ?? app.config);
+  const settings = app.config.api;
+  const deps: ApiDeps = {
+    archive: app.store,
+    search: app.store,
+    connections: { configured: () => shown().connections, statuses: context.statuses },
+    routes: { configured: () => shown().routes, deliveries: app.bus },
+    ...(admin ? { config: admin } : {}),
+    record: overrides.record ?? apiRecorder(app),
+    audit: {
+      list: async (filter) => (await app.audit.list(filter)).map(auditRecordJson),
+      verify: () => verifyAuditLog(app.audit),
+    },
+    tokens: tokensAdmin(app),
+    actions: connectionActions(app, context, () => admin?.current() ?? app.config),
+    authorize: overrides.authorize ?? context.authorize ?? credentials.authorize,
+    sessions: credentials.sessions,
+    blobs: app.blobs,
+    attachments,
+    signer: createUrlSigner(signing.key, signing),
+    // Asked for only when a message is viewed: the parser's threads start on first use.
+    parser: { parse: (raw, totalSize) => app.parser().parse(raw, totalSize) },
+    now: () => app.clock.now(),
+    logger: app.logger.child({ component: 'api' }),
+    budget: app.budget,
+    ...(context.metrics ? { metrics: context.metrics } : {}),
+    metricsOpen: settings.metricsOpen,
+    ...(context.alerts ? { alerts: context.alerts } : {}),
+  };
+  return { deps, close: () => attachments.close() };
+}
+
+/** The key that signs attachment URLs, made on first use (the log says so), and how URLs are made. */
+export async function urlSigningOf(app: EmbeddedApp): Promise<UrlSigning> {
+  const settings = app.config.api;
+  const { key, created } = await loadOrCreateUrlKey(app.config.dataDir);
+  if (created) app.logger.info('made the key that signs attachment URLs', { file: URL_KEY_FILE, dataDir: app.config.dataDir });
+  return { key, publicUrl: settings.publicUrl, ttlSeconds: settings.referenceTtlSeconds };
+}
+
 /**
  * Starts the API when the configuration enables it (null otherwise), after making sure the URL
  * key exists. Throws `API_LISTEN_FAILED` (naming the address) or `API_URL_KEY_UNUSABLE`: the
@@ -178,52 +272,13 @@ function memoByConfig(read: () => Config): () => { connections: ConnectionSettin
 export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<RunningApi | null> {
   const settings = app.config.api;
   if (!settings.enabled) return null;
-  const { key, created } = await loadOrCreateUrlKey(app.config.dataDir);
-  if (created) app.logger.info('made the key that signs attachment URLs', { file: URL_KEY_FILE, dataDir: app.config.dataDir });
-  const urlSigning: UrlSigning = { key, publicUrl: settings.publicUrl, ttlSeconds: settings.referenceTtlSeconds };
-  // Off this thread, which is the drain's: a 50 MB message taken apart here would stall every
-  // mailbox client for the length of the parse.
+  const urlSigning = await urlSigningOf(app);
   // Loaded only when an API starts: the framework and its schemas cost about 0.1 s of start-up
   // that a drain without the API (or any other command) need not pay (ADR 0021).
   const { startApiServer } = await import('../api/api-server.js');
-  const attachments = createPostalMimeAttachmentFinder();
-  const credentials = apiCredentials(app, settings.publicUrl.startsWith('https:'));
-  // What the API shows is the configuration in the file now (after an edit, SIGHUP or a change
-  // by hand), not the one the command started with.
-  const admin = context.editable && isEditableFile(app.config.file)
-    ? createConfigAdmin({ initial: app.config, logger: app.logger.child({ component: 'config' }), ...(context.reload ? { reload: context.reload } : {}) })
-    : null;
-  const shown = memoByConfig(() => admin?.current() ?? app.config);
-  const server = await startApiServer(
-    {
-      archive: app.store,
-      search: app.store,
-      connections: { configured: () => shown().connections, statuses: context.statuses },
-      routes: { configured: () => shown().routes, deliveries: app.bus },
-      ...(admin ? { config: admin } : {}),
-      record: apiRecorder(app),
-      audit: {
-        list: async (filter) => (await app.audit.list(filter)).map(auditRecordJson),
-        verify: () => verifyAuditLog(app.audit),
-      },
-      actions: connectionActions(app, context, () => admin?.current() ?? app.config),
-      authorize: context.authorize ?? credentials.authorize,
-      sessions: credentials.sessions,
-      blobs: app.blobs,
-      attachments,
-      signer: createUrlSigner(key, urlSigning),
-      // Asked for only when a message is viewed: the parser's threads start on first use.
-      parser: { parse: (raw, totalSize) => app.parser().parse(raw, totalSize) },
-      now: () => app.clock.now(),
-      logger: app.logger.child({ component: 'api' }),
-      budget: app.budget,
-      ...(context.metrics ? { metrics: context.metrics } : {}),
-      metricsOpen: settings.metricsOpen,
-      ...(context.alerts ? { alerts: context.alerts } : {}),
-    },
-    { ...settings.listen, ...(settings.tls ? { tls: settings.tls } : {}) },
-  ).catch(async (err: unknown) => {
-    await attachments.close();
+  const parts = apiDeps(app, context, urlSigning);
+  const server = await startApiServer(parts.deps, { ...settings.listen, ...(settings.tls ? { tls: settings.tls } : {}) }).catch(async (err: unknown) => {
+    await parts.close();
     throw err;
   });
   app.logger.info('api listening', { address: server.address, publicUrl: settings.publicUrl, tls: settings.tls !== undefined });
@@ -236,7 +291,7 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
     urlSigning,
     close: async () => {
       await server.close();
-      await attachments.close();
+      await parts.close();
     },
   };
 }

@@ -26,7 +26,8 @@ import { indexStageDeps, routeMatcher } from './runners.js';
 import { ConnectionRuns } from './connection-runs.js';
 import { readServiceConfig } from './config-file.js';
 import { planReload } from './reload-plan.js';
-import { startApi, type RunningApi, type UrlSigning } from './api.js';
+import { startApi, type ApiContext, type RunningApi, type UrlSigning } from './api.js';
+import { startControlSocket } from './control-socket.js';
 import { createRunMetrics, type RunMetrics } from './metrics.js';
 import { createAlerting, type Alerting } from './alerts.js';
 import type { EmbeddedApp } from './embedded.js';
@@ -104,14 +105,21 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
   const alerting = options.mode === 'continuous' ? createAlerting(app, () => run?.runnerReadings() ?? []) : null;
   const reload = (): Promise<ReloadReport> => (run ? run.reload() : Promise.reject(new MailsluiceError('INTERNAL', 'the service is still starting: nothing runs yet to apply the configuration to')));
   try {
+    const context: ApiContext = {
+      statuses: () => run?.statuses() ?? [],
+      runNow: (name) => run?.runNow(name) ?? 0,
+      editable: options.mode === 'continuous',
+      ...(options.mode === 'continuous' ? { reload } : {}),
+      ...(metrics ? { metrics: metrics.metrics } : {}),
+      ...(alerting ? { alerts: alerting.view } : {}),
+    };
+    // The service's commands' way in (ADR 0025): `continuous` only, whatever `api.enabled` says;
+    // before the TCP API, so a client that saw `/readyz` answer finds the socket too.
+    const control = options.mode === 'continuous' ? await startControlSocket(app, context) : null;
     const api = needsApi
-      ? await startApi(app, {
-          statuses: () => run?.statuses() ?? [],
-          runNow: (name) => run?.runNow(name) ?? 0,
-          editable: options.mode === 'continuous',
-          ...(options.mode === 'continuous' ? { reload } : {}),
-          ...(metrics ? { metrics: metrics.metrics } : {}),
-          ...(alerting ? { alerts: alerting.view } : {}),
+      ? await startApi(app, context).catch(async (err: unknown) => {
+          await control?.close();
+          throw err;
         })
       : null;
     try {
@@ -119,6 +127,7 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
       if (options.mode === 'continuous') options.onRunning?.({ reload });
       return await run.run();
     } finally {
+      await control?.close();
       await api?.close();
       await metrics?.close();
     }

@@ -19,6 +19,9 @@ import { inspectFiles } from '../app/inspect.js';
 import type { ParsedArgs } from './args.js';
 import { exportDirMode, parseExportMode } from './export-mode.js';
 import { recordCliAction } from '../app/audit.js';
+import { connectService, type ControlClient } from '../app/control-client.js';
+import { exportThroughService, logThroughService, retryThroughService, searchThroughService, type RetryRequest } from '../app/service-commands.js';
+import type { SearchHit } from '../core/ports/search-index.js';
 
 import { OutputClosed, type Io } from './output.js';
 export type { Io } from './output.js';
@@ -52,6 +55,15 @@ export async function withApp<T>(args: ParsedArgs, fn: (app: EmbeddedApp, config
   } finally {
     await app.close();
   }
+}
+
+/**
+ * The running service this command is sent to through its control socket (ADR 0025), or null
+ * when none serves one and the command does the work itself. `CONTROL_SOCKET_UNREACHABLE` when a
+ * live service holds the data directory but its socket does not answer.
+ */
+export async function runningService(args: ParsedArgs): Promise<ControlClient | null> {
+  return connectService(readServiceConfig(configPath(args)).dataDir);
 }
 
 function mb(bytes: number): string {
@@ -201,23 +213,31 @@ export async function cmdSearch(args: ParsedArgs, io: Io): Promise<number> {
     ...(before ? { before } : {}),
     ...(o['has-attachment'] ? { hasAttachment: true } : {}),
   };
-  // Read-write: the search is recorded in the audit log before it runs (ADR 0022).
-  return withApp(args, async (app) => {
-    await recordCliAction(app, 'archive.search', { ...query, limit });
-    // One more than asked for: whether the list was cut at --limit.
-    const found = await app.store.search({ ...query, limit: limit + 1 });
-    const more = found.length > limit;
-    const hits = more ? found.slice(0, limit) : found;
-    if (o.json) {
-      for (const h of hits) io.out(JSON.stringify(h) + '\n');
-      // A last line only when the list was cut: every other line is a hit.
-      if (more) io.out(JSON.stringify({ more: true, limit }) + '\n');
-    } else {
-      for (const h of hits) io.out(`${h.sha256.slice(0, 12)}  ${(h.date ?? '').slice(0, 19).padEnd(19)}  ${h.from.slice(0, 30).padEnd(30)}  ${h.subject}\n`);
-      io.out(more ? `first ${limit} messages shown; more match: raise --limit or narrow the search\n` : `${hits.length} message${hits.length === 1 ? '' : 's'}\n`);
-    }
-    return 0;
-  }, 'write');
+  // One more than asked for: whether the list was cut at --limit.
+  const service = await runningService(args);
+  // Through the service, which records it; else recorded here before it runs (ADR 0022).
+  const found = service
+    ? await searchThroughService(service, query, limit + 1)
+    : await withApp(args, async (app) => {
+        await recordCliAction(app, 'archive.search', { ...query, limit });
+        return app.store.search({ ...query, limit: limit + 1 });
+      }, 'write');
+  printHits(found, limit, o.json === true, io);
+  return 0;
+}
+
+/** What `search` prints of `found` (at most `limit` shown; one more says the list was cut). */
+function printHits(found: SearchHit[], limit: number, json: boolean, io: Io): void {
+  const more = found.length > limit;
+  const hits = more ? found.slice(0, limit) : found;
+  if (json) {
+    for (const h of hits) io.out(JSON.stringify(h) + '\n');
+    // A last line only when the list was cut: every other line is a hit.
+    if (more) io.out(JSON.stringify({ more: true, limit }) + '\n');
+  } else {
+    for (const h of hits) io.out(`${h.sha256.slice(0, 12)}  ${(h.date ?? '').slice(0, 19).padEnd(19)}  ${h.from.slice(0, 30).padEnd(30)}  ${h.subject}\n`);
+    io.out(more ? `first ${limit} messages shown; more match: raise --limit or narrow the search\n` : `${hits.length} message${hits.length === 1 ? '' : 's'}\n`);
+  }
 }
 
 /** `mailsluice export --out DIR [--format eml|mbox] [--mode OCTAL]` */
@@ -228,6 +248,14 @@ export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
   if (format !== 'eml' && format !== 'mbox') throw new MailsluiceError('CLI_USAGE', `--format must be eml or mbox, not ${String(format)}`);
   const mode = parseExportMode(args.options.mode);
   const conn = typeof args.options.connection === 'string' ? args.options.connection : undefined;
+  const service = await runningService(args);
+  if (service) {
+    // The service reads and records it; the files are written here, as below.
+    mkdirSync(out, { recursive: true, mode: exportDirMode(mode) });
+    const { written } = await exportThroughService(service, out, format, mode, conn);
+    printExported(written, out, format, args.options.json === true, io);
+    return 0;
+  }
   // Read-write: the export is recorded in the audit log before it runs (ADR 0022).
   return withApp(args, async (app) => {
     await recordCliAction(app, 'archive.export', { out: resolve(out), format, ...(conn ? { connection: conn } : {}) });
@@ -285,10 +313,14 @@ export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
       progress(true);
       io.err('\n');
     }
-    if (args.options.json) io.out(JSON.stringify({ exported: n, out: resolve(out), format }) + '\n');
-    else io.out(`exported ${n} message${n === 1 ? '' : 's'} to ${resolve(out)} (${format})\n`);
+    printExported(n, out, format, args.options.json === true, io);
     return 0;
   }, 'write');
+}
+
+function printExported(n: number, out: string, format: string, json: boolean, io: Io): void {
+  if (json) io.out(JSON.stringify({ exported: n, out: resolve(out), format }) + '\n');
+  else io.out(`exported ${n} message${n === 1 ? '' : 's'} to ${resolve(out)} (${format})\n`);
 }
 
 /** `mailsluice logs NAME` */
@@ -301,6 +333,15 @@ export async function cmdLogs(args: ParsedArgs, io: Io): Promise<number> {
   assertArchiveExists(config);
   const file = join(config.dataDir, 'logs', `${name}.log`);
   if (conn.logging === 'off') io.err(`note: logging is off for ${name}; showing what an earlier setting wrote, if anything\n`);
+  const json = Boolean(args.options.json);
+  // Beside a running service, through its control socket (ADR 0025): the whole kept log.
+  const service = await connectService(config.dataDir);
+  if (service) {
+    const text = await logThroughService(service, name);
+    if (!text) io.err(`no log written yet for ${name} (${file})\n`);
+    else printLog(text, json, io);
+    return 0;
+  }
   // The rotated files (`<name>.log.1` the newest … `.N`, logging.keepFiles) first, oldest first:
   // the whole kept log in the order it was written.
   let rotated = 0;
@@ -316,7 +357,7 @@ export async function cmdLogs(args: ParsedArgs, io: Io): Promise<number> {
       if (err.code === 'ENOENT') return '';
       throw err;
     });
-    printLog(text, Boolean(args.options.json), io);
+    printLog(text, json, io);
   }
   return 0;
 }
@@ -382,18 +423,23 @@ export async function cmdDeliveriesRetry(args: ParsedArgs, io: Io): Promise<numb
     throw new MailsluiceError('CLI_USAGE', 'deliveries retry needs delivery ids or --all-dead (not both): mailsluice deliveries retry ID... | --all-dead [--route NAME]');
   }
   if (!all && typeof args.options.route === 'string') throw new MailsluiceError('CLI_USAGE', '--route goes with --all-dead');
-  return withApp(args, async (app) => {
-    // Recorded as the API's retry is, before anything is put back.
-    await recordCliAction(app, 'deliveries.retry', all ? { allDead: true, ...(typeof args.options.route === 'string' ? { route: args.options.route } : {}) } : { ids: args.positionals });
-    const ids = await app.bus.replay(all ? { allDead: true, ...(typeof args.options.route === 'string' ? { route: args.options.route } : {}) } : { ids: args.positionals }, app.clock.now());
-    const missing = all ? [] : args.positionals.filter((id) => !ids.includes(id));
-    if (args.options.json) io.out(JSON.stringify({ replayed: ids, notDead: missing }) + '\n');
-    else io.out(`${ids.length} dead deliver${ids.length === 1 ? 'y' : 'ies'} queued again; the service (or the next drain) delivers ${ids.length === 1 ? 'it' : 'them'}\n`);
-    if (missing.length > 0) {
-      const e = new MailsluiceError('DELIVERY_NOT_FOUND', `no dead delivery ${missing.join(', ')} (mailsluice deliveries list --state dead shows the ids)`);
-      io.err(`mailsluice: ${e.code}: ${e.message}\n`);
-      return 1;
-    }
-    return 0;
-  }, 'write');
+  const request: RetryRequest = all ? { allDead: true, ...(typeof args.options.route === 'string' ? { route: args.options.route } : {}) } : { ids: args.positionals };
+  const service = await runningService(args);
+  // Through a running service, which records it per route (ADR 0025); else recorded here as the
+  // API's retry is, before anything is put back.
+  const ids = service
+    ? await retryThroughService(service, request)
+    : await withApp(args, async (app) => {
+        await recordCliAction(app, 'deliveries.retry', request);
+        return app.bus.replay(request, app.clock.now());
+      }, 'write');
+  const missing = all ? [] : args.positionals.filter((id) => !ids.includes(id));
+  if (args.options.json) io.out(JSON.stringify({ replayed: ids, notDead: missing }) + '\n');
+  else io.out(`${ids.length} dead deliver${ids.length === 1 ? 'y' : 'ies'} queued again; the service (or the next drain) delivers ${ids.length === 1 ? 'it' : 'them'}\n`);
+  if (missing.length > 0) {
+    const e = new MailsluiceError('DELIVERY_NOT_FOUND', `no dead delivery ${missing.join(', ')} (mailsluice deliveries list --state dead shows the ids)`);
+    io.err(`mailsluice: ${e.code}: ${e.message}\n`);
+    return 1;
+  }
+  return 0;
 }

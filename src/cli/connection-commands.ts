@@ -1,20 +1,25 @@
 /**
  * `mailsluice connections list|status` (issue 14, item 9): the configured connections without a
- * secret, and what the archive holds of each. Read from the configuration and the archive (read
- * only, beside a running service too); a running service's live state (its runners, last poll,
- * last error) is for now only in its API (`GET /api/v1/connections/{name}/status`).
+ * secret, and what the archive holds of each. `list` asks a running service through its control
+ * socket (its own view, ADR 0025), else reads the configuration; `status` reads the archive (read
+ * only, beside a running service too; its `--json` is the archive's figures with no runner), and
+ * a running service's live state (its runners, last poll, last error) is its API's
+ * (`GET /api/v1/connections/{name}/status`).
  */
 import { MailsluiceError } from '../core/errors/index.js';
 import { readServiceConfig } from '../app/config-file.js';
 import { connectionSettings } from '../app/api.js';
-import { configPath, withApp } from './commands.js';
+import { configPath, runningService, withApp } from './commands.js';
+import { connectionsThroughService } from '../app/service-commands.js';
 import type { ParsedArgs } from './args.js';
 import type { Io } from './output.js';
 
-/** `mailsluice connections list [--json]`: one line (a JSON object with --json) per connection, as `GET /api/v1/connections` shows it. */
+/** `mailsluice connections list [--json]`: one line (a JSON object with --json) per connection, as `GET /api/v1/connections` shows it (through a running service's control socket when one runs). */
 export async function cmdConnectionsList(args: ParsedArgs, io: Io): Promise<number> {
   if (args.positionals.length > 0) throw new MailsluiceError('CLI_USAGE', 'connections list takes no arguments');
-  const connections = readServiceConfig(configPath(args)).connections.map(connectionSettings);
+  // A running service's own view (ADR 0025), else the configuration file's: the same shape.
+  const service = await runningService(args);
+  const connections = service ? await connectionsThroughService(service) : readServiceConfig(configPath(args)).connections.map(connectionSettings);
   for (const c of connections) {
     if (args.options.json) io.out(JSON.stringify(c) + '\n');
     else {

@@ -58,7 +58,10 @@ const COMMAND_HELP: Record<string, string> = {
   start: `Usage: mailsluice start [options]
 
 Runs the service: every enabled connection, the routes' buses and the HTTP API, until SIGINT or
-SIGTERM.
+SIGTERM. It also listens on DATADIR/control.sock (mode 600, with api.enabled false too): while
+it runs, token, audit, search, export, logs, connections list and deliveries retry are sent to
+it there, and it does and audits them (as local:<OS user>, from "control socket"); with no
+service running they work on the archive directly.
 
 SIGHUP, or the configuration file changing, applies the file again without a restart: only the
 changed connections' runners restart, the routes apply to what is taken next; dataDir, buses,
@@ -111,6 +114,9 @@ With --json, one hit per line; a list cut at --limit ends with {"more":true,"lim
 Writes archived messages to DIR: eml (default) as <sha256>.eml, the raw bytes as received;
 mbox as one archive.mbox (mboxrd). Files are written mode 600 (a directory export makes, 700):
 readable by their owner only; --mode 640 asks for another (the owner keeps read and write).
+Beside a running service the service reads the messages (through its control socket, at most
+100,000 per export): eml arrives as a zip downloaded into DIR and unpacked there, each file
+checked against its name; mbox is the API's (From <sender> <date> lines, line ends as taken).
 `,
   logs: `Usage: mailsluice logs NAME [options]
 
@@ -158,7 +164,8 @@ Removes token NAME: a request that carries it is refused from then on. Recorded 
   'audit list': `Usage: mailsluice audit list [--since DATE] [--until DATE] [--who NAME] [--limit N] [options]
 
 Lists the audit log, oldest first: who (a token's name, or the OS user at the command line),
-when, from where (cli or a remote address), what (the query, the message, the fields changed).
+when, from where (cli, control socket or a remote address), what (the query, the message, the
+fields changed). A command sent to a running service is recorded by it as local:<OS user>.
 
 Options:
   --since DATE              at or after DATE (2026-01-31 or 2026-01-31T08:00:00Z)
@@ -176,7 +183,7 @@ altered record by its sequence number.
 
 Lists the configured connections as the API shows them: name, enabled, protocol, host, port,
 security, folders, auth type and user; never a password, token or key. With --json: one JSON
-object per line.
+object per line. Beside a running service, its own view (through its control socket).
 `,
   'connections status': `Usage: mailsluice connections status [NAME] [options]
 

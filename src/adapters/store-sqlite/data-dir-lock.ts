@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { ensurePrivateFileSync, PRIVATE_FILE_MODE } from '../fs-node/private-files.js';
 import { mapSqliteError } from './sqlite-error-map.js';
-import { retain } from '../sqlite-node/sqlite-retain.js';
+import { pragma, retain } from '../sqlite-node/sqlite-retain.js';
 
 /** The lock database, empty, in the data directory. */
 export const LOCK_FILE = 'lock.db';
@@ -148,4 +148,31 @@ function lockedError(dir: string, holder: LockHolder | null): MailsluiceError {
     `data directory ${dir} is in use by another mailsluice process (${who}); two processes on one archive would take and deliver messages twice: stop that one first, or give this one another dataDir`,
     { details: { dataDir: dir, ...(holder ? { holderPid: holder.pid, holderCommand: holder.command } : {}) } },
   );
+}
+
+/**
+ * Whether a live process holds the data directory `dir` now (ADR 0025: the command line's answer
+ * to a control socket that refuses). Asks the lock itself, not `lock.pid`: a read of `lock.db`
+ * needs a shared lock, which the holder's exclusive one refuses at once (busy_timeout 0). The
+ * shared lock is held for the one read, microseconds, so a `start` beginning at that instant is
+ * not kept out in practice. No `lock.db`: nobody ever held it.
+ */
+export function dataDirHeld(dir: string): boolean {
+  let db: Database.Database;
+  try {
+    db = retain(new Database(join(dir, LOCK_FILE), { readonly: true, fileMustExist: true }));
+  } catch {
+    return false;
+  }
+  try {
+    pragma(db, 'busy_timeout = 0');
+    retain(db.prepare('SELECT count(*) FROM sqlite_master')).get();
+    return false;
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return true;
+    throw mapSqliteError(err, `reading the data directory's lock (${join(dir, LOCK_FILE)})`);
+  } finally {
+    db.close();
+  }
 }

@@ -22,7 +22,7 @@ import { ACCESS_ANSWERS, errorAnswer } from '../schemas.js';
 import { recordRequest } from '../audit-request.js';
 import { findMessage, SearchParams, searchQuery } from './messages.js';
 
-const ExportParams = SearchParams.omit({ cursor: true, limit: true }).extend({
+const ExportParams = SearchParams.omit({ cursor: true, limit: true, excerpts: true }).extend({
   format: z.enum(['mbox', 'zip']).openapi({ param: { description: '`mbox` (mboxrd) or `zip` (`<sha256>.eml` files and `manifest.json`).' } }),
 });
 

@@ -45,6 +45,10 @@ export const SearchParams = z.object({
     .optional()
     .openapi({ param: { description: 'The `next` of the page before; absent for the first page.' } }),
   limit: z.coerce.number().int().min(1).max(MAX_LIMIT).optional().openapi({ param: { description: `Hits per page (default ${DEFAULT_LIMIT}).` }, type: 'integer' }),
+  excerpts: z
+    .enum(['true', 'false'])
+    .optional()
+    .openapi({ param: { description: 'false: every `excerpt` is "" and no message is read again (a client that shows none, such as `mailsluice search`); default true.' } }),
 });
 
 const idParam = z.object({ archiveId: hexSha256.openapi({ param: { description: 'The archived message: the SHA-256 of its raw bytes (`ArchiveId`).' } }) });
@@ -101,7 +105,7 @@ const raw = createRoute({
 });
 
 /** The search filters of `p` as the index takes them (no limit). */
-export function searchQuery(p: Omit<z.infer<typeof SearchParams>, 'cursor' | 'limit'>): SearchQuery {
+export function searchQuery(p: Omit<z.infer<typeof SearchParams>, 'cursor' | 'limit' | 'excerpts'>): SearchQuery {
   return {
     ...(p.text !== undefined ? { text: p.text } : {}),
     ...(p.from !== undefined ? { from: p.from } : {}),
@@ -148,8 +152,8 @@ async function searchPage(deps: ApiDeps, p: z.infer<typeof SearchParams>): Promi
   // One message at a time: each is parsed again, and a page of them at once would hold them all.
   const shown = [];
   for (const h of page) {
-    const text = await hitExcerpt(deps, h.sha256, words);
-    shown.push({ archiveId: h.sha256, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size, excerpt: text });
+    const text = p.excerpts === 'false' ? '' : await hitExcerpt(deps, h.sha256, words);
+    shown.push({ id: h.id, archiveId: h.sha256, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size, excerpt: text });
   }
   return { hits: shown, total: Math.min(counted, cap), more: counted > cap, next };
 }

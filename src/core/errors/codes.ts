@@ -76,6 +76,7 @@ export const ERROR_CODES = {
   API_BUSY: { retryable: true, summary: 'Too many attachment requests are already waiting; answered 503 with Retry-After.' },
   API_CSRF_REJECTED: { retryable: false, summary: 'A state-changing API request authenticated by the console session cookie carries no X-CSRF-Token header, or one that is not its session\'s; answered 403.' },
   API_RATE_LIMITED: { retryable: true, summary: 'Too many failed sign-ins or unknown Bearer tokens came from this address within a minute; answered 429 with Retry-After.' },
+  CONTROL_SOCKET_UNREACHABLE: { retryable: true, summary: "A mailsluice service holds the data directory but its control socket (control.sock) does not answer; the sentence names the socket." },
   TOKEN_EXISTS: { retryable: false, summary: 'An API token with that name exists already; names are unique.' },
   TOKEN_NOT_FOUND: { retryable: false, summary: 'No API token with that name exists (never made, or revoked).' },
   AUDIT_CHAIN_BROKEN: { retryable: false, summary: 'The audit log has a record that was removed or altered; the sentence names the first bad record by its sequence number.' },

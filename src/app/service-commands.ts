@@ -1,0 +1,254 @@
+/**
+ * What the command line's commands ask a running service for through its control socket (ADR
+ * 0025), each answer put back into the shape the command prints when it does the work itself,
+ * so its output is the same either way. The service records each read on the audit log (as
+ * `local:<OS user>` from `control socket`).
+ */
+import { createWriteStream } from 'node:fs';
+import { chmod, open, rename, stat, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import type { SearchHit, SearchQuery } from '../core/ports/search-index.js';
+import type { TokenInfo } from '../core/ports/token-store.js';
+import type { Role } from '../core/access/principal.js';
+import type { ConnectionSettings } from '../api/index.js';
+import { MailsluiceError } from '../core/errors/index.js';
+import type { AuditRecordJson, AuditVerdict } from './audit.js';
+import type { CreatedToken } from './tokens.js';
+import type { ControlClient, Query } from './control-client.js';
+import { zipEntries } from './zip-entries.js';
+
+/** The most hits or records the API gives per page. */
+const SEARCH_PAGE = 500;
+const AUDIT_PAGE = 1000;
+
+/** A search's filters as the API's query parameters. */
+function searchParams(q: SearchQuery): Query {
+  return {
+    ...(q.text ? { text: q.text } : {}),
+    from: q.from,
+    to: q.to,
+    connection: q.connection,
+    since: q.since,
+    before: q.before,
+    ...(q.hasAttachment !== undefined ? { hasAttachment: String(q.hasAttachment) } : {}),
+  };
+}
+
+type ApiHit = { id: number; archiveId: string; connection: string; from: string; subject: string; date: string | null; size: number };
+
+/** Up to `limit` hits of `query`, newest first, as the store answers them (`mailsluice search`). */
+export async function searchThroughService(service: ControlClient, query: SearchQuery, limit: number): Promise<SearchHit[]> {
+  const hits: SearchHit[] = [];
+  let cursor: string | null | undefined;
+  while (hits.length < limit && cursor !== null) {
+    // No excerpts: the command shows none, and each would read its message again.
+    const page = await service.json<{ hits: ApiHit[]; next: string | null }>('GET', '/api/v1/messages', {
+      ...searchParams(query),
+      excerpts: 'false',
+      limit: String(Math.min(SEARCH_PAGE, limit - hits.length)),
+      ...(cursor ? { cursor } : {}),
+    });
+    for (const h of page.hits) hits.push({ id: h.id, sha256: h.archiveId, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size });
+    cursor = page.next;
+  }
+  return hits.slice(0, limit);
+}
+
+/** The audit records matching the filter, oldest first (`mailsluice audit list`). */
+export async function auditListThroughService(service: ControlClient, filter: { since?: number; until?: number; who?: string; limit?: number }): Promise<AuditRecordJson[]> {
+  const records: AuditRecordJson[] = [];
+  let cursor: string | null | undefined;
+  const want = filter.limit ?? Number.POSITIVE_INFINITY;
+  while (records.length < want && cursor !== null) {
+    const page = await service.json<{ records: AuditRecordJson[]; next: string | null }>('GET', '/api/v1/audit', {
+      ...(filter.since !== undefined ? { since: new Date(filter.since).toISOString() } : {}),
+      ...(filter.until !== undefined ? { until: new Date(filter.until).toISOString() } : {}),
+      who: filter.who,
+      limit: String(Math.min(AUDIT_PAGE, want - records.length)),
+      ...(cursor ? { cursor } : {}),
+    });
+    records.push(...page.records);
+    cursor = page.next;
+  }
+  return records;
+}
+
+/** The audit chain's verdict (`mailsluice audit verify`). */
+export function auditVerifyThroughService(service: ControlClient): Promise<AuditVerdict> {
+  return service.json<AuditVerdict>('GET', '/api/v1/audit/verify');
+}
+
+/** A new token (`mailsluice token create`); recorded by the service. */
+export function tokenCreateThroughService(service: ControlClient, name: string, role: Role): Promise<CreatedToken> {
+  return service.json<CreatedToken>('POST', '/api/v1/tokens', undefined, { name, role });
+}
+
+/** Every token as the store lists it (`mailsluice token list`). */
+export async function tokenListThroughService(service: ControlClient): Promise<TokenInfo[]> {
+  const { tokens } = await service.json<{ tokens: Array<{ name: string; role: Role; created: string; lastUsed: string | null }> }>('GET', '/api/v1/tokens');
+  return tokens.map((t) => ({ name: t.name, role: t.role, createdAt: Date.parse(t.created), lastUsedAt: t.lastUsed === null ? null : Date.parse(t.lastUsed) }));
+}
+
+/** Revokes `name` (`mailsluice token revoke`): `TOKEN_NOT_FOUND` when there is none. */
+export async function tokenRevokeThroughService(service: ControlClient, name: string): Promise<void> {
+  await service.json('DELETE', `/api/v1/tokens/${encodeURIComponent(name)}`);
+}
+
+/** The running service's connections, without a secret (`mailsluice connections list`). */
+export async function connectionsThroughService(service: ControlClient): Promise<ConnectionSettings[]> {
+  return (await service.json<{ connections: ConnectionSettings[] }>('GET', '/api/v1/connections')).connections;
+}
+
+/** A connection's own log file as it is (`mailsluice logs`); "" when none was written. */
+export async function logThroughService(service: ControlClient, name: string): Promise<string> {
+  const res = await service.stream(`/api/v1/connections/${encodeURIComponent(name)}/log/download`);
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** What an export through the service wrote. */
+export interface ServiceExport {
+  /** Messages written (`eml`: files new in the directory; `mbox`: messages in the file). */
+  written: number;
+}
+
+/** Counts mbox `From ` separator lines as the bytes pass (mboxrd quotes every other such line). */
+function fromLineCounter(): { transform: Transform; count: () => number } {
+  let n = 0;
+  let atLineStart = true;
+  let carry = '';
+  const transform = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const s = carry + chunk.toString('latin1');
+      let i = 0;
+      for (;;) {
+        if (atLineStart) {
+          if (s.length - i < 5) {
+            carry = s.slice(i);
+            break;
+          }
+          if (s.startsWith('From ', i)) n++;
+        }
+        const nl = s.indexOf('\n', i);
+        if (nl < 0) {
+          atLineStart = false;
+          carry = '';
+          break;
+        }
+        i = nl + 1;
+        atLineStart = true;
+      }
+      done(null, chunk);
+    },
+  });
+  return { transform, count: () => n };
+}
+
+/**
+ * Exports the messages of `connection` (all without) into `out` through the service: `mbox` as
+ * the API's mbox in `archive.mbox`; `eml` as the API's zip, downloaded into `out` under a
+ * temporary name and unpacked into `<sha256>.eml` files (each checked against its name, written
+ * under a temporary name and renamed, one already there left as it is), the zip then removed.
+ * Files get `mode`.
+ */
+export async function exportThroughService(service: ControlClient, out: string, format: 'eml' | 'mbox', mode: number, connection?: string): Promise<ServiceExport> {
+  const tmp = join(out, `.mailsluice-export.${process.pid}.tmp`);
+  const res = await service.stream('/api/v1/messages/export', { format: format === 'mbox' ? 'mbox' : 'zip', connection });
+  try {
+    if (format === 'mbox') {
+      const counter = fromLineCounter();
+      await pipeline(res, counter.transform, createWriteStream(tmp, { mode }));
+      await chmod(tmp, mode);
+      await rename(tmp, join(out, 'archive.mbox'));
+      return { written: counter.count() };
+    }
+    await pipeline(res, createWriteStream(tmp, { mode: 0o600 }));
+    return { written: await unpack(tmp, out, mode) };
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+const EML = /^([0-9a-f]{64})\.eml$/;
+
+/** The `.eml` entries of the zip at `zipPath` written into `out`; how many were new. */
+async function unpack(zipPath: string, out: string, mode: number): Promise<number> {
+  const fh = await open(zipPath, 'r');
+  let n = 0;
+  try {
+    for (const entry of await zipEntries(fh)) {
+      const m = EML.exec(entry.name);
+      if (!m) continue; // manifest.json
+      if (!entry.stored) throw new MailsluiceError('INTERNAL', `the export the service sent holds ${entry.name} compressed, which this build does not unpack`);
+      const path = join(out, entry.name);
+      if (await stat(path).then(() => true, () => false)) {
+        await chmod(path, mode); // same content, same name: already written
+        continue;
+      }
+      const part = `${path}.${process.pid}.tmp`;
+      const hash = createHash('sha256');
+      const source = entry.size === 0 ? [] : fh.createReadStream({ start: entry.start, end: entry.start + entry.size - 1, autoClose: false });
+      await pipeline(
+        source,
+        new Transform({ transform: (c: Buffer, _e, done) => (hash.update(c), done(null, c)) }),
+        createWriteStream(part, { mode }),
+      ).catch(async (err: unknown) => {
+        await unlink(part).catch(() => undefined);
+        throw err;
+      });
+      if (hash.digest('hex') !== m[1]) {
+        await unlink(part).catch(() => undefined);
+        throw new MailsluiceError('INTERNAL', `the export the service sent holds ${entry.name} with other bytes than its name says`);
+      }
+      await chmod(part, mode);
+      await rename(part, path);
+      n++;
+    }
+  } finally {
+    await fh.close();
+  }
+  return n;
+}
+
+/** What `deliveries retry` asks for: dead deliveries by id, or every dead one (of a route). */
+export type RetryRequest = { ids: string[] } | { allDead: true; route?: string };
+
+/** A delivery id's route (`<connection>.<route>.<message id>`; system names hold no dot), or null. */
+function routeOf(id: string): string | null {
+  return /^[A-Za-z0-9_]+\.([A-Za-z0-9_]+)\.[0-9]+$/.exec(id)?.[1] ?? null;
+}
+
+/**
+ * Puts dead deliveries back to pending through the service's `POST
+ * /api/v1/routes/{name}/deliveries/retry`, one request (and one audit record) per route; answers
+ * the ids replayed. A route the service does not know replays nothing (its deliveries stay as
+ * they are: no dispatcher of this service would deliver them).
+ */
+export async function retryThroughService(service: ControlClient, req: RetryRequest): Promise<string[]> {
+  const retry = async (route: string, ids?: string[]): Promise<string[]> => {
+    try {
+      const r = await service.json<{ ids: string[] }>('POST', `/api/v1/routes/${encodeURIComponent(route)}/deliveries/retry`, undefined, ids ? { ids } : undefined);
+      return r.ids;
+    } catch (err) {
+      if (err instanceof MailsluiceError && err.code === 'API_NOT_FOUND') return [];
+      throw err;
+    }
+  };
+  const replayed: string[] = [];
+  if ('ids' in req) {
+    const byRoute = new Map<string, string[]>();
+    for (const id of req.ids) {
+      const route = routeOf(id);
+      if (route !== null) byRoute.set(route, [...(byRoute.get(route) ?? []), id]);
+    }
+    for (const [route, ids] of byRoute) replayed.push(...(await retry(route, ids)));
+    return replayed;
+  }
+  const routes = req.route !== undefined ? [req.route] : (await service.json<{ routes: Array<{ name: string }> }>('GET', '/api/v1/routes')).routes.map((r) => r.name);
+  for (const route of routes) replayed.push(...(await retry(route)));
+  return replayed;
+}
