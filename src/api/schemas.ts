@@ -240,6 +240,18 @@ export const RouteActionSchema = z
   .openapi('RouteAction');
 
 /** A configured route. */
+/** A route's `attributes` setting as configured (ADR 0027). */
+export const RouteAttributesSchema = z
+  .object({
+    keep: z.array(z.string()).optional().openapi({ description: 'The attributes the scenario receives; absent: all.' }),
+    rename: z.record(z.string(), z.string()).optional().openapi({ description: 'A kept attribute → the name the scenario receives it under.' }),
+    add: z
+      .array(z.object({ name: z.string(), header: z.string().optional(), value: z.string().optional() }))
+      .optional()
+      .openapi({ description: 'Attributes added from a header (`header`: its first value) or a constant (`value`).' }),
+  })
+  .openapi('RouteAttributes');
+
 export const RouteSchema = z
   .object({
     name: z.string(),
@@ -251,6 +263,7 @@ export const RouteSchema = z
     scenario: z.array(RouteActionSchema),
     response: ServerResponseSchema.nullable(),
     errorResponse: ServerResponseSchema.nullable(),
+    attributes: RouteAttributesSchema.nullable().openapi({ description: 'Which message attributes the scenario receives (the route form\'s "Message attributes"); null: every attribute as it is.' }),
   })
   .openapi('Route');
 

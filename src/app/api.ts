@@ -132,6 +132,8 @@ export function routeSettings(r: RouteConfig): RouteSettings {
     scenario: r.scenario.map(actionSettings),
     response: r.response ? structuredClone(r.response) : null,
     errorResponse: r.errorResponse ? structuredClone(r.errorResponse) : null,
+    // Names and header names only, never a secret: shown as configured.
+    attributes: r.attributes ? structuredClone(r.attributes) : null,
   };
 }
 
