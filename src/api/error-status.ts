@@ -14,6 +14,7 @@ export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = {
   API_NOT_FOUND: 404,
   API_METHOD_NOT_ALLOWED: 405,
   CONNECTION_DISABLED: 409,
+  PROBE_NOT_CONFIGURED: 409,
 };
 
 /** The HTTP status of an error: its own, else 503 when trying again later may work, else 500. */

@@ -132,6 +132,7 @@ export const SearchHitSchema = z
       description:
         'About 200 characters of the text body (or the HTML body without tags) around the first word of `text` it holds, each matched word marked «…», `…` where text was cut; the beginning of the text when `text` is absent or matched only headers; "" when the message cannot be read again.',
     }),
+    probe: z.boolean().optional().openapi({ description: "true for a connection test's probe message (archived, routed nowhere; ADR 0027); absent otherwise." }),
   })
   .openapi('SearchHit');
 
@@ -296,7 +297,7 @@ export const DeliveryPageSchema = z
 /** One step of a connection test (`POST /api/v1/connections/{name}/test`). */
 export const ConnectionTestStepSchema = z
   .object({
-    step: z.string().openapi({ description: 'resolve, connect, tls, greeting, capabilities, auth, mailbox or count, in this order.', example: 'auth' }),
+    step: z.string().openapi({ description: 'resolve, connect, tls, greeting, capabilities, auth, mailbox or count, in this order; with a probe then send, arrive and archive.', example: 'auth' }),
     ok: z.boolean(),
     ms: z.number().int().openapi({ description: 'How long the step took.' }),
     detail: z.string().openapi({ description: 'What the step found, or on failure why it failed, in one sentence.' }),
@@ -313,6 +314,10 @@ export const ConnectionTestSchema = z
     messages: z.number().int().optional().openapi({ description: 'Messages in the mailbox, when the test got that far.' }),
     tls: z.boolean().optional().openapi({ description: 'Whether the session ran over TLS.' }),
     warnings: z.array(z.string()).openapi({ description: 'What works but the operator should know (credentials crossing unencrypted).' }),
+    probe: z
+      .object({ messageId: z.string().openapi({ description: 'Without angle brackets; `GET /api/v1/messages?messageId=` finds it.', example: 'probe-5f0c2a9e41d7b3c8a6e21f04@mailsluice.invalid' }) })
+      .optional()
+      .openapi({ description: 'With `probe=true`, once a probe was made: the probe message sent.' }),
   })
   .openapi('ConnectionTest');
 

@@ -15,6 +15,8 @@ import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
 import { auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
 import { testConnection } from './test-connection.js';
+import { assertProbeConfigured, testConnectionWithProbe } from './probe-test.js';
+import { loadOrCreateProbeKey } from './probe-key.js';
 import type { Metrics } from '../core/ports/metrics.js';
 
 /** How the dispatcher thread signs attachment URLs (structured-cloned into it: plain data). */
@@ -151,10 +153,18 @@ function apiRecorder(app: Pick<EmbeddedApp, 'audit' | 'clock'>): RecordAction {
  */
 export function connectionActions(app: EmbeddedApp, context: ApiContext): ConnectionActions {
   return {
-    test: (name, onStep) => {
+    test: (name, onStep, options) => {
       const conn = app.config.connections.find((c) => c.name === name);
       if (!conn) return Promise.reject(new MailsluiceError('API_NOT_FOUND', `no connection ${JSON.stringify(name)}`));
-      return testConnection(conn, app.tls, onStep);
+      if (!options?.probe) return testConnection(conn, app.tls, onStep);
+      // This command's pipeline archives the probe when it runs the connection (`start`); a
+      // `drain` serving the API may end before the probe comes, and says so by no archive step.
+      const key = loadOrCreateProbeKey(app.config.dataDir);
+      return testConnectionWithProbe(conn, { key, search: app.store, archiving: context.runNow !== undefined, memory: app.tls }, onStep);
+    },
+    assertProbe: (name) => {
+      const conn = app.config.connections.find((c) => c.name === name);
+      if (conn) assertProbeConfigured(conn);
     },
     runNow: (name) => context.runNow?.(name) ?? 0,
     logFile: (name) => app.connectionLogFile(name),
