@@ -52,6 +52,10 @@ export interface ConnectionSettings {
   security: string;
   folders: string[];
   auth: { type: string; username?: string };
+  /** The probe test's recipients (ADR 0027). */
+  testRecipients?: string[];
+  /** The probe test's relay without its password; null: none. */
+  testRelay?: { host: string; port: number; protocol: 'smtp' | 'lmtp'; security: 'tls' | 'starttls' | 'none'; from: string; authUser?: string; waitMs: number } | null;
 }
 
 /** The configured connections and what their runners report now. */

@@ -86,6 +86,20 @@ export const ConnectionSchema = z
     security: z.string(),
     folders: z.array(z.string()),
     auth: z.object({ type: z.string(), username: z.string().optional() }).openapi({ description: 'How it logs in; passwords, tokens and keys never leave the service.' }),
+    testRecipients: z.array(z.string()).optional().openapi({ description: 'Where the probe test sends its probe (the seeds\' "test recipients").' }),
+    testRelay: z
+      .object({
+        host: z.string(),
+        port: z.number().int(),
+        protocol: z.enum(['smtp', 'lmtp']),
+        security: z.enum(['tls', 'starttls', 'none']),
+        from: z.string(),
+        authUser: z.string().optional().openapi({ description: 'The SMTP AUTH user; the password never leaves the service.' }),
+        waitMs: z.number().int(),
+      })
+      .nullable()
+      .optional()
+      .openapi({ description: 'The relay the probe test sends through (ADR 0027); null: no probe test.' }),
   })
   .openapi('Connection');
 

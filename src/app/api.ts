@@ -72,6 +72,18 @@ export function connectionSettings(c: ConnectionConfig): ConnectionSettings {
     security: c.security,
     folders: [...c.folders],
     auth: { type: c.auth.type, ...(c.auth.username !== undefined ? { username: c.auth.username } : {}) },
+    testRecipients: [...c.testRecipients],
+    testRelay: c.testRelay
+      ? {
+          host: c.testRelay.host,
+          port: c.testRelay.port,
+          protocol: c.testRelay.protocol,
+          security: c.testRelay.security,
+          from: c.testRelay.from,
+          ...(c.testRelay.auth ? { authUser: c.testRelay.auth.user } : {}),
+          waitMs: c.testRelay.waitMs,
+        }
+      : null,
   };
 }
 

@@ -78,6 +78,21 @@ test('probe test over LMTP: every step ok through the API and the CLI, the probe
     assert.match(api.steps.at(-1)!.detail, /marked as a probe/);
     assert.match(api.probe?.messageId ?? '', /^probe-[0-9a-f]{24}@mailsluice\.invalid$/);
 
+    // Streamed: the probe steps as events, as they complete, then the whole result.
+    const streamed = await (await fetch(`${base}/api/v1/connections/journal/test?probe=true`, { method: 'POST', headers: auth })).text();
+    const events = streamed
+      .split('\n\n')
+      .filter((b) => b.trim())
+      .map((b) => ({ event: /^event: (.*)$/m.exec(b)?.[1], data: JSON.parse(/^data: (.*)$/m.exec(b)?.[1] ?? 'null') as Step & Result }));
+    assert.deepEqual(events.filter((e) => e.event === 'step').slice(-3).map((e) => [e.data.step, e.data.ok]), [['send', true], ['arrive', true], ['archive', true]]);
+    assert.equal(events.at(-1)?.event, 'done');
+    assert.equal(events.at(-1)?.data.ok, true);
+
+    // The connection view shows the probe settings (never a password).
+    const view = (await (await fetch(`${base}/api/v1/connections/journal`, { headers: auth })).json()) as { testRecipients: string[]; testRelay: Record<string, unknown> };
+    assert.deepEqual(view.testRecipients, [user.username]);
+    assert.deepEqual(view.testRelay, { host: dovecot.host, port: dovecot.lmtpPort, protocol: 'lmtp', security: 'none', from: 'probe@mailsluice.invalid', waitMs: 30_000 });
+
     // In the archive, marked; found by its Message-ID.
     const found = (await (await fetch(`${base}/api/v1/messages?messageId=${encodeURIComponent(api.probe!.messageId)}`, { headers: auth })).json()) as { hits: Array<{ probe?: boolean; subject: string }> };
     assert.equal(found.hits.length, 1);
