@@ -52,6 +52,8 @@ export function mapRelayError(options: RelayOptions, err: unknown): MailsluiceEr
   const e = (err ?? {}) as NodemailerFailure;
   const reply = e.response ? clean(e.response, options) : e.message ? clean(e.message, options) : String(err);
   let stage = stageOf(e.code);
+  // nodemailer reports a refused or unresolvable address as a socket error: say what it is.
+  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN/.test(reply)) stage = 'could not connect';
   // A relay that offers no STARTTLS under security: starttls is a setting to fix, said so.
   if (options.security === 'starttls' && /STARTTLS/i.test(reply) && e.code !== 'EAUTH') stage = 'did not offer STARTTLS (security: starttls requires it; use tls or none if that is what the relay speaks)';
   if (/certificate|self[- ]signed|unable to verify/i.test(reply)) stage = "presented a certificate that failed verification (set testRelay.tls.ca, or tls.verify: false for a test relay you trust)";
