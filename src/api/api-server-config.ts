@@ -67,6 +67,10 @@ export interface ConnectionSettings {
   security: string;
   folders: string[];
   auth: { type: string; username?: string; credentialSet?: boolean };
+  /** The probe test's recipients (ADR 0027). */
+  testRecipients?: string[];
+  /** The probe test's relay without its password; null: none. */
+  testRelay?: { host: string; port: number; protocol: 'smtp' | 'lmtp'; security: 'tls' | 'starttls' | 'none'; from: string; authUser?: string; waitMs: number } | null;
 }
 
 /** The configured connections and what their runners report now. */
@@ -94,6 +98,8 @@ export interface ConnectionTestResult {
   messages?: number;
   tls?: boolean;
   warnings?: string[];
+  /** A probe test's probe: its Message-ID (without angle brackets). */
+  probe?: { messageId: string };
 }
 
 /**
@@ -160,8 +166,13 @@ export interface ConfigAdmin {
 
 /** What an operator does to a configured connection (`routes/connection-actions.ts`). */
 export interface ConnectionActions {
-  /** Runs the step-by-step test of `name` with its stored credentials, telling `onStep` each step as it completes. */
-  test(name: string, onStep: (step: ConnectionTestStep) => void): Promise<ConnectionTestResult>;
+  /**
+   * Runs the step-by-step test of `name` with its stored credentials, telling `onStep` each step
+   * as it completes; with `probe`, then the probe steps (`send`, `arrive`, `archive`; ADR 0027).
+   */
+  test(name: string, onStep: (step: ConnectionTestStep) => void, options?: { probe?: boolean }): Promise<ConnectionTestResult>;
+  /** Throws `PROBE_NOT_CONFIGURED` when `name` has no test relay or no test recipients (asked before a probe test starts streaming). */
+  assertProbe(name: string): void;
   /** Starts a cycle of every runner of `name` at once, outside its schedule window too; how many runners were woken. */
   runNow(name: string): number;
   /** The path of `name`'s own JSON-lines log (it may not exist yet). */

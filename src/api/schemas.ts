@@ -95,6 +95,20 @@ export const ConnectionSchema = z
     auth: z
       .object({ type: z.string(), username: z.string().optional(), credentialSet: z.boolean().optional().openapi({ description: 'Whether a password (or access token) is configured; its value is never shown.' }) })
       .openapi({ description: 'How it logs in; passwords, tokens and keys never leave the service.' }),
+    testRecipients: z.array(z.string()).optional().openapi({ description: 'Where the probe test sends its probe (the seeds\' "test recipients").' }),
+    testRelay: z
+      .object({
+        host: z.string(),
+        port: z.number().int(),
+        protocol: z.enum(['smtp', 'lmtp']),
+        security: z.enum(['tls', 'starttls', 'none']),
+        from: z.string(),
+        authUser: z.string().optional().openapi({ description: 'The SMTP AUTH user; the password never leaves the service.' }),
+        waitMs: z.number().int(),
+      })
+      .nullable()
+      .optional()
+      .openapi({ description: 'The relay the probe test sends through (ADR 0027); null: no probe test.' }),
   })
   .openapi('Connection');
 
@@ -142,6 +156,7 @@ export const SearchHitSchema = z
       description:
         'About 200 characters of the text body (or the HTML body without tags) around the first word of `text` it holds, each matched word marked «…», `…` where text was cut; the beginning of the text when `text` is absent or matched only headers; "" when the message cannot be read again.',
     }),
+    probe: z.boolean().optional().openapi({ description: "true for a connection test's probe message (archived, routed nowhere; ADR 0027); absent otherwise." }),
   })
   .openapi('SearchHit');
 
@@ -250,6 +265,18 @@ export const RouteActionSchema = z
   .openapi('RouteAction');
 
 /** A configured route. */
+/** A route's `attributes` setting as configured (ADR 0027). */
+export const RouteAttributesSchema = z
+  .object({
+    keep: z.array(z.string()).optional().openapi({ description: 'The attributes the scenario receives; absent: all.' }),
+    rename: z.record(z.string(), z.string()).optional().openapi({ description: 'A kept attribute → the name the scenario receives it under.' }),
+    add: z
+      .array(z.object({ name: z.string(), header: z.string().optional(), value: z.string().optional() }))
+      .optional()
+      .openapi({ description: 'Attributes added from a header (`header`: its first value) or a constant (`value`).' }),
+  })
+  .openapi('RouteAttributes');
+
 export const RouteSchema = z
   .object({
     name: z.string(),
@@ -261,6 +288,7 @@ export const RouteSchema = z
     scenario: z.array(RouteActionSchema),
     response: ServerResponseSchema.nullable(),
     errorResponse: ServerResponseSchema.nullable(),
+    attributes: RouteAttributesSchema.nullable().openapi({ description: 'Which message attributes the scenario receives (the route form\'s "Message attributes"); null: every attribute as it is.' }),
   })
   .openapi('Route');
 
@@ -293,7 +321,7 @@ export const DeliveryPageSchema = z
 /** One step of a connection test (`POST /api/v1/connections/{name}/test`). */
 export const ConnectionTestStepSchema = z
   .object({
-    step: z.string().openapi({ description: 'resolve, connect, tls, greeting, capabilities, auth, mailbox or count, in this order.', example: 'auth' }),
+    step: z.string().openapi({ description: 'resolve, connect, tls, greeting, capabilities, auth, mailbox or count, in this order; with a probe then send, arrive and archive.', example: 'auth' }),
     ok: z.boolean(),
     ms: z.number().int().openapi({ description: 'How long the step took.' }),
     detail: z.string().openapi({ description: 'What the step found, or on failure why it failed, in one sentence.' }),
@@ -310,6 +338,10 @@ export const ConnectionTestSchema = z
     messages: z.number().int().optional().openapi({ description: 'Messages in the mailbox, when the test got that far.' }),
     tls: z.boolean().optional().openapi({ description: 'Whether the session ran over TLS.' }),
     warnings: z.array(z.string()).openapi({ description: 'What works but the operator should know (credentials crossing unencrypted).' }),
+    probe: z
+      .object({ messageId: z.string().openapi({ description: 'Without angle brackets; `GET /api/v1/messages?messageId=` finds it.', example: 'probe-5f0c2a9e41d7b3c8a6e21f04@mailsluice.invalid' }) })
+      .optional()
+      .openapi({ description: 'With `probe=true`, once a probe was made: the probe message sent.' }),
   })
   .openapi('ConnectionTest');
 

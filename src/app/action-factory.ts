@@ -84,6 +84,7 @@ export function createRouteRuntimes(routes: readonly RouteConfig[], logger: Logg
         connection: r.connection,
         bus: r.bus,
         steps: [],
+        ...(r.attributes ? { attributes: structuredClone(r.attributes) } : {}),
         ...(r.response ? { response: { ...r.response, ...(r.response.addFlags ? { addFlags: [...r.response.addFlags] } : {}) } } : {}),
         ...(r.errorResponse ? { errorResponse: { ...r.errorResponse, ...(r.errorResponse.addFlags ? { addFlags: [...r.errorResponse.addFlags] } : {}) } } : {}),
       };

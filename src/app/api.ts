@@ -19,6 +19,8 @@ import { auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
 import { testConnection } from './test-connection.js';
 import { apiCredentials, type ApiCredentials } from './api-credentials.js';
 import { createToken } from './tokens.js';
+import { assertProbeConfigured, testConnectionWithProbe } from './probe-test.js';
+import { loadOrCreateProbeKey } from './probe-key.js';
 
 import type { Metrics } from '../core/ports/metrics.js';
 
@@ -73,6 +75,18 @@ export function connectionSettings(c: ConnectionConfig): ConnectionSettings {
     security: c.security,
     folders: [...c.folders],
     auth: { type: c.auth.type, ...(c.auth.username !== undefined ? { username: c.auth.username } : {}), credentialSet: c.auth.password !== undefined || c.auth.accessToken !== undefined },
+    testRecipients: [...c.testRecipients],
+    testRelay: c.testRelay
+      ? {
+          host: c.testRelay.host,
+          port: c.testRelay.port,
+          protocol: c.testRelay.protocol,
+          security: c.testRelay.security,
+          from: c.testRelay.from,
+          ...(c.testRelay.auth ? { authUser: c.testRelay.auth.user } : {}),
+          waitMs: c.testRelay.waitMs,
+        }
+      : null,
   };
 }
 
@@ -135,6 +149,8 @@ export function routeSettings(r: RouteConfig): RouteSettings {
     scenario: r.scenario.map(actionSettings),
     response: r.response ? structuredClone(r.response) : null,
     errorResponse: r.errorResponse ? structuredClone(r.errorResponse) : null,
+    // Names and header names only, never a secret: shown as configured.
+    attributes: r.attributes ? structuredClone(r.attributes) : null,
   };
 }
 
@@ -152,10 +168,18 @@ function apiRecorder(app: Pick<EmbeddedApp, 'audit' | 'clock'>): RecordAction {
  */
 export function connectionActions(app: EmbeddedApp, context: ApiContext, configNow: () => Config = () => app.config): ConnectionActions {
   return {
-    test: (name, onStep) => {
+    test: (name, onStep, options) => {
       const conn = configNow().connections.find((c) => c.name === name);
       if (!conn) return Promise.reject(new MailsluiceError('API_NOT_FOUND', `no connection ${JSON.stringify(name)}`));
-      return testConnection(conn, app.tls, onStep);
+      if (!options?.probe) return testConnection(conn, app.tls, onStep);
+      // This command's pipeline archives the probe when it runs the connection (`start`); a
+      // `drain` serving the API may end before the probe comes, and says so by no archive step.
+      const key = loadOrCreateProbeKey(app.config.dataDir);
+      return testConnectionWithProbe(conn, { key, search: app.store, archiving: context.runNow !== undefined, memory: app.tls }, onStep);
+    },
+    assertProbe: (name) => {
+      const conn = configNow().connections.find((c) => c.name === name);
+      if (conn) assertProbeConfigured(conn);
     },
     runNow: (name) => context.runNow?.(name) ?? 0,
     logFile: (name) => app.connectionLogFile(name),

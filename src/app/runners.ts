@@ -11,6 +11,7 @@ import type { BodiesSink } from '../core/ports/bodies-handoff.js';
 import { RouteMatcher } from '../core/routing/route-matcher.js';
 import { re2jsRegexEngine } from '../adapters/regex-re2js/index.js';
 import { ConnectionRunner } from '../core/connection/connection-runner.js';
+import { loadOrCreateProbeKey, probeVerifier } from './probe-key.js';
 
 /** A runner of a configured connection. */
 export type Runner = ConnectionRunner<ConnectionConfig>;
@@ -67,5 +68,7 @@ export function indexStageDeps(app: EmbeddedApp, parser: MessageParser, busy: ()
     },
     ...(bodies ? { bodies } : {}),
     budget: app.budget,
+    // Made here when missing: a probe can only be told from a forged one under the key it was signed with.
+    probes: probeVerifier(loadOrCreateProbeKey(app.config.dataDir)),
   };
 }

@@ -7,7 +7,7 @@ import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { MailsluiceError } from '../core/errors/index.js';
-import { formatProblems, type Config } from '../config/loader.js';
+import { formatProblems, type Config, type ConnectionConfig } from '../config/loader.js';
 import { checkConfigFileText, readServiceConfig } from '../app/config-file.js';
 import { assertArchiveExists, createEmbeddedApp, dataPaths, type EmbeddedApp } from '../app/embedded.js';
 import { drainAll, type DrainProgress } from '../app/drain.js';
@@ -15,6 +15,8 @@ import { parseDateOption } from './dates.js';
 import { drainFailures, formatProgress, formatSummary } from './drain-report.js';
 import { runService } from '../app/service.js';
 import { testConnection } from '../app/test-connection.js';
+import { assertProbeConfigured, serviceHolds, testConnectionWithProbe, type ProbeTestResult } from '../app/probe-test.js';
+import { loadOrCreateProbeKey } from '../app/probe-key.js';
 import { inspectFiles } from '../app/inspect.js';
 import type { ParsedArgs } from './args.js';
 import { exportDirMode, parseExportMode } from './export-mode.js';
@@ -134,10 +136,13 @@ export async function cmdTestConnection(args: ParsedArgs, io: Io): Promise<numbe
   const config = readServiceConfig(configPath(args));
   const conn = config.connections.find((c) => c.name === name);
   if (!conn) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
+  const hasArchive = existsSync(dataPaths(config.dataDir).db);
   // The STARTTLS downgrade memory lives in the archive: used when one exists, never created here.
-  const result = existsSync(dataPaths(config.dataDir).db)
-    ? await withApp(args, async (app) => testConnection(conn, app.tls))
-    : await testConnection(conn);
+  const result = args.options.probe
+    ? await probeTest(args, conn, config.dataDir, hasArchive)
+    : hasArchive
+      ? await withApp(args, async (app) => testConnection(conn, app.tls))
+      : await testConnection(conn);
   if (args.options.json) io.out(JSON.stringify(result) + '\n');
   else {
     for (const s of result.steps) io.out(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(12)} ${s.detail}${s.code ? ` [${s.code}]` : ''} (${s.ms} ms)\n`);
@@ -145,6 +150,16 @@ export async function cmdTestConnection(args: ParsedArgs, io: Io): Promise<numbe
     io.out(result.ok ? `connection ${name} works\n` : `connection ${name} failed at ${result.steps.find((s) => !s.ok)?.step}\n`);
   }
   return result.ok ? 0 : 1;
+}
+
+/** `test-connection NAME --probe`: beside a running service, its archive read to follow the probe into it. */
+async function probeTest(args: ParsedArgs, conn: ConnectionConfig, dataDir: string, hasArchive: boolean): Promise<ProbeTestResult> {
+  assertProbeConfigured(conn);
+  const key = loadOrCreateProbeKey(dataDir);
+  const archiving = hasArchive && serviceHolds(dataDir);
+  return hasArchive
+    ? withApp(args, async (app) => testConnectionWithProbe(conn, { key, search: app.store, archiving, memory: app.tls }))
+    : testConnectionWithProbe(conn, { key, archiving: false });
 }
 
 /** `mailsluice connection reset-tls NAME`: forget that the server offered STARTTLS (ADR 0016). */

@@ -83,6 +83,13 @@ connection is enabled.
 
 Tests a connection step by step: resolve, connect, TLS, greeting, capabilities, login, mailbox,
 count. Exits 1 at the first step that fails.
+
+--probe also sends a probe message (a unique Message-ID, a signed X-Mailsluice-Probe header)
+through the connection's testRelay to its testRecipients and follows it: send (the relay
+accepted it), arrive (in the mailbox, or already archived), archive (found in the archive by its
+Message-ID, marked as a probe; routes skip it), each within testRelay.waitMs. The archive step
+runs when a service (start or drain) holds the archive; otherwise the test ends after arrive and
+says that the next start or drain archives the probe.
 `,
   inspect: `Usage: mailsluice inspect FILE... [options]
 

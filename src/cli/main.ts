@@ -15,7 +15,7 @@ export { HELP } from './help.js';
 
 const KNOWN = {
   values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who'],
-  flags: ['json', 'help', 'version', 'has-attachment', 'all-dead'],
+  flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe'],
 } as const;
 
 const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => Promise<number>> = {

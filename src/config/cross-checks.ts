@@ -148,8 +148,11 @@ function connectionChecks(c: ConnectionInput, at: string, { problems, warnings }
   }
   const section = protocolEntry(c.protocol).section;
   if (section && !c[section.key]) problems.push({ path: `${at}.${section.key}`, message: `is required for protocol ${c.protocol} (${section.holds})` });
-  if (c.testRecipients.length > 0) {
-    warnings.push({ path: `${at}.testRecipients`, message: 'is not used in this build: test-connection connects, authenticates and opens the mailbox, but sends no probe message (there is no relay setting yet)' });
+  // Half a probe test is a mistake worth naming; neither half is needed for the plain test.
+  if (c.testRecipients.length > 0 && !c.testRelay) {
+    warnings.push({ path: `${at}.testRelay`, message: 'is missing: testRecipients are used only by the probe test (test-connection --probe), which sends through testRelay' });
+  } else if (c.testRelay && c.testRecipients.length === 0) {
+    warnings.push({ path: `${at}.testRecipients`, message: 'is empty: the probe test (test-connection --probe) sends through testRelay to these addresses' });
   }
   if (!SUPPORTED_PROTOCOLS.has(c.protocol) && c.enabled) {
     warnings.push({ path: `${at}.protocol`, message: `protocol ${c.protocol} has no source adapter in this build yet; the connection will report SOURCE_UNSUPPORTED_PROTOCOL` });

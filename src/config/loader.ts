@@ -45,8 +45,23 @@ export interface AuthConfig {
   apop: boolean;
 }
 
+/** The probe test's relay (`testRelay`), its port filled in and its secrets read. */
+export interface TestRelayConfig {
+  host: string;
+  port: number;
+  protocol: 'smtp' | 'lmtp';
+  security: 'tls' | 'starttls' | 'none';
+  tls: { verify: boolean; ca?: string; servername?: string };
+  auth?: { user: string; pass: string };
+  from: string;
+  timeoutMs: number;
+  waitMs: number;
+}
+
 /** A connection ready to use: ports filled in for its protocol, secrets resolved. */
-export interface ConnectionConfig extends Omit<ConnectionInput, 'port' | 'tlsPort' | 'tls' | 'auth' | 'mailbox'> {
+export interface ConnectionConfig extends Omit<ConnectionInput, 'port' | 'tlsPort' | 'tls' | 'auth' | 'mailbox' | 'testRelay'> {
+  /** The probe test's relay; absent: no probe test. */
+  testRelay?: TestRelayConfig;
   /** The folder drained: the first of `folders` (a runner's copy names its own). */
   mailbox: string;
   /** Every folder the connection drains, as configured (`mailbox`: one name or a list). */
@@ -305,7 +320,19 @@ function resolveConnection(c: ConnectionInput, at: string, { where, problems, wa
     ...opt('accessToken', secret(c.auth.accessToken, 'auth.accessToken')),
   };
   const folders = typeof c.mailbox === 'string' ? [c.mailbox] : [...c.mailbox];
-  return { ...c, mailbox: folders[0]!, folders, port: c.port ?? defaults.port, tlsPort: c.tlsPort ?? defaults.tlsPort, tls, auth };
+  const { testRelay: relay, ...rest } = c;
+  const testRelay: TestRelayConfig | undefined = relay && {
+    host: relay.host,
+    port: relay.port ?? (relay.protocol === 'lmtp' ? 24 : relay.security === 'tls' ? 465 : 25),
+    protocol: relay.protocol,
+    security: relay.security,
+    tls: { verify: relay.tls?.verify ?? true, ...opt('ca', secret(relay.tls?.ca, 'testRelay.tls.ca')), ...opt('servername', relay.tls?.servername) },
+    ...(relay.auth ? { auth: { user: relay.auth.user, pass: secret(relay.auth.pass, 'testRelay.auth.pass') ?? '' } } : {}),
+    from: relay.from,
+    timeoutMs: relay.timeoutMs,
+    waitMs: relay.waitMs,
+  };
+  return { ...rest, ...(testRelay ? { testRelay } : {}), mailbox: folders[0]!, folders, port: c.port ?? defaults.port, tlsPort: c.tlsPort ?? defaults.tlsPort, tls, auth };
 }
 
 /** A route with its scenario's secrets read and a script's module made absolute. */

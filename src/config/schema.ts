@@ -6,6 +6,8 @@ import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseListenAddress, parsePublicUrl } from './api-address.js';
 import { PROTOCOL_NAMES } from './protocols.js';
+import { ATTRIBUTE_NAMES } from '../core/message/attributes.js';
+import { attributeMappingProblems } from '../core/routing/route-attributes.js';
 
 /** System names: Latin letters, digits and `_` only (SPEC "Connection settings"). */
 const systemName = z
@@ -179,7 +181,36 @@ export const connectionSchema = z.strictObject({
       'Drop the connection when nothing arrives for this long while a command waits for the server. 0 = no limit set here: mailsluice still drops a connection silent for 5 minutes (its internal limit, so a server that stops answering cannot hang a drain) and logs a warning every 30 s of silence before that.',
   }),
   schedule,
-  testRecipients: z.array(z.string().email()).default([]).meta({ description: 'Addresses for an end-to-end connection test (SPEC). Not used in this build: test-connection sends no probe message; config check warns when it is set.' }),
+  testRecipients: z
+    .array(z.string().email())
+    .default([])
+    .meta({ description: 'Addresses for the probe test (SPEC "test recipients"): test-connection NAME --probe (and the API test with ?probe=true) sends a probe message through testRelay to them and follows it into the mailbox and the archive. They must end up in this connection\'s mailbox.' }),
+  testRelay: z
+    .strictObject({
+      host: hostName.meta({ description: 'The SMTP or LMTP server the probe is sent through (bare host name or IP address).' }),
+      port: port.optional().meta({ description: 'Default 25 (SMTP), 465 (SMTP with security: tls), 24 (LMTP).' }),
+      protocol: z.enum(['smtp', 'lmtp']).default('smtp').meta({ description: 'smtp | lmtp (LHLO, one reply per recipient; e.g. straight into Dovecot).' }),
+      security: z
+        .enum(['tls', 'starttls', 'none'])
+        .default('starttls')
+        .meta({ description: 'tls (implicit, from the first byte) | starttls (required: a relay that does not offer it fails) | none (plain text; the log of the test says so).' }),
+      tls: peerTls('test relay'),
+      auth: z
+        .strictObject({ user: z.string().min(1).meta({ description: 'SMTP AUTH user.' }), pass: secret.meta({ description: 'SMTP AUTH password.' }) })
+        .optional()
+        .meta({ description: 'SMTP AUTH credentials.' }),
+      from: z.string().email().default('probe@mailsluice.invalid').meta({ description: 'Envelope sender and From of the probe message.' }),
+      timeoutMs: z.number().int('must be a whole number').min(1000, 'must be at least 1000').max(600000).default(30000).meta({ description: 'Time limit for connecting to the relay, its greeting and any silence of it.' }),
+      waitMs: z
+        .number()
+        .int('must be a whole number')
+        .min(1000, 'must be at least 1000')
+        .max(3600000, 'must be at most 3600000 (one hour)')
+        .default(60000)
+        .meta({ description: 'How long the probe test waits for the message to arrive in the mailbox, and again to be archived, before that step fails.' }),
+    })
+    .optional()
+    .meta({ description: 'The relay the probe test sends through (SMTP or LMTP); with testRecipients, enables test-connection --probe. A probe carries X-Mailsluice-Probe signed with probe.key in dataDir: it is archived marked Probe and routed nowhere (ADR 0027).' }),
   ews: z
     .strictObject({
       url: z.string().min(1).meta({ description: 'EWS URL without protocol prefix.' }),
@@ -301,6 +332,33 @@ const serverResponse = z
   })
   .meta({ description: 'What the connection does with the message on the server afterwards (IMAP; the message must still be there: deletePolicy leave, mark-seen or delete).' });
 
+/** A route's message attributes (SPEC: "a route may map or add attributes"; ADR 0027). */
+const routeAttributes = z
+  .strictObject({
+    keep: z
+      .array(z.string())
+      .optional()
+      .meta({ description: `The attributes the scenario receives, by name (${ATTRIBUTE_NAMES.join(', ')}); absent: all of them.` }),
+    rename: z.record(z.string(), z.string()).optional().meta({ description: 'A kept attribute → the name the scenario receives it under, e.g. { Subject: Title }.' }),
+    add: z
+      .array(
+        z
+          .strictObject({
+            name: z.string().meta({ description: 'The name the scenario receives it under (letters, digits, _ . -, starting with a letter).' }),
+            header: z.string().min(1).optional().meta({ description: 'A header whose first value (unfolded, decoded) becomes the attribute; "" when the message has none.' }),
+            value: z.string().optional().meta({ description: 'A constant.' }),
+          })
+          .refine((a) => (a.header === undefined) !== (a.value === undefined), { message: 'must give exactly one of header or value' }),
+      )
+      .optional()
+      .meta({ description: 'Attributes added after keeping and renaming: { name, header } or { name, value }.' }),
+  })
+  .superRefine((m, ctx) => {
+    for (const p of attributeMappingProblems(m)) ctx.addIssue({ code: 'custom', message: p.message, path: p.path.split(/\.|\[|\]\.?/).filter(Boolean).map((x) => (/^\d+$/.test(x) ? Number(x) : x)) });
+  })
+  .optional()
+  .meta({ description: 'Which message attributes the scenario (webhook body, script) receives: keep (default all), rename, and add from a header or a constant. The filter always sees every attribute.' });
+
 /** One route (SPEC "Route settings"). */
 export const routeSchema = z.strictObject({
   name: systemName,
@@ -310,6 +368,7 @@ export const routeSchema = z.strictObject({
   bus: z.number().int().min(0).default(0).meta({ description: 'Bus number (0..buses-1).' }),
   filter: filter.optional().meta({ description: 'Only messages matching every given condition take this route.' }),
   scenario: z.array(action).min(1).meta({ description: 'Ordered actions: archive, webhook, script, publish, forward.' }),
+  attributes: routeAttributes,
   response: serverResponse.optional().meta({ description: 'Applied on the server after the scenario succeeded (a script may return its own).' }),
   errorResponse: serverResponse.optional().meta({ description: 'Applied on the server after the delivery was dead-lettered.' }),
 });

@@ -45,6 +45,19 @@ test('a script that returns a response: it becomes the outcome response, ctx car
   assert.deepEqual(out, { ok: true, response: { addFlags: ['$Processed', '\\Seen'], moveTo: 'Done/Q1/r1,journal,dlv-7,dlv-7:2,2,3' } });
 });
 
+test("the route's attributes shape the message the script receives: kept, renamed, added", async () => {
+  const mod = dir.write('keys.mjs', "export function handle(message) { return { moveTo: JSON.stringify(message) }; }");
+  const out = await action(mod).run(
+    attributes('Q2'),
+    deliveryContext(RAW, { attributes: { keep: ['Subject', 'GlobalMessageId'], rename: { Subject: 'Title' }, add: [{ name: 'Tenant', value: 'acme' }] } }),
+  );
+  assert.equal(out.ok, true);
+  const seen = JSON.parse((out as { response: { moveTo: string } }).response.moveTo) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(seen), ['Title', 'GlobalMessageId', 'Tenant']);
+  assert.equal(seen['Title'], 'Q2');
+  assert.equal(seen['Tenant'], 'acme');
+});
+
 test('a synchronous handle returning nothing succeeds without a response; CommonJS works too', async () => {
   const esm = action(dir.write('sync.mjs', 'export function handle() { return undefined; }'));
   assert.deepEqual(await esm.run(attributes('a'), deliveryContext(RAW)), { ok: true });

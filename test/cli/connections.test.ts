@@ -23,8 +23,8 @@ test('connections list --json: one object per connection, the API shape, no secr
     assert.equal(list.code, 0, list.stderr);
     assert.ok(!list.stdout.includes('pa55word'), 'no password');
     const rows = lines(list.stdout).map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.deepEqual(rows.map((r) => Object.keys(r).sort()), [0, 1].map(() => ['auth', 'enabled', 'folders', 'host', 'name', 'port', 'protocol', 'security']));
-    assert.deepEqual(rows[0], { name: 'journal', enabled: true, protocol: 'imap', host: '127.0.0.1', port: 1, security: 'starttls-if-available', folders: ['INBOX'], auth: { type: 'basic', username: 'u', credentialSet: true } });
+    assert.deepEqual(rows.map((r) => Object.keys(r).sort()), [0, 1].map(() => ['auth', 'enabled', 'folders', 'host', 'name', 'port', 'protocol', 'security', 'testRecipients', 'testRelay']));
+    assert.deepEqual(rows[0], { name: 'journal', enabled: true, protocol: 'imap', host: '127.0.0.1', port: 1, security: 'starttls-if-available', folders: ['INBOX'], auth: { type: 'basic', username: 'u', credentialSet: true }, testRecipients: [], testRelay: null });
     assert.deepEqual([rows[1]!.name, rows[1]!.enabled, rows[1]!.protocol], ['legacy', false, 'pop3']);
     const human = await runCli(['connections', 'list'], ws);
     assert.match(human.stdout, /^journal +enabled +imap 127\.0\.0\.1:1/m);

@@ -51,10 +51,18 @@ routes:
   assert.match(m.get('routes[0].scenario[0].action')!, /must be one of: "archive", "webhook", "script", "publish", "forward"/);
 });
 
-test('testRecipients, which this build does not use, is a warning that says so, not silently accepted', () => {
+test('the probe test: testRecipients without testRelay (or the reverse) is a warning naming the missing half; both, none', () => {
   const r = checkConfigText(`${CONN}    testRecipients: [probe@example.com]\n`);
   assert.deepEqual(r.problems, []);
-  assert.match(r.warnings.find((w) => w.path === 'connections[0].testRecipients')?.message ?? '', /not used in this build: .*sends no probe message/);
+  assert.match(r.warnings.find((w) => w.path === 'connections[0].testRelay')?.message ?? '', /is missing: .*probe test/);
+  const half = checkConfigText(`${CONN}    testRelay: { host: relay.example.com, protocol: lmtp }\n`);
+  assert.match(half.warnings.find((w) => w.path === 'connections[0].testRecipients')?.message ?? '', /is empty/);
+  const both = checkConfigText(`${CONN}    testRecipients: [probe@example.com]\n    testRelay: { host: relay.example.com, protocol: lmtp, security: none }\n`);
+  assert.deepEqual([...both.problems, ...both.warnings.filter((w) => /test/.test(w.path))], []);
+  assert.equal(both.config?.connections[0]?.testRelay?.port, 24, 'LMTP defaults to port 24');
+  const bad = checkConfigText(`${CONN}    testRelay: { host: 'smtp://relay.example.com', security: ssl }\n`);
+  const paths = bad.problems.map((p) => p.path);
+  assert.ok(paths.includes('connections[0].testRelay.host') && paths.includes('connections[0].testRelay.security'), paths.join(', '));
 });
 
 test('mailbox: a list of folders is accepted; a folder named twice, an empty list or a list on POP3 is not', () => {

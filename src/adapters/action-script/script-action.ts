@@ -12,6 +12,7 @@ import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MessageAttributes } from '../../core/message/attributes.js';
+import { mapAttributes } from '../../core/routing/route-attributes.js';
 import type { ActionOutcome, DeliveryContext, ScenarioAction } from '../../core/ports/scenario-action.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { toMailsluiceError, type MailsluiceError } from '../../core/errors/index.js';
@@ -88,7 +89,8 @@ class ScriptAction implements ScenarioAction {
       let done = false;
       const call: Call = {
         id: this.#nextId++,
-        message,
+        // Shaped by the route's `attributes` (the script sees what a webhook would).
+        message: mapAttributes(message, ctx.attributes) as MessageAttributes,
         ctx,
         rawError: undefined,
         settle: (o) => {

@@ -11,6 +11,7 @@
 import { createHmac } from 'node:crypto';
 import type { ActionOutcome, DeliveryContext, ScenarioAction } from '../../core/ports/scenario-action.js';
 import type { Attachment, MessageAttributes } from '../../core/message/attributes.js';
+import { mapAttributes } from '../../core/routing/route-attributes.js';
 import { toMailsluiceError } from '../../core/errors/index.js';
 import { resolveWebhookActionConfig, WEBHOOK_TUNING, type WebhookActionConfig, type WebhookActionOptions } from './webhook-action-config.js';
 import { mapWebhookError, mapWebhookStatus } from './webhook-error-map.js';
@@ -49,7 +50,8 @@ export interface WebhookBody {
   route: string;
   connection: string;
   deliveryId: string;
-  message: Omit<MessageAttributes, 'Attachments'> & { Attachments: WebhookAttachment[] };
+  /** The message attributes, as the route's `attributes` setting shapes them (all of them by default). */
+  message: (Omit<MessageAttributes, 'Attachments'> & { Attachments: WebhookAttachment[] }) | Record<string, unknown>;
 }
 
 /**
@@ -159,7 +161,9 @@ export class WebhookAction implements ScenarioAction {
   private async body(message: MessageAttributes, ctx: DeliveryContext): Promise<WebhookBody> {
     const limit = this.config.inlineAttachmentsUpTo;
     const finder = this.deps.attachments;
-    const small = new Set(message.Attachments.filter((a) => a.Size <= limit).map((a) => a.Sha256));
+    // A route that does not pass Attachments on needs none of their bytes read.
+    const keep = ctx.attributes?.keep;
+    const small = new Set((keep && !keep.includes('Attachments') ? [] : message.Attachments).filter((a) => a.Size <= limit).map((a) => a.Sha256));
     const contents = finder && small.size > 0 ? await finder.find(await ctx.readRaw(), small) : new Map<string, Uint8Array>();
     const archiveId = message.ArchiveId ?? '';
     const referenceUrl = this.deps.referenceUrl;
@@ -172,7 +176,7 @@ export class WebhookAction implements ScenarioAction {
       const reference: AttachmentReference = { ArchiveId: archiveId, Sha256: a.Sha256, ...(referenceUrl && archiveId ? { Url: referenceUrl(archiveId, a.Sha256) } : {}) };
       return { ...a, Content: { Reference: reference } };
     });
-    return { route: ctx.route, connection: ctx.connection, deliveryId: ctx.deliveryId, message: { ...message, Attachments: attachments } };
+    return { route: ctx.route, connection: ctx.connection, deliveryId: ctx.deliveryId, message: mapAttributes({ ...message, Attachments: attachments }, ctx.attributes) };
   }
 }
 

@@ -56,7 +56,18 @@ const test = createRoute({
   security: BEARER,
   request: {
     params: nameParam,
-    query: z.object({ wait: z.enum(['true', 'false']).optional().openapi({ param: { description: 'true: answer the whole result at the end, as JSON.' } }) }),
+    query: z.object({
+      wait: z.enum(['true', 'false']).optional().openapi({ param: { description: 'true: answer the whole result at the end, as JSON.' } }),
+      probe: z
+        .enum(['true', 'false'])
+        .optional()
+        .openapi({
+          param: {
+            description:
+              "true: the probe test (the seeds' \"test recipients\"): after the steps above, a probe message with a unique Message-ID goes through the connection's `testRelay` to its `testRecipients`, and the steps `send`, `arrive` (in the mailbox, or already archived) and `archive` (found by its Message-ID, marked as a probe; routes skip it) follow, each within `testRelay.waitMs`. 409 PROBE_NOT_CONFIGURED without testRelay or testRecipients.",
+          },
+        }),
+    }),
   },
   responses: {
     200: {
@@ -68,6 +79,7 @@ const test = createRoute({
     },
     ...ACCESS_ANSWERS,
     ...notFound,
+    409: errorAnswer('`probe=true` on a connection without `testRelay` or `testRecipients` (PROBE_NOT_CONFIGURED).'),
   },
 });
 
@@ -141,7 +153,7 @@ function wantsWhole(wait: string | undefined, accept: string | undefined): boole
 }
 
 /** The steps as server-sent events while the test runs, the result last. */
-function streamTest(actions: ConnectionActions, name: string): Response {
+function streamTest(actions: ConnectionActions, name: string, probe: boolean): Response {
   const enc = new TextEncoder();
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -153,7 +165,7 @@ function streamTest(actions: ConnectionActions, name: string): Response {
         }
       };
       void actions
-        .test(name, (s) => send(sse('step', stepBody(s))))
+        .test(name, (s) => send(sse('step', stepBody(s))), { probe })
         .then(
           (r) => send(sse('done', { ...r, steps: r.steps.map(stepBody), warnings: r.warnings ?? [] })),
           (err: unknown) => {
@@ -185,10 +197,14 @@ export function connectionActionRoutes(app: ApiApp, deps: ApiDeps): void {
     const { name } = c.req.valid('param');
     findConnection(deps, name);
     const actions = actionsOf(deps, 'testing a connection');
+    const query = c.req.valid('query');
+    const probe = query.probe === 'true';
+    // Refused before anything is sent or streamed: a 409 rather than an error event mid-stream.
+    if (probe) actions.assertProbe(name);
     // It logs in with the stored credentials: who did so is on the audit log first.
-    await recordRequest(c, deps, 'connection.test', { connection: name });
-    if (!wantsWhole(c.req.valid('query').wait, c.req.header('accept'))) return streamTest(actions, name);
-    const r = await actions.test(name, () => undefined);
+    await recordRequest(c, deps, 'connection.test', { connection: name, ...(probe ? { probe: true } : {}) });
+    if (!wantsWhole(query.wait, c.req.header('accept'))) return streamTest(actions, name, probe);
+    const r = await actions.test(name, () => undefined, { probe });
     return c.json({ ...r, steps: r.steps.map(stepBody), warnings: r.warnings ?? [] }, 200, JSON_HEADERS);
   });
   app.openapi({ ...run, middleware: [admin] }, async (c) => {

@@ -39,6 +39,7 @@ export const SearchParams = z.object({
   before: isoDate.optional().openapi({ param: { description: 'Messages dated before.' } }),
   hasAttachment: z.enum(['true', 'false']).optional().openapi({ param: { description: 'Only messages with (true) or without (false) attachments.' } }),
   connection: z.string().max(200).optional().openapi({ param: { description: 'Only messages taken by this connection.' } }),
+  messageId: z.string().min(1).max(998).optional().openapi({ param: { description: 'Only the message(s) with this Message-ID, without angle brackets, exactly (e.g. a connection test\'s probe).' } }),
   cursor: z
     .string()
     .regex(/^[0-9]{1,6}$/, { error: 'must be the `next` of an earlier page, as it was given' })
@@ -114,6 +115,7 @@ export function searchQuery(p: Omit<z.infer<typeof SearchParams>, 'cursor' | 'li
     ...(p.before !== undefined ? { before: new Date(p.before).toISOString() } : {}),
     ...(p.hasAttachment !== undefined ? { hasAttachment: p.hasAttachment === 'true' } : {}),
     ...(p.connection !== undefined ? { connection: p.connection } : {}),
+    ...(p.messageId !== undefined ? { messageId: p.messageId.replace(/^<(.*)>$/, '$1') } : {}),
   };
 }
 
@@ -153,7 +155,7 @@ async function searchPage(deps: ApiDeps, p: z.infer<typeof SearchParams>): Promi
   const shown = [];
   for (const h of page) {
     const text = p.excerpts === 'false' ? '' : await hitExcerpt(deps, h.sha256, words);
-    shown.push({ id: h.id, archiveId: h.sha256, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size, excerpt: text });
+    shown.push({ id: h.id, archiveId: h.sha256, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size, excerpt: text, ...(h.probe ? { probe: true } : {}) });
   }
   return { hits: shown, total: Math.min(counted, cap), more: counted > cap, next };
 }

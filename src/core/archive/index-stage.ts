@@ -12,6 +12,8 @@ import type { Logger } from '../ports/logger.js';
 import type { Clock } from '../ports/clock.js';
 import { MAX_FULL_PARSE_BYTES, MAX_HEADER_BYTES } from '../message/limits.js';
 import { YieldToDrain } from './yield-to-drain.js';
+import type { ProbeVerifier } from '../ports/probe-verifier.js';
+import { markProbe, probeHeaderOf } from '../message/probe-mark.js';
 import type { RouteMatcher } from '../routing/route-matcher.js';
 import type { MessageAttributes } from '../message/attributes.js';
 import type { BodiesSink, HandedBodies } from '../ports/bodies-handoff.js';
@@ -71,6 +73,11 @@ export interface IndexDeps {
    * bound but `concurrency`.
    */
   budget?: ByteBudget;
+  /**
+   * Tells the probes this archive issued (ADR 0027): such a message is saved marked `Probe: true`
+   * and routed nowhere. Absent: no message is taken for a probe (a forged header is just a header).
+   */
+  probes?: ProbeVerifier;
 }
 
 /** What reading and parsing `m` holds in memory, counted against the budget. */
@@ -272,6 +279,12 @@ async function readAndParse(deps: IndexDeps, parse: Parse, m: UnparsedMessage, s
  * result (an unparsable message is routed on what could be read of it).
  */
 function routed(deps: IndexDeps, m: UnparsedMessage, outcome: ParseOutcome | ParsedRecord): ParseResult {
+  if (deps.probes) {
+    // Only a probe whose header carries this archive's MAC skips the routes: anyone can send a
+    // message with the header to a journal mailbox, and must not suppress its routing by it.
+    const header = probeHeaderOf(outcome);
+    if (header !== undefined && deps.probes.issued(header)) return { id: m.id, outcome: markProbe(outcome) };
+  }
   const routes = deps.routes;
   if (!routes?.has(m.connection)) return { id: m.id, outcome };
   const attributes = (): Partial<MessageAttributes> =>

@@ -16,6 +16,7 @@ import type { MessageParser } from '../ports/message-parser.js';
 import type { ClaimedDelivery, DeliveryPair, MessageBus } from '../ports/message-bus.js';
 import type { ActionOutcome, DeliveryContext, ScenarioAction, ServerResponse } from '../ports/scenario-action.js';
 import type { MessageAttributes } from '../message/attributes.js';
+import type { AttributeMapping } from '../routing/route-attributes.js';
 import type { BodiesSource } from '../ports/bodies-handoff.js';
 import { MAX_FULL_PARSE_BYTES } from '../message/limits.js';
 import { backoffDelay, type BackoffPolicy } from '../connection/backoff.js';
@@ -38,6 +39,8 @@ export interface RouteRuntime {
   response?: ServerResponse | undefined;
   /** Applied by the connection after the delivery was dead-lettered. */
   errorResponse?: ServerResponse | undefined;
+  /** Which attributes the scenario receives, under which names, and what it adds (the route's `attributes`). */
+  attributes?: AttributeMapping | undefined;
 }
 
 /** Tunables of the dispatcher; defaults in {@link DISPATCH_DEFAULTS}. */
@@ -415,6 +418,7 @@ class Lane {
         step,
         attempt,
         readRaw,
+        ...(route.attributes ? { attributes: route.attributes } : {}),
         // The run's own signal: a controller per step cost more than a loopback POST.
         signal: this.options.signal ?? NEVER_ABORTED,
       };

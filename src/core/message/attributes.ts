@@ -68,4 +68,36 @@ export interface MessageAttributes {
   Journal?: JournalEnvelope;
   Source?: MessageSource;
   ArchiveId?: string;
+  /**
+   * True on a connection test's probe message whose `X-Mailsluice-Probe` header this archive
+   * signed (ADR 0027): archived as mail that passed through, routed nowhere. Absent otherwise.
+   */
+  Probe?: true;
 }
+
+/**
+ * Every top-level attribute name, in SPEC's order: what a route's `attributes` setting may keep
+ * or rename (config check names an unknown one against this list).
+ */
+export const ATTRIBUTE_NAMES = [
+  'From',
+  'To',
+  'Cc',
+  'Bcc',
+  'Subject',
+  'ReceivedDate',
+  'GlobalMessageId',
+  'InReplyTo',
+  'References',
+  'TextBody',
+  'HtmlBody',
+  'Attachments',
+  'CustomHeaders',
+  'Journal',
+  'Source',
+  'ArchiveId',
+  'Probe',
+] as const satisfies ReadonlyArray<keyof MessageAttributes>;
+
+/** One of {@link ATTRIBUTE_NAMES}. */
+export type AttributeName = (typeof ATTRIBUTE_NAMES)[number];

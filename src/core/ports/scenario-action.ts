@@ -3,6 +3,7 @@
  * archive) run for one message. It does not queue, retry or record anything: the bus dispatcher
  * does (docs/pipeline.md, "dispatch").
  */
+import type { AttributeMapping } from '../routing/route-attributes.js';
 import type { MessageAttributes } from '../message/attributes.js';
 import type { MailsluiceError } from '../errors/index.js';
 
@@ -33,6 +34,12 @@ export interface DeliveryContext {
   readRaw(): Promise<Buffer>;
   /** Aborted when the service stops or the attempt's time is up; give up promptly. */
   signal: AbortSignal;
+  /**
+   * The route's `attributes` setting: an action applies it (`mapAttributes`) to the message it
+   * hands over (a webhook's body, a script's argument) after using the full message for its own
+   * work (inlining attachments). Absent: every attribute as it is (ADR 0027).
+   */
+  attributes?: AttributeMapping | undefined;
 }
 
 /** How an attempt ended. A failure's `error.retryable` decides between retry and dead letter. */

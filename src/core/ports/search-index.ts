@@ -9,6 +9,8 @@ export interface SearchHit {
   subject: string;
   date: string | null;
   size: number;
+  /** True for a connection test's probe message (ADR 0027); absent otherwise. */
+  probe?: true;
 }
 
 /** Search filters beyond the full-text query. */
@@ -25,6 +27,8 @@ export interface SearchQuery {
   /** ISO 8601: messages dated before. */
   before?: string;
   hasAttachment?: boolean;
+  /** The Message-ID, without angle brackets, exactly (a probe test finds its probe by it). */
+  messageId?: string;
   /** At most this many hits, newest first; default 100. */
   limit?: number;
 }
