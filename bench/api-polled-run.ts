@@ -38,7 +38,8 @@ export interface PolledRun {
   polls?: { pairs: number; failures: number; statusP50Ms: number; statusP99Ms: number; metricsP50Ms: number; metricsP99Ms: number };
 }
 
-function messageFiles(maildir: string): number {
+/** Message files in a Maildir (`cur/` and `new/`): what Dovecot holds, counted without a client. */
+export function messageFiles(maildir: string): number {
   let n = 0;
   for (const sub of ['cur', 'new']) {
     const p = join(maildir, sub);

@@ -35,7 +35,7 @@
  * (--profile passes --cpu-prof to the mailsluice children and keeps the .cpuprofile files).
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -47,7 +47,7 @@ import type { DrainSummary } from '../src/app/drain.js';
 import { RawImapClient, type RawDrainResult } from './raw-imap-client.js';
 import { rawPop3Drain, type RawPop3Result } from './raw-pop3-client.js';
 import { measureLatency, messageIdOf, startReceiver, webhookRoute } from './webhook-run.js';
-import { runStartDrain, type PolledRun } from './api-polled-run.js';
+import { messageFiles, runStartDrain, type PolledRun } from './api-polled-run.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The compiled preload that reports a Node child's peak RSS and CPU on exit. */
@@ -304,15 +304,6 @@ async function runRawPop3(d: DovecotInstance, user: TestUser, expect: { messages
   return { res, o };
 }
 
-function countFiles(dir: string): number {
-  let n = 0;
-  for (const sub of ['cur', 'new']) {
-    const p = join(dir, sub);
-    if (existsSync(p)) n += readdirSync(p).length;
-  }
-  return n;
-}
-
 async function runMbsync(d: DovecotInstance, user: TestUser, expectMessages: number): Promise<ChildOutcome> {
   const dir = mkdtempSync(join(tmpdir(), 'mailsluice-bench-mbsync-'));
   try {
@@ -353,7 +344,7 @@ async function runMbsync(d: DovecotInstance, user: TestUser, expectMessages: num
     );
     const o = await runChild('mbsync', ['-c', rc, '-q', 'bench'], { cwd: dir });
     if (o.code !== 0) throw new Error(`mbsync failed (exit ${o.code}): ${o.stderr.trim()}`);
-    const got = countFiles(join(local, 'INBOX'));
+    const got = messageFiles(join(local, 'INBOX'));
     if (got !== expectMessages) throw new Error(`mbsync copied ${got} messages, expected ${expectMessages}`);
     return o;
   } finally {
