@@ -20,6 +20,7 @@ import { exportRoutes } from './routes/export.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { auditRoutes } from './routes/audit.js';
 import { mailRoutes } from './routes/mail-routes.js';
+import { deliveryRoutes } from './routes/deliveries.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { alertRoutes } from './routes/alerts.js';
 import { sessionRoutes } from './routes/session.js';
@@ -117,6 +118,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   exportRoutes(app, deps);
   messageRoutes(app, deps);
   mailRoutes(app, deps);
+  deliveryRoutes(app, deps);
   configEditRoutes(app, deps);
   auditRoutes(app, deps);
   tokenRoutes(app, deps);

@@ -13,6 +13,7 @@ import type { Authorize } from './access.js';
 import type { Principal } from '../core/access/index.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
 import type { Metrics } from '../core/ports/metrics.js';
+import type { ResponseLedger } from '../core/ports/response-ledger.js';
 import type { AuditFilter } from '../core/ports/audit-log.js';
 import type { DeliveryAdmin } from '../core/ports/delivery-admin.js';
 import type { AlertState } from '../core/alerts/index.js';
@@ -55,6 +56,8 @@ export interface RoutesView {
   /** Every configured route, in the configuration's order. */
   configured(): readonly RouteSettings[];
   deliveries: Pick<DeliveryAdmin, 'list' | 'replay'>;
+  /** Where each delivery's server response stands (`GET /api/v1/deliveries`); absent: shown pending. */
+  responses?: Pick<ResponseLedger, 'responseStatuses'>;
 }
 
 /** A connection's settings as the API shows them: never a secret, in any form. */

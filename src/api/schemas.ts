@@ -61,6 +61,11 @@ export const FolderStatusSchema = z
     cycles: z.number().int(),
     failures: z.number().int().openapi({ description: 'Cycles that ended with an error since the start.' }),
     lastError: LastErrorSchema,
+    lastSuccessAt: z.string().nullable().openapi({ format: 'date-time', description: 'When a cycle last completed; null before the first since the start.' }),
+    nextAttemptAt: z
+      .string()
+      .nullable()
+      .openapi({ format: 'date-time', description: 'While the runner waits: when its next cycle or session starts (end of the poll interval, back-off or time outside the schedule). Null while it works, and while it waits on IDLE.' }),
     startedAt: z.string().openapi({ format: 'date-time', description: 'When this runner started: applying a changed configuration restarts only the runners of changed connections.' }),
     sessions: z.number().int().openapi({ description: 'Sessions (logins) this runner opened since it started.' }),
     backlog: z.number().int().openapi({ description: "Messages the folder's last listing found on the server not yet taken, counted down as they are committed; 0 once it is empty. At most the connection's maxMessagesPerCycle." }),
@@ -73,6 +78,10 @@ export const ConnectionStatusSchema = z
     name: z.string(),
     enabled: z.boolean(),
     state: ConnectionStateSchema.nullable().openapi({ description: "The state of its first folder's runner; null when no runner runs it (disabled, or not in this command)." }),
+    lastPollAt: z.string().nullable().openapi({ format: 'date-time', description: 'When a cycle of any of its folders last began; null when none did since the start.' }),
+    lastSuccessAt: z.string().nullable().openapi({ format: 'date-time', description: 'When a cycle of any of its folders last completed; null when none did since the start.' }),
+    lastError: LastErrorSchema.openapi({ description: "The latest of its folders' last errors, with its catalogue code and when; null when none since the start." }),
+    nextAttemptAt: z.string().nullable().openapi({ format: 'date-time', description: "The earliest of its waiting folders' next attempts; null when none waits for a known time." }),
     taken: z.number().int().openapi({ description: 'Messages taken since the archive began.' }),
     bytes: z.number().int().openapi({ description: 'Their raw bytes.' }),
     pendingActions: z.number().int().openapi({ description: 'Server actions (delete, move, flag) not yet applied.' }),
@@ -294,22 +303,49 @@ export const RouteSchema = z
 
 export const DeliveryStateSchema = z.enum(['pending', 'done', 'dead']);
 
+/** What every delivery shows (`Delivery`, and `ListedDelivery` with more). */
+const deliveryShape = {
+  id: z.string().openapi({ description: '`<connection>.<route>.<message id>`.' }),
+  connection: z.string(),
+  route: z.string(),
+  bus: z.number().int(),
+  state: DeliveryStateSchema,
+  step: z.number().int().openapi({ description: 'The scenario action it is at (the failed one, for a dead letter).' }),
+  attempts: z.number().int(),
+  lastError: z.string().nullable().openapi({ description: 'The last failure, `CODE: sentence`; null when none.' }),
+  createdAt: z.string().openapi({ format: 'date-time' }),
+  nextAt: z.string().openapi({ format: 'date-time', description: 'When it is due next (pending).' }),
+  doneAt: z.string().nullable().openapi({ format: 'date-time', description: 'When it was delivered or dead-lettered.' }),
+};
+
 /** One delivery of a message on a route. */
-export const DeliverySchema = z
+export const DeliverySchema = z.object(deliveryShape).openapi('Delivery');
+
+/** One delivery in the list across routes (`GET /api/v1/deliveries`): with its message and server response. */
+export const ListedDeliverySchema = z
   .object({
-    id: z.string().openapi({ description: '`<connection>.<route>.<message id>`.' }),
-    connection: z.string(),
-    route: z.string(),
-    bus: z.number().int(),
-    state: DeliveryStateSchema,
-    step: z.number().int().openapi({ description: 'The scenario action it is at (the failed one, for a dead letter).' }),
-    attempts: z.number().int(),
-    lastError: z.string().nullable().openapi({ description: 'The last failure, `CODE: sentence`; null when none.' }),
-    createdAt: z.string().openapi({ format: 'date-time' }),
-    nextAt: z.string().openapi({ format: 'date-time', description: 'When it is due next (pending).' }),
-    doneAt: z.string().nullable().openapi({ format: 'date-time', description: 'When it was delivered or dead-lettered.' }),
+    ...deliveryShape,
+    messageId: z.number().int().openapi({ description: "The archived message's id (the last part of `id`)." }),
+    response: z
+      .object({ addFlags: z.array(z.string()).optional(), moveTo: z.string().optional() })
+      .nullable()
+      .openapi({ description: "The server response to apply on the message (the route's `response` after success, `errorResponse` after a dead letter); null when none." }),
+    responseResult: z
+      .enum(['pending', 'applied', 'not-applicable', 'failed'])
+      .nullable()
+      .openapi({ description: 'Where the server response stands: `pending` until the connection has applied it; null without a response.' }),
+    responseNote: z.string().nullable().openapi({ description: 'Why a response was not applicable or failed; null otherwise.' }),
+    responseAt: z.string().nullable().openapi({ format: 'date-time', description: 'When the response result was recorded; null while pending or without a response.' }),
   })
-  .openapi('Delivery');
+  .openapi('ListedDelivery');
+
+/** A page of the deliveries across routes. */
+export const DeliveryListSchema = z
+  .object({
+    deliveries: z.array(ListedDeliverySchema),
+    next: z.string().nullable().openapi({ description: 'The `cursor` of the next page (`<message id>.<route>` of the last delivery here); null on the last.' }),
+  })
+  .openapi('DeliveryList');
 
 export const DeliveryPageSchema = z
   .object({

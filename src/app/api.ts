@@ -254,7 +254,7 @@ export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigni
     archive: app.store,
     search: app.store,
     connections: { configured: () => shown().connections, statuses: context.statuses },
-    routes: { configured: () => shown().routes, deliveries: app.bus },
+    routes: { configured: () => shown().routes, deliveries: app.bus, responses: app.responses },
     ...(admin ? { config: admin } : {}),
     record: overrides.record ?? apiRecorder(app),
     audit: {

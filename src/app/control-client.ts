@@ -23,8 +23,8 @@ export interface ControlClient {
   readonly path: string;
   /** A JSON request; an error answer `{ code, message }` is thrown as that `MailsluiceError`. */
   json<T>(method: string, path: string, query?: Query, body?: unknown): Promise<T>;
-  /** A GET whose answer is streamed (an export, a log file); an error answer is thrown as above. */
-  stream(path: string, query?: Query): Promise<IncomingMessage>;
+  /** A request (GET unless `method` says) whose answer is streamed (an export, a log file, server-sent events); an error answer is thrown as above. */
+  stream(path: string, query?: Query, method?: string): Promise<IncomingMessage>;
 }
 
 /** How long a command waits for the socket to accept before it says the service does not answer. */
@@ -113,7 +113,7 @@ function client(socketPath: string): ControlClient {
     async json<T>(method: string, path: string, query?: Query, body?: unknown): Promise<T> {
       return JSON.parse(await text(await send(method, path, query, body))) as T;
     },
-    stream: (path, query) => send('GET', path, query, undefined),
+    stream: (path, query, method = 'GET') => send(method, path, query, undefined),
   };
 }
 

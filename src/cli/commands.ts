@@ -15,7 +15,7 @@ import { parseDateOption } from './dates.js';
 import { drainFailures, formatProgress, formatSummary } from './drain-report.js';
 import { runService } from '../app/service.js';
 import { testConnection } from '../app/test-connection.js';
-import { assertProbeConfigured, serviceHolds, testConnectionWithProbe, type ProbeTestResult } from '../app/probe-test.js';
+import { assertProbeConfigured, serviceHolds, testConnectionWithProbe, type ProbeTestResult, type TestStep } from '../app/probe-test.js';
 import { loadOrCreateProbeKey } from '../app/probe-key.js';
 import { inspectFiles } from '../app/inspect.js';
 import type { ParsedArgs } from './args.js';
@@ -23,6 +23,7 @@ import { exportDirMode, parseExportMode } from './export-mode.js';
 import { recordCliAction } from '../app/audit.js';
 import { connectService, type ControlClient } from '../app/control-client.js';
 import { exportThroughService, logThroughService, retryThroughService, searchThroughService, type RetryRequest } from '../app/service-commands.js';
+import { deliveriesThroughService, probeThroughService } from '../app/service-live.js';
 import type { SearchHit } from '../core/ports/search-index.js';
 
 import { OutputClosed, type Io } from './output.js';
@@ -129,7 +130,16 @@ export async function cmdStart(args: ParsedArgs, io: Io): Promise<number> {
   return 0;
 }
 
-/** `mailsluice test-connection NAME` */
+/** A step of `test-connection` as one line. */
+function stepLine(s: TestStep): string {
+  return `${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(12)} ${s.detail}${s.code ? ` [${s.code}]` : ''} (${s.ms} ms)\n`;
+}
+
+/**
+ * `mailsluice test-connection NAME [--probe]`. The plain test only talks to the mail server and
+ * stays in this command beside a running service too; the probe test goes to a running service
+ * (ADR 0025), which archives the probe and follows it there.
+ */
 export async function cmdTestConnection(args: ParsedArgs, io: Io): Promise<number> {
   const name = args.positionals[0];
   if (!name) throw new MailsluiceError('CLI_USAGE', 'test-connection needs the connection name: mailsluice test-connection NAME');
@@ -137,29 +147,38 @@ export async function cmdTestConnection(args: ParsedArgs, io: Io): Promise<numbe
   const conn = config.connections.find((c) => c.name === name);
   if (!conn) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
   const hasArchive = existsSync(dataPaths(config.dataDir).db);
+  // A probe's steps take up to testRelay.waitMs each: each line is printed as its step completes.
+  const live = !args.options.json;
+  const onStep = (s: TestStep): void => (live ? io.out(stepLine(s)) : undefined);
   // The STARTTLS downgrade memory lives in the archive: used when one exists, never created here.
   const result = args.options.probe
-    ? await probeTest(args, conn, config.dataDir, hasArchive)
+    ? await probeTest(args, conn, config.dataDir, hasArchive, onStep)
     : hasArchive
       ? await withApp(args, async (app) => testConnection(conn, app.tls))
       : await testConnection(conn);
   if (args.options.json) io.out(JSON.stringify(result) + '\n');
   else {
-    for (const s of result.steps) io.out(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(12)} ${s.detail}${s.code ? ` [${s.code}]` : ''} (${s.ms} ms)\n`);
+    if (!args.options.probe) for (const s of result.steps) io.out(stepLine(s));
     for (const w of result.warnings ?? []) io.out(`WARN ${w}\n`);
     io.out(result.ok ? `connection ${name} works\n` : `connection ${name} failed at ${result.steps.find((s) => !s.ok)?.step}\n`);
   }
   return result.ok ? 0 : 1;
 }
 
-/** `test-connection NAME --probe`: beside a running service, its archive read to follow the probe into it. */
-async function probeTest(args: ParsedArgs, conn: ConnectionConfig, dataDir: string, hasArchive: boolean): Promise<ProbeTestResult> {
+/**
+ * `test-connection NAME --probe`: through a running service's control socket (it sends, archives
+ * and finds the probe, and records the test); else here, with the archive (if any) read to look for the probe.
+ */
+async function probeTest(args: ParsedArgs, conn: ConnectionConfig, dataDir: string, hasArchive: boolean, onStep: (s: TestStep) => void): Promise<ProbeTestResult> {
   assertProbeConfigured(conn);
+  const service = hasArchive ? await connectService(dataDir) : null;
+  if (service) return probeThroughService(service, conn.name, onStep);
   const key = loadOrCreateProbeKey(dataDir);
+  // A drain may hold the archive: it takes the probe if it is still running when the probe comes.
   const archiving = hasArchive && serviceHolds(dataDir);
   return hasArchive
-    ? withApp(args, async (app) => testConnectionWithProbe(conn, { key, search: app.store, archiving, memory: app.tls }))
-    : testConnectionWithProbe(conn, { key, archiving: false });
+    ? withApp(args, async (app) => testConnectionWithProbe(conn, { key, search: app.store, archiving, memory: app.tls }, onStep))
+    : testConnectionWithProbe(conn, { key, archiving: false }, onStep);
 }
 
 /** `mailsluice connection reset-tls NAME`: forget that the server offered STARTTLS (ADR 0016). */
@@ -404,31 +423,36 @@ export async function cmdDeliveriesList(args: ParsedArgs, io: Io): Promise<numbe
   }
   const limit = typeof o.limit === 'string' ? Number(o.limit) : 1000;
   if (!Number.isInteger(limit) || limit < 1) throw new MailsluiceError('CLI_USAGE', '--limit must be a positive whole number');
-  return withApp(args, async (app) => {
-    const rows = await app.bus.list({
-      ...(typeof state === 'string' ? { state: state as (typeof DELIVERY_STATES)[number] } : {}),
-      ...(typeof o.route === 'string' ? { route: o.route } : {}),
-      ...(typeof o.connection === 'string' ? { connection: o.connection } : {}),
-      limit,
-    });
-    // Where each server response stands: applied by the connection, waiting, not applicable, failed.
-    const responses = await app.responses.responseStatuses(rows.filter((d) => d.response !== null).map((d) => d.id));
-    if (o.json) {
-      for (const d of rows) {
-        const r = responses.get(d.id);
-        io.out(JSON.stringify(r ? { ...d, responseResult: r.result ?? 'pending', responseNote: r.note, responseAt: r.at } : d) + '\n');
-      }
-    } else {
-      for (const d of rows) {
-        const when = d.state === 'pending' ? `next ${new Date(d.nextAt).toISOString()}` : d.doneAt !== null ? new Date(d.doneAt).toISOString() : '';
-        const r = responses.get(d.id);
-        const resp = r ? `  response ${r.result ?? 'pending'}${r.note ? ` (${r.note})` : ''}` : '';
-        io.out(`${d.id}  ${d.state.padEnd(7)}  bus ${d.bus}  step ${d.step}  attempts ${d.attempts}  ${when}${d.lastError ? `  ${d.lastError}` : ''}${resp}\n`);
-      }
-      io.out(`${rows.length} deliver${rows.length === 1 ? 'y' : 'ies'}\n`);
+  const query = {
+    ...(typeof state === 'string' ? { state: state as (typeof DELIVERY_STATES)[number] } : {}),
+    ...(typeof o.route === 'string' ? { route: o.route } : {}),
+    ...(typeof o.connection === 'string' ? { connection: o.connection } : {}),
+    limit,
+  };
+  // Beside a running service, through its control socket (ADR 0025); else read here, read-only.
+  const service = await runningService(args);
+  const { rows, responses } = service
+    ? await deliveriesThroughService(service, query)
+    : await withApp(args, async (app) => {
+        const rows = await app.bus.list(query);
+        // Where each server response stands: applied by the connection, waiting, not applicable, failed.
+        return { rows, responses: await app.responses.responseStatuses(rows.filter((d) => d.response !== null).map((d) => d.id)) };
+      });
+  if (o.json) {
+    for (const d of rows) {
+      const r = responses.get(d.id);
+      io.out(JSON.stringify(r ? { ...d, responseResult: r.result ?? 'pending', responseNote: r.note, responseAt: r.at } : d) + '\n');
     }
-    return 0;
-  });
+  } else {
+    for (const d of rows) {
+      const when = d.state === 'pending' ? `next ${new Date(d.nextAt).toISOString()}` : d.doneAt !== null ? new Date(d.doneAt).toISOString() : '';
+      const r = responses.get(d.id);
+      const resp = r ? `  response ${r.result ?? 'pending'}${r.note ? ` (${r.note})` : ''}` : '';
+      io.out(`${d.id}  ${d.state.padEnd(7)}  bus ${d.bus}  step ${d.step}  attempts ${d.attempts}  ${when}${d.lastError ? `  ${d.lastError}` : ''}${resp}\n`);
+    }
+    io.out(`${rows.length} deliver${rows.length === 1 ? 'y' : 'ies'}\n`);
+  }
+  return 0;
 }
 
 /** `mailsluice deliveries retry ID... | --all-dead [--route R]` */

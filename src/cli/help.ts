@@ -88,8 +88,12 @@ count. Exits 1 at the first step that fails.
 through the connection's testRelay to its testRecipients and follows it: send (the relay
 accepted it), arrive (in the mailbox, or already archived), archive (found in the archive by its
 Message-ID, marked as a probe; routes skip it), each within testRelay.waitMs. The archive step
-runs when a service (start or drain) holds the archive; otherwise the test ends after arrive and
-says that the next start or drain archives the probe.
+Beside a running start the service runs the probe test (through its control socket): it
+archives the probe, follows it there and records the test on the audit log. Beside a drain the
+command runs it and the archive step waits for the drain to take the probe; with no service the
+test ends after arrive and says that the next start or drain archives the probe. Each step is
+printed as it completes. The plain test (without --probe) talks only to the mail server and runs
+in this command, with or without a service.
 `,
   inspect: `Usage: mailsluice inspect FILE... [options]
 
@@ -133,7 +137,9 @@ one (--json: the JSON lines as written).
 `,
   'deliveries list': `Usage: mailsluice deliveries list [options]
 
-Lists the deliveries of archived messages to routes, with their state, attempts and last error.
+Lists the deliveries of archived messages to routes, with their state, attempts and last error,
+and where each server response stands. Beside a running service, its list (GET
+/api/v1/deliveries through its control socket), printed the same.
 
 Options:
   --state pending|done|dead only deliveries in this state
@@ -195,10 +201,11 @@ object per line. Beside a running service, its own view (through its control soc
   'connections status': `Usage: mailsluice connections status [NAME] [options]
 
 Per connection (or NAME): messages and bytes taken since the archive began, server actions
-pending, read from the configuration and the archive (beside a running service too). With
---json: one object per line, shaped as GET /api/v1/connections/{name}/status with no runner
-(state null, no folders). A running service's live state (runner state, last poll, last
-error) is not read from its API yet: ask GET /api/v1/connections/{name}/status.
+pending. Beside a running service, its live status (through its control socket): then a line
+per folder with its runner's state, last poll, last successful cycle, backlog, rate, next
+attempt and last error; --json prints GET /api/v1/connections/{name}/status as it answers. With
+no service, from the configuration and the archive: --json shaped as that answer with no
+runner (state null, no folders).
 `,
   'config check': `Usage: mailsluice config check [options]
 

@@ -51,6 +51,7 @@ function status(state: ConnectionStatus['state']): ConnectionStatus {
     lastPollAt: Date.UTC(2026, 0, 1),
     errorsByCode: {},
     lastSuccessAt: null,
+    nextAttemptAt: null,
     startedAt: Date.UTC(2026, 0, 1),
     sessions: 1,
     backlog: 0,

@@ -109,10 +109,15 @@ test('start: search, view and raw by an auditor are audited with the token name 
     ]);
     const ops = await runCli(['audit', 'list', '--who', 'ops', '--json'], ws);
     assert.equal(ops.stdout.trim(), '', 'the viewer read nothing');
-    // connections status reads the archive beside the service: what the drain took.
+    // connections status beside the service is the service's live status (issue 14, item 9):
+    // its runner's state and folder, and what the archive holds (the drain's three).
     const status = await runCli(['connections', 'status', '--json'], ws);
     assert.equal(status.code, 0, status.stderr);
-    assert.deepEqual(JSON.parse(status.stdout) as unknown, { name: 'journal', enabled: true, state: null, taken: 3, bytes: (JSON.parse(status.stdout) as { bytes: number }).bytes, pendingActions: 0, folders: [] });
+    const live = JSON.parse(status.stdout) as { name: string; enabled: boolean; state: string | null; taken: number; pendingActions: number; folders: Array<{ folder: string; state: string }> };
+    assert.deepEqual([live.name, live.enabled, live.taken, live.pendingActions], ['journal', true, 3, 0]);
+    assert.match(String(live.state), /^(starting|connecting|draining|waiting)$/, 'a runner runs it');
+    assert.deepEqual(live.folders.map((f) => f.folder), ['INBOX']);
+    assert.equal(live.folders[0]!.state, live.state);
   } finally {
     await service?.stop();
     ws.cleanup();

@@ -98,12 +98,25 @@ test('probe test over LMTP: every step ok through the API and the CLI, the probe
     assert.equal(found.hits.length, 1);
     assert.equal(found.hits[0]!.probe, true);
 
-    // The CLI beside the running service: it reads the archive to see the probe archived.
+    // The CLI beside the running service: the service runs the test through its control socket
+    // (it archives the probe and follows it there) and records it as the local user's.
     const cli = await runCli(['test-connection', 'journal', '--probe', '--json'], ws);
     assert.equal(cli.code, 0, cli.stdout + cli.stderr);
     const viaCli = JSON.parse(cli.stdout) as Result;
     assert.deepEqual(viaCli.steps.slice(-3).map((s) => [s.step, s.ok]), [['send', true], ['arrive', true], ['archive', true]]);
+    assert.ok(viaCli.steps.every((s) => !('summary' in s)), 'the steps as the command prints them alone');
     assert.notEqual(viaCli.probe?.messageId, api.probe?.messageId, 'every probe has its own Message-ID');
+    const text = await runCli(['test-connection', 'journal', '--probe'], ws);
+    assert.equal(text.code, 0, text.stdout + text.stderr);
+    assert.match(text.stdout, /^ok +resolve .*\n(.*\n)*ok +auth .*\n(.*\n)*ok +send .*accepted the probe.*\nok +arrive .*\nok +archive .*marked as a probe.*\nconnection journal works\n$/);
+    const audit = await runCli(['audit', 'list', '--json'], ws);
+    const tests = audit.stdout.trim().split('\n').map((l) => JSON.parse(l) as { who: string; origin: string; action: string; detail: Record<string, unknown> }).filter((r) => r.action === 'connection.test');
+    assert.deepEqual(tests.map((r) => [r.who.startsWith('local:') ? 'local' : r.who, r.origin === 'control socket' ? 'socket' : 'tcp', r.detail]), [
+      ['root', 'tcp', { connection: 'journal', probe: true }],
+      ['root', 'tcp', { connection: 'journal', probe: true }],
+      ['local', 'socket', { connection: 'journal', probe: true }],
+      ['local', 'socket', { connection: 'journal', probe: true }],
+    ]);
 
     // A forged probe header is only a header: that message IS routed, with the route's attributes.
     await dovecot.deliver(user.username, forgedProbe());

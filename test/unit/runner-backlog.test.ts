@@ -2,7 +2,8 @@
  * A connection's backlog and rate in its runner's status (issue 14, items 1 and 5), driven with
  * the in-memory reference source and stores (test/reference/): the backlog is what the last
  * listing found not yet taken, counted down as commits land, 0 once the mailbox is empty; the
- * rate is messages per second over the last minute, falling to 0 a minute after the last.
+ * rate is messages per second over the last minute, falling to 0 a minute after the last; the
+ * next attempt is the end of the wait under way (back-off, poll interval), null while it works.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { ConnectionRunner, type RunnerConnection } from '../../src/core/connecti
 import { RateWindow } from '../../src/core/connection/rate-window.js';
 import { runDrainCycle, type DrainDeps } from '../../src/core/archive/drain-cycle.js';
 import type { Logger } from '../../src/core/ports/logger.js';
+import { MailsluiceError } from '../../src/core/errors/index.js';
 import { MemoryStore } from '../reference/memory-store.js';
 import { MemoryMailbox, MemorySource } from '../reference/memory-source.js';
 import { MemoryBlobStore } from '../reference/memory-blob-store.js';
@@ -104,4 +106,50 @@ test('RateWindow: one-second buckets over a ring of sixty', () => {
   w.add(120_500, 6);
   assert.equal(w.perSecond(120_900), 0.1, 'a bucket reused a minute later starts from 0');
   assert.equal(w.perSecond(1_000_000), 0);
+});
+
+test('nextAttemptAt: the end of a back-off and of a poll interval while the runner waits them, null while it works and once stopped', async () => {
+  const now = 1_700_000_000_000;
+  const mailbox = new MemoryMailbox([Buffer.from('Subject: 1\r\n\r\nbody\r\n')]);
+  const stop = new AbortController();
+  const seen: Array<{ state: string; nextAttemptAt: number | null; ms: number }> = [];
+  const atOpen: Array<number | null> = [];
+  let runner: ConnectionRunner | undefined;
+  class Refused extends MemorySource {
+    override async open(): Promise<never> {
+      atOpen.push(runner!.status.nextAttemptAt);
+      throw new MailsluiceError('SOURCE_CONNECT_REFUSED', 'nothing listens');
+    }
+  }
+  class Waiting extends MemorySource {
+    override async open(): ReturnType<MemorySource['open']> {
+      atOpen.push(runner!.status.nextAttemptAt);
+      return super.open();
+    }
+    override async waitForChange(ms: number): Promise<void> {
+      seen.push({ state: runner!.status.state, nextAttemptAt: runner!.status.nextAttemptAt, ms });
+      stop.abort();
+    }
+  }
+  let sources = 0;
+  runner = new ConnectionRunner({
+    config: connection,
+    createSource: () => (sources++ === 0 ? new Refused(mailbox) : new Waiting(mailbox)),
+    store: new MemoryStore(),
+    blobStore: new MemoryBlobStore(),
+    clock: {
+      now: () => now,
+      sleep: async (ms: number) => void seen.push({ state: runner!.status.state, nextAttemptAt: runner!.status.nextAttemptAt, ms }),
+    },
+    random: () => 0.5,
+    logger: silent,
+  });
+  assert.equal(runner.status.nextAttemptAt, null, 'not waiting yet');
+  await runner.run({ once: false, signal: stop.signal });
+  assert.equal(seen.length, 2, JSON.stringify(seen));
+  assert.equal(seen[0]!.state, 'backoff');
+  assert.equal(seen[0]!.nextAttemptAt, now + seen[0]!.ms, 'the end of the back-off');
+  assert.deepEqual(seen[1], { state: 'waiting', nextAttemptAt: now + connection.pollIntervalMs, ms: connection.pollIntervalMs }, 'the end of the poll interval');
+  assert.deepEqual(atOpen, [null, null], 'null while a session starts');
+  assert.equal(runner.status.nextAttemptAt, null, 'stopped: no next attempt');
 });

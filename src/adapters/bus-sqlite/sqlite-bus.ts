@@ -238,6 +238,8 @@ export class SqliteBus implements MessageBus, DeliveryAdmin {
 
   async list(q: DeliveryQuery): Promise<DeliveryRecord[]> {
     const where = new SqlWhere().when('d.state = ?', q.state).when('d.route = ?', q.route).when('d.connection = ?', q.connection);
+    // A row value in the ORDER BY's own terms: the page after `after`, however deep.
+    if (q.after) where.withArgs('(d.message_id, d.route) > (?, ?)', q.after.messageId, q.after.route);
     const sql = `SELECT ${COLUMNS} FROM deliveries d ${where.clause()} ORDER BY d.message_id, d.route LIMIT ?`;
     return this.run('listing deliveries', () => (this.stmt(sql).all(...where.args, q.limit ?? 1000) as Row[]).map(toRecord));
   }

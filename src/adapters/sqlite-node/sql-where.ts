@@ -15,6 +15,13 @@ export class SqlWhere {
     return this;
   }
 
+  /** Adds `condition` with its parameters `values` (one `?` each, in order). */
+  withArgs(condition: string, ...values: unknown[]): this {
+    this.conditions.push(condition);
+    this.args.push(...values);
+    return this;
+  }
+
   /** Adds a condition without a parameter. */
   always(condition: string): this {
     this.conditions.push(condition);

@@ -32,6 +32,8 @@ function folderStatus(c: ConnectionSettings, s: ConnectionStatus): ConnectionSta
     cycles: s.cycles,
     failures: s.failures,
     lastError: s.lastError ? { code: s.lastError.code, message: s.lastError.message, at: new Date(s.lastError.at).toISOString() } : null,
+    lastSuccessAt: iso(s.lastSuccessAt),
+    nextAttemptAt: iso(s.nextAttemptAt ?? null),
     startedAt: new Date(s.startedAt).toISOString(),
     sessions: s.sessions,
     backlog: s.backlog,
@@ -47,11 +49,32 @@ export async function connectionStatuses(deps: ApiDeps, counted: boolean): Promi
   const perConnection = counted ? (await deps.archive.stats()).connections : {};
   const statuses = deps.connections.statuses();
   return deps.connections.configured().map((c) => {
-    const folders = runnersOf(c.name, statuses).map((s) => folderStatus(c, s));
+    const runners = runnersOf(c.name, statuses);
+    const folders = runners.map((s) => folderStatus(c, s));
     const held = perConnection[c.name];
     const backlog = folders.reduce((n, f) => n + f.backlog, 0);
     const rateLastMinute = Math.round(folders.reduce((n, f) => n + f.rateLastMinute, 0) * 100) / 100;
-    return { name: c.name, enabled: c.enabled, state: folders[0]?.state ?? null, taken: held?.messages ?? 0, bytes: held?.bytes ?? 0, pendingActions: held?.pendingActions ?? 0, backlog, rateLastMinute, folders };
+    // Across its folders: the latest poll, success and error; the soonest next attempt.
+    const times = (pick: (s: ConnectionStatus) => number | null | undefined): number[] => runners.map(pick).filter((t): t is number => typeof t === 'number');
+    const latest = (pick: (s: ConnectionStatus) => number | null): number | null => (times(pick).length > 0 ? Math.max(...times(pick)) : null);
+    const soonest = times((s) => s.nextAttemptAt);
+    const erred = runners.reduce<number>((m, s, i) => (s.lastError && (m < 0 || s.lastError.at > runners[m]!.lastError!.at) ? i : m), -1);
+    const lastError = erred < 0 ? null : folders[erred]!.lastError;
+    return {
+      name: c.name,
+      enabled: c.enabled,
+      state: folders[0]?.state ?? null,
+      lastPollAt: iso(latest((s) => s.lastPollAt)),
+      lastSuccessAt: iso(latest((s) => s.lastSuccessAt)),
+      lastError,
+      nextAttemptAt: iso(soonest.length > 0 ? Math.min(...soonest) : null),
+      taken: held?.messages ?? 0,
+      bytes: held?.bytes ?? 0,
+      pendingActions: held?.pendingActions ?? 0,
+      backlog,
+      rateLastMinute,
+      folders,
+    };
   });
 }
 

@@ -69,6 +69,12 @@ export interface ConnectionStatus {
   /** When the last cycle that completed ended (ms since the epoch); null before the first. */
   lastSuccessAt: number | null;
   /**
+   * When the runner, now waiting, starts its next session or cycle (ms since the epoch): the end
+   * of its poll interval, back-off or pause outside the schedule window. Null while a session
+   * runs, and while it waits on IDLE (the server says when mail comes).
+   */
+  nextAttemptAt: number | null;
+  /**
    * When this runner was made (ms since the epoch): a configuration applied again restarts only
    * the runners of changed connections, and this is how an operator tells which did.
    */
@@ -163,6 +169,7 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
       lastError: null,
       errorsByCode: {},
       lastSuccessAt: null,
+      nextAttemptAt: null,
       startedAt: deps.clock.now(),
       sessions: 0,
     };
@@ -219,17 +226,19 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
     return this.runNowDue || msUntilOpen(this.deps.config.schedule, this.deps.clock.now()) <= 0;
   }
 
-  /** Sleeps between sessions, ended early by the stop signal or by {@link runNow}. */
-  private async pause(ms: number, stop?: AbortSignal): Promise<void> {
+  /** Sleeps between sessions, ended early by the stop signal or by {@link runNow}; the status says when the next attempt is. */
+  private async pause(ms: number, stop?: AbortSignal, nextAttemptAt = this.deps.clock.now() + ms): Promise<void> {
     if (this.runNowDue) return;
     const wake = new AbortController();
     const onStop = (): void => wake.abort();
     stop?.addEventListener('abort', onStop, { once: true });
     if (stop?.aborted) wake.abort();
     this.pauseWaker = wake;
+    this.status.nextAttemptAt = nextAttemptAt;
     try {
       await this.deps.clock.sleep(ms, wake.signal);
     } finally {
+      this.status.nextAttemptAt = null;
       this.pauseWaker = null;
       stop?.removeEventListener('abort', onStop);
     }
@@ -302,7 +311,8 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
           return;
         }
         this.status.state = 'outside-schedule';
-        await this.pause(Math.min(wait, 60_000), signal);
+        // Looked at again every minute (the schedule may be edited); the next attempt is when the window opens.
+        await this.pause(Math.min(wait, 60_000), signal, clock.now() + wait);
         continue;
       }
       try {
@@ -343,7 +353,8 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
           this.diskFull = true;
           const delay = backoffDelay(this.status.failures, this.deps.random(), DISK_FULL_BACKOFF);
           logger.warn('the disk is full: taking is paused until space returns; nothing is deleted on the server', { inMs: delay, error: e.message });
-          await clock.sleep(delay, signal);
+          this.status.nextAttemptAt = clock.now() + delay;
+          await clock.sleep(delay, signal).finally(() => (this.status.nextAttemptAt = null));
           continue;
         }
         this.status.state = 'backoff';
@@ -364,9 +375,12 @@ export class ConnectionRunner<C extends RunnerConnection = RunnerConnection> {
     stop?.addEventListener('abort', onStop, { once: true });
     if (stop?.aborted) wake.abort();
     this.waker = wake;
+    // IDLE (`ms` unbounded): the server says when mail comes, so no time is known.
+    this.status.nextAttemptAt = ms >= Number.MAX_SAFE_INTEGER ? null : this.deps.clock.now() + ms;
     try {
       await source.waitForChange(ms, wake.signal);
     } finally {
+      this.status.nextAttemptAt = null;
       this.waker = null;
       stop?.removeEventListener('abort', onStop);
     }

@@ -10,6 +10,8 @@ export interface DeliveryQuery {
   state?: DeliveryState;
   route?: string;
   connection?: string;
+  /** Only those after this one in the listing's order (message, then route): the next page of a listing. */
+  after?: { messageId: number; route: string };
   /** At most this many, in message order (default 1000). */
   limit?: number;
 }
