@@ -33,6 +33,12 @@ export const ALERT_TUNING = {
    * thread, so it runs rarely; a broken chain is news that a quarter of an hour does not stale.
    */
   auditEveryMs: 15 * 60_000,
+  /**
+   * The alert state file is written when a rule's state changes, and for the runners' memory
+   * alone (their last success, which moves every cycle) at most this often: an fsynced write
+   * at every check would be churn for a figure a minute does not stale.
+   */
+  runnerStateEveryMs: 60_000,
 } as const;
 
 /** The alert state file in the data directory (owner-only, replaced atomically). */
@@ -103,7 +109,8 @@ export async function createAlerting(app: EmbeddedApp, runners: () => readonly R
     const resumed = book.restore(saved);
     if (resumed.length > 0) logger.info('alerts: state resumed from the last run', { rules: resumed, file: stateFile });
   }
-  let written = saved ? JSON.stringify({ version: STATE_VERSION, ...book.snapshot() }) : '';
+  // What the file holds: its rules' part (a change is written at once) and when it was written.
+  let written = { rules: saved ? JSON.stringify(book.snapshot().rules) : '', all: '', at: app.clock.now() };
   const channels = new Map(config.channels.map((ch) => [ch.name, notifier(ch)]));
   const enabled = (kind: AlertRule['kind']): boolean => rules.some((r) => r.enabled && r.kind === kind);
   // The dead letters come from a count over the deliveries table: on a thread of its own, as the metrics' counts.
@@ -115,11 +122,19 @@ export async function createAlerting(app: EmbeddedApp, runners: () => readonly R
 
   /** Writes the book's state when it changed since the last write; a failure is logged, and the next check tries again. */
   const persist = async (): Promise<void> => {
-    const text = JSON.stringify({ version: STATE_VERSION, ...book.snapshot() });
-    if (text === written) return;
+    const snapshot = book.snapshot();
+    const rulesText = JSON.stringify(snapshot.rules);
+    // No rules, and no file from a run that had some: nothing worth keeping.
+    if (snapshot.rules.length === 0 && written.rules === '') return;
+    const text = JSON.stringify({ version: STATE_VERSION, ...snapshot });
+    const now = app.clock.now();
+    // The runners' part moves at every successful cycle (its last success): written with the
+    // rules' next change, or once a minute, not at every check; a minute-old last success only
+    // shifts a silent rule's count after a restart by that minute.
+    if (text === written.all || (rulesText === written.rules && now - written.at < ALERT_TUNING.runnerStateEveryMs)) return;
     try {
       await writeFileAtomic(stateFile, text + '\n', PRIVATE_FILE_MODE);
-      written = text;
+      written = { rules: rulesText, all: text, at: now };
     } catch (err) {
       logger.warn('alerts: the alert state could not be saved; tried again at the next check', { file: stateFile, error: String((err as Error)?.message ?? err) });
     }
