@@ -121,7 +121,10 @@ export async function createAlerting(app: EmbeddedApp, runners: () => readonly R
   let retired: AlertNotifier[] = [];
 
   /** Writes the book's state when it changed since the last write; a failure is logged, and the next check tries again. */
-  const persist = async (): Promise<void> => {
+  // One write at a time (a reload's and a check's could otherwise rename in the wrong order).
+  let writing: Promise<void> = Promise.resolve();
+  const persist = (): Promise<void> => (writing = writing.then(persistNow));
+  const persistNow = async (): Promise<void> => {
     const snapshot = book.snapshot();
     const rulesText = JSON.stringify(snapshot.rules);
     // No rules, and no file from a run that had some: nothing worth keeping.
