@@ -216,8 +216,10 @@ export async function createAlerting(app: EmbeddedApp, runners: () => readonly R
     config = next;
     rules = next.rules as readonly AlertRule[];
     if (enabled('dead-letters') !== hadReader) {
-      await reader?.close();
+      // Swapped before the old one is closed: a check under way never reads a closed reader.
+      const old = reader;
       reader = wantReader();
+      await old?.close();
     }
     if (change.removed.length > 0) logger.info('alerts: rules removed (their state dropped, no "resolved" sent)', { rules: change.removed });
     logger.info('alerts: rules and channels applied', { kept: change.kept, added: change.added, removed: change.removed, channelsRenewed: renewed, channelsRemoved: [...before.keys()], resendMinutes: next.resendMinutes });
