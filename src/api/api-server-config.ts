@@ -272,7 +272,7 @@ export interface ApiDeps {
   metrics?: Pick<Metrics, 'render'>;
   /** `api.metricsOpen`: `GET /metrics` without credentials, for a scraper. Default false (role viewer). */
   metricsOpen?: boolean;
-  /** The alerts of `start`; absent (no rules, or no service), the list is empty and a test answers 404. */
+  /** The alerts of `start` (present with or without rules: a reload may add some); absent (`drain`, no service), the list is empty and a test answers 404. */
   alerts?: AlertsView;
   /** Where a search's `total` stops being exact; default `API_TUNING.searchTotalCap` (a test gives a small one). */
   searchTotalCap?: number;

@@ -5,6 +5,7 @@
  */
 import type { ApiDeps } from './api-server-config.js';
 import { createApiApp } from './api-app.js';
+import { withConfigBodySchemas } from './config-body-schemas.js';
 
 const INFO = {
   title: 'mailsluice API',
@@ -15,9 +16,9 @@ const INFO = {
 
 let document: unknown;
 
-/** The document (made once: building it walks every schema). */
+/** The document (made once, when first asked for: building it walks every schema and converts the config edits' bodies). */
 export function openApiDocument(): unknown {
   // Building the application reads nothing from its dependencies.
-  document ??= createApiApp({} as ApiDeps).getOpenAPI31Document({ openapi: '3.1.0', info: INFO });
+  document ??= withConfigBodySchemas(createApiApp({} as ApiDeps).getOpenAPI31Document({ openapi: '3.1.0', info: INFO }));
   return document;
 }

@@ -462,16 +462,34 @@ export const ConfigVersionSchema = z
   .object({ etag: z.string().openapi({ description: 'SHA-256 of the file as it is now (64 hex digits); the ETag header carries it quoted.' }) })
   .openapi('ConfigVersion');
 
-/** One connection or route in the YAML's shape, as JSON (docs/configuration.md); checked as `config check` checks the file. */
-export const ConfigObjectSchema = z
-  .record(z.string(), z.unknown())
-  .openapi({
-    description:
-      'One entry in the configuration file\'s shape, as JSON (the keys of docs/configuration.md). Secrets (passwords, tokens, signing secrets, header values) given as text go to the encrypted secret store and the file holds { secret: NAME }; they are never shown again.',
-    example: { name: 'journal', protocol: 'imap', host: 'mail.example.com', security: 'tls', auth: { type: 'basic', username: 'journal@example.com', password: '…' } },
-  });
+/**
+ * A request body of a configuration edit: validated here as any JSON object (the config loader
+ * checks it, with the messages of `config check`); named, so that the document describes it with
+ * the configuration's own schema (`config-body-schemas.ts` fills the component in).
+ */
+function configBody(component: string, description: string, example: Record<string, unknown>) {
+  return z.record(z.string(), z.unknown()).openapi(component, { description, example });
+}
 
-/** A JSON merge patch (RFC 7386) of one connection or route. */
-export const ConfigPatchSchema = z
-  .record(z.string(), z.unknown())
-  .openapi({ description: 'A JSON merge patch of the entry in the file\'s shape: only the keys given change, objects merge, null removes a key, arrays are replaced whole. name cannot change.', example: { pollIntervalMs: 30000 } });
+const SECRETS_NOTE =
+  'Secrets (passwords, tokens, signing secrets, header values; marked writeOnly) given as text go to the encrypted secret store and the file holds { secret: NAME }; { env }, { file } and { secret } are kept as given. They are never shown again.';
+const PATCH_NOTE = 'A JSON merge patch (RFC 7386) of the entry in the file\'s shape: only the keys given change, objects merge, null removes a key, arrays are replaced whole. name cannot change.';
+
+/** One connection in the YAML's shape, as JSON (docs/configuration.md). */
+export const ConnectionInputSchema = configBody('ConnectionInput', `One connection in the configuration file's shape, as JSON (the keys of connections[] in docs/configuration.md), checked as config check checks the file. ${SECRETS_NOTE}`, {
+  name: 'journal',
+  protocol: 'imap',
+  host: 'mail.example.com',
+  security: 'tls',
+  auth: { type: 'basic', username: 'journal@example.com', password: '…' },
+});
+/** A merge patch of one connection. */
+export const ConnectionPatchSchema = configBody('ConnectionPatch', `${PATCH_NOTE} ${SECRETS_NOTE}`, { pollIntervalMs: 30000 });
+/** One route in the YAML's shape, as JSON. */
+export const RouteInputSchema = configBody('RouteInput', `One route in the configuration file's shape, as JSON (the keys of routes[] in docs/configuration.md), checked as config check checks the file. ${SECRETS_NOTE}`, {
+  name: 'crm',
+  connection: 'journal',
+  scenario: [{ action: 'webhook', url: 'https://crm.example.com/mail' }],
+});
+/** A merge patch of one route. */
+export const RoutePatchSchema = configBody('RoutePatch', `${PATCH_NOTE} ${SECRETS_NOTE}`, { enabled: false });

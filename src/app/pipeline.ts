@@ -6,7 +6,8 @@
  * each after the runners stopped; `continuous` (`start`) runs every stage until the stop signal,
  * pauses the background stages on a full disk, and stops everything when one of them fails; it
  * also applies the configuration file again when asked (`reload`, ADR 0024): only the changed
- * connections' runners restart, and changed routes get a new dispatcher thread.
+ * connections' runners restart, changed routes get a new dispatcher thread, and changed alerts
+ * are handed to the alert loop.
  */
 import { once as eventOnce, setMaxListeners } from 'node:events';
 import { runIndexStage, type IndexTotals } from '../core/archive/index-stage.js';
@@ -102,7 +103,8 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
   // Read at scrape time only (`GET /metrics`), so only beside an API.
   const metrics = needsApi && app.config.api.enabled ? await createRunMetrics(app) : null;
   // The service's alerts (`start` only): checked beside the stages, listed and tested through the API.
-  const alerting = options.mode === 'continuous' ? createAlerting(app, () => run?.runnerReadings() ?? []) : null;
+  // Made with or without rules: a reload may add some (ADR 0024).
+  const alerting = options.mode === 'continuous' ? await createAlerting(app, () => run?.runnerReadings() ?? []) : null;
   const reload = (): Promise<ReloadReport> => (run ? run.reload() : Promise.reject(new MailsluiceError('INTERNAL', 'the service is still starting: nothing runs yet to apply the configuration to')));
   try {
     const context: ApiContext = {
@@ -324,6 +326,7 @@ class PipelineRun {
         this.startConnection(c);
       }),
       ...plan.start.map((c) => this.startConnection(c)),
+      plan.alertsChanged ? this.alerting?.reconfigure(plan.applied.alerts) : undefined,
     ]);
     const report: ReloadReport = {
       started: plan.start.map((c) => c.name),

@@ -19,6 +19,8 @@ export interface ReloadPlan {
   routesChanged: boolean;
   /** Whether the dispatcher thread must run anew: its routes or its settings (`busConcurrency`, `deliveryRetry`) changed. */
   dispatcherChanged: boolean;
+  /** Whether the `alerts` section changed (its rules and channels are handed to the alert loop). */
+  alertsChanged: boolean;
   /** Changed settings that apply only at the next start, as config paths (`api.listen`, …). */
   waitingForRestart: string[];
   /**
@@ -32,10 +34,10 @@ export interface ReloadPlan {
  * The top-level settings that only a restart applies, and why: the data directory is locked,
  * opened and shared by every stage; the API's address, URL and key are the listening server's;
  * `buses` bounds the routes' bus numbers the running buses were checked against; the log
- * rotation is built into every connection's logger (one process-wide file policy); the alert
- * rules, channels and their firing state are built once when the service starts (`alerts.ts`).
+ * rotation is built into every connection's logger (one process-wide file policy). The alerts
+ * apply live (`Alerting.reconfigure`).
  */
-const RESTART_ONLY = ['dataDir', 'buses', 'api', 'logging', 'alerts'] as const;
+const RESTART_ONLY = ['dataDir', 'buses', 'api', 'logging'] as const;
 
 /**
  * `prefix` when `a` and `b` differ, or for a section (a plain object) the paths of its settings
@@ -71,6 +73,7 @@ export function planReload(running: Config, next: Config): ReloadPlan {
   const dispatcherChanged =
     routesChanged || running.busConcurrency !== next.busConcurrency || !isDeepStrictEqual(running.deliveryRetry, next.deliveryRetry);
   const waitingForRestart = RESTART_ONLY.flatMap((key) => changedPaths(running[key], next[key], key));
-  const applied: Config = { ...next, dataDir: running.dataDir, buses: running.buses, api: running.api, logging: running.logging, alerts: running.alerts };
-  return { start, restart, stop, routesChanged, dispatcherChanged, waitingForRestart, applied };
+  const applied: Config = { ...next, dataDir: running.dataDir, buses: running.buses, api: running.api, logging: running.logging };
+  const alertsChanged = !isDeepStrictEqual(running.alerts, next.alerts);
+  return { start, restart, stop, routesChanged, dispatcherChanged, alertsChanged, waitingForRestart, applied };
 }

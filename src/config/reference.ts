@@ -217,8 +217,9 @@ const INTRO = `# Configuration reference
 mailsluice reads one YAML file (default \`./mailsluice.yaml\`, or \`--config FILE\`). Keys are
 camelCase. The file is validated at start, every problem is reported with its key path
 (\`mailsluice config check\` prints them all), and the result is frozen. A running \`start\` applies
-it again on SIGHUP and when it changes on disk: connections and routes apply live (only the
-changed connections' runners restart), \`dataDir\`, \`buses\`, \`api\` and \`logging\` wait for a
+it again on SIGHUP and when it changes on disk: connections, routes and alerts apply live (only
+the changed connections' runners restart; an alert rule whose condition is unchanged keeps its
+state, ADR 0026), \`dataDir\`, \`buses\`, \`api\` and \`logging\` wait for a
 restart, and a file that does not validate changes nothing (docs/pipeline.md, ADR 0024).
 
 - **Unknown keys are an error** naming the key and its path, so a typo never silently does nothing.

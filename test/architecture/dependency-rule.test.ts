@@ -101,6 +101,26 @@ test('adapters and the API import no other adapter, app or cli at run time', () 
 });
 
 /**
+ * The API is handed the configuration by the composition root; of `src/config` it reads only the
+ * schema, and only to describe the configuration edits' bodies in the OpenAPI document
+ * (`config-body-schemas.ts`, ADR 0023 amended): declarative data, no loader, no I/O.
+ */
+test('src/api imports src/config only in config-body-schemas.ts, and only schema.ts', () => {
+  const API = join(SRC, 'api');
+  const violations: string[] = [];
+  for (const file of tsFiles(API)) {
+    for (const { specifier, line } of importSpecifiers(readFileSync(file, 'utf8'))) {
+      if (!specifier.startsWith('.')) continue;
+      const target = relative(SRC, resolve(dirname(file), specifier)).split(sep);
+      if (target[0] !== 'config') continue;
+      if (rel(file).endsWith('src/api/config-body-schemas.ts') && target.join('/') === 'config/schema.js') continue;
+      violations.push(`${rel(file)}:${line} imports ${specifier}: the API is handed the configuration by the composition root`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+/**
  * The config loader validates, it does not wire: it imports the core (errors, the pure filter
  * check) and its own files, and of the adapters only the route regex engine, so that `config
  * check` refuses exactly the patterns a run could not compile (ADR 0012). That adapter is a pure

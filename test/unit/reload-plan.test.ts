@@ -51,5 +51,15 @@ test('routes and the dispatcher settings change the dispatcher; dataDir, buses, 
   const plan = planReload(running, next);
   assert.deepEqual(plan.waitingForRestart, ['dataDir', 'buses', 'api.listen', 'api.metricsOpen', 'api.publicUrl', 'logging.keepFiles']);
   assert.deepEqual([plan.applied.dataDir, plan.applied.buses, plan.applied.api, plan.applied.logging], [running.dataDir, running.buses, running.api, running.logging]);
-  assert.deepEqual([plan.start, plan.restart, plan.stop, plan.routesChanged], [[], [], [], false]);
+  assert.deepEqual([plan.start, plan.restart, plan.stop, plan.routesChanged, plan.alertsChanged], [[], [], [], false, false]);
+});
+
+test('the alerts apply live: a changed alerts section is in the configuration applied, not waiting for a restart', () => {
+  const running = config({ connections: [conn('a')] });
+  const alerts = { resendMinutes: 5, channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:1/h' }], rules: [{ name: 'dead', kind: 'dead-letters', channels: ['hook'] }] };
+  const plan = planReload(running, config({ connections: [conn('a')], alerts }));
+  assert.deepEqual([plan.alertsChanged, plan.waitingForRestart], [true, []]);
+  assert.equal(plan.applied.alerts.resendMinutes, 5);
+  assert.deepEqual(plan.applied.alerts.rules.map((r) => r.name), ['dead']);
+  assert.equal(planReload(running, config({ connections: [conn('a')] })).alertsChanged, false);
 });

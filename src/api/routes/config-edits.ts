@@ -18,8 +18,10 @@ import { recordRequest } from '../audit-request.js';
 import {
   ACCESS_ANSWERS,
   ConfigDeleteSchema,
-  ConfigObjectSchema,
-  ConfigPatchSchema,
+  ConnectionInputSchema,
+  ConnectionPatchSchema,
+  RouteInputSchema,
+  RoutePatchSchema,
   ConfigVersionSchema,
   ConnectionWriteSchema,
   errorAnswer,
@@ -65,6 +67,7 @@ function routesFor(kind: ConfigKind, deps: ApiDeps) {
   const section = SECTION[kind];
   const nameParam = z.object({ name: z.string().min(1).max(200).openapi({ param: { description: `The ${kind}'s system name.` } }) });
   const writeSchema = kind === 'connection' ? ConnectionWriteSchema : RouteWriteSchema;
+  const [inputSchema, patchSchema] = kind === 'connection' ? [ConnectionInputSchema, ConnectionPatchSchema] : [RouteInputSchema, RoutePatchSchema];
   const admin = [requireRole(deps.authorize, 'admin')];
   const notFound = { 404: errorAnswer(`No ${kind} with this name (API_NOT_FOUND).`) };
   const cap = kind === 'connection' ? 'Connection' : 'Route';
@@ -77,7 +80,7 @@ function routesFor(kind: ConfigKind, deps: ApiDeps) {
       operationId: `create${cap}`,
       summary: `Add a ${kind} (role admin)`,
       description: `Adds one ${kind} to the configuration file (comments and order of the rest kept), checked as \`config check\` checks the file, and applies it to the running service.`,
-      request: { headers: IF_MATCH, body: { content: { 'application/json': { schema: ConfigObjectSchema } }, required: true } },
+      request: { headers: IF_MATCH, body: { content: { 'application/json': { schema: inputSchema } }, required: true } },
       responses: { 201: jsonAnswer(`The ${kind} as GET shows it, the file's new version, and what applying it did.`, writeSchema), ...WRITE_ANSWERS },
     }),
     patch: createRoute({
@@ -87,7 +90,7 @@ function routesFor(kind: ConfigKind, deps: ApiDeps) {
       operationId: `update${cap}`,
       summary: `Change a ${kind} (role admin)`,
       description: 'A JSON merge patch: only the keys given change.',
-      request: { params: nameParam, headers: IF_MATCH, body: { content: { 'application/json': { schema: ConfigPatchSchema } }, required: true } },
+      request: { params: nameParam, headers: IF_MATCH, body: { content: { 'application/json': { schema: patchSchema } }, required: true } },
       responses: { 200: jsonAnswer(`The ${kind} after the change.`, writeSchema), ...WRITE_ANSWERS, ...notFound },
     }),
     remove: createRoute({

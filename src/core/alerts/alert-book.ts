@@ -5,7 +5,7 @@
  * `reminder` every resend interval while it holds, `resolved` when it ends. A channel whose send
  * failed stays owed and is tried again at the next check; a send never blocks a check.
  */
-import { checkRule, RunnerMemory, type AlertReadings, type AlertRule } from './alert-conditions.js';
+import { checkRule, RunnerMemory, type AlertReadings, type AlertRule, type RunnerMemorySnapshot } from './alert-conditions.js';
 
 /** Why a notification is sent. */
 export type AlertEvent = 'firing' | 'reminder' | 'resolved' | 'test';
@@ -57,14 +57,120 @@ interface Entry {
   owed: { notification: AlertNotification; channels: Set<string> } | null;
 }
 
+/** One rule's state as plain data (the alert state file keeps it between runs). */
+export interface AlertEntrySnapshot {
+  rule: string;
+  /** The rule's condition ({@link conditionKey}) the state was reached under. */
+  condition: string;
+  state: 'ok' | 'firing' | 'unknown';
+  since: number | null;
+  summary: string | null;
+  lastSentAt: number | null;
+  lastError: AlertState['lastError'];
+  owed: { notification: AlertNotification; channels: string[] } | null;
+}
+
+/** Everything an {@link AlertBook} knows, as plain data: what outlives a restart. */
+export interface AlertBookSnapshot {
+  rules: AlertEntrySnapshot[];
+  runners: RunnerMemorySnapshot;
+}
+
+/** What a change of rules did to the book's state (the app logs it). */
+export interface AlertRulesChange {
+  /** Rules new (or whose condition changed): they start unknown. */
+  added: string[];
+  /** Rules gone (or whose condition changed): their state is dropped, without a "resolved". */
+  removed: string[];
+  /** Rules whose condition stayed: their state goes on (channels and `enabled` may differ). */
+  kept: string[];
+}
+
+/**
+ * What a rule watches, as a key: every setting but its channels and `enabled` (which change where
+ * and whether it is sent, not what is true), keys sorted. Two rules of one name with the same key
+ * are the same condition, so the state reached under one holds for the other.
+ */
+export function conditionKey(rule: AlertRule): string {
+  const { channels: _channels, enabled: _enabled, ...condition } = rule;
+  const sorted = Object.fromEntries(Object.entries(condition).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return JSON.stringify(sorted);
+}
+
+function freshEntry(rule: AlertRule): Entry {
+  return { rule, state: 'unknown', since: null, summary: null, lastSentAt: null, lastError: null, owed: null };
+}
+
 /** The state of every rule, and what each check owes the channels. */
 export class AlertBook {
-  private readonly entries: Entry[];
+  private entries: Entry[];
   private readonly memory = new RunnerMemory();
 
   /** `resendMs`: a notification of a rule that still fires is sent again after this. */
-  constructor(rules: readonly AlertRule[], private readonly resendMs: number) {
-    this.entries = rules.map((rule) => ({ rule, state: 'unknown', since: null, summary: null, lastSentAt: null, lastError: null, owed: null }));
+  constructor(rules: readonly AlertRule[], private resendMs: number) {
+    this.entries = rules.map(freshEntry);
+  }
+
+  /**
+   * Takes a new rule set and resend interval (a configuration applied live, ADR 0024): a rule of
+   * the same name and condition keeps its state (since when it fires, when it was last sent, the
+   * channels still owed, these now only those it still names); a new rule starts unknown; a
+   * removed rule is dropped, without a "resolved". The rules' order becomes the new one.
+   */
+  reconfigure(rules: readonly AlertRule[], resendMs: number): AlertRulesChange {
+    this.resendMs = resendMs;
+    const before = new Map(this.entries.map((e) => [e.rule.name, e]));
+    const change: AlertRulesChange = { added: [], removed: [], kept: [] };
+    this.entries = rules.map((rule) => {
+      const old = before.get(rule.name);
+      before.delete(rule.name);
+      if (!old || conditionKey(old.rule) !== conditionKey(rule)) {
+        if (old) change.removed.push(rule.name);
+        change.added.push(rule.name);
+        return freshEntry(rule);
+      }
+      change.kept.push(rule.name);
+      return { ...old, rule, owed: keepOwed(old.owed, rule.channels) };
+    });
+    change.removed.push(...before.keys());
+    return change;
+  }
+
+  /** Everything the book knows, as plain data. */
+  snapshot(): AlertBookSnapshot {
+    return {
+      rules: this.entries.map((e) => ({
+        rule: e.rule.name,
+        condition: conditionKey(e.rule),
+        state: e.state,
+        since: e.since,
+        summary: e.summary,
+        lastSentAt: e.lastSentAt,
+        lastError: e.lastError,
+        owed: e.owed ? { notification: { ...e.owed.notification }, channels: [...e.owed.channels] } : null,
+      })),
+      runners: this.memory.snapshot(),
+    };
+  }
+
+  /**
+   * Takes back a {@link snapshot} of an earlier run: each rule of the same name and condition
+   * resumes its state (so one still firing is not sent again before its resend interval, and one
+   * that stopped holding meanwhile is sent "resolved" once); the others stay unknown. Returns
+   * the names of the rules resumed.
+   */
+  restore(snapshot: AlertBookSnapshot): string[] {
+    const saved = new Map(snapshot.rules.map((r) => [r.rule, r]));
+    const resumed: string[] = [];
+    this.entries = this.entries.map((e) => {
+      const s = saved.get(e.rule.name);
+      if (!s || s.condition !== conditionKey(e.rule)) return e;
+      resumed.push(e.rule.name);
+      const owed = s.owed ? { notification: { ...s.owed.notification }, channels: new Set(s.owed.channels) } : null;
+      return { rule: e.rule, state: s.state, since: s.since, summary: s.summary, lastSentAt: s.lastSentAt, lastError: s.lastError, owed: keepOwed(owed, e.rule.channels) };
+    });
+    this.memory.restore(snapshot.runners ?? {});
+    return resumed;
   }
 
   /**
@@ -149,4 +255,11 @@ export class AlertBook {
     const summary = event === 'resolved' ? `resolved: ${e.summary ?? ''}` : e.summary ?? '';
     e.owed = { notification: { rule: e.rule.name, kind: e.rule.kind, event, summary, since, at: now }, channels: new Set(e.rule.channels) };
   }
+}
+
+/** `owed` narrowed to the channels a rule names now (null when none is left). */
+function keepOwed(owed: Entry['owed'], channels: readonly string[]): Entry['owed'] {
+  if (!owed) return null;
+  const left = new Set([...owed.channels].filter((c) => channels.includes(c)));
+  return left.size > 0 ? { notification: owed.notification, channels: left } : null;
 }

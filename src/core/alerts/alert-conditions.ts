@@ -43,19 +43,40 @@ export interface Finding {
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
+/** What {@link RunnerMemory} keeps, as plain data (written to the alert state file between runs). */
+export interface RunnerMemorySnapshot {
+  /** Per runner: since when it fails. */
+  failingSince: Record<string, number>;
+  /** Per runner: its last successful cycle seen. */
+  lastSuccess: Record<string, number>;
+  /** Per runner: when the certificate its server last presented expires. */
+  certificate: Record<string, number>;
+}
+
 /**
  * What the evaluator remembers between checks to measure how long a runner has failed or been
  * silent: per runner, since when its failures last (the first failure's time seen after a
- * success) and when it was first seen (a runner that never succeeded is silent since then).
+ * success), its last successful cycle and server certificate, and when it was first seen in this
+ * process (a runner that never succeeded is silent since then). All but the first sighting
+ * outlive a restart ({@link snapshot}): a runner that has reported no outcome yet in this
+ * process (a restart's first cycle still under way) is judged on what was known of it before,
+ * so a rule firing at the stop is neither "resolved" by the blank status of a fresh runner nor
+ * fired again once its first cycle fails too.
  */
 export class RunnerMemory {
   private readonly failingSince = new Map<string, number>();
   private readonly firstSeen = new Map<string, number>();
+  private readonly lastSuccess = new Map<string, number>();
+  private readonly certificate = new Map<string, number>();
 
   /** Updates the memory from this check's runners. */
   observe(runners: readonly RunnerReading[], now: number): void {
     for (const { status } of runners) {
       if (!this.firstSeen.has(status.name)) this.firstSeen.set(status.name, now);
+      if (status.lastSuccessAt !== null) this.lastSuccess.set(status.name, Math.max(status.lastSuccessAt, this.lastSuccess.get(status.name) ?? 0));
+      if (status.certificateExpiresAt !== undefined) this.certificate.set(status.name, status.certificateExpiresAt);
+      // No outcome yet in this process: what was known before stands.
+      if (status.lastError === null && status.lastSuccessAt === null && status.state !== 'stopped' && status.state !== 'outside-schedule') continue;
       if (isFailing(status)) {
         if (!this.failingSince.has(status.name)) this.failingSince.set(status.name, status.lastError?.at ?? now);
       } else this.failingSince.delete(status.name);
@@ -70,6 +91,32 @@ export class RunnerMemory {
   /** When `runner` was first seen by the evaluator. */
   seen(runner: string, now: number): number {
     return this.firstSeen.get(runner) ?? now;
+  }
+
+  /** `runner`'s last successful cycle, in this process or (remembered) before it; null: none known. */
+  succeeded(runner: string): number | null {
+    return this.lastSuccess.get(runner) ?? null;
+  }
+
+  /** When the certificate `runner`'s server last presented expires; undefined: none seen. */
+  certificateExpiresAt(runner: string): number | undefined {
+    return this.certificate.get(runner);
+  }
+
+  /** What outlives a restart. */
+  snapshot(): RunnerMemorySnapshot {
+    return { failingSince: Object.fromEntries(this.failingSince), lastSuccess: Object.fromEntries(this.lastSuccess), certificate: Object.fromEntries(this.certificate) };
+  }
+
+  /** Takes back what {@link snapshot} kept (numbers only; anything else is ignored). */
+  restore(s: Partial<RunnerMemorySnapshot>): void {
+    const load = (into: Map<string, number>, from: unknown): void => {
+      if (typeof from !== 'object' || from === null) return;
+      for (const [k, v] of Object.entries(from)) if (typeof v === 'number' && Number.isFinite(v)) into.set(k, v);
+    };
+    load(this.failingSince, s.failingSince);
+    load(this.lastSuccess, s.lastSuccess);
+    load(this.certificate, s.certificate);
   }
 }
 
@@ -108,12 +155,13 @@ export function checkRule(rule: AlertRule, readings: AlertReadings, memory: Runn
     }
     case 'connection-silent': {
       if (!readings.runners) return undefined;
-      const silent = watched(readings.runners, rule.connection).filter((r) => now - (r.status.lastSuccessAt ?? memory.seen(r.status.name, now)) >= rule.minutes * MINUTE);
+      const lastGood = (r: RunnerReading): number => r.status.lastSuccessAt ?? memory.succeeded(r.status.name) ?? memory.seen(r.status.name, now);
+      const silent = watched(readings.runners, rule.connection).filter((r) => now - lastGood(r) >= rule.minutes * MINUTE);
       return {
         holds: silent.length > 0,
         summary:
           silent.length > 0
-            ? silent.map((r) => `${r.status.name}: no successful cycle for ${minutesText(now - (r.status.lastSuccessAt ?? memory.seen(r.status.name, now)))} (${r.status.state})`).join('; ')
+            ? silent.map((r) => `${r.status.name}: no successful cycle for ${minutesText(now - lastGood(r))} (${r.status.state})`).join('; ')
             : `every connection had a successful cycle within ${minutesText(rule.minutes * MINUTE)}`,
       };
     }
@@ -135,12 +183,13 @@ export function checkRule(rule: AlertRule, readings: AlertReadings, memory: Runn
     }
     case 'certificate-expiry': {
       if (!readings.runners) return undefined;
-      const soon = watched(readings.runners, rule.connection).filter((r) => r.status.certificateExpiresAt !== undefined && r.status.certificateExpiresAt - now < rule.days * DAY);
+      const expires = (r: RunnerReading): number | undefined => r.status.certificateExpiresAt ?? memory.certificateExpiresAt(r.status.name);
+      const soon = watched(readings.runners, rule.connection).filter((r) => expires(r) !== undefined && expires(r)! - now < rule.days * DAY);
       return {
         holds: soon.length > 0,
         summary:
           soon.length > 0
-            ? soon.map((r) => `${r.status.name}: the server certificate ${r.status.certificateExpiresAt! <= now ? 'expired' : 'expires'} ${new Date(r.status.certificateExpiresAt!).toISOString()}`).join('; ')
+            ? soon.map((r) => `${r.status.name}: the server certificate ${expires(r)! <= now ? 'expired' : 'expires'} ${new Date(expires(r)!).toISOString()}`).join('; ')
             : `no server certificate expires within ${rule.days} days`,
       };
     }

@@ -1,3 +1,3 @@
 /** Alert rules checked and their state kept, pure (issue 14, item 6; ADR 0026). */
-export { AlertBook, type AlertEvent, type AlertNotification, type AlertSend, type AlertState } from './alert-book.js';
-export { checkRule, RunnerMemory, type AlertReadings, type AlertRule, type Finding, type RunnerReading } from './alert-conditions.js';
+export { AlertBook, conditionKey, type AlertBookSnapshot, type AlertEntrySnapshot, type AlertRulesChange, type AlertEvent, type AlertNotification, type AlertSend, type AlertState } from './alert-book.js';
+export { checkRule, RunnerMemory, type AlertReadings, type AlertRule, type Finding, type RunnerMemorySnapshot, type RunnerReading } from './alert-conditions.js';
