@@ -73,7 +73,7 @@ export interface ConnectionSettings {
   /** The probe test's recipients (ADR 0027). */
   testRecipients?: string[];
   /** The probe test's relay without its password; null: none. */
-  testRelay?: { host: string; port: number; protocol: 'smtp' | 'lmtp'; security: 'tls' | 'starttls' | 'none'; from: string; authUser?: string; waitMs: number } | null;
+  testRelay?: { host: string; port: number; protocol: 'smtp' | 'lmtp'; security: 'none' | 'starttls-if-available' | 'starttls' | 'tls'; from: string; authUser?: string; waitMs: number } | null;
 }
 
 /** The configured connections and what their runners report now. */

@@ -110,7 +110,7 @@ export const ConnectionSchema = z
         host: z.string(),
         port: z.number().int(),
         protocol: z.enum(['smtp', 'lmtp']),
-        security: z.enum(['tls', 'starttls', 'none']),
+        security: z.enum(['none', 'starttls-if-available', 'starttls', 'tls']),
         from: z.string(),
         authUser: z.string().optional().openapi({ description: 'The SMTP AUTH user; the password never leaves the service.' }),
         waitMs: z.number().int(),

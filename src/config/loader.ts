@@ -45,14 +45,18 @@ export interface AuthConfig {
   apop: boolean;
 }
 
-/** The probe test's relay (`testRelay`), its port filled in and its secrets read. */
-export interface TestRelayConfig {
+/** An SMTP or LMTP relay (`testRelay`, an e-mail alert channel's `relay`), its port filled in and its secrets read. */
+export interface RelayConfig {
   host: string;
   port: number;
   protocol: 'smtp' | 'lmtp';
-  security: 'tls' | 'starttls' | 'none';
+  security: 'none' | 'starttls-if-available' | 'starttls' | 'tls';
   tls: { verify: boolean; ca?: string; servername?: string };
   auth?: { user: string; pass: string };
+}
+
+/** The probe test's relay (`testRelay`), its port filled in and its secrets read. */
+export interface TestRelayConfig extends RelayConfig {
   from: string;
   timeoutMs: number;
   waitMs: number;
@@ -93,12 +97,22 @@ type WebhookChannelInput = Extract<AlertChannelInput, { type: 'webhook' }>;
 type EmailChannelInput = Extract<AlertChannelInput, { type: 'email' }>;
 type RelayInput = EmailChannelInput['relay'];
 
+/** A relay with its port filled in (25, 465 with implicit TLS, 24 for LMTP) and its secrets read by `secret`. */
+function resolveRelay(relay: RelayInput, secret: (value: unknown, key: string) => string | undefined): RelayConfig {
+  return {
+    host: relay.host,
+    port: relay.port ?? (relay.protocol === 'lmtp' ? 24 : relay.security === 'tls' ? 465 : 25),
+    protocol: relay.protocol,
+    security: relay.security,
+    tls: { verify: relay.tls?.verify ?? true, ...opt('ca', secret(relay.tls?.ca, 'tls.ca')), ...opt('servername', relay.tls?.servername) },
+    ...(relay.auth ? { auth: { user: relay.auth.user, pass: secret(relay.auth.pass, 'auth.pass') ?? '' } } : {}),
+  };
+}
+
 /** An alert channel with its secrets (webhook `secret`, relay `auth.pass`, `tls.ca`) read. */
 export type AlertChannelConfig =
   | (Omit<WebhookChannelInput, 'secret'> & { secret?: string })
-  | (Omit<EmailChannelInput, 'relay'> & {
-      relay: Omit<RelayInput, 'auth' | 'tls'> & { auth?: { user: string; pass: string }; tls?: { verify: boolean; ca?: string; servername?: string } };
-    });
+  | (Omit<EmailChannelInput, 'relay'> & { relay: RelayConfig });
 
 /** The `alerts` section ready to use. */
 export interface AlertsConfig {
@@ -322,12 +336,7 @@ function resolveConnection(c: ConnectionInput, at: string, { where, problems, wa
   const folders = typeof c.mailbox === 'string' ? [c.mailbox] : [...c.mailbox];
   const { testRelay: relay, ...rest } = c;
   const testRelay: TestRelayConfig | undefined = relay && {
-    host: relay.host,
-    port: relay.port ?? (relay.protocol === 'lmtp' ? 24 : relay.security === 'tls' ? 465 : 25),
-    protocol: relay.protocol,
-    security: relay.security,
-    tls: { verify: relay.tls?.verify ?? true, ...opt('ca', secret(relay.tls?.ca, 'testRelay.tls.ca')), ...opt('servername', relay.tls?.servername) },
-    ...(relay.auth ? { auth: { user: relay.auth.user, pass: secret(relay.auth.pass, 'testRelay.auth.pass') ?? '' } } : {}),
+    ...resolveRelay(relay, (value, key) => secret(value, `testRelay.${key}`)),
     from: relay.from,
     timeoutMs: relay.timeoutMs,
     waitMs: relay.waitMs,
@@ -372,15 +381,7 @@ function resolveAlerts(a: AlertsInput, { where, problems }: Resolving): AlertsCo
     const at = `alerts.channels[${i}]`;
     const read = (value: unknown, key: string): string => resolveSecret(value, `${at}.${key}`, where, problems) ?? '';
     if (ch.type === 'webhook') return { ...ch, ...(ch.secret !== undefined ? { secret: read(ch.secret, 'secret') } : {}) } as AlertChannelConfig;
-    const relay = ch.relay;
-    return {
-      ...ch,
-      relay: {
-        ...relay,
-        ...(relay.auth ? { auth: { user: relay.auth.user, pass: read(relay.auth.pass, 'relay.auth.pass') } } : {}),
-        ...(relay.tls ? { tls: { ...relay.tls, ...(relay.tls.ca !== undefined ? { ca: read(relay.tls.ca, 'relay.tls.ca') } : {}) } } : {}),
-      },
-    } as AlertChannelConfig;
+    return { ...ch, relay: resolveRelay(ch.relay, (value, key) => (value === undefined ? undefined : read(value, `relay.${key}`))) };
   });
   return { checkSeconds: a.checkSeconds, resendMinutes: a.resendMinutes, channels, rules: a.rules };
 }

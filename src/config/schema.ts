@@ -185,20 +185,8 @@ export const connectionSchema = z.strictObject({
     .array(z.string().email())
     .default([])
     .meta({ description: 'Addresses for the probe test (SPEC "test recipients"): test-connection NAME --probe (and the API test with ?probe=true) sends a probe message through testRelay to them and follows it into the mailbox and the archive. They must end up in this connection\'s mailbox.' }),
-  testRelay: z
-    .strictObject({
-      host: hostName.meta({ description: 'The SMTP or LMTP server the probe is sent through (bare host name or IP address).' }),
-      port: port.optional().meta({ description: 'Default 25 (SMTP), 465 (SMTP with security: tls), 24 (LMTP).' }),
-      protocol: z.enum(['smtp', 'lmtp']).default('smtp').meta({ description: 'smtp | lmtp (LHLO, one reply per recipient; e.g. straight into Dovecot).' }),
-      security: z
-        .enum(['tls', 'starttls', 'none'])
-        .default('starttls')
-        .meta({ description: 'tls (implicit, from the first byte) | starttls (required: a relay that does not offer it fails) | none (plain text; the log of the test says so).' }),
-      tls: peerTls('test relay'),
-      auth: z
-        .strictObject({ user: z.string().min(1).meta({ description: 'SMTP AUTH user.' }), pass: secret.meta({ description: 'SMTP AUTH password.' }) })
-        .optional()
-        .meta({ description: 'SMTP AUTH credentials.' }),
+  testRelay: relayEndpoint('test relay', 'starttls')
+    .extend({
       from: z.string().email().default('probe@mailsluice.invalid').meta({ description: 'Envelope sender and From of the probe message.' }),
       timeoutMs: z.number().int('must be a whole number').min(1000, 'must be at least 1000').max(600000).default(30000).meta({ description: 'Time limit for connecting to the relay, its greeting and any silence of it.' }),
       waitMs: z
@@ -260,6 +248,28 @@ function peerTls(peer: string) {
     })
     .optional()
     .meta({ description: `TLS settings towards the ${peer}.` });
+}
+
+/**
+ * An SMTP or LMTP relay mailsluice sends its own mail through (the probe test's `testRelay`, an
+ * e-mail alert channel's `relay`): one shape for both, so an operator writes a relay alike
+ * wherever one is asked for. `security` defaults per use.
+ */
+function relayEndpoint(peer: string, defaultSecurity: 'starttls' | 'starttls-if-available') {
+  return z.strictObject({
+    host: hostName.meta({ description: `The ${peer}'s host name or IP address (bare, no port).` }),
+    port: port.optional().meta({ description: 'Default 25 (SMTP), 465 (SMTP with security: tls), 24 (LMTP).' }),
+    protocol: z.enum(['smtp', 'lmtp']).default('smtp').meta({ description: 'smtp | lmtp (LHLO, one reply per recipient; e.g. straight into Dovecot).' }),
+    security: z
+      .enum(['none', 'starttls-if-available', 'starttls', 'tls'])
+      .default(defaultSecurity)
+      .meta({ description: `none (plain text) | starttls-if-available | starttls (required: a relay that does not offer it fails) | tls (implicit, from the first byte). Default ${defaultSecurity}.` }),
+    tls: peerTls(peer),
+    auth: z
+      .strictObject({ user: z.string().min(1).meta({ description: 'SMTP AUTH user.' }), pass: secret.meta({ description: 'SMTP AUTH password.' }) })
+      .optional()
+      .meta({ description: 'SMTP AUTH credentials.' }),
+  });
 }
 
 const action = z.discriminatedUnion('action', [
@@ -458,22 +468,7 @@ const alertChannel = z.discriminatedUnion('type', [
   z.strictObject({
     name: systemName,
     type: z.literal('email').meta({ description: 'A plain-text mail through an SMTP (or LMTP) relay.' }),
-    relay: z
-      .strictObject({
-        host: hostName,
-        port: port.optional().meta({ description: 'Default 25 (465 with security: tls, 24 with lmtp).' }),
-        security: z
-          .enum(['none', 'starttls-if-available', 'starttls', 'tls'])
-          .default('starttls-if-available')
-          .meta({ description: 'none (never TLS) | starttls-if-available | starttls (required) | tls (implicit, from the first byte).' }),
-        lmtp: z.boolean().default(false).meta({ description: 'Speak LMTP instead of SMTP.' }),
-        auth: z
-          .strictObject({ user: z.string().min(1).meta({ description: 'SMTP AUTH user.' }), pass: secret.meta({ description: 'SMTP AUTH password.' }) })
-          .optional()
-          .meta({ description: 'SMTP AUTH credentials.' }),
-        tls: peerTls('relay'),
-      })
-      .meta({ description: 'The relay the mail goes through.' }),
+    relay: relayEndpoint('relay', 'starttls-if-available').meta({ description: 'The relay the mail goes through.' }),
     from: z.string().email().meta({ description: 'Sender address (From and MAIL FROM).' }),
     to: z.array(z.string().min(1)).min(1, 'must name at least one recipient').meta({ description: 'Recipients: addresses (over LMTP, a local user name without a domain is accepted too).' }),
     timeoutMs: z.number().int('must be a whole number').min(1).max(600000).default(30000).meta({ description: 'Time limit for connecting, the greeting and any silence of the relay.' }),

@@ -130,7 +130,7 @@ test('a dead letter: the alert arrives by e-mail in a real mailbox; a test notif
       alerts: {
         checkSeconds: 1,
         channels: [
-          { name: 'mail', type: 'email', relay: { host: dovecot.host, port: dovecot.lmtpPort, lmtp: true, security: 'none' }, from: 'mailsluice@example.test', to: [ops.username] },
+          { name: 'mail', type: 'email', relay: { host: dovecot.host, port: dovecot.lmtpPort, protocol: 'lmtp', security: 'none' }, from: 'mailsluice@example.test', to: [ops.username] },
           { name: 'hook', type: 'webhook', url: hook.url },
         ],
         rules: [

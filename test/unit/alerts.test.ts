@@ -147,7 +147,7 @@ test('a test notification carries the rule and what it found, and changes nothin
 const CHANNELS = `
   channels:
     - { name: hook, type: webhook, url: "http://127.0.0.1:9/h", secret: { env: HOOK_SECRET } }
-    - { name: mail, type: email, relay: { host: 127.0.0.1, lmtp: true, auth: { user: u, pass: { env: MAIL_PASS } } }, from: a@example.test, to: [ops] }`;
+    - { name: mail, type: email, relay: { host: 127.0.0.1, protocol: lmtp, auth: { user: u, pass: { env: MAIL_PASS } } }, from: a@example.test, to: [ops] }`;
 
 test('config: the alerts section, its defaults and secrets', () => {
   const none = checkConfigText('connections: []\n').config!;
@@ -157,7 +157,7 @@ test('config: the alerts section, its defaults and secrets', () => {
   const a = config!.alerts;
   assert.equal(a.resendMinutes, 0.1);
   assert.deepEqual(a.channels[0], { name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/h', secret: 'whsec_abc', timeoutMs: 10000 });
-  assert.deepEqual((a.channels[1] as { relay: unknown }).relay, { host: '127.0.0.1', security: 'starttls-if-available', lmtp: true, auth: { user: 'u', pass: 'pw' } });
+  assert.deepEqual((a.channels[1] as { relay: unknown }).relay, { host: '127.0.0.1', port: 24, protocol: 'lmtp', security: 'starttls-if-available', tls: { verify: true }, auth: { user: 'u', pass: 'pw' } });
   assert.deepEqual(a.rules[1], { name: 'slow', kind: 'connection-failing', enabled: true, channels: ['hook'], minutes: 0.05 });
 });
 

@@ -6,25 +6,21 @@
 export interface SmtpNotifierOptions {
   /** The channel's name. */
   name: string;
+  /** The relay as the configuration gives it (config/loader.ts `RelayConfig`: the port filled in). */
   relay: {
     host: string;
-    port?: number;
+    port: number;
+    protocol: 'smtp' | 'lmtp';
     security: 'none' | 'starttls-if-available' | 'starttls' | 'tls';
-    lmtp: boolean;
     auth?: { user: string; pass: string };
-    tls?: { verify: boolean; ca?: string; servername?: string };
+    tls: { verify: boolean; ca?: string; servername?: string };
   };
   from: string;
   to: readonly string[];
   timeoutMs: number;
 }
 
-/** The relay's port: as given, else 24 for LMTP, 465 for implicit TLS, 25 otherwise. */
-export function relayPort(relay: SmtpNotifierOptions['relay']): number {
-  return relay.port ?? (relay.lmtp ? 24 : relay.security === 'tls' ? 465 : 25);
-}
-
 /** `host:port` of the relay, IPv6 in brackets. */
 export function relayAddress(relay: SmtpNotifierOptions['relay']): string {
-  return `${relay.host.includes(':') ? `[${relay.host}]` : relay.host}:${relayPort(relay)}`;
+  return `${relay.host.includes(':') ? `[${relay.host}]` : relay.host}:${relay.port}`;
 }

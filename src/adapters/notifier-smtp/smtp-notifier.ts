@@ -5,7 +5,7 @@
  */
 import type { AlertNotification } from '../../core/alerts/index.js';
 import type { AlertNotifier } from '../../core/ports/alert-notifier.js';
-import { relayAddress, relayPort, type SmtpNotifierOptions } from './smtp-notifier-config.js';
+import { relayAddress, type SmtpNotifierOptions } from './smtp-notifier-config.js';
 import { mapSmtpNotifyError, mapSmtpRejected } from './smtp-error-map.js';
 
 const EVENT_WORD: Record<AlertNotification['event'], string> = { firing: 'FIRING', reminder: 'STILL FIRING', resolved: 'RESOLVED', test: 'TEST' };
@@ -34,7 +34,7 @@ class SmtpNotifier implements AlertNotifier {
 
   constructor(private readonly o: SmtpNotifierOptions) {
     this.channel = o.name;
-    this.where = `${o.relay.lmtp ? 'LMTP' : 'SMTP'} relay ${relayAddress(o.relay)}`;
+    this.where = `${o.relay.protocol === 'lmtp' ? 'LMTP' : 'SMTP'} relay ${relayAddress(o.relay)}`;
   }
 
   async send(n: AlertNotification): Promise<void> {
@@ -42,16 +42,16 @@ class SmtpNotifier implements AlertNotifier {
     const { createTransport } = await import('nodemailer');
     const transport = createTransport({
       host: relay.host,
-      port: relayPort(relay),
+      port: relay.port,
       secure: relay.security === 'tls',
       ignoreTLS: relay.security === 'none',
       requireTLS: relay.security === 'starttls',
-      lmtp: relay.lmtp,
+      lmtp: relay.protocol === 'lmtp',
       ...(relay.auth ? { auth: { user: relay.auth.user, pass: relay.auth.pass } } : {}),
       tls: {
-        rejectUnauthorized: relay.tls?.verify ?? true,
-        ...(relay.tls?.ca !== undefined ? { ca: relay.tls.ca } : {}),
-        ...(relay.tls?.servername !== undefined ? { servername: relay.tls.servername } : {}),
+        rejectUnauthorized: relay.tls.verify,
+        ...(relay.tls.ca !== undefined ? { ca: relay.tls.ca } : {}),
+        ...(relay.tls.servername !== undefined ? { servername: relay.tls.servername } : {}),
       },
       connectionTimeout: this.o.timeoutMs,
       greetingTimeout: this.o.timeoutMs,

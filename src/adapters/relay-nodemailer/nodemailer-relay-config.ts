@@ -8,8 +8,8 @@ export interface RelayOptions {
   host: string;
   port: number;
   protocol: 'smtp' | 'lmtp';
-  /** tls: implicit TLS; starttls: required (a relay that does not offer it fails); none: plain text. */
-  security: 'tls' | 'starttls' | 'none';
+  /** tls: implicit TLS; starttls: required (a relay that does not offer it fails); starttls-if-available: when offered; none: plain text. */
+  security: 'tls' | 'starttls' | 'starttls-if-available' | 'none';
   tls: { verify: boolean; ca?: string; servername?: string };
   /** SMTP AUTH; the password never appears in an error or log. */
   auth?: { user: string; pass: string };
