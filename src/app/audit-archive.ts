@@ -5,6 +5,7 @@
  * are the core's (`core/audit/audit-retention.ts`).
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditRecord } from '../core/ports/audit-log.js';
@@ -54,13 +55,8 @@ export async function writeArchiveFile(dir: string, name: string, records: reado
     } finally {
       await fh.close();
     }
-    await open(join(dir, name), 'r').then(
-      async (existing) => {
-        await existing.close();
-        throw new MailsluiceError('STORE_WRITE_FAILED', `${join(dir, name)} exists already; it was not overwritten`);
-      },
-      () => undefined,
-    );
+    // A sealed file is never replaced (the caller removed the leftovers of moves that never committed).
+    if (existsSync(join(dir, name))) throw new MailsluiceError('STORE_WRITE_FAILED', `${join(dir, name)} exists already; it was not overwritten`);
     await rename(tmp, join(dir, name));
     await fsyncDirectory(dir);
   } catch (err) {

@@ -65,7 +65,8 @@ export async function pruneAuditLog(deps: PruneDeps, keepDays: number): Promise<
     const removed = await removeUncommitted(dir, checkpoint?.seq ?? 0);
     if (removed.length > 0) deps.logger.warn('audit retention: removed files of a move that did not commit', { files: removed });
     const page = await deps.audit.list({ afterSeq: checkpoint?.seq ?? 0, limit: MAX_RECORDS_PER_FILE });
-    const old = page.slice(0, page.findIndex((r) => r.at >= cutoff) === -1 ? page.length : page.findIndex((r) => r.at >= cutoff));
+    const young = page.findIndex((r) => r.at >= cutoff);
+    const old = young === -1 ? page : page.slice(0, young);
     if (old.length === 0) break;
     const v = new ChainVerifier(sha256Hex, checkpointHead(checkpoint));
     const bad = continuesCheckpoint(checkpoint, old[0]!) ? old.map((r) => v.next(r)).find((p) => p !== null) : { seq: (checkpoint?.seq ?? 0) + 1, problem: 'it is missing, or not chained to the checkpoint' };

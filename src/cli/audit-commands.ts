@@ -42,7 +42,7 @@ function intact(v: Extract<AuditVerdict, { ok: true }>): string {
   const n = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
   const archived = v.archive ? `${n(v.archive.records, 'archived record')} in ${n(v.archive.files, 'file')} of ${AUDIT_ARCHIVE_DIR}/ and ` : '';
   if (!v.checkpoint) return `audit log intact: ${archived}${n(v.records, 'record')}, head ${v.head}`;
-  return `audit log intact: ${archived ? `${archived}` : ''}verified ${n(v.records, 'record')} from seq ${v.checkpoint.seq + 1} (records before it moved to ${AUDIT_ARCHIVE_DIR}/${v.checkpoint.file}${v.archive ? '' : '; --with-archive verifies those too'}), head ${v.head}`;
+  return `audit log intact: ${archived}verified ${n(v.records, 'record')} from seq ${v.checkpoint.seq + 1} (records before it moved to ${AUDIT_ARCHIVE_DIR}/${v.checkpoint.file}${v.archive ? '' : '; --with-archive verifies those too'}), head ${v.head}`;
 }
 
 /** `mailsluice audit verify [--with-archive] [--json]`: exits 0 when the chain holds, 1 naming the first bad record (and file). */
