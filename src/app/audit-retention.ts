@@ -45,6 +45,8 @@ export interface PruneDeps {
   clock: Clock;
   logger: Logger;
   dataDir: string;
+  /** Records per file (default {@link MAX_RECORDS_PER_FILE}; a test makes it small). */
+  maxPerFile?: number;
 }
 
 /**
@@ -59,12 +61,13 @@ export async function pruneAuditLog(deps: PruneDeps, keepDays: number): Promise<
   const cutoff = now - keepDays * DAY_MS;
   const dir = auditArchiveDir(deps.dataDir);
   const files: PruneReport['files'] = [];
+  const perFile = deps.maxPerFile ?? MAX_RECORDS_PER_FILE;
   let moved = 0;
   for (;;) {
     const checkpoint = await deps.audit.checkpoint();
     const removed = await removeUncommitted(dir, checkpoint?.seq ?? 0);
     if (removed.length > 0) deps.logger.warn('audit retention: removed files of a move that did not commit', { files: removed });
-    const page = await deps.audit.list({ afterSeq: checkpoint?.seq ?? 0, limit: MAX_RECORDS_PER_FILE });
+    const page = await deps.audit.list({ afterSeq: checkpoint?.seq ?? 0, limit: perFile });
     const young = page.findIndex((r) => r.at >= cutoff);
     const old = young === -1 ? page : page.slice(0, young);
     if (old.length === 0) break;
@@ -90,7 +93,7 @@ export async function pruneAuditLog(deps: PruneDeps, keepDays: number): Promise<
     deps.logger.info('audit records moved to the archive', { file, firstSeq: first.seq, lastSeq: last.seq, count: old.length });
     files.push({ file, firstSeq: first.seq, lastSeq: last.seq, count: old.length });
     moved += old.length;
-    if (old.length < page.length || page.length < MAX_RECORDS_PER_FILE) break;
+    if (old.length < page.length || page.length < perFile) break;
   }
   const c = await deps.audit.checkpoint();
   return { keepDays, cutoff: new Date(cutoff).toISOString(), moved, files, checkpoint: c ? { seq: c.seq, file: c.file } : null };
