@@ -77,8 +77,10 @@ export async function removeArchiveFile(dir: string, name: string): Promise<void
 }
 
 /**
- * Removes what moves that never committed left in `dir`: temporary files, and files whose range
- * starts after the checkpoint (`covered`: the last seq the store says was moved). Answers their names.
+ * Removes what a move that never committed left in `dir`: temporary files, and the file whose
+ * range starts right after the checkpoint (`covered`: the last seq the store says was moved),
+ * which is the one file a crashed move can have left (each move commits before the next
+ * writes). Nothing else is touched. Answers their names.
  */
 export async function removeUncommitted(dir: string, covered: number): Promise<string[]> {
   let names: string[];
@@ -87,7 +89,7 @@ export async function removeUncommitted(dir: string, covered: number): Promise<s
   } catch {
     return [];
   }
-  const stale = names.filter((n) => n.startsWith('.tmp-') || (parseArchiveFileName(n)?.firstSeq ?? 0) > covered);
+  const stale = names.filter((n) => n.startsWith('.tmp-') || parseArchiveFileName(n)?.firstSeq === covered + 1);
   for (const n of stale) await rm(join(dir, n), { force: true });
   if (stale.length > 0) await fsyncDirectory(dir);
   return stale;

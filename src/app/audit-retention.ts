@@ -65,8 +65,6 @@ export async function pruneAuditLog(deps: PruneDeps, keepDays: number): Promise<
   let moved = 0;
   for (;;) {
     const checkpoint = await deps.audit.checkpoint();
-    const removed = await removeUncommitted(dir, checkpoint?.seq ?? 0);
-    if (removed.length > 0) deps.logger.warn('audit retention: removed files of a move that did not commit', { files: removed });
     const page = await deps.audit.list({ afterSeq: checkpoint?.seq ?? 0, limit: perFile });
     const young = page.findIndex((r) => r.at >= cutoff);
     const old = young === -1 ? page : page.slice(0, young);
@@ -76,6 +74,10 @@ export async function pruneAuditLog(deps: PruneDeps, keepDays: number): Promise<
     if (bad) {
       throw new MailsluiceError('AUDIT_CHAIN_BROKEN', `record ${bad.seq}: ${bad.problem}; nothing was moved (run mailsluice audit verify)`, { details: { seq: bad.seq } });
     }
+    // Only now, with the records to move verified against the checkpoint: a checkpoint removed by
+    // hand never makes the committed files look like leftovers.
+    const removed = await removeUncommitted(dir, checkpoint?.seq ?? 0);
+    if (removed.length > 0) deps.logger.warn('audit retention: removed files of a move that did not commit', { files: removed });
     const first = old[0]!;
     const last = old.at(-1)!;
     const file = archiveFileName(first.seq, last.seq);

@@ -18,7 +18,7 @@ import type { Logger } from '../../src/core/ports/logger.js';
 const DAY = 24 * 60 * 60 * 1000;
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; }, with() { return quiet; } } as unknown as Logger;
 
-test('a move over several files, leftovers removed, a broken prefix refused; verify with the archive holds and names an altered file', async () => {
+test('a move over several files, leftovers removed, a broken prefix or a removed checkpoint refused; verify with the archive holds and names an altered file', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ms-audit-prune-'));
   try {
     let now = 100 * DAY;
@@ -53,8 +53,15 @@ test('a move over several files, leftovers removed, a broken prefix refused; ver
     assert.ok(!bad.ok && bad.file === r.files[0]!.file && bad.seq === 1, JSON.stringify(bad));
     writeFileSync(first, kept);
 
-    // Later: records 8 and on are old too, but record 9 was altered in the store: nothing moves.
+    // Later: records 8 and on are old too. With the checkpoint removed by hand, nothing moves and
+    // the committed files are not taken for leftovers.
     now = 200 * DAY;
+    const checkpoint = log.checkpointRow;
+    log.checkpointRow = null;
+    await assert.rejects(pruneAuditLog({ audit: log, clock, logger: quiet, dataDir, maxPerFile: 3 }, 30), (e: unknown) => (e as { code?: string }).code === 'AUDIT_CHAIN_BROKEN');
+    assert.equal(readdirSync(dir).length, 3, 'every file kept');
+    log.checkpointRow = checkpoint;
+    // With record 9 altered in the store: nothing moves either.
     log.records[1] = { ...log.records[1]!, who: 'mallory' };
     await assert.rejects(pruneAuditLog({ audit: log, clock, logger: quiet, dataDir, maxPerFile: 3 }, 30), (e: unknown) => (e as { code?: string }).code === 'AUDIT_CHAIN_BROKEN' && /record 9: altered/.test(String((e as Error).message)));
     assert.equal(readdirSync(dir).length, 3, 'no file written');
