@@ -21,7 +21,7 @@ import type { TokenInfo } from '../core/ports/token-store.js';
 import type { Role } from '../core/access/index.js';
 
 import type { z } from '@hono/zod-openapi';
-import type { AuditRecordSchema, AuditVerdictSchema, RouteSchema } from './schemas.js';
+import type { AuditPruneSchema, AuditRecordSchema, AuditVerdictSchema, RouteSchema } from './schemas.js';
 
 /** A route's settings as the API shows them: never a secret, in any form. */
 export type RouteSettings = z.infer<typeof RouteSchema>;
@@ -37,8 +37,10 @@ export type RecordAction = (who: string, origin: string, action: string, detail:
 export interface AuditView {
   /** The records matching `filter` in sequence order, as `audit list --json` shows them. */
   list(filter: AuditFilter): Promise<Array<z.infer<typeof AuditRecordSchema>>>;
-  /** Walks the whole chain: intact, or the first bad record. */
-  verify(): Promise<z.infer<typeof AuditVerdictSchema>>;
+  /** Walks the chain from its checkpoint (with `withArchive`, the archive files first): intact, or the first bad record. */
+  verify(options?: { withArchive?: boolean }): Promise<z.infer<typeof AuditVerdictSchema>>;
+  /** Moves records older than `keepDays` (default: the configured `audit.keepDays`) to the archive files (ADR 0029); absent: nothing here runs the retention. */
+  prune?(keepDays?: number): Promise<z.infer<typeof AuditPruneSchema>>;
 }
 
 /** API tokens as the admin manages them (`routes/tokens.ts`, `mailsluice token …`). */

@@ -23,6 +23,7 @@ export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = {
   TOKEN_NOT_FOUND: 404,
   TOKEN_EXISTS: 409,
   PROBE_NOT_CONFIGURED: 409,
+  AUDIT_RETENTION_NOT_SET: 409,
 };
 
 /** The HTTP status of an error: its own, else 503 when trying again later may work, else 500. */

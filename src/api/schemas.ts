@@ -245,8 +245,28 @@ export const AuditVerdictSchema = z
     verified: z.number().int().optional().openapi({ description: 'Records that held before the first bad one (not ok).' }),
     seq: z.number().int().optional().openapi({ description: 'The first bad record (not ok).' }),
     problem: z.string().optional().openapi({ description: 'What is wrong with it (not ok).' }),
+    file: z.string().optional().openapi({ description: 'The archive file (in dataDir/audit-archive/) the problem is in (not ok, withArchive).' }),
+    from: z.number().int().optional().openapi({ description: 'The first record the walk of the live log started at: the one after the retention checkpoint (ADR 0029); absent, the first record.' }),
+    checkpoint: z
+      .object({ seq: z.number().int(), file: z.string() })
+      .optional()
+      .openapi({ description: 'The retention checkpoint: records up to `seq` were moved to this archive file (ok).' }),
+    archive: z
+      .object({ files: z.number().int(), records: z.number().int() })
+      .optional()
+      .openapi({ description: 'The archive files walked and the records in them (ok, withArchive).' }),
   })
   .openapi('AuditVerdict');
+
+export const AuditPruneSchema = z
+  .object({
+    keepDays: z.number().int(),
+    cutoff: z.string().openapi({ format: 'date-time', description: 'Records before this were moved.' }),
+    moved: z.number().int().openapi({ description: 'Records moved.' }),
+    files: z.array(z.object({ file: z.string(), firstSeq: z.number().int(), lastSeq: z.number().int(), count: z.number().int() })).openapi({ description: 'The archive files written, oldest first.' }),
+    checkpoint: z.object({ seq: z.number().int(), file: z.string() }).nullable().openapi({ description: 'Where the live chain starts now; null when nothing was ever moved.' }),
+  })
+  .openapi('AuditPrune');
 
 const ServerResponseSchema = z.object({ addFlags: z.array(z.string()).optional(), moveTo: z.string().optional() }).openapi('ServerResponse');
 

@@ -15,7 +15,8 @@ import { isLoopbackHost } from '../config/api-address.js';
 import { createConfigAdmin, isEditableFile, type ConfigFileAdmin } from './config-admin.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
-import { auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
+import { auditArchiveDir, auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
+import type { PruneReport } from './audit-retention.js';
 import { testConnection } from './test-connection.js';
 import { apiCredentials, type ApiCredentials } from './api-credentials.js';
 import { createToken } from './tokens.js';
@@ -56,6 +57,8 @@ export interface ApiContext {
   reload?: () => Promise<ReloadReport>;
   /** The alerts of `start` (`alerts.ts`); absent, none are listed. */
   alerts?: AlertsView;
+  /** Moves old audit records to the archive files (`start`'s retention, `audit-retention.ts`); absent, `POST /api/v1/audit/prune` answers 404. */
+  auditPrune?: (keepDays?: number) => Promise<PruneReport>;
   /**
    * Whether the API edits the configuration file (`start`); false or absent (a `drain` serving
    * attachment references), the edit paths answer 404: a one-shot command would save an edit it
@@ -259,7 +262,8 @@ export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigni
     record: overrides.record ?? apiRecorder(app),
     audit: {
       list: async (filter) => (await app.audit.list(filter)).map(auditRecordJson),
-      verify: () => verifyAuditLog(app.audit),
+      verify: (options) => verifyAuditLog(app.audit, options?.withArchive ? { archiveDir: auditArchiveDir(app.config.dataDir) } : {}),
+      ...(context.auditPrune ? { prune: context.auditPrune } : {}),
     },
     tokens: tokensAdmin(app),
     actions: connectionActions(app, context, () => admin?.current() ?? app.config),

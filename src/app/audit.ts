@@ -3,10 +3,13 @@
  * it reads or changes anything, naming the OS user for the command line, and verifying the chain.
  */
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import type { Clock } from '../core/ports/clock.js';
 import type { AuditLog, AuditRecord } from '../core/ports/audit-log.js';
-import { ChainVerifier, type ChainProblem } from '../core/audit/audit-chain.js';
+import { ChainVerifier } from '../core/audit/audit-chain.js';
+import { ArchiveWalk, AUDIT_ARCHIVE_DIR, CheckpointWitness, checkpointHead, type RetentionProblem } from '../core/audit/audit-retention.js';
 import { sha256Hex } from './tokens.js';
+import { archiveFiles, walkArchiveFile } from './audit-archive.js';
 
 /** What the command line records as `origin`. */
 export const CLI_ORIGIN = 'cli';
@@ -37,19 +40,81 @@ export async function recordAction(
   return audit.append({ at: clock.now(), who, origin, action, detail });
 }
 
-/** What `audit verify` found: every record intact, or the first bad one. */
-export type AuditVerdict = { ok: true; records: number; head: string } | ({ ok: false; verified: number } & ChainProblem);
+/**
+ * What `audit verify` found: every record intact, or the first bad one. With a retention
+ * checkpoint (ADR 0029), `from` is the first live record's sequence number and `checkpoint` the
+ * file the records before it went to; with the archive walked, `archive` counts its files and
+ * records. A problem in an archive file names it in `file`.
+ */
+export type AuditVerdict =
+  | {
+      ok: true;
+      records: number;
+      head: string;
+      from?: number;
+      checkpoint?: { seq: number; file: string };
+      archive?: { files: number; records: number };
+    }
+  | ({ ok: false; verified: number; from?: number } & RetentionProblem);
 
-/** Walks the whole chain and the head the store kept; names the first bad record. */
-export async function verifyAuditLog(audit: AuditLog): Promise<AuditVerdict> {
-  const v = new ChainVerifier(sha256Hex);
+/** Options of {@link verifyAuditLog}. */
+export interface VerifyOptions {
+  /** Walk the archive files in this directory (`dataDir/audit-archive`) first, from the genesis. */
+  archiveDir?: string;
+}
+
+/** The audit archive directory of a data directory. */
+export function auditArchiveDir(dataDir: string): string {
+  return join(dataDir, AUDIT_ARCHIVE_DIR);
+}
+
+/**
+ * Walks the chain from the retention checkpoint (or the genesis) to the head the store kept,
+ * checking the checkpoint against the last `audit.retention` record; with `archiveDir`, the
+ * archive files first, which must end where the checkpoint begins. Names the first bad record.
+ */
+export async function verifyAuditLog(audit: AuditLog, options: VerifyOptions = {}): Promise<AuditVerdict> {
+  // A move committed during the walk changes where the live records start: walked again then.
+  for (let attempt = 0; ; attempt++) {
+    const before = await audit.checkpoint();
+    const verdict = await verifyOnce(audit, before, options);
+    const after = await audit.checkpoint();
+    if (attempt > 0 || (after?.seq ?? 0) === (before?.seq ?? 0)) return verdict;
+  }
+}
+
+async function verifyOnce(audit: AuditLog, checkpoint: Awaited<ReturnType<AuditLog['checkpoint']>>, options: VerifyOptions): Promise<AuditVerdict> {
+  const from = checkpoint ? { from: checkpoint.seq + 1 } : {};
+  let archive: { files: number; records: number } | undefined;
+  if (options.archiveDir !== undefined) {
+    const walk = new ArchiveWalk(sha256Hex);
+    const fail = (p: RetentionProblem): AuditVerdict => ({ ok: false, verified: walk.verified, from: 1, ...p });
+    for (const name of await archiveFiles(options.archiveDir)) {
+      const p = await walkArchiveFile(walk, options.archiveDir, name);
+      if (p) return fail(p);
+    }
+    const p = walk.end(checkpoint);
+    if (p) return fail(p);
+    archive = { files: walk.files, records: walk.verified };
+  }
+  const v = new ChainVerifier(sha256Hex, checkpointHead(checkpoint));
+  const witness = new CheckpointWitness(checkpoint);
+  const fail = (p: RetentionProblem): AuditVerdict => ({ ok: false, verified: v.verified, ...from, ...p });
   for await (const r of audit.readAll()) {
     const problem = v.next(r);
-    if (problem) return { ok: false, verified: v.verified, ...problem };
+    if (problem) return fail(problem);
+    witness.see(r);
   }
-  const problem = v.end(await audit.head());
-  if (problem) return { ok: false, verified: v.verified, ...problem };
-  return { ok: true, records: v.verified, head: v.lastHash };
+  const problem = v.end(await audit.head()) ?? witness.end();
+  if (problem) return fail(problem);
+  return {
+    ok: true,
+    records: v.verified,
+    head: v.lastHash,
+    ...from,
+    ...(checkpoint ? { checkpoint: { seq: checkpoint.seq, file: checkpoint.file } } : {}),
+    ...(archive ? { archive } : {}),
+  };
 }
 
 /** Records a command-line action: the OS user, from `cli` (see {@link recordAction}). */

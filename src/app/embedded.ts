@@ -101,7 +101,7 @@ export interface EmbeddedOptions {
    * `DATA_DIR_LOCKED`), and makes it and its files private. Without a holder the archive must
    * exist already (`ARCHIVE_NOT_FOUND`): nothing is created for a mistyped `dataDir`.
    */
-  holder?: 'start' | 'drain';
+  holder?: 'start' | 'drain' | 'audit prune';
 }
 
 /**
@@ -151,6 +151,8 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   const stderrLevel = options.stderrLevel ?? 'warn';
   const logger = new JsonlLogger([{ level: stderrLevel, stream: process.stderr }]);
   let lock: DataDirLock | null = null;
+  // `audit prune` holds the lock (one move at a time) but, like a reading command, never makes an archive.
+  if (options.holder === 'audit prune') assertArchiveExists(config);
   if (options.holder) lock = await takeDataDir(config.dataDir, options.holder, logger);
   else assertArchiveExists(config);
   let store: SqliteStore;

@@ -31,6 +31,7 @@ import { startApi, type ApiContext, type RunningApi, type UrlSigning } from './a
 import { startControlSocket } from './control-socket.js';
 import { createRunMetrics, type RunMetrics } from './metrics.js';
 import { createAlerting, type Alerting } from './alerts.js';
+import { createAuditRetention, type AuditRetention } from './audit-retention.js';
 import type { EmbeddedApp } from './embedded.js';
 
 /** `once`: the `drain` command, until every mailbox is empty; `continuous`: the service, until stopped. */
@@ -105,6 +106,8 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
   // The service's alerts (`start` only): checked beside the stages, listed and tested through the API.
   // Made with or without rules: a reload may add some (ADR 0024).
   const alerting = options.mode === 'continuous' ? await createAlerting(app, () => run?.runnerReadings() ?? []) : null;
+  // The audit log's retention (`start` only, ADR 0029): daily beside the stages, and on demand through the API.
+  const retention = options.mode === 'continuous' ? createAuditRetention(app) : null;
   const reload = (): Promise<ReloadReport> => (run ? run.reload() : Promise.reject(new MailsluiceError('INTERNAL', 'the service is still starting: nothing runs yet to apply the configuration to')));
   try {
     const context: ApiContext = {
@@ -114,6 +117,7 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
       ...(options.mode === 'continuous' ? { reload } : {}),
       ...(metrics ? { metrics: metrics.metrics } : {}),
       ...(alerting ? { alerts: alerting.view } : {}),
+      ...(retention ? { auditPrune: retention.prune } : {}),
     };
     // The service's commands' way in (ADR 0025): `continuous` only, whatever `api.enabled` says;
     // before the TCP API, so a client that saw `/readyz` answer finds the socket too.
@@ -125,7 +129,7 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
         })
       : null;
     try {
-      run = new PipelineRun(app, options, api, started, metrics, alerting);
+      run = new PipelineRun(app, options, api, started, metrics, alerting, retention);
       if (options.mode === 'continuous') options.onRunning?.({ reload });
       return await run.run();
     } finally {
@@ -194,6 +198,7 @@ class PipelineRun {
     private readonly started: number,
     private readonly metrics: RunMetrics | null,
     private readonly alerting: Alerting | null = null,
+    private readonly retention: AuditRetention | null = null,
   ) {
     this.once = options.mode === 'once';
     // Every runner, index lane waiting for the byte budget and sleeping stage listens to this one
@@ -421,12 +426,14 @@ class PipelineRun {
     const compressing = this.pausing('compress stage', () => this.compress());
     // Low priority beside the stages; never rejects, ends with the stop.
     const alerting = this.alerting?.run(this.ac.signal);
+    const retaining = this.retention?.run(this.ac.signal);
     for (const name of this.conns.names()) this.conns.run(name);
     if (!this.ac.signal.aborted) await eventOnce(this.ac.signal, 'abort');
     // A reload under way ends first (it starts nothing once the run is stopping).
     await this.reloadTail;
     await this.conns.settled();
     await alerting;
+    await retaining;
     await indexing;
     await compressing;
     await Promise.all(this.dispatching);

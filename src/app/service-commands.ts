@@ -16,6 +16,7 @@ import type { Role } from '../core/access/principal.js';
 import type { ConnectionSettings } from '../api/index.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { AuditRecordJson, AuditVerdict } from './audit.js';
+import type { PruneReport } from './audit-retention.js';
 import type { CreatedToken } from './tokens.js';
 import type { ControlClient, Query } from './control-client.js';
 import { zipEntries } from './zip-entries.js';
@@ -76,9 +77,14 @@ export async function auditListThroughService(service: ControlClient, filter: { 
   return records;
 }
 
-/** The audit chain's verdict (`mailsluice audit verify`). */
-export function auditVerifyThroughService(service: ControlClient): Promise<AuditVerdict> {
-  return service.json<AuditVerdict>('GET', '/api/v1/audit/verify');
+/** The audit chain's verdict (`mailsluice audit verify [--with-archive]`). */
+export function auditVerifyThroughService(service: ControlClient, withArchive = false): Promise<AuditVerdict> {
+  return service.json<AuditVerdict>('GET', '/api/v1/audit/verify', withArchive ? { withArchive: 'true' } : {});
+}
+
+/** Moves old audit records to the archive files (`mailsluice audit prune`); the service records the request. */
+export function auditPruneThroughService(service: ControlClient, keepDays: number | undefined): Promise<PruneReport> {
+  return service.json<PruneReport>('POST', '/api/v1/audit/prune', undefined, keepDays !== undefined ? { keepDays } : {});
 }
 
 /** A new token (`mailsluice token create`); recorded by the service. */

@@ -49,10 +49,10 @@ function holdersUmask(): void {
   process.umask(0o077);
 }
 
-export async function withApp<T>(args: ParsedArgs, fn: (app: EmbeddedApp, config: Config) => Promise<T>, access: 'read' | 'write' | 'drain' = 'read'): Promise<T> {
+export async function withApp<T>(args: ParsedArgs, fn: (app: EmbeddedApp, config: Config) => Promise<T>, access: 'read' | 'write' | 'drain' | 'prune' = 'read'): Promise<T> {
   const config = readServiceConfig(configPath(args));
-  if (access === 'drain') holdersUmask();
-  const app = await createEmbeddedApp(config, access === 'drain' ? { holder: 'drain' } : { readonly: access === 'read' });
+  if (access === 'drain' || access === 'prune') holdersUmask();
+  const app = await createEmbeddedApp(config, access === 'drain' ? { holder: 'drain' } : access === 'prune' ? { holder: 'audit prune' } : { readonly: access === 'read' });
   try {
     return await fn(app, config);
   } finally {

@@ -35,6 +35,8 @@ Commands:
   token revoke NAME         the token stops working at once
   audit list                who searched, exported or changed settings
                             (--since, --until, --who, --limit)
+  audit prune               move audit records older than audit.keepDays to
+                            dataDir/audit-archive/ (ADR 0029)
   audit verify              check the audit log's hash chain; exit 1 naming
                             the first removed or altered record
 
@@ -186,11 +188,30 @@ Options:
   --who NAME                only this token's or user's records
   --limit N                 at most N records
 `,
-  'audit verify': `Usage: mailsluice audit verify [options]
+  'audit verify': `Usage: mailsluice audit verify [--with-archive] [options]
 
 Walks the audit log's hash chain (each record carries the SHA-256 of the one before). Exits 0
 when every record holds; otherwise exits 1 with AUDIT_CHAIN_BROKEN naming the first removed or
-altered record by its sequence number.
+altered record by its sequence number. After a retention move (audit prune, audit.keepDays) the
+walk starts at the checkpoint and says so; the checkpoint is checked against the audit.retention
+record that put it on the chain.
+
+Options:
+  --with-archive            walk the files in dataDir/audit-archive/ first (each trailer, SHA-256
+                            and link), which must end where the checkpoint begins; a problem
+                            there names the file
+`,
+  'audit prune': `Usage: mailsluice audit prune [--keep-days N] [options]
+
+Moves audit records older than N days (default: audit.keepDays) from archive.db, oldest first,
+to sealed files in dataDir/audit-archive/ (0600; one per move, named by the sequence range, with
+a trailer holding the count, the hashes and the SHA-256 of its lines), written and synced before
+the rows are removed in the transaction that records the checkpoint and an audit.retention
+record. start does this at its start and daily when audit.keepDays is set. Beside a running
+service, the service does it; beside a drain, it is refused (DATA_DIR_LOCKED).
+
+Options:
+  --keep-days N             move records older than N days (1 to 36500)
 `,
   'connections list': `Usage: mailsluice connections list [options]
 

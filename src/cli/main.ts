@@ -6,7 +6,7 @@ import { MailsluiceError, toMailsluiceError } from '../core/errors/index.js';
 import { parseArgs } from './args.js';
 import * as c from './commands.js';
 import { cmdTokenCreate, cmdTokenList, cmdTokenRevoke } from './token-commands.js';
-import { cmdAuditList, cmdAuditVerify } from './audit-commands.js';
+import { cmdAuditList, cmdAuditPrune, cmdAuditVerify } from './audit-commands.js';
 import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
 import { helpFor, version } from './help.js';
 import { OutputClosed, stdio, type Io } from './output.js';
@@ -14,8 +14,8 @@ import { OutputClosed, stdio, type Io } from './output.js';
 export { HELP } from './help.js';
 
 const KNOWN = {
-  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who'],
-  flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe'],
+  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'keep-days'],
+  flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe', 'with-archive'],
 } as const;
 
 const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => Promise<number>> = {
@@ -33,7 +33,7 @@ const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => P
 /** Two-word commands whose second word picks the command (`token create`, `audit verify`). */
 const GROUPS: Record<string, Record<string, (typeof COMMANDS)[string]>> = {
   token: { create: cmdTokenCreate, list: cmdTokenList, revoke: cmdTokenRevoke },
-  audit: { list: cmdAuditList, verify: cmdAuditVerify },
+  audit: { list: cmdAuditList, verify: cmdAuditVerify, prune: cmdAuditPrune },
   connections: { list: cmdConnectionsList, status: cmdConnectionsStatus },
 };
 

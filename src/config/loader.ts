@@ -139,6 +139,8 @@ export interface Config {
   api: ApiConfig;
   /** Per-connection log files: the size cap of each, and how many rotated files are kept. */
   logging: { maxFileMb: number; keepFiles: number };
+  /** The audit log's retention: records older than `keepDays` move to `dataDir/audit-archive/`; null keeps them all. */
+  audit: { keepDays: number | null };
   /** Alert rules and the channels they are sent to. */
   alerts: AlertsConfig;
   /** The secret store's key as configured (a file made absolute), or null: `dataDir/secrets.key`. */
@@ -428,6 +430,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     routes,
     api,
     logging: input.logging,
+    audit: { keepDays: input.audit.keepDays ?? null },
     alerts,
     secretsKey: secretsKeySetting(input.secretsKey, baseDir),
     warnings,

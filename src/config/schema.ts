@@ -566,6 +566,21 @@ export const configSchema = z.strictObject({
     })
     .default({ maxFileMb: 50, keepFiles: 5 })
     .meta({ description: 'Per-connection log files: size cap and rotation.' }),
+  audit: z
+    .strictObject({
+      keepDays: z
+        .number()
+        .int('must be a whole number')
+        .min(1)
+        .max(36_500)
+        .optional()
+        .meta({
+          description:
+            'Audit records older than this many days move, oldest first, from archive.db to sealed files in dataDir/audit-archive/ (one per move, with a trailer and SHA-256), leaving a checkpoint from which mailsluice audit verify starts; --with-archive verifies the files too. Run by start at its start and then daily, and by mailsluice audit prune. Absent: every record stays in archive.db (no retention).',
+        }),
+    })
+    .default({})
+    .meta({ description: 'The audit log: retention (ADR 0029).' }),
   alerts,
 });
 

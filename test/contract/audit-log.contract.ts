@@ -122,4 +122,28 @@ export function runAuditLogContract(name: string, factory: AuditLogFactory): voi
       v = await verifyAuditLog(h.log);
       assert.ok(!v.ok && v.seq === 4 && /missing/.test(v.problem), JSON.stringify(v));
     }));
+
+  test(`${name} audit log: a retention move records the checkpoint, removes exactly the moved records and appends its record; a stale move is refused and changes nothing`, () =>
+    withLog(factory, async ({ log }) => {
+      const rs = await fill(log, 5);
+      assert.equal(await log.checkpoint(), null);
+      const move = { firstSeq: 1, lastSeq: 3, lastHash: rs[2]!.hash, file: 'audit-000000000001-000000000003.jsonl', fileSha256: 'f'.repeat(64), at: 9000 };
+      const entry = { at: 9000, who: 'mailsluice', origin: 'retention', action: 'audit.retention', detail: { firstSeq: 1, lastSeq: 3, count: 3, fromHash: GENESIS_HASH, lastHash: rs[2]!.hash, file: move.file, fileSha256: move.fileSha256 } };
+      // Not the oldest records, or not ending in that hash: refused, nothing changed.
+      for (const wrong of [{ ...move, firstSeq: 2 }, { ...move, lastHash: 'e'.repeat(64) }]) {
+        await assert.rejects(log.commitRetention(wrong, entry), (e: unknown) => (e as { code?: string }).code === 'AUDIT_CHAIN_BROKEN');
+      }
+      assert.equal((await log.list()).length, 5);
+      assert.equal(await log.checkpoint(), null);
+      const r = await log.commitRetention(move, entry);
+      assert.equal(r.seq, 6);
+      assert.equal(r.prevHash, rs[4]!.hash);
+      assert.deepEqual(await log.checkpoint(), { seq: 3, hash: rs[2]!.hash, file: move.file, fileSha256: move.fileSha256, at: 9000 });
+      assert.deepEqual((await log.list()).map((x) => x.seq), [4, 5, 6]);
+      assert.deepEqual(await log.head(), { seq: 6, hash: r.hash });
+      const v = await verifyAuditLog(log);
+      assert.ok(v.ok && v.records === 3 && v.from === 4, JSON.stringify(v));
+      // The same move again: the checkpoint is past it.
+      await assert.rejects(log.commitRetention(move, entry), (e: unknown) => (e as { code?: string }).code === 'AUDIT_CHAIN_BROKEN');
+    }));
 }

@@ -112,7 +112,7 @@ test('sqlite: an archive from before the tokens and the audit log, opened read-o
   try {
     await createSqliteStore({ file }).close();
     const db = new Database(file);
-    db.exec(`DROP TABLE api_tokens; DROP TABLE audit_log; DROP TABLE audit_head; PRAGMA user_version = ${MIGRATIONS.length - 1};`);
+    db.exec(`DROP TABLE api_tokens; DROP TABLE audit_log; DROP TABLE audit_head; PRAGMA user_version = ${MIGRATIONS.length - 2};`);
     db.close();
     const store = createSqliteStore({ file, readonly: true });
     try {

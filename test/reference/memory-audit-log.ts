@@ -5,7 +5,8 @@
  * `test/contract/audit-log.contract.ts`.
  */
 import { createHash } from 'node:crypto';
-import type { AuditEntry, AuditFilter, AuditLog, AuditRecord, ChainHead } from '../../src/core/ports/audit-log.js';
+import type { AuditCheckpoint, AuditEntry, AuditFilter, AuditLog, AuditRecord, ChainHead, RetentionMove } from '../../src/core/ports/audit-log.js';
+import { MailsluiceError } from '../../src/core/errors/index.js';
 import { sealRecord } from '../../src/core/audit/audit-chain.js';
 
 const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -16,6 +17,8 @@ export class MemoryAuditLog implements AuditLog {
   readonly records: AuditRecord[] = [];
   /** The last record's place (open for tampering by tests). */
   headRow: ChainHead | null = null;
+  /** The retention checkpoint (open for tampering by tests). */
+  checkpointRow: AuditCheckpoint | null = null;
 
   async append(entry: AuditEntry): Promise<AuditRecord> {
     const last = this.records.at(-1) ?? null;
@@ -39,5 +42,19 @@ export class MemoryAuditLog implements AuditLog {
 
   async head(): Promise<ChainHead | null> {
     return this.headRow ? { ...this.headRow } : null;
+  }
+
+  async checkpoint(): Promise<AuditCheckpoint | null> {
+    return this.checkpointRow ? { ...this.checkpointRow } : null;
+  }
+
+  async commitRetention(move: RetentionMove, entry: AuditEntry): Promise<AuditRecord> {
+    const last = this.records.find((r) => r.seq === move.lastSeq);
+    if ((this.checkpointRow?.seq ?? 0) !== move.firstSeq - 1 || this.records[0]?.seq !== move.firstSeq || last?.hash !== move.lastHash) {
+      throw new MailsluiceError('AUDIT_CHAIN_BROKEN', `records ${move.firstSeq} to ${move.lastSeq} were not moved`);
+    }
+    this.checkpointRow = { seq: move.lastSeq, hash: move.lastHash, file: move.file, fileSha256: move.fileSha256, at: move.at };
+    this.records.splice(0, this.records.findIndex((r) => r.seq === move.lastSeq) + 1);
+    return this.append(entry);
   }
 }

@@ -5,8 +5,9 @@
  * command) still make one unbroken chain.
  */
 import { createHash } from 'node:crypto';
-import type { AuditEntry, AuditFilter, AuditLog, AuditRecord, ChainHead } from '../../core/ports/audit-log.js';
+import type { AuditCheckpoint, AuditEntry, AuditFilter, AuditLog, AuditRecord, ChainHead, RetentionMove } from '../../core/ports/audit-log.js';
 import { sealRecord } from '../../core/audit/audit-chain.js';
+import { MailsluiceError } from '../../core/errors/index.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 
@@ -22,20 +23,59 @@ export class SqliteAuditLog implements AuditLog {
 
   async append(entry: AuditEntry): Promise<AuditRecord> {
     try {
-      return this.conn.db.transaction(() => {
-        // Sealed to the head, not to the last row: after a removed last record the next one
-        // leaves a gap that verify names, instead of quietly taking the removed record's place.
-        const last = (this.conn.stmt('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as ChainHead | undefined) ?? null;
-        const head = (this.conn.stmt('SELECT seq, hash FROM audit_head WHERE id = 1').get() as ChainHead | undefined) ?? null;
-        const r = sealRecord(head && (!last || head.seq >= last.seq) ? head : last, entry, sha256);
-        this.conn
-          .stmt('INSERT INTO audit_log (seq, at, who, origin, action, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(r.seq, r.at, r.who, r.origin, r.action, r.detail, r.prevHash, r.hash);
-        this.conn.stmt('INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash').run(r.seq, r.hash);
-        return r;
-      }).immediate();
+      return this.conn.db.transaction(() => this.appendInTransaction(entry)).immediate();
     } catch (err) {
       throw mapSqliteError(err, `appending to the audit log (${entry.action})`);
+    }
+  }
+
+  /** Seals `entry` to the head and inserts it; the caller holds the write transaction. */
+  private appendInTransaction(entry: AuditEntry): AuditRecord {
+    // Sealed to the head, not to the last row: after a removed last record the next one
+    // leaves a gap that verify names, instead of quietly taking the removed record's place.
+    const last = (this.conn.stmt('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as ChainHead | undefined) ?? null;
+    const head = (this.conn.stmt('SELECT seq, hash FROM audit_head WHERE id = 1').get() as ChainHead | undefined) ?? null;
+    const r = sealRecord(head && (!last || head.seq >= last.seq) ? head : last, entry, sha256);
+    this.conn
+      .stmt('INSERT INTO audit_log (seq, at, who, origin, action, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(r.seq, r.at, r.who, r.origin, r.action, r.detail, r.prevHash, r.hash);
+    this.conn.stmt('INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash').run(r.seq, r.hash);
+    return r;
+  }
+
+  async checkpoint(): Promise<AuditCheckpoint | null> {
+    try {
+      if (!this.conn.hasTable('audit_checkpoint')) return null;
+      return (this.conn.stmt('SELECT seq, hash, file, file_sha256 AS fileSha256, at FROM audit_checkpoint WHERE id = 1').get() as AuditCheckpoint | undefined) ?? null;
+    } catch (err) {
+      throw mapSqliteError(err, 'reading the audit checkpoint');
+    }
+  }
+
+  async commitRetention(move: RetentionMove, entry: AuditEntry): Promise<AuditRecord> {
+    const refuse = (why: string): never => {
+      throw new MailsluiceError('AUDIT_CHAIN_BROKEN', `records ${move.firstSeq} to ${move.lastSeq} were not moved: ${why}`, { details: { seq: move.firstSeq } });
+    };
+    try {
+      return this.conn.db.transaction(() => {
+        const from = (this.conn.stmt('SELECT seq FROM audit_checkpoint WHERE id = 1').pluck().get() as number | undefined) ?? 0;
+        if (from !== move.firstSeq - 1) refuse(`the checkpoint is at ${from} now, not ${move.firstSeq - 1} (another move ran)`);
+        const oldest = this.conn.stmt('SELECT min(seq) FROM audit_log').pluck().get() as number | null;
+        if (oldest !== move.firstSeq) refuse(`the oldest record in the database is ${oldest ?? 'none'}`);
+        const hash = this.conn.stmt('SELECT hash FROM audit_log WHERE seq = ?').pluck().get(move.lastSeq) as string | undefined;
+        if (hash !== move.lastHash) refuse(`record ${move.lastSeq} is not the one written to ${move.file}`);
+        this.conn
+          .stmt('INSERT INTO audit_checkpoint (id, seq, hash, file, file_sha256, at) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, file = excluded.file, file_sha256 = excluded.file_sha256, at = excluded.at')
+          .run(move.lastSeq, move.lastHash, move.file, move.fileSha256, move.at);
+        // The one removal the DELETE trigger lets through: while this row exists, which only this
+        // transaction can see, and only up to the checkpoint just recorded.
+        this.conn.stmt('INSERT INTO audit_prune_guard (id, up_to) VALUES (1, ?)').run(move.lastSeq);
+        this.conn.stmt('DELETE FROM audit_log WHERE seq <= ?').run(move.lastSeq);
+        this.conn.stmt('DELETE FROM audit_prune_guard WHERE id = 1').run();
+        return this.appendInTransaction(entry);
+      }).immediate();
+    } catch (err) {
+      throw mapSqliteError(err, `moving audit records ${move.firstSeq} to ${move.lastSeq} to ${move.file}`);
     }
   }
 

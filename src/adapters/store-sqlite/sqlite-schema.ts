@@ -179,6 +179,39 @@ export const MIGRATIONS: readonly string[] = [
     hash TEXT NOT NULL
   );
   `,
+  // The audit log's retention (docs/adr/0029-audit-retention.md). audit_checkpoint (one row):
+  // where the live chain starts after the oldest records moved to a sealed file in
+  // dataDir/audit-archive; it only goes forward and is never removed. audit_prune_guard: a row
+  // the move inserts and deletes again inside its own transaction (so no other connection ever
+  // sees it); the DELETE trigger lets a row go only while that row exists and only up to both its
+  // bound and the checkpoint already recorded. Everything else is refused as before.
+  // IF EXISTS / IF NOT EXISTS: a test (or an operator) that winds user_version back runs this again.
+  `
+  CREATE TABLE IF NOT EXISTS audit_checkpoint (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    file TEXT NOT NULL,
+    file_sha256 TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS audit_prune_guard (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    up_to INTEGER NOT NULL
+  );
+  DROP TRIGGER IF EXISTS audit_log_no_delete;
+  CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    WHEN NOT EXISTS (
+      SELECT 1 FROM audit_prune_guard g JOIN audit_checkpoint c ON c.id = 1
+      WHERE g.id = 1 AND OLD.seq <= g.up_to AND OLD.seq <= c.seq
+    )
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  CREATE TRIGGER IF NOT EXISTS audit_checkpoint_forward BEFORE UPDATE ON audit_checkpoint
+    WHEN NEW.seq <= OLD.seq
+    BEGIN SELECT RAISE(ABORT, 'the audit checkpoint only moves forward'); END;
+  CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint
+    BEGIN SELECT RAISE(ABORT, 'the audit checkpoint is never removed'); END;
+  `,
 ];
 
 /**

@@ -101,14 +101,33 @@ export function sealRecord(head: ChainHead | null, entry: AuditEntry, sha256: Sh
  * hash and all), and at the end a last record other than the head the store kept (removed).
  */
 export class ChainVerifier {
-  private expected = 1;
-  private prev: string = GENESIS_HASH;
+  private expected: number;
+  private prev: string;
+  /** The sequence number the walk starts after (0: the genesis; else a retention checkpoint's). */
+  readonly startSeq: number;
 
-  constructor(private readonly sha256: Sha256Hex) {}
+  /**
+   * @param from where the walk starts: absent, at the genesis (record 1 chained to
+   *   {@link GENESIS_HASH}); a retention checkpoint (ADR 0029), at the record after it, which must
+   *   be chained to the checkpoint's hash.
+   */
+  constructor(
+    private readonly sha256: Sha256Hex,
+    from?: ChainHead,
+  ) {
+    this.startSeq = from?.seq ?? 0;
+    this.expected = this.startSeq + 1;
+    this.prev = from?.hash ?? GENESIS_HASH;
+  }
 
   /** How many records passed so far. */
   get verified(): number {
-    return this.expected - 1;
+    return this.expected - 1 - this.startSeq;
+  }
+
+  /** The sequence number the next record must have. */
+  get nextSeq(): number {
+    return this.expected;
   }
 
   /** The hash of the last record that passed ({@link GENESIS_HASH} before the first). */
@@ -130,9 +149,13 @@ export class ChainVerifier {
     }
     if (r.prevHash !== this.prev) {
       // This record is intact, so the one before it changed after this one was chained to it.
-      return r.seq === 1
-        ? { seq: 1, problem: 'altered: the first record does not start the chain' }
-        : { seq: r.seq - 1, problem: `altered: record ${r.seq} was chained to another hash than it has now (rewritten, hash and all)` };
+      if (r.seq === 1) return { seq: 1, problem: 'altered: the first record does not start the chain' };
+      if (r.seq === this.startSeq + 1) {
+        return { seq: r.seq, problem: `not chained to the checkpoint (seq ${this.startSeq}) it should continue from: the checkpoint was moved or altered, or this record rewritten` };
+      }
+      return {
+          seq: r.seq - 1, problem: `altered: record ${r.seq} was chained to another hash than it has now (rewritten, hash and all)`,
+      };
     }
     this.prev = r.hash;
     this.expected++;
@@ -142,7 +165,7 @@ export class ChainVerifier {
   /** Checks the end of the chain against the head the store kept; null when they agree. */
   end(head: ChainHead | null): ChainProblem | null {
     const last = this.expected - 1;
-    if (!head) return last === 0 ? null : { seq: last, problem: 'the chain has records but the store keeps no head for it (the head was removed)' };
+    if (!head) return last === this.startSeq ? null : { seq: last, problem: 'the chain has records but the store keeps no head for it (the head was removed)' };
     if (head.seq > last) {
       const span = head.seq > last + 1 ? `records ${last + 1} to ${head.seq} are` : `record ${head.seq} is`;
       return { seq: last + 1, problem: `${span} missing (removed): the chain ends at ${last}, its head says ${head.seq}` };

@@ -5,8 +5,24 @@
  * chain rule (`core/audit/audit-chain.ts`), so a change made around the port is detected.
  */
 import type { AuditEntry, AuditRecord, ChainHead } from '../audit/audit-chain.js';
+import type { AuditCheckpoint } from '../audit/audit-retention.js';
 
 export type { AuditEntry, AuditRecord, ChainHead } from '../audit/audit-chain.js';
+export type { AuditCheckpoint } from '../audit/audit-retention.js';
+
+/** One move of the oldest records to a sealed archive file (ADR 0029), as it is committed. */
+export interface RetentionMove {
+  /** The first record moved: the one after the current checkpoint (1 without one). */
+  firstSeq: number;
+  /** The last record moved, and its hash: the new checkpoint. */
+  lastSeq: number;
+  lastHash: string;
+  /** The archive file that holds them, written and synced before the commit, and its SHA-256. */
+  file: string;
+  fileSha256: string;
+  /** When (ms since the epoch). */
+  at: number;
+}
 
 /** Which records to list; every bound optional. */
 export interface AuditFilter {
@@ -32,4 +48,13 @@ export interface AuditLog {
   readAll(): AsyncIterable<AuditRecord>;
   /** The last record's sequence number and hash as recorded when it was appended, kept apart from the records; null before the first. */
   head(): Promise<ChainHead | null>;
+  /** Where the live chain starts: the last move's checkpoint (ADR 0029); null when nothing was ever moved. */
+  checkpoint(): Promise<AuditCheckpoint | null>;
+  /**
+   * Commits a move in one transaction: checks that the records `firstSeq`..`lastSeq` are still
+   * the oldest and end in `lastHash` (else `AUDIT_CHAIN_BROKEN`, nothing changed), records the
+   * checkpoint, removes those records (the only removal the store allows), and appends `entry`
+   * (the `audit.retention` record) sealed to the head. Answers the appended record.
+   */
+  commitRetention(move: RetentionMove, entry: AuditEntry): Promise<AuditRecord>;
 }
