@@ -17,7 +17,7 @@ import type { AlertNotifier } from '../core/ports/alert-notifier.js';
 import type { AlertsConfig } from '../config/loader.js';
 import { signStandardWebhook } from '../adapters/action-webhook/index.js';
 import { createWebhookNotifier } from '../adapters/notifier-webhook/index.js';
-import { createSmtpNotifier } from '../adapters/notifier-smtp/index.js';
+import { createMailNotifier } from './alert-mail-notifier.js';
 import type { AlertsView, AlertTestResult } from '../api/index.js';
 import { createMetricsReader, type MetricsReader } from './metrics-reader.js';
 import { dataPaths, type EmbeddedApp } from './embedded.js';
@@ -53,7 +53,7 @@ type ChannelConfig = AlertsConfig['channels'][number];
 function notifier(ch: ChannelConfig): AlertNotifier {
   return ch.type === 'webhook'
     ? createWebhookNotifier({ name: ch.name, url: ch.url, timeoutMs: ch.timeoutMs, ...(ch.secret !== undefined ? { secret: ch.secret, sign: signStandardWebhook } : {}) })
-    : createSmtpNotifier({ name: ch.name, relay: ch.relay, from: ch.from, to: ch.to, timeoutMs: ch.timeoutMs });
+    : createMailNotifier(ch);
 }
 
 /**

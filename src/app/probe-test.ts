@@ -184,7 +184,7 @@ export async function testConnectionWithProbe(conn: ConnectionConfig, deps: Prob
     const box = await listMailbox(guarded);
     baseline = box.keys;
     await box.close();
-    const receipt = await sendThroughRelay(relay, { from: relay.from, to: conn.testRecipients, raw: probeMessage(conn, relay, probe, new Date()) });
+    const receipt = await sendThroughRelay({ ...relay, label: 'test relay', setting: 'testRelay', failure: 'PROBE_RELAY_FAILED' }, { from: relay.from, to: conn.testRecipients, raw: probeMessage(conn, relay, probe, new Date()) });
     record({ step: 'send', ok: true, ms: Date.now() - t0, detail: `${relayAddress(relay)} accepted the probe <${probe.messageId}> for ${conn.testRecipients.join(', ')} (${receipt.response.trim()})` });
   } catch (err) {
     const e = toMailsluiceError(err);

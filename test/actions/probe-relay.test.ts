@@ -18,7 +18,7 @@ function raw(subject: string): Buffer {
 }
 
 function options(over: Partial<RelayOptions> = {}): RelayOptions {
-  return { host: dovecot.host, port: dovecot.lmtpPort, protocol: 'lmtp', security: 'starttls', tls: { verify: true, ca: dovecot.caCertPem }, timeoutMs: 5_000, ...over };
+  return { host: dovecot.host, port: dovecot.lmtpPort, protocol: 'lmtp', security: 'starttls', tls: { verify: true, ca: dovecot.caCertPem }, timeoutMs: 5_000, label: 'test relay', setting: 'testRelay', failure: 'PROBE_RELAY_FAILED', ...over };
 }
 
 async function refusal(p: Promise<unknown>): Promise<MailsluiceError> {

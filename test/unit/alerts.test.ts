@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AlertBook, type AlertReadings, type AlertRule, type RunnerReading } from '../../src/core/alerts/index.js';
+import { AlertBook, alertMailBytes, type AlertReadings, type AlertRule, type RunnerReading } from '../../src/core/alerts/index.js';
 import { checkConfigText } from '../../src/config/loader.js';
 
 const MIN = 60_000;
@@ -171,4 +171,18 @@ test('config: a rule naming an unknown channel, connection or route is a problem
   const shape = checkConfigText(`alerts:\n  rules:\n    - { name: c, kind: disk-space, freePercentBelow: 0, channels: [hook] }\n    - { name: d, kind: cpu, channels: [hook] }\n`).problems.map((p) => `${p.path}: ${p.message}`);
   assert.ok(shape.some((p) => p.startsWith('alerts.rules[0].freePercentBelow: must be above 0')), shape.join('\n'));
   assert.ok(shape.some((p) => p.startsWith('alerts.rules[1].kind')), shape.join('\n'));
+});
+
+test('an alert mail: plain ASCII readable as 7bit; a summary in another script as base64 UTF-8 that decodes to it', () => {
+  const n = { rule: 'down', kind: 'connection-failing' as const, event: 'firing' as const, summary: 'journal failing for 60 s', since: 0, at: Date.UTC(2026, 11, 6) };
+  const stamp = { messageId: 'alert-1@mailsluice.invalid', date: new Date(Date.UTC(2026, 11, 6)) };
+  const plain = new TextDecoder().decode(alertMailBytes(n, 'ops@example.test', ['a@example.test'], stamp));
+  assert.match(plain, /^Subject: \[mailsluice\] FIRING down \(connection-failing\)\r$/m);
+  assert.match(plain, /^Content-Transfer-Encoding: 7bit\r$/m);
+  assert.match(plain, /\r\n\r\nAlert rule: down \(connection-failing\)\r\n[\s\S]*journal failing for 60 s\r\n/);
+  const ru = new TextDecoder().decode(alertMailBytes({ ...n, summary: 'журнал: сервер не отвечает' }, 'ops@example.test', ['a@example.test'], stamp));
+  assert.match(ru, /^Content-Transfer-Encoding: base64\r$/m);
+  const body = ru.slice(ru.indexOf('\r\n\r\n') + 4);
+  assert.ok(body.split('\r\n').every((l) => l.length <= 76), 'base64 lines of at most 76 characters');
+  assert.match(Buffer.from(body.replace(/\r\n/g, ''), 'base64').toString('utf8'), /журнал: сервер не отвечает/);
 });

@@ -1,7 +1,7 @@
 /**
- * Every failure of sending through the test relay as `PROBE_RELAY_FAILED`, with a sentence that
- * names the relay, the stage (connect, TLS, login, envelope, message) and its own reply, never
- * the password.
+ * Every failure of sending through a relay as the sender's catalogue code (`PROBE_RELAY_FAILED`,
+ * `ALERT_SEND_FAILED`), with a sentence that names the relay, the stage (connect, TLS, login,
+ * envelope, message) and its own reply, never the password.
  */
 import { MailsluiceError } from '../../core/errors/index.js';
 import { relayAddress, type RelayOptions } from './nodemailer-relay-config.js';
@@ -47,7 +47,7 @@ function stageOf(code: string | undefined): string {
   }
 }
 
-/** A failed send as `PROBE_RELAY_FAILED`. */
+/** A failed send, as the sender's code. */
 export function mapRelayError(options: RelayOptions, err: unknown): MailsluiceError {
   const e = (err ?? {}) as NodemailerFailure;
   const reply = e.response ? clean(e.response, options) : e.message ? clean(e.message, options) : String(err);
@@ -56,12 +56,12 @@ export function mapRelayError(options: RelayOptions, err: unknown): MailsluiceEr
   if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN/.test(reply)) stage = 'could not connect';
   // A relay that offers no STARTTLS under security: starttls is a setting to fix, said so.
   if (options.security === 'starttls' && /STARTTLS/i.test(reply) && e.code !== 'EAUTH') stage = 'did not offer STARTTLS (security: starttls requires it; use tls or none if that is what the relay speaks)';
-  if (/certificate|self[- ]signed|unable to verify/i.test(reply)) stage = "presented a certificate that failed verification (set testRelay.tls.ca, or tls.verify: false for a test relay you trust)";
-  return new MailsluiceError('PROBE_RELAY_FAILED', `test relay ${relayAddress(options)} (${options.protocol.toUpperCase()}) ${stage}: ${reply}`, { cause: err });
+  if (/certificate|self[- ]signed|unable to verify/i.test(reply)) stage = `presented a certificate that failed verification (set ${options.setting}.tls.ca, or tls.verify: false for a relay you trust)`;
+  return new MailsluiceError(options.failure, `${options.label} ${relayAddress(options)} (${options.protocol.toUpperCase()}) ${stage}: ${reply}`, { cause: err });
 }
 
 /** Some recipients refused (the message went to the others): which, with the relay's reply. */
 export function mapRejectedRecipients(options: RelayOptions, rejected: readonly string[], replies: readonly NodemailerFailure[]): MailsluiceError {
   const reply = replies.map((r) => clean(r.response ?? r.message ?? '', options)).filter(Boolean)[0] ?? '';
-  return new MailsluiceError('PROBE_RELAY_FAILED', `test relay ${relayAddress(options)} (${options.protocol.toUpperCase()}) refused the test recipient(s) ${rejected.join(', ')}${reply ? `: ${reply}` : ''}`);
+  return new MailsluiceError(options.failure, `${options.label} ${relayAddress(options)} (${options.protocol.toUpperCase()}) refused the recipient(s) ${rejected.join(', ')}${reply ? `: ${reply}` : ''}`, { details: { rejected: [...rejected] } });
 }

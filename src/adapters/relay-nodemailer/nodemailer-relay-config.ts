@@ -1,9 +1,10 @@
 /**
- * Options of the relay a connection's probe test sends through (`testRelay`), with the defaults
- * the config loader fills in.
+ * Options of a relay mailsluice sends its own mail through (a connection's `testRelay`, an e-mail
+ * alert channel's `relay`), with the defaults the config loader fills in, and who is sending.
  */
+import type { ErrorCode } from '../../core/errors/index.js';
 
-/** Where and how to send: a validated `testRelay` (config/loader.ts `TestRelayConfig`). */
+/** Where and how to send: a validated relay (config/loader.ts `RelayConfig`) and the sender's role. */
 export interface RelayOptions {
   host: string;
   port: number;
@@ -15,13 +16,19 @@ export interface RelayOptions {
   auth?: { user: string; pass: string };
   /** Time limit for connecting, the greeting and any silence of the relay, in ms. */
   timeoutMs: number;
+  /** How a failure's sentence names the relay, e.g. `test relay` or `alert channel ops_mail: relay`. */
+  label: string;
+  /** The setting the relay comes from, for the sentence's advice (`testRelay`, `alerts.channels[1].relay`). */
+  setting: string;
+  /** The catalogue code of a failure: the sender's (`PROBE_RELAY_FAILED`, `ALERT_SEND_FAILED`). */
+  failure: ErrorCode;
 }
 
 /** One message to send: the envelope, and the bytes as they go out (nothing is added to them). */
 export interface OutgoingMessage {
   from: string;
   to: readonly string[];
-  raw: Buffer;
+  raw: Uint8Array;
 }
 
 /** What the relay answered: the recipients it accepted and its last reply line. */

@@ -1,6 +1,7 @@
 /**
  * Sends one message through an SMTP or LMTP relay with nodemailer: the probe message of a
- * connection test (ADR 0027). One connection per message, closed after it: a test sends one.
+ * connection test (ADR 0027), an alert's mail (ADR 0026). One connection per message, closed
+ * after it: both are rare, and a pooled connection would sit idle on the relay between them.
  * The bytes go out as nodemailer's `raw` with an explicit envelope, so nothing is added to them.
  */
 import { mapRejectedRecipients, mapRelayError, type NodemailerFailure } from './nodemailer-error-map.js';
@@ -8,8 +9,8 @@ import { relayAddress, type OutgoingMessage, type RelayOptions, type RelayReceip
 
 /**
  * Sends `message` through the relay. Resolves with what the relay accepted; rejects with
- * `PROBE_RELAY_FAILED` when it could not be reached, refused the login, the sender, the message or
- * any recipient (a probe that reached only some of them is a failed test).
+ * `options.failure` when it could not be reached, refused the login, the sender, the message or
+ * any recipient (a probe or an alert that reached only some of them did not get through).
  */
 export async function sendThroughRelay(options: RelayOptions, message: OutgoingMessage, signal?: AbortSignal): Promise<RelayReceipt> {
   // Loaded on use: most commands never send mail (see action-forward for the start-up cost).
@@ -39,7 +40,7 @@ export async function sendThroughRelay(options: RelayOptions, message: OutgoingM
   try {
     let info: { accepted?: unknown; rejected?: unknown; rejectedErrors?: unknown; response?: unknown };
     try {
-      info = (await transport.sendMail({ envelope: { from: message.from, to: [...message.to] }, raw: message.raw, ...(signal ? { signal } : {}) })) as typeof info;
+      info = (await transport.sendMail({ envelope: { from: message.from, to: [...message.to] }, raw: Buffer.from(message.raw.buffer, message.raw.byteOffset, message.raw.byteLength), ...(signal ? { signal } : {}) })) as typeof info;
     } catch (err) {
       throw mapRelayError(options, err);
     }

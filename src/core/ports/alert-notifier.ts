@@ -1,7 +1,7 @@
 /**
  * The alert-notifier port (issue 14, item 6): one configured alert channel (a webhook, a relay
- * for e-mail) that a notification is sent through. Implemented by `adapters/notifier-webhook`
- * and `adapters/notifier-smtp`.
+ * for e-mail) that a notification is sent through. Implemented by `adapters/notifier-webhook`,
+ * and for e-mail by `app/alert-mail-notifier.ts` (the core's mail through `adapters/relay-nodemailer`).
  */
 import type { AlertNotification } from '../alerts/alert-book.js';
 
