@@ -2,78 +2,16 @@
  * The one configuration schema (SPEC "Configuration file"). Defaults sit next to their keys;
  * `docs/configuration.md` is generated from this file and a test keeps the two equal.
  */
-import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseListenAddress, parsePublicUrl } from './api-address.js';
 import { PROTOCOL_NAMES } from './protocols.js';
 import { ATTRIBUTE_NAMES } from '../core/message/attributes.js';
 import { attributeMappingProblems } from '../core/routing/route-attributes.js';
+import { hostName, isSecretSchema, nonNegativeInt, peerTls, port, relayEndpoint, secret, systemName } from './schema-common.js';
+import { alertChannel, alertRule, alerts } from './alerts-schema.js';
 
-/** System names: Latin letters, digits and `_` only (SPEC "Connection settings"). */
-const systemName = z
-  .string()
-  .regex(/^[A-Za-z0-9_]+$/, 'must use only Latin letters, digits and _ (e.g. journal_main)')
-  .max(64, 'must be at most 64 characters')
-  .meta({ description: 'System name: Latin letters, digits and _ only; unique.' });
+export { isSecretSchema };
 
-/**
- * A secret: a literal, or read from the environment, a file, or the encrypted secret store in
- * dataDir (what a secret entered through the API becomes; ADR 0023) at load time.
- */
-const secret = z
-  .union([
-    z.string(),
-    z.strictObject({ env: z.string().min(1) }),
-    z.strictObject({ file: z.string().min(1) }),
-    z.strictObject({ secret: z.string().min(1).max(300) }),
-  ])
-  .meta({ description: 'A literal string, { env: NAME }, { file: PATH } or { secret: NAME } (a value of the encrypted secret store in dataDir, which a secret entered through the API becomes).' });
-
-/**
- * Whether a schema node is a secret field (any wrapper of {@link secret}: `.optional()`,
- * `.meta()` share its definition): the loader never echoes such a field's value in a problem.
- */
-export function isSecretSchema(node: unknown): boolean {
-  let def = (node as { _zod?: { def?: { type?: string; innerType?: unknown } } } | undefined)?._zod?.def;
-  while (def && (def.type === 'optional' || def.type === 'default' || def.type === 'nullable')) def = (def.innerType as { _zod?: { def?: typeof def } } | undefined)?._zod?.def;
-  return def === secret._zod.def;
-}
-
-/** An IPv6 address as a socket takes it (`::1`, `fe80::1%eth0`), without brackets. */
-function isIpv6Literal(h: string): boolean {
-  return isIPv6(h.replace(/%[\w.-]+$/, ''));
-}
-
-const hostName = z
-  .string()
-  .min(1, 'must not be empty')
-  .superRefine((h, ctx) => {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(h)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must be a bare host name without a protocol prefix (write mail.example.com, not imap://mail.example.com; choose TLS with security: tls)',
-      });
-    } else if (/[\s/]/.test(h)) {
-      ctx.addIssue({ code: 'custom', message: 'must be a host name or IP address without spaces, paths or slashes' });
-    } else if (h.includes(':') && !isIpv6Literal(h)) {
-      // "imap:mail.example.com" (a prefix without //) or "mail.example.com:993" (a port): an IPv6
-      // address is the only host with a colon in it.
-      const port = /^[^:]+:(\d+)$/.exec(h);
-      const bracketed = /^\[(.*)\]$/.exec(h);
-      ctx.addIssue({
-        code: 'custom',
-        message: port
-          ? `must be a host name without a port (write the port in port or tlsPort: host: ${h.slice(0, h.lastIndexOf(':'))}, port: ${port[1]})`
-          : bracketed && isIpv6Literal(bracketed[1]!)
-            ? `an IPv6 address is written without brackets here (host: ${bracketed[1]})`
-            : 'must be a bare host name without a protocol prefix (write mail.example.com, not imap:mail.example.com)',
-      });
-    }
-  })
-  .meta({ description: 'Server address without protocol prefix.' });
-
-const port = z.number().int('must be a whole number').min(1, 'must be a port number from 1 to 65535').max(65535, 'must be a port number from 1 to 65535');
-const nonNegativeInt = z.number().int('must be a whole number').min(0, 'must be 0 or more');
 
 const tlsOptions = z
   .strictObject({
@@ -237,40 +175,6 @@ const maxAttempts = z
   .max(1000, 'must be at most 1000')
   .default(10)
   .meta({ description: 'Attempts of this action per message before the delivery is dead-lettered (a non-retryable failure dead-letters at once).' });
-
-/** TLS towards a route action's peer (a forward relay, a webhook receiver). */
-function peerTls(peer: string) {
-  return z
-    .strictObject({
-      verify: z.boolean().default(true).meta({ description: `Reject ${peer} certificates that fail verification.` }),
-      ca: secret.optional().meta({ description: 'PEM of the CA(s) to trust: PEM text, { env } or { file: PATH } (a bare path is refused).' }),
-      servername: z.string().optional().meta({ description: 'Name to verify the certificate against.' }),
-    })
-    .optional()
-    .meta({ description: `TLS settings towards the ${peer}.` });
-}
-
-/**
- * An SMTP or LMTP relay mailsluice sends its own mail through (the probe test's `testRelay`, an
- * e-mail alert channel's `relay`): one shape for both, so an operator writes a relay alike
- * wherever one is asked for. `security` defaults per use.
- */
-function relayEndpoint(peer: string, defaultSecurity: 'starttls' | 'starttls-if-available') {
-  return z.strictObject({
-    host: hostName.meta({ description: `The ${peer}'s host name or IP address (bare, no port).` }),
-    port: port.optional().meta({ description: 'Default 25 (SMTP), 465 (SMTP with security: tls), 24 (LMTP).' }),
-    protocol: z.enum(['smtp', 'lmtp']).default('smtp').meta({ description: 'smtp | lmtp (LHLO, one reply per recipient; e.g. straight into Dovecot).' }),
-    security: z
-      .enum(['none', 'starttls-if-available', 'starttls', 'tls'])
-      .default(defaultSecurity)
-      .meta({ description: `none (plain text) | starttls-if-available | starttls (required: a relay that does not offer it fails) | tls (implicit, from the first byte). Default ${defaultSecurity}.` }),
-    tls: peerTls(peer),
-    auth: z
-      .strictObject({ user: z.string().min(1).meta({ description: 'SMTP AUTH user.' }), pass: secret.meta({ description: 'SMTP AUTH password.' }) })
-      .optional()
-      .meta({ description: 'SMTP AUTH credentials.' }),
-  });
-}
 
 const action = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('archive').meta({ description: 'Keep in the archive (every message is archived anyway).' }) }),
@@ -452,84 +356,6 @@ const api = z
     description:
       'The HTTP API: attachment references as signed URLs (GET /api/v1/messages/{archiveId}/attachments/{sha256}), GET /healthz, GET /metrics (Prometheus), the OpenAPI document (GET /api/v1/openapi.json). The URL signing key is api-url.key in dataDir.',
   });
-
-/** Minutes as a decimal (0.05 is 3 seconds), so a short threshold can be tried out. */
-const minutes = (what: string, dflt: number) =>
-  z.number().positive('must be above 0').max(525600, 'must be at most 525600 (a year)').default(dflt).meta({ description: `${what}, in minutes (decimals allowed: 0.5 is 30 seconds). Default ${dflt}.` });
-
-const alertChannel = z.discriminatedUnion('type', [
-  z.strictObject({
-    name: systemName,
-    type: z.literal('webhook').meta({ description: 'POST of the alert as JSON (Standard Webhooks headers; signed with secret when given).' }),
-    url: z.string().url('must be an http(s) URL').regex(/^https?:\/\//i, 'must be an http(s) URL').meta({ description: 'Receiver URL.' }),
-    secret: secret.optional().meta({ description: 'Signing secret, as a webhook action\'s (Standard Webhooks: webhook-signature: v1,<base64 HMAC-SHA256 of "webhook-id.webhook-timestamp.body">; whsec_<base64> is used as the decoded key bytes).' }),
-    timeoutMs: z.number().int('must be a whole number').min(1).max(600000).default(10000).meta({ description: 'Time limit of one request; over it the send failed and is tried again at the next check.' }),
-  }),
-  z.strictObject({
-    name: systemName,
-    type: z.literal('email').meta({ description: 'A plain-text mail through an SMTP (or LMTP) relay.' }),
-    relay: relayEndpoint('relay', 'starttls-if-available').meta({ description: 'The relay the mail goes through.' }),
-    from: z.string().email().meta({ description: 'Sender address (From and MAIL FROM).' }),
-    to: z.array(z.string().min(1)).min(1, 'must name at least one recipient').meta({ description: 'Recipients: addresses (over LMTP, a local user name without a domain is accepted too).' }),
-    timeoutMs: z.number().int('must be a whole number').min(1).max(600000).default(30000).meta({ description: 'Time limit for connecting, the greeting and any silence of the relay.' }),
-  }),
-]);
-
-const ruleBase = {
-  name: systemName,
-  enabled: z.boolean().default(true).meta({ description: 'A disabled rule is listed and can be tested, but is not checked.' }),
-  channels: z.array(systemName).min(1, 'must name at least one channel').meta({ description: 'Names of the channels (alerts.channels) the alert goes to.' }),
-};
-const ruleConnection = systemName.optional().meta({ description: 'The connection watched; absent: every connection.' });
-
-const alertRule = z.discriminatedUnion('kind', [
-  z.strictObject({
-    ...ruleBase,
-    kind: z.literal('connection-failing').meta({ description: 'A connection whose sessions have failed (error or back-off, no successful cycle since) for minutes.' }),
-    connection: ruleConnection,
-    minutes: minutes('How long the failures last before the alert', 10),
-  }),
-  z.strictObject({
-    ...ruleBase,
-    kind: z.literal('connection-silent').meta({ description: 'A connection with no successful cycle for minutes (failing, hanging, or outside its schedule).' }),
-    connection: ruleConnection,
-    minutes: minutes('How long without a successful cycle', 60),
-  }),
-  z.strictObject({
-    ...ruleBase,
-    kind: z.literal('dead-letters').meta({ description: 'Dead letters (deliveries that used up their attempts) exist; resolved when none is left (retried or never there).' }),
-    route: systemName.optional().meta({ description: 'The route watched; absent: every route.' }),
-  }),
-  z.strictObject({
-    ...ruleBase,
-    kind: z.literal('disk-space').meta({ description: "The data directory's filesystem is filling." }),
-    freePercentBelow: z.number().positive('must be above 0').max(100).default(10).meta({ description: 'Fires when less than this percentage of the filesystem is free to mailsluice. Default 10.' }),
-  }),
-  z.strictObject({
-    ...ruleBase,
-    kind: z.literal('certificate-expiry').meta({ description: "A connection's server certificate (as presented at its last TLS session) expires soon or has expired." }),
-    connection: ruleConnection,
-    days: z.number().positive('must be above 0').max(3650).default(14).meta({ description: 'Fires when the certificate expires within this many days. Default 14.' }),
-  }),
-  z.strictObject({
-    ...ruleBase,
-    kind: z.literal('audit-chain-broken').meta({ description: 'The audit log fails verification (a record removed or altered, as mailsluice audit verify reports).' }),
-  }),
-]);
-
-/** Alerts (issue 14, item 6): what an operator hears about without watching. */
-const alerts = z
-  .strictObject({
-    checkSeconds: z.number().int('must be a whole number').min(1).max(3600).default(30).meta({ description: 'How often the rules are checked (and failed sends tried again), in seconds. Default 30.' }),
-    resendMinutes: minutes('A condition still true is sent again after this', 60),
-    channels: z.array(alertChannel).default([]).meta({ description: 'Where alerts go: webhook (POST JSON) or email (through a relay).' }),
-    rules: z
-      .array(alertRule)
-      .default([])
-      .meta({ description: 'What is watched: connection-failing, connection-silent, dead-letters, disk-space, certificate-expiry, audit-chain-broken. Each rule fires once when its condition starts, again every resendMinutes while it holds, and once more when it resolves.' }),
-  })
-  .default({ checkSeconds: 30, resendMinutes: 60, channels: [], rules: [] })
-  .meta({ description: 'Alerts sent while mailsluice start runs, listed and tested through the API (GET /api/v1/alerts, POST /api/v1/alerts/{rule}/test).' });
 
 /** The whole configuration file. */
 export const configSchema = z.strictObject({
