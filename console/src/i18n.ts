@@ -1,0 +1,130 @@
+/**
+ * The console's two languages (issue 15, "Languages"): every string the console shows lives in
+ * both dictionaries under the same key (the type makes a missing one a build error). The
+ * browser's language chooses at first; the switch (the app's state, which renders everything again) remembers the choice in this browser.
+ */
+export type Lang = 'en' | 'ru';
+
+const en = {
+  appName: 'mailsluice',
+  language: 'Language',
+  signInTitle: 'Sign in',
+  signInHelp: 'Sign in with an API token made by `mailsluice token create`.',
+  tokenLabel: 'API token',
+  signIn: 'Sign in',
+  signingIn: 'Signing in…',
+  signOut: 'Sign out',
+  tooManyAttempts: 'Too many attempts: wait a minute and try again.',
+  cannotReach: 'The service does not answer.',
+  signedInAs: 'Signed in as',
+  dashboard: 'Dashboard',
+  connections: 'Connections',
+  connection: 'Connection',
+  state: 'State',
+  taken: 'Taken',
+  backlog: 'Backlog',
+  rate: 'Rate, msg/s',
+  lastError: 'Last error',
+  noConnections: 'No connections are configured.',
+  updated: 'Updated',
+  disabled: 'disabled',
+  sessionExpired: 'Your session has ended: sign in again.',
+  'state.starting': 'starting',
+  'state.connecting': 'connecting',
+  'state.draining': 'draining',
+  'state.waiting': 'waiting',
+  'state.outside-schedule': 'outside schedule',
+  'state.backoff': 'backing off',
+  'state.disk-full': 'disk full',
+  'state.stopped': 'stopped',
+  'state.error': 'error',
+  'state.none': 'not running',
+} as const;
+
+export type Key = keyof typeof en;
+
+const ru: Record<Key, string> = {
+  appName: 'mailsluice',
+  language: 'Язык',
+  signInTitle: 'Вход',
+  signInHelp: 'Войдите с API-токеном, созданным командой `mailsluice token create`.',
+  tokenLabel: 'API-токен',
+  signIn: 'Войти',
+  signingIn: 'Вход…',
+  signOut: 'Выйти',
+  tooManyAttempts: 'Слишком много попыток: подождите минуту и попробуйте снова.',
+  cannotReach: 'Служба не отвечает.',
+  signedInAs: 'Вы вошли как',
+  dashboard: 'Обзор',
+  connections: 'Подключения',
+  connection: 'Подключение',
+  state: 'Состояние',
+  taken: 'Получено',
+  backlog: 'Очередь на сервере',
+  rate: 'Скорость, писем/с',
+  lastError: 'Последняя ошибка',
+  noConnections: 'Подключения не настроены.',
+  updated: 'Обновлено',
+  disabled: 'отключено',
+  sessionExpired: 'Сеанс завершён: войдите снова.',
+  'state.starting': 'запуск',
+  'state.connecting': 'подключение',
+  'state.draining': 'получение писем',
+  'state.waiting': 'ожидание',
+  'state.outside-schedule': 'вне расписания',
+  'state.backoff': 'пауза после ошибки',
+  'state.disk-full': 'диск заполнен',
+  'state.stopped': 'остановлено',
+  'state.error': 'ошибка',
+  'state.none': 'не запущено',
+};
+
+const dictionaries: Record<Lang, Record<Key, string>> = { en, ru };
+
+const STORED = 'mailsluice.lang';
+
+/** The language to start in: the one chosen here before, else the browser's, else English. */
+function initialLang(): Lang {
+  try {
+    const saved = localStorage.getItem(STORED);
+    if (saved === 'en' || saved === 'ru') return saved;
+  } catch {
+    // storage refused (private mode): the browser's language
+  }
+  const wanted = navigator.languages?.length ? navigator.languages : [navigator.language];
+  for (const l of wanted) {
+    const base = l.toLowerCase().split('-')[0];
+    if (base === 'ru') return 'ru';
+    if (base === 'en') return 'en';
+  }
+  return 'en';
+}
+
+/** The chosen language (the app renders again when {@link setLang} changes it). */
+export const lang = { value: initialLang() };
+
+/** Chooses `l` and remembers it in this browser. */
+export function setLang(l: Lang): void {
+  lang.value = l;
+  document.documentElement.lang = l;
+  try {
+    localStorage.setItem(STORED, l);
+  } catch {
+    // not remembered: chosen for this page only
+  }
+}
+
+/** The string `key` in the chosen language. */
+export function t(key: Key): string {
+  return dictionaries[lang.value][key];
+}
+
+/** A number in the chosen language's format. */
+export function num(n: number, digits = 0): string {
+  return new Intl.NumberFormat(lang.value, { maximumFractionDigits: digits }).format(n);
+}
+
+/** A time of day in the chosen language's format. */
+export function time(d: Date): string {
+  return new Intl.DateTimeFormat(lang.value, { hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(d);
+}
