@@ -1,0 +1,135 @@
+/**
+ * The web console in a real headless Chromium against a real `start` and a real Dovecot (issue
+ * 15, the first slice; ADR 0030): `/` serves the built console under its strict CSP; a wrong
+ * token shows the API's sentence; an admin token signs in (the keyboard submits the form); the
+ * dashboard shows the connection and counts the mailbox's 3 messages as the service takes them;
+ * the language switch turns the labels Russian; sign-out ends the session. Nothing the page asks
+ * for leaves the service's origin, and the page breaks no CSP rule. A screenshot of the dashboard
+ * goes to test-artifacts/console/.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dovecotPerFile } from '../harness/dovecot-per-file.js';
+import { imapConnection } from '../harness/cli.js';
+import { makeMessage } from '../harness/messages.js';
+import { callApi, createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
+import { launchChromium, type TestBrowser } from '../harness/chromium.js';
+import { CONSOLE_CSP } from '../../src/api/index.js';
+
+/** The page's `document`, as the functions run in the browser see it (this project compiles without the DOM types). */
+declare const document: {
+  cookie: string;
+  querySelector(selector: string): { textContent: string | null } | null;
+  addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void;
+};
+
+const dovecot = dovecotPerFile();
+const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/console/', import.meta.url));
+const BUILT = fileURLToPath(new URL('../../console/index.html', import.meta.url));
+
+let chromium: TestBrowser | undefined;
+after(async () => {
+  await chromium?.close();
+});
+
+test('console: sign in with a token, watch the dashboard count the messages, switch to Russian, sign out (real Chromium)', { timeout: 180_000 }, async () => {
+  assert.ok(existsSync(BUILT), `the console is not built (${BUILT} missing): run \`npm run build\`, which builds it with the server`);
+  const user = await dovecot.createUser();
+  // Drained once while the mailbox is empty: the archive (which holds the tokens) exists, nothing is taken yet.
+  const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)] });
+  await dovecot.loadMaildir(user.username, [0, 1, 2].map((i) => makeMessage(i, { bodyBytes: 500 })));
+  const admin = await createToken(ws, 'console-admin', 'admin');
+  let service: RunningService | undefined;
+  try {
+    service = await startService(ws, base);
+    chromium = await launchChromium('en-US');
+    const page = await chromium.browser.newPage();
+    await page.setViewport({ width: 1100, height: 700 });
+    const origin = new URL(base).origin;
+    const foreign: string[] = [];
+    const problems: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(`${origin}/`)) foreign.push(r.url());
+    });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${String(e)}`));
+    await page.evaluateOnNewDocument(() => {
+      document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+    });
+
+    const res = await page.goto(`${base}/`, { waitUntil: 'networkidle0' });
+    assert.ok(res, 'the page answered');
+    assert.equal(res.status(), 200);
+    const h = res.headers();
+    assert.equal(h['content-security-policy'], CONSOLE_CSP, 'the page carries the strict CSP');
+    assert.equal(h['x-content-type-options'], 'nosniff');
+    assert.match(h['content-type'] ?? '', /^text\/html/);
+
+    // English from the browser's language: the sign-in page, its field labelled.
+    await page.waitForSelector('#token');
+    assert.equal(await page.$eval('h1', (e) => e.textContent), 'Sign in');
+    assert.equal(await page.$eval('label[for="token"]', (e) => e.textContent), 'API token');
+
+    // A wrong token: the API's own sentence, shown as an alert.
+    const refused = await callApi(`${base}/api/v1/session`, undefined, { method: 'POST', body: { token: 'msl_not-a-token' } });
+    assert.equal(refused.status, 401);
+    await page.type('#token', 'msl_not-a-token');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#sign-in-error');
+    assert.equal(await page.$eval('#sign-in-error', (e) => e.textContent), refused.body.message, 'the API refusal is shown');
+    assert.equal(await page.$eval('#token', (e) => e.getAttribute('aria-invalid')), 'true');
+
+    // The admin token, submitted from the keyboard.
+    await page.$eval('#token', (e) => ((e as unknown as { value: string }).value = ''));
+    await page.type('#token', admin);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#principal');
+    assert.equal(await page.$eval('#principal', (e) => e.textContent), 'console-admin');
+    const cookies = await page.cookies();
+    const session = cookies.find((c) => c.name === 'mailsluice_session');
+    assert.ok(session, 'the session cookie is set');
+    assert.equal(session.httpOnly, true, 'HttpOnly');
+    assert.equal(session.sameSite, 'Strict');
+    assert.equal(await page.evaluate(() => document.cookie), '', 'no script sees the cookie');
+
+    // The dashboard: the connection, and taken reaching 3 as the running service drains.
+    const row = 'tr[data-connection="journal"]';
+    await page.waitForSelector(row, { timeout: 10_000 });
+    await page.waitForSelector(`${row} td[data-field="taken"][data-value="3"]`, { timeout: 30_000 });
+    assert.equal(await page.$eval(`${row} td[data-field="taken"]`, (e) => e.textContent), '3');
+    assert.equal(await page.$eval(`${row} td[data-field="backlog"]`, (e) => e.getAttribute('data-value')), '0');
+    const state = await page.$eval(`${row} td[data-field="state"]`, (e) => e.getAttribute('data-state'));
+    assert.ok(['waiting', 'draining', 'connecting'].includes(state ?? ''), `a live state, not ${state}`);
+    assert.equal(await page.$eval('h2', (e) => e.textContent), 'Connections');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-en.png`, fullPage: true });
+
+    // Russian, by the switch: the seeds' own terms, kept after a reload.
+    await page.select('#language', 'ru');
+    await page.waitForFunction(() => document.querySelector('h2')?.textContent === 'Подключения');
+    assert.equal(await page.$eval(`${row} td[data-field="taken"]`, (e) => e.textContent), '3');
+    assert.equal(await page.$eval('html', (e) => e.lang), 'ru');
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-ru.png`, fullPage: true });
+    await page.reload({ waitUntil: 'networkidle0' });
+    await page.waitForSelector(row);
+    assert.equal(await page.$eval('h2', (e) => e.textContent), 'Подключения', 'the choice and the session survive a reload');
+
+    // Sign out: the sign-in page again, in Russian, and the session is gone at the API.
+    await page.click('#sign-out');
+    await page.waitForSelector('#token');
+    assert.equal(await page.$eval('h1', (e) => e.textContent), 'Вход');
+    const after = await page.evaluate(async () => (await fetch('/api/v1/session')).status);
+    assert.equal(after, 401, 'signed out at the API too');
+
+    assert.deepEqual(foreign, [], 'every request stays on the service');
+    assert.deepEqual(problems, [], 'no script error, no CSP violation');
+  } finally {
+    await chromium?.close();
+    chromium = undefined;
+    await service?.stop();
+  }
+});
