@@ -11,6 +11,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { ApiApp } from './api-app.js';
+import { errorResponse } from './error-status.js';
+import { MailsluiceError } from '../core/errors/index.js';
 
 /** The policy of every console answer: nothing but this origin, no inline script, no framing. */
 export const CONSOLE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
@@ -101,7 +103,11 @@ export function consoleRoutes(app: ApiApp, files: ConsoleFiles): void {
   app.get('/index.html', page);
   app.get('/assets/:file', (c) => {
     const file = files.assets.get(c.req.param('file'));
-    if (!file) return c.notFound();
+    // Answered here: the app's 404 would see this path served for GET and call it a 405.
+    if (!file) {
+      const a = errorResponse(new MailsluiceError('API_NOT_FOUND', 'no such console file (the console was built again? reload the page)'));
+      return new Response(a.body, { status: a.status, headers: a.headers });
+    }
     return new Response(file.body, { status: 200, headers: headers(file.type, 'public, max-age=31536000, immutable') });
   });
 }

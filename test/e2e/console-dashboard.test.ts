@@ -3,7 +3,8 @@
  * 15, the first slice; ADR 0030): `/` serves the built console under its strict CSP; a wrong
  * token shows the API's sentence; an admin token signs in (the keyboard submits the form); the
  * dashboard shows the connection and counts the mailbox's 3 messages as the service takes them;
- * the language switch turns the labels Russian; sign-out ends the session. Nothing the page asks
+ * the language switch turns the labels Russian; sign-out ends the session; the sign-in limit (429)
+ * shows "too many attempts". Nothing the page asks
  * for leaves the service's origin, and the page breaks no CSP rule. A screenshot of the dashboard
  * goes to test-artifacts/console/.
  */
@@ -54,7 +55,7 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
       if (!r.url().startsWith(`${origin}/`)) foreign.push(r.url());
     });
     page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(`console: ${m.text()}`);
+      if (m.type() === 'error' && !/status of (401|429)/.test(m.text())) problems.push(`console: ${m.text()}`);
     });
     page.on('pageerror', (e) => problems.push(`page error: ${String(e)}`));
     await page.evaluateOnNewDocument(() => {
@@ -124,6 +125,12 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
     assert.equal(await page.$eval('h1', (e) => e.textContent), 'Вход');
     const after = await page.evaluate(async () => (await fetch('/api/v1/session')).status);
     assert.equal(after, 401, 'signed out at the API too');
+
+    // The sign-in limit: once the address has failed too often, the page says so in its language.
+    for (let i = 0; i < 20 && (await callApi(`${base}/api/v1/session`, undefined, { method: 'POST', body: { token: `msl_wrong-${i}` } })).status !== 429; i++);
+    await page.type('#token', 'msl_still-wrong');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('#sign-in-error')?.textContent?.startsWith('Слишком много попыток') === true);
 
     assert.deepEqual(foreign, [], 'every request stays on the service');
     assert.deepEqual(problems, [], 'no script error, no CSP violation');
