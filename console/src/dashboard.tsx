@@ -88,19 +88,19 @@ export function Dashboard(props: { onSessionEnded: () => void }) {
                       {c.protocol} {c.host}:{c.port}
                     </div>
                   </th>
-                  <td data-field="state" data-state={s?.state ?? 'none'}>
+                  <td data-field="state" data-label={t('state')} data-state={s?.state ?? 'none'}>
                     {stateLabel(s)}
                   </td>
-                  <td class="num" data-field="taken" data-value={s?.taken ?? ''}>
+                  <td class="num" data-field="taken" data-label={t('taken')} data-value={s?.taken ?? ''}>
                     {s ? num(s.taken) : '—'}
                   </td>
-                  <td class="num" data-field="backlog" data-value={s?.backlog ?? ''}>
+                  <td class="num" data-field="backlog" data-label={t('backlog')} data-value={s?.backlog ?? ''}>
                     {s ? num(s.backlog) : '—'}
                   </td>
-                  <td class="num" data-field="rate">
+                  <td class="num" data-field="rate" data-label={t('rate')}>
                     {s ? num(s.rateLastMinute, 1) : '—'}
                   </td>
-                  <td data-field="last-error">{s?.lastError ? `${s.lastError.code}: ${s.lastError.message}` : ''}</td>
+                  <td data-field="last-error" data-label={t('lastError')}>{s?.lastError ? `${s.lastError.code}: ${s.lastError.message}` : ''}</td>
                 </tr>
               ))}
             </tbody>

@@ -3,7 +3,8 @@
  * 15, the first slice; ADR 0030): `/` serves the built console under its strict CSP; a wrong
  * token shows the API's sentence; an admin token signs in (the keyboard submits the form); the
  * dashboard shows the connection and counts the mailbox's 3 messages as the service takes them;
- * the language switch turns the labels Russian; sign-out ends the session; the sign-in limit (429)
+ * the language switch turns the labels Russian; sign-out ends the session; a revoked token's session returns to sign-in saying so; every field
+ * has a label in the accessibility tree; the sign-in limit (429)
  * shows "too many attempts". Nothing the page asks
  * for leaves the service's origin, and the page breaks no CSP rule. A screenshot of the dashboard
  * goes to test-artifacts/console/.
@@ -13,7 +14,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection } from '../harness/cli.js';
+import { imapConnection, runCli } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 import { callApi, createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
 import { launchChromium, type TestBrowser } from '../harness/chromium.js';
@@ -42,6 +43,7 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
   const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)] });
   await dovecot.loadMaildir(user.username, [0, 1, 2].map((i) => makeMessage(i, { bodyBytes: 500 })));
   const admin = await createToken(ws, 'console-admin', 'admin');
+  const viewer = await createToken(ws, 'console-viewer', 'viewer');
   let service: RunningService | undefined;
   try {
     service = await startService(ws, base);
@@ -74,6 +76,18 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
     await page.waitForSelector('#token');
     assert.equal(await page.$eval('h1', (e) => e.textContent), 'Sign in');
     assert.equal(await page.$eval('label[for="token"]', (e) => e.textContent), 'API token');
+
+    // Every field has a name in the accessibility tree (its label).
+    const tree = await page.accessibility.snapshot({ interestingOnly: true });
+    const fields: Array<{ role: string; name: string }> = [];
+    const walk = (n: { role: string; name?: string; children?: unknown[] } | null): void => {
+      if (!n) return;
+      if (['textbox', 'combobox', 'checkbox', 'radio', 'spinbutton', 'searchbox', 'listbox'].includes(n.role)) fields.push({ role: n.role, name: n.name ?? '' });
+      for (const c of n.children ?? []) walk(c as typeof n);
+    };
+    walk(tree);
+    assert.ok(fields.length >= 2, `the token field and the language switch are in the tree: ${JSON.stringify(fields)}`);
+    for (const f of fields) assert.ok(f.name.trim().length > 0, `a ${f.role} without a label: ${JSON.stringify(fields)}`);
 
     // A wrong token: the API's own sentence, shown as an alert.
     const refused = await callApi(`${base}/api/v1/session`, undefined, { method: 'POST', body: { token: 'msl_not-a-token' } });
@@ -125,6 +139,18 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
     assert.equal(await page.$eval('h1', (e) => e.textContent), 'Вход');
     const after = await page.evaluate(async () => (await fetch('/api/v1/session')).status);
     assert.equal(after, 401, 'signed out at the API too');
+
+    // A session whose token is revoked beside the running service: the page says the session ended.
+    await page.type('#token', viewer);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(row);
+    assert.equal(await page.$eval('#principal', (e) => e.textContent), 'console-viewer');
+    await page.setViewport({ width: 380, height: 700 });
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-narrow-ru.png`, fullPage: true });
+    const revoked = await runCli(['token', 'revoke', 'console-viewer'], ws);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    await page.waitForSelector('#token', { timeout: 10_000 });
+    assert.equal(await page.$eval('.notice', (e) => e.textContent), 'Сеанс завершён: войдите снова.');
 
     // The sign-in limit: once the address has failed too often, the page says so in its language.
     for (let i = 0; i < 20 && (await callApi(`${base}/api/v1/session`, undefined, { method: 'POST', body: { token: `msl_wrong-${i}` } })).status !== 429; i++);
