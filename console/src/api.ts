@@ -106,3 +106,8 @@ export async function listConnections(): Promise<Connection[]> {
 export async function connectionStatus(name: string): Promise<ConnectionStatus> {
   return call<ConnectionStatus>('GET', `/api/v1/connections/${encodeURIComponent(name)}/status`);
 }
+
+/** Starts a cycle of the connection's runners now (admin; `POST …/run`, with the CSRF token). */
+export async function runNow(name: string): Promise<{ runners: number }> {
+  return call<{ runners: number }>('POST', `/api/v1/connections/${encodeURIComponent(name)}/run`);
+}

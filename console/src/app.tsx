@@ -54,7 +54,7 @@ export function App() {
       </header>
       <main>
         {session === undefined ? null : session ? (
-          <Dashboard onSessionEnded={ended} />
+          <Dashboard onSessionEnded={ended} admin={session.principal.role === 'admin'} />
         ) : (
           <SignIn
             notice={notice}

@@ -5,7 +5,7 @@
  * restart): the app goes back to sign-in and says so.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiFailure, connectionStatus, listConnections, type Connection, type ConnectionStatus } from './api.js';
+import { ApiFailure, connectionStatus, listConnections, runNow, type Connection, type ConnectionStatus } from './api.js';
 import { num, t, time, type Key } from './i18n.js';
 
 /** How often the figures are asked for again. */
@@ -16,15 +16,32 @@ interface Row {
   status: ConnectionStatus | null;
 }
 
+/** What needs attention comes first: an error state or a last error, then the rest in configured order. */
+function attentionFirst(rows: Row[]): Row[] {
+  const needs = (r: Row): number => (r.status?.state === 'error' || r.status?.state === 'disk-full' ? 0 : r.status?.lastError ? 1 : 2);
+  return rows.map((r, i) => ({ r, i })).sort((a, b) => needs(a.r) - needs(b.r) || a.i - b.i).map((x) => x.r);
+}
+
 function stateLabel(s: ConnectionStatus | null): string {
   const key = `state.${s?.state ?? 'none'}` as Key;
   return t(key) ?? s?.state ?? '';
 }
 
-export function Dashboard(props: { onSessionEnded: () => void }) {
+export function Dashboard(props: { onSessionEnded: () => void; admin: boolean }) {
   const [rows, setRows] = useState<Row[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [at, setAt] = useState<Date | null>(null);
+  const [started, setStarted] = useState<Record<string, string>>({});
+
+  const run = async (name: string): Promise<void> => {
+    try {
+      await runNow(name);
+      setStarted((s) => ({ ...s, [name]: 'ok' }));
+    } catch (err) {
+      if (err instanceof ApiFailure && err.error.status === 401) return props.onSessionEnded();
+      setStarted((s) => ({ ...s, [name]: err instanceof ApiFailure ? `${err.error.code}: ${err.error.message}` : String(err) }));
+    }
+  };
 
   useEffect(() => {
     let stopped = false;
@@ -34,7 +51,7 @@ export function Dashboard(props: { onSessionEnded: () => void }) {
         const connections = await listConnections();
         const statuses = await Promise.all(connections.map((c) => connectionStatus(c.name).catch(() => null)));
         if (stopped) return;
-        setRows(connections.map((connection, i) => ({ connection, status: statuses[i] ?? null })));
+        setRows(attentionFirst(connections.map((connection, i) => ({ connection, status: statuses[i] ?? null }))));
         setError(null);
         setAt(new Date());
       } catch (err) {
@@ -76,6 +93,7 @@ export function Dashboard(props: { onSessionEnded: () => void }) {
                 <th scope="col" class="num">{t('backlog')}</th>
                 <th scope="col" class="num">{t('rate')}</th>
                 <th scope="col">{t('lastError')}</th>
+                {props.admin && <th scope="col">{t('actions')}</th>}
               </tr>
             </thead>
             <tbody>
@@ -101,6 +119,18 @@ export function Dashboard(props: { onSessionEnded: () => void }) {
                     {s ? num(s.rateLastMinute, 1) : '—'}
                   </td>
                   <td data-field="last-error" data-label={t('lastError')}>{s?.lastError ? `${s.lastError.code}: ${s.lastError.message}` : ''}</td>
+                  {props.admin && (
+                    <td data-field="actions">
+                      <button type="button" class="run-now" disabled={!c.enabled} onClick={() => void run(c.name)}>
+                        {t('runNow')}
+                      </button>{' '}
+                      {started[c.name] && (
+                        <span role="status" class={started[c.name] === 'ok' ? 'ok' : 'error'}>
+                          {started[c.name] === 'ok' ? t('runStarted') : started[c.name]}
+                        </span>
+                      )}
+                    </td>
+                  )}
                 </tr>
               ))}
             </tbody>

@@ -2,7 +2,7 @@
  * The web console in a real headless Chromium against a real `start` and a real Dovecot (issue
  * 15, the first slice; ADR 0030): `/` serves the built console under its strict CSP; a wrong
  * token shows the API's sentence; an admin token signs in (the keyboard submits the form); the
- * dashboard shows the connection and counts the mailbox's 3 messages as the service takes them;
+ * dashboard shows the connection and counts the mailbox's 3 messages as the service takes them; an admin's run now goes through with the CSRF token (a viewer is offered none);
  * the language switch turns the labels Russian; sign-out ends the session; a revoked token's session returns to sign-in saying so; every field
  * has a label in the accessibility tree; the sign-in limit (429)
  * shows "too many attempts". Nothing the page asks
@@ -120,6 +120,10 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
     const state = await page.$eval(`${row} td[data-field="state"]`, (e) => e.getAttribute('data-state'));
     assert.ok(['waiting', 'draining', 'connecting'].includes(state ?? ''), `a live state, not ${state}`);
     assert.equal(await page.$eval('h2', (e) => e.textContent), 'Connections');
+    // Run now, an admin's state-changing request: it carries the CSRF token (else 403), and says it started.
+    await page.click(`${row} button.run-now`);
+    await page.waitForSelector(`${row} [role="status"].ok`, { timeout: 10_000 });
+    assert.equal(await page.$eval(`${row} [role="status"]`, (e) => e.textContent), 'Started');
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}dashboard-en.png`, fullPage: true });
 
@@ -145,6 +149,7 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
     await page.keyboard.press('Enter');
     await page.waitForSelector(row);
     assert.equal(await page.$eval('#principal', (e) => e.textContent), 'console-viewer');
+    assert.equal(await page.$(`${row} button.run-now`), null, 'a viewer is offered no run now');
     await page.setViewport({ width: 380, height: 700 });
     await page.screenshot({ path: `${ARTIFACTS}dashboard-narrow-ru.png`, fullPage: true });
     const revoked = await runCli(['token', 'revoke', 'console-viewer'], ws);
