@@ -6,7 +6,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, connectionStatus, listConnections, runNow, type Connection, type ConnectionStatus } from './api.js';
-import { num, t, time, type Key } from './i18n.js';
+import { errorText, num, t, time, type Key } from './i18n.js';
 
 /** How often the figures are asked for again. */
 export const REFRESH_MS = 2000;
@@ -39,7 +39,7 @@ export function Dashboard(props: { onSessionEnded: () => void; admin: boolean })
       setStarted((s) => ({ ...s, [name]: 'ok' }));
     } catch (err) {
       if (err instanceof ApiFailure && err.error.status === 401) return props.onSessionEnded();
-      setStarted((s) => ({ ...s, [name]: err instanceof ApiFailure ? `${err.error.code}: ${err.error.message}` : String(err) }));
+      setStarted((s) => ({ ...s, [name]: err instanceof ApiFailure ? `${errorText(err.error.code, err.error.message)} (${err.error.code})` : String(err) }));
     }
   };
 
@@ -60,7 +60,7 @@ export function Dashboard(props: { onSessionEnded: () => void; admin: boolean })
           props.onSessionEnded();
           return;
         }
-        setError(err instanceof ApiFailure && err.error.status > 0 ? err.error.message : t('cannotReach'));
+        setError(err instanceof ApiFailure && err.error.status > 0 ? errorText(err.error.code, err.error.message) : t('cannotReach'));
       }
       // The next load is asked for only after this one answered: a slow service is never piled on.
       if (!stopped) timer = setTimeout(load, REFRESH_MS);

@@ -125,6 +125,26 @@ export function t(key: Key): string {
   return dictionaries[lang.value][key];
 }
 
+/**
+ * The catalogue's sentences (`docs/errors.md`) the console meets so far, in Russian by code. In
+ * English the API's own sentence is shown (it is the catalogue's English, with its details); a
+ * code without a Russian sentence yet shows the API's sentence in either language.
+ */
+const ruErrors: Record<string, string> = {
+  API_UNAUTHORIZED: 'Этот токен архиву неизвестен: опечатка, или токен отозван.',
+  API_FORBIDDEN: 'Недостаточно прав для этого действия.',
+  API_CSRF_REJECTED: 'Запрос отклонён защитой от подделки запросов (CSRF): обновите страницу.',
+  API_RATE_LIMITED: 'Слишком много попыток: подождите минуту и попробуйте снова.',
+  API_NOT_FOUND: 'Не найдено.',
+  API_BUSY: 'Служба занята: повторите чуть позже.',
+  CONNECTION_DISABLED: 'Подключение отключено: включите его, чтобы запустить.',
+};
+
+/** An API error as the console shows it: by code in Russian when there is a sentence, else the API's own. */
+export function errorText(code: string, apiMessage: string): string {
+  return (lang.value === 'ru' ? ruErrors[code] : undefined) ?? apiMessage;
+}
+
 /** A number in the chosen language's format. */
 export function num(n: number, digits = 0): string {
   return new Intl.NumberFormat(lang.value, { maximumFractionDigits: digits }).format(n);

@@ -5,7 +5,7 @@
  */
 import { useState } from 'preact/hooks';
 import { ApiFailure, signIn, type Session } from './api.js';
-import { t, type Key } from './i18n.js';
+import { errorText, t, type Key } from './i18n.js';
 
 export function SignIn(props: { notice: Key | null; onSignedIn: (s: Session) => void }) {
   const [token, setToken] = useState('');
@@ -23,7 +23,7 @@ export function SignIn(props: { notice: Key | null; onSignedIn: (s: Session) => 
     } catch (err) {
       const f = err instanceof ApiFailure ? err.error : null;
       if (f?.status === 429) setError(t('tooManyAttempts'));
-      else if (f && f.status > 0) setError(f.message);
+      else if (f && f.status > 0) setError(errorText(f.code, f.message));
       else setError(t('cannotReach'));
     } finally {
       setBusy(false);

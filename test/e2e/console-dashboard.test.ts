@@ -144,6 +144,13 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
     const after = await page.evaluate(async () => (await fetch('/api/v1/session')).status);
     assert.equal(after, 401, 'signed out at the API too');
 
+    // A wrong token in Russian: the catalogue's sentence for its code, in Russian.
+    await page.type('#token', 'msl_not-a-token-either');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#sign-in-error');
+    assert.equal(await page.$eval('#sign-in-error', (e) => e.textContent), 'Этот токен архиву неизвестен: опечатка, или токен отозван.');
+    await page.$eval('#token', (e) => ((e as unknown as { value: string }).value = ''));
+
     // A session whose token is revoked beside the running service: the page says the session ended.
     await page.type('#token', viewer);
     await page.keyboard.press('Enter');
