@@ -18,11 +18,13 @@ import { imapConnection, runCli } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 import { callApi, createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
 import { launchChromium, type TestBrowser } from '../harness/chromium.js';
+import type { Page } from 'puppeteer-core';
 import { CONSOLE_CSP } from '../../src/api/index.js';
 
 /** The page's `document`, as the functions run in the browser see it (this project compiles without the DOM types). */
 declare const document: {
   cookie: string;
+  activeElement: { id: string } | null;
   querySelector(selector: string): { textContent: string | null } | null;
   addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void;
 };
@@ -32,6 +34,15 @@ const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/console/', impo
 const BUILT = fileURLToPath(new URL('../../console/index.html', import.meta.url));
 
 let chromium: TestBrowser | undefined;
+
+/** Moves the focus with the Tab key alone until the element `#id` has it (at most 15 presses). */
+async function tabTo(page: Page, id: string): Promise<void> {
+  for (let i = 0; i < 15; i++) {
+    if ((await page.evaluate(() => document.activeElement?.id ?? '')) === id) return;
+    await page.keyboard.press('Tab');
+  }
+  assert.fail(`#${id} cannot be reached with the Tab key`);
+}
 after(async () => {
   await chromium?.close();
 });
@@ -98,9 +109,11 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
     assert.equal(await page.$eval('#sign-in-error', (e) => e.textContent), refused.body.message, 'the API refusal is shown');
     assert.equal(await page.$eval('#token', (e) => e.getAttribute('aria-invalid')), 'true');
 
-    // The admin token, submitted from the keyboard.
+    // The admin token, with the keyboard only: Tab to the field, type, Enter.
     await page.$eval('#token', (e) => ((e as unknown as { value: string }).value = ''));
-    await page.type('#token', admin);
+    await page.evaluate(() => (document.activeElement as unknown as { blur(): void } | null)?.blur());
+    await tabTo(page, 'token');
+    await page.keyboard.type(admin);
     await page.keyboard.press('Enter');
     await page.waitForSelector('#principal');
     assert.equal(await page.$eval('#principal', (e) => e.textContent), 'console-admin');
@@ -138,7 +151,8 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
     assert.equal(await page.$eval('h2', (e) => e.textContent), 'Подключения', 'the choice and the session survive a reload');
 
     // Sign out: the sign-in page again, in Russian, and the session is gone at the API.
-    await page.click('#sign-out');
+    await tabTo(page, 'sign-out');
+    await page.keyboard.press('Enter');
     await page.waitForSelector('#token');
     assert.equal(await page.$eval('h1', (e) => e.textContent), 'Вход');
     const after = await page.evaluate(async () => (await fetch('/api/v1/session')).status);
