@@ -21,5 +21,11 @@ export default defineConfig({
     sourcemap: false,
     reportCompressedSize: false,
   },
+  // `npm run console:dev`: the console with hot reload, its API calls sent to a running
+  // `mailsluice start` on the default address (MAILSLUICE_API to change it). Development only:
+  // the served console (and its CSP) is the built one.
+  server: {
+    proxy: { '/api': process.env.MAILSLUICE_API ?? 'http://127.0.0.1:8025' },
+  },
   logLevel: 'warn',
 });

@@ -9,7 +9,7 @@
  * for leaves the service's origin, and the page breaks no CSP rule. A screenshot of the dashboard
  * goes to test-artifacts/console/.
  */
-import { test, after } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { imapConnection, runCli } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 import { callApi, createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
-import { launchChromium, type TestBrowser } from '../harness/chromium.js';
+import { ensureChromiumInstalled, launchChromium, type TestBrowser } from '../harness/chromium.js';
 import type { Page } from 'puppeteer-core';
 import { CONSOLE_CSP } from '../../src/api/index.js';
 
@@ -34,6 +34,8 @@ const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/console/', impo
 const BUILT = fileURLToPath(new URL('../../console/index.html', import.meta.url));
 
 let chromium: TestBrowser | undefined;
+// Installing Debian's chromium on a fresh machine takes minutes: before the test and its own limit, never skipped.
+before(() => ensureChromiumInstalled(), { timeout: 900_000 });
 
 /** Moves the focus with the Tab key alone until the element `#id` has it (at most 15 presses). */
 async function tabTo(page: Page, id: string): Promise<void> {
