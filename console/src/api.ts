@@ -111,3 +111,31 @@ export async function connectionStatus(name: string): Promise<ConnectionStatus> 
 export async function runNow(name: string): Promise<{ runners: number }> {
   return call<{ runners: number }>('POST', `/api/v1/connections/${encodeURIComponent(name)}/run`);
 }
+
+/** One step of a connection test (`ConnectionTestStep`). */
+export interface TestStep {
+  step: string;
+  ok: boolean;
+  ms: number;
+  detail: string;
+  code?: string;
+  summary?: string;
+}
+
+/** A whole connection test (`ConnectionTest`; the fields used). */
+export interface ConnectionTest {
+  ok: boolean;
+  steps: TestStep[];
+  messages?: number;
+  warnings: string[];
+}
+
+/** Tests the connection with its stored credentials, answered whole (admin; `POST …/test?wait=true`). */
+export async function testConnection(name: string): Promise<ConnectionTest> {
+  return call<ConnectionTest>('POST', `/api/v1/connections/${encodeURIComponent(name)}/test?wait=true`);
+}
+
+/** Where the connection's whole kept log downloads from (a GET: the cookie suffices). */
+export function logDownloadUrl(name: string): string {
+  return `/api/v1/connections/${encodeURIComponent(name)}/log/download`;
+}

@@ -5,7 +5,8 @@
  * restart): the app goes back to sign-in and says so.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiFailure, connectionStatus, listConnections, runNow, type Connection, type ConnectionStatus } from './api.js';
+import { ApiFailure, connectionStatus, listConnections, logDownloadUrl, runNow, testConnection, type Connection, type ConnectionStatus, type ConnectionTest } from './api.js';
+import { ConnectionTestResult } from './connection-test.js';
 import { errorText, num, t, time, type Key } from './i18n.js';
 
 /** How often the figures are asked for again. */
@@ -32,6 +33,17 @@ export function Dashboard(props: { onSessionEnded: () => void; admin: boolean })
   const [error, setError] = useState<string | null>(null);
   const [at, setAt] = useState<Date | null>(null);
   const [started, setStarted] = useState<Record<string, string>>({});
+  const [test, setTest] = useState<{ name: string; result: ConnectionTest | 'running' | { error: string } } | null>(null);
+
+  const runTest = async (name: string): Promise<void> => {
+    setTest({ name, result: 'running' });
+    try {
+      setTest({ name, result: await testConnection(name) });
+    } catch (err) {
+      if (err instanceof ApiFailure && err.error.status === 401) return props.onSessionEnded();
+      setTest({ name, result: { error: err instanceof ApiFailure ? `${errorText(err.error.code, err.error.message)} (${err.error.code})` : String(err) } });
+    }
+  };
 
   const run = async (name: string): Promise<void> => {
     try {
@@ -93,7 +105,7 @@ export function Dashboard(props: { onSessionEnded: () => void; admin: boolean })
                 <th scope="col" class="num">{t('backlog')}</th>
                 <th scope="col" class="num">{t('rate')}</th>
                 <th scope="col">{t('lastError')}</th>
-                {props.admin && <th scope="col">{t('actions')}</th>}
+                <th scope="col">{t('actions')}</th>
               </tr>
             </thead>
             <tbody>
@@ -119,24 +131,33 @@ export function Dashboard(props: { onSessionEnded: () => void; admin: boolean })
                     {s ? num(s.rateLastMinute, 1) : '—'}
                   </td>
                   <td data-field="last-error" data-label={t('lastError')}>{s?.lastError ? `${s.lastError.code}: ${s.lastError.message}` : ''}</td>
-                  {props.admin && (
-                    <td data-field="actions">
-                      <button type="button" class="run-now" disabled={!c.enabled} onClick={() => void run(c.name)}>
-                        {t('runNow')}
-                      </button>{' '}
+                  <td data-field="actions">
+                    {props.admin && (
+                      <>
+                        <button type="button" class="run-now" disabled={!c.enabled} onClick={() => void run(c.name)}>
+                          {t('runNow')}
+                        </button>{' '}
+                        <button type="button" class="test-connection" onClick={() => void runTest(c.name)}>
+                          {t('testConnection')}
+                        </button>{' '}
+                      </>
+                    )}
+                    <a class="download-log" href={logDownloadUrl(c.name)} download={`${c.name}.log`}>
+                      {t('downloadLog')}
+                    </a>{' '}
                       {started[c.name] && (
                         <span role="status" class={started[c.name] === 'ok' ? 'ok' : 'error'}>
                           {started[c.name] === 'ok' ? t('runStarted') : started[c.name]}
                         </span>
-                      )}
-                    </td>
-                  )}
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         </div>
       )}
+      {test && <ConnectionTestResult name={test.name} result={test.result} />}
       {at && (
         <p class="updated" aria-live="off">
           {t('updated')} {time(at)}

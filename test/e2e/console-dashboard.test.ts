@@ -2,7 +2,8 @@
  * The web console in a real headless Chromium against a real `start` and a real Dovecot (issue
  * 15, the first slice; ADR 0030): `/` serves the built console under its strict CSP; a wrong
  * token shows the API's sentence; an admin token signs in (the keyboard submits the form); the
- * dashboard shows the connection and counts the mailbox's 3 messages as the service takes them; an admin's run now goes through with the CSRF token (a viewer is offered none);
+ * dashboard shows the connection and counts the mailbox's 3 messages as the service takes them; an admin's run now goes through with the CSRF token (a viewer is offered none); Test connection
+ * shows every step passed; Download log serves the log with the cookie;
  * the language switch turns the labels Russian; sign-out ends the session; a revoked token's session returns to sign-in saying so; every field
  * has a label in the accessibility tree; the sign-in limit (429)
  * shows "too many attempts". Nothing the page asks
@@ -139,6 +140,21 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
     await page.click(`${row} button.run-now`);
     await page.waitForSelector(`${row} [role="status"].ok`, { timeout: 10_000 });
     assert.equal(await page.$eval(`${row} [role="status"]`, (e) => e.textContent), 'Started');
+    // Test connection (Проверить соединение): every step shown, every one passed.
+    await page.click(`${row} button.test-connection`);
+    await page.waitForSelector('#test-result[data-ok="true"]', { timeout: 30_000 });
+    const steps = await page.$$eval('#test-result li', (lis) => lis.map((li) => [li.getAttribute('data-step'), li.getAttribute('data-ok')]));
+    assert.deepEqual(steps.map((x) => x[0]), ['resolve', 'connect', 'greeting', 'capabilities', 'tls', 'auth', 'mailbox', 'count'], `STARTTLS after the capabilities: ${JSON.stringify(steps)}`);
+    assert.ok(steps.every((x) => x[1] === 'true'), JSON.stringify(steps));
+    // Download log (Скачать журнал): the link serves the connection's log as an attachment with the cookie alone.
+    const href = await page.$eval(`${row} a.download-log`, (a) => a.getAttribute('href'));
+    assert.equal(href, '/api/v1/connections/journal/log/download');
+    const download = await page.evaluate(async (u: string) => {
+      const r = await fetch(u);
+      return { status: r.status, disposition: r.headers.get('content-disposition'), text: await r.text() };
+    }, href!);
+    assert.equal(download.status, 200);
+    assert.match(download.disposition ?? '', /attachment; filename="journal\.log"/);
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}dashboard-en.png`, fullPage: true });
 
