@@ -150,6 +150,15 @@ const ruErrors: Record<string, string> = {
   API_NOT_FOUND: 'Не найдено.',
   API_BUSY: 'Служба занята: повторите чуть позже.',
   CONNECTION_DISABLED: 'Подключение отключено: включите его, чтобы запустить.',
+  SOURCE_AUTH_REJECTED: 'Сервер отклонил учётные данные.',
+  SOURCE_AUTH_UNSUPPORTED: 'Сервер не предлагает способа входа, разрешённого этими настройками.',
+  SOURCE_DNS_FAILED: 'Не удалось разрешить имя сервера.',
+  SOURCE_CONNECT_REFUSED: 'Сервер отказал в TCP-соединении (на этом порту ничего не слушает).',
+  SOURCE_CONNECT_TIMEOUT: 'Соединение не установлено за отведённое время.',
+  SOURCE_TLS_UNTRUSTED: 'Сертификат сервера не прошёл проверку (самоподписанный, просрочен, чужое имя или неизвестный УЦ).',
+  SOURCE_TLS_FAILED: 'Не удалось установить TLS-соединение.',
+  SOURCE_STARTTLS_UNAVAILABLE: 'Задано security: starttls, но сервер не предлагает STARTTLS.',
+  SOURCE_TLS_DOWNGRADE: 'Сервер раньше предлагал STARTTLS, а теперь нет; учётные данные не отправлены.',
 };
 
 /** An API error as the console shows it: by code in Russian when there is a sentence, else the API's own. */

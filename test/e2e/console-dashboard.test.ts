@@ -3,7 +3,7 @@
  * 15, the first slice; ADR 0030): `/` serves the built console under its strict CSP; a wrong
  * token shows the API's sentence; an admin token signs in (the keyboard submits the form); the
  * dashboard shows the connection and counts the mailbox's 3 messages as the service takes them; an admin's run now goes through with the CSRF token (a viewer is offered none); Test connection
- * shows every step passed; Download log serves the log with the cookie;
+ * shows every step passed, and for a wrong password the auth step failed with its code; Download log serves the log with the cookie;
  * the language switch turns the labels Russian; sign-out ends the session; a revoked token's session returns to sign-in saying so; every field
  * has a label in the accessibility tree; the sign-in limit (429)
  * shows "too many attempts". Nothing the page asks
@@ -54,7 +54,9 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
   assert.ok(existsSync(BUILT), `the console is not built (${BUILT} missing): run \`npm run build\`, which builds it with the server`);
   const user = await dovecot.createUser();
   // Drained once while the mailbox is empty: the archive (which holds the tokens) exists, nothing is taken yet.
-  const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)] });
+  // A second connection, disabled, with a wrong password: what a failing Test connection shows.
+  const broken = imapConnection(dovecot, { username: user.username, password: 'not-the-password' }, { name: 'broken', enabled: false });
+  const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user), broken] });
   await dovecot.loadMaildir(user.username, [0, 1, 2].map((i) => makeMessage(i, { bodyBytes: 500 })));
   const admin = await createToken(ws, 'console-admin', 'admin');
   const viewer = await createToken(ws, 'console-viewer', 'viewer');
@@ -78,6 +80,7 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
       document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
     });
 
+    mkdirSync(ARTIFACTS, { recursive: true });
     const res = await page.goto(`${base}/`, { waitUntil: 'networkidle0' });
     assert.ok(res, 'the page answered');
     assert.equal(res.status(), 200);
@@ -146,6 +149,14 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
     const steps = await page.$$eval('#test-result li', (lis) => lis.map((li) => [li.getAttribute('data-step'), li.getAttribute('data-ok')]));
     assert.deepEqual(steps.map((x) => x[0]), ['resolve', 'connect', 'greeting', 'capabilities', 'tls', 'auth', 'mailbox', 'count'], `STARTTLS after the capabilities: ${JSON.stringify(steps)}`);
     assert.ok(steps.every((x) => x[1] === 'true'), JSON.stringify(steps));
+    // A wrong password: the failing step with its catalogue code; run now is not offered for a disabled connection.
+    const brokenRow = 'tr[data-connection="broken"]';
+    assert.equal(await page.$eval(`${brokenRow} button.run-now`, (b) => (b as unknown as { disabled: boolean }).disabled), true);
+    await page.click(`${brokenRow} button.test-connection`);
+    await page.waitForSelector('#test-result[data-ok="false"]', { timeout: 30_000 });
+    const failed = await page.$$eval('#test-result li[data-ok="false"]', (lis) => lis.map((li) => [li.getAttribute('data-step'), li.querySelector('code')?.textContent?.trim()]));
+    assert.deepEqual(failed, [['auth', 'SOURCE_AUTH_REJECTED']], 'the auth step failed, with its code');
+    await page.screenshot({ path: `${ARTIFACTS}test-connection-failed-en.png`, fullPage: true });
     // Download log (Скачать журнал): the link serves the connection's log as an attachment with the cookie alone.
     const href = await page.$eval(`${row} a.download-log`, (a) => a.getAttribute('href'));
     assert.equal(href, '/api/v1/connections/journal/log/download');
@@ -155,7 +166,7 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
     }, href!);
     assert.equal(download.status, 200);
     assert.match(download.disposition ?? '', /attachment; filename="journal\.log"/);
-    mkdirSync(ARTIFACTS, { recursive: true });
+
     await page.screenshot({ path: `${ARTIFACTS}dashboard-en.png`, fullPage: true });
 
     // Russian, by the switch: the seeds' own terms, kept after a reload.
@@ -163,6 +174,9 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
     await page.waitForFunction(() => document.querySelector('h2')?.textContent === 'Подключения');
     assert.equal(await page.$eval(`${row} td[data-field="taken"]`, (e) => e.textContent), '3');
     assert.equal(await page.$eval('html', (e) => e.lang), 'ru');
+    // The failed test, still shown, now in Russian: the catalogue's sentence by its code.
+    assert.match(await page.$eval('#test-result li[data-step="auth"]', (e) => e.textContent ?? ''), /Сервер отклонил учётные данные\./);
+    assert.equal(await page.$eval('#test-result [role="status"]', (e) => e.textContent), 'Проверка не пройдена.');
     await page.screenshot({ path: `${ARTIFACTS}dashboard-ru.png`, fullPage: true });
     await page.reload({ waitUntil: 'networkidle0' });
     await page.waitForSelector(row);
