@@ -26,6 +26,7 @@ import { alertRoutes } from './routes/alerts.js';
 import { sessionRoutes } from './routes/session.js';
 import { configEditRoutes } from './routes/config-edits.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { consoleRoutes } from './console-files.js';
 
 
 /** What a request carries from one middleware to the next. */
@@ -124,6 +125,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   tokenRoutes(app, deps);
   metricsRoutes(app, deps);
   alertRoutes(app, deps);
+  if (deps.console) consoleRoutes(app, deps.console);
   const table = pathTable(app);
   app.notFound((c) => notServed(c, table));
   return app;

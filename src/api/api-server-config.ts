@@ -6,6 +6,7 @@ import type { ArchiveReader } from '../core/ports/archive-reader.js';
 import type { BlobStore } from '../core/ports/blob-store.js';
 import type { AttachmentFinder } from '../core/ports/attachment-finder.js';
 import type { UrlSigner } from './signed-url.js';
+import type { ConsoleFiles } from './console-files.js';
 import type { ByteBudget } from '../core/memory/byte-budget.js';
 import type { SearchIndex } from '../core/ports/search-index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
@@ -278,6 +279,11 @@ export interface ApiDeps {
   alerts?: AlertsView;
   /** Where a search's `total` stops being exact; default `API_TUNING.searchTotalCap` (a test gives a small one). */
   searchTotalCap?: number;
+  /**
+   * The web console's built files (`console-files.ts`, read at start from the directory the
+   * composition root names), served at `/`; absent (the control socket, a `drain`), `/` is 404.
+   */
+  console?: ConsoleFiles;
 }
 
 /** Where {@link startApiServer} listens. */

@@ -15,3 +15,4 @@ export { mapListenError } from './api-error-map.js';
 export { contentDisposition, safeContentType } from './attachment-headers.js';
 export { openApiDocument } from './openapi.js';
 export { createApiApp, type ApiApp } from './api-app.js';
+export { loadConsoleFiles, CONSOLE_CSP, type ConsoleFiles } from './console-files.js';

@@ -4,6 +4,7 @@
  * adapter finds attachment bytes. Also what the dispatcher thread needs to sign the URLs of
  * webhook references for it (`UrlSigning`): the same key, so the URLs it makes verify here.
  */
+import { fileURLToPath } from 'node:url';
 import { createPostalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner } from '../api/signed-url.js';
 import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
@@ -24,6 +25,12 @@ import { assertProbeConfigured, testConnectionWithProbe } from './probe-test.js'
 import { loadOrCreateProbeKey } from './probe-key.js';
 
 import type { Metrics } from '../core/ports/metrics.js';
+
+/**
+ * Where `npm run build` puts the web console (`vite build`, ADR 0030): `dist/console/`, beside
+ * this file's `dist/src/app/` once compiled.
+ */
+export const CONSOLE_DIR = fileURLToPath(new URL('../../console/', import.meta.url));
 
 /** How the dispatcher thread signs attachment URLs (structured-cloned into it: plain data). */
 export interface UrlSigning {
@@ -305,7 +312,11 @@ export async function startApi(app: EmbeddedApp, context: ApiContext): Promise<R
   // that a drain without the API (or any other command) need not pay (ADR 0021).
   const { startApiServer } = await import('../api/api-server.js');
   const parts = apiDeps(app, context, urlSigning);
-  const server = await startApiServer(parts.deps, { ...settings.listen, ...(settings.tls ? { tls: settings.tls } : {}) }).catch(async (err: unknown) => {
+  // The console is the TCP API's only (not the control socket's): its built files, read now.
+  const { loadConsoleFiles } = await import('../api/console-files.js');
+  const consoleFiles = loadConsoleFiles(CONSOLE_DIR);
+  if (!consoleFiles.index) app.logger.info('the web console is not built: / answers 503 until `npm run build` is run and the service restarted', { dir: CONSOLE_DIR });
+  const server = await startApiServer({ ...parts.deps, console: consoleFiles }, { ...settings.listen, ...(settings.tls ? { tls: settings.tls } : {}) }).catch(async (err: unknown) => {
     await parts.close();
     throw err;
   });

@@ -1,0 +1,177 @@
+/**
+ * The console's two languages (issue 15, "Languages"): every string the console shows lives in
+ * both dictionaries under the same key (the type makes a missing one a build error). The
+ * browser's language chooses at first; the switch (the app's state, which renders everything again) remembers the choice in this browser.
+ */
+export type Lang = 'en' | 'ru';
+
+const en = {
+  appName: 'mailsluice',
+  language: 'Language',
+  signInTitle: 'Sign in',
+  signInHelp: 'Sign in with an API token made by `mailsluice token create`.',
+  tokenLabel: 'API token',
+  signIn: 'Sign in',
+  signingIn: 'Signing in…',
+  signOut: 'Sign out',
+  tooManyAttempts: 'Too many attempts: wait a minute and try again.',
+  cannotReach: 'The service does not answer.',
+  signedInAs: 'Signed in as',
+  dashboard: 'Dashboard',
+  connections: 'Connections',
+  connection: 'Connection',
+  state: 'State',
+  taken: 'Taken',
+  backlog: 'Backlog',
+  rate: 'Rate, msg/s',
+  lastError: 'Last error',
+  noConnections: 'No connections are configured.',
+  updated: 'Updated',
+  disabled: 'disabled',
+  sessionExpired: 'Your session has ended: sign in again.',
+  actions: 'Actions',
+  runNow: 'Run now',
+  runStarted: 'Started',
+  testConnection: 'Test connection',
+  testing: 'Testing…',
+  testOf: 'Test of',
+  testPassed: 'Every step passed.',
+  testFailed: 'The test failed.',
+  downloadLog: 'Download log',
+  'state.starting': 'starting',
+  'state.connecting': 'connecting',
+  'state.draining': 'draining',
+  'state.waiting': 'waiting',
+  'state.outside-schedule': 'outside schedule',
+  'state.backoff': 'backing off',
+  'state.disk-full': 'disk full',
+  'state.stopped': 'stopped',
+  'state.error': 'error',
+  'state.none': 'not running',
+} as const;
+
+export type Key = keyof typeof en;
+
+const ru: Record<Key, string> = {
+  appName: 'mailsluice',
+  language: 'Язык',
+  signInTitle: 'Вход',
+  signInHelp: 'Войдите с API-токеном, созданным командой `mailsluice token create`.',
+  tokenLabel: 'API-токен',
+  signIn: 'Войти',
+  signingIn: 'Вход…',
+  signOut: 'Выйти',
+  tooManyAttempts: 'Слишком много попыток: подождите минуту и попробуйте снова.',
+  cannotReach: 'Служба не отвечает.',
+  signedInAs: 'Вы вошли как',
+  dashboard: 'Обзор',
+  connections: 'Подключения',
+  connection: 'Подключение',
+  state: 'Состояние',
+  taken: 'Получено',
+  backlog: 'Очередь на сервере',
+  rate: 'Скорость, писем/с',
+  lastError: 'Последняя ошибка',
+  noConnections: 'Подключения не настроены.',
+  updated: 'Обновлено',
+  disabled: 'отключено',
+  sessionExpired: 'Сеанс завершён: войдите снова.',
+  actions: 'Действия',
+  runNow: 'Запустить сейчас',
+  runStarted: 'Запущено',
+  testConnection: 'Проверить соединение',
+  testing: 'Проверка…',
+  testOf: 'Проверка подключения',
+  testPassed: 'Все шаги пройдены.',
+  testFailed: 'Проверка не пройдена.',
+  downloadLog: 'Скачать журнал',
+  'state.starting': 'запуск',
+  'state.connecting': 'подключение',
+  'state.draining': 'получение писем',
+  'state.waiting': 'ожидание',
+  'state.outside-schedule': 'вне расписания',
+  'state.backoff': 'пауза после ошибки',
+  'state.disk-full': 'диск заполнен',
+  'state.stopped': 'остановлено',
+  'state.error': 'ошибка',
+  'state.none': 'не запущено',
+};
+
+const dictionaries: Record<Lang, Record<Key, string>> = { en, ru };
+
+const STORED = 'mailsluice.lang';
+
+/** The language to start in: the one chosen here before, else the browser's, else English. */
+function initialLang(): Lang {
+  try {
+    const saved = localStorage.getItem(STORED);
+    if (saved === 'en' || saved === 'ru') return saved;
+  } catch {
+    // storage refused (private mode): the browser's language
+  }
+  const wanted = navigator.languages?.length ? navigator.languages : [navigator.language];
+  for (const l of wanted) {
+    const base = l.toLowerCase().split('-')[0];
+    if (base === 'ru') return 'ru';
+    if (base === 'en') return 'en';
+  }
+  return 'en';
+}
+
+/** The chosen language (the app renders again when {@link setLang} changes it). */
+export const lang = { value: initialLang() };
+
+/** Chooses `l` and remembers it in this browser. */
+export function setLang(l: Lang): void {
+  lang.value = l;
+  document.documentElement.lang = l;
+  try {
+    localStorage.setItem(STORED, l);
+  } catch {
+    // not remembered: chosen for this page only
+  }
+}
+
+/** The string `key` in the chosen language. */
+export function t(key: Key): string {
+  return dictionaries[lang.value][key];
+}
+
+/**
+ * The catalogue's sentences (`docs/errors.md`) the console meets so far, in Russian by code. In
+ * English the API's own sentence is shown (it is the catalogue's English, with its details); a
+ * code without a Russian sentence yet shows the API's sentence in either language.
+ */
+const ruErrors: Record<string, string> = {
+  API_UNAUTHORIZED: 'Этот токен архиву неизвестен: опечатка, или токен отозван.',
+  API_FORBIDDEN: 'Недостаточно прав для этого действия.',
+  API_CSRF_REJECTED: 'Запрос отклонён защитой от подделки запросов (CSRF): обновите страницу.',
+  API_RATE_LIMITED: 'Слишком много попыток: подождите минуту и попробуйте снова.',
+  API_NOT_FOUND: 'Не найдено.',
+  API_BUSY: 'Служба занята: повторите чуть позже.',
+  CONNECTION_DISABLED: 'Подключение отключено: включите его, чтобы запустить.',
+  SOURCE_AUTH_REJECTED: 'Сервер отклонил учётные данные.',
+  SOURCE_AUTH_UNSUPPORTED: 'Сервер не предлагает способа входа, разрешённого этими настройками.',
+  SOURCE_DNS_FAILED: 'Не удалось разрешить имя сервера.',
+  SOURCE_CONNECT_REFUSED: 'Сервер отказал в TCP-соединении (на этом порту ничего не слушает).',
+  SOURCE_CONNECT_TIMEOUT: 'Соединение не установлено за отведённое время.',
+  SOURCE_TLS_UNTRUSTED: 'Сертификат сервера не прошёл проверку (самоподписанный, просрочен, чужое имя или неизвестный УЦ).',
+  SOURCE_TLS_FAILED: 'Не удалось установить TLS-соединение.',
+  SOURCE_STARTTLS_UNAVAILABLE: 'Задано security: starttls, но сервер не предлагает STARTTLS.',
+  SOURCE_TLS_DOWNGRADE: 'Сервер раньше предлагал STARTTLS, а теперь нет; учётные данные не отправлены.',
+};
+
+/** An API error as the console shows it: by code in Russian when there is a sentence, else the API's own. */
+export function errorText(code: string, apiMessage: string): string {
+  return (lang.value === 'ru' ? ruErrors[code] : undefined) ?? apiMessage;
+}
+
+/** A number in the chosen language's format. */
+export function num(n: number, digits = 0): string {
+  return new Intl.NumberFormat(lang.value, { maximumFractionDigits: digits }).format(n);
+}
+
+/** A time of day in the chosen language's format. */
+export function time(d: Date): string {
+  return new Intl.DateTimeFormat(lang.value, { hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(d);
+}
