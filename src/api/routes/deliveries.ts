@@ -12,6 +12,7 @@ import type { ApiApp } from '../api-app.js';
 import { JSON_HEADERS } from '../api-app.js';
 import type { ApiDeps } from '../api-server-config.js';
 import { BEARER, requireRole } from '../access.js';
+import { delivery } from './mail-routes.js';
 import { ACCESS_ANSWERS, DeliveryListSchema, DeliveryStateSchema, errorAnswer, jsonAnswer, type ListedDeliverySchema } from '../schemas.js';
 
 /** Deliveries per page unless `limit` says otherwise, and the most it may say. */
@@ -37,17 +38,7 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
 
 function listed(d: DeliveryRecord, r: ResponseStatus | undefined): z.infer<typeof ListedDeliverySchema> {
   return {
-    id: d.id,
-    connection: d.connection,
-    route: d.route,
-    bus: d.bus,
-    state: d.state,
-    step: d.step,
-    attempts: d.attempts,
-    lastError: d.lastError,
-    createdAt: new Date(d.createdAt).toISOString(),
-    nextAt: new Date(d.nextAt).toISOString(),
-    doneAt: iso(d.doneAt),
+    ...delivery(d),
     messageId: d.messageId,
     response: d.response,
     responseResult: r ? (r.result ?? 'pending') : null,

@@ -59,7 +59,8 @@ function find(routes: readonly RouteSettings[], name: string): RouteSettings {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-function delivery(d: DeliveryRecord): z.infer<typeof DeliveryPageSchema>['deliveries'][number] {
+/** A delivery as the API shows it (per route here, across routes in `deliveries.ts`). */
+export function delivery(d: DeliveryRecord): z.infer<typeof DeliveryPageSchema>['deliveries'][number] {
   return {
     id: d.id,
     connection: d.connection,
