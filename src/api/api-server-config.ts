@@ -144,6 +144,8 @@ export interface ConfigEditResult {
   etag: string;
   /** The name of the connection or route edited. */
   name: string;
+  /** The connection or route as the file now holds it, as GET shows it (no secret); null after a removal. */
+  entry: Record<string, unknown> | null;
   /** The keys the edit set or removed, dotted; never a value. */
   changed: string[];
   /** Whether the running service applied it; false: saved, and waiting for the next start. */

@@ -8,12 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { createPostalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner } from '../api/signed-url.js';
 import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
-import type { AlertsView, ApiDeps, Authorize, ConnectionActions, ConnectionSettings, RecordAction, ReloadReport, RouteSettings, TokensAdmin } from '../api/index.js';
+import type { AlertsView, ApiDeps, Authorize, ConfigAdmin, ConnectionActions, ConnectionSettings, RecordAction, ReloadReport, RouteSettings, TokensAdmin } from '../api/index.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { Config, ConnectionConfig } from '../config/loader.js';
 import { isLoopbackHost } from '../config/api-address.js';
-import { createConfigAdmin, isEditableFile, type ConfigFileAdmin } from './config-admin.js';
+import { createConfigAdmin, isEditableFile } from './config-admin.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
 import { auditArchiveDir, auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
@@ -176,7 +176,8 @@ function apiRecorder(app: Pick<EmbeddedApp, 'audit' | 'clock'>): RecordAction {
  * STARTTLS downgrade memory (as `mailsluice test-connection`), run-now through the command's
  * runners, the connection's own log file.
  */
-export function connectionActions(app: EmbeddedApp, context: ApiContext, configNow: () => Config = () => app.config): ConnectionActions {
+export function connectionActions(app: EmbeddedApp, context: ApiContext): ConnectionActions {
+  const configNow = (): Config => app.config;
   return {
     test: (name, onStep, options) => {
       const conn = configNow().connections.find((c) => c.name === name);
@@ -194,6 +195,13 @@ export function connectionActions(app: EmbeddedApp, context: ApiContext, configN
     runNow: (name) => context.runNow?.(name) ?? 0,
     logFile: (name) => app.connectionLogFile(name),
   };
+}
+
+/** The connection or route `name` of `config` as the API shows it (an edit's answer). */
+function entrySettings(kind: 'connection' | 'route', config: Config, name: string): Record<string, unknown> | undefined {
+  const found = kind === 'connection' ? config.connections.find((c) => c.name === name) : config.routes.find((r) => r.name === name);
+  if (!found) return undefined;
+  return { ...(kind === 'connection' ? connectionSettings(found as ConnectionConfig) : routeSettings(found as RouteConfig)) };
 }
 
 /** The connections and routes as the API shows them, mapped again only when the configuration read is another one. */
@@ -223,7 +231,7 @@ function tokensAdmin(app: Pick<EmbeddedApp, 'tokens' | 'clock'>): TokensAdmin {
 
 /** What every server of one running command shares: one editor of the file (one queue of edits), one session table. */
 interface SharedAccess {
-  admin: ConfigFileAdmin | null;
+  admin: ConfigAdmin | null;
   credentials: ApiCredentials;
 }
 
@@ -237,10 +245,8 @@ const shared = new WeakMap<EmbeddedApp, SharedAccess>();
 function sharedAccess(app: EmbeddedApp, context: ApiContext): SharedAccess {
   let got = shared.get(app);
   if (!got) {
-    // What the API shows is the configuration in the file now (after an edit, SIGHUP or a change
-    // by hand), not the one the command started with.
     const admin = context.editable && isEditableFile(app.config.file)
-      ? createConfigAdmin({ initial: app.config, logger: app.logger.child({ component: 'config' }), ...(context.reload ? { reload: context.reload } : {}) })
+      ? createConfigAdmin({ initial: app.config, logger: app.logger.child({ component: 'config' }), show: entrySettings, ...(context.reload ? { reload: context.reload } : {}) })
       : null;
     got = { admin, credentials: apiCredentials(app, app.config.api.publicUrl.startsWith('https:')) };
     shared.set(app, got);
@@ -258,7 +264,8 @@ export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigni
   // mailbox client for the length of the parse.
   const attachments = createPostalMimeAttachmentFinder();
   const { admin, credentials } = sharedAccess(app, context);
-  const shown = memoByConfig(() => admin?.current() ?? app.config);
+  // The running configuration, which every applied edit, SIGHUP and change on disk replaces (ADR 0024).
+  const shown = memoByConfig(() => app.config);
   const settings = app.config.api;
   const deps: ApiDeps = {
     archive: app.store,
@@ -273,7 +280,7 @@ export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigni
       ...(context.auditPrune ? { prune: context.auditPrune } : {}),
     },
     tokens: tokensAdmin(app),
-    actions: connectionActions(app, context, () => admin?.current() ?? app.config),
+    actions: connectionActions(app, context),
     authorize: overrides.authorize ?? context.authorize ?? credentials.authorize,
     sessions: credentials.sessions,
     blobs: app.blobs,

@@ -24,12 +24,6 @@ export function configVersion(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** `ConfigAdmin`, and the configuration as it is now for the API's GETs. */
-export interface ConfigFileAdmin extends ConfigAdmin {
-  /** The configuration in the file now (the last valid one, if it was since made invalid by hand). */
-  current(): Config;
-}
-
 /** Options of {@link createConfigAdmin}. */
 export interface ConfigAdminOptions {
   /** The configuration as the command loaded it. */
@@ -39,6 +33,8 @@ export interface ConfigAdminOptions {
   logger: Logger;
   /** Environment for `{ env }` values and `secretsKey: { env }`; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** The entry `name` of `config` as the API's GET shows it (no secret), for the edit's answer; undefined when it is not there. */
+  show(kind: ConfigKind, config: Config, name: string): Record<string, unknown> | undefined;
 }
 
 /** Whether an `If-Match` header names `etag` (quoted or not, weak or not, one of a list, or `*`). */
@@ -64,12 +60,6 @@ function withPending(pending: Record<string, string>): OpenSecrets {
       get: (name) => (Object.hasOwn(pending, name) ? pending[name] : (stored ??= openSecretsForReading(where)).get(name)),
     };
   };
-}
-
-/** What the admin knows of the file: the version it last read or wrote, and the configuration it holds. */
-interface Known {
-  etag: string;
-  config: Config;
 }
 
 /** Applies the file to the running service; a failure leaves the edit saved, to apply at the next start. */
@@ -99,7 +89,7 @@ async function forgetUnused(options: ConfigAdminOptions, env: NodeJS.ProcessEnv,
  * One edit, on the file as it is on disk now: version checked, text edited, validated with the
  * values about to be stored, secrets stored, file replaced, unused secrets removed, applied.
  */
-async function applyEdit(file: string, options: ConfigAdminOptions, env: NodeJS.ProcessEnv, edit: ConfigEdit, ifMatch: string | undefined): Promise<{ known: Known; result: ConfigEditResult }> {
+async function applyEdit(file: string, options: ConfigAdminOptions, env: NodeJS.ProcessEnv, edit: ConfigEdit, ifMatch: string | undefined): Promise<ConfigEditResult> {
   const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
     throw new MailsluiceError('CONFIG_NOT_FOUND', `cannot read configuration file ${file}: ${err.code ?? String(err)}`, { cause: err });
   });
@@ -124,44 +114,35 @@ async function applyEdit(file: string, options: ConfigAdminOptions, env: NodeJS.
   await forgetUnused(options, env, edit.kind, edited.name, edited.text, checked.config);
   options.logger.info('configuration edited', { kind: edit.kind, name: edited.name, op: edit.op, changed: edited.changed, etag: newEtag });
   const reload = await applyLive(options);
-  return {
-    known: { etag: newEtag, config: checked.config },
-    result: { etag: newEtag, name: edited.name, changed: edited.changed, applied: reload !== null, reload },
-  };
+  // The answer shows the entry as the file now holds it: what runs may lag (a reload that failed).
+  const entry = edit.op === 'remove' ? null : (options.show(edit.kind, checked.config, edited.name) ?? null);
+  return { etag: newEtag, name: edited.name, entry, changed: edited.changed, applied: reload !== null, reload };
 }
 
-/** Builds the admin of the configuration file `initial.file`. */
-export function createConfigAdmin(options: ConfigAdminOptions): ConfigFileAdmin {
+/**
+ * Builds the admin of the configuration file `initial.file`. What the API's GETs list is not read
+ * here: it is the running configuration (`app.config`), which every applied edit, SIGHUP and
+ * change on disk replaces (ADR 0024); the admin reads the file only for its version and to edit it.
+ */
+export function createConfigAdmin(options: ConfigAdminOptions): ConfigAdmin {
   const file = options.initial.file;
   const env = options.env ?? process.env;
-  let known: Known = { etag: configVersion(readFileSync(file)), config: options.initial };
+  let lastEtag = configVersion(readFileSync(file));
   let queue: Promise<unknown> = Promise.resolve();
-  const readNow = (): Buffer | null => {
-    try {
-      return readFileSync(file);
-    } catch {
-      return null;
-    }
-  };
   return {
-    current() {
-      const bytes = readNow();
-      const etag = bytes ? configVersion(bytes) : known.etag;
-      if (!bytes || etag === known.etag) return known.config;
-      const { config } = checkServiceConfigText(bytes.toString('utf8'), file);
-      // A file made invalid by hand: the service runs on the last valid one, and shows it.
-      if (config) known = { etag, config };
-      return known.config;
-    },
     etag: () => {
-      const bytes = readNow();
-      return bytes ? configVersion(bytes) : known.etag;
+      try {
+        lastEtag = configVersion(readFileSync(file));
+      } catch {
+        // Unreadable for a moment (replaced by an editor): the version last seen.
+      }
+      return lastEtag;
     },
     edit(kind, change, ifMatch) {
       const run = queue.then(async () => {
         const done = await applyEdit(file, options, env, { kind, ...change } as ConfigEdit, ifMatch);
-        known = done.known;
-        return done.result;
+        lastEtag = done.etag;
+        return done;
       });
       queue = run.catch(() => undefined);
       return run;

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { editConfigText, referencedSecrets } from '../../src/config/config-edit.js';
-import { checkConfigText } from '../../src/config/loader.js';
+import { checkConfigText, type Config } from '../../src/config/loader.js';
 import { createConfigAdmin, configVersion } from '../../src/app/config-admin.js';
 import { checkConfigFileText, openSecretStore, readServiceConfig } from '../../src/app/config-file.js';
 import { randomBytes } from 'node:crypto';
@@ -104,6 +104,9 @@ test('literal secrets are taken out of the text and replaced by { secret: NAME }
   assert.ok(!r.text.includes('whsec_x') && !r.text.includes('Bearer t'));
 });
 
+/** The entry as the API would show it: here its name only. */
+const show = (_kind: string, config: Config, name: string): Record<string, unknown> | undefined => (config.connections.some((c) => c.name === name) ? { name } : undefined);
+
 function tempConfig(text: string): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'ms-config-edit-'));
   const file = join(dir, 'mailsluice.yaml');
@@ -115,7 +118,7 @@ test('the admin: a bad edit is a 400 naming the field in config check\'s sentenc
   const { dir, file } = tempConfig(COMMENTED.replace('password: { env: JOURNAL_PASSWORD } # from systemd', 'password: literal # by hand'));
   chmodSync(file, 0o640);
   try {
-    const admin = createConfigAdmin({ initial: readServiceConfig(file), logger: silent });
+    const admin = createConfigAdmin({ initial: readServiceConfig(file), logger: silent, show });
     const etag = admin.etag();
     assert.equal(etag, configVersion(readFileSync(file)));
     const bad = await admin.edit('connection', { op: 'patch', name: 'journal_main', patch: { port: 70000 } }, undefined).catch((e: unknown) => e);
@@ -136,7 +139,8 @@ test('the admin: a bad edit is a 400 naming the field in config check\'s sentenc
     assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.tmp')), [], 'no temporary file left');
     assert.ok(!readFileSync(join(dir, 'data', 'secrets.enc'), 'utf8').includes('Sup3r-Secret'));
     assert.equal(readServiceConfig(file).connections.find((c) => c.name === 'n1')!.auth.password, 'Sup3r-Secret', 'the loader resolves it');
-    assert.equal(admin.current().connections.length, 3);
+    assert.equal(readServiceConfig(file).connections.length, 3);
+    assert.deepEqual(r.entry, { name: 'n1' }, 'the answer shows the entry as the file now holds it');
 
     const stale = await admin.edit('connection', { op: 'enable', name: 'n1', enabled: false }, `"${etag}"`).catch((e: unknown) => e);
     assert.ok(stale instanceof MailsluiceError && stale.code === 'CONFIG_CONFLICT', String(stale));
@@ -151,7 +155,7 @@ test('the admin: a bad edit is a 400 naming the field in config check\'s sentenc
 test('the admin: two edits at once against one version: one is written, the other is a conflict; neither is lost silently', async () => {
   const { dir, file } = tempConfig(COMMENTED);
   try {
-    const admin = createConfigAdmin({ initial: readServiceConfig(file), logger: silent, env: { JOURNAL_PASSWORD: 'x' } });
+    const admin = createConfigAdmin({ initial: readServiceConfig(file), logger: silent, env: { JOURNAL_PASSWORD: 'x' }, show });
     const etag = admin.etag();
     const results = await Promise.allSettled([
       admin.edit('connection', { op: 'patch', name: 'journal_main', patch: { pollIntervalMs: 11000 } }, etag),

@@ -124,12 +124,10 @@ function routesFor(kind: ConfigKind, deps: ApiDeps) {
   };
 }
 
-/** The edited object as GET shows it. */
-function shown(kind: ConfigKind, deps: ApiDeps, name: string): Record<string, unknown> {
-  const list: ReadonlyArray<{ name: string }> = kind === 'connection' ? deps.connections.configured() : (deps.routes?.configured() ?? []);
-  const found = list.find((x) => x.name === name);
-  if (!found) throw new MailsluiceError('INTERNAL', `the ${kind} ${name} just written is not in the configuration read back`);
-  return { [kind]: found };
+/** The edited object as GET shows it, from the file as the edit wrote it. */
+function shown(kind: ConfigKind, r: ConfigEditResult): Record<string, unknown> {
+  if (!r.entry) throw new MailsluiceError('INTERNAL', `the ${kind} ${r.name} just written is not in the configuration read back`);
+  return { [kind]: r.entry };
 }
 
 /** Records, applies, and answers one edit. */
@@ -140,7 +138,7 @@ async function write(c: Context<ApiEnv>, deps: ApiDeps, kind: ConfigKind, change
   await recordRequest(c, deps, action, { [kind]: typeof name === 'string' ? name.slice(0, 200) : null, fields });
   const r: ConfigEditResult = await admin.edit(kind, change, c.req.header('if-match'));
   const common = { etag: r.etag, changed: r.changed, applied: r.applied, reload: r.reload };
-  const body = change.op === 'remove' ? { deleted: r.name, ...common } : { ...shown(kind, deps, r.name), ...common };
+  const body = change.op === 'remove' ? { deleted: r.name, ...common } : { ...shown(kind, r), ...common };
   return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ETag: etagHeader(r.etag) } });
 }
 
