@@ -9,6 +9,8 @@ export interface ApiError {
   status: number;
   code: string;
   message: string;
+  /** A 400 of a rejected body: each problem by its dotted field (`port`, `auth.password`, `scenario.0.url`). */
+  problems?: Array<{ field: string; message: string }>;
 }
 
 /** Who is signed in, as `POST`/`GET /api/v1/session` answer. */
@@ -27,7 +29,12 @@ export class ApiFailure extends Error {
   }
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+/**
+ * One request to the API: JSON in and out, the CSRF token on every request that changes
+ * something; any answer but 2xx throws an {@link ApiFailure} with the API's code, sentence and
+ * (for a rejected body) its problems by field. Every page's calls go through here.
+ */
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrf) headers['x-csrf-token'] = csrf;
@@ -46,10 +53,18 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   }
   if (!res.ok) {
     const e = (json ?? {}) as Partial<ApiError>;
-    throw new ApiFailure({ status: res.status, code: e.code ?? `HTTP_${res.status}`, message: e.message ?? res.statusText });
+    throw new ApiFailure({ status: res.status, code: e.code ?? `HTTP_${res.status}`, message: e.message ?? res.statusText, ...(Array.isArray(e.problems) ? { problems: e.problems } : {}) });
   }
   return json as T;
 }
+
+/** Whether `err` is the API saying the session ended (401): the page hands it to `onSessionEnded`. */
+export function sessionEnded(err: unknown): boolean {
+  return err instanceof ApiFailure && err.error.status === 401;
+}
+
+/** A path segment, encoded. */
+export const seg = (s: string): string => encodeURIComponent(s);
 
 /** Signs in with an API token; the answer's CSRF token is kept for later requests. */
 export async function signIn(token: string): Promise<Session> {

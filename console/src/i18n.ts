@@ -48,6 +48,15 @@ const en = {
   'state.stopped': 'stopped',
   'state.error': 'error',
   'state.none': 'not running',
+  navigation: 'Sections',
+  navDashboard: 'Dashboard',
+  navConnections: 'Connections',
+  navRoutes: 'Routes',
+  navDeliveries: 'Deliveries',
+  navArchive: 'Archive',
+  navAudit: 'Audit log',
+  navAlerts: 'Alerts',
+  notFoundPage: 'There is no such page.',
 } as const;
 
 export type Key = keyof typeof en;
@@ -95,6 +104,15 @@ const ru: Record<Key, string> = {
   'state.stopped': 'остановлено',
   'state.error': 'ошибка',
   'state.none': 'не запущено',
+  navigation: 'Разделы',
+  navDashboard: 'Обзор',
+  navConnections: 'Подключения',
+  navRoutes: 'Пути передачи данных',
+  navDeliveries: 'Доставки',
+  navArchive: 'Архив',
+  navAudit: 'Журнал аудита',
+  navAlerts: 'Оповещения',
+  notFoundPage: 'Такой страницы нет.',
 };
 
 const dictionaries: Record<Lang, Record<Key, string>> = { en, ru };
@@ -138,7 +156,16 @@ export function t(key: Key): string {
 }
 
 /**
- * The catalogue's sentences (`docs/errors.md`) the console meets so far, in Russian by code. In
+ * A page's own strings in both languages: `const s = strings({ title: 'Routes' }, { title: 'Пути передачи данных' })`,
+ * then `s('title')`. The Russian dictionary is typed over the English keys, so a missing one does
+ * not compile; each page keeps its strings beside it (`<page>-strings.ts`).
+ */
+export function strings<K extends string>(en: Record<K, string>, ru: Record<K, string>): (key: K) => string {
+  return (key) => (lang.value === 'ru' ? ru : en)[key];
+}
+
+/**
+ * The catalogue's sentences (`docs/errors.md`) in Russian by code. In
  * English the API's own sentence is shown (it is the catalogue's English, with its details); a
  * code without a Russian sentence yet shows the API's sentence in either language.
  */
@@ -174,4 +201,17 @@ export function num(n: number, digits = 0): string {
 /** A time of day in the chosen language's format. */
 export function time(d: Date): string {
   return new Intl.DateTimeFormat(lang.value, { hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(d);
+}
+
+/** A date and time in the chosen language's format. */
+export function dateTime(d: Date | string): string {
+  return new Intl.DateTimeFormat(lang.value, { dateStyle: 'medium', timeStyle: 'medium' }).format(typeof d === 'string' ? new Date(d) : d);
+}
+
+/** A failed API call as the console shows it: the sentence in the chosen language, then its code. */
+export function failureText(err: unknown): string {
+  const e = (err as { error?: { code: string; message: string; status: number } }).error;
+  if (!e) return String((err as Error)?.message ?? err);
+  if (e.status === 0) return t('cannotReach');
+  return `${errorText(e.code, e.message)} (${e.code})`;
 }

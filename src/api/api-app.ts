@@ -49,7 +49,8 @@ function badRequest(issues: ReadonlyArray<{ path: PropertyKey[]; message: string
   const first = issues[0];
   const name = first?.path.map(String).join('.') || target;
   const why = first?.message ?? 'is malformed';
-  return new MailsluiceError('API_BAD_REQUEST', why.startsWith('must') ? `${name} ${why}` : `${name}: ${why}`, { details: { field: name, in: target } });
+  const fieldProblems = issues.map((i) => ({ field: i.path.map(String).join('.') || target, message: i.message }));
+  return new MailsluiceError('API_BAD_REQUEST', why.startsWith('must') ? `${name} ${why}` : `${name}: ${why}`, { details: { field: name, in: target, fieldProblems } });
 }
 
 /** The path templates served and their methods, for the 405 of a path served with other methods. */

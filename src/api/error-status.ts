@@ -35,6 +35,21 @@ export function httpStatusOf(err: MailsluiceError): number {
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
+  /** Every problem of a rejected body, by field (`details.problems` of an `API_BAD_REQUEST`). */
+  problems?: FieldProblem[];
+}
+
+/** One problem of a request body, named by its dotted field. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/** `details.problems` when it is a list of field problems, else undefined. */
+function fieldProblems(details: Record<string, unknown> | undefined): FieldProblem[] | undefined {
+  const list = details?.fieldProblems;
+  if (!Array.isArray(list)) return undefined;
+  return list.filter((p): p is FieldProblem => typeof p?.field === 'string' && typeof p?.message === 'string').slice(0, 100);
 }
 
 /** An error answer before it is sent. */
@@ -50,7 +65,8 @@ export function errorResponse(err: MailsluiceError): ErrorAnswer {
   // A 5xx carries its code and no sentence: the sentence may name files of the data directory,
   // which are the operator's business (the service log has it), not a receiver's.
   const message = status >= 500 ? `the archive could not answer this request (${err.code}); the service log has the details` : err.message;
-  const body: ErrorBody = { code: err.code, message };
+  const problems = status === 400 ? fieldProblems(err.details) : undefined;
+  const body: ErrorBody = { code: err.code, message, ...(problems ? { problems } : {}) };
   const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' };
   const allow = err.details?.allow;
   if (status === 405 && typeof allow === 'string') headers.Allow = allow;

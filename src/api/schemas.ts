@@ -17,6 +17,15 @@ export const ErrorSchema = z
   .object({
     code: z.string().openapi({ description: 'A stable code from the error catalogue (docs/errors.md), e.g. API_FORBIDDEN.', example: 'API_FORBIDDEN' }),
     message: z.string().openapi({ description: 'What went wrong, in one sentence.' }),
+    problems: z
+      .array(
+        z.object({
+          field: z.string().openapi({ description: 'The field at fault, dotted as in the request body (`port`, `auth.password`, `scenario.0.url`).', example: 'port' }),
+          message: z.string().openapi({ description: 'What is wrong with it, in one sentence.' }),
+        }),
+      )
+      .optional()
+      .openapi({ description: 'A 400 of a malformed or invalid body: every problem found, each with its field (what a form shows beside the field).' }),
   })
   .openapi('Error');
 

@@ -47,9 +47,18 @@ function matches(ifMatch: string, etag: string): boolean {
 
 /** A problem of the edited text as the API names it: the path inside the entry edited (`port`, not `connections[2].port`). */
 function apiProblem(problems: ConfigProblem[], edited: EditedText, kind: ConfigKind): MailsluiceError {
-  const own = problems.find((p) => p.path === edited.at || p.path.startsWith(`${edited.at}.`) || p.path.startsWith(`${edited.at}[`)) ?? problems[0]!;
-  const field = own.path === edited.at ? kind : own.path.startsWith(`${edited.at}.`) ? own.path.slice(edited.at.length + 1) : own.path || kind;
-  return new MailsluiceError('API_BAD_REQUEST', `${field}: ${own.message}`, { details: { field, path: own.path, problems } });
+  const inEntry = (p: ConfigProblem): boolean => p.path === edited.at || p.path.startsWith(`${edited.at}.`) || p.path.startsWith(`${edited.at}[`);
+  const fieldOf = (path: string): string => (path === edited.at ? kind : path.startsWith(`${edited.at}.`) ? path.slice(edited.at.length + 1) : path || kind);
+  const own = problems.find(inEntry) ?? problems[0]!;
+  const field = fieldOf(own.path);
+  // Every problem of the edited entry, dotted as the body's fields (`scenario.0.url`), what a form shows beside each field.
+  const fieldProblems = problems.filter(inEntry).map((p) => ({ field: dotted(fieldOf(p.path)), message: p.message }));
+  return new MailsluiceError('API_BAD_REQUEST', `${field}: ${own.message}`, { details: { field, path: own.path, problems, fieldProblems } });
+}
+
+/** `scenario[0].url` as the body's dotted field `scenario.0.url`. */
+function dotted(path: string): string {
+  return path.replace(/\[(\d+)\]/g, '.$1').replace(/^\./, '');
 }
 
 /** The secret store for validation: the values the edit is about to store first, then the store on disk. */

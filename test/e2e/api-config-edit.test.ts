@@ -264,6 +264,15 @@ test('start: routes are created, changed, enabled, disabled and deleted over the
 
     // Bad input to every write names the field, in config check's sentence.
     await bad('POST', '/connections', { name: 'bad name', protocol: 'imap', host: 'h' }, 'name', /Latin letters/);
+    // Every problem of the body by its field, for a form to show beside each field.
+    const several = await send(url('/connections'), admin, 'POST', { name: 'several', protocol: 'imap', host: 'imap://h', port: 70000, auth: { type: 'basic', username: 'u', password: 'p' } });
+    assert.equal(several.status, 400, several.raw);
+    const problems = several.body.problems as Array<{ field: string; message: string }>;
+    assert.deepEqual(problems.map((p) => p.field).sort(), ['host', 'port'], several.raw);
+    assert.match(problems.find((p) => p.field === 'host')!.message, /without/);
+    const malformed = await send(url('/routes'), admin, 'POST', { name: 'r3', connection: 'seed', bus: 'two', scenario: [{ action: 'webhook' }] });
+    assert.equal(malformed.status, 400, malformed.raw);
+    assert.ok((malformed.body.problems as Array<{ field: string }>).some((p) => p.field === 'bus'), malformed.raw);
     await bad('POST', '/connections', { name: 'x', protocol: 'smtp', host: 'h' }, 'protocol', /must be one of/);
     await bad('POST', '/connections', ['not', 'an', 'object'], 'json', /./);
     await bad('PATCH', '/connections/seed', { port: 70000 }, 'port', /./);

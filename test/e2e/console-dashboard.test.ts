@@ -12,13 +12,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { imapConnection, runCli, type Workspace } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 import { callApi, createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
 import { ensureChromiumInstalled, launchChromium, type TestBrowser } from '../harness/chromium.js';
+import { assertConsoleBuilt, assertFieldsLabelled, CONSOLE_ARTIFACTS, tabTo, watchPage } from '../harness/console-page.js';
 import type { Page } from 'puppeteer-core';
 import { CONSOLE_CSP } from '../../src/api/index.js';
 
@@ -27,47 +26,18 @@ declare const document: {
   cookie: string;
   activeElement: { id: string } | null;
   querySelector(selector: string): { textContent: string | null } | null;
-  addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void;
 };
 
 const dovecot = dovecotPerFile();
-const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/console/', import.meta.url));
-const BUILT = fileURLToPath(new URL('../../console/index.html', import.meta.url));
+const ARTIFACTS = CONSOLE_ARTIFACTS;
 
 let chromium: TestBrowser | undefined;
 // Installing Debian's chromium on a fresh machine takes minutes: before the test and its own limit, never skipped.
 before(() => ensureChromiumInstalled(), { timeout: 900_000 });
 
-/** Moves the focus with the Tab key alone until the element `#id` has it (at most 15 presses). */
-async function tabTo(page: Page, id: string): Promise<void> {
-  for (let i = 0; i < 15; i++) {
-    if ((await page.evaluate(() => document.activeElement?.id ?? '')) === id) return;
-    await page.keyboard.press('Tab');
-  }
-  assert.fail(`#${id} cannot be reached with the Tab key`);
-}
 after(async () => {
   await chromium?.close();
 });
-
-/** Records what the page asks of other origins and every script error or CSP violation. */
-async function watchPage(page: Page, base: string): Promise<{ foreign: string[]; problems: string[] }> {
-  const origin = new URL(base).origin;
-  const foreign: string[] = [];
-  const problems: string[] = [];
-  page.on('request', (r) => {
-    if (!r.url().startsWith(`${origin}/`)) foreign.push(r.url());
-  });
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of (401|429)/.test(m.text())) problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${String(e)}`));
-  await page.evaluateOnNewDocument(() => {
-    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
-  });
-
-  return { foreign, problems };
-}
 
 /** `/` under its CSP: the sign-in page in English, every field labelled, a wrong token refused with the API's sentence. */
 async function signInPage(page: Page, base: string): Promise<void> {
@@ -84,17 +54,8 @@ async function signInPage(page: Page, base: string): Promise<void> {
   assert.equal(await page.$eval('h1', (e) => e.textContent), 'Sign in');
   assert.equal(await page.$eval('label[for="token"]', (e) => e.textContent), 'API token');
 
-  // Every field has a name in the accessibility tree (its label).
-  const tree = await page.accessibility.snapshot({ interestingOnly: true });
-  const fields: Array<{ role: string; name: string }> = [];
-  const walk = (n: { role: string; name?: string; children?: unknown[] } | null): void => {
-    if (!n) return;
-    if (['textbox', 'combobox', 'checkbox', 'radio', 'spinbutton', 'searchbox', 'listbox'].includes(n.role)) fields.push({ role: n.role, name: n.name ?? '' });
-    for (const c of n.children ?? []) walk(c as typeof n);
-  };
-  walk(tree);
-  assert.ok(fields.length >= 2, `the token field and the language switch are in the tree: ${JSON.stringify(fields)}`);
-  for (const f of fields) assert.ok(f.name.trim().length > 0, `a ${f.role} without a label: ${JSON.stringify(fields)}`);
+  // Every field has a name in the accessibility tree (its label): the token field and the language switch.
+  await assertFieldsLabelled(page, 2);
 
   // A wrong token: the API's own sentence, shown as an alert.
   const refused = await callApi(`${base}/api/v1/session`, undefined, { method: 'POST', body: { token: 'msl_not-a-token' } });
@@ -226,7 +187,7 @@ async function revokedAndLimited(page: Page, base: string, ws: Workspace, viewer
 }
 
 test('console: sign in with a token, watch the dashboard count the messages, switch to Russian, sign out (real Chromium)', { timeout: 180_000 }, async () => {
-  assert.ok(existsSync(BUILT), `the console is not built (${BUILT} missing): run \`npm run build\`, which builds it with the server`);
+  assertConsoleBuilt();
   const user = await dovecot.createUser();
   // Drained once while the mailbox is empty: the archive (which holds the tokens) exists, nothing is taken yet.
   // A second connection, disabled, with a wrong password: what a failing Test connection shows.
@@ -242,7 +203,6 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
     const page = await chromium.browser.newPage();
     await page.setViewport({ width: 1100, height: 700 });
     const { foreign, problems } = await watchPage(page, base);
-    mkdirSync(ARTIFACTS, { recursive: true });
     await signInPage(page, base);
     await signInWithKeyboard(page, admin);
     await dashboard(page);

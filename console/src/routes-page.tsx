@@ -1,0 +1,10 @@
+/** The Routes page (issue 15): not built yet — a placeholder the shell links to. */
+import type { PageProps } from './page.js';
+
+export function RoutesPage(_props: PageProps) {
+  return (
+    <section aria-labelledby="page-title">
+      <h1 id="page-title">Routes</h1>
+    </section>
+  );
+}
