@@ -49,7 +49,10 @@ export interface FieldProblem {
 function fieldProblems(details: Record<string, unknown> | undefined): FieldProblem[] | undefined {
   const list = details?.fieldProblems;
   if (!Array.isArray(list)) return undefined;
-  return list.filter((p): p is FieldProblem => typeof p?.field === 'string' && typeof p?.message === 'string').slice(0, 100);
+  return list
+    .filter((p: Partial<FieldProblem> | null) => typeof p?.field === 'string')
+    .slice(0, 100)
+    .map((p: FieldProblem) => ({ field: p.field, message: String(p.message) }));
 }
 
 /** An error answer before it is sent. */
