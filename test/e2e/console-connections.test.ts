@@ -8,7 +8,7 @@
  * SOURCE_AUTH_REJECTED, then fixed; an edit against a stale version told to reload; enabled, the
  * dashboard counts its 3 messages and the mailbox on Dovecot is empty; Download log; delete after
  * a confirmation in a dialog, gone from the API and the file; every field labelled; the form in
- * Russian with the seeds' terms. Nothing leaves the origin, no CSP violation or script error.
+ * Russian with the seeds' terms; a protocol's own fields only for it. Nothing leaves the origin, no CSP violation or script error.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -248,6 +248,14 @@ test('console: connections listed, one created with the keyboard, tested, edited
     await screenshot(page, 'connection-form-ru');
     await page.setViewport({ width: 380, height: 800 });
     await screenshot(page, 'connection-form-narrow-ru');
+    // A protocol's own fields only for it: POP3 has no folders or IDLE but APOP; EWS its URL and version.
+    const present = async (...ids: string[]): Promise<boolean[]> => Promise.all(ids.map(async (id) => (await page.$(`#${id}`)) !== null));
+    assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-unseenOnly', 'f-partialFetch', 'f-auth-apop', 'f-ews-url'), [true, true, true, true, false, false]);
+    await tabTo(page, 'f-protocol', 40);
+    await page.keyboard.press('ArrowDown');
+    assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-unseenOnly', 'f-partialFetch', 'f-auth-apop', 'f-ews-url'), [false, false, false, false, true, false]);
+    await page.keyboard.press('ArrowDown');
+    assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-auth-apop', 'f-ews-url', 'f-ews-version'), [false, false, false, true, true]);
 
     assert.deepEqual(foreign, [], 'every request stays on the service');
     assert.deepEqual(problems, [], 'no script error, no CSP violation');
