@@ -69,12 +69,15 @@ async function failure(res: Response): Promise<ApiFailure> {
   } catch {
     // not JSON: the status says enough
   }
-  if (res.status === 403 && e.code === 'API_CSRF_REJECTED') csrf = null;
   return new ApiFailure({ status: res.status, code: e.code ?? `HTTP_${res.status}`, message: e.message ?? res.statusText, ...(Array.isArray(e.problems) ? { problems: e.problems } : {}) });
 }
 
-/** One request with extra headers and the CSRF token; the answer itself (2xx) or an {@link ApiFailure}. */
-async function send(method: string, path: string, init: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
+/**
+ * One request with extra headers and the CSRF token; the answer itself (2xx) or an
+ * {@link ApiFailure}. A token refused (this page signed in again since it was asked for) is asked
+ * for again, and the request sent once more.
+ */
+async function send(method: string, path: string, init: { body?: unknown; headers?: Record<string, string> } = {}, retried = false): Promise<Response> {
   const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
   if (init.body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET') headers['x-csrf-token'] = await csrfToken();
@@ -84,8 +87,11 @@ async function send(method: string, path: string, init: { body?: unknown; header
   } catch (err) {
     throw new ApiFailure({ status: 0, code: 'NETWORK', message: String((err as Error).message) });
   }
-  if (!res.ok) throw await failure(res);
-  return res;
+  if (res.ok) return res;
+  const f = await failure(res);
+  if (f.error.code !== 'API_CSRF_REJECTED' || retried) throw f;
+  csrf = null;
+  return send(method, path, init, true);
 }
 
 /** One connection with every setting, and the configuration file's version to send back as `If-Match`. */
