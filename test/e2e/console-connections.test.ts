@@ -8,7 +8,7 @@
  * SOURCE_AUTH_REJECTED, then fixed; an edit against a stale version told to reload; enabled, the
  * dashboard counts its 3 messages and the mailbox on Dovecot is empty; Download log; delete after
  * a confirmation in a dialog, gone from the API and the file; every field labelled; the form in
- * Russian with the seeds' terms; a protocol's own fields only for it. Nothing leaves the origin, no CSP violation or script error.
+ * Russian with the seeds' terms; a protocol's own fields only for it; a viewer reads, and is offered no write. Nothing leaves the origin, no CSP violation or script error.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -150,6 +150,7 @@ test('console: connections listed, one created with the keyboard, tested, edited
   const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, empty, { name: 'seed', pollIntervalMs: 3_600_000 })] });
   await dovecot.loadMaildir(user.username, [0, 1, 2].map((i) => makeMessage(i, { bodyBytes: 400 })));
   const token = await createToken(ws, 'console-admin', 'admin');
+  const viewer = await createToken(ws, 'console-viewer', 'viewer');
   let service: RunningService | undefined;
   try {
     service = await startService(ws, base);
@@ -256,6 +257,21 @@ test('console: connections listed, one created with the keyboard, tested, edited
     assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-unseenOnly', 'f-partialFetch', 'f-auth-apop', 'f-ews-url'), [false, false, false, false, true, false]);
     await page.keyboard.press('ArrowDown');
     assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-auth-apop', 'f-ews-url', 'f-ews-version'), [false, false, false, true, true]);
+
+    // A viewer (a browser context of its own): the list and the settings, read-only; no write action offered.
+    const viewerContext = await chromium.browser.createBrowserContext();
+    const viewerPage = await viewerContext.newPage();
+    const viewerWatch = await watchPage(viewerPage, base);
+    await signIn(viewerPage, base, viewer);
+    await openHash(viewerPage, '#/connections', 'tr[data-connection="seed"]');
+    assert.equal(await viewerPage.$('#new-connection'), null, 'a viewer is offered no new connection');
+    await openHash(viewerPage, '#/connections/seed', '#f-host');
+    assert.equal(await viewerPage.$('#test-connection'), null);
+    assert.equal(await viewerPage.$('#save-connection'), null);
+    assert.notEqual(await viewerPage.$('#download-log'), null);
+    assert.equal(await viewerPage.$eval('#f-host', (e) => (e as unknown as { matches(s: string): boolean }).matches(':disabled')), true, 'read-only');
+    await viewerContext.close();
+    assert.deepEqual([...viewerWatch.foreign, ...viewerWatch.problems], []);
 
     assert.deepEqual(foreign, [], 'every request stays on the service');
     assert.deepEqual(problems, [], 'no script error, no CSP violation');
