@@ -1,20 +1,39 @@
 /**
  * A connection test's result (*Test connection*, "Проверить соединение"): each step in order,
- * passed or failed, and for the failed one its catalogue code and sentence. The test runs with the
- * stored credentials through `POST …/test?wait=true`; streaming each step as it passes is the
- * next slice (the API already streams it as `text/event-stream`).
+ * passed or failed, and for the failed one its catalogue code and sentence. The dashboard shows
+ * the whole result (`POST …/test?wait=true`); the connection's page shows each step as the
+ * service streams it (`{ partial: steps }` while it runs).
  */
-import type { ConnectionTest } from './api.js';
+import type { ConnectionTest, TestStep } from './api.js';
 import { errorText, num, t } from './i18n.js';
 
-export function ConnectionTestResult(props: { name: string; result: ConnectionTest | 'running' | { error: string } }) {
+/** What the result shows: running (with the steps so far, when streamed), the whole result, or why it could not run. */
+export type TestView = ConnectionTest | 'running' | { partial: TestStep[] } | { error: string };
+
+function Steps(props: { steps: TestStep[] }) {
+  return (
+    <ol class="steps">
+      {props.steps.map((s) => (
+        <li key={s.step} data-step={s.step} data-ok={String(s.ok)} class={s.ok ? 'ok' : 'error'}>
+          <span aria-hidden="true">{s.ok ? '✓ ' : '✗ '}</span>
+          <strong>{s.step}</strong> ({num(s.ms)} ms): {s.ok ? s.detail : `${s.code ? errorText(s.code, s.summary ?? s.detail) : s.detail} — ${s.detail}`}
+          {s.code && <code class="code"> {s.code}</code>}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+export function ConnectionTestResult(props: { name: string; result: TestView }) {
   const r = props.result;
+  const running = r === 'running' || 'partial' in r;
   return (
     <section id="test-result" class="card wide" aria-live="polite" data-ok={typeof r === 'object' && 'ok' in r ? String(r.ok) : ''}>
       <h2>
         {t('testOf')} {props.name}
       </h2>
-      {r === 'running' && <p>{t('testing')}</p>}
+      {typeof r === 'object' && 'partial' in r && <Steps steps={r.partial} />}
+      {running && <p>{t('testing')}</p>}
       {typeof r === 'object' && 'error' in r && (
         <p class="error" role="alert">
           {r.error}
@@ -22,15 +41,7 @@ export function ConnectionTestResult(props: { name: string; result: ConnectionTe
       )}
       {typeof r === 'object' && 'steps' in r && (
         <>
-          <ol class="steps">
-            {r.steps.map((s) => (
-              <li key={s.step} data-step={s.step} data-ok={String(s.ok)} class={s.ok ? 'ok' : 'error'}>
-                <span aria-hidden="true">{s.ok ? '✓ ' : '✗ '}</span>
-                <strong>{s.step}</strong> ({num(s.ms)} ms): {s.ok ? s.detail : `${s.code ? errorText(s.code, s.summary ?? s.detail) : s.detail} — ${s.detail}`}
-                {s.code && <code class="code"> {s.code}</code>}
-              </li>
-            ))}
-          </ol>
+          <Steps steps={r.steps} />
           <p role="status" class={r.ok ? 'ok' : 'error'}>
             {r.ok ? t('testPassed') : t('testFailed')}
           </p>

@@ -22,7 +22,10 @@ import type { TokenInfo } from '../core/ports/token-store.js';
 import type { Role } from '../core/access/index.js';
 
 import type { z } from '@hono/zod-openapi';
-import type { AuditPruneSchema, AuditRecordSchema, AuditVerdictSchema, RouteSchema } from './schemas.js';
+import type { AuditPruneSchema, AuditRecordSchema, AuditVerdictSchema, ConnectionStoredSettingsSchema, RouteSchema } from './schemas.js';
+
+/** Every setting of a connection, no secret (`GET /api/v1/connections/{name}`'s `settings`). */
+export type ConnectionStoredSettings = z.infer<typeof ConnectionStoredSettingsSchema>;
 
 /** A route's settings as the API shows them: never a secret, in any form. */
 export type RouteSettings = z.infer<typeof RouteSchema>;
@@ -85,6 +88,8 @@ export interface ConnectionsView {
   configured(): readonly ConnectionSettings[];
   /** The live status of every running runner (one per connection and folder; none outside `start` or `drain`). */
   statuses(): readonly ConnectionStatus[];
+  /** Every setting of connection `name` (no secret), for an edit form; absent or undefined: not shown. */
+  stored?(name: string): ConnectionStoredSettings | undefined;
 }
 
 /** One step of a connection test, as it completes. */

@@ -100,6 +100,58 @@ export const ConnectionStatusSchema = z
   })
   .openapi('ConnectionStatus');
 
+const SECURITY = z.enum(['none', 'starttls-if-available', 'starttls', 'tls']);
+
+/**
+ * Every setting of a connection in the configuration file's keys (docs/configuration.md), as the
+ * running configuration holds it (defaults filled in, ports resolved), what an edit form starts
+ * from; no secret in any form: `secretsSet` names the secret keys that hold one.
+ */
+export const ConnectionStoredSettingsSchema = z
+  .object({
+    description: z.string(),
+    logging: z.enum(['full', 'errors', 'off']),
+    host: z.string(),
+    port: z.number().int(),
+    tlsPort: z.number().int(),
+    security: SECURITY,
+    tls: z.object({ verify: z.boolean(), minVersion: z.string(), servername: z.string().optional() }),
+    auth: z.object({ type: z.string(), username: z.string().optional(), domain: z.string().optional(), disablePlain: z.boolean(), apop: z.boolean() }),
+    mailbox: z.union([z.string(), z.array(z.string())]),
+    pollIntervalMs: z.number().int(),
+    maxMessagesPerCycle: z.number().int(),
+    unseenOnly: z.boolean(),
+    idle: z.boolean(),
+    idleSafetyPollMs: z.number().int(),
+    partialFetch: z.boolean(),
+    deletePolicy: z.string(),
+    moveTo: z.string().optional(),
+    expungeEvery: z.number().int(),
+    connectTimeoutMs: z.number().int(),
+    dataTimeoutMs: z.number().int(),
+    schedule: z.union([
+      z.literal('any-time'),
+      z.object({ timezone: z.string(), windows: z.array(z.object({ days: z.array(z.string()), from: z.string(), to: z.string() })) }),
+    ]),
+    testRecipients: z.array(z.string()),
+    testRelay: z
+      .object({
+        host: z.string(),
+        port: z.number().int(),
+        protocol: z.enum(['smtp', 'lmtp']),
+        security: SECURITY,
+        tls: z.object({ verify: z.boolean(), servername: z.string().optional() }),
+        auth: z.object({ user: z.string() }).optional(),
+        from: z.string(),
+        timeoutMs: z.number().int(),
+        waitMs: z.number().int(),
+      })
+      .optional(),
+    ews: z.object({ url: z.string(), version: z.string() }).optional(),
+    secretsSet: z.array(z.string()).openapi({ description: 'The secret keys that hold a value (dotted: auth.password, tls.ca, testRelay.auth.pass, …); the values never leave the service.' }),
+  })
+  .openapi('ConnectionStoredSettings');
+
 /** A connection's settings, without a secret in any form. */
 export const ConnectionSchema = z
   .object({
@@ -127,6 +179,7 @@ export const ConnectionSchema = z
       .nullable()
       .optional()
       .openapi({ description: 'The relay the probe test sends through (ADR 0027); null: no probe test.' }),
+    settings: ConnectionStoredSettingsSchema.optional().openapi({ description: 'GET /api/v1/connections/{name} only: every setting, for an edit form.' }),
   })
   .openapi('Connection');
 

@@ -21,6 +21,7 @@ import type { PruneReport } from './audit-retention.js';
 import { testConnection } from './test-connection.js';
 import { apiCredentials, type ApiCredentials } from './api-credentials.js';
 import { createToken } from './tokens.js';
+import { connectionStored } from './connection-stored.js';
 import { assertProbeConfigured, testConnectionWithProbe } from './probe-test.js';
 import { loadOrCreateProbeKey } from './probe-key.js';
 
@@ -270,7 +271,14 @@ export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigni
   const deps: ApiDeps = {
     archive: app.store,
     search: app.store,
-    connections: { configured: () => shown().connections, statuses: context.statuses },
+    connections: {
+      configured: () => shown().connections,
+      statuses: context.statuses,
+      stored: (name) => {
+        const c = app.config.connections.find((x) => x.name === name);
+        return c ? connectionStored(c) : undefined;
+      },
+    },
     routes: { configured: () => shown().routes, deliveries: app.bus, responses: app.responses },
     ...(admin ? { config: admin } : {}),
     record: overrides.record ?? apiRecorder(app),

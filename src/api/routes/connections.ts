@@ -107,7 +107,7 @@ export function connectionRoutes(app: ApiApp, deps: ApiDeps): void {
     security: BEARER,
     middleware: viewer,
     request: { params: nameParam },
-    responses: { 200: jsonAnswer('The connection; secrets are never shown.', ConnectionSchema), ...ACCESS_ANSWERS, ...notFound },
+    responses: { 200: jsonAnswer('The connection with every setting (`settings`, what an edit form starts from); secrets are never shown.', ConnectionSchema), ...ACCESS_ANSWERS, ...notFound },
   });
   const status = createRoute({
     method: 'get',
@@ -120,7 +120,11 @@ export function connectionRoutes(app: ApiApp, deps: ApiDeps): void {
     responses: { 200: jsonAnswer('What its runners (one per folder) report now, and what the archive holds of it.', ConnectionStatusSchema), ...ACCESS_ANSWERS, ...notFound },
   });
   app.openapi(list, (c) => c.json({ connections: [...deps.connections.configured()] }, 200, versionHeaders(deps)));
-  app.openapi(one, (c) => c.json(find(deps.connections.configured(), c.req.valid('param').name), 200, versionHeaders(deps)));
+  app.openapi(one, (c) => {
+    const { name } = c.req.valid('param');
+    const settings = deps.connections.stored?.(name);
+    return c.json({ ...find(deps.connections.configured(), name), ...(settings ? { settings } : {}) }, 200, versionHeaders(deps));
+  });
   app.openapi(status, async (c) => {
     const { name } = c.req.valid('param');
     find(deps.connections.configured(), name);

@@ -1,0 +1,116 @@
+/**
+ * What an admin does to a connection on its page: Test connection (each step as the service
+ * streams it), Download log, enable/disable, run now, and delete after a confirmation in a native
+ * modal `<dialog>` (the focus moves into it, Escape cancels, the focus comes back).
+ */
+import { useRef, useState } from 'preact/hooks';
+import { logDownloadUrl, runNow, sessionEnded, type TestStep } from './api.js';
+import { deleteConnection, setEnabled, testConnectionStreamed } from './api-connections.js';
+import { ConnectionTestResult, type TestView } from './connection-test.js';
+import { failureText, t } from './i18n.js';
+import { s } from './connections-strings.js';
+import { navigate } from './router.js';
+
+export function ConnectionActions(props: { name: string; enabled: boolean; admin: boolean; onChanged: () => void; onSessionEnded: () => void }) {
+  const [test, setTest] = useState<TestView | null>(null);
+  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const dialog = useRef<HTMLDialogElement>(null);
+  const opener = useRef<HTMLButtonElement>(null);
+
+  /** Runs `action`; a failure shows as a note (a 401 ends the session). */
+  const attempt = async (action: () => Promise<string | null>): Promise<void> => {
+    setNote(null);
+    try {
+      const done = await action();
+      if (done) setNote({ ok: true, text: done });
+    } catch (err) {
+      if (sessionEnded(err)) return props.onSessionEnded();
+      setNote({ ok: false, text: failureText(err) });
+    }
+  };
+
+  const runTest = async (): Promise<void> => {
+    const steps: TestStep[] = [];
+    setTest('running');
+    try {
+      const result = await testConnectionStreamed(props.name, (step) => {
+        steps.push(step);
+        setTest({ partial: [...steps] });
+      });
+      setTest(result);
+    } catch (err) {
+      if (sessionEnded(err)) return props.onSessionEnded();
+      setTest({ error: failureText(err) });
+    }
+  };
+
+  const remove = async (): Promise<void> => {
+    dialog.current?.close();
+    await attempt(async () => {
+      await deleteConnection(props.name);
+      navigate('connections');
+      return null;
+    });
+  };
+
+  return (
+    <section class="conn-actions" aria-labelledby="actions-title">
+      <h2 id="actions-title">{s('actions')}</h2>
+      <p class="buttons">
+        {props.admin && (
+          <>
+            <button type="button" id="test-connection" onClick={() => void runTest()}>
+              {t('testConnection')}
+            </button>{' '}
+            <button
+              type="button"
+              id="toggle-enabled"
+              onClick={() =>
+                void attempt(async () => {
+                  await setEnabled(props.name, !props.enabled);
+                  props.onChanged();
+                  return null;
+                })
+              }
+            >
+              {props.enabled ? s('disable') : s('enable')}
+            </button>{' '}
+            <button type="button" id="run-now" disabled={!props.enabled} onClick={() => void attempt(async () => ((await runNow(props.name)), t('runStarted')))}>
+              {t('runNow')}
+            </button>{' '}
+          </>
+        )}
+        <a id="download-log" class="button" href={logDownloadUrl(props.name)} download={`${props.name}.log`}>
+          {t('downloadLog')}
+        </a>{' '}
+        {props.admin && (
+          <button type="button" id="delete-connection" class="danger" ref={opener} onClick={() => dialog.current?.showModal()}>
+            {s('deleteConnection')}
+          </button>
+        )}
+      </p>
+      {note && (
+        <p role="status" id="action-status" class={note.ok ? 'ok' : 'error'}>
+          {note.text}
+        </p>
+      )}
+      {test && <ConnectionTestResult name={props.name} result={test} />}
+      {props.admin && (
+        <dialog ref={dialog} id="confirm-delete" aria-labelledby="confirm-title" aria-describedby="confirm-text" onClose={() => opener.current?.focus()}>
+          <h2 id="confirm-title">{s('confirmTitle')}</h2>
+          <p id="confirm-text">
+            <strong>{props.name}</strong>: {s('confirmText')}
+          </p>
+          <p class="buttons">
+            <button type="button" id="cancel-delete" autofocus onClick={() => dialog.current?.close()}>
+              {s('cancel')}
+            </button>{' '}
+            <button type="button" id="confirm-delete-button" class="danger" onClick={() => void remove()}>
+              {s('confirmDelete')}
+            </button>
+          </p>
+        </dialog>
+      )}
+    </section>
+  );
+}
