@@ -29,33 +29,46 @@ export class ApiFailure extends Error {
   }
 }
 
-/**
- * One request to the API: JSON in and out, the CSRF token on every request that changes
- * something; any answer but 2xx throws an {@link ApiFailure} with the API's code, sentence and
- * (for a rejected body) its problems by field. Every page's calls go through here.
- */
-export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (method !== 'GET' && csrf) headers['x-csrf-token'] = csrf;
-  let res: Response;
+/** The API's error of a failed answer (its JSON body, else the status alone). */
+async function failureOf(res: Response): Promise<ApiFailure> {
+  let e: Partial<ApiError> = {};
   try {
-    res = await fetch(path, { method, headers, credentials: 'same-origin', ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  } catch (err) {
-    throw new ApiFailure({ status: 0, code: 'NETWORK', message: String((err as Error).message) });
-  }
-  const text = await res.text();
-  let json: unknown = null;
-  try {
-    json = text ? JSON.parse(text) : null;
+    e = ((await res.json()) ?? {}) as Partial<ApiError>;
   } catch {
     // not JSON: the status says enough
   }
-  if (!res.ok) {
-    const e = (json ?? {}) as Partial<ApiError>;
-    throw new ApiFailure({ status: res.status, code: e.code ?? `HTTP_${res.status}`, message: e.message ?? res.statusText, ...(Array.isArray(e.problems) ? { problems: e.problems } : {}) });
+  return new ApiFailure({ status: res.status, code: e.code ?? `HTTP_${res.status}`, message: e.message ?? res.statusText, ...(Array.isArray(e.problems) ? { problems: e.problems } : {}) });
+}
+
+/** What a request may add: a JSON body and headers of its own (`If-Match`, `Accept`). */
+export interface RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/**
+ * One request to the API with the CSRF token on every request that changes something: the
+ * answer itself when 2xx (for a caller that needs its headers or its stream), else an
+ * {@link ApiFailure} with the API's code, sentence and (for a rejected body) its problems by field.
+ */
+export async function request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrf) headers['x-csrf-token'] = csrf;
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, credentials: 'same-origin', ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
+  } catch (err) {
+    throw new ApiFailure({ status: 0, code: 'NETWORK', message: String((err as Error).message) });
   }
-  return json as T;
+  if (!res.ok) throw await failureOf(res);
+  return res;
+}
+
+/** One request answered with JSON (null for an empty answer): every page's calls go through here or {@link request}. */
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const text = await (await request(method, path, body !== undefined ? { body } : {})).text();
+  return (text ? JSON.parse(text) : null) as T;
 }
 
 /** Whether `err` is the API saying the session ended (401): the page hands it to `onSessionEnded`. */
