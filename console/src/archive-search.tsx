@@ -5,7 +5,7 @@
  * the export of the whole result as mbox or zip (a download of the API's export, same filters).
  */
 import { useEffect, useState } from 'preact/hooks';
-import { listConnections, sessionEnded } from './api.js';
+import { ApiFailure, listConnections, sessionEnded } from './api.js';
 import { exportUrl, filtersQuery, searchMessages, type ArchiveFilters, type SearchPage } from './api-archive.js';
 import { s } from './archive-strings.js';
 import { Excerpt, sizeText } from './archive-text.js';
@@ -13,7 +13,7 @@ import { dateTime, failureText, num } from './i18n.js';
 import { href } from './router.js';
 
 /** The filters' form: every field labelled; submitting it puts the search into the hash. */
-function SearchForm(props: { filters: ArchiveFilters; connections: string[]; onSearch: (f: ArchiveFilters) => void }) {
+function SearchForm(props: { filters: ArchiveFilters; connections: string[]; invalid: ReadonlySet<string>; onSearch: (f: ArchiveFilters) => void }) {
   const [draft, setDraft] = useState<ArchiveFilters>(props.filters);
   // A search from the hash (back, reload, a link) shows in the form.
   useEffect(() => setDraft(props.filters), [filtersQuery(props.filters)]);
@@ -21,6 +21,9 @@ function SearchForm(props: { filters: ArchiveFilters; connections: string[]; onS
     id: `archive-${k}`,
     name: k,
     value: draft[k],
+    'aria-invalid': props.invalid.has(k) ? ('true' as const) : undefined,
+    // The field the API refused is described by its sentence (the alert under the results' title).
+    ...(props.invalid.has(k) && k !== 'q' ? { 'aria-describedby': 'archive-error' } : {}),
     onInput: (e: Event) => setDraft({ ...draft, [k]: (e.currentTarget as HTMLInputElement).value }),
   });
   const submit = (e: Event): void => {
@@ -33,7 +36,7 @@ function SearchForm(props: { filters: ArchiveFilters; connections: string[]; onS
       <h2 id="archive-search-title">{s('searchTitle')}</h2>
       <div class="field wide">
         <label for="archive-q">{s('query')}</label>
-        <input type="search" {...field('q')} aria-describedby="archive-q-help" autocomplete="off" />
+        <input type="search" {...field('q')} aria-describedby={props.invalid.has('q') ? 'archive-q-help archive-error' : 'archive-q-help'} autocomplete="off" />
         <span id="archive-q-help" class="help">
           {s('queryHelp')}
         </span>
@@ -85,6 +88,16 @@ function SearchForm(props: { filters: ArchiveFilters; connections: string[]; onS
   );
 }
 
+/** The API's parameter names as the form's fields (`before` is the day after `until`). */
+const FIELD_OF: Record<string, keyof ArchiveFilters> = { text: 'q', from: 'from', to: 'to', since: 'since', before: 'until', hasAttachment: 'hasAttachment', connection: 'connection' };
+
+/** The form's fields a refused search names: a query that cannot be read is the query's; a 400 names its parameters. */
+function invalidFields(err: unknown): ReadonlySet<string> {
+  if (!(err instanceof ApiFailure)) return new Set();
+  if (err.error.code === 'SEARCH_QUERY_INVALID') return new Set(['q']);
+  return new Set((err.error.problems ?? []).map((p) => FIELD_OF[p.field.split('.')[0] ?? '']).filter((f): f is keyof ArchiveFilters => f !== undefined));
+}
+
 /** The hits found so far (one page or more), with the total and the next page's cursor. */
 interface Found {
   hits: SearchPage['hits'];
@@ -134,6 +147,7 @@ export function ArchiveSearch(props: { filters: ArchiveFilters; onSessionEnded: 
   const [found, setFound] = useState<Found | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [invalid, setInvalid] = useState<ReadonlySet<string>>(new Set());
   const [connections, setConnections] = useState<string[]>([]);
   // Searching the same filters again (the hash does not change): asked for by this counter.
   const [again, setAgain] = useState(0);
@@ -142,6 +156,7 @@ export function ArchiveSearch(props: { filters: ArchiveFilters; onSessionEnded: 
   const failed = (err: unknown): void => {
     if (sessionEnded(err)) return props.onSessionEnded();
     setError(failureText(err));
+    setInvalid(invalidFields(err));
   };
 
   useEffect(() => {
@@ -152,6 +167,7 @@ export function ArchiveSearch(props: { filters: ArchiveFilters; onSessionEnded: 
     let current = true;
     setBusy(true);
     setError(null);
+    setInvalid(new Set());
     setFound(null);
     searchMessages(props.filters, null)
       .then((p) => current && setFound(p), (err: unknown) => current && failed(err))
@@ -183,7 +199,7 @@ export function ArchiveSearch(props: { filters: ArchiveFilters; onSessionEnded: 
 
   return (
     <>
-      <SearchForm filters={props.filters} connections={connections} onSearch={search} />
+      <SearchForm filters={props.filters} connections={connections} invalid={invalid} onSearch={search} />
       <section class="archive-results" aria-labelledby="archive-results-title" aria-busy={busy ? 'true' : 'false'}>
         <h2 id="archive-results-title">{s('results')}</h2>
         {error && (

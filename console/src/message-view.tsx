@@ -8,7 +8,7 @@
  * loaded from anywhere), and the frame itself is `sandbox=""` (no script, no form, no popup, no
  * navigation of this page, an opaque origin without this page's cookie) and sends no Referer.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { sessionEnded } from './api.js';
 import { attachmentLink, getMessage, htmlUrl, rawUrl, type ArchivedMessage, type MessageContent } from './api-archive.js';
 import { s } from './archive-strings.js';
@@ -107,6 +107,13 @@ function Attachments(props: { m: ArchivedMessage }) {
 export function MessageView(props: { archiveId: string; back: string; onSessionEnded: () => void }) {
   const [m, setM] = useState<ArchivedMessage | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const title = useRef<HTMLHeadingElement>(null);
+
+  // Opened from a link that is gone now: the focus goes to the message's title, where a screen
+  // reader starts reading and the Tab key goes on from.
+  useEffect(() => {
+    if (m) title.current?.focus();
+  }, [m]);
 
   useEffect(() => {
     let current = true;
@@ -133,7 +140,7 @@ export function MessageView(props: { archiveId: string; back: string; onSessionE
           ← {s('backToResults')}
         </a>
       </p>
-      <h1 id="message-title">{c ? c.subject.trim() || s('noSubject') : s('messageTitle')}</h1>
+      <h1 id="message-title" tabIndex={-1} ref={title}>{c ? c.subject.trim() || s('noSubject') : s('messageTitle')}</h1>
       {error && (
         <p class="error" role="alert">
           {error}

@@ -33,6 +33,9 @@ declare const location: { hash: string };
 
 const dovecot = dovecotPerFile();
 
+/** How many messages the mailbox holds: more than a page of hits (20). */
+const MESSAGES = 26;
+
 /** A word of the benign message's body, found by the search. */
 const WORD = 'Kestrelwind';
 
@@ -127,12 +130,20 @@ async function htmlFrame(page: Page, archiveId: string): Promise<Frame> {
 }
 
 /** Search by `WORD` with the keyboard; the hash keeps it over a reload; the export links serve the message. */
-async function searchByWord(page: Page, benignId: string): Promise<void> {
+async function searchByWord(page: Page, benignId: string, watch: PageWatch): Promise<void> {
   await page.click('#nav-archive');
   await page.waitForSelector('#archive-q');
   assert.equal(await page.$eval('h1', (e) => e.textContent), 'Archive');
   await assertFieldsLabelled(page, 8);
   await tabTo(page, 'archive-q', 30);
+  // A query the index cannot read: the API's sentence as an alert, the field marked.
+  await page.keyboard.type('*');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#archive-error');
+  assert.match(await page.$eval('#archive-error', (e) => e.textContent ?? ''), /\(SEARCH_QUERY_INVALID\)$/);
+  assert.equal(await page.$eval('#archive-q', (e) => e.getAttribute('aria-invalid')), 'true');
+  assert.deepEqual(watch.problems.splice(0), ['console: Failed to load resource: the server responded with a status of 400 (Bad Request)'], 'the refused search, and nothing else');
+  await page.keyboard.press('Backspace');
   await page.keyboard.type(WORD.toLowerCase());
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => location.hash.includes('q=kestrelwind') && document.querySelector('#archive-status')?.textContent?.startsWith('Found') === true);
@@ -194,6 +205,14 @@ async function viewMessage(page: Page, benignId: string, benign: Buffer): Promis
 async function attachmentDownload(page: Page, attachedId: string, bytes: Buffer): Promise<void> {
   await page.click('#archive-clear');
   await page.waitForFunction(() => location.hash === '#/archive' && (document.querySelector('#archive-q')?.value ?? 'x') === '');
+  // No filter: every message, a page at a time; "More" brings the rest.
+  await page.waitForFunction((n: number) => document.querySelector('#archive-status')?.textContent === `Found: ${n}`, {}, MESSAGES);
+  assert.equal(await page.$$eval('li.hit', (l) => l.length), 20);
+  await page.click('#archive-more');
+  await page.waitForFunction((n: number) => document.querySelectorAll('li.hit').length === n, {}, MESSAGES);
+  assert.equal(await page.$('#archive-more'), null, 'no page after the last');
+  const ids = await page.$$eval('li.hit', (l) => l.map((li) => li.getAttribute('data-archive-id')));
+  assert.equal(new Set(ids).size, MESSAGES, 'each message once');
   await page.select('#archive-hasAttachment', 'true');
   await page.click('#archive-submit');
   await page.waitForFunction(() => location.hash === '#/archive?hasAttachment=true' && document.querySelector('#archive-status')?.textContent === 'Found: 1');
@@ -267,6 +286,8 @@ async function russian(page: Page, ruId: string): Promise<void> {
   await screenshot(page, 'archive-search-narrow-ru');
   await page.click(`li.hit[data-archive-id="${ruId}"] h3 a`);
   await page.waitForSelector('#message-text');
+  assert.equal(await page.$eval('#message-headers-title', (e) => e.textContent), 'Заголовки');
+  assert.equal(await page.$eval('#back-to-results', (e) => e.textContent), '← Назад к результатам');
   assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 380, 'the message view too');
   await page.setViewport({ width: 1100, height: 800 });
 }
@@ -293,7 +314,8 @@ test('console: the archive searched, a message viewed, a hostile HTML body kept 
   const attached = messageWithAttachments('Ledger attached', [{ name: 'ledger.bin', type: 'application/octet-stream', bytes: ledger }]);
   const hostile = hostileHtmlMessage(tracker.port);
   const ru = russianMessage();
-  await dovecot.loadMaildir(user.username, [benign, attached, hostile, ru, makeMessage(1, { bodyBytes: 400 }), makeMessage(2, { bodyBytes: 400 })]);
+  const filler = Array.from({ length: MESSAGES - 4 }, (_, i) => makeMessage(i, { bodyBytes: 300 }));
+  await dovecot.loadMaildir(user.username, [benign, attached, hostile, ru, ...filler]);
   const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)] });
   const auditor = await createToken(ws, 'console-auditor', 'auditor');
   const viewer = await createToken(ws, 'console-viewer', 'viewer');
@@ -320,7 +342,7 @@ test('console: the archive searched, a message viewed, a hostile HTML body kept 
       if (e.blockedReason === 'csp' || e.errorText === 'net::ERR_BLOCKED_BY_CSP') blocked.add(urls.get(e.requestId) ?? '');
     });
     await signIn(page, base, auditor);
-    await searchByWord(page, sha256(benign));
+    await searchByWord(page, sha256(benign), watch);
     await viewMessage(page, sha256(benign), benign);
     await attachmentDownload(page, sha256(attached), ledger);
     await hostileMessage(page, sha256(hostile), tracker, dialogs, watch, blocked);
