@@ -3,7 +3,7 @@
  * drain from Dovecot (issue 15, the archive): an auditor searches by a word of a body with the
  * keyboard, the search kept in the hash over a reload, the excerpt's word highlighted; the
  * export link serves an mbox and a zip holding the message; the message view shows the headers,
- * the text body and the HTML body in a sandboxed frame; the raw `.eml` downloads byte for byte,
+ * the text body and the HTML body in a sandboxed frame, a journal report's envelope; the raw `.eml` downloads byte for byte,
  * an attachment with its bytes. A hostile HTML body (scripts, event handlers, a form, a refresh,
  * remote images, stylesheets and frames aimed at a tracker on loopback) opens no dialog, reaches
  * the tracker not once and leaves the page's origin not once. In Russian; at 380 px; a viewer
@@ -14,7 +14,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Frame, Page } from 'puppeteer-core';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection } from '../harness/cli.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { imapConnection, REPO_ROOT } from '../harness/cli.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
 import { messageWithAttachments } from '../harness/attachment-mail.js';
 import { HOSTILE_VISIBLE_WORD, hostileHtmlMessage, startTracker, type Tracker } from '../harness/hostile-html.js';
@@ -226,6 +228,17 @@ async function attachmentDownload(page: Page, attachedId: string, bytes: Buffer)
   assert.ok(got.bytes.equals(bytes), 'the attachment\'s bytes');
 }
 
+/** An Exchange journal report: the original's headers, and the envelope the report gave. */
+async function journalEnvelope(page: Page, journalId: string): Promise<void> {
+  await page.goto(`${new URL(page.url()).origin}/#/archive/${journalId}`, { waitUntil: 'networkidle0' });
+  await page.waitForSelector('dd[data-header="journal-sender"]');
+  const header = (name: string) => page.$eval(`dd[data-header="${name}"]`, (e) => e.textContent ?? '');
+  assert.equal(await header('journal-sender'), 'alice@contoso.example');
+  assert.match(await header('journal-recipients'), /dave@contoso\.example/);
+  assert.equal(await header('from'), 'Alice Archer <alice@contoso.example>');
+  assert.equal(await header('subject'), 'Quarterly numbers');
+}
+
 /** The hostile message: shown, but nothing runs, nothing is submitted, nothing reaches the tracker. */
 async function hostileMessage(page: Page, hostileId: string, tracker: Tracker, dialogs: string[], watch: PageWatch, blocked: Set<string>): Promise<void> {
   assert.deepEqual(watch.problems, [], 'the console page itself breaks no rule');
@@ -314,8 +327,9 @@ test('console: the archive searched, a message viewed, a hostile HTML body kept 
   const attached = messageWithAttachments('Ledger attached', [{ name: 'ledger.bin', type: 'application/octet-stream', bytes: ledger }]);
   const hostile = hostileHtmlMessage(tracker.port);
   const ru = russianMessage();
-  const filler = Array.from({ length: MESSAGES - 4 }, (_, i) => makeMessage(i, { bodyBytes: 300 }));
-  await dovecot.loadMaildir(user.username, [benign, attached, hostile, ru, ...filler]);
+  const journal = readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'journal', 'simple-to-cc-bcc.eml'));
+  const filler = Array.from({ length: MESSAGES - 5 }, (_, i) => makeMessage(i, { bodyBytes: 300 }));
+  await dovecot.loadMaildir(user.username, [benign, attached, hostile, ru, journal, ...filler]);
   const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)] });
   const auditor = await createToken(ws, 'console-auditor', 'auditor');
   const viewer = await createToken(ws, 'console-viewer', 'viewer');
@@ -345,6 +359,7 @@ test('console: the archive searched, a message viewed, a hostile HTML body kept 
     await searchByWord(page, sha256(benign), watch);
     await viewMessage(page, sha256(benign), benign);
     await attachmentDownload(page, sha256(attached), ledger);
+    await journalEnvelope(page, sha256(journal));
     await hostileMessage(page, sha256(hostile), tracker, dialogs, watch, blocked);
     await russian(page, sha256(ru));
     await viewerRefused(page, base, viewer);
