@@ -130,7 +130,7 @@ function Hits(props: { found: Found; query: string }) {
 
 function ExportLinks(props: { filters: ArchiveFilters }) {
   return (
-    <p class="export" aria-label={s('exportTitle')}>
+    <p class="export">
       <span>{s('exportTitle')}:</span>{' '}
       <a id="export-mbox" href={exportUrl(props.filters, 'mbox')} download="mailsluice-export.mbox">
         {s('exportMbox')}
