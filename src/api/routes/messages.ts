@@ -1,7 +1,8 @@
 /**
  * The archive (auditor): `GET /api/v1/messages` searches it with the filters of `mailsluice
  * search`, paged with a cursor; `GET /api/v1/messages/{archiveId}` is one message's attributes
- * (its attachments with signed download links), `/raw` its `.eml`.
+ * (its attachments with signed download links), `/raw` its `.eml`, `/html` its HTML body
+ * sandboxed (`message-html.ts`).
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { MailsluiceError } from '../../core/errors/index.js';
@@ -13,6 +14,7 @@ import { BEARER, requireRole } from '../access.js';
 import { ATTACHMENT_SAFETY_HEADERS } from '../attachment-headers.js';
 import { ACCESS_ANSWERS, errorAnswer, hexSha256, jsonAnswer, MessageSchema, SearchPageSchema } from '../schemas.js';
 import { messageContent } from './message-content.js';
+import { messageHtmlRoutes } from './message-html.js';
 import { recordRequest } from '../audit-request.js';
 import { excerpt, plainText, queryWords } from './excerpt.js';
 
@@ -207,4 +209,5 @@ export function messageRoutes(app: ApiApp, deps: ApiDeps): void {
       'Content-Disposition': `attachment; filename="${archiveId}.eml"`,
     });
   });
+  messageHtmlRoutes(app, deps, findMessage);
 }
