@@ -51,7 +51,7 @@ export function AuditRecords(props: { records: AuditRecord[] }) {
               </dd>
             </div>
             <div>
-              <dt>{s('who')}</dt>
+              <dt>{s('whoShort')}</dt>
               <dd class="audit-who">{r.who}</dd>
             </div>
             <div>
