@@ -1,15 +1,16 @@
 /**
  * The Audit page's list: one entry per record, the newest first, each with its action in words,
  * when (in the chosen language), who, from where, its number, and its details as a list of
- * names and values (never a secret: the service redacts them before it seals a record).
+ * names (in words) and values (never a secret: the service redacts them before it seals a record).
  */
 import type { AuditRecord } from './api-audit.js';
-import { actionLabel, s } from './audit-strings.js';
+import { actionLabel, detailLabel, s } from './audit-strings.js';
 import { dateTime, num } from './i18n.js';
 
 /** A detail's value as text: lists joined, nested objects as compact JSON. */
 function valueText(v: unknown): string {
   if (v === null || v === undefined) return '—';
+  if (typeof v === 'boolean') return v ? s('yes') : s('no');
   if (Array.isArray(v)) return v.map(valueText).join(', ');
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
@@ -25,7 +26,7 @@ function Detail(props: { detail: unknown }) {
     <dl class="audit-detail">
       {Object.entries(d as Record<string, unknown>).map(([k, v]) => (
         <div key={k} data-key={k}>
-          <dt>{k}</dt>
+          <dt title={k}>{detailLabel(k)}</dt>
           <dd>{valueText(v)}</dd>
         </div>
       ))}

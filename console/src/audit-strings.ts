@@ -29,6 +29,59 @@ export const AUDIT_ACTIONS = [
 
 type ActionKey = `action.${(typeof AUDIT_ACTIONS)[number]}`;
 
+/** The names a record's details use (`recordRequest`, `recordCliAction`), shown in words. */
+const DETAIL_KEYS = ['text', 'from', 'to', 'since', 'before', 'hasAttachment', 'messageId', 'limit', 'archiveId', 'format', 'out', 'connection', 'route', 'fields', 'ids', 'allDead', 'name', 'role', 'rule', 'keepDays', 'probe'] as const;
+
+type DetailKey = `detail.${(typeof DETAIL_KEYS)[number]}`;
+
+const enDetails: Record<DetailKey, string> = {
+  'detail.text': 'Query',
+  'detail.from': 'From (sender)',
+  'detail.to': 'To (recipient)',
+  'detail.since': 'Since',
+  'detail.before': 'Before',
+  'detail.hasAttachment': 'With attachments',
+  'detail.messageId': 'Message-ID',
+  'detail.limit': 'Limit',
+  'detail.archiveId': 'Message',
+  'detail.format': 'Format',
+  'detail.out': 'Directory',
+  'detail.connection': 'Connection',
+  'detail.route': 'Route',
+  'detail.fields': 'Settings changed',
+  'detail.ids': 'Deliveries',
+  'detail.allDead': 'All dead letters',
+  'detail.name': 'Name',
+  'detail.role': 'Role',
+  'detail.rule': 'Alert rule',
+  'detail.keepDays': 'Older than (days)',
+  'detail.probe': 'With a probe message',
+};
+
+const ruDetails: Record<DetailKey, string> = {
+  'detail.text': 'Запрос',
+  'detail.from': 'От (отправитель)',
+  'detail.to': 'Кому (получатель)',
+  'detail.since': 'С',
+  'detail.before': 'До',
+  'detail.hasAttachment': 'С вложениями',
+  'detail.messageId': 'Message-ID',
+  'detail.limit': 'Лимит',
+  'detail.archiveId': 'Письмо',
+  'detail.format': 'Формат',
+  'detail.out': 'Каталог',
+  'detail.connection': 'Подключение',
+  'detail.route': 'Путь передачи данных',
+  'detail.fields': 'Изменённые настройки',
+  'detail.ids': 'Доставки',
+  'detail.allDead': 'Все недоставленные',
+  'detail.name': 'Имя',
+  'detail.role': 'Роль',
+  'detail.rule': 'Правило оповещения',
+  'detail.keepDays': 'Старше (дней)',
+  'detail.probe': 'С пробным письмом',
+};
+
 const enActions: Record<ActionKey, string> = {
   'action.archive.search': 'Archive search',
   'action.archive.view': 'Message viewed',
@@ -125,7 +178,10 @@ export const s = strings(
     pruning: 'Moving…',
     pruned: 'Records moved',
     cutoff: 'older than',
+    yes: 'yes',
+    no: 'no',
     ...enActions,
+    ...enDetails,
   },
   {
     title: 'Журнал аудита',
@@ -171,11 +227,19 @@ export const s = strings(
     pruning: 'Перенос…',
     pruned: 'Перенесено записей',
     cutoff: 'старше',
+    yes: 'да',
+    no: 'нет',
     ...ruActions,
+    ...ruDetails,
   },
 );
 
 /** An action's label in the chosen language, or its name for one this console does not know. */
 export function actionLabel(action: string): string {
   return (AUDIT_ACTIONS as readonly string[]).includes(action) ? s(`action.${action}` as ActionKey) : action;
+}
+
+/** A detail's name in words in the chosen language, or the name itself for one this console does not know. */
+export function detailLabel(key: string): string {
+  return (DETAIL_KEYS as readonly string[]).includes(key) ? s(`detail.${key}` as DetailKey) : key;
 }

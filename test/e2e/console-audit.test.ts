@@ -8,7 +8,7 @@
  * reads at 380 px; in Russian the labels and actions are Russian. An admin's move of old records
  * asks for confirmation first, and without a number of days shows the catalogue's Russian
  * sentence for AUDIT_RETENTION_NOT_SET; with one, what was moved. A viewer is offered no Audit
- * section (the page itself is not found) and the API answers 403. Screenshots: audit-en,
+ * section (the page itself is not found) and the API answers 403. More than a page: More adds the next one. Screenshots: audit-en,
  * audit-ru, audit-narrow-en.
  */
 import { test, before, after } from 'node:test';
@@ -83,6 +83,7 @@ async function auditorInEnglish(page: Page, base: string, auditor: string): Prom
   await waitForCount(page, 1);
   assert.deepEqual((await shown(page)).map((r) => r.action), ['archive.search']);
   assert.equal(await page.$eval('#audit-records dl.audit-detail [data-key="text"] dd', (e) => e.textContent), 'zanzibar');
+  assert.equal(await page.$eval('#audit-records dl.audit-detail [data-key="text"] dt', (e) => e.textContent), 'Query');
   // By who: the admin's run now alone; Clear shows everything again.
   await page.select('#audit-action', '');
   await page.type('#audit-who', 'console-admin');
@@ -120,6 +121,7 @@ async function auditorInRussian(page: Page): Promise<void> {
   assert.equal(await page.$eval('#audit-verdict [role="status"]', (e) => e.textContent), 'Цепочка не нарушена.');
   assert.match(await page.$eval('#audit-records > li:nth-child(3) h3', (e) => e.textContent ?? ''), /^Поиск в архиве archive\.search$/);
   assert.equal(await page.$eval('#audit-action option[value=""]', (e) => e.textContent), 'Любое действие');
+  assert.equal(await page.$eval('#audit-records > li:nth-child(3) [data-key="text"] dt', (e) => e.textContent), 'Запрос');
   await screenshot(page, 'audit-ru');
 }
 
@@ -149,6 +151,22 @@ async function adminPrune(page: Page, base: string, admin: string): Promise<void
   await page.waitForSelector('#audit-pruned[data-moved="0"]');
   assert.match(await page.$eval('#audit-pruned', (e) => e.textContent ?? ''), /^Перенесено записей: 0 \(старше /);
   await page.waitForFunction(() => document.querySelectorAll('#audit-records > li[data-action="audit.prune"]').length === 2);
+}
+
+/** More than a page (50): More adds the next page below, the newest first throughout, none twice. */
+async function paging(page: Page, base: string, auditor: string): Promise<void> {
+  for (let i = 0; i < 50; i++) assert.equal((await callApi(`${base}/api/v1/messages?text=page${i}&excerpts=false`, auditor)).status, 200);
+  const total = ((await callApi(`${base}/api/v1/audit?limit=1000`, auditor)).body.records as Listed[]).length;
+  assert.ok(total > 50, `more than a page: ${total}`);
+  await page.click('#nav-dashboard');
+  await page.click('#nav-audit');
+  await waitForCount(page, 50);
+  await page.click('#audit-more');
+  await waitForCount(page, total);
+  assert.equal(await page.$('#audit-more'), null, 'no More after the last page');
+  const seqs = (await shown(page)).map((r) => r.seq);
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a), 'newest first across the pages');
+  assert.equal(new Set(seqs).size, total, 'none twice');
 }
 
 /** A viewer: no Audit section, the page itself not found, the API's 403. */
@@ -189,6 +207,7 @@ test('console: the Audit page lists the audit log newest first, filters it, veri
     await auditorInEnglish(page, base, auditor);
     await auditorInRussian(page);
     await adminPrune(page, base, admin);
+    await paging(page, base, auditor);
     await viewerRefused(page, base, viewer);
 
     // Chromium draws the calendar icon of a datetime-local field from a data: URL of its own
