@@ -1,6 +1,8 @@
 /**
  * The Audit page's filters: who, action, and a time range (`datetime-local`, in the browser's
  * time zone, sent as ISO instants). Submitted with Enter or the Show button; Clear empties them.
+ * They start as the page's hash query says (`#/audit?action=archive.search`), so a filtered view
+ * can be bookmarked or sent.
  */
 import { useState } from 'preact/hooks';
 import type { AuditFilters } from './api-audit.js';
@@ -11,13 +13,21 @@ function instant(local: string): string {
   return local ? new Date(local).toISOString() : '';
 }
 
+/** An ISO instant as a `datetime-local` value in the browser's time zone; empty or unreadable: empty. */
+function local(iso: string | undefined): string {
+  const d = iso ? new Date(iso) : null;
+  if (!d || Number.isNaN(d.getTime())) return '';
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
 const value = (e: Event): string => (e.currentTarget as HTMLInputElement).value;
 
-export function AuditFilterForm(props: { busy: boolean; onApply: (f: AuditFilters) => void }) {
-  const [who, setWho] = useState('');
-  const [action, setAction] = useState('');
-  const [since, setSince] = useState('');
-  const [until, setUntil] = useState('');
+export function AuditFilterForm(props: { initial: AuditFilters; busy: boolean; onApply: (f: AuditFilters) => void }) {
+  const [who, setWho] = useState(props.initial.who ?? '');
+  const [action, setAction] = useState(props.initial.action ?? '');
+  const [since, setSince] = useState(local(props.initial.since));
+  const [until, setUntil] = useState(local(props.initial.until));
 
   const submit = (e: Event): void => {
     e.preventDefault();

@@ -1,7 +1,8 @@
 /**
  * The Audit page (issue 15; role auditor and above): the audit log, the newest first, narrowed
  * by who, action and time (`GET /api/v1/audit?order=newest`), paged with the API's cursor (More
- * adds the next page below); Verify chain; for an admin, the move of old records.
+ * adds the next page below); the filters kept in the hash query; Verify chain; for an admin, the
+ * move of old records.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { sessionEnded } from './api.js';
@@ -12,7 +13,29 @@ import { AuditRecords } from './audit-records.js';
 import { s } from './audit-strings.js';
 import { failureText, num } from './i18n.js';
 import { roleAllows, type PageProps } from './page.js';
+import { currentQuery, href } from './router.js';
 import './audit.css';
+
+const FILTER_NAMES = ['who', 'action', 'since', 'until'] as const;
+
+/** The filters the hash query names (`#/audit?who=legal`). */
+function filtersOfQuery(): AuditFilters {
+  const q = currentQuery();
+  const f: AuditFilters = {};
+  for (const k of FILTER_NAMES) {
+    const v = q.get(k);
+    if (v) f[k] = v;
+  }
+  return f;
+}
+
+/** Puts `f` into the hash query without a new history entry or a hashchange (the page stays as it is). */
+function rememberFilters(f: AuditFilters): void {
+  const q = new URLSearchParams();
+  for (const k of FILTER_NAMES) if (f[k]) q.set(k, f[k]!);
+  const query = q.toString();
+  history.replaceState(null, '', `${href('audit')}${query ? `?${query}` : ''}`);
+}
 
 interface Listing {
   records: AuditRecord[];
@@ -20,7 +43,7 @@ interface Listing {
 }
 
 export function AuditPage(props: PageProps) {
-  const [filters, setFilters] = useState<AuditFilters>({});
+  const [filters, setFilters] = useState<AuditFilters>(filtersOfQuery);
   const [listing, setListing] = useState<Listing | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -51,8 +74,10 @@ export function AuditPage(props: PageProps) {
       <h1 id="page-title">{s('title')}</h1>
       <p class="help">{s('intro')}</p>
       <AuditFilterForm
+        initial={filters}
         busy={busy}
         onApply={(f) => {
+          rememberFilters(f);
           setFilters(f);
           setGeneration((g) => g + 1);
         }}

@@ -84,6 +84,11 @@ async function auditorInEnglish(page: Page, base: string, auditor: string): Prom
   assert.deepEqual((await shown(page)).map((r) => r.action), ['archive.search']);
   assert.equal(await page.$eval('#audit-records dl.audit-detail [data-key="text"] dd', (e) => e.textContent), 'zanzibar');
   assert.equal(await page.$eval('#audit-records dl.audit-detail [data-key="text"] dt', (e) => e.textContent), 'Query');
+  // The filter is in the address: a reload (or a bookmark) shows the same narrowed list.
+  assert.equal(new URL(page.url()).hash, '#/audit?action=archive.search');
+  await page.reload({ waitUntil: 'networkidle0' });
+  await waitForCount(page, 1);
+  assert.equal(await page.$eval('#audit-action', (e) => (e as unknown as { value: string }).value), 'archive.search');
   // By who: the admin's run now alone; Clear shows everything again.
   await page.select('#audit-action', '');
   await page.type('#audit-who', 'console-admin');
@@ -91,6 +96,7 @@ async function auditorInEnglish(page: Page, base: string, auditor: string): Prom
   await page.waitForFunction(() => document.querySelector('#audit-records > li')?.textContent?.includes('connection.run') === true && document.querySelectorAll('#audit-records > li').length === 1);
   await page.click('#audit-clear');
   await waitForCount(page, expected.length);
+  assert.equal(new URL(page.url()).hash, '#/audit');
 
   // Every field labelled (language, who, action, from, before, with the archive files); Verify chain with the keyboard alone.
   await assertFieldsLabelled(page, 6);
