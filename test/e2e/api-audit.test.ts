@@ -119,6 +119,9 @@ test('start: search, view and raw by an auditor are audited with the token name 
       ['legal', 'archive.view'],
       ['legal', 'archive.raw'],
     ]);
+    const viewed = await runCli(['audit', 'list', '--action', 'archive.view', '--json'], ws);
+    assert.equal(viewed.code, 0, viewed.stderr);
+    assert.deepEqual(viewed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as AuditRecord).who), ['legal'], 'by action, through the service');
     const ops = await runCli(['audit', 'list', '--who', 'ops', '--json'], ws);
     assert.equal(ops.stdout.trim(), '', 'the viewer read nothing');
     // connections status beside the service is the service's live status (issue 14, item 9):
