@@ -2,12 +2,14 @@
  * The error catalogue (`src/core/errors/codes.ts`, `docs/errors.md`) in Russian, one sentence per
  * code, for the administrator reading the console. In English the console shows the API's own
  * sentence (the catalogue's English with the details of the case); in Russian it shows this one,
- * followed by the code. A test (`test/unit/console-errors-ru.test.ts`) reads this file as text and
+ * followed by the code, and for the codes of {@link RU_WITH_DETAILS} the service's own details
+ * after it (which parameter, which character, which record: they are names and numbers, not
+ * prose, and would be lost otherwise). A test (`test/unit/console-errors-ru.test.ts`) reads this file as text and
  * checks that every code of the catalogue has a sentence here and that nothing here is not a code:
  * the server build does not compile the console, so a type could not check it.
  */
 export const ruErrors: Record<string, string> = {
-  CONFIG_INVALID: 'В файле конфигурации есть ошибки; каждая указана с путём к ключу.',
+  CONFIG_INVALID: 'В файле конфигурации есть ошибки.',
   CONFIG_NOT_FOUND: 'Файл конфигурации не найден или не читается.',
   CONFIG_SECRET_UNRESOLVED: 'Не удалось получить секрет, заданный как { env } или { file }.',
   CONNECTION_UNKNOWN: 'Подключение с таким системным именем не настроено.',
@@ -38,7 +40,7 @@ export const ruErrors: Record<string, string> = {
   STORE_NOT_FOUND: 'Такого письма или файла в архиве нет.',
   ARCHIVE_NOT_FOUND: 'В настроенном каталоге данных (dataDir) нет архива (archive.db): путь указан с ошибкой или ещё ничего не получено. Команды чтения ничего не создают.',
   ARCHIVE_TOO_NEW: 'Архив обновлён более новой версией mailsluice до схемы, которую эта версия не знает; ничего не прочитано и не забрано.',
-  DATA_DIR_LOCKED: 'Каталог данных занят другим процессом mailsluice (start или drain); в сообщении указан его pid.',
+  DATA_DIR_LOCKED: 'Каталог данных занят другим процессом mailsluice (start или drain).',
   MESSAGES_NOT_ARCHIVED: 'Часть писем не удалось поместить в архив: они оставлены на сервере и больше не забираются.',
   PARSE_LIMIT_EXCEEDED: 'Письмо превысило ограничение разбора; оно сохранено в архиве как есть и помечено как неразобранное.',
   PARSE_FAILED: 'Письмо не удалось разобрать; оно сохранено в архиве как есть и помечено как неразобранное.',
@@ -53,10 +55,10 @@ export const ruErrors: Record<string, string> = {
   DELIVERY_INTERRUPTED: 'Попытка доставки не завершилась: выполнявший её процесс остановился раньше, чем записал результат; она засчитана как неудачная.',
   CLI_USAGE: 'Командная строка не распознана.',
   INPUT_NOT_FOUND: 'Файл, указанный в командной строке, не найден или не читается.',
-  SEARCH_QUERY_INVALID: 'Поисковый запрос не удаётся прочитать (незакрытая кавычка, пустая фраза, одиночная *); в сообщении указан символ.',
+  SEARCH_QUERY_INVALID: 'Поисковый запрос не удаётся прочитать (незакрытая кавычка, пустая фраза, одиночная *).',
   DELIVERIES_DEAD: 'Часть доставок переведена в недоставленные: путь передачи данных не смог доставить письма за отведённое число попыток.',
   NOTHING_TO_DRAIN: 'Нечего забирать: в конфигурации нет ни одного включённого подключения.',
-  INTERNAL: 'Непредвиденная внутренняя ошибка; причина приложена.',
+  INTERNAL: 'Непредвиденная внутренняя ошибка.',
   ACTION_SCRIPT_INVALID: 'Модуль скрипта нельзя использовать: его нет, тип файла не поддерживается, он не загружается или не экспортирует функцию handle.',
   ACTION_SCRIPT_FAILED: 'Функция handle скрипта выбросила исключение или её промис отклонён.',
   ACTION_SCRIPT_TIMEOUT: 'Скрипт не уложился в отведённое время или попытка прервана; его процесс остановлен, следующее письмо примет новый.',
@@ -69,7 +71,7 @@ export const ruErrors: Record<string, string> = {
   ACTION_FORWARD_REJECTED: 'Сервер пересылки окончательно отклонил письмо, отправителя или получателя (ответ 5xx).',
   API_LISTEN_FAILED: 'HTTP API не может слушать заданный адрес (он занят, не локальный или нет прав).',
   API_URL_KEY_UNUSABLE: 'Ключ подписи ссылок на вложения (api-url.key в каталоге данных) не читается, не создаётся или не равен 32 байтам.',
-  API_BAD_REQUEST: 'Запрос содержит недопустимое значение; в сообщении указано, какое.',
+  API_BAD_REQUEST: 'Запрос содержит недопустимое значение.',
   API_FORBIDDEN: 'Недостаточно прав для этого действия.',
   API_UNAUTHORIZED: 'Этот токен архиву неизвестен: опечатка, или токен отозван.',
   API_NOT_FOUND: 'Не найдено.',
@@ -85,8 +87,28 @@ export const ruErrors: Record<string, string> = {
   CONTROL_SOCKET_UNREACHABLE: 'Каталог данных занят службой mailsluice, но её управляющий сокет (control.sock) не отвечает.',
   TOKEN_EXISTS: 'API-токен с таким именем уже есть; имена должны быть уникальны.',
   TOKEN_NOT_FOUND: 'API-токена с таким именем нет (не создавался или отозван).',
-  AUDIT_CHAIN_BROKEN: 'В журнале аудита запись удалена или изменена; в сообщении указан номер первой повреждённой записи.',
+  AUDIT_CHAIN_BROKEN: 'В журнале аудита запись удалена или изменена.',
   AUDIT_RETENTION_NOT_SET: 'Не задано, старше скольких дней переносить записи журнала аудита (keepDays, audit.keepDays); ничего не перенесено.',
   ALERT_SEND_FAILED: 'Оповещение не отправлено по одному из каналов (вебхук отказал или недоступен, почтовый сервер отклонил письмо); попытка повторится при следующей проверке.',
   ALERT_READING_FAILED: 'Не удалось получить показатель, нужный правилу оповещения (свободное место, недоставленные, цепочка журнала аудита); правило сохраняет состояние до следующей проверки.',
 };
+
+/**
+ * The codes whose API sentence names the case (the parameter, the character of the query, the
+ * key of the configuration, the record, the pid, the cause): in Russian the service's sentence
+ * follows the catalogue's after {@link RU_DETAILS}.
+ */
+export const RU_WITH_DETAILS: ReadonlySet<string> = new Set([
+  'CONFIG_INVALID',
+  'CONFIG_SECRET_UNRESOLVED',
+  'CONNECTION_UNKNOWN',
+  'API_BAD_REQUEST',
+  'SEARCH_QUERY_INVALID',
+  'DATA_DIR_LOCKED',
+  'CONTROL_SOCKET_UNREACHABLE',
+  'AUDIT_CHAIN_BROKEN',
+  'INTERNAL',
+]);
+
+/** The word before the service's details. */
+export const RU_DETAILS = 'Подробности';

@@ -3,7 +3,7 @@
  * both dictionaries under the same key (the type makes a missing one a build error). The
  * browser's language chooses at first; the switch (the app's state, which renders everything again) remembers the choice in this browser.
  */
-import { ruErrors } from './errors-ru.js';
+import { RU_DETAILS, RU_WITH_DETAILS, ruErrors } from './errors-ru.js';
 
 export type Lang = 'en' | 'ru';
 
@@ -168,11 +168,14 @@ export function strings<K extends string>(en: Record<K, string>, ru: Record<K, s
 
 /**
  * An API error as the console shows it: in Russian the catalogue's sentence by code
- * (`errors-ru.ts`, every code has one), in English the API's own sentence with its details; an
- * unknown code (a newer service) shows the API's sentence in either language.
+ * (`errors-ru.ts`, every code has one; for a code whose details matter, the service's details
+ * after it), in English the API's own sentence with its details; an unknown code (a newer
+ * service) shows the API's sentence in either language.
  */
 export function errorText(code: string, apiMessage: string): string {
-  return (lang.value === 'ru' ? ruErrors[code] : undefined) ?? apiMessage;
+  const ru = lang.value === 'ru' ? ruErrors[code] : undefined;
+  if (ru === undefined) return apiMessage;
+  return RU_WITH_DETAILS.has(code) && apiMessage ? `${ru} ${RU_DETAILS}: ${apiMessage}` : ru;
 }
 
 /** A number in the chosen language's format. */

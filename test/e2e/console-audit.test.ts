@@ -5,7 +5,8 @@
  * Audit page lists exactly those records newest first (as the API's `order=newest` does), a
  * filter by action narrows it to the search (its query readable in the details), Verify chain
  * says the chain is intact, the fields are labelled and reachable with the Tab key, the page
- * reads at 380 px; in Russian the labels and actions are Russian. An admin's move of old records
+ * reads at 380 px; in Russian the labels and actions are Russian, and a malformed filter
+ * in the address shows the Russian sentence of API_BAD_REQUEST with the service's details. An admin's move of old records
  * asks for confirmation first, and without a number of days shows the catalogue's Russian
  * sentence for AUDIT_RETENTION_NOT_SET; with one, what was moved. A viewer is offered no Audit
  * section (the page itself is not found) and the API answers 403. More than a page: More adds the next one. Screenshots: audit-en,
@@ -129,6 +130,18 @@ async function auditorInRussian(page: Page): Promise<void> {
   assert.equal(await page.$eval('#audit-action option[value=""]', (e) => e.textContent), 'Любое действие');
   assert.equal(await page.$eval('#audit-records > li:nth-child(3) [data-key="text"] dt', (e) => e.textContent), 'Запрос');
   await screenshot(page, 'audit-ru');
+
+  // A malformed filter in the address: the API's 400, in Russian from the catalogue, with the service's details (the parameter).
+  await page.evaluate(() => {
+    (globalThis as unknown as { location: { hash: string } }).location.hash = '#/audit?since=yesterday';
+  });
+  await page.reload({ waitUntil: 'networkidle0' });
+  await page.waitForSelector('#audit-error');
+  const refused = await page.$eval('#audit-error', (e) => e.textContent ?? '');
+  assert.match(refused, /^Запрос содержит недопустимое значение\. Подробности: .*since.* \(API_BAD_REQUEST\)$/);
+  await page.click('#audit-clear');
+  await page.waitForSelector('#audit-records > li');
+  assert.equal(await page.$('#audit-error'), null);
 }
 
 /** The admin's move of old records, in Russian: a confirmation first; no days and none configured → the Russian sentence. */
@@ -209,7 +222,7 @@ test('console: the Audit page lists the audit log newest first, filters it, veri
     chromium = await launchChromium('en-US');
     const page = await chromium.browser.newPage();
     await page.setViewport({ width: 1100, height: 800 });
-    const { foreign, problems } = await watchPage(page, base, /status of (401|403|409|429)/);
+    const { foreign, problems } = await watchPage(page, base, /status of (400|401|403|409|429)/);
     await auditorInEnglish(page, base, auditor);
     await auditorInRussian(page);
     await adminPrune(page, base, admin);

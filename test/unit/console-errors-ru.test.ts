@@ -44,3 +44,12 @@ test('each sentence is Russian: Cyrillic, a capital first letter, a full stop at
     assert.match(sentence, /\.$/, `${code}: ends with a full stop`);
   }
 });
+
+test('the codes shown with the service details are catalogue codes', () => {
+  const text = readFileSync(FILE, 'utf8');
+  const set = /export const RU_WITH_DETAILS: ReadonlySet<string> = new Set\(\[([\s\S]*?)\]\);/.exec(text);
+  assert.ok(set, 'errors-ru.ts exports RU_WITH_DETAILS');
+  const codes = [...set[1]!.matchAll(/'([A-Z0-9_]+)'/g)].map((m) => m[1]!);
+  assert.ok(codes.length > 0);
+  assert.deepEqual(codes.filter((c) => !(c in ERROR_CODES)), [], 'unknown codes');
+});
