@@ -3,6 +3,8 @@
  * both dictionaries under the same key (the type makes a missing one a build error). The
  * browser's language chooses at first; the switch (the app's state, which renders everything again) remembers the choice in this browser.
  */
+import { RU_DETAILS, RU_WITH_DETAILS, ruErrors } from './errors-ru.js';
+
 export type Lang = 'en' | 'ru';
 
 const en = {
@@ -165,32 +167,15 @@ export function strings<K extends string>(en: Record<K, string>, ru: Record<K, s
 }
 
 /**
- * The catalogue's sentences (`docs/errors.md`) in Russian by code. In
- * English the API's own sentence is shown (it is the catalogue's English, with its details); a
- * code without a Russian sentence yet shows the API's sentence in either language.
+ * An API error as the console shows it: in Russian the catalogue's sentence by code
+ * (`errors-ru.ts`, every code has one; for a code whose details matter, the service's details
+ * after it), in English the API's own sentence with its details; an unknown code (a newer
+ * service) shows the API's sentence in either language.
  */
-const ruErrors: Record<string, string> = {
-  API_UNAUTHORIZED: 'Этот токен архиву неизвестен: опечатка, или токен отозван.',
-  API_FORBIDDEN: 'Недостаточно прав для этого действия.',
-  API_CSRF_REJECTED: 'Запрос отклонён защитой от подделки запросов (CSRF): обновите страницу.',
-  API_RATE_LIMITED: 'Слишком много попыток: подождите минуту и попробуйте снова.',
-  API_NOT_FOUND: 'Не найдено.',
-  API_BUSY: 'Служба занята: повторите чуть позже.',
-  CONNECTION_DISABLED: 'Подключение отключено: включите его, чтобы запустить.',
-  SOURCE_AUTH_REJECTED: 'Сервер отклонил учётные данные.',
-  SOURCE_AUTH_UNSUPPORTED: 'Сервер не предлагает способа входа, разрешённого этими настройками.',
-  SOURCE_DNS_FAILED: 'Не удалось разрешить имя сервера.',
-  SOURCE_CONNECT_REFUSED: 'Сервер отказал в TCP-соединении (на этом порту ничего не слушает).',
-  SOURCE_CONNECT_TIMEOUT: 'Соединение не установлено за отведённое время.',
-  SOURCE_TLS_UNTRUSTED: 'Сертификат сервера не прошёл проверку (самоподписанный, просрочен, чужое имя или неизвестный УЦ).',
-  SOURCE_TLS_FAILED: 'Не удалось установить TLS-соединение.',
-  SOURCE_STARTTLS_UNAVAILABLE: 'Задано security: starttls, но сервер не предлагает STARTTLS.',
-  SOURCE_TLS_DOWNGRADE: 'Сервер раньше предлагал STARTTLS, а теперь нет; учётные данные не отправлены.',
-};
-
-/** An API error as the console shows it: by code in Russian when there is a sentence, else the API's own. */
 export function errorText(code: string, apiMessage: string): string {
-  return (lang.value === 'ru' ? ruErrors[code] : undefined) ?? apiMessage;
+  const ru = lang.value === 'ru' ? ruErrors[code] : undefined;
+  if (ru === undefined) return apiMessage;
+  return RU_WITH_DETAILS.has(code) && apiMessage ? `${ru} ${RU_DETAILS}: ${apiMessage}` : ru;
 }
 
 /** A number in the chosen language's format. */

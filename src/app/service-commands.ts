@@ -59,7 +59,7 @@ export async function searchThroughService(service: ControlClient, query: Search
 }
 
 /** The audit records matching the filter, oldest first (`mailsluice audit list`). */
-export async function auditListThroughService(service: ControlClient, filter: { since?: number; until?: number; who?: string; limit?: number }): Promise<AuditRecordJson[]> {
+export async function auditListThroughService(service: ControlClient, filter: { since?: number; until?: number; who?: string; action?: string; limit?: number }): Promise<AuditRecordJson[]> {
   const records: AuditRecordJson[] = [];
   let cursor: string | null | undefined;
   const want = filter.limit ?? Number.POSITIVE_INFINITY;
@@ -68,6 +68,7 @@ export async function auditListThroughService(service: ControlClient, filter: { 
       ...(filter.since !== undefined ? { since: new Date(filter.since).toISOString() } : {}),
       ...(filter.until !== undefined ? { until: new Date(filter.until).toISOString() } : {}),
       who: filter.who,
+      action: filter.action,
       limit: String(Math.min(AUDIT_PAGE, want - records.length)),
       ...(cursor ? { cursor } : {}),
     });

@@ -9,7 +9,7 @@ import { parseDateOption } from './dates.js';
 import type { ParsedArgs } from './args.js';
 import type { Io } from './output.js';
 
-/** `mailsluice audit list [--since DATE] [--until DATE] [--who NAME] [--limit N] [--json]` */
+/** `mailsluice audit list [--since DATE] [--until DATE] [--who NAME] [--action ACTION] [--limit N] [--json]` */
 export async function cmdAuditList(args: ParsedArgs, io: Io): Promise<number> {
   const o = args.options;
   const ms = (option: string): number | undefined => (typeof o[option] === 'string' ? Date.parse(parseDateOption(option, o[option] as string)) : undefined);
@@ -21,6 +21,7 @@ export async function cmdAuditList(args: ParsedArgs, io: Io): Promise<number> {
     ...(since !== undefined ? { since } : {}),
     ...(until !== undefined ? { until } : {}),
     ...(typeof o.who === 'string' ? { who: o.who } : {}),
+    ...(typeof o.action === 'string' ? { action: o.action } : {}),
     ...(limit !== undefined ? { limit } : {}),
   };
   const service = await runningService(args);

@@ -34,7 +34,7 @@ Commands:
   token list                API tokens: name, role, created, last used
   token revoke NAME         the token stops working at once
   audit list                who searched, exported or changed settings
-                            (--since, --until, --who, --limit)
+                            (--since, --until, --who, --action, --limit)
   audit prune               move audit records older than audit.keepDays to
                             dataDir/audit-archive/ (ADR 0029)
   audit verify              check the audit log's hash chain; exit 1 naming
@@ -176,7 +176,7 @@ Lists the API tokens: name, role, when made, when last used (to the minute). Nev
 
 Removes token NAME: a request that carries it is refused from then on. Recorded in the audit log.
 `,
-  'audit list': `Usage: mailsluice audit list [--since DATE] [--until DATE] [--who NAME] [--limit N] [options]
+  'audit list': `Usage: mailsluice audit list [--since DATE] [--until DATE] [--who NAME] [--action ACTION] [--limit N] [options]
 
 Lists the audit log, oldest first: who (a token's name, or the OS user at the command line),
 when, from where (cli, control socket or a remote address), what (the query, the message, the
@@ -186,6 +186,7 @@ Options:
   --since DATE              at or after DATE (2026-01-31 or 2026-01-31T08:00:00Z)
   --until DATE              before DATE
   --who NAME                only this token's or user's records
+  --action ACTION           only this action's records (archive.search, token.create…)
   --limit N                 at most N records
 `,
   'audit verify': `Usage: mailsluice audit verify [--with-archive] [options]

@@ -14,7 +14,7 @@ import { OutputClosed, stdio, type Io } from './output.js';
 export { HELP } from './help.js';
 
 const KNOWN = {
-  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'keep-days'],
+  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days'],
   flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe', 'with-archive'],
 } as const;
 

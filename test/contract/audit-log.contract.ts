@@ -74,6 +74,19 @@ export function runAuditLogContract(name: string, factory: AuditLogFactory): voi
       assert.deepEqual(await log.list({ who: 'carol' }), []);
     }));
 
+  test(`${name} audit log: list filters by action, pages with a cursor either way, and lists the newest first when asked`, () =>
+    withLog(factory, async ({ log }) => {
+      await fill(log, 5);
+      await log.append({ at: 6000, who: 'alice', origin: 'cli', action: 'token.create', detail: { name: 't' } });
+      assert.deepEqual((await log.list({ action: 'token.create' })).map((r) => r.seq), [6]);
+      assert.deepEqual((await log.list({ action: 'archive.search', who: 'alice' })).map((r) => r.seq), [1, 3, 5]);
+      assert.deepEqual((await log.list({ afterSeq: 2, limit: 2 })).map((r) => r.seq), [3, 4]);
+      assert.deepEqual((await log.list({ newestFirst: true })).map((r) => r.seq), [6, 5, 4, 3, 2, 1]);
+      assert.deepEqual((await log.list({ newestFirst: true, limit: 2 })).map((r) => r.seq), [6, 5]);
+      assert.deepEqual((await log.list({ newestFirst: true, beforeSeq: 5, limit: 2 })).map((r) => r.seq), [4, 3]);
+      assert.deepEqual((await log.list({ newestFirst: true, action: 'archive.search', who: 'bob' })).map((r) => r.seq), [4, 2]);
+    }));
+
   test(`${name} audit log: a detail's secret-named keys are stored redacted`, () =>
     withLog(factory, async ({ log }) => {
       const r = await log.append({ at: 1, who: 'ops', origin: 'cli', action: 'config.change', detail: { connection: 'j', fields: { password: 'hunter2', host: 'h', auth: { clientSecret: 's3' } }, apiToken: 'msl_x' } });

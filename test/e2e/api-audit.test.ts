@@ -78,6 +78,18 @@ test('start: search, view and raw by an auditor are audited with the token name 
       cursor = page.body.next as string | null;
     }
     assert.deepEqual(paged.map((r) => r.action), ['archive.search', 'archive.view', 'archive.raw']);
+    // Newest first (the console's order), paged the same way, and by action.
+    const newest: AuditRecord[] = [];
+    cursor = '';
+    while (cursor !== null) {
+      const page = await callApi(`${base}/api/v1/audit?who=legal&order=newest&limit=2${cursor ? `&cursor=${cursor}` : ''}`, auditor);
+      assert.equal(page.status, 200, page.raw);
+      newest.push(...(page.body.records as AuditRecord[]));
+      cursor = page.body.next as string | null;
+    }
+    assert.deepEqual(newest.map((r) => r.action), ['archive.raw', 'archive.view', 'archive.search']);
+    const views = await callApi(`${base}/api/v1/audit?action=archive.view`, auditor);
+    assert.deepEqual((views.body.records as AuditRecord[]).map((r) => [r.who, r.action]), [['legal', 'archive.view']]);
     const none = await callApi(`${base}/api/v1/audit?since=2999-01-01`, auditor);
     assert.deepEqual(none.body.records, []);
     const bad = await callApi(`${base}/api/v1/audit?since=yesterday`, auditor);
@@ -107,6 +119,9 @@ test('start: search, view and raw by an auditor are audited with the token name 
       ['legal', 'archive.view'],
       ['legal', 'archive.raw'],
     ]);
+    const viewed = await runCli(['audit', 'list', '--action', 'archive.view', '--json'], ws);
+    assert.equal(viewed.code, 0, viewed.stderr);
+    assert.deepEqual(viewed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as AuditRecord).who), ['legal'], 'by action, through the service');
     const ops = await runCli(['audit', 'list', '--who', 'ops', '--json'], ws);
     assert.equal(ops.stdout.trim(), '', 'the viewer read nothing');
     // connections status beside the service is the service's live status (issue 14, item 9):

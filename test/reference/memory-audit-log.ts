@@ -30,9 +30,15 @@ export class MemoryAuditLog implements AuditLog {
   }
 
   async list(filter: AuditFilter = {}): Promise<AuditRecord[]> {
-    const out = this.records.filter(
-      (r) => (filter.since === undefined || r.at >= filter.since) && (filter.until === undefined || r.at < filter.until) && (filter.who === undefined || r.who === filter.who),
-    );
+    const matches = (r: AuditRecord): boolean =>
+      (filter.since === undefined || r.at >= filter.since) &&
+      (filter.until === undefined || r.at < filter.until) &&
+      (filter.who === undefined || r.who === filter.who) &&
+      (filter.action === undefined || r.action === filter.action) &&
+      (filter.afterSeq === undefined || r.seq > filter.afterSeq) &&
+      (filter.beforeSeq === undefined || r.seq < filter.beforeSeq);
+    const out = this.records.filter(matches);
+    if (filter.newestFirst) out.reverse();
     return (filter.limit === undefined ? out : out.slice(0, filter.limit)).map((r) => ({ ...r }));
   }
 

@@ -83,9 +83,21 @@ export class SqliteAuditLog implements AuditLog {
     try {
       if (!this.conn.hasTable('audit_log')) return []; // an older archive opened read-only
       // One fixed text: every bound is always bound, an absent one to a value that passes all.
+      // Two texts, one per order (an ORDER BY direction cannot be bound).
+      const where = 'seq > ? AND seq < ? AND at >= ? AND at < ? AND (? IS NULL OR who = ?) AND (? IS NULL OR action = ?)';
       return this.conn
-        .stmt(`SELECT ${COLUMNS} FROM audit_log WHERE seq > ? AND at >= ? AND at < ? AND (? IS NULL OR who = ?) ORDER BY seq LIMIT ?`)
-        .all(filter.afterSeq ?? Number.MIN_SAFE_INTEGER, filter.since ?? Number.MIN_SAFE_INTEGER, filter.until ?? Number.MAX_SAFE_INTEGER, filter.who ?? null, filter.who ?? null, filter.limit ?? -1) as AuditRecord[];
+        .stmt(`SELECT ${COLUMNS} FROM audit_log WHERE ${where} ORDER BY seq ${filter.newestFirst ? 'DESC' : 'ASC'} LIMIT ?`)
+        .all(
+          filter.afterSeq ?? Number.MIN_SAFE_INTEGER,
+          filter.beforeSeq ?? Number.MAX_SAFE_INTEGER,
+          filter.since ?? Number.MIN_SAFE_INTEGER,
+          filter.until ?? Number.MAX_SAFE_INTEGER,
+          filter.who ?? null,
+          filter.who ?? null,
+          filter.action ?? null,
+          filter.action ?? null,
+          filter.limit ?? -1,
+        ) as AuditRecord[];
     } catch (err) {
       throw mapSqliteError(err, 'listing the audit log');
     }

@@ -1,6 +1,7 @@
 /**
- * The audit log (auditor; issue 14, item 4): `GET /api/v1/audit` lists its records oldest first,
- * paged with a cursor and filtered by time and by who; `GET /api/v1/audit/verify` walks the chain
+ * The audit log (auditor; issue 14, item 4): `GET /api/v1/audit` lists its records oldest first
+ * (or with `order=newest` the newest first, as the console shows them), paged with a cursor and
+ * filtered by time, by who and by action; `GET /api/v1/audit/verify` walks the chain
  * as `mailsluice audit verify` does and answers its verdict (`withArchive=true`: the archive
  * files first); `POST /api/v1/audit/prune` (admin) moves old records to the archive files now,
  * as `mailsluice audit prune` (ADR 0029).
@@ -27,6 +28,8 @@ const AuditParams = z.object({
   since: isoDate.optional().openapi({ param: { description: 'Records at or after.' } }),
   until: isoDate.optional().openapi({ param: { description: 'Records before.' } }),
   who: z.string().min(1).max(200).optional().openapi({ param: { description: 'Only the records of this token name or OS user.' } }),
+  action: z.string().min(1).max(200).optional().openapi({ param: { description: 'Only the records of this action (`archive.search`, `token.create`…).' } }),
+  order: z.enum(['oldest', 'newest']).optional().openapi({ param: { description: 'Oldest first (default) or newest first; a cursor pages on in the order it was given in.' } }),
   cursor: z
     .string()
     .regex(/^[0-9]{1,15}$/, { error: 'must be the `next` of an earlier page, as it was given' })
@@ -59,7 +62,7 @@ export function auditRoutes(app: ApiApp, deps: ApiDeps): void {
     path: '/api/v1/audit',
     operationId: 'listAudit',
     summary: 'The audit log (role auditor)',
-    description: 'Oldest first. A page holds up to `limit` records and the `next` cursor.',
+    description: 'Oldest first, or newest first with `order=newest`. A page holds up to `limit` records and the `next` cursor (pass the same `order` with it).',
     security: BEARER,
     middleware: auditor,
     request: { query: AuditParams },
@@ -104,7 +107,10 @@ export function auditRoutes(app: ApiApp, deps: ApiDeps): void {
       ...(p.since !== undefined ? { since: Date.parse(p.since) } : {}),
       ...(p.until !== undefined ? { until: Date.parse(p.until) } : {}),
       ...(p.who !== undefined ? { who: p.who } : {}),
-      ...(p.cursor !== undefined ? { afterSeq: Number(p.cursor) } : {}),
+      ...(p.action !== undefined ? { action: p.action } : {}),
+      ...(p.order === 'newest' ? { newestFirst: true } : {}),
+      // The cursor is the last record shown: the next page starts beyond it, in the order asked for.
+      ...(p.cursor !== undefined ? (p.order === 'newest' ? { beforeSeq: Number(p.cursor) } : { afterSeq: Number(p.cursor) }) : {}),
       limit: limit + 1,
     });
     const page = records.slice(0, limit);

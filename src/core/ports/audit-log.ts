@@ -32,9 +32,15 @@ export interface AuditFilter {
   until?: number;
   /** Only this principal's (a token name or an OS user). */
   who?: string;
-  /** Only records after this sequence number (a page's cursor). */
+  /** Only this action's (`archive.search`, `token.create`…). */
+  action?: string;
+  /** Only records after this sequence number (a page's cursor, oldest first). */
   afterSeq?: number;
-  /** At most this many, the oldest first. */
+  /** Only records before this sequence number (a page's cursor, newest first). */
+  beforeSeq?: number;
+  /** The newest first (the console's order) instead of the oldest first. */
+  newestFirst?: boolean;
+  /** At most this many, in the order asked for. */
   limit?: number;
 }
 
@@ -42,7 +48,7 @@ export interface AuditFilter {
 export interface AuditLog {
   /** Seals `entry` to the last record (`sealRecord`) and appends it in one transaction, answering the record stored. */
   append(entry: AuditEntry): Promise<AuditRecord>;
-  /** The records that match `filter`, in sequence order. */
+  /** The records that match `filter`, in sequence order (descending with `newestFirst`). */
   list(filter?: AuditFilter): Promise<AuditRecord[]>;
   /** Every record as stored, in sequence order, read a page at a time (for `audit verify`). */
   readAll(): AsyncIterable<AuditRecord>;
