@@ -6,8 +6,10 @@
  * configuration file with bus 2 and its secret out of the file; the mailbox's messages reach the
  * receiver exactly once each, signed per Standard Webhooks, and the deliveries page shows them
  * delivered; a second route whose receiver answers 500 (maxAttempts 1) shows its dead letters
- * with their last error, and once the receiver answers 200 Retry delivers them. An edit is a
- * PATCH against the version read. Every field labelled; the pages again in Russian with the
+ * with their last error, and once the receiver answers 200 Retry delivers them. Scenario steps
+ * are added and moved with the keyboard. An edit is a PATCH of what changed against the version
+ * read (a stored secret kept by reference; a change elsewhere meanwhile says to reload); disable,
+ * and delete after an accessible confirmation. Every field labelled; the pages again in Russian with the
  * seeds' terms. Nothing leaves the origin, no CSP violation, no script error.
  */
 import { test, before, after } from 'node:test';
@@ -19,7 +21,7 @@ import type { Page } from 'puppeteer-core';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { imapConnection } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
-import { createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
+import { callApi, createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
 import { ensureChromiumInstalled, launchChromium, type TestBrowser } from '../harness/chromium.js';
 import { assertConsoleBuilt, assertFieldsLabelled, screenshot, signIn, watchPage } from '../harness/console-page.js';
 import { startWebhookReceiver, waitFor, type ReceivedRequest, type WebhookReceiver } from '../harness/webhook-receiver.js';
@@ -106,6 +108,15 @@ async function createBroken(page: Page, bad: WebhookReceiver): Promise<void> {
   await fill(page, '#f-bus', '1');
   await page.type('#f-scenario-0-url', bad.url);
   await page.type('#f-scenario-0-maxAttempts', '1');
+  // An archive step before the webhook, with the keyboard: add a step, make it archive, move it up.
+  await page.focus('#add-step');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#f-scenario-1-action');
+  await page.select('#f-scenario-1-action', 'archive');
+  await page.focus('button[aria-label="Move up: Step 2"]');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => (document.querySelector('#f-scenario-0-action') as unknown as { value: string } | null)?.value === 'archive');
+  assert.equal(await page.$eval('#f-scenario-1-url', (e) => (e as unknown as { value: string }).value), bad.url, 'the webhook moved down with its settings');
   await page.click('#save-route');
   await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'broken', { timeout: 15_000 });
 }
@@ -125,7 +136,7 @@ test('console: routes created through the form deliver by webhook exactly once; 
     const page = await chromium.browser.newPage();
     await page.setViewport({ width: 1100, height: 800 });
     // The 400 of the rejected form is provoked on purpose.
-    const { foreign, problems } = await watchPage(page, base, /status of (400|401|429)/);
+    const { foreign, problems } = await watchPage(page, base, /status of (400|401|409|429)/);
     await signIn(page, base, admin);
 
     await createCrm(page, good);
@@ -138,6 +149,8 @@ test('console: routes created through the form deliver by webhook exactly once; 
     assert.deepEqual(step.secret, { secret: 'route.crm.scenario[0].secret' }, 'the secret is out of the file');
     assert.ok(!readFileSync(ws.configPath, 'utf8').includes(SECRET));
     await createBroken(page, bad);
+    const broken = (parse(readFileSync(ws.configPath, 'utf8')) as typeof config).routes.find((r) => r.name === 'broken')!;
+    assert.deepEqual(broken.scenario, [{ action: 'archive' }, { action: 'webhook', url: bad.url, maxAttempts: 1 }]);
 
     // The mail arrives after both routes exist: each message reaches the good receiver once, signed.
     await dovecot.loadMaildir(user.username, [0, 1, 2].map((i) => makeMessage(i, { bodyBytes: 400 })));
@@ -153,9 +166,21 @@ test('console: routes created through the form deliver by webhook exactly once; 
     await open(page, '/routes/crm');
     await waitCount(page, '#route-deliveries-table tr[data-state="done"]', 3);
     await fill(page, '#f-description', 'CRM intake, edited');
+    await fill(page, '#f-scenario-0-maxAttempts', '5');
     await page.click('#save-route');
     await page.waitForSelector('#form-outcome.ok');
-    assert.match(readFileSync(ws.configPath, 'utf8'), /description: CRM intake, edited/);
+    const edited = (parse(readFileSync(ws.configPath, 'utf8')) as typeof config).routes.find((r) => r.name === 'crm')!;
+    assert.equal(edited.description, 'CRM intake, edited');
+    assert.deepEqual(edited.scenario, [{ action: 'webhook', url: good.url, secret: { secret: 'route.crm.scenario[0].secret' }, maxAttempts: 5, timeoutMs: 30000, inlineAttachmentsUpTo: 262144, pipeline: 32 }], 'the scenario replaced whole, its stored secret kept by reference');
+    // Changed elsewhere meanwhile: the edit is refused (409), and the page says to reload.
+    const elsewhere = await callApi(`${base}/api/v1/routes/crm`, admin, { method: 'PATCH', body: { description: 'changed elsewhere' } });
+    assert.equal(elsewhere.status, 200, elsewhere.raw);
+    await fill(page, '#f-description', 'lost edit');
+    await page.click('#save-route');
+    await page.waitForSelector('#form-outcome.error');
+    assert.match(await page.$eval('#form-outcome', (e) => e.textContent ?? ''), /reload the page/);
+    await page.click('#reload');
+    await page.waitForFunction(() => (document.querySelector('#f-description') as unknown as { value: string } | null)?.value === 'changed elsewhere');
     await assertFieldsLabelled(page, 15);
 
     // The deliveries across routes: the crm ones delivered, the broken ones dead with their last error.
@@ -189,6 +214,21 @@ test('console: routes created through the form deliver by webhook exactly once; 
     await open(page, '/routes/crm');
     await page.waitForSelector('#f-bus');
     await screenshot(page, 'route-form-en');
+
+    // Disable, then delete after the confirmation (the focus on its button; Enter confirms).
+    await open(page, '/routes/broken');
+    await page.waitForSelector('#toggle-route');
+    await page.click('#toggle-route');
+    await page.waitForFunction(() => document.querySelector('#toggle-route')?.textContent === 'Enable');
+    assert.equal((parse(readFileSync(ws.configPath, 'utf8')) as typeof config).routes.find((r) => r.name === 'broken')!.enabled, false);
+    await page.click('#delete-route');
+    await page.waitForSelector('[role="alertdialog"]');
+    assert.equal(await page.evaluate(() => (document as unknown as { activeElement: { id: string } }).activeElement.id), 'confirm-delete');
+    await page.keyboard.press('Enter');
+    await waitCount(page, '#routes-table tbody tr', 1);
+    assert.deepEqual((parse(readFileSync(ws.configPath, 'utf8')) as typeof config).routes.map((r) => r.name), ['crm']);
+    await open(page, '/routes/crm');
+    await page.waitForSelector('#f-bus');
 
     // Russian: the seeds' terms.
     await page.select('#language', 'ru');
