@@ -1,7 +1,7 @@
 /**
  * The Deliveries page (`#/deliveries`, issue 15): every route's deliveries with their filters
  * (state, dead letters included; route), paged by the API's cursor; an admin retries dead
- * letters. `#/deliveries?state=dead&route=<name>` opens it filtered.
+ * letters. `#/deliveries?state=dead&route=<name>&limit=50` opens it filtered, 50 a page.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { sessionEnded } from './api.js';
@@ -17,6 +17,7 @@ const STATES: readonly string[] = ['pending', 'done', 'dead'];
 export function DeliveriesPage(props: PageProps) {
   const [routes, setRoutes] = useState<string[]>([]);
   const q = currentQuery();
+  const limit = Number(q.get('limit')) || undefined;
   const state = STATES.includes(q.get('state') ?? '') ? (q.get('state') as DeliveryState) : undefined;
   useEffect(() => {
     listRoutes().then(
@@ -30,7 +31,7 @@ export function DeliveriesPage(props: PageProps) {
   return (
     <section aria-labelledby="page-title" class="deliveries-page">
       <h1 id="page-title">{ds('title')}</h1>
-      <DeliveryList routes={routes} route={q.get('route') ?? undefined} state={state} admin={roleAllows(props.role, 'admin')} onSessionEnded={props.onSessionEnded} />
+      <DeliveryList routes={routes} route={q.get('route') ?? undefined} state={state} limit={limit} admin={roleAllows(props.role, 'admin')} onSessionEnded={props.onSessionEnded} />
     </section>
   );
 }

@@ -17,6 +17,8 @@ interface Props {
   /** The routes to filter by (the list across routes). */
   routes?: string[];
   state?: DeliveryState | undefined;
+  /** Deliveries per page (the API's default when absent). */
+  limit?: number | undefined;
   admin: boolean;
   onSessionEnded: () => void;
 }
@@ -81,7 +83,7 @@ export function DeliveryList(props: Props) {
     if (sessionEnded(err)) props.onSessionEnded();
     else setError(failureText(err));
   };
-  const query = { state: state || undefined, route: route || undefined, own: props.own === true };
+  const query = { state: state || undefined, route: route || undefined, own: props.own === true, ...(props.limit ? { limit: props.limit } : {}) };
 
   useEffect(() => {
     let live = true;

@@ -205,6 +205,18 @@ test('console: routes created through the form deliver by webhook exactly once; 
     await waitCount(page, '#deliveries-table tr[data-route="broken"][data-state="done"]', 3);
     assert.equal(good.requests.length, 3, 'the crm route untouched by the retry');
 
+    // A page at a time by the API's cursor: 2, then More until the six are shown.
+    await open(page, '/routes');
+    await page.waitForSelector('#routes-table');
+    await open(page, '/deliveries?limit=2');
+    await waitCount(page, '#deliveries-table tbody tr', 2);
+    await page.click('#deliveries-more');
+    await waitCount(page, '#deliveries-table tbody tr', 4);
+    await page.click('#deliveries-more');
+    await waitCount(page, '#deliveries-table tbody tr', 6);
+    assert.equal(new Set(await page.$$eval('#deliveries-table tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-delivery')))).size, 6, 'no delivery twice');
+    await page.waitForFunction(() => document.querySelector('#deliveries-more') === null);
+
     // The list of routes: both, with their bus numbers.
     await open(page, '/routes');
     await waitCount(page, '#routes-table tbody tr', 2);
@@ -230,7 +242,8 @@ test('console: routes created through the form deliver by webhook exactly once; 
     await open(page, '/routes/crm');
     await page.waitForSelector('#f-bus');
 
-    // Russian: the seeds' terms.
+    // Russian, on a narrow screen: the seeds' terms.
+    await page.setViewport({ width: 380, height: 800 });
     await page.select('#language', 'ru');
     await page.waitForFunction(() => document.querySelector('label[for="f-bus"]')?.textContent === 'Номер шины данных');
     await page.waitForFunction(() => document.querySelector('#f-scenario')?.textContent?.includes('Сценарий') === true);
@@ -240,7 +253,6 @@ test('console: routes created through the form deliver by webhook exactly once; 
     await open(page, '/deliveries');
     await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'Доставки');
     await page.waitForSelector('#deliveries-table tr[data-state="done"]');
-    await page.setViewport({ width: 380, height: 800 });
     await screenshot(page, 'deliveries-ru');
 
     assert.deepEqual(foreign, [], 'every request stays on the service');
