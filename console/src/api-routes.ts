@@ -90,10 +90,12 @@ export interface DeliveryPage {
   next: string | null;
 }
 
+/** Every configured route (viewer). */
 export async function listRoutes(): Promise<Route[]> {
   return (await call<{ routes: Route[] }>('GET', '/api/v1/routes')).routes;
 }
 
+/** One route (viewer); 404 when there is none of this name. */
 export async function getRoute(name: string): Promise<Route> {
   return call<Route>('GET', `/api/v1/routes/${seg(name)}`);
 }
@@ -159,6 +161,7 @@ export interface DeliveryQuery {
   limit?: number;
 }
 
+/** One page of deliveries, across routes or of one route's own list. */
 export async function listDeliveries(q: DeliveryQuery): Promise<DeliveryPage> {
   const p = new URLSearchParams();
   if (q.state) p.set('state', q.state);

@@ -14,6 +14,7 @@ import './routes.css';
 
 const STATES: readonly string[] = ['pending', 'done', 'dead'];
 
+/** The section: deliveries across routes, filtered as the hash's query says. */
 export function DeliveriesPage(props: PageProps) {
   const [routes, setRoutes] = useState<string[]>([]);
   const q = currentQuery();

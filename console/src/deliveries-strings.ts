@@ -1,6 +1,7 @@
 /** The Deliveries section's strings in English and Russian (the seeds' term: Доставки). */
 import { strings } from './i18n.js';
 
+/** A string of the Deliveries section in the chosen language. */
 export const ds = strings(
   {
     title: 'Deliveries',

@@ -70,6 +70,7 @@ function Row(props: { d: Delivery; admin: boolean; onRetry: (d: Delivery) => voi
   );
 }
 
+/** The filters, the table, More, and Retry for an admin. */
 export function DeliveryList(props: Props) {
   const [state, setState] = useState<DeliveryState | ''>(props.state ?? '');
   const [route, setRoute] = useState(props.route ?? '');

@@ -14,6 +14,7 @@ interface Props {
   onFailure: (err: unknown) => void;
 }
 
+/** Enable/disable and delete (with its confirmation) of one route. */
 export function RouteActions(props: Props) {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);

@@ -7,6 +7,7 @@ import { ATTRIBUTE_NAMES, nextKey, type AttributesForm, type FilterForm } from '
 import { rs } from './routes-strings.js';
 import { CheckField, NumberField, SelectField, TextField, type Problems } from './route-fields.js';
 
+/** The filter's conditions (all given must hold). */
 export function FilterFields(props: { filter: FilterForm; problems: Problems; disabled: boolean; onChange: (f: FilterForm) => void }) {
   const { filter: f, problems, disabled } = props;
   const set = <K extends keyof FilterForm>(k: K, v: FilterForm[K]): void => props.onChange({ ...f, [k]: v });
@@ -51,6 +52,7 @@ export function FilterFields(props: { filter: FilterForm; problems: Problems; di
   );
 }
 
+/** The message attributes the scenario receives: keep, rename, add. */
 export function AttributesEditor(props: { attributes: AttributesForm; problems: Problems; disabled: boolean; onChange: (a: AttributesForm) => void }) {
   const { attributes: a, problems, disabled } = props;
   const set = (next: Partial<AttributesForm>): void => props.onChange({ ...a, ...next });

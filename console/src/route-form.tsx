@@ -59,6 +59,7 @@ function ProblemSummary(props: { problems: Problems }) {
   );
 }
 
+/** The form of a new route or of an existing one (read-only for a non-admin). */
 export function RouteFormView(props: Props) {
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [form, setForm] = useState<Form | null>(null);

@@ -10,6 +10,7 @@ import { href } from './router.js';
 import { scenarioSummary } from './route-model.js';
 import { rs } from './routes-strings.js';
 
+/** The routes' table. */
 export function RouteList(props: { admin: boolean; onSessionEnded: () => void }) {
   const [routes, setRoutes] = useState<Route[] | null>(null);
   const [error, setError] = useState<string | null>(null);

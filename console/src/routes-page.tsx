@@ -11,6 +11,7 @@ import { DeliveryList } from './delivery-list.js';
 import { rs } from './routes-strings.js';
 import './routes.css';
 
+/** The section by its path: the list, a new route, or a route. */
 export function RoutesPage(props: PageProps) {
   const admin = roleAllows(props.role, 'admin');
   const [first] = props.path;

@@ -1,6 +1,7 @@
 /** The Routes section's strings in English and Russian (the seeds' terms: Пути передачи данных, Номер шины данных, Сценарий, Фильтр, Атрибуты сообщения). */
 import { strings } from './i18n.js';
 
+/** A string of the Routes section in the chosen language. */
 export const rs = strings(
   {
     title: 'Routes',

@@ -77,6 +77,7 @@ function StepSettings(p: { s: StepForm; at: string; set: Set; problems: Problems
   }
 }
 
+/** The scenario's steps, in order, with their buttons. */
 export function ScenarioEditor(props: Props) {
   const { steps, onChange, disabled, problems } = props;
   const update = (i: number, s: StepForm): void => onChange(steps.map((x, j) => (j === i ? s : x)));
@@ -85,8 +86,12 @@ export function ScenarioEditor(props: Props) {
     const [s] = next.splice(i, 1);
     next.splice(i + by, 0, s!);
     onChange(next);
-    // The focus follows the moved step's button, so moving again is one more key press.
-    queueMicrotask(() => document.getElementById(`step-${s!.key}-${by < 0 ? 'up' : 'down'}`)?.focus());
+    // The focus follows the moved step's button, so moving again is one more key press; at the
+    // top or the bottom that button is disabled, so the focus goes to the other one.
+    const at = i + by;
+    const same = by < 0 ? at > 0 : at < next.length - 1;
+    const dir = same === by < 0 ? 'up' : 'down';
+    setTimeout(() => document.getElementById(`step-${s!.key}-${dir}`)?.focus(), 0);
   };
   const scenarioProblem = problems.filter((p) => p.field === 'scenario');
   return (

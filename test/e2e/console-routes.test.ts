@@ -117,6 +117,8 @@ async function createBroken(page: Page, bad: WebhookReceiver): Promise<void> {
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => (document.querySelector('#f-scenario-0-action') as unknown as { value: string } | null)?.value === 'archive');
   assert.equal(await page.$eval('#f-scenario-1-url', (e) => (e as unknown as { value: string }).value), bad.url, 'the webhook moved down with its settings');
+  // At the top its Move up is disabled: the focus is on its Move down, one key press from moving back.
+  await page.waitForFunction(() => (document as unknown as { activeElement: { getAttribute(n: string): string | null } | null }).activeElement?.getAttribute('aria-label') === 'Move down: Step 1');
   await page.click('#save-route');
   await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'broken', { timeout: 15_000 });
 }
@@ -126,6 +128,7 @@ test('console: routes created through the form deliver by webhook exactly once; 
   const user = await dovecot.createUser();
   const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)] });
   const admin = await createToken(ws, 'console-admin', 'admin');
+  const viewer = await createToken(ws, 'console-viewer', 'viewer');
   const good = await startWebhookReceiver();
   const bad = await startWebhookReceiver();
   bad.answer(() => ({ status: 500 }));
@@ -255,8 +258,27 @@ test('console: routes created through the form deliver by webhook exactly once; 
     await page.waitForSelector('#deliveries-table tr[data-state="done"]');
     await screenshot(page, 'deliveries-ru');
 
-    assert.deepEqual(foreign, [], 'every request stays on the service');
-    assert.deepEqual(problems, [], 'no script error, no CSP violation');
+    // A viewer sees the routes and deliveries, and is offered no change.
+    const context = await chromium.browser.createBrowserContext();
+    const other = await context.newPage();
+    await other.setViewport({ width: 1100, height: 800 });
+    const viewerWatch = await watchPage(other, base);
+    await signIn(other, base, viewer);
+    await open(other, '/routes');
+    await waitCount(other, '#routes-table tbody tr', 1);
+    assert.equal(await other.$('#new-route'), null, 'no New route');
+    await open(other, '/routes/crm');
+    await other.waitForSelector('#f-bus');
+    assert.equal(await other.$eval('#f-bus', (e) => (e as unknown as { disabled: boolean }).disabled), true, 'the form is read-only');
+    assert.equal(await other.$('#save-route'), null);
+    assert.equal(await other.$('#toggle-route'), null);
+    await open(other, '/deliveries');
+    await other.waitForSelector('#deliveries-table');
+    assert.equal(await other.$('button.retry-one, #deliveries-retry-all'), null, 'no Retry');
+    await context.close();
+
+    assert.deepEqual([...foreign, ...viewerWatch.foreign], [], 'every request stays on the service');
+    assert.deepEqual([...problems, ...viewerWatch.problems], [], 'no script error, no CSP violation');
   } catch (err) {
     const pages = await chromium?.browser.pages();
     if (pages?.length) await screenshot(pages[pages.length - 1]!, 'console-routes-failure').catch(() => undefined);
