@@ -2,9 +2,10 @@
  * The console's Routes and Deliveries sections in a real headless Chromium against a real
  * `start`, a real Dovecot and real webhook receivers on loopback (issue 15, "routes" and
  * "deliveries"): an admin creates a route through the form (bus 2, a webhook with the signing
- * secret typed in) after a 400 showed each problem beside its field; the route lands in the
- * configuration file with bus 2 and its secret out of the file; the mailbox's messages reach the
- * receiver exactly once each, signed per Standard Webhooks, and the deliveries page shows them
+ * secret typed in, a size filter, an attribute added) after a 400 showed each problem beside its
+ * field; the route lands in the configuration file with bus 2 and its secret out of the file; the
+ * mailbox's small messages reach the receiver exactly once each (the big one filtered out), with
+ * the added attribute, signed per Standard Webhooks, and the deliveries page shows them
  * delivered; a second route whose receiver answers 500 (maxAttempts 1) shows its dead letters
  * with their last error, and once the receiver answers 200 Retry delivers them. Scenario steps
  * are added and moved with the keyboard. An edit is a PATCH of what changed against the version
@@ -96,6 +97,12 @@ async function createCrm(page: Page, good: WebhookReceiver): Promise<void> {
 
   await fill(page, '#f-bus', '2');
   await page.type('#f-description', 'CRM intake');
+  // Фильтр: small messages only; Атрибуты сообщения: a constant added.
+  await page.type('#f-filter-maxSize', '3000');
+  await page.click('#add-attribute');
+  await page.type('#f-attributes-add-0-name', 'Origin');
+  await page.select('#f-attributes-add-0-source', 'value');
+  await page.type('#f-attributes-add-0-value', 'console');
   await page.click('#save-route');
   await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'crm', { timeout: 15_000 });
 }
@@ -147,6 +154,8 @@ test('console: routes created through the form deliver by webhook exactly once; 
     const crm = config.routes.find((r) => r.name === 'crm')!;
     assert.equal(crm.bus, 2, 'the route is in the file with bus 2');
     assert.equal(crm.connection, 'journal');
+    assert.deepEqual(crm.filter, { maxSize: 3000 });
+    assert.deepEqual(crm.attributes, { add: [{ name: 'Origin', value: 'console' }] });
     const step = (crm.scenario as Array<Record<string, unknown>>)[0]!;
     assert.equal(step.url, good.url);
     assert.deepEqual(step.secret, { secret: 'route.crm.scenario[0].secret' }, 'the secret is out of the file');
@@ -155,15 +164,15 @@ test('console: routes created through the form deliver by webhook exactly once; 
     const broken = (parse(readFileSync(ws.configPath, 'utf8')) as typeof config).routes.find((r) => r.name === 'broken')!;
     assert.deepEqual(broken.scenario, [{ action: 'archive' }, { action: 'webhook', url: bad.url, maxAttempts: 1 }]);
 
-    // The mail arrives after both routes exist: each message reaches the good receiver once, signed.
-    await dovecot.loadMaildir(user.username, [0, 1, 2].map((i) => makeMessage(i, { bodyBytes: 400 })));
+    // The mail arrives after both routes exist: each small message reaches the good receiver once, signed; the big one is filtered out.
+    await dovecot.loadMaildir(user.username, [...[0, 1, 2].map((i) => makeMessage(i, { bodyBytes: 400 })), makeMessage(3, { bodyBytes: 8000 })]);
     await waitFor(() => good.accepted().length >= 3, 30_000, 'three deliveries to the crm receiver');
-    await waitFor(() => bad.requests.length >= 3, 30_000, 'three attempts at the broken receiver');
+    await waitFor(() => bad.requests.length >= 4, 30_000, 'four attempts at the broken receiver');
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(good.requests.length, 3, 'exactly once each');
     assert.deepEqual(new Set(good.requests.map((r) => r.body.message.Subject)), new Set(['Report 0', 'Report 1', 'Report 2']));
     assert.ok(good.requests.every((r) => signedBy(r, SECRET)), 'a valid Standard Webhooks signature with the typed secret');
-    assert.ok(good.requests.every((r) => r.body.route === 'crm'));
+    assert.ok(good.requests.every((r) => r.body.route === 'crm' && r.body.message.Origin === 'console'), 'the attribute added');
 
     // The route's own page: its deliveries, delivered; an edit is a PATCH of what changed.
     await open(page, '/routes/crm');
@@ -193,7 +202,7 @@ test('console: routes created through the form deliver by webhook exactly once; 
     await waitCount(page, '#deliveries-table tr[data-route="crm"][data-state="done"]', 3);
     await page.select('#deliveries-route', 'broken');
     await page.select('#deliveries-state', 'dead');
-    await waitCount(page, '#deliveries-table tr[data-route="broken"][data-state="dead"]', 3);
+    await waitCount(page, '#deliveries-table tr[data-route="broken"][data-state="dead"]', 4);
     const errors = await page.$$eval('#deliveries-table tr[data-state="dead"] td[data-field="lastError"]', (tds) => tds.map((td) => td.textContent ?? ''));
     assert.ok(errors.every((e) => /500/.test(e)), `the last error of each dead letter: ${JSON.stringify(errors)}`);
     await assertFieldsLabelled(page, 2);
@@ -203,12 +212,12 @@ test('console: routes created through the form deliver by webhook exactly once; 
     bad.answer(() => ({ status: 200 }));
     await page.click('#deliveries-retry-all');
     await page.waitForSelector('#deliveries-notice');
-    await waitFor(() => bad.accepted().length >= 3, 30_000, 'the retried dead letters delivered');
+    await waitFor(() => bad.accepted().length >= 4, 30_000, 'the retried dead letters delivered');
     await page.select('#deliveries-state', 'done');
-    await waitCount(page, '#deliveries-table tr[data-route="broken"][data-state="done"]', 3);
+    await waitCount(page, '#deliveries-table tr[data-route="broken"][data-state="done"]', 4);
     assert.equal(good.requests.length, 3, 'the crm route untouched by the retry');
 
-    // A page at a time by the API's cursor: 2, then More until the six are shown.
+    // A page at a time by the API's cursor: 2, then More until the seven are shown.
     await open(page, '/routes');
     await page.waitForSelector('#routes-table');
     await open(page, '/deliveries?limit=2');
@@ -217,7 +226,9 @@ test('console: routes created through the form deliver by webhook exactly once; 
     await waitCount(page, '#deliveries-table tbody tr', 4);
     await page.click('#deliveries-more');
     await waitCount(page, '#deliveries-table tbody tr', 6);
-    assert.equal(new Set(await page.$$eval('#deliveries-table tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-delivery')))).size, 6, 'no delivery twice');
+    await page.click('#deliveries-more');
+    await waitCount(page, '#deliveries-table tbody tr', 7);
+    assert.equal(new Set(await page.$$eval('#deliveries-table tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-delivery')))).size, 7, 'no delivery twice');
     await page.waitForFunction(() => document.querySelector('#deliveries-more') === null);
 
     // The list of routes: both, with their bus numbers.
@@ -238,7 +249,7 @@ test('console: routes created through the form deliver by webhook exactly once; 
     assert.equal((parse(readFileSync(ws.configPath, 'utf8')) as typeof config).routes.find((r) => r.name === 'broken')!.enabled, false);
     await page.click('#delete-route');
     await page.waitForSelector('[role="alertdialog"]');
-    assert.equal(await page.evaluate(() => (document as unknown as { activeElement: { id: string } }).activeElement.id), 'confirm-delete');
+    await page.waitForFunction(() => (document as unknown as { activeElement: { id: string } | null }).activeElement?.id === 'confirm-delete', { timeout: 5000 });
     await page.keyboard.press('Enter');
     await waitCount(page, '#routes-table tbody tr', 1);
     assert.deepEqual((parse(readFileSync(ws.configPath, 'utf8')) as typeof config).routes.map((r) => r.name), ['crm']);
