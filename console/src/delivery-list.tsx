@@ -1,0 +1,218 @@
+/**
+ * Deliveries, across routes (`GET /api/v1/deliveries`, filtered by state and route) or of one
+ * route (`GET /api/v1/routes/{name}/deliveries`), a keyset-cursor page at a time ("More").
+ * Dead letters show their last error; an admin retries one, or every dead letter of a route.
+ * While something shown is pending, the first page is read again every few seconds.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { sessionEnded } from './api.js';
+import { listDeliveries, retryDeliveries, type Delivery, type DeliveryState } from './api-routes.js';
+import { dateTime, failureText, num } from './i18n.js';
+import { ds } from './deliveries-strings.js';
+
+interface Props {
+  /** One route's own list when set and `own`; else the route the list across routes starts filtered by. */
+  route?: string | undefined;
+  own?: boolean;
+  /** The routes to filter by (the list across routes). */
+  routes?: string[];
+  state?: DeliveryState | undefined;
+  /** Deliveries per page (the API's default when absent). */
+  limit?: number | undefined;
+  admin: boolean;
+  onSessionEnded: () => void;
+}
+
+const STATES: DeliveryState[] = ['pending', 'done', 'dead'];
+const REFRESH_MS = 2000;
+
+/** The message id of a delivery (`<connection>.<route>.<message id>`). */
+const messageOf = (d: Delivery): string => String(d.messageId ?? d.id.split('.').pop());
+
+function Row(props: { d: Delivery; admin: boolean; onRetry: (d: Delivery) => void }) {
+  const { d } = props;
+  return (
+    <tr data-delivery={d.id} data-state={d.state} data-route={d.route} class={d.state === 'dead' ? 'attention' : undefined}>
+      <td data-label={ds('message')} data-field="message">
+        {messageOf(d)}
+      </td>
+      <td data-label={ds('route')} data-field="route">
+        {d.route}
+      </td>
+      <td data-label={ds('connection')}>{d.connection}</td>
+      <td data-label={ds('bus')} class="num">
+        {num(d.bus)}
+      </td>
+      <td data-label={ds('state')} data-field="state">
+        {ds(`state.${d.state}`)}
+      </td>
+      <td data-label={ds('step')} class="num">
+        {num(d.step + 1)}
+      </td>
+      <td data-label={ds('attempts')} class="num" data-field="attempts">
+        {num(d.attempts)}
+      </td>
+      <td data-label={ds('lastError')} data-field="lastError" class="last-error">
+        {d.lastError ?? ''}
+      </td>
+      <td data-label={ds('created')}>{dateTime(d.createdAt)}</td>
+      <td data-label={ds('done')}>{d.doneAt ? dateTime(d.doneAt) : ''}</td>
+      {props.admin && (
+        <td data-label={ds('actions')}>
+          {d.state === 'dead' && (
+            <button type="button" class="retry-one" aria-label={`${ds('retry')}: ${ds('message')} ${messageOf(d)}, ${d.route}`} onClick={() => props.onRetry(d)}>
+              {ds('retry')}
+            </button>
+          )}
+        </td>
+      )}
+    </tr>
+  );
+}
+
+/** The filters, the table, More, and Retry for an admin. */
+export function DeliveryList(props: Props) {
+  const [state, setState] = useState<DeliveryState | ''>(props.state ?? '');
+  const [route, setRoute] = useState(props.route ?? '');
+  const [rows, setRows] = useState<Delivery[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+
+  const failed = (err: unknown): void => {
+    if (sessionEnded(err)) props.onSessionEnded();
+    else setError(failureText(err));
+  };
+  const query = { state: state || undefined, route: route || undefined, own: props.own === true, ...(props.limit ? { limit: props.limit } : {}) };
+
+  useEffect(() => {
+    let live = true;
+    listDeliveries(query).then(
+      (p) => {
+        if (!live) return;
+        setError(null);
+        setRows(p.deliveries);
+        setNext(p.next);
+      },
+      (err) => live && failed(err),
+    );
+    return () => {
+      live = false;
+    };
+  }, [state, route, tick]);
+
+  // Pending deliveries move on by themselves: read the first page again while one is shown (and no later page was asked for).
+  const waiting = rows !== null && rows.some((d) => d.state === 'pending') && next === null;
+  useEffect(() => {
+    if (!waiting) return;
+    const timer = setTimeout(() => setTick((t) => t + 1), REFRESH_MS);
+    return () => clearTimeout(timer);
+  }, [waiting, rows]);
+
+  const more = async (): Promise<void> => {
+    try {
+      const p = await listDeliveries({ ...query, cursor: next });
+      setRows([...(rows ?? []), ...p.deliveries]);
+      setNext(p.next);
+    } catch (err) {
+      failed(err);
+    }
+  };
+  const retry = async (target: string, ids?: string[]): Promise<void> => {
+    setNotice(null);
+    try {
+      const r = await retryDeliveries(target, ids);
+      setNotice(`${ds('retried')} ${num(r.replayed)}`);
+      setTick((t) => t + 1);
+    } catch (err) {
+      failed(err);
+    }
+  };
+
+  const idPrefix = props.own ? 'route-deliveries' : 'deliveries';
+  return (
+    <div class="deliveries">
+      <div class="filters" role="group" aria-label={ds('filters')}>
+        <label for={`${idPrefix}-state`}>{ds('state')}</label>
+        <select id={`${idPrefix}-state`} value={state} onChange={(e) => setState((e.currentTarget as HTMLSelectElement).value as DeliveryState | '')}>
+          <option value="">{ds('anyState')}</option>
+          {STATES.map((s) => (
+            <option key={s} value={s}>
+              {ds(`state.${s}`)}
+            </option>
+          ))}
+        </select>
+        {!props.own && (
+          <>
+            <label for={`${idPrefix}-route`}>{ds('route')}</label>
+            <select id={`${idPrefix}-route`} value={route} onChange={(e) => setRoute((e.currentTarget as HTMLSelectElement).value)}>
+              <option value="">{ds('anyRoute')}</option>
+              {[...new Set([...(props.routes ?? []), ...(route ? [route] : [])])].map((r) => (
+                <option key={r} value={r}>
+                  {r}
+                </option>
+              ))}
+            </select>
+          </>
+        )}
+        <button type="button" id={`${idPrefix}-refresh`} onClick={() => setTick((t) => t + 1)}>
+          {ds('refresh')}
+        </button>
+        {props.admin && route && (
+          <button type="button" id={`${idPrefix}-retry-all`} onClick={() => retry(route)}>
+            {ds('retryAll')}
+          </button>
+        )}
+      </div>
+      {notice && (
+        <p class="ok" role="status" id={`${idPrefix}-notice`}>
+          {notice}
+        </p>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {rows !== null && rows.length === 0 && <p class="help">{ds('none')}</p>}
+      {rows !== null && rows.length > 0 && (
+        <div class="table-wrap">
+          <table id={`${idPrefix}-table`}>
+            <thead>
+              <tr>
+                <th scope="col">{ds('message')}</th>
+                <th scope="col">{ds('route')}</th>
+                <th scope="col">{ds('connection')}</th>
+                <th scope="col" class="num">
+                  {ds('bus')}
+                </th>
+                <th scope="col">{ds('state')}</th>
+                <th scope="col" class="num">
+                  {ds('step')}
+                </th>
+                <th scope="col" class="num">
+                  {ds('attempts')}
+                </th>
+                <th scope="col">{ds('lastError')}</th>
+                <th scope="col">{ds('created')}</th>
+                <th scope="col">{ds('done')}</th>
+                {props.admin && <th scope="col">{ds('actions')}</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((d) => (
+                <Row key={d.id} d={d} admin={props.admin} onRetry={(x) => retry(x.route, [x.id])} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {next && (
+        <button type="button" id={`${idPrefix}-more`} onClick={more}>
+          {ds('more')}
+        </button>
+      )}
+    </div>
+  );
+}

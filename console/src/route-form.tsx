@@ -1,0 +1,197 @@
+/**
+ * One route's form (`#/routes/new`, `#/routes/<name>`): the route settings of SPEC "Route
+ * settings". Create is a POST of the route as the file takes it; an edit is a PATCH of only the
+ * keys changed (a JSON merge patch, arrays whole) against the version read (If-Match: a change
+ * elsewhere meanwhile is a 409, told as "reload"). A 400's problems show beside their fields and
+ * in a summary (role=alert) whose entries move the focus to the field.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { ApiFailure, listConnections, sessionEnded, type Connection } from './api.js';
+import { configVersion, createRoute, getRoute, patchRoute, type Route, type RouteWrite } from './api-routes.js';
+import { failureText } from './i18n.js';
+import { navigate } from './router.js';
+import { bodyOf, emptyForm, formOf, mergePatch, type RouteForm as Form } from './route-model.js';
+import { rs } from './routes-strings.js';
+import { CheckField, NumberField, SelectField, TextField, fieldId, type Problems } from './route-fields.js';
+import { ScenarioEditor } from './scenario-editor.js';
+import { AttributesEditor, FilterFields } from './route-filter.js';
+import { RouteActions } from './route-actions.js';
+
+interface Props {
+  /** The route's name; null for a new one. */
+  name: string | null;
+  admin: boolean;
+  onSessionEnded: () => void;
+}
+
+type Outcome = { kind: 'ok' | 'error' | 'conflict'; text: string } | null;
+
+/** What was read: the route (null when new), the version to edit against, the connections. */
+interface Loaded {
+  route: Route | null;
+  etag: string | null;
+  connections: Connection[];
+}
+
+async function load(name: string | null, admin: boolean): Promise<Loaded> {
+  // The version first: a change between it and the read is then a conflict, never lost.
+  const etag = admin ? await configVersion() : null;
+  const [route, connections] = await Promise.all([name ? getRoute(name) : Promise.resolve(null), listConnections()]);
+  return { route, etag, connections };
+}
+
+/** The problems' summary: each one a button that takes the focus to its field. */
+function ProblemSummary(props: { problems: Problems }) {
+  return (
+    <div class="error problems" role="alert" id="form-problems">
+      <p>{rs('problems')}</p>
+      <ul>
+        {props.problems.map((p) => (
+          <li key={p.field + p.message}>
+            <button type="button" class="link" onClick={() => document.getElementById(fieldId(p.field))?.focus()}>
+              <code>{p.field}</code>
+            </button>{' '}
+            {p.message}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** The form of a new route or of an existing one (read-only for a non-admin). */
+export function RouteFormView(props: Props) {
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [form, setForm] = useState<Form | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [problems, setProblems] = useState<Problems>([]);
+  const [outcome, setOutcome] = useState<Outcome>(null);
+  const [busy, setBusy] = useState(false);
+
+  const failed = (err: unknown): boolean => {
+    if (sessionEnded(err)) props.onSessionEnded();
+    return sessionEnded(err);
+  };
+
+  const reload = (): void => {
+    setLoadError(null);
+    setOutcome(null);
+    setProblems([]);
+    load(props.name, props.admin).then(
+      (l) => {
+        setLoaded(l);
+        setForm(l.route ? formOf(l.route) : emptyForm(l.connections[0]?.name ?? ''));
+      },
+      (err) => {
+        if (!failed(err)) setLoadError(err instanceof ApiFailure && err.error.status === 404 ? rs('notFound') : failureText(err));
+      },
+    );
+  };
+  useEffect(reload, [props.name]);
+
+  if (loadError) {
+    return (
+      <p class="error" role="alert">
+        {loadError}
+      </p>
+    );
+  }
+  if (!loaded || !form) return <p role="status">{rs('loading')}</p>;
+
+  const editing = loaded.route !== null;
+  const disabled = !props.admin;
+  const set = <K extends keyof Form>(k: K, v: Form[K]): void => setForm({ ...form, [k]: v });
+  const c = { problems, disabled };
+
+  const written = (w: RouteWrite): void => {
+    setLoaded({ ...loaded, route: w.route, etag: w.etag });
+    setForm(formOf(w.route));
+    setOutcome({ kind: 'ok', text: w.applied ? rs('saved') : rs('savedPending') });
+  };
+
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    setProblems([]);
+    setOutcome(null);
+    const body = bodyOf(form);
+    let patch: Record<string, unknown> | null = null;
+    if (loaded.route) {
+      patch = mergePatch(bodyOf(formOf(loaded.route)), body);
+      if (Object.keys(patch).length === 0) {
+        setOutcome({ kind: 'ok', text: rs('nothingChanged') });
+        return;
+      }
+    }
+    setBusy(true);
+    try {
+      if (loaded.route && patch) written(await patchRoute(loaded.route.name, patch, loaded.etag));
+      else {
+        await createRoute(body, loaded.etag);
+        navigate('routes', String(body.name));
+      }
+    } catch (err) {
+      if (failed(err)) return;
+      const f = err instanceof ApiFailure ? err.error : null;
+      if (f?.code === 'CONFIG_CONFLICT') setOutcome({ kind: 'conflict', text: rs('conflict') });
+      else if (f?.problems?.length) setProblems(f.problems);
+      else setOutcome({ kind: 'error', text: failureText(err) });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const connectionOptions = loaded.connections.map((x) => [x.name, x.name] as const);
+  if (form.connection && !loaded.connections.some((x) => x.name === form.connection)) connectionOptions.push([form.connection, form.connection]);
+
+  return (
+    <>
+      {editing && props.admin && loaded.route && (
+        <RouteActions
+          route={loaded.route}
+          etag={loaded.etag}
+          onChanged={written}
+          onDeleted={() => navigate('routes')}
+          onFailure={(err) => {
+            if (failed(err)) return;
+            const f = err instanceof ApiFailure ? err.error : null;
+            setOutcome(f?.code === 'CONFIG_CONFLICT' ? { kind: 'conflict', text: rs('conflict') } : { kind: 'error', text: failureText(err) });
+          }}
+        />
+      )}
+      {outcome && (
+        <div class={outcome.kind === 'ok' ? 'ok' : 'error'} role={outcome.kind === 'ok' ? 'status' : 'alert'} id="form-outcome">
+          {outcome.text}{' '}
+          {outcome.kind === 'conflict' && (
+            <button type="button" id="reload" onClick={reload}>
+              {rs('reload')}
+            </button>
+          )}
+        </div>
+      )}
+      {problems.length > 0 && <ProblemSummary problems={problems} />}
+      {disabled && <p class="help">{rs('readOnly')}</p>}
+      <form class="route-form" onSubmit={submit} noValidate aria-labelledby="page-title">
+        <fieldset class="settings">
+          <legend>{rs('settings')}</legend>
+          <div class="grid">
+            <TextField field="name" label={rs('name')} value={form.name} help={editing ? undefined : rs('nameHelp')} readOnly={editing} {...c} onInput={(v) => set('name', v)} />
+            <SelectField field="connection" label={rs('connection')} value={form.connection} options={connectionOptions} {...c} onChange={(v) => set('connection', v)} />
+            <NumberField field="bus" label={rs('bus')} value={form.bus} help={rs('busHelp')} {...c} onInput={(v) => set('bus', v)} />
+            <CheckField field="enabled" label={rs('enabled')} checked={form.enabled} {...c} onChange={(v) => set('enabled', v)} />
+          </div>
+          <TextField field="description" label={rs('description')} value={form.description} {...c} onInput={(v) => set('description', v)} />
+        </fieldset>
+        <FilterFields filter={form.filter} {...c} onChange={(f) => set('filter', f)} />
+        <AttributesEditor attributes={form.attributes} {...c} onChange={(a) => set('attributes', a)} />
+        <ScenarioEditor steps={form.scenario} {...c} onChange={(s) => set('scenario', s)} />
+        {props.admin && (
+          <div class="form-buttons">
+            <button type="submit" id="save-route" disabled={busy}>
+              {busy ? rs('saving') : editing ? rs('save') : rs('create')}
+            </button>
+          </div>
+        )}
+      </form>
+    </>
+  );
+}
