@@ -1,10 +1,9 @@
 /**
  * The console's calls of the routes and deliveries resources (`/api/v1/routes`,
  * `/api/v1/deliveries`), typed as the OpenAPI document describes them. A configuration edit
- * carries the file's version as `If-Match` (ADR 0023), which `call` does not send: {@link edit}
- * sends it itself, with the session's CSRF token asked of `GET /api/v1/session`.
+ * carries the file's version as `If-Match` (ADR 0023), through `api.ts`'s `request`.
  */
-import { ApiFailure, call, seg, type ApiError, type Session } from './api.js';
+import { call, request, seg } from './api.js';
 
 /** One scenario action as the API shows it (no secret in any form). */
 export interface RouteAction {
@@ -107,28 +106,9 @@ export async function configVersion(): Promise<string> {
 
 /** A request that changes the configuration, with `If-Match: "<etag>"` when a version is known. */
 async function edit<T>(method: string, path: string, etag: string | null, body?: unknown): Promise<T> {
-  const session = await call<Session>('GET', '/api/v1/session');
-  const headers: Record<string, string> = { accept: 'application/json', 'x-csrf-token': session.csrfToken };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (etag) headers['if-match'] = `"${etag}"`;
-  let res: Response;
-  try {
-    res = await fetch(path, { method, headers, credentials: 'same-origin', ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  } catch (err) {
-    throw new ApiFailure({ status: 0, code: 'NETWORK', message: String((err as Error).message) });
-  }
+  const res = await request(method, path, { ...(body !== undefined ? { body } : {}), headers: etag ? { 'if-match': `"${etag}"` } : {} });
   const text = await res.text();
-  let json: unknown = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON: the status says enough
-  }
-  if (!res.ok) {
-    const e = (json ?? {}) as Partial<ApiError>;
-    throw new ApiFailure({ status: res.status, code: e.code ?? `HTTP_${res.status}`, message: e.message ?? res.statusText, ...(Array.isArray(e.problems) ? { problems: e.problems } : {}) });
-  }
-  return json as T;
+  return (text ? JSON.parse(text) : null) as T;
 }
 
 /** Adds a route (admin); `body` is the route as the configuration file takes it. */
