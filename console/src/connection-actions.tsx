@@ -12,8 +12,29 @@ import { failureText, t } from './i18n.js';
 import { s } from './connections-strings.js';
 import { navigate } from './router.js';
 
-export function ConnectionActions(props: { name: string; enabled: boolean; admin: boolean; onChanged: () => void; onSessionEnded: () => void }) {
+/** A connection test's view and the function that runs it, each step shown as the service streams it. */
+function useConnectionTest(name: string, onSessionEnded: () => void): [TestView | null, () => Promise<void>] {
   const [test, setTest] = useState<TestView | null>(null);
+  const run = async (): Promise<void> => {
+    const steps: TestStep[] = [];
+    setTest('running');
+    try {
+      const result = await testConnectionStreamed(name, (step) => {
+        steps.push(step);
+        setTest({ partial: [...steps] });
+      });
+      setTest(result);
+    } catch (err) {
+      if (sessionEnded(err)) return onSessionEnded();
+      setTest({ error: failureText(err) });
+    }
+  };
+  return [test, run];
+}
+
+/** Test connection, enable/disable, run now, Download log and delete, for one connection's page. */
+export function ConnectionActions(props: { name: string; enabled: boolean; admin: boolean; onChanged: () => void; onSessionEnded: () => void }) {
+  const [test, runTest] = useConnectionTest(props.name, props.onSessionEnded);
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
   const [confirming, setConfirming] = useState(false);
 
@@ -26,21 +47,6 @@ export function ConnectionActions(props: { name: string; enabled: boolean; admin
     } catch (err) {
       if (sessionEnded(err)) return props.onSessionEnded();
       setNote({ ok: false, text: failureText(err) });
-    }
-  };
-
-  const runTest = async (): Promise<void> => {
-    const steps: TestStep[] = [];
-    setTest('running');
-    try {
-      const result = await testConnectionStreamed(props.name, (step) => {
-        steps.push(step);
-        setTest({ partial: [...steps] });
-      });
-      setTest(result);
-    } catch (err) {
-      if (sessionEnded(err)) return props.onSessionEnded();
-      setTest({ error: failureText(err) });
     }
   };
 
