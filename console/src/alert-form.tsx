@@ -45,7 +45,7 @@ function patchOf(a: Alert, before: Values, now: Values): Record<string, unknown>
   return patch;
 }
 
-export function AlertForm(props: { alert: Alert; onDone: (message: string | null) => void; onSessionEnded: () => void }) {
+export function AlertForm(props: { alert: Alert; onDone: (message: AlertsKey | null) => void; onSessionEnded: () => void }) {
   const a = props.alert;
   const [before] = useState(() => initial(a));
   const [values, setValues] = useState<Values>(before);
@@ -58,13 +58,13 @@ export function AlertForm(props: { alert: Alert; onDone: (message: string | null
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
     const patch = patchOf(a, before, values);
-    if (Object.keys(patch).length === 0) return props.onDone(as('unchanged'));
+    if (Object.keys(patch).length === 0) return props.onDone('unchanged');
     setBusy(true);
     setError(null);
     setProblems({});
     try {
       const r = await patchAlert(a.rule, patch);
-      props.onDone(r.applied ? as('saved') : as('savedNotApplied'));
+      props.onDone(r.applied ? 'saved' : 'savedNotApplied');
     } catch (err) {
       if (sessionEnded(err)) return props.onSessionEnded();
       const list = err instanceof ApiFailure ? (err.error.problems ?? []) : [];

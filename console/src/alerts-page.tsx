@@ -99,7 +99,8 @@ export function AlertsPage(props: PageProps) {
   const [alerts, setAlerts] = useState<Alert[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  // A key, not a sentence: the notice follows a change of language.
+  const [notice, setNotice] = useState<AlertsKey | null>(null);
   const [test, setTest] = useState<{ rule: string; result: AlertTest | 'running' | { error: string } } | null>(null);
   const [tick, setTick] = useState(0);
 
@@ -150,7 +151,7 @@ export function AlertsPage(props: PageProps) {
       )}
       {notice && (
         <p id="alert-notice" class="ok" role="status">
-          {notice}
+          {as(notice)}
         </p>
       )}
       {alerts && alerts.length === 0 && <p>{as('none')}</p>}

@@ -11,9 +11,9 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, connectionStatus, listConnections, logDownloadUrl, runNow, testConnection, type Connection, type ConnectionStatus, type ConnectionTest } from './api.js';
 import { ConnectionTestResult } from './connection-test.js';
 import { errorText, num, t, time, type Key } from './i18n.js';
-import { listAlerts } from './api-alerts.js';
+import { listAlerts, type Alert } from './api-alerts.js';
 import { throughput, type Throughput } from './api-stats.js';
-import { AttentionPanel, attentionItems, type AttentionItem, type StatusSeen } from './attention.js';
+import { AttentionPanel, attentionItems, type StatusSeen } from './attention.js';
 import { ThroughputChart } from './throughput-chart.js';
 import './dashboard.css';
 
@@ -41,7 +41,7 @@ export function Dashboard(props: { onSessionEnded: () => void; admin: boolean })
   const [error, setError] = useState<string | null>(null);
   const [at, setAt] = useState<Date | null>(null);
   const [started, setStarted] = useState<Record<string, string>>({});
-  const [attention, setAttention] = useState<AttentionItem[] | null>(null);
+  const [alerts, setAlerts] = useState<Alert[] | null>(null);
   const [chart, setChart] = useState<{ data: Throughput | null; failed: boolean }>({ data: null, failed: false });
   const [test, setTest] = useState<{ name: string; result: ConnectionTest | 'running' | { error: string } } | null>(null);
 
@@ -80,7 +80,7 @@ export function Dashboard(props: { onSessionEnded: () => void; admin: boolean })
         if (stopped) return;
         const all = connections.map((connection, i) => ({ connection, status: statuses[i] ?? null }));
         setRows(attentionFirst(all));
-        setAttention(attentionItems(all, alerts));
+        setAlerts(alerts);
         setChart((c) => (taken ? { data: taken, failed: false } : { data: c.data, failed: true }));
         setError(null);
         setAt(new Date());
@@ -110,7 +110,8 @@ export function Dashboard(props: { onSessionEnded: () => void; admin: boolean })
           {error}
         </p>
       )}
-      <AttentionPanel items={attention} />
+      {/* Worded at each render: a change of language shows at once. */}
+      <AttentionPanel items={rows && alerts ? attentionItems(rows, alerts) : null} />
       <h2 id="connections-title">{t('connections')}</h2>
       {rows && rows.length === 0 && <p>{t('noConnections')}</p>}
       {rows && rows.length > 0 && (

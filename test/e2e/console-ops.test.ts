@@ -120,6 +120,7 @@ async function russian(page: Page): Promise<void> {
   await page.waitForFunction((sel: string) => (document.querySelector(sel)?.textContent ?? '').startsWith('в порядке'), { timeout: 15_000 }, `${rule} td[data-field="state"]`);
   assert.match(await text(page, `${rule} td[data-field="settings"]`), /через 30 мин · подключение journal/);
   assert.equal(await text(page, `${rule} button.test-alert`), 'Отправить тестовое');
+  assert.equal(await text(page, '#alert-notice'), 'Сохранено в файле конфигурации и применено.', 'the notice follows the language');
   await screenshot(page, 'alerts-ru');
   await page.click('#nav-dashboard');
   await page.waitForSelector('#attention li[data-name="broken"]');
