@@ -4,7 +4,7 @@
  * configuration file edited with its comments kept, applied live). A refusal shows each problem
  * beside its field (`aria-invalid`, `aria-describedby`), as `config check` words it.
  */
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiFailure, sessionEnded } from './api.js';
 import { patchAlert, type Alert } from './api-alerts.js';
 import { as, type AlertsKey } from './alerts-strings.js';
@@ -53,6 +53,10 @@ export function AlertForm(props: { alert: Alert; onDone: (message: AlertsKey | n
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
+  // Opened from a row's Edit button: the keyboard goes on in the form.
+  const title = useRef<HTMLHeadingElement>(null);
+  useEffect(() => title.current?.focus(), []);
+
   const set = (k: string, v: string): void => setValues((x) => ({ ...x, [k]: v }));
 
   const submit = async (e: Event): Promise<void> => {
@@ -87,7 +91,9 @@ export function AlertForm(props: { alert: Alert; onDone: (message: AlertsKey | n
 
   return (
     <form id="alert-form" class="card wide alert-form" onSubmit={(e) => void submit(e)} aria-labelledby="alert-form-title" data-rule={a.rule}>
-      <h2 id="alert-form-title">{fill(as('editTitle'), { rule: a.rule })}</h2>
+      <h2 id="alert-form-title" tabIndex={-1} ref={title}>
+        {fill(as('editTitle'), { rule: a.rule })}
+      </h2>
       {error && (
         <p class="error" role="alert" id="alert-form-error">
           {error}

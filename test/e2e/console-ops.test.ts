@@ -18,7 +18,7 @@ import { imapConnection } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 import { callApi, createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
 import { ensureChromiumInstalled, launchChromium, type TestBrowser } from '../harness/chromium.js';
-import { assertConsoleBuilt, assertFieldsLabelled, screenshot, signIn, watchPage } from '../harness/console-page.js';
+import { assertConsoleBuilt, assertFieldsLabelled, screenshot, signIn, tabTo, watchPage } from '../harness/console-page.js';
 import { startWebhookReceiver, waitFor, type WebhookReceiver } from '../harness/webhook-receiver.js';
 
 /** The page's `document`, as the functions run in the browser see it (this project compiles without the DOM types). */
@@ -91,8 +91,11 @@ async function alertsEn(page: Page, configPath: string, hook: WebhookReceiver): 
   await page.waitForSelector('#alert-form');
   await assertFieldsLabelled(page, 4);
   assert.equal(await page.$eval('#alert-minutes', (e) => (e as unknown as { value: string }).value), '60');
+  // The keyboard goes on in the form: Tab reaches the threshold from its heading.
+  assert.equal(await page.evaluate(() => (document as unknown as { activeElement: { id: string } }).activeElement.id), 'alert-form-title');
+  await tabTo(page, 'alert-minutes', 4);
   await page.$eval('#alert-minutes', (e) => ((e as unknown as { value: string }).value = ''));
-  await page.type('#alert-minutes', '-1');
+  await page.keyboard.type('-1');
   await page.click('#alert-save');
   await page.waitForSelector('#alert-minutes[aria-invalid="true"]');
   assert.equal(await page.$eval('#alert-minutes', (e) => e.getAttribute('aria-describedby')), 'alert-minutes-error');
@@ -122,6 +125,11 @@ async function russian(page: Page): Promise<void> {
   assert.equal(await text(page, `${rule} button.test-alert`), 'Отправить тестовое');
   assert.equal(await text(page, '#alert-notice'), 'Сохранено в файле конфигурации и применено.', 'the notice follows the language');
   await screenshot(page, 'alerts-ru');
+  // Readable at 380 px: nothing wider than the screen.
+  await page.setViewport({ width: 380, height: 800 });
+  assert.ok(await page.evaluate(() => (document as unknown as { documentElement: { scrollWidth: number } }).documentElement.scrollWidth <= 380), 'no horizontal scrolling at 380 px');
+  await screenshot(page, 'alerts-narrow-ru');
+  await page.setViewport({ width: 1100, height: 800 });
   await page.click('#nav-dashboard');
   await page.waitForSelector('#attention li[data-name="broken"]');
   assert.equal(await text(page, '#attention-title'), 'Требует внимания');
