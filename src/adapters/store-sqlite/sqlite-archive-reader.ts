@@ -1,4 +1,4 @@
-/** The archive reader on SQLite (`ArchiveReader`): `stats`, the export listing and `findArchived`. */
+/** The archive reader on SQLite (`ArchiveReader`): `stats`, the export listing, `takenPerBucket` and `findArchived`. */
 import type { ArchivedMessage, ArchiveReader, ArchiveStats, ExportItem, TakenBucket } from '../../core/ports/archive-reader.js';
 import { parseSavedAttributes } from '../../core/message/parsed-record.js';
 import type { SqliteConnection } from './sqlite-connection.js';
@@ -8,13 +8,12 @@ import { mapSqliteError } from './sqlite-error-map.js';
 const EXPORT_PAGE = 1000;
 
 /**
- * How far a message's `taken_at` may lag behind one committed after it (`takenPerBucket`).
- * `taken_at` is set when a message is fetched and its row gets its id at the group commit, so ids
- * follow `taken_at` but for the fetch-to-commit delay of a batch and two connections' batches
- * committing in turn (seconds; a large message streamed for minutes at most). The window's first
- * id is searched from this much earlier, and the rows are then filtered by `taken_at` exactly.
+ * Messages and bytes per connection and bucket of a window: a range of the covering index
+ * `messages_taken`, the rows not read (`%` works on integers: a bound number may come as a REAL,
+ * which `/` would not truncate). Parameters: the bucket's length, since, until.
  */
-const TAKEN_ORDER_SLACK_MS = 15 * 60_000;
+export const TAKEN_PER_BUCKET_SQL = `SELECT connection, taken_at - taken_at % ? AS start, COUNT(*) AS messages, SUM(size) AS bytes
+  FROM messages WHERE taken_at >= ? AND taken_at < ? GROUP BY connection, start`;
 
 /** Reads the archive's metadata on the shared connection (also opened read-only, beside a running service). */
 export class SqliteArchiveReader implements ArchiveReader {
@@ -52,42 +51,13 @@ export class SqliteArchiveReader implements ArchiveReader {
 
   async takenPerBucket(since: number, until: number, bucketMs: number): Promise<TakenBucket[]> {
     try {
-      const first = this.firstIdTakenFrom(since - TAKEN_ORDER_SLACK_MS);
-      if (first === null) return [];
-      // A range of the rowid (no index on taken_at: every drain commit would pay for one, for a
-      // chart), grouped by connection and bucket (`%` works on integers: a bound number may come
-      // as a REAL, which `/` would not truncate).
       const rows = this.conn
-        .stmt(
-          `SELECT connection, taken_at - taken_at % ? AS start, COUNT(*) AS messages, SUM(size) AS bytes
-           FROM messages WHERE id >= ? AND taken_at >= ? AND taken_at < ? GROUP BY connection, start`,
-        )
-        .all(bucketMs, first, since, until) as Array<{ connection: string; start: number; messages: number; bytes: number }>;
+        .stmt(TAKEN_PER_BUCKET_SQL)
+        .all(bucketMs, since, until) as Array<{ connection: string; start: number; messages: number; bytes: number }>;
       return rows.map((r) => ({ connection: r.connection, start: r.start, messages: r.messages, bytes: r.bytes }));
     } catch (err) {
       throw mapSqliteError(err, 'counting the messages taken per minute');
     }
-  }
-
-  /**
-   * The first message id whose row (or a later one) was taken at or after `at`, by a binary search
-   * over the rowid (some 40 lookups of the primary key for any archive), taking `taken_at` as
-   * following the id (`TAKEN_ORDER_SLACK_MS`); null when the archive is empty.
-   */
-  private firstIdTakenFrom(at: number): number | null {
-    const bounds = this.conn.stmt('SELECT MIN(id) AS lo, MAX(id) AS hi FROM messages').get() as { lo: number | null; hi: number | null };
-    if (bounds.lo === null || bounds.hi === null) return null;
-    const next = this.conn.stmt('SELECT taken_at AS takenAt FROM messages WHERE id >= ? ORDER BY id LIMIT 1');
-    // The smallest v in [lo, hi + 1] whose first row at or after it was taken at or after `at` (none: hi + 1).
-    let lo = bounds.lo;
-    let hi = bounds.hi + 1;
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      const row = next.get(mid) as { takenAt: number } | undefined;
-      if (!row || row.takenAt >= at) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
   }
 
   async *listForExport(connection?: string): AsyncIterable<ExportItem> {
