@@ -13,8 +13,9 @@ import { lang, num } from './i18n.js';
 
 /** The drawing's own coordinates (the SVG scales to its box through `viewBox`). */
 const W = 640;
-const H = 200;
-const M = { left: 48, right: 8, top: 12, bottom: 30 };
+const H = 210;
+/** Room for the axes' labels, at the larger size a narrow screen gets (dashboard.css). */
+const M = { left: 56, right: 12, top: 26, bottom: 32 };
 
 /** A minute's start as the chosen language writes a time of day (`21:40`). */
 function hhmm(ms: number): string {
@@ -88,11 +89,12 @@ export function ThroughputChart(props: { data: Throughput | null; failed: boolea
             </g>
           ))}
           {xTicks.map((i) => (
-            <text key={`x${i}`} class="axis-label" x={M.left + i * barW + barW / 2} y={H - 8} text-anchor="middle">
+            // The first and last labels keep inside the drawing: anchored at their outer end.
+            <text key={`x${i}`} class="axis-label" x={M.left + i * barW + barW / 2} y={H - 8} text-anchor={i === 0 ? 'start' : i === n - 1 ? 'end' : 'middle'}>
               {hhmm(from + i * step)}
             </text>
           ))}
-          <text class="axis-title" x={M.left} y={M.top - 2}>
+          <text class="axis-title" x={M.left} y={M.top - 8}>
             {ds('axisMessages')}
           </text>
         </g>

@@ -137,6 +137,9 @@ async function russian(page: Page): Promise<void> {
   await page.waitForSelector('svg.throughput-chart');
   assert.equal(await text(page, '#throughput-title'), 'Получено писем за последний час');
   assert.match(await text(page, 'svg.throughput-chart desc'), new RegExp(`^Получено писем за последние 60 мин: ${TAKEN};`));
+  await page.setViewport({ width: 380, height: 900 });
+  assert.ok(await page.evaluate(() => (document as unknown as { documentElement: { scrollWidth: number } }).documentElement.scrollWidth <= 380), 'no horizontal scrolling at 380 px');
+  await screenshot(page, 'dashboard-chart-narrow-ru');
 }
 
 test('console: the throughput chart counts the drained messages, a wrong password heads the attention panel, an alert rule is edited and tested (real Chromium)', { timeout: 180_000 }, async () => {
