@@ -6,7 +6,8 @@
  * heads the attention panel with its code; the Alerts page lists the configured rule, an admin
  * changes its threshold through the form and the configuration file holds it (a wrong value is
  * refused beside its field), and its test button sends the alert to the receiver, which gets it
- * once; everything again in Russian. Nothing leaves the origin, no CSP violation or script error.
+ * once; everything again in Russian, and readable at 380 px; a viewer is offered neither test nor
+ * edit. Nothing leaves the origin, no CSP violation or script error.
  * Screenshots: dashboard-chart-en, alerts-en, alerts-ru.
  */
 import { test, before, after } from 'node:test';
@@ -177,6 +178,13 @@ test('console: the throughput chart counts the drained messages, a wrong passwor
     await dashboardEn(page, base, viewer);
     await alertsEn(page, ws.configPath, hook);
     await russian(page);
+    // A viewer sees the rules but is offered neither a test nor an edit.
+    await page.click('#sign-out');
+    await page.waitForSelector('#token');
+    await signIn(page, base, viewer);
+    await page.click('#nav-alerts');
+    await page.waitForSelector(rule);
+    assert.deepEqual([await page.$(`${rule} button.test-alert`), await page.$(`${rule} button.edit-alert`)], [null, null]);
     assert.equal(hook.requests.length, 1, 'the test alert only: the rule never fired');
     assert.deepEqual(foreign, [], 'every request stays on the service');
     assert.deepEqual(problems, [], 'no script error, no CSP violation');
