@@ -45,7 +45,7 @@ function patchOf(a: Alert, before: Values, now: Values): Record<string, unknown>
   return patch;
 }
 
-export function AlertForm(props: { alert: Alert; onDone: (message: AlertsKey | null) => void; onSessionEnded: () => void }) {
+export function AlertForm(props: { alert: Alert; etag: string | null; onDone: (message: AlertsKey | null) => void; onSessionEnded: () => void }) {
   const a = props.alert;
   const [before] = useState(() => initial(a));
   const [values, setValues] = useState<Values>(before);
@@ -67,7 +67,7 @@ export function AlertForm(props: { alert: Alert; onDone: (message: AlertsKey | n
     setError(null);
     setProblems({});
     try {
-      const r = await patchAlert(a.rule, patch);
+      const r = await patchAlert(a.rule, patch, props.etag);
       props.onDone(r.applied ? 'saved' : 'savedNotApplied');
     } catch (err) {
       if (sessionEnded(err)) return props.onSessionEnded();

@@ -6,7 +6,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { sessionEnded } from './api.js';
-import { listAlerts, testAlert, type Alert, type AlertTest } from './api-alerts.js';
+import { listAlertsVersioned, testAlert, type Alert, type AlertTest } from './api-alerts.js';
 import { AlertForm } from './alert-form.js';
 import { as, type AlertsKey } from './alerts-strings.js';
 import { fill } from './fill.js';
@@ -99,6 +99,9 @@ export function AlertsPage(props: PageProps) {
   const [alerts, setAlerts] = useState<Alert[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
+  // The file's version as last read, and as it was when the form opened (what the edit is made against).
+  const [etag, setEtag] = useState<string | null>(null);
+  const [editEtag, setEditEtag] = useState<string | null>(null);
   // A key, not a sentence: the notice follows a change of language.
   const [notice, setNotice] = useState<AlertsKey | null>(null);
   const [test, setTest] = useState<{ rule: string; result: AlertTest | 'running' | { error: string } } | null>(null);
@@ -109,9 +112,10 @@ export function AlertsPage(props: PageProps) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const load = async (): Promise<void> => {
       try {
-        const got = await listAlerts();
+        const got = await listAlertsVersioned();
         if (stopped) return;
-        setAlerts(got);
+        setAlerts(got.alerts);
+        setEtag(got.etag);
         setError(null);
       } catch (err) {
         if (stopped) return;
@@ -179,6 +183,7 @@ export function AlertsPage(props: PageProps) {
                   onEdit={() => {
                     setNotice(null);
                     setEditing(a.rule);
+                    setEditEtag(etag);
                   }}
                 />
               ))}
@@ -190,6 +195,7 @@ export function AlertsPage(props: PageProps) {
         <AlertForm
           key={editingAlert.rule}
           alert={editingAlert}
+          etag={editEtag}
           onSessionEnded={props.onSessionEnded}
           onDone={(message) => {
             setEditing(null);

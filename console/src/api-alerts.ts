@@ -1,5 +1,5 @@
 /** The alerts' typed calls (`GET /api/v1/alerts`, `POST …/{rule}/test`, `PATCH …/{rule}`). */
-import { call, seg } from './api.js';
+import { call, request, seg } from './api.js';
 
 /** The kinds of rule (`alerts.rules[].kind`). */
 export type AlertKind = 'connection-failing' | 'connection-silent' | 'dead-letters' | 'disk-space' | 'certificate-expiry' | 'audit-chain-broken';
@@ -37,6 +37,14 @@ export async function testAlert(rule: string): Promise<AlertTest> {
 }
 
 /** Changes `rule` in the configuration file by a JSON merge patch (admin); a 400 lists its problems by field. */
-export async function patchAlert(rule: string, patch: Record<string, unknown>): Promise<{ alert: Omit<Alert, 'state' | 'since' | 'summary' | 'lastSentAt' | 'lastError' | 'owed'>; applied: boolean }> {
-  return call('PATCH', `/api/v1/alerts/${seg(rule)}`, patch);
+/** The rules and the configuration file's version (`ETag`), which an edit sends back as `If-Match`. */
+export async function listAlertsVersioned(): Promise<{ alerts: Alert[]; etag: string | null }> {
+  const res = await request('GET', '/api/v1/alerts');
+  return { alerts: ((await res.json()) as { alerts: Alert[] }).alerts, etag: res.headers.get('etag') };
+}
+
+/** Changes a rule by a JSON merge patch against version `etag` (a change made meanwhile is a 409 CONFIG_CONFLICT). */
+export async function patchAlert(rule: string, patch: Record<string, unknown>, etag: string | null): Promise<{ alert: Omit<Alert, 'state' | 'since' | 'summary' | 'lastSentAt' | 'lastError' | 'owed'>; applied: boolean }> {
+  const res = await request('PATCH', `/api/v1/alerts/${seg(rule)}`, { body: patch, headers: etag ? { 'if-match': etag } : {} });
+  return res.json();
 }
