@@ -4,7 +4,8 @@
  * again every 5 s (`GET /api/v1/alerts`); for an admin, each rule's test (`POST …/{rule}/test`:
  * the result per channel) and its edit (`alert-form.tsx`).
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
+import { usePolled } from './use-polled.js';
 import { sessionEnded } from './api.js';
 import { listAlertsVersioned, testAlert, type Alert, type AlertTest } from './api-alerts.js';
 import { AlertForm } from './alert-form.js';
@@ -96,40 +97,17 @@ function AlertRow(props: { a: Alert; admin: boolean; onTest: () => void; onEdit:
 
 export function AlertsPage(props: PageProps) {
   const admin = roleAllows(props.role, 'admin');
-  const [alerts, setAlerts] = useState<Alert[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
-  // The file's version as last read, and as it was when the form opened (what the edit is made against).
-  const [etag, setEtag] = useState<string | null>(null);
+  // The version the form's edit is made against: the file's as read when the form opened.
   const [editEtag, setEditEtag] = useState<string | null>(null);
   // A key, not a sentence: the notice follows a change of language.
   const [notice, setNotice] = useState<AlertsKey | null>(null);
   const [test, setTest] = useState<{ rule: string; result: AlertTest | 'running' | { error: string } } | null>(null);
   const [tick, setTick] = useState(0);
-
-  useEffect(() => {
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const load = async (): Promise<void> => {
-      try {
-        const got = await listAlertsVersioned();
-        if (stopped) return;
-        setAlerts(got.alerts);
-        setEtag(got.etag);
-        setError(null);
-      } catch (err) {
-        if (stopped) return;
-        if (sessionEnded(err)) return props.onSessionEnded();
-        setError(failureText(err));
-      }
-      if (!stopped) timer = setTimeout(load, REFRESH_MS);
-    };
-    void load();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, [tick]);
+  const polled = usePolled(listAlertsVersioned, props.onSessionEnded, tick, REFRESH_MS);
+  const alerts = polled.value?.alerts ?? null;
+  const etag = polled.value?.etag ?? null;
+  const error = polled.error;
 
   const runTest = async (rule: string): Promise<void> => {
     setTest({ rule, result: 'running' });
