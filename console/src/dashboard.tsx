@@ -1,20 +1,28 @@
 /**
- * The dashboard: every configured connection with its state, messages taken, backlog on the
- * server, rate and last error, asked of the API every 2 s (`GET /api/v1/connections`, then each
- * one's status). A 401 means the session ended (idle, signed out elsewhere, token revoked, a
- * restart): the app goes back to sign-in and says so.
+ * The dashboard: what needs attention first (`attention.tsx`: connections in error or failing,
+ * alerts firing), every configured connection with its state, messages taken, backlog on the
+ * server, rate and last error, and the messages taken per minute of the last hour
+ * (`throughput-chart.tsx`), asked of the API every 2 s (`GET /api/v1/connections`, then each
+ * one's status, `GET /api/v1/alerts`, `GET /api/v1/stats/throughput`). A 401 means the session
+ * ended (idle, signed out elsewhere, token revoked, a restart): the app goes back to sign-in and
+ * says so.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, connectionStatus, listConnections, logDownloadUrl, runNow, testConnection, type Connection, type ConnectionStatus, type ConnectionTest } from './api.js';
 import { ConnectionTestResult } from './connection-test.js';
 import { errorText, num, t, time, type Key } from './i18n.js';
+import { listAlerts, type Alert } from './api-alerts.js';
+import { throughput, type Throughput } from './api-stats.js';
+import { AttentionPanel, attentionItems, type StatusSeen } from './attention.js';
+import { ThroughputChart } from './throughput-chart.js';
+import './dashboard.css';
 
 /** How often the figures are asked for again. */
 export const REFRESH_MS = 2000;
 
 interface Row {
   connection: Connection;
-  status: ConnectionStatus | null;
+  status: StatusSeen | null;
 }
 
 /** What needs attention comes first: an error state or a last error, then the rest in configured order. */
@@ -33,6 +41,8 @@ export function Dashboard(props: { onSessionEnded: () => void; admin: boolean })
   const [error, setError] = useState<string | null>(null);
   const [at, setAt] = useState<Date | null>(null);
   const [started, setStarted] = useState<Record<string, string>>({});
+  const [alerts, setAlerts] = useState<Alert[] | null>(null);
+  const [chart, setChart] = useState<{ data: Throughput | null; failed: boolean }>({ data: null, failed: false });
   const [test, setTest] = useState<{ name: string; result: ConnectionTest | 'running' | { error: string } } | null>(null);
 
   const runTest = async (name: string): Promise<void> => {
@@ -61,9 +71,17 @@ export function Dashboard(props: { onSessionEnded: () => void; admin: boolean })
     const load = async (): Promise<void> => {
       try {
         const connections = await listConnections();
-        const statuses = await Promise.all(connections.map((c) => connectionStatus(c.name).catch(() => null)));
+        // The alerts and the chart are read beside the statuses; either failing leaves the rest shown.
+        const [statuses, alerts, taken] = await Promise.all([
+          Promise.all(connections.map((c) => connectionStatus(c.name).catch(() => null))),
+          listAlerts().catch(() => []),
+          throughput(60).catch(() => null),
+        ]);
         if (stopped) return;
-        setRows(attentionFirst(connections.map((connection, i) => ({ connection, status: statuses[i] ?? null }))));
+        const all = connections.map((connection, i) => ({ connection, status: statuses[i] ?? null }));
+        setRows(attentionFirst(all));
+        setAlerts(alerts);
+        setChart((c) => (taken ? { data: taken, failed: false } : { data: c.data, failed: true }));
         setError(null);
         setAt(new Date());
       } catch (err) {
@@ -92,6 +110,8 @@ export function Dashboard(props: { onSessionEnded: () => void; admin: boolean })
           {error}
         </p>
       )}
+      {/* Worded at each render: a change of language shows at once. */}
+      <AttentionPanel items={rows && alerts ? attentionItems(rows, alerts) : null} />
       <h2 id="connections-title">{t('connections')}</h2>
       {rows && rows.length === 0 && <p>{t('noConnections')}</p>}
       {rows && rows.length > 0 && (
@@ -158,6 +178,7 @@ export function Dashboard(props: { onSessionEnded: () => void; admin: boolean })
         </div>
       )}
       {test && <ConnectionTestResult name={test.name} result={test.result} />}
+      <ThroughputChart data={chart.data} failed={chart.failed} />
       {at && (
         <p class="updated" aria-live="off">
           {t('updated')} {time(at)}

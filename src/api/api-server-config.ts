@@ -130,8 +130,8 @@ export interface ReloadReport {
   waitingForRestart: string[];
 }
 
-/** What a configuration edit works on: `connections[]` or `routes[]` of the file, by name. */
-export type ConfigKind = 'connection' | 'route';
+/** What a configuration edit works on: `connections[]`, `routes[]` or `alerts.rules[]` of the file, by name. */
+export type ConfigKind = 'connection' | 'route' | 'alert';
 
 /**
  * One edit of a connection or route, in the YAML's shape as JSON. `patch` is a JSON merge patch
@@ -234,7 +234,7 @@ export interface SessionAccess {
 /** What the API reads and how it checks URLs; handed over by the composition root. */
 export interface ApiDeps {
   /** Archived messages by `ArchiveId`. */
-  archive: Pick<ArchiveReader, 'findArchived' | 'stats'>;
+  archive: Pick<ArchiveReader, 'findArchived' | 'stats' | 'takenPerBucket'>;
   /** Archived messages by their search columns and text. */
   search: SearchIndex;
   connections: ConnectionsView;

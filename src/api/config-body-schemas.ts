@@ -14,7 +14,7 @@
  * keeps `openApiDocument()` whole without a composition root, as the golden test builds it.
  */
 import { z } from 'zod';
-import { connectionSchema, isSecretSchema, routeSchema } from '../config/schema.js';
+import { alertRuleSchema, connectionSchema, isSecretSchema, routeSchema } from '../config/schema.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -24,6 +24,7 @@ export const CONFIG_BODY_COMPONENTS = {
   ConnectionPatch: { schema: connectionSchema, patch: true },
   RouteInput: { schema: routeSchema, patch: false },
   RoutePatch: { schema: routeSchema, patch: true },
+  AlertRulePatch: { schema: alertRuleSchema, patch: true },
 } as const;
 
 /** `schema` as the JSON Schema (2020-12, OpenAPI 3.1's dialect) of what the file takes, secrets write-only. */

@@ -204,6 +204,25 @@ export const StatsSchema = z
   })
   .openapi('Stats');
 
+/** Counts per minute of one series (`GET /api/v1/stats/throughput`). */
+const ThroughputSeriesShape = {
+  messages: z.array(z.number().int()).openapi({ description: 'Messages taken in each minute, oldest first: index i is the minute starting at `from` + i minutes; the last is the current minute, still filling.' }),
+  bytes: z.array(z.number().int()).openapi({ description: 'Their raw bytes, per minute as `messages`.' }),
+};
+
+export const ThroughputSchema = z
+  .object({
+    from: z.string().openapi({ format: 'date-time', description: 'Start of the first minute (a whole minute, UTC).' }),
+    to: z.string().openapi({ format: 'date-time', description: 'End of the last minute (exclusive): the end of the current minute.' }),
+    minutes: z.number().int().openapi({ description: 'How many minutes (the length of every series).' }),
+    bucketSeconds: z.literal(60),
+    total: z.object(ThroughputSeriesShape).openapi({ description: 'Every connection together.' }),
+    connections: z
+      .array(z.object({ name: z.string(), ...ThroughputSeriesShape }))
+      .openapi({ description: 'Each connection that took a message in the window, by name (a connection that took none is not listed).' }),
+  })
+  .openapi('Throughput');
+
 export const AttachmentInfoSchema = z
   .object({
     name: z.string(),
@@ -492,6 +511,9 @@ export const AlertSchema = z
     kind: z.enum(['connection-failing', 'connection-silent', 'dead-letters', 'disk-space', 'certificate-expiry', 'audit-chain-broken']),
     enabled: z.boolean().openapi({ description: 'A disabled rule is not checked (it can still be tested).' }),
     channels: z.array(z.string()).openapi({ description: 'The channels its notifications go to.' }),
+    settings: z
+      .record(z.string(), z.union([z.string(), z.number()]))
+      .openapi({ description: 'What it watches beyond its kind, as configured: its threshold (`minutes`, `days`, `freePercentBelow`) and subject (`connection`, `route`), by the keys of `alerts.rules[]`.' }),
     state: z.enum(['ok', 'firing', 'unknown']).openapi({ description: '`unknown`: not checked yet, or its reading failed every time so far.' }),
     since: z.string().nullable().openapi({ format: 'date-time', description: 'Since when it is in this state.' }),
     summary: z.string().nullable().openapi({ description: 'What the last check found, in one sentence.' }),
@@ -539,6 +561,11 @@ export const RouteWriteSchema = z.object({ route: RouteSchema, ...ConfigWriteFie
 /** The answer of a deletion. */
 export const ConfigDeleteSchema = z.object({ deleted: z.string(), ...ConfigWriteFields }).openapi('ConfigDelete');
 
+/** A rule as the configuration file holds it (an edit's answer). */
+export const AlertRuleSchema = AlertSchema.pick({ rule: true, kind: true, enabled: true, channels: true, settings: true }).openapi('AlertRule');
+/** The answer of a write to an alert rule. */
+export const AlertWriteSchema = z.object({ alert: AlertRuleSchema, ...ConfigWriteFields }).openapi('AlertWrite');
+
 /** The configuration file's version. */
 export const ConfigVersionSchema = z
   .object({ etag: z.string().openapi({ description: 'SHA-256 of the file as it is now (64 hex digits); the ETag header carries it quoted.' }) })
@@ -575,3 +602,5 @@ export const RouteInputSchema = configBody('RouteInput', `One route in the confi
 });
 /** A merge patch of one route. */
 export const RoutePatchSchema = configBody('RoutePatch', `${PATCH_NOTE} ${SECRETS_NOTE}`, { enabled: false });
+/** A merge patch of one alert rule. */
+export const AlertRulePatchSchema = configBody('AlertRulePatch', `${PATCH_NOTE} Applied to the running service at once: a rule whose condition (kind, threshold, subject) is unchanged keeps its state.`, { minutes: 15 });

@@ -9,8 +9,8 @@
 import { isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import { MailsluiceError } from '../core/errors/index.js';
 
-/** What an edit works on: `connections[]` or `routes[]`, by `name`. */
-export type ConfigKind = 'connection' | 'route';
+/** What an edit works on: `connections[]`, `routes[]` or `alerts.rules[]`, by `name`. */
+export type ConfigKind = 'connection' | 'route' | 'alert';
 
 /** One edit. `patch` is a JSON merge patch (RFC 7386): objects merge, `null` removes a key, anything else replaces. */
 export type ConfigEdit =
@@ -32,7 +32,10 @@ export interface EditedText {
   secrets: Record<string, string>;
 }
 
-const SECTION: Record<ConfigKind, string> = { connection: 'connections', route: 'routes' };
+/** Where each kind's entries are in the file, as a key path. */
+const SECTION: Record<ConfigKind, readonly string[]> = { connection: ['connections'], route: ['routes'], alert: ['alerts', 'rules'] };
+/** The API's path of each kind's entries (named in messages). */
+const API_PATH: Record<ConfigKind, string> = { connection: 'connections', route: 'routes', alert: 'alerts' };
 
 /** The store name of a secret at `path` (`auth.password`, `scenario[0].secret`) of `kind` `name`. */
 export function secretName(kind: ConfigKind, name: string, path: string): string {
@@ -52,6 +55,8 @@ function isSecretRef(v: unknown): boolean {
 
 /** The secret-typed keys of one entry (config/schema.ts), as paths into it. */
 function secretPaths(kind: ConfigKind, entry: Json): string[][] {
+  // An alert rule has no secret (its channels do, and they are not edited here).
+  if (kind === 'alert') return [];
   if (kind === 'connection') return [['auth', 'password'], ['auth', 'accessToken'], ['tls', 'ca'], ['tls', 'clientCert'], ['tls', 'clientKey'], ['tls', 'pfx'], ['tls', 'passphrase']];
   const scenario = Array.isArray(entry.scenario) ? entry.scenario : [];
   return scenario.flatMap((a: unknown, i) => {
@@ -136,7 +141,7 @@ function documentOf(text: string): Document {
 /** The section's sequence, made (block style) when absent, empty or written `[]`. */
 function sectionOf(doc: Document, kind: ConfigKind, create: boolean): YAMLSeq | undefined {
   const key = SECTION[kind];
-  const node = doc.get(key, true);
+  const node = doc.getIn(key, true);
   if (isSeq(node)) {
     if (node.items.length === 0) node.flow = false;
     return node;
@@ -144,7 +149,7 @@ function sectionOf(doc: Document, kind: ConfigKind, create: boolean): YAMLSeq | 
   if (!create) return undefined;
   const seq = doc.createNode([]) as YAMLSeq;
   seq.flow = false;
-  doc.set(key, seq);
+  doc.setIn(key, seq);
   return seq;
 }
 
@@ -155,7 +160,7 @@ function indexOf(seq: YAMLSeq | undefined, name: string): number {
 }
 
 function notFound(kind: ConfigKind, name: string): MailsluiceError {
-  return new MailsluiceError('API_NOT_FOUND', `no ${kind} ${JSON.stringify(name.slice(0, 100))} (GET /api/v1/${SECTION[kind]} lists them)`);
+  return new MailsluiceError('API_NOT_FOUND', `no ${kind === 'alert' ? 'alert rule' : kind} ${JSON.stringify(name.slice(0, 100))} (GET /api/v1/${API_PATH[kind]} lists them)`);
 }
 
 /**
@@ -165,12 +170,13 @@ function notFound(kind: ConfigKind, name: string): MailsluiceError {
  */
 export function editConfigText(text: string, edit: ConfigEdit): EditedText {
   const doc = documentOf(text);
-  const section = SECTION[edit.kind];
+  const section = SECTION[edit.kind].join('.');
+  const apiPath = API_PATH[edit.kind];
   if (edit.op === 'add') {
     const value = structuredClone(withoutNulls(edit.value)) as Json;
     const name = typeof value.name === 'string' ? value.name : '';
     const seq = sectionOf(doc, edit.kind, true)!;
-    if (name !== '' && indexOf(seq, name) >= 0) throw new MailsluiceError('CONFIG_EXISTS', `a ${edit.kind} named ${JSON.stringify(name)} is configured already (PATCH /api/v1/${section}/${name} changes it)`, { details: { field: 'name' } });
+    if (name !== '' && indexOf(seq, name) >= 0) throw new MailsluiceError('CONFIG_EXISTS', `a ${edit.kind} named ${JSON.stringify(name)} is configured already (PATCH /api/v1/${apiPath}/${name} changes it)`, { details: { field: 'name' } });
     const secrets = takeSecrets(edit.kind, name, value);
     seq.add(nodeOf(doc, value));
     return { text: doc.toString(), name, at: `${section}[${seq.items.length - 1}]`, changed: Object.keys(value), secrets };

@@ -11,6 +11,8 @@ import { hostName, isSecretSchema, nonNegativeInt, peerTls, port, relayEndpoint,
 import { alertChannel, alertRule, alerts } from './alerts-schema.js';
 
 export { isSecretSchema };
+/** One alert rule's settings (`alerts.rules[]`): the API's edit of a rule is described by it (`api/config-body-schemas.ts`). */
+export { alertRule as alertRuleSchema };
 
 
 const tlsOptions = z

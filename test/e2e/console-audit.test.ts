@@ -156,9 +156,9 @@ async function adminPrune(page: Page, base: string, admin: string): Promise<void
   await page.waitForSelector('#audit-prune');
   // Cancel asks nothing of the service.
   await page.click('#audit-prune');
-  await page.waitForSelector('#audit-prune-confirm');
+  await page.waitForSelector('dialog#audit-prune-confirm[open]');
   await page.click('#audit-prune-cancel');
-  assert.equal(await page.$('#audit-prune-confirm'), null);
+  assert.equal(await page.$('dialog#audit-prune-confirm[open]'), null);
   // No days given, none configured: AUDIT_RETENTION_NOT_SET, in Russian from the catalogue.
   await page.click('#audit-prune');
   await page.click('#audit-prune-yes');
