@@ -22,6 +22,7 @@ import { testConnection } from './test-connection.js';
 import { apiCredentials, type ApiCredentials } from './api-credentials.js';
 import { createToken } from './tokens.js';
 import { connectionStored } from './connection-stored.js';
+import { routeStored } from './route-stored.js';
 import { assertProbeConfigured, testConnectionWithProbe } from './probe-test.js';
 import { loadOrCreateProbeKey } from './probe-key.js';
 
@@ -202,7 +203,10 @@ export function connectionActions(app: EmbeddedApp, context: ApiContext): Connec
 function entrySettings(kind: 'connection' | 'route', config: Config, name: string): Record<string, unknown> | undefined {
   const found = kind === 'connection' ? config.connections.find((c) => c.name === name) : config.routes.find((r) => r.name === name);
   if (!found) return undefined;
-  return { ...(kind === 'connection' ? connectionSettings(found as ConnectionConfig) : routeSettings(found as RouteConfig)) };
+  if (kind === 'connection') return { ...connectionSettings(found as ConnectionConfig) };
+  // With every setting, so a form that goes on editing from the answer loses nothing.
+  const settings = routeStored(config, name);
+  return { ...routeSettings(found as RouteConfig), ...(settings ? { settings } : {}) };
 }
 
 /** The connections and routes as the API shows them, mapped again only when the configuration read is another one. */
@@ -279,7 +283,7 @@ export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigni
         return c ? connectionStored(c) : undefined;
       },
     },
-    routes: { configured: () => shown().routes, deliveries: app.bus, responses: app.responses },
+    routes: { configured: () => shown().routes, stored: (name) => routeStored(app.config, name), buses: () => app.config.buses, deliveries: app.bus, responses: app.responses },
     ...(admin ? { config: admin } : {}),
     record: overrides.record ?? apiRecorder(app),
     audit: {

@@ -190,10 +190,15 @@ const action = z.discriminatedUnion('action', [
     headers: z
       .record(
         z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a valid HTTP header name'),
-        z.union([z.string().regex(/^[^\r\n]*$/, 'must be one line'), z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })]),
+        z.union([
+          z.string().regex(/^[^\r\n]*$/, 'must be one line'),
+          z.strictObject({ env: z.string().min(1) }),
+          z.strictObject({ file: z.string().min(1) }),
+          z.strictObject({ secret: z.string().min(1).max(300) }),
+        ]),
       )
       .optional()
-      .meta({ description: 'Extra request headers (e.g. Authorization), each a literal, { env: NAME } or { file: PATH }; they cannot replace the signature, idempotency or content-type headers.' }),
+      .meta({ description: 'Extra request headers (e.g. Authorization), each a literal, { env: NAME }, { file: PATH } or { secret: NAME } (a value of the secret store, which a value entered through the API becomes); they cannot replace the signature, idempotency or content-type headers.' }),
     pipeline: z
       .number()
       .int('must be a whole number')
