@@ -585,7 +585,8 @@ function configBody(component: string, description: string, example: Record<stri
 
 const SECRETS_NOTE =
   'Secrets (passwords, tokens, signing secrets, header values; marked writeOnly) given as text go to the encrypted secret store and the file holds { secret: NAME }; { env }, { file } and { secret } are kept as given. They are never shown again.';
-const PATCH_NOTE = 'A JSON merge patch (RFC 7386) of the entry in the file\'s shape: only the keys given change, objects merge, null removes a key, arrays are replaced whole. name cannot change.';
+const PATCH_NOTE =
+  'A JSON merge patch (RFC 7386) of the entry in the file\'s shape: only the keys given change, objects merge, null removes a key, arrays are replaced whole. name cannot change. A secret sent as { keep: PATH } (as GET shows a secret written in the file) is what the entry holds at PATH now, kept as written.';
 
 /** One connection in the YAML's shape, as JSON (docs/configuration.md). */
 export const ConnectionInputSchema = configBody('ConnectionInput', `One connection in the configuration file's shape, as JSON (the keys of connections[] in docs/configuration.md), checked as config check checks the file. ${SECRETS_NOTE}`, {
