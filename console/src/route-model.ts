@@ -259,6 +259,12 @@ function shownKeys(s: StepForm): Json {
   }
 }
 
+/** The keys of a step as read that the form does not show (a webhook's `tls`): sent back as they were. */
+export function hiddenKeys(s: StepForm): string[] {
+  const shown = new Set(['action', ...Object.keys(shownKeys(s))]);
+  return Object.keys(s.stored ?? {}).filter((k) => !shown.has(k));
+}
+
 /** A step as the file takes it: what it was read as (keys not shown, such as `tls`, kept), the shown keys as typed. */
 function stepBody(s: StepForm): Json {
   const body: Json = { ...(s.stored ? structuredClone(s.stored) : {}), action: s.action };

@@ -4,7 +4,7 @@
  * its step). Secrets (a webhook's signing secret and header values, an SMTP password) are
  * write-only: the API shows only where a value comes from, and an empty field keeps it.
  */
-import { ACTIONS, emptyStep, type ActionName, type StepForm } from './route-model.js';
+import { ACTIONS, emptyStep, hiddenKeys, type ActionName, type StepForm } from './route-model.js';
 import { rs } from './routes-strings.js';
 import { CheckField, NumberField, SelectField, TextField, type Problems } from './route-fields.js';
 import { keptText, WebhookHeaders } from './webhook-headers.js';
@@ -137,6 +137,11 @@ export function ScenarioEditor(props: Props) {
               </div>
               <div class="step-settings">
                 <StepSettings s={s} at={at} title={title} set={set} problems={problems} disabled={disabled} />
+                {hiddenKeys(s).length > 0 && (
+                  <p class="help kept-keys">
+                    {rs('keptAsWritten')}: <code>{hiddenKeys(s).join(', ')}</code>
+                  </p>
+                )}
               </div>
             </li>
           );

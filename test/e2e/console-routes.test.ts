@@ -154,6 +154,7 @@ async function editHandRoute(page: Page, configPath: string): Promise<void> {
   assert.equal(await page.$eval('#f-response-addFlags', (e) => (e as unknown as { value: string }).value), '$Processed');
   assert.equal(await page.$eval('#f-response-moveTo', (e) => (e as unknown as { value: string }).value), 'Done');
   assert.equal(await page.$eval('#f-bus', (e) => (e as unknown as { value: string }).value), '3');
+  assert.match(await page.$eval('li[aria-label="Step 1"] .kept-keys', (e) => e.textContent ?? ''), /kept as the configuration file writes them: tls/, 'the settings not shown are named');
   assert.ok(!(await page.content()).includes('hand-literal-token'), 'the literal header value never reaches the page');
   await screenshot(page, 'route-form-hand-en');
   await fill(page, '#f-description', 'by hand, edited in the console');
