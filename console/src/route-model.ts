@@ -34,6 +34,8 @@ export interface StepForm {
   stored: Json | null;
   url: string;
   secret: string;
+  /** Send unsigned: the signing secret read is removed. */
+  unsigned: boolean;
   headers: HeaderForm[];
   maxAttempts: string;
   timeoutMs: string;
@@ -100,7 +102,7 @@ const text = (n: number | undefined): string => (n === undefined ? '' : String(n
 
 /** A new step of `action`, every setting empty (the schema's defaults apply). */
 export function emptyStep(action: ActionName): StepForm {
-  return { key: nextKey(), action, stored: null, url: '', secret: '', headers: [], maxAttempts: '', timeoutMs: '', inlineAttachmentsUpTo: '', pipeline: '', module: '', memoryMb: '', subject: '', to: '', relay: '', from: '', secure: false, lmtp: false, authUser: '', authPass: '' };
+  return { key: nextKey(), action, stored: null, url: '', secret: '', unsigned: false, headers: [], maxAttempts: '', timeoutMs: '', inlineAttachmentsUpTo: '', pipeline: '', module: '', memoryMb: '', subject: '', to: '', relay: '', from: '', secure: false, lmtp: false, authUser: '', authPass: '' };
 }
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -232,7 +234,7 @@ function shownKeys(s: StepForm): Json {
     case 'webhook':
       return {
         url: s.url.trim(),
-        secret: secretOf(s.secret, stored?.secret),
+        secret: s.unsigned ? undefined : secretOf(s.secret, stored?.secret),
         ...retry,
         timeoutMs: numberOf(s.timeoutMs),
         inlineAttachmentsUpTo: numberOf(s.inlineAttachmentsUpTo),

@@ -41,7 +41,8 @@ function StepSettings(p: { s: StepForm; at: string; title: string; set: Set; pro
       return (
         <>
           <TextField field={`${at}.url`} label={rs('url')} type="url" value={s.url} {...common} onInput={(v) => set('url', v)} />
-          <TextField field={`${at}.secret`} label={rs('secret')} type="password" autocomplete="new-password" value={s.secret} help={secretHelp(s.stored?.secret, rs('secretNone'))} {...common} onInput={(v) => set('secret', v)} />
+          {!s.unsigned && <TextField field={`${at}.secret`} label={rs('secret')} type="password" autocomplete="new-password" value={s.secret} help={secretHelp(s.stored?.secret, rs('secretNone'))} {...common} onInput={(v) => set('secret', v)} />}
+          {s.stored?.secret !== undefined && <CheckField field={`${at}.unsigned`} label={rs('unsigned')} checked={s.unsigned} {...common} onChange={(v) => set('unsigned', v)} />}
           <WebhookHeaders at={at} title={p.title} headers={s.headers} {...common} onChange={(h) => set('headers', h)} />
           <RetryField {...p} />
           {timeout}

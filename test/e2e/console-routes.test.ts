@@ -192,6 +192,16 @@ async function editHandRoute(page: Page, configPath: string): Promise<void> {
   assert.ok(!text.includes('typed-header-value'), 'a typed header value goes to the secret store');
   assert.match(text, /# kept by hand/);
   assert.match(text, /enabled: false # until the receiver is ready/);
+  // Sent unsigned from now on: the secret reference leaves the file, the rest stays.
+  await page.click('#f-scenario-0-unsigned');
+  await page.waitForFunction(() => document.querySelector('#f-scenario-0-secret') === null);
+  await page.click('#save-route');
+  await page.waitForFunction(() => document.querySelector('#f-scenario-0-unsigned') === null, { timeout: 15_000 });
+  const unsigned = (parse(readFileSync(configPath, 'utf8')) as { routes: Array<Record<string, unknown>> }).routes.find((r) => r.name === 'hand')!;
+  const step = (unsigned.scenario as Array<Record<string, unknown>>)[0]!;
+  assert.equal(step.secret, undefined);
+  assert.deepEqual(step.headers, (hand.scenario as Array<Record<string, unknown>>)[0]!.headers);
+  assert.deepEqual(step.tls, { verify: false, servername: 'hooks.internal' });
 }
 
 /** The second route, whose receiver fails: one attempt, then a dead letter. */
