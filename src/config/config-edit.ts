@@ -129,7 +129,8 @@ function keepSecrets(kind: ConfigKind, entry: Json, patch: Json): void {
     const value = held.get(keep);
     const field = path.join('.');
     if (value === undefined || value === null) {
-      throw new MailsluiceError('API_BAD_REQUEST', `${field}: { keep: ${JSON.stringify(keep.slice(0, 200))} } names no secret this ${kind} holds now (read it again, or enter the value)`, { details: { field } });
+      const message = `{ keep: ${JSON.stringify(keep.slice(0, 200))} } names no secret this ${kind} holds now (read it again, or enter the value)`;
+      throw new MailsluiceError('API_BAD_REQUEST', `${field}: ${message}`, { details: { field, fieldProblems: [{ field, message }] } });
     }
     parent[last] = structuredClone(value);
   }

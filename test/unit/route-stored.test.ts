@@ -104,6 +104,10 @@ test('a scenario sent back whole with the secrets as shown, a step added before,
 test('{ keep } naming no secret the route holds is refused with its field', () => {
   assert.throws(
     () => editConfigText(FILE, { kind: 'route', op: 'patch', name: 'crm', patch: { scenario: [{ action: 'webhook', url: 'https://x.example.com/', secret: { keep: 'scenario[5].secret' } }] } }),
-    (err: unknown) => err instanceof MailsluiceError && err.code === 'API_BAD_REQUEST' && (err.details as { field?: string }).field === 'scenario.0.secret',
+    (err: unknown) =>
+      err instanceof MailsluiceError &&
+      err.code === 'API_BAD_REQUEST' &&
+      (err.details as { field?: string }).field === 'scenario.0.secret' &&
+      (err.details as { fieldProblems?: Array<{ field: string }> }).fieldProblems?.[0]?.field === 'scenario.0.secret',
   );
 });
