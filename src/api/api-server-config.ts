@@ -22,10 +22,13 @@ import type { TokenInfo } from '../core/ports/token-store.js';
 import type { Role } from '../core/access/index.js';
 
 import type { z } from '@hono/zod-openapi';
-import type { AuditPruneSchema, AuditRecordSchema, AuditVerdictSchema, ConnectionStoredSettingsSchema, RouteSchema } from './schemas.js';
+import type { AuditPruneSchema, AuditRecordSchema, AuditVerdictSchema, ConnectionStoredSettingsSchema, RouteSchema, RouteStoredSettingsSchema } from './schemas.js';
 
 /** Every setting of a connection, no secret (`GET /api/v1/connections/{name}`'s `settings`). */
 export type ConnectionStoredSettings = z.infer<typeof ConnectionStoredSettingsSchema>;
+
+/** Every setting of a route as the file writes it, secrets as references (`GET /api/v1/routes/{name}`'s `settings`). */
+export type RouteStoredSettings = z.infer<typeof RouteStoredSettingsSchema>;
 
 /** A route's settings as the API shows them: never a secret, in any form. */
 export type RouteSettings = z.infer<typeof RouteSchema>;
@@ -61,6 +64,10 @@ export interface TokensAdmin {
 export interface RoutesView {
   /** Every configured route, in the configuration's order. */
   configured(): readonly RouteSettings[];
+  /** Every setting of route `name` as the file writes it (secrets as references), for an edit form; absent or undefined: not shown. */
+  stored?(name: string): RouteStoredSettings | undefined;
+  /** The number of buses the service runs (routes' `bus` is 0..buses-1); absent: not known here. */
+  buses?(): number;
   deliveries: Pick<DeliveryAdmin, 'list' | 'replay'>;
   /** Where each delivery's server response stands (`GET /api/v1/deliveries`); absent: shown pending. */
   responses?: Pick<ResponseLedger, 'responseStatuses'>;

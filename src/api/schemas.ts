@@ -387,6 +387,35 @@ export const RouteAttributesSchema = z
   })
   .openapi('RouteAttributes');
 
+/** A secret as an edit form sees it: what, sent back in a patch, keeps it; never its value. */
+export const SecretShownSchema = z
+  .union([
+    z.object({ env: z.string() }).openapi({ description: 'Read from this environment variable.' }),
+    z.object({ file: z.string() }).openapi({ description: 'Read from this file (relative to the configuration file).' }),
+    z.object({ secret: z.string() }).openapi({ description: 'A value of the encrypted secret store, by its name.' }),
+    z.object({ keep: z.string() }).openapi({ description: 'A literal written in the configuration file, by its path in the entry (`scenario[0].secret`); sent back, the file keeps it as written.' }),
+  ])
+  .openapi('SecretShown', { description: 'A secret as the configuration file refers to it, never its value; each form is also what a patch sends to keep it (ADR 0023).' });
+
+/**
+ * Every setting of a route as the configuration file writes it (RouteInput's keys; a key not
+ * written is absent and its default applies), each secret (a webhook's `secret`, its `headers`'
+ * values, a forward's `auth.pass`, `tls.ca`) as a {@link SecretShownSchema}.
+ */
+export const RouteStoredSettingsSchema = z
+  .object({
+    connection: z.string(),
+    enabled: z.boolean().optional(),
+    description: z.string().optional(),
+    bus: z.number().int().optional(),
+    filter: z.record(z.string(), z.unknown()).optional(),
+    attributes: z.record(z.string(), z.unknown()).optional(),
+    scenario: z.array(z.record(z.string(), z.unknown()).openapi({ description: 'One action as written: `action` and its keys (RouteInput), secrets as SecretShown.' })),
+    response: ServerResponseSchema.optional(),
+    errorResponse: ServerResponseSchema.optional(),
+  })
+  .openapi('RouteStoredSettings');
+
 export const RouteSchema = z
   .object({
     name: z.string(),
@@ -399,6 +428,7 @@ export const RouteSchema = z
     response: ServerResponseSchema.nullable(),
     errorResponse: ServerResponseSchema.nullable(),
     attributes: RouteAttributesSchema.nullable().openapi({ description: 'Which message attributes the scenario receives (the route form\'s "Message attributes"); null: every attribute as it is.' }),
+    settings: RouteStoredSettingsSchema.optional().openapi({ description: 'GET /api/v1/routes/{name} and the answer of an edit only: every setting as the file writes it, for an edit form (secrets as references).' }),
   })
   .openapi('Route');
 
@@ -582,7 +612,8 @@ function configBody(component: string, description: string, example: Record<stri
 
 const SECRETS_NOTE =
   'Secrets (passwords, tokens, signing secrets, header values; marked writeOnly) given as text go to the encrypted secret store and the file holds { secret: NAME }; { env }, { file } and { secret } are kept as given. They are never shown again.';
-const PATCH_NOTE = 'A JSON merge patch (RFC 7386) of the entry in the file\'s shape: only the keys given change, objects merge, null removes a key, arrays are replaced whole. name cannot change.';
+const PATCH_NOTE =
+  'A JSON merge patch (RFC 7386) of the entry in the file\'s shape: only the keys given change, objects merge, null removes a key, arrays are replaced whole. name cannot change. A secret sent as { keep: PATH } (as GET shows a secret written in the file) is what the entry holds at PATH now, kept as written.';
 
 /** One connection in the YAML's shape, as JSON (docs/configuration.md). */
 export const ConnectionInputSchema = configBody('ConnectionInput', `One connection in the configuration file's shape, as JSON (the keys of connections[] in docs/configuration.md), checked as config check checks the file. ${SECRETS_NOTE}`, {

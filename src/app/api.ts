@@ -23,6 +23,7 @@ import { testConnection } from './test-connection.js';
 import { apiCredentials, type ApiCredentials } from './api-credentials.js';
 import { createToken } from './tokens.js';
 import { connectionStored } from './connection-stored.js';
+import { routeStored } from './route-stored.js';
 import { assertProbeConfigured, testConnectionWithProbe } from './probe-test.js';
 import { loadOrCreateProbeKey } from './probe-key.js';
 
@@ -207,7 +208,10 @@ function entrySettings(kind: 'connection' | 'route' | 'alert', config: Config, n
   }
   const found = kind === 'connection' ? config.connections.find((c) => c.name === name) : config.routes.find((r) => r.name === name);
   if (!found) return undefined;
-  return { ...(kind === 'connection' ? connectionSettings(found as ConnectionConfig) : routeSettings(found as RouteConfig)) };
+  if (kind === 'connection') return { ...connectionSettings(found as ConnectionConfig) };
+  // With every setting, so a form that goes on editing from the answer loses nothing.
+  const settings = routeStored(config, name);
+  return { ...routeSettings(found as RouteConfig), ...(settings ? { settings } : {}) };
 }
 
 /** The connections and routes as the API shows them, mapped again only when the configuration read is another one. */
@@ -284,7 +288,7 @@ export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigni
         return c ? connectionStored(c) : undefined;
       },
     },
-    routes: { configured: () => shown().routes, deliveries: app.bus, responses: app.responses },
+    routes: { configured: () => shown().routes, stored: (name) => routeStored(app.config, name), buses: () => app.config.buses, deliveries: app.bus, responses: app.responses },
     ...(admin ? { config: admin } : {}),
     record: overrides.record ?? apiRecorder(app),
     audit: {

@@ -50,7 +50,7 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 function isSecretRef(v: unknown): boolean {
   if (!isObject(v)) return false;
   const keys = Object.keys(v);
-  return keys.length === 1 && ['env', 'file', 'secret'].includes(keys[0]!);
+  return keys.length === 1 && ['env', 'file', 'secret', 'keep'].includes(keys[0]!);
 }
 
 /** The secret-typed keys of one entry (config/schema.ts), as paths into it. */
@@ -87,6 +87,58 @@ function takeSecrets(kind: ConfigKind, name: string, entry: Json): Record<string
     (parent as Json)[last] = { secret: stored };
   }
   return taken;
+}
+
+/** The value at `path` of `entry`, or undefined. */
+function valueAt(entry: unknown, path: readonly string[]): unknown {
+  let at: unknown = entry;
+  for (const p of path) at = isObject(at) || Array.isArray(at) ? (at as Json)[p] : undefined;
+  return at;
+}
+
+/** `{ keep: PATH }`: "the secret the file holds at PATH of this entry now" (ADR 0023, amendment). */
+function isKeep(v: unknown): v is { keep: string } {
+  return isObject(v) && Object.keys(v).length === 1 && typeof v.keep === 'string';
+}
+
+/**
+ * Each secret of `entry` (as the file writes it) as an edit form may see it and send it back: a
+ * reference (`{ env }`, `{ file }`, `{ secret }`) as written, which names and never holds the
+ * value; a literal written in the file as `{ keep: PATH }`, its path in the entry. A copy; the
+ * other keys as they are.
+ */
+export function shownSecrets(kind: ConfigKind, entry: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const shown = structuredClone(entry) as Json;
+  for (const path of secretPaths(kind, shown)) {
+    const parent = valueAt(shown, path.slice(0, -1));
+    const last = path[path.length - 1]!;
+    if (!isObject(parent) || parent[last] === undefined) continue;
+    if (!isSecretRef(parent[last])) parent[last] = { keep: dotted(path) };
+  }
+  return shown;
+}
+
+/**
+ * Replaces each `{ keep: PATH }` at a secret key of `patch` (in place) by what the entry holds at
+ * PATH now (a literal stays a literal, a reference the reference), so a client that must send a
+ * secret again (a scenario is replaced whole) can keep one it never saw. Throws API_BAD_REQUEST
+ * when PATH holds no secret: the file changed since it was read.
+ */
+function keepSecrets(kind: ConfigKind, entry: Json, patch: Json): void {
+  const held = new Map(secretPaths(kind, entry).map((p) => [dotted(p), valueAt(entry, p)] as const));
+  for (const path of secretPaths(kind, patch)) {
+    const parent = valueAt(patch, path.slice(0, -1));
+    const last = path[path.length - 1]!;
+    if (!isObject(parent) || !isKeep(parent[last])) continue;
+    const keep = (parent[last] as { keep: string }).keep;
+    const value = held.get(keep);
+    const field = path.join('.');
+    if (value === undefined || value === null) {
+      const message = `{ keep: ${JSON.stringify(keep.slice(0, 200))} } names no secret this ${kind} holds now (read it again, or enter the value)`;
+      throw new MailsluiceError('API_BAD_REQUEST', `${field}: ${message}`, { details: { field, fieldProblems: [{ field, message }] } });
+    }
+    parent[last] = structuredClone(value);
+  }
 }
 
 /** The leaf keys a merge patch sets or removes, dotted. */
@@ -199,7 +251,9 @@ export function editConfigText(text: string, edit: ConfigEdit): EditedText {
     throw new MailsluiceError('API_BAD_REQUEST', `name: a ${edit.kind} cannot be renamed by a patch (add one under the new name, then delete this one)`, { details: { field: 'name' } });
   }
   delete patch.name;
+  // Literals given are taken to the store first; literals kept by `{ keep }` stay where the operator wrote them.
   const secrets = takeSecrets(edit.kind, edit.name, patch);
+  keepSecrets(edit.kind, ((doc.toJS() as Json)[section] as Json[])[index]!, patch);
   mergeInto(doc, entry, patch);
   return { text: doc.toString(), name: edit.name, at, changed: patchedKeys(patch), secrets };
 }

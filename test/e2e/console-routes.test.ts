@@ -9,13 +9,16 @@
  * delivered; a second route whose receiver answers 500 (maxAttempts 1) shows its dead letters
  * with their last error, and once the receiver answers 200 Retry delivers them. Scenario steps
  * are added and moved with the keyboard. An edit is a PATCH of what changed against the version
- * read (a stored secret kept by reference; a change elsewhere meanwhile says to reload); disable,
+ * read (a stored secret kept by reference; a change elsewhere meanwhile says to reload); a route
+ * written by hand (webhook tls, secrets from the environment and in clear, extra headers, server
+ * responses) edited through the form keeps every setting in the file; the bus number a choice
+ * among the service's buses; disable,
  * and delete after an accessible confirmation. Every field labelled; the pages again in Russian with the
  * seeds' terms. Nothing leaves the origin, no CSP violation, no script error.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { parse } from 'yaml';
 import type { Page } from 'puppeteer-core';
@@ -78,7 +81,8 @@ async function createCrm(page: Page, good: WebhookReceiver): Promise<void> {
   await assertFieldsLabelled(page, 15);
   await page.type('#f-name', 'crm');
   assert.equal(await page.$eval('#f-connection', (e) => (e as unknown as { value: string }).value), 'journal', 'the connection offered from GET /connections');
-  await fill(page, '#f-bus', '99');
+  // The bus number: a choice among the service's buses (GET /api/v1/routes says 4).
+  assert.deepEqual(await page.$$eval('#f-bus option', (os) => os.map((o) => o.textContent)), ['0', '1', '2', '3']);
   // The webhook step is there, its URL left empty: the problem beside its field, and in the summary.
   await page.click('#save-route');
   await page.waitForSelector('#form-problems');
@@ -86,16 +90,23 @@ async function createCrm(page: Page, good: WebhookReceiver): Promise<void> {
   assert.equal(await page.$eval('#f-scenario-0-url', (e) => e.getAttribute('aria-invalid')), 'true', 'the missing URL is marked beside its field');
   assert.match(await page.$eval('#f-scenario-0-url-error', (e) => e.textContent ?? ''), /URL/i);
   await screenshot(page, 'route-form-problems-en');
-  // The URL given, bus 99 is out of range (the configuration has 4 buses): beside the bus number.
+  // The URL given, a server response flag that is none: beside the flags' field.
   await page.type('#f-scenario-0-url', good.url);
   await page.type('#f-scenario-0-secret', SECRET);
+  await page.type('#f-response-addFlags', '$Seen not-a-flag!');
   await page.click('#save-route');
-  await page.waitForSelector('#f-bus[aria-invalid="true"]');
+  await page.waitForSelector('#f-response-addFlags[aria-invalid="true"]');
   assert.equal(await page.$('#f-scenario-0-url[aria-invalid="true"]'), null, 'the URL is no longer marked');
-  assert.ok((await page.$eval('#f-bus', (e) => e.getAttribute('aria-describedby')))?.split(' ').includes('f-bus-error'), 'described by its error');
-  assert.match(await page.$eval('#f-bus-error', (e) => e.textContent ?? ''), /\S/);
+  assert.ok((await page.$eval('#f-response-addFlags', (e) => e.getAttribute('aria-describedby')))?.split(' ').includes('f-response-addFlags-error'), 'described by its error');
+  assert.match(await page.$eval('#f-response-addFlags-error', (e) => e.textContent ?? ''), /flag/);
+  // Emptied as a user does (select all, delete), so the form hears it.
+  await page.focus('#f-response-addFlags');
+  await page.keyboard.down('Control');
+  await page.keyboard.press('KeyA');
+  await page.keyboard.up('Control');
+  await page.keyboard.press('Backspace');
 
-  await fill(page, '#f-bus', '2');
+  await page.select('#f-bus', '2');
   await page.type('#f-description', 'CRM intake');
   // Фильтр: small messages only; Атрибуты сообщения: a constant added.
   await page.type('#f-filter-maxSize', '3000');
@@ -107,12 +118,98 @@ async function createCrm(page: Page, good: WebhookReceiver): Promise<void> {
   await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'crm', { timeout: 15_000 });
 }
 
+/** A route an operator wrote by hand, with settings the form does not show (webhook tls) and secrets of every kind. */
+const HAND_ROUTE = `routes:
+  # kept by hand
+  - name: hand
+    connection: journal
+    enabled: false # until the receiver is ready
+    description: by hand
+    bus: 3
+    scenario:
+      - action: webhook
+        url: https://hooks.example.com/in
+        secret: { env: HAND_SECRET }
+        headers:
+          Authorization: Bearer hand-literal-token
+          X-Tenant: { env: HAND_TENANT }
+        tls: { verify: false, servername: hooks.internal }
+        maxAttempts: 7
+    response: { addFlags: [$Processed], moveTo: Done }
+    errorResponse: { addFlags: [$Failed] }
+`;
+
+/**
+ * The hand-written route edited through the form (description changed, a header and a step
+ * added, the error response's folder set): the file afterwards still has every setting and every
+ * secret as the operator wrote it, references as references, the literal header in place.
+ */
+async function editHandRoute(page: Page, configPath: string): Promise<void> {
+  await open(page, '/routes/hand');
+  await page.waitForSelector('#f-scenario-0-headerNames-1');
+  assert.deepEqual(await page.$$eval('[id^="f-scenario-0-headerNames-"]', (es) => es.map((e) => (e as unknown as { value: string }).value)), ['Authorization', 'X-Tenant']);
+  assert.equal(await page.$eval('#f-scenario-0-headers-Authorization', (e) => (e as unknown as { value: string }).value), '', 'a header value is write-only');
+  assert.match(await page.$eval('#f-scenario-0-headers-X-Tenant-help', (e) => e.textContent ?? ''), /environment variable HAND_TENANT/);
+  assert.match(await page.$eval('#f-scenario-0-secret-help', (e) => e.textContent ?? ''), /HAND_SECRET/);
+  assert.equal(await page.$eval('#f-response-addFlags', (e) => (e as unknown as { value: string }).value), '$Processed');
+  assert.equal(await page.$eval('#f-response-moveTo', (e) => (e as unknown as { value: string }).value), 'Done');
+  assert.equal(await page.$eval('#f-bus', (e) => (e as unknown as { value: string }).value), '3');
+  assert.match(await page.$eval('li[aria-label="Step 1"] .kept-keys', (e) => e.textContent ?? ''), /kept as the configuration file writes them: tls/, 'the settings not shown are named');
+  assert.ok(!(await page.content()).includes('hand-literal-token'), 'the literal header value never reaches the page');
+  await screenshot(page, 'route-form-hand-en');
+  await fill(page, '#f-description', 'by hand, edited in the console');
+  await page.click('button[aria-label="Add a header: Step 1"]');
+  await page.type('#f-scenario-0-headerNames-2', 'X-Console');
+  await page.type('#f-scenario-0-headers-X-Console', 'typed-header-value');
+  await page.type('#f-errorResponse-moveTo', 'Failed');
+  await page.click('#add-step');
+  await page.waitForSelector('#f-scenario-1-action');
+  await page.select('#f-scenario-1-action', 'archive');
+  await page.click('#save-route');
+  await page.waitForSelector('#form-outcome.ok');
+  const text = readFileSync(configPath, 'utf8');
+  const hand = (parse(text) as { routes: Array<Record<string, unknown>> }).routes.find((r) => r.name === 'hand')!;
+  assert.deepEqual(hand, {
+    name: 'hand',
+    connection: 'journal',
+    enabled: false,
+    description: 'by hand, edited in the console',
+    bus: 3,
+    scenario: [
+      {
+        action: 'webhook',
+        url: 'https://hooks.example.com/in',
+        secret: { env: 'HAND_SECRET' },
+        headers: { Authorization: 'Bearer hand-literal-token', 'X-Tenant': { env: 'HAND_TENANT' }, 'X-Console': { secret: 'route.hand.scenario[0].headers.X-Console' } },
+        tls: { verify: false, servername: 'hooks.internal' },
+        maxAttempts: 7,
+      },
+      { action: 'archive' },
+    ],
+    response: { addFlags: ['$Processed'], moveTo: 'Done' },
+    errorResponse: { addFlags: ['$Failed'], moveTo: 'Failed' },
+  });
+  assert.ok(!text.includes('typed-header-value'), 'a typed header value goes to the secret store');
+  assert.match(text, /# kept by hand/);
+  assert.match(text, /enabled: false # until the receiver is ready/);
+  // Sent unsigned from now on: the secret reference leaves the file, the rest stays.
+  await page.click('#f-scenario-0-unsigned');
+  await page.waitForFunction(() => document.querySelector('#f-scenario-0-secret') === null);
+  await page.click('#save-route');
+  await page.waitForFunction(() => document.querySelector('#f-scenario-0-unsigned') === null, { timeout: 15_000 });
+  const unsigned = (parse(readFileSync(configPath, 'utf8')) as { routes: Array<Record<string, unknown>> }).routes.find((r) => r.name === 'hand')!;
+  const step = (unsigned.scenario as Array<Record<string, unknown>>)[0]!;
+  assert.equal(step.secret, undefined);
+  assert.deepEqual(step.headers, (hand.scenario as Array<Record<string, unknown>>)[0]!.headers);
+  assert.deepEqual(step.tls, { verify: false, servername: 'hooks.internal' });
+}
+
 /** The second route, whose receiver fails: one attempt, then a dead letter. */
 async function createBroken(page: Page, bad: WebhookReceiver): Promise<void> {
   await open(page, '/routes/new');
   await page.waitForSelector('#f-name');
   await page.type('#f-name', 'broken');
-  await fill(page, '#f-bus', '1');
+  await page.select('#f-bus', '1');
   await page.type('#f-scenario-0-url', bad.url);
   await page.type('#f-scenario-0-maxAttempts', '1');
   // An archive step before the webhook, with the keyboard: add a step, make it archive, move it up.
@@ -141,7 +238,8 @@ test('console: routes created through the form deliver by webhook exactly once; 
   bad.answer(() => ({ status: 500 }));
   let service: RunningService | undefined;
   try {
-    service = await startService(ws, base);
+    writeFileSync(ws.configPath, `${readFileSync(ws.configPath, 'utf8')}${HAND_ROUTE}`);
+    service = await startService(ws, base, { HAND_SECRET: 'whsec_aGFuZA==', HAND_TENANT: 'acme' });
     chromium = await launchChromium('en-US');
     const page = await chromium.browser.newPage();
     await page.setViewport({ width: 1100, height: 800 });
@@ -149,6 +247,8 @@ test('console: routes created through the form deliver by webhook exactly once; 
     const { foreign, problems } = await watchPage(page, base, /status of (400|401|409|429)/);
     await signIn(page, base, admin);
 
+    await editHandRoute(page, ws.configPath);
+    assert.equal((await callApi(`${base}/api/v1/routes/hand`, admin, { method: 'DELETE' })).status, 200);
     await createCrm(page, good);
     const config = parse(readFileSync(ws.configPath, 'utf8')) as { routes: Array<Record<string, unknown>> };
     const crm = config.routes.find((r) => r.name === 'crm')!;
@@ -183,7 +283,7 @@ test('console: routes created through the form deliver by webhook exactly once; 
     await page.waitForSelector('#form-outcome.ok');
     const edited = (parse(readFileSync(ws.configPath, 'utf8')) as typeof config).routes.find((r) => r.name === 'crm')!;
     assert.equal(edited.description, 'CRM intake, edited');
-    assert.deepEqual(edited.scenario, [{ action: 'webhook', url: good.url, secret: { secret: 'route.crm.scenario[0].secret' }, maxAttempts: 5, timeoutMs: 30000, inlineAttachmentsUpTo: 262144, pipeline: 32 }], 'the scenario replaced whole, its stored secret kept by reference');
+    assert.deepEqual(edited.scenario, [{ action: 'webhook', url: good.url, secret: { secret: 'route.crm.scenario[0].secret' }, maxAttempts: 5 }], 'the scenario replaced whole as written, its stored secret kept by reference');
     // Changed elsewhere meanwhile: the edit is refused (409), and the page says to reload.
     const elsewhere = await callApi(`${base}/api/v1/routes/crm`, admin, { method: 'PATCH', body: { description: 'changed elsewhere' } });
     assert.equal(elsewhere.status, 200, elsewhere.raw);
