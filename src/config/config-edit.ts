@@ -253,7 +253,7 @@ export function editConfigText(text: string, edit: ConfigEdit): EditedText {
   delete patch.name;
   // Literals given are taken to the store first; literals kept by `{ keep }` stay where the operator wrote them.
   const secrets = takeSecrets(edit.kind, edit.name, patch);
-  keepSecrets(edit.kind, ((doc.toJS() as Json)[section] as Json[])[index]!, patch);
+  keepSecrets(edit.kind, entry.toJS(doc) as Json, patch);
   mergeInto(doc, entry, patch);
   return { text: doc.toString(), name: edit.name, at, changed: patchedKeys(patch), secrets };
 }
