@@ -10,16 +10,16 @@
  * edit. Nothing leaves the origin, no CSP violation or script error.
  * Screenshots: dashboard-chart-en, alerts-en, alerts-ru.
  */
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Page } from 'puppeteer-core';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { imapConnection } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
-import { callApi, createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
-import { ensureChromiumInstalled, launchChromium, type TestBrowser } from '../harness/chromium.js';
-import { assertConsoleBuilt, assertFieldsLabelled, screenshot, signIn, tabTo, watchPage } from '../harness/console-page.js';
+import { callApi, createToken, drainedWithApi } from '../harness/api-client.js';
+import { ensureChromiumInstalled } from '../harness/chromium.js';
+import { assertConsoleBuilt, assertFieldsLabelled, screenshot, signIn, tabTo, watchPage, withConsole } from '../harness/console-page.js';
 import { startWebhookReceiver, waitFor, type WebhookReceiver } from '../harness/webhook-receiver.js';
 
 /** The page's `document`, as the functions run in the browser see it (this project compiles without the DOM types). */
@@ -27,11 +27,7 @@ declare const document: { querySelector(selector: string): { textContent: string
 
 const dovecot = dovecotPerFile();
 
-let chromium: TestBrowser | undefined;
 before(() => ensureChromiumInstalled(), { timeout: 900_000 });
-after(async () => {
-  await chromium?.close();
-});
 
 const HOUR = 3_600_000;
 const TAKEN = 4;
@@ -167,31 +163,30 @@ test('console: the throughput chart counts the drained messages, a wrong passwor
   await dovecot.loadMaildir(user.username, Array.from({ length: TAKEN }, (_, i) => makeMessage(i, { bodyBytes: 400 })));
   const admin = await createToken(ws, 'ops-admin', 'admin');
   const viewer = await createToken(ws, 'ops-viewer', 'viewer');
-  let service: RunningService | undefined;
   try {
-    service = await startService(ws, base);
-    chromium = await launchChromium('en-US');
-    const page = await chromium.browser.newPage();
-    await page.setViewport({ width: 1100, height: 800 });
-    const { foreign, problems } = await watchPage(page, base, /status of (400|401|429)/);
-    await signIn(page, base, admin);
-    await dashboardEn(page, base, viewer);
-    await alertsEn(page, ws.configPath, hook);
-    await russian(page);
-    // A viewer sees the rules but is offered neither a test nor an edit.
-    await page.click('#sign-out');
-    await page.waitForSelector('#token');
-    await signIn(page, base, viewer);
-    await page.click('#nav-alerts');
-    await page.waitForSelector(rule);
-    assert.deepEqual([await page.$(`${rule} button.test-alert`), await page.$(`${rule} button.edit-alert`)], [null, null]);
-    assert.equal(hook.requests.length, 1, 'the test alert only: the rule never fired');
-    assert.deepEqual(foreign, [], 'every request stays on the service');
-    assert.deepEqual(problems, [], 'no script error, no CSP violation');
+    await withConsole(
+      ws,
+      base,
+      async (page) => {
+        const { foreign, problems } = await watchPage(page, base, /status of (400|401|429)/);
+        await signIn(page, base, admin);
+        await dashboardEn(page, base, viewer);
+        await alertsEn(page, ws.configPath, hook);
+        await russian(page);
+        // A viewer sees the rules but is offered neither a test nor an edit.
+        await page.click('#sign-out');
+        await page.waitForSelector('#token');
+        await signIn(page, base, viewer);
+        await page.click('#nav-alerts');
+        await page.waitForSelector(rule);
+        assert.deepEqual([await page.$(`${rule} button.test-alert`), await page.$(`${rule} button.edit-alert`)], [null, null]);
+        assert.equal(hook.requests.length, 1, 'the test alert only: the rule never fired');
+        assert.deepEqual(foreign, [], 'every request stays on the service');
+        assert.deepEqual(problems, [], 'no script error, no CSP violation');
+      },
+      { width: 1100, height: 800 },
+    );
   } finally {
-    await chromium?.close();
-    chromium = undefined;
-    await service?.stop();
     await hook.close();
     ws.cleanup();
   }
