@@ -9,7 +9,7 @@
  * byte it names as they were.
  */
 import { readFile, rm, readdir, unlink, chmod, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { MailsluiceError } from '../core/errors/index.js';
 import {
   MANIFEST_FILE,
@@ -180,6 +180,10 @@ async function pruneBackup(out: string, manifest: BackupManifest): Promise<void>
  */
 export async function backupArchive(dataDir: string, out: string, clock: Clock = systemClock): Promise<BackupReport> {
   const started = clock.now();
+  const [data, target] = [resolve(dataDir), resolve(out)];
+  if (target === data || target.startsWith(data + sep) || data.startsWith(target + sep)) {
+    throw new MailsluiceError('CLI_USAGE', `backup --out ${out} must be outside the data directory ${dataDir} (and not hold it)`);
+  }
   const previous = await previousBackup(out);
   await privateDir(out);
   await chmod(out, PRIVATE_DIR_MODE);
@@ -200,8 +204,14 @@ export async function backupArchive(dataDir: string, out: string, clock: Clock =
   await copyBlobs(run, join(dataDir, 'blobs'), blobRefsOf(archiveCopy));
   for (const { path, policy } of included) {
     if (!policy.include || policy.kind === 'database' || path.startsWith('blobs/')) continue;
-    if (policy.kind === 'file') await run.whole(path);
-    else await run.sharedFile(path, (await stat(join(dataDir, path))).size);
+    try {
+      if (policy.kind === 'file') await run.whole(path);
+      else await run.sharedFile(path, (await stat(join(dataDir, path))).size);
+    } catch (err) {
+      // Gone since the walk (an audit archive file of a move that never committed, removed by
+      // the service): not part of what the database copies describe.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
   const manifest: BackupManifest = { format: BACKUP_FORMAT, createdAt, generation, entries: run.entries };
   // The new files' directory entries durable before the manifest names them.
