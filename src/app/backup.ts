@@ -29,7 +29,7 @@ import {
 import type { Clock } from '../core/ports/clock.js';
 import { systemClock } from '../adapters/clock-system/index.js';
 import { backupExtents, type BlobExtents } from '../adapters/blob-fs/index.js';
-import { blobRefsOf, snapshotDatabase, trimSearchCopy } from '../adapters/store-sqlite/index.js';
+import { blobRefsOf, lockDataDir, snapshotDatabase, trimSearchCopy, LOCK_FILE, LOCK_HOLDER_FILE, type DataDirLock } from '../adapters/store-sqlite/index.js';
 import { writeFileAtomic } from '../adapters/fs-node/atomic-write.js';
 import { fsyncDirectory } from '../adapters/fs-node/fsync-directory.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../adapters/fs-node/private-files.js';
@@ -66,7 +66,7 @@ async function previousBackup(out: string): Promise<BackupManifest | null> {
     throw err;
   }
   const previous = await readManifest(out);
-  if (!previous && names.some((n) => n !== 'shared' && !/^gen-\d+$/.test(n))) {
+  if (!previous && names.some((n) => n !== 'shared' && n !== LOCK_FILE && n !== LOCK_HOLDER_FILE && !/^gen-\d+$/.test(n))) {
     throw invalid(`${out} is not empty and holds no backup (no ${MANIFEST_FILE}): give an empty or new directory, or one an earlier backup wrote`);
   }
   return previous;
@@ -184,9 +184,30 @@ export async function backupArchive(dataDir: string, out: string, clock: Clock =
   if (target === data || target.startsWith(data + sep) || data.startsWith(target + sep)) {
     throw new MailsluiceError('CLI_USAGE', `backup --out ${out} must be outside the data directory ${dataDir} (and not hold it)`);
   }
-  const previous = await previousBackup(out);
+  await previousBackup(out); // refuses a directory that is not a backup before anything is made in it
   await privateDir(out);
   await chmod(out, PRIVATE_DIR_MODE);
+  const lock = lockBackupDir(out);
+  try {
+    return await backupLocked(dataDir, out, clock, started);
+  } finally {
+    lock.release();
+  }
+}
+
+/** One backup at a time per directory (two would write one generation twice): the data directory's kind of lock, held by the kernel. */
+function lockBackupDir(out: string): DataDirLock {
+  try {
+    return lockDataDir(out, 'backup');
+  } catch (err) {
+    if (!(err instanceof MailsluiceError) || err.code !== 'DATA_DIR_LOCKED') throw err;
+    const pid = err.details?.holderPid;
+    throw new MailsluiceError('BACKUP_IN_PROGRESS', `another backup${pid ? ` (pid ${String(pid)})` : ''} is writing ${out}: wait for it to end`, { cause: err });
+  }
+}
+
+async function backupLocked(dataDir: string, out: string, clock: Clock, started: number): Promise<BackupReport> {
+  const previous = await previousBackup(out); // read again under the lock
   const generation = (previous?.generation ?? 0) + 1;
   await rm(join(out, generationDir(generation)), { recursive: true, force: true }); // a run stopped part way
   const run = new BackupRun(dataDir, out, generation, previous);

@@ -149,7 +149,8 @@ apart), the audit archive and the alert state. DIR/manifest.json, written last, 
 file with its SHA-256. Run again into the same DIR, it is incremental: the databases are copied
 again, packs it holds already are not, and a pack that grew only by its new bytes. Recorded in
 the audit log (archive.backup). Not copied: logs, key files (probe.key, api-url.key: a restored
-service makes new ones), the lock and the control socket.
+service makes new ones), the lock and the control socket. One backup at a time per DIR
+(BACKUP_IN_PROGRESS).
 `,
   restore: `Usage: mailsluice restore --from DIR [options]
 

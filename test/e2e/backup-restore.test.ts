@@ -13,6 +13,7 @@ import { lstatSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from '
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
+import { lockDataDir } from '../../src/adapters/store-sqlite/index.js';
 import { BIN, collectCli, imapConnection, makeWorkspace, runCli, type CliResult, type Workspace } from '../harness/cli.js';
 import { journalMix, makeMessage, sha256 } from '../harness/messages.js';
 import { drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
@@ -194,7 +195,7 @@ test('backup of a service mid-drain, restore into an empty directory, incrementa
     // The service finishes its drain; a second backup copies only what is new.
     await untilDrained(ws, COUNT + 3);
     const two = await incremental(ws, out, 2);
-    assert.deepEqual(readdirSync(out).sort(), ['gen-000002', 'manifest.json', 'shared'], 'the older generation is gone');
+    assert.deepEqual(readdirSync(out).sort(), ['gen-000002', 'lock.db', 'manifest.json', 'shared'], 'the older generation is gone');
 
     // A few more messages: the third backup copies the databases and the new tail of one pack.
     const extra = [...journalMix(EXTRA, 0, 20_000)];
@@ -218,6 +219,16 @@ test('backup of a service mid-drain, restore into an empty directory, incrementa
     // A full backup of the drained archive: the throughput figure of the ADR.
     const full = await backup(ws, join(ws.dir, 'full'));
     console.log(`backup (full, ${COUNT + 3} messages): ${(full.bytes / 1048576).toFixed(1)} MB in ${full.durationMs} ms: ${full.mbPerSecond} MB/s`);
+
+    // One backup at a time per directory.
+    const held = lockDataDir(out, 'test');
+    try {
+      const busy = await cli022(['backup', '--out', out], ws);
+      assert.equal(busy.code, 1);
+      assert.match(busy.stderr, new RegExp(`BACKUP_IN_PROGRESS: another backup \\(pid ${process.pid}\\) is writing`));
+    } finally {
+      held.release();
+    }
 
     // Restore refuses a data directory that is not empty, naming it.
     const refused = await cli022(['restore', '--from', out], ws);

@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   ARCHIVE_TOO_NEW: { retryable: false, summary: 'The archive (archive.db or search.db) was migrated by a newer mailsluice to a schema version this build does not know; nothing was read or taken.' },
   DATA_DIR_LOCKED: { retryable: false, summary: 'Another mailsluice process (start or drain) holds the data directory; the sentence names its pid.' },
   BACKUP_INVALID: { retryable: false, summary: 'The backup directory holds no usable backup: no manifest or one this version cannot read, a file it names missing or not matching its SHA-256, or (for `backup --out`) a non-empty directory that is no backup.' },
+  BACKUP_IN_PROGRESS: { retryable: true, summary: 'Another backup is writing the same backup directory; one at a time per directory (the sentence names its pid).' },
   RESTORE_TARGET_NOT_EMPTY: { retryable: false, summary: 'restore writes only into an empty or new data directory; the one configured holds files (the sentence names it).' },
   MESSAGES_NOT_ARCHIVED: { retryable: false, summary: 'Some messages could not be archived: set aside on the server (with unseenOnly flagged \\Seen; or their transfer broke off session after session) and not taken again.' },
   PARSE_LIMIT_EXCEEDED: { retryable: false, summary: 'A message exceeded a parser limit; it is archived raw and marked unparsable.' },
