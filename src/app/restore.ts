@@ -14,6 +14,7 @@ import { systemClock } from '../adapters/clock-system/index.js';
 import { fsyncDirectory } from '../adapters/fs-node/fsync-directory.js';
 import { copyPrefix, privateDir } from './backup-files.js';
 import { readManifest } from './backup.js';
+import { loadConfig, type Config } from '../config/loader.js';
 
 /** What a restore did. */
 export interface RestoreReport {
@@ -25,6 +26,15 @@ export interface RestoreReport {
   files: number;
   bytes: number;
   durationMs: number;
+}
+
+/**
+ * The configuration as `restore` reads it: on a fresh machine the secret store it refers to
+ * (`{ secret: NAME }`) is in the backup, not yet in `dataDir`, so its values are not looked up
+ * (a stand-in is given); restore needs only `dataDir` of it.
+ */
+export function readConfigForRestore(file: string): Config {
+  return loadConfig(file, { secrets: () => ({ get: () => 'not-read-by-restore' }) });
 }
 
 /** Throws `RESTORE_TARGET_NOT_EMPTY` unless `dataDir` is missing or an empty directory. */

@@ -10,7 +10,7 @@ import { MailsluiceError } from '../core/errors/index.js';
 import { readServiceConfig } from '../app/config-file.js';
 import { createEmbeddedApp } from '../app/embedded.js';
 import { backupArchive } from '../app/backup.js';
-import { restoreArchive } from '../app/restore.js';
+import { readConfigForRestore, restoreArchive } from '../app/restore.js';
 import { recordCliAction } from '../app/audit.js';
 import type { ParsedArgs } from './args.js';
 import { configPath } from './commands.js';
@@ -51,7 +51,7 @@ export async function cmdBackup(args: ParsedArgs, io: Io): Promise<number> {
 /** `mailsluice restore --from DIR` */
 export async function cmdRestore(args: ParsedArgs, io: Io): Promise<number> {
   const from = dirOption(args, 'from', 'restore');
-  const config = readServiceConfig(configPath(args));
+  const config = readConfigForRestore(configPath(args));
   const r = await restoreArchive(from, config.dataDir);
   const app = await createEmbeddedApp(config);
   try {

@@ -236,7 +236,8 @@ test('backup of a service mid-drain, restore into an empty directory, incrementa
     assert.match(refused.stderr, /RESTORE_TARGET_NOT_EMPTY/);
     assert.ok(refused.stderr.includes(ws.dataDir), refused.stderr);
     // A damaged backup is refused, naming the file, and leaves no data directory behind.
-    const ws4 = makeWorkspace({ connections: [imapConnection(dovecot, user)] });
+    // Its configuration names a stored secret, which a fresh machine's dataDir does not hold yet.
+    const ws4 = makeWorkspace({ connections: [imapConnection(dovecot, { username: user.username, password: { secret: 'connection.journal.auth.password' } as unknown as string })] });
     cleanups.push(ws4);
     const pack = m2.entries.find((e) => e.kind === 'shared' && e.path.endsWith('.mspack'))!;
     const damaged = readFileSync(join(out, pack.stored));
