@@ -9,12 +9,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { lstatSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { lockDataDir } from '../../src/adapters/store-sqlite/index.js';
-import { BIN, collectCli, imapConnection, makeWorkspace, runCli, type CliResult, type Workspace } from '../harness/cli.js';
+import { BIN, collectCli, imapConnection, makeWorkspace, runCli, spawnCli, type CliResult, type Workspace } from '../harness/cli.js';
 import { journalMix, makeMessage, sha256 } from '../harness/messages.js';
 import { drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
 
@@ -214,6 +214,23 @@ test('backup of a service mid-drain, restore into an empty directory, incrementa
     cleanups.push(ws3);
     assert.equal(count(ws3.dataDir, 'SELECT count(*) FROM messages'), COUNT + 3 + EXTRA);
     assert.equal(await exportedIdentical(ws3, sent), COUNT + 3 + EXTRA);
+    // `start` runs on it, and search through the service finds every message.
+    const started = spawnCli(['start'], ws3);
+    const startedOut = collectCli(started);
+    try {
+      const until = Date.now() + 30_000;
+      while (!existsSync(join(ws3.dataDir, 'control.sock'))) {
+        assert.ok(Date.now() < until && started.exitCode === null, 'start on the restored archive never served its control socket');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const viaService = await runCli(['search', 'Report', '--limit', '100000', '--json'], ws3);
+      assert.equal(viaService.code, 0, viaService.stderr);
+      assert.equal(viaService.stdout.trim().split('\n').length, COUNT + 3 + EXTRA);
+    } finally {
+      started.kill('SIGTERM');
+    }
+    const startResult = await startedOut;
+    assert.equal(startResult.code, 0, startResult.stderr);
     const m2 = manifestOf(out);
 
     // A full backup of the drained archive: the throughput figure of the ADR.
