@@ -178,6 +178,14 @@ test('backup of a service mid-drain, restore into an empty directory, incrementa
     cleanups.push(ws2);
     assert.equal(count(ws2.dataDir, 'SELECT count(*) FROM messages'), inBackup);
     assert.equal(count(ws2.dataDir, 'SELECT count(*) FROM messages m LEFT JOIN blobs b ON b.sha256 = m.sha256 WHERE b.sha256 IS NULL'), 0, 'every message row has its blob row');
+    // The audit log came along whole: its chain verifies, and it holds the backup and the restore.
+    const verified = await runCli(['audit', 'verify'], ws2);
+    assert.equal(verified.code, 0, verified.stderr + verified.stdout);
+    for (const action of ['archive.backup', 'archive.restore']) {
+      const listed = await runCli(['audit', 'list', '--action', action, '--json'], ws2);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.equal(listed.stdout.trim().split('\n').length, 1, `${action}: ${listed.stdout}`);
+    }
     // A drain on the restored archive parses what the backup held unparsed and takes new mail.
     const user2 = (ws2 as Workspace & { user: { username: string } }).user;
     const later = [0, 1].map((i) => makeMessage(10_000 + i, { tag: 'after-restore' }));
