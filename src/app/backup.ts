@@ -74,7 +74,8 @@ async function previousBackup(out: string): Promise<BackupManifest | null> {
 
 /** One run of a backup: what it wrote so far. */
 class BackupRun {
-  readonly entries: ManifestEntry[] = [];
+  /** This run's entries by path (a blob file copied again, longer, in a later round replaces its entry). */
+  readonly #entries = new Map<string, ManifestEntry>();
   bytesCopied = 0;
   readonly shared = { copied: 0, appended: 0, kept: 0 };
   readonly #previous: Map<string, ManifestEntry>;
@@ -89,7 +90,16 @@ class BackupRun {
   }
 
   add(path: string, kind: EntryKind, size: number, sha256: string): void {
-    this.entries.push({ path, kind, size, sha256, stored: storedPath(path, kind, this.generation) });
+    this.#entries.set(path, { path, kind, size, sha256, stored: storedPath(path, kind, this.generation) });
+  }
+
+  get entries(): ManifestEntry[] {
+    return [...this.#entries.values()];
+  }
+
+  /** How many bytes of `path` this run holds so far (0: none yet). */
+  held(path: string): number {
+    return this.#entries.get(path)?.size ?? 0;
   }
 
   /** A database, through SQLite's backup API, into this generation's directory. */
@@ -118,7 +128,8 @@ class BackupRun {
   async sharedFile(path: string, length: number): Promise<void> {
     const source = join(this.dataDir, path);
     const dest = join(this.out, storedPath(path, 'shared', this.generation));
-    const prev = this.#previous.get(path);
+    // What this run copied already (an earlier round), else what the previous backup holds.
+    const prev = this.#entries.get(path) ?? this.#previous.get(path);
     const plan = planSharedCopy(prev, length);
     if (plan.action === 'keep') {
       this.add(path, 'shared', prev!.size, prev!.sha256);
@@ -138,16 +149,16 @@ class BackupRun {
 
 /** Copies the blob files the metadata copy needs; a staging pack compacted meanwhile is found again through its redirect. */
 async function copyBlobs(run: BackupRun, blobsDir: string, refs: string[]): Promise<void> {
-  const done = new Set<string>();
   for (let round = 1; ; round++) {
     const extents: BlobExtents = await backupExtents(blobsDir, refs);
     let vanished = false;
     for (const [name, length] of [...extents].sort()) {
       const path = `blobs/${name}`;
-      if (done.has(path)) continue;
+      // A compactor's pack may be needed further in a later round (another staging pack's
+      // copies went into it meanwhile): its new tail is appended.
+      if (run.held(path) >= length) continue;
       try {
         await run.sharedFile(path, length);
-        done.add(path);
       } catch (err) {
         // The compactor deleted a staging pack after writing its redirect: ask again.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !name.startsWith('stage-') || round === BLOB_ROUNDS) throw err;
