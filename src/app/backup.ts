@@ -35,6 +35,11 @@ import { fsyncDirectory } from '../adapters/fs-node/fsync-directory.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../adapters/fs-node/private-files.js';
 import { copyPrefix, hashPrefix, privateDir, walkFiles } from './backup-files.js';
 
+/** Test hooks: what happens between working out the blob files and copying them (a compaction racing the copy). */
+export interface BackupHooks {
+  afterBlobPlan?(round: number): Promise<void>;
+}
+
 /** How many times the blob files are worked out again when a staging pack was compacted under the copy. */
 const BLOB_ROUNDS = 5;
 
@@ -148,9 +153,10 @@ class BackupRun {
 }
 
 /** Copies the blob files the metadata copy needs; a staging pack compacted meanwhile is found again through its redirect. */
-async function copyBlobs(run: BackupRun, blobsDir: string, refs: string[]): Promise<void> {
+async function copyBlobs(run: BackupRun, blobsDir: string, refs: string[], hooks: BackupHooks): Promise<void> {
   for (let round = 1; ; round++) {
     const extents: BlobExtents = await backupExtents(blobsDir, refs);
+    await hooks.afterBlobPlan?.(round);
     let vanished = false;
     for (const [name, length] of [...extents].sort()) {
       const path = `blobs/${name}`;
@@ -189,7 +195,7 @@ async function pruneBackup(out: string, manifest: BackupManifest): Promise<void>
  * of grown ones). Safe beside a running service: it reads through SQLite's locking and copies
  * only bytes that never change.
  */
-export async function backupArchive(dataDir: string, out: string, clock: Clock = systemClock): Promise<BackupReport> {
+export async function backupArchive(dataDir: string, out: string, clock: Clock = systemClock, hooks: BackupHooks = {}): Promise<BackupReport> {
   const started = clock.now();
   const [data, target] = [resolve(dataDir), resolve(out)];
   if (target === data || target.startsWith(data + sep) || data.startsWith(target + sep)) {
@@ -200,7 +206,7 @@ export async function backupArchive(dataDir: string, out: string, clock: Clock =
   await chmod(out, PRIVATE_DIR_MODE);
   const lock = lockBackupDir(out);
   try {
-    return await backupLocked(dataDir, out, clock, started);
+    return await backupLocked(dataDir, out, clock, started, hooks);
   } finally {
     lock.release();
   }
@@ -217,7 +223,7 @@ function lockBackupDir(out: string): DataDirLock {
   }
 }
 
-async function backupLocked(dataDir: string, out: string, clock: Clock, started: number): Promise<BackupReport> {
+async function backupLocked(dataDir: string, out: string, clock: Clock, started: number, hooks: BackupHooks): Promise<BackupReport> {
   const previous = await previousBackup(out); // read again under the lock
   const generation = (previous?.generation ?? 0) + 1;
   await rm(join(out, generationDir(generation)), { recursive: true, force: true }); // a run stopped part way
@@ -233,7 +239,7 @@ async function backupLocked(dataDir: string, out: string, clock: Clock, started:
   const searchCopy = copies.get('search.db');
   if (searchCopy) trimSearchCopy(searchCopy, archiveCopy);
   for (const [path, dest] of copies) await run.hashDatabase(path, dest);
-  await copyBlobs(run, join(dataDir, 'blobs'), blobRefsOf(archiveCopy));
+  await copyBlobs(run, join(dataDir, 'blobs'), blobRefsOf(archiveCopy), hooks);
   for (const { path, policy } of included) {
     if (!policy.include || policy.kind === 'database' || path.startsWith('blobs/')) continue;
     try {

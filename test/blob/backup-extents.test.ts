@@ -47,12 +47,41 @@ test('extents reach every ref; a compacted staging pack is needed through its re
     assert.ok(!(await readdir(join(out, 'shared', 'blobs'))).some((n) => n.startsWith('stage-') && n.endsWith('.mspack')), 'the staging pack is dropped from the backup');
 
     await restoreArchive(out, join(dir, 'restored'));
-    const r = await openArchive(join(dir, 'restored'));
-    try {
-      assert.deepEqual(await verifyAll(r, expected), []);
-    } finally {
-      await r.close();
-    }
+    await assertRestored(join(dir, 'restored'), expected);
+  } finally {
+    await a.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+async function assertRestored(dataDir: string, expected: Map<string, Buffer>): Promise<void> {
+  const r = await openArchive(dataDir);
+  try {
+    assert.deepEqual(await verifyAll(r, expected), []);
+  } finally {
+    await r.close();
+  }
+}
+
+test('a staging pack compacted between working out the blob files and copying them is found again through its redirect', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mailsluice-backup-race-'));
+  const a = await openArchive(join(dir, 'data'));
+  try {
+    const expected = await seed(a, 12);
+    await markParsed(a);
+    const rounds: number[] = [];
+    const r = await backupArchive(join(dir, 'data'), join(dir, 'backup'), undefined, {
+      afterBlobPlan: async (round) => {
+        rounds.push(round);
+        if (round === 1) assert.equal((await compact(a)).containersDeleted, 1, 'the staging pack is deleted under the copy');
+      },
+    });
+    assert.deepEqual(rounds, [1, 2], 'planned again once');
+    const held = (await readdir(join(dir, 'backup', 'shared', 'blobs'))).sort();
+    assert.ok(held.some((n) => n.endsWith('.redirect')) && !held.some((n) => n.startsWith('stage-') && n.endsWith('.mspack')), held.join(' '));
+    assert.equal(r.files, held.length + 2, 'the two databases and the blob files');
+    await restoreArchive(join(dir, 'backup'), join(dir, 'restored'));
+    await assertRestored(join(dir, 'restored'), expected);
   } finally {
     await a.close();
     await rm(dir, { recursive: true, force: true });
