@@ -110,7 +110,7 @@ class BackupRun {
   /** A database, through SQLite's backup API, into this generation's directory. */
   async database(path: string): Promise<string> {
     const dest = join(this.out, storedPath(path, 'database', this.generation));
-    await privateDir(join(dest, '..'));
+    await privateDir(dirname(dest));
     await snapshotDatabase(join(this.dataDir, path), dest);
     return dest;
   }
@@ -133,8 +133,11 @@ class BackupRun {
   async sharedFile(path: string, length: number): Promise<void> {
     const source = join(this.dataDir, path);
     const dest = join(this.out, storedPath(path, 'shared', this.generation));
-    // What this run copied already (an earlier round), else what the previous backup holds.
-    const prev = this.#entries.get(path) ?? this.#previous.get(path);
+    // What this run copied already (an earlier round), else what the previous backup holds, if
+    // its file is still there whole (one removed or cut by hand is copied again).
+    const storedSize = await stat(dest).then((st) => st.size, () => -1);
+    const known = this.#entries.get(path) ?? this.#previous.get(path);
+    const prev = known && storedSize >= known.size ? known : undefined;
     const plan = planSharedCopy(prev, length);
     if (plan.action === 'keep') {
       this.add(path, 'shared', prev!.size, prev!.sha256);
