@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { lockDataDir } from '../../src/adapters/store-sqlite/index.js';
+import { retain } from '../../src/adapters/sqlite-node/sqlite-retain.js';
 import { BIN, collectCli, imapConnection, makeWorkspace, runCli, spawnCli, type CliResult, type Workspace } from '../harness/cli.js';
 import { journalMix, makeMessage, sha256 } from '../harness/messages.js';
 import { drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
@@ -61,9 +62,10 @@ function wrongModes(dir: string): string[] {
 
 /** Count of rows in the archive at `dataDir` (read-only, beside whoever writes it). */
 function count(dataDir: string, sql: string): number {
-  const db = new Database(join(dataDir, 'archive.db'), { readonly: true, fileMustExist: true });
+  // Statements kept from the collector: better-sqlite3 12 on Node 24.19+ (sqlite-retain.ts).
+  const db = retain(new Database(join(dataDir, 'archive.db'), { readonly: true, fileMustExist: true }));
   try {
-    return (db.prepare(sql).pluck().get() as number) ?? 0;
+    return (retain(db.prepare(sql)).pluck().get() as number) ?? 0;
   } finally {
     db.close();
   }
@@ -162,9 +164,9 @@ test('backup of a service mid-drain, restore into an empty directory, incrementa
     while (count(ws.dataDir, 'SELECT count(*) FROM messages') < 300) await new Promise((r) => setTimeout(r, 20));
     const one = await backup(ws, out);
     const inBackup = (() => {
-      const db = new Database(join(out, manifestOf(out).entries.find((e) => e.path === 'archive.db')!.stored), { readonly: true });
+      const db = retain(new Database(join(out, manifestOf(out).entries.find((e) => e.path === 'archive.db')!.stored), { readonly: true }));
       try {
-        return db.prepare('SELECT count(*) FROM messages').pluck().get() as number;
+        return retain(db.prepare('SELECT count(*) FROM messages')).pluck().get() as number;
       } finally {
         db.close();
       }
