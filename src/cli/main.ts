@@ -8,6 +8,7 @@ import * as c from './commands.js';
 import { cmdTokenCreate, cmdTokenList, cmdTokenRevoke } from './token-commands.js';
 import { cmdAuditList, cmdAuditPrune, cmdAuditVerify } from './audit-commands.js';
 import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
+import { cmdBackup, cmdRestore } from './backup-commands.js';
 import { helpFor, version } from './help.js';
 import { OutputClosed, stdio, type Io } from './output.js';
 
@@ -28,6 +29,8 @@ const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => P
   search: c.cmdSearch,
   export: c.cmdExport,
   logs: c.cmdLogs,
+  backup: cmdBackup,
+  restore: cmdRestore,
 };
 
 /** Two-word commands whose second word picks the command (`token create`, `audit verify`). */
