@@ -70,6 +70,91 @@ function Row(props: { d: Delivery; admin: boolean; onRetry: (d: Delivery) => voi
   );
 }
 
+/** The state and route filters, Refresh, and an admin's Retry of a route's dead letters. */
+function Filters(props: {
+  idPrefix: string;
+  own: boolean;
+  admin: boolean;
+  routes: string[];
+  state: DeliveryState | '';
+  route: string;
+  onState: (s: DeliveryState | '') => void;
+  onRoute: (r: string) => void;
+  onRefresh: () => void;
+  onRetryAll: () => void;
+}) {
+  return (
+    <div class="filters" role="group" aria-label={ds('filters')}>
+      <label for={`${props.idPrefix}-state`}>{ds('state')}</label>
+      <select id={`${props.idPrefix}-state`} value={props.state} onChange={(e) => props.onState((e.currentTarget as HTMLSelectElement).value as DeliveryState | '')}>
+        <option value="">{ds('anyState')}</option>
+        {STATES.map((s) => (
+          <option key={s} value={s}>
+            {ds(`state.${s}`)}
+          </option>
+        ))}
+      </select>
+      {!props.own && (
+        <>
+          <label for={`${props.idPrefix}-route`}>{ds('route')}</label>
+          <select id={`${props.idPrefix}-route`} value={props.route} onChange={(e) => props.onRoute((e.currentTarget as HTMLSelectElement).value)}>
+            <option value="">{ds('anyRoute')}</option>
+            {[...new Set([...props.routes, ...(props.route ? [props.route] : [])])].map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+        </>
+      )}
+      <button type="button" id={`${props.idPrefix}-refresh`} onClick={props.onRefresh}>
+        {ds('refresh')}
+      </button>
+      {props.admin && props.route && (
+        <button type="button" id={`${props.idPrefix}-retry-all`} onClick={props.onRetryAll}>
+          {ds('retryAll')}
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** The deliveries shown, a row each. */
+function Table(props: { idPrefix: string; rows: Delivery[]; admin: boolean; onRetry: (d: Delivery) => void }) {
+  return (
+    <div class="table-wrap">
+      <table id={`${props.idPrefix}-table`}>
+        <thead>
+          <tr>
+            <th scope="col">{ds('message')}</th>
+            <th scope="col">{ds('route')}</th>
+            <th scope="col">{ds('connection')}</th>
+            <th scope="col" class="num">
+              {ds('bus')}
+            </th>
+            <th scope="col">{ds('state')}</th>
+            <th scope="col" class="num">
+              {ds('step')}
+            </th>
+            <th scope="col" class="num">
+              {ds('attempts')}
+            </th>
+            <th scope="col">{ds('lastError')}</th>
+            <th scope="col">{ds('created')}</th>
+            <th scope="col">{ds('done')}</th>
+            {props.admin && <th scope="col">{ds('actions')}</th>}
+          </tr>
+        </thead>
+        <tbody>
+          {props.rows.map((d) => (
+            <Row key={d.id} d={d} admin={props.admin} onRetry={props.onRetry} />
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 /** The filters, the table, More, and Retry for an admin. */
 export function DeliveryList(props: Props) {
   const [state, setState] = useState<DeliveryState | ''>(props.state ?? '');
@@ -133,38 +218,18 @@ export function DeliveryList(props: Props) {
   const idPrefix = props.own ? 'route-deliveries' : 'deliveries';
   return (
     <div class="deliveries">
-      <div class="filters" role="group" aria-label={ds('filters')}>
-        <label for={`${idPrefix}-state`}>{ds('state')}</label>
-        <select id={`${idPrefix}-state`} value={state} onChange={(e) => setState((e.currentTarget as HTMLSelectElement).value as DeliveryState | '')}>
-          <option value="">{ds('anyState')}</option>
-          {STATES.map((s) => (
-            <option key={s} value={s}>
-              {ds(`state.${s}`)}
-            </option>
-          ))}
-        </select>
-        {!props.own && (
-          <>
-            <label for={`${idPrefix}-route`}>{ds('route')}</label>
-            <select id={`${idPrefix}-route`} value={route} onChange={(e) => setRoute((e.currentTarget as HTMLSelectElement).value)}>
-              <option value="">{ds('anyRoute')}</option>
-              {[...new Set([...(props.routes ?? []), ...(route ? [route] : [])])].map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                </option>
-              ))}
-            </select>
-          </>
-        )}
-        <button type="button" id={`${idPrefix}-refresh`} onClick={() => setTick((t) => t + 1)}>
-          {ds('refresh')}
-        </button>
-        {props.admin && route && (
-          <button type="button" id={`${idPrefix}-retry-all`} onClick={() => retry(route)}>
-            {ds('retryAll')}
-          </button>
-        )}
-      </div>
+      <Filters
+        idPrefix={idPrefix}
+        own={props.own === true}
+        admin={props.admin}
+        routes={props.routes ?? []}
+        state={state}
+        route={route}
+        onState={setState}
+        onRoute={setRoute}
+        onRefresh={() => setTick((t) => t + 1)}
+        onRetryAll={() => void retry(route)}
+      />
       {notice && (
         <p class="ok" role="status" id={`${idPrefix}-notice`}>
           {notice}
@@ -176,38 +241,7 @@ export function DeliveryList(props: Props) {
         </p>
       )}
       {rows !== null && rows.length === 0 && <p class="help">{ds('none')}</p>}
-      {rows !== null && rows.length > 0 && (
-        <div class="table-wrap">
-          <table id={`${idPrefix}-table`}>
-            <thead>
-              <tr>
-                <th scope="col">{ds('message')}</th>
-                <th scope="col">{ds('route')}</th>
-                <th scope="col">{ds('connection')}</th>
-                <th scope="col" class="num">
-                  {ds('bus')}
-                </th>
-                <th scope="col">{ds('state')}</th>
-                <th scope="col" class="num">
-                  {ds('step')}
-                </th>
-                <th scope="col" class="num">
-                  {ds('attempts')}
-                </th>
-                <th scope="col">{ds('lastError')}</th>
-                <th scope="col">{ds('created')}</th>
-                <th scope="col">{ds('done')}</th>
-                {props.admin && <th scope="col">{ds('actions')}</th>}
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((d) => (
-                <Row key={d.id} d={d} admin={props.admin} onRetry={(x) => retry(x.route, [x.id])} />
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      {rows !== null && rows.length > 0 && <Table idPrefix={idPrefix} rows={rows} admin={props.admin} onRetry={(x) => void retry(x.route, [x.id])} />}
       {next && (
         <button type="button" id={`${idPrefix}-more`} onClick={more}>
           {ds('more')}
