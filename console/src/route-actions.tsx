@@ -1,8 +1,9 @@
 /**
  * A route's admin actions beside its form: enable or disable it, and delete it after a
- * confirmation (an alertdialog that takes the focus; Escape or Cancel leaves it).
+ * confirmation (`confirm-dialog.tsx`; Confirm has the focus, Escape or Cancel leaves it).
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
+import { ConfirmDialog } from './confirm-dialog.js';
 import { deleteRoute, setRouteEnabled, type Route, type RouteWrite } from './api-routes.js';
 import { rs } from './routes-strings.js';
 
@@ -18,10 +19,6 @@ interface Props {
 export function RouteActions(props: Props) {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
-  const confirmRef = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
-    if (confirming) confirmRef.current?.focus();
-  }, [confirming]);
 
   const run = async (work: () => Promise<void>): Promise<void> => {
     setBusy(true);
@@ -40,10 +37,6 @@ export function RouteActions(props: Props) {
       setConfirming(false);
       props.onDeleted();
     });
-  const cancel = (): void => {
-    setConfirming(false);
-    queueMicrotask(() => document.getElementById('delete-route')?.focus());
-  };
 
   return (
     <div class="route-actions">
@@ -53,30 +46,20 @@ export function RouteActions(props: Props) {
       <button type="button" id="delete-route" class="danger" disabled={busy || confirming} onClick={() => setConfirming(true)}>
         {rs('delete')}
       </button>
-      {confirming && (
-        <div
-          class="confirm"
-          role="alertdialog"
-          aria-labelledby="confirm-delete-title"
-          aria-describedby="confirm-delete-text"
-          onKeyDown={(e) => {
-            if (e.key === 'Escape') cancel();
-          }}
-        >
-          <p id="confirm-delete-title">
-            <strong>
-              {rs('confirmDelete')} {props.route.name}?
-            </strong>
-          </p>
-          <p id="confirm-delete-text">{rs('confirmDeleteText')}</p>
-          <button type="button" id="confirm-delete" class="danger" ref={confirmRef} disabled={busy} onClick={remove}>
-            {rs('confirm')}
-          </button>{' '}
-          <button type="button" id="cancel-delete" onClick={cancel}>
-            {rs('cancel')}
-          </button>
-        </div>
-      )}
+      <ConfirmDialog
+        open={confirming}
+        id="route-delete-dialog"
+        confirmId="confirm-delete"
+        cancelId="cancel-delete"
+        focus="confirm"
+        busy={busy}
+        title={`${rs('confirmDelete')} ${props.route.name}?`}
+        text={rs('confirmDeleteText')}
+        confirmLabel={rs('confirm')}
+        cancelLabel={rs('cancel')}
+        onConfirm={() => void remove()}
+        onCancel={() => setConfirming(false)}
+      />
     </div>
   );
 }

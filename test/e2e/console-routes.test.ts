@@ -344,7 +344,7 @@ test('console: routes created through the form deliver by webhook exactly once; 
           await page.waitForFunction(() => document.querySelector('#toggle-route')?.textContent === 'Enable');
           assert.equal((parse(readFileSync(ws.configPath, 'utf8')) as typeof config).routes.find((r) => r.name === 'broken')!.enabled, false);
           await page.click('#delete-route');
-          await page.waitForSelector('[role="alertdialog"]');
+          await page.waitForSelector('dialog#route-delete-dialog[open]');
           await page.waitForFunction(() => (document as unknown as { activeElement: { id: string } | null }).activeElement?.id === 'confirm-delete', { timeout: 5000 });
           await page.keyboard.press('Enter');
           await waitCount(page, '#routes-table tbody tr', 1);
