@@ -23,6 +23,8 @@ import type { LatencyBatch } from './dispatch-latency.js';
 export interface DispatchWorkerData {
   dbFile: string;
   blobsDir: string;
+  /** The archive's master key and data directory, when the raw store is encrypted (ADR 0033). */
+  archiveKey?: { dataDir: string; master: Uint8Array };
   /** The routes to run, as configured (secrets already resolved by the loader). */
   routes: RouteConfig[];
   tuning: Partial<DispatchTuning>;
@@ -82,6 +84,7 @@ export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOpt
   const data: DispatchWorkerData = {
     dbFile: paths.db,
     blobsDir: paths.blobs,
+    ...(app.archiveMasterKey ? { archiveKey: { dataDir: app.config.dataDir, master: new Uint8Array(app.archiveMasterKey) } } : {}),
     routes: [...options.routes],
     tuning: { concurrency: app.config.busConcurrency, backoff: app.config.deliveryRetry },
     stderrLevel: app.stderrLevel,

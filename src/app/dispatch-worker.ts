@@ -16,7 +16,7 @@ import { toMailsluiceError } from '../core/errors/index.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
 import { createSqliteStore } from '../adapters/store-sqlite/index.js';
 import { createSqliteBus } from '../adapters/bus-sqlite/index.js';
-import { createFsBlobStore } from '../adapters/blob-fs/index.js';
+import { ArchiveKeyring, createFsBlobStore } from '../adapters/blob-fs/index.js';
 import { createPostalMimeParser, postalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner } from '../api/signed-url.js';
 import { JsonlLogger } from '../adapters/logger-jsonl/index.js';
@@ -59,7 +59,8 @@ async function main(): Promise<void> {
     close: async () => started?.close(),
   };
   try {
-    const blobs = await createFsBlobStore({ directory: input.blobsDir });
+    const keyring = input.archiveKey ? await ArchiveKeyring.open(input.archiveKey.dataDir, Buffer.from(input.archiveKey.master)) : undefined;
+    const blobs = await createFsBlobStore({ directory: input.blobsDir, ...(keyring ? { keyring } : {}) });
     // The API's key came from the main thread, which serves the URLs signed with it.
     const signer = input.urlSigning ? createUrlSigner(input.urlSigning.key, input.urlSigning) : null;
     const routes = createRouteRuntimes(input.routes, logger, {

@@ -2,6 +2,7 @@
  * The embedded composition root: SQLite + pack files in the data directory, nothing else to
  * install. The only module that knows both the core and the concrete adapters.
  */
+import { openArchiveKeyring } from './archive-keys.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobStore } from '../core/ports/blob-store.js';
@@ -53,6 +54,8 @@ export interface EmbeddedApp {
   blobs: BlobStore;
   /** Deferred compression of what the drain staged raw, done by the blob store itself (ADR 0018). */
   compactBlobs(schedule: CompressSchedule, signal?: AbortSignal): Promise<CompressTotals>;
+  /** The archive's master key when the raw store is encrypted (ADR 0033), for the dispatcher thread's store; else null. */
+  readonly archiveMasterKey?: Uint8Array | null;
   /** The buses: the `deliveries` table of the same database. */
   bus: MessageBus & DeliveryAdmin;
   /** The server responses of finished deliveries, which the connection runners apply (the same table). */
@@ -101,7 +104,7 @@ export interface EmbeddedOptions {
    * `DATA_DIR_LOCKED`), and makes it and its files private. Without a holder the archive must
    * exist already (`ARCHIVE_NOT_FOUND`): nothing is created for a mistyped `dataDir`.
    */
-  holder?: 'start' | 'drain' | 'audit prune';
+  holder?: 'start' | 'drain' | 'audit prune' | 'keys rotate';
 }
 
 /**
@@ -152,14 +155,16 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   const logger = new JsonlLogger([{ level: stderrLevel, stream: process.stderr }]);
   let lock: DataDirLock | null = null;
   // `audit prune` holds the lock (one move at a time) but, like a reading command, never makes an archive.
-  if (options.holder === 'audit prune') assertArchiveExists(config);
+  if (options.holder === 'audit prune' || options.holder === 'keys rotate') assertArchiveExists(config);
   if (options.holder) lock = await takeDataDir(config.dataDir, options.holder, logger);
   else assertArchiveExists(config);
   let store: SqliteStore;
   let blobs: FsBlobStore;
   try {
+    // The key first: a wrong or missing one stops the command before it reads or takes anything.
+    const keyring = await openArchiveKeyring(config);
     store = createSqliteStore({ file: paths.db, ...(options.readonly ? { readonly: true } : {}) });
-    blobs = await createFsBlobStore({ directory: paths.blobs });
+    blobs = await createFsBlobStore({ directory: paths.blobs, keyring });
   } catch (err) {
     lock?.release();
     throw err;
@@ -177,6 +182,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     store,
     blobs,
     compactBlobs: (schedule, signal) => blobs.compact(schedule, logger, signal),
+    archiveMasterKey: blobs.keyring?.masterKey ?? null,
     bus: createSqliteBus(store.connection()),
     responses: createSqliteResponseLedger(store.connection()),
     tls: store,

@@ -28,6 +28,9 @@ Commands:
   backup --out DIR          copy the archive, running or not, into DIR;
                             incremental into the DIR of an earlier backup
   restore --from DIR        bring a backup back into an empty dataDir
+  keys generate --out FILE  write a new master key for archive.encryption (0600)
+  keys rotate --new-key FILE
+                            re-wrap the archive's data keys under a new master key
   deliveries list           deliveries of messages to routes
                             (--state pending|done|dead, --route NAME, --connection, --limit)
   deliveries retry ID...    queue dead deliveries again (or --all-dead [--route NAME])
@@ -159,6 +162,19 @@ Brings the backup in DIR back into the configured dataDir, which must be empty o
 (a mismatch is BACKUP_INVALID naming the file, and nothing is restored); the data directory
 appears whole, by one rename, at the end. Put the secret store's key back (secrets.key, or the
 configured secretsKey) before start when the configuration uses stored secrets.
+`,
+  'keys generate': `Usage: mailsluice keys generate --out FILE [options]
+
+Writes a new master key (32 random bytes) to FILE, mode 600; an existing FILE is never
+overwritten. Point archive.encryption.key at it ({ file: FILE }) to encrypt the raw store
+(ADR 0033). Keep a copy apart from the backups: a lost key is a lost archive.
+`,
+  'keys rotate': `Usage: mailsluice keys rotate --new-key FILE [options]
+
+Re-wraps every data key of the archive under the master key in FILE (made by keys generate) and
+replaces dataDir/archive-keys.json atomically; no pack is rewritten. Needs the current key in
+archive.encryption.key and holds the data directory (stop start or drain first). Afterwards only
+the new key opens the archive: set archive.encryption.key to FILE before the next start.
 `,
   'deliveries list': `Usage: mailsluice deliveries list [options]
 

@@ -9,13 +9,14 @@ import { cmdTokenCreate, cmdTokenList, cmdTokenRevoke } from './token-commands.j
 import { cmdAuditList, cmdAuditPrune, cmdAuditVerify } from './audit-commands.js';
 import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
 import { cmdBackup, cmdRestore } from './backup-commands.js';
+import { cmdKeysGenerate, cmdKeysRotate } from './key-commands.js';
 import { helpFor, version } from './help.js';
 import { OutputClosed, stdio, type Io } from './output.js';
 
 export { HELP } from './help.js';
 
 const KNOWN = {
-  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days'],
+  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days', 'new-key'],
   flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe', 'with-archive'],
 } as const;
 
@@ -38,6 +39,7 @@ const GROUPS: Record<string, Record<string, (typeof COMMANDS)[string]>> = {
   token: { create: cmdTokenCreate, list: cmdTokenList, revoke: cmdTokenRevoke },
   audit: { list: cmdAuditList, verify: cmdAuditVerify, prune: cmdAuditPrune },
   connections: { list: cmdConnectionsList, status: cmdConnectionsStatus },
+  keys: { generate: cmdKeysGenerate, rotate: cmdKeysRotate },
 };
 
 /** Runs the CLI and resolves to the exit status. */
@@ -53,7 +55,7 @@ export async function main(argv: string[], io: Io = stdio()): Promise<number> {
     }
     if (args.options.help || !command) {
       // Two-word commands have their own help too (deliveries list, config check).
-      const two = rest[0] && (command === 'deliveries' || command === 'config' || command === 'connection' || command === 'token' || command === 'audit' || command === 'connections') ? `${command} ${rest[0]}` : command;
+      const two = rest[0] && (command === 'deliveries' || command === 'config' || command === 'connection' || command === 'token' || command === 'audit' || command === 'connections' || command === 'keys') ? `${command} ${rest[0]}` : command;
       io.out(helpFor(two));
       return command || args.options.help ? 0 : 2;
     }

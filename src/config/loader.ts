@@ -152,6 +152,8 @@ export interface Config {
   alerts: AlertsConfig;
   /** The secret store's key as configured (a file made absolute), or null: `dataDir/secrets.key`. */
   secretsKey: SecretsKeySetting | null;
+  /** Encryption at rest of the raw store (ADR 0033): the master key's source (a file made absolute); absent or null: off. */
+  archiveEncryption?: { key: SecretsKeySetting } | null;
   /** Things that are valid but worth telling the operator. */
   warnings: ConfigProblem[];
 }
@@ -441,6 +443,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     audit: { keepDays: input.audit.keepDays ?? null },
     alerts,
     secretsKey: secretsKeySetting(input.secretsKey, baseDir),
+    archiveEncryption: input.archive.encryption ? { key: secretsKeySetting(input.archive.encryption.key, baseDir)! } : null,
     warnings,
   };
   return { config: deepFreeze(config), problems, warnings };

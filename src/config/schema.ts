@@ -387,6 +387,25 @@ export const configSchema = z.strictObject({
       description:
         'The key of the secret store (dataDir/secrets.enc, AES-256-GCM): 32 bytes, raw or base64, in a file ({ file: PATH }, relative to the config file) or an environment variable ({ env: NAME }). Keep it outside dataDir so a copy of the data directory does not carry its key. Absent: dataDir/secrets.key, made 0600 when the first secret is stored.',
     }),
+  archive: z
+    .strictObject({
+      encryption: z
+        .strictObject({
+          key: z
+            .union([z.strictObject({ file: z.string().min(1) }), z.strictObject({ env: z.string().min(1) })])
+            .meta({
+              description:
+                'The master key: a file of 32 bytes made by mailsluice keys generate ({ file: PATH }, relative to the config file; keep it outside dataDir) or an environment variable holding 64 hex digits or base64 ({ env: NAME }). Never the key itself in this file. A lost key is a lost archive: keep an escrow copy apart from the backups.',
+            }),
+        })
+        .optional()
+        .meta({
+          description:
+            'Encryption at rest (ADR 0033): every new blob is compressed, then encrypted with AES-256-GCM under a data key kept wrapped by the master key in dataDir/archive-keys.json (in backups; the master key never is). Blobs written before it was turned on stay readable in clear. A wrong or missing key stops every command that opens the archive before it reads or takes anything (ARCHIVE_KEY_INVALID). mailsluice keys rotate re-wraps the data keys under a new master key. The metadata database and the full-text index stay in clear.',
+        }),
+    })
+    .default({})
+    .meta({ description: 'The archive of raw messages.' }),
   logging: z
     .strictObject({
       maxFileMb: z.number().positive('must be above 0').max(1_000_000).default(50).meta({ description: 'Size cap of each per-connection log file (dataDir/logs/<name>.log), in MiB: a record that would take it past the cap first rotates it to <name>.log.1 (the older ones move up by one).' }),

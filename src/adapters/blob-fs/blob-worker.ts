@@ -20,6 +20,8 @@ import type { CodecName } from './pack-format.js';
 import { ownsItsMemory } from '../../core/ports/blob-store.js';
 import { PackReadError, PackReader } from './pack-reader.js';
 import type { ReadFailure, ReadJob } from './pack-reader.js';
+import { sealPayload } from './record-cipher.js';
+import type { DataKey } from './record-cipher.js';
 
 /** One body to hash and compress, in one or more pieces that each own their ArrayBuffer (transferred). */
 export interface CompressJob {
@@ -31,6 +33,8 @@ export interface CompressJob {
 export interface CompressBatch {
   codec: CodecName;
   level: number;
+  /** Encrypt every record of the batch with this data key after compressing it (ADR 0033). */
+  seal?: DataKey | undefined;
   jobs: CompressJob[];
 }
 
@@ -91,13 +95,14 @@ export function compressBatch(batch: CompressBatch): { results: CompressResult[]
       if (packed.length >= size) codec = 'none';
       else payload = [packed];
     }
+    if (batch.seal) payload = sealPayload(batch.seal, payload);
     let storedSize = 0;
     let crc = 0;
     for (const p of payload) {
       storedSize += p.byteLength;
       crc = crc32(p, crc);
     }
-    const header = encodeRecordHeader({ codec, rawSize: size, storedSize, sha256, payloadCrc: crc });
+    const header = encodeRecordHeader({ codec, rawSize: size, storedSize, sha256, payloadCrc: crc, ...(batch.seal ? { encrypted: true } : {}) });
     const asIs = payload === pieces && size >= RETURN_AS_IS_BYTES && pieces.every(ownsItsMemory);
     parts.push({ id, sha256, size, header, payload, storedSize, asIs });
     total += RECORD_HEADER_SIZE + (asIs ? 0 : storedSize);

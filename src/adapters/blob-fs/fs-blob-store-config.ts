@@ -4,6 +4,7 @@
  */
 import { MailsluiceError } from '../../core/errors/index.js';
 import type { CodecName } from './pack-format.js';
+import type { ArchiveKeyring } from './archive-keyring.js';
 
 /** How new blobs are compressed; every codec stays readable whatever is configured. */
 export interface FsBlobCompression {
@@ -37,6 +38,11 @@ export interface FsBlobStoreOptions {
    * (`FsBlobStore.compact`, ADR 0018). Default true; false compresses them on the way in.
    */
   stageLargeBodies?: boolean;
+  /**
+   * The archive's keyring (ADR 0033): with a master key, every new record is encrypted; every
+   * encrypted record is read with its data keys. Absent: records are written in clear, as before.
+   */
+  keyring?: ArchiveKeyring;
 }
 
 /** Options with every default applied; deep-frozen. */

@@ -28,6 +28,7 @@ import { openPack, streamRecord } from './pack-stream.js';
 import { REDIRECT_FILE, Redirects } from './staging-redirect.js';
 import { runCompactor, type CompactorHost, type CompactorOptions, type StagingPack } from './fs-compactor.js';
 import { workerPool } from './worker-pool.js';
+import type { ArchiveKeyring } from './archive-keyring.js';
 import { fsyncDirectory } from '../fs-node/fsync-directory.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../fs-node/private-files.js';
 
@@ -61,8 +62,11 @@ export async function createFsBlobStore(options: FsBlobStoreOptions): Promise<Fs
   } catch (err) {
     throw mapFsError(err, 'reading', config.directory);
   }
-  return new FsBlobStore(config, maxId + 1, redirects);
+  return new FsBlobStore(config, maxId + 1, redirects, options.keyring ?? null);
 }
+
+/** A record sealed with a data key this store's keyring does not hold (read the keyring again, then it is corrupt). */
+class UnknownDataKey extends Error {}
 
 /** The file-system {@link BlobStore}; build it with {@link createFsBlobStore}. */
 export class FsBlobStore implements BlobStore, CompactorHost {
@@ -80,10 +84,13 @@ export class FsBlobStore implements BlobStore, CompactorHost {
   /** Descriptor cache for reads on this thread (`compressionThreads: 0`). */
   readonly #inlineReader = new PackReader();
   #compacting = false;
+  /** The archive's keys (ADR 0033), or null: records written in clear. */
+  readonly keyring: ArchiveKeyring | null;
 
   /** Use {@link createFsBlobStore}, which prepares the directory. */
-  constructor(config: FsBlobStoreConfig, nextPackId: number, redirects = new Redirects(config.directory)) {
+  constructor(config: FsBlobStoreConfig, nextPackId: number, redirects = new Redirects(config.directory), keyring: ArchiveKeyring | null = null) {
     this.config = config;
+    this.keyring = keyring;
     this.#nextPackId = nextPackId;
     this.redirects = redirects;
   }
@@ -248,11 +255,27 @@ export class FsBlobStore implements BlobStore, CompactorHost {
   }
 
   async #readAt(ref: FsBlobRef, sha256: string, options?: { check?: 'hash' | 'checksum' }): Promise<Buffer> {
+    try {
+      return await this.#readOnce(ref, sha256, options);
+    } catch (err) {
+      if (!(err instanceof UnknownDataKey)) throw err;
+      // A data key another process of the archive made since this one read the keyring.
+      await this.keyring?.reload();
+      try {
+        return await this.#readOnce(ref, sha256, options);
+      } catch (again) {
+        throw again instanceof UnknownDataKey ? corrupt(again.message) : again;
+      }
+    }
+  }
+
+  async #readOnce(ref: FsBlobRef, sha256: string, options?: { check?: 'hash' | 'checksum' }): Promise<Buffer> {
     // A put is readable before sync: the buffered records of the pack's writer are written out first.
     if (!ref.staging) await this.#liveWriters.get(ref.packId)?.writeOutBuffered();
     const path = this.packPath(ref.packId, ref.staging === true);
     const refText = formatFsBlobRef(ref);
-    const job = { path, offset: ref.offset, storedSize: ref.storedSize, sha256: sha256.toLowerCase(), ref: refText, hash: options?.check !== 'checksum' };
+    const keys = this.keyring?.keys;
+    const job = { path, offset: ref.offset, storedSize: ref.storedSize, sha256: sha256.toLowerCase(), ref: refText, hash: options?.check !== 'checksum', ...(keys ? { keys } : {}) };
     try {
       if (this.config.compressionThreads === 0) {
         const raw = this.#inlineReader.read({ ...job, id: 0 });
@@ -263,6 +286,7 @@ export class FsBlobStore implements BlobStore, CompactorHost {
       const failure: ReadFailure | undefined = err instanceof PackReadError ? err.failure : undefined;
       if (!failure) throw corrupt(`blob ${job.sha256} at ${refText} in ${path} cannot be read`, err);
       if (failure.kind === 'corrupt') throw corrupt(failure.message);
+      if (failure.kind === 'key') throw new UnknownDataKey(failure.message);
       throw mapFsError(Object.assign(new Error(failure.message), failure.code === undefined ? {} : { code: failure.code }), 'reading', path);
     }
   }
@@ -295,13 +319,13 @@ export class FsBlobStore implements BlobStore, CompactorHost {
       at = await this.#movedSince(ref, moved, err);
       fh = await this.#openForRead(at);
     }
-    yield* streamRecord(fh, this.packPath(at.packId, at.staging === true), at, formatFsBlobRef(at));
+    yield* streamRecord(fh, this.packPath(at.packId, at.staging === true), at, formatFsBlobRef(at), this.keyring?.keys);
   }
 
   /** @internal streams the staged record `ref` as it is in its staging pack (the compactor's source). */
   async *streamStaged(ref: FsBlobRef): AsyncGenerator<Uint8Array> {
     const fh = await this.#openForRead(ref);
-    yield* streamRecord(fh, this.packPath(ref.packId, true), ref, formatFsBlobRef(ref));
+    yield* streamRecord(fh, this.packPath(ref.packId, true), ref, formatFsBlobRef(ref), this.keyring?.keys);
   }
 
   async #openForRead(ref: FsBlobRef): Promise<FileHandle> {

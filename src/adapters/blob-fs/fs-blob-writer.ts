@@ -34,12 +34,17 @@ import type { CodecName, RecordHeader } from './pack-format.js';
 import { asBuffer, compressorStream, corrupt, formatFsBlobRef, parseFsBlobRef, writeFully } from './pack-io.js';
 import { fsyncDirectory } from '../fs-node/fsync-directory.js';
 import type { FsBlobStoreConfig } from './fs-blob-store-config.js';
+import type { ArchiveKeyring } from './archive-keyring.js';
+import { SEAL_OVERHEAD, sealStream } from './record-cipher.js';
+import type { DataKey } from './record-cipher.js';
 
 /** Coalesce compressor output into writes of about this size: fewer syscalls, bounded memory. */
 const WRITE_COALESCE_BYTES = 1024 * 1024;
 /** What a writer needs of its store. */
 export interface WriterHost {
   readonly config: FsBlobStoreConfig;
+  /** The archive's keys: new records are encrypted when it has a master key (ADR 0033). */
+  readonly keyring: ArchiveKeyring | null;
   /** Creates a new, empty pack exclusively. */
   createPack(staging?: boolean): Promise<{ packId: number; path: string; fh: FileHandle }>;
   /** A writer appends to `packId` (or stopped, with `null`): reads of it write the buffer out first. */
@@ -247,7 +252,8 @@ export class FsBlobWriter implements BlobWriter {
     const once = async (codec: CodecName | undefined): Promise<PutResult> =>
       this.#putStream([], 0, createHash('sha256'), source()[Symbol.asyncIterator](), () => false, { staging: false, expectSha: want, codec });
     let r = await once(undefined);
-    if (r.location && r.location.storedSize >= r.size && this.#store.config.compression.codec !== 'none') {
+    const overhead = this.#store.keyring?.encrypting === true ? SEAL_OVERHEAD : 0;
+    if (r.location && r.location.storedSize - overhead >= r.size && this.#store.config.compression.codec !== 'none') {
       // Not smaller (already-compressed content): keep it raw, but in a normal pack.
       const location = r.location;
       const rewound = await this.#withLock(async () => {
@@ -263,6 +269,18 @@ export class FsBlobWriter implements BlobWriter {
     }
     if (!r.location) throw new MailsluiceError('INTERNAL', `compressing blob ${want} wrote nothing`);
     return r.location;
+  }
+
+  /** The data key the next record is sealed with, or undefined (no encryption); a keyring failure fails the writer. */
+  async #sealKey(): Promise<DataKey | undefined> {
+    const keyring = this.#store.keyring;
+    if (!keyring?.encrypting) return undefined;
+    try {
+      return await keyring.sealKey();
+    } catch (err) {
+      this.#failed ??= new MailsluiceError('STORE_WRITE_FAILED', 'making a data key failed', { cause: err });
+      throw this.#failed;
+    }
   }
 
   /**
@@ -287,11 +305,12 @@ export class FsBlobWriter implements BlobWriter {
 
   async #putWhole(raw: Buffer, known: (sha256: string) => boolean, owned: boolean): Promise<PutResult> {
     const { compression, compressionThreads } = this.#store.config;
+    const seal = await this.#sealKey();
     const claimed = await this.#claim(
       () =>
         compressionThreads === 0
-          ? compressInline(raw, compression.codec, compression.level)
-          : workerPool(compressionThreads).compress(raw, compression.codec, compression.level, owned),
+          ? compressInline(raw, compression.codec, compression.level, seal)
+          : workerPool(compressionThreads).compress(raw, compression.codec, compression.level, owned, seal),
       'hashing and compressing',
       known,
     );
@@ -328,7 +347,8 @@ export class FsBlobWriter implements BlobWriter {
    * once it is written (readable), like every put.
    */
   async #putWholeStaged(raw: Buffer[], known: (sha256: string) => boolean, owned: boolean): Promise<PutResult> {
-    const claimed = await this.#claim(() => workerPool(this.#store.config.compressionThreads).compress(raw, 'none', 0, owned), 'hashing', known);
+    const seal = await this.#sealKey();
+    const claimed = await this.#claim(() => workerPool(this.#store.config.compressionThreads).compress(raw, 'none', 0, owned, seal), 'hashing', known);
     if (!('parts' in claimed)) return claimed;
     const rec = claimed;
     const { sha256, size } = rec;
@@ -377,6 +397,7 @@ export class FsBlobWriter implements BlobWriter {
     mode: { staging: boolean; expectSha?: string; codec?: CodecName | undefined },
   ): Promise<PutResult> {
     const body = bodySource(head, headSize, hash, it);
+    const seal = await this.#sealKey();
     return this.#withLock(async () => {
       this.#assertUsable();
       let pack: OpenPack;
@@ -391,7 +412,7 @@ export class FsBlobWriter implements BlobWriter {
       const codec: CodecName = mode.staging ? 'none' : (mode.codec ?? this.#store.config.compression.codec);
       let knownFailed = false;
       try {
-        const { end, crc } = await this.#appendPayload(pack, codec, body.chunks);
+        const { end, crc } = await this.#appendPayload(pack, codec, body.chunks, seal);
         const sha256 = hash.digest('hex');
         if (mode.expectSha !== undefined && sha256 !== mode.expectSha) {
           body.failed = true;
@@ -408,7 +429,8 @@ export class FsBlobWriter implements BlobWriter {
           await this.#rewind(pack, start);
           return { sha256, size: body.size, location: null };
         }
-        const location = await this.#sealRecord(pack, start, end, { codec, rawSize: body.size, sha256, payloadCrc: crc }, mode.staging);
+        const header = { codec, rawSize: body.size, sha256, payloadCrc: crc, ...(seal ? { encrypted: true } : {}) };
+        const location = await this.#sealRecord(pack, start, end, header, mode.staging);
         if (mode.expectSha === undefined) this.#seen.add(sha256);
         return { sha256, size: body.size, location };
       } catch (err) {
@@ -425,12 +447,14 @@ export class FsBlobWriter implements BlobWriter {
 
   /**
    * Writes the payload of the record starting at `pack.pos`, leaving a hole for its header (until
-   * the header is written the record reads as torn: zero magic). Returns where it ends and its CRC.
+   * the header is written the record reads as torn: zero magic), encrypted with `seal` after
+   * compression. Returns where it ends and its CRC.
    */
-  async #appendPayload(pack: OpenPack, codec: CodecName, chunks: AsyncIterable<Buffer>): Promise<{ end: number; crc: number }> {
+  async #appendPayload(pack: OpenPack, codec: CodecName, chunks: AsyncIterable<Buffer>, seal: DataKey | undefined): Promise<{ end: number; crc: number }> {
     let pos = pack.pos + RECORD_HEADER_SIZE;
     let crc = 0;
-    const sink = async (source: AsyncIterable<Buffer>): Promise<void> => {
+    const sink = async (plain: AsyncIterable<Buffer>): Promise<void> => {
+      const source = seal ? sealStream(seal, plain) : plain;
       let pending: Buffer[] = [];
       let pendingLen = 0;
       const flush = async (): Promise<void> => {

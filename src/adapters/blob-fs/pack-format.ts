@@ -10,7 +10,7 @@
  *      0    4  magic "MSLR"
  *      4    1  format version (1)
  *      5    1  codec (0 none, 1 deflate-raw, 2 brotli)
- *      6    2  flags (0, reserved)
+ *      6    2  flags (bit 0: payload encrypted, `record-cipher.ts`, ADR 0033; others 0)
  *      8    8  raw size (u64 LE)
  *     16    8  stored (payload) size (u64 LE)
  *     24   32  SHA-256 of the raw bytes
@@ -51,7 +51,10 @@ export interface RecordHeader {
   sha256: string;
   /** CRC-32 of the stored payload. */
   payloadCrc: number;
+  /** The payload is the compressed bytes encrypted with AES-256-GCM (`record-cipher.ts`); absent: in clear. */
+  encrypted?: boolean;
 }
+const FLAG_ENCRYPTED = 0x0001;
 
 /** Builds the pack file header. */
 export function encodePackHeader(): Buffer {
@@ -66,7 +69,7 @@ export function encodeRecordHeader(h: RecordHeader): Buffer {
   b.writeUInt32LE(RECORD_MAGIC, 0);
   b.writeUInt8(RECORD_VERSION, 4);
   b.writeUInt8(CODEC_IDS[h.codec], 5);
-  b.writeUInt16LE(0, 6);
+  b.writeUInt16LE(h.encrypted === true ? FLAG_ENCRYPTED : 0, 6);
   b.writeBigUInt64LE(BigInt(h.rawSize), 8);
   b.writeBigUInt64LE(BigInt(h.storedSize), 16);
   Buffer.from(h.sha256, 'hex').copy(b, 24);
@@ -84,6 +87,8 @@ export function decodeRecordHeader(b: Buffer): RecordHeader | string {
   const codecId = b.readUInt8(5);
   const codec = (Object.keys(CODEC_IDS) as CodecName[]).find((k) => CODEC_IDS[k] === codecId);
   if (codec === undefined) return `unknown codec id ${codecId}`;
+  const flags = b.readUInt16LE(6);
+  if ((flags & ~FLAG_ENCRYPTED) !== 0) return `unknown record flags ${flags}`;
   const rawSize = b.readBigUInt64LE(8);
   const storedSize = b.readBigUInt64LE(16);
   if (rawSize > BigInt(Number.MAX_SAFE_INTEGER) || storedSize > BigInt(Number.MAX_SAFE_INTEGER)) return 'record sizes are out of range';
@@ -93,6 +98,7 @@ export function decodeRecordHeader(b: Buffer): RecordHeader | string {
     storedSize: Number(storedSize),
     sha256: b.subarray(24, 56).toString('hex'),
     payloadCrc: b.readUInt32LE(56),
+    ...((flags & FLAG_ENCRYPTED) !== 0 ? { encrypted: true } : {}),
   };
 }
 

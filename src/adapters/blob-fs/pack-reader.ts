@@ -14,6 +14,8 @@ import { createHash } from 'node:crypto';
 import { brotliDecompressSync, crc32, inflateRawSync } from 'node:zlib';
 import { RECORD_HEADER_SIZE, decodeRecordHeader } from './pack-format.js';
 import { ownsItsMemory } from '../../core/ports/blob-store.js';
+import { openPayload } from './record-cipher.js';
+import type { DataKeys } from './record-cipher.js';
 
 /** One whole-blob read. */
 export interface ReadJob {
@@ -33,11 +35,14 @@ export interface ReadJob {
    * against `sha256`) with the payload's CRC-32, which still catches torn and corrupted records.
    */
   hash?: boolean;
+  /** The archive's data keys, for an encrypted record (ADR 0033). */
+  keys?: DataKeys;
 }
 
 /** Why a read failed: a file-system error (mapped by the store) or a corrupt record. */
 export interface ReadFailure {
-  kind: 'fs' | 'corrupt';
+  /** `key`: an encrypted record's data key is not among the job's keys (the keyring may have grown since). */
+  kind: 'fs' | 'corrupt' | 'key';
   message: string;
   /** errno code of a file-system error. */
   code?: string;
@@ -160,16 +165,26 @@ export class PackReader {
     if (got < total) throw corrupt(`record at offset ${job.offset} of ${job.path} is cut short (${got} of ${total} bytes)`);
     if (crc32(payload) >>> 0 !== header.payloadCrc) throw corrupt(`payload checksum of record at offset ${job.offset} of ${job.path} does not match`);
     if (header.sha256 !== job.sha256) throw corrupt(`record at ${job.ref} in ${job.path} holds blob ${header.sha256}, not ${job.sha256}`);
+    let compressed: Uint8Array = payload;
+    if (header.encrypted === true) {
+      const id = payload.length >= 4 ? payload.readUInt32LE(0) : 0;
+      if (job.keys !== undefined && !job.keys.has(id)) {
+        throw new PackReadError({ kind: 'key', message: `record at offset ${job.offset} of ${job.path} does not decrypt: its data key ${id} is not in the keyring` });
+      }
+      const opened = openPayload(job.keys, payload);
+      if (typeof opened === 'string') throw corrupt(`record at offset ${job.offset} of ${job.path} does not decrypt: ${opened}`);
+      compressed = opened;
+    }
     let raw: Uint8Array;
     try {
       // maxOutputLength stops a corrupted header from inflating without bound.
       const maxOutputLength = Math.max(1, header.rawSize);
       raw =
         header.codec === 'brotli'
-          ? brotliDecompressSync(payload, { maxOutputLength })
+          ? brotliDecompressSync(compressed, { maxOutputLength })
           : header.codec === 'deflate-raw'
-            ? inflateRawSync(payload, { maxOutputLength })
-            : payload;
+            ? inflateRawSync(compressed, { maxOutputLength })
+            : compressed;
     } catch (err) {
       throw corrupt(`blob ${job.sha256} at ${job.ref} in ${job.path} does not decompress: ${err instanceof Error ? err.message : String(err)}`);
     }

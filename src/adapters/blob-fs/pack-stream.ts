@@ -16,6 +16,8 @@ import type { RecordHeader } from './pack-format.js';
 import { corrupt, decompressorStream, readFully } from './pack-io.js';
 import type { FsBlobRef } from './pack-io.js';
 import { mapFsError } from './fs-error-map.js';
+import { RecordCipherError, openStream } from './record-cipher.js';
+import type { DataKeys } from './record-cipher.js';
 
 /** Read size when streaming a blob back. */
 const READ_CHUNK_BYTES = 256 * 1024;
@@ -29,8 +31,11 @@ export async function openPack(path: string): Promise<FileHandle> {
   }
 }
 
-/** Streams the record `ref` of the open pack `fh` (at `path`); `refText` names it in messages. Closes `fh` at the end. */
-export async function* streamRecord(fh: FileHandle, path: string, ref: FsBlobRef, refText: string): AsyncGenerator<Uint8Array> {
+/**
+ * Streams the record `ref` of the open pack `fh` (at `path`); `refText` names it in messages;
+ * `keys` decrypt an encrypted record (ADR 0033). Closes `fh` at the end.
+ */
+export async function* streamRecord(fh: FileHandle, path: string, ref: FsBlobRef, refText: string, keys?: DataKeys): AsyncGenerator<Uint8Array> {
   try {
     await checkExtent(fh, ref, path);
     const hbuf = Buffer.alloc(RECORD_HEADER_SIZE);
@@ -42,13 +47,14 @@ export async function* streamRecord(fh: FileHandle, path: string, ref: FsBlobRef
     }
     const header = checkHeader(hbuf.subarray(0, got), ref, path);
     const payload = payloadChunks(fh, path, ref);
+    const stored: AsyncIterable<Buffer> = header.encrypted === true ? openStream(keys, payload.chunks) : payload.chunks;
     const decompressor = decompressorStream(header.codec);
     let pipeError: unknown;
     const source: AsyncIterable<Buffer> = decompressor
-      ? pipelineCb(Readable.from(payload.chunks), decompressor, (err) => {
+      ? pipelineCb(Readable.from(stored), decompressor, (err) => {
           if (err) pipeError = err;
         })
-      : payload.chunks;
+      : stored;
     const hash = createHash('sha256');
     let size = 0;
     try {
@@ -60,10 +66,13 @@ export async function* streamRecord(fh: FileHandle, path: string, ref: FsBlobRef
       }
     } catch (err) {
       if (err instanceof MailsluiceError) throw err;
+      if (err instanceof RecordCipherError) throw corrupt(`record at offset ${ref.offset} of ${path} does not decrypt: ${err.message}`);
       throw corrupt(`blob at ${refText} in ${path} does not decompress`, err);
     } finally {
       if (decompressor && !decompressor.destroyed) decompressor.destroy();
     }
+    if (pipeError instanceof MailsluiceError) throw pipeError;
+    if (pipeError instanceof RecordCipherError) throw corrupt(`record at offset ${ref.offset} of ${path} does not decrypt: ${pipeError.message}`);
     if (pipeError) throw corrupt(`blob at ${refText} in ${path} does not decompress`, pipeError);
     if (payload.crc() >>> 0 !== header.payloadCrc) throw corrupt(`payload checksum of record at offset ${ref.offset} of ${path} does not match`);
     if (size !== header.rawSize) throw corrupt(`blob at ${refText} in ${path} is ${size} bytes, expected ${header.rawSize}`);

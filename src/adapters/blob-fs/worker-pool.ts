@@ -17,6 +17,7 @@ import { BLOB_WORKER_MARK, compressBatch } from './blob-worker.js';
 import type { BlobWorkerReply, BlobWorkerRequest, CompressJob, CompressResult } from './blob-worker.js';
 import { PackReadError } from './pack-reader.js';
 import type { ReadFailure, ReadJob } from './pack-reader.js';
+import type { DataKey } from './record-cipher.js';
 
 /** A finished record from the pool. */
 export interface CompressedRecord {
@@ -174,7 +175,7 @@ class TurnBatch<J extends { id: number }> {
 export class BlobWorkerPool {
   readonly #compressLanes: WorkerLane[];
   readonly #readLane: WorkerLane;
-  #codec: { codec: CodecName; level: number } | null = null;
+  #codec: { codec: CodecName; level: number; seal: DataKey | undefined } | null = null;
   readonly #compressing: TurnBatch<CompressJob>;
   readonly #reading: TurnBatch<ReadJob>;
   #nextId = 1;
@@ -196,10 +197,10 @@ export class BlobWorkerPool {
    * `owned` says the caller gives it away and it spans its whole ArrayBuffer: then it moves to the
    * thread as it is (and is detached here), which spares copying large bodies.
    */
-  compress(raw: Uint8Array | readonly Uint8Array[], codec: CodecName, level: number, owned = false): Promise<CompressedRecord> {
-    // One codec per batch: a put with another sends what was collected first.
-    if (this.#codec && (this.#codec.codec !== codec || this.#codec.level !== level)) this.#compressing.flush();
-    this.#codec = { codec, level };
+  compress(raw: Uint8Array | readonly Uint8Array[], codec: CodecName, level: number, owned = false, seal?: DataKey): Promise<CompressedRecord> {
+    // One codec (and data key) per batch: a put with another sends what was collected first.
+    if (this.#codec && (this.#codec.codec !== codec || this.#codec.level !== level || this.#codec.seal !== seal)) this.#compressing.flush();
+    this.#codec = { codec, level, seal };
     const body = (raw instanceof Uint8Array ? [raw] : raw).map((p) => (owned && ownsItsMemory(p) ? p : new Uint8Array(p)));
     return this.#compressing.add<CompressedRecord>({ id: this.#nextId++, body });
   }
@@ -239,8 +240,8 @@ export function workerPool(threads: number): BlobWorkerPool {
 }
 
 /** The same compression done synchronously on the calling thread (`compressionThreads: 0`). */
-export function compressInline(raw: Uint8Array, codec: CodecName, level: number): CompressedRecord {
-  const { results, data, payloads } = compressBatch({ codec, level, jobs: [{ id: 0, body: [raw] }] });
+export function compressInline(raw: Uint8Array, codec: CodecName, level: number, seal?: DataKey): CompressedRecord {
+  const { results, data, payloads } = compressBatch({ codec, level, seal, jobs: [{ id: 0, body: [raw] }] });
   const r = results[0];
   if (!r) throw new Error('compression produced no record');
   return toRecord(r, data, payloads);

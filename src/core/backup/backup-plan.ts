@@ -53,7 +53,7 @@ const KEY_FILES = new Set(['secrets.key', 'probe.key', 'api-url.key']);
 /** What belongs to a running process, not to the archive. */
 const RUNTIME_FILES = new Set(['lock.db', 'lock.pid', 'control.sock']);
 /** Small files copied whole each time. */
-const WHOLE_FILES = new Set(['secrets.enc', 'alert-state.json']);
+const WHOLE_FILES = new Set(['secrets.enc', 'alert-state.json', 'archive-keys.json']);
 const BLOB_FILE = /^blobs\/(?:(?:pack|stage)-\d{8,}\.mspack|stage-\d{8,}\.redirect)$/;
 const AUDIT_ARCHIVE_FILE = /^audit-archive\/[^/]+$/;
 
