@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { createFsBlobStore, type CompactorOptions, type FsBlobStore } from '../../src/adapters/blob-fs/index.js';
+import { createFsBlobStore, type ArchiveKeyring, type CompactorOptions, type FsBlobStore } from '../../src/adapters/blob-fs/index.js';
 import { createCompressSchedule, type CompressScheduleDeps, type CompressTotals } from '../../src/core/archive/compress-stage.js';
 import { createSqliteStore, type SqliteStore } from '../../src/adapters/store-sqlite/index.js';
 import type { Clock } from '../../src/core/ports/clock.js';
@@ -33,8 +33,8 @@ export interface Archive {
   close(): Promise<void>;
 }
 
-export async function openArchive(dir: string): Promise<Archive> {
-  const blobs = await createFsBlobStore({ directory: join(dir, 'blobs') });
+export async function openArchive(dir: string, keyring?: ArchiveKeyring): Promise<Archive> {
+  const blobs = await createFsBlobStore({ directory: join(dir, 'blobs'), ...(keyring ? { keyring } : {}) });
   const store = createSqliteStore({ file: join(dir, 'archive.db') });
   return {
     dir,
