@@ -9,10 +9,8 @@ import { resolve } from 'node:path';
 import { MailsluiceError } from '../core/errors/index.js';
 import { readServiceConfig } from '../app/config-file.js';
 import { createEmbeddedApp } from '../app/embedded.js';
-import { openArchiveKeyring } from '../app/archive-keys.js';
+import { generateMasterKeyFile, masterKeyId, openArchiveKeyring, readMasterKeyFile } from '../app/archive-keys.js';
 import { recordCliAction } from '../app/audit.js';
-import { generateMasterKeyFile, loadMasterKey } from '../adapters/blob-fs/index.js';
-import { masterKeyId } from '../core/archive/encryption.js';
 import type { ParsedArgs } from './args.js';
 import { configPath } from './commands.js';
 import type { Io } from './output.js';
@@ -37,7 +35,7 @@ export async function cmdKeysRotate(args: ParsedArgs, io: Io): Promise<number> {
   const file = fileOption(args, 'new-key', 'keys rotate');
   const config = readServiceConfig(configPath(args));
   if (!config.archiveEncryption) throw new MailsluiceError('CLI_USAGE', 'keys rotate needs archive.encryption.key set to the current master key');
-  const next = await loadMasterKey({ file });
+  const next = await readMasterKeyFile(file);
   // Holds the data directory and checks the current key against the keyring first.
   const app = await createEmbeddedApp(config, { holder: 'keys rotate' });
   try {

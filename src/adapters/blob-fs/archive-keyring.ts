@@ -4,7 +4,7 @@
  * atomically) holding the data keys wrapped by it with AES-256-GCM. The rules (key ids, when the
  * keyring opens the archive) are in `core/archive/encryption.ts`.
  */
-import { createCipheriv, createDecipheriv, randomBytes, randomInt } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, randomBytes, randomInt } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MailsluiceError } from '../../core/errors/index.js';
@@ -14,7 +14,7 @@ import {
   dataKeySpent,
   emptyKeyring,
   keyringRefusal,
-  masterKeyId,
+  keyIdOfDigest,
   nextDataKeyId,
   parseKeyring,
   wrapAad,
@@ -23,6 +23,11 @@ import type { Keyring, WrappedDataKey } from '../../core/archive/encryption.js';
 import { writeFileAtomic } from '../fs-node/atomic-write.js';
 import { PRIVATE_FILE_MODE } from '../fs-node/private-files.js';
 import type { DataKey, DataKeys } from './record-cipher.js';
+
+/** The key id of a master key (`core/archive/encryption.ts`). */
+export function masterKeyId(key: Uint8Array): string {
+  return keyIdOfDigest(hash('sha256', key, 'hex'));
+}
 
 /** Where the master key comes from (`archive.encryption.key`): never the key itself in the YAML. */
 export type MasterKeySource = { file: string } | { env: string };
@@ -40,7 +45,7 @@ function keyFromText(text: string): Buffer | null {
 }
 
 /** Reads the master key; throws ARCHIVE_KEY_INVALID naming the file or variable. */
-export async function loadMasterKey(source: MasterKeySource, env: NodeJS.ProcessEnv = process.env): Promise<Buffer> {
+export async function loadMasterKey(source: MasterKeySource, env: NodeJS.ProcessEnv): Promise<Buffer> {
   if ('env' in source) {
     const text = env[source.env];
     if (text === undefined || text === '') throw invalid(`the master key's environment variable ${source.env} is not set`);

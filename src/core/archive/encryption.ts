@@ -4,8 +4,6 @@
  * and when a data key has sealed enough records to be replaced. The blob store's adapter does
  * the file reading and the AES-256-GCM work these rules ask for.
  */
-import { hash } from 'node:crypto';
-
 /** A master key and a data key are both AES-256 keys: 32 bytes. */
 export const KEY_BYTES = 32;
 
@@ -22,11 +20,11 @@ export const KEYRING_FORMAT = 1;
 export const RECORDS_PER_DATA_KEY = 2 ** 24;
 
 /**
- * The key id of a master key: the first 8 bytes of its SHA-256, in hex. It names the key in the
+ * The key id of a master key from its SHA-256 (hex): the first 8 bytes. It names the key in the
  * keyring and in error lines without revealing it (64 bits of a hash of 256 random bits).
  */
-export function masterKeyId(key: Uint8Array): string {
-  return hash('sha256', key, 'hex').slice(0, 16);
+export function keyIdOfDigest(sha256Hex: string): string {
+  return sha256Hex.slice(0, 16).toLowerCase();
 }
 
 /** One data key as the keyring file holds it: wrapped (AES-256-GCM) by the master key `kek`. */
