@@ -18,6 +18,7 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { imapConnection, makeWorkspace, runCli, type Workspace } from '../harness/cli.js';
+import { startWebhookReceiver } from '../harness/webhook-receiver.js';
 import { sha256 } from '../harness/messages.js';
 import { brotliDecompressSync, inflateRawSync } from 'node:zlib';
 import { scanPack } from '../../src/adapters/blob-fs/index.js';
@@ -101,8 +102,8 @@ async function exportsExactly(ws: Workspace, sent: Map<string, Buffer>, name: st
   }
 }
 
-function config(ws: Workspace, conn: Record<string, unknown>, key: Record<string, string> | null): void {
-  ws.writeConfig({ connections: [conn], ...(key ? { archive: { encryption: { key } } } : {}) });
+function config(ws: Workspace, conn: Record<string, unknown>, key: Record<string, string> | null, extra: Record<string, unknown> = {}): void {
+  ws.writeConfig({ connections: [conn], ...(key ? { archive: { encryption: { key } } } : {}), ...extra });
 }
 
 /** Asserts a refusal: non-zero exit, one line naming ARCHIVE_KEY_INVALID. */
@@ -119,6 +120,8 @@ test('a drain with encryption on keeps no plaintext in the blob files, exports e
   const sent = new Map(messages.map((m) => [sha256(m), m]));
   await dovecot.loadMaildir(user.username, messages);
   const ws = makeWorkspace();
+  const restoredWs = makeWorkspace();
+  const receiver = await startWebhookReceiver();
   try {
     const conn = imapConnection(dovecot, user);
     const key1 = join(ws.dir, 'master-1.key');
@@ -129,9 +132,11 @@ test('a drain with encryption on keeps no plaintext in the blob files, exports e
     const again = await runCli(['keys', 'generate', '--out', key1], ws);
     assert.notEqual(again.code, 0, 'an existing key file is never overwritten');
 
-    config(ws, conn, { file: key1 });
+    // A route too: the dispatcher thread reads the encrypted archive with the key it is handed.
+    config(ws, conn, { file: key1 }, { routes: [{ name: 'hook', connection: 'journal', scenario: [{ action: 'webhook', url: receiver.url }] }] });
     const drain = await runCli(['drain'], ws);
     assert.equal(drain.code, 0, drain.stderr);
+    assert.equal(receiver.accepted().length, messages.length, 'every message delivered by the route');
 
     // No word of any subject, body or attachment, nor the attachment's base64, in the packs.
     const blobFiles = filesUnder(join(ws.dataDir, 'blobs'));
@@ -146,6 +151,19 @@ test('a drain with encryption on keeps no plaintext in the blob files, exports e
     assert.equal(statSync(keyring).mode & 0o777, 0o600, 'the keyring is owner-only');
     assert.ok(!readFileSync(keyring).includes(readFileSync(key1).toString('base64')), 'the master key is not in the keyring');
     await exportsExactly(ws, sent, 'export-1');
+
+    // A backup holds the wrapped keys and never the master key; restored, the key opens it.
+    const backupDir = join(ws.dir, 'backup');
+    const backup = await runCli(['backup', '--out', backupDir], ws);
+    assert.equal(backup.code, 0, backup.stderr);
+    const manifest = JSON.parse(readFileSync(join(backupDir, 'manifest.json'), 'utf8')) as { entries: Array<{ path: string }> };
+    assert.ok(manifest.entries.some((e) => e.path === 'archive-keys.json'), 'the keyring is in the backup');
+    const key1Bytes = readFileSync(key1);
+    for (const f of filesUnder(backupDir)) assert.equal(readFileSync(f).indexOf(key1Bytes), -1, `the master key is in ${f}`);
+    config(restoredWs, conn, { file: key1 });
+    const restore = await runCli(['restore', '--from', backupDir], restoredWs);
+    assert.equal(restore.code, 0, restore.stderr);
+    await exportsExactly(restoredWs, sent, 'export-restored');
 
     // A wrong key and a missing key refuse drain and start before anything is taken.
     const user2 = await dovecot.createUser();
@@ -201,6 +219,8 @@ test('a drain with encryption on keeps no plaintext in the blob files, exports e
     assert.notEqual(broken.code, 0, 'a flipped byte must fail the export');
     assert.match(broken.stderr, /STORE_CORRUPT/);
   } finally {
+    await receiver.close();
     ws.cleanup();
+    restoredWs.cleanup();
   }
 });
