@@ -33,10 +33,12 @@
  * Options: --only small,mixed,huge,pop3,webhook,large,polled (one set: --only large)  --small N  --mixed N  --pop3 N  --webhook N  --polled N
  * --webhook-rounds N (default 3, also the polled set's rounds)
  * --skip-mbsync  --profile DIR  --dovecot-dir DIR
+ * MAILSLUICE_BENCH_ENCRYPT=1 runs the mailsluice drains with archive.encryption on (ADR 0033).
  * (--profile passes --cpu-prof to the mailsluice children and keeps the .cpuprofile files).
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -375,6 +377,12 @@ async function runMailsluice(
   const plain = { security: 'none', deletePolicy: 'delete-and-expunge' };
   const conn = label === 'pop3' ? pop3Connection(d, user, plain) : imapConnection(d, user, plain);
   const ws = makeWorkspace({ connections: [conn], routes });
+  if (process.env.MAILSLUICE_BENCH_ENCRYPT === '1') {
+    // Encryption at rest on (ADR 0033): a fresh master key per run, outside the data directory.
+    const keyFile = join(ws.dir, 'master.key');
+    writeFileSync(keyFile, randomBytes(32), { mode: 0o600 });
+    ws.writeConfig({ connections: [conn], routes, archive: { encryption: { key: { file: keyFile } } } });
+  }
   try {
     const nodeFlags = ['--import', PROBE];
     // One directory per run: Node names each thread's profile itself (main and every parser worker).

@@ -148,7 +148,8 @@ one (--json: the JSON lines as written).
 Copies the archive into DIR (made 700; files 600), beside a running service too: archive.db and
 search.db through SQLite's online backup API (each as of one commit), the blob packs up to what
 that copy references, the secret store (secrets.enc; never its key, secrets.key, which you keep
-apart), the audit archive and the alert state. DIR/manifest.json, written last, lists every
+apart), the audit archive, the alert state and the archive's keyring (archive-keys.json, the
+data keys wrapped by the master key; never the master key itself, ADR 0033). DIR/manifest.json, written last, lists every
 file with its SHA-256. Run again into the same DIR, it is incremental: the databases are copied
 again, packs it holds already are not, and a pack that grew only by its new bytes. Recorded in
 the audit log (archive.backup). Not copied: logs, key files (probe.key, api-url.key: a restored
