@@ -107,7 +107,18 @@ test('a data key another store of the archive made is found by reading the keyri
     const r = await w.put(chunks(body), () => false);
     await w.sync();
     await w.close();
-    assert.ok((await reader.read(r.location!, r.sha256)).equals(body));
+    // The reader opened its keyring before the writer made its data key.
+    assert.ok((await reader.read(r.location!, r.sha256)).equals(body), 'a whole read finds the new key');
+    const third = await createFsBlobStore({ directory: join(dir, 'blobs'), keyring: await ArchiveKeyring.open(dir, master) });
+    const w3 = await third.openWriter();
+    const body3 = Buffer.from('another message body '.repeat(50));
+    const r3 = await w3.put(chunks(body3), () => false);
+    await w3.sync();
+    await w3.close();
+    await third.close();
+    const streamed: Buffer[] = [];
+    for await (const c of reader.stream(r3.location!)) streamed.push(Buffer.from(c));
+    assert.ok(Buffer.concat(streamed).equals(body3), 'a streamed read finds a newer key');
     // A wrong key now fails to open the keyring, with the key ids named.
     await assert.rejects(ArchiveKeyring.open(dir, randomBytes(32)), (err) => isMailsluiceError(err, 'ARCHIVE_KEY_INVALID') && /key id [0-9a-f]{16}/.test(err.message));
     await assert.rejects(ArchiveKeyring.open(dir, null), (err) => isMailsluiceError(err, 'ARCHIVE_KEY_INVALID') && /not configured/.test(err.message));

@@ -5,7 +5,7 @@
  * keyring opens the archive) are in `core/archive/encryption.ts`.
  */
 import { createCipheriv, createDecipheriv, hash, randomBytes, randomInt } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MailsluiceError } from '../../core/errors/index.js';
 import {
@@ -127,6 +127,8 @@ export class ArchiveKeyring {
   #doc: Keyring;
   readonly #keys = new Map<number, Uint8Array>();
   #active: Promise<DataKey> | null = null;
+  /** mtime, size and inode of the keyring file when last read. */
+  #seenMark = '';
   #sealed = 0;
 
   private constructor(path: string, master: Buffer | null, doc: Keyring) {
@@ -176,8 +178,29 @@ export class ArchiveKeyring {
     return this.#doc.keys.length;
   }
 
+  /**
+   * Reads the keyring file again when it changed on disk since (a streamed read, which cannot
+   * retry half way, calls this first). A missing file is an empty keyring, nothing to read.
+   */
+  async reloadIfChanged(): Promise<void> {
+    let mark: string;
+    try {
+      const st = await stat(this.#path);
+      mark = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      return;
+    }
+    if (mark !== this.#seenMark) await this.reload();
+  }
+
   /** Reads the keyring file again (another process of the archive added a data key). */
   async reload(): Promise<void> {
+    try {
+      const st = await stat(this.#path);
+      this.#seenMark = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      // Read below as empty (or failing with the reason).
+    }
     const doc = await readKeyring(this.#path);
     const refusal = keyringRefusal(doc, this.masterKeyId);
     if (refusal) throw invalid(refusal);

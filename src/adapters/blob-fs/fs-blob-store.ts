@@ -309,6 +309,8 @@ export class FsBlobStore implements BlobStore, CompactorHost {
   }
 
   async *#stream(location: BlobLocation): AsyncGenerator<Uint8Array> {
+    // A data key another process made since: a stream cannot retry half way, so look first.
+    await this.keyring?.reloadIfChanged();
     const ref = parseFsBlobRef(location.ref);
     const moved = ref.staging ? await this.redirects.lookup(ref) : null;
     let at = moved ?? ref;
