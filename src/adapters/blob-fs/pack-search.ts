@@ -15,6 +15,14 @@ const CHUNK = 1 << 20;
  * file starts anywhere after `from`. Reads in bounded chunks.
  */
 export async function findRecordAfter(path: string, from: number): Promise<boolean> {
+  return (await nextRecordAfter(path, from)) !== -1;
+}
+
+/**
+ * The offset of the first record header that decodes and fits in the file after `from`, or -1:
+ * where a scan picks up again past damage in the middle of a pack (`pack-verify.ts`).
+ */
+export async function nextRecordAfter(path: string, from: number): Promise<number> {
   const fh = await open(path, 'r');
   try {
     const size = (await fh.stat()).size;
@@ -25,10 +33,10 @@ export async function findRecordAfter(path: string, from: number): Promise<boole
       for (let at = view.indexOf(RECORD_MAGIC_BYTES); at !== -1 && at < CHUNK; at = view.indexOf(RECORD_MAGIC_BYTES, at + 1)) {
         if (at + RECORD_HEADER_SIZE > view.length) break;
         const h = decodeRecordHeader(view.subarray(at, at + RECORD_HEADER_SIZE));
-        if (typeof h !== 'string' && base + at + RECORD_HEADER_SIZE + h.storedSize <= size) return true;
+        if (typeof h !== 'string' && base + at + RECORD_HEADER_SIZE + h.storedSize <= size) return base + at;
       }
     }
-    return false;
+    return -1;
   } finally {
     await fh.close();
   }
