@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openSync, readSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import Database from 'better-sqlite3';
@@ -180,6 +180,43 @@ test('verify beside start: through the control socket, audited there; --repair i
         ['archive.repair', `local:${userInfo().username}`, 'control socket'],
       ],
     );
+    await service.stop();
+    service = undefined;
+  } finally {
+    if (service) service.child.kill('SIGKILL');
+    ws.cleanup();
+  }
+});
+
+test('the scrub of start: a pass at the configured rate finds a flipped byte, logs it naming the message and keeps the verdict for the archive-damaged alert', async () => {
+  const user = await dovecot.createUser();
+  const originals = Array.from({ length: 8 }, (_, i) => makeMessage(i, { bodyBytes: 3000 }));
+  await dovecot.loadMaildir(user.username, originals);
+  // A period of 3.6 s: the first pass comes that long after the start.
+  const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)], archive: { scrub: { everyHours: 0.001, mbPerSecond: 5 } } });
+  let service: RunningService | undefined;
+  try {
+    const db = new Database(join(ws.dataDir, 'archive.db'), { readonly: true });
+    const victim = sha256(originals[4]!);
+    const row = db.prepare('SELECT m.id AS id, b.ref AS ref FROM messages m JOIN blobs b ON b.sha256 = m.sha256 WHERE m.sha256 = ?').get(victim) as { id: number; ref: string };
+    db.close();
+    const [pack, offset] = row.ref.split(':');
+    const fd = openSync(join(ws.dataDir, 'blobs', `${pack}.mspack`), 'r+');
+    writeSync(fd, Buffer.from([0x42, 0x42]), 0, 2, Number(offset) + 70);
+    closeSync(fd);
+    service = await startService(ws, base);
+    const state = join(ws.dataDir, 'scrub-state.json');
+    const until = Date.now() + 30_000;
+    while (!existsSync(state)) {
+      assert.ok(Date.now() < until, `no scrub pass within 30 s (stderr: ${service.stderr()})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const verdict = JSON.parse(readFileSync(state, 'utf8')) as { ok: boolean; problems: number; first: string[] };
+    assert.equal(verdict.ok, false);
+    assert.equal(verdict.problems, 1);
+    assert.match(verdict.first[0]!, new RegExp(`^blob-corrupt: archive id ${victim}: message ${row.id} \\(journal, Message-ID`));
+    assert.equal(statSync(state).mode & 0o777, 0o600);
+    assert.match(service.stderr(), new RegExp(`archive scrub: blob-corrupt: archive id ${victim}: message ${row.id}`));
     await service.stop();
     service = undefined;
   } finally {
