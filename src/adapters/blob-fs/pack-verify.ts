@@ -4,8 +4,8 @@
  * does the rest), every record checked as a read would check it (header CRC, payload CRC, it
  * decompresses, its length, the SHA-256 of its bytes against the one in its header, which is its
  * address), a few records checked at once on the threadpool. Records over
- * {@link MAX_BUFFERED_RAW} are streamed through `streamRecord`, so memory stays bounded by about
- * two read chunks whatever the messages. Past a record whose header cannot be read the scan looks
+ * {@link MAX_BUFFERED_RAW} are streamed through `streamRecord`, so memory stays bounded by one
+ * read buffer and the few records being checked, whatever the messages. Past a record whose header cannot be read the scan looks
  * for the next one (`pack-search.ts`) and reports the stretch between as damaged; nothing after
  * it is a torn tail (a crash cut a write short, ADR 0001), which is not a problem. An encrypted
  * record's GCM tag (issue 16, item 1) is one more check in {@link checkPayload}.
@@ -65,10 +65,14 @@ async function checkStreamed(path: string, ref: FsBlobRef, refText: string): Pro
   }
 }
 
-/** One pack's sequential read: a chunk of it in memory at a time. */
+/**
+ * One pack's sequential read through one buffer of {@link READ_CHUNK} bytes, reused: the caller
+ * lets every check of the records in it finish before a read that refills it ({@link needsRead}).
+ */
 class PackCursor {
-  #buf = Buffer.alloc(0);
+  readonly #buf = Buffer.allocUnsafe(READ_CHUNK);
   #start = 0;
+  #length = 0;
   bytesRead = 0;
   constructor(
     readonly fh: FileHandle,
@@ -76,20 +80,23 @@ class PackCursor {
     readonly size: number,
   ) {}
 
-  /** `length` bytes at `pos` (within one chunk), read from disk when not held. */
+  /** Whether `length` bytes at `pos` are not held, so {@link bytes} reads (and overwrites the buffer). */
+  needsRead(pos: number, length: number): boolean {
+    return pos < this.#start || pos + length > this.#start + this.#length;
+  }
+
+  /** `length` (at most {@link READ_CHUNK}) bytes at `pos`, read from disk when not held. */
   async bytes(pos: number, length: number): Promise<Buffer> {
-    if (pos < this.#start || pos + length > this.#start + this.#buf.length) {
-      // A new buffer each time: the records of the last one may still be being checked.
-      const n = Math.min(Math.max(READ_CHUNK, length), this.size - pos);
-      const buf = Buffer.allocUnsafe(n);
+    if (this.needsRead(pos, length)) {
+      const n = Math.min(READ_CHUNK, this.size - pos);
       let got: number;
       try {
-        got = await readFully(this.fh, buf, n, pos);
+        got = await readFully(this.fh, this.#buf, n, pos);
       } catch (err) {
         throw mapFsError(err, 'reading', this.path);
       }
-      this.#buf = buf.subarray(0, got);
       this.#start = pos;
+      this.#length = got;
       this.bytesRead += got;
     }
     return this.#buf.subarray(pos - this.#start, pos - this.#start + length);
@@ -169,14 +176,19 @@ export class FsBlobScanner implements BlobScanner {
       if (fresh > 0) await options.pace?.(fresh);
     };
     try {
-      const head = size >= PACK_HEADER_SIZE ? await cursor.bytes(0, PACK_HEADER_SIZE) : Buffer.alloc(0);
+      const head = size >= PACK_HEADER_SIZE ? Buffer.from(await cursor.bytes(0, PACK_HEADER_SIZE)) : Buffer.alloc(0);
       let pos = PACK_HEADER_SIZE;
       if (!head.subarray(0, PACK_MAGIC.length).equals(PACK_MAGIC)) {
         totals.damaged.push({ container: name, from: 0, to: size, why: 'pack header is missing', tail: size <= PACK_HEADER_SIZE });
         pos = size;
       }
       while (pos < size && !options.signal?.aborted) {
-        const h = pos + RECORD_HEADER_SIZE <= size ? decodeRecordHeader(await cursor.bytes(pos, RECORD_HEADER_SIZE)) : 'record header is cut short';
+        const read = async (at: number, length: number): Promise<Buffer> => {
+          // The buffer is about to be overwritten: the checks of the records in it finish first.
+          if (cursor.needsRead(at, length)) await Promise.all(inFlight.splice(0));
+          return cursor.bytes(at, length);
+        };
+        const h = pos + RECORD_HEADER_SIZE <= size ? decodeRecordHeader(await read(pos, RECORD_HEADER_SIZE)) : 'record header is cut short';
         const bad = typeof h === 'string' ? h : pos + RECORD_HEADER_SIZE + h.storedSize > size ? 'record runs past the end of the pack' : null;
         if (bad !== null || typeof h === 'string') {
           const next = await nextRecordAfter(path, pos);
@@ -195,7 +207,7 @@ export class FsBlobScanner implements BlobScanner {
         };
         if (whole) {
           // The reads stay in order on this loop; only the checks overlap.
-          const payload = await cursor.bytes(pos + RECORD_HEADER_SIZE, h.storedSize);
+          const payload = await read(pos + RECORD_HEADER_SIZE, h.storedSize);
           inFlight.push(checkPayload(h, payload, refText).then(seen));
           if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
         } else {
