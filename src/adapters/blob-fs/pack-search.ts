@@ -19,13 +19,15 @@ export async function findRecordAfter(path: string, from: number): Promise<boole
 }
 
 /**
- * The offset of the first record header that decodes and fits in the file after `from`, or -1:
- * where a scan picks up again past damage in the middle of a pack (`pack-verify.ts`).
+ * The offset of the first record header that decodes and fits in the file (or its first `end`
+ * bytes) after `from`, or -1: where a scan picks up again past damage in the middle of a pack
+ * (`pack-verify.ts`, which passes the size it started with: a pack a writer appends to meanwhile
+ * must not turn its torn tail into damage).
  */
-export async function nextRecordAfter(path: string, from: number): Promise<number> {
+export async function nextRecordAfter(path: string, from: number, end?: number): Promise<number> {
   const fh = await open(path, 'r');
   try {
-    const size = (await fh.stat()).size;
+    const size = Math.min((await fh.stat()).size, end ?? Number.MAX_SAFE_INTEGER);
     const buf = Buffer.alloc(CHUNK + RECORD_HEADER_SIZE);
     for (let base = from + 1; base + RECORD_HEADER_SIZE <= size; base += CHUNK) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, base);

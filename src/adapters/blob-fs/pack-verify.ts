@@ -191,7 +191,7 @@ export class FsBlobScanner implements BlobScanner {
         const h = pos + RECORD_HEADER_SIZE <= size ? decodeRecordHeader(await read(pos, RECORD_HEADER_SIZE)) : 'record header is cut short';
         const bad = typeof h === 'string' ? h : pos + RECORD_HEADER_SIZE + h.storedSize > size ? 'record runs past the end of the pack' : null;
         if (bad !== null || typeof h === 'string') {
-          const next = await nextRecordAfter(path, pos);
+          const next = await nextRecordAfter(path, pos, size);
           totals.damaged.push({ container: name, from: pos, to: next < 0 ? size : next, why: `${bad ?? 'unreadable record'} at offset ${pos}`, tail: next < 0 });
           if (next < 0) break;
           pos = next;
