@@ -188,12 +188,12 @@ test('verify beside start: through the control socket, audited there; --repair i
   }
 });
 
-test('the scrub of start: a pass at the configured rate finds a flipped byte, logs it naming the message and keeps the verdict for the archive-damaged alert', async () => {
+test('the scrub of start: a pass at the configured rate finds a flipped byte, logs it naming the message, keeps the verdict for the archive-damaged alert and counts it in /metrics', async () => {
   const user = await dovecot.createUser();
   const originals = Array.from({ length: 8 }, (_, i) => makeMessage(i, { bodyBytes: 3000 }));
   await dovecot.loadMaildir(user.username, originals);
   // A period of 3.6 s: the first pass comes that long after the start.
-  const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)], archive: { scrub: { everyHours: 0.001, mbPerSecond: 5 } } });
+  const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)], archive: { scrub: { everyHours: 0.001, mbPerSecond: 5 } }, api: { metricsOpen: true } });
   let service: RunningService | undefined;
   try {
     const db = new Database(join(ws.dataDir, 'archive.db'), { readonly: true });
@@ -217,6 +217,9 @@ test('the scrub of start: a pass at the configured rate finds a flipped byte, lo
     assert.match(verdict.first[0]!, new RegExp(`^blob-corrupt: archive id ${victim}: message ${row.id} \\(journal, Message-ID`));
     assert.equal(statSync(state).mode & 0o777, 0o600);
     assert.match(service.stderr(), new RegExp(`archive scrub: blob-corrupt: archive id ${victim}: message ${row.id}`));
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /^mailsluice_archive_scrub_problems 1$/m);
+    assert.match(metrics, /^mailsluice_archive_scrub_last_pass_timestamp_seconds \d+/m);
     await service.stop();
     service = undefined;
   } finally {
