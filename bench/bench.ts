@@ -29,8 +29,9 @@
  * After each drain of small, mixed and huge, `mailsluice verify` reads the archive back whole
  * (issue 16, item 5): its row's time is the report's, its note the MiB/s read from the packs.
  *
- * 7. (data set polled, issue 14) the small messages drained by `mailsluice start`, alternately with nobody
- *    calling its API and with a client asking for status and /metrics every second (api-polled-run.ts).
+ * 7. (data set polled, issues 14 and 15) the small messages drained by `mailsluice start`, in turn with nobody
+ *    calling its API, with a client asking for status and /metrics every second, and with the console's
+ *    dashboard open in a headless Chromium and reloaded every second (api-polled-run.ts).
  *
  * Options: --only small,mixed,huge,pop3,webhook,large,polled (one set: --only large)  --small N  --mixed N  --pop3 N  --webhook N  --polled N
  * --webhook-rounds N (default 3, also the polled set's rounds)
@@ -51,7 +52,7 @@ import type { VerifyReport } from '../src/core/archive/archive-verify.js';
 import { RawImapClient, type RawDrainResult } from './raw-imap-client.js';
 import { rawPop3Drain, type RawPop3Result } from './raw-pop3-client.js';
 import { measureLatency, messageIdOf, startReceiver, webhookRoute } from './webhook-run.js';
-import { messageFiles, runStartDrain, type PolledRun } from './api-polled-run.js';
+import { messageFiles, runStartDrain, type PolledMode, type PolledRun } from './api-polled-run.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The compiled preload that reports a Node child's peak RSS and CPU on exit. */
@@ -80,13 +81,14 @@ const TARGETS = {
   webhookP99Ms: 1000,
   /** Issue 14: `start` drained while a client polls status and metrics every second, at least this share of the rate without it ("within noise"). */
   polledOverQuiet: 0.95,
+  consoleOverQuiet: 0.95,
 } as const;
 
 type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook' | 'large' | 'polled';
 
 /** One measured row of the table. */
 interface Row {
-  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-verify';
+  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console' | 'mailsluice-verify';
   messages: number;
   bytes: number;
   seconds: number;
@@ -547,33 +549,43 @@ async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbs
 }
 
 /**
- * The polled set: `start` without and with a client polling the API, alternating, the median of
- * each kind (a single pair says little on this shared machine, as for the webhook set).
+ * The polled set: `start` with nobody calling the API, with a client polling it, and with the
+ * console's dashboard open in Chromium, in turn (the order rotating by round), the median of each
+ * kind (a single run says little on this shared machine, as for the webhook set).
  */
 async function polledRounds(d: DovecotInstance, messages: Buffer[], expect: { messages: number; bytes: number }, rounds: number): Promise<Row[]> {
-  const runs: { quiet: PolledRun[]; polled: PolledRun[] } = { quiet: [], polled: [] };
+  const runs: Record<PolledMode, PolledRun[]> = { quiet: [], polled: [], console: [] };
+  const kinds: PolledMode[] = ['quiet', 'polled', 'console'];
+  const what: Record<PolledMode, string> = { quiet: 'nobody calling the API', polled: 'a client polling status and /metrics every second', console: "the console's dashboard open in Chromium, reloaded every second" };
   for (let round = 1; round <= rounds; round++) {
-    // Which goes first alternates too, so neither kind always runs on the machine as the other left it.
-    for (const poll of round % 2 === 1 ? [false, true] : [true, false]) {
-      log(`[polled] round ${round}/${rounds}: mailsluice start, ${poll ? 'a client polling status and /metrics every second' : 'nobody calling the API'}`);
-      (poll ? runs.polled : runs.quiet).push(await runStartDrain(d, messages, poll));
+    // Which goes first rotates too, so no kind always runs on the machine as another left it.
+    for (const kind of kinds.map((_, i) => kinds[(i + round - 1) % kinds.length]!)) {
+      log(`[polled] round ${round}/${rounds}: mailsluice start, ${what[kind]}`);
+      runs[kind].push(await runStartDrain(d, messages, kind));
     }
   }
   const median = (xs: PolledRun[]): PolledRun => [...xs].sort((a, b) => a.emptyMs - b.emptyMs)[Math.floor(xs.length / 2)]!;
   const all = (xs: PolledRun[]): string => xs.map((x) => (x.emptyMs / 1000).toFixed(2)).join(', ');
-  const asRow = (tool: Row['tool'], r: PolledRun, xs: PolledRun[], what: string): Row => ({
-    ...row(tool, expect.messages, expect.bytes, r.emptyMs, null),
-    peakRssMB: r.peakRssMB,
-    cpuSeconds: r.cpuSeconds,
-    note: `start: spawn to an empty Maildir; ${what}; median of ${xs.length} alternating rounds (s: ${all(xs)})`,
-  });
-  const q = median(runs.quiet);
-  const p = median(runs.polled);
-  const polls = p.polls;
-  const pollNote = polls
-    ? `${polls.pairs} status+metrics pairs, ${polls.failures} failed once up; status p50 ${polls.statusP50Ms.toFixed(1)} ms p99 ${polls.statusP99Ms.toFixed(1)} ms, metrics p50 ${polls.metricsP50Ms.toFixed(1)} ms p99 ${polls.metricsP99Ms.toFixed(1)} ms`
-    : 'no poll figures';
-  return [asRow('mailsluice-start-quiet', q, runs.quiet, 'nobody calls the API'), asRow('mailsluice-start-polled', p, runs.polled, pollNote)];
+  const asRow = (tool: Row['tool'], xs: PolledRun[], note: (r: PolledRun) => string): Row => {
+    const r = median(xs);
+    return {
+      ...row(tool, expect.messages, expect.bytes, r.emptyMs, null),
+      peakRssMB: r.peakRssMB,
+      cpuSeconds: r.cpuSeconds,
+      note: `start: spawn to an empty Maildir; ${note(r)}; median of ${xs.length} rounds (s: ${all(xs)})`,
+    };
+  };
+  const pollNote = ({ polls }: PolledRun): string =>
+    polls
+      ? `${polls.pairs} status+metrics pairs, ${polls.failures} failed once up; status p50 ${polls.statusP50Ms.toFixed(1)} ms p99 ${polls.statusP99Ms.toFixed(1)} ms, metrics p50 ${polls.metricsP50Ms.toFixed(1)} ms p99 ${polls.metricsP99Ms.toFixed(1)} ms`
+      : 'no poll figures';
+  const consoleNote = ({ reloads }: PolledRun): string =>
+    reloads ? `${reloads.done} dashboard reloads drawn, ${reloads.failures} failed; reload to chart drawn p50 ${reloads.p50Ms.toFixed(0)} ms p99 ${reloads.p99Ms.toFixed(0)} ms` : 'no reload figures';
+  return [
+    asRow('mailsluice-start-quiet', runs.quiet, () => 'nobody calls the API'),
+    asRow('mailsluice-start-polled', runs.polled, pollNote),
+    asRow('mailsluice-start-console', runs.console, consoleNote),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -593,6 +605,7 @@ const LABELS: Record<Row['tool'], string> = {
   'mailsluice-drain-webhook': 'mailsluice drain + webhook',
   'mailsluice-start-quiet': 'mailsluice start, API idle',
   'mailsluice-start-polled': 'mailsluice start, API polled 1/s',
+  'mailsluice-start-console': 'mailsluice start, console reloaded 1/s',
   mbsync: 'mbsync',
   'mailsluice-mailbox-empty': 'mailsluice (mailbox empty)',
   'mailsluice-indexed': 'mailsluice (indexed)',
@@ -646,6 +659,11 @@ function ratios(results: DataSetResult[]): Ratio[] {
     if (quiet && polled) {
       const v = polled.msgsPerS / quiet.msgsPerS;
       out.push({ name: 'polled: start rate with a client polling status+metrics 1/s / without', value: v, target: `>= ${TARGETS.polledOverQuiet}`, pass: v >= TARGETS.polledOverQuiet, ...(polled.note ? { note: polled.note.split('; ')[1] ?? '' } : {}) });
+    }
+    const withConsole = get(ds, 'mailsluice-start-console');
+    if (quiet && withConsole) {
+      const v = withConsole.msgsPerS / quiet.msgsPerS;
+      out.push({ name: 'console: start rate with the dashboard open and reloaded 1/s / without', value: v, target: `>= ${TARGETS.consoleOverQuiet}`, pass: v >= TARGETS.consoleOverQuiet, ...(withConsole.note ? { note: withConsole.note.split('; ')[1] ?? '' } : {}) });
     }
     if (ds.latency) {
       out.push({ name: 'webhook: arrival to webhook p99 ms (IDLE)', value: ds.latency.p99, target: `< ${TARGETS.webhookP99Ms}`, pass: ds.latency.p99 < TARGETS.webhookP99Ms });

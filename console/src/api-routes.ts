@@ -45,6 +45,28 @@ export interface RouteFilter {
   match?: 'contains' | 'regex';
 }
 
+/** A server response (`response`, `errorResponse`). */
+export interface ServerResponse {
+  addFlags?: string[];
+  moveTo?: string;
+}
+
+/** A secret as the API shows it: a reference by its name, or a literal of the file by its path; sent back, it keeps the secret. */
+export type SecretShown = { env: string } | { file: string } | { secret: string } | { keep: string };
+
+/** Every setting of a route as the file writes it (`settings`): absent keys take their defaults; secrets as {@link SecretShown}. */
+export interface RouteStored {
+  connection: string;
+  enabled?: boolean;
+  description?: string;
+  bus?: number;
+  filter?: RouteFilter;
+  attributes?: RouteAttributes;
+  scenario: Array<Record<string, unknown>>;
+  response?: ServerResponse;
+  errorResponse?: ServerResponse;
+}
+
 /** A route (`GET /api/v1/routes/{name}`). */
 export interface Route {
   name: string;
@@ -55,6 +77,10 @@ export interface Route {
   filter: RouteFilter | null;
   scenario: RouteAction[];
   attributes: RouteAttributes | null;
+  response: ServerResponse | null;
+  errorResponse: ServerResponse | null;
+  /** The single route's GET and an edit's answer: every setting, for the form. */
+  settings?: RouteStored;
 }
 
 /** What a write of a route answers (`RouteWrite`; the fields used). */
@@ -91,7 +117,12 @@ export interface DeliveryPage {
 
 /** Every configured route (viewer). */
 export async function listRoutes(): Promise<Route[]> {
-  return (await call<{ routes: Route[] }>('GET', '/api/v1/routes')).routes;
+  return (await routesAndBuses()).routes;
+}
+
+/** Every configured route and the number of buses the service runs (a route's bus is 0..buses-1). */
+export function routesAndBuses(): Promise<{ routes: Route[]; buses: number }> {
+  return call<{ routes: Route[]; buses: number }>('GET', '/api/v1/routes');
 }
 
 /** One route (viewer); 404 when there is none of this name. */

@@ -5,6 +5,7 @@
  */
 import { useState } from 'preact/hooks';
 import { sessionEnded } from './api.js';
+import { ConfirmDialog } from './confirm-dialog.js';
 import { pruneAudit, verifyAudit, type AuditVerdict } from './api-audit.js';
 import { s } from './audit-strings.js';
 import { dateTime, failureText, num } from './i18n.js';
@@ -136,21 +137,21 @@ export function PrunePanel(props: { onSessionEnded: () => void; onPruned: () => 
         aria-invalid={invalid ? 'true' : undefined}
         onInput={(e) => setDays((e.currentTarget as HTMLInputElement).value.trim())}
       />
-      {!confirming ? (
-        <button type="button" id="audit-prune" disabled={invalid || out.state === 'busy'} onClick={() => setConfirming(true)}>
-          {out.state === 'busy' ? s('pruning') : s('prune')}
-        </button>
-      ) : (
-        <div role="alertdialog" aria-labelledby="audit-prune-confirm" class="audit-confirm">
-          <p id="audit-prune-confirm">{s('pruneConfirm')}</p>
-          <button type="button" id="audit-prune-yes" onClick={prune}>
-            {s('pruneYes')}
-          </button>{' '}
-          <button type="button" id="audit-prune-cancel" onClick={() => setConfirming(false)}>
-            {s('cancel')}
-          </button>
-        </div>
-      )}
+      <button type="button" id="audit-prune" disabled={invalid || out.state === 'busy' || confirming} onClick={() => setConfirming(true)}>
+        {out.state === 'busy' ? s('pruning') : s('prune')}
+      </button>
+      <ConfirmDialog
+        open={confirming}
+        id="audit-prune-confirm"
+        confirmId="audit-prune-yes"
+        cancelId="audit-prune-cancel"
+        focus="cancel"
+        title={s('pruneConfirm')}
+        cancelLabel={s('cancel')}
+        confirmLabel={s('pruneYes')}
+        onCancel={() => setConfirming(false)}
+        onConfirm={() => void prune()}
+      />
       {out.state === 'done' && (
         <p id="audit-pruned" role="status" class="ok" data-moved={out.value.moved}>
           {s('pruned')}: {num(out.value.moved)} ({s('cutoff')} {dateTime(out.value.cutoff)})

@@ -1,7 +1,7 @@
 /** The Audit page's strings in both languages (issue 15; the seeds' term: Журнал аудита). */
 import { strings } from './i18n.js';
 
-/** The actions the service records (`recordRequest`, `recordCliAction`), in the filter's order. */
+/** The actions the service records (`recordRequest`, `recordRequestAs`, `recordCliAction`), in the filter's order. */
 export const AUDIT_ACTIONS = [
   'archive.search',
   'archive.view',
@@ -25,6 +25,9 @@ export const AUDIT_ACTIONS = [
   'token.revoke',
   'audit.prune',
   'audit.retention',
+  'session.create',
+  'session.delete',
+  'session.refused',
 ] as const;
 
 type ActionKey = `action.${(typeof AUDIT_ACTIONS)[number]}`;
@@ -105,6 +108,9 @@ const enActions: Record<ActionKey, string> = {
   'action.token.revoke': 'API token revoked',
   'action.audit.prune': 'Old records moved to the archive files',
   'action.audit.retention': 'Retention moved old records',
+  'action.session.create': 'Signed in to the console',
+  'action.session.delete': 'Signed out of the console',
+  'action.session.refused': 'Sign-in refused (unknown token)',
 };
 
 const ruActions: Record<ActionKey, string> = {
@@ -130,13 +136,16 @@ const ruActions: Record<ActionKey, string> = {
   'action.token.revoke': 'Отзыв API-токена',
   'action.audit.prune': 'Перенос старых записей в архивные файлы',
   'action.audit.retention': 'Перенос старых записей по сроку хранения',
+  'action.session.create': 'Вход в консоль',
+  'action.session.delete': 'Выход из консоли',
+  'action.session.refused': 'Отказ во входе (неизвестный токен)',
 };
 
 /** The page's strings. */
 export const s = strings(
   {
     title: 'Audit log',
-    intro: 'Who read the archive or changed the configuration, when and from where; the newest first.',
+    intro: 'Who signed in, read the archive or changed the configuration, when and from where; the newest first.',
     filters: 'Filters',
     who: 'Who (token name or OS user)',
     whoShort: 'Who',
@@ -185,7 +194,7 @@ export const s = strings(
   },
   {
     title: 'Журнал аудита',
-    intro: 'Кто читал архив или менял конфигурацию, когда и откуда; сначала новые записи.',
+    intro: 'Кто входил в консоль, читал архив или менял конфигурацию, когда и откуда; сначала новые записи.',
     filters: 'Фильтры',
     who: 'Кто (имя токена или пользователь ОС)',
     whoShort: 'Кто',

@@ -1,9 +1,10 @@
 /**
  * What an admin does to a connection on its page: Test connection (each step as the service
- * streams it), Download log, enable/disable, run now, and delete after a confirmation in a native
- * modal `<dialog>` (the focus moves into it, Escape cancels, the focus comes back).
+ * streams it), Download log, enable/disable, run now, and delete after a confirmation
+ * (`confirm-dialog.tsx`; Cancel has the focus first).
  */
-import { useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
+import { ConfirmDialog } from './confirm-dialog.js';
 import { logDownloadUrl, runNow, sessionEnded, type TestStep } from './api.js';
 import { deleteConnection, setEnabled, testConnectionStreamed } from './api-connections.js';
 import { ConnectionTestResult, type TestView } from './connection-test.js';
@@ -11,11 +12,31 @@ import { failureText, t } from './i18n.js';
 import { s } from './connections-strings.js';
 import { navigate } from './router.js';
 
-export function ConnectionActions(props: { name: string; enabled: boolean; admin: boolean; onChanged: () => void; onSessionEnded: () => void }) {
+/** A connection test's view and the function that runs it, each step shown as the service streams it. */
+function useConnectionTest(name: string, onSessionEnded: () => void): [TestView | null, () => Promise<void>] {
   const [test, setTest] = useState<TestView | null>(null);
+  const run = async (): Promise<void> => {
+    const steps: TestStep[] = [];
+    setTest('running');
+    try {
+      const result = await testConnectionStreamed(name, (step) => {
+        steps.push(step);
+        setTest({ partial: [...steps] });
+      });
+      setTest(result);
+    } catch (err) {
+      if (sessionEnded(err)) return onSessionEnded();
+      setTest({ error: failureText(err) });
+    }
+  };
+  return [test, run];
+}
+
+/** Test connection, enable/disable, run now, Download log and delete, for one connection's page. */
+export function ConnectionActions(props: { name: string; enabled: boolean; admin: boolean; onChanged: () => void; onSessionEnded: () => void }) {
+  const [test, runTest] = useConnectionTest(props.name, props.onSessionEnded);
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
-  const dialog = useRef<HTMLDialogElement>(null);
-  const opener = useRef<HTMLButtonElement>(null);
+  const [confirming, setConfirming] = useState(false);
 
   /** Runs `action`; a failure shows as a note (a 401 ends the session). */
   const attempt = async (action: () => Promise<string | null>): Promise<void> => {
@@ -29,23 +50,8 @@ export function ConnectionActions(props: { name: string; enabled: boolean; admin
     }
   };
 
-  const runTest = async (): Promise<void> => {
-    const steps: TestStep[] = [];
-    setTest('running');
-    try {
-      const result = await testConnectionStreamed(props.name, (step) => {
-        steps.push(step);
-        setTest({ partial: [...steps] });
-      });
-      setTest(result);
-    } catch (err) {
-      if (sessionEnded(err)) return props.onSessionEnded();
-      setTest({ error: failureText(err) });
-    }
-  };
-
   const remove = async (): Promise<void> => {
-    dialog.current?.close();
+    setConfirming(false);
     await attempt(async () => {
       await deleteConnection(props.name);
       navigate('connections');
@@ -84,7 +90,7 @@ export function ConnectionActions(props: { name: string; enabled: boolean; admin
           {t('downloadLog')}
         </a>{' '}
         {props.admin && (
-          <button type="button" id="delete-connection" class="danger" ref={opener} onClick={() => dialog.current?.showModal()}>
+          <button type="button" id="delete-connection" class="danger" onClick={() => setConfirming(true)}>
             {s('deleteConnection')}
           </button>
         )}
@@ -96,20 +102,23 @@ export function ConnectionActions(props: { name: string; enabled: boolean; admin
       )}
       {test && <ConnectionTestResult name={props.name} result={test} />}
       {props.admin && (
-        <dialog ref={dialog} id="confirm-delete" aria-labelledby="confirm-title" aria-describedby="confirm-text" onClose={() => opener.current?.focus()}>
-          <h2 id="confirm-title">{s('confirmTitle')}</h2>
-          <p id="confirm-text">
-            <strong>{props.name}</strong>: {s('confirmText')}
-          </p>
-          <p class="buttons">
-            <button type="button" id="cancel-delete" autofocus onClick={() => dialog.current?.close()}>
-              {s('cancel')}
-            </button>{' '}
-            <button type="button" id="confirm-delete-button" class="danger" onClick={() => void remove()}>
-              {s('confirmDelete')}
-            </button>
-          </p>
-        </dialog>
+        <ConfirmDialog
+          open={confirming}
+          id="confirm-delete"
+          cancelId="cancel-delete"
+          confirmId="confirm-delete-button"
+          focus="cancel"
+          title={s('confirmTitle')}
+          text={
+            <>
+              <strong>{props.name}</strong>: {s('confirmText')}
+            </>
+          }
+          cancelLabel={s('cancel')}
+          confirmLabel={s('confirmDelete')}
+          onCancel={() => setConfirming(false)}
+          onConfirm={() => void remove()}
+        />
       )}
     </section>
   );

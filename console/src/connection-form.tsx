@@ -7,6 +7,7 @@
  * takes the focus. A 409 CONFIG_CONFLICT says to reload.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import type { RefObject } from 'preact';
 import { ApiFailure, sessionEnded } from './api.js';
 import { createConnection, patchConnection } from './api-connections.js';
 import { buildBody, FIELDS, fieldFor, fieldId, GROUPS, NEW_VALUES, shown, type FieldDef, type Values } from './connection-fields.js';
@@ -119,6 +120,56 @@ function Field(props: { f: FieldDef; values: Values; set: (key: string, v: strin
   );
 }
 
+/** The refused submit's summary (role=alert): a conflict to reload, or every problem by its field's label. */
+function ProblemSummary(props: { problems: Problem[]; conflict: boolean; onReload: (() => void) | undefined; summary: RefObject<HTMLDivElement | null> }) {
+  const labelled = (p: Problem): string => (p.key ? `${cs.label(p.key)}: ${p.message}` : p.message);
+  return (
+    <div id="form-errors" class="form-errors" role="alert" tabIndex={-1} ref={props.summary}>
+      {props.conflict ? (
+        <p class="error">
+          {s('conflict')}{' '}
+          {props.onReload && (
+            <button type="button" id="reload-connection" onClick={props.onReload}>
+              {s('reload')}
+            </button>
+          )}
+        </p>
+      ) : (
+        <>
+          <p class="error">{s('errorsTitle')}</p>
+          <ul>
+            {props.problems.map((p, i) => (
+              <li key={i} data-problem={p.key ?? ''}>
+                {labelled(p)}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </div>
+  );
+}
+
+/** The settings in the seed screens' groups, each group a fieldset showing only the fields that apply. */
+function FieldGroups(props: { values: Values; set: (key: string, v: string | boolean) => void; problemOf: (key: string) => string | undefined; edit: ConnectionFormProps['edit'] }) {
+  return (
+    <>
+      {GROUPS.map((g) => {
+        const fields = FIELDS.filter((f) => f.group === g && shown(f, props.values));
+        if (fields.length === 0) return null;
+        return (
+          <fieldset key={g} class="group" data-group={g}>
+            <legend>{s(`g.${g}` as ConnKey)}</legend>
+            {fields.map((f) => (
+              <Field key={f.key} f={f} values={props.values} set={props.set} problem={props.problemOf(f.key)} edit={props.edit} />
+            ))}
+          </fieldset>
+        );
+      })}
+    </>
+  );
+}
+
 export function ConnectionForm(props: ConnectionFormProps) {
   const initial = props.edit?.values;
   const [values, setValues] = useState<Values>(initial ?? NEW_VALUES);
@@ -182,48 +233,12 @@ export function ConnectionForm(props: ConnectionFormProps) {
   };
 
   const problemOf = (key: string): string | undefined => problems.find((p) => p.key === key)?.message;
-  const labelled = (p: Problem): string => (p.key ? `${cs.label(p.key)}: ${p.message}` : p.message);
 
   return (
     <form class="conn-form" onSubmit={submit} noValidate aria-describedby={problems.length || conflict ? 'form-errors' : undefined}>
-      {(problems.length > 0 || conflict) && (
-        <div id="form-errors" class="form-errors" role="alert" tabIndex={-1} ref={summary}>
-          {conflict ? (
-            <p class="error">
-              {s('conflict')}{' '}
-              {props.onReload && (
-                <button type="button" id="reload-connection" onClick={props.onReload}>
-                  {s('reload')}
-                </button>
-              )}
-            </p>
-          ) : (
-            <>
-              <p class="error">{s('errorsTitle')}</p>
-              <ul>
-                {problems.map((p, i) => (
-                  <li key={i} data-problem={p.key ?? ''}>
-                    {labelled(p)}
-                  </li>
-                ))}
-              </ul>
-            </>
-          )}
-        </div>
-      )}
+      {(problems.length > 0 || conflict) && <ProblemSummary problems={problems} conflict={conflict} onReload={props.onReload} summary={summary} />}
       <fieldset class="all" disabled={props.readOnly}>
-        {GROUPS.map((g) => {
-          const fields = FIELDS.filter((f) => f.group === g && shown(f, values));
-          if (fields.length === 0) return null;
-          return (
-            <fieldset key={g} class="group" data-group={g}>
-              <legend>{s(`g.${g}` as ConnKey)}</legend>
-              {fields.map((f) => (
-                <Field key={f.key} f={f} values={values} set={set} problem={problemOf(f.key)} edit={props.edit} />
-              ))}
-            </fieldset>
-          );
-        })}
+        <FieldGroups values={values} set={set} problemOf={problemOf} edit={props.edit} />
         {!props.readOnly && (
           <p class="form-buttons">
             <button type="submit" id="save-connection" disabled={busy}>

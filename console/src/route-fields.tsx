@@ -11,9 +11,9 @@ export type Problems = ReadonlyArray<{ field: string; message: string }>;
 /** The element id of the field at `field` (`scenario.0.url` → `f-scenario-0-url`). */
 export const fieldId = (field: string): string => `f-${field.replace(/[^A-Za-z0-9_-]/g, '-')}`;
 
-/** The problems of `field` (a problem of `filter.header` belongs to `filter.header.name` too: the nearest field shows it). */
+/** The problems of `field`, and of the items of a list typed in it (`response.addFlags.0` shows beside `response.addFlags`). */
 function problemsOf(problems: Problems, field: string): string[] {
-  return problems.filter((p) => p.field === field).map((p) => p.message);
+  return problems.filter((p) => p.field === field || (p.field.startsWith(`${field}.`) && /^\d+$/.test(p.field.slice(field.length + 1)))).map((p) => p.message);
 }
 
 interface Common {

@@ -7,12 +7,13 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, listConnections, sessionEnded, type Connection } from './api.js';
-import { configVersion, createRoute, getRoute, patchRoute, type Route, type RouteWrite } from './api-routes.js';
+import { configVersion, createRoute, getRoute, patchRoute, routesAndBuses, type Route, type RouteWrite } from './api-routes.js';
 import { failureText } from './i18n.js';
 import { navigate } from './router.js';
 import { bodyOf, emptyForm, formOf, mergePatch, type RouteForm as Form } from './route-model.js';
 import { rs } from './routes-strings.js';
-import { CheckField, NumberField, SelectField, TextField, fieldId, type Problems } from './route-fields.js';
+import { CheckField, SelectField, TextField, fieldId, type Problems } from './route-fields.js';
+import { ResponseEditor } from './route-response.js';
 import { ScenarioEditor } from './scenario-editor.js';
 import { AttributesEditor, FilterFields } from './route-filter.js';
 import { RouteActions } from './route-actions.js';
@@ -26,18 +27,19 @@ interface Props {
 
 type Outcome = { kind: 'ok' | 'error' | 'conflict'; text: string } | null;
 
-/** What was read: the route (null when new), the version to edit against, the connections. */
+/** What was read: the route (null when new), the version to edit against, the connections, the number of buses. */
 interface Loaded {
   route: Route | null;
   etag: string | null;
   connections: Connection[];
+  buses: number;
 }
 
 async function load(name: string | null, admin: boolean): Promise<Loaded> {
   // The version first: a change between it and the read is then a conflict, never lost.
   const etag = admin ? await configVersion() : null;
-  const [route, connections] = await Promise.all([name ? getRoute(name) : Promise.resolve(null), listConnections()]);
-  return { route, etag, connections };
+  const [route, connections, { buses }] = await Promise.all([name ? getRoute(name) : Promise.resolve(null), listConnections(), routesAndBuses()]);
+  return { route, etag, connections, buses };
 }
 
 /** The problems' summary: each one a button that takes the focus to its field. */
@@ -142,6 +144,9 @@ export function RouteFormView(props: Props) {
 
   const connectionOptions = loaded.connections.map((x) => [x.name, x.name] as const);
   if (form.connection && !loaded.connections.some((x) => x.name === form.connection)) connectionOptions.push([form.connection, form.connection]);
+  // The buses the service runs; a number outside them (the file's bus count changed, waiting for a restart) stays offered.
+  const busOptions = Array.from({ length: loaded.buses }, (_, i) => [String(i), String(i)] as const);
+  if (!busOptions.some(([v]) => v === form.bus)) busOptions.push([form.bus, form.bus]);
 
   return (
     <>
@@ -176,7 +181,7 @@ export function RouteFormView(props: Props) {
           <div class="grid">
             <TextField field="name" label={rs('name')} value={form.name} help={editing ? undefined : rs('nameHelp')} readOnly={editing} {...c} onInput={(v) => set('name', v)} />
             <SelectField field="connection" label={rs('connection')} value={form.connection} options={connectionOptions} {...c} onChange={(v) => set('connection', v)} />
-            <NumberField field="bus" label={rs('bus')} value={form.bus} help={rs('busHelp')} {...c} onInput={(v) => set('bus', v)} />
+            <SelectField field="bus" label={rs('bus')} value={form.bus} options={busOptions} help={rs('busHelp')} {...c} onChange={(v) => set('bus', v)} />
             <CheckField field="enabled" label={rs('enabled')} checked={form.enabled} {...c} onChange={(v) => set('enabled', v)} />
           </div>
           <TextField field="description" label={rs('description')} value={form.description} {...c} onInput={(v) => set('description', v)} />
@@ -184,6 +189,7 @@ export function RouteFormView(props: Props) {
         <FilterFields filter={form.filter} {...c} onChange={(f) => set('filter', f)} />
         <AttributesEditor attributes={form.attributes} {...c} onChange={(a) => set('attributes', a)} />
         <ScenarioEditor steps={form.scenario} {...c} onChange={(s) => set('scenario', s)} />
+        <ResponseEditor response={form.response} errorResponse={form.errorResponse} {...c} onChange={(k, v) => set(k, v)} />
         {props.admin && (
           <div class="form-buttons">
             <button type="submit" id="save-route" disabled={busy}>

@@ -1,11 +1,19 @@
 /**
  * The route form's Сценарий (scenario): its ordered steps, each an action with its settings
  * (config/schema.ts), added, removed and moved with buttons (keyboard-usable, each named with
- * its step). A webhook's signing secret is write-only: the API says only whether one is set.
+ * its step). Secrets (a webhook's signing secret and header values, an SMTP password) are
+ * write-only: the API shows only where a value comes from, and an empty field keeps it.
  */
-import { ACTIONS, emptyStep, type ActionName, type StepForm } from './route-model.js';
+import { ACTIONS, emptyStep, hiddenKeys, type ActionName, type StepForm } from './route-model.js';
 import { rs } from './routes-strings.js';
 import { CheckField, NumberField, SelectField, TextField, type Problems } from './route-fields.js';
+import { keptText, WebhookHeaders } from './webhook-headers.js';
+import type { SecretShown } from './api-routes.js';
+
+/** The help of a write-only secret field: where the value read comes from and that empty keeps it, or `none`. */
+function secretHelp(kept: unknown, none: string | undefined): string | undefined {
+  return kept !== undefined && kept !== null ? `${keptText(kept as SecretShown)}; ${rs('valueKeep')}` : none;
+}
 
 interface Props {
   steps: StepForm[];
@@ -21,8 +29,9 @@ function RetryField(p: { s: StepForm; at: string; set: Set; problems: Problems; 
 }
 
 /** The settings of one step's action. */
-function StepSettings(p: { s: StepForm; at: string; set: Set; problems: Problems; disabled: boolean }) {
+function StepSettings(p: { s: StepForm; at: string; title: string; set: Set; problems: Problems; disabled: boolean }) {
   const { s, at, set, problems, disabled } = p;
+  const storedPass = (s.stored?.auth as { pass?: unknown } | undefined)?.pass;
   const common = { problems, disabled };
   const timeout = <NumberField field={`${at}.timeoutMs`} label={rs('timeoutMs')} value={s.timeoutMs} placeholder={rs('defaultHint')} {...common} onInput={(v) => set('timeoutMs', v)} />;
   switch (s.action) {
@@ -32,12 +41,9 @@ function StepSettings(p: { s: StepForm; at: string; set: Set; problems: Problems
       return (
         <>
           <TextField field={`${at}.url`} label={rs('url')} type="url" value={s.url} {...common} onInput={(v) => set('url', v)} />
-          <TextField field={`${at}.secret`} label={rs('secret')} type="password" autocomplete="new-password" value={s.secret} help={s.signed ? rs('secretSet') : rs('secretNone')} {...common} onInput={(v) => set('secret', v)} />
-          {s.headers.length > 0 && (
-            <p class="help">
-              {rs('headersKept')}: {s.headers.join(', ')}
-            </p>
-          )}
+          {!s.unsigned && <TextField field={`${at}.secret`} label={rs('secret')} type="password" autocomplete="new-password" value={s.secret} help={secretHelp(s.stored?.secret, rs('secretNone'))} {...common} onInput={(v) => set('secret', v)} />}
+          {s.stored?.secret !== undefined && <CheckField field={`${at}.unsigned`} label={rs('unsigned')} checked={s.unsigned} {...common} onChange={(v) => set('unsigned', v)} />}
+          <WebhookHeaders at={at} title={p.title} headers={s.headers} {...common} onChange={(h) => set('headers', h)} />
           <RetryField {...p} />
           {timeout}
           <NumberField field={`${at}.inlineAttachmentsUpTo`} label={rs('inlineAttachmentsUpTo')} value={s.inlineAttachmentsUpTo} placeholder={rs('defaultHint')} {...common} onInput={(v) => set('inlineAttachmentsUpTo', v)} />
@@ -69,7 +75,7 @@ function StepSettings(p: { s: StepForm; at: string; set: Set; problems: Problems
           <CheckField field={`${at}.secure`} label={rs('secure')} checked={s.secure} {...common} onChange={(v) => set('secure', v)} />
           <CheckField field={`${at}.lmtp`} label={rs('lmtp')} checked={s.lmtp} {...common} onChange={(v) => set('lmtp', v)} />
           <TextField field={`${at}.auth.user`} label={rs('authUser')} value={s.authUser} {...common} onInput={(v) => set('authUser', v)} />
-          <TextField field={`${at}.auth.pass`} label={rs('authPass')} type="password" autocomplete="new-password" value={s.authPass} {...common} onInput={(v) => set('authPass', v)} />
+          <TextField field={`${at}.auth.pass`} label={rs('authPass')} type="password" autocomplete="new-password" value={s.authPass} help={secretHelp(storedPass, undefined)} {...common} onInput={(v) => set('authPass', v)} />
           {timeout}
           <RetryField {...p} />
         </>
@@ -131,7 +137,12 @@ export function ScenarioEditor(props: Props) {
                 )}
               </div>
               <div class="step-settings">
-                <StepSettings s={s} at={at} set={set} problems={problems} disabled={disabled} />
+                <StepSettings s={s} at={at} title={title} set={set} problems={problems} disabled={disabled} />
+                {hiddenKeys(s).length > 0 && (
+                  <p class="help kept-keys">
+                    {rs('keptAsWritten')}: <code>{hiddenKeys(s).join(', ')}</code>
+                  </p>
+                )}
               </div>
             </li>
           );

@@ -23,10 +23,13 @@ import type { TokenInfo } from '../core/ports/token-store.js';
 import type { Role } from '../core/access/index.js';
 
 import type { z } from '@hono/zod-openapi';
-import type { AuditPruneSchema, AuditRecordSchema, AuditVerdictSchema, ConnectionStoredSettingsSchema, RouteSchema } from './schemas.js';
+import type { AuditPruneSchema, AuditRecordSchema, AuditVerdictSchema, ConnectionStoredSettingsSchema, RouteSchema, RouteStoredSettingsSchema } from './schemas.js';
 
 /** Every setting of a connection, no secret (`GET /api/v1/connections/{name}`'s `settings`). */
 export type ConnectionStoredSettings = z.infer<typeof ConnectionStoredSettingsSchema>;
+
+/** Every setting of a route as the file writes it, secrets as references (`GET /api/v1/routes/{name}`'s `settings`). */
+export type RouteStoredSettings = z.infer<typeof RouteStoredSettingsSchema>;
 
 /** A route's settings as the API shows them: never a secret, in any form. */
 export type RouteSettings = z.infer<typeof RouteSchema>;
@@ -62,6 +65,10 @@ export interface TokensAdmin {
 export interface RoutesView {
   /** Every configured route, in the configuration's order. */
   configured(): readonly RouteSettings[];
+  /** Every setting of route `name` as the file writes it (secrets as references), for an edit form; absent or undefined: not shown. */
+  stored?(name: string): RouteStoredSettings | undefined;
+  /** The number of buses the service runs (routes' `bus` is 0..buses-1); absent: not known here. */
+  buses?(): number;
   deliveries: Pick<DeliveryAdmin, 'list' | 'replay'>;
   /** Where each delivery's server response stands (`GET /api/v1/deliveries`); absent: shown pending. */
   responses?: Pick<ResponseLedger, 'responseStatuses'>;
@@ -131,8 +138,8 @@ export interface ReloadReport {
   waitingForRestart: string[];
 }
 
-/** What a configuration edit works on: `connections[]` or `routes[]` of the file, by name. */
-export type ConfigKind = 'connection' | 'route';
+/** What a configuration edit works on: `connections[]`, `routes[]` or `alerts.rules[]` of the file, by name. */
+export type ConfigKind = 'connection' | 'route' | 'alert';
 
 /**
  * One edit of a connection or route, in the YAML's shape as JSON. `patch` is a JSON merge patch
@@ -235,7 +242,7 @@ export interface SessionAccess {
 /** What the API reads and how it checks URLs; handed over by the composition root. */
 export interface ApiDeps {
   /** Archived messages by `ArchiveId`. */
-  archive: Pick<ArchiveReader, 'findArchived' | 'stats'>;
+  archive: Pick<ArchiveReader, 'findArchived' | 'stats' | 'takenPerBucket'>;
   /** Archived messages by their search columns and text. */
   search: SearchIndex;
   connections: ConnectionsView;

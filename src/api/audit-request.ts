@@ -19,6 +19,14 @@ export function remoteAddress(c: Context<ApiEnv>): string {
 
 /** Records `action` with `detail` for the request's principal; resolves only once it is recorded. */
 export async function recordRequest(c: Context<ApiEnv>, deps: Pick<ApiDeps, 'record'>, action: string, detail: Record<string, unknown>): Promise<void> {
+  await recordRequestAs(c, deps, c.get('principal').name, action, detail);
+}
+
+/**
+ * Records `action` as done by `who` from the request's address: for the session paths, which
+ * are open (no principal is set on them) and learn who acts from the token or cookie themselves.
+ */
+export async function recordRequestAs(c: Context<ApiEnv>, deps: Pick<ApiDeps, 'record'>, who: string, action: string, detail: Record<string, unknown>): Promise<void> {
   if (!deps.record) return;
-  await deps.record(c.get('principal').name, remoteAddress(c), action, detail);
+  await deps.record(who, remoteAddress(c), action, detail);
 }

@@ -5,7 +5,7 @@
  * the input the file takes: defaults are optional), every secret field marked `writeOnly` (it
  * takes the literal, `{ env }`, `{ file }` and `{ secret }` forms and never comes back), and the
  * patch as the same schema with every key optional and `null` allowed (a JSON merge patch, RFC
- * 7386). For the document and its clients only: the request is still checked by the config
+ * 7386), its secrets also `{ keep: PATH }`. For the document and its clients only: the request is still checked by the config
  * loader, with the messages of `config check`. Made once, when the document is first asked for
  * (about 20 ms), so the API's start pays nothing for it.
  *
@@ -14,7 +14,7 @@
  * keeps `openApiDocument()` whole without a composition root, as the golden test builds it.
  */
 import { z } from 'zod';
-import { connectionSchema, isSecretSchema, routeSchema } from '../config/schema.js';
+import { alertRuleSchema, connectionSchema, isSecretSchema, routeSchema } from '../config/schema.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -24,6 +24,7 @@ export const CONFIG_BODY_COMPONENTS = {
   ConnectionPatch: { schema: connectionSchema, patch: true },
   RouteInput: { schema: routeSchema, patch: false },
   RoutePatch: { schema: routeSchema, patch: true },
+  AlertRulePatch: { schema: alertRuleSchema, patch: true },
 } as const;
 
 /** `schema` as the JSON Schema (2020-12, OpenAPI 3.1's dialect) of what the file takes, secrets write-only. */
@@ -59,6 +60,23 @@ function mergePatch(s: JsonSchema): JsonSchema {
   return out;
 }
 
+/** The fifth form a secret takes in a patch: the secret the entry holds at PATH now (ADR 0023, amendment). */
+const KEEP: JsonSchema = {
+  type: 'object',
+  properties: { keep: { type: 'string', description: 'A secret position of the entry as GET shows it (`scenario[0].secret`): the secret it holds now, kept as written.' } },
+  required: ['keep'],
+  additionalProperties: false,
+};
+
+/** Every write-only (secret) node of `s`, wherever it is (array items and record values too), also taking `{ keep: PATH }`. In place. */
+function withKeep(s: unknown): void {
+  if (Array.isArray(s)) s.forEach(withKeep);
+  if (typeof s !== 'object' || s === null) return;
+  const node = s as JsonSchema;
+  if (node.writeOnly === true && Array.isArray(node.anyOf)) node.anyOf = [...(node.anyOf as JsonSchema[]), KEEP];
+  else Object.values(node).forEach(withKeep);
+}
+
 /** `s` or null, its description kept on the outside where a reader looks. */
 function nullable(s: JsonSchema): JsonSchema {
   const { description, writeOnly, ...rest } = s;
@@ -78,6 +96,7 @@ export function withConfigBodySchemas<T>(doc: T): T {
     if (!placeholder) continue;
     const input = inputSchema(schema);
     const body = patch ? mergePatch(input) : input;
+    if (patch) withKeep(body);
     schemas[name] = { ...body, description: placeholder.description, ...(placeholder.example !== undefined ? { example: placeholder.example } : {}) };
   }
   return doc;

@@ -204,6 +204,25 @@ export const StatsSchema = z
   })
   .openapi('Stats');
 
+/** Counts per minute of one series (`GET /api/v1/stats/throughput`). */
+const ThroughputSeriesShape = {
+  messages: z.array(z.number().int()).openapi({ description: 'Messages taken in each minute, oldest first: index i is the minute starting at `from` + i minutes; the last is the current minute, still filling.' }),
+  bytes: z.array(z.number().int()).openapi({ description: 'Their raw bytes, per minute as `messages`.' }),
+};
+
+export const ThroughputSchema = z
+  .object({
+    from: z.string().openapi({ format: 'date-time', description: 'Start of the first minute (a whole minute, UTC).' }),
+    to: z.string().openapi({ format: 'date-time', description: 'End of the last minute (exclusive): the end of the current minute.' }),
+    minutes: z.number().int().openapi({ description: 'How many minutes (the length of every series).' }),
+    bucketSeconds: z.literal(60),
+    total: z.object(ThroughputSeriesShape).openapi({ description: 'Every connection together.' }),
+    connections: z
+      .array(z.object({ name: z.string(), ...ThroughputSeriesShape }))
+      .openapi({ description: 'Each connection that took a message in the window, by name (a connection that took none is not listed).' }),
+  })
+  .openapi('Throughput');
+
 export const AttachmentInfoSchema = z
   .object({
     name: z.string(),
@@ -368,6 +387,35 @@ export const RouteAttributesSchema = z
   })
   .openapi('RouteAttributes');
 
+/** A secret as an edit form sees it: what, sent back in a patch, keeps it; never its value. */
+export const SecretShownSchema = z
+  .union([
+    z.object({ env: z.string() }).openapi({ description: 'Read from this environment variable.' }),
+    z.object({ file: z.string() }).openapi({ description: 'Read from this file (relative to the configuration file).' }),
+    z.object({ secret: z.string() }).openapi({ description: 'A value of the encrypted secret store, by its name.' }),
+    z.object({ keep: z.string() }).openapi({ description: 'A literal written in the configuration file, by its path in the entry (`scenario[0].secret`); sent back, the file keeps it as written.' }),
+  ])
+  .openapi('SecretShown', { description: 'A secret as the configuration file refers to it, never its value; each form is also what a patch sends to keep it (ADR 0023).' });
+
+/**
+ * Every setting of a route as the configuration file writes it (RouteInput's keys; a key not
+ * written is absent and its default applies), each secret (a webhook's `secret`, its `headers`'
+ * values, a forward's `auth.pass`, `tls.ca`) as a {@link SecretShownSchema}.
+ */
+export const RouteStoredSettingsSchema = z
+  .object({
+    connection: z.string(),
+    enabled: z.boolean().optional(),
+    description: z.string().optional(),
+    bus: z.number().int().optional(),
+    filter: z.record(z.string(), z.unknown()).optional(),
+    attributes: z.record(z.string(), z.unknown()).optional(),
+    scenario: z.array(z.record(z.string(), z.unknown()).openapi({ description: 'One action as written: `action` and its keys (RouteInput), secrets as SecretShown.' })),
+    response: ServerResponseSchema.optional(),
+    errorResponse: ServerResponseSchema.optional(),
+  })
+  .openapi('RouteStoredSettings');
+
 export const RouteSchema = z
   .object({
     name: z.string(),
@@ -380,6 +428,7 @@ export const RouteSchema = z
     response: ServerResponseSchema.nullable(),
     errorResponse: ServerResponseSchema.nullable(),
     attributes: RouteAttributesSchema.nullable().openapi({ description: 'Which message attributes the scenario receives (the route form\'s "Message attributes"); null: every attribute as it is.' }),
+    settings: RouteStoredSettingsSchema.optional().openapi({ description: 'GET /api/v1/routes/{name} and the answer of an edit only: every setting as the file writes it, for an edit form (secrets as references).' }),
   })
   .openapi('Route');
 
@@ -492,6 +541,9 @@ export const AlertSchema = z
     kind: z.enum(['connection-failing', 'connection-silent', 'dead-letters', 'disk-space', 'certificate-expiry', 'audit-chain-broken', 'archive-damaged']),
     enabled: z.boolean().openapi({ description: 'A disabled rule is not checked (it can still be tested).' }),
     channels: z.array(z.string()).openapi({ description: 'The channels its notifications go to.' }),
+    settings: z
+      .record(z.string(), z.union([z.string(), z.number()]))
+      .openapi({ description: 'What it watches beyond its kind, as configured: its threshold (`minutes`, `days`, `freePercentBelow`) and subject (`connection`, `route`), by the keys of `alerts.rules[]`.' }),
     state: z.enum(['ok', 'firing', 'unknown']).openapi({ description: '`unknown`: not checked yet, or its reading failed every time so far.' }),
     since: z.string().nullable().openapi({ format: 'date-time', description: 'Since when it is in this state.' }),
     summary: z.string().nullable().openapi({ description: 'What the last check found, in one sentence.' }),
@@ -539,6 +591,11 @@ export const RouteWriteSchema = z.object({ route: RouteSchema, ...ConfigWriteFie
 /** The answer of a deletion. */
 export const ConfigDeleteSchema = z.object({ deleted: z.string(), ...ConfigWriteFields }).openapi('ConfigDelete');
 
+/** A rule as the configuration file holds it (an edit's answer). */
+export const AlertRuleSchema = AlertSchema.pick({ rule: true, kind: true, enabled: true, channels: true, settings: true }).openapi('AlertRule');
+/** The answer of a write to an alert rule. */
+export const AlertWriteSchema = z.object({ alert: AlertRuleSchema, ...ConfigWriteFields }).openapi('AlertWrite');
+
 /** The configuration file's version. */
 export const ConfigVersionSchema = z
   .object({ etag: z.string().openapi({ description: 'SHA-256 of the file as it is now (64 hex digits); the ETag header carries it quoted.' }) })
@@ -555,7 +612,8 @@ function configBody(component: string, description: string, example: Record<stri
 
 const SECRETS_NOTE =
   'Secrets (passwords, tokens, signing secrets, header values; marked writeOnly) given as text go to the encrypted secret store and the file holds { secret: NAME }; { env }, { file } and { secret } are kept as given. They are never shown again.';
-const PATCH_NOTE = 'A JSON merge patch (RFC 7386) of the entry in the file\'s shape: only the keys given change, objects merge, null removes a key, arrays are replaced whole. name cannot change.';
+const PATCH_NOTE =
+  'A JSON merge patch (RFC 7386) of the entry in the file\'s shape: only the keys given change, objects merge, null removes a key, arrays are replaced whole. name cannot change. A secret sent as { keep: PATH } (as GET shows a secret written in the file) is what the entry holds at PATH now, kept as written.';
 
 /** One connection in the YAML's shape, as JSON (docs/configuration.md). */
 export const ConnectionInputSchema = configBody('ConnectionInput', `One connection in the configuration file's shape, as JSON (the keys of connections[] in docs/configuration.md), checked as config check checks the file. ${SECRETS_NOTE}`, {
@@ -575,3 +633,5 @@ export const RouteInputSchema = configBody('RouteInput', `One route in the confi
 });
 /** A merge patch of one route. */
 export const RoutePatchSchema = configBody('RoutePatch', `${PATCH_NOTE} ${SECRETS_NOTE}`, { enabled: false });
+/** A merge patch of one alert rule. */
+export const AlertRulePatchSchema = configBody('AlertRulePatch', `${PATCH_NOTE} Applied to the running service at once: a rule whose condition (kind, threshold, subject) is unchanged keeps its state.`, { minutes: 15 });

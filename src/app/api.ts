@@ -10,6 +10,7 @@ import { createUrlSigner } from '../api/signed-url.js';
 import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
 import type { AlertsView, ApiDeps, Authorize, ConfigAdmin, ConnectionActions, ConnectionSettings, RecordAction, ReloadReport, RouteSettings, TokensAdmin } from '../api/index.js';
 import { MailsluiceError } from '../core/errors/index.js';
+import { ruleSettings } from '../core/alerts/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { Config, ConnectionConfig } from '../config/loader.js';
 import { isLoopbackHost } from '../config/api-address.js';
@@ -23,6 +24,7 @@ import { testConnection } from './test-connection.js';
 import { apiCredentials, type ApiCredentials } from './api-credentials.js';
 import { createToken } from './tokens.js';
 import { connectionStored } from './connection-stored.js';
+import { routeStored } from './route-stored.js';
 import { assertProbeConfigured, testConnectionWithProbe } from './probe-test.js';
 import { loadOrCreateProbeKey } from './probe-key.js';
 
@@ -199,11 +201,18 @@ export function connectionActions(app: EmbeddedApp, context: ApiContext): Connec
   };
 }
 
-/** The connection or route `name` of `config` as the API shows it (an edit's answer). */
-function entrySettings(kind: 'connection' | 'route', config: Config, name: string): Record<string, unknown> | undefined {
+/** The connection, route or alert rule `name` of `config` as the API shows it (an edit's answer). */
+function entrySettings(kind: 'connection' | 'route' | 'alert', config: Config, name: string): Record<string, unknown> | undefined {
+  if (kind === 'alert') {
+    const rule = config.alerts.rules.find((r) => r.name === name);
+    return rule ? { rule: rule.name, kind: rule.kind, enabled: rule.enabled, channels: [...rule.channels], settings: ruleSettings(rule) } : undefined;
+  }
   const found = kind === 'connection' ? config.connections.find((c) => c.name === name) : config.routes.find((r) => r.name === name);
   if (!found) return undefined;
-  return { ...(kind === 'connection' ? connectionSettings(found as ConnectionConfig) : routeSettings(found as RouteConfig)) };
+  if (kind === 'connection') return { ...connectionSettings(found as ConnectionConfig) };
+  // With every setting, so a form that goes on editing from the answer loses nothing.
+  const settings = routeStored(config, name);
+  return { ...routeSettings(found as RouteConfig), ...(settings ? { settings } : {}) };
 }
 
 /** The connections and routes as the API shows them, mapped again only when the configuration read is another one. */
@@ -280,7 +289,7 @@ export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigni
         return c ? connectionStored(c) : undefined;
       },
     },
-    routes: { configured: () => shown().routes, deliveries: app.bus, responses: app.responses },
+    routes: { configured: () => shown().routes, stored: (name) => routeStored(app.config, name), buses: () => app.config.buses, deliveries: app.bus, responses: app.responses },
     ...(admin ? { config: admin } : {}),
     record: overrides.record ?? apiRecorder(app),
     audit: {

@@ -27,6 +27,9 @@ Commands:
   export --out DIR          write archived messages (--format eml|mbox, --connection NAME,
                             --mode OCTAL: file mode, default 600)
   logs NAME                 print a connection's own log
+  backup --out DIR          copy the archive, running or not, into DIR;
+                            incremental into the DIR of an earlier backup
+  restore --from DIR        bring a backup back into an empty dataDir
   deliveries list           deliveries of messages to routes
                             (--state pending|done|dead, --route NAME, --connection, --limit)
   deliveries retry ID...    queue dead deliveries again (or --all-dead [--route NAME])
@@ -138,6 +141,26 @@ checked against its name; mbox is the API's (From <sender> <date> lines, line en
 Prints a connection's own log, the whole kept log: its rotated files
 (dataDir/logs/NAME.log.N … .1, logging.keepFiles) oldest first, then the current
 one (--json: the JSON lines as written).
+`,
+  backup: `Usage: mailsluice backup --out DIR [options]
+
+Copies the archive into DIR (made 700; files 600), beside a running service too: archive.db and
+search.db through SQLite's online backup API (each as of one commit), the blob packs up to what
+that copy references, the secret store (secrets.enc; never its key, secrets.key, which you keep
+apart), the audit archive and the alert state. DIR/manifest.json, written last, lists every
+file with its SHA-256. Run again into the same DIR, it is incremental: the databases are copied
+again, packs it holds already are not, and a pack that grew only by its new bytes. Recorded in
+the audit log (archive.backup). Not copied: logs, key files (probe.key, api-url.key: a restored
+service makes new ones), the lock and the control socket. One backup at a time per DIR
+(BACKUP_IN_PROGRESS).
+`,
+  restore: `Usage: mailsluice restore --from DIR [options]
+
+Brings the backup in DIR back into the configured dataDir, which must be empty or missing
+(else RESTORE_TARGET_NOT_EMPTY naming it). Every file is checked against the manifest's SHA-256
+(a mismatch is BACKUP_INVALID naming the file, and nothing is restored); the data directory
+appears whole, by one rename, at the end. Put the secret store's key back (secrets.key, or the
+configured secretsKey) before start when the configuration uses stored secrets.
 `,
   'deliveries list': `Usage: mailsluice deliveries list [options]
 

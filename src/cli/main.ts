@@ -9,6 +9,7 @@ import { cmdTokenCreate, cmdTokenList, cmdTokenRevoke } from './token-commands.j
 import { cmdAuditList, cmdAuditPrune, cmdAuditVerify } from './audit-commands.js';
 import { cmdVerify } from './verify-command.js';
 import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
+import { cmdBackup, cmdRestore } from './backup-commands.js';
 import { helpFor, version } from './help.js';
 import { OutputClosed, stdio, type Io } from './output.js';
 
@@ -30,6 +31,8 @@ const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => P
   export: c.cmdExport,
   logs: c.cmdLogs,
   verify: cmdVerify,
+  backup: cmdBackup,
+  restore: cmdRestore,
 };
 
 /** Two-word commands whose second word picks the command (`token create`, `audit verify`). */

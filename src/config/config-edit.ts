@@ -9,8 +9,8 @@
 import { isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import { MailsluiceError } from '../core/errors/index.js';
 
-/** What an edit works on: `connections[]` or `routes[]`, by `name`. */
-export type ConfigKind = 'connection' | 'route';
+/** What an edit works on: `connections[]`, `routes[]` or `alerts.rules[]`, by `name`. */
+export type ConfigKind = 'connection' | 'route' | 'alert';
 
 /** One edit. `patch` is a JSON merge patch (RFC 7386): objects merge, `null` removes a key, anything else replaces. */
 export type ConfigEdit =
@@ -32,7 +32,10 @@ export interface EditedText {
   secrets: Record<string, string>;
 }
 
-const SECTION: Record<ConfigKind, string> = { connection: 'connections', route: 'routes' };
+/** Where each kind's entries are in the file, as a key path. */
+const SECTION: Record<ConfigKind, readonly string[]> = { connection: ['connections'], route: ['routes'], alert: ['alerts', 'rules'] };
+/** The API's path of each kind's entries (named in messages). */
+const API_PATH: Record<ConfigKind, string> = { connection: 'connections', route: 'routes', alert: 'alerts' };
 
 /** The store name of a secret at `path` (`auth.password`, `scenario[0].secret`) of `kind` `name`. */
 export function secretName(kind: ConfigKind, name: string, path: string): string {
@@ -47,11 +50,13 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 function isSecretRef(v: unknown): boolean {
   if (!isObject(v)) return false;
   const keys = Object.keys(v);
-  return keys.length === 1 && ['env', 'file', 'secret'].includes(keys[0]!);
+  return keys.length === 1 && ['env', 'file', 'secret', 'keep'].includes(keys[0]!);
 }
 
 /** The secret-typed keys of one entry (config/schema.ts), as paths into it. */
 function secretPaths(kind: ConfigKind, entry: Json): string[][] {
+  // An alert rule has no secret (its channels do, and they are not edited here).
+  if (kind === 'alert') return [];
   if (kind === 'connection') return [['auth', 'password'], ['auth', 'accessToken'], ['tls', 'ca'], ['tls', 'clientCert'], ['tls', 'clientKey'], ['tls', 'pfx'], ['tls', 'passphrase']];
   const scenario = Array.isArray(entry.scenario) ? entry.scenario : [];
   return scenario.flatMap((a: unknown, i) => {
@@ -82,6 +87,58 @@ function takeSecrets(kind: ConfigKind, name: string, entry: Json): Record<string
     (parent as Json)[last] = { secret: stored };
   }
   return taken;
+}
+
+/** The value at `path` of `entry`, or undefined. */
+function valueAt(entry: unknown, path: readonly string[]): unknown {
+  let at: unknown = entry;
+  for (const p of path) at = isObject(at) || Array.isArray(at) ? (at as Json)[p] : undefined;
+  return at;
+}
+
+/** `{ keep: PATH }`: "the secret the file holds at PATH of this entry now" (ADR 0023, amendment). */
+function isKeep(v: unknown): v is { keep: string } {
+  return isObject(v) && Object.keys(v).length === 1 && typeof v.keep === 'string';
+}
+
+/**
+ * Each secret of `entry` (as the file writes it) as an edit form may see it and send it back: a
+ * reference (`{ env }`, `{ file }`, `{ secret }`) as written, which names and never holds the
+ * value; a literal written in the file as `{ keep: PATH }`, its path in the entry. A copy; the
+ * other keys as they are.
+ */
+export function shownSecrets(kind: ConfigKind, entry: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const shown = structuredClone(entry) as Json;
+  for (const path of secretPaths(kind, shown)) {
+    const parent = valueAt(shown, path.slice(0, -1));
+    const last = path[path.length - 1]!;
+    if (!isObject(parent) || parent[last] === undefined) continue;
+    if (!isSecretRef(parent[last])) parent[last] = { keep: dotted(path) };
+  }
+  return shown;
+}
+
+/**
+ * Replaces each `{ keep: PATH }` at a secret key of `patch` (in place) by what the entry holds at
+ * PATH now (a literal stays a literal, a reference the reference), so a client that must send a
+ * secret again (a scenario is replaced whole) can keep one it never saw. Throws API_BAD_REQUEST
+ * when PATH holds no secret: the file changed since it was read.
+ */
+function keepSecrets(kind: ConfigKind, entry: Json, patch: Json): void {
+  const held = new Map(secretPaths(kind, entry).map((p) => [dotted(p), valueAt(entry, p)] as const));
+  for (const path of secretPaths(kind, patch)) {
+    const parent = valueAt(patch, path.slice(0, -1));
+    const last = path[path.length - 1]!;
+    if (!isObject(parent) || !isKeep(parent[last])) continue;
+    const keep = (parent[last] as { keep: string }).keep;
+    const value = held.get(keep);
+    const field = path.join('.');
+    if (value === undefined || value === null) {
+      const message = `{ keep: ${JSON.stringify(keep.slice(0, 200))} } names no secret this ${kind} holds now (read it again, or enter the value)`;
+      throw new MailsluiceError('API_BAD_REQUEST', `${field}: ${message}`, { details: { field, fieldProblems: [{ field, message }] } });
+    }
+    parent[last] = structuredClone(value);
+  }
 }
 
 /** The leaf keys a merge patch sets or removes, dotted. */
@@ -136,7 +193,7 @@ function documentOf(text: string): Document {
 /** The section's sequence, made (block style) when absent, empty or written `[]`. */
 function sectionOf(doc: Document, kind: ConfigKind, create: boolean): YAMLSeq | undefined {
   const key = SECTION[kind];
-  const node = doc.get(key, true);
+  const node = doc.getIn(key, true);
   if (isSeq(node)) {
     if (node.items.length === 0) node.flow = false;
     return node;
@@ -144,7 +201,7 @@ function sectionOf(doc: Document, kind: ConfigKind, create: boolean): YAMLSeq | 
   if (!create) return undefined;
   const seq = doc.createNode([]) as YAMLSeq;
   seq.flow = false;
-  doc.set(key, seq);
+  doc.setIn(key, seq);
   return seq;
 }
 
@@ -155,7 +212,7 @@ function indexOf(seq: YAMLSeq | undefined, name: string): number {
 }
 
 function notFound(kind: ConfigKind, name: string): MailsluiceError {
-  return new MailsluiceError('API_NOT_FOUND', `no ${kind} ${JSON.stringify(name.slice(0, 100))} (GET /api/v1/${SECTION[kind]} lists them)`);
+  return new MailsluiceError('API_NOT_FOUND', `no ${kind === 'alert' ? 'alert rule' : kind} ${JSON.stringify(name.slice(0, 100))} (GET /api/v1/${API_PATH[kind]} lists them)`);
 }
 
 /**
@@ -165,12 +222,13 @@ function notFound(kind: ConfigKind, name: string): MailsluiceError {
  */
 export function editConfigText(text: string, edit: ConfigEdit): EditedText {
   const doc = documentOf(text);
-  const section = SECTION[edit.kind];
+  const section = SECTION[edit.kind].join('.');
+  const apiPath = API_PATH[edit.kind];
   if (edit.op === 'add') {
     const value = structuredClone(withoutNulls(edit.value)) as Json;
     const name = typeof value.name === 'string' ? value.name : '';
     const seq = sectionOf(doc, edit.kind, true)!;
-    if (name !== '' && indexOf(seq, name) >= 0) throw new MailsluiceError('CONFIG_EXISTS', `a ${edit.kind} named ${JSON.stringify(name)} is configured already (PATCH /api/v1/${section}/${name} changes it)`, { details: { field: 'name' } });
+    if (name !== '' && indexOf(seq, name) >= 0) throw new MailsluiceError('CONFIG_EXISTS', `a ${edit.kind} named ${JSON.stringify(name)} is configured already (PATCH /api/v1/${apiPath}/${name} changes it)`, { details: { field: 'name' } });
     const secrets = takeSecrets(edit.kind, name, value);
     seq.add(nodeOf(doc, value));
     return { text: doc.toString(), name, at: `${section}[${seq.items.length - 1}]`, changed: Object.keys(value), secrets };
@@ -193,7 +251,9 @@ export function editConfigText(text: string, edit: ConfigEdit): EditedText {
     throw new MailsluiceError('API_BAD_REQUEST', `name: a ${edit.kind} cannot be renamed by a patch (add one under the new name, then delete this one)`, { details: { field: 'name' } });
   }
   delete patch.name;
+  // Literals given are taken to the store first; literals kept by `{ keep }` stay where the operator wrote them.
   const secrets = takeSecrets(edit.kind, edit.name, patch);
+  keepSecrets(edit.kind, entry.toJS(doc) as Json, patch);
   mergeInto(doc, entry, patch);
   return { text: doc.toString(), name: edit.name, at, changed: patchedKeys(patch), secrets };
 }

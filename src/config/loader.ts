@@ -135,6 +135,13 @@ export interface Config {
   deliveryRetry: { baseMs: number; maxMs: number };
   connections: ConnectionConfig[];
   routes: RouteConfig[];
+  /**
+   * The routes as the file writes them (parallel to `routes`): its keys only, no default filled
+   * in, every secret in the form written (a literal, `{ env }`, `{ file }`, `{ secret }`), a
+   * script's module as written. What an edit form starts from (`app/route-stored.ts`), so an edit
+   * writes back what the operator wrote and nothing more. Absent in a configuration built from an object.
+   */
+  routesAsWritten?: ReadonlyArray<Readonly<Record<string, unknown>>>;
   /** The HTTP API. */
   api: ApiConfig;
   /** Per-connection log files: the size cap of each, and how many rotated files are kept. */
@@ -430,6 +437,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     deliveryRetry: input.deliveryRetry,
     connections,
     routes,
+    routesAsWritten: writtenRoutes(raw),
     api,
     logging: input.logging,
     audit: { keepDays: input.audit.keepDays ?? null },
@@ -439,6 +447,12 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     warnings,
   };
   return { config: deepFreeze(config), problems, warnings };
+}
+
+/** The `routes` of the raw (valid) input, each entry as written. */
+function writtenRoutes(raw: unknown): Array<Record<string, unknown>> {
+  const routes = (raw as { routes?: unknown }).routes;
+  return Array.isArray(routes) ? routes.map((r) => structuredClone(r) as Record<string, unknown>) : [];
 }
 
 /** `secretsKey` as configured, a file made absolute (relative to the configuration file). */

@@ -26,13 +26,25 @@ export const secret = z
   .meta({ description: 'A literal string, { env: NAME }, { file: PATH } or { secret: NAME } (a value of the encrypted secret store in dataDir, which a secret entered through the API becomes).' });
 
 /**
- * Whether a schema node is a secret field (any wrapper of {@link secret}: `.optional()`,
- * `.meta()` share its definition): the loader never echoes such a field's value in a problem.
+ * A webhook's extra header value: a secret on one line (an Authorization header is a
+ * credential), in the same four forms.
+ */
+export const headerValue = z.union([
+  z.string().regex(/^[^\r\n]*$/, 'must be one line'),
+  z.strictObject({ env: z.string().min(1) }),
+  z.strictObject({ file: z.string().min(1) }),
+  z.strictObject({ secret: z.string().min(1).max(300) }),
+]);
+
+/**
+ * Whether a schema node is a secret field (any wrapper of {@link secret} or {@link headerValue}:
+ * `.optional()`, `.meta()` share its definition): the loader never echoes such a field's value in
+ * a problem, and the API's body schemas mark it write-only.
  */
 export function isSecretSchema(node: unknown): boolean {
   let def = (node as { _zod?: { def?: { type?: string; innerType?: unknown } } } | undefined)?._zod?.def;
   while (def && (def.type === 'optional' || def.type === 'default' || def.type === 'nullable')) def = (def.innerType as { _zod?: { def?: typeof def } } | undefined)?._zod?.def;
-  return def === secret._zod.def;
+  return def === secret._zod.def || def === headerValue._zod.def;
 }
 
 /** An IPv6 address as a socket takes it (`::1`, `fe80::1%eth0`), without brackets. */

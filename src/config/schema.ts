@@ -7,10 +7,12 @@ import { parseListenAddress, parsePublicUrl } from './api-address.js';
 import { PROTOCOL_NAMES } from './protocols.js';
 import { ATTRIBUTE_NAMES } from '../core/message/attributes.js';
 import { attributeMappingProblems } from '../core/routing/route-attributes.js';
-import { hostName, isSecretSchema, nonNegativeInt, peerTls, port, relayEndpoint, secret, systemName } from './schema-common.js';
+import { headerValue, hostName, isSecretSchema, nonNegativeInt, peerTls, port, relayEndpoint, secret, systemName } from './schema-common.js';
 import { alertChannel, alertRule, alerts } from './alerts-schema.js';
 
 export { isSecretSchema };
+/** One alert rule's settings (`alerts.rules[]`): the API's edit of a rule is described by it (`api/config-body-schemas.ts`). */
+export { alertRule as alertRuleSchema };
 
 
 const tlsOptions = z
@@ -190,10 +192,10 @@ const action = z.discriminatedUnion('action', [
     headers: z
       .record(
         z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a valid HTTP header name'),
-        z.union([z.string().regex(/^[^\r\n]*$/, 'must be one line'), z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })]),
+        headerValue,
       )
       .optional()
-      .meta({ description: 'Extra request headers (e.g. Authorization), each a literal, { env: NAME } or { file: PATH }; they cannot replace the signature, idempotency or content-type headers.' }),
+      .meta({ description: 'Extra request headers (e.g. Authorization), each a literal, { env: NAME }, { file: PATH } or { secret: NAME } (a value of the secret store, which a value entered through the API becomes); they cannot replace the signature, idempotency or content-type headers.' }),
     pipeline: z
       .number()
       .int('must be a whole number')

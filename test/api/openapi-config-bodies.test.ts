@@ -58,6 +58,10 @@ test('secrets are write-only and take the literal, { env }, { file } and { secre
   }
   // The route's webhook signing secret too.
   assert.ok([...walk(schemas.RouteInput)].some(([path, n]) => /secret$/.test(path) && n.writeOnly === true), JSON.stringify(schemas.RouteInput).slice(0, 200));
+  // A webhook's header values are secrets too; in a patch every secret also takes { keep: PATH }.
+  assert.ok([...walk(schemas.RouteInput)].some(([path, n]) => /headers\/additionalProperties$/.test(path) && n.writeOnly === true), 'header values are write-only');
+  const patchSecrets = [...walk(schemas.RoutePatch)].filter(([, n]) => n.writeOnly === true);
+  assert.ok(patchSecrets.length > 0 && patchSecrets.every(([, n]) => JSON.stringify(n).includes('"keep"')), 'every secret of a patch takes { keep }');
 });
 
 test('the patches: the same keys, none required outside secrets and arrays, null allowed (a merge patch)', () => {
@@ -68,7 +72,7 @@ test('the patches: the same keys, none required outside secrets and arrays, null
     for (const [key, v] of Object.entries(p.properties as Record<string, Schema>)) {
       assert.ok(v.anyOf?.some((b: Schema) => b.type === 'null'), `${patch}.${key} takes null (removes the key)`);
     }
-    const inner = [...walk(p)].filter(([path, n]) => Array.isArray(n.required) && !/\/items\b|\/anyOf\/\d+\/anyOf\//.test(path) && !JSON.stringify(n).match(/^\{"type":"object","properties":\{"(env|file|secret)"/));
+    const inner = [...walk(p)].filter(([path, n]) => Array.isArray(n.required) && !/\/items\b|\/anyOf\/\d+\/anyOf\//.test(path) && !JSON.stringify(n).match(/^\{"type":"object","properties":\{"(env|file|secret|keep)"/));
     assert.deepEqual(inner.map(([path]) => path), [], `${patch}: nested objects merge, so nothing is required`);
   }
 });

@@ -59,4 +59,25 @@ export function runArchiveReaderContract(name: string, factory: StoreFactory): v
         },
       });
     }));
+
+  test(`${name} archive reader: takenPerBucket counts messages and bytes per connection and bucket, by the time taken, in the window only`, () =>
+    withStore(factory, async (h) => {
+      assert.deepEqual(await h.store.takenPerBucket(0, Number.MAX_SAFE_INTEGER, 60_000), []);
+      // taken(c, uid, n) is taken at T0 + n ms: n = 1, 2 and 3 in one 10-ms bucket, 25 in the next.
+      await commitAndList(h, [taken('c', 1), taken('c', 2), taken('d', 1, 3), taken('c', 3, 25)]);
+      const T0 = 1_700_000_000_000;
+      const start = (n: number): number => Math.floor((T0 + n) / 10) * 10;
+      const sorted = (b: Awaited<ReturnType<typeof h.store.takenPerBucket>>) => [...b].sort((x, y) => x.start - y.start || (x.connection < y.connection ? -1 : 1));
+      assert.deepEqual(sorted(await h.store.takenPerBucket(T0, T0 + 100, 10)), [
+        { connection: 'c', start: start(1), messages: 2, bytes: taken('c', 1).size + taken('c', 2).size },
+        { connection: 'd', start: start(3), messages: 1, bytes: taken('d', 1, 3).size },
+        { connection: 'c', start: start(25), messages: 1, bytes: taken('c', 3, 25).size },
+      ]);
+      // `since` inclusive, `until` exclusive.
+      assert.deepEqual(sorted(await h.store.takenPerBucket(T0 + 2, T0 + 25, 10)), [
+        { connection: 'c', start: start(2), messages: 1, bytes: taken('c', 2).size },
+        { connection: 'd', start: start(3), messages: 1, bytes: taken('d', 1, 3).size },
+      ]);
+      assert.deepEqual(await h.store.takenPerBucket(T0 + 26, T0 + 1000, 10), []);
+    }));
 }

@@ -7,7 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import '../harness/sqlite-keep.js';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { createSqliteStore } from '../../src/adapters/store-sqlite/index.js';
+import { TAKEN_PER_BUCKET_SQL } from '../../src/adapters/store-sqlite/sqlite-archive-reader.js';
 import type { QueuedDelivery, StoreFactory } from './store-harness.js';
 import { runDrainLedgerContract } from './drain-ledger.contract.js';
 import { runParseQueueContract } from './parse-queue.contract.js';
@@ -41,3 +44,21 @@ runDrainLedgerContract('sqlite', factory);
 runParseQueueContract('sqlite', factory);
 runSearchIndexContract('sqlite', factory);
 runArchiveReaderContract('sqlite', factory);
+
+test('sqlite: the throughput count reads the covering index messages_taken, not the rows', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-store-taken-'));
+  const file = join(dir, 'archive.db');
+  const store = createSqliteStore({ file });
+  try {
+    const db = new Database(file, { readonly: true });
+    try {
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${TAKEN_PER_BUCKET_SQL}`).all(60_000, 0, 1) as Array<{ detail: string }>).map((r) => r.detail).join(' | ');
+      assert.match(plan, /USING COVERING INDEX messages_taken \(taken_at>\? AND taken_at<\?\)/, plan);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -259,6 +259,15 @@ test('start: routes are created, changed, enabled, disabled and deleted over the
     assert.equal(patched.status, 200, patched.raw);
     assert.equal((patched.body.route as Body).bus, 2);
     assert.match(readFileSync(ws.configPath, 'utf8'), /description: to the DLP/);
+    // The bus count for the form's select, and every setting of one route as the file writes it: secrets by reference only.
+    const withBuses = await send(url('/routes'), viewer, 'GET');
+    assert.equal(withBuses.body.buses, 4, withBuses.raw);
+    const one = await send(url('/routes/hook'), viewer, 'GET');
+    assert.equal(one.status, 200, one.raw);
+    assert.deepEqual(one.body.settings, { connection: 'seed', description: 'to the DLP', bus: 2, scenario: [{ action: 'webhook', url: 'http://127.0.0.1:9/in', secret: { secret: 'route.hook.scenario[0].secret' } }] }, one.raw);
+    assert.deepEqual(((patched.body.route as Body).settings as Body).bus, 2, 'the answer of an edit has every setting too');
+    // A secret sent back as { keep: PATH } must name one the route holds.
+    await bad('PATCH', '/routes/hook', { scenario: [{ action: 'webhook', url: 'http://127.0.0.1:9/in', secret: { keep: 'scenario[3].secret' } }] }, 'scenario.0.secret', /names no secret/);
     assert.equal(((await send(url('/routes/hook/disable'), admin, 'POST')).body.route as Body).enabled, false);
     assert.equal(((await send(url('/routes/hook/enable'), admin, 'POST')).body.route as Body).enabled, true);
 

@@ -9,7 +9,7 @@
  * the tracker not once and leaves the page's origin not once. In Russian; at 380 px; a viewer
  * sees no Archive and the API refuses it.
  */
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Frame, Page } from 'puppeteer-core';
@@ -20,9 +20,9 @@ import { imapConnection, REPO_ROOT } from '../harness/cli.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
 import { messageWithAttachments } from '../harness/attachment-mail.js';
 import { HOSTILE_VISIBLE_WORD, hostileHtmlMessage, startTracker, type Tracker } from '../harness/hostile-html.js';
-import { createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
-import { ensureChromiumInstalled, launchChromium, type TestBrowser } from '../harness/chromium.js';
-import { assertConsoleBuilt, assertFieldsLabelled, screenshot, signIn, tabTo, watchPage, type PageWatch } from '../harness/console-page.js';
+import { createToken, drainedWithApi } from '../harness/api-client.js';
+import { ensureChromiumInstalled } from '../harness/chromium.js';
+import { assertConsoleBuilt, assertFieldsLabelled, screenshot, signIn, tabTo, watchPage, type PageWatch, withConsole } from '../harness/console-page.js';
 import { MESSAGE_HTML_CSP } from '../../src/api/routes/message-html.js';
 
 /** The page's `document` and `location`, as the functions run in the browser see them (no DOM types here). */
@@ -88,11 +88,7 @@ function russianMessage(): Buffer {
   );
 }
 
-let chromium: TestBrowser | undefined;
 before(() => ensureChromiumInstalled(), { timeout: 900_000 });
-after(async () => {
-  await chromium?.close();
-});
 
 /** What a fetch from the page answered: status, headers asked for, the body as base64. */
 async function fetchInPage(page: Page, url: string): Promise<{ status: number; type: string; bytes: Buffer }> {
@@ -333,45 +329,44 @@ test('console: the archive searched, a message viewed, a hostile HTML body kept 
   const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)] });
   const auditor = await createToken(ws, 'console-auditor', 'auditor');
   const viewer = await createToken(ws, 'console-viewer', 'viewer');
-  let service: RunningService | undefined;
   try {
-    service = await startService(ws, base);
-    chromium = await launchChromium('en-US');
-    const page = await chromium.browser.newPage();
-    await page.setViewport({ width: 1100, height: 800 });
-    const dialogs: string[] = [];
-    page.on('dialog', (d) => {
-      dialogs.push(d.message());
-      void d.dismiss();
-    });
-    // The viewer's refused fetch at the end is a 403 on purpose.
-    const watch = await watchPage(page, base, /status of (401|403|429)/);
-    // Loads the browser refused before sending them (the HTML body's CSP): asked for, never sent.
-    const blocked = new Set<string>();
-    const cdp = await page.createCDPSession();
-    await cdp.send('Network.enable');
-    const urls = new Map<string, string>();
-    cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
-    cdp.on('Network.loadingFailed', (e) => {
-      if (e.blockedReason === 'csp' || e.errorText === 'net::ERR_BLOCKED_BY_CSP') blocked.add(urls.get(e.requestId) ?? '');
-    });
-    await signIn(page, base, auditor);
-    await searchByWord(page, sha256(benign), watch);
-    await viewMessage(page, sha256(benign), benign);
-    await attachmentDownload(page, sha256(attached), ledger);
-    await journalEnvelope(page, sha256(journal));
-    await hostileMessage(page, sha256(hostile), tracker, dialogs, watch, blocked);
-    await russian(page, sha256(ru));
-    await viewerRefused(page, base, viewer);
+    await withConsole(
+      ws,
+      base,
+      async (page) => {
+        const dialogs: string[] = [];
+        page.on('dialog', (d) => {
+          dialogs.push(d.message());
+          void d.dismiss();
+        });
+        // The viewer's refused fetch at the end is a 403 on purpose.
+        const watch = await watchPage(page, base, /status of (401|403|429)/);
+        // Loads the browser refused before sending them (the HTML body's CSP): asked for, never sent.
+        const blocked = new Set<string>();
+        const cdp = await page.createCDPSession();
+        await cdp.send('Network.enable');
+        const urls = new Map<string, string>();
+        cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
+        cdp.on('Network.loadingFailed', (e) => {
+          if (e.blockedReason === 'csp' || e.errorText === 'net::ERR_BLOCKED_BY_CSP') blocked.add(urls.get(e.requestId) ?? '');
+        });
+        await signIn(page, base, auditor);
+        await searchByWord(page, sha256(benign), watch);
+        await viewMessage(page, sha256(benign), benign);
+        await attachmentDownload(page, sha256(attached), ledger);
+        await journalEnvelope(page, sha256(journal));
+        await hostileMessage(page, sha256(hostile), tracker, dialogs, watch, blocked);
+        await russian(page, sha256(ru));
+        await viewerRefused(page, base, viewer);
 
-    assert.deepEqual(dialogs, []);
-    assert.deepEqual(tracker.requests, [], 'the tracker never heard from the browser');
-    assert.deepEqual(leftTheBrowser(watch, blocked), [], 'every request stays on the service');
-    assert.deepEqual(watch.problems, [], 'no script error, no CSP violation');
+        assert.deepEqual(dialogs, []);
+        assert.deepEqual(tracker.requests, [], 'the tracker never heard from the browser');
+        assert.deepEqual(leftTheBrowser(watch, blocked), [], 'every request stays on the service');
+        assert.deepEqual(watch.problems, [], 'no script error, no CSP violation');
+      },
+      { width: 1100, height: 800 },
+    );
   } finally {
-    await chromium?.close();
-    chromium = undefined;
-    await service?.stop();
     await tracker.close();
   }
 });

@@ -58,7 +58,7 @@ async function auditorInEnglish(page: Page, base: string, auditor: string): Prom
   await page.waitForSelector('#audit-records > li');
   assert.equal(await page.$eval('h1', (e) => e.textContent), 'Audit log');
 
-  // Exactly what the API lists newest first: the CLI's and the API's actions, the latest on top.
+  // Exactly what the API lists newest first: the CLI's and the API's actions, and on top the auditor's own sign-in.
   const api = await callApi(`${base}/api/v1/audit?order=newest`, auditor);
   assert.equal(api.status, 200, api.raw);
   const expected = (api.body.records as Listed[]).map((r) => ({ seq: r.seq, action: r.action, who: r.who }));
@@ -68,13 +68,16 @@ async function auditorInEnglish(page: Page, base: string, auditor: string): Prom
   assert.deepEqual(listed.map((r) => r.seq), [...listed.map((r) => r.seq)].sort((a, b) => b - a), 'newest first');
   assert.deepEqual(
     listed.map((r) => r.action),
-    ['token.create', 'connection.run', 'archive.search', 'token.create', 'token.create', 'token.create'],
+    ['session.create', 'token.create', 'connection.run', 'archive.search', 'token.create', 'token.create', 'token.create'],
   );
-  assert.equal(listed[1]!.who, 'console-admin');
-  assert.equal(listed[2]!.who, 'console-auditor');
+  assert.equal(listed[0]!.who, 'console-auditor');
+  assert.equal(listed[2]!.who, 'console-admin');
+  assert.equal(listed[3]!.who, 'console-auditor');
   // Each entry's action in words, its time in the browser's language.
   const top = '#audit-records > li:first-child';
-  assert.match(await page.$eval(`${top} h3`, (e) => e.textContent ?? ''), /^API token created token\.create$/);
+  assert.match(await page.$eval(`${top} h3`, (e) => e.textContent ?? ''), /^Signed in to the console session\.create$/);
+  assert.equal(await page.$eval(`${top} [data-key="role"] dd`, (e) => e.textContent), 'auditor');
+  assert.match(await page.$eval('#audit-records > li:nth-child(2) h3', (e) => e.textContent ?? ''), /^API token created token\.create$/);
   assert.match(await page.$eval(`${top} time`, (e) => e.textContent ?? ''), /\d{4}.*\d{1,2}:\d{2}:\d{2}/);
 
   // The filter by action, submitted with the keyboard: only the search, its query readable.
@@ -126,9 +129,10 @@ async function auditorInRussian(page: Page): Promise<void> {
   assert.equal(await page.$eval('label[for="audit-who"]', (e) => e.textContent), 'Кто (имя токена или пользователь ОС)');
   assert.equal(await page.$eval('#audit-verify', (e) => e.textContent), 'Проверить цепочку');
   assert.equal(await page.$eval('#audit-verdict [role="status"]', (e) => e.textContent), 'Цепочка не нарушена.');
-  assert.match(await page.$eval('#audit-records > li:nth-child(3) h3', (e) => e.textContent ?? ''), /^Поиск в архиве archive\.search$/);
+  assert.match(await page.$eval('#audit-records > li:first-child h3', (e) => e.textContent ?? ''), /^Вход в консоль session\.create$/);
+  assert.match(await page.$eval('#audit-records > li:nth-child(4) h3', (e) => e.textContent ?? ''), /^Поиск в архиве archive\.search$/);
   assert.equal(await page.$eval('#audit-action option[value=""]', (e) => e.textContent), 'Любое действие');
-  assert.equal(await page.$eval('#audit-records > li:nth-child(3) [data-key="text"] dt', (e) => e.textContent), 'Запрос');
+  assert.equal(await page.$eval('#audit-records > li:nth-child(4) [data-key="text"] dt', (e) => e.textContent), 'Запрос');
   await screenshot(page, 'audit-ru');
 
   // A malformed filter in the address: the API's 400, in Russian from the catalogue, with the service's details (the parameter).
@@ -152,9 +156,9 @@ async function adminPrune(page: Page, base: string, admin: string): Promise<void
   await page.waitForSelector('#audit-prune');
   // Cancel asks nothing of the service.
   await page.click('#audit-prune');
-  await page.waitForSelector('#audit-prune-confirm');
+  await page.waitForSelector('dialog#audit-prune-confirm[open]');
   await page.click('#audit-prune-cancel');
-  assert.equal(await page.$('#audit-prune-confirm'), null);
+  assert.equal(await page.$('dialog#audit-prune-confirm[open]'), null);
   // No days given, none configured: AUDIT_RETENTION_NOT_SET, in Russian from the catalogue.
   await page.click('#audit-prune');
   await page.click('#audit-prune-yes');

@@ -10,15 +10,15 @@
  * a confirmation in a dialog, gone from the API and the file; every field labelled; the form in
  * Russian with the seeds' terms; a protocol's own fields only for it; a viewer reads, and is offered no write. Nothing leaves the origin, no CSP violation or script error.
  */
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { imapConnection, type Workspace } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
-import { callApi, createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
-import { ensureChromiumInstalled, launchChromium, type TestBrowser } from '../harness/chromium.js';
-import { assertConsoleBuilt, assertFieldsLabelled, screenshot, signIn, tabTo, watchPage } from '../harness/console-page.js';
+import { callApi, createToken, drainedWithApi } from '../harness/api-client.js';
+import { ensureChromiumInstalled } from '../harness/chromium.js';
+import { assertConsoleBuilt, assertFieldsLabelled, screenshot, signIn, tabTo, watchPage, withConsole } from '../harness/console-page.js';
 import type { Page } from 'puppeteer-core';
 
 /** The page's `document`, as the functions run in the browser see it (this project compiles without the DOM types). */
@@ -31,11 +31,7 @@ declare const document: {
 const dovecot = dovecotPerFile();
 const NAME = 'journal_new';
 
-let chromium: TestBrowser | undefined;
 before(() => ensureChromiumInstalled(), { timeout: 900_000 });
-after(async () => {
-  await chromium?.close();
-});
 
 const focused = (page: Page): Promise<string> => page.evaluate(() => document.activeElement?.id ?? '');
 
@@ -151,133 +147,129 @@ test('console: connections listed, one created with the keyboard, tested, edited
   await dovecot.loadMaildir(user.username, [0, 1, 2].map((i) => makeMessage(i, { bodyBytes: 400 })));
   const token = await createToken(ws, 'console-admin', 'admin');
   const viewer = await createToken(ws, 'console-viewer', 'viewer');
-  let service: RunningService | undefined;
-  try {
-    service = await startService(ws, base);
-    chromium = await launchChromium('en-US');
-    const page = await chromium.browser.newPage();
-    await page.setViewport({ width: 1000, height: 800 });
-    // No session before signing in (401), the refused create (400) and the stale edit (409): on purpose.
-    const { foreign, problems } = await watchPage(page, base, /status of (400|401|409)/);
-    const sent = recordRequests(page);
-    await signIn(page, base, token);
+  await withConsole(
+    ws,
+    base,
+    async (page, chromium) => {
+      // No session before signing in (401), the refused create (400) and the stale edit (409): on purpose.
+      const { foreign, problems } = await watchPage(page, base, /status of (400|401|409)/);
+      const sent = recordRequests(page);
+      await signIn(page, base, token);
 
-    await createThroughForm(page, base, ws, token, user);
-    const created = sent.find((r) => r.method === 'POST' && r.url.endsWith('/api/v1/connections') && r.body?.includes(`"host":"${dovecot.host}"`));
-    assert.ok(created, 'the create was posted');
-    const body = JSON.parse(created.body!) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(body).sort(), ['auth', 'description', 'enabled', 'host', 'name', 'pollIntervalMs', 'port', 'protocol', 'security', 'tls'], 'defaults are not written out');
+      await createThroughForm(page, base, ws, token, user);
+      const created = sent.find((r) => r.method === 'POST' && r.url.endsWith('/api/v1/connections') && r.body?.includes(`"host":"${dovecot.host}"`));
+      assert.ok(created, 'the create was posted');
+      const body = JSON.parse(created.body!) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(body).sort(), ['auth', 'description', 'enabled', 'host', 'name', 'pollIntervalMs', 'port', 'protocol', 'security', 'tls'], 'defaults are not written out');
 
-    // Test connection: each step streamed, every one passed.
-    const steps = await runTest(page, true);
-    assert.deepEqual(steps.map((x) => x[0]), ['resolve', 'connect', 'greeting', 'capabilities', 'tls', 'auth', 'mailbox', 'count'], JSON.stringify(steps));
-    assert.ok(steps.every((x) => x[1] === 'true'), JSON.stringify(steps));
-    const testRequest = sent.filter((r) => r.url.includes(`/api/v1/connections/${NAME}/test`));
-    assert.deepEqual(testRequest.map((r) => [r.url.endsWith('/test'), r.accept]), [[true, 'text/event-stream']], 'streamed, without the ?wait=true fallback');
-    await screenshot(page, 'connection-test-en');
+      // Test connection: each step streamed, every one passed.
+      const steps = await runTest(page, true);
+      assert.deepEqual(steps.map((x) => x[0]), ['resolve', 'connect', 'greeting', 'capabilities', 'tls', 'auth', 'mailbox', 'count'], JSON.stringify(steps));
+      assert.ok(steps.every((x) => x[1] === 'true'), JSON.stringify(steps));
+      const testRequest = sent.filter((r) => r.url.includes(`/api/v1/connections/${NAME}/test`));
+      assert.deepEqual(testRequest.map((r) => [r.url.endsWith('/test'), r.accept]), [[true, 'text/event-stream']], 'streamed, without the ?wait=true fallback');
+      await screenshot(page, 'connection-test-en');
 
-    // A wrong password: a merge patch of that key alone, against the version read; the auth step fails.
-    assert.equal(await page.$eval('#f-auth-password-hint', (e) => e.textContent), 'Set; unchanged unless typed.');
-    assert.equal(await page.$eval('#f-auth-password', (e) => (e as unknown as { value: string }).value), '', 'a secret is never shown');
-    await savePassword(page, 'not-the-password');
-    const patch = sent.filter((r) => r.method === 'PATCH').at(-1)!;
-    assert.deepEqual(JSON.parse(patch.body!), { auth: { password: 'not-the-password' } });
-    assert.match(patch.ifMatch ?? '', /^"[0-9a-f]{64}"$/);
-    const failed = await runTest(page, false);
-    assert.deepEqual(failed.filter((x) => x[1] === 'false').map((x) => [x[0], x[2]]), [['auth', 'SOURCE_AUTH_REJECTED']]);
-    await savePassword(page, user.password);
-    assert.ok((await runTest(page, true)).every((x) => x[1] === 'true'));
+      // A wrong password: a merge patch of that key alone, against the version read; the auth step fails.
+      assert.equal(await page.$eval('#f-auth-password-hint', (e) => e.textContent), 'Set; unchanged unless typed.');
+      assert.equal(await page.$eval('#f-auth-password', (e) => (e as unknown as { value: string }).value), '', 'a secret is never shown');
+      await savePassword(page, 'not-the-password');
+      const patch = sent.filter((r) => r.method === 'PATCH').at(-1)!;
+      assert.deepEqual(JSON.parse(patch.body!), { auth: { password: 'not-the-password' } });
+      assert.match(patch.ifMatch ?? '', /^"[0-9a-f]{64}"$/);
+      const failed = await runTest(page, false);
+      assert.deepEqual(failed.filter((x) => x[1] === 'false').map((x) => [x[0], x[2]]), [['auth', 'SOURCE_AUTH_REJECTED']]);
+      await savePassword(page, user.password);
+      assert.ok((await runTest(page, true)).every((x) => x[1] === 'true'));
 
-    // An edit against a version another edit replaced: the page says to reload, and reloads.
-    const other = await callApi(`${base}/api/v1/connections/seed`, token, { method: 'PATCH', body: { description: 'changed elsewhere' } });
-    assert.equal(other.status, 200, other.raw);
-    await typeInto(page, 'f-description', 'changed here');
-    await page.keyboard.press('Enter');
-    await page.waitForSelector('#reload-connection');
-    assert.match(await page.$eval('#form-errors', (e) => e.textContent ?? ''), /changed since this page read it/);
-    await page.$eval('#reload-connection', (b) => (b as unknown as { click(): void }).click());
-    await page.waitForFunction(() => document.querySelector('#form-errors') === null);
+      // An edit against a version another edit replaced: the page says to reload, and reloads.
+      const other = await callApi(`${base}/api/v1/connections/seed`, token, { method: 'PATCH', body: { description: 'changed elsewhere' } });
+      assert.equal(other.status, 200, other.raw);
+      await typeInto(page, 'f-description', 'changed here');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#reload-connection');
+      assert.match(await page.$eval('#form-errors', (e) => e.textContent ?? ''), /changed since this page read it/);
+      await page.$eval('#reload-connection', (b) => (b as unknown as { click(): void }).click());
+      await page.waitForFunction(() => document.querySelector('#form-errors') === null);
 
-    // Enabled: the dashboard counts its 3 messages, and the mailbox on Dovecot is empty.
-    await page.$eval('#toggle-enabled', (b) => (b as unknown as { focus(): void }).focus());
-    await page.keyboard.press('Enter');
-    await page.waitForSelector('#connection-status[data-enabled="true"]', { timeout: 10_000 });
-    await openHash(page, '#/', `tr[data-connection="${NAME}"]`);
-    await page.waitForSelector(`tr[data-connection="${NAME}"] td[data-field="taken"][data-value="3"]`, { timeout: 30_000 });
-    for (let i = 0; i < 100 && (await dovecot.messageCount(user.username)) > 0; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(await dovecot.messageCount(user.username), 0, 'the mailbox is really empty');
+      // Enabled: the dashboard counts its 3 messages, and the mailbox on Dovecot is empty.
+      await page.$eval('#toggle-enabled', (b) => (b as unknown as { focus(): void }).focus());
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#connection-status[data-enabled="true"]', { timeout: 10_000 });
+      await openHash(page, '#/', `tr[data-connection="${NAME}"]`);
+      await page.waitForSelector(`tr[data-connection="${NAME}"] td[data-field="taken"][data-value="3"]`, { timeout: 30_000 });
+      for (let i = 0; i < 100 && (await dovecot.messageCount(user.username)) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await dovecot.messageCount(user.username), 0, 'the mailbox is really empty');
 
-    // Download log: the file, as an attachment.
-    await openHash(page, `#/connections/${NAME}`, '#download-log');
-    await page.$eval('#download-log', (e) => (e as unknown as { focus(): void }).focus());
-    const href = await page.$eval('#download-log', (a) => a.getAttribute('href'));
-    assert.equal(href, `/api/v1/connections/${NAME}/log/download`);
-    const download = await page.evaluate(async (u: string) => {
-      const r = await fetch(u);
-      return { status: r.status, disposition: r.headers.get('content-disposition') };
-    }, href!);
-    assert.equal(download.status, 200);
-    assert.match(download.disposition ?? '', new RegExp(`attachment; filename="${NAME}\\.log"`));
+      // Download log: the file, as an attachment.
+      await openHash(page, `#/connections/${NAME}`, '#download-log');
+      await page.$eval('#download-log', (e) => (e as unknown as { focus(): void }).focus());
+      const href = await page.$eval('#download-log', (a) => a.getAttribute('href'));
+      assert.equal(href, `/api/v1/connections/${NAME}/log/download`);
+      const download = await page.evaluate(async (u: string) => {
+        const r = await fetch(u);
+        return { status: r.status, disposition: r.headers.get('content-disposition') };
+      }, href!);
+      assert.equal(download.status, 200);
+      assert.match(download.disposition ?? '', new RegExp(`attachment; filename="${NAME}\\.log"`));
 
-    // Delete, confirmed in the dialog with the keyboard: Cancel has the focus first.
-    await tabTo(page, 'delete-connection', 30);
-    await page.keyboard.press('Enter');
-    await page.waitForSelector('dialog#confirm-delete[open]');
-    assert.equal(await focused(page), 'cancel-delete', 'the safe choice has the focus');
-    await page.keyboard.press('Tab');
-    assert.equal(await focused(page), 'confirm-delete-button');
-    await page.keyboard.press('Enter');
-    await page.waitForSelector('#connections-list');
-    assert.equal(await page.$(`tr[data-connection="${NAME}"]`), null);
-    const after = await callApi(`${base}/api/v1/connections`, token);
-    assert.deepEqual((after.body.connections as Array<{ name: string }>).map((c) => c.name), ['seed']);
-    assert.ok(!readFileSync(ws.configPath, 'utf8').includes(NAME), 'gone from the file');
+      // Delete, confirmed in the dialog with the keyboard: Cancel has the focus first.
+      await tabTo(page, 'delete-connection', 30);
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('dialog#confirm-delete[open]');
+      assert.equal(await focused(page), 'cancel-delete', 'the safe choice has the focus');
+      await page.keyboard.press('Tab');
+      assert.equal(await focused(page), 'confirm-delete-button');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#connections-list');
+      assert.equal(await page.$(`tr[data-connection="${NAME}"]`), null);
+      const after = await callApi(`${base}/api/v1/connections`, token);
+      assert.deepEqual((after.body.connections as Array<{ name: string }>).map((c) => c.name), ['seed']);
+      assert.ok(!readFileSync(ws.configPath, 'utf8').includes(NAME), 'gone from the file');
 
-    // The seed connection's page: its actions and form, every field labelled; then Russian.
-    await openHash(page, '#/connections/seed', '#f-host');
-    await assertFieldsLabelled(page, 30);
-    await page.select('#language', 'ru');
-    await page.waitForFunction(() => document.querySelector('#test-connection')?.textContent === 'Проверить соединение');
-    assert.equal(await page.$eval('#download-log', (e) => e.textContent), 'Скачать журнал');
-    assert.equal(await page.$eval('#nav-connections', (e) => e.textContent), 'Подключения');
-    await openHash(page, '#/connections/new', '#f-name');
-    assert.equal(await page.$eval('h1', (e) => e.textContent), 'Новое подключение');
-    const legends = await page.$$eval('legend', (ls) => ls.map((l) => l.textContent));
-    assert.deepEqual(legends, ['Сервер', 'Безопасность', 'Учётные данные', 'Получение писем', 'Удаление', 'Тайм-ауты', 'Расписание', 'Журналирование', 'Тестовое письмо']);
-    assert.equal(await page.$eval('label[for="f-host"]', (e) => e.textContent), 'Сервер (хост) (обязательно)');
-    await assertFieldsLabelled(page, 30);
-    await screenshot(page, 'connection-form-ru');
-    await page.setViewport({ width: 380, height: 800 });
-    await screenshot(page, 'connection-form-narrow-ru');
-    // A protocol's own fields only for it: POP3 has no folders or IDLE but APOP; EWS its URL and version.
-    const present = async (...ids: string[]): Promise<boolean[]> => Promise.all(ids.map(async (id) => (await page.$(`#${id}`)) !== null));
-    assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-unseenOnly', 'f-partialFetch', 'f-auth-apop', 'f-ews-url'), [true, true, true, true, false, false]);
-    await tabTo(page, 'f-protocol', 40);
-    await page.keyboard.press('ArrowDown');
-    assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-unseenOnly', 'f-partialFetch', 'f-auth-apop', 'f-ews-url'), [false, false, false, false, true, false]);
-    await page.keyboard.press('ArrowDown');
-    assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-auth-apop', 'f-ews-url', 'f-ews-version'), [false, false, false, true, true]);
+      // The seed connection's page: its actions and form, every field labelled; then Russian.
+      await openHash(page, '#/connections/seed', '#f-host');
+      await assertFieldsLabelled(page, 30);
+      await page.select('#language', 'ru');
+      await page.waitForFunction(() => document.querySelector('#test-connection')?.textContent === 'Проверить соединение');
+      assert.equal(await page.$eval('#download-log', (e) => e.textContent), 'Скачать журнал');
+      assert.equal(await page.$eval('#nav-connections', (e) => e.textContent), 'Подключения');
+      await openHash(page, '#/connections/new', '#f-name');
+      assert.equal(await page.$eval('h1', (e) => e.textContent), 'Новое подключение');
+      const legends = await page.$$eval('legend', (ls) => ls.map((l) => l.textContent));
+      assert.deepEqual(legends, ['Сервер', 'Безопасность', 'Учётные данные', 'Получение писем', 'Удаление', 'Тайм-ауты', 'Расписание', 'Журналирование', 'Тестовое письмо']);
+      assert.equal(await page.$eval('label[for="f-host"]', (e) => e.textContent), 'Сервер (хост) (обязательно)');
+      await assertFieldsLabelled(page, 30);
+      await screenshot(page, 'connection-form-ru');
+      await page.setViewport({ width: 380, height: 800 });
+      await screenshot(page, 'connection-form-narrow-ru');
+      // A protocol's own fields only for it: POP3 has no folders or IDLE but APOP; EWS its URL and version.
+      const present = async (...ids: string[]): Promise<boolean[]> => Promise.all(ids.map(async (id) => (await page.$(`#${id}`)) !== null));
+      assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-unseenOnly', 'f-partialFetch', 'f-auth-apop', 'f-ews-url'), [true, true, true, true, false, false]);
+      await tabTo(page, 'f-protocol', 40);
+      await page.keyboard.press('ArrowDown');
+      assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-unseenOnly', 'f-partialFetch', 'f-auth-apop', 'f-ews-url'), [false, false, false, false, true, false]);
+      await page.keyboard.press('ArrowDown');
+      assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-auth-apop', 'f-ews-url', 'f-ews-version'), [false, false, false, true, true]);
 
-    // A viewer (a browser context of its own): the list and the settings, read-only; no write action offered.
-    const viewerContext = await chromium.browser.createBrowserContext();
-    const viewerPage = await viewerContext.newPage();
-    const viewerWatch = await watchPage(viewerPage, base);
-    await signIn(viewerPage, base, viewer);
-    await openHash(viewerPage, '#/connections', 'tr[data-connection="seed"]');
-    assert.equal(await viewerPage.$('#new-connection'), null, 'a viewer is offered no new connection');
-    await openHash(viewerPage, '#/connections/seed', '#f-host');
-    assert.equal(await viewerPage.$('#test-connection'), null);
-    assert.equal(await viewerPage.$('#save-connection'), null);
-    assert.notEqual(await viewerPage.$('#download-log'), null);
-    assert.equal(await viewerPage.$eval('#f-host', (e) => (e as unknown as { matches(s: string): boolean }).matches(':disabled')), true, 'read-only');
-    await viewerContext.close();
-    assert.deepEqual([...viewerWatch.foreign, ...viewerWatch.problems], []);
+      // A viewer (a browser context of its own): the list and the settings, read-only; no write action offered.
+      const viewerContext = await chromium.browser.createBrowserContext();
+      const viewerPage = await viewerContext.newPage();
+      const viewerWatch = await watchPage(viewerPage, base);
+      await signIn(viewerPage, base, viewer);
+      await openHash(viewerPage, '#/connections', 'tr[data-connection="seed"]');
+      assert.equal(await viewerPage.$('#new-connection'), null, 'a viewer is offered no new connection');
+      await openHash(viewerPage, '#/connections/seed', '#f-host');
+      assert.equal(await viewerPage.$('#test-connection'), null);
+      assert.equal(await viewerPage.$('#save-connection'), null);
+      assert.notEqual(await viewerPage.$('#download-log'), null);
+      assert.equal(await viewerPage.$eval('#f-host', (e) => (e as unknown as { matches(s: string): boolean }).matches(':disabled')), true, 'read-only');
+      await viewerContext.close();
+      assert.deepEqual([...viewerWatch.foreign, ...viewerWatch.problems], []);
 
-    assert.deepEqual(foreign, [], 'every request stays on the service');
-    assert.deepEqual(problems, [], 'no script error, no CSP violation');
-  } finally {
-    await chromium?.close();
-    chromium = undefined;
-    await service?.stop();
-  }
+      assert.deepEqual(foreign, [], 'every request stays on the service');
+      assert.deepEqual(problems, [], 'no script error, no CSP violation');
+    },
+    { width: 1000, height: 800 },
+  );
 });

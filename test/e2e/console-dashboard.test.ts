@@ -10,14 +10,14 @@
  * for leaves the service's origin, and the page breaks no CSP rule. A screenshot of the dashboard
  * goes to test-artifacts/console/.
  */
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { imapConnection, runCli, type Workspace } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
-import { callApi, createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
-import { ensureChromiumInstalled, launchChromium, type TestBrowser } from '../harness/chromium.js';
-import { assertConsoleBuilt, assertFieldsLabelled, CONSOLE_ARTIFACTS, tabTo, watchPage } from '../harness/console-page.js';
+import { callApi, createToken, drainedWithApi } from '../harness/api-client.js';
+import { ensureChromiumInstalled } from '../harness/chromium.js';
+import { assertConsoleBuilt, assertFieldsLabelled, CONSOLE_ARTIFACTS, tabTo, watchPage, withConsole } from '../harness/console-page.js';
 import type { Page } from 'puppeteer-core';
 import { CONSOLE_CSP } from '../../src/api/index.js';
 
@@ -31,13 +31,9 @@ declare const document: {
 const dovecot = dovecotPerFile();
 const ARTIFACTS = CONSOLE_ARTIFACTS;
 
-let chromium: TestBrowser | undefined;
 // Installing Debian's chromium on a fresh machine takes minutes: before the test and its own limit, never skipped.
 before(() => ensureChromiumInstalled(), { timeout: 900_000 });
 
-after(async () => {
-  await chromium?.close();
-});
 
 /** `/` under its CSP: the sign-in page in English, every field labelled, a wrong token refused with the API's sentence. */
 async function signInPage(page: Page, base: string): Promise<void> {
@@ -196,24 +192,20 @@ test('console: sign in with a token, watch the dashboard count the messages, swi
   await dovecot.loadMaildir(user.username, [0, 1, 2].map((i) => makeMessage(i, { bodyBytes: 500 })));
   const admin = await createToken(ws, 'console-admin', 'admin');
   const viewer = await createToken(ws, 'console-viewer', 'viewer');
-  let service: RunningService | undefined;
-  try {
-    service = await startService(ws, base);
-    chromium = await launchChromium('en-US');
-    const page = await chromium.browser.newPage();
-    await page.setViewport({ width: 1100, height: 700 });
-    const { foreign, problems } = await watchPage(page, base);
-    await signInPage(page, base);
-    await signInWithKeyboard(page, admin);
-    await dashboard(page);
-    await russianAndSignOut(page);
-    await revokedAndLimited(page, base, ws, viewer);
+  await withConsole(
+    ws,
+    base,
+    async (page) => {
+      const { foreign, problems } = await watchPage(page, base);
+      await signInPage(page, base);
+      await signInWithKeyboard(page, admin);
+      await dashboard(page);
+      await russianAndSignOut(page);
+      await revokedAndLimited(page, base, ws, viewer);
 
-    assert.deepEqual(foreign, [], 'every request stays on the service');
-    assert.deepEqual(problems, [], 'no script error, no CSP violation');
-  } finally {
-    await chromium?.close();
-    chromium = undefined;
-    await service?.stop();
-  }
+      assert.deepEqual(foreign, [], 'every request stays on the service');
+      assert.deepEqual(problems, [], 'no script error, no CSP violation');
+    },
+    { width: 1100, height: 700 },
+  );
 });

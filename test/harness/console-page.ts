@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'puppeteer-core';
+import { startService, type RunningService } from './api-client.js';
+import { launchChromium, type TestBrowser } from './chromium.js';
+import type { Workspace } from './cli.js';
 
 /** The page's `document`, as the functions run in the browser see it (this project compiles without the DOM types). */
 declare const document: {
@@ -93,4 +96,33 @@ export async function assertFieldsLabelled(page: Page, atLeast = 1): Promise<Arr
   assert.ok(fields.length >= atLeast, `at least ${atLeast} fields in the accessibility tree: ${JSON.stringify(fields)}`);
   for (const f of fields) assert.ok(f.name.trim().length > 0, `a ${f.role} without a label: ${JSON.stringify(fields)}`);
   return fields;
+}
+
+/** How {@link withConsole} opens the page. */
+export interface ConsoleOptions {
+  /** The service's extra environment (secrets given as `{ env }`). */
+  env?: Record<string, string>;
+  /** The browser's language (its `navigator.language`); default en-US. */
+  lang?: string;
+  width?: number;
+  height?: number;
+}
+
+/**
+ * Starts the service of `ws` at `base`, opens a page of a fresh headless Chromium, and runs
+ * `body` with it; the browser is closed and the service stopped whatever `body` does.
+ */
+export async function withConsole(ws: Workspace, base: string, body: (page: Page, chromium: TestBrowser) => Promise<void>, options: ConsoleOptions = {}): Promise<void> {
+  let service: RunningService | undefined;
+  let chromium: TestBrowser | undefined;
+  try {
+    service = await startService(ws, base, options.env);
+    chromium = await launchChromium(options.lang ?? 'en-US');
+    const page = await chromium.browser.newPage();
+    await page.setViewport({ width: options.width ?? 1100, height: options.height ?? 800 });
+    await body(page, chromium);
+  } finally {
+    await chromium?.close();
+    await service?.stop();
+  }
 }

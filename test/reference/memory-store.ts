@@ -8,7 +8,7 @@
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../src/core/ports/drain-ledger.js';
 import type { ParseQueue, ParseResult, UnparsedMessage } from '../../src/core/ports/parse-queue.js';
 import type { SearchHit, SearchIndex, SearchQuery } from '../../src/core/ports/search-index.js';
-import type { ArchivedMessage, ArchiveReader, ArchiveStats, ExportItem } from '../../src/core/ports/archive-reader.js';
+import type { ArchivedMessage, ArchiveReader, ArchiveStats, ExportItem, TakenBucket } from '../../src/core/ports/archive-reader.js';
 import type { MessageStore } from '../../src/core/ports/message-store.js';
 import type { BlobLocation } from '../../src/core/ports/blob-store.js';
 import { asParsedRecord, indexEntryOf, parseSavedAttributes, type IndexEntry, type JournalKey } from '../../src/core/message/parsed-record.js';
@@ -296,6 +296,20 @@ export class MemoryStore implements DrainLedger, ParseQueue, SearchIndex, Archiv
       if (!b || (connection && m.connection !== connection)) continue;
       yield { id: m.id, sha256: m.sha256, size: m.size, takenAt: m.takenAt, connection: m.connection, blob: { ...b.blob } };
     }
+  }
+
+  async takenPerBucket(since: number, until: number, bucketMs: number): Promise<TakenBucket[]> {
+    const per = new Map<string, TakenBucket>();
+    for (const m of this.messages.values()) {
+      if (m.takenAt < since || m.takenAt >= until) continue;
+      const start = Math.floor(m.takenAt / bucketMs) * bucketMs;
+      const key = `${m.connection}\u0000${start}`;
+      const b = per.get(key) ?? { connection: m.connection, start, messages: 0, bytes: 0 };
+      b.messages++;
+      b.bytes += m.size;
+      per.set(key, b);
+    }
+    return [...per.values()];
   }
 
   async stats(): Promise<ArchiveStats> {

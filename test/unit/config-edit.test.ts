@@ -212,3 +212,32 @@ test('the loader: a { secret } not in the store, or a store under another key, i
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an alert rule (alerts.rules[]) is patched in place with its comments kept; an unknown rule, or a file without rules, is API_NOT_FOUND naming GET /api/v1/alerts', () => {
+  const text = `${COMMENTED}
+# who hears about trouble
+alerts:
+  channels:
+    - { name: hook, type: webhook, url: "http://127.0.0.1:9/a" }
+  rules:
+    # quiet mailbox
+    - name: silent
+      kind: connection-silent
+      minutes: 10 # ten minutes
+      channels: [hook]
+`;
+  const edited = editConfigText(text, { kind: 'alert', op: 'patch', name: 'silent', patch: { minutes: 30, enabled: false } });
+  assert.equal(edited.at, 'alerts.rules[0]');
+  assert.deepEqual(edited.changed, ['minutes', 'enabled']);
+  assert.match(edited.text, /minutes: 30 # ten minutes/);
+  for (const c of ['# who hears about trouble', '# quiet mailbox', '# mailsluice configuration — kept by hand']) assert.ok(edited.text.includes(c), c);
+  const checked = checkConfigText(edited.text, { env: { JOURNAL_PASSWORD: 'x' } });
+  assert.deepEqual(checked.problems, []);
+  assert.equal(checked.config?.alerts.rules[0]?.enabled, false);
+  for (const t of [text, COMMENTED]) {
+    assert.throws(
+      () => editConfigText(t, { kind: 'alert', op: 'patch', name: 'nope', patch: { minutes: 1 } }),
+      (e: unknown) => e instanceof MailsluiceError && e.code === 'API_NOT_FOUND' && /no alert rule "nope" \(GET \/api\/v1\/alerts lists them\)/.test(e.message),
+    );
+  }
+});

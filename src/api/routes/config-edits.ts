@@ -29,7 +29,7 @@ import {
   RouteWriteSchema,
 } from '../schemas.js';
 
-const SECTION: Record<ConfigKind, 'connections' | 'routes'> = { connection: 'connections', route: 'routes' };
+const SECTION: Record<'connection' | 'route', 'connections' | 'routes'> = { connection: 'connections', route: 'routes' };
 
 /** The `ETag` header of a version. */
 export const etagHeader = (etag: string): string => `"${etag}"`;
@@ -53,17 +53,18 @@ function keysOf(value: Record<string, unknown>, prefix = ''): string[] {
 }
 
 /** The answers every write shares. */
-const WRITE_ANSWERS = {
+export const WRITE_ANSWERS = {
   400: errorAnswer('The edit would make the configuration invalid, or the body is malformed (API_BAD_REQUEST): the sentence is the one `mailsluice config check` prints, the field named as in the body.'),
   ...ACCESS_ANSWERS,
   409: errorAnswer('The file changed since the version sent in If-Match (CONFIG_CONFLICT), or the name is taken (CONFIG_EXISTS).'),
 } as const;
 
-const IF_MATCH = z.object({
+/** The `If-Match` header every write takes. */
+export const IF_MATCH = z.object({
   'if-match': z.string().max(200).optional().openapi({ param: { description: 'The ETag the edit was made against; another version answers 409 CONFIG_CONFLICT. Absent: the edit applies to the file as it is.' } }),
 });
 
-function routesFor(kind: ConfigKind, deps: ApiDeps) {
+function routesFor(kind: 'connection' | 'route', deps: ApiDeps) {
   const section = SECTION[kind];
   const nameParam = z.object({ name: z.string().min(1).max(200).openapi({ param: { description: `The ${kind}'s system name.` } }) });
   const writeSchema = kind === 'connection' ? ConnectionWriteSchema : RouteWriteSchema;
@@ -130,8 +131,8 @@ function shown(kind: ConfigKind, r: ConfigEditResult): Record<string, unknown> {
   return { [kind]: r.entry };
 }
 
-/** Records, applies, and answers one edit. */
-async function write(c: Context<ApiEnv>, deps: ApiDeps, kind: ConfigKind, change: ConfigChange, action: string, status: 200 | 201): Promise<Response> {
+/** Records, applies, and answers one edit (of a connection, a route, or an alert rule: `alerts.ts`). */
+export async function write(c: Context<ApiEnv>, deps: ApiDeps, kind: ConfigKind, change: ConfigChange, action: string, status: 200 | 201): Promise<Response> {
   const admin = adminOf(deps);
   const name = change.op === 'add' ? change.value.name : change.name;
   const fields = change.op === 'add' ? keysOf(change.value) : change.op === 'patch' ? keysOf(change.patch) : change.op === 'enable' ? ['enabled'] : [];
@@ -143,7 +144,7 @@ async function write(c: Context<ApiEnv>, deps: ApiDeps, kind: ConfigKind, change
 }
 
 /** The body of a write: a JSON object (the schema checked it). */
-const objectBody = (c: Context<ApiEnv>): Record<string, unknown> => (c.req as unknown as { valid(t: 'json'): Record<string, unknown> }).valid('json');
+export const objectBody = (c: Context<ApiEnv>): Record<string, unknown> => (c.req as unknown as { valid(t: 'json'): Record<string, unknown> }).valid('json');
 
 /** The configuration-editing resource. */
 export function configEditRoutes(app: ApiApp, deps: ApiDeps): void {

@@ -87,7 +87,16 @@ export function mailRoutes(app: ApiApp, deps: ApiDeps): void {
     summary: 'The configured routes (role viewer)',
     security: BEARER,
     middleware: viewer,
-    responses: { 200: jsonAnswer('Every configured route, enabled or not; secrets (webhook signing secrets, header values, SMTP passwords) are never shown.', z.object({ routes: z.array(RouteSchema) })), ...ACCESS_ANSWERS },
+    responses: {
+      200: jsonAnswer(
+        'Every configured route, enabled or not; secrets (webhook signing secrets, header values, SMTP passwords) are never shown.',
+        z.object({
+          routes: z.array(RouteSchema),
+          buses: z.number().int().openapi({ description: "The number of buses the service runs (setting `buses`, applied at start): a route's `bus` is 0..buses-1." }),
+        }),
+      ),
+      ...ACCESS_ANSWERS,
+    },
   });
   const one = createRoute({
     method: 'get',
@@ -97,7 +106,7 @@ export function mailRoutes(app: ApiApp, deps: ApiDeps): void {
     security: BEARER,
     middleware: viewer,
     request: { params: nameParam },
-    responses: { 200: jsonAnswer('The route; secrets are never shown.', RouteSchema), ...ACCESS_ANSWERS, ...notFound },
+    responses: { 200: jsonAnswer('The route with `settings`: every setting as the file writes it, for an edit form; a secret only as its reference (`{ env }`, `{ file }`, `{ secret }`) or, written in the file, `{ keep: PATH }`, never its value.', RouteSchema), ...ACCESS_ANSWERS, ...notFound },
   });
   const deliveries = createRoute({
     method: 'get',
@@ -121,8 +130,16 @@ export function mailRoutes(app: ApiApp, deps: ApiDeps): void {
     request: { params: nameParam, body: { content: { 'application/json': { schema: RetryBody } }, required: false } },
     responses: { 200: jsonAnswer('What was put back.', RetryAnswer), 400: errorAnswer('The body is malformed (API_BAD_REQUEST, naming the field).'), ...ACCESS_ANSWERS, ...notFound },
   });
-  app.openapi(list, (c) => c.json({ routes: [...routesOf(deps).configured()] }, 200, versionHeaders(deps)));
-  app.openapi(one, (c) => c.json(find(routesOf(deps).configured(), c.req.valid('param').name), 200, versionHeaders(deps)));
+  app.openapi(list, (c) => {
+    const routes = routesOf(deps);
+    return c.json({ routes: [...routes.configured()], buses: routes.buses?.() ?? 1 }, 200, versionHeaders(deps));
+  });
+  app.openapi(one, (c) => {
+    const routes = routesOf(deps);
+    const route = find(routes.configured(), c.req.valid('param').name);
+    const settings = routes.stored?.(route.name);
+    return c.json({ ...route, ...(settings ? { settings } : {}) }, 200, versionHeaders(deps));
+  });
   app.openapi(deliveries, async (c) => {
     const routes = routesOf(deps);
     const route = find(routes.configured(), c.req.valid('param').name);

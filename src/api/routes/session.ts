@@ -4,7 +4,9 @@
  * every state-changing request made with the cookie must carry in `X-CSRF-Token`;
  * `GET /api/v1/session` tells who is signed in (and the CSRF token again, for a reloaded page);
  * `DELETE /api/v1/session` signs out. A token that fails, also here, counts against its
- * address's sign-in limit (429 with Retry-After).
+ * address's sign-in limit (429 with Retry-After). Signing in, signing out and a refused token are
+ * recorded on the audit log (`session.create`, `session.delete`, `session.refused`) before the
+ * answer is given.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { MailsluiceError } from '../../core/errors/index.js';
@@ -12,7 +14,7 @@ import { constantTimeEqual } from '../../core/access/index.js';
 import type { ApiApp } from '../api-app.js';
 import { JSON_HEADERS } from '../api-app.js';
 import type { ApiDeps, OpenSession, SessionAccess } from '../api-server-config.js';
-import { remoteAddress } from '../audit-request.js';
+import { recordRequestAs, remoteAddress } from '../audit-request.js';
 import { clearedSessionCookie, CSRF_HEADER, sessionCookie, sessionIdFrom } from '../session-cookie.js';
 import { errorAnswer, jsonAnswer } from '../schemas.js';
 
@@ -35,6 +37,12 @@ function body(s: OpenSession): z.infer<typeof SessionSchema> {
   return { principal: { name: s.principal.name, role: s.principal.role }, csrfToken: s.csrfToken, expiresAt: new Date(s.expiresAt).toISOString() };
 }
 
+/**
+ * Who a refused sign-in is recorded as: no token name is known, and `-` names no token (a name
+ * starts with a letter or digit). The token's text is never recorded.
+ */
+export const REFUSED_SIGN_IN_WHO = '-';
+
 function sessionsOf(deps: ApiDeps): SessionAccess {
   if (!deps.sessions) throw new MailsluiceError('API_NOT_FOUND', 'this command serves no console sessions');
   return deps.sessions;
@@ -45,7 +53,7 @@ const signIn = createRoute({
   path: '/api/v1/session',
   operationId: 'signIn',
   summary: 'Sign the console in with an API token',
-  description: 'Sets the session cookie and answers the CSRF token. Failed sign-ins are limited per remote address (10 a minute, then 429).',
+  description: 'Sets the session cookie and answers the CSRF token. Recorded on the audit log as `session.create` (the token\'s name and role, the remote address) before the cookie is sent; a refused token as `session.refused` (the remote address, never the token). Failed sign-ins are limited per remote address (10 a minute, then 429, not recorded).',
   request: { body: { required: true, content: { 'application/json': { schema: SignInSchema } } } },
   responses: {
     200: { ...jsonAnswer('Signed in.', SessionSchema), headers: cookieHeader },
@@ -71,7 +79,7 @@ const signOut = createRoute({
   path: '/api/v1/session',
   operationId: 'signOut',
   summary: 'Sign the console out',
-  description: 'Ends the session and clears the cookie. With an open session, the X-CSRF-Token header must carry its CSRF token.',
+  description: 'Ends the session and clears the cookie. With an open session, the X-CSRF-Token header must carry its CSRF token; the sign-out is recorded on the audit log as `session.delete` first.',
   responses: {
     204: { description: 'Signed out (or no session was open).', headers: cookieHeader },
     403: errorAnswer('An open session, but no or the wrong X-CSRF-Token (API_CSRF_REJECTED).'),
@@ -82,7 +90,22 @@ const signOut = createRoute({
 export function sessionRoutes(app: ApiApp, deps: ApiDeps): void {
   app.openapi(signIn, async (c) => {
     const sessions = sessionsOf(deps);
-    const session = await sessions.signIn(c.req.valid('json').token, remoteAddress(c));
+    let session: OpenSession;
+    try {
+      session = await sessions.signIn(c.req.valid('json').token, remoteAddress(c));
+    } catch (err) {
+      // A token refused once the limiter admitted the address; a 429 is not recorded, so the
+      // limiter's budget (10 a minute per address) bounds these records too.
+      if (err instanceof MailsluiceError && err.code === 'API_UNAUTHORIZED') await recordRequestAs(c, deps, REFUSED_SIGN_IN_WHO, 'session.refused', {});
+      throw err;
+    }
+    try {
+      await recordRequestAs(c, deps, session.principal.name, 'session.create', { role: session.principal.role });
+    } catch (err) {
+      // Not recorded, not signed in: the session ends before its cookie is ever sent.
+      sessions.signOut(session.id);
+      throw err;
+    }
     return c.json(body(session), 200, { ...JSON_HEADERS, 'Set-Cookie': sessionCookie(session.id, sessions.secureCookie) });
   });
   app.openapi(whoAmI, async (c) => {
@@ -100,6 +123,7 @@ export function sessionRoutes(app: ApiApp, deps: ApiDeps): void {
       // Signing out is a state change too: another site must not end an operator's session.
       const presented = c.req.header(CSRF_HEADER) ?? '';
       if (!constantTimeEqual(presented, session.csrfToken)) throw new MailsluiceError('API_CSRF_REJECTED', `DELETE /api/v1/session with the session cookie needs its CSRF token in ${CSRF_HEADER}`);
+      await recordRequestAs(c, deps, session.principal.name, 'session.delete', { role: session.principal.role });
       sessions.signOut(session.id);
     }
     return c.body(null, 204, { 'Cache-Control': 'no-store', 'Set-Cookie': clearedSessionCookie(sessions.secureCookie) });

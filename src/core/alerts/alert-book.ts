@@ -35,6 +35,8 @@ export interface AlertState {
   kind: AlertRule['kind'];
   enabled: boolean;
   channels: string[];
+  /** What it watches, beyond its kind: its threshold (`minutes`, `days`, `freePercentBelow`) and subject (`connection`, `route`) as configured ({@link ruleSettings}). */
+  settings: Record<string, string | number>;
   /** `unknown`: not checked yet (or its reading failed every time so far). */
   state: 'ok' | 'firing' | 'unknown';
   /** Since when it is in this state (ms since the epoch); null while unknown. */
@@ -95,6 +97,12 @@ export function conditionKey(rule: AlertRule): string {
   const { channels: _channels, enabled: _enabled, ...condition } = rule;
   const sorted = Object.fromEntries(Object.entries(condition).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return JSON.stringify(sorted);
+}
+
+/** A rule's own settings (threshold, subject): every key but its name, kind, channels and `enabled`. */
+export function ruleSettings(rule: AlertRule): Record<string, string | number> {
+  const { name: _name, kind: _kind, channels: _channels, enabled: _enabled, ...settings } = rule;
+  return Object.fromEntries(Object.entries(settings).filter((e): e is [string, string | number] => typeof e[1] === 'string' || typeof e[1] === 'number'));
 }
 
 function freshEntry(rule: AlertRule): Entry {
@@ -231,6 +239,7 @@ export class AlertBook {
       kind: e.rule.kind,
       enabled: e.rule.enabled,
       channels: [...e.rule.channels],
+      settings: ruleSettings(e.rule),
       state: e.state,
       since: e.since,
       summary: e.summary,

@@ -45,6 +45,16 @@ export interface ArchivedMessage {
   attachments: Attachment[] | null;
 }
 
+/** Messages taken by one connection in one time bucket (`ArchiveReader.takenPerBucket`). */
+export interface TakenBucket {
+  connection: string;
+  /** Start of the bucket, milliseconds since the epoch (a multiple of the bucket's length). */
+  start: number;
+  messages: number;
+  /** Their raw bytes. */
+  bytes: number;
+}
+
 /** Reads what the archive holds. */
 export interface ArchiveReader {
   /** The archived message whose raw bytes have this SHA-256 (its `ArchiveId`; the same bytes taken by several connections are one blob), or null. */
@@ -53,4 +63,11 @@ export interface ArchiveReader {
   listForExport(connection?: string): AsyncIterable<ExportItem>;
   /** Counts for `stats`. */
   stats(): Promise<ArchiveStats>;
+  /**
+   * Messages taken from `since` (inclusive) to `until` (exclusive), by the time they were taken,
+   * counted per connection and per bucket of `bucketMs` (buckets start at multiples of it; empty
+   * ones are not answered). For the throughput of a recent window (`core/stats/throughput.ts`):
+   * it must cost about the rows in the window, not the archive.
+   */
+  takenPerBucket(since: number, until: number, bucketMs: number): Promise<TakenBucket[]>;
 }

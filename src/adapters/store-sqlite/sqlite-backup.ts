@@ -1,0 +1,81 @@
+/**
+ * The databases' side of a backup (issue 16, item 2; ADR 0032): a consistent copy of a live
+ * SQLite file through SQLite's online backup API, the full-text copy trimmed to the metadata
+ * copy, and the blob refs a copy holds.
+ */
+import Database from 'better-sqlite3';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { ensurePrivateFileSync } from '../fs-node/private-files.js';
+import { mapSqliteError } from './sqlite-error-map.js';
+import { pragma, retain } from '../sqlite-node/sqlite-retain.js';
+
+/**
+ * Every page in one step: one step is one read transaction on the source, so the copy is the
+ * database as of one commit. Smaller steps would let a commit of another connection (the
+ * service's writers, its index thread) restart the copy from the first page, for ever while a
+ * drain commits every few milliseconds.
+ */
+const ALL_PAGES = 0x7fffffff;
+
+function fsyncFile(file: string): void {
+  const fd = openSync(file, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Copies the SQLite database `source` (in use or not) to `dest` (made 0600 first, so SQLite does
+ * not make it 0644) through the online backup API, durably. A WAL reader neither waits for the
+ * writer nor stops it: the service goes on committing while the copy is read.
+ */
+export async function snapshotDatabase(source: string, dest: string): Promise<void> {
+  let db: Database.Database | undefined;
+  try {
+    db = retain(new Database(source, { fileMustExist: true }));
+    pragma(db, 'busy_timeout = 10000');
+    ensurePrivateFileSync(dest);
+    await db.backup(dest, { progress: () => ALL_PAGES });
+  } catch (err) {
+    throw mapSqliteError(err, `copying ${source} to ${dest}`);
+  } finally {
+    db?.close();
+  }
+  fsyncFile(dest);
+}
+
+/**
+ * Removes from the full-text copy `searchCopy` the rows of messages the metadata copy
+ * `archiveCopy` does not hold. `search.db` is copied after `archive.db`, so it may index
+ * messages committed between the two copies; left there, their rowids would be the ids the
+ * restored archive gives its next messages. (Every message the metadata copy marks parsed has its
+ * row: a row is written before its message is marked parsed.) Returns how many were removed.
+ */
+export function trimSearchCopy(searchCopy: string, archiveCopy: string): number {
+  const db = retain(new Database(searchCopy, { fileMustExist: true }));
+  try {
+    retain(db.prepare('ATTACH DATABASE ? AS a')).run(archiveCopy);
+    const removed = retain(db.prepare('DELETE FROM messages_fts WHERE rowid NOT IN (SELECT id FROM a.messages)')).run().changes;
+    retain(db.prepare('DETACH DATABASE a')).run();
+    return removed;
+  } catch (err) {
+    throw mapSqliteError(err, `trimming ${searchCopy}`);
+  } finally {
+    db.close();
+    fsyncFile(searchCopy);
+  }
+}
+
+/** Every blob ref the metadata copy `archiveCopy` holds. */
+export function blobRefsOf(archiveCopy: string): string[] {
+  const db = retain(new Database(archiveCopy, { readonly: true, fileMustExist: true }));
+  try {
+    return (retain(db.prepare('SELECT ref FROM blobs')).pluck().all() as string[]);
+  } catch (err) {
+    throw mapSqliteError(err, `reading the blob refs of ${archiveCopy}`);
+  } finally {
+    db.close();
+  }
+}
