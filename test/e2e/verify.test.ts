@@ -4,6 +4,8 @@
  * and a normal read of it fails with STORE_CORRUPT. An index row deleted: its blob is an orphan,
  * `--repair` indexes it again and `search` finds it. A catalogue row gone: the message is named.
  * Beside a running `start`, verify and repair go through the control socket and are audited there.
+ * The scrub of `start` finds a flipped byte at its configured rate: logged by message, kept in
+ * scrub-state.json for the `archive-damaged` alert, counted in /metrics.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
