@@ -538,7 +538,7 @@ export const LogPageSchema = z
 export const AlertSchema = z
   .object({
     rule: z.string().openapi({ description: "The rule's name (`alerts.rules[].name`)." }),
-    kind: z.enum(['connection-failing', 'connection-silent', 'dead-letters', 'disk-space', 'certificate-expiry', 'audit-chain-broken']),
+    kind: z.enum(['connection-failing', 'connection-silent', 'dead-letters', 'disk-space', 'certificate-expiry', 'audit-chain-broken', 'archive-damaged']),
     enabled: z.boolean().openapi({ description: 'A disabled rule is not checked (it can still be tested).' }),
     channels: z.array(z.string()).openapi({ description: 'The channels its notifications go to.' }),
     settings: z

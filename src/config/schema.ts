@@ -394,6 +394,19 @@ export const configSchema = z.strictObject({
     })
     .default({ maxFileMb: 50, keepFiles: 5 })
     .meta({ description: 'Per-connection log files: size cap and rotation.' }),
+  archive: z
+    .strictObject({
+      scrub: z
+        .strictObject({
+          enabled: z.boolean().default(true).meta({ description: 'Whether start reads the archive back in the background. Default true: damage found weeks after it happened is damage nothing else would have found.' }),
+          everyHours: z.number().min(0.001, 'must be at least 0.001').max(8760).default(168).meta({ description: 'Hours from the end of one pass to the start of the next (after a start with no pass recorded: 10 minutes, or this if shorter). Default 168 (weekly).' }),
+          mbPerSecond: z.number().positive('must be above 0').max(100_000).default(20).meta({ description: 'MiB read from disk per second at most, as stored (compressed). Default 20: a gentle rate beside a drain; 1 GB of packs takes under a minute, 100 GB under an hour and a half.' }),
+        })
+        .default({ enabled: true, everyHours: 168, mbPerSecond: 20 })
+        .meta({ description: 'The background scrub of start (ADR 0031): every blob read back and checked as mailsluice verify does (never a repair); problems are logged naming their messages and kept in dataDir/scrub-state.json for the alert rule archive-damaged.' }),
+    })
+    .default({ scrub: { enabled: true, everyHours: 168, mbPerSecond: 20 } })
+    .meta({ description: 'The archive: its background verification.' }),
   audit: z
     .strictObject({
       keepDays: z
