@@ -26,6 +26,9 @@
  * 6. (data set large, issue 12) ten ~60 MB messages: mailsluice's peak RSS under several large
  *    messages at once, which the one in-flight byte budget bounds (ADR 0017).
  *
+ * After each drain of small, mixed and huge, `mailsluice verify` reads the archive back whole
+ * (issue 16, item 5): its row's time is the report's, its note the MiB/s read from the packs.
+ *
  * 7. (data set polled, issues 14 and 15) the small messages drained by `mailsluice start`, in turn with nobody
  *    calling its API, with a client asking for status and /metrics every second, and with the console's
  *    dashboard open in a headless Chromium and reloaded every second (api-polled-run.ts).
@@ -47,6 +50,7 @@ import { aptInstall, startDovecot, type DovecotInstance, type TestUser } from '.
 import { makeMessage, journalMix } from '../test/harness/messages.js';
 import { makeWorkspace, imapConnection, pop3Connection, runCli, BIN, REPO_ROOT } from '../test/harness/cli.js';
 import type { DrainSummary } from '../src/app/drain.js';
+import type { VerifyReport } from '../src/core/archive/archive-verify.js';
 import { RawImapClient, type RawDrainResult } from './raw-imap-client.js';
 import { rawPop3Drain, type RawPop3Result } from './raw-pop3-client.js';
 import { measureLatency, messageIdOf, startReceiver, webhookRoute } from './webhook-run.js';
@@ -86,7 +90,7 @@ type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook' | 'large' | '
 
 /** One measured row of the table. */
 interface Row {
-  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console';
+  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console' | 'mailsluice-verify';
   messages: number;
   bytes: number;
   seconds: number;
@@ -371,7 +375,7 @@ async function runMailsluice(
   profileDir: string | null,
   label: string,
   routes: Array<Record<string, unknown>> = [],
-): Promise<{ summary: DrainJson; o: ChildOutcome }> {
+): Promise<{ summary: DrainJson; o: ChildOutcome; verify: { report: VerifyReport; o: ChildOutcome } }> {
   // Plain IMAP/POP3 like the other tools (TLS would measure OpenSSL, not the drain); otherwise
   // the shipped defaults: maxMessagesPerCycle 500, expungeEvery 0 (= per cycle), full fetch.
   const plain = { security: 'none', deletePolicy: 'delete-and-expunge' };
@@ -399,7 +403,11 @@ async function runMailsluice(
     const stats = await runCli(['stats', '--json'], ws);
     const archived = (JSON.parse(stats.stdout) as { messages: number }).messages;
     if (archived !== expect.messages) throw new Error(`the archive holds ${archived} messages, expected ${expect.messages}`);
-    return { summary, o };
+    // Issue 16, item 5: the archive just drained read back whole (ADR 0031).
+    const vo = await runChild(process.execPath, ['--import', PROBE, BIN, 'verify', '--json', '--config', ws.configPath], { cwd: ws.dir, probe: true });
+    if (vo.code !== 0) throw new Error(`mailsluice verify failed (exit ${vo.code}): ${vo.stderr.trim()}`);
+    const report = JSON.parse(vo.stdout.trim().split('\n').pop() ?? '') as VerifyReport;
+    return { summary, o, verify: { report, o: vo } };
   } finally {
     ws.cleanup();
   }
@@ -536,6 +544,12 @@ async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbs
     const s = await runMailsluice(d, user, expect, opts.profileDir, name);
     result.rows.push(row('mailsluice-mailbox-empty', s.summary.taken, s.summary.bytes, s.summary.mailboxEmptyMs, s.o, { note: 'drain --json mailboxEmptyMs' }));
     result.rows.push(row('mailsluice-indexed', s.summary.taken, s.summary.bytes, s.summary.indexedMs, s.o, { note: 'drain --json indexedMs' }));
+    const v = s.verify.report;
+    result.rows.push(
+      row('mailsluice-verify', v.messages, s.summary.bytes, v.seconds * 1000, s.verify.o, {
+        note: `verify --json: ${v.records} blobs in ${v.containers} packs, ${(v.bytesRead / MB).toFixed(1)} MB read from disk at ${v.mbPerSecond} MiB/s (stored, compressed); MB/s here counts the raw messages`,
+      }),
+    );
   } finally {
     await d.stop();
   }
@@ -590,6 +604,7 @@ function log(s: string): void {
 }
 
 const LABELS: Record<Row['tool'], string> = {
+  'mailsluice-verify': 'mailsluice verify',
   'raw-fetch-only': 'raw fetch-only',
   'raw-fetch-flag-expunge': 'raw fetch+flag+expunge',
   'raw-pop3-retr-dele': 'raw POP3 RETR+DELE /500',

@@ -61,6 +61,71 @@ function ProblemSummary(props: { problems: Problems }) {
   );
 }
 
+/** What a failed write says: a conflict to reload, else the failure's sentence. */
+function outcomeOf(err: unknown): Outcome {
+  return err instanceof ApiFailure && err.error.code === 'CONFIG_CONFLICT' ? { kind: 'conflict', text: rs('conflict') } : { kind: 'error', text: failureText(err) };
+}
+
+/** The last write's outcome, with Reload after a conflict. */
+function OutcomeLine(props: { outcome: NonNullable<Outcome>; onReload: () => void }) {
+  const o = props.outcome;
+  return (
+    <div class={o.kind === 'ok' ? 'ok' : 'error'} role={o.kind === 'ok' ? 'status' : 'alert'} id="form-outcome">
+      {o.text}{' '}
+      {o.kind === 'conflict' && (
+        <button type="button" id="reload" onClick={props.onReload}>
+          {rs('reload')}
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** The route's settings as fields, in the seeds' order; the submit button for an admin. */
+function RouteFields(props: {
+  form: Form;
+  set: <K extends keyof Form>(k: K, v: Form[K]) => void;
+  problems: Problems;
+  admin: boolean;
+  editing: boolean;
+  busy: boolean;
+  connections: Connection[];
+  buses: number;
+  onSubmit: (e: Event) => void;
+}) {
+  const c = { problems: props.problems, disabled: !props.admin };
+  const connectionOptions = props.connections.map((x) => [x.name, x.name] as const);
+  if (props.form.connection && !props.connections.some((x) => x.name === props.form.connection)) connectionOptions.push([props.form.connection, props.form.connection]);
+  // The buses the service runs; a number outside them (the file's bus count changed, waiting for a restart) stays offered.
+  const busOptions = Array.from({ length: props.buses }, (_, i) => [String(i), String(i)] as const);
+  if (!busOptions.some(([v]) => v === props.form.bus)) busOptions.push([props.form.bus, props.form.bus]);
+  return (
+      <form class="route-form" onSubmit={props.onSubmit} noValidate aria-labelledby="page-title">
+        <fieldset class="settings">
+          <legend>{rs('settings')}</legend>
+          <div class="grid">
+            <TextField field="name" label={rs('name')} value={props.form.name} help={props.editing ? undefined : rs('nameHelp')} readOnly={props.editing} {...c} onInput={(v) => props.set('name', v)} />
+            <SelectField field="connection" label={rs('connection')} value={props.form.connection} options={connectionOptions} {...c} onChange={(v) => props.set('connection', v)} />
+            <SelectField field="bus" label={rs('bus')} value={props.form.bus} options={busOptions} help={rs('busHelp')} {...c} onChange={(v) => props.set('bus', v)} />
+            <CheckField field="enabled" label={rs('enabled')} checked={props.form.enabled} {...c} onChange={(v) => props.set('enabled', v)} />
+          </div>
+          <TextField field="description" label={rs('description')} value={props.form.description} {...c} onInput={(v) => props.set('description', v)} />
+        </fieldset>
+        <FilterFields filter={props.form.filter} {...c} onChange={(f) => props.set('filter', f)} />
+        <AttributesEditor attributes={props.form.attributes} {...c} onChange={(a) => props.set('attributes', a)} />
+        <ScenarioEditor steps={props.form.scenario} {...c} onChange={(s) => props.set('scenario', s)} />
+        <ResponseEditor response={props.form.response} errorResponse={props.form.errorResponse} {...c} onChange={(k, v) => props.set(k, v)} />
+        {props.admin && (
+          <div class="form-buttons">
+            <button type="submit" id="save-route" disabled={props.busy}>
+              {props.busy ? rs('saving') : props.editing ? rs('save') : rs('create')}
+            </button>
+          </div>
+        )}
+      </form>
+  );
+}
+
 /** The form of a new route or of an existing one (read-only for a non-admin). */
 export function RouteFormView(props: Props) {
   const [loaded, setLoaded] = useState<Loaded | null>(null);
@@ -103,7 +168,6 @@ export function RouteFormView(props: Props) {
   const editing = loaded.route !== null;
   const disabled = !props.admin;
   const set = <K extends keyof Form>(k: K, v: Form[K]): void => setForm({ ...form, [k]: v });
-  const c = { problems, disabled };
 
   const written = (w: RouteWrite): void => {
     setLoaded({ ...loaded, route: w.route, etag: w.etag });
@@ -133,20 +197,13 @@ export function RouteFormView(props: Props) {
       }
     } catch (err) {
       if (failed(err)) return;
-      const f = err instanceof ApiFailure ? err.error : null;
-      if (f?.code === 'CONFIG_CONFLICT') setOutcome({ kind: 'conflict', text: rs('conflict') });
-      else if (f?.problems?.length) setProblems(f.problems);
-      else setOutcome({ kind: 'error', text: failureText(err) });
+      const problems = err instanceof ApiFailure ? (err.error.problems ?? []) : [];
+      if (problems.length > 0 && err instanceof ApiFailure && err.error.code !== 'CONFIG_CONFLICT') setProblems(problems);
+      else setOutcome(outcomeOf(err));
     } finally {
       setBusy(false);
     }
   };
-
-  const connectionOptions = loaded.connections.map((x) => [x.name, x.name] as const);
-  if (form.connection && !loaded.connections.some((x) => x.name === form.connection)) connectionOptions.push([form.connection, form.connection]);
-  // The buses the service runs; a number outside them (the file's bus count changed, waiting for a restart) stays offered.
-  const busOptions = Array.from({ length: loaded.buses }, (_, i) => [String(i), String(i)] as const);
-  if (!busOptions.some(([v]) => v === form.bus)) busOptions.push([form.bus, form.bus]);
 
   return (
     <>
@@ -157,47 +214,14 @@ export function RouteFormView(props: Props) {
           onChanged={written}
           onDeleted={() => navigate('routes')}
           onFailure={(err) => {
-            if (failed(err)) return;
-            const f = err instanceof ApiFailure ? err.error : null;
-            setOutcome(f?.code === 'CONFIG_CONFLICT' ? { kind: 'conflict', text: rs('conflict') } : { kind: 'error', text: failureText(err) });
+            if (!failed(err)) setOutcome(outcomeOf(err));
           }}
         />
       )}
-      {outcome && (
-        <div class={outcome.kind === 'ok' ? 'ok' : 'error'} role={outcome.kind === 'ok' ? 'status' : 'alert'} id="form-outcome">
-          {outcome.text}{' '}
-          {outcome.kind === 'conflict' && (
-            <button type="button" id="reload" onClick={reload}>
-              {rs('reload')}
-            </button>
-          )}
-        </div>
-      )}
+      {outcome && <OutcomeLine outcome={outcome} onReload={reload} />}
       {problems.length > 0 && <ProblemSummary problems={problems} />}
       {disabled && <p class="help">{rs('readOnly')}</p>}
-      <form class="route-form" onSubmit={submit} noValidate aria-labelledby="page-title">
-        <fieldset class="settings">
-          <legend>{rs('settings')}</legend>
-          <div class="grid">
-            <TextField field="name" label={rs('name')} value={form.name} help={editing ? undefined : rs('nameHelp')} readOnly={editing} {...c} onInput={(v) => set('name', v)} />
-            <SelectField field="connection" label={rs('connection')} value={form.connection} options={connectionOptions} {...c} onChange={(v) => set('connection', v)} />
-            <SelectField field="bus" label={rs('bus')} value={form.bus} options={busOptions} help={rs('busHelp')} {...c} onChange={(v) => set('bus', v)} />
-            <CheckField field="enabled" label={rs('enabled')} checked={form.enabled} {...c} onChange={(v) => set('enabled', v)} />
-          </div>
-          <TextField field="description" label={rs('description')} value={form.description} {...c} onInput={(v) => set('description', v)} />
-        </fieldset>
-        <FilterFields filter={form.filter} {...c} onChange={(f) => set('filter', f)} />
-        <AttributesEditor attributes={form.attributes} {...c} onChange={(a) => set('attributes', a)} />
-        <ScenarioEditor steps={form.scenario} {...c} onChange={(s) => set('scenario', s)} />
-        <ResponseEditor response={form.response} errorResponse={form.errorResponse} {...c} onChange={(k, v) => set(k, v)} />
-        {props.admin && (
-          <div class="form-buttons">
-            <button type="submit" id="save-route" disabled={busy}>
-              {busy ? rs('saving') : editing ? rs('save') : rs('create')}
-            </button>
-          </div>
-        )}
-      </form>
+      <RouteFields form={form} set={set} problems={problems} admin={props.admin} editing={editing} busy={busy} connections={loaded.connections} buses={loaded.buses} onSubmit={submit} />
     </>
   );
 }

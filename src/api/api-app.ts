@@ -19,6 +19,7 @@ import { messageRoutes } from './routes/messages.js';
 import { exportRoutes } from './routes/export.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { auditRoutes } from './routes/audit.js';
+import { archiveVerifyRoutes } from './routes/archive-verify.js';
 import { mailRoutes } from './routes/mail-routes.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -123,6 +124,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   deliveryRoutes(app, deps);
   configEditRoutes(app, deps);
   auditRoutes(app, deps);
+  archiveVerifyRoutes(app, deps);
   tokenRoutes(app, deps);
   metricsRoutes(app, deps);
   alertRoutes(app, deps);

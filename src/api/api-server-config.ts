@@ -17,6 +17,7 @@ import type { Metrics } from '../core/ports/metrics.js';
 import type { ResponseLedger } from '../core/ports/response-ledger.js';
 import type { AuditFilter } from '../core/ports/audit-log.js';
 import type { DeliveryAdmin } from '../core/ports/delivery-admin.js';
+import type { VerifyReport } from '../core/archive/archive-verify.js';
 import type { AlertState } from '../core/alerts/index.js';
 import type { TokenInfo } from '../core/ports/token-store.js';
 import type { Role } from '../core/access/index.js';
@@ -291,6 +292,8 @@ export interface ApiDeps {
   metricsOpen?: boolean;
   /** The alerts of `start` (present with or without rules: a reload may add some); absent (`drain`, no service), the list is empty and a test answers 404. */
   alerts?: AlertsView;
+  /** Reads the archive back whole (`repair`: and indexes orphan blobs again), ADR 0031; absent, those paths answer 404. */
+  verifyArchive?: (repair: boolean) => Promise<VerifyReport>;
   /** Where a search's `total` stops being exact; default `API_TUNING.searchTotalCap` (a test gives a small one). */
   searchTotalCap?: number;
   /**

@@ -9,6 +9,7 @@
  * book's state is kept in `alert-state-file.ts` after every check that changed it, and read back
  * at the start, so a restart neither repeats an alert nor forgets a resolution.
  */
+import { readScrubVerdict } from './scrub.js';
 import { statfs } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { AlertBook, type AlertReadings, type AlertRule, type AlertSend, type AlertState, type RunnerReading } from '../core/alerts/index.js';
@@ -157,6 +158,10 @@ class AlertLoop {
         if (v) this.audit = { at: now, verdict: v.ok ? { ok: true } : { ok: false, problem: `record ${v.seq}: ${v.problem} (mailsluice audit verify)` } };
       }
       if (this.audit) out.audit = this.audit.verdict;
+    }
+    if (this.enabled('archive-damaged')) {
+      const v = await readScrubVerdict(this.app.config.dataDir);
+      if (v) out.archive = v.ok ? { ok: true } : { ok: false, problems: v.problems, first: v.first[0] ?? '' };
     }
     return out;
   }

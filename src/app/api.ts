@@ -17,6 +17,7 @@ import { isLoopbackHost } from '../config/api-address.js';
 import { createConfigAdmin, isEditableFile } from './config-admin.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
+import { runVerify } from './verify.js';
 import { auditArchiveDir, auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
 import type { PruneReport } from './audit-retention.js';
 import { testConnection } from './test-connection.js';
@@ -311,6 +312,7 @@ export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigni
     ...(context.metrics ? { metrics: context.metrics } : {}),
     metricsOpen: settings.metricsOpen,
     ...(context.alerts ? { alerts: context.alerts } : {}),
+    verifyArchive: (repair) => runVerify(app, { repair }),
   };
   return { deps, close: () => attachments.close() };
 }

@@ -17,10 +17,11 @@ import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.
 import type { TlsMemory } from '../core/connection/tls-downgrade.js';
 import type { TokenStore } from '../core/ports/token-store.js';
 import type { AuditLog } from '../core/ports/audit-log.js';
+import type { ArchiveIndexCheck, BlobScanner } from '../core/ports/archive-check.js';
 import type { Principal } from '../core/access/principal.js';
 import { verifyToken } from './tokens.js';
 import { randomInt } from 'node:crypto';
-import { createFsBlobStore, type FsBlobStore } from '../adapters/blob-fs/index.js';
+import { createFsBlobStore, FsBlobScanner, type FsBlobStore } from '../adapters/blob-fs/index.js';
 import type { CompressSchedule, CompressTotals } from '../core/archive/compress-stage.js';
 import { createSqliteStore, lockDataDir, type DataDirLock, type SqliteStore } from '../adapters/store-sqlite/index.js';
 import { createSqliteBus, createSqliteResponseLedger } from '../adapters/bus-sqlite/index.js';
@@ -66,6 +67,8 @@ export interface EmbeddedApp {
   tokens: TokenStore;
   /** The append-only, hash-chained audit log (ADR 0022). */
   audit: AuditLog;
+  /** What `verify` and the scrub read (ADR 0031): the index side, and a scanner of the blob store (one per scan). */
+  archiveCheck: { index: ArchiveIndexCheck; scanner(): BlobScanner };
   /** The principal an `Authorization` header's bearer token stands for, or null (unknown, revoked, malformed). */
   verifyToken(bearer: string): Promise<Principal | null>;
   /** In [0, 1), for back-off jitter. */
@@ -104,7 +107,7 @@ export interface EmbeddedOptions {
    * `DATA_DIR_LOCKED`), and makes it and its files private. Without a holder the archive must
    * exist already (`ARCHIVE_NOT_FOUND`): nothing is created for a mistyped `dataDir`.
    */
-  holder?: 'start' | 'drain' | 'audit prune' | 'keys rotate';
+  holder?: 'start' | 'drain' | 'audit prune' | 'verify --repair' | 'keys rotate';
 }
 
 /**
@@ -155,7 +158,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   const logger = new JsonlLogger([{ level: stderrLevel, stream: process.stderr }]);
   let lock: DataDirLock | null = null;
   // `audit prune` holds the lock (one move at a time) but, like a reading command, never makes an archive.
-  if (options.holder === 'audit prune' || options.holder === 'keys rotate') assertArchiveExists(config);
+  if (options.holder === 'audit prune' || options.holder === 'verify --repair' || options.holder === 'keys rotate') assertArchiveExists(config);
   if (options.holder) lock = await takeDataDir(config.dataDir, options.holder, logger);
   else assertArchiveExists(config);
   let store: SqliteStore;
@@ -188,6 +191,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     tls: store,
     tokens: store.tokens,
     audit: store.audit,
+    archiveCheck: { index: store.check, scanner: () => new FsBlobScanner(blobs) },
     verifyToken: (bearer) => verifyToken(store.tokens, systemClock, bearer),
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,

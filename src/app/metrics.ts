@@ -9,6 +9,7 @@
 import type { Metrics, RouteReading, RunnerReading } from '../core/ports/metrics.js';
 import { dataPaths, type EmbeddedApp } from './embedded.js';
 import { createMetricsReader } from './metrics-reader.js';
+import { readScrubVerdict } from './scrub.js';
 import type { Runner } from './runners.js';
 
 /** The metrics of a pipeline run, with the run's parts attached once they exist. */
@@ -49,6 +50,7 @@ export async function createRunMetrics(app: EmbeddedApp): Promise<RunMetrics> {
     archive: async () => (await reader.read()).archive,
     unparsed: async () => (await reader.read()).unparsed,
     deliveries: async () => (await reader.read()).deliveries,
+    scrub: () => readScrubVerdict(app.config.dataDir),
     now,
   });
   return {

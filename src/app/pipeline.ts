@@ -32,6 +32,7 @@ import { startControlSocket } from './control-socket.js';
 import { createRunMetrics, type RunMetrics } from './metrics.js';
 import { createAlerting, type Alerting } from './alerts.js';
 import { createAuditRetention, type AuditRetention } from './audit-retention.js';
+import { runScrub } from './scrub.js';
 import type { EmbeddedApp } from './embedded.js';
 
 /** `once`: the `drain` command, until every mailbox is empty; `continuous`: the service, until stopped. */
@@ -427,6 +428,7 @@ class PipelineRun {
     // Low priority beside the stages; never rejects, ends with the stop.
     const alerting = this.alerting?.run(this.ac.signal);
     const retaining = this.retention?.run(this.ac.signal);
+    const scrubbing = runScrub(this.app, this.ac.signal);
     for (const name of this.conns.names()) this.conns.run(name);
     if (!this.ac.signal.aborted) await eventOnce(this.ac.signal, 'abort');
     // A reload under way ends first (it starts nothing once the run is stopping).
@@ -434,6 +436,7 @@ class PipelineRun {
     await this.conns.settled();
     await alerting;
     await retaining;
+    await scrubbing;
     await indexing;
     await compressing;
     await Promise.all(this.dispatching);

@@ -20,6 +20,8 @@ Commands:
                             really stopped; see SOURCE_TLS_DOWNGRADE)
   inspect FILE...           parse messages and print their attributes
   stats                     archive counts
+  verify                    read every blob back and check it against the index;
+                            exit 1 naming the messages of each problem (--repair)
   search QUERY              full-text and field search of the archive
                             (--from, --to, --since, --before, --connection, --has-attachment, --limit)
   export --out DIR          write archived messages (--format eml|mbox, --connection NAME,
@@ -241,6 +243,26 @@ Options:
   --with-archive            walk the files in dataDir/audit-archive/ first (each trailer, SHA-256
                             and link), which must end where the checkpoint begins; a problem
                             there names the file
+`,
+  verify: `Usage: mailsluice verify [--repair] [options]
+
+Reads every blob of the archive back, pack by pack in disk order: each record's checksums, that
+it decompresses, and the SHA-256 of its bytes against its address. Then holds the blobs against
+the index: every archived message must have its blob, every blob a message. Each problem is
+printed with the archive id (SHA-256) and the messages it touches (id, connection, Message-ID);
+at the end what was read and how fast (MB/s). Changes nothing. Exits 0 when the archive is
+intact, 1 (ARCHIVE_DAMAGED) when a problem was found. Beside a running start the service does
+it, through its control socket. See ADR 0031.
+
+Problems: blob-corrupt (a message's blob fails a check), blob-missing (a message's blob is gone),
+orphan-blob (an intact blob no message refers to), damaged-record (damage no message names).
+
+Options:
+  --repair                  the raw store is the truth: index every orphan blob again from its
+                            bytes (a message under the connection "(repaired)", parsed and
+                            searchable); damaged or missing blobs cannot be repaired and are
+                            left as reported. Exits 0 when nothing is left. Holds the data
+                            directory like a drain (or is done by the running service); audited
 `,
   'audit prune': `Usage: mailsluice audit prune [--keep-days N] [options]
 

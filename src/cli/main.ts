@@ -7,6 +7,7 @@ import { parseArgs } from './args.js';
 import * as c from './commands.js';
 import { cmdTokenCreate, cmdTokenList, cmdTokenRevoke } from './token-commands.js';
 import { cmdAuditList, cmdAuditPrune, cmdAuditVerify } from './audit-commands.js';
+import { cmdVerify } from './verify-command.js';
 import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
 import { cmdBackup, cmdRestore } from './backup-commands.js';
 import { cmdKeysGenerate, cmdKeysRotate } from './key-commands.js';
@@ -17,7 +18,7 @@ export { HELP } from './help.js';
 
 const KNOWN = {
   values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days', 'new-key'],
-  flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe', 'with-archive'],
+  flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe', 'with-archive', 'repair'],
 } as const;
 
 const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => Promise<number>> = {
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => P
   search: c.cmdSearch,
   export: c.cmdExport,
   logs: c.cmdLogs,
+  verify: cmdVerify,
   backup: cmdBackup,
   restore: cmdRestore,
 };

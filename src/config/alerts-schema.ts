@@ -67,6 +67,10 @@ export const alertRule = z.discriminatedUnion('kind', [
     ...ruleBase,
     kind: z.literal('audit-chain-broken').meta({ description: 'The audit log fails verification (a record removed or altered, as mailsluice audit verify reports).' }),
   }),
+  z.strictObject({
+    ...ruleBase,
+    kind: z.literal('archive-damaged').meta({ description: "The background scrub's last pass (archive.scrub) found the archive damaged: a message's blob corrupt or missing, an orphan blob, a damaged record (as mailsluice verify reports); or the pass itself failed. Unknown until a first pass." }),
+  }),
 ]);
 
 /** Alerts (issue 14, item 6): what an operator hears about without watching. */
@@ -78,7 +82,7 @@ export const alerts = z
     rules: z
       .array(alertRule)
       .default([])
-      .meta({ description: 'What is watched: connection-failing, connection-silent, dead-letters, disk-space, certificate-expiry, audit-chain-broken. Each rule fires once when its condition starts, again every resendMinutes while it holds, and once more when it resolves.' }),
+      .meta({ description: 'What is watched: connection-failing, connection-silent, dead-letters, disk-space, certificate-expiry, audit-chain-broken, archive-damaged. Each rule fires once when its condition starts, again every resendMinutes while it holds, and once more when it resolves.' }),
   })
   .default({ checkSeconds: 30, resendMinutes: 60, channels: [], rules: [] })
   .meta({ description: 'Alerts sent while mailsluice start runs, listed and tested through the API (GET /api/v1/alerts, POST /api/v1/alerts/{rule}/test).' });

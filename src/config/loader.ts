@@ -148,6 +148,8 @@ export interface Config {
   logging: { maxFileMb: number; keepFiles: number };
   /** The audit log's retention: records older than `keepDays` move to `dataDir/audit-archive/`; null keeps them all. */
   audit: { keepDays: number | null };
+  /** The background scrub of `start` (ADR 0031). */
+  archive: { scrub: { enabled: boolean; everyHours: number; mbPerSecond: number } };
   /** Alert rules and the channels they are sent to. */
   alerts: AlertsConfig;
   /** The secret store's key as configured (a file made absolute), or null: `dataDir/secrets.key`. */
@@ -441,6 +443,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     api,
     logging: input.logging,
     audit: { keepDays: input.audit.keepDays ?? null },
+    archive: { scrub: { ...input.archive.scrub } },
     alerts,
     secretsKey: secretsKeySetting(input.secretsKey, baseDir),
     archiveEncryption: input.archive.encryption ? { key: secretsKeySetting(input.archive.encryption.key, baseDir)! } : null,

@@ -387,8 +387,23 @@ export const configSchema = z.strictObject({
       description:
         'The key of the secret store (dataDir/secrets.enc, AES-256-GCM): 32 bytes, raw or base64, in a file ({ file: PATH }, relative to the config file) or an environment variable ({ env: NAME }). Keep it outside dataDir so a copy of the data directory does not carry its key. Absent: dataDir/secrets.key, made 0600 when the first secret is stored.',
     }),
+  logging: z
+    .strictObject({
+      maxFileMb: z.number().positive('must be above 0').max(1_000_000).default(50).meta({ description: 'Size cap of each per-connection log file (dataDir/logs/<name>.log), in MiB: a record that would take it past the cap first rotates it to <name>.log.1 (the older ones move up by one).' }),
+      keepFiles: z.number().int('must be a whole number').min(0).max(1000).default(5).meta({ description: 'Rotated files kept per connection log (<name>.log.1 … <name>.log.N, .1 the newest); the oldest beyond N is deleted. 0 keeps none: a full file is started afresh.' }),
+    })
+    .default({ maxFileMb: 50, keepFiles: 5 })
+    .meta({ description: 'Per-connection log files: size cap and rotation.' }),
   archive: z
     .strictObject({
+      scrub: z
+        .strictObject({
+          enabled: z.boolean().default(true).meta({ description: 'Whether start reads the archive back in the background. Default true: damage found weeks after it happened is damage nothing else would have found.' }),
+          everyHours: z.number().min(0.001, 'must be at least 0.001').max(8760).default(168).meta({ description: 'Hours from the end of one pass to the start of the next (after a start with no pass recorded: 10 minutes, or this if shorter). Default 168 (weekly).' }),
+          mbPerSecond: z.number().positive('must be above 0').max(100_000).default(20).meta({ description: 'MiB read from disk per second at most, as stored (compressed). Default 20: a gentle rate beside a drain; 1 GB of packs takes under a minute, 100 GB under an hour and a half.' }),
+        })
+        .default({ enabled: true, everyHours: 168, mbPerSecond: 20 })
+        .meta({ description: 'The background scrub of start (ADR 0031): every blob read back and checked as mailsluice verify does (never a repair); problems are logged naming their messages and kept in dataDir/scrub-state.json for the alert rule archive-damaged.' }),
       encryption: z
         .strictObject({
           key: z
@@ -404,15 +419,8 @@ export const configSchema = z.strictObject({
             'Encryption at rest (ADR 0033): every new blob is compressed, then encrypted with AES-256-GCM under a data key kept wrapped by the master key in dataDir/archive-keys.json (in backups; the master key never is). Blobs written before it was turned on stay readable in clear. A wrong or missing key stops every command that opens the archive before it reads or takes anything (ARCHIVE_KEY_INVALID). mailsluice keys rotate re-wraps the data keys under a new master key. The metadata database and the full-text index stay in clear.',
         }),
     })
-    .default({})
-    .meta({ description: 'The archive of raw messages.' }),
-  logging: z
-    .strictObject({
-      maxFileMb: z.number().positive('must be above 0').max(1_000_000).default(50).meta({ description: 'Size cap of each per-connection log file (dataDir/logs/<name>.log), in MiB: a record that would take it past the cap first rotates it to <name>.log.1 (the older ones move up by one).' }),
-      keepFiles: z.number().int('must be a whole number').min(0).max(1000).default(5).meta({ description: 'Rotated files kept per connection log (<name>.log.1 … <name>.log.N, .1 the newest); the oldest beyond N is deleted. 0 keeps none: a full file is started afresh.' }),
-    })
-    .default({ maxFileMb: 50, keepFiles: 5 })
-    .meta({ description: 'Per-connection log files: size cap and rotation.' }),
+    .default({ scrub: { enabled: true, everyHours: 168, mbPerSecond: 20 } })
+    .meta({ description: 'The archive: its background verification and its encryption at rest.' }),
   audit: z
     .strictObject({
       keepDays: z

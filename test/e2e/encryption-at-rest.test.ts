@@ -10,7 +10,8 @@
  *   anything is taken: the messages stay on the server.
  * - `keys rotate` re-wraps the data keys: afterwards only the new key opens the archive, and it
  *   reads everything.
- * - A flipped byte in a pack makes the read fail with STORE_CORRUPT.
+ * - `verify` reads every encrypted record back clean; a flipped byte in a pack makes the read
+ *   fail with STORE_CORRUPT and `verify` report it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -151,6 +152,9 @@ test('a drain with encryption on keeps no plaintext in the blob files, exports e
     assert.equal(statSync(keyring).mode & 0o777, 0o600, 'the keyring is owner-only');
     assert.ok(!readFileSync(keyring).includes(readFileSync(key1).toString('base64')), 'the master key is not in the keyring');
     await exportsExactly(ws, sent, 'export-1');
+    const verified = await runCli(['verify'], ws);
+    assert.equal(verified.code, 0, `verify reads every encrypted record back: ${verified.stdout}${verified.stderr}`);
+    assert.match(verified.stdout, /archive intact/);
 
     // A backup holds the wrapped keys and never the master key; restored, the key opens it.
     const backupDir = join(ws.dir, 'backup');
@@ -218,6 +222,9 @@ test('a drain with encryption on keeps no plaintext in the blob files, exports e
     const broken = await runCli(['export', '--out', join(ws.dir, 'export-broken')], ws);
     assert.notEqual(broken.code, 0, 'a flipped byte must fail the export');
     assert.match(broken.stderr, /STORE_CORRUPT/);
+    const found = await runCli(['verify'], ws);
+    assert.equal(found.code, 1, `verify finds the flipped byte: ${found.stdout}${found.stderr}`);
+    assert.match(found.stdout, /blob-corrupt|damaged-record/);
   } finally {
     await receiver.close();
     ws.cleanup();

@@ -7,6 +7,7 @@ export { createFsBlobStore, FsBlobStore, formatFsBlobRef, parseFsBlobRef, packNa
 export { resolveFsBlobStoreConfig, type FsBlobCompression, type FsBlobStoreConfig, type FsBlobStoreOptions } from './fs-blob-store-config.js';
 export { mapFsError, errnoCode, type FsOperation } from './fs-error-map.js';
 export { scanPack, type PackScan, type ScannedRecord, type RecordHeader, type CodecName } from './pack-format.js';
+export { FsBlobScanner } from './pack-verify.js';
 export type { CompactorOptions, CompactorStep } from './fs-compactor.js';
 export { backupExtents, type BlobExtents } from './backup-extents.js';
 export { ArchiveKeyring, generateMasterKeyFile, loadMasterKey, masterKeyId, type MasterKeySource } from './archive-keyring.js';

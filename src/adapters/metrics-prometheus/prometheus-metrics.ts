@@ -20,6 +20,7 @@ interface Reading {
   archive: ArchiveStats;
   unparsed: number;
   deliveries: DeliveryCounts;
+  scrub: { finishedAt: number; problems: number } | null;
   now: number;
 }
 
@@ -55,6 +56,8 @@ function declare(register: Registry) {
     bytes: g('archive_bytes', 'Bytes of the messages the archive holds (as taken).'),
     stored: g('archive_stored_bytes', 'Bytes the archive\'s blobs take on disk (after compression).'),
     unparsable: g('archive_unparsable_messages', 'Archived messages that could not be parsed (kept raw).'),
+    scrubProblems: g('archive_scrub_problems', 'Problems the background scrub\'s last pass found (damaged or missing blobs, orphan blobs, damaged records; mailsluice verify names them); absent before a first pass.'),
+    scrubLast: g('archive_scrub_last_pass_timestamp_seconds', 'When the background scrub\'s last pass ended, Unix seconds; absent before a first pass.'),
   };
 }
 
@@ -117,6 +120,10 @@ function setAll(s: Series, r: Reading): void {
   s.bytes.set(r.archive.bytes);
   s.stored.set(r.archive.storedBytes);
   s.unparsable.set(r.archive.unparsable);
+  if (r.scrub) {
+    s.scrubProblems.set(r.scrub.problems);
+    s.scrubLast.set(r.scrub.finishedAt / 1000);
+  }
 }
 
 /** The service's metrics over `source`, in the Prometheus text format. */
@@ -128,8 +135,8 @@ export function createPrometheusMetrics(source: MetricsSource, options: Promethe
   // One scrape at a time: two interleaved would each reset what the other set.
   let queue: Promise<unknown> = Promise.resolve();
   const scrape = async (): Promise<{ contentType: string; text: string }> => {
-    const [archive, unparsed, deliveries] = await Promise.all([source.archive(), source.unparsed(), source.deliveries()]);
-    setAll(series, { runners: source.runners(), routes: source.routes(), archive, unparsed, deliveries, now: source.now() });
+    const [archive, unparsed, deliveries, scrub] = await Promise.all([source.archive(), source.unparsed(), source.deliveries(), source.scrub?.() ?? null]);
+    setAll(series, { runners: source.runners(), routes: source.routes(), archive, unparsed, deliveries, scrub, now: source.now() });
     return { contentType: register.contentType, text: await register.metrics() };
   };
   return {

@@ -12,6 +12,7 @@ import { SqliteSearchIndex } from './sqlite-search-index.js';
 import { SqliteArchiveReader } from './sqlite-archive-reader.js';
 import { SqliteTokenStore } from './sqlite-token-store.js';
 import { SqliteAuditLog } from './sqlite-audit-log.js';
+import { SqliteArchiveCheck } from './sqlite-archive-check.js';
 
 /**
  * The embedded metadata store on SQLite, every role over one connection to `archive.db` (WAL,
@@ -29,6 +30,8 @@ export class SqliteStore implements MessageStore {
   readonly tokens: SqliteTokenStore;
   /** The audit log (`AuditLog`). */
   readonly audit: SqliteAuditLog;
+  /** The catalogue and index rows as `mailsluice verify` reads them (`ArchiveIndexCheck`, ADR 0031). */
+  readonly check: SqliteArchiveCheck;
   private readonly conn: SqliteConnection;
   private readonly db: Database.Database;
   constructor(options: SqliteStoreOptions) {
@@ -40,6 +43,7 @@ export class SqliteStore implements MessageStore {
     this.reader = new SqliteArchiveReader(this.conn);
     this.tokens = new SqliteTokenStore(this.conn);
     this.audit = new SqliteAuditLog(this.conn);
+    this.check = new SqliteArchiveCheck(this.conn);
   }
 
   hasBlob(sha256: string): boolean {

@@ -14,7 +14,8 @@ import { JSON_HEADERS } from '../api-app.js';
 import type { ApiDeps } from '../api-server-config.js';
 import { BEARER, requireRole } from '../access.js';
 import { recordRequest } from '../audit-request.js';
-import { ACCESS_ANSWERS, AlertRulePatchSchema, AlertSchema, AlertTestSchema, AlertWriteSchema, errorAnswer, jsonAnswer } from '../schemas.js';
+import { ACCESS_ANSWERS, AlertSchema, AlertTestSchema, errorAnswer, jsonAnswer } from '../schemas.js';
+import { AlertRulePatchSchema, AlertWriteSchema } from '../config-write-schemas.js';
 import { IF_MATCH, objectBody, versionHeaders, write, WRITE_ANSWERS } from './config-edits.js';
 
 const ruleParam = z.object({ rule: z.string().min(1).max(200).openapi({ param: { description: "The rule's name." } }) });

@@ -15,19 +15,17 @@ import { JSON_HEADERS } from '../api-app.js';
 import type { ApiDeps, ConfigAdmin, ConfigChange, ConfigEditResult, ConfigKind } from '../api-server-config.js';
 import { BEARER, requireRole } from '../access.js';
 import { recordRequest } from '../audit-request.js';
+import { ACCESS_ANSWERS, errorAnswer, jsonAnswer } from '../schemas.js';
 import {
-  ACCESS_ANSWERS,
   ConfigDeleteSchema,
+  ConfigVersionSchema,
   ConnectionInputSchema,
   ConnectionPatchSchema,
+  ConnectionWriteSchema,
   RouteInputSchema,
   RoutePatchSchema,
-  ConfigVersionSchema,
-  ConnectionWriteSchema,
-  errorAnswer,
-  jsonAnswer,
   RouteWriteSchema,
-} from '../schemas.js';
+} from '../config-write-schemas.js';
 
 const SECTION: Record<'connection' | 'route', 'connections' | 'routes'> = { connection: 'connections', route: 'routes' };
 

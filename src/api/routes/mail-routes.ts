@@ -76,8 +76,8 @@ export function delivery(d: DeliveryRecord): z.infer<typeof DeliveryPageSchema>[
   };
 }
 
-/** The routes resource. */
-export function mailRoutes(app: ApiApp, deps: ApiDeps): void {
+/** The routes resource's operations, as the document describes them. */
+function routeOperations(deps: ApiDeps) {
   const viewer = [requireRole(deps.authorize, 'viewer')];
   const notFound = { 404: errorAnswer('No route with this name (API_NOT_FOUND).') };
   const list = createRoute({
@@ -130,6 +130,12 @@ export function mailRoutes(app: ApiApp, deps: ApiDeps): void {
     request: { params: nameParam, body: { content: { 'application/json': { schema: RetryBody } }, required: false } },
     responses: { 200: jsonAnswer('What was put back.', RetryAnswer), 400: errorAnswer('The body is malformed (API_BAD_REQUEST, naming the field).'), ...ACCESS_ANSWERS, ...notFound },
   });
+  return { list, one, deliveries, retry };
+}
+
+/** The routes resource. */
+export function mailRoutes(app: ApiApp, deps: ApiDeps): void {
+  const { list, one, deliveries, retry } = routeOperations(deps);
   app.openapi(list, (c) => {
     const routes = routesOf(deps);
     return c.json({ routes: [...routes.configured()], buses: routes.buses?.() ?? 1 }, 200, versionHeaders(deps));

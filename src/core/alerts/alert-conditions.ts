@@ -15,6 +15,7 @@ export type AlertRule = { name: string; enabled: boolean; channels: readonly str
   | { kind: 'disk-space'; freePercentBelow: number }
   | { kind: 'certificate-expiry'; connection?: string; days: number }
   | { kind: 'audit-chain-broken' }
+  | { kind: 'archive-damaged' }
 );
 
 /** One runner's status with the connection it belongs to (a runner per folder: `status.name` may be `<connection>/<folder>`). */
@@ -32,6 +33,8 @@ export interface AlertReadings {
   disk?: { freePercent: number; freeBytes: number };
   /** The audit chain: intact, or the problem `audit verify` names. */
   audit?: { ok: true } | { ok: false; problem: string };
+  /** The background scrub's last pass (ADR 0031): intact, or its problems' count and the first named. */
+  archive?: { ok: true } | { ok: false; problems: number; first: string };
 }
 
 /** Whether a rule's condition holds, and why (the alert's text). */
@@ -196,6 +199,12 @@ export function checkRule(rule: AlertRule, readings: AlertReadings, memory: Runn
     case 'audit-chain-broken': {
       if (!readings.audit) return undefined;
       return { holds: !readings.audit.ok, summary: readings.audit.ok ? 'the audit chain is intact' : `the audit chain is broken: ${readings.audit.problem}` };
+    }
+    case 'archive-damaged': {
+      if (!readings.archive) return undefined;
+      if (readings.archive.ok) return { holds: false, summary: "the scrub's last pass found the archive intact" };
+      const n = readings.archive.problems;
+      return { holds: true, summary: `the scrub's last pass found ${n > 0 ? `${n} problem${n === 1 ? '' : 's'}` : 'a failure'} (mailsluice verify lists them): ${readings.archive.first}` };
     }
   }
 }

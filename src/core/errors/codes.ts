@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   SOURCE_UNSUPPORTED_PROTOCOL: { retryable: false, summary: 'The connection protocol has no source adapter in this build.' },
   STORE_WRITE_FAILED: { retryable: true, summary: 'Writing to the archive failed (disk full, permissions, I/O error); nothing was taken from the server.' },
   STORE_CORRUPT: { retryable: false, summary: 'An archived blob failed its integrity check.' },
+  ARCHIVE_DAMAGED: { retryable: false, summary: 'mailsluice verify (or the background scrub) found archived messages whose blob is damaged or missing, blobs no message refers to, or damaged records; the report names each by message.' },
   STORE_RESOURCE_EXHAUSTED: { retryable: true, summary: 'The archive could not open or read a file for lack of a resource (too many open files, EMFILE/ENFILE; memory): nothing is wrong with the archive, and the work is tried again.' },
   STORE_NOT_FOUND: { retryable: false, summary: 'The requested archived message or blob does not exist.' },
   ARCHIVE_NOT_FOUND: { retryable: false, summary: 'There is no archive in the configured dataDir (no archive.db): the path is mistyped, or nothing was drained yet. Reading commands create nothing.' },

@@ -43,6 +43,8 @@ export interface MetricsSource {
   unparsed(): Promise<number>;
   /** Deliveries per route and state, as the buses hold them. */
   deliveries(): Promise<DeliveryCounts>;
+  /** The background scrub's last pass (ADR 0031): when it ended and the problems it found; null before the first; absent outside `start`. */
+  scrub?(): Promise<{ finishedAt: number; problems: number } | null>;
   /** Milliseconds since the epoch. */
   now(): number;
 }
