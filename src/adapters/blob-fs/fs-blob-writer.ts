@@ -17,6 +17,7 @@
  *   new one.
  */
 import { createHash } from 'node:crypto';
+import { bodySource } from './body-source.js';
 import { unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { WRITE_BUFFER_BYTES, WriteBuffer, countWritten } from './open-pack.js';
@@ -578,38 +579,4 @@ export class FsBlobWriter implements BlobWriter {
       if (pack.pos === PACK_HEADER_SIZE && !this.#failed) await unlink(pack.path).catch(() => undefined);
     });
   }
-}
-
-/**
- * The body of a streamed put: the buffered head, then the rest of `it`, hashed and counted as it
- * goes. `failed` tells that the body itself (the mailbox source) failed; the source is released
- * (e.g. a fetch aborted) when the store side fails first.
- */
-function bodySource(head: Buffer[], headSize: number, hash: ReturnType<typeof createHash>, it: AsyncIterator<Uint8Array>): { chunks: AsyncGenerator<Buffer>; size: number; failed: boolean } {
-  const state = { chunks: null as unknown as AsyncGenerator<Buffer>, size: headSize, failed: false };
-  let done = false;
-  state.chunks = (async function* (): AsyncGenerator<Buffer> {
-    try {
-      for (const c of head) yield c;
-      head.length = 0; // let the buffered head be collected as soon as it is compressed
-      for (;;) {
-        let r: IteratorResult<Uint8Array>;
-        try {
-          r = await it.next();
-        } catch (err) {
-          state.failed = true;
-          throw err;
-        }
-        if (r.done) break;
-        const chunk = asBuffer(r.value);
-        hash.update(chunk);
-        state.size += chunk.length;
-        yield chunk;
-      }
-      done = true;
-    } finally {
-      if (!done && !state.failed) await it.return?.();
-    }
-  })();
-  return state;
 }
