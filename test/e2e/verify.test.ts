@@ -218,8 +218,16 @@ test('the scrub of start: a pass at the configured rate finds a flipped byte, lo
     assert.equal(verdict.problems, 1);
     assert.match(verdict.first[0]!, new RegExp(`^blob-corrupt: archive id ${victim}: message ${row.id} \\(journal, Message-ID`));
     assert.equal(statSync(state).mode & 0o777, 0o600);
-    assert.match(service.stderr(), new RegExp(`archive scrub: blob-corrupt: archive id ${victim}: message ${row.id}`));
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    // The log line and the gauge follow the state file by a moment (a loaded machine pipes stderr late).
+    const logged = new RegExp(`archive scrub: blob-corrupt: archive id ${victim}: message ${row.id}`);
+    let metrics = '';
+    for (;;) {
+      metrics = await (await fetch(`${base}/metrics`)).text();
+      if (logged.test(service.stderr()) && /^mailsluice_archive_scrub_problems 1$/m.test(metrics)) break;
+      assert.ok(Date.now() < until, `the scrub's log line or gauge missing after 30 s (stderr: ${service.stderr()})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(service.stderr(), logged);
     assert.match(metrics, /^mailsluice_archive_scrub_problems 1$/m);
     assert.match(metrics, /^mailsluice_archive_scrub_last_pass_timestamp_seconds \d+/m);
     await service.stop();
