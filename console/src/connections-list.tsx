@@ -3,6 +3,7 @@
  * enabled and its runner's state (`GET /api/v1/connections`, then each one's status), linked to
  * its page; an admin is offered "New connection".
  */
+import { NEW_SEGMENT } from './page.js';
 import { useEffect, useState } from 'preact/hooks';
 import { connectionStatus, listConnections, sessionEnded, type Connection, type ConnectionStatus } from './api.js';
 import { href } from './router.js';
@@ -40,7 +41,7 @@ export function ConnectionsList(props: { admin: boolean; onSessionEnded: () => v
       <h1 id="page-title">{s('title')}</h1>
       {props.admin && (
         <p>
-          <a id="new-connection" class="button" href={href('connections', 'new')}>
+          <a id="new-connection" class="button" href={href('connections', NEW_SEGMENT)}>
             {s('newConnection')}
           </a>
         </p>

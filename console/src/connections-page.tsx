@@ -1,5 +1,5 @@
 /**
- * The Connections section (issue 15): `#/connections` lists them, `#/connections/new` is the
+ * The Connections section (issue 15): `#/connections` lists them, `#/connections/new-` is the
  * form of a new one (admin), `#/connections/<name>` a connection's page: its status, its actions
  * (admin) and the form of every setting (read-only below admin).
  */
@@ -12,7 +12,7 @@ import { valuesOf } from './connection-fields.js';
 import { ConnectionsList, stateText } from './connections-list.js';
 import { s } from './connections-strings.js';
 import { failureText, num, t } from './i18n.js';
-import { roleAllows, type PageProps } from './page.js';
+import { NEW_SEGMENT, roleAllows, type PageProps } from './page.js';
 import { href, navigate } from './router.js';
 import './connections.css';
 
@@ -102,7 +102,7 @@ export function ConnectionsPage(props: PageProps) {
   const admin = roleAllows(props.role, 'admin');
   const [first] = props.path;
   if (!first) return <ConnectionsList admin={admin} onSessionEnded={props.onSessionEnded} />;
-  if (first === 'new') {
+  if (first === NEW_SEGMENT) {
     return admin ? (
       <NewConnection onSessionEnded={props.onSessionEnded} />
     ) : (

@@ -8,6 +8,12 @@ export interface PageProps {
   onSessionEnded: () => void;
 }
 
+/**
+ * The path segment of a section's "new" form: with a `-`, which no system name may hold (Latin
+ * letters, digits and `_` only), so a connection or route named `new` keeps its own page.
+ */
+export const NEW_SEGMENT = 'new-';
+
 /** Whether `role` holds `needed` (viewer < auditor < admin), as the API decides it. */
 export function roleAllows(role: string, needed: 'viewer' | 'auditor' | 'admin'): boolean {
   const order = ['viewer', 'auditor', 'admin'];

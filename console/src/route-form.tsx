@@ -1,5 +1,5 @@
 /**
- * One route's form (`#/routes/new`, `#/routes/<name>`): the route settings of SPEC "Route
+ * One route's form (`#/routes/new-`, `#/routes/<name>`): the route settings of SPEC "Route
  * settings". Create is a POST of the route as the file takes it; an edit is a PATCH of only the
  * keys changed (a JSON merge patch, arrays whole) against the version read (If-Match: a change
  * elsewhere meanwhile is a 409, told as "reload"). A 400's problems show beside their fields and

@@ -2,6 +2,7 @@
  * The routes list (`#/routes`): each route's name (a link to its page), connection, bus number,
  * whether it is enabled, its description and its scenario in short; an admin is offered "New route".
  */
+import { NEW_SEGMENT } from './page.js';
 import { useEffect, useState } from 'preact/hooks';
 import { sessionEnded } from './api.js';
 import { listRoutes, type Route } from './api-routes.js';
@@ -25,7 +26,7 @@ export function RouteList(props: { admin: boolean; onSessionEnded: () => void })
       <div class="page-head">
         <h1 id="page-title">{rs('title')}</h1>
         {props.admin && (
-          <a class="button" id="new-route" href={href('routes', 'new')}>
+          <a class="button" id="new-route" href={href('routes', NEW_SEGMENT)}>
             {rs('newRoute')}
           </a>
         )}

@@ -1,9 +1,9 @@
 /**
- * The Routes section (issue 15): `#/routes` lists them, `#/routes/new` is the form of a new
+ * The Routes section (issue 15): `#/routes` lists them, `#/routes/new-` is the form of a new
  * one, `#/routes/<name>` a route's form (its actions for an admin) and its own deliveries.
  */
 import type { PageProps } from './page.js';
-import { roleAllows } from './page.js';
+import { NEW_SEGMENT, roleAllows } from './page.js';
 import { href } from './router.js';
 import { RouteList } from './route-list.js';
 import { RouteFormView } from './route-form.js';
@@ -16,7 +16,7 @@ export function RoutesPage(props: PageProps) {
   const admin = roleAllows(props.role, 'admin');
   const [first] = props.path;
   if (first === undefined) return <RouteList admin={admin} onSessionEnded={props.onSessionEnded} />;
-  const name = first === 'new' ? null : first;
+  const name = first === NEW_SEGMENT ? null : first;
   return (
     <section aria-labelledby="page-title" class="route-page">
       <p>

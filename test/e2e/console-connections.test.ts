@@ -227,6 +227,14 @@ test('console: connections listed, one created with the keyboard, tested, edited
       assert.deepEqual((after.body.connections as Array<{ name: string }>).map((c) => c.name), ['seed']);
       assert.ok(!readFileSync(ws.configPath, 'utf8').includes(NAME), 'gone from the file');
 
+      // A connection may be named `new`: its page is its own, not the new connection's form (that one is `new-`).
+      const named = await callApi(`${base}/api/v1/connections`, token, { method: 'POST', body: { name: 'new', protocol: 'imap', host: '127.0.0.1', enabled: false, auth: { type: 'basic', username: 'u', password: 'p' } } });
+      assert.equal(named.status, 201, JSON.stringify(named.body));
+      await openHash(page, '#/connections/new', '#f-host');
+      assert.equal(await page.$eval('#f-name', (e) => (e as unknown as { value: string }).value), 'new');
+      assert.equal(await page.$eval('#f-host', (e) => (e as unknown as { value: string }).value), '127.0.0.1');
+      assert.equal((await callApi(`${base}/api/v1/connections/new`, token, { method: 'DELETE' })).status, 200);
+
       // The seed connection's page: its actions and form, every field labelled; then Russian.
       await openHash(page, '#/connections/seed', '#f-host');
       await assertFieldsLabelled(page, 30);
@@ -234,7 +242,7 @@ test('console: connections listed, one created with the keyboard, tested, edited
       await page.waitForFunction(() => document.querySelector('#test-connection')?.textContent === 'Проверить соединение');
       assert.equal(await page.$eval('#download-log', (e) => e.textContent), 'Скачать журнал');
       assert.equal(await page.$eval('#nav-connections', (e) => e.textContent), 'Подключения');
-      await openHash(page, '#/connections/new', '#f-name');
+      await openHash(page, '#/connections/new-', '#f-name');
       assert.equal(await page.$eval('h1', (e) => e.textContent), 'Новое подключение');
       const legends = await page.$$eval('legend', (ls) => ls.map((l) => l.textContent));
       assert.deepEqual(legends, ['Сервер', 'Безопасность', 'Учётные данные', 'Получение писем', 'Удаление', 'Тайм-ауты', 'Расписание', 'Журналирование', 'Тестовое письмо']);
