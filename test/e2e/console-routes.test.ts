@@ -202,7 +202,7 @@ async function editHandRoute(page: Page, configPath: string): Promise<void> {
 
 /** The second route, whose receiver fails: one attempt, then a dead letter. */
 async function createBroken(page: Page, bad: WebhookReceiver): Promise<void> {
-  await open(page, '/routes/new');
+  await open(page, '/routes/new-');
   await page.waitForSelector('#f-name');
   await page.type('#f-name', 'broken');
   await page.select('#f-bus', '1');
