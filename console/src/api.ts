@@ -158,11 +158,6 @@ export interface ConnectionTest {
   warnings: string[];
 }
 
-/** Tests the connection with its stored credentials, answered whole (admin; `POST …/test?wait=true`). */
-export async function testConnection(name: string): Promise<ConnectionTest> {
-  return call<ConnectionTest>('POST', `/api/v1/connections/${encodeURIComponent(name)}/test?wait=true`);
-}
-
 /** Where the connection's whole kept log downloads from (a GET: the cookie suffices). */
 export function logDownloadUrl(name: string): string {
   return `/api/v1/connections/${encodeURIComponent(name)}/log/download`;

@@ -5,36 +5,16 @@
  */
 import { useState } from 'preact/hooks';
 import { ConfirmDialog } from './confirm-dialog.js';
-import { logDownloadUrl, runNow, sessionEnded, type TestStep } from './api.js';
-import { deleteConnection, setEnabled, testConnectionStreamed } from './api-connections.js';
-import { ConnectionTestResult, type TestView } from './connection-test.js';
+import { logDownloadUrl, runNow, sessionEnded } from './api.js';
+import { deleteConnection, setEnabled } from './api-connections.js';
+import { ConnectionTestResult, useConnectionTest } from './connection-test.js';
 import { failureText, t } from './i18n.js';
 import { s } from './connections-strings.js';
 import { navigate } from './router.js';
 
-/** A connection test's view and the function that runs it, each step shown as the service streams it. */
-function useConnectionTest(name: string, onSessionEnded: () => void): [TestView | null, () => Promise<void>] {
-  const [test, setTest] = useState<TestView | null>(null);
-  const run = async (): Promise<void> => {
-    const steps: TestStep[] = [];
-    setTest('running');
-    try {
-      const result = await testConnectionStreamed(name, (step) => {
-        steps.push(step);
-        setTest({ partial: [...steps] });
-      });
-      setTest(result);
-    } catch (err) {
-      if (sessionEnded(err)) return onSessionEnded();
-      setTest({ error: failureText(err) });
-    }
-  };
-  return [test, run];
-}
-
 /** Test connection, enable/disable, run now, Download log and delete, for one connection's page. */
 export function ConnectionActions(props: { name: string; enabled: boolean; admin: boolean; onChanged: () => void; onSessionEnded: () => void }) {
-  const [test, runTest] = useConnectionTest(props.name, props.onSessionEnded);
+  const [test, runTest] = useConnectionTest(props.onSessionEnded);
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
   const [confirming, setConfirming] = useState(false);
 
@@ -65,7 +45,7 @@ export function ConnectionActions(props: { name: string; enabled: boolean; admin
       <p class="buttons">
         {props.admin && (
           <>
-            <button type="button" id="test-connection" onClick={() => void runTest()}>
+            <button type="button" id="test-connection" onClick={() => void runTest(props.name)}>
               {t('testConnection')}
             </button>{' '}
             <button
@@ -100,7 +80,7 @@ export function ConnectionActions(props: { name: string; enabled: boolean; admin
           {note.text}
         </p>
       )}
-      {test && <ConnectionTestResult name={props.name} result={test} />}
+      {test && <ConnectionTestResult name={test.name} result={test.view} />}
       {props.admin && (
         <ConfirmDialog
           open={confirming}

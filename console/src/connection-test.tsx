@@ -1,11 +1,13 @@
 /**
  * A connection test's result (*Test connection*, "Проверить соединение"): each step in order,
- * passed or failed, and for the failed one its catalogue code and sentence. The dashboard shows
- * the whole result (`POST …/test?wait=true`); the connection's page shows each step as the
- * service streams it (`{ partial: steps }` while it runs).
+ * passed or failed, and for the failed one its catalogue code and sentence, each step shown as
+ * the service streams it (`{ partial: steps }` while it runs), on the dashboard and on the
+ * connection's page alike (`useConnectionTest`).
  */
-import type { ConnectionTest, TestStep } from './api.js';
-import { errorText, num, t } from './i18n.js';
+import { useState } from 'preact/hooks';
+import { sessionEnded, type ConnectionTest, type TestStep } from './api.js';
+import { testConnectionStreamed } from './api-connections.js';
+import { errorText, failureText, num, t } from './i18n.js';
 
 /** What the result shows: running (with the steps so far, when streamed), the whole result, or why it could not run. */
 export type TestView = ConnectionTest | 'running' | { partial: TestStep[] } | { error: string };
@@ -49,4 +51,33 @@ export function ConnectionTestResult(props: { name: string; result: TestView }) 
       )}
     </section>
   );
+}
+
+/** The connection being tested and its result so far. */
+export interface TestState {
+  name: string;
+  view: TestView;
+}
+
+/**
+ * The last test's state and the function that tests a connection, each step shown as the
+ * service streams it; a 401 ends the session through `onSessionEnded`.
+ */
+export function useConnectionTest(onSessionEnded: () => void): [TestState | null, (name: string) => Promise<void>] {
+  const [test, setTest] = useState<TestState | null>(null);
+  const run = async (name: string): Promise<void> => {
+    const steps: TestStep[] = [];
+    setTest({ name, view: 'running' });
+    try {
+      const result = await testConnectionStreamed(name, (step) => {
+        steps.push(step);
+        setTest({ name, view: { partial: [...steps] } });
+      });
+      setTest({ name, view: result });
+    } catch (err) {
+      if (sessionEnded(err)) return onSessionEnded();
+      setTest({ name, view: { error: failureText(err) } });
+    }
+  };
+  return [test, run];
 }

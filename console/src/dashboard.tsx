@@ -8,8 +8,8 @@
  * says so.
  */
 import { useRef, useState } from 'preact/hooks';
-import { connectionStatus, listConnections, logDownloadUrl, runNow, sessionEnded, testConnection, type Connection, type ConnectionStatus, type ConnectionTest } from './api.js';
-import { ConnectionTestResult } from './connection-test.js';
+import { connectionStatus, listConnections, logDownloadUrl, runNow, sessionEnded, type Connection, type ConnectionStatus } from './api.js';
+import { ConnectionTestResult, useConnectionTest } from './connection-test.js';
 import { failureText, num, t, time, type Key } from './i18n.js';
 import { usePolled } from './use-polled.js';
 import { listAlerts, type Alert } from './api-alerts.js';
@@ -134,20 +134,11 @@ function ConnectionTable(props: { rows: Row[]; admin: boolean; outcomes: Outcome
 export function Dashboard(props: { onSessionEnded: () => void; admin: boolean }) {
   const polled = usePolled(loadDashboard, props.onSessionEnded);
   const [outcomes, setOutcomes] = useState<Outcomes>({});
-  const [test, setTest] = useState<{ name: string; result: ConnectionTest | 'running' | { error: string } } | null>(null);
+  const [test, runTest] = useConnectionTest(props.onSessionEnded);
   // The chart keeps the last hour it had when a refresh of it fails (said beside it).
   const lastChart = useRef<Throughput | null>(null);
   if (polled.value?.taken) lastChart.current = polled.value.taken;
 
-  const runTest = async (name: string): Promise<void> => {
-    setTest({ name, result: 'running' });
-    try {
-      setTest({ name, result: await testConnection(name) });
-    } catch (err) {
-      if (sessionEnded(err)) return props.onSessionEnded();
-      setTest({ name, result: { error: failureText(err) } });
-    }
-  };
   const run = async (name: string): Promise<void> => {
     try {
       await runNow(name);
@@ -172,7 +163,7 @@ export function Dashboard(props: { onSessionEnded: () => void; admin: boolean })
       <h2 id="connections-title">{t('connections')}</h2>
       {rows && rows.length === 0 && <p>{t('noConnections')}</p>}
       {rows && rows.length > 0 && <ConnectionTable rows={rows} admin={props.admin} outcomes={outcomes} onRun={(n) => void run(n)} onTest={(n) => void runTest(n)} />}
-      {test && <ConnectionTestResult name={test.name} result={test.result} />}
+      {test && <ConnectionTestResult name={test.name} result={test.view} />}
       <ThroughputChart data={lastChart.current} failed={polled.value !== null && polled.value.taken === null} />
       {polled.at && (
         <p class="updated" aria-live="off">
