@@ -16,22 +16,11 @@ import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { imapConnection, makeWorkspace, runCli, type Workspace } from '../harness/cli.js';
 import { freePort } from '../harness/free-port.js';
 import { makeMessage } from '../harness/messages.js';
-import { callApi, createToken, startService, type Body, type RunningService } from '../harness/api-client.js';
+import { callApi, createToken, send, startService, type Body, type RunningService } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
 const HOUR = 3_600_000;
-
-/** A request with an optional If-Match. */
-async function send(url: string, token: string | undefined, method: string, body?: unknown, ifMatch?: string): Promise<{ status: number; body: Body; raw: string; etag: string | null }> {
-  const headers: Record<string, string> = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (ifMatch !== undefined) headers['if-match'] = ifMatch;
-  const res = await fetch(url, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const raw = await res.text();
-  return { status: res.status, body: raw ? (JSON.parse(raw) as Body) : {}, raw, etag: res.headers.get('etag') };
-}
 
 /** The configuration file, written by hand with comments, as an operator keeps it. */
 function commentedConfig(ws: Workspace, port: number, seed: Record<string, unknown>): string {

@@ -11,10 +11,22 @@ import { freePort } from './free-port.js';
 /** A JSON answer's body. */
 export type Body = Record<string, unknown>;
 
-/** One request; `body` is sent as JSON. Answers the status, the parsed body and its text. */
-export async function callApi(url: string, token?: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: Body; raw: string }> {
+/** An answer: its status, the parsed body (`{}` when not JSON), its text and its ETag. */
+export interface ApiAnswer {
+  status: number;
+  body: Body;
+  raw: string;
+  etag: string | null;
+}
+
+/**
+ * One request; `body` is sent as JSON, `ifMatch` as `If-Match` (a configuration edit's ETag).
+ * Answers the status, the parsed body, its text and the ETag.
+ */
+export async function callApi(url: string, token?: string, init: { method?: string; body?: unknown; ifMatch?: string } = {}): Promise<ApiAnswer> {
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   if (init.body !== undefined) headers['content-type'] = 'application/json';
+  if (init.ifMatch !== undefined) headers['if-match'] = init.ifMatch;
   const res = await fetch(url, { method: init.method ?? 'GET', headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
   const raw = await res.text();
   let body: Body = {};
@@ -23,7 +35,12 @@ export async function callApi(url: string, token?: string, init: { method?: stri
   } catch {
     // not JSON (a raw message, the metrics text): `raw` has it
   }
-  return { status: res.status, body, raw };
+  return { status: res.status, body, raw, etag: res.headers.get('etag') };
+}
+
+/** `callApi` with its arguments in line: the method, then the JSON body and the `If-Match` ETag if any. */
+export async function send(url: string, token: string | undefined, method: string, body?: unknown, ifMatch?: string): Promise<ApiAnswer> {
+  return callApi(url, token, { method, body, ...(ifMatch !== undefined ? { ifMatch } : {}) });
 }
 
 /** A new API token with `role`, made with the CLI on the workspace's archive (which must exist). */
