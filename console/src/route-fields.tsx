@@ -49,7 +49,7 @@ function described(c: Common): { attrs: Record<string, string | undefined>; afte
 }
 
 /** A text (or number, URL, password) field. */
-export function TextField(props: Common & { value: string; onInput: (v: string) => void; type?: 'text' | 'url' | 'password'; autocomplete?: string; readOnly?: boolean }) {
+export function TextField(props: Common & { value: string; onInput: (v: string) => void; type?: 'text' | 'url' | 'password'; autocomplete?: string; readOnly?: boolean; numeric?: boolean; placeholder?: string }) {
   const id = fieldId(props.field);
   const { attrs, after } = described(props);
   return (
@@ -60,7 +60,9 @@ export function TextField(props: Common & { value: string; onInput: (v: string) 
         name={props.field}
         // Preact types `type` by variant; the three used take the same attributes.
         type={(props.type ?? 'text') as 'text'}
+        inputMode={props.numeric ? 'numeric' : undefined}
         value={props.value}
+        placeholder={props.placeholder}
         autocomplete={props.autocomplete ?? 'off'}
         readOnly={props.readOnly}
         disabled={props.disabled}
@@ -74,26 +76,7 @@ export function TextField(props: Common & { value: string; onInput: (v: string) 
 
 /** A whole number typed as text (so a half-typed value stays; the API judges it). */
 export function NumberField(props: Common & { value: string; onInput: (v: string) => void; placeholder?: string }) {
-  const id = fieldId(props.field);
-  const { attrs, after } = described(props);
-  return (
-    <div class="field">
-      <label for={id}>{props.label}</label>
-      <input
-        id={id}
-        name={props.field}
-        type="text"
-        inputMode="numeric"
-        value={props.value}
-        placeholder={props.placeholder}
-        autocomplete="off"
-        disabled={props.disabled}
-        {...attrs}
-        onInput={(e) => props.onInput((e.currentTarget as HTMLInputElement).value)}
-      />
-      {after}
-    </div>
-  );
+  return <TextField {...props} numeric />;
 }
 
 /** A checkbox with its label after it. */
