@@ -39,12 +39,12 @@
  * MAILSLUICE_BENCH_ENCRYPT=1 runs the mailsluice drains with archive.encryption on (ADR 0033).
  * (--profile passes --cpu-prof to the mailsluice children and keeps the .cpuprofile files).
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { aptInstall, startDovecot, type DovecotInstance, type TestUser } from '../test/harness/dovecot.js';
 import { makeMessage, journalMix } from '../test/harness/messages.js';
@@ -55,68 +55,12 @@ import { RawImapClient, type RawDrainResult } from './raw-imap-client.js';
 import { rawPop3Drain, type RawPop3Result } from './raw-pop3-client.js';
 import { measureLatency, messageIdOf, startReceiver, webhookRoute } from './webhook-run.js';
 import { messageFiles, runStartDrain, type PolledMode, type PolledRun } from './api-polled-run.js';
+import { PROBE, runChild, type ChildOutcome } from './child-measure.js';
+import { log, MB, ratios, reportText, row, table, type DataSetName, type DataSetResult, type Row } from './report.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** The compiled preload that reports a Node child's peak RSS and CPU on exit. */
-const PROBE = pathToFileURL(join(HERE, 'rss-probe.js')).href;
 const SELF = fileURLToPath(import.meta.url);
 /** Raw-client batch size: the project's default maxMessagesPerCycle and the issue's "per 500". */
 const BATCH = 500;
-/** How often a child's /proc status is sampled (fallback for RSS, and CPU for mbsync). */
-const SAMPLE_MS = 20;
-const MB = 1_000_000;
-
-/** Targets from issue 2 "What good looks like". */
-const TARGETS = {
-  rawOverMailboxEmpty: 0.4,
-  mbsyncOverMailsluice: 3,
-  smallIndexedMsgsPerS: 1800,
-  mixedIndexedMBps: 60,
-  hugePeakRssMB: 250,
-  /** Issue 12: ten ~60 MB messages in one mailbox, peak RSS of the drain. */
-  largePeakRssMB: 300,
-  /** Issue 3: POP3 drain at least this share of the raw POP3 message rate (small messages). */
-  pop3OverRaw: 0.6,
-  /** Issue 4: archive + one webhook route at least this share of the archive-only drain rate. */
-  webhookOverArchive: 0.8,
-  /** Issue 4: p99 from arrival in the mailbox (IDLE on) to webhook delivery, ms. */
-  webhookP99Ms: 1000,
-  /** Issue 14: `start` drained while a client polls status and metrics every second, at least this share of the rate without it ("within noise"). */
-  polledOverQuiet: 0.95,
-  consoleOverQuiet: 0.95,
-} as const;
-
-type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook' | 'large' | 'polled';
-
-/** One measured row of the table. */
-interface Row {
-  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console' | 'mailsluice-verify';
-  messages: number;
-  bytes: number;
-  seconds: number;
-  msgsPerS: number;
-  mbPerS: number;
-  /** Peak RSS of the tool's process in MB (10^6 bytes), null when not measured. */
-  peakRssMB: number | null;
-  /** User + system CPU seconds of the tool's process (all its threads). */
-  cpuSeconds: number | null;
-  /** CPU seconds the whole machine was busy during the run (both cores; Dovecot is most of the rest). */
-  machineCpuSeconds: number | null;
-  /** Wall time of the child process from spawn to exit (start-up and shut-down included). */
-  processSeconds?: number;
-  /** Share of the machine's CPU (all cores × process wall time) the hypervisor stole during the run. */
-  stealShare?: number;
-  note?: string;
-}
-
-interface DataSetResult {
-  name: DataSetName;
-  messages: number;
-  bytes: number;
-  rows: Row[];
-  /** webhook set: arrival-to-webhook latency of the service with IDLE, ms. */
-  latency?: { p50: number; p99: number; max: number; delivered: number; gapMs: number };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Child mode: the raw client runs in its own process so its RSS and CPU are its own.
@@ -145,123 +89,6 @@ async function rawChild(input: RawChildInput): Promise<void> {
   const totalMs = performance.now() - t0;
   await c.close();
   process.stdout.write(JSON.stringify({ ...r, totalMs }) + '\n');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Measuring children.
-
-interface ChildOutcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  wallMs: number;
-  peakRssKb: number;
-  cpuMs: number | null;
-  machineCpuMs: number;
-  /** Hypervisor steal during the run, in ms over all cores. */
-  stealMs: number;
-}
-
-/**
- * CPU time of the whole machine (all cores) from /proc/stat, in ms: `busy` is user, nice,
- * system, irq and softirq; `steal` is time the hypervisor gave our vCPUs to someone else, which
- * is not our work but slows every figure down (this VM shares its host).
- */
-function machineCpu(): { busyMs: number; stealMs: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const f = line.trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal; USER_HZ is 100 on Linux.
-  const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0);
-  return { busyMs: busy * 10, stealMs: (f[7] ?? 0) * 10 };
-}
-
-function readProc(pid: number, comm: string | null): { hwmKb: number; cpuMs: number } | null {
-  try {
-    // Between fork and exec the child is still a copy of this process (and its hundreds of MB
-    // of messages): only sample once it runs the program we meant.
-    if (comm !== null && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm) return null;
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuMs = (Number(rest[11]) + Number(rest[12])) * 10; // utime, stime
-    return { hwmKb: hwm?.[1] ? Number(hwm[1]) : 0, cpuMs };
-  } catch {
-    return null; // exited between samples
-  }
-}
-
-/**
- * Runs a child to completion. Peak RSS: for Node children the exact VmHWM the preloaded probe
- * writes on exit; for others (mbsync) VmHWM sampled every 20 ms, which misses only growth in the
- * last interval before exit (VmHWM is the kernel's own high-water mark, so no spike between
- * samples is lost, unlike sampling VmRSS).
- */
-function runChild(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; probe?: boolean }): Promise<ChildOutcome> {
-  const probeFile = opts.probe ? join(mkdtempSync(join(tmpdir(), 'mailsluice-probe-')), 'probe.json') : null;
-  const env = { ...process.env, ...opts.env, ...(probeFile ? { MAILSLUICE_BENCH_PROBE: probeFile } : {}) };
-  const cpu0 = machineCpu();
-  const t0 = performance.now();
-  const child = spawn(cmd, args, { cwd: opts.cwd ?? REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  let sampledKb = 0;
-  let sampledCpu = 0;
-  const timer = setInterval(() => {
-    if (child.pid === undefined) return;
-    const p = readProc(child.pid, opts.probe ? null : basename(cmd).slice(0, 15));
-    if (p) {
-      sampledKb = Math.max(sampledKb, p.hwmKb);
-      sampledCpu = Math.max(sampledCpu, p.cpuMs);
-    }
-  }, SAMPLE_MS);
-  return new Promise((resolvePromise, reject) => {
-    child.on('error', (err) => {
-      clearInterval(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      const wallMs = performance.now() - t0;
-      const cpu1 = machineCpu();
-      const machineCpuMs = cpu1.busyMs - cpu0.busyMs;
-      const stealMs = cpu1.stealMs - cpu0.stealMs;
-      clearInterval(timer);
-      let peakRssKb = sampledKb;
-      let cpuMs: number | null = sampledCpu || null;
-      if (probeFile) {
-        try {
-          const p = JSON.parse(readFileSync(probeFile, 'utf8')) as { vmHwmKb: number; userCpuMs: number; systemCpuMs: number };
-          // Exact, and never polluted by a sample taken before exec.
-          peakRssKb = p.vmHwmKb;
-          cpuMs = p.userCpuMs + p.systemCpuMs;
-        } catch {
-          // the child died before its exit hook: keep the sampled figures
-        }
-        rmSync(dirname(probeFile), { recursive: true, force: true });
-      }
-      resolvePromise({ code, stdout, stderr, wallMs, peakRssKb, cpuMs, machineCpuMs, stealMs });
-    });
-  });
-}
-
-function row(tool: Row['tool'], messages: number, bytes: number, ms: number, o: ChildOutcome | null, extra: Partial<Row> = {}): Row {
-  const seconds = ms / 1000;
-  return {
-    tool,
-    messages,
-    bytes,
-    seconds,
-    msgsPerS: messages / seconds,
-    mbPerS: bytes / MB / seconds,
-    peakRssMB: o ? (o.peakRssKb * 1024) / MB : null,
-    cpuSeconds: o?.cpuMs != null ? o.cpuMs / 1000 : null,
-    machineCpuSeconds: o ? o.machineCpuMs / 1000 : null,
-    ...(o ? { processSeconds: o.wallMs / 1000, stealShare: o.stealMs / (o.wallMs * availableParallelism()) } : {}),
-    ...extra,
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -460,43 +287,7 @@ async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbs
   try {
     let user = await freshMailbox(d, messages);
     if (name === 'webhook') {
-      // Alternating rounds, the median of each kind: on this shared 2-core VM one pair of drains
-      // gave ratios from 0.69 to 0.94 within minutes, a single pair says little.
-      const runs: { archive: Array<{ r: Row; ms: number }>; hook: Array<{ r: Row; ms: number }> } = { archive: [], hook: [] };
-      for (let round = 1; round <= opts.webhookRounds; round++) {
-        if (round > 1) user = await freshMailbox(d, messages);
-        log(`[${name}] round ${round}/${opts.webhookRounds}: mailsluice drain, archive only`);
-        const a = await runMailsluice(d, user, expect, opts.profileDir, 'archive-only');
-        runs.archive.push({
-          ms: a.o.wallMs,
-          r: row('mailsluice-drain-archive-only', a.summary.taken, a.summary.bytes, a.o.wallMs, a.o, { note: `drain process wall time (start-up included); ${phases(a.summary)}` }),
-        });
-        user = await freshMailbox(d, messages);
-        log(`[${name}] round ${round}/${opts.webhookRounds}: mailsluice drain, one webhook route`);
-        const receiver = await startReceiver();
-        try {
-          const w = await runMailsluice(d, user, expect, opts.profileDir, 'webhook', [webhookRoute(receiver.url)]);
-          const missing = messages.filter((m) => !receiver.arrivals.has(messageIdOf(m))).length;
-          if (missing > 0) throw new Error(`the webhook receiver is missing ${missing} of ${messages.length} messages after drain exited`);
-          runs.hook.push({
-            ms: w.o.wallMs,
-            r: row('mailsluice-drain-webhook', w.summary.taken, w.summary.bytes, w.o.wallMs, w.o, {
-              note: `drain process wall time until every route is processed; ${receiver.requests} requests for ${messages.length} messages; ${phases(w.summary)}`,
-            }),
-          });
-        } finally {
-          await receiver.close();
-        }
-      }
-      for (const kind of [runs.archive, runs.hook]) {
-        const median = [...kind].sort((x, y) => x.ms - y.ms)[Math.floor(kind.length / 2)]!;
-        median.r.note += `; median of ${kind.length} alternating rounds (s: ${kind.map((k) => (k.ms / 1000).toFixed(2)).join(', ')})`;
-        result.rows.push(median.r);
-      }
-      const latencyUser = await d.createUser();
-      const gapMs = 50;
-      log(`[${name}] latency: 200 messages ${gapMs} ms apart to a service with IDLE and a webhook route`);
-      result.latency = { ...(await measureLatency(d, latencyUser, 200, gapMs)), gapMs };
+      await webhookRuns(d, user, messages, expect, opts, result);
       return result;
     }
     if (name === 'polled') {
@@ -557,6 +348,58 @@ async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbs
 }
 
 /**
+ * The webhook set: archive-only and one-webhook-route drains in alternating rounds, the median of
+ * each kind (on this shared 2-core VM one pair of drains gave ratios from 0.69 to 0.94 within
+ * minutes, a single pair says little), then the arrival-to-webhook latency of a service with IDLE.
+ */
+async function webhookRuns(
+  d: DovecotInstance,
+  first: TestUser,
+  messages: Buffer[],
+  expect: { messages: number; bytes: number },
+  opts: { profileDir: string | null; webhookRounds: number },
+  result: DataSetResult,
+): Promise<void> {
+  const name = result.name;
+  let user = first;
+  const runs: { archive: Array<{ r: Row; ms: number }>; hook: Array<{ r: Row; ms: number }> } = { archive: [], hook: [] };
+  for (let round = 1; round <= opts.webhookRounds; round++) {
+    if (round > 1) user = await freshMailbox(d, messages);
+    log(`[${name}] round ${round}/${opts.webhookRounds}: mailsluice drain, archive only`);
+    const a = await runMailsluice(d, user, expect, opts.profileDir, 'archive-only');
+    runs.archive.push({
+      ms: a.o.wallMs,
+      r: row('mailsluice-drain-archive-only', a.summary.taken, a.summary.bytes, a.o.wallMs, a.o, { note: `drain process wall time (start-up included); ${phases(a.summary)}` }),
+    });
+    user = await freshMailbox(d, messages);
+    log(`[${name}] round ${round}/${opts.webhookRounds}: mailsluice drain, one webhook route`);
+    const receiver = await startReceiver();
+    try {
+      const w = await runMailsluice(d, user, expect, opts.profileDir, 'webhook', [webhookRoute(receiver.url)]);
+      const missing = messages.filter((m) => !receiver.arrivals.has(messageIdOf(m))).length;
+      if (missing > 0) throw new Error(`the webhook receiver is missing ${missing} of ${messages.length} messages after drain exited`);
+      runs.hook.push({
+        ms: w.o.wallMs,
+        r: row('mailsluice-drain-webhook', w.summary.taken, w.summary.bytes, w.o.wallMs, w.o, {
+          note: `drain process wall time until every route is processed; ${receiver.requests} requests for ${messages.length} messages; ${phases(w.summary)}`,
+        }),
+      });
+    } finally {
+      await receiver.close();
+    }
+  }
+  for (const kind of [runs.archive, runs.hook]) {
+    const median = [...kind].sort((x, y) => x.ms - y.ms)[Math.floor(kind.length / 2)]!;
+    median.r.note += `; median of ${kind.length} alternating rounds (s: ${kind.map((k) => (k.ms / 1000).toFixed(2)).join(', ')})`;
+    result.rows.push(median.r);
+  }
+  const latencyUser = await d.createUser();
+  const gapMs = 50;
+  log(`[${name}] latency: 200 messages ${gapMs} ms apart to a service with IDLE and a webhook route`);
+  result.latency = { ...(await measureLatency(d, latencyUser, 200, gapMs)), gapMs };
+}
+
+/**
  * The polled set: `start` with nobody calling the API, with a client polling it, and with the
  * console's dashboard open in Chromium, in turn (the order rotating by round), the median of each
  * kind (a single run says little on this shared machine, as for the webhook set).
@@ -594,125 +437,6 @@ async function polledRounds(d: DovecotInstance, messages: Buffer[], expect: { me
     asRow('mailsluice-start-polled', runs.polled, pollNote),
     asRow('mailsluice-start-console', runs.console, consoleNote),
   ];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Report.
-
-function log(s: string): void {
-  process.stderr.write(`${s}\n`);
-}
-
-const LABELS: Record<Row['tool'], string> = {
-  'mailsluice-verify': 'mailsluice verify',
-  'raw-fetch-only': 'raw fetch-only',
-  'raw-fetch-flag-expunge': 'raw fetch+flag+expunge',
-  'raw-pop3-retr-dele': 'raw POP3 RETR+DELE /500',
-  'raw-pop3-one-session': 'raw POP3 RETR+DELE 1 session',
-  'mailsluice-drain-archive-only': 'mailsluice drain, archive only',
-  'mailsluice-drain-webhook': 'mailsluice drain + webhook',
-  'mailsluice-start-quiet': 'mailsluice start, API idle',
-  'mailsluice-start-polled': 'mailsluice start, API polled 1/s',
-  'mailsluice-start-console': 'mailsluice start, console reloaded 1/s',
-  mbsync: 'mbsync',
-  'mailsluice-mailbox-empty': 'mailsluice (mailbox empty)',
-  'mailsluice-indexed': 'mailsluice (indexed)',
-};
-
-function table(ds: DataSetResult): string {
-  const head = ['', 'msgs/s', 'MB/s', 'seconds', 'peak RSS MB', 'CPU s', 'machine CPU s', 'steal'];
-  const lines = ds.rows.map((r) => [
-    LABELS[r.tool],
-    r.msgsPerS.toFixed(0),
-    r.mbPerS.toFixed(1),
-    r.seconds.toFixed(2),
-    r.peakRssMB === null ? '-' : r.peakRssMB.toFixed(0),
-    r.cpuSeconds === null ? '-' : r.cpuSeconds.toFixed(2),
-    r.machineCpuSeconds === null ? '-' : r.machineCpuSeconds.toFixed(2),
-    r.stealShare === undefined ? '-' : `${(r.stealShare * 100).toFixed(0)}%`,
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const latency = ds.latency
-    ? [`arrival → webhook latency (IDLE, ${ds.latency.delivered} messages ${ds.latency.gapMs} ms apart): p50 ${ds.latency.p50.toFixed(0)} ms, p99 ${ds.latency.p99.toFixed(0)} ms, max ${ds.latency.max.toFixed(0)} ms`]
-    : [];
-  return [`${ds.name}: ${ds.messages} messages, ${(ds.bytes / MB).toFixed(1)} MB`, fmt(head), ...lines.map(fmt), ...latency].join('\n');
-}
-
-interface Ratio {
-  name: string;
-  value: number;
-  target: string;
-  pass: boolean;
-  /** What else the same run says about the target (printed under the line). */
-  note?: string;
-}
-
-function ratios(results: DataSetResult[]): Ratio[] {
-  const out: Ratio[] = [];
-  const get = (ds: DataSetResult, t: Row['tool']): Row | undefined => ds.rows.find((r) => r.tool === t);
-  for (const ds of results) {
-    const empty = get(ds, 'mailsluice-mailbox-empty');
-    const indexed = get(ds, 'mailsluice-indexed');
-    const raw = get(ds, 'raw-fetch-flag-expunge');
-    const mb = get(ds, 'mbsync');
-    const archiveOnly = get(ds, 'mailsluice-drain-archive-only');
-    const withHook = get(ds, 'mailsluice-drain-webhook');
-    if (archiveOnly && withHook) {
-      const v = withHook.msgsPerS / archiveOnly.msgsPerS;
-      out.push({ name: 'webhook: archive+webhook drain rate / archive-only drain rate', value: v, target: `>= ${TARGETS.webhookOverArchive}`, pass: v >= TARGETS.webhookOverArchive });
-    }
-    const quiet = get(ds, 'mailsluice-start-quiet');
-    const polled = get(ds, 'mailsluice-start-polled');
-    if (quiet && polled) {
-      const v = polled.msgsPerS / quiet.msgsPerS;
-      out.push({ name: 'polled: start rate with a client polling status+metrics 1/s / without', value: v, target: `>= ${TARGETS.polledOverQuiet}`, pass: v >= TARGETS.polledOverQuiet, ...(polled.note ? { note: polled.note.split('; ')[1] ?? '' } : {}) });
-    }
-    const withConsole = get(ds, 'mailsluice-start-console');
-    if (quiet && withConsole) {
-      const v = withConsole.msgsPerS / quiet.msgsPerS;
-      out.push({ name: 'console: start rate with the dashboard open and reloaded 1/s / without', value: v, target: `>= ${TARGETS.consoleOverQuiet}`, pass: v >= TARGETS.consoleOverQuiet, ...(withConsole.note ? { note: withConsole.note.split('; ')[1] ?? '' } : {}) });
-    }
-    if (ds.latency) {
-      out.push({ name: 'webhook: arrival to webhook p99 ms (IDLE)', value: ds.latency.p99, target: `< ${TARGETS.webhookP99Ms}`, pass: ds.latency.p99 < TARGETS.webhookP99Ms });
-    }
-    const rawPop3 = [get(ds, 'raw-pop3-retr-dele'), get(ds, 'raw-pop3-one-session')].filter((r): r is Row => r !== undefined).sort((a, b) => b.msgsPerS - a.msgsPerS)[0];
-    if (ds.name === 'pop3' && rawPop3 && empty) {
-      const v = empty.msgsPerS / rawPop3.msgsPerS;
-      out.push({ name: 'pop3: mailsluice mailbox-empty rate / faster raw POP3 rate', value: v, target: `>= ${TARGETS.pop3OverRaw}`, pass: v >= TARGETS.pop3OverRaw });
-    }
-    const sizeSet = ds.name === 'huge' || ds.name === 'large';
-    if (!sizeSet && raw && empty) {
-      const v = raw.seconds / empty.seconds;
-      out.push({ name: `${ds.name}: raw(fetch+flag+expunge) time / mailsluice mailbox-empty time`, value: v, target: `>= ${TARGETS.rawOverMailboxEmpty}`, pass: v >= TARGETS.rawOverMailboxEmpty });
-    }
-    if (!sizeSet && mb && empty && indexed) {
-      const v = mb.seconds / empty.seconds;
-      const needed = mb.seconds / TARGETS.mbsyncOverMailsluice;
-      // The raw client does only the server's part of a drain (no storing, no fsync): when even it
-      // takes longer than the target allows, no drain can meet the target in this run.
-      const floor =
-        raw && raw.seconds > needed
-          ? `the target needs the mailbox empty within ${needed.toFixed(2)} s, but the raw client's fetch + flag + UID EXPUNGE alone took ${raw.seconds.toFixed(2)} s in this run: below what the server allows any client`
-          : undefined;
-      out.push({ name: `${ds.name}: mbsync time / mailsluice mailbox-empty time`, value: v, target: `>= ${TARGETS.mbsyncOverMailsluice}`, pass: v >= TARGETS.mbsyncOverMailsluice, ...(floor ? { note: floor } : {}) });
-      const w = mb.seconds / indexed.seconds;
-      out.push({ name: `${ds.name}: mbsync time / mailsluice indexed time`, value: w, target: `>= ${TARGETS.mbsyncOverMailsluice}`, pass: w >= TARGETS.mbsyncOverMailsluice });
-    }
-    if (ds.name === 'small' && indexed) {
-      out.push({ name: 'small: fully processed (indexed) msgs/s', value: indexed.msgsPerS, target: `>= ${TARGETS.smallIndexedMsgsPerS}`, pass: indexed.msgsPerS >= TARGETS.smallIndexedMsgsPerS });
-    }
-    if (ds.name === 'mixed' && indexed) {
-      out.push({ name: 'mixed: fully processed (indexed) MB/s', value: indexed.mbPerS, target: `>= ${TARGETS.mixedIndexedMBps}`, pass: indexed.mbPerS >= TARGETS.mixedIndexedMBps });
-    }
-    if (ds.name === 'huge' && empty?.peakRssMB != null) {
-      out.push({ name: 'huge: mailsluice peak RSS MB', value: empty.peakRssMB, target: `< ${TARGETS.hugePeakRssMB}`, pass: empty.peakRssMB < TARGETS.hugePeakRssMB });
-    }
-    if (ds.name === 'large' && empty?.peakRssMB != null) {
-      out.push({ name: 'large: mailsluice peak RSS MB (ten 60 MB messages)', value: empty.peakRssMB, target: `< ${TARGETS.largePeakRssMB}`, pass: empty.peakRssMB < TARGETS.largePeakRssMB });
-    }
-  }
-  return out;
 }
 
 function version(cmd: string, args: string[]): string {
@@ -781,25 +505,7 @@ async function main(): Promise<void> {
   }
 
   const rs = ratios(results);
-  const out: string[] = [''];
-  for (const ds of results) out.push(table(ds), '');
-  out.push('Ratios (issues 2, 3, 4, 12 and 14, "What good looks like"):');
-  const w = Math.max(...rs.map((r) => r.name.length));
-  for (const r of rs) {
-    out.push(`  ${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(8)}  target ${r.target.padEnd(7)}  ${r.pass ? 'PASS' : 'FAIL'}`);
-    if (r.note) out.push(`    (${r.note})`);
-  }
-  out.push(
-    '',
-    'MB = 10^6 bytes as served by IMAP. raw fetch-only: the one FETCH command; raw fetch+flag+expunge: connect to the',
-    'last UID EXPUNGE; mailsluice: the drain summary (start of the drain to the last expunge / the last index write,',
-    'process start-up excluded); mbsync: process wall time.',
-    'CPU s: the tool process (all threads); machine CPU s: busy time of all cores during the process (Dovecot, the kernel',
-    'and anything else running); steal: share of all cores taken by the hypervisor for other guests during the process.',
-  );
-  const stolen = results.flatMap((ds) => ds.rows).some((r) => (r.stealShare ?? 0) > 0.1);
-  if (stolen) out.push('WARNING: the hypervisor stole more than 10% of the CPU during some runs; those figures are pessimistic.');
-  process.stdout.write(out.join('\n') + '\n');
+  process.stdout.write(reportText(results, rs));
 
   const json = {
     date: started.toISOString(),
