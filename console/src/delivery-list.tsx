@@ -6,7 +6,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { sessionEnded } from './api.js';
-import { listDeliveries, retryDeliveries, type Delivery, type DeliveryState } from './api-routes.js';
+import { listDeliveries, retryDeliveries, type Delivery, type DeliveryQuery, type DeliveryState } from './api-routes.js';
 import { dateTime, failureText, num } from './i18n.js';
 import { ds } from './deliveries-strings.js';
 
@@ -155,28 +155,18 @@ function Table(props: { idPrefix: string; rows: Delivery[]; admin: boolean; onRe
   );
 }
 
-/** The filters, the table, More, and Retry for an admin. */
-export function DeliveryList(props: Props) {
-  const [state, setState] = useState<DeliveryState | ''>(props.state ?? '');
-  const [route, setRoute] = useState(props.route ?? '');
+/** The deliveries a filter lists, page by page: read again while one shown is pending. */
+function useDeliveryPages(query: DeliveryQuery, tick: number, failed: (err: unknown) => void, loaded: () => void) {
   const [rows, setRows] = useState<Delivery[] | null>(null);
   const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
-  const [tick, setTick] = useState(0);
-
-  const failed = (err: unknown): void => {
-    if (sessionEnded(err)) props.onSessionEnded();
-    else setError(failureText(err));
-  };
-  const query = { state: state || undefined, route: route || undefined, own: props.own === true, ...(props.limit ? { limit: props.limit } : {}) };
+  const [again, setAgain] = useState(0);
 
   useEffect(() => {
     let live = true;
     listDeliveries(query).then(
       (p) => {
         if (!live) return;
-        setError(null);
+        loaded();
         setRows(p.deliveries);
         setNext(p.next);
       },
@@ -185,13 +175,13 @@ export function DeliveryList(props: Props) {
     return () => {
       live = false;
     };
-  }, [state, route, tick]);
+  }, [query.state, query.route, tick, again]);
 
   // Pending deliveries move on by themselves: read the first page again while one is shown (and no later page was asked for).
   const waiting = rows !== null && rows.some((d) => d.state === 'pending') && next === null;
   useEffect(() => {
     if (!waiting) return;
-    const timer = setTimeout(() => setTick((t) => t + 1), REFRESH_MS);
+    const timer = setTimeout(() => setAgain((t) => t + 1), REFRESH_MS);
     return () => clearTimeout(timer);
   }, [waiting, rows]);
 
@@ -204,6 +194,24 @@ export function DeliveryList(props: Props) {
       failed(err);
     }
   };
+  return { rows, next, more };
+}
+
+/** The filters, the table, More, and Retry for an admin. */
+export function DeliveryList(props: Props) {
+  const [state, setState] = useState<DeliveryState | ''>(props.state ?? '');
+  const [route, setRoute] = useState(props.route ?? '');
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+
+  const failed = (err: unknown): void => {
+    if (sessionEnded(err)) props.onSessionEnded();
+    else setError(failureText(err));
+  };
+  const query = { state: state || undefined, route: route || undefined, own: props.own === true, ...(props.limit ? { limit: props.limit } : {}) };
+  const { rows, next, more } = useDeliveryPages(query, tick, failed, () => setError(null));
+
   const retry = async (target: string, ids?: string[]): Promise<void> => {
     setNotice(null);
     try {

@@ -126,25 +126,15 @@ function RouteFields(props: {
   );
 }
 
-/** The form of a new route or of an existing one (read-only for a non-admin). */
-export function RouteFormView(props: Props) {
+/** The route (or a new one's defaults) with what its form needs, loaded when the page opens and on `reload`. */
+function useLoadedRoute(name: string | null, admin: boolean, failed: (err: unknown) => boolean, reset: () => void) {
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [form, setForm] = useState<Form | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
-  const [problems, setProblems] = useState<Problems>([]);
-  const [outcome, setOutcome] = useState<Outcome>(null);
-  const [busy, setBusy] = useState(false);
-
-  const failed = (err: unknown): boolean => {
-    if (sessionEnded(err)) props.onSessionEnded();
-    return sessionEnded(err);
-  };
-
   const reload = (): void => {
+    reset();
     setLoadError(null);
-    setOutcome(null);
-    setProblems([]);
-    load(props.name, props.admin).then(
+    load(name, admin).then(
       (l) => {
         setLoaded(l);
         setForm(l.route ? formOf(l.route) : emptyForm(l.connections[0]?.name ?? ''));
@@ -154,7 +144,36 @@ export function RouteFormView(props: Props) {
       },
     );
   };
-  useEffect(reload, [props.name]);
+  useEffect(reload, [name]);
+  return { loaded, setLoaded, form, setForm, loadError, reload };
+}
+
+/** Saves the form: nothing when it changed nothing, the changes as a merge patch of an existing route, or a new route. */
+async function saveRoute(loaded: Loaded, form: Form): Promise<'unchanged' | { written: RouteWrite } | { created: string }> {
+  const body = bodyOf(form);
+  if (!loaded.route) {
+    await createRoute(body, loaded.etag);
+    return { created: String(body.name) };
+  }
+  const patch = mergePatch(bodyOf(formOf(loaded.route)), body);
+  if (Object.keys(patch).length === 0) return 'unchanged';
+  return { written: await patchRoute(loaded.route.name, patch, loaded.etag) };
+}
+
+/** The form of a new route or of an existing one (read-only for a non-admin). */
+export function RouteFormView(props: Props) {
+  const [problems, setProblems] = useState<Problems>([]);
+  const [outcome, setOutcome] = useState<Outcome>(null);
+  const [busy, setBusy] = useState(false);
+
+  const failed = (err: unknown): boolean => {
+    if (sessionEnded(err)) props.onSessionEnded();
+    return sessionEnded(err);
+  };
+  const { loaded, setLoaded, form, setForm, loadError, reload } = useLoadedRoute(props.name, props.admin, failed, () => {
+    setOutcome(null);
+    setProblems([]);
+  });
 
   if (loadError) {
     return (
@@ -179,22 +198,12 @@ export function RouteFormView(props: Props) {
     e.preventDefault();
     setProblems([]);
     setOutcome(null);
-    const body = bodyOf(form);
-    let patch: Record<string, unknown> | null = null;
-    if (loaded.route) {
-      patch = mergePatch(bodyOf(formOf(loaded.route)), body);
-      if (Object.keys(patch).length === 0) {
-        setOutcome({ kind: 'ok', text: rs('nothingChanged') });
-        return;
-      }
-    }
     setBusy(true);
     try {
-      if (loaded.route && patch) written(await patchRoute(loaded.route.name, patch, loaded.etag));
-      else {
-        await createRoute(body, loaded.etag);
-        navigate('routes', String(body.name));
-      }
+      const saved = await saveRoute(loaded, form);
+      if (saved === 'unchanged') setOutcome({ kind: 'ok', text: rs('nothingChanged') });
+      else if ('written' in saved) written(saved.written);
+      else navigate('routes', saved.created);
     } catch (err) {
       if (failed(err)) return;
       const problems = err instanceof ApiFailure ? (err.error.problems ?? []) : [];
