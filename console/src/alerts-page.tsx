@@ -95,6 +95,33 @@ function AlertRow(props: { a: Alert; admin: boolean; onTest: () => void; onEdit:
   );
 }
 
+/** The rules, one row each, with Test and Edit for an admin. */
+function AlertTable(props: { alerts: Alert[]; admin: boolean; onTest: (rule: string) => void; onEdit: (rule: string) => void }) {
+  return (
+    <div class="table-wrap">
+      <table aria-labelledby="page-title">
+        <thead>
+          <tr>
+            <th scope="col">{as('rule')}</th>
+            <th scope="col">{as('state')}</th>
+            <th scope="col">{as('settings')}</th>
+            <th scope="col">{as('channels')}</th>
+            <th scope="col">{as('lastSent')}</th>
+            <th scope="col">{as('lastError')}</th>
+            <th scope="col">{as('actions')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.alerts.map((a) => (
+            <AlertRow key={a.rule} a={a} admin={props.admin} onTest={() => props.onTest(a.rule)} onEdit={() => props.onEdit(a.rule)} />
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The Alerts page: the rules and their state, kept fresh; Test and Edit for an admin. */
 export function AlertsPage(props: PageProps) {
   const admin = roleAllows(props.role, 'admin');
   const [editing, setEditing] = useState<string | null>(null);
@@ -138,36 +165,16 @@ export function AlertsPage(props: PageProps) {
       )}
       {alerts && alerts.length === 0 && <p>{as('none')}</p>}
       {alerts && alerts.length > 0 && (
-        <div class="table-wrap">
-          <table aria-labelledby="page-title">
-            <thead>
-              <tr>
-                <th scope="col">{as('rule')}</th>
-                <th scope="col">{as('state')}</th>
-                <th scope="col">{as('settings')}</th>
-                <th scope="col">{as('channels')}</th>
-                <th scope="col">{as('lastSent')}</th>
-                <th scope="col">{as('lastError')}</th>
-                <th scope="col">{as('actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {alerts.map((a) => (
-                <AlertRow
-                  key={a.rule}
-                  a={a}
-                  admin={admin}
-                  onTest={() => void runTest(a.rule)}
-                  onEdit={() => {
-                    setNotice(null);
-                    setEditing(a.rule);
-                    setEditEtag(etag);
-                  }}
-                />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <AlertTable
+          alerts={alerts}
+          admin={admin}
+          onTest={(rule) => void runTest(rule)}
+          onEdit={(rule) => {
+            setNotice(null);
+            setEditing(rule);
+            setEditEtag(etag);
+          }}
+        />
       )}
       {admin && editingAlert && (
         <AlertForm

@@ -12,6 +12,23 @@ import { failureText, t } from './i18n.js';
 import { s } from './connections-strings.js';
 import { navigate } from './router.js';
 
+/** An admin's Test connection, Enable/Disable and Run now. */
+function AdminButtons(props: { enabled: boolean; onTest: () => void; onToggle: () => void; onRunNow: () => void }) {
+  return (
+    <>
+      <button type="button" id="test-connection" onClick={props.onTest}>
+        {t('testConnection')}
+      </button>{' '}
+      <button type="button" id="toggle-enabled" onClick={props.onToggle}>
+        {props.enabled ? s('disable') : s('enable')}
+      </button>{' '}
+      <button type="button" id="run-now" disabled={!props.enabled} onClick={props.onRunNow}>
+        {t('runNow')}
+      </button>{' '}
+    </>
+  );
+}
+
 /** Test connection, enable/disable, run now, Download log and delete, for one connection's page. */
 export function ConnectionActions(props: { name: string; enabled: boolean; admin: boolean; onChanged: () => void; onSessionEnded: () => void }) {
   const [test, runTest] = useConnectionTest(props.onSessionEnded);
@@ -44,27 +61,18 @@ export function ConnectionActions(props: { name: string; enabled: boolean; admin
       <h2 id="actions-title">{s('actions')}</h2>
       <p class="buttons">
         {props.admin && (
-          <>
-            <button type="button" id="test-connection" onClick={() => void runTest(props.name)}>
-              {t('testConnection')}
-            </button>{' '}
-            <button
-              type="button"
-              id="toggle-enabled"
-              onClick={() =>
-                void attempt(async () => {
-                  await setEnabled(props.name, !props.enabled);
-                  props.onChanged();
-                  return null;
-                })
-              }
-            >
-              {props.enabled ? s('disable') : s('enable')}
-            </button>{' '}
-            <button type="button" id="run-now" disabled={!props.enabled} onClick={() => void attempt(async () => ((await runNow(props.name)), t('runStarted')))}>
-              {t('runNow')}
-            </button>{' '}
-          </>
+          <AdminButtons
+            enabled={props.enabled}
+            onTest={() => void runTest(props.name)}
+            onToggle={() =>
+              void attempt(async () => {
+                await setEnabled(props.name, !props.enabled);
+                props.onChanged();
+                return null;
+              })
+            }
+            onRunNow={() => void attempt(async () => ((await runNow(props.name)), t('runStarted')))}
+          />
         )}
         <a id="download-log" class="button" href={logDownloadUrl(props.name)} download={`${props.name}.log`}>
           {t('downloadLog')}

@@ -52,6 +52,90 @@ export function FilterFields(props: { filter: FilterForm; problems: Problems; di
   );
 }
 
+/** What the attribute rows need from the editor. */
+type RowsProps = { attributes: AttributesForm; problems: Problems; disabled: boolean; set: (next: Partial<AttributesForm>) => void };
+
+/** Attributes renamed: from one of the message's, to a name of the operator's. */
+function RenameRows(props: RowsProps) {
+  const { attributes: a, disabled, set } = props;
+  const c = { problems: props.problems, disabled };
+  return (
+    <fieldset class="rename">
+      <legend>{rs('rename')}</legend>
+      {a.rename.map((r, i) => (
+        <div class="row" key={r.key}>
+          <SelectField
+            field={`attributes.rename.${i}.from`}
+            label={rs('renameFrom')}
+            value={r.from}
+            options={[['', '—'], ...ATTRIBUTE_NAMES.map((n) => [n, n] as const)]}
+            {...c}
+            onChange={(v) => set({ rename: a.rename.map((x, j) => (j === i ? { ...x, from: v } : x)) })}
+          />
+          <TextField
+            field={`attributes.rename.${r.from || i}`}
+            label={rs('renameTo')}
+            value={r.to}
+            {...c}
+            onInput={(v) => set({ rename: a.rename.map((x, j) => (j === i ? { ...x, to: v } : x)) })}
+          />
+          {!disabled && (
+            <button type="button" aria-label={`${rs('remove')}: ${rs('rename')} ${i + 1}`} onClick={() => set({ rename: a.rename.filter((_, j) => j !== i) })}>
+              {rs('remove')}
+            </button>
+          )}
+        </div>
+      ))}
+      {!disabled && (
+        <button type="button" id="add-rename" onClick={() => set({ rename: [...a.rename, { key: nextKey(), from: '', to: '' }] })}>
+          {rs('addRename')}
+        </button>
+      )}
+    </fieldset>
+  );
+}
+
+/** Attributes added: from a header of the message or a fixed value. */
+function AddedRows(props: RowsProps) {
+  const { attributes: a, disabled, set } = props;
+  const c = { problems: props.problems, disabled };
+  return (
+    <fieldset class="add">
+      <legend>{rs('added')}</legend>
+      {a.add.map((x, i) => {
+        const change = (next: Partial<typeof x>): void => set({ add: a.add.map((y, j) => (j === i ? { ...y, ...next } : y)) });
+        return (
+          <div class="row" key={x.key}>
+            <TextField field={`attributes.add.${i}.name`} label={rs('addName')} value={x.name} {...c} onInput={(v) => change({ name: v })} />
+            <SelectField
+              field={`attributes.add.${i}.source`}
+              label={rs('addSource')}
+              value={x.source}
+              options={[
+                ['header', rs('addFromHeader')],
+                ['value', rs('addFromValue')],
+              ]}
+              {...c}
+              onChange={(v) => change({ source: v as 'header' | 'value' })}
+            />
+            <TextField field={`attributes.add.${i}.${x.source}`} label={x.source === 'header' ? rs('addHeader') : rs('addValue')} value={x.text} {...c} onInput={(v) => change({ text: v })} />
+            {!disabled && (
+              <button type="button" aria-label={`${rs('remove')}: ${rs('added')} ${i + 1}`} onClick={() => set({ add: a.add.filter((_, j) => j !== i) })}>
+                {rs('remove')}
+              </button>
+            )}
+          </div>
+        );
+      })}
+      {!disabled && (
+        <button type="button" id="add-attribute" onClick={() => set({ add: [...a.add, { key: nextKey(), name: '', source: 'header', text: '' }] })}>
+          {rs('addAttribute')}
+        </button>
+      )}
+    </fieldset>
+  );
+}
+
 /** The message attributes the scenario receives: keep, rename, add. */
 export function AttributesEditor(props: { attributes: AttributesForm; problems: Problems; disabled: boolean; onChange: (a: AttributesForm) => void }) {
   const { attributes: a, problems, disabled } = props;
@@ -75,71 +159,8 @@ export function AttributesEditor(props: { attributes: AttributesForm; problems: 
           </div>
         </fieldset>
       )}
-      <fieldset class="rename">
-        <legend>{rs('rename')}</legend>
-        {a.rename.map((r, i) => (
-          <div class="row" key={r.key}>
-            <SelectField
-              field={`attributes.rename.${i}.from`}
-              label={rs('renameFrom')}
-              value={r.from}
-              options={[['', '—'], ...ATTRIBUTE_NAMES.map((n) => [n, n] as const)]}
-              {...c}
-              onChange={(v) => set({ rename: a.rename.map((x, j) => (j === i ? { ...x, from: v } : x)) })}
-            />
-            <TextField
-              field={`attributes.rename.${r.from || i}`}
-              label={rs('renameTo')}
-              value={r.to}
-              {...c}
-              onInput={(v) => set({ rename: a.rename.map((x, j) => (j === i ? { ...x, to: v } : x)) })}
-            />
-            {!disabled && (
-              <button type="button" aria-label={`${rs('remove')}: ${rs('rename')} ${i + 1}`} onClick={() => set({ rename: a.rename.filter((_, j) => j !== i) })}>
-                {rs('remove')}
-              </button>
-            )}
-          </div>
-        ))}
-        {!disabled && (
-          <button type="button" id="add-rename" onClick={() => set({ rename: [...a.rename, { key: nextKey(), from: '', to: '' }] })}>
-            {rs('addRename')}
-          </button>
-        )}
-      </fieldset>
-      <fieldset class="add">
-        <legend>{rs('added')}</legend>
-        {a.add.map((x, i) => {
-          const change = (next: Partial<typeof x>): void => set({ add: a.add.map((y, j) => (j === i ? { ...y, ...next } : y)) });
-          return (
-            <div class="row" key={x.key}>
-              <TextField field={`attributes.add.${i}.name`} label={rs('addName')} value={x.name} {...c} onInput={(v) => change({ name: v })} />
-              <SelectField
-                field={`attributes.add.${i}.source`}
-                label={rs('addSource')}
-                value={x.source}
-                options={[
-                  ['header', rs('addFromHeader')],
-                  ['value', rs('addFromValue')],
-                ]}
-                {...c}
-                onChange={(v) => change({ source: v as 'header' | 'value' })}
-              />
-              <TextField field={`attributes.add.${i}.${x.source}`} label={x.source === 'header' ? rs('addHeader') : rs('addValue')} value={x.text} {...c} onInput={(v) => change({ text: v })} />
-              {!disabled && (
-                <button type="button" aria-label={`${rs('remove')}: ${rs('added')} ${i + 1}`} onClick={() => set({ add: a.add.filter((_, j) => j !== i) })}>
-                  {rs('remove')}
-                </button>
-              )}
-            </div>
-          );
-        })}
-        {!disabled && (
-          <button type="button" id="add-attribute" onClick={() => set({ add: [...a.add, { key: nextKey(), name: '', source: 'header', text: '' }] })}>
-            {rs('addAttribute')}
-          </button>
-        )}
-      </fieldset>
+      <RenameRows attributes={a} {...c} set={set} />
+      <AddedRows attributes={a} {...c} set={set} />
     </fieldset>
   );
 }
