@@ -137,6 +137,8 @@ export interface ArchivedMessage {
   parsed: boolean;
   attachments: AttachmentInfo[];
   content: MessageContent | null;
+  /** The active legal holds that keep it from the purge. */
+  holds: string[];
 }
 
 export function getMessage(archiveId: string): Promise<ArchivedMessage> {
