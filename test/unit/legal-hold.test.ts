@@ -101,6 +101,13 @@ test('heldAmong over 100,000 messages: ids and query holds, unparsed and merged 
       assert.equal(await store.holds.countHeld({ query: 'merger', ids: [1] }), 1001);
       assert.equal(await store.holds.countHeld({ query: null, ids: [1, 2, 123_456] }), 2);
 
+      // A word in nearly every message, ids spread over all of them: asked row by row, the same answer.
+      const spread = Array.from({ length: 100 }, (_, k) => 1 + k * 1000).concat(Array.from({ length: 100 }, (_, k) => 500 + k * 1000));
+      const sorted = (a: number[]): number[] => [...a].sort((x, y) => x - y);
+      assert.deepEqual(await store.holds.matchAmong('figures', spread), sorted(spread.filter((id) => id % 100 !== 0)));
+      // 50,001 through the report merged into it.
+      assert.deepEqual(await store.holds.matchAmong('merger', spread), sorted([...spread.filter((id) => id % 100 === 0), 50_001]));
+
       await store.holds.releaseHold('custodian', { by: 'counsel', at: 3, reason: 'done' });
       assert.deepEqual(await heldAmong([50_001, 50_010, 50_100]), new Map([[50_010, ['by-ids']]]));
       await assert.rejects(store.holds.releaseHold('custodian', { by: 'x', at: 4, reason: 'again' }), (e: MailsluiceError) => e.code === 'HOLD_RELEASED');

@@ -15,6 +15,9 @@ const COLUMNS = `name, reason, query, ids, placed_by AS placedBy, placed_at AS p
 
 type Row = Omit<LegalHold, 'ids'> & { ids: string };
 
+/** Past this many hits per id asked in their span, a query is asked row by row instead (`ftsHits`). */
+const SPAN_HITS_PER_ID = 20;
+
 const toHold = (r: Row): LegalHold => ({ ...r, ids: JSON.parse(r.ids) as number[] });
 
 /** The FTS5 expression of a hold's query, or `HOLD_INVALID` naming the query's problem. */
@@ -108,9 +111,7 @@ export class SqliteHoldStore implements HoldStore {
         if (id < lo) lo = id;
         if (id > hi) hi = id;
       }
-      // One pass over the query's hits within the ids' span (FTS5 bounds a rowid range itself),
-      // then the ids picked out here: one look-up per hold and batch, not one per message.
-      const hits = this.conn.stmt('SELECT f.rowid AS id FROM s.messages_fts f WHERE f.messages_fts MATCH ? AND f.rowid BETWEEN ? AND ?').all(match, lo, hi) as Array<{ id: number }>;
+      const hits = this.ftsHits(match, candidates, lo, hi);
       const held = new Set<number>();
       for (const { id } of hits) {
         if (asked.has(id)) held.add(id);
@@ -160,6 +161,23 @@ export class SqliteHoldStore implements HoldStore {
     } catch (err) {
       throw mapSqliteError(err, `finding the messages of ${sha256}`);
     }
+  }
+
+  /**
+   * The rows among `candidates` (spanning `lo`..`hi`) that `match` matches. First one pass over
+   * the query's hits within the span (FTS5 bounds a rowid range itself), the ids picked out here;
+   * a query common in a wide span stops at {@link SPAN_HITS_PER_ID} hits per id and asks row by
+   * row instead. Measured on 100,000 messages, 1,000 ids spread over all of them: a word in one
+   * message of a hundred 1.4 ms by the span, 79 ms row by row; a word in every message 238 ms by
+   * the span, 47 ms row by row.
+   */
+  private ftsHits(match: string, candidates: readonly number[], lo: number, hi: number): Array<{ id: number }> {
+    const cap = candidates.length * SPAN_HITS_PER_ID;
+    const spanned = this.conn.stmt('SELECT f.rowid AS id FROM s.messages_fts f WHERE f.messages_fts MATCH ? AND f.rowid BETWEEN ? AND ? LIMIT ?').all(match, lo, hi, cap + 1) as Array<{ id: number }>;
+    if (spanned.length <= cap) return spanned;
+    return this.conn
+      .stmt('SELECT j.value AS id FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM s.messages_fts f WHERE f.messages_fts MATCH ? AND f.rowid = j.value)')
+      .all(JSON.stringify(candidates), match) as Array<{ id: number }>;
   }
 
   private get(name: string): LegalHold | null {
