@@ -108,6 +108,9 @@ test('heldAmong over 100,000 messages: ids and query holds, unparsed and merged 
       // 50,001 through the report merged into it.
       assert.deepEqual(await store.holds.matchAmong('merger', spread), sorted([...spread.filter((id) => id % 100 === 0), 50_001]));
 
+      // A custodian by address: the address as a phrase.
+      assert.deepEqual(await store.holds.matchAmong('"sender7@example.test"', [7, 8, 57, 107]), [7, 57, 107]);
+
       await store.holds.releaseHold('custodian', { by: 'counsel', at: 3, reason: 'done' });
       assert.deepEqual(await heldAmong([50_001, 50_010, 50_100]), new Map([[50_010, ['by-ids']]]));
       await assert.rejects(store.holds.releaseHold('custodian', { by: 'x', at: 4, reason: 'again' }), (e: MailsluiceError) => e.code === 'HOLD_RELEASED');
