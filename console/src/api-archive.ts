@@ -63,6 +63,8 @@ export function apiQuery(f: ArchiveFilters): URLSearchParams {
 
 /** One hit (`SearchHit`). */
 export interface SearchHit {
+  /** The message id (what a legal hold by ids names). */
+  id: number;
   archiveId: string;
   connection: string;
   from: string;
