@@ -116,6 +116,7 @@ test('heldAmong over 100,000 messages: ids and query holds, unparsed and merged 
       await assert.rejects(store.holds.releaseHold('custodian', { by: 'x', at: 4, reason: 'again' }), (e: MailsluiceError) => e.code === 'HOLD_RELEASED');
       await assert.rejects(store.holds.placeHold(hold('gone', { ids: [1] })), (e: MailsluiceError) => e.code === 'HOLD_EXISTS');
       await assert.rejects(store.holds.placeHold(hold('q', { query: 'merger "terms' })), (e: MailsluiceError) => e.code === 'HOLD_INVALID' && /query: search query: a quote opens/.test(e.message));
+      await assert.rejects(store.holds.placeHold(hold('p', { query: '-- ?' })), (e: MailsluiceError) => e.code === 'HOLD_INVALID' && /holds no word/.test(e.message));
       await assert.rejects(store.holds.placeHold(hold('i', { ids: [5, 100_001] })), (e: MailsluiceError) => e.code === 'HOLD_INVALID' && /100001/.test(e.message));
       assert.deepEqual((await store.holds.listHolds({ all: true })).map((h) => [h.name, h.releasedAt !== null]), [['by-ids', false], ['custodian', true], ['gone', true]]);
     } finally {

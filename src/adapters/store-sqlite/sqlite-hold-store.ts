@@ -24,7 +24,9 @@ const toHold = (r: Row): LegalHold => ({ ...r, ids: JSON.parse(r.ids) as number[
 function ftsOf(name: string, query: string): string {
   try {
     const match = toFtsQuery(query);
-    if (match === null) throw new MailsluiceError('SEARCH_QUERY_INVALID', 'search query: it holds no word');
+    // The index keeps only letters and digits (unicode61): a query of punctuation alone would be
+    // read, match nothing, and hold nothing without a word said.
+    if (match === null || !/[\p{L}\p{N}]/u.test(query)) throw new MailsluiceError('SEARCH_QUERY_INVALID', 'search query: it holds no word (letters or digits), so it would hold nothing');
     return match;
   } catch (err) {
     if (err instanceof MailsluiceError && err.code === 'SEARCH_QUERY_INVALID') throw invalidHold(name, [{ field: 'query', message: err.message }]);
