@@ -63,6 +63,8 @@ export function apiQuery(f: ArchiveFilters): URLSearchParams {
 
 /** One hit (`SearchHit`). */
 export interface SearchHit {
+  /** The message id (what a legal hold by ids names). */
+  id: number;
   archiveId: string;
   connection: string;
   from: string;
@@ -137,6 +139,8 @@ export interface ArchivedMessage {
   parsed: boolean;
   attachments: AttachmentInfo[];
   content: MessageContent | null;
+  /** The active legal holds that keep it from the purge. */
+  holds: string[];
 }
 
 export function getMessage(archiveId: string): Promise<ArchivedMessage> {

@@ -17,6 +17,7 @@ import { DeliveriesPage } from './deliveries-page.js';
 import { ArchivePage } from './archive-page.js';
 import { AuditPage } from './audit-page.js';
 import { AlertsPage } from './alerts-page.js';
+import { HoldsPage } from './holds-page.js';
 
 /** A section: its hash segment, its label, the role that sees it, its page. */
 interface Section {
@@ -37,6 +38,7 @@ const SECTIONS: Section[] = [
   { id: 'archive', label: 'navArchive', role: 'auditor', page: ArchivePage },
   { id: 'audit', label: 'navAudit', role: 'auditor', page: AuditPage },
   { id: 'alerts', label: 'navAlerts', role: 'viewer', page: AlertsPage },
+  { id: 'holds', label: 'navHolds', role: 'auditor', page: HoldsPage },
 ];
 
 function Nav(props: { role: string; current: string }) {

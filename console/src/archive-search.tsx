@@ -11,6 +11,7 @@ import { s } from './archive-strings.js';
 import { Excerpt, sizeText } from './archive-text.js';
 import { dateTime, failureText, num } from './i18n.js';
 import { href } from './router.js';
+import { fill } from './fill.js';
 
 /** The filters' form: every field labelled; submitting it puts the search into the hash. */
 function SearchForm(props: { filters: ArchiveFilters; connections: string[]; invalid: ReadonlySet<string>; onSearch: (f: ArchiveFilters) => void }) {
@@ -120,6 +121,9 @@ function Hits(props: { found: Found; query: string }) {
             {h.date && <time dateTime={h.date}>{dateTime(h.date)}</time>}
             <span class="size">{sizeText(h.size)}</span>
             <span class="connection">{h.connection}</span>
+            <span class="message-id" title={s('messageNumberHelp')}>
+              {fill(s('messageNumber'), { id: h.id })}
+            </span>
           </p>
           {h.excerpt && <Excerpt text={h.excerpt} query={props.query} />}
         </li>

@@ -58,6 +58,7 @@ const en = {
   navArchive: 'Archive',
   navAudit: 'Audit log',
   navAlerts: 'Alerts',
+  navHolds: 'Legal holds',
   notFoundPage: 'There is no such page.',
 } as const;
 
@@ -114,6 +115,7 @@ const ru: Record<Key, string> = {
   navArchive: 'Архив',
   navAudit: 'Журнал аудита',
   navAlerts: 'Оповещения',
+  navHolds: 'Юридические удержания',
   notFoundPage: 'Такой страницы нет.',
 };
 

@@ -14,6 +14,7 @@ import { attachmentLink, getMessage, htmlUrl, rawUrl, type ArchivedMessage, type
 import { s } from './archive-strings.js';
 import { addressText, sizeText } from './archive-text.js';
 import { dateTime, failureText } from './i18n.js';
+import { href } from './router.js';
 
 function Header(props: { id: string; label: string; value: string }) {
   if (!props.value) return null;
@@ -154,6 +155,19 @@ export function MessageView(props: { archiveId: string; back: string; onSessionE
             </a>{' '}
             <span class="sub">{sizeText(m.size)}</span>
           </p>
+          {m.holds.length > 0 && (
+            <p id="message-holds" class="notice" role="status">
+              {s('heldBy')}{' '}
+              {m.holds.map((h, i) => (
+                <span key={h}>
+                  {i > 0 && ', '}
+                  <a class="hold" href={href('holds', h)}>
+                    {h}
+                  </a>
+                </span>
+              ))}
+            </p>
+          )}
           {!c && <p>{s('noContent')}</p>}
           {c?.parseError && (
             <p class="notice" role="status">

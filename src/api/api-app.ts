@@ -27,6 +27,7 @@ import { alertRoutes } from './routes/alerts.js';
 import { sessionRoutes } from './routes/session.js';
 import { configEditRoutes } from './routes/config-edits.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { holdRoutes } from './routes/holds.js';
 import { consoleRoutes } from './console-files.js';
 
 
@@ -126,6 +127,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   auditRoutes(app, deps);
   archiveVerifyRoutes(app, deps);
   tokenRoutes(app, deps);
+  holdRoutes(app, deps);
   metricsRoutes(app, deps);
   alertRoutes(app, deps);
   if (deps.console) consoleRoutes(app, deps.console);

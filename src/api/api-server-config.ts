@@ -21,6 +21,7 @@ import type { VerifyReport } from '../core/archive/archive-verify.js';
 import type { AlertState } from '../core/alerts/index.js';
 import type { TokenInfo } from '../core/ports/token-store.js';
 import type { Role } from '../core/access/index.js';
+import type { HoldView } from './hold-schemas.js';
 
 import type { z } from '@hono/zod-openapi';
 import type { AuditPruneSchema, AuditRecordSchema, AuditVerdictSchema, ConnectionStoredSettingsSchema, RouteSchema, RouteStoredSettingsSchema } from './schemas.js';
@@ -59,6 +60,20 @@ export interface TokensAdmin {
   list(): Promise<TokenInfo[]>;
   /** Revokes `name`; whether there was one. */
   revoke(name: string): Promise<boolean>;
+}
+
+/** The legal holds (`routes/holds.ts`, `mailsluice hold …`; docs/legal-hold.md). */
+export interface HoldsAdmin {
+  /** The active holds (with `all`, released ones too), each with what it keeps now. */
+  list(all: boolean): Promise<HoldView[]>;
+  /** Hold `name`, or null. */
+  get(name: string): Promise<HoldView | null>;
+  /** Places a hold by `who`: `HOLD_INVALID` by field, `HOLD_EXISTS`. */
+  place(who: string, request: { name: string; reason: string; query?: string | null; ids?: number[] }): Promise<HoldView>;
+  /** Releases `name` by `who`: `HOLD_NOT_FOUND`, `HOLD_RELEASED`, `HOLD_INVALID` without a reason. */
+  release(who: string, name: string, reason: string): Promise<HoldView>;
+  /** The active holds that keep the archived message `archiveId`. */
+  holdsOf(archiveId: string): Promise<string[]>;
 }
 
 /** The configured routes and their deliveries. */
@@ -257,6 +272,9 @@ export interface ApiDeps {
   config?: ConfigAdmin;
   /** API tokens for `/api/v1/tokens`; absent, those paths answer 404. */
   tokens?: TokensAdmin;
+
+  /** The legal holds for `/api/v1/holds` and a message's `holds`; absent, those paths answer 404 and `holds` is empty. */
+  holds?: HoldsAdmin;
 
   /** The audit log for `GET /api/v1/audit`; absent, those paths answer 404. */
   audit?: AuditView;

@@ -24,6 +24,10 @@ export const ERROR_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = {
   TOKEN_EXISTS: 409,
   PROBE_NOT_CONFIGURED: 409,
   AUDIT_RETENTION_NOT_SET: 409,
+  HOLD_INVALID: 400,
+  HOLD_EXISTS: 409,
+  HOLD_NOT_FOUND: 404,
+  HOLD_RELEASED: 409,
 };
 
 /** The HTTP status of an error: its own, else 503 when trying again later may work, else 500. */

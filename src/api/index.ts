@@ -5,7 +5,7 @@
  * See README.md.
  */
 export { startApiServer, apiRoutes, type ApiServer } from './api-server.js';
-export { API_TUNING, type ApiDeps, type ApiServerOptions, type ConnectionSettings, type ConnectionStoredSettings, type RouteStoredSettings, type ConnectionsView, type RouteSettings, type RoutesView, type RecordAction, type AuditView, type ConnectionActions, type TokensAdmin, type ConnectionTestStep, type ConnectionTestResult, type ReloadReport, type AlertsView, type AlertTestResult, type SessionAccess, type OpenSession, type ConfigAdmin, type ConfigChange, type ConfigEditResult, type ConfigKind } from './api-server-config.js';
+export { API_TUNING, type ApiDeps, type ApiServerOptions, type ConnectionSettings, type ConnectionStoredSettings, type RouteStoredSettings, type ConnectionsView, type RouteSettings, type RoutesView, type RecordAction, type AuditView, type ConnectionActions, type TokensAdmin, type HoldsAdmin, type ConnectionTestStep, type ConnectionTestResult, type ReloadReport, type AlertsView, type AlertTestResult, type SessionAccess, type OpenSession, type ConfigAdmin, type ConfigChange, type ConfigEditResult, type ConfigKind } from './api-server-config.js';
 export { type Authorize, type AuthorizeRequest } from './access.js';
 export { createUrlSigner, urlSignature, attachmentPath, URL_KEY_BYTES, type UrlSigner, type UrlSignerOptions, type SignedRequest } from './signed-url.js';
 export { SESSION_COOKIE, CSRF_HEADER, STATE_CHANGING, sessionIdFrom, sessionCookie, clearedSessionCookie } from './session-cookie.js';

@@ -294,6 +294,7 @@ export const MessageSchema = z
     parsed: z.boolean().openapi({ description: 'False while the message waits to be parsed (attachments are then unknown).' }),
     attachments: z.array(AttachmentInfoSchema),
     content: MessageContentSchema.nullable().openapi({ description: 'Headers and bodies, from a fresh parse of the raw message; null where this API has no parser.' }),
+    holds: z.array(z.string()).openapi({ description: 'The names of the active legal holds that keep this message from the purge (by id or by query); empty when none, or where this API keeps no holds.' }),
   })
   .openapi('Message');
 

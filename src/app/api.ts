@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createPostalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner } from '../api/signed-url.js';
 import { loadOrCreateUrlKey, URL_KEY_FILE } from '../api/url-key.js';
-import type { AlertsView, ApiDeps, Authorize, ConfigAdmin, ConnectionActions, ConnectionSettings, RecordAction, ReloadReport, RouteSettings, TokensAdmin } from '../api/index.js';
+import type { AlertsView, ApiDeps, Authorize, ConfigAdmin, ConnectionActions, ConnectionSettings, RecordAction, ReloadReport, RouteSettings, TokensAdmin, HoldsAdmin } from '../api/index.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import { ruleSettings } from '../core/alerts/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
@@ -23,6 +23,7 @@ import type { PruneReport } from './audit-retention.js';
 import { testConnection } from './test-connection.js';
 import { apiCredentials, type ApiCredentials } from './api-credentials.js';
 import { createToken } from './tokens.js';
+import { holdJson, holdsOfArchived, listHolds, placeHold, releaseHold } from './holds.js';
 import { connectionStored } from './connection-stored.js';
 import { routeStored } from './route-stored.js';
 import { assertProbeConfigured, testConnectionWithProbe } from './probe-test.js';
@@ -240,6 +241,20 @@ function tokensAdmin(app: Pick<EmbeddedApp, 'tokens' | 'clock'>): TokensAdmin {
   };
 }
 
+/** The legal holds of the archive as `/api/v1/holds` manages them (as `mailsluice hold`). */
+function holdsAdmin(app: Pick<EmbeddedApp, 'holds' | 'heldAmong' | 'clock'>): HoldsAdmin {
+  return {
+    list: (all) => listHolds(app.holds, all),
+    get: async (name) => {
+      const hold = await app.holds.getHold(name);
+      return hold ? holdJson(app.holds, hold) : null;
+    },
+    place: (who, request) => placeHold(app, who, request),
+    release: (who, name, reason) => releaseHold(app, who, name, reason),
+    holdsOf: (archiveId) => holdsOfArchived(app.holds, app.heldAmong, archiveId),
+  };
+}
+
 /** What every server of one running command shares: one editor of the file (one queue of edits), one session table. */
 interface SharedAccess {
   admin: ConfigAdmin | null;
@@ -298,6 +313,7 @@ export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigni
       ...(context.auditPrune ? { prune: context.auditPrune } : {}),
     },
     tokens: tokensAdmin(app),
+    holds: holdsAdmin(app),
     actions: connectionActions(app, context),
     authorize: overrides.authorize ?? context.authorize ?? credentials.authorize,
     sessions: credentials.sessions,

@@ -17,6 +17,8 @@ import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.
 import type { TlsMemory } from '../core/connection/tls-downgrade.js';
 import type { TokenStore } from '../core/ports/token-store.js';
 import type { AuditLog } from '../core/ports/audit-log.js';
+import type { HoldStore } from '../core/ports/hold-store.js';
+import { createHeldAmong, type HeldAmong } from '../core/holds/held-among.js';
 import type { ArchiveIndexCheck, BlobScanner } from '../core/ports/archive-check.js';
 import type { Principal } from '../core/access/principal.js';
 import { verifyToken } from './tokens.js';
@@ -67,6 +69,13 @@ export interface EmbeddedApp {
   tokens: TokenStore;
   /** The append-only, hash-chained audit log (ADR 0022). */
   audit: AuditLog;
+  /** The legal holds (docs/legal-hold.md). */
+  holds: HoldStore;
+  /**
+   * For the given message ids, the active holds that keep each (by id or by query match): what
+   * the purge asks before it removes anything (`core/holds/held-among.ts`).
+   */
+  heldAmong: HeldAmong;
   /** What `verify` and the scrub read (ADR 0031): the index side, and a scanner of the blob store (one per scan). */
   archiveCheck: { index: ArchiveIndexCheck; scanner(): BlobScanner };
   /** The principal an `Authorization` header's bearer token stands for, or null (unknown, revoked, malformed). */
@@ -191,6 +200,8 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     tls: store,
     tokens: store.tokens,
     audit: store.audit,
+    holds: store.holds,
+    heldAmong: createHeldAmong(store.holds),
     archiveCheck: { index: store.check, scanner: () => new FsBlobScanner(blobs) },
     verifyToken: (bearer) => verifyToken(store.tokens, systemClock, bearer),
     random: () => randomInt(0, 1_000_000) / 1_000_000,

@@ -18,6 +18,8 @@ import { MailsluiceError } from '../core/errors/index.js';
 import type { AuditRecordJson, AuditVerdict } from './audit.js';
 import type { PruneReport } from './audit-retention.js';
 import type { CreatedToken } from './tokens.js';
+import type { HoldJson } from './holds.js';
+import type { HoldRequest } from '../core/holds/legal-hold.js';
 import type { ControlClient, Query } from './control-client.js';
 import { zipEntries } from './zip-entries.js';
 
@@ -102,6 +104,31 @@ export async function tokenListThroughService(service: ControlClient): Promise<T
 /** Revokes `name` (`mailsluice token revoke`): `TOKEN_NOT_FOUND` when there is none. */
 export async function tokenRevokeThroughService(service: ControlClient, name: string): Promise<void> {
   await service.json('DELETE', `/api/v1/tokens/${encodeURIComponent(name)}`);
+}
+
+/** Places a hold (`mailsluice hold place`); the service records it, as the principal `local:<user>`. */
+export function holdPlaceThroughService(service: ControlClient, request: HoldRequest): Promise<HoldJson> {
+  return service.json<HoldJson>('POST', '/api/v1/holds', undefined, { name: request.name, reason: request.reason, query: request.query ?? null, ids: [...(request.ids ?? [])] });
+}
+
+/** Releases a hold (`mailsluice hold release`); the service records it. */
+export function holdReleaseThroughService(service: ControlClient, name: string, reason: string): Promise<HoldJson> {
+  return service.json<HoldJson>('POST', `/api/v1/holds/${encodeURIComponent(name)}/release`, undefined, { reason });
+}
+
+/** The holds (`mailsluice hold list [--all]`). */
+export async function holdListThroughService(service: ControlClient, all: boolean): Promise<HoldJson[]> {
+  return (await service.json<{ holds: HoldJson[] }>('GET', '/api/v1/holds', all ? { all: 'true' } : {})).holds;
+}
+
+/** One hold, or null when there is none of that name (`mailsluice hold show`). */
+export async function holdGetThroughService(service: ControlClient, name: string): Promise<HoldJson | null> {
+  try {
+    return await service.json<HoldJson>('GET', `/api/v1/holds/${encodeURIComponent(name)}`);
+  } catch (err) {
+    if (err instanceof MailsluiceError && err.code === 'HOLD_NOT_FOUND') return null;
+    throw err;
+  }
 }
 
 /** The running service's connections, without a secret (`mailsluice connections list`). */

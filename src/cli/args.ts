@@ -10,7 +10,7 @@ export interface ParsedArgs {
  * Parses `argv` strictly: an option not in `known` is a CLI_USAGE error naming it, so a typo
  * never silently changes what a command does.
  */
-export function parseArgs(argv: string[], known: { values: readonly string[]; flags: readonly string[] }): ParsedArgs {
+export function parseArgs(argv: string[], known: { values: readonly string[]; flags: readonly string[]; repeatable?: readonly string[] }): ParsedArgs {
   const positionals: string[] = [];
   const options: Record<string, string | true> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -28,7 +28,9 @@ export function parseArgs(argv: string[], known: { values: readonly string[]; fl
       } else if (known.values.includes(name)) {
         const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
         if (value === undefined) throw new MailsluiceError('CLI_USAGE', `option --${name} needs a value`);
-        options[name] = value;
+        // A repeatable option given again adds to its list (comma-separated, as one may also write it).
+        const earlier = options[name];
+        options[name] = typeof earlier === 'string' && known.repeatable?.includes(name) ? `${earlier},${value}` : value;
       } else {
         throw new MailsluiceError('CLI_USAGE', `unknown option --${name}`);
       }

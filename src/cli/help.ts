@@ -47,6 +47,12 @@ Commands:
                             dataDir/audit-archive/ (ADR 0029)
   audit verify              check the audit log's hash chain; exit 1 naming
                             the first removed or altered record
+  hold place NAME --reason TEXT [--query Q] [--id N]...
+                            place a legal hold: held messages are never purged
+  hold release NAME --reason TEXT
+                            end a legal hold (it stays on the record)
+  hold list [--all]         the active legal holds (--all: released ones too)
+  hold show NAME            one hold and how many messages it keeps now
 
 Options for every command:
   --config FILE             configuration file (default ./mailsluice.yaml)
@@ -69,8 +75,8 @@ const COMMAND_HELP: Record<string, string> = {
 
 Runs the service: every enabled connection, the routes' buses and the HTTP API, until SIGINT or
 SIGTERM. It also listens on DATADIR/control.sock (mode 600, with api.enabled false too): while
-it runs, token, audit, search, export, logs, connections list and deliveries retry are sent to
-it there, and it does and audits them (as local:<OS user>, from "control socket"); with no
+it runs, token, audit, hold, search, export, logs, connections list and deliveries retry are sent
+to it there, and it does and audits them (as local:<OS user>, from "control socket"); with no
 service running they work on the archive directly.
 
 SIGHUP, or the configuration file changing, applies the file again without a restart: only the
@@ -209,6 +215,29 @@ Makes an API token for the HTTP API (Authorization: Bearer msl_...) and prints i
 SHA-256 is stored, so it cannot be shown again. viewer sees status and stats; auditor also
 searches, views and exports the archive and reads the audit log; admin also changes the
 configuration. With --json: {"token","name","role","created"}. Recorded in the audit log.
+`,
+  'hold place': `Usage: mailsluice hold place NAME --reason TEXT [--query Q] [--id N]... [options]
+
+Places legal hold NAME: the messages it keeps are never purged, whatever the retention says,
+until it is released. --query Q (search's language: words, "phrases", word*) makes a custodian
+hold: mail archived later that matches is held too. --id N (repeat it, or N,M,...) holds those
+messages (the id of a search hit). A query, ids, or both; a query that cannot be read is refused
+now (HOLD_INVALID). Recorded in the audit log (hold.place) with who, the reason, query and ids.
+`,
+  'hold release': `Usage: mailsluice hold release NAME --reason TEXT [options]
+
+Releases legal hold NAME: from now on it keeps nothing. It stays on the record with who released
+it, when and why (hold list --all). Recorded in the audit log (hold.release).
+`,
+  'hold list': `Usage: mailsluice hold list [--all] [options]
+
+Lists the active legal holds (--all: then the released ones): name, how many messages each keeps
+now, its query and ids, who placed it, when and why. With --json: one hold per line.
+`,
+  'hold show': `Usage: mailsluice hold show NAME [options]
+
+Shows legal hold NAME: reason, query, ids, who placed (and released) it, and how many archived
+messages it keeps now.
 `,
   'token list': `Usage: mailsluice token list [options]
 

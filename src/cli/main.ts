@@ -8,6 +8,7 @@ import * as c from './commands.js';
 import { cmdTokenCreate, cmdTokenList, cmdTokenRevoke } from './token-commands.js';
 import { cmdAuditList, cmdAuditPrune, cmdAuditVerify } from './audit-commands.js';
 import { cmdVerify } from './verify-command.js';
+import { cmdHoldList, cmdHoldPlace, cmdHoldRelease, cmdHoldShow } from './hold-commands.js';
 import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
 import { cmdBackup, cmdRestore } from './backup-commands.js';
 import { cmdKeysGenerate, cmdKeysRotate } from './key-commands.js';
@@ -17,8 +18,9 @@ import { OutputClosed, stdio, type Io } from './output.js';
 export { HELP } from './help.js';
 
 const KNOWN = {
-  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days', 'new-key'],
-  flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe', 'with-archive', 'repair'],
+  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days', 'new-key', 'reason', 'query', 'id'],
+  flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe', 'with-archive', 'repair', 'all'],
+  repeatable: ['id'],
 } as const;
 
 const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => Promise<number>> = {
@@ -42,6 +44,7 @@ const GROUPS: Record<string, Record<string, (typeof COMMANDS)[string]>> = {
   audit: { list: cmdAuditList, verify: cmdAuditVerify, prune: cmdAuditPrune },
   connections: { list: cmdConnectionsList, status: cmdConnectionsStatus },
   keys: { generate: cmdKeysGenerate, rotate: cmdKeysRotate },
+  hold: { place: cmdHoldPlace, release: cmdHoldRelease, list: cmdHoldList, show: cmdHoldShow },
 };
 
 /** Runs the CLI and resolves to the exit status. */
@@ -57,7 +60,7 @@ export async function main(argv: string[], io: Io = stdio()): Promise<number> {
     }
     if (args.options.help || !command) {
       // Two-word commands have their own help too (deliveries list, config check).
-      const two = rest[0] && (command === 'deliveries' || command === 'config' || command === 'connection' || command === 'token' || command === 'audit' || command === 'connections' || command === 'keys') ? `${command} ${rest[0]}` : command;
+      const two = rest[0] && (command === 'deliveries' || command === 'config' || command === 'connection' || command === 'token' || command === 'audit' || command === 'connections' || command === 'keys' || command === 'hold') ? `${command} ${rest[0]}` : command;
       io.out(helpFor(two));
       return command || args.options.help ? 0 : 2;
     }

@@ -221,6 +221,32 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX IF NOT EXISTS messages_taken ON messages(taken_at, connection, size);
   `,
+  // Legal holds (issue 16, item 4; docs/legal-hold.md). A hold is never deleted and, once placed,
+  // only its release is ever written (once): the triggers refuse the rest, whoever asks. `ids` is
+  // a JSON array of message ids. messages_merged finds the journal reports merged into a message
+  // (a hold's query matches a primary through them, as search does); partial, so the drain's rows
+  // that are no merged report cost it nothing. IF NOT EXISTS: a test that winds user_version back
+  // runs this again.
+  `
+  CREATE TABLE IF NOT EXISTS legal_holds (
+    name TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    query TEXT,
+    ids TEXT NOT NULL DEFAULT '[]',
+    placed_by TEXT NOT NULL,
+    placed_at INTEGER NOT NULL,
+    released_by TEXT,
+    released_at INTEGER,
+    release_reason TEXT
+  ) WITHOUT ROWID;
+  CREATE TRIGGER IF NOT EXISTS legal_holds_no_delete BEFORE DELETE ON legal_holds
+    BEGIN SELECT RAISE(ABORT, 'legal holds are kept for the record'); END;
+  CREATE TRIGGER IF NOT EXISTS legal_holds_release_only BEFORE UPDATE ON legal_holds
+    WHEN OLD.released_at IS NOT NULL OR NEW.name IS NOT OLD.name OR NEW.reason IS NOT OLD.reason OR NEW.query IS NOT OLD.query
+      OR NEW.ids IS NOT OLD.ids OR NEW.placed_by IS NOT OLD.placed_by OR NEW.placed_at IS NOT OLD.placed_at
+    BEGIN SELECT RAISE(ABORT, 'a legal hold is only ever released, once'); END;
+  CREATE INDEX IF NOT EXISTS messages_merged ON messages(merged_into) WHERE merged_into IS NOT NULL;
+  `,
 ];
 
 /**

@@ -13,11 +13,12 @@ import { SqliteArchiveReader } from './sqlite-archive-reader.js';
 import { SqliteTokenStore } from './sqlite-token-store.js';
 import { SqliteAuditLog } from './sqlite-audit-log.js';
 import { SqliteArchiveCheck } from './sqlite-archive-check.js';
+import { SqliteHoldStore } from './sqlite-hold-store.js';
 
 /**
  * The embedded metadata store on SQLite, every role over one connection to `archive.db` (WAL,
  * `synchronous=FULL`: a commit that returned survives a power cut): the drain ledger, the parse
- * queue, the search index, the archive reader, the API tokens, the audit log (each in its own
+ * queue, the search index, the archive reader, the API tokens, the audit log, the legal holds (each in its own
  * file, `sqlite-<role>.ts`), the connection the bus shares (`connection()`, for `bus-sqlite`) and
  * the STARTTLS memory. A stage is handed the role it uses.
  */
@@ -32,6 +33,8 @@ export class SqliteStore implements MessageStore {
   readonly audit: SqliteAuditLog;
   /** The catalogue and index rows as `mailsluice verify` reads them (`ArchiveIndexCheck`, ADR 0031). */
   readonly check: SqliteArchiveCheck;
+  /** The legal holds (`HoldStore`, docs/legal-hold.md). */
+  readonly holds: SqliteHoldStore;
   private readonly conn: SqliteConnection;
   private readonly db: Database.Database;
   constructor(options: SqliteStoreOptions) {
@@ -44,6 +47,7 @@ export class SqliteStore implements MessageStore {
     this.tokens = new SqliteTokenStore(this.conn);
     this.audit = new SqliteAuditLog(this.conn);
     this.check = new SqliteArchiveCheck(this.conn);
+    this.holds = new SqliteHoldStore(this.conn);
   }
 
   hasBlob(sha256: string): boolean {

@@ -173,7 +173,8 @@ async function messageView(deps: ApiDeps, archiveId: string): Promise<z.infer<ty
     sha256: a.Sha256,
     url: deps.signer.attachmentUrl(archiveId, a.Sha256, now),
   }));
-  return { archiveId, size: message.size, parsed: message.attachments !== null, attachments, content: await messageContent(deps, message, archiveId) };
+  const holds = deps.holds ? await deps.holds.holdsOf(archiveId) : [];
+  return { archiveId, size: message.size, parsed: message.attachments !== null, attachments, content: await messageContent(deps, message, archiveId), holds };
 }
 
 /** The messages resource (the attachments below it are `attachments.ts`). */

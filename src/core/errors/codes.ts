@@ -90,6 +90,10 @@ export const ERROR_CODES = {
   TOKEN_NOT_FOUND: { retryable: false, summary: 'No API token with that name exists (never made, or revoked).' },
   AUDIT_CHAIN_BROKEN: { retryable: false, summary: 'The audit log has a record that was removed or altered; the sentence names the first bad record by its sequence number.' },
   AUDIT_RETENTION_NOT_SET: { retryable: false, summary: 'audit prune was asked to move old audit records but no number of days was given (--keep-days, keepDays) or configured (audit.keepDays); nothing was moved.' },
+  HOLD_INVALID: { retryable: false, summary: 'A legal hold cannot be placed or released as asked: a malformed name, no reason, neither a query nor message ids, ids no archived message has, or a query the search cannot read; each problem is named by its field.' },
+  HOLD_EXISTS: { retryable: false, summary: 'A legal hold with that name was placed before (active or released: released holds are kept for the record); names are unique.' },
+  HOLD_NOT_FOUND: { retryable: false, summary: 'No legal hold with that name was ever placed.' },
+  HOLD_RELEASED: { retryable: false, summary: 'The legal hold was released already; a released hold stays on the record and cannot be released again.' },
   ALERT_SEND_FAILED: { retryable: true, summary: 'An alert could not be sent through one of its channels (the webhook refused it or was unreachable, the relay refused the mail); it is tried again at the next check.' },
   ALERT_READING_FAILED: { retryable: true, summary: 'A reading an alert rule needs (the data directory\'s free space, the dead letters, the audit chain) could not be taken; the rule keeps its state until the next check.' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
