@@ -1,0 +1,2 @@
+/** The master key's escrow parts: Shamir's secret sharing on `shamir-secret-sharing`. */
+export { combineKeyParts, keyPartFile, readKeyParts, writeKeyParts } from './shamir-escrow.js';
