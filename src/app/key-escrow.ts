@@ -6,10 +6,11 @@
  * file from parts and, given the archive's configuration, checks it opens the archive.
  */
 import type { Config } from '../config/loader.js';
-import { MailsluiceError } from '../core/errors/index.js';
+import { MailsluiceError, isMailsluiceError } from '../core/errors/index.js';
 import { ArchiveKeyring, masterKeyId, writeMasterKeyFile } from '../adapters/blob-fs/index.js';
 import { combineKeyParts, readKeyParts, writeKeyParts } from '../adapters/escrow-shamir/index.js';
-import { createEmbeddedApp } from './embedded.js';
+import { createEmbeddedApp, type EmbeddedApp } from './embedded.js';
+import { openArchiveKeyring } from './archive-keys.js';
 import { recordCliAction } from './audit.js';
 
 /** How `keys export` splits the key: `parts` files, any `threshold` of which rebuild it. */
@@ -24,25 +25,43 @@ export interface KeyExport {
   /** The key file, or the part files in order. */
   files: string[];
   split: KeySplit | null;
+  /** Recorded in the archive's audit log (false before the first drain: no archive yet). */
+  audited: boolean;
+}
+
+/** Writes `key` whole to `out`, or split into parts; answers the files. */
+async function writeEscrow(key: Uint8Array, out: string, split: KeySplit | null): Promise<string[]> {
+  if (split) return writeKeyParts(key, out, split.parts, split.threshold);
+  await writeMasterKeyFile(out, key);
+  return [out];
 }
 
 /**
  * Writes the archive's master key to `out` (the key file format `keys generate` writes), or split
  * into `split.parts` part files `out.part-<i>-of-<n>`; every file 0600, none over an existing
  * file. The key is the configured one, checked against the archive's keyring first (opening the
- * archive read-only, beside a running service too); the export is recorded in the audit log
- * (`archive.keys.export`: the files and the key id, never the key).
+ * archive, beside a running service too); the export is recorded in the audit log
+ * (`archive.keys.export`: the files and the key id, never the key). Before the first drain there
+ * is no archive yet, and escrow is best done then: the key is written unchecked (no keyring holds
+ * a data key yet) and unrecorded (no audit log yet).
  */
 export async function exportMasterKey(config: Config, out: string, split: KeySplit | null): Promise<KeyExport> {
   if (!config.archiveEncryption) throw new MailsluiceError('CLI_USAGE', 'keys export needs archive.encryption.key set to the archive\'s master key');
-  const app = await createEmbeddedApp(config);
+  let app: EmbeddedApp;
+  try {
+    app = await createEmbeddedApp(config);
+  } catch (err) {
+    if (!isMailsluiceError(err, 'ARCHIVE_NOT_FOUND')) throw err;
+    const key = (await openArchiveKeyring(config)).masterKey!;
+    return { keyId: masterKeyId(key), files: await writeEscrow(key, out, split), split, audited: false };
+  }
   try {
     const key = app.archiveMasterKey;
     if (!key) throw new MailsluiceError('INTERNAL', 'the archive opened without its master key');
-    const files = split ? await writeKeyParts(key, out, split.parts, split.threshold) : (await writeMasterKeyFile(out, key), [out]);
+    const files = await writeEscrow(key, out, split);
     const keyId = masterKeyId(key);
     await recordCliAction(app, 'archive.keys.export', { keyId, files, ...(split ? { parts: split.parts, threshold: split.threshold } : {}) });
-    return { keyId, files, split };
+    return { keyId, files, split, audited: true };
   } finally {
     await app.close();
   }

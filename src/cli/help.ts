@@ -192,7 +192,8 @@ FILE is a key file as keys generate writes it (32 bytes; start reads it as it is
 FILE.part-1-of-N … FILE.part-N-of-N, any K of which rebuild it (keys combine) and fewer of which
 tell nothing of it; each part names its number, the threshold and the key id, with a checksum.
 Every file is made 600 and none overwrites a file. Recorded in the audit log (archive.keys.export,
-never the key). Runs beside a running service. See docs/encryption.md.
+never the key). Runs beside a running service, and before the first drain (no archive yet: the
+configured key is written unchecked), the best time to escrow it. See docs/encryption.md.
 `,
   'keys combine': `Usage: mailsluice keys combine PART... --out FILE [options]
 

@@ -35,8 +35,12 @@ export async function cmdKeysExport(args: ParsedArgs, io: Io): Promise<number> {
   const out = outOption(args, 'keys export');
   const split = splitOption(args);
   const r = await exportMasterKey(readServiceConfig(configPath(args)), out, split);
-  if (args.options.json) io.out(JSON.stringify(r) + '\n');
-  else if (split) {
+  if (args.options.json) {
+    io.out(JSON.stringify(r) + '\n');
+    return 0;
+  }
+  if (!r.audited) io.out('no archive in dataDir yet: the configured key is written as it is (nothing to check it against)\n');
+  if (split) {
     io.out(`master key ${r.keyId} split into ${split.parts} parts (mode 600), any ${split.threshold} of which rebuild it (mailsluice keys combine):\n`);
     for (const f of r.files) io.out(`  ${f}\n`);
     io.out('keep each part with a different custodian, apart from the backups: a lost key is a lost archive\n');

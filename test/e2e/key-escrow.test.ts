@@ -54,6 +54,12 @@ test('keys export writes the key for escrow, whole or in 3-of-5 parts; keys comb
     const key = join(ws.dir, 'master.key');
     assert.equal((await runCli(['keys', 'generate', '--out', key], ws)).code, 0);
     ws.writeConfig({ connections: [conn], archive: { encryption: { key: { file: key } } } });
+    // Before the first drain, when escrow is best done: no archive yet, the key is written all the same.
+    const early = join(ws.dir, 'early.key');
+    const first0 = await runCli(['keys', 'export', '--out', early], ws);
+    assert.equal(first0.code, 0, first0.stderr);
+    assert.ok(readFileSync(early).equals(readFileSync(key)), 'the key exported before any archive');
+    assert.equal(existsSync(ws.dataDir), false, 'an export makes no archive');
     const drain = await runCli(['drain'], ws);
     assert.equal(drain.code, 0, drain.stderr);
 
