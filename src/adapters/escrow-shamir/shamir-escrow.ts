@@ -15,17 +15,11 @@ import { MailsluiceError } from '../../core/errors/index.js';
 import { combineRefusal, keyPartText, parseKeyPart, splitRefusal, type KeyPart } from '../../core/archive/key-escrow.js';
 import { keyIdOfDigest } from '../../core/archive/encryption.js';
 import { writeNewPrivateFile } from '../fs-node/private-files.js';
+import { keyPartFile } from './shamir-escrow-config.js';
+import { partUnreadable, partWriteError, partsInvalid } from './shamir-error-map.js';
 
 const sha256Hex = (text: string): string => hash('sha256', text, 'hex');
 
-function partsInvalid(message: string, cause?: unknown): MailsluiceError {
-  return new MailsluiceError('KEY_PARTS_INVALID', message, { retryable: false, ...(cause === undefined ? {} : { cause }) });
-}
-
-/** The file of part `i` of `n` for `--out FILE`: `FILE.part-<i>-of-<n>`. */
-export function keyPartFile(out: string, i: number, n: number): string {
-  return `${out}.part-${i}-of-${n}`;
-}
 
 /**
  * Splits `key` into `parts` part files of which any `threshold` rebuild it (`keyPartFile` names
@@ -43,12 +37,9 @@ export async function writeKeyParts(key: Uint8Array, out: string, parts: number,
     for (let i = 0; i < parts; i++) {
       const file = keyPartFile(out, i + 1, parts);
       const part: KeyPart = { keyId, part: i + 1, parts, threshold, share: Buffer.from(shares[i]!).toString('base64') };
-      try {
-        await writeNewPrivateFile(file, keyPartText(part, sha256Hex));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new MailsluiceError('CONFIG_INVALID', `${file} exists already: a key part is never overwritten`);
-        throw err;
-      }
+      await writeNewPrivateFile(file, keyPartText(part, sha256Hex)).catch((err: unknown) => {
+        throw partWriteError(file, err);
+      });
       written.push(file);
     }
   } catch (err) {
@@ -67,7 +58,7 @@ export async function readKeyParts(files: readonly string[]): Promise<{ file: st
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      throw partsInvalid(`${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, err);
+      throw partUnreadable(file, err);
     }
     const part = parseKeyPart(text, file, sha256Hex);
     if (typeof part === 'string') throw partsInvalid(part);
