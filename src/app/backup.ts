@@ -156,9 +156,9 @@ class BackupRun {
 }
 
 /** Copies the blob files the metadata copy needs; a staging pack compacted meanwhile is found again through its redirect. */
-async function copyBlobs(run: BackupRun, blobsDir: string, refs: string[], hooks: BackupHooks): Promise<void> {
+async function copyBlobs(run: BackupRun, blobsDir: string, refs: () => AsyncIterable<string>, hooks: BackupHooks): Promise<void> {
   for (let round = 1; ; round++) {
-    const extents: BlobExtents = await backupExtents(blobsDir, refs);
+    const extents: BlobExtents = await backupExtents(blobsDir, refs());
     await hooks.afterBlobPlan?.(round);
     let vanished = false;
     for (const [name, length] of [...extents].sort()) {
@@ -242,7 +242,7 @@ async function backupLocked(dataDir: string, out: string, clock: Clock, started:
   const searchCopy = copies.get('search.db');
   if (searchCopy) trimSearchCopy(searchCopy, archiveCopy);
   for (const [path, dest] of copies) await run.hashDatabase(path, dest);
-  await copyBlobs(run, join(dataDir, 'blobs'), blobRefsOf(archiveCopy), hooks);
+  await copyBlobs(run, join(dataDir, 'blobs'), () => blobRefsOf(archiveCopy), hooks);
   for (const { path, policy } of included) {
     if (!policy.include || policy.kind === 'database' || path.startsWith('blobs/')) continue;
     try {

@@ -33,6 +33,10 @@ Commands:
   keys generate --out FILE  write a new master key for archive.encryption (0600)
   keys rotate --new-key FILE
                             re-wrap the archive's data keys under a new master key
+  keys export --out FILE    write the master key for escrow (0600); split into parts
+                            with --parts N --threshold K (any K of N rebuild it)
+  keys combine PART... --out FILE
+                            rebuild the master key file from K of its parts
   deliveries list           deliveries of messages to routes
                             (--state pending|done|dead, --route NAME, --connection, --limit)
   deliveries retry ID...    queue dead deliveries again (or --all-dead [--route NAME])
@@ -184,6 +188,26 @@ Re-wraps every data key of the archive under the master key in FILE (made by key
 replaces dataDir/archive-keys.json atomically; no pack is rewritten. Needs the current key in
 archive.encryption.key and holds the data directory (stop start or drain first). Afterwards only
 the new key opens the archive: set archive.encryption.key to FILE before the next start.
+`,
+  'keys export': `Usage: mailsluice keys export --out FILE [--parts N --threshold K] [options]
+
+Writes the archive's master key (archive.encryption.key, checked against the archive's keyring
+first) for escrow: a backup never holds it, and a lost key is a lost archive. Without --parts,
+FILE is a key file as keys generate writes it (32 bytes; start reads it as it is). With --parts N
+--threshold K (2 <= K <= N <= 255), the key is split by Shamir's secret sharing into N files
+FILE.part-1-of-N … FILE.part-N-of-N, any K of which rebuild it (keys combine) and fewer of which
+tell nothing of it; each part names its number, the threshold and the key id, with a checksum.
+Every file is made 600 and none overwrites a file. Recorded in the audit log (archive.keys.export,
+never the key). Runs beside a running service, and before the first drain (no archive yet: the
+configured key is written unchecked), the best time to escrow it. See docs/encryption.md.
+`,
+  'keys combine': `Usage: mailsluice keys combine PART... --out FILE [options]
+
+Rebuilds the master key from K of the part files keys export --parts wrote and writes it to FILE
+(key file format, 600, never over a file). Fewer parts than the threshold, parts of different
+keys or splits, the same part twice or a damaged part are KEY_PARTS_INVALID, and nothing is
+written. With a configuration (--config, or ./mailsluice.yaml when there) the key is also
+checked against that archive's keyring (ARCHIVE_KEY_INVALID when it is another key).
 `,
   'deliveries list': `Usage: mailsluice deliveries list [options]
 

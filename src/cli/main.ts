@@ -12,13 +12,14 @@ import { cmdHoldList, cmdHoldPlace, cmdHoldRelease, cmdHoldShow } from './hold-c
 import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
 import { cmdBackup, cmdRestore } from './backup-commands.js';
 import { cmdKeysGenerate, cmdKeysRotate } from './key-commands.js';
+import { cmdKeysCombine, cmdKeysExport } from './key-escrow-commands.js';
 import { helpFor, version } from './help.js';
 import { OutputClosed, stdio, type Io } from './output.js';
 
 export { HELP } from './help.js';
 
 const KNOWN = {
-  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days', 'new-key', 'reason', 'query', 'id'],
+  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days', 'new-key', 'reason', 'query', 'id', 'parts', 'threshold'],
   flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe', 'with-archive', 'repair', 'all'],
   repeatable: ['id'],
 } as const;
@@ -43,7 +44,7 @@ const GROUPS: Record<string, Record<string, (typeof COMMANDS)[string]>> = {
   token: { create: cmdTokenCreate, list: cmdTokenList, revoke: cmdTokenRevoke },
   audit: { list: cmdAuditList, verify: cmdAuditVerify, prune: cmdAuditPrune },
   connections: { list: cmdConnectionsList, status: cmdConnectionsStatus },
-  keys: { generate: cmdKeysGenerate, rotate: cmdKeysRotate },
+  keys: { generate: cmdKeysGenerate, rotate: cmdKeysRotate, export: cmdKeysExport, combine: cmdKeysCombine },
   hold: { place: cmdHoldPlace, release: cmdHoldRelease, list: cmdHoldList, show: cmdHoldShow },
 };
 

@@ -14,6 +14,13 @@ import { backupArchive } from '../../src/app/backup.js';
 import { restoreArchive } from '../../src/app/restore.js';
 import { compact, markParsed, openArchive, seed, verifyAll } from './compactor-fixture.js';
 
+/** Every item of `it` (Array.fromAsync is Node 22's). */
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
 test('extents reach every ref; a compacted staging pack is needed through its redirect; backups before and after compaction restore every blob', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'mailsluice-backup-extents-'));
   const a = await openArchive(join(dir, 'data'));
@@ -21,8 +28,11 @@ test('extents reach every ref; a compacted staging pack is needed through its re
     const expected = await seed(a, 12);
     await markParsed(a);
     const blobs = join(dir, 'data', 'blobs');
-    const refs = blobRefsOf(join(dir, 'data', 'archive.db'));
+    const refs = await collect(blobRefsOf(join(dir, 'data', 'archive.db')));
     assert.equal(refs.length, 12);
+    // Read a page at a time: pages of 1, 5 or 12 rows give the same refs, each once.
+    for (const pageRows of [1, 5, 12]) assert.deepEqual(await collect(blobRefsOf(join(dir, 'data', 'archive.db'), pageRows)), refs, `pages of ${pageRows}`);
+    assert.equal(new Set(refs).size, 12, 'every ref once');
     const before = await backupExtents(blobs, refs);
     for (const ref of refs) {
       const r = parseFsBlobRef(ref);

@@ -12,12 +12,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { BIN, collectCli, imapConnection, makeWorkspace, runCli, spawnCli, type CliResult, type Workspace } from '../harness/cli.js';
+import { imapConnection, makeWorkspace, runCli, spawnCli, type CliResult, type Workspace } from '../harness/cli.js';
+import { runUnderUmask022, spawnUnderUmask022, wrongModes } from '../harness/modes.js';
 import { makeMessage } from '../harness/messages.js';
 import { startWebhookReceiver, waitFor, type WebhookReceiver } from '../harness/webhook-receiver.js';
 import { LOCK_HOLDER_FILE, lockDataDir } from '../../src/adapters/store-sqlite/index.js';
@@ -161,20 +162,6 @@ test('stats, search, export, logs and deliveries list (and deliveries retry) run
   }
 });
 
-/** Every path under `dir` with a mode other than 0700 (directories) or 0600 (files). */
-function wrongModes(dir: string, want = { dir: 0o700, file: 0o600 }): string[] {
-  const wrong: string[] = [];
-  const visit = (path: string): void => {
-    const st = lstatSync(path);
-    const mode = st.mode & 0o7777;
-    const expected = st.isDirectory() ? want.dir : want.file;
-    if (mode !== expected) wrong.push(`${path.slice(dir.length) || '/'} is ${mode.toString(8)}, not ${expected.toString(8)}`);
-    if (st.isDirectory()) for (const n of readdirSync(path)) visit(join(path, n));
-  };
-  visit(dir);
-  return wrong;
-}
-
 function listTree(dir: string): string[] {
   const out: string[] = [];
   const visit = (rel: string): void => {
@@ -186,12 +173,6 @@ function listTree(dir: string): string[] {
   };
   visit('');
   return out;
-}
-
-/** Runs the CLI under `umask 022`, as a shell with the usual umask would. */
-function runUnderUmask022(args: string[], ws: Workspace): Promise<CliResult> {
-  const quoted = [process.execPath, BIN, ...args, '--config', ws.configPath].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return collectCli(spawn('/bin/sh', ['-c', `umask 022; exec ${quoted}`], { cwd: ws.dir, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 
@@ -223,7 +204,7 @@ test('under umask 022 the data directory and exports are readable by their owner
     assert.deepEqual(wrongModes(join(ws.dir, 'shared'), { dir: 0o750, file: 0o640 }), []);
 
     // While the service runs: the WAL files of both databases and lock.pid are there too.
-    const start = spawn('/bin/sh', ['-c', `umask 022; exec '${process.execPath}' '${BIN}' start --config '${ws.configPath}'`], { cwd: ws.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const start = spawnUnderUmask022(['start'], ws);
     const err = stderrOf(start);
     try {
       await waitFor(() => existsSync(join(ws.dataDir, 'archive.db-wal')) && existsSync(join(ws.dataDir, 'search.db-wal')), 20_000, `the service's WAL files (stderr: ${err.text})`);

@@ -19,8 +19,20 @@ function fakeClock(): Clock & { slept: number[] } {
   return { slept, now: () => t, sleep: async (ms) => void (slept.push(ms), (t += ms)) };
 }
 
-function fixture(records: ScannedBlob[], catalogue: CatalogueRow[], messages: IndexedMessage[]): { scanner: BlobScanner; index: ArchiveIndexCheck; added: Array<[string, string]> } {
+function fixture(
+  records: ScannedBlob[],
+  catalogue: CatalogueRow[],
+  messages: IndexedMessage[],
+): { scanner: BlobScanner; index: ArchiveIndexCheck; added: Array<[string, string]>; largestRead: () => number } {
   const added: Array<[string, string]> = [];
+  // The most rows any one read of the index answered or was asked about.
+  let largest = 0;
+  const read = <T>(rows: T[], asked = 0): T[] => {
+    largest = Math.max(largest, rows.length, asked);
+    return rows;
+  };
+  const bySha = [...catalogue].sort((a, b) => (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0));
+  const byId = [...messages].sort((a, b) => a.id - b.id);
   const scanner: BlobScanner = {
     async scan(visit) {
       for (const r of records) visit(r);
@@ -30,17 +42,16 @@ function fixture(records: ScannedBlob[], catalogue: CatalogueRow[], messages: In
     newerThanScan: (ref) => ref.startsWith('pack-00000009'),
   };
   const index: ArchiveIndexCheck = {
-    catalogue: async () => catalogue,
-    countMessages: async () => messages.length,
-    messagesWithoutCatalogue: async () => messages.filter((m) => !catalogue.some((c) => c.sha256 === m.sha256)),
-    catalogueWithoutMessage: async () => catalogue.filter((c) => !messages.some((m) => m.sha256 === c.sha256)),
-    messagesOf: async (shas) => messages.filter((m) => shas.includes(m.sha256)),
+    cataloguePage: async (after, limit) => read(bySha.filter((c) => after === null || c.sha256 > after).slice(0, limit)),
+    messagesPage: async (after, limit) => read(byId.filter((m) => m.id > after).slice(0, limit)),
+    catalogueRowsOf: async (shas) => read(catalogue.filter((c) => shas.includes(c.sha256)), shas.length),
+    messagesOf: async (shas) => read(messages.filter((m) => shas.includes(m.sha256)), shas.length),
     reindex: async (blob, connection) => {
       added.push([blob.sha256, connection]);
       return 99;
     },
   };
-  return { scanner, index, added };
+  return { scanner, index, added, largestRead: () => largest };
 }
 
 const row = (c: string, ref: string): CatalogueRow => ({ sha256: sha(c), ref, size: 10, storedSize: 5 });
@@ -73,6 +84,27 @@ test('verify: each problem named by its messages; a torn tail, a duplicate and a
   assert.deepEqual(added, [[sha('c'), REPAIRED_CONNECTION]]);
   assert.deepEqual(repaired.repair, { reindexed: 1, left: 3 });
   assert.equal(repaired.ok, false);
+});
+
+test('verify reads the index a page at a time: with pages of 1, 2 or 3 rows the report is the one of a single page', async () => {
+  // Every kind of problem, and rows on both sides of page boundaries: messages sharing a blob,
+  // a message whose blob has no row, a row without a message.
+  const records = [rec('a', 'pack-00000001:16:5'), rec('b', 'pack-00000001:85:5', 'payload checksum does not match'), rec('c', 'pack-00000001:154:5'), rec('g', 'pack-00000001:223:5'), rec('h', 'pack-00000001:292:5'), rec('e', 'pack-00000001:361:5', 'unreadable')];
+  const catalogue = [row('a', 'pack-00000001:16:5'), row('b', 'pack-00000001:85:5'), row('d', 'pack-00000002:16:5'), row('f', 'pack-00000009:16:5'), row('g', 'pack-00000001:223:5'), row('h', 'pack-00000001:292:5')];
+  const messages = [msg(1, 'a'), msg(2, 'b'), msg(3, 'd'), msg(4, 'f'), msg(5, 'a'), msg(6, 'g'), msg(7, 'i')];
+  const reportWith = async (pageRows?: number): Promise<{ report: unknown; largest: number }> => {
+    const { scanner, index, largestRead } = fixture(records, catalogue, messages);
+    const report = await verifyArchive({ scanner, index, clock: fakeClock(), ...(pageRows ? { pageRows } : {}) });
+    return { report, largest: largestRead() };
+  };
+  const whole = await reportWith();
+  const kinds = (whole.report as { problems: Array<{ kind: string; archiveId: string | null }> }).problems.map((p) => `${p.kind}:${p.archiveId?.[0] ?? '-'}`).sort();
+  assert.deepEqual(kinds, ['blob-corrupt:b', 'blob-missing:d', 'blob-missing:i', 'damaged-record:-', 'orphan-blob:c', 'orphan-blob:h']);
+  for (const pageRows of [1, 2, 3]) {
+    const paged = await reportWith(pageRows);
+    assert.deepEqual(paged.report, whole.report, `pages of ${pageRows}`);
+    assert.ok(paged.largest <= pageRows, `no read of the index above ${pageRows} rows (${paged.largest})`);
+  }
 });
 
 test('scrub: the first pass waits ten minutes (or a period if shorter), then a period after the last; the pacer holds the rate', async () => {

@@ -5,7 +5,7 @@
  * keyring opens the archive) are in `core/archive/encryption.ts`.
  */
 import { createCipheriv, createDecipheriv, hash, randomBytes, randomInt } from 'node:crypto';
-import { open, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MailsluiceError } from '../../core/errors/index.js';
 import {
@@ -21,7 +21,7 @@ import {
 } from '../../core/archive/encryption.js';
 import type { Keyring, WrappedDataKey } from '../../core/archive/encryption.js';
 import { writeFileAtomic } from '../fs-node/atomic-write.js';
-import { PRIVATE_FILE_MODE } from '../fs-node/private-files.js';
+import { PRIVATE_FILE_MODE, writeNewPrivateFile } from '../fs-node/private-files.js';
 import type { DataKey, DataKeys } from './record-cipher.js';
 
 /** The key id of a master key (`core/archive/encryption.ts`). */
@@ -66,21 +66,22 @@ export async function loadMasterKey(source: MasterKeySource, env: NodeJS.Process
 /** Writes a new random master key to `file` (mode 0600; an existing file is never overwritten); returns its key id. */
 export async function generateMasterKeyFile(file: string): Promise<string> {
   const key = randomBytes(KEY_BYTES);
-  let fh;
+  await writeMasterKeyFile(file, key);
+  return masterKeyId(key);
+}
+
+/**
+ * Writes `key` to `file` in the key file format (the 32 raw bytes `archive.encryption.key.file`
+ * reads), mode 0600, fsynced; an existing file is never overwritten (CONFIG_INVALID naming it).
+ */
+export async function writeMasterKeyFile(file: string, key: Uint8Array): Promise<void> {
+  if (key.length !== KEY_BYTES) throw invalid(`a master key is ${KEY_BYTES} bytes, not ${key.length}`);
   try {
-    fh = await open(file, 'wx', PRIVATE_FILE_MODE);
+    await writeNewPrivateFile(file, key);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new MailsluiceError('CONFIG_INVALID', `${file} exists already: a key file is never overwritten`);
     throw err;
   }
-  try {
-    await fh.chmod(PRIVATE_FILE_MODE);
-    await fh.writeFile(key);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  return masterKeyId(key);
 }
 
 function wrap(master: Uint8Array, id: number, key: Uint8Array, createdAt: string): WrappedDataKey {

@@ -26,9 +26,10 @@ function reach(extents: BlobExtents, ref: FsBlobRef): void {
 
 /**
  * The extents of the blob directory `directory` that the refs `refs` (every `blobs.ref` of a
- * metadata snapshot) need.
+ * metadata snapshot) need. The refs are taken as they come (a page at a time from the snapshot):
+ * what is held is one length per file.
  */
-export async function backupExtents(directory: string, refs: Iterable<string>): Promise<BlobExtents> {
+export async function backupExtents(directory: string, refs: Iterable<string> | AsyncIterable<string>): Promise<BlobExtents> {
   const extents: BlobExtents = new Map();
   // Per staging pack: its redirect table, or null when it has none (still staged).
   const redirects = new Map<number, Map<number, RedirectEntry> | null>();
@@ -45,7 +46,7 @@ export async function backupExtents(directory: string, refs: Iterable<string>): 
     redirects.set(packId, table);
     return table;
   };
-  for (const text of refs) {
+  for await (const text of refs) {
     const ref = parseFsBlobRef(text);
     if (!ref.staging) {
       reach(extents, ref);

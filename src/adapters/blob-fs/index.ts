@@ -10,4 +10,4 @@ export { scanPack, type PackScan, type ScannedRecord, type RecordHeader, type Co
 export { FsBlobScanner } from './pack-verify.js';
 export type { CompactorOptions, CompactorStep } from './fs-compactor.js';
 export { backupExtents, type BlobExtents } from './backup-extents.js';
-export { ArchiveKeyring, generateMasterKeyFile, loadMasterKey, masterKeyId, type MasterKeySource } from './archive-keyring.js';
+export { ArchiveKeyring, generateMasterKeyFile, loadMasterKey, masterKeyId, writeMasterKeyFile, type MasterKeySource } from './archive-keyring.js';

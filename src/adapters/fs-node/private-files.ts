@@ -8,7 +8,7 @@
  * and `-journal` files the mode of their database.
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { chmod, lstat, readdir } from 'node:fs/promises';
+import { chmod, lstat, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Directories in the data directory: owner only. */
@@ -27,6 +27,23 @@ export function makePrivateDirSync(dir: string): string | undefined {
  */
 export function ensurePrivateFileSync(file: string): void {
   closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
+}
+
+/**
+ * Writes `data` to a new `file` with mode 0600 and fsyncs it; an existing file is never
+ * overwritten (EEXIST, thrown as is for the caller to name). For files whose loss or
+ * replacement would be worse than a refusal: master keys and their escrow parts.
+ */
+export async function writeNewPrivateFile(file: string, data: Uint8Array | string): Promise<void> {
+  const fh = await open(file, 'wx', PRIVATE_FILE_MODE);
+  try {
+    // The umask may only narrow the mode; chmod says it outright all the same.
+    await fh.chmod(PRIVATE_FILE_MODE);
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** One path {@link tightenTree} changed, with its mode before. */

@@ -2,4 +2,4 @@ export { SqliteStore, createSqliteStore } from './sqlite-store.js';
 export type { SqliteStoreOptions } from './sqlite-store-config.js';
 export { mapSqliteError } from './sqlite-error-map.js';
 export { lockDataDir, dataDirHeld, LOCK_FILE, LOCK_HOLDER_FILE, type DataDirLock, type LockHolder } from './data-dir-lock.js';
-export { snapshotDatabase, trimSearchCopy, blobRefsOf } from './sqlite-backup.js';
+export { snapshotDatabase, trimSearchCopy, blobRefsOf, BLOB_REF_PAGE_ROWS } from './sqlite-backup.js';

@@ -2,7 +2,9 @@
  * The metadata side of `mailsluice verify` on SQLite (`ArchiveIndexCheck`, ADR 0031): the blob
  * catalogue (`blobs`), the archived messages (`messages`) held against it, and repair's one
  * write, a message row queued for the parse. Works on a read-only connection but for `reindex`.
+ * Read a page at a time by key (the port says why), with a turn of the event loop before each.
  */
+import { setImmediate } from 'node:timers/promises';
 import type { ArchiveIndexCheck, CatalogueRow, IndexedMessage } from '../../core/ports/archive-check.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import { mapSqliteError } from './sqlite-error-map.js';
@@ -22,25 +24,22 @@ export class SqliteArchiveCheck implements ArchiveIndexCheck {
     }
   }
 
-  async catalogue(): Promise<CatalogueRow[]> {
-    return this.#all(`SELECT ${CATALOGUE} FROM blobs b`, 'reading the blob catalogue');
+  async cataloguePage(after: string | null, limit: number): Promise<CatalogueRow[]> {
+    // A turn for the event loop before each page: a running service's drain and API go on.
+    await setImmediate();
+    // The primary key (blobs is WITHOUT ROWID): each page a range of it.
+    return this.#all(`SELECT ${CATALOGUE} FROM blobs b WHERE b.sha256 > ? ORDER BY b.sha256 LIMIT ?`, 'reading the blob catalogue', after ?? '', limit);
   }
 
-  async countMessages(): Promise<number> {
-    return this.#all<{ n: number }>('SELECT COUNT(*) AS n FROM messages', 'counting messages')[0]?.n ?? 0;
+  async messagesPage(after: number, limit: number): Promise<IndexedMessage[]> {
+    await setImmediate();
+    return this.#all(`SELECT ${MESSAGE} FROM messages m WHERE m.id > ? ORDER BY m.id LIMIT ?`, 'reading the archived messages', after, limit);
   }
 
-  async messagesWithoutCatalogue(): Promise<IndexedMessage[]> {
-    return this.#all(`SELECT ${MESSAGE} FROM messages m WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = m.sha256) ORDER BY m.id`, 'looking for messages without a blob');
-  }
-
-  async catalogueWithoutMessage(): Promise<CatalogueRow[]> {
-    // Every hash that has a message, once (one pass over the messages), rather than a lookup per
-    // blob: messages has no index by hash alone (sqlite-archive-reader.ts says why).
-    return this.#all(
-      `SELECT ${CATALOGUE} FROM blobs b WHERE b.sha256 NOT IN (SELECT DISTINCT sha256 FROM messages)`,
-      'looking for blobs without a message',
-    );
+  async catalogueRowsOf(sha256s: string[]): Promise<CatalogueRow[]> {
+    if (sha256s.length === 0) return [];
+    await setImmediate();
+    return this.#all(`SELECT ${CATALOGUE} FROM blobs b WHERE b.sha256 IN (SELECT value FROM json_each(?))`, 'reading catalogue rows', JSON.stringify(sha256s));
   }
 
   async messagesOf(sha256s: string[]): Promise<IndexedMessage[]> {

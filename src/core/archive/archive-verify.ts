@@ -81,11 +81,20 @@ export interface VerifyReport {
   repair?: { reindexed: number; left: number };
 }
 
+/**
+ * Rows read per page of the catalogue and of the messages: small enough that one page's query
+ * and judging take a few milliseconds of a running service's event loop, large enough that a
+ * 100,000-message archive is 50 pages a pass.
+ */
+export const VERIFY_PAGE_ROWS = 2000;
+
 /** What a verification needs. */
 export interface VerifyDeps {
   scanner: BlobScanner;
   index: ArchiveIndexCheck;
   clock: Clock;
+  /** Rows per page of the index reads (default {@link VERIFY_PAGE_ROWS}; tests make it small). */
+  pageRows?: number;
 }
 
 /** A record as the scan left it, by ref (the sha, and the problem when there is one). */
@@ -146,12 +155,82 @@ function judgeUnreferenced(seen: Map<string, Seen>, catalogued: Set<string>, out
   return { duplicates, orphans };
 }
 
+/** `items` in chunks of at most `size`. */
+function* chunks<T>(items: Iterable<T>, size: number): Generator<T[]> {
+  let chunk: T[] = [];
+  for (const item of items) {
+    chunk.push(item);
+    if (chunk.length === size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/** The catalogue a page at a time, each row held against the scan: the hashes catalogued, the rows read, those newer than the scan. */
+async function cataloguePass(deps: VerifyDeps, limit: number, signal: AbortSignal | undefined, seen: Map<string, Seen>, damaged: DamagedStretch[], out: VerifyProblem[]): Promise<{ catalogued: Set<string>; rows: number; newer: number }> {
+  const catalogued = new Set<string>();
+  let rows = 0;
+  let newer = 0;
+  for (let after: string | null = null; ; ) {
+    // A scrub stopped with the service stops between pages too, as the scan does: the caller
+    // knows its signal, and a pass cut short says nothing.
+    if (signal?.aborted) return { catalogued, rows, newer };
+    const page = await deps.index.cataloguePage(after, limit);
+    newer += await judgeCatalogue(deps, page, seen, damaged, out);
+    for (const r of page) catalogued.add(r.sha256);
+    rows += page.length;
+    if (page.length < limit) return { catalogued, rows, newer };
+    after = page[page.length - 1]!.sha256;
+  }
+}
+
+/** The messages a page at a time: how many, the blobs that have one, and those whose blob the catalogue pass did not see. */
+async function messagesPass(deps: VerifyDeps, limit: number, signal: AbortSignal | undefined, catalogued: Set<string>): Promise<{ count: number; withMessage: Set<string>; uncatalogued: IndexedMessage[] }> {
+  const withMessage = new Set<string>();
+  const uncatalogued: IndexedMessage[] = [];
+  let count = 0;
+  for (let after = 0; ; ) {
+    if (signal?.aborted) return { count, withMessage, uncatalogued };
+    const page = await deps.index.messagesPage(after, limit);
+    for (const m of page) {
+      withMessage.add(m.sha256);
+      if (!catalogued.has(m.sha256)) uncatalogued.push(m);
+    }
+    count += page.length;
+    if (page.length < limit) return { count, withMessage, uncatalogued };
+    after = page[page.length - 1]!.id;
+  }
+}
+
+/** The catalogue rows of `sha256s` that exist now, asked a page of hashes at a time. */
+async function rowsNow(deps: VerifyDeps, sha256s: Iterable<string>, limit: number): Promise<Map<string, CatalogueRow>> {
+  const found = new Map<string, CatalogueRow>();
+  for (const chunk of chunks(sha256s, limit)) for (const r of await deps.index.catalogueRowsOf(chunk)) found.set(r.sha256, r);
+  return found;
+}
+
+/** The hashes of `sha256s` that have an archived message now, asked a page at a time. */
+async function indexedNow(deps: VerifyDeps, sha256s: Iterable<string>, limit: number): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (const chunk of chunks(sha256s, limit)) for (const m of await deps.index.messagesOf(chunk)) found.add(m.sha256);
+  return found;
+}
+
+/** The hashes of `catalogued` that no message of the messages pass refers to. */
+function* withoutMessage(catalogued: Set<string>, withMessage: Set<string>): Generator<string> {
+  for (const sha of catalogued) if (!withMessage.has(sha)) yield sha;
+}
+
 /**
  * Reads the whole archive back and reports what is wrong, by message. Changes nothing. Memory:
- * one small entry per record (its ref, hash and verdict), never a blob's bytes.
+ * one small entry per record (its ref, hash and verdict) and a hash per catalogue row and per
+ * message, never a blob's bytes; the index is read a page at a time ({@link VERIFY_PAGE_ROWS}).
  */
 export async function verifyArchive(deps: VerifyDeps, options: BlobScanOptions = {}): Promise<VerifyReport> {
   const started = deps.clock.now();
+  const limit = Math.max(1, deps.pageRows ?? VERIFY_PAGE_ROWS);
   const seen = new Map<string, Seen>();
   // The scan first, then the rows: a row committed during the scan points at a record the scan
   // may not have seen, and is counted `newerThanScan` instead of missing.
@@ -159,20 +238,20 @@ export async function verifyArchive(deps: VerifyDeps, options: BlobScanOptions =
     seen.set(b.ref, { sha256: b.sha256, size: b.size, storedSize: b.storedSize, problem: b.problem, referenced: false });
   }, options);
   const problems: VerifyProblem[] = [];
-  const rows = await deps.index.catalogue();
-  const newer = await judgeCatalogue(deps, rows, seen, totals.damaged, problems);
-  const catalogued = new Set(rows.map((r) => r.sha256));
+  const { catalogued, rows, newer } = await cataloguePass(deps, limit, options.signal, seen, totals.damaged, problems);
   const { duplicates, orphans } = judgeUnreferenced(seen, catalogued, problems);
   for (const d of totals.damaged) {
     if (!d.tail) problems.push({ kind: 'damaged-record', archiveId: null, ref: `${d.container}:${d.from}`, detail: `bytes ${d.from} to ${d.to} of ${d.container} are not records: ${d.why}`, messages: [], repairable: false });
   }
+  const messages = await messagesPass(deps, limit, options.signal, catalogued);
   // Rows of the catalogue no message refers to: their blob is an orphan too, if it is intact.
-  for (const row of await deps.index.catalogueWithoutMessage()) {
-    if (!problems.some((p) => p.archiveId === row.sha256)) orphans.set(row.sha256, row);
+  const problemShas = new Set(problems.map((p) => p.archiveId));
+  for (const row of (await rowsNow(deps, withoutMessage(catalogued, messages.withMessage), limit)).values()) {
+    if (!problemShas.has(row.sha256)) orphans.set(row.sha256, row);
   }
   // A second look: a blob whose message was committed while this ran is not an orphan; one whose
   // message is there but whose catalogue row is gone is that message's blob, found again.
-  const indexedSince = new Set((await deps.index.messagesOf([...orphans.keys()])).map((m) => m.sha256));
+  const indexedSince = await indexedNow(deps, orphans.keys(), limit);
   const foundAgain = new Map<string, CatalogueRow>();
   for (const [sha, row] of orphans) {
     if (indexedSince.has(sha)) {
@@ -182,8 +261,10 @@ export async function verifyArchive(deps: VerifyDeps, options: BlobScanOptions =
     const why = catalogued.has(sha) ? 'its catalogue row is there' : 'it has no catalogue row either';
     problems.push({ kind: 'orphan-blob', archiveId: sha, ref: row.ref, detail: `an intact blob of ${row.size} bytes no archived message refers to (${why})`, messages: [], repairable: true, blob: row });
   }
-  problems.push(...uncatalogued(await deps.index.messagesWithoutCatalogue(), foundAgain));
-  await nameMessages(deps.index, problems);
+  // Messages whose blob had no row in the catalogue pass, unless the row was committed since.
+  const rowsSince = await rowsNow(deps, new Set(messages.uncatalogued.map((m) => m.sha256)), limit);
+  problems.push(...uncatalogued(messages.uncatalogued.filter((m) => !rowsSince.has(m.sha256)), foundAgain));
+  await nameMessages(deps.index, problems, limit);
   const seconds = Math.max(0.001, (deps.clock.now() - started) / 1000);
   return {
     ok: problems.length === 0,
@@ -194,8 +275,8 @@ export async function verifyArchive(deps: VerifyDeps, options: BlobScanOptions =
     bytesRead: totals.bytesRead,
     rawBytes: totals.rawBytes,
     mbPerSecond: Math.round((totals.bytesRead / 1048576 / seconds) * 10) / 10,
-    catalogueRows: rows.length,
-    messages: await deps.index.countMessages(),
+    catalogueRows: rows,
+    messages: messages.count,
     newerThanScan: newer,
     duplicates,
     tornTails: totals.damaged.filter((d) => d.tail).length,
@@ -215,11 +296,10 @@ function uncatalogued(messages: IndexedMessage[], foundAgain: Map<string, Catalo
 }
 
 /** Fills in the messages of each problem that names a blob and has none yet. */
-async function nameMessages(index: ArchiveIndexCheck, problems: VerifyProblem[]): Promise<void> {
+async function nameMessages(index: ArchiveIndexCheck, problems: VerifyProblem[], limit: number): Promise<void> {
   const wanted = problems.filter((p) => p.archiveId !== null && p.messages.length === 0 && p.kind !== 'orphan-blob');
-  const CHUNK = 500;
-  for (let i = 0; i < wanted.length; i += CHUNK) {
-    const part = wanted.slice(i, i + CHUNK);
+  for (let i = 0; i < wanted.length; i += limit) {
+    const part = wanted.slice(i, i + limit);
     const found = await index.messagesOf(part.map((p) => p.archiveId!));
     for (const p of part) p.messages = found.filter((m) => m.sha256 === p.archiveId).map(named);
   }

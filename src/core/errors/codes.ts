@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   BACKUP_INVALID: { retryable: false, summary: 'The backup directory holds no usable backup: no manifest or one this version cannot read, a file it names missing or not matching its SHA-256, or (for `backup --out`) a non-empty directory that is no backup.' },
   BACKUP_IN_PROGRESS: { retryable: true, summary: 'Another backup is writing the same backup directory; one at a time per directory (the sentence names its pid).' },
   ARCHIVE_KEY_INVALID: { retryable: false, summary: 'The archive\'s master key (archive.encryption.key) is missing, unreadable, not 32 bytes, or not the key the archive\'s data keys are wrapped with; or the archive holds encrypted blobs and archive.encryption is not configured. Nothing was read or taken.' },
+  KEY_PARTS_INVALID: { retryable: false, summary: 'The escrow parts given to keys combine do not rebuild a master key: fewer than the threshold, of different keys or splits, the same part twice, or a part damaged or altered (the sentence names the file).' },
   RESTORE_TARGET_NOT_EMPTY: { retryable: false, summary: 'restore writes only into an empty or new data directory; the one configured holds files (the sentence names it).' },
   MESSAGES_NOT_ARCHIVED: { retryable: false, summary: 'Some messages could not be archived: set aside on the server (with unseenOnly flagged \\Seen; or their transfer broke off session after session) and not taken again.' },
   PARSE_LIMIT_EXCEEDED: { retryable: false, summary: 'A message exceeded a parser limit; it is archived raw and marked unparsable.' },

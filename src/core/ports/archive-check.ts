@@ -94,16 +94,20 @@ export interface IndexedMessage {
   subject: string | null;
 }
 
-/** The metadata side of the archive as verification reads it, and the one write repair makes. */
+/**
+ * The metadata side of the archive as verification reads it, and the one write repair makes.
+ * The catalogue and the messages are read a page at a time, in key order (keyset pagination: a
+ * row committed meanwhile is seen once or not at all, never twice), so no read holds a 100,000-
+ * message archive in one result or the event loop of a running service for one long query; an
+ * adapter gives the event loop a turn before each page.
+ */
 export interface ArchiveIndexCheck {
-  /** Every row of the blob catalogue. */
-  catalogue(): Promise<CatalogueRow[]>;
-  /** How many archived messages (index rows) there are. */
-  countMessages(): Promise<number>;
-  /** Archived messages whose blob has no catalogue row. */
-  messagesWithoutCatalogue(): Promise<IndexedMessage[]>;
-  /** Catalogue rows no archived message refers to. */
-  catalogueWithoutMessage(): Promise<CatalogueRow[]>;
+  /** Up to `limit` rows of the blob catalogue whose SHA-256 sorts after `after` (null: from the first), in SHA-256 order. */
+  cataloguePage(after: string | null, limit: number): Promise<CatalogueRow[]>;
+  /** Up to `limit` archived messages (index rows) whose id is above `after`, in id order. */
+  messagesPage(after: number, limit: number): Promise<IndexedMessage[]>;
+  /** The catalogue rows of these blobs that exist now (any order; at most a page of hashes is asked at once). */
+  catalogueRowsOf(sha256s: string[]): Promise<CatalogueRow[]>;
   /** The archived messages of these blobs. */
   messagesOf(sha256s: string[]): Promise<IndexedMessage[]>;
   /**
