@@ -30,13 +30,27 @@ export async function readScrubVerdict(dataDir: string): Promise<ScrubVerdict | 
   }
 }
 
+/** How long a scrub pass waits for a reclaim run to end before it is put off to the next. */
+const SCRUB_WAITS_FOR_RECLAIM_MS = 10 * 60_000;
+
 /** One pass at the configured rate; its verdict written and its problems logged. */
 async function scrubOnce(app: EmbeddedApp, signal: AbortSignal): Promise<void> {
   const logger = app.logger.child({ component: 'scrub' });
   const { mbPerSecond } = app.config.archive.scrub;
   const pacer = new ScrubPacer(app.clock, mbPerSecond * 1048576, signal);
+  // No reclaim run deletes a pack under the pass (ADR 0034); one running now is waited for.
+  const hold = app.archiveCheck.holdPacks ? await app.archiveCheck.holdPacks(SCRUB_WAITS_FOR_RECLAIM_MS) : undefined;
+  if (hold === null) {
+    logger.warn('archive scrub put off: packs are being rewritten (reclaiming space or encrypting)');
+    return;
+  }
   logger.info('archive scrub started', { mbPerSecond });
-  const report = await verifyArchive({ scanner: app.archiveCheck.scanner(), index: app.archiveCheck.index, clock: app.clock }, { signal, pace: (n) => pacer.pace(n) });
+  let report;
+  try {
+    report = await verifyArchive({ scanner: app.archiveCheck.scanner(), index: app.archiveCheck.index, clock: app.clock }, { signal, pace: (n) => pacer.pace(n) });
+  } finally {
+    hold?.release();
+  }
   if (signal.aborted) return; // a pass cut short says nothing
   const verdict = scrubVerdict(report, app.clock.now());
   await writeFileAtomic(join(app.config.dataDir, SCRUB_STATE_FILE), JSON.stringify(verdict) + '\n', PRIVATE_FILE_MODE);

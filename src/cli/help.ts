@@ -33,6 +33,7 @@ Commands:
   keys generate --out FILE  write a new master key for archive.encryption (0600)
   keys rotate --new-key FILE
                             re-wrap the archive's data keys under a new master key
+  keys encrypt-existing     encrypt the blobs written before encryption was turned on
   deliveries list           deliveries of messages to routes
                             (--state pending|done|dead, --route NAME, --connection, --limit)
   deliveries retry ID...    queue dead deliveries again (or --all-dead [--route NAME])
@@ -178,6 +179,15 @@ Re-wraps every data key of the archive under the master key in FILE (made by key
 replaces dataDir/archive-keys.json atomically; no pack is rewritten. Needs the current key in
 archive.encryption.key and holds the data directory (stop start or drain first). Afterwards only
 the new key opens the archive: set archive.encryption.key to FILE before the next start.
+`,
+  'keys encrypt-existing': `Usage: mailsluice keys encrypt-existing [options]
+
+With archive.encryption on, encrypts every archived blob still stored in clear (written before
+encryption was turned on): staged large bodies are compressed and encrypted, then every pack
+holding a blob in clear is copied to a new pack with those records encrypted, synced, read back
+verified, switched in one transaction, and the old pack deleted (ADR 0034). Holds the data
+directory (stop start or drain first). Prints a line per pack; killed at any point, running it
+again finishes the job; with nothing left in clear it changes nothing.
 `,
   'deliveries list': `Usage: mailsluice deliveries list [options]
 

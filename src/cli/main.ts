@@ -10,7 +10,7 @@ import { cmdAuditList, cmdAuditPrune, cmdAuditVerify } from './audit-commands.js
 import { cmdVerify } from './verify-command.js';
 import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
 import { cmdBackup, cmdRestore } from './backup-commands.js';
-import { cmdKeysGenerate, cmdKeysRotate } from './key-commands.js';
+import { cmdKeysGenerate, cmdKeysRotate, cmdKeysEncryptExisting } from './key-commands.js';
 import { helpFor, version } from './help.js';
 import { OutputClosed, stdio, type Io } from './output.js';
 
@@ -41,7 +41,7 @@ const GROUPS: Record<string, Record<string, (typeof COMMANDS)[string]>> = {
   token: { create: cmdTokenCreate, list: cmdTokenList, revoke: cmdTokenRevoke },
   audit: { list: cmdAuditList, verify: cmdAuditVerify, prune: cmdAuditPrune },
   connections: { list: cmdConnectionsList, status: cmdConnectionsStatus },
-  keys: { generate: cmdKeysGenerate, rotate: cmdKeysRotate },
+  keys: { generate: cmdKeysGenerate, rotate: cmdKeysRotate, 'encrypt-existing': cmdKeysEncryptExisting },
 };
 
 /** Runs the CLI and resolves to the exit status. */

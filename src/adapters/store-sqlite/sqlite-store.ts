@@ -1,3 +1,4 @@
+import { SqliteBlobRefs } from './sqlite-blob-refs.js';
 import type Database from 'better-sqlite3';
 import type { MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
@@ -32,6 +33,8 @@ export class SqliteStore implements MessageStore {
   readonly audit: SqliteAuditLog;
   /** The catalogue and index rows as `mailsluice verify` reads them (`ArchiveIndexCheck`, ADR 0031). */
   readonly check: SqliteArchiveCheck;
+  /** The catalogue's refs and their switch when a pack is rewritten (`BlobRefCatalogue`, ADR 0034). */
+  readonly blobRefs: SqliteBlobRefs;
   private readonly conn: SqliteConnection;
   private readonly db: Database.Database;
   constructor(options: SqliteStoreOptions) {
@@ -44,6 +47,7 @@ export class SqliteStore implements MessageStore {
     this.tokens = new SqliteTokenStore(this.conn);
     this.audit = new SqliteAuditLog(this.conn);
     this.check = new SqliteArchiveCheck(this.conn);
+    this.blobRefs = new SqliteBlobRefs(this.conn);
   }
 
   hasBlob(sha256: string): boolean {
