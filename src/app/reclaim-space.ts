@@ -42,9 +42,9 @@ export interface ReclaimDeps {
 /** One run: see the module comment. */
 export async function runReclaim(deps: ReclaimDeps, purpose: ReclaimPurpose): Promise<ReclaimTotals> {
   const totals = emptyReclaimTotals();
+  totals.bytesBefore = (await deps.rewriter.survey([], false)).totalBytes;
   const refs = await normaliseRedirected(deps, totals);
   const survey = await deps.rewriter.survey(refs, purpose === 'encrypt');
-  totals.bytesBefore = survey.totalBytes;
   const plan = planReclaim(survey.packs, {
     purpose,
     now: deps.clock.now(),

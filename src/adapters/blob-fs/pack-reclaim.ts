@@ -107,10 +107,11 @@ export class FsPackRewriter implements PackRewriter {
     const packs: PackUsage[] = [];
     let totalBytes = 0;
     for (const name of names) {
+      const m = PACK_FILE.exec(name);
+      if (!m && !REDIRECT_FILE.test(name)) continue;
       const st = await stat(join(this.store.config.directory, name)).catch(() => null);
       if (!st) continue;
       totalBytes += st.size;
-      const m = PACK_FILE.exec(name);
       if (!m || m[1] !== 'pack') continue;
       const packId = Number(m[2]);
       const mine = live.get(packId) ?? [];

@@ -27,7 +27,7 @@ export class SqliteBlobRefs implements BlobRefCatalogue {
           let moved = 0;
           for (const m of moves) moved += set.run(m.to, m.storedSize, m.sha256, m.from).changes;
           const remaining =
-            vacated === null ? 0 : (this.conn.stmt('SELECT COUNT(*) AS n FROM blobs WHERE substr(ref, 1, length(?1)) = ?1').get(vacated) as { n: number }).n;
+            vacated === null ? 0 : (this.conn.stmt('SELECT COUNT(*) AS n FROM blobs WHERE substr(ref, 1, ?) = ?').get(vacated.length, vacated) as { n: number }).n;
           return { moved, remaining };
         })
         .immediate();
