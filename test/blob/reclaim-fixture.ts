@@ -44,6 +44,7 @@ export function reclaim(
   a: Archive,
   purpose: ReclaimPurpose = 'space',
   onStep?: (step: ReclaimAppStep | ReclaimCopyStep, pack: string) => void,
+  deadFraction?: number,
 ): Promise<ReclaimTotals> {
   return runReclaim(
     {
@@ -54,6 +55,7 @@ export function reclaim(
       quietMs: 0,
       redirectKeepMs: 0,
       ...(onStep ? { onStep } : {}),
+      ...(deadFraction !== undefined ? { deadFraction } : {}),
     },
     purpose,
   );
