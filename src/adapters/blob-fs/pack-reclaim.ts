@@ -59,7 +59,15 @@ export class FsPackRewriter implements PackRewriter {
     for (const r of refs) {
       const ref = parseFsBlobRef(r.ref);
       if (!ref.staging) continue;
-      const to = await this.store.redirects.lookup(ref, true);
+      let to: FsBlobRef | null;
+      try {
+        to = await this.store.redirects.lookup(ref, true);
+      } catch (err) {
+        // A redirect without the row's record, or unreadable: damage verify reports; the row stays.
+        if (!isMailsluiceError(err, 'STORE_NOT_FOUND') && !isMailsluiceError(err, 'STORE_CORRUPT')) throw err;
+        this.logger.error('a row reads through a staging redirect that does not hold it; the row is left as it is', { ref: r.ref, error: err.message });
+        continue;
+      }
       if (to) moves.push({ sha256: r.sha256, from: r.ref, to: formatFsBlobRef(to), storedSize: to.storedSize });
     }
     return moves;
