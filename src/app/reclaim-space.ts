@@ -134,12 +134,36 @@ export async function reclaimLocked(dataDir: string, deps: ReclaimDeps, purpose:
   }
 }
 
-/** One run at a time in a process (the lock file is per process as SQLite holds it: a second run in the same process would share it). */
+/** One run at a time in a process. */
 let queue: Promise<unknown> = Promise.resolve();
+/** Runs of this process queued or running. */
+let pending = 0;
+/** Long readers of the packs in this process (a scrub pass) that stop for a run: what stops each. */
+const yielders = new Set<() => void>();
 
-/** {@link reclaimLocked}, after any run of this process still going. */
+/**
+ * {@link reclaimLocked}, after any run of this process still going. A scrub pass of this process
+ * holding the packs is stopped first (it starts over once no run is pending: {@link whenReclaimIdle}),
+ * so a purge's reclaim is not put off by a pass that reads for hours.
+ */
 export function reclaimSerial(dataDir: string, deps: ReclaimDeps, purpose: ReclaimPurpose, waitMs?: number): Promise<ReclaimTotals | null> {
-  const run = queue.then(() => reclaimLocked(dataDir, deps, purpose, waitMs));
-  queue = run.catch(() => undefined);
+  pending++;
+  const run = queue.then(() => {
+    for (const stop of yielders) stop();
+    return reclaimLocked(dataDir, deps, purpose, waitMs);
+  });
+  queue = run.catch(() => undefined).finally(() => pending--);
   return run;
+}
+
+/** Registers a long reader of the packs that stops when a reclaim run of this process wants them; returns the unregistration. */
+export function yieldPacksToReclaim(stop: () => void): () => void {
+  yielders.add(stop);
+  if (pending > 0) stop();
+  return () => yielders.delete(stop);
+}
+
+/** Resolves once no reclaim run of this process is queued or running (a stopped scrub pass waits for it before it starts over). */
+export async function whenReclaimIdle(): Promise<void> {
+  while (pending > 0) await queue;
 }
