@@ -89,7 +89,7 @@ export class FsPackRewriter implements PackRewriter {
       if (!st || st.mtimeMs >= before) continue;
       // Its staging pack must be gone: a redirect whose pack is still there is the compactor's, mid-way.
       if (await stat(this.store.packPath(Number(m[1]), true)).then(() => true, () => false)) continue;
-      await this.#recordNextId();
+      if (dropped === 0) await this.#recordNextId();
       await unlink(path).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw mapFsError(err, 'writing', path);
       });
