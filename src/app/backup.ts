@@ -29,7 +29,7 @@ import {
 import type { Clock } from '../core/ports/clock.js';
 import { systemClock } from '../adapters/clock-system/index.js';
 import { backupExtents, type BlobExtents } from '../adapters/blob-fs/index.js';
-import { blobRefsOf, lockDataDir, snapshotDatabase, trimSearchCopy, LOCK_FILE, LOCK_HOLDER_FILE, type DataDirLock } from '../adapters/store-sqlite/index.js';
+import { blobRefsOf, lockDataDir, snapshotDatabase, takeReclaimLock, trimSearchCopy, LOCK_FILE, LOCK_HOLDER_FILE, type DataDirLock } from '../adapters/store-sqlite/index.js';
 import { writeFileAtomic } from '../adapters/fs-node/atomic-write.js';
 import { fsyncDirectory } from '../adapters/fs-node/fsync-directory.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../adapters/fs-node/private-files.js';
@@ -226,12 +226,11 @@ function lockBackupDir(out: string): DataDirLock {
   }
 }
 
-async function backupLocked(dataDir: string, out: string, clock: Clock, started: number, hooks: BackupHooks): Promise<BackupReport> {
-  const previous = await previousBackup(out); // read again under the lock
-  const generation = (previous?.generation ?? 0) + 1;
-  await rm(join(out, generationDir(generation)), { recursive: true, force: true }); // a run stopped part way
-  const run = new BackupRun(dataDir, out, generation, previous);
-  const createdAt = new Date(clock.now()).toISOString();
+/** How long a backup waits for a reclaim run to end before it refuses (`PACKS_BUSY`). */
+const BACKUP_WAITS_FOR_RECLAIM_MS = 10 * 60_000;
+
+/** The databases (through SQLite's backup API) and then the blob files their refs reach. */
+async function snapshotAndCopyBlobs(run: BackupRun, dataDir: string, hooks: BackupHooks): Promise<void> {
   const included = (await walkFiles(dataDir)).map((path) => ({ path, policy: entryPolicy(path) }));
   // archive.db first: every other copy is judged against it.
   const databases = included.filter((f) => f.policy.include && f.policy.kind === 'database').map((f) => f.path);
@@ -243,6 +242,23 @@ async function backupLocked(dataDir: string, out: string, clock: Clock, started:
   if (searchCopy) trimSearchCopy(searchCopy, archiveCopy);
   for (const [path, dest] of copies) await run.hashDatabase(path, dest);
   await copyBlobs(run, join(dataDir, 'blobs'), () => blobRefsOf(archiveCopy), hooks);
+}
+
+async function backupLocked(dataDir: string, out: string, clock: Clock, started: number, hooks: BackupHooks): Promise<BackupReport> {
+  const previous = await previousBackup(out); // read again under the lock
+  const generation = (previous?.generation ?? 0) + 1;
+  await rm(join(out, generationDir(generation)), { recursive: true, force: true }); // a run stopped part way
+  const run = new BackupRun(dataDir, out, generation, previous);
+  const createdAt = new Date(clock.now()).toISOString();
+  // From the metadata snapshot to the last pack copied, no reclaim run deletes a pack (ADR 0036).
+  const hold = await takeReclaimLock(dataDir, 'shared', BACKUP_WAITS_FOR_RECLAIM_MS);
+  if (!hold) throw new MailsluiceError('PACKS_BUSY', `packs in ${dataDir} are being rewritten (reclaiming space or encrypting) for longer than a backup waits: run it again later`);
+  try {
+    await snapshotAndCopyBlobs(run, dataDir, hooks);
+  } finally {
+    hold.release();
+  }
+  const included = (await walkFiles(dataDir)).map((path) => ({ path, policy: entryPolicy(path) }));
   for (const { path, policy } of included) {
     if (!policy.include || policy.kind === 'database' || path.startsWith('blobs/')) continue;
     try {

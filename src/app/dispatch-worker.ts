@@ -61,6 +61,8 @@ async function main(): Promise<void> {
   try {
     const keyring = input.archiveKey ? await ArchiveKeyring.open(input.archiveKey.dataDir, Buffer.from(input.archiveKey.master)) : undefined;
     const blobs = await createFsBlobStore({ directory: input.blobsDir, ...(keyring ? { keyring } : {}) });
+    // A stale ref (its pack rewritten since, ADR 0036) is looked up again.
+    blobs.setRelocator((sha256) => store.blobRefs.refOf(sha256));
     // The API's key came from the main thread, which serves the URLs signed with it.
     const signer = input.urlSigning ? createUrlSigner(input.urlSigning.key, input.urlSigning) : null;
     const routes = createRouteRuntimes(input.routes, logger, {

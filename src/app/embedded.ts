@@ -25,7 +25,7 @@ import { verifyToken } from './tokens.js';
 import { randomInt } from 'node:crypto';
 import { createFsBlobStore, FsBlobScanner, type FsBlobStore } from '../adapters/blob-fs/index.js';
 import type { CompressSchedule, CompressTotals } from '../core/archive/compress-stage.js';
-import { createSqliteStore, lockDataDir, type DataDirLock, type SqliteStore } from '../adapters/store-sqlite/index.js';
+import { createSqliteStore, lockDataDir, takeReclaimLock, type DataDirLock, type ReclaimLock, type SqliteStore } from '../adapters/store-sqlite/index.js';
 import { createSqliteBus, createSqliteResponseLedger } from '../adapters/bus-sqlite/index.js';
 import { makePrivateDirSync, tightenTree } from '../adapters/fs-node/private-files.js';
 import { MailsluiceError } from '../core/errors/index.js';
@@ -36,6 +36,9 @@ import type { Config, ConnectionConfig } from '../config/loader.js';
 import { createSource } from './source-factory.js';
 import { ByteBudget, DEFAULT_IN_FLIGHT_BYTES } from '../core/memory/byte-budget.js';
 import { guardTls } from './tls-guard.js';
+import { FsPackRewriter } from '../adapters/blob-fs/index.js';
+import { reclaimSerial, type ReclaimDeps, type ReclaimSpaceResult } from './reclaim-space.js';
+import type { ReclaimTotals } from '../core/archive/pack-reclaim.js';
 
 /** Builds a connection's mailbox source, guarded against a STARTTLS downgrade (ADR 0016). */
 export type SourceMaker = (cfg: ConnectionConfig, logger: Logger, runtime?: SourceRuntime) => MailboxSource;
@@ -57,6 +60,18 @@ export interface EmbeddedApp {
   blobs: BlobStore;
   /** Deferred compression of what the drain staged raw, done by the blob store itself (ADR 0018). */
   compactBlobs(schedule: CompressSchedule, signal?: AbortSignal): Promise<CompressTotals>;
+  /**
+   * Reclaims the space of dead records in sealed packs (ADR 0036): what a purge calls after it
+   * deleted rows. Packs more than a quarter dead are rewritten, packs with no live record
+   * deleted; crash-safe at every step. Nothing done (zeros) when a backup or verify held the
+   * packs for 30 s.
+   */
+  reclaimSpace(): Promise<ReclaimSpaceResult>;
+  /**
+   * `keys encrypt-existing` (ADR 0033, 0034): rewrites every pack still holding a live record in
+   * clear, encrypted; resumable. `ARCHIVE_KEY_INVALID`-free: needs encryption on (the caller checks).
+   */
+  encryptExisting(onProgress?: ReclaimDeps['onProgress']): Promise<ReclaimTotals>;
   /** The archive's master key when the raw store is encrypted (ADR 0033), for the dispatcher thread's store; else null. */
   readonly archiveMasterKey?: Uint8Array | null;
   /** The buses: the `deliveries` table of the same database. */
@@ -77,7 +92,16 @@ export interface EmbeddedApp {
    */
   heldAmong: HeldAmong;
   /** What `verify` and the scrub read (ADR 0031): the index side, and a scanner of the blob store (one per scan). */
-  archiveCheck: { index: ArchiveIndexCheck; scanner(): BlobScanner };
+  archiveCheck: {
+    index: ArchiveIndexCheck;
+    scanner(): BlobScanner;
+    /**
+     * Holds the packs as they are (`reclaim.lock` shared, ADR 0034) while a whole scan is held
+     * against the catalogue: no reclaim run deletes a pack meanwhile. Null when a run held them
+     * for `waitMs`.
+     */
+    holdPacks?(waitMs: number): Promise<ReclaimLock | null>;
+  };
   /** The principal an `Authorization` header's bearer token stands for, or null (unknown, revoked, malformed). */
   verifyToken(bearer: string): Promise<Principal | null>;
   /** In [0, 1), for back-off jitter. */
@@ -116,7 +140,7 @@ export interface EmbeddedOptions {
    * `DATA_DIR_LOCKED`), and makes it and its files private. Without a holder the archive must
    * exist already (`ARCHIVE_NOT_FOUND`): nothing is created for a mistyped `dataDir`.
    */
-  holder?: 'start' | 'drain' | 'audit prune' | 'verify --repair' | 'keys rotate';
+  holder?: 'start' | 'drain' | 'audit prune' | 'verify --repair' | 'keys rotate' | 'keys encrypt-existing';
 }
 
 /**
@@ -167,7 +191,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   const logger = new JsonlLogger([{ level: stderrLevel, stream: process.stderr }]);
   let lock: DataDirLock | null = null;
   // `audit prune` holds the lock (one move at a time) but, like a reading command, never makes an archive.
-  if (options.holder === 'audit prune' || options.holder === 'verify --repair' || options.holder === 'keys rotate') assertArchiveExists(config);
+  if (options.holder === 'audit prune' || options.holder === 'verify --repair' || options.holder === 'keys rotate' || options.holder === 'keys encrypt-existing') assertArchiveExists(config);
   if (options.holder) lock = await takeDataDir(config.dataDir, options.holder, logger);
   else assertArchiveExists(config);
   let store: SqliteStore;
@@ -181,6 +205,9 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     lock?.release();
     throw err;
   }
+  // A reader whose ref went stale (its pack rewritten since, ADR 0036) asks the catalogue again.
+  blobs.setRelocator((sha256) => store.blobRefs.refOf(sha256));
+  const reclaimDeps = (): ReclaimDeps => ({ catalogue: store.blobRefs, rewriter: new FsPackRewriter(blobs, logger), clock: systemClock, logger });
   let parser: MessageParser | null = null;
   const logFile = (name: string): string => join(paths.logs, `${name}.log`);
   let running = config;
@@ -194,6 +221,16 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     store,
     blobs,
     compactBlobs: (schedule, signal) => blobs.compact(schedule, logger, signal),
+    async reclaimSpace() {
+      const t = await reclaimSerial(config.dataDir, reclaimDeps(), 'space');
+      return { packsRewritten: t?.packsRewritten ?? 0, bytesBefore: t?.bytesBefore ?? 0, bytesAfter: t?.bytesAfter ?? 0 };
+    },
+    async encryptExisting(onProgress) {
+      // The command holds the data directory: no writer commits late, no staging redirect is needed by a commit to come.
+      const t = await reclaimSerial(config.dataDir, { ...reclaimDeps(), quietMs: 0, redirectKeepMs: 0, ...(onProgress ? { onProgress } : {}) }, 'encrypt');
+      if (!t) throw new MailsluiceError('PACKS_BUSY', 'a backup, verify or the scrub is reading the packs: run keys encrypt-existing again when it has finished');
+      return t;
+    },
     archiveMasterKey: blobs.keyring?.masterKey ?? null,
     bus: createSqliteBus(store.connection()),
     responses: createSqliteResponseLedger(store.connection()),
@@ -202,7 +239,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     audit: store.audit,
     holds: store.holds,
     heldAmong: createHeldAmong(store.holds),
-    archiveCheck: { index: store.check, scanner: () => new FsBlobScanner(blobs) },
+    archiveCheck: { index: store.check, scanner: () => new FsBlobScanner(blobs), holdPacks: (waitMs) => takeReclaimLock(config.dataDir, 'shared', waitMs) },
     verifyToken: (bearer) => verifyToken(store.tokens, systemClock, bearer),
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,

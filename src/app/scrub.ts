@@ -14,6 +14,7 @@ import { toMailsluiceError } from '../core/errors/index.js';
 import { writeFileAtomic } from '../adapters/fs-node/atomic-write.js';
 import { PRIVATE_FILE_MODE } from '../adapters/fs-node/private-files.js';
 import type { EmbeddedApp } from './embedded.js';
+import { whenReclaimIdle, yieldPacksToReclaim } from './reclaim-space.js';
 
 /** The verdict file's name in the data directory. */
 export const SCRUB_STATE_FILE = 'scrub-state.json';
@@ -30,14 +31,40 @@ export async function readScrubVerdict(dataDir: string): Promise<ScrubVerdict | 
   }
 }
 
+/** How long a scrub pass waits for a reclaim run to end before it is put off to the next. */
+const SCRUB_WAITS_FOR_RECLAIM_MS = 10 * 60_000;
+
 /** One pass at the configured rate; its verdict written and its problems logged. */
 async function scrubOnce(app: EmbeddedApp, signal: AbortSignal): Promise<void> {
   const logger = app.logger.child({ component: 'scrub' });
   const { mbPerSecond } = app.config.archive.scrub;
-  const pacer = new ScrubPacer(app.clock, mbPerSecond * 1048576, signal);
+  // No reclaim run deletes a pack under the pass (ADR 0036): one of this process running or
+  // queued is waited for, and one that comes during the pass stops it (it starts over after).
+  await whenReclaimIdle();
+  const hold = app.archiveCheck.holdPacks ? await app.archiveCheck.holdPacks(SCRUB_WAITS_FOR_RECLAIM_MS) : undefined;
+  if (hold === null) {
+    logger.warn('archive scrub put off: packs are being rewritten (reclaiming space or encrypting)');
+    return;
+  }
+  const pass = new AbortController();
+  const stopPass = (): void => pass.abort();
+  signal.addEventListener('abort', stopPass, { once: true });
+  const unregister = yieldPacksToReclaim(stopPass);
+  const pacer = new ScrubPacer(app.clock, mbPerSecond * 1048576, pass.signal);
   logger.info('archive scrub started', { mbPerSecond });
-  const report = await verifyArchive({ scanner: app.archiveCheck.scanner(), index: app.archiveCheck.index, clock: app.clock }, { signal, pace: (n) => pacer.pace(n) });
-  if (signal.aborted) return; // a pass cut short says nothing
+  let report;
+  try {
+    report = await verifyArchive({ scanner: app.archiveCheck.scanner(), index: app.archiveCheck.index, clock: app.clock }, { signal: pass.signal, pace: (n) => pacer.pace(n) });
+  } finally {
+    unregister();
+    signal.removeEventListener('abort', stopPass);
+    hold?.release();
+  }
+  if (pass.signal.aborted) {
+    // A pass cut short says nothing.
+    if (!signal.aborted) logger.info('archive scrub pass stopped for a reclaim run; it starts over once the run has finished');
+    return;
+  }
   const verdict = scrubVerdict(report, app.clock.now());
   await writeFileAtomic(join(app.config.dataDir, SCRUB_STATE_FILE), JSON.stringify(verdict) + '\n', PRIVATE_FILE_MODE);
   const totals = { records: report.records, messages: report.messages, bytesRead: report.bytesRead, seconds: report.seconds, mbPerSecond: report.mbPerSecond };

@@ -9,8 +9,12 @@ import { repairArchive, verifyArchive, type VerifyReport } from '../core/archive
 import { runIndexStage } from '../core/archive/index-stage.js';
 import type { BlobScanOptions } from '../core/ports/archive-check.js';
 import type { ControlClient } from './control-client.js';
+import { MailsluiceError } from '../core/errors/index.js';
 import type { EmbeddedApp } from './embedded.js';
 import { indexStageDeps, routeMatcher } from './runners.js';
+
+/** How long `verify` waits for a reclaim run to end before it refuses (`PACKS_BUSY`). */
+export const VERIFY_WAITS_FOR_RECLAIM_MS = 10 * 60_000;
 
 /** What a run is asked. */
 export interface VerifyRun extends BlobScanOptions {
@@ -21,7 +25,15 @@ export interface VerifyRun extends BlobScanOptions {
 /** Reads the archive back whole and reports (and with `repair`, indexes orphans again). */
 export async function runVerify(app: Pick<EmbeddedApp, 'archiveCheck' | 'clock'>, run: VerifyRun = {}): Promise<VerifyReport> {
   const { repair, ...scan } = run;
-  const report = await verifyArchive({ scanner: app.archiveCheck.scanner(), index: app.archiveCheck.index, clock: app.clock }, scan);
+  // No reclaim run deletes a pack under the scan (ADR 0036); one running now is waited for.
+  const hold = app.archiveCheck.holdPacks ? await app.archiveCheck.holdPacks(VERIFY_WAITS_FOR_RECLAIM_MS) : undefined;
+  if (hold === null) throw new MailsluiceError('PACKS_BUSY', 'packs are being rewritten (reclaiming space or encrypting) for longer than verify waits: run it again later');
+  let report: VerifyReport;
+  try {
+    report = await verifyArchive({ scanner: app.archiveCheck.scanner(), index: app.archiveCheck.index, clock: app.clock }, scan);
+  } finally {
+    hold?.release();
+  }
   if (!repair) return report;
   return repairArchive(app.archiveCheck.index, report, app.clock.now());
 }

@@ -316,7 +316,7 @@ export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
         const fh = await open(tmp, 'w', mode);
         try {
           await fh.chmod(mode);
-          for await (const chunk of app.blobs.stream(item.blob)) await fh.write(chunk);
+          for await (const chunk of app.blobs.stream(item.blob, item.sha256)) await fh.write(chunk);
         } catch (err) {
           await fh.close();
           await unlink(tmp).catch(() => undefined);

@@ -37,6 +37,7 @@ Commands:
                             with --parts N --threshold K (any K of N rebuild it)
   keys combine PART... --out FILE
                             rebuild the master key file from K of its parts
+  keys encrypt-existing     encrypt the blobs written before encryption was turned on
   deliveries list           deliveries of messages to routes
                             (--state pending|done|dead, --route NAME, --connection, --limit)
   deliveries retry ID...    queue dead deliveries again (or --all-dead [--route NAME])
@@ -208,6 +209,15 @@ Rebuilds the master key from K of the part files keys export --parts wrote and w
 keys or splits, the same part twice or a damaged part are KEY_PARTS_INVALID, and nothing is
 written. With a configuration (--config, or ./mailsluice.yaml when there) the key is also
 checked against that archive's keyring (ARCHIVE_KEY_INVALID when it is another key).
+`,
+  'keys encrypt-existing': `Usage: mailsluice keys encrypt-existing [options]
+
+With archive.encryption on, encrypts every archived blob still stored in clear (written before
+encryption was turned on): staged large bodies are compressed and encrypted, then every pack
+holding a blob in clear is copied to a new pack with those records encrypted, synced, read back
+verified, switched in one transaction, and the old pack deleted (ADR 0034). Holds the data
+directory (stop start or drain first). Prints a line per pack; killed at any point, running it
+again finishes the job; with nothing left in clear it changes nothing.
 `,
   'deliveries list': `Usage: mailsluice deliveries list [options]
 

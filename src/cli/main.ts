@@ -11,7 +11,7 @@ import { cmdVerify } from './verify-command.js';
 import { cmdHoldList, cmdHoldPlace, cmdHoldRelease, cmdHoldShow } from './hold-commands.js';
 import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
 import { cmdBackup, cmdRestore } from './backup-commands.js';
-import { cmdKeysGenerate, cmdKeysRotate } from './key-commands.js';
+import { cmdKeysGenerate, cmdKeysRotate, cmdKeysEncryptExisting } from './key-commands.js';
 import { cmdKeysCombine, cmdKeysExport } from './key-escrow-commands.js';
 import { helpFor, version } from './help.js';
 import { OutputClosed, stdio, type Io } from './output.js';
@@ -44,7 +44,7 @@ const GROUPS: Record<string, Record<string, (typeof COMMANDS)[string]>> = {
   token: { create: cmdTokenCreate, list: cmdTokenList, revoke: cmdTokenRevoke },
   audit: { list: cmdAuditList, verify: cmdAuditVerify, prune: cmdAuditPrune },
   connections: { list: cmdConnectionsList, status: cmdConnectionsStatus },
-  keys: { generate: cmdKeysGenerate, rotate: cmdKeysRotate, export: cmdKeysExport, combine: cmdKeysCombine },
+  keys: { generate: cmdKeysGenerate, rotate: cmdKeysRotate, export: cmdKeysExport, combine: cmdKeysCombine, 'encrypt-existing': cmdKeysEncryptExisting },
   hold: { place: cmdHoldPlace, release: cmdHoldRelease, list: cmdHoldList, show: cmdHoldShow },
 };
 

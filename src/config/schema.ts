@@ -416,7 +416,7 @@ export const configSchema = z.strictObject({
         .optional()
         .meta({
           description:
-            'Encryption at rest (ADR 0033): every new blob is compressed, then encrypted with AES-256-GCM under a data key kept wrapped by the master key in dataDir/archive-keys.json (in backups; the master key never is). Blobs written before it was turned on stay readable in clear. A wrong or missing key stops every command that opens the archive before it reads or takes anything (ARCHIVE_KEY_INVALID). mailsluice keys rotate re-wraps the data keys under a new master key; mailsluice keys export writes it for escrow (whole or in Shamir parts: a lost key is a lost archive, docs/encryption.md). The metadata database and the full-text index stay in clear.',
+            'Encryption at rest (ADR 0033): every new blob is compressed, then encrypted with AES-256-GCM under a data key kept wrapped by the master key in dataDir/archive-keys.json (in backups; the master key never is). Blobs written before it was turned on stay readable in clear until mailsluice keys encrypt-existing rewrites them encrypted (ADR 0036). A wrong or missing key stops every command that opens the archive before it reads or takes anything (ARCHIVE_KEY_INVALID). mailsluice keys rotate re-wraps the data keys under a new master key; mailsluice keys export writes it for escrow (whole or in Shamir parts: a lost key is a lost archive, docs/encryption.md). The metadata database and the full-text index stay in clear.',
         }),
     })
     .default({ scrub: { enabled: true, everyHours: 168, mbPerSecond: 20 } })

@@ -8,7 +8,7 @@
  *
  * Refs: `pack-<id>:<offset>:<storedSize>` or `stage-<id>:<offset>:<storedSize>` (`pack-io.ts`).
  */
-import { mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { MailsluiceError, isMailsluiceError } from '../../core/errors/index.js';
@@ -30,9 +30,27 @@ import { runCompactor, type CompactorHost, type CompactorOptions, type StagingPa
 import { workerPool } from './worker-pool.js';
 import type { ArchiveKeyring } from './archive-keyring.js';
 import { fsyncDirectory } from '../fs-node/fsync-directory.js';
+import { writeFileAtomic } from '../fs-node/atomic-write.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../fs-node/private-files.js';
 
 export { formatFsBlobRef, packName, parseFsBlobRef, type FsBlobRef } from './pack-io.js';
+
+/**
+ * The file that keeps the next pack id once a pack or redirect was deleted (ADR 0036): ids are
+ * never used twice, since backups and other processes' caches know packs by name.
+ */
+export const NEXT_PACK_ID_FILE = 'next-pack-id';
+
+/** The id `next-pack-id` keeps (0 when there is none). */
+async function keptNextPackId(directory: string): Promise<number> {
+  try {
+    const n = Number((await readFile(join(directory, NEXT_PACK_ID_FILE), 'utf8')).trim());
+    return Number.isSafeInteger(n) && n > 0 ? n : 0;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return 0;
+    throw mapFsError(err, 'reading', join(directory, NEXT_PACK_ID_FILE));
+  }
+}
 
 /**
  * Opens (creating if needed) a file-system blob store. The directory's own entry is fsynced
@@ -62,7 +80,7 @@ export async function createFsBlobStore(options: FsBlobStoreOptions): Promise<Fs
   } catch (err) {
     throw mapFsError(err, 'reading', config.directory);
   }
-  return new FsBlobStore(config, maxId + 1, redirects, options.keyring ?? null);
+  return new FsBlobStore(config, Math.max(maxId + 1, await keptNextPackId(config.directory)), redirects, options.keyring ?? null);
 }
 
 /** A record sealed with a data key this store's keyring does not hold (read the keyring again, then it is corrupt). */
@@ -84,6 +102,8 @@ export class FsBlobStore implements BlobStore, CompactorHost {
   /** Descriptor cache for reads on this thread (`compressionThreads: 0`). */
   readonly #inlineReader = new PackReader();
   #compacting = false;
+  /** Where a blob's row points now (the metadata, handed in by the composition root): a read whose ref went stale asks it. */
+  #relocate: ((sha256: string) => string | null) | null = null;
   /** The archive's keys (ADR 0033), or null: records written in clear. */
   readonly keyring: ArchiveKeyring | null;
 
@@ -169,7 +189,13 @@ export class FsBlobStore implements BlobStore, CompactorHost {
   /** @internal a compacted staging pack: closes the descriptors that read it, deletes it and fsyncs the directory. */
   async deleteStagingPack(packId: number): Promise<void> {
     if (this.#openStaging.has(packId)) throw new MailsluiceError('INTERNAL', `staging pack ${packName(packId, true)} still belongs to an open writer`);
-    const path = this.packPath(packId, true);
+    await this.deletePackFile(packId, true);
+  }
+
+  /** @internal a pack nothing reads any more: closes the descriptors that read it, deletes it and fsyncs the directory. */
+  async deletePackFile(packId: number, staging: boolean): Promise<void> {
+    if (!staging && this.#liveWriters.has(packId)) throw new MailsluiceError('INTERNAL', `pack ${packName(packId)} still belongs to an open writer`);
+    const path = this.packPath(packId, staging);
     this.#inlineReader.evict(path);
     workerPool(this.config.compressionThreads).evict(path);
     try {
@@ -182,6 +208,29 @@ export class FsBlobStore implements BlobStore, CompactorHost {
     } catch (err) {
       throw mapFsError(err, 'syncing', this.config.directory);
     }
+  }
+
+  /** @internal the normal packs a writer of this store may still append to. */
+  writingPacks(): Set<number> {
+    return new Set(this.#liveWriters.keys());
+  }
+
+  /** @internal keeps the next pack id on disk (before a pack or redirect is deleted: ids are never used twice). */
+  async recordNextPackId(): Promise<void> {
+    const path = join(this.config.directory, NEXT_PACK_ID_FILE);
+    try {
+      await writeFileAtomic(path, `${this.#nextPackId}\n`, PRIVATE_FILE_MODE);
+    } catch (err) {
+      throw mapFsError(err, 'writing', path);
+    }
+  }
+
+  /**
+   * Hands in where a blob's row points now (the metadata's `refOf`): a read of a ref whose pack
+   * was rewritten and deleted since the reader looked it up (ADR 0036) is tried once more there.
+   */
+  setRelocator(relocate: (sha256: string) => string | null): void {
+    this.#relocate = relocate;
   }
 
   /** @internal a writer let its staging pack go: the compactor may take it. */
@@ -236,11 +285,27 @@ export class FsBlobStore implements BlobStore, CompactorHost {
     const ref = parseFsBlobRef(location.ref);
     const moved = ref.staging ? await this.redirects.lookup(ref) : null;
     try {
-      return await this.#readAt(moved ?? ref, sha256, options);
+      try {
+        return await this.#readAt(moved ?? ref, sha256, options);
+      } catch (err) {
+        const later = await this.#movedSince(ref, moved, err);
+        return await this.#readAt(later, sha256, options);
+      }
     } catch (err) {
-      const later = await this.#movedSince(ref, moved, err);
-      return this.#readAt(later, sha256, options);
+      const now = this.#relocated(location.ref, sha256, err);
+      if (!now) throw err;
+      return this.read({ ref: now, storedSize: parseFsBlobRef(now).storedSize }, sha256, options);
     }
+  }
+
+  /**
+   * After a read failed because its pack is gone: the blob's ref now, when the metadata says it
+   * moved (its pack was rewritten, ADR 0036); null for any other failure.
+   */
+  #relocated(ref: string, sha256: string | undefined, err: unknown): string | null {
+    if (!isMailsluiceError(err, 'STORE_NOT_FOUND') || !this.#relocate || sha256 === undefined) return null;
+    const now = this.#relocate(sha256.toLowerCase());
+    return now !== null && now !== ref ? now : null;
   }
 
   /**
@@ -304,11 +369,11 @@ export class FsBlobStore implements BlobStore, CompactorHost {
    * mismatch (payload CRC, size or SHA-256 against the record header) rejects the iteration with
    * STORE_CORRUPT at the end, so a consumer must not treat the bytes as good before it finishes.
    */
-  stream(location: BlobLocation): AsyncIterable<Uint8Array> {
-    return this.#stream(location);
+  stream(location: BlobLocation, sha256?: string): AsyncIterable<Uint8Array> {
+    return this.#stream(location, sha256);
   }
 
-  async *#stream(location: BlobLocation): AsyncGenerator<Uint8Array> {
+  async *#stream(location: BlobLocation, sha256?: string): AsyncGenerator<Uint8Array> {
     // A data key another process made since: a stream cannot retry half way, so look first.
     await this.keyring?.reloadIfChanged();
     const ref = parseFsBlobRef(location.ref);
@@ -316,10 +381,17 @@ export class FsBlobStore implements BlobStore, CompactorHost {
     let at = moved ?? ref;
     let fh: FileHandle;
     try {
-      fh = await this.#openForRead(at);
+      try {
+        fh = await this.#openForRead(at);
+      } catch (err) {
+        at = await this.#movedSince(ref, moved, err);
+        fh = await this.#openForRead(at);
+      }
     } catch (err) {
-      at = await this.#movedSince(ref, moved, err);
-      fh = await this.#openForRead(at);
+      const now = this.#relocated(location.ref, sha256, err);
+      if (!now) throw err;
+      yield* this.#stream({ ref: now, storedSize: parseFsBlobRef(now).storedSize }, sha256);
+      return;
     }
     yield* streamRecord(fh, this.packPath(at.packId, at.staging === true), at, formatFsBlobRef(at), this.keyring?.keys);
   }

@@ -121,6 +121,18 @@ export class Redirects {
     if (entries) this.#remember(packId, new Map(entries.map((e) => [e.offset, e])));
   }
 
+  /** The entries of staging pack `packId`'s redirect, or null when it has none (ADR 0036: the packs redirects read into). */
+  async entries(packId: number): Promise<RedirectEntry[] | null> {
+    const table = await this.#table(packId);
+    return table ? [...table.values()] : null;
+  }
+
+  /** Staging pack `packId`'s redirect was deleted (no row reads through it any more, ADR 0036). */
+  forget(packId: number): void {
+    this.#known.delete(packId);
+    this.#tables.delete(packId);
+  }
+
   /** Whether staging pack `packId` has a redirect file (looked for on disk when not known). */
   async exists(packId: number): Promise<boolean> {
     return (await this.#table(packId)) !== null;

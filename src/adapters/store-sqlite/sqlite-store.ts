@@ -1,3 +1,4 @@
+import { SqliteBlobRefs } from './sqlite-blob-refs.js';
 import type Database from 'better-sqlite3';
 import type { MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
@@ -35,6 +36,8 @@ export class SqliteStore implements MessageStore {
   readonly check: SqliteArchiveCheck;
   /** The legal holds (`HoldStore`, docs/legal-hold.md). */
   readonly holds: SqliteHoldStore;
+  /** The catalogue's refs and their switch when a pack is rewritten (`BlobRefCatalogue`, ADR 0036). */
+  readonly blobRefs: SqliteBlobRefs;
   private readonly conn: SqliteConnection;
   private readonly db: Database.Database;
   constructor(options: SqliteStoreOptions) {
@@ -48,6 +51,7 @@ export class SqliteStore implements MessageStore {
     this.audit = new SqliteAuditLog(this.conn);
     this.check = new SqliteArchiveCheck(this.conn);
     this.holds = new SqliteHoldStore(this.conn);
+    this.blobRefs = new SqliteBlobRefs(this.conn);
   }
 
   hasBlob(sha256: string): boolean {

@@ -257,7 +257,7 @@ async function readAndParse(deps: IndexDeps, parse: Parse, m: UnparsedMessage, s
   try {
     if (m.size > MAX_FULL_PARSE_BYTES) {
       // Only the head: a message over the full-parse limit must never sit whole in memory.
-      return await parse(await readPrefix(deps.blobs.stream(m.blob), MAX_HEADER_BYTES), m.size);
+      return await parse(await readPrefix(deps.blobs.stream(m.blob, m.sha256), MAX_HEADER_BYTES), m.size);
     }
     // Checksum, not hash: the record's header names this blob and its CRC-32 catches a torn
     // or corrupted copy; hashing all bytes again cost ~0.3 s per 278 MB of mail here.

@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   DATA_DIR_LOCKED: { retryable: false, summary: 'Another mailsluice process (start or drain) holds the data directory; the sentence names its pid.' },
   BACKUP_INVALID: { retryable: false, summary: 'The backup directory holds no usable backup: no manifest or one this version cannot read, a file it names missing or not matching its SHA-256, or (for `backup --out`) a non-empty directory that is no backup.' },
   BACKUP_IN_PROGRESS: { retryable: true, summary: 'Another backup is writing the same backup directory; one at a time per directory (the sentence names its pid).' },
+  PACKS_BUSY: { retryable: true, summary: 'A backup, verify or the scrub is reading the packs, so they cannot be rewritten now (keys encrypt-existing, reclaiming space after a purge); nothing was changed.' },
   ARCHIVE_KEY_INVALID: { retryable: false, summary: 'The archive\'s master key (archive.encryption.key) is missing, unreadable, not 32 bytes, or not the key the archive\'s data keys are wrapped with; or the archive holds encrypted blobs and archive.encryption is not configured. Nothing was read or taken.' },
   KEY_PARTS_INVALID: { retryable: false, summary: 'The escrow parts given to keys combine do not rebuild a master key: fewer than the threshold, of different keys or splits, the same part twice, or a part damaged or altered (the sentence names the file).' },
   RESTORE_TARGET_NOT_EMPTY: { retryable: false, summary: 'restore writes only into an empty or new data directory; the one configured holds files (the sentence names it).' },

@@ -63,8 +63,14 @@ export interface BlobStore {
    * absent). `check: 'checksum'` verifies what the store keeps beside the bytes (that the record
    * holds this blob, and its checksum) without hashing the bytes again: for a reader that only
    * needs torn or corrupted storage caught, such as the index stage reading what was just written.
+   * A location that went stale (its pack rewritten since the metadata was read, ADR 0036) is
+   * looked up again by `sha256` and read there.
    */
   read(location: BlobLocation, sha256: string, options?: { check?: 'hash' | 'checksum' }): Promise<Buffer>;
-  /** Streams a blob back in bounded memory (for export of large messages); an integrity failure rejects the iteration at its end. */
-  stream(location: BlobLocation): AsyncIterable<Uint8Array>;
+  /**
+   * Streams a blob back in bounded memory (for export of large messages); an integrity failure
+   * rejects the iteration at its end. With `sha256`, a location that went stale (the store
+   * rewrote its pack since it was read from the metadata) is looked up again, as `read` does.
+   */
+  stream(location: BlobLocation, sha256?: string): AsyncIterable<Uint8Array>;
 }
