@@ -19,6 +19,8 @@ import type { TokenStore } from '../core/ports/token-store.js';
 import type { AuditLog } from '../core/ports/audit-log.js';
 import type { ArchiveIndexCheck, BlobScanner } from '../core/ports/archive-check.js';
 import type { Principal } from '../core/access/principal.js';
+import type { HeldLookup, ReclaimSpace, RetentionStore } from '../core/ports/retention-store.js';
+import { readdir, stat } from 'node:fs/promises';
 import { verifyToken } from './tokens.js';
 import { randomInt } from 'node:crypto';
 import { createFsBlobStore, FsBlobScanner, type FsBlobStore } from '../adapters/blob-fs/index.js';
@@ -69,6 +71,12 @@ export interface EmbeddedApp {
   audit: AuditLog;
   /** What `verify` and the scrub read (ADR 0031): the index side, and a scanner of the blob store (one per scan). */
   archiveCheck: { index: ArchiveIndexCheck; scanner(): BlobScanner };
+  /** What the purge reads and removes of the metadata (docs/retention.md). */
+  retention: RetentionStore;
+  /** Of some message ids, those legal holds keep, with the holds' names (the purge skips them). */
+  heldBy: HeldLookup;
+  /** Reclaims the pack space of purged blobs, after a purge removed their rows. */
+  reclaimSpace: ReclaimSpace;
   /** The principal an `Authorization` header's bearer token stands for, or null (unknown, revoked, malformed). */
   verifyToken(bearer: string): Promise<Principal | null>;
   /** In [0, 1), for back-off jitter. */
@@ -107,7 +115,7 @@ export interface EmbeddedOptions {
    * `DATA_DIR_LOCKED`), and makes it and its files private. Without a holder the archive must
    * exist already (`ARCHIVE_NOT_FOUND`): nothing is created for a mistyped `dataDir`.
    */
-  holder?: 'start' | 'drain' | 'audit prune' | 'verify --repair' | 'keys rotate';
+  holder?: 'start' | 'drain' | 'audit prune' | 'verify --repair' | 'keys rotate' | 'purge';
 }
 
 /**
@@ -151,6 +159,16 @@ async function takeDataDir(dir: string, command: string, logger: Logger): Promis
   return lock;
 }
 
+/** The bytes of the files directly in `dir` (the blob store's packs). */
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const s = await stat(join(dir, name)).catch(() => null);
+    if (s?.isFile()) total += s.size;
+  }
+  return total;
+}
+
 /** Builds the embedded app for a validated config. */
 export async function createEmbeddedApp(config: Config, options: EmbeddedOptions = {}): Promise<EmbeddedApp> {
   const paths = dataPaths(config.dataDir);
@@ -158,7 +176,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   const logger = new JsonlLogger([{ level: stderrLevel, stream: process.stderr }]);
   let lock: DataDirLock | null = null;
   // `audit prune` holds the lock (one move at a time) but, like a reading command, never makes an archive.
-  if (options.holder === 'audit prune' || options.holder === 'verify --repair' || options.holder === 'keys rotate') assertArchiveExists(config);
+  if (options.holder === 'audit prune' || options.holder === 'verify --repair' || options.holder === 'keys rotate' || options.holder === 'purge') assertArchiveExists(config);
   if (options.holder) lock = await takeDataDir(config.dataDir, options.holder, logger);
   else assertArchiveExists(config);
   let store: SqliteStore;
@@ -192,6 +210,14 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     tokens: store.tokens,
     audit: store.audit,
     archiveCheck: { index: store.check, scanner: () => new FsBlobScanner(blobs) },
+    retention: store.retention,
+    // wired to holds at merge
+    heldBy: async () => new Map(),
+    // wired to compaction at merge: until then nothing is rewritten, the size is measured.
+    reclaimSpace: async () => {
+      const bytes = await directoryBytes(paths.blobs);
+      return { packsRewritten: 0, bytesBefore: bytes, bytesAfter: bytes };
+    },
     verifyToken: (bearer) => verifyToken(store.tokens, systemClock, bearer),
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,

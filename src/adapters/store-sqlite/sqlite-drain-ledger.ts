@@ -26,8 +26,12 @@ export class SqliteDrainLedger implements DrainLedger {
   // each in calls into the binding, 500 per cycle.
   private keysWhere(condition: string, connection: string, keys: string[]): Set<string> {
     if (keys.length === 0) return new Set();
+    // A purged message's keys count as taken and settled (docs/retention.md): it is not taken back.
+    const purged = this.conn.hasTable('purged_keys')
+      ? ' UNION ALL SELECT source_key FROM purged_keys WHERE connection = ?1 AND source_key IN (SELECT value FROM json_each(?2))'
+      : '';
     const rows = this.conn
-      .stmt(`SELECT source_key FROM source_keys WHERE connection = ? AND source_key IN (SELECT value FROM json_each(?))${condition}`)
+      .stmt(`SELECT source_key FROM source_keys WHERE connection = ?1 AND source_key IN (SELECT value FROM json_each(?2))${condition}${purged}`)
       .pluck()
       .all(connection, JSON.stringify(keys)) as string[];
     return new Set(rows);

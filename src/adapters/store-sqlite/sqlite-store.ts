@@ -13,6 +13,7 @@ import { SqliteArchiveReader } from './sqlite-archive-reader.js';
 import { SqliteTokenStore } from './sqlite-token-store.js';
 import { SqliteAuditLog } from './sqlite-audit-log.js';
 import { SqliteArchiveCheck } from './sqlite-archive-check.js';
+import { SqliteRetention } from './sqlite-retention.js';
 
 /**
  * The embedded metadata store on SQLite, every role over one connection to `archive.db` (WAL,
@@ -32,6 +33,8 @@ export class SqliteStore implements MessageStore {
   readonly audit: SqliteAuditLog;
   /** The catalogue and index rows as `mailsluice verify` reads them (`ArchiveIndexCheck`, ADR 0031). */
   readonly check: SqliteArchiveCheck;
+  /** What the purge reads and removes (`RetentionStore`, docs/retention.md). */
+  readonly retention: SqliteRetention;
   private readonly conn: SqliteConnection;
   private readonly db: Database.Database;
   constructor(options: SqliteStoreOptions) {
@@ -44,6 +47,7 @@ export class SqliteStore implements MessageStore {
     this.tokens = new SqliteTokenStore(this.conn);
     this.audit = new SqliteAuditLog(this.conn);
     this.check = new SqliteArchiveCheck(this.conn);
+    this.retention = new SqliteRetention(this.conn, this.searchIndex, this.audit);
   }
 
   hasBlob(sha256: string): boolean {
