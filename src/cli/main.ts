@@ -8,6 +8,7 @@ import * as c from './commands.js';
 import { cmdTokenCreate, cmdTokenList, cmdTokenRevoke } from './token-commands.js';
 import { cmdAuditList, cmdAuditPrune, cmdAuditVerify } from './audit-commands.js';
 import { cmdVerify } from './verify-command.js';
+import { cmdPurge } from './purge-command.js';
 import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
 import { cmdBackup, cmdRestore } from './backup-commands.js';
 import { cmdKeysGenerate, cmdKeysRotate } from './key-commands.js';
@@ -17,8 +18,8 @@ import { OutputClosed, stdio, type Io } from './output.js';
 export { HELP } from './help.js';
 
 const KNOWN = {
-  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days', 'new-key'],
-  flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe', 'with-archive', 'repair'],
+  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days', 'new-key', 'as-of'],
+  flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe', 'with-archive', 'repair', 'dry-run'],
 } as const;
 
 const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => Promise<number>> = {
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => P
   export: c.cmdExport,
   logs: c.cmdLogs,
   verify: cmdVerify,
+  purge: cmdPurge,
   backup: cmdBackup,
   restore: cmdRestore,
 };
