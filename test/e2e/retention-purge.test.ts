@@ -24,6 +24,7 @@ import Database from 'better-sqlite3';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { collectCli, imapConnection, makeWorkspace, runCli, spawnCli, type Workspace } from '../harness/cli.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
+import { callApi, createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 const DAY = 86_400_000;
@@ -164,6 +165,11 @@ test('purge: expired messages gone from search, export and the databases; kept o
     assert.deepEqual(audited[0]!.sha256, expiring.map((m) => m.sha256));
     const verified = await runCli(['audit', 'verify'], ws);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    // The released blobs wait in the packs for compaction: verify calls them no orphans, and a
+    // repair does not bring a purged message back.
+    const checked = await runCli(['verify', '--repair', '--json'], ws);
+    assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+    assert.deepEqual((JSON.parse(lines(checked.stdout).at(-1)!) as { repair: unknown }).repair, { reindexed: 0, left: 0 });
 
     // Again: nothing more to do, nothing recorded; a drain does not take the purged ones back.
     const again = await purge(ws);
@@ -187,6 +193,15 @@ test('purge: SIGKILL at random points, 20 times: never a purged message back, ne
     assert.equal(expiring.size, alpha.length);
     const template = join(ws.dir, 'template');
     cpSync(ws.dataDir, template, { recursive: true });
+    // How long a whole purge takes here (the command's start-up is most of it): the kills are spread
+    // over its second half, where the batches commit, rather than over the start-up.
+    const timing = join(ws.dir, 'timing');
+    mkdirSync(timing);
+    cpSync(template, join(timing, 'data'), { recursive: true });
+    cpSync(ws.configPath, join(timing, 'mailsluice.yaml'));
+    const t0 = Date.now();
+    await purge({ ...ws, dir: timing, dataDir: join(timing, 'data'), configPath: join(timing, 'mailsluice.yaml') });
+    const whole = Date.now() - t0;
     let seed = 20261207;
     const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const outcomes: number[] = [];
@@ -199,7 +214,7 @@ test('purge: SIGKILL at random points, 20 times: never a purged message back, ne
       cpSync(ws.configPath, runWs.configPath);
       const child = spawnCli(['purge', '--json'], { ...runWs, dir });
       const done = collectCli(child);
-      const delay = 200 + Math.floor(random() * 1600);
+      const delay = Math.floor(whole * (0.5 + 0.55 * random()));
       const timer = setTimeout(() => child.kill('SIGKILL'), delay);
       const r = await done;
       clearTimeout(timer);
@@ -225,10 +240,79 @@ test('purge: SIGKILL at random points, 20 times: never a purged message back, ne
     }
     // The kills must have landed at different points, else the test proves little.
     const killed = outcomes.filter((n) => n >= 0);
-    console.log(`purge SIGKILL runs: purged before the kill ${JSON.stringify(outcomes)} (-1: finished first)`);
+    console.log(`purge SIGKILL runs (a whole purge ${whole} ms): purged before the kill ${JSON.stringify(outcomes)} (-1: finished first)`);
     assert.ok(killed.some((n) => n === 0), 'some kills before any batch committed');
     assert.ok(killed.some((n) => n > 0) || outcomes.some((n) => n === -1), 'some kills after a batch committed');
   } finally {
+    ws.cleanup();
+  }
+});
+
+test('beside a running start: the schedule purges, GET /archive/retention for a viewer, POST /archive/purge for an admin only, the command through the control socket; a route rule keeps its messages', async () => {
+  const user = await dovecot.createUser();
+  const originals = Array.from({ length: 12 }, (_, i) => makeMessage(i, { tag: i < 3 ? 'keepme' : undefined, bodyBytes: 1200 }));
+  await dovecot.loadMaildir(user.username, originals);
+  const retention = { everyHours: 0.001, rules: [{ name: 'journal_30d', keep: '30d', match: { connection: 'journal' } }, { name: 'routed', keep: '1y', match: { route: 'keepme' } }] };
+  const { ws, base } = await drainedWithApi({
+    connections: [imapConnection(dovecot, user)],
+    routes: [{ name: 'keepme', connection: 'journal', filter: { subject: 'keepme' }, scenario: [{ action: 'archive' }] }],
+    archive: { retention: { ...retention, everyHours: 24 } },
+  });
+  let service: RunningService | undefined;
+  try {
+    age(ws.dataDir, 60);
+    const viewer = await createToken(ws, 'v', 'viewer');
+    const admin = await createToken(ws, 'a', 'admin');
+    service = await startService(ws, base);
+    const view = await callApi(`${base}/api/v1/archive/retention`, viewer);
+    assert.equal(view.status, 200, view.raw);
+    assert.equal((view.body.rules as unknown[]).length, 2);
+    assert.equal(view.body.lastPurge, null);
+    assert.ok(Date.parse(view.body.nextPurgeAt as string) > Date.now(), view.raw);
+    assert.equal((await callApi(`${base}/api/v1/archive/purge`, viewer, { method: 'POST', body: { dryRun: true } })).status, 403);
+    const bad = await callApi(`${base}/api/v1/archive/purge`, admin, { method: 'POST', body: { asOf: '2100-01-01T00:00:00Z' } });
+    assert.equal(bad.status, 400, bad.raw);
+    const dry = await callApi(`${base}/api/v1/archive/purge`, admin, { method: 'POST', body: { dryRun: true } });
+    assert.equal(dry.status, 200, dry.raw);
+    assert.equal(dry.body.purged, 9, 'the three routed by keepme are kept by the longer rule');
+    assert.equal((dry.body.items as unknown[]).length, 9);
+    assert.equal(query<{ n: number }>(ws.dataDir, 'SELECT count(*) AS n FROM messages')[0]!.n, 12);
+    // The command line goes through the control socket: the service purges.
+    const r = await runCli(['purge', '--json'], ws);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(lines(r.stdout).at(-1)!) as Report;
+    assert.equal(report.purged, 9);
+    const whoDid = query<{ who: string; origin: string }>(ws.dataDir, "SELECT who, origin FROM audit_log WHERE action = 'archive.purge'");
+    assert.equal(whoDid.length, 1);
+    assert.equal(whoDid[0]!.origin, 'api');
+    assert.match(whoDid[0]!.who, /^local:/);
+    const hits = await callApi(`${base}/api/v1/messages?text=keepme`, admin);
+    assert.equal((hits.body.items as unknown[] | undefined)?.length ?? (hits.body.hits as unknown[] | undefined)?.length, 3, hits.raw);
+    const after = await callApi(`${base}/api/v1/archive/retention`, viewer);
+    assert.equal((after.body.lastPurge as { purged: number }).purged, 9);
+    await service.stop();
+    service = undefined;
+
+    // The schedule (every 3.6 s; the first 3.6 s after the start): 400 days later the routed three
+    // are past their year too, and go without anyone asking.
+    age(ws.dataDir, 400);
+    ws.writeConfig({ connections: [imapConnection(dovecot, user)], routes: [{ name: 'keepme', connection: 'journal', filter: { subject: 'keepme' }, scenario: [{ action: 'archive' }] }], archive: { retention }, api: { listen: base.replace('http://', '') } });
+    service = await startService(ws, base);
+    const until = Date.now() + 60_000;
+    for (;;) {
+      const v = await callApi(`${base}/api/v1/archive/retention`, viewer);
+      const last = v.body.lastPurge as { purged: number; startedAt: string } | null;
+      if (last && last.purged === 3) break;
+      assert.ok(Date.now() < until, `no scheduled purge within 60 s: ${v.raw} ${service.stderr()}`);
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    assert.equal(query<{ n: number }>(ws.dataDir, 'SELECT count(*) AS n FROM messages')[0]!.n, 0);
+    const scheduled = query<{ who: string; origin: string }>(ws.dataDir, "SELECT who, origin FROM audit_log WHERE action = 'archive.purge' ORDER BY seq");
+    assert.deepEqual(scheduled.at(-1), { who: 'mailsluice', origin: 'retention' });
+    await service.stop();
+    service = undefined;
+  } finally {
+    if (service) service.child.kill('SIGKILL');
     ws.cleanup();
   }
 });

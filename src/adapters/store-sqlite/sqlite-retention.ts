@@ -116,7 +116,10 @@ export class SqliteRetention implements RetentionStore {
     for (const sha of new Set(purged.map((p) => p.sha256))) {
       // Single-instance storage: another connection's message may hold the same bytes.
       if (this.conn.stmt(BLOB_USED).get(sha) !== undefined) continue;
-      blobsRemoved += this.conn.stmt('DELETE FROM blobs WHERE sha256 = ?').run(sha).changes;
+      const removed = this.conn.stmt('DELETE FROM blobs WHERE sha256 = ?').run(sha).changes;
+      // Its record stays in a pack until compaction: verify must know it was purged, not lost.
+      if (removed > 0) this.conn.stmt('INSERT OR IGNORE INTO purged_blobs (sha256) VALUES (?)').run(sha);
+      blobsRemoved += removed;
     }
     const record = this.audit.appendInTransaction(audit(purged));
     return { purged, keptBusy, blobsRemoved, record };

@@ -229,6 +229,9 @@ export const MIGRATIONS: readonly string[] = [
   // the ids whose full-text rows (search.db, written by its own thread) are still to be removed,
   // inserted in the purge's transaction and emptied once search.db committed their removal, so a
   // crash between the two commits is finished by the next open of the store or the next purge.
+  // purged_blobs: the hashes whose catalogue row a purge removed; their records stay in the packs
+  // until compaction rewrites them, and verify must not call them orphans (nor --repair index them
+  // again: a purged message would come back).
   `
   CREATE INDEX IF NOT EXISTS source_keys_message ON source_keys(message_id);
   CREATE TABLE IF NOT EXISTS purged_keys (
@@ -237,6 +240,7 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (connection, source_key)
   ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS purged_search (id INTEGER PRIMARY KEY);
+  CREATE TABLE IF NOT EXISTS purged_blobs (sha256 TEXT PRIMARY KEY) WITHOUT ROWID;
   `,
 ];
 

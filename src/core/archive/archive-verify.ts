@@ -173,8 +173,11 @@ export async function verifyArchive(deps: VerifyDeps, options: BlobScanOptions =
   // A second look: a blob whose message was committed while this ran is not an orphan; one whose
   // message is there but whose catalogue row is gone is that message's blob, found again.
   const indexedSince = new Set((await deps.index.messagesOf([...orphans.keys()])).map((m) => m.sha256));
+  // Purged (docs/retention.md): the record waits for compaction; neither an orphan nor repairable.
+  const purged = (await deps.index.purged?.([...orphans.keys()].filter((sha) => !indexedSince.has(sha) && !catalogued.has(sha)))) ?? new Set<string>();
   const foundAgain = new Map<string, CatalogueRow>();
   for (const [sha, row] of orphans) {
+    if (purged.has(sha)) continue;
     if (indexedSince.has(sha)) {
       if (!catalogued.has(sha)) foundAgain.set(sha, row);
       continue;
