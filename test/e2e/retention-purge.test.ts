@@ -61,6 +61,25 @@ function ftsIds(dataDir: string): number[] {
   }
 }
 
+/** Waits (polling a reader of archive.db every millisecond or so) until `n` archive.purge records exist or `stop()`. */
+async function waitForRecords(dataDir: string, n: number, stop: () => boolean): Promise<void> {
+  let db: Database.Database | null = null;
+  try {
+    for (;;) {
+      if (stop()) return;
+      try {
+        db ??= new Database(join(dataDir, 'archive.db'), { readonly: true, fileMustExist: true });
+        if ((db.prepare("SELECT count(*) FROM audit_log WHERE action = 'archive.purge'").pluck().get() as number) >= n) return;
+      } catch {
+        // not readable yet (the command is migrating it): look again
+      }
+      await new Promise((res) => setTimeout(res, 1));
+    }
+  } finally {
+    db?.close();
+  }
+}
+
 /** The ids and hashes every archive.purge record names. */
 function auditedPurges(dataDir: string): Array<{ ids: number[]; sha256: string[] }> {
   return query<{ detail: string }>(dataDir, "SELECT detail FROM audit_log WHERE action = 'archive.purge' ORDER BY seq").map((r) => JSON.parse(r.detail) as { ids: number[]; sha256: string[] });
@@ -214,10 +233,19 @@ test('purge: SIGKILL at random points, 20 times: never a purged message back, ne
       cpSync(ws.configPath, runWs.configPath);
       const child = spawnCli(['purge', '--json'], { ...runWs, dir });
       const done = collectCli(child);
-      const delay = Math.floor(whole * (0.5 + 0.55 * random()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), delay);
+      let exited = false;
+      void done.then(() => (exited = true));
+      // A quarter of the runs are killed at a random time of the whole run (mostly its start-up);
+      // the others once the k-th batch committed (seen from here through a reader of archive.db),
+      // plus 0 to 20 ms: between batches, between a commit and its full-text removal, after the last.
+      const k = run % 4;
+      if (k === 0) await new Promise((res) => setTimeout(res, Math.floor(whole * (0.3 + 0.7 * random()))));
+      else {
+        await waitForRecords(runWs.dataDir, k, () => exited);
+        await new Promise((res) => setTimeout(res, Math.floor(random() * 20)));
+      }
+      child.kill('SIGKILL');
       const r = await done;
-      clearTimeout(timer);
       // Whatever the point: every live message and its blob there; each expired one either whole or
       // gone, and gone exactly when an audit record names it.
       const present = new Set(query<{ id: number }>(runWs.dataDir, 'SELECT id FROM messages').map((m) => m.id));
@@ -242,7 +270,7 @@ test('purge: SIGKILL at random points, 20 times: never a purged message back, ne
     const killed = outcomes.filter((n) => n >= 0);
     console.log(`purge SIGKILL runs (a whole purge ${whole} ms): purged before the kill ${JSON.stringify(outcomes)} (-1: finished first)`);
     assert.ok(killed.some((n) => n === 0), 'some kills before any batch committed');
-    assert.ok(killed.some((n) => n > 0) || outcomes.some((n) => n === -1), 'some kills after a batch committed');
+    assert.ok(killed.some((n) => n > 0 && n < expiring.size), 'some kills between batches');
   } finally {
     ws.cleanup();
   }
