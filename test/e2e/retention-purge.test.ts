@@ -22,7 +22,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { collectCli, imapConnection, makeWorkspace, runCli, spawnCli, type Workspace } from '../harness/cli.js';
+import { collectCli, imapConnection, makeWorkspace, pop3Connection, runCli, spawnCli, type Workspace } from '../harness/cli.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
 import { callApi, createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
 
@@ -341,6 +341,23 @@ test('beside a running start: the schedule purges, GET /archive/retention for a 
     service = undefined;
   } finally {
     if (service) service.child.kill('SIGKILL');
+    ws.cleanup();
+  }
+});
+
+test('POP3 leave: a purged message still on the server is not taken back by the next drain', async () => {
+  const user = await dovecot.createUser();
+  await dovecot.loadMaildir(user.username, Array.from({ length: 5 }, (_, i) => makeMessage(i, { bodyBytes: 800 })));
+  const ws = makeWorkspace({ connections: [pop3Connection(dovecot, user, { deletePolicy: 'leave' })], archive: { retention: { default: '30d' } } });
+  try {
+    assert.equal((await runCli(['drain'], ws)).code, 0);
+    age(ws.dataDir, 60);
+    assert.equal((await purge(ws)).purged, 5);
+    assert.equal(await dovecot.messageCount(user.username), 5, 'still on the server');
+    const again = await runCli(['drain'], ws);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(query<{ n: number }>(ws.dataDir, 'SELECT count(*) AS n FROM messages')[0]!.n, 0, 'not archived again');
+  } finally {
     ws.cleanup();
   }
 });
