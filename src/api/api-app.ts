@@ -20,6 +20,7 @@ import { exportRoutes } from './routes/export.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { auditRoutes } from './routes/audit.js';
 import { archiveVerifyRoutes } from './routes/archive-verify.js';
+import { archiveRetentionRoutes } from './routes/archive-retention.js';
 import { mailRoutes } from './routes/mail-routes.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -126,6 +127,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   configEditRoutes(app, deps);
   auditRoutes(app, deps);
   archiveVerifyRoutes(app, deps);
+  archiveRetentionRoutes(app, deps);
   tokenRoutes(app, deps);
   holdRoutes(app, deps);
   metricsRoutes(app, deps);

@@ -18,6 +18,7 @@ import type { ResponseLedger } from '../core/ports/response-ledger.js';
 import type { AuditFilter } from '../core/ports/audit-log.js';
 import type { DeliveryAdmin } from '../core/ports/delivery-admin.js';
 import type { VerifyReport } from '../core/archive/archive-verify.js';
+import type { PurgeReportSchema, RetentionViewSchema } from './routes/archive-retention.js';
 import type { AlertState } from '../core/alerts/index.js';
 import type { TokenInfo } from '../core/ports/token-store.js';
 import type { Role } from '../core/access/index.js';
@@ -312,6 +313,14 @@ export interface ApiDeps {
   alerts?: AlertsView;
   /** Reads the archive back whole (`repair`: and indexes orphan blobs again), ADR 0031; absent, those paths answer 404. */
   verifyArchive?: (repair: boolean) => Promise<VerifyReport>;
+  /**
+   * Retention (docs/retention.md), `start` only: the settings with the last and next purge, and a
+   * purge (or dry run) now as `who`; absent, those paths answer 404.
+   */
+  retention?: {
+    view(): Promise<z.infer<typeof RetentionViewSchema>>;
+    purge(who: string, options: { dryRun: boolean; asOf?: number }): Promise<z.infer<typeof PurgeReportSchema>>;
+  };
   /** Where a search's `total` stops being exact; default `API_TUNING.searchTotalCap` (a test gives a small one). */
   searchTotalCap?: number;
   /**

@@ -18,6 +18,7 @@ import { createConfigAdmin, isEditableFile } from './config-admin.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
 import { runVerify } from './verify.js';
+import type { Purger } from './purge.js';
 import { auditArchiveDir, auditRecordJson, recordAction, verifyAuditLog } from './audit.js';
 import type { PruneReport } from './audit-retention.js';
 import { testConnection } from './test-connection.js';
@@ -71,6 +72,8 @@ export interface ApiContext {
   alerts?: AlertsView;
   /** Moves old audit records to the archive files (`start`'s retention, `audit-retention.ts`); absent, `POST /api/v1/audit/prune` answers 404. */
   auditPrune?: (keepDays?: number) => Promise<PruneReport>;
+  /** The archive's purges (`start`, `purge.ts`); absent, `/api/v1/archive/retention` and `/purge` answer 404. */
+  purger?: Purger;
   /**
    * Whether the API edits the configuration file (`start`); false or absent (a `drain` serving
    * attachment references), the edit paths answer 404: a one-shot command would save an edit it
@@ -329,8 +332,17 @@ export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigni
     metricsOpen: settings.metricsOpen,
     ...(context.alerts ? { alerts: context.alerts } : {}),
     verifyArchive: (repair) => runVerify(app, { repair }),
+    ...(context.purger ? { retention: retentionDeps(context.purger) } : {}),
   };
   return { deps, close: () => attachments.close() };
+}
+
+/** The API's retention paths over the service's purger; the audit records name the principal, from `api`. */
+function retentionDeps(purger: Purger): NonNullable<ApiDeps['retention']> {
+  return {
+    view: () => purger.view(),
+    purge: (who, options) => purger.purge({ ...options, who, origin: 'api', keepItems: true }),
+  };
 }
 
 /** The key that signs attachment URLs, made on first use (the log says so), and how URLs are made. */

@@ -21,6 +21,7 @@ import type { HoldStore } from '../core/ports/hold-store.js';
 import { createHeldAmong, type HeldAmong } from '../core/holds/held-among.js';
 import type { ArchiveIndexCheck, BlobScanner } from '../core/ports/archive-check.js';
 import type { Principal } from '../core/access/principal.js';
+import type { RetentionStore } from '../core/ports/retention-store.js';
 import { verifyToken } from './tokens.js';
 import { randomInt } from 'node:crypto';
 import { createFsBlobStore, FsBlobScanner, type FsBlobStore } from '../adapters/blob-fs/index.js';
@@ -68,7 +69,7 @@ export interface EmbeddedApp {
    */
   reclaimSpace(): Promise<ReclaimSpaceResult>;
   /**
-   * `keys encrypt-existing` (ADR 0033, 0034): rewrites every pack still holding a live record in
+   * `keys encrypt-existing` (ADR 0033, 0036): rewrites every pack still holding a live record in
    * clear, encrypted; resumable. `ARCHIVE_KEY_INVALID`-free: needs encryption on (the caller checks).
    */
   encryptExisting(onProgress?: ReclaimDeps['onProgress']): Promise<ReclaimTotals>;
@@ -96,12 +97,14 @@ export interface EmbeddedApp {
     index: ArchiveIndexCheck;
     scanner(): BlobScanner;
     /**
-     * Holds the packs as they are (`reclaim.lock` shared, ADR 0034) while a whole scan is held
+     * Holds the packs as they are (`reclaim.lock` shared, ADR 0036) while a whole scan is held
      * against the catalogue: no reclaim run deletes a pack meanwhile. Null when a run held them
      * for `waitMs`.
      */
     holdPacks?(waitMs: number): Promise<ReclaimLock | null>;
   };
+  /** What the purge reads and removes of the metadata (docs/retention.md). */
+  retention: RetentionStore;
   /** The principal an `Authorization` header's bearer token stands for, or null (unknown, revoked, malformed). */
   verifyToken(bearer: string): Promise<Principal | null>;
   /** In [0, 1), for back-off jitter. */
@@ -140,7 +143,7 @@ export interface EmbeddedOptions {
    * `DATA_DIR_LOCKED`), and makes it and its files private. Without a holder the archive must
    * exist already (`ARCHIVE_NOT_FOUND`): nothing is created for a mistyped `dataDir`.
    */
-  holder?: 'start' | 'drain' | 'audit prune' | 'verify --repair' | 'keys rotate' | 'keys encrypt-existing';
+  holder?: 'start' | 'drain' | 'audit prune' | 'verify --repair' | 'keys rotate' | 'keys encrypt-existing' | 'purge';
 }
 
 /**
@@ -191,7 +194,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   const logger = new JsonlLogger([{ level: stderrLevel, stream: process.stderr }]);
   let lock: DataDirLock | null = null;
   // `audit prune` holds the lock (one move at a time) but, like a reading command, never makes an archive.
-  if (options.holder === 'audit prune' || options.holder === 'verify --repair' || options.holder === 'keys rotate' || options.holder === 'keys encrypt-existing') assertArchiveExists(config);
+  if (options.holder === 'audit prune' || options.holder === 'verify --repair' || options.holder === 'keys rotate' || options.holder === 'keys encrypt-existing' || options.holder === 'purge') assertArchiveExists(config);
   if (options.holder) lock = await takeDataDir(config.dataDir, options.holder, logger);
   else assertArchiveExists(config);
   let store: SqliteStore;
@@ -240,6 +243,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     holds: store.holds,
     heldAmong: createHeldAmong(store.holds),
     archiveCheck: { index: store.check, scanner: () => new FsBlobScanner(blobs), holdPacks: (waitMs) => takeReclaimLock(config.dataDir, 'shared', waitMs) },
+    retention: store.retention,
     verifyToken: (bearer) => verifyToken(store.tokens, systemClock, bearer),
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,

@@ -32,6 +32,7 @@ import { startControlSocket } from './control-socket.js';
 import { createRunMetrics, type RunMetrics } from './metrics.js';
 import { createAlerting, type Alerting } from './alerts.js';
 import { createAuditRetention, type AuditRetention } from './audit-retention.js';
+import { createPurger, type Purger } from './purge.js';
 import { runScrub } from './scrub.js';
 import type { EmbeddedApp } from './embedded.js';
 
@@ -109,6 +110,8 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
   const alerting = options.mode === 'continuous' ? await createAlerting(app, () => run?.runnerReadings() ?? []) : null;
   // The audit log's retention (`start` only, ADR 0029): daily beside the stages, and on demand through the API.
   const retention = options.mode === 'continuous' ? createAuditRetention(app) : null;
+  // The archive's retention (`start` only, docs/retention.md): purges every archive.retention.everyHours, and on demand.
+  const purger = options.mode === 'continuous' ? createPurger(app) : null;
   const reload = (): Promise<ReloadReport> => (run ? run.reload() : Promise.reject(new MailsluiceError('INTERNAL', 'the service is still starting: nothing runs yet to apply the configuration to')));
   try {
     const context: ApiContext = {
@@ -119,6 +122,7 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
       ...(metrics ? { metrics: metrics.metrics } : {}),
       ...(alerting ? { alerts: alerting.view } : {}),
       ...(retention ? { auditPrune: retention.prune } : {}),
+      ...(purger ? { purger } : {}),
     };
     // The service's commands' way in (ADR 0025): `continuous` only, whatever `api.enabled` says;
     // before the TCP API, so a client that saw `/readyz` answer finds the socket too.
@@ -130,7 +134,7 @@ export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): P
         })
       : null;
     try {
-      run = new PipelineRun(app, options, api, started, metrics, alerting, retention);
+      run = new PipelineRun(app, options, api, started, metrics, alerting, retention, purger);
       if (options.mode === 'continuous') options.onRunning?.({ reload });
       return await run.run();
     } finally {
@@ -200,6 +204,7 @@ class PipelineRun {
     private readonly metrics: RunMetrics | null,
     private readonly alerting: Alerting | null = null,
     private readonly retention: AuditRetention | null = null,
+    private readonly purger: Purger | null = null,
   ) {
     this.once = options.mode === 'once';
     // Every runner, index lane waiting for the byte budget and sleeping stage listens to this one
@@ -428,6 +433,8 @@ class PipelineRun {
     // Low priority beside the stages; never rejects, ends with the stop.
     const alerting = this.alerting?.run(this.ac.signal);
     const retaining = this.retention?.run(this.ac.signal);
+    // Between pages and batches the drain's commits go on: a purge never holds the write lock long.
+    const purging = this.purger?.run(this.ac.signal);
     const scrubbing = runScrub(this.app, this.ac.signal);
     for (const name of this.conns.names()) this.conns.run(name);
     if (!this.ac.signal.aborted) await eventOnce(this.ac.signal, 'abort');
@@ -436,6 +443,7 @@ class PipelineRun {
     await this.conns.settled();
     await alerting;
     await retaining;
+    await purging;
     await scrubbing;
     await indexing;
     await compressing;

@@ -17,6 +17,7 @@ import type { ConnectionSettings } from '../api/index.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { AuditRecordJson, AuditVerdict } from './audit.js';
 import type { PruneReport } from './audit-retention.js';
+import type { PurgeReport } from './purge.js';
 import type { CreatedToken } from './tokens.js';
 import type { HoldJson } from './holds.js';
 import type { HoldRequest } from '../core/holds/legal-hold.js';
@@ -285,4 +286,9 @@ export async function retryThroughService(service: ControlClient, req: RetryRequ
   const routes = req.route !== undefined ? [req.route] : (await service.json<{ routes: Array<{ name: string }> }>('GET', '/api/v1/routes')).routes.map((r) => r.name);
   for (const route of routes) replayed.push(...(await retry(route)));
   return replayed;
+}
+
+/** `purge` through the service (`POST /api/v1/archive/purge`): the service purges (or lists, dry) and records it. */
+export function purgeThroughService(service: ControlClient, body: { dryRun: boolean; asOf?: string }): Promise<PurgeReport> {
+  return service.json<PurgeReport>('POST', '/api/v1/archive/purge', undefined, body);
 }

@@ -22,6 +22,8 @@ Commands:
   stats                     archive counts
   verify                    read every blob back and check it against the index;
                             exit 1 naming the messages of each problem (--repair)
+  purge                     remove the messages past archive.retention now
+                            (--dry-run lists what would go, --as-of DATE with it)
   search QUERY              full-text and field search of the archive
                             (--from, --to, --since, --before, --connection, --has-attachment, --limit)
   export --out DIR          write archived messages (--format eml|mbox, --connection NAME,
@@ -306,6 +308,23 @@ Options:
   --with-archive            walk the files in dataDir/audit-archive/ first (each trailer, SHA-256
                             and link), which must end where the checkpoint begins; a problem
                             there names the file
+`,
+  purge: `Usage: mailsluice purge [--dry-run] [--as-of DATE] [options]
+
+Removes the archived messages past their retention (archive.retention; docs/retention.md): their
+rows, their full-text entries and, when no other message shares it, their blob's catalogue row,
+in one transaction per batch of 500 with an archive.purge audit record naming the purged ids and
+SHA-256s; then the blob store reclaims the space. Kept, and counted: messages a legal hold keeps
+(per hold), and messages not done being processed (not parsed yet, server action or a delivery
+still pending). Prints what it did: purged, kept by holds, kept as pending, bytes, duration.
+Beside a running start the service does it, through its control socket; otherwise it holds the
+data directory like a drain.
+
+Options:
+  --dry-run                 list what would go (id, connection, taken at, Date header, size, rule;
+                            never a subject or address) and change nothing
+  --as-of DATE              with --dry-run only: judge retention at DATE (2030-01-31, UTC, or
+                            2030-01-31T08:00:00Z) instead of now
 `,
   verify: `Usage: mailsluice verify [--repair] [options]
 

@@ -12,6 +12,8 @@ import { describeIssue, rangeInOurWords } from './issue-text.js';
 import { protocolEntry, SUPPORTED_PROTOCOLS } from './protocols.js';
 import { formatListenAddress, parseListenAddress, parsePublicUrl, type ListenAddress } from './api-address.js';
 import { crossChecks, crossInput, validParts } from './cross-checks.js';
+import { retentionPolicyOf } from './retention-schema.js';
+import type { RetentionPolicy } from '../core/archive/retention.js';
 
 /** One problem found in a configuration file. */
 export interface ConfigProblem {
@@ -149,7 +151,11 @@ export interface Config {
   /** The audit log's retention: records older than `keepDays` move to `dataDir/audit-archive/`; null keeps them all. */
   audit: { keepDays: number | null };
   /** The background scrub of `start` (ADR 0031). */
-  archive: { scrub: { enabled: boolean; everyHours: number; mbPerSecond: number } };
+  archive: {
+    scrub: { enabled: boolean; everyHours: number; mbPerSecond: number };
+    /** Retention (docs/retention.md): the policy the purge applies, and the hours between the purges of `start`. */
+    retention: { everyHours: number; policy: RetentionPolicy };
+  };
   /** Alert rules and the channels they are sent to. */
   alerts: AlertsConfig;
   /** The secret store's key as configured (a file made absolute), or null: `dataDir/secrets.key`. */
@@ -443,7 +449,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     api,
     logging: input.logging,
     audit: { keepDays: input.audit.keepDays ?? null },
-    archive: { scrub: { ...input.archive.scrub } },
+    archive: { scrub: { ...input.archive.scrub }, retention: { everyHours: input.archive.retention.everyHours, policy: retentionPolicyOf(input.archive.retention) } },
     alerts,
     secretsKey: secretsKeySetting(input.secretsKey, baseDir),
     archiveEncryption: input.archive.encryption ? { key: secretsKeySetting(input.archive.encryption.key, baseDir)! } : null,

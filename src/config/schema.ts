@@ -9,6 +9,7 @@ import { ATTRIBUTE_NAMES } from '../core/message/attributes.js';
 import { attributeMappingProblems } from '../core/routing/route-attributes.js';
 import { headerValue, hostName, isSecretSchema, nonNegativeInt, peerTls, port, relayEndpoint, secret, systemName } from './schema-common.js';
 import { alertChannel, alertRule, alerts } from './alerts-schema.js';
+import { retention } from './retention-schema.js';
 
 export { isSecretSchema };
 /** One alert rule's settings (`alerts.rules[]`): the API's edit of a rule is described by it (`api/config-body-schemas.ts`). */
@@ -418,9 +419,10 @@ export const configSchema = z.strictObject({
           description:
             'Encryption at rest (ADR 0033): every new blob is compressed, then encrypted with AES-256-GCM under a data key kept wrapped by the master key in dataDir/archive-keys.json (in backups; the master key never is). Blobs written before it was turned on stay readable in clear until mailsluice keys encrypt-existing rewrites them encrypted (ADR 0036). A wrong or missing key stops every command that opens the archive before it reads or takes anything (ARCHIVE_KEY_INVALID). mailsluice keys rotate re-wraps the data keys under a new master key; mailsluice keys export writes it for escrow (whole or in Shamir parts: a lost key is a lost archive, docs/encryption.md). The metadata database and the full-text index stay in clear.',
         }),
+      retention,
     })
-    .default({ scrub: { enabled: true, everyHours: 168, mbPerSecond: 20 } })
-    .meta({ description: 'The archive: its background verification and its encryption at rest.' }),
+    .default({ scrub: { enabled: true, everyHours: 168, mbPerSecond: 20 }, retention: { everyHours: 24, rules: [] } })
+    .meta({ description: 'The archive: its background verification, its encryption at rest and its retention.' }),
   audit: z
     .strictObject({
       keepDays: z

@@ -15,11 +15,35 @@ export type FtsRow = [rowid: number, subject: string, addresses: string, body: s
 export interface FtsRequest {
   id: number;
   rows: FtsRow[];
+  /** Rowids whose rows go (purged messages, docs/retention.md); removing a missing one is a no-op. */
+  remove?: number[];
 }
 /** The writer's answer. */
 export interface FtsResponse {
   id: number;
   error?: { code: string; message: string };
+}
+
+/**
+ * Removes from `search.db` the full-text rows of the ids in `archive.db`'s `purged_search` that
+ * no message holds any more (a purge's removal a crash interrupted), and empties the list; run
+ * when the store is opened to write, before anything can take an id again. Returns how many ids
+ * were settled.
+ */
+export function sweepPurgedSearch(archive: Database.Database, searchFile: string): number {
+  if (retain(archive.prepare('SELECT id FROM purged_search LIMIT 1')).pluck().get() === undefined) return 0;
+  const ids = retain(archive.prepare('SELECT id FROM purged_search WHERE id NOT IN (SELECT id FROM messages)')).pluck().all() as number[];
+  const db = openSearchDb(searchFile);
+  try {
+    const del = retain(db.prepare('DELETE FROM messages_fts WHERE rowid = ?'));
+    db.transaction(() => {
+      for (const id of ids) del.run(id);
+    })();
+  } finally {
+    db.close();
+  }
+  // An id a message holds again is that message's now: its own parse writes (or replaced) its row.
+  return retain(archive.prepare('DELETE FROM purged_search')).run().changes;
 }
 
 /** Opens (and migrates) the search database; shared with the store's read path. */
@@ -46,7 +70,10 @@ if (parentPort && (workerData as { ftsWriter?: boolean } | undefined)?.ftsWriter
   // REPLACE: a message parsed again after a crash (marked parsed only after this commit) must
   // not fail on its own earlier row.
   const ins = retain(db.prepare('INSERT OR REPLACE INTO messages_fts (rowid, subject, addresses, body, attachments) VALUES (?, ?, ?, ?, ?)'));
-  const write = db.transaction((rows: FtsRow[]) => {
+  const del = retain(db.prepare('DELETE FROM messages_fts WHERE rowid = ?'));
+  // One queue for both: a purge's removal posted before a later row of a reused id is applied first.
+  const write = db.transaction((rows: FtsRow[], remove: number[]) => {
+    for (const id of remove) del.run(id);
     for (const r of rows) ins.run(...r);
   });
   port.on('message', (req: FtsRequest | 'close') => {
@@ -56,7 +83,7 @@ if (parentPort && (workerData as { ftsWriter?: boolean } | undefined)?.ftsWriter
       return;
     }
     try {
-      write(req.rows);
+      write(req.rows, req.remove ?? []);
       port.postMessage({ id: req.id } satisfies FtsResponse);
     } catch (err) {
       const e = err as { code?: string; message?: string };

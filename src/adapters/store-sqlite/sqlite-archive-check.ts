@@ -47,6 +47,11 @@ export class SqliteArchiveCheck implements ArchiveIndexCheck {
     return this.#all(`SELECT ${MESSAGE} FROM messages m WHERE m.sha256 IN (SELECT value FROM json_each(?)) ORDER BY m.id`, 'reading the messages of blobs', JSON.stringify(sha256s));
   }
 
+  async purged(sha256s: string[]): Promise<Set<string>> {
+    if (sha256s.length === 0 || !this.conn.hasTable('purged_blobs')) return new Set();
+    return new Set(this.#all<{ sha256: string }>('SELECT sha256 FROM purged_blobs WHERE sha256 IN (SELECT value FROM json_each(?))', 'reading the purged blobs', JSON.stringify(sha256s)).map((r) => r.sha256));
+  }
+
   async reindex(blob: CatalogueRow, connection: string, takenAt: number): Promise<number | null> {
     try {
       return this.conn.db

@@ -29,8 +29,11 @@ export class SqliteAuditLog implements AuditLog {
     }
   }
 
-  /** Seals `entry` to the head and inserts it; the caller holds the write transaction. */
-  private appendInTransaction(entry: AuditEntry): AuditRecord {
+  /**
+   * Seals `entry` to the head and inserts it; the caller holds the write transaction (the purge
+   * writes its record in the transaction that removes the rows, docs/retention.md).
+   */
+  appendInTransaction(entry: AuditEntry): AuditRecord {
     // Sealed to the head, not to the last row: after a removed last record the next one
     // leaves a gap that verify names, instead of quietly taking the removed record's place.
     const last = (this.conn.stmt('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as ChainHead | undefined) ?? null;

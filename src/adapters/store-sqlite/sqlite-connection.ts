@@ -10,7 +10,7 @@ import { ensurePrivateFileSync, makePrivateDirSync } from '../fs-node/private-fi
 import { MailsluiceError } from '../../core/errors/index.js';
 import { MIGRATIONS } from './sqlite-schema.js';
 import { migrateWithBackup, refuseNewerSchema } from './sqlite-upgrade.js';
-import { openSearchDb } from './fts-writer-worker.js';
+import { openSearchDb, sweepPurgedSearch } from './fts-writer-worker.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { pragma, retain, userVersion } from '../sqlite-node/sqlite-retain.js';
 import type { SqliteStoreOptions } from './sqlite-store-config.js';
@@ -53,6 +53,8 @@ export class SqliteConnection {
         pragma(this.db, 'foreign_keys = ON');
         migrateWithBackup(this.db, options.file, MIGRATIONS);
         openSearchDb(this.searchFile).close();
+        // A purge's full-text removal a crash interrupted, finished before any id is taken again.
+        sweepPurgedSearch(this.db, this.searchFile);
       }
       // The file exists from the moment a first start or drain creates it (empty, 0600) until
       // its first migration commits: no archive to read yet.

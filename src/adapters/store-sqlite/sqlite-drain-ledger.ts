@@ -26,10 +26,15 @@ export class SqliteDrainLedger implements DrainLedger {
   // each in calls into the binding, 500 per cycle.
   private keysWhere(condition: string, connection: string, keys: string[]): Set<string> {
     if (keys.length === 0) return new Set();
+    const json = JSON.stringify(keys);
+    // A purged message's keys count as taken and settled (docs/retention.md): it is not taken back.
+    const purged = this.conn.hasTable('purged_keys')
+      ? ' UNION ALL SELECT source_key FROM purged_keys WHERE connection = ? AND source_key IN (SELECT value FROM json_each(?))'
+      : '';
     const rows = this.conn
-      .stmt(`SELECT source_key FROM source_keys WHERE connection = ? AND source_key IN (SELECT value FROM json_each(?))${condition}`)
+      .stmt(`SELECT source_key FROM source_keys WHERE connection = ? AND source_key IN (SELECT value FROM json_each(?))${condition}${purged}`)
       .pluck()
-      .all(connection, JSON.stringify(keys)) as string[];
+      .all(...(purged ? [connection, json, connection, json] : [connection, json])) as string[];
     return new Set(rows);
   }
 

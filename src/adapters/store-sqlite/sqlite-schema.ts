@@ -247,6 +247,27 @@ export const MIGRATIONS: readonly string[] = [
     BEGIN SELECT RAISE(ABORT, 'a legal hold is only ever released, once'); END;
   CREATE INDEX IF NOT EXISTS messages_merged ON messages(merged_into) WHERE merged_into IS NOT NULL;
   `,
+  // Retention's purge (docs/retention.md, store-sqlite/sqlite-retention.ts). source_keys_message:
+  // a purged message's source keys found by message (the table's key is (connection, source_key));
+  // ids only grow, so each take appends at the index's right edge. purged_keys: the source keys of
+  // purged messages, which lookupTaken and lookupSettled still answer, so a message left on the
+  // server (POP3 leave, a folder listed again) is not taken back after its purge. purged_search:
+  // the ids whose full-text rows (search.db, written by its own thread) are still to be removed,
+  // inserted in the purge's transaction and emptied once search.db committed their removal, so a
+  // crash between the two commits is finished by the next open of the store or the next purge.
+  // purged_blobs: the hashes whose catalogue row a purge removed; their records stay in the packs
+  // until compaction rewrites them, and verify must not call them orphans (nor --repair index them
+  // again: a purged message would come back).
+  `
+  CREATE INDEX IF NOT EXISTS source_keys_message ON source_keys(message_id);
+  CREATE TABLE IF NOT EXISTS purged_keys (
+    connection TEXT NOT NULL,
+    source_key TEXT NOT NULL,
+    PRIMARY KEY (connection, source_key)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS purged_search (id INTEGER PRIMARY KEY);
+  CREATE TABLE IF NOT EXISTS purged_blobs (sha256 TEXT PRIMARY KEY) WITHOUT ROWID;
+  `,
 ];
 
 /**

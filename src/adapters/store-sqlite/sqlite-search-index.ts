@@ -77,10 +77,23 @@ export class SqliteSearchIndex implements SearchIndex {
   /** Writes (or replaces) full-text rows; resolves once they are durable in `search.db`. */
   write(entries: IndexEntry[]): Promise<void> {
     const rows = entries.map((e): FtsRow => [e.id, e.subject, e.addresses, e.body, e.attachmentNames]);
+    return this.request({ id: 0, rows });
+  }
+
+  /**
+   * Removes the full-text rows of `ids` (purged messages); resolves once that is durable. On the
+   * writer's one queue: posted right after the purge's commit, it is applied before the row of
+   * any message taken later under a reused id.
+   */
+  remove(ids: number[]): Promise<void> {
+    return this.request({ id: 0, rows: [], remove: ids });
+  }
+
+  private request(req: FtsRequest): Promise<void> {
     const id = this.ftsNext++;
     return new Promise<void>((resolve, reject) => {
       this.ftsWaiting.set(id, { resolve, reject });
-      this.ftsWriter().postMessage({ id, rows } satisfies FtsRequest);
+      this.ftsWriter().postMessage({ ...req, id } satisfies FtsRequest);
     });
   }
 

@@ -15,6 +15,7 @@ import { SqliteTokenStore } from './sqlite-token-store.js';
 import { SqliteAuditLog } from './sqlite-audit-log.js';
 import { SqliteArchiveCheck } from './sqlite-archive-check.js';
 import { SqliteHoldStore } from './sqlite-hold-store.js';
+import { SqliteRetention } from './sqlite-retention.js';
 
 /**
  * The embedded metadata store on SQLite, every role over one connection to `archive.db` (WAL,
@@ -38,6 +39,8 @@ export class SqliteStore implements MessageStore {
   readonly holds: SqliteHoldStore;
   /** The catalogue's refs and their switch when a pack is rewritten (`BlobRefCatalogue`, ADR 0036). */
   readonly blobRefs: SqliteBlobRefs;
+  /** What the purge reads and removes (`RetentionStore`, docs/retention.md). */
+  readonly retention: SqliteRetention;
   private readonly conn: SqliteConnection;
   private readonly db: Database.Database;
   constructor(options: SqliteStoreOptions) {
@@ -52,6 +55,7 @@ export class SqliteStore implements MessageStore {
     this.check = new SqliteArchiveCheck(this.conn);
     this.holds = new SqliteHoldStore(this.conn);
     this.blobRefs = new SqliteBlobRefs(this.conn);
+    this.retention = new SqliteRetention(this.conn, this.searchIndex, this.audit);
   }
 
   hasBlob(sha256: string): boolean {

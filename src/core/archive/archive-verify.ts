@@ -218,6 +218,14 @@ async function indexedNow(deps: VerifyDeps, sha256s: Iterable<string>, limit: nu
   return found;
 }
 
+/** Of `sha256s`, the blobs a purge released (their records wait for compaction), asked a page at a time. */
+async function purgedNow(deps: VerifyDeps, sha256s: Iterable<string>, limit: number): Promise<Set<string>> {
+  const found = new Set<string>();
+  if (!deps.index.purged) return found;
+  for (const chunk of chunks(sha256s, limit)) for (const sha of await deps.index.purged(chunk)) found.add(sha);
+  return found;
+}
+
 /** The hashes of `catalogued` that no message of the messages pass refers to. */
 function* withoutMessage(catalogued: Set<string>, withMessage: Set<string>): Generator<string> {
   for (const sha of catalogued) if (!withMessage.has(sha)) yield sha;
@@ -252,8 +260,11 @@ export async function verifyArchive(deps: VerifyDeps, options: BlobScanOptions =
   // A second look: a blob whose message was committed while this ran is not an orphan; one whose
   // message is there but whose catalogue row is gone is that message's blob, found again.
   const indexedSince = await indexedNow(deps, orphans.keys(), limit);
+  // Purged (docs/retention.md): the record waits for compaction; neither an orphan nor repairable.
+  const purged = await purgedNow(deps, [...orphans.keys()].filter((sha) => !indexedSince.has(sha) && !catalogued.has(sha)), limit);
   const foundAgain = new Map<string, CatalogueRow>();
   for (const [sha, row] of orphans) {
+    if (purged.has(sha)) continue;
     if (indexedSince.has(sha)) {
       if (!catalogued.has(sha)) foundAgain.set(sha, row);
       continue;

@@ -117,4 +117,9 @@ export interface ArchiveIndexCheck {
    * or the one whose catalogue row was written again), or null when nothing was missing.
    */
   reindex(blob: CatalogueRow, connection: string, takenAt: number): Promise<number | null>;
+  /**
+   * Of these hashes, those whose catalogue row a purge removed (docs/retention.md): their records
+   * wait in the packs for compaction, and are no orphans (a repair would bring a purged message back).
+   */
+  purged?(sha256s: string[]): Promise<Set<string>>;
 }
