@@ -2,8 +2,14 @@
  * The archive's keys as a command opens them (ADR 0033): the configured master key read and
  * checked against the keyring of the data directory before anything is read or taken.
  */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Config } from '../config/loader.js';
+import type { Logger } from '../core/ports/logger.js';
+import { isEncryptedDatabase } from '../core/archive/encryption.js';
+import { MailsluiceError } from '../core/errors/index.js';
 import { ArchiveKeyring, loadMasterKey } from '../adapters/blob-fs/index.js';
+import { databaseFileState, encryptDatabaseFile } from '../adapters/store-sqlite/index.js';
 
 export { generateMasterKeyFile, masterKeyId } from '../adapters/blob-fs/index.js';
 export type { ArchiveKeyring } from '../adapters/blob-fs/index.js';
@@ -21,4 +27,48 @@ export async function openArchiveKeyring(config: Pick<Config, 'dataDir' | 'archi
 /** Reads a master key file (the new key of `keys rotate`); throws ARCHIVE_KEY_INVALID naming it. */
 export function readMasterKeyFile(file: string): Promise<Buffer> {
   return loadMasterKey({ file }, process.env);
+}
+
+/** The archive's database files (relative paths) that encryption covers, found in `dataDir`. */
+async function databaseFiles(dataDir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const dir of ['', 'backups']) {
+    let names: string[];
+    try {
+      names = await readdir(join(dataDir, dir));
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const path = dir ? `${dir}/${n}` : n;
+      if (isEncryptedDatabase(path)) found.push(path);
+    }
+  }
+  return found;
+}
+
+/**
+ * The key the archive's databases are opened with (ADR 0035), or null (in clear). With
+ * encryption on, the command that holds the data directory (`holder`: start, drain, …) makes the
+ * key if the keyring has none yet, and first encrypts every database still in clear (an archive
+ * from before encryption was turned on), one log line each; a crash part way leaves each file
+ * whole, in clear or encrypted, and the next start goes on. The other commands take the key the
+ * keyring holds and open a file still in clear without it.
+ */
+export async function openDatabaseKey(keyring: ArchiveKeyring, dataDir: string, holder: boolean, logger: Logger): Promise<Uint8Array | null> {
+  if (!keyring.encrypting) return null;
+  if (!holder) return keyring.databaseKey;
+  const key = await keyring.ensureDatabaseKey();
+  for (const path of await databaseFiles(dataDir)) {
+    const file = join(dataDir, path);
+    if (databaseFileState(file) !== 'clear') continue;
+    const started = Date.now();
+    try {
+      encryptDatabaseFile(file, key);
+    } catch (err) {
+      throw new MailsluiceError('STORE_WRITE_FAILED', `cannot encrypt ${file} (archive.encryption is on and it is still in clear): ${err instanceof Error ? err.message : String(err)}; it is left in clear, unchanged`, { cause: err });
+    }
+    logger.warn('database encrypted (archive.encryption was turned on for an archive that had it in clear)', { file: path, ms: Date.now() - started });
+  }
+  return key;
 }

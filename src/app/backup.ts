@@ -90,6 +90,8 @@ class BackupRun {
     readonly out: string,
     readonly generation: number,
     previous: BackupManifest | null,
+    /** The databases' key (ADR 0035): an encrypted database is copied encrypted under it. */
+    readonly key: Uint8Array | null,
   ) {
     this.#previous = new Map((previous?.entries ?? []).map((e) => [e.path, e]));
   }
@@ -111,7 +113,7 @@ class BackupRun {
   async database(path: string): Promise<string> {
     const dest = join(this.out, storedPath(path, 'database', this.generation));
     await privateDir(dirname(dest));
-    await snapshotDatabase(join(this.dataDir, path), dest);
+    await snapshotDatabase(join(this.dataDir, path), dest, this.key);
     return dest;
   }
 
@@ -198,7 +200,7 @@ async function pruneBackup(out: string, manifest: BackupManifest): Promise<void>
  * of grown ones). Safe beside a running service: it reads through SQLite's locking and copies
  * only bytes that never change.
  */
-export async function backupArchive(dataDir: string, out: string, clock: Clock = systemClock, hooks: BackupHooks = {}): Promise<BackupReport> {
+export async function backupArchive(dataDir: string, out: string, clock: Clock = systemClock, hooks: BackupHooks = {}, key: Uint8Array | null = null): Promise<BackupReport> {
   const started = clock.now();
   const [data, target] = [resolve(dataDir), resolve(out)];
   if (target === data || target.startsWith(data + sep) || data.startsWith(target + sep)) {
@@ -209,7 +211,7 @@ export async function backupArchive(dataDir: string, out: string, clock: Clock =
   await chmod(out, PRIVATE_DIR_MODE);
   const lock = lockBackupDir(out);
   try {
-    return await backupLocked(dataDir, out, clock, started, hooks);
+    return await backupLocked(dataDir, out, clock, started, hooks, key);
   } finally {
     lock.release();
   }
@@ -226,11 +228,11 @@ function lockBackupDir(out: string): DataDirLock {
   }
 }
 
-async function backupLocked(dataDir: string, out: string, clock: Clock, started: number, hooks: BackupHooks): Promise<BackupReport> {
+async function backupLocked(dataDir: string, out: string, clock: Clock, started: number, hooks: BackupHooks, key: Uint8Array | null): Promise<BackupReport> {
   const previous = await previousBackup(out); // read again under the lock
   const generation = (previous?.generation ?? 0) + 1;
   await rm(join(out, generationDir(generation)), { recursive: true, force: true }); // a run stopped part way
-  const run = new BackupRun(dataDir, out, generation, previous);
+  const run = new BackupRun(dataDir, out, generation, previous, key);
   const createdAt = new Date(clock.now()).toISOString();
   const included = (await walkFiles(dataDir)).map((path) => ({ path, policy: entryPolicy(path) }));
   // archive.db first: every other copy is judged against it.
@@ -240,9 +242,9 @@ async function backupLocked(dataDir: string, out: string, clock: Clock, started:
   for (const path of ordered) copies.set(path, await run.database(path));
   const archiveCopy = copies.get('archive.db')!;
   const searchCopy = copies.get('search.db');
-  if (searchCopy) trimSearchCopy(searchCopy, archiveCopy);
+  if (searchCopy) trimSearchCopy(searchCopy, archiveCopy, key);
   for (const [path, dest] of copies) await run.hashDatabase(path, dest);
-  await copyBlobs(run, join(dataDir, 'blobs'), blobRefsOf(archiveCopy), hooks);
+  await copyBlobs(run, join(dataDir, 'blobs'), blobRefsOf(archiveCopy, key), hooks);
   for (const { path, policy } of included) {
     if (!policy.include || policy.kind === 'database' || path.startsWith('blobs/')) continue;
     try {

@@ -33,12 +33,14 @@ export async function cmdBackup(args: ParsedArgs, io: Io): Promise<number> {
   // Recorded in the archive before it is read (and so in the backup itself), through SQLite's
   // locking beside a running service, as the commands that write the audit log themselves do.
   const app = await createEmbeddedApp(config);
+  // The databases' key (ADR 0035): their copies stay encrypted under it, as the keyring that wraps it is copied.
+  const key = app.databaseKey ?? null;
   try {
     await recordCliAction(app, 'archive.backup', { out });
   } finally {
     await app.close();
   }
-  const r = await backupArchive(config.dataDir, out);
+  const r = await backupArchive(config.dataDir, out, undefined, undefined, key);
   const rate = r.durationMs > 0 ? r.bytesCopied / 1048576 / (r.durationMs / 1000) : 0;
   if (args.options.json) io.out(JSON.stringify({ ...r, mbPerSecond: Number(rate.toFixed(1)) }) + '\n');
   else {
