@@ -416,7 +416,7 @@ export const configSchema = z.strictObject({
         .optional()
         .meta({
           description:
-            'Encryption at rest (ADR 0033): every new blob is compressed, then encrypted with AES-256-GCM under a data key kept wrapped by the master key in dataDir/archive-keys.json (in backups; the master key never is). Blobs written before it was turned on stay readable in clear. A wrong or missing key stops every command that opens the archive before it reads or takes anything (ARCHIVE_KEY_INVALID). mailsluice keys rotate re-wraps the data keys under a new master key. The metadata database and the full-text index stay in clear.',
+            'Encryption at rest (ADR 0033): every new blob is compressed, then encrypted with AES-256-GCM under a data key kept wrapped by the master key in dataDir/archive-keys.json (in backups; the master key never is). Blobs written before it was turned on stay readable in clear. A wrong or missing key stops every command that opens the archive before it reads or takes anything (ARCHIVE_KEY_INVALID). The SQLite databases (archive.db, search.db, the migration copies in dataDir/backups) are encrypted too (ADR 0035: SQLCipher 4 format, under a database key wrapped the same way); databases in clear are encrypted at the next start. mailsluice keys rotate re-wraps the data keys and the database key under a new master key. Turning encryption off again is refused.',
         }),
     })
     .default({ scrub: { enabled: true, everyHours: 168, mbPerSecond: 20 } })
