@@ -6,7 +6,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/loader.js';
 import type { Logger } from '../core/ports/logger.js';
-import { isEncryptedDatabase } from '../core/archive/encryption.js';
+import { KEYRING_FILE, isEncryptedDatabase } from '../core/archive/encryption.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import { ArchiveKeyring, loadMasterKey } from '../adapters/blob-fs/index.js';
 import { databaseFileState, encryptDatabaseFile } from '../adapters/store-sqlite/index.js';
@@ -58,8 +58,21 @@ async function databaseFiles(dataDir: string): Promise<string[]> {
 export async function openDatabaseKey(keyring: ArchiveKeyring, dataDir: string, holder: boolean, logger: Logger): Promise<Uint8Array | null> {
   if (!keyring.encrypting) return null;
   if (!holder) return keyring.databaseKey;
+  const files = await databaseFiles(dataDir);
+  if (!keyring.databaseKey) {
+    // Encrypted files but no key to open them: the keyring was lost or replaced. A new key would
+    // open nothing; say what is wrong instead.
+    const locked = files.find((path) => databaseFileState(join(dataDir, path)) === 'encrypted');
+    if (locked) {
+      throw new MailsluiceError(
+        'ARCHIVE_KEY_INVALID',
+        `archive.encryption: ${join(dataDir, locked)} is encrypted but the keyring ${join(dataDir, KEYRING_FILE)} holds no database key (lost or replaced: restore it from a backup)`,
+        { retryable: false },
+      );
+    }
+  }
   const key = await keyring.ensureDatabaseKey();
-  for (const path of await databaseFiles(dataDir)) {
+  for (const path of files) {
     const file = join(dataDir, path);
     if (databaseFileState(file) !== 'clear') continue;
     const started = Date.now();
