@@ -24,6 +24,15 @@ export async function openArchiveKeyring(config: Pick<Config, 'dataDir' | 'archi
   return ArchiveKeyring.open(config.dataDir, master);
 }
 
+/**
+ * Checks the configured master key (or its absence) against a keyring kept in `dir` (a backup's
+ * generation directory, before `restore` copies anything): ARCHIVE_KEY_INVALID with one line when
+ * the restored archive would not open with it.
+ */
+export async function checkKeyringIn(dir: string, config: Pick<Config, 'archiveEncryption'>): Promise<void> {
+  await openArchiveKeyring({ dataDir: dir, archiveEncryption: config.archiveEncryption });
+}
+
 /** Reads a master key file (the new key of `keys rotate`); throws ARCHIVE_KEY_INVALID naming it. */
 export function readMasterKeyFile(file: string): Promise<Buffer> {
   return loadMasterKey({ file }, process.env);

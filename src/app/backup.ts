@@ -198,7 +198,8 @@ async function pruneBackup(out: string, manifest: BackupManifest): Promise<void>
  * Backs the archive in `dataDir` up into `out` (made 0700 if missing): the first time in full,
  * later only what changed (every database again; of the packs only new ones and the new tails
  * of grown ones). Safe beside a running service: it reads through SQLite's locking and copies
- * only bytes that never change.
+ * only bytes that never change. `key`: the databases' key (ADR 0035) when they are encrypted;
+ * their copies are then made encrypted under it.
  */
 export async function backupArchive(dataDir: string, out: string, clock: Clock = systemClock, hooks: BackupHooks = {}, key: Uint8Array | null = null): Promise<BackupReport> {
   const started = clock.now();

@@ -11,6 +11,7 @@ import { readServiceConfig } from '../app/config-file.js';
 import { createEmbeddedApp } from '../app/embedded.js';
 import { backupArchive } from '../app/backup.js';
 import { readConfigForRestore, restoreArchive } from '../app/restore.js';
+import { checkKeyringIn } from '../app/archive-keys.js';
 import { recordCliAction } from '../app/audit.js';
 import type { ParsedArgs } from './args.js';
 import { configPath } from './commands.js';
@@ -54,7 +55,8 @@ export async function cmdBackup(args: ParsedArgs, io: Io): Promise<number> {
 export async function cmdRestore(args: ParsedArgs, io: Io): Promise<number> {
   const from = dirOption(args, 'from', 'restore');
   const config = readConfigForRestore(configPath(args));
-  const r = await restoreArchive(from, config.dataDir);
+  // A wrong or missing key refused before anything is copied (the restored archive would not open).
+  const r = await restoreArchive(from, config.dataDir, undefined, (dir) => checkKeyringIn(dir, config));
   const app = await createEmbeddedApp(config);
   try {
     await recordCliAction(app, 'archive.restore', { from, generation: r.generation, createdAt: r.createdAt });

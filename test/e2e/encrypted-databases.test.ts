@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { collectCli, imapConnection, makeWorkspace, runCli, spawnCli, type CliResult, type Workspace } from '../harness/cli.js';
 import { sha256 } from '../harness/messages.js';
+import { callApi, createToken, drainedWithApi, startService } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
 
@@ -183,6 +184,10 @@ test('with encryption on no file under dataDir holds a subject, body or attachme
     assert.deepEqual(clearHits(backupDir, WORDS), [], 'a word in clear in the backup');
     const key2Bytes = readFileSync(key2);
     for (const f of filesUnder(backupDir)) assert.equal(readFileSync(f).indexOf(key2Bytes), -1, `the master key is in ${f}`);
+    // A restore with the wrong key is refused before anything is copied.
+    configure(restoredWs, key1);
+    refusedWithOneLine(await runCli(['restore', '--from', backupDir], restoredWs), 'restore with the old key');
+    assert.ok(!existsSync(restoredWs.dataDir) || readdirSync(restoredWs.dataDir).length === 0, 'nothing restored with a wrong key');
     configure(restoredWs, key2);
     const restore = await runCli(['restore', '--from', backupDir], restoredWs);
     assert.equal(restore.code, 0, restore.stderr);
@@ -229,5 +234,32 @@ test('an archive drained in clear is encrypted at the next start with encryption
     refusedWithOneLine(await runCli(['drain'], ws), 'drain with encryption turned off');
   } finally {
     ws.cleanup();
+  }
+});
+
+test('with encryption on, the HTTP API searches the encrypted index and /metrics counts from its own thread', async () => {
+  const user = await dovecot.createUser();
+  const messages = [1, 2, 3].map((i) => message(i, 'api'));
+  await dovecot.loadMaildir(user.username, messages);
+  const dir = makeWorkspace();
+  const key = join(dir.dir, 'master.key');
+  assert.equal((await runCli(['keys', 'generate', '--out', key], dir)).code, 0);
+  const { ws, base } = await drainedWithApi({ connections: [imapConnection(dovecot, user)], archive: { encryption: { key: { file: key } } } });
+  const service = await startService(ws, base);
+  try {
+    const token = await createToken(ws, 'legal', 'auditor');
+    for (const w of ['Xylocarpsubject', 'Brontidesbody', 'Quillworthattachname*']) {
+      const found = await callApi(`${base}/api/v1/messages?text=${encodeURIComponent(w)}`, token);
+      assert.equal(found.status, 200, found.raw);
+      assert.equal(found.body.total, messages.length, `the API finds ${w}`);
+    }
+    const metrics = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(metrics.status, 200);
+    assert.match(await metrics.text(), new RegExp(`^mailsluice_archive_messages ${messages.length}$`, 'm'), 'the metrics reader thread opens the encrypted database');
+    assert.deepEqual(clearHits(ws.dataDir, WORDS), [], 'a word in clear under dataDir while the API service runs');
+  } finally {
+    await service.stop();
+    ws.cleanup();
+    dir.cleanup();
   }
 });
