@@ -4,8 +4,8 @@
  * their -wal and -shm while the service runs), not the logs, not the keyring. Against the real
  * test Dovecot and the real CLI.
  *
- * - A `start` drains words-laden messages; while it runs (logs written at level errors, the WAL
- *   files present) every file under dataDir is grepped for every word: none is found; search
+ * - A `start` drains words-laden messages; while it runs (the connection log written at level
+ *   full, so at errors too; the WAL files present) every file under dataDir is grepped for every word: none is found; search
  *   through the running service finds them; export gives the exact bytes back.
  * - Restart, rotation then a restart with only the new key: the databases and blobs read.
  * - A wrong key is refused by `start` and by `search` with one line, never "file is not a database".
@@ -122,25 +122,28 @@ test('with encryption on no file under dataDir holds a subject, body or attachme
   const ws = makeWorkspace();
   const restoredWs = makeWorkspace();
   try {
-    const conn = { ...imapConnection(dovecot, user), logging: 'errors' };
+    const conn = { ...imapConnection(dovecot, user), logging: 'full' };
     const key1 = join(ws.dir, 'master-1.key');
     assert.equal((await runCli(['keys', 'generate', '--out', key1], ws)).code, 0);
     const configure = (w: Workspace, key: string): void => w.writeConfig({ connections: [conn], archive: { encryption: { key: { file: key } } } });
     configure(ws, key1);
 
     let walSeen = false;
+    let logSeen = false;
     await withStart(
       ws,
       async () => (await searchHits(ws, 'Xylocarpsubject')) === messages.length,
       async () => {
         // While it runs: the WAL files are there, the connection log too; none holds a word.
         walSeen = filesUnder(ws.dataDir).some((f) => f.endsWith('-wal'));
+        logSeen = filesUnder(join(ws.dataDir, 'logs')).some((f) => readFileSync(f).length > 0);
         assert.deepEqual(clearHits(ws.dataDir, WORDS), [], 'a word in clear under dataDir while the service runs');
         // The index holds subjects, bodies and attachment names (not attachment contents).
         for (const w of WORDS.slice(0, 3)) assert.equal(await searchHits(ws, w.slice(0, 8) + '*'), messages.length, `search through the service finds ${w}`);
       },
     );
     assert.ok(walSeen, 'the WAL files were grepped too');
+    assert.ok(logSeen, 'a connection log was grepped too');
     assert.deepEqual(clearHits(ws.dataDir, WORDS), [], 'a word in clear under dataDir after the service stopped');
     for (const db of ['archive.db', 'search.db']) assert.ok(!readFileSync(join(ws.dataDir, db)).subarray(0, 15).equals(Buffer.from('SQLite format 3')), `${db} is not in clear`);
     const keyring = JSON.parse(readFileSync(join(ws.dataDir, 'archive-keys.json'), 'utf8')) as { database?: { kek: string } };
