@@ -161,6 +161,10 @@ test('with encryption on no file under dataDir holds a subject, body or attachme
     refusedWithOneLine(await runCli(['start'], ws), 'start with a wrong key');
     refusedWithOneLine(await runCli(['search', 'Xylocarpsubject'], ws), 'search with a wrong key');
     refusedWithOneLine(await runCli(['stats'], ws), 'stats with a wrong key');
+    for (const args of [['verify'], ['export', '--out', join(ws.dir, 'no-export')], ['backup', '--out', join(ws.dir, 'no-backup')], ['audit', 'list'], ['drain']]) {
+      refusedWithOneLine(await runCli(args, ws), `${args[0]} with a wrong key`);
+    }
+    assert.ok(!existsSync(join(ws.dir, 'no-export')) && !existsSync(join(ws.dir, 'no-backup')), 'nothing written by a refused command');
     // Encryption turned off: refused, the databases would not open.
     ws.writeConfig({ connections: [conn] });
     refusedWithOneLine(await runCli(['search', 'Xylocarpsubject'], ws), 'search with encryption turned off');
