@@ -52,8 +52,26 @@ function rawKey(key: Uint8Array): string {
   return `x'${Buffer.from(key).toString('hex')}'`;
 }
 
+let ciphersChecked = false;
+
+/**
+ * Refuses to go on when the installed SQLite has no ciphers (a `node_modules` with plain
+ * better-sqlite3 in it, not the alias `package.json` names): plain SQLite ignores `PRAGMA key`
+ * silently, so the databases would be written in clear while the keyring says they are not.
+ */
+function assertCiphers(db: Database.Database): void {
+  if (ciphersChecked) return;
+  // `PRAGMA cipher` answers the scheme in SQLite3MC without reading the (maybe encrypted) schema;
+  // plain SQLite answers nothing to a pragma it does not know.
+  if (pragma(db, 'cipher').length === 0) {
+    throw new MailsluiceError('INTERNAL', 'the installed better-sqlite3 has no encryption (not better-sqlite3-multiple-ciphers): run npm ci; nothing was written');
+  }
+  ciphersChecked = true;
+}
+
 /** Sets the cipher scheme of `db`'s main database and of what it attaches after (before any read). */
 function useScheme(db: Database.Database): void {
+  assertCiphers(db);
   pragma(db, "cipher = 'sqlcipher'");
   pragma(db, 'legacy = 4');
 }
@@ -87,6 +105,7 @@ export function keyDatabase(db: Database.Database, file: string, key: DatabaseKe
 
 /** `ATTACH DATABASE file AS alias`, with the key when `file` is encrypted (an attached file has a key of its own). */
 export function attachDatabase(db: Database.Database, file: string, alias: string, key: DatabaseKey): void {
+  if (key) assertCiphers(db);
   const k = key && databaseFileState(file) !== 'clear' ? rawKey(key) : '';
   retain(db.prepare(`ATTACH DATABASE ? AS ${alias} KEY ?`)).run(file, k);
 }
