@@ -36,7 +36,7 @@
  * Options: --only small,mixed,huge,pop3,webhook,large,polled (one set: --only large)  --small N  --mixed N  --pop3 N  --webhook N  --polled N
  * --webhook-rounds N (default 3, also the polled set's rounds)
  * --skip-mbsync  --profile DIR  --dovecot-dir DIR
- * MAILSLUICE_BENCH_ENCRYPT=1 runs the mailsluice drains with archive.encryption on (ADR 0033).
+ * MAILSLUICE_BENCH_ENCRYPT=1 runs the mailsluice drains with archive.encryption on (ADR 0033: packs; ADR 0035: databases).
  * (--profile passes --cpu-prof to the mailsluice children and keeps the .cpuprofile files).
  */
 import { execFileSync } from 'node:child_process';
@@ -209,7 +209,7 @@ async function runMailsluice(
   const conn = label === 'pop3' ? pop3Connection(d, user, plain) : imapConnection(d, user, plain);
   const ws = makeWorkspace({ connections: [conn], routes });
   if (process.env.MAILSLUICE_BENCH_ENCRYPT === '1') {
-    // Encryption at rest on (ADR 0033): a fresh master key per run, outside the data directory.
+    // Encryption at rest on (ADR 0033: the packs; ADR 0035: the databases): a fresh master key per run, outside the data directory.
     const keyFile = join(ws.dir, 'master.key');
     writeFileSync(keyFile, randomBytes(32), { mode: 0o600 });
     ws.writeConfig({ connections: [conn], routes, archive: { encryption: { key: { file: keyFile } } } });

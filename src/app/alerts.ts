@@ -111,7 +111,7 @@ class AlertLoop {
   }
 
   private wantReader(): MetricsReader | null {
-    return this.enabled('dead-letters') ? createMetricsReader(dataPaths(this.app.config.dataDir).db) : null;
+    return this.enabled('dead-letters') ? createMetricsReader(dataPaths(this.app.config.dataDir).db, this.app.databaseKey ?? null) : null;
   }
 
   async run(signal: AbortSignal): Promise<void> {

@@ -90,6 +90,8 @@ class BackupRun {
     readonly out: string,
     readonly generation: number,
     previous: BackupManifest | null,
+    /** The databases' key (ADR 0035): an encrypted database is copied encrypted under it. */
+    readonly key: Uint8Array | null,
   ) {
     this.#previous = new Map((previous?.entries ?? []).map((e) => [e.path, e]));
   }
@@ -111,7 +113,7 @@ class BackupRun {
   async database(path: string): Promise<string> {
     const dest = join(this.out, storedPath(path, 'database', this.generation));
     await privateDir(dirname(dest));
-    await snapshotDatabase(join(this.dataDir, path), dest);
+    await snapshotDatabase(join(this.dataDir, path), dest, this.key);
     return dest;
   }
 
@@ -196,9 +198,10 @@ async function pruneBackup(out: string, manifest: BackupManifest): Promise<void>
  * Backs the archive in `dataDir` up into `out` (made 0700 if missing): the first time in full,
  * later only what changed (every database again; of the packs only new ones and the new tails
  * of grown ones). Safe beside a running service: it reads through SQLite's locking and copies
- * only bytes that never change.
+ * only bytes that never change. `key`: the databases' key (ADR 0035) when they are encrypted;
+ * their copies are then made encrypted under it.
  */
-export async function backupArchive(dataDir: string, out: string, clock: Clock = systemClock, hooks: BackupHooks = {}): Promise<BackupReport> {
+export async function backupArchive(dataDir: string, out: string, clock: Clock = systemClock, hooks: BackupHooks = {}, key: Uint8Array | null = null): Promise<BackupReport> {
   const started = clock.now();
   const [data, target] = [resolve(dataDir), resolve(out)];
   if (target === data || target.startsWith(data + sep) || data.startsWith(target + sep)) {
@@ -209,7 +212,7 @@ export async function backupArchive(dataDir: string, out: string, clock: Clock =
   await chmod(out, PRIVATE_DIR_MODE);
   const lock = lockBackupDir(out);
   try {
-    return await backupLocked(dataDir, out, clock, started, hooks);
+    return await backupLocked(dataDir, out, clock, started, hooks, key);
   } finally {
     lock.release();
   }
@@ -229,8 +232,8 @@ function lockBackupDir(out: string): DataDirLock {
 /** How long a backup waits for a reclaim run to end before it refuses (`PACKS_BUSY`). */
 const BACKUP_WAITS_FOR_RECLAIM_MS = 10 * 60_000;
 
-/** The databases (through SQLite's backup API) and then the blob files their refs reach. */
-async function snapshotAndCopyBlobs(run: BackupRun, dataDir: string, hooks: BackupHooks): Promise<void> {
+/** The databases (SQLite's backup API; `VACUUM INTO` when encrypted, ADR 0035) and then the blob files their refs reach. */
+async function snapshotAndCopyBlobs(run: BackupRun, dataDir: string, hooks: BackupHooks, key: Uint8Array | null): Promise<void> {
   const included = (await walkFiles(dataDir)).map((path) => ({ path, policy: entryPolicy(path) }));
   // archive.db first: every other copy is judged against it.
   const databases = included.filter((f) => f.policy.include && f.policy.kind === 'database').map((f) => f.path);
@@ -239,22 +242,22 @@ async function snapshotAndCopyBlobs(run: BackupRun, dataDir: string, hooks: Back
   for (const path of ordered) copies.set(path, await run.database(path));
   const archiveCopy = copies.get('archive.db')!;
   const searchCopy = copies.get('search.db');
-  if (searchCopy) trimSearchCopy(searchCopy, archiveCopy);
+  if (searchCopy) trimSearchCopy(searchCopy, archiveCopy, key);
   for (const [path, dest] of copies) await run.hashDatabase(path, dest);
-  await copyBlobs(run, join(dataDir, 'blobs'), () => blobRefsOf(archiveCopy), hooks);
+  await copyBlobs(run, join(dataDir, 'blobs'), () => blobRefsOf(archiveCopy, key), hooks);
 }
 
-async function backupLocked(dataDir: string, out: string, clock: Clock, started: number, hooks: BackupHooks): Promise<BackupReport> {
+async function backupLocked(dataDir: string, out: string, clock: Clock, started: number, hooks: BackupHooks, key: Uint8Array | null): Promise<BackupReport> {
   const previous = await previousBackup(out); // read again under the lock
   const generation = (previous?.generation ?? 0) + 1;
   await rm(join(out, generationDir(generation)), { recursive: true, force: true }); // a run stopped part way
-  const run = new BackupRun(dataDir, out, generation, previous);
+  const run = new BackupRun(dataDir, out, generation, previous, key);
   const createdAt = new Date(clock.now()).toISOString();
   // From the metadata snapshot to the last pack copied, no reclaim run deletes a pack (ADR 0036).
   const hold = await takeReclaimLock(dataDir, 'shared', BACKUP_WAITS_FOR_RECLAIM_MS);
   if (!hold) throw new MailsluiceError('PACKS_BUSY', `packs in ${dataDir} are being rewritten (reclaiming space or encrypting) for longer than a backup waits: run it again later`);
   try {
-    await snapshotAndCopyBlobs(run, dataDir, hooks);
+    await snapshotAndCopyBlobs(run, dataDir, hooks, key);
   } finally {
     hold.release();
   }

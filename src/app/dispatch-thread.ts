@@ -25,6 +25,8 @@ export interface DispatchWorkerData {
   blobsDir: string;
   /** The archive's master key and data directory, when the raw store is encrypted (ADR 0033). */
   archiveKey?: { dataDir: string; master: Uint8Array };
+  /** The databases' key (ADR 0035), when they are encrypted. */
+  dbKey?: Uint8Array;
   /** The routes to run, as configured (secrets already resolved by the loader). */
   routes: RouteConfig[];
   tuning: Partial<DispatchTuning>;
@@ -85,6 +87,7 @@ export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOpt
     dbFile: paths.db,
     blobsDir: paths.blobs,
     ...(app.archiveMasterKey ? { archiveKey: { dataDir: app.config.dataDir, master: new Uint8Array(app.archiveMasterKey) } } : {}),
+    ...(app.databaseKey ? { dbKey: new Uint8Array(app.databaseKey) } : {}),
     routes: [...options.routes],
     tuning: { concurrency: app.config.busConcurrency, backoff: app.config.deliveryRetry },
     stderrLevel: app.stderrLevel,

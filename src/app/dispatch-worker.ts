@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   // lost on a power cut without breaking at least once (a delivery not recorded done is sent
   // again under the same key), and its commits no longer hold the write lock the drain's and the
   // index stage's commits wait for (ADR 0007).
-  const store = createSqliteStore({ file: input.dbFile, synchronous: 'normal', waitForLocks: 'yield' });
+  const store = createSqliteStore({ file: input.dbFile, synchronous: 'normal', waitForLocks: 'yield', key: input.dbKey ?? null });
   const bodies = new BodiesCache(input.bodiesPort);
   let started: MessageParser | null = null;
   // Only for a message whose bodies were neither handed over (a restart, an entry dropped, a

@@ -2,7 +2,7 @@
  * The embedded composition root: SQLite + pack files in the data directory, nothing else to
  * install. The only module that knows both the core and the concrete adapters.
  */
-import { openArchiveKeyring } from './archive-keys.js';
+import { openArchiveKeyring, openDatabaseKey } from './archive-keys.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobStore } from '../core/ports/blob-store.js';
@@ -75,6 +75,8 @@ export interface EmbeddedApp {
   encryptExisting(onProgress?: ReclaimDeps['onProgress']): Promise<ReclaimTotals>;
   /** The archive's master key when the raw store is encrypted (ADR 0033), for the dispatcher thread's store; else null. */
   readonly archiveMasterKey?: Uint8Array | null;
+  /** The key of the archive's SQLite databases (ADR 0035), for the threads that open them; null while they are in clear. */
+  readonly databaseKey?: Uint8Array | null;
   /** The buses: the `deliveries` table of the same database. */
   bus: MessageBus & DeliveryAdmin;
   /** The server responses of finished deliveries, which the connection runners apply (the same table). */
@@ -199,10 +201,12 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   else assertArchiveExists(config);
   let store: SqliteStore;
   let blobs: FsBlobStore;
+  let databaseKey: Uint8Array | null;
   try {
     // The key first: a wrong or missing one stops the command before it reads or takes anything.
     const keyring = await openArchiveKeyring(config);
-    store = createSqliteStore({ file: paths.db, ...(options.readonly ? { readonly: true } : {}) });
+    databaseKey = await openDatabaseKey(keyring, config.dataDir, options.holder !== undefined, logger);
+    store = createSqliteStore({ file: paths.db, key: databaseKey, ...(options.readonly ? { readonly: true } : {}) });
     blobs = await createFsBlobStore({ directory: paths.blobs, keyring });
   } catch (err) {
     lock?.release();
@@ -235,6 +239,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
       return t;
     },
     archiveMasterKey: blobs.keyring?.masterKey ?? null,
+    databaseKey,
     bus: createSqliteBus(store.connection()),
     responses: createSqliteResponseLedger(store.connection()),
     tls: store,

@@ -15,7 +15,7 @@ import type { FromMetricsReader, MetricsReaderData, ToMetricsReader } from './me
 const port = parentPort;
 if (!port) throw new Error('metrics-reader-worker.js runs only as a worker thread');
 const input = workerData as MetricsReaderData;
-const store = createSqliteStore({ file: input.dbFile, readonly: true });
+const store = createSqliteStore({ file: input.dbFile, readonly: true, key: input.dbKey });
 const bus = createSqliteBus(store.connection());
 
 port.on('message', (m: ToMetricsReader) => {

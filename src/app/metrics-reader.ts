@@ -12,6 +12,8 @@ import type { DeliveryCounts } from '../core/ports/delivery-admin.js';
 /** What the reader thread is started with (structured-cloned). */
 export interface MetricsReaderData {
   dbFile: string;
+  /** The databases' key (ADR 0035), or null. */
+  dbKey: Uint8Array | null;
 }
 
 /** What one read returns. */
@@ -35,8 +37,8 @@ export interface MetricsReader {
   close(): Promise<void>;
 }
 
-/** A reader of `dbFile`; its thread starts on the first read. */
-export function createMetricsReader(dbFile: string): MetricsReader {
+/** A reader of `dbFile` (opened with `dbKey`, the databases' key, when encrypted); its thread starts on the first read. */
+export function createMetricsReader(dbFile: string, dbKey: Uint8Array | null = null): MetricsReader {
   let worker: Worker | null = null;
   let next = 0;
   let current: Promise<ArchiveCounts> | null = null;
@@ -46,7 +48,7 @@ export function createMetricsReader(dbFile: string): MetricsReader {
     waiting.clear();
   };
   const start = (): Worker => {
-    const data: MetricsReaderData = { dbFile };
+    const data: MetricsReaderData = { dbFile, dbKey };
     const w = new Worker(new URL('./metrics-reader-worker.js', import.meta.url), { workerData: data });
     // Idle between scrapes: it must not keep the process alive.
     w.unref();

@@ -42,7 +42,7 @@ export async function createRunMetrics(app: EmbeddedApp): Promise<RunMetrics> {
     lastSuccessAt: runner.status.lastSuccessAt,
     backlog: runner.status.backlog,
   });
-  const reader = createMetricsReader(dataPaths(app.config.dataDir).db);
+  const reader = createMetricsReader(dataPaths(app.config.dataDir).db, app.databaseKey ?? null);
   // The adapter asks for the three in one scrape; they share one read of the reader thread.
   const metrics = createPrometheusMetrics({
     runners: () => runners().map(reading),

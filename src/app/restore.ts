@@ -9,6 +9,7 @@ import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { MailsluiceError } from '../core/errors/index.js';
 import { MANIFEST_FILE, type ManifestEntry } from '../core/backup/backup-plan.js';
+import { KEYRING_FILE } from '../core/archive/encryption.js';
 import type { Clock } from '../core/ports/clock.js';
 import { systemClock } from '../adapters/clock-system/index.js';
 import { fsyncDirectory } from '../adapters/fs-node/fsync-directory.js';
@@ -73,12 +74,18 @@ async function restoreEntry(from: string, staging: string, e: ManifestEntry): Pr
   }
 }
 
-/** Restores the backup in `from` into `dataDir`, which must be missing or empty. */
-export async function restoreArchive(from: string, dataDir: string, clock: Clock = systemClock): Promise<RestoreReport> {
+/**
+ * Restores the backup in `from` into `dataDir`, which must be missing or empty. `checkKeyring`
+ * (the configured master key against the backup's keyring, ADR 0033/0035) runs on the directory
+ * holding the backup's `archive-keys.json` before anything is copied.
+ */
+export async function restoreArchive(from: string, dataDir: string, clock: Clock = systemClock, checkKeyring?: (dir: string) => Promise<void>): Promise<RestoreReport> {
   const started = clock.now();
   await assertEmptyTarget(dataDir);
   const manifest = await readManifest(from);
   if (!manifest) throw new MailsluiceError('BACKUP_INVALID', `${from} holds no backup (no ${MANIFEST_FILE})`);
+  const keyring = manifest.entries.find((e) => e.path === KEYRING_FILE);
+  if (keyring && checkKeyring) await checkKeyring(dirname(join(from, keyring.stored)));
   const staging = join(dirname(dataDir), `.${basename(dataDir)}.restoring-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
   await privateDir(staging);

@@ -11,6 +11,7 @@ import { readServiceConfig } from '../app/config-file.js';
 import { createEmbeddedApp } from '../app/embedded.js';
 import { backupArchive } from '../app/backup.js';
 import { readConfigForRestore, restoreArchive } from '../app/restore.js';
+import { checkKeyringIn } from '../app/archive-keys.js';
 import { recordCliAction } from '../app/audit.js';
 import type { ParsedArgs } from './args.js';
 import { configPath } from './commands.js';
@@ -33,12 +34,14 @@ export async function cmdBackup(args: ParsedArgs, io: Io): Promise<number> {
   // Recorded in the archive before it is read (and so in the backup itself), through SQLite's
   // locking beside a running service, as the commands that write the audit log themselves do.
   const app = await createEmbeddedApp(config);
+  // The databases' key (ADR 0035): their copies stay encrypted under it, as the keyring that wraps it is copied.
+  const key = app.databaseKey ?? null;
   try {
     await recordCliAction(app, 'archive.backup', { out });
   } finally {
     await app.close();
   }
-  const r = await backupArchive(config.dataDir, out);
+  const r = await backupArchive(config.dataDir, out, undefined, undefined, key);
   const rate = r.durationMs > 0 ? r.bytesCopied / 1048576 / (r.durationMs / 1000) : 0;
   if (args.options.json) io.out(JSON.stringify({ ...r, mbPerSecond: Number(rate.toFixed(1)) }) + '\n');
   else {
@@ -52,7 +55,8 @@ export async function cmdBackup(args: ParsedArgs, io: Io): Promise<number> {
 export async function cmdRestore(args: ParsedArgs, io: Io): Promise<number> {
   const from = dirOption(args, 'from', 'restore');
   const config = readConfigForRestore(configPath(args));
-  const r = await restoreArchive(from, config.dataDir);
+  // A wrong or missing key refused before anything is copied (the restored archive would not open).
+  const r = await restoreArchive(from, config.dataDir, undefined, (dir) => checkKeyringIn(dir, config));
   const app = await createEmbeddedApp(config);
   try {
     await recordCliAction(app, 'archive.restore', { from, generation: r.generation, createdAt: r.createdAt });

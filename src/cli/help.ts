@@ -161,7 +161,8 @@ one (--json: the JSON lines as written).
   backup: `Usage: mailsluice backup --out DIR [options]
 
 Copies the archive into DIR (made 700; files 600), beside a running service too: archive.db and
-search.db through SQLite's online backup API (each as of one commit), the blob packs up to what
+search.db through SQLite's online backup API (each as of one commit; encrypted ones, ADR 0035,
+through VACUUM INTO, so their copies stay encrypted), the blob packs up to what
 that copy references, the secret store (secrets.enc; never its key, secrets.key, which you keep
 apart), the audit archive, the alert state and the archive's keyring (archive-keys.json, the
 data keys wrapped by the master key; never the master key itself, ADR 0033). DIR/manifest.json, written last, lists every

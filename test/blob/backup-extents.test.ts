@@ -31,7 +31,7 @@ test('extents reach every ref; a compacted staging pack is needed through its re
     const refs = await collect(blobRefsOf(join(dir, 'data', 'archive.db')));
     assert.equal(refs.length, 12);
     // Read a page at a time: pages of 1, 5 or 12 rows give the same refs, each once.
-    for (const pageRows of [1, 5, 12]) assert.deepEqual(await collect(blobRefsOf(join(dir, 'data', 'archive.db'), pageRows)), refs, `pages of ${pageRows}`);
+    for (const pageRows of [1, 5, 12]) assert.deepEqual(await collect(blobRefsOf(join(dir, 'data', 'archive.db'), null, pageRows)), refs, `pages of ${pageRows}`);
     assert.equal(new Set(refs).size, 12, 'every ref once');
     const before = await backupExtents(blobs, refs);
     for (const ref of refs) {

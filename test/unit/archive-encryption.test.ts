@@ -5,6 +5,7 @@ import {
   RECORDS_PER_DATA_KEY,
   dataKeySpent,
   emptyKeyring,
+  isEncryptedDatabase,
   keyIdOfDigest,
   keyringRefusal,
   nextDataKeyId,
@@ -41,4 +42,19 @@ test('data key numbers are never reused, never 0, and a key is spent after RECOR
   assert.equal(nextDataKeyId({ format: 1, keys: [entry(0xffffffff, 'k')] }, 0xffffffff), 1);
   assert.equal(dataKeySpent(RECORDS_PER_DATA_KEY - 1), false);
   assert.equal(dataKeySpent(RECORDS_PER_DATA_KEY), true);
+});
+
+test('the databases key (ADR 0035) is checked like a data key, and once it exists encryption cannot be turned off', () => {
+  const database = { kek: 'aaaaaaaaaaaaaaaa', nonce: 'AAAA', wrapped: 'BBBB', createdAt: '2026-12-07T00:00:00.000Z' };
+  const ring: Keyring = { format: 1, keys: [], database };
+  assert.deepEqual(parseKeyring(JSON.stringify(ring)), ring);
+  assert.equal(parseKeyring(JSON.stringify({ format: 1, keys: [], database: { kek: 1 } })), 'holds a database key that is not a wrapped key');
+  assert.equal(keyringRefusal(ring, 'aaaaaaaaaaaaaaaa'), null);
+  assert.match(keyringRefusal(ring, 'bbbbbbbbbbbbbbbb')!, /is not the archive's master key \(key id aaaaaaaaaaaaaaaa\)/);
+  assert.match(keyringRefusal(ring, null)!, /databases are encrypted .* \(turning encryption off is not supported/);
+});
+
+test('the databases encryption covers: every top-level .db and the migration copies, never the lock', () => {
+  for (const p of ['archive.db', 'search.db', 'backups/archive-v3-20261207T000000Z.db']) assert.equal(isEncryptedDatabase(p), true, p);
+  for (const p of ['lock.db', 'archive.db-wal', 'blobs/x.db', 'archive-keys.json', 'backups/a/b.db']) assert.equal(isEncryptedDatabase(p), false, p);
 });

@@ -9,6 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MailsluiceError } from '../../core/errors/index.js';
 import {
+  DATABASE_KEY_AAD,
   KEYRING_FILE,
   KEY_BYTES,
   dataKeySpent,
@@ -19,7 +20,7 @@ import {
   parseKeyring,
   wrapAad,
 } from '../../core/archive/encryption.js';
-import type { Keyring, WrappedDataKey } from '../../core/archive/encryption.js';
+import type { Keyring, WrappedDataKey, WrappedDatabaseKey } from '../../core/archive/encryption.js';
 import { writeFileAtomic } from '../fs-node/atomic-write.js';
 import { PRIVATE_FILE_MODE, writeNewPrivateFile } from '../fs-node/private-files.js';
 import type { DataKey, DataKeys } from './record-cipher.js';
@@ -84,25 +85,35 @@ export async function writeMasterKeyFile(file: string, key: Uint8Array): Promise
   }
 }
 
-function wrap(master: Uint8Array, id: number, key: Uint8Array, createdAt: string): WrappedDataKey {
+/** `key` wrapped (AES-256-GCM) under `master`, bound to `aad`. */
+function wrapWith(master: Uint8Array, aad: string, key: Uint8Array, createdAt: string): WrappedDatabaseKey {
   const nonce = randomBytes(12);
   const c = createCipheriv('aes-256-gcm', master, nonce);
-  c.setAAD(Buffer.from(wrapAad(id)));
+  c.setAAD(Buffer.from(aad));
   const wrapped = Buffer.concat([c.update(key), c.final(), c.getAuthTag()]);
-  return { id, kek: masterKeyId(master), nonce: nonce.toString('base64'), wrapped: wrapped.toString('base64'), createdAt };
+  return { kek: masterKeyId(master), nonce: nonce.toString('base64'), wrapped: wrapped.toString('base64'), createdAt };
 }
 
-function unwrap(master: Uint8Array, k: WrappedDataKey): Buffer {
+function wrap(master: Uint8Array, id: number, key: Uint8Array, createdAt: string): WrappedDataKey {
+  return { id, ...wrapWith(master, wrapAad(id), key, createdAt) };
+}
+
+/** The key `k` wraps under `master`; ARCHIVE_KEY_INVALID naming `what` when it does not authenticate. */
+function unwrapWith(master: Uint8Array, aad: string, k: WrappedDatabaseKey, what: string): Buffer {
   const w = Buffer.from(k.wrapped, 'base64');
   try {
     if (w.length !== KEY_BYTES + 16) throw new Error('wrong length');
     const d = createDecipheriv('aes-256-gcm', master, Buffer.from(k.nonce, 'base64'));
-    d.setAAD(Buffer.from(wrapAad(k.id)));
+    d.setAAD(Buffer.from(aad));
     d.setAuthTag(w.subarray(KEY_BYTES));
     return Buffer.concat([d.update(w.subarray(0, KEY_BYTES)), d.final()]);
   } catch (err) {
-    throw invalid(`data key ${k.id} does not unwrap with master key ${masterKeyId(master)} (the keyring was altered, or the key is not the archive's)`, err);
+    throw invalid(`${what} does not unwrap with master key ${masterKeyId(master)} (the keyring was altered, or the key is not the archive's)`, err);
   }
+}
+
+function unwrap(master: Uint8Array, k: WrappedDataKey): Buffer {
+  return unwrapWith(master, wrapAad(k.id), k, `data key ${k.id}`);
 }
 
 async function readKeyring(path: string): Promise<Keyring> {
@@ -127,6 +138,7 @@ export class ArchiveKeyring {
   readonly #master: Buffer | null;
   #doc: Keyring;
   readonly #keys = new Map<number, Uint8Array>();
+  #databaseKey: Buffer | null = null;
   #active: Promise<DataKey> | null = null;
   /** mtime, size and inode of the keyring file when last read. */
   #seenMark = '';
@@ -152,6 +164,34 @@ export class ArchiveKeyring {
   #unwrapAll(): void {
     if (!this.#master) return;
     for (const k of this.#doc.keys) if (!this.#keys.has(k.id)) this.#keys.set(k.id, unwrap(this.#master, k));
+    const db = this.#doc.database;
+    if (db && !this.#databaseKey) this.#databaseKey = unwrapWith(this.#master, DATABASE_KEY_AAD, db, 'the database key');
+  }
+
+  /**
+   * The key of the archive's SQLite databases (ADR 0035), unwrapped; null while the keyring has
+   * none (encryption off, or on but no start since it was turned on) or without a master key.
+   */
+  get databaseKey(): Buffer | null {
+    return this.#databaseKey;
+  }
+
+  /**
+   * The databases' key, made (random 32 bytes), wrapped and written durably to the keyring first
+   * when there is none yet: before any database is encrypted with it. Needs the master key; the
+   * caller holds the data directory.
+   */
+  async ensureDatabaseKey(): Promise<Buffer> {
+    const master = this.#master;
+    if (!master) throw invalid('no master key is configured, so the databases cannot be encrypted');
+    await this.reload();
+    if (this.#databaseKey) return this.#databaseKey;
+    const key = randomBytes(KEY_BYTES);
+    const next: Keyring = { ...this.#doc, database: wrapWith(master, DATABASE_KEY_AAD, key, new Date().toISOString()) };
+    await writeFileAtomic(this.#path, `${JSON.stringify(next, null, 2)}\n`, PRIVATE_FILE_MODE);
+    this.#doc = next;
+    this.#databaseKey = key;
+    return key;
   }
 
   /** New blobs are encrypted (a master key is configured). */
@@ -240,12 +280,18 @@ export class ArchiveKeyring {
   }
 
   /**
-   * Re-wraps every data key under `newMaster` and replaces the keyring atomically (the packs are
-   * not touched). Returns how many keys were re-wrapped. The caller holds the data directory.
+   * Re-wraps every data key and the database key under `newMaster` and replaces the keyring
+   * atomically (no pack and no database is touched). Returns how many data keys were re-wrapped.
+   * The caller holds the data directory.
    */
   async rotate(newMaster: Buffer): Promise<number> {
     await this.reload();
-    const next: Keyring = { ...this.#doc, keys: this.#doc.keys.map((k) => wrap(newMaster, k.id, this.#keys.get(k.id)!, k.createdAt)) };
+    const db = this.#doc.database;
+    const next: Keyring = {
+      ...this.#doc,
+      keys: this.#doc.keys.map((k) => wrap(newMaster, k.id, this.#keys.get(k.id)!, k.createdAt)),
+      ...(db && this.#databaseKey ? { database: wrapWith(newMaster, DATABASE_KEY_AAD, this.#databaseKey, db.createdAt) } : {}),
+    };
     await writeFileAtomic(this.#path, `${JSON.stringify(next, null, 2)}\n`, PRIVATE_FILE_MODE);
     return next.keys.length;
   }

@@ -3,11 +3,12 @@
  * batches of rows, writes each batch in one transaction and answers when it is durable.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { SEARCH_MIGRATIONS } from './sqlite-schema.js';
 import { pragma, retain } from '../sqlite-node/sqlite-retain.js';
 import { migrateWithBackup } from './sqlite-upgrade.js';
 import { ensurePrivateFileSync } from '../fs-node/private-files.js';
+import { openKeyedDatabase, type DatabaseKey } from './sqlite-cipher.js';
 
 /** One row of the index: rowid = messages.id. */
 export type FtsRow = [rowid: number, subject: string, addresses: string, body: string, attachments: string];
@@ -30,10 +31,10 @@ export interface FtsResponse {
  * when the store is opened to write, before anything can take an id again. Returns how many ids
  * were settled.
  */
-export function sweepPurgedSearch(archive: Database.Database, searchFile: string): number {
+export function sweepPurgedSearch(archive: Database.Database, searchFile: string, key: DatabaseKey): number {
   if (retain(archive.prepare('SELECT id FROM purged_search LIMIT 1')).pluck().get() === undefined) return 0;
   const ids = retain(archive.prepare('SELECT id FROM purged_search WHERE id NOT IN (SELECT id FROM messages)')).pluck().all() as number[];
-  const db = openSearchDb(searchFile);
+  const db = openSearchDb(searchFile, key);
   try {
     const del = retain(db.prepare('DELETE FROM messages_fts WHERE rowid = ?'));
     db.transaction(() => {
@@ -46,10 +47,10 @@ export function sweepPurgedSearch(archive: Database.Database, searchFile: string
   return retain(archive.prepare('DELETE FROM purged_search')).run().changes;
 }
 
-/** Opens (and migrates) the search database; shared with the store's read path. */
-export function openSearchDb(file: string): Database.Database {
+/** Opens (and migrates) the search database, with the databases' key (ADR 0035); shared with the store's read path. */
+export function openSearchDb(file: string, key: DatabaseKey): Database.Database {
   ensurePrivateFileSync(file); // 0600, as archive.db (fs-node/private-files.ts)
-  const db = new Database(file);
+  const db = openKeyedDatabase(file, key);
   pragma(db, 'busy_timeout = 10000');
   pragma(db, 'journal_mode = WAL');
   // A row written here is only marked parsed in archive.db after this commit returned; FULL
@@ -66,7 +67,8 @@ export function openSearchDb(file: string): Database.Database {
 
 if (parentPort && (workerData as { ftsWriter?: boolean } | undefined)?.ftsWriter) {
   const port = parentPort;
-  const db = openSearchDb((workerData as { file: string }).file);
+  const data = workerData as { file: string; key: DatabaseKey };
+  const db = openSearchDb(data.file, data.key);
   // REPLACE: a message parsed again after a crash (marked parsed only after this commit) must
   // not fail on its own earlier row.
   const ins = retain(db.prepare('INSERT OR REPLACE INTO messages_fts (rowid, subject, addresses, body, attachments) VALUES (?, ?, ?, ?, ?)'));

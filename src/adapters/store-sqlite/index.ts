@@ -5,3 +5,4 @@ export { lockDataDir, dataDirHeld, LOCK_FILE, LOCK_HOLDER_FILE, type DataDirLock
 export { snapshotDatabase, trimSearchCopy, blobRefsOf, BLOB_REF_PAGE_ROWS } from './sqlite-backup.js';
 export { SqliteBlobRefs } from './sqlite-blob-refs.js';
 export { takeReclaimLock, RECLAIM_LOCK_FILE, type ReclaimLock } from './reclaim-lock.js';
+export { encryptDatabaseFile, databaseFileState, type DatabaseKey } from './sqlite-cipher.js';

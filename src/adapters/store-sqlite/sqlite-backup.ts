@@ -3,12 +3,14 @@
  * SQLite file through SQLite's online backup API, the full-text copy trimmed to the metadata
  * copy, and the blob refs a copy holds.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { MailsluiceError } from '../../core/errors/index.js';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { setImmediate } from 'node:timers/promises';
 import { ensurePrivateFileSync } from '../fs-node/private-files.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { pragma, retain } from '../sqlite-node/sqlite-retain.js';
+import { attachDatabase, databaseFileState, openKeyedDatabase, type DatabaseKey } from './sqlite-cipher.js';
 
 /**
  * Every page in one step: one step is one read transaction on the source, so the copy is the
@@ -30,16 +32,21 @@ function fsyncFile(file: string): void {
 /**
  * Copies the SQLite database `source` (in use or not) to `dest` (made 0600 first, so SQLite does
  * not make it 0644) through the online backup API, durably. A WAL reader neither waits for the
- * writer nor stops it: the service goes on committing while the copy is read.
+ * writer nor stops it: the service goes on committing while the copy is read. An encrypted
+ * source (ADR 0035, opened with `key`) is copied with `VACUUM INTO` instead, which writes the
+ * copy encrypted under the same key (the backup API refuses two files of different page layouts,
+ * and would write the copy in clear); also one read transaction, so also one commit's state.
  */
-export async function snapshotDatabase(source: string, dest: string): Promise<void> {
+export async function snapshotDatabase(source: string, dest: string, key: DatabaseKey = null): Promise<void> {
   let db: Database.Database | undefined;
   try {
-    db = retain(new Database(source, { fileMustExist: true }));
+    db = openKeyedDatabase(source, key, { fileMustExist: true });
     pragma(db, 'busy_timeout = 10000');
     ensurePrivateFileSync(dest);
-    await db.backup(dest, { progress: () => ALL_PAGES });
+    if (key && databaseFileState(source) === 'encrypted') retain(db.prepare('VACUUM INTO ?')).run(dest);
+    else await db.backup(dest, { progress: () => ALL_PAGES });
   } catch (err) {
+    if (err instanceof MailsluiceError) throw err;
     throw mapSqliteError(err, `copying ${source} to ${dest}`);
   } finally {
     db?.close();
@@ -54,10 +61,10 @@ export async function snapshotDatabase(source: string, dest: string): Promise<vo
  * restored archive gives its next messages. (Every message the metadata copy marks parsed has its
  * row: a row is written before its message is marked parsed.) Returns how many were removed.
  */
-export function trimSearchCopy(searchCopy: string, archiveCopy: string): number {
-  const db = retain(new Database(searchCopy, { fileMustExist: true }));
+export function trimSearchCopy(searchCopy: string, archiveCopy: string, key: DatabaseKey = null): number {
+  const db = openKeyedDatabase(searchCopy, key, { fileMustExist: true });
   try {
-    retain(db.prepare('ATTACH DATABASE ? AS a')).run(archiveCopy);
+    attachDatabase(db, archiveCopy, 'a', key);
     const removed = retain(db.prepare('DELETE FROM messages_fts WHERE rowid NOT IN (SELECT id FROM a.messages)')).run().changes;
     retain(db.prepare('DETACH DATABASE a')).run();
     return removed;
@@ -76,12 +83,12 @@ export function trimSearchCopy(searchCopy: string, archiveCopy: string): number 
 export const BLOB_REF_PAGE_ROWS = 5000;
 
 /**
- * Every blob ref the metadata copy `archiveCopy` holds, read `pageRows` at a time by the
+ * Every blob ref the metadata copy `archiveCopy` (opened with the databases' `key`, ADR 0035) holds, read `pageRows` at a time by the
  * catalogue's key (the copy is the backup's own file: nothing writes it meanwhile), with a turn
  * of the event loop between pages.
  */
-export async function* blobRefsOf(archiveCopy: string, pageRows = BLOB_REF_PAGE_ROWS): AsyncGenerator<string> {
-  const db = retain(new Database(archiveCopy, { readonly: true, fileMustExist: true }));
+export async function* blobRefsOf(archiveCopy: string, key: DatabaseKey = null, pageRows = BLOB_REF_PAGE_ROWS): AsyncGenerator<string> {
+  const db = openKeyedDatabase(archiveCopy, key, { readonly: true, fileMustExist: true });
   try {
     const page = retain(db.prepare('SELECT sha256, ref FROM blobs WHERE sha256 > ? ORDER BY sha256 LIMIT ?'));
     for (let after = ''; ; ) {

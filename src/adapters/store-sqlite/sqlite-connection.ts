@@ -14,6 +14,7 @@ import { openSearchDb, sweepPurgedSearch } from './fts-writer-worker.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { pragma, retain, userVersion } from '../sqlite-node/sqlite-retain.js';
 import type { SqliteStoreOptions } from './sqlite-store-config.js';
+import { attachDatabase, keyDatabase, type DatabaseKey } from './sqlite-cipher.js';
 
 /** A prepared statement of the shared connection. */
 export type Stmt = Database.Statement<unknown[], unknown>;
@@ -31,11 +32,14 @@ export class SqliteConnection {
   readonly waitForLocks: 'block' | 'yield';
   /** Whether the journal columns exist (false only for an older database opened read-only). */
   readonly journalColumns: boolean;
+  /** The databases' key (ADR 0035), or null: in clear. */
+  readonly key: DatabaseKey;
   private readonly stmts: Record<string, Stmt> = {};
   private readonly tables = new Set<string>();
 
   constructor(options: SqliteStoreOptions) {
     this.synchronous = options.synchronous ?? 'full';
+    this.key = options.key ?? null;
     try {
       if (!options.readonly) {
         // 0600 before SQLite makes it 0644 (less the umask); its -wal and -shm take this mode.
@@ -43,6 +47,7 @@ export class SqliteConnection {
         ensurePrivateFileSync(options.file);
       }
       this.db = new Database(options.file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      keyDatabase(this.db, options.file, this.key);
       this.waitForLocks = options.waitForLocks ?? 'block';
       // `yield`: no busy timeout; the bus retries asynchronously (SqliteBus).
       pragma(this.db, this.waitForLocks === 'yield' ? 'busy_timeout = 0' : 'busy_timeout = 10000');
@@ -52,9 +57,9 @@ export class SqliteConnection {
         pragma(this.db, this.synchronous === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
         pragma(this.db, 'foreign_keys = ON');
         migrateWithBackup(this.db, options.file, MIGRATIONS);
-        openSearchDb(this.searchFile).close();
+        openSearchDb(this.searchFile, this.key).close();
         // A purge's full-text removal a crash interrupted, finished before any id is taken again.
-        sweepPurgedSearch(this.db, this.searchFile);
+        sweepPurgedSearch(this.db, this.searchFile, this.key);
       }
       // The file exists from the moment a first start or drain creates it (empty, 0600) until
       // its first migration commits: no archive to read yet.
@@ -65,8 +70,9 @@ export class SqliteConnection {
       // An older database opened read-only is not migrated: search and stats then do without.
       this.journalColumns = (pragma(this.db, 'table_info(messages)') as Array<{ name: string }>).some((c) => c.name === 'merged_into');
       // Queries join the index in search.db with the messages here.
-      if (!options.readonly || existsSync(this.searchFile)) retain(this.db.prepare('ATTACH DATABASE ? AS s')).run(this.searchFile);
+      if (!options.readonly || existsSync(this.searchFile)) attachDatabase(this.db, this.searchFile, 's', this.key);
     } catch (err) {
+      if (err instanceof MailsluiceError) throw err;
       throw mapSqliteError(err, `opening ${options.file}`);
     }
   }

@@ -109,7 +109,7 @@ export class SqliteSearchIndex implements SearchIndex {
   /** The index writer thread, started on first use so read-only commands never start it. */
   private ftsWriter(): Worker {
     if (this.fts) return this.fts;
-    const w = new Worker(new URL('./fts-writer-worker.js', import.meta.url), { workerData: { ftsWriter: true, file: this.conn.searchFile } });
+    const w = new Worker(new URL('./fts-writer-worker.js', import.meta.url), { workerData: { ftsWriter: true, file: this.conn.searchFile, key: this.conn.key } });
     w.on('message', (r: FtsResponse) => {
       const waiter = this.ftsWaiting.get(r.id);
       this.ftsWaiting.delete(r.id);

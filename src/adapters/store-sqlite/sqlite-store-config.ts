@@ -28,6 +28,12 @@ export interface SqliteStoreOptions {
    * thread does its other work meanwhile; for the dispatcher's thread, see `bus-sqlite`).
    */
   waitForLocks?: 'block' | 'yield';
+  /**
+   * The key of the archive's databases (ADR 0035; 32 bytes): `archive.db` and `search.db` are
+   * opened with it (a file still in clear without it), and every file this store creates is
+   * encrypted with it. Absent or null: in clear. Which key, and when, is the app's (`app/archive-keys.ts`).
+   */
+  key?: Uint8Array | null;
 }
 
 /** Default of {@link SqliteStoreOptions.journalSettleMs}: the core's settle window (core/message/journal-merge.ts). */

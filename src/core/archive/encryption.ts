@@ -41,10 +41,22 @@ export interface WrappedDataKey {
   createdAt: string;
 }
 
+/**
+ * The databases' key (ADR 0035) as the keyring holds it: one random key for every SQLite file of
+ * the archive, wrapped like a data key (AAD {@link DATABASE_KEY_AAD}), so a rotation re-wraps it
+ * and never rewrites a database.
+ */
+export type WrappedDatabaseKey = Omit<WrappedDataKey, 'id'>;
+
+/** The AAD of the database key's wrap: no data key's entry can be passed off as it. */
+export const DATABASE_KEY_AAD = 'mailsluice-database-key';
+
 /** The keyring file (`archive-keys.json`). */
 export interface Keyring {
   format: typeof KEYRING_FORMAT;
   keys: WrappedDataKey[];
+  /** The databases' key, from the first start with encryption on (absent in older keyrings). */
+  database?: WrappedDatabaseKey;
 }
 
 /** An empty keyring (an archive that never held an encrypted blob). */
@@ -67,7 +79,12 @@ export function parseKeyring(text: string): Keyring | string {
       Number.isInteger(k?.id) && k.id > 0 && k.id <= 0xffffffff && typeof k.kek === 'string' && typeof k.nonce === 'string' && typeof k.wrapped === 'string' && typeof k.createdAt === 'string';
     if (!ok) return 'holds an entry that is not a wrapped data key';
   }
-  return { format: KEYRING_FORMAT, keys: d.keys };
+  const db = d.database;
+  if (db === undefined) return { format: KEYRING_FORMAT, keys: d.keys };
+  if (!db || typeof db.kek !== 'string' || typeof db.nonce !== 'string' || typeof db.wrapped !== 'string' || typeof db.createdAt !== 'string') {
+    return 'holds a database key that is not a wrapped key';
+  }
+  return { format: KEYRING_FORMAT, keys: d.keys, database: db };
 }
 
 /**
@@ -85,12 +102,26 @@ export function wrapAad(id: number): string {
  */
 export function keyringRefusal(keyring: Keyring, masterId: string | null): string | null {
   if (masterId === null) {
+    if (keyring.database) {
+      return `the archive's databases are encrypted under master key ${keyring.database.kek} but archive.encryption is not configured (turning encryption off is not supported: the archive would not open)`;
+    }
     if (keyring.keys.length === 0) return null;
     return `the archive holds blobs encrypted under master key ${keyring.keys[0]!.kek} but archive.encryption is not configured`;
   }
-  const other = keyring.keys.find((k) => k.kek !== masterId);
+  const other = [...keyring.keys, ...(keyring.database ? [keyring.database] : [])].find((k) => k.kek !== masterId);
   if (other) return `the master key given (key id ${masterId}) is not the archive's master key (key id ${other.kek})`;
   return null;
+}
+
+/**
+ * Whether the file at `path` (relative to the data directory, `/`-separated) is one of the
+ * archive's SQLite databases that encryption covers (ADR 0035): every `*.db` at the top
+ * (`archive.db`, `search.db`, any a later version adds) and the copies made before a schema
+ * migration (`backups/*.db`). Not `lock.db`: an empty database whose only use is its lock.
+ */
+export function isEncryptedDatabase(path: string): boolean {
+  if (path === 'lock.db') return false;
+  return /^(?:backups\/)?[^/]+\.db$/.test(path);
 }
 
 /** Whether the active data key has sealed enough records to be replaced by a new one. */
