@@ -33,7 +33,11 @@
  *    calling its API, with a client asking for status and /metrics every second, and with the console's
  *    dashboard open in a headless Chromium and reloaded every second (api-polled-run.ts).
  *
- * Options: --only small,mixed,huge,pop3,webhook,large,polled (one set: --only large)  --small N  --mixed N  --pop3 N  --webhook N  --polled N
+ * 8. (data set archive, issue 16) 100,000 messages in two mailboxes drained into one archive: verify of the
+ *    whole archive beside a plain read of its packs, a purge of the half past its retention (the data
+ *    directory's size before and after), and verify of the rest (archive-set.ts).
+ *
+ * Options: --only small,mixed,huge,pop3,webhook,large,polled,archive (one set: --only large)  --small N  --mixed N  --pop3 N  --webhook N  --polled N  --archive N
  * --webhook-rounds N (default 3, also the polled set's rounds)
  * --skip-mbsync  --profile DIR  --dovecot-dir DIR
  * MAILSLUICE_BENCH_ENCRYPT=1 runs the mailsluice drains with archive.encryption on (ADR 0033: packs; ADR 0035: databases).
@@ -56,6 +60,7 @@ import { rawPop3Drain, type RawPop3Result } from './raw-pop3-client.js';
 import { measureLatency, messageIdOf, startReceiver, webhookRoute } from './webhook-run.js';
 import { messageFiles, runStartDrain, type PolledMode, type PolledRun } from './api-polled-run.js';
 import { PROBE, runChild, type ChildOutcome } from './child-measure.js';
+import { archiveRuns } from './archive-set.js';
 import { log, MB, ratios, reportText, row, table, type DataSetName, type DataSetResult, type Row } from './report.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -243,7 +248,7 @@ async function runMailsluice(
 // ---------------------------------------------------------------------------------------------
 // Data sets.
 
-function generate(name: DataSetName, counts: { small: number; mixed: number; pop3: number; webhook: number; polled: number }): Buffer[] {
+function generate(name: Exclude<DataSetName, 'archive'>, counts: { small: number; mixed: number; pop3: number; webhook: number; polled: number }): Buffer[] {
   switch (name) {
     case 'small':
       // ~4.3 KB each: 4,000 bytes of text plus headers.
@@ -345,6 +350,18 @@ async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbs
     await d.stop();
   }
   return result;
+}
+
+/** The archive set (archive-set.ts): its messages are made and loaded there, two mailboxes at once. */
+async function runArchiveSet(count: number): Promise<DataSetResult> {
+  log(`[archive] ${count} messages: starting Dovecot`);
+  const d = await startDovecot({ parentDir: dovecotDir });
+  try {
+    const rows = await archiveRuns(d, count);
+    return { name: 'archive', messages: count, bytes: rows[0]?.bytes ?? 0, rows };
+  } finally {
+    await d.stop();
+  }
 }
 
 /**
@@ -456,6 +473,7 @@ async function main(): Promise<void> {
       pop3: { type: 'string' },
       webhook: { type: 'string' },
       polled: { type: 'string' },
+      archive: { type: 'string' },
       'webhook-rounds': { type: 'string' },
       'skip-mbsync': { type: 'boolean' },
       profile: { type: 'string' },
@@ -474,10 +492,10 @@ async function main(): Promise<void> {
     if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name} must be a positive whole number, got ${JSON.stringify(v)}`);
     return Number(v);
   };
-  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3'), webhook: count(values.webhook, 5_000, 'webhook'), polled: count(values.polled, 20_000, 'polled') };
+  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3'), webhook: count(values.webhook, 5_000, 'webhook'), polled: count(values.polled, 20_000, 'polled'), archive: count(values.archive, 100_000, 'archive') };
   // Archive-only and webhook drains of the webhook set alternate this many times.
   const webhookRounds = count(values['webhook-rounds'], 3, 'webhook-rounds');
-  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'webhook', 'large', 'polled'];
+  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'webhook', 'large', 'polled', 'archive'];
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : all;
   for (const o of only) if (!all.includes(o as DataSetName)) throw new Error(`--only: unknown data set ${JSON.stringify(o)} (allowed: ${all.join(', ')})`);
   const skipMbsync = values['skip-mbsync'] === true;
@@ -499,8 +517,7 @@ async function main(): Promise<void> {
   const started = new Date();
   const results: DataSetResult[] = [];
   for (const name of all.filter((n) => only.includes(n))) {
-    const messages = generate(name, counts);
-    results.push(await runDataSet(name, messages, { skipMbsync, profileDir, webhookRounds }));
+    results.push(name === 'archive' ? await runArchiveSet(counts.archive) : await runDataSet(name, generate(name, counts), { skipMbsync, profileDir, webhookRounds }));
     log(table(results[results.length - 1]!));
   }
 

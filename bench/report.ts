@@ -26,13 +26,17 @@ export const TARGETS = {
   /** Issue 14: `start` drained while a client polls status and metrics every second, at least this share of the rate without it ("within noise"). */
   polledOverQuiet: 0.95,
   consoleOverQuiet: 0.95,
+  /** Issue 16: purging half of the archive leaves about half of the data directory on disk. */
+  archiveShrinkAtMost: 0.6,
+  /** Issue 16: verify reads the archive "at disk speed": at least this share of a plain sequential read of the same packs. */
+  verifyOverPlainRead: 0.5,
 } as const;
 
-export type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook' | 'large' | 'polled';
+export type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook' | 'large' | 'polled' | 'archive';
 
 /** One measured row of the table. */
 export interface Row {
-  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console' | 'mailsluice-verify';
+  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console' | 'mailsluice-verify' | 'mailsluice-verify-archive' | 'mailsluice-purge-half' | 'mailsluice-verify-after-purge';
   messages: number;
   bytes: number;
   seconds: number;
@@ -49,6 +53,12 @@ export interface Row {
   /** Share of the machine's CPU (all cores × process wall time) the hypervisor stole during the run. */
   stealShare?: number;
   note?: string;
+  /** archive set, purge row: the data directory's size on disk after the purge / before. */
+  shrink?: number;
+  /** archive set, verify row: MiB/s of a plain sequential read of the same packs just before. */
+  plainReadMiBps?: number;
+  /** verify rows: MiB/s of packs read, by verify's own clock. */
+  packMiBps?: number;
 }
 
 export interface DataSetResult {
@@ -85,6 +95,9 @@ export function log(s: string): void {
 
 const LABELS: Record<Row['tool'], string> = {
   'mailsluice-verify': 'mailsluice verify',
+  'mailsluice-verify-archive': 'mailsluice verify (whole archive)',
+  'mailsluice-purge-half': 'mailsluice purge (half expired)',
+  'mailsluice-verify-after-purge': 'mailsluice verify (after purge)',
   'raw-fetch-only': 'raw fetch-only',
   'raw-fetch-flag-expunge': 'raw fetch+flag+expunge',
   'raw-pop3-retr-dele': 'raw POP3 RETR+DELE /500',
@@ -191,6 +204,15 @@ export function ratios(results: DataSetResult[]): Ratio[] {
     if (ds.name === 'huge' && empty?.peakRssMB != null) {
       out.push({ name: 'huge: mailsluice peak RSS MB', value: empty.peakRssMB, target: `< ${TARGETS.hugePeakRssMB}`, pass: empty.peakRssMB < TARGETS.hugePeakRssMB });
     }
+    const purged = get(ds, 'mailsluice-purge-half');
+    if (purged?.shrink !== undefined) {
+      out.push({ name: 'archive: data directory on disk after purging half / before', value: purged.shrink, target: `<= ${TARGETS.archiveShrinkAtMost}`, pass: purged.shrink <= TARGETS.archiveShrinkAtMost });
+    }
+    const verified = get(ds, 'mailsluice-verify-archive');
+    if (verified?.plainReadMiBps !== undefined && verified.packMiBps !== undefined) {
+      const v = verified.packMiBps / verified.plainReadMiBps;
+      out.push({ name: 'archive: verify MiB/s of packs / plain sequential read MiB/s', value: v, target: `>= ${TARGETS.verifyOverPlainRead}`, pass: v >= TARGETS.verifyOverPlainRead });
+    }
     if (ds.name === 'large' && empty?.peakRssMB != null) {
       out.push({ name: 'large: mailsluice peak RSS MB (ten 60 MB messages)', value: empty.peakRssMB, target: `< ${TARGETS.largePeakRssMB}`, pass: empty.peakRssMB < TARGETS.largePeakRssMB });
     }
@@ -202,7 +224,7 @@ export function ratios(results: DataSetResult[]): Ratio[] {
 export function reportText(results: DataSetResult[], rs: Ratio[]): string {
   const out: string[] = [''];
   for (const ds of results) out.push(table(ds), '');
-  out.push('Ratios (issues 2, 3, 4, 12 and 14, "What good looks like"):');
+  out.push('Ratios (issues 2, 3, 4, 12, 14 and 16, "What good looks like"):');
   const w = Math.max(...rs.map((r) => r.name.length));
   for (const r of rs) {
     out.push(`  ${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(8)}  target ${r.target.padEnd(7)}  ${r.pass ? 'PASS' : 'FAIL'}`);
