@@ -189,29 +189,36 @@ async function takeDataDir(dir: string, command: string, logger: Logger): Promis
   return lock;
 }
 
+/** Commands that hold the data directory but, like a reading command, never make an archive. */
+const HOLDERS_OF_AN_EXISTING_ARCHIVE: ReadonlySet<EmbeddedOptions['holder']> = new Set(['audit prune', 'verify --repair', 'keys rotate', 'keys encrypt-existing', 'purge']);
+
+/**
+ * The data directory held when `options.holder` says so, then the key, the metadata store and
+ * the blob store; the lock released again when any of them fails.
+ */
+async function openArchive(config: Config, options: EmbeddedOptions, logger: JsonlLogger): Promise<{ lock: DataDirLock | null; store: SqliteStore; blobs: FsBlobStore; databaseKey: Uint8Array | null }> {
+  const paths = dataPaths(config.dataDir);
+  if (!options.holder || HOLDERS_OF_AN_EXISTING_ARCHIVE.has(options.holder)) assertArchiveExists(config);
+  const lock = options.holder ? await takeDataDir(config.dataDir, options.holder, logger) : null;
+  try {
+    // The key first: a wrong or missing one stops the command before it reads or takes anything.
+    const keyring = await openArchiveKeyring(config);
+    const databaseKey = await openDatabaseKey(keyring, config.dataDir, options.holder !== undefined, logger);
+    const store = createSqliteStore({ file: paths.db, key: databaseKey, ...(options.readonly ? { readonly: true } : {}) });
+    const blobs = await createFsBlobStore({ directory: paths.blobs, keyring });
+    return { lock, store, blobs, databaseKey };
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+}
+
 /** Builds the embedded app for a validated config. */
 export async function createEmbeddedApp(config: Config, options: EmbeddedOptions = {}): Promise<EmbeddedApp> {
   const paths = dataPaths(config.dataDir);
   const stderrLevel = options.stderrLevel ?? 'warn';
   const logger = new JsonlLogger([{ level: stderrLevel, stream: process.stderr }]);
-  let lock: DataDirLock | null = null;
-  // `audit prune` holds the lock (one move at a time) but, like a reading command, never makes an archive.
-  if (options.holder === 'audit prune' || options.holder === 'verify --repair' || options.holder === 'keys rotate' || options.holder === 'keys encrypt-existing' || options.holder === 'purge') assertArchiveExists(config);
-  if (options.holder) lock = await takeDataDir(config.dataDir, options.holder, logger);
-  else assertArchiveExists(config);
-  let store: SqliteStore;
-  let blobs: FsBlobStore;
-  let databaseKey: Uint8Array | null;
-  try {
-    // The key first: a wrong or missing one stops the command before it reads or takes anything.
-    const keyring = await openArchiveKeyring(config);
-    databaseKey = await openDatabaseKey(keyring, config.dataDir, options.holder !== undefined, logger);
-    store = createSqliteStore({ file: paths.db, key: databaseKey, ...(options.readonly ? { readonly: true } : {}) });
-    blobs = await createFsBlobStore({ directory: paths.blobs, keyring });
-  } catch (err) {
-    lock?.release();
-    throw err;
-  }
+  const { lock, store, blobs, databaseKey } = await openArchive(config, options, logger);
   // A reader whose ref went stale (its pack rewritten since, ADR 0036) asks the catalogue again.
   blobs.setRelocator((sha256) => store.blobRefs.refOf(sha256));
   const reclaimDeps = (): ReclaimDeps => ({ catalogue: store.blobRefs, rewriter: new FsPackRewriter(blobs, logger), clock: systemClock, logger });
