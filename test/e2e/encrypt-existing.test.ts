@@ -13,38 +13,15 @@ import { join } from 'node:path';
 import { brotliDecompressSync, inflateRawSync } from 'node:zlib';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { collectCli, imapConnection, makeWorkspace, runCli, spawnCli, type Workspace } from '../harness/cli.js';
-import { sha256 } from '../harness/messages.js';
+import { sha256, wordedMessage } from '../harness/messages.js';
 import { scanPack } from '../../src/adapters/blob-fs/index.js';
 
 const dovecot = dovecotPerFile();
 
 const WORDS = ['Quokkasubjectword', 'Lanternbodyword', 'Basaltlargebodyword', 'Juniperattachname', 'Cobaltattachcontent'];
 
-function message(i: number, large = false): Buffer {
-  const body = large ? `${`Basaltlargebodyword line ${i} `.repeat(40)}\r\n`.repeat(600) : `Lanternbodyword ${i} `.repeat(30);
-  return Buffer.from(
-    [
-      `From: "Sender ${i}" <s${i}@example.test>`,
-      'To: archive@example.test',
-      `Subject: Quokkasubjectword ${i}`,
-      `Message-ID: <ee-${i}-${Date.now()}@example.test>`,
-      'MIME-Version: 1.0',
-      `Content-Type: multipart/mixed; boundary="b${i}"`,
-      '',
-      `--b${i}`,
-      'Content-Type: text/plain; charset=utf-8',
-      '',
-      body,
-      `--b${i}`,
-      `Content-Type: text/plain; name="Juniperattachname-${i}.txt"`,
-      `Content-Disposition: attachment; filename="Juniperattachname-${i}.txt"`,
-      '',
-      `${'Cobaltattachcontent '.repeat(40)}${i}`,
-      `--b${i}--`,
-      '',
-    ].join('\r\n'),
-  );
-}
+const message = (i: number, large = false): Buffer =>
+  wordedMessage(i, { subject: 'Quokkasubjectword', body: large ? 'Basaltlargebodyword' : 'Lanternbodyword', attachmentName: 'Juniperattachname', attachmentContent: 'Cobaltattachcontent' }, { large, idPrefix: 'ee' });
 
 /** Per pack record: whether it is encrypted, and whether its payload (decompressed if it can be) shows any of WORDS. */
 async function records(dir: string): Promise<{ total: number; plain: number; readable: string[] }> {

@@ -19,7 +19,8 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { collectCli, imapConnection, makeWorkspace, runCli, spawnCli, type CliResult, type Workspace } from '../harness/cli.js';
-import { sha256 } from '../harness/messages.js';
+import { sha256, wordedMessage } from '../harness/messages.js';
+import { filesUnder } from '../harness/files.js';
 import { callApi, createToken, drainedWithApi, startService } from '../harness/api-client.js';
 
 const dovecot = dovecotPerFile();
@@ -27,36 +28,9 @@ const dovecot = dovecotPerFile();
 /** Words only the messages carry (subject, body, attachment name, attachment content). */
 const WORDS = ['Xylocarpsubject', 'Brontidesbody', 'Quillworthattachname', 'Vellichorattachtext'];
 
-function message(i: number, tag = ''): Buffer {
-  return Buffer.from(
-    [
-      `From: "Sender ${i}" <s${i}@example.test>`,
-      'To: archive@example.test',
-      `Subject: Xylocarpsubject ${tag}${i}`,
-      `Message-ID: <dbenc-${tag}${i}-${Date.now()}@example.test>`,
-      'MIME-Version: 1.0',
-      `Content-Type: multipart/mixed; boundary="b${i}"`,
-      '',
-      `--b${i}`,
-      'Content-Type: text/plain; charset=utf-8',
-      '',
-      `Brontidesbody ${tag} ${i} `.repeat(20),
-      `--b${i}`,
-      `Content-Type: text/plain; name="Quillworthattachname-${i}.txt"`,
-      `Content-Disposition: attachment; filename="Quillworthattachname-${i}.txt"`,
-      '',
-      `Vellichorattachtext ${i} `.repeat(20),
-      `--b${i}--`,
-      '',
-    ].join('\r\n'),
-  );
-}
+const message = (i: number, tag = ''): Buffer =>
+  wordedMessage(i, { subject: `Xylocarpsubject ${tag}`, body: `Brontidesbody ${tag}`, attachmentName: 'Quillworthattachname', attachmentContent: 'Vellichorattachtext' }, { idPrefix: `dbenc-${tag}`, bodyRepeat: 20, attachmentRepeat: 20 });
 
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name));
-}
 
 /** Every file under `dir` (or the file `dir`) holding one of `words` (UTF-8), as `file: word`. */
 function clearHits(dir: string, words: string[]): string[] {

@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { imapConnection, makeWorkspace, runCli, type Workspace } from '../harness/cli.js';
 import { startWebhookReceiver } from '../harness/webhook-receiver.js';
-import { sha256 } from '../harness/messages.js';
+import { sha256, wordedMessage } from '../harness/messages.js';
+import { filesUnder } from '../harness/files.js';
 import { brotliDecompressSync, inflateRawSync } from 'node:zlib';
 import { scanPack } from '../../src/adapters/blob-fs/index.js';
 
@@ -30,39 +31,9 @@ const dovecot = dovecotPerFile();
 const WORDS = ['Quetzalsubjectword', 'Marzipanbodyword', 'Obsidianlargebodyword', 'Zephyrattachname', 'Tangerineattachcontent'];
 
 /** A message whose subject, body and attachment carry the words above (`large`: a body over the stream threshold). */
-function secretMessage(i: number, large = false): Buffer {
-  const attachment = Buffer.from(`${"Tangerineattachcontent ".repeat(40)}${i}`);
-  const body = large ? `${`Obsidianlargebodyword line ${i} `.repeat(40)}\r\n`.repeat(600) : `Marzipanbodyword ${i} `.repeat(30);
-  return Buffer.from(
-    [
-      `From: "Sender ${i}" <s${i}@example.test>`,
-      'To: archive@example.test',
-      `Subject: Quetzalsubjectword ${i}`,
-      `Message-ID: <enc-${i}-${Date.now()}@example.test>`,
-      'MIME-Version: 1.0',
-      `Content-Type: multipart/mixed; boundary="b${i}"`,
-      '',
-      `--b${i}`,
-      'Content-Type: text/plain; charset=utf-8',
-      '',
-      body,
-      `--b${i}`,
-      `Content-Type: text/plain; name="Zephyrattachname-${i}.txt"`,
-      `Content-Disposition: attachment; filename="Zephyrattachname-${i}.txt"`,
-      '',
-      attachment.toString(),
-      `--b${i}--`,
-      '',
-    ].join('\r\n'),
-  );
-}
+const secretMessage = (i: number, large = false): Buffer =>
+  wordedMessage(i, { subject: 'Quetzalsubjectword', body: large ? 'Obsidianlargebodyword' : 'Marzipanbodyword', attachmentName: 'Zephyrattachname', attachmentContent: 'Tangerineattachcontent' }, { large, idPrefix: 'enc' });
 
-/** Every file under `dir`. */
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name));
-}
 
 /**
  * Every record of every pack under `dir`: encrypted, and its stored payload, decompressed as if

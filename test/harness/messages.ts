@@ -87,3 +87,45 @@ export function* journalMix(count: number, attachmentEvery = 20, start = 0): Ite
 export function sha256(buf: Buffer | Uint8Array): string {
   return createHash('sha256').update(buf).digest('hex');
 }
+
+/** The words a {@link wordedMessage} carries where encryption must hide them. */
+export interface SecretWords {
+  subject: string;
+  /** Repeated to make the text body. */
+  body: string;
+  attachmentName: string;
+  /** Repeated to make the attachment's content. */
+  attachmentContent: string;
+}
+
+/**
+ * A multipart message whose subject, text body, attachment name and attachment content each carry
+ * one of `words`, numbered `i`, for tests that grep an archive for them. `large`: a body of some
+ * 1.3 MB (`words.body` with "large" folded in by the caller), over the drain's stream threshold.
+ * `idPrefix` keeps Message-IDs apart between tests.
+ */
+export function wordedMessage(i: number, words: SecretWords, opts: { large?: boolean; idPrefix?: string; bodyRepeat?: number; attachmentRepeat?: number } = {}): Buffer {
+  const body = opts.large ? `${`${words.body} line ${i} `.repeat(40)}\r\n`.repeat(600) : `${words.body} ${i} `.repeat(opts.bodyRepeat ?? 30);
+  return Buffer.from(
+    [
+      `From: "Sender ${i}" <s${i}@example.test>`,
+      'To: archive@example.test',
+      `Subject: ${words.subject} ${i}`,
+      `Message-ID: <${opts.idPrefix ?? 'worded'}-${i}-${Date.now()}@example.test>`,
+      'MIME-Version: 1.0',
+      `Content-Type: multipart/mixed; boundary="b${i}"`,
+      '',
+      `--b${i}`,
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      body,
+      `--b${i}`,
+      `Content-Type: text/plain; name="${words.attachmentName}-${i}.txt"`,
+      `Content-Disposition: attachment; filename="${words.attachmentName}-${i}.txt"`,
+      '',
+      `${`${words.attachmentContent} `.repeat(opts.attachmentRepeat ?? 40)}${i}`,
+      `--b${i}--`,
+      '',
+    ].join('\r\n'),
+  );
+}
