@@ -19,6 +19,7 @@ const FIELDS: Record<Alert['kind'], Array<'minutes' | 'days' | 'freePercentBelow
   'disk-space': ['freePercentBelow'],
   'certificate-expiry': ['days', 'connection'],
   'audit-chain-broken': [],
+  'archive-damaged': [],
 };
 
 const NUMERIC = new Set(['minutes', 'days', 'freePercentBelow']);

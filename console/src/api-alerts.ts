@@ -1,30 +1,12 @@
 /** The alerts' typed calls (`GET /api/v1/alerts`, `POST …/{rule}/test`, `PATCH …/{rule}`). */
+import type { Schemas } from './api-types.js';
 import { call, request, seg } from './api.js';
 
-/** The kinds of rule (`alerts.rules[].kind`). */
-export type AlertKind = 'connection-failing' | 'connection-silent' | 'dead-letters' | 'disk-space' | 'certificate-expiry' | 'audit-chain-broken';
-
 /** A rule with its state, as `GET /api/v1/alerts` lists it. */
-export interface Alert {
-  rule: string;
-  kind: AlertKind;
-  enabled: boolean;
-  channels: string[];
-  /** Its threshold (`minutes`, `days`, `freePercentBelow`) and subject (`connection`, `route`). */
-  settings: Record<string, string | number>;
-  state: 'ok' | 'firing' | 'unknown';
-  since: string | null;
-  summary: string | null;
-  lastSentAt: string | null;
-  lastError: { channel: string; code: string; message: string; at: string } | null;
-  owed: string[];
-}
+export type Alert = Schemas['Alert'];
 
 /** What a test notification did, per channel. */
-export interface AlertTest {
-  rule: string;
-  results: Array<{ channel: string; ok: boolean; code?: string; message?: string }>;
-}
+export type AlertTest = Schemas['AlertTest'];
 
 /** Every rule with its state (viewer). */
 export async function listAlerts(): Promise<Alert[]> {

@@ -3,6 +3,7 @@
  * and the links the browser downloads or frames with its session cookie alone (export, raw
  * `.eml`, the sandboxed HTML body, an attachment).
  */
+import type { Schemas } from './api-types.js';
 import { call, seg } from './api.js';
 
 /** The search filters the Archive page keeps in its hash (`#/archive?q=…&from=…`). */
@@ -62,27 +63,10 @@ export function apiQuery(f: ArchiveFilters): URLSearchParams {
 }
 
 /** One hit (`SearchHit`). */
-export interface SearchHit {
-  /** The message id (what a legal hold by ids names). */
-  id: number;
-  archiveId: string;
-  connection: string;
-  from: string;
-  subject: string;
-  date: string | null;
-  size: number;
-  /** About 200 characters of text, the query's words marked «…». */
-  excerpt: string;
-  probe?: boolean;
-}
+export type SearchHit = Schemas['SearchHit'];
 
 /** One page of hits (`SearchPage`). */
-export interface SearchPage {
-  hits: SearchHit[];
-  total: number;
-  more: boolean;
-  next: string | null;
-}
+export type SearchPage = Schemas['SearchPage'];
 
 /** Hits per page the console asks for. */
 export const PAGE_SIZE = 20;
@@ -103,45 +87,16 @@ export function exportUrl(f: ArchiveFilters, format: 'mbox' | 'zip'): string {
 }
 
 /** An address (`Address`). */
-export interface Address {
-  name: string;
-  address: string;
-}
+export type Address = Schemas['Address'];
 
 /** A fresh parse of the message (`MessageContent`). */
-export interface MessageContent {
-  from: Address | null;
-  to: Address[];
-  cc: Address[];
-  bcc: Address[];
-  subject: string;
-  date: string | null;
-  messageId: string;
-  textBody: string;
-  htmlBody: string;
-  journal: { sender: string; recipients: Array<{ address: string; kind: string }>; onBehalfOf?: string } | null;
-  parseError: string | null;
-}
+export type MessageContent = Schemas['MessageContent'];
 
 /** One attachment (`AttachmentInfo`); `url` is signed. */
-export interface AttachmentInfo {
-  name: string;
-  contentType: string;
-  size: number;
-  sha256: string;
-  url: string;
-}
+export type AttachmentInfo = Schemas['AttachmentInfo'];
 
 /** One message (`Message`). */
-export interface ArchivedMessage {
-  archiveId: string;
-  size: number;
-  parsed: boolean;
-  attachments: AttachmentInfo[];
-  content: MessageContent | null;
-  /** The active legal holds that keep it from the purge. */
-  holds: string[];
-}
+export type ArchivedMessage = Schemas['Message'];
 
 export function getMessage(archiveId: string): Promise<ArchivedMessage> {
   return call<ArchivedMessage>('GET', `/api/v1/messages/${seg(archiveId)}`);

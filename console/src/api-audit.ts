@@ -1,17 +1,9 @@
 /** The audit log's calls (`src/api/routes/audit.ts`): list newest first with filters, verify, prune. */
+import type { Schemas } from './api-types.js';
 import { call } from './api.js';
 
 /** One record as the API lists it. */
-export interface AuditRecord {
-  seq: number;
-  at: string;
-  who: string;
-  origin: string;
-  action: string;
-  detail: unknown;
-  prevHash: string;
-  hash: string;
-}
+export type AuditRecord = Schemas['AuditRecord'];
 
 /** What the list is narrowed to; every field optional (an empty string is no filter). */
 export interface AuditFilters {
@@ -23,18 +15,7 @@ export interface AuditFilters {
 }
 
 /** The chain's verdict (`GET /api/v1/audit/verify`). */
-export interface AuditVerdict {
-  ok: boolean;
-  records?: number;
-  head?: string;
-  verified?: number;
-  seq?: number;
-  problem?: string;
-  file?: string;
-  from?: number;
-  checkpoint?: { seq: number; file: string };
-  archive?: { files: number; records: number };
-}
+export type AuditVerdict = Schemas['AuditVerdict'];
 
 /** Records per page the console asks for. */
 export const AUDIT_PAGE = 50;

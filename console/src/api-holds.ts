@@ -1,20 +1,9 @@
 /** The legal holds' typed calls (`GET /api/v1/holds`, `POST /api/v1/holds`, `POST …/{name}/release`). */
+import type { Schemas } from './api-types.js';
 import { call, seg } from './api.js';
 
 /** A hold as the API shows it. */
-export interface Hold {
-  name: string;
-  reason: string;
-  query: string | null;
-  ids: number[];
-  placedBy: string;
-  placedAt: string;
-  active: boolean;
-  releasedBy: string | null;
-  releasedAt: string | null;
-  releaseReason: string | null;
-  heldNow: number;
-}
+export type Hold = Schemas['Hold'];
 
 /** Every hold, active first, released ones too (auditor). */
 export async function listHolds(): Promise<Hold[]> {

@@ -3,6 +3,7 @@
  * `/api/v1/deliveries`), typed as the OpenAPI document describes them. A configuration edit
  * carries the file's version as `If-Match` (ADR 0023), through `api.ts`'s `request`.
  */
+import type { Schemas } from './api-types.js';
 import { call, request, seg } from './api.js';
 
 /** One scenario action as the API shows it (no secret in any form). */
@@ -94,26 +95,10 @@ export interface RouteWrite {
 export type DeliveryState = 'pending' | 'done' | 'dead';
 
 /** A delivery, as either list shows it (`messageId` only across routes: it is `id`'s last part). */
-export interface Delivery {
-  id: string;
-  connection: string;
-  route: string;
-  bus: number;
-  state: DeliveryState;
-  step: number;
-  attempts: number;
-  lastError: string | null;
-  createdAt: string;
-  nextAt: string;
-  doneAt: string | null;
-  messageId?: number;
-}
+export type Delivery = Schemas['ListedDelivery'];
 
 /** One page of deliveries. */
-export interface DeliveryPage {
-  deliveries: Delivery[];
-  next: string | null;
-}
+export type DeliveryPage = Schemas['DeliveryList'];
 
 /** Every configured route (viewer). */
 export async function listRoutes(): Promise<Route[]> {

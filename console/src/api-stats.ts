@@ -1,4 +1,5 @@
 /** The dashboard's typed calls beyond api.ts's: the throughput of the last minutes (`GET /api/v1/stats/throughput`). */
+import type { Schemas } from './api-types.js';
 import { call } from './api.js';
 
 /** Counts per minute, oldest first; the last is the current minute. */
@@ -8,16 +9,7 @@ export interface ThroughputSeries {
 }
 
 /** `GET /api/v1/stats/throughput` (viewer). */
-export interface Throughput {
-  /** Start of the first minute (ISO). */
-  from: string;
-  /** End of the current minute (ISO). */
-  to: string;
-  minutes: number;
-  bucketSeconds: number;
-  total: ThroughputSeries;
-  connections: Array<{ name: string } & ThroughputSeries>;
-}
+export type Throughput = Schemas['Throughput'];
 
 /** Messages taken per minute of the last `minutes` minutes. */
 export async function throughput(minutes = 60): Promise<Throughput> {

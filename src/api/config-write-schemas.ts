@@ -22,7 +22,7 @@ const ConfigWriteFields = {
   etag: z.string().openapi({ description: 'The new version of the configuration file (SHA-256 of its bytes), also the ETag header: send it as If-Match with the next edit.' }),
   changed: z.array(z.string()).openapi({ description: 'The keys the edit set or removed, dotted (never a value).' }),
   applied: z.boolean().openapi({ description: 'Whether the running service applied the edit; false: it is saved and waits for the next start.' }),
-  reload: ReloadReportSchema.nullable().openapi({ description: 'What applying it did; null when nothing runs here to apply it to.' }),
+  reload: z.union([ReloadReportSchema, z.null()]).openapi({ description: 'What applying it did; null when nothing runs here to apply it to.' }),
 };
 
 /** The answer of a write to a connection. */

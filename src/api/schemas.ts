@@ -264,7 +264,8 @@ const AddressSchema = z.object({ name: z.string(), address: z.string() }).openap
 /** What a fresh parse of the raw message shows (the index keeps no text, so it is read again). */
 export const MessageContentSchema = z
   .object({
-    from: AddressSchema.nullable(),
+    // A union, not `.nullable()`: the generator wrote the shared Address component itself as nullable.
+    from: z.union([AddressSchema, z.null()]),
     to: z.array(AddressSchema),
     cc: z.array(AddressSchema),
     bcc: z.array(AddressSchema),
@@ -293,7 +294,7 @@ export const MessageSchema = z
     size: z.number().int(),
     parsed: z.boolean().openapi({ description: 'False while the message waits to be parsed (attachments are then unknown).' }),
     attachments: z.array(AttachmentInfoSchema),
-    content: MessageContentSchema.nullable().openapi({ description: 'Headers and bodies, from a fresh parse of the raw message; null where this API has no parser.' }),
+    content: z.union([MessageContentSchema, z.null()]).openapi({ description: 'Headers and bodies, from a fresh parse of the raw message; null where this API has no parser.' }),
     holds: z.array(z.string()).openapi({ description: 'The names of the active legal holds that keep this message from the purge (by id or by query); empty when none, or where this API keeps no holds.' }),
   })
   .openapi('Message');
@@ -426,9 +427,9 @@ export const RouteSchema = z
     bus: z.number().int(),
     filter: z.record(z.string(), z.unknown()).nullable().openapi({ description: 'Its conditions as configured; null: every message.' }),
     scenario: z.array(RouteActionSchema),
-    response: ServerResponseSchema.nullable(),
-    errorResponse: ServerResponseSchema.nullable(),
-    attributes: RouteAttributesSchema.nullable().openapi({ description: 'Which message attributes the scenario receives (the route form\'s "Message attributes"); null: every attribute as it is.' }),
+    response: z.union([ServerResponseSchema, z.null()]),
+    errorResponse: z.union([ServerResponseSchema, z.null()]),
+    attributes: z.union([RouteAttributesSchema, z.null()]).openapi({ description: 'Which message attributes the scenario receives (the route form\'s "Message attributes"); null: every attribute as it is.' }),
     settings: RouteStoredSettingsSchema.optional().openapi({ description: 'GET /api/v1/routes/{name} and the answer of an edit only: every setting as the file writes it, for an edit form (secrets as references).' }),
   })
   .openapi('Route');

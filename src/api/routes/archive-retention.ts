@@ -67,7 +67,7 @@ export const RetentionViewSchema = z
     everyHours: z.number().openapi({ description: 'Hours between the purges of start.' }),
     default: z.string().nullable().openapi({ description: 'How long a message no rule matches is kept; null: for ever.' }),
     rules: z.array(z.object({ name: z.string(), keep: z.string(), since: z.enum(['archived', 'received']), match: MatchSchema })),
-    lastPurge: PurgeReportSchema.nullable(),
+    lastPurge: z.union([PurgeReportSchema, z.null()]),
     nextPurgeAt: z.string().nullable().openapi({ format: 'date-time', description: 'When start purges next; null: no rule and no default, nothing is ever purged.' }),
   })
   .openapi('RetentionView');
