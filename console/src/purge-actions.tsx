@@ -55,6 +55,7 @@ export function PurgeActions(props: { onPurged: () => void; onSessionEnded: () =
     setConfirming(false);
     setRunning(kind);
     setError(null);
+    setReport(null);
     try {
       const body = kind === 'preview' ? { dryRun: true, ...(asOf ? { asOf: `${asOf}T00:00:00Z` } : {}) } : { dryRun: false };
       setReport(await purgeArchive(body));

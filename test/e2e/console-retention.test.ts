@@ -8,7 +8,8 @@
  * says it lists only the first 1,000;
  * Purge now asks first (Cancel focused, Cancel purges nothing), then purges and shows the report,
  * and the messages are really gone from the archive and the API. A viewer in a Russian browser
- * sees the page in Russian, with the last purge, and no Preview or Purge now. Nothing leaves the
+ * sees the page in Russian, with the last purge, and no Preview or Purge now; a date the service
+ * refuses shows its code; a revoked token ends the session. Nothing leaves the
  * origin, no CSP violation. Screenshots: retention-en, retention-ru.
  */
 import { test, before, after } from 'node:test';
@@ -16,7 +17,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { imapConnection } from '../harness/cli.js';
+import { imapConnection, runCli } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 import { callApi, createToken, drainedWithApi, startService, type RunningService } from '../harness/api-client.js';
 import { ensureChromiumInstalled, launchChromium, type TestBrowser } from '../harness/chromium.js';
@@ -85,7 +86,7 @@ test('console: the Retention page shows the rules and the last purge; an admin p
     chromium = await launchChromium('en-US');
     const page = await chromium.browser.newPage();
     await page.setViewport({ width: 1100, height: 900 });
-    const { foreign, problems } = await watchPage(page, base);
+    const { foreign, problems } = await watchPage(page, base, /status of (400|401|429)/);
 
     await signIn(page, base, admin);
     await page.click('#nav-retention');
@@ -123,6 +124,15 @@ test('console: the Retention page shows the rules and the last purge; an admin p
     assert.equal(await text(page, '#purge-truncated'), 'Showing the first 1,000 of 1,004.');
     assert.match(await text(page, '#purge-result-figures [data-field="as-of"]'), /2100/);
     assert.equal(idsIn(ws.dataDir).length, 4 + BETA, 'a preview changes nothing');
+
+    // A date the service refuses (a year of five digits, which the field takes): its sentence and code.
+    await page.click('#purge-as-of');
+    await page.keyboard.type('010120000');
+    assert.equal(await page.$eval('#purge-as-of', (e) => (e as unknown as { value: string }).value), '20000-01-01');
+    await page.click('#purge-preview');
+    await page.waitForSelector('#purge-error');
+    assert.match(await text(page, '#purge-error'), /\(API_BAD_REQUEST\)$/);
+    assert.equal(await page.$('#purge-result'), null, 'no report from before beside the error');
 
     // Purge now asks first, Cancel focused; Cancel purges nothing.
     await page.click('#purge-now');
@@ -177,6 +187,11 @@ test('console: the Retention page shows the rules and the last purge; an admin p
     await screenshot(ru, 'retention-ru');
     const refused = await callApi(`${base}/api/v1/archive/purge`, viewer, { method: 'POST', body: { dryRun: true } });
     assert.equal(refused.status, 403);
+    // The viewer's token revoked beside the service: the page's next reading ends the session.
+    const revoked = await runCli(['token', 'revoke', 'console-viewer'], ws);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    await ru.waitForSelector('#token', { timeout: 20_000 });
+    assert.equal(await text(ru, '.notice'), 'Сеанс завершён: войдите снова.');
     assert.deepEqual(ruWatch.foreign.filter((u) => !u.startsWith('data:image/svg+xml')), [], 'every request stays on the service');
     assert.deepEqual(ruWatch.problems, [], 'no script error, no CSP violation');
   } finally {
