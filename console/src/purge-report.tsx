@@ -15,7 +15,8 @@ function holdsText(holds: Record<string, number>): string {
 }
 
 function spaceText(space: PurgeReport['space']): string {
-  if (!space) return rs('spaceNone');
+  // No pack rewritten: the blob store is as large as before (its compaction decides when a pack is worth it).
+  if (!space || space.packsRewritten === 0) return rs('spaceNone');
   return fill(rs('spaceText'), { freed: sizeText(Math.max(0, space.bytesBefore - space.bytesAfter)), before: sizeText(space.bytesBefore), after: sizeText(space.bytesAfter) });
 }
 
