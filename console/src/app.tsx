@@ -18,6 +18,7 @@ import { ArchivePage } from './archive-page.js';
 import { AuditPage } from './audit-page.js';
 import { AlertsPage } from './alerts-page.js';
 import { HoldsPage } from './holds-page.js';
+import { RetentionPage } from './retention-page.js';
 
 /** A section: its hash segment, its label, the role that sees it, its page. */
 interface Section {
@@ -39,6 +40,7 @@ const SECTIONS: Section[] = [
   { id: 'audit', label: 'navAudit', role: 'auditor', page: AuditPage },
   { id: 'alerts', label: 'navAlerts', role: 'viewer', page: AlertsPage },
   { id: 'holds', label: 'navHolds', role: 'auditor', page: HoldsPage },
+  { id: 'retention', label: 'navRetention', role: 'viewer', page: RetentionPage },
 ];
 
 function Nav(props: { role: string; current: string }) {

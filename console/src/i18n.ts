@@ -59,6 +59,7 @@ const en = {
   navAudit: 'Audit log',
   navAlerts: 'Alerts',
   navHolds: 'Legal holds',
+  navRetention: 'Retention',
   notFoundPage: 'There is no such page.',
 } as const;
 
@@ -116,6 +117,7 @@ const ru: Record<Key, string> = {
   navAudit: 'Журнал аудита',
   navAlerts: 'Оповещения',
   navHolds: 'Юридические удержания',
+  navRetention: 'Хранение',
   notFoundPage: 'Такой страницы нет.',
 };
 
