@@ -210,9 +210,9 @@ test('SIGKILL of a purge at random points, its database compaction included: ver
       const child = spawnCli(['purge', '--json'], runWs);
       const done = collectCli(child);
       // Two runs at a random time of the whole run; the others once every batch committed (both
-      // audit records there), 0–400 ms later: the search rows, the packs, the databases' compaction.
+      // audit records there), 0–200 ms later: the search rows, the packs, the databases' compaction.
       if (run < 2) setTimeout(() => child.kill('SIGKILL'), 200 + Math.floor(Math.random() * 2000));
-      else if (await purgeRecords(runWs.dataDir, Math.ceil(n / 500), () => child.exitCode !== null)) setTimeout(() => child.kill('SIGKILL'), Math.floor(Math.random() * 400));
+      else if (await purgeRecords(runWs.dataDir, Math.ceil(n / 500), () => child.exitCode !== null)) setTimeout(() => child.kill('SIGKILL'), Math.floor(Math.random() * 200));
       const res = await done;
       const archive = join(runWs.dataDir, 'archive.db');
       outcomes.push(res.code === null ? `killed (${scalar(archive, 'SELECT count(*) FROM messages')} messages, auto_vacuum ${scalar(archive, 'PRAGMA auto_vacuum')}, ${scalar(archive, 'PRAGMA freelist_count')} free pages)` : `finished ${res.code}`);
