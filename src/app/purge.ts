@@ -168,7 +168,16 @@ export async function runPurge(deps: PurgeDeps, options: PurgeOptions = {}): Pro
   if (!dryRun) {
     report.space = await deps.reclaimSpace();
     // Only when rows went: a purge that removed nothing freed no page (and converts no database).
-    if (report.purged > 0 || report.searchRowsSettled > 0) report.space.databases = await deps.store.compactDatabases();
+    if (report.purged > 0 || report.searchRowsSettled > 0) {
+      try {
+        report.space.databases = await deps.store.compactDatabases();
+      } catch (err) {
+        // The rows went and are audited: a compaction that failed (each step is a transaction,
+        // nothing half done) is not a failed purge; the next purge that removes anything tries again.
+        const e = toMailsluiceError(err);
+        deps.logger.warn('giving the databases\' space back failed; the next purge tries again', { code: e.code, error: e.message });
+      }
+    }
   }
   report.seconds = (deps.clock.now() - startedAt) / 1000;
   return report;

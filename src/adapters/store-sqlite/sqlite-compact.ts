@@ -86,7 +86,7 @@ export async function compactDatabase(db: Database.Database, schema: string, bet
 
 /** `wal_checkpoint(TRUNCATE)` with a short busy timeout, a few tries; true when it completed. */
 async function truncateWal(db: Database.Database, schema: string, between: () => Promise<void> | void): Promise<boolean> {
-  const timeout = numberPragma(db, 'main', 'busy_timeout');
+  const timeout = Number(Object.values((pragma(db, 'busy_timeout')[0] as Record<string, number> | undefined) ?? { t: 0 })[0]);
   try {
     pragma(db, `busy_timeout = ${CHECKPOINT_WAIT_MS}`);
     for (let i = 0; i < CHECKPOINT_TRIES; i++) {

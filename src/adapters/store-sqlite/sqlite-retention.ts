@@ -156,11 +156,11 @@ export class SqliteRetention implements RetentionStore {
     const before = sizes();
     const converted: string[] = [];
     try {
-      // search.db on its writer thread first: it runs beside this thread's archive.db steps' waits.
-      const search = this.search.compact();
-      // The drain commits on this connection: it runs between the steps (a turn of the event loop each).
-      if ((await compactDatabase(this.conn.db, 'main', () => nextTurn())).converted) converted.push('archive.db');
-      if ((await search).converted) converted.push('search.db');
+      // search.db on its writer thread, beside archive.db here; the drain commits on this
+      // connection between the steps (a turn of the event loop each).
+      const [archive, search] = await Promise.all([compactDatabase(this.conn.db, 'main', () => nextTurn()), this.search.compact()]);
+      if (archive.converted) converted.push('archive.db');
+      if (search.converted) converted.push('search.db');
     } catch (err) {
       throw mapSqliteError(err, 'giving the databases\' freed space back');
     }
