@@ -165,7 +165,20 @@ export async function runPurge(deps: PurgeDeps, options: PurgeOptions = {}): Pro
       await nextTurn();
     }
   }
-  if (!dryRun) report.space = await deps.reclaimSpace();
+  if (!dryRun) {
+    report.space = await deps.reclaimSpace();
+    // Only when rows went: a purge that removed nothing freed no page (and converts no database).
+    if (report.purged > 0 || report.searchRowsSettled > 0) {
+      try {
+        report.space.databases = await deps.store.compactDatabases();
+      } catch (err) {
+        // The rows went and are audited: a compaction that failed (each step is a transaction,
+        // nothing half done) is not a failed purge; the next purge that removes anything tries again.
+        const e = toMailsluiceError(err);
+        deps.logger.warn('giving the databases\' space back failed; the next purge tries again', { code: e.code, error: e.message });
+      }
+    }
+  }
   report.seconds = (deps.clock.now() - startedAt) / 1000;
   return report;
 }
@@ -219,7 +232,11 @@ async function purgePage(deps: PurgeDeps, rows: readonly RetentionRow[], asOf: n
 /** One line for the log and the command line. */
 export function purgeSummary(r: PurgeReport): string {
   const holds = Object.entries(r.holds).map(([n, c]) => `${n}: ${c}`).join(', ');
-  const space = r.space ? `; blob store ${r.space.bytesBefore} → ${r.space.bytesAfter} bytes (${r.space.packsRewritten} packs rewritten)` : '';
+  const db = r.space?.databases;
+  const space = r.space
+    ? `; blob store ${r.space.bytesBefore} → ${r.space.bytesAfter} bytes (${r.space.packsRewritten} packs rewritten)` +
+      (db ? `; databases ${db.bytesBefore} → ${db.bytesAfter} bytes${db.converted.length ? ` (${db.converted.join(', ')} converted to incremental vacuum)` : ''}` : '')
+    : '';
   return (
     `${r.dryRun ? 'would purge' : 'purged'} ${r.purged} of ${r.expired} expired messages (${r.bytesPurged} bytes) after looking at ${r.scanned}` +
     `; kept by holds ${r.keptByHolds}${holds ? ` (${holds})` : ''}; kept as pending ${r.keptPending}` +

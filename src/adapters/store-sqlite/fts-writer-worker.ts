@@ -9,6 +9,7 @@ import { pragma, retain } from '../sqlite-node/sqlite-retain.js';
 import { migrateWithBackup } from './sqlite-upgrade.js';
 import { ensurePrivateFileSync } from '../fs-node/private-files.js';
 import { openKeyedDatabase, type DatabaseKey } from './sqlite-cipher.js';
+import { compactDatabase, preferIncrementalVacuum, type CompactResult } from './sqlite-compact.js';
 
 /** One row of the index: rowid = messages.id. */
 export type FtsRow = [rowid: number, subject: string, addresses: string, body: string, attachments: string];
@@ -18,10 +19,14 @@ export interface FtsRequest {
   rows: FtsRow[];
   /** Rowids whose rows go (purged messages, docs/retention.md); removing a missing one is a no-op. */
   remove?: number[];
+  /** After the rows: merge the index's segments (dropping deleted rows' tombstones) and give freed pages back (sqlite-compact.ts). */
+  compact?: boolean;
 }
 /** The writer's answer. */
 export interface FtsResponse {
   id: number;
+  /** What the compaction did, when asked. */
+  compact?: CompactResult;
   error?: { code: string; message: string };
 }
 
@@ -52,6 +57,8 @@ export function openSearchDb(file: string, key: DatabaseKey): Database.Database 
   ensurePrivateFileSync(file); // 0600, as archive.db (fs-node/private-files.ts)
   const db = openKeyedDatabase(file, key);
   pragma(db, 'busy_timeout = 10000');
+  // Before journal_mode = WAL writes a new file's first page: a new index frees pages without a VACUUM (ADR 0037, the databases' space).
+  preferIncrementalVacuum(db);
   pragma(db, 'journal_mode = WAL');
   // A row written here is only marked parsed in archive.db after this commit returned; FULL
   // keeps that order true across a power cut.
@@ -78,18 +85,29 @@ if (parentPort && (workerData as { ftsWriter?: boolean } | undefined)?.ftsWriter
     for (const id of remove) del.run(id);
     for (const r of rows) ins.run(...r);
   });
-  port.on('message', (req: FtsRequest | 'close') => {
-    if (req === 'close') {
-      db.close();
-      port.close();
-      return;
-    }
+  // 'optimize' merges every segment into one, leaving out the rows deleted since (their tombstones).
+  const optimize = retain(db.prepare("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')"));
+  // Requests are applied one at a time, in order, a compaction's steps included.
+  let queue: Promise<void> = Promise.resolve();
+  const apply = async (req: FtsRequest): Promise<void> => {
     try {
       write(req.rows, req.remove ?? []);
-      port.postMessage({ id: req.id } satisfies FtsResponse);
+      let compact: CompactResult | undefined;
+      if (req.compact) {
+        optimize.run();
+        compact = await compactDatabase(db, 'main', () => undefined);
+      }
+      port.postMessage({ id: req.id, ...(compact ? { compact } : {}) } satisfies FtsResponse);
     } catch (err) {
       const e = err as { code?: string; message?: string };
       port.postMessage({ id: req.id, error: { code: e.code ?? 'ERROR', message: e.message ?? String(err) } } satisfies FtsResponse);
     }
+  };
+  port.on('message', (req: FtsRequest | 'close') => {
+    queue = queue.then(() => {
+      if (req !== 'close') return apply(req);
+      db.close();
+      port.close();
+    });
   });
 }

@@ -14,6 +14,7 @@ import { openSearchDb, sweepPurgedSearch } from './fts-writer-worker.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { pragma, retain, userVersion } from '../sqlite-node/sqlite-retain.js';
 import type { SqliteStoreOptions } from './sqlite-store-config.js';
+import { preferIncrementalVacuum } from './sqlite-compact.js';
 import { attachDatabase, keyDatabase, type DatabaseKey } from './sqlite-cipher.js';
 
 /** A prepared statement of the shared connection. */
@@ -53,6 +54,9 @@ export class SqliteConnection {
       pragma(this.db, this.waitForLocks === 'yield' ? 'busy_timeout = 0' : 'busy_timeout = 10000');
       this.searchFile = join(dirname(options.file), 'search.db');
       if (!options.readonly) {
+        // Before anything writes the new file's first page (journal_mode = WAL does): a new archive
+        // frees pages without a VACUUM (ADR 0037, the databases' space). No effect on an existing file.
+        preferIncrementalVacuum(this.db);
         pragma(this.db, 'journal_mode = WAL');
         pragma(this.db, this.synchronous === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
         pragma(this.db, 'foreign_keys = ON');

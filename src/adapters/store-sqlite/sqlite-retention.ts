@@ -13,12 +13,14 @@
  * is merged into is not removed (`busy: 'linked'`, found through `messages_journal`).
  */
 import type { AuditEntry } from '../../core/ports/audit-log.js';
-import type { PurgeBatchResult, PurgedMessage, RetentionRow, RetentionStore } from '../../core/ports/retention-store.js';
+import type { DatabaseSpace, PurgeBatchResult, PurgedMessage, RetentionRow, RetentionStore } from '../../core/ports/retention-store.js';
 import { messageAddresses } from '../../core/archive/retention.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import type { SqliteSearchIndex } from './sqlite-search-index.js';
 import type { SqliteAuditLog } from './sqlite-audit-log.js';
 import { mapSqliteError } from './sqlite-error-map.js';
+import { compactDatabase, databaseFiles } from './sqlite-compact.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /** The route names deliveries were made for, each found by the index `deliveries_route`. */
 const ROUTES = `routes_all(name) AS (
@@ -146,5 +148,26 @@ export class SqliteRetention implements RetentionStore {
     // An id a message holds again is that message's now: its own parse writes (or replaced) its row.
     this.conn.stmt('DELETE FROM purged_search WHERE id IN (SELECT id FROM messages)').run();
     return settled;
+  }
+
+  async compactDatabases(): Promise<DatabaseSpace> {
+    const started = Date.now();
+    const sizes = (): Record<string, number> => ({ ...databaseFiles(this.conn.db.name), ...databaseFiles(this.conn.searchFile) });
+    const before = sizes();
+    const converted: string[] = [];
+    try {
+      // search.db on its writer thread, beside archive.db here; the drain commits on this
+      // connection between the steps (a turn of the event loop each).
+      const [archive, search] = await Promise.all([compactDatabase(this.conn.db, 'main', () => nextTurn()), this.search.compact()]);
+      if (archive.converted) converted.push('archive.db');
+      if (search.converted) converted.push('search.db');
+    } catch (err) {
+      throw mapSqliteError(err, 'giving the databases\' freed space back');
+    }
+    const after = sizes();
+    const files: DatabaseSpace['files'] = {};
+    for (const f of Object.keys(before)) files[f] = { bytesBefore: before[f]!, bytesAfter: after[f] ?? 0 };
+    const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
+    return { files, bytesBefore: sum(before), bytesAfter: sum(after), converted, seconds: (Date.now() - started) / 1000 };
   }
 }

@@ -11,12 +11,13 @@ import type { FtsRequest, FtsResponse, FtsRow } from './fts-writer-worker.js';
 import { toFtsQuery } from './fts-query.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { SqlWhere } from '../sqlite-node/sql-where.js';
+import type { CompactResult } from './sqlite-compact.js';
 
 /** Searches, and writes the full-text rows through the index writer thread. */
 export class SqliteSearchIndex implements SearchIndex {
   private fts: Worker | null = null;
   private ftsNext = 1;
-  private readonly ftsWaiting = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  private readonly ftsWaiting = new Map<number, { resolve: (r: FtsResponse) => void; reject: (e: unknown) => void }>();
 
   constructor(private readonly conn: SqliteConnection) {}
 
@@ -75,9 +76,9 @@ export class SqliteSearchIndex implements SearchIndex {
   }
 
   /** Writes (or replaces) full-text rows; resolves once they are durable in `search.db`. */
-  write(entries: IndexEntry[]): Promise<void> {
+  async write(entries: IndexEntry[]): Promise<void> {
     const rows = entries.map((e): FtsRow => [e.id, e.subject, e.addresses, e.body, e.attachmentNames]);
-    return this.request({ id: 0, rows });
+    await this.request({ id: 0, rows });
   }
 
   /**
@@ -85,13 +86,22 @@ export class SqliteSearchIndex implements SearchIndex {
    * writer's one queue: posted right after the purge's commit, it is applied before the row of
    * any message taken later under a reused id.
    */
-  remove(ids: number[]): Promise<void> {
-    return this.request({ id: 0, rows: [], remove: ids });
+  async remove(ids: number[]): Promise<void> {
+    await this.request({ id: 0, rows: [], remove: ids });
   }
 
-  private request(req: FtsRequest): Promise<void> {
+  /**
+   * Merges the index into one segment (the purged rows' tombstones dropped) and gives the freed
+   * pages of `search.db` back (sqlite-compact.ts), on the writer thread that owns the file.
+   */
+  async compact(): Promise<CompactResult> {
+    const r = await this.request({ id: 0, rows: [], compact: true });
+    return r.compact ?? { converted: false, pagesFreed: 0, walTruncated: false };
+  }
+
+  private request(req: FtsRequest): Promise<FtsResponse> {
     const id = this.ftsNext++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<FtsResponse>((resolve, reject) => {
       this.ftsWaiting.set(id, { resolve, reject });
       this.ftsWriter().postMessage({ ...req, id } satisfies FtsRequest);
     });
@@ -115,7 +125,7 @@ export class SqliteSearchIndex implements SearchIndex {
       this.ftsWaiting.delete(r.id);
       if (!waiter) return;
       if (r.error) waiter.reject(mapSqliteError(Object.assign(new Error(r.error.message), { code: r.error.code }), 'writing the search index'));
-      else waiter.resolve();
+      else waiter.resolve(r);
     });
     const failAll = (err: unknown): void => {
       for (const w2 of this.ftsWaiting.values()) w2.reject(mapSqliteError(err, 'writing the search index'));

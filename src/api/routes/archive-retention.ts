@@ -24,6 +24,19 @@ const PurgeItemSchema = z.object({
   rule: z.string().openapi({ description: 'The rule that decided; `(default)` for archive.retention.default.' }),
 });
 
+/** The databases' files before and after the purge's compaction (ADR 0037, the databases' space). */
+const DatabaseSpaceSchema = z
+  .object({
+    files: z
+      .record(z.string(), z.object({ bytesBefore: z.number().int(), bytesAfter: z.number().int() }))
+      .openapi({ description: 'Per file (archive.db, archive.db-wal, search.db, search.db-wal): allocated bytes on disk before and after.' }),
+    bytesBefore: z.number().int(),
+    bytesAfter: z.number().int(),
+    converted: z.array(z.string()).openapi({ description: 'The databases converted to incremental auto-vacuum now (one full VACUUM, once per file).' }),
+    seconds: z.number(),
+  })
+  .openapi('PurgeDatabaseSpace', { description: 'Absent when the purge removed nothing (no compaction).' });
+
 /** What a purge did, or a dry run would do. */
 export const PurgeReportSchema = z
   .object({
@@ -41,7 +54,14 @@ export const PurgeReportSchema = z
     keptPending: z.number().int().openapi({ description: 'Expired but not done being processed (not parsed, server action or deliveries pending), or a journal report merged into it: kept.' }),
     auditRecords: z.array(z.number().int()).openapi({ description: 'The archive.purge audit records written (sequence numbers).' }),
     searchRowsSettled: z.number().int().openapi({ description: 'Full-text rows an interrupted purge left, removed now.' }),
-    space: z.object({ packsRewritten: z.number().int(), bytesBefore: z.number().int(), bytesAfter: z.number().int() }).nullable(),
+    space: z
+      .object({
+        packsRewritten: z.number().int(),
+        bytesBefore: z.number().int().openapi({ description: 'The blob store on disk before reclaiming, bytes.' }),
+        bytesAfter: z.number().int(),
+        databases: DatabaseSpaceSchema.optional(),
+      })
+      .nullable(),
     items: z.array(PurgeItemSchema).optional().openapi({ description: 'What went (or would go): the first 1,000, without subjects or addresses.' }),
     error: z.string().optional().openapi({ description: 'A scheduled purge that failed: its code and sentence.' }),
   })

@@ -60,6 +60,23 @@ export interface RetentionStore {
   purgeBatch(ids: readonly number[], audit: (purged: readonly PurgedMessage[]) => AuditEntry): Promise<PurgeBatchResult>;
   /** Removes the full-text rows of messages purged earlier whose removal did not finish; idempotent. Returns how many went. */
   sweepSearch(): Promise<number>;
+  /**
+   * Gives the databases' pages the purge freed back to the file system (the full-text index
+   * merged so deleted rows' tombstones go, freed pages released, the WALs truncated), in short
+   * steps so the drain's commits go on meanwhile. Returns each file's size on disk before and after.
+   */
+  compactDatabases(): Promise<DatabaseSpace>;
+}
+
+/** The databases' files on disk before and after a compaction (ADR 0037, the databases' space). */
+export interface DatabaseSpace {
+  /** Per file (`archive.db`, `archive.db-wal`, `search.db`, `search.db-wal`): bytes on disk (allocated blocks). */
+  files: Record<string, { bytesBefore: number; bytesAfter: number }>;
+  bytesBefore: number;
+  bytesAfter: number;
+  /** The databases converted to incremental auto-vacuum by this compaction (one full VACUUM each, once per file). */
+  converted: string[];
+  seconds: number;
 }
 
 /**
@@ -74,6 +91,8 @@ export interface SpaceReport {
   /** The blob store's size on disk before and after, in bytes. */
   bytesBefore: number;
   bytesAfter: number;
+  /** The databases' files (`archive.db`, `search.db` and their WALs) before and after their compaction; absent when not compacted. */
+  databases?: DatabaseSpace;
 }
 
 /** Reclaims the pack space of blobs no catalogue row references any more; run after a purge removed rows. */
