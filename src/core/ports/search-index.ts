@@ -29,6 +29,8 @@ export interface SearchQuery {
   hasAttachment?: boolean;
   /** The Message-ID, without angle brackets, exactly (a probe test finds its probe by it). */
   messageId?: string;
+  /** Only messages with an id below this (the next page after a hit of this id: the cursor, newest first). */
+  beforeId?: number;
   /** At most this many hits, newest first; default 100. */
   limit?: number;
 }
