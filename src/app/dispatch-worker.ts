@@ -11,6 +11,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { randomInt } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { runDispatcher } from '../core/bus/dispatcher.js';
 import { toMailsluiceError } from '../core/errors/index.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
@@ -38,6 +39,10 @@ const PROGRESS_MS = 500;
 
 let finished = false;
 const ac = new AbortController();
+// Every step in flight listens to the run's signal (dispatcher.ts: one signal, not one controller
+// per step): a webhook window of 16 on a few lanes is dozens of listeners, by design, which
+// Node's default of 10 would report as a leak on stderr.
+setMaxListeners(0, ac.signal);
 port.on('message', (m: ToDispatchWorker) => {
   if (m.type === 'finish') finished = true;
   else if (m.type === 'abort') ac.abort();
