@@ -3,64 +3,35 @@
  * each pack from its first byte to its last in large sequential reads (the disk's read-ahead
  * does the rest), every record checked as a read would check it (header CRC, payload CRC, it
  * decompresses, its length, the SHA-256 of its bytes against the one in its header, which is its
- * address), a few records checked at once on the threadpool. Records over
+ * address), in batches on helper threads (`check-pool.ts`). Records over
  * {@link MAX_BUFFERED_RAW} are streamed through `streamRecord`, so memory stays bounded by one
  * read buffer and the few records being checked, whatever the messages. Past a record whose header cannot be read the scan looks
  * for the next one (`pack-search.ts`) and reports the stretch between as damaged; nothing after
  * it is a torn tail (a crash cut a write short, ADR 0001), which is not a problem. An encrypted
- * record's GCM tag (issue 16, item 1, ADR 0033) is one more check in {@link checkPayload}.
+ * record's GCM tag (issue 16, item 1, ADR 0033) is one more check (`record-check.ts`).
  */
-import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { promisify } from 'node:util';
-import { brotliDecompress, crc32, inflateRaw } from 'node:zlib';
 import { toMailsluiceError } from '../../core/errors/index.js';
 import type { BlobScanner, BlobScanOptions, BlobScanTotals, ScannedBlob } from '../../core/ports/archive-check.js';
 import type { FsBlobStore } from './fs-blob-store.js';
-import { PACK_HEADER_SIZE, PACK_MAGIC, RECORD_HEADER_SIZE, decodeRecordHeader, type RecordHeader } from './pack-format.js';
+import { PACK_HEADER_SIZE, PACK_MAGIC, RECORD_HEADER_SIZE, decodeRecordHeader } from './pack-format.js';
 import { formatFsBlobRef, packName, parseFsBlobRef, readFully, type FsBlobRef } from './pack-io.js';
 import { nextRecordAfter } from './pack-search.js';
 import { openPack, streamRecord } from './pack-stream.js';
 import { mapFsError } from './fs-error-map.js';
-import { openPayload, type DataKeys } from './record-cipher.js';
+import type { DataKeys } from './record-cipher.js';
+import { CheckPool } from './check-pool.js';
 
 /** Bytes read from a pack at once: large enough for the disk to stream, small enough to hold twice. */
 const READ_CHUNK = 8 * 1024 * 1024;
 /** Records that decompress to more than this are streamed instead of decompressed whole. */
 const MAX_BUFFERED_RAW = 16 * 1024 * 1024;
-/** Records checked at once (decompression and hashing run on the threadpool). */
-const IN_FLIGHT = 4;
-
-const brotli = promisify(brotliDecompress);
-const inflate = promisify(inflateRaw);
 
 /** The id in a pack's name (`pack-00000003` → 3). */
 function packIdOf(name: string): number {
   return Number(name.slice(name.indexOf('-') + 1));
-}
-
-/** Why a record held whole fails, or null. */
-async function checkPayload(h: RecordHeader, stored: Buffer, ref: string, keys: DataKeys | undefined): Promise<string | null> {
-  if (crc32(stored) >>> 0 !== h.payloadCrc) return `payload checksum of ${ref} does not match`;
-  let payload = stored;
-  if (h.encrypted === true) {
-    // The GCM tag (ADR 0033): altered bytes or another key.
-    const opened = openPayload(keys, stored);
-    if (typeof opened === 'string') return `${ref} does not decrypt: ${opened}`;
-    payload = opened;
-  }
-  let raw: Buffer;
-  try {
-    const limit = { maxOutputLength: Math.max(1, h.rawSize + 1) };
-    raw = h.codec === 'brotli' ? await brotli(payload, limit) : h.codec === 'deflate-raw' ? await inflate(payload, limit) : payload;
-  } catch {
-    return `${ref} does not decompress`;
-  }
-  if (raw.length !== h.rawSize) return `${ref} is ${raw.length} bytes, its header says ${h.rawSize}`;
-  const actual = createHash('sha256').update(raw).digest('hex');
-  return actual === h.sha256 ? null : `${ref} hashes to ${actual}, not its address ${h.sha256}`;
 }
 
 /** Why a large record fails when streamed, or null. */
@@ -74,8 +45,8 @@ async function checkStreamed(path: string, ref: FsBlobRef, refText: string, keys
 }
 
 /**
- * One pack's sequential read through one buffer of {@link READ_CHUNK} bytes, reused: the caller
- * lets every check of the records in it finish before a read that refills it ({@link needsRead}).
+ * One pack's sequential read through one buffer of {@link READ_CHUNK} bytes, reused: a record's
+ * bytes are copied out for checking before the next read refills it.
  */
 class PackCursor {
   readonly #buf = Buffer.allocUnsafe(READ_CHUNK);
@@ -89,7 +60,7 @@ class PackCursor {
   ) {}
 
   /** Whether `length` bytes at `pos` are not held, so {@link bytes} reads (and overwrites the buffer). */
-  needsRead(pos: number, length: number): boolean {
+  private needsRead(pos: number, length: number): boolean {
     return pos < this.#start || pos + length > this.#start + this.#length;
   }
 
@@ -156,15 +127,22 @@ export class FsBlobScanner implements BlobScanner {
     }
     const totals: BlobScanTotals = { containers: 0, records: 0, bytesRead: 0, rawBytes: 0, damaged: [] };
     const all = sizes.reduce((a, b) => a + b, 0);
-    for (let i = 0; i < paths.length; i++) {
-      if (options.signal?.aborted) break;
-      await this.#scanPack(paths[i]!, sizes[i]!, visit, options, totals, all);
-      totals.containers++;
+    // Keys read per batch: a key added during a long scrub is there for the records after it.
+    const pool = new CheckPool(() => this.store.keyring?.keys);
+    try {
+      for (let i = 0; i < paths.length; i++) {
+        if (options.signal?.aborted) break;
+        await this.#scanPack(paths[i]!, sizes[i]!, visit, options, totals, all, pool);
+        totals.containers++;
+      }
+      await pool.drain();
+    } finally {
+      await pool.close();
     }
     return totals;
   }
 
-  async #scanPack(path: string, size: number, visit: (blob: ScannedBlob) => void, options: BlobScanOptions, totals: BlobScanTotals, all: number): Promise<void> {
+  async #scanPack(path: string, size: number, visit: (blob: ScannedBlob) => void, options: BlobScanOptions, totals: BlobScanTotals, all: number, pool: CheckPool): Promise<void> {
     const name = basename(path, '.mspack');
     let fh: FileHandle;
     try {
@@ -174,7 +152,6 @@ export class FsBlobScanner implements BlobScanner {
       throw mapFsError(err, 'reading', path);
     }
     const cursor = new PackCursor(fh, path, size);
-    const inFlight: Array<Promise<void>> = [];
     let counted = 0;
     const account = async (): Promise<void> => {
       const fresh = cursor.bytesRead - counted;
@@ -191,11 +168,7 @@ export class FsBlobScanner implements BlobScanner {
         pos = size;
       }
       while (pos < size && !options.signal?.aborted) {
-        const read = async (at: number, length: number): Promise<Buffer> => {
-          // The buffer is about to be overwritten: the checks of the records in it finish first.
-          if (cursor.needsRead(at, length)) await Promise.all(inFlight.splice(0));
-          return cursor.bytes(at, length);
-        };
+        const read = (at: number, length: number): Promise<Buffer> => cursor.bytes(at, length);
         const h = pos + RECORD_HEADER_SIZE <= size ? decodeRecordHeader(await read(pos, RECORD_HEADER_SIZE)) : 'record header is cut short';
         const bad = typeof h === 'string' ? h : pos + RECORD_HEADER_SIZE + h.storedSize > size ? 'record runs past the end of the pack' : null;
         if (bad !== null || typeof h === 'string') {
@@ -214,19 +187,17 @@ export class FsBlobScanner implements BlobScanner {
           visit({ ref: refText, sha256: h.sha256, size: h.rawSize, storedSize: h.storedSize, problem });
         };
         if (whole) {
-          // The reads stay in order on this loop; only the checks overlap.
-          const payload = await read(pos + RECORD_HEADER_SIZE, h.storedSize);
-          inFlight.push(checkPayload(h, payload, refText, this.store.keyring?.keys).then(seen));
-          if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
+          // The reads stay in order on this loop; the checks run on the pool's threads.
+          await pool.add(await read(pos, RECORD_HEADER_SIZE + h.storedSize), refText, seen);
         } else {
-          await Promise.all(inFlight.splice(0));
+          // In disk order: what is queued is handed on first.
+          await pool.drain();
           seen(await checkStreamed(path, ref, refText, this.store.keyring?.keys));
           cursor.bytesRead += RECORD_HEADER_SIZE + h.storedSize;
         }
         await account();
         pos += RECORD_HEADER_SIZE + h.storedSize;
       }
-      await Promise.all(inFlight);
       await account();
     } finally {
       await fh.close();
