@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { simpleParser, MailParser } from 'mailparser';
 import PostalMime from 'postal-mime';
 import { createPostalMimeParser } from '../src/adapters/parser-postal-mime/index.js';
+import { seededRandom } from '../test/harness/random.js';
 
 const args = process.argv.slice(2);
 function argNum(name: string, dflt: number): number {
@@ -35,17 +36,6 @@ function argStr(name: string): string | undefined {
 const ONLY = argStr('--only');
 const WRITE_CORPUS = argStr('--write-corpus');
 
-/** Deterministic PRNG (mulberry32) so every run parses the same corpus. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ('the quarterly report invoice meeting agenda please find attached review contract shipment ' +
   'delivery schedule budget forecast approval customer account payment reminder project status update ' +
@@ -255,7 +245,7 @@ async function measurePool(label: string, corpus: Buffer[], workers: number): Pr
 }
 
 async function main(): Promise<void> {
-  const r = rng(42);
+  const r = seededRandom(42);
   const small = Array.from({ length: 400 }, (_, i) => smallMessage(r, i, 4_000 + Math.floor(r() * 26_000)));
   const tiny = Array.from({ length: 400 }, (_, i) => smallMessage(r, i, 4_000));
   const big = Array.from({ length: 12 }, (_, i) => attachmentMessage(r, i));

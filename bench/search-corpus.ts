@@ -7,18 +7,8 @@
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { seededRandom } from '../test/harness/random.js';
 
-/** A small fast PRNG (mulberry32): the same set every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const EN = (
   'the of and to in is that for it as with was on be by this are from at or have an they which one you ' +
@@ -84,7 +74,7 @@ function fold(text: string): string {
 
 /** Message `i` of `count` (its date grows with `i`), CRLF. */
 export function searchMessage(i: number, count: number): string {
-  const r = rng(i * 2654435761 + 17);
+  const r = seededRandom(i * 2654435761 + 17);
   const russian = r() < 0.4;
   const sender = zipf(r, SENDERS);
   const to = [zipf(r, SENDERS), zipf(r, SENDERS)];
