@@ -14,6 +14,7 @@ import { fill } from './fill.js';
 import { dateTime, errorText, failureText, num } from './i18n.js';
 import { roleAllows, type PageProps } from './page.js';
 import './alerts.css';
+import { DataTable } from './data-table.js';
 
 /** How often the rules' state is asked for again. */
 const REFRESH_MS = 5000;
@@ -98,26 +99,11 @@ function AlertRow(props: { a: Alert; admin: boolean; onTest: () => void; onEdit:
 /** The rules, one row each, with Test and Edit for an admin. */
 function AlertTable(props: { alerts: Alert[]; admin: boolean; onTest: (rule: string) => void; onEdit: (rule: string) => void }) {
   return (
-    <div class="table-wrap">
-      <table aria-labelledby="page-title">
-        <thead>
-          <tr>
-            <th scope="col">{as('rule')}</th>
-            <th scope="col">{as('state')}</th>
-            <th scope="col">{as('settings')}</th>
-            <th scope="col">{as('channels')}</th>
-            <th scope="col">{as('lastSent')}</th>
-            <th scope="col">{as('lastError')}</th>
-            <th scope="col">{as('actions')}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.alerts.map((a) => (
-            <AlertRow key={a.rule} a={a} admin={props.admin} onTest={() => props.onTest(a.rule)} onEdit={() => props.onEdit(a.rule)} />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable labelledBy="page-title" columns={[as('rule'), as('state'), as('settings'), as('channels'), as('lastSent'), as('lastError'), as('actions')]}>
+      {props.alerts.map((a) => (
+        <AlertRow key={a.rule} a={a} admin={props.admin} onTest={() => props.onTest(a.rule)} onEdit={() => props.onEdit(a.rule)} />
+      ))}
+    </DataTable>
   );
 }
 

@@ -9,6 +9,7 @@ import { connectionStatus, listConnections, sessionEnded, type Connection, type 
 import { href } from './router.js';
 import { failureText, t, type Key } from './i18n.js';
 import { s } from './connections-strings.js';
+import { DataTable } from './data-table.js';
 
 /** The state as the dashboard words it (`state.*` of i18n.ts). */
 export function stateText(st: ConnectionStatus | null): string {
@@ -54,40 +55,27 @@ export function ConnectionsList(props: { admin: boolean; onSessionEnded: () => v
       {!rows && !error && <p>{s('loading')}</p>}
       {rows && rows.length === 0 && <p>{s('none')}</p>}
       {rows && rows.length > 0 && (
-        <div class="table-wrap">
-          <table aria-labelledby="page-title" id="connections-list">
-            <thead>
-              <tr>
-                <th scope="col">{s('colName')}</th>
-                <th scope="col">{s('colProtocol')}</th>
-                <th scope="col">{s('colAddress')}</th>
-                <th scope="col">{s('colEnabled')}</th>
-                <th scope="col">{s('colState')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map(({ c, st }) => (
-                <tr key={c.name} data-connection={c.name}>
-                  <th scope="row">
-                    <a href={href('connections', c.name)}>{c.name}</a>
-                  </th>
-                  <td data-field="protocol" data-label={s('colProtocol')}>
-                    {c.protocol}
-                  </td>
-                  <td data-field="address" data-label={s('colAddress')}>
-                    {c.host}:{c.port}
-                  </td>
-                  <td data-field="enabled" data-label={s('colEnabled')} data-value={String(c.enabled)}>
-                    {c.enabled ? s('yes') : s('no')}
-                  </td>
-                  <td data-field="state" data-label={s('colState')} data-state={st?.state ?? 'none'}>
-                    {stateText(st)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable id="connections-list" labelledBy="page-title" columns={[s('colName'), s('colProtocol'), s('colAddress'), s('colEnabled'), s('colState')]}>
+          {rows.map(({ c, st }) => (
+            <tr key={c.name} data-connection={c.name}>
+              <th scope="row">
+                <a href={href('connections', c.name)}>{c.name}</a>
+              </th>
+              <td data-field="protocol" data-label={s('colProtocol')}>
+                {c.protocol}
+              </td>
+              <td data-field="address" data-label={s('colAddress')}>
+                {c.host}:{c.port}
+              </td>
+              <td data-field="enabled" data-label={s('colEnabled')} data-value={String(c.enabled)}>
+                {c.enabled ? s('yes') : s('no')}
+              </td>
+              <td data-field="state" data-label={s('colState')} data-state={st?.state ?? 'none'}>
+                {stateText(st)}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </section>
   );

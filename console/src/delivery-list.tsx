@@ -9,6 +9,7 @@ import { sessionEnded } from './api.js';
 import { listDeliveries, retryDeliveries, type Delivery, type DeliveryQuery, type DeliveryState } from './api-routes.js';
 import { dateTime, failureText, num } from './i18n.js';
 import { ds } from './deliveries-strings.js';
+import { DataTable } from './data-table.js';
 
 interface Props {
   /** One route's own list when set and `own`; else the route the list across routes starts filtered by. */
@@ -122,36 +123,11 @@ function Filters(props: {
 /** The deliveries shown, a row each. */
 function Table(props: { idPrefix: string; rows: Delivery[]; admin: boolean; onRetry: (d: Delivery) => void }) {
   return (
-    <div class="table-wrap">
-      <table id={`${props.idPrefix}-table`}>
-        <thead>
-          <tr>
-            <th scope="col">{ds('message')}</th>
-            <th scope="col">{ds('route')}</th>
-            <th scope="col">{ds('connection')}</th>
-            <th scope="col" class="num">
-              {ds('bus')}
-            </th>
-            <th scope="col">{ds('state')}</th>
-            <th scope="col" class="num">
-              {ds('step')}
-            </th>
-            <th scope="col" class="num">
-              {ds('attempts')}
-            </th>
-            <th scope="col">{ds('lastError')}</th>
-            <th scope="col">{ds('created')}</th>
-            <th scope="col">{ds('done')}</th>
-            {props.admin && <th scope="col">{ds('actions')}</th>}
-          </tr>
-        </thead>
-        <tbody>
-          {props.rows.map((d) => (
-            <Row key={d.id} d={d} admin={props.admin} onRetry={props.onRetry} />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable id={`${props.idPrefix}-table`} columns={[ds('message'), ds('route'), ds('connection'), { label: ds('bus'), num: true }, ds('state'), { label: ds('step'), num: true }, { label: ds('attempts'), num: true }, ds('lastError'), ds('created'), ds('done'), props.admin && ds('actions')]}>
+      {props.rows.map((d) => (
+        <Row key={d.id} d={d} admin={props.admin} onRetry={props.onRetry} />
+      ))}
+    </DataTable>
   );
 }
 

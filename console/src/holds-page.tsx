@@ -16,6 +16,7 @@ import { fill } from './fill.js';
 import { dateTime, failureText, num } from './i18n.js';
 import { roleAllows, type PageProps } from './page.js';
 import './holds.css';
+import { DataTable } from './data-table.js';
 
 /** How often the holds (and what each keeps now) are asked for again. */
 const REFRESH_MS = 5000;
@@ -63,27 +64,11 @@ function HoldRow(props: { h: Hold; admin: boolean; selected: boolean; onRelease:
 
 function HoldTable(props: { id: string; caption: string; holds: Hold[]; active: boolean; admin: boolean; selected: string | undefined; onRelease: (name: string) => void }) {
   return (
-    <div class="table-wrap">
-      <table id={props.id}>
-        <caption>{props.caption}</caption>
-        <thead>
-          <tr>
-            <th scope="col">{hs('name')}</th>
-            <th scope="col">{hs('reason')}</th>
-            <th scope="col">{hs('query')}</th>
-            <th scope="col">{hs('ids')}</th>
-            {props.active && <th scope="col">{hs('heldNow')}</th>}
-            <th scope="col">{hs('placed')}</th>
-            <th scope="col">{props.active ? hs('actions') : hs('releasedCol')}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.holds.map((h) => (
-            <HoldRow key={h.name} h={h} admin={props.admin} selected={h.name === props.selected} onRelease={() => props.onRelease(h.name)} />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable id={props.id} caption={props.caption} columns={[hs('name'), hs('reason'), hs('query'), hs('ids'), props.active && hs('heldNow'), hs('placed'), props.active ? hs('actions') : hs('releasedCol')]}>
+      {props.holds.map((h) => (
+        <HoldRow key={h.name} h={h} admin={props.admin} selected={h.name === props.selected} onRelease={() => props.onRelease(h.name)} />
+      ))}
+    </DataTable>
   );
 }
 

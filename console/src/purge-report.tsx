@@ -8,6 +8,7 @@ import { sizeText } from './archive-text.js';
 import { fill } from './fill.js';
 import { dateTime, num } from './i18n.js';
 import { rs } from './retention-strings.js';
+import { DataTable } from './data-table.js';
 
 function holdsText(holds: Record<string, number>): string {
   const names = Object.keys(holds).sort();
@@ -59,35 +60,23 @@ export function PurgeItems(props: { report: PurgeReport }) {
   const items: PurgeItem[] = r.items ?? [];
   if (items.length === 0) return <p id="purge-no-items">{rs('noItems')}</p>;
   return (
-    <div class="table-wrap">
+    <>
       {items.length < r.purged && (
         <p id="purge-truncated" class="help">
           {fill(rs('truncated'), { shown: num(items.length), total: num(r.purged) })}
         </p>
       )}
-      <table id="purge-items">
-        <caption>{r.dryRun ? rs('itemsCaption') : rs('itemsCaptionDone')}</caption>
-        <thead>
-          <tr>
-            <th scope="col">{rs('id')}</th>
-            <th scope="col">{rs('connection')}</th>
-            <th scope="col">{rs('archivedAt')}</th>
-            <th scope="col">{rs('size')}</th>
-            <th scope="col">{rs('rule')}</th>
+      <DataTable id="purge-items" caption={r.dryRun ? rs('itemsCaption') : rs('itemsCaptionDone')} columns={[rs('id'), rs('connection'), rs('archivedAt'), rs('size'), rs('rule')]}>
+        {items.map((i) => (
+          <tr key={i.id} data-id={i.id}>
+            <th scope="row">{i.id}</th>
+            <td data-label={rs('connection')}>{i.connection}</td>
+            <td data-label={rs('archivedAt')}>{dateTime(i.takenAt)}</td>
+            <td data-label={rs('size')}>{sizeText(i.size)}</td>
+            <td data-label={rs('rule')}>{i.rule}</td>
           </tr>
-        </thead>
-        <tbody>
-          {items.map((i) => (
-            <tr key={i.id} data-id={i.id}>
-              <th scope="row">{i.id}</th>
-              <td data-label={rs('connection')}>{i.connection}</td>
-              <td data-label={rs('archivedAt')}>{dateTime(i.takenAt)}</td>
-              <td data-label={rs('size')}>{sizeText(i.size)}</td>
-              <td data-label={rs('rule')}>{i.rule}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+        ))}
+      </DataTable>
+    </>
   );
 }

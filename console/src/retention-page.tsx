@@ -14,6 +14,7 @@ import { fill } from './fill.js';
 import { dateTime, num } from './i18n.js';
 import { roleAllows, type PageProps } from './page.js';
 import './retention.css';
+import { DataTable } from './data-table.js';
 
 /** How often the view (the last purge, the next) is asked for again: it changes at most once a purge. */
 const REFRESH_MS = 10_000;
@@ -29,29 +30,16 @@ function matchText(m: RetentionRule['match']): string {
 function RulesTable(props: { rules: RetentionRule[] }) {
   if (props.rules.length === 0) return <p id="no-rules">{rs('noRules')}</p>;
   return (
-    <div class="table-wrap">
-      <table id="retention-rules">
-        <caption>{rs('rules')}</caption>
-        <thead>
-          <tr>
-            <th scope="col">{rs('name')}</th>
-            <th scope="col">{rs('keep')}</th>
-            <th scope="col">{rs('match')}</th>
-            <th scope="col">{rs('since')}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.rules.map((r) => (
-            <tr key={r.name} data-rule={r.name}>
-              <th scope="row">{r.name}</th>
-              <td data-field="keep">{r.keep}</td>
-              <td data-field="match">{matchText(r.match)}</td>
-              <td data-field="since">{r.since === 'received' ? rs('sinceReceived') : rs('sinceArchived')}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable id="retention-rules" caption={rs('rules')} columns={[rs('name'), rs('keep'), rs('match'), rs('since')]}>
+      {props.rules.map((r) => (
+        <tr key={r.name} data-rule={r.name}>
+          <th scope="row">{r.name}</th>
+          <td data-field="keep">{r.keep}</td>
+          <td data-field="match">{matchText(r.match)}</td>
+          <td data-field="since">{r.since === 'received' ? rs('sinceReceived') : rs('sinceArchived')}</td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }
 

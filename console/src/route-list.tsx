@@ -10,6 +10,7 @@ import { failureText, num } from './i18n.js';
 import { href } from './router.js';
 import { scenarioSummary } from './route-model.js';
 import { rs } from './routes-strings.js';
+import { DataTable } from './data-table.js';
 
 /** The routes' table. */
 export function RouteList(props: { admin: boolean; onSessionEnded: () => void }) {
@@ -39,44 +40,28 @@ export function RouteList(props: { admin: boolean; onSessionEnded: () => void })
       {routes === null && !error && <p role="status">{rs('loading')}</p>}
       {routes !== null && routes.length === 0 && <p class="help">{rs('noRoutes')}</p>}
       {routes !== null && routes.length > 0 && (
-        <div class="table-wrap">
-          <table id="routes-table">
-            <thead>
-              <tr>
-                <th scope="col">{rs('name')}</th>
-                <th scope="col">{rs('connection')}</th>
-                <th scope="col" class="num">
-                  {rs('bus')}
-                </th>
-                <th scope="col">{rs('enabled')}</th>
-                <th scope="col">{rs('description')}</th>
-                <th scope="col">{rs('scenario')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {routes.map((r) => (
-                <tr key={r.name} data-route={r.name}>
-                  <td data-label={rs('name')} data-field="name">
-                    <a href={href('routes', r.name)}>{r.name}</a>
-                  </td>
-                  <td data-label={rs('connection')} data-field="connection">
-                    {r.connection}
-                  </td>
-                  <td data-label={rs('bus')} data-field="bus" class="num">
-                    {num(r.bus)}
-                  </td>
-                  <td data-label={rs('enabled')} data-field="enabled" data-value={String(r.enabled)}>
-                    {r.enabled ? rs('enabledYes') : rs('enabledNo')}
-                  </td>
-                  <td data-label={rs('description')}>{r.description}</td>
-                  <td data-label={rs('scenario')} data-field="scenario" class="scenario-summary">
-                    {scenarioSummary(r.scenario)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable id="routes-table" columns={[rs('name'), rs('connection'), { label: rs('bus'), num: true }, rs('enabled'), rs('description'), rs('scenario')]}>
+          {routes.map((r) => (
+            <tr key={r.name} data-route={r.name}>
+              <td data-label={rs('name')} data-field="name">
+                <a href={href('routes', r.name)}>{r.name}</a>
+              </td>
+              <td data-label={rs('connection')} data-field="connection">
+                {r.connection}
+              </td>
+              <td data-label={rs('bus')} data-field="bus" class="num">
+                {num(r.bus)}
+              </td>
+              <td data-label={rs('enabled')} data-field="enabled" data-value={String(r.enabled)}>
+                {r.enabled ? rs('enabledYes') : rs('enabledNo')}
+              </td>
+              <td data-label={rs('description')}>{r.description}</td>
+              <td data-label={rs('scenario')} data-field="scenario" class="scenario-summary">
+                {scenarioSummary(r.scenario)}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </section>
   );
