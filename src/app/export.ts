@@ -8,9 +8,8 @@
  * the manifest's hash). Whatever it writes is written under a temporary name and renamed when
  * whole, so a failed or killed export leaves no file that looks finished.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { chmod, open, rename, unlink } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
