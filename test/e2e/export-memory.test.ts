@@ -21,8 +21,8 @@ const dovecot = dovecotPerFile();
 const PROBE = pathToFileURL(join(REPO_ROOT, 'dist', 'bench', 'rss-probe.js')).href;
 /**
  * What the whole export may peak above the export of two messages: half of its 240 MB more, which
- * an export that held the zip (or the mbox) would pass. Measured: +68 MB for the zip, +34 MB for
- * mbox (garbage of the large messages' chunks awaiting collection, not the export).
+ * an export that held the zip (or the mbox) would pass. Measured: +63–68 MB for the zip, +34–56 MB
+ * for mbox (garbage of the large messages' chunks awaiting collection, not the export).
  */
 const MAX_GROWTH_MB = 120;
 
