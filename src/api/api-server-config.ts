@@ -257,8 +257,8 @@ export interface SessionAccess {
 
 /** What the API reads and how it checks URLs; handed over by the composition root. */
 export interface ApiDeps {
-  /** Archived messages by `ArchiveId`. */
-  archive: Pick<ArchiveReader, 'findArchived' | 'stats' | 'takenPerBucket'>;
+  /** Archived messages by `ArchiveId`, and what an export writes of them. */
+  archive: Pick<ArchiveReader, 'findArchived' | 'stats' | 'takenPerBucket' | 'listForExport' | 'exportItemsOf'>;
   /** Archived messages by their search columns and text. */
   search: SearchIndex;
   connections: ConnectionsView;
@@ -290,8 +290,8 @@ export interface ApiDeps {
   authorize?: Authorize;
   /** The console's sessions (`/api/v1/session`); absent, those paths answer 404. */
   sessions?: SessionAccess;
-  /** Raw messages. */
-  blobs: Pick<BlobStore, 'read'>;
+  /** Raw messages: read whole, or streamed (an export). */
+  blobs: Pick<BlobStore, 'read' | 'stream'>;
   /** Attachment bytes in a raw message. */
   attachments: AttachmentFinder;
   signer: UrlSigner;
@@ -367,9 +367,4 @@ export const API_TUNING = {
    * no one reads beyond "many" (issue 14).
    */
   searchTotalCap: 10_000,
-  /**
-   * The most messages one export holds. The export streams their bytes, but lists the hits
-   * (about 200 bytes each) before it starts: 100,000 of them is some 20 MB held while it runs.
-   */
-  exportMaxMessages: 100_000,
 } as const;

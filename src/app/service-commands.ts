@@ -23,6 +23,8 @@ import type { HoldJson } from './holds.js';
 import type { HoldRequest } from '../core/holds/legal-hold.js';
 import type { ControlClient, Query } from './control-client.js';
 import { zipEntries } from './zip-entries.js';
+import { writeWhole, zipTarget, type ExportRequest } from './export.js';
+import { verifyExportZip } from './export-verify.js';
 
 /** The most hits or records the API gives per page. */
 const SEARCH_PAGE = 500;
@@ -147,8 +149,10 @@ export async function logThroughService(service: ControlClient, name: string): P
 
 /** What an export through the service wrote. */
 export interface ServiceExport {
-  /** Messages written (`eml`: files new in the directory; `mbox`: messages in the file). */
+  /** Messages written (`eml`: files new in the directory; `mbox`, `zip`: messages in the file). */
   written: number;
+  /** `zip`: the SHA-256 of its manifest before the last line. */
+  manifestSha256?: string;
 }
 
 /** Counts mbox `From ` separator lines as the bytes pass (mboxrd quotes every other such line). */
@@ -184,23 +188,41 @@ function fromLineCounter(): { transform: Transform; count: () => number } {
 }
 
 /**
- * Exports the messages of `connection` (all without) into `out` through the service: `mbox` as
- * the API's mbox in `archive.mbox`; `eml` as the API's zip, downloaded into `out` under a
+ * Exports the messages `req.query` selects (all without; `core/archive/export-selection.ts`, run
+ * by the service) through the service: `mbox` as the API's mbox in `archive.mbox` in `req.out`;
+ * `zip` as the API's zip in the file `req.out` (checked against its manifest before it is given
+ * its name, `verifyExportZip`); `eml` as the API's zip, downloaded into `req.out` under a
  * temporary name and unpacked into `<sha256>.eml` files (each checked against its name, written
  * under a temporary name and renamed, one already there left as it is), the zip then removed.
- * Files get `mode`.
+ * Files get `req.mode`.
  */
-export async function exportThroughService(service: ControlClient, out: string, format: 'eml' | 'mbox', mode: number, connection?: string): Promise<ServiceExport> {
-  const tmp = join(out, `.mailsluice-export.${process.pid}.tmp`);
-  const res = await service.stream('/api/v1/messages/export', { format: format === 'mbox' ? 'mbox' : 'zip', connection });
-  try {
-    if (format === 'mbox') {
-      const counter = fromLineCounter();
-      await pipeline(res, counter.transform, createWriteStream(tmp, { mode }));
-      await chmod(tmp, mode);
-      await rename(tmp, join(out, 'archive.mbox'));
-      return { written: counter.count() };
+export async function exportThroughService(service: ControlClient, req: Pick<ExportRequest, 'out' | 'format' | 'mode' | 'query'>): Promise<ServiceExport> {
+  const { out, format, mode } = req;
+  const res = await service.stream('/api/v1/messages/export', {
+    format: format === 'mbox' ? 'mbox' : 'zip',
+    ...(req.query.text ? { text: req.query.text } : {}),
+    ...(req.query.connection ? { connection: req.query.connection } : {}),
+  });
+  if (format === 'mbox') {
+    const counter = fromLineCounter();
+    await writeWhole(join(out, 'archive.mbox'), res, mode, counter.transform);
+    return { written: counter.count() };
+  }
+  if (format === 'zip') {
+    const file = zipTarget(out);
+    const tmp = `${file}.${process.pid}.part`;
+    try {
+      await writeWhole(tmp, res, mode);
+      const verdict = await verifyExportZip(tmp);
+      if (!verdict.ok) throw new MailsluiceError('EXPORT_INVALID', `the export the service sent does not hold what its manifest says: ${verdict.problems[0]}`);
+      await rename(tmp, file);
+      return { written: verdict.messages, manifestSha256: verdict.manifestSha256! };
+    } finally {
+      await unlink(tmp).catch(() => undefined);
     }
+  }
+  const tmp = join(out, `.mailsluice-export.${process.pid}.tmp`);
+  try {
     await pipeline(res, createWriteStream(tmp, { mode: 0o600 }));
     return { written: await unpack(tmp, out, mode) };
   } finally {

@@ -2,10 +2,9 @@
  * The commands of SPEC's "Command line" contract. Each returns an exit status; errors are thrown
  * as MailsluiceError and printed as one line by main.ts.
  */
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { once } from 'node:events';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { MailsluiceError } from '../core/errors/index.js';
 import { formatProblems, type Config, type ConnectionConfig } from '../config/loader.js';
 import { checkConfigFileText, readServiceConfig } from '../app/config-file.js';
@@ -21,6 +20,8 @@ import { inspectFiles } from '../app/inspect.js';
 import type { ParsedArgs } from './args.js';
 import { exportDirMode, parseExportMode } from './export-mode.js';
 import { recordCliAction } from '../app/audit.js';
+import { exportArchive, zipTarget, type ExportReport } from '../app/export.js';
+import { verifyExportZip } from '../app/export-verify.js';
 import { connectService, type ControlClient } from '../app/control-client.js';
 import { exportThroughService, logThroughService, retryThroughService, searchThroughService, type RetryRequest } from '../app/service-commands.js';
 import { deliveriesThroughService, probeThroughService } from '../app/service-live.js';
@@ -275,87 +276,72 @@ function printHits(found: SearchHit[], limit: number, json: boolean, io: Io): vo
   }
 }
 
-/** `mailsluice export --out DIR [--format eml|mbox] [--mode OCTAL]` */
+/**
+ * `mailsluice export --out DIR|FILE.zip [--format eml|mbox|zip] [--query Q] [--connection NAME]
+ * [--mode OCTAL]`, and `mailsluice export verify FILE.zip` (docs/export.md).
+ */
 export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
+  if (args.positionals[0] === 'verify') return cmdExportVerify(args, io);
+  if (args.positionals.length > 0) throw new MailsluiceError('CLI_USAGE', `export takes no words but "verify FILE.zip"; the query goes in --query '${args.positionals.join(' ')}'`);
   const out = args.options.out;
-  if (typeof out !== 'string') throw new MailsluiceError('CLI_USAGE', 'export needs --out DIR');
   const format = args.options.format ?? 'eml';
-  if (format !== 'eml' && format !== 'mbox') throw new MailsluiceError('CLI_USAGE', `--format must be eml or mbox, not ${String(format)}`);
+  if (format !== 'eml' && format !== 'mbox' && format !== 'zip') throw new MailsluiceError('CLI_USAGE', `--format must be eml, mbox or zip, not ${String(format)}`);
+  if (typeof out !== 'string') throw new MailsluiceError('CLI_USAGE', format === 'zip' ? 'export --format zip needs --out FILE.zip' : 'export needs --out DIR');
   const mode = parseExportMode(args.options.mode);
+  const text = typeof args.options.query === 'string' ? args.options.query : undefined;
+  if (text !== undefined && text.trim() === '') throw new MailsluiceError('CLI_USAGE', '--query is empty: leave it out to export every message');
   const conn = typeof args.options.connection === 'string' ? args.options.connection : undefined;
+  const query = { ...(text !== undefined ? { text } : {}), ...(conn ? { connection: conn } : {}) };
+  // A zip is one new file: refused before anything is recorded or read when it exists.
+  const dir = format === 'zip' ? dirname(zipTarget(out)) : out;
+  const json = args.options.json === true;
   const service = await runningService(args);
   if (service) {
-    // The service reads and records it; the files are written here, as below.
-    mkdirSync(out, { recursive: true, mode: exportDirMode(mode) });
-    const { written } = await exportThroughService(service, out, format, mode, conn);
-    printExported(written, out, format, args.options.json === true, io);
+    // The service selects, reads and records it; the files are written here.
+    mkdirSync(dir, { recursive: true, mode: exportDirMode(mode) });
+    const r = await exportThroughService(service, { out, format, mode, query });
+    printExported({ format, out: resolve(out), written: r.written, ...(r.manifestSha256 ? { manifestSha256: r.manifestSha256 } : {}) }, json, io);
     return 0;
   }
   // Read-write: the export is recorded in the audit log before it runs (ADR 0022).
   return withApp(args, async (app) => {
-    await recordCliAction(app, 'archive.export', { out: resolve(out), format, ...(conn ? { connection: conn } : {}) });
-    mkdirSync(out, { recursive: true, mode: exportDirMode(mode) });
-    let n = 0;
-    // Each file is written under a temporary name and renamed when whole: a run that fails or is
-    // killed half-way leaves no partial <sha256>.eml, which the next run would take as done.
-    const tmpOf = (path: string): string => `${path}.${process.pid}.tmp`;
     let last = 0;
-    const progress = (force = false): void => {
-      if (!io.isTty || args.options.json || (!force && Date.now() - last < 250)) return;
+    const progress = (n: number, force = false): void => {
+      if (!io.isTty || json || (!force && Date.now() - last < 250)) return;
       last = Date.now();
       io.err(`\rexported ${n} message${n === 1 ? '' : 's'}   `);
     };
-    if (format === 'eml') {
-      for await (const item of app.store.listForExport(conn)) {
-        const path = join(out, `${item.sha256}.eml`);
-        if (existsSync(path)) {
-          await chmod(path, mode); // same content, same name: already written (by an older version, 0644)
-          continue;
-        }
-        const tmp = tmpOf(path);
-        const fh = await open(tmp, 'w', mode);
-        try {
-          await fh.chmod(mode);
-          for await (const chunk of app.blobs.stream(item.blob, item.sha256)) await fh.write(chunk);
-        } catch (err) {
-          await fh.close();
-          await unlink(tmp).catch(() => undefined);
-          throw err;
-        }
-        await fh.close();
-        await rename(tmp, path);
-        n++;
-        progress();
-      }
-    } else {
-      const final = join(out, 'archive.mbox');
-      const ws = createWriteStream(tmpOf(final), { mode });
-      for await (const item of app.store.listForExport(conn)) {
-        const raw = await app.blobs.read(item.blob, item.sha256);
-        // mboxrd: ">From " quoting is reversible, unlike mboxo.
-        const text = raw.toString('latin1').replace(/\r\n/g, '\n').replace(/^(>*From )/gm, '>$1');
-        const line = `From mailsluice@localhost ${new Date(item.takenAt).toUTCString().replace(/,/g, '')}\n${text}${text.endsWith('\n') ? '' : '\n'}\n`;
-        if (!ws.write(Buffer.from(line, 'latin1'))) await once(ws, 'drain');
-        n++;
-        progress();
-      }
-      ws.end();
-      await once(ws, 'finish');
-      await chmod(tmpOf(final), mode);
-      await rename(tmpOf(final), final);
-    }
-    if (io.isTty && !args.options.json) {
-      progress(true);
+    const report = await exportArchive(app, { out, format, mode, dirMode: exportDirMode(mode), query, progress });
+    if (io.isTty && !json) {
+      progress(report.written, true);
       io.err('\n');
     }
-    printExported(n, out, format, args.options.json === true, io);
+    printExported(report, json, io);
     return 0;
   }, 'write');
 }
 
-function printExported(n: number, out: string, format: string, json: boolean, io: Io): void {
-  if (json) io.out(JSON.stringify({ exported: n, out: resolve(out), format }) + '\n');
-  else io.out(`exported ${n} message${n === 1 ? '' : 's'} to ${resolve(out)} (${format})\n`);
+function printExported(r: ExportReport, json: boolean, io: Io): void {
+  if (json) io.out(JSON.stringify({ exported: r.written, out: r.out, format: r.format, ...(r.manifestSha256 ? { manifestSha256: r.manifestSha256 } : {}) }) + '\n');
+  else {
+    io.out(`exported ${r.written} message${r.written === 1 ? '' : 's'} to ${r.out} (${r.format})\n`);
+    if (r.manifestSha256) io.out(`manifest sha256 ${r.manifestSha256}\n`);
+  }
+}
+
+/** `mailsluice export verify FILE.zip`: exit 1 with EXPORT_INVALID, each problem a line, when the zip is not what its manifest says. */
+async function cmdExportVerify(args: ParsedArgs, io: Io): Promise<number> {
+  const file = args.positionals[1];
+  if (!file || args.positionals.length > 2) throw new MailsluiceError('CLI_USAGE', 'usage: mailsluice export verify FILE.zip');
+  const v = await verifyExportZip(file);
+  if (args.options.json === true) io.out(JSON.stringify(v) + '\n');
+  else {
+    for (const p of v.problems) io.out(`${p}\n`);
+    io.out(`${v.messages} message${v.messages === 1 ? '' : 's'} in ${v.files} file${v.files === 1 ? '' : 's'}, ${v.bytes} bytes; manifest sha256 ${v.manifestSha256 ?? '(none)'}\n`);
+  }
+  if (!v.ok) throw new MailsluiceError('EXPORT_INVALID', `${resolve(file)}: ${v.problems.length} problem${v.problems.length === 1 ? '' : 's'}, the first: ${v.problems[0]}`);
+  if (args.options.json !== true) io.out(`ok: every file hashes to its name and matches the manifest\n`);
+  return 0;
 }
 
 /** `mailsluice logs NAME` */

@@ -26,8 +26,10 @@ Commands:
                             (--dry-run lists what would go, --as-of DATE with it)
   search QUERY              full-text and field search of the archive
                             (--from, --to, --since, --before, --connection, --has-attachment, --limit)
-  export --out DIR          write archived messages (--format eml|mbox, --connection NAME,
+  export --out DIR|FILE     write archived messages, or those --query Q selects
+                            (--format eml|mbox|zip, --connection NAME,
                             --mode OCTAL: file mode, default 600)
+  export verify FILE.zip    check a zip export against its manifest
   logs NAME                 print a connection's own log
   backup --out DIR          copy the archive, running or not, into DIR;
                             incremental into the DIR of an earlier backup
@@ -143,14 +145,26 @@ Options:
 
 With --json, one hit per line; a list cut at --limit ends with {"more":true,"limit":N}.
 `,
-  export: `Usage: mailsluice export --out DIR [--format eml|mbox] [--connection NAME] [--mode OCTAL] [options]
+  export: `Usage: mailsluice export --out DIR [--format eml|mbox] [--query Q] [--connection NAME] [--mode OCTAL] [options]
+       mailsluice export --format zip --out FILE.zip [--query Q] [--connection NAME] [--mode OCTAL] [options]
+       mailsluice export verify FILE.zip [--json]
 
-Writes archived messages to DIR: eml (default) as <sha256>.eml, the raw bytes as received;
-mbox as one archive.mbox (mboxrd). Files are written mode 600 (a directory export makes, 700):
-readable by their owner only; --mode 640 asks for another (the owner keeps read and write).
-Beside a running service the service reads the messages (through its control socket, at most
-100,000 per export): eml arrives as a zip downloaded into DIR and unpacked there, each file
-checked against its name; mbox is the API's (From <sender> <date> lines, line ends as taken).
+Writes archived messages: every one, or those the search query Q selects (as mailsluice
+search Q finds them, newest first, page after page: no limit); --connection NAME narrows it.
+  eml (default)  DIR/<sha256>.eml, the raw bytes as received; one already there is kept
+  mbox           DIR/archive.mbox (mboxrd: From lines, >From quoting, line ends as taken)
+  zip            FILE.zip, a new file: <sha256>.eml files and manifest.jsonl (per message its
+                 sha256/archiveId, size, connection, mailbox, receivedAt, Date, Message-ID;
+                 last, the counts and manifestSha256, the hash of the lines before it)
+A zip export prints its manifest hash: give it to the recipient apart from the zip. export
+verify checks a zip without an archive: every file hashes to its name, the files are those
+the manifest lists, the manifest hashes to manifestSha256 (EXPORT_INVALID, exit 1, otherwise).
+Files are written mode 600 (a directory export makes, 700): readable by their owner only;
+--mode 640 asks for another (the owner keeps read and write). Each is written under a temporary
+name and renamed when whole. A query the search cannot read writes nothing (SEARCH_QUERY_INVALID).
+Recorded on the audit log before (archive.export, with the query) and after (archive.export.done,
+with the count and the manifest hash). Beside a running service the service selects and reads
+the messages (through its control socket) and the files are written here. See docs/export.md.
 `,
   logs: `Usage: mailsluice logs NAME [options]
 

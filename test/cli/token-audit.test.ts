@@ -124,21 +124,23 @@ test('search and export appear in audit list with the OS user; an intact chain v
       [
         [1, me, 'cli', 'archive.search'],
         [2, me, 'cli', 'archive.export'],
+        [3, me, 'cli', 'archive.export.done'],
       ],
     );
     assert.deepEqual(recs[0]!.detail, { text: 'invoice', from: 'boss@example.test', limit: 100 });
     assert.deepEqual(recs[1]!.detail, { out: join(ws.dir, 'exported'), format: 'mbox' });
+    assert.deepEqual(recs[2]!.detail, { out: join(ws.dir, 'exported'), format: 'mbox', messages: 0, files: 0, bytes: 0 }, 'what the export wrote, once it wrote it');
     assert.ok(!Number.isNaN(Date.parse(String(recs[0]!.at))));
 
     const text = await runCli(['audit', 'list'], ws);
-    assert.equal(lines(text.stdout).at(-1), '2 records');
+    assert.equal(lines(text.stdout).at(-1), '3 records');
     assert.equal(lines((await runCli(['audit', 'list', '--who', 'nobody-else'], ws)).stdout).at(-1), '0 records');
     assert.equal(lines((await runCli(['audit', 'list', '--until', '2000-01-01'], ws)).stdout).at(-1), '0 records');
-    assert.equal(lines((await runCli(['audit', 'list', '--since', '2000-01-01', '--who', me], ws)).stdout).at(-1), '2 records');
+    assert.equal(lines((await runCli(['audit', 'list', '--since', '2000-01-01', '--who', me], ws)).stdout).at(-1), '3 records');
 
     const v = await runCli(['audit', 'verify'], ws);
     assert.equal(v.code, 0, v.stderr);
-    assert.match(v.stdout, /^audit log intact: 2 records, head [0-9a-f]{64}\n$/);
+    assert.match(v.stdout, /^audit log intact: 3 records, head [0-9a-f]{64}\n$/);
     const vj = await runCli(['audit', 'verify', '--json'], ws);
     assert.equal(vj.code, 0);
     assert.equal((JSON.parse(vj.stdout) as { ok: boolean }).ok, true);

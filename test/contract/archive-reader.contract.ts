@@ -29,10 +29,28 @@ export function runArchiveReaderContract(name: string, factory: StoreFactory): v
       const all = [];
       for await (const x of h.store.listForExport()) all.push(x);
       assert.deepEqual(all.map((x) => x.id), ids);
-      assert.deepEqual(all[1], { id: ids[1], sha256: sha(2), size: taken('d', 1, 2).size, blob: taken('d', 1, 2).blob, takenAt: taken('d', 1, 2).takenAt, connection: 'd' });
+      const d = taken('d', 1, 2);
+      assert.deepEqual(all[1], { id: ids[1], sha256: sha(2), size: d.size, blob: d.blob, takenAt: d.takenAt, connection: 'd', mailbox: 'INBOX', from: '', date: null, messageId: null });
       const c = [];
       for await (const x of h.store.listForExport('c')) c.push(x.id);
       assert.deepEqual(c, [ids[0], ids[2]]);
+    }));
+
+  test(`${name} archive reader: exportItemsOf answers the ids in the order given, with what the parse found, leaving out unknown ids`, () =>
+    withStore(factory, async (h) => {
+      const ids = await commitAndList(h, [taken('c', 1), taken('c', 2, 2, { mailbox: 'Journal' }), taken('d', 1, 3)]);
+      await h.store.saveParsed([
+        { id: ids[1]!, outcome: parsedOk({ From: { Name: 'Bob', Address: 'bob@example.test' }, GlobalMessageId: 'm2@example.test', ReceivedDate: '2026-01-02T03:04:05.000Z' }) },
+        { id: ids[2]!, outcome: parsedOk({ GlobalMessageId: '' }) },
+      ]);
+      assert.deepEqual(await h.store.exportItemsOf([]), []);
+      const items = await h.store.exportItemsOf([ids[2]!, 999_999, ids[1]!, ids[0]!]);
+      assert.deepEqual(items.map((x) => x.id), [ids[2], ids[1], ids[0]], 'in the order asked; an unknown id left out');
+      const two = taken('c', 2, 2, { mailbox: 'Journal' });
+      assert.deepEqual(items[1], { id: ids[1], sha256: sha(2), size: two.size, blob: two.blob, takenAt: two.takenAt, connection: 'c', mailbox: 'Journal', from: items[1]!.from, date: '2026-01-02T03:04:05.000Z', messageId: 'm2@example.test' });
+      assert.match(items[1]!.from, /bob@example\.test/);
+      assert.equal(items[0]!.messageId, null, 'no Message-ID: null, not ""');
+      assert.deepEqual([items[2]!.messageId, items[2]!.date, items[2]!.from], [null, null, ''], 'not parsed yet');
     }));
 
   test(`${name} archive reader: stats count messages, bytes, blobs, the parse state and pending actions per connection`, () =>

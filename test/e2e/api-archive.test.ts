@@ -147,17 +147,30 @@ test('start: an auditor exports a search as mbox and as zip, byte for byte, audi
     const dir = mkdtempSync(join(tmpdir(), 'mailsluice-export-'));
     writeFileSync(join(dir, 'export.zip'), Buffer.from(await zip.arrayBuffer()));
     execFileSync('unzip', ['-q', join(dir, 'export.zip'), '-d', join(dir, 'out')]);
-    const manifest = JSON.parse(readFileSync(join(dir, 'out', 'manifest.json'), 'utf8')) as { messages: Array<{ file: string; sha256: string; size: number }> };
+    const manifestLines = readFileSync(join(dir, 'out', 'manifest.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const header = manifestLines.shift()!;
+    const end = manifestLines.pop()!;
+    const manifest = { messages: manifestLines as Array<{ file: string; sha256: string; size: number; connection: string }> };
+    assert.deepEqual(header.query, { before: '2026-01-01T00:03:30Z' }, 'the manifest says what was asked');
+    assert.deepEqual([end.end, end.messages, end.files], [true, 3, 3]);
     assert.deepEqual(manifest.messages.map((m) => m.sha256).sort(), wanted);
-    assert.deepEqual(readdirSync(join(dir, 'out')).sort(), ['manifest.json', ...wanted.map((w) => `${w}.eml`)].sort());
+    assert.deepEqual(readdirSync(join(dir, 'out')).sort(), ['manifest.jsonl', ...wanted.map((w) => `${w}.eml`)].sort());
     for (const m of manifest.messages) {
       const bytes = readFileSync(join(dir, 'out', m.file));
-      assert.deepEqual([sha256(bytes), bytes.length], [m.sha256, m.size], m.file);
+      assert.deepEqual([sha256(bytes), bytes.length, m.connection], [m.sha256, m.size, 'journal'], m.file);
     }
 
-    const audit = await callApi(`${base}/api/v1/audit?who=legal`, auditor);
-    const exports = (audit.body.records as Array<{ action: string; detail: Record<string, unknown> }>).filter((r) => r.action === 'archive.export');
-    assert.deepEqual(exports.map((r) => [r.detail.format, r.detail.before]), [['mbox', '2026-01-01T00:03:30Z'], ['zip', '2026-01-01T00:03:30Z']]);
+    // The end of an export is recorded once the service saw its last byte taken: waited for.
+    let exports: Array<{ action: string; detail: Record<string, unknown> }> = [];
+    for (const until = Date.now() + 10_000; exports.length < 4 && Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+      const audit = await callApi(`${base}/api/v1/audit?who=legal`, auditor);
+      exports = (audit.body.records as typeof exports).filter((r) => r.action.startsWith('archive.export'));
+    }
+    assert.deepEqual(
+      exports.map((r) => [r.action, r.detail.format, r.detail.before, r.detail.messages]),
+      [['archive.export', 'mbox', '2026-01-01T00:03:30Z', undefined], ['archive.export.done', 'mbox', '2026-01-01T00:03:30Z', 3], ['archive.export', 'zip', '2026-01-01T00:03:30Z', undefined], ['archive.export.done', 'zip', '2026-01-01T00:03:30Z', 3]],
+      'each export recorded before it ran, and when its last byte was taken with its count',
+    );
   } finally {
     await service.stop();
   }

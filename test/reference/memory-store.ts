@@ -21,6 +21,9 @@ interface MessageRow {
   sha256: string;
   size: number;
   takenAt: number;
+  mailbox: string;
+  /** The Message-ID the parse found ("" for none); null until parsed. */
+  messageId: string | null;
   /** 0 waiting, 1 parsed, 2 unparsable. */
   parseState: 0 | 1 | 2;
   from: string | null;
@@ -124,6 +127,8 @@ export class MemoryStore implements DrainLedger, ParseQueue, SearchIndex, Archiv
         sha256: r.sha256,
         size: r.size,
         takenAt: r.takenAt,
+        mailbox: r.mailbox,
+        messageId: null,
         parseState: 0,
         from: null,
         to: null,
@@ -201,7 +206,7 @@ export class MemoryStore implements DrainLedger, ParseQueue, SearchIndex, Archiv
       else if (w.kind === 'primary') Object.assign(m, { to: w.to, attributesJson: w.attributesJson });
       else {
         const r = w.record;
-        Object.assign(m, { parseState: r.ok ? 1 : 2, from: r.from, to: r.to, subject: r.subject, date: r.date, hasAttachments: r.hasAttachments, attributesJson: r.attributesJson, journal: r.journal ?? null });
+        Object.assign(m, { parseState: r.ok ? 1 : 2, messageId: r.messageId, from: r.from, to: r.to, subject: r.subject, date: r.date, hasAttachments: r.hasAttachments, attributesJson: r.attributesJson, journal: r.journal ?? null });
       }
     }
     for (const d of plan.deliveries) if (!this.outbox.has(d.id)) this.outbox.set(d.id, { ...d });
@@ -292,10 +297,35 @@ export class MemoryStore implements DrainLedger, ParseQueue, SearchIndex, Archiv
 
   async *listForExport(connection?: string): AsyncIterable<ExportItem> {
     for (const m of [...this.messages.values()].sort((a, b) => a.id - b.id)) {
-      const b = this.blobs.get(m.sha256);
-      if (!b || (connection && m.connection !== connection)) continue;
-      yield { id: m.id, sha256: m.sha256, size: m.size, takenAt: m.takenAt, connection: m.connection, blob: { ...b.blob } };
+      if (connection && m.connection !== connection) continue;
+      const item = this.exportItem(m);
+      if (item) yield item;
     }
+  }
+
+  async exportItemsOf(ids: readonly number[]): Promise<ExportItem[]> {
+    return ids.flatMap((id) => {
+      const m = this.messages.get(id);
+      const item = m ? this.exportItem(m) : null;
+      return item ? [item] : [];
+    });
+  }
+
+  private exportItem(m: MessageRow): ExportItem | null {
+    const b = this.blobs.get(m.sha256);
+    if (!b) return null;
+    return {
+      id: m.id,
+      sha256: m.sha256,
+      size: m.size,
+      takenAt: m.takenAt,
+      connection: m.connection,
+      mailbox: m.mailbox,
+      from: m.from ?? '',
+      date: m.date,
+      messageId: m.messageId || null,
+      blob: { ...b.blob },
+    };
   }
 
   async takenPerBucket(since: number, until: number, bucketMs: number): Promise<TakenBucket[]> {

@@ -7,6 +7,16 @@ import { mapSqliteError } from './sqlite-error-map.js';
 /** Rows per export page. */
 const EXPORT_PAGE = 1000;
 
+/** What an export reads of a message and its blob. */
+const EXPORT_COLUMNS = `m.id, m.sha256, m.size, m.taken_at AS takenAt, m.connection, m.mailbox, COALESCE(m.from_addr, '') AS "from", m.date,
+  NULLIF(m.message_id, '') AS messageId, b.ref, b.stored_size AS storedSize`;
+
+type ExportRow = Omit<ExportItem, 'blob'> & { ref: string; storedSize: number };
+
+function exportItem({ ref, storedSize, ...r }: ExportRow): ExportItem {
+  return { ...r, blob: { ref, storedSize } };
+}
+
 /**
  * Messages and bytes per connection and bucket of a window: a range of the covering index
  * `messages_taken`, the rows not read (`%` works on integers: a bound number may come as a REAL,
@@ -62,25 +72,33 @@ export class SqliteArchiveReader implements ArchiveReader {
 
   async *listForExport(connection?: string): AsyncIterable<ExportItem> {
     const s = this.conn.stmt(
-      `SELECT m.id, m.sha256, m.size, m.taken_at AS takenAt, m.connection, b.ref, b.stored_size AS storedSize
-       FROM messages m JOIN blobs b ON b.sha256 = m.sha256
+      `SELECT ${EXPORT_COLUMNS} FROM messages m JOIN blobs b ON b.sha256 = m.sha256
        WHERE m.id > ? ${connection ? 'AND m.connection = ?' : ''} ORDER BY m.id LIMIT ${EXPORT_PAGE}`,
     );
     // Keyset pages: memory stays bounded for any archive, and no statement stays open across a
     // yield (an open cursor would hold the connection while the caller writes files).
     for (let after = 0; ; ) {
-      const rows = (connection ? s.all(after, connection) : s.all(after)) as Array<{
-        id: number;
-        sha256: string;
-        size: number;
-        takenAt: number;
-        connection: string;
-        ref: string;
-        storedSize: number;
-      }>;
-      for (const r of rows) yield { id: r.id, sha256: r.sha256, size: r.size, takenAt: r.takenAt, connection: r.connection, blob: { ref: r.ref, storedSize: r.storedSize } };
+      const rows = (connection ? s.all(after, connection) : s.all(after)) as ExportRow[];
+      for (const r of rows) yield exportItem(r);
       if (rows.length < EXPORT_PAGE) return;
       after = rows[rows.length - 1]!.id;
+    }
+  }
+
+  async exportItemsOf(ids: readonly number[]): Promise<ExportItem[]> {
+    if (ids.length === 0) return [];
+    try {
+      // One statement for a page of ids (json_each: no statement per page size in the cache).
+      const rows = this.conn
+        .stmt(`SELECT ${EXPORT_COLUMNS} FROM messages m JOIN blobs b ON b.sha256 = m.sha256 WHERE m.id IN (SELECT value FROM json_each(?))`)
+        .all(JSON.stringify(ids)) as ExportRow[];
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.flatMap((id) => {
+        const r = byId.get(id);
+        return r ? [exportItem(r)] : [];
+      });
+    } catch (err) {
+      throw mapSqliteError(err, 'reading the messages to export');
     }
   }
 

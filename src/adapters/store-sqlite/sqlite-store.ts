@@ -141,6 +141,10 @@ export class SqliteStore implements MessageStore {
     return this.reader.listForExport(connection);
   }
 
+  exportItemsOf(ids: readonly number[]): Promise<ExportItem[]> {
+    return this.reader.exportItemsOf(ids);
+  }
+
   findArchived(sha256: string): Promise<ArchivedMessage | null> {
     return this.reader.findArchived(sha256);
   }

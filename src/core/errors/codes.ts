@@ -98,6 +98,7 @@ export const ERROR_CODES = {
   HOLD_RELEASED: { retryable: false, summary: 'The legal hold was released already; a released hold stays on the record and cannot be released again.' },
   ALERT_SEND_FAILED: { retryable: true, summary: 'An alert could not be sent through one of its channels (the webhook refused it or was unreachable, the relay refused the mail); it is tried again at the next check.' },
   ALERT_READING_FAILED: { retryable: true, summary: 'A reading an alert rule needs (the data directory\'s free space, the dead letters, the audit chain) could not be taken; the rule keeps its state until the next check.' },
+  EXPORT_INVALID: { retryable: false, summary: 'An export zip does not hold what its manifest says (a file missing, added or changed, the manifest altered or cut short); mailsluice export verify names each problem.' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 
 /** A stable error code from the catalogue. */

@@ -24,14 +24,24 @@ export interface ArchiveStats {
   connections: Record<string, { messages: number; bytes: number; pendingActions: number; journalMerged: number }>;
 }
 
-/** An archived message for export. */
+/** An archived message for export, with what an export's manifest says of it (docs/export.md). */
 export interface ExportItem {
   id: number;
+  /** The SHA-256 of its raw bytes: its `ArchiveId`. */
   sha256: string;
   size: number;
   blob: BlobLocation;
+  /** When the archive took it (milliseconds since the epoch): its received date in the archive. */
   takenAt: number;
   connection: string;
+  /** The mailbox it was taken from, as the source names it. */
+  mailbox: string;
+  /** Its sender as the search column holds it; "" when it has none or is not parsed yet. */
+  from: string;
+  /** Its Date header as ISO 8601; null when absent, unreadable or not parsed yet. */
+  date: string | null;
+  /** Its Message-ID without angle brackets; null when it has none or is not parsed yet. */
+  messageId: string | null;
 }
 
 /** An archived message found by its `ArchiveId`, for serving what it holds. */
@@ -61,6 +71,11 @@ export interface ArchiveReader {
   findArchived(sha256: string): Promise<ArchivedMessage | null>;
   /** Every archived message (of one connection, when named), oldest first, for export. */
   listForExport(connection?: string): AsyncIterable<ExportItem>;
+  /**
+   * The messages of these ids, for export, in the order given; an id no longer archived (purged
+   * since it was found) is left out. At most a search page's worth at a time.
+   */
+  exportItemsOf(ids: readonly number[]): Promise<ExportItem[]>;
   /** Counts for `stats`. */
   stats(): Promise<ArchiveStats>;
   /**
