@@ -12,9 +12,10 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliDecompressSync, inflateRawSync } from 'node:zlib';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { collectCli, imapConnection, makeWorkspace, runCli, spawnCli, type Workspace } from '../harness/cli.js';
+import { collectCli, imapConnection, makeWorkspace, runCli, spawnCli } from '../harness/cli.js';
 import { sha256, wordedMessage } from '../harness/messages.js';
 import { scanPack } from '../../src/adapters/blob-fs/index.js';
+import { assertArchiveHolds } from '../harness/archive.js';
 
 const dovecot = dovecotPerFile();
 
@@ -47,14 +48,6 @@ async function records(dir: string): Promise<{ total: number; plain: number; rea
   return { total, plain, readable };
 }
 
-async function exportsExactly(ws: Workspace, sent: Map<string, Buffer>, name: string): Promise<void> {
-  const out = join(ws.dir, name);
-  const r = await runCli(['export', '--out', out], ws);
-  assert.equal(r.code, 0, r.stderr);
-  const files = readdirSync(out);
-  assert.equal(files.length, sent.size, 'every message exported');
-  for (const f of files) assert.ok(readFileSync(join(out, f)).equals(sent.get(f.replace(/\.eml$/, ''))!), `${f} differs`);
-}
 
 test('keys encrypt-existing, killed once part way and run again, leaves no plaintext in any pack and everything exports exactly', { timeout: 300_000 }, async () => {
   const user = await dovecot.createUser();
@@ -88,7 +81,7 @@ test('keys encrypt-existing, killed once part way and run again, leaves no plain
     assert.equal(killed.signal, 'SIGKILL', `it was killed part way: ${killed.stdout}${killed.stderr}`);
     const midway = await records(blobs);
     assert.ok(midway.plain > 0 && midway.plain < midway.total, `part encrypted when killed (${midway.plain} of ${midway.total} in clear)`);
-    await exportsExactly(ws, sent, 'export-midway');
+    await assertArchiveHolds(ws, sent, 'export-midway', 'export-midway');
 
     const run = await runCli(['keys', 'encrypt-existing'], ws);
     assert.equal(run.code, 0, run.stderr);
@@ -97,7 +90,7 @@ test('keys encrypt-existing, killed once part way and run again, leaves no plain
     assert.equal(after.plain, 0, 'every record encrypted');
     assert.deepEqual(after.readable, []);
     for (const f of readdirSync(blobs)) assert.equal(statSync(join(blobs, f)).mode & 0o777, 0o600, f);
-    await exportsExactly(ws, sent, 'export-after');
+    await assertArchiveHolds(ws, sent, 'export-after', 'export-after');
     const verified = await runCli(['verify'], ws);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
 

@@ -22,6 +22,7 @@ import { collectCli, imapConnection, makeWorkspace, runCli, spawnCli, type CliRe
 import { sha256, wordedMessage } from '../harness/messages.js';
 import { filesUnder } from '../harness/files.js';
 import { callApi, createToken, drainedWithApi, startService } from '../harness/api-client.js';
+import { assertArchiveHolds } from '../harness/archive.js';
 
 const dovecot = dovecotPerFile();
 
@@ -61,13 +62,6 @@ async function searchHits(ws: Workspace, query: string, env: NodeJS.ProcessEnv =
   return r.stdout.trim() === '' ? 0 : r.stdout.trim().split('\n').length;
 }
 
-async function exportsExactly(ws: Workspace, sent: Map<string, Buffer>, name: string): Promise<void> {
-  const out = join(ws.dir, name);
-  const r = await runCli(['export', '--out', out], ws);
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(readdirSync(out).length, sent.size, 'every message exported');
-  for (const f of readdirSync(out)) assert.ok(readFileSync(join(out, f)).equals(sent.get(f.replace(/\.eml$/, ''))!), `${f} differs from the message sent`);
-}
 
 /** Runs `start` until `ready` holds (polled), checks `whileRunning`, then stops it; returns its stderr. */
 async function withStart(ws: Workspace, ready: () => Promise<boolean>, whileRunning: () => Promise<void> = async () => {}): Promise<string> {
@@ -122,7 +116,7 @@ test('with encryption on no file under dataDir holds a subject, body or attachme
     for (const db of ['archive.db', 'search.db']) assert.ok(!readFileSync(join(ws.dataDir, db)).subarray(0, 15).equals(Buffer.from('SQLite format 3')), `${db} is not in clear`);
     const keyring = JSON.parse(readFileSync(join(ws.dataDir, 'archive-keys.json'), 'utf8')) as { database?: { kek: string } };
     assert.ok(keyring.database, 'the database key is wrapped in the keyring');
-    await exportsExactly(ws, sent, 'export-1');
+    await assertArchiveHolds(ws, sent, 'export-1', 'export-1');
 
     // Restart: the databases open again, search reads them without a service.
     await withStart(ws, async () => true);
@@ -156,7 +150,7 @@ test('with encryption on no file under dataDir holds a subject, body or attachme
     refusedWithOneLine(await runCli(['search', 'Xylocarpsubject'], ws), 'search with the old key after rotation');
     configure(ws, key2);
     await withStart(ws, async () => (await searchHits(ws, 'Quillworth*')) === messages.length);
-    await exportsExactly(ws, sent, 'export-2');
+    await assertArchiveHolds(ws, sent, 'export-2', 'export-2');
 
     // Backup: the database copies stay encrypted; restored with the key, verify and search work.
     const backupDir = join(ws.dir, 'backup');
@@ -175,7 +169,7 @@ test('with encryption on no file under dataDir holds a subject, body or attachme
     const verified = await runCli(['verify'], restoredWs);
     assert.equal(verified.code, 0, `${verified.stdout}${verified.stderr}`);
     assert.equal(await searchHits(restoredWs, 'Quillworth*'), messages.length, 'search on the restored archive');
-    await exportsExactly(restoredWs, sent, 'export-restored');
+    await assertArchiveHolds(restoredWs, sent, 'export-restored', 'export-restored');
     assert.deepEqual(clearHits(restoredWs.dataDir, WORDS), [], 'a word in clear in the restored archive');
   } finally {
     ws.cleanup();
