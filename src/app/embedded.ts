@@ -212,17 +212,21 @@ async function openArchive(config: Config, options: EmbeddedOptions, logger: Jso
   }
 }
 
+/** The parser adapter's module (postal-mime and the character set tables of its libraries). */
+type ParserModule = typeof import('../adapters/parser-postal-mime/index.js');
+
 /**
- * The message parser, its module (postal-mime and the character set tables of its libraries)
- * imported on the first parse: most commands never parse, and `search` must start in a fraction
- * of a second (issue 17). Its worker threads start on the first parse as before.
+ * The message parser, its module imported on the first parse unless `preloaded` (most commands
+ * never parse, and `search` must start in a fraction of a second: issue 17); its worker threads
+ * start on the first parse as before.
  */
-function lazyParser(): MessageParser {
+function lazyParser(preloaded: ParserModule | null): MessageParser {
   let real: Promise<MessageParser> | null = null;
   // The index stage's parser: the bytes it parses were read back from the archive for this
   // parse only, so a large one moves to the worker instead of being copied (~0.4 s of the main
   // thread's time on the mixed set's 278 MB).
-  const load = (): Promise<MessageParser> => (real ??= import('../adapters/parser-postal-mime/index.js').then((m) => m.createPostalMimeParser({ transferRaw: true })));
+  const load = (): Promise<MessageParser> =>
+    (real ??= (preloaded ? Promise.resolve(preloaded) : import('../adapters/parser-postal-mime/index.js')).then((m) => m.createPostalMimeParser({ transferRaw: true })));
   return {
     parse: async (raw, totalSize) => (await load()).parse(raw, totalSize),
     async parseToRecord(raw, totalSize) {
@@ -235,7 +239,12 @@ function lazyParser(): MessageParser {
   };
 }
 
-/** The commands that take from the mailboxes (ADR 0014): only their apps load the sources' libraries (IMAP, POP3). */
+/**
+ * The commands that take from the mailboxes (ADR 0014): only their apps load the sources'
+ * libraries (IMAP, POP3), and they load the parser's module at the start too, as every command
+ * did before (ADR 0038a): they parse what they take, and the first messages are not held back
+ * by the import.
+ */
 const TAKERS: ReadonlySet<EmbeddedOptions['holder']> = new Set(['start', 'drain']);
 
 /**
@@ -259,7 +268,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   const paths = dataPaths(config.dataDir);
   const stderrLevel = options.stderrLevel ?? 'warn';
   const logger = new JsonlLogger([{ level: stderrLevel, stream: process.stderr }]);
-  const sourcesOver = await loadSourceMaker(options.holder);
+  const [sourcesOver, parserModule] = await Promise.all([loadSourceMaker(options.holder), TAKERS.has(options.holder) ? import('../adapters/parser-postal-mime/index.js') : null]);
   const { lock, store, blobs, databaseKey } = await openArchive(config, options, logger);
   const createSource = sourcesOver(store);
   // A reader whose ref went stale (its pack rewritten since, ADR 0036) asks the catalogue again.
@@ -303,7 +312,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,
     stderrLevel,
-    parser: () => (parser ??= lazyParser()),
+    parser: () => (parser ??= lazyParser(parserModule)),
     connectionLogFile: logFile,
     connectionLogger(c) {
       const level = connectionLogLevel(c.logging);
