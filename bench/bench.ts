@@ -36,8 +36,11 @@
  * 8. (data set archive, issue 16) 100,000 messages in two mailboxes drained into one archive: verify of the
  *    whole archive beside a plain read of its packs, a purge of the half past its retention (the data
  *    directory's size before and after), and verify of the rest (archive-set.ts).
+ * 9. (data set search-cli, issue 17) 100,000 small messages drained into one archive, then
+ *    `mailsluice search WORD` timed as a whole process, a common and a rare word, p50 of 7 each
+ *    (search-cli-set.ts).
  *
- * Options: --only small,mixed,huge,pop3,webhook,large,polled,archive (one set: --only large)  --small N  --mixed N  --pop3 N  --webhook N  --polled N  --archive N
+ * Options: --only small,mixed,huge,pop3,webhook,large,polled,archive,search-cli (one set: --only large)  --small N  --mixed N  --pop3 N  --webhook N  --polled N  --archive N  --search-cli N
  * --webhook-rounds N (default 3, also the polled set's rounds)
  * --skip-mbsync  --profile DIR  --dovecot-dir DIR
  * MAILSLUICE_BENCH_ENCRYPT=1 runs the mailsluice drains with archive.encryption on (ADR 0033: packs; ADR 0035: databases).
@@ -61,6 +64,7 @@ import { measureLatency, messageIdOf, startReceiver, webhookRoute } from './webh
 import { messageFiles, runStartDrain, type PolledMode, type PolledRun } from './api-polled-run.js';
 import { PROBE, runChild, type ChildOutcome } from './child-measure.js';
 import { archiveRuns } from './archive-set.js';
+import { searchCliRuns } from './search-cli-set.js';
 import { log, MB, ratios, reportText, row, table, type DataSetName, type DataSetResult, type Row } from './report.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -248,7 +252,7 @@ async function runMailsluice(
 // ---------------------------------------------------------------------------------------------
 // Data sets.
 
-function generate(name: Exclude<DataSetName, 'archive'>, counts: { small: number; mixed: number; pop3: number; webhook: number; polled: number }): Buffer[] {
+function generate(name: Exclude<DataSetName, 'archive' | 'search-cli'>, counts: { small: number; mixed: number; pop3: number; webhook: number; polled: number }): Buffer[] {
   switch (name) {
     case 'small':
       // ~4.3 KB each: 4,000 bytes of text plus headers.
@@ -364,6 +368,18 @@ async function runArchiveSet(count: number): Promise<DataSetResult> {
   }
 }
 
+/** The search-cli set (search-cli-set.ts): an archive drained from one mailbox, then `search` timed as a process. */
+async function runSearchCliSet(count: number): Promise<DataSetResult> {
+  log(`[search-cli] ${count} messages: starting Dovecot`);
+  const d = await startDovecot({ parentDir: dovecotDir });
+  try {
+    const rows = await searchCliRuns(d, count);
+    return { name: 'search-cli', messages: count, bytes: rows[0]?.bytes ?? 0, rows };
+  } finally {
+    await d.stop();
+  }
+}
+
 /**
  * The webhook set: archive-only and one-webhook-route drains in alternating rounds, the median of
  * each kind (on this shared 2-core VM one pair of drains gave ratios from 0.69 to 0.94 within
@@ -474,6 +490,7 @@ async function main(): Promise<void> {
       webhook: { type: 'string' },
       polled: { type: 'string' },
       archive: { type: 'string' },
+      'search-cli': { type: 'string' },
       'webhook-rounds': { type: 'string' },
       'skip-mbsync': { type: 'boolean' },
       profile: { type: 'string' },
@@ -492,10 +509,10 @@ async function main(): Promise<void> {
     if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name} must be a positive whole number, got ${JSON.stringify(v)}`);
     return Number(v);
   };
-  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3'), webhook: count(values.webhook, 5_000, 'webhook'), polled: count(values.polled, 20_000, 'polled'), archive: count(values.archive, 100_000, 'archive') };
+  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3'), webhook: count(values.webhook, 5_000, 'webhook'), polled: count(values.polled, 20_000, 'polled'), archive: count(values.archive, 100_000, 'archive'), searchCli: count(values['search-cli'], 100_000, 'search-cli') };
   // Archive-only and webhook drains of the webhook set alternate this many times.
   const webhookRounds = count(values['webhook-rounds'], 3, 'webhook-rounds');
-  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'webhook', 'large', 'polled', 'archive'];
+  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'webhook', 'large', 'polled', 'archive', 'search-cli'];
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : all;
   for (const o of only) if (!all.includes(o as DataSetName)) throw new Error(`--only: unknown data set ${JSON.stringify(o)} (allowed: ${all.join(', ')})`);
   const skipMbsync = values['skip-mbsync'] === true;
@@ -517,7 +534,9 @@ async function main(): Promise<void> {
   const started = new Date();
   const results: DataSetResult[] = [];
   for (const name of all.filter((n) => only.includes(n))) {
-    results.push(name === 'archive' ? await runArchiveSet(counts.archive) : await runDataSet(name, generate(name, counts), { skipMbsync, profileDir, webhookRounds }));
+    results.push(
+      name === 'archive' ? await runArchiveSet(counts.archive) : name === 'search-cli' ? await runSearchCliSet(counts.searchCli) : await runDataSet(name, generate(name, counts), { skipMbsync, profileDir, webhookRounds }),
+    );
     log(table(results[results.length - 1]!));
   }
 

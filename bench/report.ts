@@ -30,13 +30,15 @@ export const TARGETS = {
   archiveShrinkAtMost: 0.6,
   /** Issue 16: verify reads the archive "at disk speed": at least this share of a plain sequential read of the same packs. */
   verifyOverPlainRead: 0.5,
+  /** Issue 17: `mailsluice search WORD` on a 100,000-message archive, the whole process (start-up included), p50 ms. */
+  searchCliMs: 300,
 } as const;
 
-export type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook' | 'large' | 'polled' | 'archive';
+export type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook' | 'large' | 'polled' | 'archive' | 'search-cli';
 
 /** One measured row of the table. */
 export interface Row {
-  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console' | 'mailsluice-verify' | 'mailsluice-verify-archive' | 'mailsluice-purge-half' | 'mailsluice-verify-after-purge';
+  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console' | 'mailsluice-verify' | 'mailsluice-verify-archive' | 'mailsluice-purge-half' | 'mailsluice-verify-after-purge' | 'mailsluice-search-cli';
   messages: number;
   bytes: number;
   seconds: number;
@@ -59,6 +61,8 @@ export interface Row {
   plainReadMiBps?: number;
   /** verify rows: MiB/s of packs read, by verify's own clock. */
   packMiBps?: number;
+  /** search-cli rows: the slowest of the timed processes, ms. */
+  searchMaxMs?: number;
 }
 
 export interface DataSetResult {
@@ -98,6 +102,7 @@ const LABELS: Record<Row['tool'], string> = {
   'mailsluice-verify-archive': 'mailsluice verify (whole archive)',
   'mailsluice-purge-half': 'mailsluice purge (half expired)',
   'mailsluice-verify-after-purge': 'mailsluice verify (after purge)',
+  'mailsluice-search-cli': 'mailsluice search WORD (process p50)',
   'raw-fetch-only': 'raw fetch-only',
   'raw-fetch-flag-expunge': 'raw fetch+flag+expunge',
   'raw-pop3-retr-dele': 'raw POP3 RETR+DELE /500',
@@ -213,6 +218,10 @@ export function ratios(results: DataSetResult[]): Ratio[] {
       const v = verified.packMiBps / verified.plainReadMiBps;
       out.push({ name: 'archive: verify MiB/s of packs / plain sequential read MiB/s', value: v, target: `>= ${TARGETS.verifyOverPlainRead}`, pass: v >= TARGETS.verifyOverPlainRead });
     }
+    for (const r of ds.rows.filter((x) => x.tool === 'mailsluice-search-cli')) {
+      const ms = r.seconds * 1000;
+      out.push({ name: `search-cli: ${r.note?.split(':')[0] ?? 'search'} on ${r.messages} messages, whole process p50 ms`, value: ms, target: `< ${TARGETS.searchCliMs}`, pass: ms < TARGETS.searchCliMs });
+    }
     if (ds.name === 'large' && empty?.peakRssMB != null) {
       out.push({ name: 'large: mailsluice peak RSS MB (ten 60 MB messages)', value: empty.peakRssMB, target: `< ${TARGETS.largePeakRssMB}`, pass: empty.peakRssMB < TARGETS.largePeakRssMB });
     }
@@ -224,7 +233,7 @@ export function ratios(results: DataSetResult[]): Ratio[] {
 export function reportText(results: DataSetResult[], rs: Ratio[]): string {
   const out: string[] = [''];
   for (const ds of results) out.push(table(ds), '');
-  out.push('Ratios (issues 2, 3, 4, 12, 14 and 16, "What good looks like"):');
+  out.push('Ratios (issues 2, 3, 4, 12, 14, 16 and 17, "What good looks like"):');
   const w = Math.max(...rs.map((r) => r.name.length));
   for (const r of rs) {
     out.push(`  ${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(8)}  target ${r.target.padEnd(7)}  ${r.pass ? 'PASS' : 'FAIL'}`);

@@ -12,7 +12,7 @@ import { dataDirHeld } from '../adapters/store-sqlite/index.js';
 import { ERROR_CODES, type ErrorCode } from '../core/errors/codes.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import { cliUser } from './audit.js';
-import { CONTROL_USER_HEADER, controlSocketPath } from './control-socket.js';
+import { CONTROL_USER_HEADER, controlSocketPath } from './control-socket-path.js';
 
 /** Query parameters; undefined ones are left out. */
 export type Query = Record<string, string | undefined>;

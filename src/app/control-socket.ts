@@ -12,28 +12,19 @@
  * and either could write the audit log's file itself. A request without it is recorded as the
  * service's own user. Records say `control socket` where the TCP API writes the client's address.
  */
-import { join } from 'node:path';
 import type { Authorize, RecordAction } from '../api/index.js';
 import type { EmbeddedApp } from './embedded.js';
 import { apiDeps, urlSigningOf, type ApiContext } from './api.js';
 import { cliUser, recordAction } from './audit.js';
+import { CONTROL_USER_HEADER, controlSocketPath } from './control-socket-path.js';
 
-/** The socket's name in the data directory (the API adapter's `CONTROL_SOCKET_FILE`, repeated so the command line need not load the framework). */
-export const CONTROL_SOCKET_NAME = 'control.sock';
-
-/** The header the command line names its OS user in. */
-export const CONTROL_USER_HEADER = 'x-mailsluice-user';
+export { CONTROL_SOCKET_NAME, CONTROL_USER_HEADER, controlSocketPath } from './control-socket-path.js';
 
 /** What the audit log records as `origin` for a request through the socket. */
 export const CONTROL_ORIGIN = 'control socket';
 
 /** What an OS user name may be, as the header carries it; anything else is not believed. */
 const USER_SHAPE = /^[A-Za-z0-9._@:-]{1,64}$/;
-
-/** The control socket of `dataDir`. */
-export function controlSocketPath(dataDir: string): string {
-  return join(dataDir, CONTROL_SOCKET_NAME);
-}
 
 /** A peer of the socket: the OS user it names (else the service's), as an admin. */
 export function localPrincipal(): Authorize {

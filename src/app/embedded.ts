@@ -30,16 +30,15 @@ import { createSqliteStore, lockDataDir, takeReclaimLock, type DataDirLock, type
 import { createSqliteBus, createSqliteResponseLedger } from '../adapters/bus-sqlite/index.js';
 import { makePrivateDirSync, tightenTree } from '../adapters/fs-node/private-files.js';
 import { MailsluiceError } from '../core/errors/index.js';
-import { createPostalMimeParser } from '../adapters/parser-postal-mime/index.js';
 import { JsonlLogger, connectionLogLevel, type LogSink } from '../adapters/logger-jsonl/index.js';
 import { systemClock } from '../adapters/clock-system/index.js';
 import type { Config, ConnectionConfig } from '../config/loader.js';
-import { createSource } from './source-factory.js';
 import { ByteBudget, DEFAULT_IN_FLIGHT_BYTES } from '../core/memory/byte-budget.js';
 import { guardTls } from './tls-guard.js';
 import { FsPackRewriter } from '../adapters/blob-fs/index.js';
 import { reclaimSerial, type ReclaimDeps, type ReclaimSpaceResult } from './reclaim-space.js';
 import type { ReclaimTotals } from '../core/archive/pack-reclaim.js';
+import { toParsedRecord } from '../core/message/parsed-record.js';
 
 /** Builds a connection's mailbox source, guarded against a STARTTLS downgrade (ADR 0016). */
 export type SourceMaker = (cfg: ConnectionConfig, logger: Logger, runtime?: SourceRuntime) => MailboxSource;
@@ -213,12 +212,65 @@ async function openArchive(config: Config, options: EmbeddedOptions, logger: Jso
   }
 }
 
+/** The parser adapter's module (postal-mime and the character set tables of its libraries). */
+type ParserModule = typeof import('../adapters/parser-postal-mime/index.js');
+
+/**
+ * The message parser, its module imported on the first parse unless `preloaded` (most commands
+ * never parse, and `search` must start in a fraction of a second: issue 17); its worker threads
+ * start on the first parse as before.
+ */
+function lazyParser(preloaded: ParserModule | null): MessageParser {
+  let real: Promise<MessageParser> | null = null;
+  // The index stage's parser: the bytes it parses were read back from the archive for this
+  // parse only, so a large one moves to the worker instead of being copied (~0.4 s of the main
+  // thread's time on the mixed set's 278 MB).
+  const load = (): Promise<MessageParser> =>
+    (real ??= (preloaded ? Promise.resolve(preloaded) : import('../adapters/parser-postal-mime/index.js')).then((m) => m.createPostalMimeParser({ transferRaw: true })));
+  return {
+    parse: async (raw, totalSize) => (await load()).parse(raw, totalSize),
+    async parseToRecord(raw, totalSize) {
+      const p = await load();
+      return p.parseToRecord ? p.parseToRecord(raw, totalSize) : toParsedRecord(await p.parse(raw, totalSize));
+    },
+    async close() {
+      if (real) await (await real).close();
+    },
+  };
+}
+
+/**
+ * The commands that take from the mailboxes (ADR 0014): only their apps load the sources'
+ * libraries (IMAP, POP3), and they load the parser's module at the start too, as every command
+ * did before (ADR 0039): they parse what they take, and the first messages are not held back
+ * by the import.
+ */
+const TAKERS: ReadonlySet<EmbeddedOptions['holder']> = new Set(['start', 'drain']);
+
+/**
+ * The app's `createSource`: for `start` and `drain` the source factory, imported here (the
+ * mailbox libraries are the largest part of the code a command would otherwise load for
+ * nothing); for every other command one that says it does not take from mailboxes.
+ */
+async function loadSourceMaker(holder: EmbeddedOptions['holder']): Promise<(store: TlsMemory) => SourceMaker> {
+  if (!TAKERS.has(holder)) {
+    return () => (c) => {
+      throw new MailsluiceError('INTERNAL', `connection ${c.name}: this command opened the archive without the mailbox sources (only start and drain take from mailboxes)`);
+    };
+  }
+  const { createSource } = await import('./source-factory.js');
+  // Every session guarded against a STARTTLS downgrade, remembered in archive.db (ADR 0016).
+  return (store) => (c, l, runtime) => guardTls(c, l, store, createSource, runtime);
+}
+
 /** Builds the embedded app for a validated config. */
 export async function createEmbeddedApp(config: Config, options: EmbeddedOptions = {}): Promise<EmbeddedApp> {
   const paths = dataPaths(config.dataDir);
   const stderrLevel = options.stderrLevel ?? 'warn';
   const logger = new JsonlLogger([{ level: stderrLevel, stream: process.stderr }]);
+  const [sourcesOver, parserModule] = await Promise.all([loadSourceMaker(options.holder), TAKERS.has(options.holder) ? import('../adapters/parser-postal-mime/index.js') : null]);
   const { lock, store, blobs, databaseKey } = await openArchive(config, options, logger);
+  const createSource = sourcesOver(store);
   // A reader whose ref went stale (its pack rewritten since, ADR 0036) asks the catalogue again.
   blobs.setRelocator((sha256) => store.blobRefs.refOf(sha256));
   const reclaimDeps = (): ReclaimDeps => ({ catalogue: store.blobRefs, rewriter: new FsPackRewriter(blobs, logger), clock: systemClock, logger });
@@ -260,10 +312,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,
     stderrLevel,
-    // The index stage's parser: the bytes it parses were read back from the archive for this
-    // parse only, so a large one moves to the worker instead of being copied (~0.4 s of the main
-    // thread's time on the mixed set's 278 MB).
-    parser: () => (parser ??= createPostalMimeParser({ transferRaw: true })),
+    parser: () => (parser ??= lazyParser(parserModule)),
     connectionLogFile: logFile,
     connectionLogger(c) {
       const level = connectionLogLevel(c.logging);
@@ -271,8 +320,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
       const extra: LogSink[] = level ? [{ level, file: logFile(c.name), rotation }] : [];
       return logger.with(extra, { connection: c.name });
     },
-    // Every session guarded against a STARTTLS downgrade, remembered in archive.db (ADR 0016).
-    createSource: (c, l, runtime) => guardTls(c, l, store, createSource, runtime),
+    createSource,
     clock: systemClock,
     budget: new ByteBudget(DEFAULT_IN_FLIGHT_BYTES),
     async close() {

@@ -1,22 +1,20 @@
 /**
- * The commands of SPEC's "Command line" contract. Each returns an exit status; errors are thrown
- * as MailsluiceError and printed as one line by main.ts.
+ * The commands of SPEC's "Command line" contract that read the archive (stats, search, export,
+ * logs, deliveries), and what every command module shares: the config path, `withApp`,
+ * `runningService`. Each returns an exit status; errors are thrown as MailsluiceError and printed
+ * as one line by main.ts. Imported by `search`: whatever this module imports at its top, every
+ * `search` process pays for (issue 17), so a command with heavy dependencies (the pipeline, the
+ * sources, the parser, the API) lives in a module of its own (run-commands.ts,
+ * test-connection-command.ts, inspect-command.ts), which main.ts imports only when it runs.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { MailsluiceError } from '../core/errors/index.js';
-import { formatProblems, type Config, type ConnectionConfig } from '../config/loader.js';
-import { checkConfigFileText, readServiceConfig } from '../app/config-file.js';
-import { assertArchiveExists, createEmbeddedApp, dataPaths, type EmbeddedApp } from '../app/embedded.js';
-import { drainAll, type DrainProgress } from '../app/drain.js';
+import type { Config } from '../config/loader.js';
+import { readServiceConfig } from '../app/config-file.js';
+import { assertArchiveExists, createEmbeddedApp, type EmbeddedApp } from '../app/embedded.js';
 import { parseDateOption } from './dates.js';
-import { drainFailures, formatProgress, formatSummary } from './drain-report.js';
-import { runService } from '../app/service.js';
-import { testConnection } from '../app/test-connection.js';
-import { assertProbeConfigured, serviceHolds, testConnectionWithProbe, type ProbeTestResult, type TestStep } from '../app/probe-test.js';
-import { loadOrCreateProbeKey } from '../app/probe-key.js';
-import { inspectFiles } from '../app/inspect.js';
 import type { ParsedArgs } from './args.js';
 import { exportDirMode, parseExportMode } from './export-mode.js';
 import { recordCliAction } from '../app/audit.js';
@@ -24,10 +22,10 @@ import { exportArchive, zipTarget, type ExportReport } from '../app/export.js';
 import { verifyExportZip } from '../app/export-verify.js';
 import { connectService, type ControlClient } from '../app/control-client.js';
 import { exportThroughService, logThroughService, retryThroughService, searchThroughService, type RetryRequest } from '../app/service-commands.js';
-import { deliveriesThroughService, probeThroughService } from '../app/service-live.js';
+import { deliveriesThroughService } from '../app/service-live.js';
 import type { SearchHit } from '../core/ports/search-index.js';
 
-import { OutputClosed, type Io } from './output.js';
+import type { Io } from './output.js';
 export type { Io } from './output.js';
 
 /** The configuration file a command reads (`--config`, default ./mailsluice.yaml). */
@@ -46,7 +44,7 @@ export function configPath(args: ParsedArgs): string {
  * fs-node/private-files.ts). Set here, in the process's entry, not in the composition root: the
  * umask is the whole process's, and an app built in a test must not change it for the test.
  */
-function holdersUmask(): void {
+export function holdersUmask(): void {
   process.umask(0o077);
 }
 
@@ -73,147 +71,6 @@ export async function runningService(args: ParsedArgs): Promise<ControlClient | 
 
 function mb(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MB`;
-}
-
-/** `mailsluice config check` */
-export async function cmdConfigCheck(args: ParsedArgs, io: Io): Promise<number> {
-  const file = configPath(args);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new MailsluiceError('CONFIG_NOT_FOUND', `cannot read configuration file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  const { config, problems, warnings } = checkConfigFileText(text, file);
-  if (args.options.json) {
-    io.out(JSON.stringify({ ok: !!config, file, problems, warnings }) + '\n');
-  } else {
-    if (problems.length) io.err(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${formatProblems(problems)}\n`);
-    if (warnings.length) io.err(`warnings:\n${formatProblems(warnings)}\n`);
-    if (config) io.out(`${file}: OK (${config.connections.length} connection${config.connections.length === 1 ? '' : 's'}, ${config.routes.length} route${config.routes.length === 1 ? '' : 's'})\n`);
-  }
-  return config ? 0 : 1;
-}
-
-/** `mailsluice drain [--connection NAME]` */
-export async function cmdDrain(args: ParsedArgs, io: Io): Promise<number> {
-  return withApp(args, async (app, config) => {
-    const progress = io.isTty && !args.options.json ? (p: DrainProgress) => io.err(`\r${formatProgress(p)}\x1b[K`) : undefined;
-    const summary = await drainAll(app, {
-      ...(typeof args.options.connection === 'string' ? { connection: args.options.connection } : {}),
-      ...(progress ? { onProgress: progress } : {}),
-    });
-    if (progress) io.err('\n');
-    try {
-      io.out(args.options.json ? JSON.stringify(summary) + '\n' : formatSummary(summary, config.connections));
-    } catch (err) {
-      // Nobody reads the summary any more; the exit status still says whether all was done.
-      if (!(err instanceof OutputClosed)) throw err;
-    }
-    // Everything else was done and the summary is printed; the exit status and a line each say
-    // what was not (SPEC: non-zero on failure).
-    const failures = drainFailures(summary);
-    for (const e of failures) io.err(`mailsluice: ${e.code}: ${e.message}\n`);
-    return failures.length > 0 ? 1 : 0;
-  }, 'drain');
-}
-
-/** `mailsluice start` */
-export async function cmdStart(args: ParsedArgs, io: Io): Promise<number> {
-  const config = readServiceConfig(configPath(args));
-  for (const w of config.warnings) io.err(`warning: ${w.path}: ${w.message}\n`);
-  holdersUmask();
-  const app = await createEmbeddedApp(config, { stderrLevel: 'info', holder: 'start' });
-  try {
-    await runService(app);
-  } finally {
-    await app.close();
-  }
-  return 0;
-}
-
-/** A step of `test-connection` as one line. */
-function stepLine(s: TestStep): string {
-  return `${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(12)} ${s.detail}${s.code ? ` [${s.code}]` : ''} (${s.ms} ms)\n`;
-}
-
-/**
- * `mailsluice test-connection NAME [--probe]`. The plain test only talks to the mail server and
- * stays in this command beside a running service too; the probe test goes to a running service
- * (ADR 0025), which archives the probe and follows it there.
- */
-export async function cmdTestConnection(args: ParsedArgs, io: Io): Promise<number> {
-  const name = args.positionals[0];
-  if (!name) throw new MailsluiceError('CLI_USAGE', 'test-connection needs the connection name: mailsluice test-connection NAME');
-  const config = readServiceConfig(configPath(args));
-  const conn = config.connections.find((c) => c.name === name);
-  if (!conn) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
-  const hasArchive = existsSync(dataPaths(config.dataDir).db);
-  // A probe's steps take up to testRelay.waitMs each: each line is printed as its step completes.
-  const live = !args.options.json;
-  const onStep = (s: TestStep): void => (live ? io.out(stepLine(s)) : undefined);
-  // The STARTTLS downgrade memory lives in the archive: used when one exists, never created here.
-  const result = args.options.probe
-    ? await probeTest(args, conn, config.dataDir, hasArchive, onStep)
-    : hasArchive
-      ? await withApp(args, async (app) => testConnection(conn, app.tls))
-      : await testConnection(conn);
-  if (args.options.json) io.out(JSON.stringify(result) + '\n');
-  else {
-    if (!args.options.probe) for (const s of result.steps) io.out(stepLine(s));
-    for (const w of result.warnings ?? []) io.out(`WARN ${w}\n`);
-    io.out(result.ok ? `connection ${name} works\n` : `connection ${name} failed at ${result.steps.find((s) => !s.ok)?.step}\n`);
-  }
-  return result.ok ? 0 : 1;
-}
-
-/**
- * `test-connection NAME --probe`: through a running service's control socket (it sends, archives
- * and finds the probe, and records the test); else here, with the archive (if any) read to look for the probe.
- */
-async function probeTest(args: ParsedArgs, conn: ConnectionConfig, dataDir: string, hasArchive: boolean, onStep: (s: TestStep) => void): Promise<ProbeTestResult> {
-  assertProbeConfigured(conn);
-  const service = hasArchive ? await connectService(dataDir) : null;
-  if (service) return probeThroughService(service, conn.name, onStep);
-  const key = loadOrCreateProbeKey(dataDir);
-  // A drain may hold the archive: it takes the probe if it is still running when the probe comes.
-  const archiving = hasArchive && serviceHolds(dataDir);
-  return hasArchive
-    ? withApp(args, async (app) => testConnectionWithProbe(conn, { key, search: app.store, archiving, memory: app.tls }, onStep))
-    : testConnectionWithProbe(conn, { key, archiving: false }, onStep);
-}
-
-/** `mailsluice connection reset-tls NAME`: forget that the server offered STARTTLS (ADR 0016). */
-export async function cmdConnectionResetTls(args: ParsedArgs, io: Io): Promise<number> {
-  const name = args.positionals[0];
-  if (!name || args.positionals.length > 1) throw new MailsluiceError('CLI_USAGE', 'connection reset-tls needs one connection name: mailsluice connection reset-tls NAME');
-  return withApp(args, async (app, config) => {
-    if (!config.connections.some((c) => c.name === name)) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
-    const had = app.tls.tlsOffered(name);
-    app.tls.setTlsOffered(name, false);
-    if (args.options.json) io.out(JSON.stringify({ connection: name, forgotten: had }) + '\n');
-    else io.out(had ? `connection ${name}: forgot that its server offered STARTTLS; the next session may log in without TLS if the server offers none\n` : `connection ${name}: nothing remembered (its server never offered STARTTLS to mailsluice)\n`);
-    return 0;
-   }, 'write');
-}
-
-/** `mailsluice inspect FILE...` */
-export async function cmdInspect(args: ParsedArgs, io: Io): Promise<number> {
-  if (args.positionals.length === 0) throw new MailsluiceError('CLI_USAGE', 'inspect needs at least one file: mailsluice inspect FILE...');
-  let status = 0;
-  await inspectFiles(args.positionals, (r) => {
-    if ('error' in r) {
-      status = 1;
-      if (args.options.json) io.out(JSON.stringify({ Error: r.error.toJSON() }) + '\n');
-      else io.err(`${r.file}: ${r.error.message}\n`);
-      return;
-    }
-    const o = r.outcome;
-    const obj = o.ok ? o.attributes : { ...(o.partial ?? {}), Unparsable: true, Error: { code: o.code, message: o.reason } };
-    if (args.options.json) io.out(JSON.stringify(obj) + '\n');
-    else io.out(`== ${r.file}\n${JSON.stringify(obj, null, 2)}\n`);
-  });
-  return status;
 }
 
 /** `mailsluice stats` */

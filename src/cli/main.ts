@@ -4,16 +4,6 @@
  */
 import { MailsluiceError, toMailsluiceError } from '../core/errors/index.js';
 import { parseArgs } from './args.js';
-import * as c from './commands.js';
-import { cmdTokenCreate, cmdTokenList, cmdTokenRevoke } from './token-commands.js';
-import { cmdAuditList, cmdAuditPrune, cmdAuditVerify } from './audit-commands.js';
-import { cmdVerify } from './verify-command.js';
-import { cmdHoldList, cmdHoldPlace, cmdHoldRelease, cmdHoldShow } from './hold-commands.js';
-import { cmdPurge } from './purge-command.js';
-import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
-import { cmdBackup, cmdRestore } from './backup-commands.js';
-import { cmdKeysGenerate, cmdKeysRotate, cmdKeysEncryptExisting } from './key-commands.js';
-import { cmdKeysCombine, cmdKeysExport } from './key-escrow-commands.js';
 import { helpFor, version } from './help.js';
 import { OutputClosed, stdio, type Io } from './output.js';
 
@@ -25,29 +15,55 @@ const KNOWN = {
   repeatable: ['id'],
 } as const;
 
-const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => Promise<number>> = {
-  start: c.cmdStart,
-  run: c.cmdStart,
-  drain: c.cmdDrain,
-  'test-connection': c.cmdTestConnection,
-  inspect: c.cmdInspect,
-  stats: c.cmdStats,
-  search: c.cmdSearch,
-  export: c.cmdExport,
-  logs: c.cmdLogs,
-  verify: cmdVerify,
-  purge: cmdPurge,
-  backup: cmdBackup,
-  restore: cmdRestore,
+/** A command: its arguments (the command's own words removed) and the terminal; resolves to the exit status. */
+type Command = (args: ReturnType<typeof parseArgs>, io: Io) => Promise<number>;
+/**
+ * A command's module, imported only when the command runs: `search` must answer in a fraction of
+ * a second as a whole process (issue 17), and importing every command's module (the service, the
+ * API, the mailbox and MIME libraries) took most of that before anything was done. A new
+ * command is a line here naming its module and export, never a static import above.
+ */
+type LazyCommand = () => Promise<Command>;
+
+const commands = (): Promise<typeof import('./commands.js')> => import('./commands.js');
+
+const COMMANDS: Record<string, LazyCommand> = {
+  start: async () => (await import('./run-commands.js')).cmdStart,
+  run: async () => (await import('./run-commands.js')).cmdStart,
+  drain: async () => (await import('./run-commands.js')).cmdDrain,
+  'test-connection': async () => (await import('./test-connection-command.js')).cmdTestConnection,
+  inspect: async () => (await import('./inspect-command.js')).cmdInspect,
+  stats: async () => (await commands()).cmdStats,
+  search: async () => (await commands()).cmdSearch,
+  export: async () => (await commands()).cmdExport,
+  logs: async () => (await commands()).cmdLogs,
+  verify: async () => (await import('./verify-command.js')).cmdVerify,
+  purge: async () => (await import('./purge-command.js')).cmdPurge,
+  backup: async () => (await import('./backup-commands.js')).cmdBackup,
+  restore: async () => (await import('./backup-commands.js')).cmdRestore,
 };
 
+const tokens = (): Promise<typeof import('./token-commands.js')> => import('./token-commands.js');
+const audit = (): Promise<typeof import('./audit-commands.js')> => import('./audit-commands.js');
+const connections = (): Promise<typeof import('./connection-commands.js')> => import('./connection-commands.js');
+const keys = (): Promise<typeof import('./key-commands.js')> => import('./key-commands.js');
+const escrow = (): Promise<typeof import('./key-escrow-commands.js')> => import('./key-escrow-commands.js');
+const holds = (): Promise<typeof import('./hold-commands.js')> => import('./hold-commands.js');
+
 /** Two-word commands whose second word picks the command (`token create`, `audit verify`). */
-const GROUPS: Record<string, Record<string, (typeof COMMANDS)[string]>> = {
-  token: { create: cmdTokenCreate, list: cmdTokenList, revoke: cmdTokenRevoke },
-  audit: { list: cmdAuditList, verify: cmdAuditVerify, prune: cmdAuditPrune },
-  connections: { list: cmdConnectionsList, status: cmdConnectionsStatus },
-  keys: { generate: cmdKeysGenerate, rotate: cmdKeysRotate, export: cmdKeysExport, combine: cmdKeysCombine, 'encrypt-existing': cmdKeysEncryptExisting },
-  hold: { place: cmdHoldPlace, release: cmdHoldRelease, list: cmdHoldList, show: cmdHoldShow },
+const GROUPS: Record<string, Record<string, LazyCommand>> = {
+  token: { create: async () => (await tokens()).cmdTokenCreate, list: async () => (await tokens()).cmdTokenList, revoke: async () => (await tokens()).cmdTokenRevoke },
+  audit: { list: async () => (await audit()).cmdAuditList, verify: async () => (await audit()).cmdAuditVerify, prune: async () => (await audit()).cmdAuditPrune },
+  connections: { list: async () => (await connections()).cmdConnectionsList, status: async () => (await connections()).cmdConnectionsStatus },
+  keys: {
+    generate: async () => (await keys()).cmdKeysGenerate,
+    rotate: async () => (await keys()).cmdKeysRotate,
+    export: async () => (await escrow()).cmdKeysExport,
+    combine: async () => (await escrow()).cmdKeysCombine,
+    'encrypt-existing': async () => (await keys()).cmdKeysEncryptExisting,
+  },
+  hold: { place: async () => (await holds()).cmdHoldPlace, release: async () => (await holds()).cmdHoldRelease, list: async () => (await holds()).cmdHoldList, show: async () => (await holds()).cmdHoldShow },
+  deliveries: { list: async () => (await commands()).cmdDeliveriesList, retry: async () => (await commands()).cmdDeliveriesRetry },
 };
 
 /** Runs the CLI and resolves to the exit status. */
@@ -69,26 +85,24 @@ export async function main(argv: string[], io: Io = stdio()): Promise<number> {
     }
     if (command === 'config') {
       if (rest[0] !== 'check') throw new MailsluiceError('CLI_USAGE', `unknown command "config ${rest[0] ?? ''}": did you mean "config check"?`);
-      return await c.cmdConfigCheck({ ...args, positionals: rest.slice(1) }, io);
+      return await (await import('./config-commands.js')).cmdConfigCheck({ ...args, positionals: rest.slice(1) }, io);
     }
     if (command === 'connection') {
       if (rest[0] !== 'reset-tls') throw new MailsluiceError('CLI_USAGE', `unknown command "connection ${rest[0] ?? ''}": did you mean "connection reset-tls NAME"?`);
-      return await c.cmdConnectionResetTls({ ...args, positionals: rest.slice(1) }, io);
+      return await (await import('./config-commands.js')).cmdConnectionResetTls({ ...args, positionals: rest.slice(1) }, io);
     }
-    if (command === 'deliveries') {
-      const sub = rest[0] === 'list' ? c.cmdDeliveriesList : rest[0] === 'retry' ? c.cmdDeliveriesRetry : undefined;
-      if (!sub) throw new MailsluiceError('CLI_USAGE', `unknown command "deliveries ${rest[0] ?? ''}": use "deliveries list" or "deliveries retry"`);
-      return await sub({ ...args, positionals: rest.slice(1) }, io);
+    if (command === 'deliveries' && !(rest[0] && Object.hasOwn(GROUPS.deliveries!, rest[0]))) {
+      throw new MailsluiceError('CLI_USAGE', `unknown command "deliveries ${rest[0] ?? ''}": use "deliveries list" or "deliveries retry"`);
     }
-    const group = GROUPS[command];
+    const group = Object.hasOwn(GROUPS, command) ? GROUPS[command] : undefined;
     if (group) {
-      const sub = rest[0] ? group[rest[0]] : undefined;
+      const sub = rest[0] && Object.hasOwn(group, rest[0]) ? group[rest[0]] : undefined;
       if (!sub) throw new MailsluiceError('CLI_USAGE', `unknown command "${command} ${rest[0] ?? ''}": use ${Object.keys(group).map((s) => `"${command} ${s}"`).join(', ')}`);
-      return await sub({ ...args, positionals: rest.slice(1) }, io);
+      return await (await sub())({ ...args, positionals: rest.slice(1) }, io);
     }
-    const fn = COMMANDS[command];
+    const fn = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (!fn) throw new MailsluiceError('CLI_USAGE', `unknown command "${command}"; run mailsluice --help`);
-    return await fn({ ...args, positionals: rest }, io);
+    return await (await fn())({ ...args, positionals: rest }, io);
   } catch (err) {
     // The reader of our output went away (`| head`): it has what it wanted (output.ts).
     if (err instanceof OutputClosed) return 0;

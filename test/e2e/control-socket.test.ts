@@ -52,6 +52,18 @@ async function waitAnswering(path: string, stderr: () => string): Promise<void> 
   }
 }
 
+/** Waits until the archive holds `messages` messages, none waiting to be parsed (`stats`, which reads the store beside a service and records nothing). */
+async function waitParsed(ws: Workspace, messages: number): Promise<void> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const r = await runCli(['stats', '--json'], ws);
+    const s = r.code === 0 ? (JSON.parse(r.stdout) as { messages: number; unparsed: number }) : null;
+    if (s && s.messages === messages && s.unparsed === 0) return;
+    assert.ok(Date.now() < until, `the service did not take and parse ${messages} messages in time (stats: ${r.stdout}${r.stderr})`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
 test('beside start: search, export, token, audit, logs and connections go through the control socket, audited as the local user; the socket is 0600 and gone after the stop', async () => {
   const user = await dovecot.createUser();
   const originals = [0, 1, 2].map((i) => makeMessage(i, { tag: i === 1 ? 'zanzibar' : undefined, bodyBytes: 700 }));
@@ -200,6 +212,9 @@ test('with the TCP API off: the socket serves; a SIGKILLed service leaves it, th
   collect(child);
   try {
     await waitAnswering(socket, () => stderr);
+    // Both messages taken and parsed first: the searches below compare what they print, and a
+    // search that starts fast enough (issue 17) would otherwise list them before their parse.
+    await waitParsed(ws, 2);
     const first = await runCli(['search', '--json'], ws);
     assert.equal(first.code, 0, first.stderr);
 

@@ -4,7 +4,8 @@
  * backreferences need backtracking) and the JavaScript spellings RE2 writes differently are named
  * as such, with the RE2 way to write them where there is one; anything else keeps RE2's own words.
  */
-import { RE2JSSyntaxException } from 're2js';
+import type { RE2JSSyntaxException } from 're2js';
+import { re2jsLibrary } from './re2js-regex-config.js';
 
 /** The construct a syntax error points at, as re2js reports it (without the `(?i)` it prepends for the flag). */
 function fragment(err: RE2JSSyntaxException): string {
@@ -13,7 +14,7 @@ function fragment(err: RE2JSSyntaxException): string {
 
 /** Why re2js refused `pattern`, in one sentence (no trailing period). */
 export function re2jsRefusal(err: unknown): string {
-  if (!(err instanceof RE2JSSyntaxException)) return `is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`;
+  if (!(err instanceof re2jsLibrary().RE2JSSyntaxException)) return `is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`;
   const at = fragment(err);
   if (at.startsWith('(?=') || at.startsWith('(?!')) return `lookahead ${at.slice(0, 3)}…) is not supported`;
   if (at.startsWith('(?<=') || at.startsWith('(?<!')) return `lookbehind ${at.slice(0, 4)}…) is not supported`;

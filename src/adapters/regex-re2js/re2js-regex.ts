@@ -3,16 +3,16 @@
  * text whatever the pattern (a DFA, falling back to a Pike VM, never backtracking), and it needs no
  * native build (docs/adr/0012-linear-time-route-regexes.md).
  */
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
 import type { CompiledRegex, RegexEngine } from '../../core/ports/regex-engine.js';
 import { re2jsRefusal } from './re2js-error-map.js';
-import { RE2JS_ENGINE_RULE as ENGINE, RE2JS_FLAGS, RE2JS_MAX_PROGRAM } from './re2js-regex-config.js';
+import { RE2JS_ENGINE_RULE as ENGINE, RE2JS_MAX_PROGRAM, re2jsFlags, re2jsLibrary } from './re2js-regex-config.js';
 
 /** Compiles with the semantics routes have always had: case-insensitive, Unicode-aware. */
 export function compileRe2js(pattern: string): CompiledRegex {
   let re: RE2JS;
   try {
-    re = RE2JS.compile(pattern, RE2JS_FLAGS);
+    re = re2jsLibrary().RE2JS.compile(pattern, re2jsFlags());
   } catch (err) {
     return { ok: false, reason: `${re2jsRefusal(err)}: ${ENGINE}` };
   }
