@@ -23,6 +23,7 @@ import yazl from 'yazl';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { ExportItem } from '../core/ports/archive-reader.js';
 import type { BlobStore } from '../core/ports/blob-store.js';
+import { MANIFEST_NAME, MANIFEST_VERSION } from '../core/archive/export-selection.js';
 
 /** What an export is asked to write. */
 export type ExportFormat = 'mbox' | 'zip';
@@ -45,11 +46,7 @@ export interface ExportOutput {
   totals(): ExportTotals;
 }
 
-/** The manifest's name in the zip. */
-export const MANIFEST_NAME = 'manifest.jsonl';
-
-/** The version of the manifest's format (its first line's `mailsluiceExport`). */
-export const MANIFEST_VERSION = 1;
+export { MANIFEST_NAME, MANIFEST_VERSION };
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

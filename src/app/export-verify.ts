@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { MailsluiceError } from '../core/errors/index.js';
-import { MANIFEST_NAME, MANIFEST_VERSION } from '../api/export-writer.js';
+// From the core, not the writer: a verify (and `search`, through service-commands) loads no zip writer.
+import { MANIFEST_NAME, MANIFEST_VERSION } from '../core/archive/export-selection.js';
 import { zipEntries, type ZipEntry } from './zip-entries.js';
 
 /** What the check found. */

@@ -7,21 +7,18 @@
  * sources, the parser, the API) lives in a module of its own (run-commands.ts,
  * test-connection-command.ts, inspect-command.ts), which main.ts imports only when it runs.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { Config } from '../config/loader.js';
 import { readServiceConfig } from '../app/config-file.js';
 import { assertArchiveExists, createEmbeddedApp, type EmbeddedApp } from '../app/embedded.js';
 import { parseDateOption } from './dates.js';
 import type { ParsedArgs } from './args.js';
-import { exportDirMode, parseExportMode } from './export-mode.js';
 import { recordCliAction } from '../app/audit.js';
-import { exportArchive, zipTarget, type ExportReport } from '../app/export.js';
-import { verifyExportZip } from '../app/export-verify.js';
 import { connectService, type ControlClient } from '../app/control-client.js';
-import { exportThroughService, logThroughService, retryThroughService, searchThroughService, type RetryRequest } from '../app/service-commands.js';
+import { logThroughService, retryThroughService, searchThroughService, type RetryRequest } from '../app/service-commands.js';
 import { deliveriesThroughService } from '../app/service-live.js';
 import type { SearchHit } from '../core/ports/search-index.js';
 
@@ -131,74 +128,6 @@ function printHits(found: SearchHit[], limit: number, json: boolean, io: Io): vo
     for (const h of hits) io.out(`${h.sha256.slice(0, 12)}  ${(h.date ?? '').slice(0, 19).padEnd(19)}  ${h.from.slice(0, 30).padEnd(30)}  ${h.subject}\n`);
     io.out(more ? `first ${limit} messages shown; more match: raise --limit or narrow the search\n` : `${hits.length} message${hits.length === 1 ? '' : 's'}\n`);
   }
-}
-
-/**
- * `mailsluice export --out DIR|FILE.zip [--format eml|mbox|zip] [--query Q] [--connection NAME]
- * [--mode OCTAL]`, and `mailsluice export verify FILE.zip` (docs/export.md).
- */
-export async function cmdExport(args: ParsedArgs, io: Io): Promise<number> {
-  if (args.positionals[0] === 'verify') return cmdExportVerify(args, io);
-  if (args.positionals.length > 0) throw new MailsluiceError('CLI_USAGE', `export takes no words but "verify FILE.zip"; the query goes in --query '${args.positionals.join(' ')}'`);
-  const out = args.options.out;
-  const format = args.options.format ?? 'eml';
-  if (format !== 'eml' && format !== 'mbox' && format !== 'zip') throw new MailsluiceError('CLI_USAGE', `--format must be eml, mbox or zip, not ${String(format)}`);
-  if (typeof out !== 'string') throw new MailsluiceError('CLI_USAGE', format === 'zip' ? 'export --format zip needs --out FILE.zip' : 'export needs --out DIR');
-  const mode = parseExportMode(args.options.mode);
-  const text = typeof args.options.query === 'string' ? args.options.query : undefined;
-  if (text !== undefined && text.trim() === '') throw new MailsluiceError('CLI_USAGE', '--query is empty: leave it out to export every message');
-  const conn = typeof args.options.connection === 'string' ? args.options.connection : undefined;
-  const query = { ...(text !== undefined ? { text } : {}), ...(conn ? { connection: conn } : {}) };
-  // A zip is one new file: refused before anything is recorded or read when it exists.
-  const dir = format === 'zip' ? dirname(zipTarget(out)) : out;
-  const json = args.options.json === true;
-  const service = await runningService(args);
-  if (service) {
-    // The service selects, reads and records it; the files are written here.
-    mkdirSync(dir, { recursive: true, mode: exportDirMode(mode) });
-    const r = await exportThroughService(service, { out, format, mode, query });
-    printExported({ format, out: resolve(out), written: r.written, ...(r.manifestSha256 ? { manifestSha256: r.manifestSha256 } : {}) }, json, io);
-    return 0;
-  }
-  // Read-write: the export is recorded in the audit log before it runs (ADR 0022).
-  return withApp(args, async (app) => {
-    let last = 0;
-    const progress = (n: number, force = false): void => {
-      if (!io.isTty || json || (!force && Date.now() - last < 250)) return;
-      last = Date.now();
-      io.err(`\rexported ${n} message${n === 1 ? '' : 's'}   `);
-    };
-    const report = await exportArchive(app, { out, format, mode, dirMode: exportDirMode(mode), query, progress });
-    if (io.isTty && !json) {
-      progress(report.written, true);
-      io.err('\n');
-    }
-    printExported(report, json, io);
-    return 0;
-  }, 'write');
-}
-
-function printExported(r: ExportReport, json: boolean, io: Io): void {
-  if (json) io.out(JSON.stringify({ exported: r.written, out: r.out, format: r.format, ...(r.manifestSha256 ? { manifestSha256: r.manifestSha256 } : {}) }) + '\n');
-  else {
-    io.out(`exported ${r.written} message${r.written === 1 ? '' : 's'} to ${r.out} (${r.format})\n`);
-    if (r.manifestSha256) io.out(`manifest sha256 ${r.manifestSha256}\n`);
-  }
-}
-
-/** `mailsluice export verify FILE.zip`: exit 1 with EXPORT_INVALID, each problem a line, when the zip is not what its manifest says. */
-async function cmdExportVerify(args: ParsedArgs, io: Io): Promise<number> {
-  const file = args.positionals[1];
-  if (!file || args.positionals.length > 2) throw new MailsluiceError('CLI_USAGE', 'usage: mailsluice export verify FILE.zip');
-  const v = await verifyExportZip(file);
-  if (args.options.json === true) io.out(JSON.stringify(v) + '\n');
-  else {
-    for (const p of v.problems) io.out(`${p}\n`);
-    io.out(`${v.messages} message${v.messages === 1 ? '' : 's'} in ${v.files} file${v.files === 1 ? '' : 's'}, ${v.bytes} bytes; manifest sha256 ${v.manifestSha256 ?? '(none)'}\n`);
-  }
-  if (!v.ok) throw new MailsluiceError('EXPORT_INVALID', `${resolve(file)}: ${v.problems.length} problem${v.problems.length === 1 ? '' : 's'}, the first: ${v.problems[0]}`);
-  if (args.options.json !== true) io.out(`ok: every file hashes to its name and matches the manifest\n`);
-  return 0;
 }
 
 /** `mailsluice logs NAME` */

@@ -11,6 +11,12 @@
 import type { ArchiveReader, ExportItem } from '../ports/archive-reader.js';
 import type { SearchIndex, SearchQuery } from '../ports/search-index.js';
 
+/** The manifest's name in an export zip (docs/export.md). */
+export const MANIFEST_NAME = 'manifest.jsonl';
+
+/** The version of the manifest's format (its first line's `mailsluiceExport`). */
+export const MANIFEST_VERSION = 1;
+
 /** What an export selects: a query's text and the search filters beside it; none of them is everything. */
 export type ExportQuery = Omit<SearchQuery, 'beforeId' | 'limit'>;
 
