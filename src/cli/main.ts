@@ -10,6 +10,7 @@ import { cmdAuditList, cmdAuditPrune, cmdAuditVerify } from './audit-commands.js
 import { cmdVerify } from './verify-command.js';
 import { cmdHoldList, cmdHoldPlace, cmdHoldRelease, cmdHoldShow } from './hold-commands.js';
 import { cmdPurge } from './purge-command.js';
+import { cmdImport } from './import-command.js';
 import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
 import { cmdBackup, cmdRestore } from './backup-commands.js';
 import { cmdKeysGenerate, cmdKeysRotate, cmdKeysEncryptExisting } from './key-commands.js';
@@ -20,7 +21,7 @@ import { OutputClosed, stdio, type Io } from './output.js';
 export { HELP } from './help.js';
 
 const KNOWN = {
-  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days', 'new-key', 'reason', 'query', 'id', 'parts', 'threshold', 'as-of'],
+  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days', 'new-key', 'reason', 'query', 'id', 'parts', 'threshold', 'as-of', 'label', 'mbox'],
   flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe', 'with-archive', 'repair', 'all', 'dry-run'],
   repeatable: ['id'],
 } as const;
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => P
   start: c.cmdStart,
   run: c.cmdStart,
   drain: c.cmdDrain,
+  import: cmdImport,
   'test-connection': c.cmdTestConnection,
   inspect: c.cmdInspect,
   stats: c.cmdStats,
