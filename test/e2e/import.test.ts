@@ -177,32 +177,40 @@ test('items that are not messages are named by file and byte offset and skipped;
   }
 });
 
-test('killed with SIGKILL at random points and run again: every message once, byte for byte (mbox and .eml folder)', async () => {
+test('killed with SIGKILL at random points and run again: every message once, byte for byte (mbox and .eml folder)', async (t) => {
   const seed = Number(process.env.MAILSLUICE_KILL_SEED ?? Date.now() % 100000);
   const random = seededRandom(seed);
   const ws = workspace();
   try {
-    const raws = Array.from({ length: 3000 }, (_, i) => makeMessage(1000 + i, { bodyBytes: 2000, ...(i % 500 === 7 ? { attachmentBytes: 600_000 } : {}) }));
+    const raws = Array.from({ length: 6000 }, (_, i) => makeMessage(1000 + i, { bodyBytes: 2000, ...(i % 500 === 7 ? { attachmentBytes: 600_000 } : {}) }));
     const file = join(ws.dir, 'big.mbox');
     writeFileSync(file, mboxrd(raws));
     const emls = join(ws.dir, 'emls');
     mkdirSync(emls);
-    const eml = raws.slice(0, 1500).map((r, i) => Buffer.concat([Buffer.from(`X-Copy: ${i}\r\n`), r]));
+    const eml = raws.slice(0, 3000).map((r, i) => Buffer.concat([Buffer.from(`X-Copy: ${i}\r\n`), r]));
     eml.forEach((r, i) => writeFileSync(join(emls, `${i}.eml`), r));
     for (const [path, label, expected] of [[file, 'big', raws], [emls, 'emls', eml]] as const) {
       let partial = 0;
+      let kills = 0;
       let runs = 0;
       const keys = (): number => (existsSync(join(ws.dataDir, 'archive.db')) ? archiveCounts(ws).keys : 0);
       const before = keys();
       for (;;) {
         runs++;
-        const child = spawnCli(['import', path, '--label', label], ws);
+        // Killed a random time after its first progress line (the pipeline is running then),
+        // so the kills land during the import, not during the process's start-up.
+        const child = spawnCli(['import', path, '--label', label, '--json'], ws);
         const ended = collectCli(child);
-        const at = runs > 12 ? 600_000 : 200 + Math.floor(random() * 1200);
-        const timer = setTimeout(() => child.kill('SIGKILL'), at);
+        let timer: NodeJS.Timeout | undefined;
+        if (runs <= 6) {
+          child.stderr!.on('data', (d: Buffer) => {
+            if (timer === undefined && d.toString().includes('{"progress"')) timer = setTimeout(() => child.kill('SIGKILL'), Math.floor(random() * 600));
+          });
+        }
         const r = await ended;
-        clearTimeout(timer);
+        if (timer) clearTimeout(timer);
         if (r.signal === 'SIGKILL') {
+          kills++;
           const n = keys() - before;
           if (n > 0 && n < expected.length) partial++;
           continue;
@@ -210,7 +218,9 @@ test('killed with SIGKILL at random points and run again: every message once, by
         assert.equal(r.code, 0, `seed ${seed}, run ${runs}: ${r.stderr}`);
         break;
       }
-      assert.ok(partial >= 1 || runs === 1, `seed ${seed}: no kill landed while ${label} was half imported`);
+      // Every kill came after a progress line, so while the pipeline ran (taking or indexing).
+      assert.ok(kills >= 1, `seed ${seed}: ${label} was never killed while it ran`);
+      t.diagnostic(`seed ${seed}, ${label}: ${kills} kills, ${partial} of them with part of the source taken, ${runs} runs`);
     }
     const counts = archiveCounts(ws);
     assert.equal(counts.keys, raws.length + eml.length, `seed ${seed}: every source item taken once`);
