@@ -296,3 +296,23 @@ test('import holds the data directory: a second one beside it is refused with DA
     ws.cleanup();
   }
 });
+
+test('on a terminal, progress is one line kept up to date on stderr (script(1) gives the command a pseudo-terminal)', async () => {
+  const ws = workspace();
+  try {
+    const file = join(ws.dir, 'tty.mbox');
+    writeFileSync(file, mboxrd(Array.from({ length: 3000 }, (_, i) => makeMessage(9000 + i, { bodyBytes: 2000 }))));
+    const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+    const command = [process.execPath, join(REPO_ROOT, 'bin', 'mailsluice.js'), 'import', file, '--label', 'tty', '--config', ws.configPath].map(quote).join(' ');
+    const { spawn } = await import('node:child_process');
+    const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: ws.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = await collectCli(child);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    // A progress line rewritten in place (carriage return, erase to the end of the line), then the summary.
+    assert.match(r.stdout, /\r\d+\/3000 messages taken \([\d.]+ MB\), \d+ parsed \[\w+\]\x1b\[K/);
+    assert.match(r.stdout, /import:tty: 3000 of 3000 messages taken from .*tty\.mbox \(mbox/);
+    assert.doesNotMatch(r.stdout, /\{"progress"/);
+  } finally {
+    ws.cleanup();
+  }
+});
