@@ -249,6 +249,42 @@ async function runMailsluice(
   }
 }
 
+/**
+ * `mailsluice import` of the same messages (issue 17): written as an mboxrd file and as a folder
+ * of `.eml` files in the workspace (so on the data directory's file system, read from the page
+ * cache as Dovecot's tmpfs Maildir is), imported with `--json`, checked whole.
+ */
+async function runImport(messages: Buffer[], expect: { messages: number; bytes: number }, kind: 'mbox' | 'eml'): Promise<{ summary: DrainJson; o: ChildOutcome }> {
+  const ws = makeWorkspace({ connections: [] });
+  try {
+    let path: string;
+    if (kind === 'mbox') {
+      path = join(ws.dir, 'import.mbox');
+      writeFileSync(
+        path,
+        Buffer.concat(
+          messages.map((m) => {
+            const quoted = m.toString('latin1').replace(/^(>*From )/gm, '>$1');
+            return Buffer.from(`From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n${quoted}${quoted.endsWith('\n') ? '\n' : '\n\n'}`, 'latin1');
+          }),
+        ),
+      );
+    } else {
+      path = join(ws.dir, 'eml');
+      mkdirSync(path);
+      messages.forEach((m, i) => writeFileSync(join(path, `${i}.eml`), m));
+    }
+    const o = await runChild(process.execPath, ['--import', PROBE, BIN, 'import', path, '--label', 'bench', '--json', '--config', ws.configPath], { cwd: ws.dir, probe: true });
+    if (o.code !== 0) throw new Error(`mailsluice import failed (exit ${o.code}): ${o.stderr.trim()}`);
+    const summary = JSON.parse(o.stdout.trim().split('\n').pop() ?? '') as DrainJson;
+    if (summary.taken !== expect.messages || summary.bytes !== expect.bytes) throw new Error(`mailsluice import took ${summary.taken} messages / ${summary.bytes} bytes, expected ${expect.messages} / ${expect.bytes}`);
+    if (summary.parsed + summary.unparsable !== expect.messages) throw new Error(`mailsluice import indexed ${summary.parsed}+${summary.unparsable} of ${expect.messages}`);
+    return { summary, o };
+  } finally {
+    ws.cleanup();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Data sets.
 
@@ -344,6 +380,12 @@ async function runDataSet(name: DataSetName, messages: Buffer[], opts: { skipMbs
     const s = await runMailsluice(d, user, expect, opts.profileDir, name);
     result.rows.push(row('mailsluice-mailbox-empty', s.summary.taken, s.summary.bytes, s.summary.mailboxEmptyMs, s.o, { note: 'drain --json mailboxEmptyMs' }));
     result.rows.push(row('mailsluice-indexed', s.summary.taken, s.summary.bytes, s.summary.indexedMs, s.o, { note: 'drain --json indexedMs' }));
+    for (const kind of ['mbox', 'eml'] as const) {
+      log(`[${name}] mailsluice import (${kind})`);
+      const im = await runImport(messages, expect, kind);
+      result.rows.push(row(`mailsluice-import-${kind}-read`, im.summary.taken, im.summary.bytes, im.summary.mailboxEmptyMs, im.o, { note: 'import --json mailboxEmptyMs' }));
+      result.rows.push(row(`mailsluice-import-${kind}-indexed`, im.summary.taken, im.summary.bytes, im.summary.indexedMs, im.o, { note: 'import --json indexedMs' }));
+    }
     const v = s.verify.report;
     result.rows.push(
       row('mailsluice-verify', v.messages, s.summary.bytes, v.seconds * 1000, s.verify.o, {

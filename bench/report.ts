@@ -38,7 +38,7 @@ export type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook' | 'lar
 
 /** One measured row of the table. */
 export interface Row {
-  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console' | 'mailsluice-verify' | 'mailsluice-verify-archive' | 'mailsluice-purge-half' | 'mailsluice-verify-after-purge' | 'mailsluice-search-cli';
+  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console' | 'mailsluice-verify' | 'mailsluice-verify-archive' | 'mailsluice-purge-half' | 'mailsluice-verify-after-purge' | 'mailsluice-search-cli' | 'mailsluice-import-mbox-read' | 'mailsluice-import-mbox-indexed' | 'mailsluice-import-eml-read' | 'mailsluice-import-eml-indexed';
   messages: number;
   bytes: number;
   seconds: number;
@@ -115,6 +115,10 @@ const LABELS: Record<Row['tool'], string> = {
   mbsync: 'mbsync',
   'mailsluice-mailbox-empty': 'mailsluice (mailbox empty)',
   'mailsluice-indexed': 'mailsluice (indexed)',
+  'mailsluice-import-mbox-read': 'mailsluice import mbox (all read)',
+  'mailsluice-import-mbox-indexed': 'mailsluice import mbox (indexed)',
+  'mailsluice-import-eml-read': 'mailsluice import .eml (all read)',
+  'mailsluice-import-eml-indexed': 'mailsluice import .eml (indexed)',
 };
 
 /** A data set's rows as a text table. */
@@ -157,6 +161,14 @@ export function ratios(results: DataSetResult[]): Ratio[] {
     const indexed = get(ds, 'mailsluice-indexed');
     const raw = get(ds, 'raw-fetch-flag-expunge');
     const mb = get(ds, 'mbsync');
+    // Issue 17: an import of the same messages at least as fast as their drain, to indexed.
+    for (const kind of ['mbox', 'eml'] as const) {
+      const imp = get(ds, `mailsluice-import-${kind}-indexed`);
+      if (imp && indexed) {
+        const v = imp.msgsPerS / indexed.msgsPerS;
+        out.push({ name: `import: ${kind} import rate to indexed / drain rate to indexed`, value: v, target: '>= 1', pass: v >= 1 });
+      }
+    }
     const archiveOnly = get(ds, 'mailsluice-drain-archive-only');
     const withHook = get(ds, 'mailsluice-drain-webhook');
     if (archiveOnly && withHook) {

@@ -5,7 +5,7 @@
  * all, a reload stops one connection's.
  */
 import type { ConnectionConfig } from '../config/loader.js';
-import type { EmbeddedApp } from './embedded.js';
+import type { EmbeddedApp, SourceMaker } from './embedded.js';
 import { createRunners, type Runner } from './runners.js';
 
 /** One connection's runners (one per folder) and what stops them. */
@@ -30,6 +30,8 @@ export class ConnectionRuns {
     private readonly app: EmbeddedApp,
     private readonly signal: AbortSignal,
     private readonly onFailure: (connection: string, err: unknown) => void,
+    /** How the runners' sources are made (default: the app's, by protocol). */
+    private readonly createSource: SourceMaker = app.createSource,
   ) {}
 
   /** Every runner, in the order their connections were added. */
@@ -54,7 +56,7 @@ export class ConnectionRuns {
     if (this.signal.aborted) stop.abort();
     else this.signal.addEventListener('abort', onStop, { once: true });
     this.runs.set(c.name, {
-      runners: createRunners(this.app, [c]),
+      runners: createRunners(this.app, [c], this.createSource),
       stop,
       done: Promise.resolve(),
       detach: () => this.signal.removeEventListener('abort', onStop),

@@ -96,7 +96,7 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  const summary = summarize(result, routes, await app.bus.counts());
+  const summary = summarizeRun(result, routes, await app.bus.counts());
   if (result.failure !== undefined) {
     const err = result.failure as MailsluiceError;
     (err as { summary?: DrainSummary }).summary = summary;
@@ -105,8 +105,8 @@ export async function drainAll(app: EmbeddedApp, options: DrainOptions = {}): Pr
   return summary;
 }
 
-/** The summary of a drain's run: per connection, per route (with the deliveries still pending), and the times. */
-function summarize(result: PipelineResult, routes: readonly RouteConfig[], counts: DeliveryCounts): DrainSummary {
+/** The summary of a drain's run: per connection, per route (with the deliveries still pending), and the times (`import`'s too). */
+export function summarizeRun(result: PipelineResult, routes: readonly RouteConfig[], counts: DeliveryCounts): DrainSummary {
   const { at, index } = result;
   const summary: DrainSummary = {
     connections: {},

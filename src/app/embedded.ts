@@ -144,7 +144,7 @@ export interface EmbeddedOptions {
    * `DATA_DIR_LOCKED`), and makes it and its files private. Without a holder the archive must
    * exist already (`ARCHIVE_NOT_FOUND`): nothing is created for a mistyped `dataDir`.
    */
-  holder?: 'start' | 'drain' | 'audit prune' | 'verify --repair' | 'keys rotate' | 'keys encrypt-existing' | 'purge';
+  holder?: 'start' | 'drain' | 'import' | 'audit prune' | 'verify --repair' | 'keys rotate' | 'keys encrypt-existing' | 'purge';
 }
 
 /**

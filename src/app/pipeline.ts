@@ -34,7 +34,7 @@ import { createAlerting, type Alerting } from './alerts.js';
 import { createAuditRetention, type AuditRetention } from './audit-retention.js';
 import { createPurger, type Purger } from './purge.js';
 import { runScrub } from './scrub.js';
-import type { EmbeddedApp } from './embedded.js';
+import type { EmbeddedApp, SourceMaker } from './embedded.js';
 
 /** `once`: the `drain` command, until every mailbox is empty; `continuous`: the service, until stopped. */
 export type PipelineMode = 'once' | 'continuous';
@@ -73,6 +73,16 @@ export interface PipelineOptions {
    * configuration file again (SIGHUP, the file changing; `service.ts`).
    */
   onRunning?: (run: RunningPipeline) => void;
+  /**
+   * How the runners' sources are made, when not by the connection's protocol: `import` runs its
+   * files source through the same runners (`app/import.ts`).
+   */
+  createSource?: SourceMaker;
+  /**
+   * Routes the index stage matches besides the configuration's (`import --route NAME`: the
+   * route, retargeted to the import's connection).
+   */
+  extraRoutes?: readonly RouteConfig[];
 }
 
 /** What a caller may do to a running `continuous` pipeline. */
@@ -221,10 +231,10 @@ class PipelineRun {
       app.logger.error('a connection runner failed; stopping', { connection, error: String((err as Error)?.message ?? err) });
       this.failure ??= err;
       this.ac.abort();
-    });
+    }, options.createSource);
     for (const c of options.connections) this.conns.add(c);
     metrics?.attachRunners(() => this.conns.all());
-    this.matcher = routeMatcher(app.config.routes);
+    this.matcher = routeMatcher([...app.config.routes, ...(options.extraRoutes ?? [])]);
     this.urlSigning = api?.urlSigning;
     this.thread = options.routes.length > 0 ? this.startThread(options.routes) : null;
     metrics?.attachRoutes(() => this.dispatchTotals().routes);

@@ -15,21 +15,22 @@ import { loadOrCreateProbeKey, probeVerifier } from './probe-key.js';
 
 /** A runner of a configured connection. */
 export type Runner = ConnectionRunner<ConnectionConfig>;
-import type { EmbeddedApp } from './embedded.js';
+import type { EmbeddedApp, SourceMaker } from './embedded.js';
 
 /**
  * One runner per connection and folder (a connection with several folders has a runner, and
  * sessions, per folder, each with the connection's name in the archive), wired to the app's
- * store, blob store, clock and logs.
+ * store, blob store, clock and logs; their sources made by `createSource` (the app's, by
+ * protocol; `import` hands its files source).
  */
-export function createRunners(app: EmbeddedApp, connections: readonly ConnectionConfig[]): Runner[] {
+export function createRunners(app: EmbeddedApp, connections: readonly ConnectionConfig[], createSource: SourceMaker = app.createSource): Runner[] {
   return connections.flatMap((c) =>
     c.folders.map(
       (folder) =>
         new ConnectionRunner({
           config: { ...c, mailbox: folder },
           ...(c.folders.length > 1 ? { label: `${c.name}/${folder}` } : {}),
-          createSource: app.createSource,
+          createSource,
           store: app.store,
           blobStore: app.blobs,
           clock: app.clock,

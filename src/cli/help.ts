@@ -13,6 +13,8 @@ Commands:
   start                     run the service: every enabled connection
   drain [--connection NAME] drain until nothing is left to take, index, run the
                             routes, then exit
+  import PATH --label NAME  archive an mbox file, a Maildir or a folder of .eml
+                            files as the connection import:NAME (--route NAME)
   test-connection NAME      step-by-step connection test
   connections list          the configured connections (never a secret)
   connections status [NAME] messages and bytes each has in the archive
@@ -103,6 +105,29 @@ Options:
 
 Exits 1 when a message could not be archived, when a delivery was dead-lettered, or when no
 connection is enabled.
+`,
+  import: `Usage: mailsluice import PATH --label NAME [options]
+
+Archives the mail in PATH as a drain archives a mailbox's: raw bytes fsynced before each commit,
+a message already archived (the same source item, or the same bytes) not archived twice, parsed
+and indexed (journal reports unwrapped), under the connection import:NAME, so it is found by
+where it came from (search --connection import:NAME). PATH is an mbox file, a Maildir (cur/ and
+new/), a folder of .eml files (searched recursively; piler's pilerexport writes one) or an .eml
+file; nothing in it is changed. Killed, the same command again goes on where it stopped. Holds
+the data directory like a drain: refused beside a running start (DATA_DIR_LOCKED).
+
+Options:
+  --label NAME              where the mail came from: Latin letters, digits, _ (required)
+  --format mbox|maildir|eml what PATH is (default: guessed; a file beginning with "From " is mbox)
+  --mbox mboxrd|mboxo       how the mbox quoted From lines (default mboxrd)
+  --route NAME              run this configured route on the imported messages (default: none,
+                            archived and indexed only)
+  --json                    progress as JSON lines on stderr, the summary as JSON on stdout
+
+Progress goes to stderr (a line kept up to date on a terminal). Each item that is not a message
+(text before an mbox's first From line, an empty file, a first line that is not a header) is a
+line naming its file and byte offset; it is skipped, the rest imported, and the exit status is 1
+(IMPORT_MESSAGES_SKIPPED). See docs/import.md.
 `,
   'test-connection': `Usage: mailsluice test-connection NAME [options]
 

@@ -10,7 +10,7 @@ import { OutputClosed, stdio, type Io } from './output.js';
 export { HELP } from './help.js';
 
 const KNOWN = {
-  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days', 'new-key', 'reason', 'query', 'id', 'parts', 'threshold', 'as-of'],
+  values: ['config', 'connection', 'out', 'format', 'from', 'to', 'since', 'before', 'limit', 'state', 'route', 'mode', 'name', 'role', 'until', 'who', 'action', 'keep-days', 'new-key', 'reason', 'query', 'id', 'parts', 'threshold', 'as-of', 'label', 'mbox'],
   flags: ['json', 'help', 'version', 'has-attachment', 'all-dead', 'probe', 'with-archive', 'repair', 'all', 'dry-run'],
   repeatable: ['id'],
 } as const;
@@ -31,6 +31,7 @@ const COMMANDS: Record<string, LazyCommand> = {
   start: async () => (await import('./run-commands.js')).cmdStart,
   run: async () => (await import('./run-commands.js')).cmdStart,
   drain: async () => (await import('./run-commands.js')).cmdDrain,
+  import: async () => (await import('./import-command.js')).cmdImport,
   'test-connection': async () => (await import('./test-connection-command.js')).cmdTestConnection,
   inspect: async () => (await import('./inspect-command.js')).cmdInspect,
   stats: async () => (await commands()).cmdStats,
