@@ -105,7 +105,7 @@ function readTerm(text: string, at: number): { token: Token; next: number } {
     value = value.replace(/\*+$/u, '');
     if (value === '') throw invalid(text, valueAt, 'a * on its own', 'write it at the end of a word to match every word that begins so (invoi*)');
   }
-  if (!isStop(text[i])) throw invalid(text, i, 'a quote in the middle of a word', 'put a space before it, or quote the whole phrase');
+  if (text[i] === '"' || !isStop(text[i])) throw invalid(text, i, 'a quote in the middle of a word', 'put a space before it, or quote the whole phrase');
   return { token: { t: 'term', at, field, value, quoted, prefix, valueAt }, next: i };
 }
 
