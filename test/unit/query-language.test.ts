@@ -139,3 +139,11 @@ test('allOf, highlightTerms and quoteValue', () => {
   assert.equal(quoteValue('-x'), '"-x"');
   assert.deepEqual(parse(`from:${quoteValue('Alice "A" Smith')}`), { kind: 'text', field: 'from', value: 'Alice  A  Smith', match: 'phrase' });
 });
+
+test('a query read without relative dates (a legal hold) refuses today, 7d and the like, not fixed dates', () => {
+  const fixed = (q: string): QueryNode | null => parseSearchQuery(q, { now: NOW, relativeDates: false });
+  assert.deepEqual(fixed('after:2024-03'), { kind: 'date', op: 'after', at: '2024-03-01T00:00:00.000Z' });
+  for (const q of ['after:today', 'before:7d', 'after:вчера']) {
+    assert.throws(() => fixed(q), (e: unknown) => e instanceof MailsluiceError && /moves with the clock at character/.test(e.message), q);
+  }
+});

@@ -14,6 +14,8 @@
 export interface DatePeriod {
   start: number;
   end: number;
+  /** True for the forms read against the clock (today, 7d, …). */
+  relative?: true;
 }
 
 const DAY_MS = 86_400_000;
@@ -56,14 +58,14 @@ export function parseQueryDate(text: string, now: number): DatePeriod | null {
   const rel = RELATIVE_DAYS[s];
   if (rel !== undefined) {
     const start = dayStart(now) - rel * DAY_MS;
-    return { start, end: start + DAY_MS };
+    return { start, end: start + DAY_MS, relative: true };
   }
   let m = /^(\d{1,4})([dwmy])$/u.exec(s);
   if (m) {
     const n = Number(m[1]);
     const unit = m[2]!;
     const start = unit === 'd' ? dayStart(now) - n * DAY_MS : unit === 'w' ? dayStart(now) - 7 * n * DAY_MS : monthsAgo(dayStart(now), unit === 'm' ? n : 12 * n);
-    return { start, end: start + DAY_MS };
+    return { start, end: start + DAY_MS, relative: true };
   }
   const year = (y: string): number | null => {
     const v = Number(y);

@@ -36,6 +36,8 @@ export type QueryNode =
 export interface ParseOptions {
   /** The time "today", `7d` and the like are read at (UTC milliseconds). */
   now: number;
+  /** False: those forms are refused (a legal hold's query, read again at every purge, must not move with the clock). */
+  relativeDates?: boolean;
 }
 
 /** The longest query read (characters); a longer one is refused rather than parsed. */
@@ -139,6 +141,7 @@ class Parser {
     private readonly text: string,
     private readonly tokens: Token[],
     private readonly now: number,
+    private readonly relativeDates: boolean,
   ) {}
 
   parse(): QueryNode {
@@ -221,6 +224,7 @@ class Parser {
     if (field === 'before' || field === 'after') {
       const period = t.prefix ? null : parseQueryDate(value, this.now);
       if (!period) throw invalid(this.text, t.valueAt, `${field}:${value} is not a date`, `write one of ${DATE_FORMS}`);
+      if (period.relative && !this.relativeDates) throw invalid(this.text, t.valueAt, `${field}:${value} moves with the clock`, 'write a fixed date here (2024-03-05)');
       return { kind: 'date', op: field, at: new Date(period.start).toISOString() };
     }
     if (!hasWord(value)) throw invalid(this.text, t.valueAt, 'a term with no letter or digit', 'the index keeps words only: search for a word, or remove it');
@@ -236,7 +240,7 @@ class Parser {
 export function parseSearchQuery(text: string, options: ParseOptions): QueryNode | null {
   if (text.trim() === '') return null;
   if (text.length > MAX_QUERY_CHARS) throw invalid(text, MAX_QUERY_CHARS, `longer than ${MAX_QUERY_CHARS} characters`, 'write a shorter query');
-  return new Parser(text, tokenize(text), options.now).parse();
+  return new Parser(text, tokenize(text), options.now, options.relativeDates ?? true).parse();
 }
 
 /** Every node of `nodes` AND-ed (nulls left out), or null when none is left. */
