@@ -11,7 +11,7 @@ import { formatProblems, type Config, type ConnectionConfig } from '../config/lo
 import { checkConfigFileText, readServiceConfig } from '../app/config-file.js';
 import { assertArchiveExists, createEmbeddedApp, dataPaths, type EmbeddedApp } from '../app/embedded.js';
 import { drainAll, type DrainProgress } from '../app/drain.js';
-import { cliSearch } from './search-query.js';
+import { cliSearch, searchOptionsOf } from './search-query.js';
 import { drainFailures, formatProgress, formatSummary } from './drain-report.js';
 import { runService } from '../app/service.js';
 import { testConnection } from '../app/test-connection.js';
@@ -244,7 +244,7 @@ export async function cmdSearch(args: ParsedArgs, io: Io): Promise<number> {
   const found = service
     ? await searchThroughService(service, { q: search.text, text: search.sugar }, limit + 1)
     : await withApp(args, async (app) => {
-        await recordCliAction(app, 'archive.search', { query: search.text, ...(search.sugar ? { options: search.sugar } : {}), limit });
+        await recordCliAction(app, 'archive.search', { text: search.text, ...searchOptionsOf(o), limit });
         return app.store.search({ ...(search.query ? { query: search.query } : {}), limit: limit + 1 });
       }, 'write');
   printHits(found, limit, o.json === true, io);

@@ -57,3 +57,13 @@ export function cliSearch(positionals: string[], options: Record<string, string 
   }
   return { text, sugar, query: allOf(parseSearchQuery(text, { now }), own) };
 }
+
+/** The options given that add terms, as typed (what the audit record keeps beside the query). */
+export function searchOptionsOf(options: Record<string, unknown>): Record<string, string | boolean> {
+  const out: Record<string, string | boolean> = {};
+  for (const k of ['from', 'to', 'connection', 'since', 'before', 'has-attachment']) {
+    const v = options[k];
+    if (typeof v === 'string' || v === true) out[k] = v;
+  }
+  return out;
+}

@@ -334,5 +334,5 @@ test('the API (beside start): q paged by nextCursor gives the ids the command gi
   const audit = await runCli(['audit', 'list', '--action', 'archive.search', '--json'], ws);
   assert.equal(audit.code, 0, audit.stderr);
   assert.match(audit.stdout, /"q":"invoice -merger"/);
-  assert.match(audit.stdout, /"query":"from:alice OR to:alice"/);
+  assert.match(audit.stdout, /"text":"from:alice OR to:alice"/);
 });
