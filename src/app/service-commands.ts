@@ -40,8 +40,9 @@ export async function searchThroughService(service: ControlClient, query: { q: s
   while (hits.length < limit && cursor !== null) {
     // No excerpts: the command shows none, and each would read its message again.
     const page = await service.json<{ hits: ApiHit[]; nextCursor: string | null }>('GET', '/api/v1/messages', {
-      ...(query.q.trim() ? { q: query.q } : {}),
-      ...(query.text ? { text: query.text } : {}),
+      // The query as typed as `text` (what the service's audit record keeps, as the command's own), its options' terms as `q`.
+      ...(query.q.trim() ? { text: query.q } : {}),
+      ...(query.text ? { q: query.text } : {}),
       excerpts: 'false',
       limit: String(Math.min(SEARCH_PAGE, limit - hits.length)),
       ...(cursor ? { cursor } : {}),

@@ -333,6 +333,6 @@ test('the API (beside start): q paged by nextCursor gives the ids the command gi
   // The audit log keeps the query as typed.
   const audit = await runCli(['audit', 'list', '--action', 'archive.search', '--json'], ws);
   assert.equal(audit.code, 0, audit.stderr);
-  assert.match(audit.stdout, /"q":"invoice -merger"/);
+  assert.match(audit.stdout, /"text":"invoice -merger"/);
   assert.match(audit.stdout, /"text":"from:alice OR to:alice"/);
 });
