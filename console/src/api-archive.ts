@@ -8,7 +8,7 @@ import { call, seg } from './api.js';
 
 /** The search filters the Archive page keeps in its hash (`#/archive?q=…&from=…`). */
 export interface ArchiveFilters {
-  /** Full text: words, "phrases", `word*` prefixes (the API's `text`). */
+  /** The search language (docs/search.md): words, "phrases", `word*`, `from:`, `after:`, OR, - … (the API's `q`). */
   q: string;
   from: string;
   to: string;
@@ -46,13 +46,13 @@ function dayAfter(day: string): string {
   return d.toISOString().slice(0, 10);
 }
 
-/** The filters as the API's query parameters (`text`, `before` the day after `until`, …). */
+/** The filters as the API's query parameters (`q`, `before` the day after `until`, …). */
 export function apiQuery(f: ArchiveFilters): URLSearchParams {
   const p = new URLSearchParams();
   const put = (name: string, value: string): void => {
     if (value.trim() !== '') p.set(name, value.trim());
   };
-  put('text', f.q);
+  put('q', f.q);
   put('from', f.from);
   put('to', f.to);
   put('since', f.since);
@@ -71,7 +71,7 @@ export type SearchPage = Schemas['SearchPage'];
 /** Hits per page the console asks for. */
 export const PAGE_SIZE = 20;
 
-/** One page of the search `f`, after `cursor` (the `next` of the page before). */
+/** One page of the search `f`, after `cursor` (the `nextCursor` of the page before). */
 export function searchMessages(f: ArchiveFilters, cursor: string | null): Promise<SearchPage> {
   const p = apiQuery(f);
   p.set('limit', String(PAGE_SIZE));

@@ -104,7 +104,7 @@ interface Found {
   hits: SearchPage['hits'];
   total: number;
   more: boolean;
-  next: string | null;
+  nextCursor: string | null;
 }
 
 function Hits(props: { found: Found; query: string }) {
@@ -189,11 +189,11 @@ export function ArchiveSearch(props: { filters: ArchiveFilters; onSessionEnded: 
   };
 
   const more = async (): Promise<void> => {
-    if (!found?.next) return;
+    if (!found?.nextCursor) return;
     setBusy(true);
     try {
-      const p = await searchMessages(props.filters, found.next);
-      setFound({ hits: [...found.hits, ...p.hits], total: p.total, more: p.more, next: p.next });
+      const p = await searchMessages(props.filters, found.nextCursor);
+      setFound({ hits: [...found.hits, ...p.hits], total: p.total, more: p.more, nextCursor: p.nextCursor });
     } catch (err) {
       failed(err);
     } finally {
@@ -218,7 +218,7 @@ export function ArchiveSearch(props: { filters: ArchiveFilters; onSessionEnded: 
           <>
             <ExportLinks filters={props.filters} />
             <Hits found={found} query={props.filters.q} />
-            {found.next && (
+            {found.nextCursor && (
               <button type="button" id="archive-more" onClick={() => void more()} disabled={busy}>
                 {busy ? s('loading') : s('more')}
               </button>

@@ -20,12 +20,21 @@ export function addressText(a: Address): string {
   return a.name ? `${a.name} <${a.address}>` : a.address;
 }
 
-/** The words of a full-text query, lowercase, each a prefix when it ended in `*` (as the API splits them). */
+/** Field names whose values are not words of the text (dates, has:, connection:). */
+const NOT_TEXT = /^(has|before|after|connection):/iu;
+
+/**
+ * The words of a query that an excerpt marks, lowercase, each a prefix when it ended in `*` (as
+ * the API marks them): text terms, a field's name taken off (from:alice marks alice); not the
+ * operators, a negated term or a date.
+ */
 export function queryWords(text: string): Array<{ word: string; prefix: boolean }> {
   const out: Array<{ word: string; prefix: boolean }> = [];
-  for (const m of text.matchAll(/"([^"]*)"(\*?)|([^\s"]+)/gu)) {
-    const raw = m[1] ?? m[3] ?? '';
-    const prefix = m[2] === '*' || raw.endsWith('*');
+  for (const m of text.matchAll(/(-?)(?:([a-z]+):)?(?:"([^"]*)"(\*?)|([^\s"()]+))/giu)) {
+    if (m[1] === '-' || (m[2] && NOT_TEXT.test(`${m[2]}:`))) continue;
+    const raw = m[3] ?? m[5] ?? '';
+    if (m[3] === undefined && /^(AND|OR|NOT)$/u.test(raw)) continue;
+    const prefix = m[4] === '*' || raw.endsWith('*');
     for (const w of raw.replace(/\*+$/, '').toLowerCase().split(/[^\p{L}\p{N}]+/u)) if (w) out.push({ word: w, prefix });
   }
   return out;

@@ -253,9 +253,10 @@ export const SearchHitSchema = z
 export const SearchPageSchema = z
   .object({
     hits: z.array(SearchHitSchema),
-    total: z.number().int().openapi({ description: 'How many messages match in all: exact up to 10,000, then 10,000 with `more`.' }),
+    total: z.number().int().openapi({ description: 'How many messages match in all (the whole search, not the page): exact up to 10,000, then 10,000 with `more` ("more than 10,000").' }),
     more: z.boolean().openapi({ description: 'True when more messages match than `total` says.' }),
-    next: z.string().nullable().openapi({ description: 'The `cursor` of the next page; null on the last.' }),
+    nextCursor: z.string().nullable().openapi({ description: 'The `cursor` of the next page (opaque); null on the last.' }),
+    next: z.string().nullable().openapi({ description: 'The same as `nextCursor` (its older name).', deprecated: true }),
   })
   .openapi('SearchPage');
 

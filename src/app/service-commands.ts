@@ -4,7 +4,7 @@
  * so its output is the same either way. The service records each read on the audit log (as
  * `local:<OS user>` from `control socket`).
  */
-import type { SearchHit, SearchQuery } from '../core/ports/search-index.js';
+import type { SearchHit } from '../core/ports/search-index.js';
 import type { TokenInfo } from '../core/ports/token-store.js';
 import type { Role } from '../core/access/principal.js';
 import type { ConnectionSettings } from '../api/index.js';
@@ -15,41 +15,33 @@ import type { PurgeReport } from './purge.js';
 import type { CreatedToken } from './tokens.js';
 import type { HoldJson } from './holds.js';
 import type { HoldRequest } from '../core/holds/legal-hold.js';
-import type { ControlClient, Query } from './control-client.js';
+import type { ControlClient } from './control-client.js';
 
 /** The most hits or records the API gives per page. */
 const SEARCH_PAGE = 500;
 const AUDIT_PAGE = 1000;
 
-/** A search's filters as the API's query parameters. */
-function searchParams(q: SearchQuery): Query {
-  return {
-    ...(q.text ? { text: q.text } : {}),
-    from: q.from,
-    to: q.to,
-    connection: q.connection,
-    since: q.since,
-    before: q.before,
-    ...(q.hasAttachment !== undefined ? { hasAttachment: String(q.hasAttachment) } : {}),
-  };
-}
-
 type ApiHit = { id: number; archiveId: string; connection: string; from: string; subject: string; date: string | null; size: number };
 
-/** Up to `limit` hits of `query`, newest first, as the store answers them (`mailsluice search`). */
-export async function searchThroughService(service: ControlClient, query: SearchQuery, limit: number): Promise<SearchHit[]> {
+/**
+ * Up to `limit` hits of the search `q` (the query language, docs/search.md) AND `text` (more of
+ * it: the command's options as terms), newest first, as the store answers them (`mailsluice search`).
+ */
+export async function searchThroughService(service: ControlClient, query: { q: string; text?: string }, limit: number): Promise<SearchHit[]> {
   const hits: SearchHit[] = [];
   let cursor: string | null | undefined;
   while (hits.length < limit && cursor !== null) {
     // No excerpts: the command shows none, and each would read its message again.
-    const page = await service.json<{ hits: ApiHit[]; next: string | null }>('GET', '/api/v1/messages', {
-      ...searchParams(query),
+    const page = await service.json<{ hits: ApiHit[]; nextCursor: string | null }>('GET', '/api/v1/messages', {
+      // The query as typed as `text` (what the service's audit record keeps, as the command's own), its options' terms as `q`.
+      ...(query.q.trim() ? { text: query.q } : {}),
+      ...(query.text ? { q: query.text } : {}),
       excerpts: 'false',
       limit: String(Math.min(SEARCH_PAGE, limit - hits.length)),
       ...(cursor ? { cursor } : {}),
     });
     for (const h of page.hits) hits.push({ id: h.id, sha256: h.archiveId, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size });
-    cursor = page.next;
+    cursor = page.nextCursor;
   }
   return hits.slice(0, limit);
 }

@@ -14,7 +14,7 @@ import { MailsluiceError } from '../core/errors/index.js';
 import type { Config } from '../config/loader.js';
 import { readServiceConfig } from '../app/config-file.js';
 import { assertArchiveExists, createEmbeddedApp, type EmbeddedApp } from '../app/embedded.js';
-import { parseDateOption } from './dates.js';
+import { cliSearch, searchOptionsOf } from './search-query.js';
 import type { ParsedArgs } from './args.js';
 import { recordCliAction } from '../app/audit.js';
 import { connectService, type ControlClient } from '../app/control-client.js';
@@ -90,27 +90,17 @@ export async function cmdSearch(args: ParsedArgs, io: Io): Promise<number> {
   const o = args.options;
   const limit = typeof o.limit === 'string' ? Number(o.limit) : 100;
   if (!Number.isInteger(limit) || limit < 1) throw new MailsluiceError('CLI_USAGE', '--limit must be a positive whole number');
-  // Read before the archive is opened: a date the command cannot read is an error, not a filter
-  // that silently matches nothing.
-  const since = typeof o.since === 'string' ? parseDateOption('since', o.since) : undefined;
-  const before = typeof o.before === 'string' ? parseDateOption('before', o.before) : undefined;
-  const query = {
-    text: args.positionals.join(' '),
-    ...(typeof o.from === 'string' ? { from: o.from } : {}),
-    ...(typeof o.to === 'string' ? { to: o.to } : {}),
-    ...(typeof o.connection === 'string' ? { connection: o.connection } : {}),
-    ...(since ? { since } : {}),
-    ...(before ? { before } : {}),
-    ...(o['has-attachment'] ? { hasAttachment: true } : {}),
-  };
+  // Read before the archive is opened: a query or a date the command cannot read is a one-line
+  // error, not a database error or a filter that silently matches nothing.
+  const search = cliSearch(args.positionals, o as Record<string, string | boolean | undefined>, Date.now());
   // One more than asked for: whether the list was cut at --limit.
   const service = await runningService(args);
-  // Through the service, which records it; else recorded here before it runs (ADR 0022).
+  // Through the service, which records it; else recorded here before it runs (ADR 0022), the query as typed.
   const found = service
-    ? await searchThroughService(service, query, limit + 1)
+    ? await searchThroughService(service, { q: search.text, text: search.sugar }, limit + 1)
     : await withApp(args, async (app) => {
-        await recordCliAction(app, 'archive.search', { ...query, limit });
-        return app.store.search({ ...query, limit: limit + 1 });
+        await recordCliAction(app, 'archive.search', { text: search.text, ...searchOptionsOf(o), limit });
+        return app.store.search({ ...(search.query ? { query: search.query } : {}), limit: limit + 1 });
       }, 'write');
   printHits(found, limit, o.json === true, io);
   return 0;

@@ -26,7 +26,7 @@ Commands:
                             exit 1 naming the messages of each problem (--repair)
   purge                     remove the messages past archive.retention now
                             (--dry-run lists what would go, --as-of DATE with it)
-  search QUERY              full-text and field search of the archive
+  search QUERY              search the archive (words, from:, after:, OR, -; docs/search.md)
                             (--from, --to, --since, --before, --connection, --has-attachment, --limit)
   export --out DIR|FILE     write archived messages, or those --query Q selects
                             (--format eml|mbox|zip, --connection NAME,
@@ -156,19 +156,25 @@ Prints the archive's counts: messages, bytes, per connection and per route.
 `,
   search: `Usage: mailsluice search [QUERY] [options]
 
-Searches the archive. QUERY is words and "quoted phrases", all of which must occur (subject,
-addresses, body, attachment names); a word ending in * matches every word it begins.
+Searches the archive, newest first. QUERY is the search language (docs/search.md): words and
+"quoted phrases" (subject, addresses, body, attachment names; a bare word also finds its forms,
+quotes keep the exact words), word* for every word it begins, from: to: cc: bcc: subject:
+attachment: has:attachment connection: before: after:, AND, OR, - (not) and parentheses; terms
+side by side must all match. Dates: 2024-03-05, 2024-03, 2024, 05.03.2024, today, yesterday,
+сегодня, вчера, 7d, 2w, 3m, 1y (UTC). Quote QUERY for the shell:
+  mailsluice search 'from:alice subject:"q1 report" after:2024-03 -draft'
 
-Options:
-  --from TEXT               the sender contains TEXT
-  --to TEXT                 a recipient (To, Cc, Bcc) contains TEXT
-  --since DATE              sent on or after DATE (2026-01-31 or 2026-01-31T08:00:00Z)
-  --before DATE             sent before DATE
-  --connection NAME         taken by this connection
-  --has-attachment          with at least one attachment
+Options (each adds a term):
+  --from TEXT               from:TEXT
+  --to TEXT                 any recipient: (to:TEXT OR cc:TEXT OR bcc:TEXT)
+  --since DATE              after:DATE, dated on or after it
+  --before DATE             before:DATE
+  --connection NAME         connection:NAME
+  --has-attachment          has:attachment
   --limit N                 at most N results, newest first (default 100)
 
 With --json, one hit per line; a list cut at --limit ends with {"more":true,"limit":N}.
+A query that cannot be read is one line on stderr naming the character (exit code 1).
 `,
   export: `Usage: mailsluice export --out DIR [--format eml|mbox] [--query Q] [--connection NAME] [--mode OCTAL] [options]
        mailsluice export --format zip --out FILE.zip [--query Q] [--connection NAME] [--mode OCTAL] [options]

@@ -55,7 +55,7 @@ function age(dataDir: string, days: number): void {
 function ftsIds(dataDir: string): number[] {
   const db = new Database(join(dataDir, 'search.db'), { readonly: true });
   try {
-    return (db.prepare('SELECT rowid FROM messages_fts ORDER BY rowid').pluck().all() as number[]);
+    return (db.prepare('SELECT rowid FROM messages_search ORDER BY rowid').pluck().all() as number[]);
   } finally {
     db.close();
   }

@@ -40,7 +40,7 @@ function deleteIndexRow(ws: Workspace, sha: string): number {
       db.prepare('DELETE FROM messages WHERE id = ?').run(row.id);
     })();
     db.exec(`ATTACH DATABASE '${join(ws.dataDir, 'search.db')}' AS s`);
-    db.prepare('DELETE FROM s.messages_fts WHERE rowid = ?').run(row.id);
+    db.prepare('DELETE FROM s.messages_search WHERE rowid = ?').run(row.id);
     return row.id;
   } finally {
     db.close();

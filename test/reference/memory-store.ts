@@ -8,6 +8,8 @@
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../src/core/ports/drain-ledger.js';
 import type { ParseQueue, ParseResult, UnparsedMessage } from '../../src/core/ports/parse-queue.js';
 import type { SearchHit, SearchIndex, SearchQuery } from '../../src/core/ports/search-index.js';
+import { allOf, parseSearchQuery } from '../../src/core/search/query-language.js';
+import { matchesQuery } from './query-oracle.js';
 import type { ArchivedMessage, ArchiveReader, ArchiveStats, ExportItem, TakenBucket } from '../../src/core/ports/archive-reader.js';
 import type { MessageStore } from '../../src/core/ports/message-store.js';
 import type { BlobLocation } from '../../src/core/ports/blob-store.js';
@@ -55,31 +57,6 @@ export interface MemoryDelivery extends PlannedDelivery {}
 export interface MemoryStoreOptions {
   /** As `SqliteStoreOptions.journalSettleMs`. */
   journalSettleMs?: number;
-}
-
-/** A search term: the tokens of a word or phrase, the last one a prefix when `prefix`. */
-interface Term {
-  tokens: string[];
-  prefix: boolean;
-}
-
-const tokens = (text: string): string[] => (text.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '').match(/[\p{L}\p{N}]+/gu) ?? []);
-
-function terms(text: string): Term[] {
-  const out: Term[] = [];
-  for (const m of text.matchAll(/"([^"]*)"(\*)?|([^\s"]+)/g)) {
-    const raw = m[1] ?? m[3]!.replace(/\*+$/, '');
-    out.push({ tokens: tokens(raw), prefix: m[2] !== undefined || (m[3] !== undefined && /\*$/.test(m[3])) });
-  }
-  return out.filter((t) => t.tokens.length > 0);
-}
-
-function matches(doc: string[], t: Term): boolean {
-  for (let i = 0; i + t.tokens.length <= doc.length; i++) {
-    const ok = t.tokens.every((w, j) => (t.prefix && j === t.tokens.length - 1 ? doc[i + j]!.startsWith(w) : doc[i + j] === w));
-    if (ok) return true;
-  }
-  return false;
 }
 
 const contains = (hay: string | null, needle: string | undefined): boolean => needle === undefined || needle === '' || (hay ?? '').toLowerCase().includes(needle.toLowerCase());
@@ -258,28 +235,29 @@ export class MemoryStore implements DrainLedger, ParseQueue, SearchIndex, Archiv
 
   /** Every message `q` matches (its limit aside), newest first. */
   private matching(q: SearchQuery): MessageRow[] {
-    const want = q.text ? terms(q.text) : [];
-    let candidates: MessageRow[];
-    if (want.length > 0) {
-      // A text match on a merged report's index row lists its primary.
-      const ids = new Set<number>();
+    const tree = allOf(q.query, q.text ? parseSearchQuery(q.text, { now: Date.now() }) : null);
+    // A message's index rows: its own and those of the reports merged into it.
+    const rowsOf = new Map<number, IndexEntry[]>();
+    if (tree) {
       for (const e of this.index.values()) {
-        const doc = tokens(`${e.subject} ${e.addresses} ${e.body} ${e.attachmentNames}`);
         const m = this.messages.get(e.id);
-        if (m && want.every((t) => matches(doc, t))) ids.add(m.mergedInto ?? m.id);
+        if (!m) continue;
+        const at = m.mergedInto ?? m.id;
+        rowsOf.set(at, [...(rowsOf.get(at) ?? []), e]);
       }
-      candidates = [...ids].flatMap((id) => (this.messages.has(id) ? [this.messages.get(id)!] : []));
-    } else candidates = [...this.messages.values()];
-    return candidates
+    }
+    return [...this.messages.values()]
       .filter(
         (m) =>
           m.mergedInto === null &&
+          (q.beforeId === undefined || m.id < q.beforeId) &&
           contains(m.from, q.from) &&
           contains(m.to, q.to) &&
           (q.connection === undefined || m.connection === q.connection) &&
           (q.since === undefined || (m.date !== null && m.date >= q.since)) &&
           (q.before === undefined || (m.date !== null && m.date < q.before)) &&
-          (q.hasAttachment === undefined || (m.parseState !== 0 && m.hasAttachments === q.hasAttachment)),
+          (q.hasAttachment === undefined || (m.parseState !== 0 && m.hasAttachments === q.hasAttachment)) &&
+          (!tree || matchesQuery(tree, { connection: m.connection, date: m.date, hasAttachments: m.parseState !== 0 && m.hasAttachments === true, rows: rowsOf.get(m.id) ?? [] })),
       )
       .sort((a, b) => b.id - a.id);
   }

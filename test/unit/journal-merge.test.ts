@@ -122,7 +122,7 @@ async function parsed(name: string): Promise<ParseOutcome> {
 function ftsRows(h: Harness, term: string): number[] {
   const db = new Database(join(h.dir, 'search.db'), { readonly: true });
   try {
-    return (db.prepare('SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid').all(term) as Array<{ rowid: number }>).map((r) => r.rowid);
+    return (db.prepare('SELECT rowid FROM messages_search WHERE messages_search MATCH ? ORDER BY rowid').all(term) as Array<{ rowid: number }>).map((r) => r.rowid);
   } finally {
     db.close();
   }

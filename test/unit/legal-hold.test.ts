@@ -47,7 +47,7 @@ async function archiveOf(dir: string, n: number): Promise<void> {
   const fts = new Database(join(dir, 'search.db'));
   const blob = db.prepare("INSERT INTO blobs (sha256, ref, stored_size, size) VALUES (?, 'pack-00000001:0:10', 10, 10)");
   const msg = db.prepare("INSERT INTO messages (id, connection, sha256, size, mailbox, uid_validity, uid, taken_at, parse_state, subject) VALUES (?, 'c', ?, 10, 'INBOX', 1, ?, 0, 1, ?)");
-  const row = fts.prepare('INSERT INTO messages_fts (rowid, subject, addresses, body, attachments) VALUES (?, ?, ?, ?, ?)');
+  const row = fts.prepare('INSERT INTO messages_search (rowid, subject, sender, body, attachments) VALUES (?, ?, ?, ?, ?)');
   db.transaction(() => {
     for (let i = 1; i <= n; i++) {
       const sha = i.toString(16).padStart(64, '0');
@@ -116,7 +116,7 @@ test('heldAmong over 100,000 messages: ids and query holds, unparsed and merged 
       await assert.rejects(store.holds.releaseHold('custodian', { by: 'x', at: 4, reason: 'again' }), (e: MailsluiceError) => e.code === 'HOLD_RELEASED');
       await assert.rejects(store.holds.placeHold(hold('gone', { ids: [1] })), (e: MailsluiceError) => e.code === 'HOLD_EXISTS');
       await assert.rejects(store.holds.placeHold(hold('q', { query: 'merger "terms' })), (e: MailsluiceError) => e.code === 'HOLD_INVALID' && /query: search query: a quote opens/.test(e.message));
-      await assert.rejects(store.holds.placeHold(hold('p', { query: '-- ?' })), (e: MailsluiceError) => e.code === 'HOLD_INVALID' && /holds no word/.test(e.message));
+      await assert.rejects(store.holds.placeHold(hold('p', { query: '-- ?' })), (e: MailsluiceError) => e.code === 'HOLD_INVALID' && /no letter or digit/.test(e.message));
       await assert.rejects(store.holds.placeHold(hold('i', { ids: [5, 100_001] })), (e: MailsluiceError) => e.code === 'HOLD_INVALID' && /100001/.test(e.message));
       assert.deepEqual((await store.holds.listHolds({ all: true })).map((h) => [h.name, h.releasedAt !== null]), [['by-ids', false], ['custodian', true], ['gone', true]]);
     } finally {

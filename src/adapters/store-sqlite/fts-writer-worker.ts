@@ -10,9 +10,11 @@ import { migrateWithBackup } from './sqlite-upgrade.js';
 import { ensurePrivateFileSync } from '../fs-node/private-files.js';
 import { openKeyedDatabase, type DatabaseKey } from './sqlite-cipher.js';
 import { compactDatabase, preferIncrementalVacuum, type CompactResult } from './sqlite-compact.js';
+import { SEARCH_TABLE } from './fts-version.js';
+import { stemText } from './fts-stem.js';
 
-/** One row of the index: rowid = messages.id. */
-export type FtsRow = [rowid: number, subject: string, addresses: string, body: string, attachments: string];
+/** One row of the index: rowid = messages.id; the `stems` column is made here, on this thread (fts-stem.ts). */
+export type FtsRow = [rowid: number, subject: string, sender: string, to: string, cc: string, bcc: string, body: string, attachments: string];
 /** A request to the writer. */
 export interface FtsRequest {
   id: number;
@@ -41,7 +43,7 @@ export function sweepPurgedSearch(archive: Database.Database, searchFile: string
   const ids = retain(archive.prepare('SELECT id FROM purged_search WHERE id NOT IN (SELECT id FROM messages)')).pluck().all() as number[];
   const db = openSearchDb(searchFile, key);
   try {
-    const del = retain(db.prepare('DELETE FROM messages_fts WHERE rowid = ?'));
+    const del = retain(db.prepare(`DELETE FROM ${SEARCH_TABLE} WHERE rowid = ?`));
     db.transaction(() => {
       for (const id of ids) del.run(id);
     })();
@@ -78,15 +80,16 @@ if (parentPort && (workerData as { ftsWriter?: boolean } | undefined)?.ftsWriter
   const db = openSearchDb(data.file, data.key);
   // REPLACE: a message parsed again after a crash (marked parsed only after this commit) must
   // not fail on its own earlier row.
-  const ins = retain(db.prepare('INSERT OR REPLACE INTO messages_fts (rowid, subject, addresses, body, attachments) VALUES (?, ?, ?, ?, ?)'));
-  const del = retain(db.prepare('DELETE FROM messages_fts WHERE rowid = ?'));
+  const ins = retain(db.prepare(`INSERT OR REPLACE INTO ${SEARCH_TABLE} (rowid, subject, sender, to_rcpt, cc_rcpt, bcc_rcpt, body, attachments, stems) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`));
+  const del = retain(db.prepare(`DELETE FROM ${SEARCH_TABLE} WHERE rowid = ?`));
   // One queue for both: a purge's removal posted before a later row of a reused id is applied first.
   const write = db.transaction((rows: FtsRow[], remove: number[]) => {
     for (const id of remove) del.run(id);
-    for (const r of rows) ins.run(...r);
+    // The word forms of what a bare word is looked for in (not the addresses: names are matched as written).
+    for (const r of rows) ins.run(...r, stemText(`${r[1]}\n${r[6]}\n${r[7]}`));
   });
   // 'optimize' merges every segment into one, leaving out the rows deleted since (their tombstones).
-  const optimize = retain(db.prepare("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')"));
+  const optimize = retain(db.prepare(`INSERT INTO ${SEARCH_TABLE} (${SEARCH_TABLE}) VALUES ('optimize')`));
   // Requests are applied one at a time, in order, a compaction's steps included.
   let queue: Promise<void> = Promise.resolve();
   const apply = async (req: FtsRequest): Promise<void> => {

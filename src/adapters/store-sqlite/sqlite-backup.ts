@@ -3,6 +3,7 @@
  * SQLite file through SQLite's online backup API, the full-text copy trimmed to the metadata
  * copy, and the blob refs a copy holds.
  */
+import { SEARCH_TABLE } from './fts-version.js';
 import type Database from 'better-sqlite3';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
@@ -65,7 +66,7 @@ export function trimSearchCopy(searchCopy: string, archiveCopy: string, key: Dat
   const db = openKeyedDatabase(searchCopy, key, { fileMustExist: true });
   try {
     attachDatabase(db, archiveCopy, 'a', key);
-    const removed = retain(db.prepare('DELETE FROM messages_fts WHERE rowid NOT IN (SELECT id FROM a.messages)')).run().changes;
+    const removed = retain(db.prepare(`DELETE FROM ${SEARCH_TABLE} WHERE rowid NOT IN (SELECT id FROM a.messages)`)).run().changes;
     retain(db.prepare('DETACH DATABASE a')).run();
     return removed;
   } catch (err) {

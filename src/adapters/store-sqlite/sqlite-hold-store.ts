@@ -1,13 +1,15 @@
 /**
  * Legal holds on SQLite (`HoldStore`): the `legal_holds` table of `archive.db` (triggers keep
  * every hold and let only its release be written, once), and a hold's query held against
- * messages through the same full-text index and query language as `search` (`fts-query.ts`).
+ * messages through the same full-text index and query language as `search` (core/search/query-language.ts,
+ * translated by `fts-translate.ts`), with fixed dates only (a hold must not move with the clock).
  */
 import { MailsluiceError } from '../../core/errors/index.js';
 import { invalidHold, type LegalHold } from '../../core/holds/legal-hold.js';
 import type { HoldStore } from '../../core/ports/hold-store.js';
 import type { SqliteConnection } from './sqlite-connection.js';
-import { toFtsQuery } from './fts-query.js';
+import { translateQuery, type SqlCondition } from './fts-translate.js';
+import { parseSearchQuery } from '../../core/search/query-language.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 
 const COLUMNS = `name, reason, query, ids, placed_by AS placedBy, placed_at AS placedAt,
@@ -15,19 +17,18 @@ const COLUMNS = `name, reason, query, ids, placed_by AS placedBy, placed_at AS p
 
 type Row = Omit<LegalHold, 'ids'> & { ids: string };
 
-/** Past this many hits per id asked in their span, a query is asked row by row instead (`ftsHits`). */
-const SPAN_HITS_PER_ID = 20;
-
 const toHold = (r: Row): LegalHold => ({ ...r, ids: JSON.parse(r.ids) as number[] });
 
-/** The FTS5 expression of a hold's query, or `HOLD_INVALID` naming the query's problem. */
-function ftsOf(name: string, query: string): string {
+/**
+ * The condition a hold's query puts on the message row `m` (its merged journal reports' text
+ * counting for it, as search lists it), or `HOLD_INVALID` naming the query's problem. Read without
+ * relative dates: a hold is evaluated again at every purge and must hold the same messages.
+ */
+function conditionOf(name: string, query: string, journal: boolean): SqlCondition {
   try {
-    const match = toFtsQuery(query);
-    // The index keeps only letters and digits (unicode61): a query of punctuation alone would be
-    // read, match nothing, and hold nothing without a word said.
-    if (match === null || !/[\p{L}\p{N}]/u.test(query)) throw new MailsluiceError('SEARCH_QUERY_INVALID', 'search query: it holds no word (letters or digits), so it would hold nothing');
-    return match;
+    const tree = parseSearchQuery(query, { now: 0, relativeDates: false });
+    if (tree === null) throw new MailsluiceError('SEARCH_QUERY_INVALID', 'search query: it holds nothing to search for, so it would hold nothing');
+    return translateQuery(tree, { journal });
   } catch (err) {
     if (err instanceof MailsluiceError && err.code === 'SEARCH_QUERY_INVALID') throw invalidHold(name, [{ field: 'query', message: err.message }]);
     throw err;
@@ -39,7 +40,7 @@ export class SqliteHoldStore implements HoldStore {
   constructor(private readonly conn: SqliteConnection) {}
 
   async placeHold(hold: LegalHold): Promise<void> {
-    if (hold.query !== null) ftsOf(hold.name, hold.query);
+    if (hold.query !== null) conditionOf(hold.name, hold.query, this.conn.journalColumns);
     try {
       this.conn.db.transaction(() => {
         const missing = this.missingIds(hold.ids);
@@ -98,32 +99,17 @@ export class SqliteHoldStore implements HoldStore {
 
   async matchAmong(query: string, ids: readonly number[]): Promise<number[]> {
     if (ids.length === 0) return [];
-    const match = ftsOf('(kept)', query);
+    const journal = this.conn.journalColumns;
+    const cond = conditionOf('(kept)', query, journal);
     try {
-      const asked = new Set(ids);
-      // The reports merged into an asked message: a match on one holds its primary, as search lists it.
-      const merged = this.conn.journalColumns
-        ? (this.conn.stmt('SELECT m.id, m.merged_into AS primaryId FROM json_each(?) j JOIN messages m ON m.merged_into = j.value').all(JSON.stringify(ids)) as Array<{ id: number; primaryId: number }>)
-        : [];
-      const primaryOf = new Map(merged.map((r) => [r.id, r.primaryId]));
-      const candidates = [...asked, ...primaryOf.keys()];
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (const id of candidates) {
-        if (id < lo) lo = id;
-        if (id > hi) hi = id;
-      }
-      const hits = this.ftsHits(match, candidates, lo, hi);
-      const held = new Set<number>();
-      for (const { id } of hits) {
-        if (asked.has(id)) held.add(id);
-        const primary = primaryOf.get(id);
-        if (primary !== undefined) held.add(primary);
-      }
+      // A merged journal report is judged as the message it is merged into (what search lists).
+      const judged = journal ? 'JOIN messages m ON m.id = COALESCE(a.merged_into, a.id)' : 'JOIN messages m ON m.id = a.id';
+      const held = this.conn.stmt(`SELECT a.id FROM json_each(?) j JOIN messages a ON a.id = j.value ${judged} WHERE ${cond.sql}`).all(JSON.stringify(ids), ...cond.args) as Array<{ id: number }>;
+      const out = new Set(held.map((r) => r.id));
       // Not parsed yet: no text to judge, so held until it is (the purge never outruns the parse).
       const unparsed = this.conn.stmt('SELECT m.id FROM json_each(?) j JOIN messages m ON m.id = j.value WHERE m.parse_state = 0').all(JSON.stringify(ids)) as Array<{ id: number }>;
-      for (const { id } of unparsed) held.add(id);
-      return [...held].sort((a, b) => a - b);
+      for (const { id } of unparsed) out.add(id);
+      return [...out].sort((a, b) => a - b);
     } catch (err) {
       throw mapSqliteError(err, 'matching a hold query');
     }
@@ -133,14 +119,12 @@ export class SqliteHoldStore implements HoldStore {
     try {
       const ids = JSON.stringify(hold.ids);
       if (hold.query === null) return (this.conn.stmt('SELECT COUNT(*) AS n FROM json_each(?) j JOIN messages m ON m.id = j.value').get(ids) as { n: number }).n;
-      const match = ftsOf('(kept)', hold.query);
       const journal = this.conn.journalColumns;
-      // What search lists for the query (a merged report through its primary), and the ids besides.
-      const matched = journal
-        ? 'SELECT COALESCE(h.merged_into, h.id) AS id FROM s.messages_fts f JOIN messages h ON h.id = f.rowid WHERE f.messages_fts MATCH ?'
-        : 'SELECT f.rowid AS id FROM s.messages_fts f WHERE f.messages_fts MATCH ?';
+      const cond = conditionOf('(kept)', hold.query, journal);
+      // What search lists for the query (primaries), and the ids besides.
+      const matched = `SELECT m.id FROM messages m WHERE ${journal ? 'm.merged_into IS NULL AND ' : ''}${cond.sql}`;
       const sql = `SELECT COUNT(*) AS n FROM (${matched} UNION SELECT m.id FROM json_each(?) j JOIN messages m ON m.id = j.value)`;
-      return (this.conn.stmt(sql).get(match, ids) as { n: number }).n;
+      return (this.conn.stmt(sql).get(...cond.args, ids) as { n: number }).n;
     } catch (err) {
       throw mapSqliteError(err, 'counting held messages');
     }
@@ -163,23 +147,6 @@ export class SqliteHoldStore implements HoldStore {
     } catch (err) {
       throw mapSqliteError(err, `finding the messages of ${sha256}`);
     }
-  }
-
-  /**
-   * The rows among `candidates` (spanning `lo`..`hi`) that `match` matches. First one pass over
-   * the query's hits within the span (FTS5 bounds a rowid range itself), the ids picked out here;
-   * a query common in a wide span stops at {@link SPAN_HITS_PER_ID} hits per id and asks row by
-   * row instead. Measured on 100,000 messages, 1,000 ids spread over all of them: a word in one
-   * message of a hundred 1.4 ms by the span, 79 ms row by row; a word in every message 238 ms by
-   * the span, 47 ms row by row.
-   */
-  private ftsHits(match: string, candidates: readonly number[], lo: number, hi: number): Array<{ id: number }> {
-    const cap = candidates.length * SPAN_HITS_PER_ID;
-    const spanned = this.conn.stmt('SELECT f.rowid AS id FROM s.messages_fts f WHERE f.messages_fts MATCH ? AND f.rowid BETWEEN ? AND ? LIMIT ?').all(match, lo, hi, cap + 1) as Array<{ id: number }>;
-    if (spanned.length <= cap) return spanned;
-    return this.conn
-      .stmt('SELECT j.value AS id FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM s.messages_fts f WHERE f.messages_fts MATCH ? AND f.rowid = j.value)')
-      .all(JSON.stringify(candidates), match) as Array<{ id: number }>;
   }
 
   private get(name: string): LegalHold | null {

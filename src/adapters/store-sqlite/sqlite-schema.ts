@@ -282,4 +282,21 @@ export const SEARCH_MIGRATIONS: readonly string[] = [
     content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
   );
   `,
+  // The query language's index (issue 17; docs/search.md): a column per field a term can name
+  // (sender, to_rcpt, cc_rcpt, bcc_rcpt: core/message/parsed-record.ts searchAddressesOf, a
+  // journal envelope included) and `stems`, the word forms of subject, body and attachment names
+  // (fts-stem.ts) that a bare word also matches. Contentless as before (a purge deletes rows).
+  // The old table's rows cannot be split into the new columns, so they go with it: the new table
+  // starts empty and search_meta records index_version 1, "rows from before version 2", which the
+  // re-index from the raw messages brings up to SEARCH_INDEX_VERSION (fts-version.ts). Until it
+  // has run, text terms find only what was parsed since.
+  `
+  CREATE VIRTUAL TABLE messages_search USING fts5(
+    subject, sender, to_rcpt, cc_rcpt, bcc_rcpt, body, attachments, stems,
+    content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
+  );
+  DROP TABLE messages_fts;
+  CREATE TABLE IF NOT EXISTS search_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT OR REPLACE INTO search_meta (key, value) VALUES ('index_version', 1);
+  `,
 ];

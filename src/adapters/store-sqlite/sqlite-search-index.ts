@@ -8,7 +8,8 @@ import type { SearchHit, SearchIndex, SearchQuery } from '../../core/ports/searc
 import type { IndexEntry } from '../../core/message/parsed-record.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import type { FtsRequest, FtsResponse, FtsRow } from './fts-writer-worker.js';
-import { toFtsQuery } from './fts-query.js';
+import { translateQuery } from './fts-translate.js';
+import { allOf, parseSearchQuery } from '../../core/search/query-language.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { SqlWhere } from '../sqlite-node/sql-where.js';
 import type { CompactResult } from './sqlite-compact.js';
@@ -23,7 +24,7 @@ export class SqliteSearchIndex implements SearchIndex {
 
   async search(q: SearchQuery): Promise<SearchHit[]> {
     const { from, where } = this.filter(q);
-    const sql = `SELECT DISTINCT m.id, m.sha256, m.connection, COALESCE(m.from_addr, '') AS "from", COALESCE(m.subject, '') AS subject, m.date, m.size,
+    const sql = `SELECT m.id, m.sha256, m.connection, COALESCE(m.from_addr, '') AS "from", COALESCE(m.subject, '') AS subject, m.date, m.size,
       instr(m.attributes, '"Probe":true') > 0 AS probe
       FROM ${from} ${where.clause()} ORDER BY m.id DESC LIMIT ?`;
     try {
@@ -38,7 +39,7 @@ export class SqliteSearchIndex implements SearchIndex {
   async count(q: SearchQuery): Promise<number> {
     const { from, where } = this.filter(q);
     // The inner LIMIT lets SQLite stop at the cap instead of counting every match.
-    const sql = `SELECT COUNT(*) AS n FROM (SELECT DISTINCT m.id FROM ${from} ${where.clause()} LIMIT ?)`;
+    const sql = `SELECT COUNT(*) AS n FROM (SELECT m.id FROM ${from} ${where.clause()} LIMIT ?)`;
     try {
       return (this.conn.stmt(sql).get(...where.args, q.limit ?? -1) as { n: number }).n;
     } catch (err) {
@@ -50,17 +51,16 @@ export class SqliteSearchIndex implements SearchIndex {
   private filter(q: SearchQuery): { from: string; where: SqlWhere } {
     const journal = this.conn.journalColumns;
     const where = new SqlWhere();
-    let from = 'messages m';
+    const from = 'messages m';
     // A journal report merged into another report of the same original is not listed; a text
     // match on its index row (its share of the recipients) lists the primary instead.
     if (journal) where.always('m.merged_into IS NULL');
-    // Translated first: a query FTS5 cannot read is the operator's mistake, named, not a database error.
-    const match = q.text ? toFtsQuery(q.text) : null;
-    if (match) {
-      from = journal
-        ? 's.messages_fts f JOIN messages h ON h.id = f.rowid JOIN messages m ON m.id = COALESCE(h.merged_into, h.id)'
-        : 's.messages_fts f JOIN messages m ON m.id = f.rowid';
-      where.when('f.messages_fts MATCH ?', match);
+    // Parsed and translated first: a query that cannot be read is the operator's mistake, named,
+    // not a database error; every term reaches FTS5 quoted (fts-translate.ts).
+    const tree = allOf(q.query, q.text ? parseSearchQuery(q.text, { now: Date.now() }) : null);
+    if (tree) {
+      const cond = translateQuery(tree, { journal });
+      where.withArgs(cond.sql, ...cond.args);
     }
     const like = (v: string | undefined): string | undefined => (v ? `%${v.replace(/[\\%_]/g, '\\$&')}%` : undefined);
     where
@@ -78,7 +78,7 @@ export class SqliteSearchIndex implements SearchIndex {
 
   /** Writes (or replaces) full-text rows; resolves once they are durable in `search.db`. */
   async write(entries: IndexEntry[]): Promise<void> {
-    const rows = entries.map((e): FtsRow => [e.id, e.subject, e.addresses, e.body, e.attachmentNames]);
+    const rows = entries.map((e): FtsRow => [e.id, e.subject, e.from, e.to, e.cc, e.bcc, e.body, e.attachmentNames]);
     await this.request({ id: 0, rows });
   }
 

@@ -1,6 +1,6 @@
 /**
- * The archive (auditor): `GET /api/v1/messages` searches it with the filters of `mailsluice
- * search`, paged with a cursor; `GET /api/v1/messages/{archiveId}` is one message's attributes
+ * The archive (auditor): `GET /api/v1/messages` searches it in the query language of `mailsluice
+ * search` (`q`, docs/search.md), newest first, paged with an opaque cursor; `GET /api/v1/messages/{archiveId}` is one message's attributes
  * (its attachments with signed download links), `/raw` its `.eml`, `/html` its HTML body
  * sandboxed (`message-html.ts`).
  */
@@ -16,16 +16,27 @@ import { ACCESS_ANSWERS, errorAnswer, hexSha256, jsonAnswer, MessageSchema, Sear
 import { messageContent } from './message-content.js';
 import { messageHtmlRoutes } from './message-html.js';
 import { recordRequest } from '../audit-request.js';
-import { excerpt, plainText, queryWords } from './excerpt.js';
+import { excerpt, plainText } from './excerpt.js';
+import { allOf, highlightTerms, parseSearchQuery, type QueryNode } from '../../core/search/query-language.js';
 
 /** Hits per page unless `limit` says otherwise, and the most it may say. */
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
-/**
- * How deep paging goes. The cursor is an offset into the newest-first hits, each page searched
- * again up to its end, so the cost of a page grows with its depth: past this, narrow the search.
- */
-const MAX_DEPTH = 10_000;
+/** The cursor's text: the id the next page starts below, behind a tag so a client treats it as opaque. */
+const CURSOR = /^n([0-9a-z]{1,11})$/u;
+
+/** The cursor of the page after the hit `id`. */
+export function cursorAfter(id: number): string {
+  return `n${id.toString(36)}`;
+}
+
+/** The id a cursor's page starts below; API_BAD_REQUEST for a cursor this API did not give. */
+function cursorId(cursor: string): number {
+  const m = CURSOR.exec(cursor);
+  const id = m ? parseInt(m[1]!, 36) : NaN;
+  if (!Number.isSafeInteger(id) || id < 1) throw new MailsluiceError('API_BAD_REQUEST', 'cursor: must be the `nextCursor` of an earlier page, as it was given');
+  return id;
+}
 
 const isoDate = z
   .string()
@@ -34,7 +45,18 @@ const isoDate = z
 
 /** The search filters and paging of `GET /api/v1/messages` (the export takes its filters). */
 export const SearchParams = z.object({
-  text: z.string().max(1000).optional().openapi({ param: { description: 'Words, "quoted phrases" and `word*` prefixes, all of which must occur.' } }),
+  q: z
+    .string()
+    .max(2000)
+    .optional()
+    .openapi({
+      param: {
+        description:
+          'The query (docs/search.md): words, "phrases", `word*`, `from:` `to:` `cc:` `bcc:` `subject:` `attachment:` `has:attachment` `before:` `after:` `connection:`, `AND`, `OR`, `-` and parentheses; e.g. `from:alice subject:"q1 report" after:2024-03 -draft`.',
+      },
+      example: 'from:alice invoice after:2024-03',
+    }),
+  text: z.string().max(2000).optional().openapi({ param: { description: 'The same language as `q` (its older name), AND-ed with it.' } }),
   from: z.string().max(500).optional().openapi({ param: { description: 'A part of the sender.' } }),
   to: z.string().max(500).optional().openapi({ param: { description: 'A part of a recipient (To, Cc, Bcc).' } }),
   since: isoDate.optional().openapi({ param: { description: 'Messages dated at or after.' } }),
@@ -44,9 +66,9 @@ export const SearchParams = z.object({
   messageId: z.string().min(1).max(998).optional().openapi({ param: { description: 'Only the message(s) with this Message-ID, without angle brackets, exactly (e.g. a connection test\'s probe).' } }),
   cursor: z
     .string()
-    .regex(/^[0-9]{1,6}$/, { error: 'must be the `next` of an earlier page, as it was given' })
+    .regex(CURSOR, { error: 'must be the `nextCursor` of an earlier page, as it was given' })
     .optional()
-    .openapi({ param: { description: 'The `next` of the page before; absent for the first page.' } }),
+    .openapi({ param: { description: 'The `nextCursor` of the page before (opaque); absent for the first page.' } }),
   limit: z.coerce.number().int().min(1).max(MAX_LIMIT).optional().openapi({ param: { description: `Hits per page (default ${DEFAULT_LIMIT}).` }, type: 'integer' }),
   excerpts: z
     .enum(['true', 'false'])
@@ -69,12 +91,12 @@ const search = createRoute({
   path: '/api/v1/messages',
   operationId: 'searchMessages',
   summary: 'Search the archive (role auditor)',
-  description: `Newest first; every filter given must match. A page holds up to \`limit\` hits, the \`total\` of matches (exact up to ${API_TUNING.searchTotalCap}, then \`more\`) and the \`next\` cursor; paging ends at ${MAX_DEPTH} hits (narrow the search to see further). Each hit has an \`excerpt\` of its text, cut from the message read again (the index keeps no text), the words of \`text\` marked «…».`,
+  description: `Newest first; \`q\` and every other filter given must match. A page holds up to \`limit\` hits, the \`total\` of matches (exact up to ${API_TUNING.searchTotalCap}, then \`more\`: "more than") and the \`nextCursor\` of the next page. Each hit has an \`excerpt\` of its text, cut from the message read again (the index keeps no text), the words of the query's terms marked «…».`,
   security: BEARER,
   request: { query: SearchParams },
   responses: {
     200: jsonAnswer('One page of hits.', SearchPageSchema),
-    400: errorAnswer('A parameter is malformed (API_BAD_REQUEST, naming it), or `text` cannot be read as a query (SEARCH_QUERY_INVALID, naming the character).'),
+    400: errorAnswer('A parameter is malformed (API_BAD_REQUEST, naming it), or `q` cannot be read as a query (SEARCH_QUERY_INVALID: one line naming the problem and the character).'),
     ...ACCESS_ANSWERS,
   },
 });
@@ -107,10 +129,21 @@ const raw = createRoute({
   },
 });
 
-/** The search filters of `p` as the index takes them (no limit). */
-export function searchQuery(p: Omit<z.infer<typeof SearchParams>, 'cursor' | 'limit' | 'excerpts'>): SearchQuery {
+/** The query of `p` (`q` AND `text`), read at `now`; null when it has none. */
+function queryOf(p: { q?: string | undefined; text?: string | undefined }, now: number): QueryNode | null {
+  return allOf(p.q !== undefined ? parseSearchQuery(p.q, { now }) : null, p.text !== undefined ? parseSearchQuery(p.text, { now }) : null);
+}
+
+/**
+ * The search filters of `p` as the index takes them (no limit): the query of `q` (and `text`)
+ * read at `now`, and the older filters beside it.
+ *
+ * @throws MailsluiceError `SEARCH_QUERY_INVALID` when the query cannot be read.
+ */
+export function searchQuery(p: Omit<z.infer<typeof SearchParams>, 'cursor' | 'limit' | 'excerpts'>, now: number = Date.now()): SearchQuery {
+  const query = queryOf(p, now);
   return {
-    ...(p.text !== undefined ? { text: p.text } : {}),
+    ...(query ? { query } : {}),
     ...(p.from !== undefined ? { from: p.from } : {}),
     ...(p.to !== undefined ? { to: p.to } : {}),
     ...(p.since !== undefined ? { since: new Date(p.since).toISOString() } : {}),
@@ -126,7 +159,7 @@ export function searchQuery(p: Omit<z.infer<typeof SearchParams>, 'cursor' | 'li
  * archive (held against the byte budget while parsed, as the message view is); "" when it
  * is gone or cannot be parsed to any text.
  */
-async function hitExcerpt(deps: ApiDeps, sha256: string, words: ReturnType<typeof queryWords>): Promise<string> {
+async function hitExcerpt(deps: ApiDeps, sha256: string, words: ReturnType<typeof highlightTerms>): Promise<string> {
   try {
     const message = await deps.archive.findArchived(sha256);
     if (!message) return '';
@@ -139,27 +172,26 @@ async function hitExcerpt(deps: ApiDeps, sha256: string, words: ReturnType<typeo
   }
 }
 
-/** One page of a search. */
+/** One page of a search: keyset paging, each page the hits below the cursor's id (newest first). */
 async function searchPage(deps: ApiDeps, p: z.infer<typeof SearchParams>): Promise<z.infer<typeof SearchPageSchema>> {
   const limit = p.limit ?? DEFAULT_LIMIT;
-  const offset = p.cursor === undefined ? 0 : Number(p.cursor);
-  const query = searchQuery(p);
-  const end = Math.min(offset + limit, MAX_DEPTH);
+  const query = searchQuery(p, deps.now());
+  const beforeId = p.cursor === undefined ? undefined : cursorId(p.cursor);
   // One more than the page: whether there is a next one.
-  const hits = offset >= end ? [] : await deps.search.search({ ...query, limit: end + 1 });
-  const page = hits.slice(offset, end);
-  const next = hits.length > end && end < MAX_DEPTH ? String(end) : null;
-  // Counted one past the cap: whether there are more than it says.
+  const hits = await deps.search.search({ ...query, ...(beforeId !== undefined ? { beforeId } : {}), limit: limit + 1 });
+  const page = hits.slice(0, limit);
+  const next = hits.length > limit ? cursorAfter(page[page.length - 1]!.id) : null;
+  // Counted one past the cap: whether there are more than it says. The whole search's total, on every page.
   const cap = deps.searchTotalCap ?? API_TUNING.searchTotalCap;
   const counted = await deps.search.count({ ...query, limit: cap + 1 });
-  const words = queryWords(p.text);
+  const words = highlightTerms(query.query ?? null);
   // One message at a time: each is parsed again, and a page of them at once would hold them all.
   const shown = [];
   for (const h of page) {
     const text = p.excerpts === 'false' ? '' : await hitExcerpt(deps, h.sha256, words);
     shown.push({ id: h.id, archiveId: h.sha256, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size, excerpt: text, ...(h.probe ? { probe: true } : {}) });
   }
-  return { hits: shown, total: Math.min(counted, cap), more: counted > cap, next };
+  return { hits: shown, total: Math.min(counted, cap), more: counted > cap, nextCursor: next, next };
 }
 
 /** What the message view shows of one message. */

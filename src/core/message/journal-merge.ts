@@ -14,7 +14,7 @@
 import { deliveryIdOf, type NewDelivery } from '../routing/route-matcher.js';
 import type { MessageAttributes } from './attributes.js';
 import { journalBcc, mergeJournalEnvelopes } from './journal-report.js';
-import { indexEntryOf, parseSavedAttributes, recipientsText, type IndexEntry, type JournalKey, type ParsedRecord } from './parsed-record.js';
+import { indexEntryOf, parseSavedAttributes, recipientsText, searchAddressesOf, type IndexEntry, type JournalKey, type ParsedRecord } from './parsed-record.js';
 
 /**
  * Default settle window: ample for the reports of one original taken in the same batch (parsed
@@ -155,7 +155,7 @@ export function planSave(group: readonly SaveItem[], facts: JournalFacts, settle
       // A primary parsed again: the new result, with what its siblings merged into it kept.
       const merged = mergeJournalInto(parseSavedAttributes(r.attributesJson, id), parseSavedAttributes(self.attributesJson, id));
       if (merged) {
-        r = { ...r, to: recipientsText(merged), attributesJson: JSON.stringify(merged) };
+        r = { ...r, to: recipientsText(merged), addresses: searchAddressesOf(merged), attributesJson: JSON.stringify(merged) };
         reindex.set(id, indexEntryOf(id, r));
       }
     }
@@ -178,7 +178,7 @@ export function planSave(group: readonly SaveItem[], facts: JournalFacts, settle
       if (p) p.attributesJson = attributesJson;
       // The primary's index row gets the merged recipients. Its body is not stored; the sibling
       // carries the same original, so its text stands in (when it was fully parsed).
-      if (r.ok) reindex.set(primary, { id: primary, subject: p?.subject ?? r.subject, addresses: `${p?.from ?? ''} ${to}`, body: r.body, attachmentNames: r.attachmentNames });
+      if (r.ok) reindex.set(primary, { id: primary, subject: p?.subject ?? r.subject, ...searchAddressesOf(merged), body: r.body, attachmentNames: r.attachmentNames });
     }
     // A route the sibling matched but the primary did not (a filter on a recipient only the
     // sibling's envelope lists) takes the primary now; one it has already is left alone.

@@ -45,6 +45,8 @@ export interface ParsedRecord {
   body: string;
   /** Attachment names, space-separated. */
   attachmentNames: string;
+  /** The address texts the search's `from:` `to:` `cc:` `bcc:` match ({@link searchAddressesOf}). */
+  addresses: SearchAddresses;
   /**
    * `{ TextBody, HtmlBody }` as JSON, for the index stage to hand to the dispatcher in memory
    * when routes take the message (ADR 0011); the store does not keep it.
@@ -57,13 +59,26 @@ export interface ParsedRecord {
   journal?: JournalKey;
 }
 
-/** One full-text row: what a text search matches a message by. */
-export interface IndexEntry {
+/**
+ * The address texts of a message as the search's field terms match them (docs/search.md, "Fields"),
+ * a journal report's envelope included: `from` the From header, the envelope's Sender and
+ * On-Behalf-Of; `to` the To header and the envelope's To recipients; `cc` the Cc header and the
+ * envelope's Cc recipients; `bcc` the Bcc attribute (for an unwrapped report: the envelope's Bcc
+ * recipients and those it lists that the headers do not show, core/message/journal-report.ts
+ * `journalBcc`). Each is `Name <address>` items joined by ", ".
+ */
+export interface SearchAddresses {
+  from: string;
+  to: string;
+  cc: string;
+  bcc: string;
+}
+
+/** One full-text row: what a text search matches a message by, a column per field. */
+export interface IndexEntry extends SearchAddresses {
   /** The message's id in the store. */
   id: number;
   subject: string;
-  /** Sender and recipients, as the `from` and `to` search columns hold them. */
-  addresses: string;
   body: string;
   attachmentNames: string;
 }
@@ -76,6 +91,19 @@ function formatAddress(a: Address | null | undefined): string {
 /** The `to` search column of a message: To, Cc and Bcc, formatted and joined. */
 export function recipientsText(a: Pick<Partial<MessageAttributes>, 'To' | 'Cc' | 'Bcc'>): string {
   return [...(a.To ?? []), ...(a.Cc ?? []), ...(a.Bcc ?? [])].map(formatAddress).join(', ');
+}
+
+/** The address texts the search's field terms match ({@link SearchAddresses}). */
+export function searchAddressesOf(a: Partial<MessageAttributes>): SearchAddresses {
+  const env = a.Journal;
+  const kind = (k: string): string[] => (env?.Recipients ?? []).filter((r) => r.Kind === k).map((r) => r.Address);
+  const join = (xs: Array<string | undefined>): string => xs.filter((x): x is string => !!x).join(', ');
+  return {
+    from: join([formatAddress(a.From), env?.Sender, env?.OnBehalfOf]),
+    to: join([...(a.To ?? []).map(formatAddress), ...kind('To')]),
+    cc: join([...(a.Cc ?? []).map(formatAddress), ...kind('Cc')]),
+    bcc: join((a.Bcc ?? []).map(formatAddress)),
+  };
 }
 
 /** The text the full-text index gets for a body: the text part, else the HTML part without its tags. */
@@ -115,6 +143,7 @@ export function toParsedRecord(outcome: ParseOutcome): ParsedRecord {
     attributesJson: JSON.stringify(rest),
     body: indexedBodyText(TextBody, HtmlBody),
     attachmentNames: attachments.map((x) => x.Name).join(' '),
+    addresses: searchAddressesOf(a),
     bodiesJson: JSON.stringify({ TextBody: TextBody ?? '', HtmlBody: HtmlBody ?? '' }),
     ...(journal ? { journal } : {}),
   };
@@ -127,7 +156,7 @@ export function asParsedRecord(outcome: ParseOutcome | ParsedRecord): ParsedReco
 
 /** The full-text row of message `id` saved as `r`. */
 export function indexEntryOf(id: number, r: ParsedRecord): IndexEntry {
-  return { id, subject: r.subject, addresses: `${r.from} ${r.to}`, body: r.body, attachmentNames: r.attachmentNames };
+  return { id, subject: r.subject, ...r.addresses, body: r.body, attachmentNames: r.attachmentNames };
 }
 
 /** The attributes a store saved for message `id` (`attributesJson`); `{}` for none, STORE_CORRUPT for JSON that does not read. */

@@ -1,4 +1,5 @@
 /** The search index: archived messages found by text and by their search columns. */
+import type { QueryNode } from '../search/query-language.js';
 
 /** One search hit. */
 export interface SearchHit {
@@ -15,7 +16,12 @@ export interface SearchHit {
 
 /** Search filters beyond the full-text query. */
 export interface SearchQuery {
-  /** Words, "phrases" and `word*` prefixes, all of which a message's full-text row must match. */
+  /** A parsed query in the search language (core/search/query-language.ts; docs/search.md). */
+  query?: QueryNode;
+  /**
+   * The same language as text, read by the index when asked (relative dates against the time
+   * then); `SEARCH_QUERY_INVALID` when it cannot be read. AND-ed with `query` when both are given.
+   */
   text?: string;
   /** A substring of the sender. */
   from?: string;

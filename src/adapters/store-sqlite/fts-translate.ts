@@ -1,0 +1,126 @@
+/**
+ * A parsed search query (core/search/query-language.ts) as one SQL condition over a `messages`
+ * row, its text terms matched in `search.db`'s `messages_search` (FTS5, attached as `s`). Every
+ * term reaches FTS5 as a quoted string, so nothing the user typed is FTS5 syntax; the tree's
+ * operators become FTS5's AND/OR where every operand is a text term, and SQL's AND/OR/NOT
+ * otherwise (a negation always in SQL: `NOT (m.id IN (…))`, so a message's merged journal
+ * reports count for it alike in both directions).
+ *
+ * A bare word matches the exact columns or, when `stemWord` gives it a stem, that stem in the
+ * `stems` column (word forms); a quoted phrase or a `prefix*` matches the exact columns only.
+ */
+import type { QueryNode, TextField } from '../../core/search/query-language.js';
+import { stemWord } from './fts-stem.js';
+import { SEARCH_TABLE } from './fts-version.js';
+
+/** A condition with its parameters, in order. */
+export interface SqlCondition {
+  sql: string;
+  args: unknown[];
+}
+
+/** How the condition names things. */
+export interface TranslateOptions {
+  /** The alias of the `messages` row the condition is about (default `m`). */
+  row?: string;
+  /**
+   * Whether `messages` has the journal columns: then a text match on a merged report's row
+   * counts for the message it is merged into (its primary), as search lists the primary.
+   */
+  journal: boolean;
+}
+
+/** The columns a field's terms are looked for in. */
+const COLUMNS: Readonly<Record<TextField, string>> = {
+  any: '{subject sender to_rcpt cc_rcpt bcc_rcpt body attachments}',
+  from: '{sender}',
+  to: '{to_rcpt}',
+  cc: '{cc_rcpt}',
+  bcc: '{bcc_rcpt}',
+  subject: '{subject}',
+  attachment: '{attachments}',
+};
+
+/** `s` as an FTS5 string: the tokenizer splits it into its words, a phrase when several. */
+const quote = (s: string): string => `"${s.replace(/"/gu, '""')}"`;
+
+/** The FTS5 expression of one text term. */
+function textTerm(n: Extract<QueryNode, { kind: 'text' }>): string {
+  const cols = COLUMNS[n.field];
+  if (n.match === 'prefix') return `${cols} : ${quote(n.value)} *`;
+  const exact = `${cols} : ${quote(n.value)}`;
+  if (n.match === 'phrase' || n.field !== 'any') return exact;
+  const stem = stemWord(n.value);
+  return stem === null || stem === '' ? exact : `(${exact} OR {stems} : ${quote(stem)})`;
+}
+
+/** The FTS5 expression of `n` when every leaf under it is a text term and it holds no negation; else null. */
+function ftsOf(n: QueryNode): string | null {
+  if (n.kind === 'text') return textTerm(n);
+  if (n.kind !== 'and' && n.kind !== 'or') return null;
+  const parts: string[] = [];
+  for (const c of n.children) {
+    const f = ftsOf(c);
+    if (f === null) return null;
+    parts.push(f);
+  }
+  return `(${parts.join(n.kind === 'and' ? ' AND ' : ' OR ')})`;
+}
+
+/** Translates one tree; a class only to carry the options through the recursion. */
+class Translator {
+  private readonly row: string;
+  constructor(private readonly options: TranslateOptions) {
+    this.row = options.row ?? 'm';
+  }
+
+  /** The messages a MATCH expression finds, as a condition on the row. */
+  private match(expr: string): SqlCondition {
+    const sub = this.options.journal
+      ? `SELECT COALESCE(h.merged_into, h.id) FROM s.${SEARCH_TABLE} f JOIN messages h ON h.id = f.rowid WHERE f.${SEARCH_TABLE} MATCH ?`
+      : `SELECT f.rowid FROM s.${SEARCH_TABLE} f WHERE f.${SEARCH_TABLE} MATCH ?`;
+    return { sql: `${this.row}.id IN (${sub})`, args: [expr] };
+  }
+
+  node(n: QueryNode): SqlCondition {
+    const r = this.row;
+    switch (n.kind) {
+      case 'text':
+        return this.match(textTerm(n));
+      case 'not': {
+        const inner = this.node(n.child);
+        return { sql: `NOT (${inner.sql})`, args: inner.args };
+      }
+      // A message without a date is neither before nor after any: false, also under NOT's complement (true).
+      case 'date':
+        return { sql: `(${r}.date IS NOT NULL AND ${r}.date ${n.op === 'after' ? '>=' : '<'} ?)`, args: [n.at] };
+      case 'has-attachment':
+        return { sql: `COALESCE(${r}.has_attachments, 0) = 1`, args: [] };
+      case 'connection':
+        return { sql: `${r}.connection = ?`, args: [n.name] };
+      case 'and':
+      case 'or':
+        return this.group(n);
+    }
+  }
+
+  /** AND / OR: the children FTS5 can take together in one MATCH, the others in SQL beside it. */
+  private group(n: Extract<QueryNode, { kind: 'and' | 'or' }>): SqlCondition {
+    const whole = ftsOf(n);
+    if (whole !== null) return this.match(whole);
+    const fts: string[] = [];
+    const parts: SqlCondition[] = [];
+    for (const c of n.children) {
+      const f = ftsOf(c);
+      if (f !== null) fts.push(f);
+      else parts.push(this.node(c));
+    }
+    if (fts.length > 0) parts.unshift(this.match(fts.length === 1 ? fts[0]! : `(${fts.join(n.kind === 'and' ? ' AND ' : ' OR ')})`));
+    return { sql: `(${parts.map((p) => p.sql).join(n.kind === 'and' ? ' AND ' : ' OR ')})`, args: parts.flatMap((p) => p.args) };
+  }
+}
+
+/** The condition `node` puts on a `messages` row (see the module comment). */
+export function translateQuery(node: QueryNode, options: TranslateOptions): SqlCondition {
+  return new Translator(options).node(node);
+}
