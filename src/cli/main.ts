@@ -10,6 +10,7 @@ import { cmdAuditList, cmdAuditPrune, cmdAuditVerify } from './audit-commands.js
 import { cmdVerify } from './verify-command.js';
 import { cmdHoldList, cmdHoldPlace, cmdHoldRelease, cmdHoldShow } from './hold-commands.js';
 import { cmdPurge } from './purge-command.js';
+import { cmdReindex } from './reindex-command.js';
 import { cmdConnectionsList, cmdConnectionsStatus } from './connection-commands.js';
 import { cmdBackup, cmdRestore } from './backup-commands.js';
 import { cmdKeysGenerate, cmdKeysRotate, cmdKeysEncryptExisting } from './key-commands.js';
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, (args: ReturnType<typeof parseArgs>, io: Io) => P
   logs: c.cmdLogs,
   verify: cmdVerify,
   purge: cmdPurge,
+  reindex: cmdReindex,
   backup: cmdBackup,
   restore: cmdRestore,
 };

@@ -10,6 +10,7 @@ import { migrateWithBackup } from './sqlite-upgrade.js';
 import { ensurePrivateFileSync } from '../fs-node/private-files.js';
 import { openKeyedDatabase, type DatabaseKey } from './sqlite-cipher.js';
 import { compactDatabase, preferIncrementalVacuum, type CompactResult } from './sqlite-compact.js';
+import type { MetaWrite } from './fts-version.js';
 
 /** One row of the index: rowid = messages.id. */
 export type FtsRow = [rowid: number, subject: string, addresses: string, body: string, attachments: string];
@@ -19,6 +20,8 @@ export interface FtsRequest {
   rows: FtsRow[];
   /** Rowids whose rows go (purged messages, docs/retention.md); removing a missing one is a no-op. */
   remove?: number[];
+  /** `search_meta` written in the rows' transaction (a re-index's progress with the rows it covers, fts-version.ts). */
+  meta?: MetaWrite[];
   /** After the rows: merge the index's segments (dropping deleted rows' tombstones) and give freed pages back (sqlite-compact.ts). */
   compact?: boolean;
 }
@@ -80,10 +83,16 @@ if (parentPort && (workerData as { ftsWriter?: boolean } | undefined)?.ftsWriter
   // not fail on its own earlier row.
   const ins = retain(db.prepare('INSERT OR REPLACE INTO messages_fts (rowid, subject, addresses, body, attachments) VALUES (?, ?, ?, ?, ?)'));
   const del = retain(db.prepare('DELETE FROM messages_fts WHERE rowid = ?'));
+  const setMeta = retain(db.prepare('INSERT OR REPLACE INTO search_meta (key, value) VALUES (?, ?)'));
+  const delMeta = retain(db.prepare('DELETE FROM search_meta WHERE key = ?'));
   // One queue for both: a purge's removal posted before a later row of a reused id is applied first.
-  const write = db.transaction((rows: FtsRow[], remove: number[]) => {
+  const write = db.transaction((rows: FtsRow[], remove: number[], meta: MetaWrite[]) => {
     for (const id of remove) del.run(id);
     for (const r of rows) ins.run(...r);
+    for (const [key, value] of meta) {
+      if (value === null) delMeta.run(key);
+      else setMeta.run(key, value);
+    }
   });
   // 'optimize' merges every segment into one, leaving out the rows deleted since (their tombstones).
   const optimize = retain(db.prepare("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')"));
@@ -91,7 +100,7 @@ if (parentPort && (workerData as { ftsWriter?: boolean } | undefined)?.ftsWriter
   let queue: Promise<void> = Promise.resolve();
   const apply = async (req: FtsRequest): Promise<void> => {
     try {
-      write(req.rows, req.remove ?? []);
+      write(req.rows, req.remove ?? [], req.meta ?? []);
       let compact: CompactResult | undefined;
       if (req.compact) {
         optimize.run();

@@ -2,6 +2,8 @@
  * Schema migrations of the embedded store, applied in order; `user_version` records how many
  * ran. A migration is never edited once released: add a new one.
  */
+import { SEARCH_META_DDL } from './fts-version.js';
+
 export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE blobs (
@@ -282,4 +284,7 @@ export const SEARCH_MIGRATIONS: readonly string[] = [
     content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
   );
   `,
+  // The index's own facts (fts-version.ts): the version its rows were written at, and a
+  // re-index's progress (core/archive/reindex.ts), written with the rows they describe.
+  SEARCH_META_DDL,
 ];

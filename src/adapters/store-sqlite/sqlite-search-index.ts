@@ -12,6 +12,7 @@ import { toFtsQuery } from './fts-query.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { SqlWhere } from '../sqlite-node/sql-where.js';
 import type { CompactResult } from './sqlite-compact.js';
+import type { MetaWrite } from './fts-version.js';
 
 /** Searches, and writes the full-text rows through the index writer thread. */
 export class SqliteSearchIndex implements SearchIndex {
@@ -80,6 +81,15 @@ export class SqliteSearchIndex implements SearchIndex {
   async write(entries: IndexEntry[]): Promise<void> {
     const rows = entries.map((e): FtsRow => [e.id, e.subject, e.addresses, e.body, e.attachmentNames]);
     await this.request({ id: 0, rows });
+  }
+
+  /**
+   * Writes (or replaces) full-text rows and `search_meta` in one transaction of the writer; resolves
+   * once durable. The re-index job's write: its progress is durable exactly when its rows are.
+   */
+  async writeWithMeta(entries: IndexEntry[], meta: MetaWrite[]): Promise<void> {
+    const rows = entries.map((e): FtsRow => [e.id, e.subject, e.addresses, e.body, e.attachmentNames]);
+    await this.request({ id: 0, rows, meta });
   }
 
   /**

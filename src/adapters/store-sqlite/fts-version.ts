@@ -1,0 +1,60 @@
+/**
+ * The version of what search.db's full-text rows hold (issue 17, item 3; ADR 0038a), apart from
+ * the schema's migrations: a build that indexes differently (stems) raises
+ * {@link SEARCH_INDEX_VERSION}, and rows written by an older build are rebuilt from the raw
+ * messages by the re-index job (core/archive/reindex.ts) until the stored version reaches it.
+ * Kept in search.db's `search_meta` (a SEARCH_MIGRATIONS entry), written only by the index writer
+ * thread, in the same transaction as the rows it describes.
+ */
+import type Database from 'better-sqlite3';
+import type { IndexBuildState } from '../../core/ports/search-rebuild.js';
+import { retain } from '../sqlite-node/sqlite-retain.js';
+
+/** What this build's index writer puts in a full-text row: 1 the words, 2 their stems too. */
+export const SEARCH_INDEX_VERSION = 2;
+
+/** An index that never recorded a version was written by a build before versions: 1. */
+const UNRECORDED_VERSION = 1;
+
+/** search.db's `search_meta` table (created by a migration; `IF NOT EXISTS` for a merge that creates it twice). */
+export const SEARCH_META_DDL = 'CREATE TABLE IF NOT EXISTS search_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID';
+
+/** One write of `search_meta`: a value set, or (null) removed. */
+export type MetaWrite = [key: string, value: number | null];
+
+/** The build state as `search_meta`'s rows hold it (none: an index before versions, no rebuild). */
+export function buildStateOf(rows: ReadonlyArray<{ key: string; value: number }>): IndexBuildState {
+  const m = new Map(rows.map((r) => [r.key, r.value]));
+  const target = m.get('rebuild_target');
+  return {
+    version: m.get('version') ?? UNRECORDED_VERSION,
+    rebuild:
+      target === undefined
+        ? null
+        : { target, after: m.get('rebuild_after') ?? 0, end: m.get('rebuild_end') ?? 0, done: m.get('rebuild_done') ?? 0, total: m.get('rebuild_total') ?? 0 },
+  };
+}
+
+/** The writes that record `state` (a finished rebuild's keys removed). */
+export function metaWritesOf(state: IndexBuildState): MetaWrite[] {
+  const r = state.rebuild;
+  return [
+    ['version', state.version],
+    ['rebuild_target', r ? r.target : null],
+    ['rebuild_after', r ? r.after : null],
+    ['rebuild_end', r ? r.end : null],
+    ['rebuild_done', r ? r.done : null],
+    ['rebuild_total', r ? r.total : null],
+  ];
+}
+
+/**
+ * Records this build's version in an index that has none yet when no message was indexed before
+ * (a new archive, or one whose messages all wait for the parse): nothing to rebuild. An index with
+ * rows from a build before versions keeps none, and is rebuilt. `search` is `search.db`, migrated.
+ */
+export function recordVersionOfNewIndex(search: Database.Database, anyIndexed: () => boolean): void {
+  if (retain(search.prepare("SELECT 1 FROM search_meta WHERE key = 'version'")).get() !== undefined) return;
+  if (anyIndexed()) return;
+  retain(search.prepare("INSERT INTO search_meta (key, value) VALUES ('version', ?)")).run(SEARCH_INDEX_VERSION);
+}
