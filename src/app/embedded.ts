@@ -22,6 +22,7 @@ import { createHeldAmong, type HeldAmong } from '../core/holds/held-among.js';
 import type { ArchiveIndexCheck, BlobScanner } from '../core/ports/archive-check.js';
 import type { Principal } from '../core/access/principal.js';
 import type { RetentionStore } from '../core/ports/retention-store.js';
+import type { IndexProgress, SearchRebuild } from '../core/ports/search-rebuild.js';
 import { verifyToken } from './tokens.js';
 import { randomInt } from 'node:crypto';
 import { createFsBlobStore, FsBlobScanner, type FsBlobStore } from '../adapters/blob-fs/index.js';
@@ -106,6 +107,11 @@ export interface EmbeddedApp {
   };
   /** What the purge reads and removes of the metadata (docs/retention.md). */
   retention: RetentionStore;
+  /**
+   * The full-text index's rebuild from the raw messages (ADR 0041): what the re-index job reads
+   * and writes, and `indexProgress()`, whether search answers from an index being rebuilt (x of y).
+   */
+  searchRebuild: SearchRebuild & { indexProgress(): Promise<IndexProgress> };
   /** The principal an `Authorization` header's bearer token stands for, or null (unknown, revoked, malformed). */
   verifyToken(bearer: string): Promise<Principal | null>;
   /** In [0, 1), for back-off jitter. */
@@ -144,7 +150,7 @@ export interface EmbeddedOptions {
    * `DATA_DIR_LOCKED`), and makes it and its files private. Without a holder the archive must
    * exist already (`ARCHIVE_NOT_FOUND`): nothing is created for a mistyped `dataDir`.
    */
-  holder?: 'start' | 'drain' | 'import' | 'audit prune' | 'verify --repair' | 'keys rotate' | 'keys encrypt-existing' | 'purge';
+  holder?: 'start' | 'drain' | 'import' | 'audit prune' | 'verify --repair' | 'keys rotate' | 'keys encrypt-existing' | 'purge' | 'reindex';
 }
 
 /**
@@ -189,7 +195,7 @@ async function takeDataDir(dir: string, command: string, logger: Logger): Promis
 }
 
 /** Commands that hold the data directory but, like a reading command, never make an archive. */
-const HOLDERS_OF_AN_EXISTING_ARCHIVE: ReadonlySet<EmbeddedOptions['holder']> = new Set(['audit prune', 'verify --repair', 'keys rotate', 'keys encrypt-existing', 'purge']);
+const HOLDERS_OF_AN_EXISTING_ARCHIVE: ReadonlySet<EmbeddedOptions['holder']> = new Set(['audit prune', 'verify --repair', 'keys rotate', 'keys encrypt-existing', 'purge', 'reindex']);
 
 /**
  * The data directory held when `options.holder` says so, then the key, the metadata store and
@@ -308,6 +314,7 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     heldAmong: createHeldAmong(store.holds),
     archiveCheck: { index: store.check, scanner: () => new FsBlobScanner(blobs), holdPacks: (waitMs) => takeReclaimLock(config.dataDir, 'shared', waitMs) },
     retention: store.retention,
+    searchRebuild: store.searchRebuild,
     verifyToken: (bearer) => verifyToken(store.tokens, systemClock, bearer),
     random: () => randomInt(0, 1_000_000) / 1_000_000,
     logger,

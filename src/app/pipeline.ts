@@ -24,6 +24,7 @@ import { assertRoutesRunnable } from './action-factory.js';
 import { startDispatchThread, type DispatchThread } from './dispatch-thread.js';
 import { runPausingWhileDiskFull } from './disk-full-pause.js';
 import { indexStageDeps, routeMatcher } from './runners.js';
+import { runBackgroundReindex } from './reindex.js';
 import { ConnectionRuns } from './connection-runs.js';
 import { readServiceConfig } from './config-file.js';
 import { planReload } from './reload-plan.js';
@@ -437,9 +438,15 @@ class PipelineRun {
     return this.stopOnFailure(stage, runPausingWhileDiskFull(run, { stage, logger, clock, random, signal: this.ac.signal }));
   }
 
+  /** The search index rebuilt from the raw messages when it is older than this build (ADR 0041), waiting while a connection drains; never rejects. */
+  private reindex(signal: AbortSignal): Promise<unknown> {
+    return runBackgroundReindex(this.app, () => this.conns.all().some((r) => r.status.state === 'draining'), signal);
+  }
+
   private async runContinuous(): Promise<PipelineResult> {
     const indexing = this.pausing('index stage', () => this.indexOnce());
     const compressing = this.pausing('compress stage', () => this.compress());
+    const reindexing = this.reindex(this.ac.signal);
     // Low priority beside the stages; never rejects, ends with the stop.
     const alerting = this.alerting?.run(this.ac.signal);
     const retaining = this.retention?.run(this.ac.signal);
@@ -457,6 +464,7 @@ class PipelineRun {
     await scrubbing;
     await indexing;
     await compressing;
+    await reindexing;
     await Promise.all(this.dispatching);
     if (this.failure !== undefined) throw this.failure;
     const now = this.app.clock.now();
@@ -476,6 +484,11 @@ class PipelineRun {
    */
   private async runOnce(): Promise<PipelineResult> {
     const { app } = this;
+    // Beside the drain, never holding it up: stopped (resumable) when the rest is done.
+    const reindexStop = new AbortController();
+    const stopReindex = (): void => reindexStop.abort();
+    this.ac.signal.addEventListener('abort', stopReindex, { once: true });
+    const reindexing = this.reindex(reindexStop.signal);
     const indexing = settle(this.indexOnce());
     const thread = this.thread;
     if (thread) void indexing.then(() => thread.finish());
@@ -497,6 +510,9 @@ class PipelineRun {
     // Deliveries that finished after their connection's last cycle: their server responses are
     // applied now, on a session of their own, so a drain leaves none behind that it could apply.
     if (dispatched.ok) await Promise.all(this.conns.all().map((r) => r.applyResponsesNow(this.ac.signal)));
+    reindexStop.abort();
+    this.ac.signal.removeEventListener('abort', stopReindex);
+    await reindexing;
     if (!indexed.ok) throw indexed.error;
     if (!dispatched.ok) throw dispatched.error;
     if (!compressed.ok) throw compressed.error;

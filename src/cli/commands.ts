@@ -45,10 +45,10 @@ export function holdersUmask(): void {
   process.umask(0o077);
 }
 
-export async function withApp<T>(args: ParsedArgs, fn: (app: EmbeddedApp, config: Config) => Promise<T>, access: 'read' | 'write' | 'drain' | 'import' | 'prune' | 'repair' | 'purge' = 'read'): Promise<T> {
+export async function withApp<T>(args: ParsedArgs, fn: (app: EmbeddedApp, config: Config) => Promise<T>, access: 'read' | 'write' | 'drain' | 'import' | 'prune' | 'repair' | 'purge' | 'reindex' = 'read'): Promise<T> {
   const config = readServiceConfig(configPath(args));
   if (access !== 'read' && access !== 'write') holdersUmask();
-  const holders = { drain: 'drain', import: 'import', prune: 'audit prune', repair: 'verify --repair', purge: 'purge' } as const;
+  const holders = { drain: 'drain', import: 'import', prune: 'audit prune', repair: 'verify --repair', purge: 'purge', reindex: 'reindex' } as const;
   const app = await createEmbeddedApp(config, access === 'read' || access === 'write' ? { readonly: access === 'read' } : { holder: holders[access] });
   try {
     return await fn(app, config);

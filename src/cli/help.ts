@@ -26,6 +26,8 @@ Commands:
                             exit 1 naming the messages of each problem (--repair)
   purge                     remove the messages past archive.retention now
                             (--dry-run lists what would go, --as-of DATE with it)
+  reindex                   rebuild the search index from the raw messages now
+                            (start and drain do it in the background when needed)
   search QUERY              search the archive (words, from:, after:, OR, -; docs/search.md)
                             (--from, --to, --since, --before, --connection, --has-attachment, --limit)
   export --out DIR|FILE     write archived messages, or those --query Q selects
@@ -371,6 +373,16 @@ Options:
                             never a subject or address) and change nothing
   --as-of DATE              with --dry-run only: judge retention at DATE (2030-01-31, UTC, or
                             2030-01-31T08:00:00Z) instead of now
+`,
+  reindex: `Usage: mailsluice reindex [options]
+
+Rebuilds the full-text search index from the archived raw messages when it was written by an
+older build (its stored version below this build's: before word forms, for one), reading each
+message back and parsing it as the drain's index stage does, a batch of 200 per transaction with
+its progress, so a killed run resumes where it stopped and no message is indexed twice. start and
+drain do the same in the background (waiting while a connection drains); this command holds the
+data directory like a drain and shows its progress on stderr. An index already current: nothing
+to do. Search answers from what is indexed meanwhile.
 `,
   verify: `Usage: mailsluice verify [--repair] [options]
 

@@ -40,6 +40,7 @@ const COMMANDS: Record<string, LazyCommand> = {
   logs: async () => (await commands()).cmdLogs,
   verify: async () => (await import('./verify-command.js')).cmdVerify,
   purge: async () => (await import('./purge-command.js')).cmdPurge,
+  reindex: async () => (await import('./reindex-command.js')).cmdReindex,
   backup: async () => (await import('./backup-commands.js')).cmdBackup,
   restore: async () => (await import('./backup-commands.js')).cmdRestore,
 };

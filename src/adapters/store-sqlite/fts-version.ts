@@ -1,32 +1,63 @@
 /**
- * The version of what the full-text rows of `search.db` hold (issue 17). `search_meta`'s
- * `index_version` says which version the rows there were written by; below
- * {@link SEARCH_INDEX_VERSION}, existing messages' rows are missing or of an older shape and the
- * re-index from the raw messages rebuilds them, then records this version. Not `PRAGMA
- * user_version`: that counts the migrations run (sqlite-upgrade.ts).
- *
- * - 1: the rows from before the query language (`messages_fts`), dropped by the migration that
- *   made `messages_search`, which starts empty;
- * - 2: `messages_search`, a column per field and the `stems` column (sqlite-schema.ts).
+ * The version of what search.db's full-text rows hold (issue 17, item 3; ADR 0041), apart from
+ * the schema's migrations: a build that indexes differently (stems) raises
+ * {@link SEARCH_INDEX_VERSION}, and rows written by an older build are rebuilt from the raw
+ * messages by the re-index job (core/archive/reindex.ts) until the stored version reaches it.
+ * Kept in search.db's `search_meta` (a SEARCH_MIGRATIONS entry), written only by the index writer
+ * thread, in the same transaction as the rows it describes.
  */
 import type Database from 'better-sqlite3';
+import type { IndexBuildState } from '../../core/ports/search-rebuild.js';
 import { retain } from '../sqlite-node/sqlite-retain.js';
 
-/** The version the index writer writes rows of. */
+/** What this build's index writer puts in a full-text row: 1 the words (`messages_fts`), 2 a column per field and their stems (`messages_search`). */
 export const SEARCH_INDEX_VERSION = 2;
 
-/** The full-text table of this version. */
+/** The full-text table of this version (sqlite-schema.ts: a column per field and `stems`). */
 export const SEARCH_TABLE = 'messages_search';
 
-/** The `index_version` recorded in `db` (`search.db`, or attached as `schema`), 0 when none is. */
-export function readIndexVersion(db: Database.Database, schema = 'main'): number {
-  const has = retain(db.prepare(`SELECT 1 FROM ${schema}.sqlite_master WHERE type = 'table' AND name = 'search_meta'`)).get();
-  if (!has) return 0;
-  const v = retain(db.prepare(`SELECT value FROM ${schema}.search_meta WHERE key = 'index_version'`)).pluck().get() as number | undefined;
-  return v ?? 0;
+/** An index that never recorded a version was written by a build before versions: 1. */
+const UNRECORDED_VERSION = 1;
+
+/** search.db's `search_meta` table (created by a migration; `IF NOT EXISTS` for a merge that creates it twice). */
+export const SEARCH_META_DDL = 'CREATE TABLE IF NOT EXISTS search_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID';
+
+/** One write of `search_meta`: a value set, or (null) removed. */
+export type MetaWrite = [key: string, value: number | null];
+
+/** The build state as `search_meta`'s rows hold it (none: an index before versions, no rebuild). */
+export function buildStateOf(rows: ReadonlyArray<{ key: string; value: number }>): IndexBuildState {
+  const m = new Map(rows.map((r) => [r.key, r.value]));
+  const target = m.get('rebuild_target');
+  return {
+    version: m.get('version') ?? UNRECORDED_VERSION,
+    rebuild:
+      target === undefined
+        ? null
+        : { target, after: m.get('rebuild_after') ?? 0, end: m.get('rebuild_end') ?? 0, done: m.get('rebuild_done') ?? 0, total: m.get('rebuild_total') ?? 0 },
+  };
 }
 
-/** Records `version` as the rows' version (the re-index, once every message's row is rebuilt). */
-export function writeIndexVersion(db: Database.Database, version: number, schema = 'main'): void {
-  retain(db.prepare(`INSERT OR REPLACE INTO ${schema}.search_meta (key, value) VALUES ('index_version', ?)`)).run(version);
+/** The writes that record `state` (a finished rebuild's keys removed). */
+export function metaWritesOf(state: IndexBuildState): MetaWrite[] {
+  const r = state.rebuild;
+  return [
+    ['version', state.version],
+    ['rebuild_target', r ? r.target : null],
+    ['rebuild_after', r ? r.after : null],
+    ['rebuild_end', r ? r.end : null],
+    ['rebuild_done', r ? r.done : null],
+    ['rebuild_total', r ? r.total : null],
+  ];
+}
+
+/**
+ * Records this build's version in an index that has none yet when no message was indexed before
+ * (a new archive, or one whose messages all wait for the parse): nothing to rebuild. An index with
+ * rows from a build before versions keeps none, and is rebuilt. `search` is `search.db`, migrated.
+ */
+export function recordVersionOfNewIndex(search: Database.Database, anyIndexed: () => boolean): void {
+  if (retain(search.prepare("SELECT 1 FROM search_meta WHERE key = 'version'")).get() !== undefined) return;
+  if (anyIndexed()) return;
+  retain(search.prepare("INSERT INTO search_meta (key, value) VALUES ('version', ?)")).run(SEARCH_INDEX_VERSION);
 }

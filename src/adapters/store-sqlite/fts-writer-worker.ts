@@ -10,7 +10,7 @@ import { migrateWithBackup } from './sqlite-upgrade.js';
 import { ensurePrivateFileSync } from '../fs-node/private-files.js';
 import { openKeyedDatabase, type DatabaseKey } from './sqlite-cipher.js';
 import { compactDatabase, preferIncrementalVacuum, type CompactResult } from './sqlite-compact.js';
-import { SEARCH_TABLE } from './fts-version.js';
+import { SEARCH_TABLE, type MetaWrite } from './fts-version.js';
 import { stemText } from './fts-stem.js';
 
 /** One row of the index: rowid = messages.id; the `stems` column is made here, on this thread (fts-stem.ts). */
@@ -21,6 +21,8 @@ export interface FtsRequest {
   rows: FtsRow[];
   /** Rowids whose rows go (purged messages, docs/retention.md); removing a missing one is a no-op. */
   remove?: number[];
+  /** `search_meta` written in the rows' transaction (a re-index's progress with the rows it covers, fts-version.ts). */
+  meta?: MetaWrite[];
   /** After the rows: merge the index's segments (dropping deleted rows' tombstones) and give freed pages back (sqlite-compact.ts). */
   compact?: boolean;
 }
@@ -82,11 +84,17 @@ if (parentPort && (workerData as { ftsWriter?: boolean } | undefined)?.ftsWriter
   // not fail on its own earlier row.
   const ins = retain(db.prepare(`INSERT OR REPLACE INTO ${SEARCH_TABLE} (rowid, subject, sender, to_rcpt, cc_rcpt, bcc_rcpt, body, attachments, stems) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`));
   const del = retain(db.prepare(`DELETE FROM ${SEARCH_TABLE} WHERE rowid = ?`));
+  const setMeta = retain(db.prepare('INSERT OR REPLACE INTO search_meta (key, value) VALUES (?, ?)'));
+  const delMeta = retain(db.prepare('DELETE FROM search_meta WHERE key = ?'));
   // One queue for both: a purge's removal posted before a later row of a reused id is applied first.
-  const write = db.transaction((rows: FtsRow[], remove: number[]) => {
+  const write = db.transaction((rows: FtsRow[], remove: number[], meta: MetaWrite[]) => {
     for (const id of remove) del.run(id);
     // The word forms of what a bare word is looked for in (not the addresses: names are matched as written).
     for (const r of rows) ins.run(...r, stemText(`${r[1]}\n${r[6]}\n${r[7]}`));
+    for (const [key, value] of meta) {
+      if (value === null) delMeta.run(key);
+      else setMeta.run(key, value);
+    }
   });
   // 'optimize' merges every segment into one, leaving out the rows deleted since (their tombstones).
   const optimize = retain(db.prepare(`INSERT INTO ${SEARCH_TABLE} (${SEARCH_TABLE}) VALUES ('optimize')`));
@@ -94,7 +102,7 @@ if (parentPort && (workerData as { ftsWriter?: boolean } | undefined)?.ftsWriter
   let queue: Promise<void> = Promise.resolve();
   const apply = async (req: FtsRequest): Promise<void> => {
     try {
-      write(req.rows, req.remove ?? []);
+      write(req.rows, req.remove ?? [], req.meta ?? []);
       let compact: CompactResult | undefined;
       if (req.compact) {
         optimize.run();

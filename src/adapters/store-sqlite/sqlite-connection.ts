@@ -11,6 +11,7 @@ import { MailsluiceError } from '../../core/errors/index.js';
 import { MIGRATIONS } from './sqlite-schema.js';
 import { migrateWithBackup, refuseNewerSchema } from './sqlite-upgrade.js';
 import { openSearchDb, sweepPurgedSearch } from './fts-writer-worker.js';
+import { recordVersionOfNewIndex } from './fts-version.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { pragma, retain, userVersion } from '../sqlite-node/sqlite-retain.js';
 import type { SqliteStoreOptions } from './sqlite-store-config.js';
@@ -35,6 +36,8 @@ export class SqliteConnection {
   readonly journalColumns: boolean;
   /** The databases' key (ADR 0035), or null: in clear. */
   readonly key: DatabaseKey;
+  /** Whether `search.db` is attached as `s` (not for a read-only open of an archive without one). */
+  readonly searchAttached: boolean;
   private readonly stmts: Record<string, Stmt> = {};
   private readonly tables = new Set<string>();
 
@@ -61,7 +64,13 @@ export class SqliteConnection {
         pragma(this.db, this.synchronous === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
         pragma(this.db, 'foreign_keys = ON');
         migrateWithBackup(this.db, options.file, MIGRATIONS);
-        openSearchDb(this.searchFile, this.key).close();
+        const search = openSearchDb(this.searchFile, this.key);
+        try {
+          // A new index is at this build's version; one with older rows is rebuilt (fts-version.ts).
+          recordVersionOfNewIndex(search, () => retain(this.db.prepare('SELECT 1 FROM messages WHERE parse_state <> 0 LIMIT 1')).get() !== undefined);
+        } finally {
+          search.close();
+        }
         // A purge's full-text removal a crash interrupted, finished before any id is taken again.
         sweepPurgedSearch(this.db, this.searchFile, this.key);
       }
@@ -74,7 +83,8 @@ export class SqliteConnection {
       // An older database opened read-only is not migrated: search and stats then do without.
       this.journalColumns = (pragma(this.db, 'table_info(messages)') as Array<{ name: string }>).some((c) => c.name === 'merged_into');
       // Queries join the index in search.db with the messages here.
-      if (!options.readonly || existsSync(this.searchFile)) attachDatabase(this.db, this.searchFile, 's', this.key);
+      this.searchAttached = !options.readonly || existsSync(this.searchFile);
+      if (this.searchAttached) attachDatabase(this.db, this.searchFile, 's', this.key);
     } catch (err) {
       if (err instanceof MailsluiceError) throw err;
       throw mapSqliteError(err, `opening ${options.file}`);

@@ -2,6 +2,8 @@
  * Schema migrations of the embedded store, applied in order; `user_version` records how many
  * ran. A migration is never edited once released: add a new one.
  */
+import { SEARCH_META_DDL } from './fts-version.js';
+
 export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE blobs (
@@ -282,21 +284,24 @@ export const SEARCH_MIGRATIONS: readonly string[] = [
     content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
   );
   `,
+  // The index's own facts (fts-version.ts): the version its rows were written at, and a
+  // re-index's progress (core/archive/reindex.ts), written with the rows they describe.
+  SEARCH_META_DDL,
   // The query language's index (issue 17; docs/search.md): a column per field a term can name
   // (sender, to_rcpt, cc_rcpt, bcc_rcpt: core/message/parsed-record.ts searchAddressesOf, a
   // journal envelope included) and `stems`, the word forms of subject, body and attachment names
   // (fts-stem.ts) that a bare word also matches. Contentless as before (a purge deletes rows).
   // The old table's rows cannot be split into the new columns, so they go with it: the new table
-  // starts empty and search_meta records index_version 1, "rows from before version 2", which the
-  // re-index from the raw messages brings up to SEARCH_INDEX_VERSION (fts-version.ts). Until it
-  // has run, text terms find only what was parsed since.
+  // starts empty and search_meta's version is removed: rows of an older build, which the re-index
+  // from the raw messages (core/archive/reindex.ts) brings up to SEARCH_INDEX_VERSION
+  // (fts-version.ts); a new archive with nothing indexed is recorded as current when it opens.
+  // Until the re-index has run, text terms find only what was parsed since.
   `
   CREATE VIRTUAL TABLE messages_search USING fts5(
     subject, sender, to_rcpt, cc_rcpt, bcc_rcpt, body, attachments, stems,
     content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
   );
   DROP TABLE messages_fts;
-  CREATE TABLE IF NOT EXISTS search_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-  INSERT OR REPLACE INTO search_meta (key, value) VALUES ('index_version', 1);
+  DELETE FROM search_meta WHERE key = 'version';
   `,
 ];

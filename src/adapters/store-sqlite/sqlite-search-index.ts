@@ -13,6 +13,12 @@ import { allOf, parseSearchQuery } from '../../core/search/query-language.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { SqlWhere } from '../sqlite-node/sql-where.js';
 import type { CompactResult } from './sqlite-compact.js';
+import type { MetaWrite } from './fts-version.js';
+
+/** A message's full-text row as the writer takes it (the writer adds the stems). */
+function ftsRowOf(e: IndexEntry): FtsRow {
+  return [e.id, e.subject, e.from, e.to, e.cc, e.bcc, e.body, e.attachmentNames];
+}
 
 /** Searches, and writes the full-text rows through the index writer thread. */
 export class SqliteSearchIndex implements SearchIndex {
@@ -78,8 +84,15 @@ export class SqliteSearchIndex implements SearchIndex {
 
   /** Writes (or replaces) full-text rows; resolves once they are durable in `search.db`. */
   async write(entries: IndexEntry[]): Promise<void> {
-    const rows = entries.map((e): FtsRow => [e.id, e.subject, e.from, e.to, e.cc, e.bcc, e.body, e.attachmentNames]);
-    await this.request({ id: 0, rows });
+    await this.request({ id: 0, rows: entries.map(ftsRowOf) });
+  }
+
+  /**
+   * Writes (or replaces) full-text rows and `search_meta` in one transaction of the writer; resolves
+   * once durable. The re-index job's write: its progress is durable exactly when its rows are.
+   */
+  async writeWithMeta(entries: IndexEntry[], meta: MetaWrite[]): Promise<void> {
+    await this.request({ id: 0, rows: entries.map(ftsRowOf), meta });
   }
 
   /**

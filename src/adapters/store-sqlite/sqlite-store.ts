@@ -10,6 +10,8 @@ import { SqliteConnection } from './sqlite-connection.js';
 import { SqliteDrainLedger } from './sqlite-drain-ledger.js';
 import { SqliteParseQueue } from './sqlite-parse-queue.js';
 import { SqliteSearchIndex } from './sqlite-search-index.js';
+import { SqliteSearchRebuild } from './sqlite-search-rebuild.js';
+import type { IndexProgress } from '../../core/ports/search-rebuild.js';
 import { SqliteArchiveReader } from './sqlite-archive-reader.js';
 import { SqliteTokenStore } from './sqlite-token-store.js';
 import { SqliteAuditLog } from './sqlite-audit-log.js';
@@ -41,6 +43,8 @@ export class SqliteStore implements MessageStore {
   readonly blobRefs: SqliteBlobRefs;
   /** What the purge reads and removes (`RetentionStore`, docs/retention.md). */
   readonly retention: SqliteRetention;
+  /** The re-index job's side of the store (`SearchRebuild`, ADR 0041). */
+  readonly searchRebuild: SqliteSearchRebuild;
   private readonly conn: SqliteConnection;
   private readonly db: Database.Database;
   constructor(options: SqliteStoreOptions) {
@@ -56,6 +60,12 @@ export class SqliteStore implements MessageStore {
     this.holds = new SqliteHoldStore(this.conn);
     this.blobRefs = new SqliteBlobRefs(this.conn);
     this.retention = new SqliteRetention(this.conn, this.searchIndex, this.audit);
+    this.searchRebuild = new SqliteSearchRebuild(this.conn, this.searchIndex);
+  }
+
+  /** Whether the full-text index is being rebuilt (x of y messages), for `search` to say so (ADR 0041). */
+  indexProgress(): Promise<IndexProgress> {
+    return this.searchRebuild.indexProgress();
   }
 
   hasBlob(sha256: string): boolean {
