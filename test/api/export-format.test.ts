@@ -107,7 +107,8 @@ test('a query export walks the search page after page with the cursor, past any 
   const mbox = Buffer.from(await res.arrayBuffer()).toString('latin1');
   assert.equal(mbox.match(/^From /gm)?.length, 1234, 'every message, not one page');
   assert.deepEqual(searches.map((q) => q.beforeId), [undefined, 735, 235], 'pages of 500, each below the last hit');
-  assert.ok(searches.every((q) => q.text === 'word' && q.limit === 500));
+  // The API hands the search its query parsed (`q` or `text`, the same language).
+  assert.ok(searches.every((q) => q.query?.kind === 'text' && q.query.value === 'word' && q.limit === 500), JSON.stringify(searches[0]));
 });
 
 test('a message whose bytes are not its ArchiveId stops the export', async () => {
