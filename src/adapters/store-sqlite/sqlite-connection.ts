@@ -53,8 +53,10 @@ export class SqliteConnection {
       this.db = new Database(options.file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
       keyDatabase(this.db, options.file, this.key);
       this.waitForLocks = options.waitForLocks ?? 'block';
-      // `yield`: no busy timeout; the bus retries asynchronously (SqliteBus).
-      pragma(this.db, this.waitForLocks === 'yield' ? 'busy_timeout = 0' : 'busy_timeout = 10000');
+      // Opening waits for locks whatever the policy: a `yield` connection (the dispatcher's
+      // thread) opened while the drain commits got SQLITE_BUSY from its first statements, and the
+      // service stopped ("dispatcher failed"): the data-dir test's flake, seen in CI.
+      pragma(this.db, 'busy_timeout = 10000');
       this.searchFile = join(dirname(options.file), 'search.db');
       if (!options.readonly) {
         // Before anything writes the new file's first page (journal_mode = WAL does): a new archive
@@ -85,6 +87,8 @@ export class SqliteConnection {
       // Queries join the index in search.db with the messages here.
       this.searchAttached = !options.readonly || existsSync(this.searchFile);
       if (this.searchAttached) attachDatabase(this.db, this.searchFile, 's', this.key);
+      // `yield`: no busy timeout from here on; the bus retries asynchronously (SqliteBus).
+      if (this.waitForLocks === 'yield') pragma(this.db, 'busy_timeout = 0');
     } catch (err) {
       if (err instanceof MailsluiceError) throw err;
       throw mapSqliteError(err, `opening ${options.file}`);

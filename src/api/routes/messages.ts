@@ -215,7 +215,11 @@ export function messageRoutes(app: ApiApp, deps: ApiDeps): void {
   // Each read is recorded before the archive is read (action names as at the command line).
   app.openapi({ ...search, ...auditor }, async (c) => {
     const query = c.req.valid('query');
-    await recordRequest(c, deps, 'archive.search', { ...query });
+    // The query as typed under `text`, the key the command line records it under: one audit
+    // vocabulary whichever way a search came in (`q` and the older `text` are one language).
+    const { q, ...rest } = query;
+    const text = q !== undefined && rest.text !== undefined ? `(${q}) (${rest.text})` : (q ?? rest.text);
+    await recordRequest(c, deps, 'archive.search', { ...rest, ...(text !== undefined ? { text } : {}) });
     return c.json(await searchPage(deps, query), 200, JSON_HEADERS);
   });
   app.openapi({ ...view, ...auditor }, async (c) => {
