@@ -99,15 +99,22 @@ function assertIndexedOnce(ws: Workspace): void {
   }
 }
 
-test('reindex killed with SIGKILL at random points resumes where it stopped; every message ends up indexed once', async () => {
-  const seed = Number(process.env.REINDEX_SEED ?? Date.now() % 100000);
-  const random = seededRandom(seed);
+/** A workspace whose archive holds the {@link COUNT} messages, drained from a new mailbox. */
+async function drainedArchive(): Promise<Workspace> {
   const user = await dovecot.createUser();
   await dovecot.loadMaildir(user.username, Array.from({ length: COUNT }, (_, i) => message(i)));
   const ws = makeWorkspace({ connections: [imapConnection(dovecot, user, { deletePolicy: 'delete-and-expunge' })] });
+  const drained = await runCli(['drain'], ws);
+  if (drained.code !== 0) ws.cleanup();
+  assert.equal(drained.code, 0, drained.stderr);
+  return ws;
+}
+
+test('reindex killed with SIGKILL at random points resumes where it stopped; every message ends up indexed once', async () => {
+  const seed = Number(process.env.REINDEX_SEED ?? Date.now() % 100000);
+  const random = seededRandom(seed);
+  const ws = await drainedArchive();
   try {
-    const drained = await runCli(['drain'], ws);
-    assert.equal(drained.code, 0, drained.stderr);
     // A new archive's index is at this build's version: nothing to rebuild.
     assert.equal(meta(ws).get('version'), SEARCH_INDEX_VERSION);
     const current = await runCli(['reindex'], ws);
@@ -165,12 +172,8 @@ test('reindex killed with SIGKILL at random points resumes where it stopped; eve
 });
 
 test('start rebuilds an older index in the background', async () => {
-  const user = await dovecot.createUser();
-  await dovecot.loadMaildir(user.username, Array.from({ length: COUNT }, (_, i) => message(i)));
-  const ws = makeWorkspace({ connections: [imapConnection(dovecot, user, { deletePolicy: 'delete-and-expunge' })] });
+  const ws = await drainedArchive();
   try {
-    const drained = await runCli(['drain'], ws);
-    assert.equal(drained.code, 0, drained.stderr);
     makeIndexOld(ws);
     const child = spawnCli(['start'], ws);
     const done = collectCli(child);
