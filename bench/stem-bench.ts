@@ -29,7 +29,7 @@ async function entries(): Promise<IndexEntry[]> {
     for (const f of readdirSync(join(shared, 'seeds'))) {
       const text = readFileSync(join(shared, 'seeds', f), 'utf8');
       // The seeds' Russian text cut into message-sized bodies of about 2 KB.
-      for (let at = 0; at < text.length; at += 2000) out.push({ id: id++, subject: 'Журнал', from: 'a@example.test', to: '', cc: '', bcc: '', body: text.slice(at, at + 2000), attachmentNames: '' });
+      for (let at = 0; at < text.length; at += 2000) out.push({ id: id++, subject: 'Журнал', from: 'a@example.test', to: '', cc: '', bcc: '', body: text.slice(at, at + 2000), attachmentNames: '', hasAttachments: false });
     }
     return out;
   } finally {

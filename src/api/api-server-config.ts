@@ -367,4 +367,6 @@ export const API_TUNING = {
    * no one reads beyond "many" (issue 14).
    */
   searchTotalCap: 10_000,
+  /** Search hits whose excerpts are cut at once: twice the parser's threads on this 2-core machine kind keeps them busy. */
+  excerptLanes: 4,
 } as const;

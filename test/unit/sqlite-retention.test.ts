@@ -48,7 +48,7 @@ test('busy rows, a batch removed whole with its record, a shared blob kept, purg
     db.exec(`UPDATE messages SET parse_state = 1 WHERE id <> 2; UPDATE source_keys SET action_state = 1 WHERE message_id <> 3;
       INSERT INTO deliveries (id, message_id, connection, route, bus, next_at, state, created_at) VALUES
         ('a.r.1', 1, 'a', 'r', 1, 0, 'done', 0), ('a.r.4', 4, 'a', 'r', 1, 0, 'pending', 0), ('a.s.5', 5, 'a', 's', 1, 0, 'done', 0);`);
-    await store.searchIndex.write([1, 2, 3, 4, 5, 6].map((id) => ({ id, subject: `s${id}`, from: 'x@y.z', to: '', cc: '', bcc: '', body: 'b', attachmentNames: '' })));
+    await store.searchIndex.write([1, 2, 3, 4, 5, 6].map((id) => ({ id, subject: `s${id}`, from: 'x@y.z', to: '', cc: '', bcc: '', body: 'b', attachmentNames: '', hasAttachments: false })));
     const page = await store.retention.page(0, 10, { routes: true, addresses: true });
     assert.deepEqual(page.map((r) => [r.id, r.busy, r.routes]), [[1, null, ['r']], [2, 'pending', []], [3, 'pending', []], [4, 'pending', ['r']], [5, null, ['s']], [6, null, []]]);
     assert.deepEqual((await store.retention.page(4, 1, { routes: false, addresses: false })).map((r) => [r.id, r.routes, r.addresses]), [[5, undefined, undefined]]);
@@ -99,7 +99,7 @@ test('full-text rows a crash left are removed at the next open; a reused id keep
   let store = createSqliteStore({ file: join(dir, 'archive.db') });
   try {
     await store.commitTaken([1, 2, 3].map((i) => rec('a', i, sha(String(i)))));
-    await store.searchIndex.write([1, 2, 3, 7].map((id) => ({ id, subject: `s${id}`, from: '', to: '', cc: '', bcc: '', body: 'b', attachmentNames: '' })));
+    await store.searchIndex.write([1, 2, 3, 7].map((id) => ({ id, subject: `s${id}`, from: '', to: '', cc: '', bcc: '', body: 'b', attachmentNames: '', hasAttachments: false })));
     // As a crash leaves it: 7 purged (no row) with its text still there; 3 listed, but a message took id 3 again.
     store.connection().db.exec('INSERT INTO purged_search (id) VALUES (7), (3)');
     await store.close();
@@ -107,7 +107,7 @@ test('full-text rows a crash left are removed at the next open; a reused id keep
     assert.deepEqual(ftsIds(dir), [1, 2, 3]);
     assert.equal(store.connection().db.prepare('SELECT count(*) FROM purged_search').pluck().get(), 0);
     // The same through a purge's sweep (the service's, which does not reopen).
-    await store.searchIndex.write([{ id: 9, subject: 's', from: '', to: '', cc: '', bcc: '', body: 'b', attachmentNames: '' }]);
+    await store.searchIndex.write([{ id: 9, subject: 's', from: '', to: '', cc: '', bcc: '', body: 'b', attachmentNames: '', hasAttachments: false }]);
     store.connection().db.exec('INSERT INTO purged_search (id) VALUES (9)');
     assert.equal(await store.retention.sweepSearch(), 1);
     assert.deepEqual(ftsIds(dir), [1, 2, 3]);

@@ -11,7 +11,7 @@
  */
 import type { QueryNode, TextField } from '../../core/search/query-language.js';
 import { stemWord } from './fts-stem.js';
-import { SEARCH_TABLE } from './fts-version.js';
+import { ATTACHMENT_MARK, SEARCH_TABLE } from './fts-version.js';
 
 /** A condition with its parameters, in order. */
 export interface SqlCondition {
@@ -28,6 +28,11 @@ export interface TranslateOptions {
    * counts for the message it is merged into (its primary), as search lists the primary.
    */
   journal: boolean;
+  /**
+   * Whether every row of the index carries the attachment mark (fts-version.ts: written at
+   * version 3 or later, no re-index under way): then `has:attachment` is an index term.
+   */
+  attachmentMarked?: boolean;
 }
 
 /** The columns a field's terms are looked for in. */
@@ -51,16 +56,20 @@ function textTerm(n: Extract<QueryNode, { kind: 'text' }>): string {
   const exact = `${cols} : ${quote(n.value)}`;
   if (n.match === 'phrase' || n.field !== 'any') return exact;
   const stem = stemWord(n.value);
-  return stem === null || stem === '' ? exact : `(${exact} OR {stems} : ${quote(stem)})`;
+  return stem === null || stem === '' || stem === ATTACHMENT_MARK ? exact : `(${exact} OR {stems} : ${quote(stem)})`;
 }
 
-/** The FTS5 expression of `n` when every leaf under it is a text term and it holds no negation; else null. */
-function ftsOf(n: QueryNode): string | null {
+/**
+ * The FTS5 expression of `n` when every leaf under it is a text term (or `has:attachment`, when
+ * the index marks attachments) and it holds no negation; else null.
+ */
+function ftsOf(n: QueryNode, marked: boolean): string | null {
   if (n.kind === 'text') return textTerm(n);
+  if (n.kind === 'has-attachment') return marked ? `{stems} : ${quote(ATTACHMENT_MARK)}` : null;
   if (n.kind !== 'and' && n.kind !== 'or') return null;
   const parts: string[] = [];
   for (const c of n.children) {
-    const f = ftsOf(c);
+    const f = ftsOf(c, marked);
     if (f === null) return null;
     parts.push(f);
   }
@@ -70,8 +79,10 @@ function ftsOf(n: QueryNode): string | null {
 /** Translates one tree; a class only to carry the options through the recursion. */
 class Translator {
   private readonly row: string;
+  private readonly marked: boolean;
   constructor(private readonly options: TranslateOptions) {
     this.row = options.row ?? 'm';
+    this.marked = options.attachmentMarked === true;
   }
 
   /** The messages a MATCH expression finds, as a condition on the row. */
@@ -106,18 +117,54 @@ class Translator {
 
   /** AND / OR: the children FTS5 can take together in one MATCH, the others in SQL beside it. */
   private group(n: Extract<QueryNode, { kind: 'and' | 'or' }>): SqlCondition {
-    const whole = ftsOf(n);
+    const whole = ftsOf(n, this.marked);
     if (whole !== null) return this.match(whole);
     const fts: string[] = [];
     const parts: SqlCondition[] = [];
     for (const c of n.children) {
-      const f = ftsOf(c);
+      const f = ftsOf(c, this.marked);
       if (f !== null) fts.push(f);
       else parts.push(this.node(c));
     }
     if (fts.length > 0) parts.unshift(this.match(fts.length === 1 ? fts[0]! : `(${fts.join(n.kind === 'and' ? ' AND ' : ' OR ')})`));
     return { sql: `(${parts.map((p) => p.sql).join(n.kind === 'and' ? ' AND ' : ' OR ')})`, args: parts.flatMap((p) => p.args) };
   }
+}
+
+/**
+ * A query split for a search the full-text index drives: `match`, the FTS5 expression every hit
+ * holds, and `rest`, what else the row must satisfy (null when nothing). The index then hands
+ * out its matches newest first and the search stops at a page, instead of collecting every match
+ * of a common word to sort them (sqlite-search-index.ts).
+ */
+export interface FtsDriven {
+  match: string;
+  rest: SqlCondition | null;
+}
+
+/**
+ * `node` split as {@link FtsDriven}, or null when no FTS5 expression holds for every hit (an OR
+ * with a non-text side, a negation alone, only dates or flags): the caller then uses
+ * {@link translateQuery} whole.
+ */
+export function ftsDriven(node: QueryNode, options: TranslateOptions): FtsDriven | null {
+  const marked = options.attachmentMarked === true;
+  const whole = ftsOf(node, marked);
+  if (whole !== null) return { match: whole, rest: null };
+  if (node.kind !== 'and') return null;
+  const fts: string[] = [];
+  const rest: SqlCondition[] = [];
+  const translator = new Translator(options);
+  for (const c of node.children) {
+    const f = ftsOf(c, marked);
+    if (f !== null) fts.push(f);
+    else rest.push(translator.node(c));
+  }
+  if (fts.length === 0) return null;
+  return {
+    match: fts.length === 1 ? fts[0]! : `(${fts.join(' AND ')})`,
+    rest: rest.length === 0 ? null : { sql: rest.map((p) => `(${p.sql})`).join(' AND '), args: rest.flatMap((p) => p.args) },
+  };
 }
 
 /** The condition `node` puts on a `messages` row (see the module comment). */

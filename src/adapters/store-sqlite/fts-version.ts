@@ -9,9 +9,24 @@
 import type Database from 'better-sqlite3';
 import type { IndexBuildState } from '../../core/ports/search-rebuild.js';
 import { retain } from '../sqlite-node/sqlite-retain.js';
+import type { SqliteConnection } from './sqlite-connection.js';
 
-/** What this build's index writer puts in a full-text row: 1 the words (`messages_fts`), 2 a column per field and their stems (`messages_search`). */
-export const SEARCH_INDEX_VERSION = 2;
+/**
+ * What this build's index writer puts in a full-text row: 1 the words (`messages_fts`), 2 a column
+ * per field and their stems (`messages_search`), 3 also {@link ATTACHMENT_MARK} in `stems`.
+ */
+export const SEARCH_INDEX_VERSION = 3;
+
+/** The first version whose rows carry {@link ATTACHMENT_MARK}. */
+export const ATTACHMENT_MARK_VERSION = 3;
+
+/**
+ * The token the `stems` column of a message with an attachment holds (from version 3): then
+ * `has:attachment` is a term the index intersects with the words, not a flag every match is
+ * looked up for. Digits inside keep it from being any word's stem; a query word that stems to it
+ * anyway is looked for in the exact columns only (fts-translate.ts).
+ */
+export const ATTACHMENT_MARK = 'mailsluice0has0attachment';
 
 /** The full-text table of this version (sqlite-schema.ts: a column per field and `stems`). */
 export const SEARCH_TABLE = 'messages_search';
@@ -36,6 +51,15 @@ export function buildStateOf(rows: ReadonlyArray<{ key: string; value: number }>
         ? null
         : { target, after: m.get('rebuild_after') ?? 0, end: m.get('rebuild_end') ?? 0, done: m.get('rebuild_done') ?? 0, total: m.get('rebuild_total') ?? 0 },
   };
+}
+
+/** The build state `search.db` (attached as `s`) records; an index before versions when it records none. */
+export function storedBuildState(conn: SqliteConnection): IndexBuildState {
+  // Read-only without a search.db (nothing attached): an index before versions, empty.
+  if (!conn.searchAttached) return buildStateOf([]);
+  // An older search.db opened read-only has no search_meta yet: an index before versions.
+  const has = conn.stmt("SELECT 1 FROM s.sqlite_master WHERE type = 'table' AND name = 'search_meta'").get() !== undefined;
+  return buildStateOf(has ? (conn.stmt('SELECT key, value FROM s.search_meta').all() as Array<{ key: string; value: number }>) : []);
 }
 
 /** The writes that record `state` (a finished rebuild's keys removed). */

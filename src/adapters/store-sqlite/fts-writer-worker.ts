@@ -10,11 +10,11 @@ import { migrateWithBackup } from './sqlite-upgrade.js';
 import { ensurePrivateFileSync } from '../fs-node/private-files.js';
 import { openKeyedDatabase, type DatabaseKey } from './sqlite-cipher.js';
 import { compactDatabase, preferIncrementalVacuum, type CompactResult } from './sqlite-compact.js';
-import { SEARCH_TABLE, type MetaWrite } from './fts-version.js';
+import { ATTACHMENT_MARK, SEARCH_TABLE, type MetaWrite } from './fts-version.js';
 import { stemText } from './fts-stem.js';
 
 /** One row of the index: rowid = messages.id; the `stems` column is made here, on this thread (fts-stem.ts). */
-export type FtsRow = [rowid: number, subject: string, sender: string, to: string, cc: string, bcc: string, body: string, attachments: string];
+export type FtsRow = [rowid: number, subject: string, sender: string, to: string, cc: string, bcc: string, body: string, attachments: string, hasAttachments: 0 | 1];
 /** A request to the writer. */
 export interface FtsRequest {
   id: number;
@@ -90,7 +90,10 @@ if (parentPort && (workerData as { ftsWriter?: boolean } | undefined)?.ftsWriter
   const write = db.transaction((rows: FtsRow[], remove: number[], meta: MetaWrite[]) => {
     for (const id of remove) del.run(id);
     // The word forms of what a bare word is looked for in (not the addresses: names are matched as written).
-    for (const r of rows) ins.run(...r, stemText(`${r[1]}\n${r[6]}\n${r[7]}`));
+    for (const [id, subject, sender, to, cc, bcc, body, attachments, hasAttachments] of rows) {
+      const stems = stemText(`${subject}\n${body}\n${attachments}`);
+      ins.run(id, subject, sender, to, cc, bcc, body, attachments, hasAttachments ? `${stems} ${ATTACHMENT_MARK}` : stems);
+    }
     for (const [key, value] of meta) {
       if (value === null) delMeta.run(key);
       else setMeta.run(key, value);

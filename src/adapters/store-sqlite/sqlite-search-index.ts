@@ -8,16 +8,44 @@ import type { SearchHit, SearchIndex, SearchQuery } from '../../core/ports/searc
 import type { IndexEntry } from '../../core/message/parsed-record.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import type { FtsRequest, FtsResponse, FtsRow } from './fts-writer-worker.js';
-import { translateQuery } from './fts-translate.js';
+import { ftsDriven, translateQuery, type FtsDriven } from './fts-translate.js';
 import { allOf, parseSearchQuery } from '../../core/search/query-language.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { SqlWhere } from '../sqlite-node/sql-where.js';
 import type { CompactResult } from './sqlite-compact.js';
-import type { MetaWrite } from './fts-version.js';
+import { ATTACHMENT_MARK_VERSION, SEARCH_TABLE, storedBuildState, type MetaWrite } from './fts-version.js';
 
 /** A message's full-text row as the writer takes it (the writer adds the stems). */
 function ftsRowOf(e: IndexEntry): FtsRow {
-  return [e.id, e.subject, e.from, e.to, e.cc, e.bcc, e.body, e.attachmentNames];
+  return [e.id, e.subject, e.from, e.to, e.cc, e.bcc, e.body, e.attachmentNames, e.hasAttachments ? 1 : 0];
+}
+
+/** The columns of a hit as the row `m` has them. */
+const HIT_COLUMNS = `m.id, m.sha256, m.connection, COALESCE(m.from_addr, '') AS "from", COALESCE(m.subject, '') AS subject, m.date, m.size,
+      instr(m.attributes, '"Probe":true') > 0 AS probe`;
+
+/** A hit as SQL gives it. */
+type HitRow = Omit<SearchHit, 'probe'> & { probe: number | null };
+
+/**
+ * The tables of a search the index drives, the index first (CROSS JOIN keeps it outermost, so its
+ * newest-first order is the walk's): `m` is the listed row, through the matched row `h` when
+ * journal reports may be merged.
+ */
+function drivenFrom(merges: boolean): string {
+  return merges
+    ? `s.${SEARCH_TABLE} f CROSS JOIN messages h ON h.id = f.rowid CROSS JOIN messages m ON m.id = COALESCE(h.merged_into, h.id)`
+    : `s.${SEARCH_TABLE} f CROSS JOIN messages m ON m.id = f.rowid`;
+}
+
+/** How one search runs (`SqliteSearchIndex.plan`). */
+interface SearchPlan {
+  /** The index's part of the query, when it drives the search. */
+  driven: FtsDriven | null;
+  /** Whether a match may list another row than its own (merged journal reports exist). */
+  merges: boolean;
+  /** Every condition, the MATCH first when driven. */
+  where: SqlWhere;
 }
 
 /** Searches, and writes the full-text rows through the index writer thread. */
@@ -29,12 +57,10 @@ export class SqliteSearchIndex implements SearchIndex {
   constructor(private readonly conn: SqliteConnection) {}
 
   async search(q: SearchQuery): Promise<SearchHit[]> {
-    const { from, where } = this.filter(q);
-    const sql = `SELECT m.id, m.sha256, m.connection, COALESCE(m.from_addr, '') AS "from", COALESCE(m.subject, '') AS subject, m.date, m.size,
-      instr(m.attributes, '"Probe":true') > 0 AS probe
-      FROM ${from} ${where.clause()} ORDER BY m.id DESC LIMIT ?`;
+    const limit = q.limit ?? 100;
     try {
-      const rows = this.conn.stmt(sql).all(...where.args, q.limit ?? 100) as Array<Omit<SearchHit, 'probe'> & { probe: number | null }>;
+      const plan = this.plan(q);
+      const rows = plan.driven === null ? this.scanRows(plan, limit) : plan.merges ? this.walkMerged(plan, limit) : this.drivenRows(plan, limit);
       // The mark is written by markProbe at the top level of the attributes' JSON, only ever as true.
       return rows.map(({ probe, ...hit }) => (probe ? { ...hit, probe: true } : hit));
     } catch (err) {
@@ -43,28 +69,85 @@ export class SqliteSearchIndex implements SearchIndex {
   }
 
   async count(q: SearchQuery): Promise<number> {
-    const { from, where } = this.filter(q);
-    // The inner LIMIT lets SQLite stop at the cap instead of counting every match.
-    const sql = `SELECT COUNT(*) AS n FROM (SELECT m.id FROM ${from} ${where.clause()} LIMIT ?)`;
+    const cap = q.limit ?? -1;
     try {
-      return (this.conn.stmt(sql).get(...where.args, q.limit ?? -1) as { n: number }).n;
+      const plan = this.plan(q);
+      const { where } = plan;
+      // The inner LIMIT lets SQLite stop at the cap instead of counting every match.
+      const sql =
+        plan.driven === null
+          ? `SELECT COUNT(*) AS n FROM (SELECT m.id FROM messages m ${where.clause()} LIMIT ?)`
+          : // A message listed once however many of its merged reports match (DISTINCT stops at the cap too).
+            `SELECT COUNT(*) AS n FROM (SELECT ${plan.merges ? 'DISTINCT ' : ''}m.id FROM ${drivenFrom(plan.merges)} ${where.clause()} LIMIT ?)`;
+      return (this.conn.stmt(sql).get(...where.args, cap) as { n: number }).n;
     } catch (err) {
       throw mapSqliteError(err, 'counting search hits');
     }
   }
 
-  /** The tables and conditions of `q`, shared by `search` and `count`. */
-  private filter(q: SearchQuery): { from: string; where: SqlWhere } {
+  /** Every match of a query the index cannot drive, in the rows' order. */
+  private scanRows(plan: SearchPlan, limit: number): HitRow[] {
+    const { where } = plan;
+    const sql = `SELECT ${HIT_COLUMNS} FROM messages m ${where.clause()} ORDER BY m.id DESC LIMIT ?`;
+    return this.conn.stmt(sql).all(...where.args, limit) as HitRow[];
+  }
+
+  /** The index's matches newest first, each its own listed row (no merged journal report in the archive). */
+  private drivenRows(plan: SearchPlan, limit: number): HitRow[] {
+    const { where } = plan;
+    const sql = `SELECT ${HIT_COLUMNS} FROM ${drivenFrom(false)} ${where.clause()} ORDER BY f.rowid DESC LIMIT ?`;
+    return this.conn.stmt(sql).all(...where.args, limit) as HitRow[];
+  }
+
+  /**
+   * The index's matches newest first, each listing its primary report. A report is nearly always
+   * merged into an earlier one (the first saved), so once `limit` primaries at or above the index
+   * row reached are found, no later match can list a newer one: the walk stops there, or, when
+   * some report is merged into a later primary among those found, once it has passed that report.
+   */
+  private walkMerged(plan: SearchPlan, limit: number): HitRow[] {
+    const { where } = plan;
+    const sql = `SELECT f.rowid AS hitRow, ${HIT_COLUMNS} FROM ${drivenFrom(true)} ${where.clause()} ORDER BY f.rowid DESC`;
+    const found = new Map<number, HitRow>();
+    let walkTo: number | undefined;
+    for (const { hitRow, ...row } of this.conn.stmt(sql).iterate(...where.args) as IterableIterator<HitRow & { hitRow: number }>) {
+      if (!found.has(row.id)) found.set(row.id, row);
+      if (found.size < limit) continue;
+      // The page's last primary so far: only a primary above it could still change the page.
+      const last = [...found.keys()].sort((a, b) => b - a)[limit - 1]!;
+      if (last < hitRow) continue;
+      // Found only ever grows, so `last` only rises: the reports merged forward into the page's
+      // range then, walked down to, cover every one that could matter later.
+      walkTo ??= this.firstMergedForward(last);
+      if (hitRow <= walkTo) break;
+    }
+    return [...found.values()].sort((a, b) => b.id - a.id).slice(0, limit);
+  }
+
+  /** The lowest id of a report merged into a later primary at or above `primary` (Infinity when none). */
+  private firstMergedForward(primary: number): number {
+    const r = this.conn.stmt('SELECT MIN(id) AS first FROM messages WHERE merged_into IS NOT NULL AND merged_into >= ? AND id < merged_into').get(primary) as { first: number | null };
+    return r.first ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** How `q` is searched: driven by the full-text index when it can be, the conditions of the rows. */
+  private plan(q: SearchQuery): SearchPlan {
     const journal = this.conn.journalColumns;
-    const where = new SqlWhere();
-    const from = 'messages m';
-    // A journal report merged into another report of the same original is not listed; a text
-    // match on its index row (its share of the recipients) lists the primary instead.
-    if (journal) where.always('m.merged_into IS NULL');
     // Parsed and translated first: a query that cannot be read is the operator's mistake, named,
     // not a database error; every term reaches FTS5 quoted (fts-translate.ts).
     const tree = allOf(q.query, q.text ? parseSearchQuery(q.text, { now: Date.now() }) : null);
-    if (tree) {
+    const driven = tree ? ftsDriven(tree, { journal, attachmentMarked: this.attachmentMarked() }) : null;
+    // Checked on the partial index, so nearly free: most archives hold no merged report.
+    const merges = journal && driven !== null && this.hasMerged();
+    const where = new SqlWhere();
+    if (driven !== null) {
+      where.withArgs(`f.${SEARCH_TABLE} MATCH ?`, driven.match);
+      if (driven.rest) where.withArgs(driven.rest.sql, ...driven.rest.args);
+    }
+    // A journal report merged into another report of the same original is not listed; a text
+    // match on its index row (its share of the recipients) lists the primary instead.
+    if (journal) where.always('m.merged_into IS NULL');
+    if (tree && driven === null) {
       const cond = translateQuery(tree, { journal });
       where.withArgs(cond.sql, ...cond.args);
     }
@@ -78,8 +161,20 @@ export class SqliteSearchIndex implements SearchIndex {
       .when('m.has_attachments = ?', q.hasAttachment === undefined ? undefined : q.hasAttachment ? 1 : 0)
       // No index: a probe test asks this about once a second, and the drain's writes pay nothing.
       .when('m.message_id = ?', q.messageId)
-      .when('m.id < ?', q.beforeId);
-    return { from, where };
+      // On the index's own row id when that is the listed row: FTS5 then starts its walk there.
+      .when(driven !== null && !merges ? 'f.rowid < ?' : 'm.id < ?', q.beforeId);
+    return { driven, merges, where };
+  }
+
+  /** Whether every full-text row carries the attachment mark (written by a build of its version, no re-index under way). */
+  private attachmentMarked(): boolean {
+    const state = storedBuildState(this.conn);
+    return state.version >= ATTACHMENT_MARK_VERSION && state.rebuild === null;
+  }
+
+  /** Whether any journal report is merged into another (then a match may list another row). */
+  private hasMerged(): boolean {
+    return (this.conn.stmt('SELECT EXISTS (SELECT 1 FROM messages WHERE merged_into IS NOT NULL) AS e').get() as { e: number }).e === 1;
   }
 
   /** Writes (or replaces) full-text rows; resolves once they are durable in `search.db`. */

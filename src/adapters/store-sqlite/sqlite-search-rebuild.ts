@@ -9,7 +9,7 @@ import type { UnparsedMessage } from '../../core/ports/parse-queue.js';
 import type { IndexEntry } from '../../core/message/parsed-record.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import type { SqliteSearchIndex } from './sqlite-search-index.js';
-import { buildStateOf, metaWritesOf, SEARCH_INDEX_VERSION } from './fts-version.js';
+import { metaWritesOf, SEARCH_INDEX_VERSION, storedBuildState } from './fts-version.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 
 /** `SearchRebuild` on the shared connection and the index writer thread. */
@@ -22,13 +22,8 @@ export class SqliteSearchRebuild implements SearchRebuild {
   ) {}
 
   async buildState(): Promise<IndexBuildState> {
-    // Read-only without a search.db (nothing attached): an index before versions, empty.
-    if (!this.conn.searchAttached) return buildStateOf([]);
     try {
-      // An older search.db opened read-only has no search_meta yet: an index before versions.
-      const has = this.conn.stmt("SELECT 1 FROM s.sqlite_master WHERE type = 'table' AND name = 'search_meta'").get() !== undefined;
-      const rows = has ? (this.conn.stmt('SELECT key, value FROM s.search_meta').all() as Array<{ key: string; value: number }>) : [];
-      return buildStateOf(rows);
+      return storedBuildState(this.conn);
     } catch (err) {
       throw mapSqliteError(err, 'reading the search index version');
     }

@@ -17,6 +17,7 @@ import { messageContent } from './message-content.js';
 import { messageHtmlRoutes } from './message-html.js';
 import { recordRequest } from '../audit-request.js';
 import { excerpt, plainText } from './excerpt.js';
+import { mapInLanes } from '../../core/concurrency/lanes.js';
 import { allOf, highlightTerms, parseSearchQuery, type QueryNode } from '../../core/search/query-language.js';
 
 /** Hits per page unless `limit` says otherwise, and the most it may say. */
@@ -185,12 +186,20 @@ async function searchPage(deps: ApiDeps, p: z.infer<typeof SearchParams>): Promi
   const cap = deps.searchTotalCap ?? API_TUNING.searchTotalCap;
   const counted = await deps.search.count({ ...query, limit: cap + 1 });
   const words = highlightTerms(query.query ?? null);
-  // One message at a time: each is parsed again, and a page of them at once would hold them all.
-  const shown = [];
-  for (const h of page) {
-    const text = p.excerpts === 'false' ? '' : await hitExcerpt(deps, h.sha256, words);
-    shown.push({ id: h.id, archiveId: h.sha256, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size, excerpt: text, ...(h.probe ? { probe: true } : {}) });
-  }
+  // A few at a time: the parser's threads kept busy, while no more than that many messages are
+  // held (each against the byte budget besides).
+  const texts = p.excerpts === 'false' ? [] : await mapInLanes(page, API_TUNING.excerptLanes, (h) => hitExcerpt(deps, h.sha256, words));
+  const shown = page.map((h, i) => ({
+    id: h.id,
+    archiveId: h.sha256,
+    connection: h.connection,
+    from: h.from,
+    subject: h.subject,
+    date: h.date,
+    size: h.size,
+    excerpt: texts[i] ?? '',
+    ...(h.probe ? { probe: true as const } : {}),
+  }));
   return { hits: shown, total: Math.min(counted, cap), more: counted > cap, nextCursor: next, next };
 }
 

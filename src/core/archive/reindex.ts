@@ -7,6 +7,7 @@
  * twice. The decisions are here (when, how far, in what steps, yielding to a drain); the store
  * and the parser do the I/O. Search answers from what is indexed meanwhile.
  */
+import { mapInLanes } from '../concurrency/lanes.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { MessageParser } from '../ports/message-parser.js';
 import type { UnparsedMessage } from '../ports/parse-queue.js';
@@ -114,17 +115,8 @@ async function entryOf(deps: ReindexDeps, m: UnparsedMessage, signal?: AbortSign
 }
 
 /** The rows of `page`, read and parsed `concurrency` at a time, in page order. */
-async function entriesOf(deps: ReindexDeps, page: UnparsedMessage[], signal?: AbortSignal): Promise<Array<IndexEntry | undefined>> {
-  const out: Array<IndexEntry | undefined> = new Array(page.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(deps.concurrency, page.length)) }, async () => {
-    while (next < page.length && !signal?.aborted) {
-      const i = next++;
-      out[i] = await entryOf(deps, page[i]!, signal);
-    }
-  });
-  await Promise.all(lanes);
-  return out;
+function entriesOf(deps: ReindexDeps, page: UnparsedMessage[], signal?: AbortSignal): Promise<Array<IndexEntry | undefined>> {
+  return mapInLanes(page, deps.concurrency, (m) => entryOf(deps, m, signal), signal);
 }
 
 /**

@@ -178,7 +178,7 @@ export function planSave(group: readonly SaveItem[], facts: JournalFacts, settle
       if (p) p.attributesJson = attributesJson;
       // The primary's index row gets the merged recipients. Its body is not stored; the sibling
       // carries the same original, so its text stands in (when it was fully parsed).
-      if (r.ok) reindex.set(primary, { id: primary, subject: p?.subject ?? r.subject, ...searchAddressesOf(merged), body: r.body, attachmentNames: r.attachmentNames });
+      if (r.ok) reindex.set(primary, { id: primary, subject: p?.subject ?? r.subject, ...searchAddressesOf(merged), body: r.body, attachmentNames: r.attachmentNames, hasAttachments: r.hasAttachments });
     }
     // A route the sibling matched but the primary did not (a filter on a recipient only the
     // sibling's envelope lists) takes the primary now; one it has already is left alone.

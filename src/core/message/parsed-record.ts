@@ -81,6 +81,8 @@ export interface IndexEntry extends SearchAddresses {
   subject: string;
   body: string;
   attachmentNames: string;
+  /** Whether the message has an attachment (the index marks it, so `has:attachment` is a term of its own). */
+  hasAttachments: boolean;
 }
 
 function formatAddress(a: Address | null | undefined): string {
@@ -156,7 +158,7 @@ export function asParsedRecord(outcome: ParseOutcome | ParsedRecord): ParsedReco
 
 /** The full-text row of message `id` saved as `r`. */
 export function indexEntryOf(id: number, r: ParsedRecord): IndexEntry {
-  return { id, subject: r.subject, ...r.addresses, body: r.body, attachmentNames: r.attachmentNames };
+  return { id, subject: r.subject, ...r.addresses, body: r.body, attachmentNames: r.attachmentNames, hasAttachments: r.hasAttachments };
 }
 
 /** The attributes a store saved for message `id` (`attributesJson`); `{}` for none, STORE_CORRUPT for JSON that does not read. */
