@@ -9,6 +9,7 @@ import type { UrlSigner } from './signed-url.js';
 import type { ConsoleFiles } from './console-files.js';
 import type { ByteBudget } from '../core/memory/byte-budget.js';
 import type { SearchIndex } from '../core/ports/search-index.js';
+import type { IndexProgress } from '../core/ports/search-rebuild.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { Authorize } from './access.js';
 import type { Principal } from '../core/access/index.js';
@@ -261,6 +262,8 @@ export interface ApiDeps {
   archive: Pick<ArchiveReader, 'findArchived' | 'stats' | 'takenPerBucket' | 'listForExport' | 'exportItemsOf'>;
   /** Archived messages by their search columns and text. */
   search: SearchIndex;
+  /** Whether the search index is being rebuilt, and how far (a search page says so); absent, never. */
+  indexProgress?: () => Promise<IndexProgress>;
   connections: ConnectionsView;
   /** The routes resource; absent, it lists none. */
   routes?: RoutesView;

@@ -257,6 +257,13 @@ export const SearchPageSchema = z
     more: z.boolean().openapi({ description: 'True when more messages match than `total` says.' }),
     nextCursor: z.string().nullable().openapi({ description: 'The `cursor` of the next page (opaque); null on the last.' }),
     next: z.string().nullable().openapi({ description: 'The same as `nextCursor` (its older name).', deprecated: true }),
+    reindex: z
+      .object({ done: z.number().int(), total: z.number().int() })
+      .optional()
+      .openapi({
+        description:
+          'Present only while the search index is being rebuilt for this build (ADR 0041): the hits come from what is indexed, and the messages not yet rebuilt (`total` − `done`) are found as the older index finds them (an index from before word forms: by their exact words only).',
+      }),
   })
   .openapi('SearchPage');
 

@@ -299,6 +299,7 @@ export function apiDeps(app: EmbeddedApp, context: ApiContext, signing: UrlSigni
   const deps: ApiDeps = {
     archive: app.store,
     search: app.store,
+    indexProgress: () => app.searchRebuild.indexProgress(),
     connections: {
       configured: () => shown().connections,
       statuses: context.statuses,

@@ -5,6 +5,7 @@
  * `local:<OS user>` from `control socket`).
  */
 import type { SearchHit } from '../core/ports/search-index.js';
+import type { IndexProgress } from '../core/ports/search-rebuild.js';
 import type { TokenInfo } from '../core/ports/token-store.js';
 import type { Role } from '../core/access/principal.js';
 import type { ConnectionSettings } from '../api/index.js';
@@ -27,12 +28,13 @@ type ApiHit = { id: number; archiveId: string; connection: string; from: string;
  * Up to `limit` hits of the search `q` (the query language, docs/search.md) AND `text` (more of
  * it: the command's options as terms), newest first, as the store answers them (`mailsluice search`).
  */
-export async function searchThroughService(service: ControlClient, query: { q: string; text?: string }, limit: number): Promise<SearchHit[]> {
+export async function searchThroughService(service: ControlClient, query: { q: string; text?: string }, limit: number): Promise<{ hits: SearchHit[]; reindex: IndexProgress }> {
   const hits: SearchHit[] = [];
   let cursor: string | null | undefined;
+  let reindex: IndexProgress = { rebuilding: false, done: 0, total: 0 };
   while (hits.length < limit && cursor !== null) {
     // No excerpts: the command shows none, and each would read its message again.
-    const page = await service.json<{ hits: ApiHit[]; nextCursor: string | null }>('GET', '/api/v1/messages', {
+    const page = await service.json<{ hits: ApiHit[]; nextCursor: string | null; reindex?: { done: number; total: number } }>('GET', '/api/v1/messages', {
       // The query as typed as `text` (what the service's audit record keeps, as the command's own), its options' terms as `q`.
       ...(query.q.trim() ? { text: query.q } : {}),
       ...(query.text ? { q: query.text } : {}),
@@ -41,9 +43,10 @@ export async function searchThroughService(service: ControlClient, query: { q: s
       ...(cursor ? { cursor } : {}),
     });
     for (const h of page.hits) hits.push({ id: h.id, sha256: h.archiveId, connection: h.connection, from: h.from, subject: h.subject, date: h.date, size: h.size });
+    if (page.reindex) reindex = { rebuilding: true, ...page.reindex };
     cursor = page.nextCursor;
   }
-  return hits.slice(0, limit);
+  return { hits: hits.slice(0, limit), reindex };
 }
 
 /** The audit records matching the filter, oldest first (`mailsluice audit list`). */

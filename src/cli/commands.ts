@@ -96,13 +96,16 @@ export async function cmdSearch(args: ParsedArgs, io: Io): Promise<number> {
   // One more than asked for: whether the list was cut at --limit.
   const service = await runningService(args);
   // Through the service, which records it; else recorded here before it runs (ADR 0022), the query as typed.
-  const found = service
+  const { hits, reindex } = service
     ? await searchThroughService(service, { q: search.text, text: search.sugar }, limit + 1)
     : await withApp(args, async (app) => {
         await recordCliAction(app, 'archive.search', { text: search.text, ...searchOptionsOf(o), limit });
-        return app.store.search({ ...(search.query ? { query: search.query } : {}), limit: limit + 1 });
+        const found = await app.store.search({ ...(search.query ? { query: search.query } : {}), limit: limit + 1 });
+        return { hits: found, reindex: await app.searchRebuild.indexProgress() };
       }, 'write');
-  printHits(found, limit, o.json === true, io);
+  printHits(hits, limit, o.json === true, io);
+  // On stderr: the hits on stdout stay one per line, whatever is said of them.
+  if (reindex.rebuilding) io.err(`the search index is being rebuilt (${reindex.done} of ${reindex.total} messages): messages not yet rebuilt are found as the older index finds them\n`);
   return 0;
 }
 

@@ -6,6 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
@@ -83,6 +84,7 @@ dovecotPerFile({}, async (dovecot) => {
     {
       archive: store,
       search: store,
+      indexProgress: () => store.searchRebuild.indexProgress(),
       blobs,
       connections: { configured: () => configured, statuses: () => statuses },
       authorize: async (req) => {
@@ -193,7 +195,24 @@ test('connections show their settings but never a secret; status joins the runne
   statuses = [];
 });
 
-type Page = { hits: Array<{ archiveId: string; subject: string; connection: string }>; next: string | null };
+type Page = { hits: Array<{ archiveId: string; subject: string; connection: string }>; next: string | null; reindex?: { done: number; total: number } };
+
+test('a search page says so while the index is being rebuilt, and how far', async () => {
+  const current = await json<Page>(await get('/api/v1/messages?q=zanzibar', 'auditor-token'));
+  assert.equal(current.reindex, undefined);
+  // The index as an older build left it (no version recorded): every message still to rebuild.
+  const search = new Database(join(ws.dataDir, 'search.db'));
+  const version = search.prepare("SELECT value FROM search_meta WHERE key = 'version'").pluck().get() as number;
+  search.prepare("DELETE FROM search_meta WHERE key = 'version'").run();
+  try {
+    const old = await json<Page>(await get('/api/v1/messages?q=zanzibar', 'auditor-token'));
+    assert.deepEqual(old.reindex, { done: 0, total: 3 });
+    assert.equal(old.hits.length, 2, 'answered from what is indexed meanwhile');
+  } finally {
+    search.prepare("INSERT INTO search_meta (key, value) VALUES ('version', ?)").run(version);
+    search.close();
+  }
+});
 
 test('search filters as mailsluice search does, pages with a cursor, and refuses what it cannot read with 400', async () => {
   let page = await json<Page>(await get('/api/v1/messages?text=zanzibar', 'auditor-token'));

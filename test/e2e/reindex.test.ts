@@ -124,6 +124,7 @@ test('reindex killed with SIGKILL at random points resumes where it stopped; eve
     makeIndexOld(ws);
     const before = await runCli(['search', uniqueWord(7)], ws);
     assert.match(before.stdout, /^0 messages$/m, 'the rows are gone');
+    assert.match(before.stderr, new RegExp(`^the search index is being rebuilt \\(0 of ${COUNT} messages\\)`, 'm'), 'search says its index is older');
 
     let midway = 0;
     let resumedFrom: number | undefined;
@@ -147,7 +148,13 @@ test('reindex killed with SIGKILL at random points resumes where it stopped; eve
       if (r.signal === 'SIGKILL' && m.has('rebuild_after')) {
         const after = m.get('rebuild_after')!;
         assert.ok(after > (resumedFrom ?? 0), `run ${run} made progress`);
-        if (after < m.get('rebuild_end')!) midway++;
+        if (after < m.get('rebuild_end')!) {
+          // Mid-way, search says how far the rebuild is.
+          if (midway++ === 0) {
+            const during = await runCli(['search', uniqueWord(7)], ws);
+            assert.match(during.stderr, new RegExp(`^the search index is being rebuilt \\(${m.get('rebuild_done')} of ${COUNT} messages\\)`, 'm'));
+          }
+        }
         resumedFrom = after;
         continue;
       }
@@ -166,6 +173,7 @@ test('reindex killed with SIGKILL at random points resumes where it stopped; eve
     const found = await runCli(['search', uniqueWord(COUNT - 1)], ws);
     assert.match(found.stdout, new RegExp(`Invoice ${COUNT - 1}`));
     assert.match(found.stdout, /^1 message$/m);
+    assert.doesNotMatch(found.stderr, /being rebuilt/);
   } finally {
     ws.cleanup();
   }

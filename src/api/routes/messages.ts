@@ -200,7 +200,8 @@ async function searchPage(deps: ApiDeps, p: z.infer<typeof SearchParams>): Promi
     excerpt: texts[i] ?? '',
     ...(h.probe ? { probe: true as const } : {}),
   }));
-  return { hits: shown, total: Math.min(counted, cap), more: counted > cap, nextCursor: next, next };
+  const progress = await deps.indexProgress?.();
+  return { hits: shown, total: Math.min(counted, cap), more: counted > cap, nextCursor: next, next, ...(progress?.rebuilding ? { reindex: { done: progress.done, total: progress.total } } : {}) };
 }
 
 /** What the message view shows of one message. */
