@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { openExportSelection, type ExportQuery } from '../core/archive/export-selection.js';
 import type { ExportItem } from '../core/ports/archive-reader.js';
+import { parseSearchQuery } from '../core/search/query-language.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import { writeExport, type ExportTotals } from '../api/export-writer.js';
 import type { EmbeddedApp } from './embedded.js';
@@ -30,8 +31,8 @@ export interface ExportRequest {
   format: ExportFormat;
   /** The mode of every file written (`--mode`). */
   mode: number;
-  /** The selection: `text` (`--query`) and `connection`; neither is every message. */
-  query: ExportQuery;
+  /** The selection as typed: `text` (`--query`, the search language) and `connection`; neither is every message. */
+  query: { text?: string; connection?: string };
   /** The mode of a directory the export makes. */
   dirMode: number;
   /** Called with the messages written so far, now and then. */
@@ -66,8 +67,13 @@ export function exportAuditDetail(req: Pick<ExportRequest, 'out' | 'format' | 'q
 export async function exportArchive(app: EmbeddedApp, req: ExportRequest): Promise<ExportReport> {
   const detail = exportAuditDetail(req);
   if (req.format === 'zip') zipTarget(req.out);
+  // Read here, at the edge, against the clock (relative dates): a query that cannot be read is
+  // refused before anything is recorded or written.
+  const { text, connection } = req.query;
+  const tree = text ? parseSearchQuery(text, { now: app.clock.now() }) : null;
+  const query: ExportQuery = { ...(tree ? { query: tree } : {}), ...(connection ? { connection } : {}) };
   await recordCliAction(app, 'archive.export', detail);
-  const items = await openExportSelection(app.store, req.query);
+  const items = await openExportSelection(app.store, query);
   let report: ExportReport;
   let totals: ExportTotals;
   if (req.format === 'eml') {

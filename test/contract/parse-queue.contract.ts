@@ -3,6 +3,7 @@
  * (the outbox), and the merge of bifurcated journal reports (docs/journal-reports.md,
  * "Bifurcation") as core/message/journal-merge.ts plans it. Every store adapter passes it.
  */
+import { textQuery } from '../harness/search-text.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NewDelivery } from '../../src/core/routing/route-matcher.js';
@@ -57,7 +58,7 @@ export function runParseQueueContract(name: string, factory: StoreFactory): void
       const [a, b] = await commitAndList(h, [taken('c', 1), taken('c', 2)]);
       const outcome = parsedOk({ Subject: 'Same thing', Attachments: [{ Name: 'x.pdf', Extension: 'pdf', ContentType: 'application/pdf', Size: 3, Sha256: 'f'.repeat(64) }] });
       await h.store.saveParsed([{ id: a!, outcome }, { id: b!, outcome: toParsedRecord(outcome) }]);
-      const hits = await h.store.search({ text: 'same thing' });
+      const hits = await h.store.search({ query: textQuery('same thing') });
       assert.deepEqual(hits.map((x) => x.id).sort(), [a, b].sort());
       assert.deepEqual(hits[0]!.subject, hits[1]!.subject);
       assert.deepEqual(await h.store.findArchived(taken('c', 1).sha256).then((m) => m?.attachments), await h.store.findArchived(taken('c', 2).sha256).then((m) => m?.attachments));
@@ -75,7 +76,7 @@ export function runParseQueueContract(name: string, factory: StoreFactory): void
       for (const x of await h.deliveries()) assert.equal(x.dueAt, x.createdAt, 'nothing waits behind the group: due at once');
       assert.deepEqual((await h.store.search({})).map((x) => x.id), [a], 'the merged report is not listed');
       assert.deepEqual((await h.store.search({ to: 'dave@' })).map((x) => x.id), [a], "the primary's recipients have the blind copy");
-      assert.deepEqual((await h.store.search({ text: 'dave bob' })).map((x) => x.id), [a]);
+      assert.deepEqual((await h.store.search({ query: textQuery('dave bob') })).map((x) => x.id), [a]);
       const s = await h.store.stats();
       assert.equal(s.messages, 2, 'both reports were taken and are archived raw');
       assert.equal(s.journalMerged, 1);

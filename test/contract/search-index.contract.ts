@@ -2,6 +2,7 @@
  * The SearchIndex port's contract: full-text terms (words, "phrases", prefixes, all required)
  * and the field filters, newest first, limited. Every store adapter passes it.
  */
+import { textQuery } from '../harness/search-text.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { commitAndList, parsedOk, taken, withStore, type StoreFactory, type StoreHarness } from './store-harness.js';
@@ -45,15 +46,15 @@ export function runSearchIndexContract(name: string, factory: StoreFactory): voi
   test(`${name} search index: text matches words, phrases and prefixes in subject, addresses, body and attachment names; all terms required`, () =>
     withStore(factory, async (h) => {
       const m = await fill(h);
-      assert.deepEqual(await ids(h, { text: 'revenue' }), [m.q1]);
-      assert.deepEqual(await ids(h, { text: 'REVENUE grew' }), [m.q1], 'case-insensitive');
-      assert.deepEqual(await ids(h, { text: 'revenue lunch' }), [], 'every term must match');
-      assert.deepEqual(await ids(h, { text: '"noodle place"' }), [m.lunch], 'an HTML body is indexed without its tags');
-      assert.deepEqual(await ids(h, { text: '"place noodle"' }), [], 'a phrase keeps its order');
-      assert.deepEqual(await ids(h, { text: 'noodl*' }), [m.lunch]);
-      assert.deepEqual(await ids(h, { text: 'agenda.pdf' }), [m.offsite]);
-      assert.deepEqual(await ids(h, { text: 'carol' }), [m.lunch], 'recipients are indexed');
-      assert.deepEqual(await ids(h, { text: 'nothing-like-this' }), []);
+      assert.deepEqual(await ids(h, { query: textQuery('revenue') }), [m.q1]);
+      assert.deepEqual(await ids(h, { query: textQuery('REVENUE grew') }), [m.q1], 'case-insensitive');
+      assert.deepEqual(await ids(h, { query: textQuery('revenue lunch') }), [], 'every term must match');
+      assert.deepEqual(await ids(h, { query: textQuery('"noodle place"') }), [m.lunch], 'an HTML body is indexed without its tags');
+      assert.deepEqual(await ids(h, { query: textQuery('"place noodle"') }), [], 'a phrase keeps its order');
+      assert.deepEqual(await ids(h, { query: textQuery('noodl*') }), [m.lunch]);
+      assert.deepEqual(await ids(h, { query: textQuery('agenda.pdf') }), [m.offsite]);
+      assert.deepEqual(await ids(h, { query: textQuery('carol') }), [m.lunch], 'recipients are indexed');
+      assert.deepEqual(await ids(h, { query: textQuery('nothing-like-this') }), []);
     }));
 
   test(`${name} search index: field filters, newest first, limited`, () =>
@@ -69,8 +70,8 @@ export function runSearchIndexContract(name: string, factory: StoreFactory): voi
       assert.deepEqual(await ids(h, { before: '2024-03-08T12:00:00.000Z' }), [m.q1], 'before is exclusive');
       assert.deepEqual(await ids(h, { hasAttachment: true }), [m.offsite]);
       assert.deepEqual(await ids(h, { hasAttachment: false }), [m.lunch, m.q1]);
-      assert.deepEqual(await ids(h, { text: 'agenda', connection: 'c' }), []);
-      const [hit] = await h.store.search({ text: 'lunch' });
+      assert.deepEqual(await ids(h, { query: textQuery('agenda'), connection: 'c' }), []);
+      const [hit] = await h.store.search({ query: textQuery('lunch') });
       assert.deepEqual(hit, { id: m.lunch, sha256: taken('c', 2).sha256, connection: 'c', from: 'Bob <bob@example.test>', subject: 'Lunch on Friday?', date: '2024-03-08T12:00:00.000Z', size: taken('c', 2).size });
     }));
 
@@ -80,9 +81,9 @@ export function runSearchIndexContract(name: string, factory: StoreFactory): voi
       assert.equal(await h.store.count({}), 4);
       assert.equal(await h.store.count({ limit: 2 }), 2, 'counted no further than the limit');
       assert.equal(await h.store.count({ limit: 10 }), 4);
-      assert.equal(await h.store.count({ text: 'agenda' }), 1);
+      assert.equal(await h.store.count({ query: textQuery('agenda') }), 1);
       assert.equal(await h.store.count({ from: 'bob@', hasAttachment: false }), 1);
-      assert.equal(await h.store.count({ text: 'nothing-like-this' }), 0);
+      assert.equal(await h.store.count({ query: textQuery('nothing-like-this') }), 0);
     }));
 
   test(`${name} search index: a message parsed again replaces its full-text row`, () =>
@@ -90,8 +91,8 @@ export function runSearchIndexContract(name: string, factory: StoreFactory): voi
       const [a] = await commitAndList(h, [taken('c', 1)]);
       await h.store.saveParsed([{ id: a!, outcome: parsedOk({ TextBody: 'first words' }) }]);
       await h.store.saveParsed([{ id: a!, outcome: parsedOk({ TextBody: 'second words' }) }]);
-      assert.deepEqual(await ids(h, { text: 'second' }), [a]);
-      assert.deepEqual(await ids(h, { text: 'first' }), []);
-      assert.deepEqual(await ids(h, { text: 'words' }), [a]);
+      assert.deepEqual(await ids(h, { query: textQuery('second') }), [a]);
+      assert.deepEqual(await ids(h, { query: textQuery('first') }), []);
+      assert.deepEqual(await ids(h, { query: textQuery('words') }), [a]);
     }));
 }

@@ -8,7 +8,6 @@
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../src/core/ports/drain-ledger.js';
 import type { ParseQueue, ParseResult, UnparsedMessage } from '../../src/core/ports/parse-queue.js';
 import type { SearchHit, SearchIndex, SearchQuery } from '../../src/core/ports/search-index.js';
-import { allOf, parseSearchQuery } from '../../src/core/search/query-language.js';
 import { matchesQuery } from './query-oracle.js';
 import type { ArchivedMessage, ArchiveReader, ArchiveStats, ExportItem, TakenBucket } from '../../src/core/ports/archive-reader.js';
 import type { MessageStore } from '../../src/core/ports/message-store.js';
@@ -235,7 +234,7 @@ export class MemoryStore implements DrainLedger, ParseQueue, SearchIndex, Archiv
 
   /** Every message `q` matches (its limit aside), newest first. */
   private matching(q: SearchQuery): MessageRow[] {
-    const tree = allOf(q.query, q.text ? parseSearchQuery(q.text, { now: Date.now() }) : null);
+    const tree = q.query ?? null;
     // A message's index rows: its own and those of the reports merged into it.
     const rowsOf = new Map<number, IndexEntry[]>();
     if (tree) {

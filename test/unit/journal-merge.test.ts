@@ -5,6 +5,7 @@
  * other is kept raw, marked merged, exported, counted by `stats`, not listed by search, and gets
  * no delivery of its own. The outcomes are the real parser's, on test/fixtures/journal.
  */
+import { textQuery } from '../harness/search-text.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -177,9 +178,9 @@ test('two reports of one original saved in one group: one message with the merge
     assert.deepEqual(st.connections['c'], { messages: 2, bytes: fixture('bifurcation-a.eml').byteLength + fixture('bifurcation-b.eml').byteLength, pendingActions: 2, journalMerged: 1 });
     // Search lists the primary only, also for text only the second report's index row holds.
     assert.deepEqual((await h.store.search({})).map((x) => x.id), [a]);
-    assert.deepEqual((await h.store.search({ text: 'merger' })).map((x) => x.id), [a]);
-    assert.deepEqual((await h.store.search({ text: 'dave' })).map((x) => x.id), [a]);
-    assert.deepEqual((await h.store.search({ text: 'dave bob' })).map((x) => x.id), [a]);
+    assert.deepEqual((await h.store.search({ query: textQuery('merger') })).map((x) => x.id), [a]);
+    assert.deepEqual((await h.store.search({ query: textQuery('dave') })).map((x) => x.id), [a]);
+    assert.deepEqual((await h.store.search({ query: textQuery('dave bob') })).map((x) => x.id), [a]);
     assert.deepEqual(ftsRows(h, 'dave'), [a, b], "the primary's own index row now holds the merged recipients");
     assert.deepEqual(ftsRows(h, 'anyone'), [a, b], 'with its body');
     assert.deepEqual((await h.store.search({ to: 'dave@' })).map((x) => x.id), [a]);
@@ -214,7 +215,7 @@ test('reports saved in separate groups merge in order, and saving any of them ag
     await h.store.saveParsed([h.result(a!, 'c', oa, true)]);
     await h.store.saveParsed([h.result(a!, 'c', oa), h.result(b!, 'c', ob)]);
     assert.deepEqual({ a: h.row(a!), b: h.row(b!), d: h.deliveries() }, first);
-    assert.deepEqual((await h.store.search({ text: 'dave bob' })).map((x) => x.id), [a]);
+    assert.deepEqual((await h.store.search({ query: textQuery('dave bob') })).map((x) => x.id), [a]);
     assert.deepEqual(ftsRows(h, 'dave'), [a, b]);
     assert.equal((await h.store.stats()).journalMerged, 1);
   } finally {
@@ -232,7 +233,7 @@ test('two saves in flight at once (as the index stage runs them) still give one 
     // The first transaction to commit made its message the primary: b here.
     assertMerged(h, b!, a!);
     assert.deepEqual(h.deliveries().map((x) => x.id).sort(), [`c.all.${b}`, `c.dave.${b}`]);
-    assert.deepEqual((await h.store.search({ text: 'dave bob' })).map((x) => x.id), [b]);
+    assert.deepEqual((await h.store.search({ query: textQuery('dave bob') })).map((x) => x.id), [b]);
   } finally {
     await h.close();
   }

@@ -3,6 +3,7 @@
  * whole-query translation lists, page by page and in its count, also when journal reports are
  * merged into earlier ones, so that a match on a merged report lists its primary once.
  */
+import { textQuery } from '../harness/search-text.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,11 +44,11 @@ test('the index-driven search lists what the whole query lists, page by page, wi
     }
     await store.searchIndex.write(entries);
     const search = store.searchIndex;
-    const listed = async (q: string): Promise<number[]> => (await search.search({ text: q, limit: 1000 })).map((h) => h.id);
+    const listed = async (q: string): Promise<number[]> => (await search.search({ query: textQuery(q), limit: 1000 })).map((h) => h.id);
     const paged = async (q: string, size: number): Promise<number[]> => {
       const ids: number[] = [];
       for (let beforeId: number | undefined; ; ) {
-        const page = await search.search({ text: q, limit: size, ...(beforeId !== undefined ? { beforeId } : {}) });
+        const page = await search.search({ query: textQuery(q), limit: size, ...(beforeId !== undefined ? { beforeId } : {}) });
         ids.push(...page.map((h) => h.id));
         if (page.length < size) return ids;
         beforeId = page[page.length - 1]!.id;
@@ -64,8 +65,8 @@ test('the index-driven search lists what the whole query lists, page by page, wi
         assert.ok(want.length > 0, `${label}: ${q} finds something`);
         assert.deepEqual(await listed(q), want, `${label}: ${q}`);
         assert.deepEqual(await paged(q, 7), want, `${label}: ${q} in pages of 7`);
-        assert.equal(await search.count({ text: q }), want.length, `${label}: count of ${q}`);
-        assert.equal(await search.count({ text: q, limit: 5 }), Math.min(5, want.length), `${label}: capped count of ${q}`);
+        assert.equal(await search.count({ query: textQuery(q) }), want.length, `${label}: count of ${q}`);
+        assert.equal(await search.count({ query: textQuery(q), limit: 5 }), Math.min(5, want.length), `${label}: capped count of ${q}`);
       }
     };
     await check('no merged report');

@@ -1,3 +1,4 @@
+import { textQuery } from '../harness/search-text.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -54,9 +55,9 @@ test('parse results are searchable, and a message parsed again replaces its inde
     const attrs = attributes({ To: [], ReceivedDate: null, GlobalMessageId: 'x@y' });
     await store.saveParsed([{ id: m!.id, outcome: { ok: true, attributes: attrs } }]);
     await store.saveParsed([{ id: m!.id, outcome: { ok: true, attributes: attrs } }]);
-    assert.equal((await store.search({ text: 'revenue' })).length, 1);
-    assert.equal((await store.search({ text: 'quarterly', from: 'ann@' })).length, 1);
-    assert.equal((await store.search({ text: 'nothing-like-this' })).length, 0);
+    assert.equal((await store.search({ query: textQuery('revenue') })).length, 1);
+    assert.equal((await store.search({ query: textQuery('quarterly'), from: 'ann@' })).length, 1);
+    assert.equal((await store.search({ query: textQuery('nothing-like-this') })).length, 0);
     assert.equal((await store.listUnparsed(10)).length, 0);
   } finally {
     await store.close();

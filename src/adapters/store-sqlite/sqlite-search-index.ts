@@ -9,7 +9,6 @@ import type { IndexEntry } from '../../core/message/parsed-record.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import type { FtsRequest, FtsResponse, FtsRow } from './fts-writer-worker.js';
 import { ftsDriven, translateQuery, type FtsDriven } from './fts-translate.js';
-import { allOf, parseSearchQuery } from '../../core/search/query-language.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { SqlWhere } from '../sqlite-node/sql-where.js';
 import type { CompactResult } from './sqlite-compact.js';
@@ -133,9 +132,8 @@ export class SqliteSearchIndex implements SearchIndex {
   /** How `q` is searched: driven by the full-text index when it can be, the conditions of the rows. */
   private plan(q: SearchQuery): SearchPlan {
     const journal = this.conn.journalColumns;
-    // Parsed and translated first: a query that cannot be read is the operator's mistake, named,
-    // not a database error; every term reaches FTS5 quoted (fts-translate.ts).
-    const tree = allOf(q.query, q.text ? parseSearchQuery(q.text, { now: Date.now() }) : null);
+    // Parsed at the edges (the API, the commands); every term reaches FTS5 quoted (fts-translate.ts).
+    const tree = q.query ?? null;
     const driven = tree ? ftsDriven(tree, { journal, attachmentMarked: this.attachmentMarked() }) : null;
     // Checked on the partial index, so nearly free: most archives hold no merged report.
     const merges = journal && driven !== null && this.hasMerged();

@@ -18,11 +18,6 @@ export interface SearchHit {
 export interface SearchQuery {
   /** A parsed query in the search language (core/search/query-language.ts; docs/search.md). */
   query?: QueryNode;
-  /**
-   * The same language as text, read by the index when asked (relative dates against the time
-   * then); `SEARCH_QUERY_INVALID` when it cannot be read. AND-ed with `query` when both are given.
-   */
-  text?: string;
   /** A substring of the sender. */
   from?: string;
   /** A substring of the recipients (To, Cc, Bcc). */
