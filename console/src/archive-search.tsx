@@ -105,6 +105,8 @@ interface Found {
   total: number;
   more: boolean;
   nextCursor: string | null;
+  /** While the index is being rebuilt: how far. */
+  reindex?: { done: number; total: number } | undefined;
 }
 
 function Hits(props: { found: Found; query: string }) {
@@ -193,7 +195,7 @@ export function ArchiveSearch(props: { filters: ArchiveFilters; onSessionEnded: 
     setBusy(true);
     try {
       const p = await searchMessages(props.filters, found.nextCursor);
-      setFound({ hits: [...found.hits, ...p.hits], total: p.total, more: p.more, nextCursor: p.nextCursor });
+      setFound({ hits: [...found.hits, ...p.hits], total: p.total, more: p.more, nextCursor: p.nextCursor, reindex: p.reindex });
     } catch (err) {
       failed(err);
     } finally {
@@ -214,6 +216,11 @@ export function ArchiveSearch(props: { filters: ArchiveFilters; onSessionEnded: 
         <p role="status" id="archive-status" data-total={found ? String(found.total) : ''}>
           {busy && !found ? s('searching') : found ? (found.total === 0 ? s('noHits') : `${s('found')}: ${found.more ? `${s('foundMore')} ` : ''}${num(found.total)}`) : ''}
         </p>
+        {found?.reindex && (
+          <p class="note" id="archive-reindex">
+            {fill(s('reindexing'), { done: num(found.reindex.done), total: num(found.reindex.total) })}
+          </p>
+        )}
         {found && found.hits.length > 0 && (
           <>
             <ExportLinks filters={props.filters} />
