@@ -25,7 +25,8 @@ interface ImapFlowInternals {
   authenticate: () => Promise<boolean>;
   setAuthenticationState: () => Promise<void>;
   write: (chunk: string) => void;
-  exec: (command: string, attributes: unknown[], options: { onPlusTag: (resp: { attributes?: Array<{ type?: string; value?: unknown }> }) => Promise<void> }) => Promise<unknown>;
+  /** Resolves with the tagged response; its `next()` must be called to let imapflow read on. */
+  exec: (command: string, attributes: unknown[], options: { onPlusTag: (resp: { attributes?: Array<{ type?: string; value?: unknown }> }) => Promise<void> }) => Promise<{ next: () => void }>;
 }
 
 /** How an NTLM login went, for the probe's sentence: who, in which domain, bound to TLS or not. */
@@ -68,7 +69,7 @@ export function useNtlm(client: ImapFlow, cfg: ImapSourceConfig, where: string, 
     let failure: Error | undefined;
     c.expectCapabilityUpdate = true;
     try {
-      await c.exec('AUTHENTICATE', [{ type: 'ATOM', value: 'NTLM' }], {
+      const response = await c.exec('AUTHENTICATE', [{ type: 'ATOM', value: 'NTLM' }], {
         onPlusTag: async (resp) => {
           step++;
           if (step === 1) return c.write(negotiate.toString('base64'));
@@ -86,6 +87,7 @@ export function useNtlm(client: ImapFlow, cfg: ImapSourceConfig, where: string, 
           c.write('*'); // RFC 3501 6.2.2: cancels the exchange; the server answers BAD
         },
       });
+      response.next();
     } catch (err) {
       if (failure) throw new MailsluiceError('SOURCE_PROTOCOL', `IMAP server ${where}: NTLM login failed: ${failure.message}`, { cause: failure });
       const e = err as { responseStatus?: string; authenticationFailed?: boolean; message?: string; responseText?: string };
