@@ -251,6 +251,18 @@ connection and route names are unique; \`routes[].connection\` names a configure
 interface (\`0.0.0.0\`, \`[::]\`). When \`port\`/\`tlsPort\` are left out they default to the
 protocol's (IMAP 143/993, POP3 110/995).
 
+## Windows authentication (NTLM)
+
+\`auth: { type: ntlm, username: journal, domain: CORP, password: … }\`, or \`username: CORP\\journal\`
+without \`domain\`, for \`protocol: imap\` (\`AUTHENTICATE NTLM\`) and \`pop3\` (\`AUTH NTLM\`). mailsluice
+speaks NTLMv2 itself (the password never crosses the wire), with a MIC and, over TLS, the
+\`tls-server-end-point\` channel binding that Exchange's Extended Protection asks for. Only NTLM is
+tried: a server that does not offer it is \`SOURCE_AUTH_UNSUPPORTED\`, a refusal
+\`SOURCE_AUTH_REJECTED\`; \`test-connection\` names the NTLM login in its auth step. The Exchange
+alias form \`dom\\user\\alias\` works with \`basic\` only (NTLM cannot ask for another mailbox). Tested
+against Dovecot whose NTLM is Samba's winbind (which verifies the MIC, not the channel binding);
+not against a real Exchange (ADR 0042a).
+
 ## Minimal example
 
 The smallest file that works (SPEC "Configuration file"); set \`JOURNAL_PASSWORD\` and
