@@ -209,6 +209,18 @@ describe('NTLM over POP3', () => {
     assertPasswordNeverSent(lines);
   });
 
+  test('test-connection over implicit TLS names the NTLM login, bound to the TLS connection', async () => {
+    const ws = makeWorkspace({ connections: [pop3Connection(server.dovecot, { username: NTLM_USER, password: NTLM_PASSWORD }, { security: 'tls', auth: ntlm() })] });
+    try {
+      const r = await runCli(['test-connection', 'journal', '--json'], ws);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const auth = (JSON.parse(r.stdout.trim()) as { steps: Array<{ step: string; detail: string }> }).steps.find((s) => s.step === 'auth');
+      assert.match(auth?.detail ?? '', /logged in with NTLM \(NTLMv2\) as "journal" in domain "CORP", bound to this TLS connection \(tls-server-end-point\)/);
+    } finally {
+      ws.cleanup();
+    }
+  });
+
   test('wrong password over STLS: SOURCE_AUTH_REJECTED naming NTLM, the mail stays', async () => {
     await deliver(1, 'ntlm-pop3-wrong');
     const conn = pop3Connection(server.dovecot, { username: NTLM_USER, password: 'x' }, { security: 'starttls', auth: ntlm({ password: 'wrong-password' }) });
