@@ -113,6 +113,12 @@ describe('NTLM over IMAP', () => {
     assert.equal(ok.taken, 1, ok.r.stderr);
   });
 
+  test('a domain the server does not know: SOURCE_AUTH_REJECTED naming that domain', async () => {
+    const conn = imapConnection(server.dovecot, { username: NTLM_USER, password: NTLM_PASSWORD }, { security: 'starttls', auth: ntlm({ domain: 'OTHER' }) });
+    const { r } = await drain(conn);
+    assert.match(failedWith(r, 'SOURCE_AUTH_REJECTED'), /domain "OTHER"/);
+  });
+
   test('a server that does not offer AUTH=NTLM: SOURCE_AUTH_UNSUPPORTED, and no LOGIN instead', async () => {
     const p = await proxy({ targetPort: server.dovecot.imapPort, rewriteServerLine: (l) => l.replace(/ AUTH=NTLM\b/g, '') });
     const conn = imapConnection({ ...server.dovecot, host: p.host, imapPort: p.port }, { username: NTLM_USER, password: NTLM_PASSWORD }, { security: 'none', auth: ntlm() });

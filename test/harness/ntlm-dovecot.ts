@@ -134,7 +134,14 @@ function startWatchdog(pid: number | undefined, dir: string): void {
  */
 export async function startNtlmDovecot(opts: DovecotOptions = {}): Promise<NtlmDovecot> {
   await ensureSambaInstalled();
-  await execFileP('id', [NTLM_USER]).catch(() => execFileP('useradd', ['-M', '-d', '/nonexistent', '-s', '/usr/sbin/nologin', NTLM_USER]));
+  // tdbsam needs a Unix user; two test files may race to add it, so a failed useradd counts
+  // only if the user is still missing afterwards.
+  const hasUser = (): Promise<boolean> => execFileP('id', [NTLM_USER]).then(() => true, () => false);
+  if (!(await hasUser())) {
+    await execFileP('useradd', ['-M', '-d', '/nonexistent', '-s', '/usr/sbin/nologin', NTLM_USER]).catch(async (err: Error) => {
+      if (!(await hasUser())) throw new Error(`cannot add the Unix user ${NTLM_USER} that Samba's tdbsam needs: ${err.message}`);
+    });
+  }
   const s = await mkdtemp(join(tmpdir(), 'mailsluice-samba-'));
   await chmod(s, 0o755);
   for (const d of ['private', 'lock', 'state', 'cache', 'pid', 'log', 'winbindd', 'ncalrpc']) await mkdir(join(s, d));
