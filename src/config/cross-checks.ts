@@ -163,10 +163,15 @@ function connectionChecks(c: ConnectionInput, at: string, { problems, warnings }
 function authChecks(c: ConnectionInput, at: string, problems: ConfigProblem[]): void {
   if (c.auth.apop && c.protocol !== 'pop3') problems.push({ path: `${at}.auth.apop`, message: `APOP is a POP3 login; it does not apply to protocol ${c.protocol}` });
   if (c.auth.apop && c.auth.type !== 'basic') problems.push({ path: `${at}.auth.apop`, message: 'APOP needs auth type basic (username and password)' });
-  // Refused here rather than at login: a source that cannot do NTLM must not quietly send the
-  // password with PLAIN or LOGIN instead.
-  if (c.auth.type === 'ntlm' && (c.protocol === 'imap' || c.protocol === 'pop3')) {
-    problems.push({ path: `${at}.auth.type`, message: `ntlm is not available for protocol ${c.protocol} in this build (use basic, with a DOMAIN\\user username if the server wants one${c.protocol === 'imap' ? ', or xoauth2' : ''})` });
+  // NTLM names one account: DOMAIN\\user or user (+ auth.domain). The Exchange alias form
+  // dom\\user\\alias asks for another mailbox, which NTLM cannot (ADR 0042a): refused, not guessed.
+  if (c.auth.type === 'ntlm') {
+    const parts = (c.auth.username ?? '').split('\\');
+    if (!c.auth.username || c.auth.password === undefined) problems.push({ path: `${at}.auth`, message: 'ntlm auth needs username and password (and the domain in auth.domain or as DOMAIN\\user)' });
+    else if (parts.length > 2) problems.push({ path: `${at}.auth.username`, message: 'the Exchange alias form dom\\user\\alias has no NTLM equivalent (NTLM logs in an account, it cannot ask for another mailbox): use basic for it, or the journal account\'s own DOMAIN\\user' });
+    else if (parts.length === 2 && c.auth.domain && parts[0]!.toUpperCase() !== c.auth.domain.toUpperCase()) {
+      problems.push({ path: `${at}.auth.domain`, message: `says ${JSON.stringify(c.auth.domain)} but the username says ${JSON.stringify(parts[0])}: give the domain once` });
+    }
   }
   if (c.auth.type === 'xoauth2' && c.protocol === 'pop3') problems.push({ path: `${at}.auth.type`, message: 'xoauth2 is not available for POP3 in this build (use basic or none)' });
   if (c.auth.domain !== undefined && c.auth.type !== 'ntlm') problems.push({ path: `${at}.auth.domain`, message: `only applies with auth type ntlm (this connection uses ${c.auth.type}); for basic, write the domain into the username (DOMAIN\\user)` });

@@ -243,12 +243,25 @@ on the valid parts of a file whose shape is wrong, so \`config check\` lists bot
 \`moveTo\` is required with \`deletePolicy: move\` and allowed only then; POP3 connections cannot use
 \`unseenOnly\`, \`idle\`, \`partialFetch\`, \`mark-seen\` or \`move\`; \`protocol: ews\` needs \`ews\`;
 \`auth.type: basic\` needs \`username\` and \`password\`, \`xoauth2\` needs \`username\` and
-\`accessToken\`; \`ntlm\` is refused for IMAP and POP3, \`xoauth2\` for POP3, and \`auth.domain\` is
+\`accessToken\`, \`ntlm\` needs \`username\` and \`password\` (the domain in \`auth.domain\` or as
+\`DOMAIN\\user\`, not both differing; the alias form \`dom\\user\\alias\` is refused with ntlm); \`xoauth2\` is refused for POP3, and \`auth.domain\` is
 allowed only with \`ntlm\` (nothing is silently sent another way); \`tls.pfx\` excludes \`tls.clientCert\`/\`tls.clientKey\`, which go together;
 connection and route names are unique; \`routes[].connection\` names a configured connection;
 \`routes[].bus\` is below \`buses\`; \`api.publicUrl\` is required when \`api.listen\` listens on every
 interface (\`0.0.0.0\`, \`[::]\`). When \`port\`/\`tlsPort\` are left out they default to the
 protocol's (IMAP 143/993, POP3 110/995).
+
+## Windows authentication (NTLM)
+
+\`auth: { type: ntlm, username: journal, domain: CORP, password: … }\`, or \`username: CORP\\journal\`
+without \`domain\`, for \`protocol: imap\` (\`AUTHENTICATE NTLM\`) and \`pop3\` (\`AUTH NTLM\`). mailsluice
+speaks NTLMv2 itself (the password never crosses the wire), with a MIC and, over TLS, the
+\`tls-server-end-point\` channel binding that Exchange's Extended Protection asks for. Only NTLM is
+tried: a server that does not offer it is \`SOURCE_AUTH_UNSUPPORTED\`, a refusal
+\`SOURCE_AUTH_REJECTED\`; \`test-connection\` names the NTLM login in its auth step. The Exchange
+alias form \`dom\\user\\alias\` works with \`basic\` only (NTLM cannot ask for another mailbox). Tested
+against Dovecot whose NTLM is Samba's winbind (which verifies the MIC, not the channel binding);
+not against a real Exchange (ADR 0042a).
 
 ## Minimal example
 

@@ -34,11 +34,11 @@ const auth = z
     type: z
       .enum(['none', 'basic', 'ntlm', 'xoauth2'])
       .default('basic')
-      .meta({ description: 'none | basic (LOGIN / SASL PLAIN) | ntlm (Exchange/EWS; refused for IMAP and POP3 in this build) | xoauth2 (IMAP).' }),
+      .meta({ description: 'none | basic (LOGIN / SASL PLAIN) | ntlm (Windows authentication, NTLMv2: IMAP AUTHENTICATE NTLM, POP3 AUTH NTLM; never falls back to another mechanism) | xoauth2 (IMAP).' }),
     username: z.string().optional().meta({ description: 'user, DOMAIN\\user, dom\\juser\\J.User or an address; passed through intact.' }),
     password: secret.optional().meta({ description: 'Password (basic, ntlm).' }),
     accessToken: secret.optional().meta({ description: 'OAuth2 access token (xoauth2).' }),
-    domain: z.string().optional().meta({ description: 'Windows domain (ntlm only; with basic, write DOMAIN\\user as the username).' }),
+    domain: z.string().optional().meta({ description: 'Windows domain (ntlm only, or given in the username as DOMAIN\\user; with basic, write DOMAIN\\user as the username).' }),
     disablePlain: z.boolean().default(false).meta({ description: 'Never use SASL PLAIN; log in with LOGIN instead (Exchange bug).' }),
     apop: z.boolean().default(false).meta({ description: 'POP3: log in with APOP (an MD5 digest; the password never crosses the wire). The server must offer it in its greeting.' }),
   })

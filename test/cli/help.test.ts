@@ -278,16 +278,16 @@ test('config check names the IMAP-only settings a POP3 connection sets, and APOP
   });
 });
 
-test('config check refuses auth an IMAP or POP3 login cannot do, instead of sending the password another way', () => {
+test('config check refuses auth an IMAP or POP3 login cannot do (and an NTLM username naming no one account), instead of sending the password another way', () => {
   withTempDir((dir) => {
     const file = join(dir, 'mailsluice.yaml');
     writeFileSync(
       file,
       `connections:
-  - name: imap_ntlm
+  - name: imap_ntlm_alias
     protocol: imap
     host: mail.example.com
-    auth: { type: ntlm, username: journal, password: x, domain: CORP }
+    auth: { type: ntlm, username: 'dom\\juser\\J.User', password: x }
   - name: pop_oauth
     protocol: pop3
     host: mail.example.com
@@ -296,17 +296,30 @@ test('config check refuses auth an IMAP or POP3 login cannot do, instead of send
     protocol: imap
     host: mail.example.com
     auth: { type: basic, username: journal, password: x, domain: CORP }
+  - name: pop_ntlm_two_domains
+    protocol: pop3
+    host: mail.example.com
+    auth: { type: ntlm, username: 'OTHER\\journal', password: x, domain: CORP }
+  - name: imap_ntlm
+    protocol: imap
+    host: mail.example.com
+    auth: { type: ntlm, username: journal, password: x, domain: CORP }
+  - name: pop_ntlm
+    protocol: pop3
+    host: mail.example.com
+    auth: { type: ntlm, username: 'CORP\\journal', password: x }
 `,
     );
     const r = cli(['config', 'check', '--config', file], dir);
     assert.equal(r.status, 1);
     const expect: Array<[string, RegExp]> = [
-      ['connections[0].auth.type', /ntlm is not available for protocol imap/],
+      ['connections[0].auth.username', /alias form dom\\user\\alias has no NTLM equivalent/],
+      ['connections[3].auth.domain', /says "CORP" but the username says "OTHER"/],
       ['connections[1].auth.type', /xoauth2 is not available for POP3/],
       ['connections[2].auth.domain', /only applies with auth type ntlm/],
     ];
     assertProblems(r.stderr, expect);
-    assert.ok(!lines(r.stderr).some((l) => l.startsWith('connections[0].auth.domain')), 'the domain of an ntlm login is not also refused');
+    for (const ok of ['connections[4]', 'connections[5]']) assert.ok(!lines(r.stderr).some((l) => l.startsWith(ok)), `${ok}: NTLM over IMAP and POP3, with auth.domain or DOMAIN\\user, is accepted`);
   });
 });
 

@@ -177,12 +177,20 @@ async function starttlsStep(
   return sock;
 }
 
+/** The auth step's sentence after an NTLM login: who, which domain, bound to the TLS channel or not. */
+export function ntlmLoginSentence(n: { user: string; domain: string; channelBound: boolean }): string {
+  const dom = n.domain === '' ? 'the server\'s own domain (none given)' : `domain ${JSON.stringify(n.domain)}`;
+  return `logged in with NTLM (NTLMv2) as ${JSON.stringify(n.user)} in ${dom}, ${n.channelBound ? 'bound to this TLS connection (tls-server-end-point)' : 'without channel binding (no TLS)'}`;
+}
+
 /** Auth, mailbox and count through the real source, so what passes here is what the drain will do. */
 async function sourceSteps(run: StepRunner, steps: ProbeStep[], cfg: ImapSourceConfig, logger: Logger): Promise<ProbeResult> {
   const source = new ImapSource(cfg, logger);
   try {
     await run('auth', async () => {
       await source.connect();
+      const ntlm = source.ntlmLogin;
+      if (ntlm) return { value: undefined, detail: ntlmLoginSentence(ntlm) };
       return { value: undefined, detail: cfg.auth.type === 'none' ? 'no authentication (auth: none)' : `logged in as ${JSON.stringify(cfg.auth.username ?? '')}` };
     });
     const session = await run('mailbox', async () => {

@@ -8,6 +8,7 @@ import type { SourceRuntime } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { MailsluiceError } from '../../core/errors/index.js';
 import { ImapWire } from './imap-wire.js';
+import { useNtlm, type NtlmLoginInfo } from './imap-ntlm.js';
 import { tlsClientOptions } from '../tls-node/tls-client-options.js';
 import { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
 import { mapMarkSeenError, mapSelectError, mapSessionError, type ImapErrorContext } from './imap-error-map.js';
@@ -35,7 +36,11 @@ export function imapFlowOptions(cfg: ImapSourceConfig, silenceLimitMs: number = 
     disableAutoEnable: true,
     clientInfo: { name: 'mailsluice' },
   } as ImapFlowOptions;
-  if (cfg.auth.type !== 'none') {
+  if (cfg.auth.type === 'ntlm') {
+    // The NTLM step replaces imapflow's login (useNtlm); imapflow is given no password at all,
+    // so nothing of it can ever go out as LOGIN or PLAIN.
+    (options as { auth?: unknown }).auth = { user: cfg.auth.username ?? '' };
+  } else if (cfg.auth.type !== 'none') {
     const auth: Record<string, unknown> = { user: cfg.auth.username ?? '' };
     if (cfg.auth.type === 'xoauth2') auth.accessToken = cfg.auth.accessToken;
     else auth.pass = cfg.auth.password ?? '';
@@ -62,6 +67,8 @@ export interface OpenedSession {
 export class ImapSessionOpener {
   /** The last error imapflow emitted, to name the cause of a closed connection. */
   private lastClientError: unknown;
+  /** Who the last NTLM login was (auth ntlm), for the connection test's sentence. */
+  ntlmLogin: NtlmLoginInfo | undefined;
 
   constructor(
     private readonly cfg: ImapSourceConfig,
@@ -93,6 +100,7 @@ export class ImapSessionOpener {
   /** A new imapflow client with this connection's settings; its errors are kept to name a later failure. */
   newClient(logger?: ImapFlowOptions['logger']): ImapFlow {
     const client = new ImapFlow({ ...imapFlowOptions(this.cfg, this.silence.limitMs), ...(logger ? { logger } : {}) });
+    if (this.cfg.auth.type === 'ntlm') useNtlm(client, this.cfg, this.where, (info) => (this.ntlmLogin = info));
     // An 'error' without a listener would crash the process; the next command reports it instead.
     client.on('error', (err: unknown) => {
       this.lastClientError = err;

@@ -1,3 +1,4 @@
+import type { NtlmLoginInfo } from './imap-ntlm.js';
 import type { ImapFlow } from 'imapflow';
 import type { ImapWire } from './imap-wire.js';
 import type { Candidate, FetchedMessage, MailboxSource, ResponseOutcome, ResponseRequest, SourceRuntime, SourceSession } from '../../core/ports/mailbox-source.js';
@@ -85,6 +86,11 @@ export class ImapSource implements MailboxSource {
 
   private hasCap(name: string): boolean {
     return this.capabilities.has(name);
+  }
+
+  /** Who the NTLM login was (auth ntlm, after {@link connect}), for test-connection's sentence. */
+  get ntlmLogin(): NtlmLoginInfo | undefined {
+    return this.sessions.ntlmLogin;
   }
 
   /** Connects and authenticates without opening the mailbox (used by test-connection). */

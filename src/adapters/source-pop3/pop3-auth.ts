@@ -1,5 +1,5 @@
 /**
- * POP3 login: APOP (RFC 1939 §7), SASL PLAIN and LOGIN (AUTH, RFC 5034) and USER/PASS, chosen
+ * POP3 login: APOP (RFC 1939 §7), SASL PLAIN, LOGIN and NTLM (AUTH, RFC 5034) and USER/PASS, chosen
  * from the settings and what CAPA offers. Credentials go to the server and nowhere else: no
  * sentence made here carries a password.
  */
@@ -8,6 +8,7 @@ import { MailsluiceError } from '../../core/errors/index.js';
 import { pop3ExtraChallenge, pop3LoginRejected, pop3NoApopStamp, pop3NoLogin, pop3Where, type Pop3ErrorContext } from './pop3-error-map.js';
 import type { Pop3AuthOptions } from './pop3-source-config.js';
 import type { Pop3Wire } from './pop3-wire.js';
+import { authenticateMessage, negotiateMessage, ntlmIdentity, parseChallenge, NtlmProtocolError } from '../ntlm-node/ntlm-messages.js';
 
 /** What the login needs of the session so far. */
 export interface Pop3LoginState {
@@ -18,6 +19,8 @@ export interface Pop3LoginState {
   greeting: string;
   /** Whether the session runs over TLS (named when no login is allowed without it). */
   tlsOn: boolean;
+  /** The server certificate's `tls-server-end-point` hash (NTLM channel binding); undefined without TLS. */
+  certificateHash?: Buffer | undefined;
 }
 
 /** The SASL mechanisms a CAPA list offers (`SASL PLAIN LOGIN` → PLAIN, LOGIN). */
@@ -72,11 +75,60 @@ async function userPass(wire: Pop3Wire, ctx: Pop3ErrorContext, user: string, pas
 }
 
 /**
- * Logs in per the auth settings: APOP when asked for, else SASL PLAIN (unless disabled), else
+ * SASL NTLM (`AUTH NTLM`, the form Exchange speaks): NEGOTIATE, the server's CHALLENGE, our
+ * AUTHENTICATE with an NTLMv2 response; the password itself never goes out. Only NTLM is tried.
+ */
+async function ntlm(wire: Pop3Wire, a: Pop3AuthOptions, s: Pop3LoginState): Promise<string> {
+  const username = a.username ?? '';
+  const id = username === '' || a.password === undefined ? undefined : ntlmIdentity(username, a.domain);
+  if (!id) {
+    const why = username === '' || a.password === undefined ? 'the username or the password is missing' : `the username ${JSON.stringify(username)} does not name one account (give user or DOMAIN\\user, with auth.domain or without it; the Exchange alias form dom\\user\\alias has no NTLM equivalent)`;
+    throw wire.fail(new MailsluiceError('CONFIG_INVALID', `auth is ntlm for POP3 server ${pop3Where(s.ctx)} but ${why}`));
+  }
+  // Without CAPA nothing says which mechanisms exist; AUTH NTLM is still the only one tried.
+  if (s.caps.length > 0 && !saslMechanisms(s.caps).has('NTLM')) {
+    throw wire.fail(new MailsluiceError('SOURCE_AUTH_UNSUPPORTED', `POP3 server ${pop3Where(s.ctx)} does not offer NTLM (CAPA: ${s.caps.join(', ')}); auth is ntlm, so no other login is tried`));
+  }
+  const label = `AUTH NTLM (NTLMv2, domain ${JSON.stringify(id.domain)})`;
+  const negotiate = negotiateMessage();
+  wire.write('AUTH NTLM\r\n');
+  let step = 0;
+  for (;;) {
+    const line = await wire.line(`the answer to ${label}`);
+    if (line === '+' || line.startsWith('+ ')) {
+      step++;
+      if (step === 1) {
+        wire.write(`${negotiate.toString('base64')}\r\n`);
+        continue;
+      }
+      if (step === 2) {
+        let challenge;
+        try {
+          challenge = parseChallenge(Buffer.from(line.slice(2), 'base64'));
+        } catch (err) {
+          if (!(err instanceof NtlmProtocolError)) throw err;
+          wire.write('*\r\n'); // RFC 5034 4: cancels the exchange
+          throw wire.fail(new MailsluiceError('SOURCE_PROTOCOL', `POP3 server ${pop3Where(s.ctx)}: NTLM login failed: ${err.message}`));
+        }
+        wire.write(`${authenticateMessage({ negotiate, challenge, ...id, password: a.password!, certificateHash: s.certificateHash }).toString('base64')}\r\n`);
+        continue;
+      }
+      throw wire.fail(pop3ExtraChallenge(s.ctx, label, line));
+    }
+    const st = wire.parseStatus(line, label);
+    if (!st.ok) throw pop3LoginRejected(s.ctx, label, username, st.text);
+    const bound = s.certificateHash ? 'bound to this TLS connection (tls-server-end-point)' : 'without channel binding (no TLS)';
+    return `logged in with NTLM (NTLMv2) as ${JSON.stringify(id.user)} in ${id.domain === '' ? "the server's own domain (none given)" : `domain ${JSON.stringify(id.domain)}`}, ${bound}`;
+  }
+}
+
+/**
+ * Logs in per the auth settings: NTLM alone when auth is ntlm; APOP when asked for, else SASL PLAIN (unless disabled), else
  * SASL LOGIN, else USER/PASS when CAPA allows it. Returns a sentence saying how.
  */
 export async function pop3Login(wire: Pop3Wire, a: Pop3AuthOptions, s: Pop3LoginState): Promise<string> {
   if (a.type === 'none') return 'no authentication (auth: none)';
+  if (a.type === 'ntlm') return ntlm(wire, a, s);
   const user = a.username;
   const pass = a.password;
   if (user === undefined || user === '' || pass === undefined) {

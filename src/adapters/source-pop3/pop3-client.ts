@@ -30,6 +30,7 @@ import {
 import { POP3_LIMITS, type Pop3ClientOptions, type Pop3ConnectStep } from './pop3-source-config.js';
 import { Pop3Wire } from './pop3-wire.js';
 import { peerCertificateExpiry } from '../tls-node/tls-peer-certificate.js';
+import { socketServerEndPoint } from '../tls-node/tls-channel-binding.js';
 
 export type { Pop3AuthOptions, Pop3ClientOptions, Pop3ConnectStep, Pop3Security, Pop3Silence, Pop3TlsOptions } from './pop3-source-config.js';
 
@@ -166,7 +167,8 @@ export class Pop3Client {
     }
 
     this.step = 'auth';
-    const how = await pop3Login(this.wire, o.auth, { ctx: this.ctx, caps: this.caps, greeting: this.greetingLine, tlsOn: this.tlsOn });
+    const certificateHash = this.tlsOn ? socketServerEndPoint(this.wire.socket) : undefined;
+    const how = await pop3Login(this.wire, o.auth, { ctx: this.ctx, caps: this.caps, greeting: this.greetingLine, tlsOn: this.tlsOn, certificateHash });
     this.progress('auth', how);
   }
 

@@ -82,8 +82,10 @@ export interface Pop3TlsOptions {
 
 /** Login settings. */
 export interface Pop3AuthOptions {
-  type: 'none' | 'basic';
+  type: 'none' | 'basic' | 'ntlm';
   username?: string;
+  /** Windows domain (ntlm only; else from `DOMAIN\\user`). */
+  domain?: string;
   password?: string;
   /** Never use SASL PLAIN (AUTH LOGIN or USER/PASS instead). */
   disablePlain: boolean;
@@ -133,8 +135,8 @@ export interface Pop3ClientOptions {
 /** Builds the POP3 client's options from the connection settings. */
 export function pop3ClientOptions(cfg: Pop3SourceConfig): Pop3ClientOptions {
   const tls: Pop3TlsOptions = tlsClientOptions(cfg.tls) as Pop3TlsOptions;
-  if (cfg.auth.type !== 'none' && cfg.auth.type !== 'basic') {
-    throw new MailsluiceError('SOURCE_AUTH_UNSUPPORTED', `connection ${cfg.name}: auth ${cfg.auth.type} is not available over POP3 in this build (use basic or none)`);
+  if (cfg.auth.type !== 'none' && cfg.auth.type !== 'basic' && cfg.auth.type !== 'ntlm') {
+    throw new MailsluiceError('SOURCE_AUTH_UNSUPPORTED', `connection ${cfg.name}: auth ${cfg.auth.type} is not available over POP3 in this build (use basic, ntlm or none)`);
   }
   return {
     host: cfg.host,
@@ -145,6 +147,7 @@ export function pop3ClientOptions(cfg: Pop3SourceConfig): Pop3ClientOptions {
       type: cfg.auth.type,
       ...(cfg.auth.username !== undefined ? { username: cfg.auth.username } : {}),
       ...(cfg.auth.password !== undefined ? { password: cfg.auth.password } : {}),
+      ...(cfg.auth.domain !== undefined ? { domain: cfg.auth.domain } : {}),
       disablePlain: cfg.auth.disablePlain,
       apop: cfg.auth.apop,
     },
