@@ -164,7 +164,7 @@ function authChecks(c: ConnectionInput, at: string, problems: ConfigProblem[]): 
   if (c.auth.apop && c.protocol !== 'pop3') problems.push({ path: `${at}.auth.apop`, message: `APOP is a POP3 login; it does not apply to protocol ${c.protocol}` });
   if (c.auth.apop && c.auth.type !== 'basic') problems.push({ path: `${at}.auth.apop`, message: 'APOP needs auth type basic (username and password)' });
   // NTLM names one account: DOMAIN\\user or user (+ auth.domain). The Exchange alias form
-  // dom\\user\\alias asks for another mailbox, which NTLM cannot (ADR 0042a): refused, not guessed.
+  // dom\\user\\alias asks for another mailbox, which NTLM cannot (ADR 0043): refused, not guessed.
   if (c.auth.type === 'ntlm') {
     const parts = (c.auth.username ?? '').split('\\');
     if (!c.auth.username || c.auth.password === undefined) problems.push({ path: `${at}.auth`, message: 'ntlm auth needs username and password (and the domain in auth.domain or as DOMAIN\\user)' });

@@ -261,7 +261,7 @@ tried: a server that does not offer it is \`SOURCE_AUTH_UNSUPPORTED\`, a refusal
 \`SOURCE_AUTH_REJECTED\`; \`test-connection\` names the NTLM login in its auth step. The Exchange
 alias form \`dom\\user\\alias\` works with \`basic\` only (NTLM cannot ask for another mailbox). Tested
 against Dovecot whose NTLM is Samba's winbind (which verifies the MIC, not the channel binding);
-not against a real Exchange (ADR 0042a).
+not against a real Exchange (ADR 0043).
 
 ## Minimal example
 

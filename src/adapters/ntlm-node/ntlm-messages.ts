@@ -4,7 +4,7 @@
  * POP3 `AUTH NTLM`, later HTTP 401 for EWS) carry these bytes in base64 and decide nothing here.
  *
  * Only NTLMv2 is spoken (NTLMv1 and LM are broken and refused by any current Windows policy).
- * What a Windows client with Extended Protection sends is sent too (ADR 0042a): the server's
+ * What a Windows client with Extended Protection sends is sent too (ADR 0043): the server's
  * timestamp with a MIC over the three messages, MsvAvChannelBindings (the MD5 of the
  * `tls-server-end-point` channel bindings, or 16 zero bytes without TLS), MsvAvTargetName (the
  * SPN) and the key exchange of a random session key (RC4, {@link rc4}). The password is used
@@ -238,7 +238,7 @@ export function authenticateMessage(input: NtlmAuthenticateInput): Buffer {
  * Splits `DOMAIN\user` into its domain and user (the form Windows shows); a configured
  * `auth.domain` wins and leaves the username whole; a bare `user` (or a UPN `user@dns.domain`)
  * goes with an empty domain, which the server then takes as its own. Returns undefined for the
- * Exchange alias form `dom\user\alias` (ADR 0042a): it names a mailbox other than the account's,
+ * Exchange alias form `dom\user\alias` (ADR 0043): it names a mailbox other than the account's,
  * which a LOGIN can ask for and NTLM cannot, so it is refused rather than silently opening the
  * account's own mailbox (`config check` says so too).
  */
