@@ -15,6 +15,9 @@
  */
 import { constants as zc, createBrotliDecompress, createInflateRaw } from 'node:zlib';
 
+/** The output buffer a thread keeps between records grows to this at most (small messages fit). */
+const KEPT_OUT = 1024 * 1024;
+
 /** The codecs a record can be compressed with (`pack-format.ts`), but `none`. */
 export type Compressed = 'brotli' | 'deflate-raw';
 
@@ -48,20 +51,22 @@ export class RecordInflater {
 
   /**
    * The bytes `payload` decompresses to when they are exactly `size` bytes and the stream ends
-   * cleanly, in a buffer reused by the next call; null when it cannot say so (then judge the
-   * record with the public functions).
+   * cleanly (in a buffer the next call reuses, for records up to {@link KEPT_OUT}); null when it
+   * cannot say so (then judge the record with the public functions).
    */
   inflate(codec: Compressed, payload: Uint8Array, size: number): Buffer | null {
     const lane = this.#lane(codec);
     if (!lane) return null;
     // One byte more than expected: a record that decompresses longer fills it and is not taken.
     const room = size + 1;
-    if (this.#out.length < room) this.#out = Buffer.allocUnsafe(Math.max(room, this.#out.length * 2));
+    // The buffer kept grows to at most KEPT_OUT; a larger record (up to the scan's 16 MiB) gets its own.
+    if (this.#out.length < room && room <= KEPT_OUT) this.#out = Buffer.allocUnsafe(Math.min(KEPT_OUT, Math.max(room, this.#out.length * 2)));
+    const out = room <= this.#out.length ? this.#out : Buffer.allocUnsafe(room);
     try {
       lane.handle.reset();
       if (lane.failed) return this.#drop(codec);
       const finish = codec === 'brotli' ? zc.BROTLI_OPERATION_FINISH : zc.Z_FINISH;
-      lane.handle.writeSync(finish, payload, 0, payload.length, this.#out, 0, room);
+      lane.handle.writeSync(finish, payload, 0, payload.length, out, 0, room);
     } catch {
       return this.#drop(codec);
     }
@@ -69,7 +74,7 @@ export class RecordInflater {
     if (lane.failed) return this.#drop(codec);
     const [availOut, availIn] = [lane.state[0]!, lane.state[1]!];
     if (availIn !== 0 || room - availOut !== size) return null;
-    return this.#out.subarray(0, size);
+    return out.subarray(0, size);
   }
 
   /** Closes the handles. */
