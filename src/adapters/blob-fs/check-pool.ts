@@ -80,37 +80,48 @@ export class CheckPool {
 
   /**
    * Queues the whole record `record` (header and payload, at `ref`) for checking; `done` gets its
-   * problem. Copies it: the caller's buffer is free again when this returns. Resolves once there
-   * is room for more (a bounded number of batches in flight).
+   * problem. Copies it: the caller's buffer is free again when this returns. Answers a promise to
+   * wait for when too many batches are in flight, else null: most records need no `await` (a
+   * microtask and a promise each, on the scan's thread, which walks every record).
    */
-  async add(record: Uint8Array, ref: string, done: Checked): Promise<void> {
-    if (this.#used + record.length > this.#data.length && this.#at.length > 0) await this.flush();
+  add(record: Uint8Array, ref: string, done: Checked): Promise<void> | null {
+    if (this.#used + record.length > this.#data.length && this.#at.length > 0) this.#sendQueued();
     if (record.length > this.#data.length) this.#data = new Uint8Array(record.length);
     this.#data.set(record, this.#used);
     this.#at.push(this.#used);
     this.#refs.push(ref);
     this.#done.push(done);
     this.#used += record.length;
-    if (this.#used >= BATCH_BYTES || this.#at.length >= BATCH_RECORDS) await this.flush();
+    if (this.#used >= BATCH_BYTES || this.#at.length >= BATCH_RECORDS) this.#sendQueued();
+    return this.#inFlight.size >= this.#maxInFlight ? this.#room() : null;
   }
 
   /** Sends what is queued, then waits while too many batches are in flight. */
   async flush(): Promise<void> {
-    if (this.#at.length > 0) {
-      // The batch's own buffer, cut to what it holds (a copy only when mostly empty).
-      const data = this.#used < this.#data.length / 2 ? this.#data.slice(0, this.#used) : this.#data;
-      const req: CheckRequest = { id: this.#nextId++, keys: this.keys(), data, at: Int32Array.from(this.#at), refs: this.#refs };
-      const done = this.#done;
-      this.#at = [];
-      this.#refs = [];
-      this.#done = [];
-      this.#data = new Uint8Array(BATCH_BYTES);
-      this.#used = 0;
-      const p = this.#send(req, done);
-      this.#inFlight.add(p);
-      void p.finally(() => this.#inFlight.delete(p)).catch(() => undefined);
-    }
+    this.#sendQueued();
+    await this.#room();
+  }
+
+  /** Waits while too many batches are in flight. */
+  async #room(): Promise<void> {
     while (this.#inFlight.size >= this.#maxInFlight) await Promise.race(this.#inFlight);
+  }
+
+  /** Sends the queued records as one batch, if any. */
+  #sendQueued(): void {
+    if (this.#at.length === 0) return;
+    // The batch's own buffer, cut to what it holds (a copy only when mostly empty).
+    const data = this.#used < this.#data.length / 2 ? this.#data.slice(0, this.#used) : this.#data;
+    const req: CheckRequest = { id: this.#nextId++, keys: this.keys(), data, at: Int32Array.from(this.#at), refs: this.#refs };
+    const done = this.#done;
+    this.#at = [];
+    this.#refs = [];
+    this.#done = [];
+    this.#data = new Uint8Array(BATCH_BYTES);
+    this.#used = 0;
+    const p = this.#send(req, done);
+    this.#inFlight.add(p);
+    void p.finally(() => this.#inFlight.delete(p)).catch(() => undefined);
   }
 
   /** Sends what is queued and waits for every answer. */

@@ -64,6 +64,11 @@ class PackCursor {
     return pos < this.#start || pos + length > this.#start + this.#length;
   }
 
+  /** `length` bytes at `pos` if the buffer holds them, else null (then {@link bytes}). */
+  held(pos: number, length: number): Buffer | null {
+    return this.needsRead(pos, length) ? null : this.#buf.subarray(pos - this.#start, pos - this.#start + length);
+  }
+
   /** `length` (at most {@link READ_CHUNK}) bytes at `pos`, read from disk when not held. */
   async bytes(pos: number, length: number): Promise<Buffer> {
     if (this.needsRead(pos, length)) {
@@ -168,8 +173,10 @@ export class FsBlobScanner implements BlobScanner {
         pos = size;
       }
       while (pos < size && !options.signal?.aborted) {
-        const read = (at: number, length: number): Promise<Buffer> => cursor.bytes(at, length);
-        const h = pos + RECORD_HEADER_SIZE <= size ? decodeRecordHeader(await read(pos, RECORD_HEADER_SIZE)) : 'record header is cut short';
+        // Most records are in the buffer already: no await for them (this loop walks every record).
+        const read = (at: number, length: number): Buffer | Promise<Buffer> => cursor.held(at, length) ?? cursor.bytes(at, length);
+        const head = pos + RECORD_HEADER_SIZE <= size ? read(pos, RECORD_HEADER_SIZE) : null;
+        const h = head === null ? 'record header is cut short' : decodeRecordHeader(head instanceof Buffer ? head : await head);
         const bad = typeof h === 'string' ? h : pos + RECORD_HEADER_SIZE + h.storedSize > size ? 'record runs past the end of the pack' : null;
         if (bad !== null || typeof h === 'string') {
           const next = await nextRecordAfter(path, pos, size);
@@ -188,14 +195,17 @@ export class FsBlobScanner implements BlobScanner {
         };
         if (whole) {
           // The reads stay in order on this loop; the checks run on the pool's threads.
-          await pool.add(await read(pos, RECORD_HEADER_SIZE + h.storedSize), refText, seen);
+          const record = read(pos, RECORD_HEADER_SIZE + h.storedSize);
+          const wait = pool.add(record instanceof Buffer ? record : await record, refText, seen);
+          if (wait) await wait;
         } else {
           // In disk order: what is queued is handed on first.
           await pool.drain();
           seen(await checkStreamed(path, ref, refText, this.store.keyring?.keys));
           cursor.bytesRead += RECORD_HEADER_SIZE + h.storedSize;
         }
-        await account();
+        // Progress and pace are about bytes read: only a read changes them.
+        if (cursor.bytesRead !== counted) await account();
         pos += RECORD_HEADER_SIZE + h.storedSize;
       }
       await account();

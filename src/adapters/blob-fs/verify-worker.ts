@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { RECORD_HEADER_SIZE, decodeRecordHeader } from './pack-format.js';
 import { checkRecord } from './record-check.js';
 import type { DataKeys } from './record-cipher.js';
+import { RecordInflater } from './record-inflater.js';
 
 /**
  * A batch to check: whole records (header and payload, as in the pack) copied one after another
@@ -30,15 +31,15 @@ export interface CheckReply {
 /** Marks the thread this module serves. */
 export const VERIFY_WORKER_MARK = 'mailsluice-verify-worker';
 
-/** Checks every record of `req`; answers those that fail. */
-export function checkBatch(req: CheckRequest): Array<[number, string]> {
+/** Checks every record of `req`; answers those that fail. `inflater`: one kept by the thread across batches. */
+export function checkBatch(req: CheckRequest, inflater?: RecordInflater): Array<[number, string]> {
   const out: Array<[number, string]> = [];
   const b = Buffer.from(req.data.buffer, req.data.byteOffset, req.data.byteLength);
   for (let i = 0; i < req.at.length; i++) {
     const at = req.at[i]!;
     // The scan decoded this header to find the record; it is read again here, not sent.
     const h = decodeRecordHeader(b.subarray(at, at + RECORD_HEADER_SIZE));
-    const problem = typeof h === 'string' ? h : checkRecord(h, b.subarray(at + RECORD_HEADER_SIZE, at + RECORD_HEADER_SIZE + h.storedSize), req.refs[i]!, req.keys);
+    const problem = typeof h === 'string' ? h : checkRecord(h, b.subarray(at + RECORD_HEADER_SIZE, at + RECORD_HEADER_SIZE + h.storedSize), req.refs[i]!, req.keys, inflater);
     if (problem !== null) out.push([i, problem]);
   }
   return out;
@@ -46,7 +47,9 @@ export function checkBatch(req: CheckRequest): Array<[number, string]> {
 
 if (parentPort && (workerData as { role?: string } | undefined)?.role === VERIFY_WORKER_MARK) {
   const port = parentPort;
+  // One decoder for the thread's life: its set-up was most of a small record's check.
+  const inflater = new RecordInflater();
   port.on('message', (req: CheckRequest) => {
-    port.postMessage({ id: req.id, problems: checkBatch(req) } satisfies CheckReply);
+    port.postMessage({ id: req.id, problems: checkBatch(req, inflater) } satisfies CheckReply);
   });
 }
