@@ -24,7 +24,8 @@ import { matchesQuery, type OracleMessage } from '../reference/query-oracle.js';
 
 let dovecot: DovecotInstance;
 
-const PEOPLE = ['Alice Archer <alice@north.example>', 'Bob Baker <bob@north.example>', 'Carol Chen <carol@south.example>', 'Иван Петров <ivan@south.example>', 'dave@partner.example'];
+// news.alice@north.example holds alice@north.example's words in a row: `from:alice@north.example` is the one address only.
+const PEOPLE = ['Alice Archer <alice@north.example>', 'Bob Baker <bob@north.example>', 'Carol Chen <carol@south.example>', 'Иван Петров <ivan@south.example>', 'dave@partner.example', 'North News <news.alice@north.example>'];
 const WORDS = ['invoice', 'report', 'quarterly', 'budget', 'meeting', 'merger', 'forecast', 'lunch', 'письмо', 'письма', 'отчет', 'встреча', 'бюджет', 'договор', 'счет'];
 const FILES = ['report-q1.pdf', 'budget.xlsx', 'договор.docx', 'notes.txt'];
 const DAY = 86_400_000;
@@ -139,6 +140,8 @@ const QUERIES = [
   'from:"Alice Archer"',
   'from:ali*',
   'from:alice@north.example',
+  'from:news.alice@north.example',
+  'from:north.example',
   'from:петров',
   'to:bob',
   'cc:carol',

@@ -17,7 +17,7 @@ import type { IndexEntry } from '../../src/core/message/parsed-record.js';
 import { seededRandom } from '../harness/random.js';
 
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'письмо', 'письма'];
-const QUERIES = ['has:attachment', 'alpha', 'beta gamma', 'alpha OR delta', '"beta gamma"', 'письмо', 'alpha -beta', 'gamma has:attachment', 'delta after:2024-06-01', 'alpha connection:b', 'from:sender3'];
+const QUERIES = ['has:attachment', 'alpha', 'beta gamma', 'alpha OR delta', '"beta gamma"', 'письмо', 'alpha -beta', 'gamma has:attachment', 'delta after:2024-06-01', 'alpha connection:b', 'from:sender3', 'from:sender3@example.com alpha'];
 
 test('the index-driven search lists what the whole query lists, page by page, with merged journal reports', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mailsluice-driven-'));

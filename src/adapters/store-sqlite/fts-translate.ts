@@ -11,7 +11,7 @@
  */
 import type { QueryNode, TextField } from '../../core/search/query-language.js';
 import { stemWord } from './fts-stem.js';
-import { ATTACHMENT_MARK, SEARCH_TABLE } from './fts-version.js';
+import { ADDRESS_TOKEN_VERSION, addressToken, ATTACHMENT_MARK, ATTACHMENT_MARK_VERSION, isWholeAddress, SEARCH_TABLE } from './fts-version.js';
 
 /** A condition with its parameters, in order. */
 export interface SqlCondition {
@@ -29,10 +29,11 @@ export interface TranslateOptions {
    */
   journal: boolean;
   /**
-   * Whether every row of the index carries the attachment mark (fts-version.ts: written at
-   * version 3 or later, no re-index under way): then `has:attachment` is an index term.
+   * The version every row of the index is written at (fts-version.ts; the stored one, which a
+   * re-index raises only once done); absent, none of the later versions' terms are used. From
+   * version 3 `has:attachment` is an index term, from 4 a whole address is one token.
    */
-  attachmentMarked?: boolean;
+  indexVersion?: number;
 }
 
 /** The columns a field's terms are looked for in. */
@@ -49,10 +50,28 @@ const COLUMNS: Readonly<Record<TextField, string>> = {
 /** `s` as an FTS5 string: the tokenizer splits it into its words, a phrase when several. */
 const quote = (s: string): string => `"${s.replace(/"/gu, '""')}"`;
 
+/** The address fields, whose whole addresses the index also holds as one token each. */
+const ADDRESS_FIELDS: ReadonlySet<TextField> = new Set(['from', 'to', 'cc', 'bcc']);
+
+/** What the index's version lets a query use. */
+interface IndexTerms {
+  /** `has:attachment` as {@link ATTACHMENT_MARK}. */
+  attachmentMark: boolean;
+  /** A whole address in an address field as its {@link addressToken}. */
+  addressTokens: boolean;
+}
+
+function indexTerms(options: TranslateOptions): IndexTerms {
+  const v = options.indexVersion ?? 0;
+  return { attachmentMark: v >= ATTACHMENT_MARK_VERSION, addressTokens: v >= ADDRESS_TOKEN_VERSION };
+}
+
 /** The FTS5 expression of one text term. */
-function textTerm(n: Extract<QueryNode, { kind: 'text' }>): string {
+function textTerm(n: Extract<QueryNode, { kind: 'text' }>, terms: IndexTerms): string {
   const cols = COLUMNS[n.field];
   if (n.match === 'prefix') return `${cols} : ${quote(n.value)} *`;
+  // That address exactly, one token's doclist (not its words in a row: those of a common domain are long).
+  if (n.match === 'word' && terms.addressTokens && ADDRESS_FIELDS.has(n.field) && isWholeAddress(n.value)) return `${cols} : ${quote(addressToken(n.value))}`;
   const exact = `${cols} : ${quote(n.value)}`;
   if (n.match === 'phrase' || n.field !== 'any') return exact;
   const stem = stemWord(n.value);
@@ -63,13 +82,13 @@ function textTerm(n: Extract<QueryNode, { kind: 'text' }>): string {
  * The FTS5 expression of `n` when every leaf under it is a text term (or `has:attachment`, when
  * the index marks attachments) and it holds no negation; else null.
  */
-function ftsOf(n: QueryNode, marked: boolean): string | null {
-  if (n.kind === 'text') return textTerm(n);
-  if (n.kind === 'has-attachment') return marked ? `{stems} : ${quote(ATTACHMENT_MARK)}` : null;
+function ftsOf(n: QueryNode, terms: IndexTerms): string | null {
+  if (n.kind === 'text') return textTerm(n, terms);
+  if (n.kind === 'has-attachment') return terms.attachmentMark ? `{stems} : ${quote(ATTACHMENT_MARK)}` : null;
   if (n.kind !== 'and' && n.kind !== 'or') return null;
   const parts: string[] = [];
   for (const c of n.children) {
-    const f = ftsOf(c, marked);
+    const f = ftsOf(c, terms);
     if (f === null) return null;
     parts.push(f);
   }
@@ -79,10 +98,10 @@ function ftsOf(n: QueryNode, marked: boolean): string | null {
 /** Translates one tree; a class only to carry the options through the recursion. */
 class Translator {
   private readonly row: string;
-  private readonly marked: boolean;
+  private readonly terms: IndexTerms;
   constructor(private readonly options: TranslateOptions) {
     this.row = options.row ?? 'm';
-    this.marked = options.attachmentMarked === true;
+    this.terms = indexTerms(options);
   }
 
   /** The messages a MATCH expression finds, as a condition on the row. */
@@ -97,7 +116,7 @@ class Translator {
     const r = this.row;
     switch (n.kind) {
       case 'text':
-        return this.match(textTerm(n));
+        return this.match(textTerm(n, this.terms));
       case 'not': {
         const inner = this.node(n.child);
         return { sql: `NOT (${inner.sql})`, args: inner.args };
@@ -117,12 +136,12 @@ class Translator {
 
   /** AND / OR: the children FTS5 can take together in one MATCH, the others in SQL beside it. */
   private group(n: Extract<QueryNode, { kind: 'and' | 'or' }>): SqlCondition {
-    const whole = ftsOf(n, this.marked);
+    const whole = ftsOf(n, this.terms);
     if (whole !== null) return this.match(whole);
     const fts: string[] = [];
     const parts: SqlCondition[] = [];
     for (const c of n.children) {
-      const f = ftsOf(c, this.marked);
+      const f = ftsOf(c, this.terms);
       if (f !== null) fts.push(f);
       else parts.push(this.node(c));
     }
@@ -148,15 +167,15 @@ export interface FtsDriven {
  * {@link translateQuery} whole.
  */
 export function ftsDriven(node: QueryNode, options: TranslateOptions): FtsDriven | null {
-  const marked = options.attachmentMarked === true;
-  const whole = ftsOf(node, marked);
+  const terms = indexTerms(options);
+  const whole = ftsOf(node, terms);
   if (whole !== null) return { match: whole, rest: null };
   if (node.kind !== 'and') return null;
   const fts: string[] = [];
   const rest: SqlCondition[] = [];
   const translator = new Translator(options);
   for (const c of node.children) {
-    const f = ftsOf(c, marked);
+    const f = ftsOf(c, terms);
     if (f !== null) fts.push(f);
     else rest.push(translator.node(c));
   }

@@ -10,7 +10,7 @@ import { migrateWithBackup } from './sqlite-upgrade.js';
 import { ensurePrivateFileSync } from '../fs-node/private-files.js';
 import { openKeyedDatabase, type DatabaseKey } from './sqlite-cipher.js';
 import { compactDatabase, preferIncrementalVacuum, type CompactResult } from './sqlite-compact.js';
-import { ATTACHMENT_MARK, SEARCH_TABLE, type MetaWrite } from './fts-version.js';
+import { ATTACHMENT_MARK, SEARCH_TABLE, withAddressTokens, type MetaWrite } from './fts-version.js';
 import { stemText } from './fts-stem.js';
 
 /** One row of the index: rowid = messages.id; the `stems` column is made here, on this thread (fts-stem.ts). */
@@ -92,7 +92,7 @@ if (parentPort && (workerData as { ftsWriter?: boolean } | undefined)?.ftsWriter
     // The word forms of what a bare word is looked for in (not the addresses: names are matched as written).
     for (const [id, subject, sender, to, cc, bcc, body, attachments, hasAttachments] of rows) {
       const stems = stemText(`${subject}\n${body}\n${attachments}`);
-      ins.run(id, subject, sender, to, cc, bcc, body, attachments, hasAttachments ? `${stems} ${ATTACHMENT_MARK}` : stems);
+      ins.run(id, subject, withAddressTokens(sender), withAddressTokens(to), withAddressTokens(cc), withAddressTokens(bcc), body, attachments, hasAttachments ? `${stems} ${ATTACHMENT_MARK}` : stems);
     }
     for (const [key, value] of meta) {
       if (value === null) delMeta.run(key);

@@ -12,7 +12,7 @@ import { ftsDriven, translateQuery, type FtsDriven } from './fts-translate.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { SqlWhere } from '../sqlite-node/sql-where.js';
 import type { CompactResult } from './sqlite-compact.js';
-import { ATTACHMENT_MARK_VERSION, SEARCH_TABLE, storedBuildState, type MetaWrite } from './fts-version.js';
+import { SEARCH_TABLE, storedBuildState, type MetaWrite } from './fts-version.js';
 
 /** A message's full-text row as the writer takes it (the writer adds the stems). */
 function ftsRowOf(e: IndexEntry): FtsRow {
@@ -134,7 +134,7 @@ export class SqliteSearchIndex implements SearchIndex {
     const journal = this.conn.journalColumns;
     // Parsed at the edges (the API, the commands); every term reaches FTS5 quoted (fts-translate.ts).
     const tree = q.query ?? null;
-    const driven = tree ? ftsDriven(tree, { journal, attachmentMarked: this.attachmentMarked() }) : null;
+    const driven = tree ? ftsDriven(tree, { journal, indexVersion: storedBuildState(this.conn).version }) : null;
     // Checked on the partial index, so nearly free: most archives hold no merged report.
     const merges = journal && driven !== null && this.hasMerged();
     const where = new SqlWhere();
@@ -162,12 +162,6 @@ export class SqliteSearchIndex implements SearchIndex {
       // On the index's own row id when that is the listed row: FTS5 then starts its walk there.
       .when(driven !== null && !merges ? 'f.rowid < ?' : 'm.id < ?', q.beforeId);
     return { driven, merges, where };
-  }
-
-  /** Whether every full-text row carries the attachment mark (written by a build of its version, no re-index under way). */
-  private attachmentMarked(): boolean {
-    const state = storedBuildState(this.conn);
-    return state.version >= ATTACHMENT_MARK_VERSION && state.rebuild === null;
   }
 
   /** Whether any journal report is merged into another (then a match may list another row). */
