@@ -370,6 +370,12 @@ export const API_TUNING = {
    * no one reads beyond "many" (issue 14).
    */
   searchTotalCap: 10_000,
+  /**
+   * How long a search's count may take before it says "more than" what it counted instead: a
+   * phrase of common words confirms each candidate's word positions (~150 ms for 4,552 of a
+   * million messages), which would hold up every page of it (ADR 0042).
+   */
+  searchCountWithinMs: 30,
   /** Search hits whose excerpts are cut at once: twice the parser's threads on this 2-core machine kind keeps them busy. */
   excerptLanes: 4,
 } as const;

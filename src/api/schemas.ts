@@ -253,7 +253,10 @@ export const SearchHitSchema = z
 export const SearchPageSchema = z
   .object({
     hits: z.array(SearchHitSchema),
-    total: z.number().int().openapi({ description: 'How many messages match in all (the whole search, not the page): exact up to 10,000, then 10,000 with `more` ("more than 10,000").' }),
+    total: z.number().int().openapi({
+      description:
+        'How many messages match in all (the whole search, not the page): exact up to 10,000, then 10,000 with `more` ("more than 10,000"); also with `more`, what was counted when confirming the matches took longer than the page may wait (30 ms: e.g. a phrase of common words in a large archive).',
+    }),
     more: z.boolean().openapi({ description: 'True when more messages match than `total` says.' }),
     nextCursor: z.string().nullable().openapi({ description: 'The `cursor` of the next page (opaque); null on the last.' }),
     next: z.string().nullable().openapi({ description: 'The same as `nextCursor` (its older name).', deprecated: true }),

@@ -78,12 +78,13 @@ export function runSearchIndexContract(name: string, factory: StoreFactory): voi
   test(`${name} search index: count is what search lists without its limit, stopped at the limit given`, () =>
     withStore(factory, async (h) => {
       await fill(h);
-      assert.equal(await h.store.count({}), 4);
-      assert.equal(await h.store.count({ limit: 2 }), 2, 'counted no further than the limit');
-      assert.equal(await h.store.count({ limit: 10 }), 4);
-      assert.equal(await h.store.count({ query: textQuery('agenda') }), 1);
-      assert.equal(await h.store.count({ from: 'bob@', hasAttachment: false }), 1);
-      assert.equal(await h.store.count({ query: textQuery('nothing-like-this') }), 0);
+      assert.deepEqual(await h.store.count({}), { total: 4, more: false });
+      assert.deepEqual(await h.store.count({ limit: 2 }), { total: 2, more: true }, 'counted no further than the limit');
+      assert.deepEqual(await h.store.count({ limit: 10 }), { total: 4, more: false });
+      assert.deepEqual(await h.store.count({ limit: 4 }), { total: 4, more: false }, 'exactly the limit: no more');
+      assert.equal((await h.store.count({ query: textQuery('agenda') })).total, 1);
+      assert.equal((await h.store.count({ from: 'bob@', hasAttachment: false })).total, 1);
+      assert.equal((await h.store.count({ query: textQuery('nothing-like-this') })).total, 0);
     }));
 
   test(`${name} search index: a message parsed again replaces its full-text row`, () =>

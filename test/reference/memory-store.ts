@@ -7,7 +7,7 @@
  */
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../src/core/ports/drain-ledger.js';
 import type { ParseQueue, ParseResult, UnparsedMessage } from '../../src/core/ports/parse-queue.js';
-import type { SearchHit, SearchIndex, SearchQuery } from '../../src/core/ports/search-index.js';
+import type { SearchCount, SearchHit, SearchIndex, SearchQuery } from '../../src/core/ports/search-index.js';
 import { matchesQuery } from './query-oracle.js';
 import type { ArchivedMessage, ArchiveReader, ArchiveStats, ExportItem, TakenBucket } from '../../src/core/ports/archive-reader.js';
 import type { MessageStore } from '../../src/core/ports/message-store.js';
@@ -227,9 +227,9 @@ export class MemoryStore implements DrainLedger, ParseQueue, SearchIndex, Archiv
       .map((m) => ({ id: m.id, sha256: m.sha256, connection: m.connection, from: m.from ?? '', subject: m.subject ?? '', date: m.date, size: m.size }));
   }
 
-  async count(q: SearchQuery): Promise<number> {
+  async count(q: SearchQuery): Promise<SearchCount> {
     const n = this.matching(q).length;
-    return q.limit === undefined ? n : Math.min(n, q.limit);
+    return q.limit === undefined || n <= q.limit ? { total: n, more: false } : { total: q.limit, more: true };
   }
 
   /** Every message `q` matches (its limit aside), newest first. */

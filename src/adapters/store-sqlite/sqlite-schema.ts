@@ -270,6 +270,13 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE IF NOT EXISTS purged_search (id INTEGER PRIMARY KEY);
   CREATE TABLE IF NOT EXISTS purged_blobs (sha256 TEXT PRIMARY KEY) WITHOUT ROWID;
   `,
+  // A search the full-text index drives checks each match's row for the query's other terms (a
+  // merged report's primary, dates, the attachment flag, the connection; ADR 0042): this index
+  // holds just those, so a match costs a probe of a small B-tree instead of the table's rows,
+  // which the attributes make kilobytes long (~4x fewer pages read a match).
+  `
+  CREATE INDEX IF NOT EXISTS messages_hit_filter ON messages(id, merged_into, date, has_attachments, connection);
+  `,
 ];
 
 /**

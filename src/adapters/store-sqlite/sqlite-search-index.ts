@@ -4,7 +4,7 @@
  * `archive.db`, joined with the messages' search columns.
  */
 import { Worker } from 'node:worker_threads';
-import type { SearchHit, SearchIndex, SearchQuery } from '../../core/ports/search-index.js';
+import type { SearchCount, SearchHit, SearchIndex, SearchQuery } from '../../core/ports/search-index.js';
 import type { IndexEntry } from '../../core/message/parsed-record.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import type { FtsRequest, FtsResponse, FtsRow } from './fts-writer-worker.js';
@@ -29,12 +29,14 @@ type HitRow = Omit<SearchHit, 'probe'> & { probe: number | null };
 /**
  * The tables of a search the index drives, the index first (CROSS JOIN keeps it outermost, so its
  * newest-first order is the walk's): `m` is the listed row, through the matched row `h` when
- * journal reports may be merged.
+ * journal reports may be merged; read through `messages_hit_filter` when every condition is on
+ * its columns (`lean`).
  */
-function drivenFrom(merges: boolean): string {
-  return merges
-    ? `s.${SEARCH_TABLE} f CROSS JOIN messages h ON h.id = f.rowid CROSS JOIN messages m ON m.id = COALESCE(h.merged_into, h.id)`
-    : `s.${SEARCH_TABLE} f CROSS JOIN messages m ON m.id = f.rowid`;
+function drivenFrom(plan: Pick<SearchPlan, 'merges' | 'lean'>): string {
+  const lean = plan.lean ? ' INDEXED BY messages_hit_filter' : '';
+  return plan.merges
+    ? `s.${SEARCH_TABLE} f CROSS JOIN messages h${lean} ON h.id = f.rowid CROSS JOIN messages m${lean} ON m.id = COALESCE(h.merged_into, h.id)`
+    : `s.${SEARCH_TABLE} f CROSS JOIN messages m${lean} ON m.id = f.rowid`;
 }
 
 /** How one search runs (`SqliteSearchIndex.plan`). */
@@ -43,6 +45,8 @@ interface SearchPlan {
   driven: FtsDriven | null;
   /** Whether a match may list another row than its own (merged journal reports exist). */
   merges: boolean;
+  /** Whether every condition is on a column of `messages_hit_filter` (then the walk reads that index only). */
+  lean: boolean;
   /** Every condition, the MATCH first when driven. */
   where: SqlWhere;
 }
@@ -67,18 +71,33 @@ export class SqliteSearchIndex implements SearchIndex {
     }
   }
 
-  async count(q: SearchQuery): Promise<number> {
-    const cap = q.limit ?? -1;
+  async count(q: SearchQuery, withinMs?: number): Promise<SearchCount> {
+    const cap = q.limit;
     try {
       const plan = this.plan(q);
       const { where } = plan;
-      // The inner LIMIT lets SQLite stop at the cap instead of counting every match.
+      // One past the cap: whether more match. LIMIT lets SQLite stop there instead of counting every match.
       const sql =
         plan.driven === null
-          ? `SELECT COUNT(*) AS n FROM (SELECT m.id FROM messages m ${where.clause()} LIMIT ?)`
+          ? `SELECT m.id FROM messages m ${where.clause()} LIMIT ?`
           : // A message listed once however many of its merged reports match (DISTINCT stops at the cap too).
-            `SELECT COUNT(*) AS n FROM (SELECT ${plan.merges ? 'DISTINCT ' : ''}m.id FROM ${drivenFrom(plan.merges)} ${where.clause()} LIMIT ?)`;
-      return (this.conn.stmt(sql).get(...where.args, cap) as { n: number }).n;
+            `SELECT ${plan.merges ? 'DISTINCT ' : ''}m.id FROM ${drivenFrom(plan)} ${where.clause()} LIMIT ?`;
+      const rows = this.conn.stmt(sql).pluck().iterate(...where.args, cap === undefined ? -1 : cap + 1);
+      const started = performance.now();
+      let n = 0;
+      for (;;) {
+        const next = rows.next();
+        if (next.done) return { total: n, more: false };
+        if (cap !== undefined && n === cap) break;
+        n++;
+        // Looked at the clock every 256 matches only: reading it costs about what a match does.
+        if (withinMs !== undefined && (n & 255) === 0 && performance.now() - started > withinMs) {
+          if (rows.next().done) return { total: n, more: false };
+          break;
+        }
+      }
+      rows.return?.();
+      return { total: n, more: true };
     } catch (err) {
       throw mapSqliteError(err, 'counting search hits');
     }
@@ -94,8 +113,14 @@ export class SqliteSearchIndex implements SearchIndex {
   /** The index's matches newest first, each its own listed row (no merged journal report in the archive). */
   private drivenRows(plan: SearchPlan, limit: number): HitRow[] {
     const { where } = plan;
-    const sql = `SELECT ${HIT_COLUMNS} FROM ${drivenFrom(false)} ${where.clause()} ORDER BY f.rowid DESC LIMIT ?`;
+    // The page's ids first (each match checked on the lean index), then only their rows read whole.
+    const sql = `SELECT ${HIT_COLUMNS} FROM messages m WHERE m.id IN (SELECT f.rowid FROM ${drivenFrom(plan)} ${where.clause()} ORDER BY f.rowid DESC LIMIT ?) ORDER BY m.id DESC`;
     return this.conn.stmt(sql).all(...where.args, limit) as HitRow[];
+  }
+
+  /** The rows of `ids`, newest first. */
+  private rowsOf(ids: number[]): HitRow[] {
+    return this.conn.stmt(`SELECT ${HIT_COLUMNS} FROM messages m WHERE m.id IN (SELECT value FROM json_each(?)) ORDER BY m.id DESC`).all(JSON.stringify(ids)) as HitRow[];
   }
 
   /**
@@ -106,21 +131,21 @@ export class SqliteSearchIndex implements SearchIndex {
    */
   private walkMerged(plan: SearchPlan, limit: number): HitRow[] {
     const { where } = plan;
-    const sql = `SELECT f.rowid AS hitRow, ${HIT_COLUMNS} FROM ${drivenFrom(true)} ${where.clause()} ORDER BY f.rowid DESC`;
-    const found = new Map<number, HitRow>();
+    const sql = `SELECT f.rowid AS hitRow, m.id AS id FROM ${drivenFrom(plan)} ${where.clause()} ORDER BY f.rowid DESC`;
+    const found = new Set<number>();
     let walkTo: number | undefined;
-    for (const { hitRow, ...row } of this.conn.stmt(sql).iterate(...where.args) as IterableIterator<HitRow & { hitRow: number }>) {
-      if (!found.has(row.id)) found.set(row.id, row);
+    for (const { hitRow, id } of this.conn.stmt(sql).iterate(...where.args) as IterableIterator<{ hitRow: number; id: number }>) {
+      found.add(id);
       if (found.size < limit) continue;
       // The page's last primary so far: only a primary above it could still change the page.
-      const last = [...found.keys()].sort((a, b) => b - a)[limit - 1]!;
+      const last = [...found].sort((a, b) => b - a)[limit - 1]!;
       if (last < hitRow) continue;
       // Found only ever grows, so `last` only rises: the reports merged forward into the page's
       // range then, walked down to, cover every one that could matter later.
       walkTo ??= this.firstMergedForward(last);
       if (hitRow <= walkTo) break;
     }
-    return [...found.values()].sort((a, b) => b.id - a.id).slice(0, limit);
+    return this.rowsOf([...found].sort((a, b) => b - a).slice(0, limit));
   }
 
   /** The lowest id of a report merged into a later primary at or above `primary` (Infinity when none). */
@@ -161,7 +186,16 @@ export class SqliteSearchIndex implements SearchIndex {
       .when('m.message_id = ?', q.messageId)
       // On the index's own row id when that is the listed row: FTS5 then starts its walk there.
       .when(driven !== null && !merges ? 'f.rowid < ?' : 'm.id < ?', q.beforeId);
-    return { driven, merges, where };
+    // Every condition on a column of messages_hit_filter: each match is checked on that index alone.
+    const lean = driven !== null && this.hasHitFilter() && !q.from && !q.to && !q.messageId;
+    return { driven, merges, lean, where };
+  }
+
+  private hitFilter: boolean | undefined;
+
+  /** Whether the archive has `messages_hit_filter` (a read-only archive of an older build may not). */
+  private hasHitFilter(): boolean {
+    return (this.hitFilter ??= this.conn.stmt("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'messages_hit_filter'").get() !== undefined);
   }
 
   /** Whether any journal report is merged into another (then a match may list another row). */

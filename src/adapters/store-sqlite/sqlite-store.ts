@@ -2,7 +2,7 @@ import { SqliteBlobRefs } from './sqlite-blob-refs.js';
 import type Database from 'better-sqlite3';
 import type { MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
-import type { SearchHit, SearchQuery } from '../../core/ports/search-index.js';
+import type { SearchCount, SearchHit, SearchQuery } from '../../core/ports/search-index.js';
 import type { ArchivedMessage, ArchiveStats, ExportItem, TakenBucket } from '../../core/ports/archive-reader.js';
 import type { MessageStore } from '../../core/ports/message-store.js';
 import { DEFAULT_JOURNAL_SETTLE_MS, type SqliteStoreOptions } from './sqlite-store-config.js';
@@ -135,8 +135,8 @@ export class SqliteStore implements MessageStore {
     return this.searchIndex.search(q);
   }
 
-  count(q: SearchQuery): Promise<number> {
-    return this.searchIndex.count(q);
+  count(q: SearchQuery, withinMs?: number): Promise<SearchCount> {
+    return this.searchIndex.count(q, withinMs);
   }
 
   stats(): Promise<ArchiveStats> {

@@ -182,9 +182,10 @@ async function searchPage(deps: ApiDeps, p: z.infer<typeof SearchParams>): Promi
   const hits = await deps.search.search({ ...query, ...(beforeId !== undefined ? { beforeId } : {}), limit: limit + 1 });
   const page = hits.slice(0, limit);
   const next = hits.length > limit ? cursorAfter(page[page.length - 1]!.id) : null;
-  // Counted one past the cap: whether there are more than it says. The whole search's total, on every page.
+  // The whole search's total, on every page: exact up to the cap, unless confirming the matches
+  // takes longer than the page's share of time (then "more than" what was counted).
   const cap = deps.searchTotalCap ?? API_TUNING.searchTotalCap;
-  const counted = await deps.search.count({ ...query, limit: cap + 1 });
+  const counted = await deps.search.count({ ...query, limit: cap }, API_TUNING.searchCountWithinMs);
   const words = highlightTerms(query.query ?? null);
   // A few at a time: the parser's threads kept busy, while no more than that many messages are
   // held (each against the byte budget besides).
@@ -201,7 +202,7 @@ async function searchPage(deps: ApiDeps, p: z.infer<typeof SearchParams>): Promi
     ...(h.probe ? { probe: true as const } : {}),
   }));
   const progress = await deps.indexProgress?.();
-  return { hits: shown, total: Math.min(counted, cap), more: counted > cap, nextCursor: next, next, ...(progress?.rebuilding ? { reindex: { done: progress.done, total: progress.total } } : {}) };
+  return { hits: shown, total: counted.total, more: counted.more, nextCursor: next, next, ...(progress?.rebuilding ? { reindex: { done: progress.done, total: progress.total } } : {}) };
 }
 
 /** What the message view shows of one message. */

@@ -36,10 +36,21 @@ export interface SearchQuery {
   limit?: number;
 }
 
+/** A count of search hits: exact when `more` is false; else `total` were counted and more match. */
+export interface SearchCount {
+  total: number;
+  more: boolean;
+}
+
 /** Finds archived messages. */
 export interface SearchIndex {
   /** The messages matching every filter of `query`, newest first; a journal report merged into another is not listed (its primary is). */
   search(query: SearchQuery): Promise<SearchHit[]>;
-  /** How many messages `search` would list without a limit, counted no further than `query.limit` when given (so a broad query stops early). */
-  count(query: SearchQuery): Promise<number>;
+  /**
+   * How many messages `search` would list without a limit: exact, or (`more`) at least `total` and
+   * more besides, when counting stopped at `query.limit` (so a broad query stops early) or after
+   * `withinMs` milliseconds (so a query whose matches are costly to confirm, such as a phrase of
+   * common words, does not hold its page up).
+   */
+  count(query: SearchQuery, withinMs?: number): Promise<SearchCount>;
 }
