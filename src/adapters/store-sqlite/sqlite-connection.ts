@@ -70,7 +70,10 @@ export class SqliteConnection {
           const search = openSearchDb(this.searchFile, this.key);
           try {
             // A new index is at this build's version; one with older rows is rebuilt (fts-version.ts).
-            recordVersionOfNewIndex(search, () => retain(this.db.prepare('SELECT 1 FROM messages WHERE parse_state <> 0 LIMIT 1')).get() !== undefined);
+            // In one IMMEDIATE transaction: its look and its insert are one step for processes that
+            // open a new archive at the same moment (else two both saw no version and the second's
+            // insert failed, UNIQUE constraint: the sqlite-store test's flake).
+            search.transaction(() => recordVersionOfNewIndex(search, () => retain(this.db.prepare('SELECT 1 FROM messages WHERE parse_state <> 0 LIMIT 1')).get() !== undefined)).immediate();
           } finally {
             search.close();
           }
