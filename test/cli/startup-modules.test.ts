@@ -3,8 +3,8 @@
  * almost all of a command's start-up is the modules Node loads (ADR 0039). These tests run the
  * real CLI with a module trace (test/harness/module-trace.ts) and hold what each loads to what it
  * needs: `--help` no command's module, `search` neither the service, the HTTP API, the mailbox
- * and MIME libraries, the blob store, the bus nor any other command's module, while it still finds, prints and records
- * the search in the audit log (ADR 0022) as before.
+ * and MIME libraries, the blob store, the bus nor any other command's module, while it still
+ * finds, prints and records the search in the audit log (ADR 0022) as before.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
