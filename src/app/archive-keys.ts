@@ -8,11 +8,12 @@ import type { Config } from '../config/loader.js';
 import type { Logger } from '../core/ports/logger.js';
 import { KEYRING_FILE, isEncryptedDatabase } from '../core/archive/encryption.js';
 import { MailsluiceError } from '../core/errors/index.js';
-import { ArchiveKeyring, loadMasterKey } from '../adapters/blob-fs/index.js';
+// The keyring's own entry, not the blob store's index: `search` opens the keys but never the packs (ADR 0039).
+import { ArchiveKeyring, loadMasterKey } from '../adapters/blob-fs/keyring.js';
 import { databaseFileState, encryptDatabaseFile } from '../adapters/store-sqlite/index.js';
 
-export { generateMasterKeyFile, masterKeyId } from '../adapters/blob-fs/index.js';
-export type { ArchiveKeyring } from '../adapters/blob-fs/index.js';
+export { generateMasterKeyFile, masterKeyId } from '../adapters/blob-fs/keyring.js';
+export type { ArchiveKeyring } from '../adapters/blob-fs/keyring.js';
 
 /**
  * Opens the keyring of `config.dataDir` with the configured master key (or none, encryption

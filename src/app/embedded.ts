@@ -25,10 +25,12 @@ import type { RetentionStore } from '../core/ports/retention-store.js';
 import type { IndexProgress, SearchRebuild } from '../core/ports/search-rebuild.js';
 import { verifyToken } from './tokens.js';
 import { randomInt } from 'node:crypto';
-import { createFsBlobStore, FsBlobScanner, type FsBlobStore } from '../adapters/blob-fs/index.js';
+// The blob store and the bus are imported by the app that uses them (createEmbeddedApp), not
+// here: `search` opens only the store (openStoreApp) and must not pay for loading them (ADR 0039).
+import type { FsBlobStore } from '../adapters/blob-fs/index.js';
+import type { ArchiveKeyring } from './archive-keys.js';
 import type { CompressSchedule, CompressTotals } from '../core/archive/compress-stage.js';
 import { createSqliteStore, lockDataDir, takeReclaimLock, type DataDirLock, type ReclaimLock, type SqliteStore } from '../adapters/store-sqlite/index.js';
-import { createSqliteBus, createSqliteResponseLedger } from '../adapters/bus-sqlite/index.js';
 import { makePrivateDirSync, tightenTree } from '../adapters/fs-node/private-files.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import { JsonlLogger, connectionLogLevel, type LogSink } from '../adapters/logger-jsonl/index.js';
@@ -36,7 +38,6 @@ import { systemClock } from '../adapters/clock-system/index.js';
 import type { Config, ConnectionConfig } from '../config/loader.js';
 import { ByteBudget, DEFAULT_IN_FLIGHT_BYTES } from '../core/memory/byte-budget.js';
 import { guardTls } from './tls-guard.js';
-import { FsPackRewriter } from '../adapters/blob-fs/index.js';
 import { reclaimSerial, type ReclaimDeps, type ReclaimSpaceResult } from './reclaim-space.js';
 import type { ReclaimTotals } from '../core/archive/pack-reclaim.js';
 import { toParsedRecord } from '../core/message/parsed-record.js';
@@ -197,11 +198,21 @@ async function takeDataDir(dir: string, command: string, logger: Logger): Promis
 /** Commands that hold the data directory but, like a reading command, never make an archive. */
 const HOLDERS_OF_AN_EXISTING_ARCHIVE: ReadonlySet<EmbeddedOptions['holder']> = new Set(['audit prune', 'verify --repair', 'keys rotate', 'keys encrypt-existing', 'purge', 'reindex']);
 
+/** What {@link openArchive} opened: the lock (when held), the keyring, the databases' key and the metadata store. */
+interface OpenedArchive {
+  lock: DataDirLock | null;
+  keyring: ArchiveKeyring;
+  databaseKey: Uint8Array | null;
+  store: SqliteStore;
+}
+
 /**
- * The data directory held when `options.holder` says so, then the key, the metadata store and
- * the blob store; the lock released again when any of them fails.
+ * The data directory held when `options.holder` says so, then the key and the metadata store;
+ * the lock released again when either fails. The one place both apps open the archive (the
+ * whole app with its blob store, and the store app of `search`): the same checks in the same
+ * order for both.
  */
-async function openArchive(config: Config, options: EmbeddedOptions, logger: JsonlLogger): Promise<{ lock: DataDirLock | null; store: SqliteStore; blobs: FsBlobStore; databaseKey: Uint8Array | null }> {
+async function openArchive(config: Config, options: EmbeddedOptions, logger: JsonlLogger): Promise<OpenedArchive> {
   const paths = dataPaths(config.dataDir);
   if (!options.holder || HOLDERS_OF_AN_EXISTING_ARCHIVE.has(options.holder)) assertArchiveExists(config);
   const lock = options.holder ? await takeDataDir(config.dataDir, options.holder, logger) : null;
@@ -210,12 +221,50 @@ async function openArchive(config: Config, options: EmbeddedOptions, logger: Jso
     const keyring = await openArchiveKeyring(config);
     const databaseKey = await openDatabaseKey(keyring, config.dataDir, options.holder !== undefined, logger);
     const store = createSqliteStore({ file: paths.db, key: databaseKey, ...(options.readonly ? { readonly: true } : {}) });
-    const blobs = await createFsBlobStore({ directory: paths.blobs, keyring });
-    return { lock, store, blobs, databaseKey };
+    return { lock, keyring, databaseKey, store };
   } catch (err) {
     lock?.release();
     throw err;
   }
+}
+
+/** The blob store of an opened archive; the store and the lock closed again when it fails. */
+async function openBlobs(config: Config, opened: OpenedArchive, blobFs: typeof import('../adapters/blob-fs/index.js')): Promise<FsBlobStore> {
+  try {
+    return await blobFs.createFsBlobStore({ directory: dataPaths(config.dataDir).blobs, keyring: opened.keyring });
+  } catch (err) {
+    try {
+      await opened.store.close();
+    } finally {
+      opened.lock?.release();
+    }
+    throw err;
+  }
+}
+
+/**
+ * The app of a command that reads the metadata store and appends to the audit log, and nothing
+ * else (`search`): the archive opened as {@link createEmbeddedApp} opens it (the same key check
+ * first, the same store), without the blob store, the bus, the parser or the sources, whose
+ * modules it never loads (issue 17, ADR 0039).
+ */
+export interface StoreApp {
+  readonly config: Config;
+  store: MessageStore;
+  /** The append-only, hash-chained audit log (ADR 0022). */
+  audit: AuditLog;
+  /** `indexProgress()`: whether search answers from an index being rebuilt (ADR 0041). */
+  searchRebuild: Pick<SearchRebuild & { indexProgress(): Promise<IndexProgress> }, 'indexProgress'>;
+  clock: Clock;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** Opens the {@link StoreApp} of an existing archive: read-only beside a running service, or read-write (`readonly: false`) to append the audit record. */
+export async function openStoreApp(config: Config, options: Pick<EmbeddedOptions, 'readonly' | 'stderrLevel'> = {}): Promise<StoreApp> {
+  const logger = new JsonlLogger([{ level: options.stderrLevel ?? 'warn', stream: process.stderr }]);
+  const { store } = await openArchive(config, options, logger);
+  return { config, store, audit: store.audit, searchRebuild: store.searchRebuild, clock: systemClock, logger, close: () => store.close() };
 }
 
 /** The parser adapter's module (postal-mime and the character set tables of its libraries). */
@@ -274,12 +323,20 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
   const paths = dataPaths(config.dataDir);
   const stderrLevel = options.stderrLevel ?? 'warn';
   const logger = new JsonlLogger([{ level: stderrLevel, stream: process.stderr }]);
-  const [sourcesOver, parserModule] = await Promise.all([loadSourceMaker(options.holder), TAKERS.has(options.holder) ? import('../adapters/parser-postal-mime/index.js') : null]);
-  const { lock, store, blobs, databaseKey } = await openArchive(config, options, logger);
+  // The modules first, before anything is opened (imported here, not at the top: see the imports).
+  const [sourcesOver, parserModule, blobFs, busSqlite] = await Promise.all([
+    loadSourceMaker(options.holder),
+    TAKERS.has(options.holder) ? import('../adapters/parser-postal-mime/index.js') : null,
+    import('../adapters/blob-fs/index.js'),
+    import('../adapters/bus-sqlite/index.js'),
+  ]);
+  const opened = await openArchive(config, options, logger);
+  const { lock, store, databaseKey } = opened;
+  const blobs = await openBlobs(config, opened, blobFs);
   const createSource = sourcesOver(store);
   // A reader whose ref went stale (its pack rewritten since, ADR 0036) asks the catalogue again.
   blobs.setRelocator((sha256) => store.blobRefs.refOf(sha256));
-  const reclaimDeps = (): ReclaimDeps => ({ catalogue: store.blobRefs, rewriter: new FsPackRewriter(blobs, logger), clock: systemClock, logger });
+  const reclaimDeps = (): ReclaimDeps => ({ catalogue: store.blobRefs, rewriter: new blobFs.FsPackRewriter(blobs, logger), clock: systemClock, logger });
   let parser: MessageParser | null = null;
   const logFile = (name: string): string => join(paths.logs, `${name}.log`);
   let running = config;
@@ -305,14 +362,14 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     },
     archiveMasterKey: blobs.keyring?.masterKey ?? null,
     databaseKey,
-    bus: createSqliteBus(store.connection()),
-    responses: createSqliteResponseLedger(store.connection()),
+    bus: busSqlite.createSqliteBus(store.connection()),
+    responses: busSqlite.createSqliteResponseLedger(store.connection()),
     tls: store,
     tokens: store.tokens,
     audit: store.audit,
     holds: store.holds,
     heldAmong: createHeldAmong(store.holds),
-    archiveCheck: { index: store.check, scanner: () => new FsBlobScanner(blobs), holdPacks: (waitMs) => takeReclaimLock(config.dataDir, 'shared', waitMs) },
+    archiveCheck: { index: store.check, scanner: () => new blobFs.FsBlobScanner(blobs), holdPacks: (waitMs) => takeReclaimLock(config.dataDir, 'shared', waitMs) },
     retention: store.retention,
     searchRebuild: store.searchRebuild,
     verifyToken: (bearer) => verifyToken(store.tokens, systemClock, bearer),

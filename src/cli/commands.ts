@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { Config } from '../config/loader.js';
 import { readServiceConfig } from '../app/config-file.js';
-import { assertArchiveExists, createEmbeddedApp, type EmbeddedApp } from '../app/embedded.js';
+import { assertArchiveExists, createEmbeddedApp, openStoreApp, type EmbeddedApp, type StoreApp } from '../app/embedded.js';
 import { cliSearch, searchOptionsOf } from './search-query.js';
 import type { ParsedArgs } from './args.js';
 import { recordCliAction } from '../app/audit.js';
@@ -58,6 +58,21 @@ export async function withApp<T>(args: ParsedArgs, fn: (app: EmbeddedApp, config
 }
 
 /**
+ * Runs `fn` with the store app of `config`'s archive, opened read-write (the audit record is
+ * appended beside a service that does not answer on its socket, as `withApp`'s `write`): for a
+ * command that reads only the metadata (`search`), which loads neither the blob store nor the bus
+ * (ADR 0039).
+ */
+async function withStoreApp<T>(config: Config, fn: (app: StoreApp) => Promise<T>): Promise<T> {
+  const app = await openStoreApp(config, { readonly: false });
+  try {
+    return await fn(app);
+  } finally {
+    await app.close();
+  }
+}
+
+/**
  * The running service this command is sent to through its control socket (ADR 0025), or null
  * when none serves one and the command does the work itself. `CONTROL_SOCKET_UNREACHABLE` when a
  * live service holds the data directory but its socket does not answer.
@@ -93,16 +108,18 @@ export async function cmdSearch(args: ParsedArgs, io: Io): Promise<number> {
   // Read before the archive is opened: a query or a date the command cannot read is a one-line
   // error, not a database error or a filter that silently matches nothing.
   const search = cliSearch(args.positionals, o as Record<string, string | boolean | undefined>, Date.now());
+  // Read once, for both the socket's path and the archive (yaml and the schema are a good part of a search's start-up, issue 17).
+  const config = readServiceConfig(configPath(args));
+  const service = await connectService(config.dataDir);
   // One more than asked for: whether the list was cut at --limit.
-  const service = await runningService(args);
   // Through the service, which records it; else recorded here before it runs (ADR 0022), the query as typed.
   const { hits, reindex } = service
     ? await searchThroughService(service, { q: search.text, text: search.sugar }, limit + 1)
-    : await withApp(args, async (app) => {
+    : await withStoreApp(config, async (app) => {
         await recordCliAction(app, 'archive.search', { text: search.text, ...searchOptionsOf(o), limit });
         const found = await app.store.search({ ...(search.query ? { query: search.query } : {}), limit: limit + 1 });
         return { hits: found, reindex: await app.searchRebuild.indexProgress() };
-      }, 'write');
+      });
   printHits(hits, limit, o.json === true, io);
   // On stderr: the hits on stdout stay one per line, whatever is said of them.
   if (reindex.rebuilding) io.err(`the search index is being rebuilt (${reindex.done} of ${reindex.total} messages): messages not yet rebuilt are found as the older index finds them\n`);

@@ -3,8 +3,8 @@
  * almost all of a command's start-up is the modules Node loads (ADR 0039). These tests run the
  * real CLI with a module trace (test/harness/module-trace.ts) and hold what each loads to what it
  * needs: `--help` no command's module, `search` neither the service, the HTTP API, the mailbox
- * and MIME libraries nor any other command's module, while it still finds, prints and records
- * the search in the audit log (ADR 0022) as before.
+ * and MIME libraries, the blob store, the bus nor any other command's module, while it still
+ * finds, prints and records the search in the audit log (ADR 0022) as before.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -66,6 +66,9 @@ test('search loads neither the API, the service, the mailbox and MIME libraries 
     assert.deepEqual(NOT_FOR_SEARCH.filter((p) => r.packages.has(p)), [], 'packages search does not need');
     const heavy = r.ours.filter((m) => /^(api|adapters\/(source-|parser-|action-|relay-|notifier-|escrow-|metrics-))/.test(m) || /^app\/(service|pipeline|drain|api|control-socket)\.js$/.test(m));
     assert.deepEqual(heavy, [], 'our modules search does not need');
+    // It reads the metadata and appends to the audit log: not the blob store (only its keyring, for the key check), not the bus (ADR 0039).
+    const storeOnly = r.ours.filter((m) => /^adapters\/(blob-fs|bus-sqlite)\//.test(m) && !/^adapters\/blob-fs\/(keyring|archive-keyring)\.js$/.test(m));
+    assert.deepEqual(storeOnly, [], 'the blob store and the bus, which search does not use');
     const commands = r.ours.filter((m) => m.startsWith('cli/') && /command/.test(m));
     assert.deepEqual(commands, ['cli/commands.js'], 'only the reading commands\' module');
     // The search is on the audit log before its answer (ADR 0022), as it always was.

@@ -10,6 +10,6 @@ export { scanPack, type PackScan, type ScannedRecord, type RecordHeader, type Co
 export { FsBlobScanner } from './pack-verify.js';
 export type { CompactorOptions, CompactorStep } from './fs-compactor.js';
 export { backupExtents, type BlobExtents } from './backup-extents.js';
-export { ArchiveKeyring, generateMasterKeyFile, loadMasterKey, masterKeyId, writeMasterKeyFile, type MasterKeySource } from './archive-keyring.js';
+export { ArchiveKeyring, generateMasterKeyFile, loadMasterKey, masterKeyId, writeMasterKeyFile, type MasterKeySource } from './keyring.js';
 export { FsPackRewriter, type ReclaimCopyStep } from './pack-reclaim.js';
 export { NEXT_PACK_ID_FILE } from './fs-blob-store.js';

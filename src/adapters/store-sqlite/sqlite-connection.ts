@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ensurePrivateFileSync, makePrivateDirSync } from '../fs-node/private-files.js';
 import { MailsluiceError } from '../../core/errors/index.js';
-import { MIGRATIONS } from './sqlite-schema.js';
+import { MIGRATIONS, SEARCH_MIGRATIONS } from './sqlite-schema.js';
 import { migrateWithBackup, refuseNewerSchema } from './sqlite-upgrade.js';
 import { openSearchDb, sweepPurgedSearch } from './fts-writer-worker.js';
 import { recordVersionOfNewIndex } from './fts-version.js';
@@ -66,12 +66,17 @@ export class SqliteConnection {
         pragma(this.db, this.synchronous === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
         pragma(this.db, 'foreign_keys = ON');
         migrateWithBackup(this.db, options.file, MIGRATIONS);
-        const search = openSearchDb(this.searchFile, this.key);
-        try {
-          // A new index is at this build's version; one with older rows is rebuilt (fts-version.ts).
-          recordVersionOfNewIndex(search, () => retain(this.db.prepare('SELECT 1 FROM messages WHERE parse_state <> 0 LIMIT 1')).get() !== undefined);
-        } finally {
-          search.close();
+        if (!this.attachReadySearchDb()) {
+          const search = openSearchDb(this.searchFile, this.key);
+          try {
+            // A new index is at this build's version; one with older rows is rebuilt (fts-version.ts).
+            // In one IMMEDIATE transaction: its look and its insert are one step for processes that
+            // open a new archive at the same moment (else two both saw no version and the second's
+            // insert failed, UNIQUE constraint: the sqlite-store test's flake).
+            search.transaction(() => recordVersionOfNewIndex(search, () => retain(this.db.prepare('SELECT 1 FROM messages WHERE parse_state <> 0 LIMIT 1')).get() !== undefined)).immediate();
+          } finally {
+            search.close();
+          }
         }
         // A purge's full-text removal a crash interrupted, finished before any id is taken again.
         sweepPurgedSearch(this.db, this.searchFile, this.key);
@@ -86,13 +91,37 @@ export class SqliteConnection {
       this.journalColumns = (pragma(this.db, 'table_info(messages)') as Array<{ name: string }>).some((c) => c.name === 'merged_into');
       // Queries join the index in search.db with the messages here.
       this.searchAttached = !options.readonly || existsSync(this.searchFile);
-      if (this.searchAttached) attachDatabase(this.db, this.searchFile, 's', this.key);
+      if (this.searchAttached && !this.attached('s')) attachDatabase(this.db, this.searchFile, 's', this.key);
       // `yield`: no busy timeout from here on; the bus retries asynchronously (SqliteBus).
       if (this.waitForLocks === 'yield') pragma(this.db, 'busy_timeout = 0');
     } catch (err) {
       if (err instanceof MailsluiceError) throw err;
       throw mapSqliteError(err, `opening ${options.file}`);
     }
+  }
+
+  /**
+   * Attaches `search.db` as `s` and answers true when it is already what `openSearchDb` and
+   * `recordVersionOfNewIndex` would make it (the file there, migrated to this build, in WAL mode,
+   * its index version recorded): then their own connection to it, opened and closed again at every
+   * read-write open, would change nothing, and is skipped (a few ms of each `search` process,
+   * issue 17, ADR 0039). Otherwise detaches it again and answers false: they do their work first.
+   */
+  private attachReadySearchDb(): boolean {
+    if (!existsSync(this.searchFile)) return false;
+    attachDatabase(this.db, this.searchFile, 's', this.key);
+    const one = (sql: string): unknown => Object.values((pragma(this.db, sql)[0] as Record<string, unknown> | undefined) ?? {})[0];
+    const ready =
+      Number(one('s.user_version')) === SEARCH_MIGRATIONS.length &&
+      String(one('s.journal_mode')).toLowerCase() === 'wal' &&
+      retain(this.db.prepare("SELECT 1 FROM s.search_meta WHERE key = 'version'")).get() !== undefined;
+    if (!ready) retain(this.db.prepare('DETACH DATABASE s')).run();
+    return ready;
+  }
+
+  /** Whether a database is attached as `alias`. */
+  private attached(alias: string): boolean {
+    return (pragma(this.db, 'database_list') as Array<{ name: string }>).some((d) => d.name === alias);
   }
 
   /**
