@@ -19,6 +19,7 @@ import type { MessageAttributes } from '../message/attributes.js';
 import type { AttributeMapping } from '../routing/route-attributes.js';
 import type { BodiesSource } from '../ports/bodies-handoff.js';
 import { MAX_FULL_PARSE_BYTES } from '../message/limits.js';
+import { parseSavedAttributes } from '../message/parsed-record.js';
 import { backoffDelay, type BackoffPolicy } from '../connection/backoff.js';
 import { MailsluiceError, toMailsluiceError } from '../errors/index.js';
 
@@ -469,14 +470,7 @@ class Lane {
    */
   private async buildMessage(d: ClaimedDelivery, route: RouteRuntime, readRaw: () => Promise<Buffer>): Promise<MessageAttributes> {
     const m = d.message;
-    let saved: Partial<MessageAttributes> = {};
-    if (m.attributesJson) {
-      try {
-        saved = JSON.parse(m.attributesJson) as Partial<MessageAttributes>;
-      } catch (err) {
-        throw new MailsluiceError('STORE_CORRUPT', `the saved attributes of message ${d.messageId} are not valid JSON`, { cause: err });
-      }
-    }
+    const saved = parseSavedAttributes(m.attributesJson, d.messageId);
     const message: MessageAttributes = {
       From: null,
       To: [],

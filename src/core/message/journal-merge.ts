@@ -14,7 +14,7 @@
 import { deliveryIdOf, type NewDelivery } from '../routing/route-matcher.js';
 import type { MessageAttributes } from './attributes.js';
 import { journalBcc, mergeJournalEnvelopes } from './journal-report.js';
-import { indexEntryOf, parseSavedAttributes, recipientsText, searchAddressesOf, type IndexEntry, type JournalKey, type ParsedRecord } from './parsed-record.js';
+import { indexEntryOf, parseSavedAttributes, recipientsText, savedAttributesJson, searchAddressesOf, type IndexEntry, type JournalKey, type ParsedRecord } from './parsed-record.js';
 
 /**
  * Default settle window: ample for the reports of one original taken in the same batch (parsed
@@ -155,7 +155,7 @@ export function planSave(group: readonly SaveItem[], facts: JournalFacts, settle
       // A primary parsed again: the new result, with what its siblings merged into it kept.
       const merged = mergeJournalInto(parseSavedAttributes(r.attributesJson, id), parseSavedAttributes(self.attributesJson, id));
       if (merged) {
-        r = { ...r, to: recipientsText(merged), addresses: searchAddressesOf(merged), attributesJson: JSON.stringify(merged) };
+        r = { ...r, to: recipientsText(merged), addresses: searchAddressesOf(merged), attributesJson: savedAttributesJson(merged) };
         reindex.set(id, indexEntryOf(id, r));
       }
     }
@@ -173,7 +173,7 @@ export function planSave(group: readonly SaveItem[], facts: JournalFacts, settle
     const merged = mergeJournalInto(parseSavedAttributes(p?.attributesJson ?? null, primary), parseSavedAttributes(r.attributesJson, id));
     if (merged) {
       const to = recipientsText(merged);
-      const attributesJson = JSON.stringify(merged);
+      const attributesJson = savedAttributesJson(merged);
       writes.push({ kind: 'primary', id: primary, to, attributesJson });
       if (p) p.attributesJson = attributesJson;
       // The primary's index row gets the merged recipients. Its body is not stored; the sibling

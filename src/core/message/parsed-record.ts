@@ -142,7 +142,7 @@ export function toParsedRecord(outcome: ParseOutcome): ParsedRecord {
     date: a.ReceivedDate ?? null,
     messageId: a.GlobalMessageId ?? '',
     hasAttachments: attachments.length > 0,
-    attributesJson: JSON.stringify(rest),
+    attributesJson: savedAttributesJson(rest),
     body: indexedBodyText(TextBody, HtmlBody),
     attachmentNames: attachments.map((x) => x.Name).join(' '),
     addresses: searchAddressesOf(a),
@@ -161,13 +161,29 @@ export function indexEntryOf(id: number, r: ParsedRecord): IndexEntry {
   return { id, subject: r.subject, ...r.addresses, body: r.body, attachmentNames: r.attachmentNames, hasAttachments: r.hasAttachments };
 }
 
+/**
+ * The attributes as a store saves them (`attributesJson`): JSON, each header's `ListValues` left
+ * out where it is only its `Value` (nearly every header: a header seen once), which
+ * {@link parseSavedAttributes} puts back. Every header twice was the larger part of a small
+ * message's row (issue 21, the archive's size).
+ */
+export function savedAttributesJson(a: Partial<MessageAttributes>): string {
+  if (!a.CustomHeaders) return JSON.stringify(a);
+  const headers = a.CustomHeaders.map((h) => (h.ListValues.length === 1 && h.ListValues[0] === h.Value ? { Name: h.Name, Value: h.Value } : h));
+  return JSON.stringify({ ...a, CustomHeaders: headers });
+}
+
 /** The attributes a store saved for message `id` (`attributesJson`); `{}` for none, STORE_CORRUPT for JSON that does not read. */
 export function parseSavedAttributes(json: string | null, id: number): Partial<MessageAttributes> {
+  let a: Partial<MessageAttributes>;
   try {
-    return json ? (JSON.parse(json) as Partial<MessageAttributes>) : {};
+    a = json ? (JSON.parse(json) as Partial<MessageAttributes>) : {};
   } catch (err) {
     throw new MailsluiceError('STORE_CORRUPT', `the saved attributes of message ${id} are not valid JSON`, { cause: err });
   }
+  // A header saved without its ListValues had just its Value (savedAttributesJson); rows saved before kept both.
+  for (const h of a.CustomHeaders ?? []) h.ListValues ??= [h.Value];
+  return a;
 }
 
 /** One parse result handed to the parse queue: the message, its outcome or record, the routes that take it. */
