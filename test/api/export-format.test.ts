@@ -61,7 +61,7 @@ function exportDeps(n: number, size: number): { deps: ApiDeps; reads: () => numb
         searches.push(q);
         return newestFirst.filter((x) => q.beforeId === undefined || x.id < q.beforeId).slice(0, q.limit).map((x) => ({ id: x.id, sha256: x.sha256, connection: 'c', from: '', subject: '', date: null, size }));
       },
-      count: async () => n,
+      count: async () => ({ total: n, more: false }),
     },
     archive: {
       findArchived: async () => null,

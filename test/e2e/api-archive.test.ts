@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { imapConnection } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
-import { createApiApp, type ApiDeps } from '../../src/api/index.js';
+import { API_TUNING, createApiApp, type ApiDeps } from '../../src/api/index.js';
 import type { SearchQuery } from '../../src/core/ports/search-index.js';
 import { callApi, createToken, startService, type Body, drainedWithApi } from '../harness/api-client.js';
 
@@ -79,12 +79,19 @@ test('start: a search answers its total and, per hit, an excerpt around the matc
 });
 
 test('beyond the cap the total stops there and says more', async () => {
-  // The index's count is asked one past the cap; what it answers decides `more`.
+  // The index's count is asked up to the cap, in the page's time; what it answers decides `more`.
   const matching = 7;
-  const asked: SearchQuery[] = [];
+  const asked: Array<[SearchQuery, number | undefined]> = [];
   const deps = {
     authorize: async () => ({ name: 'legal', role: 'auditor' }),
-    search: { search: async () => [], count: async (q: SearchQuery) => (asked.push(q), Math.min(matching, q.limit ?? Infinity)) },
+    search: {
+      search: async () => [],
+      count: async (q: SearchQuery, withinMs?: number) => {
+        asked.push([q, withinMs]);
+        const cap = q.limit ?? Infinity;
+        return { total: Math.min(matching, cap), more: matching > cap };
+      },
+    },
     archive: { findArchived: async () => null, stats: async () => ({}) },
     now: () => Date.now(),
     logger: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } },
@@ -94,7 +101,7 @@ test('beyond the cap the total stops there and says more', async () => {
     const body = (await res.json()) as Body;
     assert.deepEqual([res.status, body.total, body.more], [200, total, more], `cap ${cap}`);
     // The text read into the query language's tree before the index is asked.
-    assert.deepEqual(asked.pop(), { query: { kind: 'text', field: 'any', value: 'x', match: 'word' }, from: 'bob', limit: cap + 1 });
+    assert.deepEqual(asked.pop(), [{ query: { kind: 'text', field: 'any', value: 'x', match: 'word' }, from: 'bob', limit: cap }, API_TUNING.searchCountWithinMs]);
   }
 });
 

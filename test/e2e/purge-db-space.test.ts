@@ -199,19 +199,28 @@ test('SIGKILL of a purge at random points, its database compaction included: ver
   const { ws } = await halfExpiring(n);
   try {
     asOlderBuild(ws.dataDir);
-    const outcomes: string[] = [];
-    for (let run = 0; run < 6; run++) {
-      // A fresh copy each run: every run has the whole purge (and the conversion VACUUM) to do.
-      const dir = join(ws.dir, `run-${run}`);
+    // A fresh copy each run: every run has the whole purge (and the conversion VACUUM) to do.
+    const copy = (name: string): Workspace => {
+      const dir = join(ws.dir, name);
       mkdirSync(dir);
       cpSync(ws.configPath, join(dir, 'mailsluice.yaml'));
       cpSync(ws.dataDir, join(dir, 'data'), { recursive: true });
-      const runWs: Workspace = { ...ws, dir, configPath: join(dir, 'mailsluice.yaml'), dataDir: join(dir, 'data') };
+      return { ...ws, dir, configPath: join(dir, 'mailsluice.yaml'), dataDir: join(dir, 'data') };
+    };
+    // How long a whole purge takes here, process start to exit: the random kills fall within it.
+    const started = Date.now();
+    const whole = await runCli(['purge', '--json'], copy('whole'));
+    assert.equal(whole.code, 0, whole.stderr);
+    const wholeMs = Date.now() - started;
+    const outcomes: string[] = [];
+    for (let run = 0; run < 6; run++) {
+      const runWs = copy(`run-${run}`);
+      const { dir } = runWs;
       const child = spawnCli(['purge', '--json'], runWs);
       const done = collectCli(child);
       // Two runs at a random time of the whole run; the others once every batch committed (both
       // audit records there), 0–200 ms later: the search rows, the packs, the databases' compaction.
-      if (run < 2) setTimeout(() => child.kill('SIGKILL'), 200 + Math.floor(Math.random() * 2000));
+      if (run < 2) setTimeout(() => child.kill('SIGKILL'), Math.floor(Math.random() * wholeMs));
       else if (await purgeRecords(runWs.dataDir, Math.ceil(n / 500), () => child.exitCode !== null)) setTimeout(() => child.kill('SIGKILL'), Math.floor(Math.random() * 200));
       const res = await done;
       const archive = join(runWs.dataDir, 'archive.db');
@@ -227,7 +236,7 @@ test('SIGKILL of a purge at random points, its database compaction included: ver
       assert.equal(exported.code, 0, exported.stderr);
       assert.equal(readdirSync(join(dir, 'out')).length, n);
     }
-    console.log(`purge SIGKILL runs: ${outcomes.join('; ')}`);
+    console.log(`purge SIGKILL runs (a whole purge ${wholeMs} ms): ${outcomes.join('; ')}`);
     assert.ok(outcomes.some((o) => o.startsWith('killed')), 'some runs were killed');
   } finally {
     ws.cleanup();
