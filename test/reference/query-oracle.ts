@@ -5,12 +5,12 @@
  * dropped); a phrase is its words in a row within one field; a bare word also matches its stem
  * among the stems of subject, body and attachment names (fts-stem.ts, the same functions the
  * index uses). A whole address in an address field (`from:a@b.example`) is that address exactly
- * (its token, fts-version.ts). Text terms side by side under one AND or OR are matched within one index row, as
+ * (its token, fts-terms.ts). Text terms side by side under one AND or OR are matched within one index row, as
  * one FTS5 MATCH is: a message's rows are its own and those of the journal reports merged into it.
  */
 import type { QueryNode, TextField } from '../../src/core/search/query-language.js';
 import { stemText, stemWord } from '../../src/adapters/store-sqlite/fts-stem.js';
-import { addressToken, isWholeAddress } from '../../src/adapters/store-sqlite/fts-version.js';
+import { addressesIn, addressToken, isWholeAddress } from '../../src/adapters/store-sqlite/fts-terms.js';
 
 /** One index row's texts, as `IndexEntry` has them. */
 export interface OracleRow {
@@ -62,15 +62,11 @@ const FIELDS: Readonly<Record<TextField, ReadonlyArray<keyof OracleRow>>> = {
   attachment: ['attachmentNames'],
 };
 
-/** The addresses in an address field's text, each folded as the index folds its token. */
-function addressesIn(text: string): string[] {
-  return (text.match(/[^\s<>,;:"'()[\]]+@[^\s<>,;:"'()[\]]+/gu) ?? []).flatMap((a) => ftsTokens(addressToken(a)));
-}
-
 function textInRow(n: Extract<QueryNode, { kind: 'text' }>, row: OracleRow): boolean {
   // A whole address in an address field: that address exactly, not its words in a row.
   if (n.match === 'word' && (n.field === 'from' || n.field === 'to' || n.field === 'cc' || n.field === 'bcc') && isWholeAddress(n.value)) {
-    return addressesIn(row[n.field]).includes(ftsTokens(addressToken(n.value))[0]!);
+    // Each address folded as the index folds its token (fts-terms.ts, the writer's own functions).
+    return addressesIn(row[n.field]).flatMap((a) => ftsTokens(addressToken(a))).includes(ftsTokens(addressToken(n.value))[0]!);
   }
   const words = ftsTokens(n.value);
   if (FIELDS[n.field].some((f) => hasPhrase(ftsTokens(row[f]), words, n.match === 'prefix'))) return true;

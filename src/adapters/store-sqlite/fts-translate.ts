@@ -11,7 +11,8 @@
  */
 import type { QueryNode, TextField } from '../../core/search/query-language.js';
 import { stemWord } from './fts-stem.js';
-import { ADDRESS_TOKEN_VERSION, addressToken, ATTACHMENT_MARK, ATTACHMENT_MARK_VERSION, isWholeAddress, SEARCH_TABLE } from './fts-version.js';
+import { ADDRESS_TOKEN_VERSION, ATTACHMENT_MARK_VERSION, SEARCH_TABLE } from './fts-version.js';
+import { addressToken, ATTACHMENT_MARK, isWholeAddress } from './fts-terms.js';
 
 /** A condition with its parameters, in order. */
 export interface SqlCondition {

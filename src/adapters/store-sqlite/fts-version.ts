@@ -13,43 +13,16 @@ import type { SqliteConnection } from './sqlite-connection.js';
 
 /**
  * What this build's index writer puts in a full-text row: 1 the words (`messages_fts`), 2 a column
- * per field and their stems (`messages_search`), 3 also {@link ATTACHMENT_MARK} in `stems`, 4 also
- * an {@link addressToken} for each address in the address columns.
+ * per field and their stems (`messages_search`), 3 also `ATTACHMENT_MARK` (fts-terms.ts) in `stems`, 4 also
+ * an `addressToken` (fts-terms.ts) for each address in the address columns.
  */
 export const SEARCH_INDEX_VERSION = 4;
 
-/** The first version whose rows carry {@link ATTACHMENT_MARK}. */
+/** The first version whose rows carry `ATTACHMENT_MARK` (fts-terms.ts). */
 export const ATTACHMENT_MARK_VERSION = 3;
 
-/** The first version whose address columns carry {@link addressToken}s. */
+/** The first version whose address columns carry `addressToken`s (fts-terms.ts). */
 export const ADDRESS_TOKEN_VERSION = 4;
-
-/** A whole address as one token: `at0` and the address, lowercase, each character but a letter or digit a `0`. */
-export function addressToken(address: string): string {
-  return `at0${address.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '0')}`;
-}
-
-/** The addresses in an address column's text (`Name <a@b.c>, d@e.f`). */
-const ADDRESS_IN_TEXT = /[^\s<>,;:"'()[\]]+@[^\s<>,;:"'()[\]]+/gu;
-
-/** An address column's text with the {@link addressToken} of every address in it after it. */
-export function withAddressTokens(text: string): string {
-  const tokens = text.match(ADDRESS_IN_TEXT);
-  return tokens ? `${text}\n${tokens.map(addressToken).join(' ')}` : text;
-}
-
-/** Whether a `from:`/`to:`/`cc:`/`bcc:` value is a whole address (then matched as one, by its token). */
-export function isWholeAddress(value: string): boolean {
-  return /^[^\s@<>,;:"'()[\]]+@[^\s@<>,;:"'()[\]]+\.[^\s@<>,;:"'()[\].]+$/u.test(value);
-}
-
-/**
- * The token the `stems` column of a message with an attachment holds (from version 3): then
- * `has:attachment` is a term the index intersects with the words, not a flag every match is
- * looked up for. Digits inside keep it from being any word's stem; a query word that stems to it
- * anyway is looked for in the exact columns only (fts-translate.ts).
- */
-export const ATTACHMENT_MARK = 'mailsluice0has0attachment';
 
 /** The full-text table of this version (sqlite-schema.ts: a column per field and `stems`). */
 export const SEARCH_TABLE = 'messages_search';

@@ -10,7 +10,8 @@ import { migrateWithBackup } from './sqlite-upgrade.js';
 import { ensurePrivateFileSync } from '../fs-node/private-files.js';
 import { openKeyedDatabase, type DatabaseKey } from './sqlite-cipher.js';
 import { compactDatabase, preferIncrementalVacuum, type CompactResult } from './sqlite-compact.js';
-import { ATTACHMENT_MARK, SEARCH_TABLE, withAddressTokens, type MetaWrite } from './fts-version.js';
+import { SEARCH_TABLE, type MetaWrite } from './fts-version.js';
+import { ATTACHMENT_MARK, withAddressTokens } from './fts-terms.js';
 import { stemText } from './fts-stem.js';
 
 /** One row of the index: rowid = messages.id; the `stems` column is made here, on this thread (fts-stem.ts). */
