@@ -8,6 +8,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { seededRandom } from '../test/harness/random.js';
+import { mailText } from '../test/harness/attachment-mail.js';
 
 
 const EN = (
@@ -90,29 +91,8 @@ export function searchMessage(i: number, count: number): string {
     `Message-ID: <s${i}@bench.mailsluice.invalid>`,
     'MIME-Version: 1.0',
   ];
-  const text = fold(body);
-  if (i % ATTACHMENT_EVERY !== 3) {
-    return [...head, 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', text].join('\r\n');
-  }
-  const b = `b${i}`;
-  return [
-    ...head,
-    `Content-Type: multipart/mixed; boundary="${b}"`,
-    '',
-    `--${b}`,
-    'Content-Type: text/plain; charset=utf-8',
-    'Content-Transfer-Encoding: 8bit',
-    '',
-    text,
-    `--${b}`,
-    `Content-Type: application/octet-stream; name="scan-${i}.bin"`,
-    'Content-Transfer-Encoding: base64',
-    `Content-Disposition: attachment; filename="scan-${i}.bin"`,
-    '',
-    Buffer.from(`attachment ${i} `.repeat(8)).toString('base64'),
-    `--${b}--`,
-    '',
-  ].join('\r\n');
+  const attachments = i % ATTACHMENT_EVERY === 3 ? [{ name: `scan-${i}.bin`, type: 'application/octet-stream', bytes: Buffer.from(`attachment ${i} `.repeat(8)) }] : [];
+  return mailText(head, fold(body), attachments, `b${i}`);
 }
 
 /**

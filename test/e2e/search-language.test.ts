@@ -20,6 +20,7 @@ import { parseToOutcome } from '../../src/adapters/parser-postal-mime/index.js';
 import { DEFAULT_PARSE_LIMITS } from '../../src/core/message/limits.js';
 import type { Address, MessageAttributes } from '../../src/core/message/attributes.js';
 import { parseSearchQuery } from '../../src/core/search/query-language.js';
+import { mailText } from '../harness/attachment-mail.js';
 import { matchesQuery, type OracleMessage } from '../reference/query-oracle.js';
 
 let dovecot: DovecotInstance;
@@ -62,29 +63,9 @@ function mail(i: number, rnd: () => number, date: number | null): Buffer {
     `Message-ID: <lang-${i}@test.mailsluice.invalid>`,
     'MIME-Version: 1.0',
   ];
-  if (rnd() < 0.6) return Buffer.from([...head, 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', body, ''].join('\r\n'));
-  const b = `b${i}`;
-  const name = pick(FILES);
-  return Buffer.from(
-    [
-      ...head,
-      `Content-Type: multipart/mixed; boundary="${b}"`,
-      '',
-      `--${b}`,
-      'Content-Type: text/plain; charset=utf-8',
-      'Content-Transfer-Encoding: 8bit',
-      '',
-      body,
-      `--${b}`,
-      'Content-Type: application/octet-stream',
-      'Content-Transfer-Encoding: base64',
-      `Content-Disposition: attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
-      '',
-      Buffer.from(`attachment ${i}`).toString('base64'),
-      `--${b}--`,
-      '',
-    ].join('\r\n'),
-  );
+  if (rnd() < 0.6) return Buffer.from(mailText(head, body));
+  const attachment = { name: pick(FILES), type: 'application/octet-stream', bytes: Buffer.from(`attachment ${i}`) };
+  return Buffer.from(mailText(head, body, [attachment], `b${i}`));
 }
 
 /** The mail of one connection: `n` messages from `first`, dated over 2024–2025 and the last days. */

@@ -3,6 +3,7 @@
  * 200 KB–2 MB attachments), CRLF line endings, every message unique.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { mailText } from './attachment-mail.js';
 
 const WORDS = 'the quarterly report shows revenue growth across all regions while costs remained stable and the board approved'.split(' ');
 
@@ -17,10 +18,6 @@ function text(bytes: number, seed: number): string {
     n += line.length + 2;
   }
   return lines.join('\r\n');
-}
-
-function base64Lines(buf: Buffer): string {
-  return buf.toString('base64').replace(/.{76}/g, '$&\r\n');
 }
 
 /** Options for {@link makeMessage}. */
@@ -45,30 +42,8 @@ export function makeMessage(i: number, opts: MakeMessageOptions = {}): Buffer {
     `Message-ID: <${id}>`,
     'MIME-Version: 1.0',
   ];
-  if (!opts.attachmentBytes) {
-    return Buffer.from([...head, 'Content-Type: text/plain; charset=utf-8', '', body, ''].join('\r\n'));
-  }
-  const b = `b${i}x${randomBytes(4).toString('hex')}`;
-  const att = randomBytes(opts.attachmentBytes);
-  return Buffer.from(
-    [
-      ...head,
-      `Content-Type: multipart/mixed; boundary="${b}"`,
-      '',
-      `--${b}`,
-      'Content-Type: text/plain; charset=utf-8',
-      '',
-      body,
-      `--${b}`,
-      `Content-Type: application/pdf; name="report-${i}.pdf"`,
-      'Content-Transfer-Encoding: base64',
-      `Content-Disposition: attachment; filename="report-${i}.pdf"`,
-      '',
-      base64Lines(att),
-      `--${b}--`,
-      '',
-    ].join('\r\n'),
-  );
+  const attachments = opts.attachmentBytes ? [{ name: `report-${i}.pdf`, type: 'application/pdf', bytes: randomBytes(opts.attachmentBytes) }] : [];
+  return Buffer.from(mailText(head, body, attachments, `b${i}x${randomBytes(4).toString('hex')}`));
 }
 
 /**
