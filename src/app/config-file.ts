@@ -51,6 +51,13 @@ export function readServiceConfig(file: string): Config {
   return loadConfig(file, { secrets: openSecretsForReading });
 }
 
+/** The connection `name` of `config`; CONNECTION_UNKNOWN naming the file when it has none. */
+export function connectionNamed(config: Config, name: string): Config['connections'][number] {
+  const conn = config.connections.find((c) => c.name === name);
+  if (!conn) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
+  return conn;
+}
+
 /** Validates configuration text as {@link readServiceConfig} does (the API's edits): every problem at once, none thrown. */
 export function checkServiceConfigText(text: string, file: string, secrets: OpenSecrets = openSecretsForReading): { config?: Config; problems: ConfigProblem[]; warnings: ConfigProblem[] } {
   return checkConfigText(text, { file, secrets });

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { Config } from '../config/loader.js';
-import { readServiceConfig } from '../app/config-file.js';
+import { connectionNamed, readServiceConfig } from '../app/config-file.js';
 import { assertArchiveExists, createEmbeddedApp, openStoreApp, type EmbeddedApp, type StoreApp } from '../app/embedded.js';
 import { cliSearch, searchOptionsOf } from './search-query.js';
 import type { ParsedArgs } from './args.js';
@@ -145,8 +145,7 @@ export async function cmdLogs(args: ParsedArgs, io: Io): Promise<number> {
   const name = args.positionals[0];
   if (!name) throw new MailsluiceError('CLI_USAGE', 'logs needs the connection name: mailsluice logs NAME');
   const config = readServiceConfig(configPath(args));
-  const conn = config.connections.find((c) => c.name === name);
-  if (!conn) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
+  const conn = connectionNamed(config, name);
   assertArchiveExists(config);
   const file = join(config.dataDir, 'logs', `${name}.log`);
   if (conn.logging === 'off') io.err(`note: logging is off for ${name}; showing what an earlier setting wrote, if anything\n`);

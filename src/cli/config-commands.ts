@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { MailsluiceError } from '../core/errors/index.js';
 import { formatProblems } from '../config/loader.js';
-import { checkConfigFileText } from '../app/config-file.js';
+import { checkConfigFileText, connectionNamed } from '../app/config-file.js';
 import type { ParsedArgs } from './args.js';
 import { configPath, withApp } from './commands.js';
 import type { Io } from './output.js';
@@ -35,7 +35,7 @@ export async function cmdConnectionResetTls(args: ParsedArgs, io: Io): Promise<n
   const name = args.positionals[0];
   if (!name || args.positionals.length > 1) throw new MailsluiceError('CLI_USAGE', 'connection reset-tls needs one connection name: mailsluice connection reset-tls NAME');
   return withApp(args, async (app, config) => {
-    if (!config.connections.some((c) => c.name === name)) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
+    connectionNamed(config, name);
     const had = app.tls.tlsOffered(name);
     app.tls.setTlsOffered(name, false);
     if (args.options.json) io.out(JSON.stringify({ connection: name, forgotten: had }) + '\n');

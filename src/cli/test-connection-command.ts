@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { MailsluiceError } from '../core/errors/index.js';
 import type { ConnectionConfig } from '../config/loader.js';
-import { readServiceConfig } from '../app/config-file.js';
+import { connectionNamed, readServiceConfig } from '../app/config-file.js';
 import { dataPaths } from '../app/embedded.js';
 import { testConnection } from '../app/test-connection.js';
 import { assertProbeConfigured, serviceHolds, testConnectionWithProbe, type ProbeTestResult, type TestStep } from '../app/probe-test.js';
@@ -30,8 +30,7 @@ export async function cmdTestConnection(args: ParsedArgs, io: Io): Promise<numbe
   const name = args.positionals[0];
   if (!name) throw new MailsluiceError('CLI_USAGE', 'test-connection needs the connection name: mailsluice test-connection NAME');
   const config = readServiceConfig(configPath(args));
-  const conn = config.connections.find((c) => c.name === name);
-  if (!conn) throw new MailsluiceError('CONNECTION_UNKNOWN', `no connection named "${name}" in ${config.file}`);
+  const conn = connectionNamed(config, name);
   const hasArchive = existsSync(dataPaths(config.dataDir).db);
   // A probe's steps take up to testRelay.waitMs each: each line is printed as its step completes.
   const live = !args.options.json;
