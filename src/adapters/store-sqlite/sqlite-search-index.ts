@@ -134,11 +134,14 @@ export class SqliteSearchIndex implements SearchIndex {
     const sql = `SELECT f.rowid AS hitRow, m.id AS id FROM ${drivenFrom(plan)} ${where.clause()} ORDER BY f.rowid DESC`;
     const found = new Set<number>();
     let walkTo: number | undefined;
+    let last = 0;
     for (const { hitRow, id } of this.conn.stmt(sql).iterate(...where.args) as IterableIterator<{ hitRow: number; id: number }>) {
+      const size = found.size;
       found.add(id);
       if (found.size < limit) continue;
-      // The page's last primary so far: only a primary above it could still change the page.
-      const last = [...found].sort((a, b) => b - a)[limit - 1]!;
+      // The page's last primary so far (only a primary above it could still change the page),
+      // sorted again only when a new primary came.
+      if (found.size !== size) last = [...found].sort((a, b) => b - a)[limit - 1]!;
       if (last < hitRow) continue;
       // Found only ever grows, so `last` only rises: the reports merged forward into the page's
       // range then, walked down to, cover every one that could matter later.
