@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { SEARCH_MIGRATIONS } from './sqlite-schema.js';
 import { pragma, retain } from '../sqlite-node/sqlite-retain.js';
+import { enterWalMode } from '../sqlite-node/sqlite-wal.js';
 import { migrateWithBackup } from './sqlite-upgrade.js';
 import { ensurePrivateFileSync } from '../fs-node/private-files.js';
 import { openKeyedDatabase, type DatabaseKey } from './sqlite-cipher.js';
@@ -64,7 +65,7 @@ export function openSearchDb(file: string, key: DatabaseKey): Database.Database 
   pragma(db, 'busy_timeout = 10000');
   // Before journal_mode = WAL writes a new file's first page: a new index frees pages without a VACUUM (ADR 0037, the databases' space).
   preferIncrementalVacuum(db);
-  pragma(db, 'journal_mode = WAL');
+  enterWalMode(db);
   // A row written here is only marked parsed in archive.db after this commit returned; FULL
   // keeps that order true across a power cut.
   pragma(db, 'synchronous = FULL');

@@ -14,6 +14,7 @@ import { openSearchDb, sweepPurgedSearch } from './fts-writer-worker.js';
 import { recordVersionOfNewIndex } from './fts-version.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { pragma, retain, userVersion } from '../sqlite-node/sqlite-retain.js';
+import { enterWalMode } from '../sqlite-node/sqlite-wal.js';
 import type { SqliteStoreOptions } from './sqlite-store-config.js';
 import { preferIncrementalVacuum } from './sqlite-compact.js';
 import { attachDatabase, keyDatabase, type DatabaseKey } from './sqlite-cipher.js';
@@ -62,7 +63,7 @@ export class SqliteConnection {
         // Before anything writes the new file's first page (journal_mode = WAL does): a new archive
         // frees pages without a VACUUM (ADR 0037, the databases' space). No effect on an existing file.
         preferIncrementalVacuum(this.db);
-        pragma(this.db, 'journal_mode = WAL');
+        enterWalMode(this.db);
         pragma(this.db, this.synchronous === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
         pragma(this.db, 'foreign_keys = ON');
         migrateWithBackup(this.db, options.file, MIGRATIONS);
