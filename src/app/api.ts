@@ -92,7 +92,7 @@ export function connectionSettings(c: ConnectionConfig): ConnectionSettings {
     port: c.security === 'tls' ? c.tlsPort : c.port,
     security: c.security,
     folders: [...c.folders],
-    auth: { type: c.auth.type, ...(c.auth.username !== undefined ? { username: c.auth.username } : {}), credentialSet: c.auth.password !== undefined || c.auth.accessToken !== undefined },
+    auth: { type: c.auth.type, ...(c.auth.username !== undefined ? { username: c.auth.username } : {}), credentialSet: c.auth.password !== undefined || c.auth.accessToken !== undefined || c.auth.clientSecret !== undefined || c.auth.refreshToken !== undefined },
     testRecipients: [...c.testRecipients],
     testRelay: c.testRelay
       ? {

@@ -15,6 +15,9 @@ function secretsSet(c: ConnectionConfig): string[] {
   const held: Array<[string, unknown]> = [
     ['auth.password', c.auth.password],
     ['auth.accessToken', c.auth.accessToken],
+    ['auth.clientSecret', c.auth.clientSecret],
+    ['auth.clientCertificate', c.auth.clientCertificate],
+    ['auth.refreshToken', c.auth.refreshToken],
     ['tls.ca', c.tls.ca],
     ['tls.clientCert', c.tls.clientCert],
     ['tls.clientKey', c.tls.clientKey],

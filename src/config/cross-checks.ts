@@ -7,6 +7,7 @@
 import { configSchema, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
 import { protocolEntry, SUPPORTED_PROTOCOLS } from './protocols.js';
 import { isLoopbackHost, isWildcardHost, parseListenAddress } from './api-address.js';
+import { oauthProblems } from './oauth-checks.js';
 import type { ConfigProblem } from './loader.js';
 import { filterProblems } from '../core/routing/route-filter.js';
 // The engine the routes run on, so `config check` refuses exactly the patterns a run could not
@@ -173,10 +174,9 @@ function authChecks(c: ConnectionInput, at: string, problems: ConfigProblem[]): 
       problems.push({ path: `${at}.auth.domain`, message: `says ${JSON.stringify(c.auth.domain)} but the username says ${JSON.stringify(parts[0])}: give the domain once` });
     }
   }
-  if (c.auth.type === 'xoauth2' && c.protocol === 'pop3') problems.push({ path: `${at}.auth.type`, message: 'xoauth2 is not available for POP3 in this build (use basic or none)' });
   if (c.auth.domain !== undefined && c.auth.type !== 'ntlm') problems.push({ path: `${at}.auth.domain`, message: `only applies with auth type ntlm (this connection uses ${c.auth.type}); for basic, write the domain into the username (DOMAIN\\user)` });
   if (c.auth.type === 'basic' && (!c.auth.username || c.auth.password === undefined)) problems.push({ path: `${at}.auth`, message: 'basic auth needs username and password' });
-  if (c.auth.type === 'xoauth2' && (!c.auth.username || c.auth.accessToken === undefined)) problems.push({ path: `${at}.auth`, message: 'xoauth2 needs username and accessToken' });
+  for (const p of oauthProblems(c.auth)) problems.push({ path: p.key ? `${at}.auth.${p.key}` : `${at}.auth`, message: p.message });
 }
 
 /** Certificates given in one form only, PEM where PEM is meant, and the port security: tls dials. */

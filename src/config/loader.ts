@@ -37,10 +37,17 @@ export interface TlsConfig {
 
 /** Auth settings with secrets resolved. */
 export interface AuthConfig {
-  type: 'none' | 'basic' | 'ntlm' | 'xoauth2';
+  type: 'none' | 'basic' | 'ntlm' | 'xoauth2' | 'oauthbearer';
   username?: string;
   password?: string;
   accessToken?: string;
+  /** OAuth2 (xoauth2, oauthbearer): where tokens are obtained, and with what. */
+  tokenUrl?: string;
+  clientId?: string;
+  clientSecret?: string;
+  clientCertificate?: string;
+  refreshToken?: string;
+  scope?: string;
   domain?: string;
   disablePlain: boolean;
   /** POP3: APOP instead of USER/PASS or SASL. */
@@ -351,6 +358,12 @@ function resolveConnection(c: ConnectionInput, at: string, { where, problems, wa
     ...opt('domain', c.auth.domain),
     ...opt('password', secret(c.auth.password, 'auth.password')),
     ...opt('accessToken', secret(c.auth.accessToken, 'auth.accessToken')),
+    ...opt('tokenUrl', c.auth.tokenUrl),
+    ...opt('clientId', c.auth.clientId),
+    ...opt('clientSecret', secret(c.auth.clientSecret, 'auth.clientSecret')),
+    ...opt('clientCertificate', secret(c.auth.clientCertificate, 'auth.clientCertificate')),
+    ...opt('refreshToken', secret(c.auth.refreshToken, 'auth.refreshToken')),
+    ...opt('scope', c.auth.scope),
   };
   const folders = typeof c.mailbox === 'string' ? [c.mailbox] : [...c.mailbox];
   const { testRelay: relay, ...rest } = c;

@@ -242,9 +242,10 @@ Rules that involve several keys are checked after the schema (see \`src/config/l
 on the valid parts of a file whose shape is wrong, so \`config check\` lists both kinds at once:
 \`moveTo\` is required with \`deletePolicy: move\` and allowed only then; POP3 connections cannot use
 \`unseenOnly\`, \`idle\`, \`partialFetch\`, \`mark-seen\` or \`move\`; \`protocol: ews\` needs \`ews\`;
-\`auth.type: basic\` needs \`username\` and \`password\`, \`xoauth2\` needs \`username\` and
-\`accessToken\`, \`ntlm\` needs \`username\` and \`password\` (the domain in \`auth.domain\` or as
-\`DOMAIN\\user\`, not both differing; the alias form \`dom\\user\\alias\` is refused with ntlm); \`xoauth2\` is refused for POP3, and \`auth.domain\` is
+\`auth.type: basic\` needs \`username\` and \`password\`; \`xoauth2\` and \`oauthbearer\` need \`username\` and
+either \`accessToken\` or \`tokenUrl\` (https, or http on loopback) with \`clientId\` and \`clientSecret\` or \`refreshToken\`
+(not both forms; \`clientCertificate\` is refused in this build); \`ntlm\` needs \`username\` and \`password\` (the domain in \`auth.domain\` or as
+\`DOMAIN\\user\`, not both differing; the alias form \`dom\\user\\alias\` is refused with ntlm), and \`auth.domain\` is
 allowed only with \`ntlm\` (nothing is silently sent another way); \`tls.pfx\` excludes \`tls.clientCert\`/\`tls.clientKey\`, which go together;
 connection and route names are unique; \`routes[].connection\` names a configured connection;
 \`routes[].bus\` is below \`buses\`; \`api.publicUrl\` is required when \`api.listen\` listens on every

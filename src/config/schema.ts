@@ -32,12 +32,18 @@ const tlsOptions = z
 const auth = z
   .strictObject({
     type: z
-      .enum(['none', 'basic', 'ntlm', 'xoauth2'])
+      .enum(['none', 'basic', 'ntlm', 'xoauth2', 'oauthbearer'])
       .default('basic')
-      .meta({ description: 'none | basic (LOGIN / SASL PLAIN) | ntlm (Windows authentication, NTLMv2: IMAP AUTHENTICATE NTLM, POP3 AUTH NTLM; never falls back to another mechanism) | xoauth2 (IMAP).' }),
+      .meta({ description: 'none | basic (LOGIN / SASL PLAIN) | ntlm (Windows authentication, NTLMv2: IMAP AUTHENTICATE NTLM, POP3 AUTH NTLM; never falls back to another mechanism) | xoauth2 | oauthbearer (RFC 7628): OAuth2 over IMAP and POP3, the token from tokenUrl (renewed before it expires) or a fixed accessToken; only the named mechanism is tried.' }),
     username: z.string().optional().meta({ description: 'user, DOMAIN\\user, dom\\juser\\J.User or an address; passed through intact.' }),
     password: secret.optional().meta({ description: 'Password (basic, ntlm).' }),
-    accessToken: secret.optional().meta({ description: 'OAuth2 access token (xoauth2).' }),
+    accessToken: secret.optional().meta({ description: 'xoauth2/oauthbearer: a fixed OAuth2 access token the operator renews (instead of tokenUrl).' }),
+    tokenUrl: z.string().optional().meta({ description: 'xoauth2/oauthbearer: the OAuth2 token endpoint (https; http only on loopback), e.g. https://login.microsoftonline.com/TENANT/oauth2/v2.0/token.' }),
+    clientId: z.string().optional().meta({ description: 'xoauth2/oauthbearer: the client (application) id presented to tokenUrl.' }),
+    clientSecret: secret.optional().meta({ description: 'xoauth2/oauthbearer: the client secret presented to tokenUrl (client credentials grant; with refreshToken, for a confidential client).' }),
+    clientCertificate: secret.optional().meta({ description: 'xoauth2/oauthbearer: a client certificate instead of clientSecret (private_key_jwt); not in this build: config check refuses it.' }),
+    refreshToken: secret.optional().meta({ description: 'xoauth2/oauthbearer: a refresh token; with it the refresh_token grant is used instead of client credentials.' }),
+    scope: z.string().optional().meta({ description: 'xoauth2/oauthbearer: the scope asked of tokenUrl, e.g. https://outlook.office365.com/.default (Exchange Online app-only).' }),
     domain: z.string().optional().meta({ description: 'Windows domain (ntlm only, or given in the username as DOMAIN\\user; with basic, write DOMAIN\\user as the username).' }),
     disablePlain: z.boolean().default(false).meta({ description: 'Never use SASL PLAIN; log in with LOGIN instead (Exchange bug).' }),
     apop: z.boolean().default(false).meta({ description: 'POP3: log in with APOP (an MD5 digest; the password never crosses the wire). The server must offer it in its greeting.' }),
