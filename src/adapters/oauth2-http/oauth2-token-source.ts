@@ -135,6 +135,17 @@ export function accessTokenSourceFor(auth: AuthConfig, opts: { timeoutMs?: numbe
 }
 
 /**
+ * The connection test's `token` step: a token obtained now from a new token source (so the
+ * endpoint is really asked, not a drain's cache), and the sentence saying where it came from,
+ * naming the endpoint's host and never the token. The login that follows uses the same source.
+ */
+export async function probeAccessToken(auth: AuthConfig, opts: { timeoutMs?: number; logger?: Logger } = {}): Promise<{ tokens: AccessTokenSource; detail: string }> {
+  const tokens = accessTokenSourceFor(auth, opts);
+  await tokens.token();
+  return { tokens, detail: auth.tokenUrl !== undefined ? `obtained ${tokens.describe()}` : `using ${tokens.describe()}` };
+}
+
+/**
  * Sources are built afresh for each session (the runner's connect), but a token must outlive
  * them: one token source per distinct set of token settings, for the life of the process. Keyed
  * by a hash, so the secrets are not kept twice; settings changed by a reload get a new one.

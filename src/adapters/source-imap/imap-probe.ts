@@ -7,10 +7,12 @@ import type { ImapSourceConfig } from './imap-source-config.js';
 import { imapErrorContext, mapImapError, starttlsUnavailableError } from './imap-error-map.js';
 import { ImapSource } from './imap-source.js';
 import { tlsClientOptions } from '../tls-node/tls-client-options.js';
+import { isOAuthType } from '../../config/oauth-checks.js';
+import { OAUTH2_TUNING, probeAccessToken } from '../oauth2-http/index.js';
 
 /** One step of a connection test. */
 export interface ProbeStep {
-  step: 'resolve' | 'connect' | 'tls' | 'greeting' | 'capabilities' | 'auth' | 'mailbox' | 'count';
+  step: 'resolve' | 'connect' | 'tls' | 'greeting' | 'capabilities' | 'token' | 'auth' | 'mailbox' | 'count';
   ok: boolean;
   detail: string;
   code?: string;
@@ -183,14 +185,27 @@ export function ntlmLoginSentence(n: { user: string; domain: string; channelBoun
   return `logged in with NTLM (NTLMv2) as ${JSON.stringify(n.user)} in ${dom}, ${n.channelBound ? 'bound to this TLS connection (tls-server-end-point)' : 'without channel binding (no TLS)'}`;
 }
 
+/** The auth step's sentence after an OAuth2 login (never the token). */
+export function oauthLoginSentence(o: { mechanism: string; user: string; renewed: boolean }): string {
+  return `logged in with ${o.mechanism} as ${JSON.stringify(o.user)}${o.renewed ? ' (the first token was refused; a new one was accepted)' : ''}`;
+}
+
 /** Auth, mailbox and count through the real source, so what passes here is what the drain will do. */
 async function sourceSteps(run: StepRunner, steps: ProbeStep[], cfg: ImapSourceConfig, logger: Logger): Promise<ProbeResult> {
-  const source = new ImapSource(cfg, logger);
+  const accessTokens = isOAuthType(cfg.auth.type)
+    ? await run('token', async () => {
+        const { tokens, detail } = await probeAccessToken(cfg.auth, { logger, timeoutMs: cfg.connectTimeoutMs || OAUTH2_TUNING.requestTimeoutMs });
+        return { value: tokens, detail };
+      })
+    : undefined;
+  const source = new ImapSource(cfg, logger, accessTokens ? { accessTokens } : {});
   try {
     await run('auth', async () => {
       await source.connect();
       const ntlm = source.ntlmLogin;
       if (ntlm) return { value: undefined, detail: ntlmLoginSentence(ntlm) };
+      const oauth = source.oauthLogin;
+      if (oauth) return { value: undefined, detail: oauthLoginSentence(oauth) };
       return { value: undefined, detail: cfg.auth.type === 'none' ? 'no authentication (auth: none)' : `logged in as ${JSON.stringify(cfg.auth.username ?? '')}` };
     });
     const session = await run('mailbox', async () => {

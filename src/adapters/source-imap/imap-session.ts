@@ -9,6 +9,9 @@ import type { Logger } from '../../core/ports/logger.js';
 import type { MailsluiceError } from '../../core/errors/index.js';
 import { ImapWire } from './imap-wire.js';
 import { useNtlm, type NtlmLoginInfo } from './imap-ntlm.js';
+import { useOAuth, type OAuthLoginInfo } from './imap-oauth.js';
+import type { AccessTokenSource } from '../../core/ports/access-token-source.js';
+import { OAUTH2_TUNING, sharedAccessTokenSource } from '../oauth2-http/index.js';
 import { tlsClientOptions } from '../tls-node/tls-client-options.js';
 import { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
 import { mapMarkSeenError, mapSelectError, mapSessionError, type ImapErrorContext } from './imap-error-map.js';
@@ -40,10 +43,11 @@ export function imapFlowOptions(cfg: ImapSourceConfig, silenceLimitMs: number = 
     // The NTLM step replaces imapflow's login (useNtlm); imapflow is given no password at all,
     // so nothing of it can ever go out as LOGIN or PLAIN.
     (options as { auth?: unknown }).auth = { user: cfg.auth.username ?? '' };
+  } else if (cfg.auth.type === 'xoauth2' || cfg.auth.type === 'oauthbearer') {
+    // The token is set at login time by useOAuth, from the connection's token source.
+    (options as { auth?: unknown }).auth = { user: cfg.auth.username ?? '' };
   } else if (cfg.auth.type !== 'none') {
-    const auth: Record<string, unknown> = { user: cfg.auth.username ?? '' };
-    if (cfg.auth.type === 'xoauth2') auth.accessToken = cfg.auth.accessToken;
-    else auth.pass = cfg.auth.password ?? '';
+    const auth: Record<string, unknown> = { user: cfg.auth.username ?? '', pass: cfg.auth.password ?? '' };
     // "Disable plain auth": the IMAP LOGIN command instead of AUTHENTICATE PLAIN (Exchange bug).
     if (cfg.auth.disablePlain) auth.loginMethod = 'LOGIN';
     (options as { auth?: unknown }).auth = auth;
@@ -69,6 +73,10 @@ export class ImapSessionOpener {
   private lastClientError: unknown;
   /** Who the last NTLM login was (auth ntlm), for the connection test's sentence. */
   ntlmLogin: NtlmLoginInfo | undefined;
+  /** How the last OAuth2 login went (auth xoauth2 / oauthbearer), for the connection test's sentence. */
+  oauthLogin: OAuthLoginInfo | undefined;
+  /** The OAuth2 token source, made on first use (auth xoauth2 / oauthbearer only). */
+  private tokenSource: AccessTokenSource | undefined;
 
   constructor(
     private readonly cfg: ImapSourceConfig,
@@ -87,6 +95,13 @@ export class ImapSessionOpener {
     return this.runtime.silence ?? { limitMs: IMAP_TUNING.silenceLimitMs, warnEveryMs: IMAP_TUNING.silenceWarnEveryMs };
   }
 
+  /** The connection's OAuth2 token source: the runtime's, else the one shared by this connection's sessions. */
+  get tokens(): AccessTokenSource {
+    this.tokenSource ??=
+      this.runtime.accessTokens ?? sharedAccessTokenSource(this.cfg.auth, { logger: this.logger, timeoutMs: this.cfg.connectTimeoutMs || OAUTH2_TUNING.requestTimeoutMs });
+    return this.tokenSource;
+  }
+
   /** Any failure of these sessions as a catalogue error (imapflow's errors stop here). */
   wrap(err: unknown): MailsluiceError {
     return mapSessionError(err, this.ctx, this.lastClientError);
@@ -101,6 +116,7 @@ export class ImapSessionOpener {
   newClient(logger?: ImapFlowOptions['logger']): ImapFlow {
     const client = new ImapFlow({ ...imapFlowOptions(this.cfg, this.silence.limitMs), ...(logger ? { logger } : {}) });
     if (this.cfg.auth.type === 'ntlm') useNtlm(client, this.cfg, this.where, (info) => (this.ntlmLogin = info));
+    if (this.cfg.auth.type === 'xoauth2' || this.cfg.auth.type === 'oauthbearer') useOAuth(client, this.cfg, this.where, this.tokens, (info) => (this.oauthLogin = info));
     // An 'error' without a listener would crash the process; the next command reports it instead.
     client.on('error', (err: unknown) => {
       this.lastClientError = err;

@@ -1,4 +1,5 @@
 import type { NtlmLoginInfo } from './imap-ntlm.js';
+import type { OAuthLoginInfo } from './imap-oauth.js';
 import type { ImapFlow } from 'imapflow';
 import type { ImapWire } from './imap-wire.js';
 import type { Candidate, FetchedMessage, MailboxSource, ResponseOutcome, ResponseRequest, SourceRuntime, SourceSession } from '../../core/ports/mailbox-source.js';
@@ -91,6 +92,11 @@ export class ImapSource implements MailboxSource {
   /** Who the NTLM login was (auth ntlm, after {@link connect}), for test-connection's sentence. */
   get ntlmLogin(): NtlmLoginInfo | undefined {
     return this.sessions.ntlmLogin;
+  }
+
+  /** How the OAuth2 login went (auth xoauth2 / oauthbearer, after {@link connect}), for test-connection's sentence. */
+  get oauthLogin(): OAuthLoginInfo | undefined {
+    return this.sessions.oauthLogin;
   }
 
   /** Connects and authenticates without opening the mailbox (used by test-connection). */

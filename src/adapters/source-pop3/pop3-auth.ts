@@ -1,5 +1,5 @@
 /**
- * POP3 login: APOP (RFC 1939 §7), SASL PLAIN, LOGIN and NTLM (AUTH, RFC 5034) and USER/PASS, chosen
+ * POP3 login: APOP (RFC 1939 §7), SASL PLAIN, LOGIN, NTLM, XOAUTH2 and OAUTHBEARER (AUTH, RFC 5034) and USER/PASS, chosen
  * from the settings and what CAPA offers. Credentials go to the server and nowhere else: no
  * sentence made here carries a password.
  */
@@ -8,6 +8,7 @@ import { MailsluiceError } from '../../core/errors/index.js';
 import { pop3ExtraChallenge, pop3LoginRejected, pop3NoApopStamp, pop3NoLogin, pop3Where, type Pop3ErrorContext } from './pop3-error-map.js';
 import type { Pop3AuthOptions } from './pop3-source-config.js';
 import type { Pop3Wire } from './pop3-wire.js';
+import { loginWithToken } from '../../core/ports/access-token-source.js';
 import { authenticateMessage, negotiateMessage, ntlmIdentity, parseChallenge, NtlmProtocolError } from '../ntlm-node/ntlm-messages.js';
 
 /** What the login needs of the session so far. */
@@ -122,13 +123,106 @@ async function ntlm(wire: Pop3Wire, a: Pop3AuthOptions, s: Pop3LoginState): Prom
   }
 }
 
+/** A SASL value that cannot be framed as one field of an OAuth payload (RFC 7628 3.1 allows no controls). */
+const SASL_CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** The SASL payload of `mech` (XOAUTH2 as Google and Microsoft document it; OAUTHBEARER per RFC 7628 3.1). */
+export function oauthPayload(mech: 'XOAUTH2' | 'OAUTHBEARER', user: string, token: string, host: string, port: number): string {
+  if (mech === 'XOAUTH2') return b64(`user=${user}\x01auth=Bearer ${token}\x01\x01`);
+  // RFC 5801 4: "," and "=" in the authzid are written =2C and =3D ("=" first).
+  const authzid = user.replace(/=/g, '=3D').replace(/,/g, '=2C');
+  return b64(`n,a=${authzid},\x01host=${host}\x01port=${port}\x01auth=Bearer ${token}\x01\x01`);
+}
+
+/** A token the server refused: its `-ERR` text and the OAuth status of its error challenge. */
+class TokenRefused extends Error {
+  constructor(
+    readonly text: string,
+    readonly status: string | undefined,
+  ) {
+    super(text);
+  }
+}
+
 /**
- * Logs in per the auth settings: NTLM alone when auth is ntlm; APOP when asked for, else SASL PLAIN (unless disabled), else
+ * One `AUTH XOAUTH2` / `AUTH OAUTHBEARER` exchange. The payload goes as the answer to the first
+ * `+`, not as an initial response: RFC 5034 bounds the AUTH line to 255 octets, which a token
+ * exceeds, and Microsoft documents this form for Exchange Online. A refusal comes as a second
+ * `+` carrying a base64 JSON status (RFC 7628 3.2.2), answered with the mechanism's empty
+ * response (`AQ==` for OAUTHBEARER) before the server's `-ERR`.
+ */
+async function oauthExchange(wire: Pop3Wire, s: Pop3LoginState, mech: 'XOAUTH2' | 'OAUTHBEARER', payload: string): Promise<void> {
+  wire.write(`AUTH ${mech}\r\n`);
+  let sent = false;
+  let status: string | undefined;
+  for (;;) {
+    const line = await wire.line(`the answer to AUTH ${mech}`);
+    if (line === '+' || line.startsWith('+ ')) {
+      if (!sent) {
+        sent = true;
+        wire.write(`${payload}\r\n`);
+        continue;
+      }
+      if (status !== undefined) throw wire.fail(pop3ExtraChallenge(s.ctx, `AUTH ${mech}`, line));
+      try {
+        const j = JSON.parse(Buffer.from(line.slice(2), 'base64').toString('utf8')) as { status?: unknown };
+        status = typeof j.status === 'string' ? j.status : '';
+      } catch {
+        status = '';
+      }
+      wire.write(mech === 'OAUTHBEARER' ? 'AQ==\r\n' : '\r\n');
+      continue;
+    }
+    const st = wire.parseStatus(line, `AUTH ${mech}`);
+    if (st.ok) return;
+    throw new TokenRefused(st.text, status || undefined);
+  }
+}
+
+/**
+ * OAuth2 (`auth: xoauth2 | oauthbearer`): the configured mechanism only, with a token of the
+ * connection's token source; a refused token is invalidated and the login tried once more with a
+ * new one on the same connection (ADR 0045c). Neither the token nor a secret goes into a sentence.
+ */
+async function oauth(wire: Pop3Wire, a: Pop3AuthOptions, s: Pop3LoginState): Promise<string> {
+  const mech = a.type === 'oauthbearer' ? 'OAUTHBEARER' : 'XOAUTH2';
+  const user = a.username ?? '';
+  if (user === '' || !a.tokens) {
+    throw wire.fail(new MailsluiceError('CONFIG_INVALID', `auth is ${a.type} for POP3 server ${pop3Where(s.ctx)} but ${user === '' ? 'the username is missing' : 'no token source was given'}`));
+  }
+  if (SASL_CONTROL.test(user)) throw wire.fail(new MailsluiceError('CONFIG_INVALID', `auth is ${a.type} for POP3 server ${pop3Where(s.ctx)} but the username holds a control character`));
+  // Without CAPA nothing says which mechanisms exist; the configured one is still the only one tried.
+  if (s.caps.length > 0 && !saslMechanisms(s.caps).has(mech)) {
+    throw wire.fail(new MailsluiceError('SOURCE_AUTH_UNSUPPORTED', `POP3 server ${pop3Where(s.ctx)} does not offer ${mech} (CAPA: ${s.caps.join(', ')}); auth is ${a.type}, so no other login is tried`));
+  }
+  const tokens = a.tokens;
+  let renewed = false;
+  try {
+    await loginWithToken(
+      tokens,
+      async (token, retry) => {
+        renewed = retry;
+        if (SASL_CONTROL.test(token)) throw wire.fail(new MailsluiceError('SOURCE_PROTOCOL', `the token endpoint issued a token with a control character, which ${mech} cannot carry`, { retryable: false }));
+        await oauthExchange(wire, s, mech, oauthPayload(mech, user, token, s.ctx.host, s.ctx.port));
+      },
+      (err) => err instanceof TokenRefused,
+    );
+  } catch (err) {
+    if (!(err instanceof TokenRefused)) throw err;
+    const status = err.status !== undefined ? `, OAuth status ${JSON.stringify(err.status)}` : '';
+    throw pop3LoginRejected(s.ctx, `AUTH ${mech} with ${tokens.describe()}${status}${renewed ? '; a new token was obtained and refused too' : ''}`, user, err.text);
+  }
+  return `logged in as ${JSON.stringify(user)} with AUTH ${mech}${renewed ? ' (the first token was refused; a new one was accepted)' : ''}`;
+}
+
+/**
+ * Logs in per the auth settings: OAuth2 alone when auth is xoauth2 or oauthbearer; NTLM alone when auth is ntlm; APOP when asked for, else SASL PLAIN (unless disabled), else
  * SASL LOGIN, else USER/PASS when CAPA allows it. Returns a sentence saying how.
  */
 export async function pop3Login(wire: Pop3Wire, a: Pop3AuthOptions, s: Pop3LoginState): Promise<string> {
   if (a.type === 'none') return 'no authentication (auth: none)';
   if (a.type === 'ntlm') return ntlm(wire, a, s);
+  if (a.type === 'xoauth2' || a.type === 'oauthbearer') return oauth(wire, a, s);
   const user = a.username;
   const pass = a.password;
   if (user === undefined || user === '' || pass === undefined) {

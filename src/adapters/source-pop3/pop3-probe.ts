@@ -3,6 +3,9 @@ import { MailsluiceError } from '../../core/errors/index.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { ConnectionConfig } from '../../config/loader.js';
 import type { ProbeResult, ProbeStep, ProbeStepListener } from '../source-imap/imap-probe.js';
+import { OAUTH2_TUNING, probeAccessToken } from '../oauth2-http/index.js';
+import type { AccessTokenSource } from '../../core/ports/access-token-source.js';
+import { isOAuthType } from '../../config/oauth-checks.js';
 import { Pop3Client } from './pop3-client.js';
 import { mapPop3Error } from './pop3-error-map.js';
 import { pop3ClientOptions, type Pop3ConnectStep } from './pop3-source-config.js';
@@ -18,8 +21,8 @@ function connectSteps(security: ConnectionConfig['security']): Pop3ConnectStep[]
 }
 
 /**
- * The step-by-step POP3 connection test (SPEC "test connection"): resolve, connect, TLS,
- * greeting, capabilities, auth, mailbox (STAT) and count. Everything after `resolve` runs through
+ * The step-by-step POP3 connection test (SPEC "test connection"): resolve, the OAuth2 token
+ * (auth xoauth2 / oauthbearer), connect, TLS, greeting, capabilities, auth, mailbox (STAT) and count. Everything after `resolve` runs through
  * the same client and options as the drain, so what passes here is what the drain will do. The
  * session ends with QUIT and deletes nothing.
  */
@@ -53,9 +56,22 @@ export async function probePop3(cfg: ConnectionConfig, logger: Logger, onStep?: 
     return fail('resolve', err);
   }
 
+  // OAuth2: the token first (POP3's connect runs through to the login in one go), from a token
+  // source of the probe's own so the endpoint is really asked; the login then uses it.
+  let tokens: AccessTokenSource | undefined;
+  if (isOAuthType(cfg.auth.type)) {
+    try {
+      const got = await probeAccessToken(cfg.auth, { logger: log, timeoutMs: cfg.connectTimeoutMs || OAUTH2_TUNING.requestTimeoutMs });
+      tokens = got.tokens;
+      pass('token', got.detail);
+    } catch (err) {
+      return fail('token', err);
+    }
+  }
+
   let client: Pop3Client;
   try {
-    const opts = pop3ClientOptions(cfg);
+    const opts = pop3ClientOptions(cfg, tokens, log);
     client = await Pop3Client.connect({
       ...opts,
       connectTimeoutMs: opts.connectTimeoutMs || PROBE_FALLBACK_TIMEOUT_MS,

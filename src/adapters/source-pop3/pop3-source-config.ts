@@ -2,7 +2,9 @@
  * What the POP3 source reads: the connection's settings, the client options built from them, and
  * the fixed values behind the adapter (`POP3_TUNING`, `POP3_LIMITS`), each with its reason.
  */
-import { MailsluiceError } from '../../core/errors/index.js';
+import type { AccessTokenSource } from '../../core/ports/access-token-source.js';
+import type { Logger } from '../../core/ports/logger.js';
+import { OAUTH2_TUNING, sharedAccessTokenSource } from '../oauth2-http/index.js';
 import { tlsClientOptions } from '../tls-node/tls-client-options.js';
 import { SERVER_SILENCE } from '../../core/ports/mailbox-source.js';
 import type { ConnectionConfig } from '../../config/loader.js';
@@ -82,7 +84,7 @@ export interface Pop3TlsOptions {
 
 /** Login settings. */
 export interface Pop3AuthOptions {
-  type: 'none' | 'basic' | 'ntlm';
+  type: 'none' | 'basic' | 'ntlm' | 'xoauth2' | 'oauthbearer';
   username?: string;
   /** Windows domain (ntlm only; else from `DOMAIN\\user`). */
   domain?: string;
@@ -91,6 +93,8 @@ export interface Pop3AuthOptions {
   disablePlain: boolean;
   /** Log in with APOP (needs the `<timestamp>` of the greeting); not in the config schema yet. */
   apop?: boolean;
+  /** xoauth2 / oauthbearer: where the tokens come from. */
+  tokens?: AccessTokenSource;
 }
 
 /** The steps of `Pop3Client.connect`, in the order they can complete or fail. */
@@ -132,12 +136,14 @@ export interface Pop3ClientOptions {
   onProgress?: (step: Pop3ConnectStep, detail: string) => void;
 }
 
-/** Builds the POP3 client's options from the connection settings. */
-export function pop3ClientOptions(cfg: Pop3SourceConfig): Pop3ClientOptions {
+/**
+ * Builds the POP3 client's options from the connection settings. OAuth2 logins take their tokens
+ * from `accessTokens`, else from the source shared by the connection's sessions (ADR 0045c).
+ */
+export function pop3ClientOptions(cfg: Pop3SourceConfig, accessTokens?: AccessTokenSource, logger?: Logger): Pop3ClientOptions {
   const tls: Pop3TlsOptions = tlsClientOptions(cfg.tls) as Pop3TlsOptions;
-  if (cfg.auth.type !== 'none' && cfg.auth.type !== 'basic' && cfg.auth.type !== 'ntlm') {
-    throw new MailsluiceError('SOURCE_AUTH_UNSUPPORTED', `connection ${cfg.name}: auth ${cfg.auth.type} is not available over POP3 in this build (use basic, ntlm or none)`);
-  }
+  const oauth = cfg.auth.type === 'xoauth2' || cfg.auth.type === 'oauthbearer';
+  const tokens = !oauth ? undefined : (accessTokens ?? sharedAccessTokenSource(cfg.auth, { timeoutMs: cfg.connectTimeoutMs || OAUTH2_TUNING.requestTimeoutMs, ...(logger ? { logger } : {}) }));
   return {
     host: cfg.host,
     port: cfg.security === 'tls' ? cfg.tlsPort : cfg.port,
@@ -150,6 +156,7 @@ export function pop3ClientOptions(cfg: Pop3SourceConfig): Pop3ClientOptions {
       ...(cfg.auth.domain !== undefined ? { domain: cfg.auth.domain } : {}),
       disablePlain: cfg.auth.disablePlain,
       apop: cfg.auth.apop,
+      ...(tokens ? { tokens } : {}),
     },
     connectTimeoutMs: cfg.connectTimeoutMs,
     dataTimeoutMs: cfg.dataTimeoutMs,

@@ -2,6 +2,7 @@
  * The mailbox-source port: lists and streams messages and applies server-side actions.
  * It does not parse, route or store (ARCHITECTURE.md).
  */
+import type { AccessTokenSource } from './access-token-source.js';
 import type { ServerResponse } from './scenario-action.js';
 
 /** A message on the server that may be taken. */
@@ -109,6 +110,11 @@ export interface SourceRuntime {
    * often a warning is logged meanwhile; the adapters' own tunables when not given.
    */
   silence?: { limitMs: number; warnEveryMs: number };
+  /**
+   * OAuth2 logins (auth xoauth2 / oauthbearer): where the tokens come from. Absent: the adapter's
+   * own for the connection's settings, shared by its sessions (ADR 0045c).
+   */
+  accessTokens?: AccessTokenSource;
 }
 
 /** What the connection does on the server with a message after it is committed. */
