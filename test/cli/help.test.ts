@@ -278,7 +278,7 @@ test('config check names the IMAP-only settings a POP3 connection sets, and APOP
   });
 });
 
-test('config check refuses auth an IMAP or POP3 login cannot do (and an NTLM username naming no one account), instead of sending the password another way', () => {
+test('config check refuses auth an IMAP or POP3 login cannot do (an NTLM username naming no one account, incomplete OAuth2), instead of sending the password another way', () => {
   withTempDir((dir) => {
     const file = join(dir, 'mailsluice.yaml');
     writeFileSync(
@@ -291,7 +291,7 @@ test('config check refuses auth an IMAP or POP3 login cannot do (and an NTLM use
   - name: pop_oauth
     protocol: pop3
     host: mail.example.com
-    auth: { type: xoauth2, username: journal, accessToken: t }
+    auth: { type: oauthbearer, username: journal, tokenUrl: 'http://login.example.com/token', clientSecret: s }
   - name: imap_domain
     protocol: imap
     host: mail.example.com
@@ -308,6 +308,14 @@ test('config check refuses auth an IMAP or POP3 login cannot do (and an NTLM use
     protocol: pop3
     host: mail.example.com
     auth: { type: ntlm, username: 'CORP\\journal', password: x }
+  - name: pop_oauth_fixed
+    protocol: pop3
+    host: mail.example.com
+    auth: { type: xoauth2, username: journal, accessToken: t }
+  - name: imap_oauth_renewing
+    protocol: imap
+    host: mail.example.com
+    auth: { type: oauthbearer, username: journal, tokenUrl: 'https://login.microsoftonline.com/t/oauth2/v2.0/token', clientId: c, clientSecret: s, scope: 'https://outlook.office365.com/.default' }
 `,
     );
     const r = cli(['config', 'check', '--config', file], dir);
@@ -315,11 +323,13 @@ test('config check refuses auth an IMAP or POP3 login cannot do (and an NTLM use
     const expect: Array<[string, RegExp]> = [
       ['connections[0].auth.username', /alias form dom\\user\\alias has no NTLM equivalent/],
       ['connections[3].auth.domain', /says "CORP" but the username says "OTHER"/],
-      ['connections[1].auth.type', /xoauth2 is not available for POP3/],
+      ['connections[1].auth.tokenUrl', /is http on login\.example\.com, beyond this machine/],
+      ['connections[1].auth.clientId', /is required with tokenUrl/],
       ['connections[2].auth.domain', /only applies with auth type ntlm/],
     ];
     assertProblems(r.stderr, expect);
     for (const ok of ['connections[4]', 'connections[5]']) assert.ok(!lines(r.stderr).some((l) => l.startsWith(ok)), `${ok}: NTLM over IMAP and POP3, with auth.domain or DOMAIN\\user, is accepted`);
+    for (const ok of ['connections[6]', 'connections[7]']) assert.ok(!lines(r.stderr).some((l) => l.startsWith(ok)), `${ok}: OAuth2 over POP3 and IMAP, a fixed token or one renewed from tokenUrl, is accepted`);
   });
 });
 
