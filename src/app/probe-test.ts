@@ -16,6 +16,7 @@ import { PROBE_HEADER } from '../core/message/probe-mark.js';
 import { sessionSecurity, type TlsMemory } from '../core/connection/tls-downgrade.js';
 import { sendThroughRelay, relayAddress } from '../adapters/relay-nodemailer/index.js';
 import { JsonlLogger } from '../adapters/logger-jsonl/index.js';
+import { accessTokensFor } from './access-tokens.js';
 import { lockDataDir } from '../adapters/store-sqlite/index.js';
 import type { ConnectionConfig, TestRelayConfig } from '../config/loader.js';
 import { sourceEntry } from './source-registry.js';
@@ -101,7 +102,9 @@ export function probeMessage(conn: ConnectionConfig, relay: TestRelayConfig, pro
 
 /** The keys the mailbox lists now (before the send: what is not the probe). */
 async function listMailbox(conn: ConnectionConfig): Promise<{ keys: Set<string>; fresh: (baseline: Set<string>) => Candidate[]; read: (c: Candidate[], id: string) => Promise<boolean>; close: () => Promise<void> }> {
-  const source = sourceEntry(conn.protocol)!.create(conn, new JsonlLogger([]), {});
+  const logger = new JsonlLogger([]);
+  const accessTokens = accessTokensFor(conn, logger);
+  const source = sourceEntry(conn.protocol)!.create(conn, logger, accessTokens ? { accessTokens } : {});
   try {
     await source.open();
     const list = await source.listCandidates(LIST_LIMIT);

@@ -2,6 +2,7 @@ import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.
 import type { Logger } from '../core/ports/logger.js';
 import { MailsluiceError } from '../core/errors/index.js';
 import { sourceEntry } from './source-registry.js';
+import { accessTokensFor } from './access-tokens.js';
 import type { ConnectionConfig } from '../config/loader.js';
 
 /**
@@ -19,7 +20,8 @@ function silenceFromEnv(env: NodeJS.ProcessEnv = process.env): SourceRuntime['si
 /** Builds the mailbox source adapter for a connection's protocol (the source registry's). */
 export function createSource(cfg: ConnectionConfig, logger: Logger, runtime: SourceRuntime = {}): MailboxSource {
   const silence = runtime.silence ?? silenceFromEnv();
-  const rt: SourceRuntime = { ...runtime, ...(silence ? { silence } : {}) };
+  const accessTokens = runtime.accessTokens ?? accessTokensFor(cfg, logger);
+  const rt: SourceRuntime = { ...runtime, ...(silence ? { silence } : {}), ...(accessTokens ? { accessTokens } : {}) };
   const entry = sourceEntry(cfg.protocol);
   if (!entry) throw new MailsluiceError('SOURCE_UNSUPPORTED_PROTOCOL', `connection ${cfg.name}: protocol ${cfg.protocol} has no source adapter in this build yet`);
   return entry.create(cfg, logger, rt);

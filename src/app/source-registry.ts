@@ -18,8 +18,8 @@ export type { ProbeResult, ProbeStep, ProbeStepListener };
 export interface SourceEntry {
   /** A fresh source for one session of `cfg` (a runner builds one per connect). */
   create(cfg: ConnectionConfig, logger: Logger, runtime: SourceRuntime): MailboxSource;
-  /** The step-by-step connection test (resolve, connect, TLS, greeting, auth, mailbox), each step told to `onStep` as it completes. */
-  probe(cfg: ConnectionConfig, logger: Logger, onStep?: ProbeStepListener): Promise<ProbeResult>;
+  /** The step-by-step connection test (resolve, connect, TLS, greeting, token, auth, mailbox), each step told to `onStep` as it completes; `runtime` hands it an OAuth2 token source. */
+  probe(cfg: ConnectionConfig, logger: Logger, onStep?: ProbeStepListener, runtime?: SourceRuntime): Promise<ProbeResult>;
 }
 
 /** Every protocol the config facet marks `source: true`, with its adapter. */

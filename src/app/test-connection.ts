@@ -1,6 +1,7 @@
 import { MailsluiceError, type ErrorCode } from '../core/errors/index.js';
 import { sourceEntry, type ProbeResult, type ProbeStep, type ProbeStepListener } from './source-registry.js';
 import { JsonlLogger } from '../adapters/logger-jsonl/index.js';
+import { accessTokensFor } from './access-tokens.js';
 import type { ConnectionConfig } from '../config/loader.js';
 import { downgradeRefusal, plaintextCredentialsWarning, sessionSecurity, shouldRememberTls, type TlsMemory } from '../core/connection/tls-downgrade.js';
 
@@ -19,6 +20,8 @@ export async function testConnection(cfg: ConnectionConfig, memory?: TlsMemory, 
   const guarded = { ...cfg, security: sessionSecurity(cfg.security, before) };
   const entry = sourceEntry(cfg.protocol);
   if (entry) {
+    // OAuth2: a token source of the test's own, so its token step really asks the endpoint.
+    const accessTokens = accessTokensFor(cfg, logger, true);
     const result = await entry.probe(guarded, logger, (step) => {
       // The probe stops at its first failure: this is the one step the refusal may rename.
       if (!step.ok && step.code) {
@@ -26,7 +29,7 @@ export async function testConnection(cfg: ConnectionConfig, memory?: TlsMemory, 
         if (refusal instanceof MailsluiceError) Object.assign(step, { code: refusal.code, detail: refusal.message });
       }
       onStep?.(step);
-    });
+    }, accessTokens ? { accessTokens } : {});
     if (result.ok && result.tls !== undefined) {
       if (memory && shouldRememberTls(cfg.security, before, result.tls)) memory.setTlsOffered(cfg.name, true);
       const warning = plaintextCredentialsWarning(cfg.name, cfg.security, cfg.auth.type, result.tls);

@@ -8,7 +8,8 @@ import { imapErrorContext, mapImapError, starttlsUnavailableError } from './imap
 import { ImapSource } from './imap-source.js';
 import { tlsClientOptions } from '../tls-node/tls-client-options.js';
 import { isOAuthType } from '../../config/oauth-checks.js';
-import { OAUTH2_TUNING, probeAccessToken } from '../oauth2-http/index.js';
+import { tokenStep } from '../../core/ports/access-token-source.js';
+import type { SourceRuntime } from '../../core/ports/mailbox-source.js';
 
 /** One step of a connection test. */
 export interface ProbeStep {
@@ -191,14 +192,15 @@ export function oauthLoginSentence(o: { mechanism: string; user: string; renewed
 }
 
 /** Auth, mailbox and count through the real source, so what passes here is what the drain will do. */
-async function sourceSteps(run: StepRunner, steps: ProbeStep[], cfg: ImapSourceConfig, logger: Logger): Promise<ProbeResult> {
-  const accessTokens = isOAuthType(cfg.auth.type)
-    ? await run('token', async () => {
-        const { tokens, detail } = await probeAccessToken(cfg.auth, { logger, timeoutMs: cfg.connectTimeoutMs || OAUTH2_TUNING.requestTimeoutMs });
-        return { value: tokens, detail };
-      })
-    : undefined;
-  const source = new ImapSource(cfg, logger, accessTokens ? { accessTokens } : {});
+async function sourceSteps(run: StepRunner, steps: ProbeStep[], cfg: ImapSourceConfig, logger: Logger, runtime: SourceRuntime): Promise<ProbeResult> {
+  // OAuth2: a token first (from the source the caller handed over), which the login then uses.
+  if (isOAuthType(cfg.auth.type)) {
+    await run('token', async () => {
+      const said = await tokenStep(runtime.accessTokens, `connection ${cfg.name}`);
+      return { value: undefined, detail: `${cfg.auth.tokenUrl !== undefined ? 'obtained' : 'using'} ${said}` };
+    });
+  }
+  const source = new ImapSource(cfg, logger, runtime);
   try {
     await run('auth', async () => {
       await source.connect();
@@ -224,7 +226,7 @@ async function sourceSteps(run: StepRunner, steps: ProbeStep[], cfg: ImapSourceC
  * greeting, capabilities on a raw socket, then auth, mailbox and count through the real source,
  * so what passes here is what the drain will do.
  */
-export async function probeImap(cfg: ImapSourceConfig, logger: Logger, onStep?: ProbeStepListener): Promise<ProbeResult> {
+export async function probeImap(cfg: ImapSourceConfig, logger: Logger, onStep?: ProbeStepListener, runtime: SourceRuntime = {}): Promise<ProbeResult> {
   const steps: ProbeStep[] = [];
   const record = (s: ProbeStep): void => {
     steps.push(s);
@@ -269,7 +271,7 @@ export async function probeImap(cfg: ImapSourceConfig, logger: Logger, onStep?: 
     if (cfg.security === 'starttls' || cfg.security === 'starttls-if-available') sock = await starttlsStep(run, record, cfg, { sock, reader, caps, port, timeout });
     sock.destroy();
     sock = null;
-    return await sourceSteps(run, steps, cfg, logger);
+    return await sourceSteps(run, steps, cfg, logger, runtime);
   } catch {
     return { ok: false, steps };
   } finally {

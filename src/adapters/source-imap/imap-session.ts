@@ -6,12 +6,11 @@
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { SourceRuntime } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
-import type { MailsluiceError } from '../../core/errors/index.js';
+import { MailsluiceError } from '../../core/errors/index.js';
 import { ImapWire } from './imap-wire.js';
 import { useNtlm, type NtlmLoginInfo } from './imap-ntlm.js';
 import { useOAuth, type OAuthLoginInfo } from './imap-oauth.js';
 import type { AccessTokenSource } from '../../core/ports/access-token-source.js';
-import { OAUTH2_TUNING, sharedAccessTokenSource } from '../oauth2-http/index.js';
 import { tlsClientOptions } from '../tls-node/tls-client-options.js';
 import { IMAP_TUNING, type ImapSourceConfig } from './imap-source-config.js';
 import { mapMarkSeenError, mapSelectError, mapSessionError, type ImapErrorContext } from './imap-error-map.js';
@@ -75,8 +74,6 @@ export class ImapSessionOpener {
   ntlmLogin: NtlmLoginInfo | undefined;
   /** How the last OAuth2 login went (auth xoauth2 / oauthbearer), for the connection test's sentence. */
   oauthLogin: OAuthLoginInfo | undefined;
-  /** The OAuth2 token source, made on first use (auth xoauth2 / oauthbearer only). */
-  private tokenSource: AccessTokenSource | undefined;
 
   constructor(
     private readonly cfg: ImapSourceConfig,
@@ -95,11 +92,11 @@ export class ImapSessionOpener {
     return this.runtime.silence ?? { limitMs: IMAP_TUNING.silenceLimitMs, warnEveryMs: IMAP_TUNING.silenceWarnEveryMs };
   }
 
-  /** The connection's OAuth2 token source: the runtime's, else the one shared by this connection's sessions. */
+  /** The connection's OAuth2 token source, as the composition root handed it over (SourceRuntime). */
   get tokens(): AccessTokenSource {
-    this.tokenSource ??=
-      this.runtime.accessTokens ?? sharedAccessTokenSource(this.cfg.auth, { logger: this.logger, timeoutMs: this.cfg.connectTimeoutMs || OAUTH2_TUNING.requestTimeoutMs });
-    return this.tokenSource;
+    const t = this.runtime.accessTokens;
+    if (!t) throw new MailsluiceError('CONFIG_INVALID', `auth is ${this.cfg.auth.type} for IMAP server ${this.where} but no token source was handed to the source`);
+    return t;
   }
 
   /** Any failure of these sessions as a catalogue error (imapflow's errors stop here). */

@@ -3,8 +3,8 @@ import { MailsluiceError } from '../../core/errors/index.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { ConnectionConfig } from '../../config/loader.js';
 import type { ProbeResult, ProbeStep, ProbeStepListener } from '../source-imap/imap-probe.js';
-import { OAUTH2_TUNING, probeAccessToken } from '../oauth2-http/index.js';
-import type { AccessTokenSource } from '../../core/ports/access-token-source.js';
+import { tokenStep } from '../../core/ports/access-token-source.js';
+import type { SourceRuntime } from '../../core/ports/mailbox-source.js';
 import { isOAuthType } from '../../config/oauth-checks.js';
 import { Pop3Client } from './pop3-client.js';
 import { mapPop3Error } from './pop3-error-map.js';
@@ -26,7 +26,7 @@ function connectSteps(security: ConnectionConfig['security']): Pop3ConnectStep[]
  * the same client and options as the drain, so what passes here is what the drain will do. The
  * session ends with QUIT and deletes nothing.
  */
-export async function probePop3(cfg: ConnectionConfig, logger: Logger, onStep?: ProbeStepListener): Promise<ProbeResult> {
+export async function probePop3(cfg: ConnectionConfig, logger: Logger, onStep?: ProbeStepListener, runtime: SourceRuntime = {}): Promise<ProbeResult> {
   const steps: ProbeStep[] = [];
   const record = (s: ProbeStep): void => {
     steps.push(s);
@@ -56,14 +56,12 @@ export async function probePop3(cfg: ConnectionConfig, logger: Logger, onStep?: 
     return fail('resolve', err);
   }
 
-  // OAuth2: the token first (POP3's connect runs through to the login in one go), from a token
-  // source of the probe's own so the endpoint is really asked; the login then uses it.
-  let tokens: AccessTokenSource | undefined;
+  // OAuth2: the token first (POP3's connect runs through to the login in one go), from the
+  // source the caller handed over; the login then uses it.
   if (isOAuthType(cfg.auth.type)) {
     try {
-      const got = await probeAccessToken(cfg.auth, { logger: log, timeoutMs: cfg.connectTimeoutMs || OAUTH2_TUNING.requestTimeoutMs });
-      tokens = got.tokens;
-      pass('token', got.detail);
+      const said = await tokenStep(runtime.accessTokens, `connection ${cfg.name}`);
+      pass('token', `${cfg.auth.tokenUrl !== undefined ? 'obtained' : 'using'} ${said}`);
     } catch (err) {
       return fail('token', err);
     }
@@ -71,7 +69,7 @@ export async function probePop3(cfg: ConnectionConfig, logger: Logger, onStep?: 
 
   let client: Pop3Client;
   try {
-    const opts = pop3ClientOptions(cfg, tokens, log);
+    const opts = pop3ClientOptions(cfg, runtime.accessTokens);
     client = await Pop3Client.connect({
       ...opts,
       connectTimeoutMs: opts.connectTimeoutMs || PROBE_FALLBACK_TIMEOUT_MS,

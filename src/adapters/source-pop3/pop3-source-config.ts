@@ -3,8 +3,6 @@
  * the fixed values behind the adapter (`POP3_TUNING`, `POP3_LIMITS`), each with its reason.
  */
 import type { AccessTokenSource } from '../../core/ports/access-token-source.js';
-import type { Logger } from '../../core/ports/logger.js';
-import { OAUTH2_TUNING, sharedAccessTokenSource } from '../oauth2-http/index.js';
 import { tlsClientOptions } from '../tls-node/tls-client-options.js';
 import { SERVER_SILENCE } from '../../core/ports/mailbox-source.js';
 import type { ConnectionConfig } from '../../config/loader.js';
@@ -138,12 +136,11 @@ export interface Pop3ClientOptions {
 
 /**
  * Builds the POP3 client's options from the connection settings. OAuth2 logins take their tokens
- * from `accessTokens`, else from the source shared by the connection's sessions (ADR 0045c).
+ * from `accessTokens`, the connection's token source as the composition root handed it over.
  */
-export function pop3ClientOptions(cfg: Pop3SourceConfig, accessTokens?: AccessTokenSource, logger?: Logger): Pop3ClientOptions {
+export function pop3ClientOptions(cfg: Pop3SourceConfig, accessTokens?: AccessTokenSource): Pop3ClientOptions {
   const tls: Pop3TlsOptions = tlsClientOptions(cfg.tls) as Pop3TlsOptions;
-  const oauth = cfg.auth.type === 'xoauth2' || cfg.auth.type === 'oauthbearer';
-  const tokens = !oauth ? undefined : (accessTokens ?? sharedAccessTokenSource(cfg.auth, { timeoutMs: cfg.connectTimeoutMs || OAUTH2_TUNING.requestTimeoutMs, ...(logger ? { logger } : {}) }));
+  const tokens = cfg.auth.type === 'xoauth2' || cfg.auth.type === 'oauthbearer' ? accessTokens : undefined;
   return {
     host: cfg.host,
     port: cfg.security === 'tls' ? cfg.tlsPort : cfg.port,

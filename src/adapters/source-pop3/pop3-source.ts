@@ -57,7 +57,7 @@ export class Pop3Source implements MailboxSource {
       onSilence: (ms: number, what: string) =>
         this.logger.warn(`no data from the server for ${Math.round(ms / 1000)} s while waiting for ${what}`, { waitingFor: what, silentMs: ms, limitMs: this.cfg.dataTimeoutMs || limitMs }),
     };
-    const client = await Pop3Client.connect({ ...pop3ClientOptions(this.cfg, this.runtime.accessTokens, this.logger), silence }, signal);
+    const client = await Pop3Client.connect({ ...pop3ClientOptions(this.cfg, this.runtime.accessTokens), silence }, signal);
     this.tlsInUse = client.tlsActive;
     this.certificateExpiresAt = client.certificateExpiresAt;
     try {

@@ -1,9 +1,10 @@
 /**
  * Port: where a source's OAuth2 bearer tokens come from (ADR 0045c). One role: hand out a token
- * valid now, and forget one the server refused. The adapter (`oauth2-http`) obtains them from a
+ * valid now, and forget one the server refused. The adapter (`token-oauth2`) obtains them from a
  * token endpoint and renews them before they expire; a fixed token the operator renews is the
  * trivial implementation. A token is a secret: it is never put into a sentence or a log.
  */
+import { MailsluiceError } from '../errors/index.js';
 
 /** Hands out OAuth2 access tokens for one connection's login. */
 export interface AccessTokenSource {
@@ -40,4 +41,15 @@ export async function loginWithToken<T>(tokens: AccessTokenSource, attempt: (tok
     if (!isRefusal(err) || !tokens.invalidate(first)) throw err;
   }
   return attempt(await tokens.token(signal), true);
+}
+
+/**
+ * The connection test's `token` step: a token from `tokens` now, and the sentence saying where
+ * it came from (the endpoint's host, never the token). `where` names the connection for the
+ * failure when no source was handed over.
+ */
+export async function tokenStep(tokens: AccessTokenSource | undefined, where: string, signal?: AbortSignal): Promise<string> {
+  if (!tokens) throw new MailsluiceError('CONFIG_INVALID', `${where}: auth is OAuth2 but no token source was handed to the connection test`);
+  await tokens.token(signal);
+  return tokens.describe();
 }

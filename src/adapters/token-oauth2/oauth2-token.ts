@@ -4,46 +4,18 @@
  * refused token dropped so the next login gets a new one. A fixed `accessToken` the operator
  * renews is {@link FixedAccessToken}. Neither ever logs or describes a token or a secret.
  */
-import { createHash } from 'node:crypto';
 import type { AccessTokenSource } from '../../core/ports/access-token-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { AuthConfig } from '../../config/loader.js';
 import { MailsluiceError } from '../../core/errors/index.js';
-import { endpointHost, grantOf, requestToken, type IssuedToken, type TokenRequest } from './oauth2-token-request.js';
-
-/** Tunables with their reasons; not operator settings. */
-export const OAUTH2_TUNING = {
-  /**
-   * A token is renewed this long before `expires_in` runs out (at most; see {@link earlyFraction}):
-   * it must still be valid when the server checks it, after the connect, TLS and greeting that
-   * follow its issue, and the token endpoint's and the mail server's clocks may differ by some
-   * seconds. A minute is a small part of the hour Microsoft's tokens last.
-   */
-  renewEarlyMs: 60_000,
-  /** …and at most this part of its lifetime, so a short-lived token (tests, some brokers) is still used. */
-  earlyFraction: 0.2,
-  /**
-   * How long a token whose answer had no `expires_in` (RFC 6749 makes it only RECOMMENDED) is
-   * held: short enough that a token revoked meanwhile is soon replaced even without a refusal.
-   */
-  lifetimeWithoutExpiryMs: 5 * 60_000,
-  /** Bound on one token request when the connection sets no connect timeout. */
-  requestTimeoutMs: 30_000,
-} as const;
+import { endpointHost, grantOf, requestToken } from './oauth2-token-request.js';
+import { OAUTH2_TUNING, type IssuedToken, type OAuth2TokenSourceOptions } from './oauth2-token-config.js';
 
 /** A token held, and when it is to be renewed. */
 interface Held {
   token: string;
   renewAt: number;
   expiresInS: number | undefined;
-}
-
-/** Settings of an {@link OAuth2TokenSource}. */
-export interface OAuth2TokenSourceOptions extends Omit<TokenRequest, 'timeoutMs'> {
-  timeoutMs?: number;
-  logger?: Logger;
-  /** For tests: the clock. */
-  now?: () => number;
 }
 
 /** Tokens from a token endpoint; see the file comment. */
@@ -132,35 +104,4 @@ export function accessTokenSourceFor(auth: AuthConfig, opts: { timeoutMs?: numbe
   }
   if (auth.accessToken !== undefined) return new FixedAccessToken(auth.accessToken);
   throw new MailsluiceError('CONFIG_INVALID', `auth is ${auth.type} but neither accessToken nor tokenUrl with clientId is set`);
-}
-
-/**
- * The connection test's `token` step: a token obtained now from a new token source (so the
- * endpoint is really asked, not a drain's cache), and the sentence saying where it came from,
- * naming the endpoint's host and never the token. The login that follows uses the same source.
- */
-export async function probeAccessToken(auth: AuthConfig, opts: { timeoutMs?: number; logger?: Logger } = {}): Promise<{ tokens: AccessTokenSource; detail: string }> {
-  const tokens = accessTokenSourceFor(auth, opts);
-  await tokens.token();
-  return { tokens, detail: auth.tokenUrl !== undefined ? `obtained ${tokens.describe()}` : `using ${tokens.describe()}` };
-}
-
-/**
- * Sources are built afresh for each session (the runner's connect), but a token must outlive
- * them: one token source per distinct set of token settings, for the life of the process. Keyed
- * by a hash, so the secrets are not kept twice; settings changed by a reload get a new one.
- */
-const shared = new Map<string, AccessTokenSource>();
-
-/** The process's token source for these settings (see {@link shared}). */
-export function sharedAccessTokenSource(auth: AuthConfig, opts: { timeoutMs?: number; logger?: Logger } = {}): AccessTokenSource {
-  const key = createHash('sha256')
-    .update(JSON.stringify([auth.tokenUrl, auth.clientId, auth.clientSecret, auth.refreshToken, auth.scope, auth.accessToken]))
-    .digest('hex');
-  let s = shared.get(key);
-  if (!s) {
-    s = accessTokenSourceFor(auth, opts);
-    shared.set(key, s);
-  }
-  return s;
 }

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
-import { OAuth2TokenSource, FixedAccessToken } from '../../src/adapters/oauth2-http/index.js';
+import { OAuth2TokenSource, FixedAccessToken } from '../../src/adapters/token-oauth2/index.js';
 import { loginWithToken } from '../../src/core/ports/access-token-source.js';
 import { MailsluiceError } from '../../src/core/errors/index.js';
 import { oauthProblems, tokenUrlProblem } from '../../src/config/oauth-checks.js';

@@ -1,0 +1,66 @@
+/**
+ * One token request to an OAuth2 token endpoint (RFC 6749): an `application/x-www-form-urlencoded`
+ * POST of the client credentials grant (§4.4) or the refresh token grant (§6), the client
+ * authenticated by `client_id`/`client_secret` in the body (§2.3.1; the form the Microsoft
+ * identity platform documents), and its answer (§5.1) read; its errors (§5.2) and fetch's are
+ * oauth2-error-map.ts's.
+ */
+import type { IssuedToken, TokenRequest } from './oauth2-token-config.js';
+import { mapTokenAnswer, mapTokenRequestError } from './oauth2-error-map.js';
+
+/** The grant `r` uses, as RFC 6749 names it. */
+export function grantOf(r: Pick<TokenRequest, 'refreshToken'>): 'client_credentials' | 'refresh_token' {
+  return r.refreshToken !== undefined ? 'refresh_token' : 'client_credentials';
+}
+
+/** `host[:port]` of the endpoint, the only part of its URL put into sentences (a query may hold a key). */
+export function endpointHost(tokenUrl: string): string {
+  try {
+    return new URL(tokenUrl).host;
+  } catch {
+    return '(an unreadable tokenUrl)';
+  }
+}
+
+/** Posts the token request and returns the token; see the file comment for the failures. */
+export async function requestToken(r: TokenRequest, signal?: AbortSignal): Promise<IssuedToken> {
+  const host = endpointHost(r.tokenUrl);
+  const grant = grantOf(r);
+  const form = new URLSearchParams({ grant_type: grant, client_id: r.clientId });
+  if (r.clientSecret !== undefined) form.set('client_secret', r.clientSecret);
+  if (r.refreshToken !== undefined) form.set('refresh_token', r.refreshToken);
+  if (r.scope !== undefined) form.set('scope', r.scope);
+  const timeout = AbortSignal.timeout(r.timeoutMs);
+  let res: Response;
+  let body: string;
+  try {
+    res = await fetch(r.tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: form.toString(),
+      // A redirect would re-send the secret somewhere the operator did not name.
+      redirect: 'manual',
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+    body = await res.text();
+  } catch (err) {
+    throw mapTokenRequestError(err, host, timeout.aborted ? r.timeoutMs : undefined);
+  }
+  let json: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+  if (res.ok && json && typeof json.access_token === 'string' && json.access_token !== '') {
+    const exp = Number(json.expires_in);
+    return {
+      accessToken: json.access_token,
+      expiresInS: Number.isFinite(exp) && exp > 0 ? exp : undefined,
+      refreshToken: typeof json.refresh_token === 'string' && json.refresh_token !== '' ? json.refresh_token : undefined,
+    };
+  }
+  throw mapTokenAnswer(res.status, json, { host, grant, clientId: r.clientId });
+}
+
