@@ -78,10 +78,10 @@ export function oauthProblems(a: OAuthInput): OAuthProblem[] {
   if (urlProblem) out.push({ key: 'tokenUrl', message: urlProblem });
   if (!a.clientId) out.push({ key: 'clientId', message: 'is required with tokenUrl (the client, or application, id the token endpoint knows)' });
   if (given('clientSecret') && given('clientCertificate')) out.push({ key: 'clientCertificate', message: 'give clientSecret or clientCertificate, not both' });
-  else if (given('clientCertificate')) {
-    out.push({ key: 'clientCertificate', message: 'a client certificate (private_key_jwt) is not in this build: use clientSecret, or a refreshToken' });
-  } else if (!given('clientSecret') && !given('refreshToken')) {
-    out.push({ key: '', message: 'tokenUrl needs clientSecret (client credentials, as Exchange Online app-only access uses) or refreshToken (a refresh token grant)' });
+  else if (typeof a.clientCertificate === 'string' && !(/-----BEGIN CERTIFICATE-----/.test(a.clientCertificate) && /-----BEGIN (RSA )?PRIVATE KEY-----/.test(a.clientCertificate))) {
+    out.push({ key: 'clientCertificate', message: 'must be PEM holding the certificate and its unencrypted RSA private key (-----BEGIN CERTIFICATE----- and -----BEGIN PRIVATE KEY-----), or { file } / { env } of it' });
+  } else if (!given('clientCertificate') && !given('clientSecret') && !given('refreshToken')) {
+    out.push({ key: '', message: 'tokenUrl needs clientSecret or clientCertificate (client credentials, as Exchange Online app-only access uses) or refreshToken (a refresh token grant)' });
   }
   return out;
 }

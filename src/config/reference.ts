@@ -243,8 +243,8 @@ on the valid parts of a file whose shape is wrong, so \`config check\` lists bot
 \`moveTo\` is required with \`deletePolicy: move\` and allowed only then; POP3 connections cannot use
 \`unseenOnly\`, \`idle\`, \`partialFetch\`, \`mark-seen\` or \`move\`; \`protocol: ews\` needs \`ews\`;
 \`auth.type: basic\` needs \`username\` and \`password\`; \`xoauth2\` and \`oauthbearer\` need \`username\` and
-either \`accessToken\` or \`tokenUrl\` (https, or http on loopback) with \`clientId\` and \`clientSecret\` or \`refreshToken\`
-(not both forms; \`clientCertificate\` is refused in this build); \`ntlm\` needs \`username\` and \`password\` (the domain in \`auth.domain\` or as
+either \`accessToken\` or \`tokenUrl\` (https, or http on loopback) with \`clientId\` and \`clientSecret\`, \`clientCertificate\`
+(PEM of the certificate and its RSA key) or \`refreshToken\` (not both forms, not a secret and a certificate); \`ntlm\` needs \`username\` and \`password\` (the domain in \`auth.domain\` or as
 \`DOMAIN\\user\`, not both differing; the alias form \`dom\\user\\alias\` is refused with ntlm), and \`auth.domain\` is
 allowed only with \`ntlm\` (nothing is silently sent another way); \`tls.pfx\` excludes \`tls.clientCert\`/\`tls.clientKey\`, which go together;
 connection and route names are unique; \`routes[].connection\` names a configured connection;

@@ -41,7 +41,7 @@ const auth = z
     tokenUrl: z.string().optional().meta({ description: 'xoauth2/oauthbearer: the OAuth2 token endpoint (https; http only on loopback), e.g. https://login.microsoftonline.com/TENANT/oauth2/v2.0/token.' }),
     clientId: z.string().optional().meta({ description: 'xoauth2/oauthbearer: the client (application) id presented to tokenUrl.' }),
     clientSecret: secret.optional().meta({ description: 'xoauth2/oauthbearer: the client secret presented to tokenUrl (client credentials grant; with refreshToken, for a confidential client).' }),
-    clientCertificate: secret.optional().meta({ description: 'xoauth2/oauthbearer: a client certificate instead of clientSecret (private_key_jwt); not in this build: config check refuses it.' }),
+    clientCertificate: secret.optional().meta({ description: 'xoauth2/oauthbearer: instead of clientSecret, PEM of a certificate registered with the client and its unencrypted RSA private key (usually { file }); requests are signed (private_key_jwt, RS256), the key is never sent.' }),
     refreshToken: secret.optional().meta({ description: 'xoauth2/oauthbearer: a refresh token; with it the refresh_token grant is used instead of client credentials.' }),
     scope: z.string().optional().meta({ description: 'xoauth2/oauthbearer: the scope asked of tokenUrl, e.g. https://outlook.office365.com/.default (Exchange Online app-only).' }),
     domain: z.string().optional().meta({ description: 'Windows domain (ntlm only, or given in the username as DOMAIN\\user; with basic, write DOMAIN\\user as the username).' }),

@@ -12,7 +12,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOAuth2Dovecot, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_USER, type OAuth2Dovecot } from '../harness/oauth2-dovecot.js';
 import { startImapProxy, serverMessages, type ImapProxy, type ImapProxyOptions } from '../harness/imap-proxy.js';
@@ -152,6 +154,32 @@ describe('client credentials', () => {
       const mech = type === 'xoauth2' ? 'XOAUTH2' : 'OAUTHBEARER';
       assert.ok(logins.length > 0 && logins.every((l) => l.includes(`${proto.toLowerCase()}-login:`) && l.includes(`method=${mech},`)), `only ${mech} logins over ${proto}:\n${logins.join('\n')}`);
     });
+  }
+});
+
+test('IMAP with a client certificate (private_key_jwt): the endpoint verifies the signed assertion, drained; the key never in output or files', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oauth2-cert-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '2', '-subj', '/CN=mailsluice-oauth-client'], { stdio: 'ignore' });
+    const pem = readFileSync(join(dir, 'c.pem'), 'utf8') + readFileSync(join(dir, 'k.pem'), 'utf8');
+    writeFileSync(join(dir, 'client.pem'), pem, { mode: 0o600 });
+    server.tokens.clientCertificatePem = pem;
+    const served = await deliver(2, 'certificate');
+    const checked = server.tokens.assertions.length;
+    const auth = { type: 'xoauth2', username: OAUTH_USER, tokenUrl: server.tokens.tokenUrl, clientId: OAUTH_CLIENT_ID, clientCertificate: { file: join(dir, 'client.pem') } };
+    await drain(imap(auth), {}, async (r, ws) => {
+      assert.equal(r.code, 0, r.stderr);
+      await assertArchiveHolds(ws, served, 'after the drain with a client certificate');
+      // A line from the middle of the key's base64: no trace of the key anywhere.
+      const keyLine = readFileSync(join(dir, 'k.pem'), 'utf8').split('\n')[5]!;
+      for (const [where, text] of [['stdout', r.stdout], ['stderr', r.stderr], ...filesUnder(ws.dir).map((f) => [f, readFileSync(f, 'latin1')])]) assert.ok(!text!.includes(keyLine), `the private key is in ${where}`);
+    });
+    assert.equal(await server.dovecot.messageCount(OAUTH_USER), 0);
+    const fresh = server.tokens.assertions.slice(checked);
+    assert.ok(fresh.length > 0 && fresh.every((a) => a.refused === ''), JSON.stringify(fresh.map((a) => a.refused)));
+  } finally {
+    server.tokens.clientCertificatePem = undefined;
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -3,13 +3,14 @@
  * measured recipe in `shared/recipes/oauth2-dovecot/`: the token endpoint (RFC 6749 client
  * credentials §4.4 and refresh token §6 grants, the client in the form or HTTP Basic), token
  * introspection (RFC 7662, which Dovecot's `oauth2` passdb calls for every login) and revocation
- * (RFC 7009). Tokens live {@link TokenServer.ttlS} seconds. What the tests steer: the lifetime,
+ * (RFC 7009), and a `private_key_jwt` client assertion checked against a registered certificate.
+ * Tokens live {@link TokenServer.ttlS} seconds. What the tests steer: the lifetime,
  * a delay before each token answer (concurrent requests), the next answers forced, and every
  * request counted.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, verify, X509Certificate } from 'node:crypto';
 
 /** The one client the server knows. */
 export const OAUTH_CLIENT_ID = 'mailclient';
@@ -34,6 +35,14 @@ export interface TokenServer {
   readonly issued: string[];
   /** Refresh tokens issued or accepted, each valid once when {@link rotateRefreshTokens}. */
   readonly refreshTokens: Map<string, string>;
+  /**
+   * The certificate (PEM) registered for the client: a `private_key_jwt` client assertion is
+   * accepted when it is signed by its key (RS256) and names it (`x5t#S256`), this endpoint
+   * (`aud`) and the client (`iss`, `sub`), and is within its `nbf`/`exp`.
+   */
+  clientCertificatePem: string | undefined;
+  /** The client assertions checked, and why each was refused ('' when accepted). */
+  readonly assertions: Array<{ header: Record<string, unknown>; claims: Record<string, unknown>; refused: string }>;
   /** With a refresh token grant, answer a new refresh token and retire the one used. */
   rotateRefreshTokens: boolean;
   /** Token endpoint requests, the form of each (secrets included: for assertions only). */
@@ -80,6 +89,33 @@ export async function startTokenServer(): Promise<TokenServer> {
     tokenRequests: [] as Array<Record<string, string>>,
     introspections: { total: 0, active: 0 },
     forced: [] as Array<{ status: number; body: unknown }>,
+    clientCertificatePem: undefined as string | undefined,
+    assertions: [] as Array<{ header: Record<string, unknown>; claims: Record<string, unknown>; refused: string }>,
+  };
+  let tokenUrl = '';
+  /** Why a client assertion is refused, or '' (see TokenServer.clientCertificatePem). */
+  const assertionProblem = (f: Record<string, string>): string => {
+    if (f.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') return 'client_assertion_type is not jwt-bearer';
+    const [h = '', c = '', sig = ''] = (f.client_assertion ?? '').split('.');
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const claims = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const cert = s.clientCertificatePem ? new X509Certificate(s.clientCertificatePem) : undefined;
+    const now = Date.now() / 1000;
+    const refused = !cert
+      ? 'no certificate registered'
+      : header.alg !== 'RS256'
+        ? `alg ${String(header.alg)}`
+        : header['x5t#S256'] !== createHash('sha256').update(cert.raw).digest('base64url')
+          ? 'x5t#S256 names another certificate'
+          : !verify('RSA-SHA256', Buffer.from(`${h}.${c}`), cert.publicKey, Buffer.from(sig, 'base64url'))
+            ? 'bad signature'
+            : claims.aud !== tokenUrl || claims.iss !== f.client_id || claims.sub !== f.client_id
+              ? 'aud, iss or sub wrong'
+              : !(Number(claims.nbf) <= now + 5 && Number(claims.exp) > now && typeof claims.jti === 'string')
+                ? 'nbf, exp or jti wrong'
+                : '';
+    s.assertions.push({ header, claims, refused });
+    return refused;
   };
   const issue = (res: ServerResponse, user: string, extra: Record<string, string> = {}): void => {
     const t = newToken();
@@ -93,8 +129,13 @@ export async function startTokenServer(): Promise<TokenServer> {
     const forced = s.forced.shift();
     if (forced) return reply(res, forced.status, forced.body);
     if (f.client_id !== OAUTH_CLIENT_ID) return reply(res, 401, { error: 'invalid_client', error_description: 'unknown client' });
+    if (f.client_assertion !== undefined) {
+      const why = assertionProblem(f);
+      if (why) return reply(res, 401, { error: 'invalid_client', error_description: `client assertion refused: ${why}` });
+    } else if (f.grant_type === 'client_credentials' && f.client_secret !== OAUTH_CLIENT_SECRET) {
+      return reply(res, 401, { error: 'invalid_client', error_description: 'client authentication failed' });
+    }
     if (f.grant_type === 'client_credentials') {
-      if (f.client_secret !== OAUTH_CLIENT_SECRET) return reply(res, 401, { error: 'invalid_client', error_description: 'client authentication failed' });
       return issue(res, OAUTH_USER);
     }
     if (f.grant_type === 'refresh_token') {
@@ -133,6 +174,7 @@ export async function startTokenServer(): Promise<TokenServer> {
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
+  tokenUrl = `${url}/token`;
   return Object.assign(s, {
     url,
     tokenUrl: `${url}/token`,

@@ -10,6 +10,10 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { OAuth2TokenSource, FixedAccessToken } from '../../src/adapters/token-oauth2/index.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loginWithToken } from '../../src/core/ports/access-token-source.js';
 import { MailsluiceError } from '../../src/core/errors/index.js';
 import { oauthProblems, tokenUrlProblem } from '../../src/config/oauth-checks.js';
@@ -177,7 +181,8 @@ test('config check: incomplete or contradictory OAuth2 settings are refused with
   assert.match(msgs({})[0]!, /^: xoauth2 needs either tokenUrl with clientId and clientSecret \(or refreshToken\).*or accessToken/);
   assert.match(msgs({ tokenUrl: 'https://login.example.com/t', clientSecret: 's' })[0]!, /^clientId: is required with tokenUrl/);
   assert.match(msgs({ tokenUrl: 'https://login.example.com/t', clientId: 'c', clientSecret: 's', clientCertificate: 'pem' })[0]!, /^clientCertificate: give clientSecret or clientCertificate, not both/);
-  assert.match(msgs({ tokenUrl: 'https://login.example.com/t', clientId: 'c', clientCertificate: 'pem' })[0]!, /^clientCertificate: a client certificate \(private_key_jwt\) is not in this build/);
+  assert.match(msgs({ tokenUrl: 'https://login.example.com/t', clientId: 'c', clientCertificate: 'pem' })[0]!, /^clientCertificate: must be PEM holding the certificate and its unencrypted RSA private key/);
+  assert.deepEqual(msgs({ tokenUrl: 'https://login.example.com/t', clientId: 'c', clientCertificate: { file: '/etc/mailsluice/app.pem' } }), []);
   assert.match(msgs({ tokenUrl: 'https://login.example.com/t', clientId: 'c' })[0]!, /^: tokenUrl needs clientSecret .* or refreshToken/);
   assert.match(msgs({ accessToken: 't', tokenUrl: 'https://login.example.com/t', clientId: 'c', clientSecret: 's' })[0]!, /^accessToken: give accessToken .* or tokenUrl .*not both/);
   assert.match(msgs({ accessToken: 't', clientId: 'c' })[0]!, /^clientId: only applies with tokenUrl/);
@@ -189,4 +194,57 @@ test('config check: incomplete or contradictory OAuth2 settings are refused with
   assert.match(tokenUrlProblem('http://login.example.com/token')!, /is http on login\.example\.com, beyond this machine.*use https/);
   assert.match(tokenUrlProblem('not a url')!, /is not a URL/);
   assert.match(tokenUrlProblem('ftp://x/y')!, /must be an https URL \(it is ftp\)/);
+});
+
+/** A self-signed certificate and its key as one PEM (`-newkey rsa:2048` or `ec`). */
+function certificatePem(kind: 'rsa' | 'ec'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'oauth2-cert-'));
+  try {
+    const key = kind === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
+    execFileSync('openssl', ['req', '-x509', ...key, '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '2', '-subj', '/CN=mailsluice-oauth-client'], { stdio: 'ignore' });
+    return readFileSync(join(dir, 'c.pem'), 'utf8') + readFileSync(join(dir, 'k.pem'), 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a client certificate: an RS256 client assertion (x5t#S256, aud, iss, sub, jti, exp) instead of the secret', async () => {
+  reset();
+  const pem = certificatePem('rsa');
+  ts.clientCertificatePem = pem;
+  try {
+    const s = source({ clientSecret: undefined, clientCertificatePem: pem });
+    const t = await s.token();
+    assert.equal(t, ts.issued.at(-1));
+    const form = ts.tokenRequests.at(-1)!;
+    assert.equal(form.client_assertion_type, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    assert.equal(form.client_secret, undefined, 'no secret is sent');
+    assert.ok(!form.client_assertion!.includes('PRIVATE'), 'the key is not sent');
+    const a = ts.assertions.at(-1)!;
+    assert.equal(a.refused, '', 'the token server verified the signature and the claims');
+    assert.equal(a.header.alg, 'RS256');
+    assert.equal(a.header.typ, 'JWT');
+    assert.deepEqual([a.claims.aud, a.claims.iss, a.claims.sub], [ts.tokenUrl, OAUTH_CLIENT_ID, OAUTH_CLIENT_ID]);
+    assert.equal(Number(a.claims.exp) - Number(a.claims.nbf), 600);
+    assert.match(s.describe(), /client "mailclient", a certificate credential\)/);
+    // Another certificate than the one registered: refused by the endpoint, with its reason.
+    const other = await failure(source({ clientSecret: undefined, clientCertificatePem: certificatePem('rsa') }));
+    assert.equal(other.code, 'SOURCE_AUTH_REJECTED');
+    assert.match(other.message, /invalid_client: client assertion refused: x5t#S256 names another certificate/);
+  } finally {
+    ts.clientCertificatePem = undefined;
+  }
+});
+
+test('a client certificate that cannot sign RS256 is CONFIG_INVALID, without a request', async () => {
+  reset();
+  const ec = await failure(source({ clientSecret: undefined, clientCertificatePem: certificatePem('ec') }));
+  assert.equal(ec.code, 'CONFIG_INVALID');
+  assert.match(ec.message, /^auth\.clientCertificate holds a ec key; the assertion is signed RS256, which needs an RSA key/);
+  const pem = certificatePem('rsa');
+  const noKey = await failure(source({ clientSecret: undefined, clientCertificatePem: pem.slice(0, pem.indexOf('-----BEGIN PRIVATE KEY-----')) }));
+  assert.equal(noKey.code, 'CONFIG_INVALID');
+  assert.match(noKey.message, /lacks a PRIVATE KEY block/);
+  assert.ok(!noKey.message.includes('BEGIN CERTIFICATE'));
+  assert.equal(ts.tokenRequests.length, 0);
 });

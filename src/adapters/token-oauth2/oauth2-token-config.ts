@@ -5,6 +5,7 @@
  * `expires_in` is held, the request's time bound).
  */
 import type { Logger } from '../../core/ports/logger.js';
+import type { ClientCertificate } from './oauth2-client-assertion.js';
 
 /** What is asked of the endpoint. */
 export interface TokenRequest {
@@ -12,6 +13,8 @@ export interface TokenRequest {
   clientId: string;
   /** The client secret (client credentials; optional with a refresh token for a public client). */
   clientSecret?: string | undefined;
+  /** Instead of the secret: the certificate a client assertion is signed with (private_key_jwt). */
+  clientCertificate?: ClientCertificate | undefined;
   /** With it, the refresh token grant; without it, client credentials. */
   refreshToken?: string | undefined;
   scope?: string | undefined;
@@ -49,7 +52,9 @@ export const OAUTH2_TUNING = {
 } as const;
 
 /** Settings of an `OAuth2TokenSource`. */
-export interface OAuth2TokenSourceOptions extends Omit<TokenRequest, 'timeoutMs'> {
+export interface OAuth2TokenSourceOptions extends Omit<TokenRequest, 'timeoutMs' | 'clientCertificate'> {
+  /** The PEM of `auth.clientCertificate` (certificate and RSA private key), read at the first request. */
+  clientCertificatePem?: string | undefined;
   timeoutMs?: number;
   logger?: Logger;
   /** For tests: the clock. */

@@ -2,11 +2,12 @@
  * One token request to an OAuth2 token endpoint (RFC 6749): an `application/x-www-form-urlencoded`
  * POST of the client credentials grant (§4.4) or the refresh token grant (§6), the client
  * authenticated by `client_id`/`client_secret` in the body (§2.3.1; the form the Microsoft
- * identity platform documents), and its answer (§5.1) read; its errors (§5.2) and fetch's are
+ * identity platform documents) or by a signed client assertion (oauth2-client-assertion.ts), and its answer (§5.1) read; its errors (§5.2) and fetch's are
  * oauth2-error-map.ts's.
  */
 import type { IssuedToken, TokenRequest } from './oauth2-token-config.js';
 import { mapTokenAnswer, mapTokenRequestError } from './oauth2-error-map.js';
+import { clientAssertion, JWT_BEARER_ASSERTION } from './oauth2-client-assertion.js';
 
 /** The grant `r` uses, as RFC 6749 names it. */
 export function grantOf(r: Pick<TokenRequest, 'refreshToken'>): 'client_credentials' | 'refresh_token' {
@@ -27,7 +28,10 @@ export async function requestToken(r: TokenRequest, signal?: AbortSignal): Promi
   const host = endpointHost(r.tokenUrl);
   const grant = grantOf(r);
   const form = new URLSearchParams({ grant_type: grant, client_id: r.clientId });
-  if (r.clientSecret !== undefined) form.set('client_secret', r.clientSecret);
+  if (r.clientCertificate) {
+    form.set('client_assertion_type', JWT_BEARER_ASSERTION);
+    form.set('client_assertion', clientAssertion(r.clientCertificate, r.clientId, r.tokenUrl, Date.now()));
+  } else if (r.clientSecret !== undefined) form.set('client_secret', r.clientSecret);
   if (r.refreshToken !== undefined) form.set('refresh_token', r.refreshToken);
   if (r.scope !== undefined) form.set('scope', r.scope);
   const timeout = AbortSignal.timeout(r.timeoutMs);

@@ -9,6 +9,7 @@ import type { Logger } from '../../core/ports/logger.js';
 import type { AuthConfig } from '../../config/loader.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { endpointHost, grantOf, requestToken } from './oauth2-token-request.js';
+import { parseClientCertificate, type ClientCertificate } from './oauth2-client-assertion.js';
 import { OAUTH2_TUNING, type IssuedToken, type OAuth2TokenSourceOptions } from './oauth2-token-config.js';
 
 /** A token held, and when it is to be renewed. */
@@ -25,6 +26,8 @@ export class OAuth2TokenSource implements AccessTokenSource {
   /** The refresh token in use: the configured one, then each one the endpoint rotates to (memory only). */
   private refreshToken: string | undefined;
   private readonly now: () => number;
+  /** The client certificate, read at the first request (a bad one fails that request, not the build). */
+  private certificate: ClientCertificate | undefined;
   private readonly host: string;
 
   constructor(private readonly o: OAuth2TokenSourceOptions) {
@@ -47,7 +50,8 @@ export class OAuth2TokenSource implements AccessTokenSource {
   }
 
   describe(): string {
-    const from = `the token endpoint ${this.host} (${grantOf({ refreshToken: this.refreshToken }).replace('_', ' ')} grant, client ${JSON.stringify(this.o.clientId)})`;
+    const cert = this.o.clientCertificatePem !== undefined ? ', a certificate credential' : '';
+    const from = `the token endpoint ${this.host} (${grantOf({ refreshToken: this.refreshToken }).replace('_', ' ')} grant, client ${JSON.stringify(this.o.clientId)}${cert})`;
     const h = this.held;
     if (!h) return `no token yet from ${from}`;
     return `a token from ${from}${h.expiresInS !== undefined ? `, issued for ${h.expiresInS} s, renewed after ${Math.max(0, Math.round((h.renewAt - this.now()) / 1000))} s more` : ', with no expires_in: held for 5 minutes or until refused'}`;
@@ -57,7 +61,8 @@ export class OAuth2TokenSource implements AccessTokenSource {
     const t0 = this.now();
     let issued: IssuedToken;
     try {
-      issued = await requestToken({ ...this.o, refreshToken: this.refreshToken, timeoutMs: this.o.timeoutMs ?? OAUTH2_TUNING.requestTimeoutMs });
+      if (this.o.clientCertificatePem !== undefined) this.certificate ??= parseClientCertificate(this.o.clientCertificatePem);
+      issued = await requestToken({ ...this.o, clientCertificate: this.certificate, refreshToken: this.refreshToken, timeoutMs: this.o.timeoutMs ?? OAUTH2_TUNING.requestTimeoutMs });
     } catch (err) {
       this.o.logger?.warn('no OAuth2 token from the token endpoint', { host: this.host, code: (err as MailsluiceError).code, error: (err as Error).message });
       throw err;
@@ -100,7 +105,7 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T
 /** The token source an OAuth2 auth block describes, new; a CONFIG_INVALID when it describes none. */
 export function accessTokenSourceFor(auth: AuthConfig, opts: { timeoutMs?: number; logger?: Logger } = {}): AccessTokenSource {
   if (auth.tokenUrl !== undefined && auth.clientId !== undefined) {
-    return new OAuth2TokenSource({ tokenUrl: auth.tokenUrl, clientId: auth.clientId, clientSecret: auth.clientSecret, refreshToken: auth.refreshToken, scope: auth.scope, ...opts });
+    return new OAuth2TokenSource({ tokenUrl: auth.tokenUrl, clientId: auth.clientId, clientSecret: auth.clientSecret, clientCertificatePem: auth.clientCertificate, refreshToken: auth.refreshToken, scope: auth.scope, ...opts });
   }
   if (auth.accessToken !== undefined) return new FixedAccessToken(auth.accessToken);
   throw new MailsluiceError('CONFIG_INVALID', `auth is ${auth.type} but neither accessToken nor tokenUrl with clientId is set`);
