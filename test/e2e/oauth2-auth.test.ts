@@ -157,6 +157,22 @@ describe('client credentials', () => {
   }
 });
 
+test('POP3 with a refresh token: the refresh_token grant, drained; the refresh token never in output or files', async () => {
+  const served = await deliver(2, 'refresh-token');
+  const refreshToken = server.tokens.newRefreshToken();
+  process.env.OAUTH_TEST_REFRESH_TOKEN = refreshToken;
+  const issued = server.tokens.issued.length;
+  const auth = { type: 'oauthbearer', username: OAUTH_USER, tokenUrl: server.tokens.tokenUrl, clientId: OAUTH_CLIENT_ID, refreshToken: { env: 'OAUTH_TEST_REFRESH_TOKEN' } };
+  await drain(pop3(auth), {}, async (r, ws) => {
+    assert.equal(r.code, 0, r.stderr);
+    await assertArchiveHolds(ws, served, 'after the drain with a refresh token');
+    assertNoSecretsLeaked(r, ws, issued);
+    for (const [where, text] of [['stdout', r.stdout], ['stderr', r.stderr], ...filesUnder(ws.dir).map((f) => [f, readFileSync(f, 'latin1')])]) assert.ok(!text!.includes(refreshToken), `the refresh token is in ${where}`);
+  });
+  assert.equal(await server.dovecot.messageCount(OAUTH_USER), 0);
+  assert.deepEqual(server.tokens.tokenRequests.at(-1), { grant_type: 'refresh_token', client_id: OAUTH_CLIENT_ID, refresh_token: refreshToken });
+});
+
 test('IMAP with a client certificate (private_key_jwt): the endpoint verifies the signed assertion, drained; the key never in output or files', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'oauth2-cert-'));
   try {
