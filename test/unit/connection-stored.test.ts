@@ -38,3 +38,18 @@ test('connection settings for an edit form: every key, defaults filled in, secre
   assert.deepEqual(s.testRelay?.auth, { user: 'r' });
   assert.equal(s.testRelay?.port, 25);
 });
+
+test('connection settings for an edit form: OAuth2 shows tokenUrl, clientId and scope, and names its secrets without their values', () => {
+  const connection = {
+    name: 'exo',
+    protocol: 'pop3',
+    host: 'outlook.office365.com',
+    auth: { type: 'xoauth2', username: 'journal@example.com', tokenUrl: 'https://login.microsoftonline.com/t/oauth2/v2.0/token', clientId: 'app-id', clientSecret: 'CLIENT-SECRET', scope: 'https://outlook.office365.com/.default' },
+  };
+  const { config, problems } = checkConfigText(stringify({ dataDir: '/tmp/ms-stored', connections: [connection] }));
+  assert.deepEqual(problems, []);
+  const s = connectionStored(config!.connections[0]!);
+  assert.ok(!JSON.stringify(s).includes('CLIENT-SECRET'));
+  assert.deepEqual(s.secretsSet, ['auth.clientSecret']);
+  assert.deepEqual(s.auth, { type: 'xoauth2', username: 'journal@example.com', disablePlain: false, apop: false, tokenUrl: connection.auth.tokenUrl, clientId: 'app-id', scope: connection.auth.scope });
+});
