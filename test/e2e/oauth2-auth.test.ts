@@ -223,6 +223,28 @@ describe('a token that expires mid-drain', () => {
   });
 });
 
+describe('a token that expires mid-drain (POP3)', () => {
+  test('POP3: the session stalled mid-RETR past the token\'s expiry; the next session logs in with a new token; every message archived once, maildrop empty', async () => {
+    const served = await deliver(6, 'expiry-pop3', 20_000);
+    server.tokens.ttlS = 2;
+    const before = { requests: server.tokens.tokenRequests.length, refused: server.tokens.introspections.total - server.tokens.introspections.active };
+    const p = await proxy({ targetPort: server.dovecot.pop3Port, stall: { afterClientLine: /^RETR /i, afterBytes: 5_000 } });
+    const conn = pop3Connection({ ...server.dovecot, host: p.host, pop3Port: p.port }, user(), { security: 'none', dataTimeoutMs: 0, auth: clientCredentials('oauthbearer'), logging: 'full' });
+    try {
+      await drain(conn, FAST_SILENCE, async (r, ws) => {
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(p.connections[0]!.stalled, 'the first session was the broken one');
+        await assertArchiveHolds(ws, served, 'after a POP3 drain across a token expiry');
+      });
+    } finally {
+      server.tokens.ttlS = 30;
+    }
+    assert.equal(await server.dovecot.messageCount(OAUTH_USER), 0, 'maildrop empty');
+    assert.ok(server.tokens.tokenRequests.length - before.requests >= 2, 'a second token was obtained');
+    assert.equal(server.tokens.introspections.total - server.tokens.introspections.active, before.refused, 'renewed before expiry: Dovecot never saw an expired token');
+  });
+});
+
 describe('refusals', () => {
   for (const proto of ['IMAP', 'POP3'] as const) {
     test(`${proto}: a wrong client secret is SOURCE_AUTH_REJECTED naming the endpoint and invalid_client, never the secret`, async () => {
