@@ -1,6 +1,6 @@
 /**
  * The OAuth2 token sources of the configured connections (auth xoauth2 / oauthbearer, ADR
- * 0045c), handed to their sources by the composition root. A source is built afresh for every
+ * 0045), handed to their sources by the composition root. A source is built afresh for every
  * session (the runner's connect), but a token must outlive it: one token source per distinct set
  * of token settings, for the life of the process, so the sessions of a connection (and its
  * folders' runners) share one token and one request to the endpoint. Keyed by a hash, so the

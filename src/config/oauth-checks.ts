@@ -1,5 +1,5 @@
 /**
- * `config check` for OAuth2 logins (auth.type xoauth2 / oauthbearer, ADR 0045c): which
+ * `config check` for OAuth2 logins (auth.type xoauth2 / oauthbearer, ADR 0045): which
  * combinations of accessToken, tokenUrl, clientId, clientSecret, clientCertificate and
  * refreshToken make a working login, each refusal a sentence naming the fix.
  */

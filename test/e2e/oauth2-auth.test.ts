@@ -8,7 +8,7 @@
  * accessToken form still working, and neither the tokens nor the secret in any output or file.
  * In process: a revoked token refused by Dovecot is invalidated and the login retried once with
  * a new one (IMAP and POP3), and test-connection's `token` step. Not tested: a real Microsoft
- * identity platform or Exchange Online (ADR 0045c).
+ * identity platform or Exchange Online (ADR 0045).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * OAuth2 logins for an imapflow client (auth xoauth2 / oauthbearer, ADR 0045c): the token comes
+ * OAuth2 logins for an imapflow client (auth xoauth2 / oauthbearer, ADR 0045): the token comes
  * from the connection's {@link AccessTokenSource} at login time (so each session gets one valid
  * now, renewed before it expires), imapflow sends it (`AUTHENTICATE XOAUTH2` or `OAUTHBEARER`,
  * RFC 7628, SASL-IR when offered), and a refused token is invalidated and the login tried once

@@ -182,7 +182,7 @@ async function oauthExchange(wire: Pop3Wire, s: Pop3LoginState, mech: 'XOAUTH2' 
 /**
  * OAuth2 (`auth: xoauth2 | oauthbearer`): the configured mechanism only, with a token of the
  * connection's token source; a refused token is invalidated and the login tried once more with a
- * new one on the same connection (ADR 0045c). Neither the token nor a secret goes into a sentence.
+ * new one on the same connection (ADR 0045). Neither the token nor a secret goes into a sentence.
  */
 async function oauth(wire: Pop3Wire, a: Pop3AuthOptions, s: Pop3LoginState): Promise<string> {
   const mech = a.type === 'oauthbearer' ? 'OAUTHBEARER' : 'XOAUTH2';

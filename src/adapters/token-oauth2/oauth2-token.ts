@@ -1,5 +1,5 @@
 /**
- * {@link AccessTokenSource} over HTTP (ADR 0045c): tokens from the configured token endpoint,
+ * {@link AccessTokenSource} over HTTP (ADR 0045): tokens from the configured token endpoint,
  * held until shortly before they expire, one request in flight however many sessions ask, and a
  * refused token dropped so the next login gets a new one. A fixed `accessToken` the operator
  * renews is {@link FixedAccessToken}. Neither ever logs or describes a token or a secret.

@@ -1,5 +1,5 @@
 /**
- * Port: where a source's OAuth2 bearer tokens come from (ADR 0045c). One role: hand out a token
+ * Port: where a source's OAuth2 bearer tokens come from (ADR 0045). One role: hand out a token
  * valid now, and forget one the server refused. The adapter (`token-oauth2`) obtains them from a
  * token endpoint and renews them before they expire; a fixed token the operator renews is the
  * trivial implementation. A token is a secret: it is never put into a sentence or a log.

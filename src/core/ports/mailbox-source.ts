@@ -112,7 +112,7 @@ export interface SourceRuntime {
   silence?: { limitMs: number; warnEveryMs: number };
   /**
    * OAuth2 logins (auth xoauth2 / oauthbearer): where the tokens come from. Absent: the adapter's
-   * own for the connection's settings, shared by its sessions (ADR 0045c).
+   * own for the connection's settings, shared by its sessions (ADR 0045).
    */
   accessTokens?: AccessTokenSource;
 }
