@@ -10,7 +10,8 @@ import { tlsClientOptions } from '../tls-node/tls-client-options.js';
 
 /** One step of a connection test. */
 export interface ProbeStep {
-  step: 'resolve' | 'connect' | 'tls' | 'greeting' | 'capabilities' | 'auth' | 'mailbox' | 'count';
+  /** `version`: EWS only (the server's ServerVersionInfo next to ews.version). */
+  step: 'resolve' | 'connect' | 'tls' | 'greeting' | 'capabilities' | 'auth' | 'version' | 'mailbox' | 'count';
   ok: boolean;
   detail: string;
   code?: string;
