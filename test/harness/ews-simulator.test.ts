@@ -1,0 +1,239 @@
+/**
+ * The EWS simulator checked with raw HTTPS SOAP requests (no EWS client of ours): every operation,
+ * the faults, IIS-style Basic and NTLM 401 flows (the client side of NTLM is mailsluice's own
+ * ntlm-node builders, so this also checks them against the simulator's independent server side),
+ * channel binding, and every request and response validated against Microsoft's EWS schemas.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Agent, request } from 'node:https';
+import { startEwsSimulator, type EwsSimulator, type EwsSimulatorOptions } from './ews-simulator.js';
+import { authenticateMessage, negotiateMessage, parseChallenge } from '../../src/adapters/ntlm-node/ntlm-messages.js';
+
+interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string; localPort: number | undefined }
+
+const BASIC = 'Basic ' + Buffer.from('CORP\\journal:journal-secret').toString('base64');
+
+function post(sim: EwsSimulator, body: string, opts: { auth?: string; agent?: Agent; path?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1', port: sim.port, path: opts.path ?? '/EWS/Exchange.asmx', method: 'POST', ca: sim.ca, agent: opts.agent ?? false,
+      headers: { 'Content-Type': 'text/xml; charset=utf-8', ...(opts.auth ? { Authorization: opts.auth } : {}) },
+    }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString('utf8'), localPort: res.socket?.localPort }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A SOAP request as EWS clients write it. */
+function soap(body: string, version = 'Exchange2010_SP1'): string {
+  return '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" ' +
+    'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">' +
+    `<soap:Header><t:RequestServerVersion Version="${version}"/></soap:Header><soap:Body>${body}</soap:Body></soap:Envelope>`;
+}
+
+const call = async (sim: EwsSimulator, body: string, version?: string): Promise<string> => {
+  const r = await post(sim, soap(body, version), { auth: BASIC });
+  assert.equal(r.status, 200, r.body);
+  return r.body;
+};
+
+const attr = (xml: string, name: string): string[] => [...xml.matchAll(new RegExp(`${name}="([^"]*)"`, 'g'))].map((m) => m[1]!);
+const texts = (xml: string, tag: string): string[] => [...xml.matchAll(new RegExp(`<${tag}(?: [^>]*)?>([^<]*)</${tag}>`, 'g'))].map((m) => m[1]!);
+
+const msg = (n: number, extra = ''): string => `From: Sender ${n} <s${n}@example.org>\r\nTo: journal@corp.example.com\r\nSubject: Test <${n}> & more\r\nMessage-ID: <m${n}@example.org>\r\n${extra}\r\nBody ${n}\r\n`;
+
+const itemsShape = '<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Size"/>' +
+  '<t:FieldURI FieldURI="item:DateTimeReceived"/><t:FieldURI FieldURI="message:IsRead"/></t:AdditionalProperties></m:ItemShape>';
+const inbox = '<t:DistinguishedFolderId Id="inbox"/>';
+
+function findItem(view: string, restriction = ''): string {
+  return `<m:FindItem Traversal="Shallow">${itemsShape}${view}${restriction}<m:SortOrder><t:FieldOrder Order="Ascending"><t:FieldURI FieldURI="item:DateTimeReceived"/></t:FieldOrder></m:SortOrder>` +
+    `<m:ParentFolderIds>${inbox}</m:ParentFolderIds></m:FindItem>`;
+}
+
+let sim: EwsSimulator;
+const started: EwsSimulator[] = [];
+async function start(opts: EwsSimulatorOptions = {}): Promise<EwsSimulator> {
+  const s = await startEwsSimulator({ validateFirst: Infinity, ...opts });
+  started.push(s);
+  assert.ok(s.schemaDir, 'Microsoft\'s EWS schemas were not found (test/fixtures/ews-schema/README.md says where they go); the simulator must be checked against them');
+  return s;
+}
+
+before(async () => {
+  sim = await start({ keepAliveMs: 200, connectionTimeoutMs: 1500 });
+});
+
+after(async () => {
+  for (const s of started) {
+    await s.stop();
+    assert.deepEqual(s.validationErrors, [], 'every request and response is valid against the EWS schemas');
+  }
+});
+
+test('without credentials IIS answers 401 offering NTLM and Basic; Basic takes DOMAIN\\user, UPN and a bare user; a wrong password is 401', async () => {
+  const body = soap(`<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds>${inbox}</m:FolderIds></m:GetFolder>`);
+  const r = await post(sim, body);
+  assert.equal(r.status, 401);
+  assert.deepEqual(r.headers['www-authenticate'], 'NTLM, Basic realm="127.0.0.1"');
+  for (const login of ['CORP\\journal', 'journal@corp.example.com', 'journal']) {
+    const ok = await post(sim, body, { auth: 'Basic ' + Buffer.from(`${login}:journal-secret`).toString('base64') });
+    assert.equal(ok.status, 200, login);
+    assert.match(ok.body, /<h:ServerVersionInfo MajorVersion="15" MinorVersion="1" MajorBuildNumber="2507" MinorBuildNumber="6" Version="V2017_07_11"/);
+  }
+  assert.equal((await post(sim, body, { auth: 'Basic ' + Buffer.from('CORP\\journal:wrong').toString('base64') })).status, 401);
+  assert.equal((await post(sim, body, { auth: 'Basic ' + Buffer.from('OTHER\\journal:journal-secret').toString('base64') })).status, 401);
+  assert.equal(sim.requests.at(-1)?.user, 'CORP\\journal');
+});
+
+async function ntlmLogin(s: EwsSimulator, agent: Agent, input: { password?: string; domain?: string; user?: string; certificateHash?: Buffer | undefined }): Promise<Reply> {
+  const body = soap(`<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds>${inbox}</m:FolderIds></m:GetFolder>`);
+  const negotiate = negotiateMessage();
+  const first = await post(s, body, { agent, auth: `NTLM ${negotiate.toString('base64')}` });
+  assert.equal(first.status, 401);
+  const header = String(first.headers['www-authenticate']);
+  assert.match(header, /^NTLM [A-Za-z0-9+/=]+$/);
+  const challenge = parseChallenge(Buffer.from(header.slice(5), 'base64'));
+  assert.equal(challenge.serverDomain, 'CORP');
+  const auth = authenticateMessage({
+    negotiate, challenge, user: input.user ?? 'journal', domain: input.domain ?? 'CORP', password: input.password ?? 'journal-secret', certificateHash: input.certificateHash,
+  });
+  const second = await post(s, body, { agent, auth: `NTLM ${auth.toString('base64')}` });
+  assert.equal(second.localPort, first.localPort, 'the AUTHENTICATE went on the socket that got the CHALLENGE');
+  return second;
+}
+
+test('NTLM: NEGOTIATE gets the CHALLENGE in a 401, the AUTHENTICATE on the same socket logs in and the socket stays authenticated; a new socket starts over', async () => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const ok = await ntlmLogin(sim, agent, {});
+    assert.equal(ok.status, 200, ok.body);
+    const again = await post(sim, soap(`<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds>${inbox}</m:FolderIds></m:GetFolder>`), { agent });
+    assert.equal(again.status, 200);
+    assert.equal(again.localPort, ok.localPort);
+    assert.equal(sim.requests.at(-1)?.user, 'CORP\\journal');
+    const fresh = await post(sim, soap(`<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds>${inbox}</m:FolderIds></m:GetFolder>`));
+    assert.equal(fresh.status, 401);
+  } finally {
+    agent.destroy();
+  }
+  const agent2 = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    assert.equal((await ntlmLogin(sim, agent2, { password: 'wrong' })).status, 401);
+    assert.match(sim.authRefusals.at(-1) ?? '', /NTProofStr mismatch/);
+    assert.equal((await ntlmLogin(sim, agent2, { domain: 'OTHER' })).status, 401);
+    // An empty domain is the server's own (a bare user name).
+    assert.equal((await ntlmLogin(sim, agent2, { domain: '' })).status, 200);
+  } finally {
+    agent2.destroy();
+  }
+});
+
+test('NTLM channel binding: required refuses an AUTHENTICATE without the tls-server-end-point binding and accepts the right one', async () => {
+  const strict = await start({ channelBinding: 'required', auth: ['NTLM'] });
+  const certHash = createHash('sha256').update(strict.certificateDer).digest();
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    assert.equal((await ntlmLogin(strict, agent, {})).status, 401);
+    assert.match(strict.authRefusals.at(-1) ?? '', /MsvAvChannelBindings does not match/);
+    assert.equal((await ntlmLogin(strict, agent, { certificateHash: createHash('sha256').update('another certificate').digest() })).status, 401);
+    assert.equal((await ntlmLogin(strict, agent, { certificateHash: certHash })).status, 200);
+    // Without Extended Protection the same unbound AUTHENTICATE is fine.
+    assert.equal((await ntlmLogin(sim, new Agent({ keepAlive: true, maxSockets: 1 }), {})).status, 200);
+  } finally {
+    agent.destroy();
+  }
+});
+
+test('GetFolder and FindFolder: distinguished folders, folder ids, paths by DisplayName, ErrorFolderNotFound, ErrorNonExistentMailbox', async () => {
+  sim.createFolder('Inbox/Journal');
+  const shape = '<m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>';
+  const got = await call(sim, `<m:GetFolder>${shape}<m:FolderIds><t:DistinguishedFolderId Id="msgfolderroot"/>${inbox}<t:DistinguishedFolderId Id="deleteditems"/><t:FolderId Id="AAMkNoSuchFolder="/></m:FolderIds></m:GetFolder>`);
+  assert.deepEqual(texts(got, 'm:ResponseCode'), ['NoError', 'NoError', 'NoError', 'ErrorFolderNotFound']);
+  assert.deepEqual(texts(got, 't:DisplayName'), ['Top of Information Store', 'Inbox', 'Deleted Items']);
+  const inboxId = attr(got, 'Id')[1]!;
+  const found = await call(sim, `<m:FindFolder Traversal="Shallow">${shape}<m:Restriction><t:IsEqualTo><t:FieldURI FieldURI="folder:DisplayName"/><t:FieldURIOrConstant><t:Constant Value="journal"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction>` +
+    `<m:ParentFolderIds><t:FolderId Id="${inboxId}"/></m:ParentFolderIds></m:FindFolder>`);
+  assert.deepEqual(texts(found, 't:DisplayName'), ['Journal']);
+  assert.match(found, /TotalItemsInView="1" IncludesLastItemInRange="true"/);
+  const other = await call(sim, `<m:GetFolder>${shape}<m:FolderIds><t:DistinguishedFolderId Id="inbox"><t:Mailbox><t:EmailAddress>nobody@corp.example.com</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:FolderIds></m:GetFolder>`);
+  assert.deepEqual(texts(other, 'm:ResponseCode'), ['ErrorNonExistentMailbox']);
+  assert.match(other, /ResponseClass="Error"><m:MessageText>/);
+});
+
+test('FindItem pages with IndexedPageItemView, sorts by DateTimeReceived, filters IsRead; GetItem returns the MIME byte for byte and ErrorItemNotFound per missing id', async () => {
+  const s = await start();
+  const raws = [0, 1, 2, 3, 4].map((n) => msg(n));
+  const ids = raws.map((r, n) => s.add('Inbox', r, { isRead: n === 1, received: new Date(Date.UTC(2026, 0, 1, 0, 0, 10 - n)) }));
+  const p1 = await call(s, findItem('<m:IndexedPageItemView MaxEntriesReturned="2" Offset="0" BasePoint="Beginning"/>'));
+  assert.match(p1, /IndexedPagingOffset="2" TotalItemsInView="5" IncludesLastItemInRange="false"/);
+  assert.deepEqual(attr(p1, 'Id'), [ids[4], ids[3]], 'oldest first');
+  const p3 = await call(s, findItem('<m:IndexedPageItemView MaxEntriesReturned="2" Offset="4" BasePoint="Beginning"/>'));
+  assert.match(p3, /IndexedPagingOffset="5" TotalItemsInView="5" IncludesLastItemInRange="true"/);
+  assert.deepEqual(texts(p3, 't:Size'), [String(Buffer.byteLength(raws[0]!))]);
+  assert.deepEqual(texts(p3, 't:DateTimeReceived'), ['2026-01-01T00:00:10Z']);
+  const unread = await call(s, findItem('<m:IndexedPageItemView MaxEntriesReturned="10" Offset="0" BasePoint="Beginning"/>',
+    '<m:Restriction><t:IsEqualTo><t:FieldURI FieldURI="message:IsRead"/><t:FieldURIOrConstant><t:Constant Value="false"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction>'));
+  assert.equal(attr(unread, 'Id').length, 4);
+  assert.ok(!attr(unread, 'Id').includes(ids[1]!));
+  assert.ok(ids.every((id) => id.length > 100), 'ItemIds are long opaque strings like Exchange\'s');
+  const got = await call(s, `<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds><t:ItemId Id="${ids[0]}"/><t:ItemId Id="AAMkGone="/><t:ItemId Id="${ids[2]}"/></m:ItemIds></m:GetItem>`);
+  assert.deepEqual(texts(got, 'm:ResponseCode'), ['NoError', 'ErrorItemNotFound', 'NoError']);
+  const mime = texts(got, 't:MimeContent').map((b) => Buffer.from(b, 'base64').toString('utf8'));
+  assert.deepEqual(mime, [raws[0], raws[2]]);
+  assert.match(got, /<t:MimeContent CharacterSet="UTF-8">/);
+});
+
+test('UpdateItem (IsRead, Categories) changes the ChangeKey; MoveItem gives a new ItemId; DeleteItem HardDelete and MoveToDeletedItems', async () => {
+  const s = await start();
+  s.createFolder('Inbox/Processed');
+  const [a, b, c] = [1, 2, 3].map((n) => s.add('Inbox', msg(n)));
+  const before = s.items('Inbox').find((i) => i.id === a)!.changeKey;
+  const upd = await call(s, `<m:UpdateItem ConflictResolution="AlwaysOverwrite" MessageDisposition="SaveOnly"><m:ItemChanges><t:ItemChange><t:ItemId Id="${a}" ChangeKey="${before}"/><t:Updates>` +
+    '<t:SetItemField><t:FieldURI FieldURI="message:IsRead"/><t:Message><t:IsRead>true</t:IsRead></t:Message></t:SetItemField>' +
+    '<t:SetItemField><t:FieldURI FieldURI="item:Categories"/><t:Message><t:Categories><t:String>archived</t:String><t:String>Red</t:String></t:Categories></t:Message></t:SetItemField>' +
+    '</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>');
+  assert.deepEqual(texts(upd, 'm:ResponseCode'), ['NoError']);
+  const after = s.items('Inbox').find((i) => i.id === a)!;
+  assert.equal(after.isRead, true);
+  assert.deepEqual(after.categories, ['archived', 'Red']);
+  assert.notEqual(after.changeKey, before);
+  assert.equal(attr(upd, 'ChangeKey')[0], after.changeKey);
+  const moved = await call(s, `<m:MoveItem><m:ToFolderId><t:FolderId Id="${attr(await call(s, '<m:FindFolder Traversal="Deep"><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:Restriction><t:IsEqualTo><t:FieldURI FieldURI="folder:DisplayName"/><t:FieldURIOrConstant><t:Constant Value="Processed"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction><m:ParentFolderIds><t:DistinguishedFolderId Id="msgfolderroot"/></m:ParentFolderIds></m:FindFolder>'), 'Id')[0]}"/></m:ToFolderId><m:ItemIds><t:ItemId Id="${b}"/></m:ItemIds></m:MoveItem>`);
+  assert.deepEqual(texts(moved, 'm:ResponseCode'), ['NoError']);
+  const newId = attr(moved, 'Id')[0]!;
+  assert.notEqual(newId, b);
+  assert.deepEqual(s.items('Inbox/Processed').map((i) => i.id), [newId]);
+  const del = await call(s, `<m:DeleteItem DeleteType="HardDelete"><m:ItemIds><t:ItemId Id="${a}"/><t:ItemId Id="${b}"/></m:ItemIds></m:DeleteItem>`);
+  assert.deepEqual(texts(del, 'm:ResponseCode'), ['NoError', 'ErrorItemNotFound']);
+  await call(s, `<m:DeleteItem DeleteType="MoveToDeletedItems"><m:ItemIds><t:ItemId Id="${c}"/></m:ItemIds></m:DeleteItem>`);
+  assert.deepEqual(s.items('Inbox'), []);
+  assert.equal(s.items('Deleted Items').length, 1);
+});
+
+test('SyncFolderItems: pages by MaxChangesReturned, then reports only new changes; an invalidated state is ErrorInvalidSyncStateData', async () => {
+  const s = await start();
+  const ids = [1, 2, 3].map((n) => s.add('Inbox', msg(n), { received: new Date(Date.UTC(2026, 0, 1, 0, 0, n)) }));
+  const sync = (state: string, max = 2): string => `<m:SyncFolderItems>${itemsShape}<m:SyncFolderId>${inbox}</m:SyncFolderId>${state ? `<m:SyncState>${state}</m:SyncState>` : ''}<m:MaxChangesReturned>${max}</m:MaxChangesReturned></m:SyncFolderItems>`;
+  const r1 = await call(s, sync(''));
+  assert.deepEqual(texts(r1, 'm:IncludesLastItemInRange'), ['false']);
+  assert.deepEqual(attr(r1, 'Id'), ids.slice(0, 2));
+  const r2 = await call(s, sync(texts(r1, 'm:SyncState')[0]!));
+  assert.deepEqual(attr(r2, 'Id'), [ids[2]]);
+  assert.deepEqual(texts(r2, 'm:IncludesLastItemInRange'), ['true']);
+  const fresh = s.add('Inbox', msg(4));
+  await call(s, `<m:DeleteItem DeleteType="HardDelete"><m:ItemIds><t:ItemId Id="${ids[0]}"/></m:ItemIds></m:DeleteItem>`);
+  const r3 = await call(s, sync(texts(r2, 'm:SyncState')[0]!, 10));
+  assert.match(r3, new RegExp(`<t:Create><t:Message><t:ItemId Id="${fresh.replace(/[+/]/g, '\\$&')}"`));
+  assert.match(r3, /<t:Delete><t:ItemId Id="/);
+  s.fault.invalidateSyncStates();
+  const r4 = await call(s, sync(texts(r3, 'm:SyncState')[0]!));
+  assert.deepEqual(texts(r4, 'm:ResponseCode'), ['ErrorInvalidSyncStateData']);
+});
