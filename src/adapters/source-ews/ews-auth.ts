@@ -28,7 +28,8 @@ export type Resend = (authorization: string | undefined) => Promise<HttpAnswer>;
 
 /** Reads and drops an answer's body, so its connection is free for the next request. */
 export async function drain(res: IncomingMessage): Promise<void> {
-  if (res.complete) return;
+  // `complete` is not enough: the connection goes back to the agent only at 'end', once read.
+  if (res.readableEnded || res.destroyed) return;
   await new Promise<void>((resolve) => {
     res.on('end', resolve);
     res.on('error', () => resolve());
