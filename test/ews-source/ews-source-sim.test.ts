@@ -338,3 +338,65 @@ test('channel binding: through a TLS-terminating relay the login is refused when
     }
   }
 });
+
+test('idle: a streaming subscription (2016) ends the wait on new mail; a silenced one still ends it at the safety poll', async () => {
+  const s = await sim({ auth: ['NTLM'], keepAliveMs: 200 });
+  const src = createEwsSource(ewsConnection(s, { idle: true, idleSafetyPollMs: 1500 }), logger());
+  try {
+    await src.open();
+    await src.waitForChange(300); // subscribes; nothing new
+    assert.ok(s.requests.some((r) => r.operation === 'Subscribe'));
+    setTimeout(() => fill(s, [makeMessage(1)]), 200);
+    let t0 = Date.now();
+    await src.waitForChange(Number.MAX_SAFE_INTEGER);
+    const early = Date.now() - t0;
+    assert.ok(early < 1200, `new mail ended the wait after ${early} ms`);
+    s.fault.silenceNotifications();
+    setTimeout(() => fill(s, [makeMessage(2)]), 200);
+    t0 = Date.now();
+    await src.waitForChange(Number.MAX_SAFE_INTEGER);
+    const late = Date.now() - t0;
+    assert.ok(late >= 1400 && late < 4000, `the safety poll ended the wait after ${late} ms`);
+    // An abort ends a wait at once.
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    t0 = Date.now();
+    await src.waitForChange(Number.MAX_SAFE_INTEGER, ac.signal);
+    assert.ok(Date.now() - t0 < 1000);
+  } finally {
+    await src.close();
+  }
+});
+
+test('idle: a pull subscription (2010) is polled with GetEvents and ends the wait on new mail', async () => {
+  const s = await sim({ auth: ['NTLM'] });
+  const src = createEwsSource(ewsConnection(s, { idle: true, idleSafetyPollMs: 20_000, ews: { url: s.url, version: '2010' } }), logger());
+  try {
+    await src.open();
+    await src.waitForChange(300); // subscribes and polls; nothing new
+    assert.ok(s.requests.some((r) => r.operation === 'Subscribe' && r.requestVersion === 'Exchange2010'));
+    fill(s, [makeMessage(1)]);
+    const t0 = Date.now();
+    await src.waitForChange(Number.MAX_SAFE_INTEGER);
+    assert.ok(Date.now() - t0 < 2000, `new mail ended the wait after ${Date.now() - t0} ms`);
+    assert.ok(s.requests.some((r) => r.operation === 'GetEvents'));
+    assert.ok(!s.requests.some((r) => r.operation === 'GetStreamingEvents'));
+  } finally {
+    await src.close();
+  }
+  assert.ok(s.requests.some((r) => r.operation === 'Unsubscribe'), 'the pull subscription is ended on close');
+});
+
+test('without idle, waitForChange is a plain pause and subscribes to nothing', async () => {
+  const s = await sim({ auth: ['NTLM'] });
+  const src = createEwsSource(ewsConnection(s), logger());
+  try {
+    await src.open();
+    const t0 = Date.now();
+    await src.waitForChange(150);
+    assert.ok(Date.now() - t0 >= 140);
+    assert.ok(!s.requests.some((r) => r.operation === 'Subscribe'));
+  } finally {
+    await src.close();
+  }
+});
