@@ -148,6 +148,10 @@ function connectionChecks(c: ConnectionInput, at: string, { problems, warnings }
   }
   if (c.protocol === 'ews') {
     if (c.partialFetch) problems.push({ path: `${at}.partialFetch`, message: 'does not apply to EWS connections (IMAP only): EWS streams a large item whole' });
+    const urlHost = c.ews ? /^\[?([^\]/:]+|[0-9a-fA-F:]+)\]?(?::\d+)?(?:\/|$)/.exec(c.ews.url)?.[1] : undefined;
+    if (urlHost && urlHost.toLowerCase() !== c.host.toLowerCase()) {
+      warnings.push({ path: `${at}.host`, message: `is not used for protocol ews, which connects to the host of ews.url (${urlHost}); write the same host in both to avoid confusion` });
+    }
     if (c.expungeEvery > 0) warnings.push({ path: `${at}.expungeEvery`, message: 'does not apply to EWS connections: every deletion is complete when the server answers it' });
   }
   if (c.ews && c.protocol !== 'ews') problems.push({ path: `${at}.ews`, message: `only applies to protocol ews (this connection is ${c.protocol})` });

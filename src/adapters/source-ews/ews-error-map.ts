@@ -3,10 +3,9 @@
  * errors, HTTP answers, SOAP faults and the `ResponseCode`s of EWS. The client and the source
  * only say which; the sentences are made here.
  */
-import { MailsluiceError } from '../../core/errors/index.js';
+import { MailsluiceError, quoteServerLine } from '../../core/errors/index.js';
 import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
 import { isPlainTextPeer, plainTextPeerSentence } from '../tls-node/tls-plain-port.js';
-import { quoteServerLine } from '../source-pop3/pop3-error-map.js';
 
 /** Where an EWS failure happened, for the sentence. */
 export interface EwsErrorContext {
