@@ -400,3 +400,58 @@ test('without idle, waitForChange is a plain pause and subscribes to nothing', a
     await src.close();
   }
 });
+
+test('an answer cut mid-item fails the fetch (SOURCE_NETWORK), tells the transfer memory which item, and the next request logs in again', async () => {
+  const s = await sim({ auth: ['NTLM'] });
+  const raws = [makeMessage(1, { attachmentBytes: 2 * 1024 * 1024 }), makeMessage(2)];
+  fill(s, raws);
+  const interrupted: string[] = [];
+  const transfers = { resumable: () => undefined, keep: () => false, interrupted: (key: string) => void interrupted.push(key), forget: () => undefined };
+  const src = createEwsSource(ewsConnection(s), logger(), { transfers });
+  try {
+    await src.open();
+    const cands = await src.listCandidates(10);
+    s.fault.cutResponse('GetItem', 100_000);
+    const e = await refusal(fetchAll(src, cands));
+    assert.equal(e.code, 'SOURCE_NETWORK');
+    assert.match(e.message, /GetItem/);
+    assert.deepEqual(interrupted, [cands[0]!.key]);
+    const again = await fetchAll(src, cands);
+    assert.deepEqual(again.map((g) => sha256(g.bytes)), raws.map(sha256));
+  } finally {
+    await src.close();
+  }
+});
+
+test('a server that never finishes the handshake hits the connect timeout; one silent after the request hits dataTimeoutMs', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ews-silent-'));
+  const c = await makeCertificates(dir);
+  const [key, cert, ca] = await Promise.all([readFile(c.serverKeyPath), readFile(c.serverCertPath), readFile(c.caCertPath, 'utf8')]);
+  const net = await import('node:net');
+  const held = new Set<import('node:net').Socket>();
+  const mute = net.createServer((sock) => void held.add(sock)); // accepts TCP, never speaks TLS
+  const deaf = tls.createServer({ key, cert }, (sock) => void held.add(sock)); // TLS, then silence
+  await Promise.all([new Promise<void>((r) => mute.listen(0, '127.0.0.1', r)), new Promise<void>((r) => deaf.listen(0, '127.0.0.1', r))]);
+  const url = (srv: import('node:net').Server): string => `127.0.0.1:${(srv.address() as { port: number }).port}/EWS/Exchange.asmx`;
+  const base = { name: 'x', tls: { verify: true, minVersion: 'TLSv1.2' as const, ca }, auth: { type: 'none' as const, disablePlain: false, apop: false }, mailbox: 'INBOX', unseenOnly: false, idle: false, idleSafetyPollMs: 60000, deletePolicy: 'delete-and-expunge' as const };
+  try {
+    let t0 = Date.now();
+    const a = createEwsSource({ ...base, ews: { url: url(mute), version: '2016' }, connectTimeoutMs: 300, dataTimeoutMs: 0 }, logger());
+    const ea = await refusal(a.open());
+    await a.close();
+    assert.equal(ea.code, 'SOURCE_CONNECT_TIMEOUT');
+    assert.match(ea.message, /TLS handshake did not finish/);
+    assert.ok(Date.now() - t0 < 3000);
+    t0 = Date.now();
+    const b = createEwsSource({ ...base, ews: { url: url(deaf), version: '2016' }, connectTimeoutMs: 5000, dataTimeoutMs: 300 }, logger());
+    const eb = await refusal(b.open());
+    await b.close();
+    assert.equal(eb.code, 'SOURCE_DATA_TIMEOUT');
+    assert.match(eb.message, /for 300 ms while waiting for the answer to/);
+    assert.ok(Date.now() - t0 < 3000);
+  } finally {
+    for (const s of held) s.destroy();
+    await Promise.all([new Promise((r) => mute.close(r)), new Promise((r) => deaf.close(r))]);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
