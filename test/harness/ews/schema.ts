@@ -102,7 +102,8 @@ export class EwsSchemaValidator {
         problems = batch.map((_, i) =>
           result.errors.filter((e) => e.loc?.fileName === `doc${i}.xml`).map((e) => e.message.trim()));
         // An error xmllint could not place (schema trouble) is charged to every document rather than lost.
-        const unplaced = result.errors.filter((e) => !e.loc || !files.some((f) => f.fileName === e.loc!.fileName));
+        const unplaced = result.errors.filter((e) => (!e.loc || !files.some((f) => f.fileName === e.loc!.fileName)) &&
+          !/^doc\d+\.xml (fails to validate|validates)$/.test(e.rawMessage.trim()));
         if (unplaced.length > 0) problems = problems.map((p) => [...p, ...unplaced.map((e) => e.rawMessage.trim())]);
       } catch (e) {
         problems = batch.map(() => [`xmllint failed: ${(e as Error).message}`]);
