@@ -8,6 +8,7 @@
  * requests wait for their own verdict (an invalid request must get ErrorSchemaValidation), and
  * responses are queued and checked in the background (`idle` waits for them).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +54,21 @@ function patchTypes(xsd: string): string {
   return out;
 }
 
+/** The digests of the Microsoft files the simulator was checked against (README.md in the fixture directory). */
+const EXPECTED_SHA256: Record<string, string> = {
+  'types.xsd': 'a062af91308d8158c2497433dd4ec524b8c4c9e545f471bf13eaf19a270eb950',
+  'messages.xsd': 'e8f2bbef54150e173336e2af377d680e3096843b5e3de9bbce000c0fcceda23f',
+};
+
+function readChecked(dir: string, name: string): string {
+  const bytes = readFileSync(join(dir, name));
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  if (digest !== EXPECTED_SHA256[name]) {
+    throw new Error(`${join(dir, name)} is not the ${name} the EWS simulator was checked against (SHA-256 ${digest}); see test/fixtures/ews-schema/README.md`);
+  }
+  return bytes.toString('utf8');
+}
+
 interface Job { xml: string; what: string; done: (problems: string[]) => void }
 
 /** Batched validation against the EWS schemas. */
@@ -69,8 +85,9 @@ export class EwsSchemaValidator {
     const dir = findSchemaDir();
     if (!dir) return undefined;
     const file = (d: string, name: string): XMLFileInfo => ({ fileName: name, contents: readFileSync(join(d, name), 'utf8') });
-    const types = { fileName: 'types.xsd', contents: patchTypes(readFileSync(join(dir, 'types.xsd'), 'utf8')) };
-    return new EwsSchemaValidator(file(FIXTURES, 'soap-envelope.xsd'), [file(FIXTURES, 'xml.xsd'), types, file(dir, 'messages.xsd')], dir);
+    const types = { fileName: 'types.xsd', contents: patchTypes(readChecked(dir, 'types.xsd')) };
+    const messages = { fileName: 'messages.xsd', contents: readChecked(dir, 'messages.xsd') };
+    return new EwsSchemaValidator(file(FIXTURES, 'soap-envelope.xsd'), [file(FIXTURES, 'xml.xsd'), types, messages], dir);
   }
 
   /**
