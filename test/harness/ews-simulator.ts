@@ -48,6 +48,8 @@ export interface EwsSimulatorOptions {
   connectionTimeoutMs?: number;
   /** The Basic realm; default the host name. */
   realm?: string;
+  /** Addition: sees every HTTP request (method, path, Authorization scheme) and SOAP body in and out, for diagnosing a client. */
+  trace?: (event: 'http' | 'request' | 'response', text: string) => void;
   /** The DNS domain of the users (their SMTP addresses are user@dnsDomain); default `<domain>.example.com`. */
   dnsDomain?: string;
 }
@@ -132,6 +134,7 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
   };
 
   const send = (res: ServerResponse, status: number, body: string, operation: string): void => {
+    options.trace?.('response', body);
     const cut = faults.cuts.findIndex((c) => c.operation === operation);
     const bytes = Buffer.from(body, 'utf8');
     res.writeHead(status, { 'Content-Type': 'text/xml; charset=utf-8', 'Content-Length': bytes.length, 'X-EwsSimulator': 'true' });
@@ -146,6 +149,7 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
 
   const handleSoap = async (req: IncomingMessage, res: ServerResponse, user: string, body: Buffer): Promise<void> => {
     const arrived = Date.now();
+    options.trace?.('request', body.toString('utf8'));
     let doc: XmlElement;
     try {
       doc = parseXml(body.toString('utf8'));
@@ -198,6 +202,7 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
   const server: Server = createServer({ key, cert, keepAlive: true }, (req, res) => {
     void (async () => {
       const body = await readBody(req);
+      options.trace?.('http', `${req.method ?? ''} ${req.url ?? ''} auth=${req.headers.authorization?.split(' ')[0] ?? '-'} socket=${req.socket.remotePort ?? ''}`);
       const http = faults.http.shift();
       if (http) {
         res.writeHead(http.status, { 'Content-Type': 'text/html', ...(http.retryAfterS !== undefined ? { 'Retry-After': String(http.retryAfterS) } : {}) });
