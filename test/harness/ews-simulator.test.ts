@@ -315,6 +315,10 @@ test('faults: ErrorServerBusy with BackOffMilliseconds, HTTP 503/429 with Retry-
   const busy = await call(s, findItem(''));
   assert.match(busy, /ResponseClass="Error">.*<m:ResponseCode>ErrorServerBusy<\/m:ResponseCode>.*<m:MessageXml><t:Value Name="BackOffMilliseconds">2500<\/t:Value><\/m:MessageXml>/);
   assert.deepEqual(texts(await call(s, findItem('')), 'm:ResponseCode'), ['NoError'], 'consumed as it fired');
+  s.fault.serverBusy(1, 300, { asFault: true });
+  const busyFault = await post(s, soap(findItem('')), { auth: BASIC });
+  assert.equal(busyFault.status, 500);
+  assert.match(busyFault.body, /a:ErrorServerBusy<\/faultcode>.*<t:MessageXml xmlns:t="[^"]+"><t:Value Name="BackOffMilliseconds">300<\/t:Value><\/t:MessageXml><\/detail>/);
   s.fault.httpStatus(503, 1, 7);
   const r503 = await post(s, soap(findItem('')), { auth: BASIC });
   assert.equal(r503.status, 503);
@@ -334,5 +338,5 @@ test('faults: ErrorServerBusy with BackOffMilliseconds, HTTP 503/429 with Retry-
   assert.equal(s.validationErrors.length, 2, s.validationErrors.join('\n'));
   assert.match(s.validationErrors[0]!, /^FindItem request: /);
   s.validationErrors.length = 0;
-  assert.deepEqual(s.requests.map((r) => r.operation).slice(0, 3), ['FindItem', 'FindItem', 'GetItem']);
+  assert.deepEqual(s.requests.map((r) => r.operation).slice(0, 4), ['FindItem', 'FindItem', 'FindItem', 'GetItem'], 'HTTP-level refusals are not operations');
 });

@@ -66,7 +66,7 @@ export interface EwsSimulator {
   items(folder: string): SimItem[];
   createFolder(path: string): void;
   readonly fault: {
-    serverBusy(times: number, backOffMs: number): void;
+    serverBusy(times: number, backOffMs: number, opts?: { asFault?: boolean }): void;
     httpStatus(status: 503 | 429, times: number, retryAfterS?: number): void;
     invalidateSyncStates(): void;
     silenceNotifications(): void;
@@ -86,7 +86,7 @@ export interface EwsSimulator {
 const DEFAULT_VERSION: ServerVersion = { major: 15, minor: 1, build: 2507, revision: 6, version: 'V2017_07_11' };
 
 interface Faults {
-  busy: Array<number>;
+  busy: Array<{ backOffMs: number; asFault: boolean }>;
   http: Array<{ status: number; retryAfterS: number | undefined }>;
   cuts: Array<{ operation: string; afterBytes: number }>;
 }
@@ -176,11 +176,14 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
       send(res, 500, fault(version, 'ErrorInvalidServerVersion', ERROR_TEXT['ErrorInvalidServerVersion']!), operation);
       return;
     }
-    const backOff = faults.busy.shift();
-    if (backOff !== undefined) {
-      const msg = errorMessage(`${operation}ResponseMessage`, 'ErrorServerBusy', ERROR_TEXT['ErrorServerBusy']!, {
-        messageXml: `<t:Value Name="BackOffMilliseconds">${backOff}</t:Value>`,
-      });
+    const busy = faults.busy.shift();
+    if (busy !== undefined) {
+      const messageXml = `<t:Value Name="BackOffMilliseconds">${busy.backOffMs}</t:Value>`;
+      if (busy.asFault) {
+        send(res, 500, fault(version, 'ErrorServerBusy', ERROR_TEXT['ErrorServerBusy']!, messageXml), operation);
+        return;
+      }
+      const msg = errorMessage(`${operation}ResponseMessage`, 'ErrorServerBusy', ERROR_TEXT['ErrorServerBusy']!, { messageXml });
       send(res, 200, envelope(version, responseBody(operation, Array(expectedMessages(op)).fill(msg))), operation);
       return;
     }
@@ -260,8 +263,8 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
       mailbox.createFolder(path);
     },
     fault: {
-      serverBusy(times, backOffMs) {
-        for (let i = 0; i < times; i++) faults.busy.push(backOffMs);
+      serverBusy(times, backOffMs, opts = {}) {
+        for (let i = 0; i < times; i++) faults.busy.push({ backOffMs, asFault: opts.asFault === true });
       },
       httpStatus(status, times, retryAfterS) {
         for (let i = 0; i < times; i++) faults.http.push({ status, retryAfterS });
