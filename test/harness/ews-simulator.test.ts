@@ -72,10 +72,8 @@ before(async () => {
 });
 
 after(async () => {
-  for (const s of started) {
-    await s.stop();
-    assert.deepEqual(s.validationErrors, [], 'every request and response is valid against the EWS schemas');
-  }
+  for (const s of started) await s.stop();
+  assert.deepEqual(started.flatMap((s) => s.validationErrors), [], 'every request and response is valid against the EWS schemas');
 });
 
 test('without credentials IIS answers 401 offering NTLM and Basic; Basic takes DOMAIN\\user, UPN and a bare user; a wrong password is 401', async () => {
@@ -236,4 +234,109 @@ test('SyncFolderItems: pages by MaxChangesReturned, then reports only new change
   s.fault.invalidateSyncStates();
   const r4 = await call(s, sync(texts(r3, 'm:SyncState')[0]!));
   assert.deepEqual(texts(r4, 'm:ResponseCode'), ['ErrorInvalidSyncStateData']);
+});
+
+/** Reads a chunked GetStreamingEvents response as it arrives: one string per envelope. */
+function stream(s: EwsSimulator, body: string): Promise<{ envelopes: string[]; ended: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const envelopes: string[] = [];
+    const req = request({ host: '127.0.0.1', port: s.port, path: '/EWS/Exchange.asmx', method: 'POST', ca: s.ca, agent: false,
+      headers: { 'Content-Type': 'text/xml; charset=utf-8', Authorization: BASIC } }, (res) => {
+      assert.equal(res.headers['transfer-encoding'], 'chunked');
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        buf += d;
+        for (let end = buf.indexOf('</s:Envelope>'); end >= 0; end = buf.indexOf('</s:Envelope>')) {
+          envelopes.push(buf.slice(0, end + 13));
+          buf = buf.slice(end + 13);
+        }
+      });
+      resolve({ envelopes, ended: new Promise((r) => res.on('end', () => r())) });
+    });
+    req.on('error', reject);
+    req.end(soap(body));
+  });
+}
+
+const until = async (what: string, ok: () => boolean, ms = 5000): Promise<void> => {
+  const t0 = Date.now();
+  while (!ok()) {
+    if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+test('streaming notifications: keep-alives, NewMailEvent for an item added to the subscribed folder, Closed after the ConnectionTimeout, silence on demand', async () => {
+  const sub = await call(sim, `<m:Subscribe><m:StreamingSubscriptionRequest><t:FolderIds>${inbox}</t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType><t:EventType>CreatedEvent</t:EventType></t:EventTypes></m:StreamingSubscriptionRequest></m:Subscribe>`, 'Exchange2010_SP1');
+  const id = texts(sub, 'm:SubscriptionId')[0]!;
+  const { envelopes, ended } = await stream(sim, `<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>${id}</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>`);
+  await until('two keep-alives', () => envelopes.length >= 2);
+  assert.ok(envelopes.every((e) => e.includes('<m:ConnectionStatus>OK</m:ConnectionStatus>') && !e.includes('Notification')));
+  sim.add('Deleted Items', msg(8));
+  const itemId = sim.add('Inbox', msg(9));
+  await until('the NewMailEvent', () => envelopes.some((e) => e.includes('NewMailEvent')));
+  const ev = envelopes.find((e) => e.includes('NewMailEvent'))!;
+  assert.ok(ev.includes(`<t:ItemId Id="${itemId}"`) && ev.includes('<t:CreatedEvent>') && ev.includes(`<t:SubscriptionId>${id}</t:SubscriptionId>`));
+  assert.equal(envelopes.filter((e) => e.includes('Notification')).length, 1, 'nothing for the folder not subscribed');
+  await ended;
+  assert.match(envelopes.at(-1)!, /<m:ConnectionStatus>Closed<\/m:ConnectionStatus>/);
+  // Silenced: the connection stays up with keep-alives only.
+  sim.fault.silenceNotifications();
+  const quiet = await stream(sim, `<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>${id}</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>`);
+  sim.add('Inbox', msg(10));
+  await quiet.ended;
+  assert.ok(quiet.envelopes.length >= 3 && quiet.envelopes.every((e) => !e.includes('Notification')));
+  assert.deepEqual(texts(await call(sim, `<m:Unsubscribe><m:SubscriptionId>${id}</m:SubscriptionId></m:Unsubscribe>`), 'm:ResponseCode'), ['NoError']);
+  assert.deepEqual(texts(await call(sim, `<m:Unsubscribe><m:SubscriptionId>${id}</m:SubscriptionId></m:Unsubscribe>`), 'm:ResponseCode'), ['ErrorSubscriptionNotFound']);
+});
+
+test('pull subscriptions (Exchange 2007 SP1): GetEvents returns the events after the watermark, then a StatusEvent', async () => {
+  const s = await start();
+  const sub = await call(s, `<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds>${inbox}</t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes><t:Timeout>10</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>`, 'Exchange2007_SP1');
+  const [id] = texts(sub, 'm:SubscriptionId');
+  const [w0] = texts(sub, 'm:Watermark');
+  const a = s.add('Inbox', msg(1));
+  const b = s.add('Inbox', msg(2));
+  const get = (w: string): Promise<string> => call(s, `<m:GetEvents><m:SubscriptionId>${id}</m:SubscriptionId><m:Watermark>${w}</m:Watermark></m:GetEvents>`, 'Exchange2007_SP1');
+  const e1 = await get(w0!);
+  assert.deepEqual(attr(e1, 'Id').filter((x) => x === a || x === b), [a, b]);
+  assert.deepEqual(texts(e1, 't:MoreEvents'), ['false']);
+  const last = texts(e1, 't:Watermark').at(-1)!;
+  const e2 = await get(last);
+  assert.match(e2, /<t:StatusEvent><t:Watermark>/);
+  assert.deepEqual(texts(await call(s, `<m:GetEvents><m:SubscriptionId>nope</m:SubscriptionId><m:Watermark>${last}</m:Watermark></m:GetEvents>`), 'm:ResponseCode'), ['ErrorSubscriptionNotFound']);
+});
+
+test('faults: ErrorServerBusy with BackOffMilliseconds, HTTP 503/429 with Retry-After, a cut response, a refused RequestServerVersion, a request that fails schema validation', async () => {
+  const s = await start({ refuseVersions: ['Exchange2007_SP1'] });
+  const id = s.add('Inbox', msg(1));
+  s.fault.serverBusy(1, 2500);
+  const busy = await call(s, findItem(''));
+  assert.match(busy, /ResponseClass="Error">.*<m:ResponseCode>ErrorServerBusy<\/m:ResponseCode>.*<m:MessageXml><t:Value Name="BackOffMilliseconds">2500<\/t:Value><\/m:MessageXml>/);
+  assert.deepEqual(texts(await call(s, findItem('')), 'm:ResponseCode'), ['NoError'], 'consumed as it fired');
+  s.fault.serverBusy(1, 300, { asFault: true });
+  const busyFault = await post(s, soap(findItem('')), { auth: BASIC });
+  assert.equal(busyFault.status, 500);
+  assert.match(busyFault.body, /a:ErrorServerBusy<\/faultcode>.*<t:MessageXml xmlns:t="[^"]+"><t:Value Name="BackOffMilliseconds">300<\/t:Value><\/t:MessageXml><\/detail>/);
+  s.fault.httpStatus(503, 1, 7);
+  const r503 = await post(s, soap(findItem('')), { auth: BASIC });
+  assert.equal(r503.status, 503);
+  assert.equal(r503.headers['retry-after'], '7');
+  s.fault.httpStatus(429, 1);
+  assert.equal((await post(s, soap(findItem('')), { auth: BASIC })).status, 429);
+  s.fault.cutResponse('GetItem', 100);
+  const getItem = soap(`<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds><t:ItemId Id="${id}"/></m:ItemIds></m:GetItem>`);
+  await assert.rejects(post(s, getItem, { auth: BASIC }), /aborted|ECONNRESET|socket hang up/);
+  assert.equal((await post(s, getItem, { auth: BASIC })).status, 200);
+  const refused = await post(s, soap(findItem(''), 'Exchange2007_SP1'), { auth: BASIC });
+  assert.equal(refused.status, 500);
+  assert.match(refused.body, /<faultcode xmlns:a="[^"]+">a:ErrorInvalidServerVersion<\/faultcode>/);
+  const invalid = await post(s, soap('<m:FindItem Traversal="Sideways"><m:Nonsense/></m:FindItem>'), { auth: BASIC });
+  assert.equal(invalid.status, 500);
+  assert.match(invalid.body, /a:ErrorSchemaValidation/);
+  assert.equal(s.validationErrors.length, 2, s.validationErrors.join('\n'));
+  assert.match(s.validationErrors[0]!, /^FindItem request: /);
+  s.validationErrors.length = 0;
+  assert.deepEqual(s.requests.map((r) => r.operation).slice(0, 4), ['FindItem', 'FindItem', 'FindItem', 'GetItem'], 'HTTP-level refusals are not operations');
 });

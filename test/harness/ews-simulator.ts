@@ -48,6 +48,8 @@ export interface EwsSimulatorOptions {
   connectionTimeoutMs?: number;
   /** The Basic realm; default the host name. */
   realm?: string;
+  /** Addition: sees every HTTP request (method, path, Authorization scheme) and SOAP body in and out, for diagnosing a client. */
+  trace?: (event: 'http' | 'request' | 'response', text: string) => void;
   /** The DNS domain of the users (their SMTP addresses are user@dnsDomain); default `<domain>.example.com`. */
   dnsDomain?: string;
 }
@@ -64,7 +66,7 @@ export interface EwsSimulator {
   items(folder: string): SimItem[];
   createFolder(path: string): void;
   readonly fault: {
-    serverBusy(times: number, backOffMs: number): void;
+    serverBusy(times: number, backOffMs: number, opts?: { asFault?: boolean }): void;
     httpStatus(status: 503 | 429, times: number, retryAfterS?: number): void;
     invalidateSyncStates(): void;
     silenceNotifications(): void;
@@ -84,7 +86,7 @@ export interface EwsSimulator {
 const DEFAULT_VERSION: ServerVersion = { major: 15, minor: 1, build: 2507, revision: 6, version: 'V2017_07_11' };
 
 interface Faults {
-  busy: Array<number>;
+  busy: Array<{ backOffMs: number; asFault: boolean }>;
   http: Array<{ status: number; retryAfterS: number | undefined }>;
   cuts: Array<{ operation: string; afterBytes: number }>;
 }
@@ -132,6 +134,7 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
   };
 
   const send = (res: ServerResponse, status: number, body: string, operation: string): void => {
+    options.trace?.('response', body);
     const cut = faults.cuts.findIndex((c) => c.operation === operation);
     const bytes = Buffer.from(body, 'utf8');
     res.writeHead(status, { 'Content-Type': 'text/xml; charset=utf-8', 'Content-Length': bytes.length, 'X-EwsSimulator': 'true' });
@@ -146,6 +149,7 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
 
   const handleSoap = async (req: IncomingMessage, res: ServerResponse, user: string, body: Buffer): Promise<void> => {
     const arrived = Date.now();
+    options.trace?.('request', body.toString('utf8'));
     let doc: XmlElement;
     try {
       doc = parseXml(body.toString('utf8'));
@@ -172,11 +176,14 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
       send(res, 500, fault(version, 'ErrorInvalidServerVersion', ERROR_TEXT['ErrorInvalidServerVersion']!), operation);
       return;
     }
-    const backOff = faults.busy.shift();
-    if (backOff !== undefined) {
-      const msg = errorMessage(`${operation}ResponseMessage`, 'ErrorServerBusy', ERROR_TEXT['ErrorServerBusy']!, {
-        messageXml: `<t:Value Name="BackOffMilliseconds">${backOff}</t:Value>`,
-      });
+    const busy = faults.busy.shift();
+    if (busy !== undefined) {
+      const messageXml = `<t:Value Name="BackOffMilliseconds">${busy.backOffMs}</t:Value>`;
+      if (busy.asFault) {
+        send(res, 500, fault(version, 'ErrorServerBusy', ERROR_TEXT['ErrorServerBusy']!, messageXml), operation);
+        return;
+      }
+      const msg = errorMessage(`${operation}ResponseMessage`, 'ErrorServerBusy', ERROR_TEXT['ErrorServerBusy']!, { messageXml });
       send(res, 200, envelope(version, responseBody(operation, Array(expectedMessages(op)).fill(msg))), operation);
       return;
     }
@@ -198,6 +205,7 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
   const server: Server = createServer({ key, cert, keepAlive: true }, (req, res) => {
     void (async () => {
       const body = await readBody(req);
+      options.trace?.('http', `${req.method ?? ''} ${req.url ?? ''} auth=${req.headers.authorization?.split(' ')[0] ?? '-'} socket=${req.socket.remotePort ?? ''}`);
       const http = faults.http.shift();
       if (http) {
         res.writeHead(http.status, { 'Content-Type': 'text/html', ...(http.retryAfterS !== undefined ? { 'Retry-After': String(http.retryAfterS) } : {}) });
@@ -255,8 +263,8 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
       mailbox.createFolder(path);
     },
     fault: {
-      serverBusy(times, backOffMs) {
-        for (let i = 0; i < times; i++) faults.busy.push(backOffMs);
+      serverBusy(times, backOffMs, opts = {}) {
+        for (let i = 0; i < times; i++) faults.busy.push({ backOffMs, asFault: opts.asFault === true });
       },
       httpStatus(status, times, retryAfterS) {
         for (let i = 0; i < times; i++) faults.http.push({ status, retryAfterS });

@@ -4,6 +4,7 @@
  * FolderType), the few MAPI extended properties clients ask for, and restrictions
  * (MS-OXWSSRCH 2.2.4) over the fields the simulator knows.
  */
+import { createHash } from 'node:crypto';
 import type { Mailbox, SimFolder, SimItem } from './mailbox.js';
 import { child, childrenNamed, el, textEl, type XmlElement } from './xml.js';
 
@@ -42,9 +43,13 @@ export function headers(raw: Buffer): Map<string, string> {
 /** A date as Exchange writes it: UTC, whole seconds. */
 export const iso = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-/** A field's value for restrictions and sorting. */
-export function fieldValue(item: SimItem, uri: string): string | number | boolean | undefined {
-  switch (uri) {
+/** A field's value for restrictions and sorting: a FieldURI or an ExtendedFieldURI element. */
+export function fieldValue(item: SimItem, mb: Mailbox, field: XmlElement | undefined): string | number | boolean | undefined {
+  if (field?.name === 'ExtendedFieldURI') {
+    const v = extendedValue(item, mb, field.attrs);
+    return v === undefined ? undefined : typeof v !== 'string' ? v.join(',') : /^\d+$/.test(v) ? Number(v) : v;
+  }
+  switch (field?.attrs['FieldURI']) {
     case 'message:IsRead': return item.isRead;
     case 'item:DateTimeReceived': return item.received.getTime();
     case 'item:Size': return item.raw.length;
@@ -55,16 +60,26 @@ export function fieldValue(item: SimItem, uri: string): string | number | boolea
 }
 
 /**
- * MAPI properties by tag (MS-OXPROPS) the simulator can answer, for ExtendedFieldURI
- * PropertyTag requests; a property an item does not have is left out, as Exchange leaves it out.
+ * MAPI properties (MS-OXPROPS) the simulator can answer for ExtendedFieldURI requests, by tag or
+ * by name; a property an item does not have is left out, as Exchange leaves it out. A string
+ * array is returned as an array (t:Values).
  */
-function extendedValue(item: SimItem, tag: string): string | undefined {
-  switch (tag.toLowerCase()) {
-    case '0xe08': case '0x0e08': return String(item.raw.length); // PidTagMessageSize
-    case '0xe07': case '0x0e07': return String(item.isRead ? 1 : 0); // PidTagMessageFlags (mfRead)
-    case '0x1035': return headers(item.raw).get('message-id'); // PidTagInternetMessageId
-    case '0xe06': case '0x0e06': return iso(item.received); // PidTagMessageDeliveryTime
-    case '0x37': case '0x0037': return headers(item.raw).get('subject'); // PidTagSubject
+function extendedValue(item: SimItem, mb: Mailbox, ref: Record<string, string>): string | string[] | undefined {
+  if (ref['PropertyName'] === 'Keywords' && ref['DistinguishedPropertySetId'] === 'PublicStrings') return item.categories.length > 0 ? item.categories : undefined;
+  if (ref['PropertyName'] !== undefined && ref['DistinguishedPropertySetId'] === 'InternetHeaders') return headers(item.raw).get(ref['PropertyName'].toLowerCase());
+  const tag = Number.parseInt(ref['PropertyTag'] ?? '', 16);
+  const h = headers(item.raw);
+  switch (tag) {
+    case 0x0e08: return String(item.raw.length); // PidTagMessageSize
+    case 0x0e07: return String(item.isRead ? 1 : 0); // PidTagMessageFlags (mfRead)
+    case 0x0e06: return iso(item.received); // PidTagMessageDeliveryTime
+    case 0x3008: return iso(item.received); // PidTagLastModificationTime
+    case 0x0e23: return String(mb.articles.get(item.id) ?? 0); // PidTagInternetArticleNumber
+    case 0x0ff9: return createHash('sha256').update(item.id).digest().subarray(0, 22).toString('base64'); // PidTagRecordKey
+    case 0x670e: return `/-FlatUrlSpace-/${createHash('sha256').update(item.id).digest('hex').slice(0, 40)}`; // PidTagFlatUrlName
+    case 0x10f3: return `${(h.get('subject') ?? '').replace(/[\\/:*?"<>|]/g, '_')}.EML`; // PidTagUrlCompName
+    case 0x1035: return h.get('message-id'); // PidTagInternetMessageId
+    case 0x0037: return h.get('subject'); // PidTagSubject
     default: return undefined;
   }
 }
@@ -74,11 +89,13 @@ export function itemIdEl(item: SimItem, name = 't:ItemId'): string {
   return el(name, { Id: item.id, ChangeKey: item.changeKey });
 }
 
-function extendedEls(item: SimItem, refs: ExtendedRef[]): string {
+function extendedEls(item: SimItem, mb: Mailbox, refs: ExtendedRef[]): string {
   let out = '';
   for (const r of refs) {
-    const v = r.attrs['PropertyTag'] !== undefined ? extendedValue(item, r.attrs['PropertyTag']) : undefined;
-    if (v !== undefined) out += `<t:ExtendedProperty>${el('t:ExtendedFieldURI', r.attrs)}${textEl('t:Value', v)}</t:ExtendedProperty>`;
+    const v = extendedValue(item, mb, r.attrs);
+    if (v === undefined) continue;
+    const value = typeof v === 'string' ? textEl('t:Value', v) : `<t:Values>${v.map((x) => textEl('t:Value', x)).join('')}</t:Values>`;
+    out += `<t:ExtendedProperty>${el('t:ExtendedFieldURI', r.attrs)}${value}</t:ExtendedProperty>`;
   }
   return out;
 }
@@ -113,7 +130,7 @@ export function renderItem(item: SimItem, mb: Mailbox, shape: Shape): string {
   }
   if (want('item:DateTimeCreated')) s += textEl('t:DateTimeCreated', iso(item.received));
   if (want('item:HasAttachments', true)) s += textEl('t:HasAttachments', /^multipart\/mixed/i.test(h.get('content-type') ?? ''));
-  s += extendedEls(item, shape.extended);
+  s += extendedEls(item, mb, shape.extended);
   if (want('message:From', true)) s += mailbox(h.get('from'), 't:From');
   if (want('message:InternetMessageId')) s += h.get('message-id') ? textEl('t:InternetMessageId', h.get('message-id')!) : '';
   if (want('message:IsRead', true)) s += textEl('t:IsRead', item.isRead);
@@ -151,38 +168,39 @@ function folderExtended(f: SimFolder, mb: Mailbox, tag: string): string | undefi
     case '0x360a': return String(mb.childFolders(f.id).length > 0); // PidTagSubfolders
     case '0x3001': return f.name; // PidTagDisplayName
     case '0x3613': return f.folderClass; // PidTagContainerClass
-    case '0x6749': return f.id; // PidTagParentFolderId-ish: davmail reads it as an opaque key
-    case '0x670a': return new Date(0).toISOString(); // PidTagLocalCommitTimeMax
+    case '0x6751': return String(mb.nextArticle.get(f.id) ?? 1); // PidTagArticleNumNext
     case '0x0e08': case '0xe08': return String(items.reduce((n, i) => n + i.raw.length, 0)); // PidTagMessageSize
     default: return undefined;
   }
 }
 
-/** Evaluates a restriction (MS-OXWSSRCH SearchExpressionType) on an item; unknown fields compare as absent. */
-export function matches(item: SimItem, expr: XmlElement | undefined): boolean {
+/** Reads a field (FieldURI / ExtendedFieldURI element) of whatever a restriction is evaluated on. */
+export type FieldReader = (field: XmlElement | undefined) => string | number | boolean | undefined;
+
+/** Evaluates a restriction (MS-OXWSSRCH SearchExpressionType); an absent field matches no comparison. */
+export function matches(read: FieldReader, expr: XmlElement | undefined): boolean {
   if (!expr) return true;
   const sub = expr.children;
   switch (expr.name) {
-    case 'Restriction': return sub.every((c) => matches(item, c));
-    case 'And': return sub.every((c) => matches(item, c));
-    case 'Or': return sub.some((c) => matches(item, c));
-    case 'Not': return !matches(item, sub[0]);
-    case 'Exists': return fieldValue(item, sub[0]?.attrs['FieldURI'] ?? '') !== undefined;
+    case 'Restriction': case 'And': return sub.every((c) => matches(read, c));
+    case 'Or': return sub.some((c) => matches(read, c));
+    case 'Not': return !matches(read, sub[0]);
+    case 'Exists': return read(sub[0]) !== undefined;
     case 'Contains': {
-      const v = fieldValue(item, sub[0]?.attrs['FieldURI'] ?? '');
+      const v = read(sub[0]);
       const c = child(expr, 'Constant')?.attrs['Value'] ?? '';
       return typeof v === 'string' && v.toLowerCase().includes(c.toLowerCase());
     }
-    default: return compare(item, expr);
+    default: return compare(read, expr);
   }
 }
 
-function compare(item: SimItem, expr: XmlElement): boolean {
-  const uri = expr.children[0]?.attrs['FieldURI'] ?? '';
-  const v = fieldValue(item, uri);
+function compare(read: FieldReader, expr: XmlElement): boolean {
+  const v = read(expr.children[0]);
   const raw = child(child(expr, 'FieldURIOrConstant'), 'Constant')?.attrs['Value'];
   if (v === undefined || raw === undefined) return false;
-  const c: string | number | boolean = typeof v === 'boolean' ? raw === 'true' : typeof v === 'number' ? (uri.includes('DateTime') ? Date.parse(raw) : Number(raw)) : raw;
+  const isDate = /DateTime/.test(expr.children[0]?.attrs['FieldURI'] ?? '') || expr.children[0]?.attrs['PropertyType'] === 'SystemTime';
+  const c: string | number | boolean = typeof v === 'boolean' ? raw === 'true' : typeof v === 'number' ? (isDate ? Date.parse(raw) : Number(raw)) : raw;
   switch (expr.name) {
     case 'IsEqualTo': return v === c;
     case 'IsNotEqualTo': return v !== c;
@@ -194,3 +212,13 @@ function compare(item: SimItem, expr: XmlElement): boolean {
   }
 }
 
+/** A folder's fields for restrictions (FindFolder). */
+export function folderReader(f: SimFolder, mb: Mailbox): FieldReader {
+  return (field) => {
+    if (field?.name === 'ExtendedFieldURI') {
+      const v = folderExtended(f, mb, field.attrs['PropertyTag'] ?? '');
+      return v === undefined || v === '' ? undefined : v;
+    }
+    return field?.attrs['FieldURI'] === 'folder:DisplayName' ? f.name : field?.attrs['FieldURI'] === 'folder:FolderClass' ? f.folderClass || undefined : undefined;
+  };
+}

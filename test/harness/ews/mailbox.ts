@@ -71,6 +71,12 @@ export class Mailbox {
   /** A global change sequence (SyncFolderItems states point into it). */
   seq = 0;
   readonly listeners = new Set<(c: MailboxChange) => void>();
+  /**
+   * PidTagInternetArticleNumber of each item and the next one of each folder (PidTagArticleNumNext):
+   * the store numbers the messages of a folder in arrival order, as IMAP UIDs; davmail uses them.
+   */
+  readonly articles = new Map<string, number>();
+  readonly nextArticle = new Map<string, number>();
 
   constructor() {
     const root = this.newFolder('', undefined, 'root', '');
@@ -130,6 +136,11 @@ export class Mailbox {
 
   private record(folderId: string, itemId: string, kind: LogEntry['kind']): void {
     this.log.get(folderId)!.push({ seq: ++this.seq, itemId, kind });
+    if (kind === 'in') {
+      const n = this.nextArticle.get(folderId) ?? 1;
+      this.articles.set(itemId, n);
+      this.nextArticle.set(folderId, n + 1);
+    }
   }
 
   private emit(c: MailboxChange): void {

@@ -6,9 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Mailbox, SimFolder, SimItem } from './mailbox.js';
-import { itemIdEl, matches, readShape, renderFolder, renderItem, fieldValue, type Shape } from './items.js';
+import { itemIdEl, matches, readShape, renderFolder, renderItem, fieldValue, folderReader, type Shape } from './items.js';
 import { ERROR_TEXT, errorMessage, success } from './soap.js';
-import { child, childrenNamed, descendants, el, textEl, type XmlElement } from './xml.js';
+import { child, childrenNamed, el, textEl, type XmlElement } from './xml.js';
 
 /** What an operation sees of the server besides its request. */
 export interface OpContext {
@@ -68,25 +68,34 @@ const findFolder: Operation = (req, ctx) => {
   const shape = readShape(child(req, 'FolderShape'));
   const deep = req.attrs['Traversal'] === 'Deep';
   const restriction = child(req, 'Restriction');
-  const byName = descendants(restriction, 'IsEqualTo').find((e) => e.children[0]?.attrs['FieldURI'] === 'folder:DisplayName');
-  const wanted = child(child(byName, 'FieldURIOrConstant'), 'Constant')?.attrs['Value'];
   return folderRefs(child(req, 'ParentFolderIds')).map((ref) => {
     const parent = resolveFolder(ref, ctx);
     if (typeof parent === 'string') return err('FindFolder', parent);
     const collect = (p: SimFolder): SimFolder[] => ctx.mailbox.childFolders(p.id).flatMap((c) => [c, ...(deep ? collect(c) : [])]);
-    const found = collect(parent).filter((f) => wanted === undefined || f.name.toLowerCase() === wanted.toLowerCase());
+    // Exchange compares display names case-insensitively; the reader lower-cases both sides for that.
+    const found = collect(parent).filter((f) => matches(caseless(folderReader(f, ctx.mailbox)), restriction && lowerConstants(restriction)));
     const { page: shown, attrs } = page(found, child(req, 'IndexedPageFolderView'));
-    return success('FindFolderResponseMessage', el('m:RootFolder', attrs, `<t:Folders>${shown.map((f) => renderFolder(f, ctx.mailbox, shape)).join('')}</t:Folders>`) ||
-      '');
+    return success('FindFolderResponseMessage', el('m:RootFolder', attrs, `<t:Folders>${shown.map((f) => renderFolder(f, ctx.mailbox, shape)).join('')}</t:Folders>`));
   });
 };
 
-function sorted(items: SimItem[], order: XmlElement | undefined): SimItem[] {
-  const fields = childrenNamed(order, 'FieldOrder').map((o) => ({ uri: o.children[0]?.attrs['FieldURI'] ?? '', desc: o.attrs['Order'] === 'Descending' }));
-  if (fields.length === 0) fields.push({ uri: 'item:DateTimeReceived', desc: true });
+/** Folder names compare case-insensitively: string field values and constants are lower-cased. */
+const caseless = (read: (f: XmlElement | undefined) => string | number | boolean | undefined) => (f: XmlElement | undefined) => {
+  const v = read(f);
+  return typeof v === 'string' ? v.toLowerCase() : v;
+};
+
+function lowerConstants(e: XmlElement): XmlElement {
+  const attrs = e.name === 'Constant' && e.attrs['Value'] !== undefined ? { ...e.attrs, Value: e.attrs['Value'].toLowerCase() } : e.attrs;
+  return { ...e, attrs, children: e.children.map(lowerConstants) };
+}
+
+function sorted(items: SimItem[], mb: Mailbox, order: XmlElement | undefined): SimItem[] {
+  const fields: Array<{ field: XmlElement | undefined; desc: boolean }> = childrenNamed(order, 'FieldOrder').map((o) => ({ field: o.children[0], desc: o.attrs['Order'] === 'Descending' }));
+  if (fields.length === 0) fields.push({ field: { ns: '', name: 'FieldURI', attrs: { FieldURI: 'item:DateTimeReceived' }, children: [], text: '' }, desc: true });
   return [...items].sort((a, b) => {
     for (const f of fields) {
-      const x = fieldValue(a, f.uri) ?? 0, y = fieldValue(b, f.uri) ?? 0;
+      const x = fieldValue(a, mb, f.field) ?? 0, y = fieldValue(b, mb, f.field) ?? 0;
       if (x !== y) return (x < y ? -1 : 1) * (f.desc ? -1 : 1);
     }
     return 0;
@@ -98,7 +107,7 @@ const findItem: Operation = (req, ctx) => {
   return folderRefs(child(req, 'ParentFolderIds')).map((ref) => {
     const f = resolveFolder(ref, ctx);
     if (typeof f === 'string') return err('FindItem', f);
-    const all = sorted(ctx.mailbox.itemsIn(f.id).filter((i) => matches(i, child(req, 'Restriction'))), child(req, 'SortOrder'));
+    const all = sorted(ctx.mailbox.itemsIn(f.id).filter((i) => matches((field) => fieldValue(i, ctx.mailbox, field), child(req, 'Restriction'))), ctx.mailbox, child(req, 'SortOrder'));
     const { page: shown, attrs } = page(all, child(req, 'IndexedPageItemView'));
     const inner = shown.map((i) => renderItem(i, ctx.mailbox, shape)).join('');
     return success('FindItemResponseMessage', el('m:RootFolder', attrs, inner === '' ? '<t:Items/>' : `<t:Items>${inner}</t:Items>`));

@@ -59,11 +59,12 @@ export const ERROR_TEXT: Record<string, string> = {
  * A SOAP fault as Exchange sends for a request it refuses as a whole (HTTP 500): faultcode in the
  * types namespace, and the code again in `detail` (MS-OXWSCDATA 2.2.4.x, the errors namespace).
  */
-export function fault(v: ServerVersion, code: string, text: string): string {
+export function fault(v: ServerVersion, code: string, text: string, messageXml?: string): string {
   const errors = 'http://schemas.microsoft.com/exchange/services/2006/errors';
+  const xml = messageXml ? `<t:MessageXml xmlns:t="${NS.t}">${messageXml}</t:MessageXml>` : '';
   return envelope(
     v,
     `<s:Fault><faultcode xmlns:a="${NS.t}">a:${esc(code)}</faultcode><faultstring xml:lang="en-US">${esc(text)}</faultstring>` +
-      `<detail><e:ResponseCode xmlns:e="${errors}">${esc(code)}</e:ResponseCode><e:Message xmlns:e="${errors}">${esc(text)}</e:Message></detail></s:Fault>`,
+      `<detail><e:ResponseCode xmlns:e="${errors}">${esc(code)}</e:ResponseCode><e:Message xmlns:e="${errors}">${esc(text)}</e:Message>${xml}</detail></s:Fault>`,
   );
 }

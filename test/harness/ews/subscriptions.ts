@@ -161,7 +161,7 @@ export class Subscriptions {
       res.write(env);
     };
     const send = (subscriptionId: string, events: SimEvent[]): void => {
-      write(`<m:Notifications><m:Notification>${textEl('t:SubscriptionId', subscriptionId)}${events.map((e) => e.xml).join('')}</m:Notification></m:Notifications>` +
+      write(`<m:Notifications><t:Notification>${textEl('t:SubscriptionId', subscriptionId)}${events.map((e) => e.xml).join('')}</t:Notification></m:Notifications>` +
         '<m:ConnectionStatus>OK</m:ConnectionStatus>');
     };
     const finish = (): void => {
