@@ -131,6 +131,9 @@ test('throttling: ErrorServerBusy and HTTP 503/429 are waited out and retried, a
     assert.equal(cands.length, 2);
     assert.ok(Date.now() - t0 >= 60, 'waited the BackOffMilliseconds asked');
     assert.equal(s.requests.filter((r) => r.operation === 'FindItem').length, 3);
+    // Exchange 2013 and later send it as a SOAP fault.
+    s.fault.serverBusy(1, 20, { asFault: true });
+    assert.equal((await src.listCandidates(10)).length, 2);
     s.fault.httpStatus(503, 1, 0);
     s.fault.httpStatus(429, 1, 0);
     assert.equal((await fetchAll(src, cands)).length, 2);
@@ -453,5 +456,22 @@ test('a server that never finishes the handshake hits the connect timeout; one s
     for (const s of held) s.destroy();
     await Promise.all([new Promise((r) => mute.close(r)), new Promise((r) => deaf.close(r))]);
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('idle: a streaming answer the server closes (its ConnectionTimeout) is opened again, and new mail still ends the wait', async () => {
+  const s = await sim({ auth: ['NTLM'], keepAliveMs: 100, connectionTimeoutMs: 300 });
+  const src = createEwsSource(ewsConnection(s, { idle: true, idleSafetyPollMs: 5000 }), logger());
+  try {
+    await src.open();
+    await src.waitForChange(1000); // subscribes; the server closes the stream at least twice meanwhile
+    assert.ok(s.requests.filter((r) => r.operation === 'GetStreamingEvents').length >= 2);
+    assert.equal(s.requests.filter((r) => r.operation === 'Subscribe').length, 1, 'the subscription is kept');
+    setTimeout(() => fill(s, [makeMessage(1)]), 100);
+    const t0 = Date.now();
+    await src.waitForChange(Number.MAX_SAFE_INTEGER);
+    assert.ok(Date.now() - t0 < 2500, `new mail ended the wait after ${Date.now() - t0} ms`);
+  } finally {
+    await src.close();
   }
 });
