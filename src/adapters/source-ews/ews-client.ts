@@ -160,7 +160,8 @@ export class EwsClient {
           const cert = t.getPeerCertificate();
           const expires = cert?.valid_to ? Date.parse(cert.valid_to) : NaN;
           if (!Number.isNaN(expires)) this.certificateExpiresAt = expires;
-          this.onProgress?.('tls', `TLS ${t.getProtocol() ?? ''} established, certificate ${t.authorized ? 'verified' : `not verified (${String(t.authorizationError ?? 'tls.verify: false')})`}`.replace('  ', ' '));
+          const verified = t.authorized ? 'verified' : `not verified (${String(t.authorizationError ?? 'tls.verify: false')})`;
+          this.onProgress?.('tls', `${t.getProtocol() ?? 'TLS'} established, certificate ${verified}${cert?.subject?.CN ? ` (${cert.subject.CN})` : ''}`);
         });
       });
       const timer = this.silenceTimer(silence, `the answer to ${op}`, (err) => req.destroy(err));

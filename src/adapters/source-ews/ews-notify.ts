@@ -113,7 +113,8 @@ export class EwsNotifier {
         // The safety poll keeps archiving going; try again after a pause.
         this.logger.warn('EWS streaming notifications failed; the safety poll goes on, subscribing again shortly', { error: err instanceof Error ? err.message : String(err) });
         id = undefined;
-        await new Promise((r) => setTimeout(r, EWS_TUNING.pullEveryMs));
+        // Unref'd: a pause before trying again must not keep a closing process alive.
+        await new Promise((r) => setTimeout(r, EWS_TUNING.pullEveryMs).unref());
       }
     }
   }
