@@ -17,14 +17,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCertificates } from './dovecot.js';
 import { HttpAuth, type EwsUser } from './ews/auth.js';
-import { Mailbox, type SimItem } from './ews/mailbox.js';
+import type { SimItem } from './ews/mailbox.js';
 import { expectedChannelBindings } from './ews/ntlm-server.js';
-import { MAILBOX_OPERATIONS, SyncStates, err, expectedMessages, type OpContext } from './ews/operations.js';
-import { EwsSchemaValidator } from './ews/schema.js';
-import { DIRECTORY_OPERATIONS } from './ews/directory.js';
-import { ERROR_TEXT, envelope, errorMessage, fault, responseBody, type ServerVersion } from './ews/soap.js';
-import { Subscriptions } from './ews/subscriptions.js';
-import { child, NS, parseXml, type XmlElement } from './ews/xml.js';
+import { EwsService, type EwsRequestRecord } from './ews/service.js';
+import type { ServerVersion } from './ews/soap.js';
 
 export type { EwsUser, SimItem };
 
@@ -54,8 +50,7 @@ export interface EwsSimulatorOptions {
   dnsDomain?: string;
 }
 
-/** One served operation: `ms` is when it arrived (epoch milliseconds). */
-export interface EwsRequestRecord { operation: string; user: string; ms: number; requestVersion?: string }
+export type { EwsRequestRecord };
 
 /** The simulator as tests drive it (EWS-SIM-API.md). */
 export interface EwsSimulator {
@@ -85,12 +80,6 @@ export interface EwsSimulator {
 
 const DEFAULT_VERSION: ServerVersion = { major: 15, minor: 1, build: 2507, revision: 6, version: 'V2017_07_11' };
 
-interface Faults {
-  busy: Array<{ backOffMs: number; asFault: boolean }>;
-  http: Array<{ status: number; retryAfterS: number | undefined }>;
-  cuts: Array<{ operation: string; afterBytes: number }>;
-}
-
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
@@ -100,12 +89,65 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-/** Starts a simulator on a free loopback port. */
+/** One HTTP request as IIS in front of EWS takes it: injected HTTP faults, then 401s, then the path. */
+async function handleHttp(req: IncomingMessage, res: ServerResponse, service: EwsService, auth: HttpAuth, trace: EwsSimulatorOptions['trace']): Promise<void> {
+  // The body is read whole first, so a 401 leaves the kept-alive connection clean for the next leg.
+  const body = await readBody(req);
+  trace?.('http', `${req.method ?? ''} ${req.url ?? ''} auth=${req.headers.authorization?.split(' ')[0] ?? '-'} socket=${req.socket.remotePort ?? ''}`);
+  const http = service.faults.http.shift();
+  if (http) {
+    res.writeHead(http.status, { 'Content-Type': 'text/html', ...(http.retryAfterS !== undefined ? { 'Retry-After': String(http.retryAfterS) } : {}) });
+    res.end(http.status === 503 ? 'Service Unavailable' : 'Too Many Requests');
+    return;
+  }
+  const outcome = auth.check(req);
+  if ('wwwAuthenticate' in outcome) {
+    res.writeHead(401, { 'WWW-Authenticate': outcome.wwwAuthenticate, 'Content-Type': 'text/html', 'Content-Length': 0 }).end();
+    return;
+  }
+  if (req.url?.split('?')[0]?.toLowerCase() !== '/ews/exchange.asmx') {
+    res.writeHead(404, { 'Content-Type': 'text/html' }).end('Not Found');
+    return;
+  }
+  if (req.method !== 'POST') {
+    res.writeHead(405, { Allow: 'POST', 'Content-Type': 'text/html' }).end('Method Not Allowed');
+    return;
+  }
+  await service.handle(res, outcome.user, body);
+}
+
+/** The test-facing object over a running service. */
+function simulatorApi(service: EwsService, auth: HttpAuth, tls: { port: number; ca: string; certificateDer: Buffer }, stop: () => Promise<void>): EwsSimulator {
+  const { mailbox, faults } = service;
+  return {
+    url: `127.0.0.1:${tls.port}/EWS/Exchange.asmx`,
+    port: tls.port,
+    ca: tls.ca,
+    certificateDer: tls.certificateDer,
+    schemaDir: service.validator?.dir,
+    requests: service.requests,
+    validationErrors: service.validationErrors,
+    authRefusals: auth.refusals,
+    add: (folder, raw, opts = {}) => mailbox.add(mailbox.folderOf(folder).id, Buffer.from(raw), opts.isRead ?? false, opts.received ?? new Date()).id,
+    items: (folder) =>
+      mailbox.itemsIn(mailbox.folderOf(folder).id).map((i) => ({ ...i, folder: mailbox.folders.get(i.folder)!.path, categories: [...i.categories] })),
+    createFolder: (path) => void mailbox.createFolder(path),
+    fault: {
+      serverBusy: (times, backOffMs, opts = {}) => faults.busy.push(...Array.from({ length: times }, () => ({ backOffMs, asFault: opts.asFault === true }))),
+      httpStatus: (status, times, retryAfterS) => faults.http.push(...Array.from({ length: times }, () => ({ status, retryAfterS }))),
+      invalidateSyncStates: () => service.ctx.syncStates.invalidate(),
+      silenceNotifications: () => void (service.subs.silenced = true),
+      cutResponse: (operation, afterBytes) => void faults.cuts.push({ operation, afterBytes }),
+    },
+    stop,
+  };
+}
+
+/** Starts a simulator on a free loopback port (the kernel's pick, so no other process can take it in between). */
 export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Promise<EwsSimulator> {
   const users = options.users ?? [{ domain: 'CORP', username: 'journal', password: 'journal-secret' }];
   const netbios = users[0]?.domain ?? 'CORP';
   const dnsDomain = options.dnsDomain ?? `${netbios.toLowerCase()}.example.com`;
-  const version = options.serverVersion ?? DEFAULT_VERSION;
   const dir = await mkdtemp(join(tmpdir(), 'ews-sim-'));
   const certs = await makeCertificates(dir);
   const [key, cert, ca] = await Promise.all([readFile(certs.serverKeyPath), readFile(certs.serverCertPath, 'utf8'), readFile(certs.caCertPath, 'utf8')]);
@@ -117,121 +159,24 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
     identity: { netbiosDomain: netbios, netbiosComputer: 'EXCH01', dnsDomain, dnsComputer: `exch01.${dnsDomain}` },
     channelBindings: options.channelBinding === 'required' ? expectedChannelBindings(certificateDer) : undefined,
   });
-  const mailbox = new Mailbox();
-  const ctx: OpContext = { mailbox, addresses: users.map((u) => `${u.username}@${dnsDomain}`), syncStates: new SyncStates() };
-  const subs = new Subscriptions(mailbox, { version: () => version, keepAliveMs: options.keepAliveMs ?? 30_000, connectionTimeoutMs: options.connectionTimeoutMs });
-  const validator = options.validate === false ? undefined : EwsSchemaValidator.load();
-  const validationErrors: string[] = [];
-  const requests: EwsRequestRecord[] = [];
-  const faults: Faults = { busy: [], http: [], cuts: [] };
+  const service = new EwsService({
+    version: options.serverVersion ?? DEFAULT_VERSION,
+    addresses: users.map((u) => `${u.username}@${dnsDomain}`),
+    refuseVersions: options.refuseVersions ?? [],
+    validate: options.validate !== false,
+    validateFirst: options.validateFirst ?? 3,
+    keepAliveMs: options.keepAliveMs ?? 30_000,
+    connectionTimeoutMs: options.connectionTimeoutMs,
+    trace: options.trace,
+  });
   const sockets = new Set<Socket>();
-  const validated = new Map<string, number>();
-  /** Whether this envelope is in the validated sample (the first `validateFirst` of its kind). */
-  const sample = (key: string): boolean => {
-    const n = validated.get(key) ?? 0;
-    validated.set(key, n + 1);
-    return n < (options.validateFirst ?? 3);
-  };
-
-  const send = (res: ServerResponse, status: number, body: string, operation: string): void => {
-    options.trace?.('response', body);
-    const cut = faults.cuts.findIndex((c) => c.operation === operation);
-    const bytes = Buffer.from(body, 'utf8');
-    res.writeHead(status, { 'Content-Type': 'text/xml; charset=utf-8', 'Content-Length': bytes.length, 'X-EwsSimulator': 'true' });
-    if (cut >= 0) {
-      const { afterBytes } = faults.cuts.splice(cut, 1)[0]!;
-      res.write(bytes.subarray(0, afterBytes), () => res.socket?.destroy());
-      return;
-    }
-    res.end(bytes);
-    if (validator && sample(`${operation} response`)) void validator.check(body, 'response', operation, validationErrors);
-  };
-
-  const handleSoap = async (req: IncomingMessage, res: ServerResponse, user: string, body: Buffer): Promise<void> => {
-    const arrived = Date.now();
-    options.trace?.('request', body.toString('utf8'));
-    let doc: XmlElement;
-    try {
-      doc = parseXml(body.toString('utf8'));
-    } catch (e) {
-      send(res, 500, fault(version, 'ErrorSchemaValidation', `The request is not well-formed XML: ${(e as Error).message}`), 'unknown');
-      return;
-    }
-    const op = child(doc, 'Body', NS.soap)?.children[0];
-    const operation = op?.name ?? 'unknown';
-    const requestVersion = child(child(doc, 'Header', NS.soap), 'RequestServerVersion', NS.t)?.attrs['Version'];
-    requests.push({ operation, user, ms: arrived, ...(requestVersion ? { requestVersion } : {}) });
-    if (validator && sample(`${operation} request`)) {
-      const problems = await validator.check(body.toString('utf8'), 'request', operation, validationErrors);
-      if (problems.length > 0) {
-        send(res, 500, fault(version, 'ErrorSchemaValidation', `The request failed schema validation: ${problems[0]}`), operation);
-        return;
-      }
-    }
-    if (!op || op.ns !== NS.m) {
-      send(res, 500, fault(version, 'ErrorInvalidRequest', 'The request has no EWS operation in its SOAP body.'), operation);
-      return;
-    }
-    if (requestVersion && options.refuseVersions?.includes(requestVersion)) {
-      send(res, 500, fault(version, 'ErrorInvalidServerVersion', ERROR_TEXT['ErrorInvalidServerVersion']!), operation);
-      return;
-    }
-    const busy = faults.busy.shift();
-    if (busy !== undefined) {
-      const messageXml = `<t:Value Name="BackOffMilliseconds">${busy.backOffMs}</t:Value>`;
-      if (busy.asFault) {
-        send(res, 500, fault(version, 'ErrorServerBusy', ERROR_TEXT['ErrorServerBusy']!, messageXml), operation);
-        return;
-      }
-      const msg = errorMessage(`${operation}ResponseMessage`, 'ErrorServerBusy', ERROR_TEXT['ErrorServerBusy']!, { messageXml });
-      send(res, 200, envelope(version, responseBody(operation, Array(expectedMessages(op)).fill(msg))), operation);
-      return;
-    }
-    if (operation === 'GetStreamingEvents') {
-      subs.stream(op, res, (env) => {
-        if (validator && sample(`${operation} response`)) void validator.check(env, 'response', operation, validationErrors);
-      });
-      return;
-    }
-    const handler = MAILBOX_OPERATIONS[operation] ?? DIRECTORY_OPERATIONS[operation] ??
-      ({ Subscribe: (r: XmlElement) => subs.subscribe(r, ctx), Unsubscribe: (r: XmlElement) => subs.unsubscribe(r), GetEvents: (r: XmlElement) => subs.getEvents(r) } as Record<string, (r: XmlElement, c: OpContext) => string[]>)[operation];
-    if (!handler) {
-      send(res, 200, envelope(version, responseBody(operation, [err(operation, 'ErrorInvalidOperation')])), operation);
-      return;
-    }
-    send(res, 200, envelope(version, responseBody(operation, handler(op, ctx))), operation);
-  };
-
   const server: Server = createServer({ key, cert, keepAlive: true }, (req, res) => {
-    void (async () => {
-      const body = await readBody(req);
-      options.trace?.('http', `${req.method ?? ''} ${req.url ?? ''} auth=${req.headers.authorization?.split(' ')[0] ?? '-'} socket=${req.socket.remotePort ?? ''}`);
-      const http = faults.http.shift();
-      if (http) {
-        res.writeHead(http.status, { 'Content-Type': 'text/html', ...(http.retryAfterS !== undefined ? { 'Retry-After': String(http.retryAfterS) } : {}) });
-        res.end(http.status === 503 ? 'Service Unavailable' : 'Too Many Requests');
-        return;
-      }
-      const outcome = auth.check(req);
-      if ('wwwAuthenticate' in outcome) {
-        res.writeHead(401, { 'WWW-Authenticate': outcome.wwwAuthenticate, 'Content-Type': 'text/html', 'Content-Length': 0 });
-        res.end();
-        return;
-      }
-      if (req.url?.split('?')[0]?.toLowerCase() !== '/ews/exchange.asmx') {
-        res.writeHead(404, { 'Content-Type': 'text/html' }).end('Not Found');
-        return;
-      }
-      if (req.method !== 'POST') {
-        res.writeHead(405, { Allow: 'POST', 'Content-Type': 'text/html' }).end('Method Not Allowed');
-        return;
-      }
-      await handleSoap(req, res, outcome.user, body);
-    })().catch((e: unknown) => {
+    handleHttp(req, res, service, auth, options.trace).catch((e: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
       res.end(`EWS simulator error: ${(e as Error).stack ?? String(e)}`);
     });
   });
+  // IIS keeps idle connections two minutes; NTLM's per-connection login depends on it.
   server.keepAliveTimeout = 120_000;
   server.on('secureConnection', (s: Socket) => {
     sockets.add(s);
@@ -241,50 +186,12 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
-  const port = (server.address() as { port: number }).port;
-
-  return {
-    url: `127.0.0.1:${port}/EWS/Exchange.asmx`,
-    port,
-    ca,
-    certificateDer,
-    schemaDir: validator?.dir,
-    requests,
-    validationErrors,
-    authRefusals: auth.refusals,
-    add(folder, raw, opts = {}) {
-      const f = mailbox.folderOf(folder);
-      return mailbox.add(f.id, Buffer.from(raw), opts.isRead ?? false, opts.received ?? new Date()).id;
-    },
-    items(folder) {
-      return mailbox.itemsIn(mailbox.folderOf(folder).id).map((i) => ({ ...i, folder: mailbox.folders.get(i.folder)!.path, categories: [...i.categories] }));
-    },
-    createFolder(path) {
-      mailbox.createFolder(path);
-    },
-    fault: {
-      serverBusy(times, backOffMs, opts = {}) {
-        for (let i = 0; i < times; i++) faults.busy.push({ backOffMs, asFault: opts.asFault === true });
-      },
-      httpStatus(status, times, retryAfterS) {
-        for (let i = 0; i < times; i++) faults.http.push({ status, retryAfterS });
-      },
-      invalidateSyncStates() {
-        ctx.syncStates.invalidate();
-      },
-      silenceNotifications() {
-        subs.silenced = true;
-      },
-      cutResponse(operation, afterBytes) {
-        faults.cuts.push({ operation, afterBytes });
-      },
-    },
-    async stop() {
-      subs.closeAll();
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await validator?.idle();
-      await rm(dir, { recursive: true, force: true });
-    },
+  const stop = async (): Promise<void> => {
+    service.subs.closeAll();
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await service.close();
+    await rm(dir, { recursive: true, force: true });
   };
+  return simulatorApi(service, auth, { port: (server.address() as { port: number }).port, ca, certificateDer }, stop);
 }
