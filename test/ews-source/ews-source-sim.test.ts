@@ -517,3 +517,26 @@ test('idle: a streaming answer the server closes (its ConnectionTimeout) is open
     await src.close();
   }
 });
+
+test('idle: a pull subscription the server no longer knows is made again, and new mail still ends the wait', async () => {
+  const s = await sim({ auth: ['NTLM'], validate: false });
+  const src = createEwsSource(ewsConnection(s, { idle: true, idleSafetyPollMs: 20_000, ews: { url: s.url, version: '2007SP1' } }), logger());
+  try {
+    await src.open();
+    await src.waitForChange(300); // subscribes
+    // Behind the source's back, the subscription ends (as a server restart or expiry would end it).
+    const pullId = (src as unknown as { notifier: { pull: { id: string } } }).notifier.pull.id;
+    const other = new EwsClient(ewsClientOptions(ewsConnection(s)));
+    await other.call('Unsubscribe', soap.unsubscribe(pullId));
+    other.close();
+    fill(s, [makeMessage(1)]);
+    await src.waitForChange(300); // GetEvents: ErrorSubscriptionNotFound, subscribes again (the item came before it: not an event)
+    assert.equal(s.requests.filter((r) => r.operation === 'Subscribe').length, 2, 'subscribed again');
+    fill(s, [makeMessage(2)]);
+    const t0 = Date.now();
+    await src.waitForChange(Number.MAX_SAFE_INTEGER);
+    assert.ok(Date.now() - t0 < 2000, `new mail ended the wait after ${Date.now() - t0} ms`);
+  } finally {
+    await src.close();
+  }
+});
