@@ -510,7 +510,7 @@ export const DeliveryPageSchema = z
 /** One step of a connection test (`POST /api/v1/connections/{name}/test`). */
 export const ConnectionTestStepSchema = z
   .object({
-    step: z.string().openapi({ description: 'resolve, connect, tls, greeting, capabilities, auth, mailbox or count, in this order (an OAuth2 login adds token, the token obtained, before auth; POP3 right after resolve); with a probe then send, arrive and archive.', example: 'auth' }),
+    step: z.string().openapi({ description: 'resolve, connect, tls, greeting, capabilities, auth, version (EWS: the server version), mailbox or count, in this order (an OAuth2 login adds token, the token obtained, before auth; POP3 right after resolve); with a probe then send, arrive and archive.', example: 'auth' }),
     ok: z.boolean(),
     ms: z.number().int().openapi({ description: 'How long the step took.' }),
     detail: z.string().openapi({ description: 'What the step found, or on failure why it failed, in one sentence.' }),

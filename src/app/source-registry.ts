@@ -9,6 +9,7 @@ import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.
 import type { Logger } from '../core/ports/logger.js';
 import { createImapSource, probeImap, type ProbeResult, type ProbeStep, type ProbeStepListener } from '../adapters/source-imap/index.js';
 import { createPop3Source, probePop3 } from '../adapters/source-pop3/index.js';
+import { createEwsSource, probeEws } from '../adapters/source-ews/index.js';
 import type { ConnectionConfig } from '../config/loader.js';
 import type { SourceProtocol } from '../config/protocols.js';
 
@@ -26,6 +27,7 @@ export interface SourceEntry {
 export const SOURCES: Readonly<Record<SourceProtocol, SourceEntry>> = {
   imap: { create: createImapSource, probe: probeImap },
   pop3: { create: createPop3Source, probe: probePop3 },
+  ews: { create: createEwsSource, probe: probeEws },
 };
 
 /** The entry of `protocol`, or undefined when this build has no source adapter for it. */

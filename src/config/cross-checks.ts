@@ -147,6 +147,15 @@ function connectionChecks(c: ConnectionInput, at: string, { problems, warnings }
     const twice = c.mailbox.filter((f, k) => c.mailbox.indexOf(f) !== k);
     if (twice.length > 0) problems.push({ path: `${at}.mailbox`, message: `names ${JSON.stringify(twice[0])} twice` });
   }
+  if (c.protocol === 'ews') {
+    if (c.partialFetch) problems.push({ path: `${at}.partialFetch`, message: 'does not apply to EWS connections (IMAP only): EWS streams a large item whole' });
+    const urlHost = c.ews ? /^\[?([^\]/:]+|[0-9a-fA-F:]+)\]?(?::\d+)?(?:\/|$)/.exec(c.ews.url)?.[1] : undefined;
+    if (urlHost && urlHost.toLowerCase() !== c.host.toLowerCase()) {
+      warnings.push({ path: `${at}.host`, message: `is not used for protocol ews, which connects to the host of ews.url (${urlHost}); write the same host in both to avoid confusion` });
+    }
+    if (c.expungeEvery > 0) warnings.push({ path: `${at}.expungeEvery`, message: 'does not apply to EWS connections: every deletion is complete when the server answers it' });
+  }
+  if (c.ews && c.protocol !== 'ews') problems.push({ path: `${at}.ews`, message: `only applies to protocol ews (this connection is ${c.protocol})` });
   const section = protocolEntry(c.protocol).section;
   if (section && !c[section.key]) problems.push({ path: `${at}.${section.key}`, message: `is required for protocol ${c.protocol} (${section.holds})` });
   // Half a probe test is a mistake worth naming; neither half is needed for the plain test.
@@ -174,6 +183,7 @@ function authChecks(c: ConnectionInput, at: string, problems: ConfigProblem[]): 
       problems.push({ path: `${at}.auth.domain`, message: `says ${JSON.stringify(c.auth.domain)} but the username says ${JSON.stringify(parts[0])}: give the domain once` });
     }
   }
+  if ((c.auth.type === 'xoauth2' || c.auth.type === 'oauthbearer') && c.protocol === 'ews') problems.push({ path: `${at}.auth.type`, message: `${c.auth.type} is not available for EWS in this build (use ntlm, basic or none)` });
   if (c.auth.domain !== undefined && c.auth.type !== 'ntlm') problems.push({ path: `${at}.auth.domain`, message: `only applies with auth type ntlm (this connection uses ${c.auth.type}); for basic, write the domain into the username (DOMAIN\\user)` });
   if (c.auth.type === 'basic' && (!c.auth.username || c.auth.password === undefined)) problems.push({ path: `${at}.auth`, message: 'basic auth needs username and password' });
   for (const p of oauthProblems(c.auth)) problems.push({ path: p.key ? `${at}.auth.${p.key}` : `${at}.auth`, message: p.message });
@@ -213,6 +223,7 @@ function routeChecks(r: RouteConfig, at: string, input: CrossInput, { problems, 
     const resp = r[key];
     if (!resp || !conn) continue;
     if (conn.protocol === 'pop3') problems.push({ path: `${at}.${key}`, message: `connection ${conn.name} is POP3, which has no flags or folders to apply a response with` });
+    else if (conn.protocol === 'ews') problems.push({ path: `${at}.${key}`, message: `connection ${conn.name} is EWS, and applying responses (categories, read state, moves) over EWS is not available in this build yet` });
     else if (conn.deletePolicy === 'delete-and-expunge' || conn.deletePolicy === 'move') {
       warnings.push({ path: `${at}.${key}`, message: `connection ${conn.name} has deletePolicy ${conn.deletePolicy}: the message has left the mailbox before the scenario runs, so the response cannot be applied (use leave, mark-seen or delete)` });
     }

@@ -21,7 +21,7 @@ export interface ProtocolEntry {
 export const PROTOCOLS = {
   imap: { ports: { port: 143, tlsPort: 993 }, source: true },
   pop3: { ports: { port: 110, tlsPort: 995 }, source: true },
-  ews: { ports: { port: 80, tlsPort: 443 }, source: false, section: { key: 'ews', holds: 'url, version' } },
+  ews: { ports: { port: 80, tlsPort: 443 }, source: true, section: { key: 'ews', holds: 'url, version' } },
 } as const satisfies Record<string, ProtocolEntry>;
 
 /** A protocol a connection may name. */

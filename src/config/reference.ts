@@ -241,7 +241,9 @@ restart, and a file that does not validate changes nothing (docs/pipeline.md, AD
 Rules that involve several keys are checked after the schema (see \`src/config/loader.ts\`), also
 on the valid parts of a file whose shape is wrong, so \`config check\` lists both kinds at once:
 \`moveTo\` is required with \`deletePolicy: move\` and allowed only then; POP3 connections cannot use
-\`unseenOnly\`, \`idle\`, \`partialFetch\`, \`mark-seen\` or \`move\`; \`protocol: ews\` needs \`ews\`;
+\`unseenOnly\`, \`idle\`, \`partialFetch\`, \`mark-seen\` or \`move\`; \`protocol: ews\` needs \`ews\`
+(\`ews.url\` is \`host[:port]/path\` without \`https://\`, always HTTPS; \`partialFetch\`, \`xoauth2\` and \`oauthbearer\` do not apply, nor
+scenario responses yet), and \`ews\` applies to no other protocol;
 \`auth.type: basic\` needs \`username\` and \`password\`; \`xoauth2\` and \`oauthbearer\` need \`username\` and
 either \`accessToken\` or \`tokenUrl\` (https, or http on loopback) with \`clientId\` and \`clientSecret\`, \`clientCertificate\`
 (PEM of the certificate and its RSA key) or \`refreshToken\` (not both forms, not a secret and a certificate); \`ntlm\` needs \`username\` and \`password\` (the domain in \`auth.domain\` or as
@@ -255,13 +257,15 @@ protocol's (IMAP 143/993, POP3 110/995).
 ## Windows authentication (NTLM)
 
 \`auth: { type: ntlm, username: journal, domain: CORP, password: … }\`, or \`username: CORP\\journal\`
-without \`domain\`, for \`protocol: imap\` (\`AUTHENTICATE NTLM\`) and \`pop3\` (\`AUTH NTLM\`). mailsluice
+without \`domain\`, for \`protocol: imap\` (\`AUTHENTICATE NTLM\`), \`pop3\` (\`AUTH NTLM\`) and \`ews\` (HTTP
+\`WWW-Authenticate: NTLM\` on one kept-alive connection). mailsluice
 speaks NTLMv2 itself (the password never crosses the wire), with a MIC and, over TLS, the
 \`tls-server-end-point\` channel binding that Exchange's Extended Protection asks for. Only NTLM is
 tried: a server that does not offer it is \`SOURCE_AUTH_UNSUPPORTED\`, a refusal
 \`SOURCE_AUTH_REJECTED\`; \`test-connection\` names the NTLM login in its auth step. The Exchange
 alias form \`dom\\user\\alias\` works with \`basic\` only (NTLM cannot ask for another mailbox). Tested
-against Dovecot whose NTLM is Samba's winbind (which verifies the MIC, not the channel binding);
+against Dovecot whose NTLM is Samba's winbind (which verifies the MIC, not the channel binding),
+and over HTTP against the test harness's EWS simulator (which verifies the channel binding too);
 not against a real Exchange (ADR 0043).
 
 ## Minimal example

@@ -34,7 +34,7 @@ const auth = z
     type: z
       .enum(['none', 'basic', 'ntlm', 'xoauth2', 'oauthbearer'])
       .default('basic')
-      .meta({ description: 'none | basic (LOGIN / SASL PLAIN) | ntlm (Windows authentication, NTLMv2: IMAP AUTHENTICATE NTLM, POP3 AUTH NTLM; never falls back to another mechanism) | xoauth2 | oauthbearer (RFC 7628): OAuth2 over IMAP and POP3, the token from tokenUrl (renewed before it expires) or a fixed accessToken; only the named mechanism is tried.' }),
+      .meta({ description: 'none | basic (LOGIN / SASL PLAIN) | ntlm (Windows authentication, NTLMv2: IMAP AUTHENTICATE NTLM, POP3 AUTH NTLM, EWS HTTP NTLM with channel binding; never falls back to another mechanism) | xoauth2 | oauthbearer (RFC 7628): OAuth2 over IMAP and POP3, the token from tokenUrl (renewed before it expires) or a fixed accessToken; only the named mechanism is tried.' }),
     username: z.string().optional().meta({ description: 'user, DOMAIN\\user, dom\\juser\\J.User or an address; passed through intact.' }),
     password: secret.optional().meta({ description: 'Password (basic, ntlm).' }),
     accessToken: secret.optional().meta({ description: 'xoauth2/oauthbearer: a fixed OAuth2 access token the operator renews (instead of tokenUrl).' }),
@@ -103,18 +103,18 @@ export const connectionSchema = z.strictObject({
   mailbox: z
     .union([z.string().min(1, 'must not be empty'), z.array(z.string().min(1, 'must not be empty')).min(1, 'must name at least one folder')])
     .default('INBOX')
-    .meta({ description: 'IMAP folder to drain, or a list of folders (SPEC "folder(s)"): each folder is drained by a runner of its own, with its own two sessions, under the connection\'s name (test-connection opens the first).' }),
+    .meta({ description: 'IMAP folder to drain (EWS: INBOX is the well-known inbox, anything else a path of display names from the top of the mailbox, e.g. Inbox/Journal), or a list of folders (SPEC "folder(s)"): each folder is drained by a runner of its own, with its own two sessions, under the connection\'s name (test-connection opens the first).' }),
   pollIntervalMs: nonNegativeInt.default(1000).meta({ description: 'Pause between polling cycles when IDLE is off; 0 polls continuously.' }),
   maxMessagesPerCycle: z.number().int('must be a whole number').min(1).max(100000).default(500).meta({ description: 'At most this many messages taken per cycle.' }),
-  unseenOnly: z.boolean().default(false).meta({ description: 'IMAP: take only messages without \\Seen.' }),
-  idle: z.boolean().default(false).meta({ description: 'IMAP: wait for IDLE push between cycles (re-armed periodically, with a safety poll). A server without IDLE is polled every pollIntervalMs, with a warning in the log.' }),
+  unseenOnly: z.boolean().default(false).meta({ description: 'IMAP: take only messages without \\Seen; EWS: only unread items (IsRead false).' }),
+  idle: z.boolean().default(false).meta({ description: 'IMAP: wait for IDLE push between cycles (re-armed periodically, with a safety poll); EWS: streaming notifications (2010SP1 and later) or a pull subscription (2007SP1, 2010), with the same safety poll. A server without IDLE is polled every pollIntervalMs, with a warning in the log.' }),
   idleSafetyPollMs: z
     .number()
     .int('must be a whole number')
     .min(1000, 'must be at least 1000')
     .max(29 * 60 * 1000, 'must be under 29 minutes')
     .default(60000)
-    .meta({ description: 'IMAP with idle: poll this often anyway, because servers are known to stop sending IDLE notifications silently.' }),
+    .meta({ description: 'IMAP or EWS with idle: poll this often anyway, because servers are known to stop sending IDLE notifications silently.' }),
   partialFetch: z.boolean().default(false).meta({ description: 'IMAP: fetch every message in chunks (BODY.PEEK[]<offset.length>), one round trip each; off, a cycle is one bulk FETCH and a body over 4 MiB streams through it (never whole in memory either way).' }),
   deletePolicy: z
     .enum(['delete-and-expunge', 'delete', 'mark-seen', 'move', 'leave'])
@@ -148,7 +148,17 @@ export const connectionSchema = z.strictObject({
     .meta({ description: 'The relay the probe test sends through (SMTP or LMTP); with testRecipients, enables test-connection --probe. A probe carries X-Mailsluice-Probe signed with probe.key in dataDir: it is archived marked Probe and routed nowhere (ADR 0027).' }),
   ews: z
     .strictObject({
-      url: z.string().min(1).meta({ description: 'EWS URL without protocol prefix.' }),
+      url: z
+        .string()
+        .min(1, 'must not be empty')
+        .superRefine((u, ctx) => {
+          if (/^[a-z][a-z0-9+.-]*:\/\//i.test(u)) {
+            ctx.addIssue({ code: 'custom', message: `must be written without a protocol prefix (write ${u.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')}, not ${u}): EWS is always HTTPS` });
+          } else if (/\s/.test(u) || !/^[^/?#]+(\/|$)/.test(u) || u.startsWith('/')) {
+            ctx.addIssue({ code: 'custom', message: 'must be host[:port]/path, e.g. mail.example.com/EWS/Exchange.asmx (no spaces)' });
+          }
+        })
+        .meta({ description: 'EWS URL without the protocol prefix: host[:port]/path, e.g. mail.example.com/EWS/Exchange.asmx; always HTTPS (certificates checked as tls says). Replaces host, port and security for protocol ews.' }),
       version: z.enum(['2007SP1', '2010', '2010SP1', '2010SP2', '2013', '2013SP1', '2016']).default('2016').meta({ description: 'Exchange version: 2007SP1, 2010, 2010SP1, 2010SP2, 2013, 2013SP1 or 2016.' }),
     })
     .optional()

@@ -13,7 +13,8 @@ import type { SourceRuntime } from '../../core/ports/mailbox-source.js';
 
 /** One step of a connection test. */
 export interface ProbeStep {
-  step: 'resolve' | 'connect' | 'tls' | 'greeting' | 'capabilities' | 'token' | 'auth' | 'mailbox' | 'count';
+  /** `token`: an OAuth2 login's token obtained; `version`: EWS only (the server's ServerVersionInfo next to ews.version). */
+  step: 'resolve' | 'connect' | 'tls' | 'greeting' | 'capabilities' | 'token' | 'auth' | 'version' | 'mailbox' | 'count';
   ok: boolean;
   detail: string;
   code?: string;

@@ -1,4 +1,4 @@
-import { MailsluiceError } from '../../core/errors/index.js';
+import { MailsluiceError, quoteServerLine } from '../../core/errors/index.js';
 import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
 import { isPlainTextPeer, plainTextPeerSentence } from '../tls-node/tls-plain-port.js';
 
@@ -21,14 +21,6 @@ export function pop3Where(ctx: Pop3ErrorContext): string {
   return `${ctx.host}:${ctx.port}`;
 }
 
-/**
- * A server line quoted for an error sentence: JSON-quoted (control bytes visible) and cut to
- * about 100 characters, so a server sending megabytes of garbage cannot flood a log line.
- */
-export function quoteServerLine(line: string): string {
-  const max = 100;
-  return line.length > max ? `${JSON.stringify(line.slice(0, max))}…` : JSON.stringify(line);
-}
 
 /**
  * Turns a Node socket or TLS error into a catalogue error with a sentence an operator can act on.

@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   SOURCE_MAILBOX_NOT_FOUND: { retryable: false, summary: 'The mailbox (folder) does not exist on the server.' },
   SOURCE_PROTOCOL: { retryable: true, summary: 'The server sent a response that breaks the protocol or refused a command.' },
   SOURCE_MESSAGE_VANISHED: { retryable: true, summary: 'A message disappeared from the server while it was being fetched.' },
+  SOURCE_VERSION_REFUSED: { retryable: false, summary: 'The Exchange server refused the Exchange version the connection asks for (ews.version); the sentence names the configured version and the one the server runs.' },
   SOURCE_UNSUPPORTED_PROTOCOL: { retryable: false, summary: 'The connection protocol has no source adapter in this build.' },
   STORE_WRITE_FAILED: { retryable: true, summary: 'Writing to the archive failed (disk full, permissions, I/O error); nothing was taken from the server.' },
   STORE_CORRUPT: { retryable: false, summary: 'An archived blob failed its integrity check.' },
