@@ -1,0 +1,107 @@
+/**
+ * The crash test over EWS (issue 18), as test/e2e/crash.test.ts is for IMAP and POP3: the real
+ * CLI against the EWS simulator (test/harness/ews-simulator.ts; no Exchange server runs here),
+ * killed with SIGKILL at random moments, then run to the end: every item is in the archive once,
+ * byte for byte, and the folder is empty. Before it, a drain with Windows authentication (NTLM
+ * with a domain, channel binding required) of mixed mail with large items.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import '../harness/sqlite-keep.js';
+import { startEwsSimulator, type EwsSimulator } from '../harness/ews-simulator.js';
+import { assertArchiveHolds } from '../harness/archive.js';
+import { makeWorkspace, runCli, spawnCli } from '../harness/cli.js';
+import { EWS_USER as USER, ewsConnectionInput } from '../harness/ews-connection.js';
+import { journalMix, sha256 } from '../harness/messages.js';
+import { seededRandom } from '../harness/random.js';
+
+const sims: EwsSimulator[] = [];
+after(async () => {
+  for (const s of sims) await s.stop();
+});
+
+async function simulator(options: Parameters<typeof startEwsSimulator>[0] = {}): Promise<EwsSimulator> {
+  const sim = await startEwsSimulator({ users: [{ ...USER }], auth: ['NTLM'], ...options });
+  sims.push(sim);
+  return sim;
+}
+
+function loaded(sim: EwsSimulator, count: number, size = 100): Map<string, Buffer> {
+  const originals = [...journalMix(count, size)];
+  for (const raw of originals) sim.add('Inbox', raw);
+  const expected = new Map(originals.map((b) => [sha256(b), Buffer.from(b)]));
+  assert.equal(expected.size, count);
+  return expected;
+}
+
+function archivedRows(dataDir: string): { messages: string[]; keys: number; done: number } {
+  const db = new Database(join(dataDir, 'archive.db'), { readonly: true });
+  try {
+    const messages = (db.prepare('SELECT sha256 FROM messages').all() as Array<{ sha256: string }>).map((r) => r.sha256);
+    const k = db.prepare('SELECT COUNT(*) AS n, SUM(action_state = 1) AS done FROM source_keys').get() as { n: number; done: number };
+    return { messages, keys: k.n, done: k.done ?? 0 };
+  } finally {
+    db.close();
+  }
+}
+
+test('a drain over EWS with NTLM (domain, channel binding required) empties the folder into the archive byte for byte', async () => {
+  const sim = await simulator({ channelBinding: 'required' });
+  const expected = loaded(sim, 300);
+  const ws = makeWorkspace({ connections: [ewsConnectionInput(sim, { deletePolicy: 'delete-and-expunge', maxMessagesPerCycle: 100 })] });
+  try {
+    const r = await runCli(['drain', '--json'], ws);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sim.items('Inbox').length, 0, 'the folder is empty');
+    assert.equal(sim.items('Deleted Items').length, 0, 'hard-deleted, not moved to Deleted Items');
+    const rows = archivedRows(ws.dataDir);
+    assert.equal(rows.messages.length, 300);
+    assert.equal(rows.done, 300, 'every server action confirmed');
+    await assertArchiveHolds(ws, expected);
+    assert.deepEqual(sim.validationErrors, []);
+    assert.ok(!r.stderr.includes(USER.password) && !r.stdout.includes(USER.password), 'the password is never printed');
+  } finally {
+    ws.cleanup();
+  }
+});
+
+const COUNT = Number(process.env.CRASH_MESSAGES ?? 1500);
+const KILLS = Number(process.env.CRASH_KILLS ?? 10);
+
+test('SIGKILL at random moments of an EWS drain loses and doubles nothing', async () => {
+  const seed = Number(process.env.CRASH_SEED ?? Date.now() % 100000);
+  const random = seededRandom(seed);
+  const sim = await simulator();
+  const expected = loaded(sim, COUNT);
+  const ws = makeWorkspace({ connections: [ewsConnectionInput(sim, { deletePolicy: 'delete-and-expunge', maxMessagesPerCycle: 200 })] });
+  try {
+    let killed = 0;
+    for (let i = 0; i < KILLS; i++) {
+      const child = spawnCli(['drain'], ws);
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 150 + Math.floor(random() * 1500));
+      const code = await exited;
+      clearTimeout(timer);
+      if (code === null) killed++;
+      else assert.equal(code, 0, `drain run ${i} failed (seed ${seed}): ${stderr}`);
+      if (code === 0) break;
+    }
+    const final = await runCli(['drain', '--json'], ws);
+    assert.equal(final.code, 0, `final drain failed (seed ${seed}): ${final.stderr}`);
+    assert.ok(killed > 0, `no run was killed (seed ${seed}); the test proved nothing`);
+    assert.equal(sim.items('Inbox').length, 0, `folder not empty (seed ${seed})`);
+    const rows = archivedRows(ws.dataDir);
+    assert.equal(rows.messages.length, COUNT, `archive holds ${rows.messages.length}, expected ${COUNT} (seed ${seed})`);
+    assert.deepEqual(new Set(rows.messages), new Set(expected.keys()));
+    assert.equal(rows.keys, COUNT, `each item taken once (seed ${seed})`);
+    assert.equal(rows.done, COUNT, 'every server action confirmed');
+    await assertArchiveHolds(ws, expected, `(seed ${seed})`);
+    console.log(`EWS crash test: ${killed} kills, seed ${seed}, ${COUNT} messages archived once each`);
+  } finally {
+    ws.cleanup();
+  }
+});
