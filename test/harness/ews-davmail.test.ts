@@ -3,7 +3,7 @@
  * with apt-get when missing, started and stopped by PID by test/harness/davmail.ts) logs in to the
  * simulator with Basic and with NTLM, lists its folders and serves the Inbox's messages through
  * its own IMAP port byte for byte; every EWS request DavMail sent and every answer is validated
- * against Microsoft's schemas. IMAP is read with imapflow, not with mailsluice's code.
+ * against the EWS schemas (test/fixtures/ews-schema). IMAP is read with imapflow, not with mailsluice's code.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,7 +47,7 @@ async function readThroughDavmail(sim: EwsSimulator, login: string): Promise<See
 /** Basic validates every envelope DavMail exchanges; the others the default sample (about 0.5 s per xmllint run). */
 async function simulator(opts: EwsSimulatorOptions): Promise<EwsSimulator> {
   const sim = await startEwsSimulator({ validateFirst: opts.auth?.[0] === 'Basic' ? Infinity : 3, ...opts });
-  assert.ok(sim.schemaDir, 'Microsoft\'s EWS schemas were not found (test/fixtures/ews-schema/README.md)');
+  assert.ok(sim.schemaDir, 'the simulator must validate against the EWS schemas (test/fixtures/ews-schema)');
   sim.createFolder('Inbox/Journal');
   MESSAGES.forEach((m, i) => sim.add('Inbox', m, { received: new Date(Date.UTC(2026, 11, 7, 10, i)) }));
   sim.add('Inbox/Journal', MESSAGES[0]!);

@@ -2,7 +2,8 @@
  * The EWS simulator checked with raw HTTPS SOAP requests (no EWS client of ours): every operation,
  * the faults, IIS-style Basic and NTLM 401 flows (the client side of NTLM is mailsluice's own
  * ntlm-node builders, so this also checks them against the simulator's independent server side),
- * channel binding, and every request and response validated against Microsoft's EWS schemas.
+ * channel binding, and every request and response validated against the EWS schemas (the project's
+ * subset written from Microsoft's documents, test/fixtures/ews-schema).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -63,7 +64,7 @@ const started: EwsSimulator[] = [];
 async function start(opts: EwsSimulatorOptions = {}): Promise<EwsSimulator> {
   const s = await startEwsSimulator({ validateFirst: Infinity, ...opts });
   started.push(s);
-  assert.ok(s.schemaDir, 'Microsoft\'s EWS schemas were not found (test/fixtures/ews-schema/README.md says where they go); the simulator must be checked against them');
+  assert.ok(s.schemaDir, 'the simulator must validate against the EWS schemas (test/fixtures/ews-schema)');
   return s;
 }
 

@@ -34,8 +34,9 @@ export interface EwsSimulatorOptions {
   validate?: boolean;
   /**
    * Addition: how many requests and responses of each operation are validated when `validate` is
-   * on. One xmllint-wasm run costs about half a second (a worker compiles 700 KB of schemas), so
-   * by default the first 3 of each kind are checked; `Infinity` checks every one.
+   * on. A request in the sample waits for an xmllint-wasm run (a worker compiling the project's
+   * EWS schemas, see test/fixtures/ews-schema/README.md for the cost), so by default the first 3 of
+   * each kind are checked; `Infinity` checks every one.
    */
   validateFirst?: number;
   /** Interval of the streaming keep-alive envelopes; default 30 s. */
@@ -73,7 +74,7 @@ export interface EwsSimulator {
   readonly authRefusals: string[];
   /** Addition: the certificate's DER (for channel-binding tests). */
   readonly certificateDer: Buffer;
-  /** Addition: where Microsoft's schemas were found; undefined = no schema validation (see test/fixtures/ews-schema/README.md). */
+  /** Addition: the directory of the EWS schemas validated against (test/fixtures/ews-schema); undefined when `validate` is false. */
   readonly schemaDir: string | undefined;
   stop(): Promise<void>;
 }
