@@ -16,6 +16,7 @@ import type { ServerResponse } from '../../core/ports/scenario-action.js';
 import { SqlWhere } from '../sqlite-node/sql-where.js';
 import { SqliteStatements } from './sqlite-statements.js';
 import type { SqliteBusOptions } from './sqlite-bus-config.js';
+import { immediateOnMain } from '../sqlite-node/sqlite-write-lock.js';
 
 interface Row {
   id: string;
@@ -147,7 +148,7 @@ export class SqliteBus implements MessageBus, DeliveryAdmin {
     // One statement for the whole claim (the ids as a JSON array), not one per row.
     const lease = this.stmt('UPDATE deliveries SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))');
     return this.run('claiming deliveries', () =>
-      this.db.transaction(() => {
+      immediateOnMain(this.db, () => {
         const rows = select.all(bus, pair.connection, pair.route, limit) as ClaimRow[];
         if (rows.length > 0) lease.run(leaseUntil, JSON.stringify(rows.map((r) => r.id)));
         return rows.map((r) => ({
@@ -165,16 +166,16 @@ export class SqliteBus implements MessageBus, DeliveryAdmin {
           },
           interrupted: r.started !== 0,
         }));
-      }).immediate(),
+      }),
     );
   }
 
   async release(ids: string[]): Promise<void> {
     const s = this.stmt('UPDATE deliveries SET lease_until = 0, started = 0 WHERE id = ?');
     await this.run('releasing deliveries', () =>
-      this.db.transaction(() => {
+      immediateOnMain(this.db, () => {
         for (const id of ids) s.run(id);
-      }).immediate(),
+      }),
     );
   }
 
@@ -191,7 +192,7 @@ export class SqliteBus implements MessageBus, DeliveryAdmin {
       // In the WAL, not yet fsynced: that survives the process dying, which is what the mark is
       // for, without an fsync before every action. The next commit with the connection's own
       // setting (a claim, a retry, doneMany) makes it durable along with its own rows.
-      const write = this.db.transaction(() => {
+      const write = (): void => immediateOnMain(this.db, () => {
         if (finished.length > 0) mark.run(0, JSON.stringify(finished));
         if (started.length > 0) mark.run(1, JSON.stringify(started));
       });
@@ -199,12 +200,12 @@ export class SqliteBus implements MessageBus, DeliveryAdmin {
       // statements per mark write saved on the path of every delivery.
       this.syncLevel ??= (this.stmt('PRAGMA synchronous').get() as { synchronous: number }).synchronous;
       if (this.syncLevel === 1) {
-        write.immediate();
+        write();
         return;
       }
       this.stmt('PRAGMA synchronous = NORMAL').run();
       try {
-        write.immediate();
+        write();
       } finally {
         // The statements are cached (see stmt()); the connection's setting is put back.
         this.stmt(`PRAGMA synchronous = ${this.syncLevel === 3 ? 3 : 2}`).run();
@@ -222,7 +223,7 @@ export class SqliteBus implements MessageBus, DeliveryAdmin {
        FROM json_each(?) j WHERE deliveries.id = j.value->>0`,
     );
     const rows = JSON.stringify(records.map((r) => [r.id, r.at, r.response ? JSON.stringify(r.response) : null, r.attempts ?? null]));
-    await this.run('recording deliveries done', () => this.db.transaction(() => s.run(rows)).immediate());
+    await this.run('recording deliveries done', () => immediateOnMain(this.db, () => s.run(rows)));
   }
 
   async retryLater(id: string, step: number, attempts: number, nextAt: number, error: string): Promise<void> {
@@ -248,7 +249,7 @@ export class SqliteBus implements MessageBus, DeliveryAdmin {
     // The response goes with its result: the replayed delivery ends with a response of its own.
     const set = "SET state = 'pending', attempts = 0, next_at = ?, lease_until = 0, started = 0, done_at = NULL, response = NULL, response_result = NULL, response_note = NULL, response_at = NULL";
     return this.run('replaying dead deliveries', () =>
-      this.db.transaction(() => {
+      immediateOnMain(this.db, () => {
         if ('ids' in selection) {
           const s = this.stmt(`UPDATE deliveries ${set} WHERE id = ? AND state = 'dead' RETURNING id`);
           return selection.ids.flatMap((id) => (s.all(now, id) as Array<{ id: string }>).map((r) => r.id));
@@ -257,7 +258,7 @@ export class SqliteBus implements MessageBus, DeliveryAdmin {
           ? (this.stmt(`UPDATE deliveries ${set} WHERE state = 'dead' AND route = ? RETURNING id`).all(now, selection.route) as Array<{ id: string }>)
           : (this.stmt(`UPDATE deliveries ${set} WHERE state = 'dead' RETURNING id`).all(now) as Array<{ id: string }>);
         return rows.map((r) => r.id);
-      }).immediate(),
+      }),
     );
   }
 

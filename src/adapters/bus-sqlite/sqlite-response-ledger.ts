@@ -10,6 +10,7 @@ import type { ServerResponse } from '../../core/ports/scenario-action.js';
 import type { PendingResponse, ResponseLedger, ResponseRecord, ResponseResult, ResponseStatus } from '../../core/ports/response-ledger.js';
 import { SqliteStatements } from './sqlite-statements.js';
 import type { SqliteBusOptions } from './sqlite-bus-config.js';
+import { immediateOnMain } from '../sqlite-node/sqlite-write-lock.js';
 
 /** The server responses of one `archive.db`'s deliveries. */
 export class SqliteResponseLedger implements ResponseLedger {
@@ -49,9 +50,9 @@ export class SqliteResponseLedger implements ResponseLedger {
   async recordResponses(records: ResponseRecord[], at: number): Promise<void> {
     const s = this.sql.stmt('UPDATE deliveries SET response_result = ?, response_note = ?, response_at = ? WHERE id = ? AND response IS NOT NULL');
     await this.sql.run('recording applied server responses', () =>
-      this.sql.db.transaction(() => {
+      immediateOnMain(this.sql.db, () => {
         for (const r of records) s.run(r.result, r.note, at, r.deliveryId);
-      }).immediate(),
+      }),
     );
   }
 

@@ -8,6 +8,7 @@ import { setImmediate } from 'node:timers/promises';
 import type { ArchiveIndexCheck, CatalogueRow, IndexedMessage } from '../../core/ports/archive-check.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import { mapSqliteError } from './sqlite-error-map.js';
+import { immediateOnMain } from '../sqlite-node/sqlite-write-lock.js';
 
 const MESSAGE = 'm.id AS id, m.sha256 AS sha256, m.connection AS connection, m.message_id AS messageId, m.subject AS subject';
 const CATALOGUE = 'b.sha256 AS sha256, b.ref AS ref, b.size AS size, b.stored_size AS storedSize';
@@ -54,8 +55,7 @@ export class SqliteArchiveCheck implements ArchiveIndexCheck {
 
   async reindex(blob: CatalogueRow, connection: string, takenAt: number): Promise<number | null> {
     try {
-      return this.conn.db
-        .transaction(() => {
+      return immediateOnMain(this.conn.db, () => {
           const catalogued = this.conn.stmt('INSERT OR IGNORE INTO blobs (sha256, ref, stored_size, size) VALUES (?, ?, ?, ?)').run(blob.sha256, blob.ref, blob.storedSize, blob.size).changes > 0;
           // A message of the blob there already: only its catalogue row was lost.
           const existing = this.conn.stmt('SELECT id FROM messages WHERE sha256 = ? ORDER BY id LIMIT 1').get(blob.sha256) as { id: number } | undefined;
@@ -65,8 +65,7 @@ export class SqliteArchiveCheck implements ArchiveIndexCheck {
             .stmt("INSERT INTO messages (connection, sha256, size, mailbox, uid_validity, taken_at, parse_state) VALUES (?, ?, ?, '', 0, ?, 0)")
             .run(connection, blob.sha256, blob.size, takenAt);
           return Number(r.lastInsertRowid);
-        })
-        .immediate();
+        });
     } catch (err) {
       throw mapSqliteError(err, `indexing blob ${blob.sha256} again`);
     }

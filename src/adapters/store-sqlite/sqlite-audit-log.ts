@@ -10,6 +10,7 @@ import { sealRecord } from '../../core/audit/audit-chain.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import { mapSqliteError } from './sqlite-error-map.js';
+import { immediateOnMain } from '../sqlite-node/sqlite-write-lock.js';
 
 const COLUMNS = 'seq, at, who, origin, action, detail, prev_hash AS prevHash, hash';
 /** Records per page of `readAll`. */
@@ -23,7 +24,7 @@ export class SqliteAuditLog implements AuditLog {
 
   async append(entry: AuditEntry): Promise<AuditRecord> {
     try {
-      return this.conn.db.transaction(() => this.appendInTransaction(entry)).immediate();
+      return immediateOnMain(this.conn.db, () => this.appendInTransaction(entry));
     } catch (err) {
       throw mapSqliteError(err, `appending to the audit log (${entry.action})`);
     }
@@ -60,7 +61,7 @@ export class SqliteAuditLog implements AuditLog {
       throw new MailsluiceError('AUDIT_CHAIN_BROKEN', `records ${move.firstSeq} to ${move.lastSeq} were not moved: ${why}`, { details: { seq: move.firstSeq } });
     };
     try {
-      return this.conn.db.transaction(() => {
+      return immediateOnMain(this.conn.db, () => {
         const from = (this.conn.stmt('SELECT seq FROM audit_checkpoint WHERE id = 1').pluck().get() as number | undefined) ?? 0;
         if (from !== move.firstSeq - 1) refuse(`the checkpoint is at ${from} now, not ${move.firstSeq - 1} (another move ran)`);
         const oldest = this.conn.stmt('SELECT min(seq) FROM audit_log').pluck().get() as number | null;
@@ -76,7 +77,7 @@ export class SqliteAuditLog implements AuditLog {
         this.conn.stmt('DELETE FROM audit_log WHERE seq <= ?').run(move.lastSeq);
         this.conn.stmt('DELETE FROM audit_prune_guard WHERE id = 1').run();
         return this.appendInTransaction(entry);
-      }).immediate();
+      });
     } catch (err) {
       throw mapSqliteError(err, `moving audit records ${move.firstSeq} to ${move.lastSeq} to ${move.file}`);
     }

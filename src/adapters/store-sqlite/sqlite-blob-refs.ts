@@ -5,6 +5,7 @@
 import type { BlobRefCatalogue, LiveRef, RefMove } from '../../core/ports/pack-reclaim.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import { mapSqliteError } from './sqlite-error-map.js';
+import { immediateOnMain } from '../sqlite-node/sqlite-write-lock.js';
 
 /** The `blobs` table's refs on the shared connection. */
 export class SqliteBlobRefs implements BlobRefCatalogue {
@@ -20,8 +21,7 @@ export class SqliteBlobRefs implements BlobRefCatalogue {
 
   async switchRefs(moves: readonly RefMove[], vacated: string | null): Promise<{ moved: number; remaining: number }> {
     try {
-      return this.conn.db
-        .transaction(() => {
+      return immediateOnMain(this.conn.db, () => {
           // Compare and set: a row purged or moved since the refs were read is not touched.
           const set = this.conn.stmt('UPDATE blobs SET ref = ?, stored_size = ? WHERE sha256 = ? AND ref = ?');
           let moved = 0;
@@ -29,8 +29,7 @@ export class SqliteBlobRefs implements BlobRefCatalogue {
           const remaining =
             vacated === null ? 0 : (this.conn.stmt('SELECT COUNT(*) AS n FROM blobs WHERE substr(ref, 1, ?) = ?').get(vacated.length, vacated) as { n: number }).n;
           return { moved, remaining };
-        })
-        .immediate();
+        });
     } catch (err) {
       throw mapSqliteError(err, 'switching blob refs to their copies');
     }

@@ -5,6 +5,7 @@
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import { mapSqliteError } from './sqlite-error-map.js';
+import { immediateOnMain } from '../sqlite-node/sqlite-write-lock.js';
 
 /** What the drain records, on the shared connection. */
 export class SqliteDrainLedger implements DrainLedger {
@@ -69,16 +70,14 @@ export class SqliteDrainLedger implements DrainLedger {
     const blobs = JSON.stringify(records.filter((r) => r.blob).map((r) => [r.sha256, r.blob!.ref, r.blob!.storedSize, r.size]));
     const rows = JSON.stringify(records.map((r) => [r.connection, r.sha256, r.size, r.mailbox, r.uidValidity, r.uid, r.uidl, r.takenAt, r.sourceKey]));
     try {
-      this.conn.db
-        .transaction(() => {
+      immediateOnMain(this.conn.db, () => {
           if (records.length > 0) {
             insBlobs.run(blobs);
             insMsgs.run(rows);
             insKeys.run(rows);
           }
           if (watermark) upWm.run(watermark.connection, watermark.mailbox, watermark.uidValidity, watermark.lastUid);
-        })
-        .immediate();
+        });
     } catch (err) {
       throw mapSqliteError(err, `committing ${records.length} messages`);
     }
@@ -94,7 +93,7 @@ export class SqliteDrainLedger implements DrainLedger {
     if (keys.length === 0) return;
     const s = this.conn.stmt('UPDATE source_keys SET action_state = 1 WHERE connection = ? AND source_key IN (SELECT value FROM json_each(?))');
     try {
-      this.conn.withoutFsync(() => this.conn.db.transaction(() => s.run(connection, JSON.stringify(keys))).immediate());
+      this.conn.withoutFsync(() => immediateOnMain(this.conn.db, () => s.run(connection, JSON.stringify(keys))));
     } catch (err) {
       throw mapSqliteError(err, 'recording server actions');
     }

@@ -11,6 +11,7 @@ import type { SqliteConnection } from './sqlite-connection.js';
 import { translateQuery, type SqlCondition } from './fts-translate.js';
 import { parseSearchQuery } from '../../core/search/query-language.js';
 import { mapSqliteError } from './sqlite-error-map.js';
+import { immediateOnMain } from '../sqlite-node/sqlite-write-lock.js';
 
 const COLUMNS = `name, reason, query, ids, placed_by AS placedBy, placed_at AS placedAt,
   released_by AS releasedBy, released_at AS releasedAt, release_reason AS releaseReason`;
@@ -42,7 +43,7 @@ export class SqliteHoldStore implements HoldStore {
   async placeHold(hold: LegalHold): Promise<void> {
     if (hold.query !== null) conditionOf(hold.name, hold.query, this.conn.journalColumns);
     try {
-      this.conn.db.transaction(() => {
+      immediateOnMain(this.conn.db, () => {
         const missing = this.missingIds(hold.ids);
         if (missing.length > 0) {
           const shown = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ` and ${missing.length - 10} more` : '');
@@ -51,7 +52,7 @@ export class SqliteHoldStore implements HoldStore {
         this.conn
           .stmt('INSERT INTO legal_holds (name, reason, query, ids, placed_by, placed_at) VALUES (?, ?, ?, ?, ?, ?)')
           .run(hold.name, hold.reason, hold.query, JSON.stringify(hold.ids), hold.placedBy, hold.placedAt);
-      }).immediate();
+      });
     } catch (err) {
       if (err instanceof MailsluiceError) throw err;
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
@@ -63,7 +64,7 @@ export class SqliteHoldStore implements HoldStore {
 
   async releaseHold(name: string, release: { by: string; at: number; reason: string }): Promise<LegalHold> {
     try {
-      return this.conn.db.transaction(() => {
+      return immediateOnMain(this.conn.db, () => {
         const hold = this.get(name);
         if (!hold) throw notFound(name);
         if (hold.releasedAt !== null) {
@@ -71,7 +72,7 @@ export class SqliteHoldStore implements HoldStore {
         }
         this.conn.stmt('UPDATE legal_holds SET released_by = ?, released_at = ?, release_reason = ? WHERE name = ?').run(release.by, release.at, release.reason, name);
         return { ...hold, releasedBy: release.by, releasedAt: release.at, releaseReason: release.reason };
-      }).immediate();
+      });
     } catch (err) {
       if (err instanceof MailsluiceError) throw err;
       throw mapSqliteError(err, `releasing hold ${name}`);

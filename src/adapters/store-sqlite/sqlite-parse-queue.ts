@@ -10,6 +10,7 @@ import { planSave, type JournalFacts, type JournalRow, type SavePlan, type SaveI
 import type { SqliteConnection } from './sqlite-connection.js';
 import type { SqliteSearchIndex } from './sqlite-search-index.js';
 import { mapSqliteError } from './sqlite-error-map.js';
+import { immediateOnMain } from '../sqlite-node/sqlite-write-lock.js';
 
 /** A `messages` row as the journal plan reads it. */
 const JOURNAL_ROW = `SELECT id, connection, parse_state <> 0 AS parsed, from_addr AS "from", subject, attributes AS attributesJson,
@@ -64,13 +65,11 @@ export class SqliteParseQueue implements ParseQueue {
       // Without an fsync of its own: a parse result lost in a power cut is parsed again, and its
       // deliveries (ids derived from message and route) are queued again with it.
       plan = this.conn.withoutFsync(() =>
-        this.conn.db
-          .transaction(() => {
+        immediateOnMain(this.conn.db, () => {
             const p = planSave(group, this.facts(), this.settleMs);
             this.apply(p);
             return p;
-          })
-          .immediate(),
+          }),
       );
     } catch (err) {
       throw mapSqliteError(err, `saving ${results.length} parse results`);

@@ -21,6 +21,7 @@ import type { SqliteAuditLog } from './sqlite-audit-log.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { compactDatabase, databaseFiles } from './sqlite-compact.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { immediateOnMain } from '../sqlite-node/sqlite-write-lock.js';
 
 /** The route names deliveries were made for, each found by the index `deliveries_route`. */
 const ROUTES = `routes_all(name) AS (
@@ -88,7 +89,7 @@ export class SqliteRetention implements RetentionStore {
     let result: PurgeBatchResult;
     this.conn.stmt('PRAGMA foreign_keys = OFF').run();
     try {
-      result = db.transaction(() => this.removeInTransaction(JSON.stringify(ids), audit)).immediate();
+      result = immediateOnMain(db, () => this.removeInTransaction(JSON.stringify(ids), audit));
     } catch (err) {
       throw mapSqliteError(err, `purging ${ids.length} messages`);
     } finally {
