@@ -69,6 +69,10 @@ test('base64 split at every offset decodes to the same bytes, with whitespace an
 
 test('base64 that is not base64, continues after padding, or stops mid-quad is refused', () => {
   assert.throws(() => new Base64Stream().push('QUJD*'), EwsXmlError);
+  // Whole quads with something else inside: the decoder's shorter answer gives it away.
+  assert.throws(() => new Base64Stream().push('QUJDQU$D'), /not base64/);
+  assert.throws(() => new Base64Stream().push('QQ==QUJD'), /after its base64 padding/);
+  assert.throws(() => new Base64Stream().push('QQ==QU'), /after its base64 padding/);
   assert.throws(() => {
     const d = new Base64Stream();
     d.push('QQ==');

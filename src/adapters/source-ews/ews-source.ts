@@ -124,44 +124,58 @@ export class EwsSource implements MailboxSource {
   /**
    * Streams the items in listing order: runs of small ones in batched GetItems, handed over
    * whole; a large one alone, its MIME decoded as it streams. An item gone since the listing is
-   * skipped. When the connection breaks during one, the runner's memory is told which.
+   * skipped. When the connection breaks during one, the runner's memory is told which. While the
+   * caller stores one run, the next run's GetItem is already on the wire (one request at a time
+   * still: it is sent once the answer before it was read whole), so the server's work on it
+   * overlaps ours; at most two runs are in memory.
    */
   async *fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage> {
     const client = this.session();
-    for (let i = 0; i < candidates.length; ) {
-      const c = candidates[i]!;
-      if (c.size > EWS_TUNING.bufferUpToBytes) {
-        i++;
-        const m = await this.fetchStreamed(client, c);
-        if (m) yield m;
-        continue;
+    const steps = fetchSteps(candidates);
+    let ahead: Promise<BatchAnswer> | undefined;
+    try {
+      for (let k = 0; k < steps.length; k++) {
+        const step = steps[k]!;
+        if (!Array.isArray(step)) {
+          const m = await this.fetchStreamed(client, step);
+          if (m) yield m;
+          continue;
+        }
+        const answer = await (ahead ?? this.readBatch(client, step));
+        ahead = undefined;
+        const next = steps[k + 1];
+        if (Array.isArray(next)) {
+          ahead = this.readBatch(client, next);
+          // Its failure is the next step's to report (after this run is handed over); never unhandled.
+          ahead.catch(() => undefined);
+        }
+        yield* this.batchMessages(client, step, answer);
       }
-      let j = i;
-      while (j < candidates.length && j - i < EWS_TUNING.getItemBatch && candidates[j]!.size <= EWS_TUNING.bufferUpToBytes) j++;
-      const run = candidates.slice(i, j);
-      i = j;
-      yield* this.fetchBatch(client, run);
+    } finally {
+      // Stopped early: the request in flight ends before the session is used again.
+      if (ahead) await ahead.catch(() => undefined);
     }
   }
 
-  private async *fetchBatch(client: EwsClient, run: Candidate[]): AsyncIterable<FetchedMessage> {
+  /** A run's GetItem read whole: the MIME bytes per response message, and the tree. */
+  private async readBatch(client: EwsClient, run: Candidate[]): Promise<BatchAnswer> {
     const parts: Buffer[][] = run.map(() => []);
-    let tree: XmlNode;
     try {
       const gen = client.stream('GetItem', getItemMime(run.map(itemIdOf)));
       for (;;) {
         const r = await gen.next();
-        if (r.done) {
-          tree = r.value;
-          break;
-        }
+        if (r.done) return { tree: r.value, parts };
         for (const p of r.value) parts[p.index]?.push(p.data);
       }
     } catch (err) {
       this.runtime.transfers?.interrupted(run[0]!.key, run[0]!.size);
       throw err;
     }
-    const msgs = responseMessages(tree);
+  }
+
+  /** The messages of a run's answer, in order; items gone since the listing skipped. */
+  private *batchMessages(client: EwsClient, run: Candidate[], answer: BatchAnswer): Iterable<FetchedMessage> {
+    const msgs = responseMessages(answer.tree);
     for (let k = 0; k < run.length; k++) {
       const c = run[k]!;
       const m = msgs[k];
@@ -172,7 +186,7 @@ export class EwsSource implements MailboxSource {
         this.logger.warn('EWS item has no MIME content; skipped', { key: c.key });
         continue;
       }
-      const body = Buffer.concat(parts[k]!);
+      const body = Buffer.concat(answer.parts[k]!);
       yield { candidate: c, body: single(body), buffered: true, bytes: body.length, owned: true };
     }
   }
@@ -364,4 +378,28 @@ export async function resolveFolder(client: EwsClient, mailbox: string): Promise
 /** Creates an EWS source for one connection. */
 export function createEwsSource(cfg: EwsSourceConfig, logger: Logger, runtime?: SourceRuntime): EwsSource {
   return new EwsSource(cfg, logger, runtime);
+}
+
+/** A batched GetItem's answer: the tree, and each response message's MIME bytes. */
+interface BatchAnswer {
+  tree: XmlNode;
+  parts: Buffer[][];
+}
+
+/** The listing cut into GetItems: runs of small items (batched) and large ones (alone, streamed). */
+function fetchSteps(candidates: Candidate[]): Array<Candidate[] | Candidate> {
+  const steps: Array<Candidate[] | Candidate> = [];
+  for (let i = 0; i < candidates.length; ) {
+    const c = candidates[i]!;
+    if (c.size > EWS_TUNING.bufferUpToBytes) {
+      steps.push(c);
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < candidates.length && j - i < EWS_TUNING.getItemBatch && candidates[j]!.size <= EWS_TUNING.bufferUpToBytes) j++;
+    steps.push(candidates.slice(i, j));
+    i = j;
+  }
+  return steps;
 }

@@ -62,7 +62,36 @@ export class Base64Stream {
 
   /** Decodes what `text` completes; the last 0 to 3 characters wait for the next piece. */
   push(text: string): Buffer {
-    // One pass over the usual text (base64 without line breaks); whitespace only when it has some.
+    return this.pushPlain(text) ?? this.pushChecked(text);
+  }
+
+  /**
+   * The usual text (base64 without line breaks) checked by the decoder itself: Node's skips what
+   * is not base64 and stops at padding, so an answer of the length whole quads give is one that
+   * held nothing else. Undefined (nothing consumed) when it is not that: {@link pushChecked} then
+   * finds out what. No scan of its own: a regular expression over every character cost a third of
+   * the drain's main thread.
+   */
+  private pushPlain(text: string): Buffer | undefined {
+    if (this.padded) return undefined;
+    const s = this.carry + text;
+    const whole = s.length - (s.length % 4);
+    if (whole === 0) return undefined;
+    const rest = s.slice(whole);
+    // The carry (0 to 3 characters) is kept clean: the next piece's quads start with it.
+    if (NOT_BASE64.test(rest) || (rest.length > 0 && s.charCodeAt(whole - 1) === 0x3d)) return undefined;
+    const quads = s.slice(0, whole);
+    const out = Buffer.from(quads, 'base64');
+    const pad = quads.endsWith('==') ? 2 : quads.endsWith('=') ? 1 : 0;
+    if (out.length !== (whole / 4) * 3 - pad) return undefined;
+    this.carry = rest;
+    // Padding ends the data; whatever follows is checked the slow way.
+    if (pad > 0) this.padded = true;
+    return out;
+  }
+
+  /** Any text: whitespace dropped, anything else not base64 refused, padding only at the end. */
+  private pushChecked(text: string): Buffer {
     let clean = text;
     if (NOT_BASE64.test(text)) {
       clean = text.replace(/\s+/g, '');
