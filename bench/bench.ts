@@ -44,7 +44,11 @@
  *    and brought in by `mailsluice import` (its rate, the data directory's size), then a fixed
  *    set of queries through the API's search, p50/p95/p99 each (search-set.ts).
  *
- * Options: --only small,mixed,huge,pop3,webhook,large,polled,archive,search-cli,search (one set: --only large)  --small N  --mixed N  --pop3 N  --webhook N  --polled N  --archive N  --search-cli N  --search N
+ * 11. (data set ews, issue 18) the mixed messages over EWS from the test harness's EWS simulator (no
+ *    Exchange runs here): the raw EWS client's rate (raw-ews-client.ts) against `mailsluice drain`
+ *    with protocol ews (ews-set.ts).
+ *
+ * Options: --only small,mixed,huge,pop3,ews,webhook,large,polled,archive,search-cli,search (one set: --only large)  --small N  --mixed N  --pop3 N  --ews N  --webhook N  --polled N  --archive N  --search-cli N  --search N
  * --webhook-rounds N (default 3, also the polled set's rounds)
  * --skip-mbsync  --profile DIR  --dovecot-dir DIR
  * MAILSLUICE_BENCH_ENCRYPT=1 runs the mailsluice drains with archive.encryption on (ADR 0033: packs; ADR 0035: databases).
@@ -70,6 +74,7 @@ import { PROBE, runChild, type ChildOutcome } from './child-measure.js';
 import { archiveRuns } from './archive-set.js';
 import { searchCliRuns } from './search-cli-set.js';
 import { searchSetRuns } from './search-set.js';
+import { ewsRuns } from './ews-set.js';
 import { log, MB, ratios, reportText, row, table, type DataSetName, type DataSetResult, type Row } from './report.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -293,7 +298,7 @@ async function runImport(messages: Buffer[], expect: { messages: number; bytes: 
 // ---------------------------------------------------------------------------------------------
 // Data sets.
 
-function generate(name: Exclude<DataSetName, 'archive' | 'search-cli' | 'search'>, counts: { small: number; mixed: number; pop3: number; webhook: number; polled: number }): Buffer[] {
+function generate(name: Exclude<DataSetName, 'archive' | 'search-cli' | 'search' | 'ews'>, counts: { small: number; mixed: number; pop3: number; webhook: number; polled: number }): Buffer[] {
   switch (name) {
     case 'small':
       // ~4.3 KB each: 4,000 bytes of text plus headers.
@@ -413,6 +418,12 @@ async function runArchiveSet(count: number): Promise<DataSetResult> {
   } finally {
     await d.stop();
   }
+}
+
+/** The ews set (ews-set.ts): the mixed messages over EWS, from the test harness's simulator. */
+async function runEwsSet(count: number): Promise<DataSetResult> {
+  const { rows, bytes } = await ewsRuns(count);
+  return { name: 'ews', messages: count, bytes, rows };
 }
 
 /** The search set (search-set.ts): an archive imported from an mbox, then the API's search timed. */
@@ -540,6 +551,7 @@ async function main(): Promise<void> {
       small: { type: 'string' },
       mixed: { type: 'string' },
       pop3: { type: 'string' },
+      ews: { type: 'string' },
       webhook: { type: 'string' },
       polled: { type: 'string' },
       archive: { type: 'string' },
@@ -563,10 +575,10 @@ async function main(): Promise<void> {
     if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name} must be a positive whole number, got ${JSON.stringify(v)}`);
     return Number(v);
   };
-  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3'), webhook: count(values.webhook, 5_000, 'webhook'), polled: count(values.polled, 20_000, 'polled'), archive: count(values.archive, 100_000, 'archive'), searchCli: count(values['search-cli'], 100_000, 'search-cli'), search: count(values.search, 1_000_000, 'search') };
+  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3'), ews: count(values.ews, 3_000, 'ews'), webhook: count(values.webhook, 5_000, 'webhook'), polled: count(values.polled, 20_000, 'polled'), archive: count(values.archive, 100_000, 'archive'), searchCli: count(values['search-cli'], 100_000, 'search-cli'), search: count(values.search, 1_000_000, 'search') };
   // Archive-only and webhook drains of the webhook set alternate this many times.
   const webhookRounds = count(values['webhook-rounds'], 3, 'webhook-rounds');
-  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'webhook', 'large', 'polled', 'archive', 'search-cli', 'search'];
+  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'ews', 'webhook', 'large', 'polled', 'archive', 'search-cli', 'search'];
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : all;
   for (const o of only) if (!all.includes(o as DataSetName)) throw new Error(`--only: unknown data set ${JSON.stringify(o)} (allowed: ${all.join(', ')})`);
   const skipMbsync = values['skip-mbsync'] === true;
@@ -589,7 +601,7 @@ async function main(): Promise<void> {
   const results: DataSetResult[] = [];
   for (const name of all.filter((n) => only.includes(n))) {
     results.push(
-      name === 'archive' ? await runArchiveSet(counts.archive) : name === 'search-cli' ? await runSearchCliSet(counts.searchCli) : name === 'search' ? await runSearchSet(counts.search) : await runDataSet(name, generate(name, counts), { skipMbsync, profileDir, webhookRounds }),
+      name === 'archive' ? await runArchiveSet(counts.archive) : name === 'ews' ? await runEwsSet(counts.ews) : name === 'search-cli' ? await runSearchCliSet(counts.searchCli) : name === 'search' ? await runSearchSet(counts.search) : await runDataSet(name, generate(name, counts), { skipMbsync, profileDir, webhookRounds }),
     );
     log(table(results[results.length - 1]!));
   }

@@ -19,6 +19,8 @@ export const TARGETS = {
   largePeakRssMB: 300,
   /** Issue 3: POP3 drain at least this share of the raw POP3 message rate (small messages). */
   pop3OverRaw: 0.6,
+  /** Issue 18: an EWS drain "keeps up with the simulator": mailbox-empty rate at least this share of the raw EWS client's fetch+delete rate (mixed set). */
+  ewsOverRaw: 0.5,
   /** Issue 4: archive + one webhook route at least this share of the archive-only drain rate. */
   webhookOverArchive: 0.8,
   /** Issue 4: p99 from arrival in the mailbox (IDLE on) to webhook delivery, ms. */
@@ -36,11 +38,11 @@ export const TARGETS = {
   apiSearchP95Ms: 100,
 } as const;
 
-export type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'webhook' | 'large' | 'polled' | 'archive' | 'search-cli' | 'search';
+export type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'ews' | 'webhook' | 'large' | 'polled' | 'archive' | 'search-cli' | 'search';
 
 /** One measured row of the table. */
 export interface Row {
-  tool: 'raw-fetch-only' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console' | 'mailsluice-verify' | 'mailsluice-verify-archive' | 'mailsluice-purge-half' | 'mailsluice-verify-after-purge' | 'mailsluice-search-cli' | 'mailsluice-import-mbox-read' | 'mailsluice-import-mbox-indexed' | 'mailsluice-import-eml-read' | 'mailsluice-import-eml-indexed' | 'mailsluice-import-search-set' | 'mailsluice-api-search';
+  tool: 'raw-fetch-only' | 'raw-ews-fetch-only' | 'raw-ews-fetch-delete' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console' | 'mailsluice-verify' | 'mailsluice-verify-archive' | 'mailsluice-purge-half' | 'mailsluice-verify-after-purge' | 'mailsluice-search-cli' | 'mailsluice-import-mbox-read' | 'mailsluice-import-mbox-indexed' | 'mailsluice-import-eml-read' | 'mailsluice-import-eml-indexed' | 'mailsluice-import-search-set' | 'mailsluice-api-search';
   messages: number;
   bytes: number;
   seconds: number;
@@ -113,6 +115,8 @@ const LABELS: Record<Row['tool'], string> = {
   'mailsluice-import-search-set': 'mailsluice import (search set, indexed)',
   'mailsluice-api-search': 'API search, first page (p50)',
   'raw-fetch-only': 'raw fetch-only',
+  'raw-ews-fetch-only': 'raw EWS FindItem+GetItem',
+  'raw-ews-fetch-delete': 'raw EWS GetItem+DeleteItem',
   'raw-fetch-flag-expunge': 'raw fetch+flag+expunge',
   'raw-pop3-retr-dele': 'raw POP3 RETR+DELE /500',
   'raw-pop3-one-session': 'raw POP3 RETR+DELE 1 session',
@@ -202,6 +206,11 @@ export function ratios(results: DataSetResult[]): Ratio[] {
     if (ds.name === 'pop3' && rawPop3 && empty) {
       const v = empty.msgsPerS / rawPop3.msgsPerS;
       out.push({ name: 'pop3: mailsluice mailbox-empty rate / faster raw POP3 rate', value: v, target: `>= ${TARGETS.pop3OverRaw}`, pass: v >= TARGETS.pop3OverRaw });
+    }
+    const rawEws = get(ds, 'raw-ews-fetch-delete');
+    if (ds.name === 'ews' && rawEws && empty) {
+      const v = empty.msgsPerS / rawEws.msgsPerS;
+      out.push({ name: 'ews: mailsluice mailbox-empty rate / raw EWS fetch+delete rate (simulator)', value: v, target: `>= ${TARGETS.ewsOverRaw}`, pass: v >= TARGETS.ewsOverRaw });
     }
     const sizeSet = ds.name === 'huge' || ds.name === 'large';
     if (!sizeSet && raw && empty) {
