@@ -16,7 +16,7 @@ export interface StoredSettings {
   tlsPort: number;
   security: string;
   tls: { verify: boolean; minVersion: string; servername?: string };
-  auth: { type: string; username?: string; domain?: string; disablePlain: boolean; apop: boolean };
+  auth: { type: string; username?: string; domain?: string; tokenUrl?: string; clientId?: string; scope?: string; disablePlain: boolean; apop: boolean };
   mailbox: string | string[];
   pollIntervalMs: number;
   maxMessagesPerCycle: number;

@@ -147,10 +147,11 @@ function connectionChecks(c: ConnectionInput, at: string, { problems, warnings }
     const twice = c.mailbox.filter((f, k) => c.mailbox.indexOf(f) !== k);
     if (twice.length > 0) problems.push({ path: `${at}.mailbox`, message: `names ${JSON.stringify(twice[0])} twice` });
   }
+  if (c.host === undefined && c.protocol !== 'ews') problems.push({ path: `${at}.host`, message: `is required for protocol ${c.protocol}` });
   if (c.protocol === 'ews') {
     if (c.partialFetch) problems.push({ path: `${at}.partialFetch`, message: 'does not apply to EWS connections (IMAP only): EWS streams a large item whole' });
-    const urlHost = c.ews ? /^\[?([^\]/:]+|[0-9a-fA-F:]+)\]?(?::\d+)?(?:\/|$)/.exec(c.ews.url)?.[1] : undefined;
-    if (urlHost && urlHost.toLowerCase() !== c.host.toLowerCase()) {
+    const urlHost = c.ews ? ewsUrlHost(c.ews.url) : undefined;
+    if (urlHost && c.host !== undefined && urlHost.toLowerCase() !== c.host.toLowerCase()) {
       warnings.push({ path: `${at}.host`, message: `is not used for protocol ews, which connects to the host of ews.url (${urlHost}); write the same host in both to avoid confusion` });
     }
     if (c.expungeEvery > 0) warnings.push({ path: `${at}.expungeEvery`, message: 'does not apply to EWS connections: every deletion is complete when the server answers it' });
@@ -251,4 +252,11 @@ function apiChecks(api: NonNullable<CrossInput['api']>, problems: ConfigProblem[
     // A wildcard is no address a receiver can be sent to: the signed URLs need one it can reach.
     problems.push({ path: 'api.publicUrl', message: `is required when api.listen (${api.listen}) listens on every interface: give the URL receivers reach the API by, e.g. http://mailsluice.example.com:${listen.port}` });
   }
+}
+
+/** The host of an `ews.url` (`host[:port]/path`, an IPv6 host in brackets), without brackets. */
+export function ewsUrlHost(url: string): string {
+  const authority = url.split('/')[0] ?? '';
+  const bracketed = /^\[([^\]]*)\]/.exec(authority);
+  return bracketed ? bracketed[1]! : authority.replace(/:\d*$/, '');
 }

@@ -11,7 +11,7 @@ import { configSchema, type AlertChannelInput, type AlertRuleConfig, type Alerts
 import { describeIssue, rangeInOurWords } from './issue-text.js';
 import { protocolEntry, SUPPORTED_PROTOCOLS } from './protocols.js';
 import { formatListenAddress, parseListenAddress, parsePublicUrl, type ListenAddress } from './api-address.js';
-import { crossChecks, crossInput, validParts } from './cross-checks.js';
+import { crossChecks, crossInput, ewsUrlHost, validParts } from './cross-checks.js';
 import { retentionPolicyOf } from './retention-schema.js';
 import type { RetentionPolicy } from '../core/archive/retention.js';
 
@@ -72,7 +72,9 @@ export interface TestRelayConfig extends RelayConfig {
 }
 
 /** A connection ready to use: ports filled in for its protocol, secrets resolved. */
-export interface ConnectionConfig extends Omit<ConnectionInput, 'port' | 'tlsPort' | 'tls' | 'auth' | 'mailbox' | 'testRelay'> {
+export interface ConnectionConfig extends Omit<ConnectionInput, 'host' | 'port' | 'tlsPort' | 'tls' | 'auth' | 'mailbox' | 'testRelay'> {
+  /** The server's host: as configured, or for ews (where it may be left out) the host of `ews.url`. */
+  host: string;
   /** The probe test's relay; absent: no probe test. */
   testRelay?: TestRelayConfig;
   /** The folder drained: the first of `folders` (a runner's copy names its own). */
@@ -373,7 +375,8 @@ function resolveConnection(c: ConnectionInput, at: string, { where, problems, wa
     timeoutMs: relay.timeoutMs,
     waitMs: relay.waitMs,
   };
-  return { ...rest, ...(testRelay ? { testRelay } : {}), mailbox: folders[0]!, folders, port: c.port ?? defaults.port, tlsPort: c.tlsPort ?? defaults.tlsPort, tls, auth };
+  const host = c.host ?? (c.ews ? ewsUrlHost(c.ews.url) : '');
+  return { ...rest, host, ...(testRelay ? { testRelay } : {}), mailbox: folders[0]!, folders, port: c.port ?? defaults.port, tlsPort: c.tlsPort ?? defaults.tlsPort, tls, auth };
 }
 
 /** A route with its scenario's secrets read and a script's module made absolute. */

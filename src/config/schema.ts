@@ -91,7 +91,7 @@ export const connectionSchema = z.strictObject({
   enabled: z.boolean().default(true).meta({ description: 'A disabled connection keeps its config and is not polled.' }),
   description: z.string().default('').meta({ description: 'Free text.' }),
   logging: z.enum(['full', 'errors', 'off']).default('errors').meta({ description: 'Per-connection file log: full (every message), errors, off.' }),
-  host: hostName,
+  host: hostName.optional().meta({ description: 'Server host name or IP address (bare, no port). Required for imap and pop3; for ews the host of ews.url is used when it is not given.' }),
   port: port.optional().meta({ description: 'Plain/STARTTLS port; default 143 (IMAP) or 110 (POP3). Not used with security: tls (config check warns when it is set there without tlsPort).' }),
   tlsPort: port.optional().meta({ description: 'Implicit TLS port used with security: tls; default 993 (IMAP) or 995 (POP3).' }),
   security: z

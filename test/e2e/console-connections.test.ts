@@ -251,14 +251,18 @@ test('console: connections listed, one created with the keyboard, tested, edited
       await screenshot(page, 'connection-form-ru');
       await page.setViewport({ width: 380, height: 800 });
       await screenshot(page, 'connection-form-narrow-ru');
-      // A protocol's own fields only for it: POP3 has no folders or IDLE but APOP; EWS its URL and version.
+      // A protocol's own fields only for it: POP3 has no folders or IDLE but APOP; EWS its URL and version instead of host, port and security.
       const present = async (...ids: string[]): Promise<boolean[]> => Promise.all(ids.map(async (id) => (await page.$(`#${id}`)) !== null));
       assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-unseenOnly', 'f-partialFetch', 'f-auth-apop', 'f-ews-url'), [true, true, true, true, false, false]);
       await tabTo(page, 'f-protocol', 40);
       await page.keyboard.press('ArrowDown');
       assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-unseenOnly', 'f-partialFetch', 'f-auth-apop', 'f-ews-url'), [false, false, false, false, true, false]);
       await page.keyboard.press('ArrowDown');
-      assert.deepEqual(await present('f-mailbox', 'f-idle', 'f-auth-apop', 'f-ews-url', 'f-ews-version'), [false, false, false, true, true]);
+      // EWS: ews.url replaces host, port and security; its folder, unseenOnly and idle (streaming notifications) apply.
+      assert.deepEqual(
+        await present('f-mailbox', 'f-idle', 'f-unseenOnly', 'f-auth-apop', 'f-ews-url', 'f-ews-version', 'f-host', 'f-port', 'f-security', 'f-partialFetch'),
+        [true, true, true, false, true, true, false, false, false, false],
+      );
 
       // A viewer (a browser context of its own): the list and the settings, read-only; no write action offered.
       const viewerContext = await chromium.browser.createBrowserContext();

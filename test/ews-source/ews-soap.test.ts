@@ -111,4 +111,12 @@ test('config check: an EWS connection needs its ews section, refuses a URL with 
   assert.ok(scheme.messages.some((m) => /ews\.url: must be written without a protocol prefix \(write mail\.example\.com\/EWS\/Exchange\.asmx/.test(m)), scheme.messages.join('; '));
   const elsewhere = checkConfigText(stringify({ connections: [{ name: 'x', protocol: 'imap', host: 'h', ews: { url: 'h/EWS/Exchange.asmx' } }] }));
   assert.ok(elsewhere.problems.some((p) => p.path === 'connections[0].ews' && /only applies to protocol ews/.test(p.message)));
+  // ews.url replaces host: an EWS connection needs none (its host is the URL's), IMAP and POP3 do.
+  const bare = checkConfigText(stringify({ connections: [{ name: 'x', protocol: 'ews', ews: { url: '[2001:db8::1]:8443/EWS/Exchange.asmx' }, auth: { type: 'basic', username: 'u', password: 'p' } }] }));
+  assert.ok(bare.config, JSON.stringify(bare.problems));
+  assert.equal(bare.config.connections[0]!.host, '2001:db8::1');
+  for (const protocol of ['imap', 'pop3']) {
+    const hostless = checkConfigText(stringify({ connections: [{ name: 'x', protocol, auth: { type: 'basic', username: 'u', password: 'p' } }] }));
+    assert.ok(hostless.problems.some((p) => p.path === 'connections[0].host' && p.message === `is required for protocol ${protocol}`), JSON.stringify(hostless.problems));
+  }
 });

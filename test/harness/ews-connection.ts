@@ -14,7 +14,6 @@ export function ewsConnectionInput(sim: EwsSimulator, extra: Record<string, unkn
   return {
     name: 'journal',
     protocol: 'ews',
-    host: '127.0.0.1',
     ews: { url: sim.url, version: '2016' },
     tls: { verify: true, ca: sim.ca },
     auth: { type: 'ntlm', username: `${EWS_USER.domain}\\${EWS_USER.username}`, password: EWS_USER.password },
