@@ -26,6 +26,7 @@ import {
 import { envelope } from './ews-soap.js';
 import { EWS_TUNING, type EwsClientOptions } from './ews-source-config.js';
 import { EwsResponseReader, EwsXmlError, child, findDeep, path, type MimePiece, type XmlNode } from './ews-xml.js';
+import { pause } from '../timer-node/pause.js';
 
 /** The steps of a first request the connection test reports. */
 export type EwsConnectStep = 'connect' | 'tls' | 'auth';
@@ -37,18 +38,6 @@ interface Silence {
   warnEveryMs: number;
   onSilence: ((ms: number, what: string) => void) | undefined;
 }
-
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /** `Retry-After` as milliseconds: seconds, or an HTTP date. */
 function retryAfterMs(value: string | undefined): number | undefined {
@@ -222,7 +211,7 @@ export class EwsClient {
         await drain(ans.res);
         if (attempt >= EWS_TUNING.throttleRetries) throw ewsThrottled(this.ctx, op, ans.status, attempt + 1);
         const h = ans.headers['retry-after'];
-        await sleep(Math.min(retryAfterMs(Array.isArray(h) ? h[0] : h) ?? EWS_TUNING.throttleDefaultWaitMs, EWS_TUNING.throttleMaxWaitMs));
+        await pause(Math.min(retryAfterMs(Array.isArray(h) ? h[0] : h) ?? EWS_TUNING.throttleDefaultWaitMs, EWS_TUNING.throttleMaxWaitMs));
         continue;
       }
       if (ans.status !== 200 && ans.status !== 500) {
@@ -266,7 +255,7 @@ export class EwsClient {
       this.serverVersion = serverVersionOf(tree) ?? this.serverVersion;
       const busy = serverBusy(tree);
       if (busy !== undefined && !yielded && attempt < EWS_TUNING.throttleRetries) {
-        await sleep(Math.min(busy, EWS_TUNING.throttleMaxWaitMs));
+        await pause(Math.min(busy, EWS_TUNING.throttleMaxWaitMs));
         continue;
       }
       this.checkFault(op, tree, ans.status);

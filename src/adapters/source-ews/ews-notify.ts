@@ -12,6 +12,7 @@ import { responseCode, responseMessages } from './ews-client.js';
 import { getEvents, getStreamingEvents, subscribePull, subscribeStreaming, unsubscribe, type EwsFolderRef } from './ews-soap.js';
 import { EWS_TUNING } from './ews-source-config.js';
 import { child, childrenNamed, parseXml, path, type XmlNode } from './ews-xml.js';
+import { pause } from '../timer-node/pause.js';
 
 /** ResponseCodes that mean the subscription is gone and must be made again. */
 const GONE = new Set(['ErrorSubscriptionNotFound', 'ErrorInvalidSubscription', 'ErrorExpiredSubscription', 'ErrorInvalidWatermark', 'ErrorReadEventsFailed', 'ErrorSubscriptionAccessDenied']);
@@ -65,18 +66,11 @@ export class EwsNotifier {
       return;
     }
     const until = Date.now() + ms;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(t);
-        signal?.removeEventListener('abort', done);
-        this.wake = undefined;
-        resolve();
-      };
-      const t = setTimeout(done, Math.min(ms, 2_147_483_647));
-      signal?.addEventListener('abort', done, { once: true });
-      this.wake = done;
+    await pause(ms, signal, (end) => {
+      this.wake = end;
       if (!this.streaming) void this.pollUntil(until, signal);
     });
+    this.wake = undefined;
     this.changed = false;
   }
 

@@ -7,6 +7,7 @@ import { deleteItem, findFolder, findItem, getFolder, getItemMime, moveItem, upd
 import { EWS_TUNING, ewsClientOptions, hasStreamingNotifications, type EwsClientOptions, type EwsSourceConfig } from './ews-source-config.js';
 import { child, path, type MimePiece, type XmlNode } from './ews-xml.js';
 import { ewsWhere } from './ews-error-map.js';
+import { pause } from '../timer-node/pause.js';
 
 /** The archive key of an item: `ews:<ItemId>`. */
 export function ewsKey(itemId: string): string {
@@ -297,7 +298,7 @@ export class EwsSource implements MailboxSource {
 
   async waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return;
-    if (!this.cfg.idle || !this.folder || this.closed) return sleep(ms, signal);
+    if (!this.cfg.idle || !this.folder || this.closed) return pause(ms, signal);
     // Push only shortens the wait: the safety poll bounds it whatever the subscription does.
     const wait = Math.min(ms, this.cfg.idleSafetyPollMs);
     this.notifier ??= new EwsNotifier(new EwsClient(this.opts), this.folder, hasStreamingNotifications(this.opts.version), this.logger);
@@ -323,18 +324,6 @@ export class EwsSource implements MailboxSource {
 function hasMime(m: XmlNode): boolean {
   const items = path(m, 'Items');
   return !!items && items.children.some((it) => !!child(it, 'MimeContent'));
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.min(ms, 2_147_483_647));
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** The first folder of a GetFolder / FindFolder answer's response message, or why not. */

@@ -3,6 +3,7 @@ import type { Logger } from '../../core/ports/logger.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { Pop3Client } from './pop3-client.js';
 import { POP3_TUNING, pop3ClientOptions, type Pop3SourceConfig } from './pop3-source-config.js';
+import { pause } from '../timer-node/pause.js';
 
 /** One message of the current session's listing. */
 interface Listed {
@@ -252,15 +253,7 @@ export class Pop3Source implements MailboxSource {
     // No push in POP3. Do not hold the maildrop (many servers lock it for the session) while idle.
     if (this.client && this.deleted.length === 0) await this.endSession().catch(() => undefined);
     if (signal?.aborted) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.min(ms, 2_147_483_647));
-      signal?.addEventListener('abort', done, { once: true });
-    });
+    await pause(ms, signal);
   }
 
   async close(): Promise<void> {
