@@ -8,7 +8,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
-import { makeWorkspace, spawnCli, imapConnection, pop3Connection, type CliResult, type Workspace } from '../harness/cli.js';
+import { makeWorkspace, imapConnection, pop3Connection, type Workspace, runCliWithin } from '../harness/cli.js';
 import { assertArchiveHolds } from '../harness/archive.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
 import { serverMessages, type ImapProxy, type ImapProxyOptions } from '../harness/imap-proxy.js';
@@ -18,25 +18,6 @@ const dovecot = dovecotPerFile();
 
 /** The internal bound on silence, lowered so a test waits seconds, not minutes. */
 const FAST_SILENCE = { MAILSLUICE_SILENCE_LIMIT_MS: '3000', MAILSLUICE_SILENCE_WARN_MS: '1000' };
-
-/** Runs the CLI, killing it (and failing) if it has not ended within `ms`: a hang is the bug. */
-function runWithin(args: string[], ws: Workspace, ms: number, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawnCli(args, ws, env);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`mailsluice ${args.join(' ')} still running after ${ms} ms (hung); stderr so far:\n${stderr.slice(-3000)}`));
-    }, ms);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
 
 async function userWith(raws: Buffer[]): Promise<TestUser> {
   const user = await dovecot.createUser();
@@ -63,7 +44,7 @@ function pop3Workspace(proxy: ImapProxy, user: TestUser, extra: Record<string, u
 
 /** Messages in the archive, counted by `stats` (a doubled message would be counted twice). */
 async function archivedCount(ws: Workspace): Promise<number> {
-  const r = await runWithin(['stats', '--json'], ws, 60_000);
+  const r = await runCliWithin(['stats', '--json'], ws, 60_000);
   assert.equal(r.code, 0, r.stderr);
   return (JSON.parse(r.stdout) as { messages: number }).messages;
 }
@@ -88,7 +69,7 @@ describe('a silent server (dataTimeoutMs 0)', { concurrency: true }, () => {
     const proxy = await proxyTo(dovecot.imapPort, { stall: { afterClientLine: /UID FETCH .*BODY\.PEEK\[\]/, afterBytes: 30_000 } });
     const ws = imapWorkspace(proxy, user, { dataTimeoutMs: 0 });
     try {
-      const r = await runWithin(['drain', '--json'], ws, 60_000, FAST_SILENCE);
+      const r = await runCliWithin(['drain', '--json'], ws, 60_000, FAST_SILENCE);
       assert.equal(r.code, 0, r.stderr);
       const logs = logRecords(r.stderr);
       assert.ok(
@@ -114,7 +95,7 @@ describe('a silent server (dataTimeoutMs 0)', { concurrency: true }, () => {
     const proxy = await proxyTo(dovecot.pop3Port, { stall: { afterClientLine: /^RETR /i, afterBytes: 5_000 } });
     const ws = pop3Workspace(proxy, user, { dataTimeoutMs: 0 });
     try {
-      const r = await runWithin(['drain', '--json'], ws, 60_000, FAST_SILENCE);
+      const r = await runCliWithin(['drain', '--json'], ws, 60_000, FAST_SILENCE);
       assert.equal(r.code, 0, r.stderr);
       const logs = logRecords(r.stderr);
       assert.ok(logs.some((l) => l.level === 'warn' && /no data from the server for \d+ s/.test(String(l.msg ?? l.message))), r.stderr);
@@ -134,7 +115,7 @@ describe('a silent server (dataTimeoutMs 0)', { concurrency: true }, () => {
     const ws = pop3Workspace(proxy, user, { dataTimeoutMs: 0 });
     try {
       // No lowered limit: the half-close itself must end the session, not a timeout.
-      const r = await runWithin(['drain', '--json'], ws, 60_000);
+      const r = await runCliWithin(['drain', '--json'], ws, 60_000);
       assert.equal(r.code, 0, r.stderr);
       assert.ok(
         logRecords(r.stderr).some((l) => l.code === 'SOURCE_NETWORK' && /closed the connection/.test(String(l.error))),
@@ -161,7 +142,7 @@ describe('a link that resets every few hundred KB', { concurrency: true }, () =>
     const proxy = await proxyTo(dovecot.imapPort, { resetEvery });
     const ws = imapWorkspace(proxy, user);
     try {
-      const r = await runWithin(['drain', '--json'], ws, 240_000);
+      const r = await runCliWithin(['drain', '--json'], ws, 240_000);
       assert.equal(r.code, 0, r.stderr);
       assert.ok(proxy.connections.filter((c) => c.reset).length >= 5, 'the link did reset, session after session');
       const resumes = proxy.commands(/^UID FETCH 1 \(UID BODY\.PEEK\[\]<[1-9]\d*\.\d+>\)/i);
@@ -183,7 +164,7 @@ describe('a link that resets every few hundred KB', { concurrency: true }, () =>
     const proxy = await proxyTo(dovecot.pop3Port, { resetEvery });
     const ws = pop3Workspace(proxy, user);
     try {
-      const r = await runWithin(['drain', '--json'], ws, 240_000);
+      const r = await runCliWithin(['drain', '--json'], ws, 240_000);
       assert.equal(r.code, 1, `drain says not everything was archived:\n${r.stderr}`);
       assert.match(r.stderr, /MESSAGES_NOT_ARCHIVED: 1 message could not be fetched whole/);
       const summary = JSON.parse(r.stdout.trim()) as { setAside: number; taken: number };
@@ -216,7 +197,7 @@ describe('a link that resets every few hundred KB', { concurrency: true }, () =>
       const proxy = await proxyTo(protocol === 'imap' ? dovecot.imapPort : dovecot.pop3Port, { resetEvery });
       const ws = protocol === 'imap' ? imapWorkspace(proxy, user) : pop3Workspace(proxy, user);
       try {
-        const r = await runWithin(['drain', '--json'], ws, 240_000);
+        const r = await runCliWithin(['drain', '--json'], ws, 240_000);
         assert.equal(r.code, 0, r.stderr);
         const resets = proxy.connections.filter((c) => c.reset).length;
         assert.ok(resets > 5, `more failed sessions than drain's limit of five: ${resets}`);

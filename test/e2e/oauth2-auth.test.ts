@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOAuth2Dovecot, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_USER, type OAuth2Dovecot } from '../harness/oauth2-dovecot.js';
 import { startImapProxy, serverMessages, type ImapProxy, type ImapProxyOptions } from '../harness/imap-proxy.js';
-import { makeWorkspace, spawnCli, imapConnection, pop3Connection, type CliResult, type Workspace } from '../harness/cli.js';
+import { makeWorkspace, imapConnection, pop3Connection, type CliResult, type Workspace, runCliWithin } from '../harness/cli.js';
 import { assertArchiveHolds } from '../harness/archive.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
 import { stringify } from 'yaml';
@@ -74,25 +74,6 @@ async function deliver(n: number, tag: string, bodyBytes = 1500): Promise<Map<st
   return new Map((await serverMessages(server.dovecot, user())).map((m) => [sha256(m.source), m.source]));
 }
 
-/** Runs the CLI, killing it (and failing) if it has not ended within `ms`. */
-function runWithin(args: string[], ws: Workspace, ms: number, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawnCli(args, ws, env);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`mailsluice ${args.join(' ')} still running after ${ms} ms; stderr:\n${stderr.slice(-3000)}`));
-    }, ms);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
 /** Every file under `dir`, recursively. */
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -125,7 +106,7 @@ function failedWith(r: CliResult, code: string): string {
 async function drain(conn: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, check?: (r: CliResult, ws: Workspace) => Promise<void>): Promise<CliResult> {
   const ws = makeWorkspace({ connections: [conn] });
   try {
-    const r = await runWithin(['drain', '--json'], ws, 90_000, env);
+    const r = await runCliWithin(['drain', '--json'], ws, 90_000, env);
     await check?.(r, ws);
     return r;
   } finally {

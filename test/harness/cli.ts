@@ -76,6 +76,32 @@ export function runCli(args: string[], ws: Workspace, env: NodeJS.ProcessEnv = {
   return collectCli(spawnCli(args, ws, env));
 }
 
+/**
+ * Runs the CLI to completion, killing it (and failing with what it printed to stderr) when it has
+ * not ended within `ms`: for tests where a hang is the bug.
+ */
+export function runCliWithin(args: string[], ws: Workspace, ms: number, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const child = spawnCli(args, ws, env);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`mailsluice ${args.join(' ')} still running after ${ms} ms (hung); stderr so far:\n${stderr.slice(-3000)}`));
+    }, ms);
+    collectCli(child).then(
+      (r) => {
+        clearTimeout(timer);
+        resolvePromise(r);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
 /** An IMAP connection entry for a test Dovecot user. */
 export function imapConnection(
   d: { host: string; imapPort: number; imapsPort: number; caCertPath: string },
