@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import '../harness/sqlite-keep.js';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { assertArchiveHolds } from '../harness/archive.js';
-import { makeWorkspace, runCli, spawnCli, imapConnection, pop3Connection } from '../harness/cli.js';
+import { makeWorkspace, runCli, imapConnection, pop3Connection, runKilledAtRandom } from '../harness/cli.js';
 import { journalMix, sha256 } from '../harness/messages.js';
 import { seededRandom } from '../harness/random.js';
 
@@ -40,20 +40,8 @@ for (const variant of [
     assert.equal(expected.size, COUNT);
     const ws = makeWorkspace({ connections: [variant.connection(user)] });
     try {
-      let killed = 0;
-      for (let i = 0; i < KILLS; i++) {
-        const child = spawnCli(['drain'], ws);
-        let stderr = '';
-        child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-        const delay = 150 + Math.floor(random() * 1500);
-        const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-        const timer = setTimeout(() => child.kill('SIGKILL'), delay);
-        const code = await exited;
-        clearTimeout(timer);
-        if (code === null) killed++;
-        else assert.equal(code, 0, `drain run ${i} failed (seed ${seed}): ${stderr}`);
-        if (code === 0) break; // finished before the kill: the rest of the test checks the result
-      }
+      // A run that finished before its kill ends the loop: the rest of the test checks the result.
+      const killed = await runKilledAtRandom(ws, { args: () => ['drain'], kills: KILLS, minMs: 150, spreadMs: 1500, random, seed, untilDone: true });
       const final = await runCli(['drain', '--json'], ws);
       assert.equal(final.code, 0, `final drain failed (seed ${seed}): ${final.stderr}`);
       assert.ok(killed > 0, `no run was killed (seed ${seed}); the test proved nothing`);

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import '../harness/sqlite-keep.js';
 import { startEwsSimulator, type EwsSimulator } from '../harness/ews-simulator.js';
 import { assertArchiveHolds } from '../harness/archive.js';
-import { makeWorkspace, runCli, spawnCli } from '../harness/cli.js';
+import { makeWorkspace, runCli, runKilledAtRandom } from '../harness/cli.js';
 import { EWS_USER as USER, ewsConnectionInput } from '../harness/ews-connection.js';
 import { journalMix, sha256 } from '../harness/messages.js';
 import { seededRandom } from '../harness/random.js';
@@ -77,19 +77,7 @@ test('SIGKILL at random moments of an EWS drain loses and doubles nothing', asyn
   const expected = loaded(sim, COUNT);
   const ws = makeWorkspace({ connections: [ewsConnectionInput(sim, { deletePolicy: 'delete-and-expunge', maxMessagesPerCycle: 200 })] });
   try {
-    let killed = 0;
-    for (let i = 0; i < KILLS; i++) {
-      const child = spawnCli(['drain'], ws);
-      let stderr = '';
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 150 + Math.floor(random() * 1500));
-      const code = await exited;
-      clearTimeout(timer);
-      if (code === null) killed++;
-      else assert.equal(code, 0, `drain run ${i} failed (seed ${seed}): ${stderr}`);
-      if (code === 0) break;
-    }
+    const killed = await runKilledAtRandom(ws, { args: () => ['drain'], kills: KILLS, minMs: 150, spreadMs: 1500, random, seed, untilDone: true });
     const final = await runCli(['drain', '--json'], ws);
     assert.equal(final.code, 0, `final drain failed (seed ${seed}): ${final.stderr}`);
     assert.ok(killed > 0, `no run was killed (seed ${seed}); the test proved nothing`);

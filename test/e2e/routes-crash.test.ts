@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import '../harness/sqlite-keep.js';
 import { startDovecot, type DovecotInstance } from '../harness/dovecot.js';
-import { makeWorkspace, runCli, spawnCli, imapConnection } from '../harness/cli.js';
+import { makeWorkspace, runCli, spawnCli, imapConnection, runKilledAtRandom } from '../harness/cli.js';
 import { makeMessage } from '../harness/messages.js';
 import { seededRandom } from '../harness/random.js';
 import { startWebhookReceiver, waitFor, type ReceivedRequest } from '../harness/webhook-receiver.js';
@@ -50,19 +50,8 @@ test('SIGKILL mid-dispatch loses no delivery and never sends one step under two 
     ],
   });
   try {
-    let killed = 0;
-    for (let i = 0; i < KILLS; i++) {
-      // Half the runs are the service, half drains.
-      const child = spawnCli([i % 2 === 0 ? 'drain' : 'start'], ws);
-      let stderr = '';
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 300 + Math.floor(random() * 2500));
-      const code = await exited;
-      clearTimeout(timer);
-      if (code === null) killed++;
-      else assert.equal(code, 0, `run ${i} failed (seed ${seed}): ${stderr}`);
-    }
+    // Half the runs are the service, half drains.
+    const killed = await runKilledAtRandom(ws, { args: (i) => [i % 2 === 0 ? 'drain' : 'start'], kills: KILLS, minMs: 300, spreadMs: 2500, random, seed, untilDone: false });
     const final = await runCli(['drain', '--json'], ws);
     assert.equal(final.code, 0, `final drain failed (seed ${seed}): ${final.stderr}`);
     assert.ok(killed > 0, `no run was killed (seed ${seed})`);

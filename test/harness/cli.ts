@@ -102,6 +102,32 @@ export function runCliWithin(args: string[], ws: Workspace, ms: number, env: Nod
   });
 }
 
+/**
+ * The crash tests' runs: `kills` times, the command `args(i)` started and killed with SIGKILL at
+ * a random moment `minMs` to `minMs + spreadMs` after its start (`random`: the test's seeded
+ * generator). A run that ends by itself must end with 0; `untilDone` stops at the first such run
+ * (the work is finished). Answers how many runs were killed.
+ */
+export async function runKilledAtRandom(
+  ws: Workspace,
+  o: { args: (run: number) => string[]; kills: number; minMs: number; spreadMs: number; random: () => number; seed: number; untilDone: boolean },
+): Promise<number> {
+  let killed = 0;
+  for (let i = 0; i < o.kills; i++) {
+    const child = spawnCli(o.args(i), ws);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolvePromise) => child.on('exit', (code) => resolvePromise(code)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.minMs + Math.floor(o.random() * o.spreadMs));
+    const code = await exited;
+    clearTimeout(timer);
+    if (code === null) killed++;
+    else if (code !== 0) throw new Error(`run ${i} (${o.args(i).join(' ')}) failed with exit code ${code} (seed ${o.seed}): ${stderr}`);
+    else if (o.untilDone) break;
+  }
+  return killed;
+}
+
 /** An IMAP connection entry for a test Dovecot user. */
 export function imapConnection(
   d: { host: string; imapPort: number; imapsPort: number; caCertPath: string },
