@@ -7,17 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildChallenge, verifyAuthenticate } from './ews/ntlm-server.js';
-
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-
-// MS-NLMP 4.2.4.3: User / Domain / Password, server challenge 0123456789abcdef, client challenge aa…
-const SPEC_CHALLENGE = hex('4e544c4d53535000020000000c000c003800000033828ae20123456789abcdef00000000000000002400240044000000060070170000000f53006500720076006500720002000c0044006f006d00610069006e0001000c0053006500720076006500720000000000');
-const SPEC_AUTHENTICATE = hex(`
-  4e544c4d535350000300000018001800 6c00000054005400840000000c000c00 48000000080008005400000010001000
-  5c00000010001000d8000000358288e2 0501280a0000000f44006f006d006100 69006e00550073006500720043004f00
-  4d005000550054004500520086c35097 ac9cec102554764a57cccc19aaaaaaaa aaaaaaaa68cd0ab851e51c96aabc927b
-  ebef6a1c010100000000000000000000 00000000aaaaaaaaaaaaaaaa00000000 02000c0044006f006d00610069006e00
-  01000c00530065007200760065007200 0000000000000000c5dad2544fc97990 94ce1ce90bc9d03e`);
+import { hex, SPEC_AUTHENTICATE, SPEC_CHALLENGE } from './ntlm-spec-example.js';
 
 const verify = (password: string, serverChallenge = hex('0123456789abcdef'), user = 'User') =>
   verifyAuthenticate({

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { md4, rc4 } from '../../src/adapters/ntlm-node/ntlm-legacy-ciphers.js';
 import { authenticateMessage, channelBindingsHash, negotiateMessage, ntlmIdentity, ntowfV2, parseChallenge, NtlmProtocolError } from '../../src/adapters/ntlm-node/ntlm-messages.js';
 import { endPointHashAlgorithm, tlsServerEndPoint } from '../../src/adapters/tls-node/tls-channel-binding.js';
+import { hex, SPEC_AUTHENTICATE, SPEC_CHALLENGE } from '../harness/ntlm-spec-example.js';
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 test('MD4 matches the RFC 1320 test suite', () => {
   const suite: Array<[string, string]> = [
@@ -35,15 +35,7 @@ test('RC4 matches the "Key"/"Plaintext" vector', () => {
   assert.equal(rc4(Buffer.from('Key'), Buffer.from('Plaintext')).toString('hex'), 'bbf316e8d940af0ad3');
 });
 
-// MS-NLMP 4.2.4: User / Domain / Password, server challenge 0123456789abcdef, client challenge aa…,
-// random session key 55…, time 0, the client's version 5.1.2600 rev 15, workstation COMPUTER.
-const SPEC_CHALLENGE = hex(`4e544c4d53535000020000000c000c003800000033828ae20123456789abcdef00000000000000002400240044000000060070170000000f53006500720076006500720002000c0044006f006d00610069006e0001000c0053006500720076006500720000000000`);
-const SPEC_AUTHENTICATE = hex(`
-  4e544c4d535350000300000018001800 6c00000054005400840000000c000c00 48000000080008005400000010001000
-  5c00000010001000d8000000358288e2 0501280a0000000f44006f006d006100 69006e00550073006500720043004f00
-  4d005000550054004500520086c35097 ac9cec102554764a57cccc19aaaaaaaa aaaaaaaa68cd0ab851e51c96aabc927b
-  ebef6a1c010100000000000000000000 00000000aaaaaaaaaaaaaaaa00000000 02000c0044006f006d00610069006e00
-  01000c00530065007200760065007200 0000000000000000c5dad2544fc97990 94ce1ce90bc9d03e`);
+// The example's client-side choices (ntlm-spec-example.ts).
 const FIXED = { clientChallenge: Buffer.alloc(8, 0xaa), sessionKey: Buffer.alloc(16, 0x55), time: Buffer.alloc(8), version: hex('0501280a0000000f') };
 
 test('NTOWFv2 and the AUTHENTICATE message match MS-NLMP 4.2.4 byte for byte', () => {
