@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { startLoopbackHttps } from './loopback-https.js';
-import { handleApi, type ApiContext, type GraphUser, type Operation } from './graph/api.js';
+import { handleApi, operationOf, type ApiContext, type GraphUser, type Operation } from './graph/api.js';
 import { answerBatch, parseBatch } from './graph/batch.js';
 import { DeltaTokens } from './graph/delta.js';
 import { GraphError, errorAnswer, errorBody, writeJson, type GraphAnswer } from './graph/errors.js';
@@ -250,8 +250,10 @@ class Simulator {
     try {
       if (!url.pathname.startsWith('/v1.0/')) throw new GraphError(400, 'BadRequest', `Invalid version: the Graph simulator serves /v1.0 only, not ${url.pathname}.`);
       const fault = nextFault(this.faults.http, this.faults);
-      if (fault) a = throttled(fault);
-      else {
+      if (fault) {
+        op.name = operationOf(method, url.pathname);
+        a = throttled(fault);
+      } else {
         const who = this.identity.check(req.headers.authorization);
         if ('refused' in who) {
           throw new GraphError(401, 'InvalidAuthenticationToken', who.refused, {
@@ -291,6 +293,7 @@ class Simulator {
       try {
         if (u.pathname.startsWith('/v1.0/') || u.pathname.startsWith('/beta/')) throw new GraphError(400, 'BadRequest', 'A batch request url is relative to the version: /users/…, not /v1.0/users/….');
         const headers = Object.fromEntries(Object.entries(item.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+        if (fault) op.name = operationOf(item.method.toUpperCase(), u.pathname);
         a = fault ? throttled(fault) : handleApi(this.api, app, { method: item.method.toUpperCase(), path: u.pathname, query: u.searchParams, headers: { prefer: headers.prefer }, body: item.body }, op);
       } catch (e) {
         if (!(e instanceof GraphError)) throw e;

@@ -313,3 +313,18 @@ function patchOf(b: Record<string, unknown>): { isRead?: boolean; categories?: s
   }
   return out;
 }
+
+/** The operation a request would be, from its method and path alone (for requests refused before routing, e.g. throttled). */
+export function operationOf(method: string, path: string): Operation {
+  const p = path.toLowerCase().replace(/\?.*$/, '');
+  if (p.endsWith('/$batch')) return 'batch';
+  if (/\/messages\/(microsoft\.graph\.)?delta$/.test(p)) return 'delta';
+  if (p.endsWith('/$value')) return 'getValue';
+  if (/\/(microsoft\.graph\.)?move$/.test(p)) return 'moveMessage';
+  if (/\/(microsoft\.graph\.)?permanentdelete$/.test(p)) return 'permanentDelete';
+  if (/\/messages(\('[^']*'\)|\/[^/]+)$/.test(p)) return method === 'PATCH' ? 'updateMessage' : method === 'DELETE' ? 'deleteMessage' : 'getMessage';
+  if (p.endsWith('/messages')) return 'listMessages';
+  if (/\/(mailfolders|childfolders)$/.test(p)) return 'listFolders';
+  if (/\/mailfolders(\('[^']*'\)|\/[^/]+)$/.test(p)) return 'getFolder';
+  return 'unknown';
+}
