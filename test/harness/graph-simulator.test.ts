@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
@@ -379,4 +380,60 @@ test('throttling: 429 and 503 with Retry-After, on requests and on batch items',
   sim.fault.throttleRate(0, 0);
   assert.equal((await call(sim, 'GET', `${USER}/mailFolders/inbox`, { token })).status, 200);
   assert.ok(sim.count('getFolder') > 0);
+});
+
+test('$value of a 100 MB message streams without a copy per request; cutValue breaks the next answer mid-body', async () => {
+  const big = Buffer.alloc(100 * 1024 * 1024, 0x41);
+  Buffer.from(msg(9)).copy(big);
+  const id = sim.add('inbox', big);
+  const baseline = process.memoryUsage().arrayBuffers;
+  let peak = 0;
+  const got = await new Promise<{ status: number; length: number; hash: string }>((resolve, reject) => {
+    const hash = createHash('sha256');
+    let length = 0;
+    request({ host: '127.0.0.1', port: sim.port, path: `${USER}/messages/${encodeURIComponent(id)}/$value`, ca: sim.ca, headers: { Authorization: `Bearer ${token}` }, agent: false }, (res) => {
+      res.on('data', (d: Buffer) => {
+        hash.update(d);
+        length += d.length;
+        peak = Math.max(peak, process.memoryUsage().arrayBuffers - baseline);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, length, hash: hash.digest('hex') }));
+      res.on('error', reject);
+    }).on('error', reject).end();
+  });
+  assert.equal(got.status, 200);
+  assert.equal(got.length, big.length);
+  assert.equal(got.hash, createHash('sha256').update(big).digest('hex'));
+  assert.ok(peak < 32 * 1024 * 1024, `buffers grew by ${peak} bytes while serving 100 MB`);
+  sim.fault.cutValue(1000);
+  const cut = await new Promise<{ received: number; failed: boolean }>((resolve) => {
+    let received = 0;
+    request({ host: '127.0.0.1', port: sim.port, path: `${USER}/messages/${encodeURIComponent(id)}/$value`, ca: sim.ca, headers: { Authorization: `Bearer ${token}` }, agent: false }, (res) => {
+      res.on('data', (d: Buffer) => { received += d.length; });
+      res.on('end', () => resolve({ received, failed: false }));
+      res.on('error', () => resolve({ received, failed: true }));
+      res.on('aborted', () => resolve({ received, failed: true }));
+    }).on('error', () => resolve({ received, failed: true })).end();
+  });
+  assert.equal(cut.failed, true);
+  assert.ok(cut.received <= 1000);
+  sim.remove(id);
+});
+
+test('message size through the PidTagMessageSize extended property; the OpenID configuration msal reads', async () => {
+  const raw = msg(12);
+  const id = sim.add('inbox', raw);
+  const r = await call(sim, 'GET', `${USER}/messages/${encodeURIComponent(id)}?$select=id&$expand=${encodeURIComponent("singleValueExtendedProperties($filter=id eq 'Integer 0x0E08')")}`, { token });
+  assert.equal(r.status, 200, r.raw.toString());
+  assert.deepEqual(r.json.singleValueExtendedProperties, [{ id: 'Integer 0xe08', value: String(Buffer.byteLength(raw)) }]);
+  const list = await call(sim, 'GET', `${USER}/mailFolders/inbox/messages?$select=id&$top=1000&$expand=${encodeURIComponent("singleValueExtendedProperties($filter=id eq 'Integer 0x0E08')")}`, { token });
+  assert.ok(list.json.value.every((m: { singleValueExtendedProperties?: unknown[] }) => m.singleValueExtendedProperties?.length === 1));
+  const oidc = await call(sim, 'GET', `/${GRAPH_TENANT.id}/v2.0/.well-known/openid-configuration`);
+  assert.equal(oidc.json.token_endpoint, sim.tokenUrl());
+  sim.tokens.forced.push({ status: 503, body: { error: 'temporarily_unavailable', error_description: 'AADSTS90033: A transient error has occurred.' } });
+  assert.equal((await newToken()).status, 503);
+  const notForm = await call(sim, 'POST', `/${GRAPH_TENANT.id}/oauth2/v2.0/token`, { body: { grant_type: 'client_credentials' } });
+  assert.equal(notForm.status, 400);
+  assert.equal(notForm.json.error, 'invalid_request');
+  sim.remove(id);
 });
