@@ -200,6 +200,9 @@ test('folders: well-known names, totalItemCount, a child folder found by display
   assert.deepEqual(found.json.value.map((f: { id: string }) => f.id), [id]);
   const byId = await call(sim, 'GET', `${USER}/mailFolders/${encodeURIComponent(id)}`, { token });
   assert.equal(byId.json.totalItemCount, 1);
+  const keyed = await call(sim, 'GET', `/v1.0/users('${GRAPH_MAILBOX}')/mailFolders('${encodeURIComponent(id)}')`, { token });
+  assert.equal(keyed.json.id, id, 'the OData key form Graph uses in its own links');
+  assert.equal((await call(sim, 'GET', `${USER}/mailFolders/%E0%A4%A`, { token })).status, 400);
   const top = await call(sim, 'GET', `${USER}/mailFolders?$filter=${encodeURIComponent("displayName eq 'Archive'")}`, { token });
   assert.equal(top.json.value[0].id, sim.folderId('archive'));
   assert.equal((await call(sim, 'GET', `${USER}/mailFolders/nosuchname`, { token })).json.error.code, 'ErrorInvalidIdMalformed');
@@ -404,7 +407,8 @@ test('$value of a 100 MB message streams without a copy per request; cutValue br
   assert.equal(got.status, 200);
   assert.equal(got.length, big.length);
   assert.equal(got.hash, createHash('sha256').update(big).digest('hex'));
-  assert.ok(peak < 32 * 1024 * 1024, `buffers grew by ${peak} bytes while serving 100 MB`);
+  // A copy of the message would add 100 MB; chunks the client has read and GC has not yet freed account for the rest.
+  assert.ok(peak < 64 * 1024 * 1024, `buffers grew by ${peak} bytes while serving 100 MB`);
   sim.fault.cutValue(1000);
   const cut = await new Promise<{ received: number; failed: boolean }>((resolve) => {
     let received = 0;

@@ -57,7 +57,12 @@ interface Segment { name: string; key: string | undefined }
 /** Splits a path into segments, `name('key')` into name and key. */
 function segments(path: string): Segment[] {
   return path.split('/').filter((s) => s !== '').map((raw) => {
-    const s = decodeURIComponent(raw);
+    let s: string;
+    try {
+      s = decodeURIComponent(raw);
+    } catch {
+      throw errors.badRequest(`The path segment '${raw}' is not valid percent-encoding.`);
+    }
     const m = /^([^(]+)\('(.*)'\)$/.exec(s);
     return m ? { name: m[1]!, key: m[2]!.replace(/''/g, "'") } : { name: s, key: undefined };
   });
@@ -88,11 +93,11 @@ function intOpt(q: URLSearchParams, name: string, fallback: number, max: number)
 export function handleApi(ctx: ApiContext, app: GraphApp, r: ApiRequest, op: { name: Operation }): GraphAnswer {
   const seg = segments(r.path);
   if (seg[0]?.name.toLowerCase() === 'me') throw errors.badRequest('/me request is only valid with delegated authentication flow.');
-  if (seg[0]?.name.toLowerCase() !== 'users' || seg.length < 3) throw errors.noResource(seg[0]?.name ?? '');
+  if (seg[0]?.name.toLowerCase() !== 'users' || seg.length < (seg[0].key !== undefined ? 2 : 3)) throw errors.noResource(seg[0]?.name ?? '');
   const userKey = seg[0].key ?? seg[1]!.name;
   const rest = seg[0].key !== undefined ? seg.slice(1) : seg.slice(2);
   const user = ctx.users.find((u) => u.id.toLowerCase() === userKey.toLowerCase() || u.userPrincipalName.toLowerCase() === userKey.toLowerCase());
-  if (!user || ctx.users.length === 0) throw new GraphError(404, 'ErrorInvalidUser', `The requested user '${userKey}' is invalid.`);
+  if (!user) throw new GraphError(404, 'ErrorInvalidUser', `The requested user '${userKey}' is invalid.`);
   if (!ctx.allowed(app, user)) throw new GraphError(403, 'ErrorAccessDenied', 'Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.');
   const userSeg = `/users/${encodeURIComponent(userKey)}`;
   const head = rest[0];
@@ -116,7 +121,7 @@ function folderRoutes(ctx: ApiContext, user: GraphUser, userSeg: string, rest: S
   const head = rest[0]!;
   const afterKey = head.key !== undefined ? rest.slice(1) : rest.slice(2);
   const key = head.key ?? rest[1]?.name;
-  if (key === undefined) return listFolders(ctx, box, box.root, `${userSeg}/mailFolders`, r, op);
+  if (key === undefined) return listFolders(ctx, user, box.root, `${userSeg}/mailFolders`, r, op);
   const folder = folderOf(box, key);
   const folderSeg = `${userSeg}/mailFolders('${encodeURIComponent(folder.id)}')`;
   const [s1, s2] = afterKey;
@@ -127,9 +132,9 @@ function folderRoutes(ctx: ApiContext, user: GraphUser, userSeg: string, rest: S
     return jsonAnswer(200, { '@odata.context': `${ctx.baseUrl}/v1.0/$metadata#users('${user.id}')/mailFolders/$entity`, ...folderJson(box, folder, parseSelect(opt(r.query, '$select'), FOLDER_PROPERTIES, 'mailFolder')) });
   }
   const n1 = s1.name.toLowerCase();
-  if (n1 === 'childfolders' && s1.key === undefined && !s2) return listFolders(ctx, box, folder, `${folderSeg}/childFolders`, r, op);
+  if (n1 === 'childfolders' && s1.key === undefined && !s2) return listFolders(ctx, user, folder, `${folderSeg}/childFolders`, r, op);
   if (n1 !== 'messages') throw errors.noResource(s1.name);
-  if (s1.key === undefined && !s2) return listMessages(ctx, box, folder, `${folderSeg}/messages`, r, op);
+  if (s1.key === undefined && !s2) return listMessages(ctx, user, folder, `${folderSeg}/messages`, r, op);
   if (s1.key === undefined && (s2!.name === 'delta' || s2!.name === 'microsoft.graph.delta') && afterKey.length === 2) return delta(ctx, box, folder, `${folderSeg}/messages/delta`, r, op);
   const id = s1.key ?? s2!.name;
   const m = messageOf(box, id);
@@ -142,8 +147,9 @@ function requireMethod(r: ApiRequest, ...methods: string[]): void {
   if (!methods.includes(r.method)) throw errors.methodNotAllowed();
 }
 
-function listFolders(ctx: ApiContext, box: GraphMailbox, parent: GraphFolder, link: string, r: ApiRequest, op: { name: Operation }): GraphAnswer {
+function listFolders(ctx: ApiContext, user: GraphUser, parent: GraphFolder, link: string, r: ApiRequest, op: { name: Operation }): GraphAnswer {
   requireMethod(r, 'GET');
+  const box = user.mailbox;
   op.name = 'listFolders';
   onlyOptions(r.query, ['$filter', '$top', '$skip', '$select', 'includeHiddenFolders']);
   const select = parseSelect(opt(r.query, '$select'), FOLDER_PROPERTIES, 'mailFolder');
@@ -158,7 +164,7 @@ function listFolders(ctx: ApiContext, box: GraphMailbox, parent: GraphFolder, li
   const top = intOpt(r.query, '$top', 10, 1000);
   const skip = intOpt(r.query, '$skip', 0, Number.MAX_SAFE_INTEGER);
   const page = list.slice(skip, skip + top);
-  const body: Record<string, unknown> = { '@odata.context': `${ctx.baseUrl}/v1.0/$metadata#users('${box.root.id}')/mailFolders`, value: page.map((f) => folderJson(box, f, select)) };
+  const body: Record<string, unknown> = { '@odata.context': `${ctx.baseUrl}/v1.0/$metadata#users('${user.id}')/mailFolders`, value: page.map((f) => folderJson(box, f, select)) };
   if (skip + top < list.length) body['@odata.nextLink'] = nextLink(ctx, link, r.query, skip + top);
   return jsonAnswer(200, body);
 }
@@ -190,8 +196,9 @@ function expandSize(q: URLSearchParams): boolean {
   return true;
 }
 
-function listMessages(ctx: ApiContext, box: GraphMailbox, folder: GraphFolder, link: string, r: ApiRequest, op: { name: Operation }): GraphAnswer {
+function listMessages(ctx: ApiContext, user: GraphUser, folder: GraphFolder, link: string, r: ApiRequest, op: { name: Operation }): GraphAnswer {
   requireMethod(r, 'GET');
+  const box = user.mailbox;
   op.name = 'listMessages';
   onlyOptions(r.query, ['$select', '$top', '$skip', '$orderby', '$expand']);
   const select = parseSelect(opt(r.query, '$select'), MESSAGE_PROPERTIES, 'message');
@@ -199,7 +206,7 @@ function listMessages(ctx: ApiContext, box: GraphMailbox, folder: GraphFolder, l
   const list = box.messagesIn(folder.id).sort(orderBy(opt(r.query, '$orderby')));
   const top = intOpt(r.query, '$top', 10, 1000);
   const skip = intOpt(r.query, '$skip', 0, Number.MAX_SAFE_INTEGER);
-  const body: Record<string, unknown> = { '@odata.context': `${ctx.baseUrl}/v1.0/$metadata#users('${folder.parentFolderId}')/mailFolders('${folder.id}')/messages`, value: list.slice(skip, skip + top).map((m) => messageJson(m, select, size)) };
+  const body: Record<string, unknown> = { '@odata.context': `${ctx.baseUrl}/v1.0/$metadata#users('${user.id}')/mailFolders('${folder.id}')/messages`, value: list.slice(skip, skip + top).map((m) => messageJson(m, select, size)) };
   if (skip + top < list.length) body['@odata.nextLink'] = nextLink(ctx, link, r.query, skip + top);
   return jsonAnswer(200, body);
 }
