@@ -1,6 +1,6 @@
 /**
- * An Exchange Web Services simulator for the tests: HTTPS on 127.0.0.1 with a self-signed
- * certificate, `POST /EWS/Exchange.asmx`, SOAP 1.1 as the [MS-OXWS*] documents describe it, IIS's
+ * An Exchange Web Services simulator for the tests: HTTPS on 127.0.0.1 (loopback-https.ts, a
+ * certificate from a throw-away CA), `POST /EWS/Exchange.asmx`, SOAP 1.1 as the [MS-OXWS*] documents describe it, IIS's
  * 401 authentication (Basic, and connection-based NTLM with optional channel binding), an
  * in-memory mailbox, notifications, and injectable faults. No Exchange server can run here, so
  * this is what the EWS source is tested against; test/harness/ews/README.md says what it was
@@ -8,14 +8,8 @@
  *
  * The interface is the one agreed in EWS-SIM-API.md; additions are marked as such.
  */
-import { X509Certificate } from 'node:crypto';
-import { readFile, rm, mkdtemp } from 'node:fs/promises';
-import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { makeCertificates } from './dovecot.js';
+import { startLoopbackHttps } from './loopback-https.js';
 import { HttpAuth, type EwsUser } from './ews/auth.js';
 import type { SimItem } from './ews/mailbox.js';
 import { expectedChannelBindings } from './ews/ntlm-server.js';
@@ -149,17 +143,6 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
   const users = options.users ?? [{ domain: 'CORP', username: 'journal', password: 'journal-secret' }];
   const netbios = users[0]?.domain ?? 'CORP';
   const dnsDomain = options.dnsDomain ?? `${netbios.toLowerCase()}.example.com`;
-  const dir = await mkdtemp(join(tmpdir(), 'ews-sim-'));
-  const certs = await makeCertificates(dir);
-  const [key, cert, ca] = await Promise.all([readFile(certs.serverKeyPath), readFile(certs.serverCertPath, 'utf8'), readFile(certs.caCertPath, 'utf8')]);
-  const certificateDer = new X509Certificate(cert).raw;
-  const auth = new HttpAuth({
-    users,
-    schemes: options.auth ?? ['NTLM', 'Basic'],
-    realm: options.realm ?? '127.0.0.1',
-    identity: { netbiosDomain: netbios, netbiosComputer: 'EXCH01', dnsDomain, dnsComputer: `exch01.${dnsDomain}` },
-    channelBindings: options.channelBinding === 'required' ? expectedChannelBindings(certificateDer) : undefined,
-  });
   const service = new EwsService({
     version: options.serverVersion ?? DEFAULT_VERSION,
     addresses: users.map((u) => `${u.username}@${dnsDomain}`),
@@ -170,29 +153,26 @@ export async function startEwsSimulator(options: EwsSimulatorOptions = {}): Prom
     connectionTimeoutMs: options.connectionTimeoutMs,
     trace: options.trace,
   });
-  const sockets = new Set<Socket>();
-  const server: Server = createServer({ key, cert, keepAlive: true }, (req, res) => {
-    handleHttp(req, res, service, auth, options.trace).catch((e: unknown) => {
+  // Channel binding needs the certificate, so the authenticator comes after the server; no request can arrive before this function returns.
+  let auth: HttpAuth | undefined;
+  // IIS keeps idle connections two minutes; NTLM's per-connection login depends on it.
+  const https = await startLoopbackHttps({ name: 'ews-sim', keepAliveTimeoutMs: 120_000 }, (req, res) => {
+    handleHttp(req, res, service, auth!, options.trace).catch((e: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
       res.end(`EWS simulator error: ${(e as Error).stack ?? String(e)}`);
     });
   });
-  // IIS keeps idle connections two minutes; NTLM's per-connection login depends on it.
-  server.keepAliveTimeout = 120_000;
-  server.on('secureConnection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+  auth = new HttpAuth({
+    users,
+    schemes: options.auth ?? ['NTLM', 'Basic'],
+    realm: options.realm ?? '127.0.0.1',
+    identity: { netbiosDomain: netbios, netbiosComputer: 'EXCH01', dnsDomain, dnsComputer: `exch01.${dnsDomain}` },
+    channelBindings: options.channelBinding === 'required' ? expectedChannelBindings(https.certificateDer) : undefined,
   });
   const stop = async (): Promise<void> => {
     service.subs.closeAll();
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await https.stop();
     await service.close();
-    await rm(dir, { recursive: true, force: true });
   };
-  return simulatorApi(service, auth, { port: (server.address() as { port: number }).port, ca, certificateDer }, stop);
+  return simulatorApi(service, auth, https, stop);
 }
