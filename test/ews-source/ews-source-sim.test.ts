@@ -299,6 +299,33 @@ test('leave with a sync-state store: SyncFolderItems pages from the stored state
   }
 });
 
+test('mark-seen without unseenOnly lists by SyncFolderItems too: its own read flags are changes to pass over, not items to take', async () => {
+  const s = await sim({ auth: ['NTLM'] });
+  fill(s, [makeMessage(1), makeMessage(2), makeMessage(3)]);
+  const states = new MemorySyncStateStore();
+  const done = new Set<string>();
+  const settled = async (keys: string[]): Promise<Set<string>> => new Set(keys.filter((k) => done.has(k)));
+  const src = createEwsSource(ewsConnection(s, { deletePolicy: 'mark-seen' }), logger(), { syncState: states });
+  try {
+    await src.open();
+    const cands = await src.listCandidates(10, undefined, settled);
+    assert.equal(cands.length, 3);
+    assert.equal((await src.applyServerAction(cands)).length, 3);
+    cands.forEach((c) => done.add(c.key));
+    assert.deepEqual(s.items('Inbox').map((i) => i.isRead), [true, true, true]);
+    assert.deepEqual(await src.listCandidates(10, undefined, settled), []);
+    const first = await states.get('journal', 'INBOX');
+    assert.ok(first);
+    // The next listing sees the three ReadFlagChanges, takes nothing, and moves past them.
+    assert.deepEqual(await src.listCandidates(10, undefined, settled), []);
+    assert.notEqual(await states.get('journal', 'INBOX'), first);
+    const late = fill(s, [makeMessage(4)]);
+    assert.deepEqual((await src.listCandidates(10, undefined, settled)).map((c) => c.key), [`ews:${late[0]}`]);
+  } finally {
+    await src.close();
+  }
+});
+
 test('markFailed marks items read so an unseenOnly listing skips them', async () => {
   const s = await sim({ auth: ['NTLM'] });
   fill(s, [makeMessage(1), makeMessage(2)]);
