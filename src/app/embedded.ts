@@ -15,6 +15,7 @@ import type { ResponseLedger } from '../core/ports/response-ledger.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { MailboxSource, SourceRuntime } from '../core/ports/mailbox-source.js';
 import type { TlsMemory } from '../core/connection/tls-downgrade.js';
+import type { SyncStateStore } from '../core/ports/sync-state-store.js';
 import type { TokenStore } from '../core/ports/token-store.js';
 import type { AuditLog } from '../core/ports/audit-log.js';
 import type { HoldStore } from '../core/ports/hold-store.js';
@@ -307,15 +308,16 @@ const TAKERS: ReadonlySet<EmbeddedOptions['holder']> = new Set(['start', 'drain'
  * mailbox libraries are the largest part of the code a command would otherwise load for
  * nothing); for every other command one that says it does not take from mailboxes.
  */
-async function loadSourceMaker(holder: EmbeddedOptions['holder']): Promise<(store: TlsMemory) => SourceMaker> {
+async function loadSourceMaker(holder: EmbeddedOptions['holder']): Promise<(store: TlsMemory & { syncState: SyncStateStore }) => SourceMaker> {
   if (!TAKERS.has(holder)) {
     return () => (c) => {
       throw new MailsluiceError('INTERNAL', `connection ${c.name}: this command opened the archive without the mailbox sources (only start and drain take from mailboxes)`);
     };
   }
   const { createSource } = await import('./source-factory.js');
-  // Every session guarded against a STARTTLS downgrade, remembered in archive.db (ADR 0016).
-  return (store) => (c, l, runtime) => guardTls(c, l, store, createSource, runtime);
+  // Every session guarded against a STARTTLS downgrade, remembered in archive.db (ADR 0016), and
+  // handed the archive's sync states (ADR 0047) unless its maker brought its own.
+  return (store) => (c, l, runtime) => guardTls(c, l, store, createSource, { syncState: store.syncState, ...runtime });
 }
 
 /** Builds the embedded app for a validated config. */

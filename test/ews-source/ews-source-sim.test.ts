@@ -20,6 +20,7 @@ import { JsonlLogger } from '../../src/adapters/logger-jsonl/index.js';
 import { MailsluiceError } from '../../src/core/errors/index.js';
 import type { Candidate, FetchedMessage } from '../../src/core/ports/mailbox-source.js';
 import { startEwsSimulator, type EwsSimulator, type EwsSimulatorOptions } from '../harness/ews-simulator.js';
+import { MemorySyncStateStore } from '../reference/memory-sync-state.js';
 import { EWS_USER, ewsConnection } from '../harness/ews-connection.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
 
@@ -249,6 +250,82 @@ test('delete policies: delete moves to Deleted Items, mark-seen marks read, move
   }
 });
 
+test('leave with a sync-state store: SyncFolderItems pages from the stored state, advanced only past settled items; FindItem without settled (the connection test) and where the folder empties', async () => {
+  const ops: string[] = [];
+  const s = await sim({ auth: ['NTLM'], trace: (e, t) => void (e === 'request' && ops.push(/<m:(SyncFolderItems|FindItem|GetItem|GetFolder|FindFolder)\b/.exec(t)?.[1] ?? '?')) });
+  const ids = fill(s, Array.from({ length: 7 }, (_, i) => makeMessage(i + 1)));
+  const states = new MemorySyncStateStore();
+  const done = new Set<string>();
+  const settled = async (keys: string[]): Promise<Set<string>> => new Set(keys.filter((k) => done.has(k)));
+  const src = createEwsSource(ewsConnection(s, { deletePolicy: 'leave' }), logger(), { syncState: states });
+  try {
+    await src.open();
+    ops.length = 0;
+    assert.equal((await src.listCandidates(10)).length, 7, 'without settled: FindItem');
+    assert.deepEqual(ops, ['FindItem']);
+    assert.equal(await states.get('journal', 'INBOX'), undefined, 'and no state written');
+    ops.length = 0;
+    const first = await src.listCandidates(3, undefined, settled);
+    assert.deepEqual(first.map((c) => c.key), ids.slice(0, 3).map((id) => `ews:${id}`), 'oldest first, cut at the limit');
+    assert.ok(ops.every((o) => o === 'SyncFolderItems'), ops.join());
+    assert.equal(await states.get('journal', 'INBOX'), undefined, 'nothing settled: nothing stored');
+    first.slice(0, 2).forEach((c) => done.add(c.key));
+    const second = await src.listCandidates(3, undefined, settled);
+    assert.deepEqual(second.map((c) => c.key), ids.slice(2, 5).map((id) => `ews:${id}`), 'the third again, then the next');
+    assert.equal(await states.get('journal', 'INBOX'), undefined, 'the first page holds the third: still nothing stored');
+    ids.forEach((id) => done.add(`ews:${id}`));
+    assert.deepEqual(await src.listCandidates(3, undefined, settled), []);
+    const stored = await states.get('journal', 'INBOX');
+    assert.ok(stored, 'every item settled: the state advanced');
+    // A refused stored state: dropped, a full sync, the settled ones filtered.
+    s.fault.invalidateSyncStates();
+    const late = fill(s, [makeMessage(8)]);
+    ops.length = 0;
+    assert.deepEqual((await src.listCandidates(10, undefined, settled)).map((c) => c.key), [`ews:${late[0]}`]);
+    assert.equal(ops.filter((o) => o === 'SyncFolderItems').length, 2, 'the refused request and one full sync of a page of 10');
+    assert.equal(await states.get('journal', 'INBOX'), undefined, 'the refused state dropped; the new page holds the new item');
+  } finally {
+    await src.close();
+  }
+  // Where the folder empties, FindItem as before, whatever the store holds.
+  const del = createEwsSource(ewsConnection(s, { deletePolicy: 'delete' }), logger(), { syncState: states });
+  try {
+    await del.open();
+    ops.length = 0;
+    assert.equal((await del.listCandidates(100, undefined, settled)).length, 1);
+    assert.deepEqual(ops, ['FindItem']);
+  } finally {
+    await del.close();
+  }
+});
+
+test('mark-seen without unseenOnly lists by SyncFolderItems too: its own read flags are changes to pass over, not items to take', async () => {
+  const s = await sim({ auth: ['NTLM'] });
+  fill(s, [makeMessage(1), makeMessage(2), makeMessage(3)]);
+  const states = new MemorySyncStateStore();
+  const done = new Set<string>();
+  const settled = async (keys: string[]): Promise<Set<string>> => new Set(keys.filter((k) => done.has(k)));
+  const src = createEwsSource(ewsConnection(s, { deletePolicy: 'mark-seen' }), logger(), { syncState: states });
+  try {
+    await src.open();
+    const cands = await src.listCandidates(10, undefined, settled);
+    assert.equal(cands.length, 3);
+    assert.equal((await src.applyServerAction(cands)).length, 3);
+    cands.forEach((c) => done.add(c.key));
+    assert.deepEqual(s.items('Inbox').map((i) => i.isRead), [true, true, true]);
+    assert.deepEqual(await src.listCandidates(10, undefined, settled), []);
+    const first = await states.get('journal', 'INBOX');
+    assert.ok(first);
+    // The next listing sees the three ReadFlagChanges, takes nothing, and moves past them.
+    assert.deepEqual(await src.listCandidates(10, undefined, settled), []);
+    assert.notEqual(await states.get('journal', 'INBOX'), first);
+    const late = fill(s, [makeMessage(4)]);
+    assert.deepEqual((await src.listCandidates(10, undefined, settled)).map((c) => c.key), [`ews:${late[0]}`]);
+  } finally {
+    await src.close();
+  }
+});
+
 test('markFailed marks items read so an unseenOnly listing skips them', async () => {
   const s = await sim({ auth: ['NTLM'] });
   fill(s, [makeMessage(1), makeMessage(2)]);
@@ -360,6 +437,8 @@ test('every kind of request the source sends passes the simulator\'s validation 
       ['GetFolder', soap.getFolder({ distinguished: 'inbox' })],
       ['FindFolder', soap.findFolder({ distinguished: 'msgfolderroot' }, 'Inbox')],
       ['FindItem', soap.findItem({ distinguished: 'inbox' }, 0, 10, true)],
+      ['SyncFolderItems', soap.syncFolderItems({ distinguished: 'inbox' }, undefined, 10)],
+      ['SyncFolderItems', soap.syncFolderItems({ distinguished: 'inbox' }, 'bm90IGEgc3RhdGU=', 512)],
       ['GetItem', soap.getItemMime([id])],
       ['UpdateItem', soap.updateItems([{ id, isRead: true }])],
       ['Subscribe', soap.subscribeStreaming({ distinguished: 'inbox' })],

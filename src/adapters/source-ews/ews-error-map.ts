@@ -136,6 +136,8 @@ export function ewsResponseError(ctx: EwsErrorContext, op: string, code: string,
     case 'ErrorAccessDenied':
     case 'ErrorImpersonationDenied':
       return new MailsluiceError('SOURCE_AUTH_REJECTED', `EWS server ${where} denied the account access (${op}: ${code}${said})`);
+    case 'ErrorInvalidSyncStateData':
+      return new MailsluiceError('SOURCE_PROTOCOL', `EWS server ${where} refused the folder's synchronisation state even after the stored one was dropped for a full synchronisation (${op}: ${code}${said}); the next cycle tries again`, { retryable: true });
     case 'ErrorServerBusy':
       return new MailsluiceError('SOURCE_PROTOCOL', `EWS server ${where} is throttling this account (${op}: ErrorServerBusy) and stayed busy after every wait it asked for; the next cycle tries again (an Exchange throttling policy for the journal account lifts it)`, { retryable: true });
     default:

@@ -73,6 +73,22 @@ export function findItem(folder: EwsFolderRef, offset: number, max: number, unre
   );
 }
 
+/**
+ * SyncFolderItems of one page: the changes to `folder` since `state` (none: every item, as a full
+ * synchronisation), at most `max` (1 to 512), new items with their id, size and time received.
+ * No SyncScope: it is Exchange 2010's, and its default (NormalItems) is what a drain wants.
+ */
+export function syncFolderItems(folder: EwsFolderRef, state: string | undefined, max: number): string {
+  return (
+    '<m:SyncFolderItems>' +
+    `<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>${field('item:Size')}${field('item:DateTimeReceived')}</t:AdditionalProperties></m:ItemShape>` +
+    `<m:SyncFolderId>${folderRef(folder)}</m:SyncFolderId>` +
+    (state !== undefined ? `<m:SyncState>${xmlEscape(state)}</m:SyncState>` : '') +
+    `<m:MaxChangesReturned>${max}</m:MaxChangesReturned>` +
+    '</m:SyncFolderItems>'
+  );
+}
+
 /** GetItem of the given ids with their MIME content (the message as the server holds it). */
 export function getItemMime(ids: readonly string[]): string {
   return `<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds>${itemIds(ids)}</m:ItemIds></m:GetItem>`;

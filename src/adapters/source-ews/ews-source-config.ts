@@ -62,6 +62,11 @@ export const EWS_TUNING = {
   getItemBatch: 16,
   /** Items per FindItem page: Exchange caps a page at 1000 by default (EWSFindCountLimit). */
   findPageSize: 500,
+  /**
+   * Most changes per SyncFolderItems page (MaxChangesReturned is 1 to 512 by the schema); a
+   * listing asks for no more than its cycle takes, so a page it could not take whole is short.
+   */
+  syncPageSize: 512,
   /** ItemIds per DeleteItem / MoveItem / UpdateItem: well under Exchange's per-request limits, one round trip for a usual cycle. */
   actionBatch: 250,
   /** How many times a throttled request (ErrorServerBusy, HTTP 503/429) is waited out and sent again before the cycle fails. */

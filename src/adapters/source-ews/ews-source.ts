@@ -7,6 +7,7 @@ import { deleteItem, findFolder, findItem, getFolder, getItemMime, moveItem, upd
 import { EWS_TUNING, ewsClientOptions, hasStreamingNotifications, type EwsClientOptions, type EwsSourceConfig } from './ews-source-config.js';
 import { child, path, type MimePiece, type XmlNode } from './ews-xml.js';
 import { ewsWhere } from './ews-error-map.js';
+import { listBySync } from './ews-sync.js';
 import { pause } from '../timer-node/pause.js';
 
 /** The archive key of an item: `ews:<ItemId>`. */
@@ -32,8 +33,10 @@ export function folderPath(mailbox: string): { distinguished: string } | { path:
 /**
  * The EWS mailbox source. Keys are `ews:<ItemId>` (an ItemId stays the same while the item stays
  * in its folder, which is all a drain needs: a moved item is gone from the folder drained). The
- * listing is FindItem, oldest first, paged; with `leave` (and `mark-seen` without `unseenOnly`)
- * the items stay, so the listing asks `settled` which keys were taken already, as POP3's does.
+ * listing is FindItem, oldest first, paged, where the folder empties; with `leave` (and
+ * `mark-seen` without `unseenOnly`) the items stay, and the listing is SyncFolderItems from the
+ * durable sync state (`ews-sync.ts`, ADR 0047), or, without a sync-state store, FindItem asking
+ * `settled` which keys were taken already, as POP3's does.
  * Fetch is GetItem with MIME content: small items batched and handed over whole, large ones one
  * per request and streamed. Server actions run after the commit, batched, and are complete when
  * the server answered (EWS has no deferred expunge).
@@ -98,6 +101,11 @@ export class EwsSource implements MailboxSource {
   async listCandidates(limit: number, _after?: { uidValidity: number; lastUid: number }, settled?: (keys: string[]) => Promise<Set<string>>): Promise<Candidate[]> {
     const client = this.session();
     const folder = this.requireFolder();
+    const states = this.runtime.syncState;
+    if (states && settled && this.itemsStay()) {
+      const { name: connection, mailbox } = this.cfg;
+      return listBySync({ client, folder, states, connection, mailbox, limit, settled, logger: this.logger, keyOf: ewsKey });
+    }
     const out: Candidate[] = [];
     for (let offset = 0; out.length < limit; ) {
       const tree = await client.call('FindItem', findItem(folder, offset, EWS_TUNING.findPageSize, this.cfg.unseenOnly));
@@ -120,6 +128,17 @@ export class EwsSource implements MailboxSource {
       if (items.length === 0 || root?.attrs.IncludesLastItemInRange !== 'false') break;
     }
     return out;
+  }
+
+  /**
+   * Whether taken items stay in the folder, unflagged for the listing: `leave`, and `mark-seen`
+   * without `unseenOnly`. Then the listing is SyncFolderItems from the durable state (ADR 0047);
+   * otherwise the folder empties (or the unread restriction skips what was taken) and FindItem,
+   * oldest first, lists only what is left.
+   */
+  private itemsStay(): boolean {
+    const policy = this.cfg.deletePolicy;
+    return !this.cfg.unseenOnly && (policy === 'leave' || policy === 'mark-seen');
   }
 
   /**

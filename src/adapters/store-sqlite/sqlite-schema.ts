@@ -277,6 +277,22 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX IF NOT EXISTS messages_hit_filter ON messages(id, merged_into, date, has_attachments, connection);
   `,
+  // Sources' synchronisation cursors (core/ports/sync-state-store.ts, ADR 0047): EWS's
+  // SyncFolderItems state, Graph's delta link, one per connection and folder, opaque to us. A
+  // source whose items stay on the server lists from it only what changed since, instead of the
+  // whole folder every cycle. Rows of a connection removed from the configuration stay, as its
+  // source keys do: a connection of that name again resumes (or the server refuses the state, and
+  // a full sync filtered by the source keys follows). IF NOT EXISTS: a test that winds
+  // user_version back runs this again.
+  `
+  CREATE TABLE IF NOT EXISTS sync_state (
+    connection TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (connection, folder)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /**

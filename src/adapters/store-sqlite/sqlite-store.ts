@@ -18,11 +18,12 @@ import { SqliteAuditLog } from './sqlite-audit-log.js';
 import { SqliteArchiveCheck } from './sqlite-archive-check.js';
 import { SqliteHoldStore } from './sqlite-hold-store.js';
 import { SqliteRetention } from './sqlite-retention.js';
+import { SqliteSyncStateStore } from './sqlite-sync-state.js';
 
 /**
  * The embedded metadata store on SQLite, every role over one connection to `archive.db` (WAL,
  * `synchronous=FULL`: a commit that returned survives a power cut): the drain ledger, the parse
- * queue, the search index, the archive reader, the API tokens, the audit log, the legal holds (each in its own
+ * queue, the search index, the archive reader, the API tokens, the audit log, the legal holds, the sources' sync states (each in its own
  * file, `sqlite-<role>.ts`), the connection the bus shares (`connection()`, for `bus-sqlite`) and
  * the STARTTLS memory. A stage is handed the role it uses.
  */
@@ -45,6 +46,8 @@ export class SqliteStore implements MessageStore {
   readonly retention: SqliteRetention;
   /** The re-index job's side of the store (`SearchRebuild`, ADR 0041). */
   readonly searchRebuild: SqliteSearchRebuild;
+  /** Sources' synchronisation cursors (`SyncStateStore`, ADR 0047). */
+  readonly syncState: SqliteSyncStateStore;
   private readonly conn: SqliteConnection;
   private readonly db: Database.Database;
   constructor(options: SqliteStoreOptions) {
@@ -61,6 +64,7 @@ export class SqliteStore implements MessageStore {
     this.blobRefs = new SqliteBlobRefs(this.conn);
     this.retention = new SqliteRetention(this.conn, this.searchIndex, this.audit);
     this.searchRebuild = new SqliteSearchRebuild(this.conn, this.searchIndex);
+    this.syncState = new SqliteSyncStateStore(this.conn);
   }
 
   /** Whether the full-text index is being rebuilt (x of y messages), for `search` to say so (ADR 0041). */

@@ -4,6 +4,7 @@
  */
 import type { AccessTokenSource } from './access-token-source.js';
 import type { ServerResponse } from './scenario-action.js';
+import type { SyncStateStore } from './sync-state-store.js';
 
 /** A message on the server that may be taken. */
 export interface Candidate {
@@ -115,6 +116,12 @@ export interface SourceRuntime {
    * own for the connection's settings, shared by its sessions (ADR 0045).
    */
   accessTokens?: AccessTokenSource;
+  /**
+   * Where a source whose items stay on the server keeps its synchronisation cursor (EWS
+   * SyncFolderItems, ADR 0047), advanced as `core/connection/sync-cursor.ts` decides. Absent: the
+   * source lists the whole folder every cycle and asks `settled`, as before.
+   */
+  syncState?: SyncStateStore;
 }
 
 /** What the connection does on the server with a message after it is committed. */
