@@ -264,6 +264,13 @@ function apiChecks(api: NonNullable<CrossInput['api']>, problems: ConfigProblem[
   }
 }
 
+/** The port of an `ews.url` (`host[:port]/path`): the one written, else HTTPS's 443. */
+export function ewsUrlPort(url: string): number {
+  const authority = url.split('/')[0] ?? '';
+  const port = /:(\d+)$/.exec(authority.replace(/^\[[^\]]*\]/, ''))?.[1];
+  return port ? Number(port) : 443;
+}
+
 /** The host of an `ews.url` (`host[:port]/path`, an IPv6 host in brackets), without brackets. */
 export function ewsUrlHost(url: string): string {
   const authority = url.split('/')[0] ?? '';
