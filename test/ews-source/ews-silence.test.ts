@@ -21,29 +21,22 @@ import type { Logger } from '../../src/core/ports/logger.js';
 
 const error = (limitMs: number, what: string): MailsluiceError => new MailsluiceError('SOURCE_DATA_TIMEOUT', `${what} silent for ${limitMs} ms`);
 
-test('many short waits (an answer read in chunks) set no timer each: the one timer is re-armed only when it fires', async () => {
-  const watch = new SilenceWatch({ limitMs: 200, byOperator: false, warnEveryMs: 50, onSilence: () => assert.fail('no wait was silent') });
+test('many short waits (an answer read in chunks) set no timer each: one timer, armed by the first, bounds them all', async () => {
+  const watch = new SilenceWatch({ limitMs: 300_000, byOperator: false, warnEveryMs: 30_000, onSilence: () => assert.fail('no wait was silent') });
   const real = globalThis.setTimeout;
   let timers = 0;
   globalThis.setTimeout = ((...a: Parameters<typeof setTimeout>) => {
     timers++;
     return real(...a);
   }) as typeof setTimeout;
-  let failed = false;
   try {
-    const t0 = performance.now();
-    let waits = 0;
-    // 2000 chunks over ~120 ms: each wait is short, none is silent.
-    while (performance.now() - t0 < 120) {
-      const ticket = watch.begin('the answer to GetItem', () => (failed = true), error);
-      if (waits++ % 100 === 0) await sleep(5);
-      else await Promise.resolve();
+    // 5000 chunks (a 300 MB answer in 64 KB reads), each waited for across a turn of the event loop.
+    for (let i = 0; i < 5000; i++) {
+      const ticket = watch.begin('the answer to GetItem', () => assert.fail('no wait reached the limit'), error);
+      await new Promise((r) => setImmediate(r));
       watch.end(ticket);
     }
-    assert.ok(waits > 200, `only ${waits} waits`);
-    assert.ok(timers <= 6, `${timers} timers for ${waits} waits`);
-    await sleep(300);
-    assert.equal(failed, false, 'no wait in progress: nothing fails');
+    assert.equal(timers, 1, `${timers} timers for 5000 waits`);
   } finally {
     globalThis.setTimeout = real;
     watch.stop();
@@ -59,9 +52,10 @@ test('a silent wait warns every warnEveryMs and fails at the limit; a later wait
     const t0 = performance.now();
     const err = await new Promise<MailsluiceError>((resolve) => watch.begin('the answer to FindItem', resolve, error));
     const took = performance.now() - t0;
-    assert.ok(took >= 255 && took < 1000, `failed after ${took} ms`);
+    assert.ok(took >= 255 && took < 3000, `failed after ${took} ms`);
     assert.match(err.message, /the answer to FindItem silent for 260 ms/);
-    assert.deepEqual(warned, [60, 120, 180, 240]);
+    // Whole steps of 60 ms, in order (a timer late under load may fold two steps into one warning).
+    assert.ok(warned.length >= 2 && warned.every((ms, i) => ms % 60 === 0 && ms <= 240 && (i === 0 || ms > warned[i - 1]!)), JSON.stringify(warned));
     // The next wait starts its own count: short, it neither warns nor fails.
     warned.length = 0;
     let failed = false;
