@@ -114,6 +114,13 @@ export interface Connection {
   protocol: string;
   host: string;
   port: number;
+  /** EWS only: the URL (no scheme, always HTTPS) and the Exchange version. */
+  ews?: { url: string; version: string };
+}
+
+/** Where a connection connects, for a table cell: host:port, or an EWS connection's URL. */
+export function connectionAddress(c: Pick<Connection, 'host' | 'port' | 'ews'>): string {
+  return c.ews ? `https://${c.ews.url} (Exchange ${c.ews.version})` : `${c.host}:${c.port}`;
 }
 
 /** A connection's live status (`GET /api/v1/connections/{name}/status`; the fields used). */

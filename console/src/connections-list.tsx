@@ -5,7 +5,7 @@
  */
 import { NEW_SEGMENT } from './page.js';
 import { useEffect, useState } from 'preact/hooks';
-import { connectionStatus, listConnections, sessionEnded, type Connection, type ConnectionStatus } from './api.js';
+import { connectionAddress, connectionStatus, listConnections, sessionEnded, type Connection, type ConnectionStatus } from './api.js';
 import { href } from './router.js';
 import { failureText, t, type Key } from './i18n.js';
 import { s } from './connections-strings.js';
@@ -65,7 +65,7 @@ export function ConnectionsList(props: { admin: boolean; onSessionEnded: () => v
                 {c.protocol}
               </td>
               <td data-field="address" data-label={s('colAddress')}>
-                {c.host}:{c.port}
+                {connectionAddress(c)}
               </td>
               <td data-field="enabled" data-label={s('colEnabled')} data-value={String(c.enabled)}>
                 {c.enabled ? s('yes') : s('no')}

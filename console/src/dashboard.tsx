@@ -8,7 +8,7 @@
  * says so.
  */
 import { useRef, useState } from 'preact/hooks';
-import { connectionStatus, listConnections, logDownloadUrl, runNow, sessionEnded, type Connection, type ConnectionStatus } from './api.js';
+import { connectionAddress, connectionStatus, listConnections, logDownloadUrl, runNow, sessionEnded, type Connection, type ConnectionStatus } from './api.js';
 import { ConnectionTestResult, useConnectionTest } from './connection-test.js';
 import { failureText, num, t, time, type Key } from './i18n.js';
 import { usePolled } from './use-polled.js';
@@ -64,7 +64,7 @@ function ConnectionRow(props: { row: Row; admin: boolean; outcome: string | unde
         {c.name}
         {!c.enabled && <span class="tag"> ({t('disabled')})</span>}
         <div class="sub">
-          {c.protocol} {c.host}:{c.port}
+          {c.protocol} {connectionAddress(c)}
         </div>
       </th>
       <td data-field="state" data-label={t('state')} data-state={s?.state ?? 'none'}>

@@ -101,6 +101,8 @@ export interface ConnectionSettings {
   security: string;
   folders: string[];
   auth: { type: string; username?: string; credentialSet?: boolean };
+  /** EWS only: the URL as configured (`host[:port]/path`, always HTTPS) and the Exchange version; host and port are the URL's, security `tls`. */
+  ews?: { url: string; version: string };
   /** The probe test's recipients (ADR 0027). */
   testRecipients?: string[];
   /** The probe test's relay without its password; null: none. */

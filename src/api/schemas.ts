@@ -174,6 +174,10 @@ export const ConnectionSchema = z
     auth: z
       .object({ type: z.string(), username: z.string().optional(), credentialSet: z.boolean().optional().openapi({ description: 'Whether a password (or access token) is configured; its value is never shown.' }) })
       .openapi({ description: 'How it logs in; passwords, tokens and keys never leave the service.' }),
+    ews: z
+      .object({ url: z.string(), version: z.string() })
+      .optional()
+      .openapi({ description: 'Protocol ews only: the EWS URL as configured (host[:port]/path, always HTTPS) and the Exchange version; host and port are the URL\'s, security is tls.' }),
     testRecipients: z.array(z.string()).optional().openapi({ description: 'Where the probe test sends its probe (the seeds\' "test recipients").' }),
     testRelay: z
       .object({

@@ -14,6 +14,7 @@ import { ruleSettings } from '../core/alerts/index.js';
 import type { ConnectionStatus } from '../core/connection/connection-runner.js';
 import type { Config, ConnectionConfig } from '../config/loader.js';
 import { isLoopbackHost } from '../config/api-address.js';
+import { ewsUrlHost, ewsUrlPort } from '../config/cross-checks.js';
 import { createConfigAdmin, isEditableFile } from './config-admin.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
@@ -84,15 +85,18 @@ export interface ApiContext {
 
 /** A connection as the API shows it: a whitelist, so a secret added to the config later never leaks. */
 export function connectionSettings(c: ConnectionConfig): ConnectionSettings {
+  // EWS: ews.url replaces host, port and security (always HTTPS); the defaults of those keys mean nothing there.
+  const ews = c.protocol === 'ews' && c.ews ? c.ews : undefined;
   return {
     name: c.name,
     enabled: c.enabled,
     protocol: c.protocol,
-    host: c.host ?? '',
-    port: c.security === 'tls' ? c.tlsPort : c.port,
-    security: c.security,
+    host: ews ? ewsUrlHost(ews.url) : (c.host ?? ''),
+    port: ews ? ewsUrlPort(ews.url) : c.security === 'tls' ? c.tlsPort : c.port,
+    security: ews ? 'tls' : c.security,
     folders: [...c.folders],
     auth: { type: c.auth.type, ...(c.auth.username !== undefined ? { username: c.auth.username } : {}), credentialSet: c.auth.password !== undefined || c.auth.accessToken !== undefined || c.auth.clientSecret !== undefined || c.auth.refreshToken !== undefined },
+    ...(ews ? { ews: { url: ews.url, version: ews.version } } : {}),
     testRecipients: [...c.testRecipients],
     testRelay: c.testRelay
       ? {

@@ -25,7 +25,9 @@ export async function cmdConnectionsList(args: ParsedArgs, io: Io): Promise<numb
     if (args.options.json) io.out(JSON.stringify(c) + '\n');
     else {
       const user = c.auth.username !== undefined ? ` as ${c.auth.username}` : '';
-      io.out(`${c.name.padEnd(24)}  ${c.enabled ? 'enabled ' : 'disabled'}  ${c.protocol} ${c.host}:${c.port} ${c.security}  ${c.folders.join(', ')}  auth ${c.auth.type}${user}\n`);
+      // EWS is always HTTPS to its URL: the URL and the Exchange version say where, not host:port security.
+      const where = c.ews ? `https://${c.ews.url} Exchange ${c.ews.version}` : `${c.host}:${c.port} ${c.security}`;
+      io.out(`${c.name.padEnd(24)}  ${c.enabled ? 'enabled ' : 'disabled'}  ${c.protocol} ${where}  ${c.folders.join(', ')}  auth ${c.auth.type}${user}\n`);
     }
   }
   if (!args.options.json) io.out(`${connections.length} connection${connections.length === 1 ? '' : 's'}\n`);

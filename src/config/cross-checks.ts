@@ -223,10 +223,20 @@ function routeChecks(r: RouteConfig, at: string, input: CrossInput, { problems, 
   for (const key of ['response', 'errorResponse'] as const) {
     const resp = r[key];
     if (!resp || !conn) continue;
-    if (conn.protocol === 'pop3') problems.push({ path: `${at}.${key}`, message: `connection ${conn.name} is POP3, which has no flags or folders to apply a response with` });
-    else if (conn.protocol === 'ews') problems.push({ path: `${at}.${key}`, message: `connection ${conn.name} is EWS, and applying responses (categories, read state, moves) over EWS is not available in this build yet` });
-    else if (conn.deletePolicy === 'delete-and-expunge' || conn.deletePolicy === 'move') {
-      warnings.push({ path: `${at}.${key}`, message: `connection ${conn.name} has deletePolicy ${conn.deletePolicy}: the message has left the mailbox before the scenario runs, so the response cannot be applied (use leave, mark-seen or delete)` });
+    if (conn.protocol === 'pop3') {
+      problems.push({ path: `${at}.${key}`, message: `connection ${conn.name} is POP3, which has no flags or folders to apply a response with` });
+      continue;
+    }
+    const ews = conn.protocol === 'ews';
+    if (ews) {
+      // Over EWS \Seen is IsRead and keywords are categories; other system flags have no equivalent.
+      const refused = [...new Set(resp.addFlags ?? [])].filter((f) => f.startsWith('\\') && f.toLowerCase() !== '\\seen');
+      if (refused.length > 0) problems.push({ path: `${at}.${key}.addFlags`, message: `connection ${conn.name} is EWS, which has no equivalent of ${refused.join(' ')} (\\Seen sets the item read, any keyword without a backslash becomes a category)` });
+    }
+    // EWS's delete moves the item to Deleted Items (a new ItemId), so it has left the folder too.
+    if (conn.deletePolicy === 'delete-and-expunge' || conn.deletePolicy === 'move' || (ews && conn.deletePolicy === 'delete')) {
+      const keep = ews ? 'leave or mark-seen' : 'leave, mark-seen or delete';
+      warnings.push({ path: `${at}.${key}`, message: `connection ${conn.name} has deletePolicy ${conn.deletePolicy}: the message has left the mailbox before the scenario runs, so the response cannot be applied (use ${keep})` });
     }
   }
 }
@@ -252,6 +262,13 @@ function apiChecks(api: NonNullable<CrossInput['api']>, problems: ConfigProblem[
     // A wildcard is no address a receiver can be sent to: the signed URLs need one it can reach.
     problems.push({ path: 'api.publicUrl', message: `is required when api.listen (${api.listen}) listens on every interface: give the URL receivers reach the API by, e.g. http://mailsluice.example.com:${listen.port}` });
   }
+}
+
+/** The port of an `ews.url` (`host[:port]/path`): the one written, else HTTPS's 443. */
+export function ewsUrlPort(url: string): number {
+  const authority = url.split('/')[0] ?? '';
+  const port = /:(\d+)$/.exec(authority.replace(/^\[[^\]]*\]/, ''))?.[1];
+  return port ? Number(port) : 443;
 }
 
 /** The host of an `ews.url` (`host[:port]/path`, an IPv6 host in brackets), without brackets. */

@@ -242,8 +242,9 @@ Rules that involve several keys are checked after the schema (see \`src/config/l
 on the valid parts of a file whose shape is wrong, so \`config check\` lists both kinds at once:
 \`moveTo\` is required with \`deletePolicy: move\` and allowed only then; POP3 connections cannot use
 \`unseenOnly\`, \`idle\`, \`partialFetch\`, \`mark-seen\` or \`move\`; \`protocol: ews\` needs \`ews\`
-(\`ews.url\` is \`host[:port]/path\` without \`https://\`, always HTTPS; \`partialFetch\`, \`xoauth2\` and \`oauthbearer\` do not apply, nor
-scenario responses yet), and \`ews\` applies to no other protocol;
+(\`ews.url\` is \`host[:port]/path\` without \`https://\`, always HTTPS; \`partialFetch\`, \`xoauth2\` and \`oauthbearer\` do not apply),
+and \`ews\` applies to no other protocol; a route's \`response\`/\`errorResponse\` is refused on a POP3 connection, and on an
+EWS one may add \`\\Seen\` (the item is marked read) and keywords (each becomes a category), no other system flag;
 \`auth.type: basic\` needs \`username\` and \`password\`; \`xoauth2\` and \`oauthbearer\` need \`username\` and
 either \`accessToken\` or \`tokenUrl\` (https, or http on loopback) with \`clientId\` and \`clientSecret\`, \`clientCertificate\`
 (PEM of the certificate and its RSA key) or \`refreshToken\` (not both forms, not a secret and a certificate); \`ntlm\` needs \`username\` and \`password\` (the domain in \`auth.domain\` or as

@@ -53,3 +53,30 @@ test('connections list --json: one object per connection, the API shape, no secr
     ws.cleanup();
   }
 });
+
+test('connections list shows an EWS connection by its URL and Exchange version (HTTPS, the URL\'s host and port), not host:port and a security it does not use', async () => {
+  const ws = makeWorkspace({
+    connections: [
+      { name: 'exchange', protocol: 'ews', ews: { url: 'mail.example.com:8443/EWS/Exchange.asmx', version: '2010SP2' }, auth: { type: 'ntlm', username: 'CORP\\journal', password: 'pa55word-secret' } },
+      { name: 'exchange2', protocol: 'ews', ews: { url: '[2001:db8::1]/EWS/Exchange.asmx' }, auth: { type: 'basic', username: 'u', password: 'p' } },
+    ],
+  });
+  try {
+    const list = await runCli(['connections', 'list', '--json'], ws);
+    assert.equal(list.code, 0, list.stderr);
+    const rows = lines(list.stdout).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      rows.map((r) => [r.host, r.port, r.security, r.ews]),
+      [
+        ['mail.example.com', 8443, 'tls', { url: 'mail.example.com:8443/EWS/Exchange.asmx', version: '2010SP2' }],
+        ['2001:db8::1', 443, 'tls', { url: '[2001:db8::1]/EWS/Exchange.asmx', version: '2016' }],
+      ],
+    );
+    const human = await runCli(['connections', 'list'], ws);
+    assert.match(human.stdout, /^exchange +enabled +ews https:\/\/mail\.example\.com:8443\/EWS\/Exchange\.asmx Exchange 2010SP2 +INBOX +auth ntlm as CORP\\journal$/m);
+    assert.doesNotMatch(human.stdout, /starttls|:80 /);
+    assert.ok(!list.stdout.includes('pa55word') && !human.stdout.includes('pa55word'), 'no password');
+  } finally {
+    ws.cleanup();
+  }
+});

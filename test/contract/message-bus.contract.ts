@@ -17,6 +17,8 @@ export interface SourceKey {
   uidValidity: number;
   uid: number | null;
   uidl?: string | null;
+  /** The candidate key; default `imap:<mailbox>:<uidvalidity>:<uid>`, or `pop3:<uidl>` without a UID. */
+  key?: string;
 }
 
 /** What a factory gives each test: the ports on one fresh storage, and the store's part in queuing deliveries. */

@@ -76,19 +76,22 @@ export function runResponseLedgerContract(name: string, open: () => Promise<BusH
       { mailbox: 'Journal', uidValidity: 3, uid: 11 },
       { mailbox: 'INBOX', uidValidity: 7, uid: null, uidl: 'u-12' },
       { mailbox: 'INBOX', uidValidity: 8, uid: 13 },
+      // EWS: no UID, the ItemId is the key.
+      { mailbox: 'INBOX', uidValidity: 0, uid: null, key: 'ews:AAMkAD+/14=' },
     ]);
     await h.route(ids.map((id) => ({ id, connection: 'c', routes: [{ route: 'r', bus: 0 }, { route: 's', bus: 1 }] })));
     // Recorded newest first: the order is the messages', not the recording's.
     for (const id of [...ids].reverse()) await h.bus.doneMany([{ id: `c.s.${id}`, at: 1, response: { addFlags: ['$S'] } }, { id: `c.r.${id}`, at: 1, response: { addFlags: ['$R'] } }]);
     const all = await h.ledger.pendingResponses('c', 100);
     assert.deepEqual(
-      all.map((x) => [x.deliveryId, x.messageId, x.state, x.mailbox, x.uidValidity, x.uid]),
+      all.map((x) => [x.deliveryId, x.messageId, x.state, x.mailbox, x.uidValidity, x.uid, x.key]),
       ids.flatMap((id, i) => {
         const k = [
-          ['INBOX', 7, 10],
-          ['Journal', 3, 11],
-          ['INBOX', 7, null],
-          ['INBOX', 8, 13],
+          ['INBOX', 7, 10, 'imap:INBOX:7:10'],
+          ['Journal', 3, 11, 'imap:Journal:3:11'],
+          ['INBOX', 7, null, 'pop3:u-12'],
+          ['INBOX', 8, 13, 'imap:INBOX:8:13'],
+          ['INBOX', 0, null, 'ews:AAMkAD+/14='],
         ][i]!;
         return [
           [`c.r.${id}`, id, 'done', ...k],
@@ -107,7 +110,7 @@ export function runResponseLedgerContract(name: string, open: () => Promise<BusH
     // Recording what has no response changes nothing.
     await h.ledger.recordResponses([{ deliveryId: 'c.none.1', result: 'applied', note: null }], 2);
     await h.ledger.recordResponses([{ deliveryId: `c.r.${ids[0]}`, result: 'failed', note: 'NO [CANNOT] refused' }], 3);
-    assert.equal((await h.ledger.pendingResponses('c', 100)).length, 7);
+    assert.equal((await h.ledger.pendingResponses('c', 100)).length, 9);
     assert.deepEqual((await h.ledger.responseStatuses([`c.r.${ids[0]}`, 'c.none.1'])).get(`c.r.${ids[0]}`), { result: 'failed', note: 'NO [CANNOT] refused', at: 3 });
     assert.equal((await h.ledger.responseStatuses(['c.none.1'])).size, 0);
   });

@@ -28,7 +28,7 @@ async function open(): Promise<BusHarness> {
         const n = ++taken;
         return {
           connection,
-          sourceKey: k.uid === null ? `pop3:${k.uidl ?? n}` : `imap:${k.mailbox}:${k.uidValidity}:${k.uid}`,
+          sourceKey: k.key ?? (k.uid === null ? `pop3:${k.uidl ?? n}` : `imap:${k.mailbox}:${k.uidValidity}:${k.uid}`),
           mailbox: k.mailbox,
           uidValidity: k.uidValidity,
           uid: k.uid,

@@ -309,15 +309,15 @@ test('ImapSource.applyResponses: one STORE per distinct flag set, one MOVE per f
   try {
     await source.open();
     outcomes = await source.applyResponses([
-      { id: 'a', uid: 1, response: { addFlags: ['$A'] } },
-      { id: 'b', uid: 2, response: { addFlags: ['$A'], moveTo: 'Kept' } },
-      { id: 'c', uid: 3, response: { addFlags: ['$A'], moveTo: 'Kept' } },
-      { id: 'd', uid: 4, response: { addFlags: ['$B', '$A'] } },
-      { id: 'e', uid: 5, response: { addFlags: ['$A', '$B', '$A'] } },
-      { id: 'f', uid: 3, response: { moveTo: 'Elsewhere' } },
-      { id: 'g', uid: 99, response: { addFlags: ['$A'] } },
-      { id: 'h', uid: 6, response: { addFlags: ['\\Recent'] } },
-      { id: 'i', uid: 6, response: { moveTo: 'Missing' } },
+      { id: 'a', key: 'imap:INBOX:0:1', uid: 1, response: { addFlags: ['$A'] } },
+      { id: 'b', key: 'imap:INBOX:0:2', uid: 2, response: { addFlags: ['$A'], moveTo: 'Kept' } },
+      { id: 'c', key: 'imap:INBOX:0:3', uid: 3, response: { addFlags: ['$A'], moveTo: 'Kept' } },
+      { id: 'd', key: 'imap:INBOX:0:4', uid: 4, response: { addFlags: ['$B', '$A'] } },
+      { id: 'e', key: 'imap:INBOX:0:5', uid: 5, response: { addFlags: ['$A', '$B', '$A'] } },
+      { id: 'f', key: 'imap:INBOX:0:3', uid: 3, response: { moveTo: 'Elsewhere' } },
+      { id: 'g', key: 'imap:INBOX:0:99', uid: 99, response: { addFlags: ['$A'] } },
+      { id: 'h', key: 'imap:INBOX:0:6', uid: 6, response: { addFlags: ['\\Recent'] } },
+      { id: 'i', key: 'imap:INBOX:0:6', uid: 6, response: { moveTo: 'Missing' } },
     ]);
   } finally {
     await source.close();

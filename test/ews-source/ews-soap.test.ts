@@ -120,3 +120,22 @@ test('config check: an EWS connection needs its ews section, refuses a URL with 
     assert.ok(hostless.problems.some((p) => p.path === 'connections[0].host' && p.message === `is required for protocol ${protocol}`), JSON.stringify(hostless.problems));
   }
 });
+
+test('config check: a route response on an EWS connection is accepted; a system flag other than \\Seen is refused; delete, move and delete-and-expunge warn', () => {
+  const conn = (deletePolicy: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    name: 'x', protocol: 'ews', ews: { url: 'mail.example.com/EWS/Exchange.asmx' }, auth: { type: 'ntlm', username: 'CORP\\journal', password: 'p' }, deletePolicy, ...extra,
+  });
+  const route = (response: Record<string, unknown>): Record<string, unknown> => ({ name: 'r', connection: 'x', response, errorResponse: { moveTo: 'Failed' }, scenario: [{ action: 'archive' }] });
+  const leave = checkConfigText(stringify({ connections: [conn('leave')], routes: [route({ addFlags: ['\\Seen', '$Processed'] })] }));
+  assert.ok(leave.config, JSON.stringify(leave.problems));
+  assert.deepEqual(leave.warnings.filter((w) => w.path.startsWith('routes')), []);
+  const flagged = checkConfigText(stringify({ connections: [conn('leave')], routes: [route({ addFlags: ['\\Flagged', '\\Seen', 'Blue'] })] }));
+  assert.deepEqual(flagged.problems.map((p) => p.path), ['routes[0].response.addFlags']);
+  assert.match(flagged.problems[0]!.message, /EWS, which has no equivalent of \\Flagged \(/);
+  for (const [policy, extra] of [['delete', {}], ['delete-and-expunge', {}], ['move', { moveTo: 'Done' }]] as const) {
+    const w = checkConfigText(stringify({ connections: [conn(policy, extra)], routes: [route({ addFlags: ['$P'] })] }));
+    assert.ok(w.config, JSON.stringify(w.problems));
+    assert.deepEqual(w.warnings.filter((x) => x.path.startsWith('routes')).map((x) => x.path), ['routes[0].response', 'routes[0].errorResponse'], policy);
+    assert.match(w.warnings.find((x) => x.path === 'routes[0].response')!.message, /use leave or mark-seen\)/);
+  }
+});

@@ -31,6 +31,8 @@ export interface MemoryMessage extends DeliveryMessage {
   connection: string;
   /** Its parse result saved (its deliveries queued); false: it is its connection's parse barrier. */
   routed: boolean;
+  /** The candidate key it was taken under (`imap:…`, `pop3:…`, `ews:…`). */
+  sourceKey: string;
 }
 
 /** Where a message was taken (defaults: INBOX, UIDVALIDITY 7, the message id as UID). */
@@ -39,6 +41,8 @@ export interface MemorySourceKey {
   uidValidity?: number;
   uid?: number | null;
   uidl?: string | null;
+  /** The candidate key; default `imap:<mailbox>:<uidvalidity>:<uid>`, or `pop3:<uidl or id>` without a UID. */
+  key?: string;
 }
 
 const record = (r: MemoryDeliveryRow): DeliveryRecord => ({
@@ -121,7 +125,7 @@ export class MemoryBus implements MessageBus, DeliveryAdmin {
       .slice(0, limit);
     for (const r of rows) r.leaseUntil = leaseUntil;
     return rows.map((r) => {
-      const { id: _id, connection: _c, routed: _r, ...message } = this.messages.get(r.messageId)!;
+      const { id: _id, connection: _c, routed: _r, sourceKey: _k, ...message } = this.messages.get(r.messageId)!;
       return { ...record(r), interrupted: r.started, message: { ...message, blob: { ...message.blob } } };
     });
   }
@@ -195,6 +199,9 @@ export class MemoryBus implements MessageBus, DeliveryAdmin {
   }
 
   private message(id: number, connection: string, routed: boolean, key: MemorySourceKey): MemoryMessage {
+    const mailbox = key.mailbox ?? 'INBOX';
+    const uidValidity = key.uidValidity ?? 7;
+    const uid = key.uid === undefined ? id : key.uid;
     return {
       id,
       connection,
@@ -204,10 +211,11 @@ export class MemoryBus implements MessageBus, DeliveryAdmin {
       blob: { ref: `ref-${id}`, storedSize: 100 },
       attributesJson: JSON.stringify({ Subject: `message ${id}` }),
       parsed: true,
-      mailbox: key.mailbox ?? 'INBOX',
-      uidValidity: key.uidValidity ?? 7,
+      mailbox,
+      uidValidity,
       uid: key.uid === undefined ? id : key.uid,
       uidl: key.uidl ?? null,
+      sourceKey: key.key ?? (uid === null ? `pop3:${key.uidl ?? id}` : `imap:${mailbox}:${uidValidity}:${uid}`),
     };
   }
 

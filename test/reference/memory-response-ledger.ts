@@ -20,7 +20,7 @@ export class MemoryResponseLedger implements ResponseLedger {
       const m = this.bus.messages.get(r.messageId)!;
       if (mailbox !== undefined && m.mailbox !== mailbox) continue;
       if (out.length === limit) break;
-      out.push({ deliveryId: r.id, messageId: r.messageId, state: r.state as 'done' | 'dead', response: r.response!, mailbox: m.mailbox, uidValidity: m.uidValidity, uid: m.uid });
+      out.push({ deliveryId: r.id, messageId: r.messageId, state: r.state as 'done' | 'dead', response: r.response!, mailbox: m.mailbox, uidValidity: m.uidValidity, uid: m.uid, key: m.sourceKey });
     }
     return out;
   }

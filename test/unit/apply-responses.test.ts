@@ -55,7 +55,7 @@ function fakeSource(gone: number[] = [], fail?: Error): MailboxSource & { calls:
     applyResponses: async (reqs: ResponseRequest[]): Promise<ResponseOutcome[]> => {
       calls.push(reqs);
       if (fail) throw fail;
-      return reqs.map((r) => (gone.includes(r.uid) ? { id: r.id, outcome: 'not-applicable', reason: `UID ${r.uid} is gone` } : { id: r.id, outcome: 'applied' }));
+      return reqs.map((r) => (gone.includes(r.uid!) ? { id: r.id, outcome: 'not-applicable', reason: `UID ${r.uid} is gone` } : { id: r.id, outcome: 'applied' }));
     },
   } as unknown as MailboxSource & { calls: ResponseRequest[][] };
 }
@@ -99,4 +99,32 @@ test('a session failure records nothing (tried again later); a ledger that does 
 
   const broken = new ForgetfulLedger(await finished({}, {}));
   await assert.rejects(applyPendingResponses(session, { connection: 'c', source: fakeSource(), ledger: broken, clock, logger: silent, batch: 2 }), (err: Error & { code?: string }) => err.code === 'INTERNAL');
+});
+
+test('a source that addresses messages by key (EWS) gets the key the message was taken under, no UID needed; another mailbox is still not applicable', async () => {
+  const ews: SourceSession = { mailbox: 'INBOX', uidValidity: 0, exists: 0, capabilities: [] };
+  const ledger = new MemoryResponseLedger(
+    await finished({ uidValidity: 0, uid: null, key: 'ews:AAMk1=' }, { uidValidity: 0, uid: null, key: 'ews:AAMk2=', mailbox: 'Journal' }, { uidValidity: 0, uid: null, key: 'ews:AAMk3=' }),
+  );
+  const calls: ResponseRequest[][] = [];
+  const source = {
+    concurrentActions: false,
+    responsesBy: 'key',
+    applyResponses: async (reqs: ResponseRequest[]): Promise<ResponseOutcome[]> => {
+      calls.push(reqs);
+      return reqs.map((r) => (r.key === 'ews:AAMk3=' ? { id: r.id, outcome: 'not-applicable', reason: 'item gone' } : { id: r.id, outcome: 'applied' }));
+    },
+  } as unknown as MailboxSource;
+  const t = await applyPendingResponses(ews, { connection: 'c', source, ledger, clock, logger: silent });
+  assert.deepEqual(t, { applied: 1, notApplicable: 2, failed: 0 });
+  assert.deepEqual(calls, [[
+    { id: 'c.r.1', key: 'ews:AAMk1=', response: { addFlags: ['$P'] } },
+    { id: 'c.r.3', key: 'ews:AAMk3=', response: { addFlags: ['$P'] } },
+  ]]);
+  assert.match((await recorded(ledger, 'c.r.2'))!.note!, /taken from mailbox "Journal"/);
+  assert.deepEqual(await recorded(ledger, 'c.r.3'), { result: 'not-applicable', note: 'item gone', at: 1000 });
+  // The same messages on a source that needs UIDs: none of them can be addressed.
+  const byUid = new MemoryResponseLedger(await finished({ uidValidity: 0, uid: null, key: 'ews:AAMk1=' }));
+  const t2 = await applyPendingResponses(ews, { connection: 'c', source: fakeSource(), ledger: byUid, clock, logger: silent });
+  assert.deepEqual(t2, { applied: 0, notApplicable: 1, failed: 0 });
 });

@@ -22,16 +22,23 @@ export class SqliteResponseLedger implements ResponseLedger {
 
   async pendingResponses(connection: string, limit: number, mailbox?: string): Promise<PendingResponse[]> {
     // Served by the partial index deliveries_responses (same WHERE terms); the message row gives
-    // the source key the message was first taken under.
+    // the source key the message was first taken under: its mailbox, UIDVALIDITY and UID, and the
+    // key itself from source_keys (by source_keys_message), the one row of them that matches those
+    // (an IMAP key names its UID; EWS items of identical bytes share a message, and the first key
+    // in key order stands for them).
     const rows = await this.sql.run(
       'finding server responses to apply',
       () =>
         this.sql.stmt(
-          `SELECT d.id, d.message_id, d.state, d.response, m.mailbox, m.uid_validity, m.uid
+          `SELECT d.id, d.message_id, d.state, d.response, m.mailbox, m.uid_validity, m.uid,
+                  (SELECT k.source_key FROM source_keys k
+                   WHERE k.message_id = m.id AND k.connection = m.connection AND k.mailbox = m.mailbox
+                     AND k.uid_validity = m.uid_validity AND k.uid IS m.uid AND k.uidl IS m.uidl
+                   ORDER BY k.source_key LIMIT 1) AS source_key
            FROM deliveries d JOIN messages m ON m.id = d.message_id
            WHERE d.connection = ? AND d.response IS NOT NULL AND d.response_result IS NULL AND (? IS NULL OR m.mailbox = ?)
            ORDER BY d.message_id, d.id LIMIT ?`,
-        ).all(connection, mailbox ?? null, mailbox ?? null, limit) as Array<{ id: string; message_id: number; state: DeliveryState; response: string; mailbox: string; uid_validity: number; uid: number | null }>,
+        ).all(connection, mailbox ?? null, mailbox ?? null, limit) as Array<{ id: string; message_id: number; state: DeliveryState; response: string; mailbox: string; uid_validity: number; uid: number | null; source_key: string | null }>,
     );
     // A pending delivery has no response (done and deadLetter set it, replay clears it).
     return rows
@@ -44,6 +51,7 @@ export class SqliteResponseLedger implements ResponseLedger {
         mailbox: r.mailbox,
         uidValidity: r.uid_validity,
         uid: r.uid,
+        key: r.source_key,
       }));
   }
 

@@ -27,17 +27,12 @@ import { envelope } from './ews-soap.js';
 import { EWS_TUNING, type EwsClientOptions } from './ews-source-config.js';
 import { EwsResponseReader, EwsXmlError, child, findDeep, path, type MimePiece, type XmlNode } from './ews-xml.js';
 import { pause } from '../timer-node/pause.js';
+import { SilenceWatch, type EwsSilence } from './ews-silence.js';
 
 /** The steps of a first request the connection test reports. */
 export type EwsConnectStep = 'connect' | 'tls' | 'auth';
 
-/** How long a request may wait on a silent server, and what to say meanwhile. */
-interface Silence {
-  limitMs: number;
-  byOperator: boolean;
-  warnEveryMs: number;
-  onSilence: ((ms: number, what: string) => void) | undefined;
-}
+type Silence = EwsSilence;
 
 /** `Retry-After` as milliseconds: seconds, or an HTTP date. */
 function retryAfterMs(value: string | undefined): number | undefined {
@@ -95,6 +90,8 @@ export class EwsClient {
   private readonly auth: EwsAuthenticator;
   private readonly established = new WeakSet<Socket>();
   private readonly silence: Silence;
+  /** The one timer bounding every wait under {@link silence} (`ews-silence.ts`). */
+  private readonly watch: SilenceWatch;
   private closed = false;
   /** The request on the wire, destroyed by `close`. */
   private current: ClientRequest | undefined;
@@ -109,6 +106,13 @@ export class EwsClient {
     this.auth = new EwsAuthenticator(o.auth, this.ctx);
     const s = o.silence ?? { limitMs: 0, warnEveryMs: 0 };
     this.silence = { limitMs: o.dataTimeoutMs || s.limitMs, byOperator: o.dataTimeoutMs > 0, warnEveryMs: s.warnEveryMs, onSilence: s.onSilence };
+    this.watch = new SilenceWatch(this.silence);
+  }
+
+  /** The watch for a wait under `s`: the client's own, or one for this wait alone (none when `s` bounds nothing). */
+  private watchFor(s: Silence): SilenceWatch | undefined {
+    const w = s === this.silence ? this.watch : new SilenceWatch(s);
+    return w.active ? w : undefined;
   }
 
   /** How the client logged in, once it did (for the connection test). */
@@ -153,14 +157,20 @@ export class EwsClient {
           this.onProgress?.('tls', `${t.getProtocol() ?? 'TLS'} established, certificate ${verified}${cert?.subject?.CN ? ` (${cert.subject.CN})` : ''}`);
         });
       });
-      const timer = this.silenceTimer(silence, `the answer to ${op}`, (err) => req.destroy(err));
+      const watch = this.watchFor(silence);
+      const ticket = watch?.begin(`the answer to ${op}`, (err) => req.destroy(err), this.silentError);
+      const stop = (): void => {
+        if (ticket === undefined) return;
+        if (watch === this.watch) watch.end(ticket);
+        else watch?.stop();
+      };
       req.on('response', (res: IncomingMessage) => {
-        timer.stop();
+        stop();
         clearTimeout(connectTimer);
         resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, res, socket: res.socket as Socket });
       });
       req.on('error', (err) => {
-        timer.stop();
+        stop();
         clearTimeout(connectTimer);
         reject(mapEwsError(err, this.ctx, phase));
       });
@@ -168,26 +178,7 @@ export class EwsClient {
     });
   }
 
-  /**
-   * A timer that fails the wait after the silence limit and warns on the way; `stop` ends it.
-   * (One per wait: the waits are few, a request or a body chunk each.)
-   */
-  private silenceTimer(s: Silence, what: string, fail: (err: MailsluiceError) => void): { stop(): void } {
-    if (s.limitMs <= 0 && (!s.onSilence || s.warnEveryMs <= 0)) return { stop: () => undefined };
-    const t0 = Date.now();
-    let t: NodeJS.Timeout | undefined;
-    const tick = (): void => {
-      const silent = Date.now() - t0;
-      if (s.limitMs > 0 && silent >= s.limitMs) return fail(ewsSilent(this.ctx, s.limitMs, what, s.byOperator));
-      if (silent >= s.warnEveryMs && s.warnEveryMs > 0) s.onSilence?.(silent, what);
-      const nextWarn = s.warnEveryMs > 0 ? s.warnEveryMs - (silent % s.warnEveryMs) : Infinity;
-      const toLimit = s.limitMs > 0 ? s.limitMs - silent : Infinity;
-      t = setTimeout(tick, Math.max(1, Math.min(nextWarn, toLimit, 2_147_483_647)));
-    };
-    const first = Math.min(s.limitMs > 0 ? s.limitMs : Infinity, s.warnEveryMs > 0 ? s.warnEveryMs : Infinity, 2_147_483_647);
-    t = setTimeout(tick, first);
-    return { stop: () => clearTimeout(t) };
-  }
+  private readonly silentError = (limitMs: number, what: string, byOperator: boolean): MailsluiceError => ewsSilent(this.ctx, limitMs, what, byOperator);
 
   /**
    * Sends `body` as operation `op` and returns the HTTP answer to it (200, or 500 with a SOAP
@@ -263,20 +254,27 @@ export class EwsClient {
     }
   }
 
-  /** The next chunk of a body, bounded by the silence limit; a cut connection is SOURCE_NETWORK. */
+  /**
+   * The next chunk of a body, bounded by the silence limit (the client's one watch: a clock read
+   * per chunk, no timer of its own); a cut connection is SOURCE_NETWORK.
+   */
   private async next(it: AsyncIterator<Buffer>, res: IncomingMessage, what: string): Promise<IteratorResult<Buffer>> {
-    let fail: ((e: Error) => void) | undefined;
-    const timer = this.silenceTimer(this.silence, what, (e) => {
-      res.destroy(e);
-      fail?.(e);
-    });
+    let silent: MailsluiceError | undefined;
+    const ticket = this.watch.active
+      ? this.watch.begin(what, (e) => {
+          silent = e;
+          res.destroy(e);
+        }, this.silentError)
+      : undefined;
     try {
-      return await Promise.race([it.next(), new Promise<never>((_, reject) => (fail = reject))]);
+      return await it.next();
     } catch (err) {
+      // Destroyed for its silence: that is the error, whatever the iterator rejected with.
+      if (silent) throw silent;
       if (err instanceof MailsluiceError) throw err;
       throw ewsCut(this.ctx, what.replace(/^the answer to /, ''));
     } finally {
-      timer.stop();
+      if (ticket !== undefined) this.watch.end(ticket);
     }
   }
 
@@ -312,6 +310,7 @@ export class EwsClient {
   /** Ends the connection and any request on it; safe to call twice. */
   close(): void {
     this.closed = true;
+    this.watch.stop();
     this.current?.destroy();
     this.agent.destroy();
   }

@@ -1,4 +1,4 @@
-import type { Candidate, FetchedMessage, MailboxSource, SourceRuntime, SourceSession } from '../../core/ports/mailbox-source.js';
+import type { Candidate, FetchedMessage, MailboxSource, ResponseOutcome, ResponseRequest, SourceRuntime, SourceSession } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { EwsClient, responseCode, responseMessages } from './ews-client.js';
@@ -9,6 +9,7 @@ import { child, path, type MimePiece, type XmlNode } from './ews-xml.js';
 import { ewsWhere } from './ews-error-map.js';
 import { listBySync } from './ews-sync.js';
 import { pause } from '../timer-node/pause.js';
+import { applyEwsResponses } from './ews-responses.js';
 
 /** The archive key of an item: `ews:<ItemId>`. */
 export function ewsKey(itemId: string): string {
@@ -46,10 +47,14 @@ export class EwsSource implements MailboxSource {
   readonly concurrentActions = false;
   /** EWS is always HTTPS. */
   readonly tlsInUse = true;
+  /** An ItemId names an item wherever it is: responses are addressed by the candidate key. */
+  readonly responsesBy = 'key' as const;
   private readonly opts: EwsClientOptions;
   private client: EwsClient | null = null;
   private folder: EwsFolderRef | undefined;
   private moveTarget: EwsFolderRef | undefined;
+  /** Folders scenario responses move to, by the name they were given (found once per session). */
+  private readonly responseFolders = new Map<string, EwsFolderRef>();
   private notifier: EwsNotifier | undefined;
   private closed = false;
 
@@ -300,6 +305,25 @@ export class EwsSource implements MailboxSource {
 
   async flush(): Promise<Candidate[]> {
     return []; // every action is complete when the server answers it
+  }
+
+  /** Scenario responses: `\Seen` → IsRead, keywords → categories, moves by folder path (`ews-responses.ts`). */
+  async applyResponses(requests: ResponseRequest[]): Promise<ResponseOutcome[]> {
+    if (requests.length === 0) return [];
+    const client = this.session();
+    return applyEwsResponses(requests, {
+      mailbox: this.cfg.mailbox,
+      client,
+      batch: EWS_TUNING.actionBatch,
+      folder: async (name) => {
+        let ref = this.responseFolders.get(name);
+        if (!ref) {
+          ref = (await resolveFolder(client, name)).ref;
+          this.responseFolders.set(name, ref);
+        }
+        return ref;
+      },
+    });
   }
 
   /** Marks items that could not be archived read, so an `unseenOnly` listing skips them. */

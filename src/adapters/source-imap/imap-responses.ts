@@ -48,6 +48,9 @@ class Outcomes {
   }
 }
 
+/** A request with its UID (the core hands IMAP only those, `responsesBy` 'uid'). */
+type UidRequest = ResponseRequest & { uid: number };
+
 /** One run of {@link applyResponses}: the session, what is still in the mailbox, the outcomes. */
 interface Run {
   a: OpenedSession;
@@ -68,11 +71,17 @@ export async function applyResponses(requests: ResponseRequest[], host: Response
   const outcomes = new Outcomes();
   const mailbox = JSON.stringify(host.mailbox);
   try {
+    const withUid = requests.filter((r): r is UidRequest => {
+      if (r.uid !== undefined) return true;
+      outcomes.skip(r.id, `the message (${r.key}) was taken without a UID`);
+      return false;
+    });
+    if (withUid.length === 0) return requests.map((r) => outcomes.of(r));
     const a = await host.act();
-    const uids = [...new Set(requests.map((r) => r.uid))];
+    const uids = [...new Set(withUid.map((r) => r.uid))];
     const [, fetched] = await a.wire.sequence(['NOOP', `UID FETCH ${toSequenceSet(uids)} (UID FLAGS)`]);
     const run: Run = { a, host, outcomes, flagsOf: fetched!.flags ?? new Map<number, string[]>() };
-    const present = requests.filter((r) => {
+    const present = withUid.filter((r) => {
       if (run.flagsOf.has(r.uid)) return true;
       outcomes.skip(r.id, `UID ${r.uid} is no longer in ${mailbox}`);
       return false;
@@ -86,14 +95,14 @@ export async function applyResponses(requests: ResponseRequest[], host: Response
 }
 
 /** Flags, one `UID STORE` per identical (normalised) set; flags the mailbox refuses fail. */
-async function addFlags(run: Run, present: readonly ResponseRequest[]): Promise<void> {
+async function addFlags(run: Run, present: readonly UidRequest[]): Promise<void> {
   const { a, outcomes } = run;
   const mailbox = JSON.stringify(run.host.mailbox);
   const permanent = a.permanentFlags;
   // \Recent belongs to the server (RFC 3501): no client can set it, whatever PERMANENTFLAGS say.
   const accepted = (flag: string): boolean =>
     flag.toLowerCase() !== '\\recent' && (!permanent || permanent.has('\\*') || [...permanent].some((p) => p.toLowerCase() === flag.toLowerCase()));
-  const flagGroups = new Map<string, { flags: string[]; requests: ResponseRequest[] }>();
+  const flagGroups = new Map<string, { flags: string[]; requests: UidRequest[] }>();
   for (const r of present) {
     const flags = [...new Set(r.response.addFlags ?? [])].sort();
     if (flags.length === 0) continue;
@@ -119,10 +128,10 @@ async function addFlags(run: Run, present: readonly ResponseRequest[]): Promise<
 }
 
 /** Moves, grouped by folder, in the order of their first request; a message moved by one is gone for the next. */
-async function moveToFolders(run: Run, present: readonly ResponseRequest[]): Promise<void> {
+async function moveToFolders(run: Run, present: readonly UidRequest[]): Promise<void> {
   const { a, outcomes, flagsOf } = run;
   const moved = new Map<number, string>();
-  const moveGroups = new Map<string, ResponseRequest[]>();
+  const moveGroups = new Map<string, UidRequest[]>();
   for (const r of present) {
     if (r.response.moveTo === undefined) continue;
     moveGroups.set(r.response.moveTo, [...(moveGroups.get(r.response.moveTo) ?? []), r]);
@@ -136,7 +145,7 @@ async function moveToFolders(run: Run, present: readonly ResponseRequest[]): Pro
     });
     if (here.length === 0) continue;
     const set = toSequenceSet([...new Set(here.map((r) => r.uid))]);
-    const keepsDeleted = (r: ResponseRequest): boolean => (r.response.addFlags ?? []).some((f) => f.toLowerCase() === '\\deleted');
+    const keepsDeleted = (r: UidRequest): boolean => (r.response.addFlags ?? []).some((f) => f.toLowerCase() === '\\deleted');
     const unflag = [...new Set(here.filter((r) => !keepsDeleted(r) && flagsOf.get(r.uid)!.some((f) => f.toLowerCase() === '\\deleted')).map((r) => r.uid))];
     if (unflag.length > 0) await a.wire.run(`UID STORE ${toSequenceSet(unflag)} -FLAGS.SILENT (\\Deleted)`);
     const refused = await run.host.moveUids(set, folder);

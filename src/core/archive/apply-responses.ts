@@ -12,8 +12,10 @@
  * in the mailbox (`not-applicable`).
  *
  * A response is applicable only while the message is still in the drained mailbox under the
- * UIDVALIDITY and UID it was taken with (deletePolicy leave, mark-seen or delete; `config check`
- * warns about the others). No I/O here: the source and the ledger are ports.
+ * identity it was taken with: the UIDVALIDITY and UID for a source that addresses messages by UID
+ * (IMAP), the candidate key for one that addresses them by key (EWS's ItemId); deletePolicy
+ * leave, mark-seen or (IMAP) delete; `config check` warns about the others. No I/O here: the
+ * source and the ledger are ports.
  */
 import type { MailboxSource, ResponseOutcome, ResponseRequest, SourceSession } from '../ports/mailbox-source.js';
 import type { PendingResponse, ResponseLedger, ResponseRecord } from '../ports/response-ledger.js';
@@ -56,7 +58,8 @@ export function addResponseTotals(a: ResponseTotals, b: ResponseTotals): void {
  */
 function notHere(p: PendingResponse, session: SourceSession, source: MailboxSource): string | null {
   if (!source.applyResponses) return 'this connection\'s protocol has no flags or folders to apply a response with';
-  if (p.uid === null) return 'the message was taken without a UID (POP3)';
+  if ((source.responsesBy ?? 'uid') === 'uid' && p.uid === null) return 'the message was taken without a UID (POP3)';
+  if (source.responsesBy === 'key' && p.key === null) return 'the message was not taken from a mailbox (no source key)';
   if (p.mailbox !== session.mailbox) return `the message was taken from mailbox ${JSON.stringify(p.mailbox)}, and the connection now drains ${JSON.stringify(session.mailbox)}`;
   if (p.uidValidity !== session.uidValidity) return `UIDVALIDITY of ${JSON.stringify(p.mailbox)} changed (${p.uidValidity} when taken, ${session.uidValidity} now): UID ${p.uid} no longer names the message`;
   return null;
@@ -86,7 +89,7 @@ export async function applyPendingResponses(session: SourceSession, deps: ApplyR
       byId.set(p.deliveryId, p);
       const why = notHere(p, session, source);
       if (why !== null) records.push({ deliveryId: p.deliveryId, result: 'not-applicable', note: why });
-      else requests.push({ id: p.deliveryId, uid: p.uid!, response: p.response });
+      else requests.push({ id: p.deliveryId, key: p.key ?? '', ...(p.uid !== null ? { uid: p.uid } : {}), response: p.response });
     }
     const outcomes: ResponseOutcome[] = requests.length > 0 ? await source.applyResponses!(requests) : [];
     const answered = new Map(outcomes.map((o) => [o.id, o]));
@@ -101,7 +104,7 @@ export async function applyPendingResponses(session: SourceSession, deps: ApplyR
     await ledger.recordResponses(records, clock.now());
     for (const rec of records) {
       const p = byId.get(rec.deliveryId)!;
-      const fields = { delivery: rec.deliveryId, uid: p.uid, response: p.response, ...(rec.note ? { reason: rec.note } : {}) };
+      const fields = { delivery: rec.deliveryId, ...(p.uid !== null ? { uid: p.uid } : { key: p.key }), response: p.response, ...(rec.note ? { reason: rec.note } : {}) };
       if (rec.result === 'applied') {
         totals.applied++;
         // The connection's `full` log: every message handled.

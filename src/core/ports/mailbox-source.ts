@@ -52,12 +52,17 @@ export interface FetchedMessage {
   owned?: boolean;
 }
 
-/** One scenario response to apply to one message of the open mailbox (IMAP). */
+/** One scenario response to apply to one message of the open mailbox. */
 export interface ResponseRequest {
   /** The caller's handle for it (the delivery id), echoed in its outcome. */
   id: string;
-  /** The message's UID, under the UIDVALIDITY of this session. */
-  uid: number;
+  /** The candidate key the message was taken under (`imap:…`, `ews:<ItemId>`). */
+  key: string;
+  /**
+   * The message's UID, under the UIDVALIDITY of this session; present whenever the source
+   * addresses responses by UID (`responsesBy` 'uid', IMAP).
+   */
+  uid?: number;
   response: ServerResponse;
 }
 
@@ -179,6 +184,12 @@ export interface MailboxSource {
    * already is gone, so not applicable). Optional: POP3 has no flags or folders.
    */
   applyResponses?(requests: ResponseRequest[]): Promise<ResponseOutcome[]>;
+  /**
+   * How `applyResponses` finds a message: by its UID under the session's UIDVALIDITY (`uid`, the
+   * default: IMAP), or by the candidate key alone (`key`: EWS, whose ItemIds name an item
+   * wherever it is). The core only hands over requests the source can address.
+   */
+  readonly responsesBy?: 'uid' | 'key';
   /** Waits until the server signals new mail (IDLE) or `ms` pass; resolves early on abort. */
   waitForChange(ms: number, signal?: AbortSignal): Promise<void>;
   /** Closes the connection; safe to call twice. */

@@ -19,6 +19,11 @@ export interface PendingResponse {
   mailbox: string;
   uidValidity: number;
   uid: number | null;
+  /**
+   * The candidate key the message was first taken under (`imap:…`, `pop3:…`, `ews:<ItemId>`);
+   * null when the ledger has none (a message imported, not taken from a mailbox).
+   */
+  key: string | null;
 }
 
 /** How applying a response ended, as recorded; final (never tried again). */

@@ -108,6 +108,16 @@ function mailbox(addr: string | undefined, name: string): string {
   return `<${name}><t:Mailbox>${textEl('t:Name', display)}${textEl('t:EmailAddress', email)}<t:RoutingType>SMTP</t:RoutingType></t:Mailbox></${name}>`;
 }
 
+/**
+ * MimeContent of more bytes than this is not put in the answer's text: a marker naming the item
+ * stands there, and the service writes the base64 in slices as it sends the answer
+ * ({@link mimeMarker}), so a 100 MB item is never held as base64 (133 MB) plus the envelope's copies.
+ */
+export const STREAM_MIME_OVER = 1024 * 1024;
+
+/** The stand-in for a large item's base64 in an answer's text: U+0001 cannot occur in XML, so it cannot clash. */
+export const mimeMarker = (itemId: string): string => `\u0001${itemId}\u0001`;
+
 /** An item as `t:Message`, with what `shape` asked for, in types.xsd order. */
 export function renderItem(item: SimItem, mb: Mailbox, shape: Shape): string {
   const all = shape.base === 'AllProperties';
@@ -116,7 +126,7 @@ export function renderItem(item: SimItem, mb: Mailbox, shape: Shape): string {
   const h = headers(item.raw);
   const folder = mb.folders.get(item.folder)!;
   let s = '<t:Message>';
-  if (shape.mime) s += `<t:MimeContent CharacterSet="UTF-8">${item.raw.toString('base64')}</t:MimeContent>`;
+  if (shape.mime) s += `<t:MimeContent CharacterSet="UTF-8">${item.raw.length > STREAM_MIME_OVER ? mimeMarker(item.id) : item.raw.toString('base64')}</t:MimeContent>`;
   s += itemIdEl(item);
   if (want('item:ParentFolderId')) s += el('t:ParentFolderId', { Id: folder.id, ChangeKey: folder.changeKey });
   if (want('item:ItemClass')) s += textEl('t:ItemClass', 'IPM.Note');

@@ -73,6 +73,10 @@ export class EwsService {
 
   private send(res: ServerResponse, status: number, body: string, operation: string): void {
     this.opts.trace?.('response', body);
+    if (body.includes('\u0001')) {
+      void this.sendStreamed(res, status, body, operation);
+      return;
+    }
     const bytes = Buffer.from(body, 'utf8');
     res.writeHead(status, { 'Content-Type': 'text/xml; charset=utf-8', 'Content-Length': bytes.length });
     const cut = this.faults.cuts.findIndex((c) => c.operation === operation);
@@ -83,6 +87,40 @@ export class EwsService {
     }
     res.end(bytes);
     this.checkResponse(body, operation);
+  }
+
+  /**
+   * An answer with large MimeContent (`items.ts`'s markers): its text and each item's base64
+   * written in slices (a multiple of 3 bytes of the message each, so the pieces join into one
+   * base64 text), waiting for the socket to drain between them; Content-Length as the whole would
+   * have. Not schema-validated (xmllint would need it whole); an injected cut applies as usual.
+   */
+  private async sendStreamed(res: ServerResponse, status: number, body: string, operation: string): Promise<void> {
+    const pieces = body.split(/\u0001([^\u0001]*)\u0001/).map((p, i) => (i % 2 === 0 ? Buffer.from(p, 'utf8') : (this.mailbox.item(p)?.raw ?? Buffer.alloc(0))));
+    const length = pieces.reduce((n, p, i) => n + (i % 2 === 0 ? p.length : 4 * Math.ceil(p.length / 3)), 0);
+    res.writeHead(status, { 'Content-Type': 'text/xml; charset=utf-8', 'Content-Length': length });
+    const cut = this.faults.cuts.findIndex((c) => c.operation === operation);
+    let budget = cut >= 0 ? this.faults.cuts.splice(cut, 1)[0]!.afterBytes : Infinity;
+    const SLICE = 3 * 256 * 1024;
+    const write = async (b: Buffer): Promise<boolean> => {
+      const part = b.length > budget ? b.subarray(0, budget) : b;
+      budget -= part.length;
+      if (part.length > 0 && !res.write(part)) await new Promise<void>((r) => { res.once('drain', r); res.once('close', r); });
+      if (budget <= 0) {
+        res.socket?.destroy();
+        return false;
+      }
+      return !res.destroyed;
+    };
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i]!;
+      if (i % 2 === 0) {
+        if (!(await write(p))) return;
+        continue;
+      }
+      for (let at = 0; at < p.length; at += SLICE) if (!(await write(Buffer.from(p.subarray(at, at + SLICE).toString('base64'), 'latin1')))) return;
+    }
+    res.end();
   }
 
   /** Answers one SOAP request of `user`. */
