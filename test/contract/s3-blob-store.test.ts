@@ -17,7 +17,7 @@ import {
   HeadObjectCommand,
 } from '@aws-sdk/client-s3';
 import { isMailsluiceError } from '../../src/core/errors/index.js';
-import { createS3BlobStore, parseS3BlobRef, type S3BlobStore, type S3BlobStoreOptions } from '../../src/adapters/blob-s3/index.js';
+import { createS3BlobStore, parseS3BlobRef, s3ObjectOf, type S3BlobStore, type S3BlobStoreOptions } from '../../src/adapters/blob-s3/index.js';
 import { runBlobStoreContract, chunked, mailLike } from './blob-store.contract.js';
 import { cephRgwPerFile } from '../harness/ceph-rgw.js';
 import { freePort } from '../harness/free-port.js';
@@ -70,11 +70,12 @@ runBlobStoreContract('s3 (Ceph RGW)', async () => {
       stores.push(s);
       return s;
     },
-    // Bit rot as S3 would show it: the object replaced through the API with one byte flipped.
+    // Bit rot as S3 would show it: the object replaced through the API with one of the blob's bytes flipped.
     corrupt: async (location) => {
-      const got = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: location.ref }))).Body!.transformToByteArray());
-      got[Math.floor(got.length / 2)]! ^= 0x01;
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: location.ref, Body: got, ContentLength: got.length }));
+      const obj = s3ObjectOf(location.ref)!;
+      const got = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: obj.key }))).Body!.transformToByteArray());
+      got[obj.offset + Math.floor((obj.length ?? got.length) / 2)]! ^= 0x01;
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: obj.key, Body: got, ContentLength: got.length }));
     },
     // A crash mid-put: a multipart upload begun, one part sent, never completed.
     tearTail: async () => {
@@ -149,29 +150,61 @@ test('s3: a 100 MB body goes by multipart, comes back byte-identical, in bounded
   }
 });
 
-test('s3: dedup by conditional put: the same content from two writers is one object, the first kept', async () => {
+test('s3: small messages go into one pack object per sync; larger ones alone at their content address', async () => {
+  const bucket = await ceph.createBucket('pack');
+  const store = createS3BlobStore(options(bucket));
+  try {
+    const w = await store.openWriter();
+    const small = Array.from({ length: 100 }, (_, i) => mailLike(4096 + i, 70 + i));
+    const rs = [];
+    for (const b of small) rs.push(await w.put(chunked(b), never));
+    const alone = await w.put(chunked(mailLike(300_000, 69)), never);
+    await w.sync();
+    const keys = await listKeys(bucket);
+    const packs = keys.filter((k) => k.startsWith('pack/'));
+    assert.equal(packs.length, 1, `one pack object for 100 small messages, got ${keys.join(', ')}`);
+    assert.ok(alone.location && parseS3BlobRef(alone.location.ref) === alone.sha256, 'a 300 KB body is stored at its content address');
+    assert.deepEqual(keys, [...packs, alone.location.ref].sort());
+    for (const [i, r] of rs.entries()) {
+      assert.ok(r.location && r.location.ref.startsWith(`${packs[0]}:`));
+      assert.ok((await store.read(r.location, r.sha256)).equals(small[i]!));
+    }
+    await w.close();
+  } finally {
+    store.close();
+  }
+});
+
+test('s3: dedup: the same content from two writers is one object (If-None-Match keeps the first); a known small blob adds no pack', async () => {
   const bucket = await ceph.createBucket('dedup');
   const a = createS3BlobStore(options(bucket));
   const b = createS3BlobStore(options(bucket));
   const s3 = ceph.client();
   try {
-    const small = mailLike(4096, 31);
+    const medium = mailLike(300_000, 31);
     const large = mailLike(12 * 1024 * 1024, 32);
+    const small = mailLike(4096, 33);
     const wa = await a.openWriter();
-    const ra = await wa.put(chunked(small), never);
+    const rma = await wa.put(chunked(medium), never);
     const rla = await wa.put(chunked(large, [65536]), never);
+    const rsa = await wa.put(chunked(small), never);
     await wa.sync();
-    assert.ok(ra.location && rla.location);
-    const before = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: ra.location.ref }));
-    // Another worker, which does not know these blobs, stores the same bytes again.
+    assert.ok(rma.location && rla.location && rsa.location);
+    const before = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: rma.location.ref }));
+    const keysBefore = await listKeys(bucket);
+    // Another worker, which does not know the two large blobs, stores the same bytes again.
     const wb = await b.openWriter();
-    const rb = await wb.put(chunked(small), never);
+    const rmb = await wb.put(chunked(medium), never);
     const rlb = await wb.put(chunked(large, [65536]), never);
+    const rsb = await wb.put(chunked(small), (s) => s === rsa.sha256);
     await wb.sync();
-    assert.deepEqual(rb.location, ra.location, 'the same content has the same address');
+    assert.deepEqual(rmb.location, rma.location, 'the same content has the same address');
     assert.deepEqual(rlb.location, rla.location);
-    assert.deepEqual(await listKeys(bucket), [ra.location.ref, rla.location.ref].sort(), 'one object per content, nothing under incoming/');
-    const after = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: ra.location.ref }));
+    assert.equal(rsb.location, null, 'a small blob the metadata knows is not packed again');
+    assert.deepEqual(await listKeys(bucket), keysBefore, 'no second object, nothing under incoming/, no new pack');
+    assert.equal(keysBefore.length, 3);
+    const after = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: rma.location.ref }));
+    assert.equal(after.ETag, before.ETag);
     assert.equal(after.LastModified?.getTime(), before.LastModified?.getTime(), 'If-None-Match: * left the first object as it was');
     assert.equal(await openUploads(bucket), 0);
     await wa.close();
@@ -183,28 +216,38 @@ test('s3: dedup by conditional put: the same content from two writers is one obj
   }
 });
 
-test('s3: an object replaced through the S3 API is caught by the hash on read, with the key named', async () => {
+test('s3: an object replaced through the S3 API is caught by the hash on read, with the object named', async () => {
   const bucket = await ceph.createBucket('swap');
   const store = createS3BlobStore(options(bucket));
   const s3 = ceph.client();
   try {
-    const data = mailLike(30_000, 41);
-    const w = await store.openWriter();
-    const r = await w.put(chunked(data), never);
-    await w.sync();
-    assert.ok(r.location);
-    const other = mailLike(30_000, 42); // same length, other bytes
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: r.location.ref, Body: other, ContentLength: other.length }));
-    const corrupt = (err: unknown) => {
-      assert.ok(isMailsluiceError(err, 'STORE_CORRUPT'), String(err));
-      assert.match(err.message, new RegExp(`object ${r.location!.ref} in bucket "${bucket}" .* hash to ${sha(other)}, not ${r.sha256}`));
-      return true;
-    };
-    await assert.rejects(store.read(r.location, r.sha256), corrupt);
-    await assert.rejects(async () => {
-      for await (const _ of store.stream(r.location!, r.sha256)) void _;
-    }, corrupt);
-    await w.close();
+    for (const size of [30_000, 300_000]) { // packed, alone
+      const data = mailLike(size, 41);
+      const w = await store.openWriter();
+      const r = await w.put(chunked(data), never);
+      await w.sync();
+      await w.close();
+      assert.ok(r.location);
+      const key = s3ObjectOf(r.location.ref)!.key;
+      const objectBytes = (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength!;
+      const other = mailLike(objectBytes, 42); // the object's whole content, same length, other bytes
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: other, ContentLength: other.length }));
+      const corrupt = (err: unknown) => {
+        assert.ok(isMailsluiceError(err, 'STORE_CORRUPT'), String(err));
+        assert.ok(err.message.startsWith(`object ${r.location!.ref} in bucket "${bucket}"`), err.message);
+        // Stored alone: the bytes' hash; packed: the record header is checked first.
+        const why = size > 256 * 1024 ? `hash to ${sha(other)}, not ${r.sha256}` : 'no record header at the ref\'s offset (the pack was changed)';
+        assert.ok(err.message.endsWith(why), err.message);
+        return true;
+      };
+      await assert.rejects(store.read(r.location, r.sha256), corrupt);
+      await assert.rejects(async () => {
+        for await (const _ of store.stream(r.location!, r.sha256)) void _;
+      }, corrupt);
+      // A pack cut short: the blob's range is no longer there.
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: other.subarray(0, 10), ContentLength: 10 }));
+      await assert.rejects(store.read(r.location, r.sha256), (e) => isMailsluiceError(e, 'STORE_CORRUPT'));
+    }
   } finally {
     store.close();
     s3.destroy();

@@ -177,7 +177,7 @@ log file = ${d}/log/$name.log
 admin socket = ${d}/run/$name.asok
 pid file = ${d}/run/$name.pid
 rgw data = ${d}/rgw
-rgw frontends = beast endpoint=127.0.0.1:${l.rgwPort}
+rgw frontends = beast endpoint=127.0.0.1:${l.rgwPort} tcp_nodelay=1
 rgw thread pool size = 128
 `;
 }

@@ -28,7 +28,8 @@ import { MailsluiceError } from '../../core/errors/index.js';
 import type { BlobWriter, PutResult } from '../../core/ports/blob-store.js';
 import { isNotFound, isPreconditionFailed, mapS3Error, s3Code } from './s3-error-map.js';
 import type { S3BlobStore } from './s3-blob-store.js';
-import { s3BlobKey } from './s3-blob-keys.js';
+import { formatS3PackRef, s3BlobKey, s3PackKey } from './s3-blob-keys.js';
+import { packRecordHeader, PACK_RECORD_HEADER_BYTES } from './s3-pack-record.js';
 
 /** One multipart upload under way: parts sent with bounded concurrency, completed or aborted. */
 class MultipartUpload {
@@ -92,6 +93,8 @@ export class S3BlobWriter implements BlobWriter {
   private readonly seen = new Set<string>();
   /** Single-request puts in flight; they never reject (a failure is kept in `failure`). */
   private readonly inflight = new Set<Promise<void>>();
+  /** The pack being filled: its bytes are readable from memory (through the store's `pending`) until its PUT is acknowledged. */
+  private pack: { key: string; parts: Buffer[]; bytes: number; records: Map<number, Buffer> } | null = null;
   private failure: MailsluiceError | null = null;
   /** Whether the caller has seen `failure` itself: the first report is its own sentence, later ones say the writer is spent. */
   private failureReported = false;
@@ -171,11 +174,18 @@ export class S3BlobWriter implements BlobWriter {
         return { sha256, size, location: null };
       }
       this.seen.add(sha256);
+      const { packBodyLimit, packBytes } = this.store.config;
+      if (!upload && size > 0 && size <= packBodyLimit) {
+        const location = this.append(held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes), sha256);
+        if (this.pack && this.pack.bytes >= packBytes) await this.flushPack();
+        return { sha256, size, location };
+      }
       const key = s3BlobKey(sha256);
       if (upload) {
         await this.finishMultipart(upload, held, heldBytes, key);
       } else {
-        await this.startPut(key, held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes));
+        const data = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+        await this.startPut(key, data, new Map([[0, data]]));
       }
       return { sha256, size, location: { ref: key, storedSize: size } };
     } catch (err) {
@@ -222,16 +232,41 @@ export class S3BlobWriter implements BlobWriter {
     }
   }
 
-  /** Starts a conditional single-request put once a slot is free; its bytes are readable from memory until it ends. */
-  private async startPut(key: string, data: Buffer): Promise<void> {
+  /** Adds a small blob to the writer's pack (opening one if needed); its location is final at once. */
+  private append(data: Buffer, sha256: string): { ref: string; storedSize: number } {
+    if (!this.pack) {
+      this.pack = { key: s3PackKey(randomUUID()), parts: [], bytes: 0, records: new Map() };
+      this.store.pending.set(this.pack.key, this.pack.records);
+    }
+    const p = this.pack;
+    const offset = p.bytes;
+    p.parts.push(packRecordHeader(data.length, sha256), data);
+    p.records.set(offset, data);
+    p.bytes += PACK_RECORD_HEADER_BYTES + data.length;
+    return { ref: formatS3PackRef(p.key, offset, data.length), storedSize: PACK_RECORD_HEADER_BYTES + data.length };
+  }
+
+  /** Sends the pack being filled, if any, as one object. */
+  private async flushPack(): Promise<void> {
+    const p = this.pack;
+    if (!p) return;
+    this.pack = null;
+    await this.startPut(p.key, Buffer.concat(p.parts, p.bytes), p.records);
+  }
+
+  /**
+   * Starts a conditional single-request put once a slot is free. `records` (offset → bytes) is
+   * what reads are served from until the server acknowledges it.
+   */
+  private async startPut(key: string, data: Buffer, records: Map<number, Buffer>): Promise<void> {
     while (this.inflight.size >= this.store.config.putsInFlight) await Promise.race(this.inflight);
     this.usable();
     const { pending } = this.store;
-    pending.set(key, data);
+    pending.set(key, records);
     const p = this.putOnce(key, data)
       .catch((err: unknown) => void this.fail(err, key))
       .finally(() => {
-        if (pending.get(key) === data) pending.delete(key);
+        if (pending.get(key) === records) pending.delete(key);
         this.inflight.delete(p);
       });
     this.inflight.add(p);
@@ -258,13 +293,20 @@ export class S3BlobWriter implements BlobWriter {
 
   async sync(): Promise<void> {
     if (this.closed) throw new MailsluiceError('STORE_WRITE_FAILED', 'this S3 blob writer is closed');
+    this.usable();
+    await this.flushPack();
     while (this.inflight.size > 0) await Promise.all(this.inflight);
     this.usable();
   }
 
-  /** Lets the requests in flight end (their outcome no longer matters to anyone) and refuses further work. */
+  /**
+   * Drops the pack being filled (never synced, so never committed), lets the requests in flight
+   * end (their outcome no longer matters to anyone) and refuses further work.
+   */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.pack) this.store.pending.delete(this.pack.key);
+    this.pack = null;
     while (this.inflight.size > 0) await Promise.all(this.inflight);
   }
 }
