@@ -8,13 +8,15 @@
  * their own session, and are stopped by the PIDs we started, never by name; a watchdog shell
  * stops them and removes the directory when this process dies without calling stop().
  *
- * Start cost (2 cores, shared): see the README's table; about 5 s, most of it the `ceph` CLI's
- * Python start-up (each call ~0.4 s) and the OSD's boot. Start one per test file
- * ({@link cephRgwPerFile}) and give each test its own bucket.
+ * Start cost (2 cores, shared, loaded): 2.8–4.8 s until signed requests work, most of it the
+ * `ceph` CLI's Python start-up (each call ~0.4 s) and the OSD's boot; installing the Debian
+ * packages on a fresh machine ~48 s (ADR 0047e). Start one per test file ({@link cephRgwPerFile})
+ * and give each test its own bucket. radosgw runs with `tcp_nodelay=1`: without it every GET
+ * waited ~40 ms (Nagle on the server against the client's delayed ACK).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, openSync, closeSync, rmSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, rmSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
 import { mkdtemp, mkdir, writeFile, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
@@ -72,6 +74,8 @@ export interface CephRgw {
   client(overrides?: { accessKeyId?: string; secretAccessKey?: string }): S3Client;
   /** A fresh bucket with a unique name. */
   createBucket(prefix?: string): Promise<string>;
+  /** The daemons' resident memory now, in MiB (memstore keeps the objects in the OSD's RAM). */
+  rssMB(): number;
   /** Stops exactly the daemons started here and removes the directory. */
   stop(): Promise<void>;
 }
@@ -409,6 +413,18 @@ class CephRgwServer implements CephRgw {
     return name;
   }
 
+  rssMB(): number {
+    let kb = 0;
+    for (const pid of this.pids) {
+      try {
+        kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+      } catch {
+        // exited
+      }
+    }
+    return Math.round(kb / 1024);
+  }
+
   /** Synchronous best effort for the 'exit' hook; the watchdog then waits and removes the directory. */
   killNow(): void {
     for (const c of this.children.slice().reverse()) {
@@ -492,6 +508,7 @@ export function cephRgwPerFile(): CephRgw {
     process.stderr.write(`# ceph rgw ready on ${server.endpoint} in ${server.startMs} ms\n`);
   });
   after(async () => {
+    if (server) process.stderr.write(`# ceph rgw daemons' RSS at the end: ${server.rssMB()} MB\n`);
     await server?.stop();
   });
   return new Proxy({} as CephRgw, {

@@ -35,6 +35,8 @@ import { packRecordHeader, PACK_RECORD_HEADER_BYTES } from './s3-pack-record.js'
 class MultipartUpload {
   private readonly parts: CompletedPart[] = [];
   private readonly running = new Set<Promise<void>>();
+  /** Part buffers whose upload has ended, reused: without it each 8 MiB part waits for a GC to be freed. */
+  private readonly spare: Buffer[] = [];
   private error: unknown = null;
 
   private constructor(
@@ -58,11 +60,18 @@ class MultipartUpload {
     const p = this.store.client
       .send(new UploadPartCommand({ Bucket: this.store.config.bucket, Key: this.key, UploadId: this.uploadId, PartNumber, Body: body, ContentLength: body.length }))
       .then(
-        (r) => void (slot.ETag = r.ETag),
+        // The server answered after reading the whole body, so the buffer is free to fill again.
+        (r) => void ((slot.ETag = r.ETag), this.spare.push(body)),
         (err: unknown) => void (this.error ??= err),
       )
       .finally(() => this.running.delete(p));
     this.running.add(p);
+  }
+
+  /** A buffer for the next part: one whose upload ended, or a new one. */
+  nextBuffer(size: number): Buffer {
+    const b = this.spare.pop();
+    return b && b.length === size ? b : Buffer.allocUnsafe(size);
   }
 
   async complete(): Promise<void> {
@@ -133,8 +142,34 @@ export class S3BlobWriter implements BlobWriter {
     let size = 0;
     let held: Buffer[] = [];
     let heldBytes = 0;
-    let upload: MultipartUpload | null = null;
+    // In an object: assigned inside the closures below, which the compiler's narrowing does not follow.
+    const mp: { upload: MultipartUpload | null } = { upload: null };
+    // Past partBytes the body is copied straight into part-sized buffers: one copy, no garbage per chunk.
+    let part: Buffer | null = null;
+    let partFill = 0;
     const incoming = `incoming/${randomUUID()}`;
+    const send = async (full: Buffer): Promise<void> => {
+      try {
+        mp.upload ??= await MultipartUpload.begin(this.store, incoming);
+        await mp.upload.add(full);
+      } catch (err) {
+        if (mp.upload) await mp.upload.abort();
+        throw this.fail(err, incoming);
+      }
+    };
+    const feed = async (bytes: Uint8Array): Promise<void> => {
+      for (let off = 0; off < bytes.length; ) {
+        const n = Math.min(partBytes - partFill, bytes.length - off);
+        part!.set(bytes.subarray(off, off + n), partFill);
+        partFill += n;
+        off += n;
+        if (partFill === partBytes) {
+          await send(part!);
+          part = mp.upload!.nextBuffer(partBytes);
+          partFill = 0;
+        }
+      }
+    };
     const it = body[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -142,47 +177,48 @@ export class S3BlobWriter implements BlobWriter {
         try {
           step = await it.next();
         } catch (bodyError) {
-          if (upload) await upload.abort();
+          if (mp.upload) await mp.upload.abort();
           throw bodyError; // the source's error, unchanged; nothing of the blob is kept
         }
         if (step.done) break;
         const c = step.value;
         hash.update(c);
         size += c.length;
+        if (part) {
+          await feed(c);
+          continue;
+        }
         // Not owned: the caller may reuse its buffer once we return to it, so keep a copy.
         const kept = options.owned ? Buffer.from(c.buffer, c.byteOffset, c.byteLength) : Buffer.from(c);
         held.push(kept);
         heldBytes += kept.length;
-        while (heldBytes >= partBytes) {
-          const all = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
-          try {
-            upload ??= await MultipartUpload.begin(this.store, incoming);
-            await upload.add(all.subarray(0, partBytes));
-          } catch (err) {
-            if (upload) await upload.abort();
-            throw this.fail(err, incoming);
-          }
-          const rest = all.subarray(partBytes);
-          held = rest.length > 0 ? [rest] : [];
-          heldBytes = rest.length;
+        if (heldBytes >= partBytes) {
+          part = Buffer.allocUnsafe(partBytes);
+          for (const h of held) await feed(h);
+          held = [];
+          heldBytes = 0;
         }
+      }
+      if (part && partFill > 0) {
+        held = [part.subarray(0, partFill)];
+        heldBytes = partFill;
       }
       const sha256 = hash.digest('hex');
       // Checked and marked in one synchronous step, so concurrent puts of the same bytes store it once.
       if (known(sha256) || this.seen.has(sha256)) {
-        if (upload) await upload.abort();
+        if (mp.upload) await mp.upload.abort();
         return { sha256, size, location: null };
       }
       this.seen.add(sha256);
       const { packBodyLimit, packBytes } = this.store.config;
-      if (!upload && size > 0 && size <= packBodyLimit) {
+      if (!mp.upload && size > 0 && size <= packBodyLimit) {
         const location = this.append(held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes), sha256);
         if (this.pack && this.pack.bytes >= packBytes) await this.flushPack();
         return { sha256, size, location };
       }
       const key = s3BlobKey(sha256);
-      if (upload) {
-        await this.finishMultipart(upload, held, heldBytes, key);
+      if (mp.upload) {
+        await this.finishMultipart(mp.upload, held, heldBytes, key);
       } else {
         const data = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
         await this.startPut(key, data, new Map([[0, data]]));
@@ -190,6 +226,8 @@ export class S3BlobWriter implements BlobWriter {
       return { sha256, size, location: { ref: key, storedSize: size } };
     } catch (err) {
       if (err instanceof S3Failure) {
+        // The body is left mid-way: let its source clean up (close a fetch, free a buffer).
+        await it.return?.().catch(() => undefined);
         if (err.mapped === this.failure) this.failureReported = true;
         throw err.mapped;
       }

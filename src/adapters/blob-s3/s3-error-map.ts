@@ -111,7 +111,9 @@ export function mapS3Error(err: unknown, operation: S3Operation, ctx: S3ErrorCon
   if (operation === 'reading' && isNotFound(err)) {
     return new MailsluiceError('STORE_NOT_FOUND', `blob ${where} does not exist on ${ctx.endpoint}`, { cause: err, details });
   }
-  const what = `${status ? `HTTP ${status} ` : ''}${code ?? ''}${err instanceof Error && err.message && err.message !== code ? `: ${err.message}` : ''}`.trim() || String(err);
+  // The SDK's text, for the operator to read; never compared.
+  const text = err instanceof Error ? err.message : String(err);
+  const what = [status ? `HTTP ${status}` : '', code ?? '', text].filter((part) => part !== '').join(' ');
   if (operation === 'writing') return new MailsluiceError('STORE_WRITE_FAILED', `S3 refused ${operation} ${where} on ${ctx.endpoint} (${what})`, { cause: err, details });
   return new MailsluiceError('STORE_UNAVAILABLE', `S3 failed ${operation} ${where} on ${ctx.endpoint} (${what})`, { cause: err, retryable: false, details });
 }
