@@ -376,7 +376,7 @@ class CephRgwServer implements CephRgw {
     try {
       const Bucket = 'startup-check';
       await s3.send(new CreateBucketCommand({ Bucket }));
-      await s3.send(new PutObjectCommand({ Bucket, Key: 'o', Body: '' }));
+      await s3.send(new PutObjectCommand({ Bucket, Key: 'o', Body: Buffer.alloc(0), ContentLength: 0 }));
       const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'm' }));
       await s3.send(new AbortMultipartUploadCommand({ Bucket, Key: 'm', UploadId }));
       await s3.send(new DeleteObjectCommand({ Bucket, Key: 'o' }));
