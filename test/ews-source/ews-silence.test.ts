@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeCertificates } from '../harness/dovecot.js';
-import { SilenceWatch } from '../../src/adapters/source-ews/ews-silence.js';
+import { SilenceWatch } from '../../src/adapters/https-node/https-silence.js';
 import { createEwsSource } from '../../src/adapters/source-ews/index.js';
 import { MailsluiceError } from '../../src/core/errors/index.js';
 import type { Logger } from '../../src/core/ports/logger.js';

@@ -13,6 +13,7 @@ import { authenticateMessage, negotiateMessage, ntlmIdentity, parseChallenge, Nt
 import { socketServerEndPoint } from '../tls-node/tls-channel-binding.js';
 import { ewsAuthRejected, ewsAuthUnsupported, ewsBadAnswer, ewsWhere, type EwsErrorContext } from './ews-error-map.js';
 import type { EwsAuthOptions } from './ews-source-config.js';
+import { drain } from '../https-node/https-wait.js';
 
 /** One HTTP answer as the client hands it to the login: status, headers, the socket it came on. */
 export interface HttpAnswer {
@@ -26,17 +27,7 @@ export interface HttpAnswer {
 /** Sends the request again with this `Authorization` header (undefined: none). */
 export type Resend = (authorization: string | undefined) => Promise<HttpAnswer>;
 
-/** Reads and drops an answer's body, so its connection is free for the next request. */
-export async function drain(res: IncomingMessage): Promise<void> {
-  // `complete` is not enough: the connection goes back to the agent only at 'end', once read.
-  if (res.readableEnded || res.destroyed) return;
-  await new Promise<void>((resolve) => {
-    res.on('end', resolve);
-    res.on('error', () => resolve());
-    res.on('close', () => resolve());
-    res.resume();
-  });
-}
+export { drain };
 
 /** The auth schemes and their data in `WWW-Authenticate` headers (`NTLM <base64>`, `Basic realm="x"`). */
 export function authChallenges(headers: IncomingHttpHeaders): Array<{ scheme: string; data: string }> {

@@ -6,9 +6,8 @@
  * server bounded, and answers read as they stream (`ews-xml.ts`), MimeContent decoded on the way.
  */
 import https from 'node:https';
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { EwsAuthenticator, drain, type HttpAnswer } from './ews-auth.js';
 import {
@@ -27,20 +26,13 @@ import { envelope } from './ews-soap.js';
 import { EWS_TUNING, type EwsClientOptions } from './ews-source-config.js';
 import { EwsResponseReader, EwsXmlError, child, findDeep, path, type MimePiece, type XmlNode } from './ews-xml.js';
 import { pause } from '../timer-node/pause.js';
-import { SilenceWatch, type EwsSilence } from './ews-silence.js';
+import { SilenceWatch, type Silence } from '../https-node/https-silence.js';
+import { httpsRequest, reusedSocket } from '../https-node/https-request.js';
+import { UNBOUNDED, nextChunk, retryAfterMs, throttleWaitMs } from '../https-node/https-wait.js';
 
 /** The steps of a first request the connection test reports. */
 export type EwsConnectStep = 'connect' | 'tls' | 'auth';
 
-type Silence = EwsSilence;
-
-/** `Retry-After` as milliseconds: seconds, or an HTTP date. */
-function retryAfterMs(value: string | undefined): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
 
 /** The response messages of an answer (`…ResponseMessage` elements, in request order). */
 export function responseMessages(tree: XmlNode): XmlNode[] {
@@ -121,61 +113,42 @@ export class EwsClient {
   }
 
   /** One HTTP POST of `xml`, answered (headers read); socket errors mapped to catalogue errors. */
-  private post(op: string, xml: string, authorization: string | undefined, silence: Silence): Promise<HttpAnswer> {
-    if (this.closed) return Promise.reject(new MailsluiceError('SOURCE_NETWORK', `the EWS client for ${this.ctx.host} is closed`));
+  private async post(op: string, xml: string, authorization: string | undefined, silence: Silence): Promise<HttpAnswer> {
+    if (this.closed) throw new MailsluiceError('SOURCE_NETWORK', `the EWS client for ${this.ctx.host} is closed`);
     const { host, port, path: urlPath } = this.o.endpoint;
-    return new Promise<HttpAnswer>((resolve, reject) => {
-      let phase: 'connect' | 'tls' | 'session' = 'session';
-      let connectTimer: NodeJS.Timeout | undefined;
-      const headers: Record<string, string | number> = {
-        'content-type': 'text/xml; charset=utf-8',
-        'content-length': Buffer.byteLength(xml),
-        soapaction: `"http://schemas.microsoft.com/exchange/services/2006/messages/${op}"`,
-      };
-      if (authorization) headers.authorization = authorization;
-      const req = https.request({ host, port, path: urlPath, method: 'POST', agent: this.agent, headers });
-      this.current = req;
-      req.on('socket', (sock: Socket) => {
-        if (this.established.has(sock)) return;
-        phase = 'connect';
-        if (this.o.connectTimeoutMs > 0) {
-          connectTimer = setTimeout(() => req.destroy(ewsConnectTimeout(this.ctx, phase === 'tls', this.o.connectTimeoutMs)), this.o.connectTimeoutMs);
-        }
-        sock.once('connect', () => {
-          phase = 'tls';
-          this.onProgress?.('connect', `connected to ${host}:${port}`);
-        });
-        sock.once('secureConnect', () => {
-          clearTimeout(connectTimer);
-          phase = 'session';
-          this.established.add(sock);
-          const t = sock as TLSSocket;
-          const cert = t.getPeerCertificate();
-          const expires = cert?.valid_to ? Date.parse(cert.valid_to) : NaN;
-          if (!Number.isNaN(expires)) this.certificateExpiresAt = expires;
-          const verified = t.authorized ? 'verified' : `not verified (${String(t.authorizationError ?? 'tls.verify: false')})`;
-          this.onProgress?.('tls', `${t.getProtocol() ?? 'TLS'} established, certificate ${verified}${cert?.subject?.CN ? ` (${cert.subject.CN})` : ''}`);
-        });
-      });
-      const watch = this.watchFor(silence);
-      const ticket = watch?.begin(`the answer to ${op}`, (err) => req.destroy(err), this.silentError);
-      const stop = (): void => {
-        if (ticket === undefined) return;
-        if (watch === this.watch) watch.end(ticket);
-        else watch?.stop();
-      };
-      req.on('response', (res: IncomingMessage) => {
-        stop();
-        clearTimeout(connectTimer);
-        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, res, socket: res.socket as Socket });
-      });
-      req.on('error', (err) => {
-        stop();
-        clearTimeout(connectTimer);
-        reject(mapEwsError(err, this.ctx, phase));
-      });
-      req.end(xml);
+    const headers: Record<string, string | number> = {
+      'content-type': 'text/xml; charset=utf-8',
+      'content-length': Buffer.byteLength(xml),
+      soapaction: `"http://schemas.microsoft.com/exchange/services/2006/messages/${op}"`,
+    };
+    if (authorization) headers.authorization = authorization;
+    const watch = this.watchFor(silence);
+    const res = await httpsRequest({
+      host,
+      port,
+      path: urlPath,
+      method: 'POST',
+      headers,
+      body: xml,
+      agent: this.agent,
+      established: this.established,
+      connectTimeoutMs: this.o.connectTimeoutMs,
+      watch,
+      ownWatch: watch !== this.watch,
+      what: `the answer to ${op}`,
+      onRequest: (req) => (this.current = req),
+      onConnect: (detail) => this.onProgress?.('connect', detail),
+      onTls: (detail, expires) => {
+        if (expires !== undefined) this.certificateExpiresAt = expires;
+        this.onProgress?.('tls', detail);
+      },
+      errors: {
+        connectTimeout: (tls, ms) => ewsConnectTimeout(this.ctx, tls, ms),
+        silent: this.silentError,
+        socket: (err, phase) => mapEwsError(err, this.ctx, phase),
+      },
     });
+    return { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, res, socket: res.socket as Socket };
   }
 
   private readonly silentError = (limitMs: number, what: string, byOperator: boolean): MailsluiceError => ewsSilent(this.ctx, limitMs, what, byOperator);
@@ -193,16 +166,14 @@ export class EwsClient {
         ans = await this.post(op, xml, this.auth.preemptive(), silence);
       } catch (err) {
         // A kept-alive connection the server closed meanwhile fails at once: one fresh try.
-        const reused = (this.current as (ClientRequest & { reusedSocket?: boolean }) | undefined)?.reusedSocket;
-        if (attempt === 0 && reused && err instanceof MailsluiceError && err.code === 'SOURCE_NETWORK') continue;
+        if (attempt === 0 && reusedSocket(this.current) && err instanceof MailsluiceError && err.code === 'SOURCE_NETWORK') continue;
         throw err;
       }
       if (ans.status === 401) ans = await this.auth.answer(ans, (authz) => this.post(op, xml, authz, silence));
       if (ans.status === 503 || ans.status === 429) {
         await drain(ans.res);
         if (attempt >= EWS_TUNING.throttleRetries) throw ewsThrottled(this.ctx, op, ans.status, attempt + 1);
-        const h = ans.headers['retry-after'];
-        await pause(Math.min(retryAfterMs(Array.isArray(h) ? h[0] : h) ?? EWS_TUNING.throttleDefaultWaitMs, EWS_TUNING.throttleMaxWaitMs));
+        await pause(throttleWaitMs(retryAfterMs(ans.headers['retry-after']), EWS_TUNING));
         continue;
       }
       if (ans.status !== 200 && ans.status !== 500) {
@@ -227,7 +198,7 @@ export class EwsClient {
       let tree: XmlNode;
       try {
         for (;;) {
-          const r = await this.next(it, ans.res, `the answer to ${op}`);
+          const r = await nextChunk(it, ans.res, this.watch, `the answer to ${op}`, this.silentError, () => ewsCut(this.ctx, op));
           if (r.done) break;
           const pieces = reader.write(r.value);
           if (pieces.length) {
@@ -251,30 +222,6 @@ export class EwsClient {
       }
       this.checkFault(op, tree, ans.status);
       return tree;
-    }
-  }
-
-  /**
-   * The next chunk of a body, bounded by the silence limit (the client's one watch: a clock read
-   * per chunk, no timer of its own); a cut connection is SOURCE_NETWORK.
-   */
-  private async next(it: AsyncIterator<Buffer>, res: IncomingMessage, what: string): Promise<IteratorResult<Buffer>> {
-    let silent: MailsluiceError | undefined;
-    const ticket = this.watch.active
-      ? this.watch.begin(what, (e) => {
-          silent = e;
-          res.destroy(e);
-        }, this.silentError)
-      : undefined;
-    try {
-      return await it.next();
-    } catch (err) {
-      // Destroyed for its silence: that is the error, whatever the iterator rejected with.
-      if (silent) throw silent;
-      if (err instanceof MailsluiceError) throw err;
-      throw ewsCut(this.ctx, what.replace(/^the answer to /, ''));
-    } finally {
-      if (ticket !== undefined) this.watch.end(ticket);
     }
   }
 
@@ -304,7 +251,7 @@ export class EwsClient {
 
   /** Sends `op` with a body whose answer is read by the caller (the streaming notifications), with no silence limit. */
   async open(op: string, body: string): Promise<HttpAnswer> {
-    return this.send(op, body, { limitMs: 0, byOperator: false, warnEveryMs: 0, onSilence: undefined });
+    return this.send(op, body, UNBOUNDED);
   }
 
   /** Ends the connection and any request on it; safe to call twice. */

@@ -4,8 +4,8 @@
  * only say which; the sentences are made here.
  */
 import { MailsluiceError, quoteServerLine } from '../../core/errors/index.js';
-import { TLS_UNTRUSTED_CODES } from '../tls-node/tls-untrusted-codes.js';
-import { isPlainTextPeer, plainTextPeerSentence } from '../tls-node/tls-plain-port.js';
+import { connectTimeoutError, mapSocketError, type HttpsServer } from '../https-node/https-socket-errors.js';
+import type { HttpsPhase } from '../https-node/https-request.js';
 
 /** Where an EWS failure happened, for the sentence. */
 export interface EwsErrorContext {
@@ -15,7 +15,7 @@ export interface EwsErrorContext {
 }
 
 /** What the request was doing when a socket error arrived (a reset in the handshake is a TLS failure). */
-export type EwsPhase = 'connect' | 'tls' | 'session';
+export type EwsPhase = HttpsPhase;
 
 /** `https://host:port/path` as the sentences name the endpoint. */
 export function ewsWhere(ctx: EwsErrorContext): string {
@@ -23,37 +23,19 @@ export function ewsWhere(ctx: EwsErrorContext): string {
   return `https://${host}:${ctx.port}${ctx.path}`;
 }
 
+/** The server as the shared HTTPS pieces name it in sentences. */
+function ewsServer(ctx: EwsErrorContext): HttpsServer {
+  return { label: 'EWS server', host: ctx.host, port: ctx.port, setting: 'ews.url' };
+}
+
 /** A Node socket or TLS error as a catalogue error; catalogue errors pass through unchanged. */
 export function mapEwsError(err: unknown, ctx: EwsErrorContext, phase: EwsPhase = 'session'): MailsluiceError {
-  if (err instanceof MailsluiceError) return err;
-  const rawCode = (err as { code?: unknown } | null)?.code;
-  const code = typeof rawCode === 'string' ? rawCode : '';
-  const message = err instanceof Error ? err.message : String(err);
-  const where = `EWS server ${ctx.host}:${ctx.port}`;
-  if (TLS_UNTRUSTED_CODES.has(code)) {
-    return new MailsluiceError('SOURCE_TLS_UNTRUSTED', `the certificate of ${where} is not trusted (${code}): ${message}; give the CA in tls.ca or, for testing only, set tls.verify: false`, { cause: err });
-  }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NODATA' || code === 'EAI_NONAME') {
-    return new MailsluiceError('SOURCE_DNS_FAILED', `cannot resolve host ${ctx.host} of ews.url (${code})`, { cause: err });
-  }
-  if (code === 'ECONNREFUSED') return new MailsluiceError('SOURCE_CONNECT_REFUSED', `${where} refused the connection (nothing listens there? check the port in ews.url)`, { cause: err });
-  if (code === 'ETIMEDOUT' && phase === 'connect') return new MailsluiceError('SOURCE_CONNECT_TIMEOUT', `no connection to ${where} within the connect timeout (${code})`, { cause: err });
-  if (isPlainTextPeer(err)) return new MailsluiceError('SOURCE_TLS_FAILED', plainTextPeerSentence(where, ctx.port), { cause: err });
-  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /SSL|TLS/.test(code)) {
-    return new MailsluiceError('SOURCE_TLS_FAILED', `TLS with ${where} failed (${code}): ${message}`, { cause: err });
-  }
-  if (phase === 'tls') {
-    return new MailsluiceError('SOURCE_TLS_FAILED', `TLS handshake with ${where} failed: ${message}${code ? ` (${code})` : ''}; EWS is always HTTPS: is ${ctx.port} an HTTPS port?`, { cause: err });
-  }
-  return new MailsluiceError('SOURCE_NETWORK', `connection to ${where} failed: ${message}${code ? ` (${code})` : ''}`, { cause: err });
+  return mapSocketError(err, ewsServer(ctx), phase);
 }
 
 /** The connect timeout ran out connecting (`tls`: in the handshake). */
 export function ewsConnectTimeout(ctx: EwsErrorContext, tls: boolean, ms: number): MailsluiceError {
-  return new MailsluiceError(
-    'SOURCE_CONNECT_TIMEOUT',
-    tls ? `EWS server ${ctx.host}:${ctx.port} accepted the TCP connection but the TLS handshake did not finish within the connect timeout (${ms} ms)` : `no connection to EWS server ${ctx.host}:${ctx.port} within the connect timeout (${ms} ms)`,
-  );
+  return connectTimeoutError(ewsServer(ctx), tls, ms);
 }
 
 /** Nothing arrived for `limitMs` while waiting for the answer to `what`. */

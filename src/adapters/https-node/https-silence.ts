@@ -1,5 +1,6 @@
 /**
- * The bound on a silent EWS server, as one long-lived timer per client (the POP3 wire's way):
+ * The bound on a silent HTTPS server (EWS, Graph), as one long-lived timer per client (the POP3
+ * wire's way):
  * a wait (for an answer's headers, or for the next chunk of its body) only notes when it began;
  * the timer, armed once, re-checks when it fires and re-arms for what is left, so a 100 MB
  * answer read in 64 KB chunks costs a clock read per chunk instead of a timer set and cleared
@@ -8,7 +9,7 @@
 import type { MailsluiceError } from '../../core/errors/index.js';
 
 /** How long a wait may last on a silent server (0: no limit), and what to say meanwhile. */
-export interface EwsSilence {
+export interface Silence {
   limitMs: number;
   /** The limit is the operator's `dataTimeoutMs` (else the internal bound): said in the error. */
   byOperator: boolean;
@@ -33,7 +34,7 @@ export class SilenceWatch {
   /** Waits begun, so an `end` of an earlier one leaves a later one alone. */
   private waits = 0;
 
-  constructor(private readonly s: EwsSilence) {}
+  constructor(private readonly s: Silence) {}
 
   /** Whether this bound does anything (a limit, or warnings someone listens to). */
   get active(): boolean {
