@@ -157,6 +157,7 @@ export const ConnectionStoredSettingsSchema = z
       })
       .optional(),
     ews: z.object({ url: z.string(), version: z.string() }).optional(),
+    graph: z.object({ tenant: z.string(), clientId: z.string(), mailbox: z.string(), folder: z.string(), authority: z.string(), endpoint: z.string(), scope: z.string().optional() }).optional().openapi({ description: 'Protocol graph: where and as which app; clientSecret and clientCertificate are only named in secretsSet.' }),
     secretsSet: z.array(z.string()).openapi({ description: 'The secret keys that hold a value (dotted: auth.password, tls.ca, testRelay.auth.pass, …); the values never leave the service.' }),
   })
   .openapi('ConnectionStoredSettings');

@@ -1,6 +1,6 @@
 /**
  * The OAuth2 token sources of the configured connections (auth xoauth2 / oauthbearer, ADR
- * 0045), handed to their sources by the composition root. A source is built afresh for every
+ * 0045; protocol graph's app-only login, ADR 0047), handed to their sources by the composition root. A source is built afresh for every
  * session (the runner's connect), but a token must outlive it: one token source per distinct set
  * of token settings, for the life of the process, so the sessions of a connection (and its
  * folders' runners) share one token and one request to the endpoint. Keyed by a hash, so the
@@ -11,7 +11,8 @@ import type { AccessTokenSource } from '../core/ports/access-token-source.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { ConnectionConfig } from '../config/loader.js';
 import { isOAuthType } from '../config/oauth-checks.js';
-import { accessTokenSourceFor, OAUTH2_TUNING } from '../adapters/token-oauth2/index.js';
+import { accessTokenSourceFor, OAuth2TokenSource, OAUTH2_TUNING } from '../adapters/token-oauth2/index.js';
+import { graphTokenOptions } from '../adapters/source-graph/index.js';
 
 const shared = new Map<string, AccessTokenSource>();
 
@@ -19,12 +20,21 @@ const shared = new Map<string, AccessTokenSource>();
  * The token source of `cfg`, or undefined when it does not log in with OAuth2. `fresh`: a new
  * one, not shared (the connection test, which must really ask the endpoint).
  */
-export function accessTokensFor(cfg: Pick<ConnectionConfig, 'auth' | 'connectTimeoutMs'>, logger: Logger, fresh = false): AccessTokenSource | undefined {
-  if (!isOAuthType(cfg.auth.type)) return undefined;
-  const make = (): AccessTokenSource => accessTokenSourceFor(cfg.auth, { logger, timeoutMs: cfg.connectTimeoutMs || OAUTH2_TUNING.requestTimeoutMs });
+export function accessTokensFor(cfg: Pick<ConnectionConfig, 'name' | 'protocol' | 'auth' | 'graph' | 'tls' | 'connectTimeoutMs'>, logger: Logger, fresh = false): AccessTokenSource | undefined {
+  let make: () => AccessTokenSource;
+  let settings: unknown[];
+  if (cfg.protocol === 'graph' && cfg.graph) {
+    // Graph's app-only login is its own section (ADR 0047); the same cache and sharing apply.
+    const o = graphTokenOptions(cfg);
+    make = () => new OAuth2TokenSource({ ...o, logger });
+    settings = ['graph', o.tokenUrl, o.clientId, o.clientSecret, o.clientCertificatePem, o.scope, cfg.tls];
+  } else if (isOAuthType(cfg.auth.type)) {
+    make = () => accessTokenSourceFor(cfg.auth, { logger, timeoutMs: cfg.connectTimeoutMs || OAUTH2_TUNING.requestTimeoutMs });
+    const a = cfg.auth;
+    settings = [a.tokenUrl, a.clientId, a.clientSecret, a.refreshToken, a.scope, a.accessToken];
+  } else return undefined;
   if (fresh) return make();
-  const a = cfg.auth;
-  const key = createHash('sha256').update(JSON.stringify([a.tokenUrl, a.clientId, a.clientSecret, a.refreshToken, a.scope, a.accessToken])).digest('hex');
+  const key = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
   let s = shared.get(key);
   if (!s) {
     s = make();

@@ -83,19 +83,28 @@ export interface ApiContext {
   editable?: boolean;
 }
 
+/** The port of a `graph.endpoint` URL and whether it is https. */
+function graphEndpointOf(endpoint: string): { port: number; tls: boolean } {
+  const u = new URL(endpoint);
+  const tls = u.protocol === 'https:';
+  return { port: u.port ? Number(u.port) : tls ? 443 : 80, tls };
+}
+
 /** A connection as the API shows it: a whitelist, so a secret added to the config later never leaks. */
 export function connectionSettings(c: ConnectionConfig): ConnectionSettings {
   // EWS: ews.url replaces host, port and security (always HTTPS); the defaults of those keys mean nothing there.
   const ews = c.protocol === 'ews' && c.ews ? c.ews : undefined;
+  // Graph: graph.endpoint does (https, or http on loopback); `host` holds its host already.
+  const graph = c.protocol === 'graph' && c.graph ? graphEndpointOf(c.graph.endpoint) : undefined;
   return {
     name: c.name,
     enabled: c.enabled,
     protocol: c.protocol,
     host: ews ? ewsUrlHost(ews.url) : (c.host ?? ''),
-    port: ews ? ewsUrlPort(ews.url) : c.security === 'tls' ? c.tlsPort : c.port,
-    security: ews ? 'tls' : c.security,
+    port: ews ? ewsUrlPort(ews.url) : graph ? graph.port : c.security === 'tls' ? c.tlsPort : c.port,
+    security: ews || graph?.tls ? 'tls' : graph ? 'none' : c.security,
     folders: [...c.folders],
-    auth: { type: c.auth.type, ...(c.auth.username !== undefined ? { username: c.auth.username } : {}), credentialSet: c.auth.password !== undefined || c.auth.accessToken !== undefined || c.auth.clientSecret !== undefined || c.auth.refreshToken !== undefined },
+    auth: { type: c.auth.type, ...(c.auth.username !== undefined ? { username: c.auth.username } : {}), credentialSet: c.auth.password !== undefined || c.auth.accessToken !== undefined || c.auth.clientSecret !== undefined || c.auth.refreshToken !== undefined || c.graph?.clientSecret !== undefined || c.graph?.clientCertificate !== undefined },
     ...(ews ? { ews: { url: ews.url, version: ews.version } } : {}),
     testRecipients: [...c.testRecipients],
     testRelay: c.testRelay

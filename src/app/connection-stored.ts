@@ -23,6 +23,8 @@ function secretsSet(c: ConnectionConfig): string[] {
     ['tls.clientKey', c.tls.clientKey],
     ['tls.pfx', c.tls.pfx],
     ['tls.passphrase', c.tls.passphrase],
+    ['graph.clientSecret', c.graph?.clientSecret],
+    ['graph.clientCertificate', c.graph?.clientCertificate],
     ['testRelay.tls.ca', c.testRelay?.tls.ca],
     ['testRelay.auth.pass', c.testRelay?.auth?.pass],
   ];
@@ -80,6 +82,7 @@ export function connectionStored(c: ConnectionConfig): ConnectionStoredSettings 
         }
       : {}),
     ...(c.ews ? { ews: { url: c.ews.url, version: c.ews.version } } : {}),
+    ...(c.graph ? { graph: { tenant: c.graph.tenant, clientId: c.graph.clientId, mailbox: c.graph.mailbox, folder: c.graph.folder, authority: c.graph.authority, endpoint: c.graph.endpoint, ...opt('scope', c.graph.scope) } } : {}),
     secretsSet: secretsSet(c),
   };
 }

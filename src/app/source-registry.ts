@@ -10,6 +10,7 @@ import type { Logger } from '../core/ports/logger.js';
 import { createImapSource, probeImap, type ProbeResult, type ProbeStep, type ProbeStepListener } from '../adapters/source-imap/index.js';
 import { createPop3Source, probePop3 } from '../adapters/source-pop3/index.js';
 import { createEwsSource, probeEws } from '../adapters/source-ews/index.js';
+import { createGraphSource, probeGraph } from '../adapters/source-graph/index.js';
 import type { ConnectionConfig } from '../config/loader.js';
 import type { SourceProtocol } from '../config/protocols.js';
 
@@ -28,6 +29,7 @@ export const SOURCES: Readonly<Record<SourceProtocol, SourceEntry>> = {
   imap: { create: createImapSource, probe: probeImap },
   pop3: { create: createPop3Source, probe: probePop3 },
   ews: { create: createEwsSource, probe: probeEws },
+  graph: { create: createGraphSource, probe: probeGraph },
 };
 
 /** The entry of `protocol`, or undefined when this build has no source adapter for it. */

@@ -57,7 +57,7 @@ function isSecretRef(v: unknown): boolean {
 function secretPaths(kind: ConfigKind, entry: Json): string[][] {
   // An alert rule has no secret (its channels do, and they are not edited here).
   if (kind === 'alert') return [];
-  if (kind === 'connection') return [['auth', 'password'], ['auth', 'accessToken'], ['auth', 'clientSecret'], ['auth', 'clientCertificate'], ['auth', 'refreshToken'], ['tls', 'ca'], ['tls', 'clientCert'], ['tls', 'clientKey'], ['tls', 'pfx'], ['tls', 'passphrase']];
+  if (kind === 'connection') return [['auth', 'password'], ['auth', 'accessToken'], ['auth', 'clientSecret'], ['auth', 'clientCertificate'], ['auth', 'refreshToken'], ['tls', 'ca'], ['tls', 'clientCert'], ['tls', 'clientKey'], ['tls', 'pfx'], ['tls', 'passphrase'], ['graph', 'clientSecret'], ['graph', 'clientCertificate']];
   const scenario = Array.isArray(entry.scenario) ? entry.scenario : [];
   return scenario.flatMap((a: unknown, i) => {
     if (!isObject(a)) return [];

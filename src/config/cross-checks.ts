@@ -7,7 +7,7 @@
 import { configSchema, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
 import { protocolEntry, SUPPORTED_PROTOCOLS } from './protocols.js';
 import { isLoopbackHost, isWildcardHost, parseListenAddress } from './api-address.js';
-import { oauthProblems } from './oauth-checks.js';
+import { httpsUrlProblem, oauthProblems } from './oauth-checks.js';
 import type { ConfigProblem } from './loader.js';
 import { filterProblems } from '../core/routing/route-filter.js';
 // The engine the routes run on, so `config check` refuses exactly the patterns a run could not
@@ -147,7 +147,7 @@ function connectionChecks(c: ConnectionInput, at: string, { problems, warnings }
     const twice = c.mailbox.filter((f, k) => c.mailbox.indexOf(f) !== k);
     if (twice.length > 0) problems.push({ path: `${at}.mailbox`, message: `names ${JSON.stringify(twice[0])} twice` });
   }
-  if (c.host === undefined && c.protocol !== 'ews') problems.push({ path: `${at}.host`, message: `is required for protocol ${c.protocol}` });
+  if (c.host === undefined && c.protocol !== 'ews' && c.protocol !== 'graph') problems.push({ path: `${at}.host`, message: `is required for protocol ${c.protocol}` });
   if (c.protocol === 'ews') {
     if (c.partialFetch) problems.push({ path: `${at}.partialFetch`, message: 'does not apply to EWS connections (IMAP only): EWS streams a large item whole' });
     const urlHost = c.ews ? ewsUrlHost(c.ews.url) : undefined;
@@ -157,6 +157,8 @@ function connectionChecks(c: ConnectionInput, at: string, { problems, warnings }
     if (c.expungeEvery > 0) warnings.push({ path: `${at}.expungeEvery`, message: 'does not apply to EWS connections: every deletion is complete when the server answers it' });
   }
   if (c.ews && c.protocol !== 'ews') problems.push({ path: `${at}.ews`, message: `only applies to protocol ews (this connection is ${c.protocol})` });
+  if (c.graph && c.protocol !== 'graph') problems.push({ path: `${at}.graph`, message: `only applies to protocol graph (this connection is ${c.protocol})` });
+  if (c.protocol === 'graph') graphChecks(c, at, { problems, warnings });
   const section = protocolEntry(c.protocol).section;
   if (section && !c[section.key]) problems.push({ path: `${at}.${section.key}`, message: `is required for protocol ${c.protocol} (${section.holds})` });
   // Half a probe test is a mistake worth naming; neither half is needed for the plain test.
@@ -170,8 +172,46 @@ function connectionChecks(c: ConnectionInput, at: string, { problems, warnings }
   }
 }
 
+/**
+ * A Graph connection (ADR 0047): its endpoints https (http on loopback only, for tests and a
+ * local proxy), a client secret or a certificate, the folder in `graph.folder`, and the settings
+ * that only mean something over a mail protocol refused or warned about.
+ */
+function graphChecks(c: ConnectionInput, at: string, { problems, warnings }: Problems): void {
+  for (const k of ['partialFetch', 'idle'] as const) {
+    if (c[k]) problems.push({ path: `${at}.${k}`, message: k === 'idle' ? 'is not available for Graph connections in this build (no change notifications): the folder is polled every pollIntervalMs' : 'does not apply to Graph connections (IMAP only): Graph streams a large message whole' });
+  }
+  if (c.mailbox !== 'INBOX') problems.push({ path: `${at}.mailbox`, message: 'does not apply to protocol graph: name the mailbox in graph.mailbox (user id or principal name) and the folder in graph.folder' });
+  if (c.expungeEvery > 0) warnings.push({ path: `${at}.expungeEvery`, message: 'does not apply to Graph connections: every deletion is complete when the server answers it' });
+  const g = c.graph;
+  if (!g) return;
+  if (g.clientSecret !== undefined && g.clientCertificate !== undefined) problems.push({ path: `${at}.graph.clientCertificate`, message: 'give clientSecret or clientCertificate, not both' });
+  else if (g.clientSecret === undefined && g.clientCertificate === undefined) problems.push({ path: `${at}.graph`, message: 'needs clientSecret or clientCertificate (the app-only credential of the app registration clientId)' });
+  else if (typeof g.clientCertificate === 'string' && !(/-----BEGIN CERTIFICATE-----/.test(g.clientCertificate) && /-----BEGIN (RSA )?PRIVATE KEY-----/.test(g.clientCertificate))) {
+    problems.push({ path: `${at}.graph.clientCertificate`, message: 'must be PEM holding the certificate and its unencrypted RSA private key (-----BEGIN CERTIFICATE----- and -----BEGIN PRIVATE KEY-----), or { file } / { env } of it' });
+  }
+  if (!/^[A-Za-z0-9.-]+$/.test(g.tenant)) problems.push({ path: `${at}.graph.tenant`, message: `${JSON.stringify(g.tenant)} is no tenant: write its id (a GUID) or a verified domain such as contoso.onmicrosoft.com` });
+  for (const k of ['authority', 'endpoint'] as const) {
+    const why = httpsUrlProblem(g[k], k === 'authority' ? 'https://login.microsoftonline.com' : 'https://graph.microsoft.com');
+    if (why) problems.push({ path: `${at}.graph.${k}`, message: why });
+    else if (/[?#]/.test(g[k]) || !/^[a-z]+:\/\/[^/]+\/?$/i.test(g[k])) problems.push({ path: `${at}.graph.${k}`, message: `must be a scheme and host only (e.g. ${k === 'authority' ? 'https://login.microsoftonline.com' : 'https://graph.microsoft.com'}), without a path` });
+  }
+  const endpointHost = graphEndpointHost(g.endpoint);
+  if (endpointHost && c.host !== undefined && endpointHost.toLowerCase() !== c.host.toLowerCase()) {
+    warnings.push({ path: `${at}.host`, message: `is not used for protocol graph, which connects to the host of graph.endpoint (${endpointHost}); leave host out` });
+  }
+}
+
 /** The login settings a connection's protocol and auth type need or refuse. */
 function authChecks(c: ConnectionInput, at: string, problems: ConfigProblem[]): void {
+  if (c.protocol === 'graph') {
+    // The app-only login is graph's own section; an auth block could only be a misunderstanding.
+    const given = (['username', 'password', 'accessToken', 'tokenUrl', 'clientId', 'clientSecret', 'clientCertificate', 'refreshToken', 'scope', 'domain'] as const).filter((k) => c.auth[k] !== undefined);
+    if (c.auth.type !== 'basic' && c.auth.type !== 'none') problems.push({ path: `${at}.auth.type`, message: `${c.auth.type} does not apply to protocol graph, which logs in app-only with graph.tenant, graph.clientId and graph.clientSecret or graph.clientCertificate; leave auth out` });
+    for (const k of given) problems.push({ path: `${at}.auth.${k}`, message: `does not apply to protocol graph, which logs in app-only with graph.tenant, graph.clientId and graph.clientSecret or graph.clientCertificate; leave auth out` });
+    if (c.auth.apop || c.auth.disablePlain) problems.push({ path: `${at}.auth.${c.auth.apop ? 'apop' : 'disablePlain'}`, message: 'does not apply to protocol graph; leave auth out' });
+    return;
+  }
   if (c.auth.apop && c.protocol !== 'pop3') problems.push({ path: `${at}.auth.apop`, message: `APOP is a POP3 login; it does not apply to protocol ${c.protocol}` });
   if (c.auth.apop && c.auth.type !== 'basic') problems.push({ path: `${at}.auth.apop`, message: 'APOP needs auth type basic (username and password)' });
   // NTLM names one account: DOMAIN\\user or user (+ auth.domain). The Exchange alias form
@@ -227,6 +267,10 @@ function routeChecks(r: RouteConfig, at: string, input: CrossInput, { problems, 
       problems.push({ path: `${at}.${key}`, message: `connection ${conn.name} is POP3, which has no flags or folders to apply a response with` });
       continue;
     }
+    if (conn.protocol === 'graph') {
+      problems.push({ path: `${at}.${key}`, message: `connection ${conn.name} is Microsoft Graph, and applying responses (categories, read state, moves) over Graph is not available in this build yet` });
+      continue;
+    }
     const ews = conn.protocol === 'ews';
     if (ews) {
       // Over EWS \Seen is IsRead and keywords are categories; other system flags have no equivalent.
@@ -276,4 +320,13 @@ export function ewsUrlHost(url: string): string {
   const authority = url.split('/')[0] ?? '';
   const bracketed = /^\[([^\]]*)\]/.exec(authority);
   return bracketed ? bracketed[1]! : authority.replace(/:\d*$/, '');
+}
+
+/** The host of a `graph.endpoint` URL, without brackets; undefined when it is no URL. */
+export function graphEndpointHost(endpoint: string): string | undefined {
+  try {
+    return new URL(endpoint).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return undefined;
+  }
 }

@@ -11,7 +11,7 @@ import { configSchema, type AlertChannelInput, type AlertRuleConfig, type Alerts
 import { describeIssue, rangeInOurWords } from './issue-text.js';
 import { protocolEntry, SUPPORTED_PROTOCOLS } from './protocols.js';
 import { formatListenAddress, parseListenAddress, parsePublicUrl, type ListenAddress } from './api-address.js';
-import { crossChecks, crossInput, ewsUrlHost, validParts } from './cross-checks.js';
+import { crossChecks, crossInput, ewsUrlHost, graphEndpointHost, validParts } from './cross-checks.js';
 import { retentionPolicyOf } from './retention-schema.js';
 import type { RetentionPolicy } from '../core/archive/retention.js';
 
@@ -71,9 +71,26 @@ export interface TestRelayConfig extends RelayConfig {
   waitMs: number;
 }
 
+/** The `graph` section (protocol graph) with its secrets read. */
+export interface GraphConfig {
+  tenant: string;
+  clientId: string;
+  clientSecret?: string;
+  /** PEM of the certificate and its RSA key, instead of `clientSecret`. */
+  clientCertificate?: string;
+  mailbox: string;
+  folder: string;
+  authority: string;
+  endpoint: string;
+  /** The token's scope when it is not `{endpoint}/.default`. */
+  scope?: string;
+}
+
 /** A connection ready to use: ports filled in for its protocol, secrets resolved. */
-export interface ConnectionConfig extends Omit<ConnectionInput, 'host' | 'port' | 'tlsPort' | 'tls' | 'auth' | 'mailbox' | 'testRelay'> {
-  /** The server's host: as configured, or for ews (where it may be left out) the host of `ews.url`. */
+export interface ConnectionConfig extends Omit<ConnectionInput, 'host' | 'port' | 'tlsPort' | 'tls' | 'auth' | 'mailbox' | 'testRelay' | 'graph'> {
+  /** Protocol graph: where and as whom (secrets read). */
+  graph?: GraphConfig;
+  /** The server's host: as configured, or for ews and graph (where it may be left out) the host of `ews.url` or `graph.endpoint`. */
   host: string;
   /** The probe test's relay; absent: no probe test. */
   testRelay?: TestRelayConfig;
@@ -368,15 +385,27 @@ function resolveConnection(c: ConnectionInput, at: string, { where, problems, wa
     ...opt('scope', c.auth.scope),
   };
   const folders = typeof c.mailbox === 'string' ? [c.mailbox] : [...c.mailbox];
-  const { testRelay: relay, ...rest } = c;
+  const { testRelay: relay, graph: _graphInput, ...rest } = c;
   const testRelay: TestRelayConfig | undefined = relay && {
     ...resolveRelay(relay, (value, key) => secret(value, `testRelay.${key}`)),
     from: relay.from,
     timeoutMs: relay.timeoutMs,
     waitMs: relay.waitMs,
   };
-  const host = c.host ?? (c.ews ? ewsUrlHost(c.ews.url) : '');
-  return { ...rest, host, ...(testRelay ? { testRelay } : {}), mailbox: folders[0]!, folders, port: c.port ?? defaults.port, tlsPort: c.tlsPort ?? defaults.tlsPort, tls, auth };
+  const g = c.graph;
+  const graph: GraphConfig | undefined = g && {
+    tenant: g.tenant,
+    clientId: g.clientId,
+    mailbox: g.mailbox,
+    folder: g.folder,
+    authority: g.authority,
+    endpoint: g.endpoint,
+    ...opt('scope', g.scope),
+    ...opt('clientSecret', secret(g.clientSecret, 'graph.clientSecret')),
+    ...opt('clientCertificate', secret(g.clientCertificate, 'graph.clientCertificate')),
+  };
+  const host = c.host ?? (c.ews ? ewsUrlHost(c.ews.url) : g ? (graphEndpointHost(g.endpoint) ?? '') : '');
+  return { ...rest, ...(graph ? { graph } : {}), host, ...(testRelay ? { testRelay } : {}), mailbox: folders[0]!, folders, port: c.port ?? defaults.port, tlsPort: c.tlsPort ?? defaults.tlsPort, tls, auth };
 }
 
 /** A route with its scenario's secrets read and a script's module made absolute. */

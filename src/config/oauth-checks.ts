@@ -35,11 +35,19 @@ export function isOAuthType(type: string): type is 'xoauth2' | 'oauthbearer' {
  * and a local token broker run on loopback).
  */
 export function tokenUrlProblem(url: string): string | undefined {
+  return httpsUrlProblem(url, 'https://login.microsoftonline.com/TENANT/oauth2/v2.0/token');
+}
+
+/**
+ * Why `url` cannot carry a secret or a token (`example`: what to write instead), or undefined
+ * when it can: https, or http on a loopback host only.
+ */
+export function httpsUrlProblem(url: string, example: string): string | undefined {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    return `${JSON.stringify(url)} is not a URL (write e.g. https://login.microsoftonline.com/TENANT/oauth2/v2.0/token)`;
+    return `${JSON.stringify(url)} is not a URL (write e.g. ${example})`;
   }
   if (u.protocol === 'https:') return undefined;
   const host = u.hostname.replace(/^\[|\]$/g, '');

@@ -14,7 +14,7 @@ export interface ProtocolEntry {
   /** Whether this build has a source adapter for it (else an enabled connection is warned about). */
   source: boolean;
   /** The protocol's own settings section in a connection, required when the protocol is chosen, and what it holds. */
-  section?: { key: 'ews'; holds: string };
+  section?: { key: 'ews' | 'graph'; holds: string };
 }
 
 /** Every protocol a connection may name, in the order the docs list them. */
@@ -22,6 +22,7 @@ export const PROTOCOLS = {
   imap: { ports: { port: 143, tlsPort: 993 }, source: true },
   pop3: { ports: { port: 110, tlsPort: 995 }, source: true },
   ews: { ports: { port: 80, tlsPort: 443 }, source: true, section: { key: 'ews', holds: 'url, version' } },
+  graph: { ports: { port: 80, tlsPort: 443 }, source: true, section: { key: 'graph', holds: 'tenant, clientId, clientSecret or clientCertificate, mailbox' } },
 } as const satisfies Record<string, ProtocolEntry>;
 
 /** A protocol a connection may name. */

@@ -91,7 +91,7 @@ export const connectionSchema = z.strictObject({
   enabled: z.boolean().default(true).meta({ description: 'A disabled connection keeps its config and is not polled.' }),
   description: z.string().default('').meta({ description: 'Free text.' }),
   logging: z.enum(['full', 'errors', 'off']).default('errors').meta({ description: 'Per-connection file log: full (every message), errors, off.' }),
-  host: hostName.optional().meta({ description: 'Server host name or IP address (bare, no port). Required for imap and pop3; for ews the host of ews.url is used when it is not given.' }),
+  host: hostName.optional().meta({ description: 'Server host name or IP address (bare, no port). Required for imap and pop3; for ews the host of ews.url, for graph the host of graph.endpoint is used when it is not given.' }),
   port: port.optional().meta({ description: 'Plain/STARTTLS port; default 143 (IMAP) or 110 (POP3). Not used with security: tls (config check warns when it is set there without tlsPort).' }),
   tlsPort: port.optional().meta({ description: 'Implicit TLS port used with security: tls; default 993 (IMAP) or 995 (POP3).' }),
   security: z
@@ -163,6 +163,20 @@ export const connectionSchema = z.strictObject({
     })
     .optional()
     .meta({ description: 'Exchange Web Services settings (protocol: ews).' }),
+  graph: z
+    .strictObject({
+      tenant: z.string().min(1, 'must not be empty').meta({ description: 'The Entra ID (Azure AD) tenant: its id (a GUID) or a verified domain, e.g. contoso.onmicrosoft.com.' }),
+      clientId: z.string().min(1, 'must not be empty').meta({ description: 'The application (client) id of the app registration granted the Mail.ReadWrite application permission.' }),
+      clientSecret: secret.optional().meta({ description: 'A client secret of the app registration (client credentials grant); or clientCertificate.' }),
+      clientCertificate: secret.optional().meta({ description: 'Instead of clientSecret: PEM of a certificate registered with the app and its unencrypted RSA private key (usually { file }); token requests are signed (private_key_jwt, RS256), the key is never sent.' }),
+      mailbox: z.string().min(1, 'must not be empty').meta({ description: 'The mailbox drained: its user id (a GUID) or user principal name, e.g. journal@contoso.com.' }),
+      folder: z.string().min(1, 'must not be empty').default('inbox').meta({ description: 'The folder drained: a well-known folder name (inbox, archive, junkemail, …) or a path of display names from the top of the mailbox, e.g. Inbox/Journal.' }),
+      authority: z.string().min(1).default('https://login.microsoftonline.com').meta({ description: 'The Microsoft identity platform host tokens are asked of (https://login.microsoftonline.us and others for national clouds); the token endpoint is AUTHORITY/TENANT/oauth2/v2.0/token.' }),
+      endpoint: z.string().min(1).default('https://graph.microsoft.com').meta({ description: 'The Microsoft Graph service root (https://graph.microsoft.us and others for national clouds); the token is asked for ENDPOINT/.default. Replaces host, port and security for protocol graph.' }),
+      scope: z.string().min(1).optional().meta({ description: 'The scope asked of the token endpoint; default ENDPOINT/.default (every application permission granted to the app on Graph). Set it when endpoint is a proxy or test server standing in for Graph, e.g. https://graph.microsoft.com/.default.' }),
+    })
+    .optional()
+    .meta({ description: 'Microsoft Graph settings (protocol: graph): app-only access to one mailbox of an Exchange Online tenant.' }),
 });
 
 const filter = z

@@ -4,6 +4,7 @@
  * options, and `OAUTH2_TUNING` (how early a token is renewed, how long one without
  * `expires_in` is held, the request's time bound).
  */
+import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from '../../core/ports/logger.js';
 import type { ClientCertificate } from './oauth2-client-assertion.js';
 
@@ -20,6 +21,11 @@ export interface TokenRequest {
   scope?: string | undefined;
   /** Bound on the whole request. */
   timeoutMs: number;
+  /**
+   * TLS settings of the connection the token is for (Graph: `tls.ca` and the rest apply to the
+   * token endpoint too); given, the request goes over `node:https` with them instead of `fetch`.
+   */
+  tls?: ConnectionOptions | undefined;
 }
 
 /** A token the endpoint issued. */

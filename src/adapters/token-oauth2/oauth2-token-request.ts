@@ -5,6 +5,9 @@
  * identity platform documents) or by a signed client assertion (oauth2-client-assertion.ts), and its answer (§5.1) read; its errors (§5.2) and fetch's are
  * oauth2-error-map.ts's.
  */
+import http from 'node:http';
+import https from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import type { IssuedToken, TokenRequest } from './oauth2-token-config.js';
 import { mapTokenAnswer, mapTokenRequestError } from './oauth2-error-map.js';
 import { clientAssertion, JWT_BEARER_ASSERTION } from './oauth2-client-assertion.js';
@@ -35,18 +38,12 @@ export async function requestToken(r: TokenRequest, signal?: AbortSignal): Promi
   if (r.refreshToken !== undefined) form.set('refresh_token', r.refreshToken);
   if (r.scope !== undefined) form.set('scope', r.scope);
   const timeout = AbortSignal.timeout(r.timeoutMs);
-  let res: Response;
+  const headers = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  let status: number;
   let body: string;
   try {
-    res = await fetch(r.tokenUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: form.toString(),
-      // A redirect would re-send the secret somewhere the operator did not name.
-      redirect: 'manual',
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-    });
-    body = await res.text();
+    const sig = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    ({ status, body } = r.tls ? await postOverNode(r.tokenUrl, form.toString(), headers, r.tls, sig) : await postOverFetch(r.tokenUrl, form.toString(), headers, sig));
   } catch (err) {
     throw mapTokenRequestError(err, host, timeout.aborted ? r.timeoutMs : undefined);
   }
@@ -57,7 +54,7 @@ export async function requestToken(r: TokenRequest, signal?: AbortSignal): Promi
   } catch {
     json = undefined;
   }
-  if (res.ok && json && typeof json.access_token === 'string' && json.access_token !== '') {
+  if (status >= 200 && status < 300 && json && typeof json.access_token === 'string' && json.access_token !== '') {
     const exp = Number(json.expires_in);
     return {
       accessToken: json.access_token,
@@ -65,6 +62,41 @@ export async function requestToken(r: TokenRequest, signal?: AbortSignal): Promi
       refreshToken: typeof json.refresh_token === 'string' && json.refresh_token !== '' ? json.refresh_token : undefined,
     };
   }
-  throw mapTokenAnswer(res.status, json, { host, grant, clientId: r.clientId });
+  throw mapTokenAnswer(status, json, { host, grant, clientId: r.clientId });
 }
 
+
+/** The POST over node's `fetch` (the system CA store, or NODE_EXTRA_CA_CERTS). */
+async function postOverFetch(url: string, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<{ status: number; body: string }> {
+  // A redirect would re-send the secret somewhere the operator did not name.
+  const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal });
+  return { status: res.status, body: await res.text() };
+}
+
+/**
+ * The POST over `node:https` with the connection's TLS settings (its `tls.ca`, client
+ * certificate, minimum version), which `fetch` cannot take; redirects are not followed either.
+ */
+function postOverNode(url: string, body: string, headers: Record<string, string>, tls: ConnectionOptions, signal: AbortSignal): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  const mod = u.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(u, { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, signal, ...(u.protocol === 'https:' ? tls : {}) }, (res) => {
+      const parts: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        // A token answer is a few KiB; more is no token endpoint.
+        if (size > MAX_TOKEN_ANSWER_BYTES) res.destroy(new Error(`the answer exceeds ${MAX_TOKEN_ANSWER_BYTES} bytes`));
+        else parts.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Bound on a token answer read over node:https. */
+const MAX_TOKEN_ANSWER_BYTES = 1024 * 1024;

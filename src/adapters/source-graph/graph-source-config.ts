@@ -1,0 +1,132 @@
+/**
+ * What the Graph source reads: the connection's settings, the client options built from them, the
+ * token settings of the app-only login, and the fixed values behind the adapter (`GRAPH_TUNING`),
+ * each with its reason.
+ */
+import { MailsluiceError } from '../../core/errors/index.js';
+import { SERVER_SILENCE } from '../../core/ports/mailbox-source.js';
+import type { AccessTokenSource } from '../../core/ports/access-token-source.js';
+import type { Logger } from '../../core/ports/logger.js';
+import type { ConnectionConfig, GraphConfig } from '../../config/loader.js';
+import { tlsClientOptions } from '../tls-node/tls-client-options.js';
+import { OAuth2TokenSource, OAUTH2_TUNING, type OAuth2TokenSourceOptions } from '../token-oauth2/index.js';
+
+/** The Graph source needs the connection's settings, as validated by the one schema. */
+export type GraphSourceConfig = Pick<ConnectionConfig, 'name' | 'graph' | 'tls' | 'unseenOnly' | 'deletePolicy' | 'moveTo' | 'connectTimeoutMs' | 'dataTimeoutMs'>;
+
+/** Tunables with their reasons; not operator settings. */
+export const GRAPH_TUNING = {
+  /** The Graph version every path is under: v1.0, the one Microsoft supports for production use (beta may change without notice). */
+  version: 'v1.0',
+  /**
+   * A message whose `/$value` answer says (Content-Length) it is at most this big is read whole
+   * and handed over `buffered`, so the blob writer stores it while the next one is fetched; a
+   * bigger one, or one without a length, streams into the blob store, never whole in memory.
+   */
+  bufferUpToBytes: 1024 * 1024,
+  /** Messages per listing page (`$top`): the listing asks only id and receivedDateTime, so a page is small; Graph allows up to 1000. */
+  listPageSize: 500,
+  /** Requests per `$batch`: Graph's limit (JSON batching: "currently limited to 20"). */
+  batchSize: 20,
+  /** How many times a throttled request (HTTP 429/503, or one request of a `$batch`) is waited out and sent again before the cycle fails. */
+  throttleRetries: 5,
+  /** Longest single wait on a throttling answer; a server asking more is waited this long and asked again (the retries bound the total). */
+  throttleMaxWaitMs: 5 * 60 * 1000,
+  /** Throttled without a Retry-After: wait this long. */
+  throttleDefaultWaitMs: 2000,
+  /** With `dataTimeoutMs` 0: the silence a request may wait through, and how often a warning is logged meanwhile (`SERVER_SILENCE`). */
+  silenceLimitMs: SERVER_SILENCE.limitMs,
+  silenceWarnEveryMs: SERVER_SILENCE.warnEveryMs,
+  /** Longest JSON answer read whole (every answer but `/$value`): a server that sends more is refused. */
+  maxJsonBytes: 32 * 1024 * 1024,
+  /** Sockets kept alive to Graph: one for the request being read, one for the next message's, asked while the caller stores the one before. */
+  sockets: 2,
+} as const;
+
+/** Where Graph is: scheme, host, port, and the origin nextLinks must stay on. */
+export interface GraphEndpoint {
+  secure: boolean;
+  host: string;
+  port: number;
+  /** `https://graph.microsoft.com` (no trailing slash), for sentences, the token scope and nextLinks. */
+  origin: string;
+}
+
+/** `graph.endpoint` split; CONFIG_INVALID when it is no http(s) URL. */
+export function graphEndpoint(name: string, endpoint: string): GraphEndpoint {
+  let u: URL;
+  try {
+    u = new URL(endpoint);
+  } catch {
+    throw new MailsluiceError('CONFIG_INVALID', `connection ${name}: graph.endpoint ${JSON.stringify(endpoint)} is not a URL (write e.g. https://graph.microsoft.com)`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new MailsluiceError('CONFIG_INVALID', `connection ${name}: graph.endpoint must be an https URL`);
+  const secure = u.protocol === 'https:';
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return { secure, host, port: u.port ? Number(u.port) : secure ? 443 : 80, origin: u.origin };
+}
+
+/** TLS settings, in node:tls terms. */
+export type GraphTlsOptions = ReturnType<typeof tlsClientOptions>;
+
+/** Options of `GraphClient`. */
+export interface GraphClientOptions {
+  endpoint: GraphEndpoint;
+  /** `/users/{mailbox}`, the root of every mailbox path (under the version). */
+  userPath: string;
+  /** `graph.mailbox` as configured, for sentences. */
+  mailbox: string;
+  tls: GraphTlsOptions;
+  /** Bounds the TCP connect and the TLS handshake; 0 = none. */
+  connectTimeoutMs: number;
+  /** Drop the request when nothing arrives for this long while waiting on the server; 0 = `silence`. */
+  dataTimeoutMs: number;
+  /** With `dataTimeoutMs` 0: the limit on silence and how often to warn of it. */
+  silence?: { limitMs: number; warnEveryMs: number; onSilence?: (silentMs: number, waitingFor: string) => void };
+}
+
+/** The `graph` section, or CONFIG_INVALID naming what is missing. */
+export function graphSettings(cfg: Pick<GraphSourceConfig, 'name' | 'graph'>): GraphConfig {
+  if (!cfg.graph) throw new MailsluiceError('CONFIG_INVALID', `connection ${cfg.name}: protocol graph needs the graph section (tenant, clientId, clientSecret or clientCertificate, mailbox)`);
+  return cfg.graph;
+}
+
+/** Builds the Graph client's options from the connection settings. */
+export function graphClientOptions(cfg: GraphSourceConfig): GraphClientOptions {
+  const g = graphSettings(cfg);
+  return {
+    endpoint: graphEndpoint(cfg.name, g.endpoint),
+    userPath: `/users/${encodeURIComponent(g.mailbox)}`,
+    mailbox: g.mailbox,
+    tls: tlsClientOptions(cfg.tls),
+    connectTimeoutMs: cfg.connectTimeoutMs,
+    dataTimeoutMs: cfg.dataTimeoutMs,
+    silence: { limitMs: GRAPH_TUNING.silenceLimitMs, warnEveryMs: GRAPH_TUNING.silenceWarnEveryMs },
+  };
+}
+
+/**
+ * The app-only token request of a Graph connection (ADR 0047): the tenant's v2.0 token endpoint
+ * under `graph.authority`, client credentials with the secret or the certificate, the scope
+ * `{graph.endpoint}/.default` (every application permission granted to the app; `graph.scope`
+ * when the endpoint stands in for Graph), over the
+ * connection's TLS settings.
+ */
+export function graphTokenOptions(cfg: Pick<GraphSourceConfig, 'name' | 'graph' | 'tls' | 'connectTimeoutMs'>): OAuth2TokenSourceOptions {
+  const g = graphSettings(cfg);
+  const authority = g.authority.replace(/\/+$/, '');
+  return {
+    tokenUrl: `${authority}/${encodeURIComponent(g.tenant)}/oauth2/v2.0/token`,
+    clientId: g.clientId,
+    clientSecret: g.clientSecret,
+    clientCertificatePem: g.clientCertificate,
+    scope: g.scope ?? `${g.endpoint.replace(/\/+$/, '')}/.default`,
+    tls: tlsClientOptions(cfg.tls),
+    timeoutMs: cfg.connectTimeoutMs || OAUTH2_TUNING.requestTimeoutMs,
+  };
+}
+
+/** A token source of its own for a Graph connection (when the composition root handed none over). */
+export function graphTokenSource(cfg: Pick<GraphSourceConfig, 'name' | 'graph' | 'tls' | 'connectTimeoutMs'>, logger?: Logger): AccessTokenSource {
+  return new OAuth2TokenSource({ ...graphTokenOptions(cfg), ...(logger ? { logger } : {}) });
+}
