@@ -43,6 +43,7 @@ export interface StoredSettings {
     waitMs: number;
   };
   ews?: { url: string; version: string };
+  graph?: { tenant: string; clientId: string; mailbox: string; folder: string; authority: string; endpoint: string; scope?: string };
   secretsSet: string[];
 }
 

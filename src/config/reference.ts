@@ -15,7 +15,7 @@ import { configSchema } from './schema.js';
 export const MINIMAL_EXAMPLE = `dataDir: ./data                 # archive, database, logs (embedded mode)
 connections:
   - name: journal               # system name
-    protocol: imap              # imap | pop3 | ews
+    protocol: imap              # imap | pop3 | ews | graph
     host: mail.example.com
     port: 143
     tlsPort: 993
@@ -245,6 +245,10 @@ on the valid parts of a file whose shape is wrong, so \`config check\` lists bot
 (\`ews.url\` is \`host[:port]/path\` without \`https://\`, always HTTPS; \`partialFetch\`, \`xoauth2\` and \`oauthbearer\` do not apply),
 and \`ews\` applies to no other protocol; a route's \`response\`/\`errorResponse\` is refused on a POP3 connection, and on an
 EWS one may add \`\\Seen\` (the item is marked read) and keywords (each becomes a category), no other system flag;
+\`protocol: graph\` needs \`graph\` (\`tenant\`, \`clientId\`, \`mailbox\` and \`clientSecret\` or
+\`clientCertificate\`, not both; \`authority\` and \`endpoint\` https, or http on loopback, scheme and host
+only; the folder is \`graph.folder\`, not \`mailbox\`; no \`auth\` keys, \`idle\`, \`partialFetch\` or
+scenario responses), and \`graph\` applies to no other protocol;
 \`auth.type: basic\` needs \`username\` and \`password\`; \`xoauth2\` and \`oauthbearer\` need \`username\` and
 either \`accessToken\` or \`tokenUrl\` (https, or http on loopback) with \`clientId\` and \`clientSecret\`, \`clientCertificate\`
 (PEM of the certificate and its RSA key) or \`refreshToken\` (not both forms, not a secret and a certificate); \`ntlm\` needs \`username\` and \`password\` (the domain in \`auth.domain\` or as
@@ -254,6 +258,30 @@ connection and route names are unique; \`routes[].connection\` names a configure
 \`routes[].bus\` is below \`buses\`; \`api.publicUrl\` is required when \`api.listen\` listens on every
 interface (\`0.0.0.0\`, \`[::]\`). When \`port\`/\`tlsPort\` are left out they default to the
 protocol's (IMAP 143/993, POP3 110/995).
+
+## Microsoft Graph (Exchange Online)
+
+\`protocol: graph\` drains one folder of one Exchange Online mailbox through Microsoft Graph with
+app-only access: an app registration in the tenant with the \`Mail.ReadWrite\` application
+permission (admin consent; an application access policy may narrow it to the journal mailbox).
+
+\`\`\`yaml
+connections:
+  - name: journal
+    protocol: graph
+    graph:
+      tenant: contoso.onmicrosoft.com     # or the tenant id
+      clientId: 00000000-0000-0000-0000-000000000000
+      clientSecret: { env: GRAPH_SECRET } # or clientCertificate: { file: /etc/mailsluice/app.pem }
+      mailbox: journal@contoso.com        # user id or principal name
+      folder: inbox                       # well-known name or Inbox/Journal
+\`\`\`
+
+Tokens come from \`AUTHORITY/TENANT/oauth2/v2.0/token\` (client credentials, scope
+\`ENDPOINT/.default\`), are renewed before they expire and once when Graph refuses one, and are
+never logged; \`tls\` applies to the token endpoint and to Graph alike. \`deletePolicy\`:
+\`delete-and-expunge\` deletes permanently (\`permanentDelete\`), \`delete\` moves to Deleted Items,
+\`mark-seen\` sets \`isRead\`, \`move\` moves to \`moveTo\` (a folder as \`graph.folder\` names one).
 
 ## Windows authentication (NTLM)
 

@@ -39,10 +39,10 @@ test('the bodies have every key of the configuration schema, its required keys, 
     assert.deepEqual(Object.keys(s.properties).sort(), Object.keys(zod.shape).sort());
     assert.ok(!('$schema' in s));
   }
-  // host: required for imap and pop3 by config check, not by the schema (for ews the host of ews.url is taken).
+  // host: required for imap and pop3 by config check, not by the schema (for ews the host of ews.url is taken, for graph that of graph.endpoint).
   assert.deepEqual(schemas.ConnectionInput!.required, ['name', 'protocol']);
   assert.deepEqual(schemas.RouteInput!.required, ['name', 'connection', 'scenario']);
-  assert.deepEqual(schemas.ConnectionInput!.properties.protocol.enum, ['imap', 'pop3', 'ews']);
+  assert.deepEqual(schemas.ConnectionInput!.properties.protocol.enum, ['imap', 'pop3', 'ews', 'graph']);
 });
 
 test('secrets are write-only and take the literal, { env }, { file } and { secret } forms', () => {

@@ -263,6 +263,13 @@ test('console: connections listed, one created with the keyboard, tested, edited
         await present('f-mailbox', 'f-idle', 'f-unseenOnly', 'f-auth-apop', 'f-ews-url', 'f-ews-version', 'f-host', 'f-port', 'f-security', 'f-partialFetch'),
         [true, true, true, false, true, true, false, false, false, false],
       );
+      await page.keyboard.press('ArrowDown');
+      // Graph: the tenant, app and mailbox replace host, port, security and the login; unseenOnly applies, IDLE and folders (mailbox) do not.
+      assert.deepEqual(
+        await present('f-graph-tenant', 'f-graph-clientId', 'f-graph-clientSecret', 'f-graph-mailbox', 'f-graph-folder', 'f-unseenOnly', 'f-mailbox', 'f-idle', 'f-host', 'f-security', 'f-auth-type', 'f-auth-username', 'f-ews-url'),
+        [true, true, true, true, true, true, false, false, false, false, false, false, false],
+      );
+      assert.equal(await page.$eval('label[for="f-graph-tenant"]', (e) => e.textContent), 'Клиент (тенант) (обязательно)');
 
       // A viewer (a browser context of its own): the list and the settings, read-only; no write action offered.
       const viewerContext = await chromium.browser.createBrowserContext();
