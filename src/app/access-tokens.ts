@@ -12,7 +12,9 @@ import type { Logger } from '../core/ports/logger.js';
 import type { ConnectionConfig } from '../config/loader.js';
 import { isOAuthType } from '../config/oauth-checks.js';
 import { accessTokenSourceFor, OAuth2TokenSource, OAUTH2_TUNING } from '../adapters/token-oauth2/index.js';
-import { graphTokenOptions } from '../adapters/source-graph/index.js';
+import { graphSettings } from '../adapters/source-graph/index.js';
+import { tlsClientOptions } from '../adapters/tls-node/tls-client-options.js';
+import type { OAuth2TokenSourceOptions } from '../adapters/token-oauth2/index.js';
 
 const shared = new Map<string, AccessTokenSource>();
 
@@ -41,4 +43,23 @@ export function accessTokensFor(cfg: Pick<ConnectionConfig, 'name' | 'protocol' 
     shared.set(key, s);
   }
   return s;
+}
+
+/**
+ * The app-only token request of a Graph connection (ADR 0047c): the tenant's v2.0 token endpoint
+ * under `graph.authority`, client credentials with the secret or the certificate, the scope
+ * `{graph.endpoint}/.default` (every application permission granted to the app; `graph.scope`
+ * when the endpoint stands in for Graph), over the connection's TLS settings.
+ */
+export function graphTokenOptions(cfg: Pick<ConnectionConfig, 'name' | 'graph' | 'tls' | 'connectTimeoutMs'>): OAuth2TokenSourceOptions {
+  const g = graphSettings(cfg);
+  return {
+    tokenUrl: `${g.authority.replace(/\/+$/, '')}/${encodeURIComponent(g.tenant)}/oauth2/v2.0/token`,
+    clientId: g.clientId,
+    clientSecret: g.clientSecret,
+    clientCertificatePem: g.clientCertificate,
+    scope: g.scope ?? `${g.endpoint.replace(/\/+$/, '')}/.default`,
+    tls: tlsClientOptions(cfg.tls),
+    timeoutMs: cfg.connectTimeoutMs || OAUTH2_TUNING.requestTimeoutMs,
+  };
 }

@@ -65,7 +65,8 @@ export function graphForeignLink(ctx: GraphErrorContext, what: string, link: str
 /** Graph's error object of an answer's body: `{ error: { code, message } }`. */
 export function graphErrorOf(body: unknown): { code: string; message: string } {
   const e = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-  return { code: typeof e?.code === 'string' ? e.code : '', message: typeof e?.message === 'string' ? e.message : '' };
+  const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+  return { code: text(e?.code), message: text(e?.message) };
 }
 
 /** Graph error codes that say the mailbox is not there (or not reachable over REST). */

@@ -1,13 +1,13 @@
-import { lookup } from 'node:dns/promises';
 import { MailsluiceError } from '../../core/errors/index.js';
 import { tokenStep } from '../../core/ports/access-token-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { SourceRuntime } from '../../core/ports/mailbox-source.js';
 import type { ProbeResult, ProbeStep, ProbeStepListener } from '../source-imap/imap-probe.js';
+import { ProbeSteps } from '../https-node/https-probe-steps.js';
 import { GraphClient } from './graph-client.js';
 import { mapGraphError } from './graph-error-map.js';
 import { resolveGraphFolder } from './graph-folders.js';
-import { graphClientOptions, graphSettings, graphTokenSource, type GraphSourceConfig } from './graph-source-config.js';
+import { graphClientOptions, graphSettings, type GraphSourceConfig } from './graph-source-config.js';
 
 /** A probe must end even when the operator set "no timeout": this stands in for 0. */
 const PROBE_FALLBACK_TIMEOUT_MS = 30_000;
@@ -20,78 +20,51 @@ const PROBE_FALLBACK_TIMEOUT_MS = 30_000;
  * runs through the same client as the drain; nothing is changed on the server.
  */
 export async function probeGraph(cfg: GraphSourceConfig, logger: Logger, onStep?: ProbeStepListener, runtime: SourceRuntime = {}): Promise<ProbeResult> {
-  const steps: ProbeStep[] = [];
-  let t0 = Date.now();
-  let log = logger.child({ probe: 'graph' });
-  const record = (s: ProbeStep): void => {
-    steps.push(s);
-    onStep?.(s);
-  };
-  const pass = (step: ProbeStep['step'], detail: string): void => {
-    const now = Date.now();
-    record({ step, ok: true, detail, ms: now - t0 });
-    log.debug('connection test step passed', { step, detail });
-    t0 = now;
-  };
+  const probe = new ProbeSteps(logger.child({ probe: 'graph' }), onStep);
   let opts;
   try {
     opts = graphClientOptions(cfg);
   } catch (err) {
-    const e = err instanceof MailsluiceError ? err : new MailsluiceError('CONFIG_INVALID', String(err));
-    record({ step: 'resolve', ok: false, detail: e.message, code: e.code, ms: 0 });
-    return { ok: false, steps };
+    return probe.fail('resolve', err);
   }
   const g = graphSettings(cfg);
   const ctx = { host: opts.endpoint.host, port: opts.endpoint.port, origin: opts.endpoint.origin, mailbox: g.mailbox };
-  log = logger.child({ probe: 'graph', host: ctx.host, port: ctx.port });
-  const fail = (step: ProbeStep['step'], err: unknown): ProbeResult => {
-    const e = mapGraphError(err, ctx);
-    record({ step, ok: false, detail: e.message, code: e.code, ms: Date.now() - t0 });
-    log.warn('connection test step failed', { step, code: e.code, detail: e.message });
-    return { ok: false, steps };
-  };
-
+  probe.at(logger.child({ probe: 'graph', host: ctx.host, port: ctx.port }), (err) => mapGraphError(err, ctx));
+  const unresolved = await probe.resolve(ctx.host);
+  if (unresolved) return unresolved;
+  const tokens = runtime.accessTokens;
   try {
-    const a = await lookup(ctx.host);
-    pass('resolve', `${ctx.host} is ${a.address}`);
+    probe.pass('token', await tokenStep(tokens, `connection ${cfg.name}`));
   } catch (err) {
-    return fail('resolve', err);
+    return probe.fail('token', err);
   }
-  const tokens = runtime.accessTokens ?? graphTokenSource(cfg, logger);
-  try {
-    pass('token', await tokenStep(tokens, `connection ${cfg.name}`));
-  } catch (err) {
-    return fail('token', err);
-  }
+  if (!tokens) return probe.fail('token', new MailsluiceError('INTERNAL', 'no token source'));
 
-  const done = new Set<string>();
   const client = new GraphClient(
     { ...opts, connectTimeoutMs: opts.connectTimeoutMs || PROBE_FALLBACK_TIMEOUT_MS, dataTimeoutMs: opts.dataTimeoutMs || PROBE_FALLBACK_TIMEOUT_MS },
     tokens,
     (step, detail) => {
-      if (step === 'token') return; // reported above
-      done.add(step);
-      pass(step, detail);
+      if (step !== 'token') probe.pass(step, detail); // the token was reported above
     },
   );
   try {
     // The top of the mailbox is in every mailbox: this call tests the token and the app's access alone.
     try {
       await client.json('GET', client.mailboxPath('/mailFolders?$top=1&$select=id'), 'the folders of the mailbox', 'mailbox');
-      pass('auth', `Microsoft Graph accepted the app's token; mailbox ${JSON.stringify(g.mailbox)} is reachable`);
+      probe.pass('auth', `Microsoft Graph accepted the app's token; mailbox ${JSON.stringify(g.mailbox)} is reachable`);
     } catch (err) {
-      const failed: ProbeStep['step'] = !done.has('connect') ? 'connect' : opts.endpoint.secure && !done.has('tls') ? 'tls' : err instanceof MailsluiceError && err.code === 'SOURCE_MAILBOX_NOT_FOUND' ? 'mailbox' : 'auth';
-      return fail(failed, err);
+      const failed: ProbeStep['step'] = !probe.done.has('connect') ? 'connect' : opts.endpoint.secure && !probe.done.has('tls') ? 'tls' : err instanceof MailsluiceError && err.code === 'SOURCE_MAILBOX_NOT_FOUND' ? 'mailbox' : 'auth';
+      return probe.fail(failed, err);
     }
     let folder;
     try {
       folder = await resolveGraphFolder(client, g.folder);
-      pass('mailbox', `opened ${JSON.stringify(g.folder)} (${folder.name}) of ${JSON.stringify(g.mailbox)}`);
+      probe.pass('mailbox', `opened ${JSON.stringify(g.folder)} (${folder.name}) of ${JSON.stringify(g.mailbox)}`);
     } catch (err) {
-      return fail('mailbox', err);
+      return probe.fail('mailbox', err);
     }
-    pass('count', `${folder.total} message${folder.total === 1 ? '' : 's'} in the folder`);
-    return { ok: true, steps, messages: folder.total, tls: opts.endpoint.secure };
+    probe.pass('count', `${folder.total} message${folder.total === 1 ? '' : 's'} in the folder`);
+    return { ok: true, steps: probe.steps, messages: folder.total, tls: opts.endpoint.secure };
   } finally {
     client.close();
   }

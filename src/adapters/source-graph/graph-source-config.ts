@@ -1,15 +1,12 @@
 /**
- * What the Graph source reads: the connection's settings, the client options built from them, the
- * token settings of the app-only login, and the fixed values behind the adapter (`GRAPH_TUNING`),
- * each with its reason.
+ * What the Graph source reads: the connection's settings, the client options built from them, and
+ * the fixed values behind the adapter (`GRAPH_TUNING`), each with its reason. The app-only token
+ * comes from the composition root (`app/access-tokens.ts`), as IMAP's and POP3's do.
  */
 import { MailsluiceError } from '../../core/errors/index.js';
 import { SERVER_SILENCE } from '../../core/ports/mailbox-source.js';
-import type { AccessTokenSource } from '../../core/ports/access-token-source.js';
-import type { Logger } from '../../core/ports/logger.js';
 import type { ConnectionConfig, GraphConfig } from '../../config/loader.js';
 import { tlsClientOptions } from '../tls-node/tls-client-options.js';
-import { OAuth2TokenSource, OAUTH2_TUNING, type OAuth2TokenSourceOptions } from '../token-oauth2/index.js';
 
 /** The Graph source needs the connection's settings, as validated by the one schema. */
 export type GraphSourceConfig = Pick<ConnectionConfig, 'name' | 'graph' | 'tls' | 'unseenOnly' | 'deletePolicy' | 'moveTo' | 'connectTimeoutMs' | 'dataTimeoutMs'>;
@@ -103,30 +100,4 @@ export function graphClientOptions(cfg: GraphSourceConfig): GraphClientOptions {
     dataTimeoutMs: cfg.dataTimeoutMs,
     silence: { limitMs: GRAPH_TUNING.silenceLimitMs, warnEveryMs: GRAPH_TUNING.silenceWarnEveryMs },
   };
-}
-
-/**
- * The app-only token request of a Graph connection (ADR 0047): the tenant's v2.0 token endpoint
- * under `graph.authority`, client credentials with the secret or the certificate, the scope
- * `{graph.endpoint}/.default` (every application permission granted to the app; `graph.scope`
- * when the endpoint stands in for Graph), over the
- * connection's TLS settings.
- */
-export function graphTokenOptions(cfg: Pick<GraphSourceConfig, 'name' | 'graph' | 'tls' | 'connectTimeoutMs'>): OAuth2TokenSourceOptions {
-  const g = graphSettings(cfg);
-  const authority = g.authority.replace(/\/+$/, '');
-  return {
-    tokenUrl: `${authority}/${encodeURIComponent(g.tenant)}/oauth2/v2.0/token`,
-    clientId: g.clientId,
-    clientSecret: g.clientSecret,
-    clientCertificatePem: g.clientCertificate,
-    scope: g.scope ?? `${g.endpoint.replace(/\/+$/, '')}/.default`,
-    tls: tlsClientOptions(cfg.tls),
-    timeoutMs: cfg.connectTimeoutMs || OAUTH2_TUNING.requestTimeoutMs,
-  };
-}
-
-/** A token source of its own for a Graph connection (when the composition root handed none over). */
-export function graphTokenSource(cfg: Pick<GraphSourceConfig, 'name' | 'graph' | 'tls' | 'connectTimeoutMs'>, logger?: Logger): AccessTokenSource {
-  return new OAuth2TokenSource({ ...graphTokenOptions(cfg), ...(logger ? { logger } : {}) });
 }

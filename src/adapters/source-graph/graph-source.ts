@@ -8,7 +8,7 @@ import { pause } from '../timer-node/pause.js';
 import { GraphClient, type BatchRequest } from './graph-client.js';
 import { graphBadAnswer, graphHttpError } from './graph-error-map.js';
 import { resolveGraphFolder, type GraphFolder } from './graph-folders.js';
-import { GRAPH_TUNING, graphClientOptions, graphSettings, graphTokenSource, type GraphClientOptions, type GraphSourceConfig } from './graph-source-config.js';
+import { GRAPH_TUNING, graphClientOptions, graphSettings, type GraphClientOptions, type GraphSourceConfig } from './graph-source-config.js';
 
 /** The archive key of a message: `graph:<id>`. */
 export function graphKey(id: string): string {
@@ -81,7 +81,9 @@ export class GraphSource implements MailboxSource {
         onSilence: (ms, what) => this.logger.warn(`no data from Microsoft Graph for ${Math.round(ms / 1000)} s while waiting for ${what}`, { waitingFor: what, silentMs: ms, limitMs: cfg.dataTimeoutMs || limitMs }),
       },
     };
-    this.tokens = runtime.accessTokens ?? graphTokenSource(cfg, logger);
+    // The token must outlive this session's source: the composition root hands it over (ADR 0045).
+    if (!runtime.accessTokens) throw new MailsluiceError('CONFIG_INVALID', `connection ${cfg.name}: the Graph source was given no token source`);
+    this.tokens = runtime.accessTokens;
   }
 
   /** When the server's certificate expires (after `open`). */
