@@ -15,9 +15,10 @@ import type { SourceRuntime } from '../../src/core/ports/mailbox-source.js';
 import { JsonlLogger } from '../../src/adapters/logger-jsonl/index.js';
 import { MailsluiceError } from '../../src/core/errors/index.js';
 import type { Candidate, FetchedMessage, TransferMemory } from '../../src/core/ports/mailbox-source.js';
-import { GRAPH_CLIENT_ID, GRAPH_CLIENT_SECRET, GRAPH_TENANT, startGraphSimulator, type GraphSimulator, type GraphSimulatorOptions } from '../harness/graph-simulator.js';
+import { GRAPH_CLIENT_ID, GRAPH_CLIENT_SECRET, GRAPH_MAILBOX, GRAPH_TENANT, startGraphSimulator, type GraphSimulator, type GraphSimulatorOptions } from '../harness/graph-simulator.js';
 import { graphConnection, graphRuntime } from '../harness/graph-connection.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
+import { MemorySyncStateStore } from '../reference/memory-sync-state.js';
 
 /** A Graph source with a token source of its own, as the composition root builds one. */
 function graphSource(conn: ConnectionConfig, logger: Logger, extra: SourceRuntime = {}): GraphSource {
@@ -298,4 +299,33 @@ test('the connection test: resolve, token, connect, tls, auth, mailbox, count; e
   await failing({ folder: 'Archive/Nope' }, 'mailbox', 'SOURCE_MAILBOX_NOT_FOUND', /no folder "Nope"/);
   await failing({ clientId: 'c0ffee00-0000-4000-8000-000000000001', clientSecret: 'other-secret' }, 'auth', 'SOURCE_AUTH_REJECTED', /HTTP 403.*Mail\.ReadWrite/);
   await failing({}, 'token', 'SOURCE_TLS_UNTRUSTED', /not trusted|certificate/, { tls: { verify: true } });
+});
+
+test('with leave and a sync-state store the listing is a delta query: the link advances only past settled pages, a later listing asks from it, an expired one starts over', async () => {
+  const s = await sim();
+  const ids = fill(s, [1, 2, 3].map((i) => makeMessage(i)));
+  const states = new MemorySyncStateStore();
+  const done = new Set<string>();
+  const settled = async (keys: string[]): Promise<Set<string>> => new Set(keys.filter((k) => done.has(k)));
+  const { logger, lines } = capture();
+  const src = graphSource(graphConnection(s, { deletePolicy: 'leave' }), logger, { syncState: states });
+  try {
+    await src.open();
+    const first = await src.listCandidates(10, undefined, settled);
+    assert.deepEqual(first.map((c) => c.key), ids.map((id) => `graph:${id}`), 'oldest first');
+    assert.equal(await states.get('journal', `${GRAPH_MAILBOX}/inbox`), undefined, 'nothing settled: the link stays where it was');
+    for (const c of first) done.add(c.key);
+    assert.deepEqual(await src.listCandidates(10, undefined, settled), []);
+    const link = await states.get('journal', `${GRAPH_MAILBOX}/inbox`);
+    assert.match(link ?? '', /\$deltatoken=/, 'the deltaLink is durable once every message is settled');
+    const fourth = fill(s, [makeMessage(4)])[0]!;
+    const before = s.count('delta');
+    assert.deepEqual((await src.listCandidates(10, undefined, settled)).map((c) => c.key), [`graph:${fourth}`]);
+    assert.equal(s.count('delta') - before, 1, 'one page from the stored link, not the whole folder');
+    s.fault.expireDeltaTokens();
+    assert.deepEqual((await src.listCandidates(10, undefined, settled)).map((c) => c.key), [`graph:${fourth}`], 'a full round again, what was taken skipped');
+    assert.ok(lines.some((l) => l.includes('no longer knows the stored delta link')));
+  } finally {
+    await src.close();
+  }
 });

@@ -8,6 +8,7 @@ import { pause } from '../timer-node/pause.js';
 import { GraphClient, type BatchRequest } from './graph-client.js';
 import { graphBadAnswer, graphHttpError } from './graph-error-map.js';
 import { resolveGraphFolder, type GraphFolder } from './graph-folders.js';
+import { listByDelta } from './graph-delta.js';
 import { GRAPH_TUNING, graphClientOptions, graphSettings, type GraphClientOptions, type GraphSourceConfig } from './graph-source-config.js';
 
 /** The archive key of a message: `graph:<id>`. */
@@ -49,7 +50,8 @@ type Opened = { kind: 'gone' } | { kind: 'buffered'; body: Buffer } | { kind: 's
  * same while it stays in its folder, which is all a drain needs). The listing is the folder's
  * messages oldest first (`$orderby=receivedDateTime`), paged by `@odata.nextLink`; with `leave`
  * (and `mark-seen` without `unseenOnly`) the messages stay, so the listing asks `settled` which
- * keys were taken already. Fetch is `GET …/messages/{id}/$value`, the MIME as Exchange has it: a
+ * keys were taken already, and with a sync-state store it is a delta query from the durable link
+ * (`graph-delta.ts`). Fetch is `GET …/messages/{id}/$value`, the MIME as Exchange has it: a
  * small one read whole (the next one asked meanwhile), a large one streamed. Server actions run
  * after the commit, in `$batch`es, and are complete when Graph answered them.
  */
@@ -125,8 +127,14 @@ export class GraphSource implements MailboxSource {
 
   async listCandidates(limit: number, _after?: { uidValidity: number; lastUid: number }, settled?: (keys: string[]) => Promise<Set<string>>): Promise<Candidate[]> {
     const client = this.session();
+    const folder = this.requireFolder();
+    const states = this.runtime.syncState;
+    if (states && settled && this.itemsStay()) {
+      const g = graphSettings(this.cfg);
+      return listByDelta({ client, folder, states, connection: this.cfg.name, stateKey: `${g.mailbox}/${g.folder}`, limit, settled, logger: this.logger, keyOf: graphKey });
+    }
     const out: Candidate[] = [];
-    let link: string | undefined = this.firstPage(this.requireFolder());
+    let link: string | undefined = this.firstPage(folder);
     while (link !== undefined && out.length < limit) {
       const page = (await client.json('GET', link, 'the folder listing', 'folder')) as { value?: unknown; '@odata.nextLink'?: unknown } | undefined;
       if (!Array.isArray(page?.value)) throw graphBadAnswer(client.ctx, 'the folder listing', 'no value array');
@@ -143,6 +151,11 @@ export class GraphSource implements MailboxSource {
       link = typeof next === 'string' && listed.length > 0 ? next : undefined;
     }
     return out;
+  }
+
+  /** Whether committed messages stay in the folder (so the full listing would grow with it): then the delta query. */
+  private itemsStay(): boolean {
+    return this.cfg.deletePolicy === 'leave' || (this.cfg.deletePolicy === 'mark-seen' && !this.cfg.unseenOnly);
   }
 
   /**
