@@ -10,7 +10,7 @@
 import type { Candidate } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { SyncStateStore } from '../../core/ports/sync-state-store.js';
-import { SyncCursorWalk } from '../../core/connection/sync-cursor.js';
+import { oldestFirst, walkSyncPages } from '../../core/connection/sync-cursor.js';
 import { responseCode, responseMessages, type EwsClient } from './ews-client.js';
 import { syncFolderItems, type EwsFolderRef } from './ews-soap.js';
 import { EWS_TUNING } from './ews-source-config.js';
@@ -48,30 +48,26 @@ type SyncAnswer = { state: string; last: boolean; created: Created[]; changes: n
  * Writes the state forward as the policy allows; drops it when the server refuses it.
  */
 export async function listBySync(l: EwsSyncListing): Promise<Candidate[]> {
-  const walk = new SyncCursorWalk(await l.states.get(l.connection, l.mailbox));
-  const found: Created[] = [];
   const pageSize = Math.max(1, Math.min(EWS_TUNING.syncPageSize, l.limit));
-  while (found.length < l.limit) {
-    const answer = await syncPage(l, walk.from, pageSize);
-    if ('refused' in answer) {
-      const next = walk.rejected();
-      if (!next.restart) throw l.client.responseError('SyncFolderItems', answer.refused.code, answer.refused.text);
-      if (next.drop) await l.states.drop(l.connection, l.mailbox);
-      l.logger.warn('the EWS server refused the stored synchronisation state of the folder; it is dropped and the folder synchronised in full (what was archived already is skipped)', {
-        mailbox: l.mailbox,
-        code: answer.refused.code,
-      });
-      continue;
-    }
-    const keys = answer.created.map((c) => c.key);
-    const settled = keys.length > 0 ? await l.settled(keys) : new Set<string>();
-    const verdict = walk.page(keys, settled, answer.state, l.limit - found.length);
-    if (verdict.advanceTo !== undefined) await l.states.put(l.connection, l.mailbox, verdict.advanceTo);
-    const take = new Set(verdict.take);
-    for (const c of answer.created) if (take.has(c.key)) found.push(c);
-    // An empty page that says more follows would be asked again forever: the next cycle goes on.
-    if (answer.last || answer.changes === 0) break;
-  }
+  let refusal = { code: '', text: '' };
+  const found = await walkSyncPages<Created>({
+    states: l.states,
+    connection: l.connection,
+    folder: l.mailbox,
+    limit: l.limit,
+    settled: l.settled,
+    page: async (state) => {
+      const answer = await syncPage(l, state, pageSize);
+      if ('refused' in answer) {
+        refusal = answer.refused;
+        return { refused: answer.refused.code };
+      }
+      return { state: answer.state, last: answer.last, items: answer.created, changes: answer.changes };
+    },
+    restarting: (code) =>
+      l.logger.warn('the EWS server refused the stored synchronisation state of the folder; it is dropped and the folder synchronised in full (what was archived already is skipped)', { mailbox: l.mailbox, code }),
+    refusedForGood: () => l.client.responseError('SyncFolderItems', refusal.code, refusal.text),
+  });
   return oldestFirst(found).map((c) => ({ key: c.key, size: c.size }));
 }
 
@@ -98,13 +94,4 @@ async function syncPage(l: EwsSyncListing, state: string | undefined, max: numbe
 
 function createdOf(key: string, item: XmlNode | undefined): Created {
   return { key, size: Number(child(item, 'Size')?.text ?? 0) || 0, received: Date.parse(child(item, 'DateTimeReceived')?.text ?? '') };
-}
-
-/** Sorted by time received (unknown times last), the server's order kept among equal times. */
-function oldestFirst(items: Created[]): Created[] {
-  return items
-    .map((c, i) => ({ c, i }))
-    .map(({ c, i }) => ({ c, i, t: Number.isNaN(c.received) ? Number.POSITIVE_INFINITY : c.received }))
-    .sort((a, b) => (a.t === b.t ? a.i - b.i : a.t < b.t ? -1 : 1))
-    .map((x) => x.c);
 }

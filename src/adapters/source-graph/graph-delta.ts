@@ -11,7 +11,7 @@
 import type { Candidate } from '../../core/ports/mailbox-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { SyncStateStore } from '../../core/ports/sync-state-store.js';
-import { SyncCursorWalk } from '../../core/connection/sync-cursor.js';
+import { oldestFirst, walkSyncPages, type SyncPage } from '../../core/connection/sync-cursor.js';
 import type { GraphClient } from './graph-client.js';
 import { graphBadAnswer, graphHttpError } from './graph-error-map.js';
 import type { GraphFolder } from './graph-folders.js';
@@ -37,40 +37,27 @@ interface Seen {
   received: number;
 }
 
-type DeltaAnswer = { state: string; last: boolean; seen: Seen[]; count: number } | { refused: string };
 
 const WHAT = 'the delta listing of the folder';
 
 /** Lists at most `limit` messages not settled from the durable link on, oldest first within what this listing found. */
 export async function listByDelta(l: GraphDeltaListing): Promise<Candidate[]> {
-  const walk = new SyncCursorWalk(await l.states.get(l.connection, l.stateKey));
-  const found: Seen[] = [];
-  while (found.length < l.limit) {
-    const answer = await deltaPage(l, walk.from);
-    if ('refused' in answer) {
-      const next = walk.rejected();
-      if (!next.restart) throw graphBadAnswer(l.client.ctx, WHAT, `a fresh delta query refused (${answer.refused})`);
-      if (next.drop) await l.states.drop(l.connection, l.stateKey);
-      l.logger.warn('Microsoft Graph no longer knows the stored delta link of the folder; it is dropped and the folder synchronised in full (what was archived already is skipped)', { folder: l.stateKey, code: answer.refused });
-      continue;
-    }
-    const keys = answer.seen.map((s) => s.key);
-    const settled = keys.length > 0 ? await l.settled(keys) : new Set<string>();
-    const v = walk.page(keys, settled, answer.state, l.limit - found.length);
-    if (v.advanceTo !== undefined) await l.states.put(l.connection, l.stateKey, v.advanceTo);
-    const take = new Set(v.take);
-    for (const s of answer.seen) if (take.has(s.key)) found.push(s);
-    // An empty page that says more follows would be asked again forever: the next cycle goes on.
-    if (answer.last || answer.count === 0) break;
-  }
-  return found
-    .map((s, i) => ({ s, i, t: Number.isNaN(s.received) ? Number.POSITIVE_INFINITY : s.received }))
-    .sort((a, b) => (a.t === b.t ? a.i - b.i : a.t < b.t ? -1 : 1))
-    .map(({ s }) => ({ key: s.key, size: 0 }));
+  const found = await walkSyncPages<Seen>({
+    states: l.states,
+    connection: l.connection,
+    folder: l.stateKey,
+    limit: l.limit,
+    settled: l.settled,
+    page: (link) => deltaPage(l, link),
+    restarting: (code) =>
+      l.logger.warn('Microsoft Graph no longer knows the stored delta link of the folder; it is dropped and the folder synchronised in full (what was archived already is skipped)', { folder: l.stateKey, code }),
+    refusedForGood: (code) => graphBadAnswer(l.client.ctx, WHAT, `a fresh delta query refused (${code})`),
+  });
+  return oldestFirst(found).map((s) => ({ key: s.key, size: 0 }));
 }
 
 /** One delta page: from `link` (a stored nextLink or deltaLink), or a fresh round. */
-async function deltaPage(l: GraphDeltaListing, link: string | undefined): Promise<DeltaAnswer> {
+async function deltaPage(l: GraphDeltaListing, link: string | undefined): Promise<SyncPage<Seen>> {
   const from = link ?? l.client.mailboxPath(`/mailFolders/${encodeURIComponent(l.folder.id)}/messages/delta?$select=id,receivedDateTime`);
   const res = await l.client.send('GET', from, WHAT);
   const status = res.statusCode ?? 0;
@@ -90,5 +77,5 @@ async function deltaPage(l: GraphDeltaListing, link: string | undefined): Promis
   const seen = items
     .filter((m) => typeof m.id === 'string' && m['@removed'] === undefined)
     .map((m) => ({ key: l.keyOf(m.id as string), received: typeof m.receivedDateTime === 'string' ? Date.parse(m.receivedDateTime) : NaN }));
-  return { state, last: typeof next !== 'string', seen, count: items.length };
+  return { state, last: typeof next !== 'string', items: seen, changes: items.length };
 }

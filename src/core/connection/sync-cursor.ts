@@ -12,6 +12,8 @@
  * sync, once per listing; the settled look filters what was taken before.
  */
 
+import type { SyncStateStore } from '../ports/sync-state-store.js';
+
 /** What a listing does with one page it was given. */
 export interface SyncPageVerdict {
   /** The page's keys to offer now, in the page's order: not settled, not offered before in this listing, at most the room left. */
@@ -91,4 +93,65 @@ export class SyncCursorWalk {
     this.held = false;
     return { restart: true, drop };
   }
+}
+
+/** One page a source's delta listing got from the server, or the server's refusal of the state it was asked from. */
+export type SyncPage<T extends { key: string }> = { state: string; last: boolean; items: T[]; changes: number } | { refused: string };
+
+/** What {@link walkSyncPages} needs of the source and the runner. */
+export interface SyncWalkOptions<T extends { key: string }> {
+  states: SyncStateStore;
+  /** The connection and the folder the state is kept under. */
+  connection: string;
+  folder: string;
+  limit: number;
+  settled: (keys: string[]) => Promise<Set<string>>;
+  /** Asks the server for the page from `state` (undefined: a full sync). */
+  page: (state: string | undefined) => Promise<SyncPage<T>>;
+  /** The state was refused and dropped; the walk starts over with a full sync (for the warning). */
+  restarting: (code: string) => void;
+  /** A full sync refused, or a state refused twice: the cycle's error. */
+  refusedForGood: (code: string) => Error;
+}
+
+/**
+ * One delta listing, whatever the protocol (EWS SyncFolderItems, Graph delta): pages asked from
+ * the durable state on, each handed to a {@link SyncCursorWalk}, the state written or dropped as
+ * it says, until `limit` items not settled are found or the server has nothing more. Returns the
+ * items taken, in the server's order.
+ */
+export async function walkSyncPages<T extends { key: string }>(o: SyncWalkOptions<T>): Promise<T[]> {
+  const walk = new SyncCursorWalk(await o.states.get(o.connection, o.folder));
+  const found: T[] = [];
+  while (found.length < o.limit) {
+    const answer = await o.page(walk.from);
+    if ('refused' in answer) {
+      const next = walk.rejected();
+      if (!next.restart) throw o.refusedForGood(answer.refused);
+      if (next.drop) await o.states.drop(o.connection, o.folder);
+      o.restarting(answer.refused);
+      continue;
+    }
+    const keys = answer.items.map((c) => c.key);
+    const settled = keys.length > 0 ? await o.settled(keys) : new Set<string>();
+    const verdict = walk.page(keys, settled, answer.state, o.limit - found.length);
+    if (verdict.advanceTo !== undefined) await o.states.put(o.connection, o.folder, verdict.advanceTo);
+    const take = new Set(verdict.take);
+    for (const c of answer.items) if (take.has(c.key)) found.push(c);
+    // An empty page that says more follows would be asked again forever: the next cycle goes on.
+    if (answer.last || answer.changes === 0) break;
+  }
+  return found;
+}
+
+/**
+ * A delta listing's items oldest first by time received (ms; NaN, unknown, last), the server's
+ * order kept among equal times: a delta round comes in the server's order, the drain takes mail
+ * oldest first within what one listing found.
+ */
+export function oldestFirst<T extends { received: number }>(items: readonly T[]): T[] {
+  return items
+    .map((c, i) => ({ c, i, t: Number.isNaN(c.received) ? Number.POSITIVE_INFINITY : c.received }))
+    .sort((a, b) => (a.t === b.t ? a.i - b.i : a.t < b.t ? -1 : 1))
+    .map((x) => x.c);
 }
