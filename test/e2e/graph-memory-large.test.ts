@@ -6,17 +6,12 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { assertArchiveHolds } from '../harness/archive.js';
-import { BIN, REPO_ROOT, collectCli, makeWorkspace } from '../harness/cli.js';
+import { drainMeasured, makeWorkspace } from '../harness/cli.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
 import { startGraphSimulator, type GraphSimulator } from '../harness/graph-simulator.js';
 import { graphConnectionInput } from '../harness/graph-connection.js';
 
-const PROBE = pathToFileURL(join(REPO_ROOT, 'dist', 'bench', 'rss-probe.js')).href;
 /**
  * Measured here: the streaming drain peaked at 216 MB; the same drain with every `/$value` read
  * whole (`bufferUpToBytes` raised to 1 GiB) at 370 MB. The bound sits between, with room for a
@@ -41,18 +36,11 @@ test('a 100 MB message drains over Graph byte for byte within the memory bound',
   const expected = new Map(raws.map((m) => [sha256(m), m]));
   const ws = makeWorkspace({ connections: [graphConnectionInput(sim)] });
   try {
-    const probeFile = join(ws.dir, 'probe.json');
-    const r = await collectCli(
-      spawn(process.execPath, ['--import', PROBE, BIN, 'drain', '--json', '--config', ws.configPath], {
-        cwd: ws.dir,
-        env: { ...process.env, MAILSLUICE_BENCH_PROBE: probeFile },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }),
-    );
+    const r = await drainMeasured(ws);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { taken: number }).taken, 3);
     assert.equal(sim.messages('inbox').length, 0, 'the folder is empty');
-    const peakMB = (JSON.parse(readFileSync(probeFile, 'utf8')) as { vmHwmKb: number }).vmHwmKb / 1024;
+    const { peakMB } = r;
     console.log(`Graph drain of a ${(big.length / 1e6).toFixed(0)} MB message: peak RSS ${peakMB.toFixed(0)} MB`);
     assert.ok(peakMB < MAX_PEAK_RSS_MB, `the drain peaked at ${peakMB.toFixed(0)} MB resident, over ${MAX_PEAK_RSS_MB} MB`);
     await assertArchiveHolds(ws, expected);

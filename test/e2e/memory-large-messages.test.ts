@@ -15,13 +15,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { dovecotPerFile } from '../harness/dovecot-per-file.js';
 import { assertArchiveHolds } from '../harness/archive.js';
-import { BIN, REPO_ROOT, collectCli, imapConnection, makeWorkspace } from '../harness/cli.js';
+import { drainMeasured, imapConnection, makeWorkspace } from '../harness/cli.js';
 import { makeMessage, sha256 } from '../harness/messages.js';
 import { startEwsSimulator } from '../harness/ews-simulator.js';
 import { MAX_FULL_PARSE_BYTES } from '../../src/core/message/limits.js';
@@ -31,7 +27,6 @@ const dovecot = dovecotPerFile();
 
 /** Generous: before the budget this drain peaked at ~760–820 MB, after it at ~270 MB. */
 const MAX_PEAK_RSS_MB = 400;
-const PROBE = pathToFileURL(join(REPO_ROOT, 'dist', 'bench', 'rss-probe.js')).href;
 
 test('draining six 60 MB messages peaks well under 400 MB and archives all six', async () => {
   const user = await dovecot.createUser();
@@ -42,20 +37,13 @@ test('draining six 60 MB messages peaks well under 400 MB and archives all six',
   messages.length = 0;
   const ws = makeWorkspace({ connections: [imapConnection(dovecot, user, { deletePolicy: 'delete-and-expunge' })] });
   try {
-    const probeFile = join(ws.dir, 'probe.json');
-    const r = await collectCli(
-      spawn(process.execPath, ['--import', PROBE, BIN, 'drain', '--json', '--config', ws.configPath], {
-        cwd: ws.dir,
-        env: { ...process.env, MAILSLUICE_BENCH_PROBE: probeFile },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }),
-    );
+    const r = await drainMeasured(ws);
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as { taken: number; parsed: number };
     assert.equal(summary.taken, 6);
     assert.equal(summary.parsed, 6, 'every message parsed, none set aside as unparsable');
     assert.equal(await dovecot.messageCount(user.username), 0, 'the mailbox is empty');
-    const peakMB = (JSON.parse(readFileSync(probeFile, 'utf8')) as { vmHwmKb: number }).vmHwmKb / 1024;
+    const { peakMB } = r;
     assert.ok(peakMB < MAX_PEAK_RSS_MB, `the drain peaked at ${peakMB.toFixed(0)} MB resident, over ${MAX_PEAK_RSS_MB} MB`);
     await assertArchiveHolds(ws, expected);
   } finally {

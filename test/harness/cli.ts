@@ -3,10 +3,10 @@
  * operator would.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 
 /** The repository root (dist/test/harness → ../../..). */
@@ -69,6 +69,25 @@ export function collectCli(child: ChildProcess): Promise<CliResult> {
     child.on('error', reject);
     child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
   });
+}
+
+/**
+ * Runs `mailsluice drain --json` to completion with the benchmark's RSS probe preloaded
+ * (bench/rss-probe.ts): what it printed, and its peak resident memory (the kernel's VmHWM, read
+ * by the process itself at exit, every thread counted).
+ */
+export async function drainMeasured(ws: Workspace): Promise<CliResult & { peakMB: number }> {
+  const probeFile = join(ws.dir, 'probe.json');
+  const probe = pathToFileURL(join(REPO_ROOT, 'dist', 'bench', 'rss-probe.js')).href;
+  const r = await collectCli(
+    spawn(process.execPath, ['--import', probe, BIN, 'drain', '--json', '--config', ws.configPath], {
+      cwd: ws.dir,
+      env: { ...process.env, MAILSLUICE_BENCH_PROBE: probeFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  const peakMB = r.code === 0 ? (JSON.parse(readFileSync(probeFile, 'utf8')) as { vmHwmKb: number }).vmHwmKb / 1024 : NaN;
+  return { ...r, peakMB };
 }
 
 /** Runs the CLI to completion. */
