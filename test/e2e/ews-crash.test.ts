@@ -10,7 +10,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import '../harness/sqlite-keep.js';
+import { archivedRows } from '../harness/archive-rows.js';
 import { startEwsSimulator, type EwsSimulator } from '../harness/ews-simulator.js';
 import { assertArchiveHolds } from '../harness/archive.js';
 import { makeWorkspace, runCli, runKilledAtRandom } from '../harness/cli.js';
@@ -35,17 +35,6 @@ function loaded(sim: EwsSimulator, count: number, size = 100): Map<string, Buffe
   const expected = new Map(originals.map((b) => [sha256(b), Buffer.from(b)]));
   assert.equal(expected.size, count);
   return expected;
-}
-
-function archivedRows(dataDir: string): { messages: string[]; keys: number; done: number } {
-  const db = new Database(join(dataDir, 'archive.db'), { readonly: true });
-  try {
-    const messages = (db.prepare('SELECT sha256 FROM messages').all() as Array<{ sha256: string }>).map((r) => r.sha256);
-    const k = db.prepare('SELECT COUNT(*) AS n, SUM(action_state = 1) AS done FROM source_keys').get() as { n: number; done: number };
-    return { messages, keys: k.n, done: k.done ?? 0 };
-  } finally {
-    db.close();
-  }
 }
 
 test('a drain over EWS with NTLM (domain, channel binding required) empties the folder into the archive byte for byte', async () => {
