@@ -46,7 +46,7 @@ export function accessTokensFor(cfg: Pick<ConnectionConfig, 'name' | 'protocol' 
 }
 
 /**
- * The app-only token request of a Graph connection (ADR 0047c): the tenant's v2.0 token endpoint
+ * The app-only token request of a Graph connection (ADR 0048): the tenant's v2.0 token endpoint
  * under `graph.authority`, client credentials with the secret or the certificate, the scope
  * `{graph.endpoint}/.default` (every application permission granted to the app; `graph.scope`
  * when the endpoint stands in for Graph), over the connection's TLS settings.

@@ -1,5 +1,5 @@
 /**
- * The Graph listing by delta query (ADR 0047c, on the durable sync state of ADR 0047), for a
+ * The Graph listing by delta query (ADR 0048, on the durable sync state of ADR 0047), for a
  * folder whose messages stay where they are (`leave`, `mark-seen` without `unseenOnly`): each
  * cycle asks what changed since the durable link, not for the whole folder. The state is the link
  * Graph hands out (a nextLink while a round is walked, the deltaLink at its end), made durable as
