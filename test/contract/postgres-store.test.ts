@@ -1,0 +1,161 @@
+/**
+ * The store roles' contract suites run against the PostgreSQL adapter (adapters/store-postgres),
+ * each test in a fresh schema of a real server (test/harness/postgres.ts), the outbox read from
+ * its `deliveries` table. Plus what only PostgreSQL has: migrations once under an advisory lock,
+ * the append-only trigger, and the connection errors as catalogue codes.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pg from 'pg';
+import { createPostgresStore, PostgresConnection, POSTGRES_MIGRATIONS, type PostgresStore } from '../../src/adapters/store-postgres/index.js';
+import { isMailsluiceError } from '../../src/core/errors/index.js';
+import { freshSchema, type TestSchema } from '../harness/postgres.js';
+import { freePort } from '../harness/free-port.js';
+import { runSyncStateStoreContract } from './sync-state-store.contract.js';
+import { runTokenStoreContract } from './token-store.contract.js';
+import { runAuditLogContract } from './audit-log.contract.js';
+
+const COLUMN: Record<string, string> = { at: 'at', who: 'who', origin: 'origin', action: 'action', detail: 'detail', prevHash: 'prev_hash', hash: 'hash' };
+
+/** A store in a fresh schema; cleanup closes it and drops the schema. */
+async function openStore(): Promise<{ store: PostgresStore; schema: TestSchema; cleanup(): Promise<void> }> {
+  const schema = await freshSchema();
+  const store = await createPostgresStore({ url: schema.url, schema: schema.schema, poolSize: 4 });
+  return {
+    store,
+    schema,
+    async cleanup() {
+      await store.close();
+      await schema.drop();
+    },
+  };
+}
+
+/** Runs `sql` on a connection of its own in `schema`, as someone with the database's credentials would. */
+async function asOwner(s: TestSchema, fn: (c: pg.Client) => Promise<void>): Promise<void> {
+  const c = new pg.Client({ connectionString: s.url, options: `-c search_path=${s.schema}` });
+  await c.connect();
+  try {
+    await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+runSyncStateStoreContract('postgres', async () => {
+  const h = await openStore();
+  let store = h.store;
+  return {
+    states: store.syncState,
+    async reopen() {
+      await store.close();
+      store = await createPostgresStore({ url: h.schema.url, schema: h.schema.schema });
+      return store.syncState;
+    },
+    async cleanup() {
+      await store.close();
+      await h.schema.drop();
+    },
+  };
+});
+
+runTokenStoreContract('postgres', async () => {
+  const h = await openStore();
+  return { tokens: h.store.tokens, cleanup: h.cleanup };
+});
+
+runAuditLogContract('postgres', async () => {
+  const h = await openStore();
+  return {
+    log: h.store.audit,
+    async alter(seq, fields) {
+      await asOwner(h.schema, async (c) => {
+        await c.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change');
+        for (const [k, v] of Object.entries(fields)) await c.query(`UPDATE audit_log SET ${COLUMN[k]} = $1 WHERE seq = $2`, [v, seq]);
+      });
+    },
+    async remove(seq) {
+      await asOwner(h.schema, async (c) => {
+        await c.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change');
+        await c.query('DELETE FROM audit_log WHERE seq = $1', [seq]);
+      });
+    },
+    cleanup: h.cleanup,
+  };
+});
+
+test('postgres audit log: the table refuses UPDATE and DELETE from a connection of its own', async () => {
+  const h = await openStore();
+  try {
+    await h.store.audit.append({ at: 1, who: 'ops', origin: 'cli', action: 'archive.search', detail: {} });
+    await asOwner(h.schema, async (c) => {
+      await assert.rejects(c.query("UPDATE audit_log SET who = 'x'"), /append-only/);
+      await assert.rejects(c.query('DELETE FROM audit_log'), /append-only/);
+    });
+    assert.equal((await h.store.audit.list())[0]!.who, 'ops');
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('postgres: workers starting at once on an empty schema all open it; exactly one migrates', async () => {
+  const s = await freshSchema();
+  const conns = Array.from({ length: 4 }, () => new PostgresConnection({ url: s.url, schema: s.schema, poolSize: 1 }));
+  try {
+    const applied = await Promise.all(conns.map((c) => c.migrate()));
+    assert.deepEqual([...applied].sort(), [0, 0, 0, POSTGRES_MIGRATIONS.length], `applied per worker: ${applied.join(', ')}`);
+    const rows = await conns[0]!.query<{ version: number }>('SELECT version FROM schema_version ORDER BY version', [], 'test');
+    assert.deepEqual(rows.map((r) => r.version), POSTGRES_MIGRATIONS.map((_, i) => i + 1));
+    assert.equal(await conns[1]!.migrate(), 0, 'opened again: nothing to do');
+  } finally {
+    for (const c of conns) await c.close();
+    await s.drop();
+  }
+});
+
+test('postgres: a schema that does not exist yet is created by the first start', async () => {
+  const s = await freshSchema();
+  await s.drop();
+  try {
+    const store = await createPostgresStore({ url: s.url, schema: s.schema });
+    try {
+      await store.syncState.put('j', 'INBOX', 'S');
+      assert.equal(await store.syncState.get('j', 'INBOX'), 'S');
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await s.drop();
+  }
+});
+
+test('postgres: nothing listening, an unknown database, a refused user are STORE_UNAVAILABLE with a reason', async () => {
+  const s = await freshSchema();
+  const u = new URL(s.url);
+  const port = await freePort();
+  const cases: Array<[string, string, boolean]> = [
+    [`postgres://postgres@127.0.0.1:${port}/test`, 'unreachable', true],
+    [`postgres://postgres@${u.host}/no_such_db_${s.schema}`, 'no-such-database', false],
+  ];
+  await asOwner(s, async (c) => {
+    await c.query(`CREATE ROLE ${s.schema}_nologin NOLOGIN`);
+  });
+  cases.push([`postgres://${s.schema}_nologin@${u.host}/test`, 'auth-failed', false]);
+  try {
+    for (const [url, reason, retryable] of cases) {
+      await assert.rejects(createPostgresStore({ url, schema: s.schema, connectTimeoutMs: 3000 }), (e: unknown) => {
+        assert.ok(isMailsluiceError(e), String(e));
+        assert.equal(e.code, 'STORE_UNAVAILABLE', e.message);
+        assert.equal(e.details?.['reason'], reason, e.message);
+        assert.equal(e.retryable, retryable, e.message);
+        assert.match(e.message, /127\.0\.0\.1:\d+\//, 'the sentence names the server');
+        return true;
+      });
+    }
+  } finally {
+    await asOwner(s, async (c) => {
+      await c.query(`DROP ROLE ${s.schema}_nologin`);
+    });
+    await s.drop();
+  }
+});
