@@ -14,6 +14,9 @@ import { freePort } from '../harness/free-port.js';
 import { runSyncStateStoreContract } from './sync-state-store.contract.js';
 import { runTokenStoreContract } from './token-store.contract.js';
 import { runAuditLogContract } from './audit-log.contract.js';
+import { runDrainLedgerContract } from './drain-ledger.contract.js';
+import { runParseQueueContract } from './parse-queue.contract.js';
+import type { QueuedDelivery, StoreFactory } from './store-harness.js';
 
 const COLUMN: Record<string, string> = { at: 'at', who: 'who', origin: 'origin', action: 'action', detail: 'detail', prevHash: 'prev_hash', hash: 'hash' };
 
@@ -159,3 +162,26 @@ test('postgres: nothing listening, an unknown database, a refused user are STORE
     await s.drop();
   }
 });
+
+const storeFactory: StoreFactory = async (options = {}) => {
+  const s = await freshSchema();
+  const store = await createPostgresStore({ url: s.url, schema: s.schema, poolSize: 4, ...options });
+  return {
+    store,
+    async deliveries() {
+      const rows = await store.connection.query<QueuedDelivery>(
+        'SELECT id, message_id AS "messageId", route, next_at AS "dueAt", created_at AS "createdAt" FROM deliveries ORDER BY id',
+        [],
+        'reading the outbox',
+      );
+      return rows;
+    },
+    async cleanup() {
+      await store.close();
+      await s.drop();
+    },
+  };
+};
+
+runDrainLedgerContract('postgres', storeFactory);
+runParseQueueContract('postgres', storeFactory, { fullText: 'full-text search on PostgreSQL (tsvector, GIN) is not built yet' });

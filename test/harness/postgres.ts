@@ -68,13 +68,21 @@ function asServerUser(cmd: string, args: string[]): [string, string[]] {
 
 const started: Array<{ pid: number; dir: string }> = [];
 process.on('exit', () => {
-  // Immediate shutdown (SIGQUIT): the data directory is thrown away anyway.
-  for (const s of started) {
+  // Immediate shutdown (SIGQUIT): the data directory is thrown away anyway. Waited for (up to
+  // 5 s, synchronously: this is an exit handler) so the directory is not removed under it.
+  const alive = (pid: number): boolean => {
     try {
-      process.kill(s.pid, 'SIGQUIT');
+      process.kill(pid, 0);
+      return true;
     } catch {
-      /* gone already */
+      return false;
     }
+  };
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (const s of started) {
+    if (alive(s.pid)) process.kill(s.pid, 'SIGQUIT');
+    for (let i = 0; i < 100 && alive(s.pid); i++) Atomics.wait(pause, 0, 0, 50);
+    rmSync(s.dir, { recursive: true, force: true });
   }
 });
 
