@@ -46,7 +46,9 @@ export class PostgresDrainLedger implements DrainLedger {
    * `WITH ORDINALITY … ORDER BY` keeps the batch's order, so message ids follow the mailbox order.
    */
   async commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void> {
-    const stored = records.filter((r) => r.blob);
+    // Sorted by hash: two workers inserting the same blobs lock their keys in one order, so they
+    // wait for each other instead of deadlocking.
+    const stored = records.filter((r) => r.blob).sort((x, y) => (x.sha256 < y.sha256 ? -1 : x.sha256 > y.sha256 ? 1 : 0));
     const col = <T>(f: (r: TakenRecord) => T): T[] => records.map(f);
     await this.conn.tx(`committing ${records.length} messages`, async (c) => {
       if (records.length > 0) {
