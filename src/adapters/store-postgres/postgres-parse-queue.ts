@@ -13,7 +13,7 @@
 import type pg from 'pg';
 import type { ParseQueue, ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
 import { asParsedRecord, type JournalKey } from '../../core/message/parsed-record.js';
-import { planSave, type JournalFacts, type JournalRow, type SavePlan, type SaveItem } from '../../core/message/journal-merge.js';
+import { planSave, type JournalFacts, type JournalRow, type SavePlan, type SaveItem, type SaveWrite } from '../../core/message/journal-merge.js';
 import type { PostgresConnection } from './postgres-connection.js';
 
 /** A `messages` row as the journal plan reads it. */
@@ -32,6 +32,34 @@ const toJournalRow = (r: RawJournalRow): JournalRow => ({
   journal: r.original === null ? null : { originalId: r.original, sender: r.sender ?? '' },
   mergedInto: r.mergedInto,
 });
+
+type ParsedRecordWrite = Extract<SaveWrite, { kind: 'parsed' }>;
+
+/** Writes parse results, one statement for any number of messages. */
+async function updateParsed(c: pg.PoolClient, writes: ParsedRecordWrite[]): Promise<void> {
+  const col = <T>(f: (w: ParsedRecordWrite) => T): T[] => writes.map(f);
+  await c.query(
+    `UPDATE messages m SET parse_state = x.ps, parse_error = x.pe, from_addr = x.fa, to_addrs = x.ta, subject = x.su, date = x.da,
+       message_id = x.mi, has_attachments = x.ha, attributes = x.at, journal_original = x.jo, journal_sender = x.js
+     FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::text[], $11::text[], $12::text[])
+       AS x(id, ps, pe, fa, ta, su, da, mi, ha, at, jo, js)
+     WHERE m.id = x.id`,
+    [
+      col((w) => w.id),
+      col((w) => (w.record.ok ? 1 : 2)),
+      col((w) => (w.record.error ? `${w.record.error.code}: ${w.record.error.reason}` : null)),
+      col((w) => w.record.from),
+      col((w) => w.record.to),
+      col((w) => w.record.subject),
+      col((w) => w.record.date),
+      col((w) => w.record.messageId),
+      col((w) => w.record.hasAttachments),
+      col((w) => w.record.attributesJson),
+      col((w) => w.record.journal?.originalId ?? null),
+      col((w) => w.record.journal?.sender ?? null),
+    ],
+  );
+}
 
 /** The first key of the journal keys' advisory locks (ASCII "msjk"). */
 const JOURNAL_LOCK = 0x6d736a6b;
@@ -140,20 +168,29 @@ export class PostgresParseQueue implements ParseQueue {
     });
   }
 
-  /** Applies a plan's writes and deliveries, in order, inside the save's transaction. */
+  /**
+   * Applies a plan's writes and deliveries, in order, inside the save's transaction. Consecutive
+   * `parsed` writes (all of them, for mail that is no journal report) go as one statement over
+   * arrays: one UPDATE per message cost a group of 64 about 15 ms in round trips.
+   */
   private async apply(c: pg.PoolClient, plan: SavePlan): Promise<void> {
+    let run: ParsedRecordWrite[] = [];
+    const flush = async (): Promise<void> => {
+      if (run.length > 0) await updateParsed(c, run);
+      run = [];
+    };
     for (const w of plan.writes) {
-      if (w.kind === 'merged') await c.query('UPDATE messages SET merged_into = $1 WHERE id = $2', [w.into, w.id]);
-      else if (w.kind === 'primary') await c.query('UPDATE messages SET to_addrs = $1, attributes = $2 WHERE id = $3', [w.to, w.attributesJson, w.id]);
-      else {
-        const r = w.record;
-        await c.query(
-          `UPDATE messages SET parse_state = $1, parse_error = $2, from_addr = $3, to_addrs = $4, subject = $5, date = $6, message_id = $7,
-           has_attachments = $8, attributes = $9, journal_original = $10, journal_sender = $11 WHERE id = $12`,
-          [r.ok ? 1 : 2, r.error ? `${r.error.code}: ${r.error.reason}` : null, r.from, r.to, r.subject, r.date, r.messageId, r.hasAttachments, r.attributesJson, r.journal?.originalId ?? null, r.journal?.sender ?? null, w.id],
-        );
+      if (w.kind === 'parsed') {
+        // An id twice in one UPDATE … FROM would be written once, by either row: a new run keeps the order.
+        if (run.some((x) => x.id === w.id)) await flush();
+        run.push(w);
+        continue;
       }
+      await flush();
+      if (w.kind === 'merged') await c.query('UPDATE messages SET merged_into = $1 WHERE id = $2', [w.into, w.id]);
+      else await c.query('UPDATE messages SET to_addrs = $1, attributes = $2 WHERE id = $3', [w.to, w.attributesJson, w.id]);
     }
+    await flush();
     const d = plan.deliveries;
     if (d.length === 0) return;
     await c.query(
