@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { createPostgresStore, PostgresConnection, POSTGRES_MIGRATIONS, type PostgresStore } from '../../src/adapters/store-postgres/index.js';
 import { isMailsluiceError } from '../../src/core/errors/index.js';
-import { freshSchema, type TestSchema } from '../harness/postgres.js';
+import { freshSchema, restartPrivatePostgres, startPrivatePostgres, stopPrivatePostgres, pgAnswers, type TestSchema } from '../harness/postgres.js';
 import { freePort } from '../harness/free-port.js';
 import { runSyncStateStoreContract } from './sync-state-store.contract.js';
 import { runTokenStoreContract } from './token-store.contract.js';
@@ -217,4 +217,28 @@ test('postgres drain ledger: two workers committing overlapping groups at once b
     await b.close();
     await s.drop();
   }
+});
+
+test('postgres: a store outlives a server restart (STORE_UNAVAILABLE, retryable, while it is down); the private server stops by its PID', async () => {
+  const server = await startPrivatePostgres();
+  try {
+    const store = await createPostgresStore({ url: server.url, schema: 'ms_restart', poolSize: 2, connectTimeoutMs: 2000 });
+    try {
+      await store.commitTaken([taken('c', 1)]);
+      await restartPrivatePostgres(server, async () => {
+        await assert.rejects(store.lookupTaken('c', ['imap:INBOX:1:1']), (e: unknown) => isMailsluiceError(e, 'STORE_UNAVAILABLE') && e.retryable);
+        await assert.rejects(store.commitTaken([taken('c', 2)]), (e: unknown) => isMailsluiceError(e, 'STORE_UNAVAILABLE') && e.retryable);
+      });
+      // The pool's connections died with the server; the next query opens a new one.
+      assert.deepEqual(await store.lookupTaken('c', ['imap:INBOX:1:1', 'imap:INBOX:1:2']), new Set(['imap:INBOX:1:1']), 'what committed before is there, the refused group is not');
+      await store.commitTaken([taken('c', 2)]);
+      assert.equal((await store.stats()).messages, 2);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await stopPrivatePostgres(server);
+  }
+  assert.equal(await pgAnswers(server.url), false, 'stopped');
+  assert.throws(() => process.kill(server.pid!, 0), 'the postmaster is gone');
 });

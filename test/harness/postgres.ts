@@ -66,7 +66,8 @@ function asServerUser(cmd: string, args: string[]): [string, string[]] {
   return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
 }
 
-const started: Array<{ pid: number; dir: string }> = [];
+/** The private servers of this process: postmaster PID, directory, how to start it again. */
+const started: Array<{ pid: number; dir: string; start: () => Promise<number> }> = [];
 process.on('exit', () => {
   // Immediate shutdown (SIGQUIT): the data directory is thrown away anyway. Waited for (up to
   // 5 s, synchronously: this is an exit handler) so the directory is not removed under it.
@@ -107,18 +108,26 @@ export async function startPrivatePostgres(): Promise<TestPostgres> {
     const [c, a] = asServerUser(join(bin, cmd), args);
     await execFileP(c, a, { timeout: 60_000 });
   };
+  // The Unix socket in our directory (not /var/run/postgresql); fsync off: the data is thrown away.
+  const opts = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c max_connections=200`;
+  const start = async (): Promise<number> => {
+    try {
+      await run('pg_ctl', ['start', '-D', data, '-l', join(dir, 'log'), '-w', '-t', '60', '-o', opts]);
+    } catch (err) {
+      const log = existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : '';
+      throw new Error(`could not start a private PostgreSQL on 127.0.0.1:${port}: ${(err as Error).message}\n${log}`, { cause: err });
+    }
+    return Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  };
+  let pid: number;
   try {
     await run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-    // No Unix socket (-k the directory itself); fsync off: the data directory is thrown away.
-    const opts = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c max_connections=200`;
-    await run('pg_ctl', ['start', '-D', data, '-l', join(dir, 'log'), '-w', '-t', '60', '-o', opts]);
+    pid = await start();
   } catch (err) {
-    const log = existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : '';
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`could not start a private PostgreSQL on 127.0.0.1:${port}: ${(err as Error).message}\n${log}`, { cause: err });
+    throw err;
   }
-  const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  started.push({ pid, dir });
+  started.push({ pid, dir, start });
   const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
   await admin.connect();
   try {
@@ -129,25 +138,44 @@ export async function startPrivatePostgres(): Promise<TestPostgres> {
   return { url: `postgres://postgres@127.0.0.1:${port}/test`, pid };
 }
 
+/** Sends `signal` to the postmaster `pid` and waits (up to 10 s) until it is gone. */
+async function stopPid(pid: number, signal: NodeJS.Signals): Promise<void> {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return; // gone already
+  }
+  for (let i = 0; i < 200; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`PostgreSQL ${pid} did not stop within 10 s of ${signal}`);
+}
+
 /** Stops a private server by its PID (fast shutdown) and removes its directory. */
 export async function stopPrivatePostgres(server: TestPostgres): Promise<void> {
   const s = started.find((x) => x.pid === server.pid);
   if (!s) return;
   started.splice(started.indexOf(s), 1);
-  try {
-    process.kill(s.pid, 'SIGINT');
-  } catch {
-    /* gone already */
-  }
-  for (let i = 0; i < 200; i++) {
-    try {
-      process.kill(s.pid, 0);
-    } catch {
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await stopPid(s.pid, 'SIGINT');
   rmSync(s.dir, { recursive: true, force: true });
+}
+
+/**
+ * Restarts a private server on the same port and data (an infrastructure fault): stops it by its
+ * PID (fast shutdown: sessions are cut), runs `whileDown`, starts it again. Updates `server.pid`.
+ */
+export async function restartPrivatePostgres(server: TestPostgres, whileDown: () => Promise<void> = async () => undefined): Promise<void> {
+  const s = started.find((x) => x.pid === server.pid);
+  if (!s) throw new Error('restartPrivatePostgres: not a server this process started');
+  await stopPid(s.pid, 'SIGINT');
+  await whileDown();
+  s.pid = await s.start();
+  server.pid = s.pid;
 }
 
 let server: Promise<TestPostgres> | undefined;
