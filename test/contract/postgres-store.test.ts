@@ -242,3 +242,32 @@ test('postgres: a store outlives a server restart (STORE_UNAVAILABLE, retryable,
   assert.equal(await pgAnswers(server.url), false, 'stopped');
   assert.throws(() => process.kill(server.pid!, 0), 'the postmaster is gone');
 });
+
+test('postgres parse queue: ids follow the commit order across workers, so paging by afterId (as the index stage does) misses no message', async () => {
+  const s = await freshSchema();
+  const [a, b] = await Promise.all([1, 2].map(() => createPostgresStore({ url: s.url, schema: s.schema, poolSize: 2 })));
+  const holder = new pg.Client({ connectionString: s.url, options: `-c search_path=${s.schema}` });
+  await holder.connect();
+  try {
+    await a!.commitTaken([], { connection: 'a', mailbox: 'INBOX', uidValidity: 1, lastUid: 0 });
+    // Worker a's group is held after its messages got their ids (its watermark row is locked
+    // here), while worker b commits a group of its own.
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM mailbox_state WHERE connection = 'a' FOR UPDATE`);
+    const first = a!.commitTaken(Array.from({ length: 8 }, (_, i) => taken('a', i + 1)), { connection: 'a', mailbox: 'INBOX', uidValidity: 1, lastUid: 8 });
+    await new Promise((r) => setTimeout(r, 300));
+    const second = b!.commitTaken(Array.from({ length: 8 }, (_, i) => taken('b', i + 1, i + 101)));
+    await new Promise((r) => setTimeout(r, 300));
+    // The index stage reads a page now; then everything commits and it reads on after that page.
+    const early = await a!.listUnparsed(100);
+    await holder.query('COMMIT');
+    await Promise.all([first, second]);
+    const later = await a!.listUnparsed(100, early.at(-1)?.id ?? 0);
+    assert.equal(early.length + later.length, 16, `read ${early.length} early (ids ${early.map((m) => m.id).join(',')}) and ${later.length} after`);
+  } finally {
+    await holder.end();
+    await a!.close();
+    await b!.close();
+    await s.drop();
+  }
+});

@@ -5,6 +5,9 @@
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { PostgresConnection } from './postgres-connection.js';
 
+/** The advisory lock that orders id allocation with commits (ASCII "msid"). */
+const ID_ORDER_LOCK = 0x6d736964;
+
 /** What the drain records, on the shared pool. */
 export class PostgresDrainLedger implements DrainLedger {
   /**
@@ -46,12 +49,19 @@ export class PostgresDrainLedger implements DrainLedger {
    * `WITH ORDINALITY … ORDER BY` keeps the batch's order, so message ids follow the mailbox order.
    */
   async commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void> {
-    // Sorted by hash: two workers inserting the same blobs lock their keys in one order, so they
-    // wait for each other instead of deadlocking.
+    // Sorted by hash: one lock order for the blob keys, should group commits ever stop being
+    // serialised by ID_ORDER_LOCK (two groups in opposite orders could otherwise deadlock).
     const stored = records.filter((r) => r.blob).sort((x, y) => (x.sha256 < y.sha256 ? -1 : x.sha256 > y.sha256 ? 1 : 0));
     const col = <T>(f: (r: TakenRecord) => T): T[] => records.map(f);
     await this.conn.tx(`committing ${records.length} messages`, async (c) => {
       if (records.length > 0) {
+        // Ids must become visible in id order (the port: "in id order (commit order)"; the index
+        // stage pages by afterId). A sequence hands ids out before commit, so two groups can
+        // commit in the other order and a page read between would skip the earlier ids for good.
+        // This lock, taken first and held until COMMIT, makes the next group take its ids
+        // after this one is visible: group commits are serialised across workers (which also
+        // rules out two groups waiting on each other's blob rows).
+        await c.query('SELECT pg_advisory_xact_lock($1)', [ID_ORDER_LOCK]);
         // Blobs first: with puts running concurrently, a duplicate's record (blob null) can come
         // before the record that stored the bytes.
         await c.query(
