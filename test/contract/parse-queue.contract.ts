@@ -22,8 +22,13 @@ const reportA = (): ParseOutcome => journalReport([{ Address: 'bob@contoso.examp
 const reportB = (opts: { sender?: string } = {}): ParseOutcome =>
   journalReport([{ Address: 'bob@contoso.example', Kind: 'To' }, { Address: 'dave@contoso.example', Kind: 'Bcc' }], opts);
 
-/** Registers the parse queue's contract tests for the adapter `name`. */
-export function runParseQueueContract(name: string, factory: StoreFactory): void {
+/**
+ * Registers the parse queue's contract tests for the adapter `name`. `todo.fullText` (an adapter
+ * whose full-text search is not built yet) marks the two tests that search by text as todo: they
+ * still run and report, but do not fail the run.
+ */
+export function runParseQueueContract(name: string, factory: StoreFactory, todo: { fullText?: string } = {}): void {
+  const textTodo = todo.fullText ? { todo: todo.fullText } : {};
   test(`${name} parse queue: committed messages wait in commit order, paged by id; saved ones leave the queue`, () =>
     withStore(factory, async (h) => {
       const ids = await commitAndList(h, [taken('c', 1), taken('d', 1, 2), taken('c', 2, 3)]);
@@ -53,7 +58,7 @@ export function runParseQueueContract(name: string, factory: StoreFactory): void
       assert.equal((await h.deliveries()).length, 2);
     }));
 
-  test(`${name} parse queue: an outcome and its record save the same message`, () =>
+  test(`${name} parse queue: an outcome and its record save the same message`, textTodo, () =>
     withStore(factory, async (h) => {
       const [a, b] = await commitAndList(h, [taken('c', 1), taken('c', 2)]);
       const outcome = parsedOk({ Subject: 'Same thing', Attachments: [{ Name: 'x.pdf', Extension: 'pdf', ContentType: 'application/pdf', Size: 3, Sha256: 'f'.repeat(64) }] });
@@ -64,7 +69,7 @@ export function runParseQueueContract(name: string, factory: StoreFactory): void
       assert.deepEqual(await h.store.findArchived(taken('c', 1).sha256).then((m) => m?.attachments), await h.store.findArchived(taken('c', 2).sha256).then((m) => m?.attachments));
     }));
 
-  test(`${name} parse queue: two reports of one original saved in one group become one message; the later one's routes go to the primary`, () =>
+  test(`${name} parse queue: two reports of one original saved in one group become one message; the later one's routes go to the primary`, textTodo, () =>
     withStore(factory, async (h) => {
       const [a, b] = await commitAndList(h, [taken('c', 1), taken('c', 2)]);
       // b finished parsing first: the earlier id still becomes the primary.

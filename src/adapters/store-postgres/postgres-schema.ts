@@ -1,0 +1,138 @@
+/**
+ * The PostgreSQL store's migrations, in order, each applied once (`PostgresConnection.migrate`).
+ * The tables follow archive.db's (store-sqlite/sqlite-schema.ts) column for column where a role
+ * is built, so `migrate --to scale-out` is a copy, not a translation. Times are milliseconds since
+ * the epoch in `bigint`, as in SQLite; ids are `bigint` identities (commit order within a worker;
+ * across workers, the order in which the sequence handed them out).
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the drain ledger, the parse queue, the outbox's deliveries, sync states, tokens, the audit log.
+  `
+  CREATE TABLE blobs (
+    sha256 text PRIMARY KEY,
+    ref text NOT NULL,
+    stored_size bigint NOT NULL,
+    size bigint NOT NULL
+  );
+  CREATE TABLE messages (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    connection text NOT NULL,
+    sha256 text NOT NULL REFERENCES blobs(sha256),
+    size bigint NOT NULL,
+    mailbox text NOT NULL,
+    uid_validity bigint NOT NULL,
+    uid bigint,
+    uidl text,
+    taken_at bigint NOT NULL,
+    parse_state smallint NOT NULL DEFAULT 0, -- 0 waiting, 1 parsed, 2 unparsable
+    parse_error text,
+    from_addr text,
+    to_addrs text,
+    subject text,
+    date text,
+    message_id text,
+    has_attachments boolean,
+    attributes text,
+    journal_original text,
+    journal_sender text,
+    merged_into bigint REFERENCES messages(id),
+    UNIQUE (connection, sha256)
+  );
+  CREATE INDEX messages_unparsed ON messages (id) WHERE parse_state = 0;
+  CREATE INDEX messages_unparsed_by_connection ON messages (connection, id) WHERE parse_state = 0;
+  CREATE INDEX messages_journal ON messages (connection, journal_original) WHERE journal_original IS NOT NULL;
+  CREATE INDEX messages_taken ON messages (taken_at) INCLUDE (connection, size);
+
+  -- Every server identity a message was taken under; action_state 0 = server action pending,
+  -- 1 = done, 2 = superseded (UIDVALIDITY changed before the action ran).
+  CREATE TABLE source_keys (
+    connection text NOT NULL,
+    source_key text NOT NULL,
+    message_id bigint NOT NULL REFERENCES messages(id),
+    mailbox text NOT NULL,
+    uid_validity bigint NOT NULL,
+    uid bigint,
+    uidl text,
+    action_state smallint NOT NULL DEFAULT 0,
+    PRIMARY KEY (connection, source_key)
+  );
+  CREATE INDEX source_keys_pending ON source_keys (connection, mailbox, uid_validity) WHERE action_state = 0;
+
+  CREATE TABLE mailbox_state (
+    connection text NOT NULL,
+    mailbox text NOT NULL,
+    uid_validity bigint NOT NULL,
+    last_uid bigint NOT NULL,
+    PRIMARY KEY (connection, mailbox)
+  );
+
+  -- The outbox (ADR 0006): written in the transaction that marks a message parsed; bus-sqlite's
+  -- columns, so the NATS relay (issue 20, item 3) reads the same rows: it publishes each new
+  -- row with Nats-Msg-Id = id and records that it did (a column it adds in its own migration).
+  CREATE TABLE deliveries (
+    id text PRIMARY KEY,
+    message_id bigint NOT NULL REFERENCES messages(id),
+    connection text NOT NULL,
+    route text NOT NULL,
+    bus integer NOT NULL,
+    step integer NOT NULL DEFAULT 0,
+    attempts integer NOT NULL DEFAULT 0,
+    next_at bigint NOT NULL,
+    state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'dead')),
+    lease_until bigint NOT NULL DEFAULT 0,
+    last_error text,
+    response text,
+    created_at bigint NOT NULL,
+    done_at bigint
+  );
+  CREATE INDEX deliveries_lane ON deliveries (bus, connection, route, message_id) WHERE state = 'pending';
+
+  CREATE TABLE sync_state (
+    connection text NOT NULL,
+    folder text NOT NULL,
+    -- bytea, not text: a source's state is opaque and may hold U+0000, which text refuses.
+    state bytea NOT NULL,
+    updated_at bigint NOT NULL,
+    PRIMARY KEY (connection, folder)
+  );
+
+  CREATE TABLE api_tokens (
+    name text PRIMARY KEY,
+    role text NOT NULL,
+    hash text NOT NULL UNIQUE,
+    created_at bigint NOT NULL,
+    last_used_at bigint
+  );
+
+  CREATE TABLE audit_log (
+    seq bigint PRIMARY KEY,
+    at bigint NOT NULL,
+    who text NOT NULL,
+    origin text NOT NULL,
+    action text NOT NULL,
+    detail text NOT NULL,
+    prev_hash text NOT NULL,
+    hash text NOT NULL
+  );
+  CREATE INDEX audit_log_at ON audit_log (at);
+  CREATE TABLE audit_head (id integer PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash text NOT NULL);
+  CREATE TABLE audit_checkpoint (
+    id integer PRIMARY KEY CHECK (id = 1),
+    seq bigint NOT NULL,
+    hash text NOT NULL,
+    file text NOT NULL,
+    file_sha256 text NOT NULL,
+    at bigint NOT NULL
+  );
+  -- Append-only, as in SQLite: no UPDATE, and no DELETE but a retention move's, which sets the
+  -- transaction-local mailsluice.audit_prune_up_to to its checkpoint (ADR 0029).
+  CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'DELETE' AND OLD.seq <= coalesce(nullif(current_setting('mailsluice.audit_prune_up_to', true), '')::bigint, 0) THEN
+      RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit_log is append-only';
+  END $$;
+  CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+  `,
+];

@@ -1,0 +1,108 @@
+/**
+ * `PostgresStore`: the store roles on PostgreSQL over one `PostgresConnection` (the pool, the
+ * deployment's schema), each role in its own file as in store-sqlite. Opened by
+ * `createPostgresStore`, which migrates the schema first (once, under an advisory lock).
+ */
+import { PostgresConnection } from './postgres-connection.js';
+import { PostgresSyncStateStore } from './postgres-sync-state.js';
+import { PostgresTokenStore } from './postgres-token-store.js';
+import { PostgresAuditLog } from './postgres-audit-log.js';
+import { PostgresDrainLedger } from './postgres-drain-ledger.js';
+import { PostgresParseQueue } from './postgres-parse-queue.js';
+import { PostgresArchiveReader } from './postgres-archive-reader.js';
+import { DEFAULT_JOURNAL_SETTLE_MS, type PostgresStoreOptions } from './postgres-store-config.js';
+import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
+import type { ParseQueue, ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
+import type { SearchCount, SearchHit, SearchIndex, SearchQuery } from '../../core/ports/search-index.js';
+import type { ArchivedMessage, ArchiveReader, ArchiveStats, ExportItem, TakenBucket } from '../../core/ports/archive-reader.js';
+
+/** Every role built so far, on one pool; the archive roles as methods, as `SqliteStore` has them. */
+export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, ArchiveReader {
+  readonly syncState: PostgresSyncStateStore;
+  readonly tokens: PostgresTokenStore;
+  readonly audit: PostgresAuditLog;
+  private readonly ledger: PostgresDrainLedger;
+  private readonly queue: PostgresParseQueue;
+  private readonly reader: PostgresArchiveReader;
+
+  constructor(readonly connection: PostgresConnection) {
+    this.syncState = new PostgresSyncStateStore(connection);
+    this.tokens = new PostgresTokenStore(connection);
+    this.audit = new PostgresAuditLog(connection);
+    this.ledger = new PostgresDrainLedger(connection);
+    this.queue = new PostgresParseQueue(connection, connection.options.journalSettleMs ?? DEFAULT_JOURNAL_SETTLE_MS);
+    this.reader = new PostgresArchiveReader(connection);
+  }
+
+  hasBlob(sha256: string): boolean {
+    return this.ledger.hasBlob(sha256);
+  }
+  lookupTaken(connection: string, keys: string[]): Promise<Set<string>> {
+    return this.ledger.lookupTaken(connection, keys);
+  }
+  lookupSettled(connection: string, keys: string[]): Promise<Set<string>> {
+    return this.ledger.lookupSettled(connection, keys);
+  }
+  commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void> {
+    return this.ledger.commitTaken(records, watermark);
+  }
+  markActionDone(connection: string, keys: string[]): Promise<void> {
+    return this.ledger.markActionDone(connection, keys);
+  }
+  pendingActions(connection: string, mailbox: string, uidValidity: number): Promise<PendingAction[]> {
+    return this.ledger.pendingActions(connection, mailbox, uidValidity);
+  }
+  supersedePending(connection: string, mailbox: string, currentUidValidity: number): Promise<number> {
+    return this.ledger.supersedePending(connection, mailbox, currentUidValidity);
+  }
+  getWatermark(connection: string, mailbox: string): Promise<MailboxWatermark | null> {
+    return this.ledger.getWatermark(connection, mailbox);
+  }
+  listUnparsed(limit: number, afterId?: number): Promise<UnparsedMessage[]> {
+    return this.queue.listUnparsed(limit, afterId);
+  }
+  countUnparsed(): Promise<number> {
+    return this.queue.countUnparsed();
+  }
+  saveParsed(results: ParseResult[]): Promise<void> {
+    return this.queue.saveParsed(results);
+  }
+  search(query: SearchQuery): Promise<SearchHit[]> {
+    return this.reader.search(query);
+  }
+  count(query: SearchQuery): Promise<SearchCount> {
+    return this.reader.count(query);
+  }
+  findArchived(sha256: string): Promise<ArchivedMessage | null> {
+    return this.reader.findArchived(sha256);
+  }
+  listForExport(connection?: string): AsyncIterable<ExportItem> {
+    return this.reader.listForExport(connection);
+  }
+  exportItemsOf(ids: readonly number[]): Promise<ExportItem[]> {
+    return this.reader.exportItemsOf(ids);
+  }
+  stats(): Promise<ArchiveStats> {
+    return this.reader.stats();
+  }
+  takenPerBucket(since: number, until: number, bucketMs: number): Promise<TakenBucket[]> {
+    return this.reader.takenPerBucket(since, until, bucketMs);
+  }
+
+  /** Closes the pool. */
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+}
+
+/** Opens the store: the pool, then the schema migrated (STORE_UNAVAILABLE when the server cannot be reached). */
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const conn = new PostgresConnection(options);
+  try {
+    await conn.migrate();
+  } catch (err) {
+    await conn.close().catch(() => undefined);
+    throw err;
+  }
+  return new PostgresStore(conn);
+}
