@@ -16,11 +16,10 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, openSync, closeSync, readFileSync, rmSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, mkdir, writeFile, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { before, after } from 'node:test';
@@ -33,7 +32,7 @@ import {
   CreateMultipartUploadCommand,
   AbortMultipartUploadCommand,
 } from '@aws-sdk/client-s3';
-import { aptInstall } from './dovecot.js';
+import { aptInstall, scratchParentDir } from './dovecot.js';
 import { freePort } from './free-port.js';
 
 const execFileP = promisify(execFile);
@@ -103,19 +102,6 @@ export async function ensureCephInstalled(): Promise<void> {
   }
   const still = missingFiles();
   if (still.length > 0) throw new Error(`Ceph is not usable: ${still.join(', ')} still missing after installing ${DEBIAN_PACKAGES.join(', ')}.`);
-}
-
-function parentDir(): string {
-  // The monitor's RocksDB fsyncs; on /dev/shm that costs nothing. The OSD is memstore anyway.
-  try {
-    if (statSync('/dev/shm').isDirectory()) {
-      accessSync('/dev/shm', fsConstants.W_OK);
-      return '/dev/shm';
-    }
-  } catch {
-    // fall back to the disk
-  }
-  return tmpdir();
 }
 
 interface Layout {
@@ -467,7 +453,7 @@ process.on('exit', () => {
  */
 export async function startCephRgw(): Promise<CephRgw> {
   await ensureCephInstalled();
-  const dir = await mkdtemp(join(parentDir(), 'mailsluice-ceph-'));
+  const dir = await mkdtemp(join(scratchParentDir(), 'mailsluice-ceph-'));
   try {
     for (const sub of ['mon', 'osd0', 'rgw', 'run', 'log', 'crash']) await mkdir(join(dir, sub));
     const monPort = await freePort();

@@ -878,7 +878,11 @@ function imapGreets(port: number): Promise<boolean> {
   });
 }
 
-function defaultParentDir(): string {
+/**
+ * Where a private server's directory goes: /dev/shm when writable (its fsyncs cost nothing, and
+ * the tests' servers need no durability across a reboot), else the temp dir.
+ */
+export function scratchParentDir(): string {
   try {
     if (statSync('/dev/shm').isDirectory()) {
       accessSync('/dev/shm', fsConstants.W_OK);
@@ -898,7 +902,7 @@ function defaultParentDir(): string {
 export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotInstance> {
   await ensureDovecotInstalled();
   const identity = await resolveIdentity();
-  const dir = await mkdtemp(join(opts.parentDir ?? defaultParentDir(), 'mailsluice-dovecot-'));
+  const dir = await mkdtemp(join(opts.parentDir ?? scratchParentDir(), 'mailsluice-dovecot-'));
   try {
     // Dovecot's unprivileged processes (auth reads the passwd-file, mail processes reach the
     // Maildirs) must be able to traverse it; it holds only throw-away test credentials.

@@ -9,7 +9,7 @@
  * The interface is the one agreed in EWS-SIM-API.md; additions are marked as such.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { startLoopbackHttps } from './loopback-https.js';
+import { readBody, startLoopbackHttps } from './loopback-https.js';
 import { HttpAuth, type EwsUser } from './ews/auth.js';
 import type { SimItem } from './ews/mailbox.js';
 import { expectedChannelBindings } from './ews/ntlm-server.js';
@@ -74,15 +74,6 @@ export interface EwsSimulator {
 }
 
 const DEFAULT_VERSION: ServerVersion = { major: 15, minor: 1, build: 2507, revision: 6, version: 'V2017_07_11' };
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (d: Buffer) => parts.push(d));
-    req.on('end', () => resolve(Buffer.concat(parts)));
-    req.on('error', reject);
-  });
-}
 
 /** One HTTP request as IIS in front of EWS takes it: injected HTTP faults, then 401s, then the path. */
 async function handleHttp(req: IncomingMessage, res: ServerResponse, service: EwsService, auth: HttpAuth, trace: EwsSimulatorOptions['trace']): Promise<void> {

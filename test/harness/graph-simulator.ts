@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { startLoopbackHttps } from './loopback-https.js';
+import { readBody, startLoopbackHttps } from './loopback-https.js';
 import { handleApi, operationOf, type ApiContext, type GraphUser, type Operation } from './graph/api.js';
 import { answerBatch, parseBatch } from './graph/batch.js';
 import { DeltaTokens } from './graph/delta.js';
@@ -116,15 +116,6 @@ export interface GraphSimulator {
 interface Fault { status: 429 | 503; retryAfterS: number }
 
 interface Faults { http: Fault[]; batchItems: Fault[]; rate: (Fault & { fraction: number }) | undefined; cuts: number[] }
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (d: Buffer) => parts.push(d));
-    req.on('end', () => resolve(Buffer.concat(parts)));
-    req.on('error', reject);
-  });
-}
 
 /** A throttling answer as the throttling guidance shows it. */
 function throttled(f: Fault): GraphAnswer {

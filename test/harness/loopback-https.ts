@@ -69,3 +69,13 @@ export async function startLoopbackHttps(
     },
   };
 }
+
+/** A request's whole body (the simulators' requests are small; a test never sends 100 MB up). */
+export function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (d: Buffer) => parts.push(d));
+    req.on('end', () => resolve(Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+}
