@@ -48,7 +48,12 @@
  *    Exchange runs here): the raw EWS client's rate (raw-ews-client.ts) against `mailsluice drain`
  *    with protocol ews (ews-set.ts).
  *
- * Options: --only small,mixed,huge,pop3,ews,webhook,large,polled,archive,search-cli,search (one set: --only large)  --small N  --mixed N  --pop3 N  --ews N  --webhook N  --polled N  --archive N  --search-cli N  --search N
+ * 12. (data set graph, issue 19) the same over Microsoft Graph from the test harness's Graph
+ *    simulator (no tenant is reachable): the raw Graph client's rate (raw-graph-client.ts) against
+ *    `mailsluice drain` with protocol graph (graph-set.ts). Both simulator sets also time the
+ *    drain process from spawn to exit.
+ *
+ * Options: --only small,mixed,huge,pop3,ews,graph,webhook,large,polled,archive,search-cli,search (one set: --only large)  --small N  --mixed N  --pop3 N  --ews N  --graph N  --webhook N  --polled N  --archive N  --search-cli N  --search N
  * --webhook-rounds N (default 3, also the polled set's rounds)
  * --skip-mbsync  --profile DIR  --dovecot-dir DIR
  * MAILSLUICE_BENCH_ENCRYPT=1 runs the mailsluice drains with archive.encryption on (ADR 0033: packs; ADR 0035: databases).
@@ -57,7 +62,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -75,6 +80,7 @@ import { archiveRuns } from './archive-set.js';
 import { searchCliRuns } from './search-cli-set.js';
 import { searchSetRuns } from './search-set.js';
 import { ewsRuns } from './ews-set.js';
+import { graphRuns } from './graph-set.js';
 import { log, MB, ratios, reportText, row, table, type DataSetName, type DataSetResult, type Row } from './report.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -298,7 +304,7 @@ async function runImport(messages: Buffer[], expect: { messages: number; bytes: 
 // ---------------------------------------------------------------------------------------------
 // Data sets.
 
-function generate(name: Exclude<DataSetName, 'archive' | 'search-cli' | 'search' | 'ews'>, counts: { small: number; mixed: number; pop3: number; webhook: number; polled: number }): Buffer[] {
+function generate(name: Exclude<DataSetName, 'archive' | 'search-cli' | 'search' | 'ews' | 'graph'>, counts: { small: number; mixed: number; pop3: number; webhook: number; polled: number }): Buffer[] {
   switch (name) {
     case 'small':
       // ~4.3 KB each: 4,000 bytes of text plus headers.
@@ -424,6 +430,12 @@ async function runArchiveSet(count: number): Promise<DataSetResult> {
 async function runEwsSet(count: number): Promise<DataSetResult> {
   const { rows, bytes } = await ewsRuns(count);
   return { name: 'ews', messages: count, bytes, rows };
+}
+
+/** The graph set (graph-set.ts): the mixed messages over Microsoft Graph, from the test harness's simulator. */
+async function runGraphSet(count: number): Promise<DataSetResult> {
+  const { rows, bytes } = await graphRuns(count);
+  return { name: 'graph', messages: count, bytes, rows };
 }
 
 /** The search set (search-set.ts): an archive imported from an mbox, then the API's search timed. */
@@ -552,6 +564,7 @@ async function main(): Promise<void> {
       mixed: { type: 'string' },
       pop3: { type: 'string' },
       ews: { type: 'string' },
+      graph: { type: 'string' },
       webhook: { type: 'string' },
       polled: { type: 'string' },
       archive: { type: 'string' },
@@ -575,10 +588,10 @@ async function main(): Promise<void> {
     if (!/^[1-9]\d*$/.test(v)) throw new Error(`--${name} must be a positive whole number, got ${JSON.stringify(v)}`);
     return Number(v);
   };
-  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3'), ews: count(values.ews, 3_000, 'ews'), webhook: count(values.webhook, 5_000, 'webhook'), polled: count(values.polled, 20_000, 'polled'), archive: count(values.archive, 100_000, 'archive'), searchCli: count(values['search-cli'], 100_000, 'search-cli'), search: count(values.search, 1_000_000, 'search') };
+  const counts = { small: count(values.small, 20_000, 'small'), mixed: count(values.mixed, 3_000, 'mixed'), pop3: count(values.pop3, 20_000, 'pop3'), ews: count(values.ews, 3_000, 'ews'), graph: count(values.graph, 3_000, 'graph'), webhook: count(values.webhook, 5_000, 'webhook'), polled: count(values.polled, 20_000, 'polled'), archive: count(values.archive, 100_000, 'archive'), searchCli: count(values['search-cli'], 100_000, 'search-cli'), search: count(values.search, 1_000_000, 'search') };
   // Archive-only and webhook drains of the webhook set alternate this many times.
   const webhookRounds = count(values['webhook-rounds'], 3, 'webhook-rounds');
-  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'ews', 'webhook', 'large', 'polled', 'archive', 'search-cli', 'search'];
+  const all: DataSetName[] = ['small', 'mixed', 'huge', 'pop3', 'ews', 'graph', 'webhook', 'large', 'polled', 'archive', 'search-cli', 'search'];
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : all;
   for (const o of only) if (!all.includes(o as DataSetName)) throw new Error(`--only: unknown data set ${JSON.stringify(o)} (allowed: ${all.join(', ')})`);
   const skipMbsync = values['skip-mbsync'] === true;
@@ -598,10 +611,12 @@ async function main(): Promise<void> {
   if (profileDir) mkdirSync(profileDir, { recursive: true });
 
   const started = new Date();
+  // The machine may be shared (other agents, other builds): its load beside the figures says how far to trust them.
+  const loadBefore = loadavg();
   const results: DataSetResult[] = [];
   for (const name of all.filter((n) => only.includes(n))) {
     results.push(
-      name === 'archive' ? await runArchiveSet(counts.archive) : name === 'ews' ? await runEwsSet(counts.ews) : name === 'search-cli' ? await runSearchCliSet(counts.searchCli) : name === 'search' ? await runSearchSet(counts.search) : await runDataSet(name, generate(name, counts), { skipMbsync, profileDir, webhookRounds }),
+      name === 'archive' ? await runArchiveSet(counts.archive) : name === 'ews' ? await runEwsSet(counts.ews) : name === 'graph' ? await runGraphSet(counts.graph) : name === 'search-cli' ? await runSearchCliSet(counts.searchCli) : name === 'search' ? await runSearchSet(counts.search) : await runDataSet(name, generate(name, counts), { skipMbsync, profileDir, webhookRounds }),
     );
     log(table(results[results.length - 1]!));
   }
@@ -611,7 +626,7 @@ async function main(): Promise<void> {
 
   const json = {
     date: started.toISOString(),
-    machine: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown', memoryMB: Math.round(totalmem() / MB), node: process.version },
+    machine: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown', memoryMB: Math.round(totalmem() / MB), node: process.version, loadAverage1_5_15: { before: loadBefore, after: loadavg() } },
     versions: { dovecot: version('dovecot', ['--version']), mbsync: skipMbsync ? 'skipped' : version('mbsync', ['-v']), commit: version('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD']) },
     options: { counts, only, skipMbsync, batch: BATCH, flushFixtures },
     dataSets: results,

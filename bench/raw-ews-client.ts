@@ -9,8 +9,9 @@
  * Run as a child: `node raw-ews-client.js` with MAILSLUICE_BENCH_RAW_EWS = JSON of
  * {@link RawEwsInput}; prints one JSON line of {@link RawEwsResult}.
  */
-import { Agent, request } from 'node:https';
+import type { Agent } from 'node:https';
 import { fileURLToPath } from 'node:url';
+import { httpsCall, rawAgent, rawChildMain, rawDrain, type RawMailboxClient, type RawRunResult } from './raw-lanes.js';
 
 /** What the child is asked to do. */
 export interface RawEwsInput {
@@ -28,48 +29,30 @@ export interface RawEwsInput {
 }
 
 /** What it did. */
-export interface RawEwsResult {
-  messages: number;
-  bytes: number;
-  /** From the first request to the last answer. */
-  totalMs: number;
-}
+export type RawEwsResult = RawRunResult;
 
 const SOAP_HEAD =
   '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Header><t:RequestServerVersion Version="Exchange2016"/></soap:Header><soap:Body>';
 const SOAP_TAIL = '</soap:Body></soap:Envelope>';
 
-class RawEws {
+class RawEws implements RawMailboxClient {
   private readonly agent: Agent;
   private readonly target: URL;
   private readonly auth: string;
 
   constructor(input: RawEwsInput) {
-    this.agent = new Agent({ keepAlive: true, maxSockets: input.lanes, ca: input.ca });
+    this.agent = rawAgent(input.lanes, input.ca);
     this.target = new URL(`https://${input.url}`);
     this.auth = `Basic ${Buffer.from(`${input.username}:${input.password}`).toString('base64')}`;
   }
 
   /** POSTs one SOAP body; resolves with the whole answer as latin1 text (base64 and ASCII markup survive it). */
-  call(body: string): Promise<string> {
+  async call(body: string): Promise<string> {
     const payload = Buffer.from(SOAP_HEAD + body + SOAP_TAIL);
-    return new Promise((resolve, reject) => {
-      const req = request(
-        { agent: this.agent, hostname: this.target.hostname, port: this.target.port, path: this.target.pathname, method: 'POST', headers: { 'content-type': 'text/xml; charset=utf-8', 'content-length': payload.length, authorization: this.auth } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('latin1');
-            if (res.statusCode !== 200 || text.includes('ResponseClass="Error"')) reject(new Error(`EWS answered ${res.statusCode}: ${text.slice(0, 500)}`));
-            else resolve(text);
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
+    const res = await httpsCall(this.agent, this.target, 'POST', { 'content-type': 'text/xml; charset=utf-8', 'content-length': payload.length, authorization: this.auth }, payload);
+    const text = res.body.toString('latin1');
+    if (res.status !== 200 || text.includes('ResponseClass="Error"')) throw new Error(`EWS answered ${res.status}: ${text.slice(0, 500)}`);
+    return text;
   }
 
   /** Every item id of the inbox, oldest first, in pages of 1,000. */
@@ -111,39 +94,8 @@ class RawEws {
 }
 
 /** Empties (drain) or reads (fetch) the inbox as fast as `lanes` requests in flight allow. */
-export async function rawEwsRun(input: RawEwsInput): Promise<RawEwsResult> {
-  const c = new RawEws(input);
-  try {
-    const t0 = performance.now();
-    const ids = await c.listAll();
-    const batches: string[][] = [];
-    for (let i = 0; i < ids.length; i += input.batch) batches.push(ids.slice(i, i + input.batch));
-    let next = 0;
-    let messages = 0;
-    let bytes = 0;
-    const lane = async (): Promise<void> => {
-      while (next < batches.length) {
-        const b = batches[next++]!;
-        const r = await c.fetch(b);
-        messages += r.messages;
-        bytes += r.bytes;
-        if (input.mode === 'drain') await c.remove(b);
-      }
-    };
-    await Promise.all(Array.from({ length: input.lanes }, lane));
-    return { messages, bytes, totalMs: performance.now() - t0 };
-  } finally {
-    c.close();
-  }
+export function rawEwsRun(input: RawEwsInput): Promise<RawEwsResult> {
+  return rawDrain(new RawEws(input), input);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const input = JSON.parse(process.env.MAILSLUICE_BENCH_RAW_EWS ?? '{}') as RawEwsInput;
-  rawEwsRun(input).then(
-    (r) => process.stdout.write(JSON.stringify(r) + '\n'),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (process.argv[1] === fileURLToPath(import.meta.url)) rawChildMain('MAILSLUICE_BENCH_RAW_EWS', rawEwsRun);

@@ -21,6 +21,8 @@ export const TARGETS = {
   pop3OverRaw: 0.6,
   /** Issue 18: an EWS drain "keeps up with the simulator": mailbox-empty rate at least this share of the raw EWS client's fetch+delete rate (mixed set). */
   ewsOverRaw: 0.5,
+  /** Issue 19: a Graph drain "keeps up with the simulator": the same share against the raw Graph client's fetch+delete rate (mixed set). */
+  graphOverRaw: 0.5,
   /** Issue 4: archive + one webhook route at least this share of the archive-only drain rate. */
   webhookOverArchive: 0.8,
   /** Issue 4: p99 from arrival in the mailbox (IDLE on) to webhook delivery, ms. */
@@ -38,11 +40,11 @@ export const TARGETS = {
   apiSearchP95Ms: 100,
 } as const;
 
-export type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'ews' | 'webhook' | 'large' | 'polled' | 'archive' | 'search-cli' | 'search';
+export type DataSetName = 'small' | 'mixed' | 'huge' | 'pop3' | 'ews' | 'graph' | 'webhook' | 'large' | 'polled' | 'archive' | 'search-cli' | 'search';
 
 /** One measured row of the table. */
 export interface Row {
-  tool: 'raw-fetch-only' | 'raw-ews-fetch-only' | 'raw-ews-fetch-delete' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console' | 'mailsluice-verify' | 'mailsluice-verify-archive' | 'mailsluice-purge-half' | 'mailsluice-verify-after-purge' | 'mailsluice-search-cli' | 'mailsluice-import-mbox-read' | 'mailsluice-import-mbox-indexed' | 'mailsluice-import-eml-read' | 'mailsluice-import-eml-indexed' | 'mailsluice-import-search-set' | 'mailsluice-api-search';
+  tool: 'raw-fetch-only' | 'raw-ews-fetch-only' | 'raw-ews-fetch-delete' | 'raw-graph-fetch-only' | 'raw-graph-fetch-delete' | 'raw-fetch-flag-expunge' | 'raw-pop3-retr-dele' | 'raw-pop3-one-session' | 'mbsync' | 'mailsluice-mailbox-empty' | 'mailsluice-indexed' | 'mailsluice-drain-process' | 'mailsluice-drain-archive-only' | 'mailsluice-drain-webhook' | 'mailsluice-start-quiet' | 'mailsluice-start-polled' | 'mailsluice-start-console' | 'mailsluice-verify' | 'mailsluice-verify-archive' | 'mailsluice-purge-half' | 'mailsluice-verify-after-purge' | 'mailsluice-search-cli' | 'mailsluice-import-mbox-read' | 'mailsluice-import-mbox-indexed' | 'mailsluice-import-eml-read' | 'mailsluice-import-eml-indexed' | 'mailsluice-import-search-set' | 'mailsluice-api-search';
   messages: number;
   bytes: number;
   seconds: number;
@@ -117,6 +119,8 @@ const LABELS: Record<Row['tool'], string> = {
   'raw-fetch-only': 'raw fetch-only',
   'raw-ews-fetch-only': 'raw EWS FindItem+GetItem',
   'raw-ews-fetch-delete': 'raw EWS GetItem+DeleteItem',
+  'raw-graph-fetch-only': 'raw Graph list+$value',
+  'raw-graph-fetch-delete': 'raw Graph $value+$batch delete',
   'raw-fetch-flag-expunge': 'raw fetch+flag+expunge',
   'raw-pop3-retr-dele': 'raw POP3 RETR+DELE /500',
   'raw-pop3-one-session': 'raw POP3 RETR+DELE 1 session',
@@ -128,6 +132,7 @@ const LABELS: Record<Row['tool'], string> = {
   mbsync: 'mbsync',
   'mailsluice-mailbox-empty': 'mailsluice (mailbox empty)',
   'mailsluice-indexed': 'mailsluice (indexed)',
+  'mailsluice-drain-process': 'mailsluice drain (process start to exit)',
   'mailsluice-import-mbox-read': 'mailsluice import mbox (all read)',
   'mailsluice-import-mbox-indexed': 'mailsluice import mbox (indexed)',
   'mailsluice-import-eml-read': 'mailsluice import .eml (all read)',
@@ -207,10 +212,11 @@ export function ratios(results: DataSetResult[]): Ratio[] {
       const v = empty.msgsPerS / rawPop3.msgsPerS;
       out.push({ name: 'pop3: mailsluice mailbox-empty rate / faster raw POP3 rate', value: v, target: `>= ${TARGETS.pop3OverRaw}`, pass: v >= TARGETS.pop3OverRaw });
     }
-    const rawEws = get(ds, 'raw-ews-fetch-delete');
-    if (ds.name === 'ews' && rawEws && empty) {
-      const v = empty.msgsPerS / rawEws.msgsPerS;
-      out.push({ name: 'ews: mailsluice mailbox-empty rate / raw EWS fetch+delete rate (simulator)', value: v, target: `>= ${TARGETS.ewsOverRaw}`, pass: v >= TARGETS.ewsOverRaw });
+    for (const [set, tool, label, target] of [['ews', 'raw-ews-fetch-delete', 'EWS', TARGETS.ewsOverRaw], ['graph', 'raw-graph-fetch-delete', 'Graph', TARGETS.graphOverRaw]] as const) {
+      const rawSim = get(ds, tool);
+      if (ds.name !== set || !rawSim || !empty) continue;
+      const v = empty.msgsPerS / rawSim.msgsPerS;
+      out.push({ name: `${set}: mailsluice mailbox-empty rate / raw ${label} fetch+delete rate (simulator)`, value: v, target: `>= ${target}`, pass: v >= target });
     }
     const sizeSet = ds.name === 'huge' || ds.name === 'large';
     if (!sizeSet && raw && empty) {
@@ -267,7 +273,7 @@ export function ratios(results: DataSetResult[]): Ratio[] {
 export function reportText(results: DataSetResult[], rs: Ratio[]): string {
   const out: string[] = [''];
   for (const ds of results) out.push(table(ds), '');
-  out.push('Ratios (issues 2, 3, 4, 12, 14, 16 and 17, "What good looks like"):');
+  out.push('Ratios (issues 2, 3, 4, 12, 14, 16, 17, 18 and 19, "What good looks like"):');
   const w = Math.max(...rs.map((r) => r.name.length));
   for (const r of rs) {
     out.push(`  ${r.name.padEnd(w)}  ${r.value.toFixed(2).padStart(8)}  target ${r.target.padEnd(7)}  ${r.pass ? 'PASS' : 'FAIL'}`);
