@@ -119,3 +119,12 @@ test('graph: a well-known folder as moveTo; more messages than one $batch holds'
   // 45 messages: 3 $batches each for the GETs, the PATCHes and the moves (at most 20 a batch).
   assert.equal(s.requests.slice(before).filter((r) => r.operation === 'batch').length, 9);
 });
+
+test('graph: a batch item still throttled after the retries fails the call (nothing recorded, tried again later), not the response', async () => {
+  const s = await startGraphSimulator();
+  sims.push(s);
+  const id = s.add('inbox', makeMessage(1, { tag: 'graph-responses-throttled' }), { received: new Date((clock += 1000)) });
+  s.fault.throttleBatchItems(100, 0);
+  await assert.rejects(apply(s, [{ id: 'a', key: graphKey(id), response: { addFlags: ['$P'] } }]), (err: unknown) => (err as { code?: string }).code === 'SOURCE_PROTOCOL' && /429/.test((err as Error).message));
+  assert.deepEqual(s.message(id)!.categories, []);
+});
