@@ -10,6 +10,7 @@ import { isLoopbackHost, isWildcardHost, parseListenAddress } from './api-addres
 import { httpsUrlProblem, oauthProblems } from './oauth-checks.js';
 import type { ConfigProblem } from './loader.js';
 import { filterProblems } from '../core/routing/route-filter.js';
+import { exchangeFlagMapping } from '../core/archive/exchange-response-plan.js';
 // The engine the routes run on, so `config check` refuses exactly the patterns a run could not
 // compile (the one adapter config imports: docs/architecture.md, "The dependency rule").
 import { re2jsRegexEngine } from '../adapters/regex-re2js/index.js';
@@ -267,19 +268,15 @@ function routeChecks(r: RouteConfig, at: string, input: CrossInput, { problems, 
       problems.push({ path: `${at}.${key}`, message: `connection ${conn.name} is POP3, which has no flags or folders to apply a response with` });
       continue;
     }
-    if (conn.protocol === 'graph') {
-      problems.push({ path: `${at}.${key}`, message: `connection ${conn.name} is Microsoft Graph, and applying responses (categories, read state, moves) over Graph is not available in this build yet` });
-      continue;
+    // Over EWS and Graph (both Exchange) the core's mapping decides: \Seen is the read state, keywords are categories.
+    const exchange = conn.protocol === 'ews' ? 'EWS' : conn.protocol === 'graph' ? 'Microsoft Graph' : null;
+    if (exchange) {
+      const { refused } = exchangeFlagMapping(resp.addFlags ?? []);
+      if (refused.length > 0) problems.push({ path: `${at}.${key}.addFlags`, message: `connection ${conn.name} is ${exchange}, which has no equivalent of ${refused.join(' ')} (\\Seen sets the item read, any keyword without a backslash becomes a category)` });
     }
-    const ews = conn.protocol === 'ews';
-    if (ews) {
-      // Over EWS \Seen is IsRead and keywords are categories; other system flags have no equivalent.
-      const refused = [...new Set(resp.addFlags ?? [])].filter((f) => f.startsWith('\\') && f.toLowerCase() !== '\\seen');
-      if (refused.length > 0) problems.push({ path: `${at}.${key}.addFlags`, message: `connection ${conn.name} is EWS, which has no equivalent of ${refused.join(' ')} (\\Seen sets the item read, any keyword without a backslash becomes a category)` });
-    }
-    // EWS's delete moves the item to Deleted Items (a new ItemId), so it has left the folder too.
-    if (conn.deletePolicy === 'delete-and-expunge' || conn.deletePolicy === 'move' || (ews && conn.deletePolicy === 'delete')) {
-      const keep = ews ? 'leave or mark-seen' : 'leave, mark-seen or delete';
+    // Exchange's delete moves the item to Deleted Items (a new id), so it has left the folder too.
+    if (conn.deletePolicy === 'delete-and-expunge' || conn.deletePolicy === 'move' || (exchange && conn.deletePolicy === 'delete')) {
+      const keep = exchange ? 'leave or mark-seen' : 'leave, mark-seen or delete';
       warnings.push({ path: `${at}.${key}`, message: `connection ${conn.name} has deletePolicy ${conn.deletePolicy}: the message has left the mailbox before the scenario runs, so the response cannot be applied (use ${keep})` });
     }
   }

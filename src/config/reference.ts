@@ -244,11 +244,10 @@ on the valid parts of a file whose shape is wrong, so \`config check\` lists bot
 \`unseenOnly\`, \`idle\`, \`partialFetch\`, \`mark-seen\` or \`move\`; \`protocol: ews\` needs \`ews\`
 (\`ews.url\` is \`host[:port]/path\` without \`https://\`, always HTTPS; \`partialFetch\`, \`xoauth2\` and \`oauthbearer\` do not apply),
 and \`ews\` applies to no other protocol; a route's \`response\`/\`errorResponse\` is refused on a POP3 connection, and on an
-EWS one may add \`\\Seen\` (the item is marked read) and keywords (each becomes a category), no other system flag;
+EWS or Graph one may add \`\\Seen\` (the item is marked read) and keywords (each becomes a category), no other system flag;
 \`protocol: graph\` needs \`graph\` (\`tenant\`, \`clientId\`, \`mailbox\` and \`clientSecret\` or
 \`clientCertificate\`, not both; \`authority\` and \`endpoint\` https, or http on loopback, scheme and host
-only; the folder is \`graph.folder\`, not \`mailbox\`; no \`auth\` keys, \`idle\`, \`partialFetch\` or
-scenario responses), and \`graph\` applies to no other protocol;
+only; the folder is \`graph.folder\`, not \`mailbox\`; no \`auth\` keys, \`idle\` or \`partialFetch\`), and \`graph\` applies to no other protocol;
 \`auth.type: basic\` needs \`username\` and \`password\`; \`xoauth2\` and \`oauthbearer\` need \`username\` and
 either \`accessToken\` or \`tokenUrl\` (https, or http on loopback) with \`clientId\` and \`clientSecret\`, \`clientCertificate\`
 (PEM of the certificate and its RSA key) or \`refreshToken\` (not both forms, not a secret and a certificate); \`ntlm\` needs \`username\` and \`password\` (the domain in \`auth.domain\` or as

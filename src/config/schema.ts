@@ -274,10 +274,10 @@ const serverResponse = z
       .array(z.string().regex(/^\\?[A-Za-z0-9$_.-]+$/, 'must be an IMAP flag such as \\Seen or $Processed'))
       .min(1)
       .optional()
-      .meta({ description: 'IMAP flags to add to the message on the server (EWS: \\Seen marks the item read, a keyword becomes a category).' }),
-    moveTo: z.string().min(1).optional().meta({ description: 'Folder to move the message to (EWS: a path of display names from the top of the mailbox, as mailbox).' }),
+      .meta({ description: 'IMAP flags to add to the message on the server (EWS and Graph: \\Seen marks the item read, a keyword becomes a category).' }),
+    moveTo: z.string().min(1).optional().meta({ description: 'Folder to move the message to (EWS: a path of display names from the top of the mailbox, as mailbox; Graph: as graph.folder, a well-known name or a path of display names).' }),
   })
-  .meta({ description: 'What the connection does with the message on the server afterwards (IMAP or EWS; the message must still be there: deletePolicy leave, mark-seen, or on IMAP delete).' });
+  .meta({ description: 'What the connection does with the message on the server afterwards (IMAP, EWS or Graph; the message must still be there: deletePolicy leave, mark-seen, or on IMAP delete).' });
 
 /** A route's message attributes (SPEC: "a route may map or add attributes"; ADR 0027). */
 const routeAttributes = z

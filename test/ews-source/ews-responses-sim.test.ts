@@ -1,7 +1,8 @@
 /**
  * Scenario responses over EWS (`EwsSource.applyResponses`, `source-ews/ews-responses.ts`) against
  * the EWS simulator, every request validated against the project's EWS schemas: `\Seen` marks the
- * item read, keywords become categories merged with those it has, moves go to a folder by path,
+ * item read, keywords become categories merged with those it has (the mapping is the core's,
+ * `test/unit/exchange-response-plan.test.ts`), moves go to a folder by path,
  * batched (one GetItem, one UpdateItem, one MoveItem per folder); a folder that does not exist
  * and a flag with no EWS equivalent fail, an item gone is not applicable. Never run against a
  * real Exchange.
@@ -11,7 +12,6 @@ import assert from 'node:assert/strict';
 import { EwsClient, createEwsSource, ewsClientOptions } from '../../src/adapters/source-ews/index.js';
 import * as soap from '../../src/adapters/source-ews/ews-soap.js';
 import { ewsKey } from '../../src/adapters/source-ews/ews-source.js';
-import { ewsFlagMapping } from '../../src/adapters/source-ews/ews-responses.js';
 import { JsonlLogger } from '../../src/adapters/logger-jsonl/index.js';
 import type { ResponseOutcome, ResponseRequest } from '../../src/core/ports/mailbox-source.js';
 import { startEwsSimulator, type EwsSimulator } from '../harness/ews-simulator.js';
@@ -34,14 +34,6 @@ async function apply(s: EwsSimulator, requests: ResponseRequest[]): Promise<Map<
     await src.close();
   }
 }
-
-test('the flags map: \\Seen is IsRead, keywords are categories, other system flags are refused', () => {
-  assert.deepEqual(ewsFlagMapping(['\\SEEN', '$Processed', 'Blue', '$Processed', '\\Flagged', '\\Answered']), {
-    isRead: true,
-    categories: ['$Processed', 'Blue'],
-    refused: ['\\Flagged', '\\Answered'],
-  });
-});
 
 test('responses are applied on the server in batches; categories merge; a missing folder and \\Flagged fail; a deleted item is not applicable', async () => {
   const s = await startEwsSimulator({ auth: ['NTLM'], validateFirst: Infinity });

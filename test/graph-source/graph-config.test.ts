@@ -63,3 +63,22 @@ test('config check: what a Graph connection refuses, each with a sentence naming
   const warned = checkConfigText(stringify({ connections: [{ name: 'x', protocol: 'graph', graph: GRAPH, host: 'outlook.office365.com' }] })).warnings;
   assert.ok(warned.some((w) => w.path === 'connections[0].host' && /host of graph\.endpoint \(graph\.microsoft\.com\)/.test(w.message)), JSON.stringify(warned));
 });
+
+test('config check: a route response on a Graph connection is accepted; a system flag other than \\Seen is refused; delete, move and delete-and-expunge warn', () => {
+  const conn = (deletePolicy: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ name: 'x', protocol: 'graph', graph: GRAPH, deletePolicy, ...extra });
+  const route = (response: Record<string, unknown>): Record<string, unknown> => ({ name: 'r', connection: 'x', response, errorResponse: { moveTo: 'Failed' }, scenario: [{ action: 'archive' }] });
+  for (const policy of ['leave', 'mark-seen']) {
+    const ok = checkConfigText(stringify({ connections: [conn(policy)], routes: [route({ addFlags: ['\\Seen', '$Processed'] })] }));
+    assert.ok(ok.config, JSON.stringify(ok.problems));
+    assert.deepEqual(ok.warnings.filter((w) => w.path.startsWith('routes')), [], policy);
+  }
+  const flagged = checkConfigText(stringify({ connections: [conn('leave')], routes: [route({ addFlags: ['\\Flagged', '\\Seen', 'Blue'] })] }));
+  assert.deepEqual(flagged.problems.map((p) => p.path), ['routes[0].response.addFlags']);
+  assert.match(flagged.problems[0]!.message, /Microsoft Graph, which has no equivalent of \\Flagged \(/);
+  for (const [policy, extra] of [['delete', {}], ['delete-and-expunge', {}], ['move', { moveTo: 'Done' }]] as const) {
+    const w = checkConfigText(stringify({ connections: [conn(policy, extra)], routes: [route({ addFlags: ['$P'] })] }));
+    assert.ok(w.config, JSON.stringify(w.problems));
+    assert.deepEqual(w.warnings.filter((x) => x.path.startsWith('routes')).map((x) => x.path), ['routes[0].response', 'routes[0].errorResponse'], policy);
+    assert.match(w.warnings.find((x) => x.path === 'routes[0].response')!.message, /use leave or mark-seen\)/);
+  }
+});

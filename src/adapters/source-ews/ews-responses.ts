@@ -12,6 +12,7 @@
  * this build speaks (Exchange 2013's `item:Flag` is not in it) and fail, named.
  */
 import type { ResponseOutcome, ResponseRequest } from '../../core/ports/mailbox-source.js';
+import { ResponseOutcomes, groupBy, planExchangeItem } from '../../core/archive/exchange-response-plan.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import type { EwsClient } from './ews-client.js';
 import { responseCode, responseMessages } from './ews-client.js';
@@ -29,58 +30,13 @@ export interface EwsResponseHost {
   folder(name: string): Promise<EwsFolderRef>;
 }
 
-/** How a response's flags map onto EWS: `\Seen` → IsRead, keywords → categories, the rest refused. */
-export interface EwsFlagMapping {
-  isRead: boolean;
-  categories: string[];
-  /** System flags with no EWS equivalent here. */
-  refused: string[];
-}
-
-/** Maps IMAP flags to EWS item changes (system flags compare case-insensitively, as IMAP's do). */
-export function ewsFlagMapping(flags: readonly string[]): EwsFlagMapping {
-  const out: EwsFlagMapping = { isRead: false, categories: [], refused: [] };
-  for (const f of new Set(flags)) {
-    if (f.toLowerCase() === '\\seen') out.isRead = true;
-    else if (f.startsWith('\\')) out.refused.push(f);
-    else if (!out.categories.includes(f)) out.categories.push(f);
-  }
-  return out;
-}
-
-/** The outcome of each request as it is decided: failures add up, not-applicable is final. */
-class Outcomes {
-  private readonly failures = new Map<string, string[]>();
-  private readonly notApplicable = new Map<string, string>();
-
-  fail(ids: Iterable<string>, reason: string): void {
-    for (const id of ids) this.failures.set(id, [...(this.failures.get(id) ?? []), reason]);
-  }
-
-  skip(ids: Iterable<string>, reason: string): void {
-    for (const id of ids) this.notApplicable.set(id, reason);
-  }
-
-  skipped(id: string): boolean {
-    return this.notApplicable.has(id);
-  }
-
-  of(r: ResponseRequest): ResponseOutcome {
-    const na = this.notApplicable.get(r.id);
-    if (na !== undefined) return { id: r.id, outcome: 'not-applicable', reason: na };
-    const f = this.failures.get(r.id);
-    if (f !== undefined) return { id: r.id, outcome: 'failed', reason: f.join('; ') };
-    return { id: r.id, outcome: 'applied' };
-  }
-}
-
 /** A request with the ItemId its key names. */
 type ItemRequest = ResponseRequest & { itemId: string };
 
 /** One run: the host, the outcomes, and each present item's categories. */
 interface Run {
   host: EwsResponseHost;
-  outcomes: Outcomes;
+  outcomes: ResponseOutcomes;
   categoriesOf: Map<string, string[]>;
   gone: string;
 }
@@ -92,11 +48,7 @@ function chunks<T>(all: readonly T[], n: number): T[][] {
 }
 
 /** Requests by ItemId, in order of first appearance. */
-function byItem(requests: readonly ItemRequest[]): Map<string, ItemRequest[]> {
-  const m = new Map<string, ItemRequest[]>();
-  for (const r of requests) m.set(r.itemId, [...(m.get(r.itemId) ?? []), r]);
-  return m;
-}
+const byItem = (requests: readonly ItemRequest[]): Map<string, ItemRequest[]> => groupBy(requests, (r) => r.itemId);
 
 const ids = (rs: readonly ResponseRequest[]): string[] => rs.map((r) => r.id);
 
@@ -108,7 +60,7 @@ const ids = (rs: readonly ResponseRequest[]): string[] => rs.map((r) => r.id);
  * moved item is gone from the folder).
  */
 export async function applyEwsResponses(requests: ResponseRequest[], host: EwsResponseHost): Promise<ResponseOutcome[]> {
-  const outcomes = new Outcomes();
+  const outcomes = new ResponseOutcomes();
   const run: Run = { host, outcomes, categoriesOf: new Map(), gone: `the item is no longer in ${JSON.stringify(host.mailbox)}` };
   const items: ItemRequest[] = [];
   for (const r of requests) {
@@ -148,27 +100,10 @@ async function setFlags(run: Run, present: readonly ItemRequest[]): Promise<void
   const { host, outcomes } = run;
   const changes: Array<{ change: EwsItemChange; requests: ItemRequest[] }> = [];
   for (const [itemId, rs] of byItem(present)) {
-    const withFlags = rs.filter((r) => (r.response.addFlags ?? []).length > 0);
-    if (withFlags.length === 0) continue;
-    const had = run.categoriesOf.get(itemId) ?? [];
-    const categories = [...had];
-    let isRead = false;
-    const applying: ItemRequest[] = [];
-    for (const r of withFlags) {
-      const map = ewsFlagMapping(r.response.addFlags ?? []);
-      if (map.refused.length > 0) {
-        outcomes.fail([r.id], `EWS has no equivalent of the flag${map.refused.length === 1 ? '' : 's'} ${map.refused.join(' ')} in this build (\\Seen sets the item read, any keyword becomes a category)`);
-        continue;
-      }
-      isRead ||= map.isRead;
-      for (const c of map.categories) if (!categories.some((x) => x.toLowerCase() === c.toLowerCase())) categories.push(c);
-      applying.push(r);
-    }
-    if (applying.length === 0) continue;
-    const change: EwsItemChange = { id: itemId, ...(isRead ? { isRead: true } : {}), ...(categories.length > had.length ? { categories } : {}) };
-    // Everything asked for is there already: nothing to send, done.
-    if (change.isRead === undefined && change.categories === undefined) continue;
-    changes.push({ change, requests: applying });
+    // The mapping of flags to IsRead and categories is the core's (shared with Graph).
+    const plan = planExchangeItem(rs, run.categoriesOf.get(itemId) ?? [], 'EWS');
+    for (const { request, reason } of plan.refused) outcomes.fail([request.id], reason);
+    if (plan.change) changes.push({ change: { id: itemId, ...plan.change }, requests: plan.applying });
   }
   for (const batch of chunks(changes, host.batch)) {
     const msgs = responseMessages(await host.client.call('UpdateItem', updateItems(batch.map((c) => c.change))));

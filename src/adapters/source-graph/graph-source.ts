@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Candidate, FetchedMessage, MailboxSource, SourceRuntime, SourceSession } from '../../core/ports/mailbox-source.js';
+import type { Candidate, FetchedMessage, MailboxSource, ResponseOutcome, ResponseRequest, SourceRuntime, SourceSession } from '../../core/ports/mailbox-source.js';
 import type { AccessTokenSource } from '../../core/ports/access-token-source.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { MailsluiceError } from '../../core/errors/index.js';
@@ -9,6 +9,7 @@ import { GraphClient, type BatchRequest } from './graph-client.js';
 import { graphBadAnswer, graphHttpError } from './graph-error-map.js';
 import { resolveGraphFolder, type GraphFolder } from './graph-folders.js';
 import { listByDelta } from './graph-delta.js';
+import { applyGraphResponses } from './graph-responses.js';
 import { GRAPH_TUNING, graphClientOptions, graphSettings, type GraphClientOptions, type GraphSourceConfig } from './graph-source-config.js';
 
 /** The archive key of a message: `graph:<id>`. */
@@ -58,6 +59,8 @@ type Opened = { kind: 'gone' } | { kind: 'buffered'; body: Buffer } | { kind: 's
 export class GraphSource implements MailboxSource {
   /** Actions go on the same client as the fetch, one after the other. */
   readonly concurrentActions = false;
+  /** Responses name a message by its id (the candidate key), which stays while it stays in the folder. */
+  readonly responsesBy = 'key' as const;
   /** True when `graph.endpoint` is https (only loopback may be http). */
   readonly tlsInUse: boolean;
   private readonly opts: GraphClientOptions;
@@ -65,6 +68,8 @@ export class GraphSource implements MailboxSource {
   private client: GraphClient | null = null;
   private folder: GraphFolder | undefined;
   private moveTarget: GraphFolder | undefined;
+  /** Folders scenario responses move to, by the name they were given (found once per session). */
+  private readonly responseFolders = new Map<string, GraphFolder>();
   private closed = false;
 
   constructor(
@@ -276,6 +281,24 @@ export class GraphSource implements MailboxSource {
 
   async flush(): Promise<Candidate[]> {
     return []; // every action is complete when the server answers it
+  }
+
+  /** Scenario responses: `\Seen` → isRead, keywords → categories, moves by folder path (`graph-responses.ts`). */
+  async applyResponses(requests: ResponseRequest[]): Promise<ResponseOutcome[]> {
+    if (requests.length === 0) return [];
+    const client = this.session();
+    return applyGraphResponses(requests, {
+      folderName: this.folder?.name ?? graphSettings(this.cfg).folder,
+      client,
+      folder: async (name) => {
+        let f = this.responseFolders.get(name);
+        if (!f) {
+          f = await resolveGraphFolder(client, name);
+          this.responseFolders.set(name, f);
+        }
+        return f;
+      },
+    });
   }
 
   /** Marks messages that could not be archived read, so an `unseenOnly` listing skips them. */
