@@ -71,8 +71,11 @@ async function hasOpenssl(): Promise<boolean> {
 /** Installs Debian packages (apt-get update, then install); for the bench's isync too. */
 export async function aptInstall(packages: string[]): Promise<void> {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  // Test files run two at a time and several install what they need (Chromium, DavMail, Ceph):
+  // without the lock timeout a second apt-get fails at once on the first one's lock.
+  const lockWait = ['-o', 'DPkg::Lock::Timeout=600'];
   // Output goes to our stderr so a slow or failing install is visible in the test log.
-  for (const args of [['update'], ['install', '-y', ...packages]]) {
+  for (const args of [[...lockWait, 'update'], [...lockWait, 'install', '-y', ...packages]]) {
     const child = spawn('apt-get', args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
     const [code] = (await once(child, 'exit')) as [number | null];
     if (code !== 0) {
