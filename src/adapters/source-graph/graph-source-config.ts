@@ -39,7 +39,7 @@ export const GRAPH_TUNING = {
   /**
    * Small messages' `/$value` requests in flight ahead of the one handed over, in listing order.
    * With one ahead the main thread sat idle waiting on each round trip (docs/benchmark.md,
-   * fifteenth session); four measured 824–895 msgs/s against 573–746 with one (ADR 0048,
+   * fifteenth session); four measured 674–895 msgs/s against 485–746 with one (ADR 0048,
    * Revision). Four is also Exchange Online's limit of concurrent requests per app and mailbox,
    * and the source sends nothing else meanwhile (`concurrentActions` false). At most this many
    * times `bufferUpToBytes` is held ahead; a large (streamed) message is read alone.
