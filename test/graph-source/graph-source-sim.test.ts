@@ -197,6 +197,36 @@ test('a large message streams (not buffered) byte for byte; small ones are buffe
   }
 });
 
+test('with several /$value asked ahead the messages come in listing order, large ones streamed among them, vanished ones skipped; stopping early leaves the source usable', async () => {
+  const s = await sim();
+  const raws = Array.from({ length: 14 }, (_, i) => (i === 3 || i === 8 ? makeMessage(100 + i, { attachmentBytes: 2 * 1024 * 1024 }) : makeMessage(100 + i)));
+  const ids = fill(s, raws);
+  const src = graphSource(graphConnection(s), new JsonlLogger([]));
+  try {
+    await src.open();
+    const cands = await src.listCandidates(100);
+    s.remove(ids[5]!);
+    s.remove(ids[9]!);
+    const got = await fetchAll(src, cands);
+    const kept = raws.filter((_, i) => i !== 5 && i !== 9);
+    assert.deepEqual(got.map((g) => g.m.candidate.key), cands.filter((_, i) => i !== 5 && i !== 9).map((c) => c.key));
+    assert.deepEqual(got.map((g) => sha256(g.bytes)), kept.map(sha256));
+    assert.deepEqual(got.map((g) => g.m.buffered), kept.map((r) => r.length < 1024 * 1024));
+    // Stopped after two, with requests in flight ahead (one of them a large answer): the next fetch is whole.
+    const early: string[] = [];
+    for await (const m of src.fetch(cands)) {
+      await readAll(m.body);
+      early.push(m.candidate.key);
+      if (early.length === 2) break;
+    }
+    assert.deepEqual(early, [cands[0]!.key, cands[1]!.key]);
+    const again = await fetchAll(src, cands.slice(2, 5));
+    assert.deepEqual(again.map((g) => sha256(g.bytes)), raws.slice(2, 5).map(sha256));
+  } finally {
+    await src.close();
+  }
+});
+
 test('folders: a well-known name, a path of display names (from the top or under a well-known one); a missing step is SOURCE_MAILBOX_NOT_FOUND naming it', async () => {
   const s = await sim();
   s.createFolder('Inbox/Journal');

@@ -186,6 +186,9 @@ export class GraphClient {
         if (throttled >= GRAPH_TUNING.throttleRetries) throw graphThrottled(this.ctx, what, status, throttled + 1);
         throttled++;
         await pause(throttleWaitMs(retryAfterMs(res.headers['retry-after']), GRAPH_TUNING));
+        // The token held before the wait may have expired during it (several requests in flight
+        // make that likely): ask the source again, which renews one near its end.
+        token = await this.tokens.token();
         continue;
       }
       return res;

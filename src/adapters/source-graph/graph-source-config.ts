@@ -36,8 +36,17 @@ export const GRAPH_TUNING = {
   silenceWarnEveryMs: SERVER_SILENCE.warnEveryMs,
   /** Longest JSON answer read whole (every answer but `/$value`): a server that sends more is refused. */
   maxJsonBytes: 32 * 1024 * 1024,
-  /** Sockets kept alive to Graph: one for the request being read, one for the next message's, asked while the caller stores the one before. */
-  sockets: 2,
+  /**
+   * Small messages' `/$value` requests in flight ahead of the one handed over, in listing order.
+   * With one ahead the main thread sat idle waiting on each round trip (docs/benchmark.md,
+   * fifteenth session); four measured 674–895 msgs/s against 485–746 with one (ADR 0048,
+   * Revision). Four is also Exchange Online's limit of concurrent requests per app and mailbox,
+   * and the source sends nothing else meanwhile (`concurrentActions` false). At most this many
+   * times `bufferUpToBytes` is held ahead; a large (streamed) message is read alone.
+   */
+  valueAhead: 4,
+  /** Sockets kept alive to Graph: one per `/$value` in flight (`valueAhead`), one spare for a request whose socket the server closed meanwhile. */
+  sockets: 5,
 } as const;
 
 /** Where Graph is: scheme, host, port, and the origin nextLinks must stay on. */

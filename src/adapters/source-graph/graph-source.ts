@@ -165,35 +165,41 @@ export class GraphSource implements MailboxSource {
 
   /**
    * Streams the messages in listing order. A small one (Content-Length up to `bufferUpToBytes`) is
-   * read whole and handed over `buffered`, and the next one is asked for while the caller stores
-   * it; a large one (or one without a length) streams. A message gone since the listing (404) is
-   * skipped. When the connection breaks during one, the runner's memory is told which.
+   * read whole and handed over `buffered`, with up to `valueAhead` next ones asked for while the
+   * caller stores it; a large one (or one without a length) streams, and nothing more is asked
+   * until it has been read. A message gone since the listing (404) is skipped. When the
+   * connection breaks during one, the runner's memory is told which.
    */
   async *fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage> {
     const client = this.session();
-    let ahead: Promise<Opened> | undefined;
+    // Requests asked ahead, in listing order: window[i] is candidates[next - window.length + i].
+    const window: Promise<Opened>[] = [];
+    let next = 0;
+    const askAhead = (upTo: number): void => {
+      while (window.length < upTo && next < candidates.length) {
+        const p = this.openMessage(client, candidates[next++]!);
+        // Its failure is its own step's to report (after the ones before it are handed over); never unhandled.
+        p.catch(() => undefined);
+        window.push(p);
+      }
+    };
     try {
       for (let k = 0; k < candidates.length; k++) {
         const c = candidates[k]!;
-        const opened = await (ahead ?? this.openMessage(client, c));
-        ahead = undefined;
+        askAhead(1);
+        const opened = await window.shift()!;
         if (opened.kind === 'gone') continue;
         if (opened.kind === 'streamed') {
           yield { candidate: c, body: this.streamBody(client, c, opened.res), buffered: false };
           continue;
         }
-        const next = candidates[k + 1];
-        if (next) {
-          ahead = this.openMessage(client, next);
-          // Its failure is the next step's to report (after this one is handed over); never unhandled.
-          ahead.catch(() => undefined);
-        }
+        askAhead(GRAPH_TUNING.valueAhead);
         yield { candidate: c, body: single(opened.body), buffered: true, bytes: opened.body.length, owned: true };
       }
     } finally {
-      // Stopped early: the request asked ahead ends before the session is used again.
-      if (ahead) {
-        const a = await ahead.catch(() => undefined);
+      // Stopped early: the requests asked ahead end before the session is used again.
+      for (const p of window.splice(0)) {
+        const a = await p.catch(() => undefined);
         if (a?.kind === 'streamed') a.res.destroy();
       }
     }
