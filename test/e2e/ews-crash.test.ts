@@ -84,9 +84,9 @@ test('SIGKILL at random moments of an EWS drain loses and doubles nothing', asyn
   }
 });
 
-const LEAVE_COUNT = Number(process.env.CRASH_LEAVE_MESSAGES ?? 300);
-// The CLI lists for the first time some 1-3 s after it starts (measured on the shared test
-// machine): kills before that would prove nothing about the listing, so they come later.
+// Enough items that a run lasts several seconds on a quiet machine too: with 300, a CI run drained
+// them all before the first kill was due (and the test, rightly, said it proved nothing).
+const LEAVE_COUNT = Number(process.env.CRASH_LEAVE_MESSAGES ?? 1500);
 const LEAVE_KILLS = Number(process.env.CRASH_KILLS ?? 6);
 
 test('SIGKILL at random moments of an EWS drain with leave (listed by SyncFolderItems from the stored state) loses and doubles nothing', async () => {
@@ -96,7 +96,11 @@ test('SIGKILL at random moments of an EWS drain with leave (listed by SyncFolder
   const expected = loaded(sim, LEAVE_COUNT);
   const ws = makeWorkspace({ connections: [ewsConnectionInput(sim, { deletePolicy: 'leave', maxMessagesPerCycle: 40 })] });
   try {
-    const killed = await runKilledAtRandom(ws, { args: () => ['drain'], kills: LEAVE_KILLS, minMs: 2000, spreadMs: 5000, random, seed, untilDone: true });
+    // Half the kills early (around the first listing), half later (mid-drain, after commits), so
+    // that on a slow machine not every kill falls before the first commit.
+    const early = Math.ceil(LEAVE_KILLS / 2);
+    let killed = await runKilledAtRandom(ws, { args: () => ['drain'], kills: early, minMs: 800, spreadMs: 2500, random, seed, untilDone: true });
+    if (killed === early) killed += await runKilledAtRandom(ws, { args: () => ['drain'], kills: LEAVE_KILLS - early, minMs: 2500, spreadMs: 5000, random, seed, untilDone: true });
     const before = archivedRows(ws.dataDir).messages.length;
     const final = await runCli(['drain', '--json'], ws);
     assert.equal(final.code, 0, `final drain failed (seed ${seed}): ${final.stderr}`);
