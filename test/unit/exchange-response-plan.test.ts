@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ResponseOutcomes, exchangeFlagMapping, planExchangeItem } from '../../src/core/archive/exchange-response-plan.js';
+import { exchangeFlagMapping, planExchangeItem } from '../../src/core/archive/exchange-response-plan.js';
+import { ResponseOutcomes } from '../../src/core/archive/response-outcomes.js';
 import type { ResponseRequest } from '../../src/core/ports/mailbox-source.js';
 
 const req = (id: string, addFlags?: string[], moveTo?: string): ResponseRequest => ({ id, key: `graph:${id}`, response: { ...(addFlags ? { addFlags } : {}), ...(moveTo ? { moveTo } : {}) } });

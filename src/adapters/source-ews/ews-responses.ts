@@ -12,7 +12,8 @@
  * this build speaks (Exchange 2013's `item:Flag` is not in it) and fail, named.
  */
 import type { ResponseOutcome, ResponseRequest } from '../../core/ports/mailbox-source.js';
-import { ResponseOutcomes, groupBy, planExchangeItem } from '../../core/archive/exchange-response-plan.js';
+import { groupBy, planExchangeItem } from '../../core/archive/exchange-response-plan.js';
+import { ResponseOutcomes } from '../../core/archive/response-outcomes.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import type { EwsClient } from './ews-client.js';
 import { responseCode, responseMessages } from './ews-client.js';

@@ -13,7 +13,8 @@
  * once, and applied again after a crash the old id answers 404, `not-applicable`.
  */
 import type { ResponseOutcome, ResponseRequest } from '../../core/ports/mailbox-source.js';
-import { ResponseOutcomes, groupBy, planExchangeItem, type ExchangeItemChange } from '../../core/archive/exchange-response-plan.js';
+import { groupBy, planExchangeItem, type ExchangeItemChange } from '../../core/archive/exchange-response-plan.js';
+import { ResponseOutcomes } from '../../core/archive/response-outcomes.js';
 import { MailsluiceError } from '../../core/errors/index.js';
 import type { BatchRequest, BatchResponse, GraphClient } from './graph-client.js';
 import { graphHttpError, graphThrottled } from './graph-error-map.js';

@@ -6,6 +6,7 @@
  */
 import type { ResponseOutcome, ResponseRequest } from '../../core/ports/mailbox-source.js';
 import type { MailsluiceError } from '../../core/errors/index.js';
+import { ResponseOutcomes } from '../../core/archive/response-outcomes.js';
 import { ImapCommandError } from './imap-wire-errors.js';
 import { flagList } from './imap-command-text.js';
 import { refusalReason } from './imap-error-map.js';
@@ -26,28 +27,6 @@ export interface ResponseHost {
   wrap(err: unknown): MailsluiceError;
 }
 
-/** The outcome of each request as it is decided: failures add up, not-applicable is final. */
-class Outcomes {
-  private readonly failures = new Map<string, string[]>();
-  private readonly notApplicable = new Map<string, string>();
-
-  fail(ids: readonly string[], reason: string): void {
-    for (const id of ids) this.failures.set(id, [...(this.failures.get(id) ?? []), reason]);
-  }
-
-  skip(id: string, reason: string): void {
-    this.notApplicable.set(id, reason);
-  }
-
-  of(r: ResponseRequest): ResponseOutcome {
-    const na = this.notApplicable.get(r.id);
-    if (na !== undefined) return { id: r.id, outcome: 'not-applicable', reason: na };
-    const f = this.failures.get(r.id);
-    if (f !== undefined) return { id: r.id, outcome: 'failed', reason: f.join('; ') };
-    return { id: r.id, outcome: 'applied' };
-  }
-}
-
 /** A request with its UID (the core hands IMAP only those, `responsesBy` 'uid'). */
 type UidRequest = ResponseRequest & { uid: number };
 
@@ -55,7 +34,7 @@ type UidRequest = ResponseRequest & { uid: number };
 interface Run {
   a: OpenedSession;
   host: ResponseHost;
-  outcomes: Outcomes;
+  outcomes: ResponseOutcomes;
   /** The FLAGS of each UID still in the mailbox. */
   flagsOf: Map<number, string[]>;
 }
@@ -68,12 +47,12 @@ interface Run {
  */
 export async function applyResponses(requests: ResponseRequest[], host: ResponseHost): Promise<ResponseOutcome[]> {
   if (requests.length === 0) return [];
-  const outcomes = new Outcomes();
+  const outcomes = new ResponseOutcomes();
   const mailbox = JSON.stringify(host.mailbox);
   try {
     const withUid = requests.filter((r): r is UidRequest => {
       if (r.uid !== undefined) return true;
-      outcomes.skip(r.id, `the message (${r.key}) was taken without a UID`);
+      outcomes.skip([r.id], `the message (${r.key}) was taken without a UID`);
       return false;
     });
     if (withUid.length === 0) return requests.map((r) => outcomes.of(r));
@@ -83,7 +62,7 @@ export async function applyResponses(requests: ResponseRequest[], host: Response
     const run: Run = { a, host, outcomes, flagsOf: fetched!.flags ?? new Map<number, string[]>() };
     const present = withUid.filter((r) => {
       if (run.flagsOf.has(r.uid)) return true;
-      outcomes.skip(r.id, `UID ${r.uid} is no longer in ${mailbox}`);
+      outcomes.skip([r.id], `UID ${r.uid} is no longer in ${mailbox}`);
       return false;
     });
     await addFlags(run, present);
@@ -140,7 +119,7 @@ async function moveToFolders(run: Run, present: readonly UidRequest[]): Promise<
     const here = group.filter((r) => {
       const to = moved.get(r.uid);
       if (to === undefined) return true;
-      outcomes.skip(r.id, `UID ${r.uid} was moved to ${JSON.stringify(to)} by another response`);
+      outcomes.skip([r.id], `UID ${r.uid} was moved to ${JSON.stringify(to)} by another response`);
       return false;
     });
     if (here.length === 0) continue;

@@ -6,7 +6,7 @@
  * `\Deleted`, `\Draft`, `\Recent`) are refused with a reason, since neither backend maps them here.
  * Also the bookkeeping of outcomes both backends share. Pure: no I/O.
  */
-import type { ResponseOutcome, ResponseRequest } from '../ports/mailbox-source.js';
+import type { ResponseRequest } from '../ports/mailbox-source.js';
 
 /** A response's flags as Exchange sees them. */
 export interface ExchangeFlagMapping {
@@ -71,36 +71,6 @@ export function planExchangeItem<R extends ResponseRequest>(requests: readonly R
   const change: ExchangeItemChange = { ...(isRead ? { isRead: true as const } : {}), ...(categories.length > currentCategories.length ? { categories } : {}) };
   if (plan.applying.length > 0 && (change.isRead !== undefined || change.categories !== undefined)) plan.change = change;
   return plan;
-}
-
-/** The outcome of each request as it is decided: failures add up, not-applicable is final. */
-export class ResponseOutcomes {
-  private readonly failures = new Map<string, string[]>();
-  private readonly notApplicable = new Map<string, string>();
-
-  /** Records a failure of each of `ids` (reasons of several failures are joined). */
-  fail(ids: Iterable<string>, reason: string): void {
-    for (const id of ids) this.failures.set(id, [...(this.failures.get(id) ?? []), reason]);
-  }
-
-  /** Records `ids` as not applicable (the message is not there); wins over failures. */
-  skip(ids: Iterable<string>, reason: string): void {
-    for (const id of ids) this.notApplicable.set(id, reason);
-  }
-
-  /** Whether `id` was found not applicable. */
-  skipped(id: string): boolean {
-    return this.notApplicable.has(id);
-  }
-
-  /** The outcome of `r`: applied unless skipped or failed. */
-  of(r: ResponseRequest): ResponseOutcome {
-    const na = this.notApplicable.get(r.id);
-    if (na !== undefined) return { id: r.id, outcome: 'not-applicable', reason: na };
-    const f = this.failures.get(r.id);
-    if (f !== undefined) return { id: r.id, outcome: 'failed', reason: f.join('; ') };
-    return { id: r.id, outcome: 'applied' };
-  }
 }
 
 /** Requests grouped by what `itemOf` says they name, in order of first appearance. */
