@@ -215,6 +215,8 @@ interface OpenedArchive {
  */
 async function openArchive(config: Config, options: EmbeddedOptions, logger: JsonlLogger): Promise<OpenedArchive> {
   const paths = dataPaths(config.dataDir);
+  // Never an embedded archive in dataDir for a scale-out configuration: its archive is elsewhere.
+  if (config.mode === 'scale-out') throw new MailsluiceError('CONFIG_INVALID', `${config.file || 'the configuration'}: mode is scale-out, whose archive is in PostgreSQL and S3; this command works on an embedded archive only`);
   if (!options.holder || HOLDERS_OF_AN_EXISTING_ARCHIVE.has(options.holder)) assertArchiveExists(config);
   const lock = options.holder ? await takeDataDir(config.dataDir, options.holder, logger) : null;
   try {

@@ -7,12 +7,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { MailsluiceError } from '../core/errors/index.js';
-import { configSchema, type AlertChannelInput, type AlertRuleConfig, type AlertsInput, type ApiInput, type ConnectionInput, type RouteConfig } from './schema.js';
+import { configSchema, type AlertChannelInput, type AlertRuleConfig, type AlertsInput, type ApiInput, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
 import { describeIssue, rangeInOurWords } from './issue-text.js';
 import { protocolEntry, SUPPORTED_PROTOCOLS } from './protocols.js';
 import { formatListenAddress, parseListenAddress, parsePublicUrl, type ListenAddress } from './api-address.js';
 import { crossChecks, crossInput, ewsUrlHost, graphEndpointHost, validParts } from './cross-checks.js';
 import { retentionPolicyOf } from './retention-schema.js';
+import { resolveScaleOut, scaleOutProblems, type ScaleOutConfig } from './scale-out-schema.js';
 import type { RetentionPolicy } from '../core/archive/retention.js';
 
 /** One problem found in a configuration file. */
@@ -156,6 +157,10 @@ export interface Config {
   file: string;
   /** Absolute data directory. */
   dataDir: string;
+  /** embedded (SQLite and files in dataDir) or scale-out (workers on `scaleOut`'s PostgreSQL, S3 and NATS). Absent: embedded. */
+  mode?: 'embedded' | 'scale-out';
+  /** The shared infrastructure of scale-out mode, secrets read; null (or absent) in embedded mode. */
+  scaleOut?: ScaleOutConfig | null;
   buses: number;
   /** Deliveries in flight per bus. */
   busConcurrency: number;
@@ -480,11 +485,14 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   const routes = input.routes.map((r, i) => resolveRoute(r, `routes[${i}]`, ctx));
   const alerts = resolveAlerts(input.alerts, ctx);
   const api = apiConfig(input.api, ctx);
+  const scaleOut = modeChecks(input, ctx);
   if (problems.length) return { problems, warnings };
   const dataDir = isAbsolute(input.dataDir) ? input.dataDir : resolve(baseDir, input.dataDir);
   const config: Config = {
     file,
     dataDir,
+    mode: input.mode,
+    scaleOut,
     buses: input.buses,
     busConcurrency: input.busConcurrency,
     deliveryRetry: input.deliveryRetry,
@@ -501,6 +509,18 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     warnings,
   };
   return { config: deepFreeze(config), problems, warnings };
+}
+
+/** The mode against its section, and the section's secrets read (null in embedded mode). */
+function modeChecks(input: ConfigInput, { where, problems, warnings }: Resolving): ScaleOutConfig | null {
+  const { problem, warning } = scaleOutProblems(input.mode, input.scaleOut);
+  if (problem) problems.push({ path: 'scaleOut', message: problem });
+  if (warning) warnings.push({ path: 'scaleOut', message: warning });
+  if (input.mode !== 'scale-out' || !input.scaleOut) return null;
+  const n = input.scaleOut.nats;
+  if ((n.user === undefined) !== (n.password === undefined)) problems.push({ path: 'scaleOut.nats', message: 'user and password go together: give both, or neither' });
+  if (n.token !== undefined && n.user !== undefined) problems.push({ path: 'scaleOut.nats.token', message: 'give either a token or user and password, not both' });
+  return resolveScaleOut(input.scaleOut, (value, path) => resolveSecret(value, path, where, problems));
 }
 
 /** The `routes` of the raw (valid) input, each entry as written. */

@@ -7,6 +7,7 @@ import { parseListenAddress, parsePublicUrl } from './api-address.js';
 import { PROTOCOL_NAMES } from './protocols.js';
 import { ATTRIBUTE_NAMES } from '../core/message/attributes.js';
 import { attributeMappingProblems } from '../core/routing/route-attributes.js';
+import { modeSchema, scaleOutSchema } from './scale-out-schema.js';
 import { headerValue, hostName, isSecretSchema, nonNegativeInt, peerTls, port, relayEndpoint, secret, systemName } from './schema-common.js';
 import { alertChannel, alertRule, alerts } from './alerts-schema.js';
 import { retention } from './retention-schema.js';
@@ -469,6 +470,8 @@ export const configSchema = z.strictObject({
     .default({})
     .meta({ description: 'The audit log: retention (ADR 0029).' }),
   alerts,
+  mode: modeSchema,
+  scaleOut: scaleOutSchema,
 });
 
 /** A connection as written in the file, after defaults. */
