@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { MailsluiceError } from '../core/errors/index.js';
 import { formatProblems } from '../config/loader.js';
 import { checkConfigFileText, connectionNamed } from '../app/config-file.js';
+import { checkInfrastructure, type InfrastructureStep } from '../app/infrastructure-check.js';
 import type { ParsedArgs } from './args.js';
 import { configPath, withApp } from './commands.js';
 import type { Io } from './output.js';
@@ -20,14 +21,30 @@ export async function cmdConfigCheck(args: ParsedArgs, io: Io): Promise<number> 
     throw new MailsluiceError('CONFIG_NOT_FOUND', `cannot read configuration file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   const { config, problems, warnings } = checkConfigFileText(text, file);
+  // A valid scale-out file is only as good as the services it names: they are reached too.
+  const infrastructure = config?.scaleOut ? await checkInfrastructure(config.scaleOut) : undefined;
+  const ok = !!config && (infrastructure ?? []).every((s) => s.ok);
   if (args.options.json) {
-    io.out(JSON.stringify({ ok: !!config, file, problems, warnings }) + '\n');
+    io.out(JSON.stringify({ ok, file, problems, warnings, ...(infrastructure ? { infrastructure } : {}) }) + '\n');
   } else {
     if (problems.length) io.err(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${formatProblems(problems)}\n`);
     if (warnings.length) io.err(`warnings:\n${formatProblems(warnings)}\n`);
-    if (config) io.out(`${file}: OK (${config.connections.length} connection${config.connections.length === 1 ? '' : 's'}, ${config.routes.length} route${config.routes.length === 1 ? '' : 's'})\n`);
+    for (const s of infrastructure ?? []) {
+      if (s.ok) io.out(infrastructureLine(s));
+      else io.err(infrastructureLine(s));
+    }
+    if (config) {
+      const counts = `${config.connections.length} connection${config.connections.length === 1 ? '' : 's'}, ${config.routes.length} route${config.routes.length === 1 ? '' : 's'}`;
+      if (ok) io.out(`${file}: OK (${counts}${infrastructure ? ', infrastructure reached' : ''})\n`);
+      else io.err(`${file}: valid (${counts}), but the infrastructure check failed at ${infrastructure?.find((s) => !s.ok)?.step}\n`);
+    }
   }
-  return config ? 0 : 1;
+  return ok ? 0 : 1;
+}
+
+/** A step of the infrastructure check as one line, as `test-connection` prints its steps. */
+export function infrastructureLine(s: InfrastructureStep): string {
+  return `${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(12)} ${s.detail}${s.code ? ` [${s.code}]` : ''} (${s.ms} ms)\n`;
 }
 
 /** `mailsluice connection reset-tls NAME`: forget that the server offered STARTTLS (ADR 0016). */

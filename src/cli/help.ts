@@ -134,7 +134,8 @@ line naming its file and byte offset; it is skipped, the rest imported, and the 
   'test-connection': `Usage: mailsluice test-connection NAME [options]
 
 Tests a connection step by step: resolve, connect, TLS, greeting, capabilities, login, mailbox,
-count. Exits 1 at the first step that fails.
+count. Exits 1 at the first step that fails. With mode: scale-out the checks of the shared
+infrastructure (as config check runs them) come first.
 
 --probe also sends a probe message (a unique Message-ID, a signed X-Mailsluice-Probe header)
 through the connection's testRelay to its testRecipients and follows it: send (the relay
@@ -434,7 +435,9 @@ runner (state null, no folders).
   'config check': `Usage: mailsluice config check [options]
 
 Validates the configuration file and prints every problem at once, each with its key path.
-Exits 1 when there is one.
+With mode: scale-out it also reaches the shared infrastructure, a line each: PostgreSQL (the
+server and the schema's migration level) and the S3 bucket (a probe object put and deleted).
+Exits 1 when there is a problem or a check fails.
 `,
 };
 COMMAND_HELP.run = COMMAND_HELP.start!;

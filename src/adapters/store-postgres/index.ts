@@ -4,3 +4,4 @@ export { PostgresConnection } from './postgres-connection.js';
 export { mapPostgresError } from './postgres-error-map.js';
 export { MIGRATIONS as POSTGRES_MIGRATIONS } from './postgres-schema.js';
 export { DEFAULT_POOL_SIZE, type PostgresStoreOptions } from './postgres-store-config.js';
+export { probePostgres } from './postgres-probe.js';
