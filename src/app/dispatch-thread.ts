@@ -13,7 +13,8 @@ import { MailsluiceError } from '../core/errors/index.js';
 import type { ErrorCode } from '../core/errors/index.js';
 import type { DispatchTotals, DispatchTuning } from '../core/bus/dispatcher.js';
 import type { RouteConfig } from '../config/schema.js';
-import { dataPaths, type EmbeddedApp } from './embedded.js';
+import type { EmbeddedApp } from './embedded.js';
+import type { DispatchArchive } from './dispatch-archive.js';
 import type { UrlSigning } from './api.js';
 import type { BodiesSink } from '../core/ports/bodies-handoff.js';
 import { bodiesSink } from '../adapters/bodies-messageport/index.js';
@@ -21,12 +22,8 @@ import type { LatencyBatch } from './dispatch-latency.js';
 
 /** What the worker is started with (structured-cloned: plain data only). */
 export interface DispatchWorkerData {
-  dbFile: string;
-  blobsDir: string;
-  /** The archive's master key and data directory, when the raw store is encrypted (ADR 0033). */
-  archiveKey?: { dataDir: string; master: Uint8Array };
-  /** The databases' key (ADR 0035), when they are encrypted. */
-  dbKey?: Uint8Array;
+  /** The bus and blob store the thread opens (`dispatch-archive.ts`). */
+  archive: DispatchArchive;
   /** The routes to run, as configured (secrets already resolved by the loader). */
   routes: RouteConfig[];
   tuning: Partial<DispatchTuning>;
@@ -81,13 +78,9 @@ export interface DispatchThreadOptions {
 
 /** Starts the dispatcher thread for `routes` (the caller passes the enabled ones). */
 export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOptions): DispatchThread {
-  const paths = dataPaths(app.config.dataDir);
   const channel = new MessageChannel();
   const data: DispatchWorkerData = {
-    dbFile: paths.db,
-    blobsDir: paths.blobs,
-    ...(app.archiveMasterKey ? { archiveKey: { dataDir: app.config.dataDir, master: new Uint8Array(app.archiveMasterKey) } } : {}),
-    ...(app.databaseKey ? { dbKey: new Uint8Array(app.databaseKey) } : {}),
+    archive: app.dispatchArchive(),
     routes: [...options.routes],
     tuning: { concurrency: app.config.busConcurrency, backoff: app.config.deliveryRetry },
     stderrLevel: app.stderrLevel,

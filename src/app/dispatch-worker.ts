@@ -1,8 +1,8 @@
 /**
  * The dispatcher's own thread (ADR 0007): a composition root of its own, started by
- * `dispatch-thread.ts`. It opens the same `archive.db` on a connection of its own (WAL: the
- * drain's and the index stage's transactions go on beside it), reads blobs through a blob store
- * of its own, builds the route runtimes from the configuration it is handed, and runs the core
+ * `dispatch-thread.ts`. It opens the archive's bus and blob store on connections of its own
+ * (`dispatch-archive.ts`; embedded: `archive.db` in WAL, so the drain's and the index stage's
+ * transactions go on beside it), builds the route runtimes from the configuration it is handed, and runs the core
  * dispatcher until the main thread says the run is over.
  *
  * Messages: in, `finish` (drain: nothing more will be queued) and `abort`; out, `wake` (a
@@ -15,9 +15,7 @@ import { setMaxListeners } from 'node:events';
 import { runDispatcher } from '../core/bus/dispatcher.js';
 import { toMailsluiceError } from '../core/errors/index.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
-import { createSqliteStore } from '../adapters/store-sqlite/index.js';
-import { createSqliteBus } from '../adapters/bus-sqlite/index.js';
-import { ArchiveKeyring, createFsBlobStore } from '../adapters/blob-fs/index.js';
+import { openDispatchArchive, type OpenedDispatchArchive } from './dispatch-archive.js';
 import { createPostalMimeParser, postalMimeAttachmentFinder } from '../adapters/parser-postal-mime/index.js';
 import { createUrlSigner } from '../api/signed-url.js';
 import { JsonlLogger } from '../adapters/logger-jsonl/index.js';
@@ -50,11 +48,7 @@ port.on('message', (m: ToDispatchWorker) => {
 
 async function main(): Promise<void> {
   const logger = new JsonlLogger([{ level: input.stderrLevel, stream: process.stderr }]);
-  // No fsync per commit on this connection: what it records (claims, steps, done, retries) may be
-  // lost on a power cut without breaking at least once (a delivery not recorded done is sent
-  // again under the same key), and its commits no longer hold the write lock the drain's and the
-  // index stage's commits wait for (ADR 0007).
-  const store = createSqliteStore({ file: input.dbFile, synchronous: 'normal', waitForLocks: 'yield', key: input.dbKey ?? null });
+  let archive: OpenedDispatchArchive | null = null;
   const bodies = new BodiesCache(input.bodiesPort);
   let started: MessageParser | null = null;
   // Only for a message whose bodies were neither handed over (a restart, an entry dropped, a
@@ -64,10 +58,8 @@ async function main(): Promise<void> {
     close: async () => started?.close(),
   };
   try {
-    const keyring = input.archiveKey ? await ArchiveKeyring.open(input.archiveKey.dataDir, Buffer.from(input.archiveKey.master)) : undefined;
-    const blobs = await createFsBlobStore({ directory: input.blobsDir, ...(keyring ? { keyring } : {}) });
-    // A stale ref (its pack rewritten since, ADR 0036) is looked up again.
-    blobs.setRelocator((sha256) => store.blobRefs.refOf(sha256));
+    archive = await openDispatchArchive(input.archive);
+    const { bus, blobs } = archive;
     // The API's key came from the main thread, which serves the URLs signed with it.
     const signer = input.urlSigning ? createUrlSigner(input.urlSigning.key, input.urlSigning) : null;
     const routes = createRouteRuntimes(input.routes, logger, {
@@ -77,7 +69,6 @@ async function main(): Promise<void> {
     // Reported as it goes, so a drain's progress line shows deliveries, not only messages taken.
     const live: DispatchTotals = { routes: {} };
     // Latencies for the metrics' histogram, in the same beat as the totals (dispatch-latency.ts).
-    const bus = createSqliteBus(store.connection());
     const latency = input.latency ? tapLatency(bus) : null;
     const flushLatency = (): void => {
       const samples = latency?.take();
@@ -116,7 +107,7 @@ async function main(): Promise<void> {
   } finally {
     bodies.close();
     await parser.close();
-    await store.close();
+    await archive?.close();
   }
 }
 

@@ -6,6 +6,7 @@ import { openArchiveKeyring, openDatabaseKey } from './archive-keys.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobStore } from '../core/ports/blob-store.js';
+import type { DispatchArchive } from './dispatch-archive.js';
 import type { MessageParser } from '../core/ports/message-parser.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { MessageBus } from '../core/ports/message-bus.js';
@@ -79,6 +80,8 @@ export interface EmbeddedApp {
   readonly archiveMasterKey?: Uint8Array | null;
   /** The key of the archive's SQLite databases (ADR 0035), for the threads that open them; null while they are in clear. */
   readonly databaseKey?: Uint8Array | null;
+  /** The archive as the dispatcher thread opens it on connections of its own (ADR 0007): plain data, cloned into the thread. */
+  dispatchArchive(): DispatchArchive;
   /** The buses: the `deliveries` table of the same database. */
   bus: MessageBus & DeliveryAdmin;
   /** The server responses of finished deliveries, which the connection runners apply (the same table). */
@@ -366,6 +369,13 @@ export async function createEmbeddedApp(config: Config, options: EmbeddedOptions
     },
     archiveMasterKey: blobs.keyring?.masterKey ?? null,
     databaseKey,
+    dispatchArchive: () => ({
+      kind: 'embedded',
+      dbFile: paths.db,
+      blobsDir: paths.blobs,
+      ...(blobs.keyring?.masterKey ? { archiveKey: { dataDir: config.dataDir, master: new Uint8Array(blobs.keyring.masterKey) } } : {}),
+      ...(databaseKey ? { dbKey: new Uint8Array(databaseKey) } : {}),
+    }),
     bus: busSqlite.createSqliteBus(store.connection()),
     responses: busSqlite.createSqliteResponseLedger(store.connection()),
     tls: store,
