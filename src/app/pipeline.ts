@@ -84,6 +84,20 @@ export interface PipelineOptions {
    * route, retargeted to the import's connection).
    */
   extraRoutes?: readonly RouteConfig[];
+  /** `continuous`: only the connections held run; the runners follow as holdings change. */
+  ownership?: ConnectionOwnership;
+}
+
+/**
+ * Which connections this process may take from now: in scale-out mode, the ones whose lease
+ * its worker holds (each connection is drained by one worker at a time); absent, every
+ * configured one.
+ */
+export interface ConnectionOwnership {
+  /** Whether this process may run `connection`'s runners now. */
+  holds(connection: string): boolean;
+  /** Calls `listener` whenever what is held changed; answers the unsubscribe. */
+  subscribe(listener: () => void): () => void;
 }
 
 /** What a caller may do to a running `continuous` pipeline. */
@@ -233,7 +247,7 @@ class PipelineRun {
       this.failure ??= err;
       this.ac.abort();
     }, options.createSource);
-    for (const c of options.connections) this.conns.add(c);
+    for (const c of options.connections) if (this.held(c.name)) this.conns.add(c);
     metrics?.attachRunners(() => this.conns.all());
     this.matcher = routeMatcher([...app.config.routes, ...(options.extraRoutes ?? [])]);
     this.urlSigning = api?.urlSigning;
@@ -366,9 +380,33 @@ class PipelineRun {
     return report;
   }
 
-  /** Starts the runners of `c`, unless the run is stopping. */
+  /** Whether this process may run `connection` now (always, without an ownership). */
+  private held(connection: string): boolean {
+    return this.options.ownership?.holds(connection) ?? true;
+  }
+
+  /** Starts the runners of `c`, unless the run is stopping or `c` is not held here. */
   private startConnection(c: ConnectionConfig): void {
-    if (!this.ac.signal.aborted) this.conns.start(c);
+    if (!this.ac.signal.aborted && this.held(c.name)) this.conns.start(c);
+  }
+
+  /**
+   * Makes the running connections those enabled and held now: runners of a connection no longer
+   * held stop (their cycle under way ends first; a commit after the lease was lost is refused by
+   * its fencing token), a newly held one starts. Queued behind reloads, so the two never interleave.
+   */
+  private followOwnership(): void {
+    this.reloadTail = this.reloadTail.then(async () => {
+      if (this.ac.signal.aborted) return;
+      const running = new Set(this.conns.names());
+      const wanted = this.app.config.connections.filter((c) => c.enabled && this.held(c.name));
+      const lost = [...running].filter((name) => !wanted.some((c) => c.name === name));
+      const gained = wanted.filter((c) => !running.has(c.name));
+      if (lost.length === 0 && gained.length === 0) return;
+      this.app.logger.info('connections held here changed', { started: gained.map((c) => c.name), stopped: lost });
+      await Promise.all(lost.map((name) => this.conns.stop(name)));
+      for (const c of gained) this.startConnection(c);
+    });
   }
 
   /**
@@ -454,7 +492,11 @@ class PipelineRun {
     const purging = this.purger?.run(this.ac.signal);
     const scrubbing = runScrub(this.app, this.ac.signal);
     for (const name of this.conns.names()) this.conns.run(name);
+    const unsubscribe = this.options.ownership?.subscribe(() => this.followOwnership());
+    // What changed between the runners' making and the subscription is not missed.
+    if (unsubscribe) this.followOwnership();
     if (!this.ac.signal.aborted) await eventOnce(this.ac.signal, 'abort');
+    unsubscribe?.();
     // A reload under way ends first (it starts nothing once the run is stopping).
     await this.reloadTail;
     await this.conns.settled();
