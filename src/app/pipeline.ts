@@ -98,6 +98,8 @@ export interface ConnectionOwnership {
   holds(connection: string): boolean;
   /** Calls `listener` whenever what is held changed; answers the unsubscribe. */
   subscribe(listener: () => void): () => void;
+  /** Told once the runners of a connection no longer held have ended (a lease is released only then). */
+  stopped?(connection: string): void;
 }
 
 /** What a caller may do to a running `continuous` pipeline. */
@@ -404,7 +406,10 @@ class PipelineRun {
       const gained = wanted.filter((c) => !running.has(c.name));
       if (lost.length === 0 && gained.length === 0) return;
       this.app.logger.info('connections held here changed', { started: gained.map((c) => c.name), stopped: lost });
-      await Promise.all(lost.map((name) => this.conns.stop(name)));
+      await Promise.all(lost.map(async (name) => {
+        await this.conns.stop(name);
+        this.options.ownership?.stopped?.(name);
+      }));
       for (const c of gained) this.startConnection(c);
     });
   }

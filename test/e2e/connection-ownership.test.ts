@@ -28,6 +28,10 @@ async function until(what: string, probe: () => Promise<boolean> | boolean, ms =
 class ManualOwnership implements ConnectionOwnership {
   private readonly held = new Set<string>();
   private readonly listeners = new Set<() => void>();
+  readonly stoppedNames: string[] = [];
+  stopped(connection: string): void {
+    this.stoppedNames.push(connection);
+  }
   holds(connection: string): boolean {
     return this.held.has(connection);
   }
@@ -76,6 +80,8 @@ test('runners start and stop as connections are held and given up; mail of a con
     ownership.set('alpha', false);
     // Its runner ends its session (IDLE) by logging out: read from Dovecot's own log.
     await until('alpha logged out', () => logouts(alpha.username) >= logins(alpha.username));
+    await until('the pipeline told alpha stopped', () => ownership.stoppedNames.includes('alpha'));
+    assert.deepEqual(ownership.stoppedNames, ['alpha']);
     await dovecot.deliver(beta.username, makeMessage(20));
     await until('beta drains on', async () => (await dovecot.messageCount(beta.username)) === 0);
     const before = logins(alpha.username);
