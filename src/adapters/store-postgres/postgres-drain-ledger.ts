@@ -5,8 +5,12 @@
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { PostgresConnection } from './postgres-connection.js';
 
-/** The advisory lock that orders id allocation with commits (ASCII "msid"). */
-const ID_ORDER_LOCK = 0x6d736964;
+/**
+ * The advisory lock that orders id allocation with commits (ASCII "msid"); the purge takes it
+ * too before it removes catalogue rows, so a group commit never refers to a blob row removed
+ * under it.
+ */
+export const ID_ORDER_LOCK = 0x6d736964;
 
 /** What the drain records, on the shared pool. */
 export class PostgresDrainLedger implements DrainLedger {
@@ -33,10 +37,17 @@ export class PostgresDrainLedger implements DrainLedger {
     return this.keysWhere(' AND action_state <> 0', connection, keys);
   }
 
+  /** Forgets blobs whose catalogue rows a purge removed: their bytes must be stored again if they come back. */
+  forgetBlobs(sha256s: Iterable<string>): void {
+    for (const s of sha256s) this.knownBlobs.delete(s);
+  }
+
+  /** Of `keys`, those of `connection` with a source key meeting `condition`, and those of purged messages (taken and settled for good). */
   private async keysWhere(condition: string, connection: string, keys: string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
     const rows = await this.conn.query<{ source_key: string }>(
-      `SELECT source_key FROM source_keys WHERE connection = $1 AND source_key = ANY($2::text[])${condition}`,
+      `SELECT source_key FROM source_keys WHERE connection = $1 AND source_key = ANY($2::text[])${condition}
+       UNION ALL SELECT source_key FROM purged_keys WHERE connection = $1 AND source_key = ANY($2::text[])`,
       [connection, keys],
       `looking up ${keys.length} source keys of ${connection}`,
     );
