@@ -133,3 +133,26 @@ test('postgres retention: a purge and a group commit of the same bytes at once l
     await s.drop();
   }
 });
+
+test("postgres retention: a blob another worker purged is forgotten by this worker's hasBlob at the commit that misses its row", async () => {
+  const s = await freshSchema();
+  const [drainer, purger] = [await open(s), await open(s)];
+  try {
+    await drainer.commitTaken([taken('a', 1)]);
+    const [m1] = (await purger.listUnparsed(10)).map((m) => m.id);
+    await purger.saveParsed([{ id: m1!, outcome: parsedOk() }]);
+    await purger.markActionDone('a', ['imap:INBOX:1:1']);
+    await purger.retention.purgeBatch([m1!], () => ({ at: 1, who: 't', origin: 't', action: 'archive.purge', detail: {} }));
+    assert.equal(drainer.hasBlob(sha(1)), true, 'this worker stored it and was not told');
+    // Its bytes come back under connection b: the record says "stored already" and has no blob row to point at.
+    await assert.rejects(drainer.commitTaken([taken('b', 2, 1, { blob: false })]), /STORE_WRITE_FAILED|refused/);
+    assert.equal(drainer.hasBlob(sha(1)), false, 'forgotten: the next attempt stores the bytes');
+    await drainer.commitTaken([taken('b', 2, 1)]);
+    assert.deepEqual((await drainer.check.messagesOf([sha(1)])).map((m) => m.connection), ['b']);
+    assert.equal(purger.hasBlob(sha(1)), false);
+  } finally {
+    await drainer.close();
+    await purger.close();
+    await s.drop();
+  }
+});

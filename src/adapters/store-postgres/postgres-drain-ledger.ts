@@ -4,6 +4,7 @@
  */
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { PostgresConnection } from './postgres-connection.js';
+import { pgState } from './postgres-error-map.js';
 
 /**
  * The advisory lock that orders id allocation with commits (ASCII "msid"); the purge takes it
@@ -63,6 +64,18 @@ export class PostgresDrainLedger implements DrainLedger {
     // Sorted by hash: one lock order for the blob keys, should group commits ever stop being
     // serialised by ID_ORDER_LOCK (two groups in opposite orders could otherwise deadlock).
     const stored = records.filter((r) => r.blob).sort((x, y) => (x.sha256 < y.sha256 ? -1 : x.sha256 > y.sha256 ? 1 : 0));
+    try {
+      await this.commitInTransaction(records, stored, watermark);
+    } catch (err) {
+      // 23503: a duplicate's blob row is gone (another worker purged it after this one stored the
+      // bytes). Forgotten, so the drain's next attempt stores the bytes again instead of failing for good.
+      if (pgState((err as { cause?: unknown }).cause) === '23503') this.forgetBlobs(records.filter((r) => !r.blob).map((r) => r.sha256));
+      throw err;
+    }
+    for (const r of stored) this.knownBlobs.add(r.sha256);
+  }
+
+  private async commitInTransaction(records: TakenRecord[], stored: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void> {
     const col = <T>(f: (r: TakenRecord) => T): T[] => records.map(f);
     await this.conn.tx(`committing ${records.length} messages`, async (c) => {
       if (records.length > 0) {
@@ -106,7 +119,6 @@ export class PostgresDrainLedger implements DrainLedger {
         );
       }
     });
-    for (const r of stored) this.knownBlobs.add(r.sha256);
   }
 
   async markActionDone(connection: string, keys: string[]): Promise<void> {
