@@ -1,5 +1,6 @@
 /**
- * What the store roles' contract suites (drain-ledger, parse-queue, search-index, archive-reader)
+ * What the store roles' contract suites (drain-ledger, parse-queue, search-index, archive-reader;
+ * with `ArchiveRolesHarness` hold-store, retention-store, archive-check)
  * are handed: one store on fresh, empty storage with every role, and a view of the deliveries
  * its parse queue queued (the outbox), which no store port reads back. Plus the record builders
  * the suites share.
@@ -10,6 +11,9 @@ import type { SearchIndex } from '../../src/core/ports/search-index.js';
 import type { ArchiveReader } from '../../src/core/ports/archive-reader.js';
 import type { MessageAttributes } from '../../src/core/message/attributes.js';
 import type { ParseOutcome } from '../../src/core/message/parse-outcome.js';
+import type { HoldStore } from '../../src/core/ports/hold-store.js';
+import type { RetentionStore } from '../../src/core/ports/retention-store.js';
+import type { ArchiveIndexCheck } from '../../src/core/ports/archive-check.js';
 
 /** A delivery as the outbox holds it. */
 export interface QueuedDelivery {
@@ -115,4 +119,33 @@ export function journalReport(recipients: Array<{ Address: string; Kind: 'To' | 
     }),
     journal: { unwrapped: true, original: null, envelope: null, notes: [] },
   };
+}
+
+/**
+ * A store with the archive's other roles too (holds, the purge's, verify's), and the two writes
+ * no port makes that their suites need to set a scene: a delivery finished (the bus's write) and
+ * a journal report merged into a primary (the parse save's, which a scene would otherwise reach
+ * only through the settle window).
+ */
+export interface ArchiveRolesHarness extends StoreHarness {
+  holds: HoldStore;
+  retention: RetentionStore;
+  check: ArchiveIndexCheck;
+  /** Marks these deliveries done, as the bus does once their actions ran. */
+  deliveryDone(ids: string[]): Promise<void>;
+  /** Merges report `id` into `primary`, both of journal original `original`, as the parse save does. */
+  mergeInto(id: number, primary: number, original: string): Promise<void>;
+}
+
+/** Builds a store with every archive role for one test. */
+export type ArchiveRolesFactory = () => Promise<ArchiveRolesHarness>;
+
+/** Runs `fn` on a fresh store with every archive role and cleans up after it. */
+export async function withRoles(factory: ArchiveRolesFactory, fn: (h: ArchiveRolesHarness) => Promise<void>): Promise<void> {
+  const h = await factory();
+  try {
+    await fn(h);
+  } finally {
+    await h.cleanup();
+  }
 }

@@ -4,9 +4,14 @@
  */
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { PostgresConnection } from './postgres-connection.js';
+import { pgState } from './postgres-error-map.js';
 
-/** The advisory lock that orders id allocation with commits (ASCII "msid"). */
-const ID_ORDER_LOCK = 0x6d736964;
+/**
+ * The advisory lock that orders id allocation with commits (ASCII "msid"); the purge takes it
+ * too before it removes catalogue rows, so a group commit never refers to a blob row removed
+ * under it.
+ */
+export const ID_ORDER_LOCK = 0x6d736964;
 
 /** What the drain records, on the shared pool. */
 export class PostgresDrainLedger implements DrainLedger {
@@ -33,10 +38,17 @@ export class PostgresDrainLedger implements DrainLedger {
     return this.keysWhere(' AND action_state <> 0', connection, keys);
   }
 
+  /** Forgets blobs whose catalogue rows a purge removed: their bytes must be stored again if they come back. */
+  forgetBlobs(sha256s: Iterable<string>): void {
+    for (const s of sha256s) this.knownBlobs.delete(s);
+  }
+
+  /** Of `keys`, those of `connection` with a source key meeting `condition`, and those of purged messages (taken and settled for good). */
   private async keysWhere(condition: string, connection: string, keys: string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
     const rows = await this.conn.query<{ source_key: string }>(
-      `SELECT source_key FROM source_keys WHERE connection = $1 AND source_key = ANY($2::text[])${condition}`,
+      `SELECT source_key FROM source_keys WHERE connection = $1 AND source_key = ANY($2::text[])${condition}
+       UNION ALL SELECT source_key FROM purged_keys WHERE connection = $1 AND source_key = ANY($2::text[])`,
       [connection, keys],
       `looking up ${keys.length} source keys of ${connection}`,
     );
@@ -52,6 +64,18 @@ export class PostgresDrainLedger implements DrainLedger {
     // Sorted by hash: one lock order for the blob keys, should group commits ever stop being
     // serialised by ID_ORDER_LOCK (two groups in opposite orders could otherwise deadlock).
     const stored = records.filter((r) => r.blob).sort((x, y) => (x.sha256 < y.sha256 ? -1 : x.sha256 > y.sha256 ? 1 : 0));
+    try {
+      await this.commitInTransaction(records, stored, watermark);
+    } catch (err) {
+      // 23503: a duplicate's blob row is gone (another worker purged it after this one stored the
+      // bytes). Forgotten, so the drain's next attempt stores the bytes again instead of failing for good.
+      if (pgState((err as { cause?: unknown }).cause) === '23503') this.forgetBlobs(records.filter((r) => !r.blob).map((r) => r.sha256));
+      throw err;
+    }
+    for (const r of stored) this.knownBlobs.add(r.sha256);
+  }
+
+  private async commitInTransaction(records: TakenRecord[], stored: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void> {
     const col = <T>(f: (r: TakenRecord) => T): T[] => records.map(f);
     await this.conn.tx(`committing ${records.length} messages`, async (c) => {
       if (records.length > 0) {
@@ -95,7 +119,6 @@ export class PostgresDrainLedger implements DrainLedger {
         );
       }
     });
-    for (const r of stored) this.knownBlobs.add(r.sha256);
   }
 
   async markActionDone(connection: string, keys: string[]): Promise<void> {

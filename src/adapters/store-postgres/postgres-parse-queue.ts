@@ -14,7 +14,7 @@ import type pg from 'pg';
 import type { ParseQueue, ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
 import { asParsedRecord, type JournalKey } from '../../core/message/parsed-record.js';
 import { planSave, type JournalFacts, type JournalRow, type SavePlan, type SaveItem, type SaveWrite } from '../../core/message/journal-merge.js';
-import type { PostgresConnection } from './postgres-connection.js';
+import type { PostgresConnection, Queryable } from './postgres-connection.js';
 
 /** A `messages` row as the journal plan reads it. */
 const JOURNAL_ROW = `SELECT id, connection, parse_state <> 0 AS parsed, from_addr AS "from", subject, attributes AS "attributesJson",
@@ -63,6 +63,18 @@ async function updateParsed(c: pg.PoolClient, writes: ParsedRecordWrite[]): Prom
 
 /** The first key of the journal keys' advisory locks (ASCII "msjk"). */
 const JOURNAL_LOCK = 0x6d736a6b;
+
+/** The lock name of a journal key (an original's id and its sender): what the parse save and the purge lock. */
+export const journalLockKey = (originalId: string, sender: string): string => JSON.stringify([originalId, sender]);
+
+/**
+ * Takes the advisory locks of `keys` for the transaction of `c`, sorted (two transactions never
+ * wait on each other in a circle): the parse save's merge and the purge of a merged report's
+ * primary exclude each other by them.
+ */
+export async function lockJournalKeys(c: Queryable, keys: Iterable<string>): Promise<void> {
+  for (const k of [...new Set(keys)].sort()) await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [JOURNAL_LOCK, k]);
+}
 
 /**
  * The facts read so far, answered synchronously; what was asked and not read yet is noted, answered
@@ -155,9 +167,9 @@ export class PostgresParseQueue implements ParseQueue {
     // Reports of one original saved by two workers at once must see each other's rows: each
     // journal key of the group is locked (sorted, so two groups never wait on each other in a
     // circle) before any fact is read. Other mail takes no lock.
-    const keys = [...new Set(group.filter((g) => g.record.journal).map((g) => JSON.stringify([g.record.journal!.originalId, g.record.journal!.sender])))].sort();
+    const keys = group.filter((g) => g.record.journal).map((g) => journalLockKey(g.record.journal!.originalId, g.record.journal!.sender));
     await this.conn.tx(`saving ${results.length} parse results`, async (c) => {
-      for (const k of keys) await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [JOURNAL_LOCK, k]);
+      await lockJournalKeys(c, keys);
       const facts = new FactReader();
       let plan: SavePlan = planSave(group, facts, this.settleMs);
       while (facts.lacking) {

@@ -135,4 +135,55 @@ export const MIGRATIONS: readonly string[] = [
   END $$;
   CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
   `,
+  // 2: legal holds, retention's purge, the archive check (ADR 0050, "The remaining roles").
+  // legal_holds as archive.db's, `ids` a bigint[]; a trigger keeps every hold and lets only its
+  // release be written, once. purged_keys: source keys of purged messages, still answered as taken
+  // so a message left on the server is not taken again. purged_blobs: hashes whose catalogue row a
+  // purge removed (verify must not call their records orphans). The indexes: a deleted message is
+  // checked against every table that refers to it, and PostgreSQL does not index a referencing
+  // column by itself (without them each purged message was a scan of deliveries, source_keys and
+  // messages); messages_sha256 answers "which messages hold these bytes" (holds, the purge's
+  // shared-blob check, verify) without a scan, which UNIQUE (connection, sha256) cannot (no skip scan).
+  // The response columns are bus-sqlite's (a delivery with a response is busy until applied);
+  // IF NOT EXISTS, as the response ledger on PostgreSQL may add them too.
+  `
+  CREATE TABLE legal_holds (
+    name text PRIMARY KEY,
+    reason text NOT NULL,
+    query text,
+    ids bigint[] NOT NULL DEFAULT '{}',
+    placed_by text NOT NULL,
+    placed_at bigint NOT NULL,
+    released_by text,
+    released_at bigint,
+    release_reason text
+  );
+  CREATE FUNCTION legal_holds_release_only() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'DELETE' THEN RAISE EXCEPTION 'legal holds are kept for the record'; END IF;
+    IF OLD.released_at IS NOT NULL OR NEW.name IS DISTINCT FROM OLD.name OR NEW.reason IS DISTINCT FROM OLD.reason
+       OR NEW.query IS DISTINCT FROM OLD.query OR NEW.ids IS DISTINCT FROM OLD.ids OR NEW.placed_by IS DISTINCT FROM OLD.placed_by
+       OR NEW.placed_at IS DISTINCT FROM OLD.placed_at THEN
+      RAISE EXCEPTION 'a legal hold is only ever released, once';
+    END IF;
+    RETURN NEW;
+  END $$;
+  CREATE TRIGGER legal_holds_kept BEFORE UPDATE OR DELETE ON legal_holds FOR EACH ROW EXECUTE FUNCTION legal_holds_release_only();
+
+  CREATE TABLE purged_keys (
+    connection text NOT NULL,
+    source_key text NOT NULL,
+    PRIMARY KEY (connection, source_key)
+  );
+  CREATE TABLE purged_blobs (sha256 text PRIMARY KEY);
+
+  CREATE INDEX source_keys_message ON source_keys (message_id);
+  CREATE INDEX deliveries_message ON deliveries (message_id);
+  CREATE INDEX messages_merged ON messages (merged_into) WHERE merged_into IS NOT NULL;
+  CREATE INDEX messages_sha256 ON messages (sha256);
+
+  ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS response_result text CHECK (response_result IN ('applied', 'not-applicable', 'failed'));
+  ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS response_note text;
+  ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS response_at bigint;
+  `,
 ];

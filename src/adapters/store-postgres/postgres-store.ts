@@ -10,6 +10,10 @@ import { PostgresAuditLog } from './postgres-audit-log.js';
 import { PostgresDrainLedger } from './postgres-drain-ledger.js';
 import { PostgresParseQueue } from './postgres-parse-queue.js';
 import { PostgresArchiveReader } from './postgres-archive-reader.js';
+import { PostgresHoldStore } from './postgres-hold-store.js';
+import { PostgresRetention } from './postgres-retention.js';
+import { PostgresArchiveCheck } from './postgres-archive-check.js';
+import { PostgresTlsMemory } from './postgres-tls-memory.js';
 import { DEFAULT_JOURNAL_SETTLE_MS, type PostgresStoreOptions } from './postgres-store-config.js';
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { ParseQueue, ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
@@ -21,6 +25,14 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
   readonly syncState: PostgresSyncStateStore;
   readonly tokens: PostgresTokenStore;
   readonly audit: PostgresAuditLog;
+  /** The legal holds (`HoldStore`); a hold's query evaluated through this store's `search`. */
+  readonly holds: PostgresHoldStore;
+  /** What the purge reads and removes (`RetentionStore`). */
+  readonly retention: PostgresRetention;
+  /** The metadata side of verify (`ArchiveIndexCheck`). */
+  readonly check: PostgresArchiveCheck;
+  /** The STARTTLS downgrade memory (`TlsMemory`), read at `createPostgresStore` and on `refresh`. */
+  readonly tls: PostgresTlsMemory;
   private readonly ledger: PostgresDrainLedger;
   private readonly queue: PostgresParseQueue;
   private readonly reader: PostgresArchiveReader;
@@ -32,6 +44,10 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
     this.ledger = new PostgresDrainLedger(connection);
     this.queue = new PostgresParseQueue(connection, connection.options.journalSettleMs ?? DEFAULT_JOURNAL_SETTLE_MS);
     this.reader = new PostgresArchiveReader(connection);
+    this.holds = new PostgresHoldStore(connection, this);
+    this.retention = new PostgresRetention(connection, this.audit, (hashes) => this.ledger.forgetBlobs(hashes));
+    this.check = new PostgresArchiveCheck(connection);
+    this.tls = new PostgresTlsMemory(connection);
   }
 
   hasBlob(sha256: string): boolean {
@@ -89,9 +105,13 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
     return this.reader.takenPerBucket(since, until, bucketMs);
   }
 
-  /** Closes the pool. */
+  /** Closes the pool, after the STARTTLS memory's writes landed. */
   async close(): Promise<void> {
-    await this.connection.close();
+    try {
+      await this.tls.flush();
+    } finally {
+      await this.connection.close();
+    }
   }
 }
 
@@ -100,9 +120,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const conn = new PostgresConnection(options);
   try {
     await conn.migrate();
+    const store = new PostgresStore(conn);
+    await store.tls.refresh();
+    return store;
   } catch (err) {
     await conn.close().catch(() => undefined);
     throw err;
   }
-  return new PostgresStore(conn);
 }

@@ -5,11 +5,10 @@
  * translated by `fts-translate.ts`), with fixed dates only (a hold must not move with the clock).
  */
 import { MailsluiceError } from '../../core/errors/index.js';
-import { invalidHold, type LegalHold } from '../../core/holds/legal-hold.js';
+import { holdExists, holdNotFound, holdQueryTree, holdReleasedAlready, unknownHoldIds, type LegalHold } from '../../core/holds/legal-hold.js';
 import type { HoldStore } from '../../core/ports/hold-store.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import { translateQuery, type SqlCondition } from './fts-translate.js';
-import { parseSearchQuery } from '../../core/search/query-language.js';
 import { mapSqliteError } from './sqlite-error-map.js';
 import { immediateOnMain } from '../sqlite-node/sqlite-write-lock.js';
 
@@ -22,18 +21,10 @@ const toHold = (r: Row): LegalHold => ({ ...r, ids: JSON.parse(r.ids) as number[
 
 /**
  * The condition a hold's query puts on the message row `m` (its merged journal reports' text
- * counting for it, as search lists it), or `HOLD_INVALID` naming the query's problem. Read without
- * relative dates: a hold is evaluated again at every purge and must hold the same messages.
+ * counting for it, as search lists it); the query read as the core reads a hold's (`holdQueryTree`).
  */
 function conditionOf(name: string, query: string, journal: boolean): SqlCondition {
-  try {
-    const tree = parseSearchQuery(query, { now: 0, relativeDates: false });
-    if (tree === null) throw new MailsluiceError('SEARCH_QUERY_INVALID', 'search query: it holds nothing to search for, so it would hold nothing');
-    return translateQuery(tree, { journal });
-  } catch (err) {
-    if (err instanceof MailsluiceError && err.code === 'SEARCH_QUERY_INVALID') throw invalidHold(name, [{ field: 'query', message: err.message }]);
-    throw err;
-  }
+  return translateQuery(holdQueryTree(name, query), { journal });
 }
 
 /** Keeps legal holds and evaluates their queries on the shared connection. */
@@ -45,10 +36,7 @@ export class SqliteHoldStore implements HoldStore {
     try {
       immediateOnMain(this.conn.db, () => {
         const missing = this.missingIds(hold.ids);
-        if (missing.length > 0) {
-          const shown = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ` and ${missing.length - 10} more` : '');
-          throw invalidHold(hold.name, [{ field: 'ids', message: `no archived message has the id ${shown} (the id of a search hit)` }]);
-        }
+        if (missing.length > 0) throw unknownHoldIds(hold.name, missing);
         this.conn
           .stmt('INSERT INTO legal_holds (name, reason, query, ids, placed_by, placed_at) VALUES (?, ?, ?, ?, ?, ?)')
           .run(hold.name, hold.reason, hold.query, JSON.stringify(hold.ids), hold.placedBy, hold.placedAt);
@@ -56,7 +44,7 @@ export class SqliteHoldStore implements HoldStore {
     } catch (err) {
       if (err instanceof MailsluiceError) throw err;
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new MailsluiceError('HOLD_EXISTS', `a hold named "${hold.name}" was placed before (mailsluice hold list --all); choose another name`);
+        throw holdExists(hold.name);
       }
       throw mapSqliteError(err, `placing hold ${hold.name}`);
     }
@@ -66,10 +54,8 @@ export class SqliteHoldStore implements HoldStore {
     try {
       return immediateOnMain(this.conn.db, () => {
         const hold = this.get(name);
-        if (!hold) throw notFound(name);
-        if (hold.releasedAt !== null) {
-          throw new MailsluiceError('HOLD_RELEASED', `hold "${name}" was released already, by ${hold.releasedBy} at ${new Date(hold.releasedAt).toISOString()}`);
-        }
+        if (!hold) throw holdNotFound(name);
+        if (hold.releasedAt !== null) throw holdReleasedAlready(hold);
         this.conn.stmt('UPDATE legal_holds SET released_by = ?, released_at = ?, release_reason = ? WHERE name = ?').run(release.by, release.at, release.reason, name);
         return { ...hold, releasedBy: release.by, releasedAt: release.at, releaseReason: release.reason };
       });
@@ -161,8 +147,4 @@ export class SqliteHoldStore implements HoldStore {
     const found = new Set((this.conn.stmt('SELECT m.id FROM json_each(?) j JOIN messages m ON m.id = j.value').all(JSON.stringify(ids)) as Array<{ id: number }>).map((r) => r.id));
     return ids.filter((id) => !found.has(id));
   }
-}
-
-function notFound(name: string): MailsluiceError {
-  return new MailsluiceError('HOLD_NOT_FOUND', `no hold named "${name}" (mailsluice hold list --all shows them)`);
 }

@@ -6,6 +6,7 @@
  * Released holds are kept for the record and never deleted. Pure: no I/O.
  */
 import { MailsluiceError } from '../errors/index.js';
+import { parseSearchQuery, type QueryNode } from '../search/query-language.js';
 
 /** A hold as the store keeps it, active (`releasedAt` null) or released. */
 export interface LegalHold {
@@ -101,4 +102,42 @@ export function assertReleaseReason(name: string, reason: string): void {
 /** Whether `hold` still keeps messages. */
 export function isActive(hold: Pick<LegalHold, 'releasedAt'>): boolean {
   return hold.releasedAt === null;
+}
+
+/**
+ * A hold's query as every store evaluates it: the search language read without relative dates
+ * (a hold is evaluated again at every purge and must hold the same messages whatever the clock
+ * says), and a query that holds nothing to search for refused. `HOLD_INVALID` (field `query`)
+ * names the problem; `name` is the hold's, for the sentence.
+ */
+export function holdQueryTree(name: string, query: string): QueryNode {
+  try {
+    const tree = parseSearchQuery(query, { now: 0, relativeDates: false });
+    if (tree === null) throw new MailsluiceError('SEARCH_QUERY_INVALID', 'search query: it holds nothing to search for, so it would hold nothing');
+    return tree;
+  } catch (err) {
+    if (err instanceof MailsluiceError && err.code === 'SEARCH_QUERY_INVALID') throw invalidHold(name, [{ field: 'query', message: err.message }]);
+    throw err;
+  }
+}
+
+/** `HOLD_INVALID` for ids of a hold no archived message has (the first ten named). */
+export function unknownHoldIds(name: string, missing: readonly number[]): MailsluiceError {
+  const shown = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ` and ${missing.length - 10} more` : '');
+  return invalidHold(name, [{ field: 'ids', message: `no archived message has the id ${shown} (the id of a search hit)` }]);
+}
+
+/** `HOLD_EXISTS`: names are unique among every hold ever placed, released ones included. */
+export function holdExists(name: string): MailsluiceError {
+  return new MailsluiceError('HOLD_EXISTS', `a hold named "${name}" was placed before (mailsluice hold list --all); choose another name`);
+}
+
+/** `HOLD_NOT_FOUND`. */
+export function holdNotFound(name: string): MailsluiceError {
+  return new MailsluiceError('HOLD_NOT_FOUND', `no hold named "${name}" (mailsluice hold list --all shows them)`);
+}
+
+/** `HOLD_RELEASED`: a hold is released once; `hold` is the released one. */
+export function holdReleasedAlready(hold: LegalHold): MailsluiceError {
+  return new MailsluiceError('HOLD_RELEASED', `hold "${hold.name}" was released already, by ${hold.releasedBy} at ${new Date(hold.releasedAt ?? 0).toISOString()}`);
 }
