@@ -135,4 +135,16 @@ export const MIGRATIONS: readonly string[] = [
   END $$;
   CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
   `,
+  // 2: the buses on PostgreSQL (adapters/bus-postgres, ADR 0051c): bus-sqlite's later columns
+  // (an attempt started, the response's result) and the claim's holder, so several workers share
+  // the deliveries; the partial index the response ledger reads, as archive.db's.
+  `
+  ALTER TABLE deliveries
+    ADD COLUMN started boolean NOT NULL DEFAULT false,
+    ADD COLUMN claimed_by text,
+    ADD COLUMN response_result text CHECK (response_result IN ('applied', 'not-applicable', 'failed')),
+    ADD COLUMN response_note text,
+    ADD COLUMN response_at bigint;
+  CREATE INDEX deliveries_responses ON deliveries (connection, message_id) WHERE response IS NOT NULL AND response_result IS NULL;
+  `,
 ];
