@@ -147,4 +147,10 @@ export const MIGRATIONS: readonly string[] = [
     ADD COLUMN response_at bigint;
   CREATE INDEX deliveries_responses ON deliveries (connection, message_id) WHERE response IS NOT NULL AND response_result IS NULL;
   `,
+  // 3: the JetStream relay (adapters/bus-nats, ADR 0051c): when a delivery was published to the
+  // stream; the relay reads the committed rows still without it.
+  `
+  ALTER TABLE deliveries ADD COLUMN relayed_at bigint;
+  CREATE INDEX deliveries_unrelayed ON deliveries (message_id) WHERE relayed_at IS NULL;
+  `,
 ];
