@@ -186,4 +186,22 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS response_note text;
   ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS response_at bigint;
   `,
+  // 3: the buses on PostgreSQL (adapters/bus-postgres, ADR 0051c): bus-sqlite's later columns
+  // (an attempt started, the response's result) and the claim's holder, so several workers share
+  // the deliveries; the partial index the response ledger reads, as archive.db's.
+  `
+  ALTER TABLE deliveries
+    ADD COLUMN started boolean NOT NULL DEFAULT false,
+    ADD COLUMN claimed_by text,
+    ADD COLUMN IF NOT EXISTS response_result text CHECK (response_result IN ('applied', 'not-applicable', 'failed')),
+    ADD COLUMN IF NOT EXISTS response_note text,
+    ADD COLUMN IF NOT EXISTS response_at bigint;
+  CREATE INDEX deliveries_responses ON deliveries (connection, message_id) WHERE response IS NOT NULL AND response_result IS NULL;
+  `,
+  // 4: the JetStream relay (adapters/bus-nats, ADR 0051c): when a delivery was published to the
+  // stream; the relay reads the committed rows still without it.
+  `
+  ALTER TABLE deliveries ADD COLUMN relayed_at bigint;
+  CREATE INDEX deliveries_unrelayed ON deliveries (message_id) WHERE relayed_at IS NULL;
+  `,
 ];
