@@ -21,7 +21,7 @@ import {
   AbortMultipartUploadCommand,
   HeadObjectCommand,
   CopyObjectCommand,
-  DeleteObjectCommand,
+  PutObjectRetentionCommand,
   type CompletedPart,
   type ObjectLockMode,
 } from '@aws-sdk/client-s3';
@@ -34,6 +34,7 @@ import { formatS3PackRef, s3BlobKey, s3PackKey } from './s3-blob-keys.js';
 import { packRecordHeader, PACK_RECORD_HEADER_BYTES } from './s3-pack-record.js';
 import { RecordSealer, SEAL_OVERHEAD, sealPayload, type DataKey } from '../crypto-node/record-cipher.js';
 import { objectLockClass } from '../../core/archive/object-lock.js';
+import { objectLockOf, removeObject } from './s3-object-lock.js';
 
 /** A pack being filled: one per lock class (0 without Object Lock), readable from memory until acknowledged. */
 interface OpenPack {
@@ -300,16 +301,38 @@ export class S3BlobWriter implements BlobWriter {
     try {
       if (!(await this.exists(key))) {
         // The incoming object is never locked (it is deleted below); its copy at the address is.
-        await client.send(new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: `${bucket}/${upload.key}`, IfNoneMatch: '*', ...this.lockParams(lockUntil) })).catch((err: unknown) => {
-          if (!isPreconditionFailed(err)) throw err;
-        });
+        const copied = await client
+          .send(new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: `${bucket}/${upload.key}`, IfNoneMatch: '*', ...this.lockParams(lockUntil) }))
+          .then(
+            () => true,
+            (err: unknown) => {
+              if (!isPreconditionFailed(err)) throw err;
+              return false;
+            },
+          );
+        if (copied) await this.lockCopy(key, lockUntil);
       }
     } catch (err) {
       throw this.fail(err, key);
     } finally {
-      // The incoming object is garbage either way; one left behind (a crash here) holds no blob anyone references.
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: upload.key })).catch(() => undefined);
+      // The incoming object is garbage either way (every version of it, on a locked bucket); one
+      // left behind (a crash here) holds no blob anyone references.
+      await removeObject(client, this.store.config, upload.key).catch(() => undefined);
     }
+  }
+
+  /**
+   * Locks a multipart body's copy at its address when the copy did not (Ceph RGW 16 takes no lock
+   * headers on CopyObject; AWS does): PutObjectRetention, only ever lengthening a lock.
+   */
+  private async lockCopy(key: string, lockUntil: number | null): Promise<void> {
+    const lock = this.store.config.objectLock;
+    if (!lock || lockUntil === null) return;
+    const have = await objectLockOf(this.store.client, this.store.config, key);
+    if (have && have.retainUntil >= lockUntil) return;
+    const Retention = { Mode: lock.mode, RetainUntilDate: new Date(lockUntil) };
+    // The body S3 asks Content-MD5 of is the XML the SDK builds: computed by its middleware, not here.
+    await this.store.client.send(new PutObjectRetentionCommand({ Bucket: this.store.config.bucket, Key: key, Retention }));
   }
 
   private async exists(key: string): Promise<boolean> {
