@@ -259,23 +259,12 @@ export class S3BlobWriter implements BlobWriter {
         return { sha256, size, location: null };
       }
       this.seen.add(sha256);
-      const { packBodyLimit, packBytes } = this.store.config;
-      if (!mp.upload && size > 0 && size <= packBodyLimit) {
-        const location = this.append(held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes), sha256, await this.sealKey(), lockUntil);
-        if (this.packedBytes >= packBytes) await this.flushPacks();
-        return { sha256, size, location };
-      }
       if (mp.upload) {
         const key = s3BlobKey(sha256, sealer !== null);
         await this.finishMultipart(mp.upload, held, heldBytes, key, lockUntil);
         return { sha256, size, location: { ref: key, storedSize: sealer ? size + SEAL_OVERHEAD : size } };
       }
-      const data = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
-      const dk = await this.sealKey();
-      const key = s3BlobKey(sha256, dk !== null);
-      const stored = dk ? Buffer.concat(sealPayload(dk, [data])) : data;
-      await this.startPut(key, stored, new Map([[0, { plain: data, stored: stored.length }]]), lockUntil);
-      return { sha256, size, location: { ref: key, storedSize: stored.length } };
+      return { sha256, size, location: await this.place(held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes), sha256, lockUntil) };
     } catch (err) {
       if (err instanceof S3Failure) {
         // The body is left mid-way: let its source clean up (close a fetch, free a buffer).
@@ -285,6 +274,21 @@ export class S3BlobWriter implements BlobWriter {
       }
       throw err;
     }
+  }
+
+  /** A body under `partBytes`, new to the store: packed when small (in its lock class's pack), else put alone at its address; sealed when encrypting. */
+  private async place(data: Buffer, sha256: string, lockUntil: number | null): Promise<{ ref: string; storedSize: number }> {
+    const { packBodyLimit, packBytes } = this.store.config;
+    const dk = await this.sealKey();
+    if (data.length > 0 && data.length <= packBodyLimit) {
+      const location = this.append(data, sha256, dk, lockUntil);
+      if (this.packedBytes >= packBytes) await this.flushPacks();
+      return location;
+    }
+    const key = s3BlobKey(sha256, dk !== null);
+    const stored = dk ? Buffer.concat(sealPayload(dk, [data])) : data;
+    await this.startPut(key, stored, new Map([[0, { plain: data, stored: stored.length }]]), lockUntil);
+    return { ref: key, storedSize: stored.length };
   }
 
   /** Sends the last part, completes, and moves the object to its content address. */
