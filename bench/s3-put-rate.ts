@@ -4,13 +4,20 @@
  * alternative (many messages in one object). docs/adr/0049-s3-raw-store.md records the numbers
  * and the decision. Not part of `npm run bench`: it starts its own Ceph (a few seconds).
  *
- * Run: `./node_modules/.bin/tsc -p . && node dist/bench/s3-put-rate.js [--n 1000] [--size 4096]`
+ * With `--writer-only`, only blob-s3's writer rows, in clear and encrypted at rest (the archive
+ * keyring, ADR 0033), each pair on fresh buckets one after the other.
+ *
+ * Run: `./node_modules/.bin/tsc -p . && node dist/bench/s3-put-rate.js [--n 1000] [--size 4096] [--writer-only]`
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startCephRgw, type CephRgw } from '../test/harness/ceph-rgw.js';
 import { createS3BlobStore } from '../src/adapters/blob-s3/index.js';
+import { ArchiveKeyring } from '../src/adapters/blob-fs/keyring.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,9 +50,15 @@ async function sdkRate(s: CephRgw, s3: S3Client, conc: number, conditional: bool
   return N / ((performance.now() - t0) / 1000);
 }
 
-async function writerRate(s: CephRgw, putsInFlight: number, packBodyLimit?: number): Promise<number> {
+const keyDir = mkdtempSync(join(tmpdir(), 'ms-bench-keys-'));
+const keyring = await ArchiveKeyring.open(keyDir, randomBytes(32));
+
+async function writerRate(s: CephRgw, putsInFlight: number, packBodyLimit?: number, encrypted = false): Promise<number> {
   const bucket = await s.createBucket('writer');
-  const store = createS3BlobStore({ endpoint: s.endpoint, bucket, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, putsInFlight, ...(packBodyLimit === undefined ? {} : { packBodyLimit }) });
+  const store = createS3BlobStore({
+    endpoint: s.endpoint, bucket, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, putsInFlight,
+    ...(packBodyLimit === undefined ? {} : { packBodyLimit }), ...(encrypted ? { keyring } : {}),
+  });
   const bodies = Array.from({ length: N }, () => randomBytes(SIZE));
   const t0 = performance.now();
   const w = await store.openWriter();
@@ -70,10 +83,18 @@ async function packRate(s: CephRgw, s3: S3Client, perPack: number, conc: number)
   return (packs * perPack) / ((performance.now() - t0) / 1000);
 }
 
-const s = await startCephRgw();
-const rows: string[] = [`ceph rgw start: ${s.startMs} ms; ${N} objects of ${SIZE} bytes per row`];
-const s3 = client(s);
-try {
+/** blob-s3's writer in clear and encrypted, alternating on fresh buckets so a busy moment of the machine hits both. */
+async function writerRows(): Promise<void> {
+  for (let round = 1; round <= 3; round++) {
+    for (const [label, limit] of [['each blob alone (packBodyLimit 0)', 0], ['packed (default)', undefined]] as const) {
+      const clear = await writerRate(s, 8, limit);
+      const sealed = await writerRate(s, 8, limit, true);
+      rows.push(`round ${round}, blob-s3 writer, ${label}, putsInFlight 8: ${clear.toFixed(0)} messages/s in clear, ${sealed.toFixed(0)} encrypted`);
+    }
+  }
+}
+
+async function allRows(): Promise<void> {
   for (const conc of [1, 4, 16, 32, 64]) {
     const plain = await sdkRate(s, s3, conc, false);
     const cond = await sdkRate(s, s3, conc, true);
@@ -84,8 +105,17 @@ try {
   for (const [perPack, conc] of [[256, 2], [1024, 2]] as const) {
     rows.push(`packs of ${perPack} × ${SIZE} B (${((perPack * SIZE) / 1048576).toFixed(0)} MiB), ${conc} in flight: ${(await packRate(s, s3, perPack, conc)).toFixed(0)} messages/s`);
   }
+}
+
+const s = await startCephRgw();
+const rows: string[] = [`ceph rgw start: ${s.startMs} ms; ${N} objects of ${SIZE} bytes per row`];
+const s3 = client(s);
+try {
+  if (process.argv.includes('--writer-only')) await writerRows();
+  else await allRows();
 } finally {
   s3.destroy();
   await s.stop();
+  rmSync(keyDir, { recursive: true, force: true });
 }
 process.stdout.write(rows.join('\n') + '\n');

@@ -5,7 +5,7 @@
  * first errors (wrong keys, missing bucket, dead endpoint) as catalogue codes with a sentence.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import {
   GetObjectCommand,
@@ -16,8 +16,14 @@ import {
   UploadPartCommand,
   HeadObjectCommand,
 } from '@aws-sdk/client-s3';
+import { rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isMailsluiceError } from '../../src/core/errors/index.js';
 import { createS3BlobStore, parseS3BlobRef, s3ObjectOf, type S3BlobStore, type S3BlobStoreOptions } from '../../src/adapters/blob-s3/index.js';
+import { ArchiveKeyring } from '../../src/adapters/blob-fs/keyring.js';
+import type { PutResult } from '../../src/core/ports/blob-store.js';
 import { runBlobStoreContract, chunked, mailLike } from './blob-store.contract.js';
 import { cephRgwPerFile } from '../harness/ceph-rgw.js';
 import { freePort } from '../harness/free-port.js';
@@ -55,37 +61,56 @@ async function openUploads(bucket: string): Promise<number> {
   }
 }
 
-runBlobStoreContract('s3 (Ceph RGW)', async () => {
-  const bucket = await ceph.createBucket('contract');
-  const stores: S3BlobStore[] = [createS3BlobStore(options(bucket))];
-  const s3 = ceph.client();
-  return {
-    store: stores[0]!,
-    cleanup: async () => {
-      for (const s of stores) s.close();
-      s3.destroy();
-    },
-    reopen: async () => {
-      const s = createS3BlobStore(options(bucket));
-      stores.push(s);
-      return s;
-    },
-    // Bit rot as S3 would show it: the object replaced through the API with one of the blob's bytes flipped.
-    corrupt: async (location) => {
-      const obj = s3ObjectOf(location.ref)!;
-      const got = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: obj.key }))).Body!.transformToByteArray());
-      got[obj.offset + Math.floor((obj.length ?? got.length) / 2)]! ^= 0x01;
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: obj.key, Body: got, ContentLength: got.length }));
-    },
-    // A crash mid-put: a multipart upload begun, one part sent, never completed.
-    tearTail: async () => {
-      const Key = `incoming/${randomUUID()}`;
-      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }));
-      const Body = mailLike(5 * 1024 * 1024, 99);
-      await s3.send(new UploadPartCommand({ Bucket: bucket, Key, UploadId, PartNumber: 1, Body, ContentLength: Body.length }));
-    },
+/** The contract's harness on a fresh bucket; with `keyring`, every store of it encrypts with it. */
+function contractOn(keyring?: () => Promise<ArchiveKeyring>) {
+  return async () => {
+    const bucket = await ceph.createBucket('contract');
+    const ring = keyring ? await keyring() : undefined;
+    const open = () => createS3BlobStore(options(bucket, ring ? { keyring: ring } : {}));
+    const stores: S3BlobStore[] = [open()];
+    const s3 = ceph.client();
+    return {
+      store: stores[0]!,
+      cleanup: async () => {
+        for (const s of stores) s.close();
+        s3.destroy();
+      },
+      reopen: async () => {
+        const s = open();
+        stores.push(s);
+        return s;
+      },
+      // Bit rot as S3 would show it: the object replaced through the API with one of the blob's bytes flipped.
+      corrupt: async (location: { ref: string }) => {
+        const obj = s3ObjectOf(location.ref)!;
+        const got = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: obj.key }))).Body!.transformToByteArray());
+        got[obj.offset + Math.floor((obj.length ?? got.length) / 2)]! ^= 0x01;
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: obj.key, Body: got, ContentLength: got.length }));
+      },
+      // A crash mid-put: a multipart upload begun, one part sent, never completed.
+      tearTail: async () => {
+        const Key = `incoming/${randomUUID()}`;
+        const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }));
+        const Body = mailLike(5 * 1024 * 1024, 99);
+        await s3.send(new UploadPartCommand({ Bucket: bucket, Key, UploadId, PartNumber: 1, Body, ContentLength: Body.length }));
+      },
+    };
   };
-});
+}
+
+const keyDirs: string[] = [];
+process.once('exit', () => keyDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/** A keyring with a random master key in a directory of its own (removed when the process ends). */
+async function freshKeyring(): Promise<{ dir: string; master: Buffer; ring: ArchiveKeyring }> {
+  const dir = await mkdtemp(join(tmpdir(), 'ms-s3-keys-'));
+  keyDirs.push(dir);
+  const master = randomBytes(32);
+  return { dir, master, ring: await ArchiveKeyring.open(dir, master) };
+}
+
+runBlobStoreContract('s3 (Ceph RGW)', contractOn());
+runBlobStoreContract('s3 (Ceph RGW), encrypted at rest', contractOn(async () => (await freshKeyring()).ring));
 
 test('s3: a 100 MB body goes by multipart, comes back byte-identical, in bounded memory', async (t) => {
   const bucket = await ceph.createBucket('big');
@@ -319,9 +344,92 @@ test('s3: a writer whose put failed refuses further work with the same code, and
   }
 });
 
-test('s3: encryption at rest is refused, not ignored', () => {
-  assert.throws(
-    () => createS3BlobStore({ ...options('any-bucket'), keyring: {} }),
-    (e) => isMailsluiceError(e, 'CONFIG_INVALID') && /encryption at rest is not supported on S3 yet/.test(e.message),
-  );
+/** The whole object `key` as RGW holds it. */
+async function rawObject(bucket: string, key: string): Promise<Buffer> {
+  const s3 = ceph.client();
+  try {
+    return Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
+  } finally {
+    s3.destroy();
+  }
+}
+
+test('s3: encrypted at rest: packed records, objects alone and multipart bodies are stored sealed, read back verified, and need the keyring', async () => {
+  const bucket = await ceph.createBucket('sealed');
+  const { dir, master, ring } = await freshKeyring();
+  const store = createS3BlobStore(options(bucket, { keyring: ring }));
+  const bodies = [mailLike(4096, 81), mailLike(300_000, 82), mailLike(12 * 1024 * 1024, 83)];
+  try {
+    const w = await store.openWriter();
+    const rs: PutResult[] = [];
+    for (const b of bodies) rs.push(await w.put(chunked(b, [65536]), never));
+    // Readable before sync, from memory.
+    assert.ok((await store.read(rs[0]!.location!, rs[0]!.sha256)).equals(bodies[0]!));
+    await w.sync();
+    await w.close();
+    const keys = await listKeys(bucket);
+    assert.equal(keys.length, 3, keys.join(', '));
+    for (const [i, r] of rs.entries()) {
+      const body = bodies[i]!;
+      assert.ok(r.location);
+      const obj = s3ObjectOf(r.location.ref)!;
+      const raw = await rawObject(bucket, obj.key);
+      if (i === 0) {
+        assert.equal(raw.subarray(obj.offset, obj.offset + 4).toString('latin1'), 'MSE1', 'a sealed record is marked in its header');
+        assert.equal(obj.length, body.length + 32, 'the ref names the sealed payload: 16 bytes of key and nonce, 16 of tag');
+      } else {
+        assert.ok(r.location.ref.startsWith('sealed/'), r.location.ref);
+        assert.equal(parseS3BlobRef(r.location.ref), r.sha256);
+        assert.equal(raw.length, body.length + 32);
+      }
+      // What RGW holds is not the message: no 64-byte run of it appears in the object.
+      for (const at of [0, Math.floor(body.length / 2), body.length - 64]) {
+        assert.equal(raw.indexOf(body.subarray(at, at + 64)), -1, `plaintext at ${at} of body ${i} found in the stored object`);
+      }
+      assert.equal(sha(await store.read(r.location, r.sha256)), r.sha256);
+      const back = createHash('sha256');
+      for await (const c of store.stream(r.location)) back.update(c);
+      assert.equal(back.digest('hex'), r.sha256, 'streamed and decrypted, verified by the record header or the address');
+    }
+    // Another worker opening the same keyring reads them; a store without the keys refuses them as corrupt.
+    const other = createS3BlobStore(options(bucket, { keyring: await ArchiveKeyring.open(dir, master) }));
+    const blind = createS3BlobStore(options(bucket));
+    try {
+      for (const r of rs) {
+        assert.equal(sha(await other.read(r.location!, r.sha256)), r.sha256);
+        await assert.rejects(blind.read(r.location!, r.sha256), (e) => isMailsluiceError(e, 'STORE_CORRUPT') && /no master key is configured/.test(e.message));
+      }
+    } finally {
+      other.close();
+      blind.close();
+    }
+    // A byte of a sealed object changed: the GCM tag catches it, in a whole read and a stream.
+    const alone = rs[1]!.location!.ref;
+    const raw = await rawObject(bucket, alone);
+    raw[100]! ^= 0x01;
+    const s3 = ceph.client();
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: alone, Body: raw, ContentLength: raw.length })).finally(() => s3.destroy());
+    const tagFails = (e: unknown) => isMailsluiceError(e, 'STORE_CORRUPT') && /GCM tag does not match/.test((e as Error).message);
+    await assert.rejects(store.read(rs[1]!.location!, rs[1]!.sha256), tagFails);
+    await assert.rejects(async () => {
+      for await (const _ of store.stream(rs[1]!.location!, rs[1]!.sha256)) void _;
+    }, tagFails);
+  } finally {
+    store.close();
+  }
+});
+
+test('s3: a writer whose keyring fails gives that error and refuses further work', async () => {
+  const bucket = await ceph.createBucket('ringfail');
+  const ring = { encrypting: true, keys: new Map<number, Uint8Array>(), reload: async () => {}, sealKey: async () => { throw new Error('disk full writing the keyring'); } };
+  const store = createS3BlobStore(options(bucket, { keyring: ring }));
+  try {
+    const w = await store.openWriter();
+    await assert.rejects(w.put(chunked(mailLike(100, 91)), never), (e) => isMailsluiceError(e, 'STORE_WRITE_FAILED') && /disk full writing the keyring/.test(e.message));
+    await assert.rejects(w.sync(), (e) => isMailsluiceError(e, 'STORE_WRITE_FAILED'));
+    await w.close();
+  } finally {
+    store.close();
+  }
+  assert.deepEqual(await listKeys(bucket), []);
 });

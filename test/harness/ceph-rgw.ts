@@ -71,8 +71,12 @@ export interface CephRgw {
   readonly dir: string;
   /** A client for the tests' own checks (listing, overwriting), path-style like the adapter. */
   client(overrides?: { accessKeyId?: string; secretAccessKey?: string }): S3Client;
-  /** A fresh bucket with a unique name. */
-  createBucket(prefix?: string): Promise<string>;
+  /**
+   * A fresh bucket with a unique name; `objectLock`: created with Object Lock enabled (versioned).
+   * Locked objects are never removed by the harness: `stop()` throws the whole memstore cluster
+   * away, so GOVERNANCE and COMPLIANCE locks alike cost nothing at teardown.
+   */
+  createBucket(prefix?: string, options?: { objectLock?: boolean }): Promise<string>;
   /** The daemons' resident memory now, in MiB (memstore keeps the objects in the OSD's RAM). */
   rssMB(): number;
   /** Stops exactly the daemons started here and removes the directory. */
@@ -388,11 +392,11 @@ class CephRgwServer implements CephRgw {
     });
   }
 
-  async createBucket(prefix = 't'): Promise<string> {
+  async createBucket(prefix = 't', options: { objectLock?: boolean } = {}): Promise<string> {
     const name = `${prefix}-${process.pid}-${++this.bucketSeq}-${randomBytes(3).toString('hex')}`.toLowerCase();
     const s3 = this.client();
     try {
-      await s3.send(new CreateBucketCommand({ Bucket: name }));
+      await s3.send(new CreateBucketCommand({ Bucket: name, ...(options.objectLock ? { ObjectLockEnabledForBucket: true } : {}) }));
     } finally {
       s3.destroy();
     }

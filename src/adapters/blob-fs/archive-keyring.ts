@@ -23,7 +23,7 @@ import {
 import type { Keyring, WrappedDataKey, WrappedDatabaseKey } from '../../core/archive/encryption.js';
 import { writeFileAtomic } from '../fs-node/atomic-write.js';
 import { PRIVATE_FILE_MODE, writeNewPrivateFile } from '../fs-node/private-files.js';
-import type { DataKey, DataKeys } from './record-cipher.js';
+import type { DataKey, DataKeys } from '../crypto-node/record-cipher.js';
 
 /** The key id of a master key (`core/archive/encryption.ts`). */
 export function masterKeyId(key: Uint8Array): string {

@@ -20,8 +20,8 @@ import type { CodecName } from './pack-format.js';
 import { ownsItsMemory } from '../../core/ports/blob-store.js';
 import { PackReadError, PackReader } from './pack-reader.js';
 import type { ReadFailure, ReadJob } from './pack-reader.js';
-import { sealPayload } from './record-cipher.js';
-import type { DataKey } from './record-cipher.js';
+import { sealPayload } from '../crypto-node/record-cipher.js';
+import type { DataKey } from '../crypto-node/record-cipher.js';
 
 /** One body to hash and compress, in one or more pieces that each own their ArrayBuffer (transferred). */
 export interface CompressJob {

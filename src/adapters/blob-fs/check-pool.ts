@@ -8,7 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { DataKeys } from './record-cipher.js';
+import type { DataKeys } from '../crypto-node/record-cipher.js';
 import { checkBatch, VERIFY_WORKER_MARK, type CheckReply, type CheckRequest } from './verify-worker.js';
 
 /** A batch is sent once it holds this many payload bytes… */

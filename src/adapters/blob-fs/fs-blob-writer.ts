@@ -36,8 +36,8 @@ import { asBuffer, compressorStream, corrupt, formatFsBlobRef, parseFsBlobRef, w
 import { fsyncDirectory } from '../fs-node/fsync-directory.js';
 import type { FsBlobStoreConfig } from './fs-blob-store-config.js';
 import type { ArchiveKeyring } from './archive-keyring.js';
-import { SEAL_OVERHEAD, sealStream } from './record-cipher.js';
-import type { DataKey } from './record-cipher.js';
+import { SEAL_OVERHEAD, sealStream } from '../crypto-node/record-cipher.js';
+import type { DataKey } from '../crypto-node/record-cipher.js';
 
 /** Coalesce compressor output into writes of about this size: fewer syscalls, bounded memory. */
 const WRITE_COALESCE_BYTES = 1024 * 1024;

@@ -14,8 +14,8 @@ import { createHash } from 'node:crypto';
 import { brotliDecompressSync, crc32, inflateRawSync } from 'node:zlib';
 import { RECORD_HEADER_SIZE, decodeRecordHeader } from './pack-format.js';
 import { ownsItsMemory } from '../../core/ports/blob-store.js';
-import { openPayload } from './record-cipher.js';
-import type { DataKeys } from './record-cipher.js';
+import { openPayload } from '../crypto-node/record-cipher.js';
+import type { DataKeys } from '../crypto-node/record-cipher.js';
 
 /** One whole-blob read. */
 export interface ReadJob {

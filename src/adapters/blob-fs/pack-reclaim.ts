@@ -30,7 +30,7 @@ import { mapFsError } from './fs-error-map.js';
 import { PACK_HEADER_SIZE, RECORD_HEADER_SIZE, decodeRecordHeader, encodeRecordHeader } from './pack-format.js';
 import { PACK_FILE, formatFsBlobRef, packName, parseFsBlobRef, readFully, writeFully, corrupt } from './pack-io.js';
 import type { FsBlobRef } from './pack-io.js';
-import { sealPayload } from './record-cipher.js';
+import { sealPayload } from '../crypto-node/record-cipher.js';
 import { REDIRECT_FILE } from './staging-redirect.js';
 import type { Logger } from '../../core/ports/logger.js';
 

@@ -16,8 +16,8 @@ import type { RecordHeader } from './pack-format.js';
 import { corrupt, decompressorStream, readFully } from './pack-io.js';
 import type { FsBlobRef } from './pack-io.js';
 import { mapFsError } from './fs-error-map.js';
-import { RecordCipherError, openStream } from './record-cipher.js';
-import type { DataKeys } from './record-cipher.js';
+import { RecordCipherError, openStream } from '../crypto-node/record-cipher.js';
+import type { DataKeys } from '../crypto-node/record-cipher.js';
 
 /** Read size when streaming a blob back. */
 const READ_CHUNK_BYTES = 256 * 1024;

@@ -21,7 +21,7 @@ import { formatFsBlobRef, packName, parseFsBlobRef, readFully, type FsBlobRef } 
 import { nextRecordAfter } from './pack-search.js';
 import { openPack, streamRecord } from './pack-stream.js';
 import { mapFsError } from './fs-error-map.js';
-import type { DataKeys } from './record-cipher.js';
+import type { DataKeys } from '../crypto-node/record-cipher.js';
 import { CheckPool } from './check-pool.js';
 
 /** Bytes read from a pack at once: large enough for the disk to stream, small enough to hold twice. */

@@ -9,7 +9,7 @@
 import { hash } from 'node:crypto';
 import { brotliDecompressSync, crc32, inflateRawSync } from 'node:zlib';
 import type { RecordHeader } from './pack-format.js';
-import { openPayload, type DataKeys } from './record-cipher.js';
+import { openPayload, type DataKeys } from '../crypto-node/record-cipher.js';
 import type { RecordInflater } from './record-inflater.js';
 
 /** zlib's output chunk when the raw size is unknown or large; a small record gets one chunk of its own size. */

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { RECORD_HEADER_SIZE, decodeRecordHeader } from './pack-format.js';
 import { checkRecord } from './record-check.js';
-import type { DataKeys } from './record-cipher.js';
+import type { DataKeys } from '../crypto-node/record-cipher.js';
 import { RecordInflater } from './record-inflater.js';
 
 /**

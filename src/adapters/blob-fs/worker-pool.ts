@@ -17,7 +17,7 @@ import { BLOB_WORKER_MARK, compressBatch } from './blob-worker.js';
 import type { BlobWorkerReply, BlobWorkerRequest, CompressJob, CompressResult } from './blob-worker.js';
 import { PackReadError } from './pack-reader.js';
 import type { ReadFailure, ReadJob } from './pack-reader.js';
-import type { DataKey } from './record-cipher.js';
+import type { DataKey } from '../crypto-node/record-cipher.js';
 
 /** A finished record from the pool. */
 export interface CompressedRecord {

@@ -3,6 +3,16 @@
  * has the measurements behind them).
  */
 import { MailsluiceError } from '../../core/errors/index.js';
+import { OBJECT_LOCK_MODES, type ObjectLockMode } from '../../core/archive/object-lock.js';
+import type { RecordKeys } from '../crypto-node/record-cipher.js';
+
+/** S3 Object Lock (WORM) of every object the store writes. */
+export interface S3ObjectLockOptions {
+  /** `GOVERNANCE` (a user with `s3:BypassGovernanceRetention` can still remove) or `COMPLIANCE` (nobody can, until it ends). */
+  mode: ObjectLockMode;
+  /** Days every object is locked at least, from its write; a message's own retain-until lengthens its object's lock. */
+  days: number;
+}
 
 /** Options for {@link createS3BlobStore}. */
 export interface S3BlobStoreOptions {
@@ -40,10 +50,16 @@ export interface S3BlobStoreOptions {
   /** Milliseconds a request may wait for the server before it fails. Default 30,000. */
   requestTimeoutMs?: number;
   /**
-   * Encryption at rest (ADR 0033) is not implemented by this store yet: any keyring given is
-   * refused with CONFIG_INVALID, never ignored.
+   * The archive's keyring (ADR 0033; blob-fs's `ArchiveKeyring`, handed over by the composition
+   * root): with a master key every new packed record and object is sealed with AES-256-GCM, and
+   * sealed ones are read with its data keys. Absent: written in clear.
    */
-  keyring?: unknown;
+  keyring?: RecordKeys;
+  /**
+   * S3 Object Lock: every object is written locked. The bucket must have been created with Object
+   * Lock enabled; `check()` refuses it otherwise (CONFIG_INVALID naming the bucket). Absent: no lock.
+   */
+  objectLock?: S3ObjectLockOptions;
 }
 
 /** Options with every default applied; frozen. */
@@ -60,6 +76,8 @@ export interface S3BlobStoreConfig {
   readonly putsInFlight: number;
   readonly maxSockets: number;
   readonly requestTimeoutMs: number;
+  readonly keyring: RecordKeys | null;
+  readonly objectLock: Readonly<S3ObjectLockOptions> | null;
 }
 
 /** S3 refuses parts under 5 MiB except the last. */
@@ -96,8 +114,10 @@ function positiveInt(name: string, v: number | undefined, dflt: number, min = 1)
 
 /** Applies defaults and validates; throws CONFIG_INVALID naming the bad option. */
 export function resolveS3BlobStoreConfig(options: S3BlobStoreOptions): S3BlobStoreConfig {
-  if (options.keyring !== undefined) {
-    throw invalid('encryption at rest is not supported on S3 yet (ADR 0049): the archive would be stored in clear, so it is refused; leave archive encryption off for the S3 store or use the embedded store');
+  const lock = options.objectLock;
+  if (lock !== undefined) {
+    if (!OBJECT_LOCK_MODES.includes(lock.mode)) throw invalid(`objectLock.mode must be ${OBJECT_LOCK_MODES.join(' or ')}, got ${String(lock.mode)}`);
+    positiveInt('objectLock.days', lock.days, 1);
   }
   let url: URL;
   try {
@@ -125,5 +145,7 @@ export function resolveS3BlobStoreConfig(options: S3BlobStoreOptions): S3BlobSto
     putsInFlight: positiveInt('putsInFlight', options.putsInFlight, DEFAULT_PUTS_IN_FLIGHT),
     maxSockets: positiveInt('maxSockets', options.maxSockets, DEFAULT_MAX_SOCKETS),
     requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS),
+    keyring: options.keyring ?? null,
+    objectLock: lock ? Object.freeze({ mode: lock.mode, days: lock.days }) : null,
   });
 }

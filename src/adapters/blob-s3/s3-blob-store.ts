@@ -3,8 +3,9 @@
  *
  * A blob's key is `sha256/<h0h1>/<h2h3>/<sha256 hex>` of its raw bytes, and `BlobLocation.ref` is
  * that key: stored once whoever stores it, found again from the hash alone (issue 20's migration
- * and a lost metadata row both rely on that). Bytes are stored as given, without compression or
- * encryption (ADR 0049 says why and what is open). Reads hash every byte and compare with the
+ * and a lost metadata row both rely on that). Bytes are stored without compression; with the
+ * archive's keyring they are sealed (`sealed/…` keys, `MSE1` records) in ADR 0033's format, and
+ * with Object Lock every object is written locked (ADR 0049 says why and what is open). Reads hash every byte and compare with the
  * SHA-256 asked for, so a damaged or swapped object is STORE_CORRUPT, never served.
  */
 import { createHash } from 'node:crypto';
@@ -17,8 +18,17 @@ import type { BlobLocation, BlobStore, BlobWriter } from '../../core/ports/blob-
 import { resolveS3BlobStoreConfig, type S3BlobStoreConfig, type S3BlobStoreOptions } from './s3-blob-store-config.js';
 import { mapS3Error, s3Status } from './s3-error-map.js';
 import { S3BlobWriter } from './s3-blob-writer.js';
-import { parseS3BlobRef, s3ObjectOf } from './s3-blob-keys.js';
-import { PACK_RECORD_HEADER_BYTES, readPackRecordHeader } from './s3-pack-record.js';
+import { parseS3BlobRef, s3ObjectOf, type S3Object } from './s3-blob-keys.js';
+import { PACK_RECORD_HEADER_BYTES, readPackRecordHeader, type PackRecordHeader } from './s3-pack-record.js';
+import { RecordCipherError, openPayload, openStream } from '../crypto-node/record-cipher.js';
+import type { ObjectRemoval } from '../../core/archive/object-lock.js';
+import { checkObjectLock, objectLockOf, removeObject } from './s3-object-lock.js';
+
+/** A blob whose PUT is not acknowledged yet, as reads are served it: its raw bytes and its payload's stored length. */
+export interface HeldBlob {
+  plain: Buffer;
+  stored: number;
+}
 
 export { s3BlobKey, parseS3BlobRef, s3ObjectOf } from './s3-blob-keys.js';
 
@@ -52,7 +62,7 @@ export class S3BlobStore implements BlobStore {
    * request is under way, and a read before the acknowledgement is served from here (the port
    * lets a put be read before `sync`).
    */
-  readonly pending = new Map<string, Map<number, Buffer>>();
+  readonly pending = new Map<string, Map<number, HeldBlob>>();
 
   constructor(readonly config: S3BlobStoreConfig) {
     this.client = createS3Client(config);
@@ -73,6 +83,21 @@ export class S3BlobStore implements BlobStore {
     } catch (err) {
       throw mapS3Error(err, 'checking', this.where());
     }
+    await checkObjectLock(this.client, this.config);
+  }
+
+  /**
+   * Removes the object `key` (a pack, or a blob stored alone) for the reclaim, once no row
+   * references it (`core/archive/object-lock.ts` decides when): `deleted`, `missing`, or `locked`
+   * with its retain-until when the server refuses because its Object Lock still runs.
+   */
+  removeObject(key: string): Promise<ObjectRemoval> {
+    return removeObject(this.client, this.config, key);
+  }
+
+  /** The Object Lock the server holds on `key` (mode and retain-until, ms), or null. */
+  objectLockOf(key: string): Promise<{ mode: string; retainUntil: number } | null> {
+    return objectLockOf(this.client, this.config, key);
   }
 
   /** Endpoint and bucket for error sentences. */
@@ -80,10 +105,10 @@ export class S3BlobStore implements BlobStore {
     return { endpoint: this.config.endpoint, bucket: this.config.bucket, ...(key ? { key } : {}) };
   }
 
-  private objectOf(location: BlobLocation): { key: string; offset: number; length: number | null } {
+  private objectOf(location: BlobLocation): S3Object {
     const obj = s3ObjectOf(location.ref);
     if (!obj) {
-      throw new MailsluiceError('STORE_NOT_FOUND', `"${location.ref}" is not a blob of the S3 store (expected sha256/xx/yy/<sha256> or pack/<uuid>:<offset>:<length>)`, { details: { ref: location.ref } });
+      throw new MailsluiceError('STORE_NOT_FOUND', `"${location.ref}" is not a blob of the S3 store (expected sha256/xx/yy/<sha256>, sealed/xx/yy/<sha256> or pack/<uuid>:<offset>:<length>)`, { details: { ref: location.ref } });
     }
     return obj;
   }
@@ -94,14 +119,14 @@ export class S3BlobStore implements BlobStore {
     });
   }
 
-  /** The bytes not yet acknowledged by the server, if the ref is one of them. */
-  private held(obj: { key: string; offset: number; length: number | null }): Buffer | undefined {
+  /** The bytes not yet acknowledged by the server (in clear), if the ref is one of them. */
+  private held(obj: S3Object): Buffer | undefined {
     const b = this.pending.get(obj.key)?.get(obj.offset);
-    return b && (obj.length === null || b.length === obj.length) ? b : undefined;
+    return b && (obj.length === null || b.stored === obj.length) ? b.plain : undefined;
   }
 
   /** GET of the whole object, or of a packed blob's byte range; a pack shorter than the ref is STORE_CORRUPT. */
-  private async get(location: BlobLocation, obj: { key: string; offset: number; length: number | null }, wanted: string) {
+  private async get(location: BlobLocation, obj: S3Object, wanted: string) {
     // A packed blob: its record, header included.
     const Range = obj.length === null ? undefined : `bytes=${obj.offset}-${obj.offset + PACK_RECORD_HEADER_BYTES + obj.length - 1}`;
     try {
@@ -117,12 +142,26 @@ export class S3BlobStore implements BlobStore {
     if (got !== wanted) throw this.corrupt(ref, wanted, `its ${size} bytes hash to ${got}, not ${wanted}`, { actual: got, size });
   }
 
-  /** For a packed blob, the SHA-256 its record header holds (checked against `wanted` when given). */
-  private header(ref: string, h: Buffer, length: number, wanted: string | null): string {
-    const r = readPackRecordHeader(h, length);
+  /** A packed blob's record header (its SHA-256 checked against `wanted` when given). */
+  private header(ref: string, h: Buffer, stored: number, wanted: string | null): PackRecordHeader {
+    const r = readPackRecordHeader(h, stored);
     if ('problem' in r) throw this.corrupt(ref, wanted ?? '(its header)', r.problem);
     if (wanted !== null && r.sha256 !== wanted) throw this.corrupt(ref, wanted, `its record header names ${r.sha256}, not ${wanted}`);
-    return r.sha256;
+    return r;
+  }
+
+  /** Reads the keyring again when a sealed payload names a data key it lacks (another worker made it since). */
+  private async knowKeyOf(payload: Buffer): Promise<void> {
+    const ring = this.config.keyring;
+    if (ring && payload.length >= 4 && !ring.keys.has(payload.readUInt32LE(0))) await ring.reload();
+  }
+
+  /** The raw bytes of a sealed payload; STORE_CORRUPT naming the ref when it does not open. */
+  private async unseal(ref: string, wanted: string, payload: Buffer): Promise<Buffer> {
+    await this.knowKeyOf(payload);
+    const r = openPayload(this.config.keyring?.keys, payload);
+    if (typeof r === 'string') throw this.corrupt(ref, wanted, r);
+    return r;
   }
 
   /** `check` is accepted for the port's sake: S3 keeps no checksum of ours beside the bytes, so every read hashes them. */
@@ -130,6 +169,7 @@ export class S3BlobStore implements BlobStore {
     const obj = this.objectOf(location);
     const held = this.held(obj);
     let bytes: Buffer;
+    let rawLength: number | null = null;
     if (held) bytes = Buffer.from(held);
     else {
       const res = await this.get(location, obj, sha256);
@@ -138,24 +178,27 @@ export class S3BlobStore implements BlobStore {
       } catch (err) {
         throw mapS3Error(err, 'reading', this.where(obj.key));
       }
+      let sealed = obj.sealed;
       if (obj.length !== null) {
         if (bytes.length !== PACK_RECORD_HEADER_BYTES + obj.length) throw this.corrupt(location.ref, sha256, `${bytes.length} bytes came back where a ${PACK_RECORD_HEADER_BYTES + obj.length}-byte record is stored`);
-        this.header(location.ref, bytes.subarray(0, PACK_RECORD_HEADER_BYTES), obj.length, sha256);
+        const h = this.header(location.ref, bytes.subarray(0, PACK_RECORD_HEADER_BYTES), obj.length, sha256);
+        ({ sealed, rawLength } = h);
         bytes = bytes.subarray(PACK_RECORD_HEADER_BYTES);
       }
+      if (sealed) bytes = await this.unseal(location.ref, sha256, bytes);
     }
-    this.verify(location.ref, sha256, createHash('sha256').update(bytes).digest('hex'), bytes.length, obj.length);
+    this.verify(location.ref, sha256, createHash('sha256').update(bytes).digest('hex'), bytes.length, rawLength);
     return bytes;
   }
 
   /**
-   * Streams the blob in the socket's chunks; size and hash are checked at the end (STORE_CORRUPT
-   * rejects the iteration). Without `sha256`, the blob is checked against its address (stored
-   * alone) or its record header (packed).
+   * Streams the blob in the socket's chunks (decrypted as they come when sealed); size, GCM tag
+   * and hash are checked at the end (STORE_CORRUPT rejects the iteration). Without `sha256`, the
+   * blob is checked against its address (stored alone) or its record header (packed).
    */
   async *stream(location: BlobLocation, sha256?: string): AsyncIterable<Uint8Array> {
     const obj = this.objectOf(location);
-    let wanted = sha256 ?? parseS3BlobRef(obj.key);
+    const state: { wanted: string | null; header: PackRecordHeader | null } = { wanted: sha256 ?? parseS3BlobRef(obj.key), header: null };
     const hash = createHash('sha256');
     let size = 0;
     const held = this.held(obj);
@@ -164,21 +207,9 @@ export class S3BlobStore implements BlobStore {
       size = held.length;
       yield Buffer.from(held);
     } else {
-      const body = (await this.get(location, obj, wanted ?? '')).Body as Readable;
-      // A packed blob's header comes first; it may arrive split over chunks.
-      let header: Buffer | null = obj.length === null ? null : Buffer.alloc(0);
+      const body = (await this.get(location, obj, state.wanted ?? '')).Body as Readable;
       try {
-        for await (const chunk of body) {
-          let c = chunk as Buffer;
-          if (header !== null && obj.length !== null) {
-            const need = PACK_RECORD_HEADER_BYTES - header.length;
-            header = Buffer.concat([header, c.subarray(0, need)]);
-            c = c.subarray(need);
-            if (header.length < PACK_RECORD_HEADER_BYTES) continue;
-            wanted = this.header(location.ref, header, obj.length, wanted);
-            header = null;
-            if (c.length === 0) continue;
-          }
+        for await (const c of this.plain(location.ref, obj, body, state)) {
           hash.update(c);
           size += c.length;
           yield c;
@@ -188,10 +219,51 @@ export class S3BlobStore implements BlobStore {
       } finally {
         body.destroy();
       }
-      if (header !== null) throw this.corrupt(location.ref, wanted ?? '(its header)', 'the record ends inside its header');
+      if (obj.length !== null && state.header === null) throw this.corrupt(location.ref, state.wanted ?? '(its header)', 'the record ends inside its header');
     }
     const got = hash.digest('hex');
-    this.verify(location.ref, wanted ?? got, got, size, obj.length);
+    this.verify(location.ref, state.wanted ?? got, got, size, state.header?.rawLength ?? null);
+  }
+
+  /** A GET's body as the blob's raw bytes: a packed record's header taken off (and checked), a sealed payload opened. */
+  private async *plain(ref: string, obj: S3Object, body: Readable, state: { wanted: string | null; header: PackRecordHeader | null }): AsyncGenerator<Buffer> {
+    const payload = this.payload(ref, obj, body, state)[Symbol.asyncIterator]();
+    const first = await payload.next();
+    if (first.done) return;
+    const rest = async function* (): AsyncGenerator<Buffer> {
+      yield first.value;
+      for (let n = await payload.next(); !n.done; n = await payload.next()) yield n.value;
+    };
+    if (!(obj.sealed || state.header?.sealed)) {
+      yield* rest();
+      return;
+    }
+    await this.knowKeyOf(first.value);
+    try {
+      yield* openStream(this.config.keyring?.keys, rest());
+    } catch (err) {
+      if (err instanceof RecordCipherError) throw this.corrupt(ref, state.wanted ?? '(its header)', err.message);
+      throw err;
+    }
+  }
+
+  /** The stored payload of a GET's body: after the 40-byte record header for a packed blob (which may arrive split over chunks). */
+  private async *payload(ref: string, obj: S3Object, body: Readable, state: { wanted: string | null; header: PackRecordHeader | null }): AsyncGenerator<Buffer> {
+    let header: Buffer | null = obj.length === null ? null : Buffer.alloc(0);
+    for await (const chunk of body) {
+      let c = chunk as Buffer;
+      if (header !== null && obj.length !== null) {
+        const need = PACK_RECORD_HEADER_BYTES - header.length;
+        header = Buffer.concat([header, c.subarray(0, need)]);
+        c = c.subarray(need);
+        if (header.length < PACK_RECORD_HEADER_BYTES) continue;
+        state.header = this.header(ref, header, obj.length, state.wanted);
+        state.wanted = state.header.sha256;
+        header = null;
+        if (c.length === 0) continue;
+      }
+      yield c;
+    }
   }
 
   /** Closes the client's sockets. */
@@ -203,4 +275,19 @@ export class S3BlobStore implements BlobStore {
 /** Opens the store on an existing bucket; options are validated (CONFIG_INVALID). Does not contact the server: call `check()` for that. */
 export function createS3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
   return new S3BlobStore(resolveS3BlobStoreConfig(options));
+}
+
+/**
+ * Opens the store and checks it (`check()`: reachable, keys accepted, bucket there, Object Lock
+ * enabled on it when configured), closing it again when the check fails.
+ */
+export async function openS3BlobStore(options: S3BlobStoreOptions): Promise<S3BlobStore> {
+  const store = createS3BlobStore(options);
+  try {
+    await store.check();
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  return store;
 }

@@ -21,15 +21,30 @@ import {
   AbortMultipartUploadCommand,
   HeadObjectCommand,
   CopyObjectCommand,
-  DeleteObjectCommand,
+  PutObjectRetentionCommand,
   type CompletedPart,
+  type ObjectLockMode,
 } from '@aws-sdk/client-s3';
 import { MailsluiceError } from '../../core/errors/index.js';
 import type { BlobWriter, PutResult } from '../../core/ports/blob-store.js';
 import { isNotFound, isPreconditionFailed, mapS3Error, s3Code } from './s3-error-map.js';
 import type { S3BlobStore } from './s3-blob-store.js';
+import type { HeldBlob } from './s3-blob-store.js';
 import { formatS3PackRef, s3BlobKey, s3PackKey } from './s3-blob-keys.js';
 import { packRecordHeader, PACK_RECORD_HEADER_BYTES } from './s3-pack-record.js';
+import { RecordSealer, SEAL_OVERHEAD, sealPayload, type DataKey } from '../crypto-node/record-cipher.js';
+import { objectLockClass } from '../../core/archive/object-lock.js';
+import { objectLockOf, removeObject } from './s3-object-lock.js';
+
+/** A pack being filled: one per lock class (0 without Object Lock), readable from memory until acknowledged. */
+interface OpenPack {
+  key: string;
+  parts: Buffer[];
+  bytes: number;
+  records: Map<number, HeldBlob>;
+  /** The retain-until of its lock class (ms), or null: not locked. */
+  lockUntil: number | null;
+}
 
 /** One multipart upload under way: parts sent with bounded concurrency, completed or aborted. */
 class MultipartUpload {
@@ -102,8 +117,14 @@ export class S3BlobWriter implements BlobWriter {
   private readonly seen = new Set<string>();
   /** Single-request puts in flight; they never reject (a failure is kept in `failure`). */
   private readonly inflight = new Set<Promise<void>>();
-  /** The pack being filled: its bytes are readable from memory (through the store's `pending`) until its PUT is acknowledged. */
-  private pack: { key: string; parts: Buffer[]; bytes: number; records: Map<number, Buffer> } | null = null;
+  /**
+   * The packs being filled, by lock class (0 without Object Lock): a pack holds the records of one
+   * class only, so its lock is the latest retain-until of its records. Their bytes are readable
+   * from memory (through the store's `pending`) until their PUT is acknowledged.
+   */
+  private readonly packs = new Map<number, OpenPack>();
+  /** Bytes in all open packs; they are all sent once this reaches `packBytes`. */
+  private packedBytes = 0;
   private failure: MailsluiceError | null = null;
   /** Whether the caller has seen `failure` itself: the first report is its own sentence, later ones say the writer is spent. */
   private failureReported = false;
@@ -135,9 +156,31 @@ export class S3BlobWriter implements BlobWriter {
     return new S3Failure(mapped);
   }
 
-  async put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean, options: { owned?: boolean; buffered?: boolean } = {}): Promise<PutResult> {
+  /** The data key the next object or record is sealed with, or null (no encryption); a keyring failure fails the writer. */
+  private async sealKey(): Promise<DataKey | null> {
+    const ring = this.store.config.keyring;
+    if (!ring?.encrypting) return null;
+    try {
+      return (await ring.sealKey()) ?? null;
+    } catch (err) {
+      const mapped = err instanceof MailsluiceError ? err : new MailsluiceError('STORE_WRITE_FAILED', `cannot take a data key from the archive's keyring: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      this.failure ??= mapped;
+      throw new S3Failure(mapped);
+    }
+  }
+
+  /** The retain-until of the lock class of a message kept until `retainUntil` (core's rule), or null without Object Lock. */
+  private lockUntil(retainUntil: number | undefined): number | null {
+    const lock = this.store.config.objectLock;
+    return lock ? objectLockClass(Date.now(), lock.days, retainUntil) : null;
+  }
+
+  async put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean, options: { owned?: boolean; buffered?: boolean; retainUntil?: number } = {}): Promise<PutResult> {
     this.usable();
     const { partBytes } = this.store.config;
+    const lockUntil = this.lockUntil(options.retainUntil);
+    // A large body is sealed as it goes into its parts.
+    let sealer: RecordSealer | null = null;
     const hash = createHash('sha256');
     let size = 0;
     let held: Buffer[] = [];
@@ -185,7 +228,7 @@ export class S3BlobWriter implements BlobWriter {
         hash.update(c);
         size += c.length;
         if (part) {
-          await feed(c);
+          await feed(sealer ? sealer.update(c) : c);
           continue;
         }
         // Not owned: the caller may reuse its buffer once we return to it, so keep a copy.
@@ -194,11 +237,17 @@ export class S3BlobWriter implements BlobWriter {
         heldBytes += kept.length;
         if (heldBytes >= partBytes) {
           part = Buffer.allocUnsafe(partBytes);
-          for (const h of held) await feed(h);
+          const dk = await this.sealKey();
+          if (dk) {
+            sealer = new RecordSealer(dk);
+            await feed(sealer.head);
+          }
+          for (const h of held) await feed(sealer ? sealer.update(h) : h);
           held = [];
           heldBytes = 0;
         }
       }
+      if (sealer) await feed(sealer.end());
       if (part && partFill > 0) {
         held = [part.subarray(0, partFill)];
         heldBytes = partFill;
@@ -210,20 +259,12 @@ export class S3BlobWriter implements BlobWriter {
         return { sha256, size, location: null };
       }
       this.seen.add(sha256);
-      const { packBodyLimit, packBytes } = this.store.config;
-      if (!mp.upload && size > 0 && size <= packBodyLimit) {
-        const location = this.append(held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes), sha256);
-        if (this.pack && this.pack.bytes >= packBytes) await this.flushPack();
-        return { sha256, size, location };
-      }
-      const key = s3BlobKey(sha256);
       if (mp.upload) {
-        await this.finishMultipart(mp.upload, held, heldBytes, key);
-      } else {
-        const data = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
-        await this.startPut(key, data, new Map([[0, data]]));
+        const key = s3BlobKey(sha256, sealer !== null);
+        await this.finishMultipart(mp.upload, held, heldBytes, key, lockUntil);
+        return { sha256, size, location: { ref: key, storedSize: sealer ? size + SEAL_OVERHEAD : size } };
       }
-      return { sha256, size, location: { ref: key, storedSize: size } };
+      return { sha256, size, location: await this.place(held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes), sha256, lockUntil) };
     } catch (err) {
       if (err instanceof S3Failure) {
         // The body is left mid-way: let its source clean up (close a fetch, free a buffer).
@@ -235,8 +276,23 @@ export class S3BlobWriter implements BlobWriter {
     }
   }
 
+  /** A body under `partBytes`, new to the store: packed when small (in its lock class's pack), else put alone at its address; sealed when encrypting. */
+  private async place(data: Buffer, sha256: string, lockUntil: number | null): Promise<{ ref: string; storedSize: number }> {
+    const { packBodyLimit, packBytes } = this.store.config;
+    const dk = await this.sealKey();
+    if (data.length > 0 && data.length <= packBodyLimit) {
+      const location = this.append(data, sha256, dk, lockUntil);
+      if (this.packedBytes >= packBytes) await this.flushPacks();
+      return location;
+    }
+    const key = s3BlobKey(sha256, dk !== null);
+    const stored = dk ? Buffer.concat(sealPayload(dk, [data])) : data;
+    await this.startPut(key, stored, new Map([[0, { plain: data, stored: stored.length }]]), lockUntil);
+    return { ref: key, storedSize: stored.length };
+  }
+
   /** Sends the last part, completes, and moves the object to its content address. */
-  private async finishMultipart(upload: MultipartUpload, held: Buffer[], heldBytes: number, key: string): Promise<void> {
+  private async finishMultipart(upload: MultipartUpload, held: Buffer[], heldBytes: number, key: string, lockUntil: number | null): Promise<void> {
     const { bucket } = this.store.config;
     const client = this.store.client;
     try {
@@ -248,16 +304,39 @@ export class S3BlobWriter implements BlobWriter {
     }
     try {
       if (!(await this.exists(key))) {
-        await client.send(new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: `${bucket}/${upload.key}`, IfNoneMatch: '*' })).catch((err: unknown) => {
-          if (!isPreconditionFailed(err)) throw err;
-        });
+        // The incoming object is never locked (it is deleted below); its copy at the address is.
+        const copied = await client
+          .send(new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: `${bucket}/${upload.key}`, IfNoneMatch: '*', ...this.lockParams(lockUntil) }))
+          .then(
+            () => true,
+            (err: unknown) => {
+              if (!isPreconditionFailed(err)) throw err;
+              return false;
+            },
+          );
+        if (copied) await this.lockCopy(key, lockUntil);
       }
     } catch (err) {
       throw this.fail(err, key);
     } finally {
-      // The incoming object is garbage either way; one left behind (a crash here) holds no blob anyone references.
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: upload.key })).catch(() => undefined);
+      // The incoming object is garbage either way (every version of it, on a locked bucket); one
+      // left behind (a crash here) holds no blob anyone references.
+      await removeObject(client, this.store.config, upload.key).catch(() => undefined);
     }
+  }
+
+  /**
+   * Locks a multipart body's copy at its address when the copy did not (Ceph RGW 16 takes no lock
+   * headers on CopyObject; AWS does): PutObjectRetention, only ever lengthening a lock.
+   */
+  private async lockCopy(key: string, lockUntil: number | null): Promise<void> {
+    const lock = this.store.config.objectLock;
+    if (!lock || lockUntil === null) return;
+    const have = await objectLockOf(this.store.client, this.store.config, key);
+    if (have && have.retainUntil >= lockUntil) return;
+    const Retention = { Mode: lock.mode, RetainUntilDate: new Date(lockUntil) };
+    // The body S3 asks Content-MD5 of is the XML the SDK builds: computed by its middleware, not here.
+    await this.store.client.send(new PutObjectRetentionCommand({ Bucket: this.store.config.bucket, Key: key, Retention }));
   }
 
   private async exists(key: string): Promise<boolean> {
@@ -270,38 +349,49 @@ export class S3BlobWriter implements BlobWriter {
     }
   }
 
-  /** Adds a small blob to the writer's pack (opening one if needed); its location is final at once. */
-  private append(data: Buffer, sha256: string): { ref: string; storedSize: number } {
-    if (!this.pack) {
-      this.pack = { key: s3PackKey(randomUUID()), parts: [], bytes: 0, records: new Map() };
-      this.store.pending.set(this.pack.key, this.pack.records);
+  /** Adds a small blob to the writer's pack of its lock class (opening one if needed), sealed with `dk` if given; its location is final at once. */
+  private append(data: Buffer, sha256: string, dk: DataKey | null, lockUntil: number | null): { ref: string; storedSize: number } {
+    const cls = lockUntil ?? 0;
+    let p = this.packs.get(cls);
+    if (!p) {
+      p = { key: s3PackKey(randomUUID()), parts: [], bytes: 0, records: new Map(), lockUntil };
+      this.packs.set(cls, p);
+      this.store.pending.set(p.key, p.records);
     }
-    const p = this.pack;
     const offset = p.bytes;
-    p.parts.push(packRecordHeader(data.length, sha256), data);
-    p.records.set(offset, data);
-    p.bytes += PACK_RECORD_HEADER_BYTES + data.length;
-    return { ref: formatS3PackRef(p.key, offset, data.length), storedSize: PACK_RECORD_HEADER_BYTES + data.length };
+    const payload = dk ? sealPayload(dk, [data]) : [data];
+    const stored = payload.reduce((n, b) => n + b.length, 0);
+    p.parts.push(packRecordHeader(data.length, sha256, dk !== null), ...payload);
+    p.records.set(offset, { plain: data, stored });
+    p.bytes += PACK_RECORD_HEADER_BYTES + stored;
+    this.packedBytes += PACK_RECORD_HEADER_BYTES + stored;
+    return { ref: formatS3PackRef(p.key, offset, stored), storedSize: PACK_RECORD_HEADER_BYTES + stored };
   }
 
-  /** Sends the pack being filled, if any, as one object. */
-  private async flushPack(): Promise<void> {
-    const p = this.pack;
-    if (!p) return;
-    this.pack = null;
-    await this.startPut(p.key, Buffer.concat(p.parts, p.bytes), p.records);
+  /** Sends every pack being filled, each as one object. */
+  private async flushPacks(): Promise<void> {
+    const open = [...this.packs.values()];
+    this.packs.clear();
+    this.packedBytes = 0;
+    for (const p of open) await this.startPut(p.key, Buffer.concat(p.parts, p.bytes), p.records, p.lockUntil);
+  }
+
+  /** The Object Lock parameters of a write locked until `lockUntil`, or none. */
+  private lockParams(lockUntil: number | null): { ObjectLockMode?: ObjectLockMode; ObjectLockRetainUntilDate?: Date } {
+    const lock = this.store.config.objectLock;
+    return lock && lockUntil !== null ? { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: new Date(lockUntil) } : {};
   }
 
   /**
    * Starts a conditional single-request put once a slot is free. `records` (offset → bytes) is
    * what reads are served from until the server acknowledges it.
    */
-  private async startPut(key: string, data: Buffer, records: Map<number, Buffer>): Promise<void> {
+  private async startPut(key: string, data: Buffer, records: Map<number, HeldBlob>, lockUntil: number | null): Promise<void> {
     while (this.inflight.size >= this.store.config.putsInFlight) await Promise.race(this.inflight);
     this.usable();
     const { pending } = this.store;
     pending.set(key, records);
-    const p = this.putOnce(key, data)
+    const p = this.putOnce(key, data, lockUntil)
       .catch((err: unknown) => void this.fail(err, key))
       .finally(() => {
         if (pending.get(key) === records) pending.delete(key);
@@ -310,9 +400,12 @@ export class S3BlobWriter implements BlobWriter {
     this.inflight.add(p);
   }
 
-  private async putOnce(key: string, data: Buffer): Promise<void> {
+  private async putOnce(key: string, data: Buffer, lockUntil: number | null): Promise<void> {
+    const lock = this.lockParams(lockUntil);
+    // S3 asks a locked write for Content-MD5 (the SDK's own checksums are off: WHEN_REQUIRED).
+    const md5 = lock.ObjectLockMode ? { ContentMD5: createHash('md5').update(data).digest('base64') } : {};
     const send = () =>
-      this.store.client.send(new PutObjectCommand({ Bucket: this.store.config.bucket, Key: key, Body: data, ContentLength: data.length, IfNoneMatch: '*' }));
+      this.store.client.send(new PutObjectCommand({ Bucket: this.store.config.bucket, Key: key, Body: data, ContentLength: data.length, IfNoneMatch: '*', ...lock, ...md5 }));
     try {
       await send();
     } catch (err) {
@@ -332,7 +425,7 @@ export class S3BlobWriter implements BlobWriter {
   async sync(): Promise<void> {
     if (this.closed) throw new MailsluiceError('STORE_WRITE_FAILED', 'this S3 blob writer is closed');
     this.usable();
-    await this.flushPack();
+    await this.flushPacks();
     while (this.inflight.size > 0) await Promise.all(this.inflight);
     this.usable();
   }
@@ -343,8 +436,9 @@ export class S3BlobWriter implements BlobWriter {
    */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.pack) this.store.pending.delete(this.pack.key);
-    this.pack = null;
+    for (const p of this.packs.values()) this.store.pending.delete(p.key);
+    this.packs.clear();
+    this.packedBytes = 0;
     while (this.inflight.size > 0) await Promise.all(this.inflight);
   }
 }

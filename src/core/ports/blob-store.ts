@@ -46,8 +46,11 @@ export interface BlobWriter {
    * `owned`: the chunks are the caller's to give away and it never reads them again, so the
    * writer may hand their memory to another thread instead of copying it (it is then detached).
    * `buffered`: every chunk is in memory already, so the writer may take them all at once.
+   * `retainUntil`: until when (ms since the epoch) the message must be kept, when the caller knows
+   * it; a store that locks its objects (S3 Object Lock, `core/archive/object-lock.ts`) locks the
+   * object that holds it at least that long. Others ignore it.
    */
-  put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean, options?: { owned?: boolean; buffered?: boolean }): Promise<PutResult>;
+  put(body: AsyncIterable<Uint8Array>, known: (sha256: string) => boolean, options?: { owned?: boolean; buffered?: boolean; retainUntil?: number }): Promise<PutResult>;
   /** Makes every blob whose put has resolved durable (data and directory entries fsynced). */
   sync(): Promise<void>;
   /** Releases the writer's files; does not sync (unsynced puts may be lost). */

@@ -1,6 +1,7 @@
 /**
- * AES-256-GCM of one record's stored payload (ADR 0033). An encrypted record (flag bit 0 of its
- * header, `pack-format.ts`) stores, after compression:
+ * AES-256-GCM of one record's stored payload (ADR 0033), one format for every raw store: blob-fs
+ * seals a record's compressed payload (flag bit 0 of its header, `blob-fs/pack-format.ts`),
+ * blob-s3 a packed record's or a whole object's raw bytes (ADR 0049). A sealed payload is:
  *
  * ```
  * size  field
@@ -12,10 +13,10 @@
  *
  * One GCM per record, whole or streamed: a streamed read releases plaintext before the tag is
  * checked at its end, exactly like the SHA-256 check the stream already ends with (a consumer
- * must finish it before trusting the bytes; `pack-stream.ts`).
+ * must finish it before trusting the bytes; `blob-fs/pack-stream.ts`, `blob-s3/s3-blob-store.ts`).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { DecipherGCM } from 'node:crypto';
+import type { CipherGCM, DecipherGCM } from 'node:crypto';
 
 const PREFIX_BYTES = 16;
 const TAG_BYTES = 16;
@@ -31,6 +32,20 @@ export interface DataKey {
 /** Data keys by number (structured-cloneable, so it crosses to the helper threads). */
 export type DataKeys = ReadonlyMap<number, Uint8Array>;
 
+/**
+ * What a raw store needs of the archive's keyring (blob-fs's `ArchiveKeyring` is one): whether new
+ * records are sealed, the key for the next one, the keys to open them, and a reload for a key
+ * another process (or worker) made since.
+ */
+export interface RecordKeys {
+  readonly encrypting: boolean;
+  /** The data key the next record is sealed with (one call per record), undefined when not encrypting. */
+  sealKey(): Promise<DataKey | undefined>;
+  readonly keys: DataKeys;
+  /** Reads the keyring again. */
+  reload(): Promise<void>;
+}
+
 function prefix(id: number): { head: Buffer; nonce: Buffer } {
   const head = Buffer.alloc(PREFIX_BYTES);
   head.writeUInt32LE(id >>> 0, 0);
@@ -39,31 +54,53 @@ function prefix(id: number): { head: Buffer; nonce: Buffer } {
   return { head, nonce };
 }
 
+/**
+ * Seals one payload piece by piece, for a writer that pushes bytes as they come (blob-s3's
+ * multipart parts): `head` first, then each `update`, then `end()` (the rest and the tag).
+ */
+export class RecordSealer {
+  /** The key number and nonce, the first 16 stored bytes. */
+  readonly head: Buffer;
+  readonly #cipher: CipherGCM;
+
+  constructor(dk: DataKey) {
+    const { head, nonce } = prefix(dk.id);
+    this.head = head;
+    this.#cipher = createCipheriv('aes-256-gcm', dk.key, nonce);
+    this.#cipher.setAAD(head.subarray(0, 4));
+  }
+
+  /** The ciphertext of `piece` (as long as it, GCM being a stream cipher). */
+  update(piece: Uint8Array): Buffer {
+    return this.#cipher.update(piece);
+  }
+
+  /** The last stored bytes: GCM's (empty) final block and the 16-byte tag. */
+  end(): Buffer {
+    return Buffer.concat([this.#cipher.final(), this.#cipher.getAuthTag()]);
+  }
+}
+
 /** Encrypts a whole payload (in pieces); returns the stored pieces. */
 export function sealPayload(dk: DataKey, payload: readonly Uint8Array[]): Buffer[] {
-  const { head, nonce } = prefix(dk.id);
-  const cipher = createCipheriv('aes-256-gcm', dk.key, nonce);
-  cipher.setAAD(head.subarray(0, 4));
-  const out = [head];
-  for (const p of payload) out.push(cipher.update(p));
-  out.push(cipher.final(), cipher.getAuthTag());
-  // GCM's final() is empty, and zlib.crc32 of an empty Buffer that owns no memory answers 0
-  // instead of the running CRC (Node 20): empty pieces are left out.
+  const s = new RecordSealer(dk);
+  const out = [s.head];
+  for (const p of payload) out.push(s.update(p));
+  out.push(s.end());
+  // zlib.crc32 of an empty Buffer that owns no memory answers 0 instead of the running CRC
+  // (Node 20): empty pieces are left out.
   return out.filter((b) => b.length > 0);
 }
 
 /** Encrypts a payload as it streams. */
 export async function* sealStream(dk: DataKey, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const { head, nonce } = prefix(dk.id);
-  const cipher = createCipheriv('aes-256-gcm', dk.key, nonce);
-  cipher.setAAD(head.subarray(0, 4));
-  yield head;
+  const s = new RecordSealer(dk);
+  yield s.head;
   for await (const c of source) {
-    const out = cipher.update(c);
+    const out = s.update(c);
     if (out.length > 0) yield out;
   }
-  const last = cipher.final();
-  yield Buffer.concat([last, cipher.getAuthTag()]);
+  yield s.end();
 }
 
 function keyFor(keys: DataKeys | undefined, id: number): Uint8Array | string {
