@@ -10,7 +10,9 @@ import { PostgresAuditLog } from './postgres-audit-log.js';
 import { PostgresDrainLedger } from './postgres-drain-ledger.js';
 import { PostgresParseQueue } from './postgres-parse-queue.js';
 import { PostgresArchiveReader } from './postgres-archive-reader.js';
+import { PostgresConnectionLeases } from './postgres-connection-leases.js';
 import { DEFAULT_JOURNAL_SETTLE_MS, type PostgresStoreOptions } from './postgres-store-config.js';
+import type { CommitFence } from '../../core/ports/connection-leases.js';
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { ParseQueue, ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
 import type { SearchCount, SearchHit, SearchIndex, SearchQuery } from '../../core/ports/search-index.js';
@@ -21,6 +23,8 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
   readonly syncState: PostgresSyncStateStore;
   readonly tokens: PostgresTokenStore;
   readonly audit: PostgresAuditLog;
+  /** The connection leases and the workers' heartbeats (scale-out, ADR 0051d). */
+  readonly leases: PostgresConnectionLeases;
   private readonly ledger: PostgresDrainLedger;
   private readonly queue: PostgresParseQueue;
   private readonly reader: PostgresArchiveReader;
@@ -29,6 +33,7 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
     this.syncState = new PostgresSyncStateStore(connection);
     this.tokens = new PostgresTokenStore(connection);
     this.audit = new PostgresAuditLog(connection);
+    this.leases = new PostgresConnectionLeases(connection);
     this.ledger = new PostgresDrainLedger(connection);
     this.queue = new PostgresParseQueue(connection, connection.options.journalSettleMs ?? DEFAULT_JOURNAL_SETTLE_MS);
     this.reader = new PostgresArchiveReader(connection);
@@ -43,8 +48,8 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
   lookupSettled(connection: string, keys: string[]): Promise<Set<string>> {
     return this.ledger.lookupSettled(connection, keys);
   }
-  commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void> {
-    return this.ledger.commitTaken(records, watermark);
+  commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark, fence?: CommitFence): Promise<void> {
+    return this.ledger.commitTaken(records, watermark, fence);
   }
   markActionDone(connection: string, keys: string[]): Promise<void> {
     return this.ledger.markActionDone(connection, keys);
