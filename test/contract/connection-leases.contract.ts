@@ -23,6 +23,8 @@ export interface LeasesHarness {
 export type LeasesFactory = () => Promise<LeasesHarness>;
 
 const LONG = 60_000;
+/** A term that runs out within a test, long enough for the next few statements on a loaded machine. */
+const SHORT = 1000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function withLeases(factory: LeasesFactory, fn: (h: LeasesHarness) => Promise<void>): Promise<void> {
@@ -72,9 +74,9 @@ export function runConnectionLeasesContract(name: string, factory: LeasesFactory
 
   test(`${name} leases: an unrenewed lease expires after its term; it is neither listed nor renewed, and another takes it`, () =>
     withLeases(factory, async ({ leases }) => {
-      const t = (await leases.acquire('journal', 'w1', 300))!;
-      assert.equal(await leases.acquire('journal', 'w2', 300), null);
-      await sleep(450);
+      const t = (await leases.acquire('journal', 'w1', SHORT))!;
+      assert.equal(await leases.acquire('journal', 'w2', SHORT), null);
+      await sleep(SHORT + 200);
       assert.deepEqual(await leases.holdings(), []);
       assert.deepEqual(await leases.renew('w1', [{ key: 'journal', token: t }], LONG), new Set(), 'too late');
       const t2 = await leases.acquire('journal', 'w2', LONG);
@@ -86,11 +88,11 @@ export function runConnectionLeasesContract(name: string, factory: LeasesFactory
       assert.deepEqual(await leases.liveWorkers(), []);
       await leases.heartbeat('w2', LONG);
       await leases.heartbeat('w1', LONG);
-      await leases.heartbeat('w3', 300);
+      await leases.heartbeat('w3', SHORT);
       assert.deepEqual(await leases.liveWorkers(), ['w1', 'w2', 'w3']);
       await leases.leave('w2');
       await leases.leave('never-seen');
-      await sleep(450);
+      await sleep(SHORT + 200);
       assert.deepEqual(await leases.liveWorkers(), ['w1']);
       await leases.heartbeat('w3', LONG);
       assert.deepEqual(await leases.liveWorkers(), ['w1', 'w3'], 'back with a new heartbeat');
@@ -112,9 +114,9 @@ export function runConnectionLeasesContract(name: string, factory: LeasesFactory
     try {
       if (!h.commitUnder) return t.skip('no commit to fence');
       const { leases } = h;
-      const t1 = (await leases.acquire('journal', 'w1', 300))!;
+      const t1 = (await leases.acquire('journal', 'w1', SHORT))!;
       await h.commitUnder({ key: 'journal', token: t1 });
-      await sleep(450);
+      await sleep(SHORT + 200);
       const t2 = (await leases.acquire('journal', 'w2', LONG))!;
       const refused = (fence: CommitFence): Promise<void> =>
         assert.rejects(h.commitUnder!(fence), (err: unknown) => isMailsluiceError(err, 'LEASE_LOST') && err.retryable === false);

@@ -67,10 +67,10 @@ test('postgres fencing: the token is recorded with each message; a commit under 
   const h = await openStore();
   try {
     const { store } = h;
-    const t1 = (await store.leases.acquire('c', 'w1', 300))!;
+    const t1 = (await store.leases.acquire('c', 'w1', 1000))!;
     await store.commitTaken([taken('c', 1), taken('c', 2)], { connection: 'c', mailbox: 'INBOX', uidValidity: 1, lastUid: 2 }, { key: 'c', token: t1 });
     await store.commitTaken([taken('c', 3)]); // no fence (the embedded way): no token
-    await new Promise((r) => setTimeout(r, 450));
+    await new Promise((r) => setTimeout(r, 1200));
     const t2 = (await store.leases.acquire('c', 'w2', 60_000))!;
     await assert.rejects(
       store.commitTaken([taken('c', 4), taken('c', 5)], { connection: 'c', mailbox: 'INBOX', uidValidity: 1, lastUid: 5 }, { key: 'c', token: t1 }),
@@ -97,11 +97,11 @@ test('postgres fencing: a takeover waits for a fenced commit that checked its le
   const c = new pg.Client({ connectionString: h.schema.url, options: `-c search_path=${h.schema.schema}` });
   await c.connect();
   try {
-    const t1 = (await h.store.leases.acquire('c', 'w1', 400))!;
+    const t1 = (await h.store.leases.acquire('c', 'w1', 1000))!;
     // A commit's transaction that passed its fence check and has not committed yet.
     await c.query('BEGIN');
     assert.equal((await c.query('SELECT 1 FROM connection_leases WHERE key = $1 AND token = $2 AND expires_at > clock_timestamp() FOR SHARE', ['c', t1])).rowCount, 1);
-    await new Promise((r) => setTimeout(r, 600)); // the lease expires meanwhile
+    await new Promise((r) => setTimeout(r, 1200)); // the lease expires meanwhile
     let granted: number | null | undefined;
     const takeover = h.store.leases.acquire('c', 'w2', 60_000).then((t) => (granted = t));
     await new Promise((r) => setTimeout(r, 300));

@@ -105,9 +105,10 @@ test('lease keepers on one PostgreSQL: even spread after a join, takeover after 
     await sleep(3 * tick);
     assert.ok(evenAmong(['a', 'b', 'c'])(await spread(a.store)), 'and it stays even');
 
-    // c crashes: its runs stop, its leases are left to expire, its heartbeat goes stale.
-    const crashedAt = Date.now();
+    // c crashes: its runs stop, its leases are left to expire, its heartbeat goes stale. Timed
+    // from when its last tick (heartbeat, renewals) has ended: that is when it last spoke.
     await c.keeper.stop({ release: false });
+    const crashedAt = Date.now();
     const tookOver = await until(a.store, TERM_MS + tick + 2000, (m) => evenAmong(['a', 'b'])(m) && !m.has('c'), 'a and b holding every key');
     const failover = Date.now() - crashedAt;
     assert.ok(failover <= TERM_MS + tick + 700, `the crashed worker's keys were taken in ${failover} ms (term ${TERM_MS} + tick ${tick})`);
