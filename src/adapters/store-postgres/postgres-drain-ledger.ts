@@ -3,8 +3,10 @@
  * the drain's group commit in one transaction, `mailbox_state` (watermarks).
  */
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
+import type { CommitFence } from '../../core/ports/connection-leases.js';
 import type { PostgresConnection } from './postgres-connection.js';
 import { pgState } from './postgres-error-map.js';
+import { checkFence } from './postgres-connection-leases.js';
 
 /**
  * The advisory lock that orders id allocation with commits (ASCII "msid"); the purge takes it
@@ -59,13 +61,15 @@ export class PostgresDrainLedger implements DrainLedger {
    * One transaction per group (BEGIN … COMMIT on one pooled client), one statement per table with
    * the rows as arrays (`unnest`): a round trip per row would cost the group its latency 3×n times.
    * `WITH ORDINALITY … ORDER BY` keeps the batch's order, so message ids follow the mailbox order.
+   * A `fence` is checked after the id-order lock (as late as can be, right before the writes) and
+   * its token written into each message row (`lease_token`).
    */
-  async commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void> {
+  async commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark, fence?: CommitFence): Promise<void> {
     // Sorted by hash: one lock order for the blob keys, should group commits ever stop being
     // serialised by ID_ORDER_LOCK (two groups in opposite orders could otherwise deadlock).
     const stored = records.filter((r) => r.blob).sort((x, y) => (x.sha256 < y.sha256 ? -1 : x.sha256 > y.sha256 ? 1 : 0));
     try {
-      await this.commitInTransaction(records, stored, watermark);
+      await this.commitInTransaction(records, stored, watermark, fence);
     } catch (err) {
       // 23503: a duplicate's blob row is gone (another worker purged it after this one stored the
       // bytes). Forgotten, so the drain's next attempt stores the bytes again instead of failing for good.
@@ -75,7 +79,7 @@ export class PostgresDrainLedger implements DrainLedger {
     for (const r of stored) this.knownBlobs.add(r.sha256);
   }
 
-  private async commitInTransaction(records: TakenRecord[], stored: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void> {
+  private async commitInTransaction(records: TakenRecord[], stored: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark, fence?: CommitFence): Promise<void> {
     const col = <T>(f: (r: TakenRecord) => T): T[] => records.map(f);
     await this.conn.tx(`committing ${records.length} messages`, async (c) => {
       if (records.length > 0) {
@@ -86,6 +90,9 @@ export class PostgresDrainLedger implements DrainLedger {
         // after this one is visible: group commits are serialised across workers (which also
         // rules out two groups waiting on each other's blob rows).
         await c.query('SELECT pg_advisory_xact_lock($1)', [ID_ORDER_LOCK]);
+      }
+      if (fence) await checkFence(c, fence);
+      if (records.length > 0) {
         // Blobs first: with puts running concurrently, a duplicate's record (blob null) can come
         // before the record that stored the bytes.
         await c.query(
@@ -96,11 +103,11 @@ export class PostgresDrainLedger implements DrainLedger {
         const rows = [col((r) => r.connection), col((r) => r.sha256), col((r) => r.size), col((r) => r.mailbox), col((r) => r.uidValidity), col((r) => r.uid), col((r) => r.uidl), col((r) => r.takenAt), col((r) => r.sourceKey)];
         // A content-hash duplicate (same connection and bytes) inserts no row; its key points at the first.
         await c.query(
-          `INSERT INTO messages (connection, sha256, size, mailbox, uid_validity, uid, uidl, taken_at)
-           SELECT c, s, z, mb, uv, u, ul, t FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[])
+          `INSERT INTO messages (connection, sha256, size, mailbox, uid_validity, uid, uidl, taken_at, lease_token)
+           SELECT c, s, z, mb, uv, u, ul, t, $9::bigint FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[])
              WITH ORDINALITY AS x(c, s, z, mb, uv, u, ul, t, n) ORDER BY n
            ON CONFLICT (connection, sha256) DO NOTHING`,
-          rows.slice(0, 8),
+          [...rows.slice(0, 8), fence?.token ?? null],
         );
         await c.query(
           `INSERT INTO source_keys (connection, source_key, message_id, mailbox, uid_validity, uid, uidl, action_state)

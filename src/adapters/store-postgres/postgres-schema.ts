@@ -204,4 +204,21 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE deliveries ADD COLUMN relayed_at bigint;
   CREATE INDEX deliveries_unrelayed ON deliveries (message_id) WHERE relayed_at IS NULL;
   `,
+  // 5: connection leases with fencing tokens (ADR 0051d): one row per leased key, tokens from one
+  // sequence (they only grow, across keys), expiry on the server's clock; the workers' heartbeats;
+  // the token each message row was committed under (null: committed without a lease).
+  `
+  CREATE SEQUENCE lease_tokens;
+  CREATE TABLE connection_leases (
+    key text PRIMARY KEY,
+    holder text NOT NULL,
+    token bigint NOT NULL,
+    expires_at timestamptz NOT NULL
+  );
+  CREATE TABLE lease_workers (
+    worker text PRIMARY KEY,
+    expires_at timestamptz NOT NULL
+  );
+  ALTER TABLE messages ADD COLUMN lease_token bigint;
+  `,
 ];

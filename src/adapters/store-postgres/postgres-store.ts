@@ -14,7 +14,9 @@ import { PostgresHoldStore } from './postgres-hold-store.js';
 import { PostgresRetention } from './postgres-retention.js';
 import { PostgresArchiveCheck } from './postgres-archive-check.js';
 import { PostgresTlsMemory } from './postgres-tls-memory.js';
+import { PostgresConnectionLeases } from './postgres-connection-leases.js';
 import { DEFAULT_JOURNAL_SETTLE_MS, type PostgresStoreOptions } from './postgres-store-config.js';
+import type { CommitFence } from '../../core/ports/connection-leases.js';
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { ParseQueue, ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
 import type { SearchCount, SearchHit, SearchIndex, SearchQuery } from '../../core/ports/search-index.js';
@@ -33,6 +35,8 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
   readonly check: PostgresArchiveCheck;
   /** The STARTTLS downgrade memory (`TlsMemory`), read at `createPostgresStore` and on `refresh`. */
   readonly tls: PostgresTlsMemory;
+  /** The connection leases and the workers' heartbeats (scale-out, ADR 0051d). */
+  readonly leases: PostgresConnectionLeases;
   private readonly ledger: PostgresDrainLedger;
   private readonly queue: PostgresParseQueue;
   private readonly reader: PostgresArchiveReader;
@@ -41,6 +45,7 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
     this.syncState = new PostgresSyncStateStore(connection);
     this.tokens = new PostgresTokenStore(connection);
     this.audit = new PostgresAuditLog(connection);
+    this.leases = new PostgresConnectionLeases(connection);
     this.ledger = new PostgresDrainLedger(connection);
     this.queue = new PostgresParseQueue(connection, connection.options.journalSettleMs ?? DEFAULT_JOURNAL_SETTLE_MS);
     this.reader = new PostgresArchiveReader(connection);
@@ -59,8 +64,8 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
   lookupSettled(connection: string, keys: string[]): Promise<Set<string>> {
     return this.ledger.lookupSettled(connection, keys);
   }
-  commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void> {
-    return this.ledger.commitTaken(records, watermark);
+  commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark, fence?: CommitFence): Promise<void> {
+    return this.ledger.commitTaken(records, watermark, fence);
   }
   markActionDone(connection: string, keys: string[]): Promise<void> {
     return this.ledger.markActionDone(connection, keys);

@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   STORE_NOT_FOUND: { retryable: false, summary: 'The requested archived message or blob does not exist.' },
   STORE_UNAVAILABLE: { retryable: true, summary: 'The object store (S3) or the metadata database (PostgreSQL) could not be reached, refused the credentials, or has no such bucket or database; the sentence says which. Nothing was taken from the server.' },
   BUS_UNAVAILABLE: { retryable: true, summary: 'NATS JetStream (scale-out buses) could not be reached, timed out, or has no such stream; nothing was marked relayed that the stream did not acknowledge.' },
+  LEASE_LOST: { retryable: false, summary: 'Scale-out: this worker\'s lease on a connection ran out (the worker paused or lost the database past the lease term) and another worker took the connection over; the commit was refused and nothing of it was stored or deleted.' },
   ARCHIVE_NOT_FOUND: { retryable: false, summary: 'There is no archive in the configured dataDir (no archive.db): the path is mistyped, or nothing was drained yet. Reading commands create nothing.' },
   ARCHIVE_TOO_NEW: { retryable: false, summary: 'The archive (archive.db or search.db) was migrated by a newer mailsluice to a schema version this build does not know; nothing was read or taken.' },
   DATA_DIR_LOCKED: { retryable: false, summary: 'Another mailsluice process (start or drain) holds the data directory; the sentence names its pid.' },

@@ -4,6 +4,7 @@
  * read, and which blobs are stored already (single-instance storage).
  */
 import type { BlobLocation } from './blob-store.js';
+import type { CommitFence } from './connection-leases.js';
 
 /** One message taken from a server, ready to commit. */
 export interface TakenRecord {
@@ -46,8 +47,12 @@ export interface DrainLedger {
   /**
    * Commits a batch in one transaction: blobs, messages (one per connection and content hash,
    * each queued for the parse stage), source keys with their pending server action, and the watermark.
+   * With a `fence` (scale-out: the connection's lease, ADR 0051d) the same transaction checks that
+   * the lease is still held under that token and unexpired, and refuses with `LEASE_LOST`
+   * (committing nothing) when it is not; the token is recorded with each message row. A backend
+   * without leases (SQLite: one process holds the data directory) is never handed one.
    */
-  commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark): Promise<void>;
+  commitTaken(records: TakenRecord[], watermark?: { connection: string; mailbox: string } & MailboxWatermark, fence?: CommitFence): Promise<void>;
   /** Records that the server action of these keys is done. */
   markActionDone(connection: string, keys: string[]): Promise<void>;
   /** Committed keys of this mailbox whose server action is not confirmed, oldest first. */
