@@ -17,6 +17,7 @@ import { runAuditLogContract } from './audit-log.contract.js';
 import { runDrainLedgerContract } from './drain-ledger.contract.js';
 import { runParseQueueContract } from './parse-queue.contract.js';
 import { runArchiveReaderContract } from './archive-reader.contract.js';
+import { runSearchIndexContract } from './search-index.contract.js';
 import { taken, withStore, type QueuedDelivery, type StoreFactory } from './store-harness.js';
 
 const COLUMN: Record<string, string> = { at: 'at', who: 'who', origin: 'origin', action: 'action', detail: 'detail', prevHash: 'prev_hash', hash: 'hash' };
@@ -185,7 +186,8 @@ const storeFactory: StoreFactory = async (options = {}) => {
 };
 
 runDrainLedgerContract('postgres', storeFactory);
-runParseQueueContract('postgres', storeFactory, { fullText: 'full-text search on PostgreSQL (tsvector, GIN) is not built yet' });
+runParseQueueContract('postgres', storeFactory);
+runSearchIndexContract('postgres', storeFactory);
 runArchiveReaderContract('postgres', storeFactory);
 
 test('postgres drain ledger: a group that fails part way commits nothing of it', () =>

@@ -135,4 +135,15 @@ export const MIGRATIONS: readonly string[] = [
   END $$;
   CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
   `,
+  // 2 (ADR 0051a): full-text search, one tsvector a message (postgres-search-rows.ts says its
+  // lexemes), written by the parse save in its transaction; removed with its message.
+  `
+  CREATE TABLE message_search (
+    id bigint PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    doc tsvector NOT NULL
+  );
+  CREATE INDEX message_search_doc ON message_search USING gin (doc);
+  -- Whether any report is merged (search then lists a match's primary): nearly free, as most archives have none.
+  CREATE INDEX messages_merged_into ON messages (merged_into) WHERE merged_into IS NOT NULL;
+  `,
 ];

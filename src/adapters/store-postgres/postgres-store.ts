@@ -10,6 +10,7 @@ import { PostgresAuditLog } from './postgres-audit-log.js';
 import { PostgresDrainLedger } from './postgres-drain-ledger.js';
 import { PostgresParseQueue } from './postgres-parse-queue.js';
 import { PostgresArchiveReader } from './postgres-archive-reader.js';
+import { PostgresSearchIndex } from './postgres-search-index.js';
 import { DEFAULT_JOURNAL_SETTLE_MS, type PostgresStoreOptions } from './postgres-store-config.js';
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { ParseQueue, ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
@@ -24,6 +25,7 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
   private readonly ledger: PostgresDrainLedger;
   private readonly queue: PostgresParseQueue;
   private readonly reader: PostgresArchiveReader;
+  private readonly index: PostgresSearchIndex;
 
   constructor(readonly connection: PostgresConnection) {
     this.syncState = new PostgresSyncStateStore(connection);
@@ -32,6 +34,7 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
     this.ledger = new PostgresDrainLedger(connection);
     this.queue = new PostgresParseQueue(connection, connection.options.journalSettleMs ?? DEFAULT_JOURNAL_SETTLE_MS);
     this.reader = new PostgresArchiveReader(connection);
+    this.index = new PostgresSearchIndex(connection);
   }
 
   hasBlob(sha256: string): boolean {
@@ -68,10 +71,10 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
     return this.queue.saveParsed(results);
   }
   search(query: SearchQuery): Promise<SearchHit[]> {
-    return this.reader.search(query);
+    return this.index.search(query);
   }
-  count(query: SearchQuery): Promise<SearchCount> {
-    return this.reader.count(query);
+  count(query: SearchQuery, withinMs?: number): Promise<SearchCount> {
+    return this.index.count(query, withinMs);
   }
   findArchived(sha256: string): Promise<ArchivedMessage | null> {
     return this.reader.findArchived(sha256);
