@@ -15,6 +15,9 @@ const HIT_COLUMNS = `m.id, m.sha256, m.connection, coalesce(m.from_addr, '') AS 
 /** `%text%` for LIKE, its wildcards escaped. */
 const like = (text: string): string => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
+/** What a count out of time counts up to, with no time limit. */
+const FALLBACK_PAGE = 100;
+
 /** SQLSTATE query_canceled: a statement_timeout ended the count. */
 const QUERY_CANCELED = '57014';
 
@@ -41,9 +44,11 @@ export class PostgresSearchIndex implements SearchIndex {
     const cap = q.limit;
     const exact = await this.countUpTo(p, cap === undefined ? undefined : cap + 1, withinMs);
     if (exact !== null) return cap !== undefined && exact > cap ? { total: cap, more: true } : { total: exact, more: false };
-    // Out of time: as many as a first page holds, if even that is quick, and "more".
-    const some = await this.countUpTo(p, Math.min(cap ?? 100, 100), withinMs);
-    return { total: some ?? 0, more: true };
+    // Out of time: counted again up to a page (as costly as the page itself, which the caller
+    // reads anyway), exact when fewer match, else a page's worth and "more".
+    const page = Math.min(cap ?? FALLBACK_PAGE, FALLBACK_PAGE);
+    const some = (await this.countUpTo(p, page + 1, undefined))!;
+    return some > page ? { total: page, more: true } : { total: some, more: false };
   }
 
   /** The matches of `p`, at most `limit`; null when `withinMs` passed first. */
@@ -70,11 +75,13 @@ export class PostgresSearchIndex implements SearchIndex {
 
   /** How `q` is searched: driven by the tsquery every hit holds when there is one, its filters in SQL. */
   private async plan(q: SearchQuery): Promise<SearchPlan> {
-    const driven = q.query ? tsDriven(q.query) : null;
+    // Checked on the partial index, so nearly free: most archives hold no merged report.
+    const merges = q.query !== undefined && (await this.hasMerged());
+    const driven = q.query ? tsDriven(q.query, merges) : null;
     const parts: SqlCondition[] = [{ sql: 'm.merged_into IS NULL', args: [] }];
     let from = 'messages m';
     let order = 'm.id';
-    if (driven !== null && !(await this.hasMerged())) {
+    if (driven !== null && !merges) {
       // Each match its own listed row: the index's rows joined to theirs (the planner picks the
       // GIN bitmap for a rare word, the id order with the tsquery checked per row for a common one).
       from = 'message_search f JOIN messages m ON m.id = f.id';
@@ -84,7 +91,7 @@ export class PostgresSearchIndex implements SearchIndex {
       parts.push({ sql: 'm.id IN (SELECT coalesce(h.merged_into, h.id) FROM message_search f JOIN messages h ON h.id = f.id WHERE f.doc @@ ?::tsquery)', args: [driven.match] });
     }
     if (driven?.rest) parts.push(driven.rest);
-    if (q.query && driven === null) parts.push(translateQuery(q.query));
+    if (q.query && driven === null) parts.push(translateQuery(q.query, merges));
     const add = (sql: string, v: unknown): void => {
       if (v !== undefined) parts.push({ sql, args: [v] });
     };

@@ -65,20 +65,27 @@ function tsOf(n: QueryNode): string | null {
   return `(${parts.join(n.kind === 'and' ? ' & ' : ' | ')})`;
 }
 
-/** The messages a tsquery finds, as a condition on the row `m` (a merged report's match lists its primary). */
-export function matchCondition(tsquery: string): SqlCondition {
-  return { sql: 'm.id IN (SELECT coalesce(h.merged_into, h.id) FROM message_search f JOIN messages h ON h.id = f.id WHERE f.doc @@ ?::tsquery)', args: [tsquery] };
+/**
+ * The messages a tsquery finds, as a condition on the row `m`. When journal reports are merged
+ * (`merges`), a merged report's match lists its primary: the set of matches mapped to their
+ * primaries; else the row's own index row, looked up by its key (cheap per row, so a negation
+ * checked on a common word's matches costs a lookup each, not a set of every match of its own).
+ */
+export function matchCondition(tsquery: string, merges: boolean): SqlCondition {
+  return merges
+    ? { sql: 'm.id IN (SELECT coalesce(h.merged_into, h.id) FROM message_search f JOIN messages h ON h.id = f.id WHERE f.doc @@ ?::tsquery)', args: [tsquery] }
+    : { sql: 'EXISTS (SELECT 1 FROM message_search f WHERE f.id = m.id AND f.doc @@ ?::tsquery)', args: [tsquery] };
 }
 
-/** The condition `n` puts on the `messages` row `m`. */
-export function translateQuery(n: QueryNode): SqlCondition {
+/** The condition `n` puts on the `messages` row `m`; `merges`: whether any journal report is merged into another. */
+export function translateQuery(n: QueryNode, merges: boolean): SqlCondition {
   switch (n.kind) {
     case 'text': {
       const t = textTerm(n);
-      return t === null ? { sql: 'false', args: [] } : matchCondition(t);
+      return t === null ? { sql: 'false', args: [] } : matchCondition(t, merges);
     }
     case 'not': {
-      const inner = translateQuery(n.child);
+      const inner = translateQuery(n.child, merges);
       return { sql: `NOT (${inner.sql})`, args: inner.args };
     }
     // A message without a date is neither before nor after any: false, also under NOT's complement (true).
@@ -90,22 +97,22 @@ export function translateQuery(n: QueryNode): SqlCondition {
       return { sql: 'm.connection = ?', args: [n.name] };
     case 'and':
     case 'or':
-      return group(n);
+      return group(n, merges);
   }
 }
 
 /** AND / OR: the children one tsquery can take together, the others in SQL beside it. */
-function group(n: Extract<QueryNode, { kind: 'and' | 'or' }>): SqlCondition {
+function group(n: Extract<QueryNode, { kind: 'and' | 'or' }>, merges: boolean): SqlCondition {
   const whole = tsOf(n);
-  if (whole !== null) return matchCondition(whole);
+  if (whole !== null) return matchCondition(whole, merges);
   const ts: string[] = [];
   const parts: SqlCondition[] = [];
   for (const c of n.children) {
     const t = tsOf(c);
     if (t !== null) ts.push(t);
-    else parts.push(translateQuery(c));
+    else parts.push(translateQuery(c, merges));
   }
-  if (ts.length > 0) parts.unshift(matchCondition(ts.length === 1 ? ts[0]! : `(${ts.join(n.kind === 'and' ? ' & ' : ' | ')})`));
+  if (ts.length > 0) parts.unshift(matchCondition(ts.length === 1 ? ts[0]! : `(${ts.join(n.kind === 'and' ? ' & ' : ' | ')})`, merges));
   return { sql: `(${parts.map((p) => p.sql).join(n.kind === 'and' ? ' AND ' : ' OR ')})`, args: parts.flatMap((p) => p.args) };
 }
 
@@ -114,7 +121,7 @@ function group(n: Extract<QueryNode, { kind: 'and' | 'or' }>): SqlCondition {
  * `rest`, what else the row must satisfy (null when nothing); null when no tsquery holds for every
  * hit (an OR with a non-text side, a negation alone, only dates or flags).
  */
-export function tsDriven(node: QueryNode): { match: string; rest: SqlCondition | null } | null {
+export function tsDriven(node: QueryNode, merges: boolean): { match: string; rest: SqlCondition | null } | null {
   const whole = tsOf(node);
   if (whole !== null) return { match: whole, rest: null };
   if (node.kind !== 'and') return null;
@@ -123,7 +130,7 @@ export function tsDriven(node: QueryNode): { match: string; rest: SqlCondition |
   for (const c of node.children) {
     const t = tsOf(c);
     if (t !== null) ts.push(t);
-    else rest.push(translateQuery(c));
+    else rest.push(translateQuery(c, merges));
   }
   if (ts.length === 0) return null;
   return {
