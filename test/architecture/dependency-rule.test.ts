@@ -79,7 +79,8 @@ function runtimeSpecifiers(source: string): Array<{ specifier: string; line: num
  * so it imports none either. Excepted are the `*-node` folders: small helpers over Node's own
  * modules (the TLS verification codes, a directory fsync, a pause an abort ends, one HTTPS request
  * with its bounds for the EWS and Graph sources) or its SQLite binding (one error
- * mapping and statement keep-alive for the store and the bus on one `archive.db`), no port and
+ * mapping and statement keep-alive for the store and the bus on one `archive.db`) or the
+ * stemmers (`stem-node`: both stores' full-text indexes stem alike), no port and
  * no state of their own, shared so that every module does the same thing the same way.
  */
 test('adapters and the API import no other adapter, app or cli at run time', () => {
