@@ -145,5 +145,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX message_search_doc ON message_search USING gin (doc);
   -- Whether any report is merged (search then lists a match's primary): nearly free, as most archives have none.
   CREATE INDEX messages_merged_into ON messages (merged_into) WHERE merged_into IS NOT NULL;
+  -- The index's build state (postgres-search-rebuild.ts): the version its rows were written at and
+  -- a rebuild's progress, written with the rows they describe.
+  CREATE TABLE search_meta (key text PRIMARY KEY, value text NOT NULL);
   `,
 ];

@@ -11,6 +11,8 @@ import { PostgresDrainLedger } from './postgres-drain-ledger.js';
 import { PostgresParseQueue } from './postgres-parse-queue.js';
 import { PostgresArchiveReader } from './postgres-archive-reader.js';
 import { PostgresSearchIndex } from './postgres-search-index.js';
+import { PostgresSearchRebuild } from './postgres-search-rebuild.js';
+import type { IndexProgress } from '../../core/ports/search-rebuild.js';
 import { DEFAULT_JOURNAL_SETTLE_MS, type PostgresStoreOptions } from './postgres-store-config.js';
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
 import type { ParseQueue, ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
@@ -22,6 +24,8 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
   readonly syncState: PostgresSyncStateStore;
   readonly tokens: PostgresTokenStore;
   readonly audit: PostgresAuditLog;
+  /** The re-index job's side of the store (`SearchRebuild`, ADR 0051a). */
+  readonly searchRebuild: PostgresSearchRebuild;
   private readonly ledger: PostgresDrainLedger;
   private readonly queue: PostgresParseQueue;
   private readonly reader: PostgresArchiveReader;
@@ -35,6 +39,7 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
     this.queue = new PostgresParseQueue(connection, connection.options.journalSettleMs ?? DEFAULT_JOURNAL_SETTLE_MS);
     this.reader = new PostgresArchiveReader(connection);
     this.index = new PostgresSearchIndex(connection);
+    this.searchRebuild = new PostgresSearchRebuild(connection);
   }
 
   hasBlob(sha256: string): boolean {
@@ -75,6 +80,10 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
   }
   count(query: SearchQuery, withinMs?: number): Promise<SearchCount> {
     return this.index.count(query, withinMs);
+  }
+  /** Whether the search index is being rebuilt, and how far. */
+  indexProgress(): Promise<IndexProgress> {
+    return this.searchRebuild.indexProgress();
   }
   findArchived(sha256: string): Promise<ArchivedMessage | null> {
     return this.reader.findArchived(sha256);
