@@ -300,3 +300,20 @@ test('postgres search rebuild: a new index is current; rebuilt rows and their pr
     await rebuild.writeRebuilt([], { version: rebuild.indexVersion, rebuild: null });
     assert.deepEqual(await store.indexProgress(), { rebuilding: false, done: 0, total: 0 });
   }));
+
+test('postgres search: a body past tsvector limits (positions, per-word positions) is saved and its words found; a count out of time says so', () =>
+  withStore(storeFactory, async (h) => {
+    const [a, b] = await commitAndList(h, [taken('c', 1), taken('c', 2)]);
+    // 30,000 words: positions past 16,383 and the same word more than 256 times.
+    const body = `${Array.from({ length: 30_000 }, (_, i) => (i % 2 ? 'filler' : `w${i % 500}`)).join(' ')} lastword`;
+    await h.store.saveParsed([{ id: a!, outcome: parsedOk({ TextBody: body }) }, { id: b!, outcome: parsedOk({ TextBody: 'Café naïve ёлка e-mail' }) }]);
+    assert.deepEqual((await h.store.search({ query: textQuery('lastword') })).map((x) => x.id), [a]);
+    assert.deepEqual((await h.store.search({ query: textQuery('filler w498') })).map((x) => x.id), [a]);
+    assert.deepEqual((await h.store.search({ query: textQuery('cafe "naive елка"') })).map((x) => x.id), [], 'ё is not е in an exact phrase');
+    assert.deepEqual((await h.store.search({ query: textQuery('CAFE "naive ёлка" "e mail"') })).map((x) => x.id), [b], 'Latin diacritics folded, words cut as unicode61 cuts them');
+    const q = { query: textQuery('filler OR naive') };
+    assert.deepEqual(await h.store.count(q, 60_000), { total: 2, more: false }, 'in time: exact');
+    // A 1 ms budget: whether it runs out (then counted again up to a page) or not, fewer than a page match: exact.
+    const quick = await h.store.count({ query: textQuery('"filler w2" OR "filler w4" OR "filler w6"') }, 0.001);
+    assert.deepEqual(quick, { total: 1, more: false });
+  }));
