@@ -10,6 +10,7 @@ import type { UnparsedMessage } from '../../core/ports/parse-queue.js';
 import type { IndexEntry } from '../../core/message/parsed-record.js';
 import type { PostgresConnection } from './postgres-connection.js';
 import { writeSearchRows } from './postgres-search-rows.js';
+import { progressOf } from '../../core/archive/reindex.js';
 
 /** The version of `message_search.doc`'s format (postgres-search-rows.ts); raised when it changes, so a rebuild runs. */
 export const POSTGRES_SEARCH_VERSION = 1;
@@ -60,10 +61,6 @@ export class PostgresSearchRebuild implements SearchRebuild {
 
   /** Whether the index is being rebuilt, and how far (`search` says so while it is). */
   async indexProgress(): Promise<IndexProgress> {
-    const s = await this.buildState();
-    if (s.version >= this.indexVersion && !s.rebuild) return { rebuilding: false, done: 0, total: 0 };
-    // An index older than this build with no rebuild begun yet: everything is still to do.
-    const total = s.rebuild ? s.rebuild.total : (await this.rebuildScope()).total;
-    return { rebuilding: true, done: s.rebuild ? s.rebuild.done : 0, total };
+    return progressOf(await this.buildState(), this.indexVersion, async () => (await this.rebuildScope()).total);
   }
 }
