@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { createPostalMimeParser } from '../src/adapters/parser-postal-mime/index.js';
 import { asParsedRecord, indexEntryOf, type IndexEntry } from '../src/core/message/parsed-record.js';
-import { stemText } from '../src/adapters/store-sqlite/fts-stem.js';
+import { stemText } from '../src/adapters/stem-node/word-forms.js';
 
 const shared = resolve(process.cwd(), '..', 'shared');
 const corpus = join(shared, 'corpus');

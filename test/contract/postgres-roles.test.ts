@@ -41,8 +41,7 @@ const rolesFactory: ArchiveRolesFactory = async () => {
   };
 };
 
-const NO_FULL_TEXT = 'full-text search on PostgreSQL (tsvector, GIN) is not built yet: a hold by query is evaluated through SearchIndex.search';
-runHoldStoreContract('postgres', rolesFactory, { fullText: NO_FULL_TEXT });
+runHoldStoreContract('postgres', rolesFactory);
 runRetentionStoreContract('postgres', rolesFactory);
 runArchiveCheckContract('postgres', rolesFactory);
 

@@ -17,7 +17,9 @@ import { runAuditLogContract } from './audit-log.contract.js';
 import { runDrainLedgerContract } from './drain-ledger.contract.js';
 import { runParseQueueContract } from './parse-queue.contract.js';
 import { runArchiveReaderContract } from './archive-reader.contract.js';
-import { taken, withStore, type QueuedDelivery, type StoreFactory } from './store-harness.js';
+import { runSearchIndexContract } from './search-index.contract.js';
+import { commitAndList, parsedOk, taken, withStore, type QueuedDelivery, type StoreFactory } from './store-harness.js';
+import { textQuery } from '../harness/search-text.js';
 
 const COLUMN: Record<string, string> = { at: 'at', who: 'who', origin: 'origin', action: 'action', detail: 'detail', prevHash: 'prev_hash', hash: 'hash' };
 
@@ -185,7 +187,8 @@ const storeFactory: StoreFactory = async (options = {}) => {
 };
 
 runDrainLedgerContract('postgres', storeFactory);
-runParseQueueContract('postgres', storeFactory, { fullText: 'full-text search on PostgreSQL (tsvector, GIN) is not built yet' });
+runParseQueueContract('postgres', storeFactory);
+runSearchIndexContract('postgres', storeFactory);
 runArchiveReaderContract('postgres', storeFactory);
 
 test('postgres drain ledger: a group that fails part way commits nothing of it', () =>
@@ -271,3 +274,46 @@ test('postgres parse queue: ids follow the commit order across workers, so pagin
     await s.drop();
   }
 });
+
+test('postgres search rebuild: a new index is current; rebuilt rows and their progress are written together; a purged message gets no row back', () =>
+  withStore(storeFactory, async (h) => {
+    const store = h.store as PostgresStore;
+    const rebuild = store.searchRebuild;
+    assert.deepEqual(await rebuild.buildState(), { version: rebuild.indexVersion, rebuild: null }, 'every row was written by this format');
+    assert.deepEqual(await store.indexProgress(), { rebuilding: false, done: 0, total: 0 });
+    const [a, b, c] = await commitAndList(h, [taken('c', 1), taken('c', 2), taken('c', 3)]);
+    await store.saveParsed([{ id: a!, outcome: parsedOk({ TextBody: 'old words' }) }, { id: b!, outcome: parsedOk() }]);
+    assert.deepEqual(await rebuild.rebuildScope(), { end: b, total: 2 }, 'the parsed messages only');
+    assert.deepEqual((await rebuild.listIndexed(0, b!, 10)).map((m) => m.id), [a, b]);
+    assert.deepEqual((await rebuild.listIndexed(a!, c!, 10)).map((m) => m.id), [b], 'after the last done, parsed only');
+    const progress = { target: rebuild.indexVersion + 1, after: a!, end: b!, done: 1, total: 2 };
+    // Message c's row is asked for though it is gone by then (purged): it is not written.
+    await store.connection.query('DELETE FROM source_keys WHERE message_id = $1', [c], 'test');
+    await store.connection.query('DELETE FROM messages WHERE id = $1', [c], 'test');
+    const entry = (id: number, body: string) => ({ id, subject: '', from: '', to: '', cc: '', bcc: '', body, attachmentNames: '', hasAttachments: false });
+    await rebuild.writeRebuilt([entry(a!, 'rebuilt text'), entry(c!, 'ghost')], { version: rebuild.indexVersion, rebuild: progress });
+    assert.deepEqual(await rebuild.buildState(), { version: rebuild.indexVersion, rebuild: progress });
+    assert.deepEqual(await store.indexProgress(), { rebuilding: true, done: 1, total: 2 });
+    assert.deepEqual((await store.search({ query: textQuery('rebuilt') })).map((x) => x.id), [a]);
+    assert.deepEqual((await store.search({ query: textQuery('old') })).map((x) => x.id), [], 'the row was replaced');
+    assert.deepEqual((await store.connection.query<{ id: number }>('SELECT id FROM message_search ORDER BY id', [], 'test')).map((r) => r.id), [a, b]);
+    await rebuild.writeRebuilt([], { version: rebuild.indexVersion, rebuild: null });
+    assert.deepEqual(await store.indexProgress(), { rebuilding: false, done: 0, total: 0 });
+  }));
+
+test('postgres search: a body past tsvector limits (positions, per-word positions) is saved and its words found; a count out of time says so', () =>
+  withStore(storeFactory, async (h) => {
+    const [a, b] = await commitAndList(h, [taken('c', 1), taken('c', 2)]);
+    // 30,000 words: positions past 16,383 and the same word more than 256 times.
+    const body = `${Array.from({ length: 30_000 }, (_, i) => (i % 2 ? 'filler' : `w${i % 500}`)).join(' ')} lastword`;
+    await h.store.saveParsed([{ id: a!, outcome: parsedOk({ TextBody: body }) }, { id: b!, outcome: parsedOk({ TextBody: 'Café naïve ёлка e-mail' }) }]);
+    assert.deepEqual((await h.store.search({ query: textQuery('lastword') })).map((x) => x.id), [a]);
+    assert.deepEqual((await h.store.search({ query: textQuery('filler w498') })).map((x) => x.id), [a]);
+    assert.deepEqual((await h.store.search({ query: textQuery('cafe "naive елка"') })).map((x) => x.id), [], 'ё is not е in an exact phrase');
+    assert.deepEqual((await h.store.search({ query: textQuery('CAFE "naive ёлка" "e mail"') })).map((x) => x.id), [b], 'Latin diacritics folded, words cut as unicode61 cuts them');
+    const q = { query: textQuery('filler OR naive') };
+    assert.deepEqual(await h.store.count(q, 60_000), { total: 2, more: false }, 'in time: exact');
+    // A 1 ms budget: whether it runs out (then counted again up to a page) or not, fewer than a page match: exact.
+    const quick = await h.store.count({ query: textQuery('"filler w2" OR "filler w4" OR "filler w6"') }, 0.001);
+    assert.deepEqual(quick, { total: 1, more: false });
+  }));

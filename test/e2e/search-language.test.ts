@@ -22,6 +22,7 @@ import type { Address, MessageAttributes } from '../../src/core/message/attribut
 import { parseSearchQuery } from '../../src/core/search/query-language.js';
 import { mailText } from '../harness/attachment-mail.js';
 import { matchesQuery, type OracleMessage } from '../reference/query-oracle.js';
+import { SEARCH_QUERIES as QUERIES } from '../harness/search-queries.js';
 
 let dovecot: DovecotInstance;
 
@@ -108,66 +109,6 @@ function oracleOf(a: Partial<MessageAttributes>, connection: string): OracleMess
   };
 }
 
-/** Every operator, alone and together. */
-const QUERIES = [
-  'invoice',
-  'письмо',
-  'Письма',
-  '"quarterly report"',
-  '"report quarterly"',
-  'rep*',
-  'отч*',
-  'from:alice',
-  'from:"Alice Archer"',
-  'from:ali*',
-  'from:alice@north.example',
-  'from:news.alice@north.example',
-  'from:north.example',
-  'from:петров',
-  'to:bob',
-  'cc:carol',
-  'bcc:dave',
-  'bcc:ivan',
-  'bcc:partner@fabrikam.example',
-  'to:judy',
-  'from:ceo@contoso.example',
-  'from:contoso',
-  'subject:budget',
-  'subject:"quarterly report"',
-  'has:attachment',
-  '-has:attachment',
-  'attachment:budget.xlsx',
-  'attachment:договор',
-  'attachment:rep*',
-  'after:2025',
-  'before:2024-04',
-  'after:05.03.2024 before:2024-03-21',
-  'after:2024-03 before:2024-12',
-  'after:yesterday',
-  'after:вчера',
-  'after:today',
-  'after:сегодня',
-  'after:7d',
-  'after:2w -after:7d',
-  '-before:2025',
-  'connection:north',
-  '-connection:north',
-  'invoice OR merger',
-  'invoice AND merger',
-  'invoice merger',
-  'invoice -merger',
-  '-invoice',
-  'NOT budget',
-  '(invoice OR budget) from:bob',
-  'from:alice OR to:alice',
-  '-(from:alice OR has:attachment)',
-  'письмо OR отчет',
-  'bud* -subject:budget',
-  'from:alice has:attachment after:2024-06',
-  '(subject:merger OR cc:carol) -before:2025',
-  'to:bob OR connection:south OR after:2025-06',
-  'quarterly -(report OR after:2025) OR bcc:dave',
-];
 
 let ws: Workspace;
 let base: string;

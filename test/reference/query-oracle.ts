@@ -3,14 +3,14 @@
  * translation is held to (the e2e search test) and the in-memory store's search. Words as FTS5's
  * `unicode61 remove_diacritics 2` cuts them (letters and digits, case folded, Latin diacritics
  * dropped); a phrase is its words in a row within one field; a bare word also matches its stem
- * among the stems of subject, body and attachment names (fts-stem.ts, the same functions the
+ * among the stems of subject, body and attachment names (stem-node/word-forms.ts, the same functions the
  * index uses). A whole address in an address field (`from:a@b.example`) is that address exactly
- * (its token, fts-terms.ts). Text terms side by side under one AND or OR are matched within one index row, as
+ * (its token, core/search/index-terms.ts). Text terms side by side under one AND or OR are matched within one index row, as
  * one FTS5 MATCH is: a message's rows are its own and those of the journal reports merged into it.
  */
 import type { QueryNode, TextField } from '../../src/core/search/query-language.js';
-import { stemText, stemWord } from '../../src/adapters/store-sqlite/fts-stem.js';
-import { addressesIn, addressToken, isWholeAddress } from '../../src/adapters/store-sqlite/fts-terms.js';
+import { stemText, stemWord } from '../../src/adapters/stem-node/word-forms.js';
+import { addressesIn, addressToken, isWholeAddress } from '../../src/core/search/index-terms.js';
 
 /** One index row's texts, as `IndexEntry` has them. */
 export interface OracleRow {
@@ -65,7 +65,7 @@ const FIELDS: Readonly<Record<TextField, ReadonlyArray<keyof OracleRow>>> = {
 function textInRow(n: Extract<QueryNode, { kind: 'text' }>, row: OracleRow): boolean {
   // A whole address in an address field: that address exactly, not its words in a row.
   if (n.match === 'word' && (n.field === 'from' || n.field === 'to' || n.field === 'cc' || n.field === 'bcc') && isWholeAddress(n.value)) {
-    // Each address folded as the index folds its token (fts-terms.ts, the writer's own functions).
+    // Each address folded as the index folds its token (core/search/index-terms.ts, the writer's own functions).
     return addressesIn(row[n.field]).flatMap((a) => ftsTokens(addressToken(a))).includes(ftsTokens(addressToken(n.value))[0]!);
   }
   const words = ftsTokens(n.value);

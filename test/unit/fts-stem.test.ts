@@ -1,5 +1,5 @@
 /**
- * Word forms (store-sqlite/fts-stem.ts, ADR 0041): the stems Snowball really gives for the
+ * Word forms (stem-node/word-forms.ts, ADR 0041): the stems Snowball really gives for the
  * Russian and English forms people search by, what is left unstemmed, and that the stems written
  * for a text meet the stems of its words as FTS5's `unicode61 remove_diacritics 2` tokenizer cuts
  * them, on real mail (the shared corpus) and on the hard cases (ё, й, diacritics, mixed scripts).
@@ -10,7 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import '../harness/sqlite-keep.js';
-import { MAX_STEMMED_CHARS, stemText, stemWord } from '../../src/adapters/store-sqlite/fts-stem.js';
+import { MAX_STEMMED_CHARS, stemText, stemWord } from '../../src/adapters/stem-node/word-forms.js';
 import { CORPUS, assertCorpusPresent, loadCorpus } from '../harness/corpus.js';
 import { REPO_ROOT } from '../harness/cli.js';
 

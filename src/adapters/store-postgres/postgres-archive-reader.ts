@@ -1,12 +1,9 @@
 /**
  * The archive reader on PostgreSQL (`ArchiveReader`: stats, export listing, `findArchived`,
- * `takenPerBucket`) and the search columns' filters (`SearchIndex` without the full-text query,
- * which is not built yet: README).
+ * `takenPerBucket`); search is postgres-search-index.ts.
  */
 import type { ArchivedMessage, ArchiveReader, ArchiveStats, ExportItem, TakenBucket } from '../../core/ports/archive-reader.js';
-import type { SearchCount, SearchHit, SearchIndex, SearchQuery } from '../../core/ports/search-index.js';
 import { parseSavedAttributes } from '../../core/message/parsed-record.js';
-import { MailsluiceError } from '../../core/errors/index.js';
 import type { PostgresConnection } from './postgres-connection.js';
 
 /** Rows per export page. */
@@ -19,11 +16,8 @@ type ExportRow = Omit<ExportItem, 'blob'> & { ref: string; storedSize: number };
 
 const exportItem = ({ ref, storedSize, ...r }: ExportRow): ExportItem => ({ ...r, blob: { ref, storedSize } });
 
-/** `%text%` for LIKE, its wildcards escaped. */
-const like = (text: string): string => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-
-/** What `stats`, `export`, the API and the filters read, on the shared pool. */
-export class PostgresArchiveReader implements ArchiveReader, SearchIndex {
+/** What `stats`, `export` and the API read, on the shared pool. */
+export class PostgresArchiveReader implements ArchiveReader {
   constructor(private readonly conn: PostgresConnection) {}
 
   async stats(): Promise<ArchiveStats> {
@@ -91,46 +85,5 @@ export class PostgresArchiveReader implements ArchiveReader, SearchIndex {
     if (!r) return null;
     const attachments = r.parsed ? (parseSavedAttributes(r.attributes, r.id).Attachments ?? []) : null;
     return { sha256, size: r.size, blob: { ref: r.ref, storedSize: r.storedSize }, attachments };
-  }
-
-  async search(q: SearchQuery): Promise<SearchHit[]> {
-    const { where, values } = this.filters(q);
-    values.push(q.limit ?? 100);
-    const rows = await this.conn.query<SearchHit & { probe: boolean }>(
-      `SELECT m.id, m.sha256, m.connection, coalesce(m.from_addr, '') AS "from", coalesce(m.subject, '') AS subject, m.date, m.size,
-       coalesce(strpos(m.attributes, '"Probe":true') > 0, false) AS probe
-       FROM messages m WHERE ${where} ORDER BY m.id DESC LIMIT $${values.length}`,
-      values,
-      'searching the archive',
-    );
-    return rows.map(({ probe, ...hit }) => (probe ? { ...hit, probe: true } : hit));
-  }
-
-  async count(q: SearchQuery): Promise<SearchCount> {
-    const { where, values } = this.filters(q);
-    const rows = await this.conn.query<{ n: number }>(`SELECT count(*) AS n FROM messages m WHERE ${where}`, values, 'counting search hits');
-    return { total: rows[0]!.n, more: false };
-  }
-
-  /** The search columns' filters as SQL; a merged journal report is never listed (its primary is). */
-  private filters(q: SearchQuery): { where: string; values: unknown[] } {
-    if (q.query) {
-      throw new MailsluiceError('STORE_UNAVAILABLE', 'full-text search is not built on PostgreSQL yet (issue 20): search by the filters only', { retryable: false, details: { reason: 'not-built' } });
-    }
-    const values: unknown[] = [];
-    const parts = ['m.merged_into IS NULL'];
-    const add = (sql: string, v: unknown): void => {
-      values.push(v);
-      parts.push(sql.replace('?', `$${values.length}`));
-    };
-    if (q.from !== undefined) add("m.from_addr ILIKE ? ESCAPE '\\'", like(q.from));
-    if (q.to !== undefined) add("m.to_addrs ILIKE ? ESCAPE '\\'", like(q.to));
-    if (q.connection !== undefined) add('m.connection = ?', q.connection);
-    if (q.since !== undefined) add('m.date >= ?', q.since);
-    if (q.before !== undefined) add('m.date < ?', q.before);
-    if (q.hasAttachment !== undefined) add('m.has_attachments = ?', q.hasAttachment);
-    if (q.messageId !== undefined) add('m.message_id = ?', q.messageId);
-    if (q.beforeId !== undefined) add('m.id < ?', q.beforeId);
-    return { where: parts.join(' AND '), values };
   }
 }

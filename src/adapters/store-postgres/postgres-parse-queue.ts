@@ -7,14 +7,16 @@
  * `planSave` asks its facts synchronously and a query is not: the plan is made from the facts read
  * so far, and when it asked for one not read yet, that fact is read and the (pure) plan made again,
  * inside the same transaction, until it asked for nothing new (two rounds for a report, one for
- * other mail). The full-text rows (`indexEntryOf`, `plan.reindex`) are not written: search on
- * PostgreSQL is not built yet (README).
+ * other mail). The full-text rows (`indexEntryOf`, then `plan.reindex`: a primary with its merged
+ * recipients) are written in that transaction too (postgres-search-rows.ts): a message is marked
+ * parsed exactly when search finds it.
  */
 import type pg from 'pg';
 import type { ParseQueue, ParseResult, UnparsedMessage } from '../../core/ports/parse-queue.js';
-import { asParsedRecord, type JournalKey } from '../../core/message/parsed-record.js';
+import { asParsedRecord, indexEntryOf, type JournalKey } from '../../core/message/parsed-record.js';
 import { planSave, type JournalFacts, type JournalRow, type SavePlan, type SaveItem, type SaveWrite } from '../../core/message/journal-merge.js';
 import type { PostgresConnection, Queryable } from './postgres-connection.js';
+import { writeSearchRows } from './postgres-search-rows.js';
 
 /** A `messages` row as the journal plan reads it. */
 const JOURNAL_ROW = `SELECT id, connection, parse_state <> 0 AS parsed, from_addr AS "from", subject, attributes AS "attributesJson",
@@ -177,6 +179,7 @@ export class PostgresParseQueue implements ParseQueue {
         plan = planSave(group, facts, this.settleMs);
       }
       await this.apply(c, plan);
+      await writeSearchRows(c, [...group.map((g) => indexEntryOf(g.id, g.record)), ...plan.reindex]);
     });
   }
 

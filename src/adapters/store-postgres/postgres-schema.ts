@@ -221,4 +221,17 @@ export const MIGRATIONS: readonly string[] = [
   );
   ALTER TABLE messages ADD COLUMN lease_token bigint;
   `,
+  // 6 (ADR 0051a): full-text search, one tsvector a message (postgres-search-rows.ts says its
+  // lexemes), written by the parse save in its transaction; removed with its message.
+  `
+  CREATE TABLE message_search (
+    id bigint PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    doc tsvector NOT NULL
+  );
+  CREATE INDEX message_search_doc ON message_search USING gin (doc);
+  -- Whether any report is merged (search then lists a match's primary) is answered by migration 2's messages_merged.
+  -- The index's build state (postgres-search-rebuild.ts): the version its rows were written at and
+  -- a rebuild's progress, written with the rows they describe.
+  CREATE TABLE search_meta (key text PRIMARY KEY, value text NOT NULL);
+  `,
 ];

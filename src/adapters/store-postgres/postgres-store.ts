@@ -15,6 +15,9 @@ import { PostgresRetention } from './postgres-retention.js';
 import { PostgresArchiveCheck } from './postgres-archive-check.js';
 import { PostgresTlsMemory } from './postgres-tls-memory.js';
 import { PostgresConnectionLeases } from './postgres-connection-leases.js';
+import { PostgresSearchIndex } from './postgres-search-index.js';
+import { PostgresSearchRebuild } from './postgres-search-rebuild.js';
+import type { IndexProgress } from '../../core/ports/search-rebuild.js';
 import { DEFAULT_JOURNAL_SETTLE_MS, type PostgresStoreOptions } from './postgres-store-config.js';
 import type { CommitFence } from '../../core/ports/connection-leases.js';
 import type { DrainLedger, MailboxWatermark, PendingAction, TakenRecord } from '../../core/ports/drain-ledger.js';
@@ -37,9 +40,12 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
   readonly tls: PostgresTlsMemory;
   /** The connection leases and the workers' heartbeats (scale-out, ADR 0051d). */
   readonly leases: PostgresConnectionLeases;
+  /** The re-index job's side of the store (`SearchRebuild`, ADR 0051a). */
+  readonly searchRebuild: PostgresSearchRebuild;
   private readonly ledger: PostgresDrainLedger;
   private readonly queue: PostgresParseQueue;
   private readonly reader: PostgresArchiveReader;
+  private readonly index: PostgresSearchIndex;
 
   constructor(readonly connection: PostgresConnection) {
     this.syncState = new PostgresSyncStateStore(connection);
@@ -53,6 +59,8 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
     this.retention = new PostgresRetention(connection, this.audit, (hashes) => this.ledger.forgetBlobs(hashes));
     this.check = new PostgresArchiveCheck(connection);
     this.tls = new PostgresTlsMemory(connection);
+    this.index = new PostgresSearchIndex(connection);
+    this.searchRebuild = new PostgresSearchRebuild(connection);
   }
 
   hasBlob(sha256: string): boolean {
@@ -89,10 +97,14 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
     return this.queue.saveParsed(results);
   }
   search(query: SearchQuery): Promise<SearchHit[]> {
-    return this.reader.search(query);
+    return this.index.search(query);
   }
-  count(query: SearchQuery): Promise<SearchCount> {
-    return this.reader.count(query);
+  count(query: SearchQuery, withinMs?: number): Promise<SearchCount> {
+    return this.index.count(query, withinMs);
+  }
+  /** Whether the search index is being rebuilt, and how far. */
+  indexProgress(): Promise<IndexProgress> {
+    return this.searchRebuild.indexProgress();
   }
   findArchived(sha256: string): Promise<ArchivedMessage | null> {
     return this.reader.findArchived(sha256);

@@ -10,9 +10,9 @@
  * `stems` column (word forms); a quoted phrase or a `prefix*` matches the exact columns only.
  */
 import type { QueryNode, TextField } from '../../core/search/query-language.js';
-import { stemWord } from './fts-stem.js';
+import { stemWord } from '../stem-node/word-forms.js';
 import { ADDRESS_TOKEN_VERSION, ATTACHMENT_MARK_VERSION, SEARCH_TABLE } from './fts-version.js';
-import { addressToken, ATTACHMENT_MARK, isWholeAddress } from './fts-terms.js';
+import { addressToken, ATTACHMENT_MARK, isWholeAddress } from '../../core/search/index-terms.js';
 
 /** A condition with its parameters, in order. */
 export interface SqlCondition {

@@ -13,15 +13,15 @@ import type { SqliteConnection } from './sqlite-connection.js';
 
 /**
  * What this build's index writer puts in a full-text row: 1 the words (`messages_fts`), 2 a column
- * per field and their stems (`messages_search`), 3 also `ATTACHMENT_MARK` (fts-terms.ts) in `stems`, 4 also
- * an `addressToken` (fts-terms.ts) for each address in the address columns.
+ * per field and their stems (`messages_search`), 3 also `ATTACHMENT_MARK` (core/search/index-terms.ts) in `stems`, 4 also
+ * an `addressToken` (core/search/index-terms.ts) for each address in the address columns.
  */
 export const SEARCH_INDEX_VERSION = 4;
 
-/** The first version whose rows carry `ATTACHMENT_MARK` (fts-terms.ts). */
+/** The first version whose rows carry `ATTACHMENT_MARK` (core/search/index-terms.ts). */
 export const ATTACHMENT_MARK_VERSION = 3;
 
-/** The first version whose address columns carry `addressToken`s (fts-terms.ts). */
+/** The first version whose address columns carry `addressToken`s (core/search/index-terms.ts). */
 export const ADDRESS_TOKEN_VERSION = 4;
 
 /** The full-text table of this version (sqlite-schema.ts: a column per field and `stems`). */

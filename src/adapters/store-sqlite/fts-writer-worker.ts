@@ -12,10 +12,10 @@ import { ensurePrivateFileSync } from '../fs-node/private-files.js';
 import { openKeyedDatabase, type DatabaseKey } from './sqlite-cipher.js';
 import { compactDatabase, preferIncrementalVacuum, type CompactResult } from './sqlite-compact.js';
 import { SEARCH_TABLE, type MetaWrite } from './fts-version.js';
-import { ATTACHMENT_MARK, withAddressTokens } from './fts-terms.js';
-import { stemText } from './fts-stem.js';
+import { ATTACHMENT_MARK, withAddressTokens } from '../../core/search/index-terms.js';
+import { stemText } from '../stem-node/word-forms.js';
 
-/** One row of the index: rowid = messages.id; the `stems` column is made here, on this thread (fts-stem.ts). */
+/** One row of the index: rowid = messages.id; the `stems` column is made here, on this thread (stem-node/word-forms.ts). */
 export type FtsRow = [rowid: number, subject: string, sender: string, to: string, cc: string, bcc: string, body: string, attachments: string, hasAttachments: 0 | 1];
 /** A request to the writer. */
 export interface FtsRequest {

@@ -313,7 +313,7 @@ export const SEARCH_MIGRATIONS: readonly string[] = [
   // The query language's index (issue 17; docs/search.md): a column per field a term can name
   // (sender, to_rcpt, cc_rcpt, bcc_rcpt: core/message/parsed-record.ts searchAddressesOf, a
   // journal envelope included) and `stems`, the word forms of subject, body and attachment names
-  // (fts-stem.ts) that a bare word also matches. Contentless as before (a purge deletes rows).
+  // (stem-node/word-forms.ts) that a bare word also matches. Contentless as before (a purge deletes rows).
   // The old table's rows cannot be split into the new columns, so they go with it: the new table
   // starts empty and search_meta's version is removed: rows of an older build, which the re-index
   // from the raw messages (core/archive/reindex.ts) brings up to SEARCH_INDEX_VERSION

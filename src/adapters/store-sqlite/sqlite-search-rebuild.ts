@@ -4,7 +4,8 @@
  * (attached as `s`), and the rows with their progress written through the index writer thread in
  * one transaction (fts-writer-worker.ts).
  */
-import type { IndexBuildState, IndexProgress, RebuildProgress, SearchRebuild } from '../../core/ports/search-rebuild.js';
+import type { IndexBuildState, IndexProgress, SearchRebuild } from '../../core/ports/search-rebuild.js';
+import { progressOf } from '../../core/archive/reindex.js';
 import type { UnparsedMessage } from '../../core/ports/parse-queue.js';
 import type { IndexEntry } from '../../core/message/parsed-record.js';
 import type { SqliteConnection } from './sqlite-connection.js';
@@ -58,11 +59,6 @@ export class SqliteSearchRebuild implements SearchRebuild {
 
   /** Whether the index is being rebuilt, and how far (`search` says so while it is). */
   async indexProgress(): Promise<IndexProgress> {
-    const s = await this.buildState();
-    if (s.version >= this.indexVersion && !s.rebuild) return { rebuilding: false, done: 0, total: 0 };
-    const r: RebuildProgress | null = s.rebuild;
-    // An index older than this build with no rebuild begun yet: everything is still to do.
-    const total = r ? r.total : (await this.rebuildScope()).total;
-    return { rebuilding: true, done: r ? r.done : 0, total };
+    return progressOf(await this.buildState(), this.indexVersion, async () => (await this.rebuildScope()).total);
   }
 }

@@ -13,7 +13,7 @@ import type { MessageParser } from '../ports/message-parser.js';
 import type { UnparsedMessage } from '../ports/parse-queue.js';
 import type { Logger } from '../ports/logger.js';
 import type { Clock } from '../ports/clock.js';
-import type { IndexBuildState, RebuildProgress, SearchRebuild } from '../ports/search-rebuild.js';
+import type { IndexBuildState, IndexProgress, RebuildProgress, SearchRebuild } from '../ports/search-rebuild.js';
 import { asParsedRecord, indexEntryOf, type IndexEntry } from '../message/parsed-record.js';
 import { MAX_FULL_PARSE_BYTES, MAX_HEADER_BYTES } from '../message/limits.js';
 import type { ByteBudget, Release } from '../memory/byte-budget.js';
@@ -50,6 +50,17 @@ export function rebuildToRun(state: IndexBuildState, scope: { end: number; total
 /** The state recorded with a batch: progress, or (the last batch) the new version and no rebuild. */
 export function stateAfter(before: IndexBuildState, p: RebuildProgress, finished: boolean): IndexBuildState {
   return finished ? { version: p.target, rebuild: null } : { version: before.version, rebuild: p };
+}
+
+/**
+ * What `search` says of an index in `state` for a writer of version `current` (a store's
+ * `indexProgress()`): not rebuilding when current with no rebuild under way; else the rebuild's
+ * progress, or, none begun yet, everything still to do (`scopeTotal`, asked only then).
+ */
+export async function progressOf(state: IndexBuildState, current: number, scopeTotal: () => Promise<number>): Promise<IndexProgress> {
+  if (state.version >= current && !state.rebuild) return { rebuilding: false, done: 0, total: 0 };
+  const r = state.rebuild;
+  return { rebuilding: true, done: r ? r.done : 0, total: r ? r.total : await scopeTotal() };
 }
 
 /** What the job needs. */

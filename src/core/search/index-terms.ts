@@ -1,6 +1,7 @@
 /**
  * The index's terms that are not words of the message (ADR 0042): written into a full-text row
- * by the index writer (fts-writer-worker.ts) and looked for by the translation (fts-translate.ts)
+ * by the index writers (store-sqlite/fts-writer-worker.ts, store-postgres/postgres-search-rows.ts) and looked
+ * for by the translations (store-sqlite/fts-translate.ts, store-postgres/postgres-search-translate.ts)
  * once the index's version carries them (fts-version.ts: `ATTACHMENT_MARK_VERSION`,
  * `ADDRESS_TOKEN_VERSION`).
  */
@@ -36,3 +37,22 @@ export function isWholeAddress(value: string): boolean {
  * anyway is looked for in the exact columns only (fts-translate.ts).
  */
 export const ATTACHMENT_MARK = 'mailsluice0has0attachment';
+
+/** What FTS5's unicode61 tokenizer takes as a word: categories L*, N*, Co, and the combining marks it strips. */
+const WORD = /[\p{L}\p{N}\p{Co}\p{M}]+/gu;
+/** A Latin letter with the combining marks after it (NFD): unicode61 `remove_diacritics 2` drops those marks. */
+const LATIN_MARKS = /(\p{Script=Latin})\p{M}+/gu;
+const NON_ASCII = /[^\x00-\x7f]/u;
+
+/**
+ * The words of `text` as the embedded index's tokenizer (`unicode61 remove_diacritics 2`) cuts
+ * and folds them: runs of letters, digits, private-use characters and marks, lowercase, a Latin
+ * letter's diacritics removed ("Café" is "cafe"), other scripts' kept ("ё" stays apart from "е").
+ * A store without that tokenizer (PostgreSQL: its own parser splits "agenda.pdf" and "e-mail"
+ * otherwise) indexes and queries these words, so both stores find the same messages.
+ */
+export function indexWords(text: string): string[] {
+  const words = text.toLowerCase().match(WORD);
+  if (!words) return [];
+  return words.map((w) => (NON_ASCII.test(w) ? w.normalize('NFD').replace(LATIN_MARKS, '$1').normalize('NFC') : w));
+}
