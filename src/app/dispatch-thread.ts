@@ -13,6 +13,7 @@ import { MailsluiceError } from '../core/errors/index.js';
 import type { ErrorCode } from '../core/errors/index.js';
 import type { DispatchTotals, DispatchTuning } from '../core/bus/dispatcher.js';
 import type { RouteConfig } from '../config/schema.js';
+import type { BrokerConfig } from '../config/brokers-schema.js';
 import { dataPaths, type EmbeddedApp } from './embedded.js';
 import type { UrlSigning } from './api.js';
 import type { BodiesSink } from '../core/ports/bodies-handoff.js';
@@ -29,6 +30,8 @@ export interface DispatchWorkerData {
   dbKey?: Uint8Array;
   /** The routes to run, as configured (secrets already resolved by the loader). */
   routes: RouteConfig[];
+  /** The brokers publish steps name (secrets already read by the loader). */
+  brokers: BrokerConfig[];
   tuning: Partial<DispatchTuning>;
   stderrLevel: 'debug' | 'info' | 'warn' | 'error';
   /** `drain`: end once told `finish` and nothing is due within the horizon; absent: until `abort`. */
@@ -89,6 +92,7 @@ export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOpt
     ...(app.archiveMasterKey ? { archiveKey: { dataDir: app.config.dataDir, master: new Uint8Array(app.archiveMasterKey) } } : {}),
     ...(app.databaseKey ? { dbKey: new Uint8Array(app.databaseKey) } : {}),
     routes: [...options.routes],
+    brokers: [...app.config.brokers],
     tuning: { concurrency: app.config.busConcurrency, backoff: app.config.deliveryRetry },
     stderrLevel: app.stderrLevel,
     ...(options.untilIdle ? { untilIdle: options.untilIdle } : {}),

@@ -13,6 +13,7 @@ import { protocolEntry, SUPPORTED_PROTOCOLS } from './protocols.js';
 import { formatListenAddress, parseListenAddress, parsePublicUrl, type ListenAddress } from './api-address.js';
 import { crossChecks, crossInput, ewsUrlHost, graphEndpointHost, validParts } from './cross-checks.js';
 import { retentionPolicyOf } from './retention-schema.js';
+import type { BrokerConfig, BrokerInput } from './brokers-schema.js';
 import type { RetentionPolicy } from '../core/archive/retention.js';
 
 /** One problem found in a configuration file. */
@@ -163,6 +164,8 @@ export interface Config {
   deliveryRetry: { baseMs: number; maxMs: number };
   connections: ConnectionConfig[];
   routes: RouteConfig[];
+  /** The message brokers publish steps name (secrets read). */
+  brokers: BrokerConfig[];
   /**
    * The routes as the file writes them (parallel to `routes`): its keys only, no default filled
    * in, every secret in the form written (a literal, `{ env }`, `{ file }`, `{ secret }`), a
@@ -439,6 +442,19 @@ function resolveRoute(r: RouteConfig, at: string, { where, problems, warnings }:
   } as RouteConfig;
 }
 
+/** A broker with its secrets (password, token, tls.ca) read. */
+function resolveBroker(b: BrokerInput, at: string, { where, problems }: Resolving): BrokerConfig {
+  const read = (value: unknown, key: string): string | undefined => (value === undefined ? undefined : (resolveSecret(value, `${at}.${key}`, where, problems) ?? ''));
+  const tls = b.tls ? { verify: b.tls.verify, ...opt('ca', read(b.tls.ca, 'tls.ca')), ...opt('servername', b.tls.servername) } : undefined;
+  const { password, tls: _tls, ...rest } = b;
+  const common = { ...opt('password', read(password, 'password')), ...(tls ? { tls } : {}) };
+  if (rest.type === 'nats') {
+    const { token, ...nats } = rest;
+    return { ...nats, ...common, ...opt('token', read(token, 'token')) };
+  }
+  return { ...rest, ...common };
+}
+
 /** The alert channels with their secrets read. */
 function resolveAlerts(a: AlertsInput, { where, problems }: Resolving): AlertsConfig {
   const channels = a.channels.map((ch, i): AlertChannelConfig => {
@@ -478,6 +494,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   const ctx: Resolving = { where, problems, warnings };
   const connections = input.connections.map((c, i) => resolveConnection(c, `connections[${i}]`, ctx));
   const routes = input.routes.map((r, i) => resolveRoute(r, `routes[${i}]`, ctx));
+  const brokers = input.brokers.map((b, i) => resolveBroker(b, `brokers[${i}]`, ctx));
   const alerts = resolveAlerts(input.alerts, ctx);
   const api = apiConfig(input.api, ctx);
   if (problems.length) return { problems, warnings };
@@ -490,6 +507,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     deliveryRetry: input.deliveryRetry,
     connections,
     routes,
+    brokers,
     routesAsWritten: writtenRoutes(raw),
     api,
     logging: input.logging,
