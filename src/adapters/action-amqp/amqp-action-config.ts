@@ -31,6 +31,8 @@ export interface AmqpActionOptions {
   timeoutMs?: number | undefined;
   /** Attachments up to this many bytes go inline in the document. Default 0 (references only). */
   inlineAttachmentsUpTo?: number | undefined;
+  /** Publishes on their way at once, awaiting their confirms (the action's `inOrder`). Default 32. */
+  window?: number | undefined;
 }
 
 /** {@link AmqpActionOptions} checked, with defaults filled in. */
@@ -48,6 +50,7 @@ export interface AmqpActionConfig {
   readonly heartbeatSeconds: number;
   readonly timeoutMs: number;
   readonly inlineAttachmentsUpTo: number;
+  readonly window: number;
 }
 
 /** Defaults with their reasons. */
@@ -56,6 +59,12 @@ export const AMQP_DEFAULTS = {
   timeoutMs: 10_000,
   /** RabbitMQ's own suggestion is 60 s; half of it notices a dead peer within a minute. */
   heartbeatSeconds: 30,
+  /**
+   * Publishes awaiting their confirms at once: the webhook's pipeline default. One at a time, a
+   * durable queue confirms 134 messages/s here (one fsync each); the broker batches the writes of
+   * a window. A nacked message is retried after later ones were sent, as with a pipelined webhook.
+   */
+  window: 32,
 } as const;
 
 /** Validates options and fills in defaults; throws `CONFIG_INVALID` for a wiring mistake. */
@@ -69,6 +78,8 @@ export function resolveAmqpActionConfig(o: AmqpActionOptions): AmqpActionConfig 
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) problems.push(`timeoutMs must be a positive whole number (got ${String(timeoutMs)})`);
   const inline = o.inlineAttachmentsUpTo ?? 0;
   if (!Number.isInteger(inline) || inline < 0) problems.push(`inlineAttachmentsUpTo must be 0 or more (got ${String(inline)})`);
+  const window = o.window ?? AMQP_DEFAULTS.window;
+  if (!Number.isInteger(window) || window < 1 || window > 1024) problems.push(`window must be from 1 to 1024 (got ${String(window)})`);
   if (problems.length > 0) throw new MailsluiceError('CONFIG_INVALID', `publish action of route "${o.route}" (broker ${o.broker}): ${problems.join('; ')}.`, { details: { problems } });
   return Object.freeze({
     route: o.route,
@@ -84,5 +95,6 @@ export function resolveAmqpActionConfig(o: AmqpActionOptions): AmqpActionConfig 
     heartbeatSeconds: o.heartbeatSeconds ?? AMQP_DEFAULTS.heartbeatSeconds,
     timeoutMs,
     inlineAttachmentsUpTo: inline,
+    window,
   });
 }

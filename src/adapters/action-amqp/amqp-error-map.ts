@@ -26,10 +26,16 @@ function make(c: Who, code: ErrorCode, sentence: string, cause: unknown, details
   });
 }
 
-/** The AMQP reply code an amqplib error carries, if any. */
+/** `403 (ACCESS-REFUSED)`: how amqplib writes the reply code of a handshake the broker ended. */
+const HANDSHAKE_REPLY = /\b(\d{3}) \([A-Z_-]+\)/;
+
+/**
+ * The AMQP reply code an amqplib error carries, if any: `code` on a channel's or connection's
+ * close, and only in the sentence of a handshake the broker ended (amqplib sets no field there).
+ */
 function replyCode(e: { code?: unknown; message?: string }): number | undefined {
   if (typeof e.code === 'number') return e.code;
-  const m = /\b(\d{3}) \([A-Z_-]+\)/.exec(e.message ?? '');
+  const m = HANDSHAKE_REPLY.exec(e.message ?? '');
   return m ? Number(m[1]) : undefined;
 }
 
@@ -37,7 +43,11 @@ function replyCode(e: { code?: unknown; message?: string }): number | undefined 
  * The error of a connect, a channel or a publish that failed. `channelError`: what the broker
  * closed the channel with (amqplib hands the publish's callback only "channel closed").
  */
-export function mapAmqpError(c: Who, err: unknown, why: { timedOut?: boolean; aborted?: boolean; timeoutMs?: number; channelError?: unknown } = {}): MailsluiceError {
+export function mapAmqpError(
+  c: Who,
+  err: unknown,
+  why: { timedOut?: boolean; aborted?: boolean; timeoutMs?: number; channelError?: unknown; nacked?: boolean; handshake?: boolean } = {},
+): MailsluiceError {
   if (err instanceof MailsluiceError) return err;
   if (why.aborted) return make(c, 'ACTION_TIMEOUT', 'the attempt was stopped (the service is stopping or its time is up)', err);
   if (why.timedOut) return make(c, 'ACTION_TIMEOUT', `the broker did not confirm within ${why.timeoutMs ?? '?'} ms`, err);
@@ -48,10 +58,11 @@ export function mapAmqpError(c: Who, err: unknown, why: { timedOut?: boolean; ab
   const known = reply !== undefined ? REPLY[reply] : undefined;
   if (known) return make(c, known.code, `${known.what(c)}: ${words}`, err, { replyCode: reply });
   if (typeof e.code === 'string' && TLS_UNTRUSTED_CODES.has(e.code)) return make(c, 'ACTION_TLS_UNTRUSTED', `the broker's certificate failed verification: ${e.code}`, err, { errno: e.code });
-  // A connection refused after the handshake began with no reply code: the vhost is the usual cause.
-  if (/Expected ConnectionOpenOk/.test(e.message ?? '')) return make(c, 'ACTION_PUBLISH_NOT_FOUND', `vhost ${c.vhost} does not exist, or user "${c.username}" may not use it (${words})`, err);
-  if (e.message === 'message nacked') return make(c, 'ACTION_PUBLISH_DEFERRED', 'the broker nacked the message (a queue refusing it, or a broker out of resources)', err);
+  if (why.nacked) return make(c, 'ACTION_PUBLISH_DEFERRED', 'the broker nacked the message (a queue refusing it, or a broker out of resources)', err);
   if (reply !== undefined) return make(c, 'ACTION_PUBLISH_DEFERRED', `the broker closed the channel: ${words}`, err, { replyCode: reply });
   const errno = typeof e.code === 'string' ? e.code : undefined;
+  // The broker closed the connection while opening it, with no socket error and no reply code
+  // amqplib passes on: RabbitMQ does that for a vhost that does not exist or the user may not use.
+  if (why.handshake && errno === undefined) return make(c, 'ACTION_PUBLISH_NOT_FOUND', `vhost ${c.vhost} does not exist, or user "${c.username}" may not use it (${words})`, err);
   return make(c, 'ACTION_NETWORK', `the broker could not be reached or the connection failed: ${errno ? `${errno} (${words})` : words}`, err, errno ? { errno } : {});
 }
