@@ -16,7 +16,10 @@ export interface RouteAction {
   inlineAttachmentsUpTo?: number;
   module?: string;
   memoryMb?: number;
+  broker?: string;
   subject?: string;
+  exchange?: string;
+  routingKey?: string;
   to?: string[];
   relay?: string;
   from?: string;

@@ -43,7 +43,11 @@ export interface StepForm {
   pipeline: string;
   module: string;
   memoryMb: string;
+  /** publish: the broker's name, and where on it (a NATS subject, or a RabbitMQ exchange and routing key). */
+  broker: string;
   subject: string;
+  exchange: string;
+  routingKey: string;
   to: string;
   relay: string;
   from: string;
@@ -102,7 +106,7 @@ const text = (n: number | undefined): string => (n === undefined ? '' : String(n
 
 /** A new step of `action`, every setting empty (the schema's defaults apply). */
 export function emptyStep(action: ActionName): StepForm {
-  return { key: nextKey(), action, stored: null, url: '', secret: '', unsigned: false, headers: [], maxAttempts: '', timeoutMs: '', inlineAttachmentsUpTo: '', pipeline: '', module: '', memoryMb: '', subject: '', to: '', relay: '', from: '', secure: false, lmtp: false, authUser: '', authPass: '' };
+  return { key: nextKey(), action, stored: null, url: '', secret: '', unsigned: false, headers: [], maxAttempts: '', timeoutMs: '', inlineAttachmentsUpTo: '', pipeline: '', module: '', memoryMb: '', broker: '', subject: '', exchange: '', routingKey: '', to: '', relay: '', from: '', secure: false, lmtp: false, authUser: '', authPass: '' };
 }
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -125,7 +129,10 @@ function stepOf(a: Json): StepForm {
     pipeline: numText(a.pipeline),
     module: strOf(a.module),
     memoryMb: numText(a.memoryMb),
+    broker: strOf(a.broker),
     subject: strOf(a.subject),
+    exchange: strOf(a.exchange),
+    routingKey: strOf(a.routingKey),
     to: (Array.isArray(a.to) ? a.to : []).join(', '),
     relay: strOf(a.relay),
     from: strOf(a.from),
@@ -244,7 +251,14 @@ function shownKeys(s: StepForm): Json {
     case 'script':
       return { module: s.module.trim(), timeoutMs: numberOf(s.timeoutMs), memoryMb: numberOf(s.memoryMb), ...retry };
     case 'publish':
-      return { subject: s.subject.trim(), ...retry };
+      return {
+        broker: s.broker.trim(),
+        subject: str(s.subject),
+        exchange: str(s.exchange),
+        routingKey: str(s.routingKey),
+        inlineAttachmentsUpTo: numberOf(s.inlineAttachmentsUpTo),
+        ...retry,
+      };
     case 'forward': {
       const pass = isObject(stored?.auth) ? stored.auth.pass : undefined;
       return {

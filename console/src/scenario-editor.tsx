@@ -62,7 +62,11 @@ function StepSettings(p: { s: StepForm; at: string; title: string; set: Set; pro
     case 'publish':
       return (
         <>
-          <TextField field={`${at}.subject`} label={rs('subject')} value={s.subject} {...common} onInput={(v) => set('subject', v)} />
+          <TextField field={`${at}.broker`} label={rs('broker')} value={s.broker} help={rs('brokerHelp')} {...common} onInput={(v) => set('broker', v)} />
+          <TextField field={`${at}.subject`} label={rs('natsSubject')} value={s.subject} help={rs('natsSubjectHelp')} {...common} onInput={(v) => set('subject', v)} />
+          <TextField field={`${at}.exchange`} label={rs('exchange')} value={s.exchange} help={rs('exchangeHelp')} {...common} onInput={(v) => set('exchange', v)} />
+          <TextField field={`${at}.routingKey`} label={rs('routingKey')} value={s.routingKey} {...common} onInput={(v) => set('routingKey', v)} />
+          <NumberField field={`${at}.inlineAttachmentsUpTo`} label={rs('inlineAttachmentsUpTo')} value={s.inlineAttachmentsUpTo} placeholder={rs('defaultHint')} {...common} onInput={(v) => set('inlineAttachmentsUpTo', v)} />
           <RetryField {...p} />
         </>
       );

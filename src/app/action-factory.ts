@@ -12,6 +12,9 @@ import { createWebhookAction, type WebhookActionDeps } from '../adapters/action-
 import { createForwardAction } from '../adapters/action-forward/index.js';
 import { createScriptAction } from '../adapters/action-script/index.js';
 import type { RouteConfig } from '../config/schema.js';
+import type { BrokerConfig } from '../config/brokers-schema.js';
+import { createNatsAction } from '../adapters/action-nats/index.js';
+import { createAmqpAction } from '../adapters/action-amqp/index.js';
 
 type ActionConfig = RouteConfig['scenario'][number];
 
@@ -20,7 +23,7 @@ function resolved(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function createAction(route: RouteConfig, a: ActionConfig, logger: Logger, deps: WebhookActionDeps): ScenarioAction {
+function createAction(route: RouteConfig, a: ActionConfig, logger: Logger, deps: WebhookActionDeps, brokers: readonly BrokerConfig[]): ScenarioAction {
   switch (a.action) {
     case 'archive':
       return archiveAction;
@@ -53,28 +56,48 @@ function createAction(route: RouteConfig, a: ActionConfig, logger: Logger, deps:
       // The loader made `module` absolute (relative to the configuration file).
       return createScriptAction({ route: route.name, module: a.module, timeoutMs: a.timeoutMs, memoryMb: a.memoryMb, logger });
     case 'publish':
-      throw publishUnavailable(route);
+      return createPublishAction(route, a, brokers, deps);
   }
 }
 
-function publishUnavailable(route: RouteConfig): MailsluiceError {
-  return new MailsluiceError('ACTION_UNAVAILABLE', `route ${route.name}: publish needs a message broker (scale-out mode), which embedded mode does not have`);
+/** The publish step's adapter, by the type of the broker it names. */
+function createPublishAction(route: RouteConfig, a: Extract<ActionConfig, { action: 'publish' }>, brokers: readonly BrokerConfig[], deps: WebhookActionDeps): ScenarioAction {
+  const b = brokerOf(route, a.broker, brokers);
+  const common = { route: route.name, broker: b.name, timeoutMs: b.timeoutMs, inlineAttachmentsUpTo: a.inlineAttachmentsUpTo, ...(b.tls ? { tls: b.tls } : {}) };
+  if (b.type === 'nats') {
+    return createNatsAction({ ...common, servers: [...b.servers], subject: a.subject ?? '', user: b.user, password: b.password, token: b.token }, deps);
+  }
+  return createAmqpAction(
+    { ...common, host: b.host, port: b.port, vhost: b.vhost, username: b.username, password: b.password, exchange: a.exchange ?? '', routingKey: a.routingKey, heartbeatSeconds: b.heartbeatSeconds },
+    deps,
+  );
+}
+
+function brokerOf(route: RouteConfig, name: string, brokers: readonly BrokerConfig[]): BrokerConfig {
+  const b = brokers.find((x) => x.name === name);
+  if (!b) throw new MailsluiceError('CONFIG_INVALID', `route ${route.name}: its publish step names broker "${name}", which the brokers section does not have`);
+  return b;
 }
 
 /**
  * Throws, as {@link createRouteRuntimes} would, for an enabled route with an action that cannot
- * run here, without building any action: a command refuses such a configuration before it
- * starts, while the actions themselves are built on the dispatcher's thread.
+ * run here (a publish step naming a broker that is not configured), without building any action:
+ * a command refuses such a configuration before it starts, while the actions themselves are
+ * built on the dispatcher's thread.
  */
-export function assertRoutesRunnable(routes: readonly RouteConfig[]): void {
-  for (const r of routes) if (r.enabled && r.scenario.some((a) => a.action === 'publish')) throw publishUnavailable(r);
+export function assertRoutesRunnable(routes: readonly RouteConfig[], brokers: readonly BrokerConfig[]): void {
+  for (const r of routes) {
+    if (!r.enabled) continue;
+    for (const a of r.scenario) if (a.action === 'publish') brokerOf(r, a.broker, brokers);
+  }
 }
 
 /**
  * The enabled routes, ready to run. Throws for an action that cannot run here. `webhook`: how
- * webhooks find attachment bytes to inline and sign reference URLs (the caller's adapters).
+ * webhooks and publish steps find attachment bytes to inline and sign reference URLs (the
+ * caller's adapters); `brokers`: the brokers publish steps name (secrets read).
  */
-export function createRouteRuntimes(routes: readonly RouteConfig[], logger: Logger, webhook: WebhookActionDeps = {}): RouteRuntime[] {
+export function createRouteRuntimes(routes: readonly RouteConfig[], logger: Logger, webhook: WebhookActionDeps = {}, brokers: readonly BrokerConfig[] = []): RouteRuntime[] {
   const out: RouteRuntime[] = [];
   try {
     for (const r of routes) {
@@ -89,7 +112,7 @@ export function createRouteRuntimes(routes: readonly RouteConfig[], logger: Logg
         ...(r.errorResponse ? { errorResponse: { ...r.errorResponse, ...(r.errorResponse.addFlags ? { addFlags: [...r.errorResponse.addFlags] } : {}) } } : {}),
       };
       out.push(runtime);
-      for (const a of r.scenario) runtime.steps.push({ action: createAction(r, a, logger.child({ route: r.name }), webhook), maxAttempts: 'maxAttempts' in a ? a.maxAttempts : 1 });
+      for (const a of r.scenario) runtime.steps.push({ action: createAction(r, a, logger.child({ route: r.name }), webhook, brokers), maxAttempts: 'maxAttempts' in a ? a.maxAttempts : 1 });
     }
   } catch (err) {
     void closeRouteRuntimes(out);

@@ -152,7 +152,14 @@ function actionSettings(a: RouteAction): RouteSettings['scenario'][number] {
     case 'script':
       return { action: a.action, module: a.module, memoryMb: a.memoryMb, timeoutMs: a.timeoutMs, maxAttempts: a.maxAttempts };
     case 'publish':
-      return { action: a.action, subject: a.subject, maxAttempts: a.maxAttempts };
+      return {
+        action: a.action,
+        broker: a.broker,
+        ...(a.subject !== undefined ? { subject: a.subject } : {}),
+        ...(a.exchange !== undefined ? { exchange: a.exchange, routingKey: a.routingKey } : {}),
+        inlineAttachmentsUpTo: a.inlineAttachmentsUpTo,
+        maxAttempts: a.maxAttempts,
+      };
     case 'forward':
       return {
         action: a.action,

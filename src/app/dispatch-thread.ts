@@ -15,6 +15,7 @@ import type { DispatchTotals, DispatchTuning } from '../core/bus/dispatcher.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { EmbeddedApp } from './embedded.js';
 import type { DispatchArchive } from './dispatch-archive.js';
+import type { BrokerConfig } from '../config/brokers-schema.js';
 import type { UrlSigning } from './api.js';
 import type { BodiesSink } from '../core/ports/bodies-handoff.js';
 import { bodiesSink } from '../adapters/bodies-messageport/index.js';
@@ -26,6 +27,8 @@ export interface DispatchWorkerData {
   archive: DispatchArchive;
   /** The routes to run, as configured (secrets already resolved by the loader). */
   routes: RouteConfig[];
+  /** The brokers publish steps name (secrets already read by the loader). */
+  brokers: BrokerConfig[];
   tuning: Partial<DispatchTuning>;
   stderrLevel: 'debug' | 'info' | 'warn' | 'error';
   /** `drain`: end once told `finish` and nothing is due within the horizon; absent: until `abort`. */
@@ -82,6 +85,7 @@ export function startDispatchThread(app: EmbeddedApp, options: DispatchThreadOpt
   const data: DispatchWorkerData = {
     archive: app.dispatchArchive(),
     routes: [...options.routes],
+    brokers: [...app.config.brokers],
     tuning: { concurrency: app.config.busConcurrency, backoff: app.config.deliveryRetry },
     stderrLevel: app.stderrLevel,
     ...(options.untilIdle ? { untilIdle: options.untilIdle } : {}),

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     const routes = createRouteRuntimes(input.routes, logger, {
       attachments: postalMimeAttachmentFinder,
       ...(signer ? { referenceUrl: (archiveId: string, sha256: string) => signer.attachmentUrl(archiveId, sha256, systemClock.now()) } : {}),
-    });
+    }, input.brokers);
     // Reported as it goes, so a drain's progress line shows deliveries, not only messages taken.
     const live: DispatchTotals = { routes: {} };
     // Latencies for the metrics' histogram, in the same beat as the totals (dispatch-latency.ts).

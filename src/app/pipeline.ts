@@ -127,8 +127,8 @@ export interface PipelineResult {
  */
 export async function runPipeline(app: EmbeddedApp, options: PipelineOptions): Promise<PipelineResult> {
   const started = app.clock.now();
-  assertRoutesRunnable(options.routes);
-  const needsApi = options.mode === 'continuous' || options.routes.some((r) => r.scenario.some((a) => a.action === 'webhook'));
+  assertRoutesRunnable(options.routes, app.config.brokers);
+  const needsApi = options.mode === 'continuous' || options.routes.some((r) => r.scenario.some((a) => a.action === 'webhook' || a.action === 'publish'));
   let run: PipelineRun | null = null;
   // Read at scrape time only (`GET /metrics`), so only beside an API.
   const metrics = needsApi && app.config.api.enabled ? await createRunMetrics(app) : null;
@@ -344,7 +344,7 @@ class PipelineRun {
     let plan: ReturnType<typeof planReload>;
     try {
       const next = readServiceConfig(app.config.file);
-      assertRoutesRunnable(next.routes);
+      assertRoutesRunnable(next.routes, next.brokers);
       plan = planReload(app.config, next);
     } catch (err) {
       const e = err as MailsluiceError;

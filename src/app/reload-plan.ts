@@ -71,7 +71,7 @@ export function planReload(running: Config, next: Config): ReloadPlan {
   const stop = [...before.keys()].filter((name) => !after.has(name));
   const routesChanged = !isDeepStrictEqual(running.routes, next.routes);
   const dispatcherChanged =
-    routesChanged || running.busConcurrency !== next.busConcurrency || !isDeepStrictEqual(running.deliveryRetry, next.deliveryRetry);
+    routesChanged || !isDeepStrictEqual(running.brokers, next.brokers) || running.busConcurrency !== next.busConcurrency || !isDeepStrictEqual(running.deliveryRetry, next.deliveryRetry);
   const waitingForRestart = RESTART_ONLY.flatMap((key) => changedPaths(running[key], next[key], key));
   const applied: Config = { ...next, dataDir: running.dataDir, buses: running.buses, api: running.api, logging: running.logging };
   const alertsChanged = !isDeepStrictEqual(running.alerts, next.alerts);

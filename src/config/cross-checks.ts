@@ -5,6 +5,7 @@
  * its shape is not, so `config check` lists every problem in one run.
  */
 import { configSchema, type ConfigInput, type ConnectionInput, type RouteConfig } from './schema.js';
+import type { BrokerInput } from './brokers-schema.js';
 import { protocolEntry, SUPPORTED_PROTOCOLS } from './protocols.js';
 import { isLoopbackHost, isWildcardHost, parseListenAddress } from './api-address.js';
 import { httpsUrlProblem, oauthProblems } from './oauth-checks.js';
@@ -42,6 +43,10 @@ export interface CrossInput {
   /** Every connection's name as written, also of connections that did not validate. */
   connectionNames: ReadonlyArray<string | undefined>;
   routes: ReadonlyArray<RouteConfig | null>;
+  /** The brokers that validate alone (`null` for one that does not), when the section could be read. */
+  brokers?: ReadonlyArray<BrokerInput | null>;
+  /** Every broker's name as written, also of brokers that did not validate. */
+  brokerNames?: ReadonlyArray<string | undefined>;
   buses?: number;
   deliveryRetry?: ConfigInput['deliveryRetry'];
   api?: ConfigInput['api'];
@@ -50,7 +55,7 @@ export interface CrossInput {
 
 /** The cross-check input of a file whose shape is valid. */
 export function crossInput(input: ConfigInput): CrossInput {
-  return { ...input, connectionNames: input.connections.map((c) => c.name) };
+  return { ...input, connectionNames: input.connections.map((c) => c.name), brokerNames: input.brokers.map((b) => b.name) };
 }
 
 /** The parts of a file that failed validation that are valid on their own (see {@link CrossInput}). */
@@ -64,12 +69,16 @@ export function validParts(raw: unknown): CrossInput {
   };
   const connections = list(obj.connections).map((c) => one(shape.connections.unwrap().element, c) ?? null);
   const routes = list(obj.routes).map((r) => one(shape.routes.unwrap().element, r) ?? null);
-  const parts: CrossInput = {
-    connections,
-    connectionNames: list(obj.connections).map((c) => {
+  const names = (v: unknown): Array<string | undefined> =>
+    list(v).map((c) => {
       const name = c && typeof c === 'object' ? (c as { name?: unknown }).name : undefined;
       return typeof name === 'string' ? name : undefined;
-    }),
+    });
+  const brokers = obj.brokers === undefined || Array.isArray(obj.brokers) ? { brokers: list(obj.brokers).map((b) => one(shape.brokers.unwrap().element, b) ?? null), brokerNames: names(obj.brokers) } : {};
+  const parts: CrossInput = {
+    ...brokers,
+    connections,
+    connectionNames: names(obj.connections),
     routes,
   };
   const buses = one(shape.buses, obj.buses);
@@ -96,6 +105,7 @@ export function crossChecks(input: CrossInput, problems: ConfigProblem[], warnin
     authChecks(c, `connections[${i}]`, problems);
     tlsChecks(c, `connections[${i}]`, out);
   });
+  brokerChecks(input, out);
   const routeNames = new Set<string>();
   input.routes.forEach((r, i) => {
     if (!r) return;
@@ -249,10 +259,7 @@ function routeChecks(r: RouteConfig, at: string, input: CrossInput, { problems, 
   for (const [key, message] of filterProblems(r.filter, re2jsRegexEngine)) problems.push({ path: `${at}.filter.${key}`, message });
   r.scenario.forEach((a, j) => {
     const ap = `${at}.scenario[${j}]`;
-    if (a.action === 'publish') {
-      // Refused rather than dead-lettering every message: embedded mode has no broker.
-      (r.enabled ? problems : warnings).push({ path: `${ap}.action`, message: 'publish needs a message broker (scale-out mode with NATS JetStream), which embedded mode does not have; remove the action or disable the route' });
-    }
+    if (a.action === 'publish') publishChecks(a, ap, input, problems);
     if ((a.action === 'webhook' || a.action === 'forward') && a.tls) pemProblem(a.tls.ca, `${ap}.tls.ca`, 'ca', problems);
     if (a.action === 'webhook' && a.headers) {
       for (const name of Object.keys(a.headers)) {
@@ -280,6 +287,48 @@ function routeChecks(r: RouteConfig, at: string, input: CrossInput, { problems, 
       warnings.push({ path: `${at}.${key}`, message: `connection ${conn.name} has deletePolicy ${conn.deletePolicy}: the message has left the mailbox before the scenario runs, so the response cannot be applied (use ${keep})` });
     }
   }
+}
+
+type PublishStep = Extract<RouteConfig['scenario'][number], { action: 'publish' }>;
+
+/** A publish step names a broker of the brokers section, and says where on it: a subject (NATS) or an exchange (RabbitMQ). */
+function publishChecks(a: PublishStep, ap: string, input: CrossInput, problems: ConfigProblem[]): void {
+  // Brokers that did not validate are not known here: their names still count as existing.
+  if (input.brokerNames && !input.brokerNames.includes(a.broker)) {
+    const known = input.brokerNames.filter((n): n is string => n !== undefined);
+    problems.push({ path: `${ap}.broker`, message: `no broker named "${a.broker}" in the brokers section${known.length > 0 ? ` (there are: ${known.join(', ')})` : ' (it has none)'}` });
+    return;
+  }
+  const b = input.brokers?.find((x) => x?.name === a.broker);
+  if (!b) return;
+  if (b.type === 'nats') {
+    if (a.subject === undefined) problems.push({ path: `${ap}.subject`, message: `is required: broker ${b.name} is NATS, which publishes to a subject` });
+    if (a.exchange !== undefined) problems.push({ path: `${ap}.exchange`, message: `only applies to a RabbitMQ broker (${b.name} is NATS: give subject)` });
+    if (a.routingKey !== '') problems.push({ path: `${ap}.routingKey`, message: `only applies to a RabbitMQ broker (${b.name} is NATS: give subject)` });
+  } else {
+    if (a.exchange === undefined) problems.push({ path: `${ap}.exchange`, message: `is required: broker ${b.name} is RabbitMQ, which publishes to an exchange (with routingKey)` });
+    if (a.subject !== undefined) problems.push({ path: `${ap}.subject`, message: `only applies to a NATS broker (${b.name} is RabbitMQ: give exchange and routingKey)` });
+  }
+}
+
+/** Broker names are unique; credentials given in one form; TLS CA as PEM. */
+function brokerChecks(input: CrossInput, { problems, warnings }: Problems): void {
+  const seen = new Map<string, number>();
+  (input.brokerNames ?? []).forEach((name, i) => {
+    if (name === undefined) return;
+    if (seen.has(name)) problems.push({ path: `brokers[${i}].name`, message: `duplicate broker name "${name}" (also brokers[${seen.get(name)}])` });
+    else seen.set(name, i);
+  });
+  (input.brokers ?? []).forEach((b, i) => {
+    if (!b) return;
+    const at = `brokers[${i}]`;
+    if (b.tls) pemProblem(b.tls.ca, `${at}.tls.ca`, 'ca', problems);
+    if (b.type === 'nats') {
+      if (b.token !== undefined && (b.user !== undefined || b.password !== undefined)) problems.push({ path: `${at}.token`, message: 'give token or user and password, not both' });
+      if ((b.user === undefined) !== (b.password === undefined)) problems.push({ path: `${at}.${b.user === undefined ? 'user' : 'password'}`, message: 'user and password go together' });
+      if (!b.tls && b.servers.some((s) => /^tls:\/\//i.test(s))) warnings.push({ path: `${at}.servers`, message: 'a tls:// server asks for TLS: give tls (verify, ca) to say how its certificate is checked; the system CAs are used meanwhile' });
+    }
+  });
 }
 
 /**

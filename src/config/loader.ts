@@ -14,6 +14,7 @@ import { formatListenAddress, parseListenAddress, parsePublicUrl, type ListenAdd
 import { crossChecks, crossInput, ewsUrlHost, graphEndpointHost, validParts } from './cross-checks.js';
 import { retentionPolicyOf } from './retention-schema.js';
 import { resolveScaleOut, scaleOutProblems, type ScaleOutConfig } from './scale-out-schema.js';
+import type { BrokerConfig, BrokerInput } from './brokers-schema.js';
 import type { RetentionPolicy } from '../core/archive/retention.js';
 
 /** One problem found in a configuration file. */
@@ -168,6 +169,8 @@ export interface Config {
   deliveryRetry: { baseMs: number; maxMs: number };
   connections: ConnectionConfig[];
   routes: RouteConfig[];
+  /** The message brokers publish steps name (secrets read). */
+  brokers: BrokerConfig[];
   /**
    * The routes as the file writes them (parallel to `routes`): its keys only, no default filled
    * in, every secret in the form written (a literal, `{ env }`, `{ file }`, `{ secret }`), a
@@ -444,6 +447,19 @@ function resolveRoute(r: RouteConfig, at: string, { where, problems, warnings }:
   } as RouteConfig;
 }
 
+/** A broker with its secrets (password, token, tls.ca) read. */
+function resolveBroker(b: BrokerInput, at: string, { where, problems }: Resolving): BrokerConfig {
+  const read = (value: unknown, key: string): string | undefined => (value === undefined ? undefined : (resolveSecret(value, `${at}.${key}`, where, problems) ?? ''));
+  const tls = b.tls ? { verify: b.tls.verify, ...opt('ca', read(b.tls.ca, 'tls.ca')), ...opt('servername', b.tls.servername) } : undefined;
+  const { password, tls: _tls, ...rest } = b;
+  const common = { ...opt('password', read(password, 'password')), ...(tls ? { tls } : {}) };
+  if (rest.type === 'nats') {
+    const { token, ...nats } = rest;
+    return { ...nats, ...common, ...opt('token', read(token, 'token')) };
+  }
+  return { ...rest, ...common };
+}
+
 /** The alert channels with their secrets read. */
 function resolveAlerts(a: AlertsInput, { where, problems }: Resolving): AlertsConfig {
   const channels = a.channels.map((ch, i): AlertChannelConfig => {
@@ -483,6 +499,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
   const ctx: Resolving = { where, problems, warnings };
   const connections = input.connections.map((c, i) => resolveConnection(c, `connections[${i}]`, ctx));
   const routes = input.routes.map((r, i) => resolveRoute(r, `routes[${i}]`, ctx));
+  const brokers = input.brokers.map((b, i) => resolveBroker(b, `brokers[${i}]`, ctx));
   const alerts = resolveAlerts(input.alerts, ctx);
   const api = apiConfig(input.api, ctx);
   const scaleOut = modeChecks(input, ctx);
@@ -498,6 +515,7 @@ export function checkConfigText(text: string, options: ParseConfigOptions = {}):
     deliveryRetry: input.deliveryRetry,
     connections,
     routes,
+    brokers,
     routesAsWritten: writtenRoutes(raw),
     api,
     logging: input.logging,

@@ -11,6 +11,7 @@ import { modeSchema, scaleOutSchema } from './scale-out-schema.js';
 import { headerValue, hostName, isSecretSchema, nonNegativeInt, peerTls, port, relayEndpoint, secret, systemName } from './schema-common.js';
 import { alertChannel, alertRule, alerts } from './alerts-schema.js';
 import { retention } from './retention-schema.js';
+import { brokers } from './brokers-schema.js';
 
 export { isSecretSchema };
 /** One alert rule's settings (`alerts.rules[]`): the API's edit of a rule is described by it (`api/config-body-schemas.ts`). */
@@ -248,8 +249,18 @@ const action = z.discriminatedUnion('action', [
     maxAttempts,
   }),
   z.strictObject({
-    action: z.literal('publish').meta({ description: 'Publish to a broker subject (scale-out mode; refused in embedded mode, which has no broker).' }),
-    subject: z.string().min(1).meta({ description: 'Broker subject or exchange.' }),
+    action: z.literal('publish').meta({ description: 'Send the message attributes document (what a webhook POSTs) to a broker of the brokers section: a NATS subject or a RabbitMQ exchange; the idempotency key travels as Nats-Msg-Id / messageId.' }),
+    broker: systemName.meta({ description: 'The name of a broker in the brokers section.' }),
+    subject: z
+      .string()
+      .regex(/^[^\s*>.]+(\.[^\s*>.]+)*$/, 'must be a NATS subject without wildcards (tokens separated by dots, no spaces, * or >)')
+      .optional()
+      .meta({ description: 'NATS broker: the subject published to (e.g. mail.archived). A subject a JetStream stream captures is published to the stream, waiting for its ack.' }),
+    exchange: z.string().min(1).max(255).optional().meta({ description: 'RabbitMQ broker: the exchange published to; it must exist (mailsluice does not declare it). amq.direct, amq.topic and the like are there on every broker.' }),
+    routingKey: z.string().max(255).default('').meta({ description: 'RabbitMQ broker: the routing key of every message (a queue name when the exchange is amq.default\'s "", a topic for a topic exchange).' }),
+    inlineAttachmentsUpTo: nonNegativeInt
+      .default(0)
+      .meta({ description: 'Attachments up to this many bytes (decoded) are sent inline as base64 Content; larger ones as a reference, as with the webhook. Default 0 (references only): brokers limit a message (NATS max_payload is 1 MiB by default).' }),
     maxAttempts,
   }),
   z.strictObject({
@@ -411,6 +422,7 @@ export const configSchema = z.strictObject({
     .meta({ description: 'Back-off between attempts of a failed delivery (exponential with jitter). A Retry-After answer of a webhook receiver is honoured up to maxMs.' }),
   connections: z.array(connectionSchema).default([]).meta({ description: 'Mailbox connections (SPEC "Connection settings").' }),
   routes: z.array(routeSchema).default([]).meta({ description: 'Routes (SPEC "Route settings"): which messages of a connection go to which scenario, on which bus.' }),
+  brokers,
   api,
   secretsKey: z
     .union([z.strictObject({ file: z.string().min(1) }), z.strictObject({ env: z.string().min(1) })])

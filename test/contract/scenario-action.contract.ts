@@ -44,6 +44,19 @@ export interface ScenarioActionHarness {
    * message unchanged and has nowhere to put one (forward: the original bytes over SMTP).
    */
   carriesKey: boolean;
+  /**
+   * Whether the receiver can be told by the Subject to refuse or to hold a message (see the
+   * module comment). False for a broker (publish): the broker takes whatever it is given, so
+   * the refusal, the hold and the retry tests are skipped here and the adapter's own tests make
+   * the broker refuse by its own means (a missing exchange, a full stream, a message too large).
+   * Absent: true.
+   */
+  refusesBySubject?: boolean;
+  /**
+   * Whether the receiver itself drops a retry under a key it has already taken (a JetStream
+   * stream's duplicate window on Nats-Msg-Id): it then holds the retried message once.
+   */
+  dedupsByKey?: boolean;
   /** An action of the same kind whose receiver is not there (a closed port, a missing module). */
   unreachable(): Promise<ScenarioAction>;
   /** Stops the receiver and closes what the harness made (the action too). */
@@ -106,7 +119,8 @@ export function runScenarioActionContract(name: string, make: () => Promise<Scen
     assert.deepEqual((await h.seen()).map((s) => s.subject), ['deliver-1']);
   });
 
-  withAction('a refusal for now is a retryable failed outcome, not a throw', async (h) => {
+  withAction('a refusal for now is a retryable failed outcome, not a throw', async (h, t) => {
+    if (h.refusesBySubject === false) return t.skip('the receiver cannot be told to refuse (refusesBySubject: false)');
     const e = failure(await h.action.run(...delivery('refuse-retryable')));
     assert.equal(e.retryable, true, `${e.code}: ${e.message}`);
     assert.deepEqual((await h.seen()).map((s) => s.subject), ['refuse-retryable'], 'the receiver had it');
@@ -114,7 +128,8 @@ export function runScenarioActionContract(name: string, make: () => Promise<Scen
     assert.equal((await h.action.run(...delivery('deliver-after'))).ok, true);
   });
 
-  withAction('a refusal for good is a failed outcome that is not retryable', async (h) => {
+  withAction('a refusal for good is a failed outcome that is not retryable', async (h, t) => {
+    if (h.refusesBySubject === false) return t.skip('the receiver cannot be told to refuse (refusesBySubject: false)');
     const e = failure(await h.action.run(...delivery('refuse-permanent')));
     assert.equal(e.retryable, false, `${e.code}: ${e.message}`);
   });
@@ -130,13 +145,18 @@ export function runScenarioActionContract(name: string, make: () => Promise<Scen
 
   withAction('the idempotency key reaches the receiver: the same on a retry, another for another step', async (h, t) => {
     if (!h.carriesKey) return t.skip('the receiver has no way to see a key (carriesKey: false)');
-    failure(await h.action.run(...delivery('refuse-retryable', { idempotencyKey: 'c.r.7.0', attempt: 1 })));
+    if (h.refusesBySubject === false) {
+      // A retry of an attempt that reached the receiver: it carries the same key again.
+      assert.equal((await h.action.run(...delivery('deliver-first', { idempotencyKey: 'c.r.7.0', attempt: 1 }))).ok, true);
+    } else failure(await h.action.run(...delivery('refuse-retryable', { idempotencyKey: 'c.r.7.0', attempt: 1 })));
     assert.equal((await h.action.run(...delivery('deliver-retry', { idempotencyKey: 'c.r.7.0', attempt: 2 }))).ok, true);
     assert.equal((await h.action.run(...delivery('deliver-step', { idempotencyKey: 'c.r.7.1', step: 1 }))).ok, true);
-    assert.deepEqual((await h.seen()).map((s) => s.key), ['c.r.7.0', 'c.r.7.0', 'c.r.7.1']);
+    // A receiver that deduplicates holds the retried message once (it saw the key again and dropped it).
+    assert.deepEqual((await h.seen()).map((s) => s.key), h.dedupsByKey ? ['c.r.7.0', 'c.r.7.1'] : ['c.r.7.0', 'c.r.7.0', 'c.r.7.1']);
   });
 
-  withAction('an abort ends an attempt the receiver holds, at once, as a retryable failure', async (h) => {
+  withAction('an abort ends an attempt the receiver holds, at once, as a retryable failure', async (h, t) => {
+    if (h.refusesBySubject === false) return t.skip('the receiver cannot be told to hold a message (refusesBySubject: false)');
     const ac = new AbortController();
     const pending = h.action.run(...delivery('hang', { signal: ac.signal }));
     await eventually(async () => (await h.seen()).some((s) => s.subject === 'hang'));

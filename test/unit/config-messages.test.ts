@@ -22,7 +22,7 @@ test('an unknown key names the near miss, or else every key allowed there', () =
   assert.match(m.get('connections[0].pollintervalms')!, /did you mean "pollIntervalMs"\?/);
   assert.match(m.get('connections[0].tls.verfy')!, /did you mean "verify"\?/);
   assert.match(m.get('connections[0].zzz')!, /allowed: name, protocol, .*deletePolicy/);
-  assert.match(m.get('colour')!, /allowed: dataDir, buses, .*connections, routes, api/);
+  assert.match(m.get('colour')!, /allowed: dataDir, buses, .*connections, routes, brokers, api/);
 });
 
 test('an unknown key in a scenario step is matched against the keys of the action it names', () => {

@@ -24,7 +24,7 @@ routes:
     scenario: [{ action: archive }]
   - name: pub
     connection: j
-    scenario: [{ action: publish, subject: mail.in }]
+    scenario: [{ action: publish, broker: nope, subject: mail.in }]
   - name: hdr
     connection: j
     scenario: [{ action: webhook, url: "http://127.0.0.1:9/x", headers: { Idempotency-Key: x }, inlineAttachmentsUpTo: -1 }]
@@ -37,7 +37,7 @@ routes:
   const shape = checkConfigText(text.replace('    protocol: pop3\n', '')).problems.map((p) => p.path);
   assert.deepEqual(
     shape.sort(),
-    ['busConcurrency', 'deliveryRetry.maxMs', 'routes[0].filter.header.value', 'routes[0].filter.subject', 'routes[1].scenario[0].action', 'routes[2].scenario[0].inlineAttachmentsUpTo', 'routes[3].scenario[0].url'].sort(),
+    ['busConcurrency', 'deliveryRetry.maxMs', 'routes[0].filter.header.value', 'routes[0].filter.subject', 'routes[1].scenario[0].broker', 'routes[2].scenario[0].inlineAttachmentsUpTo', 'routes[3].scenario[0].url'].sort(),
   );
   // … until the shape is right.
   const fixed = text
@@ -47,8 +47,8 @@ routes:
     .replace('ftp://', 'http://')
     .replace('    protocol: pop3\n', '');
   const { problems } = checkConfigText(fixed);
-  assert.deepEqual(problems.map((p) => p.path).sort(), ['routes[0].filter.header.value', 'routes[0].filter.subject', 'routes[1].scenario[0].action'], JSON.stringify(problems));
-  assert.match(problems.find((p) => p.path === 'routes[1].scenario[0].action')!.message, /broker/);
+  assert.deepEqual(problems.map((p) => p.path).sort(), ['routes[0].filter.header.value', 'routes[0].filter.subject', 'routes[1].scenario[0].broker'], JSON.stringify(problems));
+  assert.match(problems.find((p) => p.path === 'routes[1].scenario[0].broker')!.message, /no broker named "nope" in the brokers section \(it has none\)/);
 });
 
 test('cross-key problems: reserved headers, back-off bounds, responses on POP3; warnings for responses that cannot apply', () => {
@@ -128,4 +128,32 @@ routes:
   assert.equal(scr.module, '/etc/mailsluice/handlers/x.mjs');
   const missing = checkConfigText(text, { file: '/etc/mailsluice/m.yaml', env: {} });
   assert.deepEqual(missing.problems.map((p) => p.path).sort(), ['routes[0].scenario[0].headers.Authorization', 'routes[0].scenario[0].secret']);
+});
+
+test('brokers: publish steps say where on the broker they name; names unique; credentials in one form; secrets read', () => {
+  const text = `connections:
+${CONN('j')}brokers:
+  - { name: events, type: nats, servers: ["127.0.0.1:4222", "nats://n2:4222"], token: { env: NATS_TOKEN } }
+  - { name: rabbit, type: rabbitmq, host: mq.example.com, vhost: mail, username: svc, password: { env: MQ_PASS }, tls: { verify: true } }
+  - { name: dup, type: nats, servers: [a:1], user: u }
+  - { name: dup, type: nats, servers: [a:1], token: t, user: u, password: p }
+routes:
+  - { name: ok_nats, connection: j, scenario: [{ action: publish, broker: events, subject: mail.archived }] }
+  - { name: ok_mq, connection: j, scenario: [{ action: publish, broker: rabbit, exchange: mail, routingKey: archived }] }
+  - { name: nats_exchange, connection: j, scenario: [{ action: publish, broker: events, exchange: x }] }
+  - { name: mq_subject, connection: j, scenario: [{ action: publish, broker: rabbit, subject: a.b }] }
+`;
+  const env = { NATS_TOKEN: 'tok-1', MQ_PASS: 'pw-2' };
+  const { problems } = checkConfigText(text, { env });
+  assert.deepEqual(
+    problems.map((p) => p.path).sort(),
+    ['brokers[2].password', 'brokers[3].name', 'brokers[3].token', 'routes[2].scenario[0].exchange', 'routes[2].scenario[0].subject', 'routes[3].scenario[0].exchange', 'routes[3].scenario[0].subject'].sort(),
+    JSON.stringify(problems),
+  );
+  const good = text.split('  - { name: dup')[0]! + text.slice(text.indexOf('routes:')).split('  - { name: nats_exchange')[0]!;
+  const { config, problems: none } = checkConfigText(good, { env });
+  assert.deepEqual(none, []);
+  assert.deepEqual(config!.brokers.map((b) => [b.name, b.type, 'token' in b ? b.token : b.password]), [['events', 'nats', 'tok-1'], ['rabbit', 'rabbitmq', 'pw-2']]);
+  // A wildcard is no subject to publish to.
+  assert.ok(checkConfigText(good.replace('subject: mail.archived', 'subject: mail.*'), { env }).problems.some((p) => p.path === 'routes[0].scenario[0].subject'));
 });

@@ -10,49 +10,26 @@
  */
 import { createHmac } from 'node:crypto';
 import type { ActionOutcome, DeliveryContext, ScenarioAction } from '../../core/ports/scenario-action.js';
-import type { Attachment, MessageAttributes } from '../../core/message/attributes.js';
-import { mapAttributes } from '../../core/routing/route-attributes.js';
+import type { MessageAttributes } from '../../core/message/attributes.js';
+import { attributesDocument, type AttributesDocument, type AttributesDocumentDeps, type DocumentAttachment } from '../../core/scenario/attributes-document.js';
 import { toMailsluiceError } from '../../core/errors/index.js';
 import { resolveWebhookActionConfig, WEBHOOK_TUNING, type WebhookActionConfig, type WebhookActionOptions } from './webhook-action-config.js';
 import { mapWebhookError, mapWebhookStatus } from './webhook-error-map.js';
-import type { AttachmentFinder } from '../../core/ports/attachment-finder.js';
 import { HttpPipeline, PipelineError } from './http-pipeline.js';
 
-/**
- * A reference into the archive: the message (`ArchiveId`, the SHA-256 of its raw bytes) and the
- * attachment (its SHA-256), and, when the API is configured, `Url`: a signed URL that serves the
- * attachment's bytes until it expires.
- */
-export interface AttachmentReference {
-  ArchiveId: string;
-  Sha256: string;
-  Url?: string;
-}
+export type { AttachmentReference } from '../../core/scenario/attributes-document.js';
 
 /** An attachment as sent: its bytes inline, or a reference into the archive. */
-export type WebhookAttachment = Omit<Attachment, 'Content'> & {
-  Content: string | { Reference: AttachmentReference };
-};
+export type WebhookAttachment = DocumentAttachment;
 
 /**
  * What the composition root hands a webhook action besides its settings: how to find attachment
- * bytes to inline (without it every attachment goes as a reference), and how to make the signed
- * URL of a reference (without it a reference carries no `Url`).
+ * bytes to inline and sign reference URLs (the attributes document's, `core/scenario/attributes-document.ts`).
  */
-export interface WebhookActionDeps {
-  attachments?: AttachmentFinder | undefined;
-  /** The signed URL of one attachment, valid from the moment it is made. */
-  referenceUrl?: ((archiveId: string, sha256: string) => string) | undefined;
-}
+export type WebhookActionDeps = AttributesDocumentDeps;
 
-/** The request body. */
-export interface WebhookBody {
-  route: string;
-  connection: string;
-  deliveryId: string;
-  /** The message attributes, as the route's `attributes` setting shapes them (all of them by default). */
-  message: (Omit<MessageAttributes, 'Attachments'> & { Attachments: WebhookAttachment[] }) | Record<string, unknown>;
-}
+/** The request body: the message attributes document. */
+export type WebhookBody = AttributesDocument;
 
 /**
  * HMAC-SHA256 of `body` with `secret`, as the legacy `X-Mailsluice-Signature` header carries it.
@@ -158,25 +135,8 @@ export class WebhookAction implements ScenarioAction {
   }
 
   /** The request body; attachments inline up to the limit, the rest as references. */
-  private async body(message: MessageAttributes, ctx: DeliveryContext): Promise<WebhookBody> {
-    const limit = this.config.inlineAttachmentsUpTo;
-    const finder = this.deps.attachments;
-    // A route that does not pass Attachments on needs none of their bytes read.
-    const keep = ctx.attributes?.keep;
-    const small = new Set((keep && !keep.includes('Attachments') ? [] : message.Attachments).filter((a) => a.Size <= limit).map((a) => a.Sha256));
-    const contents = finder && small.size > 0 ? await finder.find(await ctx.readRaw(), small) : new Map<string, Uint8Array>();
-    const archiveId = message.ArchiveId ?? '';
-    const referenceUrl = this.deps.referenceUrl;
-    const attachments: WebhookAttachment[] = message.Attachments.map((a) => {
-      const bytes = a.Size <= limit ? contents.get(a.Sha256) : undefined;
-      if (bytes) return { ...a, Content: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
-      // The URL is signed now, so it expires a fixed time after this attempt: a retry carries a
-      // fresh one and the body differs between attempts. That is fine: a receiver deduplicates by
-      // the Idempotency-Key, which stays the same.
-      const reference: AttachmentReference = { ArchiveId: archiveId, Sha256: a.Sha256, ...(referenceUrl && archiveId ? { Url: referenceUrl(archiveId, a.Sha256) } : {}) };
-      return { ...a, Content: { Reference: reference } };
-    });
-    return { route: ctx.route, connection: ctx.connection, deliveryId: ctx.deliveryId, message: mapAttributes({ ...message, Attachments: attachments }, ctx.attributes) };
+  private body(message: MessageAttributes, ctx: DeliveryContext): Promise<WebhookBody> {
+    return attributesDocument(message, ctx, this.config.inlineAttachmentsUpTo, this.deps);
   }
 }
 
