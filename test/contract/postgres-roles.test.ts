@@ -83,14 +83,6 @@ test('postgres holds: the table keeps every hold and lets only its release be wr
     assert.deepEqual((await h.holds.getHold('kept'))?.ids, [a]);
   }));
 
-test('postgres holds: a hold by query is placed, and evaluating it fails (nothing purged) until full-text search exists', () =>
-  withRoles(rolesFactory, async (h) => {
-    const [a] = await commitAndList(h, [taken('c', 1)]);
-    await h.store.saveParsed([{ id: a!, outcome: parsedOk() }]);
-    await h.holds.placeHold({ name: 'custodian', reason: 'r', query: 'merger', ids: [], placedBy: 'x', placedAt: 1, releasedBy: null, releasedAt: null, releaseReason: null });
-    await assert.rejects(h.holds.matchAmong('merger', [a!]), /full-text search is not built/);
-  }));
-
 test('postgres STARTTLS memory: what one worker records another sees at its next refresh; a reset likewise', async () => {
   const s = await freshSchema();
   const [one, two] = [await open(s), await open(s)];
