@@ -1,5 +1,5 @@
 /**
- * PostgreSQL full-text search (ADR 0051a): the search set's mail (bench/search-corpus.ts, parsed
+ * PostgreSQL full-text search (ADR 0051): the search set's mail (bench/search-corpus.ts, parsed
  * by the real parser) saved in groups of 64 through `saveParsed` (which now writes each message's
  * tsvector in its transaction) into a fresh schema of the test server, then the median latency of
  * a word, a rare word, a phrase, a prefix, a word form, a sender, a word with a filter and a

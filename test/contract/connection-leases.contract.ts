@@ -1,5 +1,5 @@
 /**
- * The ConnectionLeases port's contract (ADR 0051d): one holder per key at a time, a new and larger
+ * The ConnectionLeases port's contract (ADR 0053): one holder per key at a time, a new and larger
  * token with every grant, renewals only under the current token and before expiry, releases only
  * by the holder, expiry after the term, heartbeats, one winner among racing acquirers, and (where
  * the harness can commit) a commit fenced by a lost token refused with `LEASE_LOST`. Terms are

@@ -1,5 +1,5 @@
 /**
- * The PostgreSQL search agrees with the embedded one (ADR 0051a): the same mail (English and
+ * The PostgreSQL search agrees with the embedded one (ADR 0051): the same mail (English and
  * Russian words and their forms, names with diacritics, addresses in every field, attachments,
  * dates, one undated, journal reports merged into a primary) saved into a SQLite store and a
  * PostgreSQL store, and every query of the language's test list (test/harness/search-queries.ts)

@@ -42,7 +42,7 @@ class AmqpAction implements ScenarioAction {
   /**
    * Publishes on their way at once: a confirm channel sends them in call order and the broker
    * confirms them as they are written, so a route waits for one fsync per window rather than per
-   * message (7.5 ms a message one at a time against a durable queue here; ADR 0051f).
+   * message (7.5 ms a message one at a time against a durable queue here; ADR 0054).
    */
   readonly inOrder: number;
   readonly #config: AmqpActionConfig;

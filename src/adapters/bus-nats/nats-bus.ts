@@ -1,5 +1,5 @@
 /**
- * The buses' JetStream side (ADR 0051c): the outbox relayed from PostgreSQL to a stream, and the
+ * The buses' JetStream side (ADR 0052): the outbox relayed from PostgreSQL to a stream, and the
  * wake-ups a worker's lanes read from it. PostgreSQL keeps the truth (the order per pair, the
  * claims, every outcome: bus-postgres); the stream carries "this pair has something new", so a
  * lane learns it without polling the database.

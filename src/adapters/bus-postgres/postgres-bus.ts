@@ -1,7 +1,7 @@
 /**
  * `MessageBus` and `DeliveryAdmin` on PostgreSQL: the `deliveries` table the PostgreSQL store
  * writes in the transaction that saves a parse result (the outbox, ADR 0006), shared by every
- * worker of a deployment (ADR 0051c). The rules are bus-sqlite's; what several workers add:
+ * worker of a deployment (ADR 0052). The rules are bus-sqlite's; what several workers add:
  *
  * - a claim records its holder (`claimed_by`, this worker's id) with its lease (`lease_until`);
  * - a claim runs under `pg_try_advisory_xact_lock` on its (connection, route) pair, so two workers

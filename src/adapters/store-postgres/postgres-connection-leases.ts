@@ -1,5 +1,5 @@
 /**
- * Connection leases on PostgreSQL (`ConnectionLeases`, ADR 0051d): a row per leased key in
+ * Connection leases on PostgreSQL (`ConnectionLeases`, ADR 0053): a row per leased key in
  * `connection_leases` (holder, token, expiry), tokens from the `lease_tokens` sequence, the
  * workers' heartbeats in `lease_workers`. Every expiry is set and compared on the server's clock
  * (`clock_timestamp()`: the time of the statement, not of its transaction's start), so the

@@ -186,7 +186,7 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS response_note text;
   ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS response_at bigint;
   `,
-  // 3: the buses on PostgreSQL (adapters/bus-postgres, ADR 0051c): bus-sqlite's later columns
+  // 3: the buses on PostgreSQL (adapters/bus-postgres, ADR 0052): bus-sqlite's later columns
   // (an attempt started, the response's result) and the claim's holder, so several workers share
   // the deliveries; the partial index the response ledger reads, as archive.db's.
   `
@@ -198,13 +198,13 @@ export const MIGRATIONS: readonly string[] = [
     ADD COLUMN IF NOT EXISTS response_at bigint;
   CREATE INDEX deliveries_responses ON deliveries (connection, message_id) WHERE response IS NOT NULL AND response_result IS NULL;
   `,
-  // 4: the JetStream relay (adapters/bus-nats, ADR 0051c): when a delivery was published to the
+  // 4: the JetStream relay (adapters/bus-nats, ADR 0052): when a delivery was published to the
   // stream; the relay reads the committed rows still without it.
   `
   ALTER TABLE deliveries ADD COLUMN relayed_at bigint;
   CREATE INDEX deliveries_unrelayed ON deliveries (message_id) WHERE relayed_at IS NULL;
   `,
-  // 5: connection leases with fencing tokens (ADR 0051d): one row per leased key, tokens from one
+  // 5: connection leases with fencing tokens (ADR 0053): one row per leased key, tokens from one
   // sequence (they only grow, across keys), expiry on the server's clock; the workers' heartbeats;
   // the token each message row was committed under (null: committed without a lease).
   `
@@ -221,7 +221,7 @@ export const MIGRATIONS: readonly string[] = [
   );
   ALTER TABLE messages ADD COLUMN lease_token bigint;
   `,
-  // 6 (ADR 0051a): full-text search, one tsvector a message (postgres-search-rows.ts says its
+  // 6 (ADR 0051): full-text search, one tsvector a message (postgres-search-rows.ts says its
   // lexemes), written by the parse save in its transaction; removed with its message.
   `
   CREATE TABLE message_search (

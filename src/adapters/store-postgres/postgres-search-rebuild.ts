@@ -1,6 +1,6 @@
 /**
  * The store's side of the re-index job on PostgreSQL (`SearchRebuild`, core/ports/search-rebuild.ts;
- * ADR 0051a): the parsed messages by id range, the build state in `search_meta` (one JSON value),
+ * ADR 0051): the parsed messages by id range, the build state in `search_meta` (one JSON value),
  * and the rebuilt rows written with it in one transaction (postgres-search-rows.ts). The rows'
  * format has one version so far ({@link POSTGRES_SEARCH_VERSION}); a schema with no state stored
  * is at it, since every row was written by this format's parse save.

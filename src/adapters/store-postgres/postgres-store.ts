@@ -38,9 +38,9 @@ export class PostgresStore implements DrainLedger, ParseQueue, SearchIndex, Arch
   readonly check: PostgresArchiveCheck;
   /** The STARTTLS downgrade memory (`TlsMemory`), read at `createPostgresStore` and on `refresh`. */
   readonly tls: PostgresTlsMemory;
-  /** The connection leases and the workers' heartbeats (scale-out, ADR 0051d). */
+  /** The connection leases and the workers' heartbeats (scale-out, ADR 0053). */
   readonly leases: PostgresConnectionLeases;
-  /** The re-index job's side of the store (`SearchRebuild`, ADR 0051a). */
+  /** The re-index job's side of the store (`SearchRebuild`, ADR 0051). */
   readonly searchRebuild: PostgresSearchRebuild;
   private readonly ledger: PostgresDrainLedger;
   private readonly queue: PostgresParseQueue;

@@ -1,5 +1,5 @@
 /**
- * Which connection leases a worker takes, keeps and gives up (issue 20, item 4; ADR 0051d), and
+ * Which connection leases a worker takes, keeps and gives up (issue 20, item 4; ADR 0053), and
  * when it renews them. Pure: the app's `LeaseKeeper` reads the lease store, asks `planLeases`,
  * and acts.
  *

@@ -1,5 +1,5 @@
 /**
- * Connection leases (issue 20, item 4; ADR 0051d): in scale-out, each connection (or each folder of
+ * Connection leases (issue 20, item 4; ADR 0053): in scale-out, each connection (or each folder of
  * it) is drained by one worker at a time. A worker holds a lease on the connection's key for a
  * term; every grant carries a **fencing token** that only grows, so a store can refuse the
  * commit of a worker whose lease another has taken since (`CommitFence`, checked by

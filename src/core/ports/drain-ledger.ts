@@ -47,7 +47,7 @@ export interface DrainLedger {
   /**
    * Commits a batch in one transaction: blobs, messages (one per connection and content hash,
    * each queued for the parse stage), source keys with their pending server action, and the watermark.
-   * With a `fence` (scale-out: the connection's lease, ADR 0051d) the same transaction checks that
+   * With a `fence` (scale-out: the connection's lease, ADR 0053) the same transaction checks that
    * the lease is still held under that token and unexpired, and refuses with `LEASE_LOST`
    * (committing nothing) when it is not; the token is recorded with each message row. A backend
    * without leases (SQLite: one process holds the data directory) is never handed one.
