@@ -18,8 +18,17 @@ export interface EmbeddedDispatchArchive {
   dbKey?: Uint8Array;
 }
 
+/** A scale-out archive: the `deliveries` table in PostgreSQL, shared by the workers, and the S3 bucket. */
+export interface ScaleOutDispatchArchive {
+  kind: 'scale-out';
+  postgres: { url: string; schema: string };
+  s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
+  /** The worker's name, recorded as the holder of its claims (its own claims are released at its restart). */
+  workerId: string;
+}
+
 /** The archive as the main thread describes it to the dispatcher thread. */
-export type DispatchArchive = EmbeddedDispatchArchive;
+export type DispatchArchive = EmbeddedDispatchArchive | ScaleOutDispatchArchive;
 
 /** The archive as the dispatcher thread opened it. */
 export interface OpenedDispatchArchive {
@@ -29,7 +38,34 @@ export interface OpenedDispatchArchive {
 }
 
 /** Opens `d` on the calling thread's own connections. */
-export async function openDispatchArchive(d: DispatchArchive): Promise<OpenedDispatchArchive> {
+export function openDispatchArchive(d: DispatchArchive): Promise<OpenedDispatchArchive> {
+  return d.kind === 'scale-out' ? openScaleOut(d) : openEmbedded(d);
+}
+
+/**
+ * The dispatcher's bus on a small pool of its own (claims, outcomes: a few statements at once)
+ * and the bucket; the store's migrations already ran on the main thread, so opening finds
+ * nothing to do.
+ */
+async function openScaleOut(d: ScaleOutDispatchArchive): Promise<OpenedDispatchArchive> {
+  const [{ createPostgresStore }, { createPostgresBus }, { createS3BlobStore }] = await Promise.all([
+    import('../adapters/store-postgres/index.js'),
+    import('../adapters/bus-postgres/index.js'),
+    import('../adapters/blob-s3/index.js'),
+  ]);
+  const store = await createPostgresStore({ ...d.postgres, poolSize: 4 });
+  const blobs = createS3BlobStore(d.s3);
+  return {
+    bus: createPostgresBus({ db: store.connection, workerId: d.workerId }),
+    blobs,
+    async close() {
+      blobs.close();
+      await store.close();
+    },
+  };
+}
+
+async function openEmbedded(d: EmbeddedDispatchArchive): Promise<OpenedDispatchArchive> {
   const [{ createSqliteStore }, { createSqliteBus }, { ArchiveKeyring, createFsBlobStore }] = await Promise.all([
     import('../adapters/store-sqlite/index.js'),
     import('../adapters/bus-sqlite/index.js'),

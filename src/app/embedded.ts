@@ -175,7 +175,7 @@ export function assertArchiveExists(config: Config): void {
  * tightened (directories 0700, files 0600) when an older version or an operator left it readable
  * by others, which the log says.
  */
-async function takeDataDir(dir: string, command: string, logger: Logger): Promise<DataDirLock> {
+export async function takeDataDir(dir: string, command: string, logger: Logger): Promise<DataDirLock> {
   try {
     makePrivateDirSync(dir);
   } catch (err) {
@@ -274,14 +274,14 @@ export async function openStoreApp(config: Config, options: Pick<EmbeddedOptions
 }
 
 /** The parser adapter's module (postal-mime and the character set tables of its libraries). */
-type ParserModule = typeof import('../adapters/parser-postal-mime/index.js');
+export type ParserModule = typeof import('../adapters/parser-postal-mime/index.js');
 
 /**
  * The message parser, its module imported on the first parse unless `preloaded` (most commands
  * never parse, and `search` must start in a fraction of a second: issue 17); its worker threads
  * start on the first parse as before.
  */
-function lazyParser(preloaded: ParserModule | null): MessageParser {
+export function lazyParser(preloaded: ParserModule | null): MessageParser {
   let real: Promise<MessageParser> | null = null;
   // The index stage's parser: the bytes it parses were read back from the archive for this
   // parse only, so a large one moves to the worker instead of being copied (~0.4 s of the main
@@ -306,14 +306,14 @@ function lazyParser(preloaded: ParserModule | null): MessageParser {
  * did before (ADR 0039): they parse what they take, and the first messages are not held back
  * by the import.
  */
-const TAKERS: ReadonlySet<EmbeddedOptions['holder']> = new Set(['start', 'drain']);
+export const TAKERS: ReadonlySet<EmbeddedOptions['holder']> = new Set(['start', 'drain']);
 
 /**
  * The app's `createSource`: for `start` and `drain` the source factory, imported here (the
  * mailbox libraries are the largest part of the code a command would otherwise load for
  * nothing); for every other command one that says it does not take from mailboxes.
  */
-async function loadSourceMaker(holder: EmbeddedOptions['holder']): Promise<(store: TlsMemory & { syncState: SyncStateStore }) => SourceMaker> {
+export async function loadSourceMaker(holder: EmbeddedOptions['holder']): Promise<(store: TlsMemory & { syncState: SyncStateStore }) => SourceMaker> {
   if (!TAKERS.has(holder)) {
     return () => (c) => {
       throw new MailsluiceError('INTERNAL', `connection ${c.name}: this command opened the archive without the mailbox sources (only start and drain take from mailboxes)`);

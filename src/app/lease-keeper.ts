@@ -1,5 +1,5 @@
 /**
- * `LeaseKeeper` (scale-out, ADR 0051d): keeps this worker's connection leases. Every tick it
+ * `LeaseKeeper` (scale-out, ADR 0053): keeps this worker's connection leases. Every tick it
  * heartbeats, renews what is due, reads who is alive and who holds what, and acts on the core's
  * plan (`core/connection/lease-plan.ts`): a key given up has its run stopped first and its lease
  * released only once that run ended (renewed meanwhile, so the run's last commit still passes its
@@ -10,9 +10,10 @@
  * stops every run, releases every lease and leaves; a stop without release (a crash, in tests)
  * leaves the leases to expire.
  *
- * Not wired into the service yet: `app/scale-out.ts` will run one keeper per worker over the
- * enabled connections' folders (`leaseKeyOf`) with `ConnectionRuns` starting and stopping the
- * runner of each key, and hand each runner `fence(key)` for its commits and server actions.
+ * `app/scale-out.ts` runs one keeper per worker over the enabled connections (a key per
+ * connection; per folder with `leaseKeyOf` is not used yet), the pipeline starting and stopping
+ * each connection's runners as its lease comes and goes, and `fence(key)` checked by every
+ * commit and server action (ADR 0055).
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';

@@ -7,7 +7,7 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { runPipeline, type RunningPipeline } from './pipeline.js';
+import { runPipeline, type ConnectionOwnership, type RunningPipeline } from './pipeline.js';
 import type { EmbeddedApp } from './embedded.js';
 
 /**
@@ -43,8 +43,8 @@ function watchConfigFile(app: EmbeddedApp, file: string, apply: () => void): FSW
   }
 }
 
-/** Runs until a termination signal; resolves after a clean stop. */
-export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promise<void> {
+/** Runs until a termination signal; resolves after a clean stop. With an `ownership` (scale-out), only the connections held run. */
+export async function runService(app: EmbeddedApp, signal?: AbortSignal, ownership?: ConnectionOwnership): Promise<void> {
   const ac = new AbortController();
   const stop = (): void => ac.abort();
   process.once('SIGINT', stop);
@@ -65,6 +65,7 @@ export async function runService(app: EmbeddedApp, signal?: AbortSignal): Promis
       connections: app.config.connections.filter((c) => c.enabled),
       routes: app.config.routes.filter((r) => r.enabled),
       signal: ac.signal,
+      ...(ownership ? { ownership } : {}),
       onRunning: (run) => {
         running = run;
       },

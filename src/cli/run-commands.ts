@@ -7,6 +7,7 @@ import { drainAll, type DrainProgress } from '../app/drain.js';
 import { runService } from '../app/service.js';
 import { readServiceConfig } from '../app/config-file.js';
 import { createEmbeddedApp } from '../app/embedded.js';
+import type { Config } from '../config/loader.js';
 import { drainFailures, formatProgress, formatSummary } from './drain-report.js';
 import type { ParsedArgs } from './args.js';
 import { configPath, holdersUmask, withApp } from './commands.js';
@@ -40,11 +41,31 @@ export async function cmdStart(args: ParsedArgs, io: Io): Promise<number> {
   const config = readServiceConfig(configPath(args));
   for (const w of config.warnings) io.err(`warning: ${w.path}: ${w.message}\n`);
   holdersUmask();
+  if (config.mode === 'scale-out') return startWorker(config);
   const app = await createEmbeddedApp(config, { stderrLevel: 'info', holder: 'start' });
   try {
     await runService(app);
   } finally {
     await app.close();
+  }
+  return 0;
+}
+
+/** `mailsluice start` in scale-out mode: a worker, draining the connections whose leases it holds. */
+async function startWorker(config: Config): Promise<number> {
+  const { createScaleOutApp, startLeases } = await import('../app/scale-out.js');
+  const app = await createScaleOutApp(config, { stderrLevel: 'info', holder: 'start' });
+  try {
+    app.logger.info('scale-out worker started', { worker: app.worker, schema: config.scaleOut?.postgres.schema, bucket: config.scaleOut?.s3.bucket });
+    startLeases(app);
+    await runService(app, undefined, app.ownership);
+  } finally {
+    try {
+      // After the runners ended: their last fenced commits are in before the leases go.
+      await app.ownership.stop();
+    } finally {
+      await app.close();
+    }
   }
   return 0;
 }
