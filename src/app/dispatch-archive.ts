@@ -44,23 +44,22 @@ export function openDispatchArchive(d: DispatchArchive): Promise<OpenedDispatchA
 
 /**
  * The dispatcher's bus on a small pool of its own (claims, outcomes: a few statements at once)
- * and the bucket; the store's migrations already ran on the main thread, so opening finds
- * nothing to do.
+ * and the bucket. Only a connection: the main thread opened the store, which migrated the schema.
  */
 async function openScaleOut(d: ScaleOutDispatchArchive): Promise<OpenedDispatchArchive> {
-  const [{ createPostgresStore }, { createPostgresBus }, { createS3BlobStore }] = await Promise.all([
+  const [{ PostgresConnection }, { createPostgresBus }, { createS3BlobStore }] = await Promise.all([
     import('../adapters/store-postgres/index.js'),
     import('../adapters/bus-postgres/index.js'),
     import('../adapters/blob-s3/index.js'),
   ]);
-  const store = await createPostgresStore({ ...d.postgres, poolSize: 4 });
+  const db = new PostgresConnection({ ...d.postgres, poolSize: 4 });
   const blobs = createS3BlobStore(d.s3);
   return {
-    bus: createPostgresBus({ db: store.connection, workerId: d.workerId }),
+    bus: createPostgresBus({ db, workerId: d.workerId }),
     blobs,
     async close() {
       blobs.close();
-      await store.close();
+      await db.close();
     },
   };
 }

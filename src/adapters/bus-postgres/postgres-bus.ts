@@ -17,74 +17,12 @@ import { randomUUID } from 'node:crypto';
 import type { ClaimedDelivery, DeliveryPair, DeliveryRecord, DeliveryState, MessageBus } from '../../core/ports/message-bus.js';
 import type { DeliveryAdmin, DeliveryCounts, DeliveryQuery } from '../../core/ports/delivery-admin.js';
 import type { ServerResponse } from '../../core/ports/scenario-action.js';
+import { toClaimedDelivery, toDeliveryRecord, type ClaimedDeliveryRow, type DeliveryRow } from '../../core/bus/delivery-row.js';
 import type { PostgresBusConnection, PostgresBusOptions } from './postgres-bus-config.js';
 
-interface Row {
-  id: string;
-  message_id: number;
-  connection: string;
-  route: string;
-  bus: number;
-  step: number;
-  attempts: number;
-  next_at: number;
-  state: DeliveryState;
-  last_error: string | null;
-  response: string | null;
-  created_at: number;
-  done_at: number | null;
-}
-
-interface ClaimRow extends Row {
-  started: boolean;
+interface ClaimRow extends ClaimedDeliveryRow {
   lease_until: number;
   claimed_by: string | null;
-  sha256: string;
-  size: number;
-  mailbox: string;
-  uid_validity: number;
-  uid: number | null;
-  uidl: string | null;
-  parse_state: number;
-  attributes: string | null;
-  ref: string;
-  stored_size: number;
-}
-
-function toRecord(r: Row): DeliveryRecord {
-  return {
-    id: r.id,
-    messageId: r.message_id,
-    connection: r.connection,
-    route: r.route,
-    bus: r.bus,
-    step: r.step,
-    attempts: r.attempts,
-    nextAt: r.next_at,
-    state: r.state,
-    lastError: r.last_error,
-    response: r.response ? (JSON.parse(r.response) as ServerResponse) : null,
-    createdAt: r.created_at,
-    doneAt: r.done_at,
-  };
-}
-
-function toClaimed(r: ClaimRow): ClaimedDelivery {
-  return {
-    ...toRecord(r),
-    message: {
-      sha256: r.sha256,
-      size: r.size,
-      blob: { ref: r.ref, storedSize: r.stored_size },
-      attributesJson: r.attributes,
-      parsed: r.parse_state === 1,
-      mailbox: r.mailbox,
-      uidValidity: r.uid_validity,
-      uid: r.uid,
-      uidl: r.uidl,
-    },
-    interrupted: r.started,
-  };
 }
 
 /**
@@ -177,7 +115,7 @@ export class PostgresBus implements MessageBus, DeliveryAdmin {
       if (mine.length > 0) {
         await c.query('UPDATE deliveries SET lease_until = $1, claimed_by = $2 WHERE id = ANY($3::text[])', [leaseUntil, this.workerId, mine.map((r) => r.id)]);
       }
-      return mine.map(toClaimed);
+      return mine.map(toClaimedDelivery);
     });
   }
 
@@ -254,12 +192,12 @@ export class PostgresBus implements MessageBus, DeliveryAdmin {
     // In the ORDER BY's own terms (route in byte order, as SQLite's): the page after `after`.
     if (q.after) add((n) => `(d.message_id > $${n} OR (d.message_id = $${n} AND d.route COLLATE "C" > $${n + 1}))`, q.after.messageId, q.after.route);
     args.push(q.limit ?? 1000);
-    const rows = await this.db.query<Row>(
+    const rows = await this.db.query<DeliveryRow>(
       `SELECT ${COLUMNS} FROM deliveries d ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.message_id, d.route COLLATE "C" LIMIT $${args.length}`,
       args,
       'listing deliveries',
     );
-    return rows.map(toRecord);
+    return rows.map(toDeliveryRecord);
   }
 
   async replay(selection: { ids: string[] } | { allDead: true; route?: string }, now: number): Promise<string[]> {

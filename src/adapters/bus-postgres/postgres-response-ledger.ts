@@ -6,8 +6,7 @@
  * rows). The connection's worker drains it; with connection leases (issue 20, item 4) one worker
  * at a time.
  */
-import type { DeliveryState } from '../../core/ports/message-bus.js';
-import type { ServerResponse } from '../../core/ports/scenario-action.js';
+import { toPendingResponses, type ResponseRow } from '../../core/bus/delivery-row.js';
 import type { PendingResponse, ResponseLedger, ResponseRecord, ResponseResult, ResponseStatus } from '../../core/ports/response-ledger.js';
 import type { PostgresBusConnection, PostgresBusOptions } from './postgres-bus-config.js';
 
@@ -22,7 +21,7 @@ export class PostgresResponseLedger implements ResponseLedger {
   async pendingResponses(connection: string, limit: number, mailbox?: string): Promise<PendingResponse[]> {
     // The message row gives the source key it was first taken under: the one of its keys that
     // names its mailbox, UIDVALIDITY and UID (or UIDL), the first in key order when several do.
-    const rows = await this.db.query<{ id: string; message_id: number; state: DeliveryState; response: string; mailbox: string; uid_validity: number; uid: number | null; source_key: string | null }>(
+    const rows = await this.db.query<ResponseRow>(
       `SELECT d.id, d.message_id, d.state, d.response, m.mailbox, m.uid_validity, m.uid,
               (SELECT k.source_key FROM source_keys k
                WHERE k.message_id = m.id AND k.connection = m.connection AND k.mailbox = m.mailbox AND k.uid_validity = m.uid_validity
@@ -34,19 +33,7 @@ export class PostgresResponseLedger implements ResponseLedger {
       [connection, mailbox ?? null, limit],
       'finding server responses to apply',
     );
-    // A pending delivery has no response (done and deadLetter set it, replay clears it).
-    return rows
-      .filter((r) => r.state !== 'pending')
-      .map((r) => ({
-        deliveryId: r.id,
-        messageId: r.message_id,
-        state: r.state as 'done' | 'dead',
-        response: JSON.parse(r.response) as ServerResponse,
-        mailbox: r.mailbox,
-        uidValidity: r.uid_validity,
-        uid: r.uid,
-        key: r.source_key,
-      }));
+    return toPendingResponses(rows);
   }
 
   async recordResponses(records: ResponseRecord[], at: number): Promise<void> {

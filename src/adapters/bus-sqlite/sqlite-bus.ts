@@ -13,58 +13,11 @@
 import type { ClaimedDelivery, DeliveryPair, DeliveryRecord, DeliveryState, MessageBus } from '../../core/ports/message-bus.js';
 import type { DeliveryAdmin, DeliveryCounts, DeliveryQuery } from '../../core/ports/delivery-admin.js';
 import type { ServerResponse } from '../../core/ports/scenario-action.js';
+import { toClaimedDelivery, toDeliveryRecord, type ClaimedDeliveryRow, type DeliveryRow } from '../../core/bus/delivery-row.js';
 import { SqlWhere } from '../sqlite-node/sql-where.js';
 import { SqliteStatements } from './sqlite-statements.js';
 import type { SqliteBusOptions } from './sqlite-bus-config.js';
 import { immediateOnMain } from '../sqlite-node/sqlite-write-lock.js';
-
-interface Row {
-  id: string;
-  message_id: number;
-  connection: string;
-  route: string;
-  bus: number;
-  step: number;
-  attempts: number;
-  next_at: number;
-  state: DeliveryState;
-  last_error: string | null;
-  response: string | null;
-  created_at: number;
-  done_at: number | null;
-}
-
-interface ClaimRow extends Row {
-  sha256: string;
-  size: number;
-  mailbox: string;
-  uid_validity: number;
-  uid: number | null;
-  uidl: string | null;
-  parse_state: number;
-  attributes: string | null;
-  ref: string;
-  stored_size: number;
-  started: number;
-}
-
-function toRecord(r: Row): DeliveryRecord {
-  return {
-    id: r.id,
-    messageId: r.message_id,
-    connection: r.connection,
-    route: r.route,
-    bus: r.bus,
-    step: r.step,
-    attempts: r.attempts,
-    nextAt: r.next_at,
-    state: r.state,
-    lastError: r.last_error,
-    response: r.response ? (JSON.parse(r.response) as ServerResponse) : null,
-    createdAt: r.created_at,
-    doneAt: r.done_at,
-  };
-}
 
 /**
  * The parse barrier of `connection` (an SQL expression: a column or `?`). Mailbox order across the parse stage: the index stage parses in parallel and saves in groups,
@@ -149,23 +102,9 @@ export class SqliteBus implements MessageBus, DeliveryAdmin {
     const lease = this.stmt('UPDATE deliveries SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))');
     return this.run('claiming deliveries', () =>
       immediateOnMain(this.db, () => {
-        const rows = select.all(bus, pair.connection, pair.route, limit) as ClaimRow[];
+        const rows = select.all(bus, pair.connection, pair.route, limit) as ClaimedDeliveryRow[];
         if (rows.length > 0) lease.run(leaseUntil, JSON.stringify(rows.map((r) => r.id)));
-        return rows.map((r) => ({
-          ...toRecord(r),
-          message: {
-            sha256: r.sha256,
-            size: r.size,
-            blob: { ref: r.ref, storedSize: r.stored_size },
-            attributesJson: r.attributes,
-            parsed: r.parse_state === 1,
-            mailbox: r.mailbox,
-            uidValidity: r.uid_validity,
-            uid: r.uid,
-            uidl: r.uidl,
-          },
-          interrupted: r.started !== 0,
-        }));
+        return rows.map(toClaimedDelivery);
       }),
     );
   }
@@ -242,7 +181,7 @@ export class SqliteBus implements MessageBus, DeliveryAdmin {
     // A row value in the ORDER BY's own terms: the page after `after`, however deep.
     if (q.after) where.withArgs('(d.message_id, d.route) > (?, ?)', q.after.messageId, q.after.route);
     const sql = `SELECT ${COLUMNS} FROM deliveries d ${where.clause()} ORDER BY d.message_id, d.route LIMIT ?`;
-    return this.run('listing deliveries', () => (this.stmt(sql).all(...where.args, q.limit ?? 1000) as Row[]).map(toRecord));
+    return this.run('listing deliveries', () => (this.stmt(sql).all(...where.args, q.limit ?? 1000) as DeliveryRow[]).map(toDeliveryRecord));
   }
 
   async replay(selection: { ids: string[] } | { allDead: true; route?: string }, now: number): Promise<string[]> {

@@ -5,8 +5,7 @@
  * connection like the bus. A response is pending while it has no result (the partial index
  * `deliveries_responses` holds exactly those rows).
  */
-import type { DeliveryState } from '../../core/ports/message-bus.js';
-import type { ServerResponse } from '../../core/ports/scenario-action.js';
+import { toPendingResponses, type ResponseRow } from '../../core/bus/delivery-row.js';
 import type { PendingResponse, ResponseLedger, ResponseRecord, ResponseResult, ResponseStatus } from '../../core/ports/response-ledger.js';
 import { SqliteStatements } from './sqlite-statements.js';
 import type { SqliteBusOptions } from './sqlite-bus-config.js';
@@ -38,21 +37,9 @@ export class SqliteResponseLedger implements ResponseLedger {
            FROM deliveries d JOIN messages m ON m.id = d.message_id
            WHERE d.connection = ? AND d.response IS NOT NULL AND d.response_result IS NULL AND (? IS NULL OR m.mailbox = ?)
            ORDER BY d.message_id, d.id LIMIT ?`,
-        ).all(connection, mailbox ?? null, mailbox ?? null, limit) as Array<{ id: string; message_id: number; state: DeliveryState; response: string; mailbox: string; uid_validity: number; uid: number | null; source_key: string | null }>,
+        ).all(connection, mailbox ?? null, mailbox ?? null, limit) as Array<ResponseRow>,
     );
-    // A pending delivery has no response (done and deadLetter set it, replay clears it).
-    return rows
-      .filter((r) => r.state !== 'pending')
-      .map((r) => ({
-        deliveryId: r.id,
-        messageId: r.message_id,
-        state: r.state as 'done' | 'dead',
-        response: JSON.parse(r.response) as ServerResponse,
-        mailbox: r.mailbox,
-        uidValidity: r.uid_validity,
-        uid: r.uid,
-        key: r.source_key,
-      }));
+    return toPendingResponses(rows);
   }
 
   async recordResponses(records: ResponseRecord[], at: number): Promise<void> {
