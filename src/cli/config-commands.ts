@@ -30,8 +30,8 @@ export async function cmdConfigCheck(args: ParsedArgs, io: Io): Promise<number> 
     if (problems.length) io.err(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${formatProblems(problems)}\n`);
     if (warnings.length) io.err(`warnings:\n${formatProblems(warnings)}\n`);
     for (const s of infrastructure ?? []) {
-      if (s.ok) io.out(infrastructureLine(s));
-      else io.err(infrastructureLine(s));
+      if (s.ok) io.out(stepLine(s));
+      else io.err(stepLine(s));
     }
     if (config) {
       const counts = `${config.connections.length} connection${config.connections.length === 1 ? '' : 's'}, ${config.routes.length} route${config.routes.length === 1 ? '' : 's'}`;
@@ -42,8 +42,8 @@ export async function cmdConfigCheck(args: ParsedArgs, io: Io): Promise<number> 
   return ok ? 0 : 1;
 }
 
-/** A step of the infrastructure check as one line, as `test-connection` prints its steps. */
-export function infrastructureLine(s: InfrastructureStep): string {
+/** A step of a check as one line: `test-connection`'s and the infrastructure's. */
+export function stepLine(s: Pick<InfrastructureStep, 'ok' | 'detail' | 'code' | 'ms'> & { step: string }): string {
   return `${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(12)} ${s.detail}${s.code ? ` [${s.code}]` : ''} (${s.ms} ms)\n`;
 }
 

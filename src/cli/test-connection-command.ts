@@ -16,13 +16,8 @@ import type { ParsedArgs } from './args.js';
 import { configPath, withApp } from './commands.js';
 import type { Io } from './output.js';
 import { checkInfrastructure } from '../app/infrastructure-check.js';
-import { infrastructureLine } from './config-commands.js';
+import { stepLine } from './config-commands.js';
 import type { ScaleOutConfig } from '../config/scale-out-schema.js';
-
-/** A step of `test-connection` as one line. */
-function stepLine(s: TestStep): string {
-  return `${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(12)} ${s.detail}${s.code ? ` [${s.code}]` : ''} (${s.ms} ms)\n`;
-}
 
 /**
  * `mailsluice test-connection NAME [--probe]`. The plain test only talks to the mail server and
@@ -66,7 +61,7 @@ async function testInScaleOut(scaleOut: ScaleOutConfig, conn: ConnectionConfig, 
   const ok = result.ok && infrastructure.every((s) => s.ok);
   if (args.options.json) io.out(JSON.stringify({ ...result, ok, infrastructure }) + '\n');
   else {
-    for (const s of infrastructure) io.out(infrastructureLine(s));
+    for (const s of infrastructure) io.out(stepLine(s));
     for (const s of result.steps) io.out(stepLine(s));
     for (const w of result.warnings ?? []) io.out(`WARN ${w}\n`);
     const failed = infrastructure.find((s) => !s.ok)?.step ?? result.steps.find((s) => !s.ok)?.step;
